@@ -1,0 +1,20 @@
+package io.tandem.inference;
+
+/** Text to token ids and back, for one model's vocabulary. */
+public interface TextTokenizer {
+
+  /**
+   * Identifies the vocabulary: two tokenizers with the same key produce the same ids for the same
+   * text, so token ids can pass between their models without re-encoding.
+   */
+  String key();
+
+  /** Encodes text without adding special tokens. */
+  int[] encode(String text);
+
+  /** Decodes ids to text, dropping special tokens. */
+  String decode(int[] ids);
+
+  /** Whether an id is a special token (dropped from decoded text). */
+  boolean isSpecial(int id);
+}

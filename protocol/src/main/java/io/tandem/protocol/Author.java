@@ -1,0 +1,6 @@
+package io.tandem.protocol;
+
+/** Who wrote a span of the output. */
+public enum Author {
+  small, large, injected
+}

@@ -1,0 +1,29 @@
+package io.tandem.protocol;
+
+/**
+ * How to pick the next token: temperature 0 is greedy; topK 0 and topP 1 disable those filters;
+ * a non-null seed makes the run reproducible.
+ */
+public record SamplingParams(double temperature, int topK, double topP, Long seed)
+    implements CborSerializable {
+
+  /** The paper's evaluation settings: temperature 0.6, top-k 50, top-p 0.95. */
+  public static final SamplingParams PAPER = new SamplingParams(0.6, 50, 0.95, null);
+  public static final SamplingParams GREEDY = new SamplingParams(0.0, 0, 1.0, null);
+
+  public SamplingParams {
+    if (!(temperature >= 0) || Double.isInfinite(temperature))
+      throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+    if (topK < 0) throw new IllegalArgumentException("top_k must be >= 0 (0 = off), got " + topK);
+    if (!(topP > 0 && topP <= 1))
+      throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
+  }
+
+  public boolean greedy() {
+    return temperature == 0.0;
+  }
+
+  public SamplingParams withSeed(Long newSeed) {
+    return new SamplingParams(temperature, topK, topP, newSeed);
+  }
+}

@@ -1,0 +1,19 @@
+package io.tandem.protocol;
+
+/** Why a span was written (see DESIGN.md, "The state machine"). */
+public enum SpanReason {
+  /** the small model writing until a trigger */
+  draft,
+  /** the small model's look-ahead after a trigger, kept */
+  lookahead,
+  /** the large model's step after a trigger, kept */
+  takeover,
+  /** the large model continuing after a kept step that asked to verify */
+  verify,
+  /** the recap words and the large model's recap after too many negative steps */
+  recap,
+  /** the large model's opening for a non-reasoning small model */
+  begin,
+  /** help_think_word injected before a look-ahead */
+  think
+}
