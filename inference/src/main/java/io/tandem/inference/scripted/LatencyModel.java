@@ -1,0 +1,41 @@
+package io.tandem.inference.scripted;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * How long a simulated model step takes: a fixed cost per decode step, a cost per prefilled token,
+ * and a growth of the step cost with the batch size (a memory-bound decode step barely grows).
+ *
+ * <p>step time = decode_ms_per_step * (1 + batch_growth * (batch - 1)) + prefill_ms_per_token * prefilled
+ */
+@JsonIgnoreProperties({"source", "comment", "notes"})
+public record LatencyModel(
+    @JsonProperty("decode_ms_per_step") double decodeMsPerStep,
+    @JsonProperty("prefill_ms_per_token") double prefillMsPerToken,
+    @JsonProperty("batch_growth") double batchGrowth) {
+
+  public static final LatencyModel ZERO = new LatencyModel(0, 0, 0);
+
+  public LatencyModel {
+    if (decodeMsPerStep < 0 || prefillMsPerToken < 0 || batchGrowth < 0)
+      throw new IllegalArgumentException("latency figures must be >= 0");
+  }
+
+  public long stepNanos(int batchSize, int prefilledTokens) {
+    if (batchSize == 0) return 0;
+    double ms = decodeMsPerStep * (1 + batchGrowth * (batchSize - 1)) + prefillMsPerToken * prefilledTokens;
+    return (long) (ms * 1_000_000);
+  }
+
+  public static LatencyModel load(Path file) {
+    try {
+      return new ObjectMapper().readValue(file.toFile(), LatencyModel.class);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read latency profile " + file + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,183 @@
+package io.tandem.inference.scripted;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.Sequence;
+import io.tandem.inference.TextTokenizer;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.SamplingParams;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A model whose output is fixed per position: at position p (tokens of the session after the
+ * prompt, injected ones included) it writes {@code tokens[p]}, and end-of-sequence past the end.
+ * It ignores the prompt and the sampling parameters. For tests and simulations of the algorithm.
+ */
+public class ScriptedModel implements LanguageModel {
+
+  private static final int PROMPT_TOKEN = ScriptedTokenizer.idOf("<prompt>");
+
+  private final String name;
+  private final int[] script;
+
+  public ScriptedModel(String name, List<String> tokens) {
+    this.name = name;
+    this.script = new int[tokens.size()];
+    for (int i = 0; i < tokens.size(); i++) {
+      String t = tokens.get(i);
+      if (t == null || t.isEmpty())
+        throw new IllegalArgumentException(name + ": token " + i + " is empty; scripted tokens need text");
+      script[i] = ScriptedTokenizer.idOf(t);
+    }
+  }
+
+  /** Reads {@code {"tokens": ["So", " x", ".\n\n", ...]}}. */
+  public static ScriptedModel load(Path file) {
+    return new ScriptedModel("scripted:" + file.getFileName(), readTokens(file));
+  }
+
+  /** The token texts of a script file. */
+  public static List<String> readTokens(Path file) {
+    JsonNode root;
+    try {
+      root = new ObjectMapper().readTree(Files.readString(file));
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read script " + file + ": " + e.getMessage(), e);
+    }
+    JsonNode tokens = root == null ? null : root.get("tokens");
+    if (tokens == null || !tokens.isArray())
+      throw new IllegalArgumentException(file + ": a script is {\"tokens\": [\"...\", ...]}; no \"tokens\" array found");
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < tokens.size(); i++) {
+      JsonNode t = tokens.get(i);
+      if (!t.isTextual()) throw new IllegalArgumentException(file + ": tokens[" + i + "] is not a string");
+      out.add(t.asText());
+    }
+    return out;
+  }
+
+  /** The scripted token at a position after the prompt, or end-of-sequence. */
+  public int tokenAt(int position) {
+    return position < script.length ? script[position] : ScriptedTokenizer.EOS;
+  }
+
+  public int scriptLength() {
+    return script.length;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public TextTokenizer tokenizer() {
+    return ScriptedTokenizer.instance();
+  }
+
+  @Override
+  public Set<Integer> eosTokenIds() {
+    return Set.of(ScriptedTokenizer.EOS);
+  }
+
+  @Override
+  public int contextLength() {
+    return 1 << 20;
+  }
+
+  /** The prompt is one token: the model ignores it. */
+  @Override
+  public int[] renderChat(List<ChatMessage> messages) {
+    return new int[] {PROMPT_TOKEN};
+  }
+
+  @Override
+  public Sequence newSequence(SamplingParams sampling) {
+    return new ScriptedSequence();
+  }
+
+  @Override
+  public int[] step(List<Sequence> batch) {
+    int[] next = new int[batch.size()];
+    for (int i = 0; i < batch.size(); i++) {
+      ScriptedSequence s = (ScriptedSequence) batch.get(i);
+      next[i] = tokenAt(s.positionAfterPrompt());
+      s.markProcessed();
+      s.append(new int[] {next[i]});
+    }
+    return next;
+  }
+
+  @Override
+  public long cacheBytesPerToken() {
+    return Integer.BYTES;
+  }
+
+  /** Tokens only; the first append is the prompt, whatever its length. */
+  static final class ScriptedSequence implements Sequence {
+    private int[] tokens = new int[64];
+    private int length;
+    private int processed;
+    private int promptLength = -1;
+
+    int positionAfterPrompt() {
+      if (promptLength < 0) throw new IllegalStateException("a scripted sequence needs its prompt first");
+      return length - promptLength;
+    }
+
+    void markProcessed() {
+      processed = length;
+    }
+
+    @Override
+    public int length() {
+      return length;
+    }
+
+    @Override
+    public int tokenAt(int position) {
+      if (position >= length) throw new IndexOutOfBoundsException(position);
+      return tokens[position];
+    }
+
+    @Override
+    public void append(int[] ids) {
+      if (promptLength < 0) promptLength = ids.length;
+      if (length + ids.length > tokens.length)
+        tokens = java.util.Arrays.copyOf(tokens, Math.max(tokens.length * 2, length + ids.length));
+      System.arraycopy(ids, 0, tokens, length, ids.length);
+      length += ids.length;
+    }
+
+    @Override
+    public void truncate(int newLength) {
+      if (newLength < 0 || newLength > length)
+        throw new IllegalArgumentException("cannot truncate a sequence of " + length + " to " + newLength);
+      length = newLength;
+      processed = Math.min(processed, newLength);
+      if (newLength < promptLength) promptLength = newLength == 0 ? -1 : newLength;
+    }
+
+    @Override
+    public int processedLength() {
+      return processed;
+    }
+
+    @Override
+    public long cacheBytes() {
+      return (long) length * Integer.BYTES;
+    }
+
+    @Override
+    public void close() {
+      length = 0;
+      processed = 0;
+    }
+  }
+}

@@ -1,0 +1,19 @@
+package io.tandem.ops;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code tandem bench ...}: benchmarks that print their figures. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = "Benchmarks: orchestration overhead, model speed, serving throughput.",
+    subcommands = {BenchOrchestrationCommand.class})
+public final class BenchCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+}

@@ -1,0 +1,142 @@
+package io.tandem.ops;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import io.tandem.orchestrator.TraceJson;
+import io.tandem.orchestrator.session.Mode;
+import io.tandem.orchestrator.session.SessionEvent;
+import io.tandem.orchestrator.session.SessionRequest;
+import io.tandem.orchestrator.session.SessionRunner;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.config.PaperConfigLoader;
+import io.tandem.protocol.config.SpeculativeConfig;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code tandem generate}: one generation through the session and worker actors, with its trace. */
+@Command(
+    name = "generate",
+    mixinStandardHelpOptions = true,
+    description = "Generate one answer with Speculative Thinking (or one model alone) and print it.")
+public final class GenerateCommand implements Callable<Integer> {
+
+  @Mixin ModelOptions models = new ModelOptions();
+
+  @Option(names = "--prompt", description = "The user message (or the raw prompt with --no-chat-template).")
+  String prompt;
+
+  @Option(names = "--case", description = "A scripted case file {small: [...], large: [...], config: {...}} (as in the fixtures).")
+  Path caseFile;
+
+  @Option(names = "--max-tokens", defaultValue = "4096", description = "Most tokens to generate. Default: ${DEFAULT-VALUE}.")
+  int maxTokens;
+
+  @Option(names = "--mode", defaultValue = "speculative", description = "speculative, small or large. Default: ${DEFAULT-VALUE}.")
+  Mode mode;
+
+  @Option(names = "--no-chat-template", description = "Feed the prompt as it is, without the chat template.")
+  boolean noChatTemplate;
+
+  @Option(names = "--trace", description = "Write the trace (spans, counters) as JSON to this file.")
+  Path trace;
+
+  @Option(names = "--quiet", description = "Print only the final text, not the progress summary.")
+  boolean quiet;
+
+  @Override
+  public Integer call() throws Exception {
+    Path scratch = null;
+    SpeculativeConfig speculative;
+    Config base = ModelOptions.baseConfig();
+    if (caseFile != null) {
+      JsonNode root = new ObjectMapper().readTree(Files.readString(caseFile));
+      scratch = Files.createTempDirectory("tandem-case");
+      models.small = "scripted:" + writeScript(scratch.resolve("small.json"), root.get("small"), "small");
+      models.large = "scripted:" + writeScript(scratch.resolve("large.json"), root.get("large"), "large");
+      speculative = root.has("config")
+          ? PaperConfigLoader.fromTree(root.get("config"), caseFile.toString()).config()
+          : models.speculative(base);
+      if (root.has("max_tokens") && !hasExplicitMaxTokens()) maxTokens = root.get("max_tokens").asInt();
+      else if (!hasExplicitMaxTokens()) maxTokens = 100_000;
+      if (prompt == null) prompt = root.has("prompt") ? root.get("prompt").asText() : "";
+    } else {
+      speculative = models.speculative(base);
+    }
+    if (prompt == null) throw new IllegalArgumentException("no prompt: give --prompt \"...\" (or --case FILE)");
+    boolean needSmall = mode != Mode.large;
+    boolean needLarge = mode != Mode.small;
+    if (needSmall && models.small == null) throw new IllegalArgumentException("mode " + mode + " needs --small");
+    if (needLarge && models.large == null) throw new IllegalArgumentException("mode " + mode + " needs --large");
+
+    Config config = models.nodeConfig(base);
+    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
+    if (needSmall) roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
+    if (needLarge) roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+
+    Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
+    SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, models.sampling(),
+        maxTokens, speculative, mode, true);
+    PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    long t0 = System.nanoTime();
+    try (TandemNode node = TandemNode.start("tandem-generate", config, roles, true)) {
+      SessionEvent end = SessionRunner.run(node.system(), node.sessions(), request, d -> out.print(d.text()))
+          .toCompletableFuture().get(24, TimeUnit.HOURS);
+      out.println();
+      if (end instanceof SessionEvent.Failed f) {
+        throw new IllegalStateException(f.message());
+      }
+      SessionEvent.Finished fin = (SessionEvent.Finished) end;
+      if (trace != null) {
+        ObjectNode json = TraceJson.toJson(fin.trace());
+        json.putObject("usage").put("prompt_tokens", fin.usage().promptTokens())
+            .put("completion_tokens", fin.usage().completionTokens());
+        Files.writeString(trace, TraceJson.write(json));
+      }
+      if (!quiet) {
+        double s = (System.nanoTime() - t0) / 1e9;
+        var c = fin.trace().counters();
+        System.err.printf("tandem: %s, %d tokens (small %d, large %d, injected %d), %d takeovers, %d recaps, %.2f s%n",
+            fin.trace().finishReason(), fin.usage().completionTokens(), c.smallTokens(), c.largeTokens(),
+            c.injectedTokens(), c.takeovers(), c.recaps(), s);
+      }
+      return 0;
+    } finally {
+      if (scratch != null) {
+        try (var files = Files.walk(scratch)) {
+          files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+      }
+    }
+  }
+
+  private boolean hasExplicitMaxTokens() {
+    return spec != null && spec.commandLine().getParseResult().hasMatchedOption("--max-tokens");
+  }
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  private static Path writeScript(Path file, JsonNode tokens, String which) throws Exception {
+    if (tokens == null || !tokens.isArray())
+      throw new IllegalArgumentException("the case has no '" + which + "' token list");
+    ObjectMapper m = new ObjectMapper();
+    ObjectNode o = m.createObjectNode();
+    o.set("tokens", tokens);
+    Files.writeString(file, m.writeValueAsString(o));
+    return file;
+  }
+}

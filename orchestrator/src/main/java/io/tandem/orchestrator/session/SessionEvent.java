@@ -1,0 +1,34 @@
+package io.tandem.orchestrator.session;
+
+import io.tandem.protocol.Author;
+import io.tandem.protocol.CborSerializable;
+import io.tandem.protocol.SpanReason;
+import io.tandem.protocol.Token;
+import io.tandem.protocol.Trace;
+import java.util.List;
+
+/** What a session tells its client: output as it is decided, then how it ended. */
+public sealed interface SessionEvent extends CborSerializable {
+
+  /** Output tokens, in order, all written by one author for one reason. */
+  record Delta(Author author, SpanReason reason, List<Token> tokens) implements SessionEvent {
+    public String text() {
+      StringBuilder sb = new StringBuilder();
+      for (Token t : tokens) sb.append(t.text());
+      return sb.toString();
+    }
+  }
+
+  /** The generation ended; {@code degraded} when it finished without the large model it lost. */
+  record Finished(Trace trace, Usage usage, boolean degraded) implements SessionEvent {}
+
+  /** The generation could not be completed; {@code retryable} when trying again may work. */
+  record Failed(String message, boolean retryable, Trace partial) implements SessionEvent {}
+
+  /** Token counts as the OpenAI API reports them. */
+  record Usage(int promptTokens, int completionTokens) implements CborSerializable {
+    public int totalTokens() {
+      return promptTokens + completionTokens;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+package io.tandem.orchestrator.session;
+
+import io.tandem.orchestrator.machine.Step;
+import io.tandem.orchestrator.machine.StepResult;
+import io.tandem.protocol.Author;
+import io.tandem.protocol.Counters;
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.Span;
+import io.tandem.protocol.SpanReason;
+import io.tandem.protocol.Token;
+import io.tandem.protocol.Trace;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongSupplier;
+
+/** One model writes the whole answer (mode small or large): the baselines of the paper's tables. */
+public final class SingleModelPlan implements GenerationPlan {
+  private final Role role;
+  private final int maxTokens;
+  private final long deadlineNanos;
+  private final LongSupplier nanoTime;
+  private final List<Token> committed = new ArrayList<>();
+  private final List<Span> spans = new ArrayList<>();
+  private FinishReason finish;
+
+  /** @param timeOutSeconds <= 0 for none */
+  public SingleModelPlan(Role role, int maxTokens, double timeOutSeconds, LongSupplier nanoTime) {
+    this.role = role;
+    this.maxTokens = maxTokens;
+    this.nanoTime = nanoTime;
+    this.deadlineNanos = timeOutSeconds > 0 ? nanoTime.getAsLong() + (long) (timeOutSeconds * 1e9) : Long.MAX_VALUE;
+  }
+
+  @Override
+  public Step next() {
+    if (finish != null) return new Step.Finish(finish);
+    if (nanoTime.getAsLong() >= deadlineNanos) {
+      finish = FinishReason.timeout;
+      return new Step.Finish(finish);
+    }
+    int left = maxTokens - committed.size();
+    return new Step.Generate(role, SpanReason.draft, committed.size(), null, left, left, false, List.of(), true);
+  }
+
+  @Override
+  public void accept(StepResult result) {
+    if (finish != null) return;
+    int start = committed.size();
+    committed.addAll(result.generated());
+    if (!result.generated().isEmpty()) {
+      StringBuilder sb = new StringBuilder();
+      for (Token t : result.generated()) sb.append(t.text());
+      spans.add(new Span(role == Role.small ? Author.small : Author.large, SpanReason.draft, start, committed.size(), sb.toString()));
+    }
+    if (result.eos()) finish = FinishReason.stop;
+    else if (committed.size() >= maxTokens) finish = FinishReason.length;
+  }
+
+  @Override
+  public void timeOut() {
+    if (finish == null) finish = FinishReason.timeout;
+  }
+
+  @Override
+  public void fail(String message) {
+    if (finish == null) finish = FinishReason.error;
+  }
+
+  @Override
+  public boolean finished() {
+    return finish != null;
+  }
+
+  @Override
+  public List<Token> committed() {
+    return List.copyOf(committed);
+  }
+
+  @Override
+  public Trace trace() {
+    StringBuilder sb = new StringBuilder();
+    for (Token t : committed) sb.append(t.text());
+    int n = committed.size();
+    Counters c = role == Role.small
+        ? new Counters(0, 0, 0, 0, 0, 0, n, 0, 0, 0, 0)
+        : new Counters(0, 0, 0, 0, 0, 0, 0, n, 0, 0, 0);
+    return new Trace(sb.toString(), finish, List.copyOf(spans), c);
+  }
+}

@@ -1,0 +1,109 @@
+package io.tandem.worker;
+
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.Sequence;
+import io.tandem.protocol.Chunk;
+import io.tandem.protocol.Token;
+import java.util.Arrays;
+
+/**
+ * What one worker holds of one session: the model sequence (prompt first) and, for every session
+ * position, where it ends in this model's tokens. Positions inside a chunk that this worker had to
+ * re-encode (another vocabulary) are not valid cut points: rolling back into one falls back to the
+ * chunk's start, and the session re-sends from there.
+ */
+final class SessionView implements AutoCloseable {
+
+  static final int NOT_A_CUT = -1;
+
+  final String sessionId;
+  final String tenant;
+  final Sequence sequence;
+  /** cut[s] = sequence length after session position s (cut[0] = prompt length). */
+  private int[] cut = new int[64];
+  private int sessionLength;
+  int promptTokens;
+  long lastUsedNanos;
+
+  SessionView(String sessionId, String tenant, Sequence sequence, int[] promptIds) {
+    this.sessionId = sessionId;
+    this.tenant = tenant;
+    this.sequence = sequence;
+    sequence.append(promptIds);
+    this.promptTokens = promptIds.length;
+    cut[0] = promptIds.length;
+    sessionLength = 0;
+  }
+
+  /** Session tokens held after the prompt. */
+  int sessionLength() {
+    return sessionLength;
+  }
+
+  /**
+   * Rolls back to session position {@code position} or, when that falls inside a re-encoded chunk,
+   * to the nearest cut before it.
+   *
+   * @return the position now held
+   */
+  int truncateTo(int position) {
+    int p = Math.min(position, sessionLength);
+    while (p > 0 && cut[p] == NOT_A_CUT) p--;
+    if (p < sessionLength) {
+      sequence.truncate(cut[p]);
+      sessionLength = p;
+    }
+    return p;
+  }
+
+  /** Appends a chunk of session tokens: ids as they are in this vocabulary, or re-encoded text. */
+  void append(Chunk chunk, LanguageModel model) {
+    if (chunk.tokens().isEmpty()) return;
+    if (chunk.tokenizerKey() != null && chunk.tokenizerKey().equals(model.tokenizer().key())) {
+      int[] ids = new int[chunk.tokens().size()];
+      for (int i = 0; i < ids.length; i++) ids[i] = chunk.tokens().get(i).id();
+      appendOwn(ids);
+    } else {
+      int[] ids = model.tokenizer().encode(chunk.text());
+      sequence.append(ids);
+      int n = chunk.tokens().size();
+      ensure(sessionLength + n + 1);
+      for (int i = 1; i < n; i++) cut[sessionLength + i] = NOT_A_CUT;
+      sessionLength += n;
+      cut[sessionLength] = sequence.length();
+    }
+  }
+
+  /** Appends tokens of this worker's own vocabulary, one session position each. */
+  void appendOwn(int[] ids) {
+    sequence.append(ids);
+    recordOwn(ids.length);
+  }
+
+  /** Records that {@code n} own tokens were appended to the sequence (by the model's step). */
+  void recordOwn(int n) {
+    ensure(sessionLength + n + 1);
+    int base = sequence.length() - n;
+    for (int i = 1; i <= n; i++) cut[sessionLength + i] = base + i;
+    sessionLength += n;
+  }
+
+  long bytes() {
+    return sequence.cacheBytes();
+  }
+
+  private void ensure(int size) {
+    if (size > cut.length) cut = Arrays.copyOf(cut, Math.max(size, cut.length * 2));
+  }
+
+  @Override
+  public void close() {
+    sequence.close();
+  }
+
+  static String textOf(java.util.List<Token> tokens) {
+    StringBuilder sb = new StringBuilder();
+    for (Token t : tokens) sb.append(t.text());
+    return sb.toString();
+  }
+}

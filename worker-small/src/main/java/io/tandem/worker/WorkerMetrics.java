@@ -1,0 +1,38 @@
+package io.tandem.worker;
+
+import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
+
+/** A worker's running figures: steps, batch sizes, tokens, cache traffic. */
+final class WorkerMetrics {
+  final long startNanos = System.nanoTime();
+  long steps;
+  long batchedSequenceSteps;
+  long prefillTokens;
+  long decodeTokens;
+  long prefillNanos;
+  long decodeNanos;
+  long busyNanos;
+  long cacheHits;
+  long cacheMisses;
+  long cacheEvictions;
+  long requests;
+  long rejected;
+
+  void recordStep(int batch, int prefilled, long nanos) {
+    steps++;
+    batchedSequenceSteps += batch;
+    busyNanos += nanos;
+    decodeTokens += batch;
+    prefillTokens += prefilled;
+    // Attribute the step's time to prefill and decode by token share.
+    double share = prefilled / (double) (prefilled + batch);
+    prefillNanos += (long) (nanos * share);
+    decodeNanos += (long) (nanos * (1 - share));
+  }
+
+  WorkerStats snapshot(String worker, String role, String model, int queue, int running, long cacheBytes, int sessions) {
+    return new WorkerStats(worker, role, model, queue, running, steps, batchedSequenceSteps, prefillTokens,
+        decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
+        requests, rejected, busyNanos, System.nanoTime() - startNanos);
+  }
+}

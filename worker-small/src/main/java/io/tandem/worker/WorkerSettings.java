@@ -1,0 +1,31 @@
+package io.tandem.worker;
+
+import com.typesafe.config.Config;
+
+/**
+ * A worker's limits: how many sequences run in one batch, how many requests may wait, how many
+ * bytes of cache it keeps, and whether it batches at all (off: one sequence per step, for
+ * measuring what batching buys).
+ */
+public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching) {
+
+  public WorkerSettings {
+    if (maxBatch < 1) throw new IllegalArgumentException("max-batch must be >= 1, got " + maxBatch);
+    if (queueLimit < 1) throw new IllegalArgumentException("queue-limit must be >= 1, got " + queueLimit);
+    if (kvCacheBytes < 0) throw new IllegalArgumentException("kv-cache-bytes must be >= 0, got " + kvCacheBytes);
+  }
+
+  public static WorkerSettings defaults() {
+    return new WorkerSettings(16, 1024, 2L << 30, true);
+  }
+
+  /** Reads {@code max-batch}, {@code queue-limit}, {@code kv-cache-bytes}, {@code batching}. */
+  public static WorkerSettings fromConfig(Config c) {
+    return new WorkerSettings(
+        c.getInt("max-batch"), c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"));
+  }
+
+  public int effectiveBatch() {
+    return batching ? maxBatch : 1;
+  }
+}
