@@ -1,6 +1,6 @@
 package io.tandem.protocol;
 
-/** The two model roles of Speculative Thinking. */
+/** Which of the two models a step runs on: the small reasoning model or the large guide. */
 public enum Role {
   small, large
 }

@@ -1,0 +1,38 @@
+package io.tandem.orchestrator.machine;
+
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SpanReason;
+import java.util.List;
+
+/** What {@link SpeculativeThinking} wants done next: run one model step, or nothing more. */
+public sealed interface Step {
+
+  /**
+   * Let {@code role}'s model continue from the first {@code basePosition} committed tokens (always
+   * the number committed so far); append {@code inject} first when it is not null; then generate
+   * at most {@code maxNewTokens} tokens, with injected plus generated tokens never more than
+   * {@code maxTotalTokens} (what is left under max_tokens). With {@code stopAtTrigger}, stop after
+   * the token that makes this step's generated text contain one of {@code triggers}. Always stop
+   * after an eos token. {@code committed}: the output will be kept whatever it is, so it may be
+   * streamed as it arrives.
+   */
+  record Generate(
+      Role role,
+      SpanReason reason,
+      int basePosition,
+      String inject,
+      int maxNewTokens,
+      int maxTotalTokens,
+      boolean stopAtTrigger,
+      List<String> triggers,
+      boolean committed)
+      implements Step {
+    public Generate {
+      triggers = List.copyOf(triggers);
+    }
+  }
+
+  /** The generation is over. */
+  record Finish(FinishReason reason) implements Step {}
+}

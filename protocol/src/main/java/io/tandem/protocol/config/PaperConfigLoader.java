@@ -1,0 +1,232 @@
+package io.tandem.protocol.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+
+/**
+ * Reads a speculative config written with the paper's keys: its YAML files as its repository
+ * writes them ({@code TRIGGER_TOKENS}, {@code TARGET_VALIDATION_KEYWORDS: {verify, negative,
+ * positive}}, {@code help_think_word}, ...), the {@code config} object of a JSON case file, and
+ * per-request override maps. Missing keys keep the base values (the paper's defaults for files).
+ */
+public final class PaperConfigLoader {
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Keys of the paper's files that choose models and GPUs; Tandem sets those elsewhere. */
+  private static final Set<String> MODEL_KEYS =
+      Set.of(
+          "mode", "target_model_name", "speculative_model_name", "target_model_gpu",
+          "speculative_model_gpu");
+
+  private static final List<String> KEYS =
+      List.of(
+          "TRIGGER_TOKENS",
+          "TARGET_VALIDATION_KEYWORDS",
+          "help_think_word",
+          "help_recap_words",
+          "choose_large",
+          "not_reasoning",
+          "max_target_tokens",
+          "begin",
+          "begin_token_num",
+          "original_recap_token_num",
+          "recap_after_negative_num",
+          "add_each_recap",
+          "add_each_neg",
+          "max_recap_token_num",
+          "max_negative_num",
+          "time_out",
+          "keep_neutral_lookahead");
+
+  private static final List<String> KEYWORD_GROUPS = List.of("verify", "negative", "positive");
+
+  private PaperConfigLoader() {}
+
+  /** Loads a YAML file; errors and warnings name the file. */
+  public static LoadedConfig loadYaml(Path file) {
+    String source = file.getFileName().toString();
+    try {
+      return parseYaml(Files.readString(file), source);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read speculative config " + file, e);
+    }
+  }
+
+  /** Parses YAML text; {@code source} names it in errors (a file name). */
+  public static LoadedConfig parseYaml(String yaml, String source) {
+    JsonNode root;
+    try {
+      root = YAML.readTree(yaml);
+    } catch (IOException e) {
+      throw new InvalidConfigException(source, null, "not valid YAML: " + e.getMessage());
+    }
+    return fromTree(root, source);
+  }
+
+  /** Loads the {@code config} object of a JSON case file (two scripts and a config). */
+  public static LoadedConfig loadJsonCase(Path caseFile) {
+    String source = caseFile.getFileName().toString();
+    JsonNode root;
+    try {
+      root = JSON.readTree(caseFile.toFile());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read case file " + caseFile, e);
+    }
+    JsonNode config = root == null ? null : root.get("config");
+    if (config == null) {
+      throw new InvalidConfigException(source, "config", "has no 'config' object");
+    }
+    return fromTree(config, source);
+  }
+
+  /** Reads a parsed YAML or JSON object over the paper's defaults. */
+  public static LoadedConfig fromTree(JsonNode root, String source) {
+    List<String> warnings = new ArrayList<>();
+    SpeculativeConfig.Builder b = SpeculativeConfig.paperDefaults().toBuilder();
+    if (root != null && !root.isNull() && !root.isMissingNode()) {
+      apply(root, b, source, warnings);
+    }
+    return new LoadedConfig(b.build(source, UnaryOperator.identity()), warnings);
+  }
+
+  /**
+   * {@code base} with the given overrides (the paper's keys, e.g. {@code max_target_tokens}).
+   * Model and GPU keys are refused: a request cannot choose the server's models.
+   */
+  public static SpeculativeConfig applyOverrides(
+      SpeculativeConfig base, Map<String, ?> overrides, String source) {
+    SpeculativeConfig.Builder b = base.toBuilder();
+    if (overrides != null && !overrides.isEmpty()) {
+      for (String key : overrides.keySet()) {
+        if (MODEL_KEYS.contains(key)) {
+          throw new InvalidConfigException(
+              source, key, "'" + key + "' selects a model; the server's models cannot be changed per request");
+        }
+      }
+      apply(JSON.valueToTree(overrides), b, source, new ArrayList<>());
+    }
+    return b.build(source, UnaryOperator.identity());
+  }
+
+  private static void apply(
+      JsonNode root, SpeculativeConfig.Builder b, String source, List<String> warnings) {
+    if (!root.isObject()) {
+      throw new InvalidConfigException(
+          source, null, "a speculative config must be a mapping of keys to values, got " + root);
+    }
+    Iterator<Map.Entry<String, JsonNode>> fields = root.fields();
+    while (fields.hasNext()) {
+      Map.Entry<String, JsonNode> field = fields.next();
+      String key = field.getKey();
+      JsonNode v = field.getValue();
+      if (MODEL_KEYS.contains(key)) {
+        warnings.add(
+            source + ": '" + key + "' is not used here (Tandem's models and devices are set in"
+                + " the server configuration)");
+        continue;
+      }
+      switch (key) {
+        case "TRIGGER_TOKENS" -> b.triggerTokens = strings(source, key, v);
+        case "TARGET_VALIDATION_KEYWORDS" -> keywords(source, v, b);
+        case "help_think_word" -> b.helpThinkWord = v.isNull() ? null : string(source, key, v);
+        case "help_recap_words" -> b.helpRecapWords = string(source, key, v);
+        case "choose_large" -> b.chooseLarge = bool(source, key, v);
+        case "not_reasoning" -> b.notReasoning = bool(source, key, v);
+        case "max_target_tokens" -> b.maxTargetTokens = integer(source, key, v);
+        case "begin" -> b.begin = bool(source, key, v);
+        case "begin_token_num" -> b.beginTokenNum = integer(source, key, v);
+        case "original_recap_token_num" -> b.originalRecapTokenNum = integer(source, key, v);
+        case "recap_after_negative_num" -> b.recapAfterNegativeNum = integer(source, key, v);
+        case "add_each_recap" -> b.addEachRecap = integer(source, key, v);
+        case "add_each_neg" -> b.addEachNeg = integer(source, key, v);
+        case "max_recap_token_num" -> b.maxRecapTokenNum = integer(source, key, v);
+        case "max_negative_num" -> b.maxNegativeNum = integer(source, key, v);
+        // The reference treats a missing or null time_out as "none".
+        case "time_out" -> b.timeOut = v.isNull() ? -1 : number(source, key, v);
+        case "keep_neutral_lookahead" -> b.keepNeutralLookahead = bool(source, key, v);
+        default -> {
+          Set<String> known = new LinkedHashSet<>(KEYS);
+          known.addAll(MODEL_KEYS);
+          throw new InvalidConfigException(source, key, KeySuggestions.unknownKey(key, known));
+        }
+      }
+    }
+  }
+
+  private static void keywords(String source, JsonNode v, SpeculativeConfig.Builder b) {
+    String key = "TARGET_VALIDATION_KEYWORDS";
+    if (!v.isObject()) {
+      throw new InvalidConfigException(
+          source, key, key + " must be a mapping with verify, negative and positive lists, got " + v);
+    }
+    Iterator<Map.Entry<String, JsonNode>> groups = v.fields();
+    while (groups.hasNext()) {
+      Map.Entry<String, JsonNode> group = groups.next();
+      String name = key + "." + group.getKey();
+      switch (group.getKey()) {
+        case "verify" -> b.verifyKeywords = strings(source, name, group.getValue());
+        case "negative" -> b.negativeKeywords = strings(source, name, group.getValue());
+        case "positive" -> b.positiveKeywords = strings(source, name, group.getValue());
+        default -> throw new InvalidConfigException(
+            source, name, KeySuggestions.unknownKey(name, KEYWORD_GROUPS.stream().map(g -> key + "." + g).toList()));
+      }
+    }
+  }
+
+  private static List<String> strings(String source, String key, JsonNode v) {
+    if (!v.isArray()) {
+      throw new InvalidConfigException(source, key, key + " must be a list of strings, got " + v);
+    }
+    List<String> out = new ArrayList<>();
+    for (JsonNode item : v) {
+      if (!item.isTextual()) {
+        throw new InvalidConfigException(
+            source, key, key + " must be a list of strings, but contains " + item);
+      }
+      out.add(item.textValue());
+    }
+    return out;
+  }
+
+  private static String string(String source, String key, JsonNode v) {
+    if (!v.isTextual()) {
+      throw new InvalidConfigException(source, key, key + " must be a string, got " + v);
+    }
+    return v.textValue();
+  }
+
+  private static boolean bool(String source, String key, JsonNode v) {
+    if (!v.isBoolean()) {
+      throw new InvalidConfigException(source, key, key + " must be true or false, got " + v);
+    }
+    return v.booleanValue();
+  }
+
+  private static int integer(String source, String key, JsonNode v) {
+    if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+      throw new InvalidConfigException(source, key, key + " must be an integer, got " + v);
+    }
+    return v.intValue();
+  }
+
+  private static double number(String source, String key, JsonNode v) {
+    if (!v.isNumber()) {
+      throw new InvalidConfigException(
+          source, key, key + " must be a number of seconds (<= 0 for none), got " + v);
+    }
+    return v.doubleValue();
+  }
+}

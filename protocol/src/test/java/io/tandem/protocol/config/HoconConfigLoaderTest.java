@@ -1,0 +1,88 @@
+package io.tandem.protocol.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class HoconConfigLoaderTest {
+
+  @Test
+  void referenceConfHoldsThePaperDefaults() {
+    assertEquals(
+        SpeculativeConfig.paperDefaults(), SpeculativeConfig.fromHocon(ConfigFactory.empty()));
+    assertEquals(
+        SpeculativeConfig.paperDefaults(),
+        SpeculativeConfig.fromHocon(ConfigFactory.defaultReference()));
+  }
+
+  @Test
+  void applicationSettingsOverrideTheDefaults() {
+    SpeculativeConfig c =
+        SpeculativeConfig.fromHocon(
+            ConfigFactory.parseString(
+                "tandem.speculative { trigger-tokens = [\"\\n\\n\", \"Wait\"], max-target-tokens = 30,"
+                    + " help-think-word = \"Hmm\", keep-neutral-lookahead = on, time-out = 5 minutes }"));
+    assertEquals(List.of("\n\n", "Wait"), c.triggerTokens());
+    assertEquals(30, c.maxTargetTokens());
+    assertEquals("Hmm", c.helpThinkWord());
+    assertTrue(c.keepNeutralLookahead());
+    assertEquals(300.0, c.timeOut());
+    assertEquals(125, c.originalRecapTokenNum());
+  }
+
+  @Test
+  void timeOutInPlainSecondsIsRead() {
+    SpeculativeConfig c =
+        SpeculativeConfig.fromHocon(ConfigFactory.parseString("tandem.speculative.time-out = 12.5"));
+    assertEquals(12.5, c.timeOut());
+  }
+
+  @Test
+  void aMisspeltKeyIsRefusedWithTheNearestKnownKey() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () ->
+                SpeculativeConfig.fromHocon(
+                    ConfigFactory.parseString(
+                        "tandem.speculative.max-target-token = 3",
+                        com.typesafe.config.ConfigParseOptions.defaults().setOriginDescription("application.conf"))));
+    assertTrue(
+        e.getMessage()
+            .matches(
+                "application\\.conf.*: unknown key 'tandem\\.speculative\\.max-target-token'"
+                    + " \\(did you mean tandem\\.speculative\\.max-target-tokens\\?\\)"),
+        e.getMessage());
+  }
+
+  @Test
+  void aNegativeBudgetIsRefusedWithTheHoconKeyName() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () ->
+                SpeculativeConfig.fromHocon(
+                    ConfigFactory.parseString(
+                        "tandem.speculative.max-target-tokens = -3",
+                        com.typesafe.config.ConfigParseOptions.defaults().setOriginDescription("application.conf"))));
+    assertTrue(
+        e.getMessage().startsWith("application.conf")
+            && e.getMessage().endsWith(": tandem.speculative.max-target-tokens must be >= 1, got -3"),
+        e.getMessage());
+  }
+
+  @Test
+  void aValueOfTheWrongTypeIsRefused() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () ->
+                SpeculativeConfig.fromHocon(
+                    ConfigFactory.parseString("tandem.speculative.choose-large = maybe")));
+    assertTrue(e.getMessage().contains("tandem.speculative.choose-large"), e.getMessage());
+  }
+}

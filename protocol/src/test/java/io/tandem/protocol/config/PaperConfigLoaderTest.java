@@ -1,0 +1,200 @@
+package io.tandem.protocol.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PaperConfigLoaderTest {
+
+  private static Path resource(String name) throws URISyntaxException {
+    return Path.of(PaperConfigLoaderTest.class.getResource("/config/" + name).toURI());
+  }
+
+  @Test
+  void thePapersOwnYamlLoadsAsItIsAndEqualsThePaperDefaults() throws Exception {
+    LoadedConfig loaded = PaperConfigLoader.loadYaml(resource("1b_32b.yml"));
+
+    assertEquals(SpeculativeConfig.paperDefaults(), loaded.config());
+    assertEquals(5, loaded.warnings().size(), loaded.warnings().toString());
+    assertTrue(loaded.warnings().get(0).startsWith("1b_32b.yml: 'mode' is not used here"));
+    assertTrue(loaded.warnings().stream().anyMatch(w -> w.contains("'target_model_gpu'")));
+  }
+
+  @Test
+  void paperDefaultsAreThe1b32bValues() {
+    SpeculativeConfig c = SpeculativeConfig.paperDefaults();
+    assertEquals(List.of("\n\n"), c.triggerTokens());
+    assertEquals(List.of("verify", "think again", "recap", "check"), c.verifyKeywords());
+    assertEquals(List.of("wait", "alternatively", "hold on", "another"), c.negativeKeywords());
+    assertEquals(List.of("yeah", "yes", "final answer", "confident"), c.positiveKeywords());
+    assertNull(c.helpThinkWord());
+    assertEquals("Let me check whether there are some wrong steps:", c.helpRecapWords());
+    assertTrue(c.chooseLarge());
+    assertFalse(c.notReasoning());
+    assertEquals(20, c.maxTargetTokens());
+    assertFalse(c.begin());
+    assertEquals(100, c.beginTokenNum());
+    assertEquals(125, c.originalRecapTokenNum());
+    assertEquals(15, c.recapAfterNegativeNum());
+    assertEquals(25, c.addEachRecap());
+    assertEquals(5, c.addEachNeg());
+    assertEquals(200, c.maxRecapTokenNum());
+    assertEquals(30, c.maxNegativeNum());
+    assertFalse(c.hasTimeOut());
+    assertFalse(c.keepNeutralLookahead());
+  }
+
+  @Test
+  void missingKeysTakeThePaperDefaults() {
+    LoadedConfig loaded =
+        PaperConfigLoader.parseYaml(
+            "not_reasoning: true\nbegin: true\ntime_out: 300\nTARGET_VALIDATION_KEYWORDS:\n  positive: [\"ok\"]\n",
+            "instruct.yml");
+    SpeculativeConfig c = loaded.config();
+
+    assertTrue(c.notReasoning());
+    assertTrue(c.begin());
+    assertEquals(300.0, c.timeOut());
+    assertEquals(List.of("ok"), c.positiveKeywords());
+    assertEquals(SpeculativeConfig.paperDefaults().verifyKeywords(), c.verifyKeywords());
+    assertEquals(20, c.maxTargetTokens());
+    assertTrue(loaded.warnings().isEmpty());
+  }
+
+  @Test
+  void anEmptyFileIsThePaperDefaults() {
+    assertEquals(SpeculativeConfig.paperDefaults(), PaperConfigLoader.parseYaml("", "empty.yml").config());
+  }
+
+  @Test
+  void helpThinkWordAndKeepNeutralLookaheadAreRead() {
+    SpeculativeConfig c =
+        PaperConfigLoader.parseYaml("help_think_word: \"Hmm\"\nkeep_neutral_lookahead: true\n", "s.yml")
+            .config();
+    assertEquals("Hmm", c.helpThinkWord());
+    assertTrue(c.keepNeutralLookahead());
+  }
+
+  @Test
+  void aMisspeltKeyIsRefusedWithTheNearestKnownKey() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("max_target_token: 30\n", "speculative.yaml"));
+    assertEquals(
+        "speculative.yaml: unknown key 'max_target_token' (did you mean max_target_tokens?)",
+        e.getMessage());
+    assertEquals("max_target_token", e.key());
+  }
+
+  @Test
+  void aMisspeltKeywordGroupIsRefused() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () ->
+                PaperConfigLoader.parseYaml(
+                    "TARGET_VALIDATION_KEYWORDS:\n  negatve: [\"wait\"]\n", "speculative.yaml"));
+    assertEquals(
+        "speculative.yaml: unknown key 'TARGET_VALIDATION_KEYWORDS.negatve'"
+            + " (did you mean TARGET_VALIDATION_KEYWORDS.negative?)",
+        e.getMessage());
+  }
+
+  @Test
+  void aNegativeBudgetIsRefused() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("max_target_tokens: -3\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: max_target_tokens must be >= 1, got -3", e.getMessage());
+
+    e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("add_each_neg: -1\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: add_each_neg must be >= 0, got -1", e.getMessage());
+  }
+
+  @Test
+  void aValueOfTheWrongTypeIsRefused() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("choose_large: \"maybe\"\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: choose_large must be true or false, got \"maybe\"", e.getMessage());
+
+    e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("max_target_tokens: 20.5\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: max_target_tokens must be an integer, got 20.5", e.getMessage());
+
+    e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("TRIGGER_TOKENS: \"\\n\\n\"\n", "speculative.yaml"));
+    assertTrue(e.getMessage().startsWith("speculative.yaml: TRIGGER_TOKENS must be a list of strings"));
+  }
+
+  @Test
+  void theConfigObjectOfAJsonCaseFileLoads(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("x.case.json");
+    Files.writeString(
+        file,
+        "{\"small\": [\"a\"], \"large\": [\"b\"], \"config\": {\"TRIGGER_TOKENS\": [\"\\n\\n\"],"
+            + " \"help_think_word\": null, \"choose_large\": false, \"max_target_tokens\": 7,"
+            + " \"time_out\": -1}}");
+    LoadedConfig loaded = PaperConfigLoader.loadJsonCase(file);
+    assertFalse(loaded.config().chooseLarge());
+    assertEquals(7, loaded.config().maxTargetTokens());
+
+    Files.writeString(file, "{\"config\": {\"max_target_tokns\": 7}}");
+    InvalidConfigException e =
+        assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.loadJsonCase(file));
+    assertEquals(
+        "x.case.json: unknown key 'max_target_tokns' (did you mean max_target_tokens?)", e.getMessage());
+  }
+
+  @Test
+  void perRequestOverridesChangeOnlyTheirKeys() {
+    SpeculativeConfig c =
+        SpeculativeConfig.paperDefaults()
+            .withOverrides(Map.of("max_target_tokens", 30, "choose_large", false, "time_out", 2.5));
+    assertEquals(30, c.maxTargetTokens());
+    assertFalse(c.chooseLarge());
+    assertEquals(2.5, c.timeOut());
+    assertEquals(125, c.originalRecapTokenNum());
+  }
+
+  @Test
+  void perRequestOverridesAreCheckedLikeFiles() {
+    InvalidConfigException e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> SpeculativeConfig.paperDefaults().withOverrides(Map.of("max_target_tokens", "30")));
+    assertEquals("request: max_target_tokens must be an integer, got \"30\"", e.getMessage());
+
+    e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> SpeculativeConfig.paperDefaults().withOverrides(Map.of("chose_large", true)));
+    assertEquals("request: unknown key 'chose_large' (did you mean choose_large?)", e.getMessage());
+
+    e =
+        assertThrows(
+            InvalidConfigException.class,
+            () -> SpeculativeConfig.paperDefaults().withOverrides(Map.of("target_model_name", "x")));
+    assertTrue(e.getMessage().startsWith("request: 'target_model_name' selects a model"));
+  }
+}
