@@ -121,7 +121,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
-        queue.size(), running.size(), cacheBytes(), views.size()));
+        model.contextLength(), queue.size(), running.size(), cacheBytes(), views.size()));
     return this;
   }
 

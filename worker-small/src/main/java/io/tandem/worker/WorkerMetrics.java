@@ -30,8 +30,8 @@ final class WorkerMetrics {
     decodeNanos += (long) (nanos * (1 - share));
   }
 
-  WorkerStats snapshot(String worker, String role, String model, int queue, int running, long cacheBytes, int sessions) {
-    return new WorkerStats(worker, role, model, queue, running, steps, batchedSequenceSteps, prefillTokens,
+  WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes, int sessions) {
+    return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
         requests, rejected, busyNanos, System.nanoTime() - startNanos);
   }

@@ -21,14 +21,14 @@ public final class Sessions {
   public record Started(String sessionId, ActorRef<SessionActor.Command> session) {}
 
   public static Behavior<Command> create(ActorRef<WorkerDirectory.Command> directory, SessionSettings settings) {
-    return Behaviors.receive(Command.class)
-        .onMessage(Start.class, (ctx, s) -> {
+    return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
+        .onMessage(Start.class, s -> {
           ActorRef<SessionActor.Command> session = ctx.spawnAnonymous(
               SessionActor.create(s.request(), s.client(), directory, settings));
           if (s.replyTo() != null) s.replyTo().tell(new Started(s.request().sessionId(), session));
           return Behaviors.same();
         })
-        .build();
+        .build());
   }
 
   private Sessions() {}

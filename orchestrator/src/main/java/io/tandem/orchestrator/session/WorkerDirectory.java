@@ -42,12 +42,13 @@ public final class WorkerDirectory {
   public static Behavior<Command> create() {
     return Behaviors.setup(
         ctx -> {
-          for (Role role : Role.values()) {
-            ActorRef<Receptionist.Listing> adapter =
-                ctx.messageAdapter(Receptionist.Listing.class,
-                    l -> new Listed(role, l.getServiceInstances(ServiceKeys.forRole(role))));
+          // One adapter for both keys: message adapters are per message class.
+          ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, l -> {
+            Role role = l.isForKey(ServiceKeys.SMALL_WORKERS) ? Role.small : Role.large;
+            return new Listed(role, l.getServiceInstances(ServiceKeys.forRole(role)));
+          });
+          for (Role role : Role.values())
             ctx.getSystem().receptionist().tell(Receptionist.subscribe(ServiceKeys.forRole(role), adapter));
-          }
           Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listed = new EnumMap<>(Role.class);
           Map<Role, List<GetWorkers>> waiting = new EnumMap<>(Role.class);
           for (Role r : Role.values()) {

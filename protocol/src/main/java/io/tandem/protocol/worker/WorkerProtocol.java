@@ -101,6 +101,7 @@ public final class WorkerProtocol {
       String worker,
       String role,
       String model,
+      int contextLength,
       int queueLength,
       int running,
       long steps,
