@@ -14,8 +14,9 @@ public sealed interface Step {
    * at most {@code maxNewTokens} tokens, with injected plus generated tokens never more than
    * {@code maxTotalTokens} (what is left under max_tokens). With {@code stopAtTrigger}, stop after
    * the token that makes this step's generated text contain one of {@code triggers}. Always stop
-   * after an eos token. {@code committed}: the output will be kept whatever it is, so it may be
-   * streamed as it arrives.
+   * after an eos token. {@code committed}: the generated output will be kept whatever it is, so
+   * it may be streamed as it arrives; injected text is always kept (help_think_word stays even
+   * when the look-ahead after it is dropped).
    */
   record Generate(
       Role role,

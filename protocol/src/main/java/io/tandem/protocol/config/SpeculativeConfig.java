@@ -293,7 +293,10 @@ public record SpeculativeConfig(
         // An empty keyword would match everywhere (Python's "abc".count("") is 4).
         if (v == null || v.isEmpty()) {
           throw new InvalidConfigException(
-              source, key, key + " must not contain empty or null entries, got " + values);
+              source,
+              key,
+              key + " must not contain empty or null entries, got "
+                  + values.stream().map(x -> x == null ? "null" : "\"" + x + "\"").toList());
         }
       }
     }
