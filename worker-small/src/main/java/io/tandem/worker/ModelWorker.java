@@ -90,6 +90,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, this::onRelease)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
   }

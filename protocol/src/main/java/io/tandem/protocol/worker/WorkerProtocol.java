@@ -65,6 +65,11 @@ public final class WorkerProtocol {
   /** The session is over: free its cache. */
   public record Release(String sessionId) implements Command {}
 
+  /** Stop the worker now; sessions with requests on it see it terminate and move elsewhere. */
+  public enum Stop implements Command {
+    INSTANCE
+  }
+
   /** Ask for the worker's current figures. */
   public record GetStats(ActorRef<WorkerStats> replyTo) implements Command {}
 

@@ -1,0 +1,159 @@
+package io.tandem.orchestrator.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ManualTime;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import io.tandem.inference.scripted.ScriptedModel;
+import io.tandem.protocol.Author;
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.WorkerSettings;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Sessions and workers on scripted models, in one ActorSystem. */
+class SessionActorTest {
+  private static final ScriptedCase CASE = ScriptedCase.example();
+
+  private static void assertPapersOutput(SessionEvent end) {
+    SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end, () -> "session ended with " + end);
+    assertEquals(CASE.expectedText(), f.trace().text());
+    assertEquals(CASE.expectedSpans(), ScriptedCase.merged(f.trace().spans()));
+    assertEquals(CASE.expectedLargeTokens(), f.trace().counters().largeTokens());
+    assertEquals(FinishReason.stop, f.trace().finishReason());
+  }
+
+  @Test
+  void manyConcurrentSessionsOnOneSmallAndOneLargeWorkerAllReproduceThePapersOutput() throws Exception {
+    try (World w = new World()) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
+      for (int i = 0; i < 48; i++) all.add(w.run(w.request(CASE.config(), false), null));
+      for (CompletableFuture<SessionEvent> f : all) assertPapersOutput(f.get(60, TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
+  void streamedDeltasSpellTheFinalTextWithTheRightAuthors() throws Exception {
+    try (World w = new World()) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      StringBuilder streamed = new StringBuilder();
+      List<String> byAuthor = new ArrayList<>();
+      SessionEvent end = w.run(w.request(CASE.config(), true), d -> {
+        streamed.append(d.text());
+        if (d.text().isEmpty()) return;
+        String a = d.author().name();
+        if (!byAuthor.isEmpty() && byAuthor.get(byAuthor.size() - 1).startsWith(a + ": "))
+          byAuthor.set(byAuthor.size() - 1, byAuthor.get(byAuthor.size() - 1) + d.text());
+        else byAuthor.add(a + ": " + d.text());
+      }).get(30, TimeUnit.SECONDS);
+      assertPapersOutput(end);
+      assertEquals(CASE.expectedText(), streamed.toString());
+      assertEquals(CASE.expectedSpans(), byAuthor);
+    }
+  }
+
+  @Test
+  void aSessionKeepsItsOutputWhenWorkersEvictItsCacheAfterEveryStep() throws Exception {
+    try (World w = new World()) {
+      WorkerSettings noCache = new WorkerSettings(16, 1024, 0, true);
+      ActorRef<WorkerProtocol.Command> small = w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()), noCache);
+      w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()), noCache);
+      assertPapersOutput(w.run(w.request(CASE.config(), false), null).get(30, TimeUnit.SECONDS));
+      TestProbe<WorkerProtocol.WorkerStats> probe = w.kit.createTestProbe();
+      small.tell(new WorkerProtocol.GetStats(probe.getRef()));
+      WorkerProtocol.WorkerStats stats = probe.receiveMessage();
+      assertTrue(stats.cacheEvictions() > 0, "the small worker evicted: " + stats);
+      assertTrue(stats.cacheMisses() > 1, "and the session resynced: " + stats);
+    }
+  }
+
+  @Test
+  void aLargeWorkerStoppingMidSessionEndsTheSessionWithAClearError() throws Exception {
+    try (World w = new World()) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      GatedModel gated = new GatedModel("large", CASE.large(), 25);
+      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
+      CompletableFuture<SessionEvent> end = w.run(w.request(CASE.config(), false), null);
+      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
+      stopWithoutWaiting(w, large);
+      gated.open.countDown();
+      SessionEvent e = end.get(30, TimeUnit.SECONDS);
+      SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, e);
+      assertTrue(failed.message().contains("no large worker is available"), failed.message());
+      assertTrue(failed.retryable());
+    }
+  }
+
+  @Test
+  void aSessionMovesToAnotherLargeWorkerWhenItsWorkerStopsAndKeepsItsOutput() throws Exception {
+    try (World w = new World()) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      GatedModel gated = new GatedModel("large-a", CASE.large(), 25);
+      ActorRef<WorkerProtocol.Command> a = w.worker(Role.large, "large-a", gated);
+      ActorRef<WorkerProtocol.Command> b = w.worker(Role.large, "large-b", new ScriptedModel("large-b", CASE.large()));
+      // A session whose first choice is the gated worker.
+      String id = null;
+      for (int i = 0; id == null; i++) {
+        if (Affinity.rank("move-" + i, Set.of(a, b)).get(0).equals(a)) id = "move-" + i;
+      }
+      awaitListed(w, Role.large, 2);
+      CompletableFuture<SessionEvent> end = w.run(w.request(id, CASE.config(), false), null);
+      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
+      stopWithoutWaiting(w, a);
+      gated.open.countDown();
+      assertPapersOutput(end.get(30, TimeUnit.SECONDS));
+    }
+  }
+
+  /** Stops a worker whose thread is held in a model step (the test kit's stop would wait for it). */
+  private static void stopWithoutWaiting(World w, ActorRef<WorkerProtocol.Command> worker) {
+    worker.tell(WorkerProtocol.Stop.INSTANCE);
+  }
+
+  private static void awaitListed(World w, Role role, int n) {
+    TestProbe<WorkerDirectory.Workers> probe = w.kit.createTestProbe();
+    probe.awaitAssert(Duration.ofSeconds(10), () -> {
+      w.directory.tell(new WorkerDirectory.GetWorkers(role, Set.of(), probe.getRef()));
+      assertEquals(n, probe.receiveMessage().workers().size());
+      return null;
+    });
+  }
+
+  @Test
+  void timeOutEndsTheSessionWithTheTextDecidedSoFar() throws Exception {
+    SpeculativeConfig config = CASE.config().toBuilder().build();
+    config = config.withOverrides(java.util.Map.of("time_out", 30));
+    try (World w = new World(ManualTime.config(),
+        new SessionSettings(Duration.ofSeconds(5), Duration.ofMinutes(10), false, 4))) {
+      ManualTime time = ManualTime.get(w.kit.system());
+      // The small model's third look-ahead (positions 41..60) holds at 45.
+      GatedModel small = new GatedModel("small", CASE.small(), 45);
+      w.worker(Role.small, "small", small);
+      w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      CompletableFuture<SessionEvent> end = w.run(w.request(config, false), null);
+      assertTrue(small.reached.await(30, TimeUnit.SECONDS));
+      time.timePasses(Duration.ofSeconds(31));
+      SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end.get(30, TimeUnit.SECONDS));
+      small.open.countDown();
+      assertEquals(FinishReason.timeout, f.trace().finishReason());
+      String decided = String.join("", CASE.small().subList(0, 17)) + String.join("", CASE.large().subList(17, 37))
+          + String.join("", CASE.small().subList(37, 41));
+      assertEquals(decided, f.trace().text());
+      assertEquals(Author.small, f.trace().spans().get(0).author());
+    }
+  }
+}

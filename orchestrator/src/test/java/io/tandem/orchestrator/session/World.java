@@ -1,0 +1,74 @@
+package io.tandem.orchestrator.session;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.DispatcherSelector;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.LanguageModel;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.FifoQueue;
+import io.tandem.worker.ModelWorker;
+import io.tandem.worker.WorkerSettings;
+import io.tandem.worker.large.FairQueue;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/** One ActorSystem with a session parent, a worker directory and whatever workers a test spawns. */
+final class World implements AutoCloseable {
+  static final Config LOCAL = ConfigFactory.parseString(
+      "akka.actor.provider = local\nakka.loglevel = WARNING\n");
+
+  final ActorTestKit kit;
+  final ActorRef<WorkerDirectory.Command> directory;
+  final ActorRef<Sessions.Command> sessions;
+  private final AtomicInteger ids = new AtomicInteger();
+
+  World(Config config, SessionSettings settings) {
+    kit = ActorTestKit.create(config.withFallback(LOCAL).withFallback(ConfigFactory.load()));
+    directory = kit.spawn(WorkerDirectory.create(), "workers");
+    sessions = kit.spawn(Sessions.create(directory, settings), "sessions");
+  }
+
+  World() {
+    this(ConfigFactory.empty(), new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), false, 4));
+  }
+
+  ActorRef<WorkerProtocol.Command> worker(Role role, String name, LanguageModel model, WorkerSettings settings) {
+    return kit.spawn(
+        ModelWorker.create(role, () -> model, settings,
+            () -> role == Role.large ? new FairQueue(settings.queueLimit(), settings.queueLimit()) : new FifoQueue(settings.queueLimit())),
+        name, DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+  }
+
+  ActorRef<WorkerProtocol.Command> worker(Role role, String name, LanguageModel model) {
+    return worker(role, name, model, WorkerSettings.defaults());
+  }
+
+  SessionRequest request(SpeculativeConfig config, boolean stream) {
+    return request("s" + ids.incrementAndGet(), config, stream);
+  }
+
+  SessionRequest request(String id, SpeculativeConfig config, boolean stream) {
+    return new SessionRequest(id, "t", Prompt.chat(List.of(new ChatMessage("user", "Compute."))),
+        SamplingParams.GREEDY, 100_000, config, Mode.speculative, stream);
+  }
+
+  CompletableFuture<SessionEvent> run(SessionRequest request, Consumer<SessionEvent.Delta> deltas) {
+    return SessionRunner.run(kit.system(), sessions, request, deltas).toCompletableFuture();
+  }
+
+  @Override
+  public void close() {
+    kit.shutdownTestKit();
+  }
+
+}
