@@ -19,6 +19,10 @@ public final class Sampler {
   private static final int BUCKETS = 160;
   private static final double BUCKETS_PER_NAT = 4.0;
 
+  // exp(-40) = 4e-18: tokens further below the best (after temperature) cannot matter even summed
+  // over the whole vocabulary, and skipping their exp() saves most of the time on real logits.
+  private static final double NEGLIGIBLE_GAP = 40;
+
   private final SamplingParams params;
   private final SplittableRandom random;
   private float[] scratch = new float[0];
@@ -74,7 +78,8 @@ public final class Sampler {
     double invT = 1.0 / params.temperature();
     double total = 0;
     for (int i = 0; i < logits.length; i++) {
-      float e = (float) Math.exp((logits[i] - max) * invT);
+      double gap = (max - logits[i]) * invT;
+      float e = gap < NEGLIGIBLE_GAP ? (float) Math.exp(-gap) : 0f;
       p[i] = e;
       total += e;
     }
@@ -188,6 +193,7 @@ public final class Sampler {
     double total = 0;
     for (float l : logits) {
       double gap = (max - l) * invT;
+      if (!(gap < NEGLIGIBLE_GAP)) continue; // beyond every nucleus, and massless
       double p = Math.exp(-gap);
       total += p;
       bucketMass[bucket(gap)] += p;
