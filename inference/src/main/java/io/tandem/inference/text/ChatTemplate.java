@@ -1,0 +1,217 @@
+package io.tandem.inference.text;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import io.tandem.inference.text.jinja.PyJsonFilter;
+import io.tandem.inference.text.jinja.PythonInterpreter;
+import io.tandem.inference.text.jinja.PythonResolver;
+import io.tandem.inference.text.jinja.PythonSyntax;
+import io.tandem.inference.text.jinja.TemplateFunctions;
+import io.tandem.protocol.ChatMessage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import jinjava.javax.el.CompositeELResolver;
+
+/**
+ * A model's chat template, rendered the way Hugging Face's {@code apply_chat_template} renders it.
+ *
+ * <p>Hugging Face renders with Jinja2 ({@code trim_blocks=True, lstrip_blocks=True}), passing
+ * {@code messages}, {@code add_generation_prompt} and the special tokens ({@code bos_token},
+ * {@code eos_token}, ...), with {@code raise_exception}, {@code strftime_now} and a
+ * {@code tojson} filter in scope. Here Jinjava does the rendering; {@link PythonResolver} and
+ * {@link PythonSyntax} supply the Python behaviour that templates take for granted.
+ * Instances are immutable and safe to share between threads.
+ */
+public final class ChatTemplate {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final String source;
+  private final String rewritten;
+  private final Map<String, Object> specialTokens;
+  private final Jinjava jinjava;
+
+  /**
+   * @param source the Jinja template, as the checkpoint ships it
+   * @param specialTokens {@code bos_token}, {@code eos_token} and the like, as the template sees them
+   */
+  public ChatTemplate(String source, Map<String, ?> specialTokens) {
+    this.source = Objects.requireNonNull(source, "source");
+    this.specialTokens = Map.copyOf(specialTokens);
+    // Jinja2 drops a single trailing newline of the template source (keep_trailing_newline=False).
+    String trimmed = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
+        : source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+    this.rewritten = PythonSyntax.rewrite(trimmed);
+    this.jinjava = newEngine();
+  }
+
+  /**
+   * Loads the template of a Hugging Face checkpoint folder: {@code chat_template.jinja} if present
+   * (recent releases write it, and Hugging Face prefers it), else {@code chat_template} in
+   * {@code tokenizer_config.json}, which is either a string or a list of named templates (the
+   * one named {@code default} is used).
+   */
+  public static ChatTemplate load(Path modelDir) {
+    Path configFile = modelDir.resolve("tokenizer_config.json");
+    Path jinjaFile = modelDir.resolve("chat_template.jinja");
+    try {
+      JsonNode config = Files.exists(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
+      String template;
+      if (Files.exists(jinjaFile)) {
+        template = Files.readString(jinjaFile);
+      } else {
+        template = templateFromConfig(config.get("chat_template"), configFile);
+      }
+      return new ChatTemplate(template, specialTokens(config));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the chat template of " + modelDir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static String templateFromConfig(JsonNode node, Path configFile) {
+    if (node == null || node.isNull()) {
+      throw new IllegalArgumentException(configFile + " has no chat_template and there is no "
+          + "chat_template.jinja beside it: this checkpoint cannot render chat messages");
+    }
+    if (node.isTextual()) return node.asText();
+    if (node.isArray()) {
+      List<String> names = new ArrayList<>();
+      for (JsonNode named : node) {
+        String name = named.path("name").asText();
+        if (name.equals("default")) return named.path("template").asText();
+        names.add(name);
+      }
+      throw new IllegalArgumentException(configFile + " lists chat templates " + names
+          + " but none is named 'default'");
+    }
+    throw new IllegalArgumentException(configFile + ": chat_template must be a string or a list of "
+        + "{name, template}, got " + node.getNodeType());
+  }
+
+  /** The special tokens Hugging Face passes to templates, from {@code tokenizer_config.json}. */
+  static Map<String, Object> specialTokens(JsonNode config) {
+    Map<String, Object> out = new HashMap<>();
+    for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token", "sep_token",
+        "cls_token", "mask_token")) {
+      String value = tokenContent(config.get(key));
+      if (value != null) out.put(key, value);
+    }
+    JsonNode extra = config.get("additional_special_tokens");
+    if (extra != null && extra.isArray()) {
+      List<String> tokens = new ArrayList<>();
+      extra.forEach(t -> tokens.add(tokenContent(t)));
+      out.put("additional_special_tokens", tokens);
+    }
+    return out;
+  }
+
+  /** A special token is written either as a string or as an object with {@code content}. */
+  static String tokenContent(JsonNode node) {
+    if (node == null || node.isNull()) return null;
+    if (node.isTextual()) return node.asText();
+    JsonNode content = node.get("content");
+    return content != null && content.isTextual() ? content.asText() : null;
+  }
+
+  private static Jinjava newEngine() {
+    CompositeELResolver resolver = new CompositeELResolver();
+    resolver.add(new PythonResolver());
+    resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_WRITE);
+    JinjavaConfig config = JinjavaConfig.newBuilder()
+        .withTrimBlocks(true)
+        .withLstripBlocks(false) // done by PythonSyntax, as Jinja2 does it
+        .withElResolver(resolver)
+        .withInterperterFactory(PythonInterpreter.FACTORY)
+        // Message text is data: `{{` inside a user's message must never be rendered as code.
+        .withNestedInterpretationEnabled(false)
+        .withLegacyOverrides(LegacyOverrides.newBuilder()
+            .withUseTrimmingForNotesAndExpressions(true) // `{{-` and `-}}` strip whitespace
+            .withParseWhitespaceControlStrictly(true)
+            .withUseNaturalOperatorPrecedence(true) // `x=messages|length - 1` as Jinja2 reads it
+            .withEvaluateMapKeys(true)
+            .withIterateOverMapKeys(true) // `for k in dict` yields keys, as in Python
+            .withKeepNullableLoopValues(true)
+            .withUsePyishObjectMapper(true)
+            .build())
+        .build();
+    Jinjava jinjava = new Jinjava(config);
+    var globals = jinjava.getGlobalContext();
+    globals.registerFunction(new ELFunctionDefinition("", "raise_exception",
+        TemplateFunctions.class, "raiseException", Object.class));
+    globals.registerFunction(new ELFunctionDefinition("", "strftime_now",
+        TemplateFunctions.class, "strftimeNow", String.class));
+    globals.registerFunction(new ELFunctionDefinition("", "__slice__",
+        TemplateFunctions.class, "slice", Object.class, Object.class, Object.class));
+    globals.registerFilter(new PyJsonFilter());
+    return jinjava;
+  }
+
+  /** The template source as the checkpoint ships it. */
+  public String source() {
+    return source;
+  }
+
+  /**
+   * Renders a conversation to prompt text.
+   *
+   * @param addGenerationPrompt whether to end with the opening of an assistant turn, as a prompt
+   *     for the model to answer does
+   * @throws IllegalArgumentException when the template rejects the conversation
+   *     ({@code raise_exception}) or cannot be rendered
+   */
+  public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    List<Map<String, Object>> list = new ArrayList<>(messages.size());
+    for (ChatMessage m : messages) {
+      Map<String, Object> map = new LinkedHashMap<>();
+      map.put("role", m.role());
+      map.put("content", m.content());
+      list.add(map);
+    }
+    Map<String, Object> context = new HashMap<>(specialTokens);
+    context.put("messages", list);
+    context.put("add_generation_prompt", addGenerationPrompt);
+    RenderResult result = jinjava.renderForResult(rewritten, context);
+    for (TemplateError error : result.getErrors()) {
+      Throwable raised = raisedBy(error);
+      if (raised != null) {
+        throw new IllegalArgumentException("the chat template rejected the conversation: " + raised.getMessage());
+      }
+    }
+    List<TemplateError> fatal = result.getErrors().stream()
+        .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
+        .toList();
+    if (!fatal.isEmpty()) {
+      StringBuilder why = new StringBuilder("cannot render the chat template:");
+      for (TemplateError e : fatal) {
+        why.append("\n  line ").append(e.getLineno()).append(": ").append(e.getMessage());
+      }
+      throw new IllegalArgumentException(why.toString());
+    }
+    return result.getOutput();
+  }
+
+  private static Throwable raisedBy(TemplateError error) {
+    for (Throwable t = error.getException(); t != null; t = t.getCause()) {
+      if (t instanceof TemplateFunctions.TemplateRaisedException) return t;
+    }
+    if (error.getMessage() != null && error.getMessage().contains("TemplateRaisedException")) {
+      return new TemplateFunctions.TemplateRaisedException(error.getMessage());
+    }
+    return null;
+  }
+}

@@ -1,0 +1,200 @@
+package io.tandem.inference.text;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.TextTokenizer;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * A Hugging Face {@code tokenizer.json} tokenizer (byte-level BPE, WordLevel, ...) run by DJL's
+ * binding of the Rust {@code tokenizers} library, so that ids match Hugging Face exactly.
+ *
+ * <p>Encoding adds no special tokens (a chat template writes them as text); decoding drops them.
+ * Thread-safe: the native tokenizer is immutable once loaded.
+ */
+public final class HfTokenizer implements TextTokenizer, AutoCloseable {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final HuggingFaceTokenizer tokenizer;
+  private final String key;
+  private final Map<String, Integer> addedTokenIds;
+  private final Set<Integer> specialIds;
+  private final String bosToken;
+  private final String eosToken;
+
+  private HfTokenizer(HuggingFaceTokenizer tokenizer, String key, Map<String, Integer> addedTokenIds,
+      Set<Integer> specialIds, String bosToken, String eosToken) {
+    this.tokenizer = tokenizer;
+    this.key = key;
+    this.addedTokenIds = addedTokenIds;
+    this.specialIds = specialIds;
+    this.bosToken = bosToken;
+    this.eosToken = eosToken;
+  }
+
+  /**
+   * Loads {@code tokenizer.json} (and {@code tokenizer_config.json} for the bos/eos tokens, if
+   * present) from a checkpoint folder. Nothing is downloaded.
+   */
+  public static HfTokenizer load(Path modelDir) {
+    Path file = modelDir.resolve("tokenizer.json");
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException("no tokenizer.json in " + modelDir
+          + ": Tandem needs the fast-tokenizer file that Hugging Face checkpoints ship", e);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+    // DJL otherwise tries to download what it lacks; everything needed ships in its jar.
+    if (System.getProperty("ai.djl.offline") == null) System.setProperty("ai.djl.offline", "true");
+    Map<String, String> options = new HashMap<>();
+    options.put("addSpecialTokens", "false");
+    // DJL's defaults truncate to 512 tokens and pad; a prompt must come through whole.
+    options.put("truncation", "false");
+    options.put("padding", "false");
+    HuggingFaceTokenizer native_;
+    try {
+      native_ = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), options);
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalArgumentException("cannot load " + file + ": " + e.getMessage(), e);
+    }
+    Map<String, Integer> added = new HashMap<>();
+    Set<Integer> special = new HashSet<>();
+    readAddedTokens(bytes, file, added, special);
+
+    String bos = null;
+    String eos = null;
+    Path configFile = modelDir.resolve("tokenizer_config.json");
+    if (Files.exists(configFile)) {
+      try {
+        JsonNode config = JSON.readTree(configFile.toFile());
+        bos = ChatTemplate.tokenContent(config.get("bos_token"));
+        eos = ChatTemplate.tokenContent(config.get("eos_token"));
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
+      }
+    }
+    return new HfTokenizer(native_, sha256(bytes), Collections.unmodifiableMap(added),
+        Collections.unmodifiableSet(special), bos, eos);
+  }
+
+  /** Reads {@code added_tokens} by streaming, skipping the (large) vocabulary and merges. */
+  private static void readAddedTokens(byte[] bytes, Path file, Map<String, Integer> added, Set<Integer> special) {
+    try (JsonParser p = JSON.getFactory().createParser(bytes)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException("not a JSON object");
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.getCurrentName();
+        p.nextToken();
+        if (!field.equals("added_tokens")) {
+          p.skipChildren();
+          continue;
+        }
+        JsonNode tokens = p.readValueAsTree();
+        for (JsonNode t : tokens) {
+          int id = t.path("id").asInt();
+          added.put(t.path("content").asText(), id);
+          if (t.path("special").asBoolean(false)) special.add(id);
+        }
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot parse " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static String sha256(byte[] bytes) {
+    try {
+      return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  /** The SHA-256 of {@code tokenizer.json}: the same file gives the same key, whatever its folder. */
+  @Override
+  public String key() {
+    return key;
+  }
+
+  @Override
+  public int[] encode(String text) {
+    long[] ids = tokenizer.encode(text).getIds();
+    int[] out = new int[ids.length];
+    for (int i = 0; i < ids.length; i++) out[i] = (int) ids[i];
+    return out;
+  }
+
+  @Override
+  public String decode(int[] ids) {
+    return decode(ids, true);
+  }
+
+  /** Decodes ids; with {@code skipSpecialTokens} false, special tokens appear as their text. */
+  public String decode(int[] ids, boolean skipSpecialTokens) {
+    if (ids.length == 0) return "";
+    long[] wide = new long[ids.length];
+    for (int i = 0; i < ids.length; i++) wide[i] = ids[i];
+    return tokenizer.decode(wide, skipSpecialTokens);
+  }
+
+  @Override
+  public boolean isSpecial(int id) {
+    return specialIds.contains(id);
+  }
+
+  /** The text of one token, special tokens included ({@code <|im_end|>}); partial UTF-8 shows as U+FFFD. */
+  public String tokenText(int id) {
+    return decode(new int[] {id}, false);
+  }
+
+  /** Ids of the special tokens, which decoding drops. */
+  public Set<Integer> specialTokenIds() {
+    return specialIds;
+  }
+
+  /** The id of an added token ({@code <|im_end|>}, {@code <think>}, ...), if the vocabulary has it. */
+  public OptionalInt addedTokenId(String content) {
+    Integer id = addedTokenIds.get(content);
+    return id == null ? OptionalInt.empty() : OptionalInt.of(id);
+  }
+
+  /** {@code bos_token} of {@code tokenizer_config.json}; Qwen has none. */
+  public Optional<String> bosToken() {
+    return Optional.ofNullable(bosToken);
+  }
+
+  /** {@code eos_token} of {@code tokenizer_config.json}. */
+  public Optional<String> eosToken() {
+    return Optional.ofNullable(eosToken);
+  }
+
+  /** The id of {@code eos_token}, if it is an added token. */
+  public OptionalInt eosTokenId() {
+    return eosToken == null ? OptionalInt.empty() : addedTokenId(eosToken);
+  }
+
+  @Override
+  public void close() {
+    tokenizer.close();
+  }
+}

@@ -1,0 +1,133 @@
+package io.tandem.inference.text;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tandem.protocol.ChatMessage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ChatTemplateTest {
+
+  @Test
+  void rendersEveryGoldenQwenConversationExactlyAsHuggingFaceDoes() {
+    Path dir = TextFixtures.dir("qwen-tokenizer");
+    ChatTemplate template = ChatTemplate.load(dir);
+    try (HfTokenizer tokenizer = HfTokenizer.load(dir)) {
+      int checked = 0;
+      for (JsonNode c : TextFixtures.qwenGolden().get("chat_template_renders")) {
+        String text = template.render(TextFixtures.messages(c.get("messages")), c.get("add_generation_prompt").asBoolean());
+        String what = c.get("name").asText() + ", add_generation_prompt=" + c.get("add_generation_prompt");
+        assertEquals(c.get("text").asText(), text, what);
+        assertArrayEquals(TextFixtures.ints(c.get("ids")), tokenizer.encode(text), what);
+        checked++;
+      }
+      assertEquals(6, checked);
+    }
+  }
+
+  @Test
+  void qwenTemplateDropsTheThinkingOfEarlierAssistantTurns() {
+    String text = ChatTemplate.load(TextFixtures.dir("qwen-tokenizer")).render(List.of(
+        new ChatMessage("user", "Hi"),
+        new ChatMessage("assistant", "<think>\nsecret reasoning\n</think>\n\nHello!"),
+        new ChatMessage("user", "Bye")), true);
+    assertFalse(text.contains("secret reasoning"), text);
+    assertTrue(text.contains("<|im_start|>assistant\nHello!<|im_end|>\n"), text);
+  }
+
+  @Test
+  void tinyTemplatesLoadFromTokenizerConfigAndFromChatTemplateJinja() {
+    List<ChatMessage> chat = List.of(new ChatMessage("user", "w5 w6"), new ChatMessage("assistant", "w7"));
+    for (String fixture : List.of("qwen2-tiny", "llama-tiny", "llama3-rope-tiny")) {
+      Path dir = TextFixtures.dir(fixture);
+      String text = ChatTemplate.load(dir).render(chat, true);
+      assertEquals("w5 w6 w7 ", text, fixture);
+      try (HfTokenizer tokenizer = HfTokenizer.load(dir)) {
+        assertArrayEquals(new int[] {5, 6, 7}, tokenizer.encode(text), fixture);
+      }
+    }
+  }
+
+  static Stream<Arguments> jinja2Cases() {
+    JsonNode all = TextFixtures.json(Path.of(resource("/jinja/cases.json")));
+    List<Arguments> out = new ArrayList<>();
+    for (JsonNode c : all.get("cases")) {
+      out.add(Arguments.of(c.get("name").asText() + (c.get("add_generation_prompt").asBoolean() ? "+gen" : ""),
+          c.get("template").asText(), c.get("add_generation_prompt").asBoolean(), c.get("text").asText()));
+    }
+    return out.stream();
+  }
+
+  private static String resource(String name) {
+    try {
+      return Path.of(ChatTemplateTest.class.getResource(name).toURI()).toString();
+    } catch (Exception e) {
+      throw new IllegalStateException(name, e);
+    }
+  }
+
+  /** Cases written by Jinja2 3.1 configured as Hugging Face configures it (see make_cases.py). */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("jinja2Cases")
+  void pythonConstructsRenderAsJinja2RendersThem(String name, String source, boolean generationPrompt, String expected) {
+    JsonNode all = TextFixtures.json(Path.of(resource("/jinja/cases.json")));
+    ChatTemplate template = new ChatTemplate(source,
+        Map.of("bos_token", all.get("bos_token").asText(), "eos_token", all.get("eos_token").asText()));
+    assertEquals(expected, template.render(TextFixtures.messages(all.get("messages")), generationPrompt));
+  }
+
+  @Test
+  void raiseExceptionInTheTemplateRejectsTheConversationWithItsMessage() {
+    JsonNode all = TextFixtures.json(Path.of(resource("/jinja/cases.json")));
+    ChatTemplate template = new ChatTemplate(all.get("raising_template").asText(), Map.of());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> template.render(List.of(new ChatMessage("assistant", "hi")), true));
+    assertTrue(e.getMessage().contains("Conversations must start with a user message"), e.getMessage());
+    assertEquals("ok", template.render(List.of(new ChatMessage("user", "hi")), true));
+  }
+
+  @Test
+  void messageTextIsNeverRunAsTemplateCode() {
+    ChatTemplate template = ChatTemplate.load(TextFixtures.dir("qwen-tokenizer"));
+    String content = "{{ 7 * 7 }} {% if true %}x{% endif %} {# c #}";
+    String text = template.render(List.of(new ChatMessage("user", content)), false);
+    assertEquals("<|im_start|>user\n" + content + "<|im_end|>\n", text);
+  }
+
+  @Test
+  void aListOfNamedTemplatesUsesTheOneNamedDefault(@TempDir Path dir) throws IOException {
+    Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": {\"content\": \"<s>\"}, "
+        + "\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}, "
+        + "{\"name\": \"default\", \"template\": \"{{ bos_token }}{% for m in messages %}[{{ m.role }}]{% endfor %}\"}]}");
+    assertEquals("<s>[user]", ChatTemplate.load(dir).render(List.of(new ChatMessage("user", "x")), false));
+  }
+
+  @Test
+  void chatTemplateJinjaTakesPrecedenceOverTokenizerConfig(@TempDir Path dir) throws IOException {
+    Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"old\"}");
+    Files.writeString(dir.resolve("chat_template.jinja"), "new {{ messages|length }}\n");
+    assertEquals("new 1", ChatTemplate.load(dir).render(List.of(new ChatMessage("user", "x")), false));
+  }
+
+  @Test
+  void aCheckpointWithoutTemplateIsRejectedNamingWhereItLooked(@TempDir Path dir) throws IOException {
+    Files.writeString(dir.resolve("tokenizer_config.json"), "{}");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ChatTemplate.load(dir));
+    assertTrue(e.getMessage().contains("chat_template.jinja"), e.getMessage());
+  }
+}

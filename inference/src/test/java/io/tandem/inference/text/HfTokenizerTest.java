@@ -1,0 +1,152 @@
+package io.tandem.inference.text;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HfTokenizerTest {
+
+  static HfTokenizer qwen;
+
+  @BeforeAll
+  static void load() {
+    qwen = HfTokenizer.load(TextFixtures.dir("qwen-tokenizer"));
+  }
+
+  @AfterAll
+  static void close() {
+    qwen.close();
+  }
+
+  @Test
+  void encodesEveryGoldenTextToTheIdsHuggingFaceProduces() {
+    for (JsonNode e : TextFixtures.qwenGolden().get("encodings")) {
+      assertArrayEquals(TextFixtures.ints(e.get("ids")), qwen.encode(e.get("text").asText()),
+          "ids of " + e.get("text"));
+    }
+  }
+
+  @Test
+  void decodesEachGoldenIdAloneToTheTextHuggingFaceShows() {
+    for (JsonNode e : TextFixtures.qwenGolden().get("encodings")) {
+      int[] ids = TextFixtures.ints(e.get("ids"));
+      for (int i = 0; i < ids.length; i++) {
+        assertEquals(e.get("tokens_decoded_one_by_one").get(i).asText(), qwen.decode(new int[] {ids[i]}),
+            "token " + ids[i] + " of " + e.get("text"));
+      }
+    }
+  }
+
+  @Test
+  void decodingTheGoldenIdsGivesBackTheText() {
+    for (JsonNode e : TextFixtures.qwenGolden().get("encodings")) {
+      assertEquals(e.get("text").asText(), qwen.decode(TextFixtures.ints(e.get("ids"))));
+    }
+  }
+
+  @Test
+  void periodAndBlankLineIsTheSingleToken382() {
+    assertArrayEquals(new int[] {382}, qwen.encode(".\n\n"));
+    assertEquals(".\n\n", qwen.tokenText(382));
+  }
+
+  @Test
+  void roundTripsMixedScriptsCodeAndWhitespace() {
+    for (String text : new String[] {"Wait, let me verify.\n\nSo x = 5.", "数学题：求 ∫₀¹ x² dx = ⅓ 🙂👍🏽",
+        "  \t\r\n  ", "<think>\nok\n</think>\n\n", "\\boxed{\\frac{1}{2}}", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🦜🧬"}) {
+      assertEquals(text, qwen.decode(qwen.encode(text)), text);
+    }
+  }
+
+  @Test
+  void specialTokensAreParsedFromTextDroppedOnDecodeAndShownByTokenText() {
+    int imEnd = qwen.addedTokenId("<|im_end|>").getAsInt();
+    assertEquals(151645, imEnd);
+    assertArrayEquals(new int[] {9707, imEnd}, qwen.encode("Hello<|im_end|>"));
+    assertTrue(qwen.isSpecial(imEnd));
+    assertEquals("Hello", qwen.decode(new int[] {9707, imEnd}));
+    assertEquals("Hello<|im_end|>", qwen.decode(new int[] {9707, imEnd}, false));
+    assertEquals("<|im_end|>", qwen.tokenText(imEnd));
+    // <think> is an added token but not a special one: Qwen3 shows it in decoded text.
+    assertFalse(qwen.isSpecial(151667));
+    assertTrue(qwen.specialTokenIds().contains(151643));
+  }
+
+  @Test
+  void bosAndEosComeFromTokenizerConfig() {
+    assertEquals(Optional.of("<|im_end|>"), qwen.eosToken());
+    assertEquals(OptionalInt.of(151645), qwen.eosTokenId());
+    assertEquals(Optional.empty(), qwen.bosToken());
+  }
+
+  @Test
+  void longInputIsNeitherTruncatedNorPadded() {
+    String text = " word".repeat(3000);
+    assertEquals(3000, qwen.encode(text).length);
+    assertEquals(text, qwen.decode(qwen.encode(text)));
+    assertEquals(0, qwen.encode("").length);
+  }
+
+  @Test
+  void keyIdentifiesTheTokenizerFileWhereverItLies(@TempDir Path tmp) throws IOException {
+    Files.copy(TextFixtures.dir("qwen2-tiny").resolve("tokenizer.json"), tmp.resolve("tokenizer.json"));
+    try (HfTokenizer copy = HfTokenizer.load(tmp);
+        HfTokenizer original = HfTokenizer.load(TextFixtures.dir("qwen2-tiny"));
+        HfTokenizer llama = HfTokenizer.load(TextFixtures.dir("llama-tiny"))) {
+      assertEquals(original.key(), copy.key());
+      assertNotEquals(original.key(), llama.key());
+      assertNotEquals(original.key(), qwen.key());
+    }
+  }
+
+  @Test
+  void wordLevelFixtureTokenizersMapWordsToIdsAndJoinWithSpaces() {
+    try (HfTokenizer tiny = HfTokenizer.load(TextFixtures.dir("qwen2-tiny"))) {
+      JsonNode golden = TextFixtures.json(TextFixtures.dir("qwen2-tiny").resolve("golden.json"));
+      int[] prompt = TextFixtures.ints(golden.at("/greedy_generation/prompt_ids"));
+      String words = Arrays.stream(prompt).mapToObj(id -> "w" + id).collect(Collectors.joining(" "));
+      assertArrayEquals(prompt, tiny.encode(words));
+      assertEquals(words, tiny.decode(prompt));
+      assertEquals("w25 w4", tiny.decode(new int[] {25, 319, 4}), "the eos <|im_end|> is dropped");
+      assertEquals(OptionalInt.of(319), tiny.eosTokenId());
+    }
+    try (HfTokenizer llama3 = HfTokenizer.load(TextFixtures.dir("llama3-rope-tiny"))) {
+      assertEquals(Optional.of("</s>"), llama3.eosToken());
+      assertTrue(llama3.isSpecial(3), "<|eot|> is special");
+      assertArrayEquals(new int[] {1, 7, 3}, llama3.encode("<s> w7 <|eot|>"));
+    }
+  }
+
+  @Test
+  void bosTokenWrittenAsAnObjectIsReadFromItsContent(@TempDir Path tmp) throws IOException {
+    Files.copy(TextFixtures.dir("llama-tiny").resolve("tokenizer.json"), tmp.resolve("tokenizer.json"));
+    Files.writeString(tmp.resolve("tokenizer_config.json"),
+        "{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<s>\", \"special\": true}, \"eos_token\": \"</s>\"}");
+    try (HfTokenizer t = HfTokenizer.load(tmp)) {
+      assertEquals(Optional.of("<s>"), t.bosToken());
+      assertEquals(OptionalInt.of(2), t.eosTokenId());
+    }
+  }
+
+  @Test
+  void aFolderWithoutTokenizerJsonIsRejectedByName(@TempDir Path tmp) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(tmp));
+    assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
+  }
+}
