@@ -46,6 +46,7 @@ public final class TandemNode implements AutoCloseable {
   public static TandemNode start(String name, Config config, Map<Role, RoleSpec> roles, boolean orchestrator) {
     CompletableFuture<ActorRef<Sessions.Command>> sessionsRef = new CompletableFuture<>();
     CompletableFuture<ActorRef<WorkerDirectory.Command>> directoryRef = new CompletableFuture<>();
+    java.util.List<CompletableFuture<String>> loads = new java.util.concurrent.CopyOnWriteArrayList<>();
     SessionSettings sessionSettings = SessionSettings.fromConfig(config);
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       if (orchestrator) {
@@ -63,8 +64,10 @@ public final class TandemNode implements AutoCloseable {
           Supplier<AdmissionQueue> queue = role == Role.large
               ? () -> new FairQueue(spec.settings().queueLimit(), spec.perTenantQueueLimit())
               : () -> new FifoQueue(spec.settings().queueLimit());
+          CompletableFuture<String> loaded = new CompletableFuture<>();
+          loads.add(loaded);
           ctx.spawn(
-              ModelWorker.create(role, () -> Models.open(spec.model(), device), spec.settings(), queue),
+              ModelWorker.create(role, () -> Models.open(spec.model(), device), spec.settings(), queue, loaded),
               role + "-worker-" + device,
               DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
         }
@@ -73,7 +76,14 @@ public final class TandemNode implements AutoCloseable {
     });
     ActorSystem<Void> system = ActorSystem.create(guardian, name, config);
     try {
-      return new TandemNode(system, sessionsRef.get(30, TimeUnit.SECONDS), directoryRef.get(30, TimeUnit.SECONDS));
+      TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS));
+      // Every worker opens its model before the node counts as started; the first failure is the node's.
+      for (CompletableFuture<String> l : loads) l.get(2, TimeUnit.HOURS);
+      return node;
+    } catch (java.util.concurrent.ExecutionException e) {
+      system.terminate();
+      Throwable cause = e.getCause();
+      throw new IllegalStateException(cause.getMessage(), cause);
     } catch (Exception e) {
       system.terminate();
       throw new IllegalStateException("node " + name + " did not start: " + e.getMessage(), e);

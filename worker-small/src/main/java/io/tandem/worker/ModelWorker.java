@@ -9,6 +9,7 @@ import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.receptionist.Receptionist;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
+import io.tandem.inference.text.IncrementalDecoder;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
@@ -29,6 +30,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /**
@@ -55,9 +57,26 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   public static Behavior<Command> create(
       Role role, Supplier<LanguageModel> modelFactory, WorkerSettings settings, Supplier<AdmissionQueue> queue) {
+    return create(role, modelFactory, settings, queue, new CompletableFuture<>());
+  }
+
+  /**
+   * As {@link #create(Role, Supplier, WorkerSettings, Supplier)}, completing {@code loaded} with the
+   * model's name once it is open, or with the error that kept it from opening (the worker then stops).
+   */
+  public static Behavior<Command> create(Role role, Supplier<LanguageModel> modelFactory, WorkerSettings settings,
+      Supplier<AdmissionQueue> queue, CompletableFuture<String> loaded) {
     return Behaviors.setup(
         ctx -> {
-          LanguageModel model = modelFactory.get();
+          LanguageModel model;
+          try {
+            model = modelFactory.get();
+          } catch (RuntimeException e) {
+            ctx.getLog().error("{} worker {} could not open its model: {}", role, ctx.getSelf().path().name(), e.getMessage());
+            loaded.completeExceptionally(e);
+            return Behaviors.stopped();
+          }
+          loaded.complete(model.name());
           ctx.getLog().info("{} worker {} serving {}", role, ctx.getSelf().path().name(), model.name());
           ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.forRole(role), ctx.getSelf()));
           return new ModelWorker(ctx, role, model, settings, queue.get());
@@ -248,12 +267,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       if (limits.inject() != null && !limits.inject().isEmpty()) {
         int[] ids = model.tokenizer().encode(limits.inject());
         if (ids.length > limits.maxTotalTokens()) ids = java.util.Arrays.copyOf(ids, limits.maxTotalTokens());
-        int[] context = a.view.sequence.length() > 0 ? tail(a.view.sequence, 6) : new int[0];
+        a.detok = new IncrementalDecoder(model.tokenizer(), tail(view.sequence, 6));
         view.appendOwn(ids);
-        a.detok.prime(context);
         for (int id : ids) a.injected.add(new Token(id, a.detok.next(id)));
       } else {
-        a.detok.prime(tail(view.sequence, 6));
+        a.detok = new IncrementalDecoder(model.tokenizer(), tail(view.sequence, 6));
       }
       a.limit = Math.max(0, Math.min(limits.maxNewTokens(), limits.maxTotalTokens() - a.injected.size()));
       int room = model.contextLength() - view.sequence.length();
@@ -313,7 +331,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     final List<Token> injected = new ArrayList<>();
     final List<Token> generated = new ArrayList<>();
     final StringBuilder text = new StringBuilder();
-    final TokenTexts detok;
+    /** Decodes each token in the context of the ones before it (set at admission). */
+    IncrementalDecoder detok;
     int limit;
     int prefillTokens = -1;
     long computeNanos;
@@ -326,7 +345,6 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       this.request = pending.request();
       this.view = view;
       this.promptTokens = promptTokens;
-      this.detok = new TokenTexts(model.tokenizer());
       int m = 0;
       for (String t : request.limits().triggers()) m = Math.max(m, t.length());
       this.maxTrigger = m;

@@ -1,0 +1,110 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
+
+/** {@code tandem generate} end to end: the launcher, a node, sessions and workers on scripted models. */
+class GenerateCommandTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static Stream<Path> cases() throws Exception {
+    Path dir = Path.of(GenerateCommandTest.class.getResource("/fixtures/scripted").toURI());
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".case.json")).sorted().toList().stream();
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("cases")
+  void everyScriptedCaseMatchesThePapersLoopInTextAndSpans(Path caseFile, @TempDir Path tmp) throws Exception {
+    Path expectedFile = caseFile.resolveSibling(caseFile.getFileName().toString().replace(".case.json", ".expected.json"));
+    Path trace = tmp.resolve("trace.json");
+    Result r = run("generate", "--case", caseFile.toString(), "--trace", trace.toString(), "--quiet");
+    assertEquals(0, r.exit, r.err);
+
+    JsonNode expected = JSON.readTree(expectedFile.toFile());
+    JsonNode actual = JSON.readTree(trace.toFile());
+    assertEquals(expected.get("text").asText(), actual.get("text").asText());
+    assertEquals(expected.get("text").asText() + "\n", r.out, "the command prints the text");
+    assertEquals(spans(expected.get("spans"), false), spans(actual.get("spans"), true));
+    if (expected.has("large_tokens"))
+      assertEquals(expected.get("large_tokens").asInt(), actual.get("counters").get("tokens").get("large").asInt());
+    for (JsonNode s : actual.get("spans")) {
+      assertTrue(s.get("end").asInt() >= s.get("start").asInt());
+      assertTrue(List.of("draft", "lookahead", "takeover", "verify", "recap", "begin", "think").contains(s.get("reason").asText()));
+    }
+  }
+
+  @Test
+  void aMissingModelIsOneClearLineAndANonZeroExit() throws Exception {
+    Result r = run("generate", "--small", "scripted:/no/such/file.json", "--large", "scripted:/no/such/file.json",
+        "--prompt", "hi");
+    assertNotEquals(0, r.exit);
+    assertTrue(r.err.contains("no such file /no/such/file.json"), r.err);
+  }
+
+  @Test
+  void anUnknownOptionIsRejectedWithAPointerToHelp() {
+    Result r = run("generate", "--frobnicate");
+    assertEquals(2, r.exit);
+    assertTrue(r.err.contains("Unknown option: '--frobnicate'") && r.err.contains("--help"), r.err);
+  }
+
+  @Test
+  void everyCommandHasHelp() {
+    for (String[] cmd : new String[][] {{"--help"}, {"generate", "--help"}, {"bench", "--help"}, {"bench", "orchestration", "--help"}}) {
+      Result r = run(cmd);
+      assertEquals(0, r.exit, String.join(" ", cmd));
+      assertTrue(r.out.contains("Usage:"), String.join(" ", cmd) + " printed: " + r.out + r.err);
+    }
+  }
+
+  private static List<String> spans(JsonNode spans, boolean merge) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode s : spans) {
+      String author = s.get("author").asText(), text = s.get("text").asText();
+      if (text.isEmpty()) continue;
+      if (merge && !out.isEmpty() && out.get(out.size() - 1).startsWith(author + ": "))
+        out.set(out.size() - 1, out.get(out.size() - 1) + text);
+      else out.add(author + ": " + text);
+    }
+    return out;
+  }
+
+  record Result(int exit, String out, String err) {}
+
+  static Result run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    StringWriter err = new StringWriter();
+    PrintStream oldOut = System.out;
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      CommandLine cl = Tandem.commandLine();
+      cl.setErr(new PrintWriter(err, true));
+      int exit = cl.execute(args);
+      cl.getOut().flush();
+      return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString());
+    } finally {
+      System.setOut(oldOut);
+    }
+  }
+}
