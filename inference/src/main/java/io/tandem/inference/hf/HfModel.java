@@ -1,0 +1,208 @@
+package io.tandem.inference.hf;
+
+import ai.djl.Device;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.Models;
+import io.tandem.inference.Sequence;
+import io.tandem.inference.TextTokenizer;
+import io.tandem.inference.sampling.Sampler;
+import io.tandem.inference.text.ChatTemplate;
+import io.tandem.inference.text.HfTokenizer;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.SamplingParams;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A Hugging Face checkpoint as a {@link LanguageModel}: the decoder, its tokenizer and chat
+ * template, and per-sequence KV caches with their samplers.
+ */
+public final class HfModel implements LanguageModel {
+
+  static {
+    Models.registerCheckpointLoader(HfModel::load);
+  }
+
+  private final String name;
+  private final DecoderModel decoder;
+  private final HfTokenizer tokenizer;
+  private final ChatTemplate template;
+  private final Set<Integer> eos;
+
+  private HfModel(String name, DecoderModel decoder, HfTokenizer tokenizer, ChatTemplate template, Set<Integer> eos) {
+    this.name = name;
+    this.decoder = decoder;
+    this.tokenizer = tokenizer;
+    this.template = template;
+    this.eos = eos;
+  }
+
+  /** Opens a checkpoint folder on {@code device}: {@code cpu}, or {@code gpu} / {@code gpuN}. */
+  public static HfModel load(Path dir, String device) {
+    Device d = parseDevice(device);
+    HfTokenizer tokenizer = HfTokenizer.load(dir);
+    ChatTemplate template = null;
+    if (Files.exists(dir.resolve("chat_template.jinja")) || Files.exists(dir.resolve("tokenizer_config.json"))) {
+      try {
+        template = ChatTemplate.load(dir);
+      } catch (IllegalArgumentException e) {
+        template = null; // raw prompts still work; chat requests get a clear error below
+      }
+    }
+    DecoderModel decoder = DecoderModel.load(dir, d);
+    Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
+    if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
+    return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos));
+  }
+
+  static Device parseDevice(String device) {
+    if (device == null || device.equals("cpu")) return Device.cpu();
+    if (device.equals("gpu")) return Device.gpu(0);
+    if (device.matches("gpu\\d+")) return Device.gpu(Integer.parseInt(device.substring(3)));
+    throw new IllegalArgumentException("unknown device '" + device + "' (cpu, gpu, gpu0, gpu1, ...)");
+  }
+
+  public DecoderModel decoder() {
+    return decoder;
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  @Override
+  public Set<Integer> eosTokenIds() {
+    return eos;
+  }
+
+  @Override
+  public int contextLength() {
+    return decoder.config().maxPositionEmbeddings();
+  }
+
+  @Override
+  public int[] renderChat(List<ChatMessage> messages) {
+    if (template == null)
+      throw new IllegalArgumentException(name + " has no chat template (tokenizer_config.json chat_template or "
+          + "chat_template.jinja); send a raw prompt instead");
+    return tokenizer.encode(template.render(messages, true));
+  }
+
+  @Override
+  public Sequence newSequence(SamplingParams sampling) {
+    return new HfSequence(decoder.newCache(), sampling);
+  }
+
+  @Override
+  public int[] step(List<Sequence> batch) {
+    List<KvCache> caches = new ArrayList<>(batch.size());
+    List<int[]> fresh = new ArrayList<>(batch.size());
+    for (Sequence s : batch) {
+      HfSequence seq = (HfSequence) s;
+      if (seq.cache.length() >= seq.length) {
+        // Everything is cached (a rollback to a cached position): re-feed the last token for its logits.
+        seq.cache.truncate(seq.length - 1);
+      }
+      caches.add(seq.cache);
+      fresh.add(Arrays.copyOfRange(seq.tokens, seq.cache.length(), seq.length));
+    }
+    float[][] logits = decoder.forward(caches, fresh);
+    int[] next = new int[batch.size()];
+    for (int i = 0; i < next.length; i++) {
+      HfSequence seq = (HfSequence) batch.get(i);
+      next[i] = seq.sample(logits[i]);
+      seq.append(new int[] {next[i]});
+    }
+    return next;
+  }
+
+  @Override
+  public long cacheBytesPerToken() {
+    return decoder.kvBytesPerToken();
+  }
+
+  @Override
+  public void close() {
+    decoder.close();
+    tokenizer.close();
+  }
+
+  /** Tokens, a KV cache and a sampler. */
+  private static final class HfSequence implements Sequence {
+    final KvCache cache;
+    final SamplingParams sampling;
+    final Sampler unseeded;
+    int[] tokens = new int[256];
+    int length;
+
+    HfSequence(KvCache cache, SamplingParams sampling) {
+      this.cache = cache;
+      this.sampling = sampling;
+      this.unseeded = sampling.seed() == null ? new Sampler(sampling) : null;
+    }
+
+    /**
+     * With a seed, each position draws from its own stream (seed, position): the same tokens
+     * come out whether the sequence ran alone or batched, kept its cache or rebuilt it.
+     */
+    int sample(float[] logits) {
+      if (unseeded != null) return unseeded.sample(logits);
+      if (sampling.greedy()) return Sampler.argmax(logits);
+      long s = sampling.seed() * 0x9E3779B97F4A7C15L + length * 0xBF58476D1CE4E5B9L;
+      return new Sampler(sampling.withSeed(s)).sample(logits);
+    }
+
+    @Override
+    public int length() {
+      return length;
+    }
+
+    @Override
+    public int tokenAt(int position) {
+      if (position >= length) throw new IndexOutOfBoundsException(position);
+      return tokens[position];
+    }
+
+    @Override
+    public void append(int[] ids) {
+      if (length + ids.length > tokens.length)
+        tokens = Arrays.copyOf(tokens, Math.max(tokens.length * 2, length + ids.length));
+      System.arraycopy(ids, 0, tokens, length, ids.length);
+      length += ids.length;
+    }
+
+    @Override
+    public void truncate(int newLength) {
+      if (newLength < 0 || newLength > length)
+        throw new IllegalArgumentException("cannot truncate a sequence of " + length + " to " + newLength);
+      length = newLength;
+      if (cache.length() > newLength) cache.truncate(newLength);
+    }
+
+    @Override
+    public int processedLength() {
+      return cache.length();
+    }
+
+    @Override
+    public long cacheBytes() {
+      return cache.bytes();
+    }
+
+    @Override
+    public void close() {
+      cache.close();
+    }
+  }
+}
