@@ -1,0 +1,212 @@
+package io.tandem.inference.hf;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import io.tandem.inference.hf.safetensors.SafetensorsReader;
+import io.tandem.inference.hf.safetensors.TensorInfo;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The weights of a decoder, laid out once at load for few large matmuls per layer: q/k/v_proj
+ * fused into one {@code qkv_proj}, gate/up_proj into one {@code gate_up_proj}. Immutable and
+ * shared by every sequence; activations and caches live elsewhere.
+ */
+public record DecoderWeights(
+    NDArray embedTokens, List<Layer> layers, NDArray norm, NDArray lmHead, DataType computeDtype) {
+
+  /**
+   * One decoder layer, Hugging Face layout ({@code nn.Linear} weights are {@code [out, in]}).
+   *
+   * @param qkvProj rows: q_proj ({@code H*hd}), then k_proj, then v_proj ({@code KV*hd} each)
+   * @param qkvBias the three biases concatenated the same way, or null (LLaMA, Qwen3)
+   * @param qkNorm Qwen3's q_norm weight repeated per query head then k_norm per KV head,
+   *     {@code [H+KV, hd]}, or null
+   * @param gateUpProj rows: gate_proj then up_proj ({@code intermediate_size} each)
+   */
+  public record Layer(
+      NDArray inputLayernorm,
+      NDArray qkvProj,
+      NDArray qkvBias,
+      NDArray qkNorm,
+      NDArray oProj,
+      NDArray postAttentionLayernorm,
+      NDArray gateUpProj,
+      NDArray downProj) {}
+
+  /** Tensors bigger than this are filled in row blocks, since one Java buffer stops at 2 GiB. */
+  private static final long MAX_BLOCK_BYTES = 1L << 30;
+
+  /**
+   * Loads every weight into {@code manager} (on its device) in {@code computeDtype}, checking each
+   * shape against the config.
+   */
+  public static DecoderWeights load(
+      HfConfig config, SafetensorsReader reader, NDManager manager, DataType computeDtype) {
+    Loader l = new Loader(config, reader, manager, computeDtype);
+    int hidden = config.hiddenSize();
+    int h = config.numAttentionHeads();
+    int kv = config.numKeyValueHeads();
+    int hd = config.headDim();
+    int inter = config.intermediateSize();
+    NDArray embed = l.load(new long[] {config.vocabSize(), hidden}, "model.embed_tokens.weight");
+    List<Layer> layers = new ArrayList<>();
+    for (int i = 0; i < config.numHiddenLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      NDArray qkvBias =
+          config.attentionBias()
+              ? l.load(
+                  new long[] {(long) (h + 2 * kv) * hd},
+                  p + "self_attn.q_proj.bias",
+                  p + "self_attn.k_proj.bias",
+                  p + "self_attn.v_proj.bias")
+              : null;
+      NDArray qkNorm = null;
+      if (config.architecture().hasQkNorm()) {
+        float[] q = l.floats(p + "self_attn.q_norm.weight", hd);
+        float[] k = l.floats(p + "self_attn.k_norm.weight", hd);
+        float[] both = new float[(h + kv) * hd];
+        for (int head = 0; head < h + kv; head++) {
+          System.arraycopy(head < h ? q : k, 0, both, head * hd, hd);
+        }
+        qkNorm = l.fromFloats(both, new Shape(h + kv, hd));
+      }
+      layers.add(
+          new Layer(
+              l.load(new long[] {hidden}, p + "input_layernorm.weight"),
+              l.load(
+                  new long[] {(long) (h + 2 * kv) * hd, hidden},
+                  p + "self_attn.q_proj.weight",
+                  p + "self_attn.k_proj.weight",
+                  p + "self_attn.v_proj.weight"),
+              qkvBias,
+              qkNorm,
+              l.load(new long[] {hidden, (long) h * hd}, p + "self_attn.o_proj.weight"),
+              l.load(new long[] {hidden}, p + "post_attention_layernorm.weight"),
+              l.load(new long[] {2L * inter, hidden}, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+              l.load(new long[] {hidden, inter}, p + "mlp.down_proj.weight")));
+    }
+    NDArray norm = l.load(new long[] {hidden}, "model.norm.weight");
+    // Tied checkpoints (Qwen2.5 0.5B/1.5B) have no lm_head.weight: the embedding is the projection.
+    NDArray lmHead =
+        config.tieWordEmbeddings() && !reader.contains("lm_head.weight")
+            ? embed
+            : l.load(new long[] {config.vocabSize(), hidden}, "lm_head.weight");
+    return new DecoderWeights(embed, List.copyOf(layers), norm, lmHead, computeDtype);
+  }
+
+  /** Reads tensors into native arrays, one concatenated array per call. */
+  private static final class Loader {
+    private final HfConfig config;
+    private final SafetensorsReader reader;
+    private final NDManager manager;
+    private final DataType dtype;
+    private final NDManager cpu;
+
+    Loader(HfConfig config, SafetensorsReader reader, NDManager manager, DataType dtype) {
+      this.config = config;
+      this.reader = reader;
+      this.manager = manager;
+      this.dtype = dtype;
+      this.cpu = manager.getDevice().isGpu() ? manager.newSubManager(Device.cpu()) : manager;
+    }
+
+    float[] floats(String name, long length) {
+      check(reader.info(name), new long[] {length}, name);
+      return reader.readFloats(name);
+    }
+
+    NDArray fromFloats(float[] values, Shape shape) {
+      return place(cpu.create(values, shape));
+    }
+
+    /**
+     * Loads the named tensors, concatenated along dim 0, into one array of {@code shape}. Each
+     * part must have the shape the config implies ({@code shape} with its share of the rows).
+     */
+    NDArray load(long[] shape, String... names) {
+      long rows = shape[0];
+      long rowElems = Arrays.stream(shape).skip(1).reduce(1, (a, b) -> a * b);
+      long partRows = rows / names.length;
+      if (names.length == 3) {
+        // q/k/v: q has H*hd rows, k and v KV*hd each.
+        partRows = -1;
+      }
+      List<TensorInfo> parts = new ArrayList<>();
+      long totalRows = 0;
+      for (String n : names) {
+        TensorInfo info = reader.info(n);
+        long[] expected = shape.clone();
+        expected[0] = partRows >= 0 ? partRows : expectedQkvRows(n);
+        check(info, expected, n);
+        parts.add(info);
+        totalRows += expected[0];
+      }
+      if (totalRows != rows) {
+        throw new IllegalStateException("row count mismatch while fusing " + Arrays.toString(names));
+      }
+      long blockRows = Math.max(1, Math.min(rows, MAX_BLOCK_BYTES / 4 / Math.max(1, rowElems)));
+      if (blockRows >= rows) {
+        NDArray out = cpu.create(new Shape(shape), DataType.FLOAT32);
+        FloatBuffer buf = direct(out);
+        for (TensorInfo p : parts) {
+          reader.readFloat32(p.name(), buf);
+        }
+        return place(out);
+      }
+      // Only a single huge tensor (an embedding past 2 GiB) takes this path.
+      if (parts.size() != 1) {
+        throw new IllegalStateException("fused tensors over 1 GiB are not supported: " + Arrays.toString(names));
+      }
+      NDList blocks = new NDList();
+      for (long start = 0; start < rows; start += blockRows) {
+        long n = Math.min(blockRows, rows - start);
+        NDArray block = cpu.create(new Shape(n, rowElems), DataType.FLOAT32);
+        FloatBuffer dest = direct(block);
+        reader.readFloat32(parts.get(0).name(), start * rowElems, n * rowElems, dest);
+        blocks.add(block);
+      }
+      NDArray out = NDArrays.concat(blocks, 0).reshape(new Shape(shape));
+      blocks.close();
+      return place(out);
+    }
+
+    private long expectedQkvRows(String name) {
+      int hd = config.headDim();
+      return name.contains("q_proj") ? (long) config.numAttentionHeads() * hd : (long) config.numKeyValueHeads() * hd;
+    }
+
+    private void check(TensorInfo info, long[] expected, String name) {
+      if (!Arrays.equals(info.shape(), expected)) {
+        throw new CheckpointException(
+            name + " in " + info.file() + " has shape " + info.shapeString() + " but config.json implies "
+                + Arrays.toString(expected));
+      }
+    }
+
+    /** A float view of a freshly allocated CPU tensor's own memory, so no extra copy is made. */
+    private static FloatBuffer direct(NDArray array) {
+      return ((PtNDArray) array).toByteBuffer(true).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    /** Moves a float32 CPU array to the manager's device and dtype. */
+    private NDArray place(NDArray cpuArray) {
+      if (cpu == manager && dtype == DataType.FLOAT32) {
+        return cpuArray;
+      }
+      NDArray onDevice = cpuArray.toDevice(manager.getDevice(), false).toType(dtype, false);
+      onDevice.attach(manager);
+      cpuArray.close();
+      return onDevice;
+    }
+  }
+}

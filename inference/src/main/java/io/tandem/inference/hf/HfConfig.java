@@ -1,0 +1,211 @@
+package io.tandem.inference.hf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The shape and generation settings of a Hugging Face decoder checkpoint, read from its
+ * {@code config.json} and {@code generation_config.json}.
+ *
+ * @param architecture the single entry of {@code architectures}
+ * @param headDim {@code head_dim}, or {@code hidden_size / num_attention_heads} when absent (Qwen2)
+ * @param torchDtype {@code dtype} or {@code torch_dtype} as written; informative only, the
+ *     per-tensor dtype in the safetensors header is what is loaded
+ * @param ropeScaling null when {@code rope_scaling} is null or absent
+ * @param eosTokenIds from {@code generation_config.json} when present, else from {@code config.json};
+ *     an int or a list in the file, always a list here
+ */
+public record HfConfig(
+    Architecture architecture,
+    int vocabSize,
+    int hiddenSize,
+    int intermediateSize,
+    int numHiddenLayers,
+    int numAttentionHeads,
+    int numKeyValueHeads,
+    int headDim,
+    double rmsNormEps,
+    double ropeTheta,
+    RopeScaling ropeScaling,
+    int maxPositionEmbeddings,
+    boolean tieWordEmbeddings,
+    boolean attentionBias,
+    String torchDtype,
+    Integer bosTokenId,
+    List<Integer> eosTokenIds,
+    Integer padTokenId) {
+
+  /** The decoder families this runtime implements. */
+  public enum Architecture {
+    /** Qwen2 / Qwen2.5 / DeepSeek-R1-Distill-Qwen: q/k/v biases. */
+    QWEN2("Qwen2ForCausalLM"),
+    /** LLaMA 2/3, DeepSeek-R1-Distill-Llama: no biases, optional llama3 rope scaling. */
+    LLAMA("LlamaForCausalLM"),
+    /** Qwen3: no biases, per-head RMSNorm on q and k (q_norm, k_norm), explicit head_dim. */
+    QWEN3("Qwen3ForCausalLM");
+
+    private final String hfName;
+
+    Architecture(String hfName) {
+      this.hfName = hfName;
+    }
+
+    public String hfName() {
+      return hfName;
+    }
+
+    /** Whether q_proj and k_proj outputs pass a per-head RMSNorm before RoPE. */
+    public boolean hasQkNorm() {
+      return this == QWEN3;
+    }
+  }
+
+  /**
+   * {@code rope_scaling}: {@code rope_type} (or the older key {@code type}) and the llama3 parameters.
+   */
+  public record RopeScaling(
+      String ropeType,
+      double factor,
+      double lowFreqFactor,
+      double highFreqFactor,
+      int originalMaxPositionEmbeddings) {}
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Number of query heads sharing one key/value head. */
+  public int groupSize() {
+    return numAttentionHeads / numKeyValueHeads;
+  }
+
+  /** Reads {@code config.json} and, when present, {@code generation_config.json} from a checkpoint folder. */
+  public static HfConfig load(Path modelDir) {
+    Path configFile = modelDir.resolve("config.json");
+    if (!Files.isRegularFile(configFile)) {
+      throw new CheckpointException("no config.json in " + modelDir + ": not a Hugging Face checkpoint folder");
+    }
+    JsonNode c = readJson(configFile);
+    Path genFile = modelDir.resolve("generation_config.json");
+    JsonNode g = Files.isRegularFile(genFile) ? readJson(genFile) : JSON.createObjectNode();
+    return parse(c, g, configFile);
+  }
+
+  static HfConfig parse(JsonNode c, JsonNode g, Path configFile) {
+    JsonNode archs = c.path("architectures");
+    if (!archs.isArray() || archs.size() != 1) {
+      throw new CheckpointException(configFile + ": expected one entry in \"architectures\", found " + archs);
+    }
+    String archName = archs.get(0).asText();
+    Architecture architecture = null;
+    for (Architecture a : Architecture.values()) {
+      if (a.hfName().equals(archName)) {
+        architecture = a;
+      }
+    }
+    if (architecture == null) {
+      throw new CheckpointException(
+          configFile + ": unsupported architecture \"" + archName
+              + "\" (supported: Qwen2ForCausalLM, LlamaForCausalLM, Qwen3ForCausalLM)");
+    }
+    int hidden = requireInt(c, "hidden_size", configFile);
+    int heads = requireInt(c, "num_attention_heads", configFile);
+    // Qwen2 configs have no head_dim; HF derives it.
+    int headDim = c.hasNonNull("head_dim") ? c.get("head_dim").asInt() : hidden / heads;
+    int kvHeads = c.hasNonNull("num_key_value_heads") ? c.get("num_key_value_heads").asInt() : heads;
+    if (heads % kvHeads != 0) {
+      throw new CheckpointException(
+          configFile + ": num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
+    }
+    boolean bias =
+        switch (architecture) {
+          case QWEN2 -> true;
+          case QWEN3 -> c.path("attention_bias").asBoolean(false);
+          case LLAMA -> c.path("attention_bias").asBoolean(false);
+        };
+    if (c.path("mlp_bias").asBoolean(false)) {
+      throw new CheckpointException(configFile + ": mlp_bias true is not supported");
+    }
+    String act = c.path("hidden_act").asText("silu");
+    if (!act.equals("silu")) {
+      throw new CheckpointException(configFile + ": hidden_act \"" + act + "\" is not supported (only silu)");
+    }
+    String dtype =
+        c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
+
+    RopeScaling scaling = null;
+    JsonNode rs = c.path("rope_scaling");
+    if (rs.isObject()) {
+      String type = rs.hasNonNull("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("default");
+      if (!type.equals("llama3") && !type.equals("default")) {
+        throw new CheckpointException(configFile + ": rope_scaling type \"" + type + "\" is not supported (llama3 only)");
+      }
+      scaling =
+          type.equals("default")
+              ? null
+              : new RopeScaling(
+                  type,
+                  rs.path("factor").asDouble(1.0),
+                  rs.path("low_freq_factor").asDouble(1.0),
+                  rs.path("high_freq_factor").asDouble(4.0),
+                  rs.path("original_max_position_embeddings").asInt(8192));
+    }
+
+    JsonNode eosNode = g.hasNonNull("eos_token_id") ? g.get("eos_token_id") : c.path("eos_token_id");
+    List<Integer> eos = new ArrayList<>();
+    if (eosNode.isArray()) {
+      eosNode.forEach(n -> eos.add(n.asInt()));
+    } else if (eosNode.isNumber()) {
+      eos.add(eosNode.asInt());
+    }
+    Integer bos = intOrNull(g.hasNonNull("bos_token_id") ? g.get("bos_token_id") : c.get("bos_token_id"));
+    Integer pad = intOrNull(g.hasNonNull("pad_token_id") ? g.get("pad_token_id") : c.get("pad_token_id"));
+
+    return new HfConfig(
+        architecture,
+        requireInt(c, "vocab_size", configFile),
+        hidden,
+        requireInt(c, "intermediate_size", configFile),
+        requireInt(c, "num_hidden_layers", configFile),
+        heads,
+        kvHeads,
+        headDim,
+        c.path("rms_norm_eps").asDouble(1e-6),
+        c.path("rope_theta").asDouble(10000.0),
+        scaling,
+        c.path("max_position_embeddings").asInt(32768),
+        c.path("tie_word_embeddings").asBoolean(false),
+        bias,
+        dtype,
+        bos,
+        List.copyOf(eos),
+        pad);
+  }
+
+  private static Integer intOrNull(JsonNode n) {
+    if (n == null || n.isNull()) {
+      return null;
+    }
+    // Some configs write a list for bos/pad too; the first entry is the one used for padding.
+    return n.isArray() ? (n.isEmpty() ? null : n.get(0).asInt()) : n.asInt();
+  }
+
+  private static int requireInt(JsonNode c, String key, Path file) {
+    JsonNode n = c.get(key);
+    if (n == null || !n.canConvertToInt()) {
+      throw new CheckpointException(file + ": missing or non-integer \"" + key + "\"");
+    }
+    return n.asInt();
+  }
+
+  private static JsonNode readJson(Path file) {
+    try {
+      return JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new CheckpointException(file + ": cannot read JSON (" + e.getMessage() + ")", e);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+package io.tandem.inference.hf;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+
+/** Starts DJL's PyTorch engine once, with thread counts suited to serving one model per thread. */
+public final class Torch {
+
+  private static Engine engine;
+
+  private Torch() {}
+
+  /**
+   * The PyTorch engine. The first call fixes PyTorch's thread pools (global and settable only
+   * once): one inter-op thread, because a worker drives each model from a single thread, and
+   * one intra-op thread per core, because big matmuls are what parallelise. Set the system
+   * properties {@code ai.djl.pytorch.num_threads} / {@code num_interop_threads} to override.
+   */
+  public static synchronized Engine engine() {
+    if (engine == null) {
+      if (System.getProperty("ai.djl.pytorch.num_interop_threads") == null) {
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+      }
+      if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
+        System.setProperty(
+            "ai.djl.pytorch.num_threads", String.valueOf(Runtime.getRuntime().availableProcessors()));
+      }
+      engine = Engine.getEngine("PyTorch");
+    }
+    return engine;
+  }
+
+  /**
+   * Parses {@code cpu}, {@code gpu}, {@code gpu0}, {@code gpu1}...; a GPU must exist.
+   */
+  public static Device device(String name) {
+    String n = name.trim().toLowerCase(java.util.Locale.ROOT);
+    if (n.equals("cpu")) {
+      return Device.cpu();
+    }
+    if (n.startsWith("gpu") || n.startsWith("cuda")) {
+      String idx = n.replaceAll("^(gpu|cuda):?", "");
+      int id = idx.isEmpty() ? 0 : Integer.parseInt(idx);
+      int gpus = engine().getGpuCount();
+      if (id >= gpus) {
+        throw new IllegalArgumentException(
+            "device " + name + " requested but PyTorch sees " + gpus + " GPU(s); use cpu");
+      }
+      return Device.gpu(id);
+    }
+    throw new IllegalArgumentException("unknown device " + name + " (cpu, gpu0, gpu1, ...)");
+  }
+}

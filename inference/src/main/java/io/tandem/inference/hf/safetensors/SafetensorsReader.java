@@ -1,0 +1,255 @@
+package io.tandem.inference.hf.safetensors;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.hf.CheckpointException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.ShortBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Reads the tensors of a Hugging Face checkpoint folder: {@code model.safetensors}, or the shards
+ * listed by {@code model.safetensors.index.json}. Tensors are memory-mapped one at a time and
+ * widened to float32, so files and tensors past 2 GiB are fine.
+ */
+public final class SafetensorsReader implements AutoCloseable {
+
+  /** A mapping may not exceed Integer.MAX_VALUE bytes; map big tensors in slices of this size. */
+  private static final long MAP_SLICE_BYTES = 1L << 30;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path dir;
+  private final Map<String, TensorInfo> tensors;
+  private final Map<Path, FileChannel> channels = new HashMap<>();
+
+  private SafetensorsReader(Path dir, Map<String, TensorInfo> tensors) {
+    this.dir = dir;
+    this.tensors = tensors;
+  }
+
+  /** Opens the checkpoint in a folder, reading every header (not the data). */
+  public static SafetensorsReader open(Path dir) {
+    Path single = dir.resolve("model.safetensors");
+    Path index = dir.resolve("model.safetensors.index.json");
+    Map<String, TensorInfo> tensors = new TreeMap<>();
+    if (Files.isRegularFile(index)) {
+      Map<String, String> weightMap = readWeightMap(index);
+      Map<String, Map<String, TensorInfo>> byFile = new LinkedHashMap<>();
+      for (String file : new java.util.TreeSet<>(weightMap.values())) {
+        Path shard = dir.resolve(file);
+        if (!Files.isRegularFile(shard)) {
+          throw new CheckpointException(
+              "model.safetensors.index.json lists " + file + " but the file is missing in " + dir);
+        }
+        byFile.put(file, readHeader(shard));
+      }
+      for (Map.Entry<String, String> e : weightMap.entrySet()) {
+        TensorInfo info = byFile.get(e.getValue()).get(e.getKey());
+        if (info == null) {
+          throw new CheckpointException(
+              "model.safetensors.index.json maps " + e.getKey() + " to " + e.getValue()
+                  + " but that file has no such tensor (in " + dir + ")");
+        }
+        tensors.put(e.getKey(), info);
+      }
+    } else if (Files.isRegularFile(single)) {
+      tensors.putAll(readHeader(single));
+    } else {
+      throw new CheckpointException(
+          "no model.safetensors or model.safetensors.index.json in " + dir + " (only safetensors checkpoints are supported)");
+    }
+    return new SafetensorsReader(dir, Collections.unmodifiableMap(tensors));
+  }
+
+  /** The folder this checkpoint was read from. */
+  public Path dir() {
+    return dir;
+  }
+
+  /** Every tensor name, sorted. */
+  public Set<String> names() {
+    return tensors.keySet();
+  }
+
+  public boolean contains(String name) {
+    return tensors.containsKey(name);
+  }
+
+  /** The header entry of a tensor; fails naming the folder when the tensor is absent. */
+  public TensorInfo info(String name) {
+    TensorInfo info = tensors.get(name);
+    if (info == null) {
+      throw new CheckpointException("tensor " + name + " is missing from the checkpoint in " + dir);
+    }
+    return info;
+  }
+
+  /** Reads a tensor as float32 (small tensors only: the result is one Java array). */
+  public float[] readFloats(String name) {
+    TensorInfo info = info(name);
+    float[] out = new float[Math.toIntExact(info.numel())];
+    readFloat32(name, FloatBuffer.wrap(out));
+    return out;
+  }
+
+  /**
+   * Writes a tensor's values, widened to float32, into {@code dest} at its position (which
+   * advances by the element count).
+   */
+  public void readFloat32(String name, FloatBuffer dest) {
+    readFloat32(name, 0, info(name).numel(), dest);
+  }
+
+  /** Like {@link #readFloat32(String, FloatBuffer)} for elements {@code [first, first + count)} only. */
+  public void readFloat32(String name, long first, long count, FloatBuffer dest) {
+    TensorInfo info = info(name);
+    if (first < 0 || count < 0 || first + count > info.numel()) {
+      throw new IllegalArgumentException("range outside " + name + " " + info.shapeString());
+    }
+    if (dest.remaining() < count) {
+      throw new IllegalArgumentException("destination too small for " + name + " " + info.shapeString());
+    }
+    FileChannel ch = channel(info.file());
+    long elemBytes = info.dtype().bytes();
+    long sliceElems = MAP_SLICE_BYTES / elemBytes;
+    float[] chunk = new float[1 << 16];
+    short[] raw = new short[1 << 16];
+    for (long start = first; start < first + count; start += sliceElems) {
+      long n = Math.min(sliceElems, first + count - start);
+      MappedByteBuffer map;
+      try {
+        map = ch.map(FileChannel.MapMode.READ_ONLY, info.offset() + start * elemBytes, n * elemBytes);
+      } catch (IOException e) {
+        throw new CheckpointException(info.file() + ": cannot map tensor " + name + " (" + e.getMessage() + ")", e);
+      }
+      map.order(ByteOrder.LITTLE_ENDIAN);
+      switch (info.dtype()) {
+        case F32 -> dest.put(map.asFloatBuffer());
+        case BF16, F16 -> {
+          ShortBuffer src = map.asShortBuffer();
+          boolean bf16 = info.dtype() == Dtype.BF16;
+          while (src.hasRemaining()) {
+            int k = Math.min(raw.length, src.remaining());
+            src.get(raw, 0, k);
+            for (int i = 0; i < k; i++) {
+              chunk[i] = bf16 ? Dtype.bf16ToFloat(raw[i]) : Dtype.f16ToFloat(raw[i]);
+            }
+            dest.put(chunk, 0, k);
+          }
+        }
+      }
+    }
+  }
+
+  private FileChannel channel(Path file) {
+    return channels.computeIfAbsent(
+        file,
+        f -> {
+          try {
+            return FileChannel.open(f, StandardOpenOption.READ);
+          } catch (IOException e) {
+            throw new CheckpointException(f + ": cannot open (" + e.getMessage() + ")", e);
+          }
+        });
+  }
+
+  @Override
+  public void close() {
+    for (FileChannel ch : channels.values()) {
+      try {
+        ch.close();
+      } catch (IOException ignored) {
+        // Read-only channels: nothing is lost if closing fails.
+      }
+    }
+    channels.clear();
+  }
+
+  private static Map<String, String> readWeightMap(Path index) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(index.toFile());
+    } catch (IOException e) {
+      throw new CheckpointException(index + ": cannot read JSON (" + e.getMessage() + ")", e);
+    }
+    JsonNode wm = root.path("weight_map");
+    if (!wm.isObject()) {
+      throw new CheckpointException(index + ": no \"weight_map\" object");
+    }
+    Map<String, String> out = new TreeMap<>();
+    wm.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+    return out;
+  }
+
+  /** Parses one file's header: u64 little-endian length, then JSON; offsets are relative to the data start. */
+  static Map<String, TensorInfo> readHeader(Path file) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long size = ch.size();
+      ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      if (ch.read(lenBuf, 0) != 8) {
+        throw new CheckpointException(file + ": too short to be a safetensors file");
+      }
+      long headerLen = lenBuf.getLong(0);
+      if (headerLen <= 0 || headerLen > 100_000_000L || 8 + headerLen > size) {
+        throw new CheckpointException(file + ": invalid safetensors header length " + headerLen);
+      }
+      ByteBuffer header = ByteBuffer.allocate((int) headerLen);
+      while (header.hasRemaining()) {
+        if (ch.read(header, 8 + header.position()) < 0) {
+          throw new CheckpointException(file + ": truncated header");
+        }
+      }
+      JsonNode root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+      long dataStart = 8 + headerLen;
+      Map<String, TensorInfo> out = new TreeMap<>();
+      for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        if (e.getKey().equals("__metadata__")) {
+          continue;
+        }
+        JsonNode t = e.getValue();
+        String dtypeName = t.path("dtype").asText();
+        Dtype dtype;
+        try {
+          dtype = Dtype.valueOf(dtypeName);
+        } catch (IllegalArgumentException ex) {
+          throw new CheckpointException(
+              file + ": tensor " + e.getKey() + " has unsupported dtype " + dtypeName + " (supported: F32, F16, BF16)");
+        }
+        JsonNode shapeNode = t.path("shape");
+        long[] shape = new long[shapeNode.size()];
+        for (int i = 0; i < shape.length; i++) {
+          shape[i] = shapeNode.get(i).asLong();
+        }
+        long begin = t.path("data_offsets").get(0).asLong();
+        long end = t.path("data_offsets").get(1).asLong();
+        TensorInfo info = new TensorInfo(e.getKey(), dtype, shape, file, dataStart + begin, end - begin);
+        if (info.numel() * dtype.bytes() != end - begin || dataStart + end > size) {
+          throw new CheckpointException(
+              file + ": tensor " + e.getKey() + " byte range [" + begin + ", " + end + ") does not fit its shape "
+                  + info.shapeString() + " and dtype " + dtype + " or the file size " + size);
+        }
+        out.put(e.getKey(), info);
+      }
+      return out;
+    } catch (IOException e) {
+      throw new CheckpointException(file + ": cannot read (" + e.getMessage() + ")", e);
+    }
+  }
+}

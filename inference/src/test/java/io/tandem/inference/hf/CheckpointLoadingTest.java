@@ -1,0 +1,133 @@
+package io.tandem.inference.hf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.inference.hf.safetensors.Dtype;
+import io.tandem.inference.hf.safetensors.SafetensorsReader;
+import io.tandem.inference.hf.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Loading checkpoint folders: dtypes, shards, and errors that name the file and the problem. */
+class CheckpointLoadingTest {
+
+  @TempDir Path tmp;
+
+  @Test
+  void bf16CheckpointIsWidenedExactlyToFloat32() {
+    try (SafetensorsReader reader = SafetensorsReader.open(Golden.fixture("qwen2-tiny"))) {
+      assertEquals(Dtype.BF16, reader.info("model.embed_tokens.weight").dtype());
+      float[] embed = reader.readFloats("model.embed_tokens.weight");
+      assertEquals(320 * 64, embed.length);
+      for (float f : embed) {
+        assertEquals(0, Float.floatToRawIntBits(f) & 0xffff, "a widened bf16 has 16 zero low bits");
+      }
+      assertTrue(embed[0] != 0f);
+    }
+    try (DecoderModel model = DecoderModel.load(Golden.fixture("qwen2-tiny"))) {
+      assertEquals("bfloat16", model.config().torchDtype());
+      assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, model.computeDtype());
+    }
+  }
+
+  @Test
+  void shardedCheckpointFindsEachTensorThroughTheIndex() {
+    try (SafetensorsReader reader = SafetensorsReader.open(Golden.fixture("llama-tiny"))) {
+      assertEquals("model-00002-of-00002.safetensors", reader.info("lm_head.weight").file().getFileName().toString());
+      assertEquals("model-00001-of-00002.safetensors", reader.info("model.embed_tokens.weight").file().getFileName().toString());
+    }
+  }
+
+  @Test
+  void missingShardIsReportedWithTheIndexAndTheFolder() throws IOException {
+    Path dir = copy("llama-tiny");
+    Files.delete(dir.resolve("model-00002-of-00002.safetensors"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertEquals(
+        "model.safetensors.index.json lists model-00002-of-00002.safetensors but the file is missing in " + dir,
+        e.getMessage());
+  }
+
+  @Test
+  void unsupportedArchitectureIsReportedWithTheFileAndTheValue() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path config = dir.resolve("config.json");
+    Files.writeString(config, Files.readString(config).replace("Qwen2ForCausalLM", "MistralForCausalLM"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertTrue(e.getMessage().startsWith(config.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("unsupported architecture \"MistralForCausalLM\""), e.getMessage());
+  }
+
+  @Test
+  void tensorShapeContradictingTheConfigIsReported() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path config = dir.resolve("config.json");
+    Files.writeString(config, Files.readString(config).replace("\"intermediate_size\": 176", "\"intermediate_size\": 128"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertTrue(
+        e.getMessage().startsWith("model.layers.0.mlp.gate_proj.weight in " + dir.resolve("model.safetensors")
+            + " has shape [176, 64] but config.json implies [128, 64]"),
+        e.getMessage());
+  }
+
+  @Test
+  void missingTensorIsReportedByName() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path file = dir.resolve("model.safetensors");
+    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+    try (SafetensorsReader reader = SafetensorsReader.open(Golden.fixture("qwen2-tiny"))) {
+      for (String name : reader.names()) {
+        if (!name.equals("model.norm.weight")) {
+          float[] values = reader.readFloats(name);
+          int[] at = {0};
+          entries.add(
+              new SafetensorsWriter.Entry(
+                  name, Dtype.BF16, reader.info(name).shape(),
+                  (chunk, n) -> {
+                    System.arraycopy(values, at[0], chunk, 0, n);
+                    at[0] += n;
+                  }));
+        }
+      }
+    }
+    SafetensorsWriter.write(file, entries);
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertEquals("tensor model.norm.weight is missing from the checkpoint in " + dir, e.getMessage());
+  }
+
+  @Test
+  void unsupportedTensorDtypeIsReportedWithTheFile() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    String s = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
+    int at = s.indexOf("\"BF16\"");
+    System.arraycopy("\"I16\" ".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0, bytes, at, 6);
+    Files.write(file, bytes);
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertTrue(e.getMessage().startsWith(file + ": tensor "), e.getMessage());
+    assertTrue(e.getMessage().contains("unsupported dtype I16"), e.getMessage());
+  }
+
+  private Path copy(String fixture) throws IOException {
+    Path src = Golden.fixture(fixture);
+    Path dst = tmp.resolve(fixture);
+    Files.createDirectories(dst);
+    try (Stream<Path> files = Files.list(src)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (!f.getFileName().toString().equals("golden.json")) {
+          Files.copy(f, dst.resolve(f.getFileName()));
+        }
+      }
+    }
+    return dst;
+  }
+}

@@ -1,0 +1,183 @@
+package io.tandem.ops;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tandem.inference.hf.DecoderModel;
+import io.tandem.inference.hf.KvCache;
+import io.tandem.inference.hf.Torch;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tandem bench model}: load time, prefill and batched decode throughput, peak RSS and KV
+ * bytes per token of one checkpoint on this machine. Register it as subcommand {@code model} of
+ * {@code bench}.
+ */
+@Command(
+    name = "model",
+    mixinStandardHelpOptions = true,
+    description = "Measures a checkpoint: load time, prefill tokens/s, decode tokens/s per batch size "
+        + "(medians over --runs), peak RSS, KV cache bytes per token.")
+public final class BenchModelCommand implements Callable<Integer> {
+
+  @Option(names = "--model", required = true, description = "Hugging Face checkpoint folder")
+  Path model;
+
+  @Option(names = "--batch", split = ",", defaultValue = "1,4,8", description = "decode batch sizes (default: ${DEFAULT-VALUE})")
+  int[] batches;
+
+  @Option(names = "--prompt-tokens", defaultValue = "128", description = "prompt length (default: ${DEFAULT-VALUE})")
+  int promptTokens;
+
+  @Option(names = "--new-tokens", defaultValue = "32", description = "decode steps per run (default: ${DEFAULT-VALUE})")
+  int newTokens;
+
+  @Option(names = "--runs", defaultValue = "3", description = "runs per measurement; the median is reported (default: ${DEFAULT-VALUE})")
+  int runs;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu0, ... (default: ${DEFAULT-VALUE})")
+  String device;
+
+  @Option(names = "--json", description = "print one JSON object instead of text")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    try {
+      if (promptTokens < 1 || newTokens < 1 || runs < 1 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
+        System.err.println("bench model: --prompt-tokens, --new-tokens, --runs and --batch must be positive");
+        return 1;
+      }
+      long t0 = System.nanoTime();
+      try (DecoderModel m = DecoderModel.load(model, Torch.device(device))) {
+        double loadS = (System.nanoTime() - t0) / 1e9;
+        say("loaded %s in %.2f s (%s, %s)", model, loadS, m.device(), m.computeDtype());
+        SplittableRandom rng = new SplittableRandom(1);
+        int vocab = m.config().vocabSize();
+
+        // Warm-up: the first passes allocate PyTorch's pools and JIT the Java side.
+        prefill(m, randomTokens(rng, promptTokens, vocab));
+        double[] prefill = new double[runs];
+        for (int r = 0; r < runs; r++) {
+          prefill[r] = promptTokens / prefill(m, randomTokens(rng, promptTokens, vocab));
+        }
+        double prefillTps = median(prefill);
+        say("prefill %d tokens: %.1f tokens/s (median of %d)", promptTokens, prefillTps, runs);
+
+        ObjectNode out = new ObjectMapper().createObjectNode();
+        out.put("prefill_tokens_per_s", round(prefillTps));
+        ArrayNode decode = out.putArray("decode");
+        for (int batch : batches) {
+          decode(m, batch, rng, vocab); // warm-up at this batch size
+          double[] tps = new double[runs];
+          for (int r = 0; r < runs; r++) {
+            tps[r] = decode(m, batch, rng, vocab);
+          }
+          double median = median(tps);
+          decode.addObject().put("batch", batch).put("tokens_per_s", round(median));
+          say("decode batch %d: %.1f tokens/s aggregate, %.1f per sequence (median of %d, %d steps after a %d-token prompt)",
+              batch, median, median / batch, runs, newTokens, promptTokens);
+        }
+        long rss = peakRssBytes();
+        out.put("load_s", round(loadS));
+        out.put("peak_rss_bytes", rss);
+        out.put("kv_bytes_per_token", m.kvBytesPerToken());
+        say("peak RSS %.2f GiB; KV cache %d bytes per token", rss / 1073741824.0, m.kvBytesPerToken());
+        if (json) {
+          System.out.println(out);
+        }
+      }
+      return 0;
+    } catch (Exception e) {
+      System.err.println("bench model: " + e.getMessage());
+      return 1;
+    }
+  }
+
+  /** Seconds for one prefill of {@code prompt} into a fresh cache. */
+  private static double prefill(DecoderModel m, int[] prompt) {
+    try (KvCache cache = m.newCache()) {
+      long t = System.nanoTime();
+      m.forward(List.of(cache), List.of(prompt));
+      return (System.nanoTime() - t) / 1e9;
+    }
+  }
+
+  /** Aggregate tokens/s of {@code newTokens} greedy steps of {@code batch} sequences in one forward each. */
+  private double decode(DecoderModel m, int batch, SplittableRandom rng, int vocab) {
+    List<KvCache> caches = new ArrayList<>();
+    try {
+      List<int[]> prompts = new ArrayList<>();
+      for (int b = 0; b < batch; b++) {
+        caches.add(m.newCache());
+        prompts.add(randomTokens(rng, promptTokens, vocab));
+      }
+      float[][] logits = m.forward(caches, prompts);
+      long t = System.nanoTime();
+      for (int s = 0; s < newTokens; s++) {
+        List<int[]> next = new ArrayList<>(batch);
+        for (float[] l : logits) {
+          next.add(new int[] {argmax(l)});
+        }
+        logits = m.forward(caches, next);
+      }
+      return (double) batch * newTokens / ((System.nanoTime() - t) / 1e9);
+    } finally {
+      caches.forEach(KvCache::close);
+    }
+  }
+
+  private void say(String format, Object... args) {
+    if (!json) {
+      System.out.println(String.format(format, args));
+    }
+  }
+
+  private static int[] randomTokens(SplittableRandom rng, int n, int vocab) {
+    return rng.ints(n, 0, Math.min(vocab, 150000)).toArray();
+  }
+
+  private static int argmax(float[] l) {
+    int best = 0;
+    for (int i = 1; i < l.length; i++) {
+      if (l[i] > l[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private static double median(double[] values) {
+    double[] s = values.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 100) / 100.0;
+  }
+
+  /** VmHWM: the most resident memory this process has held, native PyTorch allocations included. */
+  static long peakRssBytes() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+      }
+    }
+    return -1;
+  }
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new BenchModelCommand()).execute(args));
+  }
+}

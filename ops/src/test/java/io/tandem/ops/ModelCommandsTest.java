@@ -1,0 +1,66 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** make-checkpoint and bench model from the command line, on a tiny random checkpoint. */
+class ModelCommandsTest {
+
+  @TempDir Path tmp;
+
+  @Test
+  void benchModelReportsThroughputAsJsonForAMadeCheckpoint() throws Exception {
+    Path tokenizer = Path.of(getClass().getResource("/fixtures/qwen-tokenizer").toURI());
+    Path dir = tmp.resolve("tiny");
+    int made = new CommandLine(new MakeCheckpointCommand())
+        .execute("--shape", "tiny", "--out", dir.toString(), "--seed", "1", "--tokenizer", tokenizer.toString());
+    assertEquals(0, made);
+    assertTrue(Files.isRegularFile(dir.resolve("model.safetensors")));
+
+    PrintStream stdout = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true));
+    int code;
+    try {
+      code = new CommandLine(new BenchModelCommand())
+          .execute("--model", dir.toString(), "--batch", "1,2", "--prompt-tokens", "8", "--new-tokens", "4", "--runs", "1", "--json");
+    } finally {
+      System.setOut(stdout);
+    }
+    assertEquals(0, code);
+    // Without a logback config, DJL's debug logging also goes to stdout: the JSON is the last line.
+    String[] lines = captured.toString().trim().split("\n");
+    JsonNode result = new ObjectMapper().readTree(lines[lines.length - 1]);
+    assertTrue(result.get("prefill_tokens_per_s").asDouble() > 0);
+    assertEquals(2, result.get("decode").size());
+    assertEquals(2, result.get("decode").get(1).get("batch").asInt());
+    assertTrue(result.get("decode").get(1).get("tokens_per_s").asDouble() > 0);
+    assertTrue(result.get("peak_rss_bytes").asLong() > 0);
+    assertEquals(2L * 2 * 2 * 16 * 4, result.get("kv_bytes_per_token").asLong());
+  }
+
+  @Test
+  void makeCheckpointFailsWithOneLineForAnUnknownShape() {
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true));
+    int code;
+    try {
+      code = new CommandLine(new MakeCheckpointCommand()).execute("--shape", "gpt5", "--out", tmp.resolve("x").toString());
+    } finally {
+      System.setErr(stderr);
+    }
+    assertEquals(1, code);
+    assertEquals("make-checkpoint: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)", captured.toString().trim());
+  }
+}
