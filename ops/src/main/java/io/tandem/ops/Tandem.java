@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       GenerateCommand.class,
       BenchCommand.class,
+      MakeCheckpointCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tandem implements Runnable {
