@@ -41,6 +41,19 @@ public interface LanguageModel extends AutoCloseable {
    */
   int[] step(List<Sequence> batch);
 
+  /** A token that {@link #step(List, int)} did not sample because the sequence is still prefilling. */
+  int NOT_YET = -1;
+
+  /**
+   * As {@link #step(List)}, but feeds at most {@code maxPrefillTokens} unprocessed tokens of each
+   * sequence, so that a long prompt is prefilled over several steps instead of stalling the decodes
+   * batched with it; a sequence with tokens left over gets {@link #NOT_YET} and nothing appended.
+   * Models without a real prefill (scripted ones) may ignore the limit.
+   */
+  default int[] step(List<Sequence> batch, int maxPrefillTokens) {
+    return step(batch);
+  }
+
   /** Bytes of cache one token occupies in a sequence of this model (0 for models without a cache). */
   long cacheBytesPerToken();
 

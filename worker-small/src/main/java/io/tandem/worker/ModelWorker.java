@@ -175,12 +175,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       batch.add(a.view.sequence);
       int unprocessed = a.view.sequence.length() - a.view.sequence.processedLength();
       if (a.prefillTokens < 0) a.prefillTokens = unprocessed;
-      prefill += Math.max(0, unprocessed - 1);
+      prefill += Math.max(0, Math.min(unprocessed, settings.prefillChunk()) - 1);
     }
     long t0 = System.nanoTime();
     int[] next;
     try {
-      next = model.step(batch);
+      next = model.step(batch, settings.prefillChunk());
     } catch (RuntimeException e) {
       getContext().getLog().error("{} model step failed for {} sequences", role, batch.size(), e);
       for (Active a : running) {
@@ -198,6 +198,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       Active a = it.next();
       int i = batch.indexOf(a.view.sequence);
       a.computeNanos += dt;
+      if (next[i] == LanguageModel.NOT_YET) continue; // still prefilling a long prompt
       if (a.accept(next[i])) {
         it.remove();
         a.finish();
@@ -379,6 +380,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         request.replyTo().tell(new Partial(request.requestId(), List.copyOf(injected), List.of()));
       }
       long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
+      metrics.unseenTokens += Math.max(0, prefillTokens);
+      metrics.requestsDone++;
       request.replyTo().tell(new Done(request.requestId(), model.tokenizer().key(), List.copyOf(injected),
           List.copyOf(generated), eos, promptTokens, Math.max(0, prefillTokens), Math.max(0, queued), computeNanos));
     }

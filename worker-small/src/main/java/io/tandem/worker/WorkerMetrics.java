@@ -17,6 +17,9 @@ final class WorkerMetrics {
   long cacheEvictions;
   long requests;
   long rejected;
+  /** Tokens each finished request brought that the worker had not processed (incremental sync). */
+  long unseenTokens;
+  long requestsDone;
 
   void recordStep(int batch, int prefilled, long nanos) {
     steps++;
@@ -33,6 +36,6 @@ final class WorkerMetrics {
   WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes, int sessions) {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
-        requests, rejected, busyNanos, System.nanoTime() - startNanos);
+        requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos);
   }
 }

@@ -4,12 +4,18 @@ import com.typesafe.config.Config;
 
 /**
  * A worker's limits: how many sequences run in one batch, how many requests may wait, how many
- * bytes of cache it keeps, and whether it batches at all (off: one sequence per step, for
- * measuring what batching buys).
+ * bytes of cache it keeps, whether it batches at all (off: one sequence per step, for measuring
+ * what batching buys), and how many prompt tokens one sequence may prefill per step (longer
+ * prefills are chunked so that they don't stall the decodes batched with them).
  */
-public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching) {
+public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk) {
+
+  public WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching) {
+    this(maxBatch, queueLimit, kvCacheBytes, batching, 512);
+  }
 
   public WorkerSettings {
+    if (prefillChunk < 1) throw new IllegalArgumentException("prefill-chunk must be >= 1, got " + prefillChunk);
     if (maxBatch < 1) throw new IllegalArgumentException("max-batch must be >= 1, got " + maxBatch);
     if (queueLimit < 1) throw new IllegalArgumentException("queue-limit must be >= 1, got " + queueLimit);
     if (kvCacheBytes < 0) throw new IllegalArgumentException("kv-cache-bytes must be >= 0, got " + kvCacheBytes);
@@ -22,7 +28,8 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
   /** Reads {@code max-batch}, {@code queue-limit}, {@code kv-cache-bytes}, {@code batching}. */
   public static WorkerSettings fromConfig(Config c) {
     return new WorkerSettings(
-        c.getInt("max-batch"), c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"));
+        c.getInt("max-batch"), c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"),
+        c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : 512);
   }
 
   public int effectiveBatch() {

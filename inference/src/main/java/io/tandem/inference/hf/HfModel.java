@@ -106,21 +106,34 @@ public final class HfModel implements LanguageModel {
 
   @Override
   public int[] step(List<Sequence> batch) {
+    return step(batch, Integer.MAX_VALUE);
+  }
+
+  @Override
+  public int[] step(List<Sequence> batch, int maxPrefillTokens) {
+    if (maxPrefillTokens < 1) throw new IllegalArgumentException("maxPrefillTokens must be >= 1");
     List<KvCache> caches = new ArrayList<>(batch.size());
     List<int[]> fresh = new ArrayList<>(batch.size());
-    for (Sequence s : batch) {
-      HfSequence seq = (HfSequence) s;
+    boolean[] complete = new boolean[batch.size()];
+    for (int i = 0; i < batch.size(); i++) {
+      HfSequence seq = (HfSequence) batch.get(i);
       if (seq.cache.length() >= seq.length) {
         // Everything is cached (a rollback to a cached position): re-feed the last token for its logits.
         seq.cache.truncate(seq.length - 1);
       }
+      int end = (int) Math.min(seq.length, (long) seq.cache.length() + maxPrefillTokens);
+      complete[i] = end == seq.length;
       caches.add(seq.cache);
-      fresh.add(Arrays.copyOfRange(seq.tokens, seq.cache.length(), seq.length));
+      fresh.add(Arrays.copyOfRange(seq.tokens, seq.cache.length(), end));
     }
     float[][] logits = decoder.forward(caches, fresh);
     int[] next = new int[batch.size()];
     for (int i = 0; i < next.length; i++) {
       HfSequence seq = (HfSequence) batch.get(i);
+      if (!complete[i]) {
+        next[i] = NOT_YET;
+        continue;
+      }
       next[i] = seq.sample(logits[i]);
       seq.append(new int[] {next[i]});
     }

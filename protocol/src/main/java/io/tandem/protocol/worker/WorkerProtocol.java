@@ -101,7 +101,11 @@ public final class WorkerProtocol {
   /** The request failed inside the worker; the message says why. */
   public record Failed(long requestId, String message) implements Reply {}
 
-  /** A worker's figures at one moment. */
+  /**
+   * A worker's figures at one moment. {@code unseenTokens}: tokens that finished requests brought
+   * and the worker had not processed yet; over {@code requestsDone} it is the prefill per request,
+   * the figure that shows incremental sync works.
+   */
   public record WorkerStats(
       String worker,
       String role,
@@ -122,6 +126,8 @@ public final class WorkerProtocol {
       int sessionsCached,
       long requests,
       long rejected,
+      long unseenTokens,
+      long requestsDone,
       long busyNanos,
       long upNanos)
       implements CborSerializable {}

@@ -1,0 +1,201 @@
+package io.tandem.orchestrator.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.hf.CheckpointMaker;
+import io.tandem.inference.hf.HfModel;
+import io.tandem.protocol.Author;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.Span;
+import io.tandem.protocol.Trace;
+import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.WorkerSettings;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sessions on real (tiny, random) checkpoints: batching, cache eviction and look-ahead rollback
+ * change nothing in what a session writes; the large worker prefills only what it has not seen.
+ */
+class RealModelSessionTest {
+
+  @TempDir static Path models;
+  static Path small;
+  static Path large;
+
+  /**
+   * Random weights write random tokens, so the trigger and keywords are letters that random Qwen
+   * tokens often contain: every few tokens a trigger, most look-aheads with a sentiment.
+   */
+  static final SpeculativeConfig BUSY = SpeculativeConfig.paperDefaults().withOverrides(Map.of(
+      "TRIGGER_TOKENS", List.of("e"),
+      "TARGET_VALIDATION_KEYWORDS", Map.of("verify", List.of("x"), "negative", List.of("o"), "positive", List.of("a")),
+      "max_target_tokens", 6,
+      "original_recap_token_num", 8,
+      "recap_after_negative_num", 3,
+      "max_recap_token_num", 12));
+
+  @BeforeAll
+  static void makeCheckpoints() throws Exception {
+    Path tokenizer = Fixtures.dir("qwen-tokenizer");
+    small = models.resolve("small");
+    large = models.resolve("large");
+    CheckpointMaker.make(CheckpointMaker.ModelShape.parse("tiny"), small, 1, tokenizer);
+    CheckpointMaker.make(CheckpointMaker.ModelShape.parse("tiny"), large, 2, tokenizer);
+  }
+
+  private static SessionRequest request(String id, String question, long seed) {
+    return new SessionRequest(id, "t", Prompt.chat(List.of(new ChatMessage("user", question))),
+        new SamplingParams(0.8, 50, 0.95, seed), 120, BUSY, Mode.speculative, false);
+  }
+
+  private static Trace finished(CompletableFuture<SessionEvent> f) throws Exception {
+    SessionEvent e = f.get(120, TimeUnit.SECONDS);
+    return assertInstanceOf(SessionEvent.Finished.class, e, () -> "session ended with " + e).trace();
+  }
+
+  private record Run(Trace trace, WorkerProtocol.WorkerStats small, WorkerProtocol.WorkerStats large) {}
+
+  private static Run run(WorkerSettings settings, int others) throws Exception {
+    try (World w = new World()) {
+      ActorRef<WorkerProtocol.Command> s = w.worker(Role.small, "small", HfModel.load(small, "cpu"), settings);
+      ActorRef<WorkerProtocol.Command> l = w.worker(Role.large, "large", HfModel.load(large, "cpu"), settings);
+      List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
+      CompletableFuture<SessionEvent> mine = w.run(request("mine", "What is 17 times 23?", 42), null);
+      for (int i = 0; i < others; i++) all.add(w.run(request("other-" + i, "Question number " + i, 1000 + i), null));
+      Trace trace = finished(mine);
+      for (CompletableFuture<SessionEvent> f : all) finished(f);
+      return new Run(trace, stats(w, s), stats(w, l));
+    }
+  }
+
+  private static WorkerProtocol.WorkerStats stats(World w, ActorRef<WorkerProtocol.Command> worker) {
+    TestProbe<WorkerProtocol.WorkerStats> probe = w.kit.createTestProbe();
+    worker.tell(new WorkerProtocol.GetStats(probe.getRef()));
+    return probe.receiveMessage();
+  }
+
+  private static Run alone;
+
+  private static synchronized Run alone() throws Exception {
+    if (alone == null) alone = run(WorkerSettings.defaults(), 0);
+    return alone;
+  }
+
+  @Test
+  void aSessionAloneExercisesTakeoversAndRollbacks() throws Exception {
+    Trace t = alone().trace();
+    assertTrue(t.counters().takeovers() >= 3, "takeovers: " + t.counters());
+    assertTrue(t.counters().smallTokensDiscarded() > 0, "discarded look-aheads were rolled back: " + t.counters());
+    assertTrue(t.spans().stream().anyMatch(s -> s.author() == Author.large), "the large model wrote: " + t.spans());
+  }
+
+  @Test
+  void aSessionWritesTheSameWhetherAloneOrBatchedWithSevenOthers() throws Exception {
+    Run batched = run(WorkerSettings.defaults(), 7);
+    assertEquals(alone().trace().text(), batched.trace().text());
+    assertEquals(spans(alone().trace()), spans(batched.trace()));
+    double meanBatch = batched.small().batchedSequenceSteps() / (double) batched.small().steps();
+    assertTrue(meanBatch > 1.5, "the small worker batched the sessions: mean batch " + meanBatch);
+  }
+
+  @Test
+  void aSessionWritesTheSameWhenItsCachesAreEvictedAndRebuiltEveryStep() throws Exception {
+    Run evicted = run(new WorkerSettings(16, 1024, 0, true), 0);
+    assertEquals(alone().trace().text(), evicted.trace().text());
+    assertEquals(spans(alone().trace()), spans(evicted.trace()));
+    assertTrue(evicted.small().cacheEvictions() > 0 && evicted.small().cacheMisses() > 1, "evictions happened: " + evicted.small());
+  }
+
+  @Test
+  void aSessionWritesTheSameWhenPromptsArePrefilledInSmallChunks() throws Exception {
+    Run chunked = run(new WorkerSettings(16, 1024, 2L << 30, true, 3), 0);
+    assertEquals(alone().trace().text(), chunked.trace().text());
+  }
+
+  @Test
+  void theLargeWorkerPrefillsOnlyWhatItHasNotSeenBeforeEachTakeover() throws Exception {
+    Run r = alone();
+    // One large request per large span, except that the recap words (injected) and the recap the
+    // large model writes after them are one request: {start, end, injected tokens}.
+    List<int[]> requests = new ArrayList<>();
+    Span previous = null;
+    for (Span s : r.trace().spans()) {
+      if (s.author() == Author.injected) {
+        requests.add(new int[] {s.start(), s.end(), s.end() - s.start()});
+      } else if (s.author() == Author.large) {
+        if (previous != null && previous.author() == Author.injected && previous.end() == s.start())
+          requests.get(requests.size() - 1)[1] = s.end();
+        else requests.add(new int[] {s.start(), s.end(), 0});
+      }
+      previous = s;
+    }
+    assertEquals(r.large().requestsDone(), requests.size(), "one large request per large run");
+    int prompt = promptTokens();
+    long expected = 0, naive = 0;
+    int held = -1;
+    for (int[] q : requests) {
+      // The first request brings the prompt and everything before it; each later one brings the
+      // committed tokens since the worker's last output, plus that output's last token (sampled
+      // but not yet fed), plus whatever it injects itself.
+      expected += (held < 0 ? prompt + q[0] : (q[0] - held) + 1) + q[2];
+      naive += prompt + q[0] + q[2];
+      held = q[1];
+    }
+    assertEquals(expected, r.large().unseenTokens(), "incremental prefill; re-sending everything would be " + naive);
+    assertTrue(r.large().unseenTokens() < naive);
+  }
+
+  private static int promptTokens() throws Exception {
+    try (LanguageModel m = HfModel.load(large, "cpu")) {
+      return m.renderChat(List.of(new ChatMessage("user", "What is 17 times 23?"))).length;
+    }
+  }
+
+  @Test
+  void twoModelsWithDifferentTokenizersShareASessionThroughText() throws Exception {
+    SpeculativeConfig words = SpeculativeConfig.paperDefaults().withOverrides(Map.of(
+        "TRIGGER_TOKENS", List.of(" w1"),
+        "TARGET_VALIDATION_KEYWORDS", Map.of("verify", List.of("w7"), "negative", List.of("w3"), "positive", List.of("w2")),
+        "max_target_tokens", 5, "original_recap_token_num", 6));
+    try (World w = new World()) {
+      w.worker(Role.small, "small", HfModel.load(Fixtures.dir("qwen2-tiny"), "cpu"));
+      w.worker(Role.large, "large", HfModel.load(Fixtures.dir("llama-tiny"), "cpu"));
+      SessionRequest req = new SessionRequest("words", "t", Prompt.raw("w25 w173 w4 w291 w66"),
+          SamplingParams.GREEDY, 80, words, Mode.speculative, false);
+      Trace t = finished(w.run(req, null));
+      assertTrue(t.counters().takeovers() > 0, "takeovers: " + t.counters());
+      for (Span s : t.spans()) {
+        for (String word : s.text().trim().split(" +")) {
+          if (word.isEmpty()) continue;
+          int id = Integer.parseInt(word.substring(1));
+          // llama-tiny's vocabulary stops at w299: the large model's words come from its own tokenizer.
+          if (s.author() == Author.large) assertTrue(id < 300, word);
+        }
+      }
+      assertEquals(80, t.spans().get(t.spans().size() - 1).end());
+    }
+  }
+
+  private static List<String> spans(Trace t) {
+    List<String> out = new ArrayList<>();
+    for (Span s : t.spans()) out.add(s.author() + "/" + s.reason() + " " + s.start() + "-" + s.end() + ": " + s.text());
+    return out;
+  }
+}
