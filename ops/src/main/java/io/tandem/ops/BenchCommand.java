@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks: orchestration overhead, model speed, serving throughput.",
-    subcommands = {BenchOrchestrationCommand.class, BenchModelCommand.class})
+    subcommands = {BenchOrchestrationCommand.class, BenchModelCommand.class, BenchServeCommand.class})
 public final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

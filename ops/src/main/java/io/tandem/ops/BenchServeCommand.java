@@ -1,0 +1,120 @@
+package io.tandem.ops;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
+import io.tandem.orchestrator.session.Mode;
+import io.tandem.orchestrator.session.SessionEvent;
+import io.tandem.orchestrator.session.SessionRequest;
+import io.tandem.orchestrator.session.SessionRunner;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.SpeculativeConfig;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tandem bench serve}: the two workers serving many concurrent speculative sessions, with
+ * continuous batching on and off: aggregate tokens/s, takeovers/s and mean batch size per worker.
+ */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Aggregate throughput of concurrent speculative sessions on two checkpoints, batching on and off.")
+public final class BenchServeCommand implements Callable<Integer> {
+
+  @Mixin ModelOptions models = new ModelOptions();
+
+  @Option(names = "--sessions", split = ",", defaultValue = "1,8,32", description = "Concurrent sessions (a list sweeps). Default: ${DEFAULT-VALUE}.")
+  List<Integer> sessions;
+
+  @Option(names = "--new-tokens", defaultValue = "64", description = "Tokens each session generates (max_tokens). Default: ${DEFAULT-VALUE}.")
+  int newTokens;
+
+  @Option(names = "--batching", split = ",", defaultValue = "true,false", description = "Batching modes to run. Default: ${DEFAULT-VALUE}.")
+  List<Boolean> batching;
+
+  @Option(names = "--json", description = "Print one JSON object instead of a table.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    if (models.small == null || models.large == null) throw new IllegalArgumentException("bench serve needs --small and --large");
+    Config base = ModelOptions.baseConfig();
+    SpeculativeConfig spec = models.speculative(base);
+    ObjectMapper m = new ObjectMapper();
+    ArrayNode runs = m.createArrayNode();
+    if (!json) System.out.printf("%9s %9s %12s %13s %12s %12s %10s%n", "batching", "sessions", "tokens/s", "takeovers/s",
+        "small batch", "large batch", "wall s");
+    for (boolean on : batching) {
+      Config config = models.nodeConfig(base)
+          .withValue("tandem.small.batching", ConfigValueFactory.fromAnyRef(on))
+          .withValue("tandem.large.batching", ConfigValueFactory.fromAnyRef(on));
+      Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
+      roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
+      roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+      try (TandemNode node = TandemNode.start("tandem-bench-serve", config, roles, true)) {
+        runOnce(node, spec, 1, 0); // warm-up
+        for (int n : sessions) {
+          long[] s0 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.small));
+          long[] l0 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.large));
+          long t0 = System.nanoTime();
+          List<SessionEvent> ends = runOnce(node, spec, n, 1);
+          double wall = (System.nanoTime() - t0) / 1e9;
+          long[] s1 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.small));
+          long[] l1 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.large));
+          long tokens = 0, takeovers = 0;
+          for (SessionEvent e : ends) {
+            if (!(e instanceof SessionEvent.Finished f)) throw new IllegalStateException("a session failed: " + e);
+            tokens += f.usage().completionTokens();
+            takeovers += f.trace().counters().takeovers();
+          }
+          double smallBatch = (s1[1] - s0[1]) / (double) Math.max(1, s1[0] - s0[0]);
+          double largeBatch = (l1[1] - l0[1]) / (double) Math.max(1, l1[0] - l0[0]);
+          if (json) {
+            ObjectNode o = runs.addObject();
+            o.put("sessions", n).put("batching", on).put("tokens_per_s", tokens / wall)
+                .put("takeovers_per_s", takeovers / wall).put("mean_batch_small", smallBatch)
+                .put("mean_batch_large", largeBatch).put("tokens", tokens).put("wall_s", wall);
+          } else {
+            System.out.printf("%9s %9d %12.1f %13.2f %12.2f %12.2f %10.1f%n", on, n, tokens / wall, takeovers / wall,
+                smallBatch, largeBatch, wall);
+          }
+        }
+      }
+    }
+    if (json) {
+      ObjectNode root = m.createObjectNode();
+      root.put("small", models.small).put("large", models.large).put("new_tokens", newTokens);
+      root.set("runs", runs);
+      System.out.println(m.writeValueAsString(root));
+    }
+    return 0;
+  }
+
+  private List<SessionEvent> runOnce(TandemNode node, SpeculativeConfig spec, int n, long seedBase) throws Exception {
+    List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      SessionRequest req = new SessionRequest("bench-" + System.nanoTime() + "-" + i, "bench",
+          Prompt.chat(List.of(new ChatMessage("user", "Question " + i + ": what is " + (17 + i) + " times 23?"))),
+          new SamplingParams(models.temperature, models.topK, models.topP, seedBase * 1000 + i),
+          newTokens, spec, Mode.speculative, false);
+      all.add(SessionRunner.run(node.system(), node.sessions(), req, null).toCompletableFuture());
+    }
+    List<SessionEvent> out = new ArrayList<>();
+    for (CompletableFuture<SessionEvent> f : all) out.add(f.get(2, TimeUnit.HOURS));
+    return out;
+  }
+}

@@ -1,0 +1,41 @@
+package io.tandem.ops;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.AskPattern;
+import io.tandem.orchestrator.session.WorkerDirectory;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/** Asks every worker of a role on a node for its figures (for benchmarks and the CLI). */
+final class WorkerStatsCollector {
+  static List<WorkerProtocol.WorkerStats> collect(TandemNode node, Role role) throws Exception {
+    Duration timeout = Duration.ofSeconds(30);
+    WorkerDirectory.Workers workers = AskPattern.<WorkerDirectory.Command, WorkerDirectory.Workers>ask(
+            node.directory(), r -> new WorkerDirectory.GetWorkers(role, Set.of(), r), timeout, node.system().scheduler())
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
+    for (ActorRef<WorkerProtocol.Command> w : workers.workers()) {
+      out.add(AskPattern.<WorkerProtocol.Command, WorkerProtocol.WorkerStats>ask(
+              w, WorkerProtocol.GetStats::new, timeout, node.system().scheduler())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS));
+    }
+    return out;
+  }
+
+  /** Steps and batched sequence-steps summed over workers: {steps, sequenceSteps}. */
+  static long[] batching(List<WorkerProtocol.WorkerStats> stats) {
+    long steps = 0, seq = 0;
+    for (WorkerProtocol.WorkerStats s : stats) {
+      steps += s.steps();
+      seq += s.batchedSequenceSteps();
+    }
+    return new long[] {steps, seq};
+  }
+
+  private WorkerStatsCollector() {}
+}
