@@ -1,0 +1,67 @@
+package io.tandem.worker.large;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.PendingRequest;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class FairQueueTest {
+  private static PendingRequest req(String tenant, String session) {
+    WorkerProtocol.Generate g = new WorkerProtocol.Generate(session, tenant, 1, 0, null, List.of(),
+        new WorkerProtocol.Limits(null, 1, 1, false, List.of()), io.tandem.protocol.SamplingParams.GREEDY, false, null);
+    return new PendingRequest(g, 0);
+  }
+
+  @Test
+  void aTenantsBurstDoesNotStarveAnotherTenant() {
+    FairQueue q = new FairQueue(100, 100);
+    for (int i = 0; i < 10; i++) assertTrue(q.offer(req("busy", "b" + i)));
+    assertTrue(q.offer(req("quiet", "q0")));
+    List<String> order = new ArrayList<>();
+    for (PendingRequest p; (p = q.poll()) != null; ) order.add(p.sessionId());
+    assertEquals("b0", order.get(0));
+    assertEquals("q0", order.get(1), "the quiet tenant's takeover goes second, not eleventh: " + order);
+    assertEquals(11, order.size());
+  }
+
+  @Test
+  void withinATenantRequestsKeepTheirOrder() {
+    FairQueue q = new FairQueue(100, 100);
+    q.offer(req("a", "1"));
+    q.offer(req("b", "x"));
+    q.offer(req("a", "2"));
+    q.offer(req("a", "3"));
+    List<String> order = new ArrayList<>();
+    for (PendingRequest p; (p = q.poll()) != null; ) order.add(p.sessionId());
+    assertEquals(List.of("1", "x", "2", "3"), order);
+  }
+
+  @Test
+  void theQueueIsBoundedInTotalAndPerTenant() {
+    FairQueue q = new FairQueue(3, 2);
+    assertTrue(q.offer(req("a", "1")));
+    assertTrue(q.offer(req("a", "2")));
+    assertFalse(q.offer(req("a", "3")), "per-tenant limit");
+    assertTrue(q.offer(req("b", "1")));
+    assertFalse(q.offer(req("c", "1")), "total limit");
+    assertEquals(3, q.size());
+  }
+
+  @Test
+  void removingASessionsRequestFreesItsPlace() {
+    FairQueue q = new FairQueue(10, 10);
+    q.offer(req("a", "1"));
+    q.offer(req("b", "2"));
+    assertEquals("1", q.remove("1").sessionId());
+    assertNull(q.remove("1"));
+    assertEquals("2", q.poll().sessionId());
+    assertNull(q.poll());
+    assertEquals(0, q.size());
+  }
+}

@@ -1,0 +1,171 @@
+package io.tandem.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.DispatcherSelector;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.Sequence;
+import io.tandem.inference.scripted.ScriptedModel;
+import io.tandem.inference.scripted.ScriptedTokenizer;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Chunk;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.Token;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.protocol.worker.WorkerProtocol.Done;
+import io.tandem.protocol.worker.WorkerProtocol.Generate;
+import io.tandem.protocol.worker.WorkerProtocol.Limits;
+import io.tandem.protocol.worker.WorkerProtocol.Reply;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** The worker's side of the sync protocol, on a scripted model. */
+class ModelWorkerTest {
+  static final ActorTestKit kit = ActorTestKit.create(
+      ConfigFactory.parseString("akka.actor.provider = local").withFallback(ConfigFactory.load()));
+  static final List<String> SCRIPT = List.of("So", " x", ".\n\n", "Wait", ",", " no", ".\n\n", "Yes");
+  static final Prompt PROMPT = Prompt.chat(List.of(new ChatMessage("user", "hi")));
+  static int workers;
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  static ActorRef<WorkerProtocol.Command> worker(LanguageModel model, WorkerSettings settings) {
+    return kit.spawn(ModelWorker.create(Role.small, () -> model, settings, () -> new FifoQueue(settings.queueLimit())),
+        "w" + (++workers), DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+  }
+
+  static Generate gen(String session, long id, int base, List<Chunk> append, Limits limits, TestProbe<Reply> probe) {
+    return new Generate(session, "t", id, base, base < 0 ? PROMPT : null, append, limits, SamplingParams.GREEDY, false,
+        probe.getRef());
+  }
+
+  static Limits draft() {
+    return new Limits(null, 100, 100, true, List.of("\n\n"));
+  }
+
+  static String text(List<Token> tokens) {
+    StringBuilder sb = new StringBuilder();
+    for (Token t : tokens) sb.append(t.text());
+    return sb.toString();
+  }
+
+  @Test
+  void aFirstRequestBringsThePromptAndDraftsUntilTheTrigger() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("a", 1, -1, List.of(), draft(), probe));
+    Done d = probe.expectMessageClass(Done.class);
+    assertEquals("So x.\n\n", text(d.generated()));
+    assertEquals(1, d.promptTokens());
+    assertEquals(false, d.eos());
+  }
+
+  @Test
+  void aPositionTheWorkerDoesNotHoldIsAnsweredWithWhatItHas() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("b", 1, 0, List.of(), draft(), probe));
+    assertEquals(-1, probe.expectMessageClass(WorkerProtocol.Resync.class).havePosition());
+    w.tell(gen("b", 2, -1, List.of(), draft(), probe));
+    probe.expectMessageClass(Done.class); // holds 3 tokens now
+    w.tell(gen("b", 3, 5, List.of(), draft(), probe));
+    assertEquals(3, probe.expectMessageClass(WorkerProtocol.Resync.class).havePosition());
+  }
+
+  @Test
+  void askingForAnEarlierPositionRollsBackTheDiscardedTokens() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("c", 1, -1, List.of(), draft(), probe));
+    probe.expectMessageClass(Done.class);
+    w.tell(gen("c", 2, 3, List.of(), new Limits(null, 3, 3, false, List.of()), probe)); // a look-ahead: 3..5
+    assertEquals("Wait, no", text(probe.expectMessageClass(Done.class).generated()));
+    // The look-ahead is discarded: back to 3, and the session appends another model's token there.
+    Chunk other = new Chunk(ScriptedTokenizer.KEY, List.of(new Token(ScriptedTokenizer.idOf(" THEN"), " THEN")));
+    w.tell(gen("c", 3, 3, List.of(other), new Limits(null, 2, 2, false, List.of()), probe));
+    assertEquals(", no", text(probe.expectMessageClass(Done.class).generated()), "positions 4 and 5 after the new token");
+  }
+
+  @Test
+  void injectedTextIsTokenizedByTheWorkerAndReturned() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("d", 1, -1, List.of(), new Limits("Let me recap:", 2, 10, false, List.of()), probe));
+    Done d = probe.expectMessageClass(Done.class);
+    assertEquals("Let me recap:", text(d.injected()));
+    assertEquals(" x.\n\n", text(d.generated()), "the injected token took position 0");
+  }
+
+  @Test
+  void theTokenBudgetCoversInjectedAndGeneratedTokens() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("e", 1, -1, List.of(), new Limits("recap", 10, 3, false, List.of()), probe));
+    Done d = probe.expectMessageClass(Done.class);
+    assertEquals(1, d.injected().size());
+    assertEquals(2, d.generated().size());
+  }
+
+  /** Holds its first step until released, so that requests pile up behind it. */
+  static final class Held extends ScriptedModel {
+    final CountDownLatch inStep = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+
+    Held() {
+      super("held", SCRIPT);
+    }
+
+    @Override
+    public int[] step(List<Sequence> batch) {
+      inStep.countDown();
+      try {
+        release.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return super.step(batch);
+    }
+  }
+
+  @Test
+  void aFullQueueRejectsWithARetryableReason() throws Exception {
+    Held model = new Held();
+    ActorRef<WorkerProtocol.Command> w = worker(model, new WorkerSettings(1, 1, 1L << 20, true));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("f1", 1, -1, List.of(), new Limits(null, 1, 1, false, List.of()), probe));
+    assertTrue(model.inStep.await(10, TimeUnit.SECONDS));
+    w.tell(gen("f2", 2, -1, List.of(), new Limits(null, 1, 1, false, List.of()), probe));
+    w.tell(gen("f3", 3, -1, List.of(), new Limits(null, 1, 1, false, List.of()), probe));
+    model.release.countDown();
+    List<Reply> replies = probe.receiveSeveralMessages(3);
+    WorkerProtocol.Rejected r = (WorkerProtocol.Rejected) replies.stream()
+        .filter(m -> m instanceof WorkerProtocol.Rejected).findFirst().orElseThrow(() -> new AssertionError("no rejection: " + replies));
+    assertEquals(3, r.requestId());
+    assertTrue(r.retryable() && r.reason().contains("queue is full"), r.reason());
+    assertEquals(2, replies.stream().filter(m -> m instanceof Done).count(), "the others complete: " + replies);
+  }
+
+  @Test
+  void aReleasedSessionLosesItsCache() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("g", 1, -1, List.of(), draft(), probe));
+    probe.expectMessageClass(Done.class);
+    w.tell(new WorkerProtocol.Release("g"));
+    w.tell(gen("g", 2, 3, List.of(), draft(), probe));
+    assertEquals(-1, probe.expectMessageClass(WorkerProtocol.Resync.class).havePosition());
+  }
+}
