@@ -120,19 +120,25 @@ final class CompletionService {
     if (!req.stream()) {
       return pre.second().runWith(Sink.seq(), mat).thenApply(events -> {
         for (SessionEvent e : events) gen.onEvent(e);
+        HttpResponse r;
+        if (gen.failed != null) {
+          r = respondError(errorFor(gen.failed), log);
+        } else {
+          log.status = 200;
+          metrics.response(200);
+          r = HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Json.write(gen.response()));
+        }
         finish.run();
-        if (gen.failed != null) return respondError(errorFor(gen.failed), log);
-        log.status = 200;
-        metrics.response(200);
-        return HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Json.write(gen.response()));
+        return r;
       });
     }
     return pre.second().prefixAndTail(1).runWith(Sink.head(), mat).thenApply(split -> {
       List<SessionEvent> first = split.first();
       if (!first.isEmpty() && first.get(0) instanceof SessionEvent.Failed f) {
         gen.onEvent(f);
+        HttpResponse r = respondError(errorFor(f), log);
         finish.run();
-        return respondError(errorFor(f), log);
+        return r;
       }
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
           .mapConcat(gen::onEvent)
