@@ -117,6 +117,23 @@ final class TestServer implements AutoCloseable {
         HttpResponse.BodyHandlers.ofString());
   }
 
+  /** The value of an unlabelled metric now. */
+  double metric(String name) throws Exception {
+    for (String line : get("/metrics").body().split("\n"))
+      if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).trim());
+    throw new AssertionError("no metric " + name);
+  }
+
+  /** Polls until the condition holds, failing after a deadline. */
+  static void eventually(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < deadline) {
+      if (condition.call()) return;
+      Thread.onSpinWait();
+    }
+    throw new AssertionError("never happened: " + what);
+  }
+
   HttpResponse<String> post(String path, String body, String key) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
         .POST(HttpRequest.BodyPublishers.ofString(body))
@@ -137,9 +154,10 @@ final class TestServer implements AutoCloseable {
     }
   }
 
-  /** Holds model steps while closed. */
+  /** Holds model steps while closed, except as many as {@link #allow} lets through. */
   static final class Gate {
-    private volatile CompletableFuture<Void> open = CompletableFuture.completedFuture(null);
+    private final java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(0);
+    private volatile boolean open = true;
     volatile Gate delegate;
 
     private Gate target() {
@@ -148,20 +166,27 @@ final class TestServer implements AutoCloseable {
 
     void close() {
       Gate t = target();
-      synchronized (t) {
-        if (t.open.isDone()) t.open = new CompletableFuture<>();
-      }
+      t.open = false;
+      t.permits.drainPermits();
     }
 
     void open() {
-      target().open.complete(null);
+      Gate t = target();
+      t.open = true;
+      t.permits.release(1 << 20);
+    }
+
+    void allow(int steps) {
+      target().permits.release(steps);
     }
 
     void pass() {
+      Gate t = target();
+      if (t.open) return;
       try {
-        target().open.get(60, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        throw new IllegalStateException("gate never opened", e);
+        if (!t.permits.tryAcquire(60, TimeUnit.SECONDS)) throw new IllegalStateException("gate never opened");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
     }
   }
