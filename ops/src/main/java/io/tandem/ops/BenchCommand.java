@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks: orchestration overhead, model speed, serving throughput.",
-    subcommands = {BenchOrchestrationCommand.class})
+    subcommands = {BenchOrchestrationCommand.class, BenchHttpCommand.class})
 public final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -62,6 +62,11 @@ public record HttpSettings(
         maxMaxTokens, charsPerToken, retryAfterSeconds, shutdownDeadline, reasoningParser, speculative);
   }
 
+  public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
+    return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
+        maxMaxTokens, charsPerToken, retryAfterSeconds, shutdownDeadline, reasoningParser, newSpeculative);
+  }
+
   /** True when no API key is configured: the server is open to anyone who can reach it. */
   public boolean open() {
     return tenants.isEmpty();
