@@ -1,0 +1,217 @@
+package io.tandem.ops;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.tandem.orchestrator.http.HttpSettings;
+import io.tandem.orchestrator.http.TandemHttpServer;
+import io.tandem.orchestrator.http.TenantSpec;
+import io.tandem.protocol.Role;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tandem bench http}: a closed-loop load test of the HTTP API over loopback: N clients each
+ * send one request at a time until the total is reached; prints throughput, latency percentiles
+ * and the count of each kind of answer.
+ */
+@Command(name = "http", mixinStandardHelpOptions = true,
+    description = "Load-test the HTTP API on this machine (loopback only): throughput, p50/p99 latency, 2xx/429/503 counts.")
+public final class BenchHttpCommand implements Callable<Integer> {
+
+  @Option(names = "--url", description = "Base URL of a running server, e.g. http://127.0.0.1:8080 (loopback only).")
+  String url;
+
+  @Option(names = "--scripted", description = "Start a server here on the scripted models of this case file (as generate --case) instead of --url.")
+  Path scripted;
+
+  @Option(names = "--tenant-max-concurrent", defaultValue = "0",
+      description = "With --scripted: the bench tenant's max-concurrent (0: no keys, open server). Default: ${DEFAULT-VALUE}.")
+  int tenantMaxConcurrent;
+
+  @Option(names = "--concurrency", defaultValue = "64", description = "Clients sending at once. Default: ${DEFAULT-VALUE}.")
+  int concurrency;
+
+  @Option(names = "--requests", defaultValue = "1000", description = "Requests in all. Default: ${DEFAULT-VALUE}.")
+  int requests;
+
+  @Option(names = "--max-tokens", defaultValue = "64", description = "max_tokens of each request. Default: ${DEFAULT-VALUE}.")
+  int maxTokens;
+
+  @Option(names = "--stream", description = "Stream the responses (SSE) and read them to the end.")
+  boolean stream;
+
+  @Option(names = "--api-key", description = "Bearer key to send.")
+  String apiKey;
+
+  @Option(names = "--model", defaultValue = "tandem", description = "Model name to send. Default: ${DEFAULT-VALUE}.")
+  String model;
+
+  @Option(names = "--json", description = "Print the figures as one JSON object.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    if (concurrency < 1 || concurrency > 4096) throw new IllegalArgumentException("--concurrency must be 1..4096");
+    if (requests < 1 || requests > 10_000_000) throw new IllegalArgumentException("--requests must be 1..10000000");
+    if ((url == null) == (scripted == null)) throw new IllegalArgumentException("give either --url URL or --scripted CASE.json");
+    TandemNode node = null;
+    try {
+      if (scripted != null) {
+        node = startScripted();
+      } else {
+        URI u = URI.create(url);
+        if (u.getHost() == null || !InetAddress.getByName(u.getHost()).isLoopbackAddress())
+          throw new IllegalArgumentException("bench http only targets this machine: " + url + " is not a loopback address");
+      }
+      return run();
+    } finally {
+      if (node != null) node.close();
+    }
+  }
+
+  private TandemNode startScripted() throws Exception {
+    JsonNode root = new ObjectMapper().readTree(Files.readString(scripted));
+    Path dir = Files.createTempDirectory("tandem-bench");
+    dir.toFile().deleteOnExit();
+    Config config = ModelOptions.baseConfig();
+    for (Role r : Role.values()) {
+      if (!root.has(r.name())) throw new IllegalArgumentException(scripted + " has no '" + r + "' token list");
+      ObjectNode o = new ObjectMapper().createObjectNode();
+      o.set("tokens", root.get(r.name()));
+      Path f = dir.resolve(r + ".json");
+      Files.writeString(f, o.toString());
+      f.toFile().deleteOnExit();
+      config = config.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef("scripted:" + f));
+    }
+    config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(0))
+        .withValue("tandem.http.host", ConfigValueFactory.fromAnyRef("127.0.0.1"))
+        .withValue("akka.loglevel", ConfigValueFactory.fromAnyRef("WARNING"));
+    config = ConfigFactory.parseString("tandem.http.max-in-flight = " + Math.max(256, concurrency * 2)).withFallback(config);
+    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
+    for (Role r : Role.values()) roles.put(r, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
+    HttpSettings http = HttpSettings.fromConfig(config);
+    if (tenantMaxConcurrent > 0) {
+      apiKey = "sk-bench";
+      http = http.withTenants(List.of(new TenantSpec(apiKey, "bench", tenantMaxConcurrent, 0)));
+    }
+    TandemNode node = TandemNode.start("tandem-bench", config, roles, true);
+    TandemHttpServer server = TandemHttpServer.start(node.system(), node.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    url = "http://127.0.0.1:" + server.port();
+    HttpClient c = HttpClient.newHttpClient();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (c.send(HttpRequest.newBuilder(URI.create(url + "/health/ready")).build(), HttpResponse.BodyHandlers.discarding()).statusCode() != 200) {
+      if (System.nanoTime() > deadline) throw new IllegalStateException("the scripted server never became ready");
+      Thread.sleep(50);
+    }
+    return node;
+  }
+
+  private int run() throws Exception {
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .executor(Executors.newFixedThreadPool(4)).connectTimeout(Duration.ofSeconds(10)).build();
+    String body = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"What is 1 + 2?\"}],"
+        + "\"max_tokens\":" + maxTokens + (stream ? ",\"stream\":true" : "") + "}";
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger ok = new AtomicInteger(), r429 = new AtomicInteger(), r503 = new AtomicInteger(), other = new AtomicInteger(), failed = new AtomicInteger();
+    AtomicLong tokens = new AtomicLong();
+    long[] latencies = new long[requests];
+    ExecutorService clients = Executors.newFixedThreadPool(concurrency);
+    long t0 = System.nanoTime();
+    for (int i = 0; i < concurrency; i++) {
+      clients.submit(() -> {
+        int n;
+        while ((n = next.getAndIncrement()) < requests) {
+          HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "/v1/chat/completions"))
+              .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json")
+              .timeout(Duration.ofMinutes(5));
+          if (apiKey != null) b.header("Authorization", "Bearer " + apiKey);
+          long s = System.nanoTime();
+          try {
+            HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            latencies[n] = System.nanoTime() - s;
+            int code = r.statusCode();
+            if (code / 100 == 2) {
+              ok.incrementAndGet();
+              tokens.addAndGet(stream ? r.body().split("\"author\"").length - 1 : completionTokens(r.body()));
+            } else if (code == 429) r429.incrementAndGet();
+            else if (code == 503) r503.incrementAndGet();
+            else other.incrementAndGet();
+          } catch (Exception e) {
+            latencies[n] = System.nanoTime() - s;
+            failed.incrementAndGet();
+          }
+        }
+        return null;
+      });
+    }
+    clients.shutdown();
+    if (!clients.awaitTermination(24, TimeUnit.HOURS)) throw new IllegalStateException("bench did not finish");
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    long[] sorted = latencies.clone();
+    Arrays.sort(sorted);
+    ObjectNode out = new ObjectMapper().createObjectNode();
+    out.put("url", url);
+    out.put("concurrency", concurrency);
+    out.put("requests", requests);
+    out.put("max_tokens", maxTokens);
+    out.put("stream", stream);
+    out.put("seconds", round(seconds));
+    out.put("requests_per_second", round(requests / seconds));
+    out.put("ok_requests_per_second", round(ok.get() / seconds));
+    out.put("completion_tokens_per_second", round(tokens.get() / seconds));
+    out.put("p50_ms", round(percentile(sorted, 0.50) / 1e6));
+    out.put("p99_ms", round(percentile(sorted, 0.99) / 1e6));
+    out.put("max_ms", round(sorted[sorted.length - 1] / 1e6));
+    out.put("status_2xx", ok.get());
+    out.put("status_429", r429.get());
+    out.put("status_503", r503.get());
+    out.put("status_other", other.get());
+    out.put("transport_errors", failed.get());
+    if (json) System.out.println(out);
+    else System.out.printf("%d requests, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
+            + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d, transport errors %d%n",
+        requests, concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
+        percentile(sorted, 0.5) / 1e6, percentile(sorted, 0.99) / 1e6, ok.get(), r429.get(), r503.get(), other.get(), failed.get());
+    return other.get() + failed.get() == 0 ? 0 : 1;
+  }
+
+  private static long completionTokens(String body) {
+    int i = body.indexOf("\"completion_tokens\":");
+    if (i < 0) return 0;
+    int j = i + "\"completion_tokens\":".length();
+    int k = j;
+    while (k < body.length() && Character.isDigit(body.charAt(k))) k++;
+    return k > j ? Long.parseLong(body.substring(j, k)) : 0;
+  }
+
+  private static double percentile(long[] sorted, double p) {
+    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
+  }
+
+  private static double round(double x) {
+    return Math.round(x * 10) / 10.0;
+  }
+}

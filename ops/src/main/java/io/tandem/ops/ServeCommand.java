@@ -1,0 +1,67 @@
+package io.tandem.ops;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
+import io.tandem.orchestrator.http.HttpSettings;
+import io.tandem.orchestrator.http.TandemHttpServer;
+import io.tandem.orchestrator.http.TenantSpec;
+import io.tandem.protocol.Role;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code tandem serve}: the OpenAI-compatible HTTP server with both models on this node. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Serve the OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models), health, metrics and the playground.")
+public final class ServeCommand implements Callable<Integer> {
+
+  @Mixin ModelOptions models = new ModelOptions();
+
+  @Option(names = "--host", description = "Address to bind. Default: tandem.http.host (127.0.0.1). Without API keys only loopback is allowed.")
+  String host;
+
+  @Option(names = "--port", description = "Port. Default: tandem.http.port (8080); 0 picks a free one.")
+  Integer port;
+
+  @Option(names = "--api-keys", description = "A HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}.")
+  Path apiKeys;
+
+  @Override
+  public Integer call() throws Exception {
+    Config base = ModelOptions.baseConfig();
+    Config config = models.nodeConfig(base);
+    if (host != null) config = config.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
+    if (port != null) config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
+    for (Role r : Role.values())
+      if (config.getString("tandem." + r + ".model").isBlank())
+        throw new IllegalArgumentException("no " + r + " model configured: give --small SPEC --large SPEC"
+            + " (a checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE) or set tandem." + r + ".model");
+    HttpSettings http = HttpSettings.fromConfig(config).withSpeculative(models.speculative(base));
+    if (apiKeys != null) {
+      java.util.List<TenantSpec> all = new java.util.ArrayList<>(http.tenants());
+      all.addAll(TenantSpec.fromFile(apiKeys));
+      http = http.withTenants(all);
+    }
+    if (http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
+      throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
+    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
+    for (Role r : Role.values()) roles.put(r, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
+    TandemNode node = TandemNode.start("tandem", config, roles, true);
+    try {
+      TandemHttpServer.start(node.system(), node.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      node.close();
+      throw e;
+    }
+    // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
+    node.system().getWhenTerminated().toCompletableFuture().get();
+    return 0;
+  }
+}

@@ -1,0 +1,112 @@
+package io.tandem.orchestrator.http;
+
+import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.StatusCode;
+import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.model.headers.RawHeader;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * A request the server refuses, as OpenAI writes it: {@code {"error": {"message", "type", "param",
+ * "code"}}} with an HTTP status, and a {@code Retry-After} for the ones worth retrying.
+ */
+public final class ApiError extends RuntimeException {
+  private final int status;
+  private final String type;
+  private final String param;
+  private final String code;
+  private final int retryAfterSeconds;
+
+  public ApiError(int status, String type, String param, String code, String message, int retryAfterSeconds) {
+    super(message, null, false, false);
+    this.status = status;
+    this.type = type;
+    this.param = param;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** 400: the request is wrong; {@code param} names the field. */
+  public static ApiError invalid(String param, String message) {
+    return new ApiError(400, "invalid_request_error", param, null, message, 0);
+  }
+
+  /** 400 for a feature the server does not offer. */
+  public static ApiError unsupported(String param, String message) {
+    return new ApiError(400, "invalid_request_error", param, "unsupported_parameter", message, 0);
+  }
+
+  public static ApiError unauthorized(String message) {
+    return new ApiError(401, "invalid_request_error", null, "invalid_api_key", message, 0);
+  }
+
+  public static ApiError notFound(String param, String code, String message) {
+    return new ApiError(404, "invalid_request_error", param, code, message, 0);
+  }
+
+  /** 429: this tenant is over one of its limits. */
+  public static ApiError rateLimited(String message, int retryAfterSeconds) {
+    return new ApiError(429, "rate_limit_exceeded", null, "rate_limit_exceeded", message, retryAfterSeconds);
+  }
+
+  /** 503: the server is at capacity; try again later. */
+  public static ApiError overloaded(String message, int retryAfterSeconds) {
+    return new ApiError(503, "server_overloaded", null, "server_overloaded", message, retryAfterSeconds);
+  }
+
+  public int status() {
+    return status;
+  }
+
+  public String type() {
+    return type;
+  }
+
+  public String code() {
+    return code;
+  }
+
+  public int retryAfterSeconds() {
+    return retryAfterSeconds;
+  }
+
+  /** The error object alone ({@code {"message", "type", "param", "code"}}). */
+  public ObjectNode errorObject() {
+    ObjectNode e = JsonNodeFactory.instance.objectNode();
+    e.put("message", getMessage());
+    e.put("type", type);
+    e.put("param", param);
+    e.put("code", code);
+    return e;
+  }
+
+  public ObjectNode toJson() {
+    ObjectNode root = JsonNodeFactory.instance.objectNode();
+    root.set("error", errorObject());
+    return root;
+  }
+
+  public HttpResponse toResponse() {
+    HttpResponse r = HttpResponse.create()
+        .withStatus(statusCode())
+        .withEntity(ContentTypes.APPLICATION_JSON, Json.write(toJson()));
+    if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create("Retry-After", Integer.toString(retryAfterSeconds)));
+    return r;
+  }
+
+  private StatusCode statusCode() {
+    return switch (status) {
+      case 400 -> StatusCodes.BAD_REQUEST;
+      case 401 -> StatusCodes.UNAUTHORIZED;
+      case 404 -> StatusCodes.NOT_FOUND;
+      case 405 -> StatusCodes.METHOD_NOT_ALLOWED;
+      case 413 -> StatusCodes.PAYLOAD_TOO_LARGE;
+      case 415 -> StatusCodes.UNSUPPORTED_MEDIA_TYPE;
+      case 429 -> StatusCodes.TOO_MANY_REQUESTS;
+      case 503 -> StatusCodes.SERVICE_UNAVAILABLE;
+      default -> StatusCodes.get(status);
+    };
+  }
+}

@@ -1,0 +1,82 @@
+package io.tandem.orchestrator.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/** The HTTP layer's one JSON mapper: compact output, strict input (no trailing tokens, no duplicate keys). */
+final class Json {
+  static final ObjectMapper MAPPER = new ObjectMapper()
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+  static String write(JsonNode node) {
+    try {
+      return MAPPER.writeValueAsString(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write JSON", e);
+    }
+  }
+
+  static ObjectNode object() {
+    return MAPPER.createObjectNode();
+  }
+
+  /** The body as a JSON object, or a 400 that says what is wrong with it (never the parser's stack). */
+  static ObjectNode parseObject(String body) {
+    if (body.isBlank()) throw ApiError.invalid(null, "the request body is empty; expected a JSON object");
+    checkDepth(body);
+    JsonNode root;
+    try {
+      root = MAPPER.readTree(body);
+    } catch (JsonProcessingException e) {
+      String msg = e.getOriginalMessage();
+      if (msg != null && msg.length() > 200) msg = msg.substring(0, 200) + "...";
+      var loc = e.getLocation();
+      throw ApiError.invalid(null, "the request body is not valid JSON"
+          + (loc == null ? "" : " (line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ")") + ": " + msg);
+    }
+    if (root == null || !root.isObject())
+      throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
+    return (ObjectNode) root;
+  }
+
+  static final int MAX_DEPTH = 64;
+
+  /** Jackson 2.13 has no nesting limit and recurses: refuse deep nesting before parsing. */
+  private static void checkDepth(String body) {
+    int depth = 0;
+    boolean inString = false;
+    for (int i = 0; i < body.length(); i++) {
+      char c = body.charAt(i);
+      if (inString) {
+        if (c == '\\') i++;
+        else if (c == '"') inString = false;
+      } else if (c == '"') {
+        inString = true;
+      } else if (c == '{' || c == '[') {
+        if (++depth > MAX_DEPTH)
+          throw ApiError.invalid(null, "the request body nests JSON deeper than " + MAX_DEPTH + " levels");
+      } else if (c == '}' || c == ']') {
+        depth--;
+      }
+    }
+  }
+
+  /** How a JSON value is named in messages: "a string", "an array", ... */
+  static String kind(JsonNode n) {
+    if (n == null || n.isMissingNode()) return "nothing";
+    if (n.isNull()) return "null";
+    if (n.isTextual()) return "a string";
+    if (n.isBoolean()) return "a boolean";
+    if (n.isIntegralNumber()) return "an integer";
+    if (n.isNumber()) return "a number";
+    if (n.isArray()) return "an array";
+    if (n.isObject()) return "an object";
+    return n.getNodeType().name().toLowerCase();
+  }
+
+  private Json() {}
+}

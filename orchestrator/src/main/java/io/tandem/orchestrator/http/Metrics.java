@@ -1,0 +1,150 @@
+package io.tandem.orchestrator.http;
+
+import io.tandem.protocol.Counters;
+import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The server's Prometheus metrics, named as vLLM names its own ({@code vllm:x} becomes
+ * {@code tandem:x}) where one exists, plus Tandem's: tokens by model, takeovers, recaps.
+ */
+public final class Metrics {
+  private static final double[] LATENCY = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
+      2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
+  private static final double[] E2E = {0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0,
+      30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+
+  final AtomicInteger running = new AtomicInteger();
+  final AtomicInteger waiting = new AtomicInteger();
+  final Histogram ttft = new Histogram("tandem:time_to_first_token_seconds", "Time to first output token.", LATENCY);
+  final Histogram interToken = new Histogram("tandem:inter_token_latency_seconds", "Time between output tokens.", LATENCY);
+  final Histogram perOutputToken = new Histogram("tandem:time_per_output_token_seconds",
+      "Mean time per output token after the first, per request.", LATENCY);
+  final Histogram e2e = new Histogram("tandem:e2e_request_latency_seconds", "End-to-end latency of a request.", E2E);
+  private final Map<String, LongAdder> generationTokens = new ConcurrentHashMap<>();
+  private final LongAdder promptTokens = new LongAdder();
+  private final Map<String, LongAdder> success = new ConcurrentHashMap<>();
+  private final Map<String, LongAdder> responses = new ConcurrentHashMap<>();
+  private final LongAdder takeovers = new LongAdder();
+  private final LongAdder recaps = new LongAdder();
+  private final LongAdder lookaheads = new LongAdder();
+  private final LongAdder triggers = new LongAdder();
+  private final LongAdder discardedSmall = new LongAdder();
+  private final LongAdder cancelled = new LongAdder();
+
+  void response(int status) {
+    responses.computeIfAbsent(Integer.toString(status), k -> new LongAdder()).increment();
+  }
+
+  void finished(String finishReason, int prompt, Counters c) {
+    success.computeIfAbsent(finishReason, k -> new LongAdder()).increment();
+    promptTokens.add(prompt);
+    if (c != null) {
+      add("small", c.smallTokens());
+      add("large", c.largeTokens());
+      add("injected", c.injectedTokens());
+      takeovers.add(c.takeovers());
+      recaps.add(c.recaps());
+      lookaheads.add(c.lookaheads());
+      triggers.add(c.triggers());
+      discardedSmall.add(c.smallTokensDiscarded());
+    }
+  }
+
+  void generated(String author, int tokens) {
+    add(author, tokens);
+  }
+
+  void cancelled() {
+    cancelled.increment();
+  }
+
+  private void add(String model, long n) {
+    if (n > 0) generationTokens.computeIfAbsent(model, k -> new LongAdder()).add(n);
+  }
+
+  /** The text format, with the workers' figures of this moment. */
+  public String render(List<WorkerStats> workers) {
+    StringBuilder out = new StringBuilder(8192);
+    gauge(out, "tandem:num_requests_running", "Requests running (admitted, output started or pending).", running.get());
+    gauge(out, "tandem:num_requests_waiting", "Requests admitted that have no output yet.", waiting.get());
+    ttft.render(out);
+    interToken.render(out);
+    perOutputToken.render(out);
+    e2e.render(out);
+    counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", promptTokens.sum());
+    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model", generationTokens);
+    labelled(out, "tandem:request_success_total", "Requests finished, by finish reason.", "finished_reason", success);
+    labelled(out, "tandem:http_responses_total", "HTTP responses by status code.", "status", responses);
+    counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
+    counter(out, "tandem:recaps_total", "Large-model recaps.", recaps.sum());
+    counter(out, "tandem:lookaheads_total", "Small-model lookaheads after a trigger.", lookaheads.sum());
+    counter(out, "tandem:triggers_total", "Reflection triggers seen.", triggers.sum());
+    counter(out, "tandem:small_tokens_discarded_total", "Small-model tokens generated and not kept.", discardedSmall.sum());
+    counter(out, "tandem:requests_cancelled_total", "Requests whose client went away before the end.", cancelled.sum());
+    workers(out, workers);
+    return out.toString();
+  }
+
+  private static void workers(StringBuilder out, List<WorkerStats> ws) {
+    String[][] series = {
+        {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue."},
+        {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
+        {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches."},
+        {"tandem:kv_cache_sessions", "gauge", "Sessions whose cache a worker holds."},
+        {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache."},
+        {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache."},
+        {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
+        {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full)."},
+        {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps."},
+    };
+    for (String[] s : series) {
+      out.append("# HELP ").append(s[0]).append(' ').append(s[2]).append('\n');
+      out.append("# TYPE ").append(s[0]).append(' ').append(s[1]).append('\n');
+      for (WorkerStats w : ws) {
+        double v = switch (s[0]) {
+          case "tandem:worker_queue_length" -> w.queueLength();
+          case "tandem:worker_num_running" -> w.running();
+          case "tandem:kv_cache_usage_bytes" -> w.cacheBytes();
+          case "tandem:kv_cache_sessions" -> w.sessionsCached();
+          case "tandem:prefix_cache_hits_total" -> w.cacheHits();
+          case "tandem:prefix_cache_queries_total" -> w.cacheHits() + w.cacheMisses();
+          case "tandem:kv_cache_evictions_total" -> w.cacheEvictions();
+          case "tandem:worker_rejected_total" -> w.rejected();
+          default -> w.upNanos() == 0 ? 0 : (double) w.busyNanos() / w.upNanos();
+        };
+        out.append(s[0]).append("{role=\"").append(esc(w.role())).append("\",worker=\"").append(esc(w.worker()))
+            .append("\",model_name=\"").append(esc(w.model())).append("\"} ").append(fmt(v)).append('\n');
+      }
+    }
+  }
+
+  private static String fmt(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
+  }
+
+  private static String esc(String s) {
+    return s == null ? "" : s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+  }
+
+  private static void gauge(StringBuilder out, String name, String help, long v) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(v).append('\n');
+  }
+
+  private static void counter(StringBuilder out, String name, String help, long v) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(v).append('\n');
+  }
+
+  private static void labelled(StringBuilder out, String name, String help, String label, Map<String, LongAdder> m) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(" counter\n");
+    new java.util.TreeMap<>(m).forEach((k, v) ->
+        out.append(name).append('{').append(label).append("=\"").append(esc(k)).append("\"} ").append(v.sum()).append('\n'));
+  }
+}

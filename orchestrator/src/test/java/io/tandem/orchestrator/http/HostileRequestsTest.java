@@ -1,0 +1,132 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Malformed and hostile requests get a 4xx with a clear OpenAI-style error, and the server keeps serving. */
+class HostileRequestsTest {
+  static TestServer server;
+  static final String KEY = "sk-hostile-test";
+  static final String CHAT = "/v1/chat/completions";
+  static final String OK_MSGS = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+
+  @BeforeAll
+  static void start() {
+    server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = t}]\n"
+        + "tandem.http.max-body-size = 64KiB\n");
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+  }
+
+  record Case(String name, String path, String body, String key) {}
+
+  static Case chat(String name, String fields) {
+    return new Case(name, CHAT, "{\"model\":\"tandem\"," + fields + "}", KEY);
+  }
+
+  static List<Case> cases() {
+    List<Case> c = new ArrayList<>();
+    c.add(new Case("not JSON", CHAT, "this is not json", KEY));
+    c.add(new Case("truncated JSON", CHAT, "{\"model\":\"tandem\",\"messages\":[", KEY));
+    c.add(new Case("empty body", CHAT, "", KEY));
+    c.add(new Case("JSON array body", CHAT, "[1,2,3]", KEY));
+    c.add(new Case("JSON string body", CHAT, "\"hello\"", KEY));
+    c.add(new Case("trailing garbage", CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "} extra", KEY));
+    c.add(new Case("duplicate keys", CHAT, "{\"model\":\"tandem\",\"model\":\"x\"," + OK_MSGS + "}", KEY));
+    c.add(new Case("deep nesting", CHAT, "{\"model\":\"tandem\",\"x\":" + "[".repeat(5000) + "]".repeat(5000) + "}", KEY));
+    c.add(new Case("huge body", CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "a".repeat(200_000) + "\"}]}", KEY));
+    c.add(new Case("invalid UTF-8 escapes", CHAT, "{\"model\":\"tandem\",\"messages\":\"\\uZZZZ\"}", KEY));
+    c.add(chat("no messages", "\"max_tokens\":5"));
+    c.add(chat("messages not an array", "\"messages\":\"hello\""));
+    c.add(chat("empty messages", "\"messages\":[]"));
+    c.add(chat("message not an object", "\"messages\":[42]"));
+    c.add(chat("message without role", "\"messages\":[{\"content\":\"hi\"}]"));
+    c.add(chat("unknown role", "\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]"));
+    c.add(chat("tool role", "\"messages\":[{\"role\":\"tool\",\"content\":\"hi\"}]"));
+    c.add(chat("content a number", "\"messages\":[{\"role\":\"user\",\"content\":7}]"));
+    c.add(chat("image content part", "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}}]}]"));
+    c.add(chat("unknown field in a message", "\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"temperature\":1}]"));
+    c.add(new Case("no model", CHAT, "{" + OK_MSGS + "}", KEY));
+    c.add(new Case("model a number", CHAT, "{\"model\":5," + OK_MSGS + "}", KEY));
+    c.add(new Case("unknown model", CHAT, "{\"model\":\"gpt-5\"," + OK_MSGS + "}", KEY));
+    c.add(chat("negative max_tokens", OK_MSGS + ",\"max_tokens\":-5"));
+    c.add(chat("zero max_tokens", OK_MSGS + ",\"max_tokens\":0"));
+    c.add(chat("absurd max_tokens", OK_MSGS + ",\"max_tokens\":99999999999999"));
+    c.add(chat("fractional max_tokens", OK_MSGS + ",\"max_tokens\":10.5"));
+    c.add(chat("max_tokens a string", OK_MSGS + ",\"max_tokens\":\"ten\""));
+    c.add(chat("negative temperature", OK_MSGS + ",\"temperature\":-1"));
+    c.add(chat("absurd temperature", OK_MSGS + ",\"temperature\":1e308"));
+    c.add(chat("temperature a string", OK_MSGS + ",\"temperature\":\"hot\""));
+    c.add(chat("top_p zero", OK_MSGS + ",\"top_p\":0"));
+    c.add(chat("top_p above one", OK_MSGS + ",\"top_p\":1.5"));
+    c.add(chat("top_k absurd", OK_MSGS + ",\"top_k\":-100"));
+    c.add(chat("seed a float", OK_MSGS + ",\"seed\":1.5"));
+    c.add(chat("seed too big", OK_MSGS + ",\"seed\":123456789012345678901234567890"));
+    c.add(chat("stream a string", OK_MSGS + ",\"stream\":\"yes\""));
+    c.add(chat("stream_options without stream", OK_MSGS + ",\"stream_options\":{\"include_usage\":true}"));
+    c.add(chat("stop too many", OK_MSGS + ",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]"));
+    c.add(chat("stop a number", OK_MSGS + ",\"stop\":5"));
+    c.add(chat("n greater than one", OK_MSGS + ",\"n\":3"));
+    c.add(chat("logprobs", OK_MSGS + ",\"logprobs\":true"));
+    c.add(chat("tools", OK_MSGS + ",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+    c.add(chat("unknown top-level field", OK_MSGS + ",\"frobnicate\":true"));
+    c.add(chat("prompt on the chat endpoint", OK_MSGS + ",\"prompt\":\"hi\""));
+    c.add(chat("tandem not an object", OK_MSGS + ",\"tandem\":5"));
+    c.add(chat("tandem unknown mode", OK_MSGS + ",\"tandem\":{\"mode\":\"medium\"}"));
+    c.add(chat("tandem misspelt override", OK_MSGS + ",\"tandem\":{\"max_target_tokenz\":3}"));
+    c.add(chat("tandem override of a model", OK_MSGS + ",\"tandem\":{\"small_model\":\"/etc/passwd\"}"));
+    c.add(new Case("bad key", CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "}", "sk-not-a-key"));
+    c.add(new Case("no key", CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "}", null));
+    c.add(new Case("completions with messages", "/v1/completions", "{\"model\":\"tandem\"," + OK_MSGS + "}", KEY));
+    c.add(new Case("completions token-id prompt", "/v1/completions", "{\"model\":\"tandem\",\"prompt\":[1,2,3]}", KEY));
+    c.add(new Case("completions batch", "/v1/completions", "{\"model\":\"tandem\",\"prompt\":[\"a\",\"b\"]}", KEY));
+    c.add(new Case("unknown endpoint", "/v1/embeddings", "{}", KEY));
+    return c;
+  }
+
+  @Test
+  void everyHostileRequestGetsA4xxWithAClearMessageAndTheServerKeepsServing() throws Exception {
+    List<Case> cases = cases();
+    assertTrue(cases.size() >= 50, "at least 50 cases, got " + cases.size());
+    ObjectMapper json = new ObjectMapper();
+    for (Case c : cases) {
+      HttpResponse<String> r = server.post(c.path(), c.body(), c.key());
+      assertTrue(r.statusCode() >= 400 && r.statusCode() < 500, c.name() + ": status " + r.statusCode() + " " + r.body());
+      JsonNode err = json.readTree(r.body()).get("error");
+      String message = err == null ? "" : err.path("message").asText();
+      assertTrue(message.length() > 10, c.name() + ": a clear message, got " + r.body());
+      assertTrue(err.has("type") && err.has("param") && err.has("code"), c.name() + ": OpenAI's error shape: " + r.body());
+      assertFalse(r.body().contains("Exception") || r.body().contains("\tat "), c.name() + ": no stack trace: " + r.body());
+    }
+    HttpResponse<String> ok = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"max_tokens\":5}", KEY);
+    assertEquals(200, ok.statusCode(), ok.body());
+    assertEquals(5, json.readTree(ok.body()).at("/usage/completion_tokens").asInt());
+  }
+
+  @Test
+  void specificRefusalsSayWhatWasWrong() throws Exception {
+    HttpResponse<String> big = server.post(CHAT, "{\"model\":\"tandem\",\"x\":\"" + "a".repeat(100_000) + "\"}", KEY);
+    assertEquals(413, big.statusCode());
+    HttpResponse<String> n = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"n\":2}", KEY);
+    assertEquals(400, n.statusCode());
+    assertTrue(n.body().contains("n = 2 is not supported"), n.body());
+    HttpResponse<String> unknown = server.post(CHAT, "{\"model\":\"gpt-5\"," + OK_MSGS + "}", KEY);
+    assertEquals(404, unknown.statusCode());
+    assertTrue(unknown.body().contains("model_not_found"), unknown.body());
+    HttpResponse<String> key = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "}", "sk-nope");
+    assertEquals(401, key.statusCode());
+  }
+}

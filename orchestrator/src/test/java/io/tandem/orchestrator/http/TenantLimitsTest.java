@@ -1,0 +1,128 @@
+package io.tandem.orchestrator.http;
+
+import static io.tandem.orchestrator.http.TestServer.eventually;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Tenants' limits (401, 429 + Retry-After), the server's capacity (503), health, metrics and disconnects. */
+class TenantLimitsTest {
+  static TestServer server;
+  static final String BODY = "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":%d}";
+
+  @BeforeAll
+  static void start() {
+    server = TestServer.start("tandem.http.max-in-flight = 2\n"
+        + "tandem.http.api-keys = [\n"
+        + "  {key = sk-alice, tenant = alice, max-concurrent = 1},\n"
+        + "  {key = sk-bob, tenant = bob},\n"
+        + "  {key = sk-carol, tenant = carol},\n"
+        + "  {key = sk-dave, tenant = dave, tokens-per-minute = 30}\n"
+        + "]\n");
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+  }
+
+  @AfterEach
+  void openGate() throws Exception {
+    server.gate.open();
+    eventually("no request in flight", () -> server.metric("tandem:num_requests_running") == 0);
+  }
+
+  private CompletableFuture<HttpResponse<String>> postAsync(String key, int maxTokens) {
+    return server.http.sendAsync(HttpRequest.newBuilder(URI.create(server.base + "/v1/chat/completions"))
+        .POST(HttpRequest.BodyPublishers.ofString(String.format(BODY, maxTokens)))
+        .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aTenantOverItsConcurrencyGets429WithRetryAfterWhileOthersAreServed() throws Exception {
+    server.gate.close();
+    CompletableFuture<HttpResponse<String>> first = postAsync("sk-alice", 5);
+    eventually("alice's first request is running", () -> server.metric("tandem:num_requests_running") == 1);
+    HttpResponse<String> second = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-alice");
+    assertEquals(429, second.statusCode(), second.body());
+    assertTrue(second.headers().firstValue("Retry-After").isPresent());
+    assertTrue(second.body().contains("alice"), second.body());
+    CompletableFuture<HttpResponse<String>> bob = postAsync("sk-bob", 5);
+    eventually("bob's request is running", () -> server.metric("tandem:num_requests_running") == 2);
+    HttpResponse<String> carol = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-carol");
+    assertEquals(503, carol.statusCode(), "the server is at capacity: " + carol.body());
+    assertTrue(carol.headers().firstValue("Retry-After").isPresent());
+    server.gate.open();
+    assertEquals(200, first.get().statusCode());
+    assertEquals(200, bob.get().statusCode());
+    assertEquals(200, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-alice").statusCode());
+  }
+
+  @Test
+  void aTenantOverItsTokensPerMinuteGets429UntilTheBudgetRefills() throws Exception {
+    HttpResponse<String> spend = server.post("/v1/chat/completions", String.format(BODY, 40), "sk-dave");
+    assertEquals(200, spend.statusCode(), spend.body());
+    HttpResponse<String> over = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-dave");
+    assertEquals(429, over.statusCode(), over.body());
+    int retry = Integer.parseInt(over.headers().firstValue("Retry-After").orElseThrow());
+    assertTrue(retry >= 1 && retry <= 60, "Retry-After within the minute: " + retry);
+    assertTrue(over.body().contains("tokens per minute"), over.body());
+    assertEquals(200, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-bob").statusCode(),
+        "other tenants are not affected");
+  }
+
+  @Test
+  void anUnknownOrMissingKeyIs401() throws Exception {
+    assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-mallory").statusCode());
+    assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), null).statusCode());
+    assertEquals(401, server.get("/v1/models").statusCode());
+  }
+
+  @Test
+  void aClientThatHangsUpMidStreamCancelsItsSession() throws Exception {
+    double cancelledBefore = server.metric("tandem:requests_cancelled_total");
+    server.gate.close();
+    server.gate.allow(3);
+    String body = String.format(BODY, 500).replace("}]", "}],\"stream\":true");
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.server.port())) {
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Authorization: Bearer sk-bob\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+      BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      assertTrue(reader.readLine().contains("200"));
+      String line;
+      while ((line = reader.readLine()) != null && !line.startsWith("data: {")) { }
+      assertTrue(line != null, "a first chunk arrived");
+      socket.setSoLinger(true, 0); // hang up hard, as a killed client does
+    }
+    eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
+    eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
+  }
+
+  @Test
+  void healthAndMetricsTellAnOperatorWhatIsGoingOn() throws Exception {
+    assertEquals(200, server.get("/health/live").statusCode());
+    HttpResponse<String> ready = server.get("/health/ready");
+    assertEquals(200, ready.statusCode());
+    assertTrue(ready.body().contains("\"small\":1") && ready.body().contains("\"large\":1"), ready.body());
+    server.post("/v1/chat/completions", String.format(BODY, 30), "sk-bob");
+    String metrics = server.get("/metrics").body();
+    for (String name : new String[] {"tandem:time_to_first_token_seconds_bucket", "tandem:inter_token_latency_seconds_count",
+        "tandem:e2e_request_latency_seconds_sum", "tandem:generation_tokens_total{model=\"small\"}",
+        "tandem:worker_queue_length{role=\"large\"", "tandem:prefix_cache_hits_total{role=\"small\"", "tandem:takeovers_total"})
+      assertTrue(metrics.contains(name), "metrics have " + name);
+    assertTrue(server.metric("tandem:takeovers_total") > 0);
+  }
+}

@@ -1,0 +1,209 @@
+package io.tandem.orchestrator.http;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.Behaviors;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.Sequence;
+import io.tandem.inference.scripted.ScriptedModel;
+import io.tandem.orchestrator.session.SessionSettings;
+import io.tandem.orchestrator.session.Sessions;
+import io.tandem.orchestrator.session.WorkerDirectory;
+import io.tandem.protocol.Role;
+import io.tandem.worker.FifoQueue;
+import io.tandem.worker.ModelWorker;
+import io.tandem.worker.WorkerSettings;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Tandem node for tests: scripted small and large workers (the example case's scripts), the
+ * sessions, and the HTTP server on 127.0.0.1 at a free port. Steps of both models can be held at
+ * a gate, so a test can keep requests in flight without sleeping.
+ */
+final class TestServer implements AutoCloseable {
+  static final List<String> SMALL;
+  static final List<String> LARGE;
+
+  static {
+    try (InputStream in = TestServer.class.getResourceAsStream("/fixtures/scripted/example.case.json")) {
+      JsonNode root = new ObjectMapper().readTree(in);
+      SMALL = texts(root.get("small"));
+      LARGE = texts(root.get("large"));
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot read the example case", e);
+    }
+  }
+
+  private static List<String> texts(JsonNode a) {
+    List<String> out = new ArrayList<>();
+    a.forEach(t -> out.add(t.asText()));
+    return out;
+  }
+
+  /** Closed: model steps wait until it opens. */
+  final Gate gate = new Gate();
+  final ActorSystem<Void> system;
+  final TandemHttpServer server;
+  final String base;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  private TestServer(ActorSystem<Void> system, TandemHttpServer server) {
+    this.system = system;
+    this.server = server;
+    this.base = "http://127.0.0.1:" + server.port();
+  }
+
+  static TestServer start(String httpConfig) {
+    Config config = ConfigFactory.parseString(
+            "akka.actor.provider = local\n"
+                + "akka.loglevel = WARNING\n"
+                + "akka.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
+                + "tandem.http.port = 0\n"
+                + "tandem.http.reasoning-parser = think_tags\n"
+                + "tandem.http.shutdown-deadline = 10s\n"
+                + httpConfig)
+        .withFallback(ConfigFactory.load());
+    Gate gate = new Gate();
+    CompletableFuture<ActorRef<Sessions.Command>> sessions = new CompletableFuture<>();
+    Behavior<Void> guardian = Behaviors.setup(ctx -> {
+      ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
+      sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.defaults()), "sessions"));
+      ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate),
+          WorkerSettings.defaults(), () -> new FifoQueue(1024)), "small-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+      ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate),
+          WorkerSettings.defaults(), () -> new FifoQueue(1024)), "large-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+      return Behaviors.empty();
+    });
+    ActorSystem<Void> system = ActorSystem.create(guardian, "http-test", config);
+    try {
+      TandemHttpServer server = TandemHttpServer.start(system, sessions.get(10, TimeUnit.SECONDS),
+          HttpSettings.fromConfig(config)).toCompletableFuture().get(10, TimeUnit.SECONDS);
+      TestServer ts = new TestServer(system, server);
+      ts.gate.delegate = gate;
+      ts.awaitReady();
+      return ts;
+    } catch (Exception e) {
+      system.terminate();
+      throw new IllegalStateException("test server did not start", e);
+    }
+  }
+
+  /** Polls /health/ready until both roles are listed (a group router drops messages before that). */
+  void awaitReady() throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < deadline) {
+      if (get("/health/ready").statusCode() == 200) return;
+      Thread.onSpinWait();
+    }
+    throw new AssertionError("server never became ready");
+  }
+
+  HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(base + path)).GET().timeout(Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The value of an unlabelled metric now. */
+  double metric(String name) throws Exception {
+    for (String line : get("/metrics").body().split("\n"))
+      if (line.startsWith(name + " ")) return Double.parseDouble(line.substring(name.length() + 1).trim());
+    throw new AssertionError("no metric " + name);
+  }
+
+  /** Polls until the condition holds, failing after a deadline. */
+  static void eventually(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < deadline) {
+      if (condition.call()) return;
+      Thread.onSpinWait();
+    }
+    throw new AssertionError("never happened: " + what);
+  }
+
+  HttpResponse<String> post(String path, String body, String key) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
+        .POST(HttpRequest.BodyPublishers.ofString(body))
+        .header("Content-Type", "application/json")
+        .timeout(Duration.ofSeconds(60));
+    if (key != null) b.header("Authorization", "Bearer " + key);
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Override
+  public void close() {
+    gate.open();
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // Going down anyway.
+    }
+  }
+
+  /** Holds model steps while closed, except as many as {@link #allow} lets through. */
+  static final class Gate {
+    private final java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(0);
+    private volatile boolean open = true;
+    volatile Gate delegate;
+
+    private Gate target() {
+      return delegate == null ? this : delegate;
+    }
+
+    void close() {
+      Gate t = target();
+      t.open = false;
+      t.permits.drainPermits();
+    }
+
+    void open() {
+      Gate t = target();
+      t.open = true;
+      t.permits.release(1 << 20);
+    }
+
+    void allow(int steps) {
+      target().permits.release(steps);
+    }
+
+    void pass() {
+      Gate t = target();
+      if (t.open) return;
+      try {
+        if (!t.permits.tryAcquire(60, TimeUnit.SECONDS)) throw new IllegalStateException("gate never opened");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** A scripted model whose steps wait at the gate. */
+  static final class GatedModel extends ScriptedModel {
+    private final Gate gate;
+
+    GatedModel(String name, List<String> tokens, Gate gate) {
+      super(name, tokens);
+      this.gate = gate;
+    }
+
+    @Override
+    public int[] step(List<Sequence> batch) {
+      gate.pass();
+      return super.step(batch);
+    }
+  }
+}
