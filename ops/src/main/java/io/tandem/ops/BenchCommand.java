@@ -8,11 +8,12 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks: orchestration overhead, model speed, serving throughput.",
-<<<<<<< HEAD
-    subcommands = {BenchOrchestrationCommand.class, BenchModelCommand.class, BenchServeCommand.class})
-=======
-    subcommands = {BenchOrchestrationCommand.class, BenchHttpCommand.class})
->>>>>>> http
+    subcommands = {
+      BenchOrchestrationCommand.class,
+      BenchModelCommand.class,
+      BenchServeCommand.class,
+      BenchHttpCommand.class
+    })
 public final class BenchCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
