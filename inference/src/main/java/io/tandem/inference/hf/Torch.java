@@ -15,6 +15,10 @@ public final class Torch {
    * once): one inter-op thread, because a worker drives each model from a single thread, and
    * one intra-op thread per core, because big matmuls are what parallelise. Set the system
    * properties {@code ai.djl.pytorch.num_threads} / {@code num_interop_threads} to override.
+   *
+   * <p>Launch the JVM with the environment variable {@code OMP_WAIT_POLICY=PASSIVE}: by default
+   * OpenMP threads spin after every parallel op, and on a machine whose cores are shared (or
+   * busy with the actor system) that cost 6x in decode speed. libgomp reads it only at load.
    */
   public static synchronized Engine engine() {
     if (engine == null) {
