@@ -20,7 +20,8 @@ class ModelCommandsTest {
 
   @Test
   void benchModelReportsThroughputAsJsonForAMadeCheckpoint() throws Exception {
-    Path tokenizer = Path.of(getClass().getResource("/fixtures/qwen-tokenizer").toURI());
+    // The fixtures live once, in the inference module's test resources (Maven runs tests in the module folder).
+    Path tokenizer = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen-tokenizer").toAbsolutePath();
     Path dir = tmp.resolve("tiny");
     int made = new CommandLine(new MakeCheckpointCommand())
         .execute("--shape", "tiny", "--out", dir.toString(), "--seed", "1", "--tokenizer", tokenizer.toString());

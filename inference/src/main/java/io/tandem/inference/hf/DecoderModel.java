@@ -71,12 +71,17 @@ public final class DecoderModel implements AutoCloseable {
    * engine cannot hold bfloat16.
    */
   public static DecoderModel load(Path dir, Device device) {
+    return load(dir, device, layersDone -> {});
+  }
+
+  /** As {@link #load(Path, Device)}, telling {@code progress} how many layers are loaded so far. */
+  public static DecoderModel load(Path dir, Device device, java.util.function.IntConsumer progress) {
     HfConfig config = HfConfig.load(dir);
     Torch.engine();
     DataType dtype = device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
-      DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype);
+      DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, progress);
       return new DecoderModel(dir, config, manager, weights);
     } catch (RuntimeException e) {
       manager.close();

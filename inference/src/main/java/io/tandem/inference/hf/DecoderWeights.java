@@ -52,6 +52,12 @@ public record DecoderWeights(
    */
   public static DecoderWeights load(
       HfConfig config, SafetensorsReader reader, NDManager manager, DataType computeDtype) {
+    return load(config, reader, manager, computeDtype, layersDone -> {});
+  }
+
+  /** As above, telling {@code progress} how many decoder layers are loaded after each one. */
+  public static DecoderWeights load(HfConfig config, SafetensorsReader reader, NDManager manager,
+      DataType computeDtype, java.util.function.IntConsumer progress) {
     Loader l = new Loader(config, reader, manager, computeDtype);
     int hidden = config.hiddenSize();
     int h = config.numAttentionHeads();
@@ -94,6 +100,7 @@ public record DecoderWeights(
               l.load(new long[] {hidden}, p + "post_attention_layernorm.weight"),
               l.load(new long[] {2L * inter, hidden}, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
               l.load(new long[] {hidden, inter}, p + "mlp.down_proj.weight")));
+      progress.accept(i + 1);
     }
     NDArray norm = l.load(new long[] {hidden}, "model.norm.weight");
     // Tied checkpoints (Qwen2.5 0.5B/1.5B) have no lm_head.weight: the embedding is the projection.

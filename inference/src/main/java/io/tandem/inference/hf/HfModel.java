@@ -54,7 +54,11 @@ public final class HfModel implements LanguageModel {
         template = null; // raw prompts still work; chat requests get a clear error below
       }
     }
-    DecoderModel decoder = DecoderModel.load(dir, d);
+    long t0 = System.nanoTime();
+    int layers = HfConfig.load(dir).numHiddenLayers();
+    LoadProgress progress = new LoadProgress(dir.getFileName() + " on " + device, layers);
+    DecoderModel decoder = DecoderModel.load(dir, d, progress::layerDone);
+    progress.done(System.nanoTime() - t0);
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
     return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos));
