@@ -5,6 +5,7 @@ import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.inference.Sequence;
 import io.tandem.inference.TextTokenizer;
+import io.tandem.inference.TokenBuffer;
 import io.tandem.inference.sampling.Sampler;
 import io.tandem.inference.text.ChatTemplate;
 import io.tandem.inference.text.HfTokenizer;
@@ -121,14 +122,15 @@ public final class HfModel implements LanguageModel {
     boolean[] complete = new boolean[batch.size()];
     for (int i = 0; i < batch.size(); i++) {
       HfSequence seq = (HfSequence) batch.get(i);
-      if (seq.cache.length() >= seq.length) {
+      int length = seq.length();
+      if (seq.cache.length() >= length) {
         // Everything is cached (a rollback to a cached position): re-feed the last token for its logits.
-        seq.cache.truncate(seq.length - 1);
+        seq.cache.truncate(length - 1);
       }
-      int end = (int) Math.min(seq.length, (long) seq.cache.length() + maxPrefillTokens);
-      complete[i] = end == seq.length;
+      int end = (int) Math.min(length, (long) seq.cache.length() + maxPrefillTokens);
+      complete[i] = end == length;
       caches.add(seq.cache);
-      fresh.add(Arrays.copyOfRange(seq.tokens, seq.cache.length(), end));
+      fresh.add(seq.tokens.range(seq.cache.length(), end));
     }
     float[][] logits = decoder.forward(caches, fresh);
     int[] next = new int[batch.size()];
@@ -160,8 +162,7 @@ public final class HfModel implements LanguageModel {
     final KvCache cache;
     final SamplingParams sampling;
     final Sampler unseeded;
-    int[] tokens = new int[256];
-    int length;
+    final TokenBuffer tokens = new TokenBuffer();
 
     HfSequence(KvCache cache, SamplingParams sampling) {
       this.cache = cache;
@@ -176,34 +177,28 @@ public final class HfModel implements LanguageModel {
     int sample(float[] logits) {
       if (unseeded != null) return unseeded.sample(logits);
       if (sampling.greedy()) return Sampler.argmax(logits);
-      long s = sampling.seed() * 0x9E3779B97F4A7C15L + length * 0xBF58476D1CE4E5B9L;
+      long s = sampling.seed() * 0x9E3779B97F4A7C15L + tokens.length() * 0xBF58476D1CE4E5B9L;
       return new Sampler(sampling.withSeed(s)).sample(logits);
     }
 
     @Override
     public int length() {
-      return length;
+      return tokens.length();
     }
 
     @Override
     public int tokenAt(int position) {
-      if (position >= length) throw new IndexOutOfBoundsException(position);
-      return tokens[position];
+      return tokens.at(position);
     }
 
     @Override
     public void append(int[] ids) {
-      if (length + ids.length > tokens.length)
-        tokens = Arrays.copyOf(tokens, Math.max(tokens.length * 2, length + ids.length));
-      System.arraycopy(ids, 0, tokens, length, ids.length);
-      length += ids.length;
+      tokens.append(ids);
     }
 
     @Override
     public void truncate(int newLength) {
-      if (newLength < 0 || newLength > length)
-        throw new IllegalArgumentException("cannot truncate a sequence of " + length + " to " + newLength);
-      length = newLength;
+      tokens.truncate(newLength);
       if (cache.length() > newLength) cache.truncate(newLength);
     }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
 import io.tandem.inference.TextTokenizer;
+import io.tandem.inference.TokenBuffer;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.SamplingParams;
 import java.io.IOException;
@@ -121,45 +122,38 @@ public class ScriptedModel implements LanguageModel {
 
   /** Tokens only; the first append is the prompt, whatever its length. */
   static final class ScriptedSequence implements Sequence {
-    private int[] tokens = new int[64];
-    private int length;
+    private final TokenBuffer tokens = new TokenBuffer();
     private int processed;
     private int promptLength = -1;
 
     int positionAfterPrompt() {
       if (promptLength < 0) throw new IllegalStateException("a scripted sequence needs its prompt first");
-      return length - promptLength;
+      return tokens.length() - promptLength;
     }
 
     void markProcessed() {
-      processed = length;
+      processed = tokens.length();
     }
 
     @Override
     public int length() {
-      return length;
+      return tokens.length();
     }
 
     @Override
     public int tokenAt(int position) {
-      if (position >= length) throw new IndexOutOfBoundsException(position);
-      return tokens[position];
+      return tokens.at(position);
     }
 
     @Override
     public void append(int[] ids) {
       if (promptLength < 0) promptLength = ids.length;
-      if (length + ids.length > tokens.length)
-        tokens = java.util.Arrays.copyOf(tokens, Math.max(tokens.length * 2, length + ids.length));
-      System.arraycopy(ids, 0, tokens, length, ids.length);
-      length += ids.length;
+      tokens.append(ids);
     }
 
     @Override
     public void truncate(int newLength) {
-      if (newLength < 0 || newLength > length)
-        throw new IllegalArgumentException("cannot truncate a sequence of " + length + " to " + newLength);
-      length = newLength;
+      tokens.truncate(newLength);
       processed = Math.min(processed, newLength);
       if (newLength < promptLength) promptLength = newLength == 0 ? -1 : newLength;
     }
@@ -171,12 +165,12 @@ public class ScriptedModel implements LanguageModel {
 
     @Override
     public long cacheBytes() {
-      return (long) length * Integer.BYTES;
+      return (long) tokens.length() * Integer.BYTES;
     }
 
     @Override
     public void close() {
-      length = 0;
+      tokens.truncate(0);
       processed = 0;
     }
   }
