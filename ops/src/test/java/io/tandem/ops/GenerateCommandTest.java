@@ -54,6 +54,25 @@ class GenerateCommandTest {
     }
   }
 
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"qwen2-tiny", "llama-tiny", "llama3-rope-tiny"})
+  void greedyGenerationOnAFixtureCheckpointPrintsHuggingFacesTokens(String fixture) throws Exception {
+    Path dir = Path.of("..", "inference", "src", "test", "resources", "fixtures", fixture).toAbsolutePath();
+    JsonNode greedy = JSON.readTree(dir.resolve("golden.json").toFile()).get("greedy_generation");
+    // The tokenizer is word-level: id i is "wi", except the special tokens (e.g. llama's <s> = 1).
+    java.util.Map<Integer, String> words = new java.util.HashMap<>();
+    JSON.readTree(dir.resolve("tokenizer.json").toFile()).get("model").get("vocab")
+        .fields().forEachRemaining(e -> words.put(e.getValue().asInt(), e.getKey()));
+    StringBuilder prompt = new StringBuilder();
+    for (JsonNode id : greedy.get("prompt_ids")) prompt.append(prompt.length() == 0 ? "" : " ").append(words.get(id.asInt()));
+    Result r = run("generate", "--small", dir.toString(), "--mode", "small", "--no-chat-template", "--temperature", "0",
+        "--max-tokens", String.valueOf(greedy.get("max_new_tokens").asInt()), "--prompt", prompt.toString(), "--quiet");
+    assertEquals(0, r.exit, r.err);
+    StringBuilder expected = new StringBuilder();
+    for (JsonNode id : greedy.get("new_token_ids")) expected.append(" w").append(id.asInt());
+    assertEquals(expected.toString().trim(), r.out.trim());
+  }
+
   @Test
   void aMissingModelIsOneClearLineAndANonZeroExit() throws Exception {
     Result r = run("generate", "--small", "scripted:/no/such/file.json", "--large", "scripted:/no/such/file.json",
