@@ -60,7 +60,8 @@ public final class TandemNode implements AutoCloseable {
       for (Map.Entry<Role, RoleSpec> e : roles.entrySet()) {
         Role role = e.getKey();
         RoleSpec spec = e.getValue();
-        for (String device : spec.devices()) {
+        for (int i = 0; i < spec.devices().size(); i++) {
+          String device = spec.devices().get(i);
           Supplier<AdmissionQueue> queue = role == Role.large
               ? () -> new FairQueue(spec.settings().queueLimit(), spec.perTenantQueueLimit())
               : () -> new FifoQueue(spec.settings().queueLimit());
@@ -68,7 +69,8 @@ public final class TandemNode implements AutoCloseable {
           loads.add(loaded);
           ctx.spawn(
               ModelWorker.create(role, () -> Models.open(spec.model(), device), spec.settings(), queue, loaded),
-              role + "-worker-" + device,
+              // Two replicas may share a device (e.g. [cpu, cpu]): the index keeps names unique.
+              role + "-worker-" + i + "-" + device,
               DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
         }
       }
