@@ -157,6 +157,11 @@ public final class DecoderModel implements AutoCloseable {
     for (int b = 0; b < batch.size(); b++) {
       caches.get(b).ensureCapacity(batch.past[b] + batch.count[b]);
     }
+    int decodeFrom = probe == null ? batch.decodeSuffix() : batch.size();
+    int decodeSlots = 0;
+    for (int b = decodeFrom; b < batch.size(); b++) decodeSlots = Math.max(decodeSlots, batch.past[b] + 1);
+    // The batched decode attention reads every decode cache over the same number of slots.
+    for (int b = decodeFrom; b < batch.size(); b++) caches.get(b).ensureCapacity(decodeSlots);
     try (NDManager step = manager.newSubManager()) {
       NDArray x = embed(step.create(batch.ids), weights.embedTokens());
       record(probe, "embeddings", x);
@@ -172,8 +177,18 @@ public final class DecoderModel implements AutoCloseable {
         masks[b] = causalMask(step, batch.past[b], batch.count[b]);
       }
 
+      Decodes decodes = null;
+      if (decodeFrom < batch.size()) {
+        int n = batch.size() - decodeFrom;
+        float[] m = new float[n * decodeSlots];
+        for (int i = 0; i < n; i++) {
+          for (int j = batch.past[decodeFrom + i] + 1; j < decodeSlots; j++) m[i * decodeSlots + j] = maskValue;
+        }
+        decodes = new Decodes(decodeFrom, decodeSlots, step.create(m, new Shape(n, 1, 1, decodeSlots)));
+      }
+
       for (int l = 0; l < config.numHiddenLayers(); l++) {
-        x = decoderLayer(l, x, batch, cosA, sinA, masks, step, probe);
+        x = decoderLayer(l, x, batch, cosA, sinA, masks, decodes, step, probe);
       }
 
       NDArray selected = allPositions ? x : embed(step.create(batch.lastRows()), x);
@@ -207,8 +222,8 @@ public final class DecoderModel implements AutoCloseable {
    * prefill holds one layer's temporaries at a time.
    */
   private NDArray decoderLayer(
-      int l, NDArray residual, Batch batch, NDArray cos, NDArray sin, NDArray[] masks, NDManager step,
-      ForwardProbe probe) {
+      int l, NDArray residual, Batch batch, NDArray cos, NDArray sin, NDArray[] masks, Decodes decodes,
+      NDManager step, ForwardProbe probe) {
     DecoderWeights.Layer w = weights.layers().get(l);
     String name = "layer" + l + ".";
     try (NDManager scope = step.newSubManager()) {
@@ -231,7 +246,7 @@ public final class DecoderModel implements AutoCloseable {
       // apply_rotary_pos_emb on q and k heads at once: x * cos + rotate_half(x) * sin
       qk = qk.mul(cos).add(qk.matMul(rotateHalf).mul(sin));
 
-      NDArray attn = attention(l, qk, v, batch, masks, scope, probe, name);
+      NDArray attn = attention(l, qk, v, batch, masks, decodes, scope, probe, name);
       NDArray attnOut = linear(attn, w.oProj(), null);
       record(probe, name + "o_proj_output", attnOut);
       x = x.add(attnOut);
@@ -261,11 +276,12 @@ public final class DecoderModel implements AutoCloseable {
    * @return {@code [N, H * hd]}
    */
   private NDArray attention(
-      int layer, NDArray qk, NDArray v, Batch batch, NDArray[] masks, NDManager scope, ForwardProbe probe,
-      String name) {
+      int layer, NDArray qk, NDArray v, Batch batch, NDArray[] masks, Decodes decodes, NDManager scope,
+      ForwardProbe probe, String name) {
     int group = heads / kvHeads;
     NDList outputs = new NDList(batch.size());
-    for (int b = 0; b < batch.size(); b++) {
+    int perSequence = decodes == null ? batch.size() : decodes.from;
+    for (int b = 0; b < perSequence; b++) {
       KvCache cache = batch.caches.get(b);
       int n = batch.count[b];
       int total = batch.past[b] + n;
@@ -299,8 +315,49 @@ public final class DecoderModel implements AutoCloseable {
               .transpose(2, 0, 1, 3)
               .reshape(n, (long) heads * headDim));
     }
+    if (decodes != null) {
+      outputs.add(decodeAttention(layer, qk, v, batch, decodes, scope));
+    }
     return outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
   }
+
+  /**
+   * Attention for the single-token decodes at the end of the batch, all in one set of batched
+   * matmuls: their caches are read over the same number of slots and the slots past each
+   * sequence's own length are masked. Per sequence only the cache write and read remain.
+   *
+   * @return {@code [decodes, H * hd]}
+   */
+  private NDArray decodeAttention(int layer, NDArray qk, NDArray v, Batch batch, Decodes d, NDManager scope) {
+    int group = heads / kvHeads;
+    int n = batch.size() - d.from;
+    int first = batch.offset[d.from];
+    NDArray rows = qk.get(new NDIndex().addSliceDim(first, first + n)); // [n, H + KV, hd]
+    NDArray vRows = v.get(new NDIndex().addSliceDim(first, first + n)); // [n, KV, hd]
+    NDList keys = new NDList(n);
+    NDList values = new NDList(n);
+    for (int i = 0; i < n; i++) {
+      KvCache cache = batch.caches.get(d.from + i);
+      NDArray k = rows.get(new NDIndex().addIndices(i).addSliceDim(heads, heads + kvHeads)).expandDims(1);
+      NDArray val = vRows.get(i).expandDims(1);
+      cache.write(layer, k, val);
+      keys.add(cache.keys(layer, d.slots, scope));
+      values.add(cache.values(layer, d.slots, scope));
+    }
+    // q as [n, KV, G, hd]: query head h reads KV head h / G.
+    NDArray q = rows.get(new NDIndex().addAllDim().addSliceDim(0, heads)).reshape(n, kvHeads, group, headDim);
+    NDArray k = NDArrays.stack(keys); // [n, KV, slots, hd]
+    NDArray val = NDArrays.stack(values);
+    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scaling);
+    if (computeDtype != DataType.FLOAT32) {
+      scores = scores.toType(DataType.FLOAT32, false);
+    }
+    NDArray probs = scores.add(d.mask).softmax(-1).toType(computeDtype, false);
+    return probs.matMul(val).reshape(n, (long) heads * headDim);
+  }
+
+  /** The single-token decodes at the end of a batch: from which sequence, over how many slots. */
+  private record Decodes(int from, int slots, NDArray mask) {}
 
   /**
    * {@code [G * n, past + n]}: query {@code i} of the new tokens sits in slot {@code past + i} and
@@ -405,6 +462,16 @@ public final class DecoderModel implements AutoCloseable {
 
     int size() {
       return caches.size();
+    }
+
+    /**
+     * Where the run of single-token decodes (with a cache) that ends the batch starts; size() when
+     * fewer than two sequences end it that way (one decode gains nothing from batching).
+     */
+    int decodeSuffix() {
+      int from = size();
+      while (from > 0 && count[from - 1] == 1 && past[from - 1] > 0) from--;
+      return size() - from >= 2 ? from : size();
     }
 
     long[] lastRows() {

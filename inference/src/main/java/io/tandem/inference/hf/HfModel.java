@@ -132,7 +132,19 @@ public final class HfModel implements LanguageModel {
       caches.add(seq.cache);
       fresh.add(seq.tokens.range(seq.cache.length(), end));
     }
-    float[][] logits = decoder.forward(caches, fresh);
+    // Prefills first and single-token decodes last: the decoder batches the decodes' attention.
+    Integer[] order = new Integer[batch.size()];
+    for (int i = 0; i < order.length; i++) order[i] = i;
+    Arrays.sort(order, (a, b) -> Boolean.compare(fresh.get(a).length == 1, fresh.get(b).length == 1));
+    List<KvCache> orderedCaches = new ArrayList<>(order.length);
+    List<int[]> orderedFresh = new ArrayList<>(order.length);
+    for (int i : order) {
+      orderedCaches.add(caches.get(i));
+      orderedFresh.add(fresh.get(i));
+    }
+    float[][] ordered = decoder.forward(orderedCaches, orderedFresh);
+    float[][] logits = new float[batch.size()][];
+    for (int i = 0; i < order.length; i++) logits[order[i]] = ordered[i];
     int[] next = new int[batch.size()];
     for (int i = 0; i < next.length; i++) {
       HfSequence seq = (HfSequence) batch.get(i);
