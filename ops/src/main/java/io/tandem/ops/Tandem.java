@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
     description = "Speculative Thinking inference server: a small reasoning model writes, a large model takes over at reflection points.",
     subcommands = {
       GenerateCommand.class,
+      SimulateCommand.class,
       BenchCommand.class,
       MakeCheckpointCommand.class,
       CommandLine.HelpCommand.class
