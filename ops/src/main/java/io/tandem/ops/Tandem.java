@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       GenerateCommand.class,
       ServeCommand.class,
+      SimulateCommand.class,
       BenchCommand.class,
       MakeCheckpointCommand.class,
       CommandLine.HelpCommand.class

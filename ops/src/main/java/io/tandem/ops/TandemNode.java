@@ -5,8 +5,12 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
+import akka.cluster.typed.Leave;
 import com.typesafe.config.Config;
 import io.tandem.inference.Models;
+import io.tandem.ops.cluster.ClusterConfig;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
@@ -24,7 +28,9 @@ import java.util.function.Supplier;
 
 /**
  * One Tandem node: an ActorSystem with the session parent and worker directory (role
- * orchestrator) and one worker actor per device of each model role it plays.
+ * orchestrator) and one worker actor per device of each model role it plays. With
+ * {@code tandem.cluster.enabled = on} the node is a member of an Akka Cluster (see
+ * {@link ClusterConfig}): it joins its seed nodes, or founds a cluster of its own when it has none.
  */
 public final class TandemNode implements AutoCloseable {
 
@@ -44,13 +50,19 @@ public final class TandemNode implements AutoCloseable {
    * node hosts to its spec (an empty map: a node of sessions only).
    */
   public static TandemNode start(String name, Config config, Map<Role, RoleSpec> roles, boolean orchestrator) {
+    boolean clustered = config.hasPath("tandem.cluster.enabled") && config.getBoolean("tandem.cluster.enabled");
+    // Members of one cluster must share a system name; {@code name} then only labels the node.
+    if (clustered) name = ClusterConfig.systemName(config);
+    config = ClusterConfig.resolve(config);
     CompletableFuture<ActorRef<Sessions.Command>> sessionsRef = new CompletableFuture<>();
     CompletableFuture<ActorRef<WorkerDirectory.Command>> directoryRef = new CompletableFuture<>();
     java.util.List<CompletableFuture<String>> loads = new java.util.concurrent.CopyOnWriteArrayList<>();
     SessionSettings sessionSettings = SessionSettings.fromConfig(config);
+    Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
+        ? config.getDuration("tandem.routing.load-poll-interval") : Duration.ZERO;
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       if (orchestrator) {
-        ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
+        ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(loadPoll), "workers");
         directoryRef.complete(dir);
         sessionsRef.complete(ctx.spawn(Sessions.create(dir, sessionSettings), "sessions"));
       } else {
@@ -77,6 +89,10 @@ public final class TandemNode implements AutoCloseable {
       return Behaviors.empty();
     });
     ActorSystem<Void> system = ActorSystem.create(guardian, name, config);
+    if (clustered && config.getStringList("akka.cluster.seed-nodes").isEmpty()) {
+      Cluster cluster = Cluster.get(system);
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+    }
     try {
       TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS));
       // Every worker opens its model before the node counts as started; the first failure is the node's.
@@ -118,6 +134,53 @@ public final class TandemNode implements AutoCloseable {
 
   public ActorRef<WorkerDirectory.Command> directory() {
     return directory;
+  }
+
+  /** Whether this node is a cluster member (provider cluster) rather than a lone local node. */
+  public boolean clustered() {
+    return system.settings().config().getString("akka.actor.provider").equals("cluster");
+  }
+
+  /** This node's cluster address ({@code akka://tandem@127.0.0.1:25520}); the local address when not clustered. */
+  public String address() {
+    return clustered() ? Cluster.get(system).selfMember().address().toString() : system.address().toString();
+  }
+
+  /** The port this node's cluster transport listens on; 0 when not clustered. */
+  public int port() {
+    return clustered() ? (Integer) Cluster.get(system).selfMember().address().getPort().get() : 0;
+  }
+
+  /** Waits until this node is Up in its cluster (at once when not clustered). */
+  public void awaitUp(Duration timeout) {
+    if (!clustered()) return;
+    CompletableFuture<Void> up = new CompletableFuture<>();
+    Cluster cluster = Cluster.get(system);
+    akka.cluster.Cluster.get(akka.actor.typed.javadsl.Adapter.toClassic(system))
+        .registerOnMemberUp(() -> up.complete(null));
+    try {
+      up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("node " + address() + " did not reach Up within " + timeout.toSeconds()
+          + " s (seed nodes " + system.settings().config().getStringList("akka.cluster.seed-nodes")
+          + "; status " + cluster.selfMember().status() + "): is a seed node running?", e);
+    }
+  }
+
+  /** Leaves the cluster gracefully (sessions elsewhere see its workers go at once), then stops. */
+  public void leave(Duration timeout) {
+    if (clustered()) {
+      CompletableFuture<Void> removed = new CompletableFuture<>();
+      akka.cluster.Cluster.get(akka.actor.typed.javadsl.Adapter.toClassic(system))
+          .registerOnMemberRemoved(() -> removed.complete(null));
+      Cluster.get(system).manager().tell(Leave.create(Cluster.get(system).selfMember().address()));
+      try {
+        removed.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (Exception e) {
+        // Stopping anyway; the others' split brain resolver downs what is left.
+      }
+    }
+    close();
   }
 
   @Override

@@ -31,9 +31,14 @@ import java.util.Set;
  * or one model alone), sends each step to a worker of the step's role with the delta/position sync
  * protocol, streams decided output to its client, and ends with a trace. It dies with its request.
  *
- * <p>It keeps, per role, the worker it is bound to (rendezvous affinity) and what that worker holds
- * of the session, so every request carries only what the worker has not seen. When a worker stops,
- * the session moves to another of the same role and re-sends from its own transcript.
+ * <p>It keeps, per role, the worker it is bound to (rendezvous affinity, see {@link Affinity}; the
+ * least loaded of its first choices when it binds) and what that worker holds of the session, so
+ * every request carries only what the worker has not seen. When a worker stops (its node left or
+ * crashed), the session moves to another of the same role and re-sends from its own transcript,
+ * keeping what the lost worker had already streamed of the step. When no large worker is left
+ * within {@code worker-wait}, it fails with a retryable error, or, with
+ * {@code on-large-loss = degrade}, goes on with the small model alone from what it has committed
+ * and finishes {@code degraded}. Every wait has a deadline.
  */
 public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
@@ -83,7 +88,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private final ActorRef<SessionEvent> client;
   private final ActorRef<WorkerDirectory.Command> directory;
   private final SessionSettings settings;
-  private final GenerationPlan plan;
+  private GenerationPlan plan;
   private final ActorRef<WorkerProtocol.Reply> replyAdapter;
   private final ActorRef<WorkerDirectory.Workers> listAdapter;
 
@@ -99,6 +104,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private int emitted;
   private int promptTokens;
   private boolean degraded;
+  /** What the worker of the request in flight streamed of it so far. */
+  private final List<Token> streamedInjected = new ArrayList<>();
+  private final List<Token> streamedGenerated = new ArrayList<>();
+  /** What a lost worker had streamed of the current step: the next worker continues after it. */
+  private final List<Token> carryInjected = new ArrayList<>();
+  private final List<Token> carryGenerated = new ArrayList<>();
+  private final akka.actor.Address selfAddress;
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -122,6 +134,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     this.replyAdapter = ctx.messageAdapter(WorkerProtocol.Reply.class, FromWorker::new);
     this.listAdapter = ctx.messageAdapter(WorkerDirectory.Workers.class, Listed::new);
     for (Role r : Role.values()) bindings.put(r, new Binding());
+    this.selfAddress = ctx.getSystem().address();
   }
 
   private Behavior<Command> start() {
@@ -150,6 +163,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (step instanceof Step.Finish) return finish();
     current = (Step.Generate) step;
     resyncs = 0;
+    streamedInjected.clear();
+    streamedGenerated.clear();
+    carryInjected.clear();
+    carryGenerated.clear();
     return dispatch();
   }
 
@@ -173,13 +190,23 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     } else {
       base = Math.min(commonPrefix(b.view, committed, b.known), target);
     }
-    List<Chunk> append = chunks(committed, Math.max(0, base), target);
+    List<Chunk> append = new ArrayList<>(chunks(committed, Math.max(0, base), target));
+    int carried = carryInjected.size() + carryGenerated.size();
+    if (carried > 0) {
+      List<Token> carry = new ArrayList<>(carryInjected);
+      carry.addAll(carryGenerated);
+      append.add(new Chunk(keys.get(current.role()), carry));
+    }
     long id = ++requestSeq;
     inFlight = id;
     inFlightTo = b.worker;
+    streamedInjected.clear();
+    streamedGenerated.clear();
     used.add(b.worker);
-    WorkerProtocol.Limits limits = new WorkerProtocol.Limits(current.inject(), current.maxNewTokens(),
-        current.maxTotalTokens(), current.stopAtTrigger(), current.triggers());
+    // After a lost worker's partial output the step goes on from there, within what is left of it.
+    WorkerProtocol.Limits limits = new WorkerProtocol.Limits(carryInjected.isEmpty() ? current.inject() : null,
+        Math.max(0, current.maxNewTokens() - carryGenerated.size()), Math.max(0, current.maxTotalTokens() - carried),
+        current.stopAtTrigger(), current.triggers());
     b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), id, base,
         base < 0 ? request.prompt() : null, append, limits, request.sampling(),
         request.stream() && current.committed(), replyAdapter));
@@ -243,6 +270,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onPartial(WorkerProtocol.Partial p) {
+    streamedInjected.addAll(p.injected());
+    streamedGenerated.addAll(p.generated());
     if (!p.injected().isEmpty()) emit(Author.injected, current.reason(), p.injected());
     if (!p.generated().isEmpty())
       emit(current.role() == Role.small ? Author.small : Author.large, current.reason(), p.generated());
@@ -255,12 +284,20 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (d.promptTokens() > 0 && (promptTokens == 0 || current.role() == Role.small)) promptTokens = d.promptTokens();
     int base = current.basePosition();
     List<Token> committed = plan.committed();
+    List<Token> injected = new ArrayList<>(carryInjected);
+    injected.addAll(d.injected());
+    List<Token> generated = new ArrayList<>(carryGenerated);
+    generated.addAll(d.generated());
     b.view.clear();
     b.view.addAll(committed.subList(0, base));
-    b.view.addAll(d.injected());
-    b.view.addAll(d.generated());
+    b.view.addAll(injected);
+    b.view.addAll(generated);
     b.known = b.view.size();
-    plan.accept(new StepResult(d.injected(), d.generated(), d.eos()));
+    if (settings.publishStepTimings())
+      getContext().getSystem().eventStream().tell(new akka.actor.typed.eventstream.EventStream.Publish<>(
+          new StepTimed(request.sessionId(), current.role(), name(b.worker), base, d.prefillTokens(),
+              d.generated().size(), d.queueNanos(), d.computeNanos())));
+    plan.accept(new StepResult(injected, generated, d.eos()));
     flush();
     return advance();
   }
@@ -295,7 +332,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.cancel("wait");
     Role role = l.workers().role();
     Binding b = bindings.get(role);
-    List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(Affinity.rank(request.sessionId(), l.workers().workers()));
+    // Not bound to any worker of the role yet: no cache to come back to, so load may choose.
+    boolean fresh = b.ranked.isEmpty();
+    List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(fresh
+        ? Affinity.rankByLoad(request.sessionId(), l.workers().workers(), this::name, l.workers().load(), settings.loadChoices())
+        : Affinity.rank(request.sessionId(), l.workers().workers(), this::name));
     ranked.removeAll(excluded);
     if (ranked.isEmpty()) return dispatch();
     b.ranked = ranked;
@@ -327,6 +368,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (wasInFlight) {
       timers.cancel("step");
       inFlight = -1;
+      // The client may have these already: keep them, and let the next worker go on after them.
+      carryInjected.addAll(streamedInjected);
+      carryGenerated.addAll(streamedGenerated);
+      streamedInjected.clear();
+      streamedGenerated.clear();
       getContext().getLog().info("session {}: {} worker {} stopped mid-step; moving to another",
           request.sessionId(), current.role(), g.worker().path());
       return dispatch();
@@ -350,7 +396,49 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onWaitTimedOut(WaitTimedOut w) {
     if (current == null || current.role() != w.role() || bindings.get(w.role()).worker != null) return this;
+    if (w.role() == Role.large && settings.degradeWithoutLarge()) return degrade();
     return fail("no " + w.role() + " worker is available (waited " + settings.workerWait().toSeconds() + " s)", true);
+  }
+
+  /**
+   * No large worker is left: go on with the small model alone from everything committed so far,
+   * the large model's streamed part of the interrupted step included, and finish degraded.
+   */
+  private Behavior<Command> degrade() {
+    List<Token> committed = new ArrayList<>(plan.committed());
+    List<Span> spans = new ArrayList<>(plan.trace().spans());
+    io.tandem.protocol.Counters counters = plan.trace().counters();
+    int large = 0, injected = 0;
+    if (!carryInjected.isEmpty()) {
+      spans.add(span(Author.injected, current.reason(), committed.size(), carryInjected));
+      committed.addAll(carryInjected);
+      injected = carryInjected.size();
+    }
+    if (!carryGenerated.isEmpty()) {
+      spans.add(span(Author.large, current.reason(), committed.size(), carryGenerated));
+      committed.addAll(carryGenerated);
+      large = carryGenerated.size();
+    }
+    counters = new io.tandem.protocol.Counters(counters.triggers(), counters.lookaheads(), counters.takeovers(),
+        counters.verifies(), counters.recaps(), counters.negatives(), counters.smallTokens(),
+        counters.largeTokens() + large, counters.injectedTokens() + injected, counters.smallTokensDiscarded(),
+        counters.largeTokensDiscarded());
+    getContext().getLog().warn("session {}: no large worker left; going on with the small model alone after {} tokens",
+        request.sessionId(), committed.size());
+    plan = SingleModelPlan.continuing(Role.small, request.maxTokens(), committed, spans, counters);
+    degraded = true;
+    return advance();
+  }
+
+  private static Span span(Author author, SpanReason reason, int start, List<Token> tokens) {
+    StringBuilder sb = new StringBuilder();
+    for (Token t : tokens) sb.append(t.text());
+    return new Span(author, reason, start, start + tokens.size(), sb.toString());
+  }
+
+  /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */
+  private String name(ActorRef<WorkerProtocol.Command> worker) {
+    return worker.path().toStringWithAddress(selfAddress);
   }
 
   private Behavior<Command> onCancel() {

@@ -14,7 +14,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
 
-/** One model writes the whole answer (mode small or large): the baselines of the paper's tables. */
+/**
+ * One model writes the whole answer (mode small or large): the baselines of the paper's tables; or
+ * one model writes the rest of an answer begun otherwise ({@link #continuing}: a session that lost
+ * its large model goes on with the small one).
+ */
 public final class SingleModelPlan implements GenerationPlan {
   private final Role role;
   private final int maxTokens;
@@ -23,6 +27,9 @@ public final class SingleModelPlan implements GenerationPlan {
   private final List<Token> committed = new ArrayList<>();
   private final List<Span> spans = new ArrayList<>();
   private FinishReason finish;
+  /** The counters of what was written before this plan took over (zero for a whole answer). */
+  private final Counters before;
+  private int written;
 
   /** @param timeOutSeconds <= 0 for none */
   public SingleModelPlan(Role role, int maxTokens, double timeOutSeconds, LongSupplier nanoTime) {
@@ -30,6 +37,27 @@ public final class SingleModelPlan implements GenerationPlan {
     this.maxTokens = maxTokens;
     this.nanoTime = nanoTime;
     this.deadlineNanos = timeOutSeconds > 0 ? nanoTime.getAsLong() + (long) (timeOutSeconds * 1e9) : Long.MAX_VALUE;
+    this.before = new Counters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  }
+
+  private SingleModelPlan(Role role, int maxTokens, List<Token> committed, List<Span> spans, Counters before) {
+    this.role = role;
+    this.maxTokens = maxTokens;
+    this.nanoTime = System::nanoTime;
+    this.deadlineNanos = Long.MAX_VALUE; // the session's own timer still runs
+    this.committed.addAll(committed);
+    this.spans.addAll(spans);
+    this.before = before;
+    if (committed.size() >= maxTokens) finish = FinishReason.length;
+  }
+
+  /**
+   * {@code role} writes the rest of an answer whose first tokens are {@code committed} (with their
+   * {@code spans} and {@code counters}, kept as they are); the answer's time-out stays the caller's.
+   */
+  public static SingleModelPlan continuing(Role role, int maxTokens, List<Token> committed, List<Span> spans,
+      Counters counters) {
+    return new SingleModelPlan(role, maxTokens, committed, spans, counters);
   }
 
   @Override
@@ -48,6 +76,7 @@ public final class SingleModelPlan implements GenerationPlan {
     if (finish != null) return;
     int start = committed.size();
     committed.addAll(result.generated());
+    written += result.generated().size();
     if (!result.generated().isEmpty()) {
       StringBuilder sb = new StringBuilder();
       for (Token t : result.generated()) sb.append(t.text());
@@ -81,10 +110,11 @@ public final class SingleModelPlan implements GenerationPlan {
   public Trace trace() {
     StringBuilder sb = new StringBuilder();
     for (Token t : committed) sb.append(t.text());
-    int n = committed.size();
-    Counters c = role == Role.small
-        ? new Counters(0, 0, 0, 0, 0, 0, n, 0, 0, 0, 0)
-        : new Counters(0, 0, 0, 0, 0, 0, 0, n, 0, 0, 0);
+    int n = written;
+    Counters b = before;
+    Counters c = new Counters(b.triggers(), b.lookaheads(), b.takeovers(), b.verifies(), b.recaps(), b.negatives(),
+        b.smallTokens() + (role == Role.small ? n : 0), b.largeTokens() + (role == Role.large ? n : 0),
+        b.injectedTokens(), b.smallTokensDiscarded(), b.largeTokensDiscarded());
     return new Trace(sb.toString(), finish, List.copyOf(spans), c);
   }
 }

@@ -1,0 +1,392 @@
+package io.tandem.ops;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.Props;
+import akka.actor.typed.eventstream.EventStream;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.scripted.LatencyModel;
+import io.tandem.inference.scripted.ScriptGenerator;
+import io.tandem.ops.cluster.NodeOptions;
+import io.tandem.orchestrator.session.Mode;
+import io.tandem.orchestrator.session.SessionEvent;
+import io.tandem.orchestrator.session.SessionRequest;
+import io.tandem.orchestrator.session.SessionRunner;
+import io.tandem.orchestrator.session.StepTimed;
+import io.tandem.orchestrator.session.WorkerDirectory;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tandem simulate}: sizes a deployment. Runs the real session and worker actors in several
+ * ActorSystems in this JVM, forming a real Akka Cluster on loopback (orchestrator nodes, one node
+ * of small workers, one node per large worker), on simulated models whose step costs are the
+ * paper's setting (a 1.5B small and a 32B large model on one GPU each, see
+ * {@code profiles/*.json}), and measures throughput, large-worker utilization, queueing delay and
+ * takeovers per second at each number of large workers.
+ */
+@Command(
+    name = "simulate",
+    mixinStandardHelpOptions = true,
+    description = "Simulate a cluster at scale: sessions over simulated 1.5B/32B workers; throughput, utilization, queueing by number of large workers.")
+public final class SimulateCommand implements Callable<Integer> {
+
+  @Option(names = "--sessions", defaultValue = "2000", description = "Sessions per run. Default: ${DEFAULT-VALUE}.")
+  int sessions;
+
+  @Option(names = "--concurrency", defaultValue = "768", description = "Sessions in flight at once (closed loop). Default: ${DEFAULT-VALUE}.")
+  int concurrency;
+
+  @Option(names = "--orchestrators", defaultValue = "2", description = "Orchestrator nodes; sessions are spread over them. Default: ${DEFAULT-VALUE}.")
+  int orchestrators;
+
+  @Option(names = "--small-workers", defaultValue = "16", description = "Small-model workers (one GPU each, on one node). Default: ${DEFAULT-VALUE}.")
+  int smallWorkers;
+
+  @Option(names = "--large-workers", split = ",", defaultValue = "1,2,4", description = "Large-model workers, one node each (a list sweeps). Default: ${DEFAULT-VALUE}.")
+  List<Integer> largeWorkers;
+
+  @Option(names = "--latency", defaultValue = "h100",
+      description = "Latency profile: a bundled name (h100: profiles/h100-small.json, h100-large.json) or SMALL.json,LARGE.json. Default: ${DEFAULT-VALUE}.")
+  String latency;
+
+  @Option(names = "--script-source", defaultValue = "generated:300",
+      description = "The models' scripts: generated:TOKENS (reasoning-shaped, ScriptGenerator) or SMALL.json,LARGE.json ({\"tokens\": [...]}). Default: ${DEFAULT-VALUE}.")
+  String scriptSource;
+
+  @Option(names = "--seed", defaultValue = "4",
+      description = "Seed of the generated scripts (the large model's is seed + 1); changes how often the large model takes over. Default: ${DEFAULT-VALUE}.")
+  long seed;
+
+  @Option(names = "--small-batch", defaultValue = "64", description = "Max sequences per small-worker step. Default: ${DEFAULT-VALUE}.")
+  int smallBatch;
+
+  @Option(names = "--large-batch", defaultValue = "64", description = "Max sequences per large-worker step. Default: ${DEFAULT-VALUE}.")
+  int largeBatch;
+
+  @Option(names = "--time-scale", defaultValue = "1.0",
+      description = "Wall time per unit of modelled time (0.5: run twice as fast). Figures are reported in modelled time. Default: ${DEFAULT-VALUE}.")
+  double timeScale;
+
+  @Option(names = "--json", description = "Print one JSON object instead of a table.")
+  boolean json;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /**
+   * Paragraph lengths of the generated scripts: with the paper's config about one trigger in four
+   * leads to a 20-token takeover, so one session alone runs about 3x faster than the 32B model
+   * writing everything on the h100 profile, which is the paper's estimate for 1.5B + 32B.
+   */
+  private static final int MIN_WORDS = 10, MAX_WORDS = 40;
+
+  @Override
+  public Integer call() throws Exception {
+    if (sessions < 1 || concurrency < 1 || orchestrators < 1 || smallWorkers < 1)
+      throw new IllegalArgumentException("--sessions, --concurrency, --orchestrators and --small-workers must be >= 1");
+    if (!(timeScale > 0)) throw new IllegalArgumentException("--time-scale must be > 0, got " + timeScale);
+    for (int n : largeWorkers) if (n < 1) throw new IllegalArgumentException("--large-workers: each must be >= 1, got " + n);
+    Path dir = Files.createTempDirectory("tandem-simulate");
+    String[] specs = models(dir);
+    if (!json) {
+      System.out.printf("tandem simulate: %d sessions (%d in flight) over %d orchestrators, %d small workers; latency %s, scripts %s, time scale %.3g%n",
+          sessions, concurrency, orchestrators, smallWorkers, latency, scriptSource, timeScale);
+      System.out.println("figures are in modelled time (wall time / time scale); window: from 10% of sessions done to the last one started");
+      System.out.printf("%6s %12s %10s %14s %14s %14s %12s %9s%n", "large", "tokens/s", "large util", "queue p50 ms",
+          "queue p99 ms", "small q p99 ms", "takeovers/s", "wall s");
+    }
+    ArrayNode runs = JSON.createArrayNode();
+    Double firstTps = null;
+    for (int large : largeWorkers) {
+      ObjectNode r = runOnce(specs, large);
+      runs.add(r);
+      if (firstTps == null) firstTps = r.get("tokens_per_s").asDouble();
+      r.put("speedup_vs_first", r.get("tokens_per_s").asDouble() / firstTps);
+      if (!json)
+        System.out.printf("%6d %12.0f %10.3f %14.1f %14.1f %14.1f %12.2f %9.1f%n", large, r.get("tokens_per_s").asDouble(),
+            r.get("large_utilization").asDouble(), r.get("queue_delay_p50_ms").asDouble(), r.get("queue_delay_p99_ms").asDouble(),
+            r.get("small_queue_delay_p99_ms").asDouble(), r.get("takeovers_per_s").asDouble(), r.get("wall_s").asDouble());
+    }
+    if (json) {
+      ObjectNode root = JSON.createObjectNode();
+      root.put("sessions", sessions).put("concurrency", concurrency).put("orchestrators", orchestrators)
+          .put("small_workers", smallWorkers).put("latency", latency).put("script_source", scriptSource)
+          .put("time_scale", timeScale).put("large_batch", largeBatch).put("small_batch", smallBatch);
+      root.set("runs", runs);
+      System.out.println(JSON.writeValueAsString(root));
+    }
+    return 0;
+  }
+
+  /** Writes the scripts and the (time-scaled) latency profiles; the model specs for small and large. */
+  private String[] models(Path dir) throws Exception {
+    Path small = dir.resolve("small.json"), large = dir.resolve("large.json");
+    if (scriptSource.startsWith("generated:")) {
+      int tokens = Integer.parseInt(scriptSource.substring("generated:".length()));
+      Files.writeString(small, JSON.writeValueAsString(Map.of("tokens", ScriptGenerator.generate(seed, tokens, MIN_WORDS, MAX_WORDS, false))));
+      Files.writeString(large, JSON.writeValueAsString(Map.of("tokens", ScriptGenerator.generate(seed + 1, tokens, MIN_WORDS, MAX_WORDS, true))));
+    } else {
+      String[] p = scriptSource.split(",");
+      if (p.length != 2) throw new IllegalArgumentException("--script-source is generated:TOKENS or SMALL.json,LARGE.json, got '" + scriptSource + "'");
+      small = Path.of(p[0]);
+      large = Path.of(p[1]);
+    }
+    LatencyModel[] lat = new LatencyModel[2];
+    if (latency.contains(",")) {
+      String[] p = latency.split(",");
+      lat[0] = LatencyModel.load(Path.of(p[0]));
+      lat[1] = LatencyModel.load(Path.of(p[1]));
+    } else {
+      lat[0] = bundled(latency + "-small.json");
+      lat[1] = bundled(latency + "-large.json");
+    }
+    Path ls = dir.resolve("small-latency.json"), ll = dir.resolve("large-latency.json");
+    Files.writeString(ls, scaled(lat[0]));
+    Files.writeString(ll, scaled(lat[1]));
+    return new String[] {"simulated:" + small + "?latency=" + ls, "simulated:" + large + "?latency=" + ll};
+  }
+
+  private static LatencyModel bundled(String name) throws Exception {
+    try (InputStream in = SimulateCommand.class.getResourceAsStream("/profiles/" + name)) {
+      if (in == null) throw new IllegalArgumentException("no bundled latency profile profiles/" + name + " (try --latency h100, or SMALL.json,LARGE.json)");
+      return JSON.readValue(in, LatencyModel.class);
+    }
+  }
+
+  private String scaled(LatencyModel m) throws Exception {
+    return JSON.writeValueAsString(Map.of("decode_ms_per_step", m.decodeMsPerStep() * timeScale,
+        "prefill_ms_per_token", m.prefillMsPerToken() * timeScale, "batch_growth", m.batchGrowth()));
+  }
+
+  private Config nodeConfig(List<String> roles, int port, List<String> seeds) {
+    Config base = ConfigFactory.parseString("""
+        akka.loglevel = WARNING
+        tandem.session.publish-step-timings = on
+        tandem.session.step-timeout = 30m
+        tandem.session.worker-wait = 60s
+        tandem.large.queue-limit = 100000
+        tandem.large.per-tenant-queue-limit = 100000
+        tandem.small.queue-limit = 100000
+        tandem.small.per-tenant-queue-limit = 100000
+        """).withFallback(ConfigFactory.load());
+    return new NodeOptions(roles, port, seeds).apply(base);
+  }
+
+  private ObjectNode runOnce(String[] specs, int largeCount) throws Exception {
+    List<TandemNode> nodes = new ArrayList<>();
+    try {
+      int seedPort;
+      try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        seedPort = s.getLocalPort();
+      }
+      List<String> seeds = List.of("127.0.0.1:" + seedPort);
+      List<TandemNode> orch = new ArrayList<>();
+      for (int i = 0; i < orchestrators; i++) {
+        TandemNode n = TandemNode.start("sim", nodeConfig(List.of("orchestrator"), i == 0 ? seedPort : 0, i == 0 ? List.of() : seeds),
+            Map.of(), true);
+        nodes.add(n);
+        orch.add(n);
+      }
+      Config smallConfig = nodeConfig(List.of("small"), 0, seeds);
+      Map<Role, RoleSpec> smallRoles = new EnumMap<>(Role.class);
+      smallRoles.put(Role.small, new RoleSpec(specs[0], devices(smallWorkers),
+          new io.tandem.worker.WorkerSettings(smallBatch, 100_000, 64L << 30, true), 100_000));
+      nodes.add(TandemNode.start("sim", smallConfig, smallRoles, false));
+      for (int i = 0; i < largeCount; i++) {
+        Map<Role, RoleSpec> largeRoles = new EnumMap<>(Role.class);
+        largeRoles.put(Role.large, new RoleSpec(specs[1], List.of("gpu0"),
+            new io.tandem.worker.WorkerSettings(largeBatch, 100_000, 64L << 30, true), 100_000));
+        nodes.add(TandemNode.start("sim", nodeConfig(List.of("large"), 0, seeds), largeRoles, false));
+      }
+      for (TandemNode n : nodes) n.awaitUp(Duration.ofSeconds(60));
+      // Every orchestrator must see every worker before the first session (no request into an empty listing).
+      List<ActorRef<WorkerProtocol.Command>> largeRefs = new ArrayList<>();
+      for (TandemNode o : orch) {
+        awaitListed(o, Role.small, smallWorkers);
+        largeRefs = awaitListed(o, Role.large, largeCount);
+      }
+      ConcurrentLinkedQueue<Timed> steps = new ConcurrentLinkedQueue<>();
+      for (TandemNode o : orch) collect(o, steps);
+      return drive(orch, largeRefs, steps, largeCount);
+    } finally {
+      for (int i = nodes.size() - 1; i >= 0; i--) nodes.get(i).close();
+    }
+  }
+
+  private static List<String> devices(int n) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) out.add("gpu" + i);
+    return out;
+  }
+
+  private static List<ActorRef<WorkerProtocol.Command>> awaitListed(TandemNode node, Role role, int count) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      WorkerDirectory.Workers w = AskPattern.<WorkerDirectory.Command, WorkerDirectory.Workers>ask(node.directory(),
+          r -> new WorkerDirectory.GetWorkers(role, Set.of(), r), Duration.ofSeconds(60), node.system().scheduler())
+          .toCompletableFuture().get(60, TimeUnit.SECONDS);
+      if (w.workers().size() >= count) return new ArrayList<>(w.workers());
+      if (System.nanoTime() > deadline)
+        throw new IllegalStateException("only " + w.workers().size() + " of " + count + " " + role + " workers joined within 60 s");
+      Thread.sleep(50); // polling the listing
+    }
+  }
+
+  private static void collect(TandemNode node, ConcurrentLinkedQueue<Timed> into) {
+    Behavior<StepTimed> b = Behaviors.receive(StepTimed.class).onMessage(StepTimed.class, s -> {
+      into.add(new Timed(System.nanoTime(), s));
+      return Behaviors.same();
+    }).build();
+    ActorRef<StepTimed> ref = node.system().systemActorOf(b, "simulate-steps", Props.empty());
+    node.system().eventStream().tell(new EventStream.Subscribe<>(StepTimed.class, ref));
+  }
+
+  /** A step's figures and when the session had them. */
+  private record Timed(long atNanos, StepTimed step) {}
+
+  /** A session's end and when it came. */
+  private record Ended(long atNanos, SessionEvent event) {}
+
+  private ObjectNode drive(List<TandemNode> orch, List<ActorRef<WorkerProtocol.Command>> large,
+      ConcurrentLinkedQueue<Timed> steps, int largeCount) throws Exception {
+    SpeculativeConfig spec = SpeculativeConfig.fromHocon(ConfigFactory.load());
+    Semaphore slots = new Semaphore(concurrency);
+    ConcurrentLinkedQueue<Ended> ended = new ConcurrentLinkedQueue<>();
+    AtomicInteger done = new AtomicInteger();
+    CompletableFuture<Void> all = new CompletableFuture<>();
+    int warm = Math.max(1, sessions / 10);
+    CompletableFuture<Long> windowStart = new CompletableFuture<>();
+    AtomicLong firstFailure = new AtomicLong();
+    long t0 = System.nanoTime();
+    List<WorkerProtocol.WorkerStats> before = null;
+    long startNanos = 0;
+    for (int i = 0; i < sessions; i++) {
+      slots.acquire();
+      if (before == null && windowStart.isDone()) {
+        before = stats(orch.get(0), large);
+        startNanos = System.nanoTime();
+      }
+      TandemNode node = orch.get(i % orch.size());
+      SessionRequest req = new SessionRequest("sim-" + i, "tenant-" + (i % 8),
+          Prompt.chat(List.of(new ChatMessage("user", "Compute the sum."))), SamplingParams.GREEDY, 1_000_000, spec,
+          Mode.speculative, false);
+      SessionRunner.run(node.system(), node.sessions(), req, null).whenComplete((e, err) -> {
+        ended.add(new Ended(System.nanoTime(), e));
+        if (!(e instanceof SessionEvent.Finished)) firstFailure.compareAndSet(0, 1);
+        if (done.incrementAndGet() == warm) windowStart.complete(System.nanoTime());
+        slots.release();
+        if (done.get() == sessions) all.complete(null);
+      });
+    }
+    // The last session has started: the load stays saturated only until here.
+    if (before == null) {
+      before = stats(orch.get(0), large);
+      startNanos = t0;
+    }
+    long endNanos = System.nanoTime();
+    List<WorkerProtocol.WorkerStats> after = stats(orch.get(0), large);
+    all.get(2, TimeUnit.HOURS);
+    if (endNanos - startNanos < (System.nanoTime() - t0) / 4) {
+      // Too few sessions for a steady state (--sessions not well above --concurrency): measure it all.
+      startNanos = t0;
+      endNanos = System.nanoTime();
+      before = zero(after);
+      after = stats(orch.get(0), large);
+    }
+    double wall = (System.nanoTime() - t0) / 1e9;
+    double window = (endNanos - startNanos) / 1e9;
+
+    long tokens = 0, takeovers = 0, failed = 0, inWindow = 0, largeTokens = 0;
+    for (Ended e : ended) {
+      if (!(e.event() instanceof SessionEvent.Finished f)) {
+        failed++;
+        continue;
+      }
+      if (e.atNanos() < startNanos || e.atNanos() > endNanos) continue;
+      inWindow++;
+      tokens += f.usage().completionTokens();
+      takeovers += f.trace().counters().takeovers();
+      largeTokens += f.trace().counters().largeTokens();
+    }
+    if (failed > 0)
+      System.err.println("tandem simulate: " + failed + " of " + sessions + " sessions failed (see the log above)");
+    double busy = 0, up = 0;
+    for (int i = 0; i < after.size(); i++) {
+      busy += after.get(i).busyNanos() - before.get(i).busyNanos();
+      up += endNanos - startNanos;
+    }
+    List<Double> largeQ = new ArrayList<>(), smallQ = new ArrayList<>();
+    for (Timed t : steps) {
+      if (t.atNanos() < startNanos || t.atNanos() > endNanos) continue;
+      StepTimed s = t.step();
+      (s.role() == Role.large ? largeQ : smallQ).add(s.queueNanos() / 1e6 / timeScale);
+    }
+    double modelWindow = window / timeScale;
+    ObjectNode o = JSON.createObjectNode();
+    o.put("large_workers", largeCount)
+        .put("tokens_per_s", tokens / modelWindow)
+        .put("large_utilization", up == 0 ? 0 : busy / up)
+        .put("queue_delay_p50_ms", percentile(largeQ, 0.50))
+        .put("queue_delay_p99_ms", percentile(largeQ, 0.99))
+        .put("small_queue_delay_p99_ms", percentile(smallQ, 0.99))
+        .put("takeovers_per_s", takeovers / modelWindow)
+        .put("large_token_share", tokens == 0 ? 0 : largeTokens / (double) tokens)
+        .put("sessions_in_window", inWindow)
+        .put("failed_sessions", failed)
+        .put("window_s", modelWindow)
+        .put("wall_s", wall);
+    return o;
+  }
+
+  private static List<WorkerProtocol.WorkerStats> stats(TandemNode node, List<ActorRef<WorkerProtocol.Command>> workers)
+      throws Exception {
+    List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
+    for (ActorRef<WorkerProtocol.Command> w : workers)
+      out.add(AskPattern.<WorkerProtocol.Command, WorkerProtocol.WorkerStats>ask(w, WorkerProtocol.GetStats::new,
+          Duration.ofSeconds(30), node.system().scheduler()).toCompletableFuture().get(60, TimeUnit.SECONDS));
+    return out;
+  }
+
+  private static List<WorkerProtocol.WorkerStats> zero(List<WorkerProtocol.WorkerStats> like) {
+    List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
+    for (WorkerProtocol.WorkerStats w : like)
+      out.add(new WorkerProtocol.WorkerStats(w.worker(), w.role(), w.model(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    return out;
+  }
+
+  static double percentile(List<Double> xs, double p) {
+    if (xs.isEmpty()) return 0;
+    double[] s = xs.stream().mapToDouble(Double::doubleValue).toArray();
+    Arrays.sort(s);
+    return s[Math.min(s.length - 1, (int) Math.ceil(p * s.length) - 1)];
+  }
+}

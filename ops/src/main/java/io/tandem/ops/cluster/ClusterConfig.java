@@ -1,0 +1,59 @@
+package io.tandem.ops.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns {@code tandem.cluster} and {@code tandem.roles} into the Akka settings of a cluster node:
+ * provider cluster, Artery TCP on {@code hostname:port}, seed nodes as Akka addresses, and the
+ * node's Tandem roles as its cluster roles. With {@code tandem.cluster.enabled = off} the config is
+ * returned as it is (provider local).
+ */
+public final class ClusterConfig {
+
+  /** The config a node should start with. */
+  public static Config resolve(Config config) {
+    if (!config.hasPath("tandem.cluster.enabled") || !config.getBoolean("tandem.cluster.enabled")) return config;
+    Config c = config.getConfig("tandem.cluster");
+    String host = c.getString("hostname");
+    int port = c.getInt("port");
+    String system = c.getString("system-name");
+    List<String> seeds = new ArrayList<>();
+    for (String s : c.getStringList("seed-nodes")) seeds.add(address(system, s));
+    // No seed: TandemNode founds a cluster by joining this node itself (its port may be 0 until bound).
+    List<String> roles = config.hasPath("tandem.roles") ? config.getStringList("tandem.roles") : List.of();
+    Config akka = ConfigFactory.empty()
+        .withValue("akka.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
+        .withValue("akka.remote.artery.transport", ConfigValueFactory.fromAnyRef("tcp"))
+        .withValue("akka.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
+        .withValue("akka.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
+        .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
+        .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(roles));
+    return akka.withFallback(config);
+  }
+
+  /** {@code host:port} (or a full {@code akka://system@host:port}) as an Akka address. */
+  static String address(String system, String seed) {
+    String s = seed.trim();
+    if (s.startsWith("akka://")) return s;
+    int colon = s.lastIndexOf(':');
+    if (colon <= 0 || colon == s.length() - 1)
+      throw new IllegalArgumentException("seed node '" + seed + "' is not host:port (e.g. 127.0.0.1:25520)");
+    try {
+      Integer.parseInt(s.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("seed node '" + seed + "' has no numeric port (host:port, e.g. 127.0.0.1:25520)");
+    }
+    return "akka://" + system + "@" + s;
+  }
+
+  /** The system name nodes of one cluster share. */
+  public static String systemName(Config config) {
+    return config.hasPath("tandem.cluster.system-name") ? config.getString("tandem.cluster.system-name") : "tandem";
+  }
+
+  private ClusterConfig() {}
+}

@@ -1,0 +1,107 @@
+package io.tandem.ops.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.SerializationTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.Adapter;
+import akka.serialization.Serialization;
+import akka.serialization.SerializationExtension;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.orchestrator.session.Mode;
+import io.tandem.orchestrator.session.SessionEvent;
+import io.tandem.orchestrator.session.SessionRequest;
+import io.tandem.protocol.Author;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Chunk;
+import io.tandem.protocol.Counters;
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.Span;
+import io.tandem.protocol.SpanReason;
+import io.tandem.protocol.Token;
+import io.tandem.protocol.Trace;
+import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every message that crosses nodes goes through Jackson CBOR (Tandem's application.conf, Java
+ * serialization off) and comes back equal, actor references included.
+ */
+class CrossNodeSerializationTest {
+  private static ActorTestKit kit;
+  private static SerializationTestKit serialization;
+
+  @BeforeAll
+  static void start() {
+    kit = ActorTestKit.create("serialization", ConfigFactory.parseString("akka.loglevel = WARNING")
+        .withFallback(ConfigFactory.load()));
+    serialization = new SerializationTestKit(kit.system());
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  private static Object roundTrip(Object message) {
+    Serialization ser = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    assertEquals("akka.serialization.jackson.JacksonCborSerializer", ser.findSerializerFor(message).getClass().getName(),
+        () -> message.getClass() + " would not go as CBOR");
+    serialization.verifySerialization(message, true);
+    return message;
+  }
+
+  @Test
+  void workerRequestsAndRepliesRoundTripAsCborWithTheirActorRefs() {
+    TestProbe<WorkerProtocol.Reply> replies = kit.createTestProbe();
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    List<Token> tokens = List.of(new Token(7, "So"), new Token(8, ",\n\n"));
+    WorkerProtocol.Limits limits = new WorkerProtocol.Limits("Let me check:", 20, 100, true, List.of("\n\n"));
+    roundTrip(new WorkerProtocol.Generate("s1", "tenant", 3, -1,
+        Prompt.chat(List.of(new ChatMessage("user", "Compute 2+2."))), List.of(new Chunk("qwen", tokens)), limits,
+        new SamplingParams(0.6, 50, 0.95, 42L), true, replies.getRef()));
+    roundTrip(new WorkerProtocol.Generate("s1", "", 4, 12, null, List.of(new Chunk(null, tokens)), limits,
+        SamplingParams.GREEDY, false, replies.getRef()));
+    roundTrip(new WorkerProtocol.Generate("s1", "", 5, -1, Prompt.raw("raw text"), List.of(), limits,
+        SamplingParams.PAPER, false, replies.getRef()));
+    roundTrip(new WorkerProtocol.Partial(3, List.of(), tokens));
+    roundTrip(new WorkerProtocol.Done(3, "qwen", tokens, tokens, true, 12, 30, 1_000_000, 2_000_000));
+    roundTrip(new WorkerProtocol.Resync(3, -1));
+    roundTrip(new WorkerProtocol.Rejected(3, "queue full", true));
+    roundTrip(new WorkerProtocol.Failed(3, "boom"));
+    roundTrip(new WorkerProtocol.Cancel("s1", 3));
+    roundTrip(new WorkerProtocol.Release("s1"));
+    roundTrip(WorkerProtocol.Stop.INSTANCE);
+    roundTrip(new WorkerProtocol.GetStats(stats.getRef()));
+    roundTrip(new WorkerProtocol.WorkerStats("large-worker-gpu0", "large", "m", 4096, 2, 16, 10, 160, 300, 160,
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
+  }
+
+  @Test
+  void sessionRequestsAndEventsRoundTripAsCbor() {
+    Trace trace = new Trace("So,\n\nWAIT", FinishReason.stop,
+        List.of(new Span(Author.small, SpanReason.draft, 0, 2, "So,\n\n"), new Span(Author.large, SpanReason.takeover, 2, 3, "WAIT")),
+        new Counters(1, 1, 1, 0, 0, 0, 2, 1, 0, 0, 0));
+    roundTrip(new SessionRequest("s1", "t", Prompt.chat(List.of(new ChatMessage("user", "hi"))), SamplingParams.PAPER,
+        512, SpeculativeConfig.paperDefaults(), Mode.speculative, true));
+    roundTrip(new SessionEvent.Delta(Author.large, SpanReason.takeover, List.of(new Token(1, "WAIT"))));
+    roundTrip(new SessionEvent.Finished(trace, new SessionEvent.Usage(5, 3), true));
+    roundTrip(new SessionEvent.Failed("no large worker is available", true, trace));
+  }
+
+  @Test
+  void aMessageThatIsNotCborSerializableIsRefusedRatherThanJavaSerialized() {
+    Serialization ser = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    // java.io.Serializable alone is not enough: allow-java-serialization = off.
+    assertThrows(Exception.class, () -> ser.serialize(new java.util.ArrayList<>(List.of("x"))).get());
+  }
+}
