@@ -44,7 +44,7 @@ class LoadAwareRoutingTest {
       return Behaviors.receive(WorkerProtocol.Command.class)
           .onMessage(WorkerProtocol.GetStats.class, g -> {
             g.replyTo().tell(new WorkerProtocol.WorkerStats(ctx.getSelf().path().name(), "large", "m", 1, queued, 1,
-                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
             return Behaviors.same();
           })
           .build();
