@@ -379,7 +379,7 @@ public final class SimulateCommand implements Callable<Integer> {
   private static List<WorkerProtocol.WorkerStats> zero(List<WorkerProtocol.WorkerStats> like) {
     List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
     for (WorkerProtocol.WorkerStats w : like)
-      out.add(new WorkerProtocol.WorkerStats(w.worker(), w.role(), w.model(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+      out.add(new WorkerProtocol.WorkerStats(w.worker(), w.role(), w.model(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
     return out;
   }
 
