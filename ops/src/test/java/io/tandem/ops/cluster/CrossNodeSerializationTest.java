@@ -83,7 +83,7 @@ class CrossNodeSerializationTest {
     roundTrip(WorkerProtocol.Stop.INSTANCE);
     roundTrip(new WorkerProtocol.GetStats(stats.getRef()));
     roundTrip(new WorkerProtocol.WorkerStats("large-worker-gpu0", "large", "m", 4096, 2, 16, 10, 160, 300, 160,
-        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
   }
 
   @Test
