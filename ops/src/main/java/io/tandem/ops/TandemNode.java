@@ -57,6 +57,8 @@ public final class TandemNode implements AutoCloseable {
     CompletableFuture<ActorRef<Sessions.Command>> sessionsRef = new CompletableFuture<>();
     CompletableFuture<ActorRef<WorkerDirectory.Command>> directoryRef = new CompletableFuture<>();
     java.util.List<CompletableFuture<String>> loads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    // Completed at the end of the guardian's setup, once every worker (and its load future) exists.
+    CompletableFuture<Void> spawned = new CompletableFuture<>();
     SessionSettings sessionSettings = SessionSettings.fromConfig(config);
     Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
         ? config.getDuration("tandem.routing.load-poll-interval") : Duration.ZERO;
@@ -86,6 +88,7 @@ public final class TandemNode implements AutoCloseable {
               DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
         }
       }
+      spawned.complete(null);
       return Behaviors.empty();
     });
     ActorSystem<Void> system = ActorSystem.create(guardian, name, config);
@@ -96,6 +99,7 @@ public final class TandemNode implements AutoCloseable {
     try {
       TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS));
       // Every worker opens its model before the node counts as started; the first failure is the node's.
+      spawned.get(60, TimeUnit.SECONDS);
       for (CompletableFuture<String> l : loads) l.get(2, TimeUnit.HOURS);
       return node;
     } catch (java.util.concurrent.ExecutionException e) {
