@@ -17,6 +17,9 @@
 # (--roles, --cluster-port and --seed-nodes are io.tandem.ops.cluster.NodeOptions; --port is the
 # HTTP port; a node needs a model only for the worker roles it plays), and answer
 # GET http://127.0.0.1:H/health/ready with 200 once it can take requests.
+# ops/cluster/serve-integration.patch is that change to the HTTP branch's ServeCommand (mix in
+# NodeOptions, start only this node's roles, HTTP only on the orchestrator); with it,
+# LocalClusterScriptTest passed on a merge of the two branches.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"

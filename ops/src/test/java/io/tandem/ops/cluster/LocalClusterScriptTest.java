@@ -68,10 +68,14 @@ class LocalClusterScriptTest {
           .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(200, r.statusCode(), r.body());
       JsonNode json = new ObjectMapper().readTree(r.body());
-      String text = json.at("/choices/0/message/content").asText();
+      // The demo scripts never close a think block: the answer may all be reasoning_content.
+      JsonNode message = json.at("/choices/0/message");
+      String text = message.path("content").asText("") + message.path("reasoning_content").asText("");
       assertFalse(text.isEmpty(), r.body());
       // The demo large model writes in capitals: its takeovers are visible in the answer.
       assertTrue(text.chars().filter(Character::isUpperCase).count() > 20, "the large node took over: " + text);
+      assertTrue(json.at("/tandem/counters/takeovers").asInt() > 0, r.body());
+      assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, r.body());
       assertFalse(json.at("/tandem/degraded").asBoolean(false), r.body());
       assertTrue(Files.size(dir.resolve("large.log")) > 0, "logs in one folder");
     } finally {
