@@ -17,4 +17,10 @@ public interface TextTokenizer {
 
   /** Whether an id is a special token (dropped from decoded text). */
   boolean isSpecial(int id);
+
+  /**
+   * A token of this vocabulary written by another worker (possibly in another JVM) arrives with its
+   * text; a vocabulary that builds itself as it goes (scripted models) learns it here.
+   */
+  default void learn(int id, String text) {}
 }

@@ -361,7 +361,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       int from = Math.max(0, text.length() - maxTrigger + 1);
       text.append(t);
       if (request.stream()) {
-        request.replyTo().tell(new Partial(request.requestId(), injectedStreamed ? List.of() : List.copyOf(injected), List.of(token)));
+        request.replyTo().tell(new Partial(request.requestId(), injectedStreamed ? List.of() : List.copyOf(injected), List.of(token),
+            model.tokenizer().key()));
         injectedStreamed = true;
       }
       if (model.eosTokenIds().contains(id)) {
@@ -377,7 +378,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
     void finish() {
       if (request.stream() && !injectedStreamed && !injected.isEmpty()) {
-        request.replyTo().tell(new Partial(request.requestId(), List.copyOf(injected), List.of()));
+        request.replyTo().tell(new Partial(request.requestId(), List.copyOf(injected), List.of(), model.tokenizer().key()));
       }
       long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
       metrics.unseenTokens += Math.max(0, prefillTokens);

@@ -61,7 +61,10 @@ final class SessionView implements AutoCloseable {
     if (chunk.tokens().isEmpty()) return;
     if (chunk.tokenizerKey() != null && chunk.tokenizerKey().equals(model.tokenizer().key())) {
       int[] ids = new int[chunk.tokens().size()];
-      for (int i = 0; i < ids.length; i++) ids[i] = chunk.tokens().get(i).id();
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = chunk.tokens().get(i).id();
+        model.tokenizer().learn(ids[i], chunk.tokens().get(i).text());
+      }
       appendOwn(ids);
     } else {
       int[] ids = model.tokenizer().encode(chunk.text());

@@ -38,6 +38,12 @@ public final class ScriptedTokenizer implements TextTokenizer {
   }
 
   @Override
+  public void learn(int id, String text) {
+    if (id != EOS && !text.isEmpty() && idOf(text) != id)
+      throw new IllegalArgumentException("scripted token '" + text + "' has id " + idOf(text) + ", not " + id);
+  }
+
+  @Override
   public String key() {
     return KEY;
   }

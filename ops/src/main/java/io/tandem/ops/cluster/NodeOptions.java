@@ -7,8 +7,13 @@ import picocli.CommandLine.Option;
 
 /**
  * The options that place a node in a cluster, as a picocli mixin ({@code @Mixin NodeOptions node})
- * for {@code serve}: which roles it plays, where it listens, which seed nodes it joins. Each flag
- * overrides its {@code tandem.*} config key; {@link #apply} yields the config to start the node with.
+ * for {@code serve}: which roles it plays, where its cluster transport listens, which seed nodes it
+ * joins. Each flag overrides its {@code tandem.*} config key; {@link #apply} yields the config to
+ * start the node with. ({@code --port} and {@code --host} stay the HTTP API's.)
+ *
+ * <p>A node with all three roles and no cluster flag runs alone on Akka's local provider: nothing
+ * could join it, and it starts without remoting. Any of {@code --cluster}, {@code --cluster-port},
+ * {@code --seed-nodes}, or fewer roles makes it a cluster member; {@code --no-cluster} forces local.
  */
 public final class NodeOptions {
 
@@ -16,11 +21,14 @@ public final class NodeOptions {
       description = "Roles of this node: orchestrator, small, large (tandem.roles). Default: all three.")
   List<String> roles;
 
-  @Option(names = "--port", description = "Cluster port on --hostname (tandem.cluster.port, default 25520; 0: any free port).")
+  @Option(names = "--cluster-port", description = "Cluster (Artery TCP) port (tandem.cluster.port, default 25520; 0: any free port).")
   Integer port;
 
-  @Option(names = "--hostname", description = "Cluster address of this node (tandem.cluster.hostname, default 127.0.0.1).")
+  @Option(names = "--cluster-host", description = "Cluster address of this node (tandem.cluster.hostname, default 127.0.0.1).")
   String hostname;
+
+  @Option(names = "--cluster", description = "Be a cluster member even with all three roles and no seed nodes (others may join).")
+  boolean cluster;
 
   @Option(names = "--seed-nodes", split = ",",
       description = "host:port of seed nodes to join (tandem.cluster.seed-nodes). None: this node founds the cluster.")
@@ -53,7 +61,10 @@ public final class NodeOptions {
       for (String s : seedNodes) ClusterConfig.address("tandem", s); // fail early on a malformed one
       c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
     }
-    return c.withValue("tandem.cluster.enabled", ConfigValueFactory.fromAnyRef(!noCluster));
+    boolean all = c.getStringList("tandem.roles").containsAll(List.of("orchestrator", "small", "large"));
+    boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
+        || c.getBoolean("tandem.cluster.enabled"));
+    return c.withValue("tandem.cluster.enabled", ConfigValueFactory.fromAnyRef(enabled));
   }
 
   /** Whether this node hosts sessions (the HTTP API goes with them). */

@@ -25,7 +25,7 @@ final class LoopbackCluster implements AutoCloseable {
   static final Config FAST = ConfigFactory.parseString("""
       akka.loglevel = WARNING
       akka.cluster.failure-detector.heartbeat-interval = 300ms
-      akka.cluster.failure-detector.acceptable-heartbeat-pause = 1500ms
+      akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s
       akka.cluster.split-brain-resolver.stable-after = 1s
       akka.cluster.down-removal-margin = 0s
       tandem.session.worker-wait = 3s

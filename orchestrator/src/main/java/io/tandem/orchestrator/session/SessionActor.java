@@ -270,6 +270,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onPartial(WorkerProtocol.Partial p) {
+    if (p.tokenizerKey() != null) keys.put(current.role(), p.tokenizerKey());
     streamedInjected.addAll(p.injected());
     streamedGenerated.addAll(p.generated());
     if (!p.injected().isEmpty()) emit(Author.injected, current.reason(), p.injected());

@@ -73,8 +73,12 @@ public final class WorkerProtocol {
   /** Ask for the worker's current figures. */
   public record GetStats(ActorRef<WorkerStats> replyTo) implements Command {}
 
-  /** Tokens as they are generated (only for requests with {@code stream}). */
-  public record Partial(long requestId, List<Token> injected, List<Token> generated) implements Reply {}
+  /**
+   * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
+   * {@code tokenizerKey} (so that a session can hand them on if this worker is lost mid-step).
+   */
+  public record Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey)
+      implements Reply {}
 
   /**
    * The request is done: the tokens of the injected text (as this worker tokenized it) and the

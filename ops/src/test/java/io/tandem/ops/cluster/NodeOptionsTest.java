@@ -1,0 +1,62 @@
+package io.tandem.ops.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The flags that place a node in a cluster become the Akka settings of a cluster member. */
+class NodeOptionsTest {
+
+  @CommandLine.Command(name = "node")
+  static final class Cmd implements Runnable {
+    @CommandLine.Mixin NodeOptions node = new NodeOptions();
+
+    @Override
+    public void run() {}
+  }
+
+  private static Config parse(String... args) {
+    Cmd cmd = new Cmd();
+    new CommandLine(cmd).parseArgs(args);
+    return ClusterConfig.resolve(cmd.node.apply(ConfigFactory.load()));
+  }
+
+  @Test
+  void aWorkerNodeJoinsItsSeedsOverArteryWithItsRolesAsClusterRoles() {
+    Config c = parse("--roles", "large", "--cluster-port", "25522", "--seed-nodes", "127.0.0.1:25520,127.0.0.1:25521");
+    assertEquals("cluster", c.getString("akka.actor.provider"));
+    assertEquals("tcp", c.getString("akka.remote.artery.transport"));
+    assertEquals("127.0.0.1", c.getString("akka.remote.artery.canonical.hostname"));
+    assertEquals(25522, c.getInt("akka.remote.artery.canonical.port"));
+    assertEquals(List.of("akka://tandem@127.0.0.1:25520", "akka://tandem@127.0.0.1:25521"), c.getStringList("akka.cluster.seed-nodes"));
+    assertEquals(List.of("large"), c.getStringList("akka.cluster.roles"));
+    assertEquals("akka.cluster.sbr.SplitBrainResolverProvider", c.getString("akka.cluster.downing-provider-class"));
+    assertEquals("keep-majority", c.getString("akka.cluster.split-brain-resolver.active-strategy"));
+    assertFalse(c.getBoolean("akka.actor.allow-java-serialization"));
+  }
+
+  @Test
+  void aNodeWithAllRolesAndNoClusterFlagsStaysOnTheLocalProvider() {
+    assertEquals("local", parse().getString("akka.actor.provider"));
+    assertEquals("cluster", parse("--cluster").getString("akka.actor.provider"));
+    assertEquals("local", parse("--roles", "small", "--no-cluster").getString("akka.actor.provider"));
+    Config founder = parse("--roles", "orchestrator", "--cluster-port", "25520");
+    assertEquals("cluster", founder.getString("akka.actor.provider"));
+    assertTrue(founder.getStringList("akka.cluster.seed-nodes").isEmpty(), "no seeds: the node joins itself");
+  }
+
+  @Test
+  void badRolesAndSeedsAreRejectedWithWhatToWrite() {
+    IllegalArgumentException role = assertThrows(IllegalArgumentException.class, () -> parse("--roles", "medium"));
+    assertTrue(role.getMessage().contains("orchestrator, small, large"), role.getMessage());
+    IllegalArgumentException seed = assertThrows(IllegalArgumentException.class, () -> parse("--seed-nodes", "localhost"));
+    assertTrue(seed.getMessage().contains("host:port"), seed.getMessage());
+  }
+}

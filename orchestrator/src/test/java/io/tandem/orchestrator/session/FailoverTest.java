@@ -1,0 +1,125 @@
+package io.tandem.orchestrator.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.FishingOutcomes;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.eventstream.EventStream;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.scripted.ScriptedModel;
+import io.tandem.protocol.Author;
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.Span;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker lost in the middle of a streamed takeover: what the client already has stands, the next
+ * worker goes on after it, and with no large worker left the session degrades or fails by config.
+ */
+class FailoverTest {
+  private static final ScriptedCase CASE = ScriptedCase.example();
+  /** The gated model holds the takeover that starts at position 17 some tokens in (at GATE). */
+  private static final int GATE = 25, TAKEOVER_START = 17;
+
+  private static SessionSettings settings(boolean degrade) {
+    return new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), degrade, 4, 2, true);
+  }
+
+  private static CompletableFuture<SessionEvent> run(World w, String id, StringBuilder streamed) {
+    return w.run(w.request(id, CASE.config(), true), d -> {
+      synchronized (streamed) {
+        streamed.append(d.text());
+      }
+    });
+  }
+
+  @Test
+  void aLargeWorkerLostMidTakeoverIsSucceededByAnotherThatWritesOnlyTheRestOfTheStep() throws Exception {
+    try (World w = new World(ConfigFactory.empty(), settings(false))) {
+      TestProbe<StepTimed> steps = w.kit.createTestProbe();
+      w.kit.system().eventStream().tell(new EventStream.Subscribe<>(StepTimed.class, steps.getRef()));
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      GatedModel gated = new GatedModel("large-a", CASE.large(), GATE);
+      ActorRef<WorkerProtocol.Command> a = w.worker(Role.large, "large-a", gated);
+      ActorRef<WorkerProtocol.Command> b = w.worker(Role.large, "large-b", new ScriptedModel("large-b", CASE.large()));
+      String id = null;
+      for (int i = 0; id == null; i++)
+        if (Affinity.rank("stream-" + i, Set.of(a, b)).get(0).equals(a)) id = "stream-" + i;
+      TestProbe<WorkerDirectory.Workers> listed = w.kit.createTestProbe();
+      listed.awaitAssert(Duration.ofSeconds(10), () -> {
+        w.directory.tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), listed.getRef()));
+        assertEquals(2, listed.receiveMessage().workers().size());
+        return null;
+      });
+      StringBuilder streamed = new StringBuilder();
+      CompletableFuture<SessionEvent> end = run(w, id, streamed);
+      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
+      a.tell(WorkerProtocol.Stop.INSTANCE);
+      gated.open.countDown();
+      SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end.get(30, TimeUnit.SECONDS));
+      assertEquals(CASE.expectedText(), f.trace().text());
+      assertEquals(CASE.expectedText(), streamed.toString(), "the client's stream is the answer, nothing repeated or changed");
+      List<StepTimed> found = steps.fishForMessage(Duration.ofSeconds(10), "the moved takeover's step",
+          m -> m.role() == Role.large && m.basePosition() == TAKEOVER_START ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
+      StepTimed moved = found.get(found.size() - 1);
+      assertTrue(moved.generatedTokens() > 0 && moved.generatedTokens() < CASE.config().maxTargetTokens(),
+          "the second worker wrote only what the first had not streamed yet: " + moved.generatedTokens());
+      assertTrue(moved.worker().endsWith("/large-b"), moved.worker());
+    }
+  }
+
+  @Test
+  void losingTheOnlyLargeWorkerMidTakeoverFinishesSmallOnlyKeepingWhatWasStreamedWhenConfiguredToDegrade()
+      throws Exception {
+    try (World w = new World(ConfigFactory.empty(), settings(true))) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      GatedModel gated = new GatedModel("large", CASE.large(), GATE);
+      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
+      StringBuilder streamed = new StringBuilder();
+      CompletableFuture<SessionEvent> end = run(w, "degrade-1", streamed);
+      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
+      large.tell(WorkerProtocol.Stop.INSTANCE);
+      gated.open.countDown();
+      SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end.get(30, TimeUnit.SECONDS));
+      assertTrue(f.degraded());
+      assertEquals(FinishReason.stop, f.trace().finishReason(), "the small model wrote on to its end");
+      assertEquals(f.trace().text(), streamed.toString(), "nothing the client received was contradicted");
+      List<Span> spans = f.trace().spans();
+      Span cut = spans.stream().filter(s -> s.author() == Author.large).reduce((x, y) -> y).orElseThrow();
+      assertEquals(TAKEOVER_START, cut.start());
+      assertTrue(cut.end() > TAKEOVER_START && cut.end() - cut.start() < CASE.config().maxTargetTokens(),
+          "the large model's streamed part of the cut takeover stays in the answer: " + cut);
+      for (Span s : spans) if (s.start() >= cut.end()) assertEquals(Author.small, s.author(), "small-only after the loss: " + s);
+      assertEquals(cut.end() - cut.start(), f.trace().counters().largeTokens());
+      assertEquals(f.trace().text().length(), spans.stream().mapToInt(s -> s.text().length()).sum());
+    }
+  }
+
+  @Test
+  void losingTheOnlyLargeWorkerMidTakeoverFailsRetryablyByDefault() throws Exception {
+    try (World w = new World(ConfigFactory.empty(), settings(false))) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      GatedModel gated = new GatedModel("large", CASE.large(), GATE);
+      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
+      StringBuilder streamed = new StringBuilder();
+      CompletableFuture<SessionEvent> end = run(w, "fail-1", streamed);
+      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
+      large.tell(WorkerProtocol.Stop.INSTANCE);
+      gated.open.countDown();
+      SessionEvent.Failed f = assertInstanceOf(SessionEvent.Failed.class, end.get(30, TimeUnit.SECONDS));
+      assertTrue(f.retryable());
+      assertTrue(f.message().contains("no large worker is available"), f.message());
+      assertTrue(streamed.toString().startsWith(f.partial().text()), "the partial answer is what was streamed");
+    }
+  }
+}
