@@ -24,6 +24,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Mixin ModelOptions models = new ModelOptions();
 
+  @Mixin io.tandem.ops.cluster.NodeOptions node = new io.tandem.ops.cluster.NodeOptions();
+
   @Option(names = "--host", description = "Address to bind. Default: tandem.http.host (127.0.0.1). Without API keys only loopback is allowed.")
   String host;
 
@@ -36,10 +38,12 @@ public final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Config base = ModelOptions.baseConfig();
-    Config config = models.nodeConfig(base);
+    Config config = node.apply(models.nodeConfig(base));
+    Map<Role, RoleSpec> roles = TandemNode.rolesFromConfig(config);
+    boolean orchestrator = io.tandem.ops.cluster.NodeOptions.isOrchestrator(config);
     if (host != null) config = config.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
-    for (Role r : Role.values())
+    for (Role r : roles.keySet())
       if (config.getString("tandem." + r + ".model").isBlank())
         throw new IllegalArgumentException("no " + r + " model configured: give --small SPEC --large SPEC"
             + " (a checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE) or set tandem." + r + ".model");
@@ -51,17 +55,20 @@ public final class ServeCommand implements Callable<Integer> {
     }
     if (http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
       throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
-    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
-    for (Role r : Role.values()) roles.put(r, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
-    TandemNode node = TandemNode.start("tandem", config, roles, true);
+    TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
+    tnode.awaitUp(java.time.Duration.ofSeconds(60));
+    if (!orchestrator) {
+      tnode.system().getWhenTerminated().toCompletableFuture().get();
+      return 0;
+    }
     try {
-      TandemHttpServer.start(node.system(), node.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      TandemHttpServer.start(tnode.system(), tnode.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
     } catch (Exception e) {
-      node.close();
+      tnode.close();
       throw e;
     }
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
-    node.system().getWhenTerminated().toCompletableFuture().get();
+    tnode.system().getWhenTerminated().toCompletableFuture().get();
     return 0;
   }
 }
