@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       BenchCommand.class,
       MakeCheckpointCommand.class,
+      TrainDemoCommand.class,
+      EvalCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tandem implements Runnable {
