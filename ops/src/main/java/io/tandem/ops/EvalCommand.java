@@ -91,6 +91,12 @@ public final class EvalCommand implements Callable<Integer> {
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig speculative = models.speculative(base);
     Config config = models.nodeConfig(base);
+    // Every session in flight should fit in one batch, or the concurrency is partly queueing.
+    for (String role : List.of("small", "large")) {
+      String key = "tandem." + role + ".max-batch";
+      if (config.getInt(key) < concurrency)
+        config = config.withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(concurrency));
+    }
     Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
     if (needSmall) roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
     if (needLarge) roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));

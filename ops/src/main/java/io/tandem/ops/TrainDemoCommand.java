@@ -47,6 +47,15 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--large-steps", defaultValue = "0", description = "Train the large model for exactly this many steps instead (reproducible).")
   int largeSteps;
 
+  @Option(names = "--init-from", description = "Continue training the models in this folder (its small/ and large/) instead of starting from random weights.")
+  Path initFrom;
+
+  @Option(names = "--small-lr", defaultValue = "3e-3", description = "Peak learning rate of the small model. Default: ${DEFAULT-VALUE}.")
+  float smallLr;
+
+  @Option(names = "--large-lr", defaultValue = "1.5e-3", description = "Peak learning rate of the large model. Default: ${DEFAULT-VALUE}.")
+  float largeLr;
+
   @Option(names = "--only", defaultValue = "both", description = "small, large or both. Default: ${DEFAULT-VALUE}.")
   String only;
 
@@ -62,11 +71,13 @@ public final class TrainDemoCommand implements Callable<Integer> {
     DemoTrainer trainer = new DemoTrainer(tokDir, System.err);
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
-      reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, 3e-3f, smallMinutes, smallSteps),
+      reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
+          initFrom == null ? null : initFrom.resolve("small")),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
-      reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, 1.5e-3f, largeMinutes, largeSteps),
+      reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
+          initFrom == null ? null : initFrom.resolve("large")),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);

@@ -91,6 +91,20 @@ public final class TrainableDecoder implements AutoCloseable {
     this.rotateHalf = manager.create(p, new Shape(hd, hd));
   }
 
+  /** Overwrites every weight with the one of the same name in {@code dir}'s safetensors (to continue training). */
+  public void loadWeights(Path dir) {
+    try (io.tandem.inference.hf.safetensors.SafetensorsReader reader =
+        io.tandem.inference.hf.safetensors.SafetensorsReader.open(dir)) {
+      for (Map.Entry<String, NDArray> e : params.entrySet()) {
+        float[] values = reader.readFloats(e.getKey());
+        if (values.length != e.getValue().getShape().size())
+          throw new IllegalArgumentException(e.getKey() + " in " + dir + " has " + values.length
+              + " values; this model's shape needs " + e.getValue().getShape());
+        e.getValue().set(java.nio.FloatBuffer.wrap(values));
+      }
+    }
+  }
+
   public Shape2 shape() {
     return shape;
   }

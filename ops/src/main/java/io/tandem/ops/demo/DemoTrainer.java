@@ -37,7 +37,7 @@ public final class DemoTrainer {
 
   /** What a training run is asked to do. */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps) {}
+      double minutes, int maxSteps, Path init) {}
 
   /** What it did. */
   public record Report(String name, long parameters, int steps, double minutes, double firstLoss,
@@ -70,8 +70,9 @@ public final class DemoTrainer {
 
     try (TrainableDecoder model = new TrainableDecoder(plan.shape(), seed);
         NDManager root = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
-      log.printf("train-demo: %s, %,d parameters, batch %d, lr %.1e, %s%n", plan.name(), model.parameterCount(),
-          plan.batch(), plan.learningRate(),
+      if (plan.init() != null) model.loadWeights(plan.init());
+      log.printf("train-demo: %s, %,d parameters, batch %d, lr %.1e, %s%s%n", plan.name(), model.parameterCount(),
+          plan.batch(), plan.learningRate(), plan.init() == null ? "" : "continuing " + plan.init() + ", ",
           plan.maxSteps() > 0 ? plan.maxSteps() + " steps" : plan.minutes() + " minutes");
       long t0 = System.nanoTime();
       double budgetNanos = plan.minutes() * 60e9;
