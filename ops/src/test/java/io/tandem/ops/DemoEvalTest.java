@@ -12,9 +12,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A CI-sized {@code tandem eval}: the committed demo pair on the first held-out problems, greedy,
- * through the real session and worker actors. The floors are set from the measured full-set
- * accuracies in ops/demo/README.md, low enough that a handful of problems passes them by chance
- * only if the models work, high enough that a broken runtime, tokenizer or extractor (0%) fails.
+ * through the real session and worker actors.
+ *
+ * <p>The committed pair measured 2% (small) and 0% (speculative) on 100 held-out problems (see
+ * ops/demo/README.md): it is undertrained, so any accuracy floor above 0 would fail by chance. The
+ * floors stay at 0 until a better-trained pair is committed; what this test holds today is the
+ * format: answers are reasoning traces that end in a boxed answer, and the large model takes over.
  */
 class DemoEvalTest {
 
@@ -33,6 +36,7 @@ class DemoEvalTest {
     JsonNode speculative = results.path("modes").path("speculative");
     assertEquals(PROBLEMS, small.path("problems").asInt());
     assertEquals(0, small.path("failed").asInt() + speculative.path("failed").asInt());
+    assertTrue(small.path("answered").asInt() >= PROBLEMS - 1, "the small model ends with a boxed answer: " + small);
     assertTrue(small.path("accuracy").asDouble() >= SMALL_FLOOR, "small accuracy " + small);
     assertTrue(speculative.path("accuracy").asDouble() >= SPECULATIVE_FLOOR, "speculative accuracy " + speculative);
     assertTrue(speculative.path("large_token_share").asDouble() > 0, "the large model wrote part of the answers");

@@ -40,6 +40,7 @@ public final class EvalReport {
           .put("injected_token_share", round(r.injectedShare(), 3))
           .put("problems", r.problems())
           .put("correct", r.correct())
+          .put("answered", r.answered())
           .put("failed", r.failed())
           .put("wall_s", round(r.wallSeconds(), 1));
     }

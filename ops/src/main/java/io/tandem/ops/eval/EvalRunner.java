@@ -85,10 +85,12 @@ public final class EvalRunner {
     long injected = 0;
     long takeovers = 0;
     int failed = 0;
+    int answered = 0;
     for (Sample s : out) {
       samples.add(s);
       tokens += s.tokens();
       if (s.error() != null) failed++;
+      if (s.extracted() != null) answered++;
       if (s.counters() != null) {
         small += s.counters().smallTokens();
         large += s.counters().largeTokens();
@@ -98,7 +100,7 @@ public final class EvalRunner {
     }
     double written = Math.max(1, small + large + injected);
     int n = problems.size();
-    return new ModeResult(mode.name(), n, correct.get(), failed, (double) tokens / n, tokens / wall, n / wall,
+    return new ModeResult(mode.name(), n, correct.get(), answered, failed, (double) tokens / n, tokens / wall, n / wall,
         (double) takeovers / n, small / written, large / written, injected / written, wall);
   }
 
