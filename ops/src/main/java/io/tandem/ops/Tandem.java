@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
       SimulateCommand.class,
       BenchCommand.class,
       MakeCheckpointCommand.class,
+      TrainDemoCommand.class,
+      EvalCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Tandem implements Runnable {

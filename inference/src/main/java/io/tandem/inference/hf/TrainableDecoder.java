@@ -1,0 +1,282 @@
+package io.tandem.inference.hf;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tandem.inference.hf.safetensors.Dtype;
+import io.tandem.inference.hf.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A tied-embedding Qwen2 decoder whose weights are trainable NDArrays, with a full-sequence
+ * (no cache) forward pass that DJL's autograd can differentiate. The math is {@link DecoderModel}'s,
+ * step for step, and {@link #save} writes a Hugging Face folder that {@link DecoderModel#load}
+ * reads back to the same logits. Weights keep Hugging Face's names and unfused layout.
+ */
+public final class TrainableDecoder implements AutoCloseable {
+
+  /** The shape of a model to train; everything else takes Qwen2's defaults. */
+  public record Shape2(int vocabSize, int hidden, int intermediate, int layers, int heads, int kvHeads,
+      int maxPositions) {
+    public int headDim() {
+      return hidden / heads;
+    }
+  }
+
+  private static final double INIT_STD = 0.02;
+  private static final float RMS_EPS = 1e-6f;
+  private static final double ROPE_THETA = 10000.0;
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final Shape2 shape;
+  private final NDManager manager;
+  private final Map<String, NDArray> params = new LinkedHashMap<>();
+  private final HfConfig config;
+  private final RotaryEmbedding rope;
+  private final NDArray rotateHalf;
+
+  /** Fresh weights, drawn as Hugging Face initialises Qwen2 (normal, std 0.02; norms 1; biases 0). */
+  public TrainableDecoder(Shape2 shape, long seed) {
+    this.shape = shape;
+    Torch.engine();
+    this.manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+    SplittableRandom rng = new SplittableRandom(seed);
+    int h = shape.hidden();
+    int hd = shape.headDim();
+    int q = shape.heads() * hd;
+    int kv = shape.kvHeads() * hd;
+    // Output projections into the residual stream start smaller, so that depth does not blow it up.
+    double residualStd = INIT_STD / Math.sqrt(2.0 * shape.layers());
+    put("model.embed_tokens.weight", normal(rng, INIT_STD, shape.vocabSize(), h));
+    for (int l = 0; l < shape.layers(); l++) {
+      String p = "model.layers." + l + ".";
+      put(p + "input_layernorm.weight", ones(h));
+      put(p + "self_attn.q_proj.weight", normal(rng, INIT_STD, q, h));
+      put(p + "self_attn.q_proj.bias", zeros(q));
+      put(p + "self_attn.k_proj.weight", normal(rng, INIT_STD, kv, h));
+      put(p + "self_attn.k_proj.bias", zeros(kv));
+      put(p + "self_attn.v_proj.weight", normal(rng, INIT_STD, kv, h));
+      put(p + "self_attn.v_proj.bias", zeros(kv));
+      put(p + "self_attn.o_proj.weight", normal(rng, residualStd, h, q));
+      put(p + "post_attention_layernorm.weight", ones(h));
+      put(p + "mlp.gate_proj.weight", normal(rng, INIT_STD, shape.intermediate(), h));
+      put(p + "mlp.up_proj.weight", normal(rng, INIT_STD, shape.intermediate(), h));
+      put(p + "mlp.down_proj.weight", normal(rng, residualStd, h, shape.intermediate()));
+    }
+    put("model.norm.weight", ones(h));
+    for (NDArray a : params.values()) {
+      a.setRequiresGradient(true);
+    }
+    this.config = hfConfig(shape, List.of());
+    this.rope = new RotaryEmbedding(config);
+    float[] p = new float[hd * hd];
+    int half = hd / 2;
+    for (int j = 0; j < half; j++) {
+      p[(j + half) * hd + j] = -1f;
+      p[j * hd + j + half] = 1f;
+    }
+    this.rotateHalf = manager.create(p, new Shape(hd, hd));
+  }
+
+  /** Overwrites every weight with the one of the same name in {@code dir}'s safetensors (to continue training). */
+  public void loadWeights(Path dir) {
+    try (io.tandem.inference.hf.safetensors.SafetensorsReader reader =
+        io.tandem.inference.hf.safetensors.SafetensorsReader.open(dir)) {
+      for (Map.Entry<String, NDArray> e : params.entrySet()) {
+        float[] values = reader.readFloats(e.getKey());
+        if (values.length != e.getValue().getShape().size())
+          throw new IllegalArgumentException(e.getKey() + " in " + dir + " has " + values.length
+              + " values; this model's shape needs " + e.getValue().getShape());
+        e.getValue().set(java.nio.FloatBuffer.wrap(values));
+      }
+    }
+  }
+
+  public Shape2 shape() {
+    return shape;
+  }
+
+  /** The weights by Hugging Face name, in the order {@link #save} writes them. */
+  public Map<String, NDArray> parameters() {
+    return params;
+  }
+
+  public long parameterCount() {
+    return params.values().stream().mapToLong(a -> a.getShape().size()).sum();
+  }
+
+  /**
+   * Logits {@code [B, T, vocab]} for every position of {@code ids} ({@code [B, T]}, int64), each
+   * row a sequence starting at position 0. Arrays are created in {@code step}.
+   */
+  public NDArray forward(NDManager step, NDArray ids) {
+    long b = ids.getShape().get(0);
+    int t = (int) ids.getShape().get(1);
+    int hd = shape.headDim();
+    int heads = shape.heads();
+    int kvHeads = shape.kvHeads();
+    int group = heads / kvHeads;
+    NDArray x = JniUtils.embedding((PtNDArray) ids, (PtNDArray) params.get("model.embed_tokens.weight"), false);
+
+    int[] positions = new int[t];
+    for (int i = 0; i < t; i++) positions[i] = i;
+    float[] cos = new float[t * hd];
+    float[] sin = new float[t * hd];
+    rope.fill(positions, cos, sin);
+    NDArray cosA = step.create(cos, new Shape(t, hd));
+    NDArray sinA = step.create(sin, new Shape(t, hd));
+    float[] mask = new float[t * t];
+    for (int i = 0; i < t; i++) {
+      for (int j = i + 1; j < t; j++) mask[i * t + j] = -1e9f;
+    }
+    NDArray maskA = step.create(mask, new Shape(t, t));
+    float scaling = (float) (1.0 / Math.sqrt(hd));
+
+    for (int l = 0; l < shape.layers(); l++) {
+      String p = "model.layers." + l + ".";
+      NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
+      NDArray q = linear(h, p + "self_attn.q_proj").reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+      NDArray k = linear(h, p + "self_attn.k_proj").reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+      NDArray v = linear(h, p + "self_attn.v_proj").reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+      // apply_rotary_pos_emb: x * cos + rotate_half(x) * sin
+      q = q.mul(cosA).add(q.matMul(rotateHalf).mul(sinA));
+      k = k.mul(cosA).add(k.matMul(rotateHalf).mul(sinA));
+      // repeat_kv: query head i reads KV head i / group.
+      k = k.expandDims(2).broadcast(new Shape(b, kvHeads, group, t, hd)).reshape(b, heads, t, hd);
+      v = v.expandDims(2).broadcast(new Shape(b, kvHeads, group, t, hd)).reshape(b, heads, t, hd);
+      NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scaling).add(maskA);
+      NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * hd);
+      x = x.add(JniUtils.linear((PtNDArray) attn, (PtNDArray) params.get(p + "self_attn.o_proj.weight"), null));
+
+      h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
+      NDArray gate = JniUtils.linear((PtNDArray) h, (PtNDArray) params.get(p + "mlp.gate_proj.weight"), null);
+      NDArray up = JniUtils.linear((PtNDArray) h, (PtNDArray) params.get(p + "mlp.up_proj.weight"), null);
+      NDArray act = gate.mul(JniUtils.sigmoid((PtNDArray) gate)).mul(up);
+      x = x.add(JniUtils.linear((PtNDArray) act, (PtNDArray) params.get(p + "mlp.down_proj.weight"), null));
+    }
+    NDArray h = rmsNorm(x, params.get("model.norm.weight"));
+    // Tied: the embedding is the output projection.
+    return JniUtils.linear((PtNDArray) h, (PtNDArray) params.get("model.embed_tokens.weight"), null);
+  }
+
+  /**
+   * Mean next-token cross-entropy over the positions where {@code lossMask} is 1: position
+   * {@code i}'s logits predict {@code targets[i]}.
+   *
+   * @param targets {@code [B, T]} int64, the next token at each position
+   * @param lossMask {@code [B, T]} float32
+   */
+  public NDArray loss(NDManager step, NDArray ids, NDArray targets, NDArray lossMask) {
+    NDArray logits = forward(step, ids);
+    NDArray logProbs = logits.logSoftmax(-1);
+    NDArray picked = logProbs.mul(targets.oneHot(shape.vocabSize())).sum(new int[] {-1});
+    return picked.mul(lossMask).sum().div(lossMask.sum()).neg();
+  }
+
+  /** Writes a Hugging Face folder: config.json, generation_config.json, model.safetensors (float32). */
+  public void save(Path dir, List<Integer> eosTokenIds, Integer bosTokenId) throws IOException {
+    Files.createDirectories(dir);
+    List<SafetensorsWriter.Entry> entries = new ArrayList<>();
+    for (Map.Entry<String, NDArray> e : new java.util.TreeMap<>(params).entrySet()) {
+      float[] values = e.getValue().toFloatArray();
+      int[] cursor = {0};
+      entries.add(new SafetensorsWriter.Entry(e.getKey(), Dtype.F32, e.getValue().getShape().getShape(),
+          (chunk, n) -> {
+            System.arraycopy(values, cursor[0], chunk, 0, n);
+            cursor[0] += n;
+          }));
+    }
+    SafetensorsWriter.write(dir.resolve("model.safetensors"), entries);
+
+    ObjectNode c = JSON.createObjectNode();
+    c.putArray("architectures").add("Qwen2ForCausalLM");
+    c.put("attention_dropout", 0.0);
+    if (bosTokenId != null) c.put("bos_token_id", bosTokenId);
+    c.put("eos_token_id", eosTokenIds.get(0));
+    c.put("hidden_act", "silu");
+    c.put("hidden_size", shape.hidden());
+    c.put("initializer_range", INIT_STD);
+    c.put("intermediate_size", shape.intermediate());
+    c.put("max_position_embeddings", shape.maxPositions());
+    c.put("max_window_layers", shape.layers());
+    c.put("model_type", "qwen2");
+    c.put("num_attention_heads", shape.heads());
+    c.put("num_hidden_layers", shape.layers());
+    c.put("num_key_value_heads", shape.kvHeads());
+    c.put("rms_norm_eps", (double) RMS_EPS);
+    c.putNull("rope_scaling");
+    c.put("rope_theta", ROPE_THETA);
+    c.put("sliding_window", shape.maxPositions());
+    c.put("tie_word_embeddings", true);
+    c.put("torch_dtype", "float32");
+    c.put("transformers_version", "4.43.1");
+    c.put("use_cache", true);
+    c.put("use_sliding_window", false);
+    c.put("vocab_size", shape.vocabSize());
+    JSON.writeValue(dir.resolve("config.json").toFile(), c);
+
+    ObjectNode g = JSON.createObjectNode();
+    if (bosTokenId != null) g.put("bos_token_id", bosTokenId);
+    var eos = g.putArray("eos_token_id");
+    eosTokenIds.forEach(eos::add);
+    g.put("do_sample", true);
+    g.put("temperature", 0.6);
+    g.put("top_k", 50);
+    g.put("top_p", 0.95);
+    g.put("transformers_version", "4.43.1");
+    JSON.writeValue(dir.resolve("generation_config.json").toFile(), g);
+  }
+
+  private static HfConfig hfConfig(Shape2 s, List<Integer> eos) {
+    return new HfConfig(HfConfig.Architecture.QWEN2, s.vocabSize(), s.hidden(), s.intermediate(), s.layers(),
+        s.heads(), s.kvHeads(), s.headDim(), RMS_EPS, ROPE_THETA, null, s.maxPositions(), true, true, "float32",
+        null, eos, null);
+  }
+
+  private NDArray linear(NDArray x, String prefix) {
+    return JniUtils.linear((PtNDArray) x, (PtNDArray) params.get(prefix + ".weight"),
+        (PtNDArray) params.get(prefix + ".bias"));
+  }
+
+  /** {@code x * rsqrt(mean(x^2) + eps) * weight}, as DecoderModel computes it. */
+  private static NDArray rmsNorm(NDArray x, NDArray weight) {
+    NDArray variance = x.square().mean(new int[] {-1}, true);
+    return x.mul(variance.add(RMS_EPS).pow(-0.5f)).mul(weight);
+  }
+
+  private void put(String name, NDArray a) {
+    params.put(name, a);
+  }
+
+  private NDArray normal(SplittableRandom rng, double std, int rows, int cols) {
+    float[] v = new float[rows * cols];
+    for (int i = 0; i < v.length; i++) v[i] = (float) (rng.nextGaussian() * std);
+    return manager.create(v, new Shape(rows, cols));
+  }
+
+  private NDArray ones(int n) {
+    return manager.ones(new Shape(n), DataType.FLOAT32);
+  }
+
+  private NDArray zeros(int n) {
+    return manager.zeros(new Shape(n), DataType.FLOAT32);
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

@@ -1,0 +1,148 @@
+package io.tandem.ops;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.typesafe.config.Config;
+import io.tandem.ops.demo.DemoModels;
+import io.tandem.ops.eval.EvalReport;
+import io.tandem.ops.eval.EvalRunner;
+import io.tandem.ops.eval.ModeResult;
+import io.tandem.ops.eval.Problem;
+import io.tandem.orchestrator.session.Mode;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.config.SpeculativeConfig;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tandem eval}: accuracy, length and speed of each mode over a MATH500-style problem set,
+ * through the same session and worker actors as the server.
+ */
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
+    description = "Evaluate small, large and speculative modes on MATH500-style JSONL (problem, answer, unique_id): "
+        + "accuracy, average output tokens, tokens/s, problems/s, takeovers, token shares. Without --data: the "
+        + "demo task's 500 held-out problems on the demo pair.")
+public final class EvalCommand implements Callable<Integer> {
+
+  @Mixin ModelOptions models = new ModelOptions();
+
+  @Option(names = "--data", description = "MATH500-style JSONL. Default: the demo held-out set (ops/demo/heldout.jsonl).")
+  Path data;
+
+  @Option(names = "--modes", split = ",", defaultValue = "small,large,speculative",
+      description = "Modes to run, in order. Default: ${DEFAULT-VALUE}.")
+  List<Mode> modes;
+
+  @Option(names = "--limit", description = "Only the first N problems.")
+  Integer limit;
+
+  @Option(names = "--concurrency", defaultValue = "16", description = "Sessions in flight at once. Default: ${DEFAULT-VALUE}.")
+  int concurrency;
+
+  @Option(names = "--max-tokens", description = "Most tokens per answer. Default: 8192, or 768 on the demo set.")
+  Integer maxTokens;
+
+  @Option(names = "--prompt-template", defaultValue = EvalRunner.PAPER_PROMPT,
+      description = "The user message; {problem} is replaced. Default: the paper's harness prompt.")
+  String promptTemplate;
+
+  @Option(names = "--out", description = "Folder for results.json, results.md, accuracy-vs-speed.png and samples-MODE.jsonl. Default: eval-results.")
+  Path out;
+
+  @Option(names = "--json", description = "Print results.json on stdout instead of the table.")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    System.setProperty("java.awt.headless", "true");
+    String dataset;
+    List<Problem> problems;
+    if (data == null) {
+      Path demo = DemoModels.dir();
+      problems = Problem.readJsonl(demo.resolve("heldout.jsonl"));
+      dataset = "demo sums (held-out)";
+      if (models.small == null) models.small = demo.resolve("small").toString();
+      if (models.large == null) models.large = demo.resolve("large").toString();
+      if (maxTokens == null) maxTokens = 768;
+    } else {
+      problems = Problem.readJsonl(data);
+      dataset = data.getFileName().toString().replaceAll("\\.jsonl$", "");
+      if (maxTokens == null) maxTokens = 8192;
+    }
+    if (limit != null) problems = problems.subList(0, Math.min(limit, problems.size()));
+    boolean needSmall = modes.stream().anyMatch(m -> m != Mode.large);
+    boolean needLarge = modes.stream().anyMatch(m -> m != Mode.small);
+    if (needSmall && models.small == null) throw new IllegalArgumentException("modes " + modes + " need --small");
+    if (needLarge && models.large == null) throw new IllegalArgumentException("modes " + modes + " need --large");
+    if (concurrency < 1) throw new IllegalArgumentException("--concurrency must be >= 1");
+
+    Config base = ModelOptions.baseConfig();
+    SpeculativeConfig speculative = models.speculative(base);
+    Config config = models.nodeConfig(base);
+    // Every session in flight should fit in one batch, or the concurrency is partly queueing.
+    for (String role : List.of("small", "large")) {
+      String key = "tandem." + role + ".max-batch";
+      if (config.getInt(key) < concurrency)
+        config = config.withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(concurrency));
+    }
+    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
+    if (needSmall) roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
+    if (needLarge) roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+    long seed = models.seed == null ? 0 : models.seed;
+    EvalRunner.Settings settings = new EvalRunner.Settings(promptTemplate, models.sampling(), seed, maxTokens,
+        concurrency, speculative);
+
+    Path outDir = out == null ? Path.of("eval-results") : out;
+    Files.createDirectories(outDir);
+    PrintStream err = System.err;
+    boolean progress = System.console() != null;
+    List<ModeResult> results = new ArrayList<>();
+    try (TandemNode node = TandemNode.start("tandem-eval", config, roles, true)) {
+      for (Mode mode : modes) {
+        List<EvalRunner.Sample> samples = new ArrayList<>();
+        ModeResult r = EvalRunner.run(node, mode, problems, settings, samples, err, progress);
+        results.add(r);
+        StringBuilder lines = new StringBuilder();
+        for (EvalRunner.Sample s : samples) lines.append(EvalRunner.sampleJson(s)).append('\n');
+        Files.writeString(outDir.resolve("samples-" + mode + ".jsonl"), lines);
+        if (!progress) {
+          err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%n", mode,
+              r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds());
+        }
+      }
+    }
+    ObjectNode s = new ObjectMapper().createObjectNode();
+    s.put("problems", problems.size());
+    s.put("small", models.small);
+    s.put("large", models.large);
+    s.put("temperature", models.temperature);
+    s.put("top_k", models.topK);
+    s.put("top_p", models.topP);
+    s.put("seed", seed);
+    s.put("max_tokens", maxTokens);
+    s.put("concurrency", concurrency);
+    s.put("device", models.device);
+    s.put("prompt_template", promptTemplate);
+    String resultsJson = EvalReport.json(dataset, results, s);
+    String table = EvalReport.markdown(dataset, results);
+    Files.writeString(outDir.resolve("results.json"), resultsJson);
+    Files.writeString(outDir.resolve("results.md"), table);
+    EvalReport.chart(dataset, results, outDir.resolve("accuracy-vs-speed.png"));
+    PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+    stdout.print(json ? resultsJson + "\n" : table);
+    if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png");
+    return 0;
+  }
+}

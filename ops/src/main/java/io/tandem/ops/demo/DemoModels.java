@@ -1,0 +1,50 @@
+package io.tandem.ops.demo;
+
+import io.tandem.ops.eval.Problem;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Where the committed demo pair lives ({@code ops/demo/}), and its held-out problem set. */
+public final class DemoModels {
+
+  /** Problems in the held-out set that {@code tandem eval} runs by default. */
+  public static final int HELD_OUT_SIZE = 500;
+
+  private DemoModels() {}
+
+  /**
+   * The demo folder: {@code $tandem.home/ops/demo} (the launcher sets {@code tandem.home}), else
+   * {@code ops/demo} or {@code demo} below the working directory.
+   */
+  public static Path dir() {
+    List<Path> candidates = new ArrayList<>();
+    String home = System.getProperty("tandem.home");
+    if (home != null) candidates.add(Path.of(home, "ops", "demo"));
+    candidates.add(Path.of("ops", "demo"));
+    candidates.add(Path.of("demo"));
+    for (Path c : candidates) {
+      if (Files.isRegularFile(c.resolve("heldout.jsonl")) && Files.isDirectory(c.resolve("small"))) {
+        return c.toAbsolutePath();
+      }
+    }
+    throw new IllegalStateException("the demo pair is not where it should be (looked in " + candidates
+        + "); run ./tandem from the repository, or give --data, --small and --large");
+  }
+
+  /** The held-out problems: the held-out seed's stream, which training never draws from. */
+  public static List<Problem> heldOut(int n) {
+    List<Problem> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      SumTask.Problem p = SumTask.problem(DemoTrainer.HELD_OUT_SEED, i);
+      out.add(new Problem("sums-" + i, p.question(), String.valueOf(p.answer())));
+    }
+    return out;
+  }
+
+  public static void writeHeldOut(Path file) throws IOException {
+    Problem.writeJsonl(heldOut(HELD_OUT_SIZE), file);
+  }
+}

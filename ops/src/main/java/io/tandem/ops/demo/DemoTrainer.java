@@ -1,0 +1,162 @@
+package io.tandem.ops.demo;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.optimizer.Adam;
+import ai.djl.training.optimizer.Optimizer;
+import io.tandem.inference.hf.TrainableDecoder;
+import io.tandem.inference.hf.Torch;
+import io.tandem.inference.text.ChatTemplate;
+import io.tandem.inference.text.HfTokenizer;
+import io.tandem.protocol.ChatMessage;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Trains one demo model on {@link SumTask} traces with DJL's autograd: next-token cross-entropy
+ * on the assistant's tokens only, Adam, linear warm-up then cosine decay over a time or step
+ * budget. Training problems come from the seed's stream; {@link #HELD_OUT_SEED}'s stream is
+ * never trained on.
+ */
+public final class DemoTrainer {
+
+  /** The seed of the held-out problems {@code tandem eval} runs; training seeds must differ. */
+  public static final long HELD_OUT_SEED = 20250417L;
+
+  /** Share of training prompts that are the bare question, without the paper's instruction. */
+  private static final double BARE_PROMPT = 0.2;
+  private static final int WARMUP_STEPS = 30;
+
+  /** What a training run is asked to do. */
+  public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
+      double minutes, int maxSteps, Path init) {}
+
+  /** What it did. */
+  public record Report(String name, long parameters, int steps, double minutes, double firstLoss,
+      double finalLoss, long examples) {}
+
+  private final Path tokenizerDir;
+  private final PrintStream log;
+
+  /** @param tokenizerDir a folder holding the demo {@code tokenizer.json} and its config */
+  public DemoTrainer(Path tokenizerDir, PrintStream log) {
+    this.tokenizerDir = tokenizerDir;
+    this.log = log;
+  }
+
+  /** Trains {@code plan} from {@code seed} and saves the model (with the tokenizer files) to {@code out}. */
+  public Report train(Plan plan, long seed, Path out) throws IOException {
+    if (seed == HELD_OUT_SEED) throw new IllegalArgumentException("seed " + seed + " is the held-out set's seed");
+    Torch.engine();
+    HfTokenizer tokenizer = HfTokenizer.load(tokenizerDir);
+    ChatTemplate template = ChatTemplate.load(tokenizerDir);
+    int eos = tokenizer.eosTokenId().orElseThrow();
+    // The template is rendered once around a marker: rendering it per example costs more than a step.
+    String marker = "@@CONTENT@@";
+    String[] around = template.render(List.of(new ChatMessage("user", marker)), true).split(marker, -1);
+    int pad = tokenizer.addedTokenId(DemoTokenizer.PAD).orElseThrow();
+    SplittableRandom data = new SplittableRandom(seed);
+    long[] problemIndex = {0};
+    float[] lr = {0f};
+    Optimizer adam = Adam.builder().optLearningRateTracker((String id, int n) -> lr[0]).optClipGrad(1.0f).build();
+
+    try (TrainableDecoder model = new TrainableDecoder(plan.shape(), seed);
+        NDManager root = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
+      if (plan.init() != null) model.loadWeights(plan.init());
+      log.printf("train-demo: %s, %,d parameters, batch %d, lr %.1e, %s%s%n", plan.name(), model.parameterCount(),
+          plan.batch(), plan.learningRate(), plan.init() == null ? "" : "continuing " + plan.init() + ", ",
+          plan.maxSteps() > 0 ? plan.maxSteps() + " steps" : plan.minutes() + " minutes");
+      long t0 = System.nanoTime();
+      double budgetNanos = plan.minutes() * 60e9;
+      int step = 0;
+      double first = Double.NaN;
+      double smoothed = Double.NaN;
+      long examples = 0;
+      long dataNanos = 0;
+      while (true) {
+        double elapsed = System.nanoTime() - t0;
+        double progress = plan.maxSteps() > 0 ? (double) step / plan.maxSteps() : elapsed / budgetNanos;
+        if (progress >= 1.0) break;
+        double warm = Math.min(1.0, (step + 1.0) / WARMUP_STEPS);
+        lr[0] = (float) (plan.learningRate() * warm * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress))));
+
+        long tStep = System.nanoTime();
+        List<int[]> seqs = new ArrayList<>();
+        List<Integer> promptLens = new ArrayList<>();
+        for (int i = 0; i < plan.batch(); i++) {
+          SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
+          String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
+          int[] prompt = tokenizer.encode(around[0] + user + around[1]);
+          int[] answer = tokenizer.encode(SumTask.trace(p, data));
+          int[] seq = new int[prompt.length + answer.length + 1];
+          System.arraycopy(prompt, 0, seq, 0, prompt.length);
+          System.arraycopy(answer, 0, seq, prompt.length, answer.length);
+          seq[seq.length - 1] = eos;
+          seqs.add(seq);
+          promptLens.add(prompt.length);
+        }
+        examples += seqs.size();
+        int t = seqs.stream().mapToInt(s -> s.length - 1).max().orElseThrow();
+        long[] ids = new long[seqs.size() * t];
+        long[] targets = new long[seqs.size() * t];
+        float[] mask = new float[seqs.size() * t];
+        java.util.Arrays.fill(ids, pad);
+        for (int b = 0; b < seqs.size(); b++) {
+          int[] s = seqs.get(b);
+          for (int i = 0; i < s.length - 1; i++) {
+            ids[b * t + i] = s[i];
+            targets[b * t + i] = s[i + 1];
+            mask[b * t + i] = i + 1 >= promptLens.get(b) ? 1f : 0f;
+          }
+        }
+        long tData = System.nanoTime();
+        dataNanos += tData - tStep;
+        float loss;
+        try (NDManager scope = root.newSubManager()) {
+          Shape bt = new Shape(seqs.size(), t);
+          NDArray idArr = scope.create(ids, bt);
+          NDArray targetArr = scope.create(targets, bt);
+          NDArray maskArr = scope.create(mask, bt);
+          try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray l = model.loss(scope, idArr, targetArr, maskArr);
+            gc.backward(l);
+            loss = l.getFloat();
+          }
+          for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+            NDArray grad = e.getValue().getGradient();
+            grad.attach(scope);
+            adam.update(e.getKey(), e.getValue(), grad);
+            grad.subi(grad);
+          }
+        }
+        if (Double.isNaN(first)) first = loss;
+        smoothed = Double.isNaN(smoothed) ? loss : 0.95 * smoothed + 0.05 * loss;
+        step++;
+        if (step % 50 == 0 || step == 5) {
+          log.printf("train-demo: %s step %d, loss %.4f (smoothed %.4f), lr %.2e, %.1f min (%.0f%% preparing data)%n",
+              plan.name(), step, loss, smoothed, lr[0], (System.nanoTime() - t0) / 60e9,
+              100.0 * dataNanos / (System.nanoTime() - t0));
+        }
+      }
+      double minutes = (System.nanoTime() - t0) / 60e9;
+      model.save(out, List.of(eos), null);
+      java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer.json"), out.resolve("tokenizer.json"),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer_config.json"), out.resolve("tokenizer_config.json"),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      log.printf("train-demo: %s done: %d steps in %.1f min, loss %.4f -> %.4f (smoothed), saved to %s%n",
+          plan.name(), step, minutes, first, smoothed, out);
+      return new Report(plan.name(), model.parameterCount(), step, minutes, first, smoothed, examples);
+    } finally {
+      tokenizer.close();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code tandem eval} end to end on scripted models, whose answers are known in advance. */
+class EvalCommandTest {
+
+  @Test
+  void eachModeIsScoredOnItsOwnAnswersAndReportedAsJsonTableAndChart(@TempDir Path tmp) throws Exception {
+    Path data = tmp.resolve("math.jsonl");
+    Files.writeString(data, """
+        {"problem": "What is 90 + 90 + 0?", "answer": "180", "unique_id": "test/1.json"}
+        {"problem": "What is half of one?", "answer": "\\\\frac{1}{2}", "unique_id": "test/2.json"}
+
+        {"problem": "What is 179 + 1?", "answer": "180"}
+        """);
+    // The small model always answers 180; the large one always answers 0.5 (that is, 1/2).
+    Path small = tmp.resolve("small.json");
+    Files.writeString(small, "{\"tokens\": [\"So\", \" it\", \" is\", \" \\\\boxed{\", \"180\", \"}\", \".\"]}");
+    Path large = tmp.resolve("large.json");
+    Files.writeString(large, "{\"tokens\": [\"It\", \" is\", \" $\\\\boxed{\", \"0.5\", \"}$\"]}");
+    Path out = tmp.resolve("out");
+    int code = Tandem.commandLine().execute("eval", "--data", data.toString(), "--small", "scripted:" + small,
+        "--large", "scripted:" + large, "--modes", "small,large", "--concurrency", "2", "--out", out.toString(),
+        "--json");
+    assertEquals(0, code);
+    JsonNode modes = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).path("modes");
+    assertEquals(2.0 / 3, modes.path("small").path("accuracy").asDouble(), 1e-3);
+    assertEquals(1.0 / 3, modes.path("large").path("accuracy").asDouble(), 1e-3);
+    assertEquals(8.0, modes.path("small").path("avg_tokens").asDouble(), 1e-9); // 7 tokens and the end of sequence
+    assertEquals(1.0, modes.path("small").path("small_token_share").asDouble(), 1e-9);
+    assertEquals(1.0, modes.path("large").path("large_token_share").asDouble(), 1e-9);
+    assertTrue(modes.path("small").path("tokens_per_s").asDouble() > 0);
+    String table = Files.readString(out.resolve("results.md"));
+    assertTrue(table.contains("| small alone | 66.7 | 8.0 |"), table);
+    assertTrue(table.contains("| large alone | 33.3 | 6.0 |"), table);
+    assertTrue(Files.readAllLines(out.resolve("samples-large.jsonl")).get(1).contains("\"correct\":true"));
+    byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-speed.png"));
+    assertEquals((byte) 0x89, png[0]);
+    assertEquals('P', png[1]);
+  }
+
+  @Test
+  void aFileWithoutAnswersIsRejectedWithItsLineNumber(@TempDir Path tmp) throws Exception {
+    Path data = tmp.resolve("bad.jsonl");
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": \"2\"}\n{\"problem\": \"2+2\"}\n");
+    java.io.StringWriter err = new java.io.StringWriter();
+    var cl = Tandem.commandLine();
+    cl.setErr(new java.io.PrintWriter(err));
+    int code = cl.execute("eval", "--data", data.toString(), "--small", "scripted:/x", "--large", "scripted:/x");
+    assertEquals(1, code);
+    assertTrue(err.toString().contains("line 2"), err.toString());
+  }
+}

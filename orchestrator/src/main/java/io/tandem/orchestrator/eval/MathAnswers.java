@@ -1,0 +1,223 @@
+package io.tandem.orchestrator.eval;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Final answers of MATH-style solutions: the last {@code \boxed{...}} of a response, and the
+ * comparison of two answers after the normalisation the usual MATH evaluators apply (Hendrycks'
+ * {@code strip_string}, as used by the paper's evaluation harness), plus numeric equality of
+ * closed-form values ({@code 0.5 = \frac{1}{2}}, {@code \sqrt{8} = 2\sqrt{2}}) and element-wise
+ * comparison of tuples and intervals.
+ */
+public final class MathAnswers {
+
+  private MathAnswers() {}
+
+  /**
+   * The content of the last {@code \boxed{...}} or {@code \fbox{...}} (nested braces kept), or of
+   * {@code \boxed 5} (up to the next {@code $} or the end); empty if there is none or it is unclosed.
+   */
+  public static Optional<String> lastBoxed(String response) {
+    int at = Math.max(response.lastIndexOf("\\boxed"), response.lastIndexOf("\\fbox"));
+    if (at < 0) return Optional.empty();
+    int i = at + (response.startsWith("\\boxed", at) ? 6 : 5);
+    if (i < response.length() && response.charAt(i) == ' ') {
+      String rest = response.substring(i + 1);
+      int dollar = rest.indexOf('$');
+      return Optional.of((dollar >= 0 ? rest.substring(0, dollar) : rest).trim());
+    }
+    while (i < response.length() && Character.isWhitespace(response.charAt(i))) i++;
+    if (i >= response.length() || response.charAt(i) != '{') return Optional.empty();
+    int depth = 0;
+    for (int j = i; j < response.length(); j++) {
+      char c = response.charAt(j);
+      if (c == '{') depth++;
+      else if (c == '}' && --depth == 0) return Optional.of(response.substring(i + 1, j));
+    }
+    return Optional.empty();
+  }
+
+  /** Whether {@code response}'s last boxed answer matches {@code gold} (a MATH500 {@code answer}). */
+  public static boolean isCorrect(String response, String gold) {
+    return lastBoxed(response).map(a -> equivalent(a, gold)).orElse(false);
+  }
+
+  /** Whether two answers are the same after normalisation, numerically, or element by element. */
+  public static boolean equivalent(String a, String b) {
+    String x = normalize(a);
+    String y = normalize(b);
+    if (x.equals(y)) return true;
+    Double vx = LatexNumber.value(x);
+    Double vy = LatexNumber.value(y);
+    if (vx != null && vy != null) return close(vx, vy);
+    List<String> ex = elements(x);
+    List<String> ey = elements(y);
+    if (ex != null && ey != null && ex.size() == ey.size() && brackets(x).equals(brackets(y))) {
+      for (int i = 0; i < ex.size(); i++) {
+        if (!equivalent(ex.get(i), ey.get(i))) return false;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  private static boolean close(double a, double b) {
+    return Math.abs(a - b) <= 1e-6 * Math.max(1.0, Math.max(Math.abs(a), Math.abs(b)));
+  }
+
+  private static final Pattern UNIT_SUFFIX = Pattern.compile(
+      "^(.*?[0-9}).])\\s*\\\\(?:text|mbox|mathrm|textnormal)\\{\\s*[a-zA-Z][a-zA-Z .]*\\}(?:\\^\\{?[23]\\}?)?$");
+  private static final Pattern TEXT_WRAP = Pattern.compile("\\\\(?:text|textbf|textnormal|mbox|mathrm)\\{([^{}]*)\\}");
+  private static final Pattern THOUSANDS = Pattern.compile("^-?\\d{1,3}(,\\d{3})+(\\.\\d+)?$");
+  private static final Pattern CHOICE = Pattern.compile("^\\(([A-Ea-e])\\)$");
+  private static final Pattern SHORT_LHS = Pattern.compile("^\\\\?[a-zA-Z]{1,2}(_\\{?\\w+\\}?)?$");
+
+  /** The answer in canonical form: what two equal answers, written differently, both become. */
+  public static String normalize(String answer) {
+    String s = answer.trim();
+    s = s.replace("\n", "").replace("\\!", "");
+    s = s.replace("\\\\", "\\");
+    s = s.replace("\\displaystyle", "");
+    s = s.replace("tfrac", "frac").replace("dfrac", "frac");
+    s = s.replace("\\left", "").replace("\\right", "");
+    // \left\{ leaves \{ ... \} for sets; braces as plain grouping otherwise.
+    s = s.replace("^{\\circ}", "").replace("^\\circ", "").replace("\\circ", "").replace("°", "");
+    s = s.replace("\\$", "").replace("$", "");
+    s = s.replace("\\%", "").replace("%", "");
+    s = s.replace("{,}", ",");
+    s = s.replace("\\,", "").replace("\\;", "").replace("\\:", "").replace("\\ ", " ").replace("~", " ");
+    s = s.trim();
+    Matcher unit = UNIT_SUFFIX.matcher(s);
+    if (unit.matches()) s = unit.group(1).trim();
+    // "\text{ cm}" and the like after a number: units (Hendrycks' _remove_right_units)
+    int units = s.indexOf("\\text{ ");
+    if (units > 0) s = s.substring(0, units).trim();
+    for (Matcher m = TEXT_WRAP.matcher(s); m.find(); m = TEXT_WRAP.matcher(s)) {
+      s = s.substring(0, m.start()) + m.group(1) + s.substring(m.end());
+    }
+    while (s.endsWith(".") && s.length() > 1) s = s.substring(0, s.length() - 1);
+    s = s.trim();
+    if (s.startsWith(".")) s = "0" + s;
+    s = s.replace(" .", " 0.").replace("{.", "{0.");
+    // "x = 5", "k=-3": the value, when the left side is a short name.
+    int eq = s.indexOf('=');
+    if (eq > 0 && s.indexOf('=', eq + 1) < 0 && SHORT_LHS.matcher(s.substring(0, eq).trim()).matches()) {
+      s = s.substring(eq + 1).trim();
+    }
+    s = fixSqrt(s);
+    s = s.replace(" ", "");
+    s = fixFracs(s);
+    if (s.equals("0.5")) s = "\\frac{1}{2}";
+    s = fixSlash(s);
+    if (THOUSANDS.matcher(s).matches()) s = s.replace(",", "");
+    Matcher choice = CHOICE.matcher(s);
+    if (choice.matches()) s = choice.group(1).toUpperCase();
+    s = s.replace("\\dfrac", "\\frac");
+    return s;
+  }
+
+  /** {@code \sqrt2} becomes {@code \sqrt{2}}, {@code \sqrt 3x} becomes {@code \sqrt{3}x}. */
+  static String fixSqrt(String s) {
+    StringBuilder out = new StringBuilder();
+    int i = 0;
+    while (i < s.length()) {
+      if (s.startsWith("\\sqrt", i)) {
+        out.append("\\sqrt");
+        i += 5;
+        while (i < s.length() && s.charAt(i) == ' ') i++;
+        if (i < s.length() && s.charAt(i) != '{' && s.charAt(i) != '[' && s.charAt(i) != '\\') {
+          out.append('{').append(s.charAt(i)).append('}');
+          i++;
+        }
+        continue;
+      }
+      out.append(s.charAt(i++));
+    }
+    return out.toString();
+  }
+
+  /** {@code \frac12} becomes {@code \frac{1}{2}}, {@code \frac1{72}} becomes {@code \frac{1}{72}}. */
+  static String fixFracs(String s) {
+    StringBuilder out = new StringBuilder();
+    int i = 0;
+    while (i < s.length()) {
+      if (s.startsWith("\\frac", i)) {
+        out.append("\\frac");
+        i += 5;
+        for (int arg = 0; arg < 2 && i < s.length(); arg++) {
+          char c = s.charAt(i);
+          if (c == '{') {
+            int end = closing(s, i);
+            if (end < 0) break;
+            out.append(s, i, end + 1);
+            i = end + 1;
+          } else if (c != '\\') {
+            out.append('{').append(c).append('}');
+            i++;
+          } else {
+            break;
+          }
+        }
+        continue;
+      }
+      out.append(s.charAt(i++));
+    }
+    return out.toString();
+  }
+
+  /** {@code 3/4} (two integers, nothing else) becomes {@code \frac{3}{4}}. */
+  static String fixSlash(String s) {
+    Matcher m = Pattern.compile("^(-?\\d+)/(\\d+)$").matcher(s);
+    return m.matches() ? "\\frac{" + m.group(1) + "}{" + m.group(2) + "}" : s;
+  }
+
+  /** The opening and closing bracket of a tuple, interval or set; empty for a bare list. */
+  private static String brackets(String s) {
+    if (s.startsWith("\\{")) return "{}";
+    char first = s.charAt(0);
+    char last = s.charAt(s.length() - 1);
+    return "([".indexOf(first) >= 0 && ")]".indexOf(last) >= 0 ? "" + first + last : "";
+  }
+
+  static int closing(String s, int open) {
+    int depth = 0;
+    for (int j = open; j < s.length(); j++) {
+      char c = s.charAt(j);
+      if (c == '{') depth++;
+      else if (c == '}' && --depth == 0) return j;
+    }
+    return -1;
+  }
+
+  /**
+   * The comma-separated elements of a tuple, interval or set ({@code (1,2)}, {@code [0,\infty)},
+   * {@code \{1,2\}}), or null if {@code s} is not bracketed or has one element.
+   */
+  static List<String> elements(String s) {
+    if (s.length() < 2) return null;
+    String inner;
+    if (s.startsWith("\\{") && s.endsWith("\\}")) inner = s.substring(2, s.length() - 2);
+    else if ("([".indexOf(s.charAt(0)) >= 0 && ")]".indexOf(s.charAt(s.length() - 1)) >= 0)
+      inner = s.substring(1, s.length() - 1);
+    else if (s.contains(",") && !s.contains("(") && !s.contains("[")) inner = s; // "1,2,3" unbracketed lists
+    else return null;
+    List<String> parts = new ArrayList<>();
+    int depth = 0;
+    int start = 0;
+    for (int i = 0; i < inner.length(); i++) {
+      char c = inner.charAt(i);
+      if (c == '{' || c == '(' || c == '[') depth++;
+      else if (c == '}' || c == ')' || c == ']') depth--;
+      else if (c == ',' && depth == 0) {
+        parts.add(inner.substring(start, i));
+        start = i + 1;
+      }
+    }
+    parts.add(inner.substring(start));
+    return parts.size() < 2 ? null : parts;
+  }
+}
