@@ -49,9 +49,30 @@ public final class BenchServeCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print one JSON object instead of a table.")
   boolean json;
 
+  @Option(names = "--prompts", description = "A JSONL file whose \"problem\" fields are the sessions' questions "
+      + "(e.g. ops/demo/heldout.jsonl for the demo pair). Default: generated arithmetic questions.")
+  java.nio.file.Path prompts;
+
+  private List<String> questions = List.of();
+
+  private String question(int i) {
+    return questions.isEmpty() ? "Question " + i + ": what is " + (17 + i) + " times 23?" : questions.get(i % questions.size());
+  }
+
   @Override
   public Integer call() throws Exception {
     if (models.small == null || models.large == null) throw new IllegalArgumentException("bench serve needs --small and --large");
+    if (prompts != null) {
+      List<String> qs = new ArrayList<>();
+      ObjectMapper reader = new ObjectMapper();
+      for (String line : java.nio.file.Files.readAllLines(prompts)) {
+        if (line.isBlank()) continue;
+        com.fasterxml.jackson.databind.JsonNode problem = reader.readTree(line).get("problem");
+        if (problem == null) throw new IllegalArgumentException(prompts + ": a line without a \"problem\" field");
+        qs.add(problem.asText());
+      }
+      questions = qs;
+    }
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig spec = models.speculative(base);
     ObjectMapper m = new ObjectMapper();
@@ -108,7 +129,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       SessionRequest req = new SessionRequest("bench-" + System.nanoTime() + "-" + i, "bench",
-          Prompt.chat(List.of(new ChatMessage("user", "Question " + i + ": what is " + (17 + i) + " times 23?"))),
+          Prompt.chat(List.of(new ChatMessage("user", question(i)))),
           new SamplingParams(models.temperature, models.topK, models.topP, seedBase * 1000 + i),
           newTokens, spec, Mode.speculative, false);
       all.add(SessionRunner.run(node.system(), node.sessions(), req, null).toCompletableFuture());
