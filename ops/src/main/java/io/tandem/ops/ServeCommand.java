@@ -43,10 +43,22 @@ public final class ServeCommand implements Callable<Integer> {
     boolean orchestrator = io.tandem.ops.cluster.NodeOptions.isOrchestrator(config);
     if (host != null) config = config.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
-    for (Role r : roles.keySet())
-      if (config.getString("tandem." + r + ".model").isBlank())
-        throw new IllegalArgumentException("no " + r + " model configured: give --small SPEC --large SPEC"
-            + " (a checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE) or set tandem." + r + ".model");
+    for (Role r : roles.keySet()) {
+      if (!config.getString("tandem." + r + ".model").isBlank()) continue;
+      // No model given: the embedded default, the demo pair that ships in ops/demo/.
+      java.nio.file.Path demo;
+      try {
+        demo = io.tandem.ops.demo.DemoModels.dir().resolve(r.name());
+      } catch (IllegalStateException e) {
+        throw new IllegalArgumentException("no " + r + " model configured and " + e.getMessage()
+            + " (or give --small SPEC --large SPEC: a checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE)");
+      }
+      org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info(
+          "tandem serve: no {} model given; serving the embedded demo {} model {} (tiny, trained on sums of six "
+              + "two-digit numbers: see ops/demo/README.md for what it can do)", r, r, demo);
+      config = config.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(demo.toString()));
+      roles.put(r, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
+    }
     HttpSettings http = HttpSettings.fromConfig(config).withSpeculative(models.speculative(base));
     if (apiKeys != null) {
       java.util.List<TenantSpec> all = new java.util.ArrayList<>(http.tenants());
