@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.tandem.ops.Tandem;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,23 +16,16 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code ops/cluster/local.sh}: three {@code tandem serve} processes on 127.0.0.1, a request through
  * the HTTP node answered with takeovers by the large node, then {@code down}.
  *
- * <p>NEEDS {@code tandem serve} (the HTTP branch) with NodeOptions mixed in: it runs only when the
- * launcher has a serve command, so it is skipped on the cluster branch and runs once merged. It
- * also needs the launcher built ({@code mvn install}), as a user would have it.
+ * <p>An integration test (failsafe, after {@code package}): it runs the launcher as a user would,
+ * which needs {@code ops/target/tandem-ops.jar} and its {@code lib/}.
  */
-@EnabledIf("serveExists")
-class LocalClusterScriptTest {
-  static boolean serveExists() {
-    return Tandem.commandLine().getSubcommands().containsKey("serve")
-        && Files.isRegularFile(repo().resolve("ops/target/tandem-ops.jar"));
-  }
+class LocalClusterScriptIT {
 
   static Path repo() {
     Path p = Path.of("").toAbsolutePath();
@@ -53,6 +45,7 @@ class LocalClusterScriptTest {
 
   @Test
   void threeNodesComeUpAnswerARequestWithTakeoversByTheLargeNodeAndGoDown(@TempDir Path dir) throws Exception {
+    assertTrue(Files.isRegularFile(repo().resolve("ops/target/tandem-ops.jar")), "the launcher is packaged");
     int cluster = LoopbackCluster.freePort(), http = LoopbackCluster.freePort();
     Map<String, String> env = Map.of("TANDEM_CLUSTER_DIR", dir.toString(), "TANDEM_CLUSTER_PORT", String.valueOf(cluster),
         "TANDEM_HTTP_PORT", String.valueOf(http), "TANDEM_JAVA_OPTS", "-Xmx512m");
