@@ -333,21 +333,22 @@ public final class DecoderModel implements AutoCloseable {
     int n = batch.size() - d.from;
     int first = batch.offset[d.from];
     NDArray rows = qk.get(new NDIndex().addSliceDim(first, first + n)); // [n, H + KV, hd]
-    NDArray vRows = v.get(new NDIndex().addSliceDim(first, first + n)); // [n, KV, hd]
-    NDList keys = new NDList(n);
-    NDList values = new NDList(n);
+    // The new keys and values of every decode as [n, 2, KV, 1, hd]: one write per sequence.
+    NDArray newKv = NDArrays.stack(new NDList(
+            rows.get(new NDIndex().addAllDim().addSliceDim(heads, heads + kvHeads)),
+            v.get(new NDIndex().addSliceDim(first, first + n))), 1)
+        .expandDims(3);
+    NDList kvs = new NDList(n);
     for (int i = 0; i < n; i++) {
       KvCache cache = batch.caches.get(d.from + i);
-      NDArray k = rows.get(new NDIndex().addIndices(i).addSliceDim(heads, heads + kvHeads)).expandDims(1);
-      NDArray val = vRows.get(i).expandDims(1);
-      cache.write(layer, k, val);
-      keys.add(cache.keys(layer, d.slots, scope));
-      values.add(cache.values(layer, d.slots, scope));
+      cache.writeOne(layer, newKv.get(i));
+      kvs.add(cache.keysAndValues(layer, d.slots, scope));
     }
+    NDArray both = NDArrays.stack(kvs); // [n, 2, KV, slots, hd]
+    NDArray k = both.get(new NDIndex().addAllDim().addIndices(0));
+    NDArray val = both.get(new NDIndex().addAllDim().addIndices(1));
     // q as [n, KV, G, hd]: query head h reads KV head h / G.
     NDArray q = rows.get(new NDIndex().addAllDim().addSliceDim(0, heads)).reshape(n, kvHeads, group, headDim);
-    NDArray k = NDArrays.stack(keys); // [n, KV, slots, hd]
-    NDArray val = NDArrays.stack(values);
     NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scaling);
     if (computeDtype != DataType.FLOAT32) {
       scores = scores.toType(DataType.FLOAT32, false);

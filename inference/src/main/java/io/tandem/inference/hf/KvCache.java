@@ -7,8 +7,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * The key/value cache of one sequence on one {@link DecoderModel}: per layer, keys (stored after
- * RoPE) and values as {@code [num_key_value_heads, capacity, head_dim]}. Slots
+ * The key/value cache of one sequence on one {@link DecoderModel}: per layer one array
+ * {@code [2, num_key_value_heads, capacity, head_dim]}, keys (stored after RoPE) then values, so
+ * that a decode step writes and reads both with one call each. Slots
  * {@code [0, length)} are valid; capacity grows by doubling, so appending is amortised O(new
  * tokens). Owned by one sequence and used from the model's thread only.
  */
@@ -22,8 +23,7 @@ public final class KvCache implements AutoCloseable {
   private final int headDim;
   private final int maxLength;
   private final DataType dtype;
-  private final NDArray[] keys;
-  private final NDArray[] values;
+  private final NDArray[] kv;
   private int length;
   private int capacity;
   private boolean closed;
@@ -35,8 +35,7 @@ public final class KvCache implements AutoCloseable {
     this.headDim = config.headDim();
     this.maxLength = config.maxPositionEmbeddings();
     this.dtype = dtype;
-    this.keys = new NDArray[layers];
-    this.values = new NDArray[layers];
+    this.kv = new NDArray[layers];
   }
 
   /** Number of tokens whose keys and values are cached (the next token's position). */
@@ -95,24 +94,19 @@ public final class KvCache implements AutoCloseable {
       newCapacity *= 2;
     }
     newCapacity = Math.min(newCapacity, maxLength);
-    Shape shape = new Shape(kvHeads, newCapacity, headDim);
+    Shape shape = new Shape(2, kvHeads, newCapacity, headDim);
     for (int l = 0; l < layers; l++) {
-      NDArray k = manager.zeros(shape, dtype);
-      NDArray v = manager.zeros(shape, dtype);
+      NDArray grown = manager.zeros(shape, dtype);
       if (length > 0) {
-        NDIndex valid = new NDIndex().addAllDim().addSliceDim(0, length);
-        try (NDArray oldK = keys[l].get(valid);
-            NDArray oldV = values[l].get(valid)) {
-          k.set(valid, oldK);
-          v.set(valid, oldV);
+        NDIndex valid = new NDIndex().addAllDim().addAllDim().addSliceDim(0, length);
+        try (NDArray old = kv[l].get(valid)) {
+          grown.set(valid, old);
         }
       }
-      if (keys[l] != null) {
-        keys[l].close();
-        values[l].close();
+      if (kv[l] != null) {
+        kv[l].close();
       }
-      keys[l] = k;
-      values[l] = v;
+      kv[l] = grown;
     }
     capacity = newCapacity;
   }
@@ -120,19 +114,28 @@ public final class KvCache implements AutoCloseable {
   /** Writes the new tokens' keys/values {@code [KV, n, hd]} into slots {@code [length, length + n)}. */
   void write(int layer, NDArray newKeys, NDArray newValues) {
     long n = newKeys.getShape().get(1);
-    NDIndex slots = new NDIndex().addAllDim().addSliceDim(length, length + n);
-    keys[layer].set(slots, newKeys);
-    values[layer].set(slots, newValues);
+    kv[layer].set(new NDIndex().addIndices(0).addAllDim().addSliceDim(length, length + n), newKeys);
+    kv[layer].set(new NDIndex().addIndices(1).addAllDim().addSliceDim(length, length + n), newValues);
+  }
+
+  /** Writes one new token's keys and values {@code [2, KV, 1, hd]} into slot {@code length}. */
+  void writeOne(int layer, NDArray keysAndValues) {
+    kv[layer].set(new NDIndex().addAllDim().addAllDim().addSliceDim(length, length + 1), keysAndValues);
+  }
+
+  /** The first {@code upTo} slots of a layer's keys and values {@code [2, KV, upTo, hd]}, a view owned by {@code step}. */
+  NDArray keysAndValues(int layer, int upTo, NDManager step) {
+    return kv[layer].get(step, new NDIndex().addAllDim().addAllDim().addSliceDim(0, upTo));
   }
 
   /** The first {@code upTo} slots of a layer's keys, as a view owned by {@code step}. */
   NDArray keys(int layer, int upTo, NDManager step) {
-    return keys[layer].get(step, new NDIndex().addAllDim().addSliceDim(0, upTo));
+    return kv[layer].get(step, new NDIndex().addIndices(0).addAllDim().addSliceDim(0, upTo));
   }
 
   /** The first {@code upTo} slots of a layer's values, as a view owned by {@code step}. */
   NDArray values(int layer, int upTo, NDManager step) {
-    return values[layer].get(step, new NDIndex().addAllDim().addSliceDim(0, upTo));
+    return kv[layer].get(step, new NDIndex().addIndices(1).addAllDim().addSliceDim(0, upTo));
   }
 
   /** Marks {@code n} more slots valid once a forward pass has written them in every layer. */
