@@ -14,16 +14,15 @@ import org.junit.jupiter.api.io.TempDir;
  * A CI-sized {@code tandem eval}: the committed demo pair on the first held-out problems, greedy,
  * through the real session and worker actors.
  *
- * <p>The committed pair measured 2% (small) and 0% (speculative) on 100 held-out problems (see
- * ops/demo/README.md): it is undertrained, so any accuracy floor above 0 would fail by chance. The
- * floors stay at 0 until a better-trained pair is committed; what this test holds today is the
- * format: answers are reasoning traces that end in a boxed answer, and the large model takes over.
+ * <p>The committed pair measured, greedy, 100% (small) and 98% (speculative) on the first 100
+ * held-out problems (see ops/demo/README.md). Greedy decoding of fixed problems is deterministic, so
+ * the floor only has to absorb float differences between machines flipping a digit: 6 of 8.
  */
 class DemoEvalTest {
 
   static final int PROBLEMS = 8;
-  static final double SMALL_FLOOR = 0.0; // set from the measured accuracy
-  static final double SPECULATIVE_FLOOR = 0.0; // set from the measured accuracy
+  static final double SMALL_FLOOR = 0.75; // measured 1.00 on 100 problems, greedy
+  static final double SPECULATIVE_FLOOR = 0.75; // measured 0.98 on 100 problems, greedy
 
   @Test
   void theDemoPairSolvesHeldOutProblemsAboveItsFloorInEveryMode(@TempDir Path out) throws Exception {
