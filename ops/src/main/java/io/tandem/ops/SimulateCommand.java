@@ -374,11 +374,7 @@ public final class SimulateCommand implements Callable<Integer> {
 
   private static List<WorkerProtocol.WorkerStats> stats(TandemNode node, List<ActorRef<WorkerProtocol.Command>> workers)
       throws Exception {
-    List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
-    for (ActorRef<WorkerProtocol.Command> w : workers)
-      out.add(AskPattern.<WorkerProtocol.Command, WorkerProtocol.WorkerStats>ask(w, WorkerProtocol.GetStats::new,
-          Duration.ofSeconds(30), node.system().scheduler()).toCompletableFuture().get(60, TimeUnit.SECONDS));
-    return out;
+    return WorkerStatsCollector.ask(node, workers);
   }
 
   private static List<WorkerProtocol.WorkerStats> zero(List<WorkerProtocol.WorkerStats> like) {

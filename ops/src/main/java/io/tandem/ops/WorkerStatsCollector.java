@@ -18,11 +18,17 @@ final class WorkerStatsCollector {
     WorkerDirectory.Workers workers = AskPattern.<WorkerDirectory.Command, WorkerDirectory.Workers>ask(
             node.directory(), r -> new WorkerDirectory.GetWorkers(role, Set.of(), r), timeout, node.system().scheduler())
         .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    return ask(node, workers.workers());
+  }
+
+  /** Asks each of {@code workers} for its figures, in order. */
+  static List<WorkerProtocol.WorkerStats> ask(TandemNode node, java.util.Collection<ActorRef<WorkerProtocol.Command>> workers)
+      throws Exception {
     List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
-    for (ActorRef<WorkerProtocol.Command> w : workers.workers()) {
+    for (ActorRef<WorkerProtocol.Command> w : workers) {
       out.add(AskPattern.<WorkerProtocol.Command, WorkerProtocol.WorkerStats>ask(
-              w, WorkerProtocol.GetStats::new, timeout, node.system().scheduler())
-          .toCompletableFuture().get(30, TimeUnit.SECONDS));
+              w, WorkerProtocol.GetStats::new, Duration.ofSeconds(30), node.system().scheduler())
+          .toCompletableFuture().get(60, TimeUnit.SECONDS));
     }
     return out;
   }
