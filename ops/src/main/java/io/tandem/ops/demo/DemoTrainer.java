@@ -4,6 +4,8 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Adam;
 import ai.djl.training.optimizer.Optimizer;
@@ -34,10 +36,21 @@ public final class DemoTrainer {
   /** Share of training prompts that are the bare question, without the paper's instruction. */
   private static final double BARE_PROMPT = 0.2;
   private static final int WARMUP_STEPS = 30;
+  /** Non-finite steps in a row after which training stops instead of going on from bad weights. */
+  private static final int MAX_CONSECUTIVE_SKIPS = 10;
 
   /** What a training run is asked to do. */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps, Path init) {}
+      double minutes, int maxSteps, Path init) {
+    public Plan {
+      if (!(learningRate > 0) || !Float.isFinite(learningRate))
+        throw new IllegalArgumentException(name + ": the learning rate must be a positive number, got " + learningRate);
+      if (batch < 1) throw new IllegalArgumentException(name + ": the batch must be at least 1, got " + batch);
+      if (maxSteps < 0) throw new IllegalArgumentException(name + ": steps must not be negative, got " + maxSteps);
+      if (maxSteps == 0 && !(minutes > 0))
+        throw new IllegalArgumentException(name + ": give a positive number of steps or minutes, got " + minutes + " minutes");
+    }
+  }
 
   /** What it did. */
   public record Report(String name, long parameters, int steps, double minutes, double firstLoss,
@@ -81,6 +94,8 @@ public final class DemoTrainer {
       double smoothed = Double.NaN;
       long examples = 0;
       long dataNanos = 0;
+      int skipped = 0;
+      int consecutiveSkips = 0;
       while (true) {
         double elapsed = System.nanoTime() - t0;
         double progress = plan.maxSteps() > 0 ? (double) step / plan.maxSteps() : elapsed / budgetNanos;
@@ -130,12 +145,37 @@ public final class DemoTrainer {
             gc.backward(l);
             loss = l.getFloat();
           }
+          Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
+          float largest = 0;
           for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
             NDArray grad = e.getValue().getGradient();
             grad.attach(scope);
-            adam.update(e.getKey(), e.getValue(), grad);
-            grad.subi(grad);
+            grads.put(e.getKey(), grad);
+            float max = grad.abs().max().getFloat(); // NaN if any element is NaN
+            largest = Float.isNaN(max) ? Float.NaN : Math.max(largest, max);
           }
+          boolean finite = Float.isFinite(loss) && Float.isFinite(largest);
+          for (Map.Entry<String, NDArray> e : grads.entrySet()) {
+            // A non-finite step is dropped before Adam sees it: one bad batch would otherwise
+            // poison the moment estimates and, through them, every later update.
+            if (finite) adam.update(e.getKey(), model.parameters().get(e.getKey()), e.getValue());
+            // zero_() rather than g - g: an infinite gradient minus itself is NaN, which the next
+            // backward pass would accumulate into and never leave.
+            JniUtils.zeroGrad((PtNDArray) model.parameters().get(e.getKey()));
+          }
+          if (!finite) {
+            skipped++;
+            consecutiveSkips++;
+            log.printf("train-demo: %s step %d: loss %s, largest gradient %s; update skipped%n",
+                plan.name(), step + 1, loss, largest);
+            if (consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) {
+              throw new IllegalStateException(plan.name() + ": " + consecutiveSkips
+                  + " steps in a row had a non-finite loss or gradient (step " + (step + 1)
+                  + "); lower the learning rate. Nothing was saved.");
+            }
+            continue;
+          }
+          consecutiveSkips = 0;
         }
         if (Double.isNaN(first)) first = loss;
         smoothed = Double.isNaN(smoothed) ? loss : 0.95 * smoothed + 0.05 * loss;
@@ -152,8 +192,8 @@ public final class DemoTrainer {
           java.nio.file.StandardCopyOption.REPLACE_EXISTING);
       java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer_config.json"), out.resolve("tokenizer_config.json"),
           java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-      log.printf("train-demo: %s done: %d steps in %.1f min, loss %.4f -> %.4f (smoothed), saved to %s%n",
-          plan.name(), step, minutes, first, smoothed, out);
+      log.printf("train-demo: %s done: %d steps in %.1f min (%d non-finite steps skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
+          plan.name(), step, minutes, skipped, first, smoothed, out);
       return new Report(plan.name(), model.parameterCount(), step, minutes, first, smoothed, examples);
     } finally {
       tokenizer.close();

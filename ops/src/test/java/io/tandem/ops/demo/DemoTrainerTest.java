@@ -1,0 +1,63 @@
+package io.tandem.ops.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.inference.hf.TrainableDecoder;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Short training runs of a one-layer model on the demo task. */
+class DemoTrainerTest {
+
+  private static TrainableDecoder.Shape2 tiny(int vocab) {
+    return new TrainableDecoder.Shape2(vocab, 32, 64, 1, 2, 1, 512);
+  }
+
+  @Test
+  void aFewStepsLowerTheLossAndSaveAModelFolder(@TempDir Path dir) throws Exception {
+    DemoTokenizer tok = DemoTokenizer.build();
+    tok.write(dir.resolve("tok"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    DemoTrainer trainer = new DemoTrainer(dir.resolve("tok"), new PrintStream(log, true, StandardCharsets.UTF_8));
+    DemoTrainer.Report r = trainer.train(
+        new DemoTrainer.Plan("tiny", tiny(tok.vocabSize()), 8, 3e-3f, 0, 60, null), 11, dir.resolve("out"));
+    assertEquals(60, r.steps());
+    assertTrue(r.finalLoss() < r.firstLoss() - 0.5, "loss " + r.firstLoss() + " -> " + r.finalLoss());
+    assertTrue(Files.size(dir.resolve("out/model.safetensors")) > 0);
+    assertTrue(Files.exists(dir.resolve("out/tokenizer.json")));
+    assertTrue(log.toString(StandardCharsets.UTF_8).contains("0 non-finite steps skipped"), log.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void weightsThatTurnNonFiniteStopTrainingWithAnErrorAndSaveNothing(@TempDir Path dir) throws Exception {
+    DemoTokenizer tok = DemoTokenizer.build();
+    tok.write(dir.resolve("tok"));
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    DemoTrainer trainer = new DemoTrainer(dir.resolve("tok"), new PrintStream(log, true, StandardCharsets.UTF_8));
+    // A learning rate of 1e30 throws every weight out of float range at the first update; from
+    // then on every loss is NaN, each step is skipped, and the run gives up instead of saving.
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> trainer.train(
+        new DemoTrainer.Plan("tiny", tiny(tok.vocabSize()), 2, 1e30f, 0, 40, null), 11, dir.resolve("out")));
+    assertTrue(e.getMessage().contains("10 steps in a row had a non-finite loss"), e.getMessage());
+    assertTrue(log.toString(StandardCharsets.UTF_8).contains("update skipped"), log.toString(StandardCharsets.UTF_8));
+    assertFalse(Files.exists(dir.resolve("out/model.safetensors")));
+  }
+
+  @Test
+  void aPlanWithoutAUsableLearningRateOrBudgetIsRefused() {
+    TrainableDecoder.Shape2 shape = tiny(100);
+    assertThrows(IllegalArgumentException.class, () -> new DemoTrainer.Plan("s", shape, 4, Float.NaN, 0, 10, null));
+    assertThrows(IllegalArgumentException.class, () -> new DemoTrainer.Plan("s", shape, 4, -1e-3f, 0, 10, null));
+    assertThrows(IllegalArgumentException.class, () -> new DemoTrainer.Plan("s", shape, 0, 1e-3f, 0, 10, null));
+    assertThrows(IllegalArgumentException.class, () -> new DemoTrainer.Plan("s", shape, 4, 1e-3f, 0, 0, null));
+    assertThrows(IllegalArgumentException.class, () -> new DemoTrainer.Plan("s", shape, 4, 1e-3f, 1, -5, null));
+  }
+}
