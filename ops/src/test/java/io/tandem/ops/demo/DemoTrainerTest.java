@@ -17,18 +17,23 @@ import org.junit.jupiter.api.io.TempDir;
 /** Short training runs of a one-layer model on the demo task. */
 class DemoTrainerTest {
 
+  private static final int VOCAB = DemoTokenizer.build().vocabSize();
+
+  private static DemoTrainer trainer(Path dir, ByteArrayOutputStream log) throws Exception {
+    DemoTokenizer.build().write(dir.resolve("tok"));
+    return new DemoTrainer(dir.resolve("tok"), new PrintStream(log, true, StandardCharsets.UTF_8));
+  }
+
   private static TrainableDecoder.Shape2 tiny(int vocab) {
     return new TrainableDecoder.Shape2(vocab, 32, 64, 1, 2, 1, 512);
   }
 
   @Test
   void aFewStepsLowerTheLossAndSaveAModelFolder(@TempDir Path dir) throws Exception {
-    DemoTokenizer tok = DemoTokenizer.build();
-    tok.write(dir.resolve("tok"));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    DemoTrainer trainer = new DemoTrainer(dir.resolve("tok"), new PrintStream(log, true, StandardCharsets.UTF_8));
+    DemoTrainer trainer = trainer(dir, log);
     DemoTrainer.Report r = trainer.train(
-        new DemoTrainer.Plan("tiny", tiny(tok.vocabSize()), 8, 3e-3f, 0, 60, null), 11, dir.resolve("out"));
+        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null), 11, dir.resolve("out"));
     assertEquals(60, r.steps());
     assertTrue(r.finalLoss() < r.firstLoss() - 0.5, "loss " + r.firstLoss() + " -> " + r.finalLoss());
     assertTrue(Files.size(dir.resolve("out/model.safetensors")) > 0);
@@ -38,14 +43,12 @@ class DemoTrainerTest {
 
   @Test
   void weightsThatTurnNonFiniteStopTrainingWithAnErrorAndSaveNothing(@TempDir Path dir) throws Exception {
-    DemoTokenizer tok = DemoTokenizer.build();
-    tok.write(dir.resolve("tok"));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    DemoTrainer trainer = new DemoTrainer(dir.resolve("tok"), new PrintStream(log, true, StandardCharsets.UTF_8));
+    DemoTrainer trainer = trainer(dir, log);
     // A learning rate of 1e30 throws every weight out of float range at the first update; from
     // then on every loss is NaN, each step is skipped, and the run gives up instead of saving.
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> trainer.train(
-        new DemoTrainer.Plan("tiny", tiny(tok.vocabSize()), 2, 1e30f, 0, 40, null), 11, dir.resolve("out")));
+        new DemoTrainer.Plan("tiny", tiny(VOCAB), 2, 1e30f, 0, 40, null), 11, dir.resolve("out")));
     assertTrue(e.getMessage().contains("10 steps in a row had a non-finite loss"), e.getMessage());
     assertTrue(log.toString(StandardCharsets.UTF_8).contains("update skipped"), log.toString(StandardCharsets.UTF_8));
     assertFalse(Files.exists(dir.resolve("out/model.safetensors")));
