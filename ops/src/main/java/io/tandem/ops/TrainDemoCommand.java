@@ -8,6 +8,7 @@ import io.tandem.inference.hf.TrainableDecoder;
 import io.tandem.ops.demo.DemoModels;
 import io.tandem.ops.demo.DemoTokenizer;
 import io.tandem.ops.demo.DemoTrainer;
+import io.tandem.ops.demo.SumTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,6 +57,15 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--large-lr", defaultValue = "1.5e-3", description = "Peak learning rate of the large model. Default: ${DEFAULT-VALUE}.")
   float largeLr;
 
+  @Option(names = "--slip", description = "Chance that a forward step of a training trace slips. Default: the task's 0.12.")
+  Double slip;
+
+  @Option(names = "--corrected", description = "Share of slips corrected at once by a \"Wait, ...\" paragraph; the rest end in a verification that does not match. Default: the task's 0.6.")
+  Double corrected;
+
+  @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")
+  int saveEvery;
+
   @Option(names = "--only", defaultValue = "both", description = "small, large or both. Default: ${DEFAULT-VALUE}.")
   String only;
 
@@ -72,17 +82,19 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
       reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small")),
+          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), saveEvery),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
       reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large")),
+          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), saveEvery),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = m.createObjectNode();
     root.put("seed", seed);
+    root.put("slip", slipRate());
+    root.put("corrected", correctedShare());
     ArrayNode runs = root.putArray("runs");
     for (DemoTrainer.Report r : reports) {
       runs.addObject().put("model", r.name()).put("parameters", r.parameters()).put("steps", r.steps())
@@ -91,6 +103,14 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
     return 0;
+  }
+
+  private double slipRate() {
+    return slip == null ? SumTask.SLIP : slip;
+  }
+
+  private double correctedShare() {
+    return corrected == null ? SumTask.CORRECTED : corrected;
   }
 
   static TrainableDecoder.Shape2 withVocab(TrainableDecoder.Shape2 s, int vocab) {

@@ -41,8 +41,15 @@ public final class DemoTrainer {
 
   /** What a training run is asked to do. */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps, Path init) {
+      double minutes, int maxSteps, Path init, double slip, double corrected, int saveEvery) {
+    /** A plan on the task's own traces, saved only at the end. */
+    public Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate, double minutes,
+        int maxSteps, Path init) {
+      this(name, shape, batch, learningRate, minutes, maxSteps, init, SumTask.SLIP, SumTask.CORRECTED, 0);
+    }
+
     public Plan {
+      if (saveEvery < 0) throw new IllegalArgumentException(name + ": save-every must not be negative, got " + saveEvery);
       if (!(learningRate > 0) || !Float.isFinite(learningRate))
         throw new IllegalArgumentException(name + ": the learning rate must be a positive number, got " + learningRate);
       if (batch < 1) throw new IllegalArgumentException(name + ": the batch must be at least 1, got " + batch);
@@ -63,6 +70,15 @@ public final class DemoTrainer {
   public DemoTrainer(Path tokenizerDir, PrintStream log) {
     this.tokenizerDir = tokenizerDir;
     this.log = log;
+  }
+
+  /** Writes the model as a Hugging Face folder, with the tokenizer files beside it. */
+  private void save(TrainableDecoder model, int eos, Path out) throws IOException {
+    model.save(out, List.of(eos), null);
+    java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer.json"), out.resolve("tokenizer.json"),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer_config.json"), out.resolve("tokenizer_config.json"),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
   }
 
   /** Trains {@code plan} from {@code seed} and saves the model (with the tokenizer files) to {@code out}. */
@@ -110,7 +126,7 @@ public final class DemoTrainer {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
           int[] prompt = tokenizer.encode(around[0] + user + around[1]);
-          int[] answer = tokenizer.encode(SumTask.trace(p, data));
+          int[] answer = tokenizer.encode(SumTask.trace(p, data, plan.slip(), plan.corrected()));
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);
           System.arraycopy(answer, 0, seq, prompt.length, answer.length);
@@ -180,6 +196,11 @@ public final class DemoTrainer {
         if (Double.isNaN(first)) first = loss;
         smoothed = Double.isNaN(smoothed) ? loss : 0.95 * smoothed + 0.05 * loss;
         step++;
+        if (plan.saveEvery() > 0 && step % plan.saveEvery() == 0 && (plan.maxSteps() == 0 || step < plan.maxSteps())) {
+          Path snapshot = out.resolveSibling(out.getFileName() + "-step" + step);
+          save(model, eos, snapshot);
+          log.printf("train-demo: %s step %d saved to %s%n", plan.name(), step, snapshot);
+        }
         if (step % 50 == 0 || step == 5) {
           log.printf("train-demo: %s step %d, loss %.4f (smoothed %.4f), lr %.2e, %.1f min (%.0f%% preparing data)%n",
               plan.name(), step, loss, smoothed, lr[0], (System.nanoTime() - t0) / 60e9,
@@ -187,11 +208,7 @@ public final class DemoTrainer {
         }
       }
       double minutes = (System.nanoTime() - t0) / 60e9;
-      model.save(out, List.of(eos), null);
-      java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer.json"), out.resolve("tokenizer.json"),
-          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-      java.nio.file.Files.copy(tokenizerDir.resolve("tokenizer_config.json"), out.resolve("tokenizer_config.json"),
-          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      save(model, eos, out);
       log.printf("train-demo: %s done: %d steps in %.1f min (%d non-finite steps skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
           plan.name(), step, minutes, skipped, first, smoothed, out);
       return new Report(plan.name(), model.parameterCount(), step, minutes, first, smoothed, examples);

@@ -23,9 +23,9 @@ public final class SumTask {
   public static final int COUNT = 6;
 
   /** Chance that a forward step's sum is wrong in a training trace. */
-  static final double SLIP = 0.12;
+  public static final double SLIP = 0.12;
   /** Chance that a slip is corrected at once by a "Wait, ..." paragraph (else the verification catches it). */
-  static final double CORRECTED = 0.6;
+  public static final double CORRECTED = 0.6;
 
   /** One problem: its numbers, the question text and the true sum. */
   public record Problem(int[] numbers, String question, int answer) {}
@@ -61,6 +61,18 @@ public final class SumTask {
    * answer. {@code rng} draws the slips.
    */
   public static String trace(Problem p, SplittableRandom rng) {
+    return trace(p, rng, SLIP, CORRECTED);
+  }
+
+  /**
+   * As {@link #trace(Problem, SplittableRandom)}, with other rates of slips and of slips corrected
+   * at once. The fewer are corrected at once, the more traces end in a verification that does not
+   * match the forward sum: the case a verifier has to learn to call out.
+   */
+  public static String trace(Problem p, SplittableRandom rng, double slip, double corrected) {
+    if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
+    if (!(corrected >= 0 && corrected <= 1))
+      throw new IllegalArgumentException("the corrected share must be in [0, 1], got " + corrected);
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
     int total = n[0];
@@ -68,10 +80,10 @@ public final class SumTask {
     for (int i = 1; i < n.length; i++) {
       int right = total + n[i];
       String head = "Step " + (i + 1) + ": the running total is " + total + ", and the next number is " + n[i] + ". ";
-      if (rng.nextDouble() < SLIP) {
+      if (rng.nextDouble() < slip) {
         int wrong = slip(right, rng);
         paragraphs.add(head + total + " + " + n[i] + " = " + wrong + ".");
-        if (rng.nextDouble() < CORRECTED) {
+        if (rng.nextDouble() < corrected) {
           paragraphs.add("Wait, " + total + " + " + n[i] + " is not " + wrong + ". " + total + " + " + n[i] + " = "
               + right + ".");
           total = right;

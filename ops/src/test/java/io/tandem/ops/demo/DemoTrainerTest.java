@@ -33,11 +33,17 @@ class DemoTrainerTest {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     DemoTrainer trainer = trainer(dir, log);
     DemoTrainer.Report r = trainer.train(
-        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null), 11, dir.resolve("out"));
+        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null, SumTask.SLIP, SumTask.CORRECTED, 25),
+        11, dir.resolve("out"));
     assertEquals(60, r.steps());
     assertTrue(r.finalLoss() < r.firstLoss() - 0.5, "loss " + r.firstLoss() + " -> " + r.finalLoss());
     assertTrue(Files.size(dir.resolve("out/model.safetensors")) > 0);
     assertTrue(Files.exists(dir.resolve("out/tokenizer.json")));
+    for (String snapshot : new String[] {"out-step25", "out-step50"}) {
+      assertTrue(Files.size(dir.resolve(snapshot).resolve("model.safetensors")) > 0, snapshot);
+      assertTrue(Files.exists(dir.resolve(snapshot).resolve("tokenizer.json")), snapshot);
+    }
+    assertFalse(Files.exists(dir.resolve("out-step60")), "the last step is the folder itself");
     assertTrue(log.toString(StandardCharsets.UTF_8).contains("0 non-finite steps skipped"), log.toString(StandardCharsets.UTF_8));
   }
 
@@ -52,6 +58,32 @@ class DemoTrainerTest {
     assertTrue(e.getMessage().contains("10 steps in a row had a non-finite loss"), e.getMessage());
     assertTrue(log.toString(StandardCharsets.UTF_8).contains("update skipped"), log.toString(StandardCharsets.UTF_8));
     assertFalse(Files.exists(dir.resolve("out/model.safetensors")));
+  }
+
+  @Test
+  void tracesWithEveryStepSlippedAndNoneCorrectedEndInAVerificationThatCallsItOut() {
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(3);
+    int mismatches = 0;
+    for (int i = 0; i < 20; i++) {
+      SumTask.Problem p = SumTask.problem(5, i);
+      String slipped = SumTask.trace(p, rng, 0.999, 0.0);
+      assertFalse(slipped.contains("is not"), "no slip was corrected at once: " + slipped);
+      java.util.regex.Matcher forward = java.util.regex.Pattern.compile("So the sum is (\\d+)\\.").matcher(slipped);
+      assertTrue(forward.find(), slipped);
+      if (Integer.parseInt(forward.group(1)) != p.answer()) {
+        mismatches++;
+        assertTrue(slipped.contains("Wait, it does not match. The sum is " + p.answer() + "."), slipped);
+      } else {
+        assertTrue(slipped.contains("Yes, it matches."), "slips that cancel out: " + slipped);
+      }
+      assertTrue(slipped.endsWith("\\boxed{" + p.answer() + "}."), slipped);
+      String clean = SumTask.trace(p, rng, 0.0, 0.6);
+      assertFalse(clean.contains("Wait"), clean);
+      assertTrue(clean.endsWith("\\boxed{" + p.answer() + "}."), clean);
+    }
+    assertTrue(mismatches >= 15, "uncorrected slips almost always leave a mismatch: " + mismatches + " of 20");
+    assertThrows(IllegalArgumentException.class, () -> SumTask.trace(SumTask.problem(5, 0), rng, 1.0, 0.5));
+    assertThrows(IllegalArgumentException.class, () -> SumTask.trace(SumTask.problem(5, 0), rng, 0.1, -0.1));
   }
 
   @Test
