@@ -63,6 +63,9 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--corrected", description = "Share of slips corrected at once by a \"Wait, ...\" paragraph; the rest end in a verification that does not match. Default: the task's 0.6.")
   Double corrected;
 
+  @Option(names = "--misread", defaultValue = "0", description = "Chance that the forward steps of a training trace copy a number from the question with a digit off; only the verification, reading the question, catches it. Default: ${DEFAULT-VALUE}.")
+  double misread;
+
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")
   int saveEvery;
 
@@ -82,12 +85,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
       reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), saveEvery),
+          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), misread, saveEvery),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
       reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), saveEvery),
+          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), misread, saveEvery),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -95,6 +98,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     root.put("seed", seed);
     root.put("slip", slipRate());
     root.put("corrected", correctedShare());
+    root.put("misread", misread);
     ArrayNode runs = root.putArray("runs");
     for (DemoTrainer.Report r : reports) {
       runs.addObject().put("model", r.name()).put("parameters", r.parameters()).put("steps", r.steps())

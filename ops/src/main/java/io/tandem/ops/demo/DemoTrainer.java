@@ -41,11 +41,11 @@ public final class DemoTrainer {
 
   /** What a training run is asked to do. */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps, Path init, double slip, double corrected, int saveEvery) {
+      double minutes, int maxSteps, Path init, double slip, double corrected, double misread, int saveEvery) {
     /** A plan on the task's own traces, saved only at the end. */
     public Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate, double minutes,
         int maxSteps, Path init) {
-      this(name, shape, batch, learningRate, minutes, maxSteps, init, SumTask.SLIP, SumTask.CORRECTED, 0);
+      this(name, shape, batch, learningRate, minutes, maxSteps, init, SumTask.SLIP, SumTask.CORRECTED, 0.0, 0);
     }
 
     public Plan {
@@ -126,7 +126,7 @@ public final class DemoTrainer {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
           int[] prompt = tokenizer.encode(around[0] + user + around[1]);
-          int[] answer = tokenizer.encode(SumTask.trace(p, data, plan.slip(), plan.corrected()));
+          int[] answer = tokenizer.encode(SumTask.trace(p, data, plan.slip(), plan.corrected(), plan.misread()));
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);
           System.arraycopy(answer, 0, seq, prompt.length, answer.length);

@@ -70,28 +70,42 @@ public final class SumTask {
    * match the forward sum: the case a verifier has to learn to call out.
    */
   public static String trace(Problem p, SplittableRandom rng, double slip, double corrected) {
+    return trace(p, rng, slip, corrected, 0.0);
+  }
+
+  /**
+   * As {@link #trace(Problem, SplittableRandom, double, double)}, where each number may also be
+   * misread when the forward pass copies it from the question (a digit off), with chance {@code
+   * misread}. A misread is never corrected at once: only a verification that reads the numbers
+   * from the question itself, not from the forward steps, catches it. With {@code misread} 0 no
+   * draw is made, so the traces are those of the four-argument form.
+   */
+  public static String trace(Problem p, SplittableRandom rng, double slip, double corrected, double misread) {
     if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
     if (!(corrected >= 0 && corrected <= 1))
       throw new IllegalArgumentException("the corrected share must be in [0, 1], got " + corrected);
+    if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
-    int total = n[0];
-    paragraphs.add("Step 1: the first number is " + n[0] + ".");
+    int[] read = new int[n.length];
+    for (int i = 0; i < n.length; i++) read[i] = misread > 0 && rng.nextDouble() < misread ? misread(n[i], rng) : n[i];
+    int total = read[0];
+    paragraphs.add("Step 1: the first number is " + read[0] + ".");
     for (int i = 1; i < n.length; i++) {
-      int right = total + n[i];
-      String head = "Step " + (i + 1) + ": the running total is " + total + ", and the next number is " + n[i] + ". ";
+      int right = total + read[i];
+      String head = "Step " + (i + 1) + ": the running total is " + total + ", and the next number is " + read[i] + ". ";
       if (rng.nextDouble() < slip) {
         int wrong = slip(right, rng);
-        paragraphs.add(head + total + " + " + n[i] + " = " + wrong + ".");
+        paragraphs.add(head + total + " + " + read[i] + " = " + wrong + ".");
         if (rng.nextDouble() < corrected) {
-          paragraphs.add("Wait, " + total + " + " + n[i] + " is not " + wrong + ". " + total + " + " + n[i] + " = "
+          paragraphs.add("Wait, " + total + " + " + read[i] + " is not " + wrong + ". " + total + " + " + read[i] + " = "
               + right + ".");
           total = right;
         } else {
           total = wrong;
         }
       } else {
-        paragraphs.add(head + total + " + " + n[i] + " = " + right + ".");
+        paragraphs.add(head + total + " + " + read[i] + " = " + right + ".");
         total = right;
       }
     }
@@ -111,6 +125,14 @@ public final class SumTask {
     }
     paragraphs.add("The final answer is \\boxed{" + back + "}.");
     return String.join("\n\n", paragraphs);
+  }
+
+  /** A two-digit number copied with one digit off. */
+  private static int misread(int number, SplittableRandom rng) {
+    for (;;) {
+      int w = number + (rng.nextBoolean() ? 1 : 10) * (rng.nextBoolean() ? 1 : -1);
+      if (w >= 10 && w <= 99) return w;
+    }
   }
 
   /** A plausible wrong sum: one digit off, or a carry forgotten or added. */

@@ -33,7 +33,7 @@ class DemoTrainerTest {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     DemoTrainer trainer = trainer(dir, log);
     DemoTrainer.Report r = trainer.train(
-        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null, SumTask.SLIP, SumTask.CORRECTED, 25),
+        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null, SumTask.SLIP, SumTask.CORRECTED, 0.0, 25),
         11, dir.resolve("out"));
     assertEquals(60, r.steps());
     assertTrue(r.finalLoss() < r.firstLoss() - 0.5, "loss " + r.firstLoss() + " -> " + r.finalLoss());
@@ -84,6 +84,28 @@ class DemoTrainerTest {
     assertTrue(mismatches >= 15, "uncorrected slips almost always leave a mismatch: " + mismatches + " of 20");
     assertThrows(IllegalArgumentException.class, () -> SumTask.trace(SumTask.problem(5, 0), rng, 1.0, 0.5));
     assertThrows(IllegalArgumentException.class, () -> SumTask.trace(SumTask.problem(5, 0), rng, 0.1, -0.1));
+  }
+
+  @Test
+  void misreadNumbersAreCaughtOnlyByTheVerificationWhichReadsTheQuestion() {
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(4);
+    for (int i = 0; i < 20; i++) {
+      SumTask.Problem p = SumTask.problem(6, i);
+      String t = SumTask.trace(p, rng, 0.0, 0.6, 0.999);
+      int[] n = p.numbers();
+      assertFalse(t.startsWith("Step 1: the first number is " + n[0] + "."), "the first number was misread: " + t);
+      StringBuilder verify = new StringBuilder("Let me verify in reverse order: ");
+      int back = n[n.length - 1];
+      for (int k = n.length - 2; k >= 0; k--) {
+        verify.append(back).append(" + ").append(n[k]).append(" = ").append(back + n[k]).append(k > 0 ? ", " : ".");
+        back += n[k];
+      }
+      assertTrue(t.contains(verify), "the verification adds the question's numbers: " + t);
+      assertTrue(t.endsWith("\\boxed{" + p.answer() + "}."), t);
+    }
+    String plain = SumTask.trace(SumTask.problem(6, 0), new java.util.SplittableRandom(9), 0.12, 0.6);
+    assertEquals(plain, SumTask.trace(SumTask.problem(6, 0), new java.util.SplittableRandom(9), 0.12, 0.6, 0.0),
+        "no misreads: the same traces as before the option existed");
   }
 
   @Test
