@@ -66,6 +66,9 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--misread", defaultValue = "0", description = "Chance that the forward steps of a training trace copy a number from the question with a digit off; only the verification, reading the question, catches it. Default: ${DEFAULT-VALUE}.")
   double misread;
 
+  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the verdict after the verification (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
+  float verdictWeight;
+
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")
   int saveEvery;
 
@@ -85,12 +88,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
       reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), misread, saveEvery),
+          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), misread, saveEvery, verdictWeight),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
       reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), misread, saveEvery),
+          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), misread, saveEvery, verdictWeight),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -99,6 +102,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     root.put("slip", slipRate());
     root.put("corrected", correctedShare());
     root.put("misread", misread);
+    root.put("verdict_weight", verdictWeight);
     ArrayNode runs = root.putArray("runs");
     for (DemoTrainer.Report r : reports) {
       runs.addObject().put("model", r.name()).put("parameters", r.parameters()).put("steps", r.steps())

@@ -41,14 +41,16 @@ public final class DemoTrainer {
 
   /** What a training run is asked to do. */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps, Path init, double slip, double corrected, double misread, int saveEvery) {
+      double minutes, int maxSteps, Path init, double slip, double corrected, double misread, int saveEvery, float verdictWeight) {
     /** A plan on the task's own traces, saved only at the end. */
     public Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate, double minutes,
         int maxSteps, Path init) {
-      this(name, shape, batch, learningRate, minutes, maxSteps, init, SumTask.SLIP, SumTask.CORRECTED, 0.0, 0);
+      this(name, shape, batch, learningRate, minutes, maxSteps, init, SumTask.SLIP, SumTask.CORRECTED, 0.0, 0, 1f);
     }
 
     public Plan {
+      if (!(verdictWeight >= 1f) || !Float.isFinite(verdictWeight))
+        throw new IllegalArgumentException(name + ": the verdict weight must be at least 1, got " + verdictWeight);
       if (saveEvery < 0) throw new IllegalArgumentException(name + ": save-every must not be negative, got " + saveEvery);
       if (!(learningRate > 0) || !Float.isFinite(learningRate))
         throw new IllegalArgumentException(name + ": the learning rate must be a positive number, got " + learningRate);
@@ -70,6 +72,23 @@ public final class DemoTrainer {
   public DemoTrainer(Path tokenizerDir, PrintStream log) {
     this.tokenizerDir = tokenizerDir;
     this.log = log;
+  }
+
+  /**
+   * Index in {@code answer} of the verdict token: the first token of the paragraph after the
+   * verification ({@code Yes, it matches.} or {@code Wait, it does not match. ...}). One token
+   * per trace decides whether the forward sum is called wrong, so its loss is easily drowned by
+   * the other 250; the plan's verdict weight counts it that many times.
+   */
+  static int verdictIndex(HfTokenizer tokenizer, String trace, int[] answer) {
+    int verify = trace.indexOf("Let me verify");
+    int end = trace.indexOf("\n\n", verify);
+    if (verify < 0 || end < 0) throw new IllegalStateException("a trace without a verification: " + trace);
+    int[] head = tokenizer.encode(trace.substring(0, end + 2));
+    for (int i = 0; i < head.length; i++) {
+      if (head[i] != answer[i]) throw new IllegalStateException("the tokens of a trace's head differ from the whole's: " + trace);
+    }
+    return head.length;
   }
 
   /** Writes the model as a Hugging Face folder, with the tokenizer files beside it. */
@@ -122,11 +141,15 @@ public final class DemoTrainer {
         long tStep = System.nanoTime();
         List<int[]> seqs = new ArrayList<>();
         List<Integer> promptLens = new ArrayList<>();
+        List<Integer> verdicts = new ArrayList<>();
         for (int i = 0; i < plan.batch(); i++) {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
           int[] prompt = tokenizer.encode(around[0] + user + around[1]);
-          int[] answer = tokenizer.encode(SumTask.trace(p, data, plan.slip(), plan.corrected(), plan.misread()));
+          String trace = SumTask.trace(p, data, plan.slip(), plan.corrected(), plan.misread());
+          int[] answer = tokenizer.encode(trace);
+          if (plan.verdictWeight() != 1f) verdicts.add(prompt.length + verdictIndex(tokenizer, trace, answer));
+          else verdicts.add(-1);
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);
           System.arraycopy(answer, 0, seq, prompt.length, answer.length);
@@ -145,7 +168,7 @@ public final class DemoTrainer {
           for (int i = 0; i < s.length - 1; i++) {
             ids[b * t + i] = s[i];
             targets[b * t + i] = s[i + 1];
-            mask[b * t + i] = i + 1 >= promptLens.get(b) ? 1f : 0f;
+            mask[b * t + i] = i + 1 >= promptLens.get(b) ? (i + 1 == verdicts.get(b) ? plan.verdictWeight() : 1f) : 0f;
           }
         }
         long tData = System.nanoTime();

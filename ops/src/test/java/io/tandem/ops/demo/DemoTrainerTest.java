@@ -33,7 +33,7 @@ class DemoTrainerTest {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     DemoTrainer trainer = trainer(dir, log);
     DemoTrainer.Report r = trainer.train(
-        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null, SumTask.SLIP, SumTask.CORRECTED, 0.0, 25),
+        new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null, SumTask.SLIP, SumTask.CORRECTED, 0.0, 25, 5f),
         11, dir.resolve("out"));
     assertEquals(60, r.steps());
     assertTrue(r.finalLoss() < r.firstLoss() - 0.5, "loss " + r.firstLoss() + " -> " + r.finalLoss());
