@@ -35,6 +35,19 @@ class FailoverTest {
     return new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), degrade, 4, 2, true);
   }
 
+  /** One small and one large worker; the large one is stopped while a takeover is under way. */
+  private static CompletableFuture<SessionEvent> loseTheOnlyLargeWorkerMidTakeover(World w, String id,
+      StringBuilder streamed) throws InterruptedException {
+    w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+    GatedModel gated = new GatedModel("large", CASE.large(), GATE);
+    ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
+    CompletableFuture<SessionEvent> end = run(w, id, streamed);
+    assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
+    large.tell(WorkerProtocol.Stop.INSTANCE);
+    gated.open.countDown();
+    return end;
+  }
+
   private static CompletableFuture<SessionEvent> run(World w, String id, StringBuilder streamed) {
     return w.run(w.request(id, CASE.config(), true), d -> {
       synchronized (streamed) {
@@ -82,14 +95,8 @@ class FailoverTest {
   void losingTheOnlyLargeWorkerMidTakeoverFinishesSmallOnlyKeepingWhatWasStreamedWhenConfiguredToDegrade()
       throws Exception {
     try (World w = new World(ConfigFactory.empty(), settings(true))) {
-      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
-      GatedModel gated = new GatedModel("large", CASE.large(), GATE);
-      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
       StringBuilder streamed = new StringBuilder();
-      CompletableFuture<SessionEvent> end = run(w, "degrade-1", streamed);
-      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
-      large.tell(WorkerProtocol.Stop.INSTANCE);
-      gated.open.countDown();
+      CompletableFuture<SessionEvent> end = loseTheOnlyLargeWorkerMidTakeover(w, "degrade-1", streamed);
       SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end.get(30, TimeUnit.SECONDS));
       assertTrue(f.degraded());
       assertEquals(FinishReason.stop, f.trace().finishReason(), "the small model wrote on to its end");
@@ -108,14 +115,8 @@ class FailoverTest {
   @Test
   void losingTheOnlyLargeWorkerMidTakeoverFailsRetryablyByDefault() throws Exception {
     try (World w = new World(ConfigFactory.empty(), settings(false))) {
-      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
-      GatedModel gated = new GatedModel("large", CASE.large(), GATE);
-      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
       StringBuilder streamed = new StringBuilder();
-      CompletableFuture<SessionEvent> end = run(w, "fail-1", streamed);
-      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");
-      large.tell(WorkerProtocol.Stop.INSTANCE);
-      gated.open.countDown();
+      CompletableFuture<SessionEvent> end = loseTheOnlyLargeWorkerMidTakeover(w, "fail-1", streamed);
       SessionEvent.Failed f = assertInstanceOf(SessionEvent.Failed.class, end.get(30, TimeUnit.SECONDS));
       assertTrue(f.retryable());
       assertTrue(f.message().contains("no large worker is available"), f.message());
