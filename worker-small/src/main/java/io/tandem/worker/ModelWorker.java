@@ -11,6 +11,7 @@ import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
 import io.tandem.inference.text.IncrementalDecoder;
 import io.tandem.protocol.Chunk;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.Token;
@@ -120,7 +121,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     if (!queue.offer(new PendingRequest(g, System.nanoTime()))) {
       metrics.rejected++;
       g.replyTo()
-          .tell(new Rejected(g.requestId(), role + " worker queue is full (" + queue.size() + " waiting)", true));
+          .tell(new Rejected(g.requestId(), FailureCode.QUEUE_FULL, role + " worker queue is full (" + queue.size() + " waiting)"));
       return this;
     }
     scheduleStep();
@@ -184,7 +185,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     } catch (RuntimeException e) {
       getContext().getLog().error("{} model step failed for {} sequences", role, batch.size(), e);
       for (Active a : running) {
-        a.request.replyTo().tell(new Failed(a.request.requestId(), role + " model step failed: " + e.getMessage()));
+        a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR, role + " model step failed: " + e.getMessage()));
         SessionView v = views.remove(a.request.sessionId());
         if (v != null) v.close();
       }
@@ -240,7 +241,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         int[] promptIds =
             g.prompt().isChat() ? model.renderChat(g.prompt().messages()) : model.tokenizer().encode(g.prompt().raw());
         if (promptIds.length >= model.contextLength()) {
-          g.replyTo().tell(new Failed(g.requestId(), "the prompt has " + promptIds.length
+          g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has " + promptIds.length
               + " tokens but " + model.name() + " takes at most " + model.contextLength()));
           return null;
         }
@@ -278,7 +279,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       int room = model.contextLength() - view.sequence.length();
       if (a.limit > room) {
         if (room <= 0) {
-          g.replyTo().tell(new Failed(g.requestId(), "the session reached " + model.name()
+          g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the session reached " + model.name()
               + "'s context length of " + model.contextLength() + " tokens"));
           return null;
         }
@@ -289,7 +290,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       getContext().getLog().warn("{} worker could not admit request {} of session {}", role, g.requestId(), g.sessionId(), e);
       SessionView v = views.remove(g.sessionId());
       if (v != null) v.close();
-      g.replyTo().tell(new Failed(g.requestId(), role + " worker could not take the request: " + e.getMessage()));
+      g.replyTo().tell(new Failed(g.requestId(), FailureCode.INTERNAL, role + " worker could not take the request: " + e.getMessage()));
       return null;
     }
   }

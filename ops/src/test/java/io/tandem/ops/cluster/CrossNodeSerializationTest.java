@@ -15,6 +15,7 @@ import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.protocol.Author;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.Counters;
@@ -76,8 +77,8 @@ class CrossNodeSerializationTest {
     roundTrip(new WorkerProtocol.Partial(3, List.of(), tokens, "qwen"));
     roundTrip(new WorkerProtocol.Done(3, "qwen", tokens, tokens, true, 12, 30, 1_000_000, 2_000_000));
     roundTrip(new WorkerProtocol.Resync(3, -1));
-    roundTrip(new WorkerProtocol.Rejected(3, "queue full", true));
-    roundTrip(new WorkerProtocol.Failed(3, "boom"));
+    roundTrip(new WorkerProtocol.Rejected(3, FailureCode.QUEUE_FULL, "queue full"));
+    roundTrip(new WorkerProtocol.Failed(3, FailureCode.MODEL_ERROR, "boom"));
     roundTrip(new WorkerProtocol.Cancel("s1", 3));
     roundTrip(new WorkerProtocol.Release("s1"));
     roundTrip(WorkerProtocol.Stop.INSTANCE);
@@ -95,7 +96,7 @@ class CrossNodeSerializationTest {
         512, SpeculativeConfig.paperDefaults(), Mode.speculative, true));
     roundTrip(new SessionEvent.Delta(Author.large, SpanReason.takeover, List.of(new Token(1, "WAIT"))));
     roundTrip(new SessionEvent.Finished(trace, new SessionEvent.Usage(5, 3), true));
-    roundTrip(new SessionEvent.Failed("no large worker is available", true, trace));
+    roundTrip(new SessionEvent.Failed(FailureCode.NO_WORKER, "no large worker is available", trace));
   }
 
   @Test

@@ -21,6 +21,7 @@ import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.protocol.Author;
+import io.tandem.protocol.FailureCode;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -55,7 +56,7 @@ final class CompletionService {
   /** What a session's failure means to a client. */
   static ApiError errorFor(SessionEvent.Failed f) {
     String m = f.message() == null ? "the generation failed" : f.message();
-    if (m.contains("takes at most"))
+    if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED)
       return new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded",
           "the prompt is longer than the model's context: " + m, 0);
     if (f.retryable()) return ApiError.overloaded("the server is at capacity: " + m, 1);
@@ -114,7 +115,7 @@ final class CompletionService {
             Duration.ofSeconds(10), system.scheduler())
         .whenComplete((s, t) -> {
           if (s != null) sessionRef.complete(s.session());
-          else pre.first().tell(new SessionEvent.Failed("the session did not start: " + t.getMessage(), true, null));
+          else pre.first().tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, "the session did not start: " + t.getMessage(), null));
         });
 
     if (!req.stream()) {

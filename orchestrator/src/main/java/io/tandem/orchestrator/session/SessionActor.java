@@ -12,6 +12,7 @@ import io.tandem.orchestrator.machine.Step;
 import io.tandem.orchestrator.machine.StepResult;
 import io.tandem.protocol.Author;
 import io.tandem.protocol.Chunk;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.Span;
 import io.tandem.protocol.SpanReason;
@@ -265,7 +266,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (reply instanceof WorkerProtocol.Resync r) return onResync(r);
     if (reply instanceof WorkerProtocol.Rejected r) return onRejected(r);
     if (reply instanceof WorkerProtocol.Failed f)
-      return fail(current.role() + " worker failed: " + f.message(), false);
+      return fail(f.code(), current.role() + " worker failed: " + f.message());
     return this;
   }
 
@@ -305,7 +306,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onResync(WorkerProtocol.Resync r) {
     if (++resyncs > settings.maxResyncs())
-      return fail(current.role() + " worker keeps losing the session's cache (" + resyncs + " resyncs in one step)", true);
+      return fail(FailureCode.WORKER_LOST, current.role() + " worker keeps losing the session's cache (" + resyncs + " resyncs in one step)");
     Binding b = bindings.get(current.role());
     b.known = r.havePosition();
     if (b.known < 0) b.view.clear();
@@ -326,7 +327,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         return this;
       }
     }
-    return fail("all " + current.role() + " workers are at capacity: " + r.reason(), true);
+    return fail(r.code(), "all " + current.role() + " workers are at capacity: " + r.reason());
   }
 
   private Behavior<Command> onListed(Listed l) {
@@ -392,13 +393,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onStepTimedOut(StepTimedOut t) {
     if (t.requestId() != inFlight) return this;
     cancelInFlight();
-    return fail(current.role() + " worker did not answer within " + settings.stepTimeout().toSeconds() + " s", true);
+    return fail(FailureCode.TIMEOUT, current.role() + " worker did not answer within " + settings.stepTimeout().toSeconds() + " s");
   }
 
   private Behavior<Command> onWaitTimedOut(WaitTimedOut w) {
     if (current == null || current.role() != w.role() || bindings.get(w.role()).worker != null) return this;
     if (w.role() == Role.large && settings.degradeWithoutLarge()) return degrade();
-    return fail("no " + w.role() + " worker is available (waited " + settings.workerWait().toSeconds() + " s)", true);
+    return fail(FailureCode.NO_WORKER, "no " + w.role() + " worker is available (waited " + settings.workerWait().toSeconds() + " s)");
   }
 
   /**
@@ -484,13 +485,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return Behaviors.stopped();
   }
 
-  private Behavior<Command> fail(String message, boolean retryable) {
+  private Behavior<Command> fail(FailureCode code, String message) {
     timers.cancelAll();
     cancelInFlight();
     plan.fail(message);
     release();
     getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
-    client.tell(new SessionEvent.Failed(message, retryable, plan.trace()));
+    client.tell(new SessionEvent.Failed(code, message, plan.trace()));
     return Behaviors.stopped();
   }
 

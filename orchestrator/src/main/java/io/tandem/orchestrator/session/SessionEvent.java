@@ -2,6 +2,7 @@ package io.tandem.orchestrator.session;
 
 import io.tandem.protocol.Author;
 import io.tandem.protocol.CborSerializable;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.SpanReason;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
@@ -22,8 +23,17 @@ public sealed interface SessionEvent extends CborSerializable {
   /** The generation ended; {@code degraded} when it finished without the large model it lost. */
   record Finished(Trace trace, Usage usage, boolean degraded) implements SessionEvent {}
 
-  /** The generation could not be completed; {@code retryable} when trying again may work. */
-  record Failed(String message, boolean retryable, Trace partial) implements SessionEvent {}
+  /**
+   * The generation could not be completed: {@code code} is what the client's status follows from,
+   * {@code message} says why, {@code partial} is the trace so far (null when the session never
+   * started).
+   */
+  record Failed(FailureCode code, String message, Trace partial) implements SessionEvent {
+    /** True when sending the same request again may work. */
+    public boolean retryable() {
+      return code.retryable();
+    }
+  }
 
   /** Token counts as the OpenAI API reports them. */
   record Usage(int promptTokens, int completionTokens) implements CborSerializable {

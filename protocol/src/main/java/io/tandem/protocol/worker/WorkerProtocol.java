@@ -3,6 +3,7 @@ package io.tandem.protocol.worker;
 import akka.actor.typed.ActorRef;
 import io.tandem.protocol.CborSerializable;
 import io.tandem.protocol.Chunk;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.Token;
@@ -99,11 +100,18 @@ public final class WorkerProtocol {
   /** The worker does not hold position P; it holds {@code havePosition} (-1: nothing). */
   public record Resync(long requestId, int havePosition) implements Reply {}
 
-  /** The worker cannot take the request now (queue full, draining); retry elsewhere or later. */
-  public record Rejected(long requestId, String reason, boolean retryable) implements Reply {}
+  /**
+   * The worker cannot take the request now (queue full, draining); {@code code} says why and
+   * whether another worker, or the same one later, may take it.
+   */
+  public record Rejected(long requestId, FailureCode code, String reason) implements Reply {
+    public boolean retryable() {
+      return code.retryable();
+    }
+  }
 
-  /** The request failed inside the worker; the message says why. */
-  public record Failed(long requestId, String message) implements Reply {}
+  /** The request failed inside the worker: {@code code} is what the session acts on, the message says why. */
+  public record Failed(long requestId, FailureCode code, String message) implements Reply {}
 
   /**
    * A worker's figures at one moment. {@code unseenTokens}: tokens that finished requests brought

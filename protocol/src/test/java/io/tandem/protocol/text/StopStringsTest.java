@@ -1,9 +1,10 @@
-package io.tandem.inference.text;
+package io.tandem.protocol.text;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tandem.protocol.Token;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -66,6 +67,15 @@ class StopStringsTest {
     assertEquals(3, stops.partialMatchLength("42</a"));
     assertEquals(1, stops.partialMatchLength("42.\n"));
     assertEquals(0, stops.partialMatchLength("42."));
+  }
+
+  @Test
+  void tokensThroughFirstMatchCountsTheTokenThatCompletesASplitStop() {
+    StopStrings triggers = new StopStrings(List.of("\n\n"));
+    List<Token> tokens = List.of(new Token(1, "So x"), new Token(2, ".\n"), new Token(3, "\nWait"), new Token(4, "\n\n"));
+    assertEquals(3, triggers.tokensThroughFirstMatch(tokens));
+    assertEquals(-1, triggers.tokensThroughFirstMatch(tokens.subList(0, 2)));
+    assertEquals(-1, new StopStrings(List.of()).tokensThroughFirstMatch(tokens));
   }
 
   @Test

@@ -1,5 +1,6 @@
-package io.tandem.inference.text;
+package io.tandem.protocol.text;
 
+import io.tandem.protocol.Token;
 import java.util.List;
 import java.util.Optional;
 
@@ -84,6 +85,21 @@ public final class StopStrings {
       }
     }
     return best;
+  }
+
+  /**
+   * The number of tokens up to and including the first one whose text completes a stop string
+   * (the text of all tokens so far, so a stop split across tokens counts), or -1 when none does:
+   * where a generation that stops at these strings, keeping them, ends.
+   */
+  public int tokensThroughFirstMatch(List<Token> tokens) {
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < tokens.size(); i++) {
+      String t = tokens.get(i).text();
+      text.append(t);
+      if (find(text, t.length()).isPresent()) return i + 1;
+    }
+    return -1;
   }
 
   private static int indexOf(CharSequence text, String stop, int from) {
