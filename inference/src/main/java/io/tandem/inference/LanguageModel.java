@@ -33,26 +33,24 @@ public interface LanguageModel extends AutoCloseable {
   Sequence newSequence(SamplingParams sampling);
 
   /**
-   * One model step over a batch: for each sequence, feeds every token it holds that the model has
-   * not processed yet (a prefill of many tokens, or a single decode token), then samples the next
-   * token, appends it to the sequence (unprocessed) and returns it.
+   * One forward pass over a batch: for each sequence, feeds at most {@code maxPrefillTokens} of the
+   * tokens it holds that the model has not processed yet (a prefill of many tokens, or a single
+   * decode token); a sequence whose unprocessed tokens all fit then samples its next token, which is
+   * appended to it (unprocessed) and returned. A sequence with tokens left over (a long prompt
+   * prefilled over several passes, so that it does not stall the decodes batched with it) gets
+   * {@link #NOT_YET} and nothing appended. Models without a real prefill (scripted ones) feed
+   * everything whatever the limit.
    *
-   * @return the sampled token id per sequence, in batch order
+   * @param batch sequences of this model (from {@link #newSequence}), each with at least one token
+   * @param maxPrefillTokens the most unprocessed tokens fed per sequence in this pass, >= 1
+   * @return the sampled token id (or {@link #NOT_YET}) per sequence, in batch order
+   * @throws IllegalArgumentException when {@code maxPrefillTokens < 1}
+   * @throws RuntimeException when the model fails (the worker fails every request of the batch)
    */
-  int[] step(List<Sequence> batch);
+  int[] forward(List<Sequence> batch, int maxPrefillTokens);
 
-  /** A token that {@link #step(List, int)} did not sample because the sequence is still prefilling. */
+  /** A token that {@link #forward} did not sample because the sequence is still prefilling. */
   int NOT_YET = -1;
-
-  /**
-   * As {@link #step(List)}, but feeds at most {@code maxPrefillTokens} unprocessed tokens of each
-   * sequence, so that a long prompt is prefilled over several steps instead of stalling the decodes
-   * batched with it; a sequence with tokens left over gets {@link #NOT_YET} and nothing appended.
-   * Models without a real prefill (scripted ones) may ignore the limit.
-   */
-  default int[] step(List<Sequence> batch, int maxPrefillTokens) {
-    return step(batch);
-  }
 
   /** Bytes of cache one token occupies in a sequence of this model (0 for models without a cache). */
   long cacheBytesPerToken();

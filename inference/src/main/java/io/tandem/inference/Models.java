@@ -1,11 +1,11 @@
 package io.tandem.inference;
 
+import io.tandem.inference.hf.HfModel;
 import io.tandem.inference.scripted.LatencyModel;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.inference.scripted.SimulatedModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.function.BiFunction;
 
 /**
  * Opens a model from its spec: {@code scripted:PATH} (a position-indexed script),
@@ -14,14 +14,13 @@ import java.util.function.BiFunction;
  */
 public final class Models {
 
-  /** Opens checkpoint folders; set by the runtime so that this class needs no DJL. */
-  private static volatile BiFunction<Path, String, LanguageModel> checkpointLoader;
-
-  public static void registerCheckpointLoader(BiFunction<Path, String, LanguageModel> loader) {
-    checkpointLoader = loader;
-  }
-
-  /** Opens the model named by {@code spec} on {@code device} ({@code cpu}, {@code gpu0}, ...). */
+  /**
+   * Opens the model named by {@code spec} on {@code device} ({@code cpu}, {@code gpu}, {@code gpu0},
+   * ...; scripted and simulated models ignore it).
+   *
+   * @throws IllegalArgumentException when the spec is empty, names a file or folder that does not
+   *     exist, or a simulated model without its latency profile (the message names the spec)
+   */
   public static LanguageModel open(String spec, String device) {
     if (spec == null || spec.isBlank()) throw new IllegalArgumentException("no model given");
     if (spec.startsWith("scripted:")) {
@@ -41,17 +40,7 @@ public final class Models {
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(
           "model '" + spec + "' is neither scripted:PATH, simulated:PATH?latency=PROFILE nor a checkpoint folder");
-    if (checkpointLoader == null) {
-      try {
-        // The runtime registers itself when its class is initialised.
-        Class.forName("io.tandem.inference.hf.HfModel");
-      } catch (ClassNotFoundException e) {
-        throw new IllegalStateException("the checkpoint runtime is not on the class path", e);
-      }
-    }
-    if (checkpointLoader == null)
-      throw new IllegalStateException("the checkpoint runtime did not register a loader");
-    return checkpointLoader.apply(dir, device);
+    return HfModel.load(dir, device);
   }
 
   private static Path existing(String path, String spec) {

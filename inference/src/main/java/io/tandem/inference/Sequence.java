@@ -12,13 +12,13 @@ public interface Sequence extends AutoCloseable {
   /** The token id at a position. */
   int tokenAt(int position);
 
-  /** Appends tokens; they are processed by the next {@link LanguageModel#step}. */
+  /** Appends tokens; they are processed by the next {@link LanguageModel#forward}. */
   void append(int[] tokenIds);
 
   /** Drops every token at or after {@code length} (and its cache): the rollback of a lookahead. */
   void truncate(int length);
 
-  /** Number of tokens whose cache is computed; the rest are fed by the next step. */
+  /** Number of tokens whose cache is computed; the rest are fed by the next forward pass. */
   int processedLength();
 
   /** Bytes of native or heap memory held by this sequence's cache. */

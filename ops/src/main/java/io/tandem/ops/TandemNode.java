@@ -9,16 +9,16 @@ import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Join;
 import akka.cluster.typed.Leave;
 import com.typesafe.config.Config;
+import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.Role;
-import io.tandem.worker.AdmissionQueue;
-import io.tandem.worker.FifoQueue;
 import io.tandem.worker.ModelWorker;
-import io.tandem.worker.large.FairQueue;
+import io.tandem.worker.large.LargeWorker;
+import io.tandem.worker.small.SmallWorker;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
@@ -76,13 +76,13 @@ public final class TandemNode implements AutoCloseable {
         RoleSpec spec = e.getValue();
         for (int i = 0; i < spec.devices().size(); i++) {
           String device = spec.devices().get(i);
-          Supplier<AdmissionQueue> queue = role == Role.large
-              ? () -> new FairQueue(spec.settings().queueLimit(), spec.perTenantQueueLimit())
-              : () -> new FifoQueue(spec.settings().queueLimit());
           CompletableFuture<String> loaded = new CompletableFuture<>();
           loads.add(loaded);
+          Supplier<LanguageModel> model = () -> Models.open(spec.model(), device);
           ctx.spawn(
-              ModelWorker.create(role, () -> Models.open(spec.model(), device), spec.settings(), queue, loaded),
+              role == Role.large
+                  ? LargeWorker.create(model, spec.settings(), spec.perTenantQueueLimit(), loaded)
+                  : SmallWorker.create(model, spec.settings(), loaded),
               // Two replicas may share a device (e.g. [cpu, cpu]): the index keeps names unique.
               role + "-worker-" + i + "-" + device,
               DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
@@ -195,9 +195,5 @@ public final class TandemNode implements AutoCloseable {
     } catch (Exception e) {
       // Shutting down anyway.
     }
-  }
-
-  static Duration seconds(double s) {
-    return Duration.ofMillis((long) (s * 1000));
   }
 }

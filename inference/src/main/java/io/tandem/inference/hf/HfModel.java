@@ -2,7 +2,6 @@ package io.tandem.inference.hf;
 
 import ai.djl.Device;
 import io.tandem.inference.LanguageModel;
-import io.tandem.inference.Models;
 import io.tandem.inference.Sequence;
 import io.tandem.inference.TextTokenizer;
 import io.tandem.inference.TokenBuffer;
@@ -24,10 +23,6 @@ import java.util.Set;
  * template, and per-sequence KV caches with their samplers.
  */
 public final class HfModel implements LanguageModel {
-
-  static {
-    Models.registerCheckpointLoader(HfModel::load);
-  }
 
   private final String name;
   private final DecoderModel decoder;
@@ -110,12 +105,7 @@ public final class HfModel implements LanguageModel {
   }
 
   @Override
-  public int[] step(List<Sequence> batch) {
-    return step(batch, Integer.MAX_VALUE);
-  }
-
-  @Override
-  public int[] step(List<Sequence> batch, int maxPrefillTokens) {
+  public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     if (maxPrefillTokens < 1) throw new IllegalArgumentException("maxPrefillTokens must be >= 1");
     List<KvCache> caches = new ArrayList<>(batch.size());
     List<int[]> fresh = new ArrayList<>(batch.size());

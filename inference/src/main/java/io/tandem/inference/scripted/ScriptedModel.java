@@ -103,8 +103,10 @@ public class ScriptedModel implements LanguageModel {
     return new ScriptedSequence();
   }
 
+  /** Writes each sequence's scripted token for its position; the whole prompt counts as processed. */
   @Override
-  public int[] step(List<Sequence> batch) {
+  public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
+    if (maxPrefillTokens < 1) throw new IllegalArgumentException("maxPrefillTokens must be >= 1, got " + maxPrefillTokens);
     int[] next = new int[batch.size()];
     for (int i = 0; i < batch.size(); i++) {
       ScriptedSequence s = (ScriptedSequence) batch.get(i);

@@ -3,7 +3,6 @@ package io.tandem.worker;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
 import io.tandem.protocol.Chunk;
-import io.tandem.protocol.Token;
 import java.util.Arrays;
 
 /**
@@ -11,26 +10,26 @@ import java.util.Arrays;
  * position, where it ends in this model's tokens. Positions inside a chunk that this worker had to
  * re-encode (another vocabulary) are not valid cut points: rolling back into one falls back to the
  * chunk's start, and the session re-sends from there.
+ *
+ * <p>This is the worker half of the delta/position sync; {@link
+ * io.tandem.protocol.worker.WorkerProtocol.Generate} documents the protocol and the session's half
+ * lives with the session actor (docs/ARCHITECTURE.md, "The sync protocol").
  */
 final class SessionView implements AutoCloseable {
 
   static final int NOT_A_CUT = -1;
 
   final String sessionId;
-  final String tenant;
   final Sequence sequence;
   /** cut[s] = sequence length after session position s (cut[0] = prompt length). */
   private int[] cut = new int[64];
   private int sessionLength;
-  int promptTokens;
-  long lastUsedNanos;
 
-  SessionView(String sessionId, String tenant, Sequence sequence, int[] promptIds) {
+  /** A view of a new session: {@code sequence} (empty) gets the prompt, session position 0. */
+  SessionView(String sessionId, Sequence sequence, int[] promptIds) {
     this.sessionId = sessionId;
-    this.tenant = tenant;
     this.sequence = sequence;
     sequence.append(promptIds);
-    this.promptTokens = promptIds.length;
     cut[0] = promptIds.length;
     sessionLength = 0;
   }
@@ -91,6 +90,7 @@ final class SessionView implements AutoCloseable {
     sessionLength += n;
   }
 
+  /** Bytes of cache the sequence holds (what the worker's {@code kv-cache-bytes} budget counts). */
   long bytes() {
     return sequence.cacheBytes();
   }
@@ -102,11 +102,5 @@ final class SessionView implements AutoCloseable {
   @Override
   public void close() {
     sequence.close();
-  }
-
-  static String textOf(java.util.List<Token> tokens) {
-    StringBuilder sb = new StringBuilder();
-    for (Token t : tokens) sb.append(t.text());
-    return sb.toString();
   }
 }

@@ -26,35 +26,40 @@ import io.tandem.protocol.worker.WorkerProtocol.Partial;
 import io.tandem.protocol.worker.WorkerProtocol.Rejected;
 import io.tandem.protocol.worker.WorkerProtocol.Release;
 import io.tandem.protocol.worker.WorkerProtocol.Resync;
+import io.tandem.protocol.text.StopStrings;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /**
- * A worker actor: owns one model replica on one device and serves many sessions with continuous
- * batching. Between two model steps it admits every waiting request it has room for; each request
- * leaves the batch as soon as it hits its stop condition (a trigger, its token budget, EOS).
+ * The worker actor both roles run: owns one model replica on one device and serves many sessions
+ * with continuous batching. Between two forward passes it admits every waiting request its {@link
+ * Scheduler} has room for; each request leaves the batch as soon as it hits its stop condition (a
+ * trigger, its token budget, EOS).
  *
  * <p>Protocol: {@link Generate}, {@link Cancel}, {@link Release}, {@link GetStats} (see
- * {@link WorkerProtocol}); replies go to each request's {@code replyTo}. Model calls block, so the
- * worker must run on its own dispatcher ({@code tandem.worker-dispatcher}).
+ * {@link WorkerProtocol}); replies go to each request's {@code replyTo}. The actor talks; the
+ * {@link Scheduler} decides what runs; the {@link LanguageModel} computes; {@link SessionView} is
+ * the worker half of the delta/position sync. Model calls block, so the worker must run on its own
+ * dispatcher ({@value #DISPATCHER}). The role's factory ({@code SmallWorker}, {@code LargeWorker})
+ * chooses the admission order.
  */
 public final class ModelWorker extends AbstractBehavior<Command> {
 
-  /** Self-message: run one model step over the batch. */
-  private enum StepTick implements Command {
+  /** Self-message: run one forward pass over the batch. */
+  private enum ForwardTick implements Command {
     INSTANCE
   }
 
+  /** The dispatcher every worker actor must be spawned on (a thread of its own; reference.conf). */
   public static final String DISPATCHER = "tandem.worker-dispatcher";
 
   /**
    * A worker of {@code role} that opens its model (on its own thread) with {@code modelFactory},
-   * then registers with the Receptionist under the role's key.
+   * then registers with the Receptionist under the role's key; {@code queue} makes its admission
+   * queue (the role's order).
    */
   public static Behavior<Command> create(
       Role role, Supplier<LanguageModel> modelFactory, WorkerSettings settings, Supplier<AdmissionQueue> queue) {
@@ -86,10 +91,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private final Role role;
   private final LanguageModel model;
-  private final WorkerSettings settings;
-  private final AdmissionQueue queue;
-  private final Map<String, SessionView> views = new LinkedHashMap<>(16, 0.75f, true);
-  private final List<Active> running = new ArrayList<>();
+  private final Scheduler<Active> scheduler;
   private boolean tickPending;
   private final WorkerMetrics metrics = new WorkerMetrics();
 
@@ -98,15 +100,14 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     super(ctx);
     this.role = role;
     this.model = model;
-    this.settings = settings;
-    this.queue = queue;
+    this.scheduler = new Scheduler<>(settings, queue);
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Generate.class, this::onGenerate)
-        .onMessageEquals(StepTick.INSTANCE, this::onStep)
+        .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, this::onRelease)
         .onMessage(GetStats.class, this::onGetStats)
@@ -117,112 +118,92 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onGenerate(Generate g) {
     metrics.requests++;
-    dropRequestsOf(g.sessionId());
-    if (!queue.offer(new PendingRequest(g, System.nanoTime()))) {
+    scheduler.drop(g.sessionId());
+    if (!scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) {
       metrics.rejected++;
-      g.replyTo()
-          .tell(new Rejected(g.requestId(), FailureCode.QUEUE_FULL, role + " worker queue is full (" + queue.size() + " waiting)"));
+      g.replyTo().tell(new Rejected(g.requestId(), FailureCode.QUEUE_FULL,
+          role + " worker queue is full (" + scheduler.waiting() + " waiting)"));
       return this;
     }
-    scheduleStep();
+    scheduleForward();
     return this;
   }
 
   private Behavior<Command> onCancel(Cancel c) {
-    dropRequestsOf(c.sessionId());
+    scheduler.drop(c.sessionId());
     return this;
   }
 
   private Behavior<Command> onRelease(Release r) {
-    dropRequestsOf(r.sessionId());
-    SessionView v = views.remove(r.sessionId());
-    if (v != null) v.close();
+    scheduler.drop(r.sessionId());
+    scheduler.forget(r.sessionId());
     return this;
   }
 
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
-        model.contextLength(), queue.size(), running.size(), cacheBytes(), views.size()));
+        model.contextLength(), scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions()));
     return this;
   }
 
   private Behavior<Command> onStop() {
-    for (SessionView v : views.values()) v.close();
-    views.clear();
+    scheduler.forgetAll();
     model.close();
     return this;
   }
 
-  private void dropRequestsOf(String sessionId) {
-    queue.remove(sessionId);
-    running.removeIf(a -> a.request.sessionId().equals(sessionId));
-  }
-
-  private void scheduleStep() {
+  private void scheduleForward() {
     if (!tickPending) {
       tickPending = true;
-      getContext().getSelf().tell(StepTick.INSTANCE);
+      getContext().getSelf().tell(ForwardTick.INSTANCE);
     }
   }
 
-  private Behavior<Command> onStep() {
+  private Behavior<Command> onForward() {
     tickPending = false;
     admitWaiting();
-    if (running.isEmpty()) return this;
+    Scheduler.Batch<Active> batch = scheduler.schedule();
+    if (batch == null) return this;
 
-    List<Sequence> batch = new ArrayList<>(running.size());
-    int prefill = 0;
-    for (Active a : running) {
-      batch.add(a.view.sequence);
-      int unprocessed = a.view.sequence.length() - a.view.sequence.processedLength();
-      if (a.prefillTokens < 0) a.prefillTokens = unprocessed;
-      prefill += Math.max(0, Math.min(unprocessed, settings.prefillChunk()) - 1);
-    }
     long t0 = System.nanoTime();
     int[] next;
     try {
-      next = model.step(batch, settings.prefillChunk());
+      next = model.forward(batch.sequences(), batch.maxPrefillTokens());
     } catch (RuntimeException e) {
-      getContext().getLog().error("{} model step failed for {} sequences", role, batch.size(), e);
-      for (Active a : running) {
-        a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR, role + " model step failed: " + e.getMessage()));
-        SessionView v = views.remove(a.request.sessionId());
-        if (v != null) v.close();
+      getContext().getLog().error("{} forward pass failed for {} sequences", role, batch.sequences().size(), e);
+      for (Active a : scheduler.drainRunning()) {
+        a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR,
+            role + " forward pass failed: " + e.getMessage()));
+        scheduler.forget(a.sessionId());
       }
-      running.clear();
       return this;
     }
     long dt = System.nanoTime() - t0;
-    metrics.recordStep(batch.size(), prefill, dt);
+    metrics.recordStep(batch.sequences().size(), batch.prefillTokens(), dt);
 
-    for (Iterator<Active> it = running.iterator(); it.hasNext(); ) {
-      Active a = it.next();
-      int i = batch.indexOf(a.view.sequence);
+    for (int i = 0; i < next.length; i++) {
+      Active a = batch.running().get(i);
       a.computeNanos += dt;
       if (next[i] == LanguageModel.NOT_YET) continue; // still prefilling a long prompt
       if (a.accept(next[i])) {
-        it.remove();
+        scheduler.finish(a);
         a.finish();
       }
     }
-    enforceCacheBudget();
-    if (!running.isEmpty() || queue.size() > 0) scheduleStep();
+    metrics.cacheEvictions += scheduler.evictOverBudget();
+    if (scheduler.hasWork()) scheduleForward();
     return this;
   }
 
   private void admitWaiting() {
-    int room = settings.effectiveBatch() - running.size();
-    while (room > 0) {
-      PendingRequest p = queue.poll();
-      if (p == null) return;
+    for (PendingRequest p; (p = scheduler.nextToAdmit()) != null; ) {
       Active a = admit(p);
-      if (a != null) {
-        if (a.limit == 0) {
-          a.finish();
-        } else {
-          running.add(a);
-          room--;
-        }
+      if (a == null) continue; // answered already (resync, failure)
+      if (a.limit == 0) {
+        a.finish();
+      } else {
+        a.prefillTokens = a.view.sequence.length() - a.view.sequence.processedLength();
+        scheduler.start(a);
       }
     }
   }
@@ -230,14 +211,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   /** Syncs the session's view to the request; null when the request was answered already. */
   private Active admit(PendingRequest p) {
     Generate g = p.request();
-    SessionView view = views.get(g.sessionId());
+    SessionView view = scheduler.view(g.sessionId());
     int promptTokens = 0;
     try {
       if (g.basePosition() == -1) {
-        if (view != null) {
-          views.remove(g.sessionId());
-          view.close();
-        }
+        if (view != null) scheduler.forget(g.sessionId());
         int[] promptIds =
             g.prompt().isChat() ? model.renderChat(g.prompt().messages()) : model.tokenizer().encode(g.prompt().raw());
         if (promptIds.length >= model.contextLength()) {
@@ -245,8 +223,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
               + " tokens but " + model.name() + " takes at most " + model.contextLength()));
           return null;
         }
-        view = new SessionView(g.sessionId(), g.tenant(), model.newSequence(g.sampling()), promptIds);
-        views.put(g.sessionId(), view);
+        view = new SessionView(g.sessionId(), model.newSequence(g.sampling()), promptIds);
+        scheduler.keep(view);
         promptTokens = promptIds.length;
         metrics.cacheMisses++;
       } else if (view == null) {
@@ -268,7 +246,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       WorkerProtocol.Limits limits = g.limits();
       if (limits.inject() != null && !limits.inject().isEmpty()) {
         int[] ids = model.tokenizer().encode(limits.inject());
-        if (ids.length > limits.maxTotalTokens()) ids = java.util.Arrays.copyOf(ids, limits.maxTotalTokens());
+        if (ids.length > limits.maxTotalTokens()) ids = Arrays.copyOf(ids, limits.maxTotalTokens());
         a.detok = new IncrementalDecoder(model.tokenizer(), tail(view.sequence, 6));
         view.appendOwn(ids);
         for (int id : ids) a.injected.add(new Token(id, a.detok.next(id)));
@@ -288,8 +266,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       return a;
     } catch (RuntimeException e) {
       getContext().getLog().warn("{} worker could not admit request {} of session {}", role, g.requestId(), g.sessionId(), e);
-      SessionView v = views.remove(g.sessionId());
-      if (v != null) v.close();
+      scheduler.forget(g.sessionId());
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.INTERNAL, role + " worker could not take the request: " + e.getMessage()));
       return null;
     }
@@ -302,30 +279,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return out;
   }
 
-  private long cacheBytes() {
-    long total = 0;
-    for (SessionView v : views.values()) total += v.bytes();
-    return total;
-  }
-
-  /** Evicts least-recently-used sessions that are not running until the cache fits its budget. */
-  private void enforceCacheBudget() {
-    long total = cacheBytes();
-    if (total <= settings.kvCacheBytes()) return;
-    for (Iterator<Map.Entry<String, SessionView>> it = views.entrySet().iterator(); it.hasNext() && total > settings.kvCacheBytes(); ) {
-      Map.Entry<String, SessionView> e = it.next();
-      boolean busy = false;
-      for (Active a : running) if (a.view == e.getValue()) busy = true;
-      if (busy) continue;
-      total -= e.getValue().bytes();
-      e.getValue().close();
-      it.remove();
-      metrics.cacheEvictions++;
-    }
-  }
-
   /** One request in the running batch. */
-  private final class Active {
+  private final class Active implements Scheduler.Running {
     final PendingRequest pending;
     final Generate request;
     final SessionView view;
@@ -336,30 +291,38 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     /** Decodes each token in the context of the ones before it (set at admission). */
     IncrementalDecoder detok;
     int limit;
-    int prefillTokens = -1;
+    /** Tokens the request brought that this worker had not processed (the sync's unseen part). */
+    int prefillTokens;
     long computeNanos;
     boolean eos;
     boolean injectedStreamed;
-    final int maxTrigger;
+    /** The triggers this request stops at; null when it does not stop at one. */
+    final StopStrings triggers;
 
     Active(PendingRequest pending, SessionView view, int promptTokens) {
       this.pending = pending;
       this.request = pending.request();
       this.view = view;
       this.promptTokens = promptTokens;
-      int m = 0;
-      for (String t : request.limits().triggers()) m = Math.max(m, t.length());
-      this.maxTrigger = m;
+      this.triggers = request.limits().stopAtTrigger() ? new StopStrings(request.limits().triggers()) : null;
+    }
+
+    @Override
+    public String sessionId() {
+      return request.sessionId();
+    }
+
+    @Override
+    public SessionView view() {
+      return view;
     }
 
     /** Takes the sampled token; true when the request is complete. */
     boolean accept(int id) {
       view.recordOwn(1);
-      view.lastUsedNanos = System.nanoTime();
       String t = detok.next(id);
       Token token = new Token(id, t);
       generated.add(token);
-      int from = Math.max(0, text.length() - maxTrigger + 1);
       text.append(t);
       if (request.stream()) {
         request.replyTo().tell(new Partial(request.requestId(), injectedStreamed ? List.of() : List.copyOf(injected), List.of(token),
@@ -371,10 +334,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         return true;
       }
       if (generated.size() >= limit) return true;
-      if (request.limits().stopAtTrigger()) {
-        for (String trig : request.limits().triggers()) if (text.indexOf(trig, from) >= 0) return true;
-      }
-      return false;
+      return triggers != null && triggers.find(text, t.length()).isPresent();
     }
 
     void finish() {
@@ -382,10 +342,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         request.replyTo().tell(new Partial(request.requestId(), List.copyOf(injected), List.of(), model.tokenizer().key()));
       }
       long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
-      metrics.unseenTokens += Math.max(0, prefillTokens);
+      metrics.unseenTokens += prefillTokens;
       metrics.requestsDone++;
       request.replyTo().tell(new Done(request.requestId(), model.tokenizer().key(), List.copyOf(injected),
-          List.copyOf(generated), eos, promptTokens, Math.max(0, prefillTokens), Math.max(0, queued), computeNanos));
+          List.copyOf(generated), eos, promptTokens, prefillTokens, Math.max(0, queued), computeNanos));
     }
   }
 }

@@ -1,0 +1,176 @@
+package io.tandem.worker;
+
+import io.tandem.inference.Sequence;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a worker decides between two forward passes, as vLLM's scheduler does, apart from the actor
+ * that talks ({@link ModelWorker}) and the model that computes: which waiting requests join the
+ * running batch (admission, in the order the role's {@link AdmissionQueue} gives), which sequences
+ * the next forward pass runs and how many prompt tokens each may prefill in it (chunked prefill),
+ * and which sessions' caches to drop when the cache outgrows its byte budget (least recently used
+ * first, never one that is running).
+ *
+ * <p>A plain class, not thread-safe: the worker's actor owns it.
+ *
+ * @param <R> a request in the running batch, as the worker keeps it
+ */
+final class Scheduler<R extends Scheduler.Running> {
+
+  /** A request in the running batch: the session it belongs to and that session's view. */
+  interface Running {
+    String sessionId();
+
+    SessionView view();
+  }
+
+  /**
+   * One forward pass: the requests it runs, their sequences in the same order, and the most
+   * unprocessed tokens the model may feed per sequence ({@code maxPrefillTokens}).
+   *
+   * @param prefillTokens the prompt tokens this pass feeds beyond one per sequence (what is fed on
+   *     top of a plain decode step), for the worker's metrics
+   */
+  record Batch<R>(List<R> running, List<Sequence> sequences, int maxPrefillTokens, int prefillTokens) {}
+
+  private final WorkerSettings settings;
+  private final AdmissionQueue waiting;
+  private final List<R> running = new ArrayList<>();
+  /** Access order: iteration starts at the least recently used session. */
+  private final Map<String, SessionView> views = new LinkedHashMap<>(16, 0.75f, true);
+
+  Scheduler(WorkerSettings settings, AdmissionQueue waiting) {
+    this.settings = settings;
+    this.waiting = waiting;
+  }
+
+  /** Queues a request; false when the queue is full (the worker rejects it). */
+  boolean enqueue(PendingRequest request) {
+    return waiting.offer(request);
+  }
+
+  /**
+   * The next waiting request to admit when the running batch has room ({@code max-batch}, or one
+   * sequence when batching is off); null when it has none or nothing waits. The worker syncs the
+   * request's session and then either {@link #start}s it or answers it at once.
+   */
+  PendingRequest nextToAdmit() {
+    return running.size() < settings.effectiveBatch() ? waiting.poll() : null;
+  }
+
+  /** Adds an admitted request to the running batch. */
+  void start(R request) {
+    running.add(request);
+  }
+
+  /** Takes a request out of the running batch (it finished). */
+  void finish(R request) {
+    running.remove(request);
+  }
+
+  /** Drops a session's waiting and running requests (cancelled, released or re-sent). */
+  void drop(String sessionId) {
+    waiting.remove(sessionId);
+    running.removeIf(r -> r.sessionId().equals(sessionId));
+  }
+
+  /** Empties the running batch and returns what it held (the forward pass failed for all of them). */
+  List<R> drainRunning() {
+    List<R> all = List.copyOf(running);
+    running.clear();
+    return all;
+  }
+
+  /**
+   * The next forward pass: every running request, each allowed {@code prefill-chunk} unprocessed
+   * tokens, so that a long prompt is prefilled over several passes instead of stalling the decodes
+   * batched with it. Null when nothing runs.
+   */
+  Batch<R> schedule() {
+    if (running.isEmpty()) return null;
+    int chunk = settings.prefillChunk();
+    List<Sequence> sequences = new ArrayList<>(running.size());
+    int prefill = 0;
+    for (R r : running) {
+      Sequence s = r.view().sequence;
+      sequences.add(s);
+      prefill += Math.max(0, Math.min(s.length() - s.processedLength(), chunk) - 1);
+    }
+    return new Batch<>(List.copyOf(running), sequences, chunk, prefill);
+  }
+
+  /** Whether another forward pass is due: something runs or waits. */
+  boolean hasWork() {
+    return !running.isEmpty() || waiting.size() > 0;
+  }
+
+  /** The session's view, marking it used; null when this worker holds none. */
+  SessionView view(String sessionId) {
+    return views.get(sessionId);
+  }
+
+  /** Keeps a new view of a session (its most recently used). */
+  void keep(SessionView view) {
+    views.put(view.sessionId, view);
+  }
+
+  /** Drops a session's view and frees its cache; nothing when none is held. */
+  void forget(String sessionId) {
+    SessionView v = views.remove(sessionId);
+    if (v != null) v.close();
+  }
+
+  /** Drops every view and frees their caches (the worker stops). */
+  void forgetAll() {
+    for (SessionView v : views.values()) v.close();
+    views.clear();
+  }
+
+  /**
+   * Frees the caches of least recently used sessions that are not running until the total fits
+   * {@code kv-cache-bytes}; a session whose cache was dropped resyncs on its next request.
+   *
+   * @return the number of sessions evicted
+   */
+  int evictOverBudget() {
+    long total = cacheBytes();
+    int evicted = 0;
+    for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && total > settings.kvCacheBytes(); ) {
+      SessionView v = it.next();
+      if (isRunning(v)) continue;
+      total -= v.bytes();
+      v.close();
+      it.remove();
+      evicted++;
+    }
+    return evicted;
+  }
+
+  /** Bytes of cache held by every session's view. */
+  long cacheBytes() {
+    long total = 0;
+    for (SessionView v : views.values()) total += v.bytes();
+    return total;
+  }
+
+  int waiting() {
+    return waiting.size();
+  }
+
+  int running() {
+    return running.size();
+  }
+
+  int sessions() {
+    return views.size();
+  }
+
+  private boolean isRunning(SessionView v) {
+    for (R r : running) if (r.view() == v) return true;
+    return false;
+  }
+}

@@ -1,0 +1,170 @@
+package io.tandem.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.inference.Sequence;
+import io.tandem.inference.TokenBuffer;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.util.ArrayDeque;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The worker's scheduling decisions, without an actor or a model. */
+class SchedulerTest {
+
+  /** A sequence whose cache is 10 bytes per processed token; {@link #process} plays the model. */
+  static final class CountingSequence implements Sequence {
+    final TokenBuffer tokens = new TokenBuffer();
+    int processed;
+    boolean closed;
+
+    void process(int n) {
+      processed = Math.min(tokens.length(), processed + n);
+    }
+
+    @Override public int length() { return tokens.length(); }
+    @Override public int tokenAt(int position) { return tokens.at(position); }
+    @Override public void append(int[] ids) { tokens.append(ids); }
+    @Override public void truncate(int length) { tokens.truncate(length); processed = Math.min(processed, length); }
+    @Override public int processedLength() { return processed; }
+    @Override public long cacheBytes() { return processed * 10L; }
+    @Override public void close() { closed = true; }
+  }
+
+  record Req(String sessionId, SessionView view) implements Scheduler.Running {}
+
+  /** Arrival order, bounded: the smallest queue a scheduler can be given. */
+  static final class ArrivalOrder implements AdmissionQueue {
+    final ArrayDeque<PendingRequest> q = new ArrayDeque<>();
+    final int limit;
+
+    ArrivalOrder(int limit) { this.limit = limit; }
+    @Override public boolean offer(PendingRequest r) { return q.size() < limit && q.add(r); }
+    @Override public PendingRequest poll() { return q.poll(); }
+    @Override public PendingRequest remove(String sessionId) {
+      PendingRequest p = q.stream().filter(r -> r.sessionId().equals(sessionId)).findFirst().orElse(null);
+      q.remove(p);
+      return p;
+    }
+    @Override public int size() { return q.size(); }
+  }
+
+  static PendingRequest pending(String session) {
+    WorkerProtocol.Generate g = new WorkerProtocol.Generate(session, "t", 1, 0, null, List.of(),
+        new WorkerProtocol.Limits(null, 10, 10, false, List.of()), SamplingParams.GREEDY, false, null);
+    return new PendingRequest(g, 0);
+  }
+
+  static SessionView view(String session, int promptTokens) {
+    return new SessionView(session, new CountingSequence(), new int[promptTokens]);
+  }
+
+  static Scheduler<Req> scheduler(int maxBatch, boolean batching, long cacheBytes, int prefillChunk) {
+    return new Scheduler<>(new WorkerSettings(maxBatch, 100, cacheBytes, batching, prefillChunk), new ArrivalOrder(3));
+  }
+
+  @Test
+  void admitsWaitingRequestsInQueueOrderUntilTheBatchIsFull() {
+    Scheduler<Req> s = scheduler(2, true, 1 << 20, 512);
+    for (String id : List.of("a", "b", "c")) assertTrue(s.enqueue(pending(id)));
+    Req a = start(s, s.nextToAdmit());
+    Req b = start(s, s.nextToAdmit());
+    assertEquals(List.of("a", "b"), List.of(a.sessionId(), b.sessionId()));
+    assertNull(s.nextToAdmit(), "a batch of two has no room for a third");
+    s.finish(a);
+    assertEquals("c", s.nextToAdmit().sessionId(), "a finished request makes room at the next pass");
+  }
+
+  @Test
+  void withBatchingOffOneSequenceRunsAtATime() {
+    Scheduler<Req> s = scheduler(16, false, 1 << 20, 512);
+    s.enqueue(pending("a"));
+    s.enqueue(pending("b"));
+    start(s, s.nextToAdmit());
+    assertNull(s.nextToAdmit());
+    assertEquals(1, s.schedule().sequences().size());
+  }
+
+  @Test
+  void aFullQueueRefusesAndDroppingASessionFreesItsPlace() {
+    Scheduler<Req> s = scheduler(1, true, 1 << 20, 512);
+    for (String id : List.of("a", "b", "c")) assertTrue(s.enqueue(pending(id)));
+    assertFalse(s.enqueue(pending("d")), "the queue holds three");
+    s.drop("b");
+    assertTrue(s.enqueue(pending("d")));
+    assertEquals("a", s.nextToAdmit().sessionId());
+  }
+
+  @Test
+  void aLongPromptIsPrefilledInChunksBesideTheDecodes() {
+    Scheduler<Req> s = scheduler(16, true, 1 << 20, 4);
+    Req decoding = start(s, pending("decode"));
+    ((CountingSequence) decoding.view().sequence).process(3); // its prompt is done; one new token waits
+    decoding.view().appendOwn(new int[] {7});
+    Req prefilling = start(s, pending("prefill"));
+    ((CountingSequence) prefilling.view().sequence).append(new int[7]); // 3 + 7 = 10 unprocessed
+
+    Scheduler.Batch<Req> batch = s.schedule();
+    assertEquals(List.of(decoding, prefilling), batch.running());
+    assertEquals(List.of(decoding.view().sequence, prefilling.view().sequence), batch.sequences());
+    assertEquals(4, batch.maxPrefillTokens(), "at most prefill-chunk tokens per sequence and pass");
+    assertEquals(3, batch.prefillTokens(), "4 prompt tokens of the long one, one of them in place of a decode");
+  }
+
+  @Test
+  void nothingToRunMeansNoPass() {
+    Scheduler<Req> s = scheduler(16, true, 1 << 20, 512);
+    assertNull(s.schedule());
+    assertFalse(s.hasWork());
+    s.enqueue(pending("a"));
+    assertTrue(s.hasWork(), "a waiting request calls for a pass");
+  }
+
+  @Test
+  void overBudgetTheLeastRecentlyUsedIdleSessionsLoseTheirCacheFirst() {
+    Scheduler<Req> s = scheduler(16, true, 150, 512);
+    Req running = start(s, pending("running"));
+    ((CountingSequence) running.view().sequence).process(3); // 30 bytes
+    SessionView old = idle(s, "old"); // 100 bytes each
+    SessionView recent = idle(s, "recent");
+    SessionView newest = idle(s, "newest");
+    assertSame(old, s.view("old"), "reading a session marks it used");
+
+    assertEquals(2, s.evictOverBudget(), "330 bytes must come down to 150");
+    assertNull(s.view("recent"), "the least recently used idle session goes first");
+    assertNull(s.view("newest"));
+    assertTrue(((CountingSequence) recent.sequence).closed && ((CountingSequence) newest.sequence).closed);
+    assertSame(running.view(), s.view("running"), "a running session keeps its cache though it is the oldest");
+    assertSame(old, s.view("old"));
+    assertEquals(130, s.cacheBytes());
+  }
+
+  @Test
+  void underBudgetNothingIsEvicted() {
+    Scheduler<Req> s = scheduler(16, true, 1000, 512);
+    idle(s, "a");
+    idle(s, "b");
+    assertEquals(0, s.evictOverBudget());
+    assertEquals(2, s.sessions());
+  }
+
+  private static Req start(Scheduler<Req> s, PendingRequest p) {
+    SessionView v = view(p.sessionId(), 3);
+    s.keep(v);
+    Req r = new Req(p.sessionId(), v);
+    s.start(r);
+    return r;
+  }
+
+  private static SessionView idle(Scheduler<Req> s, String session) {
+    SessionView v = view(session, 10);
+    ((CountingSequence) v.sequence).process(10);
+    s.keep(v);
+    return v;
+  }
+}
