@@ -1,4 +1,7 @@
 package io.tandem.protocol;
 
-/** Marker for every message that may cross the network; bound to Jackson CBOR in application.conf. */
+/**
+ * Marker for every message that may cross the network; bound to Jackson CBOR ({@code jackson-cbor})
+ * in protocol's reference.conf, so no message relies on Java serialization.
+ */
 public interface CborSerializable {}

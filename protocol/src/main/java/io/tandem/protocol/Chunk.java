@@ -11,9 +11,8 @@ public record Chunk(String tokenizerKey, List<Token> tokens) implements CborSeri
     tokens = List.copyOf(tokens);
   }
 
+  /** The chunk's text: what a worker of another vocabulary re-encodes. */
   public String text() {
-    StringBuilder sb = new StringBuilder();
-    for (Token t : tokens) sb.append(t.text());
-    return sb.toString();
+    return Token.concat(tokens);
   }
 }

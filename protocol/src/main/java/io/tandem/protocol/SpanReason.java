@@ -1,6 +1,6 @@
 package io.tandem.protocol;
 
-/** Why a span was written (see DESIGN.md, "The state machine"). */
+/** Why a span was written (docs/ARCHITECTURE.md, "The algorithm"). */
 public enum SpanReason {
   /** the small model writing until a trigger */
   draft,

@@ -9,22 +9,25 @@ import io.tandem.protocol.SpanReason;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.StopStrings;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.function.LongSupplier;
 
 /**
- * The Speculative Thinking loop of one generation (DESIGN.md, "The state machine"), as a plain
- * class: it says which model step to run next ({@link #next()}), takes the step's result ({@link
- * #accept(StepResult)}) and keeps the output, its provenance and its counters. The session actor
- * drives it; tests drive it synchronously.
+ * The Speculative Thinking loop of one generation (arXiv 2504.12329; the paper's reference is
+ * {@code speculative/speculative_vllm.py}), as a plain class: it says which model step to run next
+ * ({@link #next()}), takes the step's result ({@link #accept(StepResult)}) and keeps the output, its
+ * provenance and its counters. The session actor drives it; tests drive it synchronously. The rules
+ * are in docs/ARCHITECTURE.md, "The algorithm".
  *
- * <p>Differences from the paper's reference loop, all from DESIGN.md: sentiments see only the
- * step's own generated text; {@code max_tokens} counts every output token, injected ones and eos
- * included, and is never exceeded; {@code time_out} ends with {@link FinishReason#timeout} and the
- * text so far; an eos ends the generation at once (no verify continuation after it); and, behind
- * {@code keep_neutral_lookahead}, a neutral look-ahead is kept up to its first trigger.
+ * <p>The five differences from the reference loop (docs/ARCHITECTURE.md, "Differences from the
+ * paper"): (1) sentiments see only the step's own generated text; (2) {@code max_tokens} counts
+ * every output token, injected ones and eos included, and is never exceeded; (3) {@code time_out}
+ * ends with {@link FinishReason#timeout} and the text so far; (4) an eos ends the generation at once
+ * (no verify continuation after it); (5) behind {@code keep_neutral_lookahead} (off by default), a
+ * neutral look-ahead is kept up to its first trigger.
  */
 public final class SpeculativeThinking {
 
@@ -42,7 +45,8 @@ public final class SpeculativeThinking {
   private final int maxTokens;
   private final LongSupplier nanoTime;
   private final long startNanos;
-  private final int longestTrigger;
+  /** The config's {@code TRIGGER_TOKENS}, matched at text level. */
+  private final StopStrings triggers;
 
   private final List<Token> committed = new ArrayList<>();
   private final List<Span> spans = new ArrayList<>();
@@ -62,17 +66,7 @@ public final class SpeculativeThinking {
   private FinishReason finishReason;
   private String errorMessage;
 
-  private int triggers;
-  private int lookaheads;
-  private int takeovers;
-  private int verifies;
-  private int recaps;
-  private int negatives;
-  private int smallTokens;
-  private int largeTokens;
-  private int injectedTokens;
-  private int smallTokensDiscarded;
-  private int largeTokensDiscarded;
+  private final Counters.Tally counts = new Counters.Tally();
 
   /**
    * @param maxTokens the most output tokens (injected and eos included), >= 1
@@ -84,7 +78,7 @@ public final class SpeculativeThinking {
     this.maxTokens = maxTokens;
     this.nanoTime = nanoTime;
     this.startNanos = nanoTime.getAsLong();
-    this.longestTrigger = config.triggerTokens().stream().mapToInt(String::length).max().orElse(1);
+    this.triggers = new StopStrings(config.triggerTokens());
     this.recapBudget = config.originalRecapTokenNum();
     this.recapAfter = config.recapAfterNegativeNum();
     this.phase = config.begin() ? Phase.BEGIN : Phase.DRAFT;
@@ -133,7 +127,7 @@ public final class SpeculativeThinking {
       }
       case draft -> afterDraft(g, generated, eos, injected.size());
       case recap -> {
-        recaps++;
+        counts.recaps++;
         commit(Author.injected, SpanReason.recap, injected);
         commit(Author.large, SpanReason.recap, generated);
         neg = 0;
@@ -142,12 +136,12 @@ public final class SpeculativeThinking {
         stopOrDraft(eos);
       }
       case lookahead -> {
-        lookaheads++;
+        counts.lookaheads++;
         // help_think_word stays even when the look-ahead is discarded, as in the reference.
         commit(Author.injected, SpanReason.think, injected);
         lookahead = generated;
         lookaheadEos = eos;
-        lookaheadSentiment = Sentiment.of(text(generated), config);
+        lookaheadSentiment = Sentiment.of(Token.concat(generated), config);
         if (config.notReasoning() || lookaheadSentiment != 0) {
           phase = Phase.TAKEOVER;
         } else {
@@ -155,11 +149,11 @@ public final class SpeculativeThinking {
         }
       }
       case takeover -> {
-        takeovers++;
+        counts.takeovers++;
         decide(generated, eos);
       }
       case verify -> {
-        verifies++;
+        counts.verifies++;
         commit(Author.large, SpanReason.verify, generated);
         stopOrDraft(eos);
       }
@@ -195,21 +189,10 @@ public final class SpeculativeThinking {
   /** The output's text, spans and counters; the finish reason is null until finished. */
   public Trace trace() {
     return new Trace(
-        text(committed),
+        Token.concat(committed),
         finishReason,
         List.copyOf(spans),
-        new Counters(
-            triggers,
-            lookaheads,
-            takeovers,
-            verifies,
-            recaps,
-            negatives,
-            smallTokens,
-            largeTokens,
-            injectedTokens,
-            smallTokensDiscarded,
-            largeTokensDiscarded));
+        counts.counters());
   }
 
   private Step.Generate plannedIgnoringClock() {
@@ -274,7 +257,7 @@ public final class SpeculativeThinking {
   }
 
   private void atTrigger() {
-    triggers++;
+    counts.triggers++;
     phase = neg >= recapAfter ? Phase.RECAP : Phase.LOOKAHEAD;
   }
 
@@ -283,7 +266,7 @@ public final class SpeculativeThinking {
     List<Token> all = lookahead;
     lookahead = null;
     if (!config.keepNeutralLookahead()) {
-      smallTokensDiscarded += all.size();
+      counts.smallTokensDiscarded += all.size();
       phase = Phase.DRAFT;
       return;
     }
@@ -293,7 +276,7 @@ public final class SpeculativeThinking {
     List<Token> kept = end < 0 ? all : all.subList(0, end);
     boolean keptEos = lookaheadEos && kept.size() == all.size();
     commit(Author.small, SpanReason.lookahead, kept);
-    smallTokensDiscarded += all.size() - kept.size();
+    counts.smallTokensDiscarded += all.size() - kept.size();
     if (keptEos) {
       finish(FinishReason.stop);
     } else if (end >= 0) {
@@ -305,20 +288,20 @@ public final class SpeculativeThinking {
 
   private void decide(List<Token> large, boolean largeEos) {
     int s = lookaheadSentiment;
-    int t = Sentiment.of(text(large), config);
+    int t = Sentiment.of(Token.concat(large), config);
     boolean takeLarge = config.chooseLarge() || (s < 0 && t >= 0) || (s > 0 && t < 0);
     List<Token> taken;
     boolean takenEos;
     int takenSentiment;
     if (takeLarge) {
       commit(Author.large, SpanReason.takeover, large);
-      smallTokensDiscarded += lookahead.size();
+      counts.smallTokensDiscarded += lookahead.size();
       taken = large;
       takenEos = largeEos;
       takenSentiment = t;
     } else {
       commit(Author.small, SpanReason.lookahead, lookahead);
-      largeTokensDiscarded += large.size();
+      counts.largeTokensDiscarded += large.size();
       taken = lookahead;
       takenEos = lookaheadEos;
       takenSentiment = s;
@@ -326,11 +309,11 @@ public final class SpeculativeThinking {
     lookahead = null;
     if (takenSentiment < 0) {
       neg++;
-      negatives++;
+      counts.negatives++;
     }
     if (takenEos) {
       finish(FinishReason.stop);
-    } else if (Sentiment.containsAny(text(taken), config.verifyKeywords())) {
+    } else if (Sentiment.containsAny(Token.concat(taken), config.verifyKeywords())) {
       phase = Phase.VERIFY;
     } else {
       phase = Phase.DRAFT;
@@ -349,12 +332,8 @@ public final class SpeculativeThinking {
     if (tokens.isEmpty()) return;
     int start = committed.size();
     committed.addAll(tokens);
-    spans.add(new Span(author, reason, start, committed.size(), text(tokens)));
-    switch (author) {
-      case small -> smallTokens += tokens.size();
-      case large -> largeTokens += tokens.size();
-      case injected -> injectedTokens += tokens.size();
-    }
+    spans.add(new Span(author, reason, start, committed.size(), Token.concat(tokens)));
+    counts.tokens(author, tokens.size());
   }
 
   private void finish(FinishReason reason) {
@@ -362,7 +341,7 @@ public final class SpeculativeThinking {
     finishReason = reason;
     pending = null;
     if (lookahead != null) {
-      smallTokensDiscarded += lookahead.size();
+      counts.smallTokensDiscarded += lookahead.size();
       lookahead = null;
     }
   }
@@ -378,21 +357,6 @@ public final class SpeculativeThinking {
    * trigger (text level: a trigger split across two tokens counts), or -1 when none does.
    */
   private int triggerEnd(List<Token> tokens) {
-    StringBuilder text = new StringBuilder();
-    for (int i = 0; i < tokens.size(); i++) {
-      // Only a match that ends in the new token is new: search from just before it.
-      int from = Math.max(0, text.length() - longestTrigger + 1);
-      text.append(tokens.get(i).text());
-      for (String trigger : config.triggerTokens()) {
-        if (text.indexOf(trigger, from) >= 0) return i + 1;
-      }
-    }
-    return -1;
-  }
-
-  private static String text(List<Token> tokens) {
-    StringBuilder sb = new StringBuilder();
-    for (Token t : tokens) sb.append(t.text());
-    return sb.toString();
+    return triggers.tokensThroughFirstMatch(tokens);
   }
 }

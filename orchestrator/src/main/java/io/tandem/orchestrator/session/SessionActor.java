@@ -421,10 +421,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       committed.addAll(carryGenerated);
       large = carryGenerated.size();
     }
-    counters = new io.tandem.protocol.Counters(counters.triggers(), counters.lookaheads(), counters.takeovers(),
-        counters.verifies(), counters.recaps(), counters.negatives(), counters.smallTokens(),
-        counters.largeTokens() + large, counters.injectedTokens() + injected, counters.smallTokensDiscarded(),
-        counters.largeTokensDiscarded());
+    counters = counters.plusTokens(Author.large, large).plusTokens(Author.injected, injected);
     getContext().getLog().warn("session {}: no large worker left; going on with the small model alone after {} tokens",
         request.sessionId(), committed.size());
     plan = SingleModelPlan.continuing(Role.small, request.maxTokens(), committed, spans, counters);

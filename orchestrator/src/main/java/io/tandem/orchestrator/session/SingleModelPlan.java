@@ -37,7 +37,7 @@ public final class SingleModelPlan implements GenerationPlan {
     this.maxTokens = maxTokens;
     this.nanoTime = nanoTime;
     this.deadlineNanos = timeOutSeconds > 0 ? nanoTime.getAsLong() + (long) (timeOutSeconds * 1e9) : Long.MAX_VALUE;
-    this.before = new Counters(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    this.before = Counters.ZERO;
   }
 
   private SingleModelPlan(Role role, int maxTokens, List<Token> committed, List<Span> spans, Counters before) {
@@ -112,9 +112,7 @@ public final class SingleModelPlan implements GenerationPlan {
     for (Token t : committed) sb.append(t.text());
     int n = written;
     Counters b = before;
-    Counters c = new Counters(b.triggers(), b.lookaheads(), b.takeovers(), b.verifies(), b.recaps(), b.negatives(),
-        b.smallTokens() + (role == Role.small ? n : 0), b.largeTokens() + (role == Role.large ? n : 0),
-        b.injectedTokens(), b.smallTokensDiscarded(), b.largeTokensDiscarded());
+    Counters c = b.plusTokens(role == Role.small ? Author.small : Author.large, n);
     return new Trace(sb.toString(), finish, List.copyOf(spans), c);
   }
 }

@@ -20,7 +20,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * What happens at a trigger: look-ahead, takeover or not (DESIGN.md, "The state machine"). Every
+ * What happens at a trigger: look-ahead, takeover or not (docs/ARCHITECTURE.md, "The algorithm"). Every
  * expected trace below is worked out by hand from the rules, with max_target_tokens 3.
  */
 class TriggerDecisionTest {

@@ -31,28 +31,6 @@ public final class PaperConfigLoader {
           "mode", "target_model_name", "speculative_model_name", "target_model_gpu",
           "speculative_model_gpu");
 
-  private static final List<String> KEYS =
-      List.of(
-          "TRIGGER_TOKENS",
-          "TARGET_VALIDATION_KEYWORDS",
-          "help_think_word",
-          "help_recap_words",
-          "choose_large",
-          "not_reasoning",
-          "max_target_tokens",
-          "begin",
-          "begin_token_num",
-          "original_recap_token_num",
-          "recap_after_negative_num",
-          "add_each_recap",
-          "add_each_neg",
-          "max_recap_token_num",
-          "max_negative_num",
-          "time_out",
-          "keep_neutral_lookahead");
-
-  private static final List<String> KEYWORD_GROUPS = List.of("verify", "negative", "positive");
-
   private PaperConfigLoader() {}
 
   /** Loads a YAML file; errors and warnings name the file. */
@@ -138,36 +116,36 @@ public final class PaperConfigLoader {
                 + " the server configuration)");
         continue;
       }
-      switch (key) {
-        case "TRIGGER_TOKENS" -> b.triggerTokens = strings(source, key, v);
-        case "TARGET_VALIDATION_KEYWORDS" -> keywords(source, v, b);
-        case "help_think_word" -> b.helpThinkWord = v.isNull() ? null : string(source, key, v);
-        case "help_recap_words" -> b.helpRecapWords = string(source, key, v);
-        case "choose_large" -> b.chooseLarge = bool(source, key, v);
-        case "not_reasoning" -> b.notReasoning = bool(source, key, v);
-        case "max_target_tokens" -> b.maxTargetTokens = integer(source, key, v);
-        case "begin" -> b.begin = bool(source, key, v);
-        case "begin_token_num" -> b.beginTokenNum = integer(source, key, v);
-        case "original_recap_token_num" -> b.originalRecapTokenNum = integer(source, key, v);
-        case "recap_after_negative_num" -> b.recapAfterNegativeNum = integer(source, key, v);
-        case "add_each_recap" -> b.addEachRecap = integer(source, key, v);
-        case "add_each_neg" -> b.addEachNeg = integer(source, key, v);
-        case "max_recap_token_num" -> b.maxRecapTokenNum = integer(source, key, v);
-        case "max_negative_num" -> b.maxNegativeNum = integer(source, key, v);
-        // The reference treats a missing or null time_out as "none".
-        case "time_out" -> b.timeOut = v.isNull() ? -1 : number(source, key, v);
-        case "keep_neutral_lookahead" -> b.keepNeutralLookahead = bool(source, key, v);
-        default -> {
-          Set<String> known = new LinkedHashSet<>(KEYS);
-          known.addAll(MODEL_KEYS);
-          throw new InvalidConfigException(source, key, KeySuggestions.unknownKey(key, known));
-        }
+      if (key.equals(ConfigKey.KEYWORDS)) {
+        keywords(source, v, b);
+        continue;
       }
+      ConfigKey k = ConfigKey.byPaper(key);
+      if (k == null) {
+        Set<String> known = new LinkedHashSet<>(ConfigKey.paperTopLevel());
+        known.addAll(MODEL_KEYS);
+        throw new InvalidConfigException(source, key, KeySuggestions.unknownKey(key, known));
+      }
+      k.set(b, value(source, k, v));
     }
   }
 
+  /** The value of {@code key} in a parsed file or request, as the key's type wants it. */
+  private static Object value(String source, ConfigKey key, JsonNode v) {
+    String name = key.paper;
+    return switch (key.type) {
+      case STRINGS -> strings(source, name, v);
+      case STRING -> string(source, name, v);
+      case OPTIONAL_STRING -> v.isNull() ? null : string(source, name, v);
+      case BOOLEAN -> bool(source, name, v);
+      case INTEGER -> integer(source, name, v);
+      // The reference treats a missing or null time_out as "none".
+      case SECONDS -> v.isNull() ? -1.0 : number(source, name, v);
+    };
+  }
+
   private static void keywords(String source, JsonNode v, SpeculativeConfig.Builder b) {
-    String key = "TARGET_VALIDATION_KEYWORDS";
+    String key = ConfigKey.KEYWORDS;
     if (!v.isObject()) {
       throw new InvalidConfigException(
           source, key, key + " must be a mapping with verify, negative and positive lists, got " + v);
@@ -176,13 +154,12 @@ public final class PaperConfigLoader {
     while (groups.hasNext()) {
       Map.Entry<String, JsonNode> group = groups.next();
       String name = key + "." + group.getKey();
-      switch (group.getKey()) {
-        case "verify" -> b.verifyKeywords = strings(source, name, group.getValue());
-        case "negative" -> b.negativeKeywords = strings(source, name, group.getValue());
-        case "positive" -> b.positiveKeywords = strings(source, name, group.getValue());
-        default -> throw new InvalidConfigException(
-            source, name, KeySuggestions.unknownKey(name, KEYWORD_GROUPS.stream().map(g -> key + "." + g).toList()));
+      ConfigKey k = ConfigKey.byPaper(name);
+      if (k == null) {
+        throw new InvalidConfigException(source, name,
+            KeySuggestions.unknownKey(name, ConfigKey.keywordGroups().stream().map(g -> key + "." + g).toList()));
       }
+      k.set(b, value(source, k, group.getValue()));
     }
   }
 

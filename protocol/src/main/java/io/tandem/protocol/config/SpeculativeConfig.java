@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.function.UnaryOperator;
 
 /**
- * The knobs of Speculative Thinking (DESIGN.md, "The state machine"), named after the paper's
+ * The knobs of Speculative Thinking (docs/ARCHITECTURE.md, "The algorithm"), named after the paper's
  * YAML keys. Immutable; build variants with {@link #toBuilder()} or {@link #withOverrides(Map)}.
  *
  * <p>Loading: {@link PaperConfigLoader} reads the paper's YAML (and the {@code config} object of a
@@ -83,31 +83,58 @@ public record SpeculativeConfig(
           -1,
           false);
 
+  /**
+   * Validates every value; errors name the paper's key (builders restate them as their source
+   * spells keys).
+   *
+   * @throws InvalidConfigException when a list is null or holds an empty entry (an empty keyword
+   *     would match everywhere), no trigger is given, {@code help_recap_words} is null, a count is
+   *     below its minimum or {@code time_out} is not finite
+   */
   public SpeculativeConfig {
-    Builder.validate(
-        "speculative config",
-        UnaryOperator.identity(),
-        triggerTokens,
-        verifyKeywords,
-        negativeKeywords,
-        positiveKeywords,
-        helpRecapWords,
-        maxTargetTokens,
-        beginTokenNum,
-        originalRecapTokenNum,
-        recapAfterNegativeNum,
-        addEachRecap,
-        addEachNeg,
-        maxRecapTokenNum,
-        maxNegativeNum,
-        timeOut);
+    strings(ConfigKey.TRIGGER_TOKENS, triggerTokens);
+    if (triggerTokens.isEmpty()) throw bad(ConfigKey.TRIGGER_TOKENS, "must list at least one trigger");
+    strings(ConfigKey.VERIFY_KEYWORDS, verifyKeywords);
+    strings(ConfigKey.NEGATIVE_KEYWORDS, negativeKeywords);
+    strings(ConfigKey.POSITIVE_KEYWORDS, positiveKeywords);
+    if (helpRecapWords == null) throw bad(ConfigKey.HELP_RECAP_WORDS, "must be a string, got null");
+    atLeast(ConfigKey.MAX_TARGET_TOKENS, maxTargetTokens, 1);
+    atLeast(ConfigKey.BEGIN_TOKEN_NUM, beginTokenNum, 1);
+    atLeast(ConfigKey.ORIGINAL_RECAP_TOKEN_NUM, originalRecapTokenNum, 1);
+    atLeast(ConfigKey.RECAP_AFTER_NEGATIVE_NUM, recapAfterNegativeNum, 0);
+    atLeast(ConfigKey.ADD_EACH_RECAP, addEachRecap, 0);
+    atLeast(ConfigKey.ADD_EACH_NEG, addEachNeg, 0);
+    atLeast(ConfigKey.MAX_RECAP_TOKEN_NUM, maxRecapTokenNum, 1);
+    atLeast(ConfigKey.MAX_NEGATIVE_NUM, maxNegativeNum, 0);
+    if (Double.isNaN(timeOut) || Double.isInfinite(timeOut)) {
+      throw bad(ConfigKey.TIME_OUT, "must be a number of seconds (<= 0 for none), got " + timeOut);
+    }
     triggerTokens = List.copyOf(triggerTokens);
     verifyKeywords = List.copyOf(verifyKeywords);
     negativeKeywords = List.copyOf(negativeKeywords);
     positiveKeywords = List.copyOf(positiveKeywords);
   }
 
-  /** The values of the paper's {@code 1b_32b.yml} (DESIGN.md), with Tandem's switches off. */
+  private static InvalidConfigException bad(ConfigKey key, String complaint) {
+    return InvalidConfigException.badValue("speculative config", key.paper, complaint);
+  }
+
+  private static void atLeast(ConfigKey key, int value, int min) {
+    if (value < min) throw bad(key, "must be >= " + min + ", got " + value);
+  }
+
+  private static void strings(ConfigKey key, List<String> values) {
+    if (values == null) throw bad(key, "must be a list of strings, got null");
+    for (String v : values) {
+      // An empty keyword would match everywhere (Python's "abc".count("") is 4).
+      if (v == null || v.isEmpty()) {
+        throw bad(key, "must not contain empty or null entries, got "
+            + values.stream().map(x -> x == null ? "null" : "\"" + x + "\"").toList());
+      }
+    }
+  }
+
+  /** The values of the paper's {@code 1b_32b.yml}, with Tandem's switches off. */
   public static SpeculativeConfig paperDefaults() {
     return PAPER_DEFAULTS;
   }
@@ -192,112 +219,33 @@ public record SpeculativeConfig(
     /**
      * Validates and builds; errors name {@code source} and the key as {@code keyStyle} spells the
      * YAML key (so that HOCON errors say {@code max-target-tokens}).
+     *
+     * @throws InvalidConfigException when a value is out of range (see the record's constructor)
      */
     public SpeculativeConfig build(String source, UnaryOperator<String> keyStyle) {
-      validate(
-          source,
-          keyStyle,
-          triggerTokens,
-          verifyKeywords,
-          negativeKeywords,
-          positiveKeywords,
-          helpRecapWords,
-          maxTargetTokens,
-          beginTokenNum,
-          originalRecapTokenNum,
-          recapAfterNegativeNum,
-          addEachRecap,
-          addEachNeg,
-          maxRecapTokenNum,
-          maxNegativeNum,
-          timeOut);
-      return new SpeculativeConfig(
-          triggerTokens,
-          verifyKeywords,
-          negativeKeywords,
-          positiveKeywords,
-          helpThinkWord,
-          helpRecapWords,
-          chooseLarge,
-          notReasoning,
-          maxTargetTokens,
-          begin,
-          beginTokenNum,
-          originalRecapTokenNum,
-          recapAfterNegativeNum,
-          addEachRecap,
-          addEachNeg,
-          maxRecapTokenNum,
-          maxNegativeNum,
-          timeOut,
-          keepNeutralLookahead);
-    }
-
-    @SuppressWarnings("ParameterNumber")
-    static void validate(
-        String source,
-        UnaryOperator<String> keyStyle,
-        List<String> triggerTokens,
-        List<String> verifyKeywords,
-        List<String> negativeKeywords,
-        List<String> positiveKeywords,
-        String helpRecapWords,
-        int maxTargetTokens,
-        int beginTokenNum,
-        int originalRecapTokenNum,
-        int recapAfterNegativeNum,
-        int addEachRecap,
-        int addEachNeg,
-        int maxRecapTokenNum,
-        int maxNegativeNum,
-        double timeOut) {
-      strings(source, keyStyle.apply("TRIGGER_TOKENS"), triggerTokens);
-      if (triggerTokens.isEmpty()) {
-        String key = keyStyle.apply("TRIGGER_TOKENS");
-        throw new InvalidConfigException(source, key, key + " must list at least one trigger");
-      }
-      strings(source, keyStyle.apply("TARGET_VALIDATION_KEYWORDS.verify"), verifyKeywords);
-      strings(source, keyStyle.apply("TARGET_VALIDATION_KEYWORDS.negative"), negativeKeywords);
-      strings(source, keyStyle.apply("TARGET_VALIDATION_KEYWORDS.positive"), positiveKeywords);
-      if (helpRecapWords == null) {
-        String key = keyStyle.apply("help_recap_words");
-        throw new InvalidConfigException(source, key, key + " must be a string, got null");
-      }
-      atLeast(source, keyStyle.apply("max_target_tokens"), maxTargetTokens, 1);
-      atLeast(source, keyStyle.apply("begin_token_num"), beginTokenNum, 1);
-      atLeast(source, keyStyle.apply("original_recap_token_num"), originalRecapTokenNum, 1);
-      atLeast(source, keyStyle.apply("recap_after_negative_num"), recapAfterNegativeNum, 0);
-      atLeast(source, keyStyle.apply("add_each_recap"), addEachRecap, 0);
-      atLeast(source, keyStyle.apply("add_each_neg"), addEachNeg, 0);
-      atLeast(source, keyStyle.apply("max_recap_token_num"), maxRecapTokenNum, 1);
-      atLeast(source, keyStyle.apply("max_negative_num"), maxNegativeNum, 0);
-      if (Double.isNaN(timeOut) || Double.isInfinite(timeOut)) {
-        String key = keyStyle.apply("time_out");
-        throw new InvalidConfigException(
-            source, key, key + " must be a number of seconds (<= 0 for none), got " + timeOut);
-      }
-    }
-
-    private static void atLeast(String source, String key, int value, int min) {
-      if (value < min) {
-        throw new InvalidConfigException(
-            source, key, key + " must be >= " + min + ", got " + value);
-      }
-    }
-
-    private static void strings(String source, String key, List<String> values) {
-      if (values == null) {
-        throw new InvalidConfigException(source, key, key + " must be a list of strings, got null");
-      }
-      for (String v : values) {
-        // An empty keyword would match everywhere (Python's "abc".count("") is 4).
-        if (v == null || v.isEmpty()) {
-          throw new InvalidConfigException(
-              source,
-              key,
-              key + " must not contain empty or null entries, got "
-                  + values.stream().map(x -> x == null ? "null" : "\"" + x + "\"").toList());
-        }
+      try {
+        return new SpeculativeConfig(
+            triggerTokens,
+            verifyKeywords,
+            negativeKeywords,
+            positiveKeywords,
+            helpThinkWord,
+            helpRecapWords,
+            chooseLarge,
+            notReasoning,
+            maxTargetTokens,
+            begin,
+            beginTokenNum,
+            originalRecapTokenNum,
+            recapAfterNegativeNum,
+            addEachRecap,
+            addEachNeg,
+            maxRecapTokenNum,
+            maxNegativeNum,
+            timeOut,
+            keepNeutralLookahead);
+      } catch (InvalidConfigException e) {
+        throw e.as(source, keyStyle);
       }
     }
   }

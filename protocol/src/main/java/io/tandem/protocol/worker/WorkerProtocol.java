@@ -10,13 +10,20 @@ import io.tandem.protocol.Token;
 import java.util.List;
 
 /**
- * The messages between sessions and model workers: the delta/position sync protocol of DESIGN.md.
+ * The messages between sessions and model workers: the delta/position sync protocol
+ * (docs/ARCHITECTURE.md, "The sync protocol").
  *
  * <p>A request says "session S, your view should be position P (session tokens after the prompt,
  * or -1 for nothing at all, in which case the prompt comes along), append these chunks, then
  * generate under these limits". A worker holding more than P truncates (rolling back a discarded
  * look-ahead); one holding less answers {@link Resync} with what it has, and the session re-sends
- * from there.
+ * from there. So a request carries only what the worker has not seen, and a worker that lost a
+ * session's cache (eviction, restart, another node) costs one round trip, never a wrong answer.
+ *
+ * <p>Positions count session tokens: the output after the prompt, in the vocabulary of whoever
+ * wrote them. The worker's half of the protocol is {@code io.tandem.worker.SessionView}
+ * (worker-common); the session's half, which keeps what each worker has acknowledged and encodes
+ * the next delta, is in {@code io.tandem.orchestrator.session}.
  */
 public final class WorkerProtocol {
 
@@ -28,7 +35,21 @@ public final class WorkerProtocol {
     long requestId();
   }
 
-  /** The limits of one generation step. */
+  /**
+   * The limits of one generation step.
+   *
+   * @param inject text the worker appends (tokenized in its own vocabulary) before generating, e.g.
+   *     the paper's {@code help_recap_words}; null or empty for none
+   * @param maxNewTokens the most tokens to generate, >= 0
+   * @param maxTotalTokens the most tokens this step may add in all: the injected tokens count
+   *     against it first (an injection longer than it is cut), and generation gets what is left,
+   *     at most {@code maxNewTokens}; >= 0. The worker relies on this to keep a step inside the
+   *     request's {@code max_tokens}.
+   * @param stopAtTrigger stop after the first generated token whose text completes one of {@code
+   *     triggers} (text level, as {@link io.tandem.protocol.text.StopStrings} matches)
+   * @param triggers the trigger strings, non-empty each; empty when not stopping at one
+   * @throws IllegalArgumentException when a count is negative
+   */
   public record Limits(
       String inject, int maxNewTokens, int maxTotalTokens, boolean stopAtTrigger, List<String> triggers)
       implements CborSerializable {
@@ -39,7 +60,24 @@ public final class WorkerProtocol {
     }
   }
 
-  /** Sync the session's view, then generate; partial tokens stream back when {@code stream}. */
+  /**
+   * Sync the session's view, then generate; partial tokens stream back when {@code stream}.
+   *
+   * @param sessionId the session whose view to sync; at most one request per session is live on a
+   *     worker (a new one replaces any earlier)
+   * @param tenant who pays for it (the large worker's fairness key); null counts as {@code ""}
+   * @param requestId echoed in every reply, so a session can ignore late replies
+   * @param basePosition the session position the view must be at before {@code append}, or -1 to
+   *     start over from {@code prompt}
+   * @param prompt the chat messages or raw text, rendered by each worker with its own template;
+   *     required when {@code basePosition} is -1, ignored otherwise
+   * @param append session tokens after {@code basePosition}, in chunks by vocabulary
+   * @param limits what to generate
+   * @param sampling how to sample (the sequence keeps the parameters of its first request)
+   * @param stream whether to send {@link Partial}s as tokens come
+   * @param replyTo where every {@link Reply} goes
+   * @throws IllegalArgumentException when {@code basePosition < -1}, or -1 without a prompt
+   */
   public record Generate(
       String sessionId,
       String tenant,
@@ -84,6 +122,12 @@ public final class WorkerProtocol {
   /**
    * The request is done: the tokens of the injected text (as this worker tokenized it) and the
    * generated ones; {@code eos} when the last generated token ends the sequence.
+   *
+   * @param tokenizerKey the vocabulary of the tokens ({@code TextTokenizer.key()})
+   * @param promptTokens the rendered prompt's length when the request started over (position -1), else 0
+   * @param prefillTokens tokens the worker had not processed when the request joined the batch
+   * @param queueNanos time from arrival to done not spent in forward passes, in nanoseconds
+   * @param computeNanos time of the forward passes the request was part of, in nanoseconds
    */
   public record Done(
       long requestId,
@@ -105,6 +149,7 @@ public final class WorkerProtocol {
    * whether another worker, or the same one later, may take it.
    */
   public record Rejected(long requestId, FailureCode code, String reason) implements Reply {
+    /** Whether another worker, or this one later, may take the request ({@link FailureCode#retryable()}). */
     public boolean retryable() {
       return code.retryable();
     }
