@@ -7,6 +7,7 @@ import java.util.List;
  * appends the ids as they are; any other worker re-encodes the text.
  */
 public record Chunk(String tokenizerKey, List<Token> tokens) implements CborSerializable {
+  /** @param tokenizerKey the vocabulary of the ids ({@code TextTokenizer.key()} of the worker that wrote them) */
   public Chunk {
     tokens = List.copyOf(tokens);
   }

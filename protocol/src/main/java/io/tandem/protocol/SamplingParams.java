@@ -1,16 +1,23 @@
 package io.tandem.protocol;
 
 /**
- * How to pick the next token: temperature 0 is greedy; topK 0 and topP 1 disable those filters;
- * a non-null seed makes the run reproducible.
+ * How to pick the next token, with OpenAI's and vLLM's meanings: temperature 0 is greedy; topK 0
+ * and topP 1 disable those filters; a non-null seed makes the run reproducible.
+ *
+ * @param temperature the softmax temperature, finite and >= 0
+ * @param topK keep the k most likely tokens, >= 0 (0: off)
+ * @param topP keep the smallest set of tokens whose probability reaches p, in (0, 1] (1: off)
+ * @param seed the sampler's seed; null for a random one
  */
 public record SamplingParams(double temperature, int topK, double topP, Long seed)
     implements CborSerializable {
 
   /** The paper's evaluation settings: temperature 0.6, top-k 50, top-p 0.95. */
   public static final SamplingParams PAPER = new SamplingParams(0.6, 50, 0.95, null);
+  /** Always the most likely token. */
   public static final SamplingParams GREEDY = new SamplingParams(0.0, 0, 1.0, null);
 
+  /** @throws IllegalArgumentException when a value is out of the range given above (the message names it) */
   public SamplingParams {
     if (!(temperature >= 0) || Double.isInfinite(temperature))
       throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
@@ -19,10 +26,12 @@ public record SamplingParams(double temperature, int topK, double topP, Long see
       throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
   }
 
+  /** Whether sampling is the argmax (temperature 0), whatever the filters and the seed. */
   public boolean greedy() {
     return temperature == 0.0;
   }
 
+  /** These parameters with another seed (null: random). */
   public SamplingParams withSeed(Long newSeed) {
     return new SamplingParams(temperature, topK, topP, newSeed);
   }

@@ -4,6 +4,7 @@ import java.util.List;
 
 /** One generated or injected token: its id in the vocabulary that produced it, and its text. */
 public record Token(int id, String text) implements CborSerializable {
+  /** A null text counts as empty (an eos token has none). */
   public Token {
     if (text == null) text = "";
   }

@@ -10,10 +10,12 @@ import com.typesafe.config.Config;
  */
 public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk) {
 
+  /** The settings with the default {@code prefill-chunk} of 512 tokens. */
   public WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching) {
     this(maxBatch, queueLimit, kvCacheBytes, batching, 512);
   }
 
+  /** @throws IllegalArgumentException when a count is below 1 or the byte budget negative (the message names the key) */
   public WorkerSettings {
     if (prefillChunk < 1) throw new IllegalArgumentException("prefill-chunk must be >= 1, got " + prefillChunk);
     if (maxBatch < 1) throw new IllegalArgumentException("max-batch must be >= 1, got " + maxBatch);
@@ -21,6 +23,7 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
     if (kvCacheBytes < 0) throw new IllegalArgumentException("kv-cache-bytes must be >= 0, got " + kvCacheBytes);
   }
 
+  /** 16 sequences a batch, 1024 waiting, 2 GiB of cache, batching on, chunks of 512 prompt tokens. */
   public static WorkerSettings defaults() {
     return new WorkerSettings(16, 1024, 2L << 30, true);
   }
@@ -32,6 +35,7 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
         c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : 512);
   }
 
+  /** The most sequences one forward pass runs: {@code maxBatch}, or 1 with batching off. */
   public int effectiveBatch() {
     return batching ? maxBatch : 1;
   }

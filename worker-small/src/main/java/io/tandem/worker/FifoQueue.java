@@ -8,6 +8,7 @@ public final class FifoQueue implements AdmissionQueue {
   private final ArrayDeque<PendingRequest> queue = new ArrayDeque<>();
   private final int limit;
 
+  /** @throws IllegalArgumentException when {@code limit < 1} */
   public FifoQueue(int limit) {
     if (limit < 1) throw new IllegalArgumentException("queue limit must be >= 1, got " + limit);
     this.limit = limit;

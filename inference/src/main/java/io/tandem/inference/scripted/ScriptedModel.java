@@ -27,6 +27,12 @@ public class ScriptedModel implements LanguageModel {
   private final String name;
   private final int[] script;
 
+  /**
+   * A model that writes {@code tokens[p]} at session position {@code p}.
+   *
+   * @throws IllegalArgumentException when a token is empty (the empty text is end-of-sequence), or
+   *     two token texts share an id
+   */
   public ScriptedModel(String name, List<String> tokens) {
     this.name = name;
     this.script = new int[tokens.size()];
@@ -38,12 +44,16 @@ public class ScriptedModel implements LanguageModel {
     }
   }
 
-  /** Reads {@code {"tokens": ["So", " x", ".\n\n", ...]}}. */
+  /**
+   * Reads {@code {"tokens": ["So", " x", ".\n\n", ...]}}.
+   *
+   * @throws IllegalArgumentException when the file cannot be read or is not such a script (the message names it)
+   */
   public static ScriptedModel load(Path file) {
     return new ScriptedModel("scripted:" + file.getFileName(), readTokens(file));
   }
 
-  /** The token texts of a script file. */
+  /** The token texts of a script file; errors as {@link #load}. */
   public static List<String> readTokens(Path file) {
     JsonNode root;
     try {
@@ -68,6 +78,7 @@ public class ScriptedModel implements LanguageModel {
     return position < script.length ? script[position] : ScriptedTokenizer.EOS;
   }
 
+  /** The number of scripted positions (end-of-sequence comes after them). */
   public int scriptLength() {
     return script.length;
   }

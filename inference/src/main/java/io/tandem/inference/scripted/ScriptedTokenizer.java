@@ -13,11 +13,13 @@ public final class ScriptedTokenizer implements TextTokenizer {
   /** End of sequence: the empty text. */
   public static final int EOS = 0;
 
+  /** The vocabulary key of every scripted model: they all share one vocabulary. */
   public static final String KEY = "scripted";
 
   private static final ScriptedTokenizer INSTANCE = new ScriptedTokenizer();
   private static final ConcurrentHashMap<Integer, String> TEXTS = new ConcurrentHashMap<>();
 
+  /** The one scripted vocabulary. */
   public static ScriptedTokenizer instance() {
     return INSTANCE;
   }

@@ -12,11 +12,13 @@ public final class SimulatedModel extends ScriptedModel {
 
   private final LatencyModel latency;
 
+  /** A script of {@code tokens} (one text per position) that takes {@code latency}'s time per pass. */
   public SimulatedModel(String name, List<String> tokens, LatencyModel latency) {
     super(name, tokens);
     this.latency = latency;
   }
 
+  /** The latency model this simulation follows. */
   public LatencyModel latency() {
     return latency;
   }

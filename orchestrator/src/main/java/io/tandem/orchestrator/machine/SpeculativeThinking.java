@@ -172,6 +172,7 @@ public final class SpeculativeThinking {
     finish(FinishReason.error);
   }
 
+  /** Whether the generation is over ({@link #next()} then returns a {@link Step.Finish}). */
   public boolean finished() {
     return finishReason != null;
   }

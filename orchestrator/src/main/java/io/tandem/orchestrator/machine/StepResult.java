@@ -8,6 +8,7 @@ import java.util.List;
  * tokens (an eos token last, with {@code eos} true, when the model ended).
  */
 public record StepResult(List<Token> injected, List<Token> generated, boolean eos) {
+  /** Null lists count as empty. */
   public StepResult {
     injected = injected == null ? List.of() : List.copyOf(injected);
     generated = generated == null ? List.of() : List.copyOf(generated);

@@ -164,12 +164,14 @@ public record SpeculativeConfig(
     return all;
   }
 
+  /** A mutable copy of this config, for a loader or a test to change and {@link Builder#build} again. */
   public Builder toBuilder() {
     return new Builder(this);
   }
 
   /** A mutable copy used by the loaders; {@link #build(String, UnaryOperator)} validates. */
   public static final class Builder {
+    /** The record's components, by the same names; see {@link SpeculativeConfig}. */
     public List<String> triggerTokens;
     public List<String> verifyKeywords;
     public List<String> negativeKeywords;
@@ -212,6 +214,11 @@ public record SpeculativeConfig(
       keepNeutralLookahead = c.keepNeutralLookahead;
     }
 
+    /**
+     * Validates and builds; errors name the paper's keys.
+     *
+     * @throws InvalidConfigException when a value is out of range (see the record's constructor)
+     */
     public SpeculativeConfig build() {
       return build("speculative config", UnaryOperator.identity());
     }

@@ -30,6 +30,7 @@ public final class StopStrings {
   private final List<String> stops;
   private final int longest;
 
+  /** @throws IllegalArgumentException when a stop string is null or empty (it would match everywhere) */
   public StopStrings(List<String> stops) {
     for (String s : stops) {
       if (s == null || s.isEmpty()) throw new IllegalArgumentException("stop strings must be non-empty, got " + stops);
@@ -38,6 +39,7 @@ public final class StopStrings {
     this.longest = this.stops.stream().mapToInt(String::length).max().orElse(0);
   }
 
+  /** The stop strings, in the order given. */
   public List<String> stops() {
     return stops;
   }

@@ -32,6 +32,7 @@ public final class WorkerProtocol {
 
   /** Everything a worker answers to a session about one request. */
   public interface Reply extends CborSerializable {
+    /** The {@link Generate#requestId()} this answers. */
     long requestId();
   }
 

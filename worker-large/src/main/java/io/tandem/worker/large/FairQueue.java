@@ -18,6 +18,11 @@ public final class FairQueue implements AdmissionQueue {
   private final int perTenantLimit;
   private int size;
 
+  /**
+   * @param limit the most requests waiting in all, >= 1
+   * @param perTenantLimit the most requests of one tenant waiting, >= 1
+   * @throws IllegalArgumentException when a limit is below 1
+   */
   public FairQueue(int limit, int perTenantLimit) {
     if (limit < 1) throw new IllegalArgumentException("queue limit must be >= 1, got " + limit);
     if (perTenantLimit < 1) throw new IllegalArgumentException("per-tenant queue limit must be >= 1, got " + perTenantLimit);

@@ -6,6 +6,7 @@ import java.util.List;
 /** A Python slice {@code [start:stop:step]}, applied to lists and strings with Python's rules. */
 public record PySlice(Integer start, Integer stop, Integer step) {
 
+  /** @throws IllegalArgumentException when {@code step} is 0, as Python's {@code ValueError} */
   public PySlice {
     if (step != null && step == 0) throw new IllegalArgumentException("slice step cannot be zero");
   }
