@@ -33,7 +33,7 @@ final class Scheduler<R extends Scheduler.Running> {
    * unprocessed tokens the model may feed per sequence ({@code maxPrefillTokens}).
    *
    * @param prefillTokens the prompt tokens this pass feeds beyond one per sequence (what is fed on
-   *     top of a plain decode step), for the worker's metrics
+   *     top of a plain decode pass), for the worker's metrics
    */
   record Batch<R>(List<R> running, List<Sequence> sequences, int maxPrefillTokens, int prefillTokens) {}
 

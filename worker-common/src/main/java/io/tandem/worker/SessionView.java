@@ -82,7 +82,7 @@ final class SessionView implements AutoCloseable {
     recordOwn(ids.length);
   }
 
-  /** Records that {@code n} own tokens were appended to the sequence (by the model's step). */
+  /** Records that {@code n} own tokens were appended to the sequence (by the model's forward pass). */
   void recordOwn(int n) {
     ensure(sessionLength + n + 1);
     int base = sequence.length() - n;

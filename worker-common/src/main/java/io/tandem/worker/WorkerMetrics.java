@@ -2,7 +2,7 @@ package io.tandem.worker;
 
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 
-/** A worker's running figures: steps, batch sizes, tokens, cache traffic. */
+/** A worker's running figures: forward passes ({@code steps}, vLLM's word), batch sizes, tokens, cache traffic. */
 final class WorkerMetrics {
   final long startNanos = System.nanoTime();
   long steps;
@@ -27,7 +27,7 @@ final class WorkerMetrics {
     busyNanos += nanos;
     decodeTokens += batch;
     prefillTokens += prefilled;
-    // Attribute the step's time to prefill and decode by token share.
+    // Attribute the pass's time to prefill and decode by token share.
     double share = prefilled / (double) (prefilled + batch);
     prefillNanos += (long) (nanos * share);
     decodeNanos += (long) (nanos * (1 - share));

@@ -4,15 +4,18 @@ import com.typesafe.config.Config;
 
 /**
  * A worker's limits: how many sequences run in one batch, how many requests may wait, how many
- * bytes of cache it keeps, whether it batches at all (off: one sequence per step, for measuring
- * what batching buys), and how many prompt tokens one sequence may prefill per step (longer
+ * bytes of cache it keeps, whether it batches at all (off: one sequence per forward pass, for
+ * measuring what batching buys), and how many prompt tokens one sequence may prefill per pass (longer
  * prefills are chunked so that they don't stall the decodes batched with them).
  */
 public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk) {
 
-  /** The settings with the default {@code prefill-chunk} of 512 tokens. */
+  /** Prompt tokens one sequence prefills per pass when {@code prefill-chunk} is not set. */
+  public static final int DEFAULT_PREFILL_CHUNK = 512;
+
+  /** The settings with the default {@code prefill-chunk} ({@value #DEFAULT_PREFILL_CHUNK} tokens). */
   public WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching) {
-    this(maxBatch, queueLimit, kvCacheBytes, batching, 512);
+    this(maxBatch, queueLimit, kvCacheBytes, batching, DEFAULT_PREFILL_CHUNK);
   }
 
   /** @throws IllegalArgumentException when a count is below 1 or the byte budget negative (the message names the key) */
@@ -28,11 +31,17 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
     return new WorkerSettings(16, 1024, 2L << 30, true);
   }
 
-  /** Reads {@code max-batch}, {@code queue-limit}, {@code kv-cache-bytes}, {@code batching}. */
+  /**
+   * Reads a role's section ({@code tandem.small}, {@code tandem.large}): {@code max-batch}, {@code
+   * queue-limit}, {@code kv-cache-bytes}, {@code batching} and, optionally, {@code prefill-chunk}.
+   *
+   * @throws com.typesafe.config.ConfigException when a key is missing or of the wrong type
+   * @throws IllegalArgumentException when a value is out of range
+   */
   public static WorkerSettings fromConfig(Config c) {
     return new WorkerSettings(
         c.getInt("max-batch"), c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"),
-        c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : 512);
+        c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : DEFAULT_PREFILL_CHUNK);
   }
 
   /** The most sequences one forward pass runs: {@code maxBatch}, or 1 with batching off. */

@@ -7,10 +7,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * How long a simulated model step takes: a fixed cost per decode step, a cost per prefilled token,
- * and a growth of the step cost with the batch size (a memory-bound decode step barely grows).
+ * How long a simulated forward pass takes: a fixed cost per decode pass, a cost per prefilled token,
+ * and a growth of the pass's cost with the batch size (a memory-bound decode pass barely grows).
+ * The profile's keys keep their file names ({@code decode_ms_per_step}: one decode pass).
  *
- * <p>step time = decode_ms_per_step * (1 + batch_growth * (batch - 1)) + prefill_ms_per_token * prefilled
+ * <p>pass time = decode_ms_per_step * (1 + batch_growth * (batch - 1)) + prefill_ms_per_token * prefilled
  */
 @JsonIgnoreProperties({"source", "comment", "notes"})
 public record LatencyModel(
@@ -33,7 +34,7 @@ public record LatencyModel(
    * @param batchSize sequences in the pass (0: no pass, no time)
    * @param prefilledTokens tokens fed beyond one per sequence
    */
-  public long stepNanos(int batchSize, int prefilledTokens) {
+  public long forwardNanos(int batchSize, int prefilledTokens) {
     if (batchSize == 0) return 0;
     double ms = decodeMsPerStep * (1 + batchGrowth * (batchSize - 1)) + prefillMsPerToken * prefilledTokens;
     return (long) (ms * 1_000_000);

@@ -28,7 +28,7 @@ public final class SimulatedModel extends ScriptedModel {
   public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     int prefilled = 0;
     for (Sequence s : batch) prefilled += Math.max(0, s.length() - s.processedLength() - 1);
-    long until = System.nanoTime() + latency.stepNanos(batch.size(), prefilled);
+    long until = System.nanoTime() + latency.forwardNanos(batch.size(), prefilled);
     int[] next = super.forward(batch, maxPrefillTokens);
     // The pass "computes" until its modelled time is over.
     for (long left = until - System.nanoTime(); left > 0; left = until - System.nanoTime())

@@ -81,9 +81,9 @@ class ScriptedModelTest {
   @Test
   void theLatencyModelChargesDecodeStepsPrefillTokensAndBatchGrowth() {
     LatencyModel l = new LatencyModel(30, 0.5, 0.1);
-    assertEquals(30_000_000L, l.stepNanos(1, 0));
-    assertEquals(30_000_000L * 17 / 10 + 50_000_000L, l.stepNanos(8, 100));
-    assertEquals(0, l.stepNanos(0, 0));
+    assertEquals(30_000_000L, l.forwardNanos(1, 0));
+    assertEquals(30_000_000L * 17 / 10 + 50_000_000L, l.forwardNanos(8, 100));
+    assertEquals(0, l.forwardNanos(0, 0));
     assertThrows(IllegalArgumentException.class, () -> new LatencyModel(-1, 0, 0));
   }
 }
