@@ -15,7 +15,6 @@ import io.tandem.inference.scripted.ScriptedTokenizer;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.Prompt;
-import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -23,13 +22,15 @@ import io.tandem.protocol.worker.WorkerProtocol.Done;
 import io.tandem.protocol.worker.WorkerProtocol.Generate;
 import io.tandem.protocol.worker.WorkerProtocol.Limits;
 import io.tandem.protocol.worker.WorkerProtocol.Reply;
+import io.tandem.worker.small.SmallWorker;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-/** The worker's side of the sync protocol, on a scripted model. */
+/** The worker's side of the sync protocol, on the small worker with a scripted model. */
 class ModelWorkerTest {
   static final ActorTestKit kit = ActorTestKit.create(
       ConfigFactory.parseString("akka.actor.provider = local").withFallback(ConfigFactory.load()));
@@ -43,7 +44,7 @@ class ModelWorkerTest {
   }
 
   static ActorRef<WorkerProtocol.Command> worker(LanguageModel model, WorkerSettings settings) {
-    return kit.spawn(ModelWorker.create(Role.small, () -> model, settings, () -> new FifoQueue(settings.queueLimit())),
+    return kit.spawn(SmallWorker.create(() -> model, settings, new CompletableFuture<>()),
         "w" + (++workers), DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
   }
 
@@ -57,9 +58,7 @@ class ModelWorkerTest {
   }
 
   static String text(List<Token> tokens) {
-    StringBuilder sb = new StringBuilder();
-    for (Token t : tokens) sb.append(t.text());
-    return sb.toString();
+    return Token.concat(tokens);
   }
 
   @Test
