@@ -11,7 +11,6 @@ import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.Sequence;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.protocol.ChatMessage;
-import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -71,34 +70,31 @@ class LargeWorkerTest {
         new WorkerProtocol.Limits(null, 1, 1, false, List.of()), SamplingParams.GREEDY, false, probe.getRef());
   }
 
-  @Test
-  void aQuietTenantsTakeoverGoesBeforeTheRestOfABusyTenantsBurst() throws Exception {
+  /**
+   * Busy tenant's request 0 runs (held) while its requests 1-3 and the quiet tenant's request 9
+   * arrive, in that order; then everything runs. The replies, described, in the order they came.
+   */
+  static List<String> burstThenQuiet(int perTenantQueueLimit) throws Exception {
     Held model = new Held();
-    ActorRef<WorkerProtocol.Command> w = worker(model, 100);
+    ActorRef<WorkerProtocol.Command> w = worker(model, perTenantQueueLimit);
     TestProbe<Reply> probe = kit.createTestProbe();
     w.tell(takeover("busy", "b0", 0, probe));
     assertTrue(model.inPass.await(10, TimeUnit.SECONDS));
     for (int i = 1; i <= 3; i++) w.tell(takeover("busy", "b" + i, i, probe));
     w.tell(takeover("quiet", "q", 9, probe));
     model.release.countDown();
+    return probe.receiveSeveralMessages(5).stream().map(LargeWorkerTest::describe).toList();
+  }
 
-    List<Long> order = probe.receiveSeveralMessages(5).stream().map(r -> ((Done) r).requestId()).toList();
-    assertEquals(List.of(0L, 1L, 9L, 2L, 3L), order, "the quiet tenant waits for one of the busy tenant's, not three");
+  @Test
+  void aQuietTenantsTakeoverGoesBeforeTheRestOfABusyTenantsBurst() throws Exception {
+    assertEquals(List.of("done 0", "done 1", "done 9", "done 2", "done 3"), burstThenQuiet(100),
+        "the quiet tenant waits for one of the busy tenant's, not three");
   }
 
   @Test
   void aTenantOverItsQueueLimitIsRefusedWhileOthersAreStillTaken() throws Exception {
-    Held model = new Held();
-    ActorRef<WorkerProtocol.Command> w = worker(model, 2);
-    TestProbe<Reply> probe = kit.createTestProbe();
-    w.tell(takeover("busy", "b0", 0, probe));
-    assertTrue(model.inPass.await(10, TimeUnit.SECONDS));
-    for (int i = 1; i <= 3; i++) w.tell(takeover("busy", "b" + i, i, probe));
-    w.tell(takeover("quiet", "q", 9, probe));
-    model.release.countDown();
-
-    List<String> replies = probe.receiveSeveralMessages(5).stream().map(LargeWorkerTest::describe).toList();
-    assertEquals(List.of("done 0", "rejected 3 QUEUE_FULL", "done 1", "done 9", "done 2"), replies,
+    assertEquals(List.of("done 0", "rejected 3 QUEUE_FULL", "done 1", "done 9", "done 2"), burstThenQuiet(2),
         "two of the busy tenant's may wait; the third is refused, the quiet tenant's is taken");
   }
 
