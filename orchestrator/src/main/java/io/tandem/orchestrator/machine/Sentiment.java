@@ -6,7 +6,9 @@ import java.util.Locale;
 
 /**
  * The paper's keyword sentiment of a step: +1 leaning positive ("yes", "final answer"), -1
- * hesitating or asking to verify ("wait", "check"), 0 when no keyword occurs.
+ * hesitating or asking to verify ("wait", "check"), 0 when no keyword occurs. The counting follows
+ * the paper's reference code (Python's {@code str.count} on lower-cased text); the rule is in
+ * docs/ARCHITECTURE.md, "The algorithm".
  */
 public final class Sentiment {
   private Sentiment() {}
