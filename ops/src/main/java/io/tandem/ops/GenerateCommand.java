@@ -113,9 +113,9 @@ public final class GenerateCommand implements Callable<Integer> {
       if (!quiet) {
         double s = (System.nanoTime() - t0) / 1e9;
         var c = fin.trace().counters();
-        System.err.printf("tandem: %s, %d tokens (small %d, large %d, injected %d), %d takeovers, %d recaps, %.2f s%n",
-            fin.trace().finishReason(), fin.usage().completionTokens(), c.smallTokens(), c.largeTokens(),
-            c.injectedTokens(), c.takeovers(), c.recaps(), s);
+        System.err.printf("tandem: %s, %s (small %d, large %d, injected %d), %s, %s, %.2f s%n",
+            fin.trace().finishReason(), count(fin.usage().completionTokens(), "token"), c.smallTokens(), c.largeTokens(),
+            c.injectedTokens(), count(c.takeovers(), "takeover"), count(c.recaps(), "recap"), s);
       }
       return 0;
     } finally {
@@ -125,6 +125,11 @@ public final class GenerateCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /** "1 takeover", "2 takeovers". */
+  static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
   }
 
   private boolean hasExplicitMaxTokens() {

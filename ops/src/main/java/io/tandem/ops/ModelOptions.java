@@ -74,6 +74,7 @@ public final class ModelOptions {
    * @throws IllegalStateException when the demo pair is needed but cannot be found
    */
   Config nodeConfig(Config base, Collection<Role> roles) {
+    requireDevice(device);
     Config c = base
         .withValue("tandem.small.devices", ConfigValueFactory.fromIterable(List.of(device)))
         .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(List.of(device)));
@@ -98,6 +99,22 @@ public final class ModelOptions {
     Map<Role, RoleSpec> out = new EnumMap<>(Role.class);
     for (Role r : roles) out.put(r, RoleSpec.fromConfig(nodeConfig.getConfig("tandem." + r)));
     return out;
+  }
+
+  /**
+   * A {@code gpuN} that this machine does not have is refused before any model loads (PyTorch
+   * would fail on the first tensor, with a page of dispatcher text).
+   */
+  static void requireDevice(String device) {
+    java.util.regex.Matcher gpu = java.util.regex.Pattern.compile("gpu(\\d+)").matcher(device);
+    if (device.equals("cpu")) return;
+    if (!gpu.matches())
+      throw new IllegalArgumentException("--device " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU");
+    int count = ai.djl.util.cuda.CudaUtils.getGpuCount();
+    if (Integer.parseInt(gpu.group(1)) >= count)
+      throw new IllegalArgumentException("--device " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"
+          : count + " GPU" + (count == 1 ? " (gpu0)" : "s (gpu0 to gpu" + (count - 1) + ")")) + "; use --device cpu"
+          + (count == 0 ? "" : " or one of those"));
   }
 
   /**
