@@ -110,6 +110,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, this::onRelease)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
@@ -144,6 +145,33 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
         model.contextLength(), queue.size(), running.size(), cacheBytes(), views.size()));
     return this;
+  }
+
+  private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
+    WorkerProtocol.TokenCount answer;
+    try {
+      if (c.prompt() != null) {
+        answer = new WorkerProtocol.TokenCount(promptIds(c.prompt()).length, null, model.contextLength(), null);
+      } else {
+        int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+        for (int i = 0; i < ids.length; i++)
+          if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize())) {
+            c.replyTo().tell(new WorkerProtocol.TokenCount(0, null, model.contextLength(), "prompt[" + i + "] is token id "
+                + ids[i] + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens"));
+            return this;
+          }
+        answer = new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.contextLength(), null);
+      }
+    } catch (RuntimeException e) {
+      answer = new WorkerProtocol.TokenCount(0, null, model.contextLength(),
+          model.name() + " cannot read the prompt: " + e.getMessage());
+    }
+    c.replyTo().tell(answer);
+    return this;
+  }
+
+  private int[] promptIds(io.tandem.protocol.Prompt prompt) {
+    return prompt.isChat() ? model.renderChat(prompt.messages()) : model.tokenizer().encode(prompt.raw());
   }
 
   private Behavior<Command> onStop() {
@@ -238,8 +266,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
           views.remove(g.sessionId());
           view.close();
         }
-        int[] promptIds =
-            g.prompt().isChat() ? model.renderChat(g.prompt().messages()) : model.tokenizer().encode(g.prompt().raw());
+        int[] promptIds = promptIds(g.prompt());
         if (promptIds.length >= model.contextLength()) {
           g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has " + promptIds.length
               + " tokens but " + model.name() + " takes at most " + model.contextLength()));
