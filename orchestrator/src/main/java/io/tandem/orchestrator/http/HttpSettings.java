@@ -27,6 +27,7 @@ public record HttpSettings(
     Duration shutdownDeadline,
     Duration askTimeout,
     Duration workerFiguresMaxAge,
+    Duration workerFiguresTimeout,
     Duration bodyReadTimeout,
     Duration requestTimeout,
     Duration idleTimeout,
@@ -73,6 +74,7 @@ public record HttpSettings(
         c.getDuration("shutdown-deadline"),
         c.getDuration("ask-timeout"),
         c.getDuration("worker-figures-max-age"),
+        c.getDuration("worker-figures-timeout"),
         c.getDuration("body-read-timeout"),
         c.getDuration("request-timeout"),
         c.getDuration("idle-timeout"),
@@ -89,19 +91,19 @@ public record HttpSettings(
 
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative);
   }
 
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative);
   }
 
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, newSpeculative);
   }
 

@@ -22,17 +22,20 @@ import java.util.concurrent.CompletionStage;
 /**
  * What the HTTP layer knows of the workers: who is listed per role (readiness), their figures
  * (metrics, and each role's smallest context length), and a prompt's token count as a worker's
- * model reads it. Each is one ask, bounded by {@code tandem.http.ask-timeout}.
+ * model reads it. Each is an ask, bounded by {@code tandem.http.worker-figures-timeout} (figures)
+ * or {@code ask-timeout} (counting).
  */
 final class WorkerView {
   private final ActorSystem<?> system;
   private final Duration ask;
   private final Duration figuresMaxAge;
+  private final Duration figuresTimeout;
   private volatile Figures figures = new Figures(Map.of(), System.nanoTime() - Long.MAX_VALUE / 2);
 
-  WorkerView(ActorSystem<?> system, Duration askTimeout, Duration figuresMaxAge) {
+  WorkerView(ActorSystem<?> system, Duration askTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
     this.system = system;
     this.ask = askTimeout;
+    this.figuresTimeout = figuresTimeout;
     this.figuresMaxAge = figuresMaxAge;
   }
 
@@ -59,7 +62,7 @@ final class WorkerView {
       List<CompletableFuture<WorkerStats>> asks = new ArrayList<>();
       for (Set<ActorRef<WorkerProtocol.Command>> ws : listed.values())
         for (ActorRef<WorkerProtocol.Command> w : ws)
-          asks.add(AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, ask, system.scheduler())
+          asks.add(AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
               .toCompletableFuture().exceptionally(t -> null));
       return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
         List<WorkerStats> out = new ArrayList<>();
