@@ -18,8 +18,8 @@ import java.util.Optional;
  * One request's output as the client sees it: consumes the session's events in order, applies
  * {@code stop} strings (with the one matcher, {@link StopStrings}) and the reasoning split, and
  * writes OpenAI's chunks (streaming) or the final object. Usage is right for every ending: the
- * prompt's tokens as counted before the session started (or as the session's workers counted them),
- * and the output tokens the client received (through the one that completed a stop string). Not
+ * prompt's tokens as a worker counted them before the session started, and the output tokens of
+ * the session (or, when a stop string ended it, through the token that completed the stop). Not
  * thread-safe: it lives inside one stream stage.
  */
 final class Generation {
@@ -60,8 +60,7 @@ final class Generation {
   SessionEvent.Failed failed;
 
   /**
-   * @param promptTokens the prompt's tokens as counted before the session started (usage of an
-   *     ending the session does not report, a stop string or a client gone)
+   * @param promptTokens the prompt's tokens as a worker counted them before the session started
    */
   Generation(String id, long created, CompletionRequest request, ReasoningSplitter.Mode reasoningMode, int promptTokens,
       int retryAfterSeconds) {
@@ -150,7 +149,6 @@ final class Generation {
   private void onFinished(SessionEvent.Finished f, List<Out> out) {
     trace = f.trace();
     degraded = f.degraded();
-    if (f.usage().promptTokens() > 0) promptTokens = f.usage().promptTokens();
     completionTokens = f.usage().completionTokens();
     Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author();
     SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();

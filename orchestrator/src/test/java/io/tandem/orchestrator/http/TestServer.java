@@ -68,6 +68,11 @@ final class TestServer implements AutoCloseable {
   }
 
   static TestServer start(String httpConfig) {
+    return start(httpConfig, 1 << 20);
+  }
+
+  /** As {@link #start(String)}, with models that take at most {@code contextLength} tokens. */
+  static TestServer start(String httpConfig, int contextLength) {
     Config config = ConfigFactory.parseString(
             "akka.actor.provider = local\n"
                 + "akka.loglevel = WARNING\n"
@@ -82,9 +87,9 @@ final class TestServer implements AutoCloseable {
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
       sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.defaults()), "sessions"));
-      ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate),
+      ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate, contextLength),
           WorkerSettings.defaults(), () -> new FifoQueue(1024)), "small-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
-      ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate),
+      ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate, contextLength),
           WorkerSettings.defaults(), () -> new FifoQueue(1024)), "large-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       return Behaviors.empty();
     });
@@ -194,10 +199,17 @@ final class TestServer implements AutoCloseable {
   /** A scripted model whose steps wait at the gate. */
   static final class GatedModel extends ScriptedModel {
     private final Gate gate;
+    private final int contextLength;
 
-    GatedModel(String name, List<String> tokens, Gate gate) {
+    GatedModel(String name, List<String> tokens, Gate gate, int contextLength) {
       super(name, tokens);
       this.gate = gate;
+      this.contextLength = contextLength;
+    }
+
+    @Override
+    public int contextLength() {
+      return contextLength;
     }
 
     @Override
