@@ -32,7 +32,8 @@ class ApiRoundTwoTest {
 
   @BeforeAll
   static void start() {
-    server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n", CONTEXT);
+    server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n"
+        + "akka.http.server.request-timeout = 1s\nakka.http.server.idle-timeout = 1s\n", CONTEXT);
   }
 
   @AfterAll
@@ -220,6 +221,29 @@ class ApiRoundTwoTest {
   }
 
   // Issue 12, item 2: akka-http's own answers are API answers too.
+
+  @Test
+  void aNonStreamingGenerationLongerThanAkkaHttpsDefaultTimeoutsStillGetsItsResult() throws Exception {
+    // This server's akka.http.server timeouts are 1 s (see start()); tandem.http's own apply.
+    server.gate.close();
+    long t0 = System.nanoTime();
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> r = server.http.sendAsync(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create(server.base + "/v1/chat/completions")).header("Authorization", "Bearer " + KEY)
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"small\"}}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    // Steps pass one at a time, the last well after akka-http's own timeouts would have fired.
+    for (int step = 0; step < 5; step++) {
+      long due = t0 + (step + 1) * 600_000_000L;
+      eventually("step " + step + " is due", () -> System.nanoTime() >= due || r.isDone());
+      server.gate.allow(1);
+    }
+    server.gate.open();
+    HttpResponse<String> done = r.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertTrue(System.nanoTime() - t0 > 2_000_000_000L, "it ran past akka-http's 1 s");
+    assertEquals(200, done.statusCode(), done.body());
+    assertEquals(5, json(done).at("/usage/completion_tokens").asInt());
+  }
 
   @Test
   void aRequestAkkaHttpCannotParseGetsAnOpenAiErrorObject() throws Exception {
