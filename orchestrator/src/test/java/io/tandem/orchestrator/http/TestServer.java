@@ -86,7 +86,7 @@ final class TestServer implements AutoCloseable {
     CompletableFuture<ActorRef<Sessions.Command>> sessions = new CompletableFuture<>();
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
-      sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.defaults()), "sessions"));
+      sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.fromConfig(config)), "sessions"));
       ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate, contextLength),
           WorkerSettings.defaults(), () -> new FifoQueue(1024)), "small-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate, contextLength),
