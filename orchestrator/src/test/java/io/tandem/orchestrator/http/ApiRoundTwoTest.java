@@ -14,10 +14,8 @@ import java.io.InputStreamReader;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What real OpenAI clients do to a server, answered as vLLM answers it, over loopback with
@@ -28,24 +26,9 @@ class ApiRoundTwoTest {
   static final int CONTEXT = 64;
   static final String KEY = "sk-round-two";
   static final ObjectMapper JSON = new ObjectMapper();
-  static TestServer server;
-
-  @BeforeAll
-  static void start() {
-    server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n"
-        + "akka.http.server.request-timeout = 1s\nakka.http.server.idle-timeout = 1s\n", CONTEXT);
-  }
-
-  @AfterAll
-  static void stop() {
-    server.close();
-  }
-
-  @AfterEach
-  void openGate() throws Exception {
-    server.gate.open();
-    eventually("no request in flight", () -> server.metric("tandem:num_requests_running") == 0);
-  }
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n"
+      + "akka.http.server.request-timeout = 1s\nakka.http.server.idle-timeout = 1s\n", CONTEXT);
 
   private static HttpResponse<String> chat(String fields) throws Exception {
     return server.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"What is 1 + 2?\"}]" + fields + "}", KEY);

@@ -1,6 +1,5 @@
 package io.tandem.orchestrator.http;
 
-import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,10 +8,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A session deadline (here a model step that takes longer than {@code tandem.session.step-timeout}
@@ -21,23 +18,8 @@ import org.junit.jupiter.api.Test;
  */
 class SessionDeadlinesTest {
   static final ObjectMapper JSON = new ObjectMapper();
-  static TestServer server;
-
-  @BeforeAll
-  static void start() {
-    server = TestServer.start("tandem.session.step-timeout = 1s\n");
-  }
-
-  @AfterAll
-  static void stop() {
-    server.close();
-  }
-
-  @AfterEach
-  void openGate() throws Exception {
-    server.gate.open();
-    eventually("no request in flight", () -> server.metric("tandem:num_requests_running") == 0);
-  }
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.session.step-timeout = 1s\n");
 
   private static final String BODY =
       "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":50,\"tandem\":{\"mode\":\"small\"}%s}";

@@ -19,6 +19,9 @@ import io.tandem.worker.FifoQueue;
 import io.tandem.worker.ModelWorker;
 import io.tandem.worker.WorkerSettings;
 import java.io.InputStream;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,9 +35,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * A Tandem node for tests: scripted small and large workers (the example case's scripts), the
  * sessions, and the HTTP server on 127.0.0.1 at a free port. Steps of both models can be held at
- * a gate, so a test can keep requests in flight without sleeping.
+ * a gate, so a test can keep requests in flight without sleeping. Registered as a JUnit extension
+ * ({@code @RegisterExtension static TestServer server = TestServer.start(...)}) it drains after each
+ * test and closes after the last.
  */
-final class TestServer implements AutoCloseable {
+final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCallback {
   static final List<String> SMALL;
   static final List<String> LARGE;
 
@@ -137,6 +142,22 @@ final class TestServer implements AutoCloseable {
       Thread.onSpinWait();
     }
     throw new AssertionError("never happened: " + what);
+  }
+
+  @Override
+  public void afterEach(ExtensionContext context) throws Exception {
+    drain();
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) {
+    close();
+  }
+
+  /** Opens the gate and waits until no request is in flight: what a test leaves behind it. */
+  void drain() throws Exception {
+    gate.open();
+    eventually("no request in flight", () -> metric("tandem:num_requests_running") == 0);
   }
 
   HttpResponse<String> post(String path, String body, String key) throws Exception {
