@@ -14,6 +14,8 @@ import akka.http.javadsl.server.Rejection;
 import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Route;
 import akka.http.scaladsl.model.EntityStreamSizeException;
+import akka.pattern.AskTimeoutException;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import java.io.IOException;
 import java.io.InputStream;
@@ -189,12 +191,17 @@ final class ApiRoutes extends AllDirectives {
         .build();
   }
 
-  /** A failure as the client sees it: an {@link ApiError} as it is, the body's limits as 413/408, else a 500. */
+  /**
+   * A failure as the client sees it: an {@link ApiError} as it is, the body's limits as 413/408,
+   * an actor of the server that did not answer in time as 503, else a 500.
+   */
   private ApiError fromThrowable(Throwable t, RequestLog.Entry log) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ApiError e) return e;
       if (c instanceof EntityStreamSizeException) return tooLarge();
-      if (c instanceof TimeoutException && log.id == null)
+      if (c instanceof AskTimeoutException)
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
+      if (c instanceof TimeoutException)
         return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive within "
             + settings.bodyReadTimeout().toSeconds() + " s", 0);
     }

@@ -146,10 +146,16 @@ final class CompletionService {
         system.scheduler());
   }
 
-  /** Collects every event, then answers with the OpenAI object or the error (no response when the client left). */
+  /**
+   * Reads events until the output ends (a stop string ends it before the session does, which is
+   * then cancelled), then answers with the OpenAI object or the error (no one to answer when the
+   * client left).
+   */
   private CompletionStage<HttpResponse> whole(Exchange x, Source<SessionEvent, NotUsed> events) {
-    return events.runWith(Sink.seq(), mat).thenApply(list -> {
-      for (SessionEvent e : list) x.gen.onEvent(e);
+    return events.takeWhile(e -> {
+      x.gen.onEvent(e);
+      return !x.gen.done;
+    }).runWith(Sink.ignore(), mat).thenApply(d -> {
       HttpResponse r;
       if (x.gen.failed != null) r = x.respond(x.gen.error());
       else if (x.gen.done) r = x.respond(200, HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Json.write(x.gen.response())));

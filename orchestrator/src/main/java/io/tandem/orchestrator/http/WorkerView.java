@@ -4,6 +4,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.receptionist.Receptionist;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What the HTTP layer knows of the workers: who is listed per role (readiness), their figures
@@ -30,7 +32,9 @@ final class WorkerView {
   private final Duration ask;
   private final Duration figuresMaxAge;
   private final Duration figuresTimeout;
-  private volatile Figures figures = new Figures(Map.of(), System.nanoTime() - Long.MAX_VALUE / 2);
+  private static final long NEVER = Long.MIN_VALUE;
+  private volatile Figures figures = new Figures(Map.of(), NEVER);
+  private final AtomicBoolean refreshing = new AtomicBoolean();
 
   WorkerView(ActorSystem<?> system, Duration askTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
     this.system = system;
@@ -81,14 +85,22 @@ final class WorkerView {
 
   /**
    * The smallest context length among the workers of {@code roles} (Integer.MAX_VALUE when none
-   * answered: the worker that counts the prompt still bounds it), from figures at most {@code
-   * figuresMaxAge} old, so that a request costs no round of asks to every worker.
+   * answered: the worker that counts the prompt still bounds it), from the figures last seen; figures
+   * older than {@code figuresMaxAge} are refreshed in the background, so that a request costs no
+   * round of asks to every worker (only the first one waits for them).
    */
   CompletionStage<Integer> contextLength(Set<Role> roles) {
     Figures f = figures;
-    CompletionStage<Figures> fresh = System.nanoTime() - f.at() < figuresMaxAge.toNanos()
-        ? CompletableFuture.completedFuture(f) : stats().thenApply(ws -> figures);
-    return fresh.thenApply(x -> {
+    CompletionStage<Figures> current;
+    if (f.at() == NEVER) {
+      current = stats().thenApply(ws -> figures);
+    } else {
+      // Stale figures still serve this request; the refresh is for the next ones.
+      if (System.nanoTime() - f.at() > figuresMaxAge.toNanos() && refreshing.compareAndSet(false, true))
+        stats().whenComplete((ws, t) -> refreshing.set(false));
+      current = CompletableFuture.completedFuture(f);
+    }
+    return current.thenApply(x -> {
       int min = Integer.MAX_VALUE;
       for (Role r : roles) min = Math.min(min, x.contextByRole().getOrDefault(r.name(), Integer.MAX_VALUE));
       return min;
@@ -106,11 +118,15 @@ final class WorkerView {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
       if (ws.isEmpty())
-        throw ApiError.forFailure(io.tandem.protocol.FailureCode.NO_WORKER, "no " + role + " worker is listed to read the prompt",
+        throw ApiError.forFailure(FailureCode.NO_WORKER, "no " + role + " worker is listed to read the prompt",
             retryAfterSeconds);
       ActorRef<WorkerProtocol.Command> worker = ws.iterator().next();
       return AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
-          reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, reply), ask, system.scheduler());
+              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, reply), ask, system.scheduler())
+          .exceptionally(t -> {
+            throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker did not count the prompt within "
+                + ask.toSeconds() + " s", retryAfterSeconds);
+          });
     });
   }
 }
