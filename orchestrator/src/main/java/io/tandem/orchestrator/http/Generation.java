@@ -18,8 +18,8 @@ import java.util.Optional;
  * One request's output as the client sees it: consumes the session's events in order, applies
  * {@code stop} strings (with the one matcher, {@link StopStrings}) and the reasoning split, and
  * writes OpenAI's chunks (streaming) or the final object. Usage is right for every ending: the
- * prompt's tokens as a worker counted them before the session started, and the output tokens of
- * the session (or, when a stop string ended it, through the token that completed the stop). Not
+ * prompt's tokens as a worker counted them before the session started, and the output tokens the
+ * client received (through the token that completed a stop string, when one ended it). Not
  * thread-safe: it lives inside one stream stage.
  */
 final class Generation {
@@ -56,7 +56,6 @@ final class Generation {
   Trace trace;
   boolean degraded;
   int promptTokens;
-  int completionTokens;
   SessionEvent.Failed failed;
 
   /**
@@ -149,7 +148,6 @@ final class Generation {
   private void onFinished(SessionEvent.Finished f, List<Out> out) {
     trace = f.trace();
     degraded = f.degraded();
-    completionTokens = f.usage().completionTokens();
     Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author();
     SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();
     visible(lastAuthor, lastReason, 0, seen.length(), out);
@@ -162,7 +160,6 @@ final class Generation {
   private void onFailed(SessionEvent.Failed f, List<Out> out) {
     failed = f;
     done = true;
-    completionTokens = tokens;
     if (request.stream()) {
       out.add(new Out(Json.write(error().body()), false));
       out.add(new Out("[DONE]", true));
@@ -183,7 +180,6 @@ final class Generation {
     done = true;
     finishReason = openAiReason;
     tandemFinishReason = tandemReason;
-    if (trace == null) completionTokens = tokens;
     if (!request.stream()) return;
     OpenAi.ChunkChoice choice = request.chat()
         ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason)
@@ -198,8 +194,12 @@ final class Generation {
         usage, tandem);
   }
 
+  /**
+   * The prompt as counted, and the output tokens the client received: all of the session's output,
+   * the part of a step cut off by a time-out included, or the tokens through a stop string.
+   */
   OpenAi.Usage usage() {
-    return OpenAi.Usage.of(promptTokens, completionTokens);
+    return OpenAi.Usage.of(promptTokens, tokens);
   }
 
   /** Tandem's own account: who wrote what, the counters of the trace, and whether it degraded. */
@@ -215,8 +215,11 @@ final class Generation {
     List<OpenAi.Span> spans = null;
     if (withSpans) {
       spans = new ArrayList<>();
-      if (trace != null && request.stop().isEmpty()) {
-        for (Span s : trace.spans()) spans.add(new OpenAi.Span(s.author().name(), s.reason().name(), s.start(), s.end(), s.text()));
+      // The trace's spans say why each part was written; they are the output when they cover it
+      // all (not when a stop string cut it, or a time-out the step in flight).
+      List<Span> traced = trace == null ? List.of() : trace.spans();
+      if (trace != null && request.stop().isEmpty() && (traced.isEmpty() ? 0 : traced.get(traced.size() - 1).end()) == tokens) {
+        for (Span s : traced) spans.add(new OpenAi.Span(s.author().name(), s.reason().name(), s.start(), s.end(), s.text()));
       } else {
         for (Piece p : pieces)
           spans.add(new OpenAi.Span(p.author().name(), p.reason().name(), p.start(), p.end(), p.text().toString()));

@@ -171,6 +171,20 @@ class ApiRoundTwoTest {
     assertEquals(promptBefore + 1, server.metric("tandem:prompt_tokens_total"));
   }
 
+  @Test
+  void usageIsRightWhenTheTimeOutEndsTheGenerationMidStep() throws Exception {
+    server.gate.close();
+    server.gate.allow(3);
+    HttpResponse<String> r = chat(",\"max_tokens\":40,\"tandem\":{\"mode\":\"small\",\"time_out\":1}");
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode body = json(r);
+    assertEquals("length", body.at("/choices/0/finish_reason").asText());
+    assertEquals("timeout", body.at("/tandem/finish_reason").asText());
+    assertEquals(3, body.at("/usage/completion_tokens").asInt(), "the three tokens written before the time-out: " + r.body());
+    assertEquals(1, body.at("/usage/prompt_tokens").asInt());
+    assertFalse(body.at("/choices/0/message/content").asText().isEmpty());
+  }
+
   // 7. Per-tenant metrics.
 
   @Test
