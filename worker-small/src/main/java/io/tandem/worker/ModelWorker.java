@@ -148,30 +148,39 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
+    int context = model.contextLength();
     WorkerProtocol.TokenCount answer;
     try {
       if (c.prompt() != null) {
-        answer = new WorkerProtocol.TokenCount(promptIds(c.prompt()).length, null, model.contextLength(), null);
+        answer = new WorkerProtocol.TokenCount(promptIds(c.prompt()).length, null, null, context, null);
       } else {
         int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
-        for (int i = 0; i < ids.length; i++)
-          if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize())) {
-            c.replyTo().tell(new WorkerProtocol.TokenCount(0, null, model.contextLength(), "prompt[" + i + "] is token id "
-                + ids[i] + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens"));
-            return this;
-          }
-        answer = new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.contextLength(), null);
+        String outside = outsideVocabulary(ids);
+        answer = outside != null ? new WorkerProtocol.TokenCount(0, null, null, context, outside)
+            : new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null);
       }
     } catch (RuntimeException e) {
-      answer = new WorkerProtocol.TokenCount(0, null, model.contextLength(),
-          model.name() + " cannot read the prompt: " + e.getMessage());
+      answer = new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage());
     }
     c.replyTo().tell(answer);
     return this;
   }
 
+  /** Why a token id is not one of this model's, or null when all are. */
+  private String outsideVocabulary(int[] ids) {
+    for (int i = 0; i < ids.length; i++)
+      if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
+        return "prompt[" + i + "] is token id " + ids[i] + ", outside " + model.name() + "'s vocabulary of "
+            + model.vocabSize() + " tokens";
+    return null;
+  }
+
+  /** The prompt as this model reads it: chat through its template, token ids of its own vocabulary as they are. */
   private int[] promptIds(io.tandem.protocol.Prompt prompt) {
-    return prompt.isChat() ? model.renderChat(prompt.messages()) : model.tokenizer().encode(prompt.raw());
+    if (prompt.isChat()) return model.renderChat(prompt.messages());
+    if (prompt.tokenIds() != null && prompt.tokenizerKey().equals(model.tokenizer().key()))
+      return prompt.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+    return model.tokenizer().encode(prompt.raw());
   }
 
   private Behavior<Command> onStop() {

@@ -89,12 +89,12 @@ final class CompletionService {
     };
   }
 
-  /** A prompt as a worker read it: its text form for the session, and its token count. */
+  /** A prompt as a worker read it (token ids with their vocabulary and text), its token count, and max_tokens. */
   private record Counted(Prompt prompt, int promptTokens, int maxTokens) {}
 
   /**
-   * Asks a worker of the role that reads the prompt first to count it (and to decode a token-id
-   * prompt), then fits {@code max_tokens} to the smallest context of the models the request uses.
+   * Asks a worker of the role that reads the prompt first to count it (and to check a token-id
+   * prompt against its vocabulary and decode it, for workers of another vocabulary), then fits {@code max_tokens} to the smallest context of the models the request uses.
    */
   private CompletionStage<Counted> countPrompt(CompletionRequest req) {
     Role reader = req.mode() == Mode.large ? Role.large : Role.small;
@@ -103,7 +103,8 @@ final class CompletionService {
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null) throw ApiError.invalid(req.chat() ? "messages" : "prompt", c.problem());
       int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
-      return new Counted(c.text() != null ? Prompt.raw(c.text()) : req.prompt(), c.tokens(), max);
+      Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();
+      return new Counted(prompt, c.tokens(), max);
     });
   }
 

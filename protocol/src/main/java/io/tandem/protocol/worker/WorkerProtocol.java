@@ -89,11 +89,13 @@ public final class WorkerProtocol {
   }
 
   /**
-   * The answer to {@link CountTokens}: {@code tokens} in the prompt, {@code text} of token ids
-   * (null for a text prompt), the model's {@code contextLength}, and {@code problem}, non-null when
-   * the prompt cannot be used (a token id outside the vocabulary), saying why.
+   * The answer to {@link CountTokens}: {@code tokens} in the prompt; for token ids, their {@code
+   * text} and the {@code tokenizerKey} of their vocabulary (null for a text prompt); the model's
+   * {@code contextLength}; and {@code problem}, non-null when the prompt cannot be used (a token id
+   * outside the vocabulary), saying why.
    */
-  public record TokenCount(int tokens, String text, int contextLength, String problem) implements CborSerializable {}
+  public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, String problem)
+      implements CborSerializable {}
 
   /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
