@@ -68,7 +68,7 @@ final class ApiRoutes extends AllDirectives {
     return extractRequest(request -> {
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), request.getUri().path());
       return handleExceptions(exceptions(log), () -> handleRejections(rejections(log), () ->
-          withRequestTimeoutResponse(r -> timedOut(log), () -> endpoints(request, log))));
+          withRequestTimeoutResponse(r -> timedOut(r, log), () -> endpoints(request, log))));
     });
   }
 
@@ -222,8 +222,12 @@ final class ApiRoutes extends AllDirectives {
         .build();
   }
 
-  /** akka-http's request timeout, which sits above every deadline of the session: a last resort. */
-  private HttpResponse timedOut(RequestLog.Entry log) {
+  /**
+   * akka-http's request timeout, which sits above every deadline of the session: a last resort,
+   * that also cancels the session (no one will read what it writes).
+   */
+  private HttpResponse timedOut(HttpRequest request, RequestLog.Entry log) {
+    request.getAttribute(ClientConnection.KEY).ifPresent(ClientConnection::abandoned);
     return error(new ApiError(504, "server_error", null, "timeout", "the request took longer than tandem.http.request-timeout ("
         + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log);
   }

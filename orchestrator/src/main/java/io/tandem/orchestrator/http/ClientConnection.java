@@ -41,10 +41,22 @@ final class ClientConnection {
 
   /** The client is gone: runs every hook once. */
   void closed() {
+    runHooks(true);
+  }
+
+  /**
+   * The request in flight was given up on (akka-http answered it with its request timeout) while the
+   * connection stays open: runs the hooks of what is in flight, as if its client had left.
+   */
+  void abandoned() {
+    runHooks(false);
+  }
+
+  private void runHooks(boolean close) {
     List<Runnable> run;
     synchronized (this) {
       if (closed) return;
-      closed = true;
+      closed = close;
       run = new ArrayList<>(hooks);
       hooks.clear();
     }
