@@ -20,6 +20,7 @@ import io.tandem.protocol.Role;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,20 +74,23 @@ final class ApiRoutes extends AllDirectives {
   }
 
   private Route endpoints(HttpRequest request, RequestLog.Entry log) {
+    Route live = complete(json(200, Map.of("status", "live")));
+    Route page = get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)));
     return concat(
         pathPrefix("v1", () -> concat(
             path(segment("chat").slash("completions"), () -> post(() -> completion(request, true, log))),
             path("completions", () -> post(() -> completion(request, false, log))),
-            pathPrefix("models", () -> concat(
-                pathEnd(() -> get(() -> authenticated(request, log, tenant -> done(log, tenant, 200, models())))),
-                path(segment(), id -> get(() -> authenticated(request, log, tenant -> model(id, log, tenant)))))))),
-        path(segment("health").slash("live"), () -> complete(json(200, Map.of("status", "live")))),
-        path("health", () -> complete(json(200, Map.of("status", "live")))),
-        path(segment("health").slash("ready"), () -> completeWithFuture(ready())),
+            pathPrefix("models", () -> get(() -> authenticated(request, log, tenant -> concat(
+                pathEnd(() -> completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))),
+                path(segment(), id -> completeWithFuture(models().thenApply(m -> model(m, id, log, tenant)))))))))),
+        pathPrefix("health", () -> concat(
+            pathEnd(() -> live),
+            path("live", () -> live),
+            path("ready", () -> completeWithFuture(ready())))),
         path("metrics", () -> completeWithFuture(
             workers.stats().thenApply(ws -> HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, metrics.render(ws))))),
-        pathSingleSlash(() -> get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)))),
-        path("index.html", () -> get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)))));
+        pathSingleSlash(() -> page),
+        path("index.html", () -> page));
   }
 
   // ---- completions
@@ -120,19 +124,17 @@ final class ApiRoutes extends AllDirectives {
 
   // ---- models
 
-  private OpenAi.ModelList models() {
-    return new OpenAi.ModelList("list", settings.modelNames().stream().map(this::card).toList());
+  /** The served models, with the smallest context of the workers as {@code max_model_len} (null before any reported). */
+  private CompletionStage<OpenAi.ModelList> models() {
+    return workers.contextLength(EnumSet.allOf(Role.class)).thenApply(context -> new OpenAi.ModelList("list",
+        settings.modelNames().stream().map(name -> new OpenAi.Model(name, "model", created, "tandem", name, null,
+            context == Integer.MAX_VALUE ? null : context)).toList()));
   }
 
-  private OpenAi.Model card(String name) {
-    return new OpenAi.Model(name, "model", created, "tandem", name, null, null);
-  }
-
-  private Route model(String id, RequestLog.Entry log, String tenant) {
-    if (!settings.modelNames().contains(id))
-      throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(id)
-          + "' does not exist; this server serves " + String.join(", ", settings.modelNames()));
-    return done(log, tenant, 200, card(id));
+  private HttpResponse model(OpenAi.ModelList models, String id, RequestLog.Entry log, String tenant) {
+    for (OpenAi.Model m : models.data()) if (m.id().equals(id)) return done(log, tenant, 200, m);
+    throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(id)
+        + "' does not exist; this server serves " + String.join(", ", settings.modelNames()));
   }
 
   // ---- health
@@ -165,11 +167,11 @@ final class ApiRoutes extends AllDirectives {
     return inner.apply(tenant);
   }
 
-  private Route done(RequestLog.Entry log, String tenant, int status, Object body) {
+  private HttpResponse done(RequestLog.Entry log, String tenant, int status, Object body) {
     log.status = status;
     metrics.response(tenant, status);
     log.finish();
-    return complete(json(status, body));
+    return json(status, body);
   }
 
   private static HttpResponse json(int status, Object body) {

@@ -95,6 +95,7 @@ class ApiRoundTwoTest {
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, one.statusCode(), one.body());
     assertEquals("tandem", json(one).get("id").asText());
+    assertEquals(CONTEXT, json(one).get("max_model_len").asInt(), "the context a request may use, as vLLM reports it");
     HttpResponse<String> none = server.http.send(java.net.http.HttpRequest.newBuilder(
         java.net.URI.create(server.base + "/v1/models/gpt-4o")).header("Authorization", "Bearer " + KEY).build(),
         HttpResponse.BodyHandlers.ofString());
