@@ -94,7 +94,8 @@ final class CompletionService {
 
   /**
    * Asks a worker of the role that reads the prompt first to count it (and to check a token-id
-   * prompt against its vocabulary and decode it, for workers of another vocabulary), then fits {@code max_tokens} to the smallest context of the models the request uses.
+   * prompt against its vocabulary and decode it, for workers of another vocabulary), then fits
+   * {@code max_tokens} to the smallest context of the models the request uses.
    */
   private CompletionStage<Counted> countPrompt(CompletionRequest req) {
     Role reader = req.mode() == Mode.large ? Role.large : Role.small;
