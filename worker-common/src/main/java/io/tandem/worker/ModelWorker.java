@@ -111,6 +111,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, this::onRelease)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
@@ -144,6 +145,42 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
         model.contextLength(), scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions()));
     return this;
+  }
+
+  private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
+    int context = model.contextLength();
+    WorkerProtocol.TokenCount answer;
+    try {
+      if (c.prompt() != null) {
+        answer = new WorkerProtocol.TokenCount(promptIds(c.prompt()).length, null, null, context, null);
+      } else {
+        int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+        String outside = outsideVocabulary(ids);
+        answer = outside != null ? new WorkerProtocol.TokenCount(0, null, null, context, outside)
+            : new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null);
+      }
+    } catch (RuntimeException e) {
+      answer = new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage());
+    }
+    c.replyTo().tell(answer);
+    return this;
+  }
+
+  /** Why a token id is not one of this model's, or null when all are. */
+  private String outsideVocabulary(int[] ids) {
+    for (int i = 0; i < ids.length; i++)
+      if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
+        return "prompt[" + i + "] is token id " + ids[i] + ", outside " + model.name() + "'s vocabulary of "
+            + model.vocabSize() + " tokens";
+    return null;
+  }
+
+  /** The prompt as this model reads it: chat through its template, token ids of its own vocabulary as they are. */
+  private int[] promptIds(io.tandem.protocol.Prompt prompt) {
+    if (prompt.isChat()) return model.renderChat(prompt.messages());
+    if (prompt.tokenIds() != null && prompt.tokenizerKey().equals(model.tokenizer().key()))
+      return prompt.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+    return model.tokenizer().encode(prompt.raw());
   }
 
   private Behavior<Command> onStop() {
@@ -216,8 +253,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     try {
       if (g.basePosition() == -1) {
         if (view != null) scheduler.forget(g.sessionId());
-        int[] promptIds =
-            g.prompt().isChat() ? model.renderChat(g.prompt().messages()) : model.tokenizer().encode(g.prompt().raw());
+        int[] promptIds = promptIds(g.prompt());
         if (promptIds.length >= model.contextLength()) {
           g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has " + promptIds.length
               + " tokens but " + model.name() + " takes at most " + model.contextLength()));
