@@ -26,7 +26,7 @@ import java.util.function.LongSupplier;
  * text so far; an eos ends the generation at once (no verify continuation after it); and, behind
  * {@code keep_neutral_lookahead}, a neutral look-ahead is kept up to its first trigger.
  */
-public final class SpeculativeThinking {
+public final class SpeculativeThinking implements GenerationPlan {
 
   /** The step the machine will ask for next (the reference's loop, unrolled). */
   private enum Phase {
@@ -73,6 +73,7 @@ public final class SpeculativeThinking {
   private int injectedTokens;
   private int smallTokensDiscarded;
   private int largeTokensDiscarded;
+  private int takeoversSkipped;
 
   /**
    * @param maxTokens the most output tokens (injected and eos included), >= 1
@@ -167,6 +168,24 @@ public final class SpeculativeThinking {
     }
   }
 
+  /**
+   * Go on without the pending takeover (the session's overload policy: the large model's queue is
+   * too long): the small model's look-ahead is taken as if the large model had not been asked,
+   * and counted in {@code takeovers_skipped}.
+   */
+  @Override
+  public void skip() {
+    if (finishReason != null) return;
+    if (pending == null || !pending.optional())
+      throw new IllegalStateException("only a pending takeover can be skipped, not " + pending);
+    pending = null;
+    takeoversSkipped++;
+    List<Token> taken = lookahead;
+    commit(Author.small, SpanReason.lookahead, taken);
+    lookahead = null;
+    afterTaken(taken, lookaheadEos, lookaheadSentiment);
+  }
+
   /** The session's timer fired: finish now with {@link FinishReason#timeout}. */
   public void timeOut() {
     finish(FinishReason.timeout);
@@ -209,7 +228,8 @@ public final class SpeculativeThinking {
             largeTokens,
             injectedTokens,
             smallTokensDiscarded,
-            largeTokensDiscarded));
+            largeTokensDiscarded,
+            takeoversSkipped));
   }
 
   private Step.Generate plannedIgnoringClock() {
@@ -324,6 +344,11 @@ public final class SpeculativeThinking {
       takenSentiment = s;
     }
     lookahead = null;
+    afterTaken(taken, takenEos, takenSentiment);
+  }
+
+  /** What follows the decision: count a negative step, then finish, verify or draft on. */
+  private void afterTaken(List<Token> taken, boolean takenEos, int takenSentiment) {
     if (takenSentiment < 0) {
       neg++;
       negatives++;

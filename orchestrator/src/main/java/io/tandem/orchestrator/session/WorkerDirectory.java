@@ -1,10 +1,14 @@
 package io.tandem.orchestrator.session;
 
+import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.ClusterEvent;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Subscribe;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -19,9 +23,15 @@ import java.util.Set;
 
 /**
  * One per node: follows the Receptionist's listings of small and large workers (cluster-wide when
- * the node is a cluster member), polls each listed worker's load, and tells sessions who is there
- * and how busy. A session that asks while no worker of a role is listed is answered as soon as one
- * registers, so no request is sent into an empty listing.
+ * the node is a cluster member), polls each listed worker's figures, and tells sessions who is
+ * there, how busy, and which nodes the cluster's failure detector currently finds unreachable. A
+ * session that asks while no worker of a role is listed is answered as soon as one registers, so
+ * no request is sent into an empty listing; workers on unreachable nodes are never offered.
+ *
+ * <p>Reachability comes from Akka's own failure detector ({@code akka.cluster.failure-detector}):
+ * the directory subscribes to the cluster's {@link ClusterEvent.ReachabilityEvent}s and
+ * {@link ClusterEvent.MemberRemoved}, and passes the set of unreachable node addresses on to every
+ * session that {@link WatchNodes watches} it. Sessions decide from it (see {@link SessionActor}).
  */
 public final class WorkerDirectory {
 
@@ -29,13 +39,18 @@ public final class WorkerDirectory {
   public interface Command {}
 
   /**
-   * Which workers of {@code role} are there now, leaving out {@code exclude} (answered as soon as
-   * at least one other is listed).
+   * Which workers of {@code role} are there now, leaving out {@code exclude}; answered as soon as
+   * at least one other is listed, or at once (possibly with none) when {@code now}.
    */
-  public record GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo)
-      implements Command {
+  public record GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo,
+      boolean now) implements Command {
     public GetWorkers {
       exclude = exclude == null ? Set.of() : Set.copyOf(exclude);
+    }
+
+    /** Waits until a worker not in {@code exclude} is listed. */
+    public GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo) {
+      this(role, exclude, replyTo, false);
     }
   }
 
@@ -50,13 +65,44 @@ public final class WorkerDirectory {
     }
   }
 
+  /**
+   * How long a request sent now to {@code worker} (null: to the least busy listed worker of
+   * {@code role}) can expect to wait in its queue; answered with {@link QueueWait}.
+   */
+  public record GetQueueWait(Role role, ActorRef<WorkerProtocol.Command> worker, ActorRef<QueueWait> replyTo)
+      implements Command {}
+
+  /**
+   * An expected queue wait: the worker's queue length over the rate at which it completed requests
+   * between its last two polls (Little's law); zero when the queue is empty or the rate not known.
+   */
+  public record QueueWait(Duration expected) {}
+
+  /** Tell {@code replyTo} the unreachable nodes now and whenever the set changes, until it stops. */
+  public record WatchNodes(ActorRef<UnreachableNodes> replyTo) implements Command {}
+
+  /** The nodes (addresses) the failure detector finds unreachable now. */
+  public record UnreachableNodes(Set<Address> nodes) {
+    public UnreachableNodes {
+      nodes = Set.copyOf(nodes);
+    }
+  }
+
+  /** The failure detector finds {@code node} unreachable (the cluster's event, or a test's). */
+  public record NodeUnreachable(Address node) implements Command {}
+
+  /** {@code node} is reachable again, or was removed from the cluster (its workers go with it). */
+  public record NodeReachable(Address node) implements Command {}
+
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) implements Command {}
 
   private enum Poll implements Command {
     INSTANCE
   }
 
-  private record Load(ActorRef<WorkerProtocol.Command> worker, int load) implements Command {}
+  private record Polled(ActorRef<WorkerProtocol.Command> worker, WorkerProtocol.WorkerStats stats) implements Command {}
+
+  private record Unwatch(ActorRef<UnreachableNodes> watcher) implements Command {}
 
   private enum NoAnswer implements Command {
     INSTANCE
@@ -77,17 +123,32 @@ public final class WorkerDirectory {
       });
       for (Role role : Role.values())
         ctx.getSystem().receptionist().tell(Receptionist.subscribe(ServiceKeys.forRole(role), adapter));
+      if (ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
+        Cluster cluster = Cluster.get(ctx.getSystem());
+        cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class,
+            e -> e instanceof ClusterEvent.UnreachableMember
+                ? new NodeUnreachable(e.member().address()) : new NodeReachable(e.member().address())),
+            ClusterEvent.ReachabilityEvent.class));
+        cluster.subscriptions().tell(Subscribe.create(
+            ctx.messageAdapter(ClusterEvent.MemberRemoved.class, e -> new NodeReachable(e.member().address())),
+            ClusterEvent.MemberRemoved.class));
+      }
       if (!pollInterval.isZero()) timers.startTimerWithFixedDelay(Poll.INSTANCE, pollInterval);
       return new State(ctx, pollInterval).behavior();
     }));
   }
+
+  /** A worker's last polled figures and the completion rate derived from the two last polls. */
+  private record Figures(WorkerProtocol.WorkerStats stats, double requestsPerNano) {}
 
   private static final class State {
     final ActorContext<Command> ctx;
     final Duration pollInterval;
     final Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listed = new EnumMap<>(Role.class);
     final Map<Role, List<GetWorkers>> waiting = new EnumMap<>(Role.class);
-    final Map<ActorRef<WorkerProtocol.Command>, Integer> load = new HashMap<>();
+    final Map<ActorRef<WorkerProtocol.Command>, Figures> figures = new HashMap<>();
+    final Set<Address> unreachable = new HashSet<>();
+    final Set<ActorRef<UnreachableNodes>> watchers = new HashSet<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
       this.ctx = ctx;
@@ -104,40 +165,94 @@ public final class WorkerDirectory {
             listed.put(l.role(), Set.copyOf(l.workers()));
             Set<ActorRef<WorkerProtocol.Command>> all = new HashSet<>();
             for (Set<ActorRef<WorkerProtocol.Command>> s : listed.values()) all.addAll(s);
-            load.keySet().retainAll(all);
-            waiting.get(l.role()).removeIf(this::answer);
+            figures.keySet().retainAll(all);
+            answerWaiting(l.role());
             return Behaviors.same();
           })
           .onMessage(GetWorkers.class, g -> {
             if (!answer(g)) waiting.get(g.role()).add(g);
             return Behaviors.same();
           })
+          .onMessage(GetQueueWait.class, g -> {
+            g.replyTo().tell(new QueueWait(queueWait(g.role(), g.worker())));
+            return Behaviors.same();
+          })
+          .onMessage(WatchNodes.class, w -> {
+            watchers.add(w.replyTo());
+            ctx.watchWith(w.replyTo(), new Unwatch(w.replyTo()));
+            w.replyTo().tell(new UnreachableNodes(unreachable));
+            return Behaviors.same();
+          })
+          .onMessage(Unwatch.class, u -> {
+            watchers.remove(u.watcher());
+            return Behaviors.same();
+          })
+          .onMessage(NodeUnreachable.class, n -> reachability(unreachable.add(n.node())))
+          .onMessage(NodeReachable.class, n -> reachability(unreachable.remove(n.node())))
           .onMessageEquals(Poll.INSTANCE, this::poll)
-          .onMessage(Load.class, l -> {
-            if (listed.get(Role.small).contains(l.worker()) || listed.get(Role.large).contains(l.worker()))
-              load.put(l.worker(), l.load());
+          .onMessage(Polled.class, p -> {
+            if (listed.get(Role.small).contains(p.worker()) || listed.get(Role.large).contains(p.worker()))
+              figures.put(p.worker(), figures(figures.get(p.worker()), p.stats()));
             return Behaviors.same();
           })
           .onMessageEquals(NoAnswer.INSTANCE, Behaviors::same)
           .build();
     }
 
+    private Behavior<Command> reachability(boolean changed) {
+      if (!changed) return Behaviors.same();
+      UnreachableNodes now = new UnreachableNodes(unreachable);
+      for (ActorRef<UnreachableNodes> w : watchers) w.tell(now);
+      // A node that came back may hold the only worker someone is waiting for.
+      for (Role r : Role.values()) answerWaiting(r);
+      return Behaviors.same();
+    }
+
+    private void answerWaiting(Role role) {
+      waiting.get(role).removeIf(this::answer);
+    }
+
     private Behavior<Command> poll() {
       for (Set<ActorRef<WorkerProtocol.Command>> workers : listed.values())
         for (ActorRef<WorkerProtocol.Command> w : workers)
           ctx.ask(WorkerProtocol.WorkerStats.class, w, pollInterval, WorkerProtocol.GetStats::new,
-              (stats, failure) -> stats == null ? NoAnswer.INSTANCE : new Load(w, stats.queueLength() + stats.running()));
+              (stats, failure) -> stats == null ? NoAnswer.INSTANCE : new Polled(w, stats));
       return Behaviors.same();
     }
 
+    private static Figures figures(Figures before, WorkerProtocol.WorkerStats now) {
+      double rate = before == null ? 0 : before.requestsPerNano();
+      if (before != null && now.upNanos() > before.stats().upNanos() && now.requestsDone() > before.stats().requestsDone())
+        rate = (now.requestsDone() - before.stats().requestsDone()) / (double) (now.upNanos() - before.stats().upNanos());
+      return new Figures(now, rate);
+    }
+
+    private Duration queueWait(Role role, ActorRef<WorkerProtocol.Command> worker) {
+      List<ActorRef<WorkerProtocol.Command>> candidates = worker != null ? List.of(worker) : List.copyOf(usable(role, Set.of()));
+      Duration best = null;
+      for (ActorRef<WorkerProtocol.Command> w : candidates) {
+        Figures f = figures.get(w);
+        Duration wait = f == null || f.requestsPerNano() <= 0 || f.stats().queueLength() == 0 ? Duration.ZERO
+            : Duration.ofNanos((long) (f.stats().queueLength() / f.requestsPerNano()));
+        if (best == null || wait.compareTo(best) < 0) best = wait;
+      }
+      return best == null ? Duration.ZERO : best;
+    }
+
+    private Set<ActorRef<WorkerProtocol.Command>> usable(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude) {
+      Set<ActorRef<WorkerProtocol.Command>> usable = new HashSet<>(listed.get(role));
+      usable.removeAll(exclude);
+      usable.removeIf(w -> unreachable.contains(w.path().address()));
+      return usable;
+    }
+
     private boolean answer(GetWorkers g) {
-      Set<ActorRef<WorkerProtocol.Command>> usable = new HashSet<>(listed.get(g.role()));
-      usable.removeAll(g.exclude());
-      if (usable.isEmpty()) return false;
+      Set<ActorRef<WorkerProtocol.Command>> usable = usable(g.role(), g.exclude());
+      if (usable.isEmpty() && !g.now()) return false;
       Map<ActorRef<WorkerProtocol.Command>, Integer> loads = new HashMap<>();
       for (ActorRef<WorkerProtocol.Command> w : usable) {
-        Integer l = load.get(w);
-        if (l != null) loads.put(w, l);
+        Figures f = figures.get(w);
+        if (f != null) loads.put(w, f.stats().queueLength() + f.stats().running());
       }
       g.replyTo().tell(new Workers(g.role(), Set.copyOf(usable), Map.copyOf(loads)));
       return true;
