@@ -25,7 +25,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The cluster survives a crashed node: real {@code tandem serve} processes on 127.0.0.1,
@@ -44,8 +43,11 @@ class ClusterCrashIT {
   private static final Duration WITHIN = Duration.ofSeconds(10);
   private static final int REQUESTS = 8;
   private static final String MOVED = "mid-step; moving to another";
+  /** Long enough that the kill comes mid-flight, short enough that what is left fits in {@link #WITHIN}. */
+  private static final int SCRIPT_TOKENS = 250;
 
-  @TempDir static Path dir;
+  /** The models and every node's log, kept after the run (build output). */
+  static Path dir;
   static String small, large;
   static ExecutorService pool;
   /** Seconds from each kill -9 to the first session acting on it (from the orchestrator's log). */
@@ -53,13 +55,14 @@ class ClusterCrashIT {
 
   @BeforeAll
   static void models() throws Exception {
+    dir = Files.createDirectories(TandemProcesses.repo().resolve("ops/target/cluster-crash-it"));
     assertTrue(Files.isRegularFile(TandemProcesses.repo().resolve("ops/target/tandem-ops.jar")), "the launcher is packaged");
     Path s = dir.resolve("small.json"), l = dir.resolve("large.json");
-    Files.writeString(s, TandemProcesses.JSON.writeValueAsString(Map.of("tokens", LoopbackCluster.script(500, false))));
-    Files.writeString(l, TandemProcesses.JSON.writeValueAsString(Map.of("tokens", LoopbackCluster.script(500, true))));
+    Files.writeString(s, TandemProcesses.JSON.writeValueAsString(Map.of("tokens", LoopbackCluster.script(SCRIPT_TOKENS, false))));
+    Files.writeString(l, TandemProcesses.JSON.writeValueAsString(Map.of("tokens", LoopbackCluster.script(SCRIPT_TOKENS, true))));
     Path sl = dir.resolve("small-latency.json"), ll = dir.resolve("large-latency.json");
-    Files.writeString(sl, "{\"decode_ms_per_step\": 4, \"prefill_ms_per_token\": 0.01, \"batch_growth\": 0.01}");
-    Files.writeString(ll, "{\"decode_ms_per_step\": 10, \"prefill_ms_per_token\": 0.05, \"batch_growth\": 0.01}");
+    Files.writeString(sl, "{\"decode_ms_per_step\": 2, \"prefill_ms_per_token\": 0.01, \"batch_growth\": 0.01}");
+    Files.writeString(ll, "{\"decode_ms_per_step\": 5, \"prefill_ms_per_token\": 0.05, \"batch_growth\": 0.01}");
     small = "simulated:" + s + "?latency=" + sl;
     large = "simulated:" + l + "?latency=" + ll;
     pool = Executors.newCachedThreadPool();
@@ -94,6 +97,15 @@ class ClusterCrashIT {
       if (!streamed) return body.path("error");
       for (JsonNode e : events) if (e.has("error")) return e.path("error");
       return null;
+    }
+
+    @Override
+    public String toString() {
+      StringBuilder text = new StringBuilder();
+      for (JsonNode e : events) text.append(e.at("/choices/0/delta/content").asText(""));
+      return (streamed ? "stream" : "response") + " " + status + (retryAfter == null ? "" : " Retry-After " + retryAfter)
+          + " tandem=" + tandem() + " error=" + error() + (streamed ? " events=" + events.size() + " done=" + done
+          + " large chunks after the kill=" + largeChunksAfterKill + " text=" + text : "");
     }
 
     boolean finishedOk() {
@@ -182,6 +194,33 @@ class ClusterCrashIT {
     clock.killedAt = c.kill(node);
   }
 
+  /** The answers to the requests sent to each orchestrator, and when the kill came. */
+  record Killed(Clock clock, List<List<Answer>> answers) {}
+
+  /**
+   * Sends {@link #REQUESTS} requests (half streamed) to each of {@code to}, kills {@code victim}
+   * once clients have been streamed large-model text, and returns every answer, each checked to
+   * have come within {@link #WITHIN} of the kill.
+   */
+  private static Killed sendAndKill(TandemProcesses c, TandemProcesses.Node victim, TandemProcesses.Node... to)
+      throws Exception {
+    Clock clock = new Clock();
+    CountDownLatch largeSeen = new CountDownLatch(2);
+    List<List<CompletableFuture<Answer>>> calls = new ArrayList<>();
+    for (TandemProcesses.Node o : to) calls.add(send(c, o, REQUESTS, largeSeen, clock));
+    killMidFlight(c, victim, largeSeen, clock);
+    List<List<Answer>> answers = new ArrayList<>();
+    for (List<CompletableFuture<Answer>> l : calls) answers.add(awaitAll(l, clock));
+    return new Killed(clock, answers);
+  }
+
+  /** {@code a} finished normally, with the large model's takeovers, not degraded. */
+  private static void assertFinishedWithTakeovers(Answer a, String what) {
+    assertTrue(a.finishedOk(), what + ": " + a);
+    assertFalse(a.tandem().path("degraded").asBoolean(), a.toString());
+    assertTrue(a.tandem().at("/counters/takeovers").asInt() > 0, a.toString());
+  }
+
   /** Records how soon after the kill the first session (on any of {@code orchestrators}) acted on it. */
   private static void recordActing(TandemProcesses c, Clock clock, TandemProcesses.Node... orchestrators)
       throws Exception {
@@ -215,18 +254,14 @@ class ClusterCrashIT {
       c.awaitWorkers(degrading, 1, 1, Duration.ofSeconds(90));
       c.awaitWorkers(failing, 1, 1, Duration.ofSeconds(30));
 
-      Clock clock = new Clock();
-      CountDownLatch largeSeen = new CountDownLatch(2);
-      List<CompletableFuture<Answer>> degrade = send(c, degrading, REQUESTS, largeSeen, clock);
-      List<CompletableFuture<Answer>> fail = send(c, failing, REQUESTS, largeSeen, clock);
-      killMidFlight(c, largeNode, largeSeen, clock);
+      Killed largeLost = sendAndKill(c, largeNode, degrading, failing);
       int degraded = 0;
-      for (Answer a : awaitAll(degrade, clock)) {
+      for (Answer a : largeLost.answers().get(0)) {
         assertTrue(a.finishedOk(), "with degrade every request finishes: " + a);
         if (a.tandem().path("degraded").asBoolean()) degraded++;
       }
       assertTrue(degraded > 0, "the requests running at the kill finished degraded");
-      for (Answer a : awaitAll(fail, clock)) {
+      for (Answer a : largeLost.answers().get(1)) {
         JsonNode error = a.error();
         assertNotNull(error, "with fail every request ends with an error object: " + a);
         assertEquals("server_overloaded", error.path("code").asText(), a.toString());
@@ -237,11 +272,11 @@ class ClusterCrashIT {
           assertNotNull(a.retryAfter(), "Retry-After: " + a);
         }
       }
-      recordActing(c, clock, degrading, failing);
+      recordActing(c, largeLost.clock(), degrading, failing);
 
       // Coming back: the large node restarts on the same address; new sessions use it again.
       long restart = System.nanoTime();
-      c.restart(largeNode);
+      c.awaitOffered(degrading, largeNode, c.restart(largeNode), Duration.ofSeconds(30));
       c.awaitWorkers(degrading, 1, 1, Duration.ofSeconds(30));
       Answer again = call(c, degrading, false, new CountDownLatch(1), new Clock());
       assertEquals(200, again.status(), again.toString());
@@ -250,15 +285,8 @@ class ClusterCrashIT {
       assertTrue(System.nanoTime() - restart < Duration.ofSeconds(30).toNanos(), "back within 30 s");
 
       // Two front doors: killing one orchestrator leaves the other's requests and API unaffected.
-      Clock second = new Clock();
-      CountDownLatch underWay = new CountDownLatch(2);
-      List<CompletableFuture<Answer>> survivors = send(c, failing, REQUESTS, underWay, second);
-      killMidFlight(c, degrading, underWay, second);
-      for (Answer a : awaitAll(survivors, second)) {
-        assertTrue(a.finishedOk(), "the other orchestrator's requests finish: " + a);
-        assertFalse(a.tandem().path("degraded").asBoolean(), a.toString());
-        assertTrue(a.tandem().at("/counters/takeovers").asInt() > 0, a.toString());
-      }
+      for (Answer a : sendAndKill(c, degrading, failing).answers().get(0))
+        assertFinishedWithTakeovers(a, "the other orchestrator's requests finish");
       Answer after = call(c, failing, true, new CountDownLatch(1), new Clock());
       assertTrue(after.finishedOk(), "its HTTP API keeps answering: " + after);
     }
@@ -284,33 +312,22 @@ class ClusterCrashIT {
       int kills = 1 + Integer.getInteger("tandem.it.extra-kills", 0);
       for (int k = 0; k < kills; k++) {
         if (k > 0) {
-          c.restart(large1);
+          c.awaitOffered(orchestrator, large1, c.restart(large1), Duration.ofSeconds(60));
           c.awaitWorkers(orchestrator, 2, 2, Duration.ofSeconds(30));
         }
-        Clock clock = new Clock();
-        CountDownLatch largeSeen = new CountDownLatch(2);
-        List<CompletableFuture<Answer>> calls = send(c, orchestrator, REQUESTS, largeSeen, clock);
-        killMidFlight(c, large1, largeSeen, clock);
+        Killed largeLost = sendAndKill(c, large1, orchestrator);
         long takeoversAfterKill = 0;
-        for (Answer a : awaitAll(calls, clock)) {
-          assertTrue(a.finishedOk(), "every request finishes: " + a);
-          assertFalse(a.tandem().path("degraded").asBoolean(), a.toString());
-          assertTrue(a.tandem().at("/counters/takeovers").asInt() > 0, a.toString());
+        for (Answer a : largeLost.answers().get(0)) {
+          assertFinishedWithTakeovers(a, "every request finishes");
           takeoversAfterKill += a.largeChunksAfterKill();
         }
         assertTrue(takeoversAfterKill > 0, "the surviving large node wrote takeovers after the kill");
-        recordActing(c, clock, orchestrator);
+        recordActing(c, largeLost.clock(), orchestrator);
       }
 
-      Clock clock = new Clock();
-      CountDownLatch underWay = new CountDownLatch(2);
-      List<CompletableFuture<Answer>> calls = send(c, orchestrator, REQUESTS, underWay, clock);
-      killMidFlight(c, small1, underWay, clock);
-      for (Answer a : awaitAll(calls, clock)) {
-        assertTrue(a.finishedOk(), "every request finishes on the other small node: " + a);
-        assertFalse(a.tandem().path("degraded").asBoolean(), a.toString());
-      }
-      recordActing(c, clock, orchestrator);
+      Killed smallLost = sendAndKill(c, small1, orchestrator);
+      for (Answer a : smallLost.answers().get(0)) assertFinishedWithTakeovers(a, "every request finishes on the other small node");
+      recordActing(c, smallLost.clock(), orchestrator);
     }
   }
 }

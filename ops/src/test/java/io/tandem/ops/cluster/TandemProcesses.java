@@ -76,6 +76,7 @@ final class TandemProcesses implements AutoCloseable {
    * not wait for it.
    */
   Node start(String name, List<String> roles, Map<String, String> properties) throws IOException {
+    Files.deleteIfExists(dir.resolve(name + ".log"));
     int clusterPort = LoopbackCluster.freePort();
     if (seeds.size() < 2) seeds.add("127.0.0.1:" + clusterPort);
     boolean orchestrator = roles.contains("orchestrator");
@@ -99,13 +100,17 @@ final class TandemProcesses implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(node.args).directory(repo().toFile()).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(node.log.toFile()));
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+    // -Dtandem.it.log=DEBUG: the nodes log every session's worker choices.
+    pb.environment().put("TANDEM_LOG", System.getProperty("tandem.it.log", "INFO"));
     node.process = pb.start();
   }
 
-  /** Starts {@code node} again with the same arguments, so on the same ports. */
-  void restart(Node node) throws IOException {
+  /** Starts {@code node} again with the same arguments, so on the same ports; returns when it was started. */
+  LocalTime restart(Node node) throws IOException {
     if (node.process != null && node.process.isAlive()) throw new IllegalStateException(node.name + " is still running");
+    LocalTime at = LocalTime.now();
     launch(node);
+    return at;
   }
 
   /** {@code kill -9}: the JVM dies at once, leaving nothing and telling nobody; returns when it is gone. */
@@ -114,6 +119,24 @@ final class TandemProcesses implements AutoCloseable {
     node.process.destroyForcibly();
     if (!node.process.waitFor(10, TimeUnit.SECONDS)) throw new AssertionError(node.name + " survived kill -9");
     return at;
+  }
+
+  /**
+   * Waits until {@code orchestrator} offers the workers of {@code node} (started again at or after
+   * {@code since}) to its sessions: its directory logs it once the node is up in the cluster. (The
+   * Receptionist, and so /health/ready, may list them a little earlier, while the node's previous
+   * incarnation is still being removed.)
+   */
+  void awaitOffered(Node orchestrator, Node node, LocalTime since, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    String up = "node akka://tandem@127.0.0.1:" + node.clusterPort + " (incarnation";
+    while (logTimes(orchestrator, since, l -> l.contains(up) && l.contains("offered")).isEmpty()) {
+      if (System.nanoTime() > deadline)
+        throw new AssertionError(orchestrator.name + " did not offer " + node.name + "'s workers within "
+            + timeout.toSeconds() + " s: " + tail(node));
+      if (!node.process.isAlive()) throw new AssertionError(node.name + " exited: " + tail(node));
+      Thread.sleep(200); // polling the log
+    }
   }
 
   /**

@@ -37,10 +37,10 @@ import java.util.Set;
  * stopped (its actor stopped, or its node left or was downed and removed), or when its node has
  * been unreachable for {@code tandem.session.worker-lost-after} while it holds the session's step.
  * Unreachability is Akka's failure detector's verdict ({@code akka.cluster.failure-detector}; with
- * Tandem's defaults, heartbeats every 1 s and 3 s of acceptable pause, a crashed node is found
- * unreachable about 3 to 5 s after it stopped), passed on by the node's {@link WorkerDirectory}.
+ * Tandem's defaults, heartbeats every 0.5 s and 2 s of acceptable pause, a crashed node is found
+ * unreachable about 2.5 to 4 s after it stopped), passed on by the node's {@link WorkerDirectory}.
  * The extra {@code worker-lost-after} (default 1 s) lets a node that only stalled (a long GC
- * pause) come back before its work is thrown away. So a session acts some 4 to 6 s after a crash,
+ * pause) come back before its work is thrown away. So a session acts some 3.5 to 5 s after a crash,
  * well before the split brain resolver downs the node ({@code stable-after}, 7 s after
  * unreachability) and death watch would tell. Acting means: re-send the step to another worker of
  * the role, from the session's own transcript (the sync protocol makes that a resync), keeping what
@@ -131,6 +131,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       ActorRef<WorkerDirectory.Command> directory,
       SessionSettings settings) {
     super(ctx);
+    // The log's name is this class, so that logging config can address sessions (not akka.actor.ActorCell).
+    ctx.setLoggerName(SessionActor.class);
     this.timers = timers;
     this.request = request;
     this.client = client;
@@ -327,6 +329,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private void bind(Role role, ActorRef<WorkerProtocol.Command> worker) {
+    getContext().getLog().debug("session {}: {} worker {}", request.sessionId(), role, worker.path());
     sync.bind(role, worker);
     getContext().watchWith(worker, new WorkerGone(worker));
   }

@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.ClusterEvent;
+import akka.cluster.UniqueAddress;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
 import io.tandem.protocol.Role;
@@ -88,11 +89,17 @@ public final class WorkerDirectory {
     }
   }
 
-  /** The failure detector finds {@code node} unreachable (the cluster's event, or a test's). */
-  public record NodeUnreachable(Address node) implements Command {}
+  /** The failure detector finds {@code node} unreachable. */
+  private record NodeUnreachable(Address node) implements Command {}
 
-  /** {@code node} is reachable again, or was removed from the cluster (its workers go with it). */
-  public record NodeReachable(Address node) implements Command {}
+  /** {@code node} is reachable again. */
+  private record NodeReachable(Address node) implements Command {}
+
+  /** A member is up (or weakly up): its workers may be offered. */
+  private record NodeUp(UniqueAddress node) implements Command {}
+
+  /** A member was removed: its workers go with it, and so does its unreachability. */
+  private record NodeRemoved(UniqueAddress node) implements Command {}
 
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) implements Command {}
 
@@ -116,6 +123,7 @@ public final class WorkerDirectory {
   /** A directory that asks every listed worker for its figures every {@code pollInterval} (zero: never). */
   public static Behavior<Command> create(Duration pollInterval) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      ctx.setLoggerName(WorkerDirectory.class);
       // One adapter for both keys: message adapters are per message class.
       ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, l -> {
         Role role = l.isForKey(ServiceKeys.SMALL_WORKERS) ? Role.small : Role.large;
@@ -129,12 +137,17 @@ public final class WorkerDirectory {
             e -> e instanceof ClusterEvent.UnreachableMember
                 ? new NodeUnreachable(e.member().address()) : new NodeReachable(e.member().address())),
             ClusterEvent.ReachabilityEvent.class));
-        cluster.subscriptions().tell(Subscribe.create(
-            ctx.messageAdapter(ClusterEvent.MemberRemoved.class, e -> new NodeReachable(e.member().address())),
-            ClusterEvent.MemberRemoved.class));
+        cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> {
+          if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
+            return new NodeUp(e.member().uniqueAddress());
+          if (e instanceof ClusterEvent.MemberRemoved) return new NodeRemoved(e.member().uniqueAddress());
+          return NoAnswer.INSTANCE;
+        }), ClusterEvent.MemberEvent.class));
       }
       if (!pollInterval.isZero()) timers.startTimerWithFixedDelay(Poll.INSTANCE, pollInterval);
-      return new State(ctx, pollInterval).behavior();
+      State state = new State(ctx, pollInterval);
+      state.clustered = ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster");
+      return state.behavior();
     }));
   }
 
@@ -148,6 +161,14 @@ public final class WorkerDirectory {
     final Map<Role, List<GetWorkers>> waiting = new EnumMap<>(Role.class);
     final Map<ActorRef<WorkerProtocol.Command>, Figures> figures = new HashMap<>();
     final Set<Address> unreachable = new HashSet<>();
+    /**
+     * In a cluster, the current incarnation of each member that is up. A node restarted on the same
+     * address is a new incarnation: its workers are offered only once the old one is removed, since
+     * death watch on an address whose old incarnation is being removed may report the new worker
+     * terminated.
+     */
+    final Map<Address, UniqueAddress> up = new HashMap<>();
+    boolean clustered;
     final Set<ActorRef<UnreachableNodes>> watchers = new HashSet<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
@@ -187,8 +208,26 @@ public final class WorkerDirectory {
             watchers.remove(u.watcher());
             return Behaviors.same();
           })
-          .onMessage(NodeUnreachable.class, n -> reachability(unreachable.add(n.node())))
-          .onMessage(NodeReachable.class, n -> reachability(unreachable.remove(n.node())))
+          .onMessage(NodeUnreachable.class, n -> {
+            ctx.getLog().debug("node {} unreachable", n.node());
+            return reachability(unreachable.add(n.node()));
+          })
+          .onMessage(NodeReachable.class, n -> {
+            ctx.getLog().debug("node {} reachable", n.node());
+            return reachability(unreachable.remove(n.node()));
+          })
+          .onMessage(NodeUp.class, n -> {
+            ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions", n.node().address(),
+                n.node().longUid());
+            up.put(n.node().address(), n.node());
+            for (Role r : Role.values()) answerWaiting(r);
+            return Behaviors.same();
+          })
+          .onMessage(NodeRemoved.class, n -> {
+            ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
+            up.remove(n.node().address(), n.node());
+            return reachability(unreachable.remove(n.node().address()));
+          })
           .onMessageEquals(Poll.INSTANCE, this::poll)
           .onMessage(Polled.class, p -> {
             if (listed.get(Role.small).contains(p.worker()) || listed.get(Role.large).contains(p.worker()))
@@ -199,6 +238,7 @@ public final class WorkerDirectory {
           .build();
     }
 
+    /** Tells the watchers when the unreachable set {@code changed}; answers those waiting for a worker. */
     private Behavior<Command> reachability(boolean changed) {
       if (!changed) return Behaviors.same();
       UnreachableNodes now = new UnreachableNodes(unreachable);
@@ -242,7 +282,8 @@ public final class WorkerDirectory {
     private Set<ActorRef<WorkerProtocol.Command>> usable(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude) {
       Set<ActorRef<WorkerProtocol.Command>> usable = new HashSet<>(listed.get(role));
       usable.removeAll(exclude);
-      usable.removeIf(w -> unreachable.contains(w.path().address()));
+      usable.removeIf(w -> unreachable.contains(w.path().address())
+          || clustered && !w.path().address().hasLocalScope() && !up.containsKey(w.path().address()));
       return usable;
     }
 
