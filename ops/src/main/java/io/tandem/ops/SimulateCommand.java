@@ -99,7 +99,7 @@ public final class SimulateCommand implements Callable<Integer> {
   double timeScale;
 
   @Option(names = "--skip-takeover-above", defaultValue = "off",
-      description = "The sessions' overload policy (tandem.session.skip-takeover-above): skip an optional takeover when the large worker's queue would hold it longer than this (modelled time, e.g. 500ms); off: never. Default: ${DEFAULT-VALUE}.")
+      description = "The sessions' overload policy (tandem.session.skip-takeover-above): skip an optional takeover or verification when the large worker's queue would hold it longer than this (modelled time, e.g. 500ms); off: never. Default: ${DEFAULT-VALUE}.")
   String skipTakeoverAbove;
 
   @Option(names = "--json", description = "Print one JSON object instead of a table.")

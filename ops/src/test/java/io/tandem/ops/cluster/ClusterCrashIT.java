@@ -206,8 +206,12 @@ class ClusterCrashIT {
       throws Exception {
     Clock clock = new Clock();
     CountDownLatch largeSeen = new CountDownLatch(2);
+    LocalTime sent = LocalTime.now();
     List<List<CompletableFuture<Answer>>> calls = new ArrayList<>();
     for (TandemProcesses.Node o : to) calls.add(send(c, o, REQUESTS, largeSeen, clock));
+    // A worker node is killed once sessions use it (each session logs the workers it binds to).
+    String bound = "worker akka://tandem@127.0.0.1:" + victim.clusterPort + "/";
+    if (victim.httpPort == 0) c.awaitLog(to[0], sent, l -> l.contains(bound), "session bound to " + victim.name, Duration.ofSeconds(30));
     killMidFlight(c, victim, largeSeen, clock);
     List<List<Answer>> answers = new ArrayList<>();
     for (List<CompletableFuture<Answer>> l : calls) answers.add(awaitAll(l, clock));

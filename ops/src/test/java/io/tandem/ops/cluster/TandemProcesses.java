@@ -100,8 +100,8 @@ final class TandemProcesses implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(node.args).directory(repo().toFile()).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(node.log.toFile()));
     pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
-    // -Dtandem.it.log=DEBUG: the nodes log every session's worker choices.
-    pb.environment().put("TANDEM_LOG", System.getProperty("tandem.it.log", "INFO"));
+    // DEBUG: sessions log the workers they bind to, which the tests wait for.
+    pb.environment().put("TANDEM_LOG", "DEBUG");
     node.process = pb.start();
   }
 
@@ -128,14 +128,17 @@ final class TandemProcesses implements AutoCloseable {
    * incarnation is still being removed.)
    */
   void awaitOffered(Node orchestrator, Node node, LocalTime since, Duration timeout) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
     String up = "node akka://tandem@127.0.0.1:" + node.clusterPort + " (incarnation";
-    while (logTimes(orchestrator, since, l -> l.contains(up) && l.contains("offered")).isEmpty()) {
+    awaitLog(orchestrator, since, l -> l.contains(up) && l.contains("offered"), node.name + "'s workers offered", timeout);
+  }
+
+  /** Waits until {@code node} logs a line that satisfies {@code line} ({@code what}) at or after {@code since}. */
+  void awaitLog(Node node, LocalTime since, Predicate<String> line, String what, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (logTimes(node, since, line).isEmpty()) {
       if (System.nanoTime() > deadline)
-        throw new AssertionError(orchestrator.name + " did not offer " + node.name + "'s workers within "
-            + timeout.toSeconds() + " s: " + tail(node));
-      if (!node.process.isAlive()) throw new AssertionError(node.name + " exited: " + tail(node));
-      Thread.sleep(200); // polling the log
+        throw new AssertionError(node.name + " logged no " + what + " within " + timeout.toSeconds() + " s: " + tail(node));
+      Thread.sleep(100); // polling the log
     }
   }
 

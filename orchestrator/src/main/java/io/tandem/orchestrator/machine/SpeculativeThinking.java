@@ -169,17 +169,23 @@ public final class SpeculativeThinking implements GenerationPlan {
   }
 
   /**
-   * Go on without the pending takeover (the session's overload policy: the large model's queue is
-   * too long): the small model's look-ahead is taken as if the large model had not been asked,
-   * and counted in {@code takeovers_skipped}.
+   * Go on without the pending takeover or verification (the session's overload policy: the large
+   * model's queue is too long), counted in {@code takeovers_skipped}: for a takeover the small
+   * model's look-ahead is taken as if the large model had not been asked; after a skipped
+   * verification the small model drafts on.
    */
   @Override
   public void skip() {
     if (finishReason != null) return;
     if (pending == null || !pending.optional())
-      throw new IllegalStateException("only a pending takeover can be skipped, not " + pending);
+      throw new IllegalStateException("only a pending takeover or verification can be skipped, not " + pending);
+    SpanReason reason = pending.reason();
     pending = null;
     takeoversSkipped++;
+    if (reason == SpanReason.verify) {
+      phase = Phase.DRAFT;
+      return;
+    }
     List<Token> taken = lookahead;
     commit(Author.small, SpanReason.lookahead, taken);
     lookahead = null;

@@ -34,11 +34,14 @@ public sealed interface Step {
     }
 
     /**
-     * Whether the plan can go on without this step ({@link GenerationPlan#skip()}): a takeover is,
-     * since the small model's look-ahead it would replace is already there to take instead.
+     * Whether the plan can go on without this step ({@link GenerationPlan#skip()}): a takeover
+     * (the small model's look-ahead it would replace is there to take instead) and the
+     * verification that follows a taken step with a verify keyword (the small model drafts on);
+     * not a recap, which the paper's loop schedules by the count of negative steps, nor the
+     * large model's begin.
      */
     public boolean optional() {
-      return reason == SpanReason.takeover;
+      return reason == SpanReason.takeover || reason == SpanReason.verify;
     }
   }
 

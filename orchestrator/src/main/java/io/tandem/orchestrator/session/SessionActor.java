@@ -50,10 +50,11 @@ import java.util.Set;
  * finish {@code degraded}. A lost worker is never asked again, and any late reply from it answers a
  * request the session no longer waits for, so it is dropped.
  *
- * <p>Overload: with {@code tandem.session.skip-takeover-above} set, before an optional takeover the
- * session asks the directory how long the large worker's queue would keep it; above the setting
- * (or when every large worker refuses it for a full queue) it skips the takeover
- * ({@link GenerationPlan#skip()}) and the small model goes on.
+ * <p>Overload: with {@code tandem.session.skip-takeover-above} set, before an optional large step
+ * (a takeover, a verification: {@link Step.Generate#optional()}) the session asks the directory how
+ * long the large worker's queue would keep it; above the setting (or when every large worker
+ * refuses it for a full queue) it skips the step ({@link GenerationPlan#skip()}) and the small
+ * model goes on.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
  * {@code step-timeout} for a step, and the request's own {@code time_out}.
@@ -199,7 +200,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     if (skipping() && !queueChecked) {
       queueChecked = true;
-      directory.tell(new WorkerDirectory.GetQueueWait(role, b.worker, queueAdapter));
+      directory.tell(new WorkerDirectory.GetQueueWait(b.worker, queueAdapter));
       return this;
     }
     send(b);
@@ -261,6 +262,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     int base = current.basePosition();
     StepResult result = failover.result(d);
     sync.done(role, plan.committed().subList(0, base), result.injected(), result.generated());
+    if (settings.skipTakeoverAbove() != null && role == Role.large)
+      directory.tell(new WorkerDirectory.QueueWaited(inFlightTo, Duration.ofNanos(d.queueNanos())));
     if (settings.publishStepTimings())
       getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
           new StepTimings(request.sessionId(), role, name(inFlightTo), base, d.prefillTokens(),
@@ -312,7 +315,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onQueueWait(QueueWaitKnown q) {
-    if (current == null || inFlight >= 0 || sync.binding(current.role()).worker == null) return this;
+    if (current == null || inFlight >= 0) return this;
+    if (sync.binding(current.role()).worker == null) {
+      // The worker asked about was lost meanwhile: find another, and ask again.
+      queueChecked = false;
+      return dispatch();
+    }
     if (q.expected().compareTo(settings.skipTakeoverAbove()) > 0) {
       getContext().getLog().debug("session {}: skipping a takeover; the large queue would hold it {} ms",
           request.sessionId(), q.expected().toMillis());

@@ -12,7 +12,7 @@ import java.time.Duration;
  * alone and say so), how many resyncs one step may take; how it picks a worker when it has none yet
  * (the least loaded of its first {@code loadChoices} by affinity); whether it publishes a
  * {@link StepTimings} per step on the event stream (for simulations and tests); and above which
- * expected queue wait of the large model it skips an optional takeover ({@code skipTakeoverAbove},
+ * expected queue wait of the large model it skips an optional large step ({@code skipTakeoverAbove},
  * null: never).
  */
 public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,

@@ -66,18 +66,22 @@ public final class WorkerDirectory {
     }
   }
 
-  /**
-   * How long a request sent now to {@code worker} (null: to the least busy listed worker of
-   * {@code role}) can expect to wait in its queue; answered with {@link QueueWait}.
-   */
-  public record GetQueueWait(Role role, ActorRef<WorkerProtocol.Command> worker, ActorRef<QueueWait> replyTo)
-      implements Command {}
+  /** How long a request sent now to {@code worker} can expect to wait in its queue; answered with {@link QueueWait}. */
+  public record GetQueueWait(ActorRef<WorkerProtocol.Command> worker, ActorRef<QueueWait> replyTo) implements Command {}
 
   /**
-   * An expected queue wait: the worker's queue length over the rate at which it completed requests
-   * between its last two polls (Little's law); zero when the queue is empty or the rate not known.
+   * An expected queue wait: the larger of what recent requests waited in the worker's queue
+   * ({@link QueueWaited}, smoothed) and the requests ahead (its queue length at its last poll,
+   * plus the requests this directory has let sessions send it since) over the rate at which it
+   * completes requests (between polls, smoothed); zero when nothing is known yet.
    */
   public record QueueWait(Duration expected) {}
+
+  /**
+   * A session's request waited {@code queued} in {@code worker}'s queue (as the worker reported
+   * it): what the next requests to that worker can expect, however the queue is ordered.
+   */
+  public record QueueWaited(ActorRef<WorkerProtocol.Command> worker, Duration queued) implements Command {}
 
   /** Tell {@code replyTo} the unreachable nodes now and whenever the set changes, until it stops. */
   public record WatchNodes(ActorRef<UnreachableNodes> replyTo) implements Command {}
@@ -151,8 +155,18 @@ public final class WorkerDirectory {
     }));
   }
 
-  /** A worker's last polled figures and the completion rate derived from the two last polls. */
-  private record Figures(WorkerProtocol.WorkerStats stats, double requestsPerNano) {}
+  /**
+   * A worker's last polled figures, its completion rate (requests per nanosecond, smoothed over
+   * polls), and how many requests sessions were told they may send it since that poll.
+   */
+  private record Figures(WorkerProtocol.WorkerStats stats, double requestsPerNano, int sentSincePoll) {
+    Figures sent() {
+      return new Figures(stats, requestsPerNano, sentSincePoll + 1);
+    }
+  }
+
+  /** How much of a new observation an average of queue waits takes in (a few recent requests dominate). */
+  private static final double OBSERVED_WEIGHT = 0.2;
 
   private static final class State {
     final ActorContext<Command> ctx;
@@ -160,6 +174,7 @@ public final class WorkerDirectory {
     final Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listed = new EnumMap<>(Role.class);
     final Map<Role, List<GetWorkers>> waiting = new EnumMap<>(Role.class);
     final Map<ActorRef<WorkerProtocol.Command>, Figures> figures = new HashMap<>();
+    final Map<ActorRef<WorkerProtocol.Command>, Double> observedWaitNanos = new HashMap<>();
     final Set<Address> unreachable = new HashSet<>();
     /**
      * In a cluster, the current incarnation of each member that is up. A node restarted on the same
@@ -187,6 +202,7 @@ public final class WorkerDirectory {
             Set<ActorRef<WorkerProtocol.Command>> all = new HashSet<>();
             for (Set<ActorRef<WorkerProtocol.Command>> s : listed.values()) all.addAll(s);
             figures.keySet().retainAll(all);
+            observedWaitNanos.keySet().retainAll(all);
             answerWaiting(l.role());
             return Behaviors.same();
           })
@@ -195,7 +211,14 @@ public final class WorkerDirectory {
             return Behaviors.same();
           })
           .onMessage(GetQueueWait.class, g -> {
-            g.replyTo().tell(new QueueWait(queueWait(g.role(), g.worker())));
+            g.replyTo().tell(new QueueWait(queueWait(g.worker())));
+            // The session sends unless the wait is too long: count it ahead of the next asker.
+            figures.computeIfPresent(g.worker(), (w, f) -> f.sent());
+            return Behaviors.same();
+          })
+          .onMessage(QueueWaited.class, q -> {
+            observedWaitNanos.merge(q.worker(), (double) q.queued().toNanos(),
+                (old, now) -> old + OBSERVED_WEIGHT * (now - old));
             return Behaviors.same();
           })
           .onMessage(WatchNodes.class, w -> {
@@ -232,6 +255,9 @@ public final class WorkerDirectory {
           .onMessage(Polled.class, p -> {
             if (listed.get(Role.small).contains(p.worker()) || listed.get(Role.large).contains(p.worker()))
               figures.put(p.worker(), figures(figures.get(p.worker()), p.stats()));
+            // An empty queue: what earlier requests waited no longer says anything (and with no
+            // requests sent, nothing else would ever bring the figure down).
+            if (p.stats().queueLength() == 0) observedWaitNanos.remove(p.worker());
             return Behaviors.same();
           })
           .onMessageEquals(NoAnswer.INSTANCE, Behaviors::same)
@@ -262,21 +288,19 @@ public final class WorkerDirectory {
 
     private static Figures figures(Figures before, WorkerProtocol.WorkerStats now) {
       double rate = before == null ? 0 : before.requestsPerNano();
-      if (before != null && now.upNanos() > before.stats().upNanos() && now.requestsDone() > before.stats().requestsDone())
-        rate = (now.requestsDone() - before.stats().requestsDone()) / (double) (now.upNanos() - before.stats().upNanos());
-      return new Figures(now, rate);
+      if (before != null && now.upNanos() > before.stats().upNanos() && now.requestsDone() > before.stats().requestsDone()) {
+        double last = (now.requestsDone() - before.stats().requestsDone()) / (double) (now.upNanos() - before.stats().upNanos());
+        // A few requests complete between two polls: smooth, or the estimate jumps with each poll.
+        rate = rate == 0 ? last : (rate + last) / 2;
+      }
+      return new Figures(now, rate, 0);
     }
 
-    private Duration queueWait(Role role, ActorRef<WorkerProtocol.Command> worker) {
-      List<ActorRef<WorkerProtocol.Command>> candidates = worker != null ? List.of(worker) : List.copyOf(usable(role, Set.of()));
-      Duration best = null;
-      for (ActorRef<WorkerProtocol.Command> w : candidates) {
-        Figures f = figures.get(w);
-        Duration wait = f == null || f.requestsPerNano() <= 0 || f.stats().queueLength() == 0 ? Duration.ZERO
-            : Duration.ofNanos((long) (f.stats().queueLength() / f.requestsPerNano()));
-        if (best == null || wait.compareTo(best) < 0) best = wait;
-      }
-      return best == null ? Duration.ZERO : best;
+    private Duration queueWait(ActorRef<WorkerProtocol.Command> worker) {
+      Figures f = figures.get(worker);
+      int ahead = f == null ? 0 : f.stats().queueLength() + f.sentSincePoll();
+      double nanos = ahead == 0 || f.requestsPerNano() <= 0 ? 0 : ahead / f.requestsPerNano();
+      return Duration.ofNanos((long) Math.max(nanos, observedWaitNanos.getOrDefault(worker, 0.0)));
     }
 
     private Set<ActorRef<WorkerProtocol.Command>> usable(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude) {
