@@ -25,7 +25,8 @@ import java.util.Set;
 /**
  * One per node: follows the Receptionist's listings of small and large workers (cluster-wide when
  * the node is a cluster member), polls each listed worker's figures, and tells sessions who is
- * there, how busy, and which nodes the cluster's failure detector currently finds unreachable. A
+ * there, how busy, how long a worker's queue would hold a new request ({@link GetQueueWait}), and
+ * which nodes the cluster's failure detector currently finds unreachable. A
  * session that asks while no worker of a role is listed is answered as soon as one registers, so
  * no request is sent into an empty listing; workers on unreachable nodes are never offered.
  *
