@@ -18,7 +18,7 @@ import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.orchestrator.session.SessionRunner;
-import io.tandem.orchestrator.session.StepTimed;
+import io.tandem.orchestrator.session.StepTimings;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Prompt;
@@ -98,6 +98,10 @@ public final class SimulateCommand implements Callable<Integer> {
       description = "Wall time per unit of modelled time (0.5: run twice as fast). Figures are reported in modelled time. Default: ${DEFAULT-VALUE}.")
   double timeScale;
 
+  @Option(names = "--skip-takeover-above", defaultValue = "off",
+      description = "The sessions' overload policy (tandem.session.skip-takeover-above): skip an optional takeover or verification when the large worker's queue would hold it longer than this (modelled time, e.g. 500ms); off: never. Default: ${DEFAULT-VALUE}.")
+  String skipTakeoverAbove;
+
   @Option(names = "--json", description = "Print one JSON object instead of a table.")
   boolean json;
 
@@ -115,15 +119,16 @@ public final class SimulateCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--sessions, --concurrency, --orchestrators and --small-workers must be >= 1");
     if (!(timeScale > 0)) throw new IllegalArgumentException("--time-scale must be > 0, got " + timeScale);
     for (int n : largeWorkers) if (n < 1) throw new IllegalArgumentException("--large-workers: each must be >= 1, got " + n);
+    skipAboveWall = skipAboveWall();
     Path dir = Files.createTempDirectory("tandem-simulate");
     String[] specs = models(dir);
     if (!json) {
-      System.out.printf("tandem simulate: %d sessions (%d in flight) over %d orchestrators, %d small workers; latency %s, scripts %s, time scale %.3g%n",
-          sessions, concurrency, orchestrators, smallWorkers, latency, scriptSource, timeScale);
+      System.out.printf("tandem simulate: %d sessions (%d in flight) over %d orchestrators, %d small workers; latency %s, scripts %s, time scale %.3g, skip takeovers above %s%n",
+          sessions, concurrency, orchestrators, smallWorkers, latency, scriptSource, timeScale, skipTakeoverAbove);
       System.out.println("figures are in modelled time (wall time / time scale); measured from 10% of sessions done to the last one started"
           + " (the saturated part); queue delay: waiting time of large-model requests in a large worker's queue");
-      System.out.printf("%6s %12s %8s %10s %14s %14s %14s %12s %9s%n", "large", "tokens/s", "speedup", "large util",
-          "queue p50 ms", "queue p99 ms", "small q p99 ms", "takeovers/s", "wall s");
+      System.out.printf("%6s %12s %8s %10s %14s %14s %14s %12s %10s %11s %9s%n", "large", "tokens/s", "speedup", "large util",
+          "queue p50 ms", "queue p99 ms", "small q p99 ms", "takeovers/s", "skipped %", "large share", "wall s");
     }
     ArrayNode runs = JSON.createArrayNode();
     Double firstTps = null;
@@ -133,15 +138,17 @@ public final class SimulateCommand implements Callable<Integer> {
       if (firstTps == null) firstTps = r.get("tokens_per_s").asDouble();
       r.put("speedup_vs_first", r.get("tokens_per_s").asDouble() / firstTps);
       if (!json)
-        System.out.printf("%6d %12.0f %7.2fx %10.3f %14.1f %14.1f %14.1f %12.2f %9.1f%n", large, r.get("tokens_per_s").asDouble(),
+        System.out.printf("%6d %12.0f %7.2fx %10.3f %14.1f %14.1f %14.1f %12.2f %9.1f%% %11.3f %9.1f%n", large, r.get("tokens_per_s").asDouble(),
             r.get("speedup_vs_first").asDouble(), r.get("large_utilization").asDouble(), r.get("queue_delay_p50_ms").asDouble(), r.get("queue_delay_p99_ms").asDouble(),
-            r.get("small_queue_delay_p99_ms").asDouble(), r.get("takeovers_per_s").asDouble(), r.get("wall_s").asDouble());
+            r.get("small_queue_delay_p99_ms").asDouble(), r.get("takeovers_per_s").asDouble(), 100 * r.get("takeovers_skipped_share").asDouble(),
+            r.get("large_token_share").asDouble(), r.get("wall_s").asDouble());
     }
     if (json) {
       ObjectNode root = JSON.createObjectNode();
       root.put("sessions", sessions).put("concurrency", concurrency).put("orchestrators", orchestrators)
           .put("small_workers", smallWorkers).put("latency", latency).put("script_source", scriptSource)
-          .put("time_scale", timeScale).put("large_batch", largeBatch).put("small_batch", smallBatch);
+          .put("time_scale", timeScale).put("large_batch", largeBatch).put("small_batch", smallBatch)
+          .put("skip_takeover_above", skipTakeoverAbove);
       root.set("runs", runs);
       System.out.println(JSON.writeValueAsString(root));
     }
@@ -188,8 +195,23 @@ public final class SimulateCommand implements Callable<Integer> {
         "prefill_ms_per_token", m.prefillMsPerToken() * timeScale, "batch_growth", m.batchGrowth()));
   }
 
+  /** --skip-takeover-above in wall time (the simulated models run at --time-scale), or "off". */
+  private String skipAboveWall;
+
+  private String skipAboveWall() {
+    if (skipTakeoverAbove.equals("off")) return "off";
+    Duration d;
+    try {
+      d = ConfigFactory.parseString("d = " + skipTakeoverAbove).getDuration("d");
+    } catch (com.typesafe.config.ConfigException e) {
+      throw new IllegalArgumentException("--skip-takeover-above must be off or a duration such as 500ms, got '" + skipTakeoverAbove + "'");
+    }
+    if (d.isNegative()) throw new IllegalArgumentException("--skip-takeover-above must be >= 0, got " + skipTakeoverAbove);
+    return Math.round(d.toNanos() * timeScale) + "ns";
+  }
+
   private Config nodeConfig(List<String> roles, int port, List<String> seeds) {
-    Config base = ConfigFactory.parseString("""
+    Config base = ConfigFactory.parseString("tandem.session.skip-takeover-above = \"" + skipAboveWall + "\"\n" + """
         akka.loglevel = WARNING
         # Many nodes share a few cores here: a late heartbeat is not a crash.
         akka.cluster.failure-detector.acceptable-heartbeat-pause = 60s
@@ -266,16 +288,16 @@ public final class SimulateCommand implements Callable<Integer> {
   }
 
   private static void collect(TandemNode node, ConcurrentLinkedQueue<Timed> into) {
-    Behavior<StepTimed> b = Behaviors.receive(StepTimed.class).onMessage(StepTimed.class, s -> {
+    Behavior<StepTimings> b = Behaviors.receive(StepTimings.class).onMessage(StepTimings.class, s -> {
       into.add(new Timed(System.nanoTime(), s));
       return Behaviors.same();
     }).build();
-    ActorRef<StepTimed> ref = node.system().systemActorOf(b, "simulate-steps", Props.empty());
-    node.system().eventStream().tell(new EventStream.Subscribe<>(StepTimed.class, ref));
+    ActorRef<StepTimings> ref = node.system().systemActorOf(b, "simulate-steps", Props.empty());
+    node.system().eventStream().tell(new EventStream.Subscribe<>(StepTimings.class, ref));
   }
 
   /** A step's figures and when the session had them. */
-  private record Timed(long atNanos, StepTimed step) {}
+  private record Timed(long atNanos, StepTimings step) {}
 
   /** A session's end and when it came. */
   private record Ended(long atNanos, SessionEvent event) {}
@@ -329,7 +351,7 @@ public final class SimulateCommand implements Callable<Integer> {
     double wall = (System.nanoTime() - t0) / 1e9;
     double window = (endNanos - startNanos) / 1e9;
 
-    long tokens = 0, takeovers = 0, failed = 0, inWindow = 0, largeTokens = 0;
+    long tokens = 0, takeovers = 0, skipped = 0, failed = 0, inWindow = 0, largeTokens = 0;
     for (Ended e : ended) {
       if (!(e.event() instanceof SessionEvent.Finished f)) {
         failed++;
@@ -339,6 +361,7 @@ public final class SimulateCommand implements Callable<Integer> {
       inWindow++;
       tokens += f.usage().completionTokens();
       takeovers += f.trace().counters().takeovers();
+      skipped += f.trace().counters().takeoversSkipped();
       largeTokens += f.trace().counters().largeTokens();
     }
     if (failed > 0)
@@ -352,7 +375,7 @@ public final class SimulateCommand implements Callable<Integer> {
     List<Double> largeQ = new ArrayList<>(), smallQ = new ArrayList<>();
     for (Timed t : steps) {
       if (t.atNanos() < startNanos || t.atNanos() > endNanos) continue;
-      StepTimed s = t.step();
+      StepTimings s = t.step();
       (s.role() == Role.large ? largeQ : smallQ).add(s.queueNanos() / 1e6 / timeScale);
     }
     double modelWindow = window / timeScale;
@@ -364,6 +387,9 @@ public final class SimulateCommand implements Callable<Integer> {
         .put("queue_delay_p99_ms", percentile(largeQ, 0.99))
         .put("small_queue_delay_p99_ms", percentile(smallQ, 0.99))
         .put("takeovers_per_s", takeovers / modelWindow)
+        .put("takeovers_per_session", inWindow == 0 ? 0 : takeovers / (double) inWindow)
+        .put("takeovers_skipped_per_session", inWindow == 0 ? 0 : skipped / (double) inWindow)
+        .put("takeovers_skipped_share", takeovers + skipped == 0 ? 0 : skipped / (double) (takeovers + skipped))
         .put("large_token_share", tokens == 0 ? 0 : largeTokens / (double) tokens)
         .put("sessions_in_window", inWindow)
         .put("failed_sessions", failed)

@@ -164,6 +164,8 @@ public final class TandemNode implements AutoCloseable {
         .registerOnMemberUp(() -> up.complete(null));
     try {
       up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", address(),
+          system.settings().config().getStringList("akka.cluster.roles"));
     } catch (Exception e) {
       throw new IllegalStateException("node " + address() + " did not reach Up within " + timeout.toSeconds()
           + " s (seed nodes " + system.settings().config().getStringList("akka.cluster.seed-nodes")

@@ -43,6 +43,7 @@ public final class TraceJson {
     tokens.put("injected", c.injectedTokens());
     o.put("small_tokens_discarded", c.smallTokensDiscarded());
     o.put("large_tokens_discarded", c.largeTokensDiscarded());
+    o.put("takeovers_skipped", c.takeoversSkipped());
     return o;
   }
 

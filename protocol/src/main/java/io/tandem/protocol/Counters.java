@@ -2,9 +2,11 @@ package io.tandem.protocol;
 
 /**
  * What a generation did: triggers met, look-aheads, takeovers (large-model steps after a trigger),
- * verifies, recaps, negative steps, output tokens by {@link Author}, and tokens generated but not
- * kept (a discarded look-ahead, or the takeover that lost to it). Every count is a number of events
- * or of tokens, never negative; the record is built in one place, {@link Tally}.
+ * verifies, recaps, negative steps, output tokens by {@link Author}, tokens generated but not kept
+ * (a discarded look-ahead, or the takeover that lost to it), and optional large-model steps skipped
+ * because the large model's queue was too long ({@code tandem.session.skip-takeover-above}). Every
+ * count is a number of events or of tokens, never negative; the record is built in one place,
+ * {@link Tally}.
  */
 public record Counters(
     int triggers,
@@ -17,8 +19,16 @@ public record Counters(
     int largeTokens,
     int injectedTokens,
     int smallTokensDiscarded,
-    int largeTokensDiscarded)
+    int largeTokensDiscarded,
+    int takeoversSkipped)
     implements CborSerializable {
+
+  /** Counters of a generation that skipped no takeover (expected values in tests read this way). */
+  public Counters(int triggers, int lookaheads, int takeovers, int verifies, int recaps, int negatives,
+      int smallTokens, int largeTokens, int injectedTokens, int smallTokensDiscarded, int largeTokensDiscarded) {
+    this(triggers, lookaheads, takeovers, verifies, recaps, negatives, smallTokens, largeTokens, injectedTokens,
+        smallTokensDiscarded, largeTokensDiscarded, 0);
+  }
 
   /** Nothing done yet. */
   public static final Counters ZERO = new Tally().counters();
@@ -47,6 +57,7 @@ public record Counters(
     public int injectedTokens;
     public int smallTokensDiscarded;
     public int largeTokensDiscarded;
+    public int takeoversSkipped;
 
     /** All zero. */
     public Tally() {}
@@ -63,6 +74,7 @@ public record Counters(
       injectedTokens = c.injectedTokens;
       smallTokensDiscarded = c.smallTokensDiscarded;
       largeTokensDiscarded = c.largeTokensDiscarded;
+      takeoversSkipped = c.takeoversSkipped;
     }
 
     /** Counts {@code n} output tokens written by {@code author}; returns this tally. */
@@ -78,7 +90,7 @@ public record Counters(
     /** The counts so far. */
     public Counters counters() {
       return new Counters(triggers, lookaheads, takeovers, verifies, recaps, negatives, smallTokens, largeTokens,
-          injectedTokens, smallTokensDiscarded, largeTokensDiscarded);
+          injectedTokens, smallTokensDiscarded, largeTokensDiscarded, takeoversSkipped);
     }
   }
 }

@@ -17,7 +17,7 @@ import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.orchestrator.session.SessionRunner;
-import io.tandem.orchestrator.session.StepTimed;
+import io.tandem.orchestrator.session.StepTimings;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.Author;
 import io.tandem.protocol.ChatMessage;
@@ -52,15 +52,15 @@ class ClusterFailoverTest {
   /** A session's end, and the text its client was streamed. */
   record Run(SessionEvent end, String streamed) {}
 
-  /** Collects the StepTimed events of a node. */
-  static ConcurrentLinkedQueue<StepTimed> steps(TandemNode node) {
-    ConcurrentLinkedQueue<StepTimed> out = new ConcurrentLinkedQueue<>();
-    Behavior<StepTimed> b = Behaviors.receive(StepTimed.class).onMessage(StepTimed.class, s -> {
+  /** Collects the StepTimings events of a node. */
+  static ConcurrentLinkedQueue<StepTimings> steps(TandemNode node) {
+    ConcurrentLinkedQueue<StepTimings> out = new ConcurrentLinkedQueue<>();
+    Behavior<StepTimings> b = Behaviors.receive(StepTimings.class).onMessage(StepTimings.class, s -> {
       out.add(s);
       return Behaviors.same();
     }).build();
-    ActorRef<StepTimed> ref = node.system().systemActorOf(b, "step-collector", Props.empty());
-    node.system().eventStream().tell(new EventStream.Subscribe<>(StepTimed.class, ref));
+    ActorRef<StepTimings> ref = node.system().systemActorOf(b, "step-collector", Props.empty());
+    node.system().eventStream().tell(new EventStream.Subscribe<>(StepTimings.class, ref));
     return out;
   }
 
@@ -101,7 +101,7 @@ class ClusterFailoverTest {
     }
   }
 
-  static long largeSteps(ConcurrentLinkedQueue<StepTimed> steps) {
+  static long largeSteps(ConcurrentLinkedQueue<StepTimings> steps) {
     return steps.stream().filter(s -> s.role() == Role.large).count();
   }
 
@@ -112,7 +112,7 @@ class ClusterFailoverTest {
       TandemNode a = c.node(ConfigFactory.empty(), "orchestrator");
       TandemNode b = c.node(ConfigFactory.empty(), "small");
       TandemNode cNode = c.node(ConfigFactory.empty(), "large");
-      ConcurrentLinkedQueue<StepTimed> steps = steps(a);
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
       awaitWorkers(a);
       List<CompletableFuture<Run>> runs = start(a, 8, "affinity-");
       for (CompletableFuture<Run> f : runs) {
@@ -125,18 +125,18 @@ class ClusterFailoverTest {
         assertEquals(fin.trace().text(), r.streamed(), "the client was streamed exactly the final text");
       }
       // Every step went to a worker on another node: small on B, large on C.
-      for (StepTimed s : steps) {
+      for (StepTimings s : steps) {
         String host = s.role() == Role.small ? b.address() : cNode.address();
         assertTrue(s.worker().startsWith(host + "/"), s.worker() + " should be on " + host);
       }
       // Affinity: after its first large step, a session's takeovers prefill only the tokens written
       // since its previous large step (plus injected words), never the whole transcript again.
-      Map<String, List<StepTimed>> bySession = new HashMap<>();
-      for (StepTimed s : steps) if (s.role() == Role.large) bySession.computeIfAbsent(s.sessionId(), k -> new ArrayList<>()).add(s);
+      Map<String, List<StepTimings>> bySession = new HashMap<>();
+      for (StepTimings s : steps) if (s.role() == Role.large) bySession.computeIfAbsent(s.sessionId(), k -> new ArrayList<>()).add(s);
       int incremental = 0;
-      for (List<StepTimed> ls : bySession.values()) {
+      for (List<StepTimings> ls : bySession.values()) {
         for (int i = 1; i < ls.size(); i++) {
-          StepTimed prev = ls.get(i - 1), cur = ls.get(i);
+          StepTimings prev = ls.get(i - 1), cur = ls.get(i);
           int newSincePrevious = cur.basePosition() - prev.basePosition() - prev.generatedTokens();
           assertTrue(cur.prefillTokens() <= newSincePrevious + 16,
               "takeover at " + cur.basePosition() + " prefilled " + cur.prefillTokens() + " tokens; only "
@@ -165,7 +165,7 @@ class ClusterFailoverTest {
       TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = degrade"), "orchestrator");
       c.node(ConfigFactory.empty(), "small");
       TandemNode large = c.crashableNode("large");
-      ConcurrentLinkedQueue<StepTimed> steps = steps(a);
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
       awaitWorkers(a);
       List<CompletableFuture<Run>> runs = start(a, 6, "degrade-");
       await(() -> largeSteps(steps) >= 6, Duration.ofSeconds(60), "the large worker served takeovers");
@@ -194,7 +194,7 @@ class ClusterFailoverTest {
       TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
       c.node(ConfigFactory.empty(), "small");
       TandemNode large = c.crashableNode("large");
-      ConcurrentLinkedQueue<StepTimed> steps = steps(a);
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
       awaitWorkers(a);
       List<CompletableFuture<Run>> runs = start(a, 6, "fail-");
       await(() -> largeSteps(steps) >= 6, Duration.ofSeconds(60), "the large worker served takeovers");
@@ -224,7 +224,7 @@ class ClusterFailoverTest {
       c.node(ConfigFactory.empty(), "small");
       TandemNode doomed = c.crashableNode("large");
       c.node(ConfigFactory.empty(), "large");
-      ConcurrentLinkedQueue<StepTimed> steps = steps(a);
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
       awaitWorkers(a);
       TestProbe<WorkerDirectory.Workers> lp = TestProbe.create(a.system());
       await(() -> {

@@ -34,6 +34,7 @@ public final class Metrics {
   private final Map<List<String>, LongAdder> responses = new ConcurrentHashMap<>();
   private final Map<List<String>, LongAdder> cancelled = new ConcurrentHashMap<>();
   private final LongAdder takeovers = new LongAdder();
+  private final LongAdder takeoversSkipped = new LongAdder();
   private final LongAdder recaps = new LongAdder();
   private final LongAdder lookaheads = new LongAdder();
   private final LongAdder triggers = new LongAdder();
@@ -59,6 +60,7 @@ public final class Metrics {
       add(generationTokens, tenant, "large", c.largeTokens());
       add(generationTokens, tenant, "injected", c.injectedTokens());
       takeovers.add(c.takeovers());
+      takeoversSkipped.add(c.takeoversSkipped());
       recaps.add(c.recaps());
       lookaheads.add(c.lookaheads());
       triggers.add(c.triggers());
@@ -90,6 +92,8 @@ public final class Metrics {
     labelled(out, "tandem:request_success_total", "Requests finished, by finish reason.", "finished_reason", byLabel(success));
     labelled(out, "tandem:http_responses_total", "HTTP responses by status code.", "status", byLabel(responses));
     counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
+    counter(out, "tandem:takeovers_skipped_total", "Takeovers skipped because the large model's queue was too long.",
+        takeoversSkipped.sum());
     counter(out, "tandem:recaps_total", "Large-model recaps.", recaps.sum());
     counter(out, "tandem:lookaheads_total", "Small-model lookaheads after a trigger.", lookaheads.sum());
     counter(out, "tandem:triggers_total", "Reflection triggers seen.", triggers.sum());

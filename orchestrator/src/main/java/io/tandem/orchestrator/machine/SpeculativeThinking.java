@@ -29,7 +29,7 @@ import java.util.function.LongSupplier;
  * (no verify continuation after it); (5) behind {@code keep_neutral_lookahead} (off by default), a
  * neutral look-ahead is kept up to its first trigger.
  */
-public final class SpeculativeThinking {
+public final class SpeculativeThinking implements GenerationPlan {
 
   /** The step the machine will ask for next (the reference's loop, unrolled). */
   private enum Phase {
@@ -159,6 +159,30 @@ public final class SpeculativeThinking {
       }
       default -> throw new IllegalStateException("no step is planned for reason " + g.reason());
     }
+  }
+
+  /**
+   * Go on without the pending takeover or verification (the session's overload policy: the large
+   * model's queue is too long), counted in {@code takeovers_skipped}: for a takeover the small
+   * model's look-ahead is taken as if the large model had not been asked; after a skipped
+   * verification the small model drafts on.
+   */
+  @Override
+  public void skip() {
+    if (finishReason != null) return;
+    if (pending == null || !pending.optional())
+      throw new IllegalStateException("only a pending takeover or verification can be skipped, not " + pending);
+    SpanReason reason = pending.reason();
+    pending = null;
+    counts.takeoversSkipped++;
+    if (reason == SpanReason.verify) {
+      phase = Phase.DRAFT;
+      return;
+    }
+    List<Token> taken = lookahead;
+    commit(Author.small, SpanReason.lookahead, taken);
+    lookahead = null;
+    afterTaken(taken, lookaheadEos, lookaheadSentiment);
   }
 
   /** The session's timer fired: finish now with {@link FinishReason#timeout}. */
@@ -308,6 +332,11 @@ public final class SpeculativeThinking {
       takenSentiment = s;
     }
     lookahead = null;
+    afterTaken(taken, takenEos, takenSentiment);
+  }
+
+  /** What follows the decision: count a negative step, then finish, verify or draft on. */
+  private void afterTaken(List<Token> taken, boolean takenEos, int takenSentiment) {
     if (takenSentiment < 0) {
       neg++;
       counts.negatives++;

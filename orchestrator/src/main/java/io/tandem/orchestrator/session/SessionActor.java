@@ -1,46 +1,65 @@
 package io.tandem.orchestrator.session;
 
+import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.eventstream.EventStream;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
+import io.tandem.orchestrator.machine.GenerationPlan;
 import io.tandem.orchestrator.machine.SpeculativeThinking;
 import io.tandem.orchestrator.machine.Step;
 import io.tandem.orchestrator.machine.StepResult;
 import io.tandem.protocol.Author;
-import io.tandem.protocol.Chunk;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
-import io.tandem.protocol.Span;
-import io.tandem.protocol.SpanReason;
-import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
  * One actor per request: drives a {@link GenerationPlan} (the speculative-thinking state machine,
- * or one model alone), sends each step to a worker of the step's role with the delta/position sync
- * protocol, streams decided output to its client, and ends with a trace. It dies with its request.
+ * or one model alone), sends each step to a worker of the step's role, streams decided output to
+ * its client, and ends with a trace. It dies with its request. What it delegates: the sync
+ * protocol's encoding to {@link SyncEncoder}, the client's stream to {@link ClientStream}, what is
+ * carried across a lost worker to {@link Failover}; the algorithm stays the plan's.
  *
- * <p>It keeps, per role, the worker it is bound to (rendezvous affinity, see {@link Affinity}; the
- * least loaded of its first choices when it binds) and what that worker holds of the session, so
- * every request carries only what the worker has not seen. When a worker stops (its node left or
- * crashed), the session moves to another of the same role and re-sends from its own transcript,
- * keeping what the lost worker had already streamed of the step. When no large worker is left
- * within {@code worker-wait}, it fails with a retryable error, or, with
- * {@code on-large-loss = degrade}, goes on with the small model alone from what it has committed
- * and finishes {@code degraded}. Every wait has a deadline.
+ * <p>Binding: per role, the session keeps one worker (rendezvous affinity, see {@link Affinity};
+ * the least loaded of its first choices when it binds); a worker that refuses (queue full) passes
+ * the step on to the next in the session's order.
+ *
+ * <p>A lost worker, and when the session notices. A worker is lost when death watch says it
+ * stopped (its actor stopped, or its node left or was downed and removed), or when its node has
+ * been unreachable for {@code tandem.session.worker-lost-after} while it holds the session's step.
+ * Unreachability is Akka's failure detector's verdict ({@code akka.cluster.failure-detector}; with
+ * Tandem's defaults, heartbeats every 0.5 s and 2 s of acceptable pause, a crashed node is found
+ * unreachable about 2.5 to 4 s after it stopped), passed on by the node's {@link WorkerDirectory}.
+ * The extra {@code worker-lost-after} (default 1 s) lets a node that only stalled (a long GC
+ * pause) come back before its work is thrown away. So a session acts some 3.5 to 5 s after a crash,
+ * well before the split brain resolver downs the node ({@code stable-after}, 7 s after
+ * unreachability) and death watch would tell. Acting means: re-send the step to another worker of
+ * the role, from the session's own transcript (the sync protocol makes that a resync), keeping what
+ * the lost worker had already streamed of the step; with no other worker of the role listed now,
+ * fail with the retryable {@link FailureCode#WORKER_LOST}, or, for the large role with
+ * {@code on-large-loss = degrade}, go on with the small model alone from what is committed and
+ * finish {@code degraded}. A lost worker is never asked again, and any late reply from it answers a
+ * request the session no longer waits for, so it is dropped.
+ *
+ * <p>Overload: with {@code tandem.session.skip-takeover-above} set, before an optional large step
+ * (a takeover, a verification: {@link Step.Generate#optional()}) the session asks the directory how
+ * long the large worker's queue would keep it; above the setting (or when every large worker
+ * refuses it for a full queue) it skips the step ({@link GenerationPlan#skip()}) and the small
+ * model goes on.
+ *
+ * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
+ * {@code step-timeout} for a step, and the request's own {@code time_out}.
  */
 public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
@@ -56,7 +75,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record Listed(WorkerDirectory.Workers workers) implements Command {}
 
+  private record QueueWaitKnown(Duration expected) implements Command {}
+
   private record WorkerGone(ActorRef<WorkerProtocol.Command> worker) implements Command {}
+
+  private record Unreachable(Set<Address> nodes) implements Command {}
+
+  private record WorkerLost(long requestId) implements Command {}
 
   private enum TimeOut implements Command {
     INSTANCE
@@ -65,6 +90,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private record StepTimedOut(long requestId) implements Command {}
 
   private record WaitTimedOut(Role role) implements Command {}
+
+  private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost";
 
   public static Behavior<Command> create(
       SessionRequest request,
@@ -75,44 +102,29 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         ctx -> Behaviors.withTimers(timers -> new SessionActor(ctx, timers, request, client, directory, settings).start()));
   }
 
-  /** What one worker holds of this session, as far as the session knows. */
-  private static final class Binding {
-    ActorRef<WorkerProtocol.Command> worker;
-    /** Tokens after the prompt the worker holds; -1: nothing, not even the prompt. */
-    int known = -1;
-    final List<Token> view = new ArrayList<>();
-    String tokenizerKey;
-    List<ActorRef<WorkerProtocol.Command>> ranked = List.of();
-  }
-
   private final TimerScheduler<Command> timers;
   private final SessionRequest request;
   private final ActorRef<SessionEvent> client;
   private final ActorRef<WorkerDirectory.Command> directory;
   private final SessionSettings settings;
-  private GenerationPlan plan;
   private final ActorRef<WorkerProtocol.Reply> replyAdapter;
   private final ActorRef<WorkerDirectory.Workers> listAdapter;
+  private final ActorRef<WorkerDirectory.QueueWait> queueAdapter;
+  private final Address selfAddress;
 
-  private final Map<Role, Binding> bindings = new EnumMap<>(Role.class);
-  private final Map<Role, String> keys = new EnumMap<>(Role.class);
-  private final Set<ActorRef<WorkerProtocol.Command>> excluded = new HashSet<>();
-  private final Set<ActorRef<WorkerProtocol.Command>> used = new HashSet<>();
+  private final SyncEncoder sync = new SyncEncoder();
+  private final ClientStream stream;
+  private final Failover failover = new Failover();
+  private GenerationPlan plan;
   private Step.Generate current;
+  private boolean queueChecked;
   private long requestSeq;
   private long inFlight = -1;
   private ActorRef<WorkerProtocol.Command> inFlightTo;
   private int resyncs;
-  private int emitted;
   private int promptTokens;
   private boolean degraded;
-  /** What the worker of the request in flight streamed of it so far. */
-  private final List<Token> streamedInjected = new ArrayList<>();
-  private final List<Token> streamedGenerated = new ArrayList<>();
-  /** What a lost worker had streamed of the current step: the next worker continues after it. */
-  private final List<Token> carryInjected = new ArrayList<>();
-  private final List<Token> carryGenerated = new ArrayList<>();
-  private final akka.actor.Address selfAddress;
+  private Set<Address> unreachable = Set.of();
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -122,26 +134,30 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       ActorRef<WorkerDirectory.Command> directory,
       SessionSettings settings) {
     super(ctx);
+    // The log's name is this class, so that logging config can address sessions (not akka.actor.ActorCell).
+    ctx.setLoggerName(SessionActor.class);
     this.timers = timers;
     this.request = request;
     this.client = client;
     this.directory = directory;
     this.settings = settings;
     this.plan = switch (request.mode()) {
-      case speculative -> GenerationPlan.of(
-          new SpeculativeThinking(request.config(), request.maxTokens(), System::nanoTime));
+      case speculative -> new SpeculativeThinking(request.config(), request.maxTokens(), System::nanoTime);
       case small -> new SingleModelPlan(Role.small, request.maxTokens(), request.config().timeOut(), System::nanoTime);
       case large -> new SingleModelPlan(Role.large, request.maxTokens(), request.config().timeOut(), System::nanoTime);
     };
+    this.stream = new ClientStream(client, request.stream());
     this.replyAdapter = ctx.messageAdapter(WorkerProtocol.Reply.class, FromWorker::new);
     this.listAdapter = ctx.messageAdapter(WorkerDirectory.Workers.class, Listed::new);
-    for (Role r : Role.values()) bindings.put(r, new Binding());
+    this.queueAdapter = ctx.messageAdapter(WorkerDirectory.QueueWait.class, q -> new QueueWaitKnown(q.expected()));
     this.selfAddress = ctx.getSystem().address();
   }
 
   private Behavior<Command> start() {
     double timeOut = request.config().timeOut();
     if (timeOut > 0) timers.startSingleTimer(TimeOut.INSTANCE, Duration.ofNanos((long) (timeOut * 1e9)));
+    directory.tell(new WorkerDirectory.WatchNodes(
+        getContext().messageAdapter(WorkerDirectory.UnreachableNodes.class, u -> new Unreachable(u.nodes()))));
     return advance();
   }
 
@@ -150,7 +166,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return newReceiveBuilder()
         .onMessage(FromWorker.class, m -> onReply(m.reply()))
         .onMessage(Listed.class, this::onListed)
-        .onMessage(WorkerGone.class, this::onWorkerGone)
+        .onMessage(QueueWaitKnown.class, this::onQueueWait)
+        .onMessage(WorkerGone.class, g -> lose(g.worker(), "stopped"))
+        .onMessage(Unreachable.class, this::onUnreachable)
+        .onMessage(WorkerLost.class, this::onWorkerLost)
         .onMessageEquals(TimeOut.INSTANCE, this::onTimeOut)
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
@@ -165,95 +184,55 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (step instanceof Step.Finish) return finish();
     current = (Step.Generate) step;
     resyncs = 0;
-    streamedInjected.clear();
-    streamedGenerated.clear();
-    carryInjected.clear();
-    carryGenerated.clear();
+    queueChecked = false;
+    failover.stepStarted();
     return dispatch();
   }
 
+  /** Sends the current step to its role's worker, once there is one and the overload policy lets it. */
   private Behavior<Command> dispatch() {
-    Binding b = bindings.get(current.role());
+    Role role = current.role();
+    SyncEncoder.Binding b = sync.binding(role);
     if (b.worker == null) {
-      directory.tell(new WorkerDirectory.GetWorkers(current.role(), excluded, listAdapter));
-      timers.startSingleTimer("wait", new WaitTimedOut(current.role()), settings.workerWait());
+      // After losing a worker of the role, what is listed now is all there is: no waiting.
+      boolean now = failover.hasLost(role);
+      directory.tell(new WorkerDirectory.GetWorkers(role, failover.lost(), listAdapter, now));
+      if (!now) timers.startSingleTimer(WAIT_TIMER, new WaitTimedOut(role), settings.workerWait());
+      return this;
+    }
+    if (skipping() && !queueChecked) {
+      queueChecked = true;
+      directory.tell(new WorkerDirectory.GetQueueWait(b.worker, queueAdapter));
       return this;
     }
     send(b);
     return this;
   }
 
-  private void send(Binding b) {
-    List<Token> committed = plan.committed();
-    int target = current.basePosition();
-    int base;
-    if (b.known < 0) {
-      base = -1;
-    } else {
-      base = Math.min(commonPrefix(b.view, committed, b.known), target);
-    }
-    List<Chunk> append = new ArrayList<>(chunks(committed, Math.max(0, base), target));
-    int carried = carryInjected.size() + carryGenerated.size();
-    if (carried > 0) {
-      List<Token> carry = new ArrayList<>(carryInjected);
-      carry.addAll(carryGenerated);
-      append.add(new Chunk(keys.get(current.role()), carry));
-    }
+  /** Whether the overload policy applies to the current step. */
+  private boolean skipping() {
+    return current.optional() && settings.skipTakeoverAbove() != null;
+  }
+
+  private void send(SyncEncoder.Binding b) {
+    SyncEncoder.Delta delta = sync.delta(current.role(), plan.committed(), plan.trace().spans(), current.basePosition(),
+        failover.carried());
     long id = ++requestSeq;
     inFlight = id;
     inFlightTo = b.worker;
-    streamedInjected.clear();
-    streamedGenerated.clear();
-    used.add(b.worker);
-    // After a lost worker's partial output the step goes on from there, within what is left of it.
-    WorkerProtocol.Limits limits = new WorkerProtocol.Limits(carryInjected.isEmpty() ? current.inject() : null,
-        Math.max(0, current.maxNewTokens() - carryGenerated.size()), Math.max(0, current.maxTotalTokens() - carried),
-        current.stopAtTrigger(), current.triggers());
-    b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), id, base,
-        base < 0 ? request.prompt() : null, append, limits, request.sampling(),
-        request.stream() && current.committed(), replyAdapter));
-    timers.startSingleTimer("step", new StepTimedOut(id), settings.stepTimeout());
+    failover.sent(b.worker);
+    b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), id, delta.base(),
+        delta.base() < 0 ? request.prompt() : null, delta.append(), failover.limits(current), request.sampling(),
+        request.stream() && current.alwaysKept(), replyAdapter));
+    timers.startSingleTimer(STEP_TIMER, new StepTimedOut(id), settings.stepTimeout());
+    checkReachability();
   }
 
-  private static int commonPrefix(List<Token> a, List<Token> b, int limit) {
-    int n = Math.min(Math.min(a.size(), b.size()), limit);
-    int i = 0;
-    while (i < n && a.get(i).equals(b.get(i))) i++;
-    return i;
-  }
-
-  /** The committed tokens [from, to) as chunks, each in the vocabulary of the model that wrote it. */
-  private List<Chunk> chunks(List<Token> committed, int from, int to) {
-    if (from >= to) return List.of();
-    List<Chunk> out = new ArrayList<>();
-    List<Span> spans = plan.trace().spans();
-    String runKey = null;
-    int runStart = from;
-    for (int pos = from; pos < to; pos++) {
-      String key = keyAt(spans, pos);
-      if (pos > from && !java.util.Objects.equals(key, runKey)) {
-        out.add(new Chunk(runKey, committed.subList(runStart, pos)));
-        runStart = pos;
-      }
-      runKey = key;
-    }
-    out.add(new Chunk(runKey, committed.subList(runStart, to)));
-    return out;
-  }
-
-  private String keyAt(List<Span> spans, int pos) {
-    for (Span s : spans) {
-      if (pos >= s.start() && pos < s.end()) {
-        Role writer = switch (s.author()) {
-          case small -> Role.small;
-          case large -> Role.large;
-          // Injected words were tokenized by the worker that went on after them.
-          case injected -> s.reason() == SpanReason.think ? Role.small : Role.large;
-        };
-        return keys.get(writer);
-      }
-    }
-    return null;
+  /** Stops waiting for the request in flight (answered, or given up on). */
+  private void stopWaiting() {
+    timers.cancel(STEP_TIMER);
+    timers.cancel(LOST_TIMER);
+    inFlight = -1;
   }
 
   // ---- worker replies
@@ -261,8 +240,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onReply(WorkerProtocol.Reply reply) {
     if (reply.requestId() != inFlight) return this; // an answer to a request given up on
     if (reply instanceof WorkerProtocol.Partial p) return onPartial(p);
-    timers.cancel("step");
-    inFlight = -1;
+    stopWaiting();
     if (reply instanceof WorkerProtocol.Done d) return onDone(d);
     if (reply instanceof WorkerProtocol.Resync r) return onResync(r);
     if (reply instanceof WorkerProtocol.Rejected r) return onRejected(r);
@@ -276,115 +254,155 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onPartial(WorkerProtocol.Partial p) {
-    if (p.tokenizerKey() != null) keys.put(current.role(), p.tokenizerKey());
-    streamedInjected.addAll(p.injected());
-    streamedGenerated.addAll(p.generated());
-    if (!p.injected().isEmpty()) emit(Author.injected, current.reason(), p.injected());
-    if (!p.generated().isEmpty())
-      emit(current.role() == Role.small ? Author.small : Author.large, current.reason(), p.generated());
+    sync.tokenizerKey(current.role(), p.tokenizerKey());
+    failover.streamed(p.injected(), p.generated());
+    stream.emit(Author.injected, current.reason(), p.injected());
+    stream.emit(current.role() == Role.small ? Author.small : Author.large, current.reason(), p.generated());
     return this;
   }
 
   private Behavior<Command> onDone(WorkerProtocol.Done d) {
-    Binding b = bindings.get(current.role());
-    keys.put(current.role(), d.tokenizerKey());
-    if (d.promptTokens() > 0 && (promptTokens == 0 || current.role() == Role.small)) promptTokens = d.promptTokens();
+    Role role = current.role();
+    sync.tokenizerKey(role, d.tokenizerKey());
+    if (d.promptTokens() > 0 && (promptTokens == 0 || role == Role.small)) promptTokens = d.promptTokens();
     int base = current.basePosition();
-    List<Token> committed = plan.committed();
-    List<Token> injected = new ArrayList<>(carryInjected);
-    injected.addAll(d.injected());
-    List<Token> generated = new ArrayList<>(carryGenerated);
-    generated.addAll(d.generated());
-    b.view.clear();
-    b.view.addAll(committed.subList(0, base));
-    b.view.addAll(injected);
-    b.view.addAll(generated);
-    b.known = b.view.size();
+    StepResult result = failover.result(d);
+    sync.done(role, plan.committed().subList(0, base), result.injected(), result.generated());
+    if (settings.skipTakeoverAbove() != null && role == Role.large)
+      directory.tell(new WorkerDirectory.QueueWaited(inFlightTo, Duration.ofNanos(d.queueNanos())));
     if (settings.publishStepTimings())
-      getContext().getSystem().eventStream().tell(new akka.actor.typed.eventstream.EventStream.Publish<>(
-          new StepTimed(request.sessionId(), current.role(), name(b.worker), base, d.prefillTokens(),
+      getContext().getSystem().eventStream().tell(new EventStream.Publish<>(
+          new StepTimings(request.sessionId(), role, name(inFlightTo), base, d.prefillTokens(),
               d.generated().size(), d.queueNanos(), d.computeNanos())));
-    plan.accept(new StepResult(injected, generated, d.eos()));
-    flush();
+    plan.accept(result);
+    stream.flush(plan.committed(), plan.trace().spans());
     return advance();
   }
 
   private Behavior<Command> onResync(WorkerProtocol.Resync r) {
     if (++resyncs > settings.maxResyncs())
       return fail(FailureCode.WORKER_LOST, current.role() + " worker keeps losing the session's cache (" + resyncs + " resyncs in one step)");
-    Binding b = bindings.get(current.role());
-    b.known = r.havePosition();
-    if (b.known < 0) b.view.clear();
-    else if (b.view.size() > b.known) b.view.subList(b.known, b.view.size()).clear();
-    send(b);
+    sync.resync(current.role(), r.havePosition());
+    send(sync.binding(current.role()));
     return this;
   }
 
   private Behavior<Command> onRejected(WorkerProtocol.Rejected r) {
-    Binding b = bindings.get(current.role());
+    SyncEncoder.Binding b = sync.binding(current.role());
     // Spill over to the next worker in this session's order, if any has not refused yet.
     int i = b.ranked.indexOf(b.worker);
     for (int j = i + 1; j < b.ranked.size(); j++) {
       ActorRef<WorkerProtocol.Command> next = b.ranked.get(j);
-      if (!excluded.contains(next)) {
-        bind(b, next);
+      if (!failover.lost().contains(next)) {
+        bind(current.role(), next);
         send(b);
         return this;
       }
     }
+    if (skipping() && r.code() == FailureCode.QUEUE_FULL) return skip();
     return fail(r.code(), "all " + current.role() + " workers are at capacity: " + r.reason());
   }
 
   private Behavior<Command> onListed(Listed l) {
-    timers.cancel("wait");
     Role role = l.workers().role();
-    Binding b = bindings.get(role);
+    if (current == null || current.role() != role || inFlight >= 0) return this; // an answer for a step gone by
+    timers.cancel(WAIT_TIMER);
+    SyncEncoder.Binding b = sync.binding(role);
     // Not bound to any worker of the role yet: no cache to come back to, so load may choose.
     boolean fresh = b.ranked.isEmpty();
     List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(fresh
         ? Affinity.rankByLoad(request.sessionId(), l.workers().workers(), this::name, l.workers().load(), settings.loadChoices())
         : Affinity.rank(request.sessionId(), l.workers().workers(), this::name));
-    ranked.removeAll(excluded);
-    if (ranked.isEmpty()) return dispatch();
+    ranked.removeAll(failover.lost());
+    if (ranked.isEmpty()) return failover.hasLost(role) ? noWorkerLeft(role) : dispatch();
     b.ranked = ranked;
-    bind(b, ranked.get(0));
-    if (current != null && current.role() == role && inFlight < 0) send(b);
+    bind(role, ranked.get(0));
+    return dispatch();
+  }
+
+  private Behavior<Command> onQueueWait(QueueWaitKnown q) {
+    if (current == null || inFlight >= 0) return this;
+    if (sync.binding(current.role()).worker == null) {
+      // The worker asked about was lost meanwhile: find another, and ask again.
+      queueChecked = false;
+      return dispatch();
+    }
+    if (q.expected().compareTo(settings.skipTakeoverAbove()) > 0) {
+      getContext().getLog().debug("session {}: skipping a takeover; the large queue would hold it {} ms",
+          request.sessionId(), q.expected().toMillis());
+      return skip();
+    }
+    send(sync.binding(current.role()));
     return this;
   }
 
-  private void bind(Binding b, ActorRef<WorkerProtocol.Command> worker) {
-    if (b.worker != null && !b.worker.equals(worker)) {
-      b.known = -1;
-      b.view.clear();
-    }
-    b.worker = worker;
+  private Behavior<Command> skip() {
+    plan.skip();
+    stream.flush(plan.committed(), plan.trace().spans());
+    return advance();
+  }
+
+  private void bind(Role role, ActorRef<WorkerProtocol.Command> worker) {
+    getContext().getLog().debug("session {}: {} worker {}", request.sessionId(), role, worker.path());
+    sync.bind(role, worker);
     getContext().watchWith(worker, new WorkerGone(worker));
   }
 
-  private Behavior<Command> onWorkerGone(WorkerGone g) {
-    excluded.add(g.worker());
-    used.remove(g.worker());
-    boolean wasInFlight = g.worker().equals(inFlightTo) && inFlight >= 0;
-    for (Binding b : bindings.values()) {
-      if (g.worker().equals(b.worker)) {
-        b.worker = null;
-        b.known = -1;
-        b.view.clear();
-      }
-    }
-    if (wasInFlight) {
-      timers.cancel("step");
-      inFlight = -1;
-      // The client may have these already: keep them, and let the next worker go on after them.
-      carryInjected.addAll(streamedInjected);
-      carryGenerated.addAll(streamedGenerated);
-      streamedInjected.clear();
-      streamedGenerated.clear();
-      getContext().getLog().info("session {}: {} worker {} stopped mid-step; moving to another",
-          request.sessionId(), current.role(), g.worker().path());
-      return dispatch();
-    }
+  // ---- lost workers
+
+  private Behavior<Command> onUnreachable(Unreachable u) {
+    unreachable = u.nodes();
+    checkReachability();
     return this;
+  }
+
+  /** Starts the clock on the worker holding the step when its node is unreachable; stops it when it is back. */
+  private void checkReachability() {
+    if (inFlight >= 0 && unreachable.contains(inFlightTo.path().address())) {
+      if (!timers.isTimerActive(LOST_TIMER))
+        timers.startSingleTimer(LOST_TIMER, new WorkerLost(inFlight), settings.workerLostAfter());
+    } else {
+      timers.cancel(LOST_TIMER);
+    }
+  }
+
+  private Behavior<Command> onWorkerLost(WorkerLost l) {
+    if (l.requestId() != inFlight) return this;
+    return lose(inFlightTo, "on a node unreachable for " + settings.workerLostAfter().toMillis() + " ms");
+  }
+
+  /**
+   * {@code worker} is lost ({@code why}); when it held the step, the step goes to another worker
+   * of the role, or the session follows {@code on-large-loss}.
+   */
+  private Behavior<Command> lose(ActorRef<WorkerProtocol.Command> worker, String why) {
+    if (failover.lost().contains(worker)) return this;
+    boolean wasInFlight = inFlight >= 0 && worker.equals(inFlightTo);
+    Role role = wasInFlight ? current.role() : sync.roleOf(worker);
+    failover.lose(worker, role, wasInFlight);
+    sync.unbind(worker);
+    getContext().unwatch(worker);
+    if (!wasInFlight) return this;
+    stopWaiting();
+    getContext().getLog().info("session {}: {} worker {} {}, mid-step; moving to another",
+        request.sessionId(), role, worker.path(), why);
+    return dispatch();
+  }
+
+  /** The session lost a worker of {@code role} and no other is listed. */
+  private Behavior<Command> noWorkerLeft(Role role) {
+    if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
+    return fail(FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
+        + " worker is available to go on");
+  }
+
+  /** No large worker is left: the small model alone finishes from what is committed. */
+  private Behavior<Command> degrade() {
+    plan = failover.degraded(plan, current, request.maxTokens());
+    degraded = true;
+    getContext().getLog().warn("session {}: no large worker left; going on with the small model alone after {} tokens",
+        request.sessionId(), plan.committed().size());
+    return advance();
   }
 
   // ---- timers and cancellation
@@ -402,42 +420,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onWaitTimedOut(WaitTimedOut w) {
-    if (current == null || current.role() != w.role() || bindings.get(w.role()).worker != null) return this;
+    if (current == null || current.role() != w.role() || sync.binding(w.role()).worker != null) return this;
     if (w.role() == Role.large && settings.degradeWithoutLarge()) return degrade();
     return fail(FailureCode.NO_WORKER, "no " + w.role() + " worker is available (waited " + settings.workerWait().toSeconds() + " s)");
-  }
-
-  /**
-   * No large worker is left: go on with the small model alone from everything committed so far,
-   * the large model's streamed part of the interrupted step included, and finish degraded.
-   */
-  private Behavior<Command> degrade() {
-    List<Token> committed = new ArrayList<>(plan.committed());
-    List<Span> spans = new ArrayList<>(plan.trace().spans());
-    io.tandem.protocol.Counters counters = plan.trace().counters();
-    int large = 0, injected = 0;
-    if (!carryInjected.isEmpty()) {
-      spans.add(span(Author.injected, current.reason(), committed.size(), carryInjected));
-      committed.addAll(carryInjected);
-      injected = carryInjected.size();
-    }
-    if (!carryGenerated.isEmpty()) {
-      spans.add(span(Author.large, current.reason(), committed.size(), carryGenerated));
-      committed.addAll(carryGenerated);
-      large = carryGenerated.size();
-    }
-    counters = counters.plusTokens(Author.large, large).plusTokens(Author.injected, injected);
-    getContext().getLog().warn("session {}: no large worker left; going on with the small model alone after {} tokens",
-        request.sessionId(), committed.size());
-    plan = SingleModelPlan.continuing(Role.small, request.maxTokens(), committed, spans, counters);
-    degraded = true;
-    return advance();
-  }
-
-  private static Span span(Author author, SpanReason reason, int start, List<Token> tokens) {
-    StringBuilder sb = new StringBuilder();
-    for (Token t : tokens) sb.append(t.text());
-    return new Span(author, reason, start, start + tokens.size(), sb.toString());
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */
@@ -447,35 +432,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onCancel() {
     cancelInFlight();
-    release();
+    failover.release(request.sessionId());
     return Behaviors.stopped();
   }
 
   private void cancelInFlight() {
     if (inFlight >= 0 && inFlightTo != null) inFlightTo.tell(new WorkerProtocol.Cancel(request.sessionId(), inFlight));
-    inFlight = -1;
-    timers.cancel("step");
+    stopWaiting();
   }
 
-  // ---- output
-
-  private void emit(Author author, SpanReason reason, List<Token> tokens) {
-    if (!request.stream()) return;
-    emitted += tokens.size();
-    client.tell(new SessionEvent.Delta(author, reason, List.copyOf(tokens)));
-  }
-
-  /** Streams the committed tokens the client has not seen yet, span by span. */
-  private void flush() {
-    if (!request.stream()) return;
-    List<Token> committed = plan.committed();
-    if (emitted >= committed.size()) return;
-    for (Span s : plan.trace().spans()) {
-      if (s.end() <= emitted) continue;
-      int from = Math.max(s.start(), emitted);
-      emit(s.author(), s.reason(), committed.subList(from, s.end()));
-    }
-  }
+  // ---- the end
 
   private Behavior<Command> finish() {
     return finish(null);
@@ -484,10 +450,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   /** Ends the generation; {@code reason}, when not null, replaces the plan's finish reason. */
   private Behavior<Command> finish(FinishReason reason) {
     timers.cancelAll();
-    flush();
+    stream.flush(plan.committed(), plan.trace().spans());
     Trace trace = plan.trace();
     if (reason != null) trace = new Trace(trace.text(), reason, trace.spans(), trace.counters());
-    release();
+    failover.release(request.sessionId());
     client.tell(new SessionEvent.Finished(trace,
         new SessionEvent.Usage(promptTokens, plan.committed().size()), degraded));
     return Behaviors.stopped();
@@ -497,14 +463,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.cancelAll();
     cancelInFlight();
     plan.fail(message);
-    release();
+    failover.release(request.sessionId());
     getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
     client.tell(new SessionEvent.Failed(code, message, plan.trace()));
     return Behaviors.stopped();
-  }
-
-  private void release() {
-    for (ActorRef<WorkerProtocol.Command> w : used) w.tell(new WorkerProtocol.Release(request.sessionId()));
-    used.clear();
   }
 }

@@ -14,9 +14,7 @@ public sealed interface SessionEvent extends CborSerializable {
   /** Output tokens, in order, all written by one author for one reason. */
   record Delta(Author author, SpanReason reason, List<Token> tokens) implements SessionEvent {
     public String text() {
-      StringBuilder sb = new StringBuilder();
-      for (Token t : tokens) sb.append(t.text());
-      return sb.toString();
+      return Token.concat(tokens);
     }
   }
 

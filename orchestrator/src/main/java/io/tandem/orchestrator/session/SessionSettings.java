@@ -4,17 +4,35 @@ import com.typesafe.config.Config;
 import java.time.Duration;
 
 /**
- * How patient a session is: how long it waits for a worker of a role to be listed, for one step to
- * come back, and what it does when the large model is lost (fail with a retryable error, or finish
- * with the small model alone and say so); and how it picks a worker when it has none yet (the
- * least loaded of its first {@code loadChoices} by affinity), and whether it publishes a
- * {@link StepTimed} per step on the event stream (for simulations and tests).
+ * How patient a session is ({@code tandem.session}, {@code tandem.routing}): how long it waits for
+ * a worker of a role to be listed ({@code workerWait}), for one step to come back
+ * ({@code stepTimeout}), how long the node of the worker holding its step may stay unreachable
+ * before the worker counts as lost ({@code workerLostAfter}, see {@link SessionActor}), what it
+ * does when the large model is lost (fail with a retryable error, or finish with the small model
+ * alone and say so), how many resyncs one step may take; how it picks a worker when it has none yet
+ * (the least loaded of its first {@code loadChoices} by affinity); whether it publishes a
+ * {@link StepTimings} per step on the event stream (for simulations and tests); and above which
+ * expected queue wait of the large model it skips an optional large step ({@code skipTakeoverAbove},
+ * null: never).
  */
 public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
-    int loadChoices, boolean publishStepTimings) {
+    int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove) {
+
+  /** What {@code tandem.session.worker-lost-after} is when a caller does not say. */
+  static final Duration DEFAULT_WORKER_LOST_AFTER = Duration.ofSeconds(1);
 
   public SessionSettings {
     if (loadChoices < 1) throw new IllegalArgumentException("tandem.routing.load-choices must be >= 1, got " + loadChoices);
+    if (workerLostAfter.isNegative())
+      throw new IllegalArgumentException("tandem.session.worker-lost-after must be >= 0, got " + workerLostAfter);
+    if (skipTakeoverAbove != null && skipTakeoverAbove.isNegative())
+      throw new IllegalArgumentException("tandem.session.skip-takeover-above must be off or >= 0, got " + skipTakeoverAbove);
+  }
+
+  public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
+      int loadChoices, boolean publishStepTimings) {
+    this(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
+        DEFAULT_WORKER_LOST_AFTER, null);
   }
 
   public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs) {
@@ -33,15 +51,23 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
       throw new IllegalArgumentException("tandem.session.on-large-loss must be fail or degrade, got '" + loss + "'");
     int choices = c.hasPath("tandem.routing.load-choices") ? c.getInt("tandem.routing.load-choices") : 2;
     boolean publish = s.hasPath("publish-step-timings") && s.getBoolean("publish-step-timings");
+    Duration lostAfter = s.hasPath("worker-lost-after") ? s.getDuration("worker-lost-after") : DEFAULT_WORKER_LOST_AFTER;
+    Duration skip = null;
+    if (s.hasPath("skip-takeover-above") && !s.getString("skip-takeover-above").equals("off")) {
+      try {
+        skip = s.getDuration("skip-takeover-above");
+      } catch (com.typesafe.config.ConfigException e) {
+        throw new IllegalArgumentException("tandem.session.skip-takeover-above must be off or a duration (e.g. 2s), got '"
+            + s.getString("skip-takeover-above") + "'");
+      }
+    }
     return new SessionSettings(s.getDuration("worker-wait"), s.getDuration("step-timeout"), loss.equals("degrade"), 4,
-        choices, publish);
+        choices, publish, lostAfter, skip);
   }
 
-  public SessionSettings withDegradeWithoutLarge(boolean degrade) {
-    return new SessionSettings(workerWait, stepTimeout, degrade, maxResyncs, loadChoices, publishStepTimings);
-  }
-
-  public SessionSettings withPublishStepTimings(boolean publish) {
-    return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publish);
+  /** These settings skipping optional takeovers above {@code wait} of expected large-queue wait (null: never). */
+  public SessionSettings withSkipTakeoverAbove(Duration wait) {
+    return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
+        workerLostAfter, wait);
   }
 }

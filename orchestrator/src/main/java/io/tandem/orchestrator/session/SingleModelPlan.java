@@ -1,5 +1,6 @@
 package io.tandem.orchestrator.session;
 
+import io.tandem.orchestrator.machine.GenerationPlan;
 import io.tandem.orchestrator.machine.Step;
 import io.tandem.orchestrator.machine.StepResult;
 import io.tandem.protocol.Author;
@@ -77,11 +78,9 @@ public final class SingleModelPlan implements GenerationPlan {
     int start = committed.size();
     committed.addAll(result.generated());
     written += result.generated().size();
-    if (!result.generated().isEmpty()) {
-      StringBuilder sb = new StringBuilder();
-      for (Token t : result.generated()) sb.append(t.text());
-      spans.add(new Span(role == Role.small ? Author.small : Author.large, SpanReason.draft, start, committed.size(), sb.toString()));
-    }
+    if (!result.generated().isEmpty())
+      spans.add(new Span(role == Role.small ? Author.small : Author.large, SpanReason.draft, start, committed.size(),
+          Token.concat(result.generated())));
     if (result.eos()) finish = FinishReason.stop;
     else if (committed.size() >= maxTokens) finish = FinishReason.length;
   }
@@ -108,11 +107,9 @@ public final class SingleModelPlan implements GenerationPlan {
 
   @Override
   public Trace trace() {
-    StringBuilder sb = new StringBuilder();
-    for (Token t : committed) sb.append(t.text());
     int n = written;
     Counters b = before;
     Counters c = b.plusTokens(role == Role.small ? Author.small : Author.large, n);
-    return new Trace(sb.toString(), finish, List.copyOf(spans), c);
+    return new Trace(Token.concat(committed), finish, List.copyOf(spans), c);
   }
 }

@@ -1,10 +1,15 @@
 package io.tandem.orchestrator.session;
 
+import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.ClusterEvent;
+import akka.cluster.UniqueAddress;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Subscribe;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -19,9 +24,16 @@ import java.util.Set;
 
 /**
  * One per node: follows the Receptionist's listings of small and large workers (cluster-wide when
- * the node is a cluster member), polls each listed worker's load, and tells sessions who is there
- * and how busy. A session that asks while no worker of a role is listed is answered as soon as one
- * registers, so no request is sent into an empty listing.
+ * the node is a cluster member), polls each listed worker's figures, and tells sessions who is
+ * there, how busy, how long a worker's queue would hold a new request ({@link GetQueueWait}), and
+ * which nodes the cluster's failure detector currently finds unreachable. A
+ * session that asks while no worker of a role is listed is answered as soon as one registers, so
+ * no request is sent into an empty listing; workers on unreachable nodes are never offered.
+ *
+ * <p>Reachability comes from Akka's own failure detector ({@code akka.cluster.failure-detector}):
+ * the directory subscribes to the cluster's {@link ClusterEvent.ReachabilityEvent}s and
+ * {@link ClusterEvent.MemberRemoved}, and passes the set of unreachable node addresses on to every
+ * session that {@link WatchNodes watches} it. Sessions decide from it (see {@link SessionActor}).
  */
 public final class WorkerDirectory {
 
@@ -29,13 +41,18 @@ public final class WorkerDirectory {
   public interface Command {}
 
   /**
-   * Which workers of {@code role} are there now, leaving out {@code exclude} (answered as soon as
-   * at least one other is listed).
+   * Which workers of {@code role} are there now, leaving out {@code exclude}; answered as soon as
+   * at least one other is listed, or at once (possibly with none) when {@code now}.
    */
-  public record GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo)
-      implements Command {
+  public record GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo,
+      boolean now) implements Command {
     public GetWorkers {
       exclude = exclude == null ? Set.of() : Set.copyOf(exclude);
+    }
+
+    /** Waits until a worker not in {@code exclude} is listed. */
+    public GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo) {
+      this(role, exclude, replyTo, false);
     }
   }
 
@@ -50,13 +67,54 @@ public final class WorkerDirectory {
     }
   }
 
+  /** How long a request sent now to {@code worker} can expect to wait in its queue; answered with {@link QueueWait}. */
+  public record GetQueueWait(ActorRef<WorkerProtocol.Command> worker, ActorRef<QueueWait> replyTo) implements Command {}
+
+  /**
+   * An expected queue wait: the larger of what recent requests waited in the worker's queue
+   * ({@link QueueWaited}, smoothed) and the requests ahead (its queue length at its last poll,
+   * plus the requests this directory has let sessions send it since) over the rate at which it
+   * completes requests (between polls, smoothed); zero when nothing is known yet.
+   */
+  public record QueueWait(Duration expected) {}
+
+  /**
+   * A session's request waited {@code queued} in {@code worker}'s queue (as the worker reported
+   * it): what the next requests to that worker can expect, however the queue is ordered.
+   */
+  public record QueueWaited(ActorRef<WorkerProtocol.Command> worker, Duration queued) implements Command {}
+
+  /** Tell {@code replyTo} the unreachable nodes now and whenever the set changes, until it stops. */
+  public record WatchNodes(ActorRef<UnreachableNodes> replyTo) implements Command {}
+
+  /** The nodes (addresses) the failure detector finds unreachable now. */
+  public record UnreachableNodes(Set<Address> nodes) {
+    public UnreachableNodes {
+      nodes = Set.copyOf(nodes);
+    }
+  }
+
+  /** The failure detector finds {@code node} unreachable. */
+  private record NodeUnreachable(Address node) implements Command {}
+
+  /** {@code node} is reachable again. */
+  private record NodeReachable(Address node) implements Command {}
+
+  /** A member is up (or weakly up): its workers may be offered. */
+  private record NodeUp(UniqueAddress node) implements Command {}
+
+  /** A member was removed: its workers go with it, and so does its unreachability. */
+  private record NodeRemoved(UniqueAddress node) implements Command {}
+
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) implements Command {}
 
   private enum Poll implements Command {
     INSTANCE
   }
 
-  private record Load(ActorRef<WorkerProtocol.Command> worker, int load) implements Command {}
+  private record Polled(ActorRef<WorkerProtocol.Command> worker, WorkerProtocol.WorkerStats stats) implements Command {}
+
+  private record Unwatch(ActorRef<UnreachableNodes> watcher) implements Command {}
 
   private enum NoAnswer implements Command {
     INSTANCE
@@ -70,6 +128,7 @@ public final class WorkerDirectory {
   /** A directory that asks every listed worker for its figures every {@code pollInterval} (zero: never). */
   public static Behavior<Command> create(Duration pollInterval) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+      ctx.setLoggerName(WorkerDirectory.class);
       // One adapter for both keys: message adapters are per message class.
       ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, l -> {
         Role role = l.isForKey(ServiceKeys.SMALL_WORKERS) ? Role.small : Role.large;
@@ -77,17 +136,56 @@ public final class WorkerDirectory {
       });
       for (Role role : Role.values())
         ctx.getSystem().receptionist().tell(Receptionist.subscribe(ServiceKeys.forRole(role), adapter));
+      if (ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
+        Cluster cluster = Cluster.get(ctx.getSystem());
+        cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class,
+            e -> e instanceof ClusterEvent.UnreachableMember
+                ? new NodeUnreachable(e.member().address()) : new NodeReachable(e.member().address())),
+            ClusterEvent.ReachabilityEvent.class));
+        cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> {
+          if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
+            return new NodeUp(e.member().uniqueAddress());
+          if (e instanceof ClusterEvent.MemberRemoved) return new NodeRemoved(e.member().uniqueAddress());
+          return NoAnswer.INSTANCE;
+        }), ClusterEvent.MemberEvent.class));
+      }
       if (!pollInterval.isZero()) timers.startTimerWithFixedDelay(Poll.INSTANCE, pollInterval);
-      return new State(ctx, pollInterval).behavior();
+      State state = new State(ctx, pollInterval);
+      state.clustered = ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster");
+      return state.behavior();
     }));
   }
+
+  /**
+   * A worker's last polled figures, its completion rate (requests per nanosecond, smoothed over
+   * polls), and how many requests sessions were told they may send it since that poll.
+   */
+  private record Figures(WorkerProtocol.WorkerStats stats, double requestsPerNano, int sentSincePoll) {
+    Figures sent() {
+      return new Figures(stats, requestsPerNano, sentSincePoll + 1);
+    }
+  }
+
+  /** How much of a new observation an average of queue waits takes in (a few recent requests dominate). */
+  private static final double OBSERVED_WEIGHT = 0.2;
 
   private static final class State {
     final ActorContext<Command> ctx;
     final Duration pollInterval;
     final Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listed = new EnumMap<>(Role.class);
     final Map<Role, List<GetWorkers>> waiting = new EnumMap<>(Role.class);
-    final Map<ActorRef<WorkerProtocol.Command>, Integer> load = new HashMap<>();
+    final Map<ActorRef<WorkerProtocol.Command>, Figures> figures = new HashMap<>();
+    final Map<ActorRef<WorkerProtocol.Command>, Double> observedWaitNanos = new HashMap<>();
+    final Set<Address> unreachable = new HashSet<>();
+    /**
+     * In a cluster, the current incarnation of each member that is up. A node restarted on the same
+     * address is a new incarnation: its workers are offered only once the old one is removed, since
+     * death watch on an address whose old incarnation is being removed may report the new worker
+     * terminated.
+     */
+    final Map<Address, UniqueAddress> up = new HashMap<>();
+    boolean clustered;
+    final Set<ActorRef<UnreachableNodes>> watchers = new HashSet<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
       this.ctx = ctx;
@@ -104,40 +202,123 @@ public final class WorkerDirectory {
             listed.put(l.role(), Set.copyOf(l.workers()));
             Set<ActorRef<WorkerProtocol.Command>> all = new HashSet<>();
             for (Set<ActorRef<WorkerProtocol.Command>> s : listed.values()) all.addAll(s);
-            load.keySet().retainAll(all);
-            waiting.get(l.role()).removeIf(this::answer);
+            figures.keySet().retainAll(all);
+            observedWaitNanos.keySet().retainAll(all);
+            answerWaiting(l.role());
             return Behaviors.same();
           })
           .onMessage(GetWorkers.class, g -> {
             if (!answer(g)) waiting.get(g.role()).add(g);
             return Behaviors.same();
           })
+          .onMessage(GetQueueWait.class, g -> {
+            g.replyTo().tell(new QueueWait(queueWait(g.worker())));
+            // The session sends unless the wait is too long: count it ahead of the next asker.
+            figures.computeIfPresent(g.worker(), (w, f) -> f.sent());
+            return Behaviors.same();
+          })
+          .onMessage(QueueWaited.class, q -> {
+            observedWaitNanos.merge(q.worker(), (double) q.queued().toNanos(),
+                (old, now) -> old + OBSERVED_WEIGHT * (now - old));
+            return Behaviors.same();
+          })
+          .onMessage(WatchNodes.class, w -> {
+            watchers.add(w.replyTo());
+            ctx.watchWith(w.replyTo(), new Unwatch(w.replyTo()));
+            w.replyTo().tell(new UnreachableNodes(unreachable));
+            return Behaviors.same();
+          })
+          .onMessage(Unwatch.class, u -> {
+            watchers.remove(u.watcher());
+            return Behaviors.same();
+          })
+          .onMessage(NodeUnreachable.class, n -> {
+            ctx.getLog().debug("node {} unreachable", n.node());
+            return reachability(unreachable.add(n.node()));
+          })
+          .onMessage(NodeReachable.class, n -> {
+            ctx.getLog().debug("node {} reachable", n.node());
+            return reachability(unreachable.remove(n.node()));
+          })
+          .onMessage(NodeUp.class, n -> {
+            ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions", n.node().address(),
+                n.node().longUid());
+            up.put(n.node().address(), n.node());
+            for (Role r : Role.values()) answerWaiting(r);
+            return Behaviors.same();
+          })
+          .onMessage(NodeRemoved.class, n -> {
+            ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
+            up.remove(n.node().address(), n.node());
+            return reachability(unreachable.remove(n.node().address()));
+          })
           .onMessageEquals(Poll.INSTANCE, this::poll)
-          .onMessage(Load.class, l -> {
-            if (listed.get(Role.small).contains(l.worker()) || listed.get(Role.large).contains(l.worker()))
-              load.put(l.worker(), l.load());
+          .onMessage(Polled.class, p -> {
+            if (listed.get(Role.small).contains(p.worker()) || listed.get(Role.large).contains(p.worker()))
+              figures.put(p.worker(), figures(figures.get(p.worker()), p.stats()));
+            // An empty queue: what earlier requests waited no longer says anything (and with no
+            // requests sent, nothing else would ever bring the figure down).
+            if (p.stats().queueLength() == 0) observedWaitNanos.remove(p.worker());
             return Behaviors.same();
           })
           .onMessageEquals(NoAnswer.INSTANCE, Behaviors::same)
           .build();
     }
 
+    /** Tells the watchers when the unreachable set {@code changed}; answers those waiting for a worker. */
+    private Behavior<Command> reachability(boolean changed) {
+      if (!changed) return Behaviors.same();
+      UnreachableNodes now = new UnreachableNodes(unreachable);
+      for (ActorRef<UnreachableNodes> w : watchers) w.tell(now);
+      // A node that came back may hold the only worker someone is waiting for.
+      for (Role r : Role.values()) answerWaiting(r);
+      return Behaviors.same();
+    }
+
+    private void answerWaiting(Role role) {
+      waiting.get(role).removeIf(this::answer);
+    }
+
     private Behavior<Command> poll() {
       for (Set<ActorRef<WorkerProtocol.Command>> workers : listed.values())
         for (ActorRef<WorkerProtocol.Command> w : workers)
           ctx.ask(WorkerProtocol.WorkerStats.class, w, pollInterval, WorkerProtocol.GetStats::new,
-              (stats, failure) -> stats == null ? NoAnswer.INSTANCE : new Load(w, stats.queueLength() + stats.running()));
+              (stats, failure) -> stats == null ? NoAnswer.INSTANCE : new Polled(w, stats));
       return Behaviors.same();
     }
 
+    private static Figures figures(Figures before, WorkerProtocol.WorkerStats now) {
+      double rate = before == null ? 0 : before.requestsPerNano();
+      if (before != null && now.upNanos() > before.stats().upNanos() && now.requestsDone() > before.stats().requestsDone()) {
+        double last = (now.requestsDone() - before.stats().requestsDone()) / (double) (now.upNanos() - before.stats().upNanos());
+        // A few requests complete between two polls: smooth, or the estimate jumps with each poll.
+        rate = rate == 0 ? last : (rate + last) / 2;
+      }
+      return new Figures(now, rate, 0);
+    }
+
+    private Duration queueWait(ActorRef<WorkerProtocol.Command> worker) {
+      Figures f = figures.get(worker);
+      int ahead = f == null ? 0 : f.stats().queueLength() + f.sentSincePoll();
+      double nanos = ahead == 0 || f.requestsPerNano() <= 0 ? 0 : ahead / f.requestsPerNano();
+      return Duration.ofNanos((long) Math.max(nanos, observedWaitNanos.getOrDefault(worker, 0.0)));
+    }
+
+    private Set<ActorRef<WorkerProtocol.Command>> usable(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude) {
+      Set<ActorRef<WorkerProtocol.Command>> usable = new HashSet<>(listed.get(role));
+      usable.removeAll(exclude);
+      usable.removeIf(w -> unreachable.contains(w.path().address())
+          || clustered && !w.path().address().hasLocalScope() && !up.containsKey(w.path().address()));
+      return usable;
+    }
+
     private boolean answer(GetWorkers g) {
-      Set<ActorRef<WorkerProtocol.Command>> usable = new HashSet<>(listed.get(g.role()));
-      usable.removeAll(g.exclude());
-      if (usable.isEmpty()) return false;
+      Set<ActorRef<WorkerProtocol.Command>> usable = usable(g.role(), g.exclude());
+      if (usable.isEmpty() && !g.now()) return false;
       Map<ActorRef<WorkerProtocol.Command>, Integer> loads = new HashMap<>();
       for (ActorRef<WorkerProtocol.Command> w : usable) {
-        Integer l = load.get(w);
-        if (l != null) loads.put(w, l);
+        Figures f = figures.get(w);
+        if (f != null) loads.put(w, f.stats().queueLength() + f.stats().running());
       }
       g.replyTo().tell(new Workers(g.role(), Set.copyOf(usable), Map.copyOf(loads)));
       return true;

@@ -63,7 +63,7 @@ class RecapAndVerifyTest {
         driver.steps().stream().filter(s -> s.reason() == SpanReason.recap).toList();
     assertEquals(List.of(5, 15, 26), recaps.stream().map(Step.Generate::basePosition).toList());
     assertEquals(List.of(2, 3, 3), recaps.stream().map(Step.Generate::maxNewTokens).toList());
-    assertTrue(recaps.stream().allMatch(s -> s.role() == Role.large && "R:".equals(s.inject()) && s.committed()));
+    assertTrue(recaps.stream().allMatch(s -> s.role() == Role.large && "R:".equals(s.inject()) && s.alwaysKept()));
     assertEquals(
         List.of(
             span(Author.injected, SpanReason.recap, 5, 6, "R:"),

@@ -64,7 +64,7 @@ class TriggerDecisionTest {
     Step.Generate takeover = driver.steps().get(2);
     assertEquals(Role.large, takeover.role());
     assertEquals(2, takeover.basePosition());
-    assertTrue(takeover.committed(), "with choose_large the takeover is kept whatever it says");
+    assertTrue(takeover.alwaysKept(), "with choose_large the takeover is kept whatever it says");
     assertEquals("A\n\nXYZd", trace.text());
     assertEquals(
         List.of(
@@ -83,7 +83,7 @@ class TriggerDecisionTest {
     Trace trace = driver.run(machine(config(b -> b.chooseLarge = false)));
 
     // s = +1, t = +1: neither (s<0, t>=0) nor (s>0, t<0) -> the look-ahead "Yesbc" stays.
-    assertFalse(driver.steps().get(2).committed(), "without choose_large the takeover may be dropped");
+    assertFalse(driver.steps().get(2).alwaysKept(), "without choose_large the takeover may be dropped");
     assertEquals("A\n\nYesbcd", trace.text());
     assertEquals(
         List.of(

@@ -59,8 +59,8 @@ class FailoverTest {
   @Test
   void aLargeWorkerLostMidTakeoverIsSucceededByAnotherThatWritesOnlyTheRestOfTheStep() throws Exception {
     try (World w = new World(ConfigFactory.empty(), settings(false))) {
-      TestProbe<StepTimed> steps = w.kit.createTestProbe();
-      w.kit.system().eventStream().tell(new EventStream.Subscribe<>(StepTimed.class, steps.getRef()));
+      TestProbe<StepTimings> steps = w.kit.createTestProbe();
+      w.kit.system().eventStream().tell(new EventStream.Subscribe<>(StepTimings.class, steps.getRef()));
       w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
       GatedModel gated = new GatedModel("large-a", CASE.large(), GATE);
       ActorRef<WorkerProtocol.Command> a = w.worker(Role.large, "large-a", gated);
@@ -82,9 +82,9 @@ class FailoverTest {
       SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end.get(30, TimeUnit.SECONDS));
       assertEquals(CASE.expectedText(), f.trace().text());
       assertEquals(CASE.expectedText(), streamed.toString(), "the client's stream is the answer, nothing repeated or changed");
-      List<StepTimed> found = steps.fishForMessage(Duration.ofSeconds(10), "the moved takeover's step",
+      List<StepTimings> found = steps.fishForMessage(Duration.ofSeconds(10), "the moved takeover's step",
           m -> m.role() == Role.large && m.basePosition() == TAKEOVER_START ? FishingOutcomes.complete() : FishingOutcomes.continueAndIgnore());
-      StepTimed moved = found.get(found.size() - 1);
+      StepTimings moved = found.get(found.size() - 1);
       assertTrue(moved.generatedTokens() > 0 && moved.generatedTokens() < CASE.config().maxTargetTokens(),
           "the second worker wrote only what the first had not streamed yet: " + moved.generatedTokens());
       assertTrue(moved.worker().endsWith("/large-b"), moved.worker());

@@ -7,5 +7,5 @@ import io.tandem.protocol.Role;
  * stream when {@code tandem.session.publish-step-timings = on}): how long the request queued, how
  * many tokens the worker had to prefill, from which position.
  */
-public record StepTimed(String sessionId, Role role, String worker, int basePosition, int prefillTokens,
+public record StepTimings(String sessionId, Role role, String worker, int basePosition, int prefillTokens,
     int generatedTokens, long queueNanos, long computeNanos) {}

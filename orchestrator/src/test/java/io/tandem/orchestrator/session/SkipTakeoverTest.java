@@ -1,0 +1,77 @@
+package io.tandem.orchestrator.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.scripted.ScriptedModel;
+import io.tandem.protocol.Author;
+import io.tandem.protocol.Counters;
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SpanReason;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code tandem.session.skip-takeover-above}: when the large worker's queue would hold an optional
+ * takeover longer than the setting, the session skips it and the small model goes on.
+ */
+class SkipTakeoverTest {
+  private static final ScriptedCase CASE = ScriptedCase.example();
+
+  /** The node's directory, except that it reports {@code wait} as every large queue's expected wait. */
+  private static Behavior<WorkerDirectory.Command> reportingQueueWait(ActorRef<WorkerDirectory.Command> real,
+      Duration wait) {
+    return Behaviors.receive(WorkerDirectory.Command.class)
+        .onMessage(WorkerDirectory.GetQueueWait.class, g -> {
+          g.replyTo().tell(new WorkerDirectory.QueueWait(wait));
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> {
+          real.tell(m);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  private static SessionEvent.Finished run(Duration skipAbove, Duration queueWait) throws Exception {
+    SessionSettings settings = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), false, 4)
+        .withSkipTakeoverAbove(skipAbove);
+    try (World w = new World(ConfigFactory.empty(), settings)) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      ActorRef<WorkerDirectory.Command> directory = w.kit.spawn(reportingQueueWait(w.directory, queueWait));
+      ActorRef<Sessions.Command> sessions = w.kit.spawn(Sessions.create(directory, settings));
+      SessionEvent end = SessionRunner.run(w.kit.system(), sessions, w.request(CASE.config(), true), null)
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      return assertInstanceOf(SessionEvent.Finished.class, end, () -> "ended with " + end);
+    }
+  }
+
+  @Test
+  void aTakeoverThatWouldQueueLongerThanTheSettingIsSkippedAndTheSmallModelGoesOn() throws Exception {
+    SessionEvent.Finished f = run(Duration.ofSeconds(2), Duration.ofSeconds(5));
+    Counters c = f.trace().counters();
+    assertEquals(FinishReason.stop, f.trace().finishReason(), "the small model wrote on to its end");
+    assertEquals(0, c.takeovers(), c.toString());
+    assertTrue(c.takeoversSkipped() > 0, "the takeovers the answer would have had are counted as skipped: " + c);
+    assertFalse(f.trace().spans().stream().anyMatch(s -> s.author() == Author.large && s.reason() == SpanReason.takeover),
+        "the large model wrote no takeover (recaps and verifications are not optional)");
+    assertFalse(f.degraded(), "skipping is the policy, not a loss");
+  }
+
+  @Test
+  void aTakeoverThatQueuesWithinTheSettingRunsAsTheAlgorithmSays() throws Exception {
+    SessionEvent.Finished f = run(Duration.ofSeconds(2), Duration.ofMillis(500));
+    assertEquals(CASE.expectedText(), f.trace().text());
+    assertEquals(0, f.trace().counters().takeoversSkipped());
+    assertTrue(f.trace().counters().takeovers() > 0);
+  }
+}
