@@ -32,27 +32,22 @@ public interface LanguageModel extends AutoCloseable {
   /** Opens a new sequence (empty, no cache) that samples with the given parameters. */
   Sequence newSequence(SamplingParams sampling);
 
-  /**
-   * One model step over a batch: for each sequence, feeds every token it holds that the model has
-   * not processed yet (a prefill of many tokens, or a single decode token), then samples the next
-   * token, appends it to the sequence (unprocessed) and returns it.
-   *
-   * @return the sampled token id per sequence, in batch order
-   */
-  int[] step(List<Sequence> batch);
-
-  /** A token that {@link #step(List, int)} did not sample because the sequence is still prefilling. */
+  /** A token that {@link #forward} did not sample because the sequence is still prefilling. */
   int NOT_YET = -1;
 
   /**
-   * As {@link #step(List)}, but feeds at most {@code maxPrefillTokens} unprocessed tokens of each
-   * sequence, so that a long prompt is prefilled over several steps instead of stalling the decodes
-   * batched with it; a sequence with tokens left over gets {@link #NOT_YET} and nothing appended.
-   * Models without a real prefill (scripted ones) may ignore the limit.
+   * One forward pass over a batch: for each sequence, feeds the tokens it holds that the model has
+   * not processed yet (a prefill of many tokens, or a single decode token), at most
+   * {@code maxPrefillTokens} of them so that a long prompt is prefilled over several passes instead
+   * of stalling the decodes batched with it; then, for each sequence with nothing left over, samples
+   * the next token, appends it to the sequence (unprocessed) and returns it. A sequence with tokens
+   * left over gets {@link #NOT_YET} and nothing appended. Models without a real prefill (scripted
+   * ones) may ignore the limit.
+   *
+   * @param maxPrefillTokens at least 1; {@link Integer#MAX_VALUE} for no limit
+   * @return the sampled token id (or {@link #NOT_YET}) per sequence, in batch order
    */
-  default int[] step(List<Sequence> batch, int maxPrefillTokens) {
-    return step(batch);
-  }
+  int[] forward(List<Sequence> batch, int maxPrefillTokens);
 
   /** Bytes of cache one token occupies in a sequence of this model (0 for models without a cache). */
   long cacheBytesPerToken();

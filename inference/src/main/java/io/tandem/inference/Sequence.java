@@ -12,7 +12,7 @@ public interface Sequence extends AutoCloseable {
   /** The token id at a position. */
   int tokenAt(int position);
 
-  /** Appends tokens; they are processed by the next {@link LanguageModel#step}. */
+  /** Appends tokens; they are processed by the next {@link LanguageModel#forward}. */
   void append(int[] tokenIds);
 
   /** Drops every token at or after {@code length} (and its cache): the rollback of a lookahead. */

@@ -181,7 +181,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     long t0 = System.nanoTime();
     int[] next;
     try {
-      next = model.step(batch, settings.prefillChunk());
+      next = model.forward(batch, settings.prefillChunk());
     } catch (RuntimeException e) {
       getContext().getLog().error("{} model step failed for {} sequences", role, batch.size(), e);
       for (Active a : running) {

@@ -129,14 +129,14 @@ class ModelWorkerTest {
     }
 
     @Override
-    public int[] step(List<Sequence> batch) {
+    public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
       inStep.countDown();
       try {
         release.await(30, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      return super.step(batch);
+      return super.forward(batch, maxPrefillTokens);
     }
   }
 

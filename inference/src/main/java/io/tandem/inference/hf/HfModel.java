@@ -110,12 +110,7 @@ public final class HfModel implements LanguageModel {
   }
 
   @Override
-  public int[] step(List<Sequence> batch) {
-    return step(batch, Integer.MAX_VALUE);
-  }
-
-  @Override
-  public int[] step(List<Sequence> batch, int maxPrefillTokens) {
+  public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     if (maxPrefillTokens < 1) throw new IllegalArgumentException("maxPrefillTokens must be >= 1");
     List<KvCache> caches = new ArrayList<>(batch.size());
     List<int[]> fresh = new ArrayList<>(batch.size());

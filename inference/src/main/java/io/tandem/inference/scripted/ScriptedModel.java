@@ -104,7 +104,7 @@ public class ScriptedModel implements LanguageModel {
   }
 
   @Override
-  public int[] step(List<Sequence> batch) {
+  public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     int[] next = new int[batch.size()];
     for (int i = 0; i < batch.size(); i++) {
       ScriptedSequence s = (ScriptedSequence) batch.get(i);

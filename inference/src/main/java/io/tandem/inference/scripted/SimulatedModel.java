@@ -22,11 +22,11 @@ public final class SimulatedModel extends ScriptedModel {
   }
 
   @Override
-  public int[] step(List<Sequence> batch) {
+  public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     int prefilled = 0;
     for (Sequence s : batch) prefilled += Math.max(0, s.length() - s.processedLength() - 1);
     long until = System.nanoTime() + latency.stepNanos(batch.size(), prefilled);
-    int[] next = super.step(batch);
+    int[] next = super.forward(batch, maxPrefillTokens);
     // The step "computes" until its modelled time is over.
     for (long left = until - System.nanoTime(); left > 0; left = until - System.nanoTime())
       LockSupport.parkNanos(left);

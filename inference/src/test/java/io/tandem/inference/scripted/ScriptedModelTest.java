@@ -18,7 +18,7 @@ class ScriptedModelTest {
   private final ScriptedModel model = new ScriptedModel("s", List.of("So", " x", ".\n\n", "Wait"));
 
   private int next(Sequence s) {
-    return model.step(List.of(s))[0];
+    return model.forward(List.of(s), Integer.MAX_VALUE)[0];
   }
 
   private String text(int id) {

@@ -201,9 +201,9 @@ final class TestServer implements AutoCloseable {
     }
 
     @Override
-    public int[] step(List<Sequence> batch) {
+    public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
       gate.pass();
-      return super.step(batch);
+      return super.forward(batch, maxPrefillTokens);
     }
   }
 }

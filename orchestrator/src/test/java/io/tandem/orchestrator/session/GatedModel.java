@@ -23,7 +23,7 @@ final class GatedModel extends ScriptedModel {
   }
 
   @Override
-  public int[] step(List<Sequence> batch) {
+  public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     for (Sequence s : batch) {
       if (s.length() - promptTokens == gateAt) {
         reached.countDown();
@@ -34,6 +34,6 @@ final class GatedModel extends ScriptedModel {
         }
       }
     }
-    return super.step(batch);
+    return super.forward(batch, maxPrefillTokens);
   }
 }
