@@ -63,13 +63,13 @@ public final class BenchModelCommand implements Callable<Integer> {
         System.err.println("bench model: --prompt-tokens, --new-tokens, --runs and --batch must be positive");
         return 1;
       }
+      Precision p = Precision.parse(precision);
       if (!"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"))) {
         // Read by libgomp at load, so only the environment can set it.
         System.err.println(
             "bench model: warning: OMP_WAIT_POLICY is not PASSIVE; PyTorch's OpenMP threads spin between ops,"
                 + " which on a shared or small CPU slowed decode steps 6x here");
       }
-      Precision p = Precision.parse(precision);
       long t0 = System.nanoTime();
       try (DecoderModel m = DecoderModel.load(model, Torch.device(device), p, layersDone -> {})) {
         double loadS = (System.nanoTime() - t0) / 1e9;
