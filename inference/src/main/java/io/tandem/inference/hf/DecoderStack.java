@@ -155,30 +155,16 @@ final class DecoderStack {
    */
   NDArray groupQueries(NDArray q, long[] lead, long n) {
     int group = heads / kvHeads;
-    int d = lead.length;
-    int[] axes = new int[d + 4];
-    for (int i = 0; i < d; i++) axes[i] = i;
-    axes[d] = d + 1; // KV
-    axes[d + 1] = d + 2; // G
-    axes[d + 2] = d; // n
-    axes[d + 3] = d + 3; // hd
     return q.reshape(shape(lead, n, kvHeads, group, headDim))
-        .transpose(axes)
+        .transpose(afterLead(lead.length, 1, 2, 0, 3)) // [n, KV, G, hd] -> [KV, G, n, hd]
         .reshape(shape(lead, kvHeads, (long) group * n, headDim));
   }
 
   /** The inverse of {@link #groupQueries} for the attention output: {@code [..., KV, G * n, hd]} to {@code [..., n, H * hd]}. */
   NDArray ungroup(NDArray out, long[] lead, long n) {
     int group = heads / kvHeads;
-    int d = lead.length;
-    int[] axes = new int[d + 4];
-    for (int i = 0; i < d; i++) axes[i] = i;
-    axes[d] = d + 2; // n
-    axes[d + 1] = d; // KV
-    axes[d + 2] = d + 1; // G
-    axes[d + 3] = d + 3; // hd
     return out.reshape(shape(lead, kvHeads, group, n, headDim))
-        .transpose(axes)
+        .transpose(afterLead(lead.length, 2, 0, 1, 3)) // [KV, G, n, hd] -> [n, KV, G, hd]
         .reshape(shape(lead, n, (long) heads * headDim));
   }
 
@@ -263,6 +249,14 @@ final class DecoderStack {
     if (probe != null) {
       probe.record(name, value.toType(DataType.FLOAT32, false).toFloatArray(), value.getShape().getShape());
     }
+  }
+
+  /** A transpose's axes: the {@code lead} leading ones kept, the rest permuted as {@code inner}. */
+  private static int[] afterLead(int lead, int... inner) {
+    int[] axes = new int[lead + inner.length];
+    for (int i = 0; i < lead; i++) axes[i] = i;
+    for (int i = 0; i < inner.length; i++) axes[lead + i] = lead + inner[i];
+    return axes;
   }
 
   private static Shape shape(long[] lead, long... rest) {
