@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.inference.hf.DecoderModel;
 import io.tandem.inference.hf.KvCache;
+import io.tandem.inference.hf.Precision;
 import io.tandem.inference.hf.Torch;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -48,6 +49,10 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu0, ... (default: ${DEFAULT-VALUE})")
   String device;
 
+  @Option(names = "--precision", defaultValue = "float32",
+      description = "float32 or float16 (float16 weights for passes of up to 8 rows; default: ${DEFAULT-VALUE})")
+  String precision;
+
   @Option(names = "--json", description = "print one JSON object instead of text")
   boolean json;
 
@@ -58,6 +63,7 @@ public final class BenchModelCommand implements Callable<Integer> {
         System.err.println("bench model: --prompt-tokens, --new-tokens, --runs and --batch must be positive");
         return 1;
       }
+      Precision p = Precision.parse(precision);
       if (!"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"))) {
         // Read by libgomp at load, so only the environment can set it.
         System.err.println(
@@ -65,9 +71,9 @@ public final class BenchModelCommand implements Callable<Integer> {
                 + " which on a shared or small CPU slowed decode steps 6x here");
       }
       long t0 = System.nanoTime();
-      try (DecoderModel m = DecoderModel.load(model, Torch.device(device))) {
+      try (DecoderModel m = DecoderModel.load(model, Torch.device(device), p, layersDone -> {})) {
         double loadS = (System.nanoTime() - t0) / 1e9;
-        say("loaded %s in %.2f s (%s, %s)", model, loadS, m.device(), m.computeDtype());
+        say("loaded %s in %.2f s (%s, %s)", model, loadS, m.device(), p.configName());
         SplittableRandom rng = new SplittableRandom(1);
         int vocab = m.config().vocabSize();
 
@@ -81,6 +87,7 @@ public final class BenchModelCommand implements Callable<Integer> {
         say("prefill %d tokens: %.1f tokens/s (median of %d)", promptTokens, prefillTps, runs);
 
         ObjectNode out = new ObjectMapper().createObjectNode();
+        out.put("precision", p.configName());
         out.put("prefill_tokens_per_s", round(prefillTps));
         ArrayNode decode = out.putArray("decode");
         for (int batch : batches) {
@@ -119,7 +126,10 @@ public final class BenchModelCommand implements Callable<Integer> {
     }
   }
 
-  /** Aggregate tokens/s of {@code newTokens} greedy steps of {@code batch} sequences in one forward each. */
+  /**
+   * Aggregate tokens/s of {@code newTokens} greedy steps of {@code batch} sequences in one forward
+   * each, taking the argmax where the logits are, as a greedy sequence of a served model does.
+   */
   private double decode(DecoderModel m, int batch, SplittableRandom rng, int vocab) {
     List<KvCache> caches = new ArrayList<>();
     try {
@@ -128,14 +138,15 @@ public final class BenchModelCommand implements Callable<Integer> {
         caches.add(m.newCache());
         prompts.add(randomTokens(rng, promptTokens, vocab));
       }
-      float[][] logits = m.forward(caches, prompts);
+      boolean[] noLogits = new boolean[batch];
+      int[] argmax = m.forward(caches, prompts, noLogits).argmax();
       long t = System.nanoTime();
       for (int s = 0; s < newTokens; s++) {
         List<int[]> next = new ArrayList<>(batch);
-        for (float[] l : logits) {
-          next.add(new int[] {argmax(l)});
+        for (int id : argmax) {
+          next.add(new int[] {id});
         }
-        logits = m.forward(caches, next);
+        argmax = m.forward(caches, next, noLogits).argmax();
       }
       return (double) batch * newTokens / ((System.nanoTime() - t) / 1e9);
     } finally {
@@ -151,16 +162,6 @@ public final class BenchModelCommand implements Callable<Integer> {
 
   private static int[] randomTokens(SplittableRandom rng, int n, int vocab) {
     return rng.ints(n, 0, Math.min(vocab, 150000)).toArray();
-  }
-
-  private static int argmax(float[] l) {
-    int best = 0;
-    for (int i = 1; i < l.length; i++) {
-      if (l[i] > l[best]) {
-        best = i;
-      }
-    }
-    return best;
   }
 
   private static double median(double[] values) {

@@ -62,6 +62,42 @@ class ModelCommandsTest {
   }
 
   @Test
+  void benchModelMeasuresFloat16AndRefusesAnUnknownPrecisionInOneLine() throws Exception {
+    Path tokenizer = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen-tokenizer").toAbsolutePath();
+    Path dir = tmp.resolve("tiny");
+    assertEquals(0, new CommandLine(new MakeCheckpointCommand())
+        .execute("--shape", "tiny", "--out", dir.toString(), "--seed", "1", "--tokenizer", tokenizer.toString()));
+
+    PrintStream stdout = System.out;
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int half;
+    int bad;
+    try {
+      System.setOut(new PrintStream(out, true));
+      half = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--batch", "2",
+          "--prompt-tokens", "8", "--new-tokens", "2", "--runs", "1", "--precision", "float16", "--json");
+      System.setErr(new PrintStream(err, true));
+      bad = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--precision", "int4");
+    } finally {
+      System.setOut(stdout);
+      System.setErr(stderr);
+    }
+    assertEquals(0, half);
+    String[] lines = out.toString().trim().split("\n");
+    JsonNode result = new ObjectMapper().readTree(lines[lines.length - 1]);
+    assertEquals("float16", result.get("precision").asText());
+    assertTrue(result.get("decode").get(0).get("tokens_per_s").asDouble() > 0);
+    // The KV cache stays float32 under float16 weights.
+    assertEquals(2L * 2 * 2 * 16 * 4, result.get("kv_bytes_per_token").asLong());
+
+    assertEquals(1, bad);
+    String message = err.toString().trim();
+    assertTrue(message.startsWith("bench model: unknown precision 'int4'") && message.contains("float16"), message);
+  }
+
+  @Test
   void makeCheckpointFailsWithOneLineForAnUnknownShape() {
     PrintStream stderr = System.err;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();

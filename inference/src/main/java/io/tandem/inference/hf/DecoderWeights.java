@@ -20,9 +20,14 @@ import java.util.List;
  * The weights of a decoder, laid out once at load for few large matmuls per layer: q/k/v_proj
  * fused into one {@code qkv_proj}, gate/up_proj into one {@code gate_up_proj}. Immutable and
  * shared by every sequence; activations and caches live elsewhere.
+ *
+ * @param halfLayers the layers with their matrices in float16 (norms shared with {@code layers}),
+ *     or null: see {@link Precision#FLOAT16}
+ * @param halfLmHead the lm_head in float16, or null
  */
 public record DecoderWeights(
-    NDArray embedTokens, List<Layer> layers, NDArray norm, NDArray lmHead, DataType computeDtype) {
+    NDArray embedTokens, List<Layer> layers, NDArray norm, NDArray lmHead, DataType computeDtype,
+    List<Layer> halfLayers, NDArray halfLmHead) {
 
   /**
    * One decoder layer, Hugging Face layout ({@code nn.Linear} weights are {@code [out, in]}).
@@ -108,7 +113,29 @@ public record DecoderWeights(
         config.tieWordEmbeddings() && !reader.contains("lm_head.weight")
             ? embed
             : l.load(new long[] {config.vocabSize(), hidden}, "lm_head.weight");
-    return new DecoderWeights(embed, List.copyOf(layers), norm, lmHead, computeDtype);
+    return new DecoderWeights(embed, List.copyOf(layers), norm, lmHead, computeDtype, null, null);
+  }
+
+  /**
+   * These weights plus float16 copies of every matrix and of the lm_head, created in
+   * {@code manager}; norms (and Qwen3's q/k norms) stay shared and float32.
+   */
+  public DecoderWeights withHalfMatrices(NDManager manager) {
+    List<Layer> half = new ArrayList<>(layers.size());
+    for (Layer l : layers) {
+      half.add(new Layer(l.inputLayernorm(), toHalf(l.qkvProj(), manager), toHalf(l.qkvBias(), manager), l.qkNorm(),
+          toHalf(l.oProj(), manager), l.postAttentionLayernorm(), toHalf(l.gateUpProj(), manager),
+          toHalf(l.downProj(), manager)));
+    }
+    return new DecoderWeights(embedTokens, layers, norm, lmHead, computeDtype, List.copyOf(half),
+        toHalf(lmHead, manager));
+  }
+
+  private static NDArray toHalf(NDArray a, NDManager manager) {
+    if (a == null) return null;
+    NDArray h = a.toType(DataType.FLOAT16, true);
+    h.attach(manager);
+    return h;
   }
 
   /** Reads tensors into native arrays, one concatenated array per call. */

@@ -38,8 +38,23 @@ public final class HfModel implements LanguageModel {
     this.eos = eos;
   }
 
-  /** Opens a checkpoint folder on {@code device}: {@code cpu}, or {@code gpu} / {@code gpuN}. */
+  /**
+   * Opens a checkpoint folder on {@code device}: {@code cpu} (in float32), or {@code gpu} /
+   * {@code gpuN} (in float16).
+   */
   public static HfModel load(Path dir, String device) {
+    Device d = parseDevice(device);
+    return load(dir, device, d.isGpu() ? Precision.FLOAT16 : Precision.FLOAT32);
+  }
+
+  /**
+   * Opens a checkpoint folder on {@code device} ({@code cpu}, {@code gpu}, {@code gpuN}) in a
+   * {@link Precision} (a role's {@code precision} setting, parsed by {@link Precision#parse}).
+   *
+   * @throws IllegalArgumentException for an unknown device
+   * @throws CheckpointException if the folder's tensors do not match its config.json
+   */
+  public static HfModel load(Path dir, String device, Precision precision) {
     Device d = parseDevice(device);
     HfTokenizer tokenizer = HfTokenizer.load(dir);
     ChatTemplate template = null;
@@ -52,8 +67,9 @@ public final class HfModel implements LanguageModel {
     }
     long t0 = System.nanoTime();
     int layers = HfConfig.load(dir).numHiddenLayers();
-    LoadProgress progress = new LoadProgress(dir.getFileName() + " on " + device, layers);
-    DecoderModel decoder = DecoderModel.load(dir, d, progress::layerDone);
+    LoadProgress progress =
+        new LoadProgress(dir.getFileName() + " on " + device + " in " + precision.configName(), layers);
+    DecoderModel decoder = DecoderModel.load(dir, d, precision, progress::layerDone);
     progress.done(System.nanoTime() - t0);
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
@@ -133,21 +149,24 @@ public final class HfModel implements LanguageModel {
     Arrays.sort(order, (a, b) -> Boolean.compare(fresh.get(a).length == 1, fresh.get(b).length == 1));
     List<KvCache> orderedCaches = new ArrayList<>(order.length);
     List<int[]> orderedFresh = new ArrayList<>(order.length);
-    for (int i : order) {
+    // Greedy sequences take the argmax computed beside the logits; only samplers copy a logit row out.
+    boolean[] wantLogits = new boolean[order.length];
+    for (int j = 0; j < order.length; j++) {
+      int i = order[j];
       orderedCaches.add(caches.get(i));
       orderedFresh.add(fresh.get(i));
+      wantLogits[j] = complete[i] && !((HfSequence) batch.get(i)).sampling.greedy();
     }
-    float[][] ordered = decoder.forward(orderedCaches, orderedFresh);
-    float[][] logits = new float[batch.size()][];
-    for (int i = 0; i < order.length; i++) logits[order[i]] = ordered[i];
+    DecoderModel.Next out = decoder.forward(orderedCaches, orderedFresh, wantLogits);
     int[] next = new int[batch.size()];
-    for (int i = 0; i < next.length; i++) {
+    for (int j = 0; j < order.length; j++) {
+      int i = order[j];
       HfSequence seq = (HfSequence) batch.get(i);
       if (!complete[i]) {
         next[i] = NOT_YET;
         continue;
       }
-      next[i] = seq.sample(logits[i]);
+      next[i] = wantLogits[j] ? seq.sample(out.logits()[j]) : out.argmax()[j];
       seq.append(new int[] {next[i]});
     }
     return next;
@@ -183,7 +202,6 @@ public final class HfModel implements LanguageModel {
      */
     int sample(float[] logits) {
       if (unseeded != null) return unseeded.sample(logits);
-      if (sampling.greedy()) return Sampler.argmax(logits);
       long s = sampling.seed() * 0x9E3779B97F4A7C15L + tokens.length() * 0xBF58476D1CE4E5B9L;
       return new Sampler(sampling.withSeed(s)).sample(logits);
     }

@@ -1,11 +1,12 @@
 package io.tandem.inference.hf;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -22,9 +23,11 @@ import java.util.SplittableRandom;
 
 /**
  * A tied-embedding Qwen2 decoder whose weights are trainable NDArrays, with a full-sequence
- * (no cache) forward pass that DJL's autograd can differentiate. The math is {@link DecoderModel}'s,
- * step for step, and {@link #save} writes a Hugging Face folder that {@link DecoderModel#load}
- * reads back to the same logits. Weights keep Hugging Face's names and unfused layout.
+ * (no cache) forward pass that DJL's autograd can differentiate. The math is {@link DecoderModel}'s
+ * own ({@link DecoderStack}), and {@link #save} writes a Hugging Face folder that
+ * {@link DecoderModel#load} reads back to the same logits. Weights keep Hugging Face's names and
+ * unfused layout; each forward pass fuses them as {@link DecoderWeights} does (a differentiable
+ * concat, cheap at the sizes trained here).
  */
 public final class TrainableDecoder implements AutoCloseable {
 
@@ -44,9 +47,7 @@ public final class TrainableDecoder implements AutoCloseable {
   private final Shape2 shape;
   private final NDManager manager;
   private final Map<String, NDArray> params = new LinkedHashMap<>();
-  private final HfConfig config;
-  private final RotaryEmbedding rope;
-  private final NDArray rotateHalf;
+  private final DecoderStack stack;
 
   /** Fresh weights, drawn as Hugging Face initialises Qwen2 (normal, std 0.02; norms 1; biases 0). */
   public TrainableDecoder(Shape2 shape, long seed) {
@@ -80,15 +81,7 @@ public final class TrainableDecoder implements AutoCloseable {
     for (NDArray a : params.values()) {
       a.setRequiresGradient(true);
     }
-    this.config = hfConfig(shape, List.of());
-    this.rope = new RotaryEmbedding(config);
-    float[] p = new float[hd * hd];
-    int half = hd / 2;
-    for (int j = 0; j < half; j++) {
-      p[(j + half) * hd + j] = -1f;
-      p[j * hd + j + half] = 1f;
-    }
-    this.rotateHalf = manager.create(p, new Shape(hd, hd));
+    this.stack = new DecoderStack(hfConfig(shape, List.of()), manager, DataType.FLOAT32);
   }
 
   /** Overwrites every weight with the one of the same name in {@code dir}'s safetensors (to continue training). */
@@ -125,51 +118,44 @@ public final class TrainableDecoder implements AutoCloseable {
   public NDArray forward(NDManager step, NDArray ids) {
     long b = ids.getShape().get(0);
     int t = (int) ids.getShape().get(1);
-    int hd = shape.headDim();
     int heads = shape.heads();
     int kvHeads = shape.kvHeads();
-    int group = heads / kvHeads;
-    NDArray x = JniUtils.embedding((PtNDArray) ids, (PtNDArray) params.get("model.embed_tokens.weight"), false);
-
-    int[] positions = new int[t];
-    for (int i = 0; i < t; i++) positions[i] = i;
-    float[] cos = new float[t * hd];
-    float[] sin = new float[t * hd];
-    rope.fill(positions, cos, sin);
-    NDArray cosA = step.create(cos, new Shape(t, hd));
-    NDArray sinA = step.create(sin, new Shape(t, hd));
-    float[] mask = new float[t * t];
-    for (int i = 0; i < t; i++) {
-      for (int j = i + 1; j < t; j++) mask[i * t + j] = -1e9f;
-    }
-    NDArray maskA = step.create(mask, new Shape(t, t));
-    float scaling = (float) (1.0 / Math.sqrt(hd));
-
+    int hd = shape.headDim();
+    NDArray embedding = params.get("model.embed_tokens.weight");
+    NDArray x = stack.embed(ids.reshape(b * t), embedding); // [B * T, hidden]: one row per token
+    int[] positions = new int[(int) b * t];
+    for (int i = 0; i < positions.length; i++) positions[i] = i % t;
+    NDArray[] cosSin = stack.rotary(step, positions);
+    NDArray mask = stack.causalMask(step, 0, t);
+    long[] lead = {b};
+    // Every row is a whole sequence from position 0: causal attention over the row, no cache.
+    DecoderStack.Attention attention = (layer, qk, v, name) -> {
+      NDArray q = stack.groupQueries(qk.get(new NDIndex().addAllDim().addSliceDim(0, heads)), lead, t);
+      NDArray k = qk.get(new NDIndex().addAllDim().addSliceDim(heads, heads + kvHeads))
+          .reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+      NDArray vv = v.reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+      return stack.ungroup(stack.attend(q, k, vv, mask, null, null), lead, t).reshape(b * t, (long) heads * hd);
+    };
     for (int l = 0; l < shape.layers(); l++) {
-      String p = "model.layers." + l + ".";
-      NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
-      NDArray q = linear(h, p + "self_attn.q_proj").reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
-      NDArray k = linear(h, p + "self_attn.k_proj").reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
-      NDArray v = linear(h, p + "self_attn.v_proj").reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
-      // apply_rotary_pos_emb: x * cos + rotate_half(x) * sin
-      q = q.mul(cosA).add(q.matMul(rotateHalf).mul(sinA));
-      k = k.mul(cosA).add(k.matMul(rotateHalf).mul(sinA));
-      // repeat_kv: query head i reads KV head i / group.
-      k = k.expandDims(2).broadcast(new Shape(b, kvHeads, group, t, hd)).reshape(b, heads, t, hd);
-      v = v.expandDims(2).broadcast(new Shape(b, kvHeads, group, t, hd)).reshape(b, heads, t, hd);
-      NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scaling).add(maskA);
-      NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) heads * hd);
-      x = x.add(JniUtils.linear((PtNDArray) attn, (PtNDArray) params.get(p + "self_attn.o_proj.weight"), null));
-
-      h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
-      NDArray gate = JniUtils.linear((PtNDArray) h, (PtNDArray) params.get(p + "mlp.gate_proj.weight"), null);
-      NDArray up = JniUtils.linear((PtNDArray) h, (PtNDArray) params.get(p + "mlp.up_proj.weight"), null);
-      NDArray act = gate.mul(JniUtils.sigmoid((PtNDArray) gate)).mul(up);
-      x = x.add(JniUtils.linear((PtNDArray) act, (PtNDArray) params.get(p + "mlp.down_proj.weight"), null));
+      x = stack.layer(l, fusedLayer(l), x, cosSin, attention, null);
     }
-    NDArray h = rmsNorm(x, params.get("model.norm.weight"));
     // Tied: the embedding is the output projection.
-    return JniUtils.linear((PtNDArray) h, (PtNDArray) params.get("model.embed_tokens.weight"), null);
+    return stack.logits(x, params.get("model.norm.weight"), embedding, null).reshape(b, t, shape.vocabSize());
+  }
+
+  /** Layer {@code l}'s weights fused as {@link DecoderWeights} lays them out, still attached to the trained ones. */
+  private DecoderWeights.Layer fusedLayer(int l) {
+    String p = "model.layers." + l + ".";
+    String a = p + "self_attn.";
+    return new DecoderWeights.Layer(
+        params.get(p + "input_layernorm.weight"),
+        NDArrays.concat(new NDList(params.get(a + "q_proj.weight"), params.get(a + "k_proj.weight"), params.get(a + "v_proj.weight"))),
+        NDArrays.concat(new NDList(params.get(a + "q_proj.bias"), params.get(a + "k_proj.bias"), params.get(a + "v_proj.bias"))),
+        null,
+        params.get(a + "o_proj.weight"),
+        params.get(p + "post_attention_layernorm.weight"),
+        NDArrays.concat(new NDList(params.get(p + "mlp.gate_proj.weight"), params.get(p + "mlp.up_proj.weight"))),
+        params.get(p + "mlp.down_proj.weight"));
   }
 
   /**
@@ -244,17 +230,6 @@ public final class TrainableDecoder implements AutoCloseable {
     return new HfConfig(HfConfig.Architecture.QWEN2, s.vocabSize(), s.hidden(), s.intermediate(), s.layers(),
         s.heads(), s.kvHeads(), s.headDim(), RMS_EPS, ROPE_THETA, null, s.maxPositions(), true, true, "float32",
         null, eos, null);
-  }
-
-  private NDArray linear(NDArray x, String prefix) {
-    return JniUtils.linear((PtNDArray) x, (PtNDArray) params.get(prefix + ".weight"),
-        (PtNDArray) params.get(prefix + ".bias"));
-  }
-
-  /** {@code x * rsqrt(mean(x^2) + eps) * weight}, as DecoderModel computes it. */
-  private static NDArray rmsNorm(NDArray x, NDArray weight) {
-    NDArray variance = x.square().mean(new int[] {-1}, true);
-    return x.mul(variance.add(RMS_EPS).pow(-0.5f)).mul(weight);
   }
 
   private void put(String name, NDArray a) {

@@ -1,0 +1,39 @@
+package io.tandem.inference.hf;
+
+import static io.tandem.inference.hf.Golden.golden;
+import static io.tandem.inference.hf.Golden.ints;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.Sequence;
+import io.tandem.protocol.SamplingParams;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** HfModel's forward pass: greedy tokens (taken beside the logits) and sampled ones in one batch. */
+class HfModelTest {
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"float32", "float16"})
+  void greedySequencesGetHuggingFacesTokensBesideASampledOne(String precision) {
+    JsonNode greedy = golden("qwen2-tiny").get("greedy_generation");
+    int[] prompt = ints(greedy.get("prompt_ids"));
+    int steps = greedy.get("max_new_tokens").asInt();
+    try (LanguageModel model = HfModel.load(Golden.fixture("qwen2-tiny"), "cpu", Precision.parse(precision));
+        Sequence g = model.newSequence(SamplingParams.GREEDY);
+        Sequence sampled = model.newSequence(new SamplingParams(1.0, 5, 1.0, 7L))) {
+      g.append(prompt);
+      sampled.append(prompt);
+      int[] tokens = new int[steps];
+      for (int s = 0; s < steps; s++) {
+        int[] next = model.forward(List.of(sampled, g), Integer.MAX_VALUE);
+        tokens[s] = next[1];
+        assertEquals(prompt.length + s + 1, sampled.length(), "the sampled sequence grows by its token each pass");
+      }
+      assertArrayEquals(ints(greedy.get("new_token_ids")), tokens);
+    }
+  }
+}
