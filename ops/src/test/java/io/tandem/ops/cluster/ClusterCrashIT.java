@@ -268,7 +268,8 @@ class ClusterCrashIT {
       for (Answer a : largeLost.answers().get(1)) {
         JsonNode error = a.error();
         assertNotNull(error, "with fail every request ends with an error object: " + a);
-        assertEquals("server_overloaded", error.path("code").asText(), a.toString());
+        // A lost worker is FailureCode.WORKER_LOST (or NO_WORKER): a retryable 503 "service_unavailable".
+        assertEquals("service_unavailable", error.path("code").asText(), a.toString());
         if (a.streamed() && a.status() == 200) {
           assertTrue(a.done(), "the error event is followed by [DONE]: " + a);
         } else {
