@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 
 /** Options shared by the commands that run the two models: which models, which config, sampling. */
 public final class ModelOptions {
-  @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE.")
+  @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, or a remote engine "
+      + "openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N].")
   String small;
 
   @Option(names = "--large", description = "Large model, as --small.")

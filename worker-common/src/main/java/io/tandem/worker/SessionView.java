@@ -1,7 +1,7 @@
 package io.tandem.worker;
 
-import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
+import io.tandem.inference.TextTokenizer;
 import io.tandem.protocol.Chunk;
 import java.util.Arrays;
 
@@ -56,17 +56,17 @@ final class SessionView implements AutoCloseable {
   }
 
   /** Appends a chunk of session tokens: ids as they are in this vocabulary, or re-encoded text. */
-  void append(Chunk chunk, LanguageModel model) {
+  void append(Chunk chunk, TextTokenizer tokenizer) {
     if (chunk.tokens().isEmpty()) return;
-    if (chunk.tokenizerKey() != null && chunk.tokenizerKey().equals(model.tokenizer().key())) {
+    if (chunk.tokenizerKey() != null && chunk.tokenizerKey().equals(tokenizer.key())) {
       int[] ids = new int[chunk.tokens().size()];
       for (int i = 0; i < ids.length; i++) {
         ids[i] = chunk.tokens().get(i).id();
-        model.tokenizer().learn(ids[i], chunk.tokens().get(i).text());
+        tokenizer.learn(ids[i], chunk.tokens().get(i).text());
       }
       appendOwn(ids);
     } else {
-      int[] ids = model.tokenizer().encode(chunk.text());
+      int[] ids = tokenizer.encode(chunk.text());
       sequence.append(ids);
       int n = chunk.tokens().size();
       ensure(sessionLength + n + 1);

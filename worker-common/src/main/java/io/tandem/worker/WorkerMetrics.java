@@ -33,6 +33,22 @@ final class WorkerMetrics {
     decodeNanos += (long) (nanos * (1 - share));
   }
 
+  /**
+   * One step served by a remote engine: {@code prefilled} prompt tokens it had not seen, {@code
+   * generated} tokens, {@code firstTokenNanos} from sending to the first token (the prefill and
+   * the hop) and {@code nanos} from sending to the end. Steps overlap, so busy time can exceed
+   * wall time.
+   */
+  void recordEngineStep(int prefilled, int generated, long firstTokenNanos, long nanos) {
+    steps++;
+    batchedSequenceSteps++;
+    busyNanos += nanos;
+    prefillTokens += prefilled;
+    decodeTokens += generated;
+    prefillNanos += firstTokenNanos;
+    decodeNanos += nanos - firstTokenNanos;
+  }
+
   WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes, int sessions) {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
