@@ -113,6 +113,32 @@ final class Scheduler<R extends Scheduler.Running> {
     return views.get(sessionId);
   }
 
+  /**
+   * A cached prefix to start a new sequence from (automatic prefix caching, as vLLM's): the view
+   * whose sequence shares the longest run of processed tokens with the start of {@code ids}, and
+   * that run's length; null when no view shares one. The view counts as used (LRU).
+   */
+  Prefix longestPrefix(int[] ids) {
+    SessionView best = null;
+    int bestLength = 0;
+    for (SessionView v : views.values()) {
+      Sequence s = v.sequence;
+      int limit = Math.min(ids.length, s.processedLength());
+      int n = 0;
+      while (n < limit && s.tokenAt(n) == ids[n]) n++;
+      if (n > bestLength) {
+        best = v;
+        bestLength = n;
+      }
+    }
+    if (best == null) return null;
+    views.get(best.sessionId);
+    return new Prefix(best, bestLength);
+  }
+
+  /** {@code length} processed tokens of {@code view}'s sequence that a new sequence may start from. */
+  record Prefix(SessionView view, int length) {}
+
   /** Keeps a new view of a session (its most recently used). */
   void keep(SessionView view) {
     views.put(view.sessionId, view);

@@ -25,11 +25,14 @@ final class SessionView implements AutoCloseable {
   private int[] cut = new int[64];
   private int sessionLength;
 
-  /** A view of a new session: {@code sequence} (empty) gets the prompt, session position 0. */
+  /**
+   * A view of a new session: {@code sequence}, empty or holding a prefix of the prompt (forked from
+   * a cached sequence), gets the rest of the prompt; session position 0.
+   */
   SessionView(String sessionId, Sequence sequence, int[] promptIds) {
     this.sessionId = sessionId;
     this.sequence = sequence;
-    sequence.append(promptIds);
+    sequence.append(java.util.Arrays.copyOfRange(promptIds, sequence.length(), promptIds.length));
     cut[0] = promptIds.length;
     sessionLength = 0;
   }

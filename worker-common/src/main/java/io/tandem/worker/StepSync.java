@@ -54,7 +54,7 @@ final class StepSync {
               + promptIds.length + " tokens but " + model.name() + " takes at most " + model.contextLength()));
           return null;
         }
-        view = new SessionView(g.sessionId(), model.newSequence(g.sampling()), promptIds);
+        view = new SessionView(g.sessionId(), startSequence(promptIds, g, scheduler, model, metrics), promptIds);
         scheduler.keep(view);
         promptTokens = promptIds.length;
         metrics.cacheMisses++;
@@ -99,6 +99,21 @@ final class StepSync {
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.INTERNAL, "worker could not take the request: " + e.getMessage()));
       return null;
     }
+  }
+
+  /**
+   * A sequence for a new session's prompt: forked from the cached sequence sharing its longest
+   * prefix (all but the prompt's last token at most, whose logits the first forward pass needs
+   * anyway), or a new one.
+   */
+  private static Sequence startSequence(int[] promptIds, Generate g, Scheduler<?> scheduler, ServedModel model,
+      WorkerMetrics metrics) {
+    Scheduler.Prefix prefix = scheduler.longestPrefix(promptIds);
+    if (prefix == null) return model.newSequence(g.sampling());
+    int n = Math.min(prefix.length(), promptIds.length - 1);
+    metrics.prefixCacheHits++;
+    metrics.prefixCacheTokens += n;
+    return prefix.view().sequence.forkPrefix(n, g.sampling());
   }
 
   /** The last {@code n} token ids of a sequence (fewer when it is shorter). */

@@ -39,6 +39,15 @@ final class TokenSequence implements Sequence {
   }
 
   @Override
+  public Sequence forkPrefix(int n, io.tandem.protocol.SamplingParams sampling) {
+    if (n < 0 || n > length) throw new IllegalArgumentException("cannot fork " + n + " of " + length + " tokens");
+    TokenSequence fork = new TokenSequence();
+    fork.append(Arrays.copyOf(ids, n));
+    fork.processed = Math.min(processed, n);
+    return fork;
+  }
+
+  @Override
   public int processedLength() {
     return processed;
   }

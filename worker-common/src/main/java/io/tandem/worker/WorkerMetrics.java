@@ -20,6 +20,9 @@ final class WorkerMetrics {
   /** Tokens each finished request brought that the worker had not processed (incremental sync). */
   long unseenTokens;
   long requestsDone;
+  /** New sequences started from a cached prefix of another (automatic prefix caching), and the tokens they reused. */
+  long prefixCacheHits;
+  long prefixCacheTokens;
 
   void recordStep(int batch, int prefilled, long nanos) {
     steps++;
@@ -52,6 +55,7 @@ final class WorkerMetrics {
   WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes, int sessions) {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
-        requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos);
+        requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos, prefixCacheHits,
+        prefixCacheTokens);
   }
 }

@@ -34,6 +34,13 @@ class SchedulerTest {
     @Override public int processedLength() { return processed; }
     @Override public long cacheBytes() { return processed * 10L; }
     @Override public void close() { closed = true; }
+
+    @Override public Sequence forkPrefix(int n, io.tandem.protocol.SamplingParams sampling) {
+      CountingSequence fork = new CountingSequence();
+      fork.tokens.append(tokens.range(0, n));
+      fork.processed = Math.min(processed, n);
+      return fork;
+    }
   }
 
   record Req(String sessionId, SessionView view) implements Scheduler.Running {}

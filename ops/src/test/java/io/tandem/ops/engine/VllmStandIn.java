@@ -98,7 +98,7 @@ final class VllmStandIn implements AutoCloseable {
     StopStrings stop = stops.isEmpty() ? null : new StopStrings(stops);
     int maxTokens = req.path("max_tokens").asInt(16);
 
-    Sequence seq = fromCache(prompt);
+    Sequence seq = fromCache(prompt, sampling);
     int cached = Math.min(seq.processedLength(), prompt.length);
     ex.getResponseHeaders().add("Content-Type", "text/event-stream");
     ex.sendResponseHeaders(200, 0);
@@ -160,8 +160,8 @@ final class VllmStandIn implements AutoCloseable {
     os.flush();
   }
 
-  /** The cached sequence sharing the longest prefix with {@code prompt}, cut to it and extended; else a new one. */
-  private Sequence fromCache(int[] prompt) {
+  /** A sequence holding {@code prompt}: the cached one it extends, a fork of the one sharing its longest prefix, or a new one. */
+  private Sequence fromCache(int[] prompt, SamplingParams sampling) {
     Sequence best = null;
     int bestLength = 0;
     for (Sequence s : cache) {
@@ -172,14 +172,17 @@ final class VllmStandIn implements AutoCloseable {
         bestLength = n;
       }
     }
+    Sequence seq;
     if (best == null) {
-      best = model.newSequence(SamplingParams.GREEDY);
-    } else {
+      seq = model.newSequence(sampling);
+    } else if (bestLength == best.length()) {
+      seq = best; // the session's own last request: go on from it
       cache.remove(best);
-      best.truncate(bestLength);
+    } else {
+      seq = best.forkPrefix(bestLength, sampling); // a shared prefix: copy its cache, keep the other
     }
-    best.append(java.util.Arrays.copyOfRange(prompt, bestLength, prompt.length));
-    return best;
+    seq.append(java.util.Arrays.copyOfRange(prompt, seq.length(), prompt.length));
+    return seq;
   }
 
   private void keep(Sequence s) {
