@@ -1,74 +1,189 @@
 #!/usr/bin/env bash
-# A Tandem cluster of three processes on 127.0.0.1, for trying the cluster as a user would:
-#   orchestrator (sessions + HTTP API), small (small-model worker), large (large-model worker).
-#
-#   ops/cluster/local.sh up       start the three nodes, wait until the HTTP API answers
-#   ops/cluster/local.sh status   show each node: pid, alive or not, ports, log
-#   ops/cluster/local.sh down     stop them (SIGTERM: each leaves the cluster; SIGKILL after 30 s)
-#
-# Logs and pid files live in $TANDEM_CLUSTER_DIR (default .tandem/cluster/ in the repository).
-# Models: $TANDEM_SMALL and $TANDEM_LARGE (a checkpoint folder, scripted:PATH or
-# simulated:PATH?latency=PROFILE); by default the scripted demo models in ops/cluster/demo/.
-#
-# What it runs (the serve command must accept exactly these):
-#   tandem serve --roles orchestrator --cluster-port P0 --port H                   (founds the cluster)
-#   tandem serve --roles small --cluster-port P1 --seed-nodes 127.0.0.1:P0 --small MODEL
-#   tandem serve --roles large --cluster-port P2 --seed-nodes 127.0.0.1:P0 --large MODEL
-# (--roles, --cluster-port and --seed-nodes are io.tandem.ops.cluster.NodeOptions; --port is the
-# HTTP port; a node needs a model only for the worker roles it plays), and answer
-# GET http://127.0.0.1:H/health/ready with 200 once it can take requests.
-# ops/cluster/serve-integration.patch is that change to the HTTP branch's ServeCommand (mix in
-# NodeOptions, start only this node's roles, HTTP only on the orchestrator); with it,
-# LocalClusterScriptTest passed on a merge of the two branches.
+# A Tandem cluster of local processes on 127.0.0.1, for trying the cluster as a user would.
+# `ops/cluster/local.sh --help` prints the usage below.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-dir="${TANDEM_CLUSTER_DIR:-$repo/.tandem/cluster}"
-port="${TANDEM_CLUSTER_PORT:-25520}"
-http="${TANDEM_HTTP_PORT:-8080}"
-small="${TANDEM_SMALL:-scripted:$here/demo/small.json}"
-large="${TANDEM_LARGE:-scripted:$here/demo/large.json}"
-export TANDEM_JAVA_OPTS="${TANDEM_JAVA_OPTS:--Xmx1g}"
-nodes=(orchestrator small large)
 
-node_args() {
-  case "$1" in
-    orchestrator) echo "--roles orchestrator --cluster-port $port --port $http" ;;
-    small) echo "--roles small --cluster-port $((port + 1)) --seed-nodes 127.0.0.1:$port --small $small" ;;
-    large) echo "--roles large --cluster-port $((port + 2)) --seed-nodes 127.0.0.1:$port --large $large" ;;
+usage() {
+  cat <<EOF
+Usage: ops/cluster/local.sh up|status|down|--help
+
+A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
+  orchestrator   sessions and the HTTP API (OpenAI API, playground at /)
+  small, large   a worker with the small / large model
+  orchestrator2  a second orchestrator with HTTP on its own port (TANDEM_ORCHESTRATORS=2)
+
+  up      refuse if any port is taken, start the nodes, wait until each orchestrator's own
+          process answers GET /health/ready (both models loaded and joined); if a node exits
+          meanwhile, show the end of its log and stop the others
+  status  each node: pid, running or not, ports, log; the HTTP API's health (exit 0 when all run)
+  down    stop every node (SIGTERM: each leaves the cluster; SIGKILL after 30 s)
+
+Settings (environment variables, read by \`up\`; \`status\` and \`down\` use what \`up\` used):
+  TANDEM_HTTP_PORT      HTTP port of the orchestrator (default 8080); orchestrator2 uses the next one
+  TANDEM_CLUSTER_PORT   cluster (Artery) port of the orchestrator (default 25520); small, large and
+                        orchestrator2 use the next three
+  TANDEM_SMALL          small model (default: the demo small model, ops/demo/small): a checkpoint
+                        folder, scripted:PATH or simulated:PATH?latency=PROFILE; the scripted demo
+                        script is scripted:ops/cluster/demo/small.json
+  TANDEM_LARGE          large model (default: the demo large model, ops/demo/large); scripted demo:
+                        scripted:ops/cluster/demo/large.json
+  TANDEM_ORCHESTRATORS  1 or 2 (default 1)
+  TANDEM_JAVA_OPTS      JVM options of every node (default -Xmx1g; -Dtandem.KEY=VALUE sets a config key)
+  TANDEM_UP_TIMEOUT     seconds \`up\` waits for the HTTP API (default 120)
+  TANDEM_CLUSTER_DIR    logs, pid files and the settings \`up\` used (default .tandem/cluster in the
+                        repository)
+EOF
+}
+
+dir="${TANDEM_CLUSTER_DIR:-$repo/.tandem/cluster}"
+settings="$dir/settings"
+
+# The settings of the cluster that `up` started; for `up`, the environment's (or the defaults).
+load_settings() {
+  if [ "$1" != up ] && [ -f "$settings" ]; then
+    # shellcheck disable=SC1090
+    . "$settings"
+  else
+    cluster_port="${TANDEM_CLUSTER_PORT:-25520}"
+    http_port="${TANDEM_HTTP_PORT:-8080}"
+    small="${TANDEM_SMALL:-$repo/ops/demo/small}"
+    large="${TANDEM_LARGE:-$repo/ops/demo/large}"
+    orchestrators="${TANDEM_ORCHESTRATORS:-1}"
+    java_opts="${TANDEM_JAVA_OPTS:--Xmx1g}"
+  fi
+  case "$orchestrators" in
+    1) nodes=(orchestrator small large) ;;
+    2) nodes=(orchestrator small large orchestrator2) ;;
+    *) echo "local.sh: TANDEM_ORCHESTRATORS must be 1 or 2, not '$orchestrators'" >&2; exit 2 ;;
   esac
 }
 
-alive() { [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+save_settings() {
+  mkdir -p "$dir"
+  {
+    printf 'cluster_port=%q\nhttp_port=%q\nsmall=%q\nlarge=%q\norchestrators=%q\njava_opts=%q\n' \
+      "$cluster_port" "$http_port" "$small" "$large" "$orchestrators" "$java_opts"
+  } >"$settings"
+}
+
+cluster_port_of() {
+  case "$1" in
+    orchestrator) echo "$cluster_port" ;;
+    small) echo $((cluster_port + 1)) ;;
+    large) echo $((cluster_port + 2)) ;;
+    orchestrator2) echo $((cluster_port + 3)) ;;
+  esac
+}
+
+http_port_of() {
+  case "$1" in
+    orchestrator) echo "$http_port" ;;
+    orchestrator2) echo $((http_port + 1)) ;;
+  esac
+}
+
+node_args() {
+  local seed="--seed-nodes 127.0.0.1:$cluster_port"
+  case "$1" in
+    orchestrator) echo "--roles orchestrator --cluster-port $cluster_port --port $http_port" ;;
+    orchestrator2) echo "--roles orchestrator --cluster-port $(cluster_port_of "$1") $seed --port $(http_port_of "$1")" ;;
+    small) echo "--roles small --cluster-port $(cluster_port_of "$1") $seed --small $small" ;;
+    large) echo "--roles large --cluster-port $(cluster_port_of "$1") $seed --large $large" ;;
+  esac
+}
+
+pid_of() { cat "$dir/$1.pid" 2>/dev/null || true; }
+alive() { local pid; pid="$(pid_of "$1")"; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+
+# Whether something accepts connections on 127.0.0.1:$1 (bash's /dev/tcp: no tool needed).
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The pid that listens on TCP port $1, when ss or lsof can tell; empty when they cannot.
+port_owner() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2
+  elif command -v lsof >/dev/null 2>&1; then
+    lsof -nP -iTCP:"$1" -sTCP:LISTEN -t 2>/dev/null | head -1
+  fi
+}
+
+# Answers GET /health/ready with 200, and the listener is the process started for node $1.
+ready() {
+  local port owner
+  port="$(http_port_of "$1")"
+  curl -fsS -m 2 "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 || return 1
+  owner="$(port_owner "$port")"
+  if [ -n "$owner" ] && [ "$owner" != "$(pid_of "$1")" ]; then
+    echo "local.sh: 127.0.0.1:$port answers, but from pid $owner, not from $1 (pid $(pid_of "$1"))" >&2
+    return 2
+  fi
+}
 
 up() {
-  mkdir -p "$dir"
+  for n in orchestrator small large orchestrator2; do
+    if alive "$n"; then
+      echo "local.sh: $n is already running (pid $(pid_of "$n")): see ops/cluster/local.sh status, or stop it with down" >&2
+      exit 1
+    fi
+  done
+  # Every port is checked before anything starts: a node that cannot bind would die after loading.
+  local taken=()
   for n in "${nodes[@]}"; do
-    if alive "$n"; then echo "local.sh: $n is already running (pid $(cat "$dir/$n.pid"))"; continue; fi
+    listening "$(cluster_port_of "$n")" && taken+=("cluster port $(cluster_port_of "$n") ($n)")
+    case "$n" in orchestrator*) listening "$(http_port_of "$n")" && taken+=("HTTP port $(http_port_of "$n") ($n)") ;; esac
+  done
+  if [ ${#taken[@]} -gt 0 ]; then
+    local list; list="$(printf '%s, ' "${taken[@]}")"
+    echo "local.sh: ${list%, } already in use on 127.0.0.1 (another Tandem?); stop it, or choose other ports with TANDEM_HTTP_PORT=N and TANDEM_CLUSTER_PORT=N" >&2
+    exit 1
+  fi
+  save_settings
+  export TANDEM_JAVA_OPTS="$java_opts"
+  for n in "${nodes[@]}"; do
     # shellcheck disable=SC2046
     nohup "$repo/tandem" serve $(node_args "$n") >"$dir/$n.log" 2>&1 &
     echo $! >"$dir/$n.pid"
     echo "local.sh: started $n (pid $!), log $dir/$n.log"
   done
-  local deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120}))
-  until curl -fsS "http://127.0.0.1:$http/health/ready" >/dev/null 2>&1; do
+  local deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120})) waiting=(orchestrator) state
+  [ "$orchestrators" = 2 ] && waiting+=(orchestrator2)
+  while [ ${#waiting[@]} -gt 0 ]; do
     for n in "${nodes[@]}"; do
       if ! alive "$n"; then
-        echo "local.sh: $n exited; the end of its log:" >&2; tail -20 "$dir/$n.log" >&2; down; exit 1
+        echo "local.sh: $n exited; the end of its log ($dir/$n.log):" >&2
+        tail -5 "$dir/$n.log" >&2
+        echo "local.sh: stopping the other nodes" >&2
+        down >&2
+        exit 1
       fi
     done
-    if [ $SECONDS -ge $deadline ]; then
-      echo "local.sh: the HTTP API on 127.0.0.1:$http did not answer within ${TANDEM_UP_TIMEOUT:-120} s" >&2; exit 1
+    local still=()
+    for n in "${waiting[@]}"; do
+      state=0; ready "$n" || state=$?
+      if [ "$state" = 2 ]; then down >&2; exit 1; fi
+      [ "$state" = 0 ] || still+=("$n")
+    done
+    waiting=(${still[@]+"${still[@]}"})
+    [ ${#waiting[@]} -eq 0 ] && break
+    if [ $SECONDS -ge "$deadline" ]; then
+      echo "local.sh: ${waiting[*]} did not answer on HTTP within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir; stopping" >&2
+      down >&2
+      exit 1
     fi
     sleep 0.5
   done
-  echo "local.sh: cluster up; HTTP API on http://127.0.0.1:$http"
+  local urls="http://127.0.0.1:$http_port/"
+  [ "$orchestrators" = 2 ] && urls="$urls and http://127.0.0.1:$(http_port_of orchestrator2)/"
+  echo "local.sh: cluster up; OpenAI API and playground on $urls (models: $small, $large)"
 }
 
+# Every node that has a pid file, whatever the settings say: workers first, so that sessions see them leave.
 down() {
-  for n in large small orchestrator; do
+  for n in large small orchestrator2 orchestrator; do
     [ -f "$dir/$n.pid" ] || continue
-    pid="$(cat "$dir/$n.pid")"
+    pid="$(pid_of "$n")"
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid"
       for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
@@ -76,24 +191,32 @@ down() {
     fi
     rm -f "$dir/$n.pid"
   done
+  rm -f "$settings"
 }
 
 status() {
-  local running=0
+  local running=0 port
   for n in "${nodes[@]}"; do
+    port="cluster port $(cluster_port_of "$n")"
+    case "$n" in orchestrator*) port="$port, HTTP port $(http_port_of "$n")" ;; esac
     if alive "$n"; then
-      running=$((running + 1)); echo "$n: running (pid $(cat "$dir/$n.pid")) $(node_args "$n" | sed 's/--small .*//;s/--large .*//'); log $dir/$n.log"
+      running=$((running + 1)); echo "$n: running (pid $(pid_of "$n")), $port; log $dir/$n.log"
     else
-      echo "$n: not running"
+      echo "$n: not running ($port)"
     fi
   done
-  if curl -fsS "http://127.0.0.1:$http/health/ready" >/dev/null 2>&1; then echo "http: http://127.0.0.1:$http answers"; else echo "http: 127.0.0.1:$http not answering"; fi
+  for n in "${nodes[@]}"; do
+    case "$n" in orchestrator*) ;; *) continue ;; esac
+    port="$(http_port_of "$n")"
+    if curl -fsS -m 2 "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then echo "http: http://127.0.0.1:$port/ ready"; else echo "http: 127.0.0.1:$port not ready"; fi
+  done
   [ "$running" -eq ${#nodes[@]} ]
 }
 
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  up) load_settings up; up ;;
+  down) load_settings down; down ;;
+  status) load_settings status; status ;;
+  -h|--help|help) usage ;;
+  *) usage >&2; exit 2 ;;
 esac

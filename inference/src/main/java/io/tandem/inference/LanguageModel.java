@@ -26,6 +26,15 @@ public interface LanguageModel extends AutoCloseable {
   /** The longest sequence (prompt plus generated tokens) the model accepts. */
   int contextLength();
 
+  /**
+   * Token ids this model knows are {@code [0, vocabSize)} (HF's {@code vocab_size}); 0 when the
+   * model has no fixed vocabulary (scripted models learn theirs), whose tokenizer then refuses ids it
+   * does not know when decoding.
+   */
+  default int vocabSize() {
+    return 0;
+  }
+
   /** Renders chat messages with the model's own chat template and a generation prompt, as ids. */
   int[] renderChat(List<ChatMessage> messages);
 

@@ -15,7 +15,6 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -32,7 +31,8 @@ import picocli.CommandLine.Option;
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
-    description = "Aggregate throughput of concurrent speculative sessions on two checkpoints, batching on and off.")
+    description = {"Aggregate throughput of concurrent speculative sessions on two checkpoints, batching on and off.",
+        "Without --small/--large: the demo pair in ops/demo/."})
 public final class BenchServeCommand implements Callable<Integer> {
 
   @Mixin ModelOptions models = new ModelOptions();
@@ -64,8 +64,10 @@ public final class BenchServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (models.small == null || models.large == null) throw new IllegalArgumentException("bench serve needs --small and --large");
     if (prompts != null) {
+      if (!java.nio.file.Files.isRegularFile(prompts))
+        throw new IllegalArgumentException("--prompts " + prompts + ": no such file; give a JSONL file with a \"problem\" "
+            + "field per line (e.g. ops/demo/heldout.jsonl)");
       List<String> qs = new ArrayList<>();
       ObjectMapper reader = new ObjectMapper();
       for (String line : java.nio.file.Files.readAllLines(prompts)) {
@@ -78,17 +80,16 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig spec = models.speculative(base);
+    Config withModels = models.nodeConfig(base, List.of(Role.small, Role.large));
     ObjectMapper m = new ObjectMapper();
     ArrayNode runs = m.createArrayNode();
     if (!json) System.out.printf("%9s %9s %12s %13s %12s %12s %10s%n", "batching", "sessions", "tokens/s", "takeovers/s",
         "small batch", "large batch", "wall s");
     for (boolean on : batching) {
-      Config config = models.nodeConfig(base)
+      Config config = withModels
           .withValue("tandem.small.batching", ConfigValueFactory.fromAnyRef(on))
           .withValue("tandem.large.batching", ConfigValueFactory.fromAnyRef(on));
-      Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
-      roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
-      roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+      Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, List.of(Role.small, Role.large));
       try (TandemNode node = TandemNode.start("tandem-bench-serve", config, roles, true)) {
         // Warm-up (JIT, native kernels): a few rounds at the largest concurrency measured.
         int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
@@ -119,7 +120,8 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
     if (json) {
       ObjectNode root = m.createObjectNode();
-      root.put("small", models.small).put("large", models.large).put("new_tokens", newTokens);
+      root.put("small", withModels.getString("tandem.small.model")).put("large", withModels.getString("tandem.large.model"))
+          .put("new_tokens", newTokens);
       root.set("runs", runs);
       System.out.println(m.writeValueAsString(root));
     }

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -31,9 +30,10 @@ import picocli.CommandLine.Option;
 @Command(
     name = "eval",
     mixinStandardHelpOptions = true,
-    description = "Evaluate small, large and speculative modes on MATH500-style JSONL (problem, answer, unique_id): "
-        + "accuracy, average output tokens, tokens/s, problems/s, takeovers, token shares. Without --data: the "
-        + "demo task's 500 held-out problems on the demo pair.")
+    description = {"Evaluate small, large and speculative modes on MATH500-style JSONL (problem, answer, unique_id): "
+        + "accuracy, average output tokens, tokens/s, problems/s, takeovers, token shares.",
+    "Without --data: the demo task's 500 held-out problems. Without --small/--large: the demo pair in ops/demo/ "
+        + "(tiny models that add six two-digit numbers)."})
 public final class EvalCommand implements Callable<Integer> {
 
   @Mixin ModelOptions models = new ModelOptions();
@@ -70,36 +70,33 @@ public final class EvalCommand implements Callable<Integer> {
     String dataset;
     List<Problem> problems;
     if (data == null) {
-      Path demo = DemoModels.dir();
-      problems = Problem.readJsonl(demo.resolve("heldout.jsonl"));
+      problems = Problem.readJsonl(DemoModels.dir().resolve("heldout.jsonl"));
       dataset = "demo sums (held-out)";
-      if (models.small == null) models.small = demo.resolve("small").toString();
-      if (models.large == null) models.large = demo.resolve("large").toString();
       if (maxTokens == null) maxTokens = 768;
     } else {
+      if (!Files.isRegularFile(data))
+        throw new IllegalArgumentException("--data " + data + ": no such file; give a MATH500-style JSONL file (one "
+            + "{\"problem\": ..., \"answer\": ...} per line), or leave --data out for the demo held-out set");
       problems = Problem.readJsonl(data);
       dataset = data.getFileName().toString().replaceAll("\\.jsonl$", "");
       if (maxTokens == null) maxTokens = 8192;
     }
     if (limit != null) problems = problems.subList(0, Math.min(limit, problems.size()));
-    boolean needSmall = modes.stream().anyMatch(m -> m != Mode.large);
-    boolean needLarge = modes.stream().anyMatch(m -> m != Mode.small);
-    if (needSmall && models.small == null) throw new IllegalArgumentException("modes " + modes + " need --small");
-    if (needLarge && models.large == null) throw new IllegalArgumentException("modes " + modes + " need --large");
+    List<Role> needed = new ArrayList<>();
+    if (modes.stream().anyMatch(m -> m != Mode.large)) needed.add(Role.small);
+    if (modes.stream().anyMatch(m -> m != Mode.small)) needed.add(Role.large);
     if (concurrency < 1) throw new IllegalArgumentException("--concurrency must be >= 1");
 
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig speculative = models.speculative(base);
-    Config config = models.nodeConfig(base);
+    Config config = models.nodeConfig(base, needed);
     // Every session in flight should fit in one batch, or the concurrency is partly queueing.
     for (String role : List.of("small", "large")) {
       String key = "tandem." + role + ".max-batch";
       if (config.getInt(key) < concurrency)
         config = config.withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(concurrency));
     }
-    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
-    if (needSmall) roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
-    if (needLarge) roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+    Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
     long seed = models.seed == null ? 0 : models.seed;
     EvalRunner.Settings settings = new EvalRunner.Settings(promptTemplate, models.sampling(), seed, maxTokens,
         concurrency, speculative);
@@ -125,8 +122,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     ObjectNode s = new ObjectMapper().createObjectNode();
     s.put("problems", problems.size());
-    s.put("small", models.small);
-    s.put("large", models.large);
+    for (Role r : needed) s.put(r.name(), config.getString("tandem." + r + ".model"));
     s.put("temperature", models.temperature);
     s.put("top_k", models.topK);
     s.put("top_p", models.topP);

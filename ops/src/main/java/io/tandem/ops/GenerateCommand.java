@@ -18,7 +18,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -32,7 +31,10 @@ import picocli.CommandLine.Option;
 @Command(
     name = "generate",
     mixinStandardHelpOptions = true,
-    description = "Generate one answer with Speculative Thinking (or one model alone) and print it.")
+    description = {
+      "Generate one answer with Speculative Thinking (or one model alone) and print it.",
+      "Without --small/--large: the demo pair in ops/demo/ (tiny models that add six two-digit numbers)."
+    })
 public final class GenerateCommand implements Callable<Integer> {
 
   @Mixin ModelOptions models = new ModelOptions();
@@ -55,7 +57,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--trace", description = "Write the trace (spans, counters) as JSON to this file.")
   Path trace;
 
-  @Option(names = "--quiet", description = "Print only the final text, not the progress summary.")
+  @Option(names = "--quiet", description = "Print only the answer: no log lines, no summary.")
   boolean quiet;
 
   @Override
@@ -64,6 +66,9 @@ public final class GenerateCommand implements Callable<Integer> {
     SpeculativeConfig speculative;
     Config base = ModelOptions.baseConfig();
     if (caseFile != null) {
+      if (!Files.isRegularFile(caseFile))
+        throw new IllegalArgumentException("--case " + caseFile + ": no such file; give a scripted case "
+            + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");
       JsonNode root = new ObjectMapper().readTree(Files.readString(caseFile));
       scratch = Files.createTempDirectory("tandem-case");
       models.small = "scripted:" + writeScript(scratch.resolve("small.json"), root.get("small"), "small");
@@ -78,15 +83,13 @@ public final class GenerateCommand implements Callable<Integer> {
       speculative = models.speculative(base);
     }
     if (prompt == null) throw new IllegalArgumentException("no prompt: give --prompt \"...\" (or --case FILE)");
-    boolean needSmall = mode != Mode.large;
-    boolean needLarge = mode != Mode.small;
-    if (needSmall && models.small == null) throw new IllegalArgumentException("mode " + mode + " needs --small");
-    if (needLarge && models.large == null) throw new IllegalArgumentException("mode " + mode + " needs --large");
-
-    Config config = models.nodeConfig(base);
-    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
-    if (needSmall) roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
-    if (needLarge) roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+    if (quiet) ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.tandem"))
+        .setLevel(ch.qos.logback.classic.Level.WARN);
+    List<Role> needed = new java.util.ArrayList<>();
+    if (mode != Mode.large) needed.add(Role.small);
+    if (mode != Mode.small) needed.add(Role.large);
+    Config config = models.nodeConfig(base, needed);
+    Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
 
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, models.sampling(),
@@ -110,9 +113,9 @@ public final class GenerateCommand implements Callable<Integer> {
       if (!quiet) {
         double s = (System.nanoTime() - t0) / 1e9;
         var c = fin.trace().counters();
-        System.err.printf("tandem: %s, %d tokens (small %d, large %d, injected %d), %d takeovers, %d recaps, %.2f s%n",
-            fin.trace().finishReason(), fin.usage().completionTokens(), c.smallTokens(), c.largeTokens(),
-            c.injectedTokens(), c.takeovers(), c.recaps(), s);
+        System.err.printf("tandem: %s, %s (small %d, large %d, injected %d), %s, %s, %.2f s%n",
+            fin.trace().finishReason(), count(fin.usage().completionTokens(), "token"), c.smallTokens(), c.largeTokens(),
+            c.injectedTokens(), count(c.takeovers(), "takeover"), count(c.recaps(), "recap"), s);
       }
       return 0;
     } finally {
@@ -122,6 +125,11 @@ public final class GenerateCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /** "1 takeover", "2 takeovers". */
+  static String count(long n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
   }
 
   private boolean hasExplicitMaxTokens() {

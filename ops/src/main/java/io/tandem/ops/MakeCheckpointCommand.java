@@ -28,9 +28,15 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
 
   @Option(
       names = "--tokenizer",
-      defaultValue = "/work/shared/fixtures/qwen-tokenizer",
-      description = "folder with tokenizer.json and tokenizer_config.json (default: ${DEFAULT-VALUE})")
+      description = "folder with tokenizer.json and tokenizer_config.json (default: Qwen2.5's tokenizer, which ships "
+          + "with Tandem)")
   Path tokenizer;
+
+  /** Qwen2.5's tokenizer files, on the class path (the launcher's jar). */
+  static final String SHIPPED_TOKENIZER = "/io/tandem/ops/qwen-tokenizer/";
+
+  private static final java.util.List<String> SHIPPED_FILES =
+      java.util.List.of("tokenizer.json", "tokenizer_config.json", "LICENSE.npm-package");
 
   @Option(
       names = "--max-shard-bytes",
@@ -50,7 +56,24 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
         return 1;
       }
       long start = System.nanoTime();
-      long params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
+      long params;
+      if (tokenizer != null) {
+        params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
+      } else {
+        Path shipped = Files.createTempDirectory("tandem-qwen-tokenizer");
+        try {
+          for (String f : SHIPPED_FILES) {
+            try (java.io.InputStream in = MakeCheckpointCommand.class.getResourceAsStream(SHIPPED_TOKENIZER + f)) {
+              if (in == null) throw new IllegalStateException("the shipped tokenizer is missing " + f + "; give --tokenizer DIR");
+              Files.copy(in, shipped.resolve(f));
+            }
+          }
+          params = CheckpointMaker.make(modelShape, out, seed, shipped, maxShardBytes);
+        } finally {
+          for (String f : SHIPPED_FILES) Files.deleteIfExists(shipped.resolve(f));
+          Files.deleteIfExists(shipped);
+        }
+      }
       System.out.printf(
           "wrote %s (%s, %,d parameters, seed %d) in %.1f s%n",
           out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);

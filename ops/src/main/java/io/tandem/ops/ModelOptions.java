@@ -3,20 +3,34 @@ package io.tandem.ops;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import io.tandem.ops.demo.DemoModels;
+import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.LoadedConfig;
 import io.tandem.protocol.config.PaperConfigLoader;
 import io.tandem.protocol.config.SpeculativeConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Option;
 
-/** Options shared by the commands that run the two models: which models, which config, sampling. */
+/**
+ * Options shared by the commands that run the two models: which models, which config, sampling.
+ * A role whose model is given neither by its flag nor by {@code tandem.small.model} /
+ * {@code tandem.large.model} runs the demo pair in {@code ops/demo/}, as every such command says in
+ * its {@code --help}.
+ */
 public final class ModelOptions {
-  @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, or a remote engine "
-      + "openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N].")
+  @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, "
+      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N]. "
+      + "Default: tandem.small.model, else the demo small model (ops/demo/small).")
   String small;
 
-  @Option(names = "--large", description = "Large model, as --small.")
+  @Option(names = "--large", description = "Large model, as --small. Default: tandem.large.model, else the demo large model (ops/demo/large).")
   String large;
 
   @Option(names = "--config", description = "Speculative config: the paper's YAML (e.g. 1b_32b.yml). Default: tandem.speculative.")
@@ -44,19 +58,74 @@ public final class ModelOptions {
   /** The speculative config, printing what the loader had to say about the file. */
   SpeculativeConfig speculative(Config base) {
     if (config == null) return SpeculativeConfig.fromHocon(base);
+    if (!Files.isRegularFile(config))
+      throw new IllegalArgumentException("--config " + config + ": no such file; give a speculative config in the paper's "
+          + "YAML (e.g. its 1b_32b.yml), or leave --config out for tandem.speculative");
     LoadedConfig loaded = PaperConfigLoader.loadYaml(config);
     for (String w : loaded.warnings()) System.err.println("tandem: " + w);
     return loaded.config();
   }
 
-  /** The node configuration with this command's models and device. */
-  Config nodeConfig(Config base) {
-    Config c = base;
-    if (small != null) c = c.withValue("tandem.small.model", ConfigValueFactory.fromAnyRef(small));
-    if (large != null) c = c.withValue("tandem.large.model", ConfigValueFactory.fromAnyRef(large));
-    c = c.withValue("tandem.small.devices", ConfigValueFactory.fromIterable(java.util.List.of(device)));
-    c = c.withValue("tandem.large.devices", ConfigValueFactory.fromIterable(java.util.List.of(device)));
+  /**
+   * The node configuration with this command's device and a model for each of {@code roles}: its
+   * flag, else its {@code tandem.ROLE.model}, else the demo pair's model (logged at INFO, so that
+   * {@code --quiet} hides it). A model folder that does not exist fails here, before anything loads.
+   *
+   * @throws IllegalArgumentException naming the flag (or config key) whose folder is missing
+   * @throws IllegalStateException when the demo pair is needed but cannot be found
+   */
+  Config nodeConfig(Config base, Collection<Role> roles) {
+    requireDevice(device);
+    Config c = base
+        .withValue("tandem.small.devices", ConfigValueFactory.fromIterable(List.of(device)))
+        .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(List.of(device)));
+    for (Role r : roles) {
+      String key = "tandem." + r + ".model";
+      String flag = r == Role.small ? small : large;
+      String model = flag != null ? flag : c.getString(key);
+      if (model.isBlank()) {
+        model = DemoModels.dir().resolve(r.name()).toString();
+        LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
+            + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, model);
+      } else {
+        requireFolderExists(model, flag != null ? "--" + r : key);
+      }
+      c = c.withValue(key, ConfigValueFactory.fromAnyRef(model));
+    }
     return c;
+  }
+
+  /** The spec of each of {@code roles}, read from a {@link #nodeConfig}. */
+  static Map<Role, RoleSpec> roleSpecs(Config nodeConfig, Collection<Role> roles) {
+    Map<Role, RoleSpec> out = new EnumMap<>(Role.class);
+    for (Role r : roles) out.put(r, RoleSpec.fromConfig(nodeConfig.getConfig("tandem." + r)));
+    return out;
+  }
+
+  /**
+   * A {@code gpuN} that this machine does not have is refused before any model loads (PyTorch
+   * would fail on the first tensor, with a page of dispatcher text).
+   */
+  static void requireDevice(String device) {
+    java.util.regex.Matcher gpu = java.util.regex.Pattern.compile("gpu(\\d+)").matcher(device);
+    if (device.equals("cpu")) return;
+    if (!gpu.matches())
+      throw new IllegalArgumentException("--device " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU");
+    int count = ai.djl.util.cuda.CudaUtils.getGpuCount();
+    if (Integer.parseInt(gpu.group(1)) >= count)
+      throw new IllegalArgumentException("--device " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"
+          : count + " GPU" + (count == 1 ? " (gpu0)" : "s (gpu0 to gpu" + (count - 1) + ")")) + "; use --device cpu"
+          + (count == 0 ? "" : " or one of those"));
+  }
+
+  /**
+   * A model that is neither {@code scripted:} nor {@code simulated:} is a checkpoint folder; a
+   * missing one is the commonest typo, and is refused before any other model starts loading.
+   */
+  private static void requireFolderExists(String model, String givenBy) {
+    if (model.startsWith("scripted:") || model.startsWith("simulated:") || Files.isDirectory(Path.of(model))) return;
+    throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
+        + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
   }
 
   static Config baseConfig() {

@@ -2,12 +2,20 @@ package io.tandem.ops;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
+import io.tandem.ops.cluster.NodeOptions;
 import io.tandem.orchestrator.http.HttpSettings;
 import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.http.TenantSpec;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.config.SpeculativeConfig;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.EnumMap;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -19,17 +27,20 @@ import picocli.CommandLine.Option;
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
-    description = "Serve the OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models), health, metrics and the playground.")
+    description = {
+      "Serve the OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models), health, metrics and the playground.",
+      "Without --small/--large: the demo pair in ops/demo/ (tiny models that add six two-digit numbers)."
+    })
 public final class ServeCommand implements Callable<Integer> {
 
   @Mixin ModelOptions models = new ModelOptions();
 
-  @Mixin io.tandem.ops.cluster.NodeOptions node = new io.tandem.ops.cluster.NodeOptions();
+  @Mixin NodeOptions node = new NodeOptions();
 
   @Option(names = "--host", description = "Address to bind. Default: tandem.http.host (127.0.0.1). Without API keys only loopback is allowed.")
   String host;
 
-  @Option(names = "--port", description = "Port. Default: tandem.http.port (8080); 0 picks a free one.")
+  @Option(names = "--port", description = "HTTP port. Default: tandem.http.port (8080); 0 picks a free one.")
   Integer port;
 
   @Option(names = "--api-keys", description = "A HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}.")
@@ -37,36 +48,31 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // Everything that can be wrong with the arguments is found before any model loads.
     Config base = ModelOptions.baseConfig();
-    Config config = node.apply(models.nodeConfig(base));
-    Map<Role, RoleSpec> roles = TandemNode.rolesFromConfig(config);
-    boolean orchestrator = io.tandem.ops.cluster.NodeOptions.isOrchestrator(config);
-    if (host != null) config = config.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
-    if (port != null) config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
-    for (Role r : roles.keySet()) {
-      if (!config.getString("tandem." + r + ".model").isBlank()) continue;
-      // No model given: the embedded default, the demo pair that ships in ops/demo/.
-      java.nio.file.Path demo;
-      try {
-        demo = io.tandem.ops.demo.DemoModels.dir().resolve(r.name());
-      } catch (IllegalStateException e) {
-        throw new IllegalArgumentException("no " + r + " model configured and " + e.getMessage()
-            + " (or give --small SPEC --large SPEC: a checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE)");
-      }
-      org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info(
-          "tandem serve: no {} model given; serving the embedded demo {} model {} (tiny, trained on sums of six "
-              + "two-digit numbers: see ops/demo/README.md for what it can do)", r, r, demo);
-      config = config.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(demo.toString()));
-      roles.put(r, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
-    }
-    HttpSettings http = HttpSettings.fromConfig(config).withSpeculative(models.speculative(base));
+    SpeculativeConfig speculative = models.speculative(base);
+    Config placed = node.apply(base);
+    if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
+    if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
+    boolean orchestrator = NodeOptions.isOrchestrator(placed);
+    HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative);
     if (apiKeys != null) {
-      java.util.List<TenantSpec> all = new java.util.ArrayList<>(http.tenants());
+      if (!Files.isRegularFile(apiKeys))
+        throw new IllegalArgumentException("--api-keys " + apiKeys + ": no such file; give a HOCON/JSON file "
+            + "{\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}");
+      List<TenantSpec> all = new ArrayList<>(http.tenants());
       all.addAll(TenantSpec.fromFile(apiKeys));
       http = http.withTenants(all);
     }
-    if (http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
+    if (orchestrator && http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
       throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
+    if (orchestrator) requireFree("HTTP", http.host(), http.port(), "--port");
+    if (placed.getBoolean("tandem.cluster.enabled"))
+      requireFree("cluster", placed.getString("tandem.cluster.hostname"), placed.getInt("tandem.cluster.port"), "--cluster-port");
+    List<Role> modelRoles = List.copyOf(TandemNode.rolesFromConfig(placed).keySet());
+    Config config = models.nodeConfig(placed, modelRoles);
+    Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, modelRoles);
+
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
     tnode.awaitUp(java.time.Duration.ofSeconds(60));
     if (!orchestrator) {
@@ -77,10 +83,37 @@ public final class ServeCommand implements Callable<Integer> {
       TandemHttpServer.start(tnode.system(), tnode.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
     } catch (Exception e) {
       tnode.close();
+      // Another process can still take the port while the models load.
+      for (Throwable t = e; t != null; t = t.getCause())
+        if (t instanceof BindException b) throw portTaken("HTTP", http.host(), http.port(), "--port", b);
       throw e;
     }
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
     tnode.system().getWhenTerminated().toCompletableFuture().get();
     return 0;
+  }
+
+  /**
+   * Refuses a port something else listens on, before any model loads: binding it afterwards
+   * would fail only once both models are loaded, and then with a stack trace.
+   *
+   * @param what which server the port is for ("HTTP", "cluster"), as the message names it
+   * @param flag the option that chooses another port
+   * @throws IllegalArgumentException saying which port is taken and what to do
+   */
+  static void requireFree(String what, String host, int port, String flag) {
+    if (port == 0) return;
+    try (ServerSocket probe = new ServerSocket()) {
+      probe.bind(new InetSocketAddress(host, port));
+    } catch (IOException e) {
+      throw portTaken(what, host, port, flag, e);
+    }
+  }
+
+  private static IllegalArgumentException portTaken(String what, String host, int port, String flag, Exception e) {
+    String reason = e.getMessage() == null ? e.toString() : e.getMessage().replaceAll(".*Address already in use.*", "Address already in use");
+    return new IllegalArgumentException("cannot listen on " + host + ":" + port + " for " + what + " (" + reason
+        + "; is another Tandem or server running there?): stop it, or choose another port with " + flag
+        + " N (0 picks a free one)");
   }
 }

@@ -1,5 +1,7 @@
 package io.tandem.ops;
 
+import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -30,23 +32,117 @@ public final class Tandem implements Runnable {
 
   public static void main(String[] args) {
     System.setProperty("ai.djl.offline", "true");
-    System.exit(commandLine().execute(args));
+    int code = commandLine().execute(args);
+    if (code != 0) {
+      // A failed command has nothing left to finish, but a model may still be loading on a worker
+      // thread (and JVM shutdown would wait for it and print its progress after the error line):
+      // stop at once, so that the error is the last thing on the screen.
+      System.out.flush();
+      System.err.flush();
+      Runtime.getRuntime().halt(code);
+    }
+    System.exit(code);
   }
 
-  /** The command line with Tandem's error handling: one clear line on stderr, non-zero exit. */
+  /**
+   * The command line with Tandem's error handling: one line on stderr saying what is wrong and
+   * what to do, exit status 2 for a mistake on the command line, 1 for a failure while running.
+   */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
+    HelpText.install(cl);
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      Throwable t = ex;
-      while (t.getCause() != null && (t.getMessage() == null || t instanceof java.util.concurrent.CompletionException
-          || t instanceof java.util.concurrent.ExecutionException)) t = t.getCause();
-      cmd.getErr().println("tandem " + cmd.getCommandName() + ": " + (t.getMessage() == null ? t.toString() : t.getMessage()));
+      cmd.getErr().println(commandName(cmd) + ": " + message(ex));
+      cmd.getErr().flush();
       return 1;
     });
     cl.setParameterExceptionHandler((ex, args) -> {
-      ex.getCommandLine().getErr().println("tandem: " + ex.getMessage() + " (see --help)");
+      PrintWriter err = ex.getCommandLine().getErr();
+      err.println(parameterError(ex));
+      err.flush();
       return 2;
     });
     return cl;
+  }
+
+  /** {@code tandem bench model} for that subcommand. */
+  static String commandName(CommandLine cmd) {
+    return cmd.getCommandSpec().qualifiedName();
+  }
+
+  /**
+   * A command-line mistake in one line: an unknown option or command with a suggestion ("did you
+   * mean --port?"), anything else with picocli's message; both point to {@code --help}.
+   */
+  static String parameterError(CommandLine.ParameterException ex) {
+    CommandLine cmd = ex.getCommandLine();
+    String name = commandName(cmd);
+    String help = "see " + name + " --help";
+    if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+      String first = u.getUnmatched().stream().filter(a -> a.startsWith("-")).findFirst().orElse(u.getUnmatched().get(0));
+      boolean option = first.startsWith("-");
+      String what = option ? "Unknown option: '" + first + "'"
+          : cmd.getSubcommands().isEmpty() ? "Unexpected argument: '" + first + "'"
+          : "Unknown command: '" + first + "'";
+      List<String> known = option
+          ? cmd.getCommandSpec().options().stream().flatMap(o -> java.util.Arrays.stream(o.names())).toList()
+          : List.copyOf(cmd.getSubcommands().keySet());
+      List<String> suggestions = closest(first.split("=", 2)[0], known);
+      // picocli's own suggestions: options sharing the first two letters, commands by similarity.
+      if (suggestions.isEmpty() && first.equals(u.getUnmatched().get(0))) suggestions = u.getSuggestions();
+      String hint = suggestions.isEmpty() ? "" : "; did you mean " + String.join(" or ", suggestions) + "?";
+      return name + ": " + what + hint + " (" + help + ")";
+    }
+    return name + ": " + oneLine(ex.getMessage()) + " (" + help + ")";
+  }
+
+  /**
+   * The names nearest to a mistyped one: at most two edits away (a letter added, dropped, changed,
+   * or two neighbours swapped, as in {@code --prot}), and fewer than half its letters.
+   */
+  static List<String> closest(String typed, List<String> names) {
+    int best = Math.min(2, (typed.replaceFirst("^-+", "").length() - 1) / 2);
+    List<String> out = new java.util.ArrayList<>();
+    for (String n : names) {
+      int d = editDistance(typed, n);
+      if (d > best) continue;
+      if (d < best) out.clear();
+      best = d;
+      out.add(n);
+    }
+    return out;
+  }
+
+  /** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
+  private static int editDistance(String a, String b) {
+    int[][] d = new int[a.length() + 1][b.length() + 1];
+    for (int i = 0; i <= a.length(); i++) d[i][0] = i;
+    for (int j = 0; j <= b.length(); j++) d[0][j] = j;
+    for (int i = 1; i <= a.length(); i++) {
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+        if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1))
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+    return d[a.length()][b.length()];
+  }
+
+  /** What went wrong, from the innermost exception that says something. */
+  static String message(Throwable ex) {
+    Throwable t = ex;
+    while (t.getCause() != null && (t.getMessage() == null || t instanceof java.util.concurrent.CompletionException
+        || t instanceof java.util.concurrent.ExecutionException)) {
+      t = t.getCause();
+    }
+    if (t instanceof java.nio.file.NoSuchFileException f) return "no such file " + f.getFile();
+    if (t instanceof java.nio.file.AccessDeniedException f) return "no permission to read or write " + f.getFile();
+    return oneLine(t.getMessage() == null ? t.toString() : t.getMessage());
+  }
+
+  /** Messages from libraries sometimes span lines; an error here is one line. */
+  static String oneLine(String s) {
+    return s.strip().replaceAll("\\s*\\R\\s*", " ");
   }
 }

@@ -51,6 +51,17 @@ class ModelCommandsTest {
   }
 
   @Test
+  void makeCheckpointWithoutTokenizerShipsQwensTokenizerFromTheProjectItself() throws Exception {
+    Path dir = tmp.resolve("tiny-default-tokenizer");
+    int made = Tandem.commandLine().execute("make-checkpoint", "--shape", "tiny", "--out", dir.toString(), "--seed", "2");
+    assertEquals(0, made);
+    Path fixture = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen-tokenizer");
+    for (String f : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
+      assertEquals(-1L, Files.mismatch(fixture.resolve(f), dir.resolve(f)), f + " is Qwen's, byte for byte");
+    }
+  }
+
+  @Test
   void makeCheckpointFailsWithOneLineForAnUnknownShape() {
     PrintStream stderr = System.err;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();

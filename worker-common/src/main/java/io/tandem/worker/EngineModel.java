@@ -20,7 +20,7 @@ import java.util.Set;
  * <p>Vocabulary sizes: models of one family share a tokenizer but may pad their embedding matrix
  * differently (DeepSeek-R1-Distill-Qwen-1.5B has {@code vocab_size} 151936, -32B 152064, over the
  * same 151665 tokens of one {@code tokenizer.json}). Token ids pass between them unchanged (the
- * tokenizer key is the same); an id at or beyond {@link #vocabularySize()} can only come from an
+ * tokenizer key is the same); an id at or beyond {@link #vocabSize()} can only come from an
  * engine serving another model than the tokenizer folder's, and the worker refuses it.
  */
 final class EngineModel implements ServedModel {
@@ -57,7 +57,7 @@ final class EngineModel implements ServedModel {
     }
     Set<Integer> eos = new LinkedHashSet<>();
     int context = spec.maxModelLen();
-    int vocab = Integer.MAX_VALUE;
+    int vocab = 0;
     if (Files.isRegularFile(spec.tokenizer().resolve("config.json"))) {
       HfConfig config = HfConfig.load(spec.tokenizer());
       eos.addAll(config.eosTokenIds());
@@ -91,18 +91,20 @@ final class EngineModel implements ServedModel {
     return contextLength;
   }
 
-  /** The model's {@code vocab_size} ({@code config.json}); every id the engine returns is below it. */
-  int vocabularySize() {
+  /** The model's {@code vocab_size} ({@code config.json}; 0 without one); every id the engine returns is below it. */
+  @Override
+  public int vocabSize() {
     return vocabularySize;
   }
 
   @Override
   public int[] render(Prompt prompt) {
-    if (!prompt.isChat()) return tokenizer.encode(prompt.raw());
-    if (template == null)
-      throw new IllegalArgumentException(name + ": the tokenizer folder has no chat template (tokenizer_config.json "
-          + "chat_template or chat_template.jinja); send a raw prompt instead");
-    return tokenizer.encode(template.render(prompt.messages(), true));
+    return ServedModel.render(prompt, tokenizer, p -> {
+      if (template == null)
+        throw new IllegalArgumentException(name + ": the tokenizer folder has no chat template (tokenizer_config.json "
+            + "chat_template or chat_template.jinja); send a raw prompt instead");
+      return tokenizer.encode(template.render(p.messages(), true));
+    });
   }
 
   @Override

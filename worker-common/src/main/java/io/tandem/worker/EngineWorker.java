@@ -119,6 +119,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
           return this;
         })
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.CountTokens.class, c -> {
+          c.replyTo().tell(StepSync.count(c, model));
+          return this;
+        })
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
@@ -190,9 +194,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     if (f == null || f.completeLocally) return this; // cancelled, or complete already
     if (f.firstTokenNanos == 0) f.firstTokenNanos = System.nanoTime();
     for (int id : s.ids()) {
-      if (id < 0 || id >= model.vocabularySize()) {
+      if (id < 0 || (model.vocabSize() > 0 && id >= model.vocabSize())) {
         return onBroke(new Broke(f.id, false, "the engine returned token id " + id + ", outside the vocabulary of the "
-            + "tokenizer folder (vocab_size " + model.vocabularySize() + "): does it serve the tokenizer folder's model?"));
+            + "tokenizer folder (vocab_size " + model.vocabSize() + "): does it serve the tokenizer folder's model?"));
       }
       f.step.view().sequence.append(new int[] {id});
       if (f.step.accept(id)) {

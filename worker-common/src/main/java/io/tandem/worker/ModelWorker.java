@@ -102,6 +102,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, this::onRelease)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
@@ -134,6 +135,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
         model.contextLength(), scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions()));
+    return this;
+  }
+
+  private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
+    c.replyTo().tell(StepSync.count(c, served));
     return this;
   }
 

@@ -28,12 +28,26 @@ interface ServedModel {
   int contextLength();
 
   /**
+   * Token ids this model knows are {@code [0, vocabSize)} (HF's {@code vocab_size}); 0 when it has
+   * no fixed vocabulary.
+   */
+  int vocabSize();
+
+  /**
    * The prompt as this model's token ids: chat messages through its chat template (with the
-   * generation prompt), raw text as it is.
+   * generation prompt), token ids of this model's vocabulary as they are, other raw text tokenized.
    *
    * @throws IllegalArgumentException when the model cannot render it (no chat template)
    */
   int[] render(Prompt prompt);
+
+  /** {@link #render} for a model whose chat template renders messages as {@code chat} does. */
+  static int[] render(Prompt prompt, TextTokenizer tokenizer, java.util.function.Function<Prompt, int[]> chat) {
+    if (prompt.isChat()) return chat.apply(prompt);
+    if (prompt.tokenIds() != null && prompt.tokenizerKey().equals(tokenizer.key()))
+      return prompt.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+    return tokenizer.encode(prompt.raw());
+  }
 
   /** A new, empty sequence sampling with {@code sampling}. */
   Sequence newSequence(SamplingParams sampling);
@@ -62,8 +76,13 @@ interface ServedModel {
       }
 
       @Override
+      public int vocabSize() {
+        return model.vocabSize();
+      }
+
+      @Override
       public int[] render(Prompt prompt) {
-        return prompt.isChat() ? model.renderChat(prompt.messages()) : model.tokenizer().encode(prompt.raw());
+        return ServedModel.render(prompt, model.tokenizer(), p -> model.renderChat(p.messages()));
       }
 
       @Override

@@ -102,6 +102,26 @@ final class StepSync {
   }
 
   /**
+   * Counts a prompt's tokens as {@code model} reads it ({@link WorkerProtocol.CountTokens}): a
+   * prompt rendered, or token ids checked against the vocabulary and decoded; a prompt that cannot
+   * be read gets its problem in the answer.
+   */
+  static WorkerProtocol.TokenCount count(WorkerProtocol.CountTokens c, ServedModel model) {
+    int context = model.contextLength();
+    try {
+      if (c.prompt() != null) return new WorkerProtocol.TokenCount(model.render(c.prompt()).length, null, null, context, null);
+      int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+      for (int i = 0; i < ids.length; i++)
+        if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
+          return new WorkerProtocol.TokenCount(0, null, null, context, "prompt[" + i + "] is token id " + ids[i]
+              + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens");
+      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null);
+    } catch (RuntimeException e) {
+      return new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage());
+    }
+  }
+
+  /**
    * A sequence for a new session's prompt: forked from the cached sequence sharing its longest
    * prefix (all but the prompt's last token at most, whose logits the first forward pass needs
    * anyway), or a new one.

@@ -92,6 +92,11 @@ public final class HfModel implements LanguageModel {
   }
 
   @Override
+  public int vocabSize() {
+    return decoder.config().vocabSize();
+  }
+
+  @Override
   public int[] renderChat(List<ChatMessage> messages) {
     if (template == null)
       throw new IllegalArgumentException(name + " has no chat template (tokenizer_config.json chat_template or "

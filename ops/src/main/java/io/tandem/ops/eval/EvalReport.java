@@ -6,11 +6,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
+import java.awt.FontMetrics;
 import java.awt.Graphics2D;
+import java.awt.Point;
+import java.awt.Rectangle;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import javax.imageio.ImageIO;
@@ -76,36 +80,51 @@ public final class EvalReport {
     };
   }
 
-  /** Accuracy against speed, one labelled point per mode. */
+  /**
+   * Accuracy against speed, one point per mode, each labelled beside its own point in its own
+   * colour, on axes whose ticks are round numbers.
+   */
   public static void chart(String dataset, List<ModeResult> results, Path file) throws IOException {
     System.setProperty("java.awt.headless", "true");
-    int w = 720;
+    int w = 760;
     int h = 480;
-    int left = 80;
-    int right = 40;
+    int left = 70;
+    int right = 30;
     int top = 50;
     int bottom = 70;
+    int pw = w - left - right;
+    int ph = h - top - bottom;
     BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
     g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
     g.setColor(Color.WHITE);
     g.fillRect(0, 0, w, h);
-    double maxSpeed = results.stream().mapToDouble(ModeResult::tokensPerS).max().orElse(1) * 1.15;
-    double minAcc = Math.max(0, Math.floor(results.stream().mapToDouble(r -> 100 * r.accuracy()).min().orElse(0) / 10) * 10 - 10);
-    double maxAcc = 100;
-    int pw = w - left - right;
-    int ph = h - top - bottom;
-    g.setColor(new Color(235, 235, 235));
+
+    double[] speed = ticks(0, results.stream().mapToDouble(ModeResult::tokensPerS).max().orElse(1) * 1.1, 6);
+    double lowest = results.stream().mapToDouble(r -> 100 * r.accuracy()).min().orElse(0);
+    double[] acc = ticks(Math.max(0, lowest - 5), 100, 6);
+    // Headroom above the top tick (100%), so that a point there has room for its label.
+    double x0 = speed[0], x1 = speed[speed.length - 1], y0 = acc[0];
+    double y1 = acc[acc.length - 1] + 0.4 * (acc[1] - acc[0]);
+
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-    for (int i = 0; i <= 5; i++) {
-      int y = top + ph - i * ph / 5;
+    FontMetrics small = g.getFontMetrics();
+    for (double a : acc) {
+      int y = top + ph - (int) Math.round((a - y0) / (y1 - y0) * ph);
       g.setColor(new Color(230, 230, 230));
       g.drawLine(left, y, left + pw, y);
       g.setColor(Color.DARK_GRAY);
-      g.drawString(String.format(Locale.ROOT, "%.0f%%", minAcc + i * (maxAcc - minAcc) / 5), left - 45, y + 4);
-      int x = left + i * pw / 5;
-      g.drawString(String.format(Locale.ROOT, "%.0f", i * maxSpeed / 5), x - 10, top + ph + 20);
+      String t = tickLabel(a) + "%";
+      g.drawString(t, left - 8 - small.stringWidth(t), y + 4);
+    }
+    for (double v : speed) {
+      int x = left + (int) Math.round((v - x0) / (x1 - x0) * pw);
+      g.setColor(new Color(230, 230, 230));
+      g.drawLine(x, top, x, top + ph);
+      g.setColor(Color.DARK_GRAY);
+      String t = tickLabel(v);
+      g.drawString(t, x - small.stringWidth(t) / 2, top + ph + 18);
     }
     g.setColor(Color.BLACK);
     g.setStroke(new BasicStroke(1.5f));
@@ -114,23 +133,124 @@ public final class EvalReport {
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
     g.drawString("Accuracy vs speed on " + dataset, left, 30);
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
-    g.drawString("speed (output tokens/s, all problems, wall clock)", left + pw / 2 - 150, h - 25);
+    FontMetrics normal = g.getFontMetrics();
+    String xTitle = "speed (output tokens/s, all problems, wall clock)";
+    g.drawString(xTitle, left + (pw - normal.stringWidth(xTitle)) / 2, h - 25);
     g.rotate(-Math.PI / 2);
-    g.drawString("accuracy", -(top + ph / 2) - 30, 20);
+    g.drawString("accuracy", -(top + ph / 2) - normal.stringWidth("accuracy") / 2, 18);
     g.rotate(Math.PI / 2);
+
     Color[] colors = {new Color(31, 119, 180), new Color(214, 39, 40), new Color(44, 160, 44), new Color(148, 103, 189)};
-    for (int i = 0; i < results.size(); i++) {
-      ModeResult r = results.get(i);
-      int x = left + (int) (r.tokensPerS() / maxSpeed * pw);
-      int y = top + ph - (int) ((100 * r.accuracy() - minAcc) / (maxAcc - minAcc) * ph);
-      g.setColor(colors[i % colors.length]);
-      g.fillOval(x - 7, y - 7, 14, 14);
-      g.setColor(Color.BLACK);
-      g.drawString(String.format(Locale.ROOT, "%s (%.1f%%, %.0f tok/s)", label(r.mode()), 100 * r.accuracy(),
-          r.tokensPerS()), Math.max(left + 5, Math.min(x + 10, w - 300)), y + (i % 2 == 0 ? -12 : 24));
+    List<Point> points = new ArrayList<>();
+    List<String> texts = new ArrayList<>();
+    for (ModeResult r : results) {
+      points.add(new Point(left + (int) Math.round((r.tokensPerS() - x0) / (x1 - x0) * pw),
+          top + ph - (int) Math.round((100 * r.accuracy() - y0) / (y1 - y0) * ph)));
+      texts.add(String.format(Locale.ROOT, "%s\n%.1f%%, %.0f tokens/s", label(r.mode()), 100 * r.accuracy(), r.tokensPerS()));
+    }
+    List<Rectangle> boxes = placeLabels(points, texts, normal, new Rectangle(left, top, pw, ph));
+    for (int i = 0; i < points.size(); i++) {
+      Point p = points.get(i);
+      Rectangle b = boxes.get(i);
+      Color c = colors[i % colors.length];
+      g.setColor(c);
+      g.fillOval(p.x - 7, p.y - 7, 14, 14);
+      if (distance(b, p) > 16) {
+        // A label that had to move away from its point keeps a line to it.
+        g.setStroke(new BasicStroke(1f));
+        g.drawLine(p.x, p.y, (int) Math.max(b.x, Math.min(p.x, b.x + b.width)), (int) Math.max(b.y, Math.min(p.y, b.y + b.height)));
+      }
+      g.setColor(c.darker());
+      String[] lines = texts.get(i).split("\\n");
+      for (int l = 0; l < lines.length; l++) g.drawString(lines[l], b.x, b.y + l * normal.getHeight() + normal.getAscent());
     }
     g.dispose();
     ImageIO.write(img, "png", file.toFile());
+  }
+
+  /**
+   * Where each label goes: beside its own point (right, left, below, above, then the diagonals:
+   * the first place inside the plot that covers no point and no other label, and is nearer its
+   * own point than any other); failing that, the first free place, which the chart joins to its
+   * point with a line. Labels may span lines ({@code \n}).
+   *
+   * @return one box per label, in pixels, in the order of {@code points}
+   */
+  static List<Rectangle> placeLabels(List<Point> points, List<String> texts, FontMetrics fm, Rectangle plot) {
+    int gap = 10;
+    int radius = 8;
+    List<Rectangle> placed = new ArrayList<>();
+    for (int i = 0; i < points.size(); i++) {
+      Point p = points.get(i);
+      String[] lines = texts.get(i).split("\n");
+      int width = java.util.Arrays.stream(lines).mapToInt(fm::stringWidth).max().orElse(0);
+      int height = lines.length * fm.getHeight();
+      int[][] offsets = {
+        {gap, -height / 2}, {-gap - width, -height / 2}, {-width / 2, gap}, {-width / 2, -gap - height},
+        {gap / 2, gap / 2}, {gap / 2, -gap / 2 - height}, {-gap / 2 - width, gap / 2}, {-gap / 2 - width, -gap / 2 - height}
+      };
+      Rectangle best = null;
+      Rectangle fallback = null;
+      for (int[] o : offsets) {
+        Rectangle box = new Rectangle(p.x + o[0], p.y + o[1], width, height);
+        if (!plot.contains(box) || placed.stream().anyMatch(box::intersects)) continue;
+        boolean coversAPoint = false;
+        boolean nearestToOwn = true;
+        for (int j = 0; j < points.size(); j++) {
+          if (j == i) continue;
+          Point q = points.get(j);
+          Rectangle grown = new Rectangle(box.x - radius, box.y - radius, box.width + 2 * radius, box.height + 2 * radius);
+          coversAPoint |= grown.contains(q);
+          nearestToOwn &= distance(box, p) < distance(box, q);
+        }
+        if (coversAPoint) continue;
+        if (nearestToOwn) {
+          best = box;
+          break;
+        }
+        if (fallback == null) fallback = box;
+      }
+      if (best == null) best = fallback != null ? fallback : free(p, width, height, placed, plot);
+      placed.add(best);
+    }
+    return placed;
+  }
+
+  /** A box right (or left) of {@code p} moved down until it overlaps no placed label. */
+  private static Rectangle free(Point p, int width, int height, List<Rectangle> placed, Rectangle plot) {
+    int x = p.x + 10 + width <= plot.x + plot.width ? p.x + 10 : Math.max(plot.x, p.x - 10 - width);
+    Rectangle box = new Rectangle(x, Math.max(plot.y, p.y - height / 2), width, height);
+    while (placed.stream().anyMatch(box::intersects) && box.y + box.height < plot.y + plot.height) box.y += 2;
+    return box;
+  }
+
+  /** Pixels from {@code p} to the nearest point of {@code box}. */
+  static double distance(Rectangle box, Point p) {
+    double x = Math.max(box.x, Math.min(p.x, box.x + box.width));
+    double y = Math.max(box.y, Math.min(p.y, box.y + box.height));
+    return Math.hypot(p.x - x, p.y - y);
+  }
+
+  /** Round ticks covering [lo, hi]: multiples of 1, 2 or 5 times a power of ten, at most about {@code most}. */
+  static double[] ticks(double lo, double hi, int most) {
+    double raw = (hi - lo) / most;
+    double magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+    double step = 10 * magnitude;
+    for (double m : new double[] {1, 2, 5, 10}) {
+      if (m * magnitude >= raw) {
+        step = m * magnitude;
+        break;
+      }
+    }
+    double first = Math.floor(lo / step) * step;
+    int n = (int) Math.ceil((hi - first) / step - 1e-9);
+    double[] out = new double[n + 1];
+    for (int i = 0; i <= n; i++) out[i] = first + i * step;
+    return out;
+  }
+
+  private static String tickLabel(double v) {
+    return v == Math.rint(v) ? String.format(Locale.ROOT, "%,.0f", v) : String.format(Locale.ROOT, "%s", round(v, 3));
   }
 
   static double round(double v, int digits) {

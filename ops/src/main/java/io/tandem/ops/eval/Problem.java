@@ -20,8 +20,14 @@ public record Problem(String id, String problem, String answer) {
     for (String line : Files.readAllLines(file)) {
       lineNo++;
       if (line.isBlank()) continue;
-      JsonNode n = JSON.readTree(line);
-      if (!n.hasNonNull("problem") || !n.hasNonNull("answer"))
+      JsonNode n;
+      try {
+        n = JSON.readTree(line);
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException(file + " line " + lineNo + ": not JSON (" + e.getOriginalMessage()
+            + "); each line is one object {\"problem\": ..., \"answer\": ...} (MATH500 JSONL)");
+      }
+      if (!n.isObject() || !n.hasNonNull("problem") || !n.hasNonNull("answer"))
         throw new IllegalArgumentException(file + " line " + lineNo + ": needs \"problem\" and \"answer\" (MATH500 JSONL)");
       String id = n.hasNonNull("unique_id") ? n.get("unique_id").asText() : "line-" + lineNo;
       out.add(new Problem(id, n.get("problem").asText(), n.get("answer").asText()));

@@ -2,25 +2,37 @@ package io.tandem.ops.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code ops/cluster/local.sh}: three {@code tandem serve} processes on 127.0.0.1, a request through
- * the HTTP node answered with takeovers by the large node, then {@code down}.
+ * {@code ops/cluster/local.sh}: {@code tandem serve} processes on 127.0.0.1 serving the demo pair,
+ * one or two orchestrators each answering on its own HTTP port; ports refused up front; a node
+ * that dies takes the others down with it; {@code status} and {@code down} need no settings.
  *
  * <p>An integration test (failsafe, after {@code package}): it runs the launcher as a user would,
  * which needs {@code ops/target/tandem-ops.jar} and its {@code lib/}.
@@ -32,48 +44,127 @@ class LocalClusterScriptIT {
     return Files.isDirectory(p.resolve("ops/cluster")) ? p : p.getParent();
   }
 
-  private static int run(Map<String, String> env, String... args) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(args).directory(repo().toFile()).redirectErrorStream(true).inheritIO();
+  record Run(int exit, String output) {}
+
+  private static Run run(Map<String, String> env, String command) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(repo().resolve("ops/cluster/local.sh").toString(), command)
+        .directory(repo().toFile()).redirectErrorStream(true);
+    // Only what the test gives: no TANDEM_* of whoever runs the build.
+    pb.environment().keySet().removeIf(k -> k.startsWith("TANDEM_"));
     pb.environment().putAll(env);
     Process p = pb.start();
-    if (!p.waitFor(180, TimeUnit.SECONDS)) {
+    byte[] out = p.getInputStream().readAllBytes();
+    if (!p.waitFor(200, TimeUnit.SECONDS)) {
       p.destroyForcibly();
-      throw new AssertionError(String.join(" ", args) + " did not finish within 180 s");
+      throw new AssertionError("local.sh " + command + " did not finish within 200 s");
     }
-    return p.exitValue();
+    String text = new String(out, StandardCharsets.UTF_8);
+    System.out.println("local.sh " + command + " -> " + p.exitValue() + "\n" + text);
+    return new Run(p.exitValue(), text);
+  }
+
+  /** The first of {@code n} consecutive ports free on loopback. */
+  static int freePorts(int n) throws IOException {
+    for (int attempt = 0; attempt < 50; attempt++) {
+      int base;
+      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        base = s.getLocalPort();
+      }
+      if (base + n > 65535) continue;
+      boolean free = true;
+      for (int i = 1; i < n && free; i++) {
+        try (ServerSocket s = new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress())) {
+          free = true;
+        } catch (IOException taken) {
+          free = false;
+        }
+      }
+      if (free) return base;
+    }
+    throw new IOException("no " + n + " consecutive free ports on loopback");
+  }
+
+  private static Map<String, String> env(Path dir, int cluster, int http, String... more) {
+    Map<String, String> env = new HashMap<>(Map.of("TANDEM_CLUSTER_DIR", dir.toString(),
+        "TANDEM_CLUSTER_PORT", String.valueOf(cluster), "TANDEM_HTTP_PORT", String.valueOf(http),
+        "TANDEM_JAVA_OPTS", "-Xmx512m"));
+    for (int i = 0; i < more.length; i += 2) env.put(more[i], more[i + 1]);
+    return env;
+  }
+
+  private static List<String> pidFiles(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.map(f -> f.getFileName().toString()).filter(f -> f.endsWith(".pid")).toList();
+    }
   }
 
   @Test
-  void threeNodesComeUpAnswerARequestWithTakeoversByTheLargeNodeAndGoDown(@TempDir Path dir) throws Exception {
+  void twoOrchestratorsServeTheDemoPairEachOnItsOwnPortAndStatusNeedsNoSettings(@TempDir Path dir) throws Exception {
     assertTrue(Files.isRegularFile(repo().resolve("ops/target/tandem-ops.jar")), "the launcher is packaged");
-    int cluster = LoopbackCluster.freePort(), http = LoopbackCluster.freePort();
-    Map<String, String> env = Map.of("TANDEM_CLUSTER_DIR", dir.toString(), "TANDEM_CLUSTER_PORT", String.valueOf(cluster),
-        "TANDEM_HTTP_PORT", String.valueOf(http), "TANDEM_JAVA_OPTS", "-Xmx512m");
-    String script = repo().resolve("ops/cluster/local.sh").toString();
+    int cluster = freePorts(4), http = freePorts(2);
+    Map<String, String> env = env(dir, cluster, http, "TANDEM_ORCHESTRATORS", "2");
     try {
-      assertEquals(0, run(env, script, "up"));
-      assertEquals(0, run(env, script, "status"), "all three running");
+      Run up = run(env, "up");
+      assertEquals(0, up.exit(), up.output());
+      assertTrue(up.output().contains("http://127.0.0.1:" + http + "/ and http://127.0.0.1:" + (http + 1) + "/"), up.output());
+      assertTrue(up.output().contains("ops/demo/small"), "the demo pair by default: " + up.output());
+
+      Run status = run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "status");
+      assertEquals(0, status.exit(), "all four running, found from the settings `up` saved: " + status.output());
+      assertTrue(status.output().contains("http://127.0.0.1:" + http + "/ ready")
+          && status.output().contains("http://127.0.0.1:" + (http + 1) + "/ ready"), status.output());
+
       HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-      String body = "{\"model\": \"tandem\", \"messages\": [{\"role\": \"user\", \"content\": \"Compute the sum.\"}],"
-          + " \"max_tokens\": 300, \"temperature\": 0}";
-      HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
-          .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, r.statusCode(), r.body());
-      JsonNode json = new ObjectMapper().readTree(r.body());
-      // The demo scripts never close a think block: the answer may all be reasoning_content.
-      JsonNode message = json.at("/choices/0/message");
-      String text = message.path("content").asText("") + message.path("reasoning_content").asText("");
-      assertFalse(text.isEmpty(), r.body());
-      // The demo large model writes in capitals: its takeovers are visible in the answer.
-      assertTrue(text.chars().filter(Character::isUpperCase).count() > 20, "the large node took over: " + text);
-      assertTrue(json.at("/tandem/counters/takeovers").asInt() > 0, r.body());
-      assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, r.body());
-      assertFalse(json.at("/tandem/degraded").asBoolean(false), r.body());
+      for (int port : new int[] {http, http + 1}) {
+        String body = "{\"model\": \"tandem\", \"messages\": [{\"role\": \"user\", \"content\": "
+            + "\"Compute 40 + 85 + 79 + 26 + 57 + 87.\"}], \"max_tokens\": 400, \"temperature\": 0}";
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+            .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode json = new ObjectMapper().readTree(r.body());
+        JsonNode message = json.at("/choices/0/message");
+        String text = message.path("content").asText("") + message.path("reasoning_content").asText("");
+        assertTrue(text.contains("\\boxed{"), "the demo pair answers a sum: " + text);
+        assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "the large node took over: " + r.body());
+        assertFalse(json.at("/tandem/degraded").asBoolean(false), r.body());
+      }
       assertTrue(Files.size(dir.resolve("large.log")) > 0, "logs in one folder");
     } finally {
-      assertEquals(0, run(env, script, "down"));
+      assertEquals(0, run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "down").exit());
     }
-    assertTrue(run(env, script, "status") != 0, "nothing left running after down");
+    assertNotEquals(0, run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "status").exit(), "nothing left running after down");
+    assertEquals(List.of(), pidFiles(dir));
+  }
+
+  @Test
+  void takenPortsAreRefusedBeforeAnyNodeStarts(@TempDir Path dir) throws Exception {
+    int cluster = freePorts(3), http = freePorts(1);
+    try (ServerSocket otherHttp = new ServerSocket(http, 1, InetAddress.getLoopbackAddress());
+        ServerSocket otherLarge = new ServerSocket(cluster + 2, 1, InetAddress.getLoopbackAddress())) {
+      Run up = run(env(dir, cluster, http), "up");
+      assertEquals(1, up.exit(), up.output());
+      assertTrue(up.output().contains("HTTP port " + http + " (orchestrator)")
+          && up.output().contains("cluster port " + (cluster + 2) + " (large)")
+          && up.output().contains("TANDEM_HTTP_PORT=N"), up.output());
+      assertFalse(up.output().contains("started"), "no node started: " + up.output());
+      assertEquals(List.of(), pidFiles(dir));
+    }
+  }
+
+  @Test
+  void aNodeThatDiesWhileStartingTakesTheOthersDownAndUpFails(@TempDir Path dir) throws Exception {
+    int cluster = freePorts(3), http = freePorts(1);
+    Run up = run(env(dir, cluster, http, "TANDEM_LARGE", dir.resolve("no-such-model").toString()), "up");
+    assertEquals(1, up.exit(), up.output());
+    assertTrue(up.output().contains("large exited") && up.output().contains("no such folder"), up.output());
+    Matcher started = Pattern.compile("started (\\w+) \\(pid (\\d+)\\)").matcher(up.output());
+    List<Long> pids = new ArrayList<>();
+    while (started.find()) pids.add(Long.parseLong(started.group(2)));
+    assertEquals(3, pids.size(), up.output());
+    for (long pid : pids) {
+      assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " was stopped");
+    }
+    assertEquals(List.of(), pidFiles(dir));
   }
 }

@@ -5,8 +5,7 @@ import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.StatusCode;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.model.headers.RawHeader;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tandem.protocol.FailureCode;
 
 /**
  * A request the server refuses, as OpenAI writes it: {@code {"error": {"message", "type", "param",
@@ -72,28 +71,37 @@ public final class ApiError extends RuntimeException {
     return retryAfterSeconds;
   }
 
-  /** The error object alone ({@code {"message", "type", "param", "code"}}). */
-  public ObjectNode errorObject() {
-    ObjectNode e = JsonNodeFactory.instance.objectNode();
-    e.put("message", getMessage());
-    e.put("type", type);
-    e.put("param", param);
-    e.put("code", code);
-    return e;
+  /** The body: {@code {"error": {"message", "type", "param", "code"}}}. */
+  public OpenAi.ErrorBody body() {
+    return new OpenAi.ErrorBody(new OpenAi.Error(getMessage(), type, param, code));
   }
 
-  public ObjectNode toJson() {
-    ObjectNode root = JsonNodeFactory.instance.objectNode();
-    root.set("error", errorObject());
-    return root;
-  }
-
+  /** The response: the body with this error's status, and {@code Retry-After} when worth retrying. */
   public HttpResponse toResponse() {
     HttpResponse r = HttpResponse.create()
         .withStatus(statusCode())
-        .withEntity(ContentTypes.APPLICATION_JSON, Json.write(toJson()));
+        .withEntity(ContentTypes.APPLICATION_JSON, Json.write(body()));
     if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create("Retry-After", Integer.toString(retryAfterSeconds)));
     return r;
+  }
+
+  /**
+   * What a failed generation means to its client, decided by the code alone: the client's fault
+   * is a 400, a missed deadline a 504 and a lack of capacity a 503 (both with {@code Retry-After}),
+   * a fault of the server a 500.
+   */
+  public static ApiError forFailure(FailureCode code, String message, int retryAfterSeconds) {
+    int retry = Math.max(1, retryAfterSeconds);
+    return switch (code) {
+      case INVALID_REQUEST -> new ApiError(400, "invalid_request_error", null, "invalid_request", message, 0);
+      case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", message, 0);
+      case QUEUE_FULL -> overloaded("the server is at capacity: " + message, retry);
+      case NO_WORKER, WORKER_LOST, UNAVAILABLE -> new ApiError(503, "server_error", null, "service_unavailable",
+          "the server cannot serve this request now: " + message, retry);
+      case TIMEOUT -> new ApiError(504, "server_error", null, "timeout", "the generation timed out: " + message, retry);
+      case MODEL_ERROR -> new ApiError(500, "server_error", null, "model_error", "the model failed: " + message, 0);
+      case INTERNAL -> new ApiError(500, "server_error", null, "generation_failed", "the generation failed: " + message, 0);
+    };
   }
 
   private StatusCode statusCode() {
@@ -106,6 +114,7 @@ public final class ApiError extends RuntimeException {
       case 415 -> StatusCodes.UNSUPPORTED_MEDIA_TYPE;
       case 429 -> StatusCodes.TOO_MANY_REQUESTS;
       case 503 -> StatusCodes.SERVICE_UNAVAILABLE;
+      case 504 -> StatusCodes.GATEWAY_TIMEOUT;
       default -> StatusCodes.get(status);
     };
   }

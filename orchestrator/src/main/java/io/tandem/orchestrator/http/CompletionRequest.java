@@ -13,18 +13,28 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * A validated {@code /v1/chat/completions} or {@code /v1/completions} request. {@link #parse} reads
  * the JSON tree field by field and refuses, with a 400 naming the field, anything of the wrong type,
- * out of range, or not supported.
+ * out of range, or asking for behaviour Tandem does not implement. The rule for fields Tandem does
+ * not act on (README, "Serving"): a field is accepted when Tandem implements it, when leaving it
+ * unimplemented cannot change the result ({@code parallel_tool_calls}, {@code store}, {@code
+ * metadata}, {@code service_tier}, {@code reasoning_effort}, and the fields servers write on
+ * assistant messages), or when it carries its neutral value ({@link #NEUTRAL}); any other value of
+ * those is a 400 {@code unsupported_parameter}, and an unknown field a 400.
+ *
+ * <p>The prompt is {@code prompt} (text or chat messages) or {@code promptTokenIds} (a
+ * {@code /v1/completions} prompt given as token ids of the small model), exactly one. {@code
+ * maxTokens} is null when the client gave none: the server then fits the generation to the context.
  */
 public record CompletionRequest(
     boolean chat,
     String model,
     Prompt prompt,
-    int promptChars,
-    int maxTokens,
+    List<Integer> promptTokenIds,
+    Integer maxTokens,
     SamplingParams sampling,
     List<String> stop,
     boolean stream,
@@ -36,18 +46,65 @@ public record CompletionRequest(
   static final int MAX_STOP = 4;
   static final int MAX_MESSAGES = 4096;
 
+  /** A field accepted only at its neutral value, and what that value is (for the message). */
+  private record Neutral(String neutral, Predicate<JsonNode> isNeutral, String why) {}
+
+  private static final Map<String, Neutral> NEUTRAL = Map.ofEntries(
+      Map.entry("n", new Neutral("1", v -> v.isIntegralNumber() && v.asLong() == 1, "Tandem returns one choice per request")),
+      Map.entry("logprobs", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "logprobs are not supported")),
+      Map.entry("top_logprobs", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "logprobs are not supported")),
+      Map.entry("presence_penalty", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "penalties are not supported")),
+      Map.entry("frequency_penalty", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "penalties are not supported")),
+      Map.entry("repetition_penalty", new Neutral("1", v -> v.isNumber() && v.asDouble() == 1, "penalties are not supported")),
+      Map.entry("min_p", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "min_p sampling is not supported")),
+      Map.entry("min_tokens", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "min_tokens is not supported")),
+      Map.entry("ignore_eos", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "ignore_eos is not supported")),
+      Map.entry("include_stop_str_in_output", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(),
+          "stop strings are never included")),
+      Map.entry("skip_special_tokens", new Neutral("true", v -> v.isBoolean() && v.asBoolean(), "special tokens are always skipped")),
+      Map.entry("logit_bias", new Neutral("{}", v -> v.isObject() && v.isEmpty(), "logit_bias is not supported")),
+      Map.entry("tools", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
+      Map.entry("functions", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
+      Map.entry("tool_choice", new Neutral("\"none\"", v -> v.isTextual() && v.asText().equals("none"), "Tandem does not call tools")),
+      Map.entry("function_call", new Neutral("\"none\"", v -> v.isTextual() && v.asText().equals("none"), "Tandem does not call tools")),
+      Map.entry("response_format", new Neutral("{\"type\": \"text\"}", v -> v.isObject() && "text".equals(v.path("type").asText()),
+          "structured output is not supported")),
+      Map.entry("modalities", new Neutral("[\"text\"]", v -> v.isArray() && v.size() == 1 && "text".equals(v.get(0).asText()),
+          "Tandem writes text only")),
+      Map.entry("audio", new Neutral("null", v -> false, "Tandem writes text only")),
+      Map.entry("prediction", new Neutral("null", v -> false, "predicted outputs are not supported")),
+      Map.entry("web_search_options", new Neutral("null", v -> false, "Tandem does not search the web")),
+      Map.entry("echo", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "echo is not supported")),
+      Map.entry("best_of", new Neutral("1", v -> v.isIntegralNumber() && v.asLong() == 1, "best_of is not supported")),
+      Map.entry("suffix", new Neutral("\"\"", v -> v.isTextual() && v.asText().isEmpty(), "suffix is not supported")));
+
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
-      "frequency_penalty", "logit_bias", "tandem");
+      "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
+      "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier");
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
-      "functions", "function_call", "parallel_tool_calls", "response_format", "store", "metadata", "service_tier",
-      "reasoning_effort", "modalities", "audio", "prediction", "web_search_options");
+      "functions", "function_call", "response_format", "reasoning_effort", "modalities", "audio", "prediction",
+      "web_search_options");
   private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "echo", "best_of", "suffix");
 
-  /** The facts about the served models that validation needs. */
-  public record Limits(List<String> modelNames, int contextLength, int defaultMaxTokens, int maxMaxTokens,
-      double charsPerToken, SpeculativeConfig base) {}
+  /**
+   * Fields that OpenAI-compatible servers write on assistant messages: a client that sends a
+   * response's message back (the SDKs' multi-turn pattern) sends them too. Accepted and ignored
+   * while they carry nothing to act on ({@code tool_calls} and {@code function_call} with a call
+   * are a 400: tool calls are not supported).
+   */
+  private static final Set<String> MESSAGE_ECHOES = Set.of("reasoning_content", "reasoning", "refusal", "annotations",
+      "audio", "tool_calls", "function_call");
 
+  /** The facts about the served models that validation needs. */
+  public record Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base) {}
+
+  /**
+   * Reads and validates {@code body}.
+   *
+   * @throws ApiError 400 for a field that is wrong or asks for what Tandem does not do (the error's
+   *     {@code param} names it), 404 {@code model_not_found} for a model this server does not serve
+   */
   public static CompletionRequest parse(ObjectNode body, boolean chat, Limits limits) {
     String endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
     for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
@@ -57,30 +114,28 @@ public record CompletionRequest(
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
         throw ApiError.invalid(f, "unrecognized request argument supplied to " + endpoint + ": " + f + hint);
       }
+      JsonNode v = body.get(f);
+      Neutral n = NEUTRAL.get(f);
+      if (n != null && !v.isNull() && !n.isNeutral().test(v))
+        throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
+            + n.neutral());
     }
-    unsupported(body, limits);
 
-    String model = string(body, "model", true);
+    String model = string(body, "model", false);
+    if (model == null) model = limits.modelNames().get(0);
     if (!limits.modelNames().contains(model))
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
           + String.join(", ", limits.modelNames()) + " (see GET /v1/models)");
 
-    Prompt prompt;
-    int chars;
+    Prompt prompt = null;
+    List<Integer> tokenIds = null;
     if (chat) {
-      List<ChatMessage> messages = messages(body.get("messages"));
-      prompt = Prompt.chat(messages);
-      chars = messages.stream().mapToInt(m -> m.content().length()).sum();
+      prompt = Prompt.chat(messages(body.get("messages")));
     } else {
-      String raw = rawPrompt(body.get("prompt"));
-      prompt = Prompt.raw(raw);
-      chars = raw.length();
+      JsonNode p = body.get("prompt");
+      tokenIds = tokenPrompt(p);
+      if (tokenIds == null) prompt = Prompt.raw(rawPrompt(p));
     }
-    long estimatedPromptTokens = (long) Math.ceil(chars / limits.charsPerToken());
-    if (estimatedPromptTokens >= limits.contextLength())
-      throw new ApiError(400, "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded",
-          "the prompt is too long: " + chars + " characters, at least " + estimatedPromptTokens
-              + " tokens, and the models take at most " + limits.contextLength() + " tokens", 0);
 
     Integer maxTokens = integer(body, "max_tokens", 1, Integer.MAX_VALUE);
     if (chat) {
@@ -90,12 +145,9 @@ public record CompletionRequest(
             + mct + ") disagree; give one of them");
       if (mct != null) maxTokens = mct;
     }
-    int ceiling = Math.min(limits.maxMaxTokens(), limits.contextLength() - 1);
-    if (maxTokens != null && maxTokens > ceiling)
+    if (maxTokens != null && maxTokens > limits.maxMaxTokens())
       throw ApiError.invalid(body.has("max_tokens") ? "max_tokens" : "max_completion_tokens", "max_tokens is "
-          + maxTokens + " but this server generates at most " + ceiling + " tokens per request");
-    int effectiveMax = maxTokens != null ? maxTokens
-        : (int) Math.max(1, Math.min(limits.defaultMaxTokens(), limits.contextLength() - 1 - estimatedPromptTokens));
+          + maxTokens + " but this server generates at most " + limits.maxMaxTokens() + " tokens per request");
 
     SamplingParams d = SamplingParams.PAPER;
     Double temperature = number(body, "temperature", 0, 2);
@@ -161,58 +213,34 @@ public record CompletionRequest(
         }
       }
     }
-    return new CompletionRequest(chat, model, prompt, chars, effectiveMax, sampling, stop, stream != null && stream,
+    return new CompletionRequest(chat, model, prompt, tokenIds, maxTokens, sampling, stop, stream != null && stream,
         includeUsage, user, mode, config);
+  }
+
+  /**
+   * The number of tokens to generate for a prompt of {@code promptTokens} tokens when the smallest
+   * context of the models the request uses is {@code contextLength}: {@code max_tokens} when it
+   * fits, else a 400 in vLLM's words; without {@code max_tokens}, {@code defaultMaxTokens} capped
+   * to what fits (the generation then ends with {@code finish_reason: "length"} at the context).
+   *
+   * @throws ApiError 400 {@code context_length_exceeded} naming the numbers
+   */
+  int maxTokensWithin(int promptTokens, int contextLength, int defaultMaxTokens) {
+    String what = chat ? "messages" : "prompt";
+    if (maxTokens != null && (long) promptTokens + maxTokens > contextLength)
+      throw new ApiError(400, "invalid_request_error", what, "context_length_exceeded", "This model's maximum context length is "
+          + contextLength + " tokens. However, you requested " + ((long) promptTokens + maxTokens) + " tokens (" + promptTokens
+          + " in the " + what + ", " + maxTokens + " in the completion). Please reduce the length of the " + what
+          + " or completion.", 0);
+    if (promptTokens >= contextLength)
+      throw new ApiError(400, "invalid_request_error", what, "context_length_exceeded", "This model's maximum context length is "
+          + contextLength + " tokens. However, your " + what + " resulted in " + promptTokens + " tokens. Please reduce the"
+          + " length of the " + what + ".", 0);
+    return maxTokens != null ? maxTokens : Math.min(defaultMaxTokens, contextLength - promptTokens);
   }
 
   private static String stripSource(String m) {
     return m != null && m.startsWith("request: ") ? m.substring("request: ".length()) : String.valueOf(m);
-  }
-
-  /** Parameters OpenAI has and Tandem does not: accepted only at their neutral value. */
-  private static void unsupported(ObjectNode body, Limits limits) {
-    JsonNode n = body.get("n");
-    if (n != null && !n.isNull()) {
-      if (!n.isIntegralNumber()) throw ApiError.invalid("n", "n must be an integer, got " + Json.kind(n));
-      if (n.asLong() != 1) throw ApiError.unsupported("n", "n = " + n.asText() + " is not supported: Tandem returns one choice per request (n = 1)");
-    }
-    JsonNode lp = body.get("logprobs");
-    if (lp != null && !lp.isNull() && !(lp.isBoolean() && !lp.asBoolean()))
-      throw ApiError.unsupported("logprobs", "logprobs are not supported");
-    notSet(body, "top_logprobs", "top_logprobs are not supported");
-    for (String f : List.of("tools", "functions"))
-      if (body.has(f) && !body.get(f).isNull() && !(body.get(f).isArray() && body.get(f).isEmpty()))
-        throw ApiError.unsupported(f, f + " are not supported: Tandem does not call tools");
-    for (String f : List.of("tool_choice", "function_call")) {
-      JsonNode v = body.get(f);
-      if (v != null && !v.isNull() && !(v.isTextual() && v.asText().equals("none")))
-        throw ApiError.unsupported(f, f + " is not supported: Tandem does not call tools");
-    }
-    for (String f : List.of("presence_penalty", "frequency_penalty")) {
-      JsonNode v = body.get(f);
-      if (v != null && !v.isNull() && (!v.isNumber() || v.asDouble() != 0))
-        throw ApiError.unsupported(f, f + " is not supported (only 0)");
-    }
-    JsonNode lb = body.get("logit_bias");
-    if (lb != null && !lb.isNull() && !(lb.isObject() && lb.isEmpty()))
-      throw ApiError.unsupported("logit_bias", "logit_bias is not supported");
-    JsonNode rf = body.get("response_format");
-    if (rf != null && !rf.isNull() && !(rf.isObject() && "text".equals(rf.path("type").asText())))
-      throw ApiError.unsupported("response_format", "response_format other than {\"type\": \"text\"} is not supported");
-    JsonNode echo = body.get("echo");
-    if (echo != null && !echo.isNull() && !(echo.isBoolean() && !echo.asBoolean()))
-      throw ApiError.unsupported("echo", "echo is not supported");
-    JsonNode bo = body.get("best_of");
-    if (bo != null && !bo.isNull() && !(bo.isIntegralNumber() && bo.asLong() == 1))
-      throw ApiError.unsupported("best_of", "best_of other than 1 is not supported");
-    notSet(body, "suffix", "suffix is not supported");
-    for (String f : List.of("audio", "modalities", "prediction", "web_search_options"))
-      notSet(body, f, f + " is not supported");
-  }
-
-  private static void notSet(ObjectNode body, String f, String message) {
-    JsonNode v = body.get(f);
-    if (v != null && !v.isNull()) throw ApiError.unsupported(f, message);
   }
 
   private static List<ChatMessage> messages(JsonNode m) {
@@ -227,9 +255,13 @@ public record CompletionRequest(
       if (!msg.isObject()) throw ApiError.invalid(p, p + " must be an object with role and content, got " + Json.kind(msg));
       for (Iterator<String> it = msg.fieldNames(); it.hasNext(); ) {
         String f = it.next();
-        if (f.equals("tool_calls") || f.equals("tool_call_id") || f.equals("function_call"))
+        JsonNode v = msg.get(f);
+        boolean empty = v.isNull() || (v.isArray() && v.isEmpty());
+        if (f.equals("tool_call_id") || ((f.equals("tool_calls") || f.equals("function_call")) && !empty))
           throw ApiError.unsupported(p + "." + f, p + "." + f + ": tool calls are not supported");
-        if (!Set.of("role", "content", "name", "refusal").contains(f))
+        if (f.equals("audio") && !v.isNull())
+          throw ApiError.unsupported(p + "." + f, p + ".audio: audio messages are not supported");
+        if (!f.equals("role") && !f.equals("content") && !f.equals("name") && !MESSAGE_ECHOES.contains(f))
           throw ApiError.invalid(p + "." + f, p + " has an unrecognized field '" + clip(f) + "' (a message has role and content)");
       }
       JsonNode role = msg.get("role");
@@ -266,14 +298,42 @@ public record CompletionRequest(
   }
 
   private static String rawPrompt(JsonNode p) {
-    if (p == null || p.isNull()) throw ApiError.invalid("prompt", "prompt is required: a string");
-    if (p.isTextual()) return p.asText();
-    if (p.isArray()) {
-      if (p.size() == 1 && p.get(0).isTextual()) return p.get(0).asText();
-      if (p.size() > 1) throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
-      throw ApiError.unsupported("prompt", "prompt must be a string (token-id prompts are not supported)");
+    if (p == null || p.isNull()) throw ApiError.invalid("prompt", "prompt is required: a string, or a list of token ids");
+    String text;
+    if (p.isTextual()) text = p.asText();
+    else if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) text = p.get(0).asText();
+    else if (p.isArray() && p.size() > 1 && p.get(0).isTextual())
+      throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
+    else if (p.isArray() && p.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
+    else throw ApiError.invalid("prompt", "prompt must be a string, a list of token ids, or a list of one such list; got "
+        + Json.kind(p) + (p.isArray() ? " of " + Json.kind(p.get(0)) + "s" : ""));
+    if (text.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
+    return text;
+  }
+
+  /**
+   * A prompt given as token ids, as OpenAI's API takes it: a list of integers is one tokenized
+   * prompt, a list of such lists a batch (of which Tandem takes one). Null when the prompt is text.
+   */
+  private static List<Integer> tokenPrompt(JsonNode p) {
+    if (p == null || !p.isArray() || p.isEmpty()) return null;
+    JsonNode ids = p;
+    if (p.get(0).isArray()) {
+      if (p.size() > 1)
+        throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
+      ids = p.get(0);
+      if (ids.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
+    } else if (!p.get(0).isIntegralNumber()) {
+      return null;
     }
-    throw ApiError.invalid("prompt", "prompt must be a string, got " + Json.kind(p));
+    List<Integer> out = new ArrayList<>(ids.size());
+    for (int i = 0; i < ids.size(); i++) {
+      JsonNode id = ids.get(i);
+      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
+        throw ApiError.invalid("prompt", "prompt[" + i + "] must be a token id (an integer >= 0), got " + clip(id.toString()));
+      out.add(id.asInt());
+    }
+    return List.copyOf(out);
   }
 
   private static List<String> stop(JsonNode s) {

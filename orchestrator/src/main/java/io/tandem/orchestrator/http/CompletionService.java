@@ -10,31 +10,41 @@ import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.headers.RawHeader;
 import akka.japi.Pair;
+import akka.stream.KillSwitches;
 import akka.stream.Materializer;
 import akka.stream.OverflowStrategy;
+import akka.stream.UniqueKillSwitch;
+import akka.stream.javadsl.Keep;
 import akka.stream.javadsl.Sink;
 import akka.stream.javadsl.Source;
 import akka.stream.typed.javadsl.ActorSource;
 import akka.util.ByteString;
+import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionActor;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.orchestrator.session.Sessions;
-import io.tandem.protocol.Author;
 import io.tandem.protocol.FailureCode;
-import java.time.Duration;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.worker.WorkerProtocol.TokenCount;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Runs one completion: starts a session whose events flow into a stream, and answers with the
- * OpenAI object or an SSE stream of chunks. The response waits for the session's first event, so
- * a session refused at once (workers' queues full) is still a 503 and not a broken stream. When
- * the client goes away before the end, the session is cancelled and frees its caches.
+ * Runs one admitted completion in four steps: {@link #countPrompt} (a worker counts the prompt's
+ * tokens, so {@code max_tokens} is checked against the context as vLLM checks it, before anything
+ * is generated), {@link #startSession} (the session's events flow into a stream), then {@link
+ * #whole} (the OpenAI object) or {@link #streamed} (SSE chunks). A streamed response waits for the
+ * session's first event, so a session refused at once (workers' queues full) is still a 503 and
+ * not a broken stream. When the client goes away before the end (its connection closes, streaming
+ * or not) the session is cancelled and frees its caches.
  */
 final class CompletionService {
   private static final int EVENT_BUFFER = 1 << 16;
@@ -43,127 +53,220 @@ final class CompletionService {
   private final ActorRef<Sessions.Command> sessions;
   private final HttpSettings settings;
   private final Metrics metrics;
+  private final WorkerView workers;
   private final Materializer mat;
 
-  CompletionService(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, HttpSettings settings, Metrics metrics) {
+  CompletionService(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, HttpSettings settings, Metrics metrics,
+      WorkerView workers) {
     this.system = system;
     this.sessions = sessions;
     this.settings = settings;
     this.metrics = metrics;
+    this.workers = workers;
     this.mat = Materializer.matFromSystem(system);
   }
 
-  /** What a session's failure means to a client. */
-  static ApiError errorFor(SessionEvent.Failed f) {
-    String m = f.message() == null ? "the generation failed" : f.message();
-    if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED)
-      return new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded",
-          "the prompt is longer than the model's context: " + m, 0);
-    if (f.retryable()) return ApiError.overloaded("the server is at capacity: " + m, 1);
-    return new ApiError(500, "server_error", null, "generation_failed", "the generation failed: " + m, 0);
+  /** Runs {@code req}; closes {@code permit} when it ends, however it ends. */
+  CompletionStage<HttpResponse> run(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log,
+      ClientConnection client) {
+    Exchange x = new Exchange(req, permit, log);
+    CompletionStage<HttpResponse> response = countPrompt(req).thenCompose(counted -> {
+      x.begin(counted);
+      Source<SessionEvent, NotUsed> events = startSession(x, client);
+      return req.stream() ? streamed(x, events) : whole(x, events);
+    });
+    return response.whenComplete((r, t) -> {
+      if (t != null) x.finish();
+    });
   }
 
-  CompletionStage<HttpResponse> run(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log) {
-    String id = (req.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-    log.id = id;
-    Generation gen = new Generation(id, System.currentTimeMillis() / 1000, req, settings.reasoningParser());
-    long t0 = System.nanoTime();
-    Timing timing = new Timing(t0);
-    metrics.running.incrementAndGet();
-    metrics.waiting.incrementAndGet();
-    AtomicBoolean finalized = new AtomicBoolean();
-    Runnable finish = () -> {
-      if (!finalized.compareAndSet(false, true)) return;
-      if (!timing.sawFirst) metrics.waiting.decrementAndGet();
-      metrics.running.decrementAndGet();
-      double e2e = (System.nanoTime() - t0) / 1e9;
-      if (gen.done && gen.failed == null) {
-        metrics.e2e.observe(e2e);
-        metrics.finished(gen.finishReason, gen.promptTokens, gen.counters());
-        if (gen.counters() == null)
-          for (Author a : Author.values()) metrics.generated(a.name(), gen.tokensBy(a));
-        if (timing.sawFirst && gen.tokens() > 1)
-          metrics.perOutputToken.observe((timing.last - timing.first) / 1e9 / (gen.tokens() - 1));
-      } else if (gen.failed == null) {
-        metrics.cancelled();
-      }
-      permit.addTokens((long) gen.promptTokens + gen.tokens());
-      permit.close();
-      log.finish(gen, timing.sawFirst ? (timing.first - t0) / 1e6 : -1, e2e * 1000);
+  /** The models a request of {@code mode} runs on. */
+  private static Set<Role> roles(Mode mode) {
+    return switch (mode) {
+      case speculative -> EnumSet.of(Role.small, Role.large);
+      case small -> EnumSet.of(Role.small);
+      case large -> EnumSet.of(Role.large);
     };
+  }
 
-    SessionRequest sr = new SessionRequest(id, permit.tenant(), req.prompt(), req.sampling(), req.maxTokens(),
-        req.config(), req.mode(), true);
-    AtomicBoolean terminalSeen = new AtomicBoolean();
-    CompletableFuture<ActorRef<SessionActor.Command>> sessionRef = new CompletableFuture<>();
-    Pair<ActorRef<SessionEvent>, Source<SessionEvent, NotUsed>> pre =
+  /** A prompt as a worker read it (token ids with their vocabulary and text), its token count, and max_tokens. */
+  private record Counted(Prompt prompt, int promptTokens, int maxTokens) {}
+
+  /**
+   * Asks a worker of the role that reads the prompt first to count it (and to check a token-id
+   * prompt against its vocabulary and decode it, for workers of another vocabulary), then fits
+   * {@code max_tokens} to the smallest context of the models the request uses.
+   */
+  private CompletionStage<Counted> countPrompt(CompletionRequest req) {
+    Role reader = req.mode() == Mode.large ? Role.large : Role.small;
+    CompletionStage<TokenCount> count = workers.countTokens(reader, req.prompt(), req.promptTokenIds(),
+        settings.retryAfterSeconds());
+    return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
+      if (c.problem() != null) throw ApiError.invalid(req.chat() ? "messages" : "prompt", c.problem());
+      int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
+      Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();
+      return new Counted(prompt, c.tokens(), max);
+    });
+  }
+
+  /**
+   * Starts the session; its events come out of the returned source, which ends after the last
+   * event, or early when the client leaves (the session is then cancelled).
+   */
+  private Source<SessionEvent, NotUsed> startSession(Exchange x, ClientConnection client) {
+    CompletableFuture<ActorRef<SessionActor.Command>> session = new CompletableFuture<>();
+    AtomicBoolean ended = new AtomicBoolean();
+    Pair<Pair<ActorRef<SessionEvent>, UniqueKillSwitch>, Source<SessionEvent, NotUsed>> pre =
         ActorSource.<SessionEvent>actorRef(e -> false, e -> Optional.empty(), EVENT_BUFFER, OverflowStrategy.fail())
+            .viaMat(KillSwitches.single(), Keep.both())
             .takeWhile(e -> !(e instanceof SessionEvent.Finished || e instanceof SessionEvent.Failed), true)
             .map(e -> {
-              if (e instanceof SessionEvent.Delta d) timing.delta(d.tokens().size(), metrics);
-              else terminalSeen.set(true);
+              if (e instanceof SessionEvent.Delta d) x.timing.delta(d.tokens().size(), metrics);
+              else ended.set(true);
               return e;
             })
             .watchTermination((m, done) -> {
               done.whenComplete((d, t) -> {
-                if (!terminalSeen.get()) sessionRef.thenAccept(s -> s.tell(SessionActor.Cancel.INSTANCE));
+                if (!ended.get()) session.thenAccept(s -> s.tell(SessionActor.Cancel.INSTANCE));
               });
               return m;
             })
             .preMaterialize(mat);
-    AskPattern.<Sessions.Command, Sessions.Started>ask(sessions, reply -> new Sessions.Start(sr, pre.first(), reply),
-            Duration.ofSeconds(10), system.scheduler())
-        .whenComplete((s, t) -> {
-          if (s != null) sessionRef.complete(s.session());
-          else pre.first().tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, "the session did not start: " + t.getMessage(), null));
-        });
+    ActorRef<SessionEvent> events = pre.first().first();
+    x.forgetClient = client.onClose(pre.first().second()::shutdown);
+    SessionRequest sr = new SessionRequest(x.gen.id, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
+        x.counted.maxTokens(), x.req.config(), x.req.mode(), true);
+    askStart(sr, events).whenComplete((s, t) -> {
+      if (s != null) session.complete(s.session());
+      else events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, "the session did not start: " + t.getMessage(), null));
+    });
+    return pre.second();
+  }
 
-    if (!req.stream()) {
-      return pre.second().runWith(Sink.seq(), mat).thenApply(events -> {
-        for (SessionEvent e : events) gen.onEvent(e);
-        HttpResponse r;
-        if (gen.failed != null) {
-          r = respondError(errorFor(gen.failed), log);
-        } else {
-          log.status = 200;
-          metrics.response(200);
-          r = HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Json.write(gen.response()));
-        }
-        finish.run();
-        return r;
-      });
-    }
-    return pre.second().prefixAndTail(1).runWith(Sink.head(), mat).thenApply(split -> {
-      List<SessionEvent> first = split.first();
-      if (!first.isEmpty() && first.get(0) instanceof SessionEvent.Failed f) {
-        gen.onEvent(f);
-        HttpResponse r = respondError(errorFor(f), log);
-        finish.run();
-        return r;
-      }
-      Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
-          .mapConcat(gen::onEvent)
-          .takeWhile(o -> !o.last(), true)
-          .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
-          .watchTermination((m, done) -> {
-            done.whenComplete((d, t) -> finish.run());
-            return m;
-          });
-      log.status = 200;
-      metrics.response(200);
-      return HttpResponse.create()
-          .addHeader(RawHeader.create("Cache-Control", "no-cache"))
-          .addHeader(RawHeader.create("X-Accel-Buffering", "no"))
-          .withEntity(HttpEntities.createChunked(
-              akka.http.javadsl.model.ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM), body));
+  private CompletionStage<Sessions.Started> askStart(SessionRequest request, ActorRef<SessionEvent> events) {
+    return AskPattern.ask(sessions, reply -> new Sessions.Start(request, events, reply), settings.askTimeout(),
+        system.scheduler());
+  }
+
+  /**
+   * Reads events until the output ends (a stop string ends it before the session does, which is
+   * then cancelled), then answers with the OpenAI object or the error (no one to answer when the
+   * client left).
+   */
+  private CompletionStage<HttpResponse> whole(Exchange x, Source<SessionEvent, NotUsed> events) {
+    return events.takeWhile(e -> {
+      x.gen.onEvent(e);
+      return !x.gen.done;
+    }).runWith(Sink.ignore(), mat).thenApply(d -> {
+      HttpResponse r;
+      if (x.gen.failed != null) r = x.respond(x.gen.error());
+      else if (x.gen.done) r = x.respond(200, HttpResponse.create().withEntity(ContentTypes.APPLICATION_JSON, Json.write(x.gen.response())));
+      else r = x.clientLeft();
+      x.finish();
+      return r;
     });
   }
 
-  private HttpResponse respondError(ApiError e, RequestLog.Entry log) {
-    log.status = e.status();
-    log.error = e.getMessage();
-    metrics.response(e.status());
-    return e.toResponse();
+  /** Answers with SSE chunks once the first event shows the session got going. */
+  private CompletionStage<HttpResponse> streamed(Exchange x, Source<SessionEvent, NotUsed> events) {
+    return events.prefixAndTail(1).runWith(Sink.head(), mat).thenApply(split -> {
+      List<SessionEvent> first = split.first();
+      if (!first.isEmpty() && first.get(0) instanceof SessionEvent.Failed f) {
+        x.gen.onEvent(f);
+        HttpResponse r = x.respond(x.gen.error());
+        x.finish();
+        return r;
+      }
+      Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
+          .mapConcat(x.gen::onEvent)
+          .takeWhile(o -> !o.last(), true)
+          .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
+          .watchTermination((m, done) -> {
+            done.whenComplete((d, t) -> x.finish());
+            return m;
+          });
+      return x.respond(200, HttpResponse.create()
+          .addHeader(RawHeader.create("Cache-Control", "no-cache"))
+          .addHeader(RawHeader.create("X-Accel-Buffering", "no"))
+          .withEntity(HttpEntities.createChunked(ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM), body)));
+    });
+  }
+
+  /** One request in flight: its output, timing, permit and log, and the bookkeeping when it ends. */
+  private final class Exchange {
+    final CompletionRequest req;
+    final Tenants.Permit permit;
+    final RequestLog.Entry log;
+    final Timing timing = new Timing(System.nanoTime());
+    /** The prompt as counted, and the output: set by {@link #begin} once the prompt is counted. */
+    Counted counted;
+    Generation gen;
+    /** Unhooks this request from its connection's close. */
+    Runnable forgetClient = () -> {};
+    private final AtomicBoolean finished = new AtomicBoolean();
+
+    Exchange(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log) {
+      this.req = req;
+      this.permit = permit;
+      this.log = log;
+      metrics.running.incrementAndGet();
+      metrics.waiting.incrementAndGet();
+    }
+
+    void begin(Counted c) {
+      counted = c;
+      String id = (req.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+      log.id = id;
+      gen = new Generation(id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
+          settings.retryAfterSeconds());
+    }
+
+    HttpResponse respond(ApiError e) {
+      log.error = e.getMessage();
+      return respond(e.status(), e.toResponse());
+    }
+
+    /** The events ended before the session did: the client closed its connection, nobody reads this. */
+    HttpResponse clientLeft() {
+      log.status = 499;
+      log.error = "the client closed the connection";
+      return new ApiError(400, "invalid_request_error", null, "client_closed_request", log.error, 0).toResponse();
+    }
+
+    HttpResponse respond(int status, HttpResponse r) {
+      log.status = status;
+      metrics.response(permit.tenant(), status);
+      return r;
+    }
+
+    /** Once, when the request ends: metrics, the tenant's token budget, the permit, the log line. */
+    void finish() {
+      if (!finished.compareAndSet(false, true)) return;
+      forgetClient.run();
+      if (!timing.sawFirst) metrics.waiting.decrementAndGet();
+      metrics.running.decrementAndGet();
+      if (gen == null) {
+        // Refused before a session started (the prompt did not fit, no worker to count it): the
+        // error's route writes the log line.
+        permit.close();
+        return;
+      }
+      double e2e = (System.nanoTime() - timing.start) / 1e9;
+      boolean ok = gen.done && gen.failed == null;
+      if (ok) {
+        metrics.e2e.observe(e2e);
+        if (timing.sawFirst && gen.tokens() > 1)
+          metrics.perOutputToken.observe((timing.last - timing.first) / 1e9 / (gen.tokens() - 1));
+      } else if (gen.failed == null) {
+        metrics.cancelled(permit.tenant());
+      }
+      int[] byAuthor = new int[io.tandem.protocol.Author.values().length];
+      for (io.tandem.protocol.Author a : io.tandem.protocol.Author.values()) byAuthor[a.ordinal()] = gen.tokensBy(a);
+      metrics.ended(permit.tenant(), ok ? gen.finishReason : null, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
+      permit.addTokens((long) gen.promptTokens + gen.tokens());
+      permit.close();
+      log.finish(gen, timing.sawFirst ? (timing.first - timing.start) / 1e6 : -1, e2e * 1000);
+    }
   }
 
   /** When output came: for time to first token and the latency between tokens. */

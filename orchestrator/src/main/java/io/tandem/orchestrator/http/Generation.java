@@ -1,7 +1,5 @@
 package io.tandem.orchestrator.http;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.orchestrator.TraceJson;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.protocol.Author;
@@ -9,14 +7,20 @@ import io.tandem.protocol.Counters;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Span;
 import io.tandem.protocol.SpanReason;
+import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
+import io.tandem.protocol.text.StopStrings;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * One request's output as the client sees it: consumes the session's events in order, applies
- * {@code stop} strings and the reasoning split, and writes OpenAI's chunks (streaming) or the final
- * object. Not thread-safe: it lives inside one stream stage.
+ * {@code stop} strings (with the one matcher, {@link StopStrings}) and the reasoning split, and
+ * writes OpenAI's chunks (streaming) or the final object. Usage is right for every ending: the
+ * prompt's tokens as a worker counted them before the session started, and the output tokens the
+ * client received (through the token that completed a stop string, when one ended it). Not
+ * thread-safe: it lives inside one stream stage.
  */
 final class Generation {
 
@@ -31,13 +35,16 @@ final class Generation {
   final CompletionRequest request;
   private final String model;
   private final ReasoningSplitter splitter;
-  private final int maxStop;
+  private final StopStrings stops;
+  private final int retryAfterSeconds;
 
   private final StringBuilder content = new StringBuilder();
   private final StringBuilder reasoning = new StringBuilder();
-  private final StringBuilder text = new StringBuilder();
+  /** Every character of output seen, the held-back tail included (what stop strings are looked for in). */
+  private final StringBuilder seen = new StringBuilder();
+  /** How much of {@link #seen} is visible; the rest may be the start of a stop string. */
+  private int shown;
   private final List<Piece> pieces = new ArrayList<>();
-  private String held = "";
   private int tokens;
   private final int[] tokensByAuthor = new int[Author.values().length];
   private boolean sentRole;
@@ -49,20 +56,24 @@ final class Generation {
   Trace trace;
   boolean degraded;
   int promptTokens;
-  int completionTokens;
   SessionEvent.Failed failed;
 
-  Generation(String id, long created, CompletionRequest request, ReasoningSplitter.Mode reasoningMode) {
+  /**
+   * @param promptTokens the prompt's tokens as a worker counted them before the session started
+   */
+  Generation(String id, long created, CompletionRequest request, ReasoningSplitter.Mode reasoningMode, int promptTokens,
+      int retryAfterSeconds) {
     this.id = id;
     this.created = created;
     this.request = request;
     this.model = request.model();
     this.splitter = new ReasoningSplitter(request.chat() ? reasoningMode : ReasoningSplitter.Mode.NONE);
-    int m = 0;
-    for (String s : request.stop()) m = Math.max(m, s.length());
-    this.maxStop = m;
+    this.stops = new StopStrings(request.stop());
+    this.promptTokens = promptTokens;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
+  /** Output tokens received so far (through a stop string's last token when one ended it). */
   int tokens() {
     return tokens;
   }
@@ -82,36 +93,32 @@ final class Generation {
   }
 
   private void onDelta(SessionEvent.Delta d, List<Out> out) {
-    tokens += d.tokens().size();
-    tokensByAuthor[d.author().ordinal()] += d.tokens().size();
-    String candidate = held + d.text();
-    held = "";
-    int cut = -1;
-    for (String s : request.stop()) {
-      int i = candidate.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    int counted = 0;
+    for (Token t : d.tokens()) {
+      counted++;
+      seen.append(t.text());
+      Optional<StopStrings.Match> m = stops.find(seen, t.text().length());
+      if (m.isPresent()) {
+        count(d.author(), counted);
+        visible(d.author(), d.reason(), counted, m.get().start(), out);
+        for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
+        end("stop", "stop", out);
+        return;
+      }
     }
-    if (cut >= 0) {
-      visible(d.author(), d.reason(), d.tokens().size(), candidate.substring(0, cut), out);
-      for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
-      end("stop", "stop", out);
-      return;
-    }
-    int keep = heldBack(candidate);
-    held = candidate.substring(candidate.length() - keep);
-    visible(d.author(), d.reason(), d.tokens().size(), candidate.substring(0, candidate.length() - keep), out);
+    count(d.author(), counted);
+    visible(d.author(), d.reason(), counted, seen.length() - stops.partialMatchLength(seen), out);
   }
 
-  /** The longest suffix that may be the start of a stop string: it waits for the next delta. */
-  private int heldBack(String s) {
-    for (int n = Math.min(s.length(), maxStop - 1); n > 0; n--) {
-      String suffix = s.substring(s.length() - n);
-      for (String stop : request.stop()) if (stop.startsWith(suffix)) return n;
-    }
-    return 0;
+  private void count(Author author, int n) {
+    tokens += n;
+    tokensByAuthor[author.ordinal()] += n;
   }
 
-  private void visible(Author author, SpanReason reason, int nTokens, String t, List<Out> out) {
+  /** Makes {@code seen[shown, upTo)} visible, written by {@code author} over {@code nTokens} tokens. */
+  private void visible(Author author, SpanReason reason, int nTokens, int upTo, List<Out> out) {
+    String t = upTo > shown ? seen.substring(shown, upTo) : "";
+    shown = Math.max(shown, upTo);
     Piece last = pieces.isEmpty() ? null : pieces.get(pieces.size() - 1);
     int start = last == null ? 0 : last.end();
     if (last != null && last.author() == author && last.reason() == reason) {
@@ -120,44 +127,30 @@ final class Generation {
       pieces.add(new Piece(author, reason, start, start + nTokens, new StringBuilder(t)));
     }
     if (t.isEmpty()) return;
-    text.append(t);
     for (ReasoningSplitter.Piece p : splitter.feed(t)) piece(author, p, out);
   }
 
   private void piece(Author author, ReasoningSplitter.Piece p, List<Out> out) {
     (p.reasoning() ? reasoning : content).append(p.text());
     if (!request.stream()) return;
-    ObjectNode chunk = chunkHead();
-    ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
-    choice.put("index", 0);
+    OpenAi.ChunkChoice choice;
     if (request.chat()) {
-      ObjectNode delta = choice.putObject("delta");
-      if (!sentRole) {
-        delta.put("role", "assistant");
-        sentRole = true;
-      }
-      delta.put(p.reasoning() ? "reasoning_content" : "content", p.text());
+      String role = sentRole ? null : "assistant";
+      sentRole = true;
+      OpenAi.Delta delta = p.reasoning() ? new OpenAi.Delta(role, null, p.text()) : new OpenAi.Delta(role, p.text(), null);
+      choice = new OpenAi.ChunkChoice(0, delta, null, null, null);
     } else {
-      choice.put("text", p.text());
+      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null);
     }
-    choice.putNull("logprobs");
-    choice.putNull("finish_reason");
-    chunk.putObject("tandem").put("author", author.name());
-    out.add(new Out(Json.write(chunk), false));
+    out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
 
   private void onFinished(SessionEvent.Finished f, List<Out> out) {
     trace = f.trace();
     degraded = f.degraded();
-    promptTokens = f.usage().promptTokens();
-    completionTokens = f.usage().completionTokens();
-    if (!held.isEmpty()) {
-      String h = held;
-      held = "";
-      Piece last = pieces.isEmpty() ? null : pieces.get(pieces.size() - 1);
-      visible(last == null ? Author.small : last.author(), last == null ? SpanReason.draft : last.reason(), 0, h, out);
-    }
     Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author();
+    SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();
+    visible(lastAuthor, lastReason, 0, seen.length(), out);
     for (ReasoningSplitter.Piece p : splitter.flush()) piece(lastAuthor, p, out);
     FinishReason r = f.trace().finishReason();
     String openAi = r == FinishReason.length || r == FinishReason.timeout ? "length" : "stop";
@@ -168,112 +161,88 @@ final class Generation {
     failed = f;
     done = true;
     if (request.stream()) {
-      out.add(new Out(Json.write(CompletionService.errorFor(f).toJson()), false));
+      out.add(new Out(Json.write(error().body()), false));
       out.add(new Out("[DONE]", true));
     }
+  }
+
+  /**
+   * The failure as the client sees it; after streamed output the message says that output stands
+   * (the stream's error event never takes back text the client has).
+   */
+  ApiError error() {
+    String m = failed.message() == null ? "the generation failed" : failed.message();
+    if (tokens > 0) m += " (after " + tokens + " tokens of output, which stand as sent)";
+    return ApiError.forFailure(failed.code(), m, retryAfterSeconds);
   }
 
   private void end(String openAiReason, String tandemReason, List<Out> out) {
     done = true;
     finishReason = openAiReason;
     tandemFinishReason = tandemReason;
-    if (trace == null) completionTokens = tokens;
     if (!request.stream()) return;
-    ObjectNode chunk = chunkHead();
-    ObjectNode choice = ((ArrayNode) chunk.get("choices")).addObject();
-    choice.put("index", 0);
-    if (request.chat()) choice.putObject("delta");
-    else choice.put("text", "");
-    choice.putNull("logprobs");
-    choice.put("finish_reason", openAiReason);
-    chunk.set("tandem", tandem(false));
-    out.add(new Out(Json.write(chunk), false));
-    if (request.includeUsage()) {
-      ObjectNode u = chunkHead();
-      u.set("usage", usage());
-      out.add(new Out(Json.write(u), false));
-    }
+    OpenAi.ChunkChoice choice = request.chat()
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason)
+        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason);
+    out.add(new Out(Json.write(chunk(List.of(choice), null, tandem(false))), false));
+    if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
     out.add(new Out("[DONE]", true));
   }
 
-  private ObjectNode chunkHead() {
-    ObjectNode c = Json.object();
-    c.put("id", id);
-    c.put("object", request.chat() ? "chat.completion.chunk" : "text_completion");
-    c.put("created", created);
-    c.put("model", model);
-    c.putArray("choices");
-    return c;
+  private OpenAi.Chunk chunk(List<OpenAi.ChunkChoice> choices, OpenAi.Usage usage, Object tandem) {
+    return new OpenAi.Chunk(id, request.chat() ? "chat.completion.chunk" : "text_completion", created, model, choices,
+        usage, tandem);
   }
 
-  ObjectNode usage() {
-    ObjectNode u = Json.object();
-    u.put("prompt_tokens", promptTokens);
-    u.put("completion_tokens", completionTokens);
-    u.put("total_tokens", promptTokens + completionTokens);
-    return u;
+  /**
+   * The prompt as counted, and the output tokens the client received: all of the session's output,
+   * the part of a step cut off by a time-out included, or the tokens through a stop string.
+   */
+  OpenAi.Usage usage() {
+    return OpenAi.Usage.of(promptTokens, tokens);
   }
 
   /** Tandem's own account: who wrote what, the counters of the trace, and whether it degraded. */
-  ObjectNode tandem(boolean withSpans) {
-    ObjectNode t = Json.object();
-    t.put("mode", request.mode().name());
-    t.put("finish_reason", tandemFinishReason);
-    t.put("degraded", degraded);
+  OpenAi.Tandem tandem(boolean withSpans) {
+    com.fasterxml.jackson.databind.node.ObjectNode counters;
     if (trace != null) {
-      t.set("counters", TraceJson.counters(trace.counters()));
+      counters = TraceJson.counters(trace.counters());
     } else {
-      ObjectNode c = t.putObject("counters");
-      ObjectNode tk = c.putObject("tokens");
+      counters = Json.object();
+      var tk = counters.putObject("tokens");
       for (Author a : Author.values()) tk.put(a.name(), tokensBy(a));
     }
+    List<OpenAi.Span> spans = null;
     if (withSpans) {
-      ArrayNode spans = t.putArray("spans");
-      if (trace != null && request.stop().isEmpty()) {
-        for (Span s : trace.spans()) span(spans, s.author(), s.reason(), s.start(), s.end(), s.text());
+      spans = new ArrayList<>();
+      // The trace's spans say why each part was written; they are the output when they cover it
+      // all (not when a stop string cut it, or a time-out the step in flight).
+      List<Span> traced = trace == null ? List.of() : trace.spans();
+      if (trace != null && request.stop().isEmpty() && (traced.isEmpty() ? 0 : traced.get(traced.size() - 1).end()) == tokens) {
+        for (Span s : traced) spans.add(new OpenAi.Span(s.author().name(), s.reason().name(), s.start(), s.end(), s.text()));
       } else {
-        for (Piece p : pieces) span(spans, p.author(), p.reason(), p.start(), p.end(), p.text().toString());
+        for (Piece p : pieces)
+          spans.add(new OpenAi.Span(p.author().name(), p.reason().name(), p.start(), p.end(), p.text().toString()));
       }
     }
-    return t;
+    return new OpenAi.Tandem(request.mode().name(), tandemFinishReason, degraded, counters, spans);
   }
 
   Counters counters() {
     return trace == null ? null : trace.counters();
   }
 
-  private static void span(ArrayNode spans, Author a, SpanReason r, int start, int end, String text) {
-    ObjectNode o = spans.addObject();
-    o.put("author", a.name());
-    o.put("reason", r.name());
-    o.put("start", start);
-    o.put("end", end);
-    o.put("text", text);
-  }
-
   /** The non-streaming response object. */
-  ObjectNode response() {
-    ObjectNode r = Json.object();
-    r.put("id", id);
-    r.put("object", request.chat() ? "chat.completion" : "text_completion");
-    r.put("created", created);
-    r.put("model", model);
-    ObjectNode choice = r.putArray("choices").addObject();
-    choice.put("index", 0);
+  OpenAi.Completion response() {
+    OpenAi.Choice choice;
     if (request.chat()) {
-      ObjectNode m = choice.putObject("message");
-      m.put("role", "assistant");
-      if (content.length() > 0 || reasoning.length() == 0) m.put("content", content.toString());
-      else m.putNull("content");
-      if (reasoning.length() > 0) m.put("reasoning_content", reasoning.toString());
-      m.putNull("refusal");
+      String c = content.length() > 0 || reasoning.length() == 0 ? content.toString() : null;
+      String r = reasoning.length() > 0 ? reasoning.toString() : null;
+      choice = new OpenAi.Choice(0, new OpenAi.Message("assistant", c, r, null), null, null, finishReason);
     } else {
-      choice.put("text", text.toString());
+      choice = new OpenAi.Choice(0, null, content.toString(), null, finishReason);
     }
-    choice.putNull("logprobs");
-    choice.put("finish_reason", finishReason);
-    r.set("usage", usage());
-    r.set("tandem", tandem(true));
-    return r;
+    return new OpenAi.Completion(id, request.chat() ? "chat.completion" : "text_completion", created, model,
+        List.of(choice), usage(), tandem(true));
   }
 }

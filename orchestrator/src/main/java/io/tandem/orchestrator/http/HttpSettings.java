@@ -1,11 +1,19 @@
 package io.tandem.orchestrator.http;
 
 import com.typesafe.config.Config;
+import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.protocol.config.SpeculativeConfig;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
-/** The HTTP server's settings, from {@code tandem.http} (see the orchestrator's reference.conf). */
+/**
+ * The HTTP server's settings, from {@code tandem.http} (see the orchestrator's reference.conf).
+ * {@code requestTimeout} and {@code idleTimeout} are akka-http's server timeouts; {@code
+ * sessionDeadline} is the longest a session may wait on its own deadlines (a worker to be listed
+ * plus one step), which both must exceed so that a session always ends with its own answer.
+ */
 public record HttpSettings(
     String host,
     int port,
@@ -15,9 +23,15 @@ public record HttpSettings(
     int maxInFlight,
     int defaultMaxTokens,
     int maxMaxTokens,
-    double charsPerToken,
     int retryAfterSeconds,
     Duration shutdownDeadline,
+    Duration askTimeout,
+    Duration workerFiguresMaxAge,
+    Duration workerFiguresTimeout,
+    Duration bodyReadTimeout,
+    Duration requestTimeout,
+    Duration idleTimeout,
+    Duration sessionDeadline,
     ReasoningSplitter.Mode reasoningParser,
     SpeculativeConfig speculative) {
 
@@ -25,6 +39,15 @@ public record HttpSettings(
     if (modelNames.isEmpty()) throw new IllegalArgumentException("tandem.http.served-model-names is empty");
     modelNames = List.copyOf(modelNames);
     tenants = List.copyOf(tenants);
+    aboveSessionDeadline("request-timeout", requestTimeout, sessionDeadline);
+    aboveSessionDeadline("idle-timeout", idleTimeout, sessionDeadline);
+  }
+
+  private static void aboveSessionDeadline(String key, Duration timeout, Duration sessionDeadline) {
+    if (timeout.compareTo(sessionDeadline) <= 0)
+      throw new IllegalArgumentException("tandem.http." + key + " is " + timeout.toSeconds() + " s but a session may wait "
+          + sessionDeadline.toSeconds() + " s on its own deadlines (tandem.session.worker-wait + step-timeout, and the"
+          + " paper's time_out); set it higher, so that a slow request ends with the session's answer, not a bare timeout");
   }
 
   /** {@code tandem.http} of {@code config}, with {@code tandem.speculative} as every request's base config. */
@@ -33,9 +56,11 @@ public record HttpSettings(
     List<TenantSpec> tenants = TenantSpec.fromConfigList(c.getConfigList("api-keys"), "tandem.http.api-keys");
     String file = c.getString("api-keys-file");
     if (!file.isBlank()) {
-      tenants = new java.util.ArrayList<>(tenants);
-      tenants.addAll(TenantSpec.fromFile(java.nio.file.Path.of(file)));
+      tenants = new ArrayList<>(tenants);
+      tenants.addAll(TenantSpec.fromFile(Path.of(file)));
     }
+    SpeculativeConfig speculative = SpeculativeConfig.fromHocon(config);
+    SessionSettings session = SessionSettings.fromConfig(config);
     return new HttpSettings(
         c.getString("host"),
         c.getInt("port"),
@@ -45,26 +70,44 @@ public record HttpSettings(
         c.getInt("max-in-flight"),
         c.getInt("default-max-tokens"),
         c.getInt("max-max-tokens"),
-        c.getDouble("chars-per-token"),
         (int) c.getDuration("retry-after").toSeconds(),
         c.getDuration("shutdown-deadline"),
+        c.getDuration("ask-timeout"),
+        c.getDuration("worker-figures-max-age"),
+        c.getDuration("worker-figures-timeout"),
+        c.getDuration("body-read-timeout"),
+        c.getDuration("request-timeout"),
+        c.getDuration("idle-timeout"),
+        sessionDeadline(session, speculative),
         ReasoningSplitter.Mode.parse(c.getString("reasoning-parser")),
-        SpeculativeConfig.fromHocon(config));
+        speculative);
   }
 
+  private static Duration sessionDeadline(SessionSettings session, SpeculativeConfig speculative) {
+    Duration steps = session.workerWait().plus(session.stepTimeout());
+    Duration whole = Duration.ofNanos((long) (Math.max(0, speculative.timeOut()) * 1e9));
+    return steps.compareTo(whole) >= 0 ? steps : whole;
+  }
+
+  /** These settings listening on {@code newPort} (0: any free port). */
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, charsPerToken, retryAfterSeconds, shutdownDeadline, reasoningParser, speculative);
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        sessionDeadline, reasoningParser, speculative);
   }
 
+  /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, charsPerToken, retryAfterSeconds, shutdownDeadline, reasoningParser, speculative);
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        sessionDeadline, reasoningParser, speculative);
   }
 
+  /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, charsPerToken, retryAfterSeconds, shutdownDeadline, reasoningParser, newSpeculative);
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        sessionDeadline, reasoningParser, newSpeculative);
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */

@@ -1,9 +1,11 @@
 package io.tandem.orchestrator.http;
 
+import io.tandem.protocol.Author;
 import io.tandem.protocol.Counters;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -25,46 +27,53 @@ public final class Metrics {
   final Histogram perOutputToken = new Histogram("tandem:time_per_output_token_seconds",
       "Mean time per output token after the first, per request.", LATENCY);
   final Histogram e2e = new Histogram("tandem:e2e_request_latency_seconds", "End-to-end latency of a request.", E2E);
-  private final Map<String, LongAdder> generationTokens = new ConcurrentHashMap<>();
-  private final LongAdder promptTokens = new LongAdder();
-  private final Map<String, LongAdder> success = new ConcurrentHashMap<>();
-  private final Map<String, LongAdder> responses = new ConcurrentHashMap<>();
+  /** Counters by tenant (the key's name, never the key) and, where it has one, a second label. */
+  private final Map<List<String>, LongAdder> generationTokens = new ConcurrentHashMap<>();
+  private final Map<List<String>, LongAdder> promptTokens = new ConcurrentHashMap<>();
+  private final Map<List<String>, LongAdder> success = new ConcurrentHashMap<>();
+  private final Map<List<String>, LongAdder> responses = new ConcurrentHashMap<>();
+  private final Map<List<String>, LongAdder> cancelled = new ConcurrentHashMap<>();
   private final LongAdder takeovers = new LongAdder();
   private final LongAdder recaps = new LongAdder();
   private final LongAdder lookaheads = new LongAdder();
   private final LongAdder triggers = new LongAdder();
   private final LongAdder discardedSmall = new LongAdder();
-  private final LongAdder cancelled = new LongAdder();
 
-  void response(int status) {
-    responses.computeIfAbsent(Integer.toString(status), k -> new LongAdder()).increment();
+  /** An HTTP response to {@code tenant} ({@link #NO_TENANT} before the key was checked). */
+  void response(String tenant, int status) {
+    add(responses, tenant, Integer.toString(status), 1);
   }
 
-  void finished(String finishReason, int prompt, Counters c) {
-    success.computeIfAbsent(finishReason, k -> new LongAdder()).increment();
-    promptTokens.add(prompt);
+  /** The tenant label of a response sent before the caller was known. */
+  static final String NO_TENANT = "";
+
+  /**
+   * A request that ended: {@code finishReason} null when it did not finish (failed or its client
+   * left); its prompt and output tokens count either way, as the workers processed them.
+   */
+  void ended(String tenant, String finishReason, int prompt, Counters c, int[] tokensByAuthor) {
+    if (finishReason != null) add(success, tenant, finishReason, 1);
+    add(promptTokens, tenant, "", prompt);
     if (c != null) {
-      add("small", c.smallTokens());
-      add("large", c.largeTokens());
-      add("injected", c.injectedTokens());
+      add(generationTokens, tenant, "small", c.smallTokens());
+      add(generationTokens, tenant, "large", c.largeTokens());
+      add(generationTokens, tenant, "injected", c.injectedTokens());
       takeovers.add(c.takeovers());
       recaps.add(c.recaps());
       lookaheads.add(c.lookaheads());
       triggers.add(c.triggers());
       discardedSmall.add(c.smallTokensDiscarded());
+    } else {
+      for (Author a : Author.values()) add(generationTokens, tenant, a.name(), tokensByAuthor[a.ordinal()]);
     }
   }
 
-  void generated(String author, int tokens) {
-    add(author, tokens);
+  void cancelled(String tenant) {
+    add(cancelled, tenant, "", 1);
   }
 
-  void cancelled() {
-    cancelled.increment();
-  }
-
-  private void add(String model, long n) {
-    if (n > 0) generationTokens.computeIfAbsent(model, k -> new LongAdder()).add(n);
+  private static void add(Map<List<String>, LongAdder> m, String tenant, String label, long n) {
+    if (n > 0) m.computeIfAbsent(List.of(tenant, label), k -> new LongAdder()).add(n);
   }
 
   /** The text format, with the workers' figures of this moment. */
@@ -76,16 +85,24 @@ public final class Metrics {
     interToken.render(out);
     perOutputToken.render(out);
     e2e.render(out);
-    counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", promptTokens.sum());
-    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model", generationTokens);
-    labelled(out, "tandem:request_success_total", "Requests finished, by finish reason.", "finished_reason", success);
-    labelled(out, "tandem:http_responses_total", "HTTP responses by status code.", "status", responses);
+    counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
+    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model", byLabel(generationTokens));
+    labelled(out, "tandem:request_success_total", "Requests finished, by finish reason.", "finished_reason", byLabel(success));
+    labelled(out, "tandem:http_responses_total", "HTTP responses by status code.", "status", byLabel(responses));
     counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
     counter(out, "tandem:recaps_total", "Large-model recaps.", recaps.sum());
     counter(out, "tandem:lookaheads_total", "Small-model lookaheads after a trigger.", lookaheads.sum());
     counter(out, "tandem:triggers_total", "Reflection triggers seen.", triggers.sum());
     counter(out, "tandem:small_tokens_discarded_total", "Small-model tokens generated and not kept.", discardedSmall.sum());
-    counter(out, "tandem:requests_cancelled_total", "Requests whose client went away before the end.", cancelled.sum());
+    counter(out, "tandem:requests_cancelled_total", "Requests whose client went away before the end.", sum(cancelled));
+    // The same request, token and error counts per tenant (the key's name, never the key).
+    perTenant(out, "tandem:tenant_prompt_tokens_total", "Prompt tokens processed, by tenant.", null, promptTokens);
+    perTenant(out, "tandem:tenant_generation_tokens_total", "Output tokens by tenant and model.", "model", generationTokens);
+    perTenant(out, "tandem:tenant_request_success_total", "Requests finished, by tenant and finish reason.",
+        "finished_reason", success);
+    perTenant(out, "tandem:tenant_http_responses_total", "HTTP responses (errors included) by tenant and status code.",
+        "status", responses);
+    perTenant(out, "tandem:tenant_requests_cancelled_total", "Requests whose client went away, by tenant.", null, cancelled);
     workers(out, workers);
     return out.toString();
   }
@@ -141,10 +158,35 @@ public final class Metrics {
     out.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(v).append('\n');
   }
 
-  private static void labelled(StringBuilder out, String name, String help, String label, Map<String, LongAdder> m) {
+  private static void labelled(StringBuilder out, String name, String help, String label, Map<String, Long> m) {
     out.append("# HELP ").append(name).append(' ').append(help).append('\n');
     out.append("# TYPE ").append(name).append(" counter\n");
-    new java.util.TreeMap<>(m).forEach((k, v) ->
-        out.append(name).append('{').append(label).append("=\"").append(esc(k)).append("\"} ").append(v.sum()).append('\n'));
+    new TreeMap<>(m).forEach((k, v) ->
+        out.append(name).append('{').append(label).append("=\"").append(esc(k)).append("\"} ").append(v).append('\n'));
+  }
+
+  private static void perTenant(StringBuilder out, String name, String help, String label, Map<List<String>, LongAdder> m) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(" counter\n");
+    Map<List<String>, Long> sorted = new TreeMap<>((a, b) -> a.toString().compareTo(b.toString()));
+    m.forEach((k, v) -> sorted.put(k, v.sum()));
+    sorted.forEach((k, v) -> {
+      out.append(name).append("{tenant=\"").append(esc(k.get(0))).append('"');
+      if (label != null) out.append(',').append(label).append("=\"").append(esc(k.get(1))).append('"');
+      out.append("} ").append(v).append('\n');
+    });
+  }
+
+  private static long sum(Map<List<String>, LongAdder> m) {
+    long total = 0;
+    for (LongAdder a : m.values()) total += a.sum();
+    return total;
+  }
+
+  /** The counts summed over tenants, by the second label. */
+  private static Map<String, Long> byLabel(Map<List<String>, LongAdder> m) {
+    Map<String, Long> out = new TreeMap<>();
+    m.forEach((k, v) -> out.merge(k.get(1), v.sum(), Long::sum));
+    return out;
   }
 }

@@ -4,9 +4,12 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.receptionist.Receptionist;
+import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.protocol.worker.WorkerProtocol.TokenCount;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,27 +23,30 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What the HTTP layer knows of the workers: who is listed per role (readiness), their figures
- * (metrics), and the smallest context length among them (prompt limits), cached for a few seconds.
+ * (metrics, and each role's smallest context length), and a prompt's token count as a worker's
+ * model reads it. Each is an ask, bounded by {@code tandem.http.worker-figures-timeout} (figures)
+ * or {@code ask-timeout} (counting).
  */
 final class WorkerView {
-  private static final Duration ASK = Duration.ofSeconds(2);
-  private static final long STALE_NANOS = 5_000_000_000L;
-
   private final ActorSystem<?> system;
-  private volatile int contextLength = Integer.MAX_VALUE;
-  private volatile long contextAt;
+  private final Duration ask;
+  private final Duration figuresMaxAge;
+  private final Duration figuresTimeout;
+  private static final long NEVER = Long.MIN_VALUE;
+  private volatile Figures figures = new Figures(Map.of(), NEVER);
   private final AtomicBoolean refreshing = new AtomicBoolean();
 
-  WorkerView(ActorSystem<?> system) {
+  WorkerView(ActorSystem<?> system, Duration askTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
     this.system = system;
+    this.ask = askTimeout;
+    this.figuresTimeout = figuresTimeout;
+    this.figuresMaxAge = figuresMaxAge;
   }
 
   /** The workers listed now, per role. */
   CompletionStage<Map<Role, Set<ActorRef<WorkerProtocol.Command>>>> listing() {
     List<CompletableFuture<Receptionist.Listing>> asks = new ArrayList<>();
-    for (Role r : Role.values())
-      asks.add(AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
-          reply -> Receptionist.find(ServiceKeys.forRole(r), reply), ASK, system.scheduler()).toCompletableFuture());
+    for (Role r : Role.values()) asks.add(find(r).toCompletableFuture());
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
       Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
       for (Role r : Role.values())
@@ -49,33 +55,78 @@ final class WorkerView {
     });
   }
 
+  private CompletionStage<Receptionist.Listing> find(Role role) {
+    return AskPattern.ask(system.receptionist(), reply -> Receptionist.find(ServiceKeys.forRole(role), reply), ask,
+        system.scheduler());
+  }
+
   /** Every listed worker's figures; a worker that does not answer in time is left out. */
   CompletionStage<List<WorkerStats>> stats() {
     return listing().thenCompose(listed -> {
       List<CompletableFuture<WorkerStats>> asks = new ArrayList<>();
       for (Set<ActorRef<WorkerProtocol.Command>> ws : listed.values())
         for (ActorRef<WorkerProtocol.Command> w : ws)
-          asks.add(AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, ASK, system.scheduler())
+          asks.add(AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
               .toCompletableFuture().exceptionally(t -> null));
       return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
         List<WorkerStats> out = new ArrayList<>();
-        for (CompletableFuture<WorkerStats> f : asks) if (f.join() != null) out.add(f.join());
-        int min = Integer.MAX_VALUE;
-        for (WorkerStats s : out) if (s.contextLength() > 0) min = Math.min(min, s.contextLength());
-        contextLength = min;
-        contextAt = System.nanoTime();
+        Map<String, Integer> contexts = new java.util.HashMap<>();
+        for (CompletableFuture<WorkerStats> f : asks) {
+          WorkerStats w = f.join();
+          if (w == null) continue;
+          out.add(w);
+          if (w.contextLength() > 0) contexts.merge(w.role(), w.contextLength(), Math::min);
+        }
+        figures = new Figures(Map.copyOf(contexts), System.nanoTime());
         return out;
       });
     });
   }
 
   /**
-   * The smallest context among the workers as last seen (MAX_VALUE before anyone answered);
-   * refreshed in the background when stale.
+   * The smallest context length among the workers of {@code roles} (Integer.MAX_VALUE when none
+   * answered: the worker that counts the prompt still bounds it), from the figures last seen; figures
+   * older than {@code figuresMaxAge} are refreshed in the background, so that a request costs no
+   * round of asks to every worker (only the first one waits for them).
    */
-  int contextLength() {
-    if (System.nanoTime() - contextAt > STALE_NANOS && refreshing.compareAndSet(false, true))
-      stats().whenComplete((s, t) -> refreshing.set(false));
-    return contextLength;
+  CompletionStage<Integer> contextLength(Set<Role> roles) {
+    Figures f = figures;
+    CompletionStage<Figures> current;
+    if (f.at() == NEVER) {
+      current = stats().thenApply(ws -> figures);
+    } else {
+      // Stale figures still serve this request; the refresh is for the next ones.
+      if (System.nanoTime() - f.at() > figuresMaxAge.toNanos() && refreshing.compareAndSet(false, true))
+        stats().whenComplete((ws, t) -> refreshing.set(false));
+      current = CompletableFuture.completedFuture(f);
+    }
+    return current.thenApply(x -> {
+      int min = Integer.MAX_VALUE;
+      for (Role r : roles) min = Math.min(min, x.contextByRole().getOrDefault(r.name(), Integer.MAX_VALUE));
+      return min;
+    });
+  }
+
+  /** Each role's smallest context length as last seen, and when. */
+  private record Figures(Map<String, Integer> contextByRole, long at) {}
+
+  /**
+   * The prompt's token count as a worker of {@code role} reads it (exactly one of {@code prompt}
+   * and {@code tokenIds}); fails with a 503 when no worker of the role is listed.
+   */
+  CompletionStage<TokenCount> countTokens(Role role, Prompt prompt, List<Integer> tokenIds, int retryAfterSeconds) {
+    return find(role).thenCompose(listing -> {
+      Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
+      if (ws.isEmpty())
+        throw ApiError.forFailure(FailureCode.NO_WORKER, "no " + role + " worker is listed to read the prompt",
+            retryAfterSeconds);
+      ActorRef<WorkerProtocol.Command> worker = ws.iterator().next();
+      return AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
+              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, reply), ask, system.scheduler())
+          .exceptionally(t -> {
+            throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker did not count the prompt within "
+                + ask.toSeconds() + " s", retryAfterSeconds);
+          });
+    });
   }
 }

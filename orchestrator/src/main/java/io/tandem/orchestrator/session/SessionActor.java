@@ -13,6 +13,7 @@ import io.tandem.orchestrator.machine.StepResult;
 import io.tandem.protocol.Author;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.Span;
 import io.tandem.protocol.SpanReason;
@@ -265,8 +266,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (reply instanceof WorkerProtocol.Done d) return onDone(d);
     if (reply instanceof WorkerProtocol.Resync r) return onResync(r);
     if (reply instanceof WorkerProtocol.Rejected r) return onRejected(r);
-    if (reply instanceof WorkerProtocol.Failed f)
+    if (reply instanceof WorkerProtocol.Failed f) {
+      // A step already ran, so the prompt fitted: the session's own output filled a model's context,
+      // and the generation ends there with what it has, as max_tokens would end it.
+      if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED && promptTokens > 0) return finish(FinishReason.length);
       return fail(f.code(), current.role() + " worker failed: " + f.message());
+    }
     return this;
   }
 
@@ -473,9 +478,15 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> finish() {
+    return finish(null);
+  }
+
+  /** Ends the generation; {@code reason}, when not null, replaces the plan's finish reason. */
+  private Behavior<Command> finish(FinishReason reason) {
     timers.cancelAll();
     flush();
     Trace trace = plan.trace();
+    if (reason != null) trace = new Trace(trace.text(), reason, trace.spans(), trace.counters());
     release();
     client.tell(new SessionEvent.Finished(trace,
         new SessionEvent.Usage(promptTokens, plan.committed().size()), degraded));

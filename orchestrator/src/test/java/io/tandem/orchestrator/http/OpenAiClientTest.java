@@ -110,6 +110,31 @@ class OpenAiClientTest {
     assertThrows(UnauthorizedException.class, () -> stranger.chat().completions().create(question().build()));
   }
 
+  @Test
+  void aTwoTurnConversationSendsTheFirstAnswerBackUnchanged() {
+    ChatCompletion first = client.chat().completions().create(question().maxCompletionTokens(8).build());
+    ChatCompletion second = client.chat().completions().create(question().maxCompletionTokens(8)
+        .addMessage(first.choices().get(0).message().toParam()).addUserMessage("Are you sure?").build());
+    assertTrue(second.choices().get(0).message().content().orElse("").length() > 0);
+    assertEquals(8, second.usage().get().completionTokens());
+  }
+
+  @Test
+  void aStreamCutOffByMaxTokensEndsWithLengthAndItsUsage() {
+    String[] finish = {null};
+    long[] usage = {-1};
+    try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(question().maxCompletionTokens(7)
+        .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+      s.stream().forEach(chunk -> {
+        chunk.usage().ifPresent(u -> usage[0] = u.completionTokens());
+        if (!chunk.choices().isEmpty())
+          chunk.choices().get(0).finishReason().ifPresent(f -> finish[0] = f.asString());
+      });
+    }
+    assertEquals("length", finish[0]);
+    assertEquals(7, usage[0]);
+  }
+
   @SuppressWarnings("unchecked")
   static Map<String, Object> asMap(JsonValue v) {
     return (Map<String, Object>) v.convert(Map.class);

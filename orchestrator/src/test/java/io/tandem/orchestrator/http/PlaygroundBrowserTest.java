@@ -1,5 +1,6 @@
 package io.tandem.orchestrator.http;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -7,22 +8,36 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.Rectangle;
+import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-/** A person in a real (headless) Chromium asks a question and sees both models' text in their colours. */
+/**
+ * A person in a real (headless) Chromium window of 1280x757 reads what the playground is for,
+ * asks a question, and sees both models' text in their colours, the math typeset and counters
+ * that add up, with the whole answer box on the screen.
+ */
 class PlaygroundBrowserTest {
   static final File CHROMIUM = new File("/usr/bin/chromium");
   static final File DRIVER = new File("/usr/bin/chromedriver");
   static TestServer server;
+  ChromeDriverService service;
+  WebDriver browser;
 
   @BeforeAll
   static void start() {
@@ -36,34 +51,111 @@ class PlaygroundBrowserTest {
     if (server != null) server.close();
   }
 
-  @Test
-  void askingAQuestionStreamsSmallAndLargeModelTextInDifferentColours() throws Exception {
+  @BeforeEach
+  void open() throws Exception {
     Path profile = Files.createTempDirectory("tandem-chromium");
     ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM).addArguments("--headless", "--no-sandbox",
         "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile);
-    ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER).usingAnyFreePort().build();
-    WebDriver browser = new ChromeDriver(service, options);
-    try {
-      browser.get(server.base + "/");
-      browser.findElement(By.id("question")).clear();
-      browser.findElement(By.id("question")).sendKeys("What is 1 + 2?");
-      browser.findElement(By.id("maxTokens")).clear();
-      browser.findElement(By.id("maxTokens")).sendKeys("200");
-      browser.findElement(By.id("ask")).click();
-      new WebDriverWait(browser, Duration.ofSeconds(60)).until(b ->
-          !b.findElements(By.cssSelector("#output .author-small")).isEmpty()
-              && !b.findElements(By.cssSelector("#output .author-large")).isEmpty()
-              && b.findElement(By.id("status")).getText().contains("tokens"));
-      String small = browser.findElement(By.cssSelector("#output .author-small")).getCssValue("background-color");
-      String large = browser.findElement(By.cssSelector("#output .author-large")).getCssValue("background-color");
-      assertFalse(small.equals(large), "the two models' text has different colours: " + small + " vs " + large);
-      assertTrue(browser.findElement(By.id("output")).getText().startsWith("Let me verify"));
-      assertTrue(Integer.parseInt(browser.findElement(By.id("cLarge")).getText()) > 0, "the large-model counter went up");
-      assertTrue(browser.findElement(By.id("status")).getText().contains("200 tokens"));
-    } finally {
-      browser.quit();
-      service.stop();
-    }
+        "--disable-component-update", "--disable-sync", "--window-size=1280,757", "--user-data-dir=" + profile);
+    service = new ChromeDriverService.Builder().usingDriverExecutable(DRIVER).usingAnyFreePort().build();
+    browser = new ChromeDriver(service, options);
+    browser.get(server.base + "/");
+  }
+
+  @AfterEach
+  void close() {
+    if (browser != null) browser.quit();
+    if (service != null) service.stop();
+  }
+
+  private void ask(String question, int maxTokens) {
+    browser.findElement(By.id("question")).clear();
+    browser.findElement(By.id("question")).sendKeys(question);
+    browser.findElement(By.id("maxTokens")).clear();
+    browser.findElement(By.id("maxTokens")).sendKeys(String.valueOf(maxTokens));
+    browser.findElement(By.id("ask")).click();
+  }
+
+  private int count(String id) {
+    return Integer.parseInt(browser.findElement(By.id(id)).getText());
+  }
+
+  @Test
+  void askingAQuestionStreamsSmallAndLargeModelTextInDifferentColours() {
+    ask("What is 1 + 2?", 200);
+    new WebDriverWait(browser, Duration.ofSeconds(60)).until(b ->
+        !b.findElements(By.cssSelector("#output .author-small")).isEmpty()
+            && !b.findElements(By.cssSelector("#output .author-large")).isEmpty()
+            && b.findElement(By.id("status")).getText().contains("tokens"));
+    String small = browser.findElement(By.cssSelector("#output .author-small")).getCssValue("background-color");
+    String large = browser.findElement(By.cssSelector("#output .author-large")).getCssValue("background-color");
+    assertFalse(small.equals(large), "the two models' text has different colours: " + small + " vs " + large);
+    assertTrue(browser.findElement(By.id("output")).getText().startsWith("Let me verify"));
+    assertTrue(count("cLarge") > 0, "the large-model counter went up");
+    assertTrue(browser.findElement(By.id("status")).getText().contains("200 tokens"));
+  }
+
+  @Test
+  void theCountersAreTokensAndAddUpToTheAnswersLength() {
+    ask("What is 1 + 2?", 150);
+    new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> b.findElement(By.id("status")).getText().startsWith("done"));
+    String counters = browser.findElement(By.id("counters")).getText();
+    assertTrue(counters.startsWith("tokens:") && !counters.contains("pieces"), counters);
+    assertEquals("done, 150 tokens", browser.findElement(By.id("status")).getText());
+    assertEquals(150, count("cSmall") + count("cLarge") + count("cInjected"), counters);
+  }
+
+  @Test
+  void thePageSaysWhatTheDemoModelsCanDoAndWhatInjectedMeans() {
+    String intro = browser.findElements(By.cssSelector(".intro")).stream().map(WebElement::getText)
+        .reduce("", (a, b) -> a + " " + b);
+    assertTrue(intro.contains("adding six two-digit numbers"), intro);
+    assertTrue(intro.contains("injected: words Tandem itself inserts, written by neither model"), intro);
+    WebElement hint = browser.findElement(By.id("hint"));
+    assertFalse(hint.isDisplayed(), "no hint for the demo task's own question");
+    browser.findElement(By.id("question")).clear();
+    browser.findElement(By.id("question")).sendKeys("Who wrote Hamlet?");
+    assertTrue(hint.isDisplayed(), "an off-task question is told why the demo pair answers word salad");
+    assertTrue(hint.getText().contains("word salad"), hint.getText());
+    browser.findElements(By.cssSelector(".example")).get(0).click();
+    assertFalse(hint.isDisplayed(), "an example is the demo task");
+  }
+
+  @Test
+  void boxedAnswersAndSimpleLatexAreTypesetNotShownAsSource() {
+    ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'So 40 + 85 = 125, "
+        + "and $\\\\frac{1}{2} \\\\times 4 = 2^{1}$.\\n\\nThe final answer is \\\\bo'}, "
+        + "{author: 'large', reasoning: false, text: 'xed{374}.'}])");
+    WebElement output = browser.findElement(By.id("output"));
+    String text = output.getText();
+    assertFalse(text.contains("\\boxed") || text.contains("\\frac") || text.contains("\\times") || text.contains("$"), text);
+    assertTrue(text.contains("× 4 = 2"), text);
+    WebElement boxed = output.findElement(By.cssSelector(".boxed"));
+    assertEquals("374", boxed.getText());
+    assertTrue(boxed.getCssValue("border-top-style").equals("solid"), "a box around the answer");
+    assertEquals(1, output.findElements(By.cssSelector(".frac")).size());
+    assertEquals(1, output.findElements(By.cssSelector("sup")).size());
+    // A \boxed{...} not closed yet (still streaming) stays text until it is.
+    ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'is \\\\boxed{37'}])");
+    assertTrue(output.getText().endsWith("\\boxed{37"), output.getText());
+  }
+
+  @Test
+  void aLongAnswerStaysInsideTheAnswerBoxOnA1280x757Screen() throws Exception {
+    ask("What is 1 + 2?", 400);
+    new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> b.findElement(By.id("status")).getText().startsWith("done"));
+    long viewport = (Long) ((JavascriptExecutor) browser).executeScript("return window.innerHeight");
+    Rectangle box = browser.findElement(By.id("output")).getRect();
+    Path shot = Path.of("target", "playground-1280x757.png");
+    Files.createDirectories(shot.getParent());
+    Files.copy(((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath(), shot, StandardCopyOption.REPLACE_EXISTING);
+    assertTrue(box.getY() + box.getHeight() <= viewport, "the answer box ends on screen (" + shot + "): " + box.getY()
+        + " + " + box.getHeight() + " > " + viewport);
+    assertTrue(box.getHeight() >= 0.4 * viewport, "the answer box has the room the controls leave, at least 40% of the"
+        + " screen: " + box.getHeight() + " of " + viewport + " px");
+    Boolean scrolledToEnd = (Boolean) ((JavascriptExecutor) browser).executeScript(
+        "const o = document.getElementById('output'); return o.scrollHeight > o.clientHeight"
+            + " && o.scrollTop + o.clientHeight >= o.scrollHeight - 4;");
+    assertTrue(scrolledToEnd, "a long answer scrolls inside the box, which follows the end of the text");
   }
 }

@@ -19,6 +19,9 @@ import io.tandem.worker.FifoQueue;
 import io.tandem.worker.ModelWorker;
 import io.tandem.worker.WorkerSettings;
 import java.io.InputStream;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,9 +35,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * A Tandem node for tests: scripted small and large workers (the example case's scripts), the
  * sessions, and the HTTP server on 127.0.0.1 at a free port. Steps of both models can be held at
- * a gate, so a test can keep requests in flight without sleeping.
+ * a gate, so a test can keep requests in flight without sleeping. Registered as a JUnit extension
+ * ({@code @RegisterExtension static TestServer server = TestServer.start(...)}) it drains after each
+ * test and closes after the last.
  */
-final class TestServer implements AutoCloseable {
+final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCallback {
   static final List<String> SMALL;
   static final List<String> LARGE;
 
@@ -68,6 +73,11 @@ final class TestServer implements AutoCloseable {
   }
 
   static TestServer start(String httpConfig) {
+    return start(httpConfig, 1 << 20);
+  }
+
+  /** As {@link #start(String)}, with models that take at most {@code contextLength} tokens. */
+  static TestServer start(String httpConfig, int contextLength) {
     Config config = ConfigFactory.parseString(
             "akka.actor.provider = local\n"
                 + "akka.loglevel = WARNING\n"
@@ -81,10 +91,10 @@ final class TestServer implements AutoCloseable {
     CompletableFuture<ActorRef<Sessions.Command>> sessions = new CompletableFuture<>();
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
-      sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.defaults()), "sessions"));
-      ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate),
+      sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.fromConfig(config)), "sessions"));
+      ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate, contextLength),
           WorkerSettings.defaults(), () -> new FifoQueue(1024)), "small-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
-      ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate),
+      ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate, contextLength),
           WorkerSettings.defaults(), () -> new FifoQueue(1024)), "large-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       return Behaviors.empty();
     });
@@ -132,6 +142,22 @@ final class TestServer implements AutoCloseable {
       Thread.onSpinWait();
     }
     throw new AssertionError("never happened: " + what);
+  }
+
+  @Override
+  public void afterEach(ExtensionContext context) throws Exception {
+    drain();
+  }
+
+  @Override
+  public void afterAll(ExtensionContext context) {
+    close();
+  }
+
+  /** Opens the gate and waits until no request is in flight: what a test leaves behind it. */
+  void drain() throws Exception {
+    gate.open();
+    eventually("no request in flight", () -> metric("tandem:num_requests_running") == 0);
   }
 
   HttpResponse<String> post(String path, String body, String key) throws Exception {
@@ -194,10 +220,17 @@ final class TestServer implements AutoCloseable {
   /** A scripted model whose steps wait at the gate. */
   static final class GatedModel extends ScriptedModel {
     private final Gate gate;
+    private final int contextLength;
 
-    GatedModel(String name, List<String> tokens, Gate gate) {
+    GatedModel(String name, List<String> tokens, Gate gate, int contextLength) {
       super(name, tokens);
       this.gate = gate;
+      this.contextLength = contextLength;
+    }
+
+    @Override
+    public int contextLength() {
+      return contextLength;
     }
 
     @Override

@@ -49,9 +49,20 @@ public final class PaperConfigLoader {
     try {
       root = YAML.readTree(yaml);
     } catch (IOException e) {
-      throw new InvalidConfigException(source, null, "not valid YAML: " + e.getMessage());
+      throw new InvalidConfigException(source, null, yamlError(e));
     }
     return fromTree(root, source);
+  }
+
+  /** A YAML syntax error in one line: where (SnakeYAML's problem mark) and what; its own text spans several. */
+  private static String yamlError(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof org.yaml.snakeyaml.error.MarkedYAMLException m && m.getProblemMark() != null) {
+        return "line " + (m.getProblemMark().getLine() + 1) + ", column " + (m.getProblemMark().getColumn() + 1)
+            + ": not valid YAML: " + m.getProblem() + (m.getContext() == null ? "" : " (" + m.getContext() + ")");
+      }
+    }
+    return "not valid YAML: " + e.getMessage().lines().findFirst().orElse("");
   }
 
   /** Loads the {@code config} object of a JSON case file (two scripts and a config). */

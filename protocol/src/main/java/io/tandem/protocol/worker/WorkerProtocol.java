@@ -114,6 +114,29 @@ public final class WorkerProtocol {
   public record GetStats(ActorRef<WorkerStats> replyTo) implements Command {}
 
   /**
+   * Count a prompt's tokens as this worker's model reads it, before any session starts (the HTTP
+   * layer checks prompt plus {@code max_tokens} against the context as vLLM's server does). Exactly
+   * one of {@code prompt} (text or chat, rendered with the model's template) and {@code tokenIds}
+   * (a prompt already tokenized, decoded here to its text) is given.
+   */
+  public record CountTokens(Prompt prompt, List<Integer> tokenIds, ActorRef<TokenCount> replyTo) implements Command {
+    public CountTokens {
+      if ((prompt == null) == (tokenIds == null))
+        throw new IllegalArgumentException("count either a prompt or token ids, exactly one");
+      if (tokenIds != null) tokenIds = List.copyOf(tokenIds);
+    }
+  }
+
+  /**
+   * The answer to {@link CountTokens}: {@code tokens} in the prompt; for token ids, their {@code
+   * text} and the {@code tokenizerKey} of their vocabulary (null for a text prompt); the model's
+   * {@code contextLength}; and {@code problem}, non-null when the prompt cannot be used (a token id
+   * outside the vocabulary), saying why.
+   */
+  public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, String problem)
+      implements CborSerializable {}
+
+  /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
    * {@code tokenizerKey} (so that a session can hand them on if this worker is lost mid-step).
    */

@@ -1,0 +1,72 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Mistakes a newcomer makes on the command line, each answered with one line that says what is
+ * wrong and what to do, before any model loads (in-process; {@code LauncherIT} runs the launcher).
+ */
+class CommandLineMistakesTest {
+
+  record Result(int exit, String err) {}
+
+  static Result run(String... args) {
+    StringWriter err = new StringWriter();
+    var cl = Tandem.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    int exit = cl.execute(args);
+    return new Result(exit, err.toString().strip());
+  }
+
+  @Test
+  void aMistypedCommandGetsTheNearestOne() {
+    Result r = run("serv");
+    assertEquals(2, r.exit());
+    assertEquals("tandem: Unknown command: 'serv'; did you mean serve? (see tandem --help)", r.err());
+  }
+
+  @Test
+  void aMistypedOptionOfASubcommandGetsItsNearestOption() {
+    Result r = run("eval", "--limt", "5");
+    assertEquals(2, r.exit());
+    assertEquals("tandem eval: Unknown option: '--limt'; did you mean --limit? (see tandem eval --help)", r.err());
+  }
+
+  @Test
+  void aGpuThisMachineDoesNotHaveIsRefusedBeforeLoading() {
+    Result r = run("generate", "--prompt", "Compute 1 + 2.", "--device", "gpu99");
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("tandem generate: --device gpu99: this machine has ")
+        && r.err().contains("use --device cpu") && !r.err().contains("\n"), r.err());
+  }
+
+  @Test
+  void missingFilesAreNamedWithTheirFlagAndWhatIsExpected() {
+    assertEquals("tandem generate: --case /no/case.json: no such file; give a scripted case {\"small\": [...], \"large\": "
+        + "[...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/", run("generate", "--case", "/no/case.json").err());
+    assertEquals("tandem generate: --config /no/1b_32b.yml: no such file; give a speculative config in the paper's YAML "
+        + "(e.g. its 1b_32b.yml), or leave --config out for tandem.speculative",
+        run("generate", "--prompt", "x", "--config", "/no/1b_32b.yml").err());
+    Result keys = run("serve", "--api-keys", "/no/keys.conf", "--port", "0");
+    assertEquals(1, keys.exit());
+    assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
+        keys.err());
+  }
+
+  @Test
+  void aJsonlLineThatIsNotJsonIsNamedByItsNumber(@TempDir Path tmp) throws Exception {
+    Path data = tmp.resolve("math.jsonl");
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": \"2\"}\n{problem: 2+2}\n");
+    Result r = run("eval", "--data", data.toString(), "--small", "scripted:/x", "--large", "scripted:/x");
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("tandem eval: " + data + " line 2: not JSON (") && !r.err().contains("\n"), r.err());
+  }
+}

@@ -1,0 +1,220 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The launcher as a newcomer meets it: {@code ./tandem} run as a process, each common mistake
+ * answered by one line on stderr that says what is wrong and what to do, a non-zero exit, and
+ * nothing loading after it; and the quiet and logged output the README promises.
+ *
+ * <p>An integration test (failsafe, after {@code package}): it needs {@code ops/target/tandem-ops.jar}.
+ */
+class LauncherIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static Path repo() {
+    Path p = Path.of("").toAbsolutePath();
+    return Files.isRegularFile(p.resolve("tandem")) ? p : p.getParent();
+  }
+
+  record Run(int exit, List<String> out, List<String> err) {
+    String errText() {
+      return String.join("\n", err);
+    }
+  }
+
+  /** Runs {@code ./tandem args...} to the end and returns its exit status and output lines. */
+  static Run tandem(String... args) throws Exception {
+    Launched p = Launched.start(args);
+    if (!p.process.waitFor(180, TimeUnit.SECONDS)) {
+      p.process.destroyForcibly();
+      throw new AssertionError("tandem " + String.join(" ", args) + " did not finish within 180 s: " + p.err);
+    }
+    p.drain();
+    return new Run(p.process.exitValue(), List.copyOf(p.out), List.copyOf(p.err));
+  }
+
+  /** A running launcher whose stdout and stderr are read line by line as they come. */
+  static final class Launched implements AutoCloseable {
+    final Process process;
+    final List<String> out = Collections.synchronizedList(new ArrayList<>());
+    final List<String> err = Collections.synchronizedList(new ArrayList<>());
+    private final Thread outReader;
+    private final Thread errReader;
+
+    private Launched(Process process) {
+      this.process = process;
+      outReader = reader(process.getInputStream(), out);
+      errReader = reader(process.getErrorStream(), err);
+    }
+
+    static Launched start(String... args) throws IOException {
+      List<String> cmd = new ArrayList<>(List.of(repo().resolve("tandem").toString()));
+      cmd.addAll(List.of(args));
+      ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo().toFile());
+      pb.environment().put("TANDEM_JAVA_OPTS", "-Xmx1g");
+      return new Launched(pb.start());
+    }
+
+    private static Thread reader(InputStream in, List<String> lines) {
+      Thread t = new Thread(() -> {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+          for (String line; (line = r.readLine()) != null; ) lines.add(line);
+        } catch (IOException e) {
+          // the process ended
+        }
+      });
+      t.setDaemon(true);
+      t.start();
+      return t;
+    }
+
+    void drain() throws InterruptedException {
+      outReader.join(10_000);
+      errReader.join(10_000);
+    }
+
+    @Override
+    public void close() throws Exception {
+      process.destroy();
+      if (!process.waitFor(60, TimeUnit.SECONDS)) process.destroyForcibly();
+    }
+  }
+
+  /** One line on stderr, starting with the command's name; nothing on stdout. */
+  private static String oneErrorLine(Run r, String command) {
+    assertEquals(1, r.err.size(), "exactly one line on stderr, got:\n" + r.errText());
+    assertTrue(r.out.stream().allMatch(String::isBlank), "nothing on stdout: " + r.out);
+    String line = r.err.get(0);
+    assertTrue(line.startsWith(command + ": "), line);
+    return line;
+  }
+
+  @Test
+  void serveOnABusyPortSaysSoBeforeAnyModelLoads() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      Run r = tandem("serve", "--port", String.valueOf(taken.getLocalPort()));
+      assertEquals(1, r.exit);
+      String line = oneErrorLine(r, "tandem serve");
+      assertTrue(line.contains("127.0.0.1:" + taken.getLocalPort()) && line.contains("Address already in use")
+          && line.contains("--port"), line);
+    }
+  }
+
+  @Test
+  void aMissingSmallModelFolderIsNamedOnceAndTheLargeModelDoesNotLoad() throws Exception {
+    Run r = tandem("serve", "--small", "/no/such/model", "--port", "0");
+    assertEquals(1, r.exit);
+    String line = oneErrorLine(r, "tandem serve");
+    assertTrue(line.contains("--small /no/such/model: no such folder") && line.contains("checkpoint folder"), line);
+  }
+
+  @Test
+  void aYamlSyntaxErrorIsOneLineWithFileLineAndProblem(@TempDir Path tmp) throws Exception {
+    Path yml = tmp.resolve("broken.yml");
+    Files.writeString(yml, "max_target_tokens: 20\nchoose_large: [true\nbegin: false\n");
+    Run r = tandem("generate", "--config", yml.toString(), "--prompt", "Compute 1 + 2.");
+    assertEquals(1, r.exit);
+    String line = oneErrorLine(r, "tandem generate");
+    assertTrue(line.matches("tandem generate: broken\\.yml: line 3, column \\d+: not valid YAML: .+"), line);
+  }
+
+  @Test
+  void aMissingDataFileSaysWhatIsExpected() throws Exception {
+    Run r = tandem("eval", "--data", "/no/such/math500.jsonl");
+    assertEquals(1, r.exit);
+    String line = oneErrorLine(r, "tandem eval");
+    assertTrue(line.contains("--data /no/such/math500.jsonl: no such file") && line.contains("JSONL")
+        && line.contains("\"problem\""), line);
+  }
+
+  @Test
+  void aMistypedOptionGetsTheOneItResembles() throws Exception {
+    Run r = tandem("serve", "--prot", "9000");
+    assertEquals(2, r.exit);
+    String line = oneErrorLine(r, "tandem serve");
+    assertEquals("tandem serve: Unknown option: '--prot'; did you mean --port? (see tandem serve --help)", line);
+  }
+
+  @Test
+  void generateWithoutModelsRunsTheDemoPairAndQuietPrintsOnlyTheAnswer() throws Exception {
+    Run quiet = tandem("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--temperature", "0", "--quiet");
+    assertEquals(0, quiet.exit, quiet.errText());
+    assertEquals(List.of(), quiet.err, "--quiet: nothing on stderr");
+    assertTrue(String.join("\n", quiet.out).contains("\\boxed{"), "the demo pair's answer: " + quiet.out);
+
+    Run told = tandem("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--temperature", "0",
+        "--max-tokens", "8");
+    assertEquals(0, told.exit, told.errText());
+    assertTrue(told.err.stream().anyMatch(l -> l.contains("no --small given: the demo small model")), told.errText());
+    assertFalse(told.errText().contains("Failed to detect GPU count"), "no CUDA probe warnings on a CPU: " + told.errText());
+  }
+
+  @Test
+  void everyRequestLeavesOneJsonLineOnTheRequestLog() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    try (Launched server = Launched.start("serve", "--port", String.valueOf(port))) {
+      HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      String base = "http://127.0.0.1:" + port;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (true) {
+        assertTrue(server.process.isAlive(), "the server exited: " + server.err);
+        try {
+          if (client.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).build(),
+              HttpResponse.BodyHandlers.discarding()).statusCode() == 200) break;
+        } catch (IOException notYet) {
+          // not listening yet
+        }
+        assertTrue(System.nanoTime() < deadline, "not ready within 120 s: " + server.err);
+        Thread.sleep(200); // polling interval, not a wait for an event
+      }
+      String body = "{\"model\": \"tandem\", \"messages\": [{\"role\": \"user\", \"content\": \"Compute 1 + 2 + 3 + 4 + 5 + 6.\"}],"
+          + " \"max_tokens\": 16, \"temperature\": 0, \"user\": \"launcher-it\"}";
+      HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+
+      JsonNode logged = null;
+      while (logged == null) {
+        synchronized (server.out) {
+          for (String line : server.out) {
+            JsonNode j = JSON.readTree(line); // stdout carries nothing but request log lines
+            if (j.path("path").asText().equals("/v1/chat/completions")) logged = j;
+          }
+        }
+        assertTrue(System.nanoTime() < deadline, "no request log line on stdout: " + server.out + "\n" + server.err);
+        if (logged == null) Thread.sleep(100); // polling interval
+      }
+      assertEquals(200, logged.path("status").asInt(), logged.toString());
+    }
+  }
+}

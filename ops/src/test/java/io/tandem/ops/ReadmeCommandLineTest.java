@@ -1,0 +1,42 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** What the README's command-line table promises, the launcher accepts: every command and every flag it names. */
+class ReadmeCommandLineTest {
+
+  @Test
+  void everyCommandAndFlagInTheReadmesTableExists() throws Exception {
+    Path readme = Path.of("..", "README.md");
+    String text = Files.readString(readme);
+    String table = text.substring(text.indexOf("## The command line"), text.indexOf("## Serving"));
+    Matcher row = Pattern.compile("(?m)^\\| `\\./tandem ([a-z-]+(?: [a-z-]+)?)((?:[^|\\\\]|\\\\.)*)\\|").matcher(table);
+    List<String> checked = new ArrayList<>();
+    while (row.find()) {
+      CommandLine cmd = Tandem.commandLine();
+      for (String word : row.group(1).split(" ")) {
+        if (!cmd.getSubcommands().containsKey(word)) break;
+        cmd = cmd.getSubcommands().get(word);
+      }
+      String name = cmd.getCommandSpec().qualifiedName();
+      assertFalse(name.equals("tandem"), "the README names a command the launcher lacks: " + row.group(0));
+      Matcher flag = Pattern.compile("(--[a-z][a-z-]*)").matcher(row.group(2));
+      while (flag.find()) {
+        assertTrue(cmd.getCommandSpec().findOption(flag.group(1)) != null,
+            name + " has no " + flag.group(1) + ", which the README shows: " + row.group(0));
+        checked.add(name + " " + flag.group(1));
+      }
+    }
+    assertTrue(checked.size() > 40, "the table was read: " + checked);
+  }
+}

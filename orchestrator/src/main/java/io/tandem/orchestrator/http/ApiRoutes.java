@@ -1,0 +1,245 @@
+package io.tandem.orchestrator.http;
+
+import static akka.http.javadsl.server.PathMatchers.segment;
+
+import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpEntity;
+import akka.http.javadsl.model.HttpRequest;
+import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.server.AllDirectives;
+import akka.http.javadsl.server.ExceptionHandler;
+import akka.http.javadsl.server.MethodRejection;
+import akka.http.javadsl.server.Rejection;
+import akka.http.javadsl.server.RejectionHandler;
+import akka.http.javadsl.server.Route;
+import akka.http.scaladsl.model.EntityStreamSizeException;
+import akka.pattern.AskTimeoutException;
+import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.Role;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import scala.jdk.javaapi.DurationConverters;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The OpenAI-compatible API and the operator's endpoints, in akka-http's routing DSL: {@code POST
+ * /v1/chat/completions}, {@code POST /v1/completions}, {@code GET /v1/models}, {@code GET
+ * /v1/models/{id}}, {@code /health/live}, {@code /health/ready}, {@code /metrics} and the playground
+ * at {@code /}. Every answer is a real result or an OpenAI error object: refusals, akka-http's own
+ * rejections (no such path, wrong method), exceptions and its request timeout all end as one, and
+ * each request writes one log line.
+ */
+final class ApiRoutes extends AllDirectives {
+  private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
+  private static final String ENDPOINTS = "/v1/chat/completions, /v1/completions, /v1/models, /health/ready, /metrics";
+
+  private final HttpSettings settings;
+  private final Tenants tenants;
+  private final Metrics metrics;
+  private final WorkerView workers;
+  private final CompletionService completions;
+  private final BooleanSupplier draining;
+  private final byte[] playground = resource("playground.html");
+  private final long created = System.currentTimeMillis() / 1000;
+
+  ApiRoutes(HttpSettings settings, Tenants tenants, Metrics metrics, WorkerView workers, CompletionService completions,
+      BooleanSupplier draining) {
+    this.settings = settings;
+    this.tenants = tenants;
+    this.metrics = metrics;
+    this.workers = workers;
+    this.completions = completions;
+    this.draining = draining;
+  }
+
+  /** Every route, each request with its log entry and its errors as OpenAI error objects. */
+  Route route() {
+    return extractRequest(request -> {
+      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), request.getUri().path());
+      return handleExceptions(exceptions(log), () -> handleRejections(rejections(log), () ->
+          withRequestTimeoutResponse(r -> timedOut(r, log), () -> endpoints(request, log))));
+    });
+  }
+
+  private Route endpoints(HttpRequest request, RequestLog.Entry log) {
+    Route live = complete(json(200, Map.of("status", "live")));
+    Route page = get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)));
+    return concat(
+        pathPrefix("v1", () -> concat(
+            path(segment("chat").slash("completions"), () -> post(() -> completion(request, true, log))),
+            path("completions", () -> post(() -> completion(request, false, log))),
+            pathPrefix("models", () -> get(() -> authenticated(request, log, tenant -> concat(
+                pathEnd(() -> completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))),
+                path(segment(), id -> completeWithFuture(models().thenApply(m -> model(m, id, log, tenant)))))))))),
+        pathPrefix("health", () -> concat(
+            pathEnd(() -> live),
+            path("live", () -> live),
+            path("ready", () -> completeWithFuture(ready())))),
+        path("metrics", () -> completeWithFuture(
+            workers.stats().thenApply(ws -> HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, metrics.render(ws))))),
+        pathSingleSlash(() -> page),
+        path("index.html", () -> page));
+  }
+
+  // ---- completions
+
+  /** Authenticates before the body is read, then reads it within the size and time limits. */
+  private Route completion(HttpRequest request, boolean chat, RequestLog.Entry log) {
+    return authenticated(request, log, tenant -> {
+      if (draining.getAsBoolean()) throw ApiError.overloaded("the server is shutting down", settings.retryAfterSeconds());
+      if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
+      return extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()), settings.maxBodyBytes(),
+          entity -> completeWithFuture(run(request, chat, entity, tenant, log)));
+    });
+  }
+
+  private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
+      RequestLog.Entry log) {
+    CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
+        chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative()));
+    log.stream = req.stream();
+    log.mode = req.mode().name();
+    log.user = req.user();
+    Tenants.Permit permit = tenants.admit(tenant);
+    ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
+    return completions.run(req, permit, log, client);
+  }
+
+  private ApiError tooLarge() {
+    return new ApiError(413, "invalid_request_error", null, "request_too_large",
+        "the request body is larger than " + settings.maxBodyBytes() + " bytes", 0);
+  }
+
+  // ---- models
+
+  /** The served models, with the smallest context of the workers as {@code max_model_len} (null before any reported). */
+  private CompletionStage<OpenAi.ModelList> models() {
+    return workers.contextLength(EnumSet.allOf(Role.class)).thenApply(context -> new OpenAi.ModelList("list",
+        settings.modelNames().stream().map(name -> new OpenAi.Model(name, "model", created, "tandem", name, null,
+            context == Integer.MAX_VALUE ? null : context)).toList()));
+  }
+
+  private HttpResponse model(OpenAi.ModelList models, String id, RequestLog.Entry log, String tenant) {
+    for (OpenAi.Model m : models.data()) if (m.id().equals(id)) return done(log, tenant, 200, m);
+    throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(id)
+        + "' does not exist; this server serves " + String.join(", ", settings.modelNames()));
+  }
+
+  // ---- health
+
+  private CompletionStage<HttpResponse> ready() {
+    return workers.listing().thenApply(listed -> {
+      Map<String, Object> body = new LinkedHashMap<>();
+      Map<String, Integer> roles = new LinkedHashMap<>();
+      boolean ok = !draining.getAsBoolean();
+      for (Role r : Role.values()) {
+        roles.put(r.name(), listed.get(r).size());
+        if (listed.get(r).isEmpty()) ok = false;
+      }
+      body.put("workers", roles);
+      body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : "waiting for workers");
+      return json(ok ? 200 : 503, body);
+    });
+  }
+
+  // ---- shared
+
+  private interface TenantRoute {
+    Route apply(String tenant);
+  }
+
+  private Route authenticated(HttpRequest request, RequestLog.Entry log, TenantRoute inner) {
+    Optional<String> authorization = request.getHeader("Authorization").map(h -> h.value());
+    String tenant = tenants.authenticate(authorization);
+    log.tenant = tenant;
+    return inner.apply(tenant);
+  }
+
+  private HttpResponse done(RequestLog.Entry log, String tenant, int status, Object body) {
+    log.status = status;
+    metrics.response(tenant, status);
+    log.finish();
+    return json(status, body);
+  }
+
+  private static HttpResponse json(int status, Object body) {
+    return HttpResponse.create().withStatus(StatusCodes.get(status)).withEntity(ContentTypes.APPLICATION_JSON, Json.write(body));
+  }
+
+  private HttpResponse error(ApiError e, RequestLog.Entry log) {
+    log.status = e.status();
+    log.error = e.getMessage();
+    metrics.response(log.tenant == null ? Metrics.NO_TENANT : log.tenant, e.status());
+    log.finish();
+    return e.toResponse();
+  }
+
+  private ExceptionHandler exceptions(RequestLog.Entry log) {
+    return ExceptionHandler.newBuilder()
+        .match(ApiError.class, e -> complete(error(e, log)))
+        .matchAny(t -> complete(error(fromThrowable(t, log), log)))
+        .build();
+  }
+
+  /**
+   * A failure as the client sees it: an {@link ApiError} as it is, the body's limits as 413/408,
+   * an actor of the server that did not answer in time as 503, else a 500.
+   */
+  private ApiError fromThrowable(Throwable t, RequestLog.Entry log) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof ApiError e) return e;
+      if (c instanceof EntityStreamSizeException) return tooLarge();
+      if (c instanceof AskTimeoutException)
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
+      if (c instanceof TimeoutException)
+        return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive within "
+            + settings.bodyReadTimeout().toSeconds() + " s", 0);
+    }
+    LOG.error("tandem serve: internal error on {} {}", log.method, log.path, t);
+    return new ApiError(500, "server_error", null, "internal_error",
+        "internal server error (" + t.getClass().getSimpleName() + "); the server log has the details", 0);
+  }
+
+  private RejectionHandler rejections(RequestLog.Entry log) {
+    return RejectionHandler.newBuilder()
+        .handleAll(MethodRejection.class, rs -> complete(error(new ApiError(405, "invalid_request_error", null,
+            "method_not_allowed", log.method + " is not allowed here; use "
+            + rs.stream().map(r -> r.supported().name()).distinct().collect(Collectors.joining(" or ")), 0), log)))
+        .handleAll(Rejection.class, rs -> complete(error(ApiError.invalid(null, "the request was refused: "
+            + rs.stream().map(Object::toString).collect(Collectors.joining("; "))), log)))
+        .handleNotFound(complete(error(ApiError.notFound(null, "not_found", "no such endpoint: " + log.method + " "
+            + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log)))
+        .build();
+  }
+
+  /**
+   * akka-http's request timeout, which sits above every deadline of the session: a last resort,
+   * that also cancels the session (no one will read what it writes).
+   */
+  private HttpResponse timedOut(HttpRequest request, RequestLog.Entry log) {
+    request.getAttribute(ClientConnection.KEY).ifPresent(ClientConnection::abandoned);
+    return error(new ApiError(504, "server_error", null, "timeout", "the request took longer than tandem.http.request-timeout ("
+        + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log);
+  }
+
+  private static byte[] resource(String name) {
+    try (InputStream in = ApiRoutes.class.getResourceAsStream(name)) {
+      if (in == null) throw new IllegalStateException("missing resource " + name);
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read resource " + name, e);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package io.tandem.orchestrator.http;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+
+/**
+ * The OpenAI API's response bodies as records, written by {@link Json} with snake_case names
+ * ({@code finishReason} becomes {@code finish_reason}). Fields OpenAI sends as {@code null} are
+ * written as null; fields it leaves out are marked {@link JsonInclude.Include#NON_NULL}.
+ */
+final class OpenAi {
+
+  /** {@code {"error": {...}}}. */
+  record ErrorBody(Error error) {}
+
+  /** OpenAI's error object; {@code param} and {@code code} may be null. */
+  record Error(String message, String type, String param, String code) {}
+
+  /** One entry of {@code GET /v1/models}, and the body of {@code GET /v1/models/{id}}. */
+  record Model(String id, String object, long created, String ownedBy, String root, String parent, Integer maxModelLen) {}
+
+  record ModelList(String object, List<Model> data) {}
+
+  record Usage(int promptTokens, int completionTokens, int totalTokens) {
+    static Usage of(int prompt, int completion) {
+      return new Usage(prompt, completion, prompt + completion);
+    }
+  }
+
+  /** A chat message as the server writes it; {@code reasoning_content} only when there was reasoning. */
+  record Message(
+      String role, String content, @JsonInclude(JsonInclude.Include.NON_NULL) String reasoningContent, String refusal) {}
+
+  /** A choice of a whole response: {@code message} for chat, {@code text} for completions. */
+  record Choice(
+      int index,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Message message,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String text,
+      Object logprobs,
+      String finishReason) {}
+
+  /** A whole (non-streamed) response: {@code chat.completion} or {@code text_completion}. */
+  record Completion(
+      String id, String object, long created, String model, List<Choice> choices, Usage usage, Tandem tandem) {}
+
+  /** What a chunk adds to a chat message; empty in the final chunk. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  record Delta(String role, String content, String reasoningContent) {}
+
+  /** A choice of a chunk: {@code delta} for chat, {@code text} for completions. */
+  record ChunkChoice(
+      int index,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Delta delta,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String text,
+      Object logprobs,
+      String finishReason) {}
+
+  /** One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk says. */
+  record Chunk(
+      String id,
+      String object,
+      long created,
+      String model,
+      List<ChunkChoice> choices,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Object tandem) {}
+
+  /** Tandem's extension on a content chunk: which model wrote it. */
+  record Author(String author) {}
+
+  /**
+   * Tandem's extension on a response and on a stream's last chunk: the mode, Tandem's own finish
+   * reason, whether it degraded, the counters of the trace, and (whole responses only) the spans.
+   */
+  record Tandem(
+      String mode,
+      String finishReason,
+      boolean degraded,
+      JsonNode counters,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Span> spans) {}
+
+  /** Tokens {@code [start, end)} of the output, written by {@code author} for {@code reason}. */
+  record Span(String author, String reason, int start, int end, String text) {}
+
+  private OpenAi() {}
+}

@@ -1,0 +1,262 @@
+package io.tandem.orchestrator.http;
+
+import static io.tandem.orchestrator.http.TestServer.eventually;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.scripted.ScriptedTokenizer;
+import io.tandem.protocol.FailureCode;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * What real OpenAI clients do to a server, answered as vLLM answers it, over loopback with
+ * java.net.http against models of a 64-token context: one test per kind of failure found by
+ * replaying public bug reports.
+ */
+class ApiRoundTwoTest {
+  static final int CONTEXT = 64;
+  static final String KEY = "sk-round-two";
+  static final ObjectMapper JSON = new ObjectMapper();
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n"
+      + "akka.http.server.request-timeout = 1s\nakka.http.server.idle-timeout = 1s\n", CONTEXT);
+
+  private static HttpResponse<String> chat(String fields) throws Exception {
+    return server.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"What is 1 + 2?\"}]" + fields + "}", KEY);
+  }
+
+  private static JsonNode json(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body());
+  }
+
+  // 1. Generation that runs past the context.
+
+  @Test
+  void promptPlusMaxTokensOverTheContextIs400BeforeGeneratingNamingTheNumbers() throws Exception {
+    HttpResponse<String> r = chat(",\"max_tokens\":100");
+    assertEquals(400, r.statusCode(), r.body());
+    JsonNode e = json(r).get("error");
+    assertEquals("context_length_exceeded", e.get("code").asText());
+    assertEquals("This model's maximum context length is 64 tokens. However, you requested 101 tokens (1 in the messages,"
+        + " 100 in the completion). Please reduce the length of the messages or completion.", e.get("message").asText());
+    assertEquals(200, chat(",\"max_tokens\":63").statusCode(), "exactly the context fits");
+  }
+
+  @Test
+  void withoutMaxTokensTheGenerationIsCappedToFitAndEndsWithLength() throws Exception {
+    for (String mode : new String[] {"small", "speculative"}) {
+      HttpResponse<String> r = chat(",\"tandem\":{\"mode\":\"" + mode + "\"}");
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode body = json(r);
+      assertEquals("length", body.at("/choices/0/finish_reason").asText(), mode);
+      assertEquals(CONTEXT - 1, body.at("/usage/completion_tokens").asInt(), mode + ": the context less the prompt");
+      assertEquals(1, body.at("/usage/prompt_tokens").asInt());
+    }
+  }
+
+  // 2. Round trips.
+
+  @Test
+  void anAssistantMessageSentBackAsTheServerWroteItIsAcceptedAndDefaultParamsToo() throws Exception {
+    JsonNode first = json(chat(",\"max_tokens\":5")).at("/choices/0/message");
+    String echoed = JSON.writeValueAsString(((com.fasterxml.jackson.databind.node.ObjectNode) first.deepCopy())
+        .put("reasoning_content", "thought").putNull("tool_calls").putNull("function_call").putNull("audio")
+        .set("annotations", JSON.createArrayNode()));
+    HttpResponse<String> second = server.post("/v1/chat/completions", "{\"model\":\"tandem\",\"messages\":["
+        + "{\"role\":\"user\",\"content\":\"What is 1 + 2?\"}," + echoed + ",{\"role\":\"user\",\"content\":\"Sure?\"}],"
+        + "\"max_tokens\":5,\"frequency_penalty\":0,\"presence_penalty\":0,\"parallel_tool_calls\":true,\"store\":false,"
+        + "\"metadata\":{\"k\":\"v\"},\"service_tier\":\"auto\",\"logit_bias\":{},\"n\":1,\"logprobs\":false,"
+        + "\"top_logprobs\":0,\"response_format\":{\"type\":\"text\"}}", KEY);
+    assertEquals(200, second.statusCode(), second.body());
+    HttpResponse<String> penalty = chat(",\"presence_penalty\":0.5");
+    assertEquals(400, penalty.statusCode());
+    assertEquals("unsupported_parameter", json(penalty).at("/error/code").asText());
+    assertTrue(json(penalty).at("/error/message").asText().contains("presence_penalty"), penalty.body());
+    HttpResponse<String> call = chat(",\"messages\":null").statusCode() == 0 ? null : server.post("/v1/chat/completions",
+        "{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\"}]}]}", KEY);
+    assertEquals(400, call.statusCode(), "a real tool call is still refused: " + call.body());
+  }
+
+  // 3. Models.
+
+  @Test
+  void oneModelCanBeFetchedUnknownOnesAre404AndModelIsOptional() throws Exception {
+    HttpResponse<String> one = server.http.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(server.base + "/v1/models/tandem")).header("Authorization", "Bearer " + KEY).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, one.statusCode(), one.body());
+    assertEquals("tandem", json(one).get("id").asText());
+    assertEquals(CONTEXT, json(one).get("max_model_len").asInt(), "the context a request may use, as vLLM reports it");
+    HttpResponse<String> none = server.http.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(server.base + "/v1/models/gpt-4o")).header("Authorization", "Bearer " + KEY).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, none.statusCode());
+    assertEquals("model_not_found", json(none).at("/error/code").asText());
+    HttpResponse<String> noModel = chat(",\"max_tokens\":3");
+    assertEquals(200, noModel.statusCode(), noModel.body());
+    assertEquals("tandem", json(noModel).get("model").asText());
+  }
+
+  // 4. Empty and token prompts.
+
+  @Test
+  void anEmptyPromptIs400AndTokenIdsAreOnePromptValidatedAgainstTheVocabulary() throws Exception {
+    for (String empty : new String[] {"\"\"", "[]", "[\"\"]", "[[]]"}) {
+      HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\":" + empty + ",\"max_tokens\":3}", KEY);
+      assertEquals(400, r.statusCode(), empty + ": " + r.body());
+      assertEquals("prompt", json(r).at("/error/param").asText());
+    }
+    int once = ScriptedTokenizer.idOf("Once");
+    int upon = ScriptedTokenizer.idOf(" upon");
+    HttpResponse<String> ids = server.post("/v1/completions", "{\"prompt\":[" + once + "," + upon + "],\"max_tokens\":3}", KEY);
+    assertEquals(200, ids.statusCode(), ids.body());
+    assertEquals(2, json(ids).at("/usage/prompt_tokens").asInt(), "a list of ints is one prompt of that many tokens");
+    assertEquals(200, server.post("/v1/completions", "{\"prompt\":[[" + once + "]],\"max_tokens\":3}", KEY).statusCode());
+    HttpResponse<String> unknown = server.post("/v1/completions", "{\"prompt\":[" + once + ",987654321],\"max_tokens\":3}", KEY);
+    assertEquals(400, unknown.statusCode(), unknown.body());
+    assertTrue(json(unknown).at("/error/message").asText().contains("987654321"), unknown.body());
+    HttpResponse<String> batch = server.post("/v1/completions", "{\"prompt\":[[" + once + "],[" + upon + "]],\"max_tokens\":3}", KEY);
+    assertEquals(400, batch.statusCode());
+    assertTrue(json(batch).at("/error/message").asText().contains("batch of 2"), batch.body());
+  }
+
+  // 5. A non-streaming client that leaves.
+
+  @Test
+  void aNonStreamingClientThatClosesItsSocketCancelsItsSessionAndFreesItsCaches() throws Exception {
+    double cancelledBefore = server.metric("tandem:requests_cancelled_total");
+    server.gate.close();
+    server.gate.allow(3);
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":60,\"tandem\":{\"mode\":\"small\"}}";
+    try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+          + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
+          + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+      eventually("the request is running", () -> server.metric("tandem:num_requests_running") == 1);
+    }
+    eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
+    server.gate.open();
+    eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
+    eventually("its cache is freed", () -> cachedSessions() == 0);
+    assertEquals(cancelledBefore + 1, server.metric("tandem:requests_cancelled_total"), "it never finished for nobody");
+  }
+
+  private static double cachedSessions() throws Exception {
+    for (String line : server.get("/metrics").body().split("\n"))
+      if (line.startsWith("tandem:kv_cache_sessions{role=\"small\"")) return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+    return -1;
+  }
+
+  // 6. Usage.
+
+  @Test
+  void usageIsRightWhenAStopStringEndsTheGeneration() throws Exception {
+    double promptBefore = server.metric("tandem:prompt_tokens_total");
+    HttpResponse<String> r = chat(",\"max_tokens\":40,\"stop\":[\"equals\"],\"tandem\":{\"mode\":\"small\"}");
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode body = json(r);
+    assertEquals("stop", body.at("/choices/0/finish_reason").asText());
+    assertFalse(body.at("/choices/0/message/content").asText().contains("equals"));
+    assertEquals(1, body.at("/usage/prompt_tokens").asInt());
+    int completion = body.at("/usage/completion_tokens").asInt();
+    assertTrue(completion > 0 && completion < 40, "the tokens through the stop string: " + completion);
+    assertEquals(promptBefore + 1, server.metric("tandem:prompt_tokens_total"));
+  }
+
+  @Test
+  void usageIsRightWhenTheTimeOutEndsTheGenerationMidStep() throws Exception {
+    server.gate.close();
+    server.gate.allow(3);
+    HttpResponse<String> r = chat(",\"max_tokens\":40,\"tandem\":{\"mode\":\"small\",\"time_out\":1}");
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode body = json(r);
+    assertEquals("length", body.at("/choices/0/finish_reason").asText());
+    assertEquals("timeout", body.at("/tandem/finish_reason").asText());
+    assertEquals(3, body.at("/usage/completion_tokens").asInt(), "the three tokens written before the time-out: " + r.body());
+    assertEquals(1, body.at("/usage/prompt_tokens").asInt());
+    assertFalse(body.at("/choices/0/message/content").asText().isEmpty());
+  }
+
+  // 7. Per-tenant metrics.
+
+  @Test
+  void requestTokenAndErrorMetricsCarryTheTenantNeverTheKey() throws Exception {
+    assertEquals(200, chat(",\"max_tokens\":3").statusCode());
+    assertEquals(400, chat(",\"max_tokens\":0").statusCode());
+    String metrics = server.get("/metrics").body();
+    for (String series : new String[] {"tandem:tenant_request_success_total{tenant=\"acme\",finished_reason=\"length\"}",
+        "tandem:tenant_prompt_tokens_total{tenant=\"acme\"}", "tandem:tenant_generation_tokens_total{tenant=\"acme\",model=\"small\"}",
+        "tandem:tenant_http_responses_total{tenant=\"acme\",status=\"400\"}"})
+      assertTrue(metrics.contains(series), "metrics have " + series);
+    assertFalse(metrics.contains(KEY), "never the key");
+  }
+
+  // 8. Errors as data.
+
+  @Test
+  void theStatusFollowsTheFailureCode() {
+    for (FailureCode code : FailureCode.values()) {
+      ApiError e = ApiError.forFailure(code, "why", 2);
+      int expected = switch (code) {
+        case INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED -> 400;
+        case QUEUE_FULL, NO_WORKER, WORKER_LOST, UNAVAILABLE -> 503;
+        case TIMEOUT -> 504;
+        case MODEL_ERROR, INTERNAL -> 500;
+      };
+      assertEquals(expected, e.status(), code.name());
+      assertEquals(code.retryable(), e.retryAfterSeconds() > 0, code + ": Retry-After exactly when retrying may work");
+      assertTrue(e.toResponse().entity().getContentType().toString().contains("json"));
+    }
+  }
+
+  // Issue 12, item 2: akka-http's own answers are API answers too.
+
+  @Test
+  void aNonStreamingGenerationLongerThanAkkaHttpsDefaultTimeoutsStillGetsItsResult() throws Exception {
+    // This server's akka.http.server timeouts are 1 s (see start()); tandem.http's own apply.
+    server.gate.close();
+    long t0 = System.nanoTime();
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> r = server.http.sendAsync(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create(server.base + "/v1/chat/completions")).header("Authorization", "Bearer " + KEY)
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"small\"}}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    // Steps pass one at a time, the last well after akka-http's own timeouts would have fired.
+    for (int step = 0; step < 5; step++) {
+      long due = t0 + (step + 1) * 600_000_000L;
+      eventually("step " + step + " is due", () -> System.nanoTime() >= due || r.isDone());
+      server.gate.allow(1);
+    }
+    server.gate.open();
+    HttpResponse<String> done = r.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertTrue(System.nanoTime() - t0 > 2_000_000_000L, "it ran past akka-http's 1 s");
+    assertEquals(200, done.statusCode(), done.body());
+    assertEquals(5, json(done).at("/usage/completion_tokens").asInt());
+  }
+
+  @Test
+  void aRequestAkkaHttpCannotParseGetsAnOpenAiErrorObject() throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
+      socket.getOutputStream().write("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+      BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      String status = reader.readLine();
+      assertTrue(status.contains(" 400 "), status);
+      String line;
+      boolean json = false;
+      while ((line = reader.readLine()) != null && !line.isEmpty()) json |= line.toLowerCase().contains("application/json");
+      assertTrue(json, "a JSON body");
+      char[] buf = new char[4096];
+      int n = reader.read(buf);
+      assertTrue(new String(buf, 0, Math.max(0, n)).contains("\"error\""), new String(buf, 0, Math.max(0, n)));
+    }
+  }
+}

@@ -1,0 +1,60 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * A session deadline (here a model step that takes longer than {@code tandem.session.step-timeout}
+ * of 1 s) ends as an OpenAI error object: 504 with {@code Retry-After} when nothing was sent yet,
+ * or in a stream an error event and {@code data: [DONE]} after the text already sent, which stands.
+ */
+class SessionDeadlinesTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.session.step-timeout = 1s\n");
+
+  private static final String BODY =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":50,\"tandem\":{\"mode\":\"small\"}%s}";
+
+  @Test
+  void aStepPastItsDeadlineIsA504WithRetryAfter() throws Exception {
+    server.gate.close();
+    HttpResponse<String> r = server.post("/v1/chat/completions", String.format(BODY, ""), null);
+    assertEquals(504, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("Retry-After").isPresent());
+    assertTrue(r.headers().firstValue("Content-Type").orElse("").contains("application/json"));
+    JsonNode e = JSON.readTree(r.body()).get("error");
+    assertEquals("timeout", e.get("code").asText());
+    assertTrue(e.get("message").asText().contains("did not answer within 1 s"), r.body());
+  }
+
+  @Test
+  void inAStreamTheDeadlineIsAnErrorEventThenDoneAfterTheTextSent() throws Exception {
+    server.gate.close();
+    server.gate.allow(4);
+    HttpResponse<String> r = server.post("/v1/chat/completions", String.format(BODY, ",\"stream\":true"), null);
+    assertEquals(200, r.statusCode(), r.body());
+    List<String> events = new ArrayList<>();
+    for (String line : r.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
+    assertTrue(events.size() >= 3, r.body());
+    assertEquals("[DONE]", events.get(events.size() - 1));
+    JsonNode error = JSON.readTree(events.get(events.size() - 2)).get("error");
+    assertEquals("timeout", error.get("code").asText(), r.body());
+    assertTrue(error.get("message").asText().contains("which stand as sent"), r.body());
+    StringBuilder text = new StringBuilder();
+    for (String ev : events.subList(0, events.size() - 2)) {
+      JsonNode chunk = JSON.readTree(ev);
+      assertTrue(chunk.at("/choices/0/finish_reason").isNull(), "no finish_reason contradicts the error: " + ev);
+      text.append(chunk.at("/choices/0/delta/content").asText(""));
+    }
+    assertTrue(text.length() > 0, "text was streamed before the deadline");
+  }
+}
