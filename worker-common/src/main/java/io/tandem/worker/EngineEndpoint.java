@@ -52,7 +52,7 @@ public final class EngineEndpoint {
       }
       loaded.complete(model.name());
       WorkerSettings workerSettings = spec.maxConcurrency() == 0 ? settings : new WorkerSettings(spec.maxConcurrency(),
-          settings.queueLimit(), settings.kvCacheBytes(), true, settings.prefillChunk());
+          settings.queueLimit(), settings.kvCacheBytes(), true, settings.prefillChunk(), settings.prefixCacheSequences());
       EngineClient client = new EngineClient(spec, engine);
       return Behaviors.withTimers(timers -> {
         timers.startTimerWithFixedDelay(Poll.INSTANCE, engine.healthInterval());

@@ -115,7 +115,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         })
         .onMessage(Release.class, r -> {
           drop(r.sessionId());
-          scheduler.forget(r.sessionId());
+          scheduler.retire(r.sessionId());
           return this;
         })
         .onMessage(GetStats.class, this::onGetStats)

@@ -128,7 +128,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onRelease(Release r) {
     scheduler.drop(r.sessionId());
-    scheduler.forget(r.sessionId());
+    scheduler.retire(r.sessionId());
     return this;
   }
 
