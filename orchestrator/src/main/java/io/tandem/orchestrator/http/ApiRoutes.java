@@ -108,7 +108,8 @@ final class ApiRoutes extends AllDirectives {
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
       RequestLog.Entry log) {
     CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
-        chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative()));
+        chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
+            settings.defaultMode()));
     log.stream = req.stream();
     log.mode = req.mode().name();
     log.user = req.user();
