@@ -129,15 +129,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onGenerate(Generate g) {
-    metrics.requests++;
     drop(g.sessionId());
-    if (!scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) {
-      metrics.rejected++;
-      g.replyTo().tell(new Rejected(g.requestId(), FailureCode.QUEUE_FULL,
-          role + " engine worker queue is full (" + scheduler.waiting() + " waiting)"));
-      return this;
-    }
-    admitWaiting();
+    if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
     return this;
   }
 

@@ -17,7 +17,6 @@ import io.tandem.protocol.worker.WorkerProtocol.Command;
 import io.tandem.protocol.worker.WorkerProtocol.Failed;
 import io.tandem.protocol.worker.WorkerProtocol.Generate;
 import io.tandem.protocol.worker.WorkerProtocol.GetStats;
-import io.tandem.protocol.worker.WorkerProtocol.Rejected;
 import io.tandem.protocol.worker.WorkerProtocol.Release;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
@@ -109,15 +108,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onGenerate(Generate g) {
-    metrics.requests++;
     scheduler.drop(g.sessionId());
-    if (!scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) {
-      metrics.rejected++;
-      g.replyTo().tell(new Rejected(g.requestId(), FailureCode.QUEUE_FULL,
-          role + " worker queue is full (" + scheduler.waiting() + " waiting)"));
-      return this;
-    }
-    scheduleForward();
+    if (StepSync.enqueue(g, scheduler, metrics, role + " worker")) scheduleForward();
     return this;
   }
 

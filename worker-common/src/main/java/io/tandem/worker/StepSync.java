@@ -38,6 +38,21 @@ final class StepSync {
   private static final int DECODE_CONTEXT = 6;
 
   /**
+   * Queues {@code g} for admission, or answers {@link WorkerProtocol.Rejected} ({@link
+   * FailureCode#QUEUE_FULL}) when the queue is full; {@code worker} names the worker in the reason.
+   *
+   * @return whether the request was queued
+   */
+  static boolean enqueue(Generate g, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
+    metrics.requests++;
+    if (scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) return true;
+    metrics.rejected++;
+    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL,
+        worker + " queue is full (" + scheduler.waiting() + " waiting)"));
+    return false;
+  }
+
+  /**
    * Syncs {@code g}'s session on a worker serving {@code model}; answers the request itself (a
    * {@link Resync}, or a {@link Failed} when the prompt or the session outgrows the context or
    * the request cannot be taken) and returns null when it cannot run.
