@@ -35,8 +35,8 @@ import java.util.concurrent.Flow;
  * {@code --enable-prompt-tokens-details}), {@code usage.prompt_tokens_details.cached_tokens}: the
  * prompt tokens its prefix cache already held.
  *
- * <p>Failures are sorted for the worker: no connection, a timeout, a broken stream or a 5xx status
- * mean the engine is lost ({@link Listener#failed} with {@code lost}); a 4xx or a malformed answer
+ * <p>Failures are sorted for the worker: no connection, a timeout, a broken stream (one that ends
+ * without a {@code finish_reason} included) or a 5xx status mean the engine is lost ({@link Listener#failed} with {@code lost}); a 4xx or a malformed answer
  * is an error of that request only.
  */
 final class EngineClient {
@@ -232,8 +232,11 @@ final class EngineClient {
       cancel();
     }
 
+    /** The body ended: with a finish reason, the completion's end; without one, a stream cut short (the engine died). */
     void end() {
-      if (!broken && !cancelled) listener.ended(finishReason, stopString);
+      if (broken || cancelled) return;
+      if (finishReason == null) listener.failed(true, "the engine's stream ended without a finish_reason");
+      else listener.ended(finishReason, stopString);
     }
 
     void cancel() {

@@ -44,8 +44,13 @@ final class VllmStandIn implements AutoCloseable {
   private final ExecutorService thread = Executors.newSingleThreadExecutor();
   private final LinkedList<Sequence> cache = new LinkedList<>();
   final List<Usage> usages = new CopyOnWriteArrayList<>();
+  /** Counted down when the engine dies mid-completion ({@link #dieDuring}). */
+  final java.util.concurrent.CountDownLatch died = new java.util.concurrent.CountDownLatch(1);
   /** When positive, every completion answers this status instead (a broken engine). */
   volatile int failWith;
+  /** When positive, the completion with this number (from 1) dies after two tokens, and so does the engine. */
+  volatile int dieDuring;
+  private int completions;
 
   VllmStandIn(String name, LanguageModel model) throws IOException {
     this.name = name;
@@ -97,6 +102,7 @@ final class VllmStandIn implements AutoCloseable {
     for (JsonNode s : req.path("stop")) stops.add(s.asText());
     StopStrings stop = stops.isEmpty() ? null : new StopStrings(stops);
     int maxTokens = req.path("max_tokens").asInt(16);
+    boolean dies = ++completions == dieDuring;
 
     Sequence seq = fromCache(prompt, sampling);
     int cached = Math.min(seq.processedLength(), prompt.length);
@@ -115,6 +121,11 @@ final class VllmStandIn implements AutoCloseable {
         String t = detok.next(id);
         text.append(t);
         event(os, chunk(t, id, null, null));
+        if (dies && generated == 2) {
+          died.countDown();
+          new Thread(this::close).start(); // the process is gone: no finish_reason, no usage, no [DONE]
+          return;
+        }
         if (model.eosTokenIds().contains(id)) {
           finish = "stop";
           break;
