@@ -87,7 +87,7 @@ class EngineWorkerTest {
     CompletableFuture<String> loaded = new CompletableFuture<>();
     endpoint = kit.spawn(SmallWorker.engine(EngineSpec.parse(engine.spec(SMALL, extra)), settings,
         EngineSettings.fromConfig(kit.system().settings().config()), loaded), "engine-" + (++spawned));
-    assertEquals("demo-small@127.0.0.1:" + engine.baseUrl().split(":")[2].split("/")[0], loaded.get(30, TimeUnit.SECONDS));
+    assertTrue(loaded.get(30, TimeUnit.SECONDS).startsWith("demo-small@127.0.0.1:"), "the model is named by the engine's");
     return awaitWorker(Set.of());
   }
 
@@ -160,7 +160,7 @@ class EngineWorkerTest {
         "the worker reports the engine's own count of prefilled tokens");
     assertEquals(appended + 1, second.prefillTokens(),
         "the engine prefilled the takeover's tokens and the last token of the step before, not the prompt again");
-    assertTrue(usage.promptTokens() > 20 * second.prefillTokens() / 10, "the request carried the whole session: " + usage);
+    assertEquals(first.promptTokens() + position + appended, usage.promptTokens(), "the request carried the whole session");
   }
 
   @Test
