@@ -21,6 +21,17 @@ public interface Sequence extends AutoCloseable {
   /** Number of tokens whose cache is computed; the rest are fed by the next forward pass. */
   int processedLength();
 
+  /**
+   * A new sequence holding this one's first {@code n} tokens and the cache computed for them
+   * ({@code min(n, processedLength())} tokens processed), sampling with {@code sampling}; this one
+   * is unchanged. Automatic prefix caching, as vLLM's: a new request whose prompt starts with
+   * tokens a cached sequence holds starts from their cache instead of prefilling them again. The
+   * first {@link #append} after the fork continues the prompt.
+   *
+   * @throws IllegalArgumentException when {@code n} is negative or beyond {@link #length()}
+   */
+  Sequence forkPrefix(int n, io.tandem.protocol.SamplingParams sampling);
+
   /** Bytes of native or heap memory held by this sequence's cache. */
   long cacheBytes();
 

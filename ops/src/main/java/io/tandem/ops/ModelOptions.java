@@ -25,7 +25,8 @@ import picocli.CommandLine.Option;
  * its {@code --help}.
  */
 public final class ModelOptions {
-  @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH or simulated:PATH?latency=PROFILE. "
+  @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, "
+      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N]. "
       + "Default: tandem.small.model, else the demo small model (ops/demo/small).")
   String small;
 
@@ -122,6 +123,14 @@ public final class ModelOptions {
    * missing one is the commonest typo, and is refused before any other model starts loading.
    */
   private static void requireFolderExists(String model, String givenBy) {
+    if (io.tandem.worker.EngineSpec.isEngine(model)) {
+      try {
+        io.tandem.worker.EngineSpec.parse(model);
+        return;
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(givenBy + ": " + e.getMessage(), e);
+      }
+    }
     if (model.startsWith("scripted:") || model.startsWith("simulated:") || Files.isDirectory(Path.of(model))) return;
     throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
         + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");

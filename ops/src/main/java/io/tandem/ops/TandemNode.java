@@ -4,6 +4,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Join;
@@ -16,6 +17,8 @@ import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.Role;
+import io.tandem.worker.EngineSettings;
+import io.tandem.worker.EngineSpec;
 import io.tandem.worker.ModelWorker;
 import io.tandem.worker.large.LargeWorker;
 import io.tandem.worker.small.SmallWorker;
@@ -62,6 +65,7 @@ public final class TandemNode implements AutoCloseable {
     SessionSettings sessionSettings = SessionSettings.fromConfig(config);
     Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
         ? config.getDuration("tandem.routing.load-poll-interval") : Duration.ZERO;
+    EngineSettings engineSettings = EngineSettings.fromConfig(config);
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       if (orchestrator) {
         ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(loadPoll), "workers");
@@ -78,6 +82,12 @@ public final class TandemNode implements AutoCloseable {
           String device = spec.devices().get(i);
           CompletableFuture<String> loaded = new CompletableFuture<>();
           loads.add(loaded);
+          // A remote engine may be named as the role's model or as one of its devices (one worker per endpoint).
+          String engineSpec = EngineSpec.isEngine(device) ? device : spec.model();
+          if (EngineSpec.isEngine(engineSpec)) {
+            spawnEngine(ctx, role, spec, engineSpec, i, engineSettings, loaded);
+            continue;
+          }
           Supplier<LanguageModel> model = () -> Models.open(spec.model(), device);
           ctx.spawn(
               role == Role.large
@@ -110,6 +120,22 @@ public final class TandemNode implements AutoCloseable {
       system.terminate();
       throw new IllegalStateException("node " + name + " did not start: " + e.getMessage(), e);
     }
+  }
+
+  private static void spawnEngine(ActorContext<Void> ctx, Role role, RoleSpec spec, String engineSpec, int index,
+      EngineSettings engine, CompletableFuture<String> loaded) {
+    EngineSpec es;
+    try {
+      es = EngineSpec.parse(engineSpec);
+    } catch (IllegalArgumentException e) {
+      loaded.completeExceptionally(e);
+      return;
+    }
+    ctx.spawn(role == Role.large
+            ? LargeWorker.engine(es, spec.settings(), spec.perTenantQueueLimit(), engine, loaded)
+            : SmallWorker.engine(es, spec.settings(), engine, loaded),
+        role + "-engine-" + index + "-" + es.endpoint().replace(':', '-'),
+        DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
   }
 
   /** The model roles configured for this node, from {@code tandem.small} and {@code tandem.large}. */

@@ -42,6 +42,12 @@ final class Scheduler<R extends Scheduler.Running> {
   private final List<R> running = new ArrayList<>();
   /** Access order: iteration starts at the least recently used session. */
   private final Map<String, SessionView> views = new LinkedHashMap<>(16, 0.75f, true);
+  /**
+   * Views of released sessions, kept (least recently used first) only as prefixes for new
+   * sequences, as vLLM keeps a finished request's blocks cached until it needs the room.
+   */
+  private final Map<Long, SessionView> retired = new LinkedHashMap<>(16, 0.75f, true);
+  private long retiredCount;
 
   Scheduler(WorkerSettings settings, AdmissionQueue waiting) {
     this.settings = settings;
@@ -113,6 +119,46 @@ final class Scheduler<R extends Scheduler.Running> {
     return views.get(sessionId);
   }
 
+  /**
+   * A cached prefix to start a new sequence from (automatic prefix caching, as vLLM's): the view
+   * whose sequence shares the longest run of processed tokens with the start of {@code ids}, and
+   * that run's length; null when no view shares one. The view counts as used (LRU).
+   */
+  Prefix longestPrefix(int[] ids) {
+    SessionView best = null;
+    Long bestRetired = null;
+    int bestLength = 0;
+    for (SessionView v : views.values()) {
+      int n = sharedPrefix(v.sequence, ids);
+      if (n > bestLength) {
+        best = v;
+        bestLength = n;
+      }
+    }
+    for (Map.Entry<Long, SessionView> e : retired.entrySet()) {
+      int n = sharedPrefix(e.getValue().sequence, ids);
+      if (n > bestLength) {
+        best = e.getValue();
+        bestRetired = e.getKey();
+        bestLength = n;
+      }
+    }
+    if (best == null) return null;
+    if (bestRetired != null) retired.get(bestRetired);
+    else views.get(best.sessionId);
+    return new Prefix(best, bestLength);
+  }
+
+  private static int sharedPrefix(Sequence s, int[] ids) {
+    int limit = Math.min(ids.length, s.processedLength());
+    int n = 0;
+    while (n < limit && s.tokenAt(n) == ids[n]) n++;
+    return n;
+  }
+
+  /** {@code length} processed tokens of {@code view}'s sequence that a new sequence may start from. */
+  record Prefix(SessionView view, int length) {}
+
   /** Keeps a new view of a session (its most recently used). */
   void keep(SessionView view) {
     views.put(view.sessionId, view);
@@ -124,21 +170,46 @@ final class Scheduler<R extends Scheduler.Running> {
     if (v != null) v.close();
   }
 
+  /**
+   * The session is over: its view stops being the session's, and its cache stays as a prefix for
+   * new sequences until the budget needs the room or {@code prefix-cache-sequences} newer ones
+   * replace it.
+   */
+  void retire(String sessionId) {
+    SessionView v = views.remove(sessionId);
+    if (v == null) return;
+    retired.put(retiredCount++, v);
+    for (var it = retired.values().iterator(); retired.size() > settings.prefixCacheSequences() && it.hasNext(); ) {
+      it.next().close();
+      it.remove();
+    }
+  }
+
   /** Drops every view and frees their caches (the worker stops). */
   void forgetAll() {
     for (SessionView v : views.values()) v.close();
+    for (SessionView v : retired.values()) v.close();
     views.clear();
+    retired.clear();
   }
 
   /**
    * Frees the caches of least recently used sessions that are not running until the total fits
    * {@code kv-cache-bytes}; a session whose cache was dropped resyncs on its next request.
    *
-   * @return the number of sessions evicted
+   * @return the number of caches evicted (released sessions' first, then idle sessions')
    */
   int evictOverBudget() {
     long total = cacheBytes();
     int evicted = 0;
+    // Released sessions' caches go first: no session will come back to them.
+    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && total > settings.kvCacheBytes(); ) {
+      SessionView v = it.next();
+      total -= v.bytes();
+      v.close();
+      it.remove();
+      evicted++;
+    }
     for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && total > settings.kvCacheBytes(); ) {
       SessionView v = it.next();
       if (isRunning(v)) continue;
@@ -154,6 +225,7 @@ final class Scheduler<R extends Scheduler.Running> {
   long cacheBytes() {
     long total = 0;
     for (SessionView v : views.values()) total += v.bytes();
+    for (SessionView v : retired.values()) total += v.bytes();
     return total;
   }
 

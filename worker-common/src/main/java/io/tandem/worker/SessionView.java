@@ -1,7 +1,7 @@
 package io.tandem.worker;
 
-import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
+import io.tandem.inference.TextTokenizer;
 import io.tandem.protocol.Chunk;
 import java.util.Arrays;
 
@@ -25,11 +25,14 @@ final class SessionView implements AutoCloseable {
   private int[] cut = new int[64];
   private int sessionLength;
 
-  /** A view of a new session: {@code sequence} (empty) gets the prompt, session position 0. */
+  /**
+   * A view of a new session: {@code sequence}, empty or holding a prefix of the prompt (forked from
+   * a cached sequence), gets the rest of the prompt; session position 0.
+   */
   SessionView(String sessionId, Sequence sequence, int[] promptIds) {
     this.sessionId = sessionId;
     this.sequence = sequence;
-    sequence.append(promptIds);
+    sequence.append(java.util.Arrays.copyOfRange(promptIds, sequence.length(), promptIds.length));
     cut[0] = promptIds.length;
     sessionLength = 0;
   }
@@ -56,17 +59,17 @@ final class SessionView implements AutoCloseable {
   }
 
   /** Appends a chunk of session tokens: ids as they are in this vocabulary, or re-encoded text. */
-  void append(Chunk chunk, LanguageModel model) {
+  void append(Chunk chunk, TextTokenizer tokenizer) {
     if (chunk.tokens().isEmpty()) return;
-    if (chunk.tokenizerKey() != null && chunk.tokenizerKey().equals(model.tokenizer().key())) {
+    if (chunk.tokenizerKey() != null && chunk.tokenizerKey().equals(tokenizer.key())) {
       int[] ids = new int[chunk.tokens().size()];
       for (int i = 0; i < ids.length; i++) {
         ids[i] = chunk.tokens().get(i).id();
-        model.tokenizer().learn(ids[i], chunk.tokens().get(i).text());
+        tokenizer.learn(ids[i], chunk.tokens().get(i).text());
       }
       appendOwn(ids);
     } else {
-      int[] ids = model.tokenizer().encode(chunk.text());
+      int[] ids = tokenizer.encode(chunk.text());
       sequence.append(ids);
       int n = chunk.tokens().size();
       ensure(sessionLength + n + 1);

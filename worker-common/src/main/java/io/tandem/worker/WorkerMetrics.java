@@ -20,6 +20,9 @@ final class WorkerMetrics {
   /** Tokens each finished request brought that the worker had not processed (incremental sync). */
   long unseenTokens;
   long requestsDone;
+  /** New sequences started from a cached prefix of another (automatic prefix caching), and the tokens they reused. */
+  long prefixCacheHits;
+  long prefixCacheTokens;
 
   void recordStep(int batch, int prefilled, long nanos) {
     steps++;
@@ -33,9 +36,26 @@ final class WorkerMetrics {
     decodeNanos += (long) (nanos * (1 - share));
   }
 
+  /**
+   * One step served by a remote engine: {@code prefilled} prompt tokens it had not seen, {@code
+   * generated} tokens, {@code firstTokenNanos} from sending to the first token (the prefill and
+   * the hop) and {@code nanos} from sending to the end. Steps overlap, so busy time can exceed
+   * wall time.
+   */
+  void recordEngineStep(int prefilled, int generated, long firstTokenNanos, long nanos) {
+    steps++;
+    batchedSequenceSteps++;
+    busyNanos += nanos;
+    prefillTokens += prefilled;
+    decodeTokens += generated;
+    prefillNanos += firstTokenNanos;
+    decodeNanos += nanos - firstTokenNanos;
+  }
+
   WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes, int sessions) {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
-        requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos);
+        requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos, prefixCacheHits,
+        prefixCacheTokens);
   }
 }

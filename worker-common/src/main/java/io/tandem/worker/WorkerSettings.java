@@ -8,7 +8,16 @@ import com.typesafe.config.Config;
  * measuring what batching buys), and how many prompt tokens one sequence may prefill per pass (longer
  * prefills are chunked so that they don't stall the decodes batched with them).
  */
-public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk) {
+public record WorkerSettings(
+    int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk, int prefixCacheSequences) {
+
+  /** Released sessions' sequences kept as prefixes when {@code prefix-cache-sequences} is not set. */
+  public static final int DEFAULT_PREFIX_CACHE_SEQUENCES = 256;
+
+  /** The settings with the default {@code prefix-cache-sequences} ({@value #DEFAULT_PREFIX_CACHE_SEQUENCES}). */
+  public WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk) {
+    this(maxBatch, queueLimit, kvCacheBytes, batching, prefillChunk, DEFAULT_PREFIX_CACHE_SEQUENCES);
+  }
 
   /** Prompt tokens one sequence prefills per pass when {@code prefill-chunk} is not set. */
   public static final int DEFAULT_PREFILL_CHUNK = 512;
@@ -24,6 +33,8 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
     if (maxBatch < 1) throw new IllegalArgumentException("max-batch must be >= 1, got " + maxBatch);
     if (queueLimit < 1) throw new IllegalArgumentException("queue-limit must be >= 1, got " + queueLimit);
     if (kvCacheBytes < 0) throw new IllegalArgumentException("kv-cache-bytes must be >= 0, got " + kvCacheBytes);
+    if (prefixCacheSequences < 0)
+      throw new IllegalArgumentException("prefix-cache-sequences must be >= 0, got " + prefixCacheSequences);
   }
 
   /** 16 sequences a batch, 1024 waiting, 2 GiB of cache, batching on, chunks of 512 prompt tokens. */
@@ -33,7 +44,9 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
 
   /**
    * Reads a role's section ({@code tandem.small}, {@code tandem.large}): {@code max-batch}, {@code
-   * queue-limit}, {@code kv-cache-bytes}, {@code batching} and, optionally, {@code prefill-chunk}.
+   * queue-limit}, {@code kv-cache-bytes}, {@code batching} and, optionally, {@code prefill-chunk} and
+   * {@code prefix-cache-sequences} (how many released sessions' sequences stay cached as prefixes for
+   * new ones, within {@code kv-cache-bytes}; 0: none).
    *
    * @throws com.typesafe.config.ConfigException when a key is missing or of the wrong type
    * @throws IllegalArgumentException when a value is out of range
@@ -41,7 +54,8 @@ public record WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, bo
   public static WorkerSettings fromConfig(Config c) {
     return new WorkerSettings(
         c.getInt("max-batch"), c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"),
-        c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : DEFAULT_PREFILL_CHUNK);
+        c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : DEFAULT_PREFILL_CHUNK,
+        c.hasPath("prefix-cache-sequences") ? c.getInt("prefix-cache-sequences") : DEFAULT_PREFIX_CACHE_SEQUENCES);
   }
 
   /** The most sequences one forward pass runs: {@code maxBatch}, or 1 with batching off. */

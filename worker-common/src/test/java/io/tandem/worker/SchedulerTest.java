@@ -34,6 +34,13 @@ class SchedulerTest {
     @Override public int processedLength() { return processed; }
     @Override public long cacheBytes() { return processed * 10L; }
     @Override public void close() { closed = true; }
+
+    @Override public Sequence forkPrefix(int n, io.tandem.protocol.SamplingParams sampling) {
+      CountingSequence fork = new CountingSequence();
+      fork.tokens.append(tokens.range(0, n));
+      fork.processed = Math.min(processed, n);
+      return fork;
+    }
   }
 
   record Req(String sessionId, SessionView view) implements Scheduler.Running {}
@@ -166,5 +173,50 @@ class SchedulerTest {
     ((CountingSequence) v.sequence).process(10);
     s.keep(v);
     return v;
+  }
+
+  static SessionView processed(String session, int... prompt) {
+    CountingSequence seq = new CountingSequence();
+    SessionView v = new SessionView(session, seq, prompt);
+    seq.process(prompt.length);
+    return v;
+  }
+
+  @Test
+  void aNewPromptStartsFromTheLongestProcessedPrefixAnySessionHolds() {
+    Scheduler<Req> s = scheduler(4, true, 1 << 20, 512);
+    s.keep(processed("a", 1, 2, 3, 9));
+    s.keep(processed("b", 1, 2, 3, 4, 5));
+    Scheduler.Prefix p = s.longestPrefix(new int[] {1, 2, 3, 4, 7});
+    assertEquals("b", p.view().sessionId);
+    assertEquals(4, p.length());
+    assertEquals(null, s.longestPrefix(new int[] {8, 1}), "no shared first token, no prefix");
+  }
+
+  @Test
+  void aReleasedSessionsCacheServesAsAPrefixUntilNewerOnesReplaceIt() {
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(4, 100, 1 << 20, true, 512, 1), new ArrivalOrder(3));
+    SessionView a = processed("a", 1, 2, 3);
+    s.keep(a);
+    s.retire("a");
+    assertEquals(null, s.view("a"), "the session is over: a request of it resyncs");
+    assertEquals(3, s.longestPrefix(new int[] {1, 2, 3, 4}).length(), "its tokens still start a new sequence");
+    s.keep(processed("b", 5));
+    s.retire("b");
+    assertTrue(((CountingSequence) a.sequence).closed, "prefix-cache-sequences = 1: the older one is freed");
+    assertEquals(null, s.longestPrefix(new int[] {1, 2, 3, 4}));
+  }
+
+  @Test
+  void overTheBudgetReleasedSessionsCachesGoBeforeLiveSessions() {
+    Scheduler<Req> s = scheduler(4, true, 50, 512); // 10 bytes per processed token
+    SessionView live = processed("live", 1, 2, 3);
+    SessionView old = processed("old", 4, 5, 6);
+    s.keep(live);
+    s.keep(old);
+    s.retire("old");
+    assertEquals(1, s.evictOverBudget());
+    assertTrue(((CountingSequence) old.sequence).closed);
+    assertEquals(live, s.view("live"));
   }
 }

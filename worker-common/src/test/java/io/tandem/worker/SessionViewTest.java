@@ -25,7 +25,7 @@ class SessionViewTest {
   @Test
   void tokensOfTheSameVocabularyAreEachACutPointToRollBackTo() {
     SessionView v = view();
-    v.append(chunk(ScriptedTokenizer.KEY, "So", " x", ".\n\n"), model);
+    v.append(chunk(ScriptedTokenizer.KEY, "So", " x", ".\n\n"), model.tokenizer());
     assertEquals(3, v.sessionLength());
     assertEquals(5, v.sequence.length(), "prompt of 2, then one token per session position");
 
@@ -36,8 +36,8 @@ class SessionViewTest {
   @Test
   void aReEncodedChunkRollsBackToItsStartBecauseItsInsideIsNoCut() {
     SessionView v = view();
-    v.append(chunk(ScriptedTokenizer.KEY, "So"), model);
-    v.append(chunk("another-vocabulary", "Wait", ",", " no"), model); // one scripted token for three positions
+    v.append(chunk(ScriptedTokenizer.KEY, "So"), model.tokenizer());
+    v.append(chunk("another-vocabulary", "Wait", ",", " no"), model.tokenizer()); // one scripted token for three positions
     assertEquals(4, v.sessionLength());
     assertEquals(4, v.sequence.length());
 

@@ -233,6 +233,14 @@ public final class HfModel implements LanguageModel {
     }
 
     @Override
+    public Sequence forkPrefix(int n, SamplingParams forkSampling) {
+      if (n < 0 || n > tokens.length()) throw new IllegalArgumentException("cannot fork " + n + " of " + tokens.length() + " tokens");
+      HfSequence fork = new HfSequence(cache.forkPrefix(Math.min(n, cache.length())), forkSampling);
+      fork.tokens.append(tokens.range(0, n));
+      return fork;
+    }
+
+    @Override
     public long cacheBytes() {
       return cache.bytes();
     }

@@ -29,11 +29,15 @@ public final class KvCache implements AutoCloseable {
   private boolean closed;
 
   KvCache(NDManager manager, HfConfig config, DataType dtype) {
+    this(manager, config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(), config.maxPositionEmbeddings(), dtype);
+  }
+
+  private KvCache(NDManager manager, int layers, int kvHeads, int headDim, int maxLength, DataType dtype) {
     this.manager = manager;
-    this.layers = config.numHiddenLayers();
-    this.kvHeads = config.numKeyValueHeads();
-    this.headDim = config.headDim();
-    this.maxLength = config.maxPositionEmbeddings();
+    this.layers = layers;
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    this.maxLength = maxLength;
     this.dtype = dtype;
     this.kv = new NDArray[layers];
   }
@@ -57,6 +61,28 @@ public final class KvCache implements AutoCloseable {
       throw new IllegalArgumentException("cannot truncate a cache of length " + length + " to " + newLength);
     }
     length = newLength;
+  }
+
+  /**
+   * A new cache holding a copy of this one's first {@code n} slots, in a manager of its own beside
+   * this one's (automatic prefix caching: a new sequence starts from a cached prefix).
+   *
+   * @throws IllegalArgumentException when {@code n} is negative or beyond {@link #length()}
+   */
+  public KvCache forkPrefix(int n) {
+    if (n < 0 || n > length) throw new IllegalArgumentException("cannot fork " + n + " slots of a cache of length " + length);
+    KvCache fork = new KvCache(manager.getParentManager().newSubManager(), layers, kvHeads, headDim, maxLength, dtype);
+    if (n > 0) {
+      fork.ensureCapacity(n);
+      NDIndex valid = new NDIndex().addAllDim().addAllDim().addSliceDim(0, n);
+      for (int l = 0; l < layers; l++) {
+        try (NDArray prefix = kv[l].get(valid)) {
+          fork.kv[l].set(valid, prefix);
+        }
+      }
+      fork.length = n;
+    }
+    return fork;
   }
 
   /** Bytes of native memory this cache holds (allocated capacity, all layers, keys and values). */

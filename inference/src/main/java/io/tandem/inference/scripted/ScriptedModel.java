@@ -160,8 +160,18 @@ public class ScriptedModel implements LanguageModel {
 
     @Override
     public void append(int[] ids) {
-      if (promptLength < 0) promptLength = ids.length;
       tokens.append(ids);
+      // The prompt is everything up to the first append's end, a forked prefix included.
+      if (promptLength < 0) promptLength = tokens.length();
+    }
+
+    @Override
+    public Sequence forkPrefix(int n, SamplingParams sampling) {
+      if (n < 0 || n > tokens.length()) throw new IllegalArgumentException("cannot fork " + n + " of " + tokens.length() + " tokens");
+      ScriptedSequence fork = new ScriptedSequence();
+      fork.tokens.append(tokens.range(0, n));
+      fork.processed = Math.min(processed, n);
+      return fork;
     }
 
     @Override

@@ -108,7 +108,8 @@ final class ApiRoutes extends AllDirectives {
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
       RequestLog.Entry log) {
     CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
-        chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative()));
+        chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
+            settings.defaultMode()));
     log.stream = req.stream();
     log.mode = req.mode().name();
     log.user = req.user();
@@ -219,8 +220,9 @@ final class ApiRoutes extends AllDirectives {
             + rs.stream().map(r -> r.supported().name()).distinct().collect(Collectors.joining(" or ")), 0), log)))
         .handleAll(Rejection.class, rs -> complete(error(ApiError.invalid(null, "the request was refused: "
             + rs.stream().map(Object::toString).collect(Collectors.joining("; "))), log)))
-        .handleNotFound(complete(error(ApiError.notFound(null, "not_found", "no such endpoint: " + log.method + " "
-            + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log)))
+        // Built per request: the answer (which logs and counts the 404) only when no route matched.
+        .handleNotFound(extractRequest(r -> complete(error(ApiError.notFound(null, "not_found", "no such endpoint: "
+            + log.method + " " + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log))))
         .build();
   }
 

@@ -41,7 +41,20 @@ public record CompletionRequest(
     boolean includeUsage,
     String user,
     Mode mode,
-    SpeculativeConfig config) {
+    SpeculativeConfig config,
+    EngineFields engine) {
+
+  /**
+   * vLLM's extensions that let one server be another's engine ({@code
+   * vllm/entrypoints/openai/protocol.py}, {@code CompletionRequest}): {@code
+   * include_stop_str_in_output} (SGLang's {@code no_stop_trim}) keeps the text of the stop string
+   * that ended the output; {@code return_token_ids} adds each chunk's {@code token_ids} (and the
+   * first one's {@code prompt_token_ids}); {@code skip_special_tokens} false is accepted with {@code
+   * return_token_ids}, whose ids carry the special tokens (their text is not written).
+   */
+  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds) {
+    static final EngineFields NONE = new EngineFields(false, false);
+  }
 
   static final int MAX_STOP = 4;
   static final int MAX_MESSAGES = 4096;
@@ -59,9 +72,6 @@ public record CompletionRequest(
       Map.entry("min_p", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "min_p sampling is not supported")),
       Map.entry("min_tokens", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "min_tokens is not supported")),
       Map.entry("ignore_eos", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "ignore_eos is not supported")),
-      Map.entry("include_stop_str_in_output", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(),
-          "stop strings are never included")),
-      Map.entry("skip_special_tokens", new Neutral("true", v -> v.isBoolean() && v.asBoolean(), "special tokens are always skipped")),
       Map.entry("logit_bias", new Neutral("{}", v -> v.isObject() && v.isEmpty(), "logit_bias is not supported")),
       Map.entry("tools", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
       Map.entry("functions", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
@@ -81,7 +91,7 @@ public record CompletionRequest(
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
-      "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier");
+      "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier");
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
       "functions", "function_call", "response_format", "reasoning_effort", "modalities", "audio", "prediction",
       "web_search_options");
@@ -97,7 +107,7 @@ public record CompletionRequest(
       "audio", "tool_calls", "function_call");
 
   /** The facts about the served models that validation needs. */
-  public record Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base) {}
+  public record Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base, Mode defaultMode) {}
 
   /**
    * Reads and validates {@code body}.
@@ -185,7 +195,7 @@ public record CompletionRequest(
     }
     String user = string(body, "user", false);
 
-    Mode mode = Mode.speculative;
+    Mode mode = limits.defaultMode();
     SpeculativeConfig config = limits.base();
     JsonNode t = body.get("tandem");
     if (t != null && !t.isNull()) {
@@ -214,7 +224,22 @@ public record CompletionRequest(
       }
     }
     return new CompletionRequest(chat, model, prompt, tokenIds, maxTokens, sampling, stop, stream != null && stream,
-        includeUsage, user, mode, config);
+        includeUsage, user, mode, config, engineFields(body));
+  }
+
+  private static EngineFields engineFields(ObjectNode body) {
+    Boolean include = bool(body, "include_stop_str_in_output");
+    Boolean noTrim = bool(body, "no_stop_trim");
+    if (include != null && noTrim != null && !include.equals(noTrim))
+      throw ApiError.invalid("no_stop_trim", "include_stop_str_in_output (" + include + ") and no_stop_trim (" + noTrim
+          + ") disagree; give one of them");
+    Boolean ids = bool(body, "return_token_ids");
+    Boolean skip = bool(body, "skip_special_tokens");
+    boolean returnIds = ids != null && ids;
+    if (skip != null && !skip && !returnIds)
+      throw ApiError.unsupported("skip_special_tokens", "skip_special_tokens = false is supported only with "
+          + "return_token_ids = true (the ids carry the special tokens; their text is not written)");
+    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds);
   }
 
   /**

@@ -48,6 +48,12 @@ final class Generation {
   private int tokens;
   private final int[] tokensByAuthor = new int[Author.values().length];
   private boolean sentRole;
+  /** With {@code return_token_ids}: the output's ids, and those not yet sent in a chunk. */
+  private final List<Integer> ids = new ArrayList<>();
+  private final List<Integer> unsentIds = new ArrayList<>();
+  private boolean sentPromptIds;
+  /** The stop string that ended the output, if one did (vLLM's {@code stop_reason}). */
+  private String stopReason;
 
   // How it ended.
   boolean done;
@@ -97,17 +103,48 @@ final class Generation {
     for (Token t : d.tokens()) {
       counted++;
       seen.append(t.text());
+      if (request.engine().returnTokenIds()) {
+        ids.add(t.id());
+        unsentIds.add(t.id());
+      }
       Optional<StopStrings.Match> m = stops.find(seen, t.text().length());
       if (m.isPresent()) {
         count(d.author(), counted);
-        visible(d.author(), d.reason(), counted, m.get().start(), out);
+        stopReason = m.get().stop();
+        visible(d.author(), d.reason(), counted, request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
         for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
+        idsOnly(d.author(), out);
         end("stop", "stop", out);
         return;
       }
     }
     count(d.author(), counted);
     visible(d.author(), d.reason(), counted, seen.length() - stops.partialMatchLength(seen), out);
+    idsOnly(d.author(), out);
+  }
+
+  /** With {@code return_token_ids}, a chunk for ids whose text is held back (or empty, as a special token's). */
+  private void idsOnly(Author author, List<Out> out) {
+    if (!request.stream() || unsentIds.isEmpty()) return;
+    OpenAi.ChunkChoice choice = request.chat()
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, null, promptIds(), sendIds())
+        : new OpenAi.ChunkChoice(0, null, "", null, null, null, promptIds(), sendIds());
+    out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
+  }
+
+  /** The ids not sent yet (null without {@code return_token_ids}), now sent. */
+  private List<Integer> sendIds() {
+    if (!request.engine().returnTokenIds()) return null;
+    List<Integer> out = List.copyOf(unsentIds);
+    unsentIds.clear();
+    return out;
+  }
+
+  /** The prompt's token ids on the first chunk that carries ids, when the client gave them and asked for ids. */
+  private List<Integer> promptIds() {
+    if (!request.engine().returnTokenIds() || sentPromptIds) return null;
+    sentPromptIds = true;
+    return request.promptTokenIds();
   }
 
   private void count(Author author, int n) {
@@ -138,9 +175,9 @@ final class Generation {
       String role = sentRole ? null : "assistant";
       sentRole = true;
       OpenAi.Delta delta = p.reasoning() ? new OpenAi.Delta(role, null, p.text()) : new OpenAi.Delta(role, p.text(), null);
-      choice = new OpenAi.ChunkChoice(0, delta, null, null, null);
+      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, null, promptIds(), sendIds());
     } else {
-      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null);
+      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null, null, promptIds(), sendIds());
     }
     out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
@@ -152,6 +189,7 @@ final class Generation {
     SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();
     visible(lastAuthor, lastReason, 0, seen.length(), out);
     for (ReasoningSplitter.Piece p : splitter.flush()) piece(lastAuthor, p, out);
+    idsOnly(lastAuthor, out);
     FinishReason r = f.trace().finishReason();
     String openAi = r == FinishReason.length || r == FinishReason.timeout ? "length" : "stop";
     end(openAi, r == null ? openAi : r.name(), out);
@@ -182,8 +220,8 @@ final class Generation {
     tandemFinishReason = tandemReason;
     if (!request.stream()) return;
     OpenAi.ChunkChoice choice = request.chat()
-        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason)
-        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason);
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stopReason, null, null)
+        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason, stopReason, null, null);
     out.add(new Out(Json.write(chunk(List.of(choice), null, tandem(false))), false));
     if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
     out.add(new Out("[DONE]", true));
@@ -238,9 +276,12 @@ final class Generation {
     if (request.chat()) {
       String c = content.length() > 0 || reasoning.length() == 0 ? content.toString() : null;
       String r = reasoning.length() > 0 ? reasoning.toString() : null;
-      choice = new OpenAi.Choice(0, new OpenAi.Message("assistant", c, r, null), null, null, finishReason);
+      choice = new OpenAi.Choice(0, new OpenAi.Message("assistant", c, r, null), null, null, finishReason, stopReason,
+          null, null);
     } else {
-      choice = new OpenAi.Choice(0, null, content.toString(), null, finishReason);
+      boolean withIds = request.engine().returnTokenIds();
+      choice = new OpenAi.Choice(0, null, content.toString(), null, finishReason, stopReason,
+          withIds ? request.promptTokenIds() : null, withIds ? List.copyOf(ids) : null);
     }
     return new OpenAi.Completion(id, request.chat() ? "chat.completion" : "text_completion", created, model,
         List.of(choice), usage(), tandem(true));

@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import com.typesafe.config.Config;
+import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.nio.file.Path;
@@ -33,7 +34,8 @@ public record HttpSettings(
     Duration idleTimeout,
     Duration sessionDeadline,
     ReasoningSplitter.Mode reasoningParser,
-    SpeculativeConfig speculative) {
+    SpeculativeConfig speculative,
+    Mode defaultMode) {
 
   public HttpSettings {
     if (modelNames.isEmpty()) throw new IllegalArgumentException("tandem.http.served-model-names is empty");
@@ -80,7 +82,16 @@ public record HttpSettings(
         c.getDuration("idle-timeout"),
         sessionDeadline(session, speculative),
         ReasoningSplitter.Mode.parse(c.getString("reasoning-parser")),
-        speculative);
+        speculative,
+        defaultMode(c.getString("default-mode")));
+  }
+
+  private static Mode defaultMode(String s) {
+    try {
+      return Mode.valueOf(s);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("tandem.http.default-mode is '" + s + "'; it must be speculative, small or large");
+    }
   }
 
   private static Duration sessionDeadline(SessionSettings session, SpeculativeConfig speculative) {
@@ -93,21 +104,21 @@ public record HttpSettings(
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative);
+        sessionDeadline, reasoningParser, speculative, defaultMode);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative);
+        sessionDeadline, reasoningParser, speculative, defaultMode);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, newSpeculative);
+        sessionDeadline, reasoningParser, newSpeculative, defaultMode);
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */

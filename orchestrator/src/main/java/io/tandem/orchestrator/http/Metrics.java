@@ -122,6 +122,10 @@ public final class Metrics {
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
         {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full)."},
         {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps."},
+        {"tandem:automatic_prefix_cache_hits_total", "counter", "New sequences started from the cached prefix of another."},
+        {"tandem:automatic_prefix_cache_tokens_total", "counter", "Prompt tokens those sequences took from the cache instead of prefilling."},
+        {"tandem:worker_unseen_tokens_total", "counter", "Tokens requests brought that the worker had not processed (its prefill)."},
+        {"tandem:worker_step_seconds_mean", "gauge", "Mean time of a step (an engine worker's: one request to its engine, the hop included)."},
     };
     for (String[] s : series) {
       out.append("# HELP ").append(s[0]).append(' ').append(s[2]).append('\n');
@@ -136,6 +140,10 @@ public final class Metrics {
           case "tandem:prefix_cache_queries_total" -> w.cacheHits() + w.cacheMisses();
           case "tandem:kv_cache_evictions_total" -> w.cacheEvictions();
           case "tandem:worker_rejected_total" -> w.rejected();
+          case "tandem:automatic_prefix_cache_hits_total" -> w.prefixCacheHits();
+          case "tandem:automatic_prefix_cache_tokens_total" -> w.prefixCacheTokens();
+          case "tandem:worker_unseen_tokens_total" -> w.unseenTokens();
+          case "tandem:worker_step_seconds_mean" -> w.steps() == 0 ? 0 : w.busyNanos() / 1e9 / w.steps();
           default -> w.upNanos() == 0 ? 0 : (double) w.busyNanos() / w.upNanos();
         };
         out.append(s[0]).append("{role=\"").append(esc(w.role())).append("\",worker=\"").append(esc(w.worker()))

@@ -32,13 +32,24 @@ final class OpenAi {
   record Message(
       String role, String content, @JsonInclude(JsonInclude.Include.NON_NULL) String reasoningContent, String refusal) {}
 
-  /** A choice of a whole response: {@code message} for chat, {@code text} for completions. */
+  /**
+   * A choice of a whole response: {@code message} for chat, {@code text} for completions; with
+   * vLLM's {@code return_token_ids}, the prompt's and the output's token ids; {@code stop_reason}
+   * (vLLM's) the stop string that ended the output, if one did.
+   */
   record Choice(
       int index,
       @JsonInclude(JsonInclude.Include.NON_NULL) Message message,
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
-      String finishReason) {}
+      String finishReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
+    Choice(int index, Message message, String text, Object logprobs, String finishReason) {
+      this(index, message, text, logprobs, finishReason, null, null, null);
+    }
+  }
 
   /** A whole (non-streamed) response: {@code chat.completion} or {@code text_completion}. */
   record Completion(
@@ -48,13 +59,24 @@ final class OpenAi {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record Delta(String role, String content, String reasoningContent) {}
 
-  /** A choice of a chunk: {@code delta} for chat, {@code text} for completions. */
+  /**
+   * A choice of a chunk: {@code delta} for chat, {@code text} for completions; with vLLM's {@code
+   * return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's); {@code
+   * stop_reason} on the last as on {@link Choice}.
+   */
   record ChunkChoice(
       int index,
       @JsonInclude(JsonInclude.Include.NON_NULL) Delta delta,
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
-      String finishReason) {}
+      String finishReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
+    ChunkChoice(int index, Delta delta, String text, Object logprobs, String finishReason) {
+      this(index, delta, text, logprobs, finishReason, null, null, null);
+    }
+  }
 
   /** One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk says. */
   record Chunk(

@@ -185,7 +185,10 @@ public final class WorkerProtocol {
   /**
    * A worker's figures at one moment. {@code unseenTokens}: tokens that finished requests brought
    * and the worker had not processed yet; over {@code requestsDone} it is the prefill per request,
-   * the figure that shows incremental sync works.
+   * the figure that shows incremental sync works. {@code prefixCacheHits}: new sequences that
+   * started from the cache of another's prefix (automatic prefix caching, vLLM's), reusing {@code
+   * prefixCacheTokens} tokens in all. For a worker in front of a remote engine, a step is one
+   * request to it, and its times are the engine's plus the hop.
    */
   public record WorkerStats(
       String worker,
@@ -210,8 +213,21 @@ public final class WorkerProtocol {
       long unseenTokens,
       long requestsDone,
       long busyNanos,
-      long upNanos)
-      implements CborSerializable {}
+      long upNanos,
+      long prefixCacheHits,
+      long prefixCacheTokens)
+      implements CborSerializable {
+
+    /** Figures of a worker without automatic prefix caching. */
+    public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,
+        long steps, long batchedSequenceSteps, long prefillTokens, long decodeTokens, long prefillNanos,
+        long decodeNanos, long cacheHits, long cacheMisses, long cacheEvictions, long cacheBytes, int sessionsCached,
+        long requests, long rejected, long unseenTokens, long requestsDone, long busyNanos, long upNanos) {
+      this(worker, role, model, contextLength, queueLength, running, steps, batchedSequenceSteps, prefillTokens,
+          decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessionsCached,
+          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, 0, 0);
+    }
+  }
 
   private WorkerProtocol() {}
 }

@@ -4,6 +4,9 @@ import akka.actor.typed.Behavior;
 import io.tandem.inference.LanguageModel;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.EngineEndpoint;
+import io.tandem.worker.EngineSettings;
+import io.tandem.worker.EngineSpec;
 import io.tandem.worker.ModelWorker;
 import io.tandem.worker.WorkerSettings;
 import java.util.concurrent.CompletableFuture;
@@ -27,6 +30,16 @@ public final class LargeWorker {
       int perTenantQueueLimit, CompletableFuture<String> loaded) {
     return ModelWorker.create(
         Role.large, model, settings, () -> new FairQueue(settings.queueLimit(), perTenantQueueLimit), loaded);
+  }
+
+  /**
+   * A large worker in front of the remote engine {@code spec}, with the same tenant-fair admission;
+   * {@code loaded} completes once the engine model's tokenizer is loaded (see {@link EngineEndpoint}).
+   */
+  public static Behavior<EngineEndpoint.Message> engine(EngineSpec spec, WorkerSettings settings, int perTenantQueueLimit,
+      EngineSettings engine, CompletableFuture<String> loaded) {
+    return EngineEndpoint.create(
+        Role.large, spec, settings, engine, () -> new FairQueue(settings.queueLimit(), perTenantQueueLimit), loaded);
   }
 
   private LargeWorker() {}

@@ -4,6 +4,9 @@ import akka.actor.typed.Behavior;
 import io.tandem.inference.LanguageModel;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.EngineEndpoint;
+import io.tandem.worker.EngineSettings;
+import io.tandem.worker.EngineSpec;
 import io.tandem.worker.FifoQueue;
 import io.tandem.worker.ModelWorker;
 import io.tandem.worker.WorkerSettings;
@@ -25,6 +28,15 @@ public final class SmallWorker {
   public static Behavior<WorkerProtocol.Command> create(
       Supplier<LanguageModel> model, WorkerSettings settings, CompletableFuture<String> loaded) {
     return ModelWorker.create(Role.small, model, settings, () -> new FifoQueue(settings.queueLimit()), loaded);
+  }
+
+  /**
+   * A small worker in front of the remote engine {@code spec}, admitting first come, first served;
+   * {@code loaded} completes once the engine model's tokenizer is loaded (see {@link EngineEndpoint}).
+   */
+  public static Behavior<EngineEndpoint.Message> engine(
+      EngineSpec spec, WorkerSettings settings, EngineSettings engine, CompletableFuture<String> loaded) {
+    return EngineEndpoint.create(Role.small, spec, settings, engine, () -> new FifoQueue(settings.queueLimit()), loaded);
   }
 
   private SmallWorker() {}

@@ -1,0 +1,163 @@
+package io.tandem.ops.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.hf.HfModel;
+import io.tandem.ops.RoleSpec;
+import io.tandem.ops.TandemNode;
+import io.tandem.ops.demo.DemoModels;
+import io.tandem.ops.eval.EvalRunner;
+import io.tandem.ops.eval.Problem;
+import io.tandem.orchestrator.session.Mode;
+import io.tandem.orchestrator.session.SessionEvent;
+import io.tandem.orchestrator.session.SessionRequest;
+import io.tandem.orchestrator.session.SessionRunner;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.worker.WorkerProtocol;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.receptionist.Receptionist;
+import java.time.Duration;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The demo pair served by two Tandem engine nodes ({@link TandemEngineNode}: small-only, large-only) behind a
+ * Tandem node of sessions gives, greedy, the same answers and the same spans as in-process workers
+ * on the CI problems of {@code DemoEvalTest}; an engine killed mid-run is a lost worker, and its
+ * sessions finish on the other engine of the role with the same answers.
+ */
+class EngineDemoTest {
+  static final Path DEMO = DemoModels.dir();
+  static final int PROBLEMS = 24;
+  static final int MAX_TOKENS = 768;
+
+  static Config config(String small, List<String> largeDevices, String large) {
+    Config c = ConfigFactory.load();
+    c = c.withValue("tandem.small.model", ConfigValueFactory.fromAnyRef(small))
+        .withValue("tandem.large.model", ConfigValueFactory.fromAnyRef(large))
+        .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(largeDevices))
+        .withValue("tandem.small.max-batch", ConfigValueFactory.fromAnyRef(PROBLEMS))
+        .withValue("tandem.large.max-batch", ConfigValueFactory.fromAnyRef(PROBLEMS));
+    return c;
+  }
+
+  /** The sessions' ends in problem order, and what the large workers prefilled over how many requests. */
+  record Run(List<SessionEvent> ends, long largeUnseenTokens, long largeRequests) {}
+
+  /** Runs the first {@code n} held-out problems, all at once, in speculative mode, greedy. */
+  static Run run(Config config, int n, Runnable midway) throws Exception {
+    List<Problem> problems = Problem.readJsonl(DEMO.resolve("heldout.jsonl")).subList(0, n);
+    Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
+    roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")));
+    roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")));
+    try (TandemNode node = TandemNode.start("engine-demo", config, roles, true)) {
+      List<CompletableFuture<SessionEvent>> ends = new ArrayList<>();
+      for (int i = 0; i < problems.size(); i++) {
+        String user = EvalRunner.PAPER_PROMPT.replace("{problem}", problems.get(i).problem());
+        SessionRequest request = new SessionRequest("p" + i, "eval", Prompt.chat(List.of(new ChatMessage("user", user))),
+            SamplingParams.GREEDY, MAX_TOKENS, SpeculativeConfig.fromHocon(config), Mode.speculative, false);
+        ends.add(SessionRunner.run(node.system(), node.sessions(), request, null).toCompletableFuture());
+      }
+      if (midway != null) midway.run();
+      List<SessionEvent> out = new ArrayList<>();
+      for (CompletableFuture<SessionEvent> e : ends) out.add(e.get(10, TimeUnit.MINUTES));
+      long unseen = 0;
+      long requests = 0;
+      for (WorkerProtocol.WorkerStats st : stats(node, Role.large)) {
+        unseen += st.unseenTokens();
+        requests += st.requestsDone();
+      }
+      return new Run(out, unseen, requests);
+    }
+  }
+
+  static List<WorkerProtocol.WorkerStats> stats(TandemNode node, Role role) throws Exception {
+    Duration timeout = Duration.ofSeconds(10);
+    Receptionist.Listing listing = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(node.system().receptionist(),
+        r -> Receptionist.find(ServiceKeys.forRole(role), r), timeout, node.system().scheduler()).toCompletableFuture().get();
+    List<WorkerProtocol.WorkerStats> out = new ArrayList<>();
+    for (ActorRef<WorkerProtocol.Command> w : listing.getServiceInstances(ServiceKeys.forRole(role))) {
+      out.add(AskPattern.<WorkerProtocol.Command, WorkerProtocol.WorkerStats>ask(w, WorkerProtocol.GetStats::new, timeout,
+          node.system().scheduler()).toCompletableFuture().get());
+    }
+    return out;
+  }
+
+  static SessionEvent.Finished finished(SessionEvent e) {
+    assertTrue(e instanceof SessionEvent.Finished, "the session finished: " + e);
+    return (SessionEvent.Finished) e;
+  }
+
+  @Test
+  void theDemoPairBehindEnginesWritesTheSameAnswersAndSpansAsInProcessWorkers() throws Exception {
+    String small = DEMO.resolve("small").toString();
+    String large = DEMO.resolve("large").toString();
+    Run inProcess = run(config(small, List.of("cpu"), large), PROBLEMS, null);
+
+    try (TandemEngineNode smallEngine = new TandemEngineNode("demo-small", Role.small, DEMO.resolve("small"), PROBLEMS);
+        TandemEngineNode largeEngine = new TandemEngineNode("demo-large", Role.large, DEMO.resolve("large"), PROBLEMS)) {
+      Run engines = run(config(smallEngine.spec(DEMO.resolve("small")), List.of("cpu"),
+          largeEngine.spec(DEMO.resolve("large"))), PROBLEMS, null);
+      int takeovers = 0;
+      for (int i = 0; i < PROBLEMS; i++) {
+        SessionEvent.Finished a = finished(inProcess.ends().get(i));
+        SessionEvent.Finished b = finished(engines.ends().get(i));
+        assertEquals(a.trace().text(), b.trace().text(), "problem " + i + "'s answer");
+        assertEquals(a.trace().spans(), b.trace().spans(), "problem " + i + "'s spans: who wrote what, and why");
+        takeovers += b.trace().counters().takeovers();
+      }
+      assertTrue(takeovers >= PROBLEMS / 2, "the large engine took over steps: " + takeovers);
+      assertEquals(inProcess.largeRequests(), engines.largeRequests(), "one large engine request per large step");
+      // What the large engine node's own worker prefilled, over all the requests it served.
+      long prefilled = 0;
+      long reused = 0;
+      for (WorkerProtocol.WorkerStats st : stats(largeEngine.node, Role.large)) {
+        prefilled += st.unseenTokens();
+        reused += st.prefixCacheTokens();
+      }
+      assertTrue(prefilled <= inProcess.largeUnseenTokens(), "the large engine prefilled no more than the in-process "
+          + "large worker, which prefills only the tokens it has not seen: " + prefilled + " vs " + inProcess.largeUnseenTokens());
+      assertTrue(reused > prefilled, "each takeover carried the whole session as a new request, and the engine's "
+          + "prefix cache held most of it: " + reused + " tokens reused, " + prefilled + " prefilled");
+    }
+  }
+
+  @Test
+  void anEngineKilledMidStepIsALostWorkerWhoseSessionsFinishOnTheOtherEngine() throws Exception {
+    int n = 6;
+    String small = DEMO.resolve("small").toString();
+    String large = DEMO.resolve("large").toString();
+    List<SessionEvent> inProcess = run(config(small, List.of("cpu"), large), n, null).ends();
+    try (LanguageModel a = HfModel.load(DEMO.resolve("large"), "cpu");
+        LanguageModel b = HfModel.load(DEMO.resolve("large"), "cpu");
+        VllmStandIn first = new VllmStandIn("demo-large", a);
+        VllmStandIn second = new VllmStandIn("demo-large", b)) {
+      first.dieDuring = 2; // its second completion dies after two tokens were streamed
+      Path tok = DEMO.resolve("large");
+      List<SessionEvent> engines = run(config(small, List.of(first.spec(tok, ""), second.spec(tok, "")), large), n, null).ends();
+      assertEquals(0, first.died.getCount(), "the first engine died in the middle of a step");
+      assertTrue(second.usages.size() > 0, "the other engine took the steps");
+      for (int i = 0; i < n; i++) {
+        assertEquals(finished(inProcess.get(i)).trace().text(), finished(engines.get(i)).trace().text(),
+            "problem " + i + ": the lost engine's step was re-sent to the other one");
+      }
+    }
+  }
+}

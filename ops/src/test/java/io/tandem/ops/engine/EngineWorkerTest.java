@@ -1,0 +1,212 @@
+package io.tandem.ops.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.receptionist.Receptionist;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.hf.HfModel;
+import io.tandem.ops.demo.DemoModels;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.Chunk;
+import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.Token;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.protocol.worker.WorkerProtocol.Done;
+import io.tandem.protocol.worker.WorkerProtocol.Generate;
+import io.tandem.protocol.worker.WorkerProtocol.Limits;
+import io.tandem.protocol.worker.WorkerProtocol.Partial;
+import io.tandem.protocol.worker.WorkerProtocol.Reply;
+import io.tandem.worker.EngineSettings;
+import io.tandem.worker.EngineSpec;
+import io.tandem.worker.ModelWorker;
+import io.tandem.worker.WorkerSettings;
+import io.tandem.worker.small.SmallWorker;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The engine worker against a stand-in for vLLM ({@link VllmStandIn}) running the demo small model:
+ * the same tokens as the in-process worker of that model, only the unseen tokens prefilled by the
+ * engine, the sync protocol's answers, the queue's limit, and a broken engine as a lost worker.
+ */
+class EngineWorkerTest {
+  static final ActorTestKit kit = ActorTestKit.create(ConfigFactory.parseString(
+      "akka.actor.provider = local\ntandem.engine.health-interval = 200ms").withFallback(ConfigFactory.load()));
+  static final Path SMALL = DemoModels.dir().resolve("small");
+  static final Prompt PROMPT = Prompt.chat(List.of(new ChatMessage("user",
+      "Please reason step by step, and put your final answer within \\boxed{}. What is 12 + 34 + 5?")));
+  static final List<String> TRIGGERS = List.of("\n\n");
+  static LanguageModel inProcess;
+  static LanguageModel served;
+  static int spawned;
+  VllmStandIn engine;
+  ActorRef<io.tandem.worker.EngineEndpoint.Message> endpoint;
+
+  @BeforeAll
+  static void open() {
+    inProcess = HfModel.load(SMALL, "cpu");
+    served = HfModel.load(SMALL, "cpu");
+  }
+
+  @AfterAll
+  static void close() {
+    kit.shutdownTestKit();
+    inProcess.close();
+    served.close();
+  }
+
+  @AfterEach
+  void stopEngine() {
+    if (endpoint != null) kit.stop(endpoint);
+    if (engine != null) engine.close();
+  }
+
+  /** Spawns an engine endpoint for a fresh stand-in and returns its worker once registered. */
+  ActorRef<WorkerProtocol.Command> engineWorker(String extra, WorkerSettings settings) throws Exception {
+    engine = new VllmStandIn("demo-small", served);
+    CompletableFuture<String> loaded = new CompletableFuture<>();
+    endpoint = kit.spawn(SmallWorker.engine(EngineSpec.parse(engine.spec(SMALL, extra)), settings,
+        EngineSettings.fromConfig(kit.system().settings().config()), loaded), "engine-" + (++spawned));
+    assertTrue(loaded.get(30, TimeUnit.SECONDS).startsWith("demo-small@127.0.0.1:"), "the model is named by the engine's");
+    return awaitWorker(Set.of());
+  }
+
+  /** This test's registered engine worker that is not one of {@code old}, polling the Receptionist until one is. */
+  ActorRef<WorkerProtocol.Command> awaitWorker(Set<ActorRef<WorkerProtocol.Command>> old) {
+    TestProbe<Receptionist.Listing> probe = kit.createTestProbe();
+    List<ActorRef<WorkerProtocol.Command>> found = new ArrayList<>();
+    probe.awaitAssert(Duration.ofSeconds(20), () -> {
+      kit.system().receptionist().tell(Receptionist.find(ServiceKeys.forRole(Role.small), probe.getRef()));
+      found.clear();
+      for (ActorRef<WorkerProtocol.Command> w : probe.receiveMessage().getServiceInstances(ServiceKeys.forRole(Role.small)))
+        if (!old.contains(w) && w.path().parent().equals(endpoint.path())) found.add(w);
+      assertFalse(found.isEmpty(), "an engine worker registers once the engine answers");
+      return null;
+    });
+    return found.get(0);
+  }
+
+  static ActorRef<WorkerProtocol.Command> inProcessWorker() {
+    return kit.spawn(SmallWorker.create(() -> inProcess, WorkerSettings.defaults(), new CompletableFuture<>()),
+        "in-process-" + (++spawned), DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+  }
+
+  static Generate gen(String session, long id, int base, List<Chunk> append, int maxNew, boolean stream, TestProbe<Reply> p) {
+    return new Generate(session, "t", id, base, base < 0 ? PROMPT : null, append,
+        new Limits(null, maxNew, maxNew, true, TRIGGERS), SamplingParams.GREEDY, stream, p.getRef());
+  }
+
+  static int[] ids(List<Token> tokens) {
+    return tokens.stream().mapToInt(Token::id).toArray();
+  }
+
+  @Test
+  void aStepThroughTheEngineGivesTheInProcessWorkersTokensStreamedAsWritten() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    ActorRef<WorkerProtocol.Command> local = inProcessWorker();
+    TestProbe<Reply> a = kit.createTestProbe();
+    TestProbe<Reply> b = kit.createTestProbe();
+    remote.tell(gen("s1", 1, -1, List.of(), 200, true, a));
+    local.tell(gen("s1", 1, -1, List.of(), 200, false, b));
+    Done fromLocal = b.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    List<Token> streamed = new ArrayList<>();
+    Reply r;
+    while ((r = a.receiveMessage(Duration.ofSeconds(30))) instanceof Partial p) streamed.addAll(p.generated());
+    Done fromEngine = (Done) r;
+    assertTrue(fromLocal.generated().size() > 1, "the model wrote a step: " + fromLocal.generated());
+    assertEquals(java.util.Arrays.toString(ids(fromLocal.generated())), java.util.Arrays.toString(ids(fromEngine.generated())));
+    assertEquals(Token.concat(fromLocal.generated()), Token.concat(fromEngine.generated()));
+    assertEquals(fromEngine.generated(), streamed, "every token reached the session as a Partial before the Done");
+    assertEquals(fromLocal.eos(), fromEngine.eos());
+    assertEquals(fromLocal.promptTokens(), fromEngine.promptTokens());
+    assertEquals(inProcess.tokenizer().key(), fromEngine.tokenizerKey(), "the tokenizer folder's vocabulary");
+  }
+
+  @Test
+  void aTakeoverSendsTheWholeSessionButTheEnginePrefillsOnlyWhatItHasNotSeen() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("s2", 1, -1, List.of(), 30, false, probe));
+    Done first = probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    int position = first.generated().size();
+    // Another model's step of 3 tokens (another vocabulary: re-encoded by the worker).
+    Chunk takeover = new Chunk("another-vocabulary",
+        List.of(new Token(9001, " Wait"), new Token(9002, ","), new Token(9003, " 12")));
+    remote.tell(gen("s2", 2, position, List.of(takeover), 10, false, probe));
+    Done second = probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    VllmStandIn.Usage usage = engine.usages.get(engine.usages.size() - 1);
+    int appended = inProcess.tokenizer().encode(" Wait, 12").length;
+    assertEquals(usage.promptTokens() - usage.cachedTokens(), second.prefillTokens(),
+        "the worker reports the engine's own count of prefilled tokens");
+    assertEquals(appended + 1, second.prefillTokens(),
+        "the engine prefilled the takeover's tokens and the last token of the step before, not the prompt again");
+    assertEquals(first.promptTokens() + position + appended, usage.promptTokens(), "the request carried the whole session");
+  }
+
+  @Test
+  void aSessionTheWorkerDoesNotHoldIsAskedToResync() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("unknown", 1, 5, List.of(), 10, false, probe));
+    assertEquals(-1, probe.expectMessageClass(WorkerProtocol.Resync.class).havePosition());
+  }
+
+  @Test
+  void requestsBeyondTheConcurrencyWaitAndBeyondTheQueueAreRejected() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("&max-concurrency=1", new WorkerSettings(16, 1, 1L << 30, true));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("q1", 1, -1, List.of(), 30, false, probe)); // in flight
+    remote.tell(gen("q2", 2, -1, List.of(), 30, false, probe)); // waits
+    remote.tell(gen("q3", 3, -1, List.of(), 30, false, probe)); // the queue holds one
+    List<Reply> replies = List.of(probe.receiveMessage(Duration.ofSeconds(30)), probe.receiveMessage(Duration.ofSeconds(30)),
+        probe.receiveMessage(Duration.ofSeconds(30)));
+    WorkerProtocol.Rejected rejected = (WorkerProtocol.Rejected) replies.stream()
+        .filter(r -> r instanceof WorkerProtocol.Rejected).findFirst().orElseThrow();
+    assertEquals(3, rejected.requestId());
+    assertEquals(FailureCode.QUEUE_FULL, rejected.code());
+    assertEquals(2, replies.stream().filter(r -> r instanceof Done).count(), "the waiting request ran after the first");
+  }
+
+  @Test
+  void anEngineAnswering5xxLosesTheWorkerAndAFreshOneServesWhenItIsHealthy() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    TestProbe<Object> watcher = kit.createTestProbe();
+    engine.failWith = 503;
+    remote.tell(gen("f1", 1, -1, List.of(), 10, false, probe));
+    watcher.expectTerminated(remote, Duration.ofSeconds(20));
+    probe.expectNoMessage(Duration.ofMillis(100)); // no Done, no Failed: the session sees the worker terminate
+    engine.failWith = 0;
+    ActorRef<WorkerProtocol.Command> fresh = awaitWorker(Set.of(remote));
+    fresh.tell(gen("f1", 2, -1, List.of(), 10, false, probe));
+    probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+  }
+
+  @Test
+  void anEngineThatStopsAnsweringIsWithdrawnFromItsRole() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Object> watcher = kit.createTestProbe();
+    engine.close(); // the engine process is gone
+    watcher.expectTerminated(remote, Duration.ofSeconds(20));
+  }
+}

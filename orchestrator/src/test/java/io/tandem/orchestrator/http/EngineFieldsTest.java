@@ -1,0 +1,94 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * vLLM's extension fields on {@code /v1/completions}, which let one Tandem serve as another's engine:
+ * stop strings kept in the output, token ids returned (streamed and whole), {@code stop_reason},
+ * and {@code skip_special_tokens: false} only where the ids carry the special tokens.
+ */
+class EngineFieldsTest {
+  static final String KEY = "sk-engine";
+  static final ObjectMapper JSON = new ObjectMapper();
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = t}]\n"
+      + "tandem.http.default-mode = small\n");
+
+  static HttpResponse<String> complete(String fields) throws Exception {
+    return server.post("/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":30,\"temperature\":0" + fields + "}", KEY);
+  }
+
+  static List<Integer> ids(JsonNode a) {
+    List<Integer> out = new ArrayList<>();
+    a.forEach(n -> out.add(n.asInt()));
+    return out;
+  }
+
+  @Test
+  void theStopStringStaysInTheOutputWhenAskedAndTheTokenIdsComeBack() throws Exception {
+    JsonNode kept = JSON.readTree(complete(",\"stop\":[\" me\"],\"include_stop_str_in_output\":true,\"return_token_ids\":true,"
+        + "\"skip_special_tokens\":false").body());
+    JsonNode choice = kept.path("choices").get(0);
+    assertEquals("Let me", choice.path("text").asText(), kept.toString());
+    assertEquals("stop", choice.path("finish_reason").asText());
+    assertEquals(" me", choice.path("stop_reason").asText(), "vLLM's stop_reason names the stop string");
+    assertEquals(kept.path("usage").path("completion_tokens").asInt(), choice.path("token_ids").size(),
+        "one id per output token, through the one that completed the stop string");
+    assertEquals("small", kept.path("tandem").path("mode").asText(), "tandem.http.default-mode");
+
+    JsonNode cut = JSON.readTree(complete(",\"stop\":[\" me\"]").body()).path("choices").get(0);
+    assertEquals("Let", cut.path("text").asText(), "without it the stop string is cut, as OpenAI does");
+    assertFalse(cut.has("token_ids"));
+    JsonNode sglang = JSON.readTree(complete(",\"stop\":[\" me\"],\"no_stop_trim\":true").body()).path("choices").get(0);
+    assertEquals("Let me", sglang.path("text").asText(), "SGLang's name for the same");
+  }
+
+  @Test
+  void aStreamCarriesEachChunksIdsThePromptIdsFirstAndTheStopReasonLast() throws Exception {
+    JsonNode whole = JSON.readTree(complete(",\"return_token_ids\":true").body()).path("choices").get(0);
+    List<Integer> prompt = ids(whole.path("token_ids")).subList(0, 3);
+    String body = "{\"prompt\":" + prompt + ",\"max_tokens\":12,\"temperature\":0,\"stream\":true,\"return_token_ids\":true,"
+        + "\"stop\":[\"verify\"],\"include_stop_str_in_output\":true}";
+    String sse = server.post("/v1/completions", body, KEY).body();
+    List<Integer> streamed = new ArrayList<>();
+    JsonNode first = null;
+    JsonNode last = null;
+    StringBuilder text = new StringBuilder();
+    for (String line : sse.split("\n")) {
+      if (!line.startsWith("data: {")) continue;
+      JsonNode c = JSON.readTree(line.substring(6)).path("choices").get(0);
+      if (c == null) continue;
+      if (first == null) first = c;
+      last = c;
+      streamed.addAll(ids(c.path("token_ids")));
+      text.append(c.path("text").asText());
+    }
+    assertEquals(prompt, ids(first.path("prompt_token_ids")), "the first chunk echoes the prompt's ids, as vLLM's");
+    assertTrue(text.toString().endsWith("verify"), text.toString());
+    assertEquals("verify", last.path("stop_reason").asText());
+    assertFalse(streamed.isEmpty());
+    assertEquals(JSON.readTree(server.post("/v1/completions", body.replace("\"stream\":true,", ""), KEY).body())
+        .path("choices").get(0).path("token_ids"), JSON.valueToTree(streamed), "the stream's ids are the whole answer's");
+  }
+
+  @Test
+  void specialTokensTextIsNotWrittenSoSkipSpecialTokensFalseNeedsTheIds() throws Exception {
+    HttpResponse<String> r = complete(",\"skip_special_tokens\":false");
+    assertEquals(400, r.statusCode());
+    JsonNode e = JSON.readTree(r.body()).path("error");
+    assertEquals("skip_special_tokens", e.path("param").asText());
+    assertTrue(e.path("message").asText().contains("return_token_ids"), e.toString());
+    HttpResponse<String> both = complete(",\"include_stop_str_in_output\":true,\"no_stop_trim\":false");
+    assertEquals(400, both.statusCode(), "the two names of one field must agree");
+  }
+}

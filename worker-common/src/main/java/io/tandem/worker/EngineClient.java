@@ -1,0 +1,253 @@
+package io.tandem.worker;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.protocol.SamplingParams;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodySubscribers;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Flow;
+
+/**
+ * One engine endpoint's OpenAI-compatible API, asynchronously ({@link HttpClient#sendAsync}), so
+ * that the worker actor never blocks: a streamed {@code POST /v1/completions} per step and {@code
+ * GET /v1/models} for health.
+ *
+ * <p>The request is vLLM's {@code CompletionRequest} ({@code vllm/entrypoints/openai/protocol.py}):
+ * {@code prompt} as a list of token ids, {@code max_tokens}, {@code temperature}, {@code top_p},
+ * {@code top_k} (vLLM's and SGLang's extension; -1 is off), {@code seed}, {@code stop} with {@code
+ * include_stop_str_in_output} (vLLM) and {@code no_stop_trim} (SGLang's name, {@code
+ * sglang/srt/entrypoints/openai/protocol.py}) so that the trigger's text stays in the output, {@code
+ * skip_special_tokens: false} (an EOS token must come back as a token), {@code return_token_ids}
+ * (vLLM; in streaming the first chunk carries {@code prompt_token_ids} and each chunk the {@code
+ * token_ids} it adds, {@code serving_completion.py}), and {@code stream_options.include_usage} so
+ * that the last chunk reports {@code usage.prompt_tokens} and, when the engine counts them (vLLM's
+ * {@code --enable-prompt-tokens-details}), {@code usage.prompt_tokens_details.cached_tokens}: the
+ * prompt tokens its prefix cache already held.
+ *
+ * <p>Failures are sorted for the worker: no connection, a timeout, a broken stream (one that ends
+ * without a {@code finish_reason} included) or a 5xx status mean the engine is lost ({@link Listener#failed} with {@code lost}); a 4xx or a malformed answer
+ * is an error of that request only.
+ */
+final class EngineClient {
+
+  /** What a streamed completion reports, on the HTTP client's threads, in order. */
+  interface Listener {
+    /** The next generated token ids (one SSE chunk's {@code token_ids}). */
+    void tokens(int[] ids);
+
+    /** The final usage: prompt tokens sent, and those the engine's prefix cache held (-1: not reported). */
+    void usage(int promptTokens, int cachedTokens);
+
+    /**
+     * The stream ended normally; {@code finishReason} as OpenAI's ({@code stop}, {@code length}),
+     * {@code stopString} when a {@code stop} string ended it (vLLM's {@code stop_reason}).
+     */
+    void ended(String finishReason, boolean stopString);
+
+    /** The request failed; {@code lost} when the engine itself is unreachable or broken. */
+    void failed(boolean lost, String message);
+  }
+
+  /** A request in flight; {@link #cancel} stops it and silences its listener. */
+  interface Stream {
+    void cancel();
+  }
+
+  /** The body of {@code POST /v1/completions} (vLLM's and SGLang's field names). */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  record CompletionBody(
+      String model,
+      int[] prompt,
+      @JsonProperty("max_tokens") int maxTokens,
+      double temperature,
+      @JsonProperty("top_p") double topP,
+      @JsonProperty("top_k") int topK,
+      Long seed,
+      List<String> stop,
+      @JsonProperty("include_stop_str_in_output") Boolean includeStopStrInOutput,
+      @JsonProperty("no_stop_trim") Boolean noStopTrim,
+      @JsonProperty("skip_special_tokens") boolean skipSpecialTokens,
+      @JsonProperty("return_token_ids") boolean returnTokenIds,
+      boolean stream,
+      @JsonProperty("stream_options") Map<String, Object> streamOptions) {
+
+    /** A streamed step: {@code prompt} ids, at most {@code maxTokens}, stopping at {@code stop} (empty: none) kept in the output. */
+    static CompletionBody step(String model, int[] prompt, int maxTokens, SamplingParams s, List<String> stop) {
+      boolean stops = !stop.isEmpty();
+      return new CompletionBody(model, prompt, maxTokens, s.temperature(), s.topP(), s.topK() == 0 ? -1 : s.topK(),
+          s.seed(), stops ? stop : null, stops ? Boolean.TRUE : null, stops ? Boolean.TRUE : null, false, true, true,
+          Map.of("include_usage", true));
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final EngineSpec spec;
+  private final EngineSettings settings;
+  private final HttpClient http;
+
+  EngineClient(EngineSpec spec, EngineSettings settings) {
+    this.spec = spec;
+    this.settings = settings;
+    // vLLM's and SGLang's servers (uvicorn, FastAPI) speak HTTP/1.1; no h2c upgrade attempt.
+    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(settings.connectTimeout()).build();
+  }
+
+  private URI uri(String path) {
+    return URI.create(spec.baseUrl() + path);
+  }
+
+  /** Sends one streamed completion; {@code listener} hears its tokens, usage and end (or failure). */
+  Stream complete(CompletionBody body, Listener listener) {
+    byte[] json;
+    try {
+      json = JSON.writeValueAsBytes(body);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a completion body always serializes", e);
+    }
+    HttpRequest request = HttpRequest.newBuilder(uri("/completions"))
+        .timeout(settings.requestTimeout())
+        .header("Content-Type", "application/json")
+        .header("Accept", "text/event-stream")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(json))
+        .build();
+    SseLines sse = new SseLines(listener);
+    CompletableFuture<HttpResponse<String>> future = http.sendAsync(request, info -> info.statusCode() == 200
+        ? BodySubscribers.fromLineSubscriber(sse, s -> "", StandardCharsets.UTF_8, null)
+        : BodySubscribers.ofString(StandardCharsets.UTF_8));
+    future.whenComplete((response, error) -> {
+      if (sse.cancelled) return;
+      if (error != null) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + cause);
+      } else if (response.statusCode() != 200) {
+        listener.failed(response.statusCode() >= 500,
+            "engine " + spec.endpoint() + " answered " + response.statusCode() + ": " + clip(response.body()));
+      } else {
+        sse.end();
+      }
+    });
+    return () -> {
+      sse.cancel();
+      future.cancel(true);
+    };
+  }
+
+  /**
+   * Polls {@code GET /v1/models}: completes with null when the engine answers and lists the model,
+   * else with what is wrong.
+   */
+  CompletableFuture<String> health() {
+    HttpRequest request = HttpRequest.newBuilder(uri("/models")).timeout(settings.healthTimeout()).GET().build();
+    return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
+      if (error != null) return "engine " + spec.endpoint() + " unreachable: " + error.getMessage();
+      if (response.statusCode() != 200) return "engine " + spec.endpoint() + " /v1/models answered " + response.statusCode();
+      try {
+        JsonNode data = JSON.readTree(response.body()).path("data");
+        for (JsonNode m : data) if (spec.model().equals(m.path("id").asText())) return null;
+        return "engine " + spec.endpoint() + " does not serve model '" + spec.model() + "' (its /v1/models lists "
+            + data.findValuesAsText("id") + ")";
+      } catch (JsonProcessingException e) {
+        return "engine " + spec.endpoint() + " /v1/models is not JSON: " + clip(response.body());
+      }
+    });
+  }
+
+  private static String clip(String s) {
+    return s.length() <= 300 ? s : s.substring(0, 300) + "...";
+  }
+
+  /** Server-sent events of a streamed completion, one {@code data: {...}} line per chunk. */
+  private static final class SseLines implements Flow.Subscriber<String> {
+    private final Listener listener;
+    private volatile Flow.Subscription subscription;
+    volatile boolean cancelled;
+    private String finishReason;
+    private boolean stopString;
+    private boolean broken;
+
+    SseLines(Listener listener) {
+      this.listener = listener;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription s) {
+      subscription = s;
+      if (cancelled) s.cancel();
+      else s.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(String line) {
+      if (cancelled || broken || !line.startsWith("data:")) return;
+      String data = line.substring(5).trim();
+      if (data.equals("[DONE]")) return;
+      try {
+        JsonNode chunk = JSON.readTree(data);
+        if (chunk.has("error")) {
+          fail("engine error mid-stream: " + chunk.get("error"));
+          return;
+        }
+        for (JsonNode choice : chunk.path("choices")) {
+          JsonNode ids = choice.get("token_ids");
+          if (ids == null || !ids.isArray()) {
+            if (!choice.path("text").asText("").isEmpty()) {
+              fail("the engine returned text without token_ids: it must support return_token_ids (vLLM 0.10.2 or later)");
+              return;
+            }
+          } else if (ids.size() > 0) {
+            int[] out = new int[ids.size()];
+            for (int i = 0; i < out.length; i++) out[i] = ids.get(i).asInt();
+            listener.tokens(out);
+          }
+          if (choice.hasNonNull("finish_reason")) {
+            finishReason = choice.get("finish_reason").asText();
+            stopString = choice.path("stop_reason").isTextual();
+          }
+        }
+        JsonNode usage = chunk.get("usage");
+        if (usage != null && usage.isObject()) {
+          JsonNode cached = usage.path("prompt_tokens_details").path("cached_tokens");
+          listener.usage(usage.path("prompt_tokens").asInt(), cached.isNumber() ? cached.asInt() : -1);
+        }
+      } catch (JsonProcessingException e) {
+        fail("the engine sent a chunk that is not JSON: " + clip(data));
+      }
+    }
+
+    private void fail(String message) {
+      broken = true;
+      listener.failed(false, message);
+      cancel();
+    }
+
+    /** The body ended: with a finish reason, the completion's end; without one, a stream cut short (the engine died). */
+    void end() {
+      if (broken || cancelled) return;
+      if (finishReason == null) listener.failed(true, "the engine's stream ended without a finish_reason");
+      else listener.ended(finishReason, stopString);
+    }
+
+    void cancel() {
+      cancelled = true;
+      if (subscription != null) subscription.cancel();
+    }
+
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onComplete() {}
+  }
+}

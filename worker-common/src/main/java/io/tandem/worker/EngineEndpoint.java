@@ -1,0 +1,133 @@
+package io.tandem.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.PostStop;
+import akka.actor.typed.Terminated;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
+
+/**
+ * One remote engine endpoint of a role: loads the model's tokenizer, polls the engine's health
+ * ({@code GET /v1/models} every {@code tandem.engine.health-interval}) and keeps an {@link
+ * EngineWorker} serving while the engine answers. A worker that lost its engine stops (its
+ * sessions move on, as from any lost worker); once the engine answers again a fresh worker
+ * registers, so a restarted engine rejoins without restarting the node. The endpoint itself talks
+ * to no session.
+ */
+public final class EngineEndpoint {
+
+  /** What the endpoint is told: its own poll results and timer. */
+  public interface Message {}
+
+  private enum Poll implements Message {
+    INSTANCE
+  }
+
+  private record Health(String problem) implements Message {}
+
+  private record WorkerStopped(ActorRef<WorkerProtocol.Command> worker) implements Message {}
+
+  /**
+   * An endpoint of {@code role} for the engine {@code spec}; {@code queue} makes each worker's
+   * admission queue (the role's order), {@code loaded} completes with the model's name once its
+   * tokenizer is loaded, or with the error that kept it from loading (the endpoint then stops).
+   * {@code spec.maxConcurrency()} (when set) replaces {@code settings.maxBatch()} as the most
+   * requests in flight.
+   */
+  public static Behavior<Message> create(Role role, EngineSpec spec, WorkerSettings settings, EngineSettings engine,
+      Supplier<AdmissionQueue> queue, CompletableFuture<String> loaded) {
+    return Behaviors.setup(ctx -> {
+      EngineModel model;
+      try {
+        model = EngineModel.open(spec);
+      } catch (RuntimeException e) {
+        ctx.getLog().error("{} engine {}: {}", role, spec.endpoint(), e.getMessage());
+        loaded.completeExceptionally(e);
+        return Behaviors.stopped();
+      }
+      loaded.complete(model.name());
+      WorkerSettings workerSettings = spec.maxConcurrency() == 0 ? settings : new WorkerSettings(spec.maxConcurrency(),
+          settings.queueLimit(), settings.kvCacheBytes(), true, settings.prefillChunk(), settings.prefixCacheSequences());
+      EngineClient client = new EngineClient(spec, engine);
+      return Behaviors.withTimers(timers -> {
+        timers.startTimerWithFixedDelay(Poll.INSTANCE, engine.healthInterval());
+        ctx.getSelf().tell(Poll.INSTANCE);
+        return new State(ctx, role, spec, model, client, workerSettings, queue).behavior();
+      });
+    });
+  }
+
+  private static final class State {
+    final Role role;
+    final EngineSpec spec;
+    final EngineModel model;
+    final EngineClient client;
+    final WorkerSettings settings;
+    final Supplier<AdmissionQueue> queue;
+    final ActorContext<Message> ctx;
+    ActorRef<WorkerProtocol.Command> worker;
+    int generation;
+    boolean polling;
+    String lastProblem;
+
+    State(ActorContext<Message> ctx, Role role, EngineSpec spec, EngineModel model, EngineClient client,
+        WorkerSettings settings, Supplier<AdmissionQueue> queue) {
+      this.ctx = ctx;
+      this.role = role;
+      this.spec = spec;
+      this.model = model;
+      this.client = client;
+      this.settings = settings;
+      this.queue = queue;
+    }
+
+    Behavior<Message> behavior() {
+      return Behaviors.receive(Message.class)
+          .onMessageEquals(Poll.INSTANCE, () -> poll())
+          .onMessage(Health.class, this::onHealth)
+          .onMessage(WorkerStopped.class, w -> {
+            if (w.worker().equals(worker)) worker = null;
+            return Behaviors.same();
+          })
+          .onSignal(PostStop.class, s -> {
+            model.close();
+            return Behaviors.same();
+          })
+          .build();
+    }
+
+    private Behavior<Message> poll() {
+      if (polling) return Behaviors.same();
+      polling = true;
+      ctx.pipeToSelf(client.health(), (problem, error) -> new Health(error != null ? error.toString() : problem));
+      return Behaviors.same();
+    }
+
+    private Behavior<Message> onHealth(Health h) {
+      polling = false;
+      if (h.problem() == null) {
+        if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
+        lastProblem = null;
+        if (worker == null) {
+          worker = ctx.spawn(EngineWorker.create(role, model, client, spec.model(), settings, queue.get()),
+              role + "-engine-" + (++generation));
+          ctx.watchWith(worker, new WorkerStopped(worker));
+          ctx.getLog().info("{} worker {} serving {}", role, worker.path().name(), model.name());
+        }
+      } else {
+        if (!h.problem().equals(lastProblem))
+          ctx.getLog().warn("{} engine {}: {}; its sessions move to other workers", role, spec.endpoint(), h.problem());
+        lastProblem = h.problem();
+        if (worker != null) ctx.stop(worker); // sessions on it see it terminate: a lost worker
+      }
+      return Behaviors.same();
+    }
+  }
+
+  private EngineEndpoint() {}
+}

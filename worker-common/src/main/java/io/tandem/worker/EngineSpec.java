@@ -1,0 +1,111 @@
+package io.tandem.worker;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A model served by a remote engine with an OpenAI-compatible API (vLLM, SGLang, or another
+ * Tandem node), named where a model or a device is named: {@code
+ * openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR&max-concurrency=N&max-model-len=N}.
+ *
+ * <ul>
+ *   <li>{@code model} (required): the engine's model name, as its {@code /v1/models} lists it;
+ *   <li>{@code tokenizer} (required): a local Hugging Face folder with the engine model's {@code
+ *       tokenizer.json} (and its chat template and {@code config.json}, when it has them): prompts
+ *       are rendered and tokens counted and matched against triggers here, and the engine gets and
+ *       returns token ids;
+ *   <li>{@code max-concurrency}: the most requests in flight to the engine at once (default: the
+ *       role's {@code max-batch}); more wait in the worker's queue, up to its {@code queue-limit};
+ *   <li>{@code max-model-len}: the engine's context length (vLLM's {@code --max-model-len});
+ *       default: {@code max_position_embeddings} of the tokenizer folder's {@code config.json}.
+ * </ul>
+ *
+ * @param baseUrl the API root, e.g. {@code http://127.0.0.1:8000/v1} (no trailing slash)
+ * @param model the engine's model name
+ * @param tokenizer the local tokenizer folder
+ * @param maxConcurrency the most requests in flight, or 0 for the role's {@code max-batch}
+ * @param maxModelLen the context length, or 0 to read it from the tokenizer folder
+ */
+public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcurrency, int maxModelLen) {
+
+  /** The prefix that marks a remote engine in a model or device spec. */
+  public static final String PREFIX = "openai:";
+
+  private static final String FORM = "openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N]";
+
+  /** Whether {@code spec} names a remote engine (starts with {@value #PREFIX}). */
+  public static boolean isEngine(String spec) {
+    return spec != null && spec.startsWith(PREFIX);
+  }
+
+  /**
+   * Parses an engine spec.
+   *
+   * @throws IllegalArgumentException naming the spec and what is wrong with it: not http(s), no
+   *     host, a missing {@code model} or {@code tokenizer}, a tokenizer folder without {@code
+   *     tokenizer.json}, a count that is not a positive integer, an unknown parameter
+   */
+  public static EngineSpec parse(String spec) {
+    if (!isEngine(spec)) throw new IllegalArgumentException("'" + spec + "' is not an engine spec: " + FORM);
+    String rest = spec.substring(PREFIX.length());
+    int q = rest.indexOf('?');
+    String base = q < 0 ? rest : rest.substring(0, q);
+    URI uri;
+    try {
+      uri = new URI(base.endsWith("/") ? base.substring(0, base.length() - 1) : base);
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("engine '" + spec + "': '" + base + "' is not a URL (" + e.getMessage() + "); " + FORM);
+    }
+    if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()))
+      throw new IllegalArgumentException("engine '" + spec + "': the URL must start with http:// or https://; " + FORM);
+    if (uri.getHost() == null) throw new IllegalArgumentException("engine '" + spec + "': the URL has no host; " + FORM);
+
+    Map<String, String> params = new LinkedHashMap<>();
+    if (q >= 0 && q + 1 < rest.length()) {
+      for (String pair : rest.substring(q + 1).split("&")) {
+        int eq = pair.indexOf('=');
+        if (eq <= 0) throw new IllegalArgumentException("engine '" + spec + "': '" + pair + "' is not KEY=VALUE; " + FORM);
+        params.put(pair.substring(0, eq), URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+      }
+    }
+    for (String k : params.keySet()) {
+      if (!k.equals("model") && !k.equals("tokenizer") && !k.equals("max-concurrency") && !k.equals("max-model-len"))
+        throw new IllegalArgumentException("engine '" + spec + "': unknown parameter '" + k
+            + "' (model, tokenizer, max-concurrency, max-model-len)");
+    }
+    String model = params.get("model");
+    if (model == null || model.isBlank())
+      throw new IllegalArgumentException("engine '" + spec + "': no model=NAME (the name the engine's /v1/models lists)");
+    String tok = params.get("tokenizer");
+    if (tok == null || tok.isBlank())
+      throw new IllegalArgumentException("engine '" + spec + "': no tokenizer=DIR (a local folder with the engine model's tokenizer.json)");
+    Path dir = Path.of(tok);
+    if (!Files.isRegularFile(dir.resolve("tokenizer.json")))
+      throw new IllegalArgumentException("engine '" + spec + "': no tokenizer.json in " + dir
+          + " (copy the engine model's tokenizer files there, e.g. from its Hugging Face folder)");
+    return new EngineSpec(uri, model, dir, positive(params, "max-concurrency", spec), positive(params, "max-model-len", spec));
+  }
+
+  private static int positive(Map<String, String> params, String key, String spec) {
+    String v = params.get(key);
+    if (v == null) return 0;
+    try {
+      int n = Integer.parseInt(v);
+      if (n >= 1) return n;
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("engine '" + spec + "': " + key + " must be a positive integer, got '" + v + "'");
+  }
+
+  /** {@code HOST:PORT}: what names this endpoint in logs and actor names. */
+  public String endpoint() {
+    return baseUrl.getHost() + ":" + (baseUrl.getPort() < 0 ? (baseUrl.getScheme().equals("https") ? 443 : 80) : baseUrl.getPort());
+  }
+}

@@ -1,0 +1,284 @@
+package io.tandem.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.PostStop;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.receptionist.Receptionist;
+import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.protocol.worker.WorkerProtocol.Cancel;
+import io.tandem.protocol.worker.WorkerProtocol.Command;
+import io.tandem.protocol.worker.WorkerProtocol.Failed;
+import io.tandem.protocol.worker.WorkerProtocol.Generate;
+import io.tandem.protocol.worker.WorkerProtocol.GetStats;
+import io.tandem.protocol.worker.WorkerProtocol.Rejected;
+import io.tandem.protocol.worker.WorkerProtocol.Release;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A worker whose model runs in a remote engine (vLLM, SGLang, another Tandem node): the same
+ * {@link WorkerProtocol} as {@link ModelWorker}, with the same per-session views ({@link
+ * SessionView} over {@link TokenSequence}s, ids without a cache) and the same admission ({@link
+ * StepSync}) and stop rules ({@link StepRun}), but each step is one streamed {@code
+ * /v1/completions} request carrying the session's tokens as ids ({@link EngineClient}); the
+ * engine's prefix cache is what makes a takeover prefill only what it has not seen.
+ *
+ * <p>At most {@code max-concurrency} requests are in flight; more wait in the role's admission
+ * queue, and a full queue rejects ({@link Rejected} with {@link FailureCode#QUEUE_FULL}). The actor
+ * never blocks: the HTTP client reports on its own threads by messages to this actor.
+ *
+ * <p>A connection error, a timeout or a 5xx from the engine stops this actor: the Receptionist
+ * withdraws it and every session with a step on it sees it terminate, which is how sessions handle
+ * a lost worker (retry on another worker of the role, degrade, or fail, per {@code
+ * tandem.session.on-large-loss}). Its {@link EngineEndpoint} spawns a fresh one when the engine's
+ * health comes back.
+ */
+final class EngineWorker extends AbstractBehavior<Command> {
+
+  /** Token ids streamed by the engine for run {@code run}. */
+  private record Streamed(long run, int[] ids) implements Command {}
+
+  /** The engine's usage of run {@code run}: prompt tokens, and those its prefix cache held (-1: unknown). */
+  private record Used(long run, int promptTokens, int cachedTokens) implements Command {}
+
+  /** Run {@code run}'s stream ended. */
+  private record Ended(long run, String finishReason, boolean stopString) implements Command {}
+
+  /** Run {@code run} failed; {@code lost} when the engine is unreachable or broken. */
+  private record Broke(long run, boolean lost, String message) implements Command {}
+
+  /** A worker of {@code role} in front of {@code client}'s engine, registering under the role's key. */
+  static Behavior<Command> create(Role role, EngineModel model, EngineClient client, String modelName,
+      WorkerSettings settings, AdmissionQueue queue) {
+    return Behaviors.setup(ctx -> {
+      ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.forRole(role), ctx.getSelf()));
+      return new EngineWorker(ctx, role, model, client, modelName, settings, queue);
+    });
+  }
+
+  /** One step in flight to the engine. */
+  private static final class InFlight {
+    final long id;
+    final StepRun step;
+    final long sentNanos;
+    EngineClient.Stream stream;
+    long firstTokenNanos;
+    int cachedTokens = -1;
+    boolean completeLocally;
+
+    InFlight(long id, StepRun step) {
+      this.id = id;
+      this.step = step;
+      this.sentNanos = System.nanoTime();
+    }
+  }
+
+  private final Role role;
+  private final EngineModel model;
+  private final EngineClient client;
+  private final String modelName;
+  private final Scheduler<StepRun> scheduler;
+  private final WorkerMetrics metrics = new WorkerMetrics();
+  private final Map<Long, InFlight> inFlight = new HashMap<>();
+  private final Map<String, InFlight> bySession = new HashMap<>();
+  private long nextRun;
+
+  private EngineWorker(ActorContext<Command> ctx, Role role, EngineModel model, EngineClient client, String modelName,
+      WorkerSettings settings, AdmissionQueue queue) {
+    super(ctx);
+    this.role = role;
+    this.model = model;
+    this.client = client;
+    this.modelName = modelName;
+    this.scheduler = new Scheduler<>(settings, queue);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Generate.class, this::onGenerate)
+        .onMessage(Streamed.class, this::onStreamed)
+        .onMessage(Used.class, this::onUsed)
+        .onMessage(Ended.class, this::onEnded)
+        .onMessage(Broke.class, this::onBroke)
+        .onMessage(Cancel.class, c -> {
+          drop(c.sessionId());
+          return this;
+        })
+        .onMessage(Release.class, r -> {
+          drop(r.sessionId());
+          scheduler.retire(r.sessionId());
+          return this;
+        })
+        .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.CountTokens.class, c -> {
+          c.replyTo().tell(StepSync.count(c, model));
+          return this;
+        })
+        .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
+        .onSignal(PostStop.class, s -> onStop())
+        .build();
+  }
+
+  private Behavior<Command> onGenerate(Generate g) {
+    drop(g.sessionId());
+    if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
+    return this;
+  }
+
+  private void admitWaiting() {
+    for (PendingRequest p; (p = scheduler.nextToAdmit()) != null; ) {
+      StepSync.Ready ready = StepSync.sync(p.request(), scheduler, model, metrics, getContext().getLog());
+      if (ready == null) continue; // answered already (resync, failure)
+      StepRun step = new StepRun(p, ready, model, metrics);
+      if (step.limit() == 0) {
+        step.finish();
+        continue;
+      }
+      TokenSequence seq = (TokenSequence) ready.view().sequence;
+      step.prefillTokens = seq.length() - seq.processedLength();
+      scheduler.start(step);
+      send(step, seq);
+    }
+  }
+
+  private void send(StepRun step, TokenSequence seq) {
+    InFlight f = new InFlight(nextRun++, step);
+    inFlight.put(f.id, f);
+    bySession.put(step.sessionId(), f);
+    Generate g = step.request;
+    List<String> stop = g.limits().stopAtTrigger() ? g.limits().triggers() : List.of();
+    ActorRef<Command> self = getContext().getSelf();
+    long run = f.id;
+    f.stream = client.complete(EngineClient.CompletionBody.step(modelName, seq.ids(), step.limit(), g.sampling(), stop),
+        new EngineClient.Listener() {
+          @Override
+          public void tokens(int[] ids) {
+            self.tell(new Streamed(run, ids));
+          }
+
+          @Override
+          public void usage(int promptTokens, int cachedTokens) {
+            self.tell(new Used(run, promptTokens, cachedTokens));
+          }
+
+          @Override
+          public void ended(String finishReason, boolean stopString) {
+            self.tell(new Ended(run, finishReason, stopString));
+          }
+
+          @Override
+          public void failed(boolean lost, String message) {
+            self.tell(new Broke(run, lost, message));
+          }
+        });
+  }
+
+  private Behavior<Command> onStreamed(Streamed s) {
+    InFlight f = inFlight.get(s.run());
+    if (f == null || f.completeLocally) return this; // cancelled, or complete already
+    if (f.firstTokenNanos == 0) f.firstTokenNanos = System.nanoTime();
+    for (int id : s.ids()) {
+      if (id < 0 || (model.vocabSize() > 0 && id >= model.vocabSize())) {
+        return onBroke(new Broke(f.id, false, "the engine returned token id " + id + ", outside the vocabulary of the "
+            + "tokenizer folder (vocab_size " + model.vocabSize() + "): does it serve the tokenizer folder's model?"));
+      }
+      f.step.view().sequence.append(new int[] {id});
+      if (f.step.accept(id)) {
+        // Complete by the local rules (EOS, limit, trigger), which the engine was given too: it
+        // ends the stream here, with its usage; anything it might send after is not the step's.
+        f.completeLocally = true;
+        return this;
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onUsed(Used u) {
+    InFlight f = inFlight.get(u.run());
+    if (f != null) f.cachedTokens = u.cachedTokens();
+    return this;
+  }
+
+  private Behavior<Command> onEnded(Ended e) {
+    InFlight f = inFlight.get(e.run());
+    if (f == null) return this;
+    // The engine stopped before the local rules did: at EOS (finish_reason "stop" without a stop
+    // string), or at a stop string whose text the local matcher sees only with the next token.
+    if (!f.completeLocally && "stop".equals(e.finishReason()) && !e.stopString()) f.step.eos = true;
+    complete(f);
+    return this;
+  }
+
+  private Behavior<Command> onBroke(Broke b) {
+    InFlight f = inFlight.get(b.run());
+    if (f == null) return this;
+    if (b.lost()) {
+      getContext().getLog().error("{} engine worker {} lost its engine: {}; stopping so that its sessions move on", role,
+          getContext().getSelf().path().name(), b.message());
+      return Behaviors.stopped();
+    }
+    getContext().getLog().warn("{} engine worker: request {} failed: {}", role, f.step.request.requestId(), b.message());
+    forgetRun(f);
+    f.stream.cancel();
+    scheduler.finish(f.step);
+    scheduler.forget(f.step.sessionId());
+    f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), FailureCode.MODEL_ERROR, b.message()));
+    admitWaiting();
+    return this;
+  }
+
+  private void complete(InFlight f) {
+    forgetRun(f);
+    scheduler.finish(f.step);
+    TokenSequence seq = (TokenSequence) f.step.view().sequence;
+    // The engine computed the cache of everything but the last token it sampled, as a forward pass does.
+    seq.markProcessed(f.step.generated.isEmpty() ? 0 : 1);
+    long now = System.nanoTime();
+    f.step.computeNanos = now - f.sentNanos;
+    // The engine's own count of what it prefilled, when it reports its prefix cache's hits.
+    int promptTokens = seq.length() - f.step.generated.size();
+    if (f.cachedTokens >= 0) f.step.prefillTokens = Math.max(0, promptTokens - f.cachedTokens);
+    long ttft = (f.firstTokenNanos == 0 ? now : f.firstTokenNanos) - f.sentNanos;
+    metrics.recordEngineStep(f.step.prefillTokens, f.step.generated.size(), ttft, now - f.sentNanos);
+    f.step.finish();
+    admitWaiting();
+  }
+
+  private void forgetRun(InFlight f) {
+    inFlight.remove(f.id);
+    bySession.remove(f.step.sessionId(), f);
+  }
+
+  /** Drops a session's waiting request and cancels its step in flight, if any. */
+  private void drop(String sessionId) {
+    InFlight f = bySession.remove(sessionId);
+    if (f != null) {
+      inFlight.remove(f.id);
+      f.stream.cancel();
+    }
+    scheduler.drop(sessionId);
+    admitWaiting();
+  }
+
+  private Behavior<Command> onGetStats(GetStats g) {
+    g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
+        model.contextLength(), scheduler.waiting(), scheduler.running(), 0, scheduler.sessions()));
+    return this;
+  }
+
+  private Behavior<Command> onStop() {
+    for (InFlight f : inFlight.values()) f.stream.cancel();
+    inFlight.clear();
+    scheduler.forgetAll();
+    return this;
+  }
+}

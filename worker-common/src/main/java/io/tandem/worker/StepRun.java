@@ -1,0 +1,91 @@
+package io.tandem.worker;
+
+import io.tandem.protocol.Token;
+import io.tandem.protocol.text.StopStrings;
+import io.tandem.protocol.worker.WorkerProtocol.Done;
+import io.tandem.protocol.worker.WorkerProtocol.Generate;
+import io.tandem.protocol.worker.WorkerProtocol.Partial;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One admitted request while it generates, on any worker: takes each new token, streams it when
+ * the request asked for {@link Partial}s, says when the request is complete (EOS, its token limit,
+ * or the first token whose text completes a trigger, as {@link StopStrings} matches) and sends
+ * the {@link Done}. Not thread-safe: the worker's actor owns it.
+ */
+final class StepRun implements Scheduler.Running {
+  final PendingRequest pending;
+  final Generate request;
+  final StepSync.Ready ready;
+  private final ServedModel model;
+  private final WorkerMetrics metrics;
+  final List<Token> generated = new ArrayList<>();
+  private final StringBuilder text = new StringBuilder();
+  /** The triggers this request stops at; null when it does not stop at one. */
+  private final StopStrings triggers;
+  /** Tokens the request brought that this worker had not processed (the sync's unseen part). */
+  int prefillTokens;
+  long computeNanos;
+  boolean eos;
+  private boolean injectedStreamed;
+
+  StepRun(PendingRequest pending, StepSync.Ready ready, ServedModel model, WorkerMetrics metrics) {
+    this.pending = pending;
+    this.request = pending.request();
+    this.ready = ready;
+    this.model = model;
+    this.metrics = metrics;
+    this.triggers = request.limits().stopAtTrigger() ? new StopStrings(request.limits().triggers()) : null;
+  }
+
+  @Override
+  public String sessionId() {
+    return request.sessionId();
+  }
+
+  @Override
+  public SessionView view() {
+    return ready.view();
+  }
+
+  /** The most tokens this request generates. */
+  int limit() {
+    return ready.limit();
+  }
+
+  /**
+   * Takes the next generated token, already appended to the view's sequence; true when the
+   * request is complete.
+   */
+  boolean accept(int id) {
+    ready.view().recordOwn(1);
+    String t = ready.detok().next(id);
+    Token token = new Token(id, t);
+    generated.add(token);
+    text.append(t);
+    if (request.stream()) {
+      request.replyTo().tell(new Partial(request.requestId(), injectedStreamed ? List.of() : ready.injected(),
+          List.of(token), model.tokenizer().key()));
+      injectedStreamed = true;
+    }
+    if (model.eosTokenIds().contains(id)) {
+      eos = true;
+      return true;
+    }
+    if (generated.size() >= ready.limit()) return true;
+    return triggers != null && triggers.find(text, t.length()).isPresent();
+  }
+
+  /** Sends the {@link Done} (after the injected tokens, when streaming and none was generated). */
+  void finish() {
+    if (request.stream() && !injectedStreamed && !ready.injected().isEmpty()) {
+      request.replyTo().tell(new Partial(request.requestId(), ready.injected(), List.of(), model.tokenizer().key()));
+    }
+    long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
+    metrics.unseenTokens += prefillTokens;
+    metrics.requestsDone++;
+    request.replyTo().tell(new Done(request.requestId(), model.tokenizer().key(), ready.injected(),
+        List.copyOf(generated), eos, ready.promptTokens(), prefillTokens, Math.max(0, queued), computeNanos));
+  }
+}

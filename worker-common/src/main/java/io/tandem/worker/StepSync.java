@@ -1,0 +1,163 @@
+package io.tandem.worker;
+
+import io.tandem.inference.Sequence;
+import io.tandem.inference.text.IncrementalDecoder;
+import io.tandem.protocol.Chunk;
+import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.Token;
+import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.protocol.worker.WorkerProtocol.Failed;
+import io.tandem.protocol.worker.WorkerProtocol.Generate;
+import io.tandem.protocol.worker.WorkerProtocol.Resync;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.slf4j.Logger;
+
+/**
+ * Admission of one request on any worker, in-process or in front of an engine: syncs the session's
+ * view to the request's base position (a new view from the prompt, a rollback, or a {@link Resync}
+ * when the worker holds less), appends the request's chunks and injected text, and works out how
+ * many tokens it may generate within its {@link WorkerProtocol.Limits} and the model's context.
+ * The worker half of the sync protocol (docs/ARCHITECTURE.md, "The sync protocol").
+ */
+final class StepSync {
+
+  /**
+   * A request synced and ready to generate.
+   *
+   * @param view the session's view, holding the prompt, the appended chunks and the injected tokens
+   * @param promptTokens the rendered prompt's length when the request started over, else 0
+   * @param injected the injected text as this model's tokens (already in the view)
+   * @param detok decodes the tokens generated next, in the context of the view's last tokens
+   * @param limit the most tokens to generate, >= 0
+   */
+  record Ready(SessionView view, int promptTokens, List<Token> injected, IncrementalDecoder detok, int limit) {}
+
+  /** How many of the view's last tokens give a new token's text its context (spacing, split characters). */
+  private static final int DECODE_CONTEXT = 6;
+
+  /**
+   * Queues {@code g} for admission, or answers {@link WorkerProtocol.Rejected} ({@link
+   * FailureCode#QUEUE_FULL}) when the queue is full; {@code worker} names the worker in the reason.
+   *
+   * @return whether the request was queued
+   */
+  static boolean enqueue(Generate g, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
+    metrics.requests++;
+    if (scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) return true;
+    metrics.rejected++;
+    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL,
+        worker + " queue is full (" + scheduler.waiting() + " waiting)"));
+    return false;
+  }
+
+  /**
+   * Syncs {@code g}'s session on a worker serving {@code model}; answers the request itself (a
+   * {@link Resync}, or a {@link Failed} when the prompt or the session outgrows the context or
+   * the request cannot be taken) and returns null when it cannot run.
+   */
+  static Ready sync(Generate g, Scheduler<?> scheduler, ServedModel model, WorkerMetrics metrics, Logger log) {
+    SessionView view = scheduler.view(g.sessionId());
+    int promptTokens = 0;
+    try {
+      if (g.basePosition() == -1) {
+        if (view != null) scheduler.forget(g.sessionId());
+        int[] promptIds = model.render(g.prompt());
+        if (promptIds.length >= model.contextLength()) {
+          g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has "
+              + promptIds.length + " tokens but " + model.name() + " takes at most " + model.contextLength()));
+          return null;
+        }
+        view = new SessionView(g.sessionId(), startSequence(promptIds, g, scheduler, model, metrics), promptIds);
+        scheduler.keep(view);
+        promptTokens = promptIds.length;
+        metrics.cacheMisses++;
+      } else if (view == null) {
+        metrics.cacheMisses++;
+        g.replyTo().tell(new Resync(g.requestId(), -1));
+        return null;
+      } else {
+        int have = view.truncateTo(g.basePosition());
+        if (have < g.basePosition()) {
+          metrics.cacheMisses++;
+          g.replyTo().tell(new Resync(g.requestId(), have));
+          return null;
+        }
+        metrics.cacheHits++;
+      }
+      for (Chunk c : g.append()) view.append(c, model.tokenizer());
+
+      WorkerProtocol.Limits limits = g.limits();
+      IncrementalDecoder detok = new IncrementalDecoder(model.tokenizer(), tail(view.sequence, DECODE_CONTEXT));
+      List<Token> injected = new ArrayList<>();
+      if (limits.inject() != null && !limits.inject().isEmpty()) {
+        int[] ids = model.tokenizer().encode(limits.inject());
+        if (ids.length > limits.maxTotalTokens()) ids = Arrays.copyOf(ids, limits.maxTotalTokens());
+        view.appendOwn(ids);
+        for (int id : ids) injected.add(new Token(id, detok.next(id)));
+      }
+      int limit = Math.max(0, Math.min(limits.maxNewTokens(), limits.maxTotalTokens() - injected.size()));
+      int room = model.contextLength() - view.sequence.length();
+      if (limit > room) {
+        if (room <= 0) {
+          g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the session reached "
+              + model.name() + "'s context length of " + model.contextLength() + " tokens"));
+          return null;
+        }
+        limit = room;
+      }
+      return new Ready(view, promptTokens, injected, detok, limit);
+    } catch (RuntimeException e) {
+      log.warn("worker could not admit request {} of session {}", g.requestId(), g.sessionId(), e);
+      scheduler.forget(g.sessionId());
+      g.replyTo().tell(new Failed(g.requestId(), FailureCode.INTERNAL, "worker could not take the request: " + e.getMessage()));
+      return null;
+    }
+  }
+
+  /**
+   * Counts a prompt's tokens as {@code model} reads it ({@link WorkerProtocol.CountTokens}): a
+   * prompt rendered, or token ids checked against the vocabulary and decoded; a prompt that cannot
+   * be read gets its problem in the answer.
+   */
+  static WorkerProtocol.TokenCount count(WorkerProtocol.CountTokens c, ServedModel model) {
+    int context = model.contextLength();
+    try {
+      if (c.prompt() != null) return new WorkerProtocol.TokenCount(model.render(c.prompt()).length, null, null, context, null);
+      int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
+      for (int i = 0; i < ids.length; i++)
+        if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
+          return new WorkerProtocol.TokenCount(0, null, null, context, "prompt[" + i + "] is token id " + ids[i]
+              + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens");
+      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null);
+    } catch (RuntimeException e) {
+      return new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage());
+    }
+  }
+
+  /**
+   * A sequence for a new session's prompt: forked from the cached sequence sharing its longest
+   * prefix (all but the prompt's last token at most, whose logits the first forward pass needs
+   * anyway), or a new one.
+   */
+  private static Sequence startSequence(int[] promptIds, Generate g, Scheduler<?> scheduler, ServedModel model,
+      WorkerMetrics metrics) {
+    Scheduler.Prefix prefix = scheduler.longestPrefix(promptIds);
+    if (prefix == null) return model.newSequence(g.sampling());
+    int n = Math.min(prefix.length(), promptIds.length - 1);
+    metrics.prefixCacheHits++;
+    metrics.prefixCacheTokens += n;
+    return prefix.view().sequence.forkPrefix(n, g.sampling());
+  }
+
+  /** The last {@code n} token ids of a sequence (fewer when it is shorter). */
+  static int[] tail(Sequence s, int n) {
+    int from = Math.max(0, s.length() - n);
+    int[] out = new int[s.length() - from];
+    for (int i = 0; i < out.length; i++) out[i] = s.tokenAt(from + i);
+    return out;
+  }
+
+  private StepSync() {}
+}

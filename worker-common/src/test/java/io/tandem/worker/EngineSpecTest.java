@@ -1,0 +1,54 @@
+package io.tandem.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The {@code openai:} model spec: what it accepts and what each mistake is told. */
+class EngineSpecTest {
+
+  static Path tokenizerDir(Path dir) throws Exception {
+    Files.writeString(dir.resolve("tokenizer.json"), "{}");
+    return dir;
+  }
+
+  @Test
+  void aFullSpecNamesTheEndpointTheModelTheTokenizerAndTheLimits(@TempDir Path dir) throws Exception {
+    tokenizerDir(dir);
+    EngineSpec s = EngineSpec.parse("openai:http://10.0.0.7:8000/v1/?model=deepseek-ai/DeepSeek-R1-Distill-Qwen-32B&tokenizer="
+        + dir + "&max-concurrency=64&max-model-len=32768");
+    assertEquals("http://10.0.0.7:8000/v1", s.baseUrl().toString());
+    assertEquals("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", s.model());
+    assertEquals(dir, s.tokenizer());
+    assertEquals(64, s.maxConcurrency());
+    assertEquals(32768, s.maxModelLen());
+    assertEquals("10.0.0.7:8000", s.endpoint());
+    assertTrue(EngineSpec.isEngine("openai:http://x"));
+    assertFalse(EngineSpec.isEngine("ops/demo/small"));
+  }
+
+  @Test
+  void eachMistakeIsNamed(@TempDir Path dir) throws Exception {
+    tokenizerDir(dir);
+    String ok = "&tokenizer=" + dir;
+    assertMessage("must start with http", "openai:ftp://h:1/v1?model=m" + ok);
+    assertMessage("no model=NAME", "openai:http://h:1/v1?tokenizer=" + dir);
+    assertMessage("no tokenizer=DIR", "openai:http://h:1/v1?model=m");
+    assertMessage("no tokenizer.json in", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("missing"));
+    assertMessage("max-concurrency must be a positive integer, got '0'", "openai:http://h:1/v1?model=m&max-concurrency=0" + ok);
+    assertMessage("max-model-len must be a positive integer, got 'lots'", "openai:http://h:1/v1?model=m&max-model-len=lots" + ok);
+    assertMessage("unknown parameter 'temperature'", "openai:http://h:1/v1?model=m&temperature=0" + ok);
+    assertMessage("is not KEY=VALUE", "openai:http://h:1/v1?model" + ok);
+  }
+
+  static void assertMessage(String part, String spec) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EngineSpec.parse(spec));
+    assertTrue(e.getMessage().contains(part), e.getMessage());
+  }
+}
