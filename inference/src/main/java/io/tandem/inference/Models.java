@@ -1,6 +1,7 @@
 package io.tandem.inference;
 
 import io.tandem.inference.hf.HfModel;
+import io.tandem.inference.hf.Precision;
 import io.tandem.inference.scripted.LatencyModel;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.inference.scripted.SimulatedModel;
@@ -22,6 +23,17 @@ public final class Models {
    *     exist, or a simulated model without its latency profile (the message names the spec)
    */
   public static LanguageModel open(String spec, String device) {
+    return open(spec, device, null);
+  }
+
+  /**
+   * As {@link #open(String, String)}, with the precision a checkpoint's weights are held in
+   * ({@link Precision}; null: float32 on the CPU, float16 on a GPU). Scripted and simulated models
+   * ignore it.
+   *
+   * @throws IllegalArgumentException as {@link #open(String, String)} does
+   */
+  public static LanguageModel open(String spec, String device, Precision precision) {
     if (spec == null || spec.isBlank()) throw new IllegalArgumentException("no model given");
     if (spec.startsWith("scripted:")) {
       return ScriptedModel.load(existing(spec.substring("scripted:".length()), spec));
@@ -40,7 +52,7 @@ public final class Models {
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(
           "model '" + spec + "' is neither scripted:PATH, simulated:PATH?latency=PROFILE nor a checkpoint folder");
-    return HfModel.load(dir, device);
+    return precision == null ? HfModel.load(dir, device) : HfModel.load(dir, device, precision);
   }
 
   private static Path existing(String path, String spec) {
