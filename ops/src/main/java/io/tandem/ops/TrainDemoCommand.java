@@ -21,8 +21,9 @@ import picocli.CommandLine.Option;
 @Command(
     name = "train-demo",
     mixinStandardHelpOptions = true,
-    description = "Train the demo pair (a weak small and a stronger large Qwen2 model) on sums of six "
-        + "two-digit numbers, and save them as Hugging Face folders OUT/small and OUT/large.")
+    description = "Train the demo pair on sums of six two-digit numbers: a weak small Qwen2 model that "
+        + "re-checks every step at length, and a stronger large one that verifies once and says whether the sums "
+        + "match. Saves them as Hugging Face folders OUT/small and OUT/large.")
 public final class TrainDemoCommand implements Callable<Integer> {
 
   /** 2 layers, hidden 64: quick to train, and it slips on carries often enough to be worth guiding. */
@@ -57,16 +58,13 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--large-lr", defaultValue = "1.5e-3", description = "Peak learning rate of the large model. Default: ${DEFAULT-VALUE}.")
   float largeLr;
 
-  @Option(names = "--slip", description = "Chance that a forward step of a training trace slips. Default: the task's 0.12.")
-  Double slip;
+  @Option(names = "--slip", defaultValue = SumTask.SLIP + "", description = "Chance that a forward step of the large model's training traces slips (uncorrected; its verification catches it). Default: ${DEFAULT-VALUE}.")
+  double slip;
 
-  @Option(names = "--corrected", description = "Share of slips corrected at once by a \"Wait, ...\" paragraph; the rest end in a verification that does not match. Default: the task's 0.6.")
-  Double corrected;
-
-  @Option(names = "--misread", defaultValue = "0", description = "Chance that the forward steps of a training trace copy a number from the question with a digit off; only the verification, reading the question, catches it. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--misread", defaultValue = SumTask.MISREAD + "", description = "Chance that the forward steps of the large model's training traces copy a number from the question with a digit off; only the verification, reading the question, catches it. Default: ${DEFAULT-VALUE}.")
   double misread;
 
-  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the verdict after the verification (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the large model's verdict after both sums (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
 
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")
@@ -88,19 +86,18 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
       reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), misread, saveEvery, verdictWeight),
+          initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slip, misread, saveEvery, 1f),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
       reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), misread, saveEvery, verdictWeight),
+          initFrom == null ? null : initFrom.resolve("large"), DemoTrainer.Traces.DECISIVE, slip, misread, saveEvery, verdictWeight),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = m.createObjectNode();
     root.put("seed", seed);
-    root.put("slip", slipRate());
-    root.put("corrected", correctedShare());
+    root.put("slip", slip);
     root.put("misread", misread);
     root.put("verdict_weight", verdictWeight);
     ArrayNode runs = root.putArray("runs");
@@ -111,14 +108,6 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
     return 0;
-  }
-
-  private double slipRate() {
-    return slip == null ? SumTask.SLIP : slip;
-  }
-
-  private double correctedShare() {
-    return corrected == null ? SumTask.CORRECTED : corrected;
   }
 
   static TrainableDecoder.Shape2 withVocab(TrainableDecoder.Shape2 s, int vocab) {

@@ -5,15 +5,27 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * The demo task: sums of six two-digit numbers, with reasoning traces written the way a reasoning
- * model writes them. One paragraph per step; some steps slip, and a {@code Wait, ...} paragraph
- * corrects most slips; the rest are caught by a verification in reverse order, which ends the
- * trace with the verified sum either way. Deterministic per seed.
+ * The demo task: sums of six two-digit numbers, with reasoning traces of two kinds, one per model
+ * of the pair, the way the paper's pair writes them (arXiv 2504.12329, section 3: small reasoning
+ * models over-reflect, the large one reflects briefly).
  *
- * <p>What this makes a model learn: the forward steps are short additions the small model gets
- * mostly right; the verification redoes all five additions, so an uncorrected forward error
- * turns into a right answer only when the verifier adds well. That is where the large model's
- * takeovers pay off.
+ * <p>Both start with the same forward pass, one paragraph per step, ending {@code So the sum is T.}
+ * Then:
+ * <ul>
+ *   <li>{@link #overReflecting the small model's trace} reflects at length: a {@code Wait, ...}
+ *       paragraph per step re-adds every number a second time, then gives the sum again. Nothing
+ *       in it can find an error; where the model slips, in the forward pass or in the re-check,
+ *       its answer is wrong.
+ *   <li>{@link #decisive the large model's trace} verifies once, adding the question's own numbers
+ *       in reverse order, and closes with a verdict written so that it depends only on the tokens
+ *       right before it: both sums side by side ({@code V and T.}), then {@code Yes, it matches.}
+ *       when they are equal, or {@code Wait, it does not match. The sum is V.} when not. Its
+ *       forward passes may slip or misread a number (see {@link #decisive}), so that in training
+ *       the verdict has both answers often.
+ * </ul>
+ * A takeover at the small model's first {@code Wait} (the paper's trigger {@code "\n\n"} with a
+ * negative look-ahead) replaces the long re-check with the large model's short verification.
+ * Everything is deterministic per seed.
  */
 public final class SumTask {
 
@@ -22,10 +34,17 @@ public final class SumTask {
 
   public static final int COUNT = 6;
 
-  /** Chance that a forward step's sum is wrong in a training trace. */
-  public static final double SLIP = 0.12;
-  /** Chance that a slip is corrected at once by a "Wait, ..." paragraph (else the verification catches it). */
-  public static final double CORRECTED = 0.6;
+  /** Default chance that a forward step of a decisive trace slips (its sum a digit off), uncorrected. */
+  public static final double SLIP = 0.08;
+  /** Default chance that a decisive trace's forward pass copies a number from the question a digit off. */
+  public static final double MISREAD = 0.03;
+
+  /** Opens the verification of a decisive trace. */
+  public static final String VERIFY = "Let me verify in reverse order: ";
+  /** The verdict when the verification's sum equals the forward one. */
+  public static final String MATCH = "Yes, it matches.";
+  /** Opens the verdict when it does not; the verification's sum follows. */
+  public static final String MISMATCH = "Wait, it does not match. The sum is ";
 
   /** One problem: its numbers, the question text and the true sum. */
   public record Problem(int[] numbers, String question, int answer) {}
@@ -57,60 +76,42 @@ public final class SumTask {
   }
 
   /**
-   * A training trace for {@code p}: paragraphs separated by blank lines, ending with the boxed
-   * answer. {@code rng} draws the slips.
+   * The small model's trace: the forward pass, then a {@code Wait, ...} paragraph per step that
+   * adds the numbers again from the first (each from the previous re-check's total), the sum
+   * again, and the boxed answer. Paragraphs are separated by blank lines.
    */
-  public static String trace(Problem p, SplittableRandom rng) {
-    return trace(p, rng, SLIP, CORRECTED);
+  public static String overReflecting(Problem p) {
+    List<String> paragraphs = new ArrayList<>();
+    int[] n = p.numbers();
+    forward(n, n, null, 0, paragraphs);
+    int again = n[0];
+    for (int i = 1; i < n.length; i++) {
+      paragraphs.add("Wait, " + step(again, n[i], again + n[i]));
+      again += n[i];
+    }
+    paragraphs.add("So the sum is " + again + ".");
+    paragraphs.add("The final answer is \\boxed{" + again + "}.");
+    return String.join("\n\n", paragraphs);
   }
 
   /**
-   * As {@link #trace(Problem, SplittableRandom)}, with other rates of slips and of slips corrected
-   * at once. The fewer are corrected at once, the more traces end in a verification that does not
-   * match the forward sum: the case a verifier has to learn to call out.
+   * The large model's trace: the forward pass, where each step's sum slips (a digit off, never
+   * corrected) with chance {@code slip} and each number is copied from the question a digit off
+   * with chance {@code misread}; then one verification that adds the question's numbers in
+   * reverse order, the verdict (see the class comment) and the verification's sum boxed. With
+   * {@code slip} and {@code misread} 0 no draw is made.
+   *
+   * @throws IllegalArgumentException if a rate is outside [0, 1)
    */
-  public static String trace(Problem p, SplittableRandom rng, double slip, double corrected) {
-    return trace(p, rng, slip, corrected, 0.0);
-  }
-
-  /**
-   * As {@link #trace(Problem, SplittableRandom, double, double)}, where each number may also be
-   * misread when the forward pass copies it from the question (a digit off), with chance {@code
-   * misread}. A misread is never corrected at once: only a verification that reads the numbers
-   * from the question itself, not from the forward steps, catches it. With {@code misread} 0 no
-   * draw is made, so the traces are those of the four-argument form.
-   */
-  public static String trace(Problem p, SplittableRandom rng, double slip, double corrected, double misread) {
+  public static String decisive(Problem p, SplittableRandom rng, double slip, double misread) {
     if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
-    if (!(corrected >= 0 && corrected <= 1))
-      throw new IllegalArgumentException("the corrected share must be in [0, 1], got " + corrected);
     if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
     int[] read = new int[n.length];
     for (int i = 0; i < n.length; i++) read[i] = misread > 0 && rng.nextDouble() < misread ? misread(n[i], rng) : n[i];
-    int total = read[0];
-    paragraphs.add("Step 1: the first number is " + read[0] + ".");
-    for (int i = 1; i < n.length; i++) {
-      int right = total + read[i];
-      String head = "Step " + (i + 1) + ": the running total is " + total + ", and the next number is " + read[i] + ". ";
-      if (rng.nextDouble() < slip) {
-        int wrong = slip(right, rng);
-        paragraphs.add(head + total + " + " + read[i] + " = " + wrong + ".");
-        if (rng.nextDouble() < corrected) {
-          paragraphs.add("Wait, " + total + " + " + read[i] + " is not " + wrong + ". " + total + " + " + read[i] + " = "
-              + right + ".");
-          total = right;
-        } else {
-          total = wrong;
-        }
-      } else {
-        paragraphs.add(head + total + " + " + read[i] + " = " + right + ".");
-        total = right;
-      }
-    }
-    paragraphs.add("So the sum is " + total + ".");
-    StringBuilder verify = new StringBuilder("Let me verify in reverse order: ");
+    int total = forward(n, read, rng, slip, paragraphs);
+    StringBuilder verify = new StringBuilder(VERIFY);
     int back = n[n.length - 1];
     for (int i = n.length - 2; i >= 0; i--) {
       int next = back + n[i];
@@ -118,13 +119,49 @@ public final class SumTask {
       back = next;
     }
     paragraphs.add(verify.toString());
-    if (back == total) {
-      paragraphs.add("Yes, it matches.");
-    } else {
-      paragraphs.add("Wait, it does not match. The sum is " + back + ".");
-    }
+    paragraphs.add(verdict(back, total));
     paragraphs.add("The final answer is \\boxed{" + back + "}.");
     return String.join("\n\n", paragraphs);
+  }
+
+  /**
+   * The verdict paragraph on a verification's sum {@code verified} and the forward pass's {@code
+   * forward}: both side by side, then whether they match and, if not, which sum stands.
+   */
+  public static String verdict(int verified, int forward) {
+    return verified + " and " + forward + ". " + (verified == forward ? MATCH : MISMATCH + verified + ".");
+  }
+
+  /**
+   * Where, in a decisive trace, the verdict's deciding word starts (the space before {@code Yes}
+   * or {@code Wait}): the one token per trace that says whether the forward sum is wrong.
+   *
+   * @throws IllegalArgumentException if {@code trace} has no verdict
+   */
+  public static int verdictOffset(String trace) {
+    int verify = trace.indexOf(VERIFY);
+    int paragraph = verify < 0 ? -1 : trace.indexOf("\n\n", verify);
+    int dot = paragraph < 0 ? -1 : trace.indexOf(". ", paragraph + 2);
+    if (dot < 0) throw new IllegalArgumentException("a trace without a verdict: " + trace);
+    return dot + 1;
+  }
+
+  /** The forward pass into {@code paragraphs}, adding {@code read} (the numbers as copied); returns its sum. */
+  private static int forward(int[] n, int[] read, SplittableRandom rng, double slip, List<String> paragraphs) {
+    int total = read[0];
+    paragraphs.add("Step 1: the first number is " + read[0] + ".");
+    for (int i = 1; i < n.length; i++) {
+      int right = total + read[i];
+      int written = slip > 0 && rng.nextDouble() < slip ? slip(right, rng) : right;
+      paragraphs.add("Step " + (i + 1) + ": " + step(total, read[i], written));
+      total = written;
+    }
+    paragraphs.add("So the sum is " + total + ".");
+    return total;
+  }
+
+  private static String step(int total, int next, int sum) {
+    return "the running total is " + total + ", and the next number is " + next + ". " + total + " + " + next + " = " + sum + ".";
   }
 
   /** A two-digit number copied with one digit off. */
