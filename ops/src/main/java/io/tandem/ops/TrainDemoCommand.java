@@ -58,11 +58,24 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--large-lr", defaultValue = "1.5e-3", description = "Peak learning rate of the large model. Default: ${DEFAULT-VALUE}.")
   float largeLr;
 
-  @Option(names = "--slip", defaultValue = SumTask.SLIP + "", description = "Chance that a forward step of the large model's training traces slips (uncorrected; its verification catches it). Default: ${DEFAULT-VALUE}.")
-  double slip;
+  @Option(names = "--large-traces", defaultValue = "decisive", description = "What the large model learns to write: "
+      + "decisive (verify once, both sums beside the verdict) or verifying (the first demo pair's traces: slips corrected "
+      + "by \"Wait, ...\" paragraphs, then a verification and the verdict alone). Default: ${DEFAULT-VALUE}.")
+  String largeTraces;
 
-  @Option(names = "--misread", defaultValue = SumTask.MISREAD + "", description = "Chance that the forward steps of the large model's training traces copy a number from the question with a digit off; only the verification, reading the question, catches it. Default: ${DEFAULT-VALUE}.")
-  double misread;
+  @Option(names = "--slip", description = "Chance that a forward step of the large model's training traces slips. "
+      + "Default: " + SumTask.SLIP + " (decisive), " + SumTask.VERIFYING_SLIP + " (verifying).")
+  Double slip;
+
+  @Option(names = "--corrected", defaultValue = SumTask.VERIFYING_CORRECTED + "", description = "Verifying traces: "
+      + "share of slips corrected at once by a \"Wait, ...\" paragraph; the rest end in a verification that does not "
+      + "match. Default: ${DEFAULT-VALUE}.")
+  double corrected;
+
+  @Option(names = "--misread", description = "Chance that the forward steps of the large model's training traces copy a "
+      + "number from the question with a digit off; only the verification, reading the question, catches it. "
+      + "Default: " + SumTask.MISREAD + " (decisive), 0 (verifying).")
+  Double misread;
 
   @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the large model's verdict after both sums (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
@@ -77,6 +90,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!List.of("small", "large", "both").contains(only))
       throw new IllegalArgumentException("--only must be small, large or both, got " + only);
+    if (!List.of("decisive", "verifying").contains(largeTraces))
+      throw new IllegalArgumentException("--large-traces must be decisive or verifying, got " + largeTraces);
+    boolean verifying = largeTraces.equals("verifying");
+    double slipRate = slip != null ? slip : verifying ? SumTask.VERIFYING_SLIP : SumTask.SLIP;
+    double misreadRate = misread != null ? misread : verifying ? 0.0 : SumTask.MISREAD;
     DemoTokenizer tok = DemoTokenizer.build();
     Path tokDir = out.resolve("tokenizer");
     tok.write(tokDir);
@@ -86,19 +104,22 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
       reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slip, misread, saveEvery, 1f),
+          initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slipRate, corrected, misreadRate, saveEvery, 1f),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
       reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large"), DemoTrainer.Traces.DECISIVE, slip, misread, saveEvery, verdictWeight),
+          initFrom == null ? null : initFrom.resolve("large"), verifying ? DemoTrainer.Traces.VERIFYING : DemoTrainer.Traces.DECISIVE, slipRate, corrected, misreadRate, saveEvery,
+          verdictWeight),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = m.createObjectNode();
     root.put("seed", seed);
-    root.put("slip", slip);
-    root.put("misread", misread);
+    root.put("large_traces", largeTraces);
+    root.put("slip", slipRate);
+    root.put("corrected", corrected);
+    root.put("misread", misreadRate);
     root.put("verdict_weight", verdictWeight);
     ArrayNode runs = root.putArray("runs");
     for (DemoTrainer.Report r : reports) {

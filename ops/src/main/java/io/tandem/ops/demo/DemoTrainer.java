@@ -43,24 +43,29 @@ public final class DemoTrainer {
   public enum Traces {
     /** {@link SumTask#overReflecting}: the small model's. */
     OVER_REFLECTING,
-    /** {@link SumTask#decisive}: the large model's. */
-    DECISIVE
+    /** {@link SumTask#decisive}: the large model's, second edition. */
+    DECISIVE,
+    /** {@link SumTask#verifying}: the first demo pair's large model's. */
+    VERIFYING
   }
 
   /**
    * What a training run is asked to do.
    *
-   * @param slip the slip rate of {@link SumTask#decisive} (unused for over-reflecting traces)
-   * @param misread the misread rate of {@link SumTask#decisive} (unused for over-reflecting traces)
+   * @param slip the slip rate of decisive and verifying traces (unused for over-reflecting ones)
+   * @param corrected the share of slips corrected at once in verifying traces (unused otherwise)
+   * @param misread the misread rate of decisive and verifying traces (unused for over-reflecting ones)
    * @param verdictWeight how many times the verdict token's loss counts in decisive traces
    */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps, Path init, Traces traces, double slip, double misread, int saveEvery,
-      float verdictWeight) {
+      double minutes, int maxSteps, Path init, Traces traces, double slip, double corrected, double misread,
+      int saveEvery, float verdictWeight) {
     /** A plan on the task's default traces of that kind, saved only at the end. */
     public Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate, double minutes,
         int maxSteps, Path init, Traces traces) {
-      this(name, shape, batch, learningRate, minutes, maxSteps, init, traces, SumTask.SLIP, SumTask.MISREAD, 0, 1f);
+      this(name, shape, batch, learningRate, minutes, maxSteps, init, traces,
+          traces == Traces.VERIFYING ? SumTask.VERIFYING_SLIP : SumTask.SLIP, SumTask.VERIFYING_CORRECTED,
+          traces == Traces.VERIFYING ? 0.0 : SumTask.MISREAD, 0, 1f);
     }
 
     public Plan {
@@ -159,11 +164,13 @@ public final class DemoTrainer {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
           int[] prompt = tokenizer.encode(around[0] + user + around[1]);
-          String trace = plan.traces() == Traces.DECISIVE
-              ? SumTask.decisive(p, data, plan.slip(), plan.misread())
-              : SumTask.overReflecting(p);
+          String trace = switch (plan.traces()) {
+            case DECISIVE -> SumTask.decisive(p, data, plan.slip(), plan.misread());
+            case VERIFYING -> SumTask.verifying(p, data, plan.slip(), plan.corrected(), plan.misread());
+            case OVER_REFLECTING -> SumTask.overReflecting(p);
+          };
           int[] answer = tokenizer.encode(trace);
-          if (plan.verdictWeight() != 1f && plan.traces() == Traces.DECISIVE) verdicts.add(prompt.length + verdictIndex(tokenizer, trace, answer));
+          if (plan.verdictWeight() != 1f && plan.traces() != Traces.OVER_REFLECTING) verdicts.add(prompt.length + verdictIndex(tokenizer, trace, answer));
           else verdicts.add(-1);
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);

@@ -5,23 +5,21 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * The demo task: sums of six two-digit numbers, with reasoning traces of two kinds, one per model
- * of the pair, the way the paper's pair writes them (arXiv 2504.12329, section 3: small reasoning
- * models over-reflect, the large one reflects briefly).
+ * The demo task: sums of six two-digit numbers, with reasoning traces of three kinds, the way the
+ * paper's pair writes them (arXiv 2504.12329: small reasoning models over-reflect, the large one
+ * reflects briefly).
  *
- * <p>Both start with the same forward pass, one paragraph per step, ending {@code So the sum is T.}
+ * <p>All start with the same forward pass, one paragraph per step, ending {@code So the sum is T.}
  * Then:
  * <ul>
- *   <li>{@link #overReflecting the small model's trace} reflects at length: a {@code Wait, ...}
- *       paragraph per step re-adds every number a second time, then gives the sum again. Nothing
- *       in it can find an error; where the model slips, in the forward pass or in the re-check,
- *       its answer is wrong.
- *   <li>{@link #decisive the large model's trace} verifies once, adding the question's own numbers
- *       in reverse order, and closes with a verdict written so that it depends only on the tokens
- *       right before it: both sums side by side ({@code V and T.}), then {@code Yes, it matches.}
- *       when they are equal, or {@code Wait, it does not match. The sum is V.} when not. Its
- *       forward passes may slip or misread a number (see {@link #decisive}), so that in training
- *       the verdict has both answers often.
+ *   <li>{@link #overReflecting} (the small model's): a {@code Wait, ...} paragraph per step
+ *       re-adds every number a second time, then gives the sum again. Nothing in it can find an
+ *       error; where the model slips, in the forward pass or in the re-check, its answer is wrong.
+ *   <li>{@link #verifying} (the committed large model's): one verification that adds the
+ *       question's own numbers in reverse order, the verdict ({@code Yes, it matches.} or {@code
+ *       Wait, it does not match. The sum is V.}) and the verification's sum boxed.
+ *   <li>{@link #decisive}: as verifying, with both sums set side by side before the verdict
+ *       ({@code V and T.}), so that the verdict token follows the two numbers it compares.
  * </ul>
  * A takeover at the small model's first {@code Wait} (the paper's trigger {@code "\n\n"} with a
  * negative look-ahead) replaces the long re-check with the large model's short verification.
@@ -38,6 +36,10 @@ public final class SumTask {
   public static final double SLIP = 0.08;
   /** Default chance that a decisive trace's forward pass copies a number from the question a digit off. */
   public static final double MISREAD = 0.03;
+  /** Default chance that a forward step of a {@link #verifying} trace slips. */
+  public static final double VERIFYING_SLIP = 0.12;
+  /** Default share of a {@link #verifying} trace's slips corrected at once by a {@code Wait, ...} paragraph. */
+  public static final double VERIFYING_CORRECTED = 0.6;
 
   /** Opens the verification of a decisive trace. */
   public static final String VERIFY = "Let me verify in reverse order: ";
@@ -83,7 +85,7 @@ public final class SumTask {
   public static String overReflecting(Problem p) {
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
-    forward(n, n, null, 0, paragraphs);
+    forward(n, null, 0, 0, paragraphs);
     int again = n[0];
     for (int i = 1; i < n.length; i++) {
       paragraphs.add("Wait, " + step(again, n[i], again + n[i]));
@@ -98,8 +100,7 @@ public final class SumTask {
    * The large model's trace: the forward pass, where each step's sum slips (a digit off, never
    * corrected) with chance {@code slip} and each number is copied from the question a digit off
    * with chance {@code misread}; then one verification that adds the question's numbers in
-   * reverse order, the verdict (see the class comment) and the verification's sum boxed. With
-   * {@code slip} and {@code misread} 0 no draw is made.
+   * reverse order, the verdict (see the class comment) and the verification's sum boxed.
    *
    * @throws IllegalArgumentException if a rate is outside [0, 1)
    */
@@ -110,7 +111,40 @@ public final class SumTask {
     int[] n = p.numbers();
     int[] read = new int[n.length];
     for (int i = 0; i < n.length; i++) read[i] = misread > 0 && rng.nextDouble() < misread ? misread(n[i], rng) : n[i];
-    int total = forward(n, read, rng, slip, paragraphs);
+    int total = forward(read, rng, slip, 0, paragraphs);
+    int back = verify(n, paragraphs);
+    paragraphs.add(verdict(back, total));
+    paragraphs.add("The final answer is \\boxed{" + back + "}.");
+    return String.join("\n\n", paragraphs);
+  }
+
+  /**
+   * The first demo pair's traces (the large model in {@code ops/demo/large} learned to write
+   * these): the forward pass, where each step slips with chance {@code slip} and a slip is
+   * corrected at once by a {@code Wait, ...} paragraph with chance {@code corrected}, each number
+   * misread with chance {@code misread}; then the verification in reverse order, the verdict
+   * alone ({@link #MATCH}, or {@link #MISMATCH} and the verification's sum) and that sum boxed.
+   *
+   * @throws IllegalArgumentException if a rate is out of range
+   */
+  public static String verifying(Problem p, SplittableRandom rng, double slip, double corrected, double misread) {
+    if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
+    if (!(corrected > 0 && corrected <= 1))
+      throw new IllegalArgumentException("the corrected share must be in (0, 1], got " + corrected);
+    if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
+    List<String> paragraphs = new ArrayList<>();
+    int[] n = p.numbers();
+    int[] read = new int[n.length];
+    for (int i = 0; i < n.length; i++) read[i] = misread > 0 && rng.nextDouble() < misread ? misread(n[i], rng) : n[i];
+    int total = forward(read, rng, slip, corrected, paragraphs);
+    int back = verify(n, paragraphs);
+    paragraphs.add(back == total ? MATCH : MISMATCH + back + ".");
+    paragraphs.add("The final answer is \\boxed{" + back + "}.");
+    return String.join("\n\n", paragraphs);
+  }
+
+  /** The verification paragraph into {@code paragraphs}: the question's numbers added in reverse order; returns their sum. */
+  private static int verify(int[] n, List<String> paragraphs) {
     StringBuilder verify = new StringBuilder(VERIFY);
     int back = n[n.length - 1];
     for (int i = n.length - 2; i >= 0; i--) {
@@ -119,9 +153,7 @@ public final class SumTask {
       back = next;
     }
     paragraphs.add(verify.toString());
-    paragraphs.add(verdict(back, total));
-    paragraphs.add("The final answer is \\boxed{" + back + "}.");
-    return String.join("\n\n", paragraphs);
+    return back;
   }
 
   /**
@@ -133,28 +165,48 @@ public final class SumTask {
   }
 
   /**
-   * Where, in a decisive trace, the verdict's deciding word starts (the space before {@code Yes}
-   * or {@code Wait}): the one token per trace that says whether the forward sum is wrong.
+   * Where, in a decisive or verifying trace, the verdict's deciding word starts ({@code Yes} or
+   * {@code Wait}, after both sums in a decisive trace, opening the paragraph in a verifying one):
+   * the one token per trace that says whether the forward sum is wrong.
    *
    * @throws IllegalArgumentException if {@code trace} has no verdict
    */
   public static int verdictOffset(String trace) {
     int verify = trace.indexOf(VERIFY);
     int paragraph = verify < 0 ? -1 : trace.indexOf("\n\n", verify);
-    int dot = paragraph < 0 ? -1 : trace.indexOf(". ", paragraph + 2);
+    if (paragraph < 0) throw new IllegalArgumentException("a trace without a verdict: " + trace);
+    int start = paragraph + 2;
+    if (start < trace.length() && !Character.isDigit(trace.charAt(start))) return start;
+    int dot = trace.indexOf(". ", start);
     if (dot < 0) throw new IllegalArgumentException("a trace without a verdict: " + trace);
     return dot + 1;
   }
 
-  /** The forward pass into {@code paragraphs}, adding {@code read} (the numbers as copied); returns its sum. */
-  private static int forward(int[] n, int[] read, SplittableRandom rng, double slip, List<String> paragraphs) {
+  /**
+   * The forward pass into {@code paragraphs}, adding {@code read} (the numbers as copied); returns
+   * its sum. With {@code rng} null nothing slips; else each step draws whether it slips, and a
+   * slip draws whether it is corrected at once by a {@code Wait, ...} paragraph when {@code
+   * corrected} is positive.
+   */
+  private static int forward(int[] read, SplittableRandom rng, double slip, double corrected, List<String> paragraphs) {
     int total = read[0];
     paragraphs.add("Step 1: the first number is " + read[0] + ".");
-    for (int i = 1; i < n.length; i++) {
+    for (int i = 1; i < read.length; i++) {
       int right = total + read[i];
-      int written = slip > 0 && rng.nextDouble() < slip ? slip(right, rng) : right;
-      paragraphs.add("Step " + (i + 1) + ": " + step(total, read[i], written));
-      total = written;
+      if (rng != null && rng.nextDouble() < slip) {
+        int wrong = slip(right, rng);
+        paragraphs.add("Step " + (i + 1) + ": " + step(total, read[i], wrong));
+        if (corrected > 0 && rng.nextDouble() < corrected) {
+          paragraphs.add("Wait, " + total + " + " + read[i] + " is not " + wrong + ". " + total + " + " + read[i] + " = "
+              + right + ".");
+          total = right;
+        } else {
+          total = wrong;
+        }
+      } else {
+        paragraphs.add("Step " + (i + 1) + ": " + step(total, read[i], right));
+        total = right;
+      }
     }
     paragraphs.add("So the sum is " + total + ".");
     return total;

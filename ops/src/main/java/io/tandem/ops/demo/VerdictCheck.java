@@ -24,8 +24,10 @@ import java.util.regex.Pattern;
  * counted as true when all of these hold:
  * <ul>
  *   <li>the verification adds the question's numbers in reverse order, each sum right;
- *   <li>the verdict paragraph sets the verification's sum beside the forward pass's (the last
- *       {@code So the sum is T.} before the verification), both copied right;
+ *   <li>where the verdict paragraph sets the verification's sum beside the forward pass's (the
+ *       last {@code So the sum is T.} before the verification), as {@link SumTask#decisive}
+ *       traces do, both are copied right (the first demo pair's large model writes the verdict
+ *       alone);
  *   <li>it says {@code Yes, it matches.} exactly when the two are equal, and otherwise {@code
  *       Wait, it does not match. The sum is X.} with X the question's true sum.
  * </ul>
@@ -40,7 +42,7 @@ public final class VerdictCheck {
   private static final Pattern FORWARD = Pattern.compile("So the sum is (\\d+)\\.");
   private static final Pattern ADDITION = Pattern.compile("(\\d+) \\+ (\\d+) = (\\d+)");
   private static final Pattern VERDICT = Pattern.compile(
-      "(\\d+) and (\\d+)\\. (?:(" + Pattern.quote(SumTask.MATCH) + ")|" + Pattern.quote(SumTask.MISMATCH) + "(\\d+)\\.)");
+      "(?:(\\d+) and (\\d+)\\. )?(?:(" + Pattern.quote(SumTask.MATCH) + ")|" + Pattern.quote(SumTask.MISMATCH) + "(\\d+)\\.)");
 
   /** What is wrong with one answer's verification, or that it has none. */
   public enum Finding {
@@ -54,8 +56,10 @@ public final class VerdictCheck {
     NO_VERDICT,
     /** The verdict's two sums are not the verification's and the forward pass's. */
     SUMS_COPIED_WRONG,
-    /** It says "matches" when the sums differ, or "does not match" when they are equal. */
-    VERDICT_WRONG,
+    /** It says "matches" when the sums differ: a wrong forward sum let through. */
+    FALSE_MATCH,
+    /** It says "does not match" when the sums are equal: a right forward sum called wrong. */
+    FALSE_MISMATCH,
     /** It says they do not match and names a sum that is not the true one. */
     NAMED_SUM_WRONG
   }
@@ -93,10 +97,12 @@ public final class VerdictCheck {
     Matcher f = FORWARD.matcher(answer.substring(0, verify));
     Integer forward = null;
     while (f.find()) forward = Integer.parseInt(f.group(1));
-    if (forward == null || Integer.parseInt(v.group(1)) != verified || Integer.parseInt(v.group(2)) != forward)
+    if (forward == null) return Finding.NO_VERDICT;
+    if (v.group(1) != null && (Integer.parseInt(v.group(1)) != verified || Integer.parseInt(v.group(2)) != forward))
       return Finding.SUMS_COPIED_WRONG;
     boolean saysMatch = v.group(3) != null;
-    if (saysMatch != (verified == forward)) return Finding.VERDICT_WRONG;
+    if (saysMatch && verified != forward) return Finding.FALSE_MATCH;
+    if (!saysMatch && verified == forward) return Finding.FALSE_MISMATCH;
     if (!saysMatch && Integer.parseInt(v.group(4)) != sum(numbers)) return Finding.NAMED_SUM_WRONG;
     return Finding.TRUE;
   }

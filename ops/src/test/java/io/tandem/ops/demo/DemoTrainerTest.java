@@ -34,7 +34,7 @@ class DemoTrainerTest {
     DemoTrainer trainer = trainer(dir, log);
     DemoTrainer.Report r = trainer.train(
         new DemoTrainer.Plan("tiny", tiny(VOCAB), 8, 3e-3f, 0, 60, null, DemoTrainer.Traces.DECISIVE, SumTask.SLIP,
-            SumTask.MISREAD, 25, 5f),
+            0.0, SumTask.MISREAD, 25, 5f),
         11, dir.resolve("out"));
     assertEquals(60, r.steps());
     assertTrue(r.finalLoss() < r.firstLoss() - 0.5, "loss " + r.firstLoss() + " -> " + r.finalLoss());
@@ -110,6 +110,25 @@ class DemoTrainerTest {
       assertEquals(VerdictCheck.Finding.TRUE, VerdictCheck.check(p.question(), t), t);
       assertTrue(t.endsWith("\\boxed{" + p.answer() + "}."), t);
     }
+  }
+
+  @Test
+  void verifyingTracesAreTheFirstDemoPairsCorrectedSlipsThenAVerdictAlone() {
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(8);
+    for (int i = 0; i < 20; i++) {
+      SumTask.Problem p = SumTask.problem(9, i);
+      String corrected = SumTask.verifying(p, rng, 0.999, 1.0, 0.0);
+      assertTrue(corrected.contains(" is not "), "every slip is corrected at once: " + corrected);
+      assertTrue(corrected.contains("\n\nYes, it matches.\n\n"), corrected);
+      assertEquals(VerdictCheck.Finding.TRUE, VerdictCheck.check(p.question(), corrected), corrected);
+      String uncorrected = SumTask.verifying(p, rng, 0.999, 1e-9, 0.0);
+      assertFalse(uncorrected.contains(" is not "), uncorrected);
+      assertEquals(VerdictCheck.Finding.TRUE, VerdictCheck.check(p.question(), uncorrected), uncorrected);
+      assertTrue(uncorrected.endsWith("\\boxed{" + p.answer() + "}."), uncorrected);
+    }
+    String t = SumTask.verifying(SumTask.problem(9, 0), rng, 0.0, 0.6, 0.0);
+    assertTrue(t.substring(SumTask.verdictOffset(t)).startsWith("Yes, it matches."), t);
+    assertThrows(IllegalArgumentException.class, () -> SumTask.verifying(SumTask.problem(9, 0), rng, 0.1, 0.0, 0.0));
   }
 
   @Test

@@ -34,9 +34,17 @@ class VerdictCheckTest {
     assertEquals(Finding.TRUE, VerdictCheck.check(P.question(), answer(374, VERIFY, "374 and 374. Yes, it matches.")));
     assertEquals(Finding.TRUE, VerdictCheck.check(P.question(),
         answer(384, VERIFY, "374 and 384. Wait, it does not match. The sum is 374.")));
-    assertEquals(Finding.VERDICT_WRONG, VerdictCheck.check(P.question(), answer(384, VERIFY, "374 and 384. Yes, it matches.")));
-    assertEquals(Finding.VERDICT_WRONG, VerdictCheck.check(P.question(),
+    assertEquals(Finding.FALSE_MATCH, VerdictCheck.check(P.question(), answer(384, VERIFY, "374 and 384. Yes, it matches.")));
+    assertEquals(Finding.FALSE_MISMATCH, VerdictCheck.check(P.question(),
         answer(374, VERIFY, "374 and 374. Wait, it does not match. The sum is 374.")));
+  }
+
+  @Test
+  void aVerdictWithoutTheSumsBesideItIsJudgedTheSameWay() {
+    assertEquals(Finding.TRUE, VerdictCheck.check(P.question(), answer(374, VERIFY, "Yes, it matches.")));
+    assertEquals(Finding.TRUE, VerdictCheck.check(P.question(), answer(384, VERIFY, "Wait, it does not match. The sum is 374.")));
+    assertEquals(Finding.FALSE_MISMATCH, VerdictCheck.check(P.question(),
+        answer(374, VERIFY, "Wait, it does not match. The sum is 374.")));
   }
 
   @Test
