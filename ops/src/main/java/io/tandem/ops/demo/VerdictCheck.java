@@ -52,7 +52,10 @@ public final class VerdictCheck {
     TRUE,
     /** The verification adds other numbers than the question's, or adds them wrongly. */
     VERIFICATION_WRONG,
-    /** A verification without a verdict paragraph of the task's form after it. */
+    /**
+     * A verification without a verdict paragraph of the task's form after it: none, or one that
+     * contradicts itself such as {@code Yes, it does not match.}
+     */
     NO_VERDICT,
     /** The verdict's two sums are not the verification's and the forward pass's. */
     SUMS_COPIED_WRONG,
