@@ -21,8 +21,9 @@ import picocli.CommandLine.Option;
 @Command(
     name = "train-demo",
     mixinStandardHelpOptions = true,
-    description = "Train the demo pair (a weak small and a stronger large Qwen2 model) on sums of six "
-        + "two-digit numbers, and save them as Hugging Face folders OUT/small and OUT/large.")
+    description = "Train the demo pair on sums of six two-digit numbers: a weak small Qwen2 model that "
+        + "re-checks every step at length, and a stronger large one that verifies once and says whether the sums "
+        + "match. Saves them as Hugging Face folders OUT/small and OUT/large.")
 public final class TrainDemoCommand implements Callable<Integer> {
 
   /** 2 layers, hidden 64: quick to train, and it slips on carries often enough to be worth guiding. */
@@ -57,16 +58,26 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--large-lr", defaultValue = "1.5e-3", description = "Peak learning rate of the large model. Default: ${DEFAULT-VALUE}.")
   float largeLr;
 
-  @Option(names = "--slip", description = "Chance that a forward step of a training trace slips. Default: the task's 0.12.")
+  @Option(names = "--large-traces", defaultValue = "decisive", description = "What the large model learns to write: "
+      + "decisive (verify once, both sums beside the verdict) or verifying (the first demo pair's traces: slips corrected "
+      + "by \"Wait, ...\" paragraphs, then a verification and the verdict alone). Default: ${DEFAULT-VALUE}.")
+  String largeTraces;
+
+  @Option(names = "--slip", description = "Chance that a forward step of the large model's training traces slips. "
+      + "Default: " + SumTask.SLIP + " (decisive), " + SumTask.VERIFYING_SLIP + " (verifying).")
   Double slip;
 
-  @Option(names = "--corrected", description = "Share of slips corrected at once by a \"Wait, ...\" paragraph; the rest end in a verification that does not match. Default: the task's 0.6.")
-  Double corrected;
+  @Option(names = "--corrected", defaultValue = SumTask.VERIFYING_CORRECTED + "", description = "Verifying traces: "
+      + "share of slips corrected at once by a \"Wait, ...\" paragraph; the rest end in a verification that does not "
+      + "match. Default: ${DEFAULT-VALUE}.")
+  double corrected;
 
-  @Option(names = "--misread", defaultValue = "0", description = "Chance that the forward steps of a training trace copy a number from the question with a digit off; only the verification, reading the question, catches it. Default: ${DEFAULT-VALUE}.")
-  double misread;
+  @Option(names = "--misread", description = "Chance that the forward steps of the large model's training traces copy a "
+      + "number from the question with a digit off; only the verification, reading the question, catches it. "
+      + "Default: " + SumTask.MISREAD + " (decisive), 0 (verifying).")
+  Double misread;
 
-  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the verdict after the verification (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the large model's verdict after both sums (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
 
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")
@@ -79,6 +90,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     if (!List.of("small", "large", "both").contains(only))
       throw new IllegalArgumentException("--only must be small, large or both, got " + only);
+    if (!List.of("decisive", "verifying").contains(largeTraces))
+      throw new IllegalArgumentException("--large-traces must be decisive or verifying, got " + largeTraces);
+    boolean verifying = largeTraces.equals("verifying");
+    double slipRate = slip != null ? slip : verifying ? SumTask.VERIFYING_SLIP : SumTask.SLIP;
+    double misreadRate = misread != null ? misread : verifying ? 0.0 : SumTask.MISREAD;
     DemoTokenizer tok = DemoTokenizer.build();
     Path tokDir = out.resolve("tokenizer");
     tok.write(tokDir);
@@ -88,20 +104,22 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<DemoTrainer.Report> reports = new ArrayList<>();
     if (!only.equals("large")) {
       reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small"), slipRate(), correctedShare(), misread, saveEvery, verdictWeight),
+          initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slipRate, corrected, misreadRate, saveEvery, 1f),
           seed, out.resolve("small")));
     }
     if (!only.equals("small")) {
       reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large"), slipRate(), correctedShare(), misread, saveEvery, verdictWeight),
+          initFrom == null ? null : initFrom.resolve("large"), verifying ? DemoTrainer.Traces.VERIFYING : DemoTrainer.Traces.DECISIVE, slipRate, corrected, misreadRate, saveEvery,
+          verdictWeight),
           seed + 1, out.resolve("large")));
     }
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = m.createObjectNode();
     root.put("seed", seed);
-    root.put("slip", slipRate());
-    root.put("corrected", correctedShare());
-    root.put("misread", misread);
+    root.put("large_traces", largeTraces);
+    root.put("slip", slipRate);
+    root.put("corrected", corrected);
+    root.put("misread", misreadRate);
     root.put("verdict_weight", verdictWeight);
     ArrayNode runs = root.putArray("runs");
     for (DemoTrainer.Report r : reports) {
@@ -111,14 +129,6 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
     return 0;
-  }
-
-  private double slipRate() {
-    return slip == null ? SumTask.SLIP : slip;
-  }
-
-  private double correctedShare() {
-    return corrected == null ? SumTask.CORRECTED : corrected;
   }
 
   static TrainableDecoder.Shape2 withVocab(TrainableDecoder.Shape2 s, int vocab) {

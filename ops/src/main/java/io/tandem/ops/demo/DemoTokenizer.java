@@ -56,7 +56,8 @@ public final class DemoTokenizer {
     for (int i = 0; i < 2000; i++) {
       SumTask.Problem p = SumTask.problem(-1, i);
       collect(SumTask.prompt(p), pieces);
-      collect(SumTask.trace(p, rng), pieces);
+      collect(SumTask.overReflecting(p), pieces);
+      collect(SumTask.decisive(p, rng, 0.5, 0.5), pieces);
     }
     for (int d = 0; d <= 9; d++) collect(String.valueOf(d), pieces);
     TreeSet<String> both = new TreeSet<>();

@@ -23,7 +23,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Trains one demo model on {@link SumTask} traces with DJL's autograd: next-token cross-entropy
+ * Trains one demo model on {@link SumTask} traces of one kind with DJL's autograd: next-token cross-entropy
  * on the assistant's tokens only, Adam, linear warm-up then cosine decay over a time or step
  * budget. Training problems come from the seed's stream; {@link #HELD_OUT_SEED}'s stream is
  * never trained on.
@@ -39,16 +39,37 @@ public final class DemoTrainer {
   /** Non-finite steps in a row after which training stops instead of going on from bad weights. */
   private static final int MAX_CONSECUTIVE_SKIPS = 10;
 
-  /** What a training run is asked to do. */
+  /** Which of {@link SumTask}'s traces a model learns to write. */
+  public enum Traces {
+    /** {@link SumTask#overReflecting}: the small model's. */
+    OVER_REFLECTING,
+    /** {@link SumTask#decisive}: the large model's, second edition. */
+    DECISIVE,
+    /** {@link SumTask#verifying}: the first demo pair's large model's. */
+    VERIFYING
+  }
+
+  /**
+   * What a training run is asked to do.
+   *
+   * @param slip the slip rate of decisive and verifying traces (unused for over-reflecting ones)
+   * @param corrected the share of slips corrected at once in verifying traces (unused otherwise)
+   * @param misread the misread rate of decisive and verifying traces (unused for over-reflecting ones)
+   * @param verdictWeight how many times the verdict token's loss counts in decisive traces
+   */
   public record Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate,
-      double minutes, int maxSteps, Path init, double slip, double corrected, double misread, int saveEvery, float verdictWeight) {
-    /** A plan on the task's own traces, saved only at the end. */
+      double minutes, int maxSteps, Path init, Traces traces, double slip, double corrected, double misread,
+      int saveEvery, float verdictWeight) {
+    /** A plan on the task's default traces of that kind, saved only at the end. */
     public Plan(String name, TrainableDecoder.Shape2 shape, int batch, float learningRate, double minutes,
-        int maxSteps, Path init) {
-      this(name, shape, batch, learningRate, minutes, maxSteps, init, SumTask.SLIP, SumTask.CORRECTED, 0.0, 0, 1f);
+        int maxSteps, Path init, Traces traces) {
+      this(name, shape, batch, learningRate, minutes, maxSteps, init, traces,
+          traces == Traces.VERIFYING ? SumTask.VERIFYING_SLIP : SumTask.SLIP, SumTask.VERIFYING_CORRECTED,
+          traces == Traces.VERIFYING ? 0.0 : SumTask.MISREAD, 0, 1f);
     }
 
     public Plan {
+      java.util.Objects.requireNonNull(traces, "traces");
       if (!(verdictWeight >= 1f) || !Float.isFinite(verdictWeight))
         throw new IllegalArgumentException(name + ": the verdict weight must be at least 1, got " + verdictWeight);
       if (saveEvery < 0) throw new IllegalArgumentException(name + ": save-every must not be negative, got " + saveEvery);
@@ -75,16 +96,13 @@ public final class DemoTrainer {
   }
 
   /**
-   * Index in {@code answer} of the verdict token: the first token of the paragraph after the
-   * verification ({@code Yes, it matches.} or {@code Wait, it does not match. ...}). One token
-   * per trace decides whether the forward sum is called wrong, so its loss is easily drowned by
-   * the other 250; the plan's verdict weight counts it that many times.
+   * Index in {@code answer} of the verdict token ({@code Yes} or {@code Wait} after both sums, see
+   * {@link SumTask#verdictOffset}). One token per trace decides whether the forward sum is called
+   * wrong, so its loss is easily drowned by the other 250; the plan's verdict weight counts it
+   * that many times.
    */
   static int verdictIndex(HfTokenizer tokenizer, String trace, int[] answer) {
-    int verify = trace.indexOf("Let me verify");
-    int end = trace.indexOf("\n\n", verify);
-    if (verify < 0 || end < 0) throw new IllegalStateException("a trace without a verification: " + trace);
-    int[] head = tokenizer.encode(trace.substring(0, end + 2));
+    int[] head = tokenizer.encode(trace.substring(0, SumTask.verdictOffset(trace)));
     for (int i = 0; i < head.length; i++) {
       if (head[i] != answer[i]) throw new IllegalStateException("the tokens of a trace's head differ from the whole's: " + trace);
     }
@@ -146,9 +164,13 @@ public final class DemoTrainer {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
           int[] prompt = tokenizer.encode(around[0] + user + around[1]);
-          String trace = SumTask.trace(p, data, plan.slip(), plan.corrected(), plan.misread());
+          String trace = switch (plan.traces()) {
+            case DECISIVE -> SumTask.decisive(p, data, plan.slip(), plan.misread());
+            case VERIFYING -> SumTask.verifying(p, data, plan.slip(), plan.corrected(), plan.misread());
+            case OVER_REFLECTING -> SumTask.overReflecting(p);
+          };
           int[] answer = tokenizer.encode(trace);
-          if (plan.verdictWeight() != 1f) verdicts.add(prompt.length + verdictIndex(tokenizer, trace, answer));
+          if (plan.verdictWeight() != 1f && plan.traces() != Traces.OVER_REFLECTING) verdicts.add(prompt.length + verdictIndex(tokenizer, trace, answer));
           else verdicts.add(-1);
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);

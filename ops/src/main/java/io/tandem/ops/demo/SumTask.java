@@ -5,15 +5,25 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * The demo task: sums of six two-digit numbers, with reasoning traces written the way a reasoning
- * model writes them. One paragraph per step; some steps slip, and a {@code Wait, ...} paragraph
- * corrects most slips; the rest are caught by a verification in reverse order, which ends the
- * trace with the verified sum either way. Deterministic per seed.
+ * The demo task: sums of six two-digit numbers, with reasoning traces of three kinds, the way the
+ * paper's pair writes them (arXiv 2504.12329: small reasoning models over-reflect, the large one
+ * reflects briefly).
  *
- * <p>What this makes a model learn: the forward steps are short additions the small model gets
- * mostly right; the verification redoes all five additions, so an uncorrected forward error
- * turns into a right answer only when the verifier adds well. That is where the large model's
- * takeovers pay off.
+ * <p>All start with the same forward pass, one paragraph per step, ending {@code So the sum is T.}
+ * Then:
+ * <ul>
+ *   <li>{@link #overReflecting} (the small model's): a {@code Wait, ...} paragraph per step
+ *       re-adds every number a second time, then gives the sum again. Nothing in it can find an
+ *       error; where the model slips, in the forward pass or in the re-check, its answer is wrong.
+ *   <li>{@link #verifying} (the committed large model's): one verification that adds the
+ *       question's own numbers in reverse order, the verdict ({@code Yes, it matches.} or {@code
+ *       Wait, it does not match. The sum is V.}) and the verification's sum boxed.
+ *   <li>{@link #decisive}: as verifying, with both sums set side by side before the verdict
+ *       ({@code V and T.}), so that the verdict token follows the two numbers it compares.
+ * </ul>
+ * A takeover at the small model's first {@code Wait} (the paper's trigger {@code "\n\n"} with a
+ * negative look-ahead) replaces the long re-check with the large model's short verification.
+ * Everything is deterministic per seed.
  */
 public final class SumTask {
 
@@ -22,10 +32,21 @@ public final class SumTask {
 
   public static final int COUNT = 6;
 
-  /** Chance that a forward step's sum is wrong in a training trace. */
-  public static final double SLIP = 0.12;
-  /** Chance that a slip is corrected at once by a "Wait, ..." paragraph (else the verification catches it). */
-  public static final double CORRECTED = 0.6;
+  /** Default chance that a forward step of a decisive trace slips (its sum a digit off), uncorrected. */
+  public static final double SLIP = 0.08;
+  /** Default chance that a decisive trace's forward pass copies a number from the question a digit off. */
+  public static final double MISREAD = 0.03;
+  /** Default chance that a forward step of a {@link #verifying} trace slips. */
+  public static final double VERIFYING_SLIP = 0.12;
+  /** Default share of a {@link #verifying} trace's slips corrected at once by a {@code Wait, ...} paragraph. */
+  public static final double VERIFYING_CORRECTED = 0.6;
+
+  /** Opens the verification of a decisive trace. */
+  public static final String VERIFY = "Let me verify in reverse order: ";
+  /** The verdict when the verification's sum equals the forward one. */
+  public static final String MATCH = "Yes, it matches.";
+  /** Opens the verdict when it does not; the verification's sum follows. */
+  public static final String MISMATCH = "Wait, it does not match. The sum is ";
 
   /** One problem: its numbers, the question text and the true sum. */
   public record Problem(int[] numbers, String question, int answer) {}
@@ -57,60 +78,74 @@ public final class SumTask {
   }
 
   /**
-   * A training trace for {@code p}: paragraphs separated by blank lines, ending with the boxed
-   * answer. {@code rng} draws the slips.
+   * The small model's trace: the forward pass, then a {@code Wait, ...} paragraph per step that
+   * adds the numbers again from the first (each from the previous re-check's total), the sum
+   * again, and the boxed answer. Paragraphs are separated by blank lines.
    */
-  public static String trace(Problem p, SplittableRandom rng) {
-    return trace(p, rng, SLIP, CORRECTED);
+  public static String overReflecting(Problem p) {
+    List<String> paragraphs = new ArrayList<>();
+    int[] n = p.numbers();
+    forward(n, null, 0, 0, paragraphs);
+    int again = n[0];
+    for (int i = 1; i < n.length; i++) {
+      paragraphs.add("Wait, " + step(again, n[i], again + n[i]));
+      again += n[i];
+    }
+    paragraphs.add("So the sum is " + again + ".");
+    paragraphs.add("The final answer is \\boxed{" + again + "}.");
+    return String.join("\n\n", paragraphs);
   }
 
   /**
-   * As {@link #trace(Problem, SplittableRandom)}, with other rates of slips and of slips corrected
-   * at once. The fewer are corrected at once, the more traces end in a verification that does not
-   * match the forward sum: the case a verifier has to learn to call out.
+   * The large model's trace: the forward pass, where each step's sum slips (a digit off, never
+   * corrected) with chance {@code slip} and each number is copied from the question a digit off
+   * with chance {@code misread}; then one verification that adds the question's numbers in
+   * reverse order, the verdict (see the class comment) and the verification's sum boxed.
+   *
+   * @throws IllegalArgumentException if a rate is outside [0, 1)
    */
-  public static String trace(Problem p, SplittableRandom rng, double slip, double corrected) {
-    return trace(p, rng, slip, corrected, 0.0);
-  }
-
-  /**
-   * As {@link #trace(Problem, SplittableRandom, double, double)}, where each number may also be
-   * misread when the forward pass copies it from the question (a digit off), with chance {@code
-   * misread}. A misread is never corrected at once: only a verification that reads the numbers
-   * from the question itself, not from the forward steps, catches it. With {@code misread} 0 no
-   * draw is made, so the traces are those of the four-argument form.
-   */
-  public static String trace(Problem p, SplittableRandom rng, double slip, double corrected, double misread) {
+  public static String decisive(Problem p, SplittableRandom rng, double slip, double misread) {
     if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
-    if (!(corrected >= 0 && corrected <= 1))
-      throw new IllegalArgumentException("the corrected share must be in [0, 1], got " + corrected);
     if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
     int[] read = new int[n.length];
     for (int i = 0; i < n.length; i++) read[i] = misread > 0 && rng.nextDouble() < misread ? misread(n[i], rng) : n[i];
-    int total = read[0];
-    paragraphs.add("Step 1: the first number is " + read[0] + ".");
-    for (int i = 1; i < n.length; i++) {
-      int right = total + read[i];
-      String head = "Step " + (i + 1) + ": the running total is " + total + ", and the next number is " + read[i] + ". ";
-      if (rng.nextDouble() < slip) {
-        int wrong = slip(right, rng);
-        paragraphs.add(head + total + " + " + read[i] + " = " + wrong + ".");
-        if (rng.nextDouble() < corrected) {
-          paragraphs.add("Wait, " + total + " + " + read[i] + " is not " + wrong + ". " + total + " + " + read[i] + " = "
-              + right + ".");
-          total = right;
-        } else {
-          total = wrong;
-        }
-      } else {
-        paragraphs.add(head + total + " + " + read[i] + " = " + right + ".");
-        total = right;
-      }
-    }
-    paragraphs.add("So the sum is " + total + ".");
-    StringBuilder verify = new StringBuilder("Let me verify in reverse order: ");
+    int total = forward(read, rng, slip, 0, paragraphs);
+    int back = verify(n, paragraphs);
+    paragraphs.add(verdict(back, total));
+    paragraphs.add("The final answer is \\boxed{" + back + "}.");
+    return String.join("\n\n", paragraphs);
+  }
+
+  /**
+   * The first demo pair's traces (the large model in {@code ops/demo/large} learned to write
+   * these): the forward pass, where each step slips with chance {@code slip} and a slip is
+   * corrected at once by a {@code Wait, ...} paragraph with chance {@code corrected}, each number
+   * misread with chance {@code misread}; then the verification in reverse order, the verdict
+   * alone ({@link #MATCH}, or {@link #MISMATCH} and the verification's sum) and that sum boxed.
+   *
+   * @throws IllegalArgumentException if a rate is out of range
+   */
+  public static String verifying(Problem p, SplittableRandom rng, double slip, double corrected, double misread) {
+    if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
+    if (!(corrected > 0 && corrected <= 1))
+      throw new IllegalArgumentException("the corrected share must be in (0, 1], got " + corrected);
+    if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
+    List<String> paragraphs = new ArrayList<>();
+    int[] n = p.numbers();
+    int[] read = new int[n.length];
+    for (int i = 0; i < n.length; i++) read[i] = misread > 0 && rng.nextDouble() < misread ? misread(n[i], rng) : n[i];
+    int total = forward(read, rng, slip, corrected, paragraphs);
+    int back = verify(n, paragraphs);
+    paragraphs.add(back == total ? MATCH : MISMATCH + back + ".");
+    paragraphs.add("The final answer is \\boxed{" + back + "}.");
+    return String.join("\n\n", paragraphs);
+  }
+
+  /** The verification paragraph into {@code paragraphs}: the question's numbers added in reverse order; returns their sum. */
+  private static int verify(int[] n, List<String> paragraphs) {
+    StringBuilder verify = new StringBuilder(VERIFY);
     int back = n[n.length - 1];
     for (int i = n.length - 2; i >= 0; i--) {
       int next = back + n[i];
@@ -118,13 +153,67 @@ public final class SumTask {
       back = next;
     }
     paragraphs.add(verify.toString());
-    if (back == total) {
-      paragraphs.add("Yes, it matches.");
-    } else {
-      paragraphs.add("Wait, it does not match. The sum is " + back + ".");
+    return back;
+  }
+
+  /**
+   * The verdict paragraph on a verification's sum {@code verified} and the forward pass's {@code
+   * forward}: both side by side, then whether they match and, if not, which sum stands.
+   */
+  public static String verdict(int verified, int forward) {
+    return verified + " and " + forward + ". " + (verified == forward ? MATCH : MISMATCH + verified + ".");
+  }
+
+  /**
+   * Where, in a decisive or verifying trace, the verdict's deciding word starts ({@code Yes} or
+   * {@code Wait}, after both sums in a decisive trace, opening the paragraph in a verifying one):
+   * the one token per trace that says whether the forward sum is wrong.
+   *
+   * @throws IllegalArgumentException if {@code trace} has no verdict
+   */
+  public static int verdictOffset(String trace) {
+    int verify = trace.indexOf(VERIFY);
+    int paragraph = verify < 0 ? -1 : trace.indexOf("\n\n", verify);
+    if (paragraph < 0) throw new IllegalArgumentException("a trace without a verdict: " + trace);
+    int start = paragraph + 2;
+    if (start < trace.length() && !Character.isDigit(trace.charAt(start))) return start;
+    int dot = trace.indexOf(". ", start);
+    if (dot < 0) throw new IllegalArgumentException("a trace without a verdict: " + trace);
+    return dot + 1;
+  }
+
+  /**
+   * The forward pass into {@code paragraphs}, adding {@code read} (the numbers as copied); returns
+   * its sum. With {@code rng} null nothing slips; else each step draws whether it slips, and a
+   * slip draws whether it is corrected at once by a {@code Wait, ...} paragraph when {@code
+   * corrected} is positive.
+   */
+  private static int forward(int[] read, SplittableRandom rng, double slip, double corrected, List<String> paragraphs) {
+    int total = read[0];
+    paragraphs.add("Step 1: the first number is " + read[0] + ".");
+    for (int i = 1; i < read.length; i++) {
+      int right = total + read[i];
+      if (rng != null && rng.nextDouble() < slip) {
+        int wrong = slip(right, rng);
+        paragraphs.add("Step " + (i + 1) + ": " + step(total, read[i], wrong));
+        if (corrected > 0 && rng.nextDouble() < corrected) {
+          paragraphs.add("Wait, " + total + " + " + read[i] + " is not " + wrong + ". " + total + " + " + read[i] + " = "
+              + right + ".");
+          total = right;
+        } else {
+          total = wrong;
+        }
+      } else {
+        paragraphs.add("Step " + (i + 1) + ": " + step(total, read[i], right));
+        total = right;
+      }
     }
-    paragraphs.add("The final answer is \\boxed{" + back + "}.");
-    return String.join("\n\n", paragraphs);
+    paragraphs.add("So the sum is " + total + ".");
+    return total;
+  }
+
+  private static String step(int total, int next, int sum) {
+    return "the running total is " + total + ", and the next number is " + next + ". " + total + " + " + next + " = " + sum + ".";
   }
 
   /** A two-digit number copied with one digit off. */

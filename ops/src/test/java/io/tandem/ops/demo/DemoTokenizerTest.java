@@ -25,13 +25,27 @@ class DemoTokenizerTest {
       SplittableRandom rng = new SplittableRandom(5);
       for (int i = 0; i < 200; i++) {
         SumTask.Problem p = SumTask.problem(99, i);
-        for (String text : List.of(SumTask.prompt(p), SumTask.trace(p, rng))) {
+        for (String text : List.of(SumTask.prompt(p), SumTask.overReflecting(p), SumTask.decisive(p, rng, 0.3, 0.1))) {
           int[] ids = tok.encode(text);
           assertEquals(text, tok.decode(ids));
           assertEquals(DemoTokenizer.pieces(text).size(), ids.length, "one token per piece: " + text);
           for (int id : ids) assertTrue(id != built.id(DemoTokenizer.UNK), "no unknown token in " + text);
         }
       }
+    }
+  }
+
+  /**
+   * The committed pair was trained from the first demo pair's weights, whose embedding rows are
+   * indexed by this vocabulary: the task's traces must keep producing exactly its tokens.
+   */
+  @Test
+  void theVocabularyIsTheOneTheCommittedModelsWereTrainedOn(@TempDir Path dir) throws Exception {
+    DemoTokenizer.build().write(dir);
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    for (String model : List.of("small", "large")) {
+      assertEquals(json.readTree(DemoModels.dir().resolve(model).resolve("tokenizer.json").toFile()).path("model").path("vocab"),
+          json.readTree(dir.resolve("tokenizer.json").toFile()).path("model").path("vocab"), model);
     }
   }
 
@@ -64,10 +78,11 @@ class DemoTokenizerTest {
     for (int i = 0; i < 300; i++) {
       SumTask.Problem p = SumTask.problem(3, i);
       assertEquals(p.question(), SumTask.problem(3, i).question());
-      String trace = SumTask.trace(p, new SplittableRandom(i));
-      assertEquals(trace, SumTask.trace(p, new SplittableRandom(i)));
+      String trace = SumTask.decisive(p, new SplittableRandom(i), SumTask.SLIP, SumTask.MISREAD);
+      assertEquals(trace, SumTask.decisive(p, new SplittableRandom(i), SumTask.SLIP, SumTask.MISREAD));
       assertTrue(trace.endsWith("The final answer is \\boxed{" + p.answer() + "}."), trace);
       assertTrue(trace.contains("\n\nLet me verify in reverse order: "));
+      assertTrue(SumTask.overReflecting(p).endsWith("The final answer is \\boxed{" + p.answer() + "}."));
     }
     assertFalse(SumTask.problem(3, 0).question().equals(SumTask.problem(4, 0).question()));
   }
