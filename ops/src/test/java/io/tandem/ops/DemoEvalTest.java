@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * differences can flip a close call in a digit, so each accuracy floor leaves 3 problems of slack
  * below what was measured. The gap is the point of the method, so it is checked too: the
  * takeovers must win back at least GAP_FLOOR of the small model's misses (measured 10). The
- * length ceiling is issue 15's target, at least 10% shorter: a takeover replaces the small
+ * length ceiling is the demo's target, at least 10% shorter: a takeover replaces the small
  * model's second pass over every step (about 140 tokens) with one verification (about 90).
  */
 class DemoEvalTest {

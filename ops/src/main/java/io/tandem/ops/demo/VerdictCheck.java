@@ -16,7 +16,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Checks that the verification sentences of demo answers are true: the check behind issue 15's
+ * Checks that the verification sentences of demo answers are true: the check behind the demo's
  * "every verification sentence is true", run over {@code tandem eval}'s samples rather than read by
  * eye.
  *

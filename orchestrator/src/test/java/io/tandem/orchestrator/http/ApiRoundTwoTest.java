@@ -218,7 +218,7 @@ class ApiRoundTwoTest {
     }
   }
 
-  // Issue 12, item 2: akka-http's own answers are API answers too.
+  // akka-http's own answers are API answers too.
 
   @Test
   void aNonStreamingGenerationLongerThanAkkaHttpsDefaultTimeoutsStillGetsItsResult() throws Exception {
