@@ -211,14 +211,9 @@ final class Generation {
    */
   ApiError error() {
     String m = failed.message() == null ? "the generation failed" : failed.message();
-    if (tokens > 0 && request.stream()) m += " (after " + tokens + " " + plural(tokens, "token") + " of output, which stand as sent)";
-    else if (tokens > 0) m += " (after " + tokens + " " + plural(tokens, "token") + " of output, which are not returned)";
+    if (tokens > 0 && request.stream()) m += " (after " + ApiError.plural(tokens, "token") + " of output, which stand as sent)";
+    else if (tokens > 0) m += " (after " + ApiError.plural(tokens, "token") + " of output, which are not returned)";
     return ApiError.forFailure(failed.code(), m, retryAfterSeconds);
-  }
-
-  /** {@code word} for one, {@code word + "s"} for any other count. */
-  static String plural(long n, String word) {
-    return n == 1 ? word : word + "s";
   }
 
   private void end(String openAiReason, String tandemReason, List<Out> out) {
