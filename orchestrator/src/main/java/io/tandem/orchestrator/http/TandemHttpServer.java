@@ -43,7 +43,7 @@ public final class TandemHttpServer {
     this.system = system;
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
-    WorkerView workers = new WorkerView(system, settings.askTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
+    WorkerView workers = new WorkerView(system, settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     CompletionService completions = new CompletionService(system, sessions, settings, metrics, workers);
     this.routes = new ApiRoutes(settings, tenants, metrics, workers, completions, () -> draining);
   }
