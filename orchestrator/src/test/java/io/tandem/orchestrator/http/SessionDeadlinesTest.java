@@ -38,11 +38,16 @@ class SessionDeadlinesTest {
     assertTrue(e.get("message").asText().contains("did not answer within 1 s"), r.body());
   }
 
-  @Test
-  void withoutAStreamTheOutputBeforeTheDeadlineIsNotSaidToStand() throws Exception {
+  /** A request whose model steps stop after four: the fifth runs into the step deadline. */
+  private static HttpResponse<String> afterFourSteps(String fields) throws Exception {
     server.gate.close();
     server.gate.allow(4);
-    HttpResponse<String> r = server.post("/v1/chat/completions", String.format(BODY, ""), null);
+    return server.post("/v1/chat/completions", String.format(BODY, fields), null);
+  }
+
+  @Test
+  void withoutAStreamTheOutputBeforeTheDeadlineIsNotSaidToStand() throws Exception {
+    HttpResponse<String> r = afterFourSteps("");
     assertEquals(504, r.statusCode(), r.body());
     String message = JSON.readTree(r.body()).at("/error/message").asText();
     assertTrue(message.contains("of output, which are not returned"), r.body());
@@ -51,9 +56,7 @@ class SessionDeadlinesTest {
 
   @Test
   void inAStreamTheDeadlineIsAnErrorEventThenDoneAfterTheTextSent() throws Exception {
-    server.gate.close();
-    server.gate.allow(4);
-    HttpResponse<String> r = server.post("/v1/chat/completions", String.format(BODY, ",\"stream\":true"), null);
+    HttpResponse<String> r = afterFourSteps(",\"stream\":true");
     assertEquals(200, r.statusCode(), r.body());
     List<String> events = new ArrayList<>();
     for (String line : r.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
