@@ -2,10 +2,13 @@ package io.tandem.orchestrator.http;
 
 import static akka.http.javadsl.server.PathMatchers.segment;
 
+import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
+import akka.http.javadsl.model.HttpCharsets;
 import akka.http.javadsl.model.HttpEntity;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.ExceptionHandler;
@@ -13,6 +16,7 @@ import akka.http.javadsl.server.MethodRejection;
 import akka.http.javadsl.server.Rejection;
 import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Route;
+import akka.http.javadsl.server.UnsupportedRequestEncodingRejection;
 import akka.http.scaladsl.model.EntityStreamSizeException;
 import akka.pattern.AskTimeoutException;
 import io.tandem.protocol.FailureCode;
@@ -44,6 +48,9 @@ import org.slf4j.LoggerFactory;
 final class ApiRoutes extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
   private static final String ENDPOINTS = "/v1/chat/completions, /v1/completions, /v1/models, /health/ready, /metrics";
+  /** Prometheus' text exposition format, version 0.0.4, as its scrapers ask for it. */
+  private static final ContentType.WithCharset PROMETHEUS_TEXT =
+      MediaTypes.customWithOpenCharset("text", "plain", Map.of("version", "0.0.4"), false).toContentType(HttpCharsets.UTF_8);
 
   private final HttpSettings settings;
   private final Tenants tenants;
@@ -88,20 +95,23 @@ final class ApiRoutes extends AllDirectives {
             path("live", () -> live),
             path("ready", () -> completeWithFuture(ready())))),
         path("metrics", () -> completeWithFuture(
-            workers.stats().thenApply(ws -> HttpResponse.create().withEntity(ContentTypes.TEXT_PLAIN_UTF8, metrics.render(ws))))),
+            workers.stats().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws))))),
         pathSingleSlash(() -> page),
         path("index.html", () -> page));
   }
 
   // ---- completions
 
-  /** Authenticates before the body is read, then reads it within the size and time limits. */
+  /**
+   * Authenticates before the body is read, then reads it within the size and time limits (those
+   * of the decoded body when it came with {@code Content-Encoding: gzip} or {@code deflate}).
+   */
   private Route completion(HttpRequest request, boolean chat, RequestLog.Entry log) {
     return authenticated(request, log, tenant -> {
       if (draining.getAsBoolean()) throw ApiError.overloaded("the server is shutting down", settings.retryAfterSeconds());
       if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
-      return extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()), settings.maxBodyBytes(),
-          entity -> completeWithFuture(run(request, chat, entity, tenant, log)));
+      return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
+          settings.maxBodyBytes(), entity -> completeWithFuture(run(request, chat, entity, tenant, log))));
     });
   }
 
@@ -218,6 +228,9 @@ final class ApiRoutes extends AllDirectives {
         .handleAll(MethodRejection.class, rs -> complete(error(new ApiError(405, "invalid_request_error", null,
             "method_not_allowed", log.method + " is not allowed here; use "
             + rs.stream().map(r -> r.supported().name()).distinct().collect(Collectors.joining(" or ")), 0), log)))
+        .handleAll(UnsupportedRequestEncodingRejection.class, rs -> complete(error(new ApiError(415,
+            "invalid_request_error", null, "unsupported_content_encoding", "the request body's Content-Encoding is not"
+            + " supported; send it uncompressed, or with gzip or deflate", 0), log)))
         .handleAll(Rejection.class, rs -> complete(error(ApiError.invalid(null, "the request was refused: "
             + rs.stream().map(Object::toString).collect(Collectors.joining("; "))), log)))
         // Built per request: the answer (which logs and counts the 404) only when no route matched.

@@ -106,6 +106,13 @@ public record CompletionRequest(
   private static final Set<String> MESSAGE_ECHOES = Set.of("reasoning_content", "reasoning", "refusal", "annotations",
       "audio", "tool_calls", "function_call");
 
+  /**
+   * The message roles accepted, as OpenAI's Chat Completions API names them (tool and function
+   * messages excepted): {@code developer} is OpenAI's name for a system message for its newer
+   * models, and the chat template receives it as {@code system}.
+   */
+  private static final String ROLES = "system, developer (taken as system), user or assistant";
+
   /** The facts about the served models that validation needs. */
   public record Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base, Mode defaultMode) {}
 
@@ -168,7 +175,8 @@ public record CompletionRequest(
     JsonNode s = body.get("seed");
     if (s != null && !s.isNull()) {
       if (!s.isIntegralNumber() || !s.canConvertToLong())
-        throw ApiError.invalid("seed", "seed must be an integer (64-bit), got " + Json.kind(s));
+        throw ApiError.invalid("seed", "seed must be an integer between -2^63 and 2^63-1, got "
+            + (s.isNumber() ? clip(s.toString()) : Json.kind(s)));
       seed = s.asLong();
     }
     SamplingParams sampling = new SamplingParams(
@@ -291,13 +299,13 @@ public record CompletionRequest(
       }
       JsonNode role = msg.get("role");
       if (role == null || !role.isTextual())
-        throw ApiError.invalid(p + ".role", p + ".role must be a string: system, user or assistant");
+        throw ApiError.invalid(p + ".role", p + ".role must be a string: " + ROLES);
       String r = role.asText();
       if (r.equals("developer")) r = "system";
       if (r.equals("tool") || r.equals("function"))
         throw ApiError.unsupported(p + ".role", p + ".role '" + r + "': tool messages are not supported");
       if (!Set.of("system", "user", "assistant").contains(r))
-        throw ApiError.invalid(p + ".role", p + ".role is '" + clip(r) + "'; it must be system, user or assistant");
+        throw ApiError.invalid(p + ".role", p + ".role is '" + clip(r) + "'; it must be " + ROLES);
       out.add(new ChatMessage(r, content(msg.get("content"), p + ".content")));
     }
     return out;
@@ -331,7 +339,7 @@ public record CompletionRequest(
       throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
     else if (p.isArray() && p.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
     else throw ApiError.invalid("prompt", "prompt must be a string, a list of token ids, or a list of one such list; got "
-        + Json.kind(p) + (p.isArray() ? " of " + Json.kind(p.get(0)) + "s" : ""));
+        + (p.isArray() ? "an array whose first element is " : "") + Json.kind(p.isArray() ? p.get(0) : p));
     if (text.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
     return text;
   }
@@ -343,19 +351,22 @@ public record CompletionRequest(
   private static List<Integer> tokenPrompt(JsonNode p) {
     if (p == null || !p.isArray() || p.isEmpty()) return null;
     JsonNode ids = p;
+    String path = "prompt";
     if (p.get(0).isArray()) {
       if (p.size() > 1)
         throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
       ids = p.get(0);
+      path = "prompt[0]";
       if (ids.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
-    } else if (!p.get(0).isIntegralNumber()) {
+    } else if (!p.get(0).isNumber()) {
       return null;
     }
     List<Integer> out = new ArrayList<>(ids.size());
     for (int i = 0; i < ids.size(); i++) {
       JsonNode id = ids.get(i);
       if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
-        throw ApiError.invalid("prompt", "prompt[" + i + "] must be a token id (an integer >= 0), got " + clip(id.toString()));
+        throw ApiError.invalid("prompt", path + "[" + i + "] is " + clip(id.toString())
+            + ": a token-id prompt is a list of integers >= 0");
       out.add(id.asInt());
     }
     return List.copyOf(out);

@@ -205,12 +205,14 @@ final class Generation {
   }
 
   /**
-   * The failure as the client sees it; after streamed output the message says that output stands
-   * (the stream's error event never takes back text the client has).
+   * The failure as the client sees it. In a stream the message says the output sent stands (the
+   * stream's error event never takes back text the client has); a non-streaming request answers
+   * with the result or the error, so the output written before the failure is not returned.
    */
   ApiError error() {
     String m = failed.message() == null ? "the generation failed" : failed.message();
-    if (tokens > 0) m += " (after " + tokens + " tokens of output, which stand as sent)";
+    if (tokens > 0 && request.stream()) m += " (after " + ApiError.plural(tokens, "token") + " of output, which stand as sent)";
+    else if (tokens > 0) m += " (after " + ApiError.plural(tokens, "token") + " of output, which are not returned)";
     return ApiError.forFailure(failed.code(), m, retryAfterSeconds);
   }
 

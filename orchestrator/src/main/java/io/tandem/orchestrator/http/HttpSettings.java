@@ -27,6 +27,7 @@ public record HttpSettings(
     int retryAfterSeconds,
     Duration shutdownDeadline,
     Duration askTimeout,
+    Duration countTimeout,
     Duration workerFiguresMaxAge,
     Duration workerFiguresTimeout,
     Duration bodyReadTimeout,
@@ -75,6 +76,7 @@ public record HttpSettings(
         (int) c.getDuration("retry-after").toSeconds(),
         c.getDuration("shutdown-deadline"),
         c.getDuration("ask-timeout"),
+        c.getDuration("count-timeout"),
         c.getDuration("worker-figures-max-age"),
         c.getDuration("worker-figures-timeout"),
         c.getDuration("body-read-timeout"),
@@ -103,21 +105,21 @@ public record HttpSettings(
   /** These settings listening on {@code newPort} (0: any free port). */
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, newSpeculative, defaultMode);
   }
 

@@ -43,7 +43,7 @@ public final class TandemHttpServer {
     this.system = system;
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
-    WorkerView workers = new WorkerView(system, settings.askTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
+    WorkerView workers = new WorkerView(system, settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     CompletionService completions = new CompletionService(system, sessions, settings, metrics, workers);
     this.routes = new ApiRoutes(settings, tenants, metrics, workers, completions, () -> draining);
   }
@@ -74,14 +74,16 @@ public final class TandemHttpServer {
   }
 
   /**
-   * akka-http's server settings with this server's timeouts and error bodies, whatever {@code
+   * akka-http's server settings with this server's timeouts, error bodies and HEAD, whatever {@code
    * akka.http.server} says (its reference.conf may come first on a classpath).
    */
   private static ServerSettings serverSettings(ActorSystem<?> system, HttpSettings settings) {
     Config own = ConfigFactory.parseMap(Map.of(
         "akka.http.server.request-timeout", settings.requestTimeout().toMillis() + "ms",
         "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
-        "akka.http.server.parsing.error-handler", ParsingErrors.class.getName()));
+        "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
+        // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
+        "akka.http.server.transparent-head-requests", "on"));
     return ServerSettings.create(own.withFallback(system.settings().config()));
   }
 

@@ -20,25 +20,29 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What the HTTP layer knows of the workers: who is listed per role (readiness), their figures
  * (metrics, and each role's smallest context length), and a prompt's token count as a worker's
- * model reads it. Each is an ask, bounded by {@code tandem.http.worker-figures-timeout} (figures)
- * or {@code ask-timeout} (counting).
+ * model reads it. Each is an ask, bounded by {@code tandem.http.worker-figures-timeout} (figures),
+ * {@code count-timeout} (counting) or {@code ask-timeout} (the receptionist's listing).
  */
 final class WorkerView {
   private final ActorSystem<?> system;
   private final Duration ask;
+  private final Duration countTimeout;
   private final Duration figuresMaxAge;
   private final Duration figuresTimeout;
   private static final long NEVER = Long.MIN_VALUE;
   private volatile Figures figures = new Figures(Map.of(), NEVER);
   private final AtomicBoolean refreshing = new AtomicBoolean();
 
-  WorkerView(ActorSystem<?> system, Duration askTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
+  WorkerView(ActorSystem<?> system, Duration askTimeout, Duration countTimeout, Duration figuresTimeout,
+      Duration figuresMaxAge) {
     this.system = system;
     this.ask = askTimeout;
+    this.countTimeout = countTimeout;
     this.figuresTimeout = figuresTimeout;
     this.figuresMaxAge = figuresMaxAge;
   }
@@ -112,7 +116,11 @@ final class WorkerView {
 
   /**
    * The prompt's token count as a worker of {@code role} reads it (exactly one of {@code prompt}
-   * and {@code tokenIds}); fails with a 503 when no worker of the role is listed.
+   * and {@code tokenIds}). Every listed worker of the role is asked at once and the first answer
+   * wins (they serve one model, so any count is the count): a worker that died before the
+   * cluster's failure detector finds its node unreachable, or one busy with a long step, costs
+   * nothing while another answers. Fails with a retryable 503 when no worker of the role is listed,
+   * or when none answers within {@code tandem.http.count-timeout}.
    */
   CompletionStage<TokenCount> countTokens(Role role, Prompt prompt, List<Integer> tokenIds, int retryAfterSeconds) {
     return find(role).thenCompose(listing -> {
@@ -120,13 +128,24 @@ final class WorkerView {
       if (ws.isEmpty())
         throw ApiError.forFailure(FailureCode.NO_WORKER, "no " + role + " worker is listed to read the prompt",
             retryAfterSeconds);
-      ActorRef<WorkerProtocol.Command> worker = ws.iterator().next();
-      return AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
-              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, reply), ask, system.scheduler())
-          .exceptionally(t -> {
-            throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker did not count the prompt within "
-                + ask.toSeconds() + " s", retryAfterSeconds);
-          });
+      CompletableFuture<TokenCount> first = new CompletableFuture<>();
+      AtomicInteger unanswered = new AtomicInteger(ws.size());
+      for (ActorRef<WorkerProtocol.Command> worker : ws) {
+        AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
+                reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, reply), countTimeout, system.scheduler())
+            .whenComplete((count, t) -> {
+              if (count != null) first.complete(count);
+              else if (unanswered.decrementAndGet() == 0)
+                first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
+                    (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
+                        + " workers counted") + " the prompt within "
+                        + java.math.BigDecimal.valueOf(countTimeout.toMillis(), 3).stripTrailingZeros().toPlainString()
+                        + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
+                        + " model step",
+                    retryAfterSeconds));
+            });
+      }
+      return first;
     });
   }
 }

@@ -259,4 +259,46 @@ class ApiRoundTwoTest {
       assertTrue(new String(buf, 0, Math.max(0, n)).contains("\"error\""), new String(buf, 0, Math.max(0, n)));
     }
   }
+
+  // Compressed bodies, HEAD, and the metrics' format.
+
+  private static HttpResponse<String> encoded(String encoding, byte[] body) throws Exception {
+    return server.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.base + "/v1/chat/completions"))
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(body))
+        .header("Content-Type", "application/json").header("Content-Encoding", encoding)
+        .header("Authorization", "Bearer " + KEY).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aGzipOrDeflateBodyIsDecodedAndAnotherEncodingIs415() throws Exception {
+    byte[] body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}".getBytes(StandardCharsets.UTF_8);
+    java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+    try (var out = new java.util.zip.GZIPOutputStream(gz)) {
+      out.write(body);
+    }
+    java.io.ByteArrayOutputStream zlib = new java.io.ByteArrayOutputStream();
+    try (var out = new java.util.zip.DeflaterOutputStream(zlib)) {
+      out.write(body);
+    }
+    for (var c : java.util.Map.of("gzip", gz.toByteArray(), "deflate", zlib.toByteArray()).entrySet()) {
+      HttpResponse<String> r = encoded(c.getKey(), c.getValue());
+      assertEquals(200, r.statusCode(), c.getKey() + ": " + r.body());
+      assertEquals(3, json(r).at("/usage/completion_tokens").asInt(), c.getKey());
+    }
+    HttpResponse<String> br = encoded("br", body);
+    assertEquals(415, br.statusCode(), br.body());
+    assertEquals("unsupported_content_encoding", json(br).at("/error/code").asText(), br.body());
+  }
+
+  @Test
+  void headIsAnsweredLikeGetWithoutABodyAndMetricsSayTheirFormat() throws Exception {
+    for (String path : new String[] {"/", "/health/ready", "/metrics"}) {
+      HttpResponse<String> head = server.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.base + path))
+          .method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, head.statusCode(), "HEAD " + path);
+      assertEquals("", head.body(), "HEAD " + path);
+    }
+    String type = server.get("/metrics").headers().firstValue("Content-Type").orElse("").toLowerCase().replace(" ", "");
+    assertEquals("text/plain;version=0.0.4;charset=utf-8", type, "Prometheus' text format 0.0.4");
+  }
 }

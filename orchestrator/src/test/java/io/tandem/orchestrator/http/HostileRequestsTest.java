@@ -130,4 +130,27 @@ class HostileRequestsTest {
     HttpResponse<String> key = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "}", "sk-nope");
     assertEquals(401, key.statusCode());
   }
+
+  @Test
+  void refusalsOfValuesNameTheValueAndWhatIsAccepted() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    HttpResponse<String> seed = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"seed\":99999999999999999999999}", KEY);
+    assertEquals(400, seed.statusCode(), seed.body());
+    assertEquals("seed must be an integer between -2^63 and 2^63-1, got 99999999999999999999999",
+        json.readTree(seed.body()).at("/error/message").asText());
+    HttpResponse<String> ids = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":[1.5]}", KEY);
+    assertEquals(400, ids.statusCode(), ids.body());
+    assertEquals("prompt[0] is 1.5: a token-id prompt is a list of integers >= 0",
+        json.readTree(ids.body()).at("/error/message").asText());
+    HttpResponse<String> nested = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":[[7,-1]]}", KEY);
+    assertEquals("prompt[0][1] is -1: a token-id prompt is a list of integers >= 0",
+        json.readTree(nested.body()).at("/error/message").asText(), nested.body());
+    HttpResponse<String> role = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", KEY);
+    assertEquals(400, role.statusCode(), role.body());
+    assertEquals("messages[0].role is 'wizard'; it must be system, developer (taken as system), user or assistant",
+        json.readTree(role.body()).at("/error/message").asText());
+    HttpResponse<String> developer = server.post(CHAT,
+        "{\"model\":\"tandem\",\"messages\":[{\"role\":\"developer\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}", KEY);
+    assertEquals(200, developer.statusCode(), "the roles listed are accepted: " + developer.body());
+  }
 }

@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * A session deadline (here a model step that takes longer than {@code tandem.session.step-timeout}
  * of 1 s) ends as an OpenAI error object: 504 with {@code Retry-After} when nothing was sent yet,
  * or in a stream an error event and {@code data: [DONE]} after the text already sent, which stands.
+ * Without a stream the output written before the deadline is not returned, and the message says so.
  */
 class SessionDeadlinesTest {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -36,11 +38,25 @@ class SessionDeadlinesTest {
     assertTrue(e.get("message").asText().contains("did not answer within 1 s"), r.body());
   }
 
-  @Test
-  void inAStreamTheDeadlineIsAnErrorEventThenDoneAfterTheTextSent() throws Exception {
+  /** A request whose model steps stop after four: the fifth runs into the step deadline. */
+  private static HttpResponse<String> afterFourSteps(String fields) throws Exception {
     server.gate.close();
     server.gate.allow(4);
-    HttpResponse<String> r = server.post("/v1/chat/completions", String.format(BODY, ",\"stream\":true"), null);
+    return server.post("/v1/chat/completions", String.format(BODY, fields), null);
+  }
+
+  @Test
+  void withoutAStreamTheOutputBeforeTheDeadlineIsNotSaidToStand() throws Exception {
+    HttpResponse<String> r = afterFourSteps("");
+    assertEquals(504, r.statusCode(), r.body());
+    String message = JSON.readTree(r.body()).at("/error/message").asText();
+    assertTrue(message.contains("of output, which are not returned"), r.body());
+    assertFalse(message.contains("stand as sent"), r.body());
+  }
+
+  @Test
+  void inAStreamTheDeadlineIsAnErrorEventThenDoneAfterTheTextSent() throws Exception {
+    HttpResponse<String> r = afterFourSteps(",\"stream\":true");
     assertEquals(200, r.statusCode(), r.body());
     List<String> events = new ArrayList<>();
     for (String line : r.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
