@@ -131,9 +131,72 @@ public final class ModelOptions {
         throw new IllegalArgumentException(givenBy + ": " + e.getMessage(), e);
       }
     }
-    if (model.startsWith("scripted:") || model.startsWith("simulated:") || Files.isDirectory(Path.of(model))) return;
-    throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
-        + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
+    if (model.startsWith("scripted:") || model.startsWith("simulated:")) return;
+    Path dir = Path.of(model);
+    if (!Files.isDirectory(dir))
+      throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
+          + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
+    List<String> missing = missingCheckpointFiles(dir);
+    if (!missing.isEmpty())
+      throw new IllegalArgumentException(givenBy + " " + model + ": not a checkpoint folder, it has no " + String.join(", no ", missing)
+          + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
+          + "model.safetensors.index.json with its shards)");
+  }
+
+  /**
+   * The files a Hugging Face checkpoint folder needs that {@code dir} lacks: {@code config.json},
+   * {@code tokenizer.json}, and the weights ({@code model.safetensors}, or a sharded checkpoint's
+   * {@code model.safetensors.index.json}). Empty for a complete folder.
+   */
+  static List<String> missingCheckpointFiles(Path dir) {
+    List<String> missing = new java.util.ArrayList<>();
+    for (String f : List.of("config.json", "tokenizer.json"))
+      if (!Files.isRegularFile(dir.resolve(f))) missing.add(f);
+    if (!Files.isRegularFile(dir.resolve("model.safetensors")) && !Files.isRegularFile(dir.resolve("model.safetensors.index.json")))
+      missing.add("model.safetensors");
+    return missing;
+  }
+
+  /**
+   * An output folder, created now (with its parents) so that a folder that cannot be made fails
+   * before any model loads rather than after the run.
+   *
+   * @throws IllegalArgumentException naming {@code option} and why the folder cannot be made
+   */
+  static void requireOutputFolder(String option, Path dir) {
+    if (Files.exists(dir) && !Files.isDirectory(dir))
+      throw new IllegalArgumentException(option + " " + dir + ": is a file, not a folder; give a folder (it is created if missing)");
+    makeFolder(option + " " + dir + ": cannot", dir);
+  }
+
+  /**
+   * A file that a command writes when it ends: refused before any model loads when it is a folder
+   * or its folder cannot be made.
+   *
+   * @throws IllegalArgumentException naming {@code option} and what is wrong with the path
+   */
+  static void requireOutputFile(String option, Path file) {
+    if (Files.isDirectory(file))
+      throw new IllegalArgumentException(option + " " + file + ": is a folder; give a file name");
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null) makeFolder(option + " " + file + ": cannot", parent);
+  }
+
+  /** Creates {@code dir} with its parents, or says "{@code what} create/write in folder DIR (why)". */
+  private static void makeFolder(String what, Path dir) {
+    if (Files.isDirectory(dir)) {
+      if (!Files.isWritable(dir))
+        throw new IllegalArgumentException(what + " write in folder " + dir + " (no permission); give a place you can write to");
+      return;
+    }
+    try {
+      Files.createDirectories(dir);
+    } catch (java.nio.file.AccessDeniedException | SecurityException e) {
+      throw new IllegalArgumentException(what + " create folder " + dir + " (no permission); give a place you can write to", e);
+    } catch (java.io.IOException e) {
+      String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : Tandem.message(e);
+      throw new IllegalArgumentException(what + " create folder " + dir + " (" + why + "); give a place you can write to", e);
+    }
   }
 
   static Config baseConfig() {

@@ -69,4 +69,38 @@ class CommandLineMistakesTest {
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("tandem eval: " + data + " line 2: not JSON (") && !r.err().contains("\n"), r.err());
   }
+
+  @Test
+  void aFolderThatIsNotACheckpointIsRefusedBeforeLoadingNamingWhatIsMissing(@TempDir Path tmp) throws Exception {
+    Files.writeString(tmp.resolve("config.json"), "{}");
+    Result r = run("generate", "--prompt", "x", "--large", tmp.toString(), "--quiet");
+    assertEquals(1, r.exit());
+    assertEquals("tandem generate: --large " + tmp + ": not a checkpoint folder, it has no tokenizer.json, no "
+        + "model.safetensors; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors "
+        + "(or model.safetensors.index.json with its shards)", r.err());
+  }
+
+  @Test
+  void anOutputThatCannotBeWrittenIsRefusedBeforeLoading(@TempDir Path tmp) throws Exception {
+    Path file = Files.writeString(tmp.resolve("a-file"), "x");
+    Result trace = run("generate", "--prompt", "x", "--trace", file.resolve("t.json").toString());
+    assertEquals(1, trace.exit());
+    assertTrue(trace.err().startsWith("tandem generate: --trace " + file.resolve("t.json") + ": cannot create folder "
+        + file + " (") && !trace.err().contains("\n"), trace.err());
+    assertEquals("tandem generate: --trace " + tmp + ": is a folder; give a file name",
+        run("generate", "--prompt", "x", "--trace", tmp.toString()).err());
+    Result out = run("eval", "--out", file.resolve("results").toString(), "--limit", "1");
+    assertEquals(1, out.exit());
+    assertTrue(out.err().startsWith("tandem eval: --out " + file.resolve("results") + ": cannot create folder "
+        + file.resolve("results") + " (") && !out.err().contains("\n"), out.err());
+    assertEquals("tandem eval: --out " + file + ": is a file, not a folder; give a folder (it is created if missing)",
+        run("eval", "--out", file.toString()).err());
+  }
+
+  @Test
+  void anEvalLimitBelowOneIsRefused() {
+    Result r = run("eval", "--limit", "0");
+    assertEquals(1, r.exit());
+    assertEquals("tandem eval: --limit must be >= 1 (the number of problems to run)", r.err());
+  }
 }
