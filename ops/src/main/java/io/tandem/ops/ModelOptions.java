@@ -58,12 +58,31 @@ public final class ModelOptions {
   /** The speculative config, printing what the loader had to say about the file. */
   SpeculativeConfig speculative(Config base) {
     if (config == null) return SpeculativeConfig.fromHocon(base);
-    if (!Files.isRegularFile(config))
-      throw new IllegalArgumentException("--config " + config + ": no such file; give a speculative config in the paper's "
-          + "YAML (e.g. its 1b_32b.yml), or leave --config out for tandem.speculative");
+    String expected = "give a speculative config in the paper's YAML (e.g. its 1b_32b.yml), or leave --config out for "
+        + "tandem.speculative";
+    requireInputFile("--config", config, expected);
+    try {
+      if (Files.readString(config).lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
+        throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
+    }
     LoadedConfig loaded = PaperConfigLoader.loadYaml(config);
     for (String w : loaded.warnings()) System.err.println("tandem: " + w);
     return loaded.config();
+  }
+
+  /**
+   * A file a command reads, refused with one line when it is missing or a folder.
+   *
+   * @param expected what to give instead, as the message ends ("give a ...")
+   * @throws IllegalArgumentException naming {@code option} and what is wrong
+   */
+  static void requireInputFile(String option, Path file, String expected) {
+    if (Files.isDirectory(file))
+      throw new IllegalArgumentException(option + " " + file + ": is a folder, give a file; " + expected);
+    if (!Files.isRegularFile(file))
+      throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
   }
 
   /**

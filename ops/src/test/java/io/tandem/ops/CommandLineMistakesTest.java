@@ -103,4 +103,23 @@ class CommandLineMistakesTest {
     assertEquals(1, r.exit());
     assertEquals("tandem eval: --limit must be >= 1 (the number of problems to run)", r.err());
   }
+
+  @Test
+  void aFolderGivenForAFileAGarbledKeysFileAndAnOutOfRangePortAreNamed(@TempDir Path tmp) throws Exception {
+    assertTrue(run("generate", "--prompt", "x", "--config", tmp.toString()).err()
+        .startsWith("tandem generate: --config " + tmp + ": is a folder, give a file; "), "--config FOLDER");
+    assertTrue(run("serve", "--api-keys", tmp.toString(), "--port", "0").err()
+        .startsWith("tandem serve: --api-keys " + tmp + ": is a folder, give a file; "), "--api-keys FOLDER");
+    Path keys = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [\n  {key: a, tenant: t}}\n]\n");
+    Result garbled = run("serve", "--api-keys", keys.toString(), "--port", "0");
+    assertEquals(1, garbled.exit());
+    assertTrue(garbled.err().startsWith("tandem serve: --api-keys " + keys + " line 2: not HOCON/JSON (")
+        && !garbled.err().contains("String:") && !garbled.err().contains("\n"), garbled.err());
+    Result port = run("serve", "--port", "99999");
+    assertEquals(1, port.exit());
+    assertEquals("tandem serve: --port 99999: out of range, use 1-65535 (0 picks a free one)", port.err());
+    Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
+    assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
+        .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+  }
 }
