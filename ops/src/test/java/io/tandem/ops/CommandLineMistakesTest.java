@@ -7,6 +7,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -121,5 +123,24 @@ class CommandLineMistakesTest {
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+  }
+
+  @Test
+  void aGroupOfCommandsRunWithoutOneShowsItsUsageOnStderrAndExits2() {
+    Result none = run();
+    assertEquals(2, none.exit());
+    assertTrue(none.err().startsWith("tandem: give a command (one of generate, serve, ") && none.err().contains("Usage: tandem"),
+        none.err());
+    Result bench = run("bench");
+    assertEquals(2, bench.exit());
+    assertTrue(bench.err().startsWith("tandem bench: give a command (one of orchestration, ")
+        && bench.err().contains("Usage: tandem bench"), bench.err());
+  }
+
+  @Test
+  void aLogLevelVariableThatIsNoLevelIsWarnedAbout() {
+    assertEquals(List.of("tandem: TANDEM_LOG=bogus is not a log level (give TRACE, DEBUG, INFO, WARN, ERROR, OFF); "
+        + "logging at INFO"), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "bogus")));
+    assertEquals(List.of(), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "debug", "TANDEM_AKKA_LOG", "INFO")));
   }
 }
