@@ -100,6 +100,7 @@ public final class EvalCommand implements Callable<Integer> {
         config = config.withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(concurrency));
     }
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
+    ModelOptions.requireEnginesAnswer(config, needed);
     long seed = models.seed == null ? 0 : models.seed;
     EvalRunner.Settings settings = new EvalRunner.Settings(promptTemplate, models.sampling(), seed, maxTokens,
         concurrency, speculative);

@@ -92,6 +92,7 @@ public final class GenerateCommand implements Callable<Integer> {
     if (mode != Mode.small) needed.add(Role.large);
     Config config = models.nodeConfig(base, needed);
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
+    ModelOptions.requireEnginesAnswer(config, needed);
 
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, models.sampling(),

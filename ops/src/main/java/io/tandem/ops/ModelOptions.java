@@ -114,6 +114,23 @@ public final class ModelOptions {
     return c;
   }
 
+  /**
+   * A one-off command's remote engines answer now: one that does not is named with its cause
+   * (unreachable, wrong model) instead of the session waiting for a worker that never comes.
+   *
+   * @throws IllegalStateException naming the role's flag, the engine and what is wrong with it
+   */
+  static void requireEnginesAnswer(Config nodeConfig, Collection<Role> roles) throws Exception {
+    io.tandem.worker.EngineSettings settings = io.tandem.worker.EngineSettings.fromConfig(nodeConfig);
+    for (Role r : roles) {
+      String model = nodeConfig.getString("tandem." + r + ".model");
+      if (!io.tandem.worker.EngineSpec.isEngine(model)) continue;
+      String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(model), settings).get();
+      if (problem != null)
+        throw new IllegalStateException("--" + r + ": " + problem + "; start the engine, or give another --" + r);
+    }
+  }
+
   /** The spec of each of {@code roles}, read from a {@link #nodeConfig}. */
   static Map<Role, RoleSpec> roleSpecs(Config nodeConfig, Collection<Role> roles) {
     Map<Role, RoleSpec> out = new EnumMap<>(Role.class);

@@ -143,4 +143,15 @@ class CommandLineMistakesTest {
         + "logging at INFO"), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "bogus")));
     assertEquals(List.of(), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "debug", "TANDEM_AKKA_LOG", "INFO")));
   }
+
+  @Test
+  void anEngineThatDoesNotAnswerIsNamedWithItsCause() {
+    String tokenizer = Path.of("src/main/resources/io/tandem/ops/qwen-tokenizer").toAbsolutePath().toString();
+    Result r = run("generate", "--prompt", "x", "--mode", "small", "--quiet",
+        "--small", "openai:http://127.0.0.1:1/v1?model=x&tokenizer=" + tokenizer);
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("tandem generate: --small: engine 127.0.0.1:1 unreachable: ")
+        && r.err().endsWith("; start the engine, or give another --small") && !r.err().contains("null")
+        && !r.err().contains("\n"), r.err());
+  }
 }
