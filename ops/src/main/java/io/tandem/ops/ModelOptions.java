@@ -80,7 +80,7 @@ public final class ModelOptions {
    */
   static void requireInputFile(String option, Path file, String expected) {
     if (Files.isDirectory(file))
-      throw new IllegalArgumentException(option + " " + file + ": is a folder, give a file; " + expected);
+      throw new IllegalArgumentException(option + " " + file + ": is a folder, not a file; " + expected);
     if (!Files.isRegularFile(file))
       throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
   }
@@ -227,6 +227,10 @@ public final class ModelOptions {
     }
     try {
       Files.createDirectories(dir);
+    } catch (java.nio.file.NoSuchFileException e) {
+      // Missing parents are created: a folder that still "does not exist" is one the file system refuses (/proc).
+      throw new IllegalArgumentException(what + " create folder " + dir + " (the file system there does not allow it); "
+          + "give a place you can write to", e);
     } catch (java.nio.file.AccessDeniedException | SecurityException e) {
       throw new IllegalArgumentException(what + " create folder " + dir + " (no permission); give a place you can write to", e);
     } catch (java.io.IOException e) {

@@ -97,6 +97,10 @@ class CommandLineMistakesTest {
         + file.resolve("results") + " (") && !out.err().contains("\n"), out.err());
     assertEquals("tandem eval: --out " + file + ": is a file, not a folder; give a folder (it is created if missing)",
         run("eval", "--out", file.toString()).err());
+    // Linux's /proc takes no new folders; mkdir there says "no such file", which is not the reason.
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "a Linux /proc");
+    assertEquals("tandem eval: --out /proc/tandem-results: cannot create folder /proc/tandem-results (the file system "
+        + "there does not allow it); give a place you can write to", run("eval", "--out", "/proc/tandem-results").err());
   }
 
   @Test
@@ -109,9 +113,9 @@ class CommandLineMistakesTest {
   @Test
   void aFolderGivenForAFileAGarbledKeysFileAndAnOutOfRangePortAreNamed(@TempDir Path tmp) throws Exception {
     assertTrue(run("generate", "--prompt", "x", "--config", tmp.toString()).err()
-        .startsWith("tandem generate: --config " + tmp + ": is a folder, give a file; "), "--config FOLDER");
+        .startsWith("tandem generate: --config " + tmp + ": is a folder, not a file; "), "--config FOLDER");
     assertTrue(run("serve", "--api-keys", tmp.toString(), "--port", "0").err()
-        .startsWith("tandem serve: --api-keys " + tmp + ": is a folder, give a file; "), "--api-keys FOLDER");
+        .startsWith("tandem serve: --api-keys " + tmp + ": is a folder, not a file; "), "--api-keys FOLDER");
     Path keys = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [\n  {key: a, tenant: t}}\n]\n");
     Result garbled = run("serve", "--api-keys", keys.toString(), "--port", "0");
     assertEquals(1, garbled.exit());
