@@ -98,18 +98,23 @@ public final class ModelOptions {
     Config c = base
         .withValue("tandem.small.devices", ConfigValueFactory.fromIterable(List.of(device)))
         .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(List.of(device)));
+    Map<Role, String> given = new EnumMap<>(Role.class);
+    // Every model given is checked before the demo pair is named for the others: the error comes alone.
     for (Role r : roles) {
       String key = "tandem." + r + ".model";
       String flag = r == Role.small ? small : large;
       String model = flag != null ? flag : c.getString(key);
+      if (!model.isBlank()) requireFolderExists(model, flag != null ? "--" + r : key);
+      given.put(r, model);
+    }
+    for (Role r : roles) {
+      String model = given.get(r);
       if (model.isBlank()) {
         model = DemoModels.dir().resolve(r.name()).toString();
         LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
             + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, model);
-      } else {
-        requireFolderExists(model, flag != null ? "--" + r : key);
       }
-      c = c.withValue(key, ConfigValueFactory.fromAnyRef(model));
+      c = c.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(model));
     }
     return c;
   }
