@@ -52,12 +52,23 @@ load_settings() {
     large="${TANDEM_LARGE:-$repo/ops/demo/large}"
     orchestrators="${TANDEM_ORCHESTRATORS:-1}"
     java_opts="${TANDEM_JAVA_OPTS:--Xmx1g}"
+    # A port that is no number would fail only after every node has started.
+    require_port TANDEM_HTTP_PORT "$http_port" 1
+    require_port TANDEM_CLUSTER_PORT "$cluster_port" 3
   fi
   case "$orchestrators" in
     1) nodes=(orchestrator small large) ;;
     2) nodes=(orchestrator small large orchestrator2) ;;
     *) echo "local.sh: TANDEM_ORCHESTRATORS must be 1 or 2, not '$orchestrators'" >&2; exit 2 ;;
   esac
+}
+
+# $1=$2 is a port number from which the next $3 ports are free to use too (all within 1-65535).
+require_port() {
+  if ! [[ "$2" =~ ^[0-9]{1,5}$ ]] || [ "$2" -lt 1 ] || [ $(($2 + $3)) -gt 65535 ]; then
+    echo "local.sh: $1=$2: not a port; give a number from 1 to $((65535 - $3)) (the nodes also use the $3 port(s) after it)" >&2
+    exit 2
+  fi
 }
 
 save_settings() {
@@ -208,7 +219,10 @@ status() {
   for n in "${nodes[@]}"; do
     case "$n" in orchestrator*) ;; *) continue ;; esac
     port="$(http_port_of "$n")"
-    if curl -fsS -m 2 "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then echo "http: http://127.0.0.1:$port/ ready"; else echo "http: 127.0.0.1:$port not ready"; fi
+    # Only this cluster's own orchestrator counts: another server on the port is not its API.
+    if ! alive "$n"; then echo "http: 127.0.0.1:$port not ready ($n is not running)"
+    elif ready "$n"; then echo "http: http://127.0.0.1:$port/ ready"
+    else echo "http: 127.0.0.1:$port not ready"; fi
   done
   [ "$running" -eq ${#nodes[@]} ]
 }
@@ -218,5 +232,6 @@ case "${1:-}" in
   down) load_settings down; down ;;
   status) load_settings status; status ;;
   -h|--help|help) usage ;;
-  *) usage >&2; exit 2 ;;
+  "") echo "local.sh: give a command: up, status, down or --help" >&2; exit 2 ;;
+  *) echo "local.sh: unknown command '$1'; give up, status, down or --help" >&2; exit 2 ;;
 esac

@@ -14,11 +14,11 @@ import picocli.CommandLine.Command;
       BenchServeCommand.class,
       BenchHttpCommand.class
     })
-public final class BenchCommand implements Runnable {
+public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
-  public void run() {
-    spec.commandLine().usage(System.out);
+  public Integer call() {
+    return Tandem.missingSubcommand(spec);
   }
 }

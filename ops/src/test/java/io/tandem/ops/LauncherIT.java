@@ -135,6 +135,15 @@ class LauncherIT {
   }
 
   @Test
+  void aFolderThatIsNotACheckpointIsOneLineAndNothingLoads(@TempDir Path tmp) throws Exception {
+    Run r = tandem("generate", "--large", tmp.toString(), "--prompt", "Compute 1 + 2.");
+    assertEquals(1, r.exit);
+    String line = oneErrorLine(r, "tandem generate");
+    assertTrue(line.contains("--large " + tmp + ": not a checkpoint folder, it has no config.json, no tokenizer.json, "
+        + "no model.safetensors"), line);
+  }
+
+  @Test
   void aYamlSyntaxErrorIsOneLineWithFileLineAndProblem(@TempDir Path tmp) throws Exception {
     Path yml = tmp.resolve("broken.yml");
     Files.writeString(yml, "max_target_tokens: 20\nchoose_large: [true\nbegin: false\n");

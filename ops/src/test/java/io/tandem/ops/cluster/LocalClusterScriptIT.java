@@ -167,4 +167,37 @@ class LocalClusterScriptIT {
     }
     assertEquals(List.of(), pidFiles(dir));
   }
+
+  @Test
+  void statusDoesNotTakeAnotherServerOnTheHttpPortForTheClustersApi(@TempDir Path dir) throws Exception {
+    com.sun.net.httpserver.HttpServer other =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    other.createContext("/", ex -> {
+      ex.sendResponseHeaders(200, -1);
+      ex.close();
+    });
+    other.start();
+    try {
+      int http = other.getAddress().getPort();
+      Run status = run(env(dir, freePorts(3), http), "status");
+      assertEquals(1, status.exit(), status.output());
+      assertTrue(status.output().contains("http: 127.0.0.1:" + http + " not ready (orchestrator is not running)"),
+          status.output());
+      assertFalse(status.output().contains("http://127.0.0.1:" + http + "/ ready"), status.output());
+    } finally {
+      other.stop(0);
+    }
+  }
+
+  @Test
+  void aPortThatIsNoNumberAndAnUnknownCommandGetOneLineBeforeAnythingStarts(@TempDir Path dir) throws Exception {
+    Run up = run(env(dir, freePorts(3), 8080, "TANDEM_HTTP_PORT", "abc"), "up");
+    assertEquals(2, up.exit(), up.output());
+    assertEquals("local.sh: TANDEM_HTTP_PORT=abc: not a port; give a number from 1 to 65534 (the nodes also use the 1 "
+        + "port(s) after it)", up.output().strip());
+    assertEquals(List.of(), Files.exists(dir) ? pidFiles(dir) : List.of());
+    Run frob = run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "frob");
+    assertEquals(2, frob.exit());
+    assertEquals("local.sh: unknown command 'frob'; give up, status, down or --help", frob.output().strip());
+  }
 }
