@@ -54,7 +54,7 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--no-chat-template", description = "Feed the prompt as it is, without the chat template.")
   boolean noChatTemplate;
 
-  @Option(names = "--trace", description = "Write the trace (spans, counters) as JSON to this file.")
+  @Option(names = "--trace", description = "Write the trace (spans, counters) as JSON to this file (its folder is created if missing).")
   Path trace;
 
   @Option(names = "--quiet", description = "Print only the answer: no log lines, no summary.")

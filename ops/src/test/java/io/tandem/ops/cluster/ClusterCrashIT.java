@@ -204,18 +204,40 @@ class ClusterCrashIT {
    */
   private static Killed sendAndKill(TandemProcesses c, TandemProcesses.Node victim, TandemProcesses.Node... to)
       throws Exception {
+    return sendAndKillOneOf(c, List.of(victim), to).killed();
+  }
+
+  /** What {@link #sendAndKillOneOf} did: the answers, and which node it killed. */
+  record KilledOne(Killed killed, TandemProcesses.Node victim) {}
+
+  /**
+   * As {@link #sendAndKill}, but the victim is whichever worker node of {@code candidates} the
+   * sessions bind to first: sessions pick among workers by load and affinity, so which of two
+   * workers of a role a burst lands on is not fixed.
+   */
+  private static KilledOne sendAndKillOneOf(TandemProcesses c, List<TandemProcesses.Node> candidates,
+      TandemProcesses.Node... to) throws Exception {
     Clock clock = new Clock();
     CountDownLatch largeSeen = new CountDownLatch(2);
     LocalTime sent = LocalTime.now();
     List<List<CompletableFuture<Answer>>> calls = new ArrayList<>();
     for (TandemProcesses.Node o : to) calls.add(send(c, o, REQUESTS, largeSeen, clock));
-    // A worker node is killed once sessions use it (each session logs the workers it binds to).
-    String bound = "worker akka://tandem@127.0.0.1:" + victim.clusterPort + "/";
-    if (victim.httpPort == 0) c.awaitLog(to[0], sent, l -> l.contains(bound), "session bound to " + victim.name, Duration.ofSeconds(30));
+    TandemProcesses.Node victim = candidates.get(0);
+    if (victim.httpPort == 0) {
+      // A worker node is killed once sessions use it (each session logs the workers it binds to).
+      java.util.function.Function<String, TandemProcesses.Node> boundTo = l -> {
+        for (TandemProcesses.Node n : candidates)
+          if (l.contains("worker akka://tandem@127.0.0.1:" + n.clusterPort + "/")) return n;
+        return null;
+      };
+      String line = c.awaitLogLine(to[0], sent, l -> boundTo.apply(l) != null,
+          "session bound to " + candidates.stream().map(n -> n.name).toList(), Duration.ofSeconds(30));
+      victim = boundTo.apply(line);
+    }
     killMidFlight(c, victim, largeSeen, clock);
     List<List<Answer>> answers = new ArrayList<>();
     for (List<CompletableFuture<Answer>> l : calls) answers.add(awaitAll(l, clock));
-    return new Killed(clock, answers);
+    return new KilledOne(new Killed(clock, answers), victim);
   }
 
   /** {@code a} finished normally, with the large model's takeovers, not degraded. */
@@ -309,18 +331,21 @@ class ClusterCrashIT {
       TandemProcesses.Node orchestrator = c.start("orchestrator", List.of("orchestrator"),
           Map.of("tandem.session.on-large-loss", "fail"));
       TandemProcesses.Node small1 = c.start("small-1", List.of("small"), Map.of());
-      c.start("small-2", List.of("small"), Map.of());
+      TandemProcesses.Node small2 = c.start("small-2", List.of("small"), Map.of());
       TandemProcesses.Node large1 = c.start("large-1", List.of("large"), Map.of());
-      c.start("large-2", List.of("large"), Map.of());
+      TandemProcesses.Node large2 = c.start("large-2", List.of("large"), Map.of());
       c.awaitWorkers(orchestrator, 2, 2, Duration.ofSeconds(90));
 
       int kills = 1 + Integer.getInteger("tandem.it.extra-kills", 0);
+      TandemProcesses.Node lastKilled = null;
       for (int k = 0; k < kills; k++) {
         if (k > 0) {
-          c.awaitOffered(orchestrator, large1, c.restart(large1), Duration.ofSeconds(60));
+          c.awaitOffered(orchestrator, lastKilled, c.restart(lastKilled), Duration.ofSeconds(60));
           c.awaitWorkers(orchestrator, 2, 2, Duration.ofSeconds(30));
         }
-        Killed largeLost = sendAndKill(c, large1, orchestrator);
+        KilledOne killedLarge = sendAndKillOneOf(c, List.of(large1, large2), orchestrator);
+        lastKilled = killedLarge.victim();
+        Killed largeLost = killedLarge.killed();
         long takeoversAfterKill = 0;
         for (Answer a : largeLost.answers().get(0)) {
           assertFinishedWithTakeovers(a, "every request finishes");
@@ -330,7 +355,7 @@ class ClusterCrashIT {
         recordActing(c, largeLost.clock(), orchestrator);
       }
 
-      Killed smallLost = sendAndKill(c, small1, orchestrator);
+      Killed smallLost = sendAndKillOneOf(c, List.of(small1, small2), orchestrator).killed();
       for (Answer a : smallLost.answers().get(0)) assertFinishedWithTakeovers(a, "every request finishes on the other small node");
       recordActing(c, smallLost.clock(), orchestrator);
     }

@@ -134,8 +134,17 @@ final class TandemProcesses implements AutoCloseable {
 
   /** Waits until {@code node} logs a line that satisfies {@code line} ({@code what}) at or after {@code since}. */
   void awaitLog(Node node, LocalTime since, Predicate<String> line, String what, Duration timeout) throws Exception {
+    awaitLogLine(node, since, line, what, timeout);
+  }
+
+  /** As {@link #awaitLog}, returning the first such line. */
+  String awaitLogLine(Node node, LocalTime since, Predicate<String> line, String what, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
-    while (logTimes(node, since, line).isEmpty()) {
+    while (true) {
+      for (String l : Files.readAllLines(node.log)) {
+        LocalTime t = line.test(l) ? timeOf(l) : null;
+        if (t != null && !t.isBefore(since)) return l;
+      }
       if (System.nanoTime() > deadline)
         throw new AssertionError(node.name + " logged no " + what + " within " + timeout.toSeconds() + " s: " + tail(node));
       Thread.sleep(100); // polling the log
@@ -172,15 +181,20 @@ final class TandemProcesses implements AutoCloseable {
   List<LocalTime> logTimes(Node node, LocalTime since, Predicate<String> line) throws IOException {
     List<LocalTime> out = new ArrayList<>();
     for (String l : Files.readAllLines(node.log)) {
-      if (l.length() < 12 || !line.test(l)) continue;
-      try {
-        LocalTime t = LocalTime.parse(l.substring(0, 12), LOG_TIME);
-        if (!t.isBefore(since)) out.add(t);
-      } catch (java.time.format.DateTimeParseException e) {
-        // a continuation line (a stack trace): no time of its own
-      }
+      LocalTime t = line.test(l) ? timeOf(l) : null;
+      if (t != null && !t.isBefore(since)) out.add(t);
     }
     return out;
+  }
+
+  /** When a log line was written, or null for a continuation line (a stack trace) with no time of its own. */
+  private static LocalTime timeOf(String l) {
+    if (l.length() < 12) return null;
+    try {
+      return LocalTime.parse(l.substring(0, 12), LOG_TIME);
+    } catch (java.time.format.DateTimeParseException e) {
+      return null;
+    }
   }
 
   String tail(Node node) {

@@ -212,6 +212,10 @@ final class ApiRoutes extends AllDirectives {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ApiError e) return e;
       if (c instanceof EntityStreamSizeException) return tooLarge();
+      // akka-http's decodeRequest: a body whose Content-Encoding it cannot undo (not really gzip, ...)
+      if (c instanceof akka.http.scaladsl.model.IllegalRequestException e)
+        return ApiError.invalid(null, "the request body cannot be read: " + e.info().summary()
+            + "; send it as the Content-Encoding header says, or without one");
       if (c instanceof AskTimeoutException)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
       if (c instanceof TimeoutException)

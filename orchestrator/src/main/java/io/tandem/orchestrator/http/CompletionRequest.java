@@ -366,7 +366,7 @@ public record CompletionRequest(
       JsonNode id = ids.get(i);
       if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
         throw ApiError.invalid("prompt", path + "[" + i + "] is " + clip(id.toString())
-            + ": a token-id prompt is a list of integers >= 0");
+            + ": a token-id prompt is a list of token ids, integers from 0 to " + Integer.MAX_VALUE);
       out.add(id.asInt());
     }
     return List.copyOf(out);

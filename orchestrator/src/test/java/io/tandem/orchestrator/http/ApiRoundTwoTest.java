@@ -288,6 +288,12 @@ class ApiRoundTwoTest {
     HttpResponse<String> br = encoded("br", body);
     assertEquals(415, br.statusCode(), br.body());
     assertEquals("unsupported_content_encoding", json(br).at("/error/code").asText(), br.body());
+    for (String encoding : new String[] {"gzip", "deflate"}) {
+      HttpResponse<String> corrupt = encoded(encoding, "not compressed".getBytes(StandardCharsets.UTF_8));
+      assertEquals(400, corrupt.statusCode(), encoding + ": a body that is not what its encoding says is the client's fault: " + corrupt.body());
+      assertEquals("invalid_request_error", json(corrupt).at("/error/type").asText(), corrupt.body());
+      assertTrue(json(corrupt).at("/error/message").asText().contains("cannot be read"), corrupt.body());
+    }
   }
 
   @Test
