@@ -38,6 +38,7 @@ public final class TandemHttpServer {
   private final ApiRoutes routes;
   private volatile ServerBinding binding;
   private volatile boolean draining;
+  private final OpenConnections connections = new OpenConnections(() -> draining);
 
   private TandemHttpServer(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, HttpSettings settings) {
     this.system = system;
@@ -96,13 +97,13 @@ public final class TandemHttpServer {
     Route route = routes.route();
     return Flow.fromMaterializer((mat, attributes) -> {
       ClientConnection client = new ClientConnection();
-      return Flow.<HttpRequest>create()
+      return connections.track(Flow.<HttpRequest>create()
           .watchTermination((m, done) -> {
             done.whenComplete((d, t) -> client.closed());
             return m;
           })
           .map(r -> r.addAttribute(ClientConnection.KEY, client))
-          .via(route.flow(system));
+          .via(route.flow(system)));
     });
   }
 
@@ -137,13 +138,17 @@ public final class TandemHttpServer {
         .thenApply(x -> Done.getInstance()));
   }
 
-  /** Completes when no request is in flight, or at the shutdown deadline. */
+  /**
+   * Completes when no request is in flight and every connection has closed after writing its last
+   * response (see {@link OpenConnections}), or at the shutdown deadline.
+   */
   private CompletionStage<Done> drain() {
     CompletableFuture<Done> done = new CompletableFuture<>();
     long deadline = System.nanoTime() + settings.shutdownDeadline().toNanos();
     Runnable[] check = new Runnable[1];
     check[0] = () -> {
-      if (tenants.inFlight() == 0 || System.nanoTime() > deadline) {
+      boolean late = System.nanoTime() > deadline;
+      if ((tenants.inFlight() == 0 && connections.closeIdle()) || late) {
         if (tenants.inFlight() > 0) LOG.warn("tandem serve: {} requests still running at the shutdown deadline", tenants.inFlight());
         done.complete(Done.getInstance());
       } else {

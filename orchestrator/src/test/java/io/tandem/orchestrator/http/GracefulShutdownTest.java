@@ -44,4 +44,27 @@ class GracefulShutdownTest {
       shutdown.get(60, TimeUnit.SECONDS);
     }
   }
+
+  @Test
+  void aStreamInFlightWhenTheServerShutsDownIsWrittenToItsEnd() throws Exception {
+    try (TestServer s = TestServer.start("")) {
+      s.gate.close();
+      HttpRequest req = HttpRequest.newBuilder(URI.create(s.base + "/v1/chat/completions"))
+          .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tandem\",\"stream\":true,"
+              + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":30}"))
+          .build();
+      CompletableFuture<HttpResponse<String>> inFlight = s.http.sendAsync(req, HttpResponse.BodyHandlers.ofString());
+      TestServer.eventually("the request is running", () -> s.metric("tandem:num_requests_running") == 1.0);
+
+      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+      s.gate.open();
+      HttpResponse<String> r = inFlight.get(30, TimeUnit.SECONDS);
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(r.body().contains("\"finish_reason\":\"length\""), r.body());
+      assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
+      shutdown.get(60, TimeUnit.SECONDS);
+    }
+  }
 }
