@@ -50,7 +50,7 @@ public final class BenchModelCommand implements Callable<Integer> {
   String device;
 
   @Option(names = "--precision", defaultValue = "float32",
-      description = "float32 or float16 (float16 weights for passes of up to 8 rows; default: ${DEFAULT-VALUE})")
+      description = "float32 or float16 (float16 weights, float32 activations; default: ${DEFAULT-VALUE})")
   String precision;
 
   @Option(names = "--json", description = "print one JSON object instead of text")

@@ -73,11 +73,9 @@ public final class DecoderModel implements AutoCloseable {
     boolean allHalf = device.isGpu() && precision == Precision.FLOAT16;
     DataType dtype = allHalf ? DataType.FLOAT16 : DataType.FLOAT32;
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
+    boolean packedHalf = precision == Precision.FLOAT16 && !allHalf;
     try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
-      DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, progress);
-      if (precision == Precision.FLOAT16 && !allHalf) {
-        weights = weights.withHalfMatrices(manager);
-      }
+      DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       return new DecoderModel(dir, config, manager, weights, precision);
     } catch (RuntimeException e) {
       manager.close();
@@ -218,12 +216,7 @@ public final class DecoderModel implements AutoCloseable {
     for (int b = decodeFrom; b < batch.size(); b++) decodeSlots = Math.max(decodeSlots, batch.past[b] + 1);
     // The batched decode attention reads every decode cache over the same number of slots.
     for (int b = decodeFrom; b < batch.size(); b++) caches.get(b).ensureCapacity(decodeSlots);
-    // Narrow weights where they are faster: passes of few rows (see Precision.FLOAT16).
-    List<DecoderWeights.Layer> layers =
-        weights.halfLayers() != null && batch.total <= Precision.HALF_MAX_ROWS ? weights.halfLayers() : weights.layers();
-    int logitRows = allPositions ? batch.total : batch.size();
-    NDArray lmHead =
-        weights.halfLmHead() != null && logitRows <= Precision.HALF_MAX_ROWS ? weights.halfLmHead() : weights.lmHead();
+    List<DecoderWeights.Layer> layers = weights.layers();
     try (NDManager step = manager.newSubManager()) {
       NDArray x = stack.embed(step.create(batch.ids), weights.embedTokens());
       DecoderStack.record(probe, "embeddings", x);
@@ -255,7 +248,7 @@ public final class DecoderModel implements AutoCloseable {
       }
 
       NDArray selected = allPositions ? x : x.get(step.create(batch.lastRows()));
-      NDArray logits = stack.logits(selected, weights.norm(), lmHead, probe);
+      NDArray logits = stack.logits(selected, weights.norm(), weights.lmHead(), probe);
       T out = reader.read(logits, batch);
       // Only a pass that completed makes its slots valid.
       for (int b = 0; b < batch.size(); b++) {
@@ -356,6 +349,7 @@ public final class DecoderModel implements AutoCloseable {
 
   @Override
   public void close() {
+    weights.close();
     manager.close();
   }
 

@@ -109,7 +109,7 @@ final class DecoderStack {
     long n = x.getShape().get(0);
     NDArray h = rmsNorm(x, w.inputLayernorm());
     record(probe, name + "input_layernorm_output", h);
-    NDArray qkv = linear(h, w.qkvProj(), w.qkvBias()).reshape(n, heads + 2L * kvHeads, headDim);
+    NDArray qkv = w.qkvProj().apply(h).reshape(n, heads + 2L * kvHeads, headDim);
     NDArray qk = qkv.get(new NDIndex().addAllDim().addSliceDim(0, heads + kvHeads));
     NDArray v = qkv.get(new NDIndex().addAllDim().addSliceDim(heads + kvHeads, heads + 2L * kvHeads));
     if (probe != null) {
@@ -123,17 +123,17 @@ final class DecoderStack {
     // apply_rotary_pos_emb on q and k heads at once: x * cos + rotate_half(x) * sin
     qk = qk.mul(cosSin[0]).add(qk.matMul(rotateHalf).mul(cosSin[1]));
 
-    NDArray attnOut = linear(attention.attend(l, qk, v, name), w.oProj(), null);
+    NDArray attnOut = w.oProj().apply(attention.attend(l, qk, v, name));
     record(probe, name + "o_proj_output", attnOut);
     x = x.add(attnOut);
 
     h = rmsNorm(x, w.postAttentionLayernorm());
     record(probe, name + "post_attention_layernorm_output", h);
-    NDArray gateUp = linear(h, w.gateUpProj(), null);
+    NDArray gateUp = w.gateUpProj().apply(h);
     long inter = config.intermediateSize();
     NDArray gate = gateUp.get(new NDIndex().addAllDim().addSliceDim(0, inter));
     NDArray up = gateUp.get(new NDIndex().addAllDim().addSliceDim(inter, 2 * inter));
-    NDArray mlp = linear(silu(gate).mul(up), w.downProj(), null);
+    NDArray mlp = w.downProj().apply(silu(gate).mul(up));
     record(probe, name + "mlp_output", mlp);
     x = x.add(mlp);
     record(probe, name + "output", x);
@@ -141,10 +141,10 @@ final class DecoderStack {
   }
 
   /** {@code lm_head(norm(x))}: {@code [N, hidden]} to logits {@code [N, vocab_size]} in the compute dtype. */
-  NDArray logits(NDArray x, NDArray norm, NDArray lmHead, ForwardProbe probe) {
+  NDArray logits(NDArray x, NDArray norm, LinearWeight lmHead, ForwardProbe probe) {
     NDArray h = rmsNorm(x, norm);
     record(probe, "final_norm_output", h);
-    return linear(h, lmHead, null);
+    return lmHead.apply(h);
   }
 
   /**
@@ -229,20 +229,6 @@ final class DecoderStack {
   /** {@code silu(z) = z * sigmoid(z)}. */
   static NDArray silu(NDArray z) {
     return z.mul(JniUtils.sigmoid((PtNDArray) z));
-  }
-
-  /**
-   * {@code x @ weight^T + bias} ({@code nn.Linear}). A weight narrower than {@code x} (float16
-   * weights under float32 activations) multiplies {@code x} rounded to its type, and the result is
-   * widened back, as llama.cpp's F16 matmuls do.
-   */
-  static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
-    DataType type = x.getDataType();
-    if (weight.getDataType() == type) {
-      return JniUtils.linear((PtNDArray) x, (PtNDArray) weight, (PtNDArray) bias);
-    }
-    NDArray narrow = x.toType(weight.getDataType(), false);
-    return JniUtils.linear((PtNDArray) narrow, (PtNDArray) weight, (PtNDArray) bias).toType(type, false);
   }
 
   static void record(ForwardProbe probe, String name, NDArray value) {

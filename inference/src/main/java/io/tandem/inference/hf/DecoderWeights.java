@@ -21,32 +21,41 @@ import java.util.List;
  * fused into one {@code qkv_proj}, gate/up_proj into one {@code gate_up_proj}. Immutable and
  * shared by every sequence; activations and caches live elsewhere.
  *
- * @param halfLayers the layers with their matrices in float16 (norms shared with {@code layers}),
- *     or null: see {@link Precision#FLOAT16}
- * @param halfLmHead the lm_head in float16, or null
+ * @param embedTokens {@code [vocab_size, hidden]} in the compute dtype (float16 when the matrices are packed)
+ * @param lmHead the output projection ({@code [vocab_size, hidden]}; the embedding itself in tied
+ *     checkpoints, unless packed)
  */
 public record DecoderWeights(
-    NDArray embedTokens, List<Layer> layers, NDArray norm, NDArray lmHead, DataType computeDtype,
-    List<Layer> halfLayers, NDArray halfLmHead) {
+    NDArray embedTokens, List<Layer> layers, NDArray norm, LinearWeight lmHead, DataType computeDtype) {
 
   /**
    * One decoder layer, Hugging Face layout ({@code nn.Linear} weights are {@code [out, in]}).
    *
-   * @param qkvProj rows: q_proj ({@code H*hd}), then k_proj, then v_proj ({@code KV*hd} each)
-   * @param qkvBias the three biases concatenated the same way, or null (LLaMA, Qwen3)
+   * @param qkvProj rows: q_proj ({@code H*hd}), then k_proj, then v_proj ({@code KV*hd} each);
+   *     the three biases concatenated the same way (Qwen2), or none (LLaMA, Qwen3)
    * @param qkNorm Qwen3's q_norm weight repeated per query head then k_norm per KV head,
    *     {@code [H+KV, hd]}, or null
    * @param gateUpProj rows: gate_proj then up_proj ({@code intermediate_size} each)
    */
   public record Layer(
       NDArray inputLayernorm,
-      NDArray qkvProj,
-      NDArray qkvBias,
+      LinearWeight qkvProj,
       NDArray qkNorm,
-      NDArray oProj,
+      LinearWeight oProj,
       NDArray postAttentionLayernorm,
-      NDArray gateUpProj,
-      NDArray downProj) {}
+      LinearWeight gateUpProj,
+      LinearWeight downProj) {}
+
+  /**
+   * Frees what the model's manager does not own: the packed matrices. The arrays go with the
+   * manager they were loaded into.
+   */
+  public void close() {
+    for (Layer l : layers)
+      for (LinearWeight w : List.of(l.qkvProj(), l.oProj(), l.gateUpProj(), l.downProj()))
+        if (w instanceof LinearWeight.PackedFloat16 p) p.close();
+    if (lmHead instanceof LinearWeight.PackedFloat16 p) p.close();
+  }
 
   /** Tensors bigger than this are filled in row blocks, since one Java buffer stops at 2 GiB. */
   private static final long MAX_BLOCK_BYTES = 1L << 30;
@@ -57,13 +66,21 @@ public record DecoderWeights(
    */
   public static DecoderWeights load(
       HfConfig config, SafetensorsReader reader, NDManager manager, DataType computeDtype) {
-    return load(config, reader, manager, computeDtype, layersDone -> {});
+    return load(config, reader, manager, computeDtype, false, layersDone -> {});
   }
 
-  /** As above, telling {@code progress} how many decoder layers are loaded after each one. */
+  /**
+   * As above, telling {@code progress} how many decoder layers are loaded after each one.
+   *
+   * @param packedHalf the matrices (and the lm_head) rounded to float16 and packed for FBGEMM's
+   *     GEMM, each float32 original freed once packed ({@link Precision#FLOAT16} on the CPU;
+   *     {@code computeDtype} must be float32)
+   */
   public static DecoderWeights load(HfConfig config, SafetensorsReader reader, NDManager manager,
-      DataType computeDtype, java.util.function.IntConsumer progress) {
-    Loader l = new Loader(config, reader, manager, computeDtype);
+      DataType computeDtype, boolean packedHalf, java.util.function.IntConsumer progress) {
+    if (packedHalf && (computeDtype != DataType.FLOAT32 || manager.getDevice().isGpu()))
+      throw new IllegalArgumentException("FBGEMM-packed float16 weights are for float32 activations on the CPU");
+    Loader l = new Loader(config, reader, manager, computeDtype, packedHalf);
     int hidden = config.hiddenSize();
     int h = config.numAttentionHeads();
     int kv = config.numKeyValueHeads();
@@ -94,48 +111,33 @@ public record DecoderWeights(
       layers.add(
           new Layer(
               l.load(new long[] {hidden}, p + "input_layernorm.weight"),
-              l.load(
+              l.matrix(
                   new long[] {(long) (h + 2 * kv) * hd, hidden},
+                  qkvBias,
                   p + "self_attn.q_proj.weight",
                   p + "self_attn.k_proj.weight",
                   p + "self_attn.v_proj.weight"),
-              qkvBias,
               qkNorm,
-              l.load(new long[] {hidden, (long) h * hd}, p + "self_attn.o_proj.weight"),
+              l.matrix(new long[] {hidden, (long) h * hd}, null, p + "self_attn.o_proj.weight"),
               l.load(new long[] {hidden}, p + "post_attention_layernorm.weight"),
-              l.load(new long[] {2L * inter, hidden}, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
-              l.load(new long[] {hidden, inter}, p + "mlp.down_proj.weight")));
+              l.matrix(new long[] {2L * inter, hidden}, null, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+              l.matrix(new long[] {hidden, inter}, null, p + "mlp.down_proj.weight")));
       progress.accept(i + 1);
     }
     NDArray norm = l.load(new long[] {hidden}, "model.norm.weight");
     // Tied checkpoints (Qwen2.5 0.5B/1.5B) have no lm_head.weight: the embedding is the projection.
-    NDArray lmHead =
+    LinearWeight lmHead =
         config.tieWordEmbeddings() && !reader.contains("lm_head.weight")
-            ? embed
-            : l.load(new long[] {config.vocabSize(), hidden}, "lm_head.weight");
-    return new DecoderWeights(embed, List.copyOf(layers), norm, lmHead, computeDtype, null, null);
-  }
-
-  /**
-   * These weights plus float16 copies of every matrix and of the lm_head, created in
-   * {@code manager}; norms (and Qwen3's q/k norms) stay shared and float32.
-   */
-  public DecoderWeights withHalfMatrices(NDManager manager) {
-    List<Layer> half = new ArrayList<>(layers.size());
-    for (Layer l : layers) {
-      half.add(new Layer(l.inputLayernorm(), toHalf(l.qkvProj(), manager), toHalf(l.qkvBias(), manager), l.qkNorm(),
-          toHalf(l.oProj(), manager), l.postAttentionLayernorm(), toHalf(l.gateUpProj(), manager),
-          toHalf(l.downProj(), manager)));
+            ? l.packed ? new LinearWeight.PackedFloat16(embed, null) : new LinearWeight.Dense(embed)
+            : l.matrix(new long[] {config.vocabSize(), hidden}, null, "lm_head.weight");
+    if (l.packed) {
+      // The embedding is only looked up (a row per token, widened to float32), so float16 serves.
+      NDArray half = embed.toType(DataType.FLOAT16, false);
+      half.attach(manager);
+      embed.close();
+      embed = half;
     }
-    return new DecoderWeights(embedTokens, layers, norm, lmHead, computeDtype, List.copyOf(half),
-        toHalf(lmHead, manager));
-  }
-
-  private static NDArray toHalf(NDArray a, NDManager manager) {
-    if (a == null) return null;
-    NDArray h = a.toType(DataType.FLOAT16, true);
-    h.attach(manager);
-    return h;
+    return new DecoderWeights(embed, List.copyOf(layers), norm, lmHead, computeDtype);
   }
 
   /** Reads tensors into native arrays, one concatenated array per call. */
@@ -145,13 +147,25 @@ public record DecoderWeights(
     private final NDManager manager;
     private final DataType dtype;
     private final NDManager cpu;
+    private final boolean packed;
 
-    Loader(HfConfig config, SafetensorsReader reader, NDManager manager, DataType dtype) {
+    Loader(HfConfig config, SafetensorsReader reader, NDManager manager, DataType dtype, boolean packed) {
       this.config = config;
       this.reader = reader;
       this.manager = manager;
       this.dtype = dtype;
+      this.packed = packed;
       this.cpu = manager.getDevice().isGpu() ? manager.newSubManager(Device.cpu()) : manager;
+    }
+
+    /** {@link #load} as a matrix with its bias (or null): packed (both freed at once) or plain. */
+    LinearWeight matrix(long[] shape, NDArray bias, String... names) {
+      NDArray weight = load(shape, names);
+      if (!packed) return new LinearWeight.Dense(weight, bias);
+      LinearWeight half = new LinearWeight.PackedFloat16(weight, bias);
+      weight.close();
+      if (bias != null) bias.close();
+      return half;
     }
 
     float[] floats(String name, long length) {

@@ -140,7 +140,7 @@ public final class TrainableDecoder implements AutoCloseable {
       x = stack.layer(l, fusedLayer(l), x, cosSin, attention, null);
     }
     // Tied: the embedding is the output projection.
-    return stack.logits(x, params.get("model.norm.weight"), embedding, null).reshape(b, t, shape.vocabSize());
+    return stack.logits(x, params.get("model.norm.weight"), new LinearWeight.Dense(embedding), null).reshape(b, t, shape.vocabSize());
   }
 
   /** Layer {@code l}'s weights fused as {@link DecoderWeights} lays them out, still attached to the trained ones. */
@@ -149,13 +149,14 @@ public final class TrainableDecoder implements AutoCloseable {
     String a = p + "self_attn.";
     return new DecoderWeights.Layer(
         params.get(p + "input_layernorm.weight"),
-        NDArrays.concat(new NDList(params.get(a + "q_proj.weight"), params.get(a + "k_proj.weight"), params.get(a + "v_proj.weight"))),
-        NDArrays.concat(new NDList(params.get(a + "q_proj.bias"), params.get(a + "k_proj.bias"), params.get(a + "v_proj.bias"))),
+        new LinearWeight.Dense(
+            NDArrays.concat(new NDList(params.get(a + "q_proj.weight"), params.get(a + "k_proj.weight"), params.get(a + "v_proj.weight"))),
+            NDArrays.concat(new NDList(params.get(a + "q_proj.bias"), params.get(a + "k_proj.bias"), params.get(a + "v_proj.bias")))),
         null,
-        params.get(a + "o_proj.weight"),
+        new LinearWeight.Dense(params.get(a + "o_proj.weight")),
         params.get(p + "post_attention_layernorm.weight"),
-        NDArrays.concat(new NDList(params.get(p + "mlp.gate_proj.weight"), params.get(p + "mlp.up_proj.weight"))),
-        params.get(p + "mlp.down_proj.weight"));
+        new LinearWeight.Dense(NDArrays.concat(new NDList(params.get(p + "mlp.gate_proj.weight"), params.get(p + "mlp.up_proj.weight")))),
+        new LinearWeight.Dense(params.get(p + "mlp.down_proj.weight")));
   }
 
   /**
