@@ -317,7 +317,7 @@ public final class DecoderModel implements AutoCloseable {
   /**
    * Attention for the single-token decodes at the end of the batch, all in one set of batched
    * matmuls: their caches are read over the same number of slots and the slots past each
-   * sequence's own length are masked. Per sequence only the cache write and read remain.
+   * sequence's own length are masked; one TorchScript call ({@link DecodeAttention}).
    *
    * @return {@code [decodes, H * hd]}
    */
@@ -325,23 +325,22 @@ public final class DecoderModel implements AutoCloseable {
     int n = batch.size() - d.from;
     int first = batch.offset[d.from];
     NDArray rows = qk.get(new NDIndex().addSliceDim(first, first + n)); // [n, H + KV, hd]
-    // The new keys and values of every decode as [n, 2, KV, 1, hd]: one write per sequence.
+    // The new keys and values of every decode as [n, 2, KV, 1, hd].
     NDArray newKv = NDArrays.stack(new NDList(
             rows.get(new NDIndex().addAllDim().addSliceDim(heads, heads + kvHeads)),
             v.get(new NDIndex().addSliceDim(first, first + n))), 1)
         .expandDims(3);
-    NDList kvs = new NDList(n);
+    List<NDArray> caches = new java.util.ArrayList<>(n);
+    long[] lengths = new long[n];
     for (int i = 0; i < n; i++) {
       KvCache cache = batch.caches.get(d.from + i);
-      cache.writeOne(layer, newKv.get(i));
-      kvs.add(cache.keysAndValues(layer, d.slots, scope));
+      caches.add(cache.layer(layer));
+      lengths[i] = cache.length();
     }
-    NDArray both = NDArrays.stack(kvs); // [n, 2, KV, slots, hd]
-    NDArray k = both.get(new NDIndex().addAllDim().addIndices(0));
-    NDArray val = both.get(new NDIndex().addAllDim().addIndices(1));
     long[] lead = {n};
     NDArray q = stack.groupQueries(rows.get(new NDIndex().addAllDim().addSliceDim(0, heads)), lead, 1);
-    return stack.ungroup(stack.attend(q, k, val, d.mask, null, null), lead, 1).reshape(n, (long) heads * headDim);
+    NDArray out = DecodeAttention.attend(caches, lengths, newKv, q, d.mask, d.slots, stack.scaling());
+    return stack.ungroup(out, lead, 1).reshape(n, (long) heads * headDim);
   }
 
   /** The single-token decodes at the end of a batch: from which sequence, over how many slots. */

@@ -147,6 +147,11 @@ final class DecoderStack {
     return lmHead.apply(h);
   }
 
+  /** {@code 1 / sqrt(head_dim)}, the attention scores' scale. */
+  float scaling() {
+    return scaling;
+  }
+
   /**
    * Query heads grouped by the KV head they read (repeat_interleave): {@code [..., n, H, hd]} as
    * {@code [..., KV, G * n, hd]}, so each KV head serves its group without copying keys or values.

@@ -144,14 +144,9 @@ public final class KvCache implements AutoCloseable {
     kv[layer].set(new NDIndex().addIndices(1).addAllDim().addSliceDim(length, length + n), newValues);
   }
 
-  /** Writes one new token's keys and values {@code [2, KV, 1, hd]} into slot {@code length}. */
-  void writeOne(int layer, NDArray keysAndValues) {
-    kv[layer].set(new NDIndex().addAllDim().addAllDim().addSliceDim(length, length + 1), keysAndValues);
-  }
-
-  /** The first {@code upTo} slots of a layer's keys and values {@code [2, KV, upTo, hd]}, a view owned by {@code step}. */
-  NDArray keysAndValues(int layer, int upTo, NDManager step) {
-    return kv[layer].get(step, new NDIndex().addAllDim().addAllDim().addSliceDim(0, upTo));
+  /** A layer's array {@code [2, KV, capacity, hd]}, for a batched decode that writes slot {@link #length()} itself. */
+  NDArray layer(int layer) {
+    return kv[layer];
   }
 
   /** The first {@code upTo} slots of a layer's keys, as a view owned by {@code step}. */

@@ -53,6 +53,38 @@ class BatchedForwardTest {
   }
 
   @Test
+  void decodesOfSequencesOfDifferentLengthsShareOnePassAndEachGetsItsOwnLogits() {
+    int[] prompt = ints(golden(FIXTURE).get("incremental_decode").get("prompt_ids"));
+    int[] lengths = {prompt.length, prompt.length - 3, 2};
+    java.util.List<KvCache> batched = new java.util.ArrayList<>();
+    java.util.List<KvCache> alone = new java.util.ArrayList<>();
+    try {
+      for (int len : lengths) {
+        int[] head = java.util.Arrays.copyOf(prompt, len);
+        KvCache a = model.newCache();
+        KvCache b = model.newCache();
+        batched.add(a);
+        alone.add(b);
+        model.forward(List.of(a), List.of(head));
+        model.forward(List.of(b), List.of(head));
+      }
+      // Two steps, so the second reads the keys and values the first wrote into each cache.
+      for (int step = 0; step < 2; step++) {
+        List<int[]> next = List.of(new int[] {5 + step}, new int[] {9 + step}, new int[] {13 + step});
+        float[][] together = model.forward(batched, next);
+        for (int i = 0; i < lengths.length; i++) {
+          float[] solo = model.forward(List.of(alone.get(i)), List.of(next.get(i)))[0];
+          assertClose("step " + step + ", sequence " + i + " of length " + lengths[i], solo, together[i]);
+          assertEquals(lengths[i] + step + 1, batched.get(i).length());
+        }
+      }
+    } finally {
+      batched.forEach(KvCache::close);
+      alone.forEach(KvCache::close);
+    }
+  }
+
+  @Test
   void truncatingTheCacheRollsBackALookahead() {
     JsonNode inc = golden(FIXTURE).get("incremental_decode");
     int[] prompt = ints(inc.get("prompt_ids"));
