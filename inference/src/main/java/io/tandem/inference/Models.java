@@ -34,6 +34,14 @@ public final class Models {
    * @throws IllegalArgumentException as {@link #open(String, String)} does
    */
   public static LanguageModel open(String spec, String device, Precision precision) {
+    return open(spec, device, precision, 0);
+  }
+
+  /**
+   * As {@link #open(String, String, Precision)}, a checkpoint running its forward passes with
+   * {@code threads} intra-op threads (0: one per core; see {@code HfModel.load}).
+   */
+  public static LanguageModel open(String spec, String device, Precision precision, int threads) {
     if (spec == null || spec.isBlank()) throw new IllegalArgumentException("no model given");
     if (spec.startsWith("scripted:")) {
       return ScriptedModel.load(existing(spec.substring("scripted:".length()), spec));
@@ -52,7 +60,8 @@ public final class Models {
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(
           "model '" + spec + "' is neither scripted:PATH, simulated:PATH?latency=PROFILE nor a checkpoint folder");
-    return precision == null ? HfModel.load(dir, device) : HfModel.load(dir, device, precision);
+    return precision == null && threads == 0 ? HfModel.load(dir, device)
+        : HfModel.load(dir, device, precision != null ? precision : HfModel.defaultPrecision(device), threads);
   }
 
   private static Path existing(String path, String spec) {

@@ -6,41 +6,45 @@ import io.tandem.worker.WorkerSettings;
 import java.util.List;
 
 /**
- * The model of one role on this node: its spec, the devices to run replicas on, worker limits, and
- * the precision a checkpoint's weights are held in ({@code precision}: float32 or float16).
+ * The model of one role on this node: its spec, the devices to run replicas on, worker limits, the
+ * precision a checkpoint's weights are held in ({@code precision}: float32 or float16), and the
+ * intra-op threads each of its forward passes uses ({@code threads}; 0: one per core).
  */
 public record RoleSpec(
-    String model, List<String> devices, WorkerSettings settings, int perTenantQueueLimit, Precision precision) {
+    String model, List<String> devices, WorkerSettings settings, int perTenantQueueLimit, Precision precision,
+    int threads) {
 
   public RoleSpec {
     devices = List.copyOf(devices);
     if (devices.isEmpty()) throw new IllegalArgumentException("a role needs at least one device");
     if (precision == null) precision = Precision.FLOAT32;
+    if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: one per core), got " + threads);
   }
 
-  /** A role in float32. */
+  /** A role in float32, on every core. */
   public RoleSpec(String model, List<String> devices, WorkerSettings settings, int perTenantQueueLimit) {
-    this(model, devices, settings, perTenantQueueLimit, Precision.FLOAT32);
+    this(model, devices, settings, perTenantQueueLimit, Precision.FLOAT32, 0);
   }
 
   /**
    * Reads {@code tandem.small} or {@code tandem.large}.
    *
-   * @throws IllegalArgumentException when {@code precision} is neither float32 nor float16
+   * @throws IllegalArgumentException when {@code precision} is neither float32 nor float16, or
+   *     {@code threads} is negative
    */
   public static RoleSpec fromConfig(Config c) {
     Precision precision = Precision.parse(c.hasPath("precision") ? c.getString("precision") : "float32");
     return new RoleSpec(c.getString("model"), c.getStringList("devices"), WorkerSettings.fromConfig(c),
-        c.getInt("per-tenant-queue-limit"), precision);
+        c.getInt("per-tenant-queue-limit"), precision, c.hasPath("threads") ? c.getInt("threads") : 0);
   }
 
   /** This role with another model spec. */
   public RoleSpec withModel(String newModel) {
-    return new RoleSpec(newModel, devices, settings, perTenantQueueLimit, precision);
+    return new RoleSpec(newModel, devices, settings, perTenantQueueLimit, precision, threads);
   }
 
   /** This role with other worker limits. */
   public RoleSpec withSettings(WorkerSettings s) {
-    return new RoleSpec(model, devices, s, perTenantQueueLimit, precision);
+    return new RoleSpec(model, devices, s, perTenantQueueLimit, precision, threads);
   }
 }

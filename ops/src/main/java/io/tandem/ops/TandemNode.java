@@ -88,7 +88,7 @@ public final class TandemNode implements AutoCloseable {
             spawnEngine(ctx, role, spec, engineSpec, i, engineSettings, loaded);
             continue;
           }
-          Supplier<LanguageModel> model = () -> Models.open(spec.model(), device, spec.precision());
+          Supplier<LanguageModel> model = () -> Models.open(spec.model(), device, spec.precision(), spec.threads());
           ctx.spawn(
               role == Role.large
                   ? LargeWorker.create(model, spec.settings(), spec.perTenantQueueLimit(), loaded)

@@ -29,4 +29,15 @@ class RoleSpecTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(role("int4")));
     assertTrue(e.getMessage().contains("int4") && e.getMessage().contains("float16"), e.getMessage());
   }
+
+  @Test
+  void eachRoleReadsItsIntraOpThreadsAndRefusesANegativeCount() {
+    assertEquals(0, RoleSpec.fromConfig(ConfigFactory.load().getConfig("tandem.small")).threads(), "default: one per core");
+    Config one = ConfigFactory.parseString("threads = 1").withFallback(ConfigFactory.load().getConfig("tandem.large"));
+    assertEquals(1, RoleSpec.fromConfig(one).threads());
+    assertEquals(1, RoleSpec.fromConfig(one).withModel("other").threads());
+    Config negative = ConfigFactory.parseString("threads = -2").withFallback(ConfigFactory.load().getConfig("tandem.large"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(negative));
+    assertTrue(e.getMessage().contains("threads must be >= 0"), e.getMessage());
+  }
 }

@@ -29,13 +29,16 @@ public final class HfModel implements LanguageModel {
   private final HfTokenizer tokenizer;
   private final ChatTemplate template;
   private final Set<Integer> eos;
+  private final int threads;
 
-  private HfModel(String name, DecoderModel decoder, HfTokenizer tokenizer, ChatTemplate template, Set<Integer> eos) {
+  private HfModel(String name, DecoderModel decoder, HfTokenizer tokenizer, ChatTemplate template, Set<Integer> eos,
+      int threads) {
     this.name = name;
     this.decoder = decoder;
     this.tokenizer = tokenizer;
     this.template = template;
     this.eos = eos;
+    this.threads = threads;
   }
 
   /**
@@ -43,8 +46,12 @@ public final class HfModel implements LanguageModel {
    * {@code gpuN} (in float16).
    */
   public static HfModel load(Path dir, String device) {
-    Device d = parseDevice(device);
-    return load(dir, device, d.isGpu() ? Precision.FLOAT16 : Precision.FLOAT32);
+    return load(dir, device, defaultPrecision(device));
+  }
+
+  /** float16 on a GPU, float32 on the CPU. */
+  public static Precision defaultPrecision(String device) {
+    return parseDevice(device).isGpu() ? Precision.FLOAT16 : Precision.FLOAT32;
   }
 
   /**
@@ -55,6 +62,17 @@ public final class HfModel implements LanguageModel {
    * @throws CheckpointException if the folder's tensors do not match its config.json
    */
   public static HfModel load(Path dir, String device, Precision precision) {
+    return load(dir, device, precision, 0);
+  }
+
+  /**
+   * As {@link #load(Path, String, Precision)}, running each forward pass with {@code threads}
+   * intra-op threads (a role's {@code threads} setting; 0: one per core), see {@link Torch#useThreads}.
+   *
+   * @throws IllegalArgumentException for an unknown device or a negative thread count
+   */
+  public static HfModel load(Path dir, String device, Precision precision, int threads) {
+    if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: one per core), got " + threads);
     Device d = parseDevice(device);
     HfTokenizer tokenizer = HfTokenizer.load(dir);
     ChatTemplate template = null;
@@ -73,7 +91,7 @@ public final class HfModel implements LanguageModel {
     progress.done(System.nanoTime() - t0);
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
-    return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos));
+    return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos), threads);
   }
 
   static Device parseDevice(String device) {
@@ -128,6 +146,7 @@ public final class HfModel implements LanguageModel {
   @Override
   public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     if (maxPrefillTokens < 1) throw new IllegalArgumentException("maxPrefillTokens must be >= 1");
+    Torch.useThreads(threads);
     List<KvCache> caches = new ArrayList<>(batch.size());
     List<int[]> fresh = new ArrayList<>(batch.size());
     boolean[] complete = new boolean[batch.size()];

@@ -35,6 +35,19 @@ public final class Torch {
   }
 
   /**
+   * Gives the ops the calling thread runs {@code threads} intra-op threads (0: leave the process's
+   * count, one per core). PyTorch's OpenMP build keeps this count per thread ({@code
+   * at::set_num_threads} sets the calling thread's {@code omp_set_num_threads} and {@code
+   * mkl_set_num_threads_local}), so two workers on one machine can split its cores instead of each
+   * running every op on all of them at once.
+   */
+  public static void useThreads(int threads) {
+    if (threads > 0 && ai.djl.pytorch.jni.JniUtils.getNumThreads() != threads) {
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+    }
+  }
+
+  /**
    * Parses {@code cpu}, {@code gpu}, {@code gpu0}, {@code gpu1}...; a GPU must exist.
    */
   public static Device device(String name) {

@@ -36,4 +36,25 @@ class HfModelTest {
       assertArrayEquals(ints(greedy.get("new_token_ids")), tokens);
     }
   }
+
+  @org.junit.jupiter.api.Test
+  void aModelWithItsOwnThreadCountSetsItOnTheThreadThatRunsItOnly() throws Exception {
+    JsonNode greedy = golden("qwen2-tiny").get("greedy_generation");
+    Torch.engine();
+    int processDefault = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    int[] seen = new int[1];
+    try (LanguageModel model = HfModel.load(Golden.fixture("qwen2-tiny"), "cpu", Precision.FLOAT32, 1)) {
+      Thread worker = new Thread(() -> {
+        try (Sequence g = model.newSequence(SamplingParams.GREEDY)) {
+          g.append(ints(greedy.get("prompt_ids")));
+          model.forward(List.of(g), Integer.MAX_VALUE);
+          seen[0] = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        }
+      });
+      worker.start();
+      worker.join();
+    }
+    assertEquals(1, seen[0], "the worker's thread runs its passes on one thread");
+    assertEquals(processDefault, ai.djl.pytorch.jni.JniUtils.getNumThreads(), "other threads keep theirs");
+  }
 }
