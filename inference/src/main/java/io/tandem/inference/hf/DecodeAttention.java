@@ -11,10 +11,13 @@ import java.util.List;
 /**
  * One layer's attention for a batch of single-token decodes, as one TorchScript call: each new
  * key/value written into its sequence's cache, the caches read over the same number of slots and
- * stacked, then {@code softmax(q k^T * scaling + mask) v} with the softmax in float32 (HF's eager
- * attention). Through DJL's JNI the same work is two calls per sequence (each with its index
- * parsing and array bookkeeping in Java) plus about ten for the batch; per decode step that
- * overhead grew with the batch and was most of a small model's step.
+ * stacked, then {@code softmax(q k^T * scaling + mask) v} by PyTorch's fused {@code
+ * scaled_dot_product_attention} (its CPU kernel keeps the softmax in float32 for float32 inputs, as
+ * HF's eager attention does). Through DJL's JNI the same work was two calls per sequence (each
+ * with its index parsing and array bookkeeping in Java) plus about ten for the batch, and the
+ * attention two batched matmuls of tiny matrices: for a batch of 32 decodes of the demo's small
+ * model, 0.54 ms of cache reads and writes and 0.85 ms of attention per layer, against 0.28 ms and
+ * 0.25 ms here.
  */
 final class DecodeAttention {
 
@@ -27,11 +30,7 @@ final class DecodeAttention {
           c[:, :, lengths[i]:lengths[i] + 1] = new_kv[i]
           kvs.append(c[:, :, :slots])
         both = torch.stack(kvs)
-        k = both[:, 0]
-        v = both[:, 1]
-        scores = torch.matmul(q, k.transpose(-1, -2)) * scaling
-        probs = torch.softmax(scores.float() + mask, -1).to(v.dtype)
-        return torch.matmul(probs, v)
+        return torch.scaled_dot_product_attention(q, both[:, 0], both[:, 1], mask.to(q.dtype), 0.0, False, scale=scaling)
       """;
 
   private DecodeAttention() {}
