@@ -38,7 +38,12 @@ final class TandemEngineNode implements AutoCloseable {
 
   /** The engine spec naming this node, with {@code tokenizer} as the tokenizer folder. */
   String spec(Path tokenizer) {
-    return "openai:http://127.0.0.1:" + http.port() + "/v1?model=" + name + "&tokenizer=" + tokenizer;
+    return spec() + "&tokenizer=" + tokenizer;
+  }
+
+  /** The engine spec naming this node without a tokenizer folder: this node's tokenizer does the work. */
+  String spec() {
+    return "openai:http://127.0.0.1:" + http.port() + "/v1?model=" + name;
   }
 
   /** Stops at once, as a killed process does: no draining of requests in flight. */
