@@ -50,8 +50,12 @@ final class EngineWorker extends AbstractBehavior<Command> {
   /** Token ids streamed by the engine for run {@code run}, with the chunk's text. */
   private record Streamed(long run, int[] ids, String text) implements Command {}
 
-  /** The engine's tokenizer answered (or failed, {@code error}) for request {@code g} (no local tokenizer). */
-  private record Tokenized(Generate g, EngineVocabulary.Prepared prepared, Throwable error) implements Command {}
+  /**
+   * The engine's tokenizer answered (or failed, {@code error}) for request {@code g}, which arrived
+   * at {@code arrivedNanos} (no local tokenizer).
+   */
+  private record Tokenized(Generate g, long arrivedNanos, EngineVocabulary.Prepared prepared, Throwable error)
+      implements Command {}
 
   /** The engine's tokenizer answered (or failed) for the count {@code c} (no local tokenizer). */
   private record Counted(WorkerProtocol.CountTokens c, EngineVocabulary.Prepared prepared, Throwable error)
@@ -153,7 +157,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
       return this;
     }
     tokenizing.put(g.sessionId(), g.requestId());
-    getContext().pipeToSelf(vocabulary.prepare(g, client), (p, error) -> new Tokenized(g, p, error));
+    long arrived = System.nanoTime();
+    getContext().pipeToSelf(vocabulary.prepare(g, client), (p, error) -> new Tokenized(g, arrived, p, error));
     return this;
   }
 
@@ -169,7 +174,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       return this;
     }
     prepared.put(g.sessionId(), t.prepared());
-    if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
+    if (StepSync.enqueue(g, t.arrivedNanos(), scheduler, metrics, role + " engine worker")) admitWaiting();
     else prepared.remove(g.sessionId());
     return this;
   }

@@ -44,8 +44,13 @@ final class StepSync {
    * @return whether the request was queued
    */
   static boolean enqueue(Generate g, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
+    return enqueue(g, System.nanoTime(), scheduler, metrics, worker);
+  }
+
+  /** {@link #enqueue} for a request that arrived at {@code arrivedNanos} ({@link System#nanoTime}), before it could queue. */
+  static boolean enqueue(Generate g, long arrivedNanos, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
     metrics.requests++;
-    if (scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) return true;
+    if (scheduler.enqueue(new PendingRequest(g, arrivedNanos))) return true;
     metrics.rejected++;
     g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL,
         worker + " queue is full (" + scheduler.waiting() + " waiting)"));

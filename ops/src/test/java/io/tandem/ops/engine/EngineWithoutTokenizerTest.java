@@ -86,6 +86,32 @@ class EngineWithoutTokenizerTest {
   }
 
   @Test
+  void aNodeInFrontOfSuchAnEngineReadsChatAndTokenIdPromptsThroughIt() throws Exception {
+    try (TandemEngineNode engine = new TandemEngineNode("demo-small", Role.small, DEMO.resolve("small"), 4);
+        TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(), 4)) {
+      String direct = "http://127.0.0.1:" + engine.http.port();
+      String through = "http://127.0.0.1:" + front.http.port();
+      String chat = "{\"messages\": [{\"role\": \"user\", \"content\": \"Compute 12 + 34.\"}], \"max_tokens\": 30,"
+          + " \"temperature\": 0}";
+      JsonNode a = post(direct + "/v1/chat/completions", chat, 200);
+      JsonNode b = post(through + "/v1/chat/completions", chat, 200);
+      assertEquals(a.path("choices").get(0).path("message").path("content").asText(),
+          b.path("choices").get(0).path("message").path("content").asText(), "the engine's template and text, through the front");
+      assertEquals(a.path("usage").path("prompt_tokens").asInt(), b.path("usage").path("prompt_tokens").asInt(),
+          "the prompt counted by the engine's tokenizer");
+
+      JsonNode ids = post(direct + "/tokenize", "{\"prompt\": \" Step 1 : the first number is\"}", 200).get("tokens");
+      String raw = "{\"prompt\": " + ids + ", \"max_tokens\": 12, \"temperature\": 0}";
+      JsonNode c = post(direct + "/v1/completions", raw, 200);
+      JsonNode d = post(through + "/v1/completions", raw, 200);
+      assertEquals(c.path("choices").get(0).path("text").asText(), d.path("choices").get(0).path("text").asText(),
+          "a token-id prompt, read through the engine's /detokenize");
+      JsonNode outside = post(through + "/v1/completions", "{\"prompt\": [1, 999999], \"max_tokens\": 5}", 400);
+      assertTrue(outside.path("error").path("message").asText().contains("999999"), outside.toString());
+    }
+  }
+
+  @Test
   void anEngineWithoutTokenizeEndpointsFailsTheRequestSayingWhatToDo() throws Exception {
     try (LanguageModel model = HfModel.load(DEMO.resolve("small"), "cpu");
         VllmStandIn engine = new VllmStandIn("demo-small", model)) {

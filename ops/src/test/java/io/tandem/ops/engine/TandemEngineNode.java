@@ -25,9 +25,14 @@ final class TandemEngineNode implements AutoCloseable {
   final TandemHttpServer http;
 
   TandemEngineNode(String name, Role role, Path model, int maxBatch) throws Exception {
+    this(name, role, model.toString(), maxBatch);
+  }
+
+  /** A node whose {@code role} is served by {@code model}: a checkpoint folder or itself an engine spec. */
+  TandemEngineNode(String name, Role role, String model, int maxBatch) throws Exception {
     this.name = name;
     Config c = ConfigFactory.load()
-        .withValue("tandem." + role + ".model", ConfigValueFactory.fromAnyRef(model.toString()))
+        .withValue("tandem." + role + ".model", ConfigValueFactory.fromAnyRef(model))
         .withValue("tandem." + role + ".max-batch", ConfigValueFactory.fromAnyRef(maxBatch))
         .withValue("tandem.http.default-mode", ConfigValueFactory.fromAnyRef(role.name()))
         .withValue("tandem.http.served-model-names", ConfigValueFactory.fromIterable(List.of(name)));
