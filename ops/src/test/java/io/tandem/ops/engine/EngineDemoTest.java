@@ -140,6 +140,42 @@ class EngineDemoTest {
   }
 
   @Test
+  void aTandemEngineNodeKilledMidRunIsALostWorkerWhoseSessionsFinishOnTheOtherNode() throws Exception {
+    int n = 12;
+    String small = DEMO.resolve("small").toString();
+    String large = DEMO.resolve("large").toString();
+    List<SessionEvent> inProcess = run(config(small, List.of("cpu"), large), n, null).ends();
+    Path tok = DEMO.resolve("large");
+    try (TandemEngineNode first = new TandemEngineNode("demo-large", Role.large, tok, n);
+        TandemEngineNode second = new TandemEngineNode("demo-large", Role.large, tok, n)) {
+      long[] servedBeforeKill = new long[1];
+      Runnable killFirstOnceItServes = () -> {
+        try {
+          long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+          while (servedBeforeKill[0] == 0) {
+            for (WorkerProtocol.WorkerStats st : stats(first.node, Role.large)) servedBeforeKill[0] += st.running();
+            if (System.nanoTime() > deadline) throw new AssertionError("the first large engine node never got a step");
+            if (servedBeforeKill[0] == 0) Thread.sleep(20); // polling its worker until a step is in flight
+          }
+          first.close(); // as a killed process: connections drop mid-stream
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      };
+      List<SessionEvent> engines = run(config(small, List.of(first.spec(tok), second.spec(tok)), large), n,
+          killFirstOnceItServes).ends();
+      assertTrue(servedBeforeKill[0] > 0, "the first engine node had a step in flight when it was killed");
+      long servedBySecond = 0;
+      for (WorkerProtocol.WorkerStats st : stats(second.node, Role.large)) servedBySecond += st.requestsDone();
+      assertTrue(servedBySecond > 0, "the other engine node took the steps");
+      for (int i = 0; i < n; i++) {
+        assertEquals(finished(inProcess.get(i)).trace().text(), finished(engines.get(i)).trace().text(),
+            "problem " + i + ": a step lost with the node was re-sent to the other one");
+      }
+    }
+  }
+
+  @Test
   void anEngineKilledMidStepIsALostWorkerWhoseSessionsFinishOnTheOtherEngine() throws Exception {
     int n = 6;
     String small = DEMO.resolve("small").toString();
