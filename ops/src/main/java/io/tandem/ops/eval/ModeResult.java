@@ -34,7 +34,7 @@ public record ModeResult(
   public record StepSeconds(int steps, double p50, double p99) {}
 
   public ModeResult {
-    stepSeconds = Map.copyOf(stepSeconds);
+    stepSeconds = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(stepSeconds)); // roles in name order
   }
 
   /** A result without step times. */
