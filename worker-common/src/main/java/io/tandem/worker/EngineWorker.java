@@ -187,8 +187,12 @@ final class EngineWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onCounted(Counted c) {
     if (c.error() != null) {
+      EngineClient.EngineException e = engineError(c.error());
+      // A lost engine is no fault of the prompt: no answer, as from any lost worker (the asker's
+      // count-timeout names it), rather than a problem the client would be blamed for.
+      if (e.lost) return lostEngine(e.getMessage());
       c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(),
-          model.name() + " cannot read the prompt: " + engineError(c.error()).getMessage(), null));
+          model.name() + " cannot read the prompt: " + e.getMessage(), null));
       return this;
     }
     vocabulary.use(c.prepared());
