@@ -99,6 +99,8 @@ public final class EvalCommand implements Callable<Integer> {
       if (config.getInt(key) < concurrency)
         config = config.withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(concurrency));
     }
+    // Each step's times reach the run (the results' step_seconds).
+    config = config.withValue("tandem.session.publish-step-timings", com.typesafe.config.ConfigValueFactory.fromAnyRef(true));
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
     ModelOptions.requireEnginesAnswer(config, needed);
     long seed = models.seed == null ? 0 : models.seed;
@@ -117,8 +119,11 @@ public final class EvalCommand implements Callable<Integer> {
         for (EvalRunner.Sample s : samples) lines.append(EvalRunner.sampleJson(s)).append('\n');
         Files.writeString(outDir.resolve("samples-" + mode + ".jsonl"), lines);
         if (!progress) {
-          err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%n", mode,
-              r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds());
+          StringBuilder steps = new StringBuilder();
+          r.stepSeconds().forEach((role, st) -> steps.append(String.format(java.util.Locale.ROOT,
+              ", %s step p50 %.0f ms p99 %.0f ms", role, st.p50() * 1000, st.p99() * 1000)));
+          err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
+              r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
         }
       }
     }

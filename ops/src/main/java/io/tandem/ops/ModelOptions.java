@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
  */
 public final class ModelOptions {
   @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, "
-      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N]. "
+      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]. "
       + "Default: tandem.small.model, else the demo small model (ops/demo/small).")
   String small;
 

@@ -39,6 +39,13 @@ class EvalCommandTest {
     assertEquals(1.0, modes.path("small").path("small_token_share").asDouble(), 1e-9);
     assertEquals(1.0, modes.path("large").path("large_token_share").asDouble(), 1e-9);
     assertTrue(modes.path("small").path("tokens_per_s").asDouble() > 0);
+    // One step per problem in a single-model mode: the step times of that model only.
+    JsonNode steps = modes.path("small").path("step_seconds");
+    assertEquals(3, steps.path("small").path("steps").asInt(), steps.toString());
+    assertTrue(steps.path("small").path("p50").asDouble() > 0, steps.toString());
+    assertTrue(steps.path("small").path("p99").asDouble() >= steps.path("small").path("p50").asDouble(), steps.toString());
+    assertTrue(steps.path("large").isMissingNode(), steps.toString());
+    assertEquals(3, modes.path("large").path("step_seconds").path("large").path("steps").asInt());
     String table = Files.readString(out.resolve("results.md"));
     assertTrue(table.contains("| small alone | 66.7 | 8.0 |"), table);
     assertTrue(table.contains("| large alone | 33.3 | 6.0 |"), table);

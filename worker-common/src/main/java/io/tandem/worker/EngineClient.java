@@ -12,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodySubscribers;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -35,6 +36,18 @@ import java.util.concurrent.Flow;
  * {@code --enable-prompt-tokens-details}), {@code usage.prompt_tokens_details.cached_tokens}: the
  * prompt tokens its prefix cache already held.
  *
+ * <p>Without a local tokenizer ({@link EngineVocabulary}) the engine's tokenizer is asked too, as
+ * vLLM's server answers at its root (not under {@code /v1}; {@code
+ * vllm/entrypoints/openai/api_server.py}, models {@code TokenizeCompletionRequest}, {@code
+ * TokenizeChatRequest}, {@code TokenizeResponse}, {@code DetokenizeRequest}, {@code
+ * DetokenizeResponse} in {@code vllm/entrypoints/openai/protocol.py}): {@code POST /tokenize}
+ * {@code {model, prompt, add_special_tokens: false}} or {@code {model, messages,
+ * add_generation_prompt: true, add_special_tokens: false}} answers {@code {tokens, count,
+ * max_model_len}}; {@code POST /detokenize {model, tokens}} answers {@code {prompt}}. The steps
+ * then ask for {@code skip_special_tokens: true}, so that each chunk's {@code text} is the text
+ * of its {@code token_ids} as a decode that drops special tokens writes it (the ids still carry
+ * them).
+ *
  * <p>Failures are sorted for the worker: no connection, a timeout, a broken stream (one that ends
  * without a {@code finish_reason} included) or a 5xx status mean the engine is lost ({@link Listener#failed} with {@code lost}); a 4xx or a malformed answer
  * is an error of that request only.
@@ -43,8 +56,11 @@ final class EngineClient {
 
   /** What a streamed completion reports, on the HTTP client's threads, in order. */
   interface Listener {
-    /** The next generated token ids (one SSE chunk's {@code token_ids}). */
-    void tokens(int[] ids);
+    /**
+     * The next generated token ids (one SSE chunk's {@code token_ids}, possibly none when the
+     * chunk carries text only) and the chunk's {@code text}.
+     */
+    void tokens(int[] ids, String text);
 
     /** The final usage: prompt tokens sent, and those the engine's prefix cache held (-1: not reported). */
     void usage(int promptTokens, int cachedTokens);
@@ -82,14 +98,36 @@ final class EngineClient {
       boolean stream,
       @JsonProperty("stream_options") Map<String, Object> streamOptions) {
 
-    /** A streamed step: {@code prompt} ids, at most {@code maxTokens}, stopping at {@code stop} (empty: none) kept in the output. */
-    static CompletionBody step(String model, int[] prompt, int maxTokens, SamplingParams s, List<String> stop) {
+    /**
+     * A streamed step: {@code prompt} ids, at most {@code maxTokens}, stopping at {@code stop}
+     * (empty: none) kept in the output; {@code textWithoutSpecials} when the worker takes the
+     * engine's text (no local tokenizer), which must then leave special tokens out as a local
+     * decode does.
+     */
+    static CompletionBody step(String model, int[] prompt, int maxTokens, SamplingParams s, List<String> stop,
+        boolean textWithoutSpecials) {
       boolean stops = !stop.isEmpty();
       return new CompletionBody(model, prompt, maxTokens, s.temperature(), s.topP(), s.topK() == 0 ? -1 : s.topK(),
-          s.seed(), stops ? stop : null, stops ? Boolean.TRUE : null, stops ? Boolean.TRUE : null, false, true, true,
-          Map.of("include_usage", true));
+          s.seed(), stops ? stop : null, stops ? Boolean.TRUE : null, stops ? Boolean.TRUE : null, textWithoutSpecials,
+          true, true, Map.of("include_usage", true));
     }
   }
+
+  /**
+   * An engine request that did not get its answer; {@code lost} when the engine is unreachable or
+   * broken (no connection, a timeout, a 5xx), else the request's own problem.
+   */
+  static final class EngineException extends RuntimeException {
+    final boolean lost;
+
+    EngineException(boolean lost, String message) {
+      super(message, null, false, false);
+      this.lost = lost;
+    }
+  }
+
+  /** What a health poll found: null {@code problem} when the engine serves the model; its {@code max_model_len} (0: not listed). */
+  record Health(String problem, int maxModelLen) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -145,21 +183,110 @@ final class EngineClient {
   }
 
   /**
-   * Polls {@code GET /v1/models}: completes with null when the engine answers and lists the model,
-   * else with what is wrong.
+   * Polls {@code GET /v1/models}: a {@link Health} without a problem when the engine answers and
+   * lists the model (with the {@code max_model_len} it lists for it, as vLLM's {@code ModelCard}
+   * does), else with what is wrong.
    */
-  CompletableFuture<String> health() {
+  CompletableFuture<Health> health() {
     HttpRequest request = HttpRequest.newBuilder(uri("/models")).timeout(settings.healthTimeout()).GET().build();
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
-      if (error != null) return "engine " + spec.endpoint() + " unreachable: " + describe(error);
-      if (response.statusCode() != 200) return "engine " + spec.endpoint() + " /v1/models answered " + response.statusCode();
+      if (error != null) return problem("engine " + spec.endpoint() + " unreachable: " + describe(error));
+      if (response.statusCode() != 200) return problem("engine " + spec.endpoint() + " /v1/models answered " + response.statusCode());
       try {
         JsonNode data = JSON.readTree(response.body()).path("data");
-        for (JsonNode m : data) if (spec.model().equals(m.path("id").asText())) return null;
-        return "engine " + spec.endpoint() + " does not serve model '" + spec.model() + "' (its /v1/models lists "
-            + data.findValuesAsText("id") + ")";
+        for (JsonNode m : data)
+          if (spec.model().equals(m.path("id").asText())) return new Health(null, m.path("max_model_len").asInt(0));
+        return problem("engine " + spec.endpoint() + " does not serve model '" + spec.model() + "' (its /v1/models lists "
+            + data.findValuesAsText("id") + ")");
       } catch (JsonProcessingException e) {
-        return "engine " + spec.endpoint() + " /v1/models is not JSON: " + clip(response.body());
+        return problem("engine " + spec.endpoint() + " /v1/models is not JSON: " + clip(response.body()));
+      }
+    });
+  }
+
+  private static Health problem(String problem) {
+    return new Health(problem, 0);
+  }
+
+  /**
+   * The engine's tokenizer on {@code text}, adding no special tokens (as a local {@code encode}
+   * does): {@code POST /tokenize}.
+   *
+   * @return the token ids; fails with an {@link EngineException}
+   */
+  CompletableFuture<int[]> tokenize(String text) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("model", spec.model());
+    body.put("prompt", text);
+    body.put("add_special_tokens", false);
+    return post("/tokenize", body).thenApply(EngineClient::tokens);
+  }
+
+  /**
+   * The engine's chat template and tokenizer on {@code messages}, with the generation prompt:
+   * {@code POST /tokenize} with {@code messages}.
+   *
+   * @return the token ids; fails with an {@link EngineException}
+   */
+  CompletableFuture<int[]> tokenizeChat(List<io.tandem.protocol.ChatMessage> messages) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("model", spec.model());
+    body.put("messages", messages.stream().map(m -> Map.of("role", m.role(), "content", m.content())).toList());
+    body.put("add_generation_prompt", true);
+    body.put("add_special_tokens", false);
+    return post("/tokenize", body).thenApply(EngineClient::tokens);
+  }
+
+  /**
+   * The text of {@code ids} as the engine's tokenizer decodes them: {@code POST /detokenize}.
+   *
+   * @return the text; fails with an {@link EngineException}
+   */
+  CompletableFuture<String> detokenize(int[] ids) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("model", spec.model());
+    body.put("tokens", ids);
+    return post("/detokenize", body).thenApply(answer -> {
+      JsonNode text = answer.get("prompt");
+      if (text == null || !text.isTextual())
+        throw new EngineException(false, "engine " + spec.endpoint() + " /detokenize answered without a prompt text: " + clip(answer.toString()));
+      return text.asText();
+    });
+  }
+
+  private static int[] tokens(JsonNode answer) {
+    JsonNode ids = answer.get("tokens");
+    if (ids == null || !ids.isArray())
+      throw new EngineException(false, "the engine's /tokenize answered without tokens: " + clip(answer.toString()));
+    int[] out = new int[ids.size()];
+    for (int i = 0; i < out.length; i++) out[i] = ids.get(i).asInt();
+    return out;
+  }
+
+  /** POSTs {@code body} to {@code path} at the server root; the answer's JSON, or an {@link EngineException}. */
+  private CompletableFuture<JsonNode> post(String path, Map<String, Object> body) {
+    String where = "engine " + spec.endpoint() + " " + path;
+    HttpRequest request;
+    try {
+      request = HttpRequest.newBuilder(URI.create(spec.serverRoot() + path))
+          .timeout(settings.requestTimeout())
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
+          .build();
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a tokenizer request always serializes", e);
+    }
+    return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
+      if (error != null) throw new EngineException(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
+      int status = response.statusCode();
+      if (status == 404 || status == 405)
+        throw new EngineException(false, where + " answered " + status + ": the engine does not serve it (vLLM does);"
+            + " give the engine spec tokenizer=DIR, a local folder with the model's tokenizer.json");
+      if (status != 200) throw new EngineException(status >= 500, where + " answered " + status + ": " + clip(response.body()));
+      try {
+        return JSON.readTree(response.body());
+      } catch (JsonProcessingException e) {
+        throw new EngineException(false, where + " answered something that is not JSON: " + clip(response.body()));
       }
     });
   }
@@ -212,10 +339,10 @@ final class EngineClient {
               fail("the engine returned text without token_ids: it must support return_token_ids (vLLM 0.10.2 or later)");
               return;
             }
-          } else if (ids.size() > 0) {
+          } else if (ids.size() > 0 || !choice.path("text").asText("").isEmpty()) {
             int[] out = new int[ids.size()];
             for (int i = 0; i < out.length; i++) out[i] = ids.get(i).asInt();
-            listener.tokens(out);
+            listener.tokens(out, choice.path("text").asText(""));
           }
           if (choice.hasNonNull("finish_reason")) {
             finishReason = choice.get("finish_reason").asText();

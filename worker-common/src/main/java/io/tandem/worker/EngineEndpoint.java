@@ -12,7 +12,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /**
- * One remote engine endpoint of a role: loads the model's tokenizer, polls the engine's health
+ * One remote engine endpoint of a role: loads the model's tokenizer (or, without a tokenizer
+ * folder, takes the context length from its spec or from the engine's {@code /v1/models} at the
+ * first answer), polls the engine's health
  * ({@code GET /v1/models} every {@code tandem.engine.health-interval}) and keeps an {@link
  * EngineWorker} serving while the engine answers. A worker that lost its engine stops (its
  * sessions move on, as from any lost worker); once the engine answers again a fresh worker
@@ -28,14 +30,15 @@ public final class EngineEndpoint {
     INSTANCE
   }
 
-  private record Health(String problem) implements Message {}
+  private record Health(String problem, int maxModelLen) implements Message {}
 
   private record WorkerStopped(ActorRef<WorkerProtocol.Command> worker) implements Message {}
 
   /**
    * An endpoint of {@code role} for the engine {@code spec}; {@code queue} makes each worker's
    * admission queue (the role's order), {@code loaded} completes with the model's name once its
-   * tokenizer is loaded, or with the error that kept it from loading (the endpoint then stops).
+   * tokenizer is loaded (at once without a tokenizer folder), or with the error that kept it from
+   * loading (the endpoint then stops).
    * {@code spec.maxConcurrency()} (when set) replaces {@code settings.maxBatch()} as the most
    * requests in flight.
    */
@@ -44,13 +47,13 @@ public final class EngineEndpoint {
     return Behaviors.setup(ctx -> {
       EngineModel model;
       try {
-        model = EngineModel.open(spec);
+        model = spec.localTokenizer() ? EngineModel.open(spec) : null;
       } catch (RuntimeException e) {
         ctx.getLog().error("{} engine {}: {}", role, spec.endpoint(), e.getMessage());
         loaded.completeExceptionally(e);
         return Behaviors.stopped();
       }
-      loaded.complete(model.name());
+      loaded.complete(EngineModel.name(spec));
       WorkerSettings workerSettings = spec.maxConcurrency() == 0 ? settings : new WorkerSettings(spec.maxConcurrency(),
           settings.queueLimit(), settings.kvCacheBytes(), true, settings.prefillChunk(), settings.prefixCacheSequences());
       EngineClient client = new EngineClient(spec, engine);
@@ -69,13 +72,14 @@ public final class EngineEndpoint {
    * that should name an engine that does not answer rather than wait for a worker.
    */
   public static CompletableFuture<String> health(EngineSpec spec, EngineSettings engine) {
-    return new EngineClient(spec, engine).health();
+    return new EngineClient(spec, engine).health().thenApply(EngineClient.Health::problem);
   }
 
   private static final class State {
     final Role role;
     final EngineSpec spec;
-    final EngineModel model;
+    /** Null until the first answer gives the context length, when there is no tokenizer folder. */
+    EngineModel model;
     final EngineClient client;
     final WorkerSettings settings;
     final Supplier<AdmissionQueue> queue;
@@ -105,7 +109,7 @@ public final class EngineEndpoint {
             return Behaviors.same();
           })
           .onSignal(PostStop.class, s -> {
-            model.close();
+            if (model != null) model.close();
             return Behaviors.same();
           })
           .build();
@@ -114,12 +118,20 @@ public final class EngineEndpoint {
     private Behavior<Message> poll() {
       if (polling) return Behaviors.same();
       polling = true;
-      ctx.pipeToSelf(client.health(), (problem, error) -> new Health(error != null ? error.toString() : problem));
+      ctx.pipeToSelf(client.health(),
+          (h, error) -> error != null ? new Health(error.toString(), 0) : new Health(h.problem(), h.maxModelLen()));
       return Behaviors.same();
     }
 
-    private Behavior<Message> onHealth(Health h) {
+    private Behavior<Message> onHealth(Health answer) {
       polling = false;
+      Health h = answer;
+      if (h.problem() == null && model == null) {
+        int context = spec.maxModelLen() > 0 ? spec.maxModelLen() : h.maxModelLen();
+        if (context > 0) model = EngineModel.remote(spec, context);
+        else h = new Health("engine " + spec.endpoint() + " lists no max_model_len for '" + spec.model()
+            + "' in its /v1/models; add max-model-len=N to its spec", 0);
+      }
       if (h.problem() == null) {
         if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
         lastProblem = null;

@@ -12,32 +12,39 @@ import java.util.Map;
 /**
  * A model served by a remote engine with an OpenAI-compatible API (vLLM, SGLang, or another
  * Tandem node), named where a model or a device is named: {@code
- * openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR&max-concurrency=N&max-model-len=N}.
+ * openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]}.
  *
  * <ul>
  *   <li>{@code model} (required): the engine's model name, as its {@code /v1/models} lists it;
- *   <li>{@code tokenizer} (required): a local Hugging Face folder with the engine model's {@code
+ *   <li>{@code tokenizer}: a local Hugging Face folder with the engine model's {@code
  *       tokenizer.json} (and its chat template and {@code config.json}, when it has them): prompts
- *       are rendered and tokens counted and matched against triggers here, and the engine gets and
- *       returns token ids;
+ *       are rendered and tokens counted, decoded and matched against triggers here, exactly as an
+ *       in-process worker of the model does, and only token ids travel. Without it the engine's
+ *       own tokenizer does that work ({@link EngineVocabulary}): chat templates and text through
+ *       its {@code POST /tokenize}, token-id prompts through its {@code POST /detokenize} (vLLM's
+ *       endpoints at the server root), generated text from its stream (each chunk's {@code text}
+ *       beside its {@code token_ids}), the end of sequence from its {@code finish_reason}; token
+ *       ids pass unchanged only between workers of the same {@code model}, any other role's
+ *       tokens reach it as text (the text hand-over, as between two vocabularies);
  *   <li>{@code max-concurrency}: the most requests in flight to the engine at once (default: the
  *       role's {@code max-batch}); more wait in the worker's queue, up to its {@code queue-limit};
  *   <li>{@code max-model-len}: the engine's context length (vLLM's {@code --max-model-len});
- *       default: {@code max_position_embeddings} of the tokenizer folder's {@code config.json}.
+ *       default: {@code max_position_embeddings} of the tokenizer folder's {@code config.json},
+ *       or without a folder the {@code max_model_len} the engine's {@code /v1/models} lists.
  * </ul>
  *
  * @param baseUrl the API root, e.g. {@code http://127.0.0.1:8000/v1} (no trailing slash)
  * @param model the engine's model name
- * @param tokenizer the local tokenizer folder
+ * @param tokenizer the local tokenizer folder, or null to use the engine's tokenizer
  * @param maxConcurrency the most requests in flight, or 0 for the role's {@code max-batch}
- * @param maxModelLen the context length, or 0 to read it from the tokenizer folder
+ * @param maxModelLen the context length, or 0 to read it from the tokenizer folder or the engine
  */
 public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcurrency, int maxModelLen) {
 
   /** The prefix that marks a remote engine in a model or device spec. */
   public static final String PREFIX = "openai:";
 
-  private static final String FORM = "openai:http://HOST:PORT/v1?model=NAME&tokenizer=DIR[&max-concurrency=N][&max-model-len=N]";
+  private static final String FORM = "openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]";
 
   /** Whether {@code spec} names a remote engine (starts with {@value #PREFIX}). */
   public static boolean isEngine(String spec) {
@@ -48,7 +55,7 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
    * Parses an engine spec.
    *
    * @throws IllegalArgumentException naming the spec and what is wrong with it: not http(s), no
-   *     host, a missing {@code model} or {@code tokenizer}, a tokenizer folder without {@code
+   *     host, a missing {@code model}, a tokenizer folder without {@code
    *     tokenizer.json}, a count that is not a positive integer, an unknown parameter
    */
   public static EngineSpec parse(String spec) {
@@ -83,12 +90,11 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
     if (model == null || model.isBlank())
       throw new IllegalArgumentException("engine '" + spec + "': no model=NAME (the name the engine's /v1/models lists)");
     String tok = params.get("tokenizer");
-    if (tok == null || tok.isBlank())
-      throw new IllegalArgumentException("engine '" + spec + "': no tokenizer=DIR (a local folder with the engine model's tokenizer.json)");
-    Path dir = Path.of(tok);
-    if (!Files.isRegularFile(dir.resolve("tokenizer.json")))
+    Path dir = tok == null ? null : Path.of(tok);
+    if (dir != null && !Files.isRegularFile(dir.resolve("tokenizer.json")))
       throw new IllegalArgumentException("engine '" + spec + "': no tokenizer.json in " + dir
-          + " (copy the engine model's tokenizer files there, e.g. from its Hugging Face folder)");
+          + " (copy the engine model's tokenizer files there, e.g. from its Hugging Face folder, or leave tokenizer= out to use "
+          + "the engine's own /tokenize and /detokenize)");
     return new EngineSpec(uri, model, dir, positive(params, "max-concurrency", spec), positive(params, "max-model-len", spec));
   }
 
@@ -102,6 +108,20 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
       // reported below
     }
     throw new IllegalArgumentException("engine '" + spec + "': " + key + " must be a positive integer, got '" + v + "'");
+  }
+
+  /** Whether prompts are rendered and tokens decoded here (a {@code tokenizer} folder), not by the engine. */
+  public boolean localTokenizer() {
+    return tokenizer != null;
+  }
+
+  /**
+   * The server root, where vLLM serves {@code /tokenize} and {@code /detokenize}: the base URL
+   * without its trailing {@code /v1}.
+   */
+  URI serverRoot() {
+    String b = baseUrl.toString();
+    return URI.create(b.endsWith("/v1") ? b.substring(0, b.length() - 3) : b);
   }
 
   /** {@code HOST:PORT}: what names this endpoint in logs and actor names. */

@@ -35,6 +35,10 @@ import java.util.Map;
  * queue, and a full queue rejects ({@link Rejected} with {@link FailureCode#QUEUE_FULL}). The actor
  * never blocks: the HTTP client reports on its own threads by messages to this actor.
  *
+ * <p>Without a local tokenizer ({@link EngineVocabulary}) a request first asks the engine's
+ * tokenizer for what its admission reads, and joins the admission queue once it answered; the
+ * text of each generated token is the engine's.
+ *
  * <p>A connection error, a timeout or a 5xx from the engine stops this actor: the Receptionist
  * withdraws it and every session with a step on it sees it terminate, which is how sessions handle
  * a lost worker (retry on another worker of the role, degrade, or fail, per {@code
@@ -43,8 +47,19 @@ import java.util.Map;
  */
 final class EngineWorker extends AbstractBehavior<Command> {
 
-  /** Token ids streamed by the engine for run {@code run}. */
-  private record Streamed(long run, int[] ids) implements Command {}
+  /** Token ids streamed by the engine for run {@code run}, with the chunk's text. */
+  private record Streamed(long run, int[] ids, String text) implements Command {}
+
+  /**
+   * The engine's tokenizer answered (or failed, {@code error}) for request {@code g}, which arrived
+   * at {@code arrivedNanos} (no local tokenizer).
+   */
+  private record Tokenized(Generate g, long arrivedNanos, EngineVocabulary.Prepared prepared, Throwable error)
+      implements Command {}
+
+  /** The engine's tokenizer answered (or failed) for the count {@code c} (no local tokenizer). */
+  private record Counted(WorkerProtocol.CountTokens c, EngineVocabulary.Prepared prepared, Throwable error)
+      implements Command {}
 
   /** The engine's usage of run {@code run}: prompt tokens, and those its prefix cache held (-1: unknown). */
   private record Used(long run, int promptTokens, int cachedTokens) implements Command {}
@@ -73,6 +88,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
     long firstTokenNanos;
     int cachedTokens = -1;
     boolean completeLocally;
+    /** Engine text that came without ids (no local tokenizer): the next token's text begins with it. */
+    String pendingText = "";
 
     InFlight(long id, StepRun step) {
       this.id = id;
@@ -89,6 +106,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private final WorkerMetrics metrics = new WorkerMetrics();
   private final Map<Long, InFlight> inFlight = new HashMap<>();
   private final Map<String, InFlight> bySession = new HashMap<>();
+  /** No local tokenizer: the request of each session whose tokens the engine is asked for now. */
+  private final Map<String, Long> tokenizing = new HashMap<>();
+  /** No local tokenizer: the engine's answers for each session's queued request. */
+  private final Map<String, EngineVocabulary.Prepared> prepared = new HashMap<>();
+  private final EngineVocabulary vocabulary;
   private long nextRun;
 
   private EngineWorker(ActorContext<Command> ctx, Role role, EngineModel model, EngineClient client, String modelName,
@@ -99,6 +121,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     this.client = client;
     this.modelName = modelName;
     this.scheduler = new Scheduler<>(settings, queue);
+    this.vocabulary = model.engineVocabulary();
   }
 
   @Override
@@ -109,6 +132,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
         .onMessage(Used.class, this::onUsed)
         .onMessage(Ended.class, this::onEnded)
         .onMessage(Broke.class, this::onBroke)
+        .onMessage(Tokenized.class, this::onTokenized)
+        .onMessage(Counted.class, this::onCounted)
         .onMessage(Cancel.class, c -> {
           drop(c.sessionId());
           return this;
@@ -119,10 +144,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
           return this;
         })
         .onMessage(GetStats.class, this::onGetStats)
-        .onMessage(WorkerProtocol.CountTokens.class, c -> {
-          c.replyTo().tell(StepSync.count(c, model));
-          return this;
-        })
+        .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();
@@ -130,13 +152,78 @@ final class EngineWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onGenerate(Generate g) {
     drop(g.sessionId());
-    if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
+    if (vocabulary == null) {
+      if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
+      return this;
+    }
+    tokenizing.put(g.sessionId(), g.requestId());
+    long arrived = System.nanoTime();
+    getContext().pipeToSelf(vocabulary.prepare(g, client), (p, error) -> new Tokenized(g, arrived, p, error));
     return this;
+  }
+
+  private Behavior<Command> onTokenized(Tokenized t) {
+    Generate g = t.g();
+    Long current = tokenizing.get(g.sessionId());
+    if (current == null || current != g.requestId()) return this; // cancelled or replaced meanwhile
+    tokenizing.remove(g.sessionId());
+    if (t.error() != null) {
+      EngineClient.EngineException e = engineError(t.error());
+      if (e.lost) return lostEngine(e.getMessage());
+      g.replyTo().tell(new Failed(g.requestId(), FailureCode.MODEL_ERROR, e.getMessage()));
+      return this;
+    }
+    prepared.put(g.sessionId(), t.prepared());
+    if (StepSync.enqueue(g, t.arrivedNanos(), scheduler, metrics, role + " engine worker")) admitWaiting();
+    else prepared.remove(g.sessionId());
+    return this;
+  }
+
+  private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
+    if (vocabulary == null) c.replyTo().tell(StepSync.count(c, model));
+    else getContext().pipeToSelf(vocabulary.prepare(c, client), (p, error) -> new Counted(c, p, error));
+    return this;
+  }
+
+  private Behavior<Command> onCounted(Counted c) {
+    if (c.error() != null) {
+      EngineClient.EngineException e = engineError(c.error());
+      // A lost engine is no fault of the prompt: no answer, as from any lost worker (the asker's
+      // count-timeout names it), rather than a problem the client would be blamed for.
+      if (e.lost) return lostEngine(e.getMessage());
+      c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(),
+          model.name() + " cannot read the prompt: " + e.getMessage(), null));
+      return this;
+    }
+    vocabulary.use(c.prepared());
+    try {
+      c.c().replyTo().tell(StepSync.count(c.c(), model));
+    } finally {
+      vocabulary.done();
+    }
+    return this;
+  }
+
+  /** The engine failure inside a future's failure. */
+  private static EngineClient.EngineException engineError(Throwable error) {
+    for (Throwable t = error; t != null; t = t.getCause())
+      if (t instanceof EngineClient.EngineException e) return e;
+    return new EngineClient.EngineException(false, "the engine's tokenizer could not be asked: " + error);
   }
 
   private void admitWaiting() {
     for (PendingRequest p; (p = scheduler.nextToAdmit()) != null; ) {
-      StepSync.Ready ready = StepSync.sync(p.request(), scheduler, model, metrics, getContext().getLog());
+      StepSync.Ready ready;
+      if (vocabulary == null) {
+        ready = StepSync.sync(p.request(), scheduler, model, metrics, getContext().getLog());
+      } else {
+        vocabulary.use(prepared.remove(p.request().sessionId()));
+        try {
+          ready = StepSync.sync(p.request(), scheduler, model, metrics, getContext().getLog());
+        } finally {
+          vocabulary.done();
+        }
+      }
       if (ready == null) continue; // answered already (resync, failure)
       StepRun step = new StepRun(p, ready, model, metrics);
       if (step.limit() == 0) {
@@ -158,11 +245,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
     List<String> stop = g.limits().stopAtTrigger() ? g.limits().triggers() : List.of();
     ActorRef<Command> self = getContext().getSelf();
     long run = f.id;
-    f.stream = client.complete(EngineClient.CompletionBody.step(modelName, seq.ids(), step.limit(), g.sampling(), stop),
-        new EngineClient.Listener() {
+    f.stream = client.complete(EngineClient.CompletionBody.step(modelName, seq.ids(), step.limit(), g.sampling(), stop,
+        vocabulary != null), new EngineClient.Listener() {
           @Override
-          public void tokens(int[] ids) {
-            self.tell(new Streamed(run, ids));
+          public void tokens(int[] ids, String text) {
+            self.tell(new Streamed(run, ids, text));
           }
 
           @Override
@@ -186,13 +273,29 @@ final class EngineWorker extends AbstractBehavior<Command> {
     InFlight f = inFlight.get(s.run());
     if (f == null || f.completeLocally) return this; // cancelled, or complete already
     if (f.firstTokenNanos == 0) f.firstTokenNanos = System.nanoTime();
-    for (int id : s.ids()) {
+    if (vocabulary != null && s.ids().length == 0) {
+      f.pendingText += s.text();
+      return this;
+    }
+    for (int i = 0; i < s.ids().length; i++) {
+      int id = s.ids()[i];
       if (id < 0 || (model.vocabSize() > 0 && id >= model.vocabSize())) {
         return onBroke(new Broke(f.id, false, "the engine returned token id " + id + ", outside the vocabulary of the "
             + "tokenizer folder (vocab_size " + model.vocabSize() + "): does it serve the tokenizer folder's model?"));
       }
       f.step.view().sequence.append(new int[] {id});
-      if (f.step.accept(id)) {
+      boolean complete;
+      if (vocabulary == null) {
+        complete = f.step.accept(id);
+      } else {
+        // The engine's text of the chunk's ids, carried by its last id (the text is whole only
+        // with it, so a trigger is matched where the engine matched it): the tokens' texts
+        // concatenate to the output's text as the engine decoded it.
+        boolean last = i == s.ids().length - 1;
+        complete = f.step.accept(id, last ? f.pendingText + s.text() : "");
+        if (last) f.pendingText = "";
+      }
+      if (complete) {
         // Complete by the local rules (EOS, limit, trigger), which the engine was given too: it
         // ends the stream here, with its usage; anything it might send after is not the step's.
         f.completeLocally = true;
@@ -221,11 +324,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onBroke(Broke b) {
     InFlight f = inFlight.get(b.run());
     if (f == null) return this;
-    if (b.lost()) {
-      getContext().getLog().error("{} engine worker {} lost its engine: {}; stopping so that its sessions move on", role,
-          getContext().getSelf().path().name(), b.message());
-      return Behaviors.stopped();
-    }
+    if (b.lost()) return lostEngine(b.message());
     getContext().getLog().warn("{} engine worker: request {} failed: {}", role, f.step.request.requestId(), b.message());
     forgetRun(f);
     f.stream.cancel();
@@ -236,7 +335,16 @@ final class EngineWorker extends AbstractBehavior<Command> {
     return this;
   }
 
+  private Behavior<Command> lostEngine(String message) {
+    getContext().getLog().error("{} engine worker {} lost its engine: {}; stopping so that its sessions move on", role,
+        getContext().getSelf().path().name(), message);
+    return Behaviors.stopped();
+  }
+
   private void complete(InFlight f) {
+    if (!f.pendingText.isEmpty())
+      getContext().getLog().warn("{} engine worker: the engine sent text after the last token id of request {}, which no "
+          + "token carries: '{}'", role, f.step.request.requestId(), f.pendingText);
     forgetRun(f);
     scheduler.finish(f.step);
     TokenSequence seq = (TokenSequence) f.step.view().sequence;
@@ -260,6 +368,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
 
   /** Drops a session's waiting request and cancels its step in flight, if any. */
   private void drop(String sessionId) {
+    tokenizing.remove(sessionId);
+    prepared.remove(sessionId);
     InFlight f = bySession.remove(sessionId);
     if (f != null) {
       inFlight.remove(f.id);

@@ -5,6 +5,11 @@ import io.tandem.inference.Sequence;
 import io.tandem.inference.TextTokenizer;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.Token;
+import io.tandem.inference.text.IncrementalDecoder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -47,6 +52,18 @@ interface ServedModel {
     if (prompt.tokenIds() != null && prompt.tokenizerKey().equals(tokenizer.key()))
       return prompt.tokenIds().stream().mapToInt(Integer::intValue).toArray();
     return tokenizer.encode(prompt.raw());
+  }
+
+  /**
+   * {@code text} injected after the view as this model's tokens, at most {@code max} of them (an
+   * injection longer than that is cut), each with its text as {@code detok} decodes it there.
+   */
+  default List<Token> injection(String text, int max, IncrementalDecoder detok) {
+    int[] ids = tokenizer().encode(text);
+    if (ids.length > max) ids = Arrays.copyOf(ids, max);
+    List<Token> out = new ArrayList<>(ids.length);
+    for (int id : ids) out.add(new Token(id, detok.next(id)));
+    return out;
   }
 
   /** A new, empty sequence sampling with {@code sampling}. */

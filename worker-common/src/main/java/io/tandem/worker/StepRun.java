@@ -59,8 +59,15 @@ final class StepRun implements Scheduler.Running {
    * request is complete.
    */
   boolean accept(int id) {
+    return accept(id, ready.detok().next(id));
+  }
+
+  /**
+   * {@link #accept(int)} for a token whose text {@code t} is known already (an engine that
+   * decodes, {@link EngineVocabulary}); the texts given must concatenate to the output's text.
+   */
+  boolean accept(int id, String t) {
     ready.view().recordOwn(1);
-    String t = ready.detok().next(id);
     Token token = new Token(id, t);
     generated.add(token);
     text.append(t);

@@ -44,8 +44,13 @@ final class StepSync {
    * @return whether the request was queued
    */
   static boolean enqueue(Generate g, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
+    return enqueue(g, System.nanoTime(), scheduler, metrics, worker);
+  }
+
+  /** {@link #enqueue} for a request that arrived at {@code arrivedNanos} ({@link System#nanoTime}), before it could queue. */
+  static boolean enqueue(Generate g, long arrivedNanos, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
     metrics.requests++;
-    if (scheduler.enqueue(new PendingRequest(g, System.nanoTime()))) return true;
+    if (scheduler.enqueue(new PendingRequest(g, arrivedNanos))) return true;
     metrics.rejected++;
     g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL,
         worker + " queue is full (" + scheduler.waiting() + " waiting)"));
@@ -90,12 +95,10 @@ final class StepSync {
 
       WorkerProtocol.Limits limits = g.limits();
       IncrementalDecoder detok = new IncrementalDecoder(model.tokenizer(), tail(view.sequence, DECODE_CONTEXT));
-      List<Token> injected = new ArrayList<>();
+      List<Token> injected = List.of();
       if (limits.inject() != null && !limits.inject().isEmpty()) {
-        int[] ids = model.tokenizer().encode(limits.inject());
-        if (ids.length > limits.maxTotalTokens()) ids = Arrays.copyOf(ids, limits.maxTotalTokens());
-        view.appendOwn(ids);
-        for (int id : ids) injected.add(new Token(id, detok.next(id)));
+        injected = model.injection(limits.inject(), limits.maxTotalTokens(), detok);
+        view.appendOwn(injected.stream().mapToInt(Token::id).toArray());
       }
       int limit = Math.max(0, Math.min(limits.maxNewTokens(), limits.maxTotalTokens() - injected.size()));
       int room = model.contextLength() - view.sequence.length();
@@ -124,15 +127,19 @@ final class StepSync {
   static WorkerProtocol.TokenCount count(WorkerProtocol.CountTokens c, ServedModel model) {
     int context = model.contextLength();
     try {
-      if (c.prompt() != null) return new WorkerProtocol.TokenCount(model.render(c.prompt()).length, null, null, context, null);
+      if (c.prompt() != null) {
+        int[] ids = model.render(c.prompt());
+        return new WorkerProtocol.TokenCount(ids.length, null, null, context, null, Arrays.stream(ids).boxed().toList());
+      }
       int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
       for (int i = 0; i < ids.length; i++)
         if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
           return new WorkerProtocol.TokenCount(0, null, null, context, "prompt[" + i + "] is token id " + ids[i]
-              + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens");
-      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null);
+              + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens", null);
+      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null,
+          null);
     } catch (RuntimeException e) {
-      return new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage());
+      return new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage(), null);
     }
   }
 

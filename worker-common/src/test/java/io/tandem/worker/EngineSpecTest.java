@@ -34,12 +34,20 @@ class EngineSpecTest {
   }
 
   @Test
+  void withoutATokenizerFolderTheEnginesTokenizerIsUsedAtItsServerRoot() {
+    EngineSpec s = EngineSpec.parse("openai:http://10.0.0.7:8000/v1?model=r1-32b");
+    assertFalse(s.localTokenizer());
+    assertEquals("http://10.0.0.7:8000", s.serverRoot().toString(), "where vLLM serves /tokenize and /detokenize");
+    assertEquals(0, s.maxModelLen(), "read from the engine's /v1/models");
+  }
+
+  @Test
   void eachMistakeIsNamed(@TempDir Path dir) throws Exception {
     tokenizerDir(dir);
     String ok = "&tokenizer=" + dir;
     assertMessage("must start with http", "openai:ftp://h:1/v1?model=m" + ok);
     assertMessage("no model=NAME", "openai:http://h:1/v1?tokenizer=" + dir);
-    assertMessage("no tokenizer=DIR", "openai:http://h:1/v1?model=m");
+    assertMessage("or leave tokenizer= out", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("missing"));
     assertMessage("no tokenizer.json in", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("missing"));
     assertMessage("max-concurrency must be a positive integer, got '0'", "openai:http://h:1/v1?model=m&max-concurrency=0" + ok);
     assertMessage("max-model-len must be a positive integer, got 'lots'", "openai:http://h:1/v1?model=m&max-model-len=lots" + ok);

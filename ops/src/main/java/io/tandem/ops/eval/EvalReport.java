@@ -47,6 +47,13 @@ public final class EvalReport {
           .put("answered", r.answered())
           .put("failed", r.failed())
           .put("wall_s", round(r.wallSeconds(), 1));
+      if (!r.stepSeconds().isEmpty()) {
+        ObjectNode steps = ((ObjectNode) modes.get(r.mode())).putObject("step_seconds");
+        for (String role : List.of("small", "large")) {
+          ModeResult.StepSeconds st = r.stepSeconds().get(role);
+          if (st != null) steps.putObject(role).put("steps", st.steps()).put("p50", round(st.p50(), 4)).put("p99", round(st.p99(), 4));
+        }
+      }
     }
     try {
       return JSON.writeValueAsString(root);

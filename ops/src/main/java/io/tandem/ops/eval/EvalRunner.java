@@ -13,7 +13,17 @@ import io.tandem.protocol.Counters;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.Props;
+import akka.actor.typed.eventstream.EventStream;
+import akka.actor.typed.javadsl.Behaviors;
+import io.tandem.orchestrator.session.StepTimings;
+import io.tandem.protocol.Role;
 import java.io.PrintStream;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -46,9 +56,14 @@ public final class EvalRunner {
 
   private EvalRunner() {}
 
-  /** Runs {@code problems} in {@code mode}; {@code samples} receives each outcome in problem order. */
+  /**
+   * Runs {@code problems} in {@code mode}; {@code samples} receives each outcome in problem order.
+   * With {@code tandem.session.publish-step-timings} on in the node, the result has the step
+   * times per role ({@link ModeResult#stepSeconds()}).
+   */
   public static ModeResult run(TandemNode node, Mode mode, List<Problem> problems, Settings settings,
       List<Sample> samples, PrintStream err, boolean progress) throws Exception {
+    StepCollector steps = new StepCollector(node, mode);
     ProgressBar bar = new ProgressBar(err, progress, mode.name(), problems.size());
     Semaphore slots = new Semaphore(settings.concurrency());
     AtomicInteger done = new AtomicInteger();
@@ -79,6 +94,7 @@ public final class EvalRunner {
     }
     CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(24, TimeUnit.HOURS);
     double wall = (System.nanoTime() - t0) / 1e9;
+    Map<String, ModeResult.StepSeconds> stepSeconds = steps.finish();
     long tokens = 0;
     long small = 0;
     long large = 0;
@@ -101,7 +117,54 @@ public final class EvalRunner {
     double written = Math.max(1, small + large + injected);
     int n = problems.size();
     return new ModeResult(mode.name(), n, correct.get(), answered, failed, (double) tokens / n, tokens / wall, n / wall,
-        (double) takeovers / n, small / written, large / written, injected / written, wall);
+        (double) takeovers / n, small / written, large / written, injected / written, wall, stepSeconds);
+  }
+
+  /**
+   * The {@link StepTimings} the node's sessions publish during one mode's run: a subscriber on the
+   * event stream, and {@link #finish} waits for a marker published after the last session ended
+   * (the stream delivers in order), so every step published before it is counted.
+   */
+  private static final class StepCollector {
+    private final TandemNode node;
+    private final String marker;
+    private final ConcurrentLinkedQueue<StepTimings> seen = new ConcurrentLinkedQueue<>();
+    private final CompletableFuture<Void> markerSeen = new CompletableFuture<>();
+    private final ActorRef<StepTimings> ref;
+
+    StepCollector(TandemNode node, Mode mode) {
+      this.node = node;
+      this.marker = "eval-steps-" + mode + "-" + System.nanoTime();
+      Behavior<StepTimings> b = Behaviors.receive(StepTimings.class).onMessage(StepTimings.class, t -> {
+        if (!t.sessionId().equals(marker)) {
+          seen.add(t);
+          return Behaviors.same();
+        }
+        markerSeen.complete(null);
+        return Behaviors.stopped();
+      }).build();
+      ref = node.system().systemActorOf(b, marker, Props.empty());
+      node.system().eventStream().tell(new EventStream.Subscribe<>(StepTimings.class, ref));
+    }
+
+    /** Per role, the median and p99 of queue plus compute time of every step; stops collecting. */
+    Map<String, ModeResult.StepSeconds> finish() throws Exception {
+      node.system().eventStream().tell(new EventStream.Publish<>(new StepTimings(marker, Role.small, "", 0, 0, 0, 0, 0)));
+      markerSeen.get(30, TimeUnit.SECONDS);
+      node.system().eventStream().tell(new EventStream.Unsubscribe<>(ref));
+      Map<String, ModeResult.StepSeconds> out = new TreeMap<>();
+      for (Role role : Role.values()) {
+        double[] s = seen.stream().filter(t -> t.role() == role).mapToDouble(t -> (t.queueNanos() + t.computeNanos()) / 1e9)
+            .sorted().toArray();
+        if (s.length > 0) out.put(role.name(), new ModeResult.StepSeconds(s.length, quantile(s, 0.5), quantile(s, 0.99)));
+      }
+      return out;
+    }
+
+    /** The nearest-rank quantile of sorted {@code s}. */
+    private static double quantile(double[] s, double q) {
+      return s[Math.max(0, (int) Math.ceil(q * s.length) - 1)];
+    }
   }
 
   static Sample score(Problem p, SessionEvent end) {

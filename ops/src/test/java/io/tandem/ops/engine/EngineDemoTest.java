@@ -47,6 +47,9 @@ class EngineDemoTest {
   static final Path DEMO = DemoModels.dir();
   static final int PROBLEMS = 24;
   static final int MAX_TOKENS = 768;
+  /** The demo models' folders, as a model spec names them. */
+  static final String SMALL = DEMO.resolve("small").toString();
+  static final String LARGE = DEMO.resolve("large").toString();
 
   static Config config(String small, List<String> largeDevices, String large) {
     Config c = ConfigFactory.load();
@@ -100,6 +103,11 @@ class EngineDemoTest {
     return out;
   }
 
+  /** The first {@code n} problems' ends with the demo pair in process. */
+  static List<SessionEvent> inProcess(int n) throws Exception {
+    return run(config(SMALL, List.of("cpu"), LARGE), n, null).ends();
+  }
+
   static SessionEvent.Finished finished(SessionEvent e) {
     assertTrue(e instanceof SessionEvent.Finished, "the session finished: " + e);
     return (SessionEvent.Finished) e;
@@ -140,18 +148,50 @@ class EngineDemoTest {
   }
 
   @Test
+  void aTandemEngineNodeKilledMidRunIsALostWorkerWhoseSessionsFinishOnTheOtherNode() throws Exception {
+    int n = 12;
+    List<SessionEvent> inProcess = inProcess(n);
+    Path tok = DEMO.resolve("large");
+    try (TandemEngineNode first = new TandemEngineNode("demo-large", Role.large, tok, n);
+        TandemEngineNode second = new TandemEngineNode("demo-large", Role.large, tok, n)) {
+      long[] servedBeforeKill = new long[1];
+      Runnable killFirstOnceItServes = () -> {
+        try {
+          long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+          while (servedBeforeKill[0] == 0) {
+            for (WorkerProtocol.WorkerStats st : stats(first.node, Role.large)) servedBeforeKill[0] += st.running();
+            if (System.nanoTime() > deadline) throw new AssertionError("the first large engine node never got a step");
+            if (servedBeforeKill[0] == 0) Thread.sleep(20); // polling its worker until a step is in flight
+          }
+          first.close(); // as a killed process: connections drop mid-stream
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      };
+      List<SessionEvent> engines = run(config(SMALL, List.of(first.spec(tok), second.spec(tok)), LARGE), n,
+          killFirstOnceItServes).ends();
+      assertTrue(servedBeforeKill[0] > 0, "the first engine node had a step in flight when it was killed");
+      long servedBySecond = 0;
+      for (WorkerProtocol.WorkerStats st : stats(second.node, Role.large)) servedBySecond += st.requestsDone();
+      assertTrue(servedBySecond > 0, "the other engine node took the steps");
+      for (int i = 0; i < n; i++) {
+        assertEquals(finished(inProcess.get(i)).trace().text(), finished(engines.get(i)).trace().text(),
+            "problem " + i + ": a step lost with the node was re-sent to the other one");
+      }
+    }
+  }
+
+  @Test
   void anEngineKilledMidStepIsALostWorkerWhoseSessionsFinishOnTheOtherEngine() throws Exception {
     int n = 6;
-    String small = DEMO.resolve("small").toString();
-    String large = DEMO.resolve("large").toString();
-    List<SessionEvent> inProcess = run(config(small, List.of("cpu"), large), n, null).ends();
+    List<SessionEvent> inProcess = inProcess(n);
     try (LanguageModel a = HfModel.load(DEMO.resolve("large"), "cpu");
         LanguageModel b = HfModel.load(DEMO.resolve("large"), "cpu");
         VllmStandIn first = new VllmStandIn("demo-large", a);
         VllmStandIn second = new VllmStandIn("demo-large", b)) {
       first.dieDuring = 2; // its second completion dies after two tokens were streamed
       Path tok = DEMO.resolve("large");
-      List<SessionEvent> engines = run(config(small, List.of(first.spec(tok, ""), second.spec(tok, "")), large), n, null).ends();
+      List<SessionEvent> engines = run(config(SMALL, List.of(first.spec(tok, ""), second.spec(tok, "")), LARGE), n, null).ends();
       assertEquals(0, first.died.getCount(), "the first engine died in the middle of a step");
       assertTrue(second.usages.size() > 0, "the other engine took the steps");
       for (int i = 0; i < n; i++) {

@@ -25,9 +25,14 @@ final class TandemEngineNode implements AutoCloseable {
   final TandemHttpServer http;
 
   TandemEngineNode(String name, Role role, Path model, int maxBatch) throws Exception {
+    this(name, role, model.toString(), maxBatch);
+  }
+
+  /** A node whose {@code role} is served by {@code model}: a checkpoint folder or itself an engine spec. */
+  TandemEngineNode(String name, Role role, String model, int maxBatch) throws Exception {
     this.name = name;
     Config c = ConfigFactory.load()
-        .withValue("tandem." + role + ".model", ConfigValueFactory.fromAnyRef(model.toString()))
+        .withValue("tandem." + role + ".model", ConfigValueFactory.fromAnyRef(model))
         .withValue("tandem." + role + ".max-batch", ConfigValueFactory.fromAnyRef(maxBatch))
         .withValue("tandem.http.default-mode", ConfigValueFactory.fromAnyRef(role.name()))
         .withValue("tandem.http.served-model-names", ConfigValueFactory.fromIterable(List.of(name)));
@@ -38,7 +43,12 @@ final class TandemEngineNode implements AutoCloseable {
 
   /** The engine spec naming this node, with {@code tokenizer} as the tokenizer folder. */
   String spec(Path tokenizer) {
-    return "openai:http://127.0.0.1:" + http.port() + "/v1?model=" + name + "&tokenizer=" + tokenizer;
+    return spec() + "&tokenizer=" + tokenizer;
+  }
+
+  /** The engine spec naming this node without a tokenizer folder: this node's tokenizer does the work. */
+  String spec() {
+    return "openai:http://127.0.0.1:" + http.port() + "/v1?model=" + name;
   }
 
   /** Stops at once, as a killed process does: no draining of requests in flight. */

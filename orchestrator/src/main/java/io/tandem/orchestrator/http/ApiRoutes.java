@@ -40,14 +40,15 @@ import org.slf4j.LoggerFactory;
 /**
  * The OpenAI-compatible API and the operator's endpoints, in akka-http's routing DSL: {@code POST
  * /v1/chat/completions}, {@code POST /v1/completions}, {@code GET /v1/models}, {@code GET
- * /v1/models/{id}}, {@code /health/live}, {@code /health/ready}, {@code /metrics} and the playground
+ * /v1/models/{id}}, vLLM's {@code POST /tokenize} and {@code POST /detokenize} ({@link
+ * TokenizerRequest}), {@code /health/live}, {@code /health/ready}, {@code /metrics} and the playground
  * at {@code /}. Every answer is a real result or an OpenAI error object: refusals, akka-http's own
  * rejections (no such path, wrong method), exceptions and its request timeout all end as one, and
  * each request writes one log line.
  */
 final class ApiRoutes extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
-  private static final String ENDPOINTS = "/v1/chat/completions, /v1/completions, /v1/models, /health/ready, /metrics";
+  private static final String ENDPOINTS = "/v1/chat/completions, /v1/completions, /v1/models, /tokenize, /detokenize, /health/ready, /metrics";
   /** Prometheus' text exposition format, version 0.0.4, as its scrapers ask for it. */
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
       MediaTypes.customWithOpenCharset("text", "plain", Map.of("version", "0.0.4"), false).toContentType(HttpCharsets.UTF_8);
@@ -90,6 +91,8 @@ final class ApiRoutes extends AllDirectives {
             pathPrefix("models", () -> get(() -> authenticated(request, log, tenant -> concat(
                 pathEnd(() -> completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))),
                 path(segment(), id -> completeWithFuture(models().thenApply(m -> model(m, id, log, tenant)))))))))),
+        path("tokenize", () -> post(() -> tokenizer(request, false, log))),
+        path("detokenize", () -> post(() -> tokenizer(request, true, log))),
         pathPrefix("health", () -> concat(
             pathEnd(() -> live),
             path("live", () -> live),
@@ -126,6 +129,24 @@ final class ApiRoutes extends AllDirectives {
     Tenants.Permit permit = tenants.admit(tenant);
     ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
     return completions.run(req, permit, log, client);
+  }
+
+  /**
+   * {@code /tokenize} or {@code /detokenize}: a worker of the role that reads prompts first (as
+   * for a completion of the default mode) tokenizes or decodes.
+   */
+  private Route tokenizer(HttpRequest request, boolean detokenize, RequestLog.Entry log) {
+    return authenticated(request, log, tenant -> {
+      if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
+      return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
+          settings.maxBodyBytes(), entity -> {
+            TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
+                detokenize, settings.modelNames());
+            Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
+            return completeWithFuture(workers.countTokens(reader, req.prompt(), req.tokens(), settings.retryAfterSeconds())
+                .thenApply(c -> done(log, tenant, 200, req.answer(c))));
+          }));
+    });
   }
 
   private ApiError tooLarge() {

@@ -276,7 +276,7 @@ public record CompletionRequest(
     return m != null && m.startsWith("request: ") ? m.substring("request: ".length()) : String.valueOf(m);
   }
 
-  private static List<ChatMessage> messages(JsonNode m) {
+  static List<ChatMessage> messages(JsonNode m) {
     if (m == null || m.isNull()) throw ApiError.invalid("messages", "messages is required: a non-empty array of {\"role\", \"content\"}");
     if (!m.isArray()) throw ApiError.invalid("messages", "messages must be an array, got " + Json.kind(m));
     if (m.isEmpty()) throw ApiError.invalid("messages", "messages must not be empty");

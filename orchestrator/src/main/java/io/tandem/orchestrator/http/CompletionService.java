@@ -135,7 +135,7 @@ final class CompletionService {
     ActorRef<SessionEvent> events = pre.first().first();
     x.forgetClient = client.onClose(pre.first().second()::shutdown);
     SessionRequest sr = new SessionRequest(x.gen.id, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
-        x.counted.maxTokens(), x.req.config(), x.req.mode(), true);
+        x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop());
     askStart(sr, events).whenComplete((s, t) -> {
       if (s != null) session.complete(s.session());
       else events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, "the session did not start: " + t.getMessage(), null));

@@ -119,7 +119,11 @@ final class Generation {
       }
     }
     count(d.author(), counted);
-    visible(d.author(), d.reason(), counted, seen.length() - stops.partialMatchLength(seen), out);
+    // Text that may begin a stop string is held back only when the stop string would be cut from
+    // the output; kept in it, nothing is cut, and each chunk's text stays with its token ids (as
+    // vLLM holds back only then: its detokenizer's stop_buffer_length).
+    int held = request.engine().includeStopStrInOutput() ? 0 : stops.partialMatchLength(seen);
+    visible(d.author(), d.reason(), counted, seen.length() - held, out);
     idsOnly(d.author(), out);
   }
 

@@ -143,8 +143,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     this.settings = settings;
     this.plan = switch (request.mode()) {
       case speculative -> new SpeculativeThinking(request.config(), request.maxTokens(), System::nanoTime);
-      case small -> new SingleModelPlan(Role.small, request.maxTokens(), request.config().timeOut(), System::nanoTime);
-      case large -> new SingleModelPlan(Role.large, request.maxTokens(), request.config().timeOut(), System::nanoTime);
+      case small -> new SingleModelPlan(Role.small, request.maxTokens(), request.config().timeOut(), System::nanoTime,
+          request.stop());
+      case large -> new SingleModelPlan(Role.large, request.maxTokens(), request.config().timeOut(), System::nanoTime,
+          request.stop());
     };
     this.stream = new ClientStream(client, request.stream());
     this.replyAdapter = ctx.messageAdapter(WorkerProtocol.Reply.class, FromWorker::new);

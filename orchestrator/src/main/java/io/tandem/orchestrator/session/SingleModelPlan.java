@@ -11,6 +11,7 @@ import io.tandem.protocol.Span;
 import io.tandem.protocol.SpanReason;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
+import io.tandem.protocol.text.StopStrings;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
@@ -18,7 +19,9 @@ import java.util.function.LongSupplier;
 /**
  * One model writes the whole answer (mode small or large): the baselines of the paper's tables; or
  * one model writes the rest of an answer begun otherwise ({@link #continuing}: a session that lost
- * its large model goes on with the small one).
+ * its large model goes on with the small one). With stop strings, each step stops at the token
+ * that completes one (the worker matches them as triggers, {@link StopStrings}), and the answer
+ * ends there with finish reason {@code stop}, the stop string kept.
  */
 public final class SingleModelPlan implements GenerationPlan {
   private final Role role;
@@ -27,6 +30,11 @@ public final class SingleModelPlan implements GenerationPlan {
   private final LongSupplier nanoTime;
   private final List<Token> committed = new ArrayList<>();
   private final List<Span> spans = new ArrayList<>();
+  /** The request's stop strings; empty for none. */
+  private final List<String> stop;
+  private final StopStrings stops;
+  /** The answer's text so far, where stop strings are looked for. */
+  private final StringBuilder text = new StringBuilder();
   private FinishReason finish;
   /** The counters of what was written before this plan took over (zero for a whole answer). */
   private final Counters before;
@@ -34,6 +42,16 @@ public final class SingleModelPlan implements GenerationPlan {
 
   /** @param timeOutSeconds <= 0 for none */
   public SingleModelPlan(Role role, int maxTokens, double timeOutSeconds, LongSupplier nanoTime) {
+    this(role, maxTokens, timeOutSeconds, nanoTime, List.of());
+  }
+
+  /**
+   * @param timeOutSeconds <= 0 for none
+   * @param stop stop strings that end the answer, each non-empty; empty for none
+   */
+  public SingleModelPlan(Role role, int maxTokens, double timeOutSeconds, LongSupplier nanoTime, List<String> stop) {
+    this.stop = List.copyOf(stop);
+    this.stops = new StopStrings(this.stop);
     this.role = role;
     this.maxTokens = maxTokens;
     this.nanoTime = nanoTime;
@@ -42,6 +60,8 @@ public final class SingleModelPlan implements GenerationPlan {
   }
 
   private SingleModelPlan(Role role, int maxTokens, List<Token> committed, List<Span> spans, Counters before) {
+    this.stop = List.of();
+    this.stops = new StopStrings(this.stop);
     this.role = role;
     this.maxTokens = maxTokens;
     this.nanoTime = System::nanoTime;
@@ -69,7 +89,7 @@ public final class SingleModelPlan implements GenerationPlan {
       return new Step.Finish(finish);
     }
     int left = maxTokens - committed.size();
-    return new Step.Generate(role, SpanReason.draft, committed.size(), null, left, left, false, List.of(), true);
+    return new Step.Generate(role, SpanReason.draft, committed.size(), null, left, left, !stop.isEmpty(), stop, true);
   }
 
   @Override
@@ -81,7 +101,9 @@ public final class SingleModelPlan implements GenerationPlan {
     if (!result.generated().isEmpty())
       spans.add(new Span(role == Role.small ? Author.small : Author.large, SpanReason.draft, start, committed.size(),
           Token.concat(result.generated())));
-    if (result.eos()) finish = FinishReason.stop;
+    String written = Token.concat(result.generated());
+    text.append(written);
+    if (result.eos() || (!stop.isEmpty() && stops.find(text, written.length()).isPresent())) finish = FinishReason.stop;
     else if (committed.size() >= maxTokens) finish = FinishReason.length;
   }
 

@@ -130,11 +130,12 @@ public final class WorkerProtocol {
   /**
    * The answer to {@link CountTokens}: {@code tokens} in the prompt; for token ids, their {@code
    * text} and the {@code tokenizerKey} of their vocabulary (null for a text prompt); the model's
-   * {@code contextLength}; and {@code problem}, non-null when the prompt cannot be used (a token id
-   * outside the vocabulary), saying why.
+   * {@code contextLength}; {@code problem}, non-null when the prompt cannot be used (a token id
+   * outside the vocabulary), saying why; and, for a text or chat prompt, its {@code tokenIds} as
+   * the model reads it (what a server's {@code /tokenize} answers), else null.
    */
-  public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, String problem)
-      implements CborSerializable {}
+  public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, String problem,
+      List<Integer> tokenIds) implements CborSerializable {}
 
   /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named

@@ -1,0 +1,110 @@
+package io.tandem.orchestrator.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tandem.protocol.Prompt;
+import io.tandem.protocol.worker.WorkerProtocol.TokenCount;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A validated {@code POST /tokenize} or {@code POST /detokenize} request, as vLLM's server takes
+ * them ({@code TokenizeCompletionRequest}, {@code TokenizeChatRequest}, {@code DetokenizeRequest}
+ * in {@code vllm/entrypoints/openai/protocol.py}), so that another Tandem without the model's
+ * tokenizer can use this node as its engine: {@code {model, prompt}} or {@code {model, messages}}
+ * to token ids, {@code {model, tokens}} to text, read by a worker of the node's default role
+ * exactly as its {@code /v1/completions} reads a prompt.
+ *
+ * <p>Tandem adds no special tokens to a text prompt (its completions do not either), and renders
+ * chat messages with the generation prompt: {@code add_special_tokens: true} and {@code
+ * add_generation_prompt: false} are a 400, as is any field Tandem does not act on. Exactly one of
+ * {@code prompt} (a text prompt or chat messages) and {@code tokens} is set.
+ */
+record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
+
+  private static final Set<String> TOKENIZE = Set.of("model", "prompt", "messages", "add_special_tokens",
+      "add_generation_prompt", "return_token_strs");
+  private static final Set<String> DETOKENIZE = Set.of("model", "tokens");
+
+  /**
+   * Reads {@code body} of {@code /tokenize} ({@code detokenize} false) or {@code /detokenize}.
+   *
+   * @throws ApiError 400 naming the field that is wrong or asks for what Tandem does not do, 404
+   *     for a model this server does not serve
+   */
+  static TokenizerRequest parse(ObjectNode body, boolean detokenize, List<String> modelNames) {
+    String endpoint = detokenize ? "/detokenize" : "/tokenize";
+    for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
+      String f = it.next();
+      if (!(detokenize ? DETOKENIZE : TOKENIZE).contains(f))
+        throw ApiError.invalid(f, "unrecognized request argument supplied to " + endpoint + ": " + f);
+    }
+    JsonNode model = body.get("model");
+    if (model != null && !model.isNull()) {
+      if (!model.isTextual()) throw ApiError.invalid("model", "model must be a string, got " + Json.kind(model));
+      if (!modelNames.contains(model.asText()))
+        throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(model.asText())
+            + "' does not exist; this server serves " + String.join(", ", modelNames) + " (see GET /v1/models)");
+    }
+    if (detokenize) return new TokenizerRequest(null, ids(body.get("tokens")));
+
+    neutral(body, "add_special_tokens", false, "Tandem adds no special tokens to a prompt, as its /v1/completions reads one");
+    neutral(body, "add_generation_prompt", true, "Tandem renders chat messages with the generation prompt, as its "
+        + "/v1/chat/completions does");
+    neutral(body, "return_token_strs", false, "token strings are not returned");
+    JsonNode prompt = body.get("prompt");
+    JsonNode messages = body.get("messages");
+    boolean hasPrompt = prompt != null && !prompt.isNull();
+    if (hasPrompt == (messages != null && !messages.isNull()))
+      throw ApiError.invalid(hasPrompt ? "messages" : "prompt", "give exactly one of prompt (a text) and messages (chat messages)");
+    if (!hasPrompt) return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages)), null);
+    if (!prompt.isTextual() || prompt.asText().isEmpty())
+      throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
+    return new TokenizerRequest(Prompt.raw(prompt.asText()), null);
+  }
+
+  private static void neutral(ObjectNode body, String f, boolean value, String why) {
+    JsonNode v = body.get(f);
+    if (v == null || v.isNull()) return;
+    if (!v.isBoolean()) throw ApiError.invalid(f, f + " must be true or false, got " + Json.kind(v));
+    if (v.asBoolean() != value)
+      throw ApiError.unsupported(f, f + " = " + v.asBoolean() + " is not supported (" + why + "); leave it out or send " + value);
+  }
+
+  private static List<Integer> ids(JsonNode t) {
+    if (t == null || t.isNull()) throw ApiError.invalid("tokens", "tokens is required: a list of token ids");
+    if (!t.isArray() || t.isEmpty()) throw ApiError.invalid("tokens", "tokens must be a non-empty list of token ids");
+    List<Integer> out = new ArrayList<>(t.size());
+    for (int i = 0; i < t.size(); i++) {
+      JsonNode id = t.get(i);
+      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
+        throw ApiError.invalid("tokens", "tokens[" + i + "] is " + CompletionRequest.clip(id.toString())
+            + ": token ids are integers from 0 to " + Integer.MAX_VALUE);
+      out.add(id.asInt());
+    }
+    return List.copyOf(out);
+  }
+
+  /**
+   * The answer to this request from a worker's count: vLLM's {@code TokenizeResponse} ({@code
+   * count}, {@code max_model_len}, {@code tokens}) or {@code DetokenizeResponse} ({@code prompt}).
+   *
+   * @throws ApiError 400 when the worker could not read it (a token id outside its vocabulary)
+   */
+  Map<String, Object> answer(TokenCount c) {
+    if (c.problem() != null) throw ApiError.invalid(tokens != null ? "tokens" : "prompt", c.problem());
+    Map<String, Object> out = new LinkedHashMap<>();
+    if (tokens != null) {
+      out.put("prompt", c.text());
+    } else {
+      out.put("count", c.tokens());
+      out.put("max_model_len", c.contextLength());
+      out.put("tokens", c.tokenIds());
+    }
+    return out;
+  }
+}
