@@ -204,6 +204,7 @@ public final class DecoderModel implements AutoCloseable {
 
   private <T> T pass(
       List<KvCache> caches, List<int[]> newTokens, boolean allPositions, ForwardProbe probe, Reader<T> reader) {
+    Torch.readyThread();
     Batch batch = new Batch(caches, newTokens);
     if (probe != null && batch.size() != 1) {
       throw new IllegalArgumentException("a probe records one sequence; got a batch of " + batch.size());

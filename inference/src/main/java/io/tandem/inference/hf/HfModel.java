@@ -67,7 +67,7 @@ public final class HfModel implements LanguageModel {
 
   /**
    * As {@link #load(Path, String, Precision)}, running each forward pass with {@code threads}
-   * intra-op threads (a role's {@code threads} setting; 0: one per core), see {@link Torch#useThreads}.
+   * intra-op threads (a role's {@code threads} setting; 0: one per core), see {@link Torch#readyThread}.
    *
    * @throws IllegalArgumentException for an unknown device or a negative thread count
    */
@@ -146,7 +146,7 @@ public final class HfModel implements LanguageModel {
   @Override
   public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
     if (maxPrefillTokens < 1) throw new IllegalArgumentException("maxPrefillTokens must be >= 1");
-    Torch.useThreads(threads);
+    Torch.readyThread(threads);
     List<KvCache> caches = new ArrayList<>(batch.size());
     List<int[]> fresh = new ArrayList<>(batch.size());
     boolean[] complete = new boolean[batch.size()];

@@ -34,17 +34,36 @@ public final class Torch {
     return engine;
   }
 
+  /** Per thread, the intra-op thread count set on it (0: the process's), once it has been readied. */
+  private static final ThreadLocal<Integer> READIED = new ThreadLocal<>();
+
   /**
-   * Gives the ops the calling thread runs {@code threads} intra-op threads (0: leave the process's
-   * count, one per core). PyTorch's OpenMP build keeps this count per thread ({@code
-   * at::set_num_threads} sets the calling thread's {@code omp_set_num_threads} and {@code
-   * mkl_set_num_threads_local}), so two workers on one machine can split its cores instead of each
-   * running every op on all of them at once.
+   * Readies the calling thread for forward passes; cheap after the first call.
+   *
+   * <ul>
+   *   <li>{@code threads} intra-op threads for its ops (0: the process's count, one per core).
+   *       PyTorch's OpenMP build keeps this count per thread ({@code at::set_num_threads} sets the
+   *       calling thread's {@code omp_set_num_threads} and {@code mkl_set_num_threads_local}), so two
+   *       workers on one machine can split its cores instead of each running every op on all of them.
+   *   <li>The TorchScript graph executor's optimizer off (a thread-local switch in libtorch, on by
+   *       default): its profiling executor specializes the {@link TorchScript} methods on input
+   *       shapes, and a decode's cache length changes every step; with it on, a float16 decode step
+   *       of a Qwen2.5-0.5B-shaped model took 15-20% longer here.
+   * </ul>
    */
-  public static void useThreads(int threads) {
-    if (threads > 0 && ai.djl.pytorch.jni.JniUtils.getNumThreads() != threads) {
-      ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+  public static void readyThread(int threads) {
+    Integer applied = READIED.get();
+    if (applied != null && applied == threads) return;
+    if (applied == null) ai.djl.pytorch.jni.JniUtils.setGraphExecutorOptimize(false);
+    if (threads > 0 || applied != null) {
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(threads > 0 ? threads : Integer.getInteger("ai.djl.pytorch.num_threads", 1));
     }
+    READIED.set(threads);
+  }
+
+  /** {@link #readyThread(int)} keeping the thread's intra-op count, if it was never readied. */
+  static void readyThread() {
+    if (READIED.get() == null) readyThread(0);
   }
 
   /**
