@@ -111,7 +111,7 @@ public final class BenchHttpCommand implements Callable<Integer> {
         .withValue("akka.loglevel", ConfigValueFactory.fromAnyRef("WARNING"));
     config = ConfigFactory.parseString("tandem.http.max-in-flight = " + Math.max(256, concurrency * 2)).withFallback(config);
     Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
-    for (Role r : Role.values()) roles.put(r, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
+    for (Role r : Role.values()) roles.put(r, RoleSpec.fromConfig(config, r));
     HttpSettings http = HttpSettings.fromConfig(config);
     if (tenantMaxConcurrent > 0) {
       apiKey = "sk-bench";
@@ -136,6 +136,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
         + "\"max_tokens\":" + maxTokens + (stream ? ",\"stream\":true" : "") + "}";
     AtomicInteger next = new AtomicInteger();
     AtomicInteger ok = new AtomicInteger(), r429 = new AtomicInteger(), r503 = new AtomicInteger(), other = new AtomicInteger(), failed = new AtomicInteger();
+    // A stream is answered 200 before it fails: its error comes as an event ({"error": ...}) inside it.
+    AtomicInteger streamErrors = new AtomicInteger();
     AtomicLong tokens = new AtomicLong();
     long[] latencies = new long[requests];
     ExecutorService clients = Executors.newFixedThreadPool(concurrency);
@@ -153,7 +155,9 @@ public final class BenchHttpCommand implements Callable<Integer> {
             HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
             latencies[n] = System.nanoTime() - s;
             int code = r.statusCode();
-            if (code / 100 == 2) {
+            if (code / 100 == 2 && stream && r.body().contains("data: {\"error\"")) {
+              streamErrors.incrementAndGet();
+            } else if (code / 100 == 2) {
               ok.incrementAndGet();
               tokens.addAndGet(stream ? r.body().split("\"author\"").length - 1 : completionTokens(r.body()));
             } else if (code == 429) r429.incrementAndGet();
@@ -189,13 +193,16 @@ public final class BenchHttpCommand implements Callable<Integer> {
     out.put("status_429", r429.get());
     out.put("status_503", r503.get());
     out.put("status_other", other.get());
+    out.put("stream_errors", streamErrors.get());
     out.put("transport_errors", failed.get());
     if (json) System.out.println(out);
     else System.out.printf("%d requests, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
-            + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d, transport errors %d%n",
+            + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d, streams ended by an error %d,"
+            + " transport errors %d%n",
         requests, concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
-        percentile(sorted, 0.5) / 1e6, percentile(sorted, 0.99) / 1e6, ok.get(), r429.get(), r503.get(), other.get(), failed.get());
-    return other.get() + failed.get() == 0 ? 0 : 1;
+        percentile(sorted, 0.5) / 1e6, percentile(sorted, 0.99) / 1e6, ok.get(), r429.get(), r503.get(), other.get(),
+        streamErrors.get(), failed.get());
+    return other.get() + failed.get() + streamErrors.get() == 0 ? 0 : 1;
   }
 
   private static long completionTokens(String body) {

@@ -139,7 +139,7 @@ public final class ModelOptions {
   /** The spec of each of {@code roles}, read from a {@link #nodeConfig}. */
   static Map<Role, RoleSpec> roleSpecs(Config nodeConfig, Collection<Role> roles) {
     Map<Role, RoleSpec> out = new EnumMap<>(Role.class);
-    for (Role r : roles) out.put(r, RoleSpec.fromConfig(nodeConfig.getConfig("tandem." + r)));
+    for (Role r : roles) out.put(r, RoleSpec.fromConfig(nodeConfig, r));
     return out;
   }
 

@@ -35,7 +35,38 @@ public record RoleSpec(
   public static RoleSpec fromConfig(Config c) {
     Precision precision = Precision.parse(c.hasPath("precision") ? c.getString("precision") : "float32");
     return new RoleSpec(c.getString("model"), c.getStringList("devices"), WorkerSettings.fromConfig(c),
-        c.getInt("per-tenant-queue-limit"), precision, c.hasPath("threads") ? c.getInt("threads") : 0);
+        c.getInt("per-tenant-queue-limit"), precision, threads(c));
+  }
+
+  /**
+   * Reads {@code tandem.ROLE} of a node's config, naming the role's key in any error.
+   *
+   * @throws IllegalArgumentException {@code tandem.ROLE: ...}, for a value of the wrong type or out
+   *     of range
+   */
+  public static RoleSpec fromConfig(Config root, io.tandem.protocol.Role role) {
+    String section = "tandem." + role;
+    try {
+      return fromConfig(root.getConfig(section));
+    } catch (com.typesafe.config.ConfigException e) {
+      // Typesafe's message starts with where the value came from; the key is what a user can act on.
+      String message = e.getMessage();
+      String origin = e.origin() == null ? null : e.origin().description() + ": ";
+      if (origin != null && message.startsWith(origin)) message = message.substring(origin.length());
+      throw new IllegalArgumentException(section + "." + message, e);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(section + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** {@code threads}: a whole number from 0 (one per core) to 1024. */
+  private static int threads(Config c) {
+    if (!c.hasPath("threads")) return 0;
+    Object value = c.getValue("threads").unwrapped();
+    String text = String.valueOf(value).trim();
+    if (!text.matches("\\d{1,4}") || Integer.parseInt(text) > 1024)
+      throw new IllegalArgumentException("threads must be a whole number from 0 (one per core) to 1024, got '" + text + "'");
+    return Integer.parseInt(text);
   }
 
   /** This role with another model spec. */

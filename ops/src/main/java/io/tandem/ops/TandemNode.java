@@ -149,7 +149,7 @@ public final class TandemNode implements AutoCloseable {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("tandem.roles: unknown role '" + r + "' (orchestrator, small, large)");
       }
-      out.put(role, RoleSpec.fromConfig(config.getConfig("tandem." + r)));
+      out.put(role, RoleSpec.fromConfig(config, role));
     }
     return out;
   }

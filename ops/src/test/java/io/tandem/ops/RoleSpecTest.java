@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.hf.Precision;
+import io.tandem.protocol.Role;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RoleSpecTest {
@@ -31,13 +33,26 @@ class RoleSpecTest {
   }
 
   @Test
-  void eachRoleReadsItsIntraOpThreadsAndRefusesANegativeCount() {
+  void eachRoleReadsItsIntraOpThreadsAndRefusesAnythingButAWholeCountNamingTheKey() {
     assertEquals(0, RoleSpec.fromConfig(ConfigFactory.load().getConfig("tandem.small")).threads(), "default: one per core");
     Config one = ConfigFactory.parseString("threads = 1").withFallback(ConfigFactory.load().getConfig("tandem.large"));
     assertEquals(1, RoleSpec.fromConfig(one).threads());
     assertEquals(1, RoleSpec.fromConfig(one).withModel("other").threads());
-    Config negative = ConfigFactory.parseString("threads = -2").withFallback(ConfigFactory.load().getConfig("tandem.large"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(negative));
-    assertTrue(e.getMessage().contains("threads must be >= 0"), e.getMessage());
+    for (String bad : List.of("-2", "abc", "1.5", "5000")) {
+      Config node = ConfigFactory.parseString("tandem.large.threads = \"" + bad + "\"").withFallback(ConfigFactory.load());
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
+      assertTrue(e.getMessage().startsWith("tandem.large: threads must be a whole number from 0 (one per core) to 1024, got '" + bad + "'"),
+          e.getMessage());
+    }
+  }
+
+  @Test
+  void aValueOfTheWrongTypeIsNamedByItsKey() {
+    Config node = ConfigFactory.parseString("tandem.small.max-batch = lots").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
+    assertTrue(e.getMessage().startsWith("tandem.small.max-batch has type STRING"), e.getMessage());
+    Config precision = ConfigFactory.parseString("tandem.large.precision = bfloat16").withFallback(ConfigFactory.load());
+    e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(precision, Role.large));
+    assertTrue(e.getMessage().startsWith("tandem.large: unknown precision 'bfloat16'"), e.getMessage());
   }
 }
