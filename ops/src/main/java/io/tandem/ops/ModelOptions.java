@@ -22,15 +22,17 @@ import picocli.CommandLine.Option;
  * Options shared by the commands that run the two models: which models, which config, sampling.
  * A role whose model is given neither by its flag nor by {@code tandem.small.model} /
  * {@code tandem.large.model} runs the demo pair in {@code ops/demo/}, as every such command says in
- * its {@code --help}.
+ * its {@code --help}, unless its {@code tandem.ROLE.devices} are all remote engines.
  */
 public final class ModelOptions {
   @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, "
-      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]. "
-      + "Default: tandem.small.model, else the demo small model (ops/demo/small).")
+      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N][&api-key-env=VAR]. "
+      + "Default: tandem.small.model, else none when tandem.small.devices are all engine specs, "
+      + "else the demo small model (ops/demo/small).")
   String small;
 
-  @Option(names = "--large", description = "Large model, as --small. Default: tandem.large.model, else the demo large model (ops/demo/large).")
+  @Option(names = "--large", description = "Large model, as --small. Default: tandem.large.model, else none when "
+      + "tandem.large.devices are all engine specs, else the demo large model (ops/demo/large).")
   String large;
 
   @Option(names = "--config", description = "Speculative config: the paper's YAML (e.g. 1b_32b.yml). Default: tandem.speculative.")
