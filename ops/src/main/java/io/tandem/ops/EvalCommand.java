@@ -136,7 +136,11 @@ public final class EvalCommand implements Callable<Integer> {
     s.put("seed", seed);
     s.put("max_tokens", maxTokens);
     s.put("concurrency", concurrency);
-    s.put("device", models.device);
+    // The devices that ran the models: --device, else each role's tandem.ROLE.devices.
+    Config ran = config;
+    s.put("device", models.device != null ? models.device : needed.stream()
+        .flatMap(r -> ran.getStringList("tandem." + r + ".devices").stream()).distinct()
+        .collect(java.util.stream.Collectors.joining(",")));
     s.put("prompt_template", promptTemplate);
     String resultsJson = EvalReport.json(dataset, results, s);
     String table = EvalReport.markdown(dataset, results);

@@ -22,21 +22,24 @@ import picocli.CommandLine.Option;
  * Options shared by the commands that run the two models: which models, which config, sampling.
  * A role whose model is given neither by its flag nor by {@code tandem.small.model} /
  * {@code tandem.large.model} runs the demo pair in {@code ops/demo/}, as every such command says in
- * its {@code --help}.
+ * its {@code --help}, unless its {@code tandem.ROLE.devices} are all remote engines.
  */
 public final class ModelOptions {
   @Option(names = "--small", description = "Small model: checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE, "
-      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]. "
-      + "Default: tandem.small.model, else the demo small model (ops/demo/small).")
+      + "or a remote engine openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N][&api-key-env=VAR]. "
+      + "Default: tandem.small.model, else none when tandem.small.devices are all engine specs, "
+      + "else the demo small model (ops/demo/small).")
   String small;
 
-  @Option(names = "--large", description = "Large model, as --small. Default: tandem.large.model, else the demo large model (ops/demo/large).")
+  @Option(names = "--large", description = "Large model, as --small. Default: tandem.large.model, else none when "
+      + "tandem.large.devices are all engine specs, else the demo large model (ops/demo/large).")
   String large;
 
   @Option(names = "--config", description = "Speculative config: the paper's YAML (e.g. 1b_32b.yml). Default: tandem.speculative.")
   Path config;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "Device for both models (cpu, gpu0, ...). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--device", description = "Device for both models (cpu, gpu0, ...), replacing tandem.ROLE.devices. "
+      + "Default: tandem.small.devices and tandem.large.devices (cpu; engine specs there run one worker per endpoint).")
   String device;
 
   @Option(names = "--temperature", defaultValue = "0.6", description = "Sampling temperature; 0 is greedy. Default: ${DEFAULT-VALUE} (the paper's).")
@@ -86,30 +89,43 @@ public final class ModelOptions {
   }
 
   /**
-   * The node configuration with this command's device and a model for each of {@code roles}: its
-   * flag, else its {@code tandem.ROLE.model}, else the demo pair's model (logged at INFO, so that
-   * {@code --quiet} hides it). A model folder that does not exist fails here, before anything loads.
+   * The node configuration with this command's devices and a model for each of {@code roles}.
    *
-   * @throws IllegalArgumentException naming the flag (or config key) whose folder is missing
+   * <p>Devices: {@code --device}, when given, replaces both roles' {@code tandem.ROLE.devices};
+   * otherwise the configuration's lists stand (one worker per entry; an engine spec there is a
+   * worker of that endpoint, as {@link TandemNode} starts it). Model: its flag, else its {@code
+   * tandem.ROLE.model}, else, for a role whose devices are not all engine specs, the demo pair's
+   * model (logged at INFO, so that {@code --quiet} hides it); a role served only by engines in its
+   * devices needs no model. A model folder that does not exist, a malformed engine spec or a device
+   * this machine lacks fails here, before anything loads.
+   *
+   * @throws IllegalArgumentException naming the flag (or config key) whose value is wrong
    * @throws IllegalStateException when the demo pair is needed but cannot be found
    */
   Config nodeConfig(Config base, Collection<Role> roles) {
-    requireDevice(device);
-    Config c = base
-        .withValue("tandem.small.devices", ConfigValueFactory.fromIterable(List.of(device)))
-        .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(List.of(device)));
+    Config c = base;
+    if (device != null) {
+      requireDevice(device, "--device");
+      for (Role r : Role.values())
+        c = c.withValue("tandem." + r + ".devices", ConfigValueFactory.fromIterable(List.of(device)));
+    }
     Map<Role, String> given = new EnumMap<>(Role.class);
-    // Every model given is checked before the demo pair is named for the others: the error comes alone.
+    // Every model and device given is checked before the demo pair is named for the others: the error comes alone.
     for (Role r : roles) {
       String key = "tandem." + r + ".model";
       String flag = r == Role.small ? small : large;
       String model = flag != null ? flag : c.getString(key);
       if (!model.isBlank()) requireFolderExists(model, flag != null ? "--" + r : key);
+      if (device == null)
+        for (String d : c.getStringList("tandem." + r + ".devices")) {
+          if (io.tandem.worker.EngineSpec.isEngine(d)) requireFolderExists(d, "tandem." + r + ".devices");
+          else requireDevice(d, "tandem." + r + ".devices");
+        }
       given.put(r, model);
     }
     for (Role r : roles) {
       String model = given.get(r);
-      if (model.isBlank()) {
+      if (model.isBlank() && !c.getStringList("tandem." + r + ".devices").stream().allMatch(io.tandem.worker.EngineSpec::isEngine)) {
         model = DemoModels.dir().resolve(r.name()).toString();
         LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
             + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, model);
@@ -128,11 +144,15 @@ public final class ModelOptions {
   static void requireEnginesAnswer(Config nodeConfig, Collection<Role> roles) throws Exception {
     io.tandem.worker.EngineSettings settings = io.tandem.worker.EngineSettings.fromConfig(nodeConfig);
     for (Role r : roles) {
-      String model = nodeConfig.getString("tandem." + r + ".model");
-      if (!io.tandem.worker.EngineSpec.isEngine(model)) continue;
-      String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(model), settings).get();
-      if (problem != null)
-        throw new IllegalStateException("--" + r + ": " + problem + "; start the engine, or give another --" + r);
+      List<String> engines = new java.util.ArrayList<>();
+      // TandemNode gives each engine device its own worker, and the model to the other devices.
+      for (String d : nodeConfig.getStringList("tandem." + r + ".devices"))
+        engines.add(io.tandem.worker.EngineSpec.isEngine(d) ? d : nodeConfig.getString("tandem." + r + ".model"));
+      for (String engine : engines.stream().filter(io.tandem.worker.EngineSpec::isEngine).distinct().toList()) {
+        String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(engine), settings).get();
+        if (problem != null)
+          throw new IllegalStateException("--" + r + ": " + problem + "; start the engine, or give another --" + r);
+      }
     }
   }
 
@@ -146,15 +166,18 @@ public final class ModelOptions {
   /**
    * A {@code gpuN} that this machine does not have is refused before any model loads (PyTorch
    * would fail on the first tensor, with a page of dispatcher text).
+   *
+   * @param givenBy the flag or config key that named {@code device}, as the message starts
    */
-  static void requireDevice(String device) {
+  static void requireDevice(String device, String givenBy) {
     java.util.regex.Matcher gpu = java.util.regex.Pattern.compile("gpu(\\d+)").matcher(device);
     if (device.equals("cpu")) return;
     if (!gpu.matches())
-      throw new IllegalArgumentException("--device " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU");
+      throw new IllegalArgumentException(givenBy + " " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU"
+          + (givenBy.equals("--device") ? "" : ", or an engine spec openai:URL?model=NAME"));
     int count = ai.djl.util.cuda.CudaUtils.getGpuCount();
     if (Integer.parseInt(gpu.group(1)) >= count)
-      throw new IllegalArgumentException("--device " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"
+      throw new IllegalArgumentException(givenBy + " " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"
           : count + " GPU" + (count == 1 ? " (gpu0)" : "s (gpu0 to gpu" + (count - 1) + ")")) + "; use --device cpu"
           + (count == 0 ? "" : " or one of those"));
   }

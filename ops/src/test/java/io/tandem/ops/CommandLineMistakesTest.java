@@ -158,4 +158,14 @@ class CommandLineMistakesTest {
         && r.err().endsWith("; start the engine, or give another --small") && !r.err().contains("null")
         && !r.err().contains("\n"), r.err());
   }
+
+  @Test
+  void anEngineKeyVariableThatIsNotSetIsNamedBeforeAnythingStarts() {
+    String spec = "openai:http://127.0.0.1:1/v1?model=x&api-key-env=TANDEM_TEST_KEY_NOBODY_SETS";
+    Result r = run("generate", "--prompt", "x", "--mode", "small", "--quiet", "--small", spec);
+    assertEquals(1, r.exit());
+    assertEquals("tandem generate: --small: engine '" + spec + "': the environment variable TANDEM_TEST_KEY_NOBODY_SETS "
+        + "(api-key-env) is not set; export TANDEM_TEST_KEY_NOBODY_SETS=KEY, the engine's API key, before starting, or leave "
+        + "api-key-env out for an engine without keys", r.err());
+  }
 }

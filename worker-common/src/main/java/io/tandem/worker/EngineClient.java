@@ -48,8 +48,12 @@ import java.util.concurrent.Flow;
  * of its {@code token_ids} as a decode that drops special tokens writes it (the ids still carry
  * them).
  *
+ * <p>Every request carries {@code Authorization: Bearer KEY} when the spec names an {@code
+ * api-key-env} (OpenAI's authentication, as vLLM's {@code --api-key} and a Tandem node's API keys
+ * check it); a 401 or 403 answer is the engine refusing the key (or asking for one), named as such.
+ *
  * <p>Failures are sorted for the worker: no connection, a timeout, a broken stream (one that ends
- * without a {@code finish_reason} included) or a 5xx status mean the engine is lost ({@link Listener#failed} with {@code lost}); a 4xx or a malformed answer
+ * without a {@code finish_reason} included), a 5xx status or a refused key (401, 403) mean the engine is lost ({@link Listener#failed} with {@code lost}); a 4xx or a malformed answer
  * is an error of that request only.
  */
 final class EngineClient {
@@ -146,6 +150,25 @@ final class EngineClient {
     return URI.create(spec.baseUrl() + path);
   }
 
+  /** A request to {@code uri} with its timeout, and the spec's key when it has one. */
+  private HttpRequest.Builder request(URI uri, java.time.Duration timeout) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout);
+    return spec.apiKey() == null ? b : b.header("Authorization", "Bearer " + spec.apiKey());
+  }
+
+  /**
+   * What a 401 or 403 from the engine means for this spec (a key refused, or one missing), or
+   * null for another status.
+   */
+  private String refused(int status) {
+    if (status != 401 && status != 403) return null;
+    String where = "engine " + spec.endpoint() + " answered " + status + ": ";
+    return spec.apiKeyEnv() == null
+        ? where + "it requires an API key; add api-key-env=VAR to the engine spec, VAR an environment variable holding the key"
+        : where + "the engine refused the key in " + spec.apiKeyEnv() + "; set api-key-env=VAR to a variable holding a key "
+            + "the engine accepts (vLLM's --api-key, a Tandem node's --api-keys)";
+  }
+
   /** Sends one streamed completion; {@code listener} hears its tokens, usage and end (or failure). */
   Stream complete(CompletionBody body, Listener listener) {
     byte[] json;
@@ -154,8 +177,7 @@ final class EngineClient {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a completion body always serializes", e);
     }
-    HttpRequest request = HttpRequest.newBuilder(uri("/completions"))
-        .timeout(settings.requestTimeout())
+    HttpRequest request = request(uri("/completions"), settings.requestTimeout())
         .header("Content-Type", "application/json")
         .header("Accept", "text/event-stream")
         .POST(HttpRequest.BodyPublishers.ofByteArray(json))
@@ -169,6 +191,8 @@ final class EngineClient {
       if (error != null) {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + cause);
+      } else if (refused(response.statusCode()) != null) {
+        listener.failed(true, refused(response.statusCode()));
       } else if (response.statusCode() != 200) {
         listener.failed(response.statusCode() >= 500,
             "engine " + spec.endpoint() + " answered " + response.statusCode() + ": " + clip(response.body()));
@@ -188,9 +212,10 @@ final class EngineClient {
    * does), else with what is wrong.
    */
   CompletableFuture<Health> health() {
-    HttpRequest request = HttpRequest.newBuilder(uri("/models")).timeout(settings.healthTimeout()).GET().build();
+    HttpRequest request = request(uri("/models"), settings.healthTimeout()).GET().build();
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
       if (error != null) return problem("engine " + spec.endpoint() + " unreachable: " + describe(error));
+      if (refused(response.statusCode()) != null) return problem(refused(response.statusCode()));
       if (response.statusCode() != 200) return problem("engine " + spec.endpoint() + " /v1/models answered " + response.statusCode());
       try {
         JsonNode data = JSON.readTree(response.body()).path("data");
@@ -268,8 +293,7 @@ final class EngineClient {
     String where = "engine " + spec.endpoint() + " " + path;
     HttpRequest request;
     try {
-      request = HttpRequest.newBuilder(URI.create(spec.serverRoot() + path))
-          .timeout(settings.requestTimeout())
+      request = request(URI.create(spec.serverRoot() + path), settings.requestTimeout())
           .header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))
           .build();
@@ -279,6 +303,7 @@ final class EngineClient {
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
       if (error != null) throw new EngineException(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
       int status = response.statusCode();
+      if (refused(status) != null) throw new EngineException(true, refused(status));
       if (status == 404 || status == 405)
         throw new EngineException(false, where + " answered " + status + ": the engine does not serve it (vLLM does);"
             + " give the engine spec tokenizer=DIR, a local folder with the model's tokenizer.json");

@@ -8,11 +8,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * A model served by a remote engine with an OpenAI-compatible API (vLLM, SGLang, or another
  * Tandem node), named where a model or a device is named: {@code
- * openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]}.
+ * openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N][&api-key-env=VAR]}.
  *
  * <ul>
  *   <li>{@code model} (required): the engine's model name, as its {@code /v1/models} lists it;
@@ -30,7 +31,11 @@ import java.util.Map;
  *       role's {@code max-batch}); more wait in the worker's queue, up to its {@code queue-limit};
  *   <li>{@code max-model-len}: the engine's context length (vLLM's {@code --max-model-len});
  *       default: {@code max_position_embeddings} of the tokenizer folder's {@code config.json},
- *       or without a folder the {@code max_model_len} the engine's {@code /v1/models} lists.
+ *       or without a folder the {@code max_model_len} the engine's {@code /v1/models} lists;
+ *   <li>{@code api-key-env}: the name of an environment variable holding the engine's API key
+ *       (vLLM's {@code --api-key}, a Tandem node's {@code --api-keys}), sent as {@code
+ *       Authorization: Bearer KEY} with every request to the engine. The spec names the variable,
+ *       never the key: specs appear in logs and in {@code /health/ready}. Without it no key is sent.
  * </ul>
  *
  * @param baseUrl the API root, e.g. {@code http://127.0.0.1:8000/v1} (no trailing slash)
@@ -38,13 +43,21 @@ import java.util.Map;
  * @param tokenizer the local tokenizer folder, or null to use the engine's tokenizer
  * @param maxConcurrency the most requests in flight, or 0 for the role's {@code max-batch}
  * @param maxModelLen the context length, or 0 to read it from the tokenizer folder or the engine
+ * @param apiKeyEnv the environment variable the key was read from, or null when no key is sent
+ * @param apiKey the key read from {@code apiKeyEnv} when the spec was parsed, or null; {@link
+ *     #toString} leaves it out
  */
-public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcurrency, int maxModelLen) {
+public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcurrency, int maxModelLen, String apiKeyEnv,
+    String apiKey) {
 
   /** The prefix that marks a remote engine in a model or device spec. */
   public static final String PREFIX = "openai:";
 
-  private static final String FORM = "openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N]";
+  private static final String FORM =
+      "openai:http://HOST:PORT/v1?model=NAME[&tokenizer=DIR][&max-concurrency=N][&max-model-len=N][&api-key-env=VAR]";
+
+  private static final java.util.Set<String> PARAMETERS =
+      java.util.Set.of("model", "tokenizer", "max-concurrency", "max-model-len", "api-key-env");
 
   /** Whether {@code spec} names a remote engine (starts with {@value #PREFIX}). */
   public static boolean isEngine(String spec) {
@@ -52,13 +65,24 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
   }
 
   /**
-   * Parses an engine spec.
+   * Parses an engine spec, reading its {@code api-key-env} variable from this process's environment.
    *
-   * @throws IllegalArgumentException naming the spec and what is wrong with it: not http(s), no
-   *     host, a missing {@code model}, a tokenizer folder without {@code
-   *     tokenizer.json}, a count that is not a positive integer, an unknown parameter
+   * @throws IllegalArgumentException as {@link #parse(String, Function)}
    */
   public static EngineSpec parse(String spec) {
+    return parse(spec, System::getenv);
+  }
+
+  /**
+   * Parses an engine spec, reading its {@code api-key-env} variable through {@code environment}.
+   *
+   * @param environment a variable's value by its name, null when it is not set
+   * @throws IllegalArgumentException naming the spec and what is wrong with it: not http(s), no
+   *     host, a missing {@code model}, a tokenizer folder without {@code
+   *     tokenizer.json}, a count that is not a positive integer, an unknown parameter, an {@code
+   *     api-key-env} variable that is not set or empty
+   */
+  public static EngineSpec parse(String spec, Function<String, String> environment) {
     if (!isEngine(spec)) throw new IllegalArgumentException("'" + spec + "' is not an engine spec: " + FORM);
     String rest = spec.substring(PREFIX.length());
     int q = rest.indexOf('?');
@@ -82,9 +106,9 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
       }
     }
     for (String k : params.keySet()) {
-      if (!k.equals("model") && !k.equals("tokenizer") && !k.equals("max-concurrency") && !k.equals("max-model-len"))
+      if (!PARAMETERS.contains(k))
         throw new IllegalArgumentException("engine '" + spec + "': unknown parameter '" + k
-            + "' (model, tokenizer, max-concurrency, max-model-len)");
+            + "' (model, tokenizer, max-concurrency, max-model-len, api-key-env)");
     }
     String model = params.get("model");
     if (model == null || model.isBlank())
@@ -95,7 +119,27 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
       throw new IllegalArgumentException("engine '" + spec + "': no tokenizer.json in " + dir
           + " (copy the engine model's tokenizer files there, e.g. from its Hugging Face folder, or leave tokenizer= out to use "
           + "the engine's own /tokenize and /detokenize)");
-    return new EngineSpec(uri, model, dir, positive(params, "max-concurrency", spec), positive(params, "max-model-len", spec));
+    String keyEnv = params.get("api-key-env");
+    String key = null;
+    if (keyEnv != null) {
+      if (keyEnv.isBlank())
+        throw new IllegalArgumentException("engine '" + spec + "': api-key-env names no variable; give api-key-env=VAR, VAR an "
+            + "environment variable holding the engine's API key");
+      key = environment.apply(keyEnv);
+      if (key == null || key.isBlank())
+        throw new IllegalArgumentException("engine '" + spec + "': the environment variable " + keyEnv + " (api-key-env) is "
+            + (key == null ? "not set" : "empty") + "; export " + keyEnv + "=KEY, the engine's API key, before starting, "
+            + "or leave api-key-env out for an engine without keys");
+    }
+    return new EngineSpec(uri, model, dir, positive(params, "max-concurrency", spec), positive(params, "max-model-len", spec),
+        keyEnv, key);
+  }
+
+  /** The spec's fields with the API key left out (it names only its variable): specs are logged. */
+  @Override
+  public String toString() {
+    return "EngineSpec[baseUrl=" + baseUrl + ", model=" + model + ", tokenizer=" + tokenizer + ", maxConcurrency="
+        + maxConcurrency + ", maxModelLen=" + maxModelLen + ", apiKeyEnv=" + apiKeyEnv + "]";
   }
 
   private static int positive(Map<String, String> params, String key, String spec) {

@@ -2,11 +2,13 @@ package io.tandem.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,6 +55,28 @@ class EngineSpecTest {
     assertMessage("max-model-len must be a positive integer, got 'lots'", "openai:http://h:1/v1?model=m&max-model-len=lots" + ok);
     assertMessage("unknown parameter 'temperature'", "openai:http://h:1/v1?model=m&temperature=0" + ok);
     assertMessage("is not KEY=VALUE", "openai:http://h:1/v1?model" + ok);
+  }
+
+  @Test
+  void anApiKeyIsReadFromTheVariableTheSpecNamesAndNeverPrinted() {
+    EngineSpec s = EngineSpec.parse("openai:http://10.0.0.7:8000/v1?model=r1-32b&api-key-env=GPU_B_KEY",
+        Map.of("GPU_B_KEY", "sk-secret-123")::get);
+    assertEquals("GPU_B_KEY", s.apiKeyEnv());
+    assertEquals("sk-secret-123", s.apiKey());
+    assertTrue(s.toString().contains("apiKeyEnv=GPU_B_KEY") && !s.toString().contains("sk-secret-123"), s.toString());
+    EngineSpec open = EngineSpec.parse("openai:http://10.0.0.7:8000/v1?model=r1-32b", Map.<String, String>of()::get);
+    assertNull(open.apiKey(), "no api-key-env: no key is sent");
+  }
+
+  @Test
+  void anApiKeyVariableThatIsUnsetOrEmptyIsNamedWithWhatToExport() {
+    String spec = "openai:http://h:1/v1?model=m&api-key-env=GPU_B_KEY";
+    IllegalArgumentException unset = assertThrows(IllegalArgumentException.class, () -> EngineSpec.parse(spec, Map.<String, String>of()::get));
+    assertEquals("engine '" + spec + "': the environment variable GPU_B_KEY (api-key-env) is not set; export GPU_B_KEY=KEY, "
+        + "the engine's API key, before starting, or leave api-key-env out for an engine without keys", unset.getMessage());
+    IllegalArgumentException empty = assertThrows(IllegalArgumentException.class, () -> EngineSpec.parse(spec, Map.of("GPU_B_KEY", " ")::get));
+    assertTrue(empty.getMessage().contains("GPU_B_KEY (api-key-env) is empty"), empty.getMessage());
+    assertMessage("api-key-env names no variable", "openai:http://h:1/v1?model=m&api-key-env=");
   }
 
   static void assertMessage(String part, String spec) {

@@ -30,8 +30,13 @@ final class TandemEngineNode implements AutoCloseable {
 
   /** A node whose {@code role} is served by {@code model}: a checkpoint folder or itself an engine spec. */
   TandemEngineNode(String name, Role role, String model, int maxBatch) throws Exception {
+    this(name, role, model, maxBatch, "");
+  }
+
+  /** As above, with {@code hocon} over the defaults (e.g. {@code tandem.http.api-keys}, as {@code serve --api-keys} adds them). */
+  TandemEngineNode(String name, Role role, String model, int maxBatch, String hocon) throws Exception {
     this.name = name;
-    Config c = ConfigFactory.load()
+    Config c = ConfigFactory.parseString(hocon).withFallback(ConfigFactory.load())
         .withValue("tandem." + role + ".model", ConfigValueFactory.fromAnyRef(model))
         .withValue("tandem." + role + ".max-batch", ConfigValueFactory.fromAnyRef(maxBatch))
         .withValue("tandem.http.default-mode", ConfigValueFactory.fromAnyRef(role.name()))
