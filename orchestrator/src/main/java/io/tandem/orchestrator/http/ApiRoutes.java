@@ -171,6 +171,11 @@ final class ApiRoutes extends AllDirectives {
 
   // ---- health
 
+  /**
+   * Ready when the roles the default mode needs have a worker each (both for speculative; a node
+   * that serves one model as another's engine, {@code default-mode = small}, needs only that one),
+   * and the server is not shutting down. The body lists every role's workers.
+   */
   private CompletionStage<HttpResponse> ready() {
     return workers.listing().thenApply(listed -> {
       Map<String, Object> body = new LinkedHashMap<>();
@@ -178,7 +183,12 @@ final class ApiRoutes extends AllDirectives {
       boolean ok = !draining.getAsBoolean();
       for (Role r : Role.values()) {
         roles.put(r.name(), listed.get(r).size());
-        if (listed.get(r).isEmpty()) ok = false;
+        boolean needed = switch (settings.defaultMode()) {
+          case speculative -> true;
+          case small -> r == Role.small;
+          case large -> r == Role.large;
+        };
+        if (needed && listed.get(r).isEmpty()) ok = false;
       }
       body.put("workers", roles);
       body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : "waiting for workers");
