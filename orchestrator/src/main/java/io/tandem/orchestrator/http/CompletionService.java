@@ -94,16 +94,10 @@ final class CompletionService {
    * server's shutdown deadline, so that no response is cut off mid-write.
    *
    * @param reason what the client reads, e.g. "the server is shutting down"
-   * @return how many requests were running
    */
-  int endAll(String reason) {
+  void endAll(String reason) {
     endingAll = reason;
-    int n = 0;
-    for (Exchange x : running) {
-      x.end(reason);
-      n++;
-    }
-    return n;
+    for (Exchange x : running) x.end(reason);
   }
 
   /** The models a request of {@code mode} runs on. */
@@ -176,13 +170,13 @@ final class CompletionService {
   }
 
   /**
-   * Reads events until the output ends (a stop string ends it before the session does, which is
-   * then cancelled), then answers with the OpenAI object or the error (no one to answer when the
+   * Reads events until the output ends (a stop string cuts it before the session ends, which is
+   * then told to stop and ends with its counters), then answers with the OpenAI object or the error (no one to answer when the
    * client left).
    */
   private CompletionStage<HttpResponse> whole(Exchange x, Source<SessionEvent, NotUsed> events) {
     return events.takeWhile(e -> {
-      x.gen.onEvent(e);
+      x.onEvent(e);
       return !x.gen.done;
     }).runWith(Sink.ignore(), mat).thenApply(d -> {
       HttpResponse r;
@@ -205,7 +199,7 @@ final class CompletionService {
         return r;
       }
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
-          .mapConcat(x.gen::onEvent)
+          .mapConcat(x::onEvent)
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {
@@ -232,8 +226,9 @@ final class CompletionService {
     Runnable forgetClient = () -> {};
     private final AtomicBoolean finished = new AtomicBoolean();
     /** Where the session's events go, and the session once started: set by {@link #attach}. */
-    private ActorRef<SessionEvent> events;
-    private CompletionStage<ActorRef<SessionActor.Command>> session;
+    private volatile ActorRef<SessionEvent> events;
+    private volatile CompletionStage<ActorRef<SessionActor.Command>> session;
+    private boolean toldStop;
 
     Exchange(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log) {
       this.req = req;
@@ -251,12 +246,20 @@ final class CompletionService {
           settings.retryAfterSeconds());
     }
 
+    /** The event's output; a stop string that ends it tells the session to stop and report what ran. */
+    List<Generation.Out> onEvent(SessionEvent e) {
+      List<Generation.Out> out = gen.onEvent(e);
+      if (gen.cutByStop() && !toldStop) {
+        toldStop = true;
+        session.thenAccept(s -> s.tell(SessionActor.Stop.INSTANCE));
+      }
+      return out;
+    }
+
     /** Registers the request's session as running, and ends it at once when every request is being ended. */
     void attach(ActorRef<SessionEvent> sessionEvents, CompletionStage<ActorRef<SessionActor.Command>> started) {
-      synchronized (this) {
-        events = sessionEvents;
-        session = started;
-      }
+      events = sessionEvents;
+      session = started;
       running.add(this);
       String reason = endingAll;
       if (reason != null) end(reason);
@@ -266,7 +269,7 @@ final class CompletionService {
      * Ends the output with a failure the client reads as {@code reason} (nothing changes once the
      * output has ended: the events after the last are not read), and cancels the session.
      */
-    synchronized void end(String reason) {
+    void end(String reason) {
       events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, reason, null));
       session.thenAccept(s -> s.tell(SessionActor.Cancel.INSTANCE));
     }

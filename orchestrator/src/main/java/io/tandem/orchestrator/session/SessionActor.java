@@ -71,6 +71,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     INSTANCE
   }
 
+  /**
+   * The client's stop string ended the output: cancel the work, free the caches, and finish with
+   * reason {@code stop} and what is committed, so that the client gets the counters of what ran
+   * (a {@link SessionEvent.Finished}). A session that has ended already is not told (no dead letter
+   * is logged).
+   */
+  public enum Stop implements Command, akka.actor.DeadLetterSuppression {
+    INSTANCE
+  }
+
   private record FromWorker(WorkerProtocol.Reply reply) implements Command {}
 
   private record Listed(WorkerDirectory.Workers workers) implements Command {}
@@ -176,6 +186,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
         .onMessageEquals(Cancel.INSTANCE, this::onCancel)
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
         .build();
   }
 
@@ -436,6 +447,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     cancelInFlight();
     failover.release(request.sessionId());
     return Behaviors.stopped();
+  }
+
+  private Behavior<Command> onStop() {
+    cancelInFlight();
+    return finish(FinishReason.stop);
   }
 
   private void cancelInFlight() {
