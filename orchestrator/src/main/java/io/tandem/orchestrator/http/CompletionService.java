@@ -170,9 +170,9 @@ final class CompletionService {
   }
 
   /**
-   * Reads events until the output ends (a stop string cuts it before the session ends, which is
-   * then told to stop and ends with its counters), then answers with the OpenAI object or the error (no one to answer when the
-   * client left).
+   * Reads events until the output ends (after a stop string, with the session's end: it is told to
+   * stop, and ends with its counters), then answers with the OpenAI object or the error (no one to
+   * answer when the client left).
    */
   private CompletionStage<HttpResponse> whole(Exchange x, Source<SessionEvent, NotUsed> events) {
     return events.takeWhile(e -> {
