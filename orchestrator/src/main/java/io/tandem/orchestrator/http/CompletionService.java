@@ -35,6 +35,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -44,7 +45,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * #whole} (the OpenAI object) or {@link #streamed} (SSE chunks). A streamed response waits for the
  * session's first event, so a session refused at once (workers' queues full) is still a 503 and
  * not a broken stream. When the client goes away before the end (its connection closes, streaming
- * or not) the session is cancelled and frees its caches.
+ * or not) the session is cancelled and frees its caches. At the server's shutdown deadline {@link
+ * #endAll} ends every request still running as an API answer.
  */
 final class CompletionService {
   private static final int EVENT_BUFFER = 1 << 16;
@@ -55,6 +57,10 @@ final class CompletionService {
   private final Metrics metrics;
   private final WorkerView workers;
   private final Materializer mat;
+  /** Requests whose session has been asked to start and that have not finished. */
+  private final Set<Exchange> running = ConcurrentHashMap.newKeySet();
+  /** Why every request is being ended (see {@link #endAll}); null while the server serves. */
+  private volatile String endingAll;
 
   CompletionService(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, HttpSettings settings, Metrics metrics,
       WorkerView workers) {
@@ -78,6 +84,20 @@ final class CompletionService {
     return response.whenComplete((r, t) -> {
       if (t != null) x.finish();
     });
+  }
+
+  /**
+   * Ends every request still running, and any whose session starts from now on, as a session
+   * failure the client may retry elsewhere ({@link FailureCode#UNAVAILABLE}): a stream gets an
+   * error event and {@code data: [DONE]} after the text it was sent, a non-streaming request a 503
+   * with Retry-After (or its result, when that came first). Their sessions are cancelled. For the
+   * server's shutdown deadline, so that no response is cut off mid-write.
+   *
+   * @param reason what the client reads, e.g. "the server is shutting down"
+   */
+  void endAll(String reason) {
+    endingAll = reason;
+    for (Exchange x : running) x.end(reason);
   }
 
   /** The models a request of {@code mode} runs on. */
@@ -134,6 +154,7 @@ final class CompletionService {
             .preMaterialize(mat);
     ActorRef<SessionEvent> events = pre.first().first();
     x.forgetClient = client.onClose(pre.first().second()::shutdown);
+    x.attach(events, session);
     SessionRequest sr = new SessionRequest(x.gen.id, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
         x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop());
     askStart(sr, events).whenComplete((s, t) -> {
@@ -149,13 +170,13 @@ final class CompletionService {
   }
 
   /**
-   * Reads events until the output ends (a stop string ends it before the session does, which is
-   * then cancelled), then answers with the OpenAI object or the error (no one to answer when the
-   * client left).
+   * Reads events until the output ends (after a stop string, with the session's end: it is told to
+   * stop, and ends with its counters), then answers with the OpenAI object or the error (no one to
+   * answer when the client left).
    */
   private CompletionStage<HttpResponse> whole(Exchange x, Source<SessionEvent, NotUsed> events) {
     return events.takeWhile(e -> {
-      x.gen.onEvent(e);
+      x.onEvent(e);
       return !x.gen.done;
     }).runWith(Sink.ignore(), mat).thenApply(d -> {
       HttpResponse r;
@@ -178,7 +199,7 @@ final class CompletionService {
         return r;
       }
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
-          .mapConcat(x.gen::onEvent)
+          .mapConcat(x::onEvent)
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {
@@ -204,6 +225,10 @@ final class CompletionService {
     /** Unhooks this request from its connection's close. */
     Runnable forgetClient = () -> {};
     private final AtomicBoolean finished = new AtomicBoolean();
+    /** Where the session's events go, and the session once started: set by {@link #attach}. */
+    private volatile ActorRef<SessionEvent> events;
+    private volatile CompletionStage<ActorRef<SessionActor.Command>> session;
+    private boolean toldStop;
 
     Exchange(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log) {
       this.req = req;
@@ -219,6 +244,34 @@ final class CompletionService {
       log.id = id;
       gen = new Generation(id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
           settings.retryAfterSeconds());
+    }
+
+    /** The event's output; a stop string that ends it tells the session to stop and report what ran. */
+    List<Generation.Out> onEvent(SessionEvent e) {
+      List<Generation.Out> out = gen.onEvent(e);
+      if (gen.cutByStop() && !toldStop) {
+        toldStop = true;
+        session.thenAccept(s -> s.tell(SessionActor.Stop.INSTANCE));
+      }
+      return out;
+    }
+
+    /** Registers the request's session as running, and ends it at once when every request is being ended. */
+    void attach(ActorRef<SessionEvent> sessionEvents, CompletionStage<ActorRef<SessionActor.Command>> started) {
+      events = sessionEvents;
+      session = started;
+      running.add(this);
+      String reason = endingAll;
+      if (reason != null) end(reason);
+    }
+
+    /**
+     * Ends the output with a failure the client reads as {@code reason} (nothing changes once the
+     * output has ended: the events after the last are not read), and cancels the session.
+     */
+    void end(String reason) {
+      events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, reason, null));
+      session.thenAccept(s -> s.tell(SessionActor.Cancel.INSTANCE));
     }
 
     HttpResponse respond(ApiError e) {
@@ -242,6 +295,7 @@ final class CompletionService {
     /** Once, when the request ends: metrics, the tenant's token budget, the permit, the log line. */
     void finish() {
       if (!finished.compareAndSet(false, true)) return;
+      running.remove(this);
       forgetClient.run();
       if (!timing.sawFirst) metrics.waiting.decrementAndGet();
       metrics.running.decrementAndGet();

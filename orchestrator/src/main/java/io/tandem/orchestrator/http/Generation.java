@@ -54,6 +54,11 @@ final class Generation {
   private boolean sentPromptIds;
   /** The stop string that ended the output, if one did (vLLM's {@code stop_reason}). */
   private String stopReason;
+  /**
+   * A stop string ended the output: nothing more is shown, and the output ends with the session's
+   * end, whose trace has the counters of what ran before the stop.
+   */
+  private boolean cutByStop;
 
   // How it ended.
   boolean done;
@@ -88,10 +93,33 @@ final class Generation {
     return tokensByAuthor[a.ordinal()];
   }
 
-  /** What the event makes visible; a stop string or the session's end ends it. */
+  /**
+   * True once a stop string has ended the output and before the session's end has been read: its
+   * session should be told to stop ({@code SessionActor.Stop}), and ends with its counters.
+   */
+  boolean cutByStop() {
+    return cutByStop && !done;
+  }
+
+  /**
+   * What the event makes visible; the session's end ends it. After a stop string only the
+   * session's end is read, for its counters (a failure's partial trace has them too).
+   */
   List<Out> onEvent(SessionEvent e) {
     List<Out> out = new ArrayList<>();
     if (done) return out;
+    if (cutByStop) {
+      if (e instanceof SessionEvent.Finished f) {
+        trace = f.trace();
+        degraded = f.degraded();
+      } else if (e instanceof SessionEvent.Failed f) {
+        trace = f.partial();
+      } else {
+        return out;
+      }
+      end("stop", "stop", out);
+      return out;
+    }
     if (e instanceof SessionEvent.Delta d) onDelta(d, out);
     else if (e instanceof SessionEvent.Finished f) onFinished(f, out);
     else if (e instanceof SessionEvent.Failed f) onFailed(f, out);
@@ -114,7 +142,7 @@ final class Generation {
         visible(d.author(), d.reason(), counted, request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
         for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
         idsOnly(d.author(), out);
-        end("stop", "stop", out);
+        cutByStop = true;
         return;
       }
     }
@@ -250,7 +278,7 @@ final class Generation {
   OpenAi.Tandem tandem(boolean withSpans) {
     com.fasterxml.jackson.databind.node.ObjectNode counters;
     if (trace != null) {
-      counters = TraceJson.counters(trace.counters());
+      counters = TraceJson.counters(counters());
     } else {
       counters = Json.object();
       var tk = counters.putObject("tokens");
@@ -272,8 +300,18 @@ final class Generation {
     return new OpenAi.Tandem(request.mode().name(), tandemFinishReason, degraded, counters, spans);
   }
 
+  /**
+   * The trace's counters (null without a trace). When a stop string cut the output, its tokens by
+   * author are those the client received, as in {@link #usage}; the rest counts what ran.
+   */
   Counters counters() {
-    return trace == null ? null : trace.counters();
+    if (trace == null || stopReason == null) return trace == null ? null : trace.counters();
+    Counters.Tally t = trace.counters().tally();
+    t.smallTokens = 0;
+    t.largeTokens = 0;
+    t.injectedTokens = 0;
+    for (Author a : Author.values()) t.tokens(a, tokensBy(a));
+    return t.counters();
   }
 
   /** The non-streaming response object. */

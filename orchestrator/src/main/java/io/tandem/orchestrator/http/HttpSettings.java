@@ -26,6 +26,7 @@ public record HttpSettings(
     int maxMaxTokens,
     int retryAfterSeconds,
     Duration shutdownDeadline,
+    Duration shutdownGrace,
     Duration askTimeout,
     Duration countTimeout,
     Duration workerFiguresMaxAge,
@@ -75,6 +76,7 @@ public record HttpSettings(
         c.getInt("max-max-tokens"),
         (int) c.getDuration("retry-after").toSeconds(),
         c.getDuration("shutdown-deadline"),
+        c.getDuration("shutdown-grace"),
         c.getDuration("ask-timeout"),
         c.getDuration("count-timeout"),
         c.getDuration("worker-figures-max-age"),
@@ -105,21 +107,21 @@ public record HttpSettings(
   /** These settings listening on {@code newPort} (0: any free port). */
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, newSpeculative, defaultMode);
   }
 

@@ -116,4 +116,9 @@ final class OpenConnections {
     for (Open c : open) c.closeIfIdle();
     return open.isEmpty();
   }
+
+  /** How many connections are open. */
+  int count() {
+    return open.size();
+  }
 }

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +37,7 @@ public final class TandemHttpServer {
   private final Tenants tenants;
   private final Metrics metrics = new Metrics();
   private final ApiRoutes routes;
+  private final CompletionService completions;
   private volatile ServerBinding binding;
   private volatile boolean draining;
   private final OpenConnections connections = new OpenConnections(() -> draining);
@@ -45,13 +47,14 @@ public final class TandemHttpServer {
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
     WorkerView workers = new WorkerView(system, settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
-    CompletionService completions = new CompletionService(system, sessions, settings, metrics, workers);
+    this.completions = new CompletionService(system, sessions, settings, metrics, workers);
     this.routes = new ApiRoutes(settings, tenants, metrics, workers, completions, () -> draining);
   }
 
   /**
    * Binds the server (port 0: any free port) and registers its graceful shutdown with the
-   * system's CoordinatedShutdown: stop accepting, let in-flight requests finish within the deadline.
+   * system's CoordinatedShutdown: stop accepting, let in-flight requests finish within the deadline,
+   * then end those still running as API answers (see {@link #drain}).
    */
   public static CompletionStage<TandemHttpServer> start(ActorSystem<?> system, ActorRef<Sessions.Command> sessions,
       HttpSettings settings) {
@@ -140,16 +143,30 @@ public final class TandemHttpServer {
 
   /**
    * Completes when no request is in flight and every connection has closed after writing its last
-   * response (see {@link OpenConnections}), or at the shutdown deadline.
+   * response (see {@link OpenConnections}). Requests still running at {@code shutdown-deadline} are
+   * ended there ({@link CompletionService#endAll}: a stream's error event and {@code [DONE]}, or a
+   * 503), and get {@code shutdown-grace} more to be written; then it completes regardless.
    */
   private CompletionStage<Done> drain() {
     CompletableFuture<Done> done = new CompletableFuture<>();
     long deadline = System.nanoTime() + settings.shutdownDeadline().toNanos();
+    long cut = deadline + settings.shutdownGrace().toNanos();
+    AtomicBoolean ended = new AtomicBoolean();
     Runnable[] check = new Runnable[1];
     check[0] = () -> {
-      boolean late = System.nanoTime() > deadline;
-      if ((tenants.inFlight() == 0 && connections.closeIdle()) || late) {
-        if (tenants.inFlight() > 0) LOG.warn("tandem serve: {} requests still running at the shutdown deadline", tenants.inFlight());
+      long now = System.nanoTime();
+      if (tenants.inFlight() == 0 && connections.closeIdle()) {
+        done.complete(Done.getInstance());
+        return;
+      }
+      if (now > deadline && ended.compareAndSet(false, true)) {
+        LOG.warn("tandem serve: {} requests still running at the shutdown deadline; each ends with"
+            + " \"the server is shutting down\" (a stream: an error event and [DONE])", tenants.inFlight());
+        completions.endAll("the server is shutting down");
+      }
+      if (now > cut) {
+        LOG.warn("tandem serve: {} requests and {} connections still open {} ms after the shutdown deadline; closing",
+            tenants.inFlight(), connections.count(), settings.shutdownGrace().toMillis());
         done.complete(Done.getInstance());
       } else {
         system.scheduler().scheduleOnce(Duration.ofMillis(50), check[0], system.executionContext());

@@ -71,6 +71,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     INSTANCE
   }
 
+  /**
+   * The client's stop string ended the output: cancel the work, free the caches, and finish with
+   * reason {@code stop} and what is committed, so that the client gets the counters of what ran
+   * (a {@link SessionEvent.Finished}). Sent to a session that has ended already (one of a single
+   * model ends on the stop string itself), it is dropped without a dead-letter log line.
+   */
+  public enum Stop implements Command, akka.actor.DeadLetterSuppression {
+    INSTANCE
+  }
+
   private record FromWorker(WorkerProtocol.Reply reply) implements Command {}
 
   private record Listed(WorkerDirectory.Workers workers) implements Command {}
@@ -176,6 +186,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
         .onMessageEquals(Cancel.INSTANCE, this::onCancel)
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
         .build();
   }
 
@@ -316,7 +327,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         ? Affinity.rankByLoad(request.sessionId(), l.workers().workers(), this::name, l.workers().load(), settings.loadChoices())
         : Affinity.rank(request.sessionId(), l.workers().workers(), this::name));
     ranked.removeAll(failover.lost());
-    if (ranked.isEmpty()) return failover.hasLost(role) ? noWorkerLeft(role) : dispatch();
+    if (ranked.isEmpty() && failover.hasLost(role)) return noWorkerLeft(role);
+    if (ranked.isEmpty() && l.workers().gone()) return noWorker(role, "all have stopped");
+    if (ranked.isEmpty()) return dispatch();
     b.ranked = ranked;
     bind(role, ranked.get(0));
     return dispatch();
@@ -423,8 +436,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onWaitTimedOut(WaitTimedOut w) {
     if (current == null || current.role() != w.role() || sync.binding(w.role()).worker != null) return this;
-    if (w.role() == Role.large && settings.degradeWithoutLarge()) return degrade();
-    return fail(FailureCode.NO_WORKER, "no " + w.role() + " worker is available (waited " + settings.workerWait().toSeconds() + " s)");
+    return noWorker(w.role(), "waited " + settings.workerWait().toSeconds() + " s");
+  }
+
+  /** No worker of {@code role} to start the step on: without a large one, degrade when configured to. */
+  private Behavior<Command> noWorker(Role role, String why) {
+    if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
+    return fail(FailureCode.NO_WORKER, "no " + role + " worker is available (" + why + ")");
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */
@@ -436,6 +454,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     cancelInFlight();
     failover.release(request.sessionId());
     return Behaviors.stopped();
+  }
+
+  private Behavior<Command> onStop() {
+    cancelInFlight();
+    return finish(FinishReason.stop);
   }
 
   private void cancelInFlight() {

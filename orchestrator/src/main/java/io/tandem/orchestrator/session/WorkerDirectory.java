@@ -16,6 +16,7 @@ import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -42,7 +43,8 @@ public final class WorkerDirectory {
 
   /**
    * Which workers of {@code role} are there now, leaving out {@code exclude}; answered as soon as
-   * at least one other is listed, or at once (possibly with none) when {@code now}.
+   * at least one other is listed, or at once (possibly with none) when {@code now}, or when the
+   * role is known to have no worker ({@link Workers#gone}).
    */
   public record GetWorkers(Role role, Set<ActorRef<WorkerProtocol.Command>> exclude, ActorRef<Workers> replyTo,
       boolean now) implements Command {
@@ -59,9 +61,17 @@ public final class WorkerDirectory {
   /**
    * The answer to {@link GetWorkers}: the workers, and the load (queued plus running requests) of
    * those whose figures the directory has; a worker missing from {@code load} is not known yet.
+   * {@code gone}: none is listed, on a node outside a cluster whose workers of the role have all
+   * stopped (none comes back by waiting, unlike at startup, before they register, or in a cluster,
+   * where a node may rejoin).
    */
   public record Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
-      Map<ActorRef<WorkerProtocol.Command>, Integer> load) {
+      Map<ActorRef<WorkerProtocol.Command>, Integer> load, boolean gone) {
+    public Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
+        Map<ActorRef<WorkerProtocol.Command>, Integer> load) {
+      this(role, workers, load, false);
+    }
+
     public Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) {
       this(role, workers, Map.of());
     }
@@ -185,6 +195,8 @@ public final class WorkerDirectory {
      */
     final Map<Address, UniqueAddress> up = new HashMap<>();
     boolean clustered;
+    /** The roles that have had a worker listed. */
+    final Set<Role> everListed = EnumSet.noneOf(Role.class);
     final Set<ActorRef<UnreachableNodes>> watchers = new HashSet<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
@@ -200,6 +212,7 @@ public final class WorkerDirectory {
       return Behaviors.receive(Command.class)
           .onMessage(Listed.class, l -> {
             listed.put(l.role(), Set.copyOf(l.workers()));
+            if (!l.workers().isEmpty()) everListed.add(l.role());
             Set<ActorRef<WorkerProtocol.Command>> all = new HashSet<>();
             for (Set<ActorRef<WorkerProtocol.Command>> s : listed.values()) all.addAll(s);
             figures.keySet().retainAll(all);
@@ -314,13 +327,14 @@ public final class WorkerDirectory {
 
     private boolean answer(GetWorkers g) {
       Set<ActorRef<WorkerProtocol.Command>> usable = usable(g.role(), g.exclude());
-      if (usable.isEmpty() && !g.now()) return false;
+      boolean gone = !clustered && listed.get(g.role()).isEmpty() && everListed.contains(g.role());
+      if (usable.isEmpty() && !g.now() && !gone) return false;
       Map<ActorRef<WorkerProtocol.Command>, Integer> loads = new HashMap<>();
       for (ActorRef<WorkerProtocol.Command> w : usable) {
         Figures f = figures.get(w);
         if (f != null) loads.put(w, f.stats().queueLength() + f.stats().running());
       }
-      g.replyTo().tell(new Workers(g.role(), Set.copyOf(usable), Map.copyOf(loads)));
+      g.replyTo().tell(new Workers(g.role(), Set.copyOf(usable), Map.copyOf(loads), gone));
       return true;
     }
   }

@@ -173,6 +173,36 @@ class ApiRoundTwoTest {
   }
 
   @Test
+  void aSpeculativeRequestEndedByAStopStringReportsTheCountersOfWhatRanBeforeIt() throws Exception {
+    JsonNode whole = json(chat(",\"max_tokens\":40,\"tandem\":{\"mode\":\"speculative\"}"));
+    assertTrue(whole.at("/tandem/counters/takeovers").asInt() > 0, whole.toString());
+    // The last few words of that output, found nowhere earlier in it: the stop comes after a takeover.
+    String content = whole.at("/choices/0/message/content").asText();
+    String stop = content.substring(content.length() - 12);
+    assertEquals(content.length() - stop.length(), content.indexOf(stop), content);
+
+    double takeoversBefore = server.metric("tandem:takeovers_total");
+    JsonNode cut = json(chat(",\"max_tokens\":40,\"stop\":[" + JSON.writeValueAsString(stop) + "],\"tandem\":{\"mode\":\"speculative\"}"));
+    assertEquals("stop", cut.at("/choices/0/finish_reason").asText(), cut.toString());
+    assertEquals(content.substring(0, content.length() - stop.length()), cut.at("/choices/0/message/content").asText());
+    JsonNode counters = cut.at("/tandem/counters");
+    assertTrue(counters.path("triggers").asInt() > 0, cut.toString());
+    int takeovers = counters.path("takeovers").asInt();
+    assertTrue(takeovers > 0, cut.toString());
+    JsonNode tokens = counters.path("tokens");
+    assertEquals(cut.at("/usage/completion_tokens").asInt(),
+        tokens.path("small").asInt() + tokens.path("large").asInt() + tokens.path("injected").asInt(),
+        "the tokens are those the client received: " + cut);
+    assertEquals(takeoversBefore + takeovers, server.metric("tandem:takeovers_total"));
+
+    String streamed = server.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"What is 1 + 2?\"}],"
+        + "\"max_tokens\":40,\"stream\":true,\"stop\":[" + JSON.writeValueAsString(stop) + "],\"tandem\":{\"mode\":\"speculative\"}}", KEY).body();
+    assertTrue(streamed.endsWith("data: [DONE]\n\n"), streamed);
+    assertTrue(streamed.contains("\"finish_reason\":\"stop\""), streamed);
+    assertTrue(streamed.contains("\"takeovers\":" + takeovers), streamed);
+  }
+
+  @Test
   void usageIsRightWhenTheTimeOutEndsTheGenerationMidStep() throws Exception {
     server.gate.close();
     server.gate.allow(3);

@@ -12,7 +12,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** Shutting down stops taking requests and lets the running ones finish. */
+/**
+ * Shutting down stops taking requests and lets the running ones finish; those still running at the
+ * shutdown deadline end as API answers, streaming or not, and the shutdown still completes.
+ */
 class GracefulShutdownTest {
 
   @Test
@@ -66,5 +69,50 @@ class GracefulShutdownTest {
       assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
       shutdown.get(60, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void atTheDeadlineAStreamEndsWithAnErrorEventAndDoneAndARequestWithA503() throws Exception {
+    try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 5s\n")) {
+      s.gate.close();
+      CompletableFuture<HttpResponse<String>> stream = s.http.sendAsync(chat(s, ",\"stream\":true"),
+          HttpResponse.BodyHandlers.ofString());
+      CompletableFuture<HttpResponse<String>> whole = s.http.sendAsync(chat(s, ""), HttpResponse.BodyHandlers.ofString());
+      TestServer.eventually("both are running", () -> s.metric("tandem:num_requests_running") == 2.0);
+      // One model step at a time, until both have output (neither gets near its 60 tokens).
+      while (s.metric("tandem:num_requests_waiting") > 0) {
+        s.gate.allow(1);
+        TestServer.eventually("the step ran", () -> s.gate.pending() == 0);
+      }
+      long start = System.nanoTime();
+      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+      // The gate stays closed: neither request can finish before the deadline.
+      HttpResponse<String> streamed = stream.get(30, TimeUnit.SECONDS);
+      assertEquals(200, streamed.statusCode(), streamed.body());
+      assertTrue(streamed.body().contains("\"content\":"), "the text before the deadline was sent: " + streamed.body());
+      assertTrue(streamed.body().contains("\"code\":\"service_unavailable\""), streamed.body());
+      assertTrue(streamed.body().contains("the server is shutting down"), streamed.body());
+      assertTrue(streamed.body().endsWith("data: [DONE]\n\n"), streamed.body());
+
+      HttpResponse<String> answered = whole.get(30, TimeUnit.SECONDS);
+      assertEquals(503, answered.statusCode(), answered.body());
+      assertTrue(answered.headers().firstValue("Retry-After").isPresent(), answered.headers().toString());
+      assertTrue(answered.body().contains("the server is shutting down"), answered.body());
+
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertTrue(seconds < 4, "both answers come at the 1 s deadline, well before the 5 s grace ends: " + seconds + " s");
+      // Their sessions were cancelled; the model steps the gate still holds end once it opens.
+      s.gate.open();
+      shutdown.get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static HttpRequest chat(TestServer s, String fields) {
+    return HttpRequest.newBuilder(URI.create(s.base + "/v1/chat/completions"))
+        .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+            + "\"max_tokens\":60,\"tandem\":{\"mode\":\"small\"}" + fields + "}"))
+        .build();
   }
 }

@@ -206,6 +206,11 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
       target().permits.release(steps);
     }
 
+    /** Steps let through by {@link #allow} that have not run yet. */
+    int pending() {
+      return target().permits.availablePermits();
+    }
+
     void pass() {
       Gate t = target();
       if (t.open) return;

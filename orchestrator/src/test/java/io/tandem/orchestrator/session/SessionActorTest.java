@@ -119,6 +119,29 @@ class SessionActorTest {
     }
   }
 
+  @Test
+  void withEveryLargeWorkerStoppedASessionFailsAtItsTakeoverWithoutWaitingForOne() throws Exception {
+    // A minute's worker-wait, which the session does not sit out: the directory knows none is left.
+    try (World w = new World(com.typesafe.config.ConfigFactory.empty(),
+        new SessionSettings(Duration.ofMinutes(1), Duration.ofMinutes(1), false, 4))) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      awaitListed(w, Role.large, 1);
+      w.kit.stop(large);
+      TestProbe<WorkerDirectory.Workers> probe = w.kit.createTestProbe();
+      probe.awaitAssert(Duration.ofSeconds(10), () -> {
+        w.directory.tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), probe.getRef(), true));
+        assertTrue(probe.receiveMessage().workers().isEmpty());
+        return null;
+      });
+      SessionEvent e = w.run(w.request(CASE.config(), false), null).get(20, TimeUnit.SECONDS);
+      SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, e);
+      assertEquals(io.tandem.protocol.FailureCode.NO_WORKER, failed.code());
+      assertTrue(failed.message().contains("no large worker is available (all have stopped)"), failed.message());
+      assertTrue(!failed.partial().text().isEmpty(), "it drafted up to the takeover: " + failed.partial());
+    }
+  }
+
   /** Stops a worker whose thread is held in a model step (the test kit's stop would wait for it). */
   private static void stopWithoutWaiting(World w, ActorRef<WorkerProtocol.Command> worker) {
     worker.tell(WorkerProtocol.Stop.INSTANCE);
