@@ -140,8 +140,13 @@ class EngineDemoTest {
         prefilled += st.unseenTokens();
         reused += st.prefixCacheTokens();
       }
-      assertTrue(prefilled <= inProcess.largeUnseenTokens(), "the large engine prefilled no more than the in-process "
-          + "large worker, which prefills only the tokens it has not seen: " + prefilled + " vs " + inProcess.largeUnseenTokens());
+      // Within 1%: which prefixes the engine's cache holds when a takeover arrives depends on when the
+      // session's previous request released its sequence, so a few tokens more or less may be prefilled
+      // (4,396 in process against 4,399 through the engine in one run); a takeover prefilling the whole
+      // session again would be several times as many.
+      assertTrue(prefilled <= inProcess.largeUnseenTokens() * 1.01, "the large engine prefilled about what the "
+          + "in-process large worker did, which prefills only the tokens it has not seen: " + prefilled + " vs "
+          + inProcess.largeUnseenTokens());
       assertTrue(reused > prefilled, "each takeover carried the whole session as a new request, and the engine's "
           + "prefix cache held most of it: " + reused + " tokens reused, " + prefilled + " prefilled");
     }
