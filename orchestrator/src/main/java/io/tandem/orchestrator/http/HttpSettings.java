@@ -41,6 +41,9 @@ public record HttpSettings(
 
   public HttpSettings {
     if (modelNames.isEmpty()) throw new IllegalArgumentException("tandem.http.served-model-names is empty");
+    if (shutdownDeadline.isNegative() || shutdownGrace.isNegative())
+      throw new IllegalArgumentException("tandem.http.shutdown-deadline and shutdown-grace must not be negative, got "
+          + shutdownDeadline.toMillis() + " ms and " + shutdownGrace.toMillis() + " ms");
     modelNames = List.copyOf(modelNames);
     tenants = List.copyOf(tenants);
     aboveSessionDeadline("request-timeout", requestTimeout, sessionDeadline);
