@@ -27,6 +27,18 @@ import picocli.CommandLine.Option;
 /**
  * {@code tandem bench serve}: the two workers serving many concurrent speculative sessions, with
  * continuous batching on and off: aggregate tokens/s, takeovers/s and mean batch size per worker.
+ *
+ * <p>Every point serves the same workload, {@code --problems} sessions (the first questions, each
+ * with its own seed), with at most {@code --sessions} of them in flight: a session that ends is
+ * replaced by the next question, as a closed-loop load generator such as vLLM's {@code
+ * benchmark_serving --max-concurrency} does. So the ratio of two points is the gain of serving
+ * that many sessions at once on the same questions, not of one question against many.
+ *
+ * <p>The lanes' first sessions arrive spread over one session's lifetime (the warm-up's lone
+ * session, divided by the lanes), as independent clients do; started together ({@code
+ * --stagger=false}, vLLM's {@code --request-rate inf}), sessions stay in lockstep, drafting on the
+ * small worker all at once and then all waiting on the large one, so that each worker idles while
+ * the other runs.
  */
 @Command(
     name = "serve",
@@ -39,6 +51,14 @@ public final class BenchServeCommand implements Callable<Integer> {
 
   @Option(names = "--sessions", split = ",", defaultValue = "1,8,32", description = "Concurrent sessions (a list sweeps). Default: ${DEFAULT-VALUE}.")
   List<Integer> sessions;
+
+  @Option(names = "--problems", description = "Sessions each run serves, at most --sessions at a time; "
+      + "the same questions at every point. Default: four times the largest --sessions.")
+  Integer problems;
+
+  @Option(names = "--stagger", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Spread the lanes' first arrivals over one session's lifetime (default); --no-stagger starts them together.")
+  boolean stagger;
 
   @Option(names = "--new-tokens", defaultValue = "64", description = "Tokens each session generates (max_tokens). Default: ${DEFAULT-VALUE}.")
   int newTokens;
@@ -53,7 +73,8 @@ public final class BenchServeCommand implements Callable<Integer> {
   int repeats;
 
   @Option(names = "--prompts", description = "A JSONL file whose \"problem\" fields are the sessions' questions "
-      + "(e.g. ops/demo/heldout.jsonl for the demo pair). Default: generated arithmetic questions.")
+      + "(e.g. ops/demo/heldout.jsonl). Default: the demo pair's held-out questions when it runs the demo pair, "
+      + "else generated arithmetic questions.")
   java.nio.file.Path prompts;
 
   private List<String> questions = List.of();
@@ -64,6 +85,14 @@ public final class BenchServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
+    int workload = problems != null ? problems : 4 * most;
+    if (workload < most)
+      throw new IllegalArgumentException("--problems " + workload + " is fewer than --sessions " + most
+          + "; give at least as many problems as sessions");
+    if (prompts == null && models.small == null && models.large == null) {
+      prompts = io.tandem.ops.demo.DemoModels.dir().resolve("heldout.jsonl"); // the demo pair's own questions
+    }
     if (prompts != null) {
       if (!java.nio.file.Files.isRegularFile(prompts))
         throw new IllegalArgumentException("--prompts " + prompts + ": no such file; give a JSONL file with a \"problem\" "
@@ -83,8 +112,8 @@ public final class BenchServeCommand implements Callable<Integer> {
     Config withModels = models.nodeConfig(base, List.of(Role.small, Role.large));
     ObjectMapper m = new ObjectMapper();
     ArrayNode runs = m.createArrayNode();
-    if (!json) System.out.printf("%9s %9s %12s %13s %12s %12s %10s%n", "batching", "sessions", "tokens/s", "takeovers/s",
-        "small batch", "large batch", "wall s");
+    if (!json) System.out.printf("%9s %9s %12s %13s %12s %12s %11s %11s %10s%n", "batching", "sessions", "tokens/s", "takeovers/s",
+        "small batch", "large batch", "small busy", "large busy", "wall s");
     for (boolean on : batching) {
       Config config = withModels
           .withValue("tandem.small.batching", ConfigValueFactory.fromAnyRef(on))
@@ -92,35 +121,39 @@ public final class BenchServeCommand implements Callable<Integer> {
       Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, List.of(Role.small, Role.large));
       try (TandemNode node = TandemNode.start("tandem-bench-serve", config, roles, true)) {
         // Warm-up (JIT, native kernels): a few rounds at the largest concurrency measured.
-        int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
-        for (int w = 0; w < 3; w++) runOnce(node, spec, Math.min(most, 8), 0);
+        for (int w = 0; w < 3; w++) runOnce(node, spec, Math.min(most, 8), Math.min(most, 8), 0, 0);
+        long t0 = System.nanoTime();
+        runOnce(node, spec, 1, 1, 0, 0);
+        long alone = System.nanoTime() - t0;
         for (int n : sessions) {
           double[] tps = new double[repeats];
           Measured[] all = new Measured[repeats];
           for (int r = 0; r < repeats; r++) {
-            all[r] = measure(node, spec, n, r + 1);
+            all[r] = measure(node, spec, n, workload, r + 1, stagger ? alone / n : 0);
             tps[r] = all[r].tokensPerS();
           }
           double median = BenchOrchestrationCommand.median(tps);
           Measured m0 = all[0];
           for (Measured x : all) if (Math.abs(x.tokensPerS() - median) < Math.abs(m0.tokensPerS() - median)) m0 = x;
           double wall = m0.wall(), smallBatch = m0.smallBatch(), largeBatch = m0.largeBatch();
+          double smallBusy = m0.smallBusyNanos() / 1e9 / wall, largeBusy = m0.largeBusyNanos() / 1e9 / wall;
           long tokens = m0.tokens(), takeovers = m0.takeovers();
           if (json) {
             ObjectNode o = runs.addObject();
             o.put("sessions", n).put("batching", on).put("tokens_per_s", tokens / wall)
                 .put("takeovers_per_s", takeovers / wall).put("mean_batch_small", smallBatch)
-                .put("mean_batch_large", largeBatch).put("tokens", tokens).put("wall_s", wall);
+                .put("mean_batch_large", largeBatch).put("busy_small", smallBusy).put("busy_large", largeBusy)
+                .put("prefill_tokens_large", m0.largePrefill()).put("tokens", tokens).put("wall_s", wall);
           } else {
-            System.out.printf("%9s %9d %12.1f %13.2f %12.2f %12.2f %10.1f%n", on, n, tokens / wall, takeovers / wall,
-                smallBatch, largeBatch, wall);
+            System.out.printf("%9s %9d %12.1f %13.2f %12.2f %12.2f %10.0f%% %10.0f%% %10.1f%n", on, n, tokens / wall,
+                takeovers / wall, smallBatch, largeBatch, 100 * smallBusy, 100 * largeBusy, wall);
           }
         }
       }
     }
     if (json) {
       ObjectNode root = m.createObjectNode();
-      root.put("small", withModels.getString("tandem.small.model")).put("large", withModels.getString("tandem.large.model"))
+      root.put("problems", workload).put("small", withModels.getString("tandem.small.model")).put("large", withModels.getString("tandem.large.model"))
           .put("new_tokens", newTokens);
       root.set("runs", runs);
       System.out.println(m.writeValueAsString(root));
@@ -128,17 +161,20 @@ public final class BenchServeCommand implements Callable<Integer> {
     return 0;
   }
 
-  private record Measured(double wall, long tokens, long takeovers, double smallBatch, double largeBatch) {
+  /** One run; busy: the time a role's workers spent in forward passes (summed over its workers). */
+  private record Measured(double wall, long tokens, long takeovers, double smallBatch, double largeBatch,
+      long smallBusyNanos, long largeBusyNanos, long largePrefill) {
     double tokensPerS() {
       return tokens / wall;
     }
   }
 
-  private Measured measure(TandemNode node, SpeculativeConfig spec, int n, long seedBase) throws Exception {
+  private Measured measure(TandemNode node, SpeculativeConfig spec, int n, int workload, long seedBase, long spacingNanos)
+      throws Exception {
     long[] s0 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.small));
     long[] l0 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.large));
     long t0 = System.nanoTime();
-    List<SessionEvent> ends = runOnce(node, spec, n, seedBase);
+    List<SessionEvent> ends = runOnce(node, spec, n, workload, seedBase, spacingNanos);
     double wall = (System.nanoTime() - t0) / 1e9;
     long[] s1 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.small));
     long[] l1 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.large));
@@ -149,20 +185,39 @@ public final class BenchServeCommand implements Callable<Integer> {
       takeovers += f.trace().counters().takeovers();
     }
     return new Measured(wall, tokens, takeovers, (s1[1] - s0[1]) / (double) Math.max(1, s1[0] - s0[0]),
-        (l1[1] - l0[1]) / (double) Math.max(1, l1[0] - l0[0]));
+        (l1[1] - l0[1]) / (double) Math.max(1, l1[0] - l0[0]), s1[2] - s0[2], l1[2] - l0[2], l1[3] - l0[3]);
   }
 
-  private List<SessionEvent> runOnce(TandemNode node, SpeculativeConfig spec, int n, long seedBase) throws Exception {
-    List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      SessionRequest req = new SessionRequest("bench-" + System.nanoTime() + "-" + i, "bench",
-          Prompt.chat(List.of(new ChatMessage("user", question(i)))),
-          new SamplingParams(models.temperature, models.topK, models.topP, seedBase * 1000 + i),
-          newTokens, spec, Mode.speculative, false);
-      all.add(SessionRunner.run(node.system(), node.sessions(), req, null).toCompletableFuture());
+  /**
+   * Serves questions {@code 0..workload-1}, at most {@code concurrency} at a time: each of {@code
+   * concurrency} lanes takes the next question when its session ends; lane {@code i} starts after
+   * {@code i * spacingNanos}.
+   */
+  private List<SessionEvent> runOnce(TandemNode node, SpeculativeConfig spec, int concurrency, int workload, long seedBase,
+      long spacingNanos) throws Exception {
+    SessionEvent[] ends = new SessionEvent[workload];
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    List<CompletableFuture<Void>> lanes = new ArrayList<>();
+    for (int lane = 0; lane < Math.min(concurrency, workload); lane++) {
+      java.util.concurrent.Executor arrival = CompletableFuture.delayedExecutor(lane * spacingNanos, TimeUnit.NANOSECONDS);
+      lanes.add(CompletableFuture.runAsync(() -> {}, arrival).thenCompose(x -> lane(node, spec, next, workload, seedBase, ends)));
     }
-    List<SessionEvent> out = new ArrayList<>();
-    for (CompletableFuture<SessionEvent> f : all) out.add(f.get(2, TimeUnit.HOURS));
-    return out;
+    CompletableFuture.allOf(lanes.toArray(new CompletableFuture[0])).get(2, TimeUnit.HOURS);
+    return List.of(ends);
+  }
+
+  private CompletableFuture<Void> lane(TandemNode node, SpeculativeConfig spec, java.util.concurrent.atomic.AtomicInteger next,
+      int workload, long seedBase, SessionEvent[] ends) {
+    int i = next.getAndIncrement();
+    if (i >= workload) return CompletableFuture.completedFuture(null);
+    SessionRequest req = new SessionRequest("bench-" + System.nanoTime() + "-" + i, "bench",
+        Prompt.chat(List.of(new ChatMessage("user", question(i)))),
+        new SamplingParams(models.temperature, models.topK, models.topP, seedBase * 1000 + i),
+        newTokens, spec, Mode.speculative, false);
+    return SessionRunner.run(node.system(), node.sessions(), req, null).toCompletableFuture()
+        .thenCompose(end -> {
+          ends[i] = end;
+          return lane(node, spec, next, workload, seedBase, ends);
+        });
   }
 }

@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * The model of one role on this node: its spec, the devices to run replicas on, worker limits, the
  * precision a checkpoint's weights are held in ({@code precision}: float32 or float16), and the
- * intra-op threads each of its forward passes uses ({@code threads}; 0: one per core).
+ * intra-op threads each of its forward passes uses ({@code threads}; 0: the cores shared among the
+ * node's CPU workers, see {@code TandemNode.intraOpThreads}).
  */
 public record RoleSpec(
     String model, List<String> devices, WorkerSettings settings, int perTenantQueueLimit, Precision precision,
@@ -18,7 +19,7 @@ public record RoleSpec(
     devices = List.copyOf(devices);
     if (devices.isEmpty()) throw new IllegalArgumentException("a role needs at least one device");
     if (precision == null) precision = Precision.FLOAT32;
-    if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: one per core), got " + threads);
+    if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: the cores shared among the CPU workers), got " + threads);
   }
 
   /** A role in float32, on every core. */
@@ -59,13 +60,13 @@ public record RoleSpec(
     }
   }
 
-  /** {@code threads}: a whole number from 0 (one per core) to 1024. */
+  /** {@code threads}: a whole number from 0 (the cores shared among the CPU workers) to 1024. */
   private static int threads(Config c) {
     if (!c.hasPath("threads")) return 0;
     Object value = c.getValue("threads").unwrapped();
     String text = String.valueOf(value).trim();
     if (!text.matches("\\d{1,4}") || Integer.parseInt(text) > 1024)
-      throw new IllegalArgumentException("threads must be a whole number from 0 (one per core) to 1024, got '" + text + "'");
+      throw new IllegalArgumentException("threads must be a whole number from 0 (the cores shared among the node's CPU workers) to 1024, got '" + text + "'");
     return Integer.parseInt(text);
   }
 

@@ -66,6 +66,7 @@ public final class TandemNode implements AutoCloseable {
     Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
         ? config.getDuration("tandem.routing.load-poll-interval") : Duration.ZERO;
     EngineSettings engineSettings = EngineSettings.fromConfig(config);
+    int cpuWorkers = cpuWorkers(roles);
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       if (orchestrator) {
         ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(loadPoll), "workers");
@@ -88,7 +89,8 @@ public final class TandemNode implements AutoCloseable {
             spawnEngine(ctx, role, spec, engineSpec, i, engineSettings, loaded);
             continue;
           }
-          Supplier<LanguageModel> model = () -> Models.open(spec.model(), device, spec.precision(), spec.threads());
+          int threads = intraOpThreads(spec.threads(), cpuWorkers, Runtime.getRuntime().availableProcessors());
+          Supplier<LanguageModel> model = () -> Models.open(spec.model(), device, spec.precision(), threads);
           ctx.spawn(
               role == Role.large
                   ? LargeWorker.create(model, spec.settings(), spec.perTenantQueueLimit(), loaded)
@@ -120,6 +122,30 @@ public final class TandemNode implements AutoCloseable {
       system.terminate();
       throw new IllegalStateException("node " + name + " did not start: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The intra-op threads of a worker's forward passes: a role's {@code threads} when set, else
+   * (0) the cores divided among the model workers this node runs on the CPU, at least one each, so
+   * that workers whose passes overlap (the two roles of a speculative session pipeline, replicas)
+   * do not oversubscribe the cores, as vLLM's CPU backend gives each worker cores of its own.
+   */
+  static int intraOpThreads(int configured, int cpuWorkers, int cores) {
+    if (configured > 0) return configured;
+    return Math.max(1, cores / Math.max(1, cpuWorkers));
+  }
+
+  /** How many model workers the roles run in this process on the CPU (engines and GPUs not counted). */
+  static int cpuWorkers(Map<Role, RoleSpec> roles) {
+    int n = 0;
+    for (RoleSpec spec : roles.values()) {
+      if (EngineSpec.isEngine(spec.model()) || spec.model().startsWith("scripted:") || spec.model().startsWith("simulated:"))
+        continue;
+      for (String device : spec.devices()) {
+        if (!EngineSpec.isEngine(device) && device.startsWith("cpu")) n++;
+      }
+    }
+    return n;
   }
 
   private static void spawnEngine(ActorContext<Void> ctx, Role role, RoleSpec spec, String engineSpec, int index,

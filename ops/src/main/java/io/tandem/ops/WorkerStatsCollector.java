@@ -34,13 +34,16 @@ final class WorkerStatsCollector {
   }
 
   /** Steps and batched sequence-steps summed over workers: {steps, sequenceSteps}. */
+  /** Summed over a role's workers: {steps, batched sequence-steps, busy nanoseconds, prefill tokens}. */
   static long[] batching(List<WorkerProtocol.WorkerStats> stats) {
-    long steps = 0, seq = 0;
+    long steps = 0, seq = 0, busy = 0, prefill = 0;
     for (WorkerProtocol.WorkerStats s : stats) {
       steps += s.steps();
       seq += s.batchedSequenceSteps();
+      busy += s.busyNanos();
+      prefill += s.prefillTokens();
     }
-    return new long[] {steps, seq};
+    return new long[] {steps, seq, busy, prefill};
   }
 
   private WorkerStatsCollector() {}

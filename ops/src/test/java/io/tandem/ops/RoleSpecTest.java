@@ -34,14 +34,14 @@ class RoleSpecTest {
 
   @Test
   void eachRoleReadsItsIntraOpThreadsAndRefusesAnythingButAWholeCountNamingTheKey() {
-    assertEquals(0, RoleSpec.fromConfig(ConfigFactory.load().getConfig("tandem.small")).threads(), "default: one per core");
+    assertEquals(0, RoleSpec.fromConfig(ConfigFactory.load().getConfig("tandem.small")).threads(), "default: 0, the cores shared among the CPU workers");
     Config one = ConfigFactory.parseString("threads = 1").withFallback(ConfigFactory.load().getConfig("tandem.large"));
     assertEquals(1, RoleSpec.fromConfig(one).threads());
     assertEquals(1, RoleSpec.fromConfig(one).withModel("other").threads());
     for (String bad : List.of("-2", "abc", "1.5", "5000")) {
       Config node = ConfigFactory.parseString("tandem.large.threads = \"" + bad + "\"").withFallback(ConfigFactory.load());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
-      assertTrue(e.getMessage().startsWith("tandem.large: threads must be a whole number from 0 (one per core) to 1024, got '" + bad + "'"),
+      assertTrue(e.getMessage().startsWith("tandem.large: threads must be a whole number from 0 (the cores shared among the node's CPU workers) to 1024, got '" + bad + "'"),
           e.getMessage());
     }
   }

@@ -1,0 +1,54 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** {@code tandem bench serve} on the demo pair: every point serves the same problems, at most N at a time. */
+class BenchServeTest {
+
+  @Test
+  void eachPointServesTheWholeWorkloadAndReportsBusyWorkers() throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream was = System.out;
+    int code;
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      code = Tandem.commandLine().execute("bench", "serve", "--sessions", "1,3",
+          "--problems", "4", "--new-tokens", "24", "--runs", "1", "--batching", "true", "--json");
+    } finally {
+      System.setOut(was);
+    }
+    assertEquals(0, code);
+    String text = out.toString(StandardCharsets.UTF_8).strip();
+    JsonNode root = new ObjectMapper().readTree(text.substring(text.lastIndexOf("\n{") + 1));
+    assertEquals(4, root.path("problems").asInt());
+    assertEquals(2, root.path("runs").size());
+    for (JsonNode run : root.path("runs")) {
+      // Four sessions of at most 24 tokens each, whatever the concurrency.
+      long tokens = run.path("tokens").asLong();
+      assertTrue(tokens > 4 && tokens <= 4 * 24, "tokens of 4 sessions of at most 24: " + run);
+      double busy = run.path("busy_small").asDouble();
+      assertTrue(busy > 0 && busy < 1.5, "the small worker's busy share of the wall time: " + run);
+    }
+    assertTrue(root.path("runs").get(1).path("mean_batch_small").asDouble() > 1, "3 sessions at once share passes: " + root);
+  }
+
+  @Test
+  void fewerProblemsThanSessionsIsRefusedInOneLine() {
+    StringWriter err = new StringWriter();
+    var cl = Tandem.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute("bench", "serve", "--sessions", "1,8", "--problems", "4");
+    assertTrue(code != 0, err.toString());
+    assertTrue(err.toString().contains("--problems 4 is fewer than --sessions 8"), err.toString());
+  }
+}
