@@ -77,7 +77,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
       + "Default: " + SumTask.MISREAD + " (decisive), 0 (verifying).")
   Double misread;
 
-  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the large model's verdict after both sums (Yes / Wait): one token that decides whether the forward sum is called wrong. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the tokens that decide the large model's verdict: each digit comparison's second word (a digit or not) and the verdict (Yes / Wait). Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
 
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")

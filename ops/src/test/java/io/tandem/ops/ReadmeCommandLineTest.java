@@ -32,7 +32,13 @@ class ReadmeCommandLineTest {
       assertFalse(name.equals("tandem"), "the README names a command the launcher lacks: " + row.group(0));
       Matcher flag = Pattern.compile("(--[a-z][a-z-]*)").matcher(row.group(2));
       while (flag.find()) {
-        assertTrue(cmd.getCommandSpec().findOption(flag.group(1)) != null,
+        String option = flag.group(1);
+        var spec = cmd.getCommandSpec().findOption(option);
+        if (spec == null && option.startsWith("--no-")) { // a negatable option's negated form
+          spec = cmd.getCommandSpec().findOption("--" + option.substring("--no-".length()));
+          if (spec != null && !spec.negatable()) spec = null;
+        }
+        assertTrue(spec != null,
             name + " has no " + flag.group(1) + ", which the README shows: " + row.group(0));
         checked.add(name + " " + flag.group(1));
       }

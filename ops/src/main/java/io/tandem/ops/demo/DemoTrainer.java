@@ -102,7 +102,22 @@ public final class DemoTrainer {
    * that many times.
    */
   static int verdictIndex(HfTokenizer tokenizer, String trace, int[] answer) {
-    int[] head = tokenizer.encode(trace.substring(0, SumTask.verdictOffset(trace)));
+    return tokenIndex(tokenizer, trace, answer, SumTask.verdictOffset(trace));
+  }
+
+  /**
+   * Indexes in {@code answer} of the tokens that decide the verdict ({@link
+   * SumTask#decisionOffsets}: in a decisive trace each digit comparison's second word and the
+   * verdict), whose loss the plan's verdict weight multiplies.
+   */
+  static java.util.Set<Integer> decisionIndexes(HfTokenizer tokenizer, String trace, int[] answer) {
+    java.util.Set<Integer> out = new java.util.HashSet<>();
+    for (int offset : SumTask.decisionOffsets(trace)) out.add(tokenIndex(tokenizer, trace, answer, offset));
+    return out;
+  }
+
+  private static int tokenIndex(HfTokenizer tokenizer, String trace, int[] answer, int offset) {
+    int[] head = tokenizer.encode(trace.substring(0, offset));
     for (int i = 0; i < head.length; i++) {
       if (head[i] != answer[i]) throw new IllegalStateException("the tokens of a trace's head differ from the whole's: " + trace);
     }
@@ -159,7 +174,7 @@ public final class DemoTrainer {
         long tStep = System.nanoTime();
         List<int[]> seqs = new ArrayList<>();
         List<Integer> promptLens = new ArrayList<>();
-        List<Integer> verdicts = new ArrayList<>();
+        List<java.util.Set<Integer>> verdicts = new ArrayList<>();
         for (int i = 0; i < plan.batch(); i++) {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
@@ -170,8 +185,11 @@ public final class DemoTrainer {
             case OVER_REFLECTING -> SumTask.overReflecting(p);
           };
           int[] answer = tokenizer.encode(trace);
-          if (plan.verdictWeight() != 1f && plan.traces() != Traces.OVER_REFLECTING) verdicts.add(prompt.length + verdictIndex(tokenizer, trace, answer));
-          else verdicts.add(-1);
+          java.util.Set<Integer> decisions = new java.util.HashSet<>();
+          if (plan.verdictWeight() != 1f && plan.traces() != Traces.OVER_REFLECTING) {
+            for (int d : decisionIndexes(tokenizer, trace, answer)) decisions.add(prompt.length + d);
+          }
+          verdicts.add(decisions);
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);
           System.arraycopy(answer, 0, seq, prompt.length, answer.length);
@@ -190,7 +208,7 @@ public final class DemoTrainer {
           for (int i = 0; i < s.length - 1; i++) {
             ids[b * t + i] = s[i];
             targets[b * t + i] = s[i + 1];
-            mask[b * t + i] = i + 1 >= promptLens.get(b) ? (i + 1 == verdicts.get(b) ? plan.verdictWeight() : 1f) : 0f;
+            mask[b * t + i] = i + 1 >= promptLens.get(b) ? (verdicts.get(b).contains(i + 1) ? plan.verdictWeight() : 1f) : 0f;
           }
         }
         long tData = System.nanoTime();

@@ -18,8 +18,9 @@ import java.util.SplittableRandom;
  *   <li>{@link #verifying} (the committed large model's): one verification that adds the
  *       question's own numbers in reverse order, the verdict ({@code Yes, it matches.} or {@code
  *       Wait, it does not match. The sum is V.}) and the verification's sum boxed.
- *   <li>{@link #decisive}: as verifying, with both sums set side by side before the verdict
- *       ({@code V and T.}), so that the verdict token follows the two numbers it compares.
+ *   <li>{@link #decisive}: as verifying, with both sums set side by side before the verdict and
+ *       their digits compared one by one ({@code V and T: 3 is 3, 7 is not 8.}), so that every
+ *       word of the verdict follows the two digits it depends on.
  * </ul>
  * A takeover at the small model's first {@code Wait} (the paper's trigger {@code "\n\n"} with a
  * negative look-ahead) replaces the long re-check with the large model's short verification.
@@ -158,15 +159,38 @@ public final class SumTask {
 
   /**
    * The verdict paragraph on a verification's sum {@code verified} and the forward pass's {@code
-   * forward}: both side by side, then whether they match and, if not, which sum stands.
+   * forward}: both side by side, their digits compared from the left ({@link #comparison}), then
+   * whether they match and, if not, which sum stands: {@code 374 and 384: 3 is 3, 7 is not 8. Wait,
+   * it does not match. The sum is 374.} Each comparison is decided by two digits just written, so
+   * that a small model can learn it; a verdict after two whole numbers was copied, not compared
+   * (ops/demo/README.md).
    */
   public static String verdict(int verified, int forward) {
-    return verified + " and " + forward + ". " + (verified == forward ? MATCH : MISMATCH + verified + ".");
+    return verified + " and " + forward + ": " + comparison(verified, forward) + ". "
+        + (verified == forward ? MATCH : MISMATCH + verified + ".");
+  }
+
+  /**
+   * The digits of {@code a} and {@code b} compared from the left, up to the first that differs:
+   * {@code 3 is 3, 7 is not 8}. Sums of different lengths (two and three digits) differ in their
+   * first digit, as every sum of six two-digit numbers is at least 60 and below 1000.
+   */
+  public static String comparison(int a, int b) {
+    String x = String.valueOf(a), y = String.valueOf(b);
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < Math.min(x.length(), y.length()); i++) {
+      if (i > 0) out.append(", ");
+      out.append(x.charAt(i)).append(" is ");
+      if (x.charAt(i) != y.charAt(i)) return out.append("not ").append(y.charAt(i)).toString();
+      out.append(y.charAt(i));
+    }
+    return out.toString();
   }
 
   /**
    * Where, in a decisive or verifying trace, the verdict's deciding word starts ({@code Yes} or
-   * {@code Wait}, after both sums in a decisive trace, opening the paragraph in a verifying one):
+   * {@code Wait}, after both sums and their comparison in a decisive trace, opening the paragraph
+   * in a verifying one):
    * the one token per trace that says whether the forward sum is wrong.
    *
    * @throws IllegalArgumentException if {@code trace} has no verdict
@@ -180,6 +204,24 @@ public final class SumTask {
     int dot = trace.indexOf(". ", start);
     if (dot < 0) throw new IllegalArgumentException("a trace without a verdict: " + trace);
     return dot + 1;
+  }
+
+  /**
+   * Where the words that decide a trace's verdict start: {@link #verdictOffset}, and in a decisive
+   * trace each word after {@code is} in the digit comparison (the second digit, or {@code not}).
+   *
+   * @throws IllegalArgumentException if {@code trace} has no verdict
+   */
+  public static List<Integer> decisionOffsets(String trace) {
+    int verdict = verdictOffset(trace);
+    List<Integer> out = new ArrayList<>();
+    int paragraph = trace.lastIndexOf("\n\n", verdict) + 2;
+    int colon = trace.indexOf(": ", paragraph);
+    if (colon >= 0 && colon < verdict) {
+      for (int i = trace.indexOf(" is ", colon); i >= 0 && i < verdict; i = trace.indexOf(" is ", i + 1)) out.add(i + 3);
+    }
+    out.add(verdict);
+    return out;
   }
 
   /**
@@ -224,9 +266,12 @@ public final class SumTask {
     }
   }
 
-  /** A plausible wrong sum: one digit off, or a carry forgotten or added. */
+  /**
+   * A plausible wrong sum: one digit off, or a carry forgotten or added (into the hundreds too, so
+   * that a verdict also sees sums that differ in their first digit).
+   */
   private static int slip(int right, SplittableRandom rng) {
-    int[] deltas = {1, -1, 10, -10, 2, -2, 9, -9};
+    int[] deltas = {1, -1, 10, -10, 2, -2, 9, -9, 100, -100};
     for (;;) {
       int w = right + deltas[rng.nextInt(deltas.length)];
       if (w >= 10 && w != right) return w;

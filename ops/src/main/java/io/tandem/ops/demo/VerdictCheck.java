@@ -26,8 +26,8 @@ import java.util.regex.Pattern;
  *   <li>the verification adds the question's numbers in reverse order, each sum right;
  *   <li>where the verdict paragraph sets the verification's sum beside the forward pass's (the
  *       last {@code So the sum is T.} before the verification), as {@link SumTask#decisive}
- *       traces do, both are copied right (the first demo pair's large model writes the verdict
- *       alone);
+ *       traces do, both are copied right and their digits compared truly (the first demo pair's
+ *       large model writes the verdict alone);
  *   <li>it says {@code Yes, it matches.} exactly when the two are equal, and otherwise {@code
  *       Wait, it does not match. The sum is X.} with X the question's true sum.
  * </ul>
@@ -42,7 +42,8 @@ public final class VerdictCheck {
   private static final Pattern FORWARD = Pattern.compile("So the sum is (\\d+)\\.");
   private static final Pattern ADDITION = Pattern.compile("(\\d+) \\+ (\\d+) = (\\d+)");
   private static final Pattern VERDICT = Pattern.compile(
-      "(?:(\\d+) and (\\d+)\\. )?(?:(" + Pattern.quote(SumTask.MATCH) + ")|" + Pattern.quote(SumTask.MISMATCH) + "(\\d+)\\.)");
+      "(?:(\\d+) and (\\d+)(?:\\. |: ((?:\\d is (?:not )?\\d, )*\\d is (?:not )?\\d)\\. ))?(?:("
+          + Pattern.quote(SumTask.MATCH) + ")|" + Pattern.quote(SumTask.MISMATCH) + "(\\d+)\\.)");
 
   /** What is wrong with one answer's verification, or that it has none. */
   public enum Finding {
@@ -59,6 +60,11 @@ public final class VerdictCheck {
     NO_VERDICT,
     /** The verdict's two sums are not the verification's and the forward pass's. */
     SUMS_COPIED_WRONG,
+    /**
+     * The digits compared are not the two sums', or one is said to be (or not to be) the other
+     * wrongly, or the comparison goes on past the first difference or stops before the end.
+     */
+    COMPARISON_WRONG,
     /** It says "matches" when the sums differ: a wrong forward sum let through. */
     FALSE_MATCH,
     /** It says "does not match" when the sums are equal: a right forward sum called wrong. */
@@ -103,10 +109,11 @@ public final class VerdictCheck {
     if (forward == null) return Finding.NO_VERDICT;
     if (v.group(1) != null && (Integer.parseInt(v.group(1)) != verified || Integer.parseInt(v.group(2)) != forward))
       return Finding.SUMS_COPIED_WRONG;
-    boolean saysMatch = v.group(3) != null;
+    if (v.group(3) != null && !v.group(3).equals(SumTask.comparison(verified, forward))) return Finding.COMPARISON_WRONG;
+    boolean saysMatch = v.group(4) != null;
     if (saysMatch && verified != forward) return Finding.FALSE_MATCH;
     if (!saysMatch && verified == forward) return Finding.FALSE_MISMATCH;
-    if (!saysMatch && Integer.parseInt(v.group(4)) != sum(numbers)) return Finding.NAMED_SUM_WRONG;
+    if (!saysMatch && Integer.parseInt(v.group(5)) != sum(numbers)) return Finding.NAMED_SUM_WRONG;
     return Finding.TRUE;
   }
 

@@ -76,14 +76,18 @@ class DemoTrainerTest {
       int t = Integer.parseInt(forward.group(1));
       if (t != p.answer()) {
         mismatches++;
-        assertTrue(slipped.contains(p.answer() + " and " + t + ". Wait, it does not match. The sum is " + p.answer() + "."), slipped);
+        assertTrue(slipped.contains(p.answer() + " and " + t + ": " + SumTask.comparison(p.answer(), t)
+            + ". Wait, it does not match. The sum is " + p.answer() + "."), slipped);
+        assertTrue(SumTask.comparison(p.answer(), t).contains(" is not "), slipped);
       } else {
-        assertTrue(slipped.contains(p.answer() + " and " + t + ". Yes, it matches."), "slips that cancel out: " + slipped);
+        assertTrue(slipped.contains(p.answer() + " and " + t + ": " + SumTask.comparison(t, t) + ". Yes, it matches."),
+            "slips that cancel out: " + slipped);
       }
       assertEquals(VerdictCheck.Finding.TRUE, VerdictCheck.check(p.question(), slipped), slipped);
       assertTrue(slipped.endsWith("\\boxed{" + p.answer() + "}."), slipped);
       String clean = SumTask.decisive(p, rng, 0.0, 0.0);
-      assertTrue(clean.contains(p.answer() + " and " + p.answer() + ". Yes, it matches."), clean);
+      assertTrue(clean.contains(p.answer() + " and " + p.answer() + ": " + SumTask.comparison(p.answer(), p.answer())
+          + ". Yes, it matches."), clean);
       assertFalse(clean.contains("Wait"), "the large model's traces never loop: " + clean);
       assertTrue(clean.endsWith("\\boxed{" + p.answer() + "}."), clean);
     }

@@ -40,6 +40,33 @@ class VerdictCheckTest {
   }
 
   @Test
+  void digitByDigitComparisonsMustBeTrueAndStopAtTheFirstDifference() {
+    assertEquals("3 is 3, 7 is 7, 4 is 4", SumTask.comparison(374, 374));
+    assertEquals("3 is 3, 7 is not 8", SumTask.comparison(374, 384));
+    assertEquals("1 is not 9", SumTask.comparison(101, 99));
+    assertEquals(Finding.TRUE, VerdictCheck.check(P.question(),
+        answer(374, VERIFY, "374 and 374: 3 is 3, 7 is 7, 4 is 4. Yes, it matches.")));
+    assertEquals(Finding.TRUE, VerdictCheck.check(P.question(),
+        answer(384, VERIFY, "374 and 384: 3 is 3, 7 is not 8. Wait, it does not match. The sum is 374.")));
+    assertEquals(Finding.COMPARISON_WRONG, VerdictCheck.check(P.question(),
+        answer(384, VERIFY, "374 and 384: 3 is 3, 7 is 8. Wait, it does not match. The sum is 374.")), "a false 'is'");
+    assertEquals(Finding.COMPARISON_WRONG, VerdictCheck.check(P.question(),
+        answer(374, VERIFY, "374 and 374: 3 is 3, 7 is not 7. Yes, it matches.")), "a false 'is not'");
+    assertEquals(Finding.COMPARISON_WRONG, VerdictCheck.check(P.question(),
+        answer(374, VERIFY, "374 and 374: 3 is 3, 7 is 7. Yes, it matches.")), "stopped before the last digit");
+    assertEquals(Finding.FALSE_MATCH, VerdictCheck.check(P.question(),
+        answer(384, VERIFY, "374 and 384: 3 is 3, 7 is not 8. Yes, it matches.")));
+  }
+
+  @Test
+  void theDecidingWordsAreEachComparisonsSecondWordAndTheVerdict() {
+    String trace = "So the sum is 384.\n\n" + VERIFY + "\n\n374 and 384: 3 is 3, 7 is not 8. Wait, it does not match.";
+    java.util.List<String> words = new java.util.ArrayList<>();
+    for (int offset : SumTask.decisionOffsets(trace)) words.add(trace.substring(offset, trace.indexOf(' ', offset + 1)));
+    assertEquals(java.util.List.of(" 3,", " not", " Wait,"), words);
+  }
+
+  @Test
   void aVerdictWithoutTheSumsBesideItIsJudgedTheSameWay() {
     assertEquals(Finding.TRUE, VerdictCheck.check(P.question(), answer(374, VERIFY, "Yes, it matches.")));
     assertEquals(Finding.TRUE, VerdictCheck.check(P.question(), answer(384, VERIFY, "Wait, it does not match. The sum is 374.")));
