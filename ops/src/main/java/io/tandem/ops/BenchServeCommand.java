@@ -85,6 +85,12 @@ public final class BenchServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    for (int n : sessions)
+      if (n < 1) throw new IllegalArgumentException("--sessions " + n + ": each concurrency must be at least 1");
+    if (problems != null && problems < 1)
+      throw new IllegalArgumentException("--problems " + problems + ": give at least 1 problem per run");
+    if (repeats < 1) throw new IllegalArgumentException("--runs " + repeats + ": give at least 1 run per point");
+    if (newTokens < 1) throw new IllegalArgumentException("--new-tokens " + newTokens + ": each session needs at least 1 token");
     int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
     int workload = problems != null ? problems : 4 * most;
     if (workload < most)
@@ -153,7 +159,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
     if (json) {
       ObjectNode root = m.createObjectNode();
-      root.put("problems", workload).put("small", withModels.getString("tandem.small.model")).put("large", withModels.getString("tandem.large.model"))
+      root.put("problems", workload).put("stagger", stagger).put("small", withModels.getString("tandem.small.model")).put("large", withModels.getString("tandem.large.model"))
           .put("new_tokens", newTokens);
       root.set("runs", runs);
       System.out.println(m.writeValueAsString(root));

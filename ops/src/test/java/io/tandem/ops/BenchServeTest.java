@@ -43,12 +43,26 @@ class BenchServeTest {
   }
 
   @Test
-  void fewerProblemsThanSessionsIsRefusedInOneLine() {
+  void impossibleCountsAreRefusedInOneLineBeforeAnyModelLoads() {
+    assertRefused("--problems 4 is fewer than --sessions 8", "--sessions", "1,8", "--problems", "4");
+    assertRefused("--sessions 0: each concurrency must be at least 1", "--sessions", "0");
+    assertRefused("--sessions -2: each concurrency must be at least 1", "--sessions", "-2", "--problems", "4");
+    assertRefused("--problems 0: give at least 1 problem", "--problems", "0");
+    assertRefused("--runs 0: give at least 1 run", "--runs", "0");
+    assertRefused("--new-tokens 0: each session needs at least 1 token", "--new-tokens", "0");
+  }
+
+  private static void assertRefused(String message, String... args) {
     StringWriter err = new StringWriter();
     var cl = Tandem.commandLine();
     cl.setErr(new PrintWriter(err, true));
-    int code = cl.execute("bench", "serve", "--sessions", "1,8", "--problems", "4");
+    String[] all = new String[args.length + 2];
+    all[0] = "bench";
+    all[1] = "serve";
+    System.arraycopy(args, 0, all, 2, args.length);
+    int code = cl.execute(all);
     assertTrue(code != 0, err.toString());
-    assertTrue(err.toString().contains("--problems 4 is fewer than --sessions 8"), err.toString());
+    assertTrue(err.toString().contains(message), err.toString());
+    assertEquals(1, err.toString().strip().lines().count(), "one line: " + err);
   }
 }

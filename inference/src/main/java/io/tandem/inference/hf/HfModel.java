@@ -86,7 +86,8 @@ public final class HfModel implements LanguageModel {
     long t0 = System.nanoTime();
     int layers = HfConfig.load(dir).numHiddenLayers();
     LoadProgress progress =
-        new LoadProgress(dir.getFileName() + " on " + device + " in " + precision.configName(), layers);
+        new LoadProgress(dir.getFileName() + " on " + device + " in " + precision.configName() + ", "
+            + (threads > 0 ? threads : Integer.getInteger("ai.djl.pytorch.num_threads", 1)) + " intra-op thread(s)", layers);
     DecoderModel decoder = DecoderModel.load(dir, d, precision, progress::layerDone);
     progress.done(System.nanoTime() - t0);
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());

@@ -58,11 +58,12 @@ public final class VerdictCheck {
      * contradicts itself such as {@code Yes, it does not match.}
      */
     NO_VERDICT,
-    /** The verdict's two sums are not the verification's and the forward pass's. */
+    /** The verdict is right, but the two sums beside it are not the verification's and the forward pass's. */
     SUMS_COPIED_WRONG,
     /**
-     * The digits compared are not the two sums', or one is said to be (or not to be) the other
-     * wrongly, or the comparison goes on past the first difference or stops before the end.
+     * The verdict is right, but the digits compared are not the two sums', or one is said to be
+     * (or not to be) the other wrongly, or the comparison goes past the first difference or stops
+     * before the end.
      */
     COMPARISON_WRONG,
     /** It says "matches" when the sums differ: a wrong forward sum let through. */
@@ -107,13 +108,14 @@ public final class VerdictCheck {
     Integer forward = null;
     while (f.find()) forward = Integer.parseInt(f.group(1));
     if (forward == null) return Finding.NO_VERDICT;
-    if (v.group(1) != null && (Integer.parseInt(v.group(1)) != verified || Integer.parseInt(v.group(2)) != forward))
-      return Finding.SUMS_COPIED_WRONG;
-    if (v.group(3) != null && !v.group(3).equals(SumTask.comparison(verified, forward))) return Finding.COMPARISON_WRONG;
+    // The verdict is judged against the sums themselves first, whatever the paragraph copied or compared.
     boolean saysMatch = v.group(4) != null;
     if (saysMatch && verified != forward) return Finding.FALSE_MATCH;
     if (!saysMatch && verified == forward) return Finding.FALSE_MISMATCH;
     if (!saysMatch && Integer.parseInt(v.group(5)) != sum(numbers)) return Finding.NAMED_SUM_WRONG;
+    if (v.group(1) != null && (Integer.parseInt(v.group(1)) != verified || Integer.parseInt(v.group(2)) != forward))
+      return Finding.SUMS_COPIED_WRONG;
+    if (v.group(3) != null && !v.group(3).equals(SumTask.comparison(verified, forward))) return Finding.COMPARISON_WRONG;
     return Finding.TRUE;
   }
 
@@ -144,8 +146,8 @@ public final class VerdictCheck {
 
     public void print(String title, PrintStream out) {
       int all = counts.values().stream().mapToInt(Integer::intValue).sum();
-      out.printf("%s: %d answers, %d with a verification, %d of them true (%.1f%%)%n", title, all, checked(),
-          count(Finding.TRUE), 100 * trueShare());
+      out.printf("%s: %d answers, %d with a verification, %d of them true (%s)%n", title, all, checked(),
+          count(Finding.TRUE), checked() == 0 ? "none to check" : String.format("%.1f%%", 100 * trueShare()));
       for (Finding f : Finding.values()) {
         if (f != Finding.TRUE && f != Finding.NONE) out.printf("  %-20s %d%n", f, count(f));
       }
@@ -164,11 +166,24 @@ public final class VerdictCheck {
       files.remove(flag);
     }
     if (files.isEmpty()) fail("usage: VerdictCheck [--data heldout.jsonl] samples-MODE.jsonl ... (tandem eval's samples)");
+    try {
+      run(files, data, out);
+    } catch (IOException | IllegalStateException | IllegalArgumentException e) {
+      String what = e instanceof java.nio.file.NoSuchFileException n ? "no such file: " + n.getFile()
+          : e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? "not tandem eval's samples (JSON lines): "
+              + j.getOriginalMessage()
+          : e.getMessage();
+      fail(what + " (give samples-MODE.jsonl files that tandem eval wrote)");
+    }
+  }
+
+  private static void run(List<String> files, Path data, PrintStream out) throws IOException {
     List<Problem> problems = Problem.readJsonl(data != null ? data : DemoModels.dir().resolve("heldout.jsonl"));
     Map<String, String> questions = new HashMap<>();
     for (Problem p : problems) questions.put(p.id(), p.problem());
     ObjectMapper json = new ObjectMapper();
     for (String file : files) {
+      if (!Files.isRegularFile(Path.of(file))) throw new IllegalArgumentException(file + ": no such file");
       Tally tally = new Tally();
       int lineNo = 0;
       for (String line : Files.readAllLines(Path.of(file))) {

@@ -77,8 +77,17 @@ class VerdictCheckTest {
   @Test
   void theSumsBesideTheVerdictMustBeTheOnesComputed() {
     assertEquals(Finding.SUMS_COPIED_WRONG, VerdictCheck.check(P.question(),
-        answer(384, VERIFY, "374 and 374. Yes, it matches.")));
+        answer(384, VERIFY, "374 and 385. Wait, it does not match. The sum is 374.")));
     assertEquals(Finding.SUMS_COPIED_WRONG, VerdictCheck.check(P.question(),
+        answer(374, VERIFY, "374 and 375. Yes, it matches.")));
+  }
+
+  @Test
+  void aFalseVerdictIsCountedAsSuchWhateverItCopiedOrCompared() {
+    assertEquals(Finding.FALSE_MATCH, VerdictCheck.check(P.question(), answer(384, VERIFY, "374 and 374. Yes, it matches.")));
+    assertEquals(Finding.FALSE_MATCH, VerdictCheck.check(P.question(),
+        answer(384, VERIFY, "374 and 384: 3 is 3, 7 is 7, 4 is 4. Yes, it matches.")));
+    assertEquals(Finding.FALSE_MISMATCH, VerdictCheck.check(P.question(),
         answer(374, VERIFY, "364 and 374. Wait, it does not match. The sum is 364.")));
   }
 
