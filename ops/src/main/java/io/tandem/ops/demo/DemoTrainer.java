@@ -96,19 +96,10 @@ public final class DemoTrainer {
   }
 
   /**
-   * Index in {@code answer} of the verdict token ({@code Yes} or {@code Wait} after both sums, see
-   * {@link SumTask#verdictOffset}). One token per trace decides whether the forward sum is called
-   * wrong, so its loss is easily drowned by the other 250; the plan's verdict weight counts it
-   * that many times.
-   */
-  static int verdictIndex(HfTokenizer tokenizer, String trace, int[] answer) {
-    return tokenIndex(tokenizer, trace, answer, SumTask.verdictOffset(trace));
-  }
-
-  /**
    * Indexes in {@code answer} of the tokens that decide the verdict ({@link
    * SumTask#decisionOffsets}: in a decisive trace each digit comparison's second word and the
-   * verdict), whose loss the plan's verdict weight multiplies.
+   * verdict), whose loss the plan's verdict weight multiplies: a handful of tokens per trace decide
+   * whether the forward sum is called wrong, so their loss is easily drowned by the other 250.
    */
   static java.util.Set<Integer> decisionIndexes(HfTokenizer tokenizer, String trace, int[] answer) {
     java.util.Set<Integer> out = new java.util.HashSet<>();
@@ -174,7 +165,7 @@ public final class DemoTrainer {
         long tStep = System.nanoTime();
         List<int[]> seqs = new ArrayList<>();
         List<Integer> promptLens = new ArrayList<>();
-        List<java.util.Set<Integer>> verdicts = new ArrayList<>();
+        List<java.util.Set<Integer>> weighted = new ArrayList<>();
         for (int i = 0; i < plan.batch(); i++) {
           SumTask.Problem p = SumTask.problem(seed, problemIndex[0]++);
           String user = data.nextDouble() < BARE_PROMPT ? p.question() : SumTask.prompt(p);
@@ -189,7 +180,7 @@ public final class DemoTrainer {
           if (plan.verdictWeight() != 1f && plan.traces() != Traces.OVER_REFLECTING) {
             for (int d : decisionIndexes(tokenizer, trace, answer)) decisions.add(prompt.length + d);
           }
-          verdicts.add(decisions);
+          weighted.add(decisions);
           int[] seq = new int[prompt.length + answer.length + 1];
           System.arraycopy(prompt, 0, seq, 0, prompt.length);
           System.arraycopy(answer, 0, seq, prompt.length, answer.length);
@@ -208,7 +199,7 @@ public final class DemoTrainer {
           for (int i = 0; i < s.length - 1; i++) {
             ids[b * t + i] = s[i];
             targets[b * t + i] = s[i + 1];
-            mask[b * t + i] = i + 1 >= promptLens.get(b) ? (verdicts.get(b).contains(i + 1) ? plan.verdictWeight() : 1f) : 0f;
+            mask[b * t + i] = i + 1 >= promptLens.get(b) ? (weighted.get(b).contains(i + 1) ? plan.verdictWeight() : 1f) : 0f;
           }
         }
         long tData = System.nanoTime();
