@@ -111,6 +111,12 @@ public final class BenchServeCommand implements Callable<Integer> {
         if (problem == null) throw new IllegalArgumentException(prompts + ": a line without a \"problem\" field");
         qs.add(problem.asText());
       }
+      if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
+      // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
+      if (workload > qs.size())
+        throw new IllegalArgumentException("--problems " + workload + " is more than the " + qs.size() + " questions in "
+            + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")
+            + ", or a longer prompt file");
       questions = qs;
     }
     Config base = ModelOptions.baseConfig();

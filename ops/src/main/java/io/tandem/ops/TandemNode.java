@@ -89,7 +89,10 @@ public final class TandemNode implements AutoCloseable {
             spawnEngine(ctx, role, spec, engineSpec, i, engineSettings, loaded);
             continue;
           }
-          int threads = intraOpThreads(spec.threads(), cpuWorkers, Runtime.getRuntime().availableProcessors());
+          int cores = Runtime.getRuntime().availableProcessors();
+          int threads = intraOpThreads(spec.threads(), cpuWorkers, cores);
+          String oversubscribed = device.startsWith("cpu") ? oversubscription(role, spec.threads(), cores) : null;
+          if (oversubscribed != null && i == 0) ctx.getLog().warn(oversubscribed);
           Supplier<LanguageModel> model = () -> Models.open(spec.model(), device, spec.precision(), threads);
           ctx.spawn(
               role == Role.large
@@ -133,6 +136,17 @@ public final class TandemNode implements AutoCloseable {
   static int intraOpThreads(int configured, int cpuWorkers, int cores) {
     if (configured > 0) return configured;
     return Math.max(1, cores / Math.max(1, cpuWorkers));
+  }
+
+  /**
+   * The warning for a role's {@code threads} set above the node's cores, or null: more intra-op
+   * threads than cores only makes each forward pass wait for its own threads (one {@code generate}
+   * of the demo pair took 22 s on 2 cores with 1,024).
+   */
+  static String oversubscription(Role role, int configured, int cores) {
+    if (configured <= cores) return null;
+    return "tandem." + role + ".threads = " + configured + " is more than this machine's " + cores
+        + " cores: its forward passes oversubscribe them and run slower; 0 (the default) divides the cores among the CPU workers";
   }
 
   /** How many model workers the roles run in this process on the CPU (engines and GPUs not counted). */

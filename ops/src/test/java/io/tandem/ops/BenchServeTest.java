@@ -50,6 +50,9 @@ class BenchServeTest {
     assertRefused("--problems 0: give at least 1 problem", "--problems", "0");
     assertRefused("--runs 0: give at least 1 run", "--runs", "0");
     assertRefused("--new-tokens 0: each session needs at least 1 token", "--new-tokens", "0");
+    // The demo's 500 held-out questions: a 501st would be a question served twice, a prefix-cache hit.
+    assertRefused("--problems 501 is more than the 500 questions in", "--sessions", "1", "--problems", "501");
+    assertRefused("(the default is four times the largest --sessions)", "--sessions", "200");
   }
 
   private static void assertRefused(String message, String... args) {

@@ -1,6 +1,7 @@
 package io.tandem.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tandem.protocol.Role;
 import io.tandem.worker.WorkerSettings;
@@ -36,5 +37,13 @@ class IntraOpThreadsTest {
     assertEquals(2, TandemNode.intraOpThreads(0, n, 2));
     assertEquals(3, TandemNode.intraOpThreads(3, 5, 2), "a role's own threads setting is used as it is");
     assertEquals(1, TandemNode.intraOpThreads(0, 3, 2), "never fewer than one");
+  }
+
+  @Test
+  void moreThreadsThanCoresIsWarnedAbout() {
+    assertEquals(null, TandemNode.oversubscription(Role.large, 0, 2));
+    assertEquals(null, TandemNode.oversubscription(Role.large, 2, 2));
+    String warning = TandemNode.oversubscription(Role.small, 1024, 2);
+    assertTrue(warning.startsWith("tandem.small.threads = 1024 is more than this machine's 2 cores"), warning);
   }
 }
