@@ -49,8 +49,7 @@ public final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     // Everything that can be wrong with the arguments is found before any model loads.
-    if (port != null && (port < 0 || port > 65535))
-      throw new IllegalArgumentException("--port " + port + ": out of range, use 1-65535 (0 picks a free one)");
+    NodeOptions.requirePort("--port", port);
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig speculative = models.speculative(base);
     Config placed = node.apply(base);

@@ -124,6 +124,9 @@ class CommandLineMistakesTest {
     Result port = run("serve", "--port", "99999");
     assertEquals(1, port.exit());
     assertEquals("tandem serve: --port 99999: out of range, use 1-65535 (0 picks a free one)", port.err());
+    Result clusterPort = run("serve", "--cluster-port", "70000");
+    assertEquals(1, clusterPort.exit());
+    assertEquals("tandem serve: --cluster-port 70000: out of range, use 1-65535 (0 picks a free one)", clusterPort.err());
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");

@@ -55,6 +55,7 @@ public final class NodeOptions {
           throw new IllegalArgumentException("--roles: unknown role '" + r + "' (orchestrator, small, large)");
       c = c.withValue("tandem.roles", ConfigValueFactory.fromIterable(roles));
     }
+    requirePort("--cluster-port", port);
     if (port != null) c = c.withValue("tandem.cluster.port", ConfigValueFactory.fromAnyRef(port));
     if (hostname != null) c = c.withValue("tandem.cluster.hostname", ConfigValueFactory.fromAnyRef(hostname));
     if (seedNodes != null) {
@@ -65,6 +66,15 @@ public final class NodeOptions {
     boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
         || c.getBoolean("tandem.cluster.enabled"));
     return c.withValue("tandem.cluster.enabled", ConfigValueFactory.fromAnyRef(enabled));
+  }
+
+  /**
+   * Refuses a port number outside 0-65535 (null: not given) in one line naming the option, before
+   * anything binds it (the JDK's own message, {@code port out of range:70000}, names neither).
+   */
+  public static void requirePort(String flag, Integer port) {
+    if (port != null && (port < 0 || port > 65535))
+      throw new IllegalArgumentException(flag + " " + port + ": out of range, use 1-65535 (0 picks a free one)");
   }
 
   /** Whether this node hosts sessions (the HTTP API goes with them). */
