@@ -56,11 +56,19 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print one JSON object instead of text")
   boolean json;
 
+  @Option(names = "--threads", defaultValue = "0",
+      description = "intra-op threads of the forward passes (0: one per core, the default)")
+  int threads;
+
   @Override
   public Integer call() {
     try {
       if (promptTokens < 1 || newTokens < 1 || runs < 1 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
         System.err.println("bench model: --prompt-tokens, --new-tokens, --runs and --batch must be positive");
+        return 1;
+      }
+      if (threads < 0) {
+        System.err.println("bench model: --threads " + threads + ": give 1 or more, or 0 for one per core");
         return 1;
       }
       Precision p = Precision.parse(precision);
@@ -70,10 +78,13 @@ public final class BenchModelCommand implements Callable<Integer> {
             "bench model: warning: OMP_WAIT_POLICY is not PASSIVE; PyTorch's OpenMP threads spin between ops,"
                 + " which on a shared or small CPU slowed decode steps 6x here");
       }
+      Torch.engine();
+      Torch.readyThread(threads); // every pass below runs on this thread
+      int intraOp = threads > 0 ? threads : Integer.getInteger("ai.djl.pytorch.num_threads", 1);
       long t0 = System.nanoTime();
       try (DecoderModel m = DecoderModel.load(model, Torch.device(device), p, layersDone -> {})) {
         double loadS = (System.nanoTime() - t0) / 1e9;
-        say("loaded %s in %.2f s (%s, %s)", model, loadS, m.device(), p.configName());
+        say("loaded %s in %.2f s (%s, %s, %d intra-op thread(s))", model, loadS, m.device(), p.configName(), intraOp);
         SplittableRandom rng = new SplittableRandom(1);
         int vocab = m.config().vocabSize();
 
@@ -88,6 +99,7 @@ public final class BenchModelCommand implements Callable<Integer> {
 
         ObjectNode out = new ObjectMapper().createObjectNode();
         out.put("precision", p.configName());
+        out.put("threads", intraOp);
         out.put("prefill_tokens_per_s", round(prefillTps));
         ArrayNode decode = out.putArray("decode");
         for (int batch : batches) {

@@ -73,8 +73,8 @@ public final class BenchServeCommand implements Callable<Integer> {
   int repeats;
 
   @Option(names = "--prompts", description = "A JSONL file whose \"problem\" fields are the sessions' questions "
-      + "(e.g. ops/demo/heldout.jsonl). Default: the demo pair's held-out questions when it runs the demo pair, "
-      + "else generated arithmetic questions.")
+      + "(e.g. ops/demo/heldout.jsonl). Default: the demo pair's held-out questions when neither --small nor --large is given "
+      + "(the demo pair), else generated arithmetic questions.")
   java.nio.file.Path prompts;
 
   private List<String> questions = List.of();
@@ -105,14 +105,28 @@ public final class BenchServeCommand implements Callable<Integer> {
             + "field per line (e.g. ops/demo/heldout.jsonl)");
       List<String> qs = new ArrayList<>();
       ObjectMapper reader = new ObjectMapper();
-      for (String line : java.nio.file.Files.readAllLines(prompts)) {
+      List<String> lines = java.nio.file.Files.readAllLines(prompts);
+      Map<String, Integer> seen = new java.util.HashMap<>();
+      for (int i = 0; i < lines.size(); i++) {
+        String line = lines.get(i);
         if (line.isBlank()) continue;
-        com.fasterxml.jackson.databind.JsonNode problem = reader.readTree(line).get("problem");
-        if (problem == null) throw new IllegalArgumentException(prompts + ": a line without a \"problem\" field");
+        com.fasterxml.jackson.databind.JsonNode problem;
+        try {
+          problem = reader.readTree(line).get("problem");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": not JSON ("
+              + Tandem.oneLine(e.getOriginalMessage()) + "); give one JSON object with a \"problem\" field per line");
+        }
+        if (problem == null)
+          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": no \"problem\" field");
+        // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
+        Integer first = seen.putIfAbsent(problem.asText(), i + 1);
+        if (first != null && qs.size() < workload)
+          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": the question of line " + first
+              + " again; a repeated question is a prefix-cache hit, not a new session: give distinct questions");
         qs.add(problem.asText());
       }
       if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
-      // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
       if (workload > qs.size())
         throw new IllegalArgumentException("--problems " + workload + " is more than the " + qs.size() + " questions in "
             + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")

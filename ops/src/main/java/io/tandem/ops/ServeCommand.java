@@ -74,6 +74,10 @@ public final class ServeCommand implements Callable<Integer> {
     }
     if (orchestrator && http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
       throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
+    if (orchestrator && placed.getBoolean("tandem.cluster.enabled") && http.port() != 0
+        && http.port() == placed.getInt("tandem.cluster.port"))
+      throw new IllegalArgumentException("--port and --cluster-port are both " + http.port()
+          + ": the HTTP API and the cluster transport each need a port of their own; give them different ones");
     if (orchestrator) requireFree("HTTP", http.host(), http.port(), "--port");
     if (placed.getBoolean("tandem.cluster.enabled"))
       requireFree("cluster", placed.getString("tandem.cluster.hostname"), placed.getInt("tandem.cluster.port"), "--cluster-port");

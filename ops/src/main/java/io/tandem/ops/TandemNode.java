@@ -76,6 +76,8 @@ public final class TandemNode implements AutoCloseable {
         directoryRef.complete(null);
         sessionsRef.complete(null);
       }
+      String oversubscribed = oversubscription(roles, cpuWorkers, Runtime.getRuntime().availableProcessors());
+      if (oversubscribed != null) ctx.getLog().warn(oversubscribed);
       for (Map.Entry<Role, RoleSpec> e : roles.entrySet()) {
         Role role = e.getKey();
         RoleSpec spec = e.getValue();
@@ -89,10 +91,7 @@ public final class TandemNode implements AutoCloseable {
             spawnEngine(ctx, role, spec, engineSpec, i, engineSettings, loaded);
             continue;
           }
-          int cores = Runtime.getRuntime().availableProcessors();
-          int threads = intraOpThreads(spec.threads(), cpuWorkers, cores);
-          String oversubscribed = device.startsWith("cpu") ? oversubscription(role, spec.threads(), cores) : null;
-          if (oversubscribed != null && i == 0) ctx.getLog().warn(oversubscribed);
+          int threads = intraOpThreads(spec.threads(), cpuWorkers, Runtime.getRuntime().availableProcessors());
           Supplier<LanguageModel> model = () -> Models.open(spec.model(), device, spec.precision(), threads);
           ctx.spawn(
               role == Role.large
@@ -139,14 +138,26 @@ public final class TandemNode implements AutoCloseable {
   }
 
   /**
-   * The warning for a role's {@code threads} set above the node's cores, or null: more intra-op
-   * threads than cores only makes each forward pass wait for its own threads (one {@code generate}
-   * of the demo pair took 22 s on 2 cores with 1,024).
+   * The warning for intra-op threads set so that the node's CPU workers together run more of them
+   * than it has cores, or null (also when no role sets {@code threads}: the default never gives a
+   * worker more than its share). More threads than cores only makes each forward pass wait for its
+   * own threads (one {@code generate} of the demo pair took 22 s on 2 cores with 1,024).
    */
-  static String oversubscription(Role role, int configured, int cores) {
-    if (configured <= cores) return null;
-    return "tandem." + role + ".threads = " + configured + " is more than this machine's " + cores
-        + " cores: its forward passes oversubscribe them and run slower; 0 (the default) divides the cores among the CPU workers";
+  static String oversubscription(Map<Role, RoleSpec> roles, int cpuWorkers, int cores) {
+    int total = 0;
+    boolean set = false;
+    StringBuilder settings = new StringBuilder();
+    for (Map.Entry<Role, RoleSpec> e : roles.entrySet()) {
+      RoleSpec spec = e.getValue();
+      int workers = cpuWorkers(Map.of(e.getKey(), spec));
+      if (workers == 0) continue;
+      set |= spec.threads() > 0;
+      total += workers * intraOpThreads(spec.threads(), cpuWorkers, cores);
+      settings.append(settings.length() == 0 ? "" : ", ").append("tandem.").append(e.getKey()).append(".threads = ").append(spec.threads());
+    }
+    if (!set || total <= cores) return null;
+    return total + " intra-op threads across " + cpuWorkers + " CPU worker(s) (" + settings + ") on " + cores
+        + " cores: forward passes oversubscribe the cores and run slower; 0 (the default) divides the cores among the workers";
   }
 
   /** How many model workers the roles run in this process on the CPU (engines and GPUs not counted). */

@@ -10,7 +10,10 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code tandem bench serve} on the demo pair: every point serves the same problems, at most N at a time. */
 class BenchServeTest {
@@ -53,6 +56,14 @@ class BenchServeTest {
     // The demo's 500 held-out questions: a 501st would be a question served twice, a prefix-cache hit.
     assertRefused("--problems 501 is more than the 500 questions in", "--sessions", "1", "--problems", "501");
     assertRefused("(the default is four times the largest --sessions)", "--sessions", "200");
+  }
+
+  @Test
+  void aPromptFileThatIsNotJsonOrRepeatsAQuestionIsRefusedNamingTheLine(@TempDir Path dir) throws Exception {
+    Path garbled = Files.writeString(dir.resolve("garbled.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": \"b\"}\n{\"problem\": \n");
+    assertRefused("--prompts " + garbled + " line 3: not JSON (", "--prompts", garbled.toString(), "--sessions", "1", "--problems", "2");
+    Path repeated = Files.writeString(dir.resolve("repeated.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": \"b\"}\n{\"problem\": \"a\"}\n");
+    assertRefused("line 3: the question of line 1 again", "--prompts", repeated.toString(), "--sessions", "1", "--problems", "3");
   }
 
   private static void assertRefused(String message, String... args) {

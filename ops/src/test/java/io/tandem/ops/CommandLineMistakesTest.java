@@ -127,6 +127,9 @@ class CommandLineMistakesTest {
     Result clusterPort = run("serve", "--cluster-port", "70000");
     assertEquals(1, clusterPort.exit());
     assertEquals("tandem serve: --cluster-port 70000: out of range, use 1-65535 (0 picks a free one)", clusterPort.err());
+    Result samePort = run("serve", "--cluster-port", "18080", "--port", "18080");
+    assertEquals(1, samePort.exit());
+    assertTrue(samePort.err().startsWith("tandem serve: --port and --cluster-port are both 18080: "), samePort.err());
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");

@@ -1,6 +1,7 @@
 package io.tandem.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tandem.protocol.Role;
@@ -40,10 +41,21 @@ class IntraOpThreadsTest {
   }
 
   @Test
-  void moreThreadsThanCoresIsWarnedAbout() {
-    assertEquals(null, TandemNode.oversubscription(Role.large, 0, 2));
-    assertEquals(null, TandemNode.oversubscription(Role.large, 2, 2));
-    String warning = TandemNode.oversubscription(Role.small, 1024, 2);
-    assertTrue(warning.startsWith("tandem.small.threads = 1024 is more than this machine's 2 cores"), warning);
+  void threadsSetBeyondTheCoresAcrossAllCpuWorkersAreWarnedAbout() {
+    Map<Role, RoleSpec> defaults = Map.of(Role.small, role("ops/demo/small", "cpu"), Role.large, role("ops/demo/large", "cpu"));
+    assertNull(TandemNode.oversubscription(defaults, 2, 2), "the default never oversubscribes");
+    Map<Role, RoleSpec> twoEach = new java.util.TreeMap<>(Map.of(
+        Role.small, withThreads(role("ops/demo/small", "cpu"), 2), Role.large, withThreads(role("ops/demo/large", "cpu"), 2)));
+    String warning = TandemNode.oversubscription(twoEach, 2, 2);
+    assertTrue(warning != null && warning.startsWith("4 intra-op threads across 2 CPU worker(s) (tandem.small.threads = 2, "
+        + "tandem.large.threads = 2) on 2 cores"), warning);
+    assertNull(TandemNode.oversubscription(twoEach, 2, 4), "4 threads on 4 cores");
+    Map<Role, RoleSpec> gpuFirst = Map.of(Role.large, withThreads(role("ops/demo/large", "gpu0", "cpu"), 1024));
+    assertTrue(TandemNode.oversubscription(gpuFirst, 1, 2).startsWith("1024 intra-op threads across 1 CPU worker(s)"),
+        "a CPU replica after a GPU counts");
+  }
+
+  private static RoleSpec withThreads(RoleSpec spec, int threads) {
+    return new RoleSpec(spec.model(), spec.devices(), spec.settings(), spec.perTenantQueueLimit(), spec.precision(), threads);
   }
 }
