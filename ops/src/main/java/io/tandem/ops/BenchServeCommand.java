@@ -73,14 +73,24 @@ public final class BenchServeCommand implements Callable<Integer> {
   int repeats;
 
   @Option(names = "--prompts", description = "A JSONL file whose \"problem\" fields are the sessions' questions "
-      + "(e.g. ops/demo/heldout.jsonl). Default: the demo pair's held-out questions when neither --small nor --large is given "
-      + "(the demo pair), else generated arithmetic questions.")
+      + "(e.g. ops/demo/heldout.jsonl). Default: the demo pair's held-out questions when it serves the demo pair (--small and --large "
+      + "not given, or ops/demo/small and ops/demo/large), else generated arithmetic questions.")
   java.nio.file.Path prompts;
 
   private List<String> questions = List.of();
 
   private String question(int i) {
     return questions.isEmpty() ? "Question " + i + ": what is " + (17 + i) + " times 23?" : questions.get(i % questions.size());
+  }
+
+  /** Whether a --small/--large value is the demo pair's model of that role: not given, or its folder. */
+  private static boolean isDemo(String model, String role) {
+    if (model == null) return true;
+    try {
+      return java.nio.file.Files.isSameFile(java.nio.file.Path.of(model), io.tandem.ops.demo.DemoModels.dir().resolve(role));
+    } catch (java.io.IOException | RuntimeException e) {
+      return false; // not a folder here (an engine spec, scripted:..., a typo): not the demo pair
+    }
   }
 
   @Override
@@ -96,7 +106,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     if (workload < most)
       throw new IllegalArgumentException("--problems " + workload + " is fewer than --sessions " + most
           + "; give at least as many problems as sessions");
-    if (prompts == null && models.small == null && models.large == null) {
+    if (prompts == null && isDemo(models.small, "small") && isDemo(models.large, "large")) {
       prompts = io.tandem.ops.demo.DemoModels.dir().resolve("heldout.jsonl"); // the demo pair's own questions
     }
     if (prompts != null) {

@@ -56,6 +56,10 @@ class BenchServeTest {
     // The demo's 500 held-out questions: a 501st would be a question served twice, a prefix-cache hit.
     assertRefused("--problems 501 is more than the 500 questions in", "--sessions", "1", "--problems", "501");
     assertRefused("(the default is four times the largest --sessions)", "--sessions", "200");
+    // The demo pair named by its folders serves the demo's own questions too.
+    assertRefused("--problems 501 is more than the 500 questions in", "--sessions", "1", "--problems", "501",
+        "--small", io.tandem.ops.demo.DemoModels.dir().resolve("small").toString(),
+        "--large", io.tandem.ops.demo.DemoModels.dir().resolve("large").toString());
   }
 
   @Test
