@@ -71,6 +71,11 @@ public final class BenchModelCommand implements Callable<Integer> {
         System.err.println("bench model: --threads " + threads + ": give 1 or more, or 0 for one per core");
         return 1;
       }
+      int cores = Runtime.getRuntime().availableProcessors();
+      if (threads > cores) {
+        System.err.println("bench model: warning: --threads " + threads + " is more than this machine's " + cores
+            + " cores; forward passes oversubscribe them and run slower");
+      }
       Precision p = Precision.parse(precision);
       if (!"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"))) {
         // Read by libgomp at load, so only the environment can set it.

@@ -60,7 +60,8 @@ public final class BenchServeCommand implements Callable<Integer> {
       description = "Spread the lanes' first arrivals over one session's lifetime (default); --no-stagger starts them together.")
   boolean stagger;
 
-  @Option(names = "--new-tokens", defaultValue = "64", description = "Tokens each session generates (max_tokens). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--new-tokens", defaultValue = "400", description = "Tokens each session generates (max_tokens). "
+      + "Default: ${DEFAULT-VALUE}, enough for the demo pair's answers (about 275 tokens, the takeover after about 163).")
   int newTokens;
 
   @Option(names = "--batching", split = ",", arity = "1", defaultValue = "true,false", description = "Batching modes to run. Default: ${DEFAULT-VALUE}.")
@@ -129,8 +130,11 @@ public final class BenchServeCommand implements Callable<Integer> {
         }
         if (problem == null)
           throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": no \"problem\" field");
+        if (!problem.isTextual() || problem.asText().isBlank())
+          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": \"problem\" is " + problem
+              + "; give the question as a non-empty string");
         // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
-        Integer first = seen.putIfAbsent(problem.asText(), i + 1);
+        Integer first = seen.putIfAbsent(problem.asText().strip(), i + 1);
         if (first != null && qs.size() < workload)
           throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": the question of line " + first
               + " again; a repeated question is a prefix-cache hit, not a new session: give distinct questions");

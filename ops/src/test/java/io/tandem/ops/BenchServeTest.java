@@ -68,6 +68,9 @@ class BenchServeTest {
     assertRefused("--prompts " + garbled + " line 3: not JSON (", "--prompts", garbled.toString(), "--sessions", "1", "--problems", "2");
     Path repeated = Files.writeString(dir.resolve("repeated.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": \"b\"}\n{\"problem\": \"a\"}\n");
     assertRefused("line 3: the question of line 1 again", "--prompts", repeated.toString(), "--sessions", "1", "--problems", "3");
+    Path number = Files.writeString(dir.resolve("number.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": 5}\n");
+    assertRefused("line 2: \"problem\" is 5; give the question as a non-empty string", "--prompts", number.toString(),
+        "--sessions", "1", "--problems", "2");
   }
 
   private static void assertRefused(String message, String... args) {
