@@ -84,6 +84,48 @@ public final class BenchServeCommand implements Callable<Integer> {
     return questions.isEmpty() ? "Question " + i + ": what is " + (17 + i) + " times 23?" : questions.get(i % questions.size());
   }
 
+  /**
+   * The {@code "problem"} of each line of a JSONL prompt file, in order.
+   *
+   * @throws IllegalArgumentException naming the file and line: a line that is not JSON or has no
+   *     non-empty string {@code "problem"}, a question repeated among the first {@code workload}
+   *     (it would be a prefix-cache hit, not a new session), no questions, or fewer than {@code workload}
+   */
+  private List<String> readQuestions(java.nio.file.Path prompts, int workload) throws java.io.IOException {
+    List<String> qs = new ArrayList<>();
+    ObjectMapper reader = new ObjectMapper();
+    List<String> lines = java.nio.file.Files.readAllLines(prompts);
+    Map<String, Integer> seen = new java.util.HashMap<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      if (line.isBlank()) continue;
+      com.fasterxml.jackson.databind.JsonNode problem;
+      try {
+        problem = reader.readTree(line).get("problem");
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": not JSON ("
+            + Tandem.oneLine(e.getOriginalMessage()) + "); give one JSON object with a \"problem\" field per line");
+      }
+      if (problem == null)
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": no \"problem\" field");
+      if (!problem.isTextual() || problem.asText().isBlank())
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": \"problem\" is " + problem
+            + "; give the question as a non-empty string");
+      // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
+      Integer first = seen.putIfAbsent(problem.asText().strip(), i + 1);
+      if (first != null && qs.size() < workload)
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": the question of line " + first
+            + " again; a repeated question is a prefix-cache hit, not a new session: give distinct questions");
+      qs.add(problem.asText());
+    }
+    if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
+    if (workload > qs.size())
+      throw new IllegalArgumentException("--problems " + workload + " is more than the " + qs.size() + " questions in "
+          + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")
+          + ", or a longer prompt file");
+    return qs;
+  }
+
   /** Whether a --small/--large value is the demo pair's model of that role: not given, or its folder. */
   private static boolean isDemo(String model, String role) {
     if (model == null) return true;
@@ -114,38 +156,7 @@ public final class BenchServeCommand implements Callable<Integer> {
       if (!java.nio.file.Files.isRegularFile(prompts))
         throw new IllegalArgumentException("--prompts " + prompts + ": no such file; give a JSONL file with a \"problem\" "
             + "field per line (e.g. ops/demo/heldout.jsonl)");
-      List<String> qs = new ArrayList<>();
-      ObjectMapper reader = new ObjectMapper();
-      List<String> lines = java.nio.file.Files.readAllLines(prompts);
-      Map<String, Integer> seen = new java.util.HashMap<>();
-      for (int i = 0; i < lines.size(); i++) {
-        String line = lines.get(i);
-        if (line.isBlank()) continue;
-        com.fasterxml.jackson.databind.JsonNode problem;
-        try {
-          problem = reader.readTree(line).get("problem");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": not JSON ("
-              + Tandem.oneLine(e.getOriginalMessage()) + "); give one JSON object with a \"problem\" field per line");
-        }
-        if (problem == null)
-          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": no \"problem\" field");
-        if (!problem.isTextual() || problem.asText().isBlank())
-          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": \"problem\" is " + problem
-              + "; give the question as a non-empty string");
-        // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
-        Integer first = seen.putIfAbsent(problem.asText().strip(), i + 1);
-        if (first != null && qs.size() < workload)
-          throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": the question of line " + first
-              + " again; a repeated question is a prefix-cache hit, not a new session: give distinct questions");
-        qs.add(problem.asText());
-      }
-      if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
-      if (workload > qs.size())
-        throw new IllegalArgumentException("--problems " + workload + " is more than the " + qs.size() + " questions in "
-            + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")
-            + ", or a longer prompt file");
-      questions = qs;
+      questions = readQuestions(prompts, workload);
     }
     Config base = ModelOptions.baseConfig();
     SpeculativeConfig spec = models.speculative(base);
