@@ -33,8 +33,11 @@ public final class DecoderModel implements AutoCloseable {
   private final int heads;
   private final int kvHeads;
   private final int headDim;
+  /** The whole-step TorchScript decode, or null where the weights need the per-op path. */
+  private final DecodeStep decodeStep;
 
-  private DecoderModel(Path dir, HfConfig config, NDManager manager, DecoderWeights weights, Precision precision) {
+  private DecoderModel(
+      Path dir, HfConfig config, NDManager manager, DecoderWeights weights, Precision precision, boolean wholeStep) {
     this.dir = dir;
     this.config = config;
     this.manager = manager;
@@ -45,6 +48,7 @@ public final class DecoderModel implements AutoCloseable {
     this.heads = config.numAttentionHeads();
     this.kvHeads = config.numKeyValueHeads();
     this.headDim = config.headDim();
+    this.decodeStep = wholeStep ? DecodeStep.of(config, weights, stack.rotateHalf()) : null;
   }
 
   /** Loads a checkpoint folder on the CPU in float32. */
@@ -68,6 +72,17 @@ public final class DecoderModel implements AutoCloseable {
    * @throws CheckpointException if the folder's tensors do not match its config.json
    */
   public static DecoderModel load(Path dir, Device device, Precision precision, IntConsumer progress) {
+    return load(dir, device, precision, progress, !Boolean.getBoolean(PER_OP_DECODE));
+  }
+
+  /**
+   * The system property that, set to {@code true}, runs decode steps op by op through DJL instead of
+   * as one TorchScript call ({@link DecodeStep}): the path before it, kept for comparisons.
+   */
+  public static final String PER_OP_DECODE = "tandem.per-op-decode";
+
+  /** As {@link #load(Path, Device, Precision, IntConsumer)}, choosing the decode path ({@link #PER_OP_DECODE}). */
+  static DecoderModel load(Path dir, Device device, Precision precision, IntConsumer progress, boolean wholeStep) {
     HfConfig config = HfConfig.load(dir);
     Torch.engine();
     boolean allHalf = device.isGpu() && precision == Precision.FLOAT16;
@@ -76,7 +91,7 @@ public final class DecoderModel implements AutoCloseable {
     boolean packedHalf = precision == Precision.FLOAT16 && !allHalf;
     try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
-      return new DecoderModel(dir, config, manager, weights, precision);
+      return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
@@ -107,6 +122,11 @@ public final class DecoderModel implements AutoCloseable {
 
   public RotaryEmbedding rope() {
     return stack.rope();
+  }
+
+  /** Whether a batch of single-token decodes runs as one TorchScript call ({@link DecodeStep}). */
+  boolean decodesInOneCall() {
+    return decodeStep != null;
   }
 
   /** An empty cache for a new sequence; close it when the sequence ends. */
@@ -144,7 +164,41 @@ public final class DecoderModel implements AutoCloseable {
       throw new IllegalArgumentException(
           "need one wantLogits flag per cache, got " + wantLogits.length + " for " + caches.size() + " caches");
     }
-    return pass(caches, newTokens, false, null, (logits, batch) -> {
+    int decodesFrom = decodeStep == null || caches.size() != newTokens.size() ? 0 : trailingDecodes(caches, newTokens);
+    if (decodesFrom > 0 && decodesFrom < caches.size()) {
+      // Prefills op by op, then the decodes in one call, rather than all of them op by op; checked
+      // whole first, so that the second pass cannot fail after the first has grown its caches.
+      Batch all = new Batch(caches, newTokens);
+      for (int b = 0; b < all.size(); b++) caches.get(b).ensureCapacity(all.past[b] + all.count[b]);
+      int n = caches.size();
+      Next head = pass(caches.subList(0, decodesFrom), newTokens.subList(0, decodesFrom), false, null,
+          nextReader(Arrays.copyOfRange(wantLogits, 0, decodesFrom)));
+      Next tail = pass(caches.subList(decodesFrom, n), newTokens.subList(decodesFrom, n), false, null,
+          nextReader(Arrays.copyOfRange(wantLogits, decodesFrom, n)));
+      int[] argmax = new int[n];
+      float[][] rows = new float[n][];
+      System.arraycopy(head.argmax(), 0, argmax, 0, decodesFrom);
+      System.arraycopy(tail.argmax(), 0, argmax, decodesFrom, n - decodesFrom);
+      System.arraycopy(head.logits(), 0, rows, 0, decodesFrom);
+      System.arraycopy(tail.logits(), 0, rows, decodesFrom, n - decodesFrom);
+      return new Next(argmax, rows);
+    }
+    return pass(caches, newTokens, false, null, nextReader(wantLogits));
+  }
+
+  /**
+   * Where the run of single-token decodes (after a cache) that ends the batch starts: 0 when every
+   * sequence is one, the batch's size when none is.
+   */
+  private static int trailingDecodes(List<KvCache> caches, List<int[]> newTokens) {
+    int from = caches.size();
+    while (from > 0 && newTokens.get(from - 1).length == 1 && caches.get(from - 1).length() > 0) from--;
+    return from;
+  }
+
+  /** Reads a pass's argmax per sequence, and its logits where {@code wantLogits} asks. */
+  private Reader<Next> nextReader(boolean[] wantLogits) {
+    return (logits, batch) -> {
       long[] ids = logits.argMax(-1).toLongArray();
       int[] argmax = new int[ids.length];
       for (int b = 0; b < ids.length; b++) argmax[b] = (int) ids[b];
@@ -164,7 +218,7 @@ public final class DecoderModel implements AutoCloseable {
         }
       }
       return new Next(argmax, rows);
-    });
+    };
   }
 
   /**
@@ -212,28 +266,27 @@ public final class DecoderModel implements AutoCloseable {
     for (int b = 0; b < batch.size(); b++) {
       caches.get(b).ensureCapacity(batch.past[b] + batch.count[b]);
     }
-    int decodeFrom = probe == null ? batch.decodeSuffix() : batch.size();
+    boolean wholeStep = probe == null && decodeStep != null && batch.allDecodes();
+    int decodeFrom = wholeStep ? 0 : probe == null ? batch.decodeSuffix() : batch.size();
     int decodeSlots = 0;
     for (int b = decodeFrom; b < batch.size(); b++) decodeSlots = Math.max(decodeSlots, batch.past[b] + 1);
     // The batched decode attention reads every decode cache over the same number of slots.
     for (int b = decodeFrom; b < batch.size(); b++) caches.get(b).ensureCapacity(decodeSlots);
     List<DecoderWeights.Layer> layers = weights.layers();
     try (NDManager step = manager.newSubManager()) {
-      NDArray x = stack.embed(step.create(batch.ids), weights.embedTokens());
-      DecoderStack.record(probe, "embeddings", x);
+      NDArray ids = step.create(batch.ids);
       NDArray[] cosSin = stack.rotary(step, batch.positions);
+      Decodes decodes = decodeFrom < batch.size() ? decodes(batch, decodeFrom, decodeSlots, step) : null;
+      if (wholeStep) {
+        T out = reader.read(wholeDecodeStep(ids, cosSin, batch, decodes), batch);
+        for (KvCache cache : caches) cache.advance(1);
+        return out;
+      }
+      NDArray x = stack.embed(ids, weights.embedTokens());
+      DecoderStack.record(probe, "embeddings", x);
       NDArray[] masks = new NDArray[batch.size()];
       for (int b = 0; b < decodeFrom; b++) {
         masks[b] = stack.causalMask(step, batch.past[b], batch.count[b]); // float32: added after the upcast
-      }
-      Decodes decodes = null;
-      if (decodeFrom < batch.size()) {
-        int n = batch.size() - decodeFrom;
-        float[] m = new float[n * decodeSlots];
-        for (int i = 0; i < n; i++) {
-          for (int j = batch.past[decodeFrom + i] + 1; j < decodeSlots; j++) m[i * decodeSlots + j] = stack.maskValue();
-        }
-        decodes = new Decodes(decodeFrom, decodeSlots, step.create(m, new Shape(n, 1, 1, decodeSlots)));
       }
 
       for (int l = 0; l < config.numHiddenLayers(); l++) {
@@ -257,6 +310,28 @@ public final class DecoderModel implements AutoCloseable {
       }
       return out;
     }
+  }
+
+  /** The decodes from {@code from} to the end of the batch, read over {@code slots} cache slots, with their mask. */
+  private Decodes decodes(Batch batch, int from, int slots, NDManager step) {
+    int n = batch.size() - from;
+    float[] m = new float[n * slots];
+    for (int i = 0; i < n; i++) {
+      for (int j = batch.past[from + i] + 1; j < slots; j++) m[i * slots + j] = stack.maskValue();
+    }
+    return new Decodes(from, slots, step.create(m, new Shape(n, 1, 1, slots)));
+  }
+
+  /** A batch of single-token decodes through every layer in one TorchScript call ({@link DecodeStep}): the logits {@code [n, vocab]}. */
+  private NDArray wholeDecodeStep(NDArray ids, NDArray[] cosSin, Batch batch, Decodes d) {
+    int n = batch.size();
+    List<NDArray> layerCaches = new java.util.ArrayList<>(n * config.numHiddenLayers());
+    for (int l = 0; l < config.numHiddenLayers(); l++) {
+      for (KvCache cache : batch.caches) layerCaches.add(cache.layer(l));
+    }
+    long[] lengths = new long[n];
+    for (int b = 0; b < n; b++) lengths[b] = batch.past[b];
+    return decodeStep.logits(ids, cosSin, d.mask, layerCaches, lengths, d.slots, stack.scaling());
   }
 
   /** Per sequence its logit rows as float32 ({@code [count][vocab]} for all positions, else {@code [1][vocab]}). */
@@ -349,6 +424,7 @@ public final class DecoderModel implements AutoCloseable {
 
   @Override
   public void close() {
+    if (decodeStep != null) decodeStep.close();
     weights.close();
     manager.close();
   }
@@ -412,6 +488,12 @@ public final class DecoderModel implements AutoCloseable {
       int from = size();
       while (from > 0 && count[from - 1] == 1 && past[from - 1] > 0) from--;
       return size() - from >= 2 ? from : size();
+    }
+
+    /** Whether every sequence feeds one token after a cache it already has. */
+    boolean allDecodes() {
+      for (int b = 0; b < size(); b++) if (count[b] != 1 || past[b] == 0) return false;
+      return true;
     }
 
     long[] lastRows() {

@@ -72,6 +72,11 @@ final class DecoderStack {
     return rope;
   }
 
+  /** {@code [hd, hd]}: {@code x @ rotateHalf == rotate_half(x)}. */
+  NDArray rotateHalf() {
+    return rotateHalf;
+  }
+
   /** What an attention mask adds where a query must not look: finfo(compute dtype).min. */
   float maskValue() {
     return maskValue;

@@ -57,6 +57,11 @@ public sealed interface LinearWeight permits LinearWeight.Dense, LinearWeight.Pa
       return Fbgemm.linear(x, packed);
     }
 
+    /** The packed matrix, as {@link Fbgemm#pack} returned it (owned by this weight). */
+    IValue packed() {
+      return packed;
+    }
+
     /** Frees the packed matrix. */
     void close() {
       packed.close();

@@ -1,0 +1,193 @@
+package io.tandem.inference.hf;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A whole decode step of a batch of single-token sequences as one TorchScript call: the embedding,
+ * every decoder layer ({@link DecoderStack#layer}'s math, op for op, with {@link DecodeAttention}'s
+ * cache writes, reads and fused attention), the final norm and the lm_head. Through DJL's JNI the
+ * same step is about 40 calls per layer, each with its Java array bookkeeping; for the demo's
+ * 4-layer large model that overhead was most of a step (2.2 ms for one sequence, of which the
+ * arithmetic is a few hundred microseconds). For plain matrices (float32, or float16 on a GPU) and
+ * FBGEMM's packed float16 ones alike; a probe or a batch with a prefill takes the per-op path.
+ *
+ * <p>The weights are handed to libtorch once, as lists, and reused by every step.
+ */
+final class DecodeStep implements AutoCloseable {
+
+  /** The packed float16 weight's TorchScript type ({@link Fbgemm}). */
+  private static final String PACKED = "__torch__.torch.classes.quantized.LinearPackedParamsBase";
+
+  /**
+   * One step, written once for both kinds of matrices: {@code LIN} is their list's element type,
+   * {@code QKV} the fused q/k/v projection and {@code LINEAR} every other. {@code norms} holds per
+   * layer input_layernorm, q/k_norm, post_attention_layernorm and the q/k/v bias ({@code norms[4l..4l+3]});
+   * {@code lin} per layer qkv, o, gate_up and down ({@code lin[4l..4l+3]}), then the lm_head.
+   */
+  private static final String STEP = """
+      def step(self: __torch__.KIND, ids: Tensor, embed: Tensor, cos: Tensor, sin: Tensor, rot: Tensor,
+          mask: Tensor, norms: List[Tensor], lin: List[LIN], caches: List[Tensor], lengths: List[int], slots: int,
+          heads: int, kv_heads: int, head_dim: int, inter: int, eps: float, scaling: float,
+          qkv_bias: bool, qk_norm: bool, final_norm: Tensor) -> Tensor:
+        n = ids.size(0)
+        group = heads // kv_heads
+        x = torch.embedding(embed, ids).to(cos.dtype)
+        attn_mask = mask.to(x.dtype)
+        layers = len(norms) // 4
+        for l in range(layers):
+          h = self.rms(x, norms[4 * l], eps)
+          qkv = QKV.reshape([n, heads + 2 * kv_heads, head_dim])
+          qk = qkv[:, :heads + kv_heads]
+          v = qkv[:, heads + kv_heads:]
+          if qk_norm:
+            qk = self.rms(qk, norms[4 * l + 1], eps)
+          qk = qk * cos + torch.matmul(qk, rot) * sin
+          new_kv = torch.stack([qk[:, heads:], v], 1).unsqueeze(3)
+          kvs = annotate(List[Tensor], [])
+          for i in range(n):
+            c = caches[l * n + i]
+            c[:, :, lengths[i]:lengths[i] + 1] = new_kv[i]
+            kvs.append(c[:, :, :slots])
+          both = torch.stack(kvs)
+          q = qk[:, :heads].reshape([n, kv_heads, group, head_dim])
+          o = torch.scaled_dot_product_attention(q, both[:, 0], both[:, 1], attn_mask, 0.0, False, scale=scaling)
+          x = x + LINEAR(o.reshape([n, heads * head_dim]), lin[4 * l + 1])
+          h = self.rms(x, norms[4 * l + 2], eps)
+          gate_up = LINEAR(h, lin[4 * l + 2])
+          gate = gate_up[:, :inter]
+          x = x + LINEAR(gate * torch.sigmoid(gate) * gate_up[:, inter:], lin[4 * l + 3])
+        return LINEAR(self.rms(x, final_norm, eps), lin[4 * layers])
+      """;
+
+  private static final String RMS = """
+      def rms(self: __torch__.KIND, x: Tensor, w: Tensor, eps: float) -> Tensor:
+        return x * (x.square().mean([-1], True) + eps).pow(-0.5) * w
+      """;
+
+  /** Float32 (or, on a GPU, float16) matrices multiplied by {@code aten::linear}. */
+  private static final class Dense {
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStep", (RMS + STEP)
+        .replace("KIND", "DecodeStep").replace("LIN]", "Tensor]").replace("LINEAR", "torch.linear")
+        .replace("QKV", "(torch.linear(h, lin[4 * l], norms[4 * l + 3]) if qkv_bias else torch.linear(h, lin[4 * l]))"));
+  }
+
+  /** FBGEMM's packed float16 matrices ({@link Fbgemm}), in a module of their own: only a CPU build has the ops. */
+  private static final class Packed {
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStepPacked", (RMS + STEP)
+        .replace("KIND", "DecodeStepPacked").replace("LIN]", PACKED + "]")
+        .replace("LINEAR", "ops.quantized.linear_dynamic_fp16").replace("QKV", "ops.quantized.linear_dynamic_fp16(h, lin[4 * l])"));
+  }
+
+  private final HfConfig config;
+  private final boolean packed;
+  private final IValue norms;
+  private final IValue linears;
+  private final IValue embed;
+  private final IValue finalNorm;
+  private final IValue rotateHalf;
+  private final boolean qkvBias;
+  private final boolean qkNorm;
+
+  private DecodeStep(HfConfig config, boolean packed, IValue norms, IValue linears, IValue embed, IValue finalNorm,
+      IValue rotateHalf, boolean qkvBias, boolean qkNorm) {
+    this.config = config;
+    this.packed = packed;
+    this.norms = norms;
+    this.linears = linears;
+    this.embed = embed;
+    this.finalNorm = finalNorm;
+    this.rotateHalf = rotateHalf;
+    this.qkvBias = qkvBias;
+    this.qkNorm = qkNorm;
+  }
+
+  /**
+   * The step for these weights, or null where it does not apply: matrices of both kinds, a
+   * bias on a projection other than q/k/v (no supported architecture has one).
+   *
+   * @param rotateHalf {@code [hd, hd]}, {@link DecoderStack}'s rotate_half matrix
+   */
+  static DecodeStep of(HfConfig config, DecoderWeights w, NDArray rotateHalf) {
+    List<LinearWeight> matrices = new ArrayList<>();
+    for (DecoderWeights.Layer l : w.layers()) matrices.addAll(List.of(l.qkvProj(), l.oProj(), l.gateUpProj(), l.downProj()));
+    matrices.add(w.lmHead());
+    boolean packed = matrices.get(0) instanceof LinearWeight.PackedFloat16;
+    List<PtNDArray> dense = new ArrayList<>();
+    List<IValue> packs = new ArrayList<>();
+    for (int i = 0; i < matrices.size(); i++) {
+      LinearWeight m = matrices.get(i);
+      if (m instanceof LinearWeight.PackedFloat16 p && packed) {
+        packs.add(p.packed()); // the bias, if any, is packed with it
+      } else if (m instanceof LinearWeight.Dense d && !packed && (d.bias() == null || i % 4 == 0 && i < matrices.size() - 1)) {
+        dense.add((PtNDArray) d.weight());
+      } else {
+        return null;
+      }
+    }
+    boolean bias = !packed && w.layers().get(0).qkvProj() instanceof LinearWeight.Dense d && d.bias() != null;
+    boolean norm = w.layers().get(0).qkNorm() != null;
+    List<PtNDArray> norms = new ArrayList<>();
+    for (DecoderWeights.Layer l : w.layers()) {
+      NDArray qkvBias = l.qkvProj() instanceof LinearWeight.Dense d ? d.bias() : null;
+      if (bias != (qkvBias != null) || norm != (l.qkNorm() != null)) return null;
+      // An absent norm or bias is stood in for by the layer's input norm, never read (the flags say so).
+      norms.add((PtNDArray) l.inputLayernorm());
+      norms.add((PtNDArray) (norm ? l.qkNorm() : l.inputLayernorm()));
+      norms.add((PtNDArray) l.postAttentionLayernorm());
+      norms.add((PtNDArray) (bias ? qkvBias : l.inputLayernorm()));
+    }
+    IValue linears = packed ? IValue.listFrom(packs.toArray(new IValue[0])) : IValue.listFrom(dense.toArray(new PtNDArray[0]));
+    return new DecodeStep(config, packed, IValue.listFrom(norms.toArray(new PtNDArray[0])),
+        linears, IValue.from((PtNDArray) w.embedTokens()), IValue.from((PtNDArray) w.norm()),
+        IValue.from((PtNDArray) rotateHalf), bias, norm);
+  }
+
+  /**
+   * The logits of one decode step.
+   *
+   * @param ids {@code [n]} int64, each sequence's new token
+   * @param cosSin {@link DecoderStack#rotary} at the sequences' positions, each {@code [n, 1, hd]}
+   * @param mask {@code [n, 1, 1, slots]} float32: 0 where a sequence may look, a large negative
+   *     value past its own length
+   * @param caches per layer, then per sequence, the layer's cache {@code [2, KV, capacity, hd]}
+   *     ({@code caches.get(l * n + i)}), each with room for slot {@code lengths[i]}
+   * @param lengths per sequence the slot its new token's key and value go to (its cache length)
+   * @param slots the cache slots every sequence is read over
+   * @return {@code [n, vocab_size]} in the compute dtype, in the manager of {@code ids}
+   */
+  NDArray logits(NDArray ids, NDArray[] cosSin, NDArray mask, List<NDArray> caches, long[] lengths, int slots,
+      float scaling) {
+    try (IValue id = IValue.from((PtNDArray) ids);
+        IValue cos = IValue.from((PtNDArray) cosSin[0]);
+        IValue sin = IValue.from((PtNDArray) cosSin[1]);
+        IValue m = IValue.from((PtNDArray) mask);
+        IValue c = IValue.listFrom(caches.toArray(new PtNDArray[0]));
+        IValue l = IValue.listFrom(lengths);
+        IValue s = IValue.from((long) slots);
+        IValue h = IValue.from((long) config.numAttentionHeads());
+        IValue kv = IValue.from((long) config.numKeyValueHeads());
+        IValue hd = IValue.from((long) config.headDim());
+        IValue inter = IValue.from((long) config.intermediateSize());
+        IValue eps = IValue.from(config.rmsNormEps());
+        IValue scale = IValue.from((double) scaling);
+        IValue bias = IValue.from(qkvBias);
+        IValue norm = IValue.from(qkNorm);
+        IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "step", id, embed, cos, sin, rotateHalf, m, norms, linears, c,
+            l, s, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
+      return out.toTensor((PtNDManager) ids.getManager());
+    }
+  }
+
+  /** Frees the list handles; the weights themselves stay with the model's manager and its packed matrices. */
+  @Override
+  public void close() {
+    for (IValue v : List.of(norms, linears, embed, finalNorm, rotateHalf)) v.close();
+  }
+}
