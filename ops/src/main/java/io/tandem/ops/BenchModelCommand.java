@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.inference.hf.DecoderModel;
+import io.tandem.inference.hf.HfConfig;
 import io.tandem.inference.hf.KvCache;
 import io.tandem.inference.hf.Precision;
 import io.tandem.inference.hf.Torch;
@@ -77,6 +78,13 @@ public final class BenchModelCommand implements Callable<Integer> {
             + " cores; forward passes oversubscribe them and run slower");
       }
       Precision p = Precision.parse(precision);
+      int maxLength = HfConfig.load(model).maxPositionEmbeddings();
+      if ((long) promptTokens + newTokens > maxLength) {
+        System.err.println("bench model: --prompt-tokens " + promptTokens + " + --new-tokens " + newTokens + " = "
+            + ((long) promptTokens + newTokens) + " passes this model's max_position_embeddings " + maxLength
+            + "; keep their sum at or below it");
+        return 1;
+      }
       if (!"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"))) {
         // Read by libgomp at load, so only the environment can set it.
         System.err.println(
@@ -89,7 +97,8 @@ public final class BenchModelCommand implements Callable<Integer> {
       long t0 = System.nanoTime();
       try (DecoderModel m = DecoderModel.load(model, Torch.device(device), p, layersDone -> {})) {
         double loadS = (System.nanoTime() - t0) / 1e9;
-        say("loaded %s in %.2f s (%s, %s, %d intra-op thread(s))", model, loadS, m.device(), p.configName(), intraOp);
+        say("loaded %s in %.2f s (%s, %s, %d intra-op thread(s)); %s", model, loadS, m.device(), p.configName(), intraOp,
+            m.decodeStepsLine());
         SplittableRandom rng = new SplittableRandom(1);
         int vocab = m.config().vocabSize();
 

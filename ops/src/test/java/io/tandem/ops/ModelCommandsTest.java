@@ -72,14 +72,19 @@ class ModelCommandsTest {
     PrintStream stderr = System.err;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
+    ByteArrayOutputStream tooLongErr = new ByteArrayOutputStream();
     int half;
     int bad;
+    int tooLong;
     try {
       System.setOut(new PrintStream(out, true));
       half = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--batch", "2",
           "--prompt-tokens", "8", "--new-tokens", "2", "--runs", "1", "--precision", "float16", "--json");
       System.setErr(new PrintStream(err, true));
       bad = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--precision", "int4");
+      System.setErr(new PrintStream(tooLongErr, true));
+      tooLong = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--prompt-tokens", "32760",
+          "--new-tokens", "64");
     } finally {
       System.setOut(stdout);
       System.setErr(stderr);
@@ -95,6 +100,12 @@ class ModelCommandsTest {
     assertEquals(1, bad);
     String message = err.toString().trim();
     assertTrue(message.startsWith("bench model: unknown precision 'int4'") && message.contains("float16"), message);
+
+    // Refused before loading, with what to do: not after a prefill, by the forward pass.
+    assertEquals(1, tooLong);
+    String refusal = tooLongErr.toString().trim();
+    assertEquals("bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
+        + " max_position_embeddings 32768; keep their sum at or below it", refusal);
   }
 
   @Test

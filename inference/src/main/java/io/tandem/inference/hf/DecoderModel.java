@@ -33,8 +33,9 @@ public final class DecoderModel implements AutoCloseable {
   private final int heads;
   private final int kvHeads;
   private final int headDim;
-  /** The whole-step TorchScript decode, or null where the weights need the per-op path. */
+  /** The whole-step TorchScript decode, or null where the weights need the per-op path or it was not asked for. */
   private final DecodeStep decodeStep;
+  private final boolean perOpAsked;
 
   private DecoderModel(
       Path dir, HfConfig config, NDManager manager, DecoderWeights weights, Precision precision, boolean wholeStep) {
@@ -49,6 +50,7 @@ public final class DecoderModel implements AutoCloseable {
     this.kvHeads = config.numKeyValueHeads();
     this.headDim = config.headDim();
     this.decodeStep = wholeStep ? DecodeStep.of(config, weights, stack.rotateHalf()) : null;
+    this.perOpAsked = !wholeStep;
   }
 
   /** Loads a checkpoint folder on the CPU in float32. */
@@ -125,8 +127,16 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /** Whether a batch of single-token decodes runs as one TorchScript call ({@link DecodeStep}). */
-  boolean decodesInOneCall() {
+  public boolean decodesInOneCall() {
     return decodeStep != null;
+  }
+
+  /** How decode steps run, for a load's log line: {@code decode steps in one TorchScript call} or why op by op. */
+  public String decodeStepsLine() {
+    if (decodeStep != null) return "decode steps in one TorchScript call";
+    return perOpAsked
+        ? "decode steps op by op (as asked, " + PER_OP_DECODE + ")"
+        : "decode steps op by op (these weights' layout has no one-call step)";
   }
 
   /** An empty cache for a new sequence; close it when the sequence ends. */
@@ -166,15 +176,23 @@ public final class DecoderModel implements AutoCloseable {
     }
     int decodesFrom = decodeStep == null || caches.size() != newTokens.size() ? 0 : trailingDecodes(caches, newTokens);
     if (decodesFrom > 0 && decodesFrom < caches.size()) {
-      // Prefills op by op, then the decodes in one call, rather than all of them op by op; checked
-      // whole first, so that the second pass cannot fail after the first has grown its caches.
+      // Prefills op by op, then the decodes in one call, rather than all of them op by op. Checked
+      // whole first (sizes, duplicates, max_position_embeddings); should the decodes' pass fail all
+      // the same, the prefills' pass is undone, so the caches end as one failed pass leaves them.
       Batch all = new Batch(caches, newTokens);
       for (int b = 0; b < all.size(); b++) caches.get(b).ensureCapacity(all.past[b] + all.count[b]);
       int n = caches.size();
       Next head = pass(caches.subList(0, decodesFrom), newTokens.subList(0, decodesFrom), false, null,
           nextReader(Arrays.copyOfRange(wantLogits, 0, decodesFrom)));
-      Next tail = pass(caches.subList(decodesFrom, n), newTokens.subList(decodesFrom, n), false, null,
-          nextReader(Arrays.copyOfRange(wantLogits, decodesFrom, n)));
+      Next tail;
+      try {
+        tail = pass(caches.subList(decodesFrom, n), newTokens.subList(decodesFrom, n), false, null,
+            nextReader(Arrays.copyOfRange(wantLogits, decodesFrom, n)));
+      } catch (RuntimeException e) {
+        // All or nothing, as one pass: the prefills' slots are forgotten again.
+        for (int b = 0; b < decodesFrom; b++) caches.get(b).truncate(all.past[b]);
+        throw e;
+      }
       int[] argmax = new int[n];
       float[][] rows = new float[n][];
       System.arraycopy(head.argmax(), 0, argmax, 0, decodesFrom);

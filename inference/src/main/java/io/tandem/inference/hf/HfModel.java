@@ -89,7 +89,7 @@ public final class HfModel implements LanguageModel {
         new LoadProgress(dir.getFileName() + " on " + device + " in " + precision.configName() + ", "
             + (threads > 0 ? threads : Integer.getInteger("ai.djl.pytorch.num_threads", 1)) + " intra-op thread(s)", layers);
     DecoderModel decoder = DecoderModel.load(dir, d, precision, progress::layerDone);
-    progress.done(System.nanoTime() - t0);
+    progress.done(System.nanoTime() - t0, decoder.decodeStepsLine());
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
     return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos), threads);
@@ -163,10 +163,12 @@ public final class HfModel implements LanguageModel {
       caches.add(seq.cache);
       fresh.add(seq.tokens.range(seq.cache.length(), end));
     }
-    // Prefills first and single-token decodes last: the decoder batches the decodes' attention.
+    // Prefills first and single-token decodes (after a cache) last: the decoder runs those in one call.
+    boolean[] decode = new boolean[batch.size()];
+    for (int i = 0; i < decode.length; i++) decode[i] = fresh.get(i).length == 1 && caches.get(i).length() > 0;
     Integer[] order = new Integer[batch.size()];
     for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, (a, b) -> Boolean.compare(fresh.get(a).length == 1, fresh.get(b).length == 1));
+    Arrays.sort(order, (a, b) -> Boolean.compare(decode[a], decode[b]));
     List<KvCache> orderedCaches = new ArrayList<>(order.length);
     List<int[]> orderedFresh = new ArrayList<>(order.length);
     // Greedy sequences take the argmax computed beside the logits; only samplers copy a logit row out.

@@ -36,7 +36,8 @@ final class LoadProgress {
     }
   }
 
-  void done(long nanos) {
-    log.info("loaded {} in {} s", what, String.format("%.1f", nanos / 1e9));
+  /** @param detail what the load decided, appended to the line (e.g. how decode steps run) */
+  void done(long nanos, String detail) {
+    log.info("loaded {} in {} s; {}", what, String.format("%.1f", nanos / 1e9), detail);
   }
 }

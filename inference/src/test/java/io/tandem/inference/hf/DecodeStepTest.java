@@ -5,6 +5,7 @@ import static io.tandem.inference.hf.Golden.ints;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -46,6 +47,20 @@ class DecodeStepTest {
     int[] prompt = {3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 3};
     compare(dir, prompt, Precision.FLOAT32);
     compare(dir, prompt, Precision.FLOAT16);
+  }
+
+  @Test
+  void aSplitBatchWhoseDecodesFailLeavesNoCacheAdvanced() {
+    try (DecoderModel m = DecoderModel.load(Golden.fixture("qwen2-tiny"), Device.cpu(), Precision.FLOAT32, d -> {}, true);
+        KvCache prefilling = m.newCache();
+        KvCache decoding = m.newCache()) {
+      m.forward(List.of(decoding), List.of(new int[] {1, 2, 3}));
+      int outOfVocabulary = m.config().vocabSize() + 5;
+      assertThrows(RuntimeException.class, () -> m.forward(List.of(prefilling, decoding),
+          List.of(new int[] {4, 5, 6, 7}, new int[] {outOfVocabulary}), new boolean[2]));
+      assertEquals(0, prefilling.length(), "the prefill's pass is undone when the decodes' pass fails");
+      assertEquals(3, decoding.length());
+    }
   }
 
   /**
