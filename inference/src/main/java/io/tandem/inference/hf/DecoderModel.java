@@ -174,12 +174,12 @@ public final class DecoderModel implements AutoCloseable {
       throw new IllegalArgumentException(
           "need one wantLogits flag per cache, got " + wantLogits.length + " for " + caches.size() + " caches");
     }
-    int decodesFrom = decodeStep == null || caches.size() != newTokens.size() ? 0 : trailingDecodes(caches, newTokens);
+    Batch all = decodeStep == null ? null : new Batch(caches, newTokens);
+    int decodesFrom = all == null ? 0 : all.decodesFrom();
     if (decodesFrom > 0 && decodesFrom < caches.size()) {
       // Prefills op by op, then the decodes in one call, rather than all of them op by op. Checked
       // whole first (sizes, duplicates, max_position_embeddings); should the decodes' pass fail all
       // the same, the prefills' pass is undone, so the caches end as one failed pass leaves them.
-      Batch all = new Batch(caches, newTokens);
       for (int b = 0; b < all.size(); b++) caches.get(b).ensureCapacity(all.past[b] + all.count[b]);
       int n = caches.size();
       Next head = pass(caches.subList(0, decodesFrom), newTokens.subList(0, decodesFrom), false, null,
@@ -202,16 +202,6 @@ public final class DecoderModel implements AutoCloseable {
       return new Next(argmax, rows);
     }
     return pass(caches, newTokens, false, null, nextReader(wantLogits));
-  }
-
-  /**
-   * Where the run of single-token decodes (after a cache) that ends the batch starts: 0 when every
-   * sequence is one, the batch's size when none is.
-   */
-  private static int trailingDecodes(List<KvCache> caches, List<int[]> newTokens) {
-    int from = caches.size();
-    while (from > 0 && newTokens.get(from - 1).length == 1 && caches.get(from - 1).length() > 0) from--;
-    return from;
   }
 
   /** Reads a pass's argmax per sequence, and its logits where {@code wantLogits} asks. */
@@ -284,7 +274,7 @@ public final class DecoderModel implements AutoCloseable {
     for (int b = 0; b < batch.size(); b++) {
       caches.get(b).ensureCapacity(batch.past[b] + batch.count[b]);
     }
-    boolean wholeStep = probe == null && decodeStep != null && batch.allDecodes();
+    boolean wholeStep = probe == null && decodeStep != null && batch.decodesFrom() == 0;
     int decodeFrom = wholeStep ? 0 : probe == null ? batch.decodeSuffix() : batch.size();
     int decodeSlots = 0;
     for (int b = decodeFrom; b < batch.size(); b++) decodeSlots = Math.max(decodeSlots, batch.past[b] + 1);
@@ -503,15 +493,18 @@ public final class DecoderModel implements AutoCloseable {
      * fewer than two sequences end it that way (one decode gains nothing from batching).
      */
     int decodeSuffix() {
-      int from = size();
-      while (from > 0 && count[from - 1] == 1 && past[from - 1] > 0) from--;
+      int from = decodesFrom();
       return size() - from >= 2 ? from : size();
     }
 
-    /** Whether every sequence feeds one token after a cache it already has. */
-    boolean allDecodes() {
-      for (int b = 0; b < size(); b++) if (count[b] != 1 || past[b] == 0) return false;
-      return true;
+    /**
+     * Where the run of single-token decodes (with a cache) that ends the batch starts: 0 when every
+     * sequence is one, size() when none is.
+     */
+    int decodesFrom() {
+      int from = size();
+      while (from > 0 && count[from - 1] == 1 && past[from - 1] > 0) from--;
+      return from;
     }
 
     long[] lastRows() {
