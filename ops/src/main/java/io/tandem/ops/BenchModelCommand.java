@@ -64,8 +64,18 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     try {
-      if (promptTokens < 1 || newTokens < 1 || runs < 1 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
-        System.err.println("bench model: --prompt-tokens, --new-tokens, --runs and --batch must be positive");
+      for (String[] option : new String[][] {
+          {"--prompt-tokens", String.valueOf(promptTokens)}, {"--new-tokens", String.valueOf(newTokens)},
+          {"--runs", String.valueOf(runs)},
+          {"--batch", String.valueOf(Arrays.stream(batches).min().orElse(1))}}) {
+        if (Integer.parseInt(option[1]) < 1) {
+          System.err.println("bench model: " + option[0] + " " + option[1] + ": give 1 or more");
+          return 1;
+        }
+      }
+      if (!Files.isDirectory(model)) {
+        System.err.println("bench model: --model " + model + ": no such folder; give a Hugging Face checkpoint folder"
+            + " (config.json, model.safetensors), e.g. ops/demo/large or one ./tandem make-checkpoint wrote");
         return 1;
       }
       if (threads < 0) {
@@ -114,6 +124,7 @@ public final class BenchModelCommand implements Callable<Integer> {
         ObjectNode out = new ObjectMapper().createObjectNode();
         out.put("precision", p.configName());
         out.put("threads", intraOp);
+        out.put("decode_steps", m.decodesInOneCall() ? "one_call" : "per_op");
         out.put("prefill_tokens_per_s", round(prefillTps));
         ArrayNode decode = out.putArray("decode");
         for (int batch : batches) {

@@ -41,7 +41,7 @@ public final class ModelOptions {
   @Option(names = "--device", description = "Device for both models (cpu, gpu0, ...), replacing tandem.ROLE.devices. "
       + "Default: tandem.small.devices and tandem.large.devices (cpu; engine specs there run one worker per endpoint). "
       + "Each CPU worker's intra-op threads: tandem.ROLE.threads (0, the default: the cores divided among the CPU workers; "
-      + "e.g. TANDEM_JAVA_OPTS=-Dtandem.large.threads=2).")
+      + "e.g. TANDEM_JAVA_OPTS=\"-Xmx8g -Dtandem.large.threads=2\").")
   String device;
 
   @Option(names = "--temperature", defaultValue = "0.6", description = "Sampling temperature; 0 is greedy. Default: ${DEFAULT-VALUE} (the paper's).")

@@ -73,9 +73,13 @@ class ModelCommandsTest {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     ByteArrayOutputStream tooLongErr = new ByteArrayOutputStream();
+    ByteArrayOutputStream zeroRunsErr = new ByteArrayOutputStream();
+    ByteArrayOutputStream noFolderErr = new ByteArrayOutputStream();
     int half;
     int bad;
     int tooLong;
+    int zeroRuns;
+    int noFolder;
     try {
       System.setOut(new PrintStream(out, true));
       half = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--batch", "2",
@@ -85,6 +89,10 @@ class ModelCommandsTest {
       System.setErr(new PrintStream(tooLongErr, true));
       tooLong = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--prompt-tokens", "32760",
           "--new-tokens", "64");
+      System.setErr(new PrintStream(zeroRunsErr, true));
+      zeroRuns = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--runs", "0");
+      System.setErr(new PrintStream(noFolderErr, true));
+      noFolder = new CommandLine(new BenchModelCommand()).execute("--model", tmp.resolve("absent").toString());
     } finally {
       System.setOut(stdout);
       System.setErr(stderr);
@@ -93,6 +101,7 @@ class ModelCommandsTest {
     String[] lines = out.toString().trim().split("\n");
     JsonNode result = new ObjectMapper().readTree(lines[lines.length - 1]);
     assertEquals("float16", result.get("precision").asText());
+    assertEquals("one_call", result.get("decode_steps").asText());
     assertTrue(result.get("decode").get(0).get("tokens_per_s").asDouble() > 0);
     // The KV cache stays float32 under float16 weights.
     assertEquals(2L * 2 * 2 * 16 * 4, result.get("kv_bytes_per_token").asLong());
@@ -106,6 +115,11 @@ class ModelCommandsTest {
     String refusal = tooLongErr.toString().trim();
     assertEquals("bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
         + " max_position_embeddings 32768; keep their sum at or below it", refusal);
+    assertEquals(1, zeroRuns);
+    assertEquals("bench model: --runs 0: give 1 or more", zeroRunsErr.toString().trim());
+    assertEquals(1, noFolder);
+    assertTrue(noFolderErr.toString().trim().startsWith("bench model: --model " + tmp.resolve("absent")
+        + ": no such folder; give a Hugging Face checkpoint folder"), noFolderErr.toString());
   }
 
   @Test
