@@ -164,7 +164,8 @@ public record CompletionRequest(
     }
     if (maxTokens != null && maxTokens > limits.maxMaxTokens())
       throw ApiError.invalid(body.has("max_tokens") ? "max_tokens" : "max_completion_tokens", "max_tokens is "
-          + maxTokens + " but this server generates at most " + limits.maxMaxTokens() + " tokens per request");
+          + maxTokens + " but this server generates at most " + limits.maxMaxTokens()
+          + " tokens per request (its tandem.http.max-max-tokens); ask for fewer");
 
     SamplingParams d = SamplingParams.PAPER;
     Double temperature = number(body, "temperature", 0, 2);

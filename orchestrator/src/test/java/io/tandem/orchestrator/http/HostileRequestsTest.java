@@ -66,6 +66,7 @@ class HostileRequestsTest {
     c.add(chat("negative max_tokens", OK_MSGS + ",\"max_tokens\":-5"));
     c.add(chat("zero max_tokens", OK_MSGS + ",\"max_tokens\":0"));
     c.add(chat("absurd max_tokens", OK_MSGS + ",\"max_tokens\":99999999999999"));
+    c.add(chat("max_tokens above the server's cap", OK_MSGS + ",\"max_tokens\":2000000"));
     c.add(chat("fractional max_tokens", OK_MSGS + ",\"max_tokens\":10.5"));
     c.add(chat("max_tokens a string", OK_MSGS + ",\"max_tokens\":\"ten\""));
     c.add(chat("negative temperature", OK_MSGS + ",\"temperature\":-1"));
