@@ -201,7 +201,7 @@ public final class DecoderModel implements AutoCloseable {
       System.arraycopy(tail.logits(), 0, rows, decodesFrom, n - decodesFrom);
       return new Next(argmax, rows);
     }
-    return pass(caches, newTokens, false, null, nextReader(wantLogits));
+    return pass(all != null ? all : new Batch(caches, newTokens), false, null, nextReader(wantLogits));
   }
 
   /** Reads a pass's argmax per sequence, and its logits where {@code wantLogits} asks. */
@@ -266,8 +266,13 @@ public final class DecoderModel implements AutoCloseable {
 
   private <T> T pass(
       List<KvCache> caches, List<int[]> newTokens, boolean allPositions, ForwardProbe probe, Reader<T> reader) {
+    return pass(new Batch(caches, newTokens), allPositions, probe, reader);
+  }
+
+  /** One forward pass over a batch already laid out (and so checked). */
+  private <T> T pass(Batch batch, boolean allPositions, ForwardProbe probe, Reader<T> reader) {
     Torch.readyThread();
-    Batch batch = new Batch(caches, newTokens);
+    List<KvCache> caches = batch.caches;
     if (probe != null && batch.size() != 1) {
       throw new IllegalArgumentException("a probe records one sequence; got a batch of " + batch.size());
     }
