@@ -101,7 +101,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     // Each step's times reach the run (the results' step_seconds).
     config = config.withValue("tandem.session.publish-step-timings", com.typesafe.config.ConfigValueFactory.fromAnyRef(true));
-    Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
+    Map<Role, RoleSpec> roles = pairThreads(ModelOptions.roleSpecs(config, needed), config, Map.of(Role.small, String.valueOf(models.small), Role.large, String.valueOf(models.large)));
     ModelOptions.requireEnginesAnswer(config, needed);
     long seed = models.seed == null ? 0 : models.seed;
     EvalRunner.Settings settings = new EvalRunner.Settings(promptTemplate, models.sampling(), seed, maxTokens,
@@ -142,6 +142,8 @@ public final class EvalCommand implements Callable<Integer> {
         .flatMap(r -> ran.getStringList("tandem." + r + ".devices").stream()).distinct()
         .collect(java.util.stream.Collectors.joining(",")));
     s.put("prompt_template", promptTemplate);
+    ObjectNode threads = s.putObject("intra_op_threads");
+    roles.forEach((r, spec) -> threads.put(r.name(), spec.threads()));
     String resultsJson = EvalReport.json(dataset, results, s);
     String table = EvalReport.markdown(dataset, results);
     Files.writeString(outDir.resolve("results.json"), resultsJson);
@@ -151,5 +153,37 @@ public final class EvalCommand implements Callable<Integer> {
     stdout.print(json ? resultsJson + "\n" : table);
     if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png");
     return 0;
+  }
+
+  /**
+   * Each role's intra-op threads as they would be with both roles on the node, so that a mode's
+   * speed does not depend on the other modes of the run: {@code --modes large} alone would give the
+   * large model every core, and on the 2-core build machine its tiny demo model then decoded at half
+   * the speed it has beside the small model (1,300 tokens/s with one thread, 609 with two), so
+   * {@code --modes large} and {@code --modes speculative} in two invocations compared unlike with
+   * unlike. A role's {@code threads} set in the config is kept.
+   *
+   * @param flags per role the model flag given ({@code --small}, {@code --large}), the string
+   *     {@code null} where none was
+   */
+  static Map<Role, RoleSpec> pairThreads(Map<Role, RoleSpec> roles, Config config, Map<Role, String> flags) {
+    Map<Role, RoleSpec> pair = new java.util.EnumMap<>(Role.class);
+    for (Role r : Role.values()) {
+      try {
+        RoleSpec spec = roles.containsKey(r) ? roles.get(r) : RoleSpec.fromConfig(config, r);
+        String flag = flags.get(r); // a --small or --large given for a mode not run: where that model would run
+        if (!roles.containsKey(r) && flag != null && !flag.equals("null"))
+          spec = new RoleSpec(flag, spec.devices(), spec.settings(), spec.perTenantQueueLimit(), spec.precision(), spec.threads());
+        pair.put(r, spec);
+      } catch (RuntimeException e) {
+        // The role not run has no usable spec (a model key unset): it takes no cores.
+      }
+    }
+    int workers = TandemNode.cpuWorkers(pair);
+    int cores = Runtime.getRuntime().availableProcessors();
+    Map<Role, RoleSpec> out = new java.util.EnumMap<>(Role.class);
+    roles.forEach((r, spec) -> out.put(r, spec.threads() > 0 ? spec : new RoleSpec(spec.model(), spec.devices(),
+        spec.settings(), spec.perTenantQueueLimit(), spec.precision(), TandemNode.intraOpThreads(0, workers, cores))));
+    return out;
   }
 }

@@ -55,6 +55,25 @@ class IntraOpThreadsTest {
         "a CPU replica after a GPU counts");
   }
 
+  @Test
+  void anEvalOfOneModeSplitsTheCoresAsThePairWould() {
+    com.typesafe.config.Config config = com.typesafe.config.ConfigFactory.parseString(
+        "tandem.small { model = \"\", devices = [cpu], per-tenant-queue-limit = 256, max-batch = 64, threads = 0 }")
+        .withFallback(ModelOptions.baseConfig());
+    Map<Role, String> noFlags = Map.of(Role.small, "null", Role.large, "null");
+    int cores = Runtime.getRuntime().availableProcessors();
+    int shared = TandemNode.intraOpThreads(0, 2, cores);
+    Map<Role, RoleSpec> largeOnly = EvalCommand.pairThreads(Map.of(Role.large, role("ops/demo/large", "cpu")), config, noFlags);
+    assertEquals(shared, largeOnly.get(Role.large).threads(), "--modes large gets the large model's share beside the small one");
+    assertEquals(List.of(Role.large), List.copyOf(largeOnly.keySet()), "the role not run is not started");
+    Map<Role, RoleSpec> scripted = EvalCommand.pairThreads(Map.of(Role.large, role("ops/demo/large", "cpu")), config,
+        Map.of(Role.small, "scripted:case.json", Role.large, "null"));
+    assertEquals(TandemNode.intraOpThreads(0, 1, cores), scripted.get(Role.large).threads(),
+        "a scripted small model given takes no cores");
+    Map<Role, RoleSpec> set = EvalCommand.pairThreads(Map.of(Role.large, withThreads(role("ops/demo/large", "cpu"), 3)), config, noFlags);
+    assertEquals(3, set.get(Role.large).threads(), "threads set in the config are kept");
+  }
+
   private static RoleSpec withThreads(RoleSpec spec, int threads) {
     return new RoleSpec(spec.model(), spec.devices(), spec.settings(), spec.perTenantQueueLimit(), spec.precision(), threads);
   }
