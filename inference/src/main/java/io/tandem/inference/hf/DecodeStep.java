@@ -11,8 +11,8 @@ import java.util.List;
 
 /**
  * A whole decode step of a batch of single-token sequences as one TorchScript call: the embedding,
- * every decoder layer ({@link DecoderStack#layer}'s math, op for op, with {@link DecodeAttention}'s
- * cache writes, reads and fused attention), the final norm and the lm_head. Through DJL's JNI the
+ * every decoder layer ({@link DecoderStack#layer}'s math, op for op; the new keys and values stored
+ * in the {@link KvPool} with one indexed write, the caches read as a view of it, fused attention), the final norm and the lm_head. Through DJL's JNI the
  * same step is about 40 calls per layer, each with its Java array bookkeeping; for the demo's
  * 4-layer large model that overhead was most of a step (2.2 ms for one sequence, of which the
  * arithmetic is a few hundred microseconds). For plain matrices (float32, or float16 on a GPU) and
@@ -35,8 +35,8 @@ final class DecodeStep implements AutoCloseable {
    */
   private static final String STEP = """
       def step(self: __torch__.KIND, ids: Tensor, embed: Tensor, cos: Tensor, sin: Tensor, rot: Tensor,
-          mask: Tensor, norms: List[Tensor], lin: List[LIN], caches: List[Tensor], lengths: List[int], slots: int,
-          heads: int, kv_heads: int, head_dim: int, inter: int, eps: float, scaling: float,
+          mask: Tensor, norms: List[Tensor], lin: List[LIN], pools: List[Tensor], rows: Tensor, positions: Tensor,
+          first: int, order: Tensor, unorder: Tensor, permuted: bool, slots: int, heads: int, kv_heads: int, head_dim: int, inter: int, eps: float, scaling: float,
           qkv_bias: bool, qk_norm: bool, final_norm: Tensor) -> Tensor:
         n = ids.size(0)
         group = heads // kv_heads
@@ -51,15 +51,18 @@ final class DecodeStep implements AutoCloseable {
           if qk_norm:
             qk = self.rms(qk, norms[4 * l + 1], eps)
           qk = qk * cos + torch.matmul(qk, rot) * sin
-          new_kv = torch.stack([qk[:, heads:], v], 1).unsqueeze(3)
-          kvs = annotate(List[Tensor], [])
-          for i in range(n):
-            c = caches[l * n + i]
-            c[:, :, lengths[i]:lengths[i] + 1] = new_kv[i]
-            kvs.append(c[:, :, :slots])
-          both = torch.stack(kvs)
+          pool = pools[l]
+          pool[rows, :, :, positions] = torch.stack([qk[:, heads:], v], 1)
+          if first >= 0:
+            both = pool[first:first + n, :, :, :slots]
+          else:
+            both = pool[:, :, :, :slots].index_select(0, rows)
           q = qk[:, :heads].reshape([n, kv_heads, group, head_dim])
+          if permuted:
+            q = q.index_select(0, order)
           o = torch.scaled_dot_product_attention(q, both[:, 0], both[:, 1], attn_mask, 0.0, False, scale=scaling)
+          if permuted:
+            o = o.index_select(0, unorder)
           x = x + LINEAR(o.reshape([n, heads * head_dim]), lin[4 * l + 1])
           h = self.rms(x, norms[4 * l + 2], eps)
           gate_up = LINEAR(h, lin[4 * l + 2])
@@ -156,22 +159,34 @@ final class DecodeStep implements AutoCloseable {
    *
    * @param ids {@code [n]} int64, each sequence's new token
    * @param cosSin {@link DecoderStack#rotary} at the sequences' positions, each {@code [n, 1, hd]}
-   * @param mask {@code [n, 1, 1, slots]} float32: 0 where a sequence may look, a large negative
-   *     value past its own length
-   * @param caches per layer, then per sequence, the layer's cache {@code [2, KV, capacity, hd]}
-   *     ({@code caches.get(l * n + i)}), each with room for slot {@code lengths[i]}
-   * @param lengths per sequence the slot its new token's key and value go to (its cache length)
-   * @param slots the cache slots every sequence is read over
+   * @param mask {@code [n, 1, 1, slots]} float32, in the order the pool's rows are read (see
+   *     {@code rows}): 0 where a sequence may look, a large negative value past its own length
+   * @param pools per layer {@link KvPool#layer}, {@code [rows, 2, KV, capacity, hd]}
+   * @param rows {@code [n]} int64, per sequence its pool row
+   * @param positions {@code [n]} int64, per sequence the token slot its new key and value go to (its
+   *     cache length)
+   * @param first where the sequences hold the rows {@code [first, first + n)}, that first row: they
+   *     are read as a view of the pool, in row order, and {@code order} ({@code [n]} int64, the
+   *     sequences by row) with its inverse {@code unorder} permute the queries when that is not
+   *     the batch's order ({@code null} both when it is); -1 otherwise: the rows are gathered in
+   *     the batch's order
+   * @param slots the token slots every sequence is read over
    * @return {@code [n, vocab_size]} in the compute dtype, in the manager of {@code ids}
    */
-  NDArray logits(NDArray ids, NDArray[] cosSin, NDArray mask, List<NDArray> caches, long[] lengths, int slots,
-      float scaling) {
+  NDArray logits(NDArray ids, NDArray[] cosSin, NDArray mask, List<NDArray> pools, NDArray rows, NDArray positions,
+      int first, NDArray order, NDArray unorder, int slots, float scaling) {
+    boolean permuted = order != null;
     try (IValue id = IValue.from((PtNDArray) ids);
         IValue cos = IValue.from((PtNDArray) cosSin[0]);
         IValue sin = IValue.from((PtNDArray) cosSin[1]);
         IValue m = IValue.from((PtNDArray) mask);
-        IValue c = IValue.listFrom(caches.toArray(new PtNDArray[0]));
-        IValue l = IValue.listFrom(lengths);
+        IValue c = IValue.listFrom(pools.toArray(new PtNDArray[0]));
+        IValue r = IValue.from((PtNDArray) rows);
+        IValue p = IValue.from((PtNDArray) positions);
+        IValue f = IValue.from((long) first);
+        IValue o = IValue.from((PtNDArray) (permuted ? order : rows));
+        IValue u = IValue.from((PtNDArray) (permuted ? unorder : rows));
+        IValue perm = IValue.from(permuted);
         IValue s = IValue.from((long) slots);
         IValue h = IValue.from((long) config.numAttentionHeads());
         IValue kv = IValue.from((long) config.numKeyValueHeads());
@@ -182,7 +197,7 @@ final class DecodeStep implements AutoCloseable {
         IValue bias = IValue.from(qkvBias);
         IValue norm = IValue.from(qkNorm);
         IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "step", id, embed, cos, sin, rotateHalf, m, norms, linears, c,
-            l, s, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
+            r, p, f, o, u, perm, s, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
       return out.toTensor((PtNDManager) ids.getManager());
     }
   }

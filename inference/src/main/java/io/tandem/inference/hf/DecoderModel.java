@@ -36,6 +36,8 @@ public final class DecoderModel implements AutoCloseable {
   /** The whole-step TorchScript decode, or null where the weights need the per-op path or it was not asked for. */
   private final DecodeStep decodeStep;
   private final boolean perOpAsked;
+  /** Every sequence's key/value cache, one row each. */
+  private final KvPool pool;
 
   private DecoderModel(
       Path dir, HfConfig config, NDManager manager, DecoderWeights weights, Precision precision, boolean wholeStep) {
@@ -51,6 +53,7 @@ public final class DecoderModel implements AutoCloseable {
     this.headDim = config.headDim();
     this.decodeStep = wholeStep ? DecodeStep.of(config, weights, stack.rotateHalf()) : null;
     this.perOpAsked = !wholeStep;
+    this.pool = new KvPool(manager.newSubManager(), config, computeDtype);
   }
 
   /** Loads a checkpoint folder on the CPU in float32. */
@@ -139,9 +142,14 @@ public final class DecoderModel implements AutoCloseable {
         : "decode steps op by op (these weights' layout has no one-call step)";
   }
 
-  /** An empty cache for a new sequence; close it when the sequence ends. */
+  /** An empty cache for a new sequence (a row of the model's {@link KvPool} from its first token); close it when the sequence ends. */
   public KvCache newCache() {
-    return new KvCache(manager.newSubManager(), config, computeDtype);
+    return new KvCache(pool);
+  }
+
+  /** The pool holding every sequence's cache (for tests). */
+  KvPool pool() {
+    return pool;
   }
 
   /** Bytes of cache one token occupies: keys and values of every layer. */
@@ -291,7 +299,7 @@ public final class DecoderModel implements AutoCloseable {
       NDArray[] cosSin = stack.rotary(step, batch.positions);
       Decodes decodes = decodeFrom < batch.size() ? decodes(batch, decodeFrom, decodeSlots, step) : null;
       if (wholeStep) {
-        T out = reader.read(wholeDecodeStep(ids, cosSin, batch, decodes), batch);
+        T out = reader.read(wholeDecodeStep(ids, cosSin, batch, decodes, step), batch);
         for (KvCache cache : caches) cache.advance(1);
         return out;
       }
@@ -335,16 +343,48 @@ public final class DecoderModel implements AutoCloseable {
     return new Decodes(from, slots, step.create(m, new Shape(n, 1, 1, slots)));
   }
 
-  /** A batch of single-token decodes through every layer in one TorchScript call ({@link DecodeStep}): the logits {@code [n, vocab]}. */
-  private NDArray wholeDecodeStep(NDArray ids, NDArray[] cosSin, Batch batch, Decodes d) {
+  /**
+   * A batch of single-token decodes through every layer in one TorchScript call ({@link DecodeStep}):
+   * the logits {@code [n, vocab]}. Sequences holding neighbouring pool rows (in any order) read
+   * the pool through a view; others have their rows gathered.
+   */
+  private NDArray wholeDecodeStep(NDArray ids, NDArray[] cosSin, Batch batch, Decodes d, NDManager step) {
     int n = batch.size();
-    List<NDArray> layerCaches = new java.util.ArrayList<>(n * config.numHiddenLayers());
-    for (int l = 0; l < config.numHiddenLayers(); l++) {
-      for (KvCache cache : batch.caches) layerCaches.add(cache.layer(l));
+    List<NDArray> pools = new java.util.ArrayList<>(config.numHiddenLayers());
+    for (int l = 0; l < config.numHiddenLayers(); l++) pools.add(pool.layer(l));
+    long[] rows = new long[n];
+    long[] positions = new long[n];
+    for (int b = 0; b < n; b++) {
+      rows[b] = batch.caches.get(b).row();
+      positions[b] = batch.past[b];
     }
-    long[] lengths = new long[n];
-    for (int b = 0; b < n; b++) lengths[b] = batch.past[b];
-    return decodeStep.logits(ids, cosSin, d.mask, layerCaches, lengths, d.slots, stack.scaling());
+    long[] byRow = new long[n];
+    long low = Long.MAX_VALUE;
+    for (long r : rows) low = Math.min(low, r);
+    boolean neighbours = true;
+    boolean inOrder = true;
+    Arrays.fill(byRow, -1);
+    for (int b = 0; b < n; b++) {
+      long at = rows[b] - low;
+      if (at >= n || byRow[(int) at] >= 0) {
+        neighbours = false;
+        break;
+      }
+      byRow[(int) at] = b;
+      inOrder &= at == b;
+    }
+    NDArray order = null;
+    NDArray unorder = null;
+    NDArray mask = d.mask;
+    if (neighbours && !inOrder) {
+      long[] inverse = new long[n];
+      for (int i = 0; i < n; i++) inverse[(int) byRow[i]] = i;
+      order = step.create(byRow);
+      unorder = step.create(inverse);
+      mask = mask.get(order);
+    }
+    return decodeStep.logits(ids, cosSin, mask, pools, step.create(rows), step.create(positions),
+        neighbours ? (int) low : -1, order, unorder, d.slots, stack.scaling());
   }
 
   /** Per sequence its logit rows as float32 ({@code [count][vocab]} for all positions, else {@code [1][vocab]}). */
@@ -423,7 +463,7 @@ public final class DecoderModel implements AutoCloseable {
     long[] lengths = new long[n];
     for (int i = 0; i < n; i++) {
       KvCache cache = batch.caches.get(d.from + i);
-      caches.add(cache.layer(layer));
+      caches.add(cache.layer(layer, scope));
       lengths[i] = cache.length();
     }
     long[] lead = {n};
@@ -438,6 +478,7 @@ public final class DecoderModel implements AutoCloseable {
   @Override
   public void close() {
     if (decodeStep != null) decodeStep.close();
+    pool.close();
     weights.close();
     manager.close();
   }

@@ -4,42 +4,24 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 
 /**
- * The key/value cache of one sequence on one {@link DecoderModel}: per layer one array
- * {@code [2, num_key_value_heads, capacity, head_dim]}, keys (stored after RoPE) then values, so
- * that a decode step writes and reads both with one call each. Slots
- * {@code [0, length)} are valid; capacity grows by doubling, so appending is amortised O(new
- * tokens). Owned by one sequence and used from the model's thread only.
+ * The key/value cache of one sequence on one {@link DecoderModel}: a row of the model's
+ * {@link KvPool}, per layer {@code [2, num_key_value_heads, capacity, head_dim]}, keys (stored after
+ * RoPE) then values. Token slots {@code [0, length)} are valid. The row is taken when the first token
+ * is written and given back on {@link #close()}. Owned by one sequence and used from the model's
+ * thread only.
  */
 public final class KvCache implements AutoCloseable {
 
-  private static final int MIN_CAPACITY = 64;
-
-  private final NDManager manager;
-  private final int layers;
-  private final int kvHeads;
-  private final int headDim;
-  private final int maxLength;
-  private final DataType dtype;
-  private final NDArray[] kv;
+  private final KvPool pool;
+  /** The pool row, or -1 before the first token. */
+  private int row = -1;
   private int length;
-  private int capacity;
   private boolean closed;
 
-  KvCache(NDManager manager, HfConfig config, DataType dtype) {
-    this(manager, config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(), config.maxPositionEmbeddings(), dtype);
-  }
-
-  private KvCache(NDManager manager, int layers, int kvHeads, int headDim, int maxLength, DataType dtype) {
-    this.manager = manager;
-    this.layers = layers;
-    this.kvHeads = kvHeads;
-    this.headDim = headDim;
-    this.maxLength = maxLength;
-    this.dtype = dtype;
-    this.kv = new NDArray[layers];
+  KvCache(KvPool pool) {
+    this.pool = pool;
   }
 
   /** Number of tokens whose keys and values are cached (the next token's position). */
@@ -47,9 +29,9 @@ public final class KvCache implements AutoCloseable {
     return length;
   }
 
-  /** Token slots allocated. */
+  /** Token slots allocated: the pool's capacity, or 0 before the first token. */
   public int capacity() {
-    return capacity;
+    return row < 0 ? 0 : pool.capacity();
   }
 
   /**
@@ -64,30 +46,25 @@ public final class KvCache implements AutoCloseable {
   }
 
   /**
-   * A new cache holding a copy of this one's first {@code n} slots, in a manager of its own beside
-   * this one's (automatic prefix caching: a new sequence starts from a cached prefix).
+   * A new cache holding a copy of this one's first {@code n} slots, in a row of its own (automatic
+   * prefix caching: a new sequence starts from a cached prefix).
    *
    * @throws IllegalArgumentException when {@code n} is negative or beyond {@link #length()}
    */
   public KvCache forkPrefix(int n) {
     if (n < 0 || n > length) throw new IllegalArgumentException("cannot fork " + n + " slots of a cache of length " + length);
-    KvCache fork = new KvCache(manager.getParentManager().newSubManager(), layers, kvHeads, headDim, maxLength, dtype);
+    KvCache fork = new KvCache(pool);
     if (n > 0) {
       fork.ensureCapacity(n);
-      NDIndex valid = new NDIndex().addAllDim().addAllDim().addSliceDim(0, n);
-      for (int l = 0; l < layers; l++) {
-        try (NDArray prefix = kv[l].get(valid)) {
-          fork.kv[l].set(valid, prefix);
-        }
-      }
+      pool.copy(row, fork.row, n);
       fork.length = n;
     }
     return fork;
   }
 
-  /** Bytes of native memory this cache holds (allocated capacity, all layers, keys and values). */
+  /** Bytes of native memory this cache holds: its row at the pool's capacity, all layers, keys and values. */
   public long bytes() {
-    return (long) capacity * bytesPerToken(layers, kvHeads, headDim, dtype);
+    return (long) capacity() * pool.bytesPerToken();
   }
 
   /** Bytes one token occupies in a cache: keys and values of every layer. */
@@ -99,64 +76,53 @@ public final class KvCache implements AutoCloseable {
   public void close() {
     if (!closed) {
       closed = true;
-      manager.close();
+      if (row >= 0) pool.release(row);
+      row = -1;
     }
   }
 
-  /** Makes room for {@code needed} tokens, copying the valid slots into larger arrays if needed. */
+  /** Makes room for {@code needed} tokens: takes a row on first use, and grows the pool if needed. */
   void ensureCapacity(int needed) {
     if (closed) {
       throw new IllegalStateException("KV cache is closed");
     }
-    if (needed > maxLength) {
+    if (needed > pool.maxLength()) {
       throw new IllegalArgumentException(
-          "sequence of " + needed + " tokens exceeds max_position_embeddings " + maxLength);
+          "sequence of " + needed + " tokens exceeds max_position_embeddings " + pool.maxLength());
     }
-    if (needed <= capacity) {
-      return;
-    }
-    int newCapacity = Math.max(MIN_CAPACITY, capacity);
-    while (newCapacity < needed) {
-      newCapacity *= 2;
-    }
-    newCapacity = Math.min(newCapacity, maxLength);
-    Shape shape = new Shape(2, kvHeads, newCapacity, headDim);
-    for (int l = 0; l < layers; l++) {
-      NDArray grown = manager.zeros(shape, dtype);
-      if (length > 0) {
-        NDIndex valid = new NDIndex().addAllDim().addAllDim().addSliceDim(0, length);
-        try (NDArray old = kv[l].get(valid)) {
-          grown.set(valid, old);
-        }
-      }
-      if (kv[l] != null) {
-        kv[l].close();
-      }
-      kv[l] = grown;
-    }
-    capacity = newCapacity;
+    if (row < 0) row = pool.acquire(this);
+    pool.ensureCapacity(needed);
+  }
+
+  /** The pool row; only after {@link #ensureCapacity}. */
+  int row() {
+    return row;
   }
 
   /** Writes the new tokens' keys/values {@code [KV, n, hd]} into slots {@code [length, length + n)}. */
   void write(int layer, NDArray newKeys, NDArray newValues) {
     long n = newKeys.getShape().get(1);
-    kv[layer].set(new NDIndex().addIndices(0).addAllDim().addSliceDim(length, length + n), newKeys);
-    kv[layer].set(new NDIndex().addIndices(1).addAllDim().addSliceDim(length, length + n), newValues);
+    NDArray kv = pool.layer(layer);
+    kv.set(new NDIndex().addIndices(row).addIndices(0).addAllDim().addSliceDim(length, length + n), newKeys);
+    kv.set(new NDIndex().addIndices(row).addIndices(1).addAllDim().addSliceDim(length, length + n), newValues);
   }
 
-  /** A layer's array {@code [2, KV, capacity, hd]}, for a batched decode that writes slot {@link #length()} itself. */
-  NDArray layer(int layer) {
-    return kv[layer];
+  /**
+   * A layer's row {@code [2, KV, capacity, hd]}, as a view owned by {@code step}, for a batched
+   * decode that writes slot {@link #length()} itself.
+   */
+  NDArray layer(int layer, NDManager step) {
+    return pool.layer(layer).get(step, new NDIndex().addIndices(row));
   }
 
   /** The first {@code upTo} slots of a layer's keys, as a view owned by {@code step}. */
   NDArray keys(int layer, int upTo, NDManager step) {
-    return kv[layer].get(step, new NDIndex().addIndices(0).addAllDim().addSliceDim(0, upTo));
+    return pool.layer(layer).get(step, new NDIndex().addIndices(row).addIndices(0).addAllDim().addSliceDim(0, upTo));
   }
 
   /** The first {@code upTo} slots of a layer's values, as a view owned by {@code step}. */
   NDArray values(int layer, int upTo, NDManager step) {
-    return kv[layer].get(step, new NDIndex().addIndices(1).addAllDim().addSliceDim(0, upTo));
+    return pool.layer(layer).get(step, new NDIndex().addIndices(row).addIndices(1).addAllDim().addSliceDim(0, upTo));
   }
 
   /** Marks {@code n} more slots valid once a forward pass has written them in every layer. */

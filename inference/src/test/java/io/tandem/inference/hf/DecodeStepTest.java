@@ -65,8 +65,8 @@ class DecodeStepTest {
 
   /**
    * Sequences of three lengths, prefilled alike in both models, then decoded four steps batched
-   * (the last step with one sequence left out), one step beside another sequence's prefill, and
-   * one alone.
+   * (the last step with one sequence left out), in batches whose pool rows are out of order or
+   * not neighbours, one step beside another sequence's prefill, and one alone.
    */
   private static void compare(Path checkpoint, int[] prompt, Precision precision) {
     try (DecoderModel whole = DecoderModel.load(checkpoint, Device.cpu(), precision, d -> {}, true);
@@ -94,6 +94,24 @@ class DecodeStepTest {
           DecoderModel.Next y = perOp.forward(b.subList(0, n), next, logits);
           assertArrayEquals(y.argmax(), x.argmax(), "step " + step);
           for (int i = 0; i < n; i++) assertClose("step " + step + ", sequence " + i, y.logits()[i], x.logits()[i]);
+        }
+        // Rows out of the batch's order (read as a view of the pool, the queries permuted), and rows
+        // with a gap between them (gathered).
+        for (int[] pick : new int[][] {{2, 0, 1}, {1, 0}, {2, 0}}) {
+          List<KvCache> xs = new ArrayList<>();
+          List<KvCache> ys = new ArrayList<>();
+          List<int[]> next = new ArrayList<>();
+          for (int i : pick) {
+            xs.add(a.get(i));
+            ys.add(b.get(i));
+            next.add(new int[] {(7 + 3 * i) % whole.config().vocabSize()});
+          }
+          boolean[] logits = new boolean[pick.length];
+          Arrays.fill(logits, true);
+          DecoderModel.Next x = whole.forward(xs, next, logits);
+          DecoderModel.Next y = perOp.forward(ys, next, logits);
+          assertArrayEquals(y.argmax(), x.argmax(), "rows " + Arrays.toString(pick));
+          for (int i = 0; i < pick.length; i++) assertClose("rows " + Arrays.toString(pick) + ", sequence " + i, y.logits()[i], x.logits()[i]);
         }
         // A prefill ahead of two decodes (as HfModel orders a batch): split into a per-op pass and a whole step.
         try (KvCache x = whole.newCache(); KvCache y = perOp.newCache()) {
