@@ -71,6 +71,59 @@ final class DecodeStep implements AutoCloseable {
         return LINEAR(self.rms(x, final_norm, eps), lin[4 * layers])
       """;
 
+  /**
+   * A pass of sequences that each bring any number of new tokens (prefills, chunks of them, a
+   * one-token prompt): the matrices over every row at once, attention per sequence over its pool
+   * row (the new keys and values stored first, then causal attention of its queries over
+   * {@code [0, past + count)}, the mask offset by what was cached), and the logits at each
+   * sequence's last row only.
+   */
+  private static final String PREFILL = """
+      def prefill(self: __torch__.KIND, ids: Tensor, embed: Tensor, cos: Tensor, sin: Tensor, rot: Tensor,
+          norms: List[Tensor], lin: List[LIN], pools: List[Tensor], rows: List[int], past: List[int],
+          count: List[int], last: Tensor, mask_value: float, heads: int, kv_heads: int, head_dim: int, inter: int,
+          eps: float, scaling: float, qkv_bias: bool, qk_norm: bool, final_norm: Tensor) -> Tensor:
+        n = ids.size(0)
+        group = heads // kv_heads
+        x = torch.embedding(embed, ids).to(cos.dtype)
+        masks = annotate(List[Optional[Tensor]], [])
+        for i in range(len(rows)):
+          c = count[i]
+          if c == 1:
+            masks.append(None)
+          else:
+            m = torch.full([c, past[i] + c], mask_value, dtype=x.dtype, device=x.device).triu(past[i] + 1)
+            masks.append(m.repeat([group, 1]))
+        layers = len(norms) // 4
+        for l in range(layers):
+          h = self.rms(x, norms[4 * l], eps)
+          qkv = QKV.reshape([n, heads + 2 * kv_heads, head_dim])
+          qk = qkv[:, :heads + kv_heads]
+          v = qkv[:, heads + kv_heads:]
+          if qk_norm:
+            qk = self.rms(qk, norms[4 * l + 1], eps)
+          qk = qk * cos + torch.matmul(qk, rot) * sin
+          pool = pools[l]
+          outs = annotate(List[Tensor], [])
+          o = 0
+          for i in range(len(rows)):
+            c = count[i]
+            p = past[i]
+            r = rows[i]
+            pool[r, 0, :, p:p + c] = qk[o:o + c, heads:].transpose(0, 1)
+            pool[r, 1, :, p:p + c] = v[o:o + c].transpose(0, 1)
+            q = qk[o:o + c, :heads].reshape([c, kv_heads, group, head_dim]).permute([1, 2, 0, 3]).reshape([kv_heads, group * c, head_dim])
+            a = torch.scaled_dot_product_attention(q, pool[r, 0, :, :p + c], pool[r, 1, :, :p + c], masks[i], 0.0, False, scale=scaling)
+            outs.append(a.reshape([kv_heads, group, c, head_dim]).permute([2, 0, 1, 3]).reshape([c, heads * head_dim]))
+            o = o + c
+          x = x + LINEAR(torch.cat(outs), lin[4 * l + 1])
+          h = self.rms(x, norms[4 * l + 2], eps)
+          gate_up = LINEAR(h, lin[4 * l + 2])
+          gate = gate_up[:, :inter]
+          x = x + LINEAR(gate * torch.sigmoid(gate) * gate_up[:, inter:], lin[4 * l + 3])
+        return LINEAR(self.rms(x.index_select(0, last), final_norm, eps), lin[4 * layers])
+      """;
+
   private static final String RMS = """
       def rms(self: __torch__.KIND, x: Tensor, w: Tensor, eps: float) -> Tensor:
         return x * (x.square().mean([-1], True) + eps).pow(-0.5) * w
@@ -78,14 +131,14 @@ final class DecodeStep implements AutoCloseable {
 
   /** Float32 (or, on a GPU, float16) matrices multiplied by {@code aten::linear}. */
   private static final class Dense {
-    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStep", (RMS + STEP)
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStep", (RMS + STEP + PREFILL)
         .replace("KIND", "DecodeStep").replace("LIN]", "Tensor]").replace("LINEAR", "torch.linear")
         .replace("QKV", "(torch.linear(h, lin[4 * l], norms[4 * l + 3]) if qkv_bias else torch.linear(h, lin[4 * l]))"));
   }
 
   /** FBGEMM's packed float16 matrices ({@link Fbgemm}), in a module of their own: only a CPU build has the ops. */
   private static final class Packed {
-    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStepPacked", (RMS + STEP)
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStepPacked", (RMS + STEP + PREFILL)
         .replace("KIND", "DecodeStepPacked").replace("LIN]", PACKED + "]")
         .replace("LINEAR", "ops.quantized.linear_dynamic_fp16").replace("QKV", "ops.quantized.linear_dynamic_fp16(h, lin[4 * l])"));
   }
@@ -198,6 +251,45 @@ final class DecodeStep implements AutoCloseable {
         IValue norm = IValue.from(qkNorm);
         IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "step", id, embed, cos, sin, rotateHalf, m, norms, linears, c,
             r, p, f, o, u, perm, s, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
+      return out.toTensor((PtNDManager) ids.getManager());
+    }
+  }
+
+  /**
+   * The logits at each sequence's last new token after a pass over sequences with any number of
+   * new tokens each ({@link #PREFILL}).
+   *
+   * @param ids {@code [N]} int64, every sequence's new tokens, one after another
+   * @param cosSin {@link DecoderStack#rotary} at the rows' positions, each {@code [N, 1, hd]}
+   * @param pools per layer {@link KvPool#layer}
+   * @param rows per sequence its pool row, with room for {@code past[i] + count[i]} tokens
+   * @param past per sequence the tokens cached before this pass
+   * @param count per sequence its new tokens (at least one)
+   * @param last {@code [sequences]} int64, per sequence the row of its last new token
+   * @param maskValue what a masked score gets (HF's {@code finfo(dtype).min})
+   * @return {@code [sequences, vocab_size]} in the compute dtype, in the manager of {@code ids}
+   */
+  NDArray prefillLogits(NDArray ids, NDArray[] cosSin, List<NDArray> pools, long[] rows, long[] past, long[] count,
+      NDArray last, float maskValue, float scaling) {
+    try (IValue id = IValue.from((PtNDArray) ids);
+        IValue cos = IValue.from((PtNDArray) cosSin[0]);
+        IValue sin = IValue.from((PtNDArray) cosSin[1]);
+        IValue c = IValue.listFrom(pools.toArray(new PtNDArray[0]));
+        IValue r = IValue.listFrom(rows);
+        IValue p = IValue.listFrom(past);
+        IValue n = IValue.listFrom(count);
+        IValue l = IValue.from((PtNDArray) last);
+        IValue mv = IValue.from((double) maskValue);
+        IValue h = IValue.from((long) config.numAttentionHeads());
+        IValue kv = IValue.from((long) config.numKeyValueHeads());
+        IValue hd = IValue.from((long) config.headDim());
+        IValue inter = IValue.from((long) config.intermediateSize());
+        IValue eps = IValue.from(config.rmsNormEps());
+        IValue scale = IValue.from((double) scaling);
+        IValue bias = IValue.from(qkvBias);
+        IValue norm = IValue.from(qkNorm);
+        IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "prefill", id, embed, cos, sin, rotateHalf,
+            norms, linears, c, r, p, n, l, mv, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
       return out.toTensor((PtNDManager) ids.getManager());
     }
   }

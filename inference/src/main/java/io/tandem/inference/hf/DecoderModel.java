@@ -288,6 +288,8 @@ public final class DecoderModel implements AutoCloseable {
       caches.get(b).ensureCapacity(batch.past[b] + batch.count[b]);
     }
     boolean wholeStep = probe == null && decodeStep != null && batch.decodesFrom() == 0;
+    // A pass of prefills (no decodes among them, as forward splits a mixed batch) in one call as well.
+    boolean onePrefillCall = probe == null && decodeStep != null && !allPositions && batch.decodesFrom() == batch.size();
     int decodeFrom = wholeStep ? 0 : probe == null ? batch.decodeSuffix() : batch.size();
     int decodeSlots = 0;
     for (int b = decodeFrom; b < batch.size(); b++) decodeSlots = Math.max(decodeSlots, batch.past[b] + 1);
@@ -301,6 +303,11 @@ public final class DecoderModel implements AutoCloseable {
       if (wholeStep) {
         T out = reader.read(wholeDecodeStep(ids, cosSin, batch, decodes, step), batch);
         for (KvCache cache : caches) cache.advance(1);
+        return out;
+      }
+      if (onePrefillCall) {
+        T out = reader.read(wholePrefill(ids, cosSin, batch, step), batch);
+        for (int b = 0; b < batch.size(); b++) caches.get(b).advance(batch.count[b]);
         return out;
       }
       NDArray x = stack.embed(ids, weights.embedTokens());
@@ -385,6 +392,23 @@ public final class DecoderModel implements AutoCloseable {
     }
     return decodeStep.logits(ids, cosSin, mask, pools, step.create(rows), step.create(positions),
         neighbours ? (int) low : -1, order, unorder, d.slots, stack.scaling());
+  }
+
+  /** A pass of prefills in one TorchScript call ({@link DecodeStep#prefillLogits}): the logits at each sequence's last row. */
+  private NDArray wholePrefill(NDArray ids, NDArray[] cosSin, Batch batch, NDManager step) {
+    int n = batch.size();
+    List<NDArray> pools = new java.util.ArrayList<>(config.numHiddenLayers());
+    for (int l = 0; l < config.numHiddenLayers(); l++) pools.add(pool.layer(l));
+    long[] rows = new long[n];
+    long[] past = new long[n];
+    long[] count = new long[n];
+    for (int b = 0; b < n; b++) {
+      rows[b] = batch.caches.get(b).row();
+      past[b] = batch.past[b];
+      count[b] = batch.count[b];
+    }
+    return decodeStep.prefillLogits(ids, cosSin, pools, rows, past, count, step.create(batch.lastRows()),
+        stack.maskValue(), stack.scaling());
   }
 
   /** Per sequence its logit rows as float32 ({@code [count][vocab]} for all positions, else {@code [1][vocab]}). */

@@ -77,13 +77,20 @@ class DecodeStepTest {
       List<KvCache> a = new ArrayList<>();
       List<KvCache> b = new ArrayList<>();
       try {
-        for (int len : lengths) {
+        // Prefills: the first sequence alone, the other two in one pass, then a chunk after each
+        // one's cached tokens (the mask offset by them) beside a one-token continuation.
+        for (int i = 0; i < lengths.length; i++) {
           a.add(whole.newCache());
           b.add(perOp.newCache());
-          int[] head = Arrays.copyOf(prompt, len);
-          whole.forward(List.of(a.get(a.size() - 1)), List.of(head));
-          perOp.forward(List.of(b.get(b.size() - 1)), List.of(head));
         }
+        assertPrefillsAgree(whole, perOp, a.subList(0, 1), b.subList(0, 1), List.of(Arrays.copyOf(prompt, lengths[0] - 1)));
+        assertPrefillsAgree(whole, perOp, a.subList(1, 3), b.subList(1, 3),
+            List.of(Arrays.copyOf(prompt, lengths[1] - 2), Arrays.copyOf(prompt, 1)));
+        // The chunk (a prefill pass of its own) ahead of two one-token decodes, as HfModel orders a batch.
+        assertPrefillsAgree(whole, perOp, List.of(a.get(1), a.get(0), a.get(2)), List.of(b.get(1), b.get(0), b.get(2)),
+            List.of(Arrays.copyOfRange(prompt, lengths[1] - 2, lengths[1]), new int[] {prompt[lengths[0] - 1]},
+                new int[] {prompt[1]}));
+        for (int i = 0; i < lengths.length; i++) assertEquals(lengths[i], a.get(i).length());
         for (int step = 0; step < 4; step++) {
           int n = step == 3 ? 2 : 3;
           List<int[]> next = new ArrayList<>();
@@ -133,6 +140,17 @@ class DecodeStepTest {
         b.forEach(KvCache::close);
       }
     }
+  }
+
+  /** One pass of prefills in both models: the same greedy tokens, logits within the golden tolerance. */
+  private static void assertPrefillsAgree(DecoderModel whole, DecoderModel perOp, List<KvCache> a, List<KvCache> b,
+      List<int[]> tokens) {
+    boolean[] logits = new boolean[tokens.size()];
+    Arrays.fill(logits, true);
+    DecoderModel.Next x = whole.forward(a, tokens, logits);
+    DecoderModel.Next y = perOp.forward(b, tokens, logits);
+    assertArrayEquals(y.argmax(), x.argmax(), "prefill");
+    for (int i = 0; i < tokens.size(); i++) assertClose("prefill, sequence " + i, y.logits()[i], x.logits()[i]);
   }
 
   /** A tiny Qwen3 checkpoint: 2 layers, hidden 32, 4 query heads of head_dim 16 over 2 KV heads, random norms. */
