@@ -16,9 +16,9 @@ import java.util.List;
  * same step is about 40 calls per layer, each with its Java array bookkeeping; for the demo's
  * 4-layer large model that overhead was most of a step (2.2 ms for one sequence, of which the
  * arithmetic is a few hundred microseconds). For plain matrices (float32, or float16 on a GPU) and
- * FBGEMM's packed float16 ones alike. A batch's prefills run op by op in a pass of their own
- * ({@link DecoderModel#forward(List, List, boolean[])}); a probe, and logits at every position of a
- * mixed batch, keep the per-op path for all.
+ * FBGEMM's packed float16 ones alike. A batch's prefills run in a call of their own
+ * ({@link #prefillLogits}, before the decodes' call: {@link DecoderModel#forward(List, List,
+ * boolean[])}); a probe, and logits at every position, keep the per-op path.
  *
  * <p>The weights are handed to libtorch once, as lists, and reused by every step.
  */

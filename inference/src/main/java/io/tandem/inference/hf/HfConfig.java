@@ -96,6 +96,10 @@ public record HfConfig(
 
   static HfConfig parse(JsonNode c, JsonNode g, Path configFile) {
     JsonNode archs = c.path("architectures");
+    if (archs.isMissingNode()) {
+      throw new CheckpointException(configFile + ": no \"architectures\"; a Hugging Face config names its model class "
+          + "there, e.g. \"architectures\": [\"Qwen2ForCausalLM\"]");
+    }
     if (!archs.isArray() || archs.size() != 1) {
       throw new CheckpointException(configFile + ": expected one entry in \"architectures\", found " + archs);
     }
@@ -202,10 +206,21 @@ public record HfConfig(
   }
 
   private static JsonNode readJson(Path file) {
+    JsonNode node;
     try {
-      return JSON.readTree(file.toFile());
+      node = JSON.readTree(file.toFile());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      // Jackson's own message runs over two lines with a source excerpt; the place and the cause are what help.
+      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+      throw new CheckpointException(file + ": not valid JSON" + (at == null ? "" : " at line " + at.getLineNr()
+          + ", column " + at.getColumnNr()) + " (" + e.getOriginalMessage().lines().findFirst().orElse("") + ")", e);
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read JSON (" + e.getMessage() + ")", e);
     }
+    if (node == null || !node.isObject()) {
+      throw new CheckpointException(file + ": expected a JSON object ({...}), found "
+          + (node == null || node.isMissingNode() ? "an empty file" : node.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
+    }
+    return node;
   }
 }

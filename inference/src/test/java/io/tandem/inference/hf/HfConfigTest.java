@@ -53,4 +53,21 @@ class HfConfigTest {
     assertEquals(0, c.padTokenId());
     assertEquals(false, c.attentionBias());
   }
+
+  @Test
+  void aConfigThatIsNotJsonOrNamesNoArchitectureIsOneLineSayingWhat(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path config = dir.resolve("config.json");
+    java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"],\n  \"hidden_size\": 64,,}");
+    CheckpointException bad = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir));
+    org.junit.jupiter.api.Assertions.assertTrue(bad.getMessage().startsWith(config + ": not valid JSON at line 2, column "), bad.getMessage());
+    assertEquals(1, bad.getMessage().lines().count(), bad.getMessage());
+    java.nio.file.Files.writeString(config, "");
+    assertEquals(config + ": expected a JSON object ({...}), found an empty file",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    java.nio.file.Files.writeString(config, "{}");
+    assertEquals(config + ": no \"architectures\"; a Hugging Face config names its model class there, e.g. "
+        + "\"architectures\": [\"Qwen2ForCausalLM\"]",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+  }
 }
