@@ -95,6 +95,7 @@ final class KvPool implements AutoCloseable {
    * quarters of them are free at the top, the capacity while the longest cache left fills a quarter.
    */
   void release(int row) {
+    if (!taken.get(row)) return; // the pool was closed (its model closed) before the sequence ended
     taken.clear(row);
     owners[row] = null;
     if (taken.isEmpty()) {

@@ -72,4 +72,14 @@ class KvPoolTest {
       }
     }
   }
+
+  @Test
+  void aCacheClosedAfterItsModelIsHarmless() {
+    DecoderModel m = load();
+    KvCache c = m.newCache();
+    m.forward(List.of(c), List.of(new int[] {1, 2, 3}));
+    m.close();
+    c.close();
+    assertEquals(0, c.bytes());
+  }
 }
