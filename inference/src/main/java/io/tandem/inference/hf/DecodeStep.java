@@ -28,29 +28,25 @@ final class DecodeStep implements AutoCloseable {
   private static final String PACKED = "__torch__.torch.classes.quantized.LinearPackedParamsBase";
 
   /**
-   * One step, written once for both kinds of matrices: {@code LIN} is their list's element type,
-   * {@code QKV} the fused q/k/v projection and {@code LINEAR} every other. {@code norms} holds per
+   * One step, written once for both kinds of matrices (as {@link #PREFILL} and {@link #LAYER} are):
+   * {@code LIN} is their list's element type, {@code QKV} the fused q/k/v projection and
+   * {@code LINEAR} every other. {@code norms} holds per
    * layer input_layernorm, q/k_norm, post_attention_layernorm and the q/k/v bias ({@code norms[4l..4l+3]});
    * {@code lin} per layer qkv, o, gate_up and down ({@code lin[4l..4l+3]}), then the lm_head.
    */
   private static final String STEP = """
       def step(self: __torch__.KIND, ids: Tensor, embed: Tensor, cos: Tensor, sin: Tensor, rot: Tensor,
           mask: Tensor, norms: List[Tensor], lin: List[LIN], pools: List[Tensor], rows: Tensor, positions: Tensor,
-          first: int, order: Tensor, unorder: Tensor, permuted: bool, slots: int, heads: int, kv_heads: int, head_dim: int, inter: int, eps: float, scaling: float,
-          qkv_bias: bool, qk_norm: bool, final_norm: Tensor) -> Tensor:
+          first: int, order: Tensor, unorder: Tensor, permuted: bool, slots: int, heads: int, kv_heads: int,
+          head_dim: int, inter: int, eps: float, scaling: float, qkv_bias: bool, qk_norm: bool,
+          final_norm: Tensor) -> Tensor:
         n = ids.size(0)
         group = heads // kv_heads
         x = torch.embedding(embed, ids).to(cos.dtype)
         attn_mask = mask.to(x.dtype)
         layers = len(norms) // 4
         for l in range(layers):
-          h = self.rms(x, norms[4 * l], eps)
-          qkv = QKV.reshape([n, heads + 2 * kv_heads, head_dim])
-          qk = qkv[:, :heads + kv_heads]
-          v = qkv[:, heads + kv_heads:]
-          if qk_norm:
-            qk = self.rms(qk, norms[4 * l + 1], eps)
-          qk = qk * cos + torch.matmul(qk, rot) * sin
+          qk, v = self.qk_v(x, l, norms, lin, cos, sin, rot, heads, kv_heads, head_dim, eps, qkv_bias, qk_norm)
           pool = pools[l]
           pool[rows, :, :, positions] = torch.stack([qk[:, heads:], v], 1)
           if first >= 0:
@@ -63,11 +59,7 @@ final class DecodeStep implements AutoCloseable {
           o = torch.scaled_dot_product_attention(q, both[:, 0], both[:, 1], attn_mask, 0.0, False, scale=scaling)
           if permuted:
             o = o.index_select(0, unorder)
-          x = x + LINEAR(o.reshape([n, heads * head_dim]), lin[4 * l + 1])
-          h = self.rms(x, norms[4 * l + 2], eps)
-          gate_up = LINEAR(h, lin[4 * l + 2])
-          gate = gate_up[:, :inter]
-          x = x + LINEAR(gate * torch.sigmoid(gate) * gate_up[:, inter:], lin[4 * l + 3])
+          x = self.o_mlp(x, o.reshape([n, heads * head_dim]), l, norms, lin, inter, eps)
         return LINEAR(self.rms(x, final_norm, eps), lin[4 * layers])
       """;
 
@@ -96,13 +88,7 @@ final class DecodeStep implements AutoCloseable {
             masks.append(m.repeat([group, 1]))
         layers = len(norms) // 4
         for l in range(layers):
-          h = self.rms(x, norms[4 * l], eps)
-          qkv = QKV.reshape([n, heads + 2 * kv_heads, head_dim])
-          qk = qkv[:, :heads + kv_heads]
-          v = qkv[:, heads + kv_heads:]
-          if qk_norm:
-            qk = self.rms(qk, norms[4 * l + 1], eps)
-          qk = qk * cos + torch.matmul(qk, rot) * sin
+          qk, v = self.qk_v(x, l, norms, lin, cos, sin, rot, heads, kv_heads, head_dim, eps, qkv_bias, qk_norm)
           pool = pools[l]
           outs = annotate(List[Tensor], [])
           o = 0
@@ -116,29 +102,45 @@ final class DecodeStep implements AutoCloseable {
             a = torch.scaled_dot_product_attention(q, pool[r, 0, :, :p + c], pool[r, 1, :, :p + c], masks[i], 0.0, False, scale=scaling)
             outs.append(a.reshape([kv_heads, group, c, head_dim]).permute([2, 0, 1, 3]).reshape([c, heads * head_dim]))
             o = o + c
-          x = x + LINEAR(torch.cat(outs), lin[4 * l + 1])
-          h = self.rms(x, norms[4 * l + 2], eps)
-          gate_up = LINEAR(h, lin[4 * l + 2])
-          gate = gate_up[:, :inter]
-          x = x + LINEAR(gate * torch.sigmoid(gate) * gate_up[:, inter:], lin[4 * l + 3])
+          x = self.o_mlp(x, torch.cat(outs), l, norms, lin, inter, eps)
         return LINEAR(self.rms(x.index_select(0, last), final_norm, eps), lin[4 * layers])
       """;
 
-  private static final String RMS = """
+  /**
+   * What every layer does around its attention, for {@link #STEP} and {@link #PREFILL} alike:
+   * {@code qk_v}, the q/k heads after q/k_norm and RoPE and the v heads of
+   * {@code input_layernorm(x)}; {@code o_mlp}, the residual adds of o_proj and of the gated MLP.
+   */
+  private static final String LAYER = """
       def rms(self: __torch__.KIND, x: Tensor, w: Tensor, eps: float) -> Tensor:
         return x * (x.square().mean([-1], True) + eps).pow(-0.5) * w
+      def qk_v(self: __torch__.KIND, x: Tensor, l: int, norms: List[Tensor], lin: List[LIN], cos: Tensor, sin: Tensor,
+          rot: Tensor, heads: int, kv_heads: int, head_dim: int, eps: float, qkv_bias: bool,
+          qk_norm: bool) -> Tuple[Tensor, Tensor]:
+        h = self.rms(x, norms[4 * l], eps)
+        qkv = QKV.reshape([x.size(0), heads + 2 * kv_heads, head_dim])
+        qk = qkv[:, :heads + kv_heads]
+        if qk_norm:
+          qk = self.rms(qk, norms[4 * l + 1], eps)
+        return qk * cos + torch.matmul(qk, rot) * sin, qkv[:, heads + kv_heads:]
+      def o_mlp(self: __torch__.KIND, x: Tensor, attention: Tensor, l: int, norms: List[Tensor], lin: List[LIN],
+          inter: int, eps: float) -> Tensor:
+        x = x + LINEAR(attention, lin[4 * l + 1])
+        gate_up = LINEAR(self.rms(x, norms[4 * l + 2], eps), lin[4 * l + 2])
+        gate = gate_up[:, :inter]
+        return x + LINEAR(gate * torch.sigmoid(gate) * gate_up[:, inter:], lin[4 * l + 3])
       """;
 
   /** Float32 (or, on a GPU, float16) matrices multiplied by {@code aten::linear}. */
   private static final class Dense {
-    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStep", (RMS + STEP + PREFILL)
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStep", (LAYER + STEP + PREFILL)
         .replace("KIND", "DecodeStep").replace("LIN]", "Tensor]").replace("LINEAR", "torch.linear")
         .replace("QKV", "(torch.linear(h, lin[4 * l], norms[4 * l + 3]) if qkv_bias else torch.linear(h, lin[4 * l]))"));
   }
 
   /** FBGEMM's packed float16 matrices ({@link Fbgemm}), in a module of their own: only a CPU build has the ops. */
   private static final class Packed {
-    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStepPacked", (RMS + STEP + PREFILL)
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStepPacked", (LAYER + STEP + PREFILL)
         .replace("KIND", "DecodeStepPacked").replace("LIN]", PACKED + "]")
         .replace("LINEAR", "ops.quantized.linear_dynamic_fp16").replace("QKV", "ops.quantized.linear_dynamic_fp16(h, lin[4 * l])"));
   }
