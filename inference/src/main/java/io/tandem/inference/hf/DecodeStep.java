@@ -145,27 +145,26 @@ final class DecodeStep implements AutoCloseable {
         .replace("LINEAR", "ops.quantized.linear_dynamic_fp16").replace("QKV", "ops.quantized.linear_dynamic_fp16(h, lin[4 * l])"));
   }
 
-  private final HfConfig config;
   private final boolean packed;
   private final IValue norms;
   private final IValue linears;
   private final IValue embed;
   private final IValue finalNorm;
   private final IValue rotateHalf;
-  private final boolean qkvBias;
-  private final boolean qkNorm;
+  /** The model's constants as both methods take them: heads, kv_heads, head_dim, inter, eps, qkv_bias, qk_norm. */
+  private final IValue[] shape;
 
   private DecodeStep(HfConfig config, boolean packed, IValue norms, IValue linears, IValue embed, IValue finalNorm,
       IValue rotateHalf, boolean qkvBias, boolean qkNorm) {
-    this.config = config;
     this.packed = packed;
     this.norms = norms;
     this.linears = linears;
     this.embed = embed;
     this.finalNorm = finalNorm;
     this.rotateHalf = rotateHalf;
-    this.qkvBias = qkvBias;
-    this.qkNorm = qkNorm;
+    this.shape = new IValue[] {IValue.from((long) config.numAttentionHeads()), IValue.from((long) config.numKeyValueHeads()),
+        IValue.from((long) config.headDim()), IValue.from((long) config.intermediateSize()), IValue.from(config.rmsNormEps()),
+        IValue.from(qkvBias), IValue.from(qkNorm)};
   }
 
   /**
@@ -243,16 +242,9 @@ final class DecodeStep implements AutoCloseable {
         IValue u = IValue.from((PtNDArray) (permuted ? unorder : rows));
         IValue perm = IValue.from(permuted);
         IValue s = IValue.from((long) slots);
-        IValue h = IValue.from((long) config.numAttentionHeads());
-        IValue kv = IValue.from((long) config.numKeyValueHeads());
-        IValue hd = IValue.from((long) config.headDim());
-        IValue inter = IValue.from((long) config.intermediateSize());
-        IValue eps = IValue.from(config.rmsNormEps());
         IValue scale = IValue.from((double) scaling);
-        IValue bias = IValue.from(qkvBias);
-        IValue norm = IValue.from(qkNorm);
         IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "step", id, embed, cos, sin, rotateHalf, m, norms, linears, c,
-            r, p, f, o, u, perm, s, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
+            r, p, f, o, u, perm, s, shape[0], shape[1], shape[2], shape[3], shape[4], scale, shape[5], shape[6], finalNorm)) {
       return out.toTensor((PtNDManager) ids.getManager());
     }
   }
@@ -282,16 +274,9 @@ final class DecodeStep implements AutoCloseable {
         IValue n = IValue.listFrom(count);
         IValue l = IValue.from((PtNDArray) last);
         IValue mv = IValue.from((double) maskValue);
-        IValue h = IValue.from((long) config.numAttentionHeads());
-        IValue kv = IValue.from((long) config.numKeyValueHeads());
-        IValue hd = IValue.from((long) config.headDim());
-        IValue inter = IValue.from((long) config.intermediateSize());
-        IValue eps = IValue.from(config.rmsNormEps());
         IValue scale = IValue.from((double) scaling);
-        IValue bias = IValue.from(qkvBias);
-        IValue norm = IValue.from(qkNorm);
         IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "prefill", id, embed, cos, sin, rotateHalf,
-            norms, linears, c, r, p, n, l, mv, h, kv, hd, inter, eps, scale, bias, norm, finalNorm)) {
+            norms, linears, c, r, p, n, l, mv, shape[0], shape[1], shape[2], shape[3], shape[4], scale, shape[5], shape[6], finalNorm)) {
       return out.toTensor((PtNDManager) ids.getManager());
     }
   }
@@ -300,5 +285,6 @@ final class DecodeStep implements AutoCloseable {
   @Override
   public void close() {
     for (IValue v : List.of(norms, linears, embed, finalNorm, rotateHalf)) v.close();
+    for (IValue v : shape) v.close();
   }
 }
