@@ -200,20 +200,19 @@ final class Scheduler<R extends Scheduler.Running> {
    * @return the number of caches evicted (released sessions' first, then idle sessions')
    */
   int evictOverBudget() {
-    long total = cacheBytes();
     int evicted = 0;
-    // Released sessions' caches go first: no session will come back to them.
-    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && total > settings.kvCacheBytes(); ) {
+    // Released sessions' caches go first: no session will come back to them. The total is counted
+    // again after each: a model's caches may share memory (Tandem's KV pool shrinks as caches go,
+    // changing every other cache's share).
+    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && cacheBytes() > settings.kvCacheBytes(); ) {
       SessionView v = it.next();
-      total -= v.bytes();
       v.close();
       it.remove();
       evicted++;
     }
-    for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && total > settings.kvCacheBytes(); ) {
+    for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && cacheBytes() > settings.kvCacheBytes(); ) {
       SessionView v = it.next();
       if (isRunning(v)) continue;
-      total -= v.bytes();
       v.close();
       it.remove();
       evicted++;

@@ -52,6 +52,7 @@ public final class KvCache implements AutoCloseable {
    * @throws IllegalArgumentException when {@code n} is negative or beyond {@link #length()}
    */
   public KvCache forkPrefix(int n) {
+    if (closed) throw new IllegalStateException("KV cache is closed");
     if (n < 0 || n > length) throw new IllegalArgumentException("cannot fork " + n + " slots of a cache of length " + length);
     KvCache fork = new KvCache(pool);
     if (n > 0) {
@@ -62,9 +63,13 @@ public final class KvCache implements AutoCloseable {
     return fork;
   }
 
-  /** Bytes of native memory this cache holds: its row at the pool's capacity, all layers, keys and values. */
+  /**
+   * This cache's share of the native memory its model's pool holds (the pool's bytes over the rows
+   * taken: free rows and the capacity beyond this cache's length included), 0 before its first
+   * token; the caches' shares add up to the pool.
+   */
   public long bytes() {
-    return (long) capacity() * pool.bytesPerToken();
+    return row < 0 ? 0 : pool.bytes() / pool.taken();
   }
 
   /** Bytes one token occupies in a cache: keys and values of every layer. */
@@ -92,6 +97,11 @@ public final class KvCache implements AutoCloseable {
     }
     if (row < 0) row = pool.acquire(this);
     pool.ensureCapacity(needed);
+  }
+
+  /** The pool moved this cache's tokens to another row (compacting as others end). */
+  void movedTo(int newRow) {
+    row = newRow;
   }
 
   /** The pool row; only after {@link #ensureCapacity}. */

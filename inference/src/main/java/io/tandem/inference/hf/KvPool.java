@@ -13,17 +13,20 @@ import java.util.BitSet;
  * {@code StaticCache} lays a batch's cache out, but with rows taken and given back as sequences
  * start and end. Each {@link KvCache} owns one row; its token slots are the row's {@code capacity}.
  * A batch of decodes then writes its new keys and values with one indexed store per layer and, when its sequences hold a run of neighbouring rows
- * (the usual case: rows are handed out lowest first), attends over a view of the pool with no copy
+ * (a batch of every live sequence; rows are kept the lowest, but a worker's cached sessions
+ * hold rows among them, so in steady serving most batches are gathered), attends over a view of the pool with no copy
  * at all; per-sequence arrays needed a store per sequence and a {@code torch.stack} copy of every
  * cache each step (on the demo's large model at 32 sequences of ~400 tokens, 1.0-1.1 of 1.1-1.2 ms
  * of attention per layer against 0.6 ms here).
  *
- * <p>The trade: every row has the pool's capacity, the longest sequence's need rounded up to a
- * power of two, so short sequences beside a long one hold more memory than they use
- * ({@link KvCache#bytes()} counts a row at the pool's capacity, so a worker's cache budget sees
- * it). Both dimensions grow by doubling (a copy) and halve again as sequences end (the rows while
- * three quarters of them are free at the top, the capacity while the longest cache fills a
- * quarter of it); the arrays are freed when the last sequence ends. Used from the model's thread only.
+ * <p>The trade: every row has the pool's capacity, between the longest cache's length and four
+ * times it (doubling as needed, up to max_position_embeddings; halved again only when the longest
+ * fills a quarter), so short sequences beside a long one hold more memory than they use, and free
+ * rows (up to three quarters of them) hold memory too. {@link KvCache#bytes()} is each cache's
+ * share of the whole pool, so the caches' bytes add up to what the pool holds and a worker's
+ * {@code kv-cache-bytes} budget sees all of it. Rows taken are kept the lowest (a freed row gets the
+ * highest one moved into it), so evicting caches lets the pool shrink; the arrays are freed when
+ * the last sequence ends. Used from the model's thread only.
  */
 final class KvPool implements AutoCloseable {
 
@@ -71,6 +74,16 @@ final class KvPool implements AutoCloseable {
     return rows;
   }
 
+  /** Bytes the pool's arrays hold, rows taken or not. */
+  long bytes() {
+    return (long) rows * capacity * bytesPerToken();
+  }
+
+  /** Rows taken by live caches. */
+  int taken() {
+    return taken.cardinality();
+  }
+
   /** Bytes one token occupies in a row: keys and values of every layer. */
   long bytesPerToken() {
     return KvCache.bytesPerToken(layers, kvHeads, headDim, dtype);
@@ -91,8 +104,9 @@ final class KvPool implements AutoCloseable {
   }
 
   /**
-   * Gives a row back. The arrays are freed when no row is taken; the rows are halved while three
-   * quarters of them are free at the top, the capacity while the longest cache left fills a quarter.
+   * Gives a row back; the highest row taken moves into it (its cache told), so the rows taken are
+   * always the lowest. The arrays are freed when no row is taken; the rows are halved while three
+   * quarters of them are free, the capacity while the longest cache left fills a quarter of it.
    */
   void release(int row) {
     if (!taken.get(row)) return; // the pool was closed (its model closed) before the sequence ended
@@ -101,6 +115,17 @@ final class KvPool implements AutoCloseable {
     if (taken.isEmpty()) {
       free();
       return;
+    }
+    int last = taken.length() - 1;
+    if (last > row) {
+      // The highest row moves into the hole, so the rows taken stay [0, taken) and the pool can shrink.
+      KvCache moved = owners[last];
+      copy(last, row, moved.length());
+      taken.clear(last);
+      owners[last] = null;
+      taken.set(row);
+      owners[row] = moved;
+      moved.movedTo(row);
     }
     int newRows = rows;
     while (newRows > MIN_ROWS && taken.length() <= newRows / 4) newRows /= 2;
@@ -127,8 +152,9 @@ final class KvPool implements AutoCloseable {
     resize(rows, Math.min(grown, maxLength));
   }
 
-  /** Copies row {@code from}'s first {@code n} tokens into row {@code to} (a fork's prefix). */
+  /** Copies row {@code from}'s first {@code n} tokens into row {@code to} (a fork's prefix, a row moved down). */
   void copy(int from, int to, int n) {
+    if (n == 0) return;
     NDIndex source = new NDIndex().addIndices(from).addAllDim().addAllDim().addSliceDim(0, n);
     NDIndex target = new NDIndex().addIndices(to).addAllDim().addAllDim().addSliceDim(0, n);
     for (int l = 0; l < layers; l++) {

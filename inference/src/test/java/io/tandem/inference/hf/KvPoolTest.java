@@ -2,21 +2,33 @@ package io.tandem.inference.hf;
 
 import static io.tandem.inference.hf.Golden.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The pool behind every sequence's KV cache: rows handed out lowest first, reused, grown, shrunk and freed. */
+/**
+ * The pool behind every sequence's KV cache: rows handed out lowest first and kept the lowest (a
+ * freed row gets the highest moved into it), grown, shrunk and freed, with the caches' bytes
+ * adding up to what the pool holds.
+ */
 class KvPoolTest {
 
   private static DecoderModel load() {
     return DecoderModel.load(Golden.fixture("qwen2-tiny"), Device.cpu(), Precision.FLOAT32, d -> {}, true);
   }
 
+  private static long sharesOf(List<KvCache> caches) {
+    long sum = 0;
+    for (KvCache c : caches) sum += c.bytes();
+    return sum;
+  }
+
   @Test
-  void rowsAreTakenLowestFirstReusedAndTheArraysFreedWithTheLastSequence() {
+  void rowsStayTheLowestTheBytesAddUpAndTheArraysGoWithTheLastSequence() {
     try (DecoderModel m = load()) {
       List<KvCache> caches = new ArrayList<>();
       for (int i = 0; i < 9; i++) {
@@ -27,37 +39,44 @@ class KvPoolTest {
         caches.add(c);
       }
       assertEquals(16, m.pool().rows(), "grown by doubling: 4, 8, 16");
+      long pool = m.pool().bytes();
+      assertTrue(pool - sharesOf(caches) < caches.size() && sharesOf(caches) <= pool,
+          "the shares add up to the pool's " + pool + " bytes, free rows included: " + sharesOf(caches));
       caches.get(3).close();
-      KvCache reused = m.newCache();
-      m.forward(List.of(reused), List.of(new int[] {3}));
-      assertEquals(3, reused.row(), "the lowest free row");
-      for (int i = 8; i >= 2; i--) caches.get(i).close();
-      reused.close();
-      assertEquals(4, m.pool().rows(), "halved while three quarters of it are free at the top");
-      caches.get(0).close();
-      caches.get(1).close();
+      assertEquals(3, caches.get(8).row(), "the highest row moved into the hole");
+      caches.remove(3);
+      KvCache next = m.newCache();
+      m.forward(List.of(next), List.of(new int[] {3}));
+      assertEquals(8, next.row());
+      caches.add(next);
+      while (caches.size() > 2) caches.remove(caches.size() - 1).close();
+      assertEquals(4, m.pool().rows(), "halved while three quarters of it are free");
+      assertTrue(m.pool().bytes() - sharesOf(caches) < 2);
+      caches.forEach(KvCache::close);
       assertEquals(0, m.pool().rows(), "freed with the last sequence");
-      assertEquals(0, m.pool().capacity());
+      assertEquals(0, m.pool().bytes());
     }
   }
 
   @Test
-  void aSequenceKeepsItsCacheWhileThePoolGrowsAndShrinksAroundIt() {
+  void aSequenceKeepsItsCacheWhileThePoolGrowsShrinksAndMovesIt() {
     int[] prompt = {3, 14, 15, 9, 26, 5, 35, 8};
-    try (DecoderModel grown = load(); DecoderModel quiet = load();
-        KvCache kept = grown.newCache(); KvCache reference = quiet.newCache()) {
-      grown.forward(List.of(kept), List.of(prompt));
-      quiet.forward(List.of(reference), List.of(prompt));
-      // Others come and go: the pool's rows double and halve, and its capacity doubles past 64.
+    try (DecoderModel grown = load(); DecoderModel quiet = load(); KvCache reference = quiet.newCache()) {
+      // Others first (rows 0-5, one of 100 tokens: the capacity doubles past 64), the kept sequence last.
       List<KvCache> others = new ArrayList<>();
       for (int i = 0; i < 6; i++) {
         KvCache c = grown.newCache();
         grown.forward(List.of(c), List.of(new int[i == 5 ? 100 : 3]));
         others.add(c);
       }
+      KvCache kept = grown.newCache();
+      grown.forward(List.of(kept), List.of(prompt));
+      quiet.forward(List.of(reference), List.of(prompt));
+      assertEquals(6, kept.row());
       assertEquals(128, grown.pool().capacity());
       others.forEach(KvCache::close);
-      assertEquals(4, grown.pool().rows(), "halved, the kept sequence's row copied over");
+      assertEquals(0, kept.row(), "moved down as the rows below it were freed");
+      assertEquals(4, grown.pool().rows(), "halved");
       assertEquals(64, grown.pool().capacity(), "halved: the longest cache left holds 8 tokens");
       // A fork of the kept prefix, in a row of its own.
       try (KvCache fork = kept.forkPrefix(5); KvCache forkReference = reference.forkPrefix(5)) {
@@ -70,6 +89,8 @@ class KvPoolTest {
           assertClose("fork, step " + step, y[1], x[1]);
         }
       }
+      kept.close();
+      assertThrows(IllegalStateException.class, () -> kept.forkPrefix(1), "a closed cache has nothing to fork");
     }
   }
 
