@@ -95,6 +95,13 @@ public final class DecoderModel implements AutoCloseable {
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     boolean packedHalf = precision == Precision.FLOAT16 && !allHalf;
     try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
+      String beyond = "model.layers." + config.numHiddenLayers() + ".";
+      if (reader.names().stream().anyMatch(n -> n.startsWith(beyond))) {
+        // transformers would warn of unused weights and run the model cut short: its answers would be noise.
+        throw new CheckpointException(dir + ": the weights have a layer " + config.numHiddenLayers() + " (" + beyond
+            + "*) but config.json says num_hidden_layers " + config.numHiddenLayers()
+            + ": the config does not belong to these weights");
+      }
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {

@@ -118,8 +118,11 @@ public record HfConfig(
     int hidden = requireInt(c, "hidden_size", configFile);
     int heads = requireInt(c, "num_attention_heads", configFile);
     // Qwen2 configs have no head_dim; HF derives it.
-    int headDim = c.hasNonNull("head_dim") ? c.get("head_dim").asInt() : hidden / heads;
-    int kvHeads = c.hasNonNull("num_key_value_heads") ? c.get("num_key_value_heads").asInt() : heads;
+    int headDim = optionalInt(c, "head_dim", hidden / heads, configFile);
+    int kvHeads = optionalInt(c, "num_key_value_heads", heads, configFile);
+    requireType(c, "tie_word_embeddings", JsonNode::isBoolean, "true or false", configFile);
+    requireType(c, "rope_scaling", n -> n.isObject(), "an object such as {\"rope_type\": \"llama3\", ...}", configFile);
+    requireType(c, "eos_token_id", n -> n.isIntegralNumber() || n.isArray(), "a token id or a list of them", configFile);
     if (heads % kvHeads != 0) {
       throw new CheckpointException(
           configFile + ": num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
@@ -177,10 +180,10 @@ public record HfConfig(
         heads,
         kvHeads,
         headDim,
-        c.path("rms_norm_eps").asDouble(1e-6),
-        c.path("rope_theta").asDouble(10000.0),
+        optionalPositive(c, "rms_norm_eps", 1e-6, configFile),
+        optionalPositive(c, "rope_theta", 10000.0, configFile),
         scaling,
-        c.path("max_position_embeddings").asInt(32768),
+        optionalInt(c, "max_position_embeddings", 32768, configFile),
         c.path("tie_word_embeddings").asBoolean(false),
         bias,
         dtype,
@@ -198,11 +201,36 @@ public record HfConfig(
   }
 
   private static int requireInt(JsonNode c, String key, Path file) {
+    if (!c.hasNonNull(key)) throw new CheckpointException(file + ": missing \"" + key + "\" (a whole number from 1)");
+    return optionalInt(c, key, 0, file);
+  }
+
+  /** A whole number from 1 (a size or a count), or {@code absent} where the key is missing or null. */
+  private static int optionalInt(JsonNode c, String key, int absent, Path file) {
     JsonNode n = c.get(key);
-    if (n == null || !n.canConvertToInt()) {
-      throw new CheckpointException(file + ": missing or non-integer \"" + key + "\"");
+    if (n == null || n.isNull()) return absent;
+    if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1) {
+      throw new CheckpointException(file + ": \"" + key + "\" must be a whole number from 1, found " + n);
     }
     return n.asInt();
+  }
+
+  /** A number above 0, or {@code absent} where the key is missing or null. */
+  private static double optionalPositive(JsonNode c, String key, double absent, Path file) {
+    JsonNode n = c.get(key);
+    if (n == null || n.isNull()) return absent;
+    if (!n.isNumber() || !(n.asDouble() > 0)) {
+      throw new CheckpointException(file + ": \"" + key + "\" must be a number above 0, found " + n);
+    }
+    return n.asDouble();
+  }
+
+  /** Where {@code key} is present and not null, it must pass {@code ok}: else one line naming what it should be. */
+  private static void requireType(JsonNode c, String key, java.util.function.Predicate<JsonNode> ok, String what, Path file) {
+    JsonNode n = c.get(key);
+    if (n != null && !n.isNull() && !ok.test(n)) {
+      throw new CheckpointException(file + ": \"" + key + "\" must be " + what + ", found " + n);
+    }
   }
 
   private static JsonNode readJson(Path file) {

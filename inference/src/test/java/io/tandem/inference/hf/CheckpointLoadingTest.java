@@ -130,4 +130,19 @@ class CheckpointLoadingTest {
     }
     return dst;
   }
+
+  @Test
+  void aConfigWithFewerLayersThanTheWeightsIsRefused(@TempDir Path dir) throws IOException {
+    Path fixture = Golden.fixture("qwen2-tiny");
+    try (Stream<Path> files = Files.list(fixture)) {
+      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
+    }
+    String config = Files.readString(dir.resolve("config.json"));
+    int layers = HfConfig.load(fixture).numHiddenLayers();
+    Files.writeString(dir.resolve("config.json"),
+        config.replaceFirst("\"num_hidden_layers\"\\s*:\\s*" + layers, "\"num_hidden_layers\": " + (layers - 1)));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertEquals(dir + ": the weights have a layer " + (layers - 1) + " (model.layers." + (layers - 1) + ".*) but config.json "
+        + "says num_hidden_layers " + (layers - 1) + ": the config does not belong to these weights", e.getMessage());
+  }
 }

@@ -70,4 +70,29 @@ class HfConfigTest {
         + "\"architectures\": [\"Qwen2ForCausalLM\"]",
         org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
   }
+
+  @Test
+  void sizesCountsAndNumbersOfTheWrongKindAreRefusedByName() throws Exception {
+    java.nio.file.Path file = java.nio.file.Path.of("config.json");
+    String base = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":160,"
+        + "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":100";
+    String[][] cases = {
+      {"\"num_attention_heads\":0", "\"num_attention_heads\" must be a whole number from 1, found 0"},
+      {"\"num_hidden_layers\":2.5", "\"num_hidden_layers\" must be a whole number from 1, found 2.5"},
+      {"\"num_key_value_heads\":-2", "\"num_key_value_heads\" must be a whole number from 1, found -2"},
+      {"\"max_position_embeddings\":0", "\"max_position_embeddings\" must be a whole number from 1, found 0"},
+      {"\"rope_theta\":-1", "\"rope_theta\" must be a number above 0, found -1"},
+      {"\"rms_norm_eps\":\"tiny\"", "\"rms_norm_eps\" must be a number above 0, found \"tiny\""},
+      {"\"tie_word_embeddings\":\"yes\"", "\"tie_word_embeddings\" must be true or false, found \"yes\""},
+      {"\"eos_token_id\":\"x\"", "\"eos_token_id\" must be a token id or a list of them, found \"x\""},
+      {"\"rope_scaling\":\"linear\"", "\"rope_scaling\" must be an object such as {\"rope_type\": \"llama3\", ...}, found \"linear\""},
+    };
+    for (String[] c : cases) {
+      // A later key wins in Jackson's tree, so each case overrides the base's value.
+      JsonNode config = JSON.readTree(base + "," + c[0] + "}");
+      CheckpointException e = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class,
+          () -> HfConfig.parse(config, JSON.createObjectNode(), file), c[0]);
+      assertEquals(file + ": " + c[1], e.getMessage());
+    }
+  }
 }
