@@ -102,6 +102,12 @@ public final class DecoderModel implements AutoCloseable {
             + "*) but config.json says num_hidden_layers " + config.numHiddenLayers()
             + ": the config does not belong to these weights");
       }
+      if (!config.attentionBias() && reader.names().contains("model.layers.0.self_attn.q_proj.bias")) {
+        // A Qwen2 checkpoint under a LLaMA config would run without its q/k/v biases.
+        throw new CheckpointException(dir + ": the weights have q/k/v biases (model.layers.0.self_attn.q_proj.bias) but "
+            + config.architecture().hfName() + " without \"attention_bias\": true does not use them: the config does not "
+            + "belong to these weights");
+      }
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {

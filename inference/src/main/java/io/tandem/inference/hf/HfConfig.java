@@ -122,7 +122,6 @@ public record HfConfig(
     int kvHeads = optionalInt(c, "num_key_value_heads", heads, configFile);
     requireType(c, "tie_word_embeddings", JsonNode::isBoolean, "true or false", configFile);
     requireType(c, "rope_scaling", n -> n.isObject(), "an object such as {\"rope_type\": \"llama3\", ...}", configFile);
-    requireType(c, "eos_token_id", n -> n.isIntegralNumber() || n.isArray(), "a token id or a list of them", configFile);
     if (heads % kvHeads != 0) {
       throw new CheckpointException(
           configFile + ": num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
@@ -143,9 +142,12 @@ public record HfConfig(
     String dtype =
         c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
 
+    // transformers 5 writes rope_theta and the scaling together as rope_parameters; 4.x at the top level.
+    requireType(c, "rope_parameters", JsonNode::isObject, "an object such as {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}", configFile);
+    JsonNode rope = c.path("rope_parameters").isObject() ? c.get("rope_parameters") : c;
     RopeScaling scaling = null;
-    JsonNode rs = c.path("rope_scaling");
-    if (rs.isObject()) {
+    JsonNode rs = rope == c ? c.path("rope_scaling") : rope;
+    if (rs.isObject() && !rs.isEmpty()) {
       String type = rs.hasNonNull("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("default");
       if (!type.equals("llama3") && !type.equals("default")) {
         throw new CheckpointException(configFile + ": rope_scaling type \"" + type + "\" is not supported (llama3 only)");
@@ -155,18 +157,22 @@ public record HfConfig(
               ? null
               : new RopeScaling(
                   type,
-                  rs.path("factor").asDouble(1.0),
-                  rs.path("low_freq_factor").asDouble(1.0),
-                  rs.path("high_freq_factor").asDouble(4.0),
-                  rs.path("original_max_position_embeddings").asInt(8192));
+                  optionalPositive(rs, "factor", 1.0, configFile),
+                  optionalPositive(rs, "low_freq_factor", 1.0, configFile),
+                  optionalPositive(rs, "high_freq_factor", 4.0, configFile),
+                  optionalInt(rs, "original_max_position_embeddings", 8192, configFile));
     }
 
-    JsonNode eosNode = g.hasNonNull("eos_token_id") ? g.get("eos_token_id") : c.path("eos_token_id");
+    boolean fromGeneration = g.hasNonNull("eos_token_id");
+    JsonNode eosNode = fromGeneration ? g.get("eos_token_id") : c.path("eos_token_id");
     List<Integer> eos = new ArrayList<>();
-    if (eosNode.isArray()) {
-      eosNode.forEach(n -> eos.add(n.asInt()));
-    } else if (eosNode.isNumber()) {
-      eos.add(eosNode.asInt());
+    for (JsonNode n : eosNode.isArray() ? eosNode : List.of(eosNode)) {
+      if (n.isMissingNode()) continue;
+      if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
+        throw new CheckpointException((fromGeneration ? configFile.resolveSibling("generation_config.json") : configFile)
+            + ": \"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found " + eosNode);
+      }
+      eos.add(n.asInt());
     }
     Integer bos = intOrNull(g.hasNonNull("bos_token_id") ? g.get("bos_token_id") : c.get("bos_token_id"));
     Integer pad = intOrNull(g.hasNonNull("pad_token_id") ? g.get("pad_token_id") : c.get("pad_token_id"));
@@ -181,7 +187,7 @@ public record HfConfig(
         kvHeads,
         headDim,
         optionalPositive(c, "rms_norm_eps", 1e-6, configFile),
-        optionalPositive(c, "rope_theta", 10000.0, configFile),
+        optionalPositive(rope, "rope_theta", 10000.0, configFile),
         scaling,
         optionalInt(c, "max_position_embeddings", 32768, configFile),
         c.path("tie_word_embeddings").asBoolean(false),

@@ -69,7 +69,8 @@ public final class KvCache implements AutoCloseable {
    * token; the caches' shares add up to the pool.
    */
   public long bytes() {
-    return row < 0 ? 0 : pool.bytes() / pool.taken();
+    int taken = pool.taken();
+    return row < 0 || taken == 0 ? 0 : pool.bytes() / taken; // none taken: the pool was closed with its model
   }
 
   /** Bytes one token occupies in a cache: keys and values of every layer. */

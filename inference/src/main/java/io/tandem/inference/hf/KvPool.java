@@ -9,20 +9,22 @@ import java.util.BitSet;
 
 /**
  * The key/value caches of every live sequence of one {@link DecoderModel}, in one array per layer
- * {@code [rows, 2, num_key_value_heads, capacity, head_dim]}: a pool of rows, as Hugging Face's
- * {@code StaticCache} lays a batch's cache out, but with rows taken and given back as sequences
- * start and end. Each {@link KvCache} owns one row; its token slots are the row's {@code capacity}.
- * A batch of decodes then writes its new keys and values with one indexed store per layer and, when its sequences hold a run of neighbouring rows
- * (a batch of every live sequence; rows are kept the lowest, but a worker's cached sessions
- * hold rows among them, so in steady serving most batches are gathered), attends over a view of the pool with no copy
- * at all; per-sequence arrays needed a store per sequence and a {@code torch.stack} copy of every
- * cache each step (on the demo's large model at 32 sequences of ~400 tokens, 1.0-1.1 of 1.1-1.2 ms
- * of attention per layer against 0.6 ms here).
+ * {@code [rows, 2, num_key_value_heads, capacity, head_dim]}: a pool of rows, preallocated as
+ * Hugging Face's {@code StaticCache} preallocates a batch's cache (it keeps keys and values apart),
+ * but with rows taken and given back as sequences start and end. Each {@link KvCache} owns one
+ * row; its token slots are the row's {@code capacity}. A batch of decodes writes its new keys and
+ * values with one indexed store per layer and attends over a view of the pool where its sequences
+ * hold neighbouring rows (a batch of every live sequence: rows are kept the lowest), else over its
+ * rows gathered in one operation (in steady serving the worker's cached sessions hold rows among
+ * the running ones, so most batches are gathered). Per-sequence arrays needed a store per sequence
+ * and a {@code torch.stack} copy of every cache each step: on the demo's large model at 32
+ * sequences of ~400 tokens, a layer's attention with those took 1.0-1.1 ms, from a view 0.6 ms.
  *
- * <p>The trade: every row has the pool's capacity, between the longest cache's length and four
- * times it (doubling as needed, up to max_position_embeddings; halved again only when the longest
- * fills a quarter), so short sequences beside a long one hold more memory than they use, and free
- * rows (up to three quarters of them) hold memory too. {@link KvCache#bytes()} is each cache's
+ * <p>The trade: every row has the pool's capacity, the longest length a cache has needed (doubled
+ * as needed, up to max_position_embeddings), halved only as caches end (while the longest left
+ * fills no more than half of it; a cache truncated after a rollback keeps it), so short sequences
+ * beside a long one hold more memory than they use, and free rows (up to half of them) hold memory
+ * too. {@link KvCache#bytes()} is each cache's
  * share of the whole pool, so the caches' bytes add up to what the pool holds and a worker's
  * {@code kv-cache-bytes} budget sees all of it. Rows taken are kept the lowest (a freed row gets the
  * highest one moved into it), so evicting caches lets the pool shrink; the arrays are freed when
@@ -105,8 +107,8 @@ final class KvPool implements AutoCloseable {
 
   /**
    * Gives a row back; the highest row taken moves into it (its cache told), so the rows taken are
-   * always the lowest. The arrays are freed when no row is taken; the rows are halved while three
-   * quarters of them are free, the capacity while the longest cache left fills a quarter of it.
+   * always the lowest. The arrays are freed when no row is taken; the rows are halved while half of
+   * them are free, the capacity while the longest cache left fills no more than half of it.
    */
   void release(int row) {
     if (!taken.get(row)) return; // the pool was closed (its model closed) before the sequence ended
@@ -127,12 +129,14 @@ final class KvPool implements AutoCloseable {
       owners[row] = moved;
       moved.movedTo(row);
     }
+    // Halved while half is free: evicting idle caches (the worker's cache budget) frees memory
+    // at once. Growing doubles, so a pool hovering at a power of two may copy itself often.
     int newRows = rows;
-    while (newRows > MIN_ROWS && taken.length() <= newRows / 4) newRows /= 2;
+    while (newRows > MIN_ROWS && taken.length() <= newRows / 2) newRows /= 2;
     int longest = 0;
     for (int r = taken.nextSetBit(0); r >= 0; r = taken.nextSetBit(r + 1)) longest = Math.max(longest, owners[r].length());
     int newCapacity = capacity;
-    while (newCapacity > MIN_CAPACITY && longest <= newCapacity / 4) newCapacity /= 2;
+    while (newCapacity > MIN_CAPACITY && longest <= newCapacity / 2) newCapacity /= 2;
     if (newRows != rows || newCapacity != capacity) resize(newRows, newCapacity);
   }
 

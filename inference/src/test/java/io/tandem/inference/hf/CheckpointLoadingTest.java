@@ -145,4 +145,16 @@ class CheckpointLoadingTest {
     assertEquals(dir + ": the weights have a layer " + (layers - 1) + " (model.layers." + (layers - 1) + ".*) but config.json "
         + "says num_hidden_layers " + (layers - 1) + ": the config does not belong to these weights", e.getMessage());
   }
+
+  @Test
+  void aLlamaConfigOnQwen2WeightsWithBiasesIsRefused(@TempDir Path dir) throws IOException {
+    Path fixture = Golden.fixture("qwen2-tiny");
+    try (Stream<Path> files = Files.list(fixture)) {
+      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
+    }
+    Files.writeString(dir.resolve("config.json"),
+        Files.readString(dir.resolve("config.json")).replace("Qwen2ForCausalLM", "LlamaForCausalLM"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertTrue(e.getMessage().startsWith(dir + ": the weights have q/k/v biases"), e.getMessage());
+  }
 }

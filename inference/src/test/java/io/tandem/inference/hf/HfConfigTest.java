@@ -84,7 +84,10 @@ class HfConfigTest {
       {"\"rope_theta\":-1", "\"rope_theta\" must be a number above 0, found -1"},
       {"\"rms_norm_eps\":\"tiny\"", "\"rms_norm_eps\" must be a number above 0, found \"tiny\""},
       {"\"tie_word_embeddings\":\"yes\"", "\"tie_word_embeddings\" must be true or false, found \"yes\""},
-      {"\"eos_token_id\":\"x\"", "\"eos_token_id\" must be a token id or a list of them, found \"x\""},
+      {"\"eos_token_id\":\"x\"", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found \"x\""},
+      {"\"eos_token_id\":[2,-1]", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found [2,-1]"},
+      {"\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":0}", "\"factor\" must be a number above 0, found 0"},
+      {"\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":-5}", "\"rope_theta\" must be a number above 0, found -5"},
       {"\"rope_scaling\":\"linear\"", "\"rope_scaling\" must be an object such as {\"rope_type\": \"llama3\", ...}, found \"linear\""},
     };
     for (String[] c : cases) {
@@ -94,5 +97,22 @@ class HfConfigTest {
           () -> HfConfig.parse(config, JSON.createObjectNode(), file), c[0]);
       assertEquals(file + ": " + c[1], e.getMessage());
     }
+  }
+
+  @Test
+  void transformers5RopeParametersAreRead() throws Exception {
+    String base = "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":160,"
+        + "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,";
+    HfConfig plain = HfConfig.parse(JSON.readTree(base
+        + "\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":1000000.0}}"), JSON.createObjectNode(), java.nio.file.Path.of("c"));
+    assertEquals(1000000.0, plain.ropeTheta());
+    assertNull(plain.ropeScaling());
+    HfConfig llama3 = HfConfig.parse(JSON.readTree(base + "\"rope_parameters\":{\"rope_type\":\"llama3\",\"rope_theta\":500000.0,"
+        + "\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":64}}"),
+        JSON.createObjectNode(), java.nio.file.Path.of("c"));
+    assertEquals(500000.0, llama3.ropeTheta());
+    assertEquals("llama3", llama3.ropeScaling().ropeType());
+    assertEquals(8.0, llama3.ropeScaling().factor());
+    assertEquals(64, llama3.ropeScaling().originalMaxPositionEmbeddings());
   }
 }

@@ -44,13 +44,14 @@ class KvPoolTest {
           "the shares add up to the pool's " + pool + " bytes, free rows included: " + sharesOf(caches));
       caches.get(3).close();
       assertEquals(3, caches.get(8).row(), "the highest row moved into the hole");
+      assertEquals(8, m.pool().rows(), "halved once half of it is free: an eviction frees memory at once");
       caches.remove(3);
       KvCache next = m.newCache();
       m.forward(List.of(next), List.of(new int[] {3}));
       assertEquals(8, next.row());
       caches.add(next);
       while (caches.size() > 2) caches.remove(caches.size() - 1).close();
-      assertEquals(4, m.pool().rows(), "halved while three quarters of it are free");
+      assertEquals(4, m.pool().rows(), "halved while half of it is free");
       assertTrue(m.pool().bytes() - sharesOf(caches) < 2);
       caches.forEach(KvCache::close);
       assertEquals(0, m.pool().rows(), "freed with the last sequence");
@@ -100,6 +101,7 @@ class KvPoolTest {
     KvCache c = m.newCache();
     m.forward(List.of(c), List.of(new int[] {1, 2, 3}));
     m.close();
+    assertEquals(0, c.bytes(), "the pool went with its model");
     c.close();
     assertEquals(0, c.bytes());
   }
