@@ -22,8 +22,8 @@ import java.util.BitSet;
  *
  * <p>The trade: every row has the pool's capacity, the longest length a cache has needed (doubled
  * as needed, up to max_position_embeddings), halved only as caches end (while the longest left
- * fills no more than half of it; a cache truncated after a rollback keeps it), so short sequences
- * beside a long one hold more memory than they use, and free rows (up to half of them) hold memory
+ * fills no more than 3/8 of it; a cache truncated after a rollback keeps it), so short sequences
+ * beside a long one hold more memory than they use, and free rows (up to 5/8 of them) hold memory
  * too. {@link KvCache#bytes()} is each cache's
  * share of the whole pool, so the caches' bytes add up to what the pool holds and a worker's
  * {@code kv-cache-bytes} budget sees all of it. Rows taken are kept the lowest (a freed row gets the
@@ -107,8 +107,8 @@ final class KvPool implements AutoCloseable {
 
   /**
    * Gives a row back; the highest row taken moves into it (its cache told), so the rows taken are
-   * always the lowest. The arrays are freed when no row is taken; the rows are halved while half of
-   * them are free, the capacity while the longest cache left fills no more than half of it.
+   * always the lowest. The arrays are freed when no row is taken; the rows are halved while no more
+   * than 3/8 of them are taken, the capacity while the longest cache left fills no more than 3/8.
    */
   void release(int row) {
     if (!taken.get(row)) return; // the pool was closed (its model closed) before the sequence ended
@@ -129,14 +129,15 @@ final class KvPool implements AutoCloseable {
       owners[row] = moved;
       moved.movedTo(row);
     }
-    // Halved while half is free: evicting idle caches (the worker's cache budget) frees memory
-    // at once. Growing doubles, so a pool hovering at a power of two may copy itself often.
+    // Halved once no more than 3/8 is used: a pool just halved is 3/4 full, so one more sequence
+    // (or a little more length) does not double it again (each resize copies the whole pool), and
+    // evicting idle caches (the worker's budget) frees memory well before the pool is nearly empty.
     int newRows = rows;
-    while (newRows > MIN_ROWS && taken.length() <= newRows / 2) newRows /= 2;
+    while (newRows > MIN_ROWS && taken.length() * 8L <= newRows * 3L) newRows /= 2;
     int longest = 0;
     for (int r = taken.nextSetBit(0); r >= 0; r = taken.nextSetBit(r + 1)) longest = Math.max(longest, owners[r].length());
     int newCapacity = capacity;
-    while (newCapacity > MIN_CAPACITY && longest <= newCapacity / 2) newCapacity /= 2;
+    while (newCapacity > MIN_CAPACITY && longest * 8L <= newCapacity * 3L) newCapacity /= 2;
     if (newRows != rows || newCapacity != capacity) resize(newRows, newCapacity);
   }
 
