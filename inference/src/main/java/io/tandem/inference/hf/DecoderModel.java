@@ -108,6 +108,11 @@ public final class DecoderModel implements AutoCloseable {
             + config.architecture().hfName() + " without \"attention_bias\": true does not use them: the config does not "
             + "belong to these weights");
       }
+      if (!config.architecture().hasQkNorm() && reader.names().contains("model.layers.0.self_attn.q_norm.weight")) {
+        // Qwen3 weights under a LLaMA or Qwen2 config would run without their q/k norms.
+        throw new CheckpointException(dir + ": the weights have q/k norms (model.layers.0.self_attn.q_norm.weight) but "
+            + config.architecture().hfName() + " does not use them: the config does not belong to these weights");
+      }
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {

@@ -142,38 +142,43 @@ public record HfConfig(
     String dtype =
         c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
 
-    // transformers 5 writes rope_theta and the scaling together as rope_parameters; 4.x at the top level.
+    // transformers 5 writes rope_theta and the scaling together as rope_parameters; 4.x at the top
+    // level. As transformers 5 reads them: a non-empty rope_scaling first, else rope_parameters; the
+    // theta from rope_parameters, else the top level.
     requireType(c, "rope_parameters", JsonNode::isObject, "an object such as {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}", configFile);
-    JsonNode rope = c.path("rope_parameters").isObject() ? c.get("rope_parameters") : c;
+    JsonNode parameters = c.path("rope_parameters");
+    JsonNode thetaFrom = parameters.hasNonNull("rope_theta") ? parameters : c;
+    boolean legacy = c.path("rope_scaling").isObject() && !c.get("rope_scaling").isEmpty();
+    String scalingKey = legacy ? "rope_scaling" : "rope_parameters";
+    JsonNode rs = legacy ? c.get("rope_scaling") : parameters;
     RopeScaling scaling = null;
-    JsonNode rs = rope == c ? c.path("rope_scaling") : rope;
     if (rs.isObject() && !rs.isEmpty()) {
       String type = rs.hasNonNull("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("default");
       if (!type.equals("llama3") && !type.equals("default")) {
-        throw new CheckpointException(configFile + ": rope_scaling type \"" + type + "\" is not supported (llama3 only)");
+        throw new CheckpointException(configFile + ": " + scalingKey + " type \"" + type + "\" is not supported (default or llama3)");
       }
-      scaling =
-          type.equals("default")
-              ? null
-              : new RopeScaling(
-                  type,
-                  optionalPositive(rs, "factor", 1.0, configFile),
-                  optionalPositive(rs, "low_freq_factor", 1.0, configFile),
-                  optionalPositive(rs, "high_freq_factor", 4.0, configFile),
-                  optionalInt(rs, "original_max_position_embeddings", 8192, configFile));
+      if (type.equals("llama3")) {
+        for (String key : List.of("factor", "low_freq_factor", "high_freq_factor")) {
+          if (!rs.hasNonNull(key)) {
+            throw new CheckpointException(configFile + ": " + scalingKey + " of type llama3 needs \"" + key + "\"");
+          }
+        }
+        int positions = optionalInt(c, "max_position_embeddings", 32768, configFile);
+        scaling = new RopeScaling(
+            type,
+            optionalPositive(rs, "factor", 1.0, configFile),
+            optionalPositive(rs, "low_freq_factor", 1.0, configFile),
+            optionalPositive(rs, "high_freq_factor", 4.0, configFile),
+            // transformers 5 takes max_position_embeddings where this is absent
+            optionalInt(rs, "original_max_position_embeddings", positions, configFile));
+      }
     }
 
-    boolean fromGeneration = g.hasNonNull("eos_token_id");
-    JsonNode eosNode = fromGeneration ? g.get("eos_token_id") : c.path("eos_token_id");
-    List<Integer> eos = new ArrayList<>();
-    for (JsonNode n : eosNode.isArray() ? eosNode : List.of(eosNode)) {
-      if (n.isMissingNode()) continue;
-      if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
-        throw new CheckpointException((fromGeneration ? configFile.resolveSibling("generation_config.json") : configFile)
-            + ": \"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found " + eosNode);
-      }
-      eos.add(n.asInt());
-    }
+    // generation_config.json's eos ids win where it has any; both files' are checked (null: none).
+    List<Integer> configEos = eosIds(c.path("eos_token_id"), configFile);
+    List<Integer> eos = g.hasNonNull("eos_token_id")
+        ? eosIds(g.get("eos_token_id"), configFile.resolveSibling("generation_config.json"))
+        : configEos;
     Integer bos = intOrNull(g.hasNonNull("bos_token_id") ? g.get("bos_token_id") : c.get("bos_token_id"));
     Integer pad = intOrNull(g.hasNonNull("pad_token_id") ? g.get("pad_token_id") : c.get("pad_token_id"));
 
@@ -187,7 +192,7 @@ public record HfConfig(
         kvHeads,
         headDim,
         optionalPositive(c, "rms_norm_eps", 1e-6, configFile),
-        optionalPositive(rope, "rope_theta", 10000.0, configFile),
+        optionalPositive(thetaFrom, "rope_theta", 10000.0, configFile),
         scaling,
         optionalInt(c, "max_position_embeddings", 32768, configFile),
         c.path("tie_word_embeddings").asBoolean(false),
@@ -196,6 +201,19 @@ public record HfConfig(
         bos,
         List.copyOf(eos),
         pad);
+  }
+
+  /** A config's {@code eos_token_id}: one id, a list of them, or none (absent or null). */
+  private static List<Integer> eosIds(JsonNode node, Path file) {
+    List<Integer> ids = new ArrayList<>();
+    if (node.isMissingNode() || node.isNull()) return ids;
+    for (JsonNode n : node.isArray() ? node : List.of(node)) {
+      if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 0) {
+        throw new CheckpointException(file + ": \"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found " + node);
+      }
+      ids.add(n.asInt());
+    }
+    return ids;
   }
 
   private static Integer intOrNull(JsonNode n) {

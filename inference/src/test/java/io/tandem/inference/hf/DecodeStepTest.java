@@ -50,6 +50,15 @@ class DecodeStepTest {
   }
 
   @Test
+  void qwen3WeightsUnderALlamaConfigAreRefused(@TempDir Path dir) throws IOException {
+    writeQwen3(dir);
+    Path config = dir.resolve("config.json");
+    Files.writeString(config, Files.readString(config).replace("Qwen3ForCausalLM", "LlamaForCausalLM"));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertTrue(e.getMessage().startsWith(dir + ": the weights have q/k norms"), e.getMessage());
+  }
+
+  @Test
   void aSplitBatchWhoseDecodesFailLeavesNoCacheAdvanced() {
     try (DecoderModel m = DecoderModel.load(Golden.fixture("qwen2-tiny"), Device.cpu(), Precision.FLOAT32, d -> {}, true);
         KvCache prefilling = m.newCache();

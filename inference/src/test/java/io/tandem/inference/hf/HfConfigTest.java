@@ -86,7 +86,9 @@ class HfConfigTest {
       {"\"tie_word_embeddings\":\"yes\"", "\"tie_word_embeddings\" must be true or false, found \"yes\""},
       {"\"eos_token_id\":\"x\"", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found \"x\""},
       {"\"eos_token_id\":[2,-1]", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found [2,-1]"},
-      {"\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":0}", "\"factor\" must be a number above 0, found 0"},
+      {"\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":0,\"low_freq_factor\":1,\"high_freq_factor\":4}", "\"factor\" must be a number above 0, found 0"},
+      {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8}", "rope_parameters of type llama3 needs \"low_freq_factor\""},
+      {"\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":8}", "rope_parameters type \"yarn\" is not supported (default or llama3)"},
       {"\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":-5}", "\"rope_theta\" must be a number above 0, found -5"},
       {"\"rope_scaling\":\"linear\"", "\"rope_scaling\" must be an object such as {\"rope_type\": \"llama3\", ...}, found \"linear\""},
     };
@@ -114,5 +116,13 @@ class HfConfigTest {
     assertEquals("llama3", llama3.ropeScaling().ropeType());
     assertEquals(8.0, llama3.ropeScaling().factor());
     assertEquals(64, llama3.ropeScaling().originalMaxPositionEmbeddings());
+    // As transformers 5: the top-level theta where rope_parameters has none; a legacy rope_scaling first.
+    HfConfig mixed = HfConfig.parse(JSON.readTree(base + "\"rope_theta\":500000.0,\"rope_parameters\":{\"rope_type\":\"default\"},"
+        + "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0},"
+        + "\"max_position_embeddings\":128,\"eos_token_id\":null}"), JSON.createObjectNode(), java.nio.file.Path.of("c"));
+    assertEquals(500000.0, mixed.ropeTheta());
+    assertEquals(8.0, mixed.ropeScaling().factor());
+    assertEquals(128, mixed.ropeScaling().originalMaxPositionEmbeddings(), "absent: max_position_embeddings, as transformers 5");
+    assertEquals(List.of(), mixed.eosTokenIds(), "null: no eos");
   }
 }
