@@ -95,29 +95,38 @@ public final class DecoderModel implements AutoCloseable {
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     boolean packedHalf = precision == Precision.FLOAT16 && !allHalf;
     try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
-      String beyond = "model.layers." + config.numHiddenLayers() + ".";
-      if (reader.names().stream().anyMatch(n -> n.startsWith(beyond))) {
-        // transformers would warn of unused weights and run the model cut short: its answers would be noise.
-        throw new CheckpointException(dir + ": the weights have a layer " + config.numHiddenLayers() + " (" + beyond
-            + "*) but config.json says num_hidden_layers " + config.numHiddenLayers()
-            + ": the config does not belong to these weights");
-      }
-      if (!config.attentionBias() && reader.names().contains("model.layers.0.self_attn.q_proj.bias")) {
-        // A Qwen2 checkpoint under a LLaMA config would run without its q/k/v biases.
-        throw new CheckpointException(dir + ": the weights have q/k/v biases (model.layers.0.self_attn.q_proj.bias) but "
-            + config.architecture().hfName() + " without \"attention_bias\": true does not use them: the config does not "
-            + "belong to these weights");
-      }
-      if (!config.architecture().hasQkNorm() && reader.names().contains("model.layers.0.self_attn.q_norm.weight")) {
-        // Qwen3 weights under a LLaMA or Qwen2 config would run without their q/k norms.
-        throw new CheckpointException(dir + ": the weights have q/k norms (model.layers.0.self_attn.q_norm.weight) but "
-            + config.architecture().hfName() + " does not use them: the config does not belong to these weights");
-      }
+      requireWeightsFit(dir, config, reader);
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
+    }
+  }
+
+  /**
+   * Weights that the config would leave unused are refused: transformers warns of unused weights
+   * and runs the model without them, whose answers would then be noise.
+   *
+   * @throws CheckpointException naming the folder, the weights and the config key at fault
+   */
+  private static void requireWeightsFit(Path dir, HfConfig config, SafetensorsReader reader) {
+    String beyond = "model.layers." + config.numHiddenLayers() + ".";
+    if (reader.names().stream().anyMatch(n -> n.startsWith(beyond))) {
+      throw new CheckpointException(dir + ": the weights have a layer " + config.numHiddenLayers() + " (" + beyond
+          + "*) but config.json says num_hidden_layers " + config.numHiddenLayers()
+          + ": the config does not belong to these weights");
+    }
+    if (!config.attentionBias() && reader.names().contains("model.layers.0.self_attn.q_proj.bias")) {
+      // A Qwen2 checkpoint under a LLaMA config would run without its q/k/v biases.
+      throw new CheckpointException(dir + ": the weights have q/k/v biases (model.layers.0.self_attn.q_proj.bias) but "
+          + config.architecture().hfName() + " without \"attention_bias\": true does not use them: the config does not "
+          + "belong to these weights");
+    }
+    if (!config.architecture().hasQkNorm() && reader.names().contains("model.layers.0.self_attn.q_norm.weight")) {
+      // Qwen3 weights under a LLaMA or Qwen2 config would run without their q/k norms.
+      throw new CheckpointException(dir + ": the weights have q/k norms (model.layers.0.self_attn.q_norm.weight) but "
+          + config.architecture().hfName() + " does not use them: the config does not belong to these weights");
     }
   }
 
@@ -375,8 +384,6 @@ public final class DecoderModel implements AutoCloseable {
    */
   private NDArray wholeDecodeStep(NDArray ids, NDArray[] cosSin, Batch batch, Decodes d, NDManager step) {
     int n = batch.size();
-    List<NDArray> pools = new java.util.ArrayList<>(config.numHiddenLayers());
-    for (int l = 0; l < config.numHiddenLayers(); l++) pools.add(pool.layer(l));
     long[] rows = new long[n];
     long[] positions = new long[n];
     for (int b = 0; b < n; b++) {
@@ -408,15 +415,20 @@ public final class DecoderModel implements AutoCloseable {
       unorder = step.create(inverse);
       mask = mask.get(order);
     }
-    return decodeStep.logits(ids, cosSin, mask, pools, step.create(rows), step.create(positions),
+    return decodeStep.logits(ids, cosSin, mask, poolLayers(), step.create(rows), step.create(positions),
         neighbours ? (int) low : -1, order, unorder, d.slots, stack.scaling());
+  }
+
+  /** The pool's array of every layer, as a pass reads them. */
+  private List<NDArray> poolLayers() {
+    List<NDArray> layers = new java.util.ArrayList<>(config.numHiddenLayers());
+    for (int l = 0; l < config.numHiddenLayers(); l++) layers.add(pool.layer(l));
+    return layers;
   }
 
   /** A pass of prefills in one TorchScript call ({@link DecodeStep#prefillLogits}): the logits at each sequence's last row. */
   private NDArray wholePrefill(NDArray ids, NDArray[] cosSin, Batch batch, NDManager step) {
     int n = batch.size();
-    List<NDArray> pools = new java.util.ArrayList<>(config.numHiddenLayers());
-    for (int l = 0; l < config.numHiddenLayers(); l++) pools.add(pool.layer(l));
     long[] rows = new long[n];
     long[] past = new long[n];
     long[] count = new long[n];
@@ -425,7 +437,7 @@ public final class DecoderModel implements AutoCloseable {
       past[b] = batch.past[b];
       count[b] = batch.count[b];
     }
-    return decodeStep.prefillLogits(ids, cosSin, pools, rows, past, count, step.create(batch.lastRows()),
+    return decodeStep.prefillLogits(ids, cosSin, poolLayers(), rows, past, count, step.create(batch.lastRows()),
         stack.maskValue(), stack.scaling());
   }
 
