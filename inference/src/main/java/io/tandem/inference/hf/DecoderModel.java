@@ -105,12 +105,23 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /**
-   * Weights that the config would leave unused are refused: transformers warns of unused weights
-   * and runs the model without them, whose answers would then be noise.
+   * Weights that the config would leave unused, or that lack what it names, are refused naming the
+   * config key: transformers warns of unused weights and runs the model without them, whose
+   * answers would then be noise.
    *
    * @throws CheckpointException naming the folder, the weights and the config key at fault
    */
   private static void requireWeightsFit(Path dir, HfConfig config, SafetensorsReader reader) {
+    String last = "model.layers." + (config.numHiddenLayers() - 1) + ".";
+    if (reader.names().stream().noneMatch(n -> n.startsWith(last))) {
+      throw new CheckpointException(dir + ": config.json says num_hidden_layers " + config.numHiddenLayers()
+          + " but the weights have no layer " + (config.numHiddenLayers() - 1) + " (" + last
+          + "*): the config does not belong to these weights");
+    }
+    if (!config.tieWordEmbeddings() && !reader.contains("lm_head.weight")) {
+      throw new CheckpointException(dir + ": the weights have no lm_head.weight and config.json does not say "
+          + "\"tie_word_embeddings\": true (a model that ties its output projection to its embedding needs it)");
+    }
     String beyond = "model.layers." + config.numHiddenLayers() + ".";
     if (reader.names().stream().anyMatch(n -> n.startsWith(beyond))) {
       throw new CheckpointException(dir + ": the weights have a layer " + config.numHiddenLayers() + " (" + beyond

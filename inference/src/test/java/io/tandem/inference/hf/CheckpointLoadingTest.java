@@ -132,6 +132,26 @@ class CheckpointLoadingTest {
   }
 
   @Test
+  void aConfigWithMoreLayersThanTheWeightsOrUntiedWithoutAnLmHeadIsRefusedByKey(@TempDir Path dir) throws IOException {
+    Path fixture = Golden.fixture("qwen2-tiny");
+    try (Stream<Path> files = Files.list(fixture)) {
+      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
+    }
+    String config = Files.readString(dir.resolve("config.json"));
+    int layers = HfConfig.load(fixture).numHiddenLayers();
+    Files.writeString(dir.resolve("config.json"),
+        config.replaceFirst("\"num_hidden_layers\"\\s*:\\s*" + layers, "\"num_hidden_layers\": " + (layers + 1)));
+    assertEquals(dir + ": config.json says num_hidden_layers " + (layers + 1) + " but the weights have no layer " + layers
+        + " (model.layers." + layers + ".*): the config does not belong to these weights",
+        assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage());
+    if (HfConfig.load(fixture).tieWordEmbeddings()) {
+      Files.writeString(dir.resolve("config.json"), config.replaceFirst("\"tie_word_embeddings\"\\s*:\\s*true", "\"tie_word_embeddings\": false"));
+      assertTrue(assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage()
+          .startsWith(dir + ": the weights have no lm_head.weight and config.json does not say \"tie_word_embeddings\": true"));
+    }
+  }
+
+  @Test
   void aConfigWithFewerLayersThanTheWeightsIsRefused(@TempDir Path dir) throws IOException {
     Path fixture = Golden.fixture("qwen2-tiny");
     try (Stream<Path> files = Files.list(fixture)) {
