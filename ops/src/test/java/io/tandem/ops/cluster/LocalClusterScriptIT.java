@@ -66,10 +66,7 @@ class LocalClusterScriptIT {
   /** The first of {@code n} consecutive ports free on loopback. */
   static int freePorts(int n) throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
-      int base;
-      try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        base = s.getLocalPort();
-      }
+      int base = LoopbackCluster.freePort(); // below the ephemeral range, as the nodes it names are other processes
       if (base + n > 65535) continue;
       boolean free = true;
       for (int i = 1; i < n && free; i++) {

@@ -96,9 +96,37 @@ final class LoopbackCluster implements AutoCloseable {
     return node(ConfigFactory.parseString("akka.coordinated-shutdown.run-by-actor-system-terminate = off"), roles);
   }
 
+  /**
+   * A loopback port free now, for a node started in another process. Taken below the kernel's
+   * ephemeral range (Linux: {@code /proc/sys/net/ipv4/ip_local_port_range}, 32768 up by default):
+   * a port from {@code new ServerSocket(0)} lies inside it, and before the new node binds it, an
+   * outgoing connection of a node already running (Akka dialling its seeds) may be given it
+   * (ClusterCrashIT once failed so: "Bind failed for TCP channel on endpoint [/127.0.0.1:35025]").
+   */
   static int freePort() throws IOException {
+    int low = 20000;
+    int high = ephemeralLow();
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; attempt < 200 && high > low; attempt++) {
+      int port = random.nextInt(low, high);
+      try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+        return s.getLocalPort();
+      } catch (IOException taken) {
+        // another listener has it: try another
+      }
+    }
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
+    }
+  }
+
+  /** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
+  private static int ephemeralLow() {
+    try {
+      String range = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+      return Integer.parseInt(range.split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return 32768;
     }
   }
 
