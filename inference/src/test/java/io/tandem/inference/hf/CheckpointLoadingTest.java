@@ -133,10 +133,7 @@ class CheckpointLoadingTest {
 
   @Test
   void aConfigWithMoreLayersThanTheWeightsOrUntiedWithoutAnLmHeadIsRefusedByKey(@TempDir Path dir) throws IOException {
-    Path fixture = Golden.fixture("qwen2-tiny");
-    try (Stream<Path> files = Files.list(fixture)) {
-      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
-    }
+    Path fixture = copyInto(dir, "qwen2-tiny");
     String config = Files.readString(dir.resolve("config.json"));
     int layers = HfConfig.load(fixture).numHiddenLayers();
     Files.writeString(dir.resolve("config.json"),
@@ -153,10 +150,7 @@ class CheckpointLoadingTest {
 
   @Test
   void aConfigWithFewerLayersThanTheWeightsIsRefused(@TempDir Path dir) throws IOException {
-    Path fixture = Golden.fixture("qwen2-tiny");
-    try (Stream<Path> files = Files.list(fixture)) {
-      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
-    }
+    Path fixture = copyInto(dir, "qwen2-tiny");
     String config = Files.readString(dir.resolve("config.json"));
     int layers = HfConfig.load(fixture).numHiddenLayers();
     Files.writeString(dir.resolve("config.json"),
@@ -168,13 +162,19 @@ class CheckpointLoadingTest {
 
   @Test
   void aLlamaConfigOnQwen2WeightsWithBiasesIsRefused(@TempDir Path dir) throws IOException {
-    Path fixture = Golden.fixture("qwen2-tiny");
-    try (Stream<Path> files = Files.list(fixture)) {
-      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
-    }
+    copyInto(dir, "qwen2-tiny");
     Files.writeString(dir.resolve("config.json"),
         Files.readString(dir.resolve("config.json")).replace("Qwen2ForCausalLM", "LlamaForCausalLM"));
     CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
     assertTrue(e.getMessage().startsWith(dir + ": the weights have q/k/v biases"), e.getMessage());
+  }
+
+  /** A copy of a golden fixture's folder in {@code dir}, to break its config; returns the fixture's own folder. */
+  private static Path copyInto(Path dir, String name) throws IOException {
+    Path fixture = Golden.fixture(name);
+    try (Stream<Path> files = Files.list(fixture)) {
+      for (Path f : files.toList()) Files.copy(f, dir.resolve(f.getFileName()));
+    }
+    return fixture;
   }
 }
