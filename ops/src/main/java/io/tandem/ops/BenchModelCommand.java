@@ -88,7 +88,7 @@ public final class BenchModelCommand implements Callable<Integer> {
             + " cores; forward passes oversubscribe them and run slower");
       }
       Precision p = Precision.parse(precision);
-      int maxLength = HfConfig.load(model).maxPositionEmbeddings();
+      int maxLength = HfConfig.load(model).contextLength();
       if ((long) promptTokens + newTokens > maxLength) {
         System.err.println("bench model: --prompt-tokens " + promptTokens + " + --new-tokens " + newTokens + " = "
             + ((long) promptTokens + newTokens) + " passes this model's max_position_embeddings " + maxLength

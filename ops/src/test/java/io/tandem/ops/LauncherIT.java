@@ -186,10 +186,8 @@ class LauncherIT {
 
   @Test
   void everyRequestLeavesOneJsonLineOnTheRequestLog() throws Exception {
-    int port;
-    try (ServerSocket s = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      port = s.getLocalPort();
-    }
+    // Below the ephemeral range, as the cluster ITs pick theirs: no outgoing connection takes it first.
+    int port = io.tandem.ops.cluster.LoopbackCluster.freePort();
     try (Launched server = Launched.start("serve", "--port", String.valueOf(port))) {
       HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
       String base = "http://127.0.0.1:" + port;

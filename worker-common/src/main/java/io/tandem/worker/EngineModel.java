@@ -72,7 +72,7 @@ final class EngineModel implements ServedModel {
     if (Files.isRegularFile(spec.tokenizer().resolve("config.json"))) {
       HfConfig config = HfConfig.load(spec.tokenizer());
       eos.addAll(config.eosTokenIds());
-      if (context == 0) context = config.maxPositionEmbeddings();
+      if (context == 0) context = config.contextLength();
       vocab = config.vocabSize();
     }
     if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);

@@ -213,7 +213,7 @@ public final class DecoderModel implements AutoCloseable {
    * @param wantLogits per sequence, whether to copy its logits out (a sampler needs them; greedy
    *     decoding needs only {@link Next#argmax})
    * @throws IllegalArgumentException if the lists differ in size, a sequence has no new tokens, a
-   *     cache is closed or appears twice, or a sequence would pass max_position_embeddings
+   *     cache is closed or appears twice, or a sequence would pass the context (HfConfig#contextLength)
    */
   public Next forward(List<KvCache> caches, List<int[]> newTokens, boolean[] wantLogits) {
     if (wantLogits.length != caches.size()) {
@@ -224,7 +224,7 @@ public final class DecoderModel implements AutoCloseable {
     int decodesFrom = all == null ? 0 : all.decodesFrom();
     if (decodesFrom > 0 && decodesFrom < caches.size()) {
       // Prefills op by op, then the decodes in one call, rather than all of them op by op. Checked
-      // whole first (sizes, duplicates, max_position_embeddings); should the decodes' pass fail all
+      // whole first (sizes, duplicates, the context); should the decodes' pass fail all
       // the same, the prefills' pass is undone, so the caches end as one failed pass leaves them.
       for (int b = 0; b < all.size(); b++) caches.get(b).ensureCapacity(all.past[b] + all.count[b]);
       int n = caches.size();

@@ -17,8 +17,14 @@ import java.util.List;
  * @param torchDtype {@code dtype} or {@code torch_dtype} as written; informative only, the
  *     per-tensor dtype in the safetensors header is what is loaded
  * @param ropeScaling null when {@code rope_scaling} is null or absent
+ * @param maxPositionEmbeddings {@code max_position_embeddings}, or transformers' default when absent
+ *     (2048 for LLaMA, 32768 for Qwen2 and Qwen3)
  * @param eosTokenIds from {@code generation_config.json} when present, else from {@code config.json};
- *     an int or a list in the file, always a list here
+ *     an int or a list in the file, always a list here; each below {@code vocab_size}
+ * @param slidingWindow {@code sliding_window} when some layer attends through it (transformers'
+ *     {@code layer_types}: a layer of a Qwen2 or Qwen3 config with {@code use_sliding_window} whose
+ *     index is at least {@code max_window_layers}, unless the config lists the layer types itself),
+ *     else null; see {@link #contextLength()}
  */
 public record HfConfig(
     Architecture architecture,
@@ -38,7 +44,8 @@ public record HfConfig(
     String torchDtype,
     Integer bosTokenId,
     List<Integer> eosTokenIds,
-    Integer padTokenId) {
+    Integer padTokenId,
+    Integer slidingWindow) {
 
   /** The decoder families this runtime implements. */
   public enum Architecture {
@@ -76,6 +83,16 @@ public record HfConfig(
       int originalMaxPositionEmbeddings) {}
 
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * The longest sequence this runtime serves: {@code max_position_embeddings}, or {@code
+   * sliding_window} where that is shorter and some layer slides. Sliding-window attention is not
+   * implemented; within the window it attends to every earlier token, as full attention does, so
+   * sequences up to the window get exactly transformers' logits.
+   */
+  public int contextLength() {
+    return slidingWindow == null ? maxPositionEmbeddings : Math.min(maxPositionEmbeddings, slidingWindow);
+  }
 
   /** Number of query heads sharing one key/value head. */
   public int groupSize() {
@@ -142,6 +159,8 @@ public record HfConfig(
     String dtype =
         c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
 
+    int maxPositions = optionalInt(c, "max_position_embeddings", architecture == Architecture.LLAMA ? 2048 : 32768, configFile);
+
     // transformers 5 writes rope_theta and the scaling together as rope_parameters; 4.x at the top
     // level. As transformers 5 reads them: a non-empty rope_scaling first, else rope_parameters; the
     // theta from rope_parameters, else the top level.
@@ -163,14 +182,13 @@ public record HfConfig(
             throw new CheckpointException(configFile + ": " + scalingKey + " of type llama3 needs \"" + key + "\"");
           }
         }
-        int positions = optionalInt(c, "max_position_embeddings", 32768, configFile);
         scaling = new RopeScaling(
             type,
             optionalPositive(rs, "factor", 1.0, configFile),
             optionalPositive(rs, "low_freq_factor", 1.0, configFile),
             optionalPositive(rs, "high_freq_factor", 4.0, configFile),
             // transformers 5 takes max_position_embeddings where this is absent
-            optionalInt(rs, "original_max_position_embeddings", positions, configFile));
+            optionalInt(rs, "original_max_position_embeddings", maxPositions, configFile));
       }
     }
 
@@ -179,12 +197,20 @@ public record HfConfig(
     List<Integer> eos = g.hasNonNull("eos_token_id")
         ? eosIds(g.get("eos_token_id"), configFile.resolveSibling("generation_config.json"))
         : configEos;
+    int vocab = requireInt(c, "vocab_size", configFile);
+    for (int id : eos) {
+      if (id >= vocab) {
+        throw new CheckpointException(configFile.resolveSibling(g.hasNonNull("eos_token_id") ? "generation_config.json" : "config.json")
+            + ": \"eos_token_id\" " + id + " is not a token of this model (vocab_size " + vocab
+            + "); it could never be generated, so answers would run to their token limit");
+      }
+    }
     Integer bos = intOrNull(g.hasNonNull("bos_token_id") ? g.get("bos_token_id") : c.get("bos_token_id"));
     Integer pad = intOrNull(g.hasNonNull("pad_token_id") ? g.get("pad_token_id") : c.get("pad_token_id"));
 
     return new HfConfig(
         architecture,
-        requireInt(c, "vocab_size", configFile),
+        vocab,
         hidden,
         requireInt(c, "intermediate_size", configFile),
         requireInt(c, "num_hidden_layers", configFile),
@@ -194,13 +220,37 @@ public record HfConfig(
         optionalPositive(c, "rms_norm_eps", 1e-6, configFile),
         optionalPositive(thetaFrom, "rope_theta", 10000.0, configFile),
         scaling,
-        optionalInt(c, "max_position_embeddings", 32768, configFile),
+        maxPositions,
         c.path("tie_word_embeddings").asBoolean(false),
         bias,
         dtype,
         bos,
         List.copyOf(eos),
-        pad);
+        pad,
+        slidingWindow(c, architecture, requireInt(c, "num_hidden_layers", configFile), configFile));
+  }
+
+  /**
+   * The window of a config whose layers slide, as transformers' Qwen2Config and Qwen3Config derive
+   * {@code layer_types}: none without {@code use_sliding_window}; otherwise the layers listed as
+   * {@code "sliding_attention"} in {@code layer_types}, or, without that list, those from {@code
+   * max_window_layers} (default 28) on. LLaMA has no sliding window.
+   */
+  private static Integer slidingWindow(JsonNode c, Architecture architecture, int layers, Path file) {
+    if (architecture == Architecture.LLAMA || !c.path("use_sliding_window").asBoolean(false)) return null;
+    JsonNode types = c.path("layer_types");
+    boolean slides = false;
+    if (types.isArray()) {
+      for (JsonNode t : types) slides |= t.asText().equals("sliding_attention");
+    } else {
+      JsonNode from = c.path("max_window_layers");
+      if (!from.isMissingNode() && !from.isNull() && !(from.isIntegralNumber() && from.canConvertToInt() && from.asInt() >= 0)) {
+        throw new CheckpointException(file + ": \"max_window_layers\" must be a whole number from 0, found " + from);
+      }
+      slides = (from.isIntegralNumber() ? from.asInt() : 28) < layers;
+    }
+    if (!slides || !c.hasNonNull("sliding_window")) return null;
+    return optionalInt(c, "sliding_window", 0, file);
   }
 
   /** A config's {@code eos_token_id}: one id, a list of them, or none (absent or null). */

@@ -123,7 +123,7 @@ public final class HfModel implements LanguageModel {
 
   @Override
   public int contextLength() {
-    return decoder.config().maxPositionEmbeddings();
+    return decoder.config().contextLength();
   }
 
   @Override

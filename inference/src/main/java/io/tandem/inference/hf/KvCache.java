@@ -94,7 +94,7 @@ public final class KvCache implements AutoCloseable {
     }
     if (needed > pool.maxLength()) {
       throw new IllegalArgumentException(
-          "sequence of " + needed + " tokens exceeds max_position_embeddings " + pool.maxLength());
+          "sequence of " + needed + " tokens exceeds the context length " + pool.maxLength());
     }
     if (row < 0) row = pool.acquire(this);
     pool.ensureCapacity(needed);

@@ -21,7 +21,7 @@ import java.util.BitSet;
  * sequences of ~400 tokens, a layer's attention with those took 1.0-1.1 ms, from a view 0.6 ms.
  *
  * <p>The trade: every row has the pool's capacity, the longest length a cache has needed (doubled
- * as needed, up to max_position_embeddings), halved only as caches end (while the longest left
+ * as needed, up to the context, HfConfig#contextLength), halved only as caches end (while the longest left
  * fills no more than 3/8 of it; a cache truncated after a rollback keeps it), so short sequences
  * beside a long one hold more memory than they use, and free rows (up to 5/8 of them) hold memory
  * too. {@link KvCache#bytes()} is each cache's
@@ -53,7 +53,7 @@ final class KvPool implements AutoCloseable {
     this.layers = config.numHiddenLayers();
     this.kvHeads = config.numKeyValueHeads();
     this.headDim = config.headDim();
-    this.maxLength = config.maxPositionEmbeddings();
+    this.maxLength = config.contextLength();
     this.dtype = dtype;
     this.kv = new NDArray[layers];
   }
@@ -144,12 +144,12 @@ final class KvPool implements AutoCloseable {
   /**
    * Room for {@code needed} tokens in every row, doubling the capacity (a copy of the pool) if needed.
    *
-   * @throws IllegalArgumentException if {@code needed} passes max_position_embeddings
+   * @throws IllegalArgumentException if {@code needed} passes the context (HfConfig#contextLength)
    */
   void ensureCapacity(int needed) {
     if (needed > maxLength) {
       throw new IllegalArgumentException(
-          "sequence of " + needed + " tokens exceeds max_position_embeddings " + maxLength);
+          "sequence of " + needed + " tokens exceeds the context length " + maxLength);
     }
     if (needed <= capacity) return;
     int grown = Math.max(MIN_CAPACITY, capacity);

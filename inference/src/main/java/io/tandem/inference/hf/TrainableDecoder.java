@@ -230,7 +230,7 @@ public final class TrainableDecoder implements AutoCloseable {
   private static HfConfig hfConfig(Shape2 s, List<Integer> eos) {
     return new HfConfig(HfConfig.Architecture.QWEN2, s.vocabSize(), s.hidden(), s.intermediate(), s.layers(),
         s.heads(), s.kvHeads(), s.headDim(), RMS_EPS, ROPE_THETA, null, s.maxPositions(), true, true, "float32",
-        null, eos, null);
+        null, eos, null, null);
   }
 
   private void put(String name, NDArray a) {

@@ -90,6 +90,8 @@ class HfConfigTest {
       {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8}", "rope_parameters of type llama3 needs \"low_freq_factor\""},
       {"\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":8}", "rope_parameters type \"yarn\" is not supported (default or llama3)"},
       {"\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":-5}", "\"rope_theta\" must be a number above 0, found -5"},
+      {"\"eos_token_id\":[2,100]", "\"eos_token_id\" 100 is not a token of this model (vocab_size 100); it could never be generated, so answers would run to their token limit"},
+      {"\"use_sliding_window\":true,\"max_window_layers\":-1", "\"max_window_layers\" must be a whole number from 0, found -1"},
       {"\"rope_scaling\":\"linear\"", "\"rope_scaling\" must be an object such as {\"rope_type\": \"llama3\", ...}, found \"linear\""},
     };
     for (String[] c : cases) {
@@ -124,5 +126,39 @@ class HfConfigTest {
     assertEquals(8.0, mixed.ropeScaling().factor());
     assertEquals(128, mixed.ropeScaling().originalMaxPositionEmbeddings(), "absent: max_position_embeddings, as transformers 5");
     assertEquals(List.of(), mixed.eosTokenIds(), "null: no eos");
+  }
+
+  @Test
+  void slidingWindowLayersCapTheContextAtTheWindowAndMissingPositionsTakeTransformersDefaults() throws Exception {
+    String qwen2 = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":160,"
+        + "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100,\"max_position_embeddings\":4096,"
+        + "\"sliding_window\":64";
+    java.util.function.Function<String, HfConfig> parse = extra -> {
+      try {
+        return HfConfig.parse(JSON.readTree(qwen2 + extra + "}"), JSON.createObjectNode(), java.nio.file.Path.of("c"));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    // Layers from max_window_layers on slide (transformers' layer_types); none of 2 when it is 2.
+    assertEquals(64, parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":1").contextLength());
+    assertEquals(64, parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":0").slidingWindow());
+    assertEquals(4096, parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":2").contextLength());
+    assertEquals(4096, parse.apply(",\"use_sliding_window\":true").contextLength(), "max_window_layers defaults to 28");
+    assertEquals(4096, parse.apply(",\"use_sliding_window\":false,\"max_window_layers\":0").contextLength());
+    assertEquals(64, parse.apply(",\"use_sliding_window\":true,\"layer_types\":[\"full_attention\",\"sliding_attention\"]")
+        .contextLength(), "listed layer types win over max_window_layers");
+    assertNull(parse.apply(",\"use_sliding_window\":true,\"layer_types\":[\"full_attention\",\"full_attention\"],"
+        + "\"max_window_layers\":0").slidingWindow());
+    HfConfig wide = parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":0,\"sliding_window\":8192");
+    assertEquals(4096, wide.contextLength(), "a window wider than the positions changes nothing");
+    assertEquals(4096, wide.maxPositionEmbeddings());
+
+    String noPositions = "\"hidden_size\":64,\"intermediate_size\":160,\"num_hidden_layers\":2,"
+        + "\"num_attention_heads\":4,\"vocab_size\":100}";
+    assertEquals(2048, HfConfig.parse(JSON.readTree("{\"architectures\":[\"LlamaForCausalLM\"]," + noPositions),
+        JSON.createObjectNode(), java.nio.file.Path.of("c")).contextLength(), "LlamaConfig's default");
+    assertEquals(32768, HfConfig.parse(JSON.readTree("{\"architectures\":[\"Qwen2ForCausalLM\"]," + noPositions),
+        JSON.createObjectNode(), java.nio.file.Path.of("c")).contextLength(), "Qwen2Config's default");
   }
 }

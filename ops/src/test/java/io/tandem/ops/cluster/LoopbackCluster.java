@@ -20,7 +20,7 @@ import java.util.Map;
  * Tandem nodes forming a real Akka Cluster over Artery TCP on 127.0.0.1, each its own ActorSystem
  * in this JVM: a seed node on a free port, the others joining it on ports of their own.
  */
-final class LoopbackCluster implements AutoCloseable {
+public final class LoopbackCluster implements AutoCloseable {
   /** Fast failure detection and downing, so a crash is noticed in seconds rather than in 20 s. */
   static final Config FAST = ConfigFactory.parseString("""
       akka.loglevel = WARNING
@@ -103,7 +103,7 @@ final class LoopbackCluster implements AutoCloseable {
    * outgoing connection of a node already running (Akka dialling its seeds) may be given it
    * (ClusterCrashIT once failed so: "Bind failed for TCP channel on endpoint [/127.0.0.1:35025]").
    */
-  static int freePort() throws IOException {
+  public static int freePort() throws IOException {
     int low = 20000;
     int high = ephemeralLow();
     java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
