@@ -203,8 +203,26 @@ public final class DecoderModel implements AutoCloseable {
    * @param argmax per sequence, the id of its largest logit (the lowest id on ties)
    * @param logits per sequence, its logits {@code [vocab_size]} at its last new token, or null
    *     where not asked for
+   * @param top per sequence where a top-k was asked for, its top-k candidates; null elsewhere
    */
-  public record Next(int[] argmax, float[][] logits) {}
+  public record Next(int[] argmax, float[][] logits, TopLogits[] top) {
+    Next(int[] argmax, float[][] logits) {
+      this(argmax, logits, new TopLogits[argmax.length]);
+    }
+  }
+
+  /**
+   * The candidates of top-k sampling for one sequence, chosen where the logits are: every id whose
+   * logit is at least the k-th largest (HF's {@code TopKLogitsWarper} keeps ties with the k-th, so
+   * there may be more than k), in no particular order, with its logit.
+   */
+  public record TopLogits(int[] ids, float[] logits) {}
+
+  /** {@link #forward(List, List, int[])} asking for no logits ({@code -1}). */
+  public static final int ARGMAX_ONLY = -1;
+
+  /** {@link #forward(List, List, int[])} asking for a sequence's whole row of logits ({@code 0}). */
+  public static final int WHOLE_ROW = 0;
 
   /**
    * One forward pass over a batch. Sequence {@code b} feeds {@code newTokens.get(b)} at positions
@@ -219,6 +237,31 @@ public final class DecoderModel implements AutoCloseable {
     if (wantLogits.length != caches.size()) {
       throw new IllegalArgumentException(
           "need one wantLogits flag per cache, got " + wantLogits.length + " for " + caches.size() + " caches");
+    }
+    int[] want = new int[wantLogits.length];
+    for (int b = 0; b < want.length; b++) want[b] = wantLogits[b] ? WHOLE_ROW : ARGMAX_ONLY;
+    return forward(caches, newTokens, want);
+  }
+
+  /**
+   * As {@link #forward(List, List, boolean[])}, with per sequence what to copy out beside the
+   * argmax: nothing ({@link #ARGMAX_ONLY}), its whole row of logits ({@link #WHOLE_ROW}), or, for
+   * {@code k} from 1 to {@code vocab_size - 1}, its top-k candidates ({@link Next#top}), chosen
+   * where the logits are, so a top-k sampler copies about k ids and logits instead of {@code
+   * vocab_size} floats (where the k-th largest logit ties with others beyond the k, the whole row
+   * is copied instead, and the sampler chooses as it would from it).
+   *
+   * @throws IllegalArgumentException as the other form, or when a {@code k} is not below {@code vocab_size}
+   */
+  public Next forward(List<KvCache> caches, List<int[]> newTokens, int[] wantLogits) {
+    if (wantLogits.length != caches.size()) {
+      throw new IllegalArgumentException(
+          "need one wantLogits entry per cache, got " + wantLogits.length + " for " + caches.size() + " caches");
+    }
+    for (int k : wantLogits) {
+      if (k < ARGMAX_ONLY || k >= config.vocabSize()) {
+        throw new IllegalArgumentException("top-k " + k + " must be below vocab_size " + config.vocabSize());
+      }
     }
     Batch all = decodeStep == null ? null : new Batch(caches, newTokens);
     int decodesFrom = all == null ? 0 : all.decodesFrom();
@@ -245,34 +288,75 @@ public final class DecoderModel implements AutoCloseable {
       System.arraycopy(tail.argmax(), 0, argmax, decodesFrom, n - decodesFrom);
       System.arraycopy(head.logits(), 0, rows, 0, decodesFrom);
       System.arraycopy(tail.logits(), 0, rows, decodesFrom, n - decodesFrom);
-      return new Next(argmax, rows);
+      TopLogits[] top = new TopLogits[n];
+      System.arraycopy(head.top(), 0, top, 0, decodesFrom);
+      System.arraycopy(tail.top(), 0, top, decodesFrom, n - decodesFrom);
+      return new Next(argmax, rows, top);
     }
     return pass(all != null ? all : new Batch(caches, newTokens), false, null, nextReader(wantLogits));
   }
 
-  /** Reads a pass's argmax per sequence, and its logits where {@code wantLogits} asks. */
-  private Reader<Next> nextReader(boolean[] wantLogits) {
+  /**
+   * Reads a pass's argmax per sequence, its logits where {@code wantLogits} asks for the whole row,
+   * and its top-k candidates where it asks for those ({@link #forward(List, List, int[])}).
+   */
+  private Reader<Next> nextReader(int[] wantLogits) {
     return (logits, batch) -> {
       long[] ids = logits.argMax(-1).toLongArray();
-      int[] argmax = new int[ids.length];
-      for (int b = 0; b < ids.length; b++) argmax[b] = (int) ids[b];
-      float[][] rows = new float[ids.length][];
+      int n = ids.length;
+      int[] argmax = new int[n];
+      for (int b = 0; b < n; b++) argmax[b] = (int) ids[b];
+      int[] want = wantLogits.clone();
+      TopLogits[] top = new TopLogits[n];
+      for (int b = 0; b < n; b++) {
+        if (want[b] > 0 && top[b] == null) readTopK(logits, want, want[b], top);
+      }
+      float[][] rows = new float[n][];
       int wanted = 0;
-      for (boolean w : wantLogits) if (w) wanted++;
-      if (wanted == ids.length) {
+      for (int w : want) if (w == WHOLE_ROW) wanted++;
+      if (wanted == n) {
         float[][][] all = copyRows(logits, batch, false);
-        for (int b = 0; b < ids.length; b++) rows[b] = all[b][0];
+        for (int b = 0; b < n; b++) rows[b] = all[b][0];
       } else if (wanted > 0) {
         long[] which = new long[wanted];
-        for (int b = 0, j = 0; b < ids.length; b++) if (wantLogits[b]) which[j++] = b;
+        for (int b = 0, j = 0; b < n; b++) if (want[b] == WHOLE_ROW) which[j++] = b;
         float[] flat = toFloats(logits.get(logits.getManager().create(which)));
         int vocab = config.vocabSize();
-        for (int b = 0, j = 0; b < ids.length; b++) {
-          if (wantLogits[b]) rows[b] = Arrays.copyOfRange(flat, j * vocab, ++j * vocab);
+        for (int b = 0, j = 0; b < n; b++) {
+          if (want[b] == WHOLE_ROW) rows[b] = Arrays.copyOfRange(flat, j * vocab, ++j * vocab);
         }
       }
-      return new Next(argmax, rows);
+      return new Next(argmax, rows, top);
     };
+  }
+
+  /**
+   * The top-k candidates of every row asking for this {@code k}, chosen on the logits' device:
+   * the k largest and, to see whether the k-th ties with logits beyond them, how many are at
+   * least the k-th. A row with such ties is switched to {@link #WHOLE_ROW} in {@code want}.
+   */
+  private static void readTopK(NDArray logits, int[] want, int k, TopLogits[] top) {
+    int count = 0;
+    for (int w : want) if (w == k) count++;
+    long[] which = new long[count];
+    for (int b = 0, j = 0; b < want.length; b++) if (want[b] == k) which[j++] = b;
+    NDArray rows = logits.get(logits.getManager().create(which));
+    ai.djl.ndarray.NDList best = rows.topK(k, -1, true, false);
+    NDArray values = best.get(0);
+    long[] atLeastKth = rows.gte(values.min(new int[] {-1}, true)).sum(new int[] {-1})
+        .toType(ai.djl.ndarray.types.DataType.INT64, false).toLongArray();
+    float[] v = toFloats(values);
+    long[] i = best.get(1).toLongArray();
+    for (int j = 0; j < count; j++) {
+      int b = (int) which[j];
+      if (atLeastKth[j] > k) {
+        want[b] = WHOLE_ROW;
+        continue;
+      }
+      int[] ids = new int[k];
+      for (int c = 0; c < k; c++) ids[c] = (int) i[j * k + c];
+      top[b] = new TopLogits(ids, Arrays.copyOfRange(v, j * k, (j + 1) * k));
+    }
   }
 
   /**

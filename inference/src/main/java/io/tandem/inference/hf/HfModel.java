@@ -171,13 +171,18 @@ public final class HfModel implements LanguageModel {
     Arrays.sort(order, (a, b) -> Boolean.compare(decode[a], decode[b]));
     List<KvCache> orderedCaches = new ArrayList<>(order.length);
     List<int[]> orderedFresh = new ArrayList<>(order.length);
-    // Greedy sequences take the argmax computed beside the logits; only samplers copy a logit row out.
-    boolean[] wantLogits = new boolean[order.length];
+    // Greedy sequences take the argmax computed beside the logits; top-k samplers their candidates,
+    // chosen there too; only other samplers copy a row of vocab_size logits out.
+    int vocab = decoder.config().vocabSize();
+    int[] wantLogits = new int[order.length];
     for (int j = 0; j < order.length; j++) {
       int i = order[j];
       orderedCaches.add(caches.get(i));
       orderedFresh.add(fresh.get(i));
-      wantLogits[j] = complete[i] && !((HfSequence) batch.get(i)).sampling.greedy();
+      SamplingParams sampling = ((HfSequence) batch.get(i)).sampling;
+      int k = sampling.topK();
+      wantLogits[j] = !complete[i] || sampling.greedy() ? DecoderModel.ARGMAX_ONLY
+          : k > 0 && k < vocab ? k : DecoderModel.WHOLE_ROW;
     }
     DecoderModel.Next out = decoder.forward(orderedCaches, orderedFresh, wantLogits);
     int[] next = new int[batch.size()];
@@ -188,7 +193,10 @@ public final class HfModel implements LanguageModel {
         next[i] = NOT_YET;
         continue;
       }
-      next[i] = wantLogits[j] ? seq.sample(out.logits()[j]) : out.argmax()[j];
+      DecoderModel.TopLogits top = out.top()[j];
+      next[i] = wantLogits[j] == DecoderModel.ARGMAX_ONLY ? out.argmax()[j]
+          : top != null ? seq.sampler().sampleTopK(top.ids(), top.logits())
+          : seq.sampler().sample(out.logits()[j]);
       seq.append(new int[] {next[i]});
     }
     return next;
@@ -222,10 +230,10 @@ public final class HfModel implements LanguageModel {
      * With a seed, each position draws from its own stream (seed, position): the same tokens
      * come out whether the sequence ran alone or batched, kept its cache or rebuilt it.
      */
-    int sample(float[] logits) {
-      if (unseeded != null) return unseeded.sample(logits);
+    Sampler sampler() {
+      if (unseeded != null) return unseeded;
       long s = sampling.seed() * 0x9E3779B97F4A7C15L + tokens.length() * 0xBF58476D1CE4E5B9L;
-      return new Sampler(sampling.withSeed(s)).sample(logits);
+      return new Sampler(sampling.withSeed(s));
     }
 
     @Override

@@ -44,7 +44,25 @@ public final class Sampler {
     if (logits.length == 0) throw new IllegalArgumentException("cannot sample from an empty vocabulary");
     if (params.greedy()) return argmax(logits);
     if (!filtersApply(logits.length)) return sampleFull(logits);
-    Candidates c = candidates(logits);
+    return draw(candidates(logits));
+  }
+
+  /**
+   * The next token id from top-k's candidates alone, as {@link #sample} draws it from the whole
+   * row: {@code ids} are every id whose logit is at least the k-th largest, in any order, and
+   * {@code logits} theirs (what a model chose where its logits are, e.g. {@code
+   * DecoderModel.TopLogits}).
+   *
+   * @throws IllegalStateException when these params sample without top-k, or greedily
+   */
+  public int sampleTopK(int[] ids, float[] logits) {
+    if (params.greedy() || params.topK() <= 0) {
+      throw new IllegalStateException("top-k candidates given to a sampler without top-k: " + params);
+    }
+    return draw(candidates(ids.clone(), logits.clone(), true));
+  }
+
+  private int draw(Candidates c) {
     double u = random.nextDouble();
     double cumulative = 0;
     for (int i = 0; i < c.ids.length; i++) {
@@ -99,20 +117,32 @@ public final class Sampler {
   record Candidates(int[] ids, double[] probs) {}
 
   Candidates candidates(float[] logits) {
-    double invT = 1.0 / params.temperature();
     int k = params.topK();
-    int[] ids = k > 0 && k < logits.length ? topK(logits, k) : nucleusSuperset(logits, invT);
-    sortByLogitDescending(ids, logits);
-    float max = logits[ids[0]];
+    boolean afterTopK = k > 0 && k < logits.length;
+    int[] ids = afterTopK ? topK(logits, k) : nucleusSuperset(logits, 1.0 / params.temperature());
+    float[] values = new float[ids.length];
+    for (int i = 0; i < ids.length; i++) values[i] = logits[ids[i]];
+    return candidates(ids, values, afterTopK);
+  }
+
+  /**
+   * The candidates {@code ids} with their logits {@code values} (both reordered here), most
+   * probable first, cut by top-p: renormalised over themselves after top-k, else relative to
+   * {@link #totalMass}, the whole vocabulary's.
+   */
+  private Candidates candidates(int[] ids, float[] values, boolean afterTopK) {
+    double invT = 1.0 / params.temperature();
+    sortByLogitDescending(ids, values);
+    float max = values[0];
     double[] probs = new double[ids.length];
     double total = 0;
     for (int i = 0; i < ids.length; i++) {
-      probs[i] = Math.exp((logits[ids[i]] - max) * invT);
+      probs[i] = Math.exp((values[i] - max) * invT);
       total += probs[i];
     }
     // After top-k, top-p renormalises over the survivors, as HF's warpers chain; without top-k
     // the candidates are only a prefix of the vocabulary, and the nucleus is relative to all of it.
-    if (!(k > 0 && k < logits.length)) total = totalMass;
+    if (!afterTopK) total = totalMass;
     int keep = ids.length;
     if (params.topP() < 1.0) {
       // HF keeps a token while the mass ranked strictly above it is below top_p (at least one).
@@ -136,7 +166,7 @@ public final class Sampler {
    * The ids whose logit is at least the k-th largest: HF's top-k keeps ties with the k-th value.
    * A min-heap of k logits finds that value in one pass.
    */
-  static int[] topK(float[] logits, int k) {
+  public static int[] topK(float[] logits, int k) {
     float[] heap = new float[k];
     int size = 0;
     for (float v : logits) {
@@ -222,18 +252,22 @@ public final class Sampler {
     return b >= BUCKETS - 1 || Double.isNaN(b) ? BUCKETS - 1 : (int) b;
   }
 
-  /** Sorts ids by logit, largest first, lower id first on ties. */
-  private static void sortByLogitDescending(int[] ids, float[] logits) {
+  /** Sorts ids and their logits (side by side) by logit, largest first, lower id first on ties. */
+  private static void sortByLogitDescending(int[] ids, float[] values) {
     // Pack (logit, id) into longs so a primitive sort does the work: flip the float bits into an
     // order-preserving int, complement it for descending order, and keep the id in the low bits.
     long[] keys = new long[ids.length];
     for (int i = 0; i < ids.length; i++) {
-      int bits = Float.floatToIntBits(logits[ids[i]]);
+      int bits = Float.floatToIntBits(values[i]);
       int ordered = bits >= 0 ? bits : bits ^ 0x7fffffff;
       keys[i] = ((long) ~ordered << 32) | (ids[i] & 0xffffffffL);
     }
     Arrays.sort(keys);
-    for (int i = 0; i < ids.length; i++) ids[i] = (int) keys[i];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = (int) keys[i];
+      int ordered = ~(int) (keys[i] >>> 32);
+      values[i] = Float.intBitsToFloat(ordered >= 0 ? ordered : ordered ^ 0x7fffffff);
+    }
   }
 
   private float[] scratch(int n) {

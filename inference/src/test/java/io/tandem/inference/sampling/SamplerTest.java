@@ -122,6 +122,29 @@ class SamplerTest {
     assertTrue(c.ids().length <= 50);
   }
 
+  @Test
+  void topKCandidatesAloneDrawTheSameTokensAsTheWholeRow() {
+    // What a model hands over when it chooses top-k where its logits are: the ids at least the
+    // k-th largest, in any order (here reversed), with their logits.
+    for (int trial = 0; trial < 200; trial++) {
+      float[] logits = randomLogits(100 + trial, trial % 2 == 0 ? QWEN_VOCAB : 300, 2 + trial % 5);
+      if (trial % 3 == 0) logits[7] = logits[11] = logits[13]; // ties inside the candidates
+      SamplingParams params = new SamplingParams(0.6, 50, trial % 4 == 0 ? 1.0 : 0.95, 1000L + trial);
+      int[] ids = Sampler.topK(logits, 50);
+      int[] reversed = new int[ids.length];
+      float[] values = new float[ids.length];
+      for (int i = 0; i < ids.length; i++) {
+        reversed[i] = ids[ids.length - 1 - i];
+        values[i] = logits[reversed[i]];
+      }
+      Sampler whole = new Sampler(params);
+      Sampler top = new Sampler(params);
+      for (int draw = 0; draw < 20; draw++) {
+        assertEquals(whole.sample(logits), top.sampleTopK(reversed, values), "trial " + trial + " draw " + draw);
+      }
+    }
+  }
+
   /** HF's TopPLogitsWarper, computed the plain way: a full sort and a cumulative sum. */
   static int[] referenceNucleus(float[] logits, double temperature, double topP) {
     double[] p = softmax(logits, temperature);
