@@ -88,10 +88,11 @@ public final class BenchModelCommand implements Callable<Integer> {
             + " cores; forward passes oversubscribe them and run slower");
       }
       Precision p = Precision.parse(precision);
-      int maxLength = HfConfig.load(model).contextLength();
+      HfConfig config = HfConfig.load(model);
+      int maxLength = config.contextLength();
       if ((long) promptTokens + newTokens > maxLength) {
         System.err.println("bench model: --prompt-tokens " + promptTokens + " + --new-tokens " + newTokens + " = "
-            + ((long) promptTokens + newTokens) + " passes this model's max_position_embeddings " + maxLength
+            + ((long) promptTokens + newTokens) + " passes this model's context length " + maxLength + " (its " + config.contextLengthKey() + ")"
             + "; keep their sum at or below it");
         return 1;
       }

@@ -56,7 +56,8 @@ public final class ServeCommand implements Callable<Integer> {
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
-    HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative);
+    // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here).
+    HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(models.sampling());
     if (apiKeys != null) {
       String expected = "give a HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
       ModelOptions.requireInputFile("--api-keys", apiKeys, expected);

@@ -61,6 +61,11 @@ class CommandLineMistakesTest {
     assertEquals(1, keys.exit());
     assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
         keys.err());
+    // serve's sampling flags are the defaults of its requests: checked as generate checks them, before any model loads.
+    Result hot = run("serve", "--temperature", "-1", "--port", "0");
+    assertEquals(1, hot.exit());
+    assertEquals("tandem serve: temperature must be a finite number >= 0, got -1.0", hot.err());
+    assertEquals("tandem serve: top_p must be in (0, 1], got 5.0", run("serve", "--top-p", "5", "--port", "0").err());
   }
 
   @Test

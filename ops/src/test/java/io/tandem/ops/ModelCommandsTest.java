@@ -114,7 +114,7 @@ class ModelCommandsTest {
     assertEquals(1, tooLong);
     String refusal = tooLongErr.toString().trim();
     assertEquals("bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
-        + " max_position_embeddings 32768; keep their sum at or below it", refusal);
+        + " context length 32768 (its max_position_embeddings); keep their sum at or below it", refusal);
     assertEquals(1, zeroRuns);
     assertEquals("bench model: --runs 0: give 1 or more", zeroRunsErr.toString().trim());
     assertEquals(1, noFolder);

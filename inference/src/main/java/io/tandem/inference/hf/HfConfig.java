@@ -94,6 +94,11 @@ public record HfConfig(
     return slidingWindow == null ? maxPositionEmbeddings : Math.min(maxPositionEmbeddings, slidingWindow);
   }
 
+  /** The config key {@link #contextLength()} comes from: {@code sliding_window} or {@code max_position_embeddings}. */
+  public String contextLengthKey() {
+    return contextLength() < maxPositionEmbeddings ? "sliding_window" : "max_position_embeddings";
+  }
+
   /** Number of query heads sharing one key/value head. */
   public int groupSize() {
     return numAttentionHeads / numKeyValueHeads;

@@ -142,6 +142,8 @@ class HfConfigTest {
     };
     // Layers from max_window_layers on slide (transformers' layer_types); none of 2 when it is 2.
     assertEquals(64, parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":1").contextLength());
+    assertEquals("sliding_window", parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":1").contextLengthKey());
+    assertEquals("max_position_embeddings", parse.apply("").contextLengthKey());
     assertEquals(64, parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":0").slidingWindow());
     assertEquals(4096, parse.apply(",\"use_sliding_window\":true,\"max_window_layers\":2").contextLength());
     assertEquals(4096, parse.apply(",\"use_sliding_window\":true").contextLength(), "max_window_layers defaults to 28");

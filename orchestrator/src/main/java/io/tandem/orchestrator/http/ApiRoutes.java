@@ -122,7 +122,7 @@ final class ApiRoutes extends AllDirectives {
       RequestLog.Entry log) {
     CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
         chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
-            settings.defaultMode()));
+            settings.defaultMode(), settings.defaultSampling()));
     log.stream = req.stream();
     log.mode = req.mode().name();
     log.user = req.user();

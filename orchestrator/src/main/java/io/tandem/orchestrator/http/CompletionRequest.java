@@ -113,8 +113,16 @@ public record CompletionRequest(
    */
   private static final String ROLES = "system, developer (taken as system), user or assistant";
 
-  /** The facts about the served models that validation needs. */
-  public record Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base, Mode defaultMode) {}
+  /**
+   * The facts about the served models that validation needs, and {@code sampling}: what a request
+   * that leaves out temperature, top_k, top_p or seed gets of each.
+   */
+  public record Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base, Mode defaultMode,
+      SamplingParams sampling) {
+    public Limits(List<String> modelNames, int maxMaxTokens, SpeculativeConfig base, Mode defaultMode) {
+      this(modelNames, maxMaxTokens, base, defaultMode, SamplingParams.PAPER);
+    }
+  }
 
   /**
    * Reads and validates {@code body}.
@@ -167,7 +175,7 @@ public record CompletionRequest(
           + maxTokens + " but this server generates at most " + limits.maxMaxTokens()
           + " tokens per request (its tandem.http.max-max-tokens); ask for fewer");
 
-    SamplingParams d = SamplingParams.PAPER;
+    SamplingParams d = limits.sampling();
     Double temperature = number(body, "temperature", 0, 2);
     Double topP = number(body, "top_p", 0, 1);
     if (topP != null && topP == 0) throw ApiError.invalid("top_p", "top_p must be greater than 0 and at most 1, got 0");
@@ -184,7 +192,7 @@ public record CompletionRequest(
         temperature != null ? temperature : d.temperature(),
         topK != null ? Math.max(0, topK) : d.topK(),
         topP != null ? topP : d.topP(),
-        seed);
+        seed != null ? seed : d.seed());
 
     List<String> stop = stop(body.get("stop"));
     Boolean stream = bool(body, "stream");

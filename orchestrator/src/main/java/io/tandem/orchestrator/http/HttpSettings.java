@@ -3,6 +3,7 @@ package io.tandem.orchestrator.http;
 import com.typesafe.config.Config;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionSettings;
+import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,7 +38,8 @@ public record HttpSettings(
     Duration sessionDeadline,
     ReasoningSplitter.Mode reasoningParser,
     SpeculativeConfig speculative,
-    Mode defaultMode) {
+    Mode defaultMode,
+    SamplingParams defaultSampling) {
 
   public HttpSettings {
     if (modelNames.isEmpty()) throw new IllegalArgumentException("tandem.http.served-model-names is empty");
@@ -90,7 +92,8 @@ public record HttpSettings(
         sessionDeadline(session, speculative),
         ReasoningSplitter.Mode.parse(c.getString("reasoning-parser")),
         speculative,
-        defaultMode(c.getString("default-mode")));
+        defaultMode(c.getString("default-mode")),
+        SamplingParams.PAPER);
   }
 
   private static Mode defaultMode(String s) {
@@ -111,21 +114,32 @@ public record HttpSettings(
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, newSpeculative, defaultMode);
+        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling);
+  }
+
+  /**
+   * These settings with {@code sampling} for every request that leaves out {@code temperature},
+   * {@code top_k}, {@code top_p} or {@code seed} (the paper's sampling, unseeded, unless {@code
+   * serve}'s flags say otherwise).
+   */
+  public HttpSettings withDefaultSampling(SamplingParams sampling) {
+    return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        sessionDeadline, reasoningParser, speculative, defaultMode, sampling);
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */
