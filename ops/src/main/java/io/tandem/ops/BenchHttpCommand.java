@@ -83,6 +83,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
         node = startScripted();
       } else {
         URI u = URI.create(url);
+        if (!"http".equalsIgnoreCase(u.getScheme()) && !"https".equalsIgnoreCase(u.getScheme()))
+          throw new IllegalArgumentException("--url " + url + ": give an http:// URL of a Tandem server, e.g. http://127.0.0.1:8080");
         if (u.getHost() == null || !InetAddress.getByName(u.getHost()).isLoopbackAddress())
           throw new IllegalArgumentException("bench http only targets this machine: " + url + " is not a loopback address");
       }

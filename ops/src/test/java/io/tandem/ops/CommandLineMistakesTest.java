@@ -61,6 +61,10 @@ class CommandLineMistakesTest {
     assertEquals(1, keys.exit());
     assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
         keys.err());
+    Result ftp = run("bench", "http", "--url", "ftp://127.0.0.1:18999", "--requests", "1");
+    assertEquals(1, ftp.exit());
+    assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give an http:// URL of a Tandem server, e.g."
+        + " http://127.0.0.1:8080", ftp.err());
     // serve's sampling flags are the defaults of its requests: checked as generate checks them, before any model loads.
     Result hot = run("serve", "--temperature", "-1", "--port", "0");
     assertEquals(1, hot.exit());

@@ -206,8 +206,8 @@ public record HfConfig(
     for (int id : eos) {
       if (id >= vocab) {
         throw new CheckpointException(configFile.resolveSibling(g.hasNonNull("eos_token_id") ? "generation_config.json" : "config.json")
-            + ": \"eos_token_id\" " + id + " is not a token of this model (vocab_size " + vocab
-            + "); it could never be generated, so answers would run to their token limit");
+            + ": \"eos_token_id\" " + id + " is not below config.json's vocab_size " + vocab
+            + ": one of the two is wrong (an eos id the model cannot produce would make every answer run to its token limit)");
       }
     }
     Integer bos = intOrNull(g.hasNonNull("bos_token_id") ? g.get("bos_token_id") : c.get("bos_token_id"));

@@ -104,6 +104,18 @@ class CheckpointLoadingTest {
   }
 
   @Test
+  void aSafetensorsFileCutShortIsNamedAsCutShort() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    long headerLength = java.nio.ByteBuffer.wrap(bytes, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+    Files.write(file, java.util.Arrays.copyOf(bytes, 100));
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertEquals(file + ": cut short: its header says " + headerLength + " bytes of JSON but the file has 92 after the"
+        + " length; copy or download it again", e.getMessage());
+  }
+
+  @Test
   void unsupportedTensorDtypeIsReportedWithTheFile() throws IOException {
     Path dir = copy("qwen2-tiny");
     Path file = dir.resolve("model.safetensors");

@@ -90,7 +90,7 @@ class HfConfigTest {
       {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8}", "rope_parameters of type llama3 needs \"low_freq_factor\""},
       {"\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":8}", "rope_parameters type \"yarn\" is not supported (default or llama3)"},
       {"\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":-5}", "\"rope_theta\" must be a number above 0, found -5"},
-      {"\"eos_token_id\":[2,100]", "\"eos_token_id\" 100 is not a token of this model (vocab_size 100); it could never be generated, so answers would run to their token limit"},
+      {"\"eos_token_id\":[2,100]", "\"eos_token_id\" 100 is not below config.json's vocab_size 100: one of the two is wrong (an eos id the model cannot produce would make every answer run to its token limit)"},
       {"\"use_sliding_window\":true,\"max_window_layers\":-1", "\"max_window_layers\" must be a whole number from 0, found -1"},
       {"\"rope_scaling\":\"linear\"", "\"rope_scaling\" must be an object such as {\"rope_type\": \"llama3\", ...}, found \"linear\""},
     };

@@ -209,6 +209,11 @@ public record CompletionRequest(
       }
       Boolean iu = bool((ObjectNode) so, "include_usage");
       includeUsage = iu != null && iu;
+      // vLLM's: usage on every chunk. Not implemented, so only its do-nothing value is accepted.
+      Boolean cus = bool((ObjectNode) so, "continuous_usage_stats");
+      if (cus != null && cus)
+        throw ApiError.unsupported("stream_options.continuous_usage_stats", "stream_options.continuous_usage_stats = true"
+            + " is not supported (usage comes on the last chunk, with include_usage); leave it out or send false");
     }
     String user = string(body, "user", false);
 

@@ -206,7 +206,11 @@ public final class SafetensorsReader implements AutoCloseable {
         throw new CheckpointException(file + ": too short to be a safetensors file");
       }
       long headerLen = lenBuf.getLong(0);
-      if (headerLen <= 0 || headerLen > 100_000_000L || 8 + headerLen > size) {
+      if (headerLen > 0 && headerLen <= 100_000_000L && 8 + headerLen > size) {
+        throw new CheckpointException(file + ": cut short: its header says " + headerLen + " bytes of JSON but the file has "
+            + (size - 8) + " after the length; copy or download it again");
+      }
+      if (headerLen <= 0 || headerLen > 100_000_000L) {
         throw new CheckpointException(file + ": invalid safetensors header length " + headerLen);
       }
       ByteBuffer header = ByteBuffer.allocate((int) headerLen);
