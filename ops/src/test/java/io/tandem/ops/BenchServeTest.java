@@ -25,7 +25,10 @@ class BenchServeTest {
     int code;
     try {
       System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-      code = Tandem.commandLine().execute("bench", "serve", "--sessions", "1,3",
+      // Lanes started together: staggered by one session's measured lifetime, a single slow
+      // measurement (a GC pause on a loaded machine) spread them so far apart that sessions this
+      // short never met in a pass (CI on 765c1d6: mean batch 1.0 at 3 sessions).
+      code = Tandem.commandLine().execute("bench", "serve", "--sessions", "1,3", "--no-stagger",
           "--problems", "4", "--new-tokens", "24", "--runs", "1", "--batching", "true", "--json");
     } finally {
       System.setOut(was);

@@ -133,7 +133,7 @@ final class EngineModel implements ServedModel {
     return ServedModel.render(prompt, tokenizer, p -> {
       if (template == null)
         throw new IllegalArgumentException(name + ": the tokenizer folder has no chat template (tokenizer_config.json "
-            + "chat_template or chat_template.jinja); send a raw prompt instead");
+            + "chat_template or chat_template.jinja); send a raw prompt instead (POST /v1/completions; tandem generate --no-chat-template)");
       return tokenizer.encode(template.render(p.messages(), true));
     });
   }

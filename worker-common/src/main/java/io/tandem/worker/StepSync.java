@@ -112,7 +112,13 @@ final class StepSync {
       }
       return new Ready(view, promptTokens, injected, detok, limit);
     } catch (RuntimeException e) {
-      log.warn("worker could not admit request {} of session {}", g.requestId(), g.sessionId(), e);
+      // A request the model cannot take as it is (no chat template, ...) is the asker's to fix: its
+      // message says what to do; anything else is ours, with its stack trace.
+      if (e instanceof IllegalArgumentException) {
+        log.warn("worker could not admit request {} of session {}: {}", g.requestId(), g.sessionId(), e.getMessage());
+      } else {
+        log.warn("worker could not admit request {} of session {}", g.requestId(), g.sessionId(), e);
+      }
       scheduler.forget(g.sessionId());
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.INTERNAL, "worker could not take the request: " + e.getMessage()));
       return null;

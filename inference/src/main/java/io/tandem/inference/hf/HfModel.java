@@ -135,7 +135,7 @@ public final class HfModel implements LanguageModel {
   public int[] renderChat(List<ChatMessage> messages) {
     if (template == null)
       throw new IllegalArgumentException(name + " has no chat template (tokenizer_config.json chat_template or "
-          + "chat_template.jinja); send a raw prompt instead");
+          + "chat_template.jinja); send a raw prompt instead (POST /v1/completions; tandem generate --no-chat-template)");
     return tokenizer.encode(template.render(messages, true));
   }
 

@@ -93,12 +93,13 @@ final class ApiRoutes extends AllDirectives {
                 path(segment(), id -> completeWithFuture(models().thenApply(m -> model(m, id, log, tenant)))))))))),
         path("tokenize", () -> post(() -> tokenizer(request, false, log))),
         path("detokenize", () -> post(() -> tokenizer(request, true, log))),
-        pathPrefix("health", () -> concat(
+        // GET only, as vLLM's (HEAD too: akka-http answers it as GET without the body).
+        pathPrefix("health", () -> get(() -> concat(
             pathEnd(() -> live),
             path("live", () -> live),
-            path("ready", () -> completeWithFuture(ready())))),
-        path("metrics", () -> completeWithFuture(
-            workers.stats().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws))))),
+            path("ready", () -> completeWithFuture(ready()))))),
+        path("metrics", () -> get(() -> completeWithFuture(
+            workers.stats().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws)))))),
         pathSingleSlash(() -> page),
         path("index.html", () -> page));
   }

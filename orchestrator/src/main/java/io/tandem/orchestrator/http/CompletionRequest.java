@@ -177,8 +177,7 @@ public record CompletionRequest(
 
     SamplingParams d = limits.sampling();
     Double temperature = number(body, "temperature", 0, 2);
-    Double topP = number(body, "top_p", 0, 1);
-    if (topP != null && topP == 0) throw ApiError.invalid("top_p", "top_p must be greater than 0 and at most 1, got 0");
+    Double topP = number(body, "top_p", Double.MIN_VALUE, 1);
     Integer topK = integer(body, "top_k", -1, 1_000_000);
     Long seed = null;
     JsonNode s = body.get("seed");
@@ -436,8 +435,14 @@ public record CompletionRequest(
     if (v == null || v.isNull()) return null;
     if (!v.isNumber()) throw ApiError.invalid(f, f + " must be a number, got " + Json.kind(v));
     double x = v.asDouble();
-    if (!(x >= min && x <= max)) throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(v.asText()));
+    if (!(x >= min && x <= max))
+      throw ApiError.invalid(f, f + (min > 0 ? " must be greater than 0 and at most " + fmt(max) : " must be between " + fmt(min)
+          + " and " + fmt(max)) + ", got " + clip(v.asText()));
     return x;
+  }
+
+  private static String fmt(double x) {
+    return x == Math.rint(x) ? Long.toString((long) x) : Double.toString(x);
   }
 
   static String clip(String s) {

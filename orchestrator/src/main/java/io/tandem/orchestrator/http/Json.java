@@ -38,7 +38,7 @@ final class Json {
     try {
       root = MAPPER.readTree(body);
     } catch (JsonProcessingException e) {
-      String msg = e.getOriginalMessage();
+      String msg = withoutJacksonAdvice(e.getOriginalMessage());
       if (msg != null && msg.length() > 200) msg = msg.substring(0, 200) + "...";
       var loc = e.getLocation();
       throw ApiError.invalid(null, "the request body is not valid JSON"
@@ -47,6 +47,18 @@ final class Json {
     if (root == null || !root.isObject())
       throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
     return (ObjectNode) root;
+  }
+
+  /**
+   * Jackson's message without what only its caller could act on: the parser feature that would
+   * allow the input ("enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"), the class it
+   * was reading into.
+   */
+  static String withoutJacksonAdvice(String msg) {
+    if (msg == null) return null;
+    return msg.replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
+        .replaceAll("[:;]\\s*[^:;]*(Feature\\.|com\\.fasterxml)[^:;]*", "")
+        .strip();
   }
 
   static final int MAX_DEPTH = 64;

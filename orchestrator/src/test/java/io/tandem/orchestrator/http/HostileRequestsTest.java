@@ -45,6 +45,8 @@ class HostileRequestsTest {
     c.add(new Case("JSON array body", CHAT, "[1,2,3]", KEY));
     c.add(new Case("JSON string body", CHAT, "\"hello\"", KEY));
     c.add(new Case("trailing garbage", CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "} extra", KEY));
+    c.add(new Case("trailing object", CHAT, "{\"model\":\"tandem\"," + OK_MSGS + "} {}", KEY));
+    c.add(new Case("NaN", CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"temperature\":NaN}", KEY));
     c.add(new Case("duplicate keys", CHAT, "{\"model\":\"tandem\",\"model\":\"x\"," + OK_MSGS + "}", KEY));
     c.add(new Case("deep nesting", CHAT, "{\"model\":\"tandem\",\"x\":" + "[".repeat(5000) + "]".repeat(5000) + "}", KEY));
     c.add(new Case("huge body", CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "a".repeat(200_000) + "\"}]}", KEY));
@@ -114,6 +116,7 @@ class HostileRequestsTest {
       assertTrue(message.length() > 10, c.name() + ": a clear message, got " + r.body());
       assertTrue(err.has("type") && err.has("param") && err.has("code"), c.name() + ": OpenAI's error shape: " + r.body());
       assertFalse(r.body().contains("Exception") || r.body().contains("\tat "), c.name() + ": no stack trace: " + r.body());
+      assertFalse(message.contains("fasterxml") || message.contains("Feature."), c.name() + ": no parser internals: " + message);
     }
     HttpResponse<String> ok = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"max_tokens\":5}", KEY);
     assertEquals(200, ok.statusCode(), ok.body());
@@ -158,5 +161,16 @@ class HostileRequestsTest {
     HttpResponse<String> developer = server.post(CHAT,
         "{\"model\":\"tandem\",\"messages\":[{\"role\":\"developer\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}", KEY);
     assertEquals(200, developer.statusCode(), "the roles listed are accepted: " + developer.body());
+    for (String topP : new String[] {"0", "1.01"}) {
+      HttpResponse<String> p = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"top_p\":" + topP + "}", KEY);
+      assertEquals("top_p must be greater than 0 and at most 1, got " + topP, json.readTree(p.body()).at("/error/message").asText());
+    }
+    // Health and metrics are read with GET (as vLLM's); another method gets OpenAI's 405, not a 200.
+    for (String path : new String[] {"/health", "/health/ready", "/metrics"}) {
+      HttpResponse<String> post = server.post(path, "{}", KEY);
+      assertEquals(405, post.statusCode(), path + ": " + post.body());
+      assertEquals("invalid_request_error", json.readTree(post.body()).at("/error/type").asText(), post.body());
+      assertEquals(200, server.get(path).statusCode(), path);
+    }
   }
 }
