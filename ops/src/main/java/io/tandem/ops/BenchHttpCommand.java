@@ -82,9 +82,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
       if (scripted != null) {
         node = startScripted();
       } else {
+        url = baseUrl(url);
         URI u = URI.create(url);
-        if (!"http".equalsIgnoreCase(u.getScheme()) && !"https".equalsIgnoreCase(u.getScheme()))
-          throw new IllegalArgumentException("--url " + url + ": give an http:// URL of a Tandem server, e.g. http://127.0.0.1:8080");
         if (u.getHost() == null || !InetAddress.getByName(u.getHost()).isLoopbackAddress())
           throw new IllegalArgumentException("bench http only targets this machine: " + url + " is not a loopback address");
       }
@@ -92,6 +91,32 @@ public final class BenchHttpCommand implements Callable<Integer> {
     } finally {
       if (node != null) node.close();
     }
+  }
+
+  /**
+   * The server's base URL from {@code --url}: {@code http://HOST:PORT}, a trailing {@code /} or
+   * {@code /v1} (the OpenAI clients' base URL) taken off.
+   *
+   * @throws IllegalArgumentException naming what is wrong and what to give instead
+   */
+  static String baseUrl(String url) {
+    String expected = "give the http:// URL of a Tandem server on this machine, e.g. http://127.0.0.1:8080";
+    URI u;
+    try {
+      u = new URI(url.strip());
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalArgumentException("--url " + url + ": not a URL (" + e.getReason() + "); " + expected);
+    }
+    if (!"http".equalsIgnoreCase(u.getScheme()) || u.getHost() == null)
+      throw new IllegalArgumentException("--url " + url + ": " + expected);
+    if (u.getPort() > 65535 || (u.getPort() < 1 && u.getPort() != -1) || (u.getPort() == -1 && u.getAuthority().contains(":")))
+      throw new IllegalArgumentException("--url " + url + ": the port must be a number from 1 to 65535; " + expected);
+    if (u.getQuery() != null || u.getFragment() != null)
+      throw new IllegalArgumentException("--url " + url + ": no query or fragment; " + expected);
+    String path = u.getPath() == null ? "" : u.getPath().replaceAll("/+$", "");
+    if (!path.isEmpty() && !path.equals("/v1"))
+      throw new IllegalArgumentException("--url " + url + ": the server's base URL has no path but /v1; " + expected);
+    return "http://" + u.getHost() + (u.getPort() == -1 ? "" : ":" + u.getPort());
   }
 
   private TandemNode startScripted() throws Exception {

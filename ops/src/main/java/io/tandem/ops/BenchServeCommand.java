@@ -144,6 +144,7 @@ public final class BenchServeCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--problems " + problems + ": give at least 1 problem per run");
     if (repeats < 1) throw new IllegalArgumentException("--runs " + repeats + ": give at least 1 run per point");
     if (newTokens < 1) throw new IllegalArgumentException("--new-tokens " + newTokens + ": each session needs at least 1 token");
+    models.sampling(); // --temperature, --top-k, --top-p checked before any model loads
     int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
     int workload = problems != null ? problems : 4 * most;
     if (workload < most)

@@ -69,6 +69,7 @@ public final class EvalCommand implements Callable<Integer> {
     System.setProperty("java.awt.headless", "true");
     if (limit != null && limit < 1) throw new IllegalArgumentException("--limit must be >= 1 (the number of problems to run)");
     if (concurrency < 1) throw new IllegalArgumentException("--concurrency must be >= 1");
+    models.sampling(); // --temperature, --top-k, --top-p checked before any model loads
     String dataset;
     List<Problem> problems;
     if (data == null) {

@@ -7,6 +7,7 @@ import io.tandem.orchestrator.http.HttpSettings;
 import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.http.TenantSpec;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.io.IOException;
 import java.net.BindException;
@@ -29,7 +30,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {
       "Serve the OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models), health, metrics and the playground.",
-      "Without --small/--large: the demo pair in ops/demo/ (tiny models that add six two-digit numbers)."
+      "Without --small/--large: the demo pair in ops/demo/ (tiny models that add six two-digit numbers).",
+      "--temperature, --top-k, --top-p and --seed are what a request that leaves out that field gets."
     })
 public final class ServeCommand implements Callable<Integer> {
 
@@ -56,8 +58,13 @@ public final class ServeCommand implements Callable<Integer> {
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
-    // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here).
-    HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(models.sampling());
+    // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
+    // within what a request may ask for itself).
+    SamplingParams sampling = models.sampling();
+    if (sampling.temperature() > 2)
+      throw new IllegalArgumentException("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
+          + " (OpenAI's range), so the server's default may not be more");
+    HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (apiKeys != null) {
       String expected = "give a HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
       ModelOptions.requireInputFile("--api-keys", apiKeys, expected);

@@ -63,13 +63,27 @@ class CommandLineMistakesTest {
         keys.err());
     Result ftp = run("bench", "http", "--url", "ftp://127.0.0.1:18999", "--requests", "1");
     assertEquals(1, ftp.exit());
-    assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give an http:// URL of a Tandem server, e.g."
-        + " http://127.0.0.1:8080", ftp.err());
+    assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give the http:// URL of a Tandem server on this"
+        + " machine, e.g. http://127.0.0.1:8080", ftp.err());
+    assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/"));
+    assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/v1/"));
+    for (String bad : new String[] {"https://127.0.0.1:8080", "http://127.0.0.1:99999", "http://127.0.0.1:abc",
+        "127.0.0.1:8080", "http://127.0.0.1:8080?x=1", "http://127.0.0.1:8080/v2"}) {
+      Result r = run("bench", "http", "--url", bad, "--requests", "1");
+      assertEquals(1, r.exit(), bad);
+      assertTrue(r.err().startsWith("tandem bench http: --url " + bad + ": ") && r.err().endsWith("e.g. http://127.0.0.1:8080")
+          && !r.err().contains("\n"), r.err());
+    }
     // serve's sampling flags are the defaults of its requests: checked as generate checks them, before any model loads.
     Result hot = run("serve", "--temperature", "-1", "--port", "0");
     assertEquals(1, hot.exit());
     assertEquals("tandem serve: temperature must be a finite number >= 0, got -1.0", hot.err());
     assertEquals("tandem serve: top_p must be in (0, 1], got 5.0", run("serve", "--top-p", "5", "--port", "0").err());
+    assertEquals("tandem serve: --temperature 5.0: a request may ask for at most 2 (OpenAI's range), so the server's"
+        + " default may not be more", run("serve", "--temperature", "5", "--port", "0").err());
+    assertEquals("tandem bench serve: temperature must be a finite number >= 0, got -1.0",
+        run("bench", "serve", "--temperature", "-1").err());
+    assertEquals("tandem eval: top_p must be in (0, 1], got 0.0", run("eval", "--top-p", "0").err());
   }
 
   @Test

@@ -227,8 +227,11 @@ public final class HfModel implements LanguageModel {
     }
 
     /**
-     * With a seed, each position draws from its own stream (seed, position): the same tokens
-     * come out whether the sequence ran alone or batched, kept its cache or rebuilt it.
+     * With a seed, each position draws from its own stream (seed, position): the same draws
+     * whether the sequence ran alone or batched, kept its cache or rebuilt it. The logits drawn
+     * from may still differ in their last bits between batch compositions (matrix products
+     * blocked differently, as in any batched server), which can change a draw between two tokens
+     * almost equally likely.
      */
     Sampler sampler() {
       if (unseeded != null) return unseeded;

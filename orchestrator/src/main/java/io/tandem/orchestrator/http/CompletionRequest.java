@@ -204,12 +204,13 @@ public record CompletionRequest(
       for (Iterator<String> it = so.fieldNames(); it.hasNext(); ) {
         String f = it.next();
         if (!f.equals("include_usage") && !f.equals("continuous_usage_stats"))
-          throw ApiError.invalid("stream_options." + f, "unrecognized field in stream_options: " + f + " (include_usage is supported)");
+          throw ApiError.invalid("stream_options." + f, "unrecognized field in stream_options: " + f
+              + " (include_usage is supported, and continuous_usage_stats false)");
       }
-      Boolean iu = bool((ObjectNode) so, "include_usage");
+      Boolean iu = bool((ObjectNode) so, "include_usage", "stream_options.");
       includeUsage = iu != null && iu;
       // vLLM's: usage on every chunk. Not implemented, so only its do-nothing value is accepted.
-      Boolean cus = bool((ObjectNode) so, "continuous_usage_stats");
+      Boolean cus = bool((ObjectNode) so, "continuous_usage_stats", "stream_options.");
       if (cus != null && cus)
         throw ApiError.unsupported("stream_options.continuous_usage_stats", "stream_options.continuous_usage_stats = true"
             + " is not supported (usage comes on the last chunk, with include_usage); leave it out or send false");
@@ -414,9 +415,14 @@ public record CompletionRequest(
   }
 
   private static Boolean bool(ObjectNode body, String f) {
+    return bool(body, f, "");
+  }
+
+  /** A boolean field of {@code body}, named {@code parent + f} in an error (e.g. {@code stream_options.include_usage}). */
+  private static Boolean bool(ObjectNode body, String f, String parent) {
     JsonNode v = body.get(f);
     if (v == null || v.isNull()) return null;
-    if (!v.isBoolean()) throw ApiError.invalid(f, f + " must be true or false, got " + Json.kind(v));
+    if (!v.isBoolean()) throw ApiError.invalid(parent + f, parent + f + " must be true or false, got " + Json.kind(v));
     return v.asBoolean();
   }
 

@@ -71,8 +71,10 @@ public final class TandemHttpServer {
             + " it listens on {} only. Set tandem.http.api-keys or --api-keys FILE to require keys.", b.localAddress());
       else LOG.info("tandem serve: {} API keys for {} tenants", settings.tenants().size(),
           settings.tenants().stream().map(TenantSpec::tenant).distinct().count());
-      LOG.info("tandem serve: listening on http://{}:{}/ (OpenAI API under /v1, playground at /)",
-          b.localAddress().getHostString(), b.localAddress().getPort());
+      io.tandem.protocol.SamplingParams d = settings.defaultSampling();
+      LOG.info("tandem serve: listening on http://{}:{}/ (OpenAI API under /v1, playground at /); a request without"
+          + " them gets temperature {}, top_k {}, top_p {}, {}", b.localAddress().getHostString(), b.localAddress().getPort(),
+          d.temperature(), d.topK(), d.topP(), d.seed() == null ? "no seed" : "seed " + d.seed());
       return server;
     });
   }
