@@ -12,6 +12,7 @@ import io.tandem.orchestrator.session.SessionRunner;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.PaperConfigLoader;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.io.PrintStream;
@@ -84,6 +85,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
     if (prompt == null) throw new IllegalArgumentException("no prompt: give --prompt \"...\" (or --case FILE)");
     if (trace != null) ModelOptions.requireOutputFile("--trace", trace);
+    SamplingParams sampling = models.sampling(); // checked before the models are chosen, let alone loaded
     // Quiet means no log line at all: a failure still ends in the one-line error of Tandem's handler.
     if (quiet) for (String logger : List.of(org.slf4j.Logger.ROOT_LOGGER_NAME, "io.tandem", "akka"))
       ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(logger)).setLevel(ch.qos.logback.classic.Level.OFF);
@@ -95,7 +97,7 @@ public final class GenerateCommand implements Callable<Integer> {
     ModelOptions.requireEnginesAnswer(config, needed);
 
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
-    SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, models.sampling(),
+    SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
         maxTokens, speculative, mode, true);
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     long t0 = System.nanoTime();

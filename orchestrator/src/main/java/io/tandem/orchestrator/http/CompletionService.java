@@ -283,6 +283,7 @@ final class CompletionService {
     HttpResponse clientLeft() {
       log.status = 499;
       log.error = "the client closed the connection";
+      metrics.response(permit.tenant(), 499); // as the request log counts it (nginx's "client closed request")
       return new ApiError(400, "invalid_request_error", null, "client_closed_request", log.error, 0).toResponse();
     }
 

@@ -72,8 +72,8 @@ public final class TandemHttpServer {
       else LOG.info("tandem serve: {} API keys for {} tenants", settings.tenants().size(),
           settings.tenants().stream().map(TenantSpec::tenant).distinct().count());
       io.tandem.protocol.SamplingParams d = settings.defaultSampling();
-      LOG.info("tandem serve: listening on http://{}:{}/ (OpenAI API under /v1, playground at /); a request without"
-          + " them gets temperature {}, top_k {}, top_p {}, {}", b.localAddress().getHostString(), b.localAddress().getPort(),
+      LOG.info("tandem serve: listening on http://{}:{}/ (OpenAI API under /v1, playground at /); requests that"
+          + " leave them out get temperature {}, top_k {}, top_p {}, {}", b.localAddress().getHostString(), b.localAddress().getPort(),
           d.temperature(), d.topK(), d.topP(), d.seed() == null ? "no seed" : "seed " + d.seed());
       return server;
     });

@@ -134,6 +134,7 @@ class ApiRoundTwoTest {
   @Test
   void aNonStreamingClientThatClosesItsSocketCancelsItsSessionAndFreesItsCaches() throws Exception {
     double cancelledBefore = server.metric("tandem:requests_cancelled_total");
+    double closedBefore = closed();
     server.gate.close();
     server.gate.allow(3);
     String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":60,\"tandem\":{\"mode\":\"small\"}}";
@@ -148,6 +149,16 @@ class ApiRoundTwoTest {
     eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
     eventually("its cache is freed", () -> cachedSessions() == 0);
     assertEquals(cancelledBefore + 1, server.metric("tandem:requests_cancelled_total"), "it never finished for nobody");
+    eventually("its answer counts as the request log has it, 499", () -> closed() == closedBefore + 1);
+  }
+
+  /** tandem:http_responses_total{status="499"}: 0 before the first. */
+  private static double closed() throws Exception {
+    try {
+      return server.metric("tandem:http_responses_total{status=\"499\"}");
+    } catch (AssertionError none) {
+      return 0;
+    }
   }
 
   private static double cachedSessions() throws Exception {
