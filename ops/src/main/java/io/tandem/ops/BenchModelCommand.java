@@ -69,29 +69,29 @@ public final class BenchModelCommand implements Callable<Integer> {
           {"--runs", String.valueOf(runs)},
           {"--batch", String.valueOf(Arrays.stream(batches).min().orElse(1))}}) {
         if (Integer.parseInt(option[1]) < 1) {
-          System.err.println("bench model: " + option[0] + " " + option[1] + ": give 1 or more");
+          System.err.println("tandem bench model: " + option[0] + " " + option[1] + ": give 1 or more");
           return 1;
         }
       }
       if (!Files.isDirectory(model)) {
-        System.err.println("bench model: --model " + model + ": no such folder; give a Hugging Face checkpoint folder"
+        System.err.println("tandem bench model: --model " + model + ": no such folder; give a Hugging Face checkpoint folder"
             + " (config.json, model.safetensors), e.g. ops/demo/large or one ./tandem make-checkpoint wrote");
         return 1;
       }
       if (threads < 0) {
-        System.err.println("bench model: --threads " + threads + ": give 1 or more, or 0 for one per core");
+        System.err.println("tandem bench model: --threads " + threads + ": give 1 or more, or 0 for one per core");
         return 1;
       }
       int cores = Runtime.getRuntime().availableProcessors();
       if (threads > cores) {
-        System.err.println("bench model: warning: --threads " + threads + " is more than this machine's " + cores
+        System.err.println("tandem bench model: warning: --threads " + threads + " is more than this machine's " + cores
             + " cores; forward passes oversubscribe them and run slower");
       }
       Precision p = Precision.parse(precision);
       HfConfig config = HfConfig.load(model);
       int maxLength = config.contextLength();
       if ((long) promptTokens + newTokens > maxLength) {
-        System.err.println("bench model: --prompt-tokens " + promptTokens + " + --new-tokens " + newTokens + " = "
+        System.err.println("tandem bench model: --prompt-tokens " + promptTokens + " + --new-tokens " + newTokens + " = "
             + ((long) promptTokens + newTokens) + " passes this model's context length " + maxLength + " (its " + config.contextLengthKey() + ")"
             + "; keep their sum at or below it");
         return 1;
@@ -99,7 +99,7 @@ public final class BenchModelCommand implements Callable<Integer> {
       if (!"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"))) {
         // Read by libgomp at load, so only the environment can set it.
         System.err.println(
-            "bench model: warning: OMP_WAIT_POLICY is not PASSIVE; PyTorch's OpenMP threads spin between ops,"
+            "tandem bench model: warning: OMP_WAIT_POLICY is not PASSIVE; PyTorch's OpenMP threads spin between ops,"
                 + " which on a shared or small CPU slowed decode steps 6x here");
       }
       Torch.engine();
@@ -150,7 +150,7 @@ public final class BenchModelCommand implements Callable<Integer> {
       }
       return 0;
     } catch (Exception e) {
-      System.err.println("bench model: " + e.getMessage());
+      System.err.println("tandem bench model: " + e.getMessage());
       return 1;
     }
   }

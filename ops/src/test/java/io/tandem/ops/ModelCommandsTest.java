@@ -108,17 +108,17 @@ class ModelCommandsTest {
 
     assertEquals(1, bad);
     String message = err.toString().trim();
-    assertTrue(message.startsWith("bench model: unknown precision 'int4'") && message.contains("float16"), message);
+    assertTrue(message.startsWith("tandem bench model: unknown precision 'int4'") && message.contains("float16"), message);
 
     // Refused before loading, with what to do: not after a prefill, by the forward pass.
     assertEquals(1, tooLong);
     String refusal = tooLongErr.toString().trim();
-    assertEquals("bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
+    assertEquals("tandem bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
         + " context length 32768 (its max_position_embeddings); keep their sum at or below it", refusal);
     assertEquals(1, zeroRuns);
-    assertEquals("bench model: --runs 0: give 1 or more", zeroRunsErr.toString().trim());
+    assertEquals("tandem bench model: --runs 0: give 1 or more", zeroRunsErr.toString().trim());
     assertEquals(1, noFolder);
-    assertTrue(noFolderErr.toString().trim().startsWith("bench model: --model " + tmp.resolve("absent")
+    assertTrue(noFolderErr.toString().trim().startsWith("tandem bench model: --model " + tmp.resolve("absent")
         + ": no such folder; give a Hugging Face checkpoint folder"), noFolderErr.toString());
   }
 
