@@ -143,13 +143,18 @@ class CheckpointLoadingTest {
     return dst;
   }
 
+  /** Rewrites {@code dir}'s config.json ({@code config}, saying {@code layers}) to say num_hidden_layers {@code claimed}. */
+  private static void claimLayers(Path dir, String config, int layers, int claimed) throws IOException {
+    Files.writeString(dir.resolve("config.json"),
+        config.replaceFirst("\"num_hidden_layers\"\\s*:\\s*" + layers, "\"num_hidden_layers\": " + claimed));
+  }
+
   @Test
   void aConfigWithMoreLayersThanTheWeightsOrUntiedWithoutAnLmHeadIsRefusedByKey(@TempDir Path dir) throws IOException {
     Path fixture = copyInto(dir, "qwen2-tiny");
     String config = Files.readString(dir.resolve("config.json"));
     int layers = HfConfig.load(fixture).numHiddenLayers();
-    Files.writeString(dir.resolve("config.json"),
-        config.replaceFirst("\"num_hidden_layers\"\\s*:\\s*" + layers, "\"num_hidden_layers\": " + (layers + 1)));
+    claimLayers(dir, config, layers, layers + 1);
     assertEquals(dir + ": config.json says num_hidden_layers " + (layers + 1) + " but the weights have no layer " + layers
         + " (model.layers." + layers + ".*): the config does not belong to these weights",
         assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage());
@@ -165,8 +170,7 @@ class CheckpointLoadingTest {
     Path fixture = copyInto(dir, "qwen2-tiny");
     String config = Files.readString(dir.resolve("config.json"));
     int layers = HfConfig.load(fixture).numHiddenLayers();
-    Files.writeString(dir.resolve("config.json"),
-        config.replaceFirst("\"num_hidden_layers\"\\s*:\\s*" + layers, "\"num_hidden_layers\": " + (layers - 1)));
+    claimLayers(dir, config, layers, layers - 1);
     CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
     assertEquals(dir + ": the weights have a layer " + (layers - 1) + " (model.layers." + (layers - 1) + ".*) but config.json "
         + "says num_hidden_layers " + (layers - 1) + ": the config does not belong to these weights", e.getMessage());
