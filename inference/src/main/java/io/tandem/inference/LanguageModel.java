@@ -64,6 +64,19 @@ public interface LanguageModel extends AutoCloseable {
   /** Bytes of cache one token occupies in a sequence of this model (0 for models without a cache). */
   long cacheBytesPerToken();
 
+  /**
+   * Bytes of cache this model would hold for sequences whose caches hold {@code cachedTokens}
+   * tokens each, were they its only ones: what a worker compares with its {@code kv-cache-bytes}
+   * before a forward pass (as vLLM's scheduler asks its block manager whether the running
+   * sequences can grow). Default: the tokens times {@link #cacheBytesPerToken()}; a model whose
+   * caches share a pool counts the pool's layout.
+   */
+  default long cacheBytesFor(int[] cachedTokens) {
+    long tokens = 0;
+    for (int n : cachedTokens) tokens += n;
+    return tokens * cacheBytesPerToken();
+  }
+
   @Override
   default void close() {}
 }

@@ -32,6 +32,15 @@ public interface Sequence extends AutoCloseable {
    */
   Sequence forkPrefix(int n, io.tandem.protocol.SamplingParams sampling);
 
+  /**
+   * Frees the cache and forgets what it held, keeping the tokens: {@link #processedLength()} becomes
+   * 0 and the next {@link LanguageModel#forward} passes prefill every token again, in chunks, before
+   * the sequence samples its next one. vLLM's preemption by recomputation: a worker out of cache
+   * room takes a running sequence out of the batch this way and resumes it later with the same
+   * tokens. A sequence without a cache of its own (a remote engine's) keeps its count.
+   */
+  default void dropCache() {}
+
   /** Bytes of native or heap memory held by this sequence's cache. */
   long cacheBytes();
 

@@ -80,6 +80,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final Role role;
   private final LanguageModel model;
   private final ServedModel served;
+  private final WorkerSettings settings;
   private final Scheduler<StepRun> scheduler;
   private boolean tickPending;
   private final WorkerMetrics metrics = new WorkerMetrics();
@@ -90,7 +91,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     this.role = role;
     this.model = model;
     this.served = ServedModel.of(model);
-    this.scheduler = new Scheduler<>(settings, queue);
+    this.settings = settings;
+    this.scheduler = new Scheduler<>(settings, queue, model::cacheBytesFor);
   }
 
   @Override
@@ -150,6 +152,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onForward() {
     tickPending = false;
+    preemptOverBudget();
     admitWaiting();
     Scheduler.Batch<StepRun> batch = scheduler.schedule();
     if (batch == null) return this;
@@ -184,7 +187,25 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return this;
   }
 
+  /**
+   * Preempts what the cache budget cannot hold this pass, warning on the first preemption and every
+   * 50th after it, as vLLM does.
+   */
+  private void preemptOverBudget() {
+    int n = scheduler.preemptOverBudget().size();
+    if (n == 0) return;
+    long before = metrics.preemptions;
+    metrics.preemptions += n;
+    if (before == 0 || before / 50 != metrics.preemptions / 50) {
+      getContext().getLog().warn("{} worker preempted {} running sequence(s), to be recomputed when there is room: the "
+          + "batch's KV cache would pass kv-cache-bytes ({} bytes); {} preemption(s) so far. If this repeats, raise "
+          + "tandem.{}.kv-cache-bytes or lower tandem.{}.max-batch.", role, n, String.format("%,d", settings.kvCacheBytes()),
+          metrics.preemptions, role, role);
+    }
+  }
+
   private void admitWaiting() {
+    scheduler.resumePreempted();
     for (PendingRequest p; (p = scheduler.nextToAdmit()) != null; ) {
       StepSync.Ready ready = StepSync.sync(p.request(), scheduler, served, metrics, getContext().getLog());
       if (ready == null) continue; // answered already (resync, failure)

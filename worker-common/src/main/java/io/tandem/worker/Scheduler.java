@@ -1,19 +1,24 @@
 package io.tandem.worker;
 
 import io.tandem.inference.Sequence;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToLongFunction;
 
 /**
  * What a worker decides between two forward passes, as vLLM's scheduler does, apart from the actor
  * that talks ({@link ModelWorker}) and the model that computes: which waiting requests join the
  * running batch (admission, in the order the role's {@link AdmissionQueue} gives), which sequences
  * the next forward pass runs and how many prompt tokens each may prefill in it (chunked prefill),
- * and which sessions' caches to drop when the cache outgrows its byte budget (least recently used
- * first, never one that is running).
+ * which sessions' caches to drop when the cache outgrows its byte budget (least recently used
+ * first, never one that is running), and, when the running sequences' own caches would outgrow it,
+ * which of them to preempt (vLLM's preemption by recomputation: the most recently admitted drops its
+ * cache and waits, ahead of every new request, until there is room to prefill it again).
  *
  * <p>A plain class, not thread-safe: the worker's actor owns it.
  *
@@ -40,6 +45,14 @@ final class Scheduler<R extends Scheduler.Running> {
   private final WorkerSettings settings;
   private final AdmissionQueue waiting;
   private final List<R> running = new ArrayList<>();
+  /**
+   * Requests out of the running batch for want of cache room, their caches dropped: preempted, or
+   * admitted when there was none. They resume before any waiting request is admitted, the most
+   * recently preempted first, as vLLM puts preempted requests back at the front of its queue.
+   */
+  private final Deque<R> preempted = new ArrayDeque<>();
+  /** The model's bytes for caches of the given lengths, were they its only ones (LanguageModel#cacheBytesFor). */
+  private final ToLongFunction<int[]> cacheBytesFor;
   /** Access order: iteration starts at the least recently used session. */
   private final Map<String, SessionView> views = new LinkedHashMap<>(16, 0.75f, true);
   /**
@@ -49,9 +62,19 @@ final class Scheduler<R extends Scheduler.Running> {
   private final Map<Long, SessionView> retired = new LinkedHashMap<>(16, 0.75f, true);
   private long retiredCount;
 
+  /** A scheduler whose sequences hold no cache of their own (a remote engine's worker): it never preempts. */
   Scheduler(WorkerSettings settings, AdmissionQueue waiting) {
+    this(settings, waiting, lengths -> 0);
+  }
+
+  /**
+   * @param cacheBytesFor the bytes the model would hold for caches of the given lengths alone
+   *     ({@link io.tandem.inference.LanguageModel#cacheBytesFor}), for the budget checks
+   */
+  Scheduler(WorkerSettings settings, AdmissionQueue waiting, ToLongFunction<int[]> cacheBytesFor) {
     this.settings = settings;
     this.waiting = waiting;
+    this.cacheBytesFor = cacheBytesFor;
   }
 
   /** Queues a request; false when the queue is full (the worker rejects it). */
@@ -61,16 +84,86 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /**
    * The next waiting request to admit when the running batch has room ({@code max-batch}, or one
-   * sequence when batching is off); null when it has none or nothing waits. The worker syncs the
-   * request's session and then either {@link #start}s it or answers it at once.
+   * sequence when batching is off) and no preempted request waits to resume; null otherwise or when
+   * nothing waits. The worker syncs the request's session and then either {@link #start}s it or
+   * answers it at once.
    */
   PendingRequest nextToAdmit() {
-    return running.size() < settings.effectiveBatch() ? waiting.poll() : null;
+    return running.size() < settings.effectiveBatch() && preempted.isEmpty() ? waiting.poll() : null;
   }
 
-  /** Adds an admitted request to the running batch. */
-  void start(R request) {
+  /**
+   * Adds an admitted request to the running batch when its cache, after the next pass, fits {@code
+   * kv-cache-bytes} beside the running ones' (or nothing runs); otherwise it drops its cache and
+   * waits with the preempted requests.
+   *
+   * @return whether it runs
+   */
+  boolean start(R request) {
+    if (!fits(request)) {
+      request.view().sequence.dropCache();
+      preempted.addFirst(request);
+      return false;
+    }
     running.add(request);
+    return true;
+  }
+
+  /**
+   * Puts preempted requests back in the running batch, in their order, while the batch has room
+   * and the next one's whole sequence fits the cache budget beside the running ones' (or nothing
+   * runs). Each prefills every token again (in chunks) before it samples.
+   *
+   * @return how many resumed
+   */
+  int resumePreempted() {
+    int n = 0;
+    for (R next; (next = preempted.peekFirst()) != null && running.size() < settings.effectiveBatch() && fits(next); n++) {
+      preempted.pollFirst();
+      running.add(next);
+    }
+    return n;
+  }
+
+  /**
+   * Takes running requests out of the batch, the most recently admitted first, until the running
+   * sequences' caches after the next pass fit {@code kv-cache-bytes} (one always runs, whatever its
+   * cache): each drops its cache and waits ahead of every waiting request (vLLM's preemption by
+   * recomputation). Without it a batch whose sequences grow would take memory past the budget,
+   * however much the node has.
+   *
+   * @return the requests preempted, in the order they were taken out
+   */
+  List<R> preemptOverBudget() {
+    List<R> out = new ArrayList<>();
+    while (running.size() > 1 && cacheBytesFor.applyAsLong(nextLengths(running, null)) > settings.kvCacheBytes()) {
+      R r = running.remove(running.size() - 1);
+      r.view().sequence.dropCache();
+      preempted.addFirst(r);
+      out.add(r);
+    }
+    return out;
+  }
+
+  /** Whether {@code candidate} may run beside the running batch within the budget: always when nothing runs. */
+  private boolean fits(R candidate) {
+    return running.isEmpty()
+        || cacheBytesFor.applyAsLong(nextLengths(running, candidate)) <= settings.kvCacheBytes();
+  }
+
+  /**
+   * The tokens each sequence's cache holds after the next pass: a running one's processed tokens
+   * plus what the pass feeds it (a prefill chunk at most); a candidate's whole sequence, so that one
+   * that resumes does not have to be preempted again before it has caught up.
+   */
+  private int[] nextLengths(List<R> runs, R candidate) {
+    int[] lengths = new int[runs.size() + (candidate == null ? 0 : 1)];
+    for (int i = 0; i < runs.size(); i++) {
+      Sequence s = runs.get(i).view().sequence;
+      lengths[i] = (int) Math.min(s.length(), (long) s.processedLength() + settings.prefillChunk());
+    }
+    if (candidate != null) lengths[runs.size()] = candidate.view().sequence.length();
+    return lengths;
   }
 
   /** Takes a request out of the running batch (it finished). */
@@ -78,9 +171,10 @@ final class Scheduler<R extends Scheduler.Running> {
     running.remove(request);
   }
 
-  /** Drops a session's waiting and running requests (cancelled, released or re-sent). */
+  /** Drops a session's waiting, preempted and running requests (cancelled, released or re-sent). */
   void drop(String sessionId) {
     waiting.remove(sessionId);
+    preempted.removeIf(r -> r.sessionId().equals(sessionId));
     running.removeIf(r -> r.sessionId().equals(sessionId));
   }
 
@@ -111,7 +205,7 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /** Whether another forward pass is due: something runs or waits. */
   boolean hasWork() {
-    return !running.isEmpty() || waiting.size() > 0;
+    return !running.isEmpty() || !preempted.isEmpty() || waiting.size() > 0;
   }
 
   /** The session's view, marking it used; null when this worker holds none. */
@@ -212,7 +306,7 @@ final class Scheduler<R extends Scheduler.Running> {
     }
     for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && cacheBytes() > settings.kvCacheBytes(); ) {
       SessionView v = it.next();
-      if (isRunning(v)) continue;
+      if (isRunning(v)) continue; // a preempted request's view keeps its tokens for the recomputation
       v.close();
       it.remove();
       evicted++;
@@ -228,8 +322,14 @@ final class Scheduler<R extends Scheduler.Running> {
     return total;
   }
 
+  /** Requests waiting: queued, preempted or admitted without room (vLLM counts both as waiting). */
   int waiting() {
-    return waiting.size();
+    return waiting.size() + preempted.size();
+  }
+
+  /** Requests out of the running batch for want of cache room. */
+  int preempted() {
+    return preempted.size();
   }
 
   int running() {
@@ -240,8 +340,10 @@ final class Scheduler<R extends Scheduler.Running> {
     return views.size();
   }
 
+  /** Whether a request in the running batch, or preempted from it, holds this view. */
   private boolean isRunning(SessionView v) {
     for (R r : running) if (r.view() == v) return true;
+    for (R r : preempted) if (r.view() == v) return true;
     return false;
   }
 }

@@ -23,6 +23,8 @@ final class WorkerMetrics {
   /** New sequences started from a cached prefix of another (automatic prefix caching), and the tokens they reused. */
   long prefixCacheHits;
   long prefixCacheTokens;
+  /** Running sequences preempted for cache room (their caches dropped, recomputed when they resume). */
+  long preemptions;
 
   void recordStep(int batch, int prefilled, long nanos) {
     steps++;
@@ -56,6 +58,6 @@ final class WorkerMetrics {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
         requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos, prefixCacheHits,
-        prefixCacheTokens);
+        prefixCacheTokens, preemptions);
   }
 }

@@ -33,6 +33,7 @@ class SchedulerTest {
     @Override public void truncate(int length) { tokens.truncate(length); processed = Math.min(processed, length); }
     @Override public int processedLength() { return processed; }
     @Override public long cacheBytes() { return processed * 10L; }
+    @Override public void dropCache() { processed = 0; }
     @Override public void close() { closed = true; }
 
     @Override public Sequence forkPrefix(int n, io.tandem.protocol.SamplingParams sampling) {
@@ -218,5 +219,103 @@ class SchedulerTest {
     assertEquals(1, s.evictOverBudget());
     assertTrue(((CountingSequence) old.sequence).closed);
     assertEquals(live, s.view("live"));
+  }
+
+  /** A scheduler whose model holds 10 bytes per cached token, as CountingSequence counts them. */
+  static Scheduler<Req> budgeted(int maxBatch, long cacheBytes) {
+    return new Scheduler<>(new WorkerSettings(maxBatch, 100, cacheBytes, true, 512), new ArrivalOrder(8), lengths -> {
+      long tokens = 0;
+      for (int n : lengths) tokens += n;
+      return tokens * 10;
+    });
+  }
+
+  /** A running request of {@code tokens} processed tokens, admitted as the worker admits one. */
+  private static Req running(Scheduler<Req> s, String session, int tokens) {
+    SessionView v = view(session, tokens);
+    ((CountingSequence) v.sequence).process(tokens);
+    v.appendOwn(new int[] {1}); // its next token, for the next pass
+    s.keep(v);
+    Req r = new Req(session, v);
+    assertTrue(s.start(r), session + " fits");
+    return r;
+  }
+
+  /** A decode pass: each sequence's last token cached and a new one sampled. */
+  private static void decoded(Req... runs) {
+    for (Req r : runs) {
+      ((CountingSequence) r.view().sequence).process(1);
+      r.view().appendOwn(new int[] {2});
+    }
+  }
+
+  @Test
+  void aBatchThatOutgrowsTheBudgetPreemptsTheLatestAdmittedFirst() {
+    Scheduler<Req> s = budgeted(8, 300); // 30 cached tokens
+    Req first = running(s, "first", 9);
+    Req second = running(s, "second", 9);
+    Req third = running(s, "third", 9); // 3 x 10 tokens after the next pass: exactly the budget
+    assertEquals(List.of(), s.preemptOverBudget());
+
+    decoded(first, second, third); // 11 tokens each after the next pass, 33 in all
+    assertEquals(List.of(third), s.preemptOverBudget(), "the most recently admitted goes first, and only what is needed");
+    assertEquals(0, third.view().sequence.processedLength(), "its cache is dropped");
+    assertEquals(11, third.view().sequence.length(), "its tokens stay, to be recomputed");
+    assertEquals(List.of(first, second), s.schedule().running());
+    assertEquals(1, s.waiting(), "counted as waiting, as vLLM counts a preempted request");
+    assertSame(third.view(), s.view("third"), "the session keeps its view");
+  }
+
+  @Test
+  void preemptedRequestsResumeBeforeNewOnesWhenTheirWholeSequenceFits() {
+    Scheduler<Req> s = budgeted(8, 300);
+    Req first = running(s, "first", 14);
+    Req second = running(s, "second", 14);
+    decoded(first, second);
+    assertEquals(List.of(second), s.preemptOverBudget(), "16 + 16 cached tokens would pass 30");
+    s.enqueue(pending("new"));
+    assertEquals(0, s.resumePreempted(), "second's 16 tokens beside first's 16 still do not fit");
+    assertNull(s.nextToAdmit(), "a new request waits behind the preempted one");
+    assertTrue(s.hasWork());
+
+    s.finish(first);
+    assertEquals(1, s.resumePreempted());
+    assertEquals(List.of(second), s.schedule().running());
+    assertEquals("new", s.nextToAdmit().sessionId(), "with nothing preempted, new requests are admitted again");
+  }
+
+  @Test
+  void aRequestAdmittedWithoutRoomDropsItsCacheAndWaitsWithThePreempted() {
+    Scheduler<Req> s = budgeted(8, 300);
+    running(s, "first", 19);
+    SessionView big = view("big", 15);
+    ((CountingSequence) big.sequence).process(15);
+    s.keep(big);
+    Req r = new Req("big", big);
+    assertFalse(s.start(r), "20 + 15 tokens pass 30");
+    assertEquals(0, big.sequence.processedLength());
+    assertEquals(1, s.running());
+    assertEquals(0, s.evictOverBudget(), "its view is not an idle session's: not evicted");
+    assertSame(big, s.view("big"));
+  }
+
+  @Test
+  void theLastRunningSequenceIsNeverPreemptedNorRefused() {
+    Scheduler<Req> s = budgeted(8, 10);
+    Req alone = running(s, "alone", 50); // 510 bytes after the next pass, over a budget of 10
+    assertEquals(List.of(), s.preemptOverBudget());
+    assertEquals(List.of(alone), s.schedule().running());
+  }
+
+  @Test
+  void droppingASessionDropsItsPreemptedRequest() {
+    Scheduler<Req> s = budgeted(8, 300);
+    Req first = running(s, "first", 14);
+    Req second = running(s, "second", 14);
+    decoded(first, second);
+    assertEquals(1, s.preemptOverBudget().size());
+    s.drop("second");
+    assertEquals(0, s.waiting());
+    assertEquals(0, s.preempted());
   }
 }

@@ -196,6 +196,16 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /**
+   * Bytes the KV pool would hold for caches of {@code cachedTokens} tokens each, were they its only
+   * ones (its rows and capacity rounded up as it grows them); 0 for none.
+   */
+  public long kvBytesFor(int[] cachedTokens) {
+    int longest = 0;
+    for (int n : cachedTokens) longest = Math.max(longest, n);
+    return pool.bytesFor(cachedTokens.length, longest);
+  }
+
+  /**
    * What one forward pass leaves per sequence: the greedy token, computed where the logits are
    * (so a greedy sequence copies one id, not a row of {@code vocab_size} floats), and the logits
    * where they were asked for.

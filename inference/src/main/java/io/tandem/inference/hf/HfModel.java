@@ -209,6 +209,12 @@ public final class HfModel implements LanguageModel {
     return decoder.kvBytesPerToken();
   }
 
+  /** The KV pool's bytes for these caches alone: every row as long as the longest, rows in powers of two (KvPool). */
+  @Override
+  public long cacheBytesFor(int[] cachedTokens) {
+    return decoder.kvBytesFor(cachedTokens);
+  }
+
   @Override
   public void close() {
     decoder.close();
@@ -273,6 +279,11 @@ public final class HfModel implements LanguageModel {
       HfSequence fork = new HfSequence(cache.forkPrefix(Math.min(n, cache.length())), forkSampling);
       fork.tokens.append(tokens.range(0, n));
       return fork;
+    }
+
+    @Override
+    public void dropCache() {
+      cache.drop();
     }
 
     @Override

@@ -46,6 +46,17 @@ public final class KvCache implements AutoCloseable {
   }
 
   /**
+   * Gives the row back and forgets every token; the cache stays usable and takes a row again at
+   * its next write (preemption by recomputation, {@link io.tandem.inference.Sequence#dropCache()}).
+   */
+  public void drop() {
+    if (closed) return;
+    if (row >= 0) pool.release(row);
+    row = -1;
+    length = 0;
+  }
+
+  /**
    * A new cache holding a copy of this one's first {@code n} slots, in a row of its own (automatic
    * prefix caching: a new sequence starts from a cached prefix).
    *

@@ -81,6 +81,21 @@ final class KvPool implements AutoCloseable {
     return (long) rows * capacity * bytesPerToken();
   }
 
+  /**
+   * Bytes the pool would hold for {@code caches} caches, the longest {@code longest} tokens, were
+   * they its only ones: rows and capacity rounded up as {@link #acquire} and {@link
+   * #ensureCapacity} grow them (powers of two from {@value #MIN_ROWS} rows and {@value
+   * #MIN_CAPACITY} slots, the capacity at most the context length).
+   */
+  long bytesFor(int caches, int longest) {
+    if (caches <= 0) return 0;
+    long r = MIN_ROWS;
+    while (r < caches) r *= 2;
+    long c = MIN_CAPACITY;
+    while (c < longest) c *= 2;
+    return r * Math.min(c, maxLength) * bytesPerToken();
+  }
+
   /** Rows taken by live caches. */
   int taken() {
     return taken.cardinality();

@@ -187,8 +187,14 @@ public class ScriptedModel implements LanguageModel {
     }
 
     @Override
+    public void dropCache() {
+      processed = 0;
+    }
+
+    /** A simulated cache: four bytes per processed token. */
+    @Override
     public long cacheBytes() {
-      return (long) tokens.length() * Integer.BYTES;
+      return (long) processed * Integer.BYTES;
     }
 
     @Override

@@ -120,6 +120,7 @@ public final class Metrics {
         {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache."},
         {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache."},
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
+        {"tandem:num_preemptions_total", "counter", "Running sequences preempted for KV cache room (vLLM's num_preemptions; recomputed when they resume)."},
         {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full)."},
         {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps."},
         {"tandem:automatic_prefix_cache_hits_total", "counter", "New sequences started from the cached prefix of another."},
@@ -139,6 +140,7 @@ public final class Metrics {
           case "tandem:prefix_cache_hits_total" -> w.cacheHits();
           case "tandem:prefix_cache_queries_total" -> w.cacheHits() + w.cacheMisses();
           case "tandem:kv_cache_evictions_total" -> w.cacheEvictions();
+          case "tandem:num_preemptions_total" -> w.preemptions();
           case "tandem:worker_rejected_total" -> w.rejected();
           case "tandem:automatic_prefix_cache_hits_total" -> w.prefixCacheHits();
           case "tandem:automatic_prefix_cache_tokens_total" -> w.prefixCacheTokens();

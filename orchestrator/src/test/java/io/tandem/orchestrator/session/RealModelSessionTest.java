@@ -124,6 +124,21 @@ class RealModelSessionTest {
   }
 
   @Test
+  void aSessionWritesTheSameWhenItsBatchOutgrowsTheCacheBudgetAndIsPreempted() throws Exception {
+    long bytesPerToken;
+    try (LanguageModel m = HfModel.load(small, "cpu")) {
+      bytesPerToken = m.cacheBytesPerToken(); // the same shape as the large model
+    }
+    // Room for the KV pool's smallest layout (4 rows) of 128 slots: eight sessions of ~150 tokens
+    // are admitted four at a time and preempted, down to one, once their caches pass 128 tokens.
+    Run preempted = run(new WorkerSettings(16, 1024, 4 * 128 * bytesPerToken, true), 7);
+    assertEquals(alone().trace().text(), preempted.trace().text());
+    assertEquals(spans(alone().trace()), spans(preempted.trace()));
+    assertTrue(preempted.small().preemptions() + preempted.large().preemptions() > 0,
+        "sequences were preempted: " + preempted.small() + " " + preempted.large());
+  }
+
+  @Test
   void aSessionWritesTheSameWhenPromptsArePrefilledInSmallChunks() throws Exception {
     Run chunked = run(new WorkerSettings(16, 1024, 2L << 30, true, 3), 0);
     assertEquals(alone().trace().text(), chunked.trace().text());

@@ -188,7 +188,9 @@ public final class WorkerProtocol {
    * and the worker had not processed yet; over {@code requestsDone} it is the prefill per request,
    * the figure that shows incremental sync works. {@code prefixCacheHits}: new sequences that
    * started from the cache of another's prefix (automatic prefix caching, vLLM's), reusing {@code
-   * prefixCacheTokens} tokens in all. For a worker in front of a remote engine, a step is one
+   * prefixCacheTokens} tokens in all. {@code preemptions}: running sequences taken out of the batch,
+   * their caches dropped, because the batch's caches would have passed {@code kv-cache-bytes}
+   * (vLLM's {@code num_preemptions}); each is recomputed when it resumes. For a worker in front of a remote engine, a step is one
    * request to it, and its times are the engine's plus the hop.
    */
   public record WorkerStats(
@@ -216,17 +218,18 @@ public final class WorkerProtocol {
       long busyNanos,
       long upNanos,
       long prefixCacheHits,
-      long prefixCacheTokens)
+      long prefixCacheTokens,
+      long preemptions)
       implements CborSerializable {
 
-    /** Figures of a worker without automatic prefix caching. */
+    /** Figures of a worker without automatic prefix caching or preemption. */
     public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,
         long steps, long batchedSequenceSteps, long prefillTokens, long decodeTokens, long prefillNanos,
         long decodeNanos, long cacheHits, long cacheMisses, long cacheEvictions, long cacheBytes, int sessionsCached,
         long requests, long rejected, long unseenTokens, long requestsDone, long busyNanos, long upNanos) {
       this(worker, role, model, contextLength, queueLength, running, steps, batchedSequenceSteps, prefillTokens,
           decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessionsCached,
-          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, 0, 0);
+          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, 0, 0, 0);
     }
   }
 
