@@ -18,6 +18,8 @@ import io.tandem.protocol.worker.WorkerProtocol.Failed;
 import io.tandem.protocol.worker.WorkerProtocol.Generate;
 import io.tandem.protocol.worker.WorkerProtocol.GetStats;
 import io.tandem.protocol.worker.WorkerProtocol.Release;
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
@@ -71,10 +73,56 @@ public final class ModelWorker extends AbstractBehavior<Command> {
             return Behaviors.stopped();
           }
           loaded.complete(model.name());
-          ctx.getLog().info("{} worker {} serving {}", role, ctx.getSelf().path().name(), model.name());
+          ctx.getLog().info("{} worker {} serving {}{}", role, ctx.getSelf().path().name(), model.name(),
+              kvCapacity(model, settings));
+          int atFullContext = sequencesAtFullContext(model, settings);
+          if (model.cacheBytesPerToken() > 0 && atFullContext == 0) {
+            ctx.getLog().warn("{} worker: one sequence at the full context ({} tokens) needs {} of KV cache, more than "
+                + "tandem.{}.kv-cache-bytes ({}); such a sequence runs alone, past the budget. Raise the budget if the "
+                + "node has the memory.", role, String.format(Locale.ROOT, "%,d", model.contextLength()),
+                bytes(model.cacheBytesFor(new int[] {model.contextLength()})), role, bytes(settings.kvCacheBytes()));
+          }
           ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.forRole(role), ctx.getSelf()));
           return new ModelWorker(ctx, role, model, settings, queue.get());
         });
+  }
+
+  /**
+   * What the KV budget holds, for the worker's start line, as vLLM logs its maximum concurrency:
+   * empty for a model without a cache.
+   */
+  static String kvCapacity(LanguageModel model, WorkerSettings settings) {
+    if (model.cacheBytesPerToken() <= 0) return "";
+    int n = sequencesAtFullContext(model, settings);
+    return String.format(Locale.ROOT, "; KV cache budget %s (%,d bytes per token): room for %s at the full context of %,d tokens",
+        bytes(settings.kvCacheBytes()), model.cacheBytesPerToken(),
+        n == settings.effectiveBatch() ? "a whole batch (" + n + " sequences)" : n + " sequence(s)", model.contextLength());
+  }
+
+  /** How many sequences at the full context fit the budget together (at most max-batch), 0 if not one. */
+  static int sequencesAtFullContext(LanguageModel model, WorkerSettings settings) {
+    int n = 0;
+    while (n < settings.effectiveBatch()) {
+      int[] lengths = new int[n + 1];
+      Arrays.fill(lengths, model.contextLength());
+      if (model.cacheBytesFor(lengths) > settings.kvCacheBytes()) break;
+      n++;
+    }
+    return n;
+  }
+
+  /** Bytes for a log line: {@code 4 GiB}, {@code 1.5 MiB}, {@code 300 bytes}. */
+  static String bytes(long n) {
+    String[] units = {"KiB", "MiB", "GiB", "TiB"};
+    if (n < 1024) return n + " bytes";
+    double v = n;
+    int u = -1;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    String figure = String.format(Locale.ROOT, "%.1f", v);
+    return (figure.endsWith(".0") ? figure.substring(0, figure.length() - 2) : figure) + " " + units[u];
   }
 
   private final Role role;
@@ -199,7 +247,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     if (before == 0 || before / 50 != metrics.preemptions / 50) {
       getContext().getLog().warn("{} worker preempted {} running sequence(s), to be recomputed when there is room: the "
           + "batch's KV cache would pass kv-cache-bytes ({} bytes); {} preemption(s) so far. If this repeats, raise "
-          + "tandem.{}.kv-cache-bytes or lower tandem.{}.max-batch.", role, n, String.format("%,d", settings.kvCacheBytes()),
+          + "tandem.{}.kv-cache-bytes or lower tandem.{}.max-batch.", role, n, bytes(settings.kvCacheBytes()),
           metrics.preemptions, role, role);
     }
   }

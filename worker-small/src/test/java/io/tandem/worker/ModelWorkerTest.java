@@ -158,6 +158,19 @@ class ModelWorkerTest {
   }
 
   @Test
+  void theStartLineSaysHowManyFullContextSequencesTheKvBudgetHolds() {
+    ScriptedModel model = new ScriptedModel("s", SCRIPT); // 4 bytes per token, a context of 2^20 tokens
+    long oneSequence = 4L << 20;
+    assertEquals("; KV cache budget 8 MiB (4 bytes per token): room for 2 sequence(s) at the full context of 1,048,576 tokens",
+        ModelWorker.kvCapacity(model, new WorkerSettings(16, 1, 2 * oneSequence + 3, true)));
+    assertEquals(0, ModelWorker.sequencesAtFullContext(model, new WorkerSettings(16, 1, oneSequence - 1, true)));
+    assertEquals("; KV cache budget 1 GiB (4 bytes per token): room for a whole batch (16 sequences) at the full context "
+        + "of 1,048,576 tokens", ModelWorker.kvCapacity(model, new WorkerSettings(16, 1, 1L << 30, true)));
+    assertEquals("300 bytes", ModelWorker.bytes(300));
+    assertEquals("1.5 MiB", ModelWorker.bytes(3L << 19));
+  }
+
+  @Test
   void aReleasedSessionLosesItsCache() {
     ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
     TestProbe<Reply> probe = kit.createTestProbe();
