@@ -241,6 +241,14 @@ class SchedulerTest {
     return r;
   }
 
+  /** Two requests of 14 tokens on a budget of 30, after a decode pass that takes each to 16 for the next. */
+  private static List<Req> outgrowingTheBudget(Scheduler<Req> s) {
+    Req first = running(s, "first", 14);
+    Req second = running(s, "second", 14);
+    decoded(first, second);
+    return List.of(first, second);
+  }
+
   /** A decode pass: each sequence's last token cached and a new one sampled. */
   private static void decoded(Req... runs) {
     for (Req r : runs) {
@@ -269,9 +277,9 @@ class SchedulerTest {
   @Test
   void preemptedRequestsResumeBeforeNewOnesWhenTheirWholeSequenceFits() {
     Scheduler<Req> s = budgeted(8, 300);
-    Req first = running(s, "first", 14);
-    Req second = running(s, "second", 14);
-    decoded(first, second);
+    List<Req> two = outgrowingTheBudget(s);
+    Req first = two.get(0);
+    Req second = two.get(1);
     assertEquals(List.of(second), s.preemptOverBudget(), "16 + 16 cached tokens would pass 30");
     s.enqueue(pending("new"));
     assertEquals(0, s.resumePreempted(), "second's 16 tokens beside first's 16 still do not fit");
@@ -310,9 +318,7 @@ class SchedulerTest {
   @Test
   void droppingASessionDropsItsPreemptedRequest() {
     Scheduler<Req> s = budgeted(8, 300);
-    Req first = running(s, "first", 14);
-    Req second = running(s, "second", 14);
-    decoded(first, second);
+    outgrowingTheBudget(s);
     assertEquals(1, s.preemptOverBudget().size());
     s.drop("second");
     assertEquals(0, s.waiting());
