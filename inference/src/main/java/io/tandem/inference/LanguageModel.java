@@ -77,6 +77,13 @@ public interface LanguageModel extends AutoCloseable {
     return tokens * cacheBytesPerToken();
   }
 
+  /**
+   * Gives back the cache memory held beyond {@link #cacheBytesFor} of the live sequences (a pool
+   * that grows in steps keeps its room until it is mostly unused); a worker over its {@code
+   * kv-cache-bytes} calls it. May copy the caches. Default: nothing to give back.
+   */
+  default void trimCache() {}
+
   @Override
   default void close() {}
 }

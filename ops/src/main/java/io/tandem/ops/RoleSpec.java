@@ -4,6 +4,8 @@ import com.typesafe.config.Config;
 import io.tandem.inference.hf.Precision;
 import io.tandem.worker.WorkerSettings;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The model of one role on this node: its spec, the devices to run replicas on, worker limits, the
@@ -39,6 +41,9 @@ public record RoleSpec(
         c.getInt("per-tenant-queue-limit"), precision, threads(c));
   }
 
+  /** Typesafe Config's message for a value it cannot read as its type, e.g. a size in bytes. */
+  private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value at '([^']*)': (.*)", Pattern.DOTALL);
+
   /**
    * Reads {@code tandem.ROLE} of a node's config, naming the role's key in any error.
    *
@@ -54,6 +59,9 @@ public record RoleSpec(
       String message = e.getMessage();
       String origin = e.origin() == null ? null : e.origin().description() + ": ";
       if (origin != null && message.startsWith(origin)) message = message.substring(origin.length());
+      // A bad value reads "Invalid value at 'KEY': WHY"; a wrong type starts with the key itself.
+      Matcher invalid = INVALID_VALUE.matcher(message);
+      if (invalid.matches()) message = invalid.group(1) + ": " + invalid.group(2);
       throw new IllegalArgumentException(section + "." + message, e);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(section + ": " + e.getMessage(), e);

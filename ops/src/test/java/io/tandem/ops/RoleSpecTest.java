@@ -51,6 +51,9 @@ class RoleSpecTest {
     Config node = ConfigFactory.parseString("tandem.small.max-batch = lots").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
     assertTrue(e.getMessage().startsWith("tandem.small.max-batch has type STRING"), e.getMessage());
+    Config size = ConfigFactory.parseString("tandem.small.kv-cache-bytes = lots").withFallback(ConfigFactory.load());
+    e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(size, Role.small));
+    assertEquals("tandem.small.kv-cache-bytes: No number in size-in-bytes value 'lots'", e.getMessage());
     Config precision = ConfigFactory.parseString("tandem.large.precision = bfloat16").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(precision, Role.large));
     assertTrue(e.getMessage().startsWith("tandem.large: unknown precision 'bfloat16'"), e.getMessage());

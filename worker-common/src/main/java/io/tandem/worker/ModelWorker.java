@@ -75,13 +75,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
           loaded.complete(model.name());
           ctx.getLog().info("{} worker {} serving {}{}", role, ctx.getSelf().path().name(), model.name(),
               kvCapacity(model, settings));
-          int atFullContext = sequencesAtFullContext(model, settings);
-          if (model.cacheBytesPerToken() > 0 && atFullContext == 0) {
-            ctx.getLog().warn("{} worker: one sequence at the full context ({} tokens) needs {} of KV cache, more than "
-                + "tandem.{}.kv-cache-bytes ({}); such a sequence runs alone, past the budget. Raise the budget if the "
-                + "node has the memory.", role, String.format(Locale.ROOT, "%,d", model.contextLength()),
-                bytes(model.cacheBytesFor(new int[] {model.contextLength()})), role, bytes(settings.kvCacheBytes()));
-          }
+          String tooSmall = budgetWarning(role, model, settings);
+          if (tooSmall != null) ctx.getLog().warn("{} worker {}: {}", role, ctx.getSelf().path().name(), tooSmall);
           ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.forRole(role), ctx.getSelf()));
           return new ModelWorker(ctx, role, model, settings, queue.get());
         });
@@ -97,6 +92,25 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return String.format(Locale.ROOT, "; KV cache budget %s (%,d bytes per token): room for %s at the full context of %,d tokens",
         bytes(settings.kvCacheBytes()), model.cacheBytesPerToken(),
         n == settings.effectiveBatch() ? "a whole batch (" + n + " sequences)" : n + " sequence(s)", model.contextLength());
+  }
+
+  /**
+   * The warning for a budget that holds not one sequence at the full context, or not even one
+   * sequence of a single token in the model's cache layout (then every sequence runs alone); null
+   * when it holds one, or the model keeps no cache.
+   */
+  static String budgetWarning(Role role, LanguageModel model, WorkerSettings settings) {
+    if (model.cacheBytesPerToken() <= 0) return null;
+    long budget = settings.kvCacheBytes();
+    long smallest = model.cacheBytesFor(new int[] {1});
+    if (smallest > budget)
+      return "tandem." + role + ".kv-cache-bytes (" + bytes(budget) + ") is less than the smallest KV cache this model "
+          + "lays out (" + bytes(smallest) + "): every sequence will run alone, one forward pass each. Raise it.";
+    if (sequencesAtFullContext(model, settings) > 0) return null;
+    return "one sequence at the full context (" + String.format(Locale.ROOT, "%,d", model.contextLength()) + " tokens) needs "
+        + bytes(model.cacheBytesFor(new int[] {model.contextLength()})) + " of KV cache, more than tandem." + role
+        + ".kv-cache-bytes (" + bytes(budget) + "); such a sequence runs alone, past the budget. Raise the budget if "
+        + "the node has the memory.";
   }
 
   /** How many sequences at the full context fit the budget together (at most max-batch), 0 if not one. */
@@ -140,7 +154,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     this.model = model;
     this.served = ServedModel.of(model);
     this.settings = settings;
-    this.scheduler = new Scheduler<>(settings, queue, model::cacheBytesFor);
+    this.scheduler = new Scheduler<>(settings, queue, Scheduler.Caches.of(model));
   }
 
   @Override
@@ -202,6 +216,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     tickPending = false;
     preemptOverBudget();
     admitWaiting();
+    // Idle caches give way before the pass grows the running ones.
+    metrics.cacheEvictions += scheduler.evictOverBudget();
     Scheduler.Batch<StepRun> batch = scheduler.schedule();
     if (batch == null) return this;
 
@@ -240,14 +256,17 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    * 50th after it, as vLLM does.
    */
   private void preemptOverBudget() {
+    int batch = scheduler.running();
+    long needed = scheduler.nextPassBytes();
     int n = scheduler.preemptOverBudget().size();
     if (n == 0) return;
     long before = metrics.preemptions;
     metrics.preemptions += n;
     if (before == 0 || before / 50 != metrics.preemptions / 50) {
-      getContext().getLog().warn("{} worker preempted {} running sequence(s), to be recomputed when there is room: the "
-          + "batch's KV cache would pass kv-cache-bytes ({} bytes); {} preemption(s) so far. If this repeats, raise "
-          + "tandem.{}.kv-cache-bytes or lower tandem.{}.max-batch.", role, n, bytes(settings.kvCacheBytes()),
+      getContext().getLog().warn("{} worker {} preempted {} of {} running sequences, to be recomputed when there is room: "
+          + "their KV cache would need {} after this pass, more than tandem.{}.kv-cache-bytes ({}); {} preemption(s) so "
+          + "far. If this repeats, raise tandem.{}.kv-cache-bytes or lower tandem.{}.max-batch.", role,
+          getContext().getSelf().path().name(), n, batch, bytes(needed), role, bytes(settings.kvCacheBytes()),
           metrics.preemptions, role, role);
     }
   }

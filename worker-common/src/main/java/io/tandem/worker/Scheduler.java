@@ -1,5 +1,6 @@
 package io.tandem.worker;
 
+import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -8,7 +9,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.ToLongFunction;
 
 /**
  * What a worker decides between two forward passes, as vLLM's scheduler does, apart from the actor
@@ -25,6 +25,34 @@ import java.util.function.ToLongFunction;
  * @param <R> a request in the running batch, as the worker keeps it
  */
 final class Scheduler<R extends Scheduler.Running> {
+
+  /**
+   * What the scheduler asks of the model about its caches' memory, for the {@code kv-cache-bytes}
+   * budget: the bytes caches of given lengths would take in its smallest layout, and giving back
+   * the slack it keeps beyond that (a pool that grows in steps and shrinks only when mostly unused).
+   */
+  interface Caches {
+    /** Bytes for caches of {@code cachedTokens} tokens each, were they the model's only ones. */
+    long bytesFor(int[] cachedTokens);
+
+    /** Brings the memory held down to {@link #bytesFor} of the caches alive (it may copy them). */
+    void trim();
+
+    /** The model's own accounting: {@link LanguageModel#cacheBytesFor} and {@link LanguageModel#trimCache}. */
+    static Caches of(LanguageModel model) {
+      return new Caches() {
+        @Override
+        public long bytesFor(int[] cachedTokens) {
+          return model.cacheBytesFor(cachedTokens);
+        }
+
+        @Override
+        public void trim() {
+          model.trimCache();
+        }
+      };
+    }
+  }
 
   /** A request in the running batch: the session it belongs to and that session's view. */
   interface Running {
@@ -51,8 +79,8 @@ final class Scheduler<R extends Scheduler.Running> {
    * recently preempted first, as vLLM puts preempted requests back at the front of its queue.
    */
   private final Deque<R> preempted = new ArrayDeque<>();
-  /** The model's bytes for caches of the given lengths, were they its only ones (LanguageModel#cacheBytesFor). */
-  private final ToLongFunction<int[]> cacheBytesFor;
+  /** The model's cache accounting; null when its sequences hold no cache of their own (a remote engine's). */
+  private final Caches caches;
   /** Access order: iteration starts at the least recently used session. */
   private final Map<String, SessionView> views = new LinkedHashMap<>(16, 0.75f, true);
   /**
@@ -62,19 +90,19 @@ final class Scheduler<R extends Scheduler.Running> {
   private final Map<Long, SessionView> retired = new LinkedHashMap<>(16, 0.75f, true);
   private long retiredCount;
 
-  /** A scheduler whose sequences hold no cache of their own (a remote engine's worker): it never preempts. */
+  /**
+   * A scheduler whose model keeps no accounting of its own (a remote engine's worker, whose
+   * sequences hold ids only): it never preempts, and evicts by the bytes its sequences report.
+   */
   Scheduler(WorkerSettings settings, AdmissionQueue waiting) {
-    this(settings, waiting, lengths -> 0);
+    this(settings, waiting, null);
   }
 
-  /**
-   * @param cacheBytesFor the bytes the model would hold for caches of the given lengths alone
-   *     ({@link io.tandem.inference.LanguageModel#cacheBytesFor}), for the budget checks
-   */
-  Scheduler(WorkerSettings settings, AdmissionQueue waiting, ToLongFunction<int[]> cacheBytesFor) {
+  /** @param caches the model's cache accounting ({@link Caches#of}), for the budget checks */
+  Scheduler(WorkerSettings settings, AdmissionQueue waiting, Caches caches) {
     this.settings = settings;
     this.waiting = waiting;
-    this.cacheBytesFor = cacheBytesFor;
+    this.caches = caches;
   }
 
   /** Queues a request; false when the queue is full (the worker rejects it). */
@@ -136,7 +164,7 @@ final class Scheduler<R extends Scheduler.Running> {
    */
   List<R> preemptOverBudget() {
     List<R> out = new ArrayList<>();
-    while (running.size() > 1 && cacheBytesFor.applyAsLong(nextLengths(running, null)) > settings.kvCacheBytes()) {
+    while (running.size() > 1 && bytesFor(nextLengths(running, null)) > settings.kvCacheBytes()) {
       R r = running.remove(running.size() - 1);
       r.view().sequence.dropCache();
       preempted.addFirst(r);
@@ -145,10 +173,19 @@ final class Scheduler<R extends Scheduler.Running> {
     return out;
   }
 
+  /** Bytes the running sequences' caches need after the next pass ({@link Caches#bytesFor}); 0 without the model's accounting. */
+  long nextPassBytes() {
+    return bytesFor(nextLengths(running, null));
+  }
+
   /** Whether {@code candidate} may run beside the running batch within the budget: always when nothing runs. */
   private boolean fits(R candidate) {
     return running.isEmpty()
-        || cacheBytesFor.applyAsLong(nextLengths(running, candidate)) <= settings.kvCacheBytes();
+        || bytesFor(nextLengths(running, candidate)) <= settings.kvCacheBytes();
+  }
+
+  private long bytesFor(int[] cachedTokens) {
+    return caches == null ? 0 : caches.bytesFor(cachedTokens);
   }
 
   /**
@@ -288,30 +325,47 @@ final class Scheduler<R extends Scheduler.Running> {
   }
 
   /**
-   * Frees the caches of least recently used sessions that are not running until the total fits
-   * {@code kv-cache-bytes}; a session whose cache was dropped resyncs on its next request.
+   * Frees the caches of least recently used sessions that are not running until what is left fits
+   * {@code kv-cache-bytes}, then gives back the model's slack if it still holds more (a session whose
+   * cache was dropped resyncs on its next request). What is left is counted as the model lays its
+   * caches out at their smallest, the running ones after the next pass ({@link Caches#bytesFor}), so
+   * that the slack of a pool that shrinks lazily costs no session its cache; without the model's
+   * accounting, by the bytes the sequences report.
    *
    * @return the number of caches evicted (released sessions' first, then idle sessions')
    */
   int evictOverBudget() {
     int evicted = 0;
-    // Released sessions' caches go first: no session will come back to them. The total is counted
-    // again after each: a model's caches may share memory (Tandem's KV pool shrinks as caches go,
-    // changing every other cache's share).
-    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && cacheBytes() > settings.kvCacheBytes(); ) {
+    // Released sessions' caches go first: no session will come back to them. What is left is counted
+    // again after each: a model's caches may share memory.
+    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && heldBytes() > settings.kvCacheBytes(); ) {
       SessionView v = it.next();
       v.close();
       it.remove();
       evicted++;
     }
-    for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && cacheBytes() > settings.kvCacheBytes(); ) {
+    for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && heldBytes() > settings.kvCacheBytes(); ) {
       SessionView v = it.next();
       if (isRunning(v)) continue; // a preempted request's view keeps its tokens for the recomputation
       v.close();
       it.remove();
       evicted++;
     }
+    if (caches != null && cacheBytes() > settings.kvCacheBytes()) caches.trim();
     return evicted;
+  }
+
+  /** What the caches alive need: the model's smallest layout of them, else the bytes the sequences report. */
+  private long heldBytes() {
+    if (caches == null) return cacheBytes();
+    List<Integer> lengths = new ArrayList<>();
+    for (SessionView v : retired.values()) if (v.sequence.processedLength() > 0) lengths.add(v.sequence.processedLength());
+    for (SessionView v : views.values()) {
+      if (isRunning(v)) continue;
+      if (v.sequence.processedLength() > 0) lengths.add(v.sequence.processedLength());
+    }
+    for (int n : nextLengths(running, null)) lengths.add(n);
+    return caches.bytesFor(lengths.stream().mapToInt(Integer::intValue).toArray());
   }
 
   /** Bytes of cache held by every session's view. */

@@ -221,13 +221,27 @@ class SchedulerTest {
     assertEquals(live, s.view("live"));
   }
 
+  /** A model's accounting of {@code bytesPerToken} per cached token, counting the trims asked of it. */
+  static final class Accounting implements Scheduler.Caches {
+    final long bytesPerToken;
+    int trims;
+
+    Accounting(long bytesPerToken) {
+      this.bytesPerToken = bytesPerToken;
+    }
+
+    @Override public long bytesFor(int[] cachedTokens) {
+      long tokens = 0;
+      for (int n : cachedTokens) tokens += n;
+      return tokens * bytesPerToken;
+    }
+
+    @Override public void trim() { trims++; }
+  }
+
   /** A scheduler whose model holds 10 bytes per cached token, as CountingSequence counts them. */
   static Scheduler<Req> budgeted(int maxBatch, long cacheBytes) {
-    return new Scheduler<>(new WorkerSettings(maxBatch, 100, cacheBytes, true, 512), new ArrivalOrder(8), lengths -> {
-      long tokens = 0;
-      for (int n : lengths) tokens += n;
-      return tokens * 10;
-    });
+    return new Scheduler<>(new WorkerSettings(maxBatch, 100, cacheBytes, true, 512), new ArrivalOrder(8), new Accounting(10));
   }
 
   /** A running request of {@code tokens} processed tokens, admitted as the worker admits one. */
@@ -323,5 +337,19 @@ class SchedulerTest {
     s.drop("second");
     assertEquals(0, s.waiting());
     assertEquals(0, s.preempted());
+  }
+
+  @Test
+  void slackTheModelCanGiveBackCostsNoSessionItsCache() {
+    // The sequences report 10 bytes per token (their share of a pool with room to spare); laid out
+    // at its smallest, the model would need 5.
+    Accounting half = new Accounting(5);
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 200, true, 512), new ArrivalOrder(8), half);
+    idle(s, "a");
+    idle(s, "b");
+    idle(s, "c"); // 300 bytes reported, 150 needed
+    assertEquals(0, s.evictOverBudget(), "150 bytes fit 200: no cache is evicted");
+    assertEquals(1, half.trims, "the model is asked to give back its slack");
+    assertEquals(3, s.sessions());
   }
 }

@@ -15,6 +15,7 @@ import io.tandem.inference.scripted.ScriptedTokenizer;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -166,6 +167,13 @@ class ModelWorkerTest {
     assertEquals(0, ModelWorker.sequencesAtFullContext(model, new WorkerSettings(16, 1, oneSequence - 1, true)));
     assertEquals("; KV cache budget 1 GiB (4 bytes per token): room for a whole batch (16 sequences) at the full context "
         + "of 1,048,576 tokens", ModelWorker.kvCapacity(model, new WorkerSettings(16, 1, 1L << 30, true)));
+    assertEquals(null, ModelWorker.budgetWarning(Role.small, model, new WorkerSettings(16, 1, oneSequence, true)));
+    assertEquals("one sequence at the full context (1,048,576 tokens) needs 4 MiB of KV cache, more than "
+        + "tandem.small.kv-cache-bytes (2 MiB); such a sequence runs alone, past the budget. Raise the budget if the node "
+        + "has the memory.", ModelWorker.budgetWarning(Role.small, model, new WorkerSettings(16, 1, oneSequence / 2, true)));
+    assertEquals("tandem.small.kv-cache-bytes (3 bytes) is less than the smallest KV cache this model lays out (4 bytes): "
+        + "every sequence will run alone, one forward pass each. Raise it.",
+        ModelWorker.budgetWarning(Role.small, model, new WorkerSettings(16, 1, 3, true)));
     assertEquals("300 bytes", ModelWorker.bytes(300));
     assertEquals("1.5 MiB", ModelWorker.bytes(3L << 19));
   }

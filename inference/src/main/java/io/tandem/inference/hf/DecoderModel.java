@@ -205,6 +205,11 @@ public final class DecoderModel implements AutoCloseable {
     return pool.bytesFor(cachedTokens.length, longest);
   }
 
+  /** Shrinks the KV pool to the smallest layout of the live caches ({@link KvPool#compact}). */
+  public void trimKvCache() {
+    pool.compact();
+  }
+
   /**
    * What one forward pass leaves per sequence: the greedy token, computed where the logits are
    * (so a greedy sequence copies one id, not a row of {@code vocab_size} floats), and the logits

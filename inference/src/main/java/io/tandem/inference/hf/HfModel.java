@@ -215,6 +215,12 @@ public final class HfModel implements LanguageModel {
     return decoder.kvBytesFor(cachedTokens);
   }
 
+  /** Shrinks the KV pool to the smallest layout of the live caches (KvPool#compact). */
+  @Override
+  public void trimCache() {
+    decoder.trimKvCache();
+  }
+
   @Override
   public void close() {
     decoder.close();

@@ -96,6 +96,23 @@ final class KvPool implements AutoCloseable {
     return r * Math.min(c, maxLength) * bytesPerToken();
   }
 
+  /**
+   * Shrinks the arrays to {@link #bytesFor} of the caches taken (rows and capacity the smallest
+   * powers of two that hold them), copying what they hold, when they are larger: the room {@link
+   * #release} keeps until the pool is mostly unused, given back when a worker's budget needs it.
+   */
+  void compact() {
+    if (taken.isEmpty()) return;
+    int newRows = MIN_ROWS;
+    while (newRows < taken.length()) newRows *= 2;
+    int longest = 0;
+    for (int r = taken.nextSetBit(0); r >= 0; r = taken.nextSetBit(r + 1)) longest = Math.max(longest, owners[r].length());
+    int newCapacity = MIN_CAPACITY;
+    while (newCapacity < longest) newCapacity *= 2;
+    newCapacity = Math.min(newCapacity, maxLength);
+    if (newRows < rows || newCapacity < capacity) resize(Math.min(newRows, rows), Math.min(newCapacity, capacity));
+  }
+
   /** Rows taken by live caches. */
   int taken() {
     return taken.cardinality();

@@ -105,4 +105,42 @@ class KvPoolTest {
     c.close();
     assertEquals(0, c.bytes());
   }
+
+  @Test
+  void compactingGivesBackTheSlackAndADroppedCacheStartsOver() {
+    int[] prompt = {3, 14, 15, 9, 26, 5, 35, 8};
+    try (DecoderModel m = load(); DecoderModel quiet = load(); KvCache reference = quiet.newCache()) {
+      List<KvCache> caches = new ArrayList<>();
+      for (int i = 0; i < 9; i++) {
+        KvCache c = m.newCache();
+        m.forward(List.of(c), List.of(i == 8 ? prompt : new int[i == 0 ? 100 : i == 1 ? 50 : 3]));
+        caches.add(c);
+      }
+      assertEquals(16, m.pool().rows());
+      assertEquals(128, m.pool().capacity());
+      KvCache kept = caches.get(8);
+      caches.remove(2).close();
+      caches.remove(0).close(); // 7 of 16 rows taken, the longest 50 tokens: more than 3/8 of each, kept
+      assertEquals(16, m.pool().rows());
+      assertEquals(128, m.pool().capacity());
+      assertEquals(m.pool().bytesFor(7, 50) * 4, m.pool().bytes(), "16 rows of 128 where 8 of 64 would do");
+
+      m.pool().compact();
+      assertEquals(8, m.pool().rows());
+      assertEquals(64, m.pool().capacity());
+      assertEquals(m.pool().bytesFor(7, 50), m.pool().bytes());
+      quiet.forward(List.of(reference), List.of(prompt));
+      int[] next = {7};
+      assertClose("the kept cache after compacting", quiet.forward(List.of(reference), List.of(next))[0],
+          m.forward(List.of(kept), List.of(next))[0]);
+
+      KvCache dropped = caches.get(2);
+      dropped.drop();
+      assertEquals(0, dropped.length());
+      assertEquals(0, dropped.bytes(), "a dropped cache holds no row");
+      m.forward(List.of(dropped), List.of(new int[] {1, 2}));
+      assertEquals(2, dropped.length(), "and takes one again at its next write");
+      caches.forEach(KvCache::close);
+    }
+  }
 }

@@ -113,7 +113,7 @@ public final class Metrics {
 
   private static void workers(StringBuilder out, List<WorkerStats> ws) {
     String[][] series = {
-        {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue."},
+        {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue, preempted ones included."},
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
         {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches."},
         {"tandem:kv_cache_sessions", "gauge", "Sessions whose cache a worker holds."},
