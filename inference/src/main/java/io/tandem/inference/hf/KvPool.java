@@ -33,7 +33,11 @@ import java.util.BitSet;
 final class KvPool implements AutoCloseable {
 
   private static final int MIN_CAPACITY = 64;
-  private static final int MIN_ROWS = 4;
+  /**
+   * One row to start with, so that one sequence (a long one most of all) holds one row's memory: at
+   * a 1.5B model's full context in float32 a row is 1.75 GiB, and a pool that started at four held 7.
+   */
+  private static final int MIN_ROWS = 1;
 
   private final NDManager manager;
   private final int layers;
@@ -84,7 +88,7 @@ final class KvPool implements AutoCloseable {
   /**
    * Bytes the pool would hold for {@code caches} caches, the longest {@code longest} tokens, were
    * they its only ones: rows and capacity rounded up as {@link #acquire} and {@link
-   * #ensureCapacity} grow them (powers of two from {@value #MIN_ROWS} rows and {@value
+   * #ensureCapacity} grow them (powers of two from {@value #MIN_ROWS} row and {@value
    * #MIN_CAPACITY} slots, the capacity at most the context length).
    */
   long bytesFor(int caches, int longest) {
