@@ -178,7 +178,7 @@ final class ApiRoutes extends AllDirectives {
    * and the server is not shutting down. The body lists every role's workers.
    */
   private CompletionStage<HttpResponse> ready() {
-    return workers.listing().thenApply(listed -> {
+    return workers.offered().thenApply(listed -> {
       Map<String, Object> body = new LinkedHashMap<>();
       Map<String, Integer> roles = new LinkedHashMap<>();
       boolean ok = !draining.getAsBoolean();

@@ -1,9 +1,14 @@
 package io.tandem.orchestrator.http;
 
+import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.ClusterEvent;
+import akka.cluster.Member;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
@@ -14,6 +19,7 @@ import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -55,6 +61,33 @@ final class WorkerView {
       Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
       for (Role r : Role.values())
         out.put(r, asks.get(r.ordinal()).join().getServiceInstances(ServiceKeys.forRole(r)));
+      return out;
+    });
+  }
+
+  /**
+   * The workers sessions may be given now, per role: those listed whose node is a cluster member up
+   * (or weakly up) and reachable, as the session directory ({@code WorkerDirectory}) offers them; on
+   * a node outside a cluster, every one listed. A worker on a node still joining is listed by the
+   * receptionist before its sessions could use it, so readiness counts these instead.
+   */
+  CompletionStage<Map<Role, Set<ActorRef<WorkerProtocol.Command>>>> offered() {
+    return listing().thenApply(listed -> {
+      if (!system.settings().config().getString("akka.actor.provider").equals("cluster")) return listed;
+      ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
+      Set<Address> usable = new HashSet<>();
+      for (Member m : state.getMembers())
+        if (m.status().equals(MemberStatus.up()) || m.status().equals(MemberStatus.weaklyUp())) usable.add(m.address());
+      for (Member m : state.getUnreachable()) usable.remove(m.address());
+      Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
+      for (Map.Entry<Role, Set<ActorRef<WorkerProtocol.Command>>> e : listed.entrySet()) {
+        Set<ActorRef<WorkerProtocol.Command>> ws = new HashSet<>();
+        for (ActorRef<WorkerProtocol.Command> w : e.getValue()) {
+          Address a = w.path().address();
+          if (a.hasLocalScope() || usable.contains(a)) ws.add(w);
+        }
+        out.put(e.getKey(), Set.copyOf(ws));
+      }
       return out;
     });
   }
