@@ -79,7 +79,7 @@ final class CompletionService {
     CompletionStage<HttpResponse> response = countPrompt(req).thenCompose(counted -> {
       x.begin(counted);
       Source<SessionEvent, NotUsed> events = startSession(x, client);
-      return req.stream() ? streamed(x, events) : whole(x, events);
+      return req.stream() ? streamed(x, events, client) : whole(x, events);
     });
     return response.whenComplete((r, t) -> {
       if (t != null) x.finish();
@@ -188,8 +188,13 @@ final class CompletionService {
     });
   }
 
-  /** Answers with SSE chunks once the first event shows the session got going. */
-  private CompletionStage<HttpResponse> streamed(Exchange x, Source<SessionEvent, NotUsed> events) {
+  /**
+   * Answers with SSE chunks once the first event shows the session got going. The request ends when
+   * the body does, or, when the client is gone before akka-http starts writing the body (a
+   * connection reset, a request timeout), when its connection closes: that body never runs.
+   */
+  private CompletionStage<HttpResponse> streamed(Exchange x, Source<SessionEvent, NotUsed> events,
+      ClientConnection client) {
     return events.prefixAndTail(1).runWith(Sink.head(), mat).thenApply(split -> {
       List<SessionEvent> first = split.first();
       if (!first.isEmpty() && first.get(0) instanceof SessionEvent.Failed f) {
@@ -198,14 +203,22 @@ final class CompletionService {
         x.finish();
         return r;
       }
+      AtomicBoolean written = new AtomicBoolean();
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
           .mapConcat(x::onEvent)
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {
+            written.set(true);
             done.whenComplete((d, t) -> x.finish());
             return m;
           });
+      x.onClientGone(client, () -> {
+        if (written.get()) return; // the body's end finishes the request
+        x.clientLeft();
+        x.cancelSession();
+        x.finish();
+      });
       return x.respond(200, HttpResponse.create()
           .addHeader(RawHeader.create("Cache-Control", "no-cache"))
           .addHeader(RawHeader.create("X-Accel-Buffering", "no"))
@@ -223,7 +236,7 @@ final class CompletionService {
     Counted counted;
     Generation gen;
     /** Unhooks this request from its connection's close. */
-    Runnable forgetClient = () -> {};
+    volatile Runnable forgetClient = () -> {};
     private final AtomicBoolean finished = new AtomicBoolean();
     /** Where the session's events go, and the session once started: set by {@link #attach}. */
     private volatile ActorRef<SessionEvent> events;
@@ -254,6 +267,21 @@ final class CompletionService {
         session.thenAccept(s -> s.tell(SessionActor.Stop.INSTANCE));
       }
       return out;
+    }
+
+    /** Runs {@code hook} when the client's connection closes before the request finishes (at once if it has). */
+    void onClientGone(ClientConnection client, Runnable hook) {
+      Runnable forgetSession = forgetClient;
+      Runnable forgetHook = client.onClose(hook);
+      forgetClient = () -> {
+        forgetSession.run();
+        forgetHook.run();
+      };
+    }
+
+    /** Tells the session to stop: nobody reads its output. */
+    void cancelSession() {
+      session.thenAccept(s -> s.tell(SessionActor.Cancel.INSTANCE));
     }
 
     /** Registers the request's session as running, and ends it at once when every request is being ended. */

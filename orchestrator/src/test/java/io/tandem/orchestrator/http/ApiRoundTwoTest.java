@@ -152,6 +152,28 @@ class ApiRoundTwoTest {
     eventually("its answer counts as the request log has it, 499", () -> closed() == closedBefore + 1);
   }
 
+  @Test
+  void aStreamingClientThatResetsItsConnectionBeforeTheFirstChunkFreesItsPlace() throws Exception {
+    double cancelledBefore = server.metric("tandem:requests_cancelled_total");
+    double closedBefore = closed();
+    server.gate.close(); // no token yet: the response waits for the session's first output
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":60,\"stream\":true,"
+        + "\"tandem\":{\"mode\":\"small\"}}";
+    try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+          + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
+          + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+      eventually("the request is running", () -> server.metric("tandem:num_requests_running") == 1);
+      socket.setSoLinger(true, 0); // closed with a reset, as a killed client's socket is
+    }
+    // The body of its answer is never written: its end must come from the connection's.
+    eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
+    eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
+    eventually("its answer counts as the request log has it, 499", () -> closed() == closedBefore + 1);
+    server.gate.open();
+    eventually("its cache is freed", () -> cachedSessions() == 0);
+  }
+
   /** tandem:http_responses_total{status="499"}: 0 before the first. */
   private static double closed() throws Exception {
     try {
