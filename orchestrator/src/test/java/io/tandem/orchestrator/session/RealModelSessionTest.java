@@ -129,8 +129,8 @@ class RealModelSessionTest {
     try (LanguageModel m = HfModel.load(small, "cpu")) {
       bytesPerToken = m.cacheBytesPerToken(); // the same shape as the large model
     }
-    // Room for the KV pool's smallest layout (4 rows) of 128 slots: eight sessions of ~150 tokens
-    // are admitted four at a time and preempted, down to one, once their caches pass 128 tokens.
+    // Room for 4 rows of 128 slots, or 2 of 256: eight sessions of ~150 tokens run four at a time,
+    // and two once their caches pass 128 tokens, the others preempted.
     Run preempted = run(new WorkerSettings(16, 1024, 4 * 128 * bytesPerToken, true), 7);
     assertEquals(alone().trace().text(), preempted.trace().text());
     assertEquals(spans(alone().trace()), spans(preempted.trace()));
