@@ -4,11 +4,15 @@ import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.Deque;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What a worker decides between two forward passes, as vLLM's scheduler does, apart from the actor
@@ -336,36 +340,48 @@ final class Scheduler<R extends Scheduler.Running> {
    */
   int evictOverBudget() {
     int evicted = 0;
-    // Released sessions' caches go first: no session will come back to them. What is left is counted
-    // again after each: a model's caches may share memory.
-    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && heldBytes() > settings.kvCacheBytes(); ) {
-      SessionView v = it.next();
-      v.close();
-      it.remove();
-      evicted++;
+    long budget = settings.kvCacheBytes();
+    if (heldBytes() > budget) {
+      // Released sessions' caches go first: no session will come back to them. What is left is
+      // counted again after each: a model's caches may share memory.
+      for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && heldBytes() > budget; ) {
+        SessionView v = it.next();
+        v.close();
+        it.remove();
+        evicted++;
+      }
+      Set<SessionView> busy = busyViews();
+      for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && heldBytes() > budget; ) {
+        SessionView v = it.next();
+        if (busy.contains(v)) continue; // a preempted request's view keeps its tokens for the recomputation
+        v.close();
+        it.remove();
+        evicted++;
+      }
     }
-    for (Iterator<SessionView> it = views.values().iterator(); it.hasNext() && heldBytes() > settings.kvCacheBytes(); ) {
-      SessionView v = it.next();
-      if (isRunning(v)) continue; // a preempted request's view keeps its tokens for the recomputation
-      v.close();
-      it.remove();
-      evicted++;
-    }
-    if (caches != null && cacheBytes() > settings.kvCacheBytes()) caches.trim();
+    if (caches != null && cacheBytes() > budget) caches.trim();
     return evicted;
   }
 
   /** What the caches alive need: the model's smallest layout of them, else the bytes the sequences report. */
   private long heldBytes() {
     if (caches == null) return cacheBytes();
-    List<Integer> lengths = new ArrayList<>();
-    for (SessionView v : retired.values()) if (v.sequence.processedLength() > 0) lengths.add(v.sequence.processedLength());
-    for (SessionView v : views.values()) {
-      if (isRunning(v)) continue;
-      if (v.sequence.processedLength() > 0) lengths.add(v.sequence.processedLength());
-    }
-    for (int n : nextLengths(running, null)) lengths.add(n);
-    return caches.bytesFor(lengths.stream().mapToInt(Integer::intValue).toArray());
+    Set<SessionView> busy = busyViews();
+    int[] lengths = new int[retired.size() + views.size() + running.size()];
+    int n = 0;
+    for (SessionView v : retired.values()) if (v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
+    for (SessionView v : views.values())
+      if (!busy.contains(v) && v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
+    for (int next : nextLengths(running, null)) lengths[n++] = next;
+    return caches.bytesFor(Arrays.copyOf(lengths, n));
+  }
+
+  /** The views of the requests running or preempted, by identity. */
+  private Set<SessionView> busyViews() {
+    Set<SessionView> busy = Collections.newSetFromMap(new IdentityHashMap<>());
+    for (R r : running) busy.add(r.view());
+    for (R r : preempted) busy.add(r.view());
+    return busy;
   }
 
   /** Bytes of cache held by every session's view. */
@@ -392,12 +408,5 @@ final class Scheduler<R extends Scheduler.Running> {
 
   int sessions() {
     return views.size();
-  }
-
-  /** Whether a request in the running batch, or preempted from it, holds this view. */
-  private boolean isRunning(SessionView v) {
-    for (R r : running) if (r.view() == v) return true;
-    for (R r : preempted) if (r.view() == v) return true;
-    return false;
   }
 }
