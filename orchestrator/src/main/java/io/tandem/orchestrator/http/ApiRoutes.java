@@ -232,8 +232,35 @@ final class ApiRoutes extends AllDirectives {
   private ExceptionHandler exceptions(RequestLog.Entry log) {
     return ExceptionHandler.newBuilder()
         .match(ApiError.class, e -> complete(error(e, log)))
-        .matchAny(t -> complete(error(fromThrowable(t, log), log)))
+        .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, log), log)))
         .build();
+  }
+
+  /**
+   * Whether {@code t} says the client went away while sending its body: its connection was reset
+   * (akka's {@code StreamTcpException}) or closed before the body's {@code Content-Length} came.
+   */
+  private static boolean clientLeft(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof akka.stream.StreamTcpException) return true;
+      if (c instanceof akka.http.scaladsl.model.IllegalRequestException e
+          && e.info().summary().startsWith("Entity stream truncation")) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The answer nobody reads to a client that left mid-request, counted and logged as 499 (nginx's
+   * "client closed request"), as a request whose client leaves later is; not a server error.
+   */
+  private HttpResponse clientClosed(RequestLog.Entry log) {
+    ApiError e = new ApiError(400, "invalid_request_error", null, "client_closed_request",
+        "the client closed the connection", 0);
+    log.status = 499;
+    log.error = e.getMessage();
+    metrics.response(log.tenant == null ? Metrics.NO_TENANT : log.tenant, 499);
+    log.finish();
+    return e.toResponse();
   }
 
   /**

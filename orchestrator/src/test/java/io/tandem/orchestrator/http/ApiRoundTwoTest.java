@@ -174,6 +174,34 @@ class ApiRoundTwoTest {
     eventually("its cache is freed", () -> cachedSessions() == 0);
   }
 
+  @Test
+  void aClientThatResetsItsConnectionMidBodyCountsAsGoneNotAsAServerError() throws Exception {
+    double closedBefore = closed();
+    double errorsBefore = serverErrors();
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true}";
+    try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
+      // Expect: 100-continue makes the server say when it starts reading the body.
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+          + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + body.length()
+          + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+      BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+      assertEquals("HTTP/1.1 100 Continue", in.readLine());
+      socket.getOutputStream().write(body.substring(0, body.length() - 5).getBytes(StandardCharsets.UTF_8));
+      socket.setSoLinger(true, 0); // then closed with a reset, the body cut short
+    }
+    eventually("it counts as the client's leaving, 499", () -> closed() == closedBefore + 1);
+    assertEquals(errorsBefore, serverErrors(), "not as a 500");
+  }
+
+  /** tandem:http_responses_total{status="500"}: 0 before the first. */
+  private static double serverErrors() throws Exception {
+    try {
+      return server.metric("tandem:http_responses_total{status=\"500\"}");
+    } catch (AssertionError none) {
+      return 0;
+    }
+  }
+
   /** tandem:http_responses_total{status="499"}: 0 before the first. */
   private static double closed() throws Exception {
     try {
