@@ -96,7 +96,7 @@ public final class ServeCommand implements Callable<Integer> {
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
     tnode.awaitUp(java.time.Duration.ofSeconds(60));
     if (!orchestrator) {
-      tnode.system().getWhenTerminated().toCompletableFuture().get();
+      tnode.awaitTermination();
       return 0;
     }
     try {
@@ -109,7 +109,7 @@ public final class ServeCommand implements Callable<Integer> {
       throw e;
     }
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
-    tnode.system().getWhenTerminated().toCompletableFuture().get();
+    tnode.awaitTermination();
     return 0;
   }
 

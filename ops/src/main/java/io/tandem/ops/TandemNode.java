@@ -1,5 +1,6 @@
 package io.tandem.ops;
 
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
@@ -248,6 +249,34 @@ public final class TandemNode implements AutoCloseable {
           + " s (seed nodes " + system.settings().config().getStringList("akka.cluster.seed-nodes")
           + "; status " + cluster.selfMember().status() + "): is a seed node running?", e);
     }
+  }
+
+  /**
+   * Blocks while this node serves, until its actor system has terminated. A stop that was asked for
+   * (SIGTERM or Ctrl-C, which run CoordinatedShutdown) returns normally. A node the cluster shut
+   * down does not: downed by the split brain resolver (the others could not reach it, or it could not
+   * reach them, for {@code akka.cluster.split-brain-resolver.stable-after}: a long GC pause, a stopped
+   * process, a cut network), or unable to join through its seed nodes, it throws, so that the
+   * process says why and exits with status 1, and a supervisor that restarts failed services
+   * (systemd's {@code Restart=on-failure}, Kubernetes) starts it again.
+   *
+   * @throws IllegalStateException naming this node, why the cluster removed it and what to do
+   */
+  public void awaitTermination() throws InterruptedException, java.util.concurrent.ExecutionException {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+    String self = address();
+    system.getWhenTerminated().toCompletableFuture().get();
+    CoordinatedShutdown.Reason reason = shutdown.getShutdownReason().orElse(null);
+    if (reason == CoordinatedShutdown.clusterDowningReason()) {
+      Config c = system.settings().config();
+      throw new IllegalStateException("node " + self + " was removed from the cluster: the split brain resolver ("
+          + c.getString("akka.cluster.split-brain-resolver.active-strategy") + ") downed it after it and the other nodes"
+          + " could not reach each other for " + c.getDuration("akka.cluster.split-brain-resolver.stable-after").toMillis() / 1000.0
+          + " s (a long pause, a stopped process or the network); the others carried its sessions on. Start it again to rejoin");
+    }
+    if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason())
+      throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "
+          + system.settings().config().getStringList("akka.cluster.seed-nodes") + ": start a seed node, or check --seed-nodes");
   }
 
   /** Leaves the cluster gracefully (sessions elsewhere see its workers go at once), then stops. */
