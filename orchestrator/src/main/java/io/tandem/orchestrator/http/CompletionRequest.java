@@ -8,6 +8,7 @@ import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.protocol.config.SpeculativeConfig;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -88,6 +89,17 @@ public record CompletionRequest(
       Map.entry("best_of", new Neutral("1", v -> v.isIntegralNumber() && v.asLong() == 1, "best_of is not supported")),
       Map.entry("suffix", new Neutral("\"\"", v -> v.isTextual() && v.asText().isEmpty(), "suffix is not supported")));
 
+  /**
+   * Where {@code /v1/completions} reads a field otherwise than chat: its {@code logprobs} is an
+   * integer (OpenAI's legacy Completions API: the number of most likely tokens to return at each
+   * position, at most 5; 0 still returns the sampled token's), chat's a boolean beside {@code
+   * top_logprobs}. {@code false} is accepted there too: it asks for nothing, and clients written for
+   * chat send it.
+   */
+  private static final Map<String, Neutral> COMPLETIONS_NEUTRAL = Map.of(
+      "logprobs", new Neutral("null", v -> v.isBoolean() && !v.asBoolean(), "logprobs are not supported; on /v1/completions"
+          + " logprobs is an integer, and even 0 asks for the sampled token's"));
+
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
@@ -140,7 +152,7 @@ public record CompletionRequest(
         throw ApiError.invalid(f, "unrecognized request argument supplied to " + endpoint + ": " + f + hint);
       }
       JsonNode v = body.get(f);
-      Neutral n = NEUTRAL.get(f);
+      Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
       if (n != null && !v.isNull() && !n.isNeutral().test(v))
         throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
             + n.neutral());
@@ -162,18 +174,14 @@ public record CompletionRequest(
       if (tokenIds == null) prompt = Prompt.raw(rawPrompt(p));
     }
 
-    Integer maxTokens = integer(body, "max_tokens", 1, Integer.MAX_VALUE);
+    Integer maxTokens = maxTokens(body, "max_tokens", limits.maxMaxTokens());
     if (chat) {
-      Integer mct = integer(body, "max_completion_tokens", 1, Integer.MAX_VALUE);
+      Integer mct = maxTokens(body, "max_completion_tokens", limits.maxMaxTokens());
       if (mct != null && maxTokens != null && !mct.equals(maxTokens))
         throw ApiError.invalid("max_completion_tokens", "max_tokens (" + maxTokens + ") and max_completion_tokens ("
             + mct + ") disagree; give one of them");
       if (mct != null) maxTokens = mct;
     }
-    if (maxTokens != null && maxTokens > limits.maxMaxTokens())
-      throw ApiError.invalid(body.has("max_tokens") ? "max_tokens" : "max_completion_tokens", "max_tokens is "
-          + maxTokens + " but this server generates at most " + limits.maxMaxTokens()
-          + " tokens per request (its tandem.http.max-max-tokens); ask for fewer");
 
     SamplingParams d = limits.sampling();
     Double temperature = number(body, "temperature", 0, 2);
@@ -320,11 +328,18 @@ public record CompletionRequest(
         throw ApiError.unsupported(p + ".role", p + ".role '" + r + "': tool messages are not supported");
       if (!Set.of("system", "user", "assistant").contains(r))
         throw ApiError.invalid(p + ".role", p + ".role is '" + clip(r) + "'; it must be " + ROLES);
-      out.add(new ChatMessage(r, content(msg.get("content"), p + ".content")));
+      JsonNode content = msg.get("content");
+      // As OpenAI's API: only an assistant message may go without content (servers write null
+      // beside tool calls, and Tandem beside reasoning_content when the answer is all reasoning).
+      if ((content == null || content.isNull()) && !r.equals("assistant"))
+        throw ApiError.invalid(p + ".content", p + ".content is " + (content == null ? "missing" : "null") + "; a "
+            + role.asText() + " message needs content: a string or an array of text parts");
+      out.add(new ChatMessage(r, content(content, p + ".content")));
     }
     return out;
   }
 
+  /** A message's content as text; none (an assistant message's) is empty. */
   private static String content(JsonNode c, String p) {
     if (c == null || c.isNull()) return "";
     if (c.isTextual()) return c.asText();
@@ -426,11 +441,28 @@ public record CompletionRequest(
     return v.asBoolean();
   }
 
+  /**
+   * A count of tokens to generate ({@code max_tokens}, {@code max_completion_tokens}): an integer
+   * from 1 to {@code cap}, the server's {@code tandem.http.max-max-tokens}; one above it, however
+   * large, is refused naming the cap.
+   */
+  private static Integer maxTokens(ObjectNode body, String f, int cap) {
+    JsonNode v = body.get(f);
+    if (v != null && integral(v) && v.decimalValue().compareTo(BigDecimal.valueOf(cap)) > 0)
+      throw ApiError.invalid(f, f + " is " + clip(v.asText()) + " but this server generates at most " + cap
+          + " tokens per request (its tandem.http.max-max-tokens); ask for fewer");
+    return integer(body, f, 1, cap);
+  }
+
+  /** Whether {@code v} is a whole number (written as one, or as a finite float with no fraction). */
+  private static boolean integral(JsonNode v) {
+    return v.isIntegralNumber() || (v.isNumber() && v.asDouble() == Math.rint(v.asDouble()) && Double.isFinite(v.asDouble()));
+  }
+
   private static Integer integer(ObjectNode body, String f, long min, long max) {
     JsonNode v = body.get(f);
     if (v == null || v.isNull()) return null;
-    boolean integral = v.isIntegralNumber() || (v.isNumber() && v.asDouble() == Math.rint(v.asDouble()) && Double.isFinite(v.asDouble()));
-    if (!integral) throw ApiError.invalid(f, f + " must be an integer, got " + Json.kind(v) + (v.isValueNode() ? " (" + clip(v.asText()) + ")" : ""));
+    if (!integral(v)) throw ApiError.invalid(f, f + " must be an integer, got " + Json.kind(v) + (v.isValueNode() ? " (" + clip(v.asText()) + ")" : ""));
     if (!v.canConvertToLong() || v.asLong() < min || v.asLong() > max)
       throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(v.asText()));
     return (int) v.asLong();

@@ -76,11 +76,11 @@ final class CompletionService {
   CompletionStage<HttpResponse> run(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log,
       ClientConnection client) {
     Exchange x = new Exchange(req, permit, log);
-    CompletionStage<HttpResponse> response = countPrompt(req).thenCompose(counted -> {
+    CompletionStage<HttpResponse> response = countPrompt(req).thenCombine(largeAbsent(req), (counted, largeAbsent) -> {
       x.begin(counted);
-      Source<SessionEvent, NotUsed> events = startSession(x, client);
+      Source<SessionEvent, NotUsed> events = startSession(x, client, largeAbsent);
       return req.stream() ? streamed(x, events, client) : whole(x, events);
-    });
+    }).thenCompose(r -> r);
     return response.whenComplete((r, t) -> {
       if (t != null) x.finish();
     });
@@ -109,6 +109,18 @@ final class CompletionService {
     };
   }
 
+  /**
+   * Whether {@code req} is speculative and finds no large worker offered to sessions now: its
+   * session then follows {@code tandem.session.on-large-loss} at once (a retryable 503, or the
+   * small model alone, degraded) instead of waiting {@code worker-wait} for one. When the listing
+   * cannot be read, the session looks for itself.
+   */
+  private CompletionStage<Boolean> largeAbsent(CompletionRequest req) {
+    // Mode large needs no look: its large worker reads the prompt, and none listed is a 503 there.
+    if (req.mode() != Mode.speculative) return CompletableFuture.completedFuture(false);
+    return workers.offered().thenApply(offered -> offered.get(Role.large).isEmpty()).exceptionally(t -> false);
+  }
+
   /** A prompt as a worker read it (token ids with their vocabulary and text), its token count, and max_tokens. */
   private record Counted(Prompt prompt, int promptTokens, int maxTokens) {}
 
@@ -133,7 +145,7 @@ final class CompletionService {
    * Starts the session; its events come out of the returned source, which ends after the last
    * event, or early when the client leaves (the session is then cancelled).
    */
-  private Source<SessionEvent, NotUsed> startSession(Exchange x, ClientConnection client) {
+  private Source<SessionEvent, NotUsed> startSession(Exchange x, ClientConnection client, boolean largeAbsent) {
     CompletableFuture<ActorRef<SessionActor.Command>> session = new CompletableFuture<>();
     AtomicBoolean ended = new AtomicBoolean();
     Pair<Pair<ActorRef<SessionEvent>, UniqueKillSwitch>, Source<SessionEvent, NotUsed>> pre =
@@ -156,7 +168,7 @@ final class CompletionService {
     x.forgetClient = client.onClose(pre.first().second()::shutdown);
     x.attach(events, session);
     SessionRequest sr = new SessionRequest(x.gen.id, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
-        x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop());
+        x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop(), largeAbsent);
     askStart(sr, events).whenComplete((s, t) -> {
       if (s != null) session.complete(s.session());
       else events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, "the session did not start: " + t.getMessage(), null));

@@ -59,7 +59,10 @@ import java.util.Set;
  * model goes on.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
- * {@code step-timeout} for a step, and the request's own {@code time_out}.
+ * {@code step-timeout} for a step, and the request's own {@code time_out}. A speculative request
+ * admitted with no large worker offered ({@link SessionRequest#largeAbsent()}) does not wait: it
+ * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} or going on
+ * with the small model alone, degraded.
  */
 public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
@@ -170,6 +173,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (timeOut > 0) timers.startSingleTimer(TimeOut.INSTANCE, Duration.ofNanos((long) (timeOut * 1e9)));
     directory.tell(new WorkerDirectory.WatchNodes(
         getContext().messageAdapter(WorkerDirectory.UnreachableNodes.class, u -> new Unreachable(u.nodes()))));
+    if (request.mode() == Mode.speculative && request.largeAbsent())
+      return noWorker(Role.large, "none is offered to sessions: retry once one has joined, or send"
+          + " \"tandem\": {\"mode\": \"small\"} to use the small model alone");
     return advance();
   }
 
@@ -411,11 +417,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         + " worker is available to go on");
   }
 
-  /** No large worker is left: the small model alone finishes from what is committed. */
+  /** No large worker is left (or none was there to begin with): the small model alone finishes from what is committed. */
   private Behavior<Command> degrade() {
     plan = failover.degraded(plan, current, request.maxTokens());
     degraded = true;
-    getContext().getLog().warn("session {}: no large worker left; going on with the small model alone after {} tokens",
+    getContext().getLog().warn("session {}: no large worker available; going on with the small model alone after {} tokens",
         request.sessionId(), plan.committed().size());
     return advance();
   }

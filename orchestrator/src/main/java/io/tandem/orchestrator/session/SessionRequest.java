@@ -11,7 +11,10 @@ import java.util.List;
  * {@code stop}: the request's stop strings; a session of one model (mode {@code small} or {@code
  * large}) ends after the token that completes the first of them, as vLLM's engine does, so that a
  * node serving as another's engine writes nothing past it; a speculative session leaves them to
- * its client (the HTTP layer cuts the output there and cancels it).
+ * its client (the HTTP layer cuts the output there and cancels it). {@code largeAbsent}: no large
+ * worker was offered to sessions when the request was admitted; a speculative session then
+ * applies {@code tandem.session.on-large-loss} at once (fails, or goes on with the small model
+ * alone, degraded) instead of waiting {@code worker-wait} for one.
  */
 public record SessionRequest(
     String sessionId,
@@ -22,7 +25,8 @@ public record SessionRequest(
     SpeculativeConfig config,
     Mode mode,
     boolean stream,
-    List<String> stop)
+    List<String> stop,
+    boolean largeAbsent)
     implements CborSerializable {
   public SessionRequest {
     if (maxTokens < 1) throw new IllegalArgumentException("max_tokens must be >= 1, got " + maxTokens);
@@ -30,6 +34,12 @@ public record SessionRequest(
     if (mode == null) mode = Mode.speculative;
     if (tenant == null) tenant = "";
     stop = stop == null ? List.of() : List.copyOf(stop);
+  }
+
+  /** A request whose session waits up to {@code worker-wait} for a worker of each role it needs. */
+  public SessionRequest(String sessionId, String tenant, Prompt prompt, SamplingParams sampling, int maxTokens,
+      SpeculativeConfig config, Mode mode, boolean stream, List<String> stop) {
+    this(sessionId, tenant, prompt, sampling, maxTokens, config, mode, stream, stop, false);
   }
 
   /** A request without stop strings. */

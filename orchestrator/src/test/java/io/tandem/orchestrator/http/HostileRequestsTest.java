@@ -173,4 +173,61 @@ class HostileRequestsTest {
       assertEquals(200, server.get(path).statusCode(), path);
     }
   }
+
+  /** max_tokens beyond any integer type is refused as any value above the server's cap is: naming the cap. */
+  @Test
+  void maxTokensAboveTheServersCapIsRefusedNamingTheCapHoweverLargeItIs() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    for (String field : new String[] {"max_tokens", "max_completion_tokens"}) {
+      for (String value : new String[] {"200000", "1000000000000", "100000000000000000000000000000"}) {
+        HttpResponse<String> max = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"" + field + "\":" + value + "}", KEY);
+        assertEquals(400, max.statusCode(), max.body());
+        assertEquals(field, json.readTree(max.body()).at("/error/param").asText(), max.body());
+        assertEquals(field + " is " + value + " but this server generates at most 131072 tokens per request"
+            + " (its tandem.http.max-max-tokens); ask for fewer", json.readTree(max.body()).at("/error/message").asText());
+      }
+    }
+    HttpResponse<String> zero = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"max_tokens\":0}", KEY);
+    assertEquals("max_tokens must be between 1 and 131072, got 0", json.readTree(zero.body()).at("/error/message").asText());
+  }
+
+  /** As in OpenAI's API; a response's message sent back as it came (content null beside its reasoning) is accepted. */
+  @Test
+  void onlyAnAssistantMessageMayGoWithoutContent() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    for (String r : new String[] {"user", "system", "developer"}) {
+      HttpResponse<String> none = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+          + "{\"role\":\"" + r + "\",\"content\":null}]}", KEY);
+      assertEquals(400, none.statusCode(), none.body());
+      assertEquals("messages[1].content", json.readTree(none.body()).at("/error/param").asText(), none.body());
+      assertEquals("messages[1].content is null; a " + r + " message needs content: a string or an array of text parts",
+          json.readTree(none.body()).at("/error/message").asText());
+    }
+    HttpResponse<String> missing = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\"}]}", KEY);
+    assertEquals("messages[0].content is missing; a user message needs content: a string or an array of text parts",
+        json.readTree(missing.body()).at("/error/message").asText(), missing.body());
+    HttpResponse<String> assistant = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+        + "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"...\"},{\"role\":\"user\",\"content\":\"go on\"}],"
+        + "\"max_tokens\":2}", KEY);
+    assertEquals(200, assistant.statusCode(), "an assistant message may have null content: " + assistant.body());
+  }
+
+  /** logprobs is a boolean on chat and an integer on completions: each refusal says what its endpoint takes. */
+  @Test
+  void aLogprobsRefusalSaysWhatItsEndpointTakes() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    HttpResponse<String> chatLogprobs = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"logprobs\":true}", KEY);
+    assertEquals("logprobs = true is not supported (logprobs are not supported); leave it out or send false",
+        json.readTree(chatLogprobs.body()).at("/error/message").asText());
+    for (String value : new String[] {"3", "0", "true"}) {
+      HttpResponse<String> lp = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":\"hi\",\"logprobs\":" + value + "}", KEY);
+      assertEquals(400, lp.statusCode(), lp.body());
+      assertEquals("logprobs = " + value + " is not supported (logprobs are not supported; on /v1/completions logprobs is an"
+          + " integer, and even 0 asks for the sampled token's); leave it out or send null",
+          json.readTree(lp.body()).at("/error/message").asText());
+    }
+    HttpResponse<String> lpFalse = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":\"hi\",\"logprobs\":false,"
+        + "\"max_tokens\":2}", KEY);
+    assertEquals(200, lpFalse.statusCode(), "false asks for nothing: " + lpFalse.body());
+  }
 }

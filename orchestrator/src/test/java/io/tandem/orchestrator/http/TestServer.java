@@ -28,7 +28,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -65,11 +67,14 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
   final TandemHttpServer server;
   final String base;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  /** The roles this node has a worker of. */
+  private final Set<Role> roles;
 
-  private TestServer(ActorSystem<Void> system, TandemHttpServer server) {
+  private TestServer(ActorSystem<Void> system, TandemHttpServer server, Set<Role> roles) {
     this.system = system;
     this.server = server;
     this.base = "http://127.0.0.1:" + server.port();
+    this.roles = roles;
   }
 
   static TestServer start(String httpConfig) {
@@ -78,6 +83,15 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
 
   /** As {@link #start(String)}, with models that take at most {@code contextLength} tokens. */
   static TestServer start(String httpConfig, int contextLength) {
+    return start(httpConfig, contextLength, EnumSet.allOf(Role.class));
+  }
+
+  /** As {@link #start(String)}, with a worker of each of {@code roles} only (a node of fewer roles). */
+  static TestServer start(String httpConfig, Set<Role> roles) {
+    return start(httpConfig, 1 << 20, roles);
+  }
+
+  private static TestServer start(String httpConfig, int contextLength, Set<Role> roles) {
     Config config = ConfigFactory.parseString(
             "akka.actor.provider = local\n"
                 + "akka.loglevel = WARNING\n"
@@ -92,17 +106,17 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
       sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.fromConfig(config)), "sessions"));
-      ctx.spawn(ModelWorker.create(Role.small, () -> new GatedModel("scripted-small", SMALL, gate, contextLength),
-          WorkerSettings.defaults(), () -> new FifoQueue(1024)), "small-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
-      ctx.spawn(ModelWorker.create(Role.large, () -> new GatedModel("scripted-large", LARGE, gate, contextLength),
-          WorkerSettings.defaults(), () -> new FifoQueue(1024)), "large-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+      for (Role role : roles)
+        ctx.spawn(ModelWorker.create(role, () -> new GatedModel("scripted-" + role, role == Role.small ? SMALL : LARGE, gate,
+            contextLength), WorkerSettings.defaults(), () -> new FifoQueue(1024)), role + "-worker",
+            DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       return Behaviors.empty();
     });
     ActorSystem<Void> system = ActorSystem.create(guardian, "http-test", config);
     try {
       TandemHttpServer server = TandemHttpServer.start(system, sessions.get(10, TimeUnit.SECONDS),
           HttpSettings.fromConfig(config)).toCompletableFuture().get(10, TimeUnit.SECONDS);
-      TestServer ts = new TestServer(system, server);
+      TestServer ts = new TestServer(system, server, Set.copyOf(roles));
       ts.gate.delegate = gate;
       ts.awaitReady();
       return ts;
@@ -112,11 +126,13 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     }
   }
 
-  /** Polls /health/ready until both roles are listed (a group router drops messages before that). */
+  /** Polls /health/ready until a worker of each of this node's roles is listed (a group router drops messages before that). */
   void awaitReady() throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    ObjectMapper json = new ObjectMapper();
     while (System.nanoTime() < deadline) {
-      if (get("/health/ready").statusCode() == 200) return;
+      JsonNode workers = json.readTree(get("/health/ready").body()).path("workers");
+      if (roles.stream().allMatch(r -> workers.path(r.name()).asInt() > 0)) return;
       Thread.onSpinWait();
     }
     throw new AssertionError("server never became ready");

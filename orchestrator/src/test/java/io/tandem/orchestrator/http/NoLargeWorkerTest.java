@@ -1,0 +1,68 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.protocol.Role;
+import java.net.http.HttpResponse;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * A node with no large worker ({@code --roles orchestrator,small}) answers a speculative request at
+ * once, as it answers one of mode {@code large}: with {@code on-large-loss = fail} a retryable 503
+ * that names the missing role and what to do, with {@code degrade} the small model's answer marked
+ * {@code degraded}. Neither waits {@code tandem.session.worker-wait} (20 s here) for a large worker.
+ */
+class NoLargeWorkerTest {
+  private static final String WAIT = "tandem.session.worker-wait = 20s\n";
+
+  @RegisterExtension
+  static final TestServer failing = TestServer.start(WAIT, Set.of(Role.small));
+
+  @RegisterExtension
+  static final TestServer degrading = TestServer.start(WAIT + "tandem.session.on-large-loss = degrade\n", Set.of(Role.small));
+
+  private static final String CHAT = "/v1/chat/completions";
+  private static final String SPECULATIVE = "{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],\"max_tokens\":64";
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Well under worker-wait: what "at once" is allowed on a loaded machine. */
+  private static final double AT_ONCE_SECONDS = 10;
+
+  @Test
+  void aSpeculativeRequestIsARetryable503AtOnceNamingTheMissingRoleAndWhatToDo() throws Exception {
+    for (String body : new String[] {SPECULATIVE + "}", SPECULATIVE + ",\"stream\":true}",
+        SPECULATIVE + ",\"tandem\":{\"mode\":\"speculative\"}}"}) {
+      long start = System.nanoTime();
+      HttpResponse<String> r = failing.post(CHAT, body, null);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertEquals(503, r.statusCode(), body + ": " + r.body());
+      assertTrue(r.headers().firstValue("Retry-After").isPresent(), "retryable: " + body);
+      JsonNode error = JSON.readTree(r.body()).path("error");
+      assertEquals("service_unavailable", error.path("code").asText(), r.body());
+      String message = error.path("message").asText();
+      assertTrue(message.contains("no large worker is available"), message);
+      assertTrue(message.contains("send \"tandem\": {\"mode\": \"small\"} to use the small model alone"), message);
+      assertTrue(seconds < AT_ONCE_SECONDS, "refused at once, not after worker-wait: " + seconds + " s");
+    }
+    HttpResponse<String> small = failing.post(CHAT, SPECULATIVE + ",\"tandem\":{\"mode\":\"small\"}}", null);
+    assertEquals(200, small.statusCode(), "the small model alone still serves: " + small.body());
+  }
+
+  @Test
+  void withDegradeASpeculativeRequestGoesOnWithTheSmallModelAloneAtOnceAndSaysSo() throws Exception {
+    long start = System.nanoTime();
+    HttpResponse<String> r = degrading.post(CHAT, SPECULATIVE + "}", null);
+    double seconds = (System.nanoTime() - start) / 1e9;
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode tandem = JSON.readTree(r.body()).path("tandem");
+    assertEquals("speculative", tandem.path("mode").asText(), r.body());
+    assertTrue(tandem.path("degraded").asBoolean(), "degraded: " + r.body());
+    assertEquals(0, tandem.at("/counters/tokens/large").asInt(), r.body());
+    assertTrue(tandem.at("/counters/tokens/small").asInt() > 0, r.body());
+    assertTrue(seconds < AT_ONCE_SECONDS, "small-only at once, not after worker-wait: " + seconds + " s");
+  }
+}
