@@ -56,8 +56,20 @@ public final class ModelOptions {
   @Option(names = "--seed", description = "Seed for a reproducible run.")
   Long seed;
 
+  /**
+   * The sampling flags as a request's parameters.
+   *
+   * @throws UsageError naming the flag whose value is out of its range (SamplingParams names the
+   *     request field, {@code top_p}; its flag is the same name in kebab case, {@code --top-p})
+   */
   SamplingParams sampling() {
-    return new SamplingParams(temperature, topK, topP, seed);
+    try {
+      return new SamplingParams(temperature, topK, topP, seed);
+    } catch (IllegalArgumentException e) {
+      java.util.regex.Matcher field = java.util.regex.Pattern.compile("(\\w+) (.*)").matcher(e.getMessage());
+      if (!field.matches()) throw new UsageError(e.getMessage(), e);
+      throw new UsageError("--" + field.group(1).replace('_', '-') + ": " + field.group(2), e);
+    }
   }
 
   /** The speculative config, printing what the loader had to say about the file. */
@@ -175,8 +187,8 @@ public final class ModelOptions {
     java.util.regex.Matcher gpu = java.util.regex.Pattern.compile("gpu(\\d+)").matcher(device);
     if (device.equals("cpu")) return;
     if (!gpu.matches())
-      throw new IllegalArgumentException(givenBy + " " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU"
-          + (givenBy.equals("--device") ? "" : ", or an engine spec openai:URL?model=NAME"));
+      throw UsageError.of(givenBy, givenBy + " " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU"
+          + (givenBy.equals("--device") ? "" : ", or an engine spec openai:URL?model=NAME"), null);
     int count = ai.djl.util.cuda.CudaUtils.getGpuCount();
     if (Integer.parseInt(gpu.group(1)) >= count)
       throw new IllegalArgumentException(givenBy + " " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"

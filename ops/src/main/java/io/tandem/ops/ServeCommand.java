@@ -62,7 +62,7 @@ public final class ServeCommand implements Callable<Integer> {
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();
     if (sampling.temperature() > 2)
-      throw new IllegalArgumentException("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
+      throw new UsageError("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
           + " (OpenAI's range), so the server's default may not be more");
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (apiKeys != null) {
@@ -84,7 +84,7 @@ public final class ServeCommand implements Callable<Integer> {
       throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
     if (orchestrator && placed.getBoolean("tandem.cluster.enabled") && http.port() != 0
         && http.port() == placed.getInt("tandem.cluster.port"))
-      throw new IllegalArgumentException("--port and --cluster-port are both " + http.port()
+      throw new UsageError("--port and --cluster-port are both " + http.port()
           + ": the HTTP API and the cluster transport each need a port of their own; give them different ones");
     if (orchestrator) requireFree("HTTP", http.host(), http.port(), "--port");
     if (placed.getBoolean("tandem.cluster.enabled"))

@@ -85,7 +85,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   /**
    * The command line with Tandem's error handling: one line on stderr saying what is wrong and
-   * what to do, exit status 2 for a mistake on the command line, 1 for a failure while running.
+   * what to do, exit status 2 for a mistake on the command line (what picocli's parser refuses,
+   * and a {@link UsageError} a command finds in a parsed value), 1 for a failure while running.
    */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
@@ -93,13 +94,13 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(commandName(cmd) + ": " + message(ex));
       cmd.getErr().flush();
-      return 1;
+      return ex instanceof UsageError ? CommandLine.ExitCode.USAGE : CommandLine.ExitCode.SOFTWARE;
     });
     cl.setParameterExceptionHandler((ex, args) -> {
       PrintWriter err = ex.getCommandLine().getErr();
       err.println(parameterError(ex));
       err.flush();
-      return 2;
+      return CommandLine.ExitCode.USAGE;
     });
     return cl;
   }

@@ -163,6 +163,17 @@ class LauncherIT {
   }
 
   @Test
+  void aValueOutOfItsRangeIsAUsageErrorAloneOnStderrBeforeAnythingLoads() throws Exception {
+    Run tokens = tandem("generate", "--prompt", "hi", "--max-tokens", "0");
+    assertEquals(2, tokens.exit);
+    assertEquals("tandem generate: --max-tokens 0: give a whole number >= 1", oneErrorLine(tokens, "tandem generate"));
+    Run role = tandem("serve", "--roles", "foo");
+    assertEquals(2, role.exit);
+    assertEquals("tandem serve: --roles foo: unknown role 'foo'; give one or more of orchestrator, small, large (comma-separated)",
+        oneErrorLine(role, "tandem serve"));
+  }
+
+  @Test
   void aMistypedOptionGetsTheOneItResembles() throws Exception {
     Run r = tandem("serve", "--prot", "9000");
     assertEquals(2, r.exit);
