@@ -111,12 +111,14 @@ public final class ModelOptions {
    * tandem.ROLE.model}, else, for a role whose devices are not all engine specs, the demo pair's
    * model (logged at INFO, so that {@code --quiet} hides it); a role served only by engines in its
    * devices needs no model. A model folder that does not exist, a malformed engine spec or a device
-   * this machine lacks fails here, before anything loads.
+   * this machine lacks fails here, before anything loads, as does a node setting that cannot be
+   * used ({@link TandemNode.Settings}).
    *
    * @throws IllegalArgumentException naming the flag (or config key) whose value is wrong
    * @throws IllegalStateException when the demo pair is needed but cannot be found
    */
   Config nodeConfig(Config base, Collection<Role> roles) {
+    TandemNode.Settings.of(base); // the node's own settings are checked before any model is named, let alone loaded
     Config c = base;
     if (device != null) {
       requireDevice(device, "--device");

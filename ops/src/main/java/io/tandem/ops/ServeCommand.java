@@ -8,6 +8,7 @@ import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.http.TenantSpec;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.io.IOException;
 import java.net.BindException;
@@ -73,10 +74,8 @@ public final class ServeCommand implements Callable<Integer> {
         all.addAll(TenantSpec.fromFile(apiKeys));
       } catch (com.typesafe.config.ConfigException.Parse e) {
         // The parser names its input "String: LINE": the file and the line are what the user can find.
-        String origin = e.origin() == null ? "" : e.origin().description() + ": ";
-        String why = e.getMessage().startsWith(origin) ? e.getMessage().substring(origin.length()) : e.getMessage();
         throw new IllegalArgumentException("--api-keys " + apiKeys + (e.origin() == null || e.origin().lineNumber() < 0 ? ""
-            : " line " + e.origin().lineNumber()) + ": not HOCON/JSON (" + Tandem.oneLine(why) + "); " + expected, e);
+            : " line " + e.origin().lineNumber()) + ": not HOCON/JSON (" + ConfigSection.describe("", e) + "); " + expected, e);
       }
       http = http.withTenants(all);
     }

@@ -178,6 +178,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     }
     if (t instanceof java.nio.file.NoSuchFileException f) return "no such file " + f.getFile();
     if (t instanceof java.nio.file.AccessDeniedException f) return "no permission to read or write " + f.getFile();
+    // A setting read by its full path: the key, without Typesafe's "system properties: " or "application.conf @ ...: 12: ".
+    if (t instanceof com.typesafe.config.ConfigException c) return io.tandem.protocol.config.ConfigSection.describe("", c);
     return oneLine(t.getMessage() == null ? t.toString() : t.getMessage());
   }
 

@@ -64,6 +64,7 @@ public final class NodeOptions {
       for (String s : seedNodes) UsageError.parse("--seed-nodes", () -> ClusterConfig.address("tandem", s)); // fail early on a malformed one
       c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
     }
+    ClusterConfig.port(c.getInt("tandem.cluster.port")); // from the config when not from --cluster-port
     boolean all = c.getStringList("tandem.roles").containsAll(List.of("orchestrator", "small", "large"));
     boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
         || c.getBoolean("tandem.cluster.enabled"));
