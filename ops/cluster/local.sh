@@ -33,12 +33,24 @@ Settings (environment variables, read by \`up\`; \`status\` and \`down\` use wha
   TANDEM_JAVA_OPTS      JVM options of every node (default -Xmx1g; -Dtandem.KEY=VALUE sets a config key)
   TANDEM_UP_TIMEOUT     seconds \`up\` waits for the HTTP API (default 120)
   TANDEM_CLUSTER_DIR    logs, pid files and the settings \`up\` used (default .tandem/cluster in the
-                        repository)
+                        repository); \`status\` and \`down\` without it use the folder \`up\` last used
 EOF
 }
 
-dir="${TANDEM_CLUSTER_DIR:-$repo/.tandem/cluster}"
-settings="$dir/settings"
+# Where `up` records the folder it used, so that `status` and `down` find it without TANDEM_CLUSTER_DIR.
+last_dir="$repo/.tandem/cluster-dir"
+
+# The folder of the cluster: TANDEM_CLUSTER_DIR when set; otherwise, for `status` and `down`, the one
+# the last `up` used (until `down` stops that cluster); otherwise the default.
+cluster_dir() {
+  if [ -n "${TANDEM_CLUSTER_DIR:-}" ]; then
+    echo "$TANDEM_CLUSTER_DIR"
+  elif [ "$1" != up ] && [ -s "$last_dir" ] && [ -d "$(cat "$last_dir")" ]; then
+    cat "$last_dir"
+  else
+    echo "$repo/.tandem/cluster"
+  fi
+}
 
 # The settings of the cluster that `up` started; for `up`, the environment's (or the defaults).
 load_settings() {
@@ -72,7 +84,8 @@ require_port() {
 }
 
 save_settings() {
-  mkdir -p "$dir"
+  mkdir -p "$dir" "$(dirname "$last_dir")"
+  (cd "$dir" && pwd) >"$last_dir"
   {
     printf 'cluster_port=%q\nhttp_port=%q\nsmall=%q\nlarge=%q\norchestrators=%q\njava_opts=%q\n' \
       "$cluster_port" "$http_port" "$small" "$large" "$orchestrators" "$java_opts"
@@ -203,6 +216,7 @@ down() {
     rm -f "$dir/$n.pid"
   done
   rm -f "$settings"
+  if [ -f "$last_dir" ] && [ "$(cat "$last_dir")" = "$(cd "$dir" 2>/dev/null && pwd)" ]; then rm -f "$last_dir"; fi
 }
 
 status() {
@@ -227,6 +241,9 @@ status() {
   [ "$running" -eq ${#nodes[@]} ]
 }
 
+case "${1:-}" in
+  up|down|status) dir="$(cluster_dir "$1")"; settings="$dir/settings" ;;
+esac
 case "${1:-}" in
   up) load_settings up; up ;;
   down) load_settings down; down ;;

@@ -74,9 +74,11 @@ public final class BenchHttpCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (concurrency < 1 || concurrency > 4096) throw new IllegalArgumentException("--concurrency must be 1..4096");
-    if (requests < 1 || requests > 10_000_000) throw new IllegalArgumentException("--requests must be 1..10000000");
-    if ((url == null) == (scripted == null)) throw new IllegalArgumentException("give either --url URL or --scripted CASE.json");
+    UsageError.within("--concurrency", concurrency, 1, 4096);
+    UsageError.within("--requests", requests, 1, 10_000_000);
+    UsageError.atLeast("--max-tokens", maxTokens, 1);
+    UsageError.atLeast("--tenant-max-concurrent", tenantMaxConcurrent, 0);
+    if ((url == null) == (scripted == null)) throw new UsageError("give either --url URL or --scripted CASE.json");
     TandemNode node = null;
     try {
       if (scripted != null) {
@@ -85,7 +87,7 @@ public final class BenchHttpCommand implements Callable<Integer> {
         url = baseUrl(url);
         URI u = URI.create(url);
         if (u.getHost() == null || !InetAddress.getByName(u.getHost()).isLoopbackAddress())
-          throw new IllegalArgumentException("bench http only targets this machine: " + url + " is not a loopback address");
+          throw new UsageError("--url " + url + ": bench http only targets this machine, and this is not a loopback address");
       }
       return run();
     } finally {
@@ -105,17 +107,17 @@ public final class BenchHttpCommand implements Callable<Integer> {
     try {
       u = new URI(url.strip());
     } catch (java.net.URISyntaxException e) {
-      throw new IllegalArgumentException("--url " + url + ": not a URL (" + e.getReason() + "); " + expected);
+      throw new UsageError("--url " + url + ": not a URL (" + e.getReason() + "); " + expected);
     }
     if (!"http".equalsIgnoreCase(u.getScheme()) || u.getHost() == null)
-      throw new IllegalArgumentException("--url " + url + ": " + expected);
+      throw new UsageError("--url " + url + ": " + expected);
     if (u.getPort() > 65535 || (u.getPort() < 1 && u.getPort() != -1) || (u.getPort() == -1 && u.getAuthority().contains(":")))
-      throw new IllegalArgumentException("--url " + url + ": the port must be a number from 1 to 65535; " + expected);
+      throw new UsageError("--url " + url + ": the port must be a number from 1 to 65535; " + expected);
     if (u.getQuery() != null || u.getFragment() != null)
-      throw new IllegalArgumentException("--url " + url + ": no query or fragment; " + expected);
+      throw new UsageError("--url " + url + ": no query or fragment; " + expected);
     String path = u.getPath() == null ? "" : u.getPath().replaceAll("/+$", "");
     if (!path.isEmpty() && !path.equals("/v1"))
-      throw new IllegalArgumentException("--url " + url + ": the server's base URL has no path but /v1; " + expected);
+      throw new UsageError("--url " + url + ": the server's base URL has no path but /v1; " + expected);
     return "http://" + u.getHost() + (u.getPort() == -1 ? "" : ":" + u.getPort());
   }
 

@@ -16,7 +16,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -63,23 +62,17 @@ public final class BenchModelCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    UsageError.atLeast("--prompt-tokens", promptTokens, 1);
+    UsageError.atLeast("--new-tokens", newTokens, 1);
+    UsageError.atLeast("--runs", runs, 1);
+    for (int batch : batches) UsageError.atLeast("--batch", batch, 1);
+    UsageError.atLeast("--threads", threads, 0);
+    Precision p = UsageError.parse("--precision", () -> Precision.parse(precision));
+    ModelOptions.requireDevice(device, "--device");
     try {
-      for (String[] option : new String[][] {
-          {"--prompt-tokens", String.valueOf(promptTokens)}, {"--new-tokens", String.valueOf(newTokens)},
-          {"--runs", String.valueOf(runs)},
-          {"--batch", String.valueOf(Arrays.stream(batches).min().orElse(1))}}) {
-        if (Integer.parseInt(option[1]) < 1) {
-          System.err.println("tandem bench model: " + option[0] + " " + option[1] + ": give 1 or more");
-          return 1;
-        }
-      }
       if (!Files.isDirectory(model)) {
         System.err.println("tandem bench model: --model " + model + ": no such folder; give a Hugging Face checkpoint folder"
             + " (config.json, model.safetensors), e.g. ops/demo/large or one ./tandem make-checkpoint wrote");
-        return 1;
-      }
-      if (threads < 0) {
-        System.err.println("tandem bench model: --threads " + threads + ": give 1 or more, or 0 for one per core");
         return 1;
       }
       int cores = Runtime.getRuntime().availableProcessors();
@@ -87,7 +80,6 @@ public final class BenchModelCommand implements Callable<Integer> {
         System.err.println("tandem bench model: warning: --threads " + threads + " is more than this machine's " + cores
             + " cores; forward passes oversubscribe them and run slower");
       }
-      Precision p = Precision.parse(precision);
       HfConfig config = HfConfig.load(model);
       int maxLength = config.contextLength();
       if ((long) promptTokens + newTokens > maxLength) {
@@ -220,9 +212,5 @@ public final class BenchModelCommand implements Callable<Integer> {
       }
     }
     return -1;
-  }
-
-  public static void main(String[] args) {
-    System.exit(new CommandLine(new BenchModelCommand()).execute(args));
   }
 }

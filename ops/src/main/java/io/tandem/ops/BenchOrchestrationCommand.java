@@ -52,6 +52,9 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    for (int n : sessions) UsageError.atLeast("--sessions", n, 1);
+    UsageError.atLeast("--tokens", tokens, 1);
+    UsageError.atLeast("--runs", runs, 1);
     Path dir = Files.createTempDirectory("tandem-bench");
     ObjectMapper m = new ObjectMapper();
     Path small = dir.resolve("small.json"), large = dir.resolve("large.json");

@@ -120,7 +120,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
     if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
     if (workload > qs.size())
-      throw new IllegalArgumentException("--problems " + workload + " is more than the " + qs.size() + " questions in "
+      throw new UsageError("--problems " + workload + " is more than the " + qs.size() + " questions in "
           + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")
           + ", or a longer prompt file");
     return qs;
@@ -139,16 +139,16 @@ public final class BenchServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     for (int n : sessions)
-      if (n < 1) throw new IllegalArgumentException("--sessions " + n + ": each concurrency must be at least 1");
+      if (n < 1) throw new UsageError("--sessions " + n + ": each concurrency must be at least 1");
     if (problems != null && problems < 1)
-      throw new IllegalArgumentException("--problems " + problems + ": give at least 1 problem per run");
-    if (repeats < 1) throw new IllegalArgumentException("--runs " + repeats + ": give at least 1 run per point");
-    if (newTokens < 1) throw new IllegalArgumentException("--new-tokens " + newTokens + ": each session needs at least 1 token");
+      throw new UsageError("--problems " + problems + ": give at least 1 problem per run");
+    if (repeats < 1) throw new UsageError("--runs " + repeats + ": give at least 1 run per point");
+    if (newTokens < 1) throw new UsageError("--new-tokens " + newTokens + ": each session needs at least 1 token");
     models.sampling(); // --temperature, --top-k, --top-p checked before any model loads
     int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
     int workload = problems != null ? problems : 4 * most;
     if (workload < most)
-      throw new IllegalArgumentException("--problems " + workload + " is fewer than --sessions " + most
+      throw new UsageError("--problems " + workload + " is fewer than --sessions " + most
           + "; give at least as many problems as sessions");
     if (prompts == null && isDemo(models.small, "small") && isDemo(models.large, "large")) {
       prompts = io.tandem.ops.demo.DemoModels.dir().resolve("heldout.jsonl"); // the demo pair's own questions

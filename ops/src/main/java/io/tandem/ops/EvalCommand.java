@@ -67,8 +67,9 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     System.setProperty("java.awt.headless", "true");
-    if (limit != null && limit < 1) throw new IllegalArgumentException("--limit must be >= 1 (the number of problems to run)");
-    if (concurrency < 1) throw new IllegalArgumentException("--concurrency must be >= 1");
+    if (limit != null) UsageError.atLeast("--limit", limit, 1);
+    UsageError.atLeast("--concurrency", concurrency, 1);
+    if (maxTokens != null) UsageError.atLeast("--max-tokens", maxTokens, 1);
     models.sampling(); // --temperature, --top-k, --top-p checked before any model loads
     String dataset;
     List<Problem> problems;

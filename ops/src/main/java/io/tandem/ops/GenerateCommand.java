@@ -63,6 +63,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // The flags' own values are checked before anything is read or loaded: a mistake comes alone.
+    UsageError.atLeast("--max-tokens", maxTokens, 1);
+    if (prompt == null && caseFile == null) throw new UsageError("no prompt: give --prompt \"...\" (or --case FILE)");
+    SamplingParams sampling = models.sampling();
     Path scratch = null;
     SpeculativeConfig speculative;
     Config base = ModelOptions.baseConfig();
@@ -83,9 +87,7 @@ public final class GenerateCommand implements Callable<Integer> {
     } else {
       speculative = models.speculative(base);
     }
-    if (prompt == null) throw new IllegalArgumentException("no prompt: give --prompt \"...\" (or --case FILE)");
     if (trace != null) ModelOptions.requireOutputFile("--trace", trace);
-    SamplingParams sampling = models.sampling(); // checked before the models are chosen, let alone loaded
     // Quiet means no log line at all: a failure still ends in the one-line error of Tandem's handler.
     if (quiet) for (String logger : List.of(org.slf4j.Logger.ROOT_LOGGER_NAME, "io.tandem", "akka"))
       ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(logger)).setLevel(ch.qos.logback.classic.Level.OFF);

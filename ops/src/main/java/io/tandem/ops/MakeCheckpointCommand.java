@@ -52,7 +52,7 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    ModelShape modelShape = ModelShape.parse(shape);
+    ModelShape modelShape = UsageError.parse("--shape", () -> ModelShape.parse(shape));
     if (!force && Files.exists(out.resolve("config.json")))
       throw new IllegalArgumentException("--out " + out + " already holds a checkpoint; pass --force to overwrite");
     ModelOptions.requireOutputFolder("--out", out);

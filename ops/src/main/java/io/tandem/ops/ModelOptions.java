@@ -56,8 +56,20 @@ public final class ModelOptions {
   @Option(names = "--seed", description = "Seed for a reproducible run.")
   Long seed;
 
+  /**
+   * The sampling flags as a request's parameters.
+   *
+   * @throws UsageError naming the flag whose value is out of its range (SamplingParams names the
+   *     request field, {@code top_p}; its flag is the same name in kebab case, {@code --top-p})
+   */
   SamplingParams sampling() {
-    return new SamplingParams(temperature, topK, topP, seed);
+    try {
+      return new SamplingParams(temperature, topK, topP, seed);
+    } catch (IllegalArgumentException e) {
+      java.util.regex.Matcher field = java.util.regex.Pattern.compile("(\\w+) (.*)").matcher(e.getMessage());
+      if (!field.matches()) throw new UsageError(e.getMessage(), e);
+      throw new UsageError("--" + field.group(1).replace('_', '-') + ": " + field.group(2), e);
+    }
   }
 
   /** The speculative config, printing what the loader had to say about the file. */
@@ -99,12 +111,14 @@ public final class ModelOptions {
    * tandem.ROLE.model}, else, for a role whose devices are not all engine specs, the demo pair's
    * model (logged at INFO, so that {@code --quiet} hides it); a role served only by engines in its
    * devices needs no model. A model folder that does not exist, a malformed engine spec or a device
-   * this machine lacks fails here, before anything loads.
+   * this machine lacks fails here, before anything loads, as does a node setting that cannot be
+   * used ({@link TandemNode.Settings}).
    *
    * @throws IllegalArgumentException naming the flag (or config key) whose value is wrong
    * @throws IllegalStateException when the demo pair is needed but cannot be found
    */
   Config nodeConfig(Config base, Collection<Role> roles) {
+    TandemNode.Settings.of(base); // the node's own settings are checked before any model is named, let alone loaded
     Config c = base;
     if (device != null) {
       requireDevice(device, "--device");
@@ -175,8 +189,8 @@ public final class ModelOptions {
     java.util.regex.Matcher gpu = java.util.regex.Pattern.compile("gpu(\\d+)").matcher(device);
     if (device.equals("cpu")) return;
     if (!gpu.matches())
-      throw new IllegalArgumentException(givenBy + " " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU"
-          + (givenBy.equals("--device") ? "" : ", or an engine spec openai:URL?model=NAME"));
+      throw UsageError.of(givenBy, givenBy + " " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU"
+          + (givenBy.equals("--device") ? "" : ", or an engine spec openai:URL?model=NAME"), null);
     int count = ai.djl.util.cuda.CudaUtils.getGpuCount();
     if (Integer.parseInt(gpu.group(1)) >= count)
       throw new IllegalArgumentException(givenBy + " " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"

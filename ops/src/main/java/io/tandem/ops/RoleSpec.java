@@ -3,9 +3,8 @@ package io.tandem.ops;
 import com.typesafe.config.Config;
 import io.tandem.inference.hf.Precision;
 import io.tandem.worker.WorkerSettings;
+import io.tandem.protocol.config.ConfigSection;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The model of one role on this node: its spec, the devices to run replicas on, worker limits, the
@@ -22,6 +21,8 @@ public record RoleSpec(
     if (devices.isEmpty()) throw new IllegalArgumentException("a role needs at least one device");
     if (precision == null) precision = Precision.FLOAT32;
     if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: the cores shared among the CPU workers), got " + threads);
+    if (perTenantQueueLimit < 1)
+      throw new IllegalArgumentException("per-tenant-queue-limit must be >= 1, got " + perTenantQueueLimit);
   }
 
   /** A role in float32, on every core. */
@@ -41,9 +42,6 @@ public record RoleSpec(
         c.getInt("per-tenant-queue-limit"), precision, threads(c));
   }
 
-  /** Typesafe Config's message for a value it cannot read as its type, e.g. a size in bytes. */
-  private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value at '([^']*)': (.*)", Pattern.DOTALL);
-
   /**
    * Reads {@code tandem.ROLE} of a node's config, naming the role's key in any error.
    *
@@ -52,20 +50,14 @@ public record RoleSpec(
    */
   public static RoleSpec fromConfig(Config root, io.tandem.protocol.Role role) {
     String section = "tandem." + role;
-    try {
-      return fromConfig(root.getConfig(section));
-    } catch (com.typesafe.config.ConfigException e) {
-      // Typesafe's message starts with where the value came from; the key is what a user can act on.
-      String message = e.getMessage();
-      String origin = e.origin() == null ? null : e.origin().description() + ": ";
-      if (origin != null && message.startsWith(origin)) message = message.substring(origin.length());
-      // A bad value reads "Invalid value at 'KEY': WHY"; a wrong type starts with the key itself.
-      Matcher invalid = INVALID_VALUE.matcher(message);
-      if (invalid.matches()) message = invalid.group(1) + ": " + invalid.group(2);
-      throw new IllegalArgumentException(section + "." + message, e);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(section + ": " + e.getMessage(), e);
-    }
+    return ConfigSection.read(root, section, c -> {
+      try {
+        return fromConfig(c);
+      } catch (IllegalArgumentException e) {
+        // The section's own checks name its keys relative to it (threads, max-batch).
+        throw new IllegalArgumentException(section + ": " + e.getMessage(), e);
+      }
+    });
   }
 
   /** {@code threads}: a whole number from 0 (the cores shared among the CPU workers) to 1024. */

@@ -8,6 +8,7 @@ import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.http.TenantSpec;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.io.IOException;
 import java.net.BindException;
@@ -62,7 +63,7 @@ public final class ServeCommand implements Callable<Integer> {
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();
     if (sampling.temperature() > 2)
-      throw new IllegalArgumentException("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
+      throw new UsageError("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
           + " (OpenAI's range), so the server's default may not be more");
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (apiKeys != null) {
@@ -73,10 +74,8 @@ public final class ServeCommand implements Callable<Integer> {
         all.addAll(TenantSpec.fromFile(apiKeys));
       } catch (com.typesafe.config.ConfigException.Parse e) {
         // The parser names its input "String: LINE": the file and the line are what the user can find.
-        String origin = e.origin() == null ? "" : e.origin().description() + ": ";
-        String why = e.getMessage().startsWith(origin) ? e.getMessage().substring(origin.length()) : e.getMessage();
         throw new IllegalArgumentException("--api-keys " + apiKeys + (e.origin() == null || e.origin().lineNumber() < 0 ? ""
-            : " line " + e.origin().lineNumber()) + ": not HOCON/JSON (" + Tandem.oneLine(why) + "); " + expected, e);
+            : " line " + e.origin().lineNumber()) + ": not HOCON/JSON (" + ConfigSection.describe("", e) + "); " + expected, e);
       }
       http = http.withTenants(all);
     }
@@ -84,7 +83,7 @@ public final class ServeCommand implements Callable<Integer> {
       throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
     if (orchestrator && placed.getBoolean("tandem.cluster.enabled") && http.port() != 0
         && http.port() == placed.getInt("tandem.cluster.port"))
-      throw new IllegalArgumentException("--port and --cluster-port are both " + http.port()
+      throw new UsageError("--port and --cluster-port are both " + http.port()
           + ": the HTTP API and the cluster transport each need a port of their own; give them different ones");
     if (orchestrator) requireFree("HTTP", http.host(), http.port(), "--port");
     if (placed.getBoolean("tandem.cluster.enabled"))

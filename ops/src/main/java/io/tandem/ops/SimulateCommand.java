@@ -115,10 +115,15 @@ public final class SimulateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (sessions < 1 || concurrency < 1 || orchestrators < 1 || smallWorkers < 1)
-      throw new IllegalArgumentException("--sessions, --concurrency, --orchestrators and --small-workers must be >= 1");
-    if (!(timeScale > 0)) throw new IllegalArgumentException("--time-scale must be > 0, got " + timeScale);
-    for (int n : largeWorkers) if (n < 1) throw new IllegalArgumentException("--large-workers: each must be >= 1, got " + n);
+    UsageError.atLeast("--sessions", sessions, 1);
+    UsageError.atLeast("--concurrency", concurrency, 1);
+    UsageError.atLeast("--orchestrators", orchestrators, 1);
+    UsageError.atLeast("--small-workers", smallWorkers, 1);
+    for (int n : largeWorkers) UsageError.atLeast("--large-workers", n, 1);
+    UsageError.atLeast("--small-batch", smallBatch, 1);
+    UsageError.atLeast("--large-batch", largeBatch, 1);
+    if (!(timeScale > 0) || Double.isInfinite(timeScale))
+      throw new UsageError("--time-scale " + timeScale + ": give a number > 0 (1: real time)");
     skipAboveWall = skipAboveWall();
     Path dir = Files.createTempDirectory("tandem-simulate");
     String[] specs = models(dir);
@@ -159,12 +164,15 @@ public final class SimulateCommand implements Callable<Integer> {
   private String[] models(Path dir) throws Exception {
     Path small = dir.resolve("small.json"), large = dir.resolve("large.json");
     if (scriptSource.startsWith("generated:")) {
-      int tokens = Integer.parseInt(scriptSource.substring("generated:".length()));
+      String count = scriptSource.substring("generated:".length());
+      if (!count.matches("[1-9]\\d{0,8}"))
+        throw new UsageError("--script-source " + scriptSource + ": give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
+      int tokens = Integer.parseInt(count);
       Files.writeString(small, JSON.writeValueAsString(Map.of("tokens", ScriptGenerator.generate(seed, tokens, MIN_WORDS, MAX_WORDS, false))));
       Files.writeString(large, JSON.writeValueAsString(Map.of("tokens", ScriptGenerator.generate(seed + 1, tokens, MIN_WORDS, MAX_WORDS, true))));
     } else {
       String[] p = scriptSource.split(",");
-      if (p.length != 2) throw new IllegalArgumentException("--script-source is generated:TOKENS or SMALL.json,LARGE.json, got '" + scriptSource + "'");
+      if (p.length != 2) throw new UsageError("--script-source " + scriptSource + ": give generated:TOKENS or SMALL.json,LARGE.json");
       small = Path.of(p[0]);
       large = Path.of(p[1]);
     }
@@ -185,7 +193,7 @@ public final class SimulateCommand implements Callable<Integer> {
 
   private static LatencyModel bundled(String name) throws Exception {
     try (InputStream in = SimulateCommand.class.getResourceAsStream("/profiles/" + name)) {
-      if (in == null) throw new IllegalArgumentException("no bundled latency profile profiles/" + name + " (try --latency h100, or SMALL.json,LARGE.json)");
+      if (in == null) throw new UsageError("--latency: no bundled latency profile profiles/" + name + "; give h100, or SMALL.json,LARGE.json");
       return JSON.readValue(in, LatencyModel.class);
     }
   }
@@ -204,9 +212,9 @@ public final class SimulateCommand implements Callable<Integer> {
     try {
       d = ConfigFactory.parseString("d = " + skipTakeoverAbove).getDuration("d");
     } catch (com.typesafe.config.ConfigException e) {
-      throw new IllegalArgumentException("--skip-takeover-above must be off or a duration such as 500ms, got '" + skipTakeoverAbove + "'");
+      throw new UsageError("--skip-takeover-above " + skipTakeoverAbove + ": give off or a duration such as 500ms");
     }
-    if (d.isNegative()) throw new IllegalArgumentException("--skip-takeover-above must be >= 0, got " + skipTakeoverAbove);
+    if (d.isNegative()) throw new UsageError("--skip-takeover-above " + skipTakeoverAbove + ": give off or a duration >= 0");
     return Math.round(d.toNanos() * timeScale) + "ns";
   }
 

@@ -85,7 +85,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   /**
    * The command line with Tandem's error handling: one line on stderr saying what is wrong and
-   * what to do, exit status 2 for a mistake on the command line, 1 for a failure while running.
+   * what to do, exit status 2 for a mistake on the command line (what picocli's parser refuses,
+   * and a {@link UsageError} a command finds in a parsed value), 1 for a failure while running.
    */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
@@ -93,13 +94,13 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(commandName(cmd) + ": " + message(ex));
       cmd.getErr().flush();
-      return 1;
+      return ex instanceof UsageError ? CommandLine.ExitCode.USAGE : CommandLine.ExitCode.SOFTWARE;
     });
     cl.setParameterExceptionHandler((ex, args) -> {
       PrintWriter err = ex.getCommandLine().getErr();
       err.println(parameterError(ex));
       err.flush();
-      return 2;
+      return CommandLine.ExitCode.USAGE;
     });
     return cl;
   }
@@ -177,6 +178,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     }
     if (t instanceof java.nio.file.NoSuchFileException f) return "no such file " + f.getFile();
     if (t instanceof java.nio.file.AccessDeniedException f) return "no permission to read or write " + f.getFile();
+    // A setting read by its full path: the key, without Typesafe's "system properties: " or "application.conf @ ...: 12: ".
+    if (t instanceof com.typesafe.config.ConfigException c) return io.tandem.protocol.config.ConfigSection.describe("", c);
     return oneLine(t.getMessage() == null ? t.toString() : t.getMessage());
   }
 

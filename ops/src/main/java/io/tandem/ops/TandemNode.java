@@ -11,6 +11,7 @@ import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Join;
 import akka.cluster.typed.Leave;
 import com.typesafe.config.Config;
+import io.tandem.protocol.config.ConfigSection;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
@@ -63,10 +64,10 @@ public final class TandemNode implements AutoCloseable {
     java.util.List<CompletableFuture<String>> loads = new java.util.concurrent.CopyOnWriteArrayList<>();
     // Completed at the end of the guardian's setup, once every worker (and its load future) exists.
     CompletableFuture<Void> spawned = new CompletableFuture<>();
-    SessionSettings sessionSettings = SessionSettings.fromConfig(config);
-    Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
-        ? config.getDuration("tandem.routing.load-poll-interval") : Duration.ZERO;
-    EngineSettings engineSettings = EngineSettings.fromConfig(config);
+    Settings settings = Settings.of(config);
+    SessionSettings sessionSettings = settings.session();
+    Duration loadPoll = settings.loadPoll();
+    EngineSettings engineSettings = settings.engine();
     int cpuWorkers = cpuWorkers(roles);
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
       if (orchestrator) {
@@ -188,6 +189,24 @@ public final class TandemNode implements AutoCloseable {
             : SmallWorker.engine(es, spec.settings(), engine, loaded),
         role + "-engine-" + index + "-" + es.endpoint().replace(':', '-'),
         DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+  }
+
+  /**
+   * The node-wide settings {@link #start} reads besides the roles': the sessions' ({@code
+   * tandem.session}, {@code tandem.routing}), how often worker loads are polled ({@code
+   * tandem.routing.load-poll-interval}; zero: never) and how remote engines are talked to ({@code
+   * tandem.engine}). Commands read them before any model loads, so that a bad value comes alone.
+   */
+  record Settings(SessionSettings session, Duration loadPoll, EngineSettings engine) {
+
+    /** @throws IllegalArgumentException naming the full key of a value that cannot be used */
+    static Settings of(Config config) {
+      Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
+          ? ConfigSection.read(config, "tandem.routing", r -> r.getDuration("load-poll-interval")) : Duration.ZERO;
+      if (loadPoll.isNegative())
+        throw new IllegalArgumentException("tandem.routing.load-poll-interval must be >= 0 (0s: never), got " + loadPoll.toMillis() + " ms");
+      return new Settings(SessionSettings.fromConfig(config), loadPoll, EngineSettings.fromConfig(config));
+    }
   }
 
   /** The model roles configured for this node, from {@code tandem.small} and {@code tandem.large}. */

@@ -89,30 +89,38 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (!List.of("small", "large", "both").contains(only))
-      throw new IllegalArgumentException("--only must be small, large or both, got " + only);
+      throw new UsageError("--only " + only + ": give small, large or both");
     if (!List.of("decisive", "verifying").contains(largeTraces))
-      throw new IllegalArgumentException("--large-traces must be decisive or verifying, got " + largeTraces);
+      throw new UsageError("--large-traces " + largeTraces + ": give decisive or verifying");
     boolean verifying = largeTraces.equals("verifying");
     double slipRate = slip != null ? slip : verifying ? SumTask.VERIFYING_SLIP : SumTask.SLIP;
     double misreadRate = misread != null ? misread : verifying ? 0.0 : SumTask.MISREAD;
     DemoTokenizer tok = DemoTokenizer.build();
+    int vocab = tok.vocabSize();
+    // Both plans are made (and their rates, steps and learning rates checked) before anything is
+    // written or trained: a mistake in the large model's flags must not wait for the small model.
+    List<DemoTrainer.Plan> plans = new ArrayList<>();
+    try {
+      if (!only.equals("large")) {
+        plans.add(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
+            initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slipRate, corrected, misreadRate, saveEvery, 1f));
+      }
+      if (!only.equals("small")) {
+        plans.add(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
+            initFrom == null ? null : initFrom.resolve("large"), verifying ? DemoTrainer.Traces.VERIFYING : DemoTrainer.Traces.DECISIVE, slipRate, corrected, misreadRate, saveEvery,
+            verdictWeight));
+      }
+    } catch (IllegalArgumentException e) {
+      throw new UsageError(e.getMessage(), e);
+    }
+    ModelOptions.requireOutputFolder("--out", out);
     Path tokDir = out.resolve("tokenizer");
     tok.write(tokDir);
     DemoModels.writeHeldOut(out.resolve("heldout.jsonl"));
-    int vocab = tok.vocabSize();
     DemoTrainer trainer = new DemoTrainer(tokDir, System.err);
     List<DemoTrainer.Report> reports = new ArrayList<>();
-    if (!only.equals("large")) {
-      reports.add(trainer.train(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
-          initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slipRate, corrected, misreadRate, saveEvery, 1f),
-          seed, out.resolve("small")));
-    }
-    if (!only.equals("small")) {
-      reports.add(trainer.train(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
-          initFrom == null ? null : initFrom.resolve("large"), verifying ? DemoTrainer.Traces.VERIFYING : DemoTrainer.Traces.DECISIVE, slipRate, corrected, misreadRate, saveEvery,
-          verdictWeight),
-          seed + 1, out.resolve("large")));
-    }
+    for (DemoTrainer.Plan plan : plans)
+      reports.add(trainer.train(plan, plan.name().equals("small") ? seed : seed + 1, out.resolve(plan.name())));
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = m.createObjectNode();
     root.put("seed", seed);

@@ -62,7 +62,7 @@ class CommandLineMistakesTest {
     assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
         keys.err());
     Result ftp = run("bench", "http", "--url", "ftp://127.0.0.1:18999", "--requests", "1");
-    assertEquals(1, ftp.exit());
+    assertEquals(2, ftp.exit());
     assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give the http:// URL of a Tandem server on this"
         + " machine, e.g. http://127.0.0.1:8080", ftp.err());
     assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/"));
@@ -70,20 +70,20 @@ class CommandLineMistakesTest {
     for (String bad : new String[] {"https://127.0.0.1:8080", "http://127.0.0.1:99999", "http://127.0.0.1:abc",
         "127.0.0.1:8080", "http://127.0.0.1:8080?x=1", "http://127.0.0.1:8080/v2"}) {
       Result r = run("bench", "http", "--url", bad, "--requests", "1");
-      assertEquals(1, r.exit(), bad);
+      assertEquals(2, r.exit(), bad);
       assertTrue(r.err().startsWith("tandem bench http: --url " + bad + ": ") && r.err().endsWith("e.g. http://127.0.0.1:8080")
           && !r.err().contains("\n"), r.err());
     }
     // serve's sampling flags are the defaults of its requests: checked as generate checks them, before any model loads.
     Result hot = run("serve", "--temperature", "-1", "--port", "0");
-    assertEquals(1, hot.exit());
-    assertEquals("tandem serve: temperature must be a finite number >= 0, got -1.0", hot.err());
-    assertEquals("tandem serve: top_p must be in (0, 1], got 5.0", run("serve", "--top-p", "5", "--port", "0").err());
+    assertEquals(2, hot.exit());
+    assertEquals("tandem serve: --temperature: must be a finite number >= 0, got -1.0", hot.err());
+    assertEquals("tandem serve: --top-p: must be in (0, 1], got 5.0", run("serve", "--top-p", "5", "--port", "0").err());
     assertEquals("tandem serve: --temperature 5.0: a request may ask for at most 2 (OpenAI's range), so the server's"
         + " default may not be more", run("serve", "--temperature", "5", "--port", "0").err());
-    assertEquals("tandem bench serve: temperature must be a finite number >= 0, got -1.0",
+    assertEquals("tandem bench serve: --temperature: must be a finite number >= 0, got -1.0",
         run("bench", "serve", "--temperature", "-1").err());
-    assertEquals("tandem eval: top_p must be in (0, 1], got 0.0", run("eval", "--top-p", "0").err());
+    assertEquals("tandem eval: --top-p: must be in (0, 1], got 0.0", run("eval", "--top-p", "0").err());
   }
 
   @Test
@@ -129,8 +129,46 @@ class CommandLineMistakesTest {
   @Test
   void anEvalLimitBelowOneIsRefused() {
     Result r = run("eval", "--limit", "0");
-    assertEquals(1, r.exit());
-    assertEquals("tandem eval: --limit must be >= 1 (the number of problems to run)", r.err());
+    assertEquals(2, r.exit());
+    assertEquals("tandem eval: --limit 0: give a whole number >= 1", r.err());
+  }
+
+  /**
+   * A value picocli parsed but the command refuses (out of range, not among its choices) is a
+   * usage error like one picocli refuses itself: exit status 2 and one line naming the option and
+   * what it may be, in every command, before anything loads (no log line first).
+   */
+  @Test
+  void everyRefusedValueIsAUsageErrorNamingTheOptionAndWhatItMayBe() {
+    Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put(List.of("serve", "--roles", "foo"),
+        "tandem serve: --roles foo: unknown role 'foo'; give one or more of orchestrator, small, large (comma-separated)");
+    refusals.put(List.of("serve", "--seed-nodes", "localhost"),
+        "tandem serve: --seed-nodes: seed node 'localhost' is not host:port (e.g. 127.0.0.1:25520)");
+    refusals.put(List.of("generate", "--prompt", "hi", "--max-tokens", "0"), "tandem generate: --max-tokens 0: give a whole number >= 1");
+    refusals.put(List.of("generate", "--prompt", "hi", "--top-k", "-1"), "tandem generate: --top-k: must be >= 0 (0 = off), got -1");
+    refusals.put(List.of("generate", "--prompt", "hi", "--device", "tpu"),
+        "tandem generate: --device tpu: not a device; give cpu, or gpu0, gpu1, ... for a GPU");
+    refusals.put(List.of("generate"), "tandem generate: no prompt: give --prompt \"...\" (or --case FILE)");
+    refusals.put(List.of("eval", "--concurrency", "0"), "tandem eval: --concurrency 0: give a whole number >= 1");
+    refusals.put(List.of("eval", "--max-tokens", "-5"), "tandem eval: --max-tokens -5: give a whole number >= 1");
+    refusals.put(List.of("bench", "serve", "--runs", "0"), "tandem bench serve: --runs 0: give at least 1 run per point");
+    refusals.put(List.of("bench", "orchestration", "--sessions", "4,0"), "tandem bench orchestration: --sessions 0: give a whole number >= 1");
+    refusals.put(List.of("bench", "http", "--url", "http://127.0.0.1:8080", "--concurrency", "0"),
+        "tandem bench http: --concurrency 0: give a whole number from 1 to 4096");
+    refusals.put(List.of("bench", "model", "--model", "/no/model", "--batch", "1,-2"), "tandem bench model: --batch -2: give a whole number >= 1");
+    refusals.put(List.of("simulate", "--orchestrators", "0"), "tandem simulate: --orchestrators 0: give a whole number >= 1");
+    refusals.put(List.of("simulate", "--script-source", "generated:lots"),
+        "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
+    refusals.put(List.of("make-checkpoint", "--shape", "gpt5", "--out", "/no/out"),
+        "tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)");
+    refusals.forEach((args, line) -> {
+      Result r = run(args.toArray(String[]::new));
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      assertEquals(line, r.err(), String.join(" ", args));
+    });
   }
 
   @Test
@@ -145,13 +183,13 @@ class CommandLineMistakesTest {
     assertTrue(garbled.err().startsWith("tandem serve: --api-keys " + keys + " line 2: not HOCON/JSON (")
         && !garbled.err().contains("String:") && !garbled.err().contains("\n"), garbled.err());
     Result port = run("serve", "--port", "99999");
-    assertEquals(1, port.exit());
+    assertEquals(2, port.exit());
     assertEquals("tandem serve: --port 99999: out of range, use 1-65535 (0 picks a free one)", port.err());
     Result clusterPort = run("serve", "--cluster-port", "70000");
-    assertEquals(1, clusterPort.exit());
+    assertEquals(2, clusterPort.exit());
     assertEquals("tandem serve: --cluster-port 70000: out of range, use 1-65535 (0 picks a free one)", clusterPort.err());
     Result samePort = run("serve", "--cluster-port", "18080", "--port", "18080");
-    assertEquals(1, samePort.exit());
+    assertEquals(2, samePort.exit());
     assertTrue(samePort.err().startsWith("tandem serve: --port and --cluster-port are both 18080: "), samePort.err());
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()

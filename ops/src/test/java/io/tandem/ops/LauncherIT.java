@@ -50,7 +50,12 @@ class LauncherIT {
 
   /** Runs {@code ./tandem args...} to the end and returns its exit status and output lines. */
   static Run tandem(String... args) throws Exception {
-    Launched p = Launched.start(args);
+    return tandemWith("-Xmx1g", args);
+  }
+
+  /** {@link #tandem} with these JVM options in {@code TANDEM_JAVA_OPTS}. */
+  static Run tandemWith(String javaOpts, String... args) throws Exception {
+    Launched p = Launched.startWith(javaOpts, args);
     if (!p.process.waitFor(180, TimeUnit.SECONDS)) {
       p.process.destroyForcibly();
       throw new AssertionError("tandem " + String.join(" ", args) + " did not finish within 180 s: " + p.err);
@@ -74,10 +79,14 @@ class LauncherIT {
     }
 
     static Launched start(String... args) throws IOException {
+      return startWith("-Xmx1g", args);
+    }
+
+    static Launched startWith(String javaOpts, String... args) throws IOException {
       List<String> cmd = new ArrayList<>(List.of(repo().resolve("tandem").toString()));
       cmd.addAll(List.of(args));
       ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo().toFile());
-      pb.environment().put("TANDEM_JAVA_OPTS", "-Xmx1g");
+      pb.environment().put("TANDEM_JAVA_OPTS", javaOpts);
       return new Launched(pb.start());
     }
 
@@ -160,6 +169,44 @@ class LauncherIT {
     String line = oneErrorLine(r, "tandem eval");
     assertTrue(line.contains("--data /no/such/math500.jsonl: no such file") && line.contains("JSONL")
         && line.contains("\"problem\""), line);
+  }
+
+  @Test
+  void aValueOutOfItsRangeIsAUsageErrorAloneOnStderrBeforeAnythingLoads() throws Exception {
+    Run tokens = tandem("generate", "--prompt", "hi", "--max-tokens", "0");
+    assertEquals(2, tokens.exit);
+    assertEquals("tandem generate: --max-tokens 0: give a whole number >= 1", oneErrorLine(tokens, "tandem generate"));
+    Run role = tandem("serve", "--roles", "foo");
+    assertEquals(2, role.exit);
+    assertEquals("tandem serve: --roles foo: unknown role 'foo'; give one or more of orchestrator, small, large (comma-separated)",
+        oneErrorLine(role, "tandem serve"));
+  }
+
+  @Test
+  void aConfigValueThatCannotBeUsedIsNamedByItsFullKeyAloneBeforeAnythingLoads() throws Exception {
+    Run size = tandemWith("-Xmx1g -Dtandem.http.max-body-size=lots", "serve", "--port", "0");
+    assertEquals(1, size.exit);
+    assertEquals("tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", oneErrorLine(size, "tandem serve"));
+    Run inFlight = tandemWith("-Xmx1g -Dtandem.http.max-in-flight=-1", "serve", "--port", "0");
+    assertEquals(1, inFlight.exit);
+    assertEquals("tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1",
+        oneErrorLine(inFlight, "tandem serve"));
+    Run engine = tandemWith("-Xmx1g -Dtandem.engine.connect-timeout=0s", "generate", "--prompt", "hi");
+    assertEquals(1, engine.exit);
+    assertEquals("tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0 ms",
+        oneErrorLine(engine, "tandem generate"));
+  }
+
+  @Test
+  void aJavaOptionWhoseValueHasASpaceIsOneOptionWhenQuoted() throws Exception {
+    for (String quoted : List.of("\"-Dtandem.session.on-large-loss=fail fast\"", "-Dtandem.session.on-large-loss='fail fast'")) {
+      Run r = tandemWith("-Xmx1g " + quoted, "serve", "--port", "0");
+      assertEquals(1, r.exit, quoted);
+      assertEquals("tandem serve: tandem.session.on-large-loss must be fail or degrade, got 'fail fast'", oneErrorLine(r, "tandem serve"));
+    }
+    Run open = tandemWith("-Xmx1g \"-Dtandem.session.on-large-loss=fail fast", "serve", "--port", "0");
+    assertEquals(1, open.exit);
+    assertTrue(oneErrorLine(open, "tandem").contains("has a quote that is not closed; quote a value with a space as"), open.errText());
   }
 
   @Test

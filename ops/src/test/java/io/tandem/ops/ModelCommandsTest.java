@@ -71,26 +71,18 @@ class ModelCommandsTest {
     PrintStream stdout = System.out;
     PrintStream stderr = System.err;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
     ByteArrayOutputStream tooLongErr = new ByteArrayOutputStream();
-    ByteArrayOutputStream zeroRunsErr = new ByteArrayOutputStream();
     ByteArrayOutputStream noFolderErr = new ByteArrayOutputStream();
     int half;
-    int bad;
     int tooLong;
-    int zeroRuns;
     int noFolder;
     try {
       System.setOut(new PrintStream(out, true));
       half = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--batch", "2",
           "--prompt-tokens", "8", "--new-tokens", "2", "--runs", "1", "--precision", "float16", "--json");
-      System.setErr(new PrintStream(err, true));
-      bad = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--precision", "int4");
       System.setErr(new PrintStream(tooLongErr, true));
       tooLong = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--prompt-tokens", "32760",
           "--new-tokens", "64");
-      System.setErr(new PrintStream(zeroRunsErr, true));
-      zeroRuns = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--runs", "0");
       System.setErr(new PrintStream(noFolderErr, true));
       noFolder = new CommandLine(new BenchModelCommand()).execute("--model", tmp.resolve("absent").toString());
     } finally {
@@ -106,17 +98,21 @@ class ModelCommandsTest {
     // The KV cache stays float32 under float16 weights.
     assertEquals(2L * 2 * 2 * 16 * 4, result.get("kv_bytes_per_token").asLong());
 
-    assertEquals(1, bad);
-    String message = err.toString().trim();
-    assertTrue(message.startsWith("tandem bench model: unknown precision 'int4'") && message.contains("float16"), message);
+    // A value not among an option's choices, or out of its range, is a usage error (exit 2), as picocli's own.
+    CommandLineMistakesTest.Result bad = CommandLineMistakesTest.run("bench", "model", "--model", dir.toString(),
+        "--precision", "int4");
+    assertEquals(2, bad.exit());
+    assertTrue(bad.err().startsWith("tandem bench model: --precision: unknown precision 'int4'") && bad.err().contains("float16"),
+        bad.err());
 
     // Refused before loading, with what to do: not after a prefill, by the forward pass.
     assertEquals(1, tooLong);
     String refusal = tooLongErr.toString().trim();
     assertEquals("tandem bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
         + " context length 32768 (its max_position_embeddings); keep their sum at or below it", refusal);
-    assertEquals(1, zeroRuns);
-    assertEquals("tandem bench model: --runs 0: give 1 or more", zeroRunsErr.toString().trim());
+    CommandLineMistakesTest.Result zeroRuns = CommandLineMistakesTest.run("bench", "model", "--model", dir.toString(), "--runs", "0");
+    assertEquals(2, zeroRuns.exit());
+    assertEquals("tandem bench model: --runs 0: give a whole number >= 1", zeroRuns.err());
     assertEquals(1, noFolder);
     assertTrue(noFolderErr.toString().trim().startsWith("tandem bench model: --model " + tmp.resolve("absent")
         + ": no such folder; give a Hugging Face checkpoint folder"), noFolderErr.toString());
@@ -126,8 +122,8 @@ class ModelCommandsTest {
   void makeCheckpointFailsWithOneLineForAnUnknownShape() {
     CommandLineMistakesTest.Result r = CommandLineMistakesTest.run("make-checkpoint", "--shape", "gpt5", "--out",
         tmp.resolve("x").toString());
-    assertEquals(1, r.exit());
-    assertEquals("tandem make-checkpoint: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)", r.err());
+    assertEquals(2, r.exit());
+    assertEquals("tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)", r.err());
   }
 
   @Test

@@ -47,6 +47,13 @@ class RoleSpecTest {
   }
 
   @Test
+  void aCountBelowItsMinimumIsRefusedNamingTheRoleAndTheKey() {
+    Config node = ConfigFactory.parseString("tandem.small.per-tenant-queue-limit = -1").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
+    assertEquals("tandem.small: per-tenant-queue-limit must be >= 1, got -1", e.getMessage());
+  }
+
+  @Test
   void aValueOfTheWrongTypeIsNamedByItsKey() {
     Config node = ConfigFactory.parseString("tandem.small.max-batch = lots").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));

@@ -1,6 +1,7 @@
 package io.tandem.worker;
 
 import com.typesafe.config.Config;
+import io.tandem.protocol.config.ConfigSection;
 import java.time.Duration;
 
 /**
@@ -12,25 +13,20 @@ public record EngineSettings(Duration connectTimeout, Duration requestTimeout, D
 
   /** @throws IllegalArgumentException when a duration is not positive (the message names the key) */
   public EngineSettings {
-    positive(connectTimeout, "connect-timeout");
-    positive(requestTimeout, "request-timeout");
-    positive(healthInterval, "health-interval");
-    positive(healthTimeout, "health-timeout");
+    ConfigSection.positive("tandem.engine.connect-timeout", connectTimeout);
+    ConfigSection.positive("tandem.engine.request-timeout", requestTimeout);
+    ConfigSection.positive("tandem.engine.health-interval", healthInterval);
+    ConfigSection.positive("tandem.engine.health-timeout", healthTimeout);
   }
 
   /**
    * Reads {@code tandem.engine} of {@code config}.
    *
-   * @throws com.typesafe.config.ConfigException when a key is missing or not a duration
+   * @throws IllegalArgumentException naming the full key of a value that is missing, not a
+   *     duration, or not positive
    */
   public static EngineSettings fromConfig(Config config) {
-    Config c = config.getConfig("tandem.engine");
-    return new EngineSettings(c.getDuration("connect-timeout"), c.getDuration("request-timeout"),
-        c.getDuration("health-interval"), c.getDuration("health-timeout"));
-  }
-
-  private static void positive(Duration d, String key) {
-    if (d == null || d.isZero() || d.isNegative())
-      throw new IllegalArgumentException("tandem.engine." + key + " must be a positive duration, got " + d);
+    return ConfigSection.read(config, "tandem.engine", c -> new EngineSettings(c.getDuration("connect-timeout"),
+        c.getDuration("request-timeout"), c.getDuration("health-interval"), c.getDuration("health-timeout")));
   }
 }

@@ -3,6 +3,7 @@ package io.tandem.ops.cluster;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
+import io.tandem.protocol.config.ConfigSection;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,25 +15,48 @@ import java.util.List;
  */
 public final class ClusterConfig {
 
-  /** The config a node should start with. */
+  /**
+   * The config a node should start with.
+   *
+   * @throws IllegalArgumentException naming the {@code tandem.cluster} key of a value that is
+   *     missing, not of its type or out of its range (a port outside 0-65535, a seed that is not host:port)
+   */
   public static Config resolve(Config config) {
     if (!config.hasPath("tandem.cluster.enabled") || !config.getBoolean("tandem.cluster.enabled")) return config;
-    Config c = config.getConfig("tandem.cluster");
-    String host = c.getString("hostname");
-    int port = c.getInt("port");
-    String system = c.getString("system-name");
-    List<String> seeds = new ArrayList<>();
-    for (String s : c.getStringList("seed-nodes")) seeds.add(address(system, s));
     // No seed: TandemNode founds a cluster by joining this node itself (its port may be 0 until bound).
     List<String> roles = config.hasPath("tandem.roles") ? config.getStringList("tandem.roles") : List.of();
-    Config akka = ConfigFactory.empty()
+    return ConfigSection.read(config, "tandem.cluster", c -> akka(c, roles)).withFallback(config);
+  }
+
+  /** The Akka settings of a cluster member from its {@code tandem.cluster} section and its roles. */
+  private static Config akka(Config c, List<String> roles) {
+    String host = c.getString("hostname");
+    int port = port(c.getInt("port"));
+    String system = c.getString("system-name");
+    List<String> seeds = new ArrayList<>();
+    for (String s : c.getStringList("seed-nodes")) {
+      try {
+        seeds.add(address(system, s));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("tandem.cluster.seed-nodes: " + e.getMessage(), e);
+      }
+    }
+    return ConfigFactory.empty()
         .withValue("akka.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
         .withValue("akka.remote.artery.transport", ConfigValueFactory.fromAnyRef("tcp"))
         .withValue("akka.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))
         .withValue("akka.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(port))
         .withValue("akka.cluster.seed-nodes", ConfigValueFactory.fromIterable(seeds))
         .withValue("akka.cluster.roles", ConfigValueFactory.fromIterable(roles));
-    return akka.withFallback(config);
+  }
+
+  /**
+   * {@code tandem.cluster.port} when it is a port number.
+   *
+   * @throws IllegalArgumentException naming the key, its value and the range
+   */
+  public static int port(int port) {
+    return (int) ConfigSection.within("tandem.cluster.port", port, 0, 65535, "0 picks a free one");
   }
 
   /** {@code host:port} (or a full {@code akka://system@host:port}) as an Akka address. */

@@ -2,6 +2,7 @@ package io.tandem.ops.cluster;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;
+import io.tandem.ops.UsageError;
 import java.util.List;
 import picocli.CommandLine.Option;
 
@@ -52,16 +53,18 @@ public final class NodeOptions {
     if (roles != null && !roles.isEmpty()) {
       for (String r : roles)
         if (!List.of("orchestrator", "small", "large").contains(r))
-          throw new IllegalArgumentException("--roles: unknown role '" + r + "' (orchestrator, small, large)");
+          throw new UsageError("--roles " + String.join(",", roles) + ": unknown role '" + r
+              + "'; give one or more of orchestrator, small, large (comma-separated)");
       c = c.withValue("tandem.roles", ConfigValueFactory.fromIterable(roles));
     }
     requirePort("--cluster-port", port);
     if (port != null) c = c.withValue("tandem.cluster.port", ConfigValueFactory.fromAnyRef(port));
     if (hostname != null) c = c.withValue("tandem.cluster.hostname", ConfigValueFactory.fromAnyRef(hostname));
     if (seedNodes != null) {
-      for (String s : seedNodes) ClusterConfig.address("tandem", s); // fail early on a malformed one
+      for (String s : seedNodes) UsageError.parse("--seed-nodes", () -> ClusterConfig.address("tandem", s)); // fail early on a malformed one
       c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
     }
+    ClusterConfig.port(c.getInt("tandem.cluster.port")); // from the config when not from --cluster-port
     boolean all = c.getStringList("tandem.roles").containsAll(List.of("orchestrator", "small", "large"));
     boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
         || c.getBoolean("tandem.cluster.enabled"));
@@ -71,10 +74,12 @@ public final class NodeOptions {
   /**
    * Refuses a port number outside 0-65535 (null: not given) in one line naming the option, before
    * anything binds it (the JDK's own message, {@code port out of range:70000}, names neither).
+   *
+   * @throws UsageError {@code FLAG PORT: out of range, ...}
    */
   public static void requirePort(String flag, Integer port) {
     if (port != null && (port < 0 || port > 65535))
-      throw new IllegalArgumentException(flag + " " + port + ": out of range, use 1-65535 (0 picks a free one)");
+      throw new UsageError(flag + " " + port + ": out of range, use 1-65535 (0 picks a free one)");
   }
 
   /** Whether this node hosts sessions (the HTTP API goes with them). */

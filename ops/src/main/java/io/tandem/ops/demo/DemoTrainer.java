@@ -79,6 +79,13 @@ public final class DemoTrainer {
       if (maxSteps < 0) throw new IllegalArgumentException(name + ": steps must not be negative, got " + maxSteps);
       if (maxSteps == 0 && !(minutes > 0))
         throw new IllegalArgumentException(name + ": give a positive number of steps or minutes, got " + minutes + " minutes");
+      if (traces != Traces.OVER_REFLECTING) {
+        try {
+          SumTask.requireRates(slip, corrected, misread, traces == Traces.VERIFYING);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+        }
+      }
     }
   }
 

@@ -106,8 +106,7 @@ public final class SumTask {
    * @throws IllegalArgumentException if a rate is outside [0, 1)
    */
   public static String decisive(Problem p, SplittableRandom rng, double slip, double misread) {
-    if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
-    if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
+    requireRates(slip, 1, misread, false);
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
     int[] read = new int[n.length];
@@ -120,6 +119,19 @@ public final class SumTask {
   }
 
   /**
+   * Refuses a rate of the large model's traces out of its range: {@code slip} and {@code misread}
+   * in [0, 1), and, for {@link #verifying} traces, {@code corrected} in (0, 1].
+   *
+   * @throws IllegalArgumentException naming the rate, its value and its range
+   */
+  public static void requireRates(double slip, double corrected, double misread, boolean verifying) {
+    if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
+    if (verifying && !(corrected > 0 && corrected <= 1))
+      throw new IllegalArgumentException("the corrected share must be in (0, 1], got " + corrected);
+    if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
+  }
+
+  /**
    * The first demo pair's traces (the large model in {@code ops/demo/large} learned to write
    * these): the forward pass, where each step slips with chance {@code slip} and a slip is
    * corrected at once by a {@code Wait, ...} paragraph with chance {@code corrected}, each number
@@ -129,10 +141,7 @@ public final class SumTask {
    * @throws IllegalArgumentException if a rate is out of range
    */
   public static String verifying(Problem p, SplittableRandom rng, double slip, double corrected, double misread) {
-    if (!(slip >= 0 && slip < 1)) throw new IllegalArgumentException("the slip rate must be in [0, 1), got " + slip);
-    if (!(corrected > 0 && corrected <= 1))
-      throw new IllegalArgumentException("the corrected share must be in (0, 1], got " + corrected);
-    if (!(misread >= 0 && misread < 1)) throw new IllegalArgumentException("the misread rate must be in [0, 1), got " + misread);
+    requireRates(slip, corrected, misread, true);
     List<String> paragraphs = new ArrayList<>();
     int[] n = p.numbers();
     int[] read = new int[n.length];

@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code ops/cluster/local.sh}: {@code tandem serve} processes on 127.0.0.1 serving the demo pair,
  * one or two orchestrators each answering on its own HTTP port; ports refused up front; a node
- * that dies takes the others down with it; {@code status} and {@code down} need no settings.
+ * that dies takes the others down with it; {@code status} and {@code down} need no settings, not
+ * even the cluster's folder.
  *
  * <p>An integration test (failsafe, after {@code package}): it runs the launcher as a user would,
  * which needs {@code ops/target/tandem-ops.jar} and its {@code lib/}.
@@ -132,6 +133,27 @@ class LocalClusterScriptIT {
     }
     assertNotEquals(0, run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "status").exit(), "nothing left running after down");
     assertEquals(List.of(), pidFiles(dir));
+  }
+
+  @Test
+  void statusAndDownWithoutTheFolderFindTheClusterUpStartedInAnotherOne(@TempDir Path dir) throws Exception {
+    int cluster = freePorts(3), http = freePorts(1);
+    Map<String, String> env = env(dir, cluster, http, "TANDEM_SMALL", "scripted:ops/cluster/demo/small.json",
+        "TANDEM_LARGE", "scripted:ops/cluster/demo/large.json");
+    try {
+      assertEquals(0, run(env, "up").exit());
+      Run status = run(Map.of(), "status");
+      assertEquals(0, status.exit(), "found in the folder `up` used: " + status.output());
+      assertTrue(status.output().contains(dir.getFileName() + "/orchestrator.log")
+          && status.output().contains("http://127.0.0.1:" + http + "/ ready"), status.output());
+      Run down = run(Map.of(), "down");
+      assertEquals(0, down.exit(), down.output());
+      assertTrue(down.output().contains("orchestrator (pid"), "the cluster `up` started was stopped: " + down.output());
+      assertEquals(List.of(), pidFiles(dir));
+      assertNotEquals(0, run(Map.of(), "status").exit(), "after down, status without the folder finds nothing running");
+    } finally {
+      run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "down");
+    }
   }
 
   @Test

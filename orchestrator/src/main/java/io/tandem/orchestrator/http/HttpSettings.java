@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,8 +42,23 @@ public record HttpSettings(
     Mode defaultMode,
     SamplingParams defaultSampling) {
 
+  /**
+   * @throws IllegalArgumentException naming the {@code tandem.http} key of a value out of its range:
+   *     a port outside 0-65535, a body limit outside 1 byte to 2 GiB - 1 (akka-http holds a request
+   *     body in one ByteString), a negative max-in-flight, a max_tokens default or cap below 1 or
+   *     the default above the cap, a server timeout that is not positive
+   */
   public HttpSettings {
     if (modelNames.isEmpty()) throw new IllegalArgumentException("tandem.http.served-model-names is empty");
+    ConfigSection.within("tandem.http.port", port, 0, 65535, "0 picks a free one");
+    ConfigSection.within("tandem.http.max-body-size", maxBodyBytes, 1, Integer.MAX_VALUE, "bytes; a body is held in memory whole");
+    ConfigSection.within("tandem.http.max-in-flight", maxInFlight, 0, Integer.MAX_VALUE, "0: no limit");
+    ConfigSection.within("tandem.http.max-max-tokens", maxMaxTokens, 1, Integer.MAX_VALUE, "");
+    ConfigSection.within("tandem.http.default-max-tokens", defaultMaxTokens, 1, maxMaxTokens, "at most tandem.http.max-max-tokens");
+    ConfigSection.positive("tandem.http.ask-timeout", askTimeout);
+    ConfigSection.positive("tandem.http.count-timeout", countTimeout);
+    ConfigSection.positive("tandem.http.worker-figures-timeout", workerFiguresTimeout);
+    ConfigSection.positive("tandem.http.body-read-timeout", bodyReadTimeout);
     if (shutdownDeadline.isNegative() || shutdownGrace.isNegative())
       throw new IllegalArgumentException("tandem.http.shutdown-deadline and shutdown-grace must not be negative, got "
           + shutdownDeadline.toMillis() + " ms and " + shutdownGrace.toMillis() + " ms");
@@ -59,17 +75,25 @@ public record HttpSettings(
           + " paper's time_out); set it higher, so that a slow request ends with the session's answer, not a bare timeout");
   }
 
-  /** {@code tandem.http} of {@code config}, with {@code tandem.speculative} as every request's base config. */
+  /**
+   * {@code tandem.http} of {@code config}, with {@code tandem.speculative} as every request's base config.
+   *
+   * @throws IllegalArgumentException naming the full key of a value that is missing, not of its
+   *     type or out of its range
+   */
   public static HttpSettings fromConfig(Config config) {
-    Config c = config.getConfig("tandem.http");
+    SpeculativeConfig speculative = SpeculativeConfig.fromHocon(config);
+    SessionSettings session = SessionSettings.fromConfig(config);
+    return ConfigSection.read(config, "tandem.http", c -> fromSection(c, speculative, session));
+  }
+
+  private static HttpSettings fromSection(Config c, SpeculativeConfig speculative, SessionSettings session) {
     List<TenantSpec> tenants = TenantSpec.fromConfigList(c.getConfigList("api-keys"), "tandem.http.api-keys");
     String file = c.getString("api-keys-file");
     if (!file.isBlank()) {
       tenants = new ArrayList<>(tenants);
       tenants.addAll(TenantSpec.fromFile(Path.of(file)));
     }
-    SpeculativeConfig speculative = SpeculativeConfig.fromHocon(config);
-    SessionSettings session = SessionSettings.fromConfig(config);
     return new HttpSettings(
         c.getString("host"),
         c.getInt("port"),

@@ -36,9 +36,14 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       }
       if (!c.hasPath("key")) throw new IllegalArgumentException(where + ": 'key' is missing");
       if (!c.hasPath("tenant")) throw new IllegalArgumentException(where + ": 'tenant' is missing");
-      TenantSpec t = new TenantSpec(c.getString("key"), c.getString("tenant"),
-          c.hasPath("max-concurrent") ? c.getInt("max-concurrent") : 0,
-          c.hasPath("tokens-per-minute") ? c.getLong("tokens-per-minute") : 0);
+      TenantSpec t;
+      try {
+        t = new TenantSpec(c.getString("key"), c.getString("tenant"),
+            c.hasPath("max-concurrent") ? c.getInt("max-concurrent") : 0,
+            c.hasPath("tokens-per-minute") ? c.getLong("tokens-per-minute") : 0);
+      } catch (com.typesafe.config.ConfigException.WrongType | com.typesafe.config.ConfigException.BadValue e) {
+        throw new IllegalArgumentException(io.tandem.protocol.config.ConfigSection.describe(where, e), e);
+      }
       if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
       out.add(t);
     }

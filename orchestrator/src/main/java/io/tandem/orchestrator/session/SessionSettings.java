@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.session;
 
 import com.typesafe.config.Config;
+import io.tandem.protocol.config.ConfigSection;
 import java.time.Duration;
 
 /**
@@ -21,7 +22,10 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
   /** What {@code tandem.session.worker-lost-after} is when a caller does not say. */
   static final Duration DEFAULT_WORKER_LOST_AFTER = Duration.ofSeconds(1);
 
+  /** @throws IllegalArgumentException naming the key of a value out of its range */
   public SessionSettings {
+    ConfigSection.positive("tandem.session.worker-wait", workerWait);
+    ConfigSection.positive("tandem.session.step-timeout", stepTimeout);
     if (loadChoices < 1) throw new IllegalArgumentException("tandem.routing.load-choices must be >= 1, got " + loadChoices);
     if (workerLostAfter.isNegative())
       throw new IllegalArgumentException("tandem.session.worker-lost-after must be >= 0, got " + workerLostAfter);
@@ -43,13 +47,21 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     return new SessionSettings(Duration.ofSeconds(10), Duration.ofMinutes(5), false, 4);
   }
 
-  /** Reads {@code tandem.session} and {@code tandem.routing}. */
+  /**
+   * Reads {@code tandem.session} and {@code tandem.routing}.
+   *
+   * @throws IllegalArgumentException naming the full key of a value that is missing, not of its
+   *     type or out of its range
+   */
   public static SessionSettings fromConfig(Config c) {
-    Config s = c.getConfig("tandem.session");
+    int choices = c.hasPath("tandem.routing.load-choices") ? ConfigSection.read(c, "tandem.routing", r -> r.getInt("load-choices")) : 2;
+    return ConfigSection.read(c, "tandem.session", s -> fromSection(s, choices));
+  }
+
+  private static SessionSettings fromSection(Config s, int choices) {
     String loss = s.getString("on-large-loss");
     if (!loss.equals("fail") && !loss.equals("degrade"))
       throw new IllegalArgumentException("tandem.session.on-large-loss must be fail or degrade, got '" + loss + "'");
-    int choices = c.hasPath("tandem.routing.load-choices") ? c.getInt("tandem.routing.load-choices") : 2;
     boolean publish = s.hasPath("publish-step-timings") && s.getBoolean("publish-step-timings");
     Duration lostAfter = s.hasPath("worker-lost-after") ? s.getDuration("worker-lost-after") : DEFAULT_WORKER_LOST_AFTER;
     Duration skip = null;

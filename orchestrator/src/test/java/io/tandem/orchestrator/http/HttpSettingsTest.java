@@ -1,9 +1,11 @@
 package io.tandem.orchestrator.http;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class HttpSettingsTest {
@@ -13,5 +15,37 @@ class HttpSettingsTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HttpSettings.fromConfig(
         ConfigFactory.parseString("tandem.http.shutdown-deadline = -1s").withFallback(ConfigFactory.load())));
     assertTrue(e.getMessage().startsWith("tandem.http.shutdown-deadline and shutdown-grace must not be negative"), e.getMessage());
+  }
+
+  private static IllegalArgumentException refused(String hocon) {
+    return assertThrows(IllegalArgumentException.class,
+        () -> HttpSettings.fromConfig(ConfigFactory.parseString(hocon).withFallback(ConfigFactory.load())), hocon);
+  }
+
+  @Test
+  void aValueThatIsNotOfItsTypeIsNamedByItsFullKey() {
+    assertEquals("tandem.http.max-body-size: No number in size-in-bytes value 'lots'",
+        refused("tandem.http.max-body-size = lots").getMessage());
+    assertEquals("tandem.http.ask-timeout: No number in duration value 'soon'", refused("tandem.http.ask-timeout = soon").getMessage());
+    assertEquals("tandem.http.api-keys[0].max-concurrent has type STRING rather than NUMBER",
+        refused("tandem.http.api-keys = [{key = k, tenant = t, max-concurrent = many}]").getMessage());
+    assertEquals("tandem.session.worker-wait: No number in duration value 'never'",
+        refused("tandem.session.worker-wait = never").getMessage(), "the sessions' settings, read on the way, name theirs");
+  }
+
+  @Test
+  void aNumberOutOfItsRangeIsRefusedNamingTheKeyTheValueAndTheRange() {
+    Map<String, String> refusals = Map.of(
+        "tandem.http.max-in-flight = -1", "tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1",
+        "tandem.http.port = 70000", "tandem.http.port must be from 0 to 65535 (0 picks a free one), got 70000",
+        "tandem.http.max-body-size = 3GiB",
+        "tandem.http.max-body-size must be from 1 to 2147483647 (bytes; a body is held in memory whole), got 3221225472",
+        "tandem.http.max-body-size = 0", "tandem.http.max-body-size must be from 1 to 2147483647 (bytes; a body is held in memory whole), got 0",
+        "tandem.http.default-max-tokens = 200000",
+        "tandem.http.default-max-tokens must be from 1 to 131072 (at most tandem.http.max-max-tokens), got 200000",
+        "tandem.http.max-max-tokens = 0", "tandem.http.max-max-tokens must be from 1 to 2147483647, got 0",
+        "tandem.http.count-timeout = 0s", "tandem.http.count-timeout must be a positive duration, got 0 ms",
+        "tandem.session.step-timeout = -1s", "tandem.session.step-timeout must be a positive duration, got -1000 ms");
+    refusals.forEach((hocon, message) -> assertEquals(message, refused(hocon).getMessage()));
   }
 }
