@@ -7,7 +7,7 @@ repo="$(cd "$here/../.." && pwd)"
 
 usage() {
   cat <<EOF
-Usage: ops/cluster/local.sh up|status|down|--help
+Usage: ops/cluster/local.sh up|status|down|restart NODE|--help
 
 A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
   orchestrator   sessions and the HTTP API (OpenAI API, playground at /)
@@ -19,8 +19,13 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           meanwhile, show the end of its log and stop the others
   status  each node: pid, running or not, ports, log; the HTTP API's health (exit 0 when all run)
   down    stop every node (SIGTERM: each leaves the cluster; SIGKILL after 30 s)
+  restart NODE
+          stop NODE if it runs (as down does), start it again with the same arguments (its log
+          goes on in the same file) and wait, as up does, until each orchestrator answers: a node
+          that crashed rejoins the running cluster, the orchestrator too (every node lists the
+          orchestrator and the small node as seed nodes, so whichever restarts finds the other)
 
-Settings (environment variables, read by \`up\`; \`status\` and \`down\` use what \`up\` used):
+Settings (environment variables, read by \`up\`; \`status\`, \`down\` and \`restart\` use what \`up\` used):
   TANDEM_HTTP_PORT      HTTP port of the orchestrator (default 8080); orchestrator2 uses the next one
   TANDEM_CLUSTER_PORT   cluster (Artery) port of the orchestrator (default 25520); small, large and
                         orchestrator2 use the next three
@@ -108,10 +113,13 @@ http_port_of() {
   esac
 }
 
+# Every node lists the same two seed nodes, the orchestrator first. Akka's rule: the first seed node
+# founds the cluster only when no other seed node answers as a member, so the orchestrator
+# restarted alone joins the running cluster through the small node instead of founding an empty one.
 node_args() {
-  local seed="--seed-nodes 127.0.0.1:$cluster_port"
+  local seed="--seed-nodes 127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1))"
   case "$1" in
-    orchestrator) echo "--roles orchestrator --cluster-port $cluster_port --port $http_port" ;;
+    orchestrator) echo "--roles orchestrator --cluster-port $cluster_port $seed --port $http_port" ;;
     orchestrator2) echo "--roles orchestrator --cluster-port $(cluster_port_of "$1") $seed --port $(http_port_of "$1")" ;;
     small) echo "--roles small --cluster-port $(cluster_port_of "$1") $seed --small $small" ;;
     large) echo "--roles large --cluster-port $(cluster_port_of "$1") $seed --large $large" ;;
@@ -164,56 +172,100 @@ up() {
     exit 1
   fi
   save_settings
-  export TANDEM_JAVA_OPTS="$java_opts"
-  for n in "${nodes[@]}"; do
-    # shellcheck disable=SC2046
-    nohup "$repo/tandem" serve $(node_args "$n") >"$dir/$n.log" 2>&1 &
-    echo $! >"$dir/$n.pid"
-    echo "local.sh: started $n (pid $!), log $dir/$n.log"
-  done
-  local deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120})) waiting=(orchestrator) state
-  [ "$orchestrators" = 2 ] && waiting+=(orchestrator2)
-  while [ ${#waiting[@]} -gt 0 ]; do
-    for n in "${nodes[@]}"; do
-      if ! alive "$n"; then
-        echo "local.sh: $n exited; the end of its log ($dir/$n.log):" >&2
-        tail -5 "$dir/$n.log" >&2
-        echo "local.sh: stopping the other nodes" >&2
-        down >&2
-        exit 1
-      fi
-    done
-    local still=()
-    for n in "${waiting[@]}"; do
-      state=0; ready "$n" || state=$?
-      if [ "$state" = 2 ]; then down >&2; exit 1; fi
-      [ "$state" = 0 ] || still+=("$n")
-    done
-    waiting=(${still[@]+"${still[@]}"})
-    [ ${#waiting[@]} -eq 0 ] && break
-    if [ $SECONDS -ge "$deadline" ]; then
-      echo "local.sh: ${waiting[*]} did not answer on HTTP within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir; stopping" >&2
-      down >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
+  for n in "${nodes[@]}"; do start_node "$n" ">"; done
+  await_ready up "${nodes[@]}"
   local urls="http://127.0.0.1:$http_port/"
   [ "$orchestrators" = 2 ] && urls="$urls and http://127.0.0.1:$(http_port_of orchestrator2)/"
   echo "local.sh: cluster up; OpenAI API and playground on $urls (models: $small, $large)"
 }
 
+# Starts node $1 in the background, its log truncated ($2 is ">") or appended to (">>").
+start_node() {
+  # shellcheck disable=SC2046
+  if [ "$2" = ">>" ]; then
+    TANDEM_JAVA_OPTS="$java_opts" nohup "$repo/tandem" serve $(node_args "$1") >>"$dir/$1.log" 2>&1 &
+  else
+    TANDEM_JAVA_OPTS="$java_opts" nohup "$repo/tandem" serve $(node_args "$1") >"$dir/$1.log" 2>&1 &
+  fi
+  echo $! >"$dir/$1.pid"
+  echo "local.sh: started $1 (pid $!), log $dir/$1.log"
+}
+
+# Waits until each orchestrator's own process answers GET /health/ready, watching the nodes $2...
+# If one exits meanwhile, shows the end of its log and exits 1; with $1 = up it stops the others
+# first (a cluster half up is no use), with $1 = restart it leaves the running cluster alone.
+await_ready() {
+  local mode="$1"; shift
+  local watched=("$@") deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120})) waiting=(orchestrator) state
+  [ "$orchestrators" = 2 ] && waiting+=(orchestrator2)
+  while [ ${#waiting[@]} -gt 0 ]; do
+    for n in "${watched[@]}"; do
+      if ! alive "$n"; then
+        echo "local.sh: $n exited; the end of its log ($dir/$n.log):" >&2
+        tail -5 "$dir/$n.log" >&2
+        give_up "$mode"
+      fi
+    done
+    local still=()
+    for n in "${waiting[@]}"; do
+      state=0; ready "$n" || state=$?
+      if [ "$state" = 2 ]; then give_up "$mode"; fi
+      [ "$state" = 0 ] || still+=("$n")
+    done
+    waiting=(${still[@]+"${still[@]}"})
+    [ ${#waiting[@]} -eq 0 ] && break
+    if [ $SECONDS -ge "$deadline" ]; then
+      echo "local.sh: ${waiting[*]} did not answer on HTTP within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir" >&2
+      give_up "$mode"
+    fi
+    sleep 0.5
+  done
+}
+
+give_up() {
+  if [ "$1" = up ]; then
+    echo "local.sh: stopping the other nodes" >&2
+    down >&2
+  fi
+  exit 1
+}
+
+# Stops node $1 if it runs: SIGTERM (it leaves the cluster), SIGKILL after 30 s.
+stop_node() {
+  local pid
+  pid="$(pid_of "$1")"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; echo "local.sh: $1 (pid $pid) killed"; else echo "local.sh: $1 (pid $pid) stopped"; fi
+  fi
+  rm -f "$dir/$1.pid"
+}
+
+restart() {
+  if [ ! -f "$settings" ]; then
+    echo "local.sh: no cluster was started in $dir; start one with ops/cluster/local.sh up" >&2
+    exit 1
+  fi
+  local n="${1:-}"
+  if [ -z "$n" ] || [[ ! " ${nodes[*]} " == *" $n "* ]]; then
+    echo "local.sh: restart which node? give one of ${nodes[*]}" >&2
+    exit 2
+  fi
+  stop_node "$n"
+  if listening "$(cluster_port_of "$n")"; then
+    echo "local.sh: cluster port $(cluster_port_of "$n") of $n is still in use on 127.0.0.1; stop what holds it, then restart $n" >&2
+    exit 1
+  fi
+  start_node "$n" ">>"
+  await_ready restart "$n"
+  echo "local.sh: $n restarted; the cluster answers on http://127.0.0.1:$http_port/"
+}
+
 # Every node that has a pid file, whatever the settings say: workers first, so that sessions see them leave.
 down() {
   for n in large small orchestrator2 orchestrator; do
-    [ -f "$dir/$n.pid" ] || continue
-    pid="$(pid_of "$n")"
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; echo "local.sh: $n (pid $pid) killed"; else echo "local.sh: $n (pid $pid) stopped"; fi
-    fi
-    rm -f "$dir/$n.pid"
+    if [ -f "$dir/$n.pid" ]; then stop_node "$n"; fi
   done
   rm -f "$settings"
   if [ -f "$last_dir" ] && [ "$(cat "$last_dir")" = "$(cd "$dir" 2>/dev/null && pwd)" ]; then rm -f "$last_dir"; fi
@@ -242,13 +294,14 @@ status() {
 }
 
 case "${1:-}" in
-  up|down|status) dir="$(cluster_dir "$1")"; settings="$dir/settings" ;;
+  up|down|status|restart) dir="$(cluster_dir "$1")"; settings="$dir/settings" ;;
 esac
 case "${1:-}" in
   up) load_settings up; up ;;
   down) load_settings down; down ;;
   status) load_settings status; status ;;
+  restart) load_settings restart; restart "${2:-}" ;;
   -h|--help|help) usage ;;
-  "") echo "local.sh: give a command: up, status, down or --help" >&2; exit 2 ;;
-  *) echo "local.sh: unknown command '$1'; give up, status, down or --help" >&2; exit 2 ;;
+  "") echo "local.sh: give a command: up, status, down, restart NODE or --help" >&2; exit 2 ;;
+  *) echo "local.sh: unknown command '$1'; give up, status, down, restart NODE or --help" >&2; exit 2 ;;
 esac

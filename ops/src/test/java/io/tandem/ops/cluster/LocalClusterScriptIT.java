@@ -47,8 +47,10 @@ class LocalClusterScriptIT {
 
   record Run(int exit, String output) {}
 
-  private static Run run(Map<String, String> env, String command) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(repo().resolve("ops/cluster/local.sh").toString(), command)
+  private static Run run(Map<String, String> env, String... command) throws Exception {
+    List<String> line = new ArrayList<>(List.of(repo().resolve("ops/cluster/local.sh").toString()));
+    line.addAll(List.of(command));
+    ProcessBuilder pb = new ProcessBuilder(line)
         .directory(repo().toFile()).redirectErrorStream(true);
     // Only what the test gives: no TANDEM_* of whoever runs the build.
     pb.environment().keySet().removeIf(k -> k.startsWith("TANDEM_"));
@@ -57,10 +59,10 @@ class LocalClusterScriptIT {
     byte[] out = p.getInputStream().readAllBytes();
     if (!p.waitFor(200, TimeUnit.SECONDS)) {
       p.destroyForcibly();
-      throw new AssertionError("local.sh " + command + " did not finish within 200 s");
+      throw new AssertionError("local.sh " + String.join(" ", command) + " did not finish within 200 s");
     }
     String text = new String(out, StandardCharsets.UTF_8);
-    System.out.println("local.sh " + command + " -> " + p.exitValue() + "\n" + text);
+    System.out.println("local.sh " + String.join(" ", command) + " -> " + p.exitValue() + "\n" + text);
     return new Run(p.exitValue(), text);
   }
 
@@ -156,6 +158,44 @@ class LocalClusterScriptIT {
     }
   }
 
+  /**
+   * Akka's seed-node rule at work: a crashed orchestrator restarted alone joins the running cluster
+   * through the small node (every node lists both as seed nodes) instead of founding an empty one,
+   * and its sessions get both workers again.
+   */
+  @Test
+  void aCrashedOrchestratorRestartedAloneRejoinsTheRunningCluster(@TempDir Path dir) throws Exception {
+    int cluster = freePorts(3), http = freePorts(1);
+    Map<String, String> env = env(dir, cluster, http, "TANDEM_SMALL", "scripted:ops/cluster/demo/small.json",
+        "TANDEM_LARGE", "scripted:ops/cluster/demo/large.json");
+    Map<String, String> same = Map.of("TANDEM_CLUSTER_DIR", dir.toString());
+    try {
+      assertEquals(0, run(env, "up").exit());
+      ProcessHandle orchestrator = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve("orchestrator.pid")).strip()))
+          .orElseThrow();
+      orchestrator.destroyForcibly(); // kill -9
+      orchestrator.onExit().get(30, TimeUnit.SECONDS);
+
+      Run restart = run(same, "restart", "orchestrator");
+      assertEquals(0, restart.exit(), restart.output());
+      HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+              URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
+          .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
+              + " \"max_tokens\": 200, \"temperature\": 0}")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode json = new ObjectMapper().readTree(r.body());
+      assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "the large node, still running, took over: " + r.body());
+      assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, r.body());
+
+      Run which = run(same, "restart", "nobody");
+      assertEquals(2, which.exit(), which.output());
+      assertEquals("local.sh: restart which node? give one of orchestrator small large", which.output().strip());
+    } finally {
+      run(same, "down");
+    }
+  }
+
   @Test
   void takenPortsAreRefusedBeforeAnyNodeStarts(@TempDir Path dir) throws Exception {
     int cluster = freePorts(3), http = freePorts(1);
@@ -217,6 +257,6 @@ class LocalClusterScriptIT {
     assertEquals(List.of(), Files.exists(dir) ? pidFiles(dir) : List.of());
     Run frob = run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "frob");
     assertEquals(2, frob.exit());
-    assertEquals("local.sh: unknown command 'frob'; give up, status, down or --help", frob.output().strip());
+    assertEquals("local.sh: unknown command 'frob'; give up, status, down, restart NODE or --help", frob.output().strip());
   }
 }
