@@ -89,6 +89,7 @@ public final class TandemHttpServer {
         "akka.http.server.request-timeout", settings.requestTimeout().toMillis() + "ms",
         "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
         "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
+        "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
         "akka.http.server.transparent-head-requests", "on"));
     return ServerSettings.create(own.withFallback(system.settings().config()));
