@@ -166,6 +166,11 @@ public record HttpSettings(
         sessionDeadline, reasoningParser, speculative, defaultMode, sampling);
   }
 
+  /** {@code d} in seconds as a message writes them: {@code 30}, {@code 1.5}, {@code 0.25}. */
+  static String seconds(Duration d) {
+    return java.math.BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString();
+  }
+
   /** True when no API key is configured: the server is open to anyone who can reach it. */
   public boolean open() {
     return tenants.isEmpty();

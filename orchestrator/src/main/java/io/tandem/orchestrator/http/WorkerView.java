@@ -172,7 +172,7 @@ final class WorkerView {
                 first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
                     (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
                         + " workers counted") + " the prompt within "
-                        + java.math.BigDecimal.valueOf(countTimeout.toMillis(), 3).stripTrailingZeros().toPlainString()
+                        + HttpSettings.seconds(countTimeout)
                         + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
                         + " model step",
                     retryAfterSeconds));

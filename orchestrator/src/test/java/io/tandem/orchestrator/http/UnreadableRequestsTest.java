@@ -16,8 +16,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Requests that cannot be read, as a client writing its own bytes sends them: a request line
- * akka-http cannot parse. Each gets an OpenAI error object saying what was wrong, and its connection
- * closes, however long the server's idle timeout.
+ * akka-http cannot parse, a body that never arrives in full, chunks that are not chunks. Each gets
+ * an OpenAI error object saying what was wrong, and its connection closes, however long the server's
+ * idle timeout.
  */
 class UnreadableRequestsTest {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -68,5 +69,33 @@ class UnreadableRequestsTest {
     Answer unknown = send("GARBAGE / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assertEquals(501, unknown.status(), "a method the server does not know, followed by its space: " + unknown.head());
     assertTrue(unknown.message().contains("Unsupported HTTP method: GARBAGE"), unknown.message());
+  }
+
+  @Test
+  void aBodyShorterThanItsContentLengthIsA408NamingTheTimeoutAndTheLength() throws Exception {
+    Answer a = send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Content-Length: 100\r\n\r\n{\"messages\":");
+    assertEquals(408, a.status(), a.head());
+    assertEquals("request_timeout", a.body().at("/error/code").asText(), a.body().toString());
+    assertEquals("the request body did not arrive in full within 2 s (tandem.http.body-read-timeout): send a body of"
+        + " the length its Content-Length header says", a.message());
+  }
+
+  @Test
+  void aChunkedBodyWithoutItsLastChunkIsA408SayingSo() throws Exception {
+    Answer a = send("POST /tokenize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pro\r\n");
+    assertEquals(408, a.status(), a.head());
+    assertTrue(a.message().endsWith("(tandem.http.body-read-timeout): send every chunk and the last, empty one"), a.message());
+  }
+
+  @Test
+  void malformedChunksAreA400NamingTheChunksNotTheContentEncoding() throws Exception {
+    Answer a = send("POST /tokenize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{\"prompt\":\"x\"}\r\n0\r\n\r\n");
+    assertEquals(400, a.status(), a.head());
+    assertTrue(a.message().startsWith("the request body cannot be read: Illegal character 'Z' in chunk start"), a.message());
+    assertTrue(a.message().contains("Transfer-Encoding: chunked"), a.message());
+    assertFalse(a.message().contains("Content-Encoding"), "the body came with no Content-Encoding: " + a.message());
   }
 }
