@@ -144,7 +144,8 @@ final class ApiRoutes extends AllDirectives {
             TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
                 detokenize, settings.modelNames());
             Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
-            return completeWithFuture(workers.countTokens(reader, req.prompt(), req.tokens(), settings.retryAfterSeconds())
+            return completeWithFuture(workers.countTokens(reader, req.prompt(), req.tokens(),
+                    req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
                 .thenApply(c -> done(log, tenant, 200, req.answer(c))));
           }));
     });
