@@ -140,7 +140,7 @@ final class StepSync {
       int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
       for (int i = 0; i < ids.length; i++)
         if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
-          return new WorkerProtocol.TokenCount(0, null, null, context, "prompt[" + i + "] is token id " + ids[i]
+          return new WorkerProtocol.TokenCount(0, null, null, context, c.tokenIdsField() + "[" + i + "] is token id " + ids[i]
               + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens", null);
       return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null,
           null);

@@ -10,6 +10,7 @@ import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.model.headers.ContentEncoding;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.ExceptionHandler;
 import akka.http.javadsl.server.MethodRejection;
@@ -30,7 +31,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -76,7 +76,7 @@ final class ApiRoutes extends AllDirectives {
   Route route() {
     return extractRequest(request -> {
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), request.getUri().path());
-      return handleExceptions(exceptions(log), () -> handleRejections(rejections(log), () ->
+      return handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
           withRequestTimeoutResponse(r -> timedOut(r, log), () -> endpoints(request, log))));
     });
   }
@@ -144,7 +144,8 @@ final class ApiRoutes extends AllDirectives {
             TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
                 detokenize, settings.modelNames());
             Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
-            return completeWithFuture(workers.countTokens(reader, req.prompt(), req.tokens(), settings.retryAfterSeconds())
+            return completeWithFuture(workers.countTokens(reader, req.prompt(), req.tokens(),
+                    req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
                 .thenApply(c -> done(log, tenant, 200, req.answer(c))));
           }));
     });
@@ -229,10 +230,10 @@ final class ApiRoutes extends AllDirectives {
     return e.toResponse();
   }
 
-  private ExceptionHandler exceptions(RequestLog.Entry log) {
+  private ExceptionHandler exceptions(HttpRequest request, RequestLog.Entry log) {
     return ExceptionHandler.newBuilder()
         .match(ApiError.class, e -> complete(error(e, log)))
-        .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, log), log)))
+        .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
         .build();
   }
 
@@ -264,26 +265,40 @@ final class ApiRoutes extends AllDirectives {
   }
 
   /**
-   * A failure as the client sees it: an {@link ApiError} as it is, the body's limits as 413/408,
-   * an actor of the server that did not answer in time as 503, else a 500.
+   * A failure as the client sees it: an {@link ApiError} as it is, the body's limits as 413/408, a
+   * body that cannot be read as 400, an actor of the server that did not answer in time as 503, else
+   * a 500.
    */
-  private ApiError fromThrowable(Throwable t, RequestLog.Entry log) {
+  private ApiError fromThrowable(Throwable t, HttpRequest request, RequestLog.Entry log) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ApiError e) return e;
       if (c instanceof EntityStreamSizeException) return tooLarge();
-      // akka-http's decodeRequest: a body whose Content-Encoding it cannot undo (not really gzip, ...)
-      if (c instanceof akka.http.scaladsl.model.IllegalRequestException e)
-        return ApiError.invalid(null, "the request body cannot be read: " + e.info().summary()
-            + "; send it as the Content-Encoding header says, or without one");
+      if (c instanceof akka.http.scaladsl.model.IllegalRequestException e) return unreadableBody(e, request);
       if (c instanceof AskTimeoutException)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
-      if (c instanceof TimeoutException)
-        return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive within "
-            + settings.bodyReadTimeout().toSeconds() + " s", 0);
     }
     LOG.error("tandem serve: internal error on {} {}", log.method, log.path, t);
     return new ApiError(500, "server_error", null, "internal_error",
         "internal server error (" + t.getClass().getSimpleName() + "); the server log has the details", 0);
+  }
+
+  /**
+   * A request body akka-http could not read ({@code extractStrictEntity}, {@code decodeRequest}), as
+   * what the client can act on: one that did not arrive in full within {@code
+   * tandem.http.body-read-timeout} is a 408; one whose {@code Content-Encoding} could not be undone
+   * (akka-http reports every failure of an encoded body so) or whose chunks are malformed, a 400.
+   */
+  private ApiError unreadableBody(akka.http.scaladsl.model.IllegalRequestException e, HttpRequest request) {
+    boolean chunked = request.entity().isChunked();
+    if (e.status().intValue() == StatusCodes.REQUEST_TIMEOUT.intValue())
+      return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive in full"
+          + " within " + HttpSettings.seconds(settings.bodyReadTimeout()) + " s (tandem.http.body-read-timeout): "
+          + (chunked ? "send every chunk and the last, empty one" : "send a body of the length its Content-Length header says"), 0);
+    boolean encoded = request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
+    String advice = encoded ? "send it as its Content-Encoding header says, or without one"
+        : chunked ? "send it in chunks as Transfer-Encoding: chunked says (RFC 9112, section 7.1), or with a Content-Length"
+        : "send it whole, of the length its Content-Length header says";
+    return ApiError.invalid(null, "the request body cannot be read: " + e.info().formatPretty() + "; " + advice);
   }
 
   private RejectionHandler rejections(RequestLog.Entry log) {

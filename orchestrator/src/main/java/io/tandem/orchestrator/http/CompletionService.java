@@ -132,7 +132,7 @@ final class CompletionService {
   private CompletionStage<Counted> countPrompt(CompletionRequest req) {
     Role reader = req.mode() == Mode.large ? Role.large : Role.small;
     CompletionStage<TokenCount> count = workers.countTokens(reader, req.prompt(), req.promptTokenIds(),
-        settings.retryAfterSeconds());
+        req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds());
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null) throw ApiError.invalid(req.chat() ? "messages" : "prompt", c.problem());
       int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());

@@ -88,7 +88,7 @@ public record HttpSettings(
   }
 
   private static HttpSettings fromSection(Config c, SpeculativeConfig speculative, SessionSettings session) {
-    List<TenantSpec> tenants = TenantSpec.fromConfigList(c.getConfigList("api-keys"), "tandem.http.api-keys");
+    List<TenantSpec> tenants = TenantSpec.fromList(c.getValue("api-keys"), "tandem.http.api-keys");
     String file = c.getString("api-keys-file");
     if (!file.isBlank()) {
       tenants = new ArrayList<>(tenants);
@@ -164,6 +164,11 @@ public record HttpSettings(
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode, sampling);
+  }
+
+  /** {@code d} in seconds as a message writes them: {@code 30}, {@code 1.5}, {@code 0.25}. */
+  static String seconds(Duration d) {
+    return java.math.BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString();
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */

@@ -16,6 +16,7 @@ import com.typesafe.config.ConfigFactory;
 import io.tandem.orchestrator.session.Sessions;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -68,13 +69,13 @@ public final class TandemHttpServer {
       server.registerShutdown();
       if (settings.open())
         LOG.warn("tandem serve: NO API KEYS CONFIGURED - the server is open to anyone on this machine;"
-            + " it listens on {} only. Set tandem.http.api-keys or --api-keys FILE to require keys.", b.localAddress());
+            + " it listens on {} only. Set tandem.http.api-keys or --api-keys FILE to require keys.", hostPort(b.localAddress()));
       else LOG.info("tandem serve: {} API keys for {} tenants", settings.tenants().size(),
           settings.tenants().stream().map(TenantSpec::tenant).distinct().count());
       io.tandem.protocol.SamplingParams d = settings.defaultSampling();
-      LOG.info("tandem serve: listening on http://{}:{}/ (OpenAI API under /v1, playground at /); requests that"
-          + " leave them out get temperature {}, top_k {}, top_p {}, {}", b.localAddress().getHostString(), b.localAddress().getPort(),
-          d.temperature(), d.topK(), d.topP(), d.seed() == null ? "no seed" : "seed " + d.seed());
+      LOG.info("tandem serve: listening on http://{}/ (OpenAI API under /v1, playground at /); requests that"
+          + " leave them out get temperature {}, top_k {}, top_p {}, {}", hostPort(b.localAddress()), d.temperature(),
+          d.topK(), d.topP(), d.seed() == null ? "no seed" : "seed " + d.seed());
       return server;
     });
   }
@@ -88,6 +89,7 @@ public final class TandemHttpServer {
         "akka.http.server.request-timeout", settings.requestTimeout().toMillis() + "ms",
         "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
         "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
+        "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
         "akka.http.server.transparent-head-requests", "on"));
     return ServerSettings.create(own.withFallback(system.settings().config()));
@@ -110,6 +112,15 @@ public final class TandemHttpServer {
           .map(r -> r.addAttribute(ClientConnection.KEY, client))
           .via(route.flow(system)));
     });
+  }
+
+  /**
+   * {@code host:port} of {@code address} as a URL's authority writes it ({@code 127.0.0.1:8080},
+   * {@code [::1]:8080}), where {@link InetSocketAddress#toString} would write {@code /127.0.0.1:8080}.
+   */
+  static String hostPort(InetSocketAddress address) {
+    String host = address.getHostString();
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
   }
 
   private static boolean isLoopback(String host) {

@@ -149,13 +149,15 @@ final class WorkerView {
 
   /**
    * The prompt's token count as a worker of {@code role} reads it (exactly one of {@code prompt}
-   * and {@code tokenIds}). Every listed worker of the role is asked at once and the first answer
-   * wins (they serve one model, so any count is the count): a worker that died before the
+   * and {@code tokenIds}, the latter with {@code tokenIdsField}, the request field they came in: see
+   * {@link WorkerProtocol.CountTokens}). Every listed worker of the role is asked at once and the
+   * first answer wins (they serve one model, so any count is the count): a worker that died before the
    * cluster's failure detector finds its node unreachable, or one busy with a long step, costs
    * nothing while another answers. Fails with a retryable 503 when no worker of the role is listed,
    * or when none answers within {@code tandem.http.count-timeout}.
    */
-  CompletionStage<TokenCount> countTokens(Role role, Prompt prompt, List<Integer> tokenIds, int retryAfterSeconds) {
+  CompletionStage<TokenCount> countTokens(Role role, Prompt prompt, List<Integer> tokenIds, String tokenIdsField,
+      int retryAfterSeconds) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
       if (ws.isEmpty())
@@ -165,14 +167,14 @@ final class WorkerView {
       AtomicInteger unanswered = new AtomicInteger(ws.size());
       for (ActorRef<WorkerProtocol.Command> worker : ws) {
         AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
-                reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, reply), countTimeout, system.scheduler())
+                reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply), countTimeout, system.scheduler())
             .whenComplete((count, t) -> {
               if (count != null) first.complete(count);
               else if (unanswered.decrementAndGet() == 0)
                 first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
                     (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
                         + " workers counted") + " the prompt within "
-                        + java.math.BigDecimal.valueOf(countTimeout.toMillis(), 3).stripTrailingZeros().toPlainString()
+                        + HttpSettings.seconds(countTimeout)
                         + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
                         + " model step",
                     retryAfterSeconds));

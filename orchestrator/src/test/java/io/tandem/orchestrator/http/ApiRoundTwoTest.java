@@ -384,6 +384,8 @@ class ApiRoundTwoTest {
       assertEquals(400, corrupt.statusCode(), encoding + ": a body that is not what its encoding says is the client's fault: " + corrupt.body());
       assertEquals("invalid_request_error", json(corrupt).at("/error/type").asText(), corrupt.body());
       assertTrue(json(corrupt).at("/error/message").asText().contains("cannot be read"), corrupt.body());
+      assertTrue(json(corrupt).at("/error/message").asText().endsWith("send it as its Content-Encoding header says, or without one"),
+          "what to do about it: " + corrupt.body());
     }
   }
 

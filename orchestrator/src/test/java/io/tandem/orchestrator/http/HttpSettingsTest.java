@@ -27,7 +27,7 @@ class HttpSettingsTest {
     assertEquals("tandem.http.max-body-size: No number in size-in-bytes value 'lots'",
         refused("tandem.http.max-body-size = lots").getMessage());
     assertEquals("tandem.http.ask-timeout: No number in duration value 'soon'", refused("tandem.http.ask-timeout = soon").getMessage());
-    assertEquals("tandem.http.api-keys[0].max-concurrent has type STRING rather than NUMBER",
+    assertEquals("tandem.http.api-keys[0].max-concurrent must be a whole number (0: unlimited), got the string \"many\"",
         refused("tandem.http.api-keys = [{key = k, tenant = t, max-concurrent = many}]").getMessage());
     assertEquals("tandem.session.worker-wait: No number in duration value 'never'",
         refused("tandem.session.worker-wait = never").getMessage(), "the sessions' settings, read on the way, name theirs");

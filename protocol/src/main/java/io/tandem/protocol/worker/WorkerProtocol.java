@@ -118,11 +118,18 @@ public final class WorkerProtocol {
    * layer checks prompt plus {@code max_tokens} against the context as vLLM's server does). Exactly
    * one of {@code prompt} (text or chat, rendered with the model's template) and {@code tokenIds}
    * (a prompt already tokenized, decoded here to its text) is given.
+   *
+   * @param tokenIdsField with {@code tokenIds}, the request field the client sent them in ({@code
+   *     prompt} of {@code /v1/completions}, {@code tokens} of {@code /detokenize}), which a problem
+   *     with one of them names ({@code tokens[2] is token id ...}); null with {@code prompt}
    */
-  public record CountTokens(Prompt prompt, List<Integer> tokenIds, ActorRef<TokenCount> replyTo) implements Command {
+  public record CountTokens(Prompt prompt, List<Integer> tokenIds, String tokenIdsField, ActorRef<TokenCount> replyTo)
+      implements Command {
     public CountTokens {
       if ((prompt == null) == (tokenIds == null))
         throw new IllegalArgumentException("count either a prompt or token ids, exactly one");
+      if ((tokenIds == null) != (tokenIdsField == null))
+        throw new IllegalArgumentException("tokenIdsField names the field of token ids: give it with token ids, and only then");
       if (tokenIds != null) tokenIds = List.copyOf(tokenIds);
     }
   }
