@@ -283,7 +283,16 @@ public final class ModelOptions {
     }
   }
 
+  /**
+   * The node's configuration: application.conf and reference.conf under -Dconfig.file and
+   * -Dtandem.KEY=VALUE.
+   *
+   * @throws io.tandem.protocol.config.InvalidConfigException for a {@code tandem.*} key that no
+   *     default configuration defines (a misspelt one would be ignored)
+   */
   static Config baseConfig() {
-    return ConfigFactory.load();
+    Config config = ConfigFactory.load();
+    io.tandem.protocol.config.KnownKeys.check(config);
+    return config;
   }
 }
