@@ -198,6 +198,36 @@ class LauncherIT {
   }
 
   @Test
+  void aMisspeltConfigKeyInAnySectionIsRefusedWithTheKeyItResembles() throws Exception {
+    Run port = tandemWith("-Xmx1g -Dtandem.http.prot=5", "serve", "--port", "0");
+    assertEquals(1, port.exit);
+    assertEquals("tandem serve: system properties: unknown key 'tandem.http.prot' (did you mean tandem.http.port?)",
+        oneErrorLine(port, "tandem serve"));
+    Run threads = tandemWith("-Xmx1g -Dtandem.larg.threads=2", "generate", "--prompt", "hi");
+    assertEquals(1, threads.exit);
+    assertEquals("tandem generate: system properties: unknown key 'tandem.larg.threads' (did you mean tandem.large.threads?)",
+        oneErrorLine(threads, "tandem generate"));
+  }
+
+  @Test
+  void benchHttpJsonIsTheOnlyThingOnStdoutWithItsOwnServer() throws Exception {
+    Run r = tandem("bench", "http", "--scripted", repo().resolve("ops/src/test/resources/fixtures/scripted/example.case.json").toString(),
+        "--concurrency", "4", "--requests", "6", "--max-tokens", "8", "--json");
+    assertEquals(0, r.exit, r.errText());
+    assertEquals(1, r.out.size(), "one JSON object, no request log lines: " + r.out);
+    assertEquals(6, JSON.readTree(r.out.get(0)).path("status_2xx").asInt(), r.out.get(0));
+  }
+
+  @Test
+  void benchHttpAtAUrlWhereNothingListensSaysSo() throws Exception {
+    int port = io.tandem.ops.cluster.LoopbackCluster.freePort();
+    Run r = tandem("bench", "http", "--url", "http://127.0.0.1:" + port, "--concurrency", "2", "--requests", "2");
+    assertEquals(1, r.exit);
+    assertEquals("tandem bench http: nothing answers at http://127.0.0.1:" + port + " (none of the 2 requests got an answer);"
+        + " start a server there (./tandem serve --port " + port + ") or give --url of a running one", oneErrorLine(r, "tandem bench http"));
+  }
+
+  @Test
   void aJavaOptionWhoseValueHasASpaceIsOneOptionWhenQuoted() throws Exception {
     for (String quoted : List.of("\"-Dtandem.session.on-large-loss=fail fast\"", "-Dtandem.session.on-large-loss='fail fast'")) {
       Run r = tandemWith("-Xmx1g " + quoted, "serve", "--port", "0");
