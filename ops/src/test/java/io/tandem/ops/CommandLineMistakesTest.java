@@ -96,6 +96,17 @@ class CommandLineMistakesTest {
   }
 
   @Test
+  void trainDemoFirstSaysWhatItTrainsAndForHowLong(@TempDir Path tmp) {
+    Result both = run("train-demo", "--out", tmp.resolve("both").toString(), "--small-steps", "1", "--large-steps", "1");
+    assertEquals(0, both.exit(), both.err());
+    assertEquals("tandem train-demo: training small for 1 step, then large for 1 step, into " + tmp.resolve("both")
+        + " (--only small or --only large trains one)", both.err().lines().findFirst().orElseThrow());
+    Result one = run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1");
+    assertEquals(0, one.exit(), one.err());
+    assertEquals("tandem train-demo: training small for 1 step, into " + tmp.resolve("one"), one.err().lines().findFirst().orElseThrow());
+  }
+
+  @Test
   void aCheckpointsFileGivenForItsFolderIsCalledAFileNamingTheFolder(@TempDir Path tmp) throws Exception {
     Path config = LauncherIT.repo().resolve("ops/demo/small/config.json");
     Result r = run("generate", "--prompt", "x", "--small", config.toString(), "--quiet");
@@ -175,6 +186,10 @@ class CommandLineMistakesTest {
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
+        "tandem train-demo: --small-steps 5: give --small-steps or --small-minutes, not both (steps are reproducible, minutes depend on the machine)");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--large-minutes", "2", "--large-steps", "7"),
+        "tandem train-demo: --large-steps 7: give --large-steps or --large-minutes, not both (steps are reproducible, minutes depend on the machine)");
     refusals.put(List.of("make-checkpoint", "--shape", "gpt5", "--out", "/no/out"),
         "tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)");
     refusals.forEach((args, line) -> {
