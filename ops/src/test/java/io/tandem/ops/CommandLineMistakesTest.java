@@ -190,6 +190,15 @@ class CommandLineMistakesTest {
         "tandem train-demo: --small-steps 5: give --small-steps or --small-minutes, not both (steps are reproducible, minutes depend on the machine)");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--large-minutes", "2", "--large-steps", "7"),
         "tandem train-demo: --large-steps 7: give --large-steps or --large-minutes, not both (steps are reproducible, minutes depend on the machine)");
+    refusals.put(List.of("serve", "--roles", "small", "--cluster-port", "0", "--seed-nodes", "127.0.0.1:1", "--port", "19760"),
+        "tandem serve: --port 19760: only a node with the orchestrator role serves HTTP; leave it out on worker nodes,"
+            + " or add orchestrator to --roles");
+    refusals.put(List.of("serve", "--port", "0", "--host", "999.1.1.1"), "tandem serve: --host 999.1.1.1: no such host name"
+        + " or address; give an address of this machine to bind: 127.0.0.1 (the default), 0.0.0.0 for every interface"
+        + " (with --api-keys), or one of its own addresses");
+    refusals.put(List.of("serve", "--port", "0", "--host", "192.0.2.1", "--api-keys", "/no/keys"), "tandem serve: --host 192.0.2.1:"
+        + " not an address of this machine; give an address of this machine to bind: 127.0.0.1 (the default), 0.0.0.0 for"
+        + " every interface (with --api-keys), or one of its own addresses");
     refusals.put(List.of("make-checkpoint", "--shape", "gpt5", "--out", "/no/out"),
         "tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)");
     refusals.forEach((args, line) -> {

@@ -228,6 +228,27 @@ class LauncherIT {
   }
 
   @Test
+  void aWorkerWhoseSeedNodeIsDownSaysSoInOneTandemLine() throws Exception {
+    int own = io.tandem.ops.cluster.LoopbackCluster.freePort(), seed = io.tandem.ops.cluster.LoopbackCluster.freePort();
+    String script = repo().resolve("ops/cluster/demo/small.json").toString();
+    try (Launched worker = Launched.startWith("-Xmx512m -Dtandem.cluster.join-warning-after=2s", "serve", "--roles", "small",
+        "--cluster-port", String.valueOf(own), "--seed-nodes", "127.0.0.1:" + seed, "--small", "scripted:" + script)) {
+      String expected = "WARN  i.t.ops.TandemNode - node akka://tandem@127.0.0.1:" + own + " has not joined the cluster"
+          + " after 2 s: no seed node answers (akka://tandem@127.0.0.1:" + seed + "); start a seed node (the orchestrator"
+          + " first), or give this node the --seed-nodes of a running cluster; giving up after 60 s";
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
+      while (true) {
+        synchronized (worker.err) {
+          if (worker.err.stream().anyMatch(l -> l.endsWith(expected))) break;
+        }
+        assertTrue(worker.process.isAlive(), "the worker exited: " + worker.err);
+        assertTrue(System.nanoTime() < deadline, "no WARN saying the seed node does not answer: " + worker.err);
+        Thread.sleep(200); // polling interval, not a wait for an event
+      }
+    }
+  }
+
+  @Test
   void aJavaOptionWhoseValueHasASpaceIsOneOptionWhenQuoted() throws Exception {
     for (String quoted : List.of("\"-Dtandem.session.on-large-loss=fail fast\"", "-Dtandem.session.on-large-loss='fail fast'")) {
       Run r = tandemWith("-Xmx1g " + quoted, "serve", "--port", "0");
