@@ -107,6 +107,25 @@ class CommandLineMistakesTest {
   }
 
   @Test
+  void aLatencyProfileOfTheWrongShapeIsOneLineNamingTheFileTheKeyAndTheThreeKnownKeys(@TempDir Path tmp) throws Exception {
+    String shape = "; a latency profile is {\"decode_ms_per_step\": MS, \"prefill_ms_per_token\": MS, \"batch_growth\": FRACTION}";
+    Path script = LauncherIT.repo().resolve("ops/cluster/demo/small.json");
+    Path f = tmp.resolve("bad.json");
+    java.util.function.Supplier<Result> generate = () -> run("generate", "--prompt", "x", "--small",
+        "simulated:" + script + "?latency=" + f, "--large", "scripted:" + script, "--quiet");
+    Files.writeString(f, "{\"tokens\": 5}");
+    assertEquals("tandem generate: latency profile " + f + ": unknown key 'tokens'" + shape, generate.get().err());
+    Files.writeString(f, "{\"decode_ms_per_step\": 2, \"prefill_ms_per_token\": 0.1}");
+    assertEquals("tandem generate: latency profile " + f + ": no 'batch_growth'" + shape, generate.get().err(), "a missing figure is not 0");
+    Files.writeString(f, "{\"decode_ms_per_step\": \"fast\", \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
+    assertEquals("tandem generate: latency profile " + f + ": 'decode_ms_per_step' is not a number" + shape, generate.get().err());
+    Files.writeString(f, "{\"decode_ms_per_step\": -1, \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
+    assertEquals("tandem generate: latency profile " + f + ": latency figures must be >= 0" + shape, generate.get().err());
+    Files.writeString(f, "{\"decode_ms_per_step\": 0, \"prefill_ms_per_token\": 0, \"batch_growth\": 0, \"notes\": \"x\"}");
+    assertEquals(0, generate.get().exit(), "a profile with its three figures and notes runs");
+  }
+
+  @Test
   void aCheckpointsFileGivenForItsFolderIsCalledAFileNamingTheFolder(@TempDir Path tmp) throws Exception {
     Path config = LauncherIT.repo().resolve("ops/demo/small/config.json");
     Result r = run("generate", "--prompt", "x", "--small", config.toString(), "--quiet");

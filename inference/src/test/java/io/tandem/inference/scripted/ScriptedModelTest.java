@@ -86,24 +86,4 @@ class ScriptedModelTest {
     assertEquals(0, l.forwardNanos(0, 0));
     assertThrows(IllegalArgumentException.class, () -> new LatencyModel(-1, 0, 0));
   }
-
-  @Test
-  void aLatencyProfileOfTheWrongShapeIsOneLineNamingTheFileTheKeyAndTheThreeKnownKeys(@TempDir Path dir) throws Exception {
-    String shape = "; a latency profile is {\"decode_ms_per_step\": MS, \"prefill_ms_per_token\": MS, \"batch_growth\": FRACTION}";
-    Path f = dir.resolve("bad.json");
-    Files.writeString(f, "{\"tokens\": 5}");
-    assertEquals("latency profile " + f + ": unknown key 'tokens'" + shape,
-        assertThrows(IllegalArgumentException.class, () -> LatencyModel.load(f)).getMessage());
-    Files.writeString(f, "{\"decode_ms_per_step\": 2, \"prefill_ms_per_token\": 0.1}");
-    assertEquals("latency profile " + f + ": no 'batch_growth'" + shape,
-        assertThrows(IllegalArgumentException.class, () -> LatencyModel.load(f)).getMessage(), "a missing figure is not 0");
-    Files.writeString(f, "{\"decode_ms_per_step\": \"fast\", \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
-    assertEquals("latency profile " + f + ": 'decode_ms_per_step' is not a number" + shape,
-        assertThrows(IllegalArgumentException.class, () -> LatencyModel.load(f)).getMessage());
-    Files.writeString(f, "{\"decode_ms_per_step\": -1, \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
-    assertEquals("latency profile " + f + ": latency figures must be >= 0" + shape,
-        assertThrows(IllegalArgumentException.class, () -> LatencyModel.load(f)).getMessage());
-    Files.writeString(f, "{\"decode_ms_per_step\": 2, \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0, \"notes\": \"x\"}");
-    assertEquals(new LatencyModel(2, 0.1, 0), LatencyModel.load(f));
-  }
 }
