@@ -184,29 +184,27 @@ class LauncherIT {
 
   @Test
   void aConfigValueThatCannotBeUsedIsNamedByItsFullKeyAloneBeforeAnythingLoads() throws Exception {
-    Run size = tandemWith("-Xmx1g -Dtandem.http.max-body-size=lots", "serve", "--port", "0");
-    assertEquals(1, size.exit);
-    assertEquals("tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", oneErrorLine(size, "tandem serve"));
-    Run inFlight = tandemWith("-Xmx1g -Dtandem.http.max-in-flight=-1", "serve", "--port", "0");
-    assertEquals(1, inFlight.exit);
-    assertEquals("tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1",
-        oneErrorLine(inFlight, "tandem serve"));
-    Run engine = tandemWith("-Xmx1g -Dtandem.engine.connect-timeout=0s", "generate", "--prompt", "hi");
-    assertEquals(1, engine.exit);
-    assertEquals("tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0 ms",
-        oneErrorLine(engine, "tandem generate"));
+    assertSettingRefused("tandem.http.max-body-size=lots",
+        "tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", "serve", "--port", "0");
+    assertSettingRefused("tandem.http.max-in-flight=-1",
+        "tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1", "serve", "--port", "0");
+    assertSettingRefused("tandem.engine.connect-timeout=0s",
+        "tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0 ms", "generate", "--prompt", "hi");
   }
 
   @Test
   void aMisspeltConfigKeyInAnySectionIsRefusedWithTheKeyItResembles() throws Exception {
-    Run port = tandemWith("-Xmx1g -Dtandem.http.prot=5", "serve", "--port", "0");
-    assertEquals(1, port.exit);
-    assertEquals("tandem serve: system properties: unknown key 'tandem.http.prot' (did you mean tandem.http.port?)",
-        oneErrorLine(port, "tandem serve"));
-    Run threads = tandemWith("-Xmx1g -Dtandem.larg.threads=2", "generate", "--prompt", "hi");
-    assertEquals(1, threads.exit);
-    assertEquals("tandem generate: system properties: unknown key 'tandem.larg.threads' (did you mean tandem.large.threads?)",
-        oneErrorLine(threads, "tandem generate"));
+    assertSettingRefused("tandem.http.prot=5",
+        "tandem serve: system properties: unknown key 'tandem.http.prot' (did you mean tandem.http.port?)", "serve", "--port", "0");
+    assertSettingRefused("tandem.larg.threads=2", "tandem generate: system properties: unknown key 'tandem.larg.threads'"
+        + " (did you mean tandem.large.threads?)", "generate", "--prompt", "hi");
+  }
+
+  /** {@code -DKEY=VALUE} makes {@code command} exit 1 with {@code expected} alone on stderr. */
+  private static void assertSettingRefused(String setting, String expected, String... command) throws Exception {
+    Run r = tandemWith("-Xmx1g -D" + setting, command);
+    assertEquals(1, r.exit, r.errText());
+    assertEquals(expected, oneErrorLine(r, "tandem " + command[0]));
   }
 
   @Test
