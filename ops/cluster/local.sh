@@ -45,8 +45,8 @@ EOF
 # Where `up` records the folder it used, so that `status` and `down` find it without TANDEM_CLUSTER_DIR.
 last_dir="$repo/.tandem/cluster-dir"
 
-# The folder of the cluster: TANDEM_CLUSTER_DIR when set; otherwise, for `status` and `down`, the one
-# the last `up` used (until `down` stops that cluster); otherwise the default.
+# The folder of the cluster: TANDEM_CLUSTER_DIR when set; otherwise, for `status`, `down` and
+# `restart`, the one the last `up` used; otherwise the default.
 cluster_dir() {
   if [ -n "${TANDEM_CLUSTER_DIR:-}" ]; then
     echo "$TANDEM_CLUSTER_DIR"
@@ -247,6 +247,11 @@ restart() {
     echo "local.sh: no cluster was started in $dir; start one with ops/cluster/local.sh up" >&2
     exit 1
   fi
+  # `down` leaves the settings but no pid file; a node that died keeps its own.
+  if ! compgen -G "$dir/*.pid" >/dev/null; then
+    echo "local.sh: the cluster in $dir is down; start it with ops/cluster/local.sh up" >&2
+    exit 1
+  fi
   local n="${1:-}"
   if [ -z "$n" ] || [[ ! " ${nodes[*]} " == *" $n "* ]]; then
     echo "local.sh: restart which node? give one of ${nodes[*]}" >&2
@@ -263,12 +268,11 @@ restart() {
 }
 
 # Every node that has a pid file, whatever the settings say: workers first, so that sessions see them leave.
+# The settings (and the folder `up` last used) stay, so that `status` reports that cluster's ports as not running.
 down() {
   for n in large small orchestrator2 orchestrator; do
     if [ -f "$dir/$n.pid" ]; then stop_node "$n"; fi
   done
-  rm -f "$settings"
-  if [ -f "$last_dir" ] && [ "$(cat "$last_dir")" = "$(cd "$dir" 2>/dev/null && pwd)" ]; then rm -f "$last_dir"; fi
 }
 
 status() {

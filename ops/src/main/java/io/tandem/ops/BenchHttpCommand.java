@@ -72,6 +72,9 @@ public final class BenchHttpCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the figures as one JSON object.")
   boolean json;
 
+  /** The server's request log, as logback.xml names it. */
+  static final String REQUEST_LOG = "tandem.http.requests";
+
   @Override
   public Integer call() throws Exception {
     UsageError.within("--concurrency", concurrency, 1, 4096);
@@ -146,6 +149,9 @@ public final class BenchHttpCommand implements Callable<Integer> {
       apiKey = "sk-bench";
       http = http.withTenants(List.of(new TenantSpec(apiKey, "bench", tenantMaxConcurrent, 0)));
     }
+    // The request log (logback.xml: one JSON line per request on stdout) is for a server's operator;
+    // the bench's server is its own, and stdout carries the bench's result alone.
+    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(REQUEST_LOG)).setLevel(ch.qos.logback.classic.Level.OFF);
     TandemNode node = TandemNode.start("tandem-bench", config, roles, true);
     TandemHttpServer server = TandemHttpServer.start(node.system(), node.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
     url = "http://127.0.0.1:" + server.port();
@@ -203,6 +209,11 @@ public final class BenchHttpCommand implements Callable<Integer> {
     clients.shutdown();
     if (!clients.awaitTermination(24, TimeUnit.HOURS)) throw new IllegalStateException("bench did not finish");
     double seconds = (System.nanoTime() - t0) / 1e9;
+    if (failed.get() == requests) {
+      int port = URI.create(url).getPort();
+      throw new IllegalStateException("nothing answers at " + url + " (none of the " + requests + " requests got an answer);"
+          + " start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + ") or give --url of a running one");
+    }
     long[] sorted = latencies.clone();
     Arrays.sort(sorted);
     ObjectNode out = new ObjectMapper().createObjectNode();

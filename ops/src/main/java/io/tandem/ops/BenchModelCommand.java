@@ -71,7 +71,7 @@ public final class BenchModelCommand implements Callable<Integer> {
     ModelOptions.requireDevice(device, "--device");
     try {
       if (!Files.isDirectory(model)) {
-        System.err.println("tandem bench model: --model " + model + ": no such folder; give a Hugging Face checkpoint folder"
+        System.err.println("tandem bench model: --model " + model + ": " + ModelOptions.notAFolder(model) + "; give a Hugging Face checkpoint folder"
             + " (config.json, model.safetensors), e.g. ops/demo/large or one ./tandem make-checkpoint wrote");
         return 1;
       }

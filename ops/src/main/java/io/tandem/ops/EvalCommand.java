@@ -153,7 +153,8 @@ public final class EvalCommand implements Callable<Integer> {
     EvalReport.chart(dataset, results, outDir.resolve("accuracy-vs-speed.png"));
     PrintStream stdout = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     stdout.print(json ? resultsJson + "\n" : table);
-    if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png");
+    if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
+        + modes.stream().map(m -> "samples-" + m + ".jsonl").collect(java.util.stream.Collectors.joining(", ")));
     return 0;
   }
 

@@ -214,13 +214,25 @@ public final class ModelOptions {
     if (model.startsWith("scripted:") || model.startsWith("simulated:")) return;
     Path dir = Path.of(model);
     if (!Files.isDirectory(dir))
-      throw new IllegalArgumentException(givenBy + " " + model + ": no such folder; give a Hugging Face checkpoint folder "
+      throw new IllegalArgumentException(givenBy + " " + model + ": " + notAFolder(dir) + "; give a Hugging Face checkpoint folder "
           + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
     List<String> missing = missingCheckpointFiles(dir);
     if (!missing.isEmpty())
       throw new IllegalArgumentException(givenBy + " " + model + ": not a checkpoint folder, it has no " + String.join(", no ", missing)
           + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
           + "model.safetensors.index.json with its shards)");
+  }
+
+  /**
+   * What a model path that is no folder is: {@code no such folder}, or a file (say the checkpoint's
+   * {@code config.json}) with the checkpoint folder that holds it when there is one.
+   */
+  static String notAFolder(Path path) {
+    if (!Files.exists(path)) return "no such folder";
+    Path parent = path.toAbsolutePath().getParent();
+    boolean inCheckpoint = parent != null && missingCheckpointFiles(parent).isEmpty();
+    return "is a file, not a checkpoint folder" + (inCheckpoint ? " (the checkpoint folder that holds it is "
+        + (path.getParent() == null ? parent : path.getParent()) + ")" : "");
   }
 
   /**
@@ -269,6 +281,14 @@ public final class ModelOptions {
         throw new IllegalArgumentException(what + " write in folder " + dir + " (no permission); give a place you can write to");
       return;
     }
+    // A file on the way would make createDirectories say only the path (FileAlreadyExistsException).
+    for (Path p = dir.toAbsolutePath(); p != null; p = p.getParent()) {
+      if (Files.isDirectory(p)) break;
+      if (Files.exists(p)) {
+        throw new IllegalArgumentException(what + " create folder " + dir + " (" + (p.equals(dir.toAbsolutePath()) ? "it" : p)
+            + " is a file, not a folder); give a place you can write to");
+      }
+    }
     try {
       Files.createDirectories(dir);
     } catch (java.nio.file.NoSuchFileException e) {
@@ -283,7 +303,16 @@ public final class ModelOptions {
     }
   }
 
+  /**
+   * The node's configuration: application.conf and reference.conf under -Dconfig.file and
+   * -Dtandem.KEY=VALUE.
+   *
+   * @throws io.tandem.protocol.config.InvalidConfigException for a {@code tandem.*} key that no
+   *     default configuration defines (a misspelt one would be ignored)
+   */
   static Config baseConfig() {
-    return ConfigFactory.load();
+    Config config = ConfigFactory.load();
+    io.tandem.protocol.config.KnownKeys.check(config);
+    return config;
   }
 }

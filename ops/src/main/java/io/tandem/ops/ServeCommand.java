@@ -12,8 +12,12 @@ import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.net.ServerSocket;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -59,6 +63,10 @@ public final class ServeCommand implements Callable<Integer> {
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
+    // Only an orchestrator serves HTTP: a worker given an HTTP address would ignore it without a word.
+    if (!orchestrator && (port != null || host != null))
+      throw new UsageError((port != null ? "--port " + port : "--host " + host) + ": only a node with the orchestrator role"
+          + " serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
     // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();
@@ -66,6 +74,7 @@ public final class ServeCommand implements Callable<Integer> {
       throw new UsageError("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
           + " (OpenAI's range), so the server's default may not be more");
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
+    if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {
       String expected = "give a HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
       ModelOptions.requireInputFile("--api-keys", apiKeys, expected);
@@ -127,6 +136,29 @@ public final class ServeCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw portTaken(what, host, port, flag, e);
     }
+  }
+
+  /**
+   * Refuses an HTTP address that this machine cannot bind, before any model loads: a name that does
+   * not resolve, or an address of another machine (binding would fail after loading).
+   *
+   * @param given whether {@code --host} gave it (a usage error) rather than {@code tandem.http.host}
+   */
+  static void requireLocalAddress(String host, boolean given) {
+    String why = null;
+    try {
+      InetAddress a = InetAddress.getByName(host);
+      if (!a.isAnyLocalAddress() && !a.isLoopbackAddress() && NetworkInterface.getByInetAddress(a) == null)
+        why = "not an address of this machine";
+    } catch (UnknownHostException e) {
+      why = "no such host name or address";
+    } catch (SocketException e) {
+      why = null; // the interfaces cannot be listed: the bind itself will say
+    }
+    if (why == null) return;
+    String givenBy = given ? "--host" : "tandem.http.host";
+    throw UsageError.of(givenBy, givenBy + " " + host + ": " + why + "; give an address of this machine to bind: "
+        + "127.0.0.1 (the default), 0.0.0.0 for every interface (with --api-keys), or one of its own addresses", null);
   }
 
   private static IllegalArgumentException portTaken(String what, String host, int port, String flag, Exception e) {

@@ -231,7 +231,7 @@ public final class SimulateCommand implements Callable<Integer> {
         tandem.large.per-tenant-queue-limit = 100000
         tandem.small.queue-limit = 100000
         tandem.small.per-tenant-queue-limit = 100000
-        """).withFallback(ConfigFactory.load());
+        """).withFallback(ModelOptions.baseConfig());
     return new NodeOptions(roles, port, seeds).apply(base);
   }
 
@@ -312,7 +312,7 @@ public final class SimulateCommand implements Callable<Integer> {
 
   private ObjectNode drive(List<TandemNode> orch, List<ActorRef<WorkerProtocol.Command>> large,
       ConcurrentLinkedQueue<Timed> steps, int largeCount) throws Exception {
-    SpeculativeConfig spec = SpeculativeConfig.fromHocon(ConfigFactory.load());
+    SpeculativeConfig spec = SpeculativeConfig.fromHocon(ModelOptions.baseConfig());
     Semaphore slots = new Semaphore(concurrency);
     ConcurrentLinkedQueue<Ended> ended = new ConcurrentLinkedQueue<>();
     AtomicInteger done = new AtomicInteger();

@@ -26,6 +26,7 @@ import io.tandem.worker.large.LargeWorker;
 import io.tandem.worker.small.SmallWorker;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -252,13 +253,27 @@ public final class TandemNode implements AutoCloseable {
     return clustered() ? (Integer) Cluster.get(system).selfMember().address().getPort().get() : 0;
   }
 
-  /** Waits until this node is Up in its cluster (at once when not clustered). */
+  /**
+   * Waits until this node is Up in its cluster (at once when not clustered). Past
+   * {@code tandem.cluster.join-warning-after} without joining, one WARN line says that no seed node
+   * answers and what to do: Akka's own retries say it only in multi-line warnings about handshakes.
+   */
   public void awaitUp(Duration timeout) {
     if (!clustered()) return;
     CompletableFuture<Void> up = new CompletableFuture<>();
     Cluster cluster = Cluster.get(system);
     akka.cluster.Cluster.get(akka.actor.typed.javadsl.Adapter.toClassic(system))
         .registerOnMemberUp(() -> up.complete(null));
+    Duration warnAfter = system.settings().config().getDuration("tandem.cluster.join-warning-after");
+    List<String> seeds = system.settings().config().getStringList("akka.cluster.seed-nodes");
+    if (!seeds.isEmpty() && warnAfter.compareTo(timeout) < 0) {
+      up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
+        org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: no seed node"
+              + " answers ({}); start a seed node (the orchestrator first), or give this node the --seed-nodes of a running"
+              + " cluster; giving up after {} s", address(), warnAfter.toSeconds(), String.join(", ", seeds), timeout.toSeconds());
+        return null;
+      });
+    }
     try {
       up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", address(),

@@ -86,10 +86,19 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--only", defaultValue = "both", description = "small, large or both. Default: ${DEFAULT-VALUE}.")
   String only;
 
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     if (!List.of("small", "large", "both").contains(only))
       throw new UsageError("--only " + only + ": give small, large or both");
+    for (String role : List.of("small", "large")) {
+      // Steps win over minutes in DemoTrainer: both given, the minutes would be dropped without a word.
+      if (given("--" + role + "-steps") && given("--" + role + "-minutes"))
+        throw new UsageError("--" + role + "-steps " + (role.equals("small") ? smallSteps : largeSteps) + ": give --" + role
+            + "-steps or --" + role + "-minutes, not both (steps are reproducible, minutes depend on the machine)");
+    }
     if (!List.of("decisive", "verifying").contains(largeTraces))
       throw new UsageError("--large-traces " + largeTraces + ": give decisive or verifying");
     boolean verifying = largeTraces.equals("verifying");
@@ -114,6 +123,10 @@ public final class TrainDemoCommand implements Callable<Integer> {
       throw new UsageError(e.getMessage(), e);
     }
     ModelOptions.requireOutputFolder("--out", out);
+    spec.commandLine().getErr().println("tandem train-demo: training " + plans.stream().map(TrainDemoCommand::length)
+        .collect(java.util.stream.Collectors.joining(", then ")) + ", into " + out
+        + (given("--only") ? "" : " (--only small or --only large trains one)"));
+    spec.commandLine().getErr().flush();
     Path tokDir = out.resolve("tokenizer");
     tok.write(tokDir);
     DemoModels.writeHeldOut(out.resolve("heldout.jsonl"));
@@ -137,6 +150,16 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
     return 0;
+  }
+
+  private boolean given(String option) {
+    return spec.commandLine().getParseResult().hasMatchedOption(option);
+  }
+
+  /** "small for 6 minutes", "large for 500 steps": how long a plan trains. */
+  private static String length(DemoTrainer.Plan plan) {
+    return plan.name() + " for " + (plan.maxSteps() > 0 ? GenerateCommand.count(plan.maxSteps(), "step")
+        : java.math.BigDecimal.valueOf(plan.minutes()).stripTrailingZeros().toPlainString() + " minutes");
   }
 
   static TrainableDecoder.Shape2 withVocab(TrainableDecoder.Shape2 s, int vocab) {

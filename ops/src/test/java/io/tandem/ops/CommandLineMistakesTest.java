@@ -96,6 +96,49 @@ class CommandLineMistakesTest {
   }
 
   @Test
+  void trainDemoFirstSaysWhatItTrainsAndForHowLong(@TempDir Path tmp) {
+    Result both = run("train-demo", "--out", tmp.resolve("both").toString(), "--small-steps", "1", "--large-steps", "1");
+    assertEquals(0, both.exit(), both.err());
+    assertEquals("tandem train-demo: training small for 1 step, then large for 1 step, into " + tmp.resolve("both")
+        + " (--only small or --only large trains one)", both.err().lines().findFirst().orElseThrow());
+    Result one = run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1");
+    assertEquals(0, one.exit(), one.err());
+    assertEquals("tandem train-demo: training small for 1 step, into " + tmp.resolve("one"), one.err().lines().findFirst().orElseThrow());
+  }
+
+  @Test
+  void aLatencyProfileOfTheWrongShapeIsOneLineNamingTheFileTheKeyAndTheThreeKnownKeys(@TempDir Path tmp) throws Exception {
+    String shape = "; a latency profile is {\"decode_ms_per_step\": MS, \"prefill_ms_per_token\": MS, \"batch_growth\": FRACTION}";
+    Path script = LauncherIT.repo().resolve("ops/cluster/demo/small.json");
+    Path f = tmp.resolve("bad.json");
+    java.util.function.Supplier<Result> generate = () -> run("generate", "--prompt", "x", "--small",
+        "simulated:" + script + "?latency=" + f, "--large", "scripted:" + script, "--quiet");
+    Files.writeString(f, "{\"tokens\": 5}");
+    assertEquals("tandem generate: latency profile " + f + ": unknown key 'tokens'" + shape, generate.get().err());
+    Files.writeString(f, "{\"decode_ms_per_step\": 2, \"prefill_ms_per_token\": 0.1}");
+    assertEquals("tandem generate: latency profile " + f + ": no 'batch_growth'" + shape, generate.get().err(), "a missing figure is not 0");
+    Files.writeString(f, "{\"decode_ms_per_step\": \"fast\", \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
+    assertEquals("tandem generate: latency profile " + f + ": 'decode_ms_per_step' is not a number" + shape, generate.get().err());
+    Files.writeString(f, "{\"decode_ms_per_step\": -1, \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
+    assertEquals("tandem generate: latency profile " + f + ": latency figures must be >= 0" + shape, generate.get().err());
+    Files.writeString(f, "{\"decode_ms_per_step\": 0, \"prefill_ms_per_token\": 0, \"batch_growth\": 0, \"notes\": \"x\"}");
+    assertEquals(0, generate.get().exit(), "a profile with its three figures and notes runs");
+  }
+
+  @Test
+  void aCheckpointsFileGivenForItsFolderIsCalledAFileNamingTheFolder(@TempDir Path tmp) throws Exception {
+    Path config = LauncherIT.repo().resolve("ops/demo/small/config.json");
+    Result r = run("generate", "--prompt", "x", "--small", config.toString(), "--quiet");
+    assertEquals(1, r.exit());
+    assertEquals("tandem generate: --small " + config + ": is a file, not a checkpoint folder (the checkpoint folder that holds it is "
+        + config.getParent() + "); give a Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json),"
+        + " scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair", r.err());
+    Path loose = Files.writeString(tmp.resolve("weights.bin"), "x");
+    assertTrue(run("generate", "--prompt", "x", "--large", loose.toString(), "--quiet").err()
+        .startsWith("tandem generate: --large " + loose + ": is a file, not a checkpoint folder; give"), "no folder to name");
+  }
+
+  @Test
   void aFolderThatIsNotACheckpointIsRefusedBeforeLoadingNamingWhatIsMissing(@TempDir Path tmp) throws Exception {
     Files.writeString(tmp.resolve("config.json"), "{}");
     Result r = run("generate", "--prompt", "x", "--large", tmp.toString(), "--quiet");
@@ -110,14 +153,14 @@ class CommandLineMistakesTest {
     Path file = Files.writeString(tmp.resolve("a-file"), "x");
     Result trace = run("generate", "--prompt", "x", "--trace", file.resolve("t.json").toString());
     assertEquals(1, trace.exit());
-    assertTrue(trace.err().startsWith("tandem generate: --trace " + file.resolve("t.json") + ": cannot create folder "
-        + file + " (") && !trace.err().contains("\n"), trace.err());
+    assertEquals("tandem generate: --trace " + file.resolve("t.json") + ": cannot create folder "
+        + file + " (it is a file, not a folder); give a place you can write to", trace.err());
     assertEquals("tandem generate: --trace " + tmp + ": is a folder; give a file name",
         run("generate", "--prompt", "x", "--trace", tmp.toString()).err());
     Result out = run("eval", "--out", file.resolve("results").toString(), "--limit", "1");
     assertEquals(1, out.exit());
-    assertTrue(out.err().startsWith("tandem eval: --out " + file.resolve("results") + ": cannot create folder "
-        + file.resolve("results") + " (") && !out.err().contains("\n"), out.err());
+    assertEquals("tandem eval: --out " + file.resolve("results") + ": cannot create folder "
+        + file.resolve("results") + " (" + file + " is a file, not a folder); give a place you can write to", out.err());
     assertEquals("tandem eval: --out " + file + ": is a file, not a folder; give a folder (it is created if missing)",
         run("eval", "--out", file.toString()).err());
     // Linux's /proc takes no new folders; mkdir there says "no such file", which is not the reason.
@@ -162,6 +205,19 @@ class CommandLineMistakesTest {
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
+        "tandem train-demo: --small-steps 5: give --small-steps or --small-minutes, not both (steps are reproducible, minutes depend on the machine)");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--large-minutes", "2", "--large-steps", "7"),
+        "tandem train-demo: --large-steps 7: give --large-steps or --large-minutes, not both (steps are reproducible, minutes depend on the machine)");
+    refusals.put(List.of("serve", "--roles", "small", "--cluster-port", "0", "--seed-nodes", "127.0.0.1:1", "--port", "19760"),
+        "tandem serve: --port 19760: only a node with the orchestrator role serves HTTP; leave it out on worker nodes,"
+            + " or add orchestrator to --roles");
+    refusals.put(List.of("serve", "--port", "0", "--host", "999.1.1.1"), "tandem serve: --host 999.1.1.1: no such host name"
+        + " or address; give an address of this machine to bind: 127.0.0.1 (the default), 0.0.0.0 for every interface"
+        + " (with --api-keys), or one of its own addresses");
+    refusals.put(List.of("serve", "--port", "0", "--host", "192.0.2.1", "--api-keys", "/no/keys"), "tandem serve: --host 192.0.2.1:"
+        + " not an address of this machine; give an address of this machine to bind: 127.0.0.1 (the default), 0.0.0.0 for"
+        + " every interface (with --api-keys), or one of its own addresses");
     refusals.put(List.of("make-checkpoint", "--shape", "gpt5", "--out", "/no/out"),
         "tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)");
     refusals.forEach((args, line) -> {

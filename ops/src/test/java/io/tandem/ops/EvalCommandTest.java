@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,6 +54,29 @@ class EvalCommandTest {
     byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-speed.png"));
     assertEquals((byte) 0x89, png[0]);
     assertEquals('P', png[1]);
+  }
+
+  @Test
+  void theLastLineNamesEveryFileWritten(@TempDir Path tmp) throws Exception {
+    Path data = Files.writeString(tmp.resolve("math.jsonl"), "{\"problem\": \"What is 179 + 1?\", \"answer\": \"180\"}\n");
+    Path script = Files.writeString(tmp.resolve("small.json"), "{\"tokens\": [\" \\\\boxed{\", \"180\", \"}\"]}");
+    Path out = tmp.resolve("out");
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream stderr = System.err;
+    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    int code;
+    try {
+      code = Tandem.commandLine().execute("eval", "--data", data.toString(), "--small", "scripted:" + script,
+          "--large", "scripted:" + script, "--modes", "small,speculative", "--out", out.toString());
+    } finally {
+      System.setErr(stderr);
+    }
+    assertEquals(0, code, err.toString());
+    List<String> lines = err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+    assertEquals("tandem eval: wrote " + out.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
+        + "samples-small.jsonl, samples-speculative.jsonl", lines.get(lines.size() - 1));
+    for (String f : List.of("results.json", "results.md", "accuracy-vs-speed.png", "samples-small.jsonl", "samples-speculative.jsonl"))
+      assertTrue(Files.isRegularFile(out.resolve(f)), f);
   }
 
   @Test

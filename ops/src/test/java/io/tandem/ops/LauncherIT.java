@@ -184,17 +184,66 @@ class LauncherIT {
 
   @Test
   void aConfigValueThatCannotBeUsedIsNamedByItsFullKeyAloneBeforeAnythingLoads() throws Exception {
-    Run size = tandemWith("-Xmx1g -Dtandem.http.max-body-size=lots", "serve", "--port", "0");
-    assertEquals(1, size.exit);
-    assertEquals("tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", oneErrorLine(size, "tandem serve"));
-    Run inFlight = tandemWith("-Xmx1g -Dtandem.http.max-in-flight=-1", "serve", "--port", "0");
-    assertEquals(1, inFlight.exit);
-    assertEquals("tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1",
-        oneErrorLine(inFlight, "tandem serve"));
-    Run engine = tandemWith("-Xmx1g -Dtandem.engine.connect-timeout=0s", "generate", "--prompt", "hi");
-    assertEquals(1, engine.exit);
-    assertEquals("tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0 ms",
-        oneErrorLine(engine, "tandem generate"));
+    assertSettingRefused("tandem.http.max-body-size=lots",
+        "tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", "serve", "--port", "0");
+    assertSettingRefused("tandem.http.max-in-flight=-1",
+        "tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1", "serve", "--port", "0");
+    assertSettingRefused("tandem.engine.connect-timeout=0s",
+        "tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0 ms", "generate", "--prompt", "hi");
+  }
+
+  @Test
+  void aMisspeltConfigKeyInAnySectionIsRefusedWithTheKeyItResembles() throws Exception {
+    assertSettingRefused("tandem.http.prot=5",
+        "tandem serve: system properties: unknown key 'tandem.http.prot' (did you mean tandem.http.port?)", "serve", "--port", "0");
+    assertSettingRefused("tandem.larg.threads=2", "tandem generate: system properties: unknown key 'tandem.larg.threads'"
+        + " (did you mean tandem.large.threads?)", "generate", "--prompt", "hi");
+  }
+
+  /** {@code -DKEY=VALUE} makes {@code command} exit 1 with {@code expected} alone on stderr. */
+  private static void assertSettingRefused(String setting, String expected, String... command) throws Exception {
+    Run r = tandemWith("-Xmx1g -D" + setting, command);
+    assertEquals(1, r.exit, r.errText());
+    assertEquals(expected, oneErrorLine(r, "tandem " + command[0]));
+  }
+
+  @Test
+  void benchHttpJsonIsTheOnlyThingOnStdoutWithItsOwnServer() throws Exception {
+    Run r = tandem("bench", "http", "--scripted", repo().resolve("ops/src/test/resources/fixtures/scripted/example.case.json").toString(),
+        "--concurrency", "4", "--requests", "6", "--max-tokens", "8", "--json");
+    assertEquals(0, r.exit, r.errText());
+    assertEquals(1, r.out.size(), "one JSON object, no request log lines: " + r.out);
+    assertEquals(6, JSON.readTree(r.out.get(0)).path("status_2xx").asInt(), r.out.get(0));
+  }
+
+  @Test
+  void benchHttpAtAUrlWhereNothingListensSaysSo() throws Exception {
+    int port = io.tandem.ops.cluster.LoopbackCluster.freePort();
+    Run r = tandem("bench", "http", "--url", "http://127.0.0.1:" + port, "--concurrency", "2", "--requests", "2");
+    assertEquals(1, r.exit);
+    assertEquals("tandem bench http: nothing answers at http://127.0.0.1:" + port + " (none of the 2 requests got an answer);"
+        + " start a server there (./tandem serve --port " + port + ") or give --url of a running one", oneErrorLine(r, "tandem bench http"));
+  }
+
+  @Test
+  void aWorkerWhoseSeedNodeIsDownSaysSoInOneTandemLine() throws Exception {
+    int own = io.tandem.ops.cluster.LoopbackCluster.freePort(), seed = io.tandem.ops.cluster.LoopbackCluster.freePort();
+    String script = repo().resolve("ops/cluster/demo/small.json").toString();
+    try (Launched worker = Launched.startWith("-Xmx512m -Dtandem.cluster.join-warning-after=2s", "serve", "--roles", "small",
+        "--cluster-port", String.valueOf(own), "--seed-nodes", "127.0.0.1:" + seed, "--small", "scripted:" + script)) {
+      String expected = "WARN  i.t.ops.TandemNode - node akka://tandem@127.0.0.1:" + own + " has not joined the cluster"
+          + " after 2 s: no seed node answers (akka://tandem@127.0.0.1:" + seed + "); start a seed node (the orchestrator"
+          + " first), or give this node the --seed-nodes of a running cluster; giving up after 60 s";
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
+      while (true) {
+        synchronized (worker.err) {
+          if (worker.err.stream().anyMatch(l -> l.endsWith(expected))) break;
+        }
+        assertTrue(worker.process.isAlive(), "the worker exited: " + worker.err);
+        assertTrue(System.nanoTime() < deadline, "no WARN saying the seed node does not answer: " + worker.err);
+        Thread.sleep(200); // polling interval, not a wait for an event
+      }
+    }
   }
 
   @Test

@@ -2,9 +2,14 @@ package io.tandem.inference.scripted;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
 
 /**
  * How long a simulated forward pass takes: a fixed cost per decode pass, a cost per prefilled token,
@@ -15,9 +20,14 @@ import java.nio.file.Path;
  */
 @JsonIgnoreProperties({"source", "comment", "notes"})
 public record LatencyModel(
-    @JsonProperty("decode_ms_per_step") double decodeMsPerStep,
-    @JsonProperty("prefill_ms_per_token") double prefillMsPerToken,
-    @JsonProperty("batch_growth") double batchGrowth) {
+    @JsonProperty(DECODE) double decodeMsPerStep,
+    @JsonProperty(PREFILL) double prefillMsPerToken,
+    @JsonProperty(GROWTH) double batchGrowth) {
+
+  private static final String DECODE = "decode_ms_per_step";
+  private static final String PREFILL = "prefill_ms_per_token";
+  private static final String GROWTH = "batch_growth";
+  private static final List<String> KEYS = List.of(DECODE, PREFILL, GROWTH);
 
   /** Takes no time. */
   public static final LatencyModel ZERO = new LatencyModel(0, 0, 0);
@@ -44,13 +54,40 @@ public record LatencyModel(
    * Reads a profile: JSON with {@code decode_ms_per_step}, {@code prefill_ms_per_token} and {@code
    * batch_growth} (and, ignored, {@code source}, {@code comment}, {@code notes}).
    *
-   * @throws IllegalArgumentException when the file cannot be read or parsed (the message names it)
+   * @throws IllegalArgumentException in one line naming the file: an unknown or missing key (with
+   *     the three a profile has), a figure that is no number or negative, or a file that cannot be
+   *     read
    */
   public static LatencyModel load(Path file) {
+    String shape = "; a latency profile is {\"" + DECODE + "\": MS, \"" + PREFILL + "\": MS, \"" + GROWTH + "\": FRACTION}";
+    ObjectMapper json = new ObjectMapper();
+    JsonNode tree;
     try {
-      return new ObjectMapper().readValue(file.toFile(), LatencyModel.class);
+      tree = json.readTree(file.toFile());
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("latency profile " + file + ": not JSON (" + e.getOriginalMessage()
+          + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()) + ")", e);
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read latency profile " + file + ": " + e.getMessage(), e);
+    }
+    if (tree == null || !tree.isObject()) throw new IllegalArgumentException("latency profile " + file + ": not a JSON object" + shape);
+    List<String> ignored = List.of(LatencyModel.class.getAnnotation(JsonIgnoreProperties.class).value());
+    for (Iterator<String> keys = tree.fieldNames(); keys.hasNext(); ) {
+      String key = keys.next();
+      if (!KEYS.contains(key) && !ignored.contains(key))
+        throw new IllegalArgumentException("latency profile " + file + ": unknown key '" + key + "'" + shape);
+    }
+    for (String key : KEYS) {
+      // Jackson would read a missing figure as 0: a profile that silently takes no time.
+      if (!tree.has(key)) throw new IllegalArgumentException("latency profile " + file + ": no '" + key + "'" + shape);
+      if (!tree.get(key).isNumber())
+        throw new IllegalArgumentException("latency profile " + file + ": '" + key + "' is not a number" + shape);
+    }
+    try {
+      return json.treeToValue(tree, LatencyModel.class);
+    } catch (JsonProcessingException e) {
+      Throwable why = e instanceof ValueInstantiationException && e.getCause() != null ? e.getCause() : e;
+      throw new IllegalArgumentException("latency profile " + file + ": " + why.getMessage() + shape, e);
     }
   }
 }

@@ -152,7 +152,13 @@ class LocalClusterScriptIT {
       assertEquals(0, down.exit(), down.output());
       assertTrue(down.output().contains("orchestrator (pid"), "the cluster `up` started was stopped: " + down.output());
       assertEquals(List.of(), pidFiles(dir));
-      assertNotEquals(0, run(Map.of(), "status").exit(), "after down, status without the folder finds nothing running");
+      Run after = run(Map.of(), "status");
+      assertNotEquals(0, after.exit(), "after down, status without the folder finds nothing running");
+      assertTrue(after.output().contains("orchestrator: not running (cluster port " + cluster + ", HTTP port " + http + ")"),
+          "the ports of the cluster that was stopped, not the defaults: " + after.output());
+      Run restart = run(Map.of(), "restart", "small");
+      assertEquals(1, restart.exit(), restart.output());
+      assertTrue(restart.output().contains("is down; start it with ops/cluster/local.sh up"), restart.output());
     } finally {
       run(Map.of("TANDEM_CLUSTER_DIR", dir.toString()), "down");
     }

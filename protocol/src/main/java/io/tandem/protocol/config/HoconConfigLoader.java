@@ -6,7 +6,6 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
-import java.util.List;
 import java.util.function.Function;
 
 /** Reads {@code tandem.speculative} from HOCON, over the defaults in protocol's reference.conf. */
@@ -17,13 +16,7 @@ final class HoconConfigLoader {
 
   static SpeculativeConfig load(Config root) {
     Config user = root.hasPath(PATH) ? root.getConfig(PATH) : ConfigFactory.empty();
-    List<String> keys = ConfigKey.hoconKeys();
-    for (String key : user.root().keySet()) {
-      if (!keys.contains(key)) {
-        throw new InvalidConfigException(origin(user.root().get(key)), PATH + "." + key,
-            KeySuggestions.unknownKey(PATH + "." + key, keys.stream().map(k -> PATH + "." + k).toList()));
-      }
-    }
+    KnownKeys.check(root, PATH);
     Config c =
         user.withFallback(
             ConfigFactory.defaultReference(HoconConfigLoader.class.getClassLoader()).getConfig(PATH));

@@ -9,6 +9,14 @@ final class KeySuggestions {
 
   /** The message for an unknown key, with the nearest known key when one is close enough. */
   static String unknownKey(String key, Collection<String> known) {
+    return unknownKey(key, known, known);
+  }
+
+  /**
+   * As {@link #unknownKey(String, Collection)}, suggesting the nearest of {@code known} and
+   * listing {@code listed} (the keys beside {@code key}) when none is near.
+   */
+  static String unknownKey(String key, Collection<String> known, Collection<String> listed) {
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     for (String candidate : known) {
@@ -22,7 +30,7 @@ final class KeySuggestions {
     if (best != null && bestDistance <= Math.max(2, key.length() / 4)) {
       return message + " (did you mean " + best + "?)";
     }
-    return message + " (known keys: " + String.join(", ", known) + ")";
+    return message + " (known keys: " + String.join(", ", listed) + ")";
   }
 
   /** Levenshtein distance. */

@@ -1,0 +1,91 @@
+package io.tandem.ops;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import io.tandem.protocol.config.InvalidConfigException;
+import io.tandem.protocol.config.KnownKeys;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A {@code tandem.*} key that no reference.conf or application.conf of the node defines is refused
+ * at startup with the nearest known key, whichever section it is in; list elements, the Akka
+ * dispatcher's own settings and the launcher's JVM properties are not settings to refuse.
+ */
+class KnownKeysTest {
+
+  /** The problem {@link KnownKeys#check} finds in {@code hocon} over the node's configuration. */
+  private static String refusal(String hocon) {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> KnownKeys.check(over(hocon)));
+    assertEquals(true, e.getMessage().startsWith("system properties"), "names where the key came from: " + e.getMessage());
+    return e.getMessage().substring(e.getMessage().indexOf("unknown key"));
+  }
+
+  private static com.typesafe.config.Config over(String hocon) {
+    return ConfigFactory.parseString(hocon, ConfigParseOptions.defaults().setOriginDescription("system properties"))
+        .withFallback(ConfigFactory.load());
+  }
+
+  @Test
+  void aMisspeltKeyInAnySectionIsRefusedWithTheNearestKnownKey() {
+    assertEquals("unknown key 'tandem.http.prot' (did you mean tandem.http.port?)",
+        refusal("tandem.http.prot = 5"));
+    assertEquals("unknown key 'tandem.large.thread' (did you mean tandem.large.threads?)",
+        refusal("tandem.large.thread = 2"));
+    assertEquals("unknown key 'tandem.session.worker-wiat' (did you mean tandem.session.worker-wait?)",
+        refusal("tandem.session.worker-wiat = 2s"));
+  }
+
+  @Test
+  void aMisspeltSectionIsNamedByTheFullKey() {
+    assertEquals("unknown key 'tandem.larg.threads' (did you mean tandem.large.threads?)",
+        refusal("tandem.larg.threads = 2"));
+  }
+
+  @Test
+  void aKeyFarFromAnyListsTheKeysBesideIt() {
+    String message = refusal("tandem.http.zzzzzzzzzz = 1");
+    assertEquals(true, message.startsWith("unknown key 'tandem.http.zzzzzzzzzz' (known keys: tandem.http.api-keys, tandem.http.api-keys-file, tandem.http.ask-timeout, "), message);
+  }
+
+  @Test
+  void theSpeculativeSectionIsRefusedTheSameWay() {
+    assertEquals("unknown key 'tandem.speculative.max_target_tokens'"
+        + " (did you mean tandem.speculative.max-target-tokens?)", refusal("tandem.speculative.max_target_tokens = 3"));
+  }
+
+  @Test
+  void listElementsDispatcherSettingsAndLauncherPropertiesAreAccepted() {
+    assertDoesNotThrow(() -> KnownKeys.check(over("""
+        tandem.large.devices.0 = "cuda:0"
+        tandem.http.api-keys.0 = "sk-1"
+        tandem.http.served-model-names.0 = "x"
+        tandem.worker-dispatcher.throughput = 1
+        tandem.home = "/opt/tandem"
+        tandem.per-op-decode = true
+        tandem.speculative.help-think-word = "Hmm"
+        tandem.cluster.seed-nodes = ["127.0.0.1:25520"]
+        """)));
+  }
+
+  @Test
+  void theNodesConfigurationRefusesAMisspeltSystemProperty() {
+    System.setProperty("tandem.http.prot", "5");
+    ConfigFactory.invalidateCaches();
+    try {
+      InvalidConfigException e = assertThrows(InvalidConfigException.class, ModelOptions::baseConfig);
+      assertEquals("system properties: unknown key 'tandem.http.prot' (did you mean tandem.http.port?)", e.getMessage());
+    } finally {
+      System.clearProperty("tandem.http.prot");
+      ConfigFactory.invalidateCaches();
+    }
+  }
+
+  @Test
+  void theDefaultsPassTheirOwnCheck() {
+    assertDoesNotThrow(() -> KnownKeys.check(ConfigFactory.load()));
+  }
+}

@@ -1,0 +1,100 @@
+package io.tandem.protocol.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigResolveOptions;
+import com.typesafe.config.ConfigValue;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Refuses a {@code tandem.*} setting that no reference.conf or application.conf on the class path
+ * defines: Typesafe Config ignores keys nobody reads, so a misspelt {@code tandem.http.prot} would
+ * otherwise leave the default in force without a word.
+ */
+public final class KnownKeys {
+  /** The section Tandem owns; settings outside it (akka.*) are their libraries' business. */
+  public static final String ROOT = "tandem";
+
+  /** Sections whose keys are another library's: the worker dispatcher is an Akka dispatcher. */
+  private static final Set<String> FREE_FORM = Set.of("tandem.worker-dispatcher");
+
+  /**
+   * JVM system properties read with {@link System#getProperty}, not settings; they reach the
+   * configuration only because Typesafe Config overlays every system property: the launcher's
+   * {@code tandem.home}, inference's {@code tandem.per-op-decode}, and ClusterCrashIT's
+   * {@code tandem.it.extra-kills} (Maven hands {@code -D} options to the test JVM, where other
+   * tests run commands in-process).
+   */
+  private static final Set<String> PROPERTIES = Set.of("tandem.home", "tandem.per-op-decode", "tandem.it.extra-kills");
+
+  private KnownKeys() {}
+
+  /**
+   * Checks every key under {@code tandem} of {@code config}.
+   *
+   * @throws InvalidConfigException {@code ORIGIN: unknown key 'KEY' (did you mean KNOWN?)} for
+   *     the first key no default configuration defines (a list's elements, {@code KEY.0}, count as
+   *     the list's)
+   */
+  public static void check(Config config) {
+    check(config, ROOT);
+  }
+
+  /** As {@link #check(Config)}, for the keys under {@code section} only. */
+  static void check(Config config, String section) {
+    if (!config.hasPath(section) || !(config.getValue(section) instanceof ConfigObject user)) return;
+    // The files themselves: ConfigFactory.defaultReference lays the system properties over them.
+    ClassLoader loader = KnownKeys.class.getClassLoader();
+    Config defaults = ConfigFactory.parseResourcesAnySyntax(loader, "reference")
+        .withFallback(ConfigFactory.parseResourcesAnySyntax(loader, "application"))
+        .resolve(ConfigResolveOptions.defaults().setAllowUnresolved(true));
+    if (!defaults.hasPath(section) || !(defaults.getValue(section) instanceof ConfigObject known)) return;
+    Map<String, ConfigValue> knownPaths = new TreeMap<>();
+    paths(section, known, knownPaths, true);
+    Map<String, ConfigValue> userPaths = new LinkedHashMap<>();
+    paths(section, user, userPaths, false);
+    for (Map.Entry<String, ConfigValue> e : userPaths.entrySet()) {
+      String key = e.getKey();
+      if (PROPERTIES.contains(key) || knownOrInside(key, knownPaths)) continue;
+      String parent = key.substring(0, key.lastIndexOf('.'));
+      while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
+      List<String> siblings = new ArrayList<>();
+      for (String k : knownPaths.keySet()) {
+        if (k.startsWith(parent + ".") && k.indexOf('.', parent.length() + 1) < 0) siblings.add(k);
+      }
+      List<String> leaves = knownPaths.keySet().stream().filter(k -> !(knownPaths.get(k) instanceof ConfigObject)).toList();
+      throw new InvalidConfigException(e.getValue().origin().description(), key, KeySuggestions.unknownKey(key, leaves, siblings));
+    }
+  }
+
+  /** Whether {@code key} is a known setting or lies inside one (a list's element, a free-form section's key). */
+  private static boolean knownOrInside(String key, Map<String, ConfigValue> known) {
+    for (String k = key; k.contains("."); k = k.substring(0, k.lastIndexOf('.'))) {
+      ConfigValue v = known.get(k);
+      if (v != null) return k.equals(key) || !(v instanceof ConfigObject);
+    }
+    return false;
+  }
+
+  /**
+   * The paths under {@code path}: every setting (lists and nulls included, as leaves) and, when
+   * {@code sections}, every section as well (free-form sections only as leaves).
+   */
+  private static void paths(String path, ConfigObject o, Map<String, ConfigValue> out, boolean sections) {
+    for (Map.Entry<String, ConfigValue> e : o.entrySet()) {
+      String p = path + "." + e.getKey();
+      if (e.getValue() instanceof ConfigObject child && !FREE_FORM.contains(p)) {
+        if (sections) out.put(p, child);
+        paths(p, child, out, sections);
+      } else {
+        out.put(p, e.getValue());
+      }
+    }
+  }
+}
