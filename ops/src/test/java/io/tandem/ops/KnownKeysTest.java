@@ -8,6 +8,12 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.protocol.config.KnownKeys;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,6 +43,32 @@ class KnownKeysTest {
         refusal("tandem.large.thread = 2"));
     assertEquals("unknown key 'tandem.session.worker-wiat' (did you mean tandem.session.worker-wait?)",
         refusal("tandem.session.worker-wiat = 2s"));
+  }
+
+  /**
+   * Every setting the README names ({@code tandem.ROLE.x} as both roles) passes the check: a key
+   * it documents must be one that some reference.conf or application.conf defines. (The README
+   * also names the response's {@code tandem.finish_reason} and the request logger {@code
+   * tandem.http.requests}, which are not settings.)
+   */
+  @Test
+  void everySettingTheReadmeNamesIsAccepted() throws Exception {
+    Path root = Path.of("").toAbsolutePath();
+    Path readme = Files.isRegularFile(root.resolve("README.md")) ? root.resolve("README.md") : root.getParent().resolve("README.md");
+    Matcher m = Pattern.compile("`(tandem\\.[A-Za-z0-9_.-]*[A-Za-z0-9])").matcher(Files.readString(readme));
+    Set<String> keys = new TreeSet<>();
+    while (m.find()) {
+      String key = m.group(1);
+      if (key.equals("tandem.finish_reason") || key.equals("tandem.http.requests")) continue;
+      if (key.contains("ROLE")) {
+        keys.add(key.replace("ROLE", "small"));
+        keys.add(key.replace("ROLE", "large"));
+      } else {
+        keys.add(key);
+      }
+    }
+    assertEquals(true, keys.size() > 20, "the README's settings were found: " + keys);
+    for (String key : keys) assertDoesNotThrow(() -> KnownKeys.check(over(key + " = 1")), key);
   }
 
   @Test
