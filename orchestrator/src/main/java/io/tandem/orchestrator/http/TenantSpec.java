@@ -33,6 +33,20 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
   }
 
   /**
+   * The list at {@code path} of {@code c} for {@link #fromList}: an object whose keys are 0, 1, ...
+   * counts as the list it spells, as Typesafe Config's {@code getList} reads it, so that entries can
+   * be given one system property at a time ({@code -Dtandem.http.api-keys.0.key=sk-...}); any other
+   * value is handed on as it is, for fromList to say what is wrong with it.
+   */
+  public static ConfigValue listAt(Config c, String path) {
+    try {
+      return c.getList(path);
+    } catch (ConfigException.WrongType notAList) {
+      return c.getValue(path);
+    }
+  }
+
+  /**
    * The entries of {@code list}, a list like {@code [{key = "...", tenant = "...", max-concurrent = 8,
    * tokens-per-minute = 100000}]}.
    *
@@ -84,7 +98,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         ConfigParseOptions.defaults().setOriginDescription(file.toString()));
     if (!c.hasPath("api-keys"))
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
-    return fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"));
+    return fromList(listAt(c, "api-keys"), file + ": " + (bare ? "" : "api-keys"));
   }
 
   /** A field an entry must have, as a non-blank string. */

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
+import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
 class HttpSettingsTest {
@@ -20,6 +22,21 @@ class HttpSettingsTest {
   private static IllegalArgumentException refused(String hocon) {
     return assertThrows(IllegalArgumentException.class,
         () -> HttpSettings.fromConfig(ConfigFactory.parseString(hocon).withFallback(ConfigFactory.load())), hocon);
+  }
+
+  /** A system property cannot carry a list: entries given by index make the list, as for tandem.ROLE.devices. */
+  @Test
+  void apiKeysCanBeGivenOneSystemPropertyAtATime() {
+    Properties p = new Properties();
+    p.setProperty("tandem.http.api-keys.0.key", "sk-1");
+    p.setProperty("tandem.http.api-keys.0.tenant", "team-a");
+    p.setProperty("tandem.http.api-keys.1.key", "sk-2");
+    p.setProperty("tandem.http.api-keys.1.tenant", "team-b");
+    p.setProperty("tandem.http.api-keys.1.max-concurrent", "2");
+    HttpSettings s = HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load()));
+    assertEquals(List.of(new TenantSpec("sk-1", "team-a", 0, 0), new TenantSpec("sk-2", "team-b", 2, 0)), s.tenants());
+    assertEquals("tandem.http.api-keys must be a list of entries {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
+        + " \"tokens-per-minute\": ...}, got the string \"sk-1\"", refused("tandem.http.api-keys = sk-1").getMessage());
   }
 
   @Test
