@@ -21,7 +21,7 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
   down    stop every node (SIGTERM: each leaves the cluster; SIGKILL after 30 s)
   restart NODE
           stop NODE if it runs (as down does), start it again with the same arguments (its log
-          goes on in the same file) and wait, as up does, until each orchestrator answers: a node
+          goes on in the same file) and wait until each orchestrator offers its workers: a node
           that crashed rejoins the running cluster, the orchestrator too (every node lists the
           orchestrator and the small node as seed nodes, so whichever restarts finds the other)
 
@@ -88,8 +88,10 @@ require_port() {
   fi
 }
 
+# Also records $dir as the folder `status`, `down` and `restart` use, remembering the one it replaces.
 save_settings() {
   mkdir -p "$dir" "$(dirname "$last_dir")"
+  previous_dir="$(cat "$last_dir" 2>/dev/null || true)"
   (cd "$dir" && pwd) >"$last_dir"
   {
     printf 'cluster_port=%q\nhttp_port=%q\nsmall=%q\nlarge=%q\norchestrators=%q\njava_opts=%q\n' \
@@ -127,7 +129,9 @@ node_args() {
 }
 
 pid_of() { cat "$dir/$1.pid" 2>/dev/null || true; }
-alive() { local pid; pid="$(pid_of "$1")"; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# Process $1 runs: it exists and is no zombie (killed with kill -9, its exit not yet reaped).
+running() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
+alive() { running "$(pid_of "$1")"; }
 
 # Whether something accepts connections on 127.0.0.1:$1 (bash's /dev/tcp: no tool needed).
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -196,7 +200,7 @@ start_node() {
 # first (a cluster half up is no use), with $1 = restart it leaves the running cluster alone.
 await_ready() {
   local mode="$1"; shift
-  local watched=("$@") deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120})) waiting=(orchestrator) state
+  local watched=("$@") deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120})) waiting=(orchestrator) state n
   [ "$orchestrators" = 2 ] && waiting+=(orchestrator2)
   while [ ${#waiting[@]} -gt 0 ]; do
     for n in "${watched[@]}"; do
@@ -226,6 +230,8 @@ give_up() {
   if [ "$1" = up ]; then
     echo "local.sh: stopping the other nodes" >&2
     down >&2
+    # A failed up leaves status and down pointed at the cluster they found before it.
+    if [ -n "${previous_dir:-}" ]; then echo "$previous_dir" >"$last_dir"; else rm -f "$last_dir"; fi
   fi
   exit 1
 }
@@ -234,11 +240,19 @@ give_up() {
 stop_node() {
   local pid
   pid="$(pid_of "$1")"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; echo "local.sh: $1 (pid $pid) killed"; else echo "local.sh: $1 (pid $pid) stopped"; fi
+  if running "$pid"; then
+    # It may exit by itself between the check and the signal: that is no error.
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do running "$pid" || break; sleep 0.5; done
+    if running "$pid"; then
+      kill -KILL "$pid" 2>/dev/null || true
+      echo "local.sh: $1 (pid $pid) killed"
+    else
+      echo "local.sh: $1 (pid $pid) stopped"
+    fi
   fi
+  # A node that has exited may not be reaped yet: its pid is gone only then.
+  if [ -n "$pid" ]; then for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done; fi
   rm -f "$dir/$1.pid"
 }
 
@@ -252,19 +266,51 @@ restart() {
     echo "local.sh: the cluster in $dir is down; start it with ops/cluster/local.sh up" >&2
     exit 1
   fi
-  local n="${1:-}"
-  if [ -z "$n" ] || [[ ! " ${nodes[*]} " == *" $n "* ]]; then
+  local node="${1:-}" o
+  if [ -z "$node" ] || [[ ! " ${nodes[*]} " == *" $node "* ]]; then
     echo "local.sh: restart which node? give one of ${nodes[*]}" >&2
     exit 2
   fi
-  stop_node "$n"
-  if listening "$(cluster_port_of "$n")"; then
-    echo "local.sh: cluster port $(cluster_port_of "$n") of $n is still in use on 127.0.0.1; stop what holds it, then restart $n" >&2
+  stop_node "$node"
+  if listening "$(cluster_port_of "$node")"; then
+    echo "local.sh: cluster port $(cluster_port_of "$node") of $node is still in use on 127.0.0.1; stop what holds it, then restart $node" >&2
     exit 1
   fi
-  start_node "$n" ">>"
-  await_ready restart "$n"
-  echo "local.sh: $n restarted; the cluster answers on http://127.0.0.1:$http_port/"
+  # Where each running orchestrator's log ends now: the line that offers the new node's workers
+  # comes after it. (Readiness alone would count the workers of the node's previous incarnation.)
+  local -A mark=()
+  case "$node" in orchestrator*) ;; *)
+    for o in orchestrator orchestrator2; do
+      if alive "$o"; then mark[$o]=$(wc -l <"$dir/$o.log"); fi
+    done ;;
+  esac
+  start_node "$node" ">>"
+  # The directory's line comes as the node is up; the workers' registrations follow, which readiness sees.
+  await_offered "$node" mark
+  await_ready restart "$node"
+  echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$http_port/"
+}
+
+# Waits until every orchestrator in the map named $2 (orchestrator -> its log's length before the
+# restart) has logged, after that line, that it offers the workers of node $1 to its sessions.
+await_offered() {
+  local node="$1" o deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120}))
+  local -n marks="$2"
+  local up="node akka://tandem@127.0.0.1:$(cluster_port_of "$node") (incarnation"
+  for o in "${!marks[@]}"; do
+    until tail -n +"$((marks[$o] + 1))" "$dir/$o.log" | grep -F "$up" | grep -q -F "is up: its workers are offered"; do
+      if ! alive "$node"; then
+        echo "local.sh: $node exited; the end of its log ($dir/$node.log):" >&2
+        tail -5 "$dir/$node.log" >&2
+        exit 1
+      fi
+      if [ $SECONDS -ge "$deadline" ]; then
+        echo "local.sh: $o did not take $node's workers within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir" >&2
+        exit 1
+      fi
+      sleep 0.5
+    done
+  done
 }
 
 # Every node that has a pid file, whatever the settings say: workers first, so that sessions see them leave.

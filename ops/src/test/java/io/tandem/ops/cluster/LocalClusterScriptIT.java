@@ -167,32 +167,36 @@ class LocalClusterScriptIT {
   /**
    * Akka's seed-node rule at work: a crashed orchestrator restarted alone joins the running cluster
    * through the small node (every node lists both as seed nodes) instead of founding an empty one,
-   * and its sessions get both workers again.
+   * and its sessions get both workers again. A crashed worker restarted returns only once the
+   * orchestrator offers its new incarnation, so the very next request can use it.
    */
   @Test
-  void aCrashedOrchestratorRestartedAloneRejoinsTheRunningCluster(@TempDir Path dir) throws Exception {
+  void crashedNodesRestartedAloneRejoinTheRunningCluster(@TempDir Path dir) throws Exception {
     int cluster = freePorts(3), http = freePorts(1);
     Map<String, String> env = env(dir, cluster, http, "TANDEM_SMALL", "scripted:ops/cluster/demo/small.json",
         "TANDEM_LARGE", "scripted:ops/cluster/demo/large.json");
     Map<String, String> same = Map.of("TANDEM_CLUSTER_DIR", dir.toString());
     try {
       assertEquals(0, run(env, "up").exit());
-      ProcessHandle orchestrator = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve("orchestrator.pid")).strip()))
-          .orElseThrow();
-      orchestrator.destroyForcibly(); // kill -9
-      orchestrator.onExit().get(30, TimeUnit.SECONDS);
+      for (String node : List.of("orchestrator", "large")) {
+        ProcessHandle process = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve(node + ".pid")).strip()))
+            .orElseThrow();
+        process.destroyForcibly(); // kill -9
+        process.onExit().get(30, TimeUnit.SECONDS);
 
-      Run restart = run(same, "restart", "orchestrator");
-      assertEquals(0, restart.exit(), restart.output());
-      HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-              URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
-          .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
-              + " \"max_tokens\": 200, \"temperature\": 0}")).build(), HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, r.statusCode(), r.body());
-      JsonNode json = new ObjectMapper().readTree(r.body());
-      assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "the large node, still running, took over: " + r.body());
-      assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, r.body());
+        Run restart = run(same, "restart", node);
+        assertEquals(0, restart.exit(), restart.output());
+        assertTrue(restart.output().contains("local.sh: " + node + " restarted;"), restart.output());
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
+            .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
+                + " \"max_tokens\": 200, \"temperature\": 0}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), "after restarting " + node + ": " + r.body());
+        JsonNode json = new ObjectMapper().readTree(r.body());
+        assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "after restarting " + node + ", the large node takes over: " + r.body());
+        assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, r.body());
+      }
 
       Run which = run(same, "restart", "nobody");
       assertEquals(2, which.exit(), which.output());
