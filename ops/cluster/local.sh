@@ -59,6 +59,8 @@ cluster_dir() {
 
 # The settings of the cluster that `up` started; for `up`, the environment's (or the defaults).
 load_settings() {
+  # Where `up` ran: relative model paths are relative to it, for the nodes `restart` starts too.
+  workdir="$PWD"
   if [ "$1" != up ] && [ -f "$settings" ]; then
     # shellcheck disable=SC1090
     . "$settings"
@@ -94,8 +96,8 @@ save_settings() {
   previous_dir="$(cat "$last_dir" 2>/dev/null || true)"
   (cd "$dir" && pwd) >"$last_dir"
   {
-    printf 'cluster_port=%q\nhttp_port=%q\nsmall=%q\nlarge=%q\norchestrators=%q\njava_opts=%q\n' \
-      "$cluster_port" "$http_port" "$small" "$large" "$orchestrators" "$java_opts"
+    printf 'cluster_port=%q\nhttp_port=%q\nsmall=%q\nlarge=%q\norchestrators=%q\njava_opts=%q\nworkdir=%q\n' \
+      "$cluster_port" "$http_port" "$small" "$large" "$orchestrators" "$java_opts" "$workdir"
   } >"$settings"
 }
 
@@ -187,9 +189,9 @@ up() {
 start_node() {
   # shellcheck disable=SC2046
   if [ "$2" = ">>" ]; then
-    TANDEM_JAVA_OPTS="$java_opts" nohup "$repo/tandem" serve $(node_args "$1") >>"$dir/$1.log" 2>&1 &
+    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve $(node_args "$1")) >>"$dir/$1.log" 2>&1 &
   else
-    TANDEM_JAVA_OPTS="$java_opts" nohup "$repo/tandem" serve $(node_args "$1") >"$dir/$1.log" 2>&1 &
+    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve $(node_args "$1")) >"$dir/$1.log" 2>&1 &
   fi
   echo $! >"$dir/$1.pid"
   echo "local.sh: started $1 (pid $!), log $dir/$1.log"
@@ -287,8 +289,16 @@ restart() {
   start_node "$node" ">>"
   # The directory's line comes as the node is up; the workers' registrations follow, which readiness sees.
   await_offered "$node" mark
+  local stopped=()
+  for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
+  if [ ${#stopped[@]} -gt 0 ]; then
+    echo "local.sh: $node restarted; ${stopped[*]} not running, so the cluster is not ready until it runs again (local.sh restart ${stopped[0]})"
+    return
+  fi
   await_ready restart "$node"
-  echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$http_port/"
+  local port="$http_port"
+  [ "$node" = orchestrator2 ] && port="$(http_port_of orchestrator2)"
+  echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$port/"
 }
 
 # Waits until every orchestrator in the map named $2 (orchestrator -> its log's length before the
@@ -299,11 +309,14 @@ await_offered() {
   local up="node akka://tandem@127.0.0.1:$(cluster_port_of "$node") (incarnation"
   for o in "${!marks[@]}"; do
     until tail -n +"$((marks[$o] + 1))" "$dir/$o.log" | grep -F "$up" | grep -q -F "is up: its workers are offered"; do
-      if ! alive "$node"; then
-        echo "local.sh: $node exited; the end of its log ($dir/$node.log):" >&2
-        tail -5 "$dir/$node.log" >&2
-        exit 1
-      fi
+      local gone
+      for gone in "$node" "$o"; do
+        if ! alive "$gone"; then
+          echo "local.sh: $gone exited; the end of its log ($dir/$gone.log):" >&2
+          tail -5 "$dir/$gone.log" >&2
+          exit 1
+        fi
+      done
       if [ $SECONDS -ge "$deadline" ]; then
         echo "local.sh: $o did not take $node's workers within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir" >&2
         exit 1

@@ -306,7 +306,7 @@ public final class TandemNode implements AutoCloseable {
       throw new IllegalStateException("node " + self + " was removed from the cluster: the split brain resolver ("
           + c.getString("akka.cluster.split-brain-resolver.active-strategy") + ") downed it after it and the other nodes"
           + " could not reach each other for " + c.getDuration("akka.cluster.split-brain-resolver.stable-after").toMillis() / 1000.0
-          + " s (a long pause, a stopped process or the network); the others carried its sessions on. Start it again to rejoin");
+          + " s (a long pause, a stopped process or the network). Start it again to rejoin");
     }
     if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason())
       throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "
