@@ -305,6 +305,8 @@ class ClusterCrashIT {
       long restart = System.nanoTime();
       c.awaitOffered(degrading, largeNode, c.restart(largeNode), Duration.ofSeconds(30));
       c.awaitWorkers(degrading, 1, 1, Duration.ofSeconds(30));
+      // The other front door's requests below need it too (its listing can lag the first's by seconds).
+      c.awaitWorkers(failing, 1, 1, Duration.ofSeconds(30));
       Answer again = call(c, degrading, false, new CountDownLatch(1), new Clock());
       assertEquals(200, again.status(), again.toString());
       assertTrue(again.tandem().at("/counters/takeovers").asInt() > 0, "the restarted large node takes over: " + again);

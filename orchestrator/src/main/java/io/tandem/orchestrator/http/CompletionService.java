@@ -110,15 +110,19 @@ final class CompletionService {
   }
 
   /**
-   * Whether {@code req} is speculative and finds no large worker offered to sessions now: its
-   * session then follows {@code tandem.session.on-large-loss} at once (a retryable 503, or the
-   * small model alone, degraded) instead of waiting {@code worker-wait} for one. When the listing
-   * cannot be read, the session looks for itself.
+   * Whether {@code req} is speculative and finds no large worker offered to sessions now, and no
+   * large node on its way (a reachable cluster member of role large, joining or up): its session
+   * then follows {@code tandem.session.on-large-loss} at once (a retryable 503, or the small model
+   * alone, degraded) instead of waiting {@code worker-wait} for one. A large node restarted moments
+   * ago is a member before its workers reach this node's receptionist; its sessions wait for them.
+   * When the listing cannot be read, the session looks for itself.
    */
   private CompletionStage<Boolean> largeAbsent(CompletionRequest req) {
     // Mode large needs no look: its large worker reads the prompt, and none listed is a 503 there.
     if (req.mode() != Mode.speculative) return CompletableFuture.completedFuture(false);
-    return workers.offered().thenApply(offered -> offered.get(Role.large).isEmpty()).exceptionally(t -> false);
+    return workers.offered()
+        .thenApply(offered -> offered.get(Role.large).isEmpty() && !workers.memberComing(Role.large))
+        .exceptionally(t -> false);
   }
 
   /** A prompt as a worker read it (token ids with their vocabulary and text), its token count, and max_tokens. */

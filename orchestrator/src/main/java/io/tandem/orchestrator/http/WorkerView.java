@@ -66,6 +66,25 @@ final class WorkerView {
   }
 
   /**
+   * Whether a node of {@code role} is a reachable cluster member, joining or up: its workers are on
+   * their way even when none is offered yet (a node restarted moments ago, whose registration has
+   * not reached this node's receptionist, or one still loading its model). Outside a cluster a
+   * node's roles are fixed, so false.
+   */
+  boolean memberComing(Role role) {
+    if (!system.settings().config().getString("akka.actor.provider").equals("cluster")) return false;
+    ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
+    Set<Address> unreachable = new HashSet<>();
+    for (Member m : state.getUnreachable()) unreachable.add(m.address());
+    for (Member m : state.getMembers()) {
+      MemberStatus s = m.status();
+      boolean live = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up());
+      if (live && m.hasRole(role.name()) && !unreachable.contains(m.address())) return true;
+    }
+    return false;
+  }
+
+  /**
    * The workers sessions may be given now, per role: those listed whose node is a cluster member up
    * (or weakly up) and reachable, as the session directory ({@code WorkerDirectory}) offers them; on
    * a node outside a cluster, every one listed. A worker on a node still joining is listed by the

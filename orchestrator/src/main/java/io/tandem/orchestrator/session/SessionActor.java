@@ -60,7 +60,8 @@ import java.util.Set;
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A speculative request
- * admitted with no large worker offered ({@link SessionRequest#largeAbsent()}) does not wait: it
+ * admitted with no large worker offered and no large node on its way
+ * ({@link SessionRequest#largeAbsent()}) does not wait: it
  * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} or going on
  * with the small model alone, degraded.
  */

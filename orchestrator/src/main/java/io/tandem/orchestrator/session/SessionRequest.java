@@ -12,7 +12,8 @@ import java.util.List;
  * large}) ends after the token that completes the first of them, as vLLM's engine does, so that a
  * node serving as another's engine writes nothing past it; a speculative session leaves them to
  * its client (the HTTP layer cuts the output there and cancels it). {@code largeAbsent}: no large
- * worker was offered to sessions when the request was admitted; a speculative session then
+ * worker was offered to sessions when the request was admitted, and no large node was on its way
+ * (a cluster member joining or up whose workers are not listed yet); a speculative session then
  * applies {@code tandem.session.on-large-loss} at once (fails, or goes on with the small model
  * alone, degraded) instead of waiting {@code worker-wait} for one.
  */
