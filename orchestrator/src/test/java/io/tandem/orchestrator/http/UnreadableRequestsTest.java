@@ -66,9 +66,44 @@ class UnreadableRequestsTest {
     assertEquals("malformed_request", a.body().at("/error/code").asText(), a.body().toString());
     assertTrue(a.message().contains("request line is not METHOD TARGET HTTP/1.1"), a.message());
     assertFalse(a.message().contains("akka.http"), "no advice for the server's operator: " + a.message());
-    Answer unknown = send("GARBAGE / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    assertEquals(501, unknown.status(), "a method the server does not know, followed by its space: " + unknown.head());
-    assertTrue(unknown.message().contains("Unsupported HTTP method: GARBAGE"), unknown.message());
+  }
+
+  /**
+   * Shorter than the longest method: akka-http decides from the first byte that no method of HTTP
+   * begins with, not after a method's worth of bytes that such a request never sends.
+   */
+  @Test
+  void aRequestLineShorterThanAMethodWithoutASpaceIsA400AtOnce() throws Exception {
+    for (String raw : new String[] {"GET\r\n\r\n", "X\r\n\r\n", "\r\n\r\n"}) {
+      Answer a = send(raw);
+      assertEquals(400, a.status(), raw + ": " + a.head());
+      assertEquals("invalid_request_error", a.body().at("/error/type").asText(), a.body().toString());
+      assertTrue(a.message().contains("request line is not METHOD TARGET HTTP/1.1"), a.message());
+    }
+  }
+
+  /**
+   * A method HTTP does not define is the client's mistake, a 400 as vLLM's server (uvicorn with
+   * httptools) answers it, and so is a request line that begins with its space.
+   */
+  @Test
+  void anUnknownMethodIsA400InvalidRequestNamingTheMethodsThereAre() throws Exception {
+    for (String raw : new String[] {"GARBAGE / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "FOO / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        " / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"}) {
+      Answer a = send(raw);
+      assertEquals(400, a.status(), raw + ": " + a.head());
+      assertEquals("invalid_request_error", a.body().at("/error/type").asText(), a.body().toString());
+      assertEquals("malformed_request", a.body().at("/error/code").asText(), a.body().toString());
+      assertTrue(a.message().contains("METHOD one of CONNECT, DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, TRACE"), a.message());
+    }
+  }
+
+  /** A version akka-http does not speak keeps its 505, but is typed as the client's mistake it is. */
+  @Test
+  void anUnsupportedHttpVersionIsTheClientsMistake() throws Exception {
+    Answer a = send("GET /v1/models HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n");
+    assertEquals(505, a.status(), a.head());
+    assertEquals("invalid_request_error", a.body().at("/error/type").asText(), a.body().toString());
   }
 
   @Test
