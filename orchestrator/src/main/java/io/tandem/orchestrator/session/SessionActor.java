@@ -174,9 +174,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (timeOut > 0) timers.startSingleTimer(TimeOut.INSTANCE, Duration.ofNanos((long) (timeOut * 1e9)));
     directory.tell(new WorkerDirectory.WatchNodes(
         getContext().messageAdapter(WorkerDirectory.UnreachableNodes.class, u -> new Unreachable(u.nodes()))));
-    if (request.mode() == Mode.speculative && request.largeAbsent())
-      return noWorker(Role.large, "none is offered to sessions: retry once one has joined, or send"
-          + " \"tandem\": {\"mode\": \"small\"} to use the small model alone");
+    if (request.mode() == Mode.speculative && request.largeAbsent()) {
+      // A node on Akka's local provider has no address others could reach: no large node can join it.
+      String why = selfAddress.hasGlobalScope() ? "none is offered to sessions: retry once one has joined"
+          : "this node runs no large worker and is not in a cluster, so none can join it: start it with the large"
+              + " role too, as --roles orchestrator,small,large does";
+      return noWorker(Role.large, why + ", or send \"tandem\": {\"mode\": \"small\"} to use the small model alone");
+    }
     return advance();
   }
 

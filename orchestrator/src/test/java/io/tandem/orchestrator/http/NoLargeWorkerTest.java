@@ -1,8 +1,12 @@
 package io.tandem.orchestrator.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Join;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.protocol.Role;
@@ -16,6 +20,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * once, as it answers one of mode {@code large}: with {@code on-large-loss = fail} a retryable 503
  * that names the missing role and what to do, with {@code degrade} the small model's answer marked
  * {@code degraded}. Neither waits {@code tandem.session.worker-wait} (20 s here) for a large worker.
+ * What the 503 advises depends on whether a large node could join: outside a cluster, none can.
  */
 class NoLargeWorkerTest {
   private static final String WAIT = "tandem.session.worker-wait = 20s\n";
@@ -46,10 +51,33 @@ class NoLargeWorkerTest {
       String message = error.path("message").asText();
       assertTrue(message.contains("no large worker is available"), message);
       assertTrue(message.contains("send \"tandem\": {\"mode\": \"small\"} to use the small model alone"), message);
+      assertTrue(message.contains("this node runs no large worker and is not in a cluster, so none can join it: start it with the large role"),
+          "what can be done on a node outside a cluster: " + message);
+      assertFalse(message.contains("retry once one has joined"), "nothing can join a node outside a cluster: " + message);
       assertTrue(seconds < AT_ONCE_SECONDS, "refused at once, not after worker-wait: " + seconds + " s");
     }
     HttpResponse<String> small = failing.post(CHAT, SPECULATIVE + ",\"tandem\":{\"mode\":\"small\"}}", null);
     assertEquals(200, small.statusCode(), "the small model alone still serves: " + small.body());
+  }
+
+  /** In a cluster a large node may join, so the 503 says to retry once one has. */
+  @Test
+  void inAClusterWithoutALargeMemberTheRetryable503SaysToRetryOnceOneHasJoined() throws Exception {
+    try (TestServer clustered = TestServer.start(WAIT
+        + "akka.actor.provider = cluster\n"
+        + "akka.remote.artery.transport = tcp\n"
+        + "akka.remote.artery.canonical.hostname = 127.0.0.1\n"
+        + "akka.remote.artery.canonical.port = 0\n"
+        + "akka.cluster.roles = [orchestrator, small]\n", Set.of(Role.small))) {
+      Cluster cluster = Cluster.get(clustered.system);
+      cluster.manager().tell(Join.create(cluster.selfMember().address()));
+      TestServer.eventually("this node is up", () -> cluster.selfMember().status().equals(MemberStatus.up()));
+      HttpResponse<String> r = clustered.post(CHAT, SPECULATIVE + "}", null);
+      assertEquals(503, r.statusCode(), r.body());
+      String message = JSON.readTree(r.body()).at("/error/message").asText();
+      assertTrue(message.contains("no large worker is available (none is offered to sessions: retry once one has joined, or"
+          + " send \"tandem\": {\"mode\": \"small\"} to use the small model alone)"), message);
+    }
   }
 
   @Test
