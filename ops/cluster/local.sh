@@ -120,13 +120,15 @@ http_port_of() {
 # Every node lists the same two seed nodes, the orchestrator first. Akka's rule: the first seed node
 # founds the cluster only when no other seed node answers as a member, so the orchestrator
 # restarted alone joins the running cluster through the small node instead of founding an empty one.
+# Sets the array `args` (declare it local first) to node $1's `tandem serve` arguments, one element
+# each, so that a model path with a space in it stays one argument.
 node_args() {
-  local seed="--seed-nodes 127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1))"
+  local common=(--cluster-port "$(cluster_port_of "$1")"
+    --seed-nodes "127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1))")
   case "$1" in
-    orchestrator) echo "--roles orchestrator --cluster-port $cluster_port $seed --port $http_port" ;;
-    orchestrator2) echo "--roles orchestrator --cluster-port $(cluster_port_of "$1") $seed --port $(http_port_of "$1")" ;;
-    small) echo "--roles small --cluster-port $(cluster_port_of "$1") $seed --small $small" ;;
-    large) echo "--roles large --cluster-port $(cluster_port_of "$1") $seed --large $large" ;;
+    orchestrator*) args=(--roles orchestrator "${common[@]}" --port "$(http_port_of "$1")") ;;
+    small) args=(--roles small "${common[@]}" --small "$small") ;;
+    large) args=(--roles large "${common[@]}" --large "$large") ;;
   esac
 }
 
@@ -187,11 +189,12 @@ up() {
 
 # Starts node $1 in the background, its log truncated ($2 is ">") or appended to (">>").
 start_node() {
-  # shellcheck disable=SC2046
+  local args
+  node_args "$1"
   if [ "$2" = ">>" ]; then
-    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve $(node_args "$1")) >>"$dir/$1.log" 2>&1 &
+    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >>"$dir/$1.log" 2>&1 &
   else
-    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve $(node_args "$1")) >"$dir/$1.log" 2>&1 &
+    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >"$dir/$1.log" 2>&1 &
   fi
   echo $! >"$dir/$1.pid"
   echo "local.sh: started $1 (pid $!), log $dir/$1.log"

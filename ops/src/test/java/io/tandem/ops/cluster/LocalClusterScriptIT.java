@@ -206,6 +206,46 @@ class LocalClusterScriptIT {
     }
   }
 
+  /**
+   * Model folders whose path holds a space, as a desktop's "my models": each reaches its node as one
+   * argument, when {@code up} starts it and when {@code restart} starts it again from the saved settings.
+   */
+  @Test
+  void modelFoldersWithASpaceInTheirPathServeAndRestart(@TempDir Path dir) throws Exception {
+    Path models = dir.resolve("my models");
+    for (String model : List.of("small", "large")) copyFolder(repo().resolve("ops/demo").resolve(model), models.resolve(model));
+    int cluster = freePorts(3), http = freePorts(1);
+    Path nodes = dir.resolve("nodes");
+    Map<String, String> env = env(nodes, cluster, http, "TANDEM_SMALL", models.resolve("small").toString(),
+        "TANDEM_LARGE", models.resolve("large").toString());
+    Map<String, String> same = Map.of("TANDEM_CLUSTER_DIR", nodes.toString());
+    try {
+      Run up = run(env, "up");
+      assertEquals(0, up.exit(), up.output());
+      Run restart = run(same, "restart", "small");
+      assertEquals(0, restart.exit(), restart.output());
+      HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+              URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
+          .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": "
+              + "\"Compute 40 + 85 + 79 + 26 + 57 + 87.\"}], \"max_tokens\": 400, \"temperature\": 0}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode json = new ObjectMapper().readTree(r.body());
+      assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, "the small model in \"my models\" drafted: " + r.body());
+      assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "the large model in \"my models\" took over: " + r.body());
+    } finally {
+      run(same, "down");
+    }
+  }
+
+  private static void copyFolder(Path from, Path to) throws IOException {
+    Files.createDirectories(to);
+    try (Stream<Path> files = Files.list(from)) {
+      for (Path f : files.toList()) Files.copy(f, to.resolve(f.getFileName().toString()));
+    }
+  }
+
   @Test
   void takenPortsAreRefusedBeforeAnyNodeStarts(@TempDir Path dir) throws Exception {
     int cluster = freePorts(3), http = freePorts(1);
