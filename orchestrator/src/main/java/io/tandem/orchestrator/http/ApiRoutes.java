@@ -183,6 +183,7 @@ final class ApiRoutes extends AllDirectives {
       Map<String, Object> body = new LinkedHashMap<>();
       Map<String, Integer> roles = new LinkedHashMap<>();
       boolean ok = !draining.getAsBoolean();
+      String status = "waiting for workers";
       for (Role r : Role.values()) {
         roles.put(r.name(), listed.get(r).size());
         boolean needed = switch (settings.defaultMode()) {
@@ -190,10 +191,16 @@ final class ApiRoutes extends AllDirectives {
           case small -> r == Role.small;
           case large -> r == Role.large;
         };
-        if (needed && listed.get(r).isEmpty()) ok = false;
+        if (needed && listed.get(r).isEmpty()) {
+          ok = false;
+          if (workers.neverOffered(r))
+            status = "no " + r + " worker will come: this node does not run the " + r + " role and is not in a"
+                + " cluster, so none can join it; start it with the " + r + " role too, or set"
+                + " tandem.http.default-mode to the role it runs";
+        }
       }
       body.put("workers", roles);
-      body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : "waiting for workers");
+      body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : status);
       return json(ok ? 200 : 503, body);
     });
   }

@@ -66,6 +66,16 @@ final class WorkerView {
   }
 
   /**
+   * Whether no worker of {@code role} can ever be offered here: this node is outside a cluster (so
+   * nothing can join it) and {@code tandem.roles} does not give it that role.
+   */
+  boolean neverOffered(Role role) {
+    var config = system.settings().config();
+    return !config.getString("akka.actor.provider").equals("cluster") && config.hasPath("tandem.roles")
+        && !config.getStringList("tandem.roles").contains(role.name());
+  }
+
+  /**
    * Whether a node of {@code role} is a reachable cluster member, joining or up: its workers are on
    * their way even when none is offered yet (a node restarted moments ago, whose registration has
    * not reached this node's receptionist, or one still loading its model). Outside a cluster a

@@ -26,7 +26,7 @@ class NoLargeWorkerTest {
   private static final String WAIT = "tandem.session.worker-wait = 20s\n";
 
   @RegisterExtension
-  static final TestServer failing = TestServer.start(WAIT, Set.of(Role.small));
+  static final TestServer failing = TestServer.start(WAIT + "tandem.roles = [orchestrator, small]\n", Set.of(Role.small));
 
   @RegisterExtension
   static final TestServer degrading = TestServer.start(WAIT + "tandem.session.on-large-loss = degrade\n", Set.of(Role.small));
@@ -61,6 +61,18 @@ class NoLargeWorkerTest {
   }
 
   /** In a cluster a large node may join, so the 503 says to retry once one has. */
+  @Test
+  void readinessSaysNoLargeWorkerWillComeToANodeOutsideAClusterWithoutTheLargeRole() throws Exception {
+    HttpResponse<String> r = failing.get("/health/ready");
+    assertEquals(503, r.statusCode(), r.body());
+    JsonNode body = JSON.readTree(r.body());
+    assertEquals(1, body.at("/workers/small").asInt(), r.body());
+    String status = body.path("status").asText();
+    assertTrue(status.startsWith("no large worker will come: this node does not run the large role and is not in a"
+        + " cluster"), status);
+    assertTrue(status.contains("set tandem.http.default-mode to the role it runs"), status);
+  }
+
   @Test
   void inAClusterWithoutALargeMemberTheRetryable503SaysToRetryOnceOneHasJoined() throws Exception {
     try (TestServer clustered = TestServer.start(WAIT
