@@ -47,7 +47,7 @@ public final class ModelOptions {
   @Option(names = "--temperature", defaultValue = "0.6", description = "Sampling temperature; 0 is greedy. Default: ${DEFAULT-VALUE} (the paper's).")
   double temperature;
 
-  @Option(names = "--top-k", defaultValue = "50", description = "Top-k (0: off). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--top-k", defaultValue = "50", description = "Top-k: the k most likely tokens; 0 or -1: off (all tokens, as in vLLM). Default: ${DEFAULT-VALUE}.")
   int topK;
 
   @Option(names = "--top-p", defaultValue = "0.95", description = "Top-p. Default: ${DEFAULT-VALUE}.")
@@ -307,12 +307,73 @@ public final class ModelOptions {
    * The node's configuration: application.conf and reference.conf under -Dconfig.file and
    * -Dtandem.KEY=VALUE.
    *
+   * @throws IllegalArgumentException for a {@code -Dconfig.file} that does not exist, cannot be
+   *     read ({@link #requireOwnConfigFile}), or leaves out Tandem's application.conf ({@link
+   *     #requireApplicationConf})
    * @throws io.tandem.protocol.config.InvalidConfigException for a {@code tandem.*} key that no
    *     default configuration defines (a misspelt one would be ignored)
    */
   static Config baseConfig() {
-    Config config = ConfigFactory.load();
+    String file = System.getProperty("config.file");
+    if (file != null) requireOwnConfigFile(file);
+    Config config;
+    try {
+      config = ConfigFactory.load();
+    } catch (com.typesafe.config.ConfigException.Parse e) {
+      if (file == null) throw e;
+      throw notHocon("-Dconfig.file=" + file, e, "give a HOCON file that begins with include classpath(\"application.conf\")");
+    }
+    if (file != null) requireApplicationConf(file, config);
     io.tandem.protocol.config.KnownKeys.check(config);
     return config;
+  }
+
+  /**
+   * A HOCON/JSON file that does not parse, in one line: the file and line, what the parser found,
+   * and what to give. (The parser names its input "String: LINE" when handed the text: the file and
+   * the line are what the user can find.)
+   *
+   * @param what how the file was given, as the message starts ({@code --api-keys FILE})
+   * @param expected what to give instead, as the message ends ("give a ...")
+   */
+  static IllegalArgumentException notHocon(String what, com.typesafe.config.ConfigException.Parse e, String expected) {
+    int line = e.origin() == null ? -1 : e.origin().lineNumber();
+    return new IllegalArgumentException(what + (line < 0 ? "" : " line " + line) + ": not HOCON/JSON ("
+        + io.tandem.protocol.config.ConfigSection.describe("", e) + "); " + expected, e);
+  }
+
+  /**
+   * A {@code -Dconfig.file} that is not there or not readable, in one line naming it (Typesafe
+   * Config says only {@code java.io.FileNotFoundException}, or parses a folder as empty).
+   *
+   * @throws IllegalArgumentException {@code -Dconfig.file=FILE: does not exist; ...}
+   */
+  static void requireOwnConfigFile(String file) {
+    Path path = Path.of(file);
+    String why = !Files.exists(path) ? "does not exist" : Files.isDirectory(path) ? "is a folder, not a file"
+        : !Files.isReadable(path) ? "cannot be read (no permission)" : null;
+    if (why == null) return;
+    // A relative path is taken from the folder the command runs in, which may not be the one the user thinks of.
+    String where = path.isAbsolute() ? "" : " (" + path.toAbsolutePath() + ")";
+    throw new IllegalArgumentException("-Dconfig.file=" + file + where + ": " + why + "; give the path of a HOCON file that"
+        + " begins with include classpath(\"application.conf\"), or leave -Dconfig.file out for Tandem's own application.conf");
+  }
+
+  /**
+   * A {@code -Dconfig.file} that does not include Tandem's application.conf: the settings it holds
+   * ({@code tandem.roles}, {@code tandem.cluster}, ...) would be missing, and the first command to
+   * read one would fail naming only that key.
+   *
+   * @throws IllegalArgumentException naming the file, a missing setting, and the include to add
+   */
+  static void requireApplicationConf(String file, Config loaded) {
+    Config application = ConfigFactory.parseResourcesAnySyntax(ModelOptions.class.getClassLoader(), "application");
+    List<String> missing = application.entrySet().stream().map(Map.Entry::getKey).filter(k -> !loaded.hasPathOrNull(k))
+        .sorted().toList();
+    if (missing.isEmpty()) return;
+    throw new IllegalArgumentException("-Dconfig.file=" + file + ": leaves out Tandem's application.conf (" + missing.get(0)
+        + (missing.size() == 1 ? " is" : " and " + (missing.size() - 1) + " other settings are") + " missing): a config"
+        + " file of one's own replaces Tandem's application.conf (Typesafe Config's rule), so begin it with"
+        + " include classpath(\"application.conf\") and put your settings after that line");
   }
 }

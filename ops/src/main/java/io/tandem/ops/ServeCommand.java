@@ -8,7 +8,6 @@ import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.http.TenantSpec;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
-import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.io.IOException;
 import java.net.BindException;
@@ -62,6 +61,7 @@ public final class ServeCommand implements Callable<Integer> {
     Config placed = node.apply(base);
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
+    requireServesAlone(placed);
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
     // Only an orchestrator serves HTTP: a worker given an HTTP address would ignore it without a word.
     if (!orchestrator && (port != null || host != null))
@@ -82,9 +82,7 @@ public final class ServeCommand implements Callable<Integer> {
       try {
         all.addAll(TenantSpec.fromFile(apiKeys));
       } catch (com.typesafe.config.ConfigException.Parse e) {
-        // The parser names its input "String: LINE": the file and the line are what the user can find.
-        throw new IllegalArgumentException("--api-keys " + apiKeys + (e.origin() == null || e.origin().lineNumber() < 0 ? ""
-            : " line " + e.origin().lineNumber()) + ": not HOCON/JSON (" + ConfigSection.describe("", e) + "); " + expected, e);
+        throw ModelOptions.notHocon("--api-keys " + apiKeys, e, expected);
       }
       http = http.withTenants(all);
     }
@@ -139,26 +137,54 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
+   * Refuses a node outside a cluster ({@code --no-cluster}) that cannot serve on its own: without
+   * the orchestrator role nothing can reach its workers, and an orchestrator with neither model
+   * role has no worker at all. With one model role it serves that model alone (README, "Tandem as
+   * an engine").
+   *
+   * @throws UsageError naming {@code --no-cluster}, the roles, and the role to add
+   */
+  static void requireServesAlone(Config placed) {
+    if (placed.getBoolean("tandem.cluster.enabled")) return;
+    List<String> roles = placed.getStringList("tandem.roles");
+    String given = "--no-cluster with the roles " + String.join(",", roles);
+    if (!roles.contains("orchestrator"))
+      throw new UsageError(given + ": outside a cluster no orchestrator can reach this node's workers; add orchestrator"
+          + " to --roles to serve HTTP from this node, or leave out --no-cluster and give --seed-nodes to join a cluster");
+    if (!roles.contains("small") && !roles.contains("large"))
+      throw new UsageError(given + ": outside a cluster this orchestrator has no model worker to run sessions on; add small,"
+          + " large or both to --roles, or leave out --no-cluster so that worker nodes can join it");
+  }
+
+  /**
    * Refuses an HTTP address that this machine cannot bind, before any model loads: a name that does
-   * not resolve, or an address of another machine (binding would fail after loading).
+   * not resolve, or an address of another machine (binding would fail after loading). An empty one
+   * is refused too: the JDK resolves it to the loopback address, so it would serve where the user
+   * did not say.
    *
    * @param given whether {@code --host} gave it (a usage error) rather than {@code tandem.http.host}
    */
   static void requireLocalAddress(String host, boolean given) {
-    String why = null;
-    try {
-      InetAddress a = InetAddress.getByName(host);
-      if (!a.isAnyLocalAddress() && !a.isLoopbackAddress() && NetworkInterface.getByInetAddress(a) == null)
-        why = "not an address of this machine";
-    } catch (UnknownHostException e) {
-      why = "no such host name or address";
-    } catch (SocketException e) {
-      why = null; // the interfaces cannot be listed: the bind itself will say
-    }
+    String why = whyNotLocal(host);
     if (why == null) return;
     String givenBy = given ? "--host" : "tandem.http.host";
-    throw UsageError.of(givenBy, givenBy + " " + host + ": " + why + "; give an address of this machine to bind: "
-        + "127.0.0.1 (the default), 0.0.0.0 for every interface (with --api-keys), or one of its own addresses", null);
+    throw UsageError.of(givenBy, givenBy + " " + (host.isBlank() ? "'" + host + "'" : host) + ": " + why + "; give an"
+        + " address of this machine to bind: 127.0.0.1 (the default), 0.0.0.0 for every interface (with --api-keys), or"
+        + " one of its own addresses", null);
+  }
+
+  /** Why this machine cannot bind {@code host}, or null when it can (or cannot tell). */
+  private static String whyNotLocal(String host) {
+    if (host.isBlank()) return "empty";
+    try {
+      InetAddress a = InetAddress.getByName(host);
+      boolean local = a.isAnyLocalAddress() || a.isLoopbackAddress() || NetworkInterface.getByInetAddress(a) != null;
+      return local ? null : "not an address of this machine";
+    } catch (UnknownHostException e) {
+      return "no such host name or address";
+    } catch (SocketException e) {
+      return null; // the interfaces cannot be listed: the bind itself will say
+    }
   }
 
   private static IllegalArgumentException portTaken(String what, String host, int port, String flag, Exception e) {

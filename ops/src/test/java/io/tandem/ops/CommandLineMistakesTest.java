@@ -189,7 +189,8 @@ class CommandLineMistakesTest {
     refusals.put(List.of("serve", "--seed-nodes", "localhost"),
         "tandem serve: --seed-nodes: seed node 'localhost' is not host:port (e.g. 127.0.0.1:25520)");
     refusals.put(List.of("generate", "--prompt", "hi", "--max-tokens", "0"), "tandem generate: --max-tokens 0: give a whole number >= 1");
-    refusals.put(List.of("generate", "--prompt", "hi", "--top-k", "-1"), "tandem generate: --top-k: must be >= 0 (0 = off), got -1");
+    refusals.put(List.of("generate", "--prompt", "hi", "--top-k", "-2"),
+        "tandem generate: --top-k: must be 0 or -1 (off), or at least 1, got -2");
     refusals.put(List.of("generate", "--prompt", "hi", "--device", "tpu"),
         "tandem generate: --device tpu: not a device; give cpu, or gpu0, gpu1, ... for a GPU");
     refusals.put(List.of("generate"), "tandem generate: no prompt: give --prompt \"...\" (or --case FILE)");
@@ -225,6 +226,88 @@ class CommandLineMistakesTest {
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
       assertEquals(line, r.err(), String.join(" ", args));
     });
+  }
+
+  /**
+   * Each of these would otherwise go on to load the models (here: fail on the model folder, exit 1)
+   * and serve something else than the flags say, or nothing at all.
+   */
+  @Test
+  void contradictoryServeFlagsAreUsageErrorsBeforeAnyModelLoads() {
+    String alone = " contradict each other: --no-cluster runs this node alone (Akka's local provider: no cluster to join,"
+        + " no port to listen on); leave out --no-cluster to make it a cluster member, or leave out ";
+    String noModel = "--small /no/model"; // without the check: exit 1 on the folder, not 2
+    Map<String, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put("--cluster --no-cluster --port 0", "--no-cluster and --cluster" + alone + "--cluster to run it alone");
+    refusals.put("--no-cluster --seed-nodes 127.0.0.1:25599 --port 0",
+        "--no-cluster and --seed-nodes" + alone + "--seed-nodes to run it alone");
+    refusals.put("--no-cluster --cluster-port 0 --cluster-host 127.0.0.1 --port 0",
+        "--no-cluster and --cluster-port, --cluster-host" + alone + "--cluster-port, --cluster-host to run it alone");
+    refusals.put("--no-cluster --roles small", "--no-cluster with the roles small: outside a cluster no orchestrator can"
+        + " reach this node's workers; add orchestrator to --roles to serve HTTP from this node, or leave out --no-cluster"
+        + " and give --seed-nodes to join a cluster");
+    refusals.put("--no-cluster --roles orchestrator --port 0", "--no-cluster with the roles orchestrator: outside a cluster"
+        + " this orchestrator has no model worker to run sessions on; add small, large or both to --roles, or leave out"
+        + " --no-cluster so that worker nodes can join it");
+    refusals.forEach((flags, line) -> {
+      Result r = run(("serve " + flags + " " + noModel).split(" "));
+      assertEquals("tandem serve: " + line, r.err(), flags);
+      assertEquals(2, r.exit(), flags);
+    });
+    Result empty = run("serve", "--host", "", "--port", "0", "--small", "/no/model");
+    assertEquals("tandem serve: --host '': empty; give an address of this machine to bind: 127.0.0.1 (the default),"
+        + " 0.0.0.0 for every interface (with --api-keys), or one of its own addresses", empty.err(),
+        "the JDK takes an empty host for loopback: served where the user did not say");
+    assertEquals(2, empty.exit());
+  }
+
+  @Test
+  void aNodeOutsideAClusterWithTheOrchestratorAndOneModelIsServingThatModelAlone() {
+    // Legal (README, "Tandem as an engine"): it gets past the placement checks to the model folder.
+    Result r = run("serve", "--no-cluster", "--roles", "orchestrator,small", "--port", "0", "--small", "/no/model");
+    assertEquals(1, r.exit(), r.err());
+    assertTrue(r.err().startsWith("tandem serve: --small /no/model: no such folder; "), r.err());
+  }
+
+  /** Runs {@code args} with the JVM option {@code -Dconfig.file=FILE}, as TANDEM_JAVA_OPTS gives it. */
+  private static Result withConfigFile(String file, String... args) {
+    System.setProperty("config.file", file);
+    com.typesafe.config.ConfigFactory.invalidateCaches();
+    try {
+      return run(args);
+    } finally {
+      System.clearProperty("config.file");
+      com.typesafe.config.ConfigFactory.invalidateCaches();
+    }
+  }
+
+  @Test
+  void aConfigFileThatIsNotThereOrLeavesOutApplicationConfIsOneLineSayingWhatToDo(@TempDir Path tmp) throws Exception {
+    Result missing = withConfigFile("/no/such/file.conf", "serve", "--port", "0");
+    assertEquals("tandem serve: -Dconfig.file=/no/such/file.conf: does not exist; give the path of a HOCON file that begins"
+        + " with include classpath(\"application.conf\"), or leave -Dconfig.file out for Tandem's own application.conf",
+        missing.err());
+    assertEquals(1, missing.exit(), "a file that is not there exits 1, as --config's does");
+    assertTrue(withConfigFile(tmp.toString(), "generate", "--prompt", "x").err()
+        .startsWith("tandem generate: -Dconfig.file=" + tmp + ": is a folder, not a file; "));
+
+    Path own = Files.writeString(tmp.resolve("node.conf"), "tandem.http.port = 18790\n");
+    Result alone = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertEquals(1, alone.exit());
+    assertTrue(alone.err().startsWith("tandem serve: -Dconfig.file=" + own + ": leaves out Tandem's application.conf"
+        + " (tandem.cluster.enabled and ") && alone.err().endsWith(" other settings are missing): a config file of one's own"
+        + " replaces Tandem's application.conf (Typesafe Config's rule), so begin it with include"
+        + " classpath(\"application.conf\") and put your settings after that line") && !alone.err().contains("\n"), alone.err());
+
+    Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http { port = 18790\n");
+    Result garbled = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertEquals(1, garbled.exit());
+    assertTrue(garbled.err().startsWith("tandem serve: -Dconfig.file=" + own + " line 3: not HOCON/JSON (")
+        && !garbled.err().contains("\n"), garbled.err());
+
+    Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http.port = 18790\n");
+    Result included = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(included.err().startsWith("tandem serve: --small /no/model: no such folder"), included.err());
   }
 
   @Test

@@ -82,4 +82,13 @@ class ModelOptionsTest {
     assertEquals("tandem.large.devices: engine 'openai:http://h:1/v1': no model=NAME (the name the engine's /v1/models lists)",
         badEngine.getMessage());
   }
+
+  @Test
+  void topKZeroAndMinusOneBothTurnTopKOffAsInVllm() {
+    assertEquals(0, options("--top-k", "0").sampling().topK());
+    assertEquals(0, options("--top-k", "-1").sampling().topK(), "vLLM's older 'off', taken as 0");
+    assertEquals(50, options().sampling().topK(), "the paper's, by default");
+    UsageError below = assertThrows(UsageError.class, () -> options("--top-k", "-2").sampling());
+    assertEquals("--top-k: must be 0 or -1 (off), or at least 1, got -2", below.getMessage());
+  }
 }

@@ -49,6 +49,7 @@ public final class NodeOptions {
 
   /** {@code base} with this node's roles and cluster placement, cluster enabled unless --no-cluster. */
   public Config apply(Config base) {
+    requireNoClusterAlone();
     Config c = base;
     if (roles != null && !roles.isEmpty()) {
       for (String r : roles)
@@ -69,6 +70,26 @@ public final class NodeOptions {
     boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
         || c.getBoolean("tandem.cluster.enabled"));
     return c.withValue("tandem.cluster.enabled", ConfigValueFactory.fromAnyRef(enabled));
+  }
+
+  /**
+   * Refuses {@code --no-cluster} beside a flag that places the node in a cluster: one of the two
+   * would be ignored without a word.
+   *
+   * @throws UsageError {@code --no-cluster and --seed-nodes contradict each other: ...}
+   */
+  private void requireNoClusterAlone() {
+    if (!noCluster) return;
+    List<String> placing = new java.util.ArrayList<>();
+    if (cluster) placing.add("--cluster");
+    if (seedNodes != null) placing.add("--seed-nodes");
+    if (port != null) placing.add("--cluster-port");
+    if (hostname != null) placing.add("--cluster-host");
+    if (placing.isEmpty()) return;
+    String them = String.join(", ", placing);
+    throw new UsageError("--no-cluster and " + them + " contradict each other: --no-cluster runs this node alone (Akka's"
+        + " local provider: no cluster to join, no port to listen on); leave out --no-cluster to make it a cluster member,"
+        + " or leave out " + them + " to run it alone");
   }
 
   /**

@@ -186,7 +186,14 @@ public record CompletionRequest(
     SamplingParams d = limits.sampling();
     Double temperature = number(body, "temperature", 0, 2);
     Double topP = number(body, "top_p", Double.MIN_VALUE, 1);
-    Integer topK = integer(body, "top_k", -1, 1_000_000);
+    Integer topK = integer(body, "top_k", Integer.MIN_VALUE, 1_000_000);
+    if (topK != null) {
+      try {
+        topK = SamplingParams.topK(topK); // 0 and -1 both off, as in vLLM
+      } catch (IllegalArgumentException e) {
+        throw ApiError.invalid("top_k", e.getMessage());
+      }
+    }
     Long seed = null;
     JsonNode s = body.get("seed");
     if (s != null && !s.isNull()) {
@@ -197,7 +204,7 @@ public record CompletionRequest(
     }
     SamplingParams sampling = new SamplingParams(
         temperature != null ? temperature : d.temperature(),
-        topK != null ? Math.max(0, topK) : d.topK(),
+        topK != null ? topK : d.topK(),
         topP != null ? topP : d.topP(),
         seed != null ? seed : d.seed());
 
