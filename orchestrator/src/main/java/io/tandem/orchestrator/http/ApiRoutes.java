@@ -183,26 +183,37 @@ final class ApiRoutes extends AllDirectives {
       Map<String, Object> body = new LinkedHashMap<>();
       Map<String, Integer> roles = new LinkedHashMap<>();
       boolean ok = !draining.getAsBoolean();
-      String status = "waiting for workers";
       for (Role r : Role.values()) {
         roles.put(r.name(), listed.get(r).size());
-        boolean needed = switch (settings.defaultMode()) {
-          case speculative -> true;
-          case small -> r == Role.small;
-          case large -> r == Role.large;
-        };
-        if (needed && listed.get(r).isEmpty()) {
-          ok = false;
-          if (workers.neverOffered(r))
-            status = "no " + r + " worker will come: this node does not run the " + r + " role and is not in a"
-                + " cluster, so none can join it; start it with the " + r + " role too, or set"
-                + " tandem.http.default-mode to the role it runs";
-        }
+        if (needed(r) && listed.get(r).isEmpty()) ok = false;
       }
       body.put("workers", roles);
-      body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : status);
+      body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : neverReady().orElse("waiting for workers"));
       return json(ok ? 200 : 503, body);
     });
+  }
+
+  /** Whether requests of the default mode need a worker of {@code role}. */
+  private boolean needed(Role role) {
+    return switch (settings.defaultMode()) {
+      case speculative -> true;
+      case small -> role == Role.small;
+      case large -> role == Role.large;
+    };
+  }
+
+  /**
+   * Why this node can never be ready, when it cannot: it is outside a cluster and does not run a
+   * role its default mode needs, so no worker of that role can ever come. Said by readiness, and
+   * logged at startup.
+   */
+  Optional<String> neverReady() {
+    for (Role r : Role.values())
+      if (needed(r) && workers.neverOffered(r))
+        return Optional.of("no " + r + " worker will come: this node does not run the " + r + " role and is not in a"
+            + " cluster, so none can join it; start it with the " + r + " role too, or set"
+            + " tandem.http.default-mode to the role it runs");
+    return Optional.empty();
   }
 
   // ---- shared

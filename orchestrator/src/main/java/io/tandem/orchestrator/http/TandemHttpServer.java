@@ -76,6 +76,8 @@ public final class TandemHttpServer {
       LOG.info("tandem serve: listening on http://{}/ (OpenAI API under /v1, playground at /); requests that"
           + " leave them out get temperature {}, top_k {}, top_p {}, {}", hostPort(b.localAddress()), d.temperature(),
           d.topK(), d.topP(), d.seed() == null ? "no seed" : "seed " + d.seed());
+      server.routes.neverReady().ifPresent(why -> LOG.warn("tandem serve: /health/ready stays 503, as the default mode"
+          + " ({}, tandem.http.default-mode) needs what this node lacks: {}", settings.defaultMode(), why));
       return server;
     });
   }
