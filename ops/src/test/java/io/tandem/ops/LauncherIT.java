@@ -185,7 +185,10 @@ class LauncherIT {
   @Test
   void aConfigValueThatCannotBeUsedIsNamedByItsFullKeyAloneBeforeAnythingLoads() throws Exception {
     assertSettingRefused("tandem.http.max-body-size=lots",
-        "tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", "serve", "--port", "0");
+        "tandem serve: tandem.http.max-body-size must be a size in bytes, like 512MiB or 2GiB, got the string \"lots\"", "serve",
+        "--port", "0");
+    assertSettingRefused("tandem.session.worker-wait=abc",
+        "tandem serve: tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"abc\"", "serve", "--port", "0");
     assertSettingRefused("tandem.http.max-in-flight=-1",
         "tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1", "serve", "--port", "0");
     assertSettingRefused("tandem.engine.connect-timeout=0s",
@@ -200,10 +203,10 @@ class LauncherIT {
         + " (did you mean tandem.large.threads?)", "generate", "--prompt", "hi");
   }
 
-  /** {@code -DKEY=VALUE} makes {@code command} exit 1 with {@code expected} alone on stderr. */
+  /** {@code -DKEY=VALUE} makes {@code command} exit 2 (a mistake in what it was given) with {@code expected} alone on stderr. */
   private static void assertSettingRefused(String setting, String expected, String... command) throws Exception {
     Run r = tandemWith("-Xmx1g -D" + setting, command);
-    assertEquals(1, r.exit, r.errText());
+    assertEquals(2, r.exit, r.errText());
     assertEquals(expected, oneErrorLine(r, "tandem " + command[0]));
   }
 
