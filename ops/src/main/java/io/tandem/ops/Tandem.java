@@ -173,11 +173,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
   /**
    * Whether {@code ex} is a mistake in what the command was given: a {@link UsageError}, or a
    * setting that cannot be used (unknown, not of its type, out of its range), as picocli answers a
-   * mistake on the command line.
+   * mistake on the command line. A config file that cannot be parsed names no key: like a file that
+   * is not there, it is not such a mistake.
    */
   static boolean givenWrong(Throwable ex) {
     Throwable t = telling(ex);
-    return t instanceof UsageError || t instanceof io.tandem.protocol.config.InvalidConfigException
+    return t instanceof UsageError || t instanceof io.tandem.protocol.config.InvalidConfigException c && c.key() != null
         || t instanceof com.typesafe.config.ConfigException.BadValue || t instanceof com.typesafe.config.ConfigException.WrongType;
   }
 

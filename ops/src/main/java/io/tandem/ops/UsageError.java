@@ -67,6 +67,6 @@ public final class UsageError extends IllegalArgumentException {
    */
   public static IllegalArgumentException of(String givenBy, String message, Throwable cause) {
     return givenBy.startsWith("--") ? new UsageError(message, cause)
-        : io.tandem.protocol.config.InvalidConfigException.setting(message, cause);
+        : io.tandem.protocol.config.InvalidConfigException.setting(givenBy, message, cause);
   }
 }

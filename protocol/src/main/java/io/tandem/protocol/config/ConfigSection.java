@@ -45,18 +45,18 @@ public final class ConfigSection {
     try {
       section = root.getConfig(path);
     } catch (ConfigException e) {
-      throw InvalidConfigException.setting(describe("", e, root), e);
+      throw InvalidConfigException.setting(path, describe("", e, root), e);
     }
     try {
       return read.apply(section);
     } catch (ConfigException.BadValue | ConfigException.WrongType | ConfigException.Missing e) {
       // Only these name a key of the section; a parse error in a file the section names (an API keys file) names that file.
-      throw InvalidConfigException.setting(describe(path, e, section), e);
+      throw InvalidConfigException.setting(path, describe(path, e, section), e);
     } catch (InvalidConfigException e) {
       throw e;
     } catch (IllegalArgumentException e) {
       // Whatever reading the section refuses is a mistake in its settings: the message names the key.
-      throw InvalidConfigException.setting(e.getMessage(), e);
+      throw InvalidConfigException.setting(path, e.getMessage(), e);
     }
   }
 
@@ -164,7 +164,7 @@ public final class ConfigSection {
    */
   public static long within(String key, long value, long min, long max, String why) {
     if (value < min || value > max)
-      throw InvalidConfigException.setting(key + " must be from " + min + " to " + max + (why.isEmpty() ? "" : " (" + why + ")")
+      throw InvalidConfigException.setting(key, key + " must be from " + min + " to " + max + (why.isEmpty() ? "" : " (" + why + ")")
           + ", got " + value, null);
     return value;
   }
@@ -176,7 +176,7 @@ public final class ConfigSection {
    */
   public static java.time.Duration positive(String key, java.time.Duration value) {
     if (value.isZero() || value.isNegative())
-      throw InvalidConfigException.setting(key + " must be a positive duration, got " + value.toMillis() + " ms", null);
+      throw InvalidConfigException.setting(key, key + " must be a positive duration, got " + value.toMillis() + " ms", null);
     return value;
   }
 

@@ -32,22 +32,24 @@ public final class InvalidConfigException extends IllegalArgumentException {
     this.complaint = complaint;
   }
 
-  private InvalidConfigException(String message, Throwable cause) {
+  private InvalidConfigException(String key, String message, Throwable cause) {
     super(message, cause);
     this.source = null;
-    this.key = null;
+    this.key = key;
     this.complaint = null;
   }
 
   /**
    * A node setting that cannot be used.
    *
+   * @param key the setting, or the section that holds it ({@code tandem.small}) where the message
+   *     names the setting itself
    * @param message the full key, what is wrong and what it takes, in one line ({@code
    *     tandem.http.port must be from 0 to 65535 (0 picks a free one), got 70000})
    * @param cause what refused it (Typesafe Config's exception), or null
    */
-  public static InvalidConfigException setting(String message, Throwable cause) {
-    return new InvalidConfigException(message, cause);
+  public static InvalidConfigException setting(String key, String message, Throwable cause) {
+    return new InvalidConfigException(key, message, cause);
   }
 
   /** A bad value of {@code key}: the message is {@code "source: key complaint"}. */
@@ -69,7 +71,10 @@ public final class InvalidConfigException extends IllegalArgumentException {
     return source;
   }
 
-  /** The offending key, as the source spells it; null for a {@link #setting}, whose message names it. */
+  /**
+   * The offending key, as the source spells it (for a {@link #setting}, it or its section); null
+   * when the problem is no key's (a file that is not YAML).
+   */
   public String key() {
     return key;
   }
