@@ -253,7 +253,7 @@ class LauncherIT {
   void aJavaOptionWhoseValueHasASpaceIsOneOptionWhenQuoted() throws Exception {
     for (String quoted : List.of("\"-Dtandem.session.on-large-loss=fail fast\"", "-Dtandem.session.on-large-loss='fail fast'")) {
       Run r = tandemWith("-Xmx1g " + quoted, "serve", "--port", "0");
-      assertEquals(1, r.exit, quoted);
+      assertEquals(2, r.exit, quoted + ": a setting that cannot be used is a mistake in what was given");
       assertEquals("tandem serve: tandem.session.on-large-loss must be fail or degrade, got 'fail fast'", oneErrorLine(r, "tandem serve"));
     }
     Run open = tandemWith("-Xmx1g \"-Dtandem.session.on-large-loss=fail fast", "serve", "--port", "0");
