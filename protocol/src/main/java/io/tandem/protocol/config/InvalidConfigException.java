@@ -7,8 +7,9 @@ import java.util.function.UnaryOperator;
  * The message names the key and, for a speculative config or a misspelt key, the source (file,
  * request) first, e.g. {@code speculative.yaml: max_target_tokens must be >= 1, got -3}; a node
  * setting read through {@link ConfigSection} is named by its full key alone ({@code tandem.http.port
- * must be a number, got the string "x"}). The launcher answers it as a mistake in what it was given
- * (exit status 2), not as a failure while running.
+ * must be a number, got the string "x"}). The launcher answers one that names its key as a mistake
+ * in what it was given (exit status 2), not as a failure while running; a file that is not YAML
+ * names no key.
  */
 public final class InvalidConfigException extends IllegalArgumentException {
   private final String source;
