@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.tandem.inference.hf.Precision;
 import io.tandem.worker.WorkerSettings;
 import io.tandem.protocol.config.ConfigSection;
+import java.lang.management.ManagementFactory;
 import java.util.List;
 
 /**
@@ -33,13 +34,30 @@ public record RoleSpec(
   /**
    * Reads {@code tandem.small} or {@code tandem.large}.
    *
-   * @throws IllegalArgumentException when {@code precision} is neither float32 nor float16, or
-   *     {@code threads} is negative
+   * @throws IllegalArgumentException when {@code precision} is neither float32 nor float16, {@code
+   *     threads} is negative, a worker limit is out of its range, or {@code kv-cache-bytes} of a role
+   *     on the CPU is more than this machine's physical memory
    */
   public static RoleSpec fromConfig(Config c) {
     Precision precision = Precision.parse(c.hasPath("precision") ? c.getString("precision") : "float32");
-    return new RoleSpec(c.getString("model"), c.getStringList("devices"), WorkerSettings.fromConfig(c),
+    RoleSpec spec = new RoleSpec(c.getString("model"), c.getStringList("devices"), WorkerSettings.fromConfig(c),
         c.getInt("per-tenant-queue-limit"), precision, threads(c));
+    if (spec.devices().contains("cpu")) requireKvCacheFitsMemory(spec.settings().kvCacheBytes());
+    return spec;
+  }
+
+  /**
+   * A CPU worker's KV cache lives in this machine's memory, so a budget above all of it (a unit
+   * mistyped, TiB for GiB) can never be honoured. The bound is the physical memory the OS reports
+   * to the JVM (a container's limit where there is one). A GPU's cache lives in the GPU's memory,
+   * which is not known before its model loads.
+   */
+  private static void requireKvCacheFitsMemory(long kvCacheBytes) {
+    if (!(ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)) return;
+    long physical = os.getTotalMemorySize();
+    if (physical <= 0) return;
+    ConfigSection.within("kv-cache-bytes", kvCacheBytes, 0, physical, String.format(java.util.Locale.ROOT,
+        "this machine's physical memory, %.1f GiB, which holds the KV cache of a role on the CPU", physical / (double) (1L << 30)));
   }
 
   /**

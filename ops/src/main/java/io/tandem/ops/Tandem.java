@@ -85,8 +85,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   /**
    * The command line with Tandem's error handling: one line on stderr saying what is wrong and
-   * what to do, exit status 2 for a mistake on the command line (what picocli's parser refuses,
-   * and a {@link UsageError} a command finds in a parsed value), 1 for a failure while running.
+   * what to do, exit status 2 for a mistake in what the command was given (what picocli's parser
+   * refuses, a {@link UsageError} a command finds in a parsed value, a setting that cannot be used),
+   * 1 for a failure while running.
    */
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
@@ -94,7 +95,7 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(commandName(cmd) + ": " + message(ex));
       cmd.getErr().flush();
-      return ex instanceof UsageError ? CommandLine.ExitCode.USAGE : CommandLine.ExitCode.SOFTWARE;
+      return givenWrong(ex) ? CommandLine.ExitCode.USAGE : CommandLine.ExitCode.SOFTWARE;
     });
     cl.setParameterExceptionHandler((ex, args) -> {
       PrintWriter err = ex.getCommandLine().getErr();
@@ -169,13 +170,31 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     return d[a.length()][b.length()];
   }
 
-  /** What went wrong, from the innermost exception that says something. */
-  static String message(Throwable ex) {
+  /**
+   * Whether {@code ex} is a mistake in what the command was given: a {@link UsageError}, or a
+   * setting that cannot be used (unknown, not of its type, out of its range), as picocli answers a
+   * mistake on the command line. A config file that cannot be parsed names no key: like a file that
+   * is not there, it is not such a mistake.
+   */
+  static boolean givenWrong(Throwable ex) {
+    Throwable t = telling(ex);
+    return t instanceof UsageError || t instanceof io.tandem.protocol.config.InvalidConfigException c && c.key() != null
+        || t instanceof com.typesafe.config.ConfigException.BadValue || t instanceof com.typesafe.config.ConfigException.WrongType;
+  }
+
+  /** The innermost exception of {@code ex} that says something: not a future's wrapper, not a message-less one. */
+  private static Throwable telling(Throwable ex) {
     Throwable t = ex;
     while (t.getCause() != null && (t.getMessage() == null || t instanceof java.util.concurrent.CompletionException
         || t instanceof java.util.concurrent.ExecutionException)) {
       t = t.getCause();
     }
+    return t;
+  }
+
+  /** What went wrong, from the innermost exception that says something. */
+  static String message(Throwable ex) {
+    Throwable t = telling(ex);
     if (t instanceof java.nio.file.NoSuchFileException f) return "no such file " + f.getFile();
     if (t instanceof java.nio.file.AccessDeniedException f) return "no permission to read or write " + f.getFile();
     // A setting read by its full path: the key, without Typesafe's "system properties: " or "application.conf @ ...: 12: ".

@@ -6,8 +6,8 @@ import java.util.function.Supplier;
  * A value on the command line that a command refuses after picocli parsed it: out of its range,
  * not among its choices, or not of its form. {@link Tandem#commandLine} answers it as picocli
  * answers what its parser refuses: one line on stderr and exit status 2 (picocli's {@code
- * ExitCode.USAGE}). A file or folder that is not there, a port that is taken, a device this machine
- * lacks are not usage errors: they exit 1.
+ * ExitCode.USAGE}), as it answers a setting that cannot be used. A file or folder that is not there,
+ * a port that is taken, a device this machine lacks are not usage errors: they exit 1.
  *
  * <p>It is an {@link IllegalArgumentException}, so code outside picocli (tests, the simulator) that
  * builds the same options sees the exception it always did.
@@ -62,10 +62,11 @@ public final class UsageError extends IllegalArgumentException {
 
   /**
    * An error about a value given by {@code givenBy}: a usage error when that is an option
-   * ({@code --device}), a plain {@link IllegalArgumentException} when it is a config key
-   * ({@code tandem.small.devices}), whose mistakes exit 1.
+   * ({@code --device}), a {@link io.tandem.protocol.config.InvalidConfigException} when it is a
+   * config key ({@code tandem.small.devices}); both exit 2.
    */
   public static IllegalArgumentException of(String givenBy, String message, Throwable cause) {
-    return givenBy.startsWith("--") ? new UsageError(message, cause) : new IllegalArgumentException(message, cause);
+    return givenBy.startsWith("--") ? new UsageError(message, cause)
+        : io.tandem.protocol.config.InvalidConfigException.setting(givenBy, message, cause);
   }
 }

@@ -28,6 +28,43 @@ class CommandLineMistakesTest {
     return new Result(exit, err.toString().strip());
   }
 
+  /** {@code args} run with {@code -DKEY=VALUE} for each of {@code properties}, as TANDEM_JAVA_OPTS gives them. */
+  static Result runWith(Map<String, String> properties, String... args) {
+    properties.forEach(System::setProperty);
+    com.typesafe.config.ConfigFactory.invalidateCaches();
+    try {
+      return run(args);
+    } finally {
+      properties.keySet().forEach(System::clearProperty);
+      com.typesafe.config.ConfigFactory.invalidateCaches();
+    }
+  }
+
+  /**
+   * A setting that cannot be used (not of its type, out of its bounds, unknown) is a mistake in what
+   * the command was given, as a mistake on the command line is: one line naming the full key, what it
+   * takes and the value given, exit status 2, before anything loads.
+   */
+  @Test
+  void aSettingThatCannotBeUsedIsOneLineNamingItsKeyAndExitStatus2() {
+    Map<Map<String, String>, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put(Map.of("tandem.session.worker-wait", "abc"),
+        "tandem serve: tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"abc\"");
+    refusals.put(Map.of("tandem.small.max-batch", "lots"), "tandem serve: tandem.small.max-batch must be a number, got the string \"lots\"");
+    refusals.put(Map.of("tandem.http.max-in-flight.0", "3"), "tandem serve: tandem.http.max-in-flight must be a number, got an object");
+    refusals.put(Map.of("tandem.small.max-batch", "1000000000"), "tandem serve: tandem.small: max-batch must be at most 4096"
+        + " (sequences in one forward pass; 16 times vLLM's default max_num_seqs), got 1000000000");
+    refusals.put(Map.of("tandem.http.api-keys.1.key", "sk-only-one"), "tandem serve: tandem.http.api-keys[1]: 'tenant' is missing");
+    refusals.put(Map.of("tandem.http.prot", "5", "tandem.sesion.worker-wait", "1s"), "tandem serve: system properties: unknown key"
+        + " 'tandem.http.prot' (did you mean tandem.http.port?); unknown key 'tandem.sesion.worker-wait' (did you mean"
+        + " tandem.session.worker-wait?)");
+    refusals.forEach((properties, line) -> {
+      Result r = runWith(properties, "serve", "--port", "0");
+      assertEquals(2, r.exit(), properties + ": " + r.err());
+      assertEquals(line, r.err(), properties.toString());
+    });
+  }
+
   @Test
   void aMistypedCommandGetsTheNearestOne() {
     Result r = run("serv");

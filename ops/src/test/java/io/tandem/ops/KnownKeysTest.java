@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import io.tandem.protocol.config.InvalidConfigException;
@@ -69,6 +70,31 @@ class KnownKeysTest {
     }
     assertEquals(true, keys.size() > 20, "the README's settings were found: " + keys);
     for (String key : keys) assertDoesNotThrow(() -> KnownKeys.check(over(key + " = 1")), key);
+  }
+
+  @Test
+  void everyMisspeltKeyIsRefusedInOneMessageEachWithItsNearestKnownKey() {
+    java.util.Properties p = new java.util.Properties();
+    p.setProperty("tandem.sesion.worker-wait", "1s");
+    p.setProperty("tandem.http.prot", "5");
+    Config properties = ConfigFactory.parseProperties(p, ConfigParseOptions.defaults().setOriginDescription("system properties"));
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> KnownKeys.check(properties.withFallback(ConfigFactory.load())));
+    assertEquals("system properties: unknown key 'tandem.http.prot' (did you mean tandem.http.port?); unknown key"
+        + " 'tandem.sesion.worker-wait' (did you mean tandem.session.worker-wait?)", e.getMessage());
+    // Keys from different places (lines of a file) are each named with theirs.
+    String twoLines = assertThrows(InvalidConfigException.class,
+        () -> KnownKeys.check(over("tandem.http.prot = 5\ntandem.large.thread = 2"))).getMessage();
+    assertEquals("system properties: 1: unknown key 'tandem.http.prot' (did you mean tandem.http.port?); system properties: 2:"
+        + " unknown key 'tandem.large.thread' (did you mean tandem.large.threads?)", twoLines);
+  }
+
+  /** The name that is misspelt is compared with the names beside it, not the whole key with every key. */
+  @Test
+  void theNearestKeyIsTheOneTheMisspeltNameIsNearest() {
+    assertEquals("unknown key 'tandem.http.api-keyz.0.key' (did you mean tandem.http.api-keys.0.key?)",
+        refusal("tandem.http.api-keyz.0.key = sk-1"));
+    assertEquals("unknown key 'tandem.http.api-keyz' (did you mean tandem.http.api-keys?)", refusal("tandem.http.api-keyz = []"));
+    assertEquals("unknown key 'tandem.larg.thread' (did you mean tandem.large.threads?)", refusal("tandem.larg.thread = 2"));
   }
 
   @Test

@@ -185,7 +185,10 @@ class LauncherIT {
   @Test
   void aConfigValueThatCannotBeUsedIsNamedByItsFullKeyAloneBeforeAnythingLoads() throws Exception {
     assertSettingRefused("tandem.http.max-body-size=lots",
-        "tandem serve: tandem.http.max-body-size: No number in size-in-bytes value 'lots'", "serve", "--port", "0");
+        "tandem serve: tandem.http.max-body-size must be a size in bytes, like 512MiB or 2GiB, got the string \"lots\"", "serve",
+        "--port", "0");
+    assertSettingRefused("tandem.session.worker-wait=abc",
+        "tandem serve: tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"abc\"", "serve", "--port", "0");
     assertSettingRefused("tandem.http.max-in-flight=-1",
         "tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1", "serve", "--port", "0");
     assertSettingRefused("tandem.engine.connect-timeout=0s",
@@ -200,10 +203,10 @@ class LauncherIT {
         + " (did you mean tandem.large.threads?)", "generate", "--prompt", "hi");
   }
 
-  /** {@code -DKEY=VALUE} makes {@code command} exit 1 with {@code expected} alone on stderr. */
+  /** {@code -DKEY=VALUE} makes {@code command} exit 2 (a mistake in what it was given) with {@code expected} alone on stderr. */
   private static void assertSettingRefused(String setting, String expected, String... command) throws Exception {
     Run r = tandemWith("-Xmx1g -D" + setting, command);
-    assertEquals(1, r.exit, r.errText());
+    assertEquals(2, r.exit, r.errText());
     assertEquals(expected, oneErrorLine(r, "tandem " + command[0]));
   }
 
@@ -250,7 +253,7 @@ class LauncherIT {
   void aJavaOptionWhoseValueHasASpaceIsOneOptionWhenQuoted() throws Exception {
     for (String quoted : List.of("\"-Dtandem.session.on-large-loss=fail fast\"", "-Dtandem.session.on-large-loss='fail fast'")) {
       Run r = tandemWith("-Xmx1g " + quoted, "serve", "--port", "0");
-      assertEquals(1, r.exit, quoted);
+      assertEquals(2, r.exit, quoted + ": a setting that cannot be used is a mistake in what was given");
       assertEquals("tandem serve: tandem.session.on-large-loss must be fail or degrade, got 'fail fast'", oneErrorLine(r, "tandem serve"));
     }
     Run open = tandemWith("-Xmx1g \"-Dtandem.session.on-large-loss=fail fast", "serve", "--port", "0");

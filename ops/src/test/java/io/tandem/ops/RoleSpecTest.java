@@ -57,12 +57,44 @@ class RoleSpecTest {
   void aValueOfTheWrongTypeIsNamedByItsKey() {
     Config node = ConfigFactory.parseString("tandem.small.max-batch = lots").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
-    assertTrue(e.getMessage().startsWith("tandem.small.max-batch has type STRING"), e.getMessage());
+    assertEquals("tandem.small.max-batch must be a number, got the string \"lots\"", e.getMessage());
     Config size = ConfigFactory.parseString("tandem.small.kv-cache-bytes = lots").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(size, Role.small));
-    assertEquals("tandem.small.kv-cache-bytes: No number in size-in-bytes value 'lots'", e.getMessage());
+    assertEquals("tandem.small.kv-cache-bytes must be a size in bytes, like 512MiB or 2GiB, got the string \"lots\"", e.getMessage());
     Config precision = ConfigFactory.parseString("tandem.large.precision = bfloat16").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(precision, Role.large));
     assertTrue(e.getMessage().startsWith("tandem.large: unknown precision 'bfloat16'"), e.getMessage());
+  }
+
+  /** This machine's physical memory as the OS reports it to the JVM. */
+  private static long physicalMemory() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getTotalMemorySize();
+  }
+
+  @Test
+  void aKvCacheBudgetAboveThePhysicalMemoryOfTheMachineIsRefusedForACpuRole() {
+    long physical = physicalMemory();
+    Config node = ConfigFactory.parseString("tandem.small.kv-cache-bytes = " + (physical + 1)).withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
+    assertEquals("tandem.small: kv-cache-bytes must be from 0 to " + physical + " (this machine's physical memory, "
+        + String.format(java.util.Locale.ROOT, "%.1f", physical / (double) (1L << 30)) + " GiB, which holds the KV cache of a"
+        + " role on the CPU), got " + (physical + 1), e.getMessage());
+    Config all = ConfigFactory.parseString("tandem.large.kv-cache-bytes = " + physical).withFallback(ConfigFactory.load());
+    assertEquals(physical, RoleSpec.fromConfig(all, Role.large).settings().kvCacheBytes(), "all of it is still a budget");
+    // A GPU's cache is in the GPU's memory, which may be larger than the machine's.
+    Config gpu = ConfigFactory.parseString("tandem.large { devices = [gpu0], kv-cache-bytes = " + (2 * physical) + " }")
+        .withFallback(ConfigFactory.load());
+    assertEquals(2 * physical, RoleSpec.fromConfig(gpu, Role.large).settings().kvCacheBytes());
+  }
+
+  @Test
+  void aBatchAboveTheBoundIsRefusedNamingTheBoundAndWhy() {
+    Config node = ConfigFactory.parseString("tandem.large.max-batch = 1000000000").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
+    assertEquals("tandem.large: max-batch must be at most 4096 (sequences in one forward pass; 16 times vLLM's default"
+        + " max_num_seqs), got 1000000000", e.getMessage());
+    Config bound = ConfigFactory.parseString("tandem.large.max-batch = 4096").withFallback(ConfigFactory.load());
+    assertEquals(4096, RoleSpec.fromConfig(bound, Role.large).settings().maxBatch());
   }
 }

@@ -11,6 +11,15 @@ import com.typesafe.config.Config;
 public record WorkerSettings(
     int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk, int prefixCacheSequences) {
 
+  /**
+   * The most {@code max-batch} a role's configuration may give: 16 times vLLM's default {@code
+   * max_num_seqs} (256). More sequences than that in one forward pass fit no machine's KV cache at a
+   * useful context, and a worker sizes its start line's capacity figure (sequences at the full
+   * context) by counting up to it, so a figure like 10^9 (a stray zero, a missing unit elsewhere) is
+   * refused rather than taken.
+   */
+  public static final int MAX_BATCH = 4096;
+
   /** Released sessions' sequences kept as prefixes when {@code prefix-cache-sequences} is not set. */
   public static final int DEFAULT_PREFIX_CACHE_SEQUENCES = 256;
 
@@ -49,11 +58,15 @@ public record WorkerSettings(
    * new ones, within {@code kv-cache-bytes}; 0: none).
    *
    * @throws com.typesafe.config.ConfigException when a key is missing or of the wrong type
-   * @throws IllegalArgumentException when a value is out of range
+   * @throws IllegalArgumentException when a value is out of range ({@code max-batch} above {@link #MAX_BATCH} included)
    */
   public static WorkerSettings fromConfig(Config c) {
+    int maxBatch = c.getInt("max-batch");
+    if (maxBatch > MAX_BATCH)
+      throw new IllegalArgumentException("max-batch must be at most " + MAX_BATCH + " (sequences in one forward pass; 16 times"
+          + " vLLM's default max_num_seqs), got " + maxBatch);
     return new WorkerSettings(
-        c.getInt("max-batch"), c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"),
+        maxBatch, c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"),
         c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : DEFAULT_PREFILL_CHUNK,
         c.hasPath("prefix-cache-sequences") ? c.getInt("prefix-cache-sequences") : DEFAULT_PREFIX_CACHE_SEQUENCES);
   }

@@ -59,4 +59,14 @@ class NodeOptionsTest {
     IllegalArgumentException seed = assertThrows(IllegalArgumentException.class, () -> parse("--seed-nodes", "localhost"));
     assertTrue(seed.getMessage().contains("host:port"), seed.getMessage());
   }
+
+  /** Read only while the node joins, it is checked with the rest, before the node starts. */
+  @Test
+  void aJoinWarningThatIsNoDurationIsRefusedBeforeTheNodeStarts() {
+    Cmd cmd = new Cmd();
+    new CommandLine(cmd).parseArgs("--cluster");
+    Config node = ConfigFactory.parseString("tandem.cluster.join-warning-after = abc").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterConfig.resolve(cmd.node.apply(node)));
+    assertEquals("tandem.cluster.join-warning-after must be a duration, like 30s, 500ms or 2m, got the string \"abc\"", e.getMessage());
+  }
 }

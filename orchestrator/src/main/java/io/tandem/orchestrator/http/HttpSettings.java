@@ -88,7 +88,7 @@ public record HttpSettings(
   }
 
   private static HttpSettings fromSection(Config c, SpeculativeConfig speculative, SessionSettings session) {
-    List<TenantSpec> tenants = TenantSpec.fromList(TenantSpec.listAt(c, "api-keys"), "tandem.http.api-keys");
+    List<TenantSpec> tenants = TenantSpec.fromList(c.getValue("api-keys"), "tandem.http.api-keys");
     String file = c.getString("api-keys-file");
     if (!file.isBlank()) {
       tenants = new ArrayList<>(tenants);

@@ -6,7 +6,6 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
-import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
 import io.tandem.protocol.config.ConfigSection;
@@ -15,7 +14,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * One API key and the tenant it stands for, with the tenant's limits (0: unlimited). Read from
@@ -33,22 +35,11 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
   }
 
   /**
-   * The list at {@code path} of {@code c} for {@link #fromList}: an object whose keys are 0, 1, ...
-   * counts as the list it spells, as Typesafe Config's {@code getList} reads it, so that entries can
-   * be given one system property at a time ({@code -Dtandem.http.api-keys.0.key=sk-...}); any other
-   * value is handed on as it is, for fromList to say what is wrong with it.
-   */
-  public static ConfigValue listAt(Config c, String path) {
-    try {
-      return c.getList(path);
-    } catch (ConfigException.WrongType notAList) {
-      return c.getValue(path);
-    }
-  }
-
-  /**
    * The entries of {@code list}, a list like {@code [{key = "...", tenant = "...", max-concurrent = 8,
-   * tokens-per-minute = 100000}]}.
+   * tokens-per-minute = 100000}]}, or an object whose keys are whole numbers, as system properties
+   * give a list one entry at a time ({@code -Dtandem.http.api-keys.0.key=sk-...}; Typesafe Config's
+   * {@code getList} reads such an object as the list of its entries in their numbers' order).
+   * Messages name an entry by the index it was given: {@code api-keys.1.key} alone is entry [1].
    *
    * @param source where the list is, as messages name it: {@code tandem.http.api-keys}, {@code
    *     FILE: api-keys}
@@ -57,15 +48,16 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    *     not of its shape, a field is missing, unknown or out of its range, or a key is listed twice
    */
   public static List<TenantSpec> fromList(ConfigValue list, String source) {
-    if (list.valueType() != ConfigValueType.LIST)
-      throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + shown(list));
+    SortedMap<Long, ConfigValue> entries = numbered(list);
+    if (entries == null)
+      throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + ConfigSection.shown(list));
     List<TenantSpec> out = new ArrayList<>();
     Set<String> keys = new HashSet<>();
-    for (int i = 0; i < ((ConfigList) list).size(); i++) {
-      ConfigValue entry = ((ConfigList) list).get(i);
-      String where = source + "[" + i + "]";
+    for (Map.Entry<Long, ConfigValue> numberedEntry : entries.entrySet()) {
+      ConfigValue entry = numberedEntry.getValue();
+      String where = source + "[" + numberedEntry.getKey() + "]";
       if (entry.valueType() != ConfigValueType.OBJECT)
-        throw new IllegalArgumentException(where + " must be an entry " + SHAPE + ", got " + shown(entry));
+        throw new IllegalArgumentException(where + " must be an entry " + SHAPE + ", got " + ConfigSection.shown(entry));
       for (String k : ((ConfigObject) entry).keySet())
         if (!FIELDS.contains(k))
           throw new IllegalArgumentException(where + ": unknown field '" + k + "' (an entry has " + String.join(", ", FIELDS) + ")");
@@ -74,6 +66,21 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
           (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where), limit(c, "tokens-per-minute", Long.MAX_VALUE, where));
       if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
       out.add(t);
+    }
+    return out;
+  }
+
+  /** The entries of a list by position, or of an object whose keys are all whole numbers by those; null for anything else. */
+  private static SortedMap<Long, ConfigValue> numbered(ConfigValue value) {
+    SortedMap<Long, ConfigValue> out = new TreeMap<>();
+    if (value instanceof ConfigList list) {
+      for (int i = 0; i < list.size(); i++) out.put((long) i, list.get(i));
+      return out;
+    }
+    if (!(value instanceof ConfigObject object)) return null;
+    for (Map.Entry<String, ConfigValue> e : object.entrySet()) {
+      if (!e.getKey().matches("\\d{1,18}")) return null;
+      out.put(Long.parseLong(e.getKey()), e.getValue());
     }
     return out;
   }
@@ -98,7 +105,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         ConfigParseOptions.defaults().setOriginDescription(file.toString()));
     if (!c.hasPath("api-keys"))
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
-    return fromList(listAt(c, "api-keys"), file + ": " + (bare ? "" : "api-keys"));
+    return fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"));
   }
 
   /** A field an entry must have, as a non-blank string. */
@@ -107,7 +114,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     ConfigValue v = entry.getValue(field);
     // A number is a string to HOCON (key = 12345), as getString reads it.
     if (v.valueType() != ConfigValueType.STRING && v.valueType() != ConfigValueType.NUMBER)
-      throw new IllegalArgumentException(where + "." + field + " must be a string, got " + shown(v));
+      throw new IllegalArgumentException(ConfigSection.mistake(where + "." + field, "a string", ConfigSection.shown(v)));
     String s = entry.getString(field);
     if (s.isBlank()) throw new IllegalArgumentException(where + "." + field + " is empty");
     return s;
@@ -122,21 +129,11 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     try {
       n = entry.getNumber(field);
     } catch (ConfigException.WrongType e) {
-      throw new IllegalArgumentException(key + " must be a whole number (0: unlimited), got " + shown(v));
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));
     }
     if (n instanceof Double d && d != Math.rint(d))
-      throw new IllegalArgumentException(key + " must be a whole number (0: unlimited), got " + d);
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", String.valueOf(d)));
     return ConfigSection.within(key, n.longValue(), 0, max, "0: unlimited");
-  }
-
-  /** {@code v} as a message quotes it: {@code the string "lots"}, {@code 1.5}, {@code true}, {@code a list}. */
-  private static String shown(ConfigValue v) {
-    return switch (v.valueType()) {
-      case STRING -> "the string " + v.render(ConfigRenderOptions.concise());
-      case LIST -> "a list";
-      case OBJECT -> "an object";
-      case NUMBER, BOOLEAN, NULL -> String.valueOf(v.unwrapped());
-    };
   }
 
   /** The key as logs may show it: never the whole secret. */

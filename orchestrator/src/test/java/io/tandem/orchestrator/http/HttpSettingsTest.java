@@ -39,14 +39,33 @@ class HttpSettingsTest {
         + " \"tokens-per-minute\": ...}, got the string \"sk-1\"", refused("tandem.http.api-keys = sk-1").getMessage());
   }
 
+  /** An entry is named by the index its properties give it, not by its place among the entries given. */
+  @Test
+  void anApiKeyEntryGivenByIndexIsNamedByThatIndex() {
+    Properties p = new Properties();
+    p.setProperty("tandem.http.api-keys.1.key", "sk-2");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())));
+    assertEquals("tandem.http.api-keys[1]: 'tenant' is missing", e.getMessage());
+    p.setProperty("tandem.http.api-keys.1.tenant", "team-b");
+    p.setProperty("tandem.http.api-keys.3.key", "sk-2");
+    p.setProperty("tandem.http.api-keys.3.tenant", "team-c");
+    e = assertThrows(IllegalArgumentException.class,
+        () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())));
+    assertEquals("tandem.http.api-keys[3]: the same key is listed twice", e.getMessage());
+  }
+
   @Test
   void aValueThatIsNotOfItsTypeIsNamedByItsFullKey() {
-    assertEquals("tandem.http.max-body-size: No number in size-in-bytes value 'lots'",
+    assertEquals("tandem.http.max-body-size must be a size in bytes, like 512MiB or 2GiB, got the string \"lots\"",
         refused("tandem.http.max-body-size = lots").getMessage());
-    assertEquals("tandem.http.ask-timeout: No number in duration value 'soon'", refused("tandem.http.ask-timeout = soon").getMessage());
+    assertEquals("tandem.http.ask-timeout must be a duration, like 30s, 500ms or 2m, got the string \"soon\"",
+        refused("tandem.http.ask-timeout = soon").getMessage());
+    assertEquals("tandem.http.port must be a number, got the string \"x\"", refused("tandem.http.port = x").getMessage());
+    assertEquals("tandem.http.max-in-flight must be a number, got a list", refused("tandem.http.max-in-flight = [8, 16]").getMessage());
     assertEquals("tandem.http.api-keys[0].max-concurrent must be a whole number (0: unlimited), got the string \"many\"",
         refused("tandem.http.api-keys = [{key = k, tenant = t, max-concurrent = many}]").getMessage());
-    assertEquals("tandem.session.worker-wait: No number in duration value 'never'",
+    assertEquals("tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"never\"",
         refused("tandem.session.worker-wait = never").getMessage(), "the sessions' settings, read on the way, name theirs");
   }
 

@@ -2,81 +2,186 @@ package io.tandem.protocol.config;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigValue;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * Reads one section of a node's configuration ({@code tandem.http}, {@code tandem.small}, ...) so
- * that a value that cannot be read is named by its full key, whichever file, system property or
- * environment variable it came from: {@code tandem.http.max-body-size: No number in size-in-bytes
- * value 'lots'}. Typesafe Config names a key relative to the {@link Config} it was read from (a
- * section read with {@link Config#getConfig} forgets its path), and starts its message with the
- * value's origin ({@code system properties: ...}); the key is what a user can act on.
+ * that a value that cannot be used is named in one line by its full key, with what the key takes
+ * and the value given, whichever file, system property or environment variable it came from:
+ * {@code tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string
+ * "abc"}. Typesafe Config names a key relative to the {@link Config} it was read from (a section
+ * read with {@link Config#getConfig} forgets its path), starts its message with the value's origin
+ * ({@code system properties: ...}) and says what it wanted in its own terms ({@code has type STRING
+ * rather than NUMBER}, {@code No number in duration value 'abc'}); the key and what to write there
+ * are what a user can act on.
  */
 public final class ConfigSection {
 
   /** Typesafe Config's message for a value it cannot read as its type, e.g. a size in bytes. */
   private static final Pattern INVALID_VALUE = Pattern.compile("Invalid value at '([^']*)': (.*)", Pattern.DOTALL);
 
+  /** Typesafe Config's message for a value of another type: {@code KEY has type STRING rather than NUMBER}. */
+  private static final Pattern WRONG_TYPE = Pattern.compile("(.*) has type (.*) rather than (.*)", Pattern.DOTALL);
+
+  /** Typesafe Config's message for a null value: {@code Configuration key 'KEY' is set to null but expected STRING}. */
+  private static final Pattern NULL = Pattern.compile("Configuration key '([^']*)' is set to null but expected (.*)", Pattern.DOTALL);
+
+  /** The value a {@code BadValue} quotes: {@code No number in duration value 'abc'}. */
+  private static final Pattern QUOTED = Pattern.compile(".*'([^']*)'.*", Pattern.DOTALL);
+
   /**
    * What {@code read} makes of the section at {@code path} of {@code root}.
    *
    * @param path the section's full path, e.g. {@code tandem.http}
-   * @throws IllegalArgumentException {@code PATH.KEY: WHY} (or {@code PATH.KEY has type ...}) when
-   *     the section or one of its values is missing or not of its type
+   * @throws InvalidConfigException in one line: {@code PATH.KEY must be WHAT IT TAKES, got VALUE} for
+   *     a value not of its type, {@code PATH.KEY: missing} for a missing one, and what {@code read}
+   *     refuses with an {@link IllegalArgumentException} (a value out of its range) as it says it
    */
   public static <T> T read(Config root, String path, Function<Config, T> read) {
     Config section;
     try {
       section = root.getConfig(path);
     } catch (ConfigException e) {
-      throw new IllegalArgumentException(describe("", e), e);
+      throw InvalidConfigException.setting(path, describe("", e, root), e);
     }
     try {
       return read.apply(section);
     } catch (ConfigException.BadValue | ConfigException.WrongType | ConfigException.Missing e) {
       // Only these name a key of the section; a parse error in a file the section names (an API keys file) names that file.
-      throw new IllegalArgumentException(describe(path, e), e);
+      throw InvalidConfigException.setting(path, describe(path, e, section), e);
+    } catch (InvalidConfigException e) {
+      throw e;
+    } catch (IllegalArgumentException e) {
+      // Whatever reading the section refuses is a mistake in its settings: the message names the key.
+      throw InvalidConfigException.setting(path, e.getMessage(), e);
     }
   }
 
   /**
-   * Typesafe Config's message of {@code e} in one line, without the value's origin, its key made
-   * full by {@code section} (empty when the key read was already full).
+   * Typesafe Config's message of {@code e} in one line, as {@link #read} words it: its key made full
+   * by {@code section} (empty when the key read was already full), without the value's origin.
    */
   public static String describe(String section, ConfigException e) {
+    return describe(section, e, null);
+  }
+
+  /** As {@link #describe(String, ConfigException)}, quoting the value from {@code read} (the config the key was read from; null: unknown). */
+  static String describe(String section, ConfigException e, Config read) {
     String message = e.getMessage();
     String origin = e.origin() == null ? null : e.origin().description() + ": ";
     if (origin != null && message.startsWith(origin)) message = message.substring(origin.length());
-    // A bad value reads "Invalid value at 'KEY': WHY"; a wrong type or a missing key starts with the key itself.
+    String prefix = section.isEmpty() ? "" : section + ".";
     Matcher invalid = INVALID_VALUE.matcher(message);
-    if (invalid.matches()) message = invalid.group(1) + ": " + invalid.group(2);
-    else if (e instanceof ConfigException.Missing) message = message.replaceFirst("^No configuration setting found for key '([^']*)'", "$1: missing");
-    return (section.isEmpty() ? "" : section + ".") + message.strip().replaceAll("\\s*\\R\\s*", " ");
+    Matcher wrongType = WRONG_TYPE.matcher(message);
+    Matcher isNull = NULL.matcher(message);
+    String key, takes, given;
+    if (e instanceof ConfigException.BadValue && invalid.matches()) {
+      key = invalid.group(1);
+      takes = parsedAs(invalid.group(2));
+      Matcher quoted = QUOTED.matcher(invalid.group(2));
+      given = quoted.matches() ? "'" + quoted.group(1) + "'" : null;
+      // A reason Typesafe Config gives in terms of no type of its own is kept as it says it.
+      if (takes == null) return oneLine(prefix + key + ": " + invalid.group(2));
+    } else if (e instanceof ConfigException.WrongType && wrongType.matches()) {
+      key = wrongType.group(1);
+      takes = typed(wrongType.group(3));
+      given = wrongType.group(2).matches("[A-Z]+") ? article(wrongType.group(2)) : wrongType.group(2);
+    } else if (e instanceof ConfigException.Null && isNull.matches()) {
+      key = isNull.group(1);
+      takes = typed(isNull.group(2));
+      given = "null";
+    } else if (e instanceof ConfigException.Missing) {
+      return oneLine(prefix + message.replaceFirst("^No configuration setting found for key '([^']*)'", "$1: missing"));
+    } else {
+      return oneLine(prefix + message);
+    }
+    ConfigValue value = read == null || !hasValue(read, key) ? null : read.getValue(key);
+    return mistake(prefix + key, takes, value != null ? shown(value) : given);
+  }
+
+  private static boolean hasValue(Config c, String key) {
+    try {
+      return c.hasPath(key);
+    } catch (ConfigException e) {
+      return false;
+    }
+  }
+
+  /** {@code KEY must be WHAT IT TAKES, got VALUE}: the one wording of a value a key does not take. */
+  public static String mistake(String key, String takes, String given) {
+    return oneLine(key + " must be " + takes + (given == null ? "" : ", got " + given));
+  }
+
+  /** What a key read as one of Typesafe Config's types takes, in a user's words. */
+  private static String typed(String type) {
+    return switch (type.strip()) {
+      case "NUMBER" -> "a number";
+      case "32-bit integer" -> "a whole number up to " + Integer.MAX_VALUE;
+      case "64-bit long integer" -> "a whole number up to " + Long.MAX_VALUE;
+      case "BOOLEAN" -> "true or false (on or off)";
+      case "LIST" -> "a list, like [a, b]";
+      case "OBJECT" -> "a section of keys, like { key = value }";
+      // Text, a duration and a size are all read as strings: what none of them can be is a list or a section.
+      case "STRING" -> "one value (text, a number, a duration or a size), not a list or a section";
+      default -> type.strip().toLowerCase(java.util.Locale.ROOT);
+    };
+  }
+
+  /** One of Typesafe Config's types as a message names a value of it: {@code a string}, {@code an object}. */
+  private static String article(String type) {
+    String t = type.toLowerCase(java.util.Locale.ROOT);
+    return ("aeiou".indexOf(t.charAt(0)) >= 0 ? "an " : "a ") + t;
+  }
+
+  /** What a key read as a duration or a size takes, from Typesafe Config's reason for refusing it; null for another reason. */
+  private static String parsedAs(String reason) {
+    if (reason.contains("duration") || reason.contains("time unit")) return "a duration, like 30s, 500ms or 2m";
+    if (reason.contains("size-in-bytes") || reason.contains("memory size")) return "a size in bytes, like 512MiB or 2GiB";
+    if (reason.contains("period")) return "a period, like 7d or 2w";
+    return null;
+  }
+
+  /**
+   * {@code v} as a message quotes it: {@code the string "lots"}, {@code 1.5}, {@code true}, {@code
+   * null}, {@code a list}, {@code an object}.
+   */
+  public static String shown(ConfigValue v) {
+    return switch (v.valueType()) {
+      case STRING -> "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise());
+      case LIST -> "a list";
+      case OBJECT -> "an object";
+      case NUMBER, BOOLEAN, NULL -> String.valueOf(v.unwrapped());
+    };
   }
 
   /**
    * {@code value} of {@code key} when it is from {@code min} to {@code max}.
    *
-   * @throws IllegalArgumentException {@code KEY must be from MIN to MAX (WHY), got VALUE}
+   * @throws InvalidConfigException {@code KEY must be from MIN to MAX (WHY), got VALUE}
    */
   public static long within(String key, long value, long min, long max, String why) {
     if (value < min || value > max)
-      throw new IllegalArgumentException(key + " must be from " + min + " to " + max + (why.isEmpty() ? "" : " (" + why + ")")
-          + ", got " + value);
+      throw InvalidConfigException.setting(key, key + " must be from " + min + " to " + max + (why.isEmpty() ? "" : " (" + why + ")")
+          + ", got " + value, null);
     return value;
   }
 
   /**
    * {@code value} of {@code key} when it is positive.
    *
-   * @throws IllegalArgumentException {@code KEY must be a positive duration, got MILLIS ms}
+   * @throws InvalidConfigException {@code KEY must be a positive duration, got MILLIS ms}
    */
   public static java.time.Duration positive(String key, java.time.Duration value) {
     if (value.isZero() || value.isNegative())
-      throw new IllegalArgumentException(key + " must be a positive duration, got " + value.toMillis() + " ms");
+      throw InvalidConfigException.setting(key, key + " must be a positive duration, got " + value.toMillis() + " ms", null);
     return value;
+  }
+
+  private static String oneLine(String s) {
+    return s.strip().replaceAll("\\s*\\R\\s*", " ");
   }
 
   private ConfigSection() {}

@@ -56,8 +56,7 @@ final class HoconConfigLoader {
     try {
       return getter.apply(key);
     } catch (ConfigException.WrongType | ConfigException.BadValue e) {
-      throw new InvalidConfigException(
-          origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + ": " + e.getMessage());
+      throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, ConfigSection.describe(PATH, e, c));
     }
   }
 

@@ -9,28 +9,35 @@ final class KeySuggestions {
 
   /** The message for an unknown key, with the nearest known key when one is close enough. */
   static String unknownKey(String key, Collection<String> known) {
-    return unknownKey(key, known, known);
+    return unknownKey(key, nearest(key, known), known);
   }
 
   /**
-   * As {@link #unknownKey(String, Collection)}, suggesting the nearest of {@code known} and
-   * listing {@code listed} (the keys beside {@code key}) when none is near.
+   * {@code unknown key 'KEY' (did you mean MEANT?)}, or, when nothing is near ({@code meant} null),
+   * {@code unknown key 'KEY' (known keys: LISTED)}, {@code listed} being the keys beside it.
    */
-  static String unknownKey(String key, Collection<String> known, Collection<String> listed) {
+  static String unknownKey(String key, String meant, Collection<String> listed) {
+    String message = "unknown key '" + key + "'";
+    if (meant != null) return message + " (did you mean " + meant + "?)";
+    return message + " (known keys: " + String.join(", ", listed) + ")";
+  }
+
+  /**
+   * The one of {@code names} fewest edits from {@code typed} (case aside; the first of a tie), when it
+   * is at most a quarter of {@code typed}'s letters away (two for a short name, as {@code prot} is
+   * from {@code port}); null when none is.
+   */
+  static String nearest(String typed, Collection<String> names) {
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
-    for (String candidate : known) {
-      int d = distance(key.toLowerCase(Locale.ROOT), candidate.toLowerCase(Locale.ROOT));
+    for (String candidate : names) {
+      int d = distance(typed.toLowerCase(Locale.ROOT), candidate.toLowerCase(Locale.ROOT));
       if (d < bestDistance) {
         bestDistance = d;
         best = candidate;
       }
     }
-    String message = "unknown key '" + key + "'";
-    if (best != null && bestDistance <= Math.max(2, key.length() / 4)) {
-      return message + " (did you mean " + best + "?)";
-    }
-    return message + " (known keys: " + String.join(", ", listed) + ")";
+    return best != null && bestDistance <= Math.max(2, typed.length() / 4) ? best : null;
   }
 
   /** Levenshtein distance. */

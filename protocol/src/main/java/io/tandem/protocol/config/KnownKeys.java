@@ -6,7 +6,6 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigValue;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,9 +37,10 @@ public final class KnownKeys {
   /**
    * Checks every key under {@code tandem} of {@code config}.
    *
-   * @throws InvalidConfigException {@code ORIGIN: unknown key 'KEY' (did you mean KNOWN?)} for
-   *     the first key no default configuration defines (a list's elements, {@code KEY.0}, count as
-   *     the list's)
+   * @throws InvalidConfigException {@code ORIGIN: unknown key 'KEY' (did you mean KNOWN?)} for a key
+   *     no default configuration defines (a list's elements, {@code KEY.0}, count as the list's);
+   *     every such key in one message, {@code ; } between them, each after its origin where that
+   *     differs from the one before
    */
   public static void check(Config config) {
     check(config, ROOT);
@@ -57,20 +57,66 @@ public final class KnownKeys {
     if (!defaults.hasPath(section) || !(defaults.getValue(section) instanceof ConfigObject known)) return;
     Map<String, ConfigValue> knownPaths = new TreeMap<>();
     paths(section, known, knownPaths, true);
-    Map<String, ConfigValue> userPaths = new LinkedHashMap<>();
+    Map<String, ConfigValue> userPaths = new TreeMap<>();
     paths(section, user, userPaths, false);
+    List<String> leaves = knownPaths.keySet().stream().filter(k -> !(knownPaths.get(k) instanceof ConfigObject)).toList();
+    String firstOrigin = null, firstKey = null, lastOrigin = null;
+    List<String> problems = new ArrayList<>();
     for (Map.Entry<String, ConfigValue> e : userPaths.entrySet()) {
       String key = e.getKey();
       if (PROPERTIES.contains(key) || knownOrInside(key, knownPaths)) continue;
       String parent = key.substring(0, key.lastIndexOf('.'));
       while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
-      List<String> siblings = new ArrayList<>();
-      for (String k : knownPaths.keySet()) {
-        if (k.startsWith(parent + ".") && k.indexOf('.', parent.length() + 1) < 0) siblings.add(k);
+      String meant = meant(key, section, knownPaths);
+      if (meant == null) meant = KeySuggestions.nearest(key, leaves);
+      String problem = KeySuggestions.unknownKey(key, meant, children(parent, knownPaths));
+      String origin = e.getValue().origin().description();
+      if (firstOrigin == null) {
+        firstOrigin = origin;
+        firstKey = key;
+      } else if (!origin.equals(lastOrigin)) {
+        problem = origin + ": " + problem;
       }
-      List<String> leaves = knownPaths.keySet().stream().filter(k -> !(knownPaths.get(k) instanceof ConfigObject)).toList();
-      throw new InvalidConfigException(e.getValue().origin().description(), key, KeySuggestions.unknownKey(key, leaves, siblings));
+      lastOrigin = origin;
+      problems.add(problem);
     }
+    if (!problems.isEmpty()) throw new InvalidConfigException(firstOrigin, firstKey, String.join("; ", problems));
+  }
+
+  /**
+   * The key {@code key} was most likely meant to be, one name at a time from {@code section} down:
+   * a name no known section holds is taken for the nearest name beside it, so that {@code
+   * tandem.http.api-keyz.0.key} reads as {@code tandem.http.api-keys.0.key} (its misspelt name is
+   * one letter from {@code api-keys}; the whole key is nearer {@code tandem.http.api-keys-file}) and
+   * {@code tandem.larg.thread} as {@code tandem.large.threads}. What follows a setting (a list's
+   * elements) is kept as written. Null when some name is near none beside it.
+   */
+  private static String meant(String key, String section, Map<String, ConfigValue> known) {
+    String at = section;
+    String[] names = key.substring(section.length() + 1).split("\\.");
+    for (int i = 0; i < names.length; i++) {
+      String name = known.containsKey(at + "." + names[i]) ? names[i]
+          : KeySuggestions.nearest(names[i], children(at, known).stream().map(KnownKeys::nameOf).toList());
+      if (name == null) return null;
+      at = at + "." + name;
+      if (!(known.get(at) instanceof ConfigObject))
+        return at + String.join("", java.util.Arrays.stream(names, i + 1, names.length).map(n -> "." + n).toList());
+    }
+    return at;
+  }
+
+  /** The known paths one level under {@code parent}. */
+  private static List<String> children(String parent, Map<String, ConfigValue> known) {
+    List<String> out = new ArrayList<>();
+    for (String k : known.keySet()) {
+      if (k.startsWith(parent + ".") && k.indexOf('.', parent.length() + 1) < 0) out.add(k);
+    }
+    return out;
+  }
+
+  /** The last name of {@code path}: {@code port} of {@code tandem.http.port}. */
+  private static String nameOf(String path) {
+    return path.substring(path.lastIndexOf('.') + 1);
   }
 
   /** Whether {@code key} is a known setting or lies inside one (a list's element, a free-form section's key). */

@@ -85,4 +85,23 @@ class HoconConfigLoaderTest {
                     ConfigFactory.parseString("tandem.speculative.choose-large = maybe")));
     assertTrue(e.getMessage().contains("tandem.speculative.choose-large"), e.getMessage());
   }
+
+  /** {@code -DKEY=VALUE} as Typesafe Config reads it: a string from "system properties". */
+  private static com.typesafe.config.Config systemProperty(String key, String value) {
+    java.util.Properties p = new java.util.Properties();
+    p.setProperty(key, value);
+    return ConfigFactory.parseProperties(p, com.typesafe.config.ConfigParseOptions.defaults().setOriginDescription("system properties"));
+  }
+
+  @Test
+  void aValueOfTheWrongTypeNamesItsSourceOnceTheKeyWhatItTakesAndTheValue() {
+    InvalidConfigException number = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        systemProperty("tandem.speculative.max-target-tokens", "lots")));
+    assertEquals("system properties: tandem.speculative.max-target-tokens must be a number, got the string \"lots\"",
+        number.getMessage());
+    InvalidConfigException duration = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        systemProperty("tandem.speculative.time-out", "soon")));
+    assertEquals("system properties: tandem.speculative.time-out must be a duration, like 30s, 500ms or 2m, got the string"
+        + " \"soon\"", duration.getMessage());
+  }
 }
