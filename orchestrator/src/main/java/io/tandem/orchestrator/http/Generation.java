@@ -52,7 +52,7 @@ final class Generation {
   private final List<Integer> ids = new ArrayList<>();
   private final List<Integer> unsentIds = new ArrayList<>();
   private boolean sentPromptIds;
-  /** The stop string that ended the output, if one did (vLLM's {@code stop_reason}). */
+  /** The stop string that ended the output; null when none did (vLLM's {@code stop_reason}). */
   private String stopReason;
   /**
    * A stop string ended the output: nothing more is shown, and the output ends with the session's
@@ -159,8 +159,8 @@ final class Generation {
   private void idsOnly(Author author, List<Out> out) {
     if (!request.stream() || unsentIds.isEmpty()) return;
     OpenAi.ChunkChoice choice = request.chat()
-        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, null, promptIds(), sendIds())
-        : new OpenAi.ChunkChoice(0, null, "", null, null, null, promptIds(), sendIds());
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, promptIds(), sendIds())
+        : new OpenAi.ChunkChoice(0, null, "", null, null, promptIds(), sendIds());
     out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
 
@@ -207,9 +207,9 @@ final class Generation {
       String role = sentRole ? null : "assistant";
       sentRole = true;
       OpenAi.Delta delta = p.reasoning() ? new OpenAi.Delta(role, null, p.text()) : new OpenAi.Delta(role, p.text(), null);
-      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, null, promptIds(), sendIds());
+      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, promptIds(), sendIds());
     } else {
-      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null, null, promptIds(), sendIds());
+      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null, promptIds(), sendIds());
     }
     out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
@@ -253,15 +253,15 @@ final class Generation {
     finishReason = openAiReason;
     tandemFinishReason = tandemReason;
     if (!request.stream()) return;
-    OpenAi.ChunkChoice choice = request.chat()
-        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stopReason, null, null)
-        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason, stopReason, null, null);
+    OpenAi.LastChunkChoice choice = request.chat()
+        ? new OpenAi.LastChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stopReason)
+        : new OpenAi.LastChunkChoice(0, null, "", null, openAiReason, stopReason);
     out.add(new Out(Json.write(chunk(List.of(choice), null, tandem(false))), false));
     if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
     out.add(new Out("[DONE]", true));
   }
 
-  private OpenAi.Chunk chunk(List<OpenAi.ChunkChoice> choices, OpenAi.Usage usage, Object tandem) {
+  private OpenAi.Chunk chunk(List<OpenAi.StreamChoice> choices, OpenAi.Usage usage, Object tandem) {
     return new OpenAi.Chunk(id, request.chat() ? "chat.completion.chunk" : "text_completion", created, model, choices,
         usage, tandem);
   }

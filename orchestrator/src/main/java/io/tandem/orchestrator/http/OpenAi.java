@@ -35,7 +35,9 @@ final class OpenAi {
   /**
    * A choice of a whole response: {@code message} for chat, {@code text} for completions; with
    * vLLM's {@code return_token_ids}, the prompt's and the output's token ids; {@code stop_reason}
-   * (vLLM's) the stop string that ended the output, if one did.
+   * (vLLM's, on every choice of its {@code CompletionResponseChoice} and {@code
+   * ChatCompletionResponseChoice}) the stop string that ended the output, null when the end of
+   * sequence or the length did.
    */
   record Choice(
       int index,
@@ -43,7 +45,7 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      String stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
     Choice(int index, Message message, String text, Object logprobs, String finishReason) {
@@ -59,10 +61,12 @@ final class OpenAi {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record Delta(String role, String content, String reasoningContent) {}
 
+  /** A choice of a chunk: {@link ChunkChoice} while the output runs, {@link LastChunkChoice} at its end. */
+  sealed interface StreamChoice permits ChunkChoice, LastChunkChoice {}
+
   /**
-   * A choice of a chunk: {@code delta} for chat, {@code text} for completions; with vLLM's {@code
-   * return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's); {@code
-   * stop_reason} on the last as on {@link Choice}.
+   * A choice of a chunk of output: {@code delta} for chat, {@code text} for completions; with vLLM's
+   * {@code return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's).
    */
   record ChunkChoice(
       int index,
@@ -70,13 +74,21 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
-      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
-    ChunkChoice(int index, Delta delta, String text, Object logprobs, String finishReason) {
-      this(index, delta, text, logprobs, finishReason, null, null, null);
-    }
-  }
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) implements StreamChoice {}
+
+  /**
+   * The choice of the chunk that ends the output: its {@code finish_reason}, and {@code
+   * stop_reason} as on {@link Choice}, null included (vLLM sets it on this chunk only, and leaves
+   * it out of the others).
+   */
+  record LastChunkChoice(
+      int index,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Delta delta,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String text,
+      Object logprobs,
+      String finishReason,
+      String stopReason) implements StreamChoice {}
 
   /** One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk says. */
   record Chunk(
@@ -84,7 +96,7 @@ final class OpenAi {
       String object,
       long created,
       String model,
-      List<ChunkChoice> choices,
+      List<StreamChoice> choices,
       @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage,
       @JsonInclude(JsonInclude.Include.NON_NULL) Object tandem) {}
 
