@@ -159,8 +159,8 @@ final class Generation {
   private void idsOnly(Author author, List<Out> out) {
     if (!request.stream() || unsentIds.isEmpty()) return;
     OpenAi.ChunkChoice choice = request.chat()
-        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, promptIds(), sendIds())
-        : new OpenAi.ChunkChoice(0, null, "", null, null, promptIds(), sendIds());
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, null, promptIds(), sendIds())
+        : new OpenAi.ChunkChoice(0, null, "", null, null, null, promptIds(), sendIds());
     out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
 
@@ -207,9 +207,9 @@ final class Generation {
       String role = sentRole ? null : "assistant";
       sentRole = true;
       OpenAi.Delta delta = p.reasoning() ? new OpenAi.Delta(role, null, p.text()) : new OpenAi.Delta(role, p.text(), null);
-      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, promptIds(), sendIds());
+      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, null, promptIds(), sendIds());
     } else {
-      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null, promptIds(), sendIds());
+      choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null, null, promptIds(), sendIds());
     }
     out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
@@ -253,15 +253,16 @@ final class Generation {
     finishReason = openAiReason;
     tandemFinishReason = tandemReason;
     if (!request.stream()) return;
-    OpenAi.LastChunkChoice choice = request.chat()
-        ? new OpenAi.LastChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stopReason)
-        : new OpenAi.LastChunkChoice(0, null, "", null, openAiReason, stopReason);
+    OpenAi.StopReason stop = new OpenAi.StopReason(stopReason);
+    OpenAi.ChunkChoice choice = request.chat()
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stop, null, null)
+        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason, stop, null, null);
     out.add(new Out(Json.write(chunk(List.of(choice), null, tandem(false))), false));
     if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
     out.add(new Out("[DONE]", true));
   }
 
-  private OpenAi.Chunk chunk(List<OpenAi.StreamChoice> choices, OpenAi.Usage usage, Object tandem) {
+  private OpenAi.Chunk chunk(List<OpenAi.ChunkChoice> choices, OpenAi.Usage usage, Object tandem) {
     return new OpenAi.Chunk(id, request.chat() ? "chat.completion.chunk" : "text_completion", created, model, choices,
         usage, tandem);
   }

@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 
@@ -61,12 +62,11 @@ final class OpenAi {
   @JsonInclude(JsonInclude.Include.NON_NULL)
   record Delta(String role, String content, String reasoningContent) {}
 
-  /** A choice of a chunk: {@link ChunkChoice} while the output runs, {@link LastChunkChoice} at its end. */
-  sealed interface StreamChoice permits ChunkChoice, LastChunkChoice {}
-
   /**
-   * A choice of a chunk of output: {@code delta} for chat, {@code text} for completions; with vLLM's
-   * {@code return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's).
+   * A choice of a chunk: {@code delta} for chat, {@code text} for completions; with vLLM's {@code
+   * return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's); on the chunk
+   * that ends the output, its {@code finish_reason} and {@code stop_reason} (null for the others,
+   * which leave {@code stop_reason} out, as vLLM's do).
    */
   record ChunkChoice(
       int index,
@@ -74,21 +74,21 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) StopReason stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
-      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) implements StreamChoice {}
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
+    ChunkChoice(int index, Delta delta, String text, Object logprobs, String finishReason) {
+      this(index, delta, text, logprobs, finishReason, null, null, null);
+    }
+  }
 
-  /**
-   * The choice of the chunk that ends the output: its {@code finish_reason}, and {@code
-   * stop_reason} as on {@link Choice}, null included (vLLM sets it on this chunk only, and leaves
-   * it out of the others).
-   */
-  record LastChunkChoice(
-      int index,
-      @JsonInclude(JsonInclude.Include.NON_NULL) Delta delta,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String text,
-      Object logprobs,
-      String finishReason,
-      String stopReason) implements StreamChoice {}
+  /** {@code stop_reason} as {@link Choice} has it, the stop string or null, written null included. */
+  record StopReason(String stop) {
+    @JsonValue
+    String value() {
+      return stop;
+    }
+  }
 
   /** One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk says. */
   record Chunk(
@@ -96,7 +96,7 @@ final class OpenAi {
       String object,
       long created,
       String model,
-      List<StreamChoice> choices,
+      List<ChunkChoice> choices,
       @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage,
       @JsonInclude(JsonInclude.Include.NON_NULL) Object tandem) {}
 
