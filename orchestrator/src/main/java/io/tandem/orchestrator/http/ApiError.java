@@ -94,11 +94,6 @@ public final class ApiError extends RuntimeException {
     return retryAfterSeconds;
   }
 
-  /** Whether sending the same request again fails the same way until the server's deployment changes. */
-  public boolean neverClears() {
-    return neverClears;
-  }
-
   /** The body: {@code {"error": {"message", "type", "param", "code"}}}. */
   public OpenAi.ErrorBody body() {
     return new OpenAi.ErrorBody(new OpenAi.Error(getMessage(), type, param, code));
@@ -106,7 +101,7 @@ public final class ApiError extends RuntimeException {
 
   /**
    * The response: the body with this error's status, {@code Retry-After} when worth retrying, and
-   * {@code x-should-retry: false} when sending it again cannot help ({@link #neverClears}).
+   * {@code x-should-retry: false} when sending it again cannot help.
    */
   public HttpResponse toResponse() {
     HttpResponse r = HttpResponse.create()
