@@ -11,6 +11,12 @@ public enum FailureCode {
   INVALID_REQUEST(false),
   /** The prompt, or prompt plus requested tokens, does not fit a model's context length. */
   CONTEXT_LENGTH_EXCEEDED(false),
+  /**
+   * No worker of a needed role can ever be offered: the node is outside a cluster (nothing can join
+   * it) and does not run the role. Sending the same request again fails the same way until the
+   * node is started otherwise.
+   */
+  ROLE_NOT_SERVED(false),
   /** A worker's queue is full; another worker, or the same one a little later, may take it. */
   QUEUE_FULL(true),
   /** No worker of a needed role is available (none registered, or all lost). */

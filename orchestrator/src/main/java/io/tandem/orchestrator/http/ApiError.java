@@ -9,7 +9,9 @@ import io.tandem.protocol.FailureCode;
 
 /**
  * A request the server refuses, as OpenAI writes it: {@code {"error": {"message", "type", "param",
- * "code"}}} with an HTTP status, and a {@code Retry-After} for the ones worth retrying.
+ * "code"}}} with an HTTP status; a {@code Retry-After} for the ones worth retrying, and {@code
+ * x-should-retry: false} for a server error that sending again cannot clear (the header the OpenAI
+ * SDKs read before their own rule, which retries every 5xx).
  */
 public final class ApiError extends RuntimeException {
   private final int status;
@@ -17,14 +19,24 @@ public final class ApiError extends RuntimeException {
   private final String param;
   private final String code;
   private final int retryAfterSeconds;
+  private final boolean neverClears;
 
+  /**
+   * @param retryAfterSeconds the {@code Retry-After} to send, in seconds; 0 for none
+   */
   public ApiError(int status, String type, String param, String code, String message, int retryAfterSeconds) {
+    this(status, type, param, code, message, retryAfterSeconds, false);
+  }
+
+  private ApiError(int status, String type, String param, String code, String message, int retryAfterSeconds,
+      boolean neverClears) {
     super(message, null, false, false);
     this.status = status;
     this.type = type;
     this.param = param;
     this.code = code;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.neverClears = neverClears;
   }
 
   /** 400: the request is wrong; {@code param} names the field. */
@@ -45,9 +57,20 @@ public final class ApiError extends RuntimeException {
     return new ApiError(404, "invalid_request_error", param, code, message, 0);
   }
 
-  /** 429: this tenant is over one of its limits. */
-  public static ApiError rateLimited(String message, int retryAfterSeconds) {
-    return new ApiError(429, "rate_limit_exceeded", null, "rate_limit_exceeded", message, retryAfterSeconds);
+  /** The limits of a tenant a 429 names, as OpenAI's 429 error object types them. */
+  public enum Limit {
+    /** A cap on requests: Tandem's {@code max-concurrent}. */
+    requests,
+    /** A cap on tokens: Tandem's {@code tokens-per-minute}. */
+    tokens
+  }
+
+  /**
+   * 429: this tenant is over one of its limits; as OpenAI writes it, {@code type} says which kind of
+   * limit ({@code "requests"} or {@code "tokens"}) and {@code code} is {@code rate_limit_exceeded}.
+   */
+  public static ApiError rateLimited(Limit limit, String message, int retryAfterSeconds) {
+    return new ApiError(429, limit.name(), null, "rate_limit_exceeded", message, retryAfterSeconds);
   }
 
   /** 503: the server is at capacity; try again later. */
@@ -76,23 +99,34 @@ public final class ApiError extends RuntimeException {
     return new OpenAi.ErrorBody(new OpenAi.Error(getMessage(), type, param, code));
   }
 
-  /** The response: the body with this error's status, and {@code Retry-After} when worth retrying. */
+  /**
+   * The response: the body with this error's status, {@code Retry-After} when worth retrying, and
+   * {@code x-should-retry: false} when sending it again cannot help.
+   */
   public HttpResponse toResponse() {
     HttpResponse r = HttpResponse.create()
         .withStatus(statusCode())
         .withEntity(ContentTypes.APPLICATION_JSON, Json.write(body()));
     if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create("Retry-After", Integer.toString(retryAfterSeconds)));
+    if (neverClears) r = r.addHeader(RawHeader.create(SHOULD_RETRY, "false"));
     return r;
   }
+
+  /** The header the OpenAI SDKs obey before their own retry rule (which retries every 408, 409, 429 and 5xx). */
+  static final String SHOULD_RETRY = "x-should-retry";
 
   /**
    * What a failed generation means to its client, decided by the code alone: the client's fault
    * is a 400, a missed deadline a 504 and a lack of capacity a 503 (both with {@code Retry-After}),
-   * a fault of the server a 500.
+   * a fault of the server a 500. A role this node can never be offered ({@link
+   * FailureCode#ROLE_NOT_SERVED}) is a 503 too, the server's lack, but one that never clears: no
+   * {@code Retry-After}, and {@code x-should-retry: false}.
    */
   public static ApiError forFailure(FailureCode code, String message, int retryAfterSeconds) {
     int retry = Math.max(1, retryAfterSeconds);
     return switch (code) {
+      case ROLE_NOT_SERVED -> new ApiError(503, "server_error", null, "service_unavailable",
+          "the server cannot serve this request: " + message, 0, true);
       case INVALID_REQUEST -> new ApiError(400, "invalid_request_error", null, "invalid_request", message, 0);
       case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", message, 0);
       case QUEUE_FULL -> overloaded("the server is at capacity: " + message, retry);

@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import static akka.http.javadsl.server.PathMatchers.segment;
+import static akka.http.javadsl.server.PathMatchers.segments;
 
 import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
@@ -11,6 +12,7 @@ import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.model.headers.ContentEncoding;
+import akka.http.javadsl.model.headers.RawHeader;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.ExceptionHandler;
 import akka.http.javadsl.server.MethodRejection;
@@ -30,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.CompletionStage;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -72,13 +75,33 @@ final class ApiRoutes extends AllDirectives {
     this.draining = draining;
   }
 
-  /** Every route, each request with its log entry and its errors as OpenAI error objects. */
+  /**
+   * Every route, each request with its log entry, its errors as OpenAI error objects and its
+   * {@link #REQUEST_ID} header.
+   */
   Route route() {
     return extractRequest(request -> {
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), request.getUri().path());
-      return handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
-          withRequestTimeoutResponse(r -> timedOut(r, log), () -> endpoints(request, log))));
+      return mapResponse(r -> withRequestId(r, request, log), () ->
+          handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
+              withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () -> endpoints(request, log)))));
     });
+  }
+
+  /**
+   * The header that names a request in both directions, as vLLM's {@code --enable-request-id-headers}
+   * and OpenAI send it (the OpenAI SDKs show it as {@code request_id}).
+   */
+  static final String REQUEST_ID = "X-Request-Id";
+
+  /**
+   * {@code r} with the request's {@link #REQUEST_ID}: the client's own when it sent one, else the
+   * completion's id (what its body's {@code id} says, and the request log's), else a fresh one.
+   */
+  private static HttpResponse withRequestId(HttpResponse r, HttpRequest request, RequestLog.Entry log) {
+    String id = request.getHeader(REQUEST_ID).map(h -> h.value()).filter(v -> !v.isBlank())
+        .orElseGet(() -> log.id != null ? log.id : UUID.randomUUID().toString().replace("-", ""));
+    return r.addHeader(RawHeader.create(REQUEST_ID, id));
   }
 
   private Route endpoints(HttpRequest request, RequestLog.Entry log) {
@@ -90,7 +113,9 @@ final class ApiRoutes extends AllDirectives {
             path("completions", () -> post(() -> completion(request, false, log))),
             pathPrefix("models", () -> get(() -> authenticated(request, log, tenant -> concat(
                 pathEnd(() -> completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))),
-                path(segment(), id -> completeWithFuture(models().thenApply(m -> model(m, id, log, tenant)))))))))),
+                // The id is the rest of the path, slashes and all: a Hugging Face name such as
+                // Qwen/Qwen2.5-1.5B is a usual served name, and the OpenAI SDKs send it unencoded.
+                path(segments(), id -> completeWithFuture(models().thenApply(m -> model(m, String.join("/", id), log, tenant)))))))))),
         path("tokenize", () -> post(() -> tokenizer(request, false, log))),
         path("detokenize", () -> post(() -> tokenizer(request, true, log))),
         // GET only, as vLLM's (HEAD too: akka-http answers it as GET without the body).
@@ -111,6 +136,8 @@ final class ApiRoutes extends AllDirectives {
    * of the decoded body when it came with {@code Content-Encoding: gzip} or {@code deflate}).
    */
   private Route completion(HttpRequest request, boolean chat, RequestLog.Entry log) {
+    // Named from the start, so that a refusal carries the id the completion would have had.
+    log.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
     return authenticated(request, log, tenant -> {
       if (draining.getAsBoolean()) throw ApiError.overloaded("the server is shutting down", settings.retryAfterSeconds());
       if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
@@ -144,7 +171,7 @@ final class ApiRoutes extends AllDirectives {
             TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
                 detokenize, settings.modelNames());
             Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
-            return completeWithFuture(workers.countTokens(reader, req.prompt(), req.tokens(),
+            return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
                     req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
                 .thenApply(c -> done(log, tenant, 200, req.answer(c))));
           }));

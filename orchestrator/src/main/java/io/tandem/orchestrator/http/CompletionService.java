@@ -32,7 +32,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -135,7 +134,9 @@ final class CompletionService {
    */
   private CompletionStage<Counted> countPrompt(CompletionRequest req) {
     Role reader = req.mode() == Mode.large ? Role.large : Role.small;
-    CompletionStage<TokenCount> count = workers.countTokens(reader, req.prompt(), req.promptTokenIds(),
+    // Without a worker of the reader's role, the other model alone may still serve the request.
+    Role alone = reader == Role.large ? Role.small : Role.large;
+    CompletionStage<TokenCount> count = workers.countTokens(reader, alone, req.prompt(), req.promptTokenIds(),
         req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds());
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null) throw ApiError.invalid(req.chat() ? "messages" : "prompt", c.problem());
@@ -267,11 +268,10 @@ final class CompletionService {
       metrics.waiting.incrementAndGet();
     }
 
+    /** Starts the output, under the id the request was given when it came ({@code log.id}). */
     void begin(Counted c) {
       counted = c;
-      String id = (req.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-      log.id = id;
-      gen = new Generation(id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
+      gen = new Generation(log.id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
           settings.retryAfterSeconds());
     }
 

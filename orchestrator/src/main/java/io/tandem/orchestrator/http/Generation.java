@@ -52,7 +52,7 @@ final class Generation {
   private final List<Integer> ids = new ArrayList<>();
   private final List<Integer> unsentIds = new ArrayList<>();
   private boolean sentPromptIds;
-  /** The stop string that ended the output, if one did (vLLM's {@code stop_reason}). */
+  /** The stop string that ended the output; null when none did (vLLM's {@code stop_reason}). */
   private String stopReason;
   /**
    * A stop string ended the output: nothing more is shown, and the output ends with the session's
@@ -253,9 +253,10 @@ final class Generation {
     finishReason = openAiReason;
     tandemFinishReason = tandemReason;
     if (!request.stream()) return;
+    OpenAi.StopReason stop = new OpenAi.StopReason(stopReason);
     OpenAi.ChunkChoice choice = request.chat()
-        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stopReason, null, null)
-        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason, stopReason, null, null);
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, openAiReason, stop, null, null)
+        : new OpenAi.ChunkChoice(0, null, "", null, openAiReason, stop, null, null);
     out.add(new Out(Json.write(chunk(List.of(choice), null, tandem(false))), false));
     if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
     out.add(new Out("[DONE]", true));

@@ -45,8 +45,11 @@ public final class Metrics {
     add(responses, tenant, Integer.toString(status), 1);
   }
 
-  /** The tenant label of a response sent before the caller was known. */
-  static final String NO_TENANT = "";
+  /**
+   * The tenant label of a response sent before an API key was accepted: a 401, or an answer to a
+   * path that asks for none (an unknown endpoint, a wrong method).
+   */
+  static final String NO_TENANT = "unauthenticated";
 
   /**
    * A request that ended: {@code finishReason} null when it did not finish (failed or its client
@@ -104,7 +107,8 @@ public final class Metrics {
     perTenant(out, "tandem:tenant_generation_tokens_total", "Output tokens by tenant and model.", "model", generationTokens);
     perTenant(out, "tandem:tenant_request_success_total", "Requests finished, by tenant and finish reason.",
         "finished_reason", success);
-    perTenant(out, "tandem:tenant_http_responses_total", "HTTP responses (errors included) by tenant and status code.",
+    perTenant(out, "tandem:tenant_http_responses_total", "HTTP responses (errors included) by tenant and status code;"
+        + " tenant \"" + NO_TENANT + "\" for those sent before an API key was accepted (401s, unknown endpoints).",
         "status", responses);
     perTenant(out, "tandem:tenant_requests_cancelled_total", "Requests whose client went away, by tenant.", null, cancelled);
     workers(out, workers);

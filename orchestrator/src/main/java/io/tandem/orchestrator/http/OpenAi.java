@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 
@@ -35,7 +36,9 @@ final class OpenAi {
   /**
    * A choice of a whole response: {@code message} for chat, {@code text} for completions; with
    * vLLM's {@code return_token_ids}, the prompt's and the output's token ids; {@code stop_reason}
-   * (vLLM's) the stop string that ended the output, if one did.
+   * (vLLM's, on every choice of its {@code CompletionResponseChoice} and {@code
+   * ChatCompletionResponseChoice}) the stop string that ended the output, null when the end of
+   * sequence or the length did.
    */
   record Choice(
       int index,
@@ -43,7 +46,7 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      String stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
     Choice(int index, Message message, String text, Object logprobs, String finishReason) {
@@ -61,8 +64,9 @@ final class OpenAi {
 
   /**
    * A choice of a chunk: {@code delta} for chat, {@code text} for completions; with vLLM's {@code
-   * return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's); {@code
-   * stop_reason} on the last as on {@link Choice}.
+   * return_token_ids}, the token ids the chunk adds (and, on the first, the prompt's); on the chunk
+   * that ends the output, its {@code finish_reason} and {@code stop_reason} (null for the others,
+   * which leave {@code stop_reason} out, as vLLM's do).
    */
   record ChunkChoice(
       int index,
@@ -70,11 +74,19 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) StopReason stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
     ChunkChoice(int index, Delta delta, String text, Object logprobs, String finishReason) {
       this(index, delta, text, logprobs, finishReason, null, null, null);
+    }
+  }
+
+  /** {@code stop_reason} as {@link Choice} has it, the stop string or null, written null included. */
+  record StopReason(String stop) {
+    @JsonValue
+    String value() {
+      return stop;
     }
   }
 

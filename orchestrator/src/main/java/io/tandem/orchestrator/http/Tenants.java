@@ -68,12 +68,12 @@ public final class Tenants {
     if (s == null) throw new IllegalStateException("unknown tenant " + tenant);
     s.refill(nanoTime.getAsLong());
     if (s.maxConcurrent > 0 && s.running >= s.maxConcurrent)
-      throw ApiError.rateLimited("tenant '" + tenant + "' already has " + ApiError.plural(s.running, "request") + " running, its limit is "
+      throw ApiError.rateLimited(ApiError.Limit.requests, "tenant '" + tenant + "' already has " + ApiError.plural(s.running, "request") + " running, its limit is "
           + s.maxConcurrent + "; retry when one finishes", retryAfterSeconds);
     if (s.tokensPerMinute > 0 && s.tokens < 1) {
       double perSecond = s.tokensPerMinute / 60.0;
       int wait = (int) Math.ceil((1 - s.tokens) / perSecond);
-      throw ApiError.rateLimited("tenant '" + tenant + "' used its " + s.tokensPerMinute
+      throw ApiError.rateLimited(ApiError.Limit.tokens, "tenant '" + tenant + "' used its " + s.tokensPerMinute
           + " tokens per minute; retry in " + wait + " s", Math.max(1, wait));
     }
     if (maxInFlight > 0 && inFlight >= maxInFlight)

@@ -9,6 +9,7 @@ import akka.cluster.ClusterEvent;
 import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
+import io.tandem.orchestrator.session.SessionActor;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
@@ -126,6 +127,18 @@ final class WorkerView {
         system.scheduler());
   }
 
+  /**
+   * No worker of {@code role} is listed: a 503 that never clears when none can ever be offered here
+   * ({@link #neverOffered}), else a retryable one. The message says what to do, in the words a
+   * session uses ({@link SessionActor#noWorkerMessage}); {@code alone} is left out of it when no
+   * worker of that role can come either.
+   */
+  private ApiError noneListed(Role role, Role alone, int retryAfterSeconds) {
+    boolean canJoin = !neverOffered(role);
+    String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone);
+    return ApiError.forFailure(canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED, message, retryAfterSeconds);
+  }
+
   /** Every listed worker's figures; a worker that does not answer in time is left out. */
   CompletionStage<List<WorkerStats>> stats() {
     return listing().thenCompose(listed -> {
@@ -182,16 +195,15 @@ final class WorkerView {
    * {@link WorkerProtocol.CountTokens}). Every listed worker of the role is asked at once and the
    * first answer wins (they serve one model, so any count is the count): a worker that died before the
    * cluster's failure detector finds its node unreachable, or one busy with a long step, costs
-   * nothing while another answers. Fails with a retryable 503 when no worker of the role is listed,
-   * or when none answers within {@code tandem.http.count-timeout}.
+   * nothing while another answers. Fails with a 503 when no worker of the role is listed (see
+   * {@link #noneListed}; {@code alone}, the role whose model alone could serve the request instead,
+   * null for none), and with a retryable one when none answers within {@code tandem.http.count-timeout}.
    */
-  CompletionStage<TokenCount> countTokens(Role role, Prompt prompt, List<Integer> tokenIds, String tokenIdsField,
-      int retryAfterSeconds) {
+  CompletionStage<TokenCount> countTokens(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
+      String tokenIdsField, int retryAfterSeconds) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
-      if (ws.isEmpty())
-        throw ApiError.forFailure(FailureCode.NO_WORKER, "no " + role + " worker is listed to read the prompt",
-            retryAfterSeconds);
+      if (ws.isEmpty()) throw noneListed(role, alone, retryAfterSeconds);
       CompletableFuture<TokenCount> first = new CompletableFuture<>();
       AtomicInteger unanswered = new AtomicInteger(ws.size());
       for (ActorRef<WorkerProtocol.Command> worker : ws) {

@@ -62,7 +62,8 @@ import java.util.Set;
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A speculative request
  * admitted with no large worker offered and no large node on its way
  * ({@link SessionRequest#largeAbsent()}) does not wait: it
- * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} or going on
+ * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} (or, on a node
+ * outside a cluster, which no large node can join, {@link FailureCode#ROLE_NOT_SERVED}) or going on
  * with the small model alone, degraded.
  */
 public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
@@ -176,12 +177,26 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         getContext().messageAdapter(WorkerDirectory.UnreachableNodes.class, u -> new Unreachable(u.nodes()))));
     if (request.mode() == Mode.speculative && request.largeAbsent()) {
       // A node on Akka's local provider has no address others could reach: no large node can join it.
-      String why = selfAddress.hasGlobalScope() ? "none is offered to sessions: retry once one has joined"
-          : "this node runs no large worker and is not in a cluster, so none can join it: start it with the large"
-              + " role too, as --roles orchestrator,small,large does";
-      return noWorker(Role.large, why + ", or send \"tandem\": {\"mode\": \"small\"} to use the small model alone");
+      boolean canJoin = selfAddress.hasGlobalScope();
+      return noWorker(Role.large, canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED,
+          noWorkerMessage(Role.large, canJoin, Role.small));
     }
     return advance();
+  }
+
+  /**
+   * Why no worker of {@code role} serves a request, and what to do: when one {@code canJoin} (the
+   * node is in a cluster), retry once one has; when none can, start the node with the role. With
+   * {@code alone} (null for none), the role whose model alone could serve the request instead, and
+   * how to ask for it. The HTTP layer says the same when no worker of a role can count a prompt.
+   */
+  public static String noWorkerMessage(Role role, boolean canJoin, Role alone) {
+    String why = canJoin ? "none is offered to sessions: retry once one has joined"
+        : "this node runs no " + role + " worker and is not in a cluster, so none can join it: start it with the "
+            + role + " role too, as --roles orchestrator,small,large does";
+    String instead = alone == null ? ""
+        : ", or send \"tandem\": {\"mode\": \"" + alone + "\"} to use the " + alone + " model alone";
+    return "no " + role + " worker is available (" + why + instead + ")";
   }
 
   @Override
@@ -450,10 +465,18 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return noWorker(w.role(), "waited " + settings.workerWait().toSeconds() + " s");
   }
 
-  /** No worker of {@code role} to start the step on: without a large one, degrade when configured to. */
+  /** No worker of {@code role} to start the step on ({@code why}), one may come later: see {@link #noWorker(Role, FailureCode, String)}. */
   private Behavior<Command> noWorker(Role role, String why) {
+    return noWorker(role, FailureCode.NO_WORKER, "no " + role + " worker is available (" + why + ")");
+  }
+
+  /**
+   * No worker of {@code role} to start the step on: without a large one, degrade when configured
+   * to; else fail with {@code code} ({@link FailureCode#ROLE_NOT_SERVED} when none can ever come).
+   */
+  private Behavior<Command> noWorker(Role role, FailureCode code, String message) {
     if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
-    return fail(FailureCode.NO_WORKER, "no " + role + " worker is available (" + why + ")");
+    return fail(code, message);
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */

@@ -299,12 +299,14 @@ class ApiRoundTwoTest {
       ApiError e = ApiError.forFailure(code, "why", 2);
       int expected = switch (code) {
         case INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED -> 400;
-        case QUEUE_FULL, NO_WORKER, WORKER_LOST, UNAVAILABLE -> 503;
+        case QUEUE_FULL, NO_WORKER, WORKER_LOST, UNAVAILABLE, ROLE_NOT_SERVED -> 503;
         case TIMEOUT -> 504;
         case MODEL_ERROR, INTERNAL -> 500;
       };
       assertEquals(expected, e.status(), code.name());
       assertEquals(code.retryable(), e.retryAfterSeconds() > 0, code + ": Retry-After exactly when retrying may work");
+      assertEquals(code == FailureCode.ROLE_NOT_SERVED, e.toResponse().getHeader("x-should-retry")
+          .map(h -> h.value().equals("false")).orElse(false), code + ": x-should-retry: false exactly on the 503 that never clears");
       assertTrue(e.toResponse().entity().getContentType().toString().contains("json"));
     }
   }

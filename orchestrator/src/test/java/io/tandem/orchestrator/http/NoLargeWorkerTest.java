@@ -17,10 +17,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A node with no large worker ({@code --roles orchestrator,small}) answers a speculative request at
- * once, as it answers one of mode {@code large}: with {@code on-large-loss = fail} a retryable 503
- * that names the missing role and what to do, with {@code degrade} the small model's answer marked
- * {@code degraded}. Neither waits {@code tandem.session.worker-wait} (20 s here) for a large worker.
- * What the 503 advises depends on whether a large node could join: outside a cluster, none can.
+ * once, as it answers one of mode {@code large}: with {@code on-large-loss = fail} a 503 that names
+ * the missing role and what to do, with {@code degrade} the small model's answer marked {@code
+ * degraded}. Neither waits {@code tandem.session.worker-wait} (20 s here) for a large worker. What
+ * the 503 advises, and whether it invites a retry, depends on whether a large node could join:
+ * outside a cluster none can, so it says {@code x-should-retry: false} (which the OpenAI SDKs obey)
+ * and sends no {@code Retry-After}; in a cluster it is retryable.
  */
 class NoLargeWorkerTest {
   private static final String WAIT = "tandem.session.worker-wait = 20s\n";
@@ -37,15 +39,28 @@ class NoLargeWorkerTest {
   /** Well under worker-wait: what "at once" is allowed on a loaded machine. */
   private static final double AT_ONCE_SECONDS = 10;
 
+  /** A 503 no retry can clear: no Retry-After, and x-should-retry: false. */
+  static void assertNeverClears(HttpResponse<String> r, String what) {
+    assertEquals(503, r.statusCode(), what + ": " + r.body());
+    assertFalse(r.headers().firstValue("Retry-After").isPresent(), "no retry can help: " + what);
+    assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null), "the SDKs are told not to retry: " + what);
+  }
+
+  /** A 503 worth retrying: Retry-After, and no x-should-retry. */
+  static void assertRetryable(HttpResponse<String> r, String what) {
+    assertEquals(503, r.statusCode(), what + ": " + r.body());
+    assertTrue(r.headers().firstValue("Retry-After").isPresent(), "retryable: " + what);
+    assertFalse(r.headers().firstValue("x-should-retry").isPresent(), "the SDKs may retry: " + what);
+  }
+
   @Test
-  void aSpeculativeRequestIsARetryable503AtOnceNamingTheMissingRoleAndWhatToDo() throws Exception {
+  void aSpeculativeRequestIsA503AtOnceThatNoRetryClearsNamingTheMissingRoleAndWhatToDo() throws Exception {
     for (String body : new String[] {SPECULATIVE + "}", SPECULATIVE + ",\"stream\":true}",
         SPECULATIVE + ",\"tandem\":{\"mode\":\"speculative\"}}"}) {
       long start = System.nanoTime();
       HttpResponse<String> r = failing.post(CHAT, body, null);
       double seconds = (System.nanoTime() - start) / 1e9;
-      assertEquals(503, r.statusCode(), body + ": " + r.body());
-      assertTrue(r.headers().firstValue("Retry-After").isPresent(), "retryable: " + body);
+      assertNeverClears(r, body);
       JsonNode error = JSON.readTree(r.body()).path("error");
       assertEquals("service_unavailable", error.path("code").asText(), r.body());
       String message = error.path("message").asText();
@@ -58,6 +73,43 @@ class NoLargeWorkerTest {
     }
     HttpResponse<String> small = failing.post(CHAT, SPECULATIVE + ",\"tandem\":{\"mode\":\"small\"}}", null);
     assertEquals(200, small.statusCode(), "the small model alone still serves: " + small.body());
+  }
+
+  @Test
+  void aRequestOfModeLargeGetsTheSameNeverClearing503AndAdviceOnEitherEndpoint() throws Exception {
+    String chat = SPECULATIVE + ",\"tandem\":{\"mode\":\"large\"}";
+    String legacy = "{\"prompt\":\"Compute.\",\"max_tokens\":8,\"tandem\":{\"mode\":\"large\"}";
+    String[][] requests = {{CHAT, chat + "}"}, {CHAT, chat + ",\"stream\":true}"}, {"/v1/completions", legacy + "}"},
+        {"/v1/completions", legacy + ",\"stream\":true}"}};
+    for (String[] req : requests) {
+      HttpResponse<String> r = failing.post(req[0], req[1], null);
+      assertNeverClears(r, req[1]);
+      JsonNode error = JSON.readTree(r.body()).path("error");
+      assertEquals("service_unavailable", error.path("code").asText(), r.body());
+      assertEquals("the server cannot serve this request: no large worker is available (this node runs no large worker"
+          + " and is not in a cluster, so none can join it: start it with the large role too, as --roles"
+          + " orchestrator,small,large does, or send \"tandem\": {\"mode\": \"small\"} to use the small model alone)",
+          error.path("message").asText(), "what is missing and what to do, as for a speculative request");
+    }
+  }
+
+  /** The Java SDK obeys x-should-retry as the others do: one attempt, though it may make three. */
+  @Test
+  void theOpenAiSdkSurfacesTheNeverClearing503AtOnceWithoutRetrying() throws Exception {
+    com.openai.client.OpenAIClient client = com.openai.client.okhttp.OpenAIOkHttpClient.builder()
+        .baseUrl(failing.base + "/v1").apiKey("unused").maxRetries(2).build();
+    String series = "tandem:tenant_http_responses_total{tenant=\"open\",status=\"503\"} ";
+    double before = count(series);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(com.openai.errors.InternalServerException.class,
+        () -> client.chat().completions().create(com.openai.models.chat.completions.ChatCompletionCreateParams.builder()
+            .model("tandem").addUserMessage("Compute.").maxCompletionTokens(8).build()));
+    assertEquals(503, e.statusCode());
+    assertEquals(before + 1, count(series), "one attempt reached the server");
+  }
+
+  private static double count(String series) throws Exception {
+    return failing.get("/metrics").body().lines().filter(l -> l.startsWith(series))
+        .mapToDouble(l -> Double.parseDouble(l.substring(series.length()).trim())).findFirst().orElse(0);
   }
 
   /** In a cluster a large node may join, so the 503 says to retry once one has. */
@@ -89,6 +141,12 @@ class NoLargeWorkerTest {
       String message = JSON.readTree(r.body()).at("/error/message").asText();
       assertTrue(message.contains("no large worker is available (none is offered to sessions: retry once one has joined, or"
           + " send \"tandem\": {\"mode\": \"small\"} to use the small model alone)"), message);
+      assertRetryable(r, "speculative");
+      HttpResponse<String> large = clustered.post(CHAT, SPECULATIVE + ",\"tandem\":{\"mode\":\"large\"}}", null);
+      assertRetryable(large, "mode large");
+      assertTrue(JSON.readTree(large.body()).at("/error/message").asText().contains("no large worker is available (none is"
+          + " offered to sessions: retry once one has joined, or send \"tandem\": {\"mode\": \"small\"} to use the small"
+          + " model alone)"), large.body());
     }
   }
 

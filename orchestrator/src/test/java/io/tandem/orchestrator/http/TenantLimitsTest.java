@@ -17,7 +17,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Tenants' limits (401, 429 + Retry-After), the server's capacity (503), health, metrics and disconnects. */
+/**
+ * Tenants' limits (401, 429 + Retry-After, typed by the limit as OpenAI types them), the server's
+ * capacity (503), health, metrics and disconnects.
+ */
 class TenantLimitsTest {
   static TestServer server;
   static final String BODY = "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":%d}";
@@ -58,6 +61,7 @@ class TenantLimitsTest {
     assertEquals(429, second.statusCode(), second.body());
     assertTrue(second.headers().firstValue("Retry-After").isPresent());
     assertTrue(second.body().contains("tenant 'alice' already has 1 request running, its limit is 1"), second.body());
+    assertRateLimit("requests", second);
     CompletableFuture<HttpResponse<String>> bob = postAsync("sk-bob", 5);
     eventually("bob's request is running", () -> server.metric("tandem:num_requests_running") == 2);
     HttpResponse<String> carol = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-carol");
@@ -80,8 +84,16 @@ class TenantLimitsTest {
     int retry = Integer.parseInt(over.headers().firstValue("Retry-After").orElseThrow());
     assertTrue(retry >= 1 && retry <= 60, "Retry-After within the minute: " + retry);
     assertTrue(over.body().contains("tokens per minute"), over.body());
+    assertRateLimit("tokens", over);
     assertEquals(200, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-bob").statusCode(),
         "other tenants are not affected");
+  }
+
+  /** OpenAI's 429 error object: {@code type} says which limit ("requests" or "tokens"), {@code code} that it is one. */
+  private static void assertRateLimit(String limit, HttpResponse<String> r) throws Exception {
+    var error = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body()).path("error");
+    assertEquals(limit, error.path("type").asText(), r.body());
+    assertEquals("rate_limit_exceeded", error.path("code").asText(), r.body());
   }
 
   @Test
@@ -89,6 +101,25 @@ class TenantLimitsTest {
     assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-mallory").statusCode());
     assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), null).statusCode());
     assertEquals(401, server.get("/v1/models").statusCode());
+  }
+
+  @Test
+  void refusedCallersAreCountedUnderANamedTenantLabelTheHelpExplains() throws Exception {
+    String series = "tandem:tenant_http_responses_total{tenant=\"unauthenticated\",status=\"401\"} ";
+    double before = count(series);
+    assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-mallory").statusCode());
+    assertEquals(before + 1, count(series), "a 401 counts under tenant \"unauthenticated\"");
+    String metrics = server.get("/metrics").body();
+    assertTrue(!metrics.contains("tenant=\"\""), "no empty tenant label: " + metrics);
+    assertTrue(metrics.contains("# HELP tandem:tenant_http_responses_total") && metrics.lines()
+        .filter(l -> l.startsWith("# HELP tandem:tenant_http_responses_total")).findFirst().orElseThrow()
+        .contains("\"unauthenticated\""), "the help says what the label means");
+  }
+
+  /** A labelled series' value now, 0 before its first count. */
+  private static double count(String series) throws Exception {
+    return server.get("/metrics").body().lines().filter(l -> l.startsWith(series))
+        .mapToDouble(l -> Double.parseDouble(l.substring(series.length()).trim())).findFirst().orElse(0);
   }
 
   @Test

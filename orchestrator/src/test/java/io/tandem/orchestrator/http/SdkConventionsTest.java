@@ -1,0 +1,139 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * What OpenAI SDK and vLLM clients rely on beyond the bodies' main fields: {@code GET
+ * /v1/models/{id}} for a Hugging Face name with a slash (the Node SDK sends it unencoded), the
+ * {@code X-Request-Id} header on every answer (the SDKs' {@code request_id}), and vLLM's {@code
+ * stop_reason}, null when no stop string ended the output.
+ */
+class SdkConventionsTest {
+  static final String KEY = "sk-sdk";
+  static final String HF_NAME = "Qwen/Qwen2.5-1.5B";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = t}]\n"
+      + "tandem.http.served-model-names = [\"" + HF_NAME + "\", alias]\n");
+
+  private static HttpResponse<String> send(String method, String path, String body, String requestId) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.base + path)).timeout(Duration.ofSeconds(60))
+        .header("Authorization", "Bearer " + KEY).header("Content-Type", "application/json")
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    if (requestId != null) b.header("X-Request-Id", requestId);
+    return server.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static String requestId(HttpResponse<String> r) {
+    return r.headers().firstValue("x-request-id").orElse(null);
+  }
+
+  // GET /v1/models/{id}
+
+  @Test
+  void everyListedModelCanBeRetrievedByItsIdSlashedOrNot() throws Exception {
+    List<String> listed = new ArrayList<>();
+    JSON.readTree(send("GET", "/v1/models", null, null).body()).path("data").forEach(m -> listed.add(m.path("id").asText()));
+    assertEquals(List.of(HF_NAME, "alias"), listed);
+    for (String path : new String[] {"/v1/models/" + HF_NAME, "/v1/models/Qwen%2FQwen2.5-1.5B", "/v1/models/alias"}) {
+      HttpResponse<String> r = send("GET", path, null, null);
+      assertEquals(200, r.statusCode(), path + ": " + r.body());
+      String id = JSON.readTree(r.body()).path("id").asText();
+      assertEquals(path.endsWith("alias") ? "alias" : HF_NAME, id, path);
+    }
+  }
+
+  @Test
+  void anUnknownModelIdSlashedOrNotIsModelNotFound() throws Exception {
+    for (String id : new String[] {"nope", "org/nope", "Qwen/Qwen2.5-1.5B/extra"}) {
+      HttpResponse<String> r = send("GET", "/v1/models/" + id, null, null);
+      assertEquals(404, r.statusCode(), id + ": " + r.body());
+      JsonNode error = JSON.readTree(r.body()).path("error");
+      assertEquals("model_not_found", error.path("code").asText(), r.body());
+      assertEquals("model", error.path("param").asText(), r.body());
+      assertTrue(error.path("message").asText().startsWith("the model '" + id + "' does not exist"), r.body());
+    }
+  }
+
+  // X-Request-Id
+
+  @Test
+  void theClientsRequestIdComesBackOnResultsAndErrorsAlike() throws Exception {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":4}";
+    assertEquals("req-1", requestId(send("POST", "/v1/chat/completions", chat, "req-1")));
+    assertEquals("req-2", requestId(send("POST", "/v1/chat/completions", chat.replace("}]", "}],\"stream\":true"), "req-2")));
+    HttpResponse<String> badJson = send("POST", "/v1/completions", "{", "req-3");
+    assertEquals(400, badJson.statusCode());
+    assertEquals("req-3", requestId(badJson));
+    HttpResponse<String> unknown = send("GET", "/v1/models/nope", null, "req-4");
+    assertEquals(404, unknown.statusCode());
+    assertEquals("req-4", requestId(unknown));
+  }
+
+  @Test
+  void withoutOneTheRequestIdIsTheCompletionsId() throws Exception {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":4";
+    HttpResponse<String> whole = send("POST", "/v1/chat/completions", chat + "}", null);
+    assertEquals(JSON.readTree(whole.body()).path("id").asText(), requestId(whole));
+    assertTrue(requestId(whole).startsWith("chatcmpl-"), requestId(whole));
+    HttpResponse<String> streamed = send("POST", "/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":4,\"stream\":true}", null);
+    String firstChunk = streamed.body().lines().filter(l -> l.startsWith("data: {")).findFirst().orElseThrow();
+    assertEquals(JSON.readTree(firstChunk.substring(6)).path("id").asText(), requestId(streamed));
+    assertTrue(requestId(streamed).startsWith("cmpl-"), requestId(streamed));
+
+    HttpResponse<String> refused = send("POST", "/v1/chat/completions", chat + ",\"n\":2}", null);
+    assertEquals(400, refused.statusCode());
+    assertTrue(requestId(refused).startsWith("chatcmpl-"), "a refused completion carries the id it would have had");
+    HttpResponse<String> models = send("GET", "/v1/models", null, null);
+    assertTrue(requestId(models) != null && !requestId(models).isBlank(), "every answer has one");
+    assertFalse(requestId(models).equals(requestId(send("GET", "/v1/models", null, null))), "one per request");
+  }
+
+  // stop_reason
+
+  /** The choice of a whole answer, and of each chunk of the streamed one. */
+  private static List<JsonNode> choices(String path, String body) throws Exception {
+    List<JsonNode> out = new ArrayList<>();
+    out.add(JSON.readTree(send("POST", path, body + "}", null).body()).path("choices").get(0));
+    for (String line : send("POST", path, body + ",\"stream\":true}", null).body().split("\n")) {
+      if (!line.startsWith("data: {")) continue;
+      JsonNode c = JSON.readTree(line.substring(6)).path("choices").get(0);
+      if (c != null) out.add(c);
+    }
+    return out;
+  }
+
+  @Test
+  void stopReasonIsNullWhenTheLengthOrTheEndOfSequenceEndedTheOutput() throws Exception {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":";
+    String legacy = "{\"prompt\":\"hi\",\"max_tokens\":";
+    // 4 tokens end by length; the scripted small model alone reaches its end of sequence well within 4000.
+    for (String[] c : new String[][] {{"/v1/chat/completions", chat + "4", "length"}, {"/v1/completions", legacy + "4", "length"},
+        {"/v1/chat/completions", chat + "4000,\"tandem\":{\"mode\":\"small\"}", "stop"},
+        {"/v1/completions", legacy + "4000,\"tandem\":{\"mode\":\"small\"}", "stop"}}) {
+      List<JsonNode> choices = choices(c[0], c[1]);
+      JsonNode whole = choices.get(0);
+      JsonNode last = choices.get(choices.size() - 1);
+      for (JsonNode ended : List.of(whole, last)) {
+        assertEquals(c[2], ended.path("finish_reason").asText(), c[1] + ": " + ended);
+        assertTrue(ended.has("stop_reason") && ended.get("stop_reason").isNull(), "vLLM's stop_reason, null: " + ended);
+      }
+      for (JsonNode running : choices.subList(1, choices.size() - 1))
+        assertFalse(running.has("stop_reason"), "as vLLM, only the chunk that ends the output has it: " + running);
+    }
+  }
+}
