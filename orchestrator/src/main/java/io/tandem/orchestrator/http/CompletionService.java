@@ -171,7 +171,7 @@ final class CompletionService {
     ActorRef<SessionEvent> events = pre.first().first();
     x.forgetClient = client.onClose(pre.first().second()::shutdown);
     x.attach(events, session);
-    SessionRequest sr = new SessionRequest(x.gen.id, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
+    SessionRequest sr = new SessionRequest(x.sessionId, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
         x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop(), largeAbsent);
     askStart(sr, events).whenComplete((s, t) -> {
       if (s != null) session.complete(s.session());
@@ -258,6 +258,8 @@ final class CompletionService {
     private volatile ActorRef<SessionEvent> events;
     private volatile CompletionStage<ActorRef<SessionActor.Command>> session;
     private boolean toldStop;
+    /** The session's id, unique: the response's id unless the client named the request. */
+    String sessionId;
 
     Exchange(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log) {
       this.req = req;
@@ -269,7 +271,11 @@ final class CompletionService {
 
     void begin(Counted c) {
       counted = c;
-      String id = (req.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+      String prefix = req.chat() ? "chatcmpl-" : "cmpl-";
+      sessionId = prefix + UUID.randomUUID().toString().replace("-", "");
+      // A client's request_id names the response, as in vLLM; the session keeps a unique id, as two
+      // requests may send the same one.
+      String id = req.requestId() == null ? sessionId : prefix + req.requestId();
       log.id = id;
       gen = new Generation(id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
           settings.retryAfterSeconds());
