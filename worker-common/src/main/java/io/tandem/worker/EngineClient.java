@@ -42,7 +42,8 @@ import java.util.concurrent.Flow;
  * TokenizeChatRequest}, {@code TokenizeResponse}, {@code DetokenizeRequest}, {@code
  * DetokenizeResponse} in {@code vllm/entrypoints/openai/protocol.py}): {@code POST /tokenize}
  * {@code {model, prompt, add_special_tokens: false}} or {@code {model, messages,
- * add_generation_prompt: true, add_special_tokens: false}} answers {@code {tokens, count,
+ * add_generation_prompt, add_special_tokens: false}} (and the request's {@code
+ * continue_final_message}, {@code chat_template_kwargs}, {@code tools}) answers {@code {tokens, count,
  * max_model_len}}; {@code POST /detokenize {model, tokens}} answers {@code {prompt}}. The steps
  * then ask for {@code skip_special_tokens: true}, so that each chunk's {@code text} is the text
  * of its {@code token_ids} as a decode that drops special tokens writes it (the ids still carry

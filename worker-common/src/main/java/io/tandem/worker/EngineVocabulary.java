@@ -1,7 +1,6 @@
 package io.tandem.worker;
 
 import io.tandem.inference.TextTokenizer;
-import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Token;
