@@ -55,10 +55,13 @@ public record CompletionRequest(
    * include_stop_str_in_output} (SGLang's {@code no_stop_trim}) keeps the text of the stop string
    * that ended the output; {@code return_token_ids} adds each chunk's {@code token_ids} (and the
    * first one's {@code prompt_token_ids}); {@code skip_special_tokens} false is accepted with {@code
-   * return_token_ids}, whose ids carry the special tokens (their text is not written).
+   * return_token_ids}, whose ids carry the special tokens (their text is not written); {@code
+   * stop_token_ids} ends the output after the first token of these ids (its text written, a special
+   * token's being empty), with {@code stop_reason} that id. The ids are those of the model that
+   * writes the token: the two models of a pair share a vocabulary (the paper's are both Qwen2.5's).
    */
-  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds) {
-    static final EngineFields NONE = new EngineFields(false, false);
+  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds, Set<Integer> stopTokenIds) {
+    static final EngineFields NONE = new EngineFields(false, false, Set.of());
   }
 
   static final int MAX_STOP = 4;
@@ -129,8 +132,6 @@ public record CompletionRequest(
           "special tokens are left out of the text")),
       Map.entry("add_special_tokens", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(),
           "Tandem adds no special tokens to a prompt; the chat template writes those it needs")),
-      Map.entry("stop_token_ids", new Neutral("[]", v -> v.isArray() && v.isEmpty(),
-          "the two models may number their tokens differently; use stop strings")),
       Map.entry("chat_template", new Neutral("null", v -> false, "each model renders messages with its own chat template")),
       Map.entry("documents", new Neutral("null", v -> false, "documents are not passed to the chat template")),
       Map.entry("mm_processor_kwargs", new Neutral("null", v -> false, "Tandem reads text only")),
@@ -153,7 +154,7 @@ public record CompletionRequest(
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
       "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier",
-      "request_id");
+      "request_id", "stop_token_ids");
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
       "functions", "function_call", "response_format", "reasoning_effort", "modalities", "audio", "prediction",
       "web_search_options", "add_generation_prompt", "continue_final_message", "chat_template_kwargs");
@@ -416,7 +417,21 @@ public record CompletionRequest(
     if (skip != null && !skip && !returnIds)
       throw ApiError.unsupported("skip_special_tokens", "skip_special_tokens = false is supported only with "
           + "return_token_ids = true (the ids carry the special tokens; their text is not written)");
-    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds);
+    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds, stopTokenIds(body.get("stop_token_ids")));
+  }
+
+  private static Set<Integer> stopTokenIds(JsonNode ids) {
+    if (ids == null || ids.isNull()) return Set.of();
+    if (!ids.isArray()) throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of token ids, got " + Json.kind(ids));
+    Set<Integer> out = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      JsonNode id = ids.get(i);
+      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
+        throw ApiError.invalid("stop_token_ids", "stop_token_ids[" + i + "] is " + clip(id.toString())
+            + ": token ids are integers from 0 to " + Integer.MAX_VALUE);
+      out.add(id.asInt());
+    }
+    return Set.copyOf(out);
   }
 
   /**

@@ -35,7 +35,7 @@ final class OpenAi {
   /**
    * A choice of a whole response: {@code message} for chat, {@code text} for completions; with
    * vLLM's {@code return_token_ids}, the prompt's and the output's token ids; {@code stop_reason}
-   * (vLLM's) the stop string that ended the output, if one did.
+   * (vLLM's) the stop string or stop token id that ended the output, if one did.
    */
   record Choice(
       int index,
@@ -43,7 +43,7 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Object stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
     Choice(int index, Message message, String text, Object logprobs, String finishReason) {
@@ -70,7 +70,7 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      @JsonInclude(JsonInclude.Include.NON_NULL) String stopReason,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Object stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
     ChunkChoice(int index, Delta delta, String text, Object logprobs, String finishReason) {

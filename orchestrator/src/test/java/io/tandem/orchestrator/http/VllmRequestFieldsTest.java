@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.scripted.ScriptedTokenizer;
 import io.tandem.inference.text.ChatTemplate;
 import java.net.http.HttpResponse;
 import java.util.List;
@@ -110,8 +111,7 @@ class VllmRequestFieldsTest {
 
   @Test
   void vllmFieldsTandemDoesNotImplementAreRefusedAsSuchAndUnknownOnesAsUnrecognized() throws Exception {
-    for (String f : List.of("\"guided_json\":{\"type\":\"object\"}", "\"priority\":3", "\"stop_token_ids\":[3]",
-        "\"use_beam_search\":true")) {
+    for (String f : List.of("\"guided_json\":{\"type\":\"object\"}", "\"priority\":3", "\"use_beam_search\":true")) {
       HttpResponse<String> r = chat("," + f);
       assertEquals(400, r.statusCode(), f);
       String name = f.substring(1, f.indexOf('"', 1));
@@ -119,11 +119,35 @@ class VllmRequestFieldsTest {
       assertEquals("unsupported_parameter", error(r).get("code").asText());
       assertTrue(error(r).get("message").asText().startsWith(name + " is one of vLLM's extensions that Tandem does not support"), r.body());
     }
-    for (String f : List.of("\"priority\":0", "\"stop_token_ids\":[]", "\"guided_json\":null", "\"use_beam_search\":false"))
+    for (String f : List.of("\"priority\":0", "\"guided_json\":null", "\"use_beam_search\":false"))
       assertEquals(200, chat("," + f).statusCode(), f + " asks for nothing");
     HttpResponse<String> foo = chat(",\"foo\":1");
     assertEquals(400, foo.statusCode());
     assertTrue(error(foo).get("message").asText().startsWith("unrecognized request argument"), foo.body());
+  }
+
+  /** vLLM's stop_token_ids: the output ends with the first token of one of them, written, and names it. */
+  @Test
+  void aStopTokenIdEndsTheOutputAfterThatToken() throws Exception {
+    String token = TestServer.SMALL.get(5);
+    int first = TestServer.SMALL.indexOf(token);
+    int id = ScriptedTokenizer.idOf(token);
+    for (String endpoint : List.of("/v1/chat/completions", "/v1/completions")) {
+      String prompt = endpoint.contains("chat") ? MESSAGES : "\"prompt\":\"Once\"";
+      HttpResponse<String> r = server.post(endpoint, "{" + prompt + ",\"max_tokens\":100,\"stop_token_ids\":[" + id + "],"
+          + "\"tandem\":{\"mode\":\"small\"}}", KEY);
+      JsonNode body = JSON.readTree(r.body());
+      JsonNode choice = body.get("choices").get(0);
+      assertEquals(first + 1, body.get("usage").get("completion_tokens").asInt(), r.body());
+      assertEquals("stop", choice.get("finish_reason").asText());
+      assertEquals(id, choice.get("stop_reason").asInt());
+      assertTrue(choice.get("stop_reason").isInt(), "an id, as vLLM writes it");
+      String text = endpoint.contains("chat") ? choice.get("message").get("content").asText() : choice.get("text").asText();
+      assertTrue(text.endsWith(token.strip()), text);
+    }
+    HttpResponse<String> bad = chat(",\"stop_token_ids\":[-1]");
+    assertEquals(400, bad.statusCode());
+    assertEquals("stop_token_ids", error(bad).get("param").asText());
   }
 
   @Test
