@@ -176,7 +176,7 @@ public final class ChatTemplate {
    *     ({@code raise_exception}) or cannot be rendered
    */
   public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-    return render(messages, new ChatTemplateArgs(addGenerationPrompt, false, Map.of()));
+    return render(messages, new ChatTemplateArgs(addGenerationPrompt, false, "{}"));
   }
 
   /**

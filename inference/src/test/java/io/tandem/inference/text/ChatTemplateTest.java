@@ -120,15 +120,15 @@ class ChatTemplateTest {
     ChatTemplate template = ChatTemplate.load(TextFixtures.dir("qwen-tokenizer"));
     List<ChatMessage> prefilled = List.of(new ChatMessage("user", "2 + 2?"), new ChatMessage("assistant", "The answer is "));
     assertEquals("<|im_start|>user\n2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nThe answer is ",
-        template.render(prefilled, new ChatTemplateArgs(false, true, Map.of())), "the content as written, without <|im_end|>");
+        template.render(prefilled, ChatTemplateArgs.of(false, true, Map.of())), "the content as written, without <|im_end|>");
     List<ChatMessage> question = List.of(new ChatMessage("user", "2 + 2?"));
-    assertTrue(template.render(question, new ChatTemplateArgs(true, false, Map.of("enable_thinking", false)))
+    assertTrue(template.render(question, ChatTemplateArgs.of(true, false, Map.of("enable_thinking", false)))
         .endsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
-    String tools = template.render(question, new ChatTemplateArgs(true, false, Map.of("tools",
+    String tools = template.render(question, ChatTemplateArgs.of(true, false, Map.of("tools",
         List.of(Map.of("type", "function", "function", Map.of("name", "get_weather"))))));
     assertTrue(tools.startsWith("<|im_start|>system\n") && tools.contains("\"name\": \"get_weather\""), tools);
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
-        () -> template.render(List.of(new ChatMessage("user", " ")), new ChatTemplateArgs(false, true, Map.of())));
+        () -> template.render(List.of(new ChatMessage("user", " ")), ChatTemplateArgs.of(false, true, Map.of())));
     assertTrue(missing.getMessage().startsWith("continue_final_message is set but"), missing.getMessage());
   }
 

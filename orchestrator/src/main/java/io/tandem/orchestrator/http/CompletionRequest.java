@@ -12,7 +12,6 @@ import io.tandem.protocol.config.SpeculativeConfig;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -340,8 +339,8 @@ public record CompletionRequest(
    * Tandem. Without {@code "none"} a request with tools may get a tool call back, which Tandem does
    * not parse: a 400. Null when the request has no tools.
    */
-  private static List<Object> offeredTools(ObjectNode body) {
-    List<Object> tools = tools(body.get("tools"));
+  private static JsonNode offeredTools(ObjectNode body) {
+    JsonNode tools = tools(body.get("tools"));
     JsonNode choice = body.get("tool_choice");
     if (tools != null && (choice == null || !choice.isTextual() || !choice.asText().equals("none")))
       throw ApiError.unsupported("tools", "tools are supported only with tool_choice \"none\" (Tandem does not call tools; the"
@@ -350,12 +349,12 @@ public record CompletionRequest(
   }
 
   /**
-   * {@code tools} as the chat template receives them (OpenAI's function tools, as JSON values); null
-   * when absent or empty.
+   * {@code tools} as the chat template receives them (OpenAI's function tools); null when absent or
+   * empty.
    *
    * @throws ApiError 400 for anything but a list of {@code {"type": "function", "function": {"name": ...}}}
    */
-  static List<Object> tools(JsonNode tools) {
+  static JsonNode tools(JsonNode tools) {
     if (tools == null || tools.isNull() || (tools.isArray() && tools.isEmpty())) return null;
     if (!tools.isArray()) throw ApiError.invalid("tools", "tools must be an array of {\"type\": \"function\", \"function\": {...}}, got "
         + Json.kind(tools));
@@ -365,9 +364,7 @@ public record CompletionRequest(
         throw ApiError.invalid("tools[" + i + "]", "tools[" + i + "] must be {\"type\": \"function\", \"function\": {\"name\": ...,"
             + " \"description\": ..., \"parameters\": {...}}}");
     }
-    @SuppressWarnings("unchecked")
-    List<Object> out = Json.MAPPER.convertValue(tools, List.class);
-    return out;
+    return tools;
   }
 
   /**
@@ -379,7 +376,7 @@ public record CompletionRequest(
    *
    * @throws ApiError 400 naming the field
    */
-  static ChatTemplateArgs chatTemplateArgs(ObjectNode body, List<Object> tools) {
+  static ChatTemplateArgs chatTemplateArgs(ObjectNode body, JsonNode tools) {
     Boolean add = bool(body, "add_generation_prompt");
     Boolean cont = bool(body, "continue_final_message");
     boolean addGenerationPrompt = add == null || add;
@@ -387,7 +384,7 @@ public record CompletionRequest(
     if (addGenerationPrompt && continueFinal)
       throw ApiError.invalid("continue_final_message", "continue_final_message and add_generation_prompt cannot both be"
           + " true (add_generation_prompt is true unless sent false); send add_generation_prompt: false with it");
-    Map<String, Object> variables = new LinkedHashMap<>();
+    ObjectNode variables = Json.MAPPER.createObjectNode();
     JsonNode kw = body.get("chat_template_kwargs");
     if (kw != null && !kw.isNull()) {
       if (!kw.isObject())
@@ -398,11 +395,11 @@ public record CompletionRequest(
         if (RESERVED_TEMPLATE_VARIABLES.contains(k))
           throw ApiError.invalid("chat_template_kwargs." + k, "chat_template_kwargs." + k + ": "
               + (k.equals("messages") ? "the messages are the request's messages" : "give it as the request field " + k));
-        variables.put(k, Json.MAPPER.convertValue(kw.get(k), Object.class));
+        variables.set(k, kw.get(k));
       }
     }
-    if (tools != null) variables.put("tools", tools);
-    return new ChatTemplateArgs(addGenerationPrompt, continueFinal, variables);
+    if (tools != null) variables.set("tools", tools);
+    return new ChatTemplateArgs(addGenerationPrompt, continueFinal, variables.toString());
   }
 
   private static EngineFields engineFields(ObjectNode body) {
