@@ -90,6 +90,9 @@ class VllmRequestFieldsTest {
     HttpResponse<String> kwargsTools = chat(",\"chat_template_kwargs\":{\"tools\":[]}");
     assertTrue(error(kwargsTools).get("message").asText().contains("give it as the request field tools"), kwargsTools.body());
     assertEquals(400, chat(",\"chat_template_kwargs\":[1]").statusCode());
+    HttpResponse<String> textPrompt = server.post("/tokenize", "{\"prompt\":\"x\",\"add_generation_prompt\":false}", KEY);
+    assertEquals(400, textPrompt.statusCode());
+    assertTrue(error(textPrompt).get("message").asText().contains("applies to chat messages"), textPrompt.body());
 
     HttpResponse<String> notThere = server.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"  \"}],"
         + "\"add_generation_prompt\":false,\"continue_final_message\":true}", KEY);
