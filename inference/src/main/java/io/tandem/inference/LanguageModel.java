@@ -1,6 +1,7 @@
 package io.tandem.inference;
 
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import io.tandem.protocol.SamplingParams;
 import java.util.List;
 import java.util.Set;
@@ -36,7 +37,17 @@ public interface LanguageModel extends AutoCloseable {
   }
 
   /** Renders chat messages with the model's own chat template and a generation prompt, as ids. */
-  int[] renderChat(List<ChatMessage> messages);
+  default int[] renderChat(List<ChatMessage> messages) {
+    return renderChat(messages, ChatTemplateArgs.DEFAULT);
+  }
+
+  /**
+   * Renders chat messages with the model's own chat template as {@code args} say, as ids.
+   *
+   * @throws IllegalArgumentException when the model cannot render them (no chat template, or the
+   *     template refuses them)
+   */
+  int[] renderChat(List<ChatMessage> messages, ChatTemplateArgs args);
 
   /** Opens a new sequence (empty, no cache) that samples with the given parameters. */
   Sequence newSequence(SamplingParams sampling);

@@ -38,4 +38,17 @@ class CborBindingTest {
     String manifest = akka.serialization.Serializers.manifestFor(ser.findSerializerFor(counters), counters);
     assertEquals(counters, ser.deserialize(bytes, id, manifest).get());
   }
+
+  /** A chat prompt's template arguments cross the cluster as JSON values: template variables of any shape. */
+  @Test
+  void aChatPromptKeepsItsTemplateArgumentsOverCbor() {
+    Serialization ser = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    Prompt prompt = Prompt.chat(java.util.List.of(new ChatMessage("user", "2 + 2?"), new ChatMessage("assistant", "It is")),
+        ChatTemplateArgs.of(false, true, java.util.Map.of("enable_thinking", false, "tools",
+            java.util.List.of(java.util.Map.of("type", "function", "function", java.util.Map.of("name", "f", "strict", 1))))));
+    byte[] bytes = ser.serialize(prompt).get();
+    int id = ser.findSerializerFor(prompt).identifier();
+    String manifest = akka.serialization.Serializers.manifestFor(ser.findSerializerFor(prompt), prompt);
+    assertEquals(prompt, ser.deserialize(bytes, id, manifest).get());
+  }
 }

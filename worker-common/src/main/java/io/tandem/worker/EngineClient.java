@@ -42,7 +42,8 @@ import java.util.concurrent.Flow;
  * TokenizeChatRequest}, {@code TokenizeResponse}, {@code DetokenizeRequest}, {@code
  * DetokenizeResponse} in {@code vllm/entrypoints/openai/protocol.py}): {@code POST /tokenize}
  * {@code {model, prompt, add_special_tokens: false}} or {@code {model, messages,
- * add_generation_prompt: true, add_special_tokens: false}} answers {@code {tokens, count,
+ * add_generation_prompt, add_special_tokens: false}} (and the request's {@code
+ * continue_final_message}, {@code chat_template_kwargs}, {@code tools}) answers {@code {tokens, count,
  * max_model_len}}; {@code POST /detokenize {model, tokens}} answers {@code {prompt}}. The steps
  * then ask for {@code skip_special_tokens: true}, so that each chunk's {@code text} is the text
  * of its {@code token_ids} as a decode that drops special tokens writes it (the ids still carry
@@ -248,16 +249,23 @@ final class EngineClient {
   }
 
   /**
-   * The engine's chat template and tokenizer on {@code messages}, with the generation prompt:
-   * {@code POST /tokenize} with {@code messages}.
+   * The engine's chat template and tokenizer on {@code messages}, rendered as {@code args} say:
+   * {@code POST /tokenize} with {@code messages}, {@code add_generation_prompt}, {@code
+   * continue_final_message}, and the variables as vLLM's {@code TokenizeChatRequest} takes them
+   * ({@code tools} as such, the others in {@code chat_template_kwargs}).
    *
    * @return the token ids; fails with an {@link EngineException}
    */
-  CompletableFuture<int[]> tokenizeChat(List<io.tandem.protocol.ChatMessage> messages) {
+  CompletableFuture<int[]> tokenizeChat(List<io.tandem.protocol.ChatMessage> messages, io.tandem.protocol.ChatTemplateArgs args) {
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("model", spec.model());
     body.put("messages", messages.stream().map(m -> Map.of("role", m.role(), "content", m.content())).toList());
-    body.put("add_generation_prompt", true);
+    body.put("add_generation_prompt", args.addGenerationPrompt());
+    if (args.continueFinalMessage()) body.put("continue_final_message", true);
+    Map<String, Object> kwargs = new LinkedHashMap<>(args.variables());
+    Object tools = kwargs.remove("tools");
+    if (tools != null) body.put("tools", tools);
+    if (!kwargs.isEmpty()) body.put("chat_template_kwargs", kwargs);
     body.put("add_special_tokens", false);
     return post("/tokenize", body).thenApply(EngineClient::tokens);
   }

@@ -129,12 +129,12 @@ final class EngineModel implements ServedModel {
 
   @Override
   public int[] render(Prompt prompt) {
-    if (engineVocabulary != null) return ServedModel.render(prompt, tokenizer, p -> engineVocabulary.encodeChat(p.messages()));
+    if (engineVocabulary != null) return ServedModel.render(prompt, tokenizer, p -> engineVocabulary.encodeChat(p));
     return ServedModel.render(prompt, tokenizer, p -> {
       if (template == null)
         throw new IllegalArgumentException(name + ": the tokenizer folder has no chat template (tokenizer_config.json "
             + "chat_template or chat_template.jinja); send a raw prompt instead (POST /v1/completions; tandem generate --no-chat-template)");
-      return tokenizer.encode(template.render(p.messages(), true));
+      return tokenizer.encode(template.render(p.messages(), p.chatTemplate()));
     });
   }
 

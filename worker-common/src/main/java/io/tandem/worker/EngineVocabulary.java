@@ -1,7 +1,6 @@
 package io.tandem.worker;
 
 import io.tandem.inference.TextTokenizer;
-import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Token;
@@ -73,9 +72,14 @@ final class EngineVocabulary implements TextTokenizer {
     return encoded(text);
   }
 
-  /** The chat prompt rendered with the engine's template (with the generation prompt), as its ids. */
-  int[] encodeChat(List<ChatMessage> messages) {
-    return encoded(messages);
+  /** The chat prompt rendered with the engine's template (as its {@code chatTemplate} says), as its ids. */
+  int[] encodeChat(Prompt chat) {
+    return encoded(chatKey(chat));
+  }
+
+  /** What a chat prompt's ids are kept under: its messages with how they are rendered. */
+  private static Object chatKey(Prompt chat) {
+    return List.of(chat.messages(), chat.chatTemplate());
   }
 
   private int[] encoded(Object what) {
@@ -148,7 +152,7 @@ final class EngineVocabulary implements TextTokenizer {
   }
 
   private CompletableFuture<Void> askPrompt(Prompt p, EngineClient client, Map<Object, int[]> encodings) {
-    if (p.isChat()) return client.tokenizeChat(p.messages()).thenAccept(ids -> encodings.put(p.messages(), ids));
+    if (p.isChat()) return client.tokenizeChat(p.messages(), p.chatTemplate()).thenAccept(ids -> encodings.put(chatKey(p), ids));
     if (p.tokenIds() != null && key.equals(p.tokenizerKey())) return CompletableFuture.completedFuture(null);
     return client.tokenize(p.raw()).thenAccept(ids -> encodings.put(p.raw(), ids));
   }

@@ -39,8 +39,8 @@ interface ServedModel {
   int vocabSize();
 
   /**
-   * The prompt as this model's token ids: chat messages through its chat template (with the
-   * generation prompt), token ids of this model's vocabulary as they are, other raw text tokenized.
+   * The prompt as this model's token ids: chat messages through its chat template (as the
+   * prompt's {@code chatTemplate} says), token ids of this model's vocabulary as they are, other raw text tokenized.
    *
    * @throws IllegalArgumentException when the model cannot render it (no chat template)
    */
@@ -99,7 +99,7 @@ interface ServedModel {
 
       @Override
       public int[] render(Prompt prompt) {
-        return ServedModel.render(prompt, model.tokenizer(), p -> model.renderChat(p.messages()));
+        return ServedModel.render(prompt, model.tokenizer(), p -> model.renderChat(p.messages(), p.chatTemplate()));
       }
 
       @Override

@@ -9,6 +9,7 @@ import io.tandem.inference.sampling.Sampler;
 import io.tandem.inference.text.ChatTemplate;
 import io.tandem.inference.text.HfTokenizer;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import io.tandem.protocol.SamplingParams;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -134,11 +135,11 @@ public final class HfModel implements LanguageModel {
   }
 
   @Override
-  public int[] renderChat(List<ChatMessage> messages) {
+  public int[] renderChat(List<ChatMessage> messages, ChatTemplateArgs args) {
     if (template == null)
       throw new IllegalArgumentException(name + " has no chat template (tokenizer_config.json chat_template or "
           + "chat_template.jinja); send a raw prompt instead (POST /v1/completions; tandem generate --no-chat-template)");
-    return tokenizer.encode(template.render(messages, true));
+    return tokenizer.encode(template.render(messages, args));
   }
 
   @Override

@@ -7,6 +7,7 @@ import io.tandem.inference.Sequence;
 import io.tandem.inference.TextTokenizer;
 import io.tandem.inference.TokenBuffer;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import io.tandem.protocol.SamplingParams;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -103,9 +104,9 @@ public class ScriptedModel implements LanguageModel {
     return 1 << 20;
   }
 
-  /** The prompt is one token: the model ignores it. */
+  /** The prompt is one token, however it is rendered: the model ignores it. */
   @Override
-  public int[] renderChat(List<ChatMessage> messages) {
+  public int[] renderChat(List<ChatMessage> messages, ChatTemplateArgs args) {
     return new int[] {PROMPT_TOKEN};
   }
 

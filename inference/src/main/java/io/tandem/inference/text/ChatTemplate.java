@@ -15,6 +15,7 @@ import io.tandem.inference.text.jinja.PythonResolver;
 import io.tandem.inference.text.jinja.PythonSyntax;
 import io.tandem.inference.text.jinja.TemplateFunctions;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -31,7 +32,7 @@ import jinjava.javax.el.CompositeELResolver;
  * A model's chat template, rendered the way Hugging Face's {@code apply_chat_template} renders it.
  *
  * <p>Hugging Face renders with Jinja2 ({@code trim_blocks=True, lstrip_blocks=True}), passing
- * {@code messages}, {@code add_generation_prompt} and the special tokens ({@code bos_token},
+ * {@code messages}, {@code add_generation_prompt}, {@code tools} and {@code chat_template_kwargs}, and the special tokens ({@code bos_token},
  * {@code eos_token}, ...), with {@code raise_exception}, {@code strftime_now} and a
  * {@code tojson} filter in scope. Here Jinjava does the rendering; {@link PythonResolver} and
  * {@link PythonSyntax} supply the Python behaviour that templates take for granted.
@@ -175,6 +176,22 @@ public final class ChatTemplate {
    *     ({@code raise_exception}) or cannot be rendered
    */
   public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+    return render(messages, new ChatTemplateArgs(addGenerationPrompt, false, "{}"));
+  }
+
+  /**
+   * Renders a conversation to prompt text as Hugging Face's {@code apply_chat_template} does with
+   * {@code args}: its {@code variables} ({@code tools}, {@code chat_template_kwargs}) join the
+   * template's context, and may replace {@code add_generation_prompt} there as in vLLM, but not
+   * {@code messages}. With {@code continueFinalMessage} the text is cut right after the final
+   * message's content (what the template writes after it, its end-of-turn, goes), found as Hugging
+   * Face finds it: the last place the content, stripped of surrounding whitespace, occurs.
+   *
+   * @throws IllegalArgumentException when the template rejects the conversation
+   *     ({@code raise_exception}) or cannot be rendered, or when the final message to continue
+   *     does not appear in the rendered text
+   */
+  public String render(List<ChatMessage> messages, ChatTemplateArgs args) {
     List<Map<String, Object>> list = new ArrayList<>(messages.size());
     for (ChatMessage m : messages) {
       Map<String, Object> map = new LinkedHashMap<>();
@@ -183,8 +200,9 @@ public final class ChatTemplate {
       list.add(map);
     }
     Map<String, Object> context = new HashMap<>(specialTokens);
+    context.put("add_generation_prompt", args.addGenerationPrompt());
+    context.putAll(args.variables());
     context.put("messages", list);
-    context.put("add_generation_prompt", addGenerationPrompt);
     RenderResult result = jinjava.renderForResult(rewritten, context);
     for (TemplateError error : result.getErrors()) {
       Throwable raised = raisedBy(error);
@@ -202,7 +220,22 @@ public final class ChatTemplate {
       }
       throw new IllegalArgumentException(why.toString());
     }
-    return result.getOutput();
+    String text = result.getOutput();
+    return args.continueFinalMessage() && !messages.isEmpty() ? cutAfter(text, messages.get(messages.size() - 1).content()) : text;
+  }
+
+  /** {@code text} up to the end of {@code finalContent}'s last occurrence, as Hugging Face cuts it. */
+  private static String cutAfter(String text, String finalContent) {
+    String stripped = finalContent.strip();
+    int at = text.lastIndexOf(stripped);
+    if (stripped.isEmpty() || at < 0)
+      throw new IllegalArgumentException("continue_final_message is set but the final message's content does not appear in"
+          + " the conversation as the chat template renders it, so there is nothing to continue");
+    // A template that writes the content as it is gets cut after its trailing whitespace; one that
+    // trims it (or content with leading whitespace), after the stripped content.
+    boolean asItIs = finalContent.equals(finalContent.stripLeading()) && text.startsWith(finalContent, at);
+    int end = asItIs ? at + finalContent.length() : at + stripped.length();
+    return text.substring(0, end);
   }
 
   private static Throwable raisedBy(TemplateError error) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -107,6 +108,28 @@ class ChatTemplateTest {
     String content = "{{ 7 * 7 }} {% if true %}x{% endif %} {# c #}";
     String text = template.render(List.of(new ChatMessage("user", content)), false);
     assertEquals("<|im_start|>user\n" + content + "<|im_end|>\n", text);
+  }
+
+  /**
+   * vLLM's chat request fields on Qwen3's template, as Hugging Face's apply_chat_template renders
+   * them: a prefilled answer continues without its end of turn; enable_thinking false closes an
+   * empty think block; tools are listed in the system turn.
+   */
+  @Test
+  void qwenRendersAPrefilledAnswerTheThinkingSwitchAndTools() {
+    ChatTemplate template = ChatTemplate.load(TextFixtures.dir("qwen-tokenizer"));
+    List<ChatMessage> prefilled = List.of(new ChatMessage("user", "2 + 2?"), new ChatMessage("assistant", "The answer is "));
+    assertEquals("<|im_start|>user\n2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nThe answer is ",
+        template.render(prefilled, ChatTemplateArgs.of(false, true, Map.of())), "the content as written, without <|im_end|>");
+    List<ChatMessage> question = List.of(new ChatMessage("user", "2 + 2?"));
+    assertTrue(template.render(question, ChatTemplateArgs.of(true, false, Map.of("enable_thinking", false)))
+        .endsWith("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+    String tools = template.render(question, ChatTemplateArgs.of(true, false, Map.of("tools",
+        List.of(Map.of("type", "function", "function", Map.of("name", "get_weather"))))));
+    assertTrue(tools.startsWith("<|im_start|>system\n") && tools.contains("\"name\": \"get_weather\""), tools);
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+        () -> template.render(List.of(new ChatMessage("user", " ")), ChatTemplateArgs.of(false, true, Map.of())));
+    assertTrue(missing.getMessage().startsWith("continue_final_message is set but"), missing.getMessage());
   }
 
   @Test

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.InvalidConfigException;
@@ -29,6 +30,7 @@ import java.util.function.Predicate;
  * <p>The prompt is {@code prompt} (text or chat messages) or {@code promptTokenIds} (a
  * {@code /v1/completions} prompt given as token ids of the small model), exactly one. {@code
  * maxTokens} is null when the client gave none: the server then fits the generation to the context.
+ * {@code requestId} is vLLM's {@code request_id} (null when not given), which names the response.
  */
 public record CompletionRequest(
     boolean chat,
@@ -43,7 +45,8 @@ public record CompletionRequest(
     String user,
     Mode mode,
     SpeculativeConfig config,
-    EngineFields engine) {
+    EngineFields engine,
+    String requestId) {
 
   /**
    * vLLM's extensions that let one server be another's engine ({@code
@@ -51,13 +54,25 @@ public record CompletionRequest(
    * include_stop_str_in_output} (SGLang's {@code no_stop_trim}) keeps the text of the stop string
    * that ended the output; {@code return_token_ids} adds each chunk's {@code token_ids} (and the
    * first one's {@code prompt_token_ids}); {@code skip_special_tokens} false is accepted with {@code
-   * return_token_ids}, whose ids carry the special tokens (their text is not written).
+   * return_token_ids}, whose ids carry the special tokens (their text is not written); {@code
+   * stop_token_ids} ends the output after the first token of these ids (its text written, a special
+   * token's being empty), with {@code stop_reason} that id. The ids are those of the model that
+   * writes the token: the two models of a pair share a vocabulary (the paper's are both Qwen2.5's).
    */
-  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds) {
-    static final EngineFields NONE = new EngineFields(false, false);
+  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds, Set<Integer> stopTokenIds) {
+    static final EngineFields NONE = new EngineFields(false, false, Set.of());
   }
 
   static final int MAX_STOP = 4;
+  static final int MAX_REQUEST_ID = 256;
+  /**
+   * max_tokens of a {@code /v1/completions} request that gives none: OpenAI's legacy Completions
+   * API ("Defaults to 16") and vLLM's {@code CompletionRequest}. Chat has no such default (the rest
+   * of the context, up to {@code tandem.http.default-max-tokens}).
+   */
+  static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+  private static final Set<String> RESERVED_TEMPLATE_VARIABLES = Set.of("messages", "add_generation_prompt",
+      "continue_final_message", "tools");
   static final int MAX_MESSAGES = 4096;
 
   /** A field accepted only at its neutral value, and what that value is (for the message). */
@@ -74,7 +89,6 @@ public record CompletionRequest(
       Map.entry("min_tokens", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "min_tokens is not supported")),
       Map.entry("ignore_eos", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "ignore_eos is not supported")),
       Map.entry("logit_bias", new Neutral("{}", v -> v.isObject() && v.isEmpty(), "logit_bias is not supported")),
-      Map.entry("tools", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
       Map.entry("functions", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
       Map.entry("tool_choice", new Neutral("\"none\"", v -> v.isTextual() && v.asText().equals("none"), "Tandem does not call tools")),
       Map.entry("function_call", new Neutral("\"none\"", v -> v.isTextual() && v.asText().equals("none"), "Tandem does not call tools")),
@@ -90,6 +104,41 @@ public record CompletionRequest(
       Map.entry("suffix", new Neutral("\"\"", v -> v.isTextual() && v.asText().isEmpty(), "suffix is not supported")));
 
   /**
+   * vLLM's extensions of the request ({@code vllm/entrypoints/openai/protocol.py}, {@code
+   * ChatCompletionRequest} and {@code CompletionRequest}) that Tandem does not implement: accepted
+   * at the value that asks for nothing, any other value a 400 that says so (rather than calling a
+   * field a client wrote for vLLM unrecognized). The ones it implements are read below.
+   */
+  private static final Map<String, Neutral> VLLM_NEUTRAL = Map.ofEntries(
+      Map.entry("use_beam_search", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "beam search is not supported")),
+      Map.entry("length_penalty", new Neutral("1", v -> v.isNumber() && v.asDouble() == 1, "it applies to beam search, which is not supported")),
+      Map.entry("priority", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "requests are served in arrival order")),
+      Map.entry("guided_json", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("guided_regex", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("guided_choice", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("guided_grammar", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("guided_decoding_backend", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("guided_whitespace_pattern", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("structural_tag", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("structured_outputs", new Neutral("null", v -> false, "structured output is not supported")),
+      Map.entry("allowed_token_ids", new Neutral("null", v -> false, "restricting the vocabulary is not supported")),
+      Map.entry("bad_words", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "bad_words is not supported")),
+      Map.entry("logits_processors", new Neutral("null", v -> false, "logits processors are not supported")),
+      Map.entry("prompt_logprobs", new Neutral("null", v -> false, "logprobs are not supported")),
+      Map.entry("return_tokens_as_token_ids", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "logprobs are not supported")),
+      Map.entry("truncate_prompt_tokens", new Neutral("null", v -> false, "prompts are not truncated; send a shorter one")),
+      Map.entry("spaces_between_special_tokens", new Neutral("true", v -> v.isBoolean() && v.asBoolean(),
+          "special tokens are left out of the text")),
+      Map.entry("add_special_tokens", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(),
+          "Tandem adds no special tokens to a prompt; the chat template writes those it needs")),
+      Map.entry("chat_template", new Neutral("null", v -> false, "each model renders messages with its own chat template")),
+      Map.entry("documents", new Neutral("null", v -> false, "documents are not passed to the chat template")),
+      Map.entry("mm_processor_kwargs", new Neutral("null", v -> false, "Tandem reads text only")),
+      Map.entry("prompt_embeds", new Neutral("null", v -> false, "Tandem reads text or token ids only")),
+      Map.entry("kv_transfer_params", new Neutral("null", v -> false, "KV cache transfer is not supported")),
+      Map.entry("vllm_xargs", new Neutral("null", v -> false, "vLLM's extra arguments are not supported")));
+
+  /**
    * Where {@code /v1/completions} reads a field otherwise than chat: its {@code logprobs} is an
    * integer (OpenAI's legacy Completions API: the number of most likely tokens to return at each
    * position, at most 5; 0 still returns the sampled token's), chat's a boolean beside {@code
@@ -103,10 +152,11 @@ public record CompletionRequest(
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
-      "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier");
+      "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier",
+      "request_id", "stop_token_ids");
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
       "functions", "function_call", "response_format", "reasoning_effort", "modalities", "audio", "prediction",
-      "web_search_options");
+      "web_search_options", "add_generation_prompt", "continue_final_message", "chat_template_kwargs");
   private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "echo", "best_of", "suffix");
 
   /**
@@ -146,16 +196,20 @@ public record CompletionRequest(
     String endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
     for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
       String f = it.next();
-      if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(f)) {
+      if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(f) && !VLLM_NEUTRAL.containsKey(f)) {
         String hint = (chat ? COMPLETIONS_ONLY : CHAT_ONLY).contains(f)
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
         throw ApiError.invalid(f, "unrecognized request argument supplied to " + endpoint + ": " + f + hint);
       }
       JsonNode v = body.get(f);
       Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
+      Neutral vllm = VLLM_NEUTRAL.get(f);
       if (n != null && !v.isNull() && !n.isNeutral().test(v))
         throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
             + n.neutral());
+      if (vllm != null && !v.isNull() && !vllm.isNeutral().test(v))
+        throw ApiError.unsupported(f, f + " is one of vLLM's extensions that Tandem does not support (" + vllm.why()
+            + "); leave it out" + (vllm.neutral().equals("null") ? "" : " or send " + vllm.neutral()));
     }
 
     String model = string(body, "model", false);
@@ -167,7 +221,7 @@ public record CompletionRequest(
     Prompt prompt = null;
     List<Integer> tokenIds = null;
     if (chat) {
-      prompt = Prompt.chat(messages(body.get("messages")));
+      prompt = Prompt.chat(messages(body.get("messages")), chatTemplateArgs(body, offeredTools(body)));
     } else {
       JsonNode p = body.get("prompt");
       tokenIds = tokenPrompt(p);
@@ -212,7 +266,8 @@ public record CompletionRequest(
     Boolean stream = bool(body, "stream");
     boolean includeUsage = false;
     JsonNode so = body.get("stream_options");
-    if (so != null && !so.isNull()) {
+    // An empty object asks for nothing: vLLM accepts it without stream (its check is Python's truth).
+    if (so != null && !so.isNull() && !(so.isObject() && so.isEmpty())) {
       if (stream == null || !stream)
         throw ApiError.invalid("stream_options", "stream_options is only allowed when stream is true");
       if (!so.isObject()) throw ApiError.invalid("stream_options", "stream_options must be an object, got " + Json.kind(so));
@@ -261,7 +316,90 @@ public record CompletionRequest(
       }
     }
     return new CompletionRequest(chat, model, prompt, tokenIds, maxTokens, sampling, stop, stream != null && stream,
-        includeUsage, user, mode, config, engineFields(body));
+        includeUsage, user, mode, config, engineFields(body), requestId(body));
+  }
+
+  /**
+   * vLLM's {@code request_id}: the response's {@code id} is {@code chatcmpl-} or {@code cmpl-} and it
+   * (as vLLM names it), and the request log shows it. Printable text of at most {@link
+   * #MAX_REQUEST_ID} characters, as it goes into the log.
+   */
+  private static String requestId(ObjectNode body) {
+    String id = string(body, "request_id", false);
+    if (id != null && (id.isEmpty() || id.length() > MAX_REQUEST_ID || !id.chars().allMatch(c -> c > 0x20 && c != 0x7f)))
+      throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID + " printable characters without"
+          + " spaces, got " + clip(id));
+    return id;
+  }
+
+  /**
+   * The tools of a request that switches tool calls off: OpenAI's API and vLLM accept {@code tools}
+   * with {@code tool_choice: "none"} (the model must not call them), and vLLM renders them into the
+   * chat template all the same (unless {@code --exclude-tools-when-tool-choice-none}); so does
+   * Tandem. Without {@code "none"} a request with tools may get a tool call back, which Tandem does
+   * not parse: a 400. Null when the request has no tools.
+   */
+  private static JsonNode offeredTools(ObjectNode body) {
+    JsonNode tools = tools(body.get("tools"));
+    JsonNode choice = body.get("tool_choice");
+    if (tools != null && (choice == null || !choice.isTextual() || !choice.asText().equals("none")))
+      throw ApiError.unsupported("tools", "tools are supported only with tool_choice \"none\" (Tandem does not call tools; the"
+          + " chat template is shown them, as vLLM does); send tool_choice: \"none\" or leave tools out");
+    return tools;
+  }
+
+  /**
+   * {@code tools} as the chat template receives them (OpenAI's function tools); null when absent or
+   * empty.
+   *
+   * @throws ApiError 400 for anything but a list of {@code {"type": "function", "function": {"name": ...}}}
+   */
+  static JsonNode tools(JsonNode tools) {
+    if (tools == null || tools.isNull() || (tools.isArray() && tools.isEmpty())) return null;
+    if (!tools.isArray()) throw ApiError.invalid("tools", "tools must be an array of {\"type\": \"function\", \"function\": {...}}, got "
+        + Json.kind(tools));
+    for (int i = 0; i < tools.size(); i++) {
+      JsonNode t = tools.get(i);
+      if (!t.isObject() || !"function".equals(t.path("type").asText()) || !t.path("function").path("name").isTextual())
+        throw ApiError.invalid("tools[" + i + "]", "tools[" + i + "] must be {\"type\": \"function\", \"function\": {\"name\": ...,"
+            + " \"description\": ..., \"parameters\": {...}}}");
+    }
+    return tools;
+  }
+
+  /**
+   * How chat messages are rendered, from vLLM's fields: {@code add_generation_prompt} (default true),
+   * {@code continue_final_message} (default false, not with the former, as in vLLM and Hugging Face),
+   * {@code chat_template_kwargs} (further template variables, e.g. {@code {"enable_thinking":
+   * false}} for Qwen3's template), and {@code tools}. A template variable that a request field sets
+   * is refused in {@code chat_template_kwargs}, so that one thing is said in one place.
+   *
+   * @throws ApiError 400 naming the field
+   */
+  static ChatTemplateArgs chatTemplateArgs(ObjectNode body, JsonNode tools) {
+    Boolean add = bool(body, "add_generation_prompt");
+    Boolean cont = bool(body, "continue_final_message");
+    boolean addGenerationPrompt = add == null || add;
+    boolean continueFinal = cont != null && cont;
+    if (addGenerationPrompt && continueFinal)
+      throw ApiError.invalid("continue_final_message", "continue_final_message and add_generation_prompt cannot both be"
+          + " true (add_generation_prompt is true unless sent false); send add_generation_prompt: false with it");
+    ObjectNode variables = Json.MAPPER.createObjectNode();
+    JsonNode kw = body.get("chat_template_kwargs");
+    if (kw != null && !kw.isNull()) {
+      if (!kw.isObject())
+        throw ApiError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object such as {\"enable_thinking\":"
+            + " false}, got " + Json.kind(kw));
+      for (Iterator<String> it = kw.fieldNames(); it.hasNext(); ) {
+        String k = it.next();
+        if (RESERVED_TEMPLATE_VARIABLES.contains(k))
+          throw ApiError.invalid("chat_template_kwargs." + k, "chat_template_kwargs." + k + ": "
+              + (k.equals("messages") ? "the messages are the request's messages" : "give it as the request field " + k));
+        variables.set(k, kw.get(k));
+      }
+    }
+    if (tools != null) variables.set("tools", tools);
+    return new ChatTemplateArgs(addGenerationPrompt, continueFinal, variables.toString());
   }
 
   private static EngineFields engineFields(ObjectNode body) {
@@ -276,14 +414,28 @@ public record CompletionRequest(
     if (skip != null && !skip && !returnIds)
       throw ApiError.unsupported("skip_special_tokens", "skip_special_tokens = false is supported only with "
           + "return_token_ids = true (the ids carry the special tokens; their text is not written)");
-    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds);
+    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds, stopTokenIds(body.get("stop_token_ids")));
+  }
+
+  private static Set<Integer> stopTokenIds(JsonNode ids) {
+    if (ids == null || ids.isNull()) return Set.of();
+    if (!ids.isArray()) throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of token ids, got " + Json.kind(ids));
+    Set<Integer> out = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      JsonNode id = ids.get(i);
+      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
+        throw ApiError.invalid("stop_token_ids", "stop_token_ids[" + i + "] is " + clip(id.toString())
+            + ": token ids are integers from 0 to " + Integer.MAX_VALUE);
+      out.add(id.asInt());
+    }
+    return Set.copyOf(out);
   }
 
   /**
    * The number of tokens to generate for a prompt of {@code promptTokens} tokens when the smallest
    * context of the models the request uses is {@code contextLength}: {@code max_tokens} when it
-   * fits, else a 400 in vLLM's words; without {@code max_tokens}, {@code defaultMaxTokens} capped
-   * to what fits (the generation then ends with {@code finish_reason: "length"} at the context).
+   * fits, else a 400 in vLLM's words; without {@code max_tokens}, {@code defaultMaxTokens} (on
+   * {@code /v1/completions} at most {@link #COMPLETIONS_DEFAULT_MAX_TOKENS}) capped to what fits (the generation then ends with {@code finish_reason: "length"} at the context).
    *
    * @throws ApiError 400 {@code context_length_exceeded} naming the numbers
    */
@@ -298,7 +450,8 @@ public record CompletionRequest(
       throw new ApiError(400, "invalid_request_error", what, "context_length_exceeded", "This model's maximum context length is "
           + contextLength + " tokens. However, your " + what + " resulted in " + promptTokens + " tokens. Please reduce the"
           + " length of the " + what + ".", 0);
-    return maxTokens != null ? maxTokens : Math.min(defaultMaxTokens, contextLength - promptTokens);
+    int byDefault = chat ? defaultMaxTokens : Math.min(defaultMaxTokens, COMPLETIONS_DEFAULT_MAX_TOKENS);
+    return maxTokens != null ? maxTokens : Math.min(byDefault, contextLength - promptTokens);
   }
 
   private static String stripSource(String m) {

@@ -172,7 +172,7 @@ final class CompletionService {
     ActorRef<SessionEvent> events = pre.first().first();
     x.forgetClient = client.onClose(pre.first().second()::shutdown);
     x.attach(events, session);
-    SessionRequest sr = new SessionRequest(x.gen.id, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
+    SessionRequest sr = new SessionRequest(x.sessionId, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
         x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop(), largeAbsent);
     askStart(sr, events).whenComplete((s, t) -> {
       if (s != null) session.complete(s.session());
@@ -259,6 +259,8 @@ final class CompletionService {
     private volatile ActorRef<SessionEvent> events;
     private volatile CompletionStage<ActorRef<SessionActor.Command>> session;
     private boolean toldStop;
+    /** The session's id, unique: the response's id unless the client named the request. */
+    String sessionId;
 
     Exchange(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log) {
       this.req = req;
@@ -271,6 +273,10 @@ final class CompletionService {
     /** Starts the output, under the id the request was given when it came ({@code log.id}). */
     void begin(Counted c) {
       counted = c;
+      // The session keeps the unique id the request got when it came; a client's request_id names
+      // the response, as in vLLM (two requests may send the same one).
+      sessionId = log.id;
+      if (req.requestId() != null) log.id = (req.chat() ? "chatcmpl-" : "cmpl-") + req.requestId();
       gen = new Generation(log.id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
           settings.retryAfterSeconds());
     }

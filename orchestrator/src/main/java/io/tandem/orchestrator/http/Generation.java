@@ -52,10 +52,10 @@ final class Generation {
   private final List<Integer> ids = new ArrayList<>();
   private final List<Integer> unsentIds = new ArrayList<>();
   private boolean sentPromptIds;
-  /** The stop string that ended the output; null when none did (vLLM's {@code stop_reason}). */
-  private String stopReason;
+  /** The stop string or stop token id that ended the output; null when none did (vLLM's {@code stop_reason}). */
+  private Object stopReason;
   /**
-   * A stop string ended the output: nothing more is shown, and the output ends with the session's
+   * A stop string or stop token ended the output: nothing more is shown, and the output ends with the session's
    * end, whose trace has the counters of what ran before the stop.
    */
   private boolean cutByStop;
@@ -137,12 +137,11 @@ final class Generation {
       }
       Optional<StopStrings.Match> m = stops.find(seen, t.text().length());
       if (m.isPresent()) {
-        count(d.author(), counted);
-        stopReason = m.get().stop();
-        visible(d.author(), d.reason(), counted, request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
-        for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
-        idsOnly(d.author(), out);
-        cutByStop = true;
+        cut(d, counted, m.get().stop(), request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
+        return;
+      }
+      if (request.engine().stopTokenIds().contains(t.id())) {
+        cut(d, counted, t.id(), seen.length(), out);
         return;
       }
     }
@@ -153,6 +152,19 @@ final class Generation {
     int held = request.engine().includeStopStrInOutput() ? 0 : stops.partialMatchLength(seen);
     visible(d.author(), d.reason(), counted, seen.length() - held, out);
     idsOnly(d.author(), out);
+  }
+
+  /**
+   * Ends the output at the {@code counted}-th token of {@code d}, with {@code seen[shown, upTo)} made
+   * visible and {@code stopReason} what ended it (a stop string, or a stop token's id).
+   */
+  private void cut(SessionEvent.Delta d, int counted, Object stopReason, int upTo, List<Out> out) {
+    count(d.author(), counted);
+    this.stopReason = stopReason;
+    visible(d.author(), d.reason(), counted, upTo, out);
+    for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
+    idsOnly(d.author(), out);
+    cutByStop = true;
   }
 
   /** With {@code return_token_ids}, a chunk for ids whose text is held back (or empty, as a special token's). */

@@ -16,6 +16,7 @@ import java.util.List;
  * {@code requestTimeout} and {@code idleTimeout} are akka-http's server timeouts; {@code
  * sessionDeadline} is the longest a session may wait on its own deadlines (a worker to be listed
  * plus one step), which both must exceed so that a session always ends with its own answer.
+ * {@code cors} says which web pages of other origins may call the server ({@link Cors}).
  */
 public record HttpSettings(
     String host,
@@ -40,7 +41,8 @@ public record HttpSettings(
     ReasoningSplitter.Mode reasoningParser,
     SpeculativeConfig speculative,
     Mode defaultMode,
-    SamplingParams defaultSampling) {
+    SamplingParams defaultSampling,
+    Cors cors) {
 
   /**
    * @throws IllegalArgumentException naming the {@code tandem.http} key of a value out of its range:
@@ -117,7 +119,8 @@ public record HttpSettings(
         ReasoningSplitter.Mode.parse(c.getString("reasoning-parser")),
         speculative,
         defaultMode(c.getString("default-mode")),
-        SamplingParams.PAPER);
+        SamplingParams.PAPER,
+        Cors.fromSection(c));
   }
 
   private static Mode defaultMode(String s) {
@@ -138,21 +141,21 @@ public record HttpSettings(
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling);
+        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling, cors);
   }
 
   /**
@@ -163,7 +166,7 @@ public record HttpSettings(
   public HttpSettings withDefaultSampling(SamplingParams sampling) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, sampling);
+        sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors);
   }
 
   /** {@code d} in seconds as a message writes them: {@code 30}, {@code 1.5}, {@code 0.25}. */

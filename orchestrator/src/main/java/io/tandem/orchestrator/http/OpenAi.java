@@ -37,8 +37,8 @@ final class OpenAi {
    * A choice of a whole response: {@code message} for chat, {@code text} for completions; with
    * vLLM's {@code return_token_ids}, the prompt's and the output's token ids; {@code stop_reason}
    * (vLLM's, on every choice of its {@code CompletionResponseChoice} and {@code
-   * ChatCompletionResponseChoice}) the stop string that ended the output, null when the end of
-   * sequence or the length did.
+   * ChatCompletionResponseChoice}) the stop string or stop token id that ended the output, null
+   * when the end of sequence or the length did.
    */
   record Choice(
       int index,
@@ -46,7 +46,7 @@ final class OpenAi {
       @JsonInclude(JsonInclude.Include.NON_NULL) String text,
       Object logprobs,
       String finishReason,
-      String stopReason,
+      Object stopReason,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> tokenIds) {
     Choice(int index, Message message, String text, Object logprobs, String finishReason) {
@@ -82,10 +82,10 @@ final class OpenAi {
     }
   }
 
-  /** {@code stop_reason} as {@link Choice} has it, the stop string or null, written null included. */
-  record StopReason(String stop) {
+  /** {@code stop_reason} as {@link Choice} has it, the stop string, stop token id or null, written null included. */
+  record StopReason(Object stop) {
     @JsonValue
-    String value() {
+    Object value() {
       return stop;
     }
   }

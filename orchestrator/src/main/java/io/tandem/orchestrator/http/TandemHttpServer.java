@@ -103,7 +103,7 @@ public final class TandemHttpServer {
    * still learns that its client left).
    */
   private Flow<HttpRequest, HttpResponse, ?> perConnection() {
-    Route route = routes.route();
+    Route route = settings.cors().wrap(routes.route());
     return Flow.fromMaterializer((mat, attributes) -> {
       ClientConnection client = new ClientConnection();
       return connections.track(Flow.<HttpRequest>create()

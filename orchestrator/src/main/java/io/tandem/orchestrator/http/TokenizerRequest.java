@@ -19,15 +19,16 @@ import java.util.Set;
  * to token ids, {@code {model, tokens}} to text, read by a worker of the node's default role
  * exactly as its {@code /v1/completions} reads a prompt.
  *
- * <p>Tandem adds no special tokens to a text prompt (its completions do not either), and renders
- * chat messages with the generation prompt: {@code add_special_tokens: true} and {@code
- * add_generation_prompt: false} are a 400, as is any field Tandem does not act on. Exactly one of
- * {@code prompt} (a text prompt or chat messages) and {@code tokens} is set.
+ * <p>Tandem adds no special tokens to a text prompt (its completions do not either): {@code
+ * add_special_tokens: true} is a 400, as is any field Tandem does not act on. Chat messages are
+ * rendered as its {@code /v1/chat/completions} renders them, with the same fields ({@code
+ * add_generation_prompt}, {@code continue_final_message}, {@code chat_template_kwargs}, {@code
+ * tools}). Exactly one of {@code prompt} (a text prompt or chat messages) and {@code tokens} is set.
  */
 record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
 
   private static final Set<String> TOKENIZE = Set.of("model", "prompt", "messages", "add_special_tokens",
-      "add_generation_prompt", "return_token_strs");
+      "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "return_token_strs");
   private static final Set<String> DETOKENIZE = Set.of("model", "tokens");
 
   /**
@@ -53,15 +54,20 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     if (detokenize) return new TokenizerRequest(null, ids(body.get("tokens")));
 
     neutral(body, "add_special_tokens", false, "Tandem adds no special tokens to a prompt, as its /v1/completions reads one");
-    neutral(body, "add_generation_prompt", true, "Tandem renders chat messages with the generation prompt, as its "
-        + "/v1/chat/completions does");
     neutral(body, "return_token_strs", false, "token strings are not returned");
     JsonNode prompt = body.get("prompt");
     JsonNode messages = body.get("messages");
     boolean hasPrompt = prompt != null && !prompt.isNull();
     if (hasPrompt == (messages != null && !messages.isNull()))
       throw ApiError.invalid(hasPrompt ? "messages" : "prompt", "give exactly one of prompt (a text) and messages (chat messages)");
-    if (!hasPrompt) return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages)), null);
+    if (!hasPrompt)
+      return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages),
+          CompletionRequest.chatTemplateArgs(body, CompletionRequest.tools(body.get("tools")))), null);
+    for (String chatOnly : List.of("add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools")) {
+      JsonNode v = body.get(chatOnly);
+      if (v != null && !v.isNull())
+        throw ApiError.invalid(chatOnly, chatOnly + " applies to chat messages; a text prompt is tokenized as it is");
+    }
     if (!prompt.isTextual() || prompt.asText().isEmpty())
       throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
     return new TokenizerRequest(Prompt.raw(prompt.asText()), null);

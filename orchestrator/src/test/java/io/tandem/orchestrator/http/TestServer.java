@@ -11,6 +11,10 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.Sequence;
 import io.tandem.inference.scripted.ScriptedModel;
+import io.tandem.inference.scripted.ScriptedTokenizer;
+import io.tandem.inference.text.ChatTemplate;
+import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.ChatTemplateArgs;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
@@ -91,7 +95,20 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     return start(httpConfig, 1 << 20, roles);
   }
 
+  /**
+   * As {@link #start(String)}, with models that render chat messages with {@code template}, one
+   * token per character of the rendered text: a prompt's token count is its length, and {@code
+   * /detokenize} of its ids is the text.
+   */
+  static TestServer start(String httpConfig, ChatTemplate template) {
+    return start(httpConfig, 1 << 20, EnumSet.allOf(Role.class), template);
+  }
+
   private static TestServer start(String httpConfig, int contextLength, Set<Role> roles) {
+    return start(httpConfig, contextLength, roles, null);
+  }
+
+  private static TestServer start(String httpConfig, int contextLength, Set<Role> roles, ChatTemplate template) {
     Config config = ConfigFactory.parseString(
             "akka.actor.provider = local\n"
                 + "akka.loglevel = WARNING\n"
@@ -108,7 +125,7 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
       sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.fromConfig(config)), "sessions"));
       for (Role role : roles)
         ctx.spawn(ModelWorker.create(role, () -> new GatedModel("scripted-" + role, role == Role.small ? SMALL : LARGE, gate,
-            contextLength), WorkerSettings.defaults(), () -> new FifoQueue(1024)), role + "-worker",
+            contextLength, template), WorkerSettings.defaults(), () -> new FifoQueue(1024)), role + "-worker",
             DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       return Behaviors.empty();
     });
@@ -238,15 +255,27 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     }
   }
 
-  /** A scripted model whose steps wait at the gate. */
+  /** A scripted model whose steps wait at the gate, and that renders chat with a template if given one. */
   static final class GatedModel extends ScriptedModel {
     private final Gate gate;
     private final int contextLength;
+    private final ChatTemplate template;
 
     GatedModel(String name, List<String> tokens, Gate gate, int contextLength) {
+      this(name, tokens, gate, contextLength, null);
+    }
+
+    GatedModel(String name, List<String> tokens, Gate gate, int contextLength, ChatTemplate template) {
       super(name, tokens);
       this.gate = gate;
       this.contextLength = contextLength;
+      this.template = template;
+    }
+
+    @Override
+    public int[] renderChat(List<ChatMessage> messages, ChatTemplateArgs args) {
+      if (template == null) return super.renderChat(messages, args);
+      return template.render(messages, args).codePoints().map(c -> ScriptedTokenizer.idOf(Character.toString(c))).toArray();
     }
 
     @Override

@@ -1,0 +1,143 @@
+package io.tandem.orchestrator.http;
+
+import static akka.http.javadsl.server.Directives.complete;
+import static akka.http.javadsl.server.Directives.extractRequest;
+import static akka.http.javadsl.server.Directives.respondWithHeaders;
+
+import akka.http.javadsl.model.HttpHeader;
+import akka.http.javadsl.model.HttpMethod;
+import akka.http.javadsl.model.HttpMethods;
+import akka.http.javadsl.model.HttpRequest;
+import akka.http.javadsl.model.headers.AccessControlAllowCredentials;
+import akka.http.javadsl.model.headers.AccessControlAllowHeaders;
+import akka.http.javadsl.model.headers.AccessControlAllowMethods;
+import akka.http.javadsl.model.headers.AccessControlAllowOrigin;
+import akka.http.javadsl.model.headers.AccessControlMaxAge;
+import akka.http.javadsl.model.headers.HttpOriginRanges;
+import akka.http.javadsl.model.headers.RawHeader;
+import akka.http.javadsl.server.Route;
+import com.typesafe.config.Config;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Cross-origin resource sharing, so that a web page on another origin (a browser client of the
+ * OpenAI SDK, a chat front-end) may call the API: the settings and the rules of vLLM's server,
+ * which passes {@code --allowed-origins}, {@code --allowed-methods}, {@code --allowed-headers} and
+ * {@code --allow-credentials} (defaults {@code ["*"]}, {@code ["*"]}, {@code ["*"]}, false) to
+ * Starlette's {@code CORSMiddleware}.
+ *
+ * <p>A preflight ({@code OPTIONS} with {@code Origin} and {@code Access-Control-Request-Method}) is
+ * answered here, before any route and so without an API key (a browser sends none with it): 200
+ * with the allowed methods and headers, or a 400 error object naming what is not allowed. Every
+ * other answer to a request with an allowed {@code Origin}, error objects included, carries {@code
+ * Access-Control-Allow-Origin}: {@code *} when every origin is allowed without credentials, else
+ * the request's origin (with {@code Vary: Origin}). A request without {@code Origin} is not a
+ * cross-origin one and is left as it is.
+ *
+ * @param allowedOrigins origins as browsers send them ({@code https://app.example:8443}), or {@code *}
+ * @param allowedMethods HTTP methods, or {@code *} for all
+ * @param allowedHeaders request header names (any case), or {@code *} for all; the CORS-safelisted
+ *     ones (Accept, Accept-Language, Content-Language, Content-Type) are always allowed
+ * @param allowCredentials whether the page may send cookies or HTTP authentication with its requests
+ */
+record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<String> allowedHeaders, boolean allowCredentials) {
+
+  /** What Starlette allows for {@code *}, and what a preflight answer then lists. */
+  private static final List<HttpMethod> ALL_METHODS = List.of(HttpMethods.DELETE, HttpMethods.GET, HttpMethods.HEAD,
+      HttpMethods.OPTIONS, HttpMethods.PATCH, HttpMethods.POST, HttpMethods.PUT);
+  private static final Set<String> SAFELISTED_HEADERS = Set.of("accept", "accept-language", "content-language", "content-type");
+  /** How long a browser may keep a preflight's answer, in seconds (Starlette's {@code max_age}). */
+  private static final long MAX_AGE_SECONDS = 600;
+
+  /**
+   * @throws IllegalArgumentException naming the {@code tandem.http} key of an origin that is not
+   *     {@code *} nor {@code scheme://host[:port]}, or of a method that is not {@code *} nor an HTTP method
+   */
+  Cors {
+    allowedOrigins = List.copyOf(allowedOrigins);
+    allowedMethods = allowedMethods.stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+    allowedHeaders = allowedHeaders.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
+    for (String o : allowedOrigins) {
+      if (!o.equals("*") && !o.matches("[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+"))
+        throw new IllegalArgumentException("tandem.http.allowed-origins has '" + o + "'; an origin is \"*\" or"
+            + " scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no trailing slash)");
+    }
+    for (String m : allowedMethods) {
+      if (!m.equals("*") && ALL_METHODS.stream().noneMatch(x -> x.name().equals(m)))
+        throw new IllegalArgumentException("tandem.http.allowed-methods has '" + m + "'; it must be \"*\" or among "
+            + ALL_METHODS.stream().map(HttpMethod::name).toList());
+    }
+  }
+
+  /** The settings under {@code tandem.http} (the section itself). */
+  static Cors fromSection(Config c) {
+    return new Cors(c.getStringList("allowed-origins"), c.getStringList("allowed-methods"),
+        c.getStringList("allowed-headers"), c.getBoolean("allow-credentials"));
+  }
+
+  /** {@code inner}, with preflights answered and the CORS headers on its answers to allowed origins. */
+  Route wrap(Route inner) {
+    return extractRequest(request -> {
+      Optional<String> origin = header(request, "Origin");
+      if (origin.isEmpty()) return inner;
+      Optional<String> method = header(request, "Access-Control-Request-Method");
+      if (request.method().equals(HttpMethods.OPTIONS) && method.isPresent())
+        return preflight(origin.get(), method.get(), header(request, "Access-Control-Request-Headers"));
+      if (!originAllowed(origin.get())) return inner;
+      return respondWithHeaders(originHeaders(origin.get()), () -> inner);
+    });
+  }
+
+  private Route preflight(String origin, String method, Optional<String> requestedHeaders) {
+    List<String> refused = new ArrayList<>();
+    if (!originAllowed(origin))
+      refused.add("origin '" + CompletionRequest.clip(origin) + "' (allowed: " + allowedOrigins + ", tandem.http.allowed-origins)");
+    if (!allowedMethods.contains("*") && !allowedMethods.contains(method.toUpperCase(Locale.ROOT)))
+      refused.add("method '" + CompletionRequest.clip(method) + "' (allowed: " + allowedMethods + ", tandem.http.allowed-methods)");
+    List<String> asked = requestedHeaders.map(h -> List.of(h.split(","))).orElse(List.of()).stream()
+        .map(h -> h.trim().toLowerCase(Locale.ROOT)).filter(h -> !h.isEmpty()).toList();
+    if (!allowedHeaders.contains("*")) {
+      List<String> notAllowed = asked.stream().filter(h -> !allowedHeaders.contains(h) && !SAFELISTED_HEADERS.contains(h)).toList();
+      if (!notAllowed.isEmpty())
+        refused.add("headers " + notAllowed + " (allowed: " + allowedHeaders + ", tandem.http.allowed-headers)");
+    }
+    if (!refused.isEmpty())
+      return complete(ApiError.invalid(null, "CORS preflight refused: " + String.join("; ", refused)
+          + " are not allowed for cross-origin requests to this server").toResponse());
+    List<HttpHeader> headers = new ArrayList<>(originHeaders(origin));
+    headers.add(AccessControlAllowMethods.create(allowedMethods.contains("*") ? ALL_METHODS.toArray(HttpMethod[]::new)
+        : ALL_METHODS.stream().filter(m -> allowedMethods.contains(m.name())).toArray(HttpMethod[]::new)));
+    List<String> allowHeaders = allowedHeaders.contains("*") ? asked : allowedHeaders;
+    if (!allowHeaders.isEmpty()) headers.add(AccessControlAllowHeaders.create(allowHeaders.toArray(String[]::new)));
+    headers.add(AccessControlMaxAge.create(MAX_AGE_SECONDS));
+    return complete(akka.http.javadsl.model.HttpResponse.create().withStatus(200).addHeaders(headers));
+  }
+
+  private boolean originAllowed(String origin) {
+    return allowedOrigins.contains("*") || allowedOrigins.contains(origin);
+  }
+
+  /**
+   * {@code *} when any origin may call without credentials (the answer is then the same for all, and
+   * a cache may share it); else the origin itself, which a browser requires beside credentials.
+   */
+  private List<HttpHeader> originHeaders(String origin) {
+    List<HttpHeader> out = new ArrayList<>();
+    if (allowedOrigins.contains("*") && !allowCredentials) {
+      out.add(AccessControlAllowOrigin.create(HttpOriginRanges.ALL));
+    } else {
+      out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
+      out.add(RawHeader.create("Vary", "Origin"));
+    }
+    if (allowCredentials) out.add(AccessControlAllowCredentials.create(true));
+    return out;
+  }
+
+  private static Optional<String> header(HttpRequest request, String name) {
+    return request.getHeader(name).map(HttpHeader::value);
+  }
+}

@@ -1,0 +1,195 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.scripted.ScriptedTokenizer;
+import io.tandem.inference.text.ChatTemplate;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The request fields a client written for vLLM sends: those Tandem implements change the answer
+ * as in vLLM (the chat template's fields, {@code request_id}); the others are refused saying they
+ * are vLLM's and not supported; an empty {@code stream_options} asks for nothing. The models render
+ * chat with a small template, one token per character, so the rendered prompt is what {@code
+ * /tokenize} then {@code /detokenize} give back, and its length the answer's {@code prompt_tokens}.
+ */
+class VllmRequestFieldsTest {
+  static final String KEY = "sk-vllm";
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final String TEMPLATE = "{% if tools %}<tools>{% for t in tools %}{{ t.function.name }};{% endfor %}</tools>{% endif %}"
+      + "{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}"
+      + "{% if add_generation_prompt %}<assistant>"
+      + "{% if enable_thinking is defined and enable_thinking is false %}<think></think>{% endif %}{% endif %}";
+  static final String MESSAGES = "\"messages\":[{\"role\":\"user\",\"content\":\"2 + 2?\"},"
+      + "{\"role\":\"assistant\",\"content\":\"The answer is\"}]";
+  static final String CONVERSATION = "<user>2 + 2?</user><assistant>The answer is</assistant>";
+  static final String TOOLS = "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+      + "\"parameters\":{\"type\":\"object\",\"properties\":{}}}}]";
+
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n",
+      new ChatTemplate(TEMPLATE, Map.of()));
+
+  private static HttpResponse<String> chat(String fields) throws Exception {
+    return server.post("/v1/chat/completions", "{" + MESSAGES + ",\"max_tokens\":2" + fields + "}", KEY);
+  }
+
+  /** The prompt as the model reads it: /tokenize's ids, through /detokenize. */
+  private static String rendered(String fields) throws Exception {
+    HttpResponse<String> ids = server.post("/tokenize", "{" + MESSAGES + fields + "}", KEY);
+    assertEquals(200, ids.statusCode(), ids.body());
+    HttpResponse<String> text = server.post("/detokenize", "{\"tokens\":" + JSON.readTree(ids.body()).get("tokens") + "}", KEY);
+    assertEquals(200, text.statusCode(), text.body());
+    return JSON.readTree(text.body()).get("prompt").asText();
+  }
+
+  /** The prompt tokens of a chat completion with {@code fields}: here, the rendered prompt's length. */
+  private static int promptTokens(String fields) throws Exception {
+    HttpResponse<String> r = chat(fields);
+    assertEquals(200, r.statusCode(), r.body());
+    return JSON.readTree(r.body()).get("usage").get("prompt_tokens").asInt();
+  }
+
+  private static JsonNode error(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body()).get("error");
+  }
+
+  @Test
+  void theChatTemplateFieldsRenderThePromptAsVllmDoes() throws Exception {
+    Map<String, String> cases = Map.of(
+        "", CONVERSATION + "<assistant>",
+        ",\"add_generation_prompt\":false", CONVERSATION,
+        ",\"add_generation_prompt\":false,\"continue_final_message\":true", "<user>2 + 2?</user><assistant>The answer is",
+        ",\"chat_template_kwargs\":{\"enable_thinking\":false}", CONVERSATION + "<assistant><think></think>",
+        "," + TOOLS + ",\"tool_choice\":\"none\"", "<tools>get_weather;</tools>" + CONVERSATION + "<assistant>");
+    for (Map.Entry<String, String> c : cases.entrySet()) {
+      String toolChoiceFree = c.getKey().replace(",\"tool_choice\":\"none\"", "");
+      assertEquals(c.getValue(), rendered(toolChoiceFree), "/tokenize with " + c.getKey());
+      assertEquals(c.getValue().length(), promptTokens(c.getKey()), "/v1/chat/completions with " + c.getKey());
+    }
+  }
+
+  @Test
+  void contradictoryOrMisplacedTemplateFieldsAreRefusedNamingThem() throws Exception {
+    HttpResponse<String> both = chat(",\"continue_final_message\":true");
+    assertEquals(400, both.statusCode());
+    assertEquals("continue_final_message", error(both).get("param").asText());
+    assertTrue(error(both).get("message").asText().contains("send add_generation_prompt: false with it"), both.body());
+
+    HttpResponse<String> messages = chat(",\"chat_template_kwargs\":{\"messages\":[]}");
+    assertEquals(400, messages.statusCode());
+    assertEquals("chat_template_kwargs.messages", error(messages).get("param").asText());
+    HttpResponse<String> kwargsTools = chat(",\"chat_template_kwargs\":{\"tools\":[]}");
+    assertTrue(error(kwargsTools).get("message").asText().contains("give it as the request field tools"), kwargsTools.body());
+    assertEquals(400, chat(",\"chat_template_kwargs\":[1]").statusCode());
+    HttpResponse<String> textPrompt = server.post("/tokenize", "{\"prompt\":\"x\",\"add_generation_prompt\":false}", KEY);
+    assertEquals(400, textPrompt.statusCode());
+    assertTrue(error(textPrompt).get("message").asText().contains("applies to chat messages"), textPrompt.body());
+
+    HttpResponse<String> notThere = server.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"  \"}],"
+        + "\"add_generation_prompt\":false,\"continue_final_message\":true}", KEY);
+    assertEquals(400, notThere.statusCode(), notThere.body());
+    assertTrue(error(notThere).get("message").asText().contains("continue_final_message"), notThere.body());
+  }
+
+  @Test
+  void toolsAreAcceptedOnlyWhenToolChoiceIsNone() throws Exception {
+    HttpResponse<String> auto = chat("," + TOOLS);
+    assertEquals(400, auto.statusCode());
+    assertEquals("tools", error(auto).get("param").asText());
+    assertTrue(error(auto).get("message").asText().contains("tool_choice \"none\""), auto.body());
+    assertEquals(400, chat("," + TOOLS + ",\"tool_choice\":\"auto\"").statusCode());
+    HttpResponse<String> notATool = chat(",\"tools\":[{\"type\":\"function\"}],\"tool_choice\":\"none\"");
+    assertEquals(400, notATool.statusCode());
+    assertEquals("tools[0]", error(notATool).get("param").asText());
+  }
+
+  @Test
+  void vllmFieldsTandemDoesNotImplementAreRefusedAsSuchAndUnknownOnesAsUnrecognized() throws Exception {
+    for (String f : List.of("\"guided_json\":{\"type\":\"object\"}", "\"priority\":3", "\"use_beam_search\":true")) {
+      HttpResponse<String> r = chat("," + f);
+      assertEquals(400, r.statusCode(), f);
+      String name = f.substring(1, f.indexOf('"', 1));
+      assertEquals(name, error(r).get("param").asText());
+      assertEquals("unsupported_parameter", error(r).get("code").asText());
+      assertTrue(error(r).get("message").asText().startsWith(name + " is one of vLLM's extensions that Tandem does not support"), r.body());
+    }
+    for (String f : List.of("\"priority\":0", "\"guided_json\":null", "\"use_beam_search\":false"))
+      assertEquals(200, chat("," + f).statusCode(), f + " asks for nothing");
+    HttpResponse<String> foo = chat(",\"foo\":1");
+    assertEquals(400, foo.statusCode());
+    assertTrue(error(foo).get("message").asText().startsWith("unrecognized request argument"), foo.body());
+  }
+
+  /** vLLM's stop_token_ids: the output ends with the first token of one of them, written, and names it. */
+  @Test
+  void aStopTokenIdEndsTheOutputAfterThatToken() throws Exception {
+    String token = TestServer.SMALL.get(5);
+    int first = TestServer.SMALL.indexOf(token);
+    int id = ScriptedTokenizer.idOf(token);
+    for (String endpoint : List.of("/v1/chat/completions", "/v1/completions")) {
+      String prompt = endpoint.contains("chat") ? MESSAGES : "\"prompt\":\"Once\"";
+      HttpResponse<String> r = server.post(endpoint, "{" + prompt + ",\"max_tokens\":100,\"stop_token_ids\":[" + id + "],"
+          + "\"tandem\":{\"mode\":\"small\"}}", KEY);
+      JsonNode body = JSON.readTree(r.body());
+      JsonNode choice = body.get("choices").get(0);
+      assertEquals(first + 1, body.get("usage").get("completion_tokens").asInt(), r.body());
+      assertEquals("stop", choice.get("finish_reason").asText());
+      assertEquals(id, choice.get("stop_reason").asInt());
+      assertTrue(choice.get("stop_reason").isInt(), "an id, as vLLM writes it");
+      String text = endpoint.contains("chat") ? choice.get("message").get("content").asText() : choice.get("text").asText();
+      assertTrue(text.endsWith(token.strip()), text);
+    }
+    HttpResponse<String> bad = chat(",\"stop_token_ids\":[-1]");
+    assertEquals(400, bad.statusCode());
+    assertEquals("stop_token_ids", error(bad).get("param").asText());
+  }
+
+  @Test
+  void requestIdNamesTheResponseAndTwoRequestsMaySendTheSameOne() throws Exception {
+    CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> {
+      try {
+        return chat(",\"request_id\":\"my-id-1\"");
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    HttpResponse<String> second = chat(",\"request_id\":\"my-id-1\"");
+    assertEquals("chatcmpl-my-id-1", JSON.readTree(second.body()).get("id").asText(), second.body());
+    assertEquals("chatcmpl-my-id-1", JSON.readTree(first.get().body()).get("id").asText());
+    HttpResponse<String> legacy = server.post("/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":2,\"request_id\":\"job-7\"}", KEY);
+    assertEquals("cmpl-job-7", JSON.readTree(legacy.body()).get("id").asText(), legacy.body());
+    HttpResponse<String> spaced = chat(",\"request_id\":\"a b\"");
+    assertEquals(400, spaced.statusCode());
+    assertEquals("request_id", error(spaced).get("param").asText());
+  }
+
+  @Test
+  void anEmptyStreamOptionsWithoutStreamAsksForNothing() throws Exception {
+    assertEquals(200, chat(",\"stream_options\":{}").statusCode());
+    HttpResponse<String> usage = chat(",\"stream_options\":{\"include_usage\":true}");
+    assertEquals(400, usage.statusCode());
+    assertEquals("stream_options", error(usage).get("param").asText());
+  }
+
+  /** OpenAI's legacy Completions API and vLLM: max_tokens "Defaults to 16"; chat runs to the end. */
+  @Test
+  void aLegacyCompletionWithoutMaxTokensWritesSixteenTokens() throws Exception {
+    HttpResponse<String> legacy = server.post("/v1/completions", "{\"prompt\":\"Once\",\"tandem\":{\"mode\":\"small\"}}", KEY);
+    JsonNode body = JSON.readTree(legacy.body());
+    assertEquals(16, body.get("usage").get("completion_tokens").asInt(), legacy.body());
+    assertEquals("length", body.get("choices").get(0).get("finish_reason").asText());
+    HttpResponse<String> chat = server.post("/v1/chat/completions", "{" + MESSAGES + ",\"tandem\":{\"mode\":\"small\"}}", KEY);
+    assertEquals("stop", JSON.readTree(chat.body()).get("choices").get(0).get("finish_reason").asText(),
+        "chat writes the whole script: " + chat.body());
+    assertTrue(JSON.readTree(chat.body()).get("usage").get("completion_tokens").asInt() > TestServer.SMALL.size() / 2);
+  }
+}
