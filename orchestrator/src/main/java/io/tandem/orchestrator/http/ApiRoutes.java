@@ -7,10 +7,12 @@ import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpCharsets;
 import akka.http.javadsl.model.HttpEntity;
+import akka.http.javadsl.model.HttpMethods;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.model.headers.Allow;
 import akka.http.javadsl.model.headers.ContentEncoding;
 import akka.http.javadsl.model.headers.RawHeader;
 import akka.http.javadsl.server.AllDirectives;
@@ -104,10 +106,24 @@ final class ApiRoutes extends AllDirectives {
     return r.addHeader(RawHeader.create(REQUEST_ID, id));
   }
 
+  /**
+   * The host of an asterisk-form request target ({@code OPTIONS * HTTP/1.1}), which akka-http parses
+   * as a URI of host {@code *} and an empty path.
+   */
+  static final String ASTERISK_FORM = "*";
+
+  /**
+   * {@code OPTIONS *}'s answer: the methods this server serves on some endpoint, in {@code Allow}
+   * (RFC 9110, section 9.3.7, an OPTIONS about the server as a whole), and no content.
+   */
+  private static final HttpResponse SERVER_OPTIONS = HttpResponse.create().addHeader(
+      Allow.create(HttpMethods.GET, HttpMethods.HEAD, HttpMethods.POST, HttpMethods.OPTIONS));
+
   private Route endpoints(HttpRequest request, RequestLog.Entry log) {
     Route live = complete(json(200, Map.of("status", "live")));
     Route page = get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)));
     return concat(
+        host(ASTERISK_FORM, () -> pathEnd(() -> options(() -> complete(SERVER_OPTIONS)))),
         pathPrefix("v1", () -> concat(
             path(segment("chat").slash("completions"), () -> post(() -> completion(request, true, log))),
             path("completions", () -> post(() -> completion(request, false, log))),

@@ -36,7 +36,8 @@ import java.util.Set;
  * other answer to a request with an allowed {@code Origin}, error objects included, carries {@code
  * Access-Control-Allow-Origin}: {@code *} when every origin is allowed without credentials, else
  * the request's origin (with {@code Vary: Origin}). A request without {@code Origin} is not a
- * cross-origin one and is left as it is.
+ * cross-origin one and is left as it is. A request akka-http cannot parse is answered before any
+ * route, without these headers ({@link ParsingErrors}).
  *
  * @param allowedOrigins origins as browsers send them ({@code https://app.example:8443}), or {@code *}
  * @param allowedMethods HTTP methods, or {@code *} for all

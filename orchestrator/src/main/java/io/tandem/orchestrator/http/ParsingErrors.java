@@ -5,7 +5,10 @@ import akka.http.javadsl.model.HttpMethods;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.scaladsl.model.ErrorInfo;
 import akka.http.scaladsl.model.StatusCode;
+import akka.http.scaladsl.model.StatusCodes;
 import akka.http.scaladsl.settings.ServerSettings;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -14,6 +17,12 @@ import java.util.stream.Stream;
  * large, a body over the parser's limit), as an OpenAI error object instead of akka-http's plain
  * text. Named in {@code akka.http.server.parsing.error-handler} by the server's settings. Every such
  * request is the client's mistake: type {@code invalid_request_error}, whatever akka-http's status.
+ * The message says what was wrong in the client's terms; where akka-http's own words speak of its
+ * settings or its parser's rules ({@code pchar}, {@code Some(Host)}), they are replaced.
+ *
+ * <p>akka-http hands this handler the error alone, not the request (whose headers it may not even
+ * have read), so these answers carry no CORS headers ({@link Cors}): a browser page sees a network
+ * error where a route's answer would have been readable.
  */
 public final class ParsingErrors extends akka.http.ParsingErrorHandler {
 
@@ -36,11 +45,28 @@ public final class ParsingErrors extends akka.http.ParsingErrorHandler {
       HttpMethods.HEAD, HttpMethods.OPTIONS, HttpMethods.PATCH, HttpMethods.POST, HttpMethods.PUT, HttpMethods.TRACE)
       .map(m -> m.value()).sorted().collect(Collectors.joining(", "));
 
+  /** The versions akka-http speaks here (its HTTP/2 is off), for a client who sent another. */
+  private static final String VERSIONS = "this server speaks HTTP/1.1 and HTTP/1.0";
+
+  /** akka-http's summary for an HTTP/1.1 request without a Host header, or with one it cannot parse. */
+  private static final String NO_HOST = "Request is missing required `Host` header";
+
+  /** akka-http's summary for an absolute-form target whose authority is not its Host header's. */
+  private static final Pattern HOST_MISMATCH =
+      Pattern.compile("'Host' header value of request to `(.*)` doesn't match request target authority");
+
+  /**
+   * akka-http's summary for a request target that is not a URI: its parser's error, with the
+   * grammar rules it expected ({@code pchar}, {@code HEXDIG}, {@code EOI}), then the column.
+   */
+  private static final Pattern BAD_TARGET = Pattern.compile(
+      "Illegal request-target: (?:Invalid input '(.+?)'[, ]|Unexpected end of input).* \\(line \\d+, column (\\d+)\\)");
+
   @Override
   public HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
     int code = notAMethod(info) ? 400 : status.intValue();
     return new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
-        "the request could not be read: " + describe(info), 0).toResponse();
+        "the request could not be read: " + describe(info, settings), 0).toResponse();
   }
 
   /**
@@ -58,12 +84,32 @@ public final class ParsingErrors extends akka.http.ParsingErrorHandler {
   /**
    * What was wrong, for the client. akka-http calls a request line that leaves its methods a method
    * "too long", quotes its first byte and advises raising its setting: advice for the server's
-   * operator about what is the client's malformed request line.
+   * operator about what is the client's malformed request line. Its words for a missing Host
+   * header, a Host header that is not the target's authority and a target that is not a URI name
+   * its own parser's workings; its other words (a header too large, a Content-Length that is not a
+   * number, a TLS handshake on this plain-HTTP port) are plain, and kept.
    */
-  private static String describe(ErrorInfo info) {
+  private static String describe(ErrorInfo info, ServerSettings settings) {
+    String summary = info.summary();
     if (notAMethod(info))
       return "the request line is not METHOD TARGET HTTP/1.1 with METHOD one of " + METHODS
-          + "; send e.g. POST /v1/chat/completions HTTP/1.1";
+          + "; send e.g. POST /v1/chat/completions HTTP/1.1 (" + VERSIONS + ", not HTTP/2)";
+    if (summary.equals(StatusCodes.HTTPVersionNotSupported().defaultMessage()))
+      return "the request line's HTTP version is not supported: " + VERSIONS;
+    if (summary.equals(NO_HOST))
+      return "an HTTP/1.1 request must have a Host header naming the server as host or host:port (RFC 9112, section"
+          + " 3.2), and this one has none or one that is not so; send e.g. Host: " + settings.defaultHostHeader().value();
+    Matcher host = HOST_MISMATCH.matcher(summary);
+    if (host.matches())
+      return "the request target " + CompletionRequest.clip(host.group(1)) + " does not name the host and port its"
+          + " Host header names; send the same in both, or the target as a path alone (e.g. /v1/models)";
+    Matcher target = BAD_TARGET.matcher(summary);
+    if (target.matches()) {
+      String where = target.group(1) == null ? "it ends where more was expected"
+          : "'" + target.group(1) + "' at character " + target.group(2) + " is not allowed there";
+      return "the request target " + CompletionRequest.clip(info.detail().lines().findFirst().orElse(""))
+          + " is not a URI (RFC 3986): " + where + "; percent-encode such characters (a space as %20, % itself as %25)";
+    }
     return info.formatPretty();
   }
 }

@@ -8,6 +8,7 @@ import akka.http.javadsl.Http;
 import akka.http.javadsl.ServerBinding;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.Uri;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.settings.ServerSettings;
 import akka.stream.javadsl.Flow;
@@ -83,8 +84,8 @@ public final class TandemHttpServer {
   }
 
   /**
-   * akka-http's server settings with this server's timeouts, error bodies and HEAD, whatever {@code
-   * akka.http.server} says (its reference.conf may come first on a classpath).
+   * akka-http's server settings with this server's timeouts, error bodies, HEAD and Host, whatever
+   * {@code akka.http.server} says (its reference.conf may come first on a classpath).
    */
   private static ServerSettings serverSettings(ActorSystem<?> system, HttpSettings settings) {
     Config own = ConfigFactory.parseMap(Map.of(
@@ -93,7 +94,12 @@ public final class TandemHttpServer {
         "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
-        "akka.http.server.transparent-head-requests", "on"));
+        "akka.http.server.transparent-head-requests", "on",
+        // A request without a Host header, as HTTP/1.0 allows and health checkers send it (GET
+        // /health/live HTTP/1.0), or with an empty one, is one for this server. akka-http still
+        // refuses an HTTP/1.1 request without one, as RFC 9112, section 3.2 requires.
+        // With port 0 (any free port) it is the host alone: a Host header's port 0 is none.
+        "akka.http.server.default-host-header", hostPort(InetSocketAddress.createUnresolved(settings.host(), settings.port()))));
     return ServerSettings.create(own.withFallback(system.settings().config()));
   }
 
@@ -111,9 +117,19 @@ public final class TandemHttpServer {
             done.whenComplete((d, t) -> client.closed());
             return m;
           })
-          .map(r -> r.addAttribute(ClientConnection.KEY, client))
+          .map(r -> withPath(r).addAttribute(ClientConnection.KEY, client))
           .via(route.flow(system)));
     });
+  }
+
+  /**
+   * {@code request}, whose target had no path ({@code GET http://127.0.0.1:8080 HTTP/1.1}), with the
+   * path {@code /} that an empty one means (RFC 9110, section 4.2.3), as akka-http leaves it empty;
+   * an asterisk-form target ({@code OPTIONS *}) keeps its own ({@link ApiRoutes#ASTERISK_FORM}).
+   */
+  private static HttpRequest withPath(HttpRequest request) {
+    Uri uri = request.getUri();
+    return uri.path().isEmpty() && !uri.host().address().equals(ApiRoutes.ASTERISK_FORM) ? request.withUri(uri.path("/")) : request;
   }
 
   /**

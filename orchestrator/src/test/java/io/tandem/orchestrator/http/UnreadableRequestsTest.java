@@ -6,11 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -22,13 +17,11 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class UnreadableRequestsTest {
   static final ObjectMapper JSON = new ObjectMapper();
-  /** How long a test waits for an answer: well past the body-read-timeout, far below the idle timeout. */
-  static final int ANSWER_DEADLINE_MS = 20_000;
 
   @RegisterExtension
   static final TestServer server = TestServer.start("tandem.http.body-read-timeout = 2s\n");
 
-  /** What the server wrote on a connection that sent {@code raw}, up to its closing it. */
+  /** What the server wrote on a connection that sent {@code raw}, up to its closing it: an error object. */
   record Answer(int status, String head, JsonNode body) {
     String message() {
       return body.at("/error/message").asText();
@@ -36,26 +29,9 @@ class UnreadableRequestsTest {
   }
 
   private static Answer send(String raw) throws Exception {
-    try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
-      socket.setSoTimeout(ANSWER_DEADLINE_MS);
-      socket.getOutputStream().write(raw.getBytes(StandardCharsets.ISO_8859_1));
-      socket.getOutputStream().flush();
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      InputStream in = socket.getInputStream();
-      byte[] buf = new byte[4096];
-      try {
-        for (int n; (n = in.read(buf)) >= 0; ) out.write(buf, 0, n);
-      } catch (SocketTimeoutException e) {
-        throw new AssertionError("the connection was still open " + ANSWER_DEADLINE_MS + " ms after "
-            + raw.replace("\r\n", "\\r\\n") + ", with " + out.size() + " bytes of answer: " + out.toString(StandardCharsets.UTF_8));
-      }
-      String all = out.toString(StandardCharsets.UTF_8);
-      int split = all.indexOf("\r\n\r\n");
-      assertTrue(split > 0, "an HTTP answer: " + all);
-      String head = all.substring(0, split);
-      assertTrue(head.toLowerCase().contains("content-type: application/json"), head);
-      return new Answer(Integer.parseInt(head.split(" ")[1]), head, JSON.readTree(all.substring(split + 4)));
-    }
+    RawExchange answer = RawExchange.send(server, raw);
+    assertTrue(answer.header("Content-Type").orElse("").startsWith("application/json"), answer.head());
+    return new Answer(answer.status(), answer.head(), JSON.readTree(answer.body()));
   }
 
   @Test
@@ -104,6 +80,75 @@ class UnreadableRequestsTest {
     Answer a = send("GET /v1/models HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n");
     assertEquals(505, a.status(), a.head());
     assertEquals("invalid_request_error", a.body().at("/error/type").asText(), a.body().toString());
+    assertTrue(a.message().endsWith("this server speaks HTTP/1.1 and HTTP/1.0"), a.message());
+  }
+
+  /** HTTP/2's connection preface, sent to this HTTP/1 port by a client that assumes HTTP/2. */
+  @Test
+  void anHttp2PrefaceIsToldThatThisServerSpeaksHttp1() throws Exception {
+    Answer a = send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    assertEquals(400, a.status(), a.head());
+    assertTrue(a.message().contains("this server speaks HTTP/1.1 and HTTP/1.0, not HTTP/2"), a.message());
+  }
+
+  /** HTTP/1.1 requires a Host header (RFC 9112, section 3.2: a server MUST answer 400 without one). */
+  @Test
+  void anHttp11RequestWithoutAHostHeaderIsA400SayingWhatToSend() throws Exception {
+    for (String raw : new String[] {"GET /health/live HTTP/1.1\r\n\r\n", "GET /health/live HTTP/1.1\r\nHost: a b\r\n\r\n"}) {
+      Answer a = send(raw);
+      assertEquals(400, a.status(), a.head());
+      assertEquals("malformed_request", a.body().at("/error/code").asText(), a.body().toString());
+      assertEquals("the request could not be read: an HTTP/1.1 request must have a Host header naming the server as"
+          + " host or host:port (RFC 9112, section 3.2), and this one has none or one that is not so; send e.g. Host: 127.0.0.1",
+          a.message());
+    }
+  }
+
+  @Test
+  void anAbsoluteTargetNamingAnotherHostThanTheHostHeaderIsA400NamingTheTarget() throws Exception {
+    Answer a = send("GET http://other.example:99/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assertEquals(400, a.status(), a.head());
+    assertEquals("the request could not be read: the request target http://other.example:99/health/live does not name"
+        + " the host and port its Host header names; send the same in both, or the target as a path alone (e.g."
+        + " /v1/models)", a.message());
+  }
+
+  @Test
+  void aTargetThatIsNotAUriIsA400NamingTheCharacterNotTheParsersRules() throws Exception {
+    Answer a = send("GET /v1/models<x> HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assertEquals(400, a.status(), a.head());
+    assertEquals("the request could not be read: the request target /v1/models<x> is not a URI (RFC 3986): '<' at"
+        + " character 11 is not allowed there; percent-encode such characters (a space as %20, % itself as %25)", a.message());
+    Answer percent = send("GET /v1/models/%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assertTrue(percent.message().contains("/v1/models/%zz is not a URI (RFC 3986): 'z' at character 13"), percent.message());
+  }
+
+  /**
+   * Whatever akka-http's parser refuses, the client reads what was wrong with its request, not
+   * akka-http's settings, Scala's {@code Some(...)} or the URI grammar's rule names.
+   */
+  @Test
+  void noRefusalSpeaksOfAkkaHttpsOwnWorkings() throws Exception {
+    String host = "Host: 127.0.0.1\r\n";
+    String[] unreadable = {"GARBAGE\r\n\r\n", "GET\r\n\r\n", "FOO / HTTP/1.1\r\n" + host + "\r\n",
+        " / HTTP/1.1\r\n" + host + "\r\n", "GET / HTTP/9.9\r\n" + host + "\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        "\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003", "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "GET / HTTP/1.1\r\n" + host + "Host: other\r\n\r\n",
+        "GET http://other:99/ HTTP/1.1\r\n" + host + "\r\n", "GET http:// HTTP/1.1\r\n" + host + "\r\n",
+        "GET /a<b> HTTP/1.1\r\n" + host + "\r\n", "GET /%zz HTTP/1.1\r\n" + host + "\r\n",
+        "GET http://[bad/ HTTP/1.1\r\n" + host + "\r\n", "GET /a b HTTP/1.1\r\n" + host + "\r\n",
+        "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n",
+        "GET / HTTP/1.1\r\n" + host + "Content-Length: abc\r\n\r\n",
+        "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n",
+        "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        "GET / HTTP/1.1\r\n" + host + "Bad Header: x\r\n\r\n", "GET / HTTP/1.1\r\n" + host + "X: a\u0001b\r\n\r\n",
+        "TRACE / HTTP/1.1\r\n" + host + "Content-Length: 3\r\n\r\nabc"};
+    for (String raw : unreadable) {
+      Answer a = send(raw);
+      assertTrue(a.status() >= 400, raw + ": " + a.head());
+      assertFalse(a.message().matches("(?s).*(Some\\(|None|akka|scala|Exception|pchar|HEXDIG|EOI|\\n).*"),
+          raw.replace("\r\n", "\\r\\n") + ": " + a.message());
+    }
   }
 
   @Test

@@ -1,0 +1,92 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Valid requests that HTTP libraries seldom send and plain clients do: a health checker's HTTP/1.0
+ * without a Host header, the server-wide {@code OPTIONS *}, a target in absolute form without a
+ * path. Each gets the answer HTTP defines for it.
+ */
+class PlainClientsTest {
+  @RegisterExtension
+  static final TestServer server = TestServer.start("");
+
+  /** HAProxy's and other checkers' probe: HTTP/1.0 makes Host optional (RFC 9112, section 3.2 requires it of 1.1). */
+  @Test
+  void anHttp10RequestWithoutAHostHeaderIsAnswered() throws Exception {
+    RawExchange live = RawExchange.send(server, "GET /health/live HTTP/1.0\r\n\r\n");
+    assertEquals(200, live.status(), live.head() + live.body());
+    assertEquals("{\"status\":\"live\"}", live.body());
+    RawExchange models = RawExchange.send(server, "GET /v1/models HTTP/1.0\r\n\r\n");
+    assertEquals(200, models.status(), models.head() + models.body());
+    assertTrue(models.body().contains("\"object\":\"list\""), models.body());
+  }
+
+  /** An empty Host is what a client sends for a target without an authority (RFC 9112, section 3.2). */
+  @Test
+  void anHttp11RequestWithAnEmptyHostHeaderIsAnswered() throws Exception {
+    RawExchange live = RawExchange.send(server, "GET /health/live HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n");
+    assertEquals(200, live.status(), live.head() + live.body());
+  }
+
+  /** OPTIONS about the server as a whole (RFC 9110, section 9.3.7): the methods it serves, no content. */
+  @Test
+  void optionsAsteriskIsA200AllowingTheMethodsTheServerServes() throws Exception {
+    for (String version : new String[] {"HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close", "HTTP/1.0"}) {
+      RawExchange r = RawExchange.send(server, "OPTIONS * " + version + "\r\n\r\n");
+      assertEquals(200, r.status(), r.head() + r.body());
+      assertEquals(Optional.of("GET, HEAD, POST, OPTIONS"), r.header("Allow"), r.head());
+      assertEquals(Optional.of("0"), r.header("Content-Length"), r.head());
+      assertEquals("", r.body());
+    }
+  }
+
+  /**
+   * A page's OPTIONS * with its Origin (no preflight) is answered as any request of an allowed
+   * origin; a preflight OPTIONS * is answered as any preflight, before the routes.
+   */
+  @Test
+  void optionsAsteriskFromAPageCarriesTheCorsHeaders() throws Exception {
+    RawExchange plain = RawExchange.send(server, "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:3000\r\n"
+        + "Connection: close\r\n\r\n");
+    assertEquals(200, plain.status(), plain.head());
+    assertEquals(Optional.of("GET, HEAD, POST, OPTIONS"), plain.header("Allow"), plain.head());
+    assertEquals(Optional.of("*"), plain.header("Access-Control-Allow-Origin"), plain.head());
+    RawExchange preflight = RawExchange.send(server, "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:3000\r\n"
+        + "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n");
+    assertEquals(200, preflight.status(), preflight.head());
+    assertTrue(preflight.header("Access-Control-Allow-Methods").orElse("").contains("POST"), preflight.head());
+  }
+
+  /** The asterisk form is OPTIONS' alone (RFC 9112, section 3.2.4). */
+  @Test
+  void anotherMethodOfTheAsteriskFormIsA405NamingOptions() throws Exception {
+    RawExchange r = RawExchange.send(server, "DELETE * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assertEquals(405, r.status(), r.head() + r.body());
+    assertTrue(r.body().contains("DELETE is not allowed here; use OPTIONS"), r.body());
+  }
+
+  /** An empty path is the path / (RFC 9110, section 4.2.3): never a 404 naming an empty path. */
+  @Test
+  void anAbsoluteTargetWithoutAPathIsOneForTheRoot() throws Exception {
+    String authority = "127.0.0.1:" + server.server.port();
+    RawExchange page = RawExchange.send(server, "GET http://" + authority + " HTTP/1.1\r\nHost: " + authority
+        + "\r\nConnection: close\r\n\r\n");
+    assertEquals(200, page.status(), page.head());
+    assertTrue(page.header("Content-Type").orElse("").startsWith("text/html"), page.head());
+    for (String method : new String[] {"POST", "DELETE", "PUT"}) {
+      RawExchange r = RawExchange.send(server, method + " http://" + authority + " HTTP/1.1\r\nHost: " + authority
+          + "\r\nConnection: close\r\n\r\n");
+      assertNotEquals(404, r.status(), r.body());
+      assertTrue(r.body().contains(method + " is not allowed here; use GET"), r.body());
+      assertFalse(r.body().contains(method + "  "), r.body());
+    }
+  }
+}
