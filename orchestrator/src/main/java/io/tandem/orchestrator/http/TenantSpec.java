@@ -145,7 +145,10 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));
     }
     if (n instanceof Double d && d != Math.rint(d))
-      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", String.valueOf(d)));
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));
+    // Typesafe Config reads a number beyond a long as a double, whose longValue is the largest long: named as given.
+    if (n instanceof Double d && Math.abs(d) >= 0x1p63)
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "from 0 to " + max + " (0: unlimited)", ConfigSection.shown(v)));
     return ConfigSection.within(key, n.longValue(), 0, max, "0: unlimited");
   }
 

@@ -24,6 +24,14 @@ class HttpSettingsTest {
         () -> HttpSettings.fromConfig(ConfigFactory.parseString(hocon).withFallback(ConfigFactory.load())), hocon);
   }
 
+  /** The message HttpSettings refuses {@code properties} with, given as -D options give them. */
+  private static String refusedProperties(Map<String, String> properties) {
+    Properties p = new Properties();
+    p.putAll(properties);
+    return assertThrows(IllegalArgumentException.class,
+        () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())), properties.toString()).getMessage();
+  }
+
   /** A system property cannot carry a list: entries given by index make the list, as for tandem.ROLE.devices. */
   @Test
   void apiKeysCanBeGivenOneSystemPropertyAtATime() {
@@ -61,22 +69,14 @@ class HttpSettingsTest {
    */
   @Test
   void anApiKeyEntryNumberNotWrittenAsOneIsRefusedByName() {
-    Properties p = new Properties();
-    p.setProperty("tandem.http.api-keys.01.key", "sk-aaa");
-    p.setProperty("tandem.http.api-keys.01.tenant", "a");
-    p.setProperty("tandem.http.api-keys.1.key", "sk-bbb");
-    p.setProperty("tandem.http.api-keys.1.tenant", "b");
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())));
     assertEquals("tandem.http.api-keys.01: '01' is not an entry number; number the entries 0, 1, 2, ... without leading"
-        + " zeros, as in -Dtandem.http.api-keys.0.key=sk-... -Dtandem.http.api-keys.0.tenant=NAME", e.getMessage());
+        + " zeros, as in -Dtandem.http.api-keys.0.key=sk-... -Dtandem.http.api-keys.0.tenant=NAME",
+        refusedProperties(Map.of("tandem.http.api-keys.01.key", "sk-aaa", "tandem.http.api-keys.01.tenant", "a",
+            "tandem.http.api-keys.1.key", "sk-bbb", "tandem.http.api-keys.1.tenant", "b")));
     for (String index : List.of("-1", "a", "1000000000000000000")) {
-      Properties q = new Properties();
-      q.setProperty("tandem.http.api-keys." + index + ".key", "sk-aaa");
-      q.setProperty("tandem.http.api-keys." + index + ".tenant", "a");
-      e = assertThrows(IllegalArgumentException.class,
-          () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(q).withFallback(ConfigFactory.load())));
-      assertTrue(e.getMessage().startsWith("tandem.http.api-keys." + index + ": '" + index + "' is not an entry number"), e.getMessage());
+      String message = refusedProperties(Map.of("tandem.http.api-keys." + index + ".key", "sk-aaa",
+          "tandem.http.api-keys." + index + ".tenant", "a"));
+      assertTrue(message.startsWith("tandem.http.api-keys." + index + ": '" + index + "' is not an entry number"), message);
     }
     // An entry written without the list around it is still named as such.
     assertEquals("tandem.http.api-keys must be a list of entries {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
