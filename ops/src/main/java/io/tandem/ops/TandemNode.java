@@ -12,6 +12,7 @@ import akka.cluster.typed.Join;
 import akka.cluster.typed.Leave;
 import com.typesafe.config.Config;
 import io.tandem.protocol.config.ConfigSection;
+import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
@@ -217,7 +218,7 @@ public final class TandemNode implements AutoCloseable {
    * The roles this node plays, {@code tandem.roles}, read before anything else decides on them (a
    * role missing from this list is one the node does not play).
    *
-   * @throws io.tandem.protocol.config.InvalidConfigException {@code tandem.roles: unknown role
+   * @throws InvalidConfigException {@code tandem.roles: unknown role
    *     'fooo'; give one or more of orchestrator, small, large}, or {@code tandem.roles must be a
    *     list, ...} for a value that is no list (with the {@code -D} options that give one)
    */
@@ -225,7 +226,7 @@ public final class TandemNode implements AutoCloseable {
     List<String> roles = ConfigSection.read(config, "tandem", c -> c.getStringList("roles"));
     for (String r : roles)
       if (!ROLES.contains(r))
-        throw io.tandem.protocol.config.InvalidConfigException.setting("tandem.roles", "tandem.roles: unknown role '" + r
+        throw InvalidConfigException.setting("tandem.roles", "tandem.roles: unknown role '" + r
             + "'; give one or more of " + String.join(", ", ROLES), null);
     return roles;
   }

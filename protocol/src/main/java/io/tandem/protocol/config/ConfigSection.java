@@ -35,11 +35,11 @@ public final class ConfigSection {
   /**
    * What {@code read} makes of the section at {@code path} of {@code root}.
    *
-   * @param path the section's full path, e.g. {@code tandem.http}
    * <p>{@code read} is given the section through {@link StrictConfig}: a whole number or a size in
    * bytes given with a fraction, and a duration given without its unit, are refused rather than
    * read as Typesafe Config would read them (cut to a whole number; milliseconds).
    *
+   * @param path the section's full path, e.g. {@code tandem.http}
    * @throws InvalidConfigException in one line: {@code PATH.KEY must be WHAT IT TAKES, got VALUE} for
    *     a value not of its type, {@code PATH.KEY: missing} for a missing one, and what {@code read}
    *     refuses with an {@link IllegalArgumentException} (a value out of its range) as it says it
@@ -119,7 +119,7 @@ public final class ConfigSection {
    * -Dtandem.roles=small,orchestrator} is the string "small,orchestrator", as is {@code
    * -Dtandem.roles=[small, orchestrator]} (only a file's HOCON reads brackets as a list).
    */
-  static String listAsProperties(String key, ConfigValue value) {
+  private static String listAsProperties(String key, ConfigValue value) {
     String text = value != null && value.valueType() == com.typesafe.config.ConfigValueType.STRING
         ? (String) value.unwrapped() : System.getProperty(key, "");
     java.util.List<String> elements = java.util.Arrays.stream(text.split("[\\s,\\[\\]\"']+")).filter(x -> !x.isEmpty()).toList();
