@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import io.tandem.inference.hf.Precision;
 import io.tandem.worker.WorkerSettings;
 import io.tandem.protocol.config.ConfigSection;
+import io.tandem.protocol.config.InvalidConfigException;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 
@@ -72,7 +73,9 @@ public record RoleSpec(
       try {
         return fromConfig(c);
       } catch (IllegalArgumentException e) {
-        // The section's own checks name its keys relative to it (threads, max-batch).
+        // The section's own checks name its keys relative to it (threads, max-batch); what ConfigSection's
+        // reading refuses names its key in full (tandem.small.max-batch must be a whole number, got 0.5).
+        if (e instanceof InvalidConfigException i && i.key() != null && i.key().startsWith(section + ".")) throw e;
         throw new IllegalArgumentException(section + ": " + e.getMessage(), e);
       }
     });

@@ -12,6 +12,7 @@ import akka.cluster.typed.Join;
 import akka.cluster.typed.Leave;
 import com.typesafe.config.Config;
 import io.tandem.protocol.config.ConfigSection;
+import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
@@ -210,18 +211,31 @@ public final class TandemNode implements AutoCloseable {
     }
   }
 
+  /** The roles a node may play: sessions and the HTTP API, and the two model roles. */
+  public static final List<String> ROLES = List.of("orchestrator", Role.small.name(), Role.large.name());
+
+  /**
+   * The roles this node plays, {@code tandem.roles}, read before anything else decides on them (a
+   * role missing from this list is one the node does not play).
+   *
+   * @throws InvalidConfigException {@code tandem.roles: unknown role
+   *     'fooo'; give one or more of orchestrator, small, large}, or {@code tandem.roles must be a
+   *     list, ...} for a value that is no list (with the {@code -D} options that give one)
+   */
+  public static List<String> roles(Config config) {
+    List<String> roles = ConfigSection.read(config, "tandem", c -> c.getStringList("roles"));
+    for (String r : roles)
+      if (!ROLES.contains(r))
+        throw InvalidConfigException.setting("tandem.roles", "tandem.roles: unknown role '" + r
+            + "'; give one or more of " + String.join(", ", ROLES), null);
+    return roles;
+  }
+
   /** The model roles configured for this node, from {@code tandem.small} and {@code tandem.large}. */
   public static Map<Role, RoleSpec> rolesFromConfig(Config config) {
     Map<Role, RoleSpec> out = new EnumMap<>(Role.class);
-    for (String r : config.getStringList("tandem.roles")) {
-      if (r.equals("orchestrator")) continue;
-      Role role;
-      try {
-        role = Role.valueOf(r);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("tandem.roles: unknown role '" + r + "' (orchestrator, small, large)");
-      }
-      out.put(role, RoleSpec.fromConfig(config, role));
+    for (String r : roles(config)) {
+      if (!r.equals("orchestrator")) out.put(Role.valueOf(r), RoleSpec.fromConfig(config, Role.valueOf(r)));
     }
     return out;
   }

@@ -55,6 +55,25 @@ class CommandLineMistakesTest {
     refusals.put(Map.of("tandem.small.max-batch", "1000000000"), "tandem serve: tandem.small: max-batch must be at most 4096"
         + " (sequences in one forward pass; 16 times vLLM's default max_num_seqs), got 1000000000");
     refusals.put(Map.of("tandem.http.api-keys.1.key", "sk-only-one"), "tandem serve: tandem.http.api-keys[1]: 'tenant' is missing");
+    // Typesafe Config would cut a fraction off (0.5: no limit at all) and read a bare duration as milliseconds.
+    refusals.put(Map.of("tandem.http.max-in-flight", "0.5"), "tandem serve: tandem.http.max-in-flight must be a whole number, got 0.5");
+    refusals.put(Map.of("tandem.small.max-batch", "0.5"), "tandem serve: tandem.small.max-batch must be a whole number, got 0.5");
+    refusals.put(Map.of("tandem.http.shutdown-deadline", "30"),
+        "tandem serve: tandem.http.shutdown-deadline must be a duration with its unit, like 30s or 30ms, got 30");
+    refusals.put(Map.of("tandem.http.api-keys.01.key", "sk-aaa", "tandem.http.api-keys.01.tenant", "a",
+        "tandem.http.api-keys.1.key", "sk-bbb", "tandem.http.api-keys.1.tenant", "b"), "tandem serve: tandem.http.api-keys.01: '01' is"
+        + " not an entry number; number the entries 0, 1, 2, ... without leading zeros, as in -Dtandem.http.api-keys.0.key=sk-..."
+        + " -Dtandem.http.api-keys.0.tenant=NAME");
+    // A -D option gives a string, never a list: the message gives the options that do.
+    refusals.put(Map.of("tandem.roles", "small,orchestrator"), "tandem serve: tandem.roles must be a list, like [a, b], got the string"
+        + " \"small,orchestrator\"; a -D option gives a list one element at a time: -Dtandem.roles.0=small -Dtandem.roles.1=orchestrator");
+    refusals.put(Map.of("tandem.small.devices", "cpu"), "tandem serve: tandem.small.devices must be a list, like [a, b], got the string"
+        + " \"cpu\"; a -D option gives a list one element at a time: -Dtandem.small.devices.0=cpu");
+    // An unknown role is named before anything decides on the roles (not as --port's mistake of a node without orchestrator).
+    refusals.put(Map.of("tandem.roles.0", "orchestrator", "tandem.roles.1", "fooo", "tandem.roles.2", "small"),
+        "tandem serve: tandem.roles: unknown role 'fooo'; give one or more of orchestrator, small, large");
+    refusals.put(Map.of("tandem.roles.0", "fooo"), "tandem serve: tandem.roles: unknown role 'fooo'; give one or more of orchestrator,"
+        + " small, large");
     refusals.put(Map.of("tandem.http.prot", "5", "tandem.sesion.worker-wait", "1s"), "tandem serve: system properties: unknown key"
         + " 'tandem.http.prot' (did you mean tandem.http.port?); unknown key 'tandem.sesion.worker-wait' (did you mean"
         + " tandem.session.worker-wait?)");

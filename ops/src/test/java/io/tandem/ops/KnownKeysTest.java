@@ -106,7 +106,20 @@ class KnownKeysTest {
   @Test
   void aKeyFarFromAnyListsTheKeysBesideIt() {
     String message = refusal("tandem.http.zzzzzzzzzz = 1");
-    assertEquals(true, message.startsWith("unknown key 'tandem.http.zzzzzzzzzz' (known keys: tandem.http.api-keys, tandem.http.api-keys-file, tandem.http.ask-timeout, "), message);
+    assertEquals(true, message.startsWith("unknown key 'tandem.http.zzzzzzzzzz' (known keys: tandem.http.")
+        && message.contains(" tandem.http.api-keys, tandem.http.api-keys-file, tandem.http.ask-timeout, "), message);
+  }
+
+  /**
+   * A name far from every name beside it gets no suggestion, however long the section they share:
+   * {@code foo} is nothing like {@code begin}, though the whole keys differ in a quarter of their letters.
+   */
+  @Test
+  void aNameFarFromEveryNameBesideItGetsNoSuggestionHoweverLongItsSection() {
+    String message = refusal("tandem.speculative.foo = 1");
+    assertEquals(true, message.startsWith("unknown key 'tandem.speculative.foo' (known keys: tandem.speculative.add-each-neg,"), message);
+    assertEquals("unknown key 'tandem.small-threads' (did you mean tandem.small.threads?)", refusal("tandem.small-threads = 2"),
+        "a dot typed as a dash is still near");
   }
 
   @Test

@@ -66,6 +66,18 @@ class RoleSpecTest {
     assertTrue(e.getMessage().startsWith("tandem.large: unknown precision 'bfloat16'"), e.getMessage());
   }
 
+  /** Typesafe Config's getInt reads 0.5 as 0: the message names the value given, not the value it was cut to. */
+  @Test
+  void aCountGivenWithAFractionIsRefusedAsGiven() {
+    Config node = ConfigFactory.parseString("tandem.small.max-batch = \"0.5\"").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
+    assertEquals("tandem.small.max-batch must be a whole number, got 0.5", e.getMessage());
+    Config huge = ConfigFactory.parseString("tandem.small.kv-cache-bytes = 99999999999999999999999").withFallback(ConfigFactory.load());
+    e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(huge, Role.small));
+    assertEquals("tandem.small.kv-cache-bytes must be a size in bytes up to 9223372036854775807, like 512MiB or 2GiB,"
+        + " got 99999999999999999999999", e.getMessage());
+  }
+
   /** This machine's physical memory as the OS reports it to the JVM. */
   private static long physicalMemory() {
     return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())

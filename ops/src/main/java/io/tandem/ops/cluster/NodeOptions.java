@@ -66,7 +66,7 @@ public final class NodeOptions {
       c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
     }
     ClusterConfig.port(c.getInt("tandem.cluster.port")); // from the config when not from --cluster-port
-    boolean all = c.getStringList("tandem.roles").containsAll(List.of("orchestrator", "small", "large"));
+    boolean all = io.tandem.ops.TandemNode.roles(c).containsAll(io.tandem.ops.TandemNode.ROLES);
     boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
         || c.getBoolean("tandem.cluster.enabled"));
     return c.withValue("tandem.cluster.enabled", ConfigValueFactory.fromAnyRef(enabled));

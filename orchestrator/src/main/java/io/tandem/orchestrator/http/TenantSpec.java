@@ -25,6 +25,8 @@ import java.util.TreeMap;
  */
 public record TenantSpec(String key, String tenant, int maxConcurrent, long tokensPerMinute) {
   private static final List<String> FIELDS = List.of("key", "tenant", "max-concurrent", "tokens-per-minute");
+  /** An entry's number as a system property gives it: 0, 1, 2, ... as written in one way only, up to a billion. */
+  private static final String ENTRY_NUMBER = "0|[1-9][0-9]{0,8}";
   private static final String SHAPE = "{\"key\": ..., \"tenant\": ..., \"max-concurrent\": ..., \"tokens-per-minute\": ...}";
 
   public TenantSpec {
@@ -45,10 +47,11 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    *     FILE: api-keys}
    * @throws IllegalArgumentException naming the entry and its field ({@code SOURCE[0].max-concurrent
    *     must be a whole number (0: unlimited), got the string "lots"}) when the list or an entry is
-   *     not of its shape, a field is missing, unknown or out of its range, or a key is listed twice
+   *     not of its shape, an entry's number is not written as one ({@code 01}, {@code -1}, {@code
+   *     a}), a field is missing, unknown or out of its range, or a key is listed twice
    */
   public static List<TenantSpec> fromList(ConfigValue list, String source) {
-    SortedMap<Long, ConfigValue> entries = numbered(list);
+    SortedMap<Long, ConfigValue> entries = numbered(list, source);
     if (entries == null)
       throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + ConfigSection.shown(list));
     List<TenantSpec> out = new ArrayList<>();
@@ -70,16 +73,26 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     return out;
   }
 
-  /** The entries of a list by position, or of an object whose keys are all whole numbers by those; null for anything else. */
-  private static SortedMap<Long, ConfigValue> numbered(ConfigValue value) {
+  /**
+   * The entries of a list by position, or of an object whose keys are entry numbers by those; null
+   * for anything else, an entry itself included ({@code api-keys { key = ..., tenant = ... }}).
+   *
+   * @throws IllegalArgumentException naming the first key of such an object that is no entry
+   *     number as written: one number is written one way only, so that {@code api-keys.01} and
+   *     {@code api-keys.1} are not one entry of which one key is dropped
+   */
+  private static SortedMap<Long, ConfigValue> numbered(ConfigValue value, String source) {
     SortedMap<Long, ConfigValue> out = new TreeMap<>();
     if (value instanceof ConfigList list) {
       for (int i = 0; i < list.size(); i++) out.put((long) i, list.get(i));
       return out;
     }
-    if (!(value instanceof ConfigObject object)) return null;
-    for (Map.Entry<String, ConfigValue> e : object.entrySet()) {
-      if (!e.getKey().matches("\\d{1,18}")) return null;
+    if (!(value instanceof ConfigObject object) || object.keySet().stream().anyMatch(FIELDS::contains)) return null;
+    for (Map.Entry<String, ConfigValue> e : new TreeMap<>(object).entrySet()) {
+      if (!e.getKey().matches(ENTRY_NUMBER))
+        throw new IllegalArgumentException(source + "." + e.getKey() + ": '" + e.getKey() + "' is not an entry number; number the"
+            + " entries 0, 1, 2, ... without leading zeros" + (source.contains(":") ? ""
+                : ", as in -D" + source + ".0.key=sk-... -D" + source + ".0.tenant=NAME"));
       out.put(Long.parseLong(e.getKey()), e.getValue());
     }
     return out;
@@ -132,7 +145,10 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));
     }
     if (n instanceof Double d && d != Math.rint(d))
-      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", String.valueOf(d)));
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));
+    // Typesafe Config reads a number beyond a long as a double, whose longValue is the largest long: named as given.
+    if (n instanceof Double d && Math.abs(d) >= 0x1p63)
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "from 0 to " + max + " (0: unlimited)", ConfigSection.shown(v)));
     return ConfigSection.within(key, n.longValue(), 0, max, "0: unlimited");
   }
 

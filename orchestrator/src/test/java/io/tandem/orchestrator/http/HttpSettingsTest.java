@@ -24,6 +24,14 @@ class HttpSettingsTest {
         () -> HttpSettings.fromConfig(ConfigFactory.parseString(hocon).withFallback(ConfigFactory.load())), hocon);
   }
 
+  /** The message HttpSettings refuses {@code properties} with, given as -D options give them. */
+  private static String refusedProperties(Map<String, String> properties) {
+    Properties p = new Properties();
+    p.putAll(properties);
+    return assertThrows(IllegalArgumentException.class,
+        () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())), properties.toString()).getMessage();
+  }
+
   /** A system property cannot carry a list: entries given by index make the list, as for tandem.ROLE.devices. */
   @Test
   void apiKeysCanBeGivenOneSystemPropertyAtATime() {
@@ -53,6 +61,43 @@ class HttpSettingsTest {
     e = assertThrows(IllegalArgumentException.class,
         () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())));
     assertEquals("tandem.http.api-keys[3]: the same key is listed twice", e.getMessage());
+  }
+
+  /**
+   * An entry's number is written one way: {@code api-keys.01} and {@code api-keys.1} would read as
+   * one entry, one key dropped without a word, so a number not written as one is refused by name.
+   */
+  @Test
+  void anApiKeyEntryNumberNotWrittenAsOneIsRefusedByName() {
+    assertEquals("tandem.http.api-keys.01: '01' is not an entry number; number the entries 0, 1, 2, ... without leading"
+        + " zeros, as in -Dtandem.http.api-keys.0.key=sk-... -Dtandem.http.api-keys.0.tenant=NAME",
+        refusedProperties(Map.of("tandem.http.api-keys.01.key", "sk-aaa", "tandem.http.api-keys.01.tenant", "a",
+            "tandem.http.api-keys.1.key", "sk-bbb", "tandem.http.api-keys.1.tenant", "b")));
+    for (String index : List.of("-1", "a", "1000000000000000000")) {
+      String message = refusedProperties(Map.of("tandem.http.api-keys." + index + ".key", "sk-aaa",
+          "tandem.http.api-keys." + index + ".tenant", "a"));
+      assertTrue(message.startsWith("tandem.http.api-keys." + index + ": '" + index + "' is not an entry number"), message);
+    }
+    // An entry written without the list around it is still named as such.
+    assertEquals("tandem.http.api-keys must be a list of entries {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
+        + " \"tokens-per-minute\": ...}, got an object", refused("tandem.http.api-keys { key = sk-1, tenant = t }").getMessage());
+  }
+
+  /** Typesafe Config's getInt reads 0.5 as 0, which for max-in-flight is "no limit": refused as given. */
+  @Test
+  void aCountGivenWithAFractionIsRefusedNotCut() {
+    assertEquals("tandem.http.max-in-flight must be a whole number, got 0.5", refused("tandem.http.max-in-flight = 0.5").getMessage());
+    assertEquals("tandem.http.port must be a whole number, got 18253.9", refused("tandem.http.port = 18253.9").getMessage());
+    assertEquals("tandem.http.max-max-tokens must be a whole number, got 0.9", refused("tandem.http.max-max-tokens = 0.9").getMessage());
+  }
+
+  /** Typesafe Config reads a bare number as milliseconds: shutdown-deadline = 30 would give a request 30 ms to finish. */
+  @Test
+  void aDurationWithoutItsUnitIsRefused() {
+    assertEquals("tandem.http.shutdown-deadline must be a duration with its unit, like 30s or 30ms, got 30",
+        refused("tandem.http.shutdown-deadline = 30").getMessage());
+    assertEquals("tandem.session.worker-wait must be a duration with its unit, like 10s or 10ms, got 10",
+        refused("tandem.session.worker-wait = 10").getMessage());
   }
 
   @Test

@@ -43,6 +43,8 @@ class TenantSpecTest {
     refusals.put(entry + "true}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got true");
     refusals.put(entry + "-1}", "api-keys[0].max-concurrent must be from 0 to 2147483647 (0: unlimited), got -1");
     refusals.put(entry + "3000000000}", "api-keys[0].max-concurrent must be from 0 to 2147483647 (0: unlimited), got 3000000000");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"tokens-per-minute\": 99999999999999999999}",
+        "api-keys[0].tokens-per-minute must be from 0 to 9223372036854775807 (0: unlimited), got 99999999999999999999");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"tokens-per-minute\": [1]}",
         "api-keys[0].tokens-per-minute must be a whole number (0: unlimited), got a list");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"\"}", "api-keys[0].tenant is empty");

@@ -35,6 +35,10 @@ public final class ConfigSection {
   /**
    * What {@code read} makes of the section at {@code path} of {@code root}.
    *
+   * <p>{@code read} is given the section through {@link StrictConfig}: a whole number or a size in
+   * bytes given with a fraction, and a duration given without its unit, are refused rather than
+   * read as Typesafe Config would read them (cut to a whole number; milliseconds).
+   *
    * @param path the section's full path, e.g. {@code tandem.http}
    * @throws InvalidConfigException in one line: {@code PATH.KEY must be WHAT IT TAKES, got VALUE} for
    *     a value not of its type, {@code PATH.KEY: missing} for a missing one, and what {@code read}
@@ -48,7 +52,7 @@ public final class ConfigSection {
       throw InvalidConfigException.setting(path, describe("", e, root), e);
     }
     try {
-      return read.apply(section);
+      return read.apply(StrictConfig.of(path, section));
     } catch (ConfigException.BadValue | ConfigException.WrongType | ConfigException.Missing e) {
       // Only these name a key of the section; a parse error in a file the section names (an API keys file) names that file.
       throw InvalidConfigException.setting(path, describe(path, e, section), e);
@@ -99,7 +103,31 @@ public final class ConfigSection {
       return oneLine(prefix + message);
     }
     ConfigValue value = read == null || !hasValue(read, key) ? null : read.getValue(key);
-    return mistake(prefix + key, takes, value != null ? shown(value) : given);
+    String mistake = mistake(prefix + key, takes, value != null ? shown(value) : given);
+    if (e instanceof ConfigException.WrongType && takes.equals(typed("LIST")) && fromSystemProperties(e))
+      return mistake + "; " + listAsProperties(prefix + key, value);
+    return mistake;
+  }
+
+  private static boolean fromSystemProperties(ConfigException e) {
+    return e.origin() != null && e.origin().description().startsWith("system properties");
+  }
+
+  /**
+   * How {@code -D} options give the list {@code key} was given as one string ({@code value}, or
+   * null when not at hand: the system property of that name is), one element a key: {@code
+   * -Dtandem.roles=small,orchestrator} is the string "small,orchestrator", as is {@code
+   * -Dtandem.roles=[small, orchestrator]} (only a file's HOCON reads brackets as a list).
+   */
+  private static String listAsProperties(String key, ConfigValue value) {
+    String text = value != null && value.valueType() == com.typesafe.config.ConfigValueType.STRING
+        ? (String) value.unwrapped() : System.getProperty(key, "");
+    java.util.List<String> elements = java.util.Arrays.stream(text.split("[\\s,\\[\\]\"']+")).filter(x -> !x.isEmpty()).toList();
+    if (elements.isEmpty()) elements = java.util.List.of("a", "b");
+    StringBuilder options = new StringBuilder();
+    for (int i = 0; i < elements.size(); i++) options.append(i == 0 ? "" : " ").append("-D").append(key).append('.').append(i).append('=')
+        .append(elements.get(i));
+    return "a -D option gives a list one element at a time: " + options;
   }
 
   private static boolean hasValue(Config c, String key) {
@@ -145,16 +173,27 @@ public final class ConfigSection {
   }
 
   /**
-   * {@code v} as a message quotes it: {@code the string "lots"}, {@code 1.5}, {@code true}, {@code
-   * null}, {@code a list}, {@code an object}.
+   * {@code v} as a message quotes it: {@code the string "lots"}, {@code 1.5} (also from the string
+   * "1.5"), {@code true}, {@code null}, {@code a list}, {@code an object}.
    */
   public static String shown(ConfigValue v) {
     return switch (v.valueType()) {
-      case STRING -> "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise());
+      // A number a -D option gives is a string: it is shown as the number it was written as.
+      case STRING -> isNumber((String) v.unwrapped()) ? ((String) v.unwrapped()).strip()
+          : "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise());
       case LIST -> "a list";
       case OBJECT -> "an object";
       case NUMBER, BOOLEAN, NULL -> String.valueOf(v.unwrapped());
     };
+  }
+
+  private static boolean isNumber(String s) {
+    try {
+      new java.math.BigDecimal(s.strip());
+      return true;
+    } catch (NumberFormatException e) {
+      return false;
+    }
   }
 
   /**

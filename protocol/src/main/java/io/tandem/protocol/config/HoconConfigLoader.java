@@ -5,7 +5,6 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigValue;
-import com.typesafe.config.ConfigValueType;
 import java.util.function.Function;
 
 /** Reads {@code tandem.speculative} from HOCON, over the defaults in protocol's reference.conf. */
@@ -17,9 +16,9 @@ final class HoconConfigLoader {
   static SpeculativeConfig load(Config root) {
     Config user = root.hasPath(PATH) ? root.getConfig(PATH) : ConfigFactory.empty();
     KnownKeys.check(root, PATH);
-    Config c =
+    Config c = StrictConfig.of(PATH,
         user.withFallback(
-            ConfigFactory.defaultReference(HoconConfigLoader.class.getClassLoader()).getConfig(PATH));
+            ConfigFactory.defaultReference(HoconConfigLoader.class.getClassLoader()).getConfig(PATH)));
     SpeculativeConfig.Builder b = SpeculativeConfig.paperDefaults().toBuilder();
     for (ConfigKey key : ConfigKey.values()) key.set(b, value(c, key));
     String source = user.isEmpty() ? "reference.conf" : origin(user.root());
@@ -43,12 +42,10 @@ final class HoconConfigLoader {
     return PATH + "." + ConfigKey.byPaper(paperKey).hocon;
   }
 
-  /** A number of seconds, or a duration ("5 minutes", "300s"). */
+  /** A number of seconds (also as a -D option gives it, a string), or a duration ("5 minutes", "300s"). */
   private static double timeOut(Config c, String key) {
-    ConfigValue v = c.getValue(key);
-    if (v.valueType() == ConfigValueType.NUMBER) {
-      return c.getDouble(key);
-    }
+    String seconds = StrictConfig.numberText(c.getValue(key));
+    if (seconds != null) return Double.parseDouble(seconds);
     return read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
   }
 
@@ -57,6 +54,9 @@ final class HoconConfigLoader {
       return getter.apply(key);
     } catch (ConfigException.WrongType | ConfigException.BadValue e) {
       throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, ConfigSection.describe(PATH, e, c));
+    } catch (InvalidConfigException e) {
+      // Refused by StrictConfig (a fraction where a whole number goes), named by its full key: this loader names the origin too.
+      throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, e.getMessage());
     }
   }
 

@@ -24,20 +24,32 @@ final class KeySuggestions {
 
   /**
    * The one of {@code names} fewest edits from {@code typed} (case aside; the first of a tie), when it
-   * is at most a quarter of {@code typed}'s letters away (two for a short name, as {@code prot} is
-   * from {@code port}); null when none is.
+   * is at most a quarter as many edits as {@code typed} has letters after the start the two share
+   * (two for a short stretch, as {@code prot} is from {@code port}); null when none is. The start
+   * they share does not count, so that a long common section does not make any name in it near:
+   * {@code tandem.speculative.foo} is five edits from {@code tandem.speculative.begin}, a quarter
+   * of its 22 letters, but all five of {@code foo}'s.
    */
   static String nearest(String typed, Collection<String> names) {
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
+    String t = typed.toLowerCase(Locale.ROOT);
     for (String candidate : names) {
-      int d = distance(typed.toLowerCase(Locale.ROOT), candidate.toLowerCase(Locale.ROOT));
+      int d = distance(t, candidate.toLowerCase(Locale.ROOT));
       if (d < bestDistance) {
         bestDistance = d;
         best = candidate;
       }
     }
-    return best != null && bestDistance <= Math.max(2, typed.length() / 4) ? best : null;
+    if (best == null) return null;
+    return bestDistance <= Math.max(2, (t.length() - sharedStart(t, best.toLowerCase(Locale.ROOT))) / 4) ? best : null;
+  }
+
+  /** How many letters {@code a} and {@code b} share at their start. */
+  private static int sharedStart(String a, String b) {
+    int n = 0;
+    while (n < a.length() && n < b.length() && a.charAt(n) == b.charAt(n)) n++;
+    return n;
   }
 
   /** Levenshtein distance. */

@@ -35,12 +35,86 @@ class ConfigSectionTest {
         refusal("ask-timeout", "abc", c -> c.getDuration("ask-timeout")));
     assertEquals("tandem.http.ask-timeout must be a duration, like 30s, 500ms or 2m, got the string \"10 parsecs\"",
         refusal("ask-timeout", "10 parsecs", c -> c.getDuration("ask-timeout")));
-    assertEquals("tandem.http.port must be a whole number up to 2147483647, got the string \"3000000000\"",
+    assertEquals("tandem.http.port must be a whole number up to 2147483647, got 3000000000",
         refusal("port", "3000000000", c -> c.getInt("port")));
     assertEquals("tandem.http.open must be true or false (on or off), got the string \"maybe\"",
         refusal("open", "maybe", c -> c.getBoolean("open")));
-    assertEquals("tandem.http.served-model-names must be a list, like [a, b], got the string \"x\"",
+    assertEquals("tandem.http.served-model-names must be a list, like [a, b], got the string \"x\"; a -D option gives a list"
+        + " one element at a time: -Dtandem.http.served-model-names.0=x",
         refusal("served-model-names", "x", c -> c.getStringList("served-model-names")));
+  }
+
+  /**
+   * Typesafe Config's getInt reads 0.5 as 0, which for max-in-flight means "no limit", and
+   * 18253.9 as port 18253: a whole number given with a fraction is refused, as it was given.
+   */
+  @Test
+  void aWholeNumberGivenWithAFractionIsRefusedNotCut() {
+    assertEquals("tandem.http.max-in-flight must be a whole number, got 0.5",
+        refusal("max-in-flight", "0.5", c -> c.getInt("max-in-flight")));
+    assertEquals("tandem.http.port must be a whole number, got 18253.9", refusal("port", "18253.9", c -> c.getInt("port")));
+    assertEquals("tandem.http.budget must be a whole number, got 1.5", refusal("budget", "1.5", c -> c.getLong("budget")));
+    Config file = ConfigFactory.parseString("tandem.http.max-in-flight = 1.5").withFallback(NODE);
+    assertEquals("tandem.http.max-in-flight must be a whole number, got 1.5", assertThrows(InvalidConfigException.class,
+        () -> ConfigSection.read(file, "tandem.http", c -> c.getInt("max-in-flight"))).getMessage(), "a number in a file too");
+    assertEquals("tandem.http.max-body-size must be a whole number of bytes or a size like 512MiB or 2GiB, got 0.5",
+        refusal("max-body-size", "0.5", c -> c.getBytes("max-body-size")));
+    // What has no fraction is read as before, however it is written.
+    assertEquals(Integer.valueOf(1000),
+        ConfigSection.read(systemProperty("tandem.http.max-in-flight", "1e3"), "tandem.http", c -> c.getInt("max-in-flight")));
+    assertEquals(Integer.valueOf(2),
+        ConfigSection.read(systemProperty("tandem.http.max-in-flight", "2.0"), "tandem.http", c -> c.getInt("max-in-flight")));
+    assertEquals(Long.valueOf(1L << 30), ConfigSection.read(systemProperty("tandem.http.max-body-size", "1.0GiB"), "tandem.http",
+        c -> c.getBytes("max-body-size")));
+  }
+
+  /** Typesafe Config reads a number beyond a long as the largest long: the message names the number given. */
+  @Test
+  void aNumberBeyondALongIsRefusedAsGiven() {
+    assertEquals("tandem.http.kv-cache-bytes must be a size in bytes up to 9223372036854775807, like 512MiB or 2GiB,"
+        + " got 99999999999999999999999", refusal("kv-cache-bytes", "99999999999999999999999", c -> c.getBytes("kv-cache-bytes")));
+    assertEquals("tandem.http.budget must be a whole number up to 9223372036854775807, got 99999999999999999999999",
+        refusal("budget", "99999999999999999999999", c -> c.getLong("budget")));
+  }
+
+  /** A -D option gives every value as a string; one that is a number is quoted as the number. */
+  @Test
+  void aNumberFromASystemPropertyIsShownAsANumber() {
+    assertEquals("tandem.http.kv-cache-bytes must be a size in bytes, like 512MiB or 2GiB, got -1",
+        refusal("kv-cache-bytes", "-1", c -> c.getBytes("kv-cache-bytes")));
+  }
+
+  /** Typesafe Config reads a bare number as milliseconds, where every default is written 30s: a unit is required. */
+  @Test
+  void aDurationWithoutItsUnitIsRefusedNotReadAsMilliseconds() {
+    assertEquals("tandem.http.shutdown-deadline must be a duration with its unit, like 30s or 30ms, got 30",
+        refusal("shutdown-deadline", "30", c -> c.getDuration("shutdown-deadline")));
+    Config file = ConfigFactory.parseString("tandem.http.worker-wait = 10").withFallback(NODE);
+    assertEquals("tandem.http.worker-wait must be a duration with its unit, like 10s or 10ms, got 10", assertThrows(
+        InvalidConfigException.class, () -> ConfigSection.read(file, "tandem.http", c -> c.getDuration("worker-wait"))).getMessage());
+    assertEquals("tandem.http.ask-timeout must be a duration with its unit, like 1.5s or 1.5ms, got 1.5",
+        refusal("ask-timeout", "1.5", c -> c.getDuration("ask-timeout", java.util.concurrent.TimeUnit.SECONDS)));
+    assertEquals(Duration.ofSeconds(30), ConfigSection.read(systemProperty("tandem.http.a", "30s"), "tandem.http", c -> c.getDuration("a")));
+    assertEquals(Duration.ofDays(2), ConfigSection.read(systemProperty("tandem.http.a", "2d"), "tandem.http", c -> c.getDuration("a")));
+    assertEquals(Duration.ofMillis(30), ConfigSection.read(systemProperty("tandem.http.a", "30 ms"), "tandem.http", c -> c.getDuration("a")));
+  }
+
+  /**
+   * A -D option cannot give a list in one value ({@code -Dtandem.roles=small,orchestrator} and
+   * {@code -Dtandem.roles=[small, orchestrator]} are strings): the message gives the options that do.
+   */
+  @Test
+  void aListGivenAsOneSystemPropertyIsAnsweredWithTheOptionsThatGiveIt() {
+    assertEquals("tandem.http.served-model-names must be a list, like [a, b], got the string \"a,b\"; a -D option gives a list"
+        + " one element at a time: -Dtandem.http.served-model-names.0=a -Dtandem.http.served-model-names.1=b",
+        refusal("served-model-names", "a,b", c -> c.getStringList("served-model-names")));
+    assertEquals("tandem.http.served-model-names must be a list, like [a, b], got the string \"[x, y]\"; a -D option gives a list"
+        + " one element at a time: -Dtandem.http.served-model-names.0=x -Dtandem.http.served-model-names.1=y",
+        refusal("served-model-names", "[x, y]", c -> c.getStringList("served-model-names")));
+    Config file = ConfigFactory.parseString("tandem.http.served-model-names = x").withFallback(NODE);
+    assertEquals("tandem.http.served-model-names must be a list, like [a, b], got the string \"x\"", assertThrows(
+        InvalidConfigException.class, () -> ConfigSection.read(file, "tandem.http", c -> c.getStringList("served-model-names")))
+        .getMessage(), "in a file, brackets make a list");
   }
 
   @Test

@@ -41,6 +41,23 @@ class HoconConfigLoaderTest {
     assertEquals(12.5, c.timeOut());
   }
 
+  /** A -D option gives the string "300": seconds, as the number 300 in a file is, not 300 ms as a duration. */
+  @Test
+  void timeOutInPlainSecondsFromASystemPropertyIsSeconds() {
+    assertEquals(300.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "300")).timeOut());
+    assertEquals(2.5, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "2.5")).timeOut());
+    assertEquals(120.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "2m")).timeOut());
+  }
+
+  /** Typesafe Config's getInt reads 1.5 as 1: a budget given with a fraction is refused as given. */
+  @Test
+  void aWholeNumberGivenWithAFractionIsRefused() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        systemProperty("tandem.speculative.max-target-tokens", "1.5")));
+    assertEquals("system properties: tandem.speculative.max-target-tokens must be a whole number, got 1.5", e.getMessage());
+    assertEquals("tandem.speculative.max-target-tokens", e.key());
+  }
+
   @Test
   void aMisspeltKeyIsRefusedWithTheNearestKnownKey() {
     InvalidConfigException e =

@@ -1,0 +1,110 @@
+package io.tandem.protocol.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.math.BigDecimal;
+
+/**
+ * A section of a node's configuration whose getters refuse the values Typesafe Config would
+ * silently bend into another: its {@code getInt} and {@code getLong} cut a fraction off ({@code
+ * max-in-flight = 0.5} is read as 0, which means "no limit"), its {@code getBytes} and {@code
+ * getLong} read a number beyond a long as {@link Long#MAX_VALUE}, and its {@code getDuration} reads
+ * a bare number as milliseconds ({@code shutdown-deadline = 30} is 30 ms where every default is
+ * written {@code 30s}). Every other getter is Typesafe Config's own. A value given with {@code -D}
+ * is a string ({@code "0.5"}) that Typesafe Config reads as a number where one is wanted, so it is
+ * judged as that number.
+ */
+final class StrictConfig {
+  private StrictConfig() {}
+
+  /**
+   * {@code section} with strict getters; a value they refuse is named by {@code path} and its key.
+   *
+   * @param path the section's full path ({@code tandem.http}), or empty when keys are read in full
+   * @throws InvalidConfigException from a getter, in one line: {@code tandem.http.max-in-flight must
+   *     be a whole number, got 0.5}; {@code tandem.http.shutdown-deadline must be a duration with its
+   *     unit, like 30s or 30ms, got 30}
+   */
+  static Config of(String path, Config section) {
+    return (Config) Proxy.newProxyInstance(Config.class.getClassLoader(), new Class<?>[] {Config.class}, (proxy, method, args) -> {
+      if (args != null && args.length > 0 && args[0] instanceof String key) {
+        ConfigValue v = valueAt(section, key);
+        String full = path.isEmpty() ? key : path + "." + key;
+        if (v != null) {
+          switch (method.getName()) {
+            case "getInt" -> requireWhole(full, v, "a whole number", "a whole number up to " + Integer.MAX_VALUE);
+            case "getLong" -> requireWhole(full, v, "a whole number", "a whole number up to " + Long.MAX_VALUE);
+            case "getBytes", "getMemorySize" -> requireWhole(full, v, "a whole number of bytes or a size like 512MiB or 2GiB",
+                "a size in bytes up to " + Long.MAX_VALUE + ", like 512MiB or 2GiB");
+            case "getDuration", "getMillis", "getNanos" -> requireUnit(full, v);
+            default -> {}
+          }
+        }
+      }
+      try {
+        return method.invoke(section, args);
+      } catch (InvocationTargetException e) {
+        throw e.getCause();
+      }
+    });
+  }
+
+  /** The value at {@code key}, or null where the getter itself is to say what is wrong (missing, null, a path through a value). */
+  private static ConfigValue valueAt(Config section, String key) {
+    try {
+      return section.hasPath(key) ? section.getValue(key) : null;
+    } catch (ConfigException e) {
+      return null;
+    }
+  }
+
+  /**
+   * Refuses a number with a fraction ({@code fraction}: what the key takes) or beyond a long
+   * ({@code beyond}). Other values are the getter's to judge.
+   */
+  private static void requireWhole(String key, ConfigValue v, String fraction, String beyond) {
+    String text = numberText(v);
+    if (text == null) return;
+    BigDecimal n;
+    try {
+      n = new BigDecimal(text);
+    } catch (NumberFormatException e) {
+      // What Double.parseDouble reads but BigDecimal does not (NaN, Infinity, 1.5d) is no whole number.
+      throw InvalidConfigException.setting(key, ConfigSection.mistake(key, fraction, text), null);
+    }
+    if (n.stripTrailingZeros().scale() > 0)
+      throw InvalidConfigException.setting(key, ConfigSection.mistake(key, fraction, text), null);
+    if (n.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0 || n.compareTo(BigDecimal.valueOf(Long.MIN_VALUE)) < 0)
+      throw InvalidConfigException.setting(key, ConfigSection.mistake(key, beyond, text), null);
+  }
+
+  /** Refuses a duration without its unit, which Typesafe Config would read as milliseconds. */
+  private static void requireUnit(String key, ConfigValue v) {
+    String text = numberText(v);
+    // Typesafe Config takes the letters a duration ends in as its unit: 30d is 30 days.
+    if (text == null || Character.isLetter(text.charAt(text.length() - 1))) return;
+    throw InvalidConfigException.setting(key, ConfigSection.mistake(key, "a duration with its unit, like " + text + "s or " + text + "ms",
+        text), null);
+  }
+
+  /**
+   * The text of {@code v} where Typesafe Config reads it as a number: a number, or a string that
+   * {@link Double#parseDouble} reads (its {@code DefaultTransformer} tries {@link Long#parseLong},
+   * then that); null for anything else.
+   */
+  static String numberText(ConfigValue v) {
+    if (v.valueType() == ConfigValueType.NUMBER) return v.render();
+    if (v.valueType() != ConfigValueType.STRING) return null;
+    String s = ((String) v.unwrapped()).strip();
+    try {
+      Double.parseDouble(s);
+      return s;
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+}
