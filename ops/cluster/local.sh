@@ -36,7 +36,7 @@ Settings (environment variables, read by \`up\`; \`status\`, \`down\` and \`rest
                         scripted:ops/cluster/demo/large.json
   TANDEM_ORCHESTRATORS  1 or 2 (default 1)
   TANDEM_JAVA_OPTS      JVM options of every node (default -Xmx1g; -Dtandem.KEY=VALUE sets a config key)
-  TANDEM_UP_TIMEOUT     seconds \`up\` waits for the HTTP API (default 120)
+  TANDEM_UP_TIMEOUT     seconds \`up\` and \`restart\` wait for the nodes (default 120)
   TANDEM_CLUSTER_DIR    logs, pid files and the settings \`up\` used (default .tandem/cluster in the
                         repository); \`status\` and \`down\` without it use the folder \`up\` last used
 EOF
@@ -80,12 +80,24 @@ load_settings() {
     2) nodes=(orchestrator small large orchestrator2) ;;
     *) echo "local.sh: TANDEM_ORCHESTRATORS must be 1 or 2, not '$orchestrators'" >&2; exit 2 ;;
   esac
+  # Read by `up` and `restart` only once nodes run: a bad one would fail with them left running.
+  up_timeout="${TANDEM_UP_TIMEOUT:-120}"
+  case "$1" in up|restart) require_seconds TANDEM_UP_TIMEOUT "$up_timeout" ;; esac
 }
 
 # $1=$2 is a port number from which the next $3 ports are free to use too (all within 1-65535).
+# Checked as text before any arithmetic: bash evaluates a variable's text in $((...)) as an expression.
 require_port() {
-  if ! [[ "$2" =~ ^[0-9]{1,5}$ ]] || [ "$2" -lt 1 ] || [ $(($2 + $3)) -gt 65535 ]; then
+  if ! [[ "$2" =~ ^[1-9][0-9]{0,4}$ ]] || [ $(($2 + $3)) -gt 65535 ]; then
     echo "local.sh: $1=$2: not a port; give a number from 1 to $((65535 - $3)) (the nodes also use the $3 port(s) after it)" >&2
+    exit 2
+  fi
+}
+
+# $1=$2 is a whole number of seconds from 1 (checked as text, as require_port does).
+require_seconds() {
+  if ! [[ "$2" =~ ^[1-9][0-9]{0,5}$ ]]; then
+    echo "local.sh: $1=$2: not a number of seconds; give a whole number from 1 to 999999 (default 120)" >&2
     exit 2
   fi
 }
@@ -205,7 +217,7 @@ start_node() {
 # first (a cluster half up is no use), with $1 = restart it leaves the running cluster alone.
 await_ready() {
   local mode="$1"; shift
-  local watched=("$@") deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120})) waiting=(orchestrator) state n
+  local watched=("$@") deadline=$((SECONDS + up_timeout)) waiting=(orchestrator) state n
   [ "$orchestrators" = 2 ] && waiting+=(orchestrator2)
   while [ ${#waiting[@]} -gt 0 ]; do
     for n in "${watched[@]}"; do
@@ -224,7 +236,7 @@ await_ready() {
     waiting=(${still[@]+"${still[@]}"})
     [ ${#waiting[@]} -eq 0 ] && break
     if [ $SECONDS -ge "$deadline" ]; then
-      echo "local.sh: ${waiting[*]} did not answer on HTTP within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir" >&2
+      echo "local.sh: ${waiting[*]} did not answer on HTTP within $up_timeout s; see the logs in $dir" >&2
       give_up "$mode"
     fi
     sleep 0.5
@@ -272,8 +284,17 @@ restart() {
     exit 1
   fi
   local node="${1:-}" o
-  if [ -z "$node" ] || [[ ! " ${nodes[*]} " == *" $node "* ]]; then
+  if [ -z "$node" ]; then
     echo "local.sh: restart which node? give one of ${nodes[*]}" >&2
+    exit 2
+  fi
+  if [[ ! " ${nodes[*]} " == *" $node "* ]]; then
+    if [ "$node" = orchestrator2 ]; then
+      echo "local.sh: orchestrator2 is not in this cluster (up ran with TANDEM_ORCHESTRATORS=$orchestrators; up with" \
+        "TANDEM_ORCHESTRATORS=2 starts it); give one of ${nodes[*]}" >&2
+    else
+      echo "local.sh: restart $node: no such node in this cluster; give one of ${nodes[*]}" >&2
+    fi
     exit 2
   fi
   stop_node "$node"
@@ -307,7 +328,7 @@ restart() {
 # Waits until every orchestrator in the map named $2 (orchestrator -> its log's length before the
 # restart) has logged, after that line, that it offers the workers of node $1 to its sessions.
 await_offered() {
-  local node="$1" o deadline=$((SECONDS + ${TANDEM_UP_TIMEOUT:-120}))
+  local node="$1" o deadline=$((SECONDS + up_timeout))
   local -n marks="$2"
   local up="node akka://tandem@127.0.0.1:$(cluster_port_of "$node") (incarnation"
   for o in "${!marks[@]}"; do
@@ -321,7 +342,7 @@ await_offered() {
         fi
       done
       if [ $SECONDS -ge "$deadline" ]; then
-        echo "local.sh: $o did not take $node's workers within ${TANDEM_UP_TIMEOUT:-120} s; see the logs in $dir" >&2
+        echo "local.sh: $o did not take $node's workers within $up_timeout s; see the logs in $dir" >&2
         exit 1
       fi
       sleep 0.5

@@ -66,7 +66,10 @@ public final class Models {
 
   private static Path existing(String path, String spec) {
     Path p = Path.of(path);
-    if (!Files.isRegularFile(p)) throw new IllegalArgumentException("model '" + spec + "': no such file " + p);
+    // A relative path is taken from the folder the process runs in, which may not be the one the user thinks of.
+    if (!Files.isRegularFile(p))
+      throw new IllegalArgumentException("model '" + spec + "': no such file " + p + (p.isAbsolute() ? ""
+          : " (a relative path is taken from the folder the command runs in, " + Path.of("").toAbsolutePath() + ")"));
     return p;
   }
 

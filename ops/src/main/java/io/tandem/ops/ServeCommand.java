@@ -61,7 +61,7 @@ public final class ServeCommand implements Callable<Integer> {
     Config placed = node.apply(base);
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
-    requireServesAlone(placed);
+    requireServesAlone(placed, node.aloneBy(base));
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
     // Only an orchestrator serves HTTP: a worker given an HTTP address would ignore it without a word.
     if (!orchestrator && (port != null || host != null))
@@ -87,7 +87,9 @@ public final class ServeCommand implements Callable<Integer> {
       http = http.withTenants(all);
     }
     if (orchestrator && http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
-      throw new IllegalArgumentException("refusing to serve " + http.host() + " with no API keys: give --api-keys FILE, or bind 127.0.0.1");
+      // The fix is in what was given (keys, or another address), as with any other --host mistake.
+      throw UsageError.of(host != null ? "--host" : "tandem.http.host", "refusing to serve " + http.host()
+          + " with no API keys: give --api-keys FILE, or bind 127.0.0.1", null);
     if (orchestrator && placed.getBoolean("tandem.cluster.enabled") && http.port() != 0
         && http.port() == placed.getInt("tandem.cluster.port"))
       throw new UsageError("--port and --cluster-port are both " + http.port()
@@ -137,23 +139,26 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /**
-   * Refuses a node outside a cluster ({@code --no-cluster}) that cannot serve on its own: without
-   * the orchestrator role nothing can reach its workers, and an orchestrator with neither model
-   * role has no worker at all. With one model role it serves that model alone (README, "Tandem as
-   * an engine").
+   * Refuses a node outside a cluster ({@code --no-cluster} or {@code tandem.cluster.enabled = off})
+   * that cannot serve on its own: without the orchestrator role nothing can reach its workers, and an
+   * orchestrator with neither model role has no worker at all. With one model role it serves that
+   * model alone (README, "Tandem as an engine").
    *
-   * @throws UsageError naming {@code --no-cluster}, the roles, and the role to add
+   * @param aloneBy what runs the node alone, as {@link NodeOptions#aloneBy} names it (null: nothing
+   *     chose it, so the node has all three roles)
+   * @throws UsageError naming what runs it alone, the roles, and the role to add
    */
-  static void requireServesAlone(Config placed) {
+  static void requireServesAlone(Config placed, String aloneBy) {
     if (placed.getBoolean("tandem.cluster.enabled")) return;
     List<String> roles = placed.getStringList("tandem.roles");
-    String given = "--no-cluster with the roles " + String.join(",", roles);
+    String alone = aloneBy == null ? "--no-cluster" : aloneBy;
+    String given = alone + " with the roles " + String.join(",", roles);
     if (!roles.contains("orchestrator"))
       throw new UsageError(given + ": outside a cluster no orchestrator can reach this node's workers; add orchestrator"
-          + " to --roles to serve HTTP from this node, or leave out --no-cluster and give --seed-nodes to join a cluster");
+          + " to --roles to serve HTTP from this node, or leave out " + alone + " and give --seed-nodes to join a cluster");
     if (!roles.contains("small") && !roles.contains("large"))
       throw new UsageError(given + ": outside a cluster this orchestrator has no model worker to run sessions on; add small,"
-          + " large or both to --roles, or leave out --no-cluster so that worker nodes can join it");
+          + " large or both to --roles, or leave out " + alone + " so that worker nodes can join it");
   }
 
   /**

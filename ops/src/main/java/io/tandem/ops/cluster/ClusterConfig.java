@@ -61,19 +61,33 @@ public final class ClusterConfig {
     return (int) ConfigSection.within("tandem.cluster.port", port, 0, 65535, "0 picks a free one");
   }
 
-  /** {@code host:port} (or a full {@code akka://system@host:port}) as an Akka address. */
+  /**
+   * {@code host:port} (or a full {@code akka://system@host:port}) as an Akka address, its host and
+   * port checked here: Akka would take a port out of range only to fail each send with a stack trace,
+   * and then wait for a join that never comes.
+   *
+   * @throws IllegalArgumentException {@code seed node 'SEED' ...}: no host:port, no host, or a port
+   *     that is not a number from 1 to 65535
+   */
   static String address(String system, String seed) {
     String s = seed.trim();
-    if (s.startsWith("akka://")) return s;
-    int colon = s.lastIndexOf(':');
-    if (colon <= 0 || colon == s.length() - 1)
+    boolean full = s.startsWith("akka://");
+    String hostPort = full ? s.substring(s.indexOf('@') + 1) : s;
+    if (full && !s.contains("@"))
+      throw new IllegalArgumentException("seed node '" + seed + "' is not akka://SYSTEM@host:port (or host:port, e.g. 127.0.0.1:25520)");
+    int colon = hostPort.lastIndexOf(':');
+    if (colon < 0 || colon == hostPort.length() - 1)
       throw new IllegalArgumentException("seed node '" + seed + "' is not host:port (e.g. 127.0.0.1:25520)");
-    try {
-      Integer.parseInt(s.substring(colon + 1));
-    } catch (NumberFormatException e) {
+    String host = hostPort.substring(0, colon);
+    String port = hostPort.substring(colon + 1);
+    if (host.isBlank() || !host.equals(host.strip()) || host.chars().anyMatch(ch -> ch == '/' || ch == '@' || Character.isWhitespace(ch)))
+      throw new IllegalArgumentException("seed node '" + seed + "' has no host name or address before its port (host:port, e.g. 127.0.0.1:25520)");
+    if (!port.matches("[0-9]{1,9}"))
       throw new IllegalArgumentException("seed node '" + seed + "' has no numeric port (host:port, e.g. 127.0.0.1:25520)");
-    }
-    return "akka://" + system + "@" + s;
+    int p = Integer.parseInt(port);
+    if (p < 1 || p > 65535)
+      throw new IllegalArgumentException("seed node '" + seed + "' has the port " + p + ", out of range: use 1-65535 (the seed node's --cluster-port)");
+    return full ? s : "akka://" + system + "@" + s;
   }
 
   /** The system name nodes of one cluster share. */

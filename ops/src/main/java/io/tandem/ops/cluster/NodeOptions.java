@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
  *
  * <p>A node with all three roles and no cluster flag runs alone on Akka's local provider: nothing
  * could join it, and it starts without remoting. Any of {@code --cluster}, {@code --cluster-port},
- * {@code --seed-nodes}, or fewer roles makes it a cluster member; {@code --no-cluster} forces local.
+ * {@code --cluster-host}, {@code --seed-nodes} (or the setting of one), or fewer roles makes it a
+ * cluster member; {@code --no-cluster} or {@code tandem.cluster.enabled = off} forces local.
  */
 public final class NodeOptions {
 
@@ -47,9 +48,16 @@ public final class NodeOptions {
     this.seedNodes = seedNodes;
   }
 
-  /** {@code base} with this node's roles and cluster placement, cluster enabled unless --no-cluster. */
+  /**
+   * {@code base} with this node's roles and cluster placement, and {@code tandem.cluster.enabled}
+   * decided: off when {@link #aloneBy} says so; otherwise on with {@code --cluster}, any placement
+   * ({@link #placedBy}: a flag or its setting) or fewer than three roles (README, "a cluster").
+   *
+   * @throws UsageError for a flag that cannot be used, or a placement beside what runs the node alone
+   * @throws io.tandem.protocol.config.InvalidConfigException for a {@code tandem.cluster} setting that cannot be used
+   */
   public Config apply(Config base) {
-    requireNoClusterAlone();
+    requireNoClusterAlone(base);
     Config c = base;
     if (roles != null && !roles.isEmpty()) {
       for (String r : roles)
@@ -61,34 +69,81 @@ public final class NodeOptions {
     requirePort("--cluster-port", port);
     if (port != null) c = c.withValue("tandem.cluster.port", ConfigValueFactory.fromAnyRef(port));
     if (hostname != null) c = c.withValue("tandem.cluster.hostname", ConfigValueFactory.fromAnyRef(hostname));
-    if (seedNodes != null) {
-      for (String s : seedNodes) UsageError.parse("--seed-nodes", () -> ClusterConfig.address("tandem", s)); // fail early on a malformed one
-      c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
+    if (seedNodes != null) c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
+    // Malformed seed nodes fail now, from the flag or the setting alike, not as Akka's retries after loading.
+    String seedsBy = seedNodes != null ? "--seed-nodes" : "tandem.cluster.seed-nodes";
+    for (String s : c.getStringList("tandem.cluster.seed-nodes")) {
+      try {
+        ClusterConfig.address(ClusterConfig.systemName(c), s);
+      } catch (IllegalArgumentException e) {
+        throw UsageError.of(seedsBy, seedsBy + ": " + e.getMessage(), e);
+      }
     }
     ClusterConfig.port(c.getInt("tandem.cluster.port")); // from the config when not from --cluster-port
     boolean all = io.tandem.ops.TandemNode.roles(c).containsAll(io.tandem.ops.TandemNode.ROLES);
-    boolean enabled = !noCluster && (cluster || port != null || hostname != null || seedNodes != null || !all
-        || c.getBoolean("tandem.cluster.enabled"));
+    boolean enabled = aloneBy(base) == null && (cluster || Boolean.TRUE.equals(enabledSetting(base)) || !placedBy(base).isEmpty() || !all);
     return c.withValue("tandem.cluster.enabled", ConfigValueFactory.fromAnyRef(enabled));
   }
 
   /**
-   * Refuses {@code --no-cluster} beside a flag that places the node in a cluster: one of the two
-   * would be ignored without a word.
-   *
-   * @throws UsageError {@code --no-cluster and --seed-nodes contradict each other: ...}
+   * What runs this node alone, as a message names it: {@code --no-cluster}, or {@code
+   * tandem.cluster.enabled = off} set by the user (a {@code -D}, a {@code -Dconfig.file}) without
+   * {@code --cluster} (a flag overrides its setting). Null when neither does (application.conf's
+   * {@code off} is no choice: a node with fewer roles or a placement still joins a cluster).
    */
-  private void requireNoClusterAlone() {
-    if (!noCluster) return;
+  public String aloneBy(Config base) {
+    if (noCluster) return "--no-cluster";
+    if (!cluster && Boolean.FALSE.equals(enabledSetting(base))) return "tandem.cluster.enabled = off";
+    return null;
+  }
+
+  /**
+   * What places this node in a cluster, each by the flag or else the setting that gives it: {@code
+   * --cluster}, {@code --seed-nodes} or a non-empty {@code tandem.cluster.seed-nodes}, {@code
+   * --cluster-port} or {@code tandem.cluster.port}, {@code --cluster-host} or {@code
+   * tandem.cluster.hostname} (a setting only when the user set it). Empty when nothing does.
+   */
+  private List<String> placedBy(Config base) {
     List<String> placing = new java.util.ArrayList<>();
     if (cluster) placing.add("--cluster");
     if (seedNodes != null) placing.add("--seed-nodes");
+    else if (userSet(base, "tandem.cluster.seed-nodes") && !base.getStringList("tandem.cluster.seed-nodes").isEmpty())
+      placing.add("tandem.cluster.seed-nodes");
     if (port != null) placing.add("--cluster-port");
+    else if (userSet(base, "tandem.cluster.port")) placing.add("tandem.cluster.port");
     if (hostname != null) placing.add("--cluster-host");
+    else if (userSet(base, "tandem.cluster.hostname")) placing.add("tandem.cluster.hostname");
+    return placing;
+  }
+
+  /** {@code tandem.cluster.enabled} when the user set it, null when it is application.conf's default. */
+  private static Boolean enabledSetting(Config base) {
+    return userSet(base, "tandem.cluster.enabled") ? base.getBoolean("tandem.cluster.enabled") : null;
+  }
+
+  /**
+   * Whether the user set {@code key} (a {@code -D}: "system properties"; a file of one's own: its
+   * name) rather than leaving the default, whose origin is Tandem's application.conf (also through a
+   * {@code -Dconfig.file} that includes it).
+   */
+  private static boolean userSet(Config base, String key) {
+    return base.hasPath(key) && !"application.conf".equals(base.getValue(key).origin().resource());
+  }
+
+  /**
+   * Refuses what runs this node alone ({@link #aloneBy}) beside what places it in a cluster
+   * ({@link #placedBy}), from flags and settings alike: one of the two would be ignored without a word.
+   *
+   * @throws UsageError {@code --no-cluster and --seed-nodes contradict each other: ...}
+   */
+  private void requireNoClusterAlone(Config base) {
+    String alone = aloneBy(base);
+    if (alone == null) return;
+    List<String> placing = placedBy(base);
     if (placing.isEmpty()) return;
     String them = String.join(", ", placing);
-    throw new UsageError("--no-cluster and " + them + " contradict each other: --no-cluster runs this node alone (Akka's"
-        + " local provider: no cluster to join, no port to listen on); leave out --no-cluster to make it a cluster member,"
+    throw new UsageError(alone + " and " + them + " contradict each other: " + alone + " runs this node alone (Akka's"
+        + " local provider: no cluster to join, no port to listen on); leave out " + alone + " to make it a cluster member,"
         + " or leave out " + them + " to run it alone");
   }
 

@@ -47,7 +47,7 @@ class LocalClusterScriptIT {
 
   record Run(int exit, String output) {}
 
-  private static Run run(Map<String, String> env, String... command) throws Exception {
+  static Run run(Map<String, String> env, String... command) throws Exception {
     List<String> line = new ArrayList<>(List.of(repo().resolve("ops/cluster/local.sh").toString()));
     line.addAll(List.of(command));
     ProcessBuilder pb = new ProcessBuilder(line)
@@ -92,7 +92,7 @@ class LocalClusterScriptIT {
     return env;
   }
 
-  private static List<String> pidFiles(Path dir) throws IOException {
+  static List<String> pidFiles(Path dir) throws IOException {
     try (Stream<Path> files = Files.list(dir)) {
       return files.map(f -> f.getFileName().toString()).filter(f -> f.endsWith(".pid")).toList();
     }
@@ -200,7 +200,8 @@ class LocalClusterScriptIT {
 
       Run which = run(same, "restart", "nobody");
       assertEquals(2, which.exit(), which.output());
-      assertEquals("local.sh: restart which node? give one of orchestrator small large", which.output().strip());
+      assertEquals("local.sh: restart nobody: no such node in this cluster; give one of orchestrator small large",
+          which.output().strip());
     } finally {
       run(same, "down");
     }

@@ -69,4 +69,36 @@ class NodeOptionsTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterConfig.resolve(cmd.node.apply(node)));
     assertEquals("tandem.cluster.join-warning-after must be a duration, like 30s, 500ms or 2m, got the string \"abc\"", e.getMessage());
   }
+
+  private static Config apply(String conf, String... args) {
+    Cmd cmd = new Cmd();
+    new CommandLine(cmd).parseArgs(args);
+    return ClusterConfig.resolve(cmd.node.apply(ConfigFactory.parseString(conf).withFallback(ConfigFactory.load())));
+  }
+
+  /** README gives tandem.cluster.enabled and the placement keys as the flags' settings: each acts as its flag. */
+  @Test
+  void theClusterSettingsActAsTheirFlags() {
+    assertEquals("local", apply("tandem.cluster.enabled = off", "--roles", "orchestrator,small").getString("akka.actor.provider"));
+    assertEquals("cluster", parse("--roles", "orchestrator,small").getString("akka.actor.provider"),
+        "application.conf's off is no choice: fewer roles still make a member");
+    assertEquals("cluster", apply("tandem.cluster.enabled = off", "--cluster").getString("akka.actor.provider"), "a flag overrides its setting");
+    Config seeded = apply("tandem.cluster.seed-nodes = [\"127.0.0.1:25520\"]");
+    assertEquals("cluster", seeded.getString("akka.actor.provider"), "a seed-nodes setting places a node of all roles, as --seed-nodes does");
+    assertEquals(List.of("akka://tandem@127.0.0.1:25520"), seeded.getStringList("akka.cluster.seed-nodes"));
+    IllegalArgumentException both = assertThrows(IllegalArgumentException.class,
+        () -> apply("tandem.cluster.enabled = off\ntandem.cluster.hostname = \"10.0.0.1\""));
+    assertTrue(both.getMessage().startsWith("tandem.cluster.enabled = off and tandem.cluster.hostname contradict each other"),
+        both.getMessage());
+  }
+
+  @Test
+  void aSeedNodeIsCheckedForItsHostAndPortRangeInBothForms() {
+    assertThrows(IllegalArgumentException.class, () -> ClusterConfig.address("tandem", "127.0.0.1:65536"));
+    assertThrows(IllegalArgumentException.class, () -> ClusterConfig.address("tandem", "akka://tandem@127.0.0.1:0"));
+    assertThrows(IllegalArgumentException.class, () -> ClusterConfig.address("tandem", "akka://tandem127.0.0.1:25520"));
+    assertThrows(IllegalArgumentException.class, () -> ClusterConfig.address("tandem", " :25520"));
+    assertEquals("akka://tandem@127.0.0.1:65535", ClusterConfig.address("tandem", "127.0.0.1:65535"));
+    assertEquals("akka://tandem@[::1]:25520", ClusterConfig.address("tandem", "[::1]:25520"));
+  }
 }

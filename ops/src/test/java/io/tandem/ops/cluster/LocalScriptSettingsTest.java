@@ -1,0 +1,67 @@
+package io.tandem.ops.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import io.tandem.ops.cluster.LocalClusterScriptIT.Run;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ops/cluster/local.sh} refuses a setting it cannot use, or a node it does not have, in one
+ * line and exit status 2 before it starts anything: a cluster half up is no use. (Nothing here starts
+ * a node; {@link LocalClusterScriptIT} runs real clusters.)
+ */
+class LocalScriptSettingsTest {
+
+  private static Map<String, String> env(Path dir, String... more) {
+    Map<String, String> env = new java.util.HashMap<>(Map.of("TANDEM_CLUSTER_DIR", dir.toString(),
+        "TANDEM_HTTP_PORT", "18057", "TANDEM_CLUSTER_PORT", "18110"));
+    for (int i = 0; i < more.length; i += 2) env.put(more[i], more[i + 1]);
+    return env;
+  }
+
+  /** Bash evaluates a variable's text in $((...)) as an expression: it is checked as text first. */
+  @Test
+  void aTimeoutThatIsNoWholeNumberOfSecondsIsRefusedBeforeAnyNodeStarts(@TempDir Path dir) throws Exception {
+    Path marker = dir.resolve("evaluated");
+    for (String bad : List.of("abc", "-5", "0", "1+1", "x[$(touch " + marker + ")]")) {
+      Run up = LocalClusterScriptIT.run(env(dir, "TANDEM_UP_TIMEOUT", bad), "up");
+      assertEquals(2, up.exit(), up.output());
+      assertEquals("local.sh: TANDEM_UP_TIMEOUT=" + bad + ": not a number of seconds; give a whole number from 1 to 999999"
+          + " (default 120)", up.output().strip());
+      assertEquals(List.of(), Files.exists(dir) ? LocalClusterScriptIT.pidFiles(dir) : List.of(), "nothing started for " + bad);
+    }
+    assertFalse(Files.exists(marker), "the value was not run as a command");
+  }
+
+  @Test
+  void aPortWithALeadingZeroIsRefusedAsNoPort(@TempDir Path dir) throws Exception {
+    Run up = LocalClusterScriptIT.run(env(dir, "TANDEM_CLUSTER_PORT", "08080"), "up");
+    assertEquals(2, up.exit(), up.output());
+    assertEquals("local.sh: TANDEM_CLUSTER_PORT=08080: not a port; give a number from 1 to 65532 (the nodes also use the 3"
+        + " port(s) after it)", up.output().strip());
+  }
+
+  /** A cluster that `up` started, as its settings and pid files say (the pid is no process: nothing runs). */
+  @Test
+  void restartingANodeTheClusterDoesNotHaveSaysSoAndListsItsNodes(@TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("settings"), "cluster_port=18110\nhttp_port=18057\nsmall=s\nlarge=l\norchestrators=1\n"
+        + "java_opts=-Xmx1g\nworkdir=" + dir + "\n");
+    Files.writeString(dir.resolve("small.pid"), "999999999\n");
+    Run foo = LocalClusterScriptIT.run(env(dir), "restart", "foo");
+    assertEquals(2, foo.exit(), foo.output());
+    assertEquals("local.sh: restart foo: no such node in this cluster; give one of orchestrator small large", foo.output().strip());
+    Run second = LocalClusterScriptIT.run(env(dir), "restart", "orchestrator2");
+    assertEquals(2, second.exit(), second.output());
+    assertEquals("local.sh: orchestrator2 is not in this cluster (up ran with TANDEM_ORCHESTRATORS=1; up with"
+        + " TANDEM_ORCHESTRATORS=2 starts it); give one of orchestrator small large", second.output().strip());
+    Run timeout = LocalClusterScriptIT.run(env(dir, "TANDEM_UP_TIMEOUT", "soon"), "restart", "small");
+    assertEquals(2, timeout.exit(), timeout.output());
+    assertEquals(List.of("small.pid"), LocalClusterScriptIT.pidFiles(dir), "nothing started");
+  }
+}
