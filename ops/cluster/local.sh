@@ -180,6 +180,21 @@ up() {
       exit 1
     fi
   done
+  # No two nodes may be given one port (TANDEM_HTTP_PORT inside the cluster ports, or the reverse).
+  local -A owner=()
+  local n p
+  for n in "${nodes[@]}"; do
+    for p in "cluster port $(cluster_port_of "$n")" "HTTP port $(http_port_of "$n")"; do
+      case "$p" in HTTP*) case "$n" in orchestrator*) ;; *) continue ;; esac ;; esac
+      if [ -n "${owner[${p##* }]:-}" ]; then
+        echo "local.sh: port ${p##* } is both the ${owner[${p##* }]} and the ${p% *} of $n; choose ports that do not overlap:" \
+          "the cluster ports are TANDEM_CLUSTER_PORT and the 3 after it, the HTTP ports TANDEM_HTTP_PORT and, with" \
+          "TANDEM_ORCHESTRATORS=2, the one after it" >&2
+        exit 2
+      fi
+      owner[${p##* }]="${p% *} of $n"
+    done
+  done
   # Every port is checked before anything starts: a node that cannot bind would die after loading.
   local taken=()
   for n in "${nodes[@]}"; do

@@ -47,6 +47,16 @@ class LocalScriptSettingsTest {
         + " port(s) after it)", up.output().strip());
   }
 
+  @Test
+  void anHttpPortThatIsAlsoANodesClusterPortIsRefusedBeforeAnyNodeStarts(@TempDir Path dir) throws Exception {
+    Run up = LocalClusterScriptIT.run(env(dir, "TANDEM_HTTP_PORT", "18111"), "up");
+    assertEquals(2, up.exit(), up.output());
+    assertEquals("local.sh: port 18111 is both the HTTP port of orchestrator and the cluster port of small; choose ports"
+        + " that do not overlap: the cluster ports are TANDEM_CLUSTER_PORT and the 3 after it, the HTTP ports"
+        + " TANDEM_HTTP_PORT and, with TANDEM_ORCHESTRATORS=2, the one after it", up.output().strip());
+    assertEquals(List.of(), Files.exists(dir) ? LocalClusterScriptIT.pidFiles(dir) : List.of(), "nothing started");
+  }
+
   /** A cluster that `up` started, as its settings and pid files say (the pid is no process: nothing runs). */
   @Test
   void restartingANodeTheClusterDoesNotHaveSaysSoAndListsItsNodes(@TempDir Path dir) throws Exception {
