@@ -167,6 +167,8 @@ final class ApiRoutes extends AllDirectives {
     CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
         chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
             settings.defaultMode(), settings.defaultSampling()));
+    String named = request.getHeader(REQUEST_ID).map(h -> h.value()).filter(CompletionRequest::isRequestId).orElse(null);
+    if (named != null) req = req.namedBy(named);
     log.stream = req.stream();
     log.mode = req.mode().name();
     log.user = req.user();

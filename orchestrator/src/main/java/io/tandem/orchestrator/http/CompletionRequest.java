@@ -23,14 +23,15 @@ import java.util.function.Predicate;
  * out of range, or asking for behaviour Tandem does not implement. The rule for fields Tandem does
  * not act on (README, "Serving"): a field is accepted when Tandem implements it, when leaving it
  * unimplemented cannot change the result ({@code parallel_tool_calls}, {@code store}, {@code
- * metadata}, {@code service_tier}, {@code reasoning_effort}, and the fields servers write on
- * assistant messages), or when it carries its neutral value ({@link #NEUTRAL}); any other value of
+ * metadata}, {@code service_tier}, {@code reasoning_effort}, {@code prompt_cache_key}, {@code
+ * prompt_cache_retention}, {@code safety_identifier}, and the fields servers write on assistant messages), or when it carries its neutral value ({@link #NEUTRAL}); any other value of
  * those is a 400 {@code unsupported_parameter}, and an unknown field a 400.
  *
  * <p>The prompt is {@code prompt} (text or chat messages) or {@code promptTokenIds} (a
  * {@code /v1/completions} prompt given as token ids of the small model), exactly one. {@code
  * maxTokens} is null when the client gave none: the server then fits the generation to the context.
- * {@code requestId} is vLLM's {@code request_id} (null when not given), which names the response.
+ * {@code requestId} is vLLM's {@code request_id} (null when not given), which names the response;
+ * an {@code X-Request-Id} header takes its place ({@link #namedBy}).
  */
 public record CompletionRequest(
     boolean chat,
@@ -99,6 +100,8 @@ public record CompletionRequest(
       Map.entry("audio", new Neutral("null", v -> false, "Tandem writes text only")),
       Map.entry("prediction", new Neutral("null", v -> false, "predicted outputs are not supported")),
       Map.entry("web_search_options", new Neutral("null", v -> false, "Tandem does not search the web")),
+      Map.entry("verbosity", new Neutral("\"medium\"", v -> v.isTextual() && v.asText().equals("medium"),
+          "the models write as they were trained to")),
       Map.entry("echo", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "echo is not supported")),
       Map.entry("best_of", new Neutral("1", v -> v.isIntegralNumber() && v.asLong() == 1, "best_of is not supported")),
       Map.entry("suffix", new Neutral("\"\"", v -> v.isTextual() && v.asText().isEmpty(), "suffix is not supported")));
@@ -136,6 +139,9 @@ public record CompletionRequest(
       Map.entry("mm_processor_kwargs", new Neutral("null", v -> false, "Tandem reads text only")),
       Map.entry("prompt_embeds", new Neutral("null", v -> false, "Tandem reads text or token ids only")),
       Map.entry("kv_transfer_params", new Neutral("null", v -> false, "KV cache transfer is not supported")),
+      Map.entry("cache_salt", new Neutral("null", v -> false, "prefix caches are not salted per request")),
+      Map.entry("include_reasoning", new Neutral("true", v -> v.isBoolean() && v.asBoolean(),
+          "reasoning_content is always included where the reasoning parser finds it")),
       Map.entry("vllm_xargs", new Neutral("null", v -> false, "vLLM's extra arguments are not supported")));
 
   /**
@@ -153,11 +159,11 @@ public record CompletionRequest(
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
       "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier",
-      "request_id", "stop_token_ids");
+      "request_id", "stop_token_ids", "echo", "best_of", "prompt_cache_key", "prompt_cache_retention", "safety_identifier");
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
       "functions", "function_call", "response_format", "reasoning_effort", "modalities", "audio", "prediction",
-      "web_search_options", "add_generation_prompt", "continue_final_message", "chat_template_kwargs");
-  private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "echo", "best_of", "suffix");
+      "web_search_options", "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "verbosity");
+  private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "suffix");
 
   /**
    * Fields that OpenAI-compatible servers write on assistant messages: a client that sends a
@@ -273,9 +279,9 @@ public record CompletionRequest(
       if (!so.isObject()) throw ApiError.invalid("stream_options", "stream_options must be an object, got " + Json.kind(so));
       for (Iterator<String> it = so.fieldNames(); it.hasNext(); ) {
         String f = it.next();
-        if (!f.equals("include_usage") && !f.equals("continuous_usage_stats"))
+        if (!f.equals("include_usage") && !f.equals("continuous_usage_stats") && !f.equals("include_obfuscation"))
           throw ApiError.invalid("stream_options." + f, "unrecognized field in stream_options: " + f
-              + " (include_usage is supported, and continuous_usage_stats false)");
+              + " (include_usage is supported, and continuous_usage_stats and include_obfuscation false)");
       }
       Boolean iu = bool((ObjectNode) so, "include_usage", "stream_options.");
       includeUsage = iu != null && iu;
@@ -284,6 +290,12 @@ public record CompletionRequest(
       if (cus != null && cus)
         throw ApiError.unsupported("stream_options.continuous_usage_stats", "stream_options.continuous_usage_stats = true"
             + " is not supported (usage comes on the last chunk, with include_usage); leave it out or send false");
+      // OpenAI's: random padding on each chunk against length side channels. Not written, so only
+      // false is accepted (OpenAI's default is true, but a client that leaves it out asks nothing).
+      Boolean obf = bool((ObjectNode) so, "include_obfuscation", "stream_options.");
+      if (obf != null && obf)
+        throw ApiError.unsupported("stream_options.include_obfuscation", "stream_options.include_obfuscation = true"
+            + " is not supported (chunks carry no obfuscation padding); leave it out or send false");
     }
     String user = string(body, "user", false);
 
@@ -326,10 +338,24 @@ public record CompletionRequest(
    */
   private static String requestId(ObjectNode body) {
     String id = string(body, "request_id", false);
-    if (id != null && (id.isEmpty() || id.length() > MAX_REQUEST_ID || !id.chars().allMatch(c -> c > 0x20 && c != 0x7f)))
+    if (id != null && !isRequestId(id))
       throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID + " printable characters without"
           + " spaces, got " + clip(id));
     return id;
+  }
+
+  /** Whether {@code id} can name a response: 1 to {@link #MAX_REQUEST_ID} printable characters, no spaces. */
+  static boolean isRequestId(String id) {
+    return !id.isEmpty() && id.length() <= MAX_REQUEST_ID && id.chars().allMatch(c -> c > 0x20 && c != 0x7f);
+  }
+
+  /**
+   * This request named {@code id} instead of its body's {@code request_id}: vLLM names a response by
+   * the {@code X-Request-Id} header first ({@code OpenAIServing._base_request_id}).
+   */
+  CompletionRequest namedBy(String id) {
+    return new CompletionRequest(chat, model, prompt, promptTokenIds, maxTokens, sampling, stop, stream, includeUsage, user,
+        mode, config, engine, id);
   }
 
   /**

@@ -84,6 +84,22 @@ class SdkConventionsTest {
     assertEquals("req-4", requestId(unknown));
   }
 
+  /** vLLM's {@code OpenAIServing._base_request_id}: the header names the completion, before the body's request_id. */
+  @Test
+  void theClientsRequestIdNamesTheCompletionAsInVllm() throws Exception {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":4";
+    HttpResponse<String> whole = send("POST", "/v1/chat/completions", chat + "}", "trace-9");
+    assertEquals("chatcmpl-trace-9", JSON.readTree(whole.body()).path("id").asText(), whole.body());
+    assertEquals("trace-9", requestId(whole), "the header comes back as the client sent it");
+    HttpResponse<String> both = send("POST", "/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":4,\"request_id\":\"body-1\"}",
+        "header-1");
+    assertEquals("cmpl-header-1", JSON.readTree(both.body()).path("id").asText(), both.body());
+    HttpResponse<String> spaced = send("POST", "/v1/chat/completions", chat + "}", "two words");
+    assertEquals(200, spaced.statusCode(), "a header that cannot name a completion is only echoed: " + spaced.body());
+    assertFalse(JSON.readTree(spaced.body()).path("id").asText().contains("two"), spaced.body());
+    assertEquals("two words", requestId(spaced));
+  }
+
   @Test
   void withoutOneTheRequestIdIsTheCompletionsId() throws Exception {
     String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":4";

@@ -129,6 +129,33 @@ class VllmRequestFieldsTest {
     assertTrue(error(foo).get("message").asText().startsWith("unrecognized request argument"), foo.body());
   }
 
+  /**
+   * What SDKs and vLLM clients send at values that ask for nothing is accepted on chat too: vLLM's
+   * chat request has {@code echo}, {@code best_of}, {@code include_reasoning}, {@code cache_salt};
+   * the OpenAI SDK types {@code prompt_cache_key}, {@code safety_identifier}, {@code verbosity} and
+   * {@code stream_options.include_obfuscation}. A value that asks for something is refused naming it.
+   */
+  @Test
+  void fieldsClientsSendAtTheirDefaultsAreAcceptedOnChatAndOtherValuesNamed() throws Exception {
+    for (String f : List.of("\"echo\":false", "\"best_of\":null", "\"best_of\":1", "\"include_reasoning\":true",
+        "\"cache_salt\":null", "\"prompt_cache_key\":\"user-7\"", "\"prompt_cache_retention\":\"24h\"",
+        "\"safety_identifier\":\"u-1\"", "\"verbosity\":\"medium\"",
+        "\"stream\":true,\"stream_options\":{\"include_usage\":true,\"include_obfuscation\":false}"))
+      assertEquals(200, chat("," + f).statusCode(), f + " asks for nothing");
+    Map<String, String> refused = Map.of(
+        "\"echo\":true", "echo",
+        "\"include_reasoning\":false", "include_reasoning",
+        "\"cache_salt\":\"s\"", "cache_salt",
+        "\"verbosity\":\"low\"", "verbosity",
+        "\"stream\":true,\"stream_options\":{\"include_obfuscation\":true}", "stream_options.include_obfuscation");
+    for (Map.Entry<String, String> f : refused.entrySet()) {
+      HttpResponse<String> r = chat("," + f.getKey());
+      assertEquals(400, r.statusCode(), f.getKey());
+      assertEquals(f.getValue(), error(r).get("param").asText(), r.body());
+      assertEquals("unsupported_parameter", error(r).get("code").asText(), r.body());
+    }
+  }
+
   /** vLLM's stop_token_ids: the output ends with the first token of one of them, written, and names it. */
   @Test
   void aStopTokenIdEndsTheOutputAfterThatToken() throws Exception {
