@@ -78,13 +78,16 @@ public final class ModelOptions {
     String expected = "give a speculative config in the paper's YAML (e.g. its 1b_32b.yml), or leave --config out for "
         + "tandem.speculative";
     requireInputFile("--config", config, expected);
+    String yaml;
     try {
-      if (Files.readString(config).lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
-        throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
+      yaml = Files.readString(config);
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
     }
-    LoadedConfig loaded = PaperConfigLoader.loadYaml(config);
+    if (yaml.lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
+      throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
+    // Its mistakes and warnings name the file as the other --config messages do: the flag and the path as given.
+    LoadedConfig loaded = PaperConfigLoader.parseYaml(yaml, "--config " + config);
     for (String w : loaded.warnings()) System.err.println("tandem: " + w);
     return loaded.config();
   }

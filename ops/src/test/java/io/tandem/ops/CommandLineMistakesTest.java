@@ -64,6 +64,8 @@ class CommandLineMistakesTest {
         "tandem.http.api-keys.1.key", "sk-bbb", "tandem.http.api-keys.1.tenant", "b"), "tandem serve: tandem.http.api-keys.01: '01' is"
         + " not an entry number; number the entries 0, 1, 2, ... without leading zeros, as in -Dtandem.http.api-keys.0.key=sk-..."
         + " -Dtandem.http.api-keys.0.tenant=NAME");
+    refusals.put(Map.of("tandem.routing.load-poll-interval", "-1s"),
+        "tandem serve: tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1000 ms");
     // A -D option gives a string, never a list: the message gives the options that do.
     refusals.put(Map.of("tandem.roles", "small,orchestrator"), "tandem serve: tandem.roles must be a list, like [a, b], got the string"
         + " \"small,orchestrator\"; a -D option gives a list one element at a time: -Dtandem.roles.0=small -Dtandem.roles.1=orchestrator");
@@ -82,6 +84,23 @@ class CommandLineMistakesTest {
       assertEquals(2, r.exit(), properties + ": " + r.err());
       assertEquals(line, r.err(), properties.toString());
     });
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
+  }
+
+  /**
+   * simulate forms its own cluster on loopback: a node setting that would run nodes alone is named
+   * alone, with what to do about it, not beside placement flags simulate does not have.
+   */
+  @Test
+  void simulateRefusesAClusterTurnedOffNamingOnlyTheSetting() {
+    Result r = runWith(Map.of("tandem.cluster.enabled", "off"), "simulate", "--sessions", "1", "--concurrency", "1",
+        "--orchestrators", "1", "--small-workers", "1", "--large-workers", "1", "--time-scale", "0.01");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem simulate: tandem.cluster.enabled = off: simulate runs its nodes (orchestrators, small and large"
+        + " workers) as one cluster on loopback; leave the setting out, or set it on", r.err());
   }
 
   @Test
@@ -140,6 +159,20 @@ class CommandLineMistakesTest {
     assertEquals("tandem bench serve: --temperature: must be a finite number >= 0, got -1.0",
         run("bench", "serve", "--temperature", "-1").err());
     assertEquals("tandem eval: --top-p: must be in (0, 1], got 0.0", run("eval", "--top-p", "0").err());
+  }
+
+  /** A mistake inside a speculative config names the file as given, as its other --config mistakes do. */
+  @Test
+  void aMistakeInTheSpeculativeConfigNamesItsPathAsGiven(@TempDir Path tmp) throws Exception {
+    Path broken = Files.writeString(tmp.resolve("broken.yml"), "max_target_tokens: 20\nchoose_large: [true\n");
+    Result syntax = run("generate", "--prompt", "x", "--config", broken.toString());
+    assertEquals(1, syntax.exit(), "a YAML syntax error is no value of a key");
+    assertTrue(syntax.err().startsWith("tandem generate: --config " + broken + ": line 3, column ")
+        && syntax.err().contains(": not valid YAML: ") && !syntax.err().contains("\n"), syntax.err());
+    Path negative = Files.writeString(tmp.resolve("negative.yml"), "max_target_tokens: -3\n");
+    Result value = run("generate", "--prompt", "x", "--config", negative.toString());
+    assertEquals(2, value.exit());
+    assertEquals("tandem generate: --config " + negative + ": max_target_tokens must be >= 1, got -3", value.err());
   }
 
   @Test
@@ -260,6 +293,13 @@ class CommandLineMistakesTest {
     refusals.put(List.of("simulate", "--orchestrators", "0"), "tandem simulate: --orchestrators 0: give a whole number >= 1");
     refusals.put(List.of("simulate", "--script-source", "generated:lots"),
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
+    // A bare number is no duration (Typesafe Config would read milliseconds); the short run keeps a test without the check brief.
+    List<String> oneSession = List.of("--sessions", "1", "--concurrency", "1", "--orchestrators", "1", "--small-workers", "1",
+        "--large-workers", "1", "--time-scale", "0.01");
+    refusals.put(concat(List.of("simulate", "--skip-takeover-above", "500"), oneSession), "tandem simulate: --skip-takeover-above"
+        + " must be a duration with its unit, like 500s or 500ms, got 500; or give off to never skip");
+    refusals.put(concat(List.of("simulate", "--skip-takeover-above", "soon"), oneSession), "tandem simulate: --skip-takeover-above"
+        + " must be a duration, like 30s, 500ms or 2m, got the string \"soon\"; or give off to never skip");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
