@@ -117,6 +117,13 @@ class CommandLineMistakesTest {
         && !r.err().contains("\n"), r.err());
   }
 
+  /** akka-http takes infinite for its request timeout, and so does the server: the setting passes to the next check. */
+  @Test
+  void anInfiniteRequestTimeoutIsTaken() {
+    Result r = runWith(Map.of("tandem.http.request-timeout", "infinite"), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(r.err().startsWith("tandem serve: --small /no/model: no such folder"), r.err());
+  }
+
   @Test
   void aMistypedCommandGetsTheNearestOne() {
     Result r = run("serv");

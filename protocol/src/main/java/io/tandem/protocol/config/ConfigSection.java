@@ -215,6 +215,29 @@ public final class ConfigSection {
   }
 
   /**
+   * A timeout given as {@code infinite}: none. akka's own timeouts take the word (akka-http's {@code
+   * request-timeout = infinite} turns its request timeout off); {@link #durationOrInfinite} reads it
+   * where a key may be infinite, and {@link #asAkkaSetting} writes it back.
+   */
+  public static final java.time.Duration INFINITE = java.time.temporal.ChronoUnit.FOREVER.getDuration();
+
+  /**
+   * {@code key} of {@code section}: {@link #INFINITE} where it says {@code infinite}, else a duration
+   * as {@code section} reads one (with its unit, from a section {@link #read} gives).
+   */
+  public static java.time.Duration durationOrInfinite(Config section, String key) {
+    if (hasValue(section, key) && section.getValue(key).valueType() == com.typesafe.config.ConfigValueType.STRING
+        && section.getString(key).strip().equals("infinite"))
+      return INFINITE;
+    return section.getDuration(key);
+  }
+
+  /** {@code d} as akka's settings take a duration: {@code infinite} for {@link #INFINITE}, else whole milliseconds ({@code 1500ms}). */
+  public static String asAkkaSetting(java.time.Duration d) {
+    return d.equals(INFINITE) ? "infinite" : d.toMillis() + "ms";
+  }
+
+  /**
    * {@code value} of {@code key} when it is from {@code min} to {@code max}.
    *
    * @throws InvalidConfigException {@code KEY must be from MIN to MAX (WHY), got VALUE}

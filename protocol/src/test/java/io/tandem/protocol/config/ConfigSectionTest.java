@@ -142,6 +142,19 @@ class ConfigSectionTest {
         .getMessage(), "in a file, brackets make a list");
   }
 
+  /** A key that may be infinite (akka-http's request-timeout) reads the word as no timeout, and is strict otherwise. */
+  @Test
+  void aTimeoutThatMayBeInfiniteReadsTheWordAndIsStrictOtherwise() {
+    assertEquals(ConfigSection.INFINITE, ConfigSection.read(systemProperty("tandem.http.request-timeout", "infinite"), "tandem.http",
+        c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals(Duration.ofHours(1), ConfigSection.read(systemProperty("tandem.http.request-timeout", "1h"), "tandem.http",
+        c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals("tandem.http.request-timeout must be a duration with its unit, like 30s or 30ms, got 30",
+        refusal("request-timeout", "30", c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals("infinite", ConfigSection.asAkkaSetting(ConfigSection.INFINITE));
+    assertEquals("1500ms", ConfigSection.asAkkaSetting(Duration.ofMillis(1500)));
+  }
+
   @Test
   void aListOrASectionWhereOneValueGoesIsNamedSo() {
     Config list = ConfigFactory.parseString("tandem.http.port = [1, 2]").withFallback(NODE);
