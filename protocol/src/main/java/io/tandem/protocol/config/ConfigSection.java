@@ -224,6 +224,9 @@ public final class ConfigSection {
   /**
    * {@code key} of {@code section}: {@link #INFINITE} where it says {@code infinite}, else a duration
    * as {@code section} reads one (with its unit, from a section {@link #read} gives).
+   *
+   * @throws com.typesafe.config.ConfigException what {@code section}'s {@code getDuration} throws for
+   *     a value that is neither (named by its full key when {@link #read} gives the section)
    */
   public static java.time.Duration durationOrInfinite(Config section, String key) {
     if (hasValue(section, key) && section.getValue(key).valueType() == com.typesafe.config.ConfigValueType.STRING
