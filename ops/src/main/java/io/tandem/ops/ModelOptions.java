@@ -78,19 +78,22 @@ public final class ModelOptions {
     String expected = "give a speculative config in the paper's YAML (e.g. its 1b_32b.yml), or leave --config out for "
         + "tandem.speculative";
     requireInputFile("--config", config, expected);
+    String yaml;
     try {
-      if (Files.readString(config).lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
-        throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
+      yaml = Files.readString(config);
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
     }
-    LoadedConfig loaded = PaperConfigLoader.loadYaml(config);
+    if (yaml.lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
+      throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
+    // Its mistakes and warnings name the file as the other --config messages do: the flag and the path as given.
+    LoadedConfig loaded = PaperConfigLoader.parseYaml(yaml, "--config " + config);
     for (String w : loaded.warnings()) System.err.println("tandem: " + w);
     return loaded.config();
   }
 
   /**
-   * A file a command reads, refused with one line when it is missing or a folder.
+   * A file a command reads, refused with one line when it is missing, a folder or not readable.
    *
    * @param expected what to give instead, as the message ends ("give a ...")
    * @throws IllegalArgumentException naming {@code option} and what is wrong
@@ -100,6 +103,8 @@ public final class ModelOptions {
       throw new IllegalArgumentException(option + " " + file + ": is a folder, not a file; " + expected);
     if (!Files.isRegularFile(file))
       throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
+    if (!Files.isReadable(file))
+      throw new IllegalArgumentException(option + " " + file + ": cannot be read (no permission); " + expected);
   }
 
   /**
@@ -172,10 +177,16 @@ public final class ModelOptions {
     }
   }
 
-  /** The spec of each of {@code roles}, read from a {@link #nodeConfig}. */
+  /**
+   * The spec of each of {@code roles}, read from a {@link #nodeConfig}.
+   *
+   * @throws IllegalArgumentException naming the key of a role's setting that cannot be used, or the
+   *     roles' {@code kv-cache-bytes} when their CPU workers' caches together exceed this machine's memory
+   */
   static Map<Role, RoleSpec> roleSpecs(Config nodeConfig, Collection<Role> roles) {
     Map<Role, RoleSpec> out = new EnumMap<>(Role.class);
     for (Role r : roles) out.put(r, RoleSpec.fromConfig(nodeConfig, r));
+    RoleSpec.requireKvCachesFitMemory(out);
     return out;
   }
 
@@ -304,26 +315,30 @@ public final class ModelOptions {
   }
 
   /**
-   * The node's configuration: application.conf and reference.conf under -Dconfig.file and
+   * The node's configuration: application.conf (or the file {@code -Dconfig.file}, {@code
+   * -Dconfig.resource} or {@code -Dconfig.url} gives in its place) and reference.conf, under
    * -Dtandem.KEY=VALUE.
    *
-   * @throws IllegalArgumentException for a {@code -Dconfig.file} that does not exist, cannot be
-   *     read ({@link #requireOwnConfigFile}), or leaves out Tandem's application.conf ({@link
-   *     #requireApplicationConf})
+   * @throws IllegalArgumentException for a file given in place of application.conf that cannot be
+   *     read, does not parse, or leaves out Tandem's application.conf ({@link OwnConfigFile})
    * @throws io.tandem.protocol.config.InvalidConfigException for a {@code tandem.*} key that no
    *     default configuration defines (a misspelt one would be ignored)
    */
   static Config baseConfig() {
-    String file = System.getProperty("config.file");
-    if (file != null) requireOwnConfigFile(file);
+    OwnConfigFile own = OwnConfigFile.given();
+    if (own != null) own.requireReadable();
     Config config;
     try {
       config = ConfigFactory.load();
     } catch (com.typesafe.config.ConfigException.Parse e) {
-      if (file == null) throw e;
-      throw notHocon("-Dconfig.file=" + file, e, "give a HOCON file that begins with include classpath(\"application.conf\")");
+      if (own == null) throw e;
+      throw notHocon(own.option(), e, "give a HOCON file that begins with include classpath(\"application.conf\")");
+    } catch (com.typesafe.config.ConfigException e) {
+      // What else Typesafe Config says of the file: a URL that does not answer (its BugOrBroken), a file gone since.
+      if (own == null) throw e;
+      throw own.unreadable(e);
     }
-    if (file != null) requireApplicationConf(file, config);
+    if (own != null) own.requireApplicationConf(config);
     io.tandem.protocol.config.KnownKeys.check(config);
     return config;
   }
@@ -340,40 +355,5 @@ public final class ModelOptions {
     int line = e.origin() == null ? -1 : e.origin().lineNumber();
     return new IllegalArgumentException(what + (line < 0 ? "" : " line " + line) + ": not HOCON/JSON ("
         + io.tandem.protocol.config.ConfigSection.describe("", e) + "); " + expected, e);
-  }
-
-  /**
-   * A {@code -Dconfig.file} that is not there or not readable, in one line naming it (Typesafe
-   * Config says only {@code java.io.FileNotFoundException}, or parses a folder as empty).
-   *
-   * @throws IllegalArgumentException {@code -Dconfig.file=FILE: does not exist; ...}
-   */
-  static void requireOwnConfigFile(String file) {
-    Path path = Path.of(file);
-    String why = !Files.exists(path) ? "does not exist" : Files.isDirectory(path) ? "is a folder, not a file"
-        : !Files.isReadable(path) ? "cannot be read (no permission)" : null;
-    if (why == null) return;
-    // A relative path is taken from the folder the command runs in, which may not be the one the user thinks of.
-    String where = path.isAbsolute() ? "" : " (" + path.toAbsolutePath() + ")";
-    throw new IllegalArgumentException("-Dconfig.file=" + file + where + ": " + why + "; give the path of a HOCON file that"
-        + " begins with include classpath(\"application.conf\"), or leave -Dconfig.file out for Tandem's own application.conf");
-  }
-
-  /**
-   * A {@code -Dconfig.file} that does not include Tandem's application.conf: the settings it holds
-   * ({@code tandem.roles}, {@code tandem.cluster}, ...) would be missing, and the first command to
-   * read one would fail naming only that key.
-   *
-   * @throws IllegalArgumentException naming the file, a missing setting, and the include to add
-   */
-  static void requireApplicationConf(String file, Config loaded) {
-    Config application = ConfigFactory.parseResourcesAnySyntax(ModelOptions.class.getClassLoader(), "application");
-    List<String> missing = application.entrySet().stream().map(Map.Entry::getKey).filter(k -> !loaded.hasPathOrNull(k))
-        .sorted().toList();
-    if (missing.isEmpty()) return;
-    throw new IllegalArgumentException("-Dconfig.file=" + file + ": leaves out Tandem's application.conf (" + missing.get(0)
-        + (missing.size() == 1 ? " is" : " and " + (missing.size() - 1) + " other settings are") + " missing): a config"
-        + " file of one's own replaces Tandem's application.conf (Typesafe Config's rule), so begin it with"
-        + " include classpath(\"application.conf\") and put your settings after that line");
   }
 }

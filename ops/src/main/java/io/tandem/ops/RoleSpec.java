@@ -5,8 +5,12 @@ import io.tandem.inference.hf.Precision;
 import io.tandem.worker.WorkerSettings;
 import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.InvalidConfigException;
+import io.tandem.protocol.Role;
 import java.lang.management.ManagementFactory;
+import java.math.BigInteger;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The model of one role on this node: its spec, the devices to run replicas on, worker limits, the
@@ -54,11 +58,49 @@ public record RoleSpec(
    * which is not known before its model loads.
    */
   private static void requireKvCacheFitsMemory(long kvCacheBytes) {
-    if (!(ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)) return;
-    long physical = os.getTotalMemorySize();
+    long physical = physicalMemory();
     if (physical <= 0) return;
-    ConfigSection.within("kv-cache-bytes", kvCacheBytes, 0, physical, String.format(java.util.Locale.ROOT,
-        "this machine's physical memory, %.1f GiB, which holds the KV cache of a role on the CPU", physical / (double) (1L << 30)));
+    ConfigSection.within("kv-cache-bytes", kvCacheBytes, 0, physical, "this machine's physical memory, " + gib(physical)
+        + ", which holds the KV cache of a role on the CPU");
+  }
+
+  /**
+   * The KV caches of every model worker the roles run on this node's CPU live in its one memory,
+   * so budgets that fit it each but not together (both roles on the CPU, or a role's replicas,
+   * {@code devices = [cpu, cpu]}) can never all be honoured. Workers counted as {@link
+   * TandemNode#cpuWorkers} counts them: scripted, simulated and remote models hold no cache here.
+   *
+   * @throws InvalidConfigException naming each role's {@code tandem.ROLE.kv-cache-bytes}, the sum and
+   *     the physical memory, in one line
+   */
+  static void requireKvCachesFitMemory(Map<Role, RoleSpec> roles) {
+    long physical = physicalMemory();
+    if (physical <= 0) return;
+    BigInteger total = BigInteger.ZERO;
+    List<String> budgets = new ArrayList<>();
+    for (Map.Entry<Role, RoleSpec> e : roles.entrySet()) {
+      int workers = TandemNode.cpuWorkers(Map.of(e.getKey(), e.getValue()));
+      if (workers == 0) continue;
+      long bytes = e.getValue().settings().kvCacheBytes();
+      total = total.add(BigInteger.valueOf(bytes).multiply(BigInteger.valueOf(workers)));
+      budgets.add("tandem." + e.getKey() + ".kv-cache-bytes (" + (workers == 1 ? "" : workers + " CPU workers of ") + gib(bytes) + ")");
+    }
+    if (total.compareTo(BigInteger.valueOf(physical)) <= 0) return;
+    String keys = String.join(" and ", budgets);
+    throw InvalidConfigException.setting(keys.substring(0, keys.indexOf(' ')), keys + (budgets.size() == 1 ? " adds" : " add")
+        + " up to " + gib(total.doubleValue()) + ", more than this machine's physical memory, " + gib(physical) + ", which holds"
+        + " the KV cache of every model worker on its CPU; lower " + (budgets.size() == 1 ? "it" : "them") + " so that the sum fits",
+        null);
+  }
+
+  /** The physical memory the OS reports to the JVM (a container's limit where there is one); 0 when it cannot tell. */
+  private static long physicalMemory() {
+    if (!(ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)) return 0;
+    return os.getTotalMemorySize();
+  }
+
+  private static String gib(double bytes) {
+    return String.format(java.util.Locale.ROOT, "%.1f GiB", bytes / (1L << 30));
   }
 
   /**
@@ -67,7 +109,7 @@ public record RoleSpec(
    * @throws IllegalArgumentException {@code tandem.ROLE: ...}, for a value of the wrong type or out
    *     of range
    */
-  public static RoleSpec fromConfig(Config root, io.tandem.protocol.Role role) {
+  public static RoleSpec fromConfig(Config root, Role role) {
     String section = "tandem." + role;
     return ConfigSection.read(root, section, c -> {
       try {

@@ -83,6 +83,10 @@ public final class ServeCommand implements Callable<Integer> {
         all.addAll(TenantSpec.fromFile(apiKeys));
       } catch (com.typesafe.config.ConfigException.Parse e) {
         throw ModelOptions.notHocon("--api-keys " + apiKeys, e, expected);
+      } catch (IllegalArgumentException e) {
+        // The file is there and readable (checked above): what is refused is an entry, a mistake in what was
+        // given, as the same entry given with -Dtandem.http.api-keys.N is (exit status 2).
+        throw new UsageError("--api-keys " + e.getMessage(), e);
       }
       http = http.withTenants(all);
     }

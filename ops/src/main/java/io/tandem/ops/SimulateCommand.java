@@ -99,7 +99,7 @@ public final class SimulateCommand implements Callable<Integer> {
   double timeScale;
 
   @Option(names = "--skip-takeover-above", defaultValue = "off",
-      description = "The sessions' overload policy (tandem.session.skip-takeover-above): skip an optional takeover or verification when the large worker's queue would hold it longer than this (modelled time, e.g. 500ms); off: never. Default: ${DEFAULT-VALUE}.")
+      description = "The sessions' overload policy (tandem.session.skip-takeover-above): skip an optional takeover or verification when the large worker's queue would hold it longer than this (modelled time; a duration with its unit, e.g. 500ms or 2s); off: never. Default: ${DEFAULT-VALUE}.")
   String skipTakeoverAbove;
 
   @Option(names = "--json", description = "Print one JSON object instead of a table.")
@@ -125,6 +125,9 @@ public final class SimulateCommand implements Callable<Integer> {
     if (!(timeScale > 0) || Double.isInfinite(timeScale))
       throw new UsageError("--time-scale " + timeScale + ": give a number > 0 (1: real time)");
     skipAboveWall = skipAboveWall();
+    requireCluster(ModelOptions.baseConfig());
+    // The nodes' own settings are checked before anything is printed or started, as every node is given them.
+    TandemNode.Settings.of(nodeConfig(List.of("orchestrator"), 0, List.of()));
     Path dir = Files.createTempDirectory("tandem-simulate");
     String[] specs = models(dir);
     if (!json) {
@@ -210,12 +213,26 @@ public final class SimulateCommand implements Callable<Integer> {
     if (skipTakeoverAbove.equals("off")) return "off";
     Duration d;
     try {
-      d = ConfigFactory.parseString("d = " + skipTakeoverAbove).getDuration("d");
-    } catch (com.typesafe.config.ConfigException e) {
-      throw new UsageError("--skip-takeover-above " + skipTakeoverAbove + ": give off or a duration such as 500ms");
+      d = io.tandem.protocol.config.ConfigSection.duration("--skip-takeover-above", skipTakeoverAbove);
+    } catch (IllegalArgumentException e) {
+      throw new UsageError(e.getMessage() + "; or give off to never skip", e);
     }
     if (d.isNegative()) throw new UsageError("--skip-takeover-above " + skipTakeoverAbove + ": give off or a duration >= 0");
     return Math.round(d.toNanos() * timeScale) + "ns";
+  }
+
+  /**
+   * Refuses {@code tandem.cluster.enabled = off} set by the user: the simulator runs its nodes as one
+   * cluster on loopback, placing each itself (the placement flags {@code serve} would name beside
+   * it are none of simulate's).
+   *
+   * @throws io.tandem.protocol.config.InvalidConfigException naming the setting and what to do
+   */
+  private static void requireCluster(Config base) {
+    String alone = new NodeOptions(List.of(), null, List.of()).aloneBy(base);
+    if (alone != null)
+      throw UsageError.of("tandem.cluster.enabled", alone + ": simulate runs its nodes (orchestrators, small and large"
+          + " workers) as one cluster on loopback; leave the setting out, or set it on", null);
   }
 
   private Config nodeConfig(List<String> roles, int port, List<String> seeds) {

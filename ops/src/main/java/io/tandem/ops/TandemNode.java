@@ -203,10 +203,8 @@ public final class TandemNode implements AutoCloseable {
 
     /** @throws IllegalArgumentException naming the full key of a value that cannot be used */
     static Settings of(Config config) {
-      Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval")
-          ? ConfigSection.read(config, "tandem.routing", r -> r.getDuration("load-poll-interval")) : Duration.ZERO;
-      if (loadPoll.isNegative())
-        throw new IllegalArgumentException("tandem.routing.load-poll-interval must be >= 0 (0s: never), got " + loadPoll.toMillis() + " ms");
+      Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval") ? ConfigSection.read(config, "tandem.routing",
+          r -> ConfigSection.notNegative("tandem.routing.load-poll-interval", r.getDuration("load-poll-interval"), "never")) : Duration.ZERO;
       return new Settings(SessionSettings.fromConfig(config), loadPoll, EngineSettings.fromConfig(config));
     }
   }

@@ -64,6 +64,8 @@ class CommandLineMistakesTest {
         "tandem.http.api-keys.1.key", "sk-bbb", "tandem.http.api-keys.1.tenant", "b"), "tandem serve: tandem.http.api-keys.01: '01' is"
         + " not an entry number; number the entries 0, 1, 2, ... without leading zeros, as in -Dtandem.http.api-keys.0.key=sk-..."
         + " -Dtandem.http.api-keys.0.tenant=NAME");
+    refusals.put(Map.of("tandem.routing.load-poll-interval", "-1s"),
+        "tandem serve: tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1000 ms");
     // A -D option gives a string, never a list: the message gives the options that do.
     refusals.put(Map.of("tandem.roles", "small,orchestrator"), "tandem serve: tandem.roles must be a list, like [a, b], got the string"
         + " \"small,orchestrator\"; a -D option gives a list one element at a time: -Dtandem.roles.0=small -Dtandem.roles.1=orchestrator");
@@ -82,6 +84,44 @@ class CommandLineMistakesTest {
       assertEquals(2, r.exit(), properties + ": " + r.err());
       assertEquals(line, r.err(), properties.toString());
     });
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
+  }
+
+  /**
+   * simulate forms its own cluster on loopback: a node setting that would run nodes alone is named
+   * alone, with what to do about it, not beside placement flags simulate does not have.
+   */
+  @Test
+  void simulateRefusesAClusterTurnedOffNamingOnlyTheSetting() {
+    Result r = runWith(Map.of("tandem.cluster.enabled", "off"), "simulate", "--sessions", "1", "--concurrency", "1",
+        "--orchestrators", "1", "--small-workers", "1", "--large-workers", "1", "--time-scale", "0.01");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem simulate: tandem.cluster.enabled = off: simulate runs its nodes (orchestrators, small and large"
+        + " workers) as one cluster on loopback; leave the setting out, or set it on", r.err());
+  }
+
+  /** Both roles' KV cache budgets on the CPU are checked together, before the demo pair loads. */
+  @Test
+  void kvCacheBudgetsThatFitMemoryOnlyEachAreRefusedTogetherBeforeLoading() {
+    long physical = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getTotalMemorySize();
+    String each = String.valueOf(physical / 2 + (1L << 30));
+    Result r = runWith(Map.of("tandem.small.kv-cache-bytes", each, "tandem.large.kv-cache-bytes", each), "generate", "--prompt", "x",
+        "--quiet");
+    assertEquals(2, r.exit(), r.err());
+    assertTrue(r.err().startsWith("tandem generate: tandem.small.kv-cache-bytes (") && r.err().contains(") and"
+        + " tandem.large.kv-cache-bytes (") && r.err().contains(", more than this machine's physical memory, ")
+        && !r.err().contains("\n"), r.err());
+  }
+
+  /** akka-http takes infinite for its request timeout, and so does the server: the setting passes to the next check. */
+  @Test
+  void anInfiniteRequestTimeoutIsTaken() {
+    Result r = runWith(Map.of("tandem.http.request-timeout", "infinite"), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(r.err().startsWith("tandem serve: --small /no/model: no such folder"), r.err());
   }
 
   @Test
@@ -140,6 +180,20 @@ class CommandLineMistakesTest {
     assertEquals("tandem bench serve: --temperature: must be a finite number >= 0, got -1.0",
         run("bench", "serve", "--temperature", "-1").err());
     assertEquals("tandem eval: --top-p: must be in (0, 1], got 0.0", run("eval", "--top-p", "0").err());
+  }
+
+  /** A mistake inside a speculative config names the file as given, as its other --config mistakes do. */
+  @Test
+  void aMistakeInTheSpeculativeConfigNamesItsPathAsGiven(@TempDir Path tmp) throws Exception {
+    Path broken = Files.writeString(tmp.resolve("broken.yml"), "max_target_tokens: 20\nchoose_large: [true\n");
+    Result syntax = run("generate", "--prompt", "x", "--config", broken.toString());
+    assertEquals(1, syntax.exit(), "a YAML syntax error is no value of a key");
+    assertTrue(syntax.err().startsWith("tandem generate: --config " + broken + ": line 3, column ")
+        && syntax.err().contains(": not valid YAML: ") && !syntax.err().contains("\n"), syntax.err());
+    Path negative = Files.writeString(tmp.resolve("negative.yml"), "max_target_tokens: -3\n");
+    Result value = run("generate", "--prompt", "x", "--config", negative.toString());
+    assertEquals(2, value.exit());
+    assertEquals("tandem generate: --config " + negative + ": max_target_tokens must be >= 1, got -3", value.err());
   }
 
   @Test
@@ -260,6 +314,13 @@ class CommandLineMistakesTest {
     refusals.put(List.of("simulate", "--orchestrators", "0"), "tandem simulate: --orchestrators 0: give a whole number >= 1");
     refusals.put(List.of("simulate", "--script-source", "generated:lots"),
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
+    // A bare number is no duration (Typesafe Config would read milliseconds); the short run keeps a test without the check brief.
+    List<String> oneSession = List.of("--sessions", "1", "--concurrency", "1", "--orchestrators", "1", "--small-workers", "1",
+        "--large-workers", "1", "--time-scale", "0.01");
+    refusals.put(concat(List.of("simulate", "--skip-takeover-above", "500"), oneSession), "tandem simulate: --skip-takeover-above"
+        + " must be a duration with its unit, like 500s or 500ms, got 500; or give off to never skip");
+    refusals.put(concat(List.of("simulate", "--skip-takeover-above", "soon"), oneSession), "tandem simulate: --skip-takeover-above"
+        + " must be a duration, like 30s, 500ms or 2m, got the string \"soon\"; or give off to never skip");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
@@ -366,6 +427,53 @@ class CommandLineMistakesTest {
     assertTrue(included.err().startsWith("tandem serve: --small /no/model: no such folder"), included.err());
   }
 
+  /**
+   * -Dconfig.resource and -Dconfig.url give a file in place of application.conf as -Dconfig.file
+   * does: one that cannot be read is one line naming the option as given and what to give (exit 1),
+   * not Typesafe Config's exception.
+   */
+  @Test
+  void aConfigResourceOrUrlThatCannotBeReadIsOneLineSayingWhatToDo(@TempDir Path tmp) throws Exception {
+    String leaveOut = ", or leave -Dconfig.url out for Tandem's own application.conf";
+    Map<Map<String, String>, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put(Map.of("config.resource", "nope.conf"), "tandem serve: -Dconfig.resource=nope.conf: no such resource on Tandem's"
+        + " classpath; give -Dconfig.file=PATH for a file of your own (one that begins with include classpath(\"application.conf\")),"
+        + " or the name of a resource on Tandem's classpath, or leave -Dconfig.resource out for Tandem's own application.conf");
+    String url = "; give the URL of a HOCON file that begins with include classpath(\"application.conf\"), like"
+        + " file:///etc/tandem/node.conf" + leaveOut;
+    refusals.put(Map.of("config.url", "node.conf"), "tandem serve: -Dconfig.url=node.conf: not a URL (no protocol: node.conf)" + url);
+    refusals.put(Map.of("config.url", "file:///no/such/node.conf"), "tandem serve: -Dconfig.url=file:///no/such/node.conf: does not"
+        + " exist" + url);
+    refusals.put(Map.of("config.url", tmp.toUri().toString()), "tandem serve: -Dconfig.url=" + tmp.toUri() + ": is a folder, not a"
+        + " file" + url);
+    refusals.put(Map.of("config.file", "/no/node.conf", "config.resource", "node.conf"), "tandem serve: -Dconfig.resource=node.conf"
+        + " and -Dconfig.file=/no/node.conf: Typesafe Config reads one file in place of Tandem's application.conf, not 2; keep one"
+        + " of them");
+    refusals.forEach((properties, line) -> {
+      Result r = runWith(properties, "serve", "--port", "0");
+      assertEquals(line, r.err(), properties.toString());
+      assertEquals(1, r.exit(), properties.toString());
+    });
+
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    String nobody = "http://127.0.0.1:" + closed + "/node.conf";
+    Result unanswered = runWith(Map.of("config.url", nobody), "serve", "--port", "0");
+    assertEquals(1, unanswered.exit());
+    assertTrue(unanswered.err().startsWith("tandem serve: -Dconfig.url=" + nobody + ": cannot be read (") && unanswered.err()
+        .endsWith(url) && !unanswered.err().contains("\n"), unanswered.err());
+
+    Result alone = runWith(Map.of("config.resource", "reference.conf"), "serve", "--port", "0");
+    assertEquals(1, alone.exit());
+    assertTrue(alone.err().startsWith("tandem serve: -Dconfig.resource=reference.conf: leaves out Tandem's application.conf ("),
+        alone.err());
+    Path own = Files.writeString(tmp.resolve("node.conf"), "include classpath(\"application.conf\")\ntandem.http.port = 18690\n");
+    Result included = runWith(Map.of("config.url", own.toUri().toString()), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(included.err().startsWith("tandem serve: --small /no/model: no such folder"), included.err());
+  }
+
   @Test
   void aFolderGivenForAFileAGarbledKeysFileAndAnOutOfRangePortAreNamed(@TempDir Path tmp) throws Exception {
     assertTrue(run("generate", "--prompt", "x", "--config", tmp.toString()).err()
@@ -389,6 +497,25 @@ class CommandLineMistakesTest {
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+  }
+
+  /** An API key entry that cannot be used is the same mistake whether a keys file or a -D option gives it: exit status 2. */
+  @Test
+  void anApiKeyEntryThatCannotBeUsedExits2FromAKeysFileAsFromAnOption(@TempDir Path tmp) throws Exception {
+    Path keys = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [{key: sk-aaaaaaa, tenant: a, max-concurrent: 0.5}]\n");
+    Result file = run("serve", "--api-keys", keys.toString(), "--port", "0");
+    assertEquals(2, file.exit(), file.err());
+    assertEquals("tandem serve: --api-keys " + keys + ": api-keys[0].max-concurrent must be a whole number (0: unlimited), got 0.5",
+        file.err());
+    Result option = runWith(Map.of("tandem.http.api-keys.0.key", "sk-aaaaaaa", "tandem.http.api-keys.0.tenant", "a",
+        "tandem.http.api-keys.0.max-concurrent", "0.5"), "serve", "--port", "0");
+    assertEquals(2, option.exit(), option.err());
+    assertEquals("tandem serve: tandem.http.api-keys[0].max-concurrent must be a whole number (0: unlimited), got 0.5", option.err());
+    Path twice = Files.writeString(tmp.resolve("twice.json"), "[{\"key\": \"sk-bbbbbbb\", \"tenant\": \"a\"},"
+        + " {\"key\": \"sk-bbbbbbb\", \"tenant\": \"b\"}]");
+    Result duplicate = run("serve", "--api-keys", twice.toString(), "--port", "0");
+    assertEquals(2, duplicate.exit(), duplicate.err());
+    assertEquals("tandem serve: --api-keys " + twice + ": [1]: the same key is listed twice", duplicate.err());
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.tandem.ops;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +9,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.hf.Precision;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.config.InvalidConfigException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -98,6 +100,41 @@ class RoleSpecTest {
     Config gpu = ConfigFactory.parseString("tandem.large { devices = [gpu0], kv-cache-bytes = " + (2 * physical) + " }")
         .withFallback(ConfigFactory.load());
     assertEquals(2 * physical, RoleSpec.fromConfig(gpu, Role.large).settings().kvCacheBytes());
+  }
+
+  private static String gib(double bytes) {
+    return String.format(java.util.Locale.ROOT, "%.1f GiB", bytes / (1L << 30));
+  }
+
+  /** The roles' specs on a node with {@code hocon} over the launcher's configuration. */
+  private static java.util.Map<Role, RoleSpec> roles(String hocon) {
+    Config node = ConfigFactory.parseString(hocon).withFallback(ConfigFactory.load());
+    java.util.Map<Role, RoleSpec> out = new java.util.EnumMap<>(Role.class);
+    for (Role r : Role.values()) out.put(r, RoleSpec.fromConfig(node, r));
+    return out;
+  }
+
+  /** Both roles' KV caches on the CPU share one memory: budgets that fit it each but not together are refused. */
+  @Test
+  void kvCacheBudgetsOnTheCpuThatFitMemoryEachButNotTogetherAreRefusedNamingBothKeys() {
+    long physical = physicalMemory();
+    long each = physical / 2 + (1L << 30);
+    InvalidConfigException both = assertThrows(InvalidConfigException.class, () -> RoleSpec.requireKvCachesFitMemory(
+        roles("tandem.small.kv-cache-bytes = " + each + "\ntandem.large.kv-cache-bytes = " + each)));
+    assertEquals("tandem.small.kv-cache-bytes (" + gib(each) + ") and tandem.large.kv-cache-bytes (" + gib(each) + ") add up to "
+        + gib(2.0 * each) + ", more than this machine's physical memory, " + gib(physical) + ", which holds the KV cache of every"
+        + " model worker on its CPU; lower them so that the sum fits", both.getMessage());
+    InvalidConfigException replicas = assertThrows(InvalidConfigException.class, () -> RoleSpec.requireKvCachesFitMemory(
+        roles("tandem.small { devices = [cpu, cpu], kv-cache-bytes = " + each + " }\ntandem.large.kv-cache-bytes = 0")));
+    assertTrue(replicas.getMessage().startsWith("tandem.small.kv-cache-bytes (2 CPU workers of " + gib(each) + ") and"
+        + " tandem.large.kv-cache-bytes (0.0 GiB) add up to "), replicas.getMessage());
+    // A GPU's cache, a scripted model's (none) and a remote engine's are not in this machine's memory.
+    assertDoesNotThrow(() -> RoleSpec.requireKvCachesFitMemory(roles("tandem.small.kv-cache-bytes = " + each
+        + "\ntandem.large { kv-cache-bytes = " + each + ", devices = [gpu0] }")));
+    assertDoesNotThrow(() -> RoleSpec.requireKvCachesFitMemory(roles("tandem.small.kv-cache-bytes = " + each
+        + "\ntandem.large { kv-cache-bytes = " + each + ", model = \"scripted:/x.json\" }")));
+    assertDoesNotThrow(() -> RoleSpec.requireKvCachesFitMemory(roles("tandem.small.kv-cache-bytes = " + physical / 2
+        + "\ntandem.large.kv-cache-bytes = " + physical / 2)), "all of memory between them is still a budget");
   }
 
   @Test

@@ -13,7 +13,8 @@ import java.util.List;
 
 /**
  * The HTTP server's settings, from {@code tandem.http} (see the orchestrator's reference.conf).
- * {@code requestTimeout} and {@code idleTimeout} are akka-http's server timeouts; {@code
+ * {@code requestTimeout} ({@link ConfigSection#INFINITE} for {@code infinite}: none) and {@code
+ * idleTimeout} are akka-http's server timeouts; {@code
  * sessionDeadline} is the longest a session may wait on its own deadlines (a worker to be listed
  * plus one step), which both must exceed so that a session always ends with its own answer.
  * {@code cors} says which web pages of other origins may call the server ({@link Cors}).
@@ -113,7 +114,7 @@ public record HttpSettings(
         c.getDuration("worker-figures-max-age"),
         c.getDuration("worker-figures-timeout"),
         c.getDuration("body-read-timeout"),
-        c.getDuration("request-timeout"),
+        ConfigSection.durationOrInfinite(c, "request-timeout"),
         c.getDuration("idle-timeout"),
         sessionDeadline(session, speculative),
         ReasoningSplitter.Mode.parse(c.getString("reasoning-parser")),

@@ -89,7 +89,7 @@ public final class TandemHttpServer {
    */
   private static ServerSettings serverSettings(ActorSystem<?> system, HttpSettings settings) {
     Config own = ConfigFactory.parseMap(Map.of(
-        "akka.http.server.request-timeout", settings.requestTimeout().toMillis() + "ms",
+        "akka.http.server.request-timeout", io.tandem.protocol.config.ConfigSection.asAkkaSetting(settings.requestTimeout()),
         "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
         "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),

@@ -197,6 +197,50 @@ public final class ConfigSection {
   }
 
   /**
+   * {@code text}, the value given for {@code key} (a command-line flag such as {@code
+   * --skip-takeover-above}, or a key), read as a section's duration is read: with its unit ({@code
+   * 500ms}, {@code 2s}, {@code 1 minute}), a bare number refused rather than read as milliseconds.
+   *
+   * @param key a name without dots, or a config key (its dots separate its path)
+   * @throws InvalidConfigException {@code KEY must be a duration with its unit, like 500s or 500ms,
+   *     got 500}, or {@code KEY must be a duration, like 30s, 500ms or 2m, got 'abc'}
+   */
+  public static java.time.Duration duration(String key, String text) {
+    Config given = com.typesafe.config.ConfigFactory.empty().withValue(key, com.typesafe.config.ConfigValueFactory.fromAnyRef(text));
+    try {
+      return StrictConfig.of("", given).getDuration(key);
+    } catch (ConfigException e) {
+      throw InvalidConfigException.setting(key, describe("", e, given), e);
+    }
+  }
+
+  /**
+   * A timeout given as {@code infinite}: none. akka's own timeouts take the word (akka-http's {@code
+   * request-timeout = infinite} turns its request timeout off); {@link #durationOrInfinite} reads it
+   * where a key may be infinite, and {@link #asAkkaSetting} writes it back.
+   */
+  public static final java.time.Duration INFINITE = java.time.temporal.ChronoUnit.FOREVER.getDuration();
+
+  /**
+   * {@code key} of {@code section}: {@link #INFINITE} where it says {@code infinite}, else a duration
+   * as {@code section} reads one (with its unit, from a section {@link #read} gives).
+   *
+   * @throws com.typesafe.config.ConfigException what {@code section}'s {@code getDuration} throws for
+   *     a value that is neither (named by its full key when {@link #read} gives the section)
+   */
+  public static java.time.Duration durationOrInfinite(Config section, String key) {
+    if (hasValue(section, key) && section.getValue(key).valueType() == com.typesafe.config.ConfigValueType.STRING
+        && section.getString(key).strip().equals("infinite"))
+      return INFINITE;
+    return section.getDuration(key);
+  }
+
+  /** {@code d} as akka's settings take a duration: {@code infinite} for {@link #INFINITE}, else whole milliseconds ({@code 1500ms}). */
+  public static String asAkkaSetting(java.time.Duration d) {
+    return d.equals(INFINITE) ? "infinite" : d.toMillis() + "ms";
+  }
+
+  /**
    * {@code value} of {@code key} when it is from {@code min} to {@code max}.
    *
    * @throws InvalidConfigException {@code KEY must be from MIN to MAX (WHY), got VALUE}
@@ -216,6 +260,19 @@ public final class ConfigSection {
   public static java.time.Duration positive(String key, java.time.Duration value) {
     if (value.isZero() || value.isNegative())
       throw InvalidConfigException.setting(key, key + " must be a positive duration, got " + value.toMillis() + " ms", null);
+    return value;
+  }
+
+  /**
+   * {@code value} of {@code key} when it is zero or more.
+   *
+   * @param zero what 0s means for the key ({@code never}), as the message says it
+   * @throws InvalidConfigException {@code KEY must be a duration from 0s up (0s: ZERO), got MILLIS ms}
+   */
+  public static java.time.Duration notNegative(String key, java.time.Duration value, String zero) {
+    if (value.isNegative())
+      throw InvalidConfigException.setting(key, key + " must be a duration from 0s up (0s: " + zero + "), got " + value.toMillis()
+          + " ms", null);
     return value;
   }
 

@@ -7,6 +7,8 @@ import com.typesafe.config.ConfigValueType;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A section of a node's configuration whose getters refuse the values Typesafe Config would
@@ -17,6 +19,15 @@ import java.math.BigDecimal;
  * written {@code 30s}). Every other getter is Typesafe Config's own. A value given with {@code -D}
  * is a string ({@code "0.5"}) that Typesafe Config reads as a number where one is wanted, so it is
  * judged as that number.
+ *
+ * <p>A section it gives is as strict: {@code getConfig(key)} and each element of {@code
+ * getConfigList(key)} (named {@code KEY[i]}), and what {@code withValue}, {@code withFallback},
+ * {@code withoutPath}, {@code withOnlyPath} and {@code resolve} make of a section. Typesafe Config
+ * names a key relative to the section it was read from, so a section given this way also names
+ * the values its getters refuse by their full key ({@code tandem.http.limits.max-in-flight must be a
+ * number, got the string "x"}); {@link ConfigSection#read} does that for the section it reads. A
+ * {@link com.typesafe.config.ConfigObject} ({@code root()}, {@code getObject}) and a section moved
+ * under another key ({@code atKey}, {@code atPath}) are Typesafe Config's own.
  */
 final class StrictConfig {
   private StrictConfig() {}
@@ -30,10 +41,21 @@ final class StrictConfig {
    *     unit, like 30s or 30ms, got 30}
    */
   static Config of(String path, Config section) {
+    return of(path, section, false);
+  }
+
+  /**
+   * @param names whether a value Typesafe Config refuses ({@link ConfigException.BadValue}, {@link
+   *     ConfigException.WrongType}, {@link ConfigException.Missing}) is named here by its full key, as
+   *     an {@link InvalidConfigException}: so for a section within the one {@link ConfigSection#read}
+   *     reads, whose keys Typesafe Config names relative to it
+   */
+  private static Config of(String path, Config section, boolean names) {
     return (Config) Proxy.newProxyInstance(Config.class.getClassLoader(), new Class<?>[] {Config.class}, (proxy, method, args) -> {
-      if (args != null && args.length > 0 && args[0] instanceof String key) {
+      String key = args != null && args.length > 0 && args[0] instanceof String k ? k : null;
+      String full = key == null || path.isEmpty() ? key : path + "." + key;
+      if (key != null) {
         ConfigValue v = valueAt(section, key);
-        String full = path.isEmpty() ? key : path + "." + key;
         if (v != null) {
           switch (method.getName()) {
             case "getInt" -> requireWhole(full, v, "a whole number", "a whole number up to " + Integer.MAX_VALUE);
@@ -45,11 +67,28 @@ final class StrictConfig {
           }
         }
       }
+      Object result;
       try {
-        return method.invoke(section, args);
+        result = method.invoke(section, args);
       } catch (InvocationTargetException e) {
+        if (names && (e.getCause() instanceof ConfigException.BadValue || e.getCause() instanceof ConfigException.WrongType
+            || e.getCause() instanceof ConfigException.Missing))
+          throw InvalidConfigException.setting(full == null ? path : full,
+              ConfigSection.describe(path, (ConfigException) e.getCause(), section), e.getCause());
         throw e.getCause();
       }
+      return switch (method.getName()) {
+        case "getConfig" -> of(full, (Config) result, true);
+        case "getConfigList" -> {
+          List<?> list = (List<?>) result;
+          List<Config> strict = new ArrayList<>();
+          for (int i = 0; i < list.size(); i++) strict.add(of(full + "[" + i + "]", (Config) list.get(i), true));
+          yield strict;
+        }
+        // The same section, changed: its keys keep their full names.
+        case "withValue", "withFallback", "withoutPath", "withOnlyPath", "resolve", "resolveWith" -> of(path, (Config) result, names);
+        default -> result;
+      };
     });
   }
 

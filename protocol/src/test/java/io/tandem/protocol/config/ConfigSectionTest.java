@@ -100,6 +100,31 @@ class ConfigSectionTest {
   }
 
   /**
+   * A section read within the section {@link ConfigSection#read} gives is as strict, and names a
+   * value it refuses by its full key (Typesafe Config's own {@code getConfig} forgets the path).
+   */
+  @Test
+  void aSectionWithinTheSectionIsAsStrictAndNamesItsKeysInFull() {
+    assertEquals("tandem.http.limits.max-in-flight must be a whole number, got 0.5",
+        refusal("limits.max-in-flight", "0.5", c -> c.getConfig("limits").getInt("max-in-flight")));
+    assertEquals("tandem.http.limits.drain.deadline must be a duration with its unit, like 30s or 30ms, got 30",
+        refusal("limits.drain.deadline", "30", c -> c.getConfig("limits").getConfig("drain").getDuration("deadline")));
+    assertEquals("tandem.http.limits.max-in-flight must be a number, got the string \"lots\"",
+        refusal("limits.max-in-flight", "lots", c -> c.getConfig("limits").getInt("max-in-flight")));
+    assertEquals("tandem.http.limits.queue: missing",
+        refusal("limits.max-in-flight", "1", c -> c.getConfig("limits").getInt("queue")));
+    assertEquals("tandem.http.limits.max-in-flight must be a whole number, got 0.5", refusal("limits.max-in-flight", "0.5",
+        c -> c.getConfig("limits").withFallback(ConfigFactory.parseString("queue = 1")).getInt("max-in-flight")),
+        "a section changed stays strict");
+    Config list = ConfigFactory.parseString("tandem.http.tiers = [{max-in-flight = 2}, {max-in-flight = 1.5}]").withFallback(NODE);
+    assertEquals("tandem.http.tiers[1].max-in-flight must be a whole number, got 1.5", assertThrows(InvalidConfigException.class,
+        () -> ConfigSection.read(list, "tandem.http", c -> c.getConfigList("tiers").stream().mapToInt(t -> t.getInt("max-in-flight"))
+            .sum())).getMessage());
+    assertEquals(Integer.valueOf(3), ConfigSection.read(systemProperty("tandem.http.limits.max-in-flight", "3"), "tandem.http",
+        c -> c.getConfig("limits").getInt("max-in-flight")), "a whole number is read as before");
+  }
+
+  /**
    * A -D option cannot give a list in one value ({@code -Dtandem.roles=small,orchestrator} and
    * {@code -Dtandem.roles=[small, orchestrator]} are strings): the message gives the options that do.
    */
@@ -115,6 +140,19 @@ class ConfigSectionTest {
     assertEquals("tandem.http.served-model-names must be a list, like [a, b], got the string \"x\"", assertThrows(
         InvalidConfigException.class, () -> ConfigSection.read(file, "tandem.http", c -> c.getStringList("served-model-names")))
         .getMessage(), "in a file, brackets make a list");
+  }
+
+  /** A key that may be infinite (akka-http's request-timeout) reads the word as no timeout, and is strict otherwise. */
+  @Test
+  void aTimeoutThatMayBeInfiniteReadsTheWordAndIsStrictOtherwise() {
+    assertEquals(ConfigSection.INFINITE, ConfigSection.read(systemProperty("tandem.http.request-timeout", "infinite"), "tandem.http",
+        c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals(Duration.ofHours(1), ConfigSection.read(systemProperty("tandem.http.request-timeout", "1h"), "tandem.http",
+        c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals("tandem.http.request-timeout must be a duration with its unit, like 30s or 30ms, got 30",
+        refusal("request-timeout", "30", c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals("infinite", ConfigSection.asAkkaSetting(ConfigSection.INFINITE));
+    assertEquals("1500ms", ConfigSection.asAkkaSetting(Duration.ofMillis(1500)));
   }
 
   @Test
@@ -162,5 +200,9 @@ class ConfigSectionTest {
     IllegalArgumentException d = assertThrows(IllegalArgumentException.class,
         () -> ConfigSection.positive("tandem.http.ask-timeout", Duration.ofSeconds(-2)));
     assertEquals("tandem.http.ask-timeout must be a positive duration, got -2000 ms", d.getMessage());
+    assertEquals(Duration.ZERO, ConfigSection.notNegative("tandem.routing.load-poll-interval", Duration.ZERO, "never"));
+    assertEquals("tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1000 ms", assertThrows(
+        InvalidConfigException.class, () -> ConfigSection.notNegative("tandem.routing.load-poll-interval", Duration.ofSeconds(-1),
+            "never")).getMessage());
   }
 }

@@ -1,0 +1,138 @@
+package io.tandem.ops;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import java.net.MalformedURLException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The configuration file a user gives in place of Tandem's application.conf, with one of the JVM
+ * options Typesafe Config reads for it ({@code -Dconfig.file=PATH}, {@code -Dconfig.resource=NAME},
+ * {@code -Dconfig.url=URL}), and what can be wrong with it, each in one line naming the option as
+ * given and what to do: Typesafe Config says only {@code java.io.IOException: resource not found on
+ * classpath: nope.conf} or {@code Cannot load config from URL: ...}, reads a folder as an empty file,
+ * and takes a file that leaves out Tandem's application.conf (then every setting it holds is missing).
+ *
+ * @param property the system property that names it: {@code config.file}, {@code config.resource} or
+ *     {@code config.url}
+ * @param value what the property says
+ */
+record OwnConfigFile(String property, String value) {
+
+  /** The system properties Typesafe Config reads a replacement of application.conf from, in its order. */
+  private static final List<String> PROPERTIES = List.of("config.resource", "config.file", "config.url");
+
+  private static final String BEGIN = "begins with include classpath(\"application.conf\")";
+
+  /**
+   * The file the JVM options give, or null when they give none.
+   *
+   * @throws IllegalArgumentException when more than one of them is set (Typesafe Config reads one only)
+   */
+  static OwnConfigFile given() {
+    List<OwnConfigFile> given = new ArrayList<>();
+    for (String p : PROPERTIES) if (System.getProperty(p) != null) given.add(new OwnConfigFile(p, System.getProperty(p)));
+    if (given.size() > 1)
+      throw new IllegalArgumentException(String.join(" and ", given.stream().map(OwnConfigFile::option).toList())
+          + ": Typesafe Config reads one file in place of Tandem's application.conf, not " + given.size() + "; keep one of them");
+    return given.isEmpty() ? null : given.get(0);
+  }
+
+  /** The option as given: {@code -Dconfig.file=/etc/tandem/node.conf}. */
+  String option() {
+    return "-D" + property + "=" + value;
+  }
+
+  /** What to give instead, as a message about this option ends. */
+  String expected() {
+    String leave = ", or leave -D" + property + " out for Tandem's own application.conf";
+    return switch (property) {
+      case "config.resource" -> "give -Dconfig.file=PATH for a file of your own (one that " + BEGIN + "), or the name of a"
+          + " resource on Tandem's classpath" + leave;
+      case "config.url" -> "give the URL of a HOCON file that " + BEGIN + ", like file:///etc/tandem/node.conf" + leave;
+      default -> "give the path of a HOCON file that " + BEGIN + leave;
+    };
+  }
+
+  /**
+   * Refuses, before Typesafe Config reads it, a file that is not there or cannot be read, a resource
+   * that is not on the classpath, a URL that is none or names such a file.
+   *
+   * @throws IllegalArgumentException {@code -Dconfig.file=FILE: does not exist; give ...}
+   */
+  void requireReadable() {
+    switch (property) {
+      case "config.resource" -> {
+        // Typesafe Config drops a leading slash, as a class loader's resource names have none.
+        String name = value.startsWith("/") ? value.substring(1) : value;
+        if (OwnConfigFile.class.getClassLoader().getResource(name) == null)
+          throw new IllegalArgumentException(option() + ": no such resource on Tandem's classpath; " + expected());
+      }
+      case "config.url" -> {
+        URL url;
+        try {
+          url = new URL(value);
+        } catch (MalformedURLException e) {
+          throw new IllegalArgumentException(option() + ": not a URL (" + e.getMessage() + "); " + expected(), e);
+        }
+        if (url.getProtocol().equals("file")) requireFile(fileOf(url));
+      }
+      default -> requireFile(Path.of(value));
+    }
+  }
+
+  /** The file a {@code file:} URL names. */
+  private Path fileOf(URL url) {
+    try {
+      return Path.of(url.toURI());
+    } catch (URISyntaxException | IllegalArgumentException e) {
+      // file://host/x (a host) and file:x (no path from the root) name no file here.
+      throw new IllegalArgumentException(option() + ": not a file URL (" + e.getMessage() + "); " + expected(), e);
+    }
+  }
+
+  /** Refuses a file that is not there, is a folder, or cannot be read, naming it as it resolves. */
+  private void requireFile(Path path) {
+    String why = !Files.exists(path) ? "does not exist" : Files.isDirectory(path) ? "is a folder, not a file"
+        : !Files.isReadable(path) ? "cannot be read (no permission)" : null;
+    if (why == null) return;
+    // A relative path is taken from the folder the command runs in, which may not be the one the user thinks of.
+    String where = path.isAbsolute() ? "" : " (" + path.toAbsolutePath() + ")";
+    throw new IllegalArgumentException(option() + where + ": " + why + "; " + expected());
+  }
+
+  /**
+   * What Typesafe Config's failure to read this file ({@code e}, not a parse error) says, in one line:
+   * an address that does not answer, a file gone since {@link #requireReadable}.
+   */
+  IllegalArgumentException unreadable(ConfigException e) {
+    Throwable cause = e.getCause() == null ? e : e.getCause();
+    String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+    return new IllegalArgumentException(option() + ": cannot be read (" + Tandem.oneLine(why) + "); " + expected(), e);
+  }
+
+  /**
+   * Refuses a file that does not include Tandem's application.conf: the settings it holds ({@code
+   * tandem.roles}, {@code tandem.cluster}, ...) would be missing, and the first command to read one
+   * would fail naming only that key.
+   *
+   * @throws IllegalArgumentException naming the option, a missing setting, and the include to add
+   */
+  void requireApplicationConf(Config loaded) {
+    Config application = ConfigFactory.parseResourcesAnySyntax(OwnConfigFile.class.getClassLoader(), "application");
+    List<String> missing = application.entrySet().stream().map(Map.Entry::getKey).filter(k -> !loaded.hasPathOrNull(k))
+        .sorted().toList();
+    if (missing.isEmpty()) return;
+    throw new IllegalArgumentException(option() + ": leaves out Tandem's application.conf (" + missing.get(0)
+        + (missing.size() == 1 ? " is" : " and " + (missing.size() - 1) + " other settings are") + " missing): a config"
+        + " file of one's own replaces Tandem's application.conf (Typesafe Config's rule), so begin it with"
+        + " include classpath(\"application.conf\") and put your settings after that line");
+  }
+}
