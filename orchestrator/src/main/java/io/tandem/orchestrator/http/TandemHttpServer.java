@@ -125,11 +125,11 @@ public final class TandemHttpServer {
   /**
    * {@code request}, whose target had no path ({@code GET http://127.0.0.1:8080 HTTP/1.1}), with the
    * path {@code /} that an empty one means (RFC 9110, section 4.2.3), as akka-http leaves it empty;
-   * an asterisk-form target ({@code OPTIONS *}) keeps its own ({@link ApiRoutes#ASTERISK_FORM}).
+   * an asterisk-form target ({@code OPTIONS *}) keeps its own ({@link ApiRoutes#asteriskForm}).
    */
   private static HttpRequest withPath(HttpRequest request) {
     Uri uri = request.getUri();
-    return uri.path().isEmpty() && !uri.host().address().equals(ApiRoutes.ASTERISK_FORM) ? request.withUri(uri.path("/")) : request;
+    return uri.path().isEmpty() && !ApiRoutes.asteriskForm(uri) ? request.withUri(uri.path("/")) : request;
   }
 
   /**
