@@ -37,7 +37,8 @@ import java.util.Set;
  * Access-Control-Allow-Origin}: {@code *} when every origin is allowed without credentials, else
  * the request's origin (with {@code Vary: Origin}). A request without {@code Origin} is not a
  * cross-origin one and is left as it is. A request akka-http cannot parse is answered before any
- * route, without these headers ({@link ParsingErrors}).
+ * route, by {@link ParsingErrors}, which is not given the request: its answers carry what needs no
+ * request ({@link #parsingErrors}).
  *
  * @param allowedOrigins origins as browsers send them ({@code https://app.example:8443}), or {@code *}
  * @param allowedMethods HTTP methods, or {@code *} for all
@@ -78,6 +79,33 @@ record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<Strin
   static Cors fromSection(Config c) {
     return new Cors(c.getStringList("allowed-origins"), c.getStringList("allowed-methods"),
         c.getStringList("allowed-headers"), c.getBoolean("allow-credentials"));
+  }
+
+  /**
+   * The {@link ParsingErrors} that answers requests akka-http cannot parse, with the CORS headers
+   * an answer may carry without its request (akka-http 10.5 gives that handler none, and may not
+   * have read the request's headers): Starlette's "simple headers", which its {@code
+   * CORSMiddleware} puts on every answer before it looks at the request's {@code Origin}. With
+   * {@code *} among the origins, {@code Access-Control-Allow-Origin: *}, and with credentials
+   * {@code Access-Control-Allow-Credentials: true} (a browser then lets a page read the answer to a
+   * request sent without credentials; one sent with them needs its own origin named, which is
+   * unknown here). With listed origins, none: the header must name the request's own origin (a
+   * list is no valid value, and naming one origin to another page's request allows nothing), so a
+   * page sees a CORS failure instead of the 400, as it would from Starlette, which sends nothing to
+   * a request without an {@code Origin} it can check.
+   */
+  Class<? extends ParsingErrors> parsingErrors() {
+    if (!allowedOrigins.contains("*")) return ParsingErrors.class;
+    return allowCredentials ? ParsingErrors.AnyOriginWithCredentials.class : ParsingErrors.AnyOrigin.class;
+  }
+
+  /**
+   * Starlette's simple headers when every origin is allowed: {@code Access-Control-Allow-Origin: *},
+   * with {@code Access-Control-Allow-Credentials: true} when {@code credentials}.
+   */
+  static List<HttpHeader> anyOrigin(boolean credentials) {
+    return credentials ? List.of(AccessControlAllowOrigin.create(HttpOriginRanges.ALL), AccessControlAllowCredentials.create(true))
+        : List.of(AccessControlAllowOrigin.create(HttpOriginRanges.ALL));
   }
 
   /** {@code inner}, with preflights answered and the CORS headers on its answers to allowed origins. */
@@ -127,13 +155,10 @@ record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<Strin
    * a cache may share it); else the origin itself, which a browser requires beside credentials.
    */
   private List<HttpHeader> originHeaders(String origin) {
+    if (allowedOrigins.contains("*") && !allowCredentials) return anyOrigin(false);
     List<HttpHeader> out = new ArrayList<>();
-    if (allowedOrigins.contains("*") && !allowCredentials) {
-      out.add(AccessControlAllowOrigin.create(HttpOriginRanges.ALL));
-    } else {
-      out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
-      out.add(RawHeader.create("Vary", "Origin"));
-    }
+    out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
+    out.add(RawHeader.create("Vary", "Origin"));
     if (allowCredentials) out.add(AccessControlAllowCredentials.create(true));
     return out;
   }

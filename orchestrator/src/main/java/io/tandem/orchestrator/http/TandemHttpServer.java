@@ -91,7 +91,7 @@ public final class TandemHttpServer {
     Config own = ConfigFactory.parseMap(Map.of(
         "akka.http.server.request-timeout", settings.requestTimeout().toMillis() + "ms",
         "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
-        "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
+        "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
         "akka.http.server.transparent-head-requests", "on",

@@ -39,6 +39,19 @@ class CorsTest {
     return r.headers().firstValue("Access-Control-Allow-Origin");
   }
 
+  /**
+   * What a page's request that akka-http cannot parse (a target that is not a URI, as a page that
+   * builds a path from user input without encoding it sends) gets back: an error object, before any
+   * route and without the request's {@code Origin} read.
+   */
+  static RawExchange unparsable(TestServer server) throws Exception {
+    RawExchange r = RawExchange.send(server, "GET /v1/models/<x> HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + PAGE
+        + "\r\nConnection: close\r\n\r\n");
+    assertEquals(400, r.status(), r.head() + r.body());
+    assertTrue(r.body().contains("\"code\":\"malformed_request\""), r.body());
+    return r;
+  }
+
   /** vLLM's defaults: every origin, method and header, no credentials; the server requires API keys. */
   @Nested
   class ByDefault {
@@ -77,6 +90,14 @@ class CorsTest {
       HttpResponse<String> wrongMethod = send(server, "GET", "/v1/chat/completions", null, "Origin", PAGE);
       assertEquals(405, wrongMethod.statusCode(), wrongMethod.body());
       assertEquals("*", allowOrigin(wrongMethod).orElseThrow());
+    }
+
+    /** With every origin allowed the answer is the same whatever the page: it can read why. */
+    @Test
+    void aRequestTheServerCannotParseIsAnsweredSoThatThePageCanReadTheError() throws Exception {
+      RawExchange r = unparsable(server);
+      assertEquals(Optional.of("*"), r.header("Access-Control-Allow-Origin"), r.head());
+      assertFalse(r.header("Access-Control-Allow-Credentials").isPresent(), r.head());
     }
 
     @Test
@@ -125,6 +146,29 @@ class CorsTest {
 
       HttpResponse<String> other = send(server, "GET", "/v1/models", null, "Origin", "http://evil.example");
       assertFalse(allowOrigin(other).isPresent(), "the browser keeps the answer from that page");
+    }
+
+    /** The answer would have to name the page's origin, which is not known before the request is parsed. */
+    @Test
+    void aRequestTheServerCannotParseNamesNoOrigin() throws Exception {
+      RawExchange r = unparsable(server);
+      assertFalse(r.header("Access-Control-Allow-Origin").isPresent(), r.head());
+    }
+  }
+
+  /** Every origin, with credentials: as Starlette, the headers it sends before it reads a request. */
+  @Nested
+  class AnyOriginWithCredentials {
+    @RegisterExtension
+    static final TestServer server = TestServer.start("tandem.http.allow-credentials = true\n");
+
+    @Test
+    void aRequestTheServerCannotParseAllowsEveryOriginAndCredentials() throws Exception {
+      RawExchange r = unparsable(server);
+      assertEquals(Optional.of("*"), r.header("Access-Control-Allow-Origin"), r.head());
+      assertEquals(Optional.of("true"), r.header("Access-Control-Allow-Credentials"), r.head());
+      HttpResponse<String> models = send(server, "GET", "/v1/models", null, "Origin", PAGE);
+      assertEquals(PAGE, allowOrigin(models).orElseThrow(), "a parsed request's own origin is named, as credentials need");
     }
   }
 
