@@ -46,7 +46,7 @@ import java.util.Set;
  *     ones (Accept, Accept-Language, Content-Language, Content-Type) are always allowed
  * @param allowCredentials whether the page may send cookies or HTTP authentication with its requests
  */
-record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<String> allowedHeaders, boolean allowCredentials) {
+public record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<String> allowedHeaders, boolean allowCredentials) {
 
   /** What Starlette allows for {@code *}, and what a preflight answer then lists. */
   private static final List<HttpMethod> ALL_METHODS = List.of(HttpMethods.DELETE, HttpMethods.GET, HttpMethods.HEAD,
@@ -59,20 +59,41 @@ record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<Strin
    * @throws IllegalArgumentException naming the {@code tandem.http} key of an origin that is not
    *     {@code *} nor {@code scheme://host[:port]}, or of a method that is not {@code *} nor an HTTP method
    */
-  Cors {
-    allowedOrigins = List.copyOf(allowedOrigins);
-    allowedMethods = allowedMethods.stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+  public Cors {
+    allowedOrigins = origins("tandem.http.allowed-origins", allowedOrigins);
+    allowedMethods = methods("tandem.http.allowed-methods", allowedMethods);
     allowedHeaders = allowedHeaders.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
-    for (String o : allowedOrigins) {
+  }
+
+  /**
+   * {@code origins}, each {@code *} or {@code scheme://host[:port]} as a browser sends it.
+   *
+   * @param givenBy the setting or flag that gave them, as the message names it
+   * @throws IllegalArgumentException {@code GIVEN_BY has 'ORIGIN'; an origin is "*" or scheme://host[:port] ...}
+   */
+  public static List<String> origins(String givenBy, List<String> origins) {
+    for (String o : origins) {
       if (!o.equals("*") && !o.matches("[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+"))
-        throw new IllegalArgumentException("tandem.http.allowed-origins has '" + o + "'; an origin is \"*\" or"
+        throw new IllegalArgumentException(givenBy + " has '" + o + "'; an origin is \"*\" or"
             + " scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no trailing slash)");
     }
-    for (String m : allowedMethods) {
+    return List.copyOf(origins);
+  }
+
+  /**
+   * {@code methods} in upper case, each {@code *} or a method of {@link #ALL_METHODS}.
+   *
+   * @param givenBy the setting or flag that gave them, as the message names it
+   * @throws IllegalArgumentException {@code GIVEN_BY has 'METHOD'; it must be "*" or among [DELETE, ...]}
+   */
+  public static List<String> methods(String givenBy, List<String> methods) {
+    List<String> upper = methods.stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+    for (String m : upper) {
       if (!m.equals("*") && ALL_METHODS.stream().noneMatch(x -> x.name().equals(m)))
-        throw new IllegalArgumentException("tandem.http.allowed-methods has '" + m + "'; it must be \"*\" or among "
+        throw new IllegalArgumentException(givenBy + " has '" + m + "'; it must be \"*\" or among "
             + ALL_METHODS.stream().map(HttpMethod::name).toList());
     }
+    return upper;
   }
 
   /** The settings under {@code tandem.http} (the section itself). */
