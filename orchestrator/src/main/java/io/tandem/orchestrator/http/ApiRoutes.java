@@ -391,12 +391,14 @@ final class ApiRoutes extends AllDirectives {
 
   /**
    * akka-http's request timeout, which sits above every deadline of the session: a last resort,
-   * that also cancels the session (no one will read what it writes).
+   * that also cancels the session (no one will read what it writes). akka-http sends this answer
+   * itself, past the routes and so past {@link Cors#wrap}: it gets the CORS headers here.
    */
   private HttpResponse timedOut(HttpRequest request, RequestLog.Entry log) {
     request.getAttribute(ClientConnection.KEY).ifPresent(ClientConnection::abandoned);
     return error(new ApiError(504, "server_error", null, "timeout", "the request took longer than tandem.http.request-timeout ("
-        + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log);
+        + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log)
+        .addHeaders(settings.cors().answerHeaders(request));
   }
 
   private static byte[] resource(String name) {

@@ -137,9 +137,17 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
       Optional<String> method = header(request, "Access-Control-Request-Method");
       if (request.method().equals(HttpMethods.OPTIONS) && method.isPresent())
         return preflight(origin.get(), method.get(), header(request, "Access-Control-Request-Headers"));
-      if (!originAllowed(origin.get())) return inner;
-      return respondWithHeaders(originHeaders(origin.get()), () -> inner);
+      return respondWithHeaders(answerHeaders(request), () -> inner);
     });
+  }
+
+  /**
+   * The CORS headers of an answer to {@code request} (not a preflight): none for a request without
+   * an allowed {@code Origin}. For an answer made outside the routes that still has its request
+   * (akka-http's request timeout), as {@link #wrap} adds them to the routes' own.
+   */
+  List<HttpHeader> answerHeaders(HttpRequest request) {
+    return header(request, "Origin").filter(this::originAllowed).map(this::originHeaders).orElse(List.of());
   }
 
   private Route preflight(String origin, String method, Optional<String> requestedHeaders) {

@@ -11,6 +11,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -169,6 +171,46 @@ class CorsTest {
       assertEquals(Optional.of("true"), r.header("Access-Control-Allow-Credentials"), r.head());
       HttpResponse<String> models = send(server, "GET", "/v1/models", null, "Origin", PAGE);
       assertEquals(PAGE, allowOrigin(models).orElseThrow(), "a parsed request's own origin is named, as credentials need");
+    }
+  }
+
+  /**
+   * akka-http's own request timeout, its last resort, answers past the routes: the page still reads
+   * it. Here a worker held in a model step cannot give its figures to {@code /metrics} before the
+   * request timeout (3 s, below worker-figures-timeout).
+   */
+  @Nested
+  class AtTheRequestTimeout {
+    @RegisterExtension
+    static final TestServer server = TestServer.start("tandem.session.worker-wait = 1s\ntandem.session.step-timeout = 1s\n"
+        + "tandem.http.request-timeout = 3s\ntandem.http.worker-figures-timeout = 60s\n");
+
+    @Test
+    void theTimeoutsAnswerNamesTheAllowedOrigin() throws Exception {
+      server.gate.close();
+      try {
+        CompletableFuture<HttpResponse<String>> held = CompletableFuture.supplyAsync(() -> {
+          try {
+            return send(server, "POST", "/v1/chat/completions", CHAT, "Content-Type", "application/json");
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        HttpResponse<String> metrics;
+        // Until the held step reaches the small worker, its figures come at once.
+        do {
+          metrics = send(server, "GET", "/metrics", null, "Origin", PAGE);
+          assertTrue(System.nanoTime() < deadline, "the request timeout never came: " + metrics.statusCode());
+        } while (metrics.statusCode() == 200);
+        assertEquals(504, metrics.statusCode(), metrics.body());
+        assertTrue(metrics.body().contains("tandem.http.request-timeout"), metrics.body());
+        assertEquals(Optional.of("*"), allowOrigin(metrics), metrics.headers().toString());
+        server.gate.open();
+        held.get(30, TimeUnit.SECONDS);
+      } finally {
+        server.gate.open();
+      }
     }
   }
 
