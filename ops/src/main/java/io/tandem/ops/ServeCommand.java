@@ -43,6 +43,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Mixin NodeOptions node = new NodeOptions();
 
+  @Mixin CorsOptions cors = new CorsOptions();
+
   @Option(names = "--host", description = "Address to bind. Default: tandem.http.host (127.0.0.1). Without API keys only loopback is allowed.")
   String host;
 
@@ -61,11 +63,13 @@ public final class ServeCommand implements Callable<Integer> {
     Config placed = node.apply(base);
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
+    placed = cors.apply(placed);
     requireServesAlone(placed, node.aloneBy(base));
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
-    // Only an orchestrator serves HTTP: a worker given an HTTP address would ignore it without a word.
-    if (!orchestrator && (port != null || host != null))
-      throw new UsageError((port != null ? "--port " + port : "--host " + host) + ": only a node with the orchestrator role"
+    // Only an orchestrator serves HTTP: a worker given an HTTP flag would ignore it without a word.
+    String httpFlag = port != null ? "--port " + port : host != null ? "--host " + host : cors.given();
+    if (!orchestrator && httpFlag != null)
+      throw new UsageError(httpFlag + ": only a node with the orchestrator role"
           + " serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
     // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
     // within what a request may ask for itself).

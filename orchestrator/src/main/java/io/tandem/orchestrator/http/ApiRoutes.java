@@ -12,6 +12,7 @@ import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.MediaTypes;
 import akka.http.javadsl.model.StatusCodes;
+import akka.http.javadsl.model.Uri;
 import akka.http.javadsl.model.headers.Allow;
 import akka.http.javadsl.model.headers.ContentEncoding;
 import akka.http.javadsl.model.headers.RawHeader;
@@ -83,7 +84,7 @@ final class ApiRoutes extends AllDirectives {
    */
   Route route() {
     return extractRequest(request -> {
-      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), request.getUri().path());
+      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), target(request.getUri()));
       return mapResponse(r -> withRequestId(r, request, log), () ->
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
               withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () -> endpoints(request, log)))));
@@ -111,6 +112,16 @@ final class ApiRoutes extends AllDirectives {
    * as a URI of host {@code *} and an empty path.
    */
   static final String ASTERISK_FORM = "*";
+
+  /** Whether {@code uri} is an asterisk-form request target ({@code OPTIONS * HTTP/1.1}, RFC 9112, section 3.2.4). */
+  static boolean asteriskForm(Uri uri) {
+    return uri.path().isEmpty() && uri.host().address().equals(ASTERISK_FORM);
+  }
+
+  /** The request target as the log and error messages name it: its path, or {@code *} for the asterisk form. */
+  private static String target(Uri uri) {
+    return asteriskForm(uri) ? ASTERISK_FORM : uri.path();
+  }
 
   /**
    * {@code OPTIONS *}'s answer: the methods this server serves on some endpoint, in {@code Allow}
@@ -382,12 +393,14 @@ final class ApiRoutes extends AllDirectives {
 
   /**
    * akka-http's request timeout, which sits above every deadline of the session: a last resort,
-   * that also cancels the session (no one will read what it writes).
+   * that also cancels the session (no one will read what it writes). akka-http sends this answer
+   * itself, past the routes and so past {@link Cors#wrap}: it gets the CORS headers here.
    */
   private HttpResponse timedOut(HttpRequest request, RequestLog.Entry log) {
     request.getAttribute(ClientConnection.KEY).ifPresent(ClientConnection::abandoned);
     return error(new ApiError(504, "server_error", null, "timeout", "the request took longer than tandem.http.request-timeout ("
-        + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log);
+        + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log)
+        .addHeaders(settings.cors().answerHeaders(request));
   }
 
   private static byte[] resource(String name) {

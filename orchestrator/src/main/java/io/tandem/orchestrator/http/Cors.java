@@ -37,7 +37,8 @@ import java.util.Set;
  * Access-Control-Allow-Origin}: {@code *} when every origin is allowed without credentials, else
  * the request's origin (with {@code Vary: Origin}). A request without {@code Origin} is not a
  * cross-origin one and is left as it is. A request akka-http cannot parse is answered before any
- * route, without these headers ({@link ParsingErrors}).
+ * route, by {@link ParsingErrors}, which is not given the request: its answers carry what needs no
+ * request ({@link #parsingErrors}).
  *
  * @param allowedOrigins origins as browsers send them ({@code https://app.example:8443}), or {@code *}
  * @param allowedMethods HTTP methods, or {@code *} for all
@@ -45,7 +46,7 @@ import java.util.Set;
  *     ones (Accept, Accept-Language, Content-Language, Content-Type) are always allowed
  * @param allowCredentials whether the page may send cookies or HTTP authentication with its requests
  */
-record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<String> allowedHeaders, boolean allowCredentials) {
+public record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<String> allowedHeaders, boolean allowCredentials) {
 
   /** What Starlette allows for {@code *}, and what a preflight answer then lists. */
   private static final List<HttpMethod> ALL_METHODS = List.of(HttpMethods.DELETE, HttpMethods.GET, HttpMethods.HEAD,
@@ -58,26 +59,74 @@ record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<Strin
    * @throws IllegalArgumentException naming the {@code tandem.http} key of an origin that is not
    *     {@code *} nor {@code scheme://host[:port]}, or of a method that is not {@code *} nor an HTTP method
    */
-  Cors {
-    allowedOrigins = List.copyOf(allowedOrigins);
-    allowedMethods = allowedMethods.stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+  public Cors {
+    allowedOrigins = origins("tandem.http.allowed-origins", allowedOrigins);
+    allowedMethods = methods("tandem.http.allowed-methods", allowedMethods);
     allowedHeaders = allowedHeaders.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
-    for (String o : allowedOrigins) {
+  }
+
+  /**
+   * {@code origins}, each {@code *} or {@code scheme://host[:port]} as a browser sends it.
+   *
+   * @param givenBy the setting or flag that gave them, as the message names it
+   * @throws IllegalArgumentException {@code GIVEN_BY has 'ORIGIN'; an origin is "*" or scheme://host[:port] ...}
+   */
+  public static List<String> origins(String givenBy, List<String> origins) {
+    for (String o : origins) {
       if (!o.equals("*") && !o.matches("[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+"))
-        throw new IllegalArgumentException("tandem.http.allowed-origins has '" + o + "'; an origin is \"*\" or"
+        throw new IllegalArgumentException(givenBy + " has '" + o + "'; an origin is \"*\" or"
             + " scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no trailing slash)");
     }
-    for (String m : allowedMethods) {
+    return List.copyOf(origins);
+  }
+
+  /**
+   * {@code methods} in upper case, each {@code *} or a method of {@link #ALL_METHODS}.
+   *
+   * @param givenBy the setting or flag that gave them, as the message names it
+   * @throws IllegalArgumentException {@code GIVEN_BY has 'METHOD'; it must be "*" or among [DELETE, ...]}
+   */
+  public static List<String> methods(String givenBy, List<String> methods) {
+    List<String> upper = methods.stream().map(m -> m.toUpperCase(Locale.ROOT)).toList();
+    for (String m : upper) {
       if (!m.equals("*") && ALL_METHODS.stream().noneMatch(x -> x.name().equals(m)))
-        throw new IllegalArgumentException("tandem.http.allowed-methods has '" + m + "'; it must be \"*\" or among "
+        throw new IllegalArgumentException(givenBy + " has '" + m + "'; it must be \"*\" or among "
             + ALL_METHODS.stream().map(HttpMethod::name).toList());
     }
+    return upper;
   }
 
   /** The settings under {@code tandem.http} (the section itself). */
   static Cors fromSection(Config c) {
     return new Cors(c.getStringList("allowed-origins"), c.getStringList("allowed-methods"),
         c.getStringList("allowed-headers"), c.getBoolean("allow-credentials"));
+  }
+
+  /**
+   * The {@link ParsingErrors} that answers requests akka-http cannot parse, with the CORS headers
+   * an answer may carry without its request (akka-http 10.5 gives that handler none, and may not
+   * have read the request's headers): Starlette's "simple headers", which its {@code
+   * CORSMiddleware} puts on every answer before it looks at the request's {@code Origin}. With
+   * {@code *} among the origins, {@code Access-Control-Allow-Origin: *}, and with credentials
+   * {@code Access-Control-Allow-Credentials: true} (a browser then lets a page read the answer to a
+   * request sent without credentials; one sent with them needs its own origin named, which is
+   * unknown here). With listed origins, none: the header must name the request's own origin (a
+   * list is no valid value, and naming one origin to another page's request allows nothing), so a
+   * page sees a CORS failure instead of the 400, as it would from Starlette, which sends nothing to
+   * a request without an {@code Origin} it can check.
+   */
+  Class<? extends ParsingErrors> parsingErrors() {
+    if (!allowedOrigins.contains("*")) return ParsingErrors.class;
+    return allowCredentials ? ParsingErrors.AnyOriginWithCredentials.class : ParsingErrors.AnyOrigin.class;
+  }
+
+  /**
+   * Starlette's simple headers when every origin is allowed: {@code Access-Control-Allow-Origin: *},
+   * with {@code Access-Control-Allow-Credentials: true} when {@code credentials}.
+   */
+  static List<HttpHeader> anyOrigin(boolean credentials) {
+    return credentials ? List.of(AccessControlAllowOrigin.create(HttpOriginRanges.ALL), AccessControlAllowCredentials.create(true))
+        : List.of(AccessControlAllowOrigin.create(HttpOriginRanges.ALL));
   }
 
   /** {@code inner}, with preflights answered and the CORS headers on its answers to allowed origins. */
@@ -88,9 +137,17 @@ record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<Strin
       Optional<String> method = header(request, "Access-Control-Request-Method");
       if (request.method().equals(HttpMethods.OPTIONS) && method.isPresent())
         return preflight(origin.get(), method.get(), header(request, "Access-Control-Request-Headers"));
-      if (!originAllowed(origin.get())) return inner;
-      return respondWithHeaders(originHeaders(origin.get()), () -> inner);
+      return respondWithHeaders(answerHeaders(request), () -> inner);
     });
+  }
+
+  /**
+   * The CORS headers of an answer to {@code request} (not a preflight): none for a request without
+   * an allowed {@code Origin}. For an answer made outside the routes that still has its request
+   * (akka-http's request timeout), as {@link #wrap} adds them to the routes' own.
+   */
+  List<HttpHeader> answerHeaders(HttpRequest request) {
+    return header(request, "Origin").filter(this::originAllowed).map(this::originHeaders).orElse(List.of());
   }
 
   private Route preflight(String origin, String method, Optional<String> requestedHeaders) {
@@ -127,13 +184,10 @@ record Cors(List<String> allowedOrigins, List<String> allowedMethods, List<Strin
    * a cache may share it); else the origin itself, which a browser requires beside credentials.
    */
   private List<HttpHeader> originHeaders(String origin) {
+    if (allowedOrigins.contains("*") && !allowCredentials) return anyOrigin(false);
     List<HttpHeader> out = new ArrayList<>();
-    if (allowedOrigins.contains("*") && !allowCredentials) {
-      out.add(AccessControlAllowOrigin.create(HttpOriginRanges.ALL));
-    } else {
-      out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
-      out.add(RawHeader.create("Vary", "Origin"));
-    }
+    out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
+    out.add(RawHeader.create("Vary", "Origin"));
     if (allowCredentials) out.add(AccessControlAllowCredentials.create(true));
     return out;
   }

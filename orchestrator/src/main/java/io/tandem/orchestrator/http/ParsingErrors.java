@@ -1,12 +1,14 @@
 package io.tandem.orchestrator.http;
 
 import akka.event.LoggingAdapter;
+import akka.http.javadsl.model.HttpHeader;
 import akka.http.javadsl.model.HttpMethods;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.scaladsl.model.ErrorInfo;
 import akka.http.scaladsl.model.StatusCode;
 import akka.http.scaladsl.model.StatusCodes;
 import akka.http.scaladsl.settings.ServerSettings;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -21,10 +23,11 @@ import java.util.stream.Stream;
  * settings or its parser's rules ({@code pchar}, {@code Some(Host)}), they are replaced.
  *
  * <p>akka-http hands this handler the error alone, not the request (whose headers it may not even
- * have read), so these answers carry no CORS headers ({@link Cors}): a browser page sees a network
- * error where a route's answer would have been readable.
+ * have read), and makes it by its class name with no arguments: so each set of CORS headers an
+ * answer can carry without its request is a class of its own, and {@link Cors#parsingErrors} names
+ * the one of the server's settings. This class carries none.
  */
-public final class ParsingErrors extends akka.http.ParsingErrorHandler {
+public class ParsingErrors extends akka.http.ParsingErrorHandler {
 
   /**
    * Tandem's {@code akka.http.server.parsing.max-method-length}: the fewest bytes akka-http may read
@@ -62,11 +65,37 @@ public final class ParsingErrors extends akka.http.ParsingErrorHandler {
   private static final Pattern BAD_TARGET = Pattern.compile(
       "Illegal request-target: (?:Invalid input '(.+?)'[, ]|Unexpected end of input).* \\(line \\d+, column (\\d+)\\)");
 
+  /** The CORS headers of every answer. */
+  private final List<HttpHeader> cors;
+
+  /** Answers without CORS headers (origins listed in {@code tandem.http.allowed-origins}). */
+  public ParsingErrors() {
+    this(List.of());
+  }
+
+  private ParsingErrors(List<HttpHeader> cors) {
+    this.cors = cors;
+  }
+
+  /** Answers that every origin's page may read ({@code tandem.http.allowed-origins} has {@code *}). */
+  public static final class AnyOrigin extends ParsingErrors {
+    public AnyOrigin() {
+      super(Cors.anyOrigin(false));
+    }
+  }
+
+  /** As {@link AnyOrigin}, with {@code tandem.http.allow-credentials}. */
+  public static final class AnyOriginWithCredentials extends ParsingErrors {
+    public AnyOriginWithCredentials() {
+      super(Cors.anyOrigin(true));
+    }
+  }
+
   @Override
-  public HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
+  public final HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
     int code = notAMethod(info) ? 400 : status.intValue();
     return new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
-        "the request could not be read: " + describe(info, settings), 0).toResponse();
+        "the request could not be read: " + describe(info, settings), 0).toResponse().addHeaders(cors);
   }
 
   /**

@@ -91,7 +91,7 @@ public final class TandemHttpServer {
     Config own = ConfigFactory.parseMap(Map.of(
         "akka.http.server.request-timeout", io.tandem.protocol.config.ConfigSection.asAkkaSetting(settings.requestTimeout()),
         "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
-        "akka.http.server.parsing.error-handler", ParsingErrors.class.getName(),
+        "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
         "akka.http.server.transparent-head-requests", "on",
@@ -125,11 +125,11 @@ public final class TandemHttpServer {
   /**
    * {@code request}, whose target had no path ({@code GET http://127.0.0.1:8080 HTTP/1.1}), with the
    * path {@code /} that an empty one means (RFC 9110, section 4.2.3), as akka-http leaves it empty;
-   * an asterisk-form target ({@code OPTIONS *}) keeps its own ({@link ApiRoutes#ASTERISK_FORM}).
+   * an asterisk-form target ({@code OPTIONS *}) keeps its own ({@link ApiRoutes#asteriskForm}).
    */
   private static HttpRequest withPath(HttpRequest request) {
     Uri uri = request.getUri();
-    return uri.path().isEmpty() && !uri.host().address().equals(ApiRoutes.ASTERISK_FORM) ? request.withUri(uri.path("/")) : request;
+    return uri.path().isEmpty() && !ApiRoutes.asteriskForm(uri) ? request.withUri(uri.path("/")) : request;
   }
 
   /**

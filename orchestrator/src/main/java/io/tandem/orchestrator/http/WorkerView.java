@@ -9,6 +9,7 @@ import akka.cluster.ClusterEvent;
 import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
+import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionActor;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
@@ -44,6 +45,7 @@ final class WorkerView {
   private static final long NEVER = Long.MIN_VALUE;
   private volatile Figures figures = new Figures(Map.of(), NEVER);
   private final AtomicBoolean refreshing = new AtomicBoolean();
+  private final RoleSupply supply;
 
   WorkerView(ActorSystem<?> system, Duration askTimeout, Duration countTimeout, Duration figuresTimeout,
       Duration figuresMaxAge) {
@@ -52,6 +54,7 @@ final class WorkerView {
     this.countTimeout = countTimeout;
     this.figuresTimeout = figuresTimeout;
     this.figuresMaxAge = figuresMaxAge;
+    this.supply = RoleSupply.get(system);
   }
 
   /** The workers listed now, per role. */
@@ -66,14 +69,9 @@ final class WorkerView {
     });
   }
 
-  /**
-   * Whether no worker of {@code role} can ever be offered here: this node is outside a cluster (so
-   * nothing can join it) and {@code tandem.roles} does not give it that role.
-   */
+  /** Whether no worker of {@code role} can ever be offered here, as sessions decide it ({@link RoleSupply}). */
   boolean neverOffered(Role role) {
-    var config = system.settings().config();
-    return !config.getString("akka.actor.provider").equals("cluster") && config.hasPath("tandem.roles")
-        && !config.getStringList("tandem.roles").contains(role.name());
+    return !supply.canCome(role);
   }
 
   /**
@@ -83,7 +81,7 @@ final class WorkerView {
    * node's roles are fixed, so false.
    */
   boolean memberComing(Role role) {
-    if (!system.settings().config().getString("akka.actor.provider").equals("cluster")) return false;
+    if (!supply.clustered()) return false;
     ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
     Set<Address> unreachable = new HashSet<>();
     for (Member m : state.getUnreachable()) unreachable.add(m.address());
@@ -103,7 +101,7 @@ final class WorkerView {
    */
   CompletionStage<Map<Role, Set<ActorRef<WorkerProtocol.Command>>>> offered() {
     return listing().thenApply(listed -> {
-      if (!system.settings().config().getString("akka.actor.provider").equals("cluster")) return listed;
+      if (!supply.clustered()) return listed;
       ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
       Set<Address> usable = new HashSet<>();
       for (Member m : state.getMembers())

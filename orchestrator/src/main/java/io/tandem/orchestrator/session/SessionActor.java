@@ -62,9 +62,9 @@ import java.util.Set;
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A speculative request
  * admitted with no large worker offered and no large node on its way
  * ({@link SessionRequest#largeAbsent()}) does not wait: it
- * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} (or, on a node
- * outside a cluster, which no large node can join, {@link FailureCode#ROLE_NOT_SERVED}) or going on
- * with the small model alone, degraded.
+ * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} (or, where no
+ * large worker can ever come, {@link FailureCode#ROLE_NOT_SERVED}: see {@link RoleSupply}) or going
+ * on with the small model alone, degraded.
  */
 public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
@@ -176,8 +176,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     directory.tell(new WorkerDirectory.WatchNodes(
         getContext().messageAdapter(WorkerDirectory.UnreachableNodes.class, u -> new Unreachable(u.nodes()))));
     if (request.mode() == Mode.speculative && request.largeAbsent()) {
-      // A node on Akka's local provider has no address others could reach: no large node can join it.
-      boolean canJoin = selfAddress.hasGlobalScope();
+      boolean canJoin = RoleSupply.get(getContext().getSystem()).canCome(Role.large);
       return noWorker(Role.large, canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED,
           noWorkerMessage(Role.large, canJoin, Role.small));
     }
@@ -185,8 +184,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   /**
-   * Why no worker of {@code role} serves a request, and what to do: when one {@code canJoin} (the
-   * node is in a cluster), retry once one has; when none can, start the node with the role. With
+   * Why no worker of {@code role} serves a request, and what to do: when one {@code canJoin} ({@link
+   * RoleSupply#canCome}), retry once one has; when none can, start the node with the role. With
    * {@code alone} (null for none), the role whose model alone could serve the request instead, and
    * how to ask for it. The HTTP layer says the same when no worker of a role can count a prompt.
    */

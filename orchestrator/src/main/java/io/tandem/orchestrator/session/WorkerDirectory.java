@@ -146,7 +146,8 @@ public final class WorkerDirectory {
       });
       for (Role role : Role.values())
         ctx.getSystem().receptionist().tell(Receptionist.subscribe(ServiceKeys.forRole(role), adapter));
-      if (ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster")) {
+      boolean clustered = RoleSupply.get(ctx.getSystem()).clustered();
+      if (clustered) {
         Cluster cluster = Cluster.get(ctx.getSystem());
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.ReachabilityEvent.class,
             e -> e instanceof ClusterEvent.UnreachableMember
@@ -161,7 +162,7 @@ public final class WorkerDirectory {
       }
       if (!pollInterval.isZero()) timers.startTimerWithFixedDelay(Poll.INSTANCE, pollInterval);
       State state = new State(ctx, pollInterval);
-      state.clustered = ctx.getSystem().settings().config().getString("akka.actor.provider").equals("cluster");
+      state.clustered = clustered;
       return state.behavior();
     }));
   }

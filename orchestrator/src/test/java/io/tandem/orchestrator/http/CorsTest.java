@@ -11,6 +11,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -37,6 +39,19 @@ class CorsTest {
 
   static Optional<String> allowOrigin(HttpResponse<?> r) {
     return r.headers().firstValue("Access-Control-Allow-Origin");
+  }
+
+  /**
+   * What a page's request that akka-http cannot parse (a target that is not a URI, as a page that
+   * builds a path from user input without encoding it sends) gets back: an error object, before any
+   * route and without the request's {@code Origin} read.
+   */
+  static RawExchange unparsable(TestServer server) throws Exception {
+    RawExchange r = RawExchange.send(server, "GET /v1/models/<x> HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + PAGE
+        + "\r\nConnection: close\r\n\r\n");
+    assertEquals(400, r.status(), r.head() + r.body());
+    assertTrue(r.body().contains("\"code\":\"malformed_request\""), r.body());
+    return r;
   }
 
   /** vLLM's defaults: every origin, method and header, no credentials; the server requires API keys. */
@@ -77,6 +92,14 @@ class CorsTest {
       HttpResponse<String> wrongMethod = send(server, "GET", "/v1/chat/completions", null, "Origin", PAGE);
       assertEquals(405, wrongMethod.statusCode(), wrongMethod.body());
       assertEquals("*", allowOrigin(wrongMethod).orElseThrow());
+    }
+
+    /** With every origin allowed the answer is the same whatever the page: it can read why. */
+    @Test
+    void aRequestTheServerCannotParseIsAnsweredSoThatThePageCanReadTheError() throws Exception {
+      RawExchange r = unparsable(server);
+      assertEquals(Optional.of("*"), r.header("Access-Control-Allow-Origin"), r.head());
+      assertFalse(r.header("Access-Control-Allow-Credentials").isPresent(), r.head());
     }
 
     @Test
@@ -125,6 +148,69 @@ class CorsTest {
 
       HttpResponse<String> other = send(server, "GET", "/v1/models", null, "Origin", "http://evil.example");
       assertFalse(allowOrigin(other).isPresent(), "the browser keeps the answer from that page");
+    }
+
+    /** The answer would have to name the page's origin, which is not known before the request is parsed. */
+    @Test
+    void aRequestTheServerCannotParseNamesNoOrigin() throws Exception {
+      RawExchange r = unparsable(server);
+      assertFalse(r.header("Access-Control-Allow-Origin").isPresent(), r.head());
+    }
+  }
+
+  /** Every origin, with credentials: as Starlette, the headers it sends before it reads a request. */
+  @Nested
+  class AnyOriginWithCredentials {
+    @RegisterExtension
+    static final TestServer server = TestServer.start("tandem.http.allow-credentials = true\n");
+
+    @Test
+    void aRequestTheServerCannotParseAllowsEveryOriginAndCredentials() throws Exception {
+      RawExchange r = unparsable(server);
+      assertEquals(Optional.of("*"), r.header("Access-Control-Allow-Origin"), r.head());
+      assertEquals(Optional.of("true"), r.header("Access-Control-Allow-Credentials"), r.head());
+      HttpResponse<String> models = send(server, "GET", "/v1/models", null, "Origin", PAGE);
+      assertEquals(PAGE, allowOrigin(models).orElseThrow(), "a parsed request's own origin is named, as credentials need");
+    }
+  }
+
+  /**
+   * akka-http's own request timeout, its last resort, answers past the routes: the page still reads
+   * it. Here a worker held in a model step cannot give its figures to {@code /metrics} before the
+   * request timeout (3 s, below worker-figures-timeout).
+   */
+  @Nested
+  class AtTheRequestTimeout {
+    @RegisterExtension
+    static final TestServer server = TestServer.start("tandem.session.worker-wait = 1s\ntandem.session.step-timeout = 1s\n"
+        + "tandem.http.request-timeout = 3s\ntandem.http.worker-figures-timeout = 60s\n");
+
+    @Test
+    void theTimeoutsAnswerNamesTheAllowedOrigin() throws Exception {
+      server.gate.close();
+      try {
+        CompletableFuture<HttpResponse<String>> held = CompletableFuture.supplyAsync(() -> {
+          try {
+            return send(server, "POST", "/v1/chat/completions", CHAT, "Content-Type", "application/json");
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        HttpResponse<String> metrics;
+        // Until the held step reaches the small worker, its figures come at once.
+        do {
+          metrics = send(server, "GET", "/metrics", null, "Origin", PAGE);
+          assertTrue(System.nanoTime() < deadline, "the request timeout never came: " + metrics.statusCode());
+        } while (metrics.statusCode() == 200);
+        assertEquals(504, metrics.statusCode(), metrics.body());
+        assertTrue(metrics.body().contains("tandem.http.request-timeout"), metrics.body());
+        assertEquals(Optional.of("*"), allowOrigin(metrics), metrics.headers().toString());
+        server.gate.open();
+        held.get(30, TimeUnit.SECONDS);
+      } finally {
+        server.gate.open();
+      }
     }
   }
 

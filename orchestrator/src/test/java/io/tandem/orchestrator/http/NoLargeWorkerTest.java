@@ -150,6 +150,28 @@ class NoLargeWorkerTest {
     }
   }
 
+  /**
+   * A node outside a cluster that runs the large role, whose large worker is not offered yet (still
+   * registering): one may come, so a speculative request, a request of mode large and readiness all
+   * say so alike, as a 503 worth retrying and "waiting for workers".
+   */
+  @Test
+  void aNodeThatRunsTheLargeRoleWithoutItsWorkerYetSaysOneMayComeWhateverAsksIt() throws Exception {
+    try (TestServer starting = TestServer.start(WAIT + "tandem.roles = [orchestrator, small, large]\n", Set.of(Role.small))) {
+      String retry = "no large worker is available (none is offered to sessions: retry once one has joined, or send"
+          + " \"tandem\": {\"mode\": \"small\"} to use the small model alone)";
+      for (String body : new String[] {SPECULATIVE + "}", SPECULATIVE + ",\"tandem\":{\"mode\":\"large\"}}"}) {
+        HttpResponse<String> r = starting.post(CHAT, body, null);
+        assertRetryable(r, body);
+        String message = JSON.readTree(r.body()).at("/error/message").asText();
+        assertTrue(message.contains(retry), body + ": " + message);
+      }
+      HttpResponse<String> ready = starting.get("/health/ready");
+      assertEquals(503, ready.statusCode(), ready.body());
+      assertEquals("waiting for workers", JSON.readTree(ready.body()).path("status").asText(), ready.body());
+    }
+  }
+
   @Test
   void withDegradeASpeculativeRequestGoesOnWithTheSmallModelAloneAtOnceAndSaysSo() throws Exception {
     long start = System.nanoTime();

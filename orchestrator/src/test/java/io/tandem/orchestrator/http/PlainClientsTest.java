@@ -5,9 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.LoggerFactory;
 
 /**
  * Valid requests that HTTP libraries seldom send and plain clients do: a health checker's HTTP/1.0
@@ -71,6 +76,28 @@ class PlainClientsTest {
     RawExchange r = RawExchange.send(server, "DELETE * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     assertEquals(405, r.status(), r.head() + r.body());
     assertTrue(r.body().contains("DELETE is not allowed here; use OPTIONS"), r.body());
+  }
+
+  /** The request log names the asterisk form's target as it was sent, not as an empty path. */
+  @Test
+  void theRequestLogNamesTheAsteriskFormsTargetAsAnAsterisk() throws Exception {
+    Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    requests.addAppender(lines);
+    try {
+      RawExchange r = RawExchange.send(server, "PUT * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      assertEquals(405, r.status(), r.head() + r.body());
+      List<String> logged;
+      synchronized (lines) { // the appender writes under its own lock
+        logged = lines.list.stream().map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("\"method\":\"PUT\"")).toList();
+      }
+      assertEquals(1, logged.size(), "one line for the request: " + logged);
+      assertTrue(logged.get(0).contains("\"path\":\"*\""), logged.get(0));
+      assertTrue(logged.get(0).contains("\"status\":405"), logged.get(0));
+    } finally {
+      requests.detachAppender(lines);
+    }
   }
 
   /** An empty path is the path / (RFC 9110, section 4.2.3): never a 404 naming an empty path. */

@@ -1,0 +1,54 @@
+package io.tandem.orchestrator.session;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Extension;
+import akka.actor.typed.ExtensionId;
+import io.tandem.protocol.Role;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * Which roles' workers this node's sessions can ever be given: on a cluster member, every role's (a
+ * node of any role may join, now or later); outside a cluster, which nothing can join, only those of
+ * the roles this node runs itself ({@code tandem.roles}; where it is not set, every role, as the
+ * launcher's default). Decided once per node, as an Akka extension of its actor system, and read by
+ * both sides that answer a request no worker of a role serves: a session ({@link SessionActor}) and
+ * the HTTP layer (counting a prompt, readiness). Where none can come the answer is {@link
+ * io.tandem.protocol.FailureCode#ROLE_NOT_SERVED}, which no retry clears; else it is retryable.
+ *
+ * @param clustered whether this node is a cluster member (Akka's cluster actor-ref provider)
+ * @param runsHere the model roles this node runs
+ */
+public record RoleSupply(boolean clustered, Set<Role> runsHere) implements Extension {
+
+  /** Akka's provider of cluster members, as {@code akka.actor.provider = cluster} names it in full. */
+  private static final String CLUSTER_PROVIDER = "akka.cluster.ClusterActorRefProvider";
+
+  private static final ExtensionId<RoleSupply> ID = new ExtensionId<>() {
+    @Override
+    public RoleSupply createExtension(ActorSystem<?> system) {
+      var config = system.settings().config();
+      Set<Role> roles = EnumSet.allOf(Role.class);
+      if (config.hasPath("tandem.roles")) {
+        roles = EnumSet.noneOf(Role.class);
+        for (String r : config.getStringList("tandem.roles"))
+          for (Role role : Role.values()) if (role.name().equals(r)) roles.add(role);
+      }
+      return new RoleSupply(system.classicSystem().settings().ProviderClass().equals(CLUSTER_PROVIDER), roles);
+    }
+  };
+
+  public RoleSupply {
+    runsHere = Set.copyOf(runsHere);
+  }
+
+  /** This node's supply, decided when first asked. */
+  public static RoleSupply get(ActorSystem<?> system) {
+    return ID.apply(system);
+  }
+
+  /** Whether a worker of {@code role} may yet be offered to this node's sessions. */
+  public boolean canCome(Role role) {
+    return clustered || runsHere.contains(role);
+  }
+}
