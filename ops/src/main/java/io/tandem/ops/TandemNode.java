@@ -16,6 +16,7 @@ import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
+import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
@@ -252,7 +253,7 @@ public final class TandemNode implements AutoCloseable {
 
   /** Whether this node is a cluster member (provider cluster) rather than a lone local node. */
   public boolean clustered() {
-    return system.settings().config().getString("akka.actor.provider").equals("cluster");
+    return RoleSupply.get(system).clustered();
   }
 
   /** This node's cluster address ({@code akka://tandem@127.0.0.1:25520}); the local address when not clustered. */

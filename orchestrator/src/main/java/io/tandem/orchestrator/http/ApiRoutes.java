@@ -166,7 +166,8 @@ final class ApiRoutes extends AllDirectives {
     // Named from the start, so that a refusal carries the id the completion would have had.
     log.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
     return authenticated(request, log, tenant -> {
-      if (draining.getAsBoolean()) throw ApiError.overloaded("the server is shutting down", settings.retryAfterSeconds());
+      if (draining.getAsBoolean())
+        throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
       if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
       return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
           settings.maxBodyBytes(), entity -> completeWithFuture(run(request, chat, entity, tenant, log))));

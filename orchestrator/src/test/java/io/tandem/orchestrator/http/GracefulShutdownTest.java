@@ -99,6 +99,7 @@ class GracefulShutdownTest {
       assertEquals(503, answered.statusCode(), answered.body());
       assertTrue(answered.headers().firstValue("Retry-After").isPresent(), answered.headers().toString());
       assertTrue(answered.body().contains("the server is shutting down"), answered.body());
+      assertTrue(answered.body().contains("\"code\":\"service_unavailable\""), "as the stream's event says: " + answered.body());
 
       double seconds = (System.nanoTime() - start) / 1e9;
       assertTrue(seconds < 4, "both answers come at the 1 s deadline, well before the 5 s grace ends: " + seconds + " s");
