@@ -133,32 +133,33 @@ class RealModelSessionTest {
     try (LanguageModel m = HfModel.load(small, "cpu")) {
       bytesPerToken = m.cacheBytesPerToken();
     }
-    // The cache pool lays rows out in powers of two of at least 64 slots: room for 256 slots holds
-    // four rows of 64, two of 128 or one of 256. The four answers (prompts of ~30 tokens, 120 tokens
-    // each) start together in four rows; when the longest passes 64 tokens, two of them must be
-    // preempted, and when one of the two left passes 128, the other.
-    List<Answer> preempted = answerTogether(new WorkerSettings(16, 1024, 256 * bytesPerToken, true));
-    List<Answer> unpreempted = answerTogether(WorkerSettings.defaults());
-    assertEquals(0, unpreempted.get(0).stats().preemptions(), "the default budget holds all four: " + unpreempted.get(0).stats());
-    assertTrue(preempted.get(0).stats().preemptions() > 0, "sequences were preempted: " + preempted.get(0).stats());
-    for (int i = 0; i < preempted.size(); i++) {
-      Answer a = preempted.get(i);
-      assertEquals(FinishReason.length, a.finished().trace().finishReason(), "answer " + i + " is complete");
-      assertEquals(120, a.finished().usage().completionTokens(), "answer " + i + " is complete");
-      assertEquals(unpreempted.get(i).finished().trace().text(), a.finished().trace().text(), "answer " + i);
-      assertEquals(spans(unpreempted.get(i).finished().trace()), spans(a.finished().trace()), "answer " + i);
+    // The cache pool lays its rows out in powers of two, of at least 64 slots: a budget of 256 slots
+    // holds four rows of 64, two of 128 or one of 256. The four answers (prompts of ~14 tokens, then
+    // 120 tokens each) start together in four rows of 64; once the longest passes 64 tokens, four
+    // rows of 128 do not fit and the most recently admitted are preempted until the others do.
+    Answers preempted = answerTogether(new WorkerSettings(16, 1024, 256 * bytesPerToken, true));
+    Answers unpreempted = answerTogether(WorkerSettings.defaults());
+    assertEquals(0, unpreempted.small().preemptions(), "the default budget holds all four: " + unpreempted.small());
+    assertTrue(preempted.small().preemptions() > 0, "sequences were preempted: " + preempted.small());
+    for (int i = 0; i < preempted.finished().size(); i++) {
+      SessionEvent.Finished a = preempted.finished().get(i);
+      Trace expected = unpreempted.finished().get(i).trace();
+      assertEquals(FinishReason.length, a.trace().finishReason(), "answer " + i + " is complete");
+      assertEquals(120, a.usage().completionTokens(), "answer " + i + " is complete");
+      assertEquals(expected.text(), a.trace().text(), "answer " + i);
+      assertEquals(spans(expected), spans(a.trace()), "answer " + i);
     }
   }
 
-  /** One answer of {@link #answerTogether}, with the small worker's figures once all were done. */
-  private record Answer(SessionEvent.Finished finished, WorkerProtocol.WorkerStats stats) {}
+  /** The answers of {@link #answerTogether}, in the order asked, and the small worker's figures once all were done. */
+  private record Answers(List<SessionEvent.Finished> finished, WorkerProtocol.WorkerStats small) {}
 
   /**
    * Four answers of 120 tokens by the small model alone, sampled, whose requests the small worker
    * admits together ({@link AdmitTogether}): what it does with them from then on depends on their
    * lengths and its budget only, not on when each arrived.
    */
-  private static List<Answer> answerTogether(WorkerSettings settings) throws Exception {
+  private static Answers answerTogether(WorkerSettings settings) throws Exception {
     int n = 4;
     try (World w = new World()) {
       ActorRef<WorkerProtocol.Command> worker = w.worker(Role.small, "small", HfModel.load(small, "cpu"), settings,
@@ -170,13 +171,12 @@ class RealModelSessionTest {
             new SamplingParams(0.8, 50, 0.95, 42L + i), 120, SpeculativeConfig.paperDefaults(), Mode.small, false);
         all.add(w.run(r, null));
       }
-      List<SessionEvent> events = new ArrayList<>();
-      for (CompletableFuture<SessionEvent> f : all) events.add(f.get(120, TimeUnit.SECONDS));
-      WorkerProtocol.WorkerStats stats = stats(w, worker);
-      List<Answer> out = new ArrayList<>();
-      for (SessionEvent e : events)
-        out.add(new Answer(assertInstanceOf(SessionEvent.Finished.class, e, () -> "session ended with " + e), stats));
-      return out;
+      List<SessionEvent.Finished> finished = new ArrayList<>();
+      for (CompletableFuture<SessionEvent> f : all) {
+        SessionEvent e = f.get(120, TimeUnit.SECONDS);
+        finished.add(assertInstanceOf(SessionEvent.Finished.class, e, () -> "session ended with " + e));
+      }
+      return new Answers(finished, stats(w, worker));
     }
   }
 
