@@ -39,6 +39,18 @@ final class DecoderStack {
   private final int kvHeads;
   private final int headDim;
   private final float scaling;
+  /**
+   * The scalars the layers multiply, add and raise by, as 0-dim float32 tensors owned by the
+   * stack's manager. DJL's {@code mul(Number)} / {@code add(Number)} / {@code pow(Number)} wrap the
+   * number in a tensor over a direct buffer and close it when the op returns, but autograd keeps
+   * that tensor for the backward pass ({@code d(x * s)/dx = s}, {@code d(x^p)/dx = p x^(p-1)}):
+   * were the buffer freed by a garbage collection between forward and backward, the backward would
+   * read whatever the memory holds by then, and a training step's gradients would come out NaN or
+   * wrong, depending on when the JVM collected.
+   */
+  private final NDArray scalingScalar;
+  private final NDArray rmsNormEpsScalar;
+  private final NDArray minusHalf;
 
   /** Tables are created in {@code manager}, which must outlive this stack. */
   DecoderStack(HfConfig config, NDManager manager, DataType computeDtype) {
@@ -58,6 +70,9 @@ final class DecoderStack {
       p[j * headDim + j + half] = 1f; // out[j + half] = x[j]
     }
     this.rotateHalf = manager.create(p, new Shape(headDim, headDim)).toType(computeDtype, false);
+    this.scalingScalar = manager.create(scaling);
+    this.rmsNormEpsScalar = manager.create((float) config.rmsNormEps());
+    this.minusHalf = manager.create(-0.5f);
   }
 
   HfConfig config() {
@@ -194,7 +209,7 @@ final class DecoderStack {
     for (int i = 0; i < d; i++) axes[i] = i;
     axes[d - 2] = d - 1;
     axes[d - 1] = d - 2;
-    NDArray scores = q.matMul(keys.transpose(axes)).mul(scaling);
+    NDArray scores = q.matMul(keys.transpose(axes)).mul(scalingScalar);
     if (computeDtype != DataType.FLOAT32) {
       scores = scores.toType(DataType.FLOAT32, false);
     }
@@ -233,7 +248,7 @@ final class DecoderStack {
   /** {@code x * rsqrt(mean(x^2) + eps) * weight}, statistics over the last axis. */
   NDArray rmsNorm(NDArray x, NDArray weight) {
     NDArray variance = x.square().mean(new int[] {-1}, true);
-    return x.mul(variance.add((float) config.rmsNormEps()).pow(-0.5f)).mul(weight);
+    return x.mul(variance.add(rmsNormEpsScalar).pow(minusHalf)).mul(weight);
   }
 
   /** {@code silu(z) = z * sigmoid(z)}. */

@@ -8,13 +8,20 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.optimizer.Adam;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +30,16 @@ class TrainableDecoderTest {
 
   private static final TrainableDecoder.Shape2 SHAPE = new TrainableDecoder.Shape2(40, 48, 96, 2, 6, 2, 128);
   private static final int[] TOKENS = {1, 5, 7, 9, 11, 2, 3, 4, 30, 31, 32, 13, 0, 39};
+  /** The training batch, two rows of 8: token {@code 7i mod 40} is followed by {@code 7i + 3 mod 40}. */
+  private static final long[] BATCH_IDS = new long[2 * 8];
+  private static final long[] BATCH_TARGETS = new long[2 * 8];
+
+  static {
+    for (int i = 0; i < BATCH_IDS.length; i++) {
+      BATCH_IDS[i] = (i * 7) % 40;
+      BATCH_TARGETS[i] = (i * 7 + 3) % 40;
+    }
+  }
 
   @Test
   void aTrainedAndSavedModelGivesTheSameLogitsWhenLoadedForInference(@TempDir Path dir) throws Exception {
@@ -67,21 +84,67 @@ class TrainableDecoderTest {
     }
   }
 
+  @Test
+  void aStepsGradientsDoNotDependOnWhenTheJvmCollectsGarbage() throws Exception {
+    try (TrainableDecoder model = new TrainableDecoder(SHAPE, 11)) {
+      Map<String, float[]> undisturbed = gradients(model, false);
+      Map<String, float[]> collected = gradients(model, true);
+      for (Map.Entry<String, float[]> e : undisturbed.entrySet()) {
+        assertArrayEquals(e.getValue(), collected.get(e.getKey()), 0f,
+            e.getKey() + "'s gradient, with the JVM's garbage collected between forward and backward");
+      }
+    }
+  }
+
+  /**
+   * The gradients of one forward and backward pass over the training batch, zeroed again after;
+   * with {@code collect}, the JVM collects its garbage between the two passes until it has freed
+   * direct memory, as it may at any time in a real run: whatever buffer the forward pass left
+   * unreachable but the backward pass still reads is then gone.
+   */
+  private static Map<String, float[]> gradients(TrainableDecoder model, boolean collect) throws InterruptedException {
+    Map<String, float[]> out = new LinkedHashMap<>();
+    try (NDManager step = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray l = model.loss(step, step.create(BATCH_IDS, new Shape(2, 8)), step.create(BATCH_TARGETS, new Shape(2, 8)),
+            step.ones(new Shape(2, 8)));
+        if (collect) freeUnreachableDirectMemory();
+        gc.backward(l);
+      }
+      for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+        try (NDArray g = e.getValue().getGradient()) {
+          out.put(e.getKey(), g.toFloatArray());
+        }
+        JniUtils.zeroGrad((PtNDArray) e.getValue());
+      }
+    }
+    return out;
+  }
+
+  /** Collects garbage until the direct memory in use drops (a buffer of 1 MiB is dropped for it), polling for 30 s at most. */
+  private static void freeUnreachableDirectMemory() throws InterruptedException {
+    BufferPoolMXBean direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+        .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+    ByteBuffer dropped = ByteBuffer.allocateDirect(1 << 20);
+    long held = direct.getMemoryUsed();
+    dropped = null;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (direct.getMemoryUsed() >= held) {
+      assertTrue(System.nanoTime() < deadline, "the JVM freed no direct memory within 30 s of System.gc() calls");
+      System.gc();
+      Thread.sleep(10);
+    }
+  }
+
   /** Runs {@code n} Adam steps on a fixed batch; returns the loss before the last step. */
   private static float trainSteps(TrainableDecoder model, NDManager m, int n) {
     Optimizer adam = Adam.builder().optLearningRateTracker(Tracker.fixed(1e-2f)).build();
     float loss = Float.NaN;
     for (int s = 0; s < n; s++) {
       try (NDManager step = m.newSubManager()) {
-        long[] ids = new long[2 * 8];
-        long[] targets = new long[2 * 8];
-        for (int i = 0; i < ids.length; i++) {
-          ids[i] = (i * 7) % 40;
-          targets[i] = (i * 7 + 3) % 40;
-        }
         NDArray mask = step.ones(new Shape(2, 8));
         try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-          NDArray l = model.loss(step, step.create(ids, new Shape(2, 8)), step.create(targets, new Shape(2, 8)), mask);
+          NDArray l = model.loss(step, step.create(BATCH_IDS, new Shape(2, 8)), step.create(BATCH_TARGETS, new Shape(2, 8)), mask);
           gc.backward(l);
           loss = l.getFloat();
         }
@@ -89,7 +152,7 @@ class TrainableDecoderTest {
           NDArray g = e.getValue().getGradient();
           g.attach(step);
           adam.update(e.getKey(), e.getValue(), g);
-          g.subi(g);
+          JniUtils.zeroGrad((PtNDArray) e.getValue()); // not g - g: an infinite gradient minus itself is NaN
         }
       }
     }

@@ -11,6 +11,7 @@ import io.tandem.inference.hf.CheckpointMaker;
 import io.tandem.inference.hf.HfModel;
 import io.tandem.protocol.Author;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
@@ -18,6 +19,9 @@ import io.tandem.protocol.Span;
 import io.tandem.protocol.Trace;
 import io.tandem.protocol.config.SpeculativeConfig;
 import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.AdmissionQueue;
+import io.tandem.worker.FifoQueue;
+import io.tandem.worker.PendingRequest;
 import io.tandem.worker.WorkerSettings;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -124,19 +128,94 @@ class RealModelSessionTest {
   }
 
   @Test
-  void aSessionWritesTheSameWhenItsBatchOutgrowsTheCacheBudgetAndIsPreempted() throws Exception {
+  void sessionsWriteTheSameWhenTheirBatchOutgrowsTheCacheBudgetAndIsPreempted() throws Exception {
     long bytesPerToken;
     try (LanguageModel m = HfModel.load(small, "cpu")) {
-      bytesPerToken = m.cacheBytesPerToken(); // the same shape as the large model
+      bytesPerToken = m.cacheBytesPerToken();
     }
-    // Room for 2 rows of 128 slots, or 1 of 256: eight sessions of ~150 tokens run two at a time,
-    // and one alone once its cache passes 128 tokens, any other in its batch preempted. (With room
-    // for 4 rows, a loaded machine spread the sessions out enough that none was preempted.)
-    Run preempted = run(new WorkerSettings(16, 1024, 2 * 128 * bytesPerToken, true), 7);
-    assertEquals(alone().trace().text(), preempted.trace().text());
-    assertEquals(spans(alone().trace()), spans(preempted.trace()));
-    assertTrue(preempted.small().preemptions() + preempted.large().preemptions() > 0,
-        "sequences were preempted: " + preempted.small() + " " + preempted.large());
+    // The cache pool lays its rows out in powers of two, of at least 64 slots: a budget of 256 slots
+    // holds four rows of 64, two of 128 or one of 256. The four answers (prompts of ~14 tokens, then
+    // 120 tokens each) start together in four rows of 64; once the longest passes 64 tokens, four
+    // rows of 128 do not fit and the most recently admitted are preempted until the others do.
+    Answers preempted = answerTogether(new WorkerSettings(16, 1024, 256 * bytesPerToken, true));
+    Answers unpreempted = answerTogether(WorkerSettings.defaults());
+    assertEquals(0, unpreempted.small().preemptions(), "the default budget holds all four: " + unpreempted.small());
+    assertTrue(preempted.small().preemptions() > 0, "sequences were preempted: " + preempted.small());
+    for (int i = 0; i < preempted.finished().size(); i++) {
+      SessionEvent.Finished a = preempted.finished().get(i);
+      Trace expected = unpreempted.finished().get(i).trace();
+      assertEquals(FinishReason.length, a.trace().finishReason(), "answer " + i + " is complete");
+      assertEquals(120, a.usage().completionTokens(), "answer " + i + " is complete");
+      assertEquals(expected.text(), a.trace().text(), "answer " + i);
+      assertEquals(spans(expected), spans(a.trace()), "answer " + i);
+    }
+  }
+
+  /** The answers of {@link #answerTogether}, in the order asked, and the small worker's figures once all were done. */
+  private record Answers(List<SessionEvent.Finished> finished, WorkerProtocol.WorkerStats small) {}
+
+  /**
+   * Four answers of 120 tokens by the small model alone, sampled, whose requests the small worker
+   * admits together ({@link AdmitTogether}): what it does with them from then on depends on their
+   * lengths and its budget only, not on when each arrived.
+   */
+  private static Answers answerTogether(WorkerSettings settings) throws Exception {
+    int n = 4;
+    try (World w = new World()) {
+      ActorRef<WorkerProtocol.Command> worker = w.worker(Role.small, "small", HfModel.load(small, "cpu"), settings,
+          () -> new AdmitTogether(settings.queueLimit(), n));
+      List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        SessionRequest r = new SessionRequest("answer-" + i, "t",
+            Prompt.chat(List.of(new ChatMessage("user", i == 0 ? "What is 17 times 23?" : "Question number " + i))),
+            new SamplingParams(0.8, 50, 0.95, 42L + i), 120, SpeculativeConfig.paperDefaults(), Mode.small, false);
+        all.add(w.run(r, null));
+      }
+      List<SessionEvent.Finished> finished = new ArrayList<>();
+      for (CompletableFuture<SessionEvent> f : all) {
+        SessionEvent e = f.get(120, TimeUnit.SECONDS);
+        finished.add(assertInstanceOf(SessionEvent.Finished.class, e, () -> "session ended with " + e));
+      }
+      return new Answers(finished, stats(w, worker));
+    }
+  }
+
+  /**
+   * The small worker's own first-come-first-served order, except that it admits nothing until
+   * {@code together} requests have arrived: they join the running batch in one step, as requests
+   * that arrive within one forward pass do, however loaded the machine that runs the test.
+   */
+  private static final class AdmitTogether implements AdmissionQueue {
+    private final FifoQueue queue;
+    private final int together;
+    private int arrived;
+
+    AdmitTogether(int limit, int together) {
+      this.queue = new FifoQueue(limit);
+      this.together = together;
+    }
+
+    @Override
+    public boolean offer(PendingRequest request) {
+      boolean taken = queue.offer(request);
+      if (taken) arrived++;
+      return taken;
+    }
+
+    @Override
+    public PendingRequest poll() {
+      return arrived < together ? null : queue.poll();
+    }
+
+    @Override
+    public PendingRequest remove(String sessionId) {
+      return queue.remove(sessionId);
+    }
+
+    @Override
+    public int size() {
+      return queue.size();
+    }
   }
 
   @Test

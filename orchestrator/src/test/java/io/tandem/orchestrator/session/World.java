@@ -12,6 +12,7 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
 import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.AdmissionQueue;
 import io.tandem.worker.FifoQueue;
 import io.tandem.worker.ModelWorker;
 import io.tandem.worker.WorkerSettings;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /** One ActorSystem with a session parent, a worker directory and whatever workers a test spawns. */
 final class World implements AutoCloseable {
@@ -43,10 +45,15 @@ final class World implements AutoCloseable {
   }
 
   ActorRef<WorkerProtocol.Command> worker(Role role, String name, LanguageModel model, WorkerSettings settings) {
-    return kit.spawn(
-        ModelWorker.create(role, () -> model, settings,
-            () -> role == Role.large ? new FairQueue(settings.queueLimit(), settings.queueLimit()) : new FifoQueue(settings.queueLimit())),
-        name, DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
+    return worker(role, name, model, settings,
+        () -> role == Role.large ? new FairQueue(settings.queueLimit(), settings.queueLimit()) : new FifoQueue(settings.queueLimit()));
+  }
+
+  /** A worker whose admission order is {@code queue}'s rather than its role's. */
+  ActorRef<WorkerProtocol.Command> worker(Role role, String name, LanguageModel model, WorkerSettings settings,
+      Supplier<AdmissionQueue> queue) {
+    return kit.spawn(ModelWorker.create(role, () -> model, settings, queue), name,
+        DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
   }
 
   ActorRef<WorkerProtocol.Command> worker(Role role, String name, LanguageModel model) {
