@@ -223,6 +223,8 @@ public final class BenchServeCommand implements Callable<Integer> {
 
   private Measured measure(TandemNode node, SpeculativeConfig spec, int n, int workload, long seedBase, long spacingNanos)
       throws Exception {
+    // Every run prefills as the first one did: nothing cached from the runs before it.
+    WorkerStatsCollector.resetPrefixCaches(node, List.of(Role.small, Role.large));
     long[] s0 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.small));
     long[] l0 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.large));
     long t0 = System.nanoTime();

@@ -61,6 +61,10 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Folder for results.json, results.md, accuracy-vs-speed.png and samples-MODE.jsonl. Default: eval-results.")
   Path out;
 
+  @Option(names = "--warmup", paramLabel = "N", description = "Problems each mode runs untimed before its measured run"
+      + " (the first N; their answers are not scored). Default: the concurrency, at least 8.")
+  Integer warmup;
+
   @Option(names = "--json", description = "Print results.json on stdout instead of the table.")
   boolean json;
 
@@ -69,6 +73,7 @@ public final class EvalCommand implements Callable<Integer> {
     System.setProperty("java.awt.headless", "true");
     if (limit != null) UsageError.atLeast("--limit", limit, 1);
     UsageError.atLeast("--concurrency", concurrency, 1);
+    if (warmup != null) UsageError.atLeast("--warmup", warmup, 0);
     if (maxTokens != null) UsageError.atLeast("--max-tokens", maxTokens, 1);
     models.sampling(); // --temperature, --top-k, --top-p checked before any model loads
     String dataset;
@@ -88,6 +93,7 @@ public final class EvalCommand implements Callable<Integer> {
     Path outDir = out == null ? Path.of("eval-results") : out;
     ModelOptions.requireOutputFolder("--out", outDir);
     if (limit != null) problems = problems.subList(0, Math.min(limit, problems.size()));
+    int warm = Math.min(warmup != null ? warmup : Math.max(concurrency, 8), problems.size());
     List<Role> needed = new ArrayList<>();
     if (modes.stream().anyMatch(m -> m != Mode.large)) needed.add(Role.small);
     if (modes.stream().anyMatch(m -> m != Mode.small)) needed.add(Role.large);
@@ -114,6 +120,14 @@ public final class EvalCommand implements Callable<Integer> {
     List<ModeResult> results = new ArrayList<>();
     try (TandemNode node = TandemNode.start("tandem-eval", config, roles, true)) {
       for (Mode mode : modes) {
+        // Untimed first: the JIT, PyTorch's first passes and the KV pool's growth would otherwise be
+        // charged to whichever mode runs first. Then no mode starts from prefixes an earlier run
+        // left cached (a large model's answer shares its forward pass with the small model's draft).
+        if (warm > 0) {
+          if (!progress) err.printf("tandem eval: %s: warm-up, %d problems untimed%n", mode, warm);
+          EvalRunner.run(node, mode, problems.subList(0, warm), settings, new ArrayList<>(), err, false);
+        }
+        WorkerStatsCollector.resetPrefixCaches(node, needed);
         List<EvalRunner.Sample> samples = new ArrayList<>();
         ModeResult r = EvalRunner.run(node, mode, problems, settings, samples, err, progress);
         results.add(r);
@@ -138,6 +152,7 @@ public final class EvalCommand implements Callable<Integer> {
     s.put("seed", seed);
     s.put("max_tokens", maxTokens);
     s.put("concurrency", concurrency);
+    s.put("warmup_problems", warm);
     // The devices that ran the models: --device, else each role's tandem.ROLE.devices.
     Config ran = config;
     s.put("device", models.device != null ? models.device : needed.stream()

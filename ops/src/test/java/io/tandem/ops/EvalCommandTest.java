@@ -33,7 +33,10 @@ class EvalCommandTest {
         "--large", "scripted:" + large, "--modes", "small,large", "--concurrency", "2", "--out", out.toString(),
         "--json");
     assertEquals(0, code);
-    JsonNode modes = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).path("modes");
+    JsonNode results = new ObjectMapper().readTree(Files.readString(out.resolve("results.json")));
+    assertEquals(3, results.path("settings").path("warmup_problems").asInt(), "at least 8 by default, at most the problems");
+    JsonNode modes = results.path("modes");
+    assertEquals(3, Files.readAllLines(out.resolve("samples-small.jsonl")).size(), "the warm-up's answers are not scored");
     assertEquals(2.0 / 3, modes.path("small").path("accuracy").asDouble(), 1e-3);
     assertEquals(1.0 / 3, modes.path("large").path("accuracy").asDouble(), 1e-3);
     assertEquals(8.0, modes.path("small").path("avg_tokens").asDouble(), 1e-9); // 7 tokens and the end of sequence

@@ -144,6 +144,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
           return this;
         })
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {
+          r.replyTo().tell(new WorkerProtocol.PrefixCacheReset(scheduler.resetPrefixCache()));
+          return this;
+        })
         .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())

@@ -29,7 +29,7 @@ import java.util.function.Supplier;
  * Scheduler} has room for; each request leaves the batch as soon as it hits its stop condition (a
  * trigger, its token budget, EOS).
  *
- * <p>Protocol: {@link Generate}, {@link Cancel}, {@link Release}, {@link GetStats} (see
+ * <p>Protocol: {@link Generate}, {@link Cancel}, {@link Release}, {@link GetStats}, {@link WorkerProtocol.ResetPrefixCache} (see
  * {@link WorkerProtocol}); replies go to each request's {@code replyTo}. The actor talks; the
  * {@link Scheduler} decides what runs; the {@link LanguageModel} computes; {@link SessionView} is
  * the worker half of the delta/position sync. Model calls block, so the worker must run on its own
@@ -165,6 +165,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, this::onRelease)
         .onMessage(GetStats.class, this::onGetStats)
+        .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {
+          r.replyTo().tell(new WorkerProtocol.PrefixCacheReset(scheduler.resetPrefixCache()));
+          return this;
+        })
         .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())

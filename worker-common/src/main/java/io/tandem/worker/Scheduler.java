@@ -320,6 +320,14 @@ final class Scheduler<R extends Scheduler.Running> {
     }
   }
 
+  /** Frees the caches kept as prefixes ({@link #retire}); returns how many there were. */
+  int resetPrefixCache() {
+    int n = retired.size();
+    for (SessionView v : retired.values()) v.close();
+    retired.clear();
+    return n;
+  }
+
   /** Drops every view and frees their caches (the worker stops). */
   void forgetAll() {
     for (SessionView v : views.values()) v.close();

@@ -208,6 +208,23 @@ class SchedulerTest {
     assertEquals(null, s.longestPrefix(new int[] {1, 2, 3, 4}));
   }
 
+  /** vLLM's /reset_prefix_cache: what released sessions left is freed; a live session keeps its cache. */
+  @Test
+  void resettingThePrefixCacheFreesReleasedSessionsCachesOnly() {
+    Scheduler<Req> s = scheduler(4, true, 1 << 20, 512);
+    SessionView done = processed("done", 1, 2, 3);
+    SessionView live = processed("live", 7, 8);
+    s.keep(done);
+    s.keep(live);
+    s.retire("done");
+    assertEquals(1, s.resetPrefixCache());
+    assertTrue(((CountingSequence) done.sequence).closed, "the released session's cache is freed");
+    assertEquals(null, s.longestPrefix(new int[] {1, 2, 3, 4}), "and no longer starts a new sequence");
+    assertFalse(((CountingSequence) live.sequence).closed);
+    assertEquals(2, s.longestPrefix(new int[] {7, 8, 9}).length(), "a running session's tokens still do");
+    assertEquals(0, s.resetPrefixCache(), "nothing left to free");
+  }
+
   @Test
   void overTheBudgetReleasedSessionsCachesGoBeforeLiveSessions() {
     Scheduler<Req> s = scheduler(4, true, 50, 512); // 10 bytes per processed token

@@ -114,6 +114,16 @@ public final class WorkerProtocol {
   public record GetStats(ActorRef<WorkerStats> replyTo) implements Command {}
 
   /**
+   * Free the caches kept as prefixes for new requests (released sessions' sequences; running ones
+   * keep theirs), as vLLM's {@code /reset_prefix_cache}: a benchmark resets them between runs so
+   * that one run's prompts and answers do not shorten the next one's prefills.
+   */
+  public record ResetPrefixCache(ActorRef<PrefixCacheReset> replyTo) implements Command {}
+
+  /** A {@link ResetPrefixCache} done: {@code sequences} cached prefixes were freed. */
+  public record PrefixCacheReset(int sequences) implements CborSerializable {}
+
+  /**
    * Count a prompt's tokens as this worker's model reads it, before any session starts (the HTTP
    * layer checks prompt plus {@code max_tokens} against the context as vLLM's server does). Exactly
    * one of {@code prompt} (text or chat, rendered with the model's template) and {@code tokenIds}
