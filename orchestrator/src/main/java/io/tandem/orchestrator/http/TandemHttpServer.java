@@ -163,9 +163,12 @@ public final class TandemHttpServer {
     CoordinatedShutdown cs = CoordinatedShutdown.get(system);
     cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "tandem-http-unbind", () -> {
       draining = true;
-      LOG.info("tandem serve: shutting down; {} requests in flight get up to {} s to finish",
-          tenants.inFlight(), settings.shutdownDeadline().toSeconds());
-      return binding.unbind().thenApply(x -> Done.getInstance());
+      // Counted once the port is closed: a request accepted just before still counts.
+      return binding.unbind().thenApply(x -> {
+        LOG.info("tandem serve: shutting down; {} requests in flight get up to {} s to finish",
+            tenants.inFlight(), settings.shutdownDeadline().toSeconds());
+        return Done.getInstance();
+      });
     });
     cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "tandem-http-drain", () -> drain()
         .thenCompose(x -> binding.terminate(Duration.ofSeconds(1)))
