@@ -126,16 +126,6 @@ public final class BenchServeCommand implements Callable<Integer> {
     return qs;
   }
 
-  /** Whether a --small/--large value is the demo pair's model of that role: not given, or its folder. */
-  private static boolean isDemo(String model, String role) {
-    if (model == null) return true;
-    try {
-      return java.nio.file.Files.isSameFile(java.nio.file.Path.of(model), io.tandem.ops.demo.DemoModels.dir().resolve(role));
-    } catch (java.io.IOException | RuntimeException e) {
-      return false; // not a folder here (an engine spec, scripted:..., a typo): not the demo pair
-    }
-  }
-
   @Override
   public Integer call() throws Exception {
     for (int n : sessions)
@@ -150,7 +140,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     if (workload < most)
       throw new UsageError("--problems " + workload + " is fewer than --sessions " + most
           + "; give at least as many problems as sessions");
-    if (prompts == null && isDemo(models.small, "small") && isDemo(models.large, "large")) {
+    if (prompts == null && io.tandem.ops.demo.DemoModels.isDemo(models.small, "small") && io.tandem.ops.demo.DemoModels.isDemo(models.large, "large")) {
       prompts = io.tandem.ops.demo.DemoModels.dir().resolve("heldout.jsonl"); // the demo pair's own questions
     }
     if (prompts != null) {

@@ -98,6 +98,11 @@ public final class GenerateCommand implements Callable<Integer> {
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
     ModelOptions.requireEnginesAnswer(config, needed);
 
+    // Said even with --quiet: the text that follows would otherwise look like a fault of the server.
+    if (caseFile == null && !io.tandem.ops.demo.DemoModels.isTaskQuestion(prompt)
+        && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name())))
+      System.err.println("tandem generate: the demo pair answers only sums of six two-digit numbers, such as \"Compute 40 + 85"
+          + " + 79 + 26 + 57 + 87.\"; expect text without meaning for this prompt, or give --small and --large");
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
         maxTokens, speculative, mode, true);

@@ -73,6 +73,30 @@ class GenerateCommandTest {
     assertEquals(expected.toString().trim(), r.out.trim());
   }
 
+  /** The demo pair knows one task; a prompt outside it gets a line saying so, --quiet or not. */
+  @Test
+  void theDemoPairSaysWhenAPromptIsOutsideItsTask() throws Exception {
+    String warning = "the demo pair answers only sums of six two-digit numbers";
+    assertTrue(stderrOf("generate", "--prompt", "What is 2+2?", "--max-tokens", "4", "--quiet").contains(warning));
+    assertTrue(!stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--max-tokens", "4", "--quiet")
+        .contains(warning), "a question of the task");
+    Path tiny = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen2-tiny").toAbsolutePath();
+    assertTrue(!stderrOf("generate", "--small", tiny.toString(), "--mode", "small", "--no-chat-template", "--prompt", "w1 w2",
+        "--max-tokens", "4", "--quiet").contains(warning), "other models are not the demo pair");
+  }
+
+  private static String stderrOf(String... args) {
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream old = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(0, run(args).exit);
+    } finally {
+      System.setErr(old);
+    }
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
   @Test
   void aMissingModelIsOneClearLineAndANonZeroExit() throws Exception {
     Result r = run("generate", "--small", "scripted:/no/such/file.json", "--large", "scripted:/no/such/file.json",

@@ -34,6 +34,27 @@ public final class DemoModels {
         + "); run ./tandem from the repository, or give --data, --small and --large");
   }
 
+  /** Whether a --small/--large value is the demo pair's model of that role: not given, or its folder. */
+  public static boolean isDemo(String model, String role) {
+    if (model == null || model.isBlank()) return true;
+    try {
+      return Files.isSameFile(Path.of(model), dir().resolve(role));
+    } catch (IOException | RuntimeException e) {
+      return false; // not a folder here (an engine spec, scripted:..., a typo): not the demo pair
+    }
+  }
+
+  /**
+   * Whether {@code prompt} is a problem of the demo task as the pair was trained on it ({@code
+   * Compute a + b + c + d + e + f.} with two-digit numbers); the playground's hint uses the same rule.
+   */
+  public static boolean isTaskQuestion(String prompt) {
+    return TASK_QUESTION.matcher(prompt).matches();
+  }
+
+  private static final java.util.regex.Pattern TASK_QUESTION =
+      java.util.regex.Pattern.compile("\\s*Compute\\s+\\d{2}(\\s*\\+\\s*\\d{2}){5}\\s*\\.?\\s*");
+
   /** The held-out problems: the held-out seed's stream, which training never draws from. */
   public static List<Problem> heldOut(int n) {
     List<Problem> out = new ArrayList<>();
