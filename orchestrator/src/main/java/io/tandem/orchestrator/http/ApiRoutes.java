@@ -52,7 +52,8 @@ import org.slf4j.LoggerFactory;
  * TokenizerRequest}), {@code /health/live}, {@code /health/ready}, {@code /metrics} and the playground
  * at {@code /}. Every answer is a real result or an OpenAI error object: refusals, akka-http's own
  * rejections (no such path, wrong method), exceptions and its request timeout all end as one, and
- * each request writes one log line.
+ * each writes one log line; so does each result of the API ({@code /v1}, {@code /tokenize}, {@code
+ * /detokenize}), not those of health, metrics, the playground, {@code OPTIONS *} or a CORS preflight.
  */
 final class ApiRoutes extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);

@@ -6,8 +6,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Structured request logs: one JSON line per request on the logger {@code tandem.http.requests},
- * written when the request ends (for a stream, when the stream ends). Never the prompt or the output.
+ * Structured request logs: one JSON line per request on the logger {@code tandem.http.requests}
+ * ({@link ApiRoutes} says which), written when the request ends (for a stream, when the stream
+ * ends). Never the prompt or the output.
  */
 final class RequestLog {
   private static final Logger LOG = LoggerFactory.getLogger("tandem.http.requests");
