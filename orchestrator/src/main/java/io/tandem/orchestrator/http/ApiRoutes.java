@@ -7,6 +7,8 @@ import akka.http.javadsl.model.ContentType;
 import akka.http.javadsl.model.ContentTypes;
 import akka.http.javadsl.model.HttpCharsets;
 import akka.http.javadsl.model.HttpEntity;
+import akka.http.javadsl.model.HttpHeader;
+import akka.http.javadsl.model.HttpMethod;
 import akka.http.javadsl.model.HttpMethods;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
@@ -30,12 +32,12 @@ import io.tandem.protocol.Role;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletionStage;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -50,7 +52,8 @@ import org.slf4j.LoggerFactory;
  * TokenizerRequest}), {@code /health/live}, {@code /health/ready}, {@code /metrics} and the playground
  * at {@code /}. Every answer is a real result or an OpenAI error object: refusals, akka-http's own
  * rejections (no such path, wrong method), exceptions and its request timeout all end as one, and
- * each request writes one log line.
+ * each writes one log line; so does each result of the API ({@code /v1}, {@code /tokenize}, {@code
+ * /detokenize}), not those of health, metrics, the playground, {@code OPTIONS *} or a CORS preflight.
  */
 final class ApiRoutes extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
@@ -79,15 +82,17 @@ final class ApiRoutes extends AllDirectives {
   }
 
   /**
-   * Every route, each request with its log entry, its errors as OpenAI error objects and its
-   * {@link #REQUEST_ID} header.
+   * Every route, each request with its log entry, its errors as OpenAI error objects, its CORS
+   * headers ({@link Cors#wrap}, preflights answered there) and its {@link #REQUEST_ID} header.
    */
   Route route() {
     return extractRequest(request -> {
-      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), target(request.getUri()));
-      return mapResponse(r -> withRequestId(r, request, log), () ->
+      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), target(request.getUri()),
+          request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
+      // Inside the request id, so that CORS preflights, answered before any route, carry one too.
+      return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
-              withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () -> endpoints(request, log)))));
+              withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () -> endpoints(request, log))))));
     });
   }
 
@@ -98,13 +103,23 @@ final class ApiRoutes extends AllDirectives {
   static final String REQUEST_ID = "X-Request-Id";
 
   /**
-   * {@code r} with the request's {@link #REQUEST_ID}: the client's own when it sent one, else the
-   * completion's id (what its body's {@code id} says, and the request log's), else a fresh one.
+   * {@code r} with the request's {@link #REQUEST_ID}: the client's own when it can go back as it came
+   * ({@link #echoable}), else the request's id (a completion's is what its body's {@code id} says;
+   * the request log has it).
    */
   private static HttpResponse withRequestId(HttpResponse r, HttpRequest request, RequestLog.Entry log) {
-    String id = request.getHeader(REQUEST_ID).map(h -> h.value()).filter(v -> !v.isBlank())
-        .orElseGet(() -> log.id != null ? log.id : UUID.randomUUID().toString().replace("-", ""));
+    String id = request.getHeader(REQUEST_ID).map(HttpHeader::value).filter(ApiRoutes::echoable).orElse(log.id);
     return r.addHeader(RawHeader.create(REQUEST_ID, id));
+  }
+
+  /**
+   * Whether a client's {@link #REQUEST_ID} can be sent back as it came: printable ASCII and not
+   * blank. akka-http reads a header's bytes as UTF-8 but writes a header's chars one byte each (their
+   * low bytes), so any other char would come back as another byte, a CR or LF among them; such a
+   * header is answered with the request's own id.
+   */
+  static boolean echoable(String id) {
+    return !id.isBlank() && id.chars().allMatch(CompletionRequest::printableAscii);
   }
 
   /**
@@ -164,7 +179,7 @@ final class ApiRoutes extends AllDirectives {
    */
   private Route completion(HttpRequest request, boolean chat, RequestLog.Entry log) {
     // Named from the start, so that a refusal carries the id the completion would have had.
-    log.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+    log.id = (chat ? "chatcmpl-" : "cmpl-") + RequestLog.freshId();
     return authenticated(request, log, tenant -> {
       if (draining.getAsBoolean())
         throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
@@ -378,9 +393,12 @@ final class ApiRoutes extends AllDirectives {
 
   private RejectionHandler rejections(RequestLog.Entry log) {
     return RejectionHandler.newBuilder()
-        .handleAll(MethodRejection.class, rs -> complete(error(new ApiError(405, "invalid_request_error", null,
-            "method_not_allowed", log.method + " is not allowed here; use "
-            + rs.stream().map(r -> r.supported().name()).distinct().collect(Collectors.joining(" or ")), 0), log)))
+        .handleAll(MethodRejection.class, rs -> {
+          List<HttpMethod> allowed = allowed(rs);
+          return complete(error(new ApiError(405, "invalid_request_error", null, "method_not_allowed", log.method
+              + " is not allowed here; use " + allowed.stream().map(HttpMethod::name).collect(Collectors.joining(" or ")), 0), log)
+              .addHeader(Allow.create(allowed.toArray(HttpMethod[]::new))));
+        })
         .handleAll(UnsupportedRequestEncodingRejection.class, rs -> complete(error(new ApiError(415,
             "invalid_request_error", null, "unsupported_content_encoding", "the request body's Content-Encoding is not"
             + " supported; send it uncompressed, or with gzip or deflate", 0), log)))
@@ -390,6 +408,20 @@ final class ApiRoutes extends AllDirectives {
         .handleNotFound(extractRequest(r -> complete(error(ApiError.notFound(null, "not_found", "no such endpoint: "
             + log.method + " " + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log))))
         .build();
+  }
+
+  /**
+   * The methods a path takes, for a 405's {@code Allow} header (RFC 9110, section 15.5.6): those its
+   * routes asked for, with HEAD beside GET (akka-http answers HEAD as GET, {@code
+   * transparent-head-requests}).
+   */
+  private static List<HttpMethod> allowed(List<MethodRejection> rejections) {
+    List<HttpMethod> out = new ArrayList<>();
+    for (MethodRejection r : rejections) {
+      if (!out.contains(r.supported())) out.add(r.supported());
+      if (r.supported().equals(HttpMethods.GET) && !out.contains(HttpMethods.HEAD)) out.add(HttpMethods.HEAD);
+    }
+    return out;
   }
 
   /**

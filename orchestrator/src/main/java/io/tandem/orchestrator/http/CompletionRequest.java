@@ -333,20 +333,29 @@ public record CompletionRequest(
 
   /**
    * vLLM's {@code request_id}: the response's {@code id} is {@code chatcmpl-} or {@code cmpl-} and it
-   * (as vLLM names it), and the request log shows it. Printable text of at most {@link
-   * #MAX_REQUEST_ID} characters, as it goes into the log.
+   * (as vLLM names it), and the request log shows it; {@link #isRequestId}.
    */
   private static String requestId(ObjectNode body) {
     String id = string(body, "request_id", false);
     if (id != null && !isRequestId(id))
-      throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID + " printable characters without"
-          + " spaces, got " + clip(id));
+      throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID + " visible ASCII characters"
+          + " (! to ~: no spaces, control or non-ASCII characters), got " + clip(id));
     return id;
   }
 
-  /** Whether {@code id} can name a response: 1 to {@link #MAX_REQUEST_ID} printable characters, no spaces. */
+  /**
+   * Whether {@code id} can name a response: 1 to {@link #MAX_REQUEST_ID} visible ASCII characters
+   * (0x21 to 0x7E), as the response's {@code X-Request-Id} header, the log and a client's grep take
+   * it unchanged (akka-http writes a header's chars one byte each: a non-ASCII char would come back
+   * as another byte, a CR or LF among them).
+   */
   static boolean isRequestId(String id) {
-    return !id.isEmpty() && id.length() <= MAX_REQUEST_ID && id.chars().allMatch(c -> c > 0x20 && c != 0x7f);
+    return !id.isEmpty() && id.length() <= MAX_REQUEST_ID && id.chars().allMatch(c -> c != ' ' && printableAscii(c));
+  }
+
+  /** Whether {@code c} is printable ASCII, 0x20 (space) to 0x7E ({@code ~}): what an HTTP header may carry as it is. */
+  static boolean printableAscii(int c) {
+    return c >= 0x20 && c <= 0x7e;
   }
 
   /**

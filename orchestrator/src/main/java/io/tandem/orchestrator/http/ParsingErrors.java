@@ -4,6 +4,7 @@ import akka.event.LoggingAdapter;
 import akka.http.javadsl.model.HttpHeader;
 import akka.http.javadsl.model.HttpMethods;
 import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.headers.RawHeader;
 import akka.http.scaladsl.model.ErrorInfo;
 import akka.http.scaladsl.model.StatusCode;
 import akka.http.scaladsl.model.StatusCodes;
@@ -25,7 +26,8 @@ import java.util.stream.Stream;
  * <p>akka-http hands this handler the error alone, not the request (whose headers it may not even
  * have read), and makes it by its class name with no arguments: so each set of CORS headers an
  * answer can carry without its request is a class of its own, and {@link Cors#parsingErrors} names
- * the one of the server's settings. This class carries none.
+ * the one of the server's settings. This class carries none. Every answer has an {@code
+ * X-Request-Id} of its own, which the request log's line for it (without method and path) names.
  */
 public class ParsingErrors extends akka.http.ParsingErrorHandler {
 
@@ -94,8 +96,14 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   @Override
   public final HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
     int code = notAMethod(info) ? 400 : status.intValue();
-    return new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
-        "the request could not be read: " + describe(info, settings), 0).toResponse().addHeaders(cors);
+    ApiError error = new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
+        "the request could not be read: " + describe(info, settings), 0);
+    // Its method, target and headers may be unread: the log line and the answer name it by a fresh id.
+    RequestLog.Entry line = new RequestLog.Entry(null, null, null);
+    line.status = code;
+    line.error = error.getMessage();
+    line.finish();
+    return error.toResponse().addHeaders(cors).addHeader(RawHeader.create(ApiRoutes.REQUEST_ID, line.id));
   }
 
   /**

@@ -1,23 +1,35 @@
 package io.tandem.orchestrator.http;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Structured request logs: one JSON line per request on the logger {@code tandem.http.requests},
- * written when the request ends (for a stream, when the stream ends). Never the prompt or the output.
+ * Structured request logs: one JSON line per request on the logger {@code tandem.http.requests}
+ * ({@link ApiRoutes} says which), written when the request ends (for a stream, when the stream
+ * ends). Never the prompt or the output.
  */
 final class RequestLog {
   private static final Logger LOG = LoggerFactory.getLogger("tandem.http.requests");
+
+  /** A new request's id: 32 hex digits of a random UUID. */
+  static String freshId() {
+    return UUID.randomUUID().toString().replace("-", "");
+  }
 
   /** What is known of one request so far. */
   static final class Entry {
     final long startMillis = System.currentTimeMillis();
     final long startNanos = System.nanoTime();
+    /** Null for a request akka-http could not parse. */
     final String method;
+    /** Null for a request akka-http could not parse. */
     final String path;
-    String id;
+    /** The client's {@code X-Request-Id} header as it came, or null. */
+    final String requestId;
+    /** The request's id: a fresh one, which a completion replaces with its own. */
+    String id = freshId();
     String tenant;
     String user;
     int status;
@@ -26,9 +38,10 @@ final class RequestLog {
     String mode;
     private boolean written;
 
-    Entry(String method, String path) {
+    Entry(String method, String path, String requestId) {
       this.method = method;
       this.path = path;
+      this.requestId = requestId;
     }
 
     /** Ends a request that ran a generation. */
@@ -54,10 +67,11 @@ final class RequestLog {
     private ObjectNode base(double latencyMs) {
       ObjectNode o = Json.object();
       o.put("ts", java.time.Instant.ofEpochMilli(startMillis).toString());
-      o.put("method", method);
-      o.put("path", path);
+      if (method != null) o.put("method", method);
+      if (path != null) o.put("path", path);
       o.put("status", status);
-      if (id != null) o.put("id", id);
+      o.put("id", id);
+      if (requestId != null && !requestId.isEmpty()) o.put("request_id", printable(requestId));
       if (tenant != null) o.put("tenant", tenant);
       if (user != null) o.put("user", user.length() > 64 ? user.substring(0, 64) : user);
       if (mode != null) o.put("mode", mode);
@@ -65,6 +79,18 @@ final class RequestLog {
       o.put("latency_ms", Math.round(latencyMs * 10) / 10.0);
       if (error != null) o.put("error", error.length() > 300 ? error.substring(0, 300) : error);
       return o;
+    }
+
+    /**
+     * A client's {@code X-Request-Id} as the log keeps it: each char outside printable ASCII written
+     * as a backslash, {@code u} and its four hex digits, as Java writes it (a CR as {@code u000d}
+     * after the backslash), so that the line shows in ASCII what came, control chars included;
+     * clipped to {@link CompletionRequest#MAX_REQUEST_ID} chars, then {@code ...}.
+     */
+    static String printable(String value) {
+      StringBuilder b = new StringBuilder();
+      value.chars().forEach(c -> b.append(CompletionRequest.printableAscii(c) ? String.valueOf((char) c) : String.format("\\u%04x", c)));
+      return b.length() > CompletionRequest.MAX_REQUEST_ID ? b.substring(0, CompletionRequest.MAX_REQUEST_ID) + "..." : b.toString();
     }
 
     private void write(ObjectNode o) {

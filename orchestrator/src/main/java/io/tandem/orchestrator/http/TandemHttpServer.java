@@ -109,7 +109,7 @@ public final class TandemHttpServer {
    * still learns that its client left).
    */
   private Flow<HttpRequest, HttpResponse, ?> perConnection() {
-    Route route = settings.cors().wrap(routes.route());
+    Route route = routes.route();
     return Flow.fromMaterializer((mat, attributes) -> {
       ClientConnection client = new ClientConnection();
       return connections.track(Flow.<HttpRequest>create()

@@ -76,6 +76,20 @@ class PlainClientsTest {
     RawExchange r = RawExchange.send(server, "DELETE * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     assertEquals(405, r.status(), r.head() + r.body());
     assertTrue(r.body().contains("DELETE is not allowed here; use OPTIONS"), r.body());
+    assertEquals(Optional.of("OPTIONS"), r.header("Allow"), r.head());
+  }
+
+  /** A 405 lists the methods the target takes in Allow (RFC 9110, section 15.5.6), HEAD beside GET. */
+  @Test
+  void aWrongMethodIsA405WhoseAllowListsTheMethodsOfThePath() throws Exception {
+    String[][] cases = {{"PUT", "/v1/chat/completions", "POST"}, {"DELETE", "/v1/completions", "POST"},
+        {"PUT", "/health/live", "GET, HEAD"}, {"POST", "/v1/models", "GET, HEAD"}};
+    for (String[] c : cases) {
+      RawExchange r = RawExchange.send(server, c[0] + " " + c[1] + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+          + "Connection: close\r\n\r\n");
+      assertEquals(405, r.status(), c[0] + " " + c[1] + ": " + r.head() + r.body());
+      assertEquals(Optional.of(c[2]), r.header("Allow"), c[0] + " " + c[1] + ": " + r.head());
+    }
   }
 
   /** The request log names the asterisk form's target as it was sent, not as an empty path. */

@@ -197,6 +197,14 @@ class VllmRequestFieldsTest {
     HttpResponse<String> spaced = chat(",\"request_id\":\"a b\"");
     assertEquals(400, spaced.statusCode());
     assertEquals("request_id", error(spaced).get("param").asText());
+    // The id goes into the X-Request-Id header and the log as it is: visible ASCII only.
+    for (String notVisibleAscii : new String[] {"日本", "z\\u010d\\u010aSet-Cookie:evil=1", "tab\\tbed"}) {
+      HttpResponse<String> refused = chat(",\"request_id\":\"" + notVisibleAscii + "\"");
+      assertEquals(400, refused.statusCode(), notVisibleAscii + ": " + refused.body());
+      assertEquals("request_id", error(refused).get("param").asText());
+      assertTrue(error(refused).get("message").asText().startsWith("request_id must be 1 to 256 visible ASCII characters"),
+          refused.body());
+    }
   }
 
   @Test
