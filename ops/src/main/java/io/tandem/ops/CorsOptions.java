@@ -22,8 +22,8 @@ public final class CorsOptions {
   private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   @Option(names = "--allowed-origins", paramLabel = "JSON",
-      description = "Origins whose web pages may call the API, as a JSON list: '[\"http://localhost:3000\"]', or '[\"*\"]' for"
-          + " all (tandem.http.allowed-origins, default [\"*\"]).")
+      description = "Origins whose web pages may call the API, as a JSON list: '[\"http://localhost:3000\"]' (\"null\" for"
+          + " file: pages and sandboxed iframes), or '[\"*\"]' for all (tandem.http.allowed-origins, default [\"*\"]).")
   String allowedOrigins;
 
   @Option(names = "--allowed-methods", paramLabel = "JSON",
@@ -43,14 +43,14 @@ public final class CorsOptions {
   /**
    * {@code config} with each flag given in place of its {@code tandem.http} setting.
    *
-   * @throws UsageError naming the flag and its value: not a JSON list of strings, an origin that is
-   *     not {@code *} nor {@code scheme://host[:port]}, a method that is not {@code *} nor an HTTP method
+   * @throws UsageError naming the flag and its value: not a JSON list of strings, or an item that
+   *     {@link Cors#origins}, {@link Cors#methods} or {@link Cors#headers} refuses (the rules of the settings)
    */
   public Config apply(Config config) {
     Config c = config;
     c = list(c, "--allowed-origins", allowedOrigins, "tandem.http.allowed-origins", o -> Cors.origins("--allowed-origins", o));
     c = list(c, "--allowed-methods", allowedMethods, "tandem.http.allowed-methods", m -> Cors.methods("--allowed-methods", m));
-    c = list(c, "--allowed-headers", allowedHeaders, "tandem.http.allowed-headers", UnaryOperator.identity());
+    c = list(c, "--allowed-headers", allowedHeaders, "tandem.http.allowed-headers", h -> Cors.headers("--allowed-headers", h));
     if (allowCredentials) c = c.withValue("tandem.http.allow-credentials", ConfigValueFactory.fromAnyRef(true));
     return c;
   }

@@ -32,6 +32,15 @@ class ServeCorsFlagsTest {
         List.of("authorization"), true), cors);
   }
 
+  /** What a browser sends: "null" from a file: page or a sandboxed iframe, scheme and host in lower case, no default port. */
+  @Test
+  void theNullOriginIsTakenAndOriginsAreKeptAsBrowsersSendThem() {
+    ServeCommand serve = new ServeCommand();
+    new CommandLine(serve).parseArgs("--allowed-origins", "[\"null\", \"HTTP://UPPER.EXAMPLE\", \"https://App.Example:443\"]");
+    assertEquals(List.of("null", "http://upper.example", "https://app.example"),
+        HttpSettings.fromConfig(serve.cors.apply(ConfigFactory.load())).cors().allowedOrigins());
+  }
+
   @Test
   void withoutTheFlagsTheSettingsStandAtVllmsDefaults() {
     ServeCommand serve = new ServeCommand();
@@ -52,10 +61,18 @@ class ServeCorsFlagsTest {
     refusals.put(List.of("--allowed-origins", "[\"*\"] [\"*\"]"), "--allowed-origins '[\"*\"] [\"*\"]" + list);
     refusals.put(List.of("--allowed-headers", "[1]"), "--allowed-headers '[1]" + list.replace("--allowed-origins", "--allowed-headers"));
     refusals.put(List.of("--allowed-origins", "[\"http://localhost:3000/\"]"), "--allowed-origins has 'http://localhost:3000/';"
-        + " an origin is \"*\" or scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no"
+        + " an origin is \"*\", \"null\" or scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no"
         + " trailing slash)");
     refusals.put(List.of("--allowed-methods", "[\"FETCH\"]"), "--allowed-methods has 'FETCH'; it must be \"*\" or among"
         + " [DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT]");
+    refusals.put(List.of("--allowed-origins", "[\"http://a.b:99999\"]"), "--allowed-origins has 'http://a.b:99999'; a port is"
+        + " from 1 to 65535");
+    refusals.put(List.of("--allowed-origins", "[\"http://*.example.com\"]"), "--allowed-origins has 'http://*.example.com'; a"
+        + " wildcard matches no origin here (a browser sends one exact origin): list each origin, or give \"*\" for all");
+    String header = "; a header name is \"*\" or letters, digits and !#$%&'*+-.^_`|~ without spaces (RFC 9110 token), e.g."
+        + " \"Authorization\"";
+    refusals.put(List.of("--allowed-headers", "[\"bad header\"]"), "--allowed-headers has 'bad header'" + header);
+    refusals.put(List.of("--allowed-headers", "[\"\"]"), "--allowed-headers has ''" + header);
     refusals.put(List.of("--roles", "small", "--allow-credentials"), "--allow-credentials: only a node with the orchestrator"
         + " role serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
     refusals.forEach((args, message) -> {

@@ -10,6 +10,7 @@ import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -76,35 +77,78 @@ public record CompletionRequest(
       "continue_final_message", "tools");
   static final int MAX_MESSAGES = 4096;
 
-  /** A field accepted only at its neutral value, and what that value is (for the message). */
-  private record Neutral(String neutral, Predicate<JsonNode> isNeutral, String why) {}
+  /**
+   * The JSON type a request field takes, as a refusal names it ({@code "an integer"}), and the test
+   * of a value that is not null. An integer may be written as a number without a fraction ({@code
+   * 2.0}), as vLLM's pydantic models take it.
+   */
+  private record Type(String name, Predicate<JsonNode> is) {
+    static final Type INTEGER = new Type("an integer", CompletionRequest::integral);
+    static final Type NUMBER = new Type("a number", JsonNode::isNumber);
+    static final Type BOOLEAN = new Type("true or false", JsonNode::isBoolean);
+    static final Type STRING = new Type("a string", JsonNode::isTextual);
+    static final Type OBJECT = new Type("an object", JsonNode::isObject);
+    static final Type ARRAY = new Type("an array", JsonNode::isArray);
+    static final Type STRING_OR_OBJECT = new Type("a string or an object", v -> v.isTextual() || v.isObject());
+    /** A field refused at any value but null: its type does not change what the refusal says. */
+    static final Type ANY = new Type("anything", v -> true);
+  }
+
+  /**
+   * A field accepted only at its neutral value: that value (for the message), the type the field
+   * takes (a value of another type is a mistake, not a request for something unsupported), whether
+   * a value of that type is the neutral one, and why any other is refused (a reason that does not
+   * name the field, which the message names already).
+   */
+  private record Neutral(String neutral, Type type, Predicate<JsonNode> isNeutral, String why) {
+    /** A number field whose neutral value is {@code x} (however written: 1, 1.0). */
+    static Neutral number(Type type, long x, String why) {
+      return new Neutral(Long.toString(x), type, v -> v.isIntegralNumber() ? v.bigIntegerValue().equals(BigInteger.valueOf(x))
+          : v.asDouble() == x, why);
+    }
+
+    static Neutral bool(boolean b, String why) {
+      return new Neutral(Boolean.toString(b), Type.BOOLEAN, v -> v.asBoolean() == b, why);
+    }
+
+    /** A field whose only neutral value is null (or leaving it out). */
+    static Neutral none(String why) {
+      return new Neutral("null", Type.ANY, v -> false, why);
+    }
+  }
+
+  private static final String NO_LOGPROBS = "Tandem returns no token probabilities";
+  private static final String NO_PENALTIES = "Tandem applies no penalties";
+  private static final String NO_TOOLS = "Tandem does not call tools";
+  private static final String NO_STRUCTURE = "Tandem does not constrain the output to a schema or grammar";
+  private static final String TEXT_ONLY = "Tandem writes text only";
 
   private static final Map<String, Neutral> NEUTRAL = Map.ofEntries(
-      Map.entry("n", new Neutral("1", v -> v.isIntegralNumber() && v.asLong() == 1, "Tandem returns one choice per request")),
-      Map.entry("logprobs", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "logprobs are not supported")),
-      Map.entry("top_logprobs", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "logprobs are not supported")),
-      Map.entry("presence_penalty", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "penalties are not supported")),
-      Map.entry("frequency_penalty", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "penalties are not supported")),
-      Map.entry("repetition_penalty", new Neutral("1", v -> v.isNumber() && v.asDouble() == 1, "penalties are not supported")),
-      Map.entry("min_p", new Neutral("0", v -> v.isNumber() && v.asDouble() == 0, "min_p sampling is not supported")),
-      Map.entry("min_tokens", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "min_tokens is not supported")),
-      Map.entry("ignore_eos", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "ignore_eos is not supported")),
-      Map.entry("logit_bias", new Neutral("{}", v -> v.isObject() && v.isEmpty(), "logit_bias is not supported")),
-      Map.entry("functions", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "Tandem does not call tools")),
-      Map.entry("tool_choice", new Neutral("\"none\"", v -> v.isTextual() && v.asText().equals("none"), "Tandem does not call tools")),
-      Map.entry("function_call", new Neutral("\"none\"", v -> v.isTextual() && v.asText().equals("none"), "Tandem does not call tools")),
-      Map.entry("response_format", new Neutral("{\"type\": \"text\"}", v -> v.isObject() && "text".equals(v.path("type").asText()),
-          "structured output is not supported")),
-      Map.entry("modalities", new Neutral("[\"text\"]", v -> v.isArray() && v.size() == 1 && "text".equals(v.get(0).asText()),
-          "Tandem writes text only")),
-      Map.entry("audio", new Neutral("null", v -> false, "Tandem writes text only")),
-      Map.entry("prediction", new Neutral("null", v -> false, "predicted outputs are not supported")),
-      Map.entry("web_search_options", new Neutral("null", v -> false, "Tandem does not search the web")),
-      Map.entry("verbosity", new Neutral("\"medium\"", v -> v.isTextual() && v.asText().equals("medium"),
+      Map.entry("n", Neutral.number(Type.INTEGER, 1, "Tandem returns one choice per request")),
+      Map.entry("logprobs", Neutral.bool(false, NO_LOGPROBS)),
+      Map.entry("top_logprobs", Neutral.number(Type.INTEGER, 0, NO_LOGPROBS)),
+      Map.entry("presence_penalty", Neutral.number(Type.NUMBER, 0, NO_PENALTIES)),
+      Map.entry("frequency_penalty", Neutral.number(Type.NUMBER, 0, NO_PENALTIES)),
+      Map.entry("repetition_penalty", Neutral.number(Type.NUMBER, 1, NO_PENALTIES)),
+      Map.entry("min_p", Neutral.number(Type.NUMBER, 0, "Tandem samples with temperature, top_k and top_p only")),
+      Map.entry("min_tokens", Neutral.number(Type.INTEGER, 0, "the output ends at the first end-of-sequence token")),
+      Map.entry("ignore_eos", Neutral.bool(false, "the output ends at the first end-of-sequence token")),
+      Map.entry("logit_bias", new Neutral("{}", Type.OBJECT, JsonNode::isEmpty, "Tandem does not bias token probabilities")),
+      Map.entry("functions", new Neutral("[]", Type.ARRAY, JsonNode::isEmpty, NO_TOOLS)),
+      Map.entry("tool_choice", new Neutral("\"none\"", Type.STRING_OR_OBJECT, v -> v.asText().equals("none"), NO_TOOLS)),
+      Map.entry("function_call", new Neutral("\"none\"", Type.STRING_OR_OBJECT, v -> v.asText().equals("none"), NO_TOOLS)),
+      Map.entry("response_format", new Neutral("{\"type\": \"text\"}", Type.OBJECT, v -> "text".equals(v.path("type").asText()),
+          NO_STRUCTURE)),
+      Map.entry("modalities", new Neutral("[\"text\"]", Type.ARRAY, v -> v.size() == 1 && "text".equals(v.get(0).asText()),
+          TEXT_ONLY)),
+      Map.entry("audio", Neutral.none(TEXT_ONLY)),
+      Map.entry("prediction", Neutral.none("Tandem does not use predicted outputs")),
+      Map.entry("web_search_options", Neutral.none("Tandem does not search the web")),
+      Map.entry("verbosity", new Neutral("\"medium\"", Type.STRING, v -> v.asText().equals("medium"),
           "the models write as they were trained to")),
-      Map.entry("echo", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "echo is not supported")),
-      Map.entry("best_of", new Neutral("1", v -> v.isIntegralNumber() && v.asLong() == 1, "best_of is not supported")),
-      Map.entry("suffix", new Neutral("\"\"", v -> v.isTextual() && v.asText().isEmpty(), "suffix is not supported")));
+      Map.entry("echo", Neutral.bool(false, "the answer holds the completion only, not the prompt")),
+      Map.entry("best_of", Neutral.number(Type.INTEGER, 1, "Tandem generates one sequence per request")),
+      Map.entry("suffix", new Neutral("\"\"", Type.STRING, v -> v.asText().isEmpty(), "Tandem does not write text to fit before a suffix")));
 
   /**
    * vLLM's extensions of the request ({@code vllm/entrypoints/openai/protocol.py}, {@code
@@ -113,36 +157,34 @@ public record CompletionRequest(
    * field a client wrote for vLLM unrecognized). The ones it implements are read below.
    */
   private static final Map<String, Neutral> VLLM_NEUTRAL = Map.ofEntries(
-      Map.entry("use_beam_search", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "beam search is not supported")),
-      Map.entry("length_penalty", new Neutral("1", v -> v.isNumber() && v.asDouble() == 1, "it applies to beam search, which is not supported")),
-      Map.entry("priority", new Neutral("0", v -> v.isIntegralNumber() && v.asLong() == 0, "requests are served in arrival order")),
-      Map.entry("guided_json", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("guided_regex", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("guided_choice", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("guided_grammar", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("guided_decoding_backend", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("guided_whitespace_pattern", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("structural_tag", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("structured_outputs", new Neutral("null", v -> false, "structured output is not supported")),
-      Map.entry("allowed_token_ids", new Neutral("null", v -> false, "restricting the vocabulary is not supported")),
-      Map.entry("bad_words", new Neutral("[]", v -> v.isArray() && v.isEmpty(), "bad_words is not supported")),
-      Map.entry("logits_processors", new Neutral("null", v -> false, "logits processors are not supported")),
-      Map.entry("prompt_logprobs", new Neutral("null", v -> false, "logprobs are not supported")),
-      Map.entry("return_tokens_as_token_ids", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(), "logprobs are not supported")),
-      Map.entry("truncate_prompt_tokens", new Neutral("null", v -> false, "prompts are not truncated; send a shorter one")),
-      Map.entry("spaces_between_special_tokens", new Neutral("true", v -> v.isBoolean() && v.asBoolean(),
-          "special tokens are left out of the text")),
-      Map.entry("add_special_tokens", new Neutral("false", v -> v.isBoolean() && !v.asBoolean(),
+      Map.entry("use_beam_search", Neutral.bool(false, "Tandem samples; it does not search beams")),
+      Map.entry("length_penalty", Neutral.number(Type.NUMBER, 1, "it applies to beam search, which Tandem does not do")),
+      Map.entry("priority", Neutral.number(Type.INTEGER, 0, "requests are served in arrival order")),
+      Map.entry("guided_json", Neutral.none(NO_STRUCTURE)),
+      Map.entry("guided_regex", Neutral.none(NO_STRUCTURE)),
+      Map.entry("guided_choice", Neutral.none(NO_STRUCTURE)),
+      Map.entry("guided_grammar", Neutral.none(NO_STRUCTURE)),
+      Map.entry("guided_decoding_backend", Neutral.none(NO_STRUCTURE)),
+      Map.entry("guided_whitespace_pattern", Neutral.none(NO_STRUCTURE)),
+      Map.entry("structural_tag", Neutral.none(NO_STRUCTURE)),
+      Map.entry("structured_outputs", Neutral.none(NO_STRUCTURE)),
+      Map.entry("allowed_token_ids", Neutral.none("Tandem does not restrict the vocabulary")),
+      Map.entry("bad_words", new Neutral("[]", Type.ARRAY, JsonNode::isEmpty, "Tandem does not ban words from the output")),
+      Map.entry("logits_processors", Neutral.none("Tandem runs no logits processors of a request's")),
+      Map.entry("prompt_logprobs", Neutral.none(NO_LOGPROBS)),
+      Map.entry("return_tokens_as_token_ids", Neutral.bool(false, NO_LOGPROBS)),
+      Map.entry("truncate_prompt_tokens", Neutral.none("prompts are not truncated; send a shorter one")),
+      Map.entry("spaces_between_special_tokens", Neutral.bool(true, "special tokens are left out of the text")),
+      Map.entry("add_special_tokens", Neutral.bool(false,
           "Tandem adds no special tokens to a prompt; the chat template writes those it needs")),
-      Map.entry("chat_template", new Neutral("null", v -> false, "each model renders messages with its own chat template")),
-      Map.entry("documents", new Neutral("null", v -> false, "documents are not passed to the chat template")),
-      Map.entry("mm_processor_kwargs", new Neutral("null", v -> false, "Tandem reads text only")),
-      Map.entry("prompt_embeds", new Neutral("null", v -> false, "Tandem reads text or token ids only")),
-      Map.entry("kv_transfer_params", new Neutral("null", v -> false, "KV cache transfer is not supported")),
-      Map.entry("cache_salt", new Neutral("null", v -> false, "prefix caches are not salted per request")),
-      Map.entry("include_reasoning", new Neutral("true", v -> v.isBoolean() && v.asBoolean(),
-          "reasoning_content is always included where the reasoning parser finds it")),
-      Map.entry("vllm_xargs", new Neutral("null", v -> false, "vLLM's extra arguments are not supported")));
+      Map.entry("chat_template", Neutral.none("each model renders messages with its own chat template")),
+      Map.entry("documents", Neutral.none("the chat template is given messages and tools only")),
+      Map.entry("mm_processor_kwargs", Neutral.none("Tandem reads text only")),
+      Map.entry("prompt_embeds", Neutral.none("Tandem reads text or token ids only")),
+      Map.entry("kv_transfer_params", Neutral.none("Tandem does not move KV caches between servers")),
+      Map.entry("cache_salt", Neutral.none("prefix caches are not salted per request")),
+      Map.entry("include_reasoning", Neutral.bool(true, "reasoning_content is always included where the reasoning parser finds it")),
+      Map.entry("vllm_xargs", Neutral.none("vLLM's extra arguments are not supported")));
 
   /**
    * Where {@code /v1/completions} reads a field otherwise than chat: its {@code logprobs} is an
@@ -152,8 +194,9 @@ public record CompletionRequest(
    * chat send it.
    */
   private static final Map<String, Neutral> COMPLETIONS_NEUTRAL = Map.of(
-      "logprobs", new Neutral("null", v -> v.isBoolean() && !v.asBoolean(), "logprobs are not supported; on /v1/completions"
-          + " logprobs is an integer, and even 0 asks for the sampled token's"));
+      "logprobs", new Neutral("null", new Type(Type.INTEGER.name(), v -> integral(v) || v.isBoolean()),
+          v -> v.isBoolean() && !v.asBoolean(), NO_LOGPROBS + "; on /v1/completions this field is an integer, and even 0"
+          + " asks for the sampled token's"));
 
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
@@ -210,10 +253,11 @@ public record CompletionRequest(
       JsonNode v = body.get(f);
       Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
       Neutral vllm = VLLM_NEUTRAL.get(f);
-      if (n != null && !v.isNull() && !n.isNeutral().test(v))
+      if (v.isNull()) continue;
+      if (n != null && !neutral(f, v, n))
         throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
             + n.neutral());
-      if (vllm != null && !v.isNull() && !vllm.isNeutral().test(v))
+      if (vllm != null && !neutral(f, v, vllm))
         throw ApiError.unsupported(f, f + " is one of vLLM's extensions that Tandem does not support (" + vllm.why()
             + "); leave it out" + (vllm.neutral().equals("null") ? "" : " or send " + vllm.neutral()));
     }
@@ -489,6 +533,27 @@ public record CompletionRequest(
     return maxTokens != null ? maxTokens : Math.min(byDefault, contextLength - promptTokens);
   }
 
+  /**
+   * Whether {@code v} (not null) of the field {@code f} is {@code n}'s neutral value.
+   *
+   * @throws ApiError 400 {@code invalid_request_error} when {@code v} is not of the type {@code f} takes
+   */
+  private static boolean neutral(String f, JsonNode v, Neutral n) {
+    requireType(f, v, n.type());
+    return n.isNeutral().test(v);
+  }
+
+  /**
+   * Refuses {@code v} (not null), the value of the field named {@code f}, unless it is of {@code type}.
+   *
+   * @throws ApiError 400 {@code F must be TYPE, got KIND (VALUE)}, e.g. {@code best_of must be an integer, got a string ("1")}
+   */
+  private static void requireType(String f, JsonNode v, Type type) {
+    if (!type.is().test(v))
+      throw ApiError.invalid(f, f + " must be " + type.name() + ", got " + Json.kind(v) + (v.isValueNode() ? " (" + clip(v.toString())
+          + ")" : ""));
+  }
+
   private static String stripSource(String m) {
     return m != null && m.startsWith("request: ") ? m.substring("request: ".length()) : String.valueOf(m);
   }
@@ -632,7 +697,7 @@ public record CompletionRequest(
   private static Boolean bool(ObjectNode body, String f, String parent) {
     JsonNode v = body.get(f);
     if (v == null || v.isNull()) return null;
-    if (!v.isBoolean()) throw ApiError.invalid(parent + f, parent + f + " must be true or false, got " + Json.kind(v));
+    requireType(parent + f, v, Type.BOOLEAN);
     return v.asBoolean();
   }
 
@@ -657,7 +722,7 @@ public record CompletionRequest(
   private static Integer integer(ObjectNode body, String f, long min, long max) {
     JsonNode v = body.get(f);
     if (v == null || v.isNull()) return null;
-    if (!integral(v)) throw ApiError.invalid(f, f + " must be an integer, got " + Json.kind(v) + (v.isValueNode() ? " (" + clip(v.asText()) + ")" : ""));
+    requireType(f, v, Type.INTEGER);
     if (!v.canConvertToLong() || v.asLong() < min || v.asLong() > max)
       throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(v.asText()));
     return (int) v.asLong();
@@ -666,7 +731,7 @@ public record CompletionRequest(
   private static Double number(ObjectNode body, String f, double min, double max) {
     JsonNode v = body.get(f);
     if (v == null || v.isNull()) return null;
-    if (!v.isNumber()) throw ApiError.invalid(f, f + " must be a number, got " + Json.kind(v));
+    requireType(f, v, Type.NUMBER);
     double x = v.asDouble();
     if (!(x >= min && x <= max))
       throw ApiError.invalid(f, f + (min > 0 ? " must be greater than 0 and at most " + fmt(max) : " must be between " + fmt(min)

@@ -20,8 +20,11 @@ import com.typesafe.config.Config;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Cross-origin resource sharing, so that a web page on another origin (a browser client of the
@@ -52,32 +55,66 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   private static final List<HttpMethod> ALL_METHODS = List.of(HttpMethods.DELETE, HttpMethods.GET, HttpMethods.HEAD,
       HttpMethods.OPTIONS, HttpMethods.PATCH, HttpMethods.POST, HttpMethods.PUT);
   private static final Set<String> SAFELISTED_HEADERS = Set.of("accept", "accept-language", "content-language", "content-type");
+  /**
+   * An origin, once in lower case: a scheme (RFC 3986), then a host (a name, IPv4 address, or IPv6
+   * address in brackets; browsers write names in ASCII, punycode for others), then perhaps a port.
+   */
+  private static final Pattern ORIGIN = Pattern.compile("([a-z][a-z0-9+.-]*)://(\\[[0-9a-f:.]+]|[a-z0-9._~-]+)(?::([0-9]+))?");
+  /** The ports a browser leaves out of an origin it serialises (WHATWG URL standard, "default port"). */
+  private static final Map<String, Integer> DEFAULT_PORTS = Map.of("http", 80, "https", 443);
+  /** An HTTP token (RFC 9110, section 5.6.2): one or more {@code tchar}. */
+  private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
   /** How long a browser may keep a preflight's answer, in seconds (Starlette's {@code max_age}). */
   private static final long MAX_AGE_SECONDS = 600;
 
   /**
-   * @throws IllegalArgumentException naming the {@code tandem.http} key of an origin that is not
-   *     {@code *} nor {@code scheme://host[:port]}, or of a method that is not {@code *} nor an HTTP method
+   * @throws IllegalArgumentException naming the {@code tandem.http} key and the value refused by
+   *     {@link #origins}, {@link #methods} or {@link #headers}
    */
   public Cors {
     allowedOrigins = origins("tandem.http.allowed-origins", allowedOrigins);
     allowedMethods = methods("tandem.http.allowed-methods", allowedMethods);
-    allowedHeaders = allowedHeaders.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
+    allowedHeaders = headers("tandem.http.allowed-headers", allowedHeaders);
   }
 
   /**
-   * {@code origins}, each {@code *} or {@code scheme://host[:port]} as a browser sends it.
+   * {@code origins} as a browser serialises them in its {@code Origin} header (the WHATWG URL
+   * standard's ASCII serialisation of an origin): each {@code *}, {@code null} (what a page of a
+   * {@code file:} URL or a sandboxed iframe sends), or {@code scheme://host[:port]}, its scheme and
+   * host in lower case and its port dropped when it is the scheme's default (80 for http, 443 for
+   * https), so that {@code HTTP://App.Example:80} matches the {@code http://app.example} a browser sends.
    *
    * @param givenBy the setting or flag that gave them, as the message names it
-   * @throws IllegalArgumentException {@code GIVEN_BY has 'ORIGIN'; an origin is "*" or scheme://host[:port] ...}
+   * @throws IllegalArgumentException in one line naming {@code givenBy} and the origin: one that is
+   *     not of that form ({@code GIVEN_BY has 'ORIGIN'; an origin is "*", "null" or scheme://host[:port] ...}),
+   *     a port out of 1 to 65535, a wildcard within a host (a browser sends one exact origin)
    */
   public static List<String> origins(String givenBy, List<String> origins) {
-    for (String o : origins) {
-      if (!o.equals("*") && !o.matches("[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\s]+"))
-        throw new IllegalArgumentException(givenBy + " has '" + o + "'; an origin is \"*\" or"
-            + " scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no trailing slash)");
+    List<String> out = new ArrayList<>();
+    for (String given : origins) {
+      String o = given.toLowerCase(Locale.ROOT);
+      if (o.equals("*") || o.equals("null")) {
+        out.add(o);
+        continue;
+      }
+      String refused = givenBy + " has '" + given + "'; ";
+      if (o.contains("*"))
+        throw new IllegalArgumentException(refused + "a wildcard matches no origin here (a browser sends one exact origin):"
+            + " list each origin, or give \"*\" for all");
+      Matcher m = ORIGIN.matcher(o);
+      if (!m.matches())
+        throw new IllegalArgumentException(refused + "an origin is \"*\", \"null\" or scheme://host[:port] as a browser"
+            + " sends it, e.g. \"http://localhost:3000\" (no path, no trailing slash)");
+      String origin = m.group(1) + "://" + m.group(2);
+      if (m.group(3) != null) {
+        int port = m.group(3).length() > 5 ? -1 : Integer.parseInt(m.group(3));
+        if (port < 1 || port > 65535)
+          throw new IllegalArgumentException(refused + "a port is from 1 to 65535");
+        if (port != DEFAULT_PORTS.getOrDefault(m.group(1), -1)) origin += ":" + port;
+      }
+      out.add(origin);
     }
-    return List.copyOf(origins);
+    return List.copyOf(out);
   }
 
   /**
@@ -94,6 +131,22 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
             + ALL_METHODS.stream().map(HttpMethod::name).toList());
     }
     return upper;
+  }
+
+  /**
+   * {@code headers} in lower case, each {@code *} or a header name: an HTTP token (RFC 9110, section
+   * 5.1: one or more {@code tchar}), which is all a browser's {@code Access-Control-Request-Headers} may list.
+   *
+   * @param givenBy the setting or flag that gave them, as the message names it
+   * @throws IllegalArgumentException {@code GIVEN_BY has 'HEADER'; a header name is "*" or ...}
+   */
+  public static List<String> headers(String givenBy, List<String> headers) {
+    for (String h : headers) {
+      if (!h.equals("*") && !TOKEN.matcher(h).matches())
+        throw new IllegalArgumentException(givenBy + " has '" + h + "'; a header name is \"*\" or letters, digits and"
+            + " !#$%&'*+-.^_`|~ without spaces (RFC 9110 token), e.g. \"Authorization\"");
+    }
+    return headers.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
   }
 
   /** The settings under {@code tandem.http} (the section itself). */
@@ -153,19 +206,20 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   private Route preflight(String origin, String method, Optional<String> requestedHeaders) {
     List<String> refused = new ArrayList<>();
     if (!originAllowed(origin))
-      refused.add("origin '" + CompletionRequest.clip(origin) + "' (allowed: " + allowedOrigins + ", tandem.http.allowed-origins)");
+      refused.add("origin '" + CompletionRequest.clip(origin) + "' is not allowed (tandem.http.allowed-origins: " + allowedOrigins + ")");
     if (!allowedMethods.contains("*") && !allowedMethods.contains(method.toUpperCase(Locale.ROOT)))
-      refused.add("method '" + CompletionRequest.clip(method) + "' (allowed: " + allowedMethods + ", tandem.http.allowed-methods)");
+      refused.add("method '" + CompletionRequest.clip(method) + "' is not allowed (tandem.http.allowed-methods: " + allowedMethods + ")");
     List<String> asked = requestedHeaders.map(h -> List.of(h.split(","))).orElse(List.of()).stream()
         .map(h -> h.trim().toLowerCase(Locale.ROOT)).filter(h -> !h.isEmpty()).toList();
     if (!allowedHeaders.contains("*")) {
       List<String> notAllowed = asked.stream().filter(h -> !allowedHeaders.contains(h) && !SAFELISTED_HEADERS.contains(h)).toList();
       if (!notAllowed.isEmpty())
-        refused.add("headers " + notAllowed + " (allowed: " + allowedHeaders + ", tandem.http.allowed-headers)");
+        refused.add((notAllowed.size() == 1 ? "header '" + CompletionRequest.clip(notAllowed.get(0)) + "' is"
+            : "headers " + CompletionRequest.clip(notAllowed.toString()) + " are") + " not allowed (tandem.http.allowed-headers: "
+            + allowedHeaders + ")");
     }
     if (!refused.isEmpty())
-      return complete(ApiError.invalid(null, "CORS preflight refused: " + String.join("; ", refused)
-          + " are not allowed for cross-origin requests to this server").toResponse());
+      return complete(ApiError.invalid(null, "CORS preflight refused: " + String.join("; ", refused)).toResponse());
     List<HttpHeader> headers = new ArrayList<>(originHeaders(origin));
     headers.add(AccessControlAllowMethods.create(allowedMethods.contains("*") ? ALL_METHODS.toArray(HttpMethod[]::new)
         : ALL_METHODS.stream().filter(m -> allowedMethods.contains(m.name())).toArray(HttpMethod[]::new)));

@@ -5,11 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
+import io.tandem.protocol.config.InvalidConfigException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -35,6 +40,10 @@ class CorsTest {
   static HttpResponse<String> preflight(TestServer server, String origin, String method, String requestHeaders) throws Exception {
     return send(server, "OPTIONS", "/v1/chat/completions", null, "Origin", origin, "Access-Control-Request-Method", method,
         "Access-Control-Request-Headers", requestHeaders);
+  }
+
+  static String message(HttpResponse<String> r) throws Exception {
+    return new ObjectMapper().readTree(r.body()).at("/error/message").asText();
   }
 
   static Optional<String> allowOrigin(HttpResponse<?> r) {
@@ -116,7 +125,8 @@ class CorsTest {
   @Nested
   class Restricted {
     @RegisterExtension
-    static final TestServer server = TestServer.start("tandem.http.allowed-origins = [\"" + PAGE + "\"]\n"
+    static final TestServer server = TestServer.start("tandem.http.allowed-origins = [\"" + PAGE + "\", \"null\","
+        + " \"HTTP://UPPER.EXAMPLE\"]\n"
         + "tandem.http.allowed-methods = [GET, POST]\n"
         + "tandem.http.allowed-headers = [Authorization]\n"
         + "tandem.http.allow-credentials = true\n");
@@ -133,18 +143,41 @@ class CorsTest {
       assertEquals(PAGE, allowOrigin(models).orElseThrow());
     }
 
+    /**
+     * A page opened from a file or in a sandboxed iframe sends {@code Origin: null}, which may be
+     * listed as Starlette lists it; browsers send scheme and host in lower case, which an origin
+     * listed in capitals is taken as.
+     */
+    @Test
+    void theNullOriginAndAnOriginListedInCapitalsArePreflightedAsBrowsersSendThem() throws Exception {
+      for (String origin : new String[] {"null", "http://upper.example"}) {
+        HttpResponse<String> r = preflight(server, origin, "POST", "Authorization");
+        assertEquals(200, r.statusCode(), origin + ": " + r.body());
+        assertEquals(origin, allowOrigin(r).orElseThrow());
+        HttpResponse<String> models = send(server, "GET", "/v1/models", null, "Origin", origin);
+        assertEquals(origin, allowOrigin(models).orElseThrow());
+      }
+    }
+
     @Test
     void aPreflightOfAnotherOriginMethodOrHeaderIsRefusedNamingIt() throws Exception {
       HttpResponse<String> origin = preflight(server, "http://evil.example", "POST", "Authorization");
       assertEquals(400, origin.statusCode());
-      assertTrue(origin.body().contains("origin 'http://evil.example'"), origin.body());
+      assertEquals("CORS preflight refused: origin 'http://evil.example' is not allowed (tandem.http.allowed-origins: ["
+          + PAGE + ", null, http://upper.example])", message(origin));
       assertFalse(allowOrigin(origin).isPresent());
       HttpResponse<String> method = preflight(server, PAGE, "DELETE", "Authorization");
       assertEquals(400, method.statusCode());
-      assertTrue(method.body().contains("method 'DELETE'") && method.body().contains("tandem.http.allowed-methods"), method.body());
+      assertEquals("CORS preflight refused: method 'DELETE' is not allowed (tandem.http.allowed-methods: [GET, POST])",
+          message(method));
       HttpResponse<String> header = preflight(server, PAGE, "POST", "Authorization, X-Secret");
       assertEquals(400, header.statusCode());
-      assertTrue(header.body().contains("headers [x-secret]"), header.body());
+      assertEquals("CORS preflight refused: header 'x-secret' is not allowed (tandem.http.allowed-headers: [authorization])",
+          message(header));
+      HttpResponse<String> all = preflight(server, "http://evil.example", "DELETE", "X-Secret, X-Other");
+      assertEquals("CORS preflight refused: origin 'http://evil.example' is not allowed (tandem.http.allowed-origins: ["
+          + PAGE + ", null, http://upper.example]); method 'DELETE' is not allowed (tandem.http.allowed-methods: [GET, POST]);"
+          + " headers [x-secret, x-other] are not allowed (tandem.http.allowed-headers: [authorization])", message(all));
 
       HttpResponse<String> other = send(server, "GET", "/v1/models", null, "Origin", "http://evil.example");
       assertFalse(allowOrigin(other).isPresent(), "the browser keeps the answer from that page");
@@ -222,5 +255,36 @@ class CorsTest {
     IllegalArgumentException method = assertThrows(IllegalArgumentException.class, () -> HttpSettings.fromConfig(
         ConfigFactory.parseString("tandem.http.allowed-methods = [FETCH]").withFallback(ConfigFactory.load())));
     assertTrue(method.getMessage().startsWith("tandem.http.allowed-methods has 'FETCH'"), method.getMessage());
+  }
+
+  /**
+   * Origins are kept as a browser serialises them (scheme and host in lower case, no default
+   * port), and what no browser sends is refused at start, naming the key: a port out of range, a
+   * wildcard (Starlette matches patterns only with a regex setting of its own); so is a header
+   * name that is not an HTTP token.
+   */
+  @Test
+  void originsAreKeptAsBrowsersSendThemAndWhatNoBrowserSendsIsRefusedNamingTheKey() {
+    assertEquals(List.of("null", "http://upper.example", "https://app.example", "https://app.example:8443",
+        "http://[::1]:3000", "*"), Cors.origins("k", List.of("NULL", "HTTP://UPPER.EXAMPLE:80", "https://App.Example:443",
+        "https://app.example:8443", "http://[::1]:3000", "*")));
+    Map<String, String> refused = new LinkedHashMap<>();
+    refused.put("allowed-origins = [\"http://a.b:99999\"]", "tandem.http.allowed-origins has 'http://a.b:99999'; a port is from 1 to 65535");
+    refused.put("allowed-origins = [\"http://a.b:0\"]", "tandem.http.allowed-origins has 'http://a.b:0'; a port is from 1 to 65535");
+    refused.put("allowed-origins = [\"http://*.example.com\"]", "tandem.http.allowed-origins has 'http://*.example.com'; a wildcard"
+        + " matches no origin here (a browser sends one exact origin): list each origin, or give \"*\" for all");
+    refused.put("allowed-origins = [\"http://user@a.b\"]", "tandem.http.allowed-origins has 'http://user@a.b'; an origin is \"*\","
+        + " \"null\" or scheme://host[:port] as a browser sends it, e.g. \"http://localhost:3000\" (no path, no trailing slash)");
+    String header = "; a header name is \"*\" or letters, digits and !#$%&'*+-.^_`|~ without spaces (RFC 9110 token), e.g."
+        + " \"Authorization\"";
+    refused.put("allowed-headers = [\"bad header\"]", "tandem.http.allowed-headers has 'bad header'" + header);
+    refused.put("allowed-headers = [\"\"]", "tandem.http.allowed-headers has ''" + header);
+    refused.put("allowed-headers = [\"X-Ok\", \"a:b\"]", "tandem.http.allowed-headers has 'a:b'" + header);
+    refused.forEach((setting, message) -> {
+      InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> HttpSettings.fromConfig(
+          ConfigFactory.parseString("tandem.http." + setting).withFallback(ConfigFactory.load())), setting);
+      assertEquals(message, e.getMessage(), setting);
+    });
+    assertEquals(List.of("x-request-id", "*"), Cors.headers("k", List.of("X-Request-Id", "*")));
   }
 }

@@ -217,13 +217,13 @@ class HostileRequestsTest {
   void aLogprobsRefusalSaysWhatItsEndpointTakes() throws Exception {
     ObjectMapper json = new ObjectMapper();
     HttpResponse<String> chatLogprobs = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"logprobs\":true}", KEY);
-    assertEquals("logprobs = true is not supported (logprobs are not supported); leave it out or send false",
+    assertEquals("logprobs = true is not supported (Tandem returns no token probabilities); leave it out or send false",
         json.readTree(chatLogprobs.body()).at("/error/message").asText());
     for (String value : new String[] {"3", "0", "true"}) {
       HttpResponse<String> lp = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":\"hi\",\"logprobs\":" + value + "}", KEY);
       assertEquals(400, lp.statusCode(), lp.body());
-      assertEquals("logprobs = " + value + " is not supported (logprobs are not supported; on /v1/completions logprobs is an"
-          + " integer, and even 0 asks for the sampled token's); leave it out or send null",
+      assertEquals("logprobs = " + value + " is not supported (Tandem returns no token probabilities; on /v1/completions this"
+          + " field is an integer, and even 0 asks for the sampled token's); leave it out or send null",
           json.readTree(lp.body()).at("/error/message").asText());
     }
     HttpResponse<String> lpFalse = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":\"hi\",\"logprobs\":false,"

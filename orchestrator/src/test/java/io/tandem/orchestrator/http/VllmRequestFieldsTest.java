@@ -8,9 +8,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.inference.scripted.ScriptedTokenizer;
 import io.tandem.inference.text.ChatTemplate;
 import java.net.http.HttpResponse;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -154,6 +156,65 @@ class VllmRequestFieldsTest {
       assertEquals(f.getValue(), error(r).get("param").asText(), r.body());
       assertEquals("unsupported_parameter", error(r).get("code").asText(), r.body());
     }
+  }
+
+  /**
+   * A field accepted only at the value that asks for nothing, given a value of another type, is a
+   * mistake in the request: a 400 naming the type the field takes, not one calling the value
+   * unsupported. A whole number written with a fraction is an integer, as it is for max_tokens.
+   */
+  @Test
+  void aFieldOfTheWrongTypeIsRefusedNamingTheTypeItTakes() throws Exception {
+    Map<String, String> wrongType = new LinkedHashMap<>();
+    wrongType.put("\"best_of\":\"1\"", "best_of must be an integer, got a string (\"1\")");
+    wrongType.put("\"best_of\":1.5", "best_of must be an integer, got a number (1.5)");
+    wrongType.put("\"echo\":\"false\"", "echo must be true or false, got a string (\"false\")");
+    wrongType.put("\"n\":[1]", "n must be an integer, got an array");
+    wrongType.put("\"presence_penalty\":\"0\"", "presence_penalty must be a number, got a string (\"0\")");
+    wrongType.put("\"logit_bias\":[]", "logit_bias must be an object, got an array");
+    wrongType.put("\"priority\":\"0\"", "priority must be an integer, got a string (\"0\")");
+    wrongType.put("\"use_beam_search\":0", "use_beam_search must be true or false, got an integer (0)");
+    for (Map.Entry<String, String> f : wrongType.entrySet()) {
+      HttpResponse<String> r = chat("," + f.getKey());
+      assertEquals(400, r.statusCode(), f.getKey());
+      assertEquals("invalid_request_error", error(r).get("type").asText(), r.body());
+      assertTrue(error(r).path("code").isNull() || error(r).path("code").isMissingNode(), "a mistake, not an unsupported parameter: " + r.body());
+      assertEquals(f.getValue(), error(r).get("message").asText(), r.body());
+      assertEquals(f.getKey().substring(1, f.getKey().indexOf('"', 1)), error(r).get("param").asText(), r.body());
+    }
+    HttpResponse<String> logprobs = server.post("/v1/completions", "{\"prompt\":\"Once\",\"logprobs\":\"3\"}", KEY);
+    assertEquals("logprobs must be an integer, got a string (\"3\")", error(logprobs).get("message").asText(), logprobs.body());
+    for (String f : List.of("\"best_of\":1.0", "\"n\":1.0", "\"presence_penalty\":0.0", "\"top_logprobs\":0"))
+      assertEquals(200, chat("," + f).statusCode(), f + " is the value that asks for nothing");
+  }
+
+  /**
+   * A value of the right type that asks for what Tandem does not do is refused saying why, in words
+   * that do not repeat the field's name (the message begins with it).
+   */
+  @Test
+  void anUnsupportedValueIsRefusedForAReasonThatDoesNotRepeatTheFieldsName() throws Exception {
+    Map<String, String> refused = new LinkedHashMap<>();
+    refused.put("\"best_of\":2", "best_of = 2 is not supported (Tandem generates one sequence per request); leave it out or send 1");
+    refused.put("\"echo\":true", "echo = true is not supported (the answer holds the completion only, not the prompt); leave it"
+        + " out or send false");
+    for (String f : List.of("\"min_tokens\":3", "\"ignore_eos\":true", "\"logit_bias\":{\"5\":1}", "\"min_p\":0.1",
+        "\"logprobs\":true", "\"top_logprobs\":2", "\"bad_words\":[\"x\"]", "\"use_beam_search\":true"))
+      refused.put(f, null);
+    for (Map.Entry<String, String> f : refused.entrySet()) {
+      HttpResponse<String> r = chat("," + f.getKey());
+      assertEquals(400, r.statusCode(), f.getKey());
+      assertEquals("unsupported_parameter", error(r).get("code").asText(), r.body());
+      String name = f.getKey().substring(1, f.getKey().indexOf('"', 1));
+      String message = error(r).get("message").asText();
+      if (f.getValue() != null) assertEquals(f.getValue(), message);
+      assertTrue(message.startsWith(name + " "), message);
+      assertEquals(1, Pattern.compile("(?<![a-z_])" + name + "(?![a-z_])").matcher(message).results().count(),
+          "the field is named once: " + message);
+    }
+    HttpResponse<String> suffix = server.post("/v1/completions", "{\"prompt\":\"Once\",\"suffix\":\"end\"}", KEY);
+    assertEquals("suffix = \"end\" is not supported (Tandem does not write text to fit before a suffix); leave it out or send"
+        + " \"\"", error(suffix).get("message").asText(), suffix.body());
   }
 
   /** vLLM's stop_token_ids: the output ends with the first token of one of them, written, and names it. */
