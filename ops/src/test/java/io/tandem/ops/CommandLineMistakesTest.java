@@ -518,6 +518,38 @@ class CommandLineMistakesTest {
     assertEquals("tandem serve: --api-keys " + twice + ": [1]: the same key is listed twice", duplicate.err());
   }
 
+  /** Who gives --api-keys means to require keys: a file that lists none must not start a server open to anyone. */
+  @Test
+  void aKeysFileThatListsNoKeysIsAUsageError(@TempDir Path tmp) throws Exception {
+    Path keys = Files.writeString(tmp.resolve("k.json"), "{\"api-keys\": []}");
+    Result r = run("serve", "--api-keys", keys.toString(), "--port", "0", "--small", "/no/model");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem serve: --api-keys " + keys + " lists no keys; add an entry {\"key\": ..., \"tenant\": ...} to its api-keys"
+        + " list, or give no keys file to serve without keys (on 127.0.0.1 only)", r.err());
+    Result setting = runWith(Map.of("tandem.http.api-keys-file", keys.toString()), "serve", "--port", "0", "--small", "/no/model");
+    assertEquals(2, setting.exit(), setting.err());
+    assertTrue(setting.err().startsWith("tandem serve: " + keys + " lists no keys; "), setting.err());
+  }
+
+  /**
+   * A key with a character an {@code Authorization: Bearer} token may not have (a space) is refused
+   * by one rule whether a keys file or a -D option gives it, naming the entry and never the key.
+   */
+  @Test
+  void aKeyThatCannotBeSentAsABearerTokenIsRefusedWithoutShowingIt(@TempDir Path tmp) throws Exception {
+    String rule = " may contain only letters A-Z and a-z, digits and - . _ ~ + /, then = at its end (a token of 'Authorization:"
+        + " Bearer KEY', RFC 6750); its character 3 of 15 is a space (the key is not shown here); give the tenant a key of those"
+        + " characters, e.g. sk- and letters and digits";
+    Path keys = Files.writeString(tmp.resolve("k.json"), "{\"api-keys\": [{\"key\": \"sk 1 with space\", \"tenant\": \"a\"}]}");
+    Result file = run("serve", "--api-keys", keys.toString(), "--port", "0", "--small", "/no/model");
+    assertEquals(2, file.exit(), file.err());
+    assertEquals("tandem serve: --api-keys " + keys + ": api-keys[0].key" + rule, file.err());
+    Result option = runWith(Map.of("tandem.http.api-keys.0.key", "sk 1 with space", "tandem.http.api-keys.0.tenant", "a"),
+        "serve", "--port", "0", "--small", "/no/model");
+    assertEquals(2, option.exit(), option.err());
+    assertEquals("tandem serve: tandem.http.api-keys[0].key" + rule, option.err());
+  }
+
   @Test
   void aGroupOfCommandsRunWithoutOneShowsItsUsageOnStderrAndExits2() {
     Result none = run();
