@@ -52,7 +52,7 @@ class CommandLineMistakesTest {
         "tandem serve: tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"abc\"");
     refusals.put(Map.of("tandem.small.max-batch", "lots"), "tandem serve: tandem.small.max-batch must be a number, got the string \"lots\"");
     refusals.put(Map.of("tandem.http.max-in-flight.0", "3"), "tandem serve: tandem.http.max-in-flight must be a number, got an object");
-    refusals.put(Map.of("tandem.small.max-batch", "1000000000"), "tandem serve: tandem.small: max-batch must be at most 4096"
+    refusals.put(Map.of("tandem.small.max-batch", "1000000000"), "tandem serve: tandem.small.max-batch must be at most 4096"
         + " (sequences in one forward pass; 16 times vLLM's default max_num_seqs), got 1000000000");
     refusals.put(Map.of("tandem.http.api-keys.1.key", "sk-only-one"), "tandem serve: tandem.http.api-keys[1]: 'tenant' is missing");
     // Typesafe Config would cut a fraction off (0.5: no limit at all) and read a bare duration as milliseconds.
@@ -446,14 +446,16 @@ class CommandLineMistakesTest {
         + " exist" + url);
     refusals.put(Map.of("config.url", tmp.toUri().toString()), "tandem serve: -Dconfig.url=" + tmp.toUri() + ": is a folder, not a"
         + " file" + url);
-    refusals.put(Map.of("config.file", "/no/node.conf", "config.resource", "node.conf"), "tandem serve: -Dconfig.resource=node.conf"
-        + " and -Dconfig.file=/no/node.conf: Typesafe Config reads one file in place of Tandem's application.conf, not 2; keep one"
-        + " of them");
     refusals.forEach((properties, line) -> {
       Result r = runWith(properties, "serve", "--port", "0");
       assertEquals(line, r.err(), properties.toString());
       assertEquals(1, r.exit(), properties.toString());
     });
+    // Two of them contradict each other: a mistake in what was given, as contradicting flags are (README, "The command line").
+    Result two = runWith(Map.of("config.file", "/no/node.conf", "config.resource", "node.conf"), "serve", "--port", "0");
+    assertEquals("tandem serve: -Dconfig.resource=node.conf and -Dconfig.file=/no/node.conf: Typesafe Config reads one file in"
+        + " place of Tandem's application.conf, not 2; keep one of them", two.err());
+    assertEquals(2, two.exit());
 
     int closed;
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

@@ -61,7 +61,7 @@ final class StrictConfig {
             case "getInt" -> requireWhole(full, v, "a whole number", "a whole number up to " + Integer.MAX_VALUE);
             case "getLong" -> requireWhole(full, v, "a whole number", "a whole number up to " + Long.MAX_VALUE);
             case "getBytes", "getMemorySize" -> requireWhole(full, v, "a whole number of bytes or a size like 512MiB or 2GiB",
-                "a size in bytes up to " + Long.MAX_VALUE + ", like 512MiB or 2GiB");
+                ConfigSection.SIZE_UP_TO_LONG);
             case "getDuration", "getMillis", "getNanos" -> requireUnit(full, v);
             default -> {}
           }

@@ -80,7 +80,7 @@ class ConfigSectionTest {
   /** A -D option gives every value as a string; one that is a number is quoted as the number. */
   @Test
   void aNumberFromASystemPropertyIsShownAsANumber() {
-    assertEquals("tandem.http.kv-cache-bytes must be a size in bytes, like 512MiB or 2GiB, got -1",
+    assertEquals("tandem.http.kv-cache-bytes must be a size in bytes from 0 up, like 512MiB or 2GiB, got -1",
         refusal("kv-cache-bytes", "-1", c -> c.getBytes("kv-cache-bytes")));
   }
 
