@@ -34,13 +34,14 @@ record OwnConfigFile(String property, String value) {
   /**
    * The file the JVM options give, or null when they give none.
    *
-   * @throws IllegalArgumentException when more than one of them is set (Typesafe Config reads one only)
+   * @throws UsageError when more than one of them is set (Typesafe Config reads one only)
    */
   static OwnConfigFile given() {
     List<OwnConfigFile> given = new ArrayList<>();
     for (String p : PROPERTIES) if (System.getProperty(p) != null) given.add(new OwnConfigFile(p, System.getProperty(p)));
     if (given.size() > 1)
-      throw new IllegalArgumentException(String.join(" and ", given.stream().map(OwnConfigFile::option).toList())
+      // Options that contradict each other are a usage error (exit status 2), as contradicting flags are.
+      throw new UsageError(String.join(" and ", given.stream().map(OwnConfigFile::option).toList())
           + ": Typesafe Config reads one file in place of Tandem's application.conf, not " + given.size() + "; keep one of them");
     return given.isEmpty() ? null : given.get(0);
   }

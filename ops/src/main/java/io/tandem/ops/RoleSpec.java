@@ -24,7 +24,7 @@ public record RoleSpec(
 
   public RoleSpec {
     devices = List.copyOf(devices);
-    if (devices.isEmpty()) throw new IllegalArgumentException("a role needs at least one device");
+    if (devices.isEmpty()) throw new IllegalArgumentException("devices must list at least one device, like [cpu] or [gpu0], got none");
     if (precision == null) precision = Precision.FLOAT32;
     if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: the cores shared among the CPU workers), got " + threads);
     if (perTenantQueueLimit < 1)
@@ -37,18 +37,26 @@ public record RoleSpec(
   }
 
   /**
-   * Reads {@code tandem.small} or {@code tandem.large}.
+   * Reads {@code tandem.small} or {@code tandem.large}. Every message it refuses a value with
+   * begins with the value's key within the section ({@code max-batch must be ...}), so that {@link
+   * #fromConfig(Config, Role)} can name it in full.
    *
    * @throws IllegalArgumentException when {@code precision} is neither float32 nor float16, {@code
    *     threads} is negative, a worker limit is out of its range, or {@code kv-cache-bytes} of a role
    *     on the CPU is more than this machine's physical memory
    */
   public static RoleSpec fromConfig(Config c) {
-    Precision precision = Precision.parse(c.hasPath("precision") ? c.getString("precision") : "float32");
-    RoleSpec spec = new RoleSpec(c.getString("model"), c.getStringList("devices"), WorkerSettings.fromConfig(c),
-        c.getInt("per-tenant-queue-limit"), precision, threads(c));
-    if (spec.devices().contains("cpu")) requireKvCacheFitsMemory(spec.settings().kvCacheBytes());
-    return spec;
+    Precision precision;
+    try {
+      precision = Precision.parse(c.hasPath("precision") ? c.getString("precision") : "float32");
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("precision: " + e.getMessage(), e);
+    }
+    List<String> devices = c.getStringList("devices");
+    // Checked before the worker's settings read it as a long: a size beyond one (8E) is named by this range too.
+    if (devices.contains("cpu")) requireKvCacheFitsMemory(c);
+    return new RoleSpec(c.getString("model"), devices, WorkerSettings.fromConfig(c), c.getInt("per-tenant-queue-limit"), precision,
+        threads(c));
   }
 
   /**
@@ -57,11 +65,15 @@ public record RoleSpec(
    * to the JVM (a container's limit where there is one). A GPU's cache lives in the GPU's memory,
    * which is not known before its model loads.
    */
-  private static void requireKvCacheFitsMemory(long kvCacheBytes) {
+  private static void requireKvCacheFitsMemory(Config role) {
     long physical = physicalMemory();
     if (physical <= 0) return;
-    ConfigSection.within("kv-cache-bytes", kvCacheBytes, 0, physical, "this machine's physical memory, " + gib(physical)
-        + ", which holds the KV cache of a role on the CPU");
+    BigInteger bytes = role.getMemorySize("kv-cache-bytes").toBytesBigInteger();
+    if (bytes.signum() >= 0 && bytes.compareTo(BigInteger.valueOf(physical)) <= 0) return;
+    String written = String.valueOf(role.getValue("kv-cache-bytes").unwrapped()).strip();
+    throw new IllegalArgumentException(ConfigSection.mistake("kv-cache-bytes", "from 0 to " + physical + " (this machine's physical"
+        + " memory, " + gib(physical) + ", which holds the KV cache of a role on the CPU)", written.equals(bytes.toString()) ? written
+        : written + " (" + bytes + " bytes)"));
   }
 
   /**
@@ -115,10 +127,11 @@ public record RoleSpec(
       try {
         return fromConfig(c);
       } catch (IllegalArgumentException e) {
-        // The section's own checks name its keys relative to it (threads, max-batch); what ConfigSection's
-        // reading refuses names its key in full (tandem.small.max-batch must be a whole number, got 0.5).
+        // The section's own checks name its keys relative to it (threads, max-batch), each message
+        // beginning with its key; what ConfigSection's reading refuses names its key in full
+        // (tandem.small.max-batch must be a whole number, got 0.5). Either way the message names it in full.
         if (e instanceof InvalidConfigException i && i.key() != null && i.key().startsWith(section + ".")) throw e;
-        throw new IllegalArgumentException(section + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(section + "." + e.getMessage(), e);
       }
     });
   }

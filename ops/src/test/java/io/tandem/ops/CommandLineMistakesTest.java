@@ -52,7 +52,7 @@ class CommandLineMistakesTest {
         "tandem serve: tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"abc\"");
     refusals.put(Map.of("tandem.small.max-batch", "lots"), "tandem serve: tandem.small.max-batch must be a number, got the string \"lots\"");
     refusals.put(Map.of("tandem.http.max-in-flight.0", "3"), "tandem serve: tandem.http.max-in-flight must be a number, got an object");
-    refusals.put(Map.of("tandem.small.max-batch", "1000000000"), "tandem serve: tandem.small: max-batch must be at most 4096"
+    refusals.put(Map.of("tandem.small.max-batch", "1000000000"), "tandem serve: tandem.small.max-batch must be at most 4096"
         + " (sequences in one forward pass; 16 times vLLM's default max_num_seqs), got 1000000000");
     refusals.put(Map.of("tandem.http.api-keys.1.key", "sk-only-one"), "tandem serve: tandem.http.api-keys[1]: 'tenant' is missing");
     // Typesafe Config would cut a fraction off (0.5: no limit at all) and read a bare duration as milliseconds.
@@ -446,14 +446,16 @@ class CommandLineMistakesTest {
         + " exist" + url);
     refusals.put(Map.of("config.url", tmp.toUri().toString()), "tandem serve: -Dconfig.url=" + tmp.toUri() + ": is a folder, not a"
         + " file" + url);
-    refusals.put(Map.of("config.file", "/no/node.conf", "config.resource", "node.conf"), "tandem serve: -Dconfig.resource=node.conf"
-        + " and -Dconfig.file=/no/node.conf: Typesafe Config reads one file in place of Tandem's application.conf, not 2; keep one"
-        + " of them");
     refusals.forEach((properties, line) -> {
       Result r = runWith(properties, "serve", "--port", "0");
       assertEquals(line, r.err(), properties.toString());
       assertEquals(1, r.exit(), properties.toString());
     });
+    // Two of them contradict each other: a mistake in what was given, as contradicting flags are (README, "The command line").
+    Result two = runWith(Map.of("config.file", "/no/node.conf", "config.resource", "node.conf"), "serve", "--port", "0");
+    assertEquals("tandem serve: -Dconfig.resource=node.conf and -Dconfig.file=/no/node.conf: Typesafe Config reads one file in"
+        + " place of Tandem's application.conf, not 2; keep one of them", two.err());
+    assertEquals(2, two.exit());
 
     int closed;
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -516,6 +518,38 @@ class CommandLineMistakesTest {
     Result duplicate = run("serve", "--api-keys", twice.toString(), "--port", "0");
     assertEquals(2, duplicate.exit(), duplicate.err());
     assertEquals("tandem serve: --api-keys " + twice + ": [1]: the same key is listed twice", duplicate.err());
+  }
+
+  /** Who gives --api-keys means to require keys: a file that lists none must not start a server open to anyone. */
+  @Test
+  void aKeysFileThatListsNoKeysIsAUsageError(@TempDir Path tmp) throws Exception {
+    Path keys = Files.writeString(tmp.resolve("k.json"), "{\"api-keys\": []}");
+    Result r = run("serve", "--api-keys", keys.toString(), "--port", "0", "--small", "/no/model");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem serve: --api-keys " + keys + " lists no keys; add an entry {\"key\": ..., \"tenant\": ...} to its api-keys"
+        + " list, or give no keys file to serve without keys (on 127.0.0.1 only)", r.err());
+    Result setting = runWith(Map.of("tandem.http.api-keys-file", keys.toString()), "serve", "--port", "0", "--small", "/no/model");
+    assertEquals(2, setting.exit(), setting.err());
+    assertTrue(setting.err().startsWith("tandem serve: " + keys + " lists no keys; "), setting.err());
+  }
+
+  /**
+   * A key with a character an {@code Authorization: Bearer} token may not have (a space) is refused
+   * by one rule whether a keys file or a -D option gives it, naming the entry and never the key.
+   */
+  @Test
+  void aKeyThatCannotBeSentAsABearerTokenIsRefusedWithoutShowingIt(@TempDir Path tmp) throws Exception {
+    String rule = " may contain only letters A-Z and a-z, digits and - . _ ~ + /, then = at its end (a token of 'Authorization:"
+        + " Bearer KEY', RFC 6750); its character 3 of 15 is a space (the key is not shown here); give the tenant a key of those"
+        + " characters, e.g. sk- and letters and digits";
+    Path keys = Files.writeString(tmp.resolve("k.json"), "{\"api-keys\": [{\"key\": \"sk 1 with space\", \"tenant\": \"a\"}]}");
+    Result file = run("serve", "--api-keys", keys.toString(), "--port", "0", "--small", "/no/model");
+    assertEquals(2, file.exit(), file.err());
+    assertEquals("tandem serve: --api-keys " + keys + ": api-keys[0].key" + rule, file.err());
+    Result option = runWith(Map.of("tandem.http.api-keys.0.key", "sk 1 with space", "tandem.http.api-keys.0.tenant", "a"),
+        "serve", "--port", "0", "--small", "/no/model");
+    assertEquals(2, option.exit(), option.err());
+    assertEquals("tandem serve: tandem.http.api-keys[0].key" + rule, option.err());
   }
 
   @Test

@@ -43,7 +43,7 @@ class RoleSpecTest {
     for (String bad : List.of("-2", "abc", "1.5", "5000")) {
       Config node = ConfigFactory.parseString("tandem.large.threads = \"" + bad + "\"").withFallback(ConfigFactory.load());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
-      assertTrue(e.getMessage().startsWith("tandem.large: threads must be a whole number from 0 (the cores shared among the node's CPU workers) to 1024, got '" + bad + "'"),
+      assertTrue(e.getMessage().startsWith("tandem.large.threads must be a whole number from 0 (the cores shared among the node's CPU workers) to 1024, got '" + bad + "'"),
           e.getMessage());
     }
   }
@@ -52,7 +52,7 @@ class RoleSpecTest {
   void aCountBelowItsMinimumIsRefusedNamingTheRoleAndTheKey() {
     Config node = ConfigFactory.parseString("tandem.small.per-tenant-queue-limit = -1").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
-    assertEquals("tandem.small: per-tenant-queue-limit must be >= 1, got -1", e.getMessage());
+    assertEquals("tandem.small.per-tenant-queue-limit must be >= 1, got -1", e.getMessage());
   }
 
   @Test
@@ -65,7 +65,7 @@ class RoleSpecTest {
     assertEquals("tandem.small.kv-cache-bytes must be a size in bytes, like 512MiB or 2GiB, got the string \"lots\"", e.getMessage());
     Config precision = ConfigFactory.parseString("tandem.large.precision = bfloat16").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(precision, Role.large));
-    assertTrue(e.getMessage().startsWith("tandem.large: unknown precision 'bfloat16'"), e.getMessage());
+    assertTrue(e.getMessage().startsWith("tandem.large.precision: unknown precision 'bfloat16'"), e.getMessage());
   }
 
   /** Typesafe Config's getInt reads 0.5 as 0: the message names the value given, not the value it was cut to. */
@@ -91,9 +91,21 @@ class RoleSpecTest {
     long physical = physicalMemory();
     Config node = ConfigFactory.parseString("tandem.small.kv-cache-bytes = " + (physical + 1)).withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
-    assertEquals("tandem.small: kv-cache-bytes must be from 0 to " + physical + " (this machine's physical memory, "
+    assertEquals("tandem.small.kv-cache-bytes must be from 0 to " + physical + " (this machine's physical memory, "
         + String.format(java.util.Locale.ROOT, "%.1f", physical / (double) (1L << 30)) + " GiB, which holds the KV cache of a"
         + " role on the CPU), got " + (physical + 1), e.getMessage());
+    // A size with a unit beyond a long (8 EiB) is named by the same range, as written and in bytes.
+    Config beyond = ConfigFactory.parseString("tandem.small.kv-cache-bytes = 8E").withFallback(ConfigFactory.load());
+    e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(beyond, Role.small));
+    assertTrue(e.getMessage().startsWith("tandem.small.kv-cache-bytes must be from 0 to " + physical + " (this machine's physical")
+        && e.getMessage().endsWith("got 8E (9223372036854775808 bytes)"), e.getMessage());
+    Config negative = ConfigFactory.parseString("tandem.small.kv-cache-bytes = -1").withFallback(ConfigFactory.load());
+    e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(negative, Role.small));
+    assertEquals("tandem.small.kv-cache-bytes must be a size in bytes from 0 up, like 512MiB or 2GiB, got -1", e.getMessage());
+    Config gpuBeyond = ConfigFactory.parseString("tandem.large { devices = [gpu0], kv-cache-bytes = 8E }").withFallback(ConfigFactory.load());
+    e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(gpuBeyond, Role.large));
+    assertEquals("tandem.large.kv-cache-bytes must be a size in bytes up to 9223372036854775807, like 512MiB or 2GiB, got the string \"8E\"",
+        e.getMessage(), "a GPU role's budget has no bound of this machine's");
     Config all = ConfigFactory.parseString("tandem.large.kv-cache-bytes = " + physical).withFallback(ConfigFactory.load());
     assertEquals(physical, RoleSpec.fromConfig(all, Role.large).settings().kvCacheBytes(), "all of it is still a budget");
     // A GPU's cache is in the GPU's memory, which may be larger than the machine's.
@@ -141,7 +153,7 @@ class RoleSpecTest {
   void aBatchAboveTheBoundIsRefusedNamingTheBoundAndWhy() {
     Config node = ConfigFactory.parseString("tandem.large.max-batch = 1000000000").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
-    assertEquals("tandem.large: max-batch must be at most 4096 (sequences in one forward pass; 16 times vLLM's default"
+    assertEquals("tandem.large.max-batch must be at most 4096 (sequences in one forward pass; 16 times vLLM's default"
         + " max_num_seqs), got 1000000000", e.getMessage());
     Config bound = ConfigFactory.parseString("tandem.large.max-batch = 4096").withFallback(ConfigFactory.load());
     assertEquals(4096, RoleSpec.fromConfig(bound, Role.large).settings().maxBatch());

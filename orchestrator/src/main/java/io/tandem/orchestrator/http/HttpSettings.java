@@ -13,8 +13,8 @@ import java.util.List;
 
 /**
  * The HTTP server's settings, from {@code tandem.http} (see the orchestrator's reference.conf).
- * {@code requestTimeout} ({@link ConfigSection#INFINITE} for {@code infinite}: none) and {@code
- * idleTimeout} are akka-http's server timeouts; {@code
+ * {@code requestTimeout} and {@code idleTimeout} ({@link ConfigSection#INFINITE} for {@code
+ * infinite}: none) are akka-http's server timeouts; {@code
  * sessionDeadline} is the longest a session may wait on its own deadlines (a worker to be listed
  * plus one step), which both must exceed so that a session always ends with its own answer.
  * {@code cors} says which web pages of other origins may call the server ({@link Cors}).
@@ -49,7 +49,8 @@ public record HttpSettings(
    * @throws IllegalArgumentException naming the {@code tandem.http} key of a value out of its range:
    *     a port outside 0-65535, a body limit outside 1 byte to 2 GiB - 1 (akka-http holds a request
    *     body in one ByteString), a negative max-in-flight, a max_tokens default or cap below 1 or
-   *     the default above the cap, a server timeout that is not positive
+   *     the default above the cap, a server timeout that is not positive, or a request or idle
+   *     timeout not above {@code sessionDeadline}
    */
   public HttpSettings {
     if (modelNames.isEmpty()) throw new IllegalArgumentException("tandem.http.served-model-names is empty");
@@ -63,7 +64,7 @@ public record HttpSettings(
     ConfigSection.positive("tandem.http.worker-figures-timeout", workerFiguresTimeout);
     ConfigSection.positive("tandem.http.body-read-timeout", bodyReadTimeout);
     if (shutdownDeadline.isNegative() || shutdownGrace.isNegative())
-      throw new IllegalArgumentException("tandem.http.shutdown-deadline and shutdown-grace must not be negative, got "
+      throw new IllegalArgumentException("tandem.http.shutdown-deadline and tandem.http.shutdown-grace must not be negative, got "
           + shutdownDeadline.toMillis() + " ms and " + shutdownGrace.toMillis() + " ms");
     modelNames = List.copyOf(modelNames);
     tenants = List.copyOf(tenants);
@@ -73,9 +74,34 @@ public record HttpSettings(
 
   private static void aboveSessionDeadline(String key, Duration timeout, Duration sessionDeadline) {
     if (timeout.compareTo(sessionDeadline) <= 0)
-      throw new IllegalArgumentException("tandem.http." + key + " is " + timeout.toSeconds() + " s but a session may wait "
-          + sessionDeadline.toSeconds() + " s on its own deadlines (tandem.session.worker-wait + step-timeout, and the"
-          + " paper's time_out); set it higher, so that a slow request ends with the session's answer, not a bare timeout");
+      throw new IllegalArgumentException(serverTimeoutMistake(key, seconds(timeout) + " s", sessionDeadline));
+  }
+
+  /**
+   * {@code request-timeout} or {@code idle-timeout} of the section: {@link ConfigSection#INFINITE}
+   * for {@code infinite}, else a duration with its unit.
+   *
+   * @throws IllegalArgumentException {@link #serverTimeoutMistake} for a value that is neither
+   */
+  private static Duration serverTimeout(Config c, String key, Duration sessionDeadline) {
+    try {
+      return ConfigSection.durationOrInfinite(c, key);
+    } catch (IllegalArgumentException | com.typesafe.config.ConfigException.BadValue e) {
+      throw new IllegalArgumentException(serverTimeoutMistake(key, ConfigSection.shown(c.getValue(key)), sessionDeadline), e);
+    }
+  }
+
+  /**
+   * What {@code request-timeout} and {@code idle-timeout} take, in one message: both must exceed
+   * what a session may wait on its own deadlines, so that every deadline ends as the session's
+   * OpenAI error object, or be {@code infinite} (akka-http's word for none).
+   */
+  private static String serverTimeoutMistake(String key, String given, Duration sessionDeadline) {
+    long hours = sessionDeadline.toHours() + 1;
+    return "tandem.http." + key + " must be a duration of more than " + seconds(sessionDeadline) + " s, like " + hours + "h, or"
+        + " infinite (none), got " + given + "; a session may wait " + seconds(sessionDeadline) + " s on its own deadlines"
+        + " (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's time_out), and a slow request must end with the"
+        + " session's answer, not a bare timeout";
   }
 
   /**
@@ -91,6 +117,7 @@ public record HttpSettings(
   }
 
   private static HttpSettings fromSection(Config c, SpeculativeConfig speculative, SessionSettings session) {
+    Duration sessionDeadline = sessionDeadline(session, speculative);
     List<TenantSpec> tenants = TenantSpec.fromList(c.getValue("api-keys"), "tandem.http.api-keys");
     String file = c.getString("api-keys-file");
     if (!file.isBlank()) {
@@ -114,9 +141,9 @@ public record HttpSettings(
         c.getDuration("worker-figures-max-age"),
         c.getDuration("worker-figures-timeout"),
         c.getDuration("body-read-timeout"),
-        ConfigSection.durationOrInfinite(c, "request-timeout"),
-        c.getDuration("idle-timeout"),
-        sessionDeadline(session, speculative),
+        serverTimeout(c, "request-timeout", sessionDeadline),
+        serverTimeout(c, "idle-timeout", sessionDeadline),
+        sessionDeadline,
         ReasoningSplitter.Mode.parse(c.getString("reasoning-parser")),
         speculative,
         defaultMode(c.getString("default-mode")),

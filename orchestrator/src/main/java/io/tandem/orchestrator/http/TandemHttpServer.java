@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -88,9 +89,12 @@ public final class TandemHttpServer {
    * {@code akka.http.server} says (its reference.conf may come first on a classpath).
    */
   private static ServerSettings serverSettings(ActorSystem<?> system, HttpSettings settings) {
-    Config own = ConfigFactory.parseMap(Map.of(
+    Config own = ConfigFactory.parseMap(Map.<String, Object>of(
         "akka.http.server.request-timeout", io.tandem.protocol.config.ConfigSection.asAkkaSetting(settings.requestTimeout()),
-        "akka.http.server.idle-timeout", settings.idleTimeout().toMillis() + "ms",
+        "akka.http.server.idle-timeout", io.tandem.protocol.config.ConfigSection.asAkkaSetting(settings.idleTimeout()),
+        // akka-http's warning about a header it cannot model quotes the whole value: for these, the
+        // client's credential (Bearer a b). The request still reaches the routes, which answer the 401.
+        "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.

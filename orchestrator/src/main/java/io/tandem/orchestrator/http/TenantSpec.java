@@ -28,9 +28,22 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
   /** An entry's number as a system property gives it: 0, 1, 2, ... as written in one way only, up to a billion. */
   private static final String ENTRY_NUMBER = "0|[1-9][0-9]{0,8}";
   private static final String SHAPE = "{\"key\": ..., \"tenant\": ..., \"max-concurrent\": ..., \"tokens-per-minute\": ...}";
+  /**
+   * The characters of a key: those of a token of {@code Authorization: Bearer TOKEN} (RFC 6750,
+   * section 2.1, b64token), which may end in {@code =}s. akka-http refuses to model a header with
+   * any other character and logs the whole header, the key in it, on every request that sends it:
+   * such a key could never be accepted cleanly.
+   */
+  private static final String TOKEN_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
 
+  /**
+   * @throws IllegalArgumentException when the key is blank or has a character a Bearer token may
+   *     not have (the message does not show the key), the tenant is blank or a limit is negative
+   */
   public TenantSpec {
     if (key == null || key.isBlank()) throw new IllegalArgumentException("an API key entry has no 'key'");
+    String notAToken = notABearerToken(key);
+    if (notAToken != null) throw new IllegalArgumentException("an API key " + notAToken);
     if (tenant == null || tenant.isBlank()) throw new IllegalArgumentException("API key entry for tenant-less key: 'tenant' is required");
     if (maxConcurrent < 0) throw new IllegalArgumentException("tenant " + tenant + ": max-concurrent must be >= 0 (0: unlimited)");
     if (tokensPerMinute < 0) throw new IllegalArgumentException("tenant " + tenant + ": tokens-per-minute must be >= 0 (0: unlimited)");
@@ -48,7 +61,8 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    * @throws IllegalArgumentException naming the entry and its field ({@code SOURCE[0].max-concurrent
    *     must be a whole number (0: unlimited), got the string "lots"}) when the list or an entry is
    *     not of its shape, an entry's number is not written as one ({@code 01}, {@code -1}, {@code
-   *     a}), a field is missing, unknown or out of its range, or a key is listed twice
+   *     a}), a field is missing, unknown or out of its range, a key has a character a Bearer token
+   *     may not have (the key is not shown), or a key is listed twice
    */
   public static List<TenantSpec> fromList(ConfigValue list, String source) {
     SortedMap<Long, ConfigValue> entries = numbered(list, source);
@@ -65,7 +79,10 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         if (!FIELDS.contains(k))
           throw new IllegalArgumentException(where + ": unknown field '" + k + "' (an entry has " + String.join(", ", FIELDS) + ")");
       Config c = ((ConfigObject) entry).toConfig();
-      TenantSpec t = new TenantSpec(text(c, "key", where), text(c, "tenant", where),
+      String key = text(c, "key", where);
+      String notAToken = notABearerToken(key);
+      if (notAToken != null) throw new IllegalArgumentException(where + ".key " + notAToken);
+      TenantSpec t = new TenantSpec(key, text(c, "tenant", where),
           (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where), limit(c, "tokens-per-minute", Long.MAX_VALUE, where));
       if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
       out.add(t);
@@ -102,7 +119,8 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    * A keys file: HOCON or JSON, either {@code {api-keys = [...]}} or the list itself.
    *
    * @throws IllegalArgumentException naming the file, and the entry and field that is wrong (see
-   *     {@link #fromList}), when the file is missing or unreadable or its keys not of their shape
+   *     {@link #fromList}), when the file is missing or unreadable, its keys not of their shape, or
+   *     it lists no keys (who gives a keys file means to require keys)
    * @throws ConfigException.Parse when the file is not HOCON or JSON; its origin names the file
    */
   public static List<TenantSpec> fromFile(Path file) {
@@ -118,7 +136,30 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         ConfigParseOptions.defaults().setOriginDescription(file.toString()));
     if (!c.hasPath("api-keys"))
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
-    return fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"));
+    List<TenantSpec> tenants = fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"));
+    // Who gives a keys file means to require keys: an empty one must not leave the server open to anyone.
+    if (tenants.isEmpty())
+      throw new IllegalArgumentException(file + " lists no keys; add an entry {\"key\": ..., \"tenant\": ...} to its api-keys list,"
+          + " or give no keys file to serve without keys (on 127.0.0.1 only)");
+    return tenants;
+  }
+
+  /**
+   * Why {@code key} cannot be sent as {@code Authorization: Bearer KEY}, without showing it (it is
+   * a secret, and messages end up in logs); null when it can.
+   */
+  private static String notABearerToken(String key) {
+    int end = key.length();
+    while (end > 0 && key.charAt(end - 1) == '=') end--;
+    int at = 0;
+    while (at < end && TOKEN_CHARACTERS.indexOf(key.charAt(at)) >= 0) at++;
+    if (at == end && end > 0) return null;
+    char c = key.charAt(at);
+    String what = end == 0 ? "'=' with nothing before it" : c == ' ' ? "a space" : c == '=' ? "'=' before its end"
+        : Character.isWhitespace(c) || Character.isISOControl(c) ? "a control or white-space character" : "not one of them";
+    return "may contain only letters A-Z and a-z, digits and - . _ ~ + /, then = at its end (a token of 'Authorization: Bearer"
+        + " KEY', RFC 6750); its character " + (at + 1) + " of " + key.length() + " is " + what + " (the key is not shown here);"
+        + " give the tenant a key of those characters, e.g. sk- and letters and digits";
   }
 
   /** A field an entry must have, as a non-blank string. */

@@ -16,7 +16,7 @@ class HttpSettingsTest {
   void aNegativeShutdownDeadlineIsRefusedNamingTheKey() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HttpSettings.fromConfig(
         ConfigFactory.parseString("tandem.http.shutdown-deadline = -1s").withFallback(ConfigFactory.load())));
-    assertTrue(e.getMessage().startsWith("tandem.http.shutdown-deadline and shutdown-grace must not be negative"), e.getMessage());
+    assertTrue(e.getMessage().startsWith("tandem.http.shutdown-deadline and tandem.http.shutdown-grace must not be negative"), e.getMessage());
   }
 
   private static IllegalArgumentException refused(String hocon) {
@@ -30,6 +30,33 @@ class HttpSettingsTest {
     p.putAll(properties);
     return assertThrows(IllegalArgumentException.class,
         () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())), properties.toString()).getMessage();
+  }
+
+  /**
+   * request-timeout and idle-timeout take a duration above what a session may wait on its own
+   * deadlines (310 s by default), or infinite: each value refused says so, whatever is wrong with it.
+   */
+  @Test
+  void aServerTimeoutThatCannotBeUsedIsRefusedSayingWhatItTakes() {
+    String takes = " must be a duration of more than 310 s, like 1h, or infinite (none), got ";
+    String why = "; a session may wait 310 s on its own deadlines (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's"
+        + " time_out), and a slow request must end with the session's answer, not a bare timeout";
+    Map<String, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put("0", "0");
+    refusals.put("0s", "0 s");
+    refusals.put("-5s", "-5 s");
+    refusals.put("30s", "30 s");
+    refusals.put("Infinite", "the string \"Infinite\"");
+    refusals.put("inf", "the string \"inf\"");
+    for (String key : List.of("request-timeout", "idle-timeout"))
+      refusals.forEach((value, given) -> assertEquals("tandem.http." + key + takes + given + why,
+          refusedProperties(Map.of("tandem.http." + key, value)), key + " = " + value));
+    Properties p = new Properties();
+    p.setProperty("tandem.http.idle-timeout", "infinite");
+    p.setProperty("tandem.http.request-timeout", "infinite");
+    HttpSettings s = HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load()));
+    assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.idleTimeout(), "akka-http takes infinite for either");
+    assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.requestTimeout());
   }
 
   /** A system property cannot carry a list: entries given by index make the list, as for tandem.ROLE.devices. */

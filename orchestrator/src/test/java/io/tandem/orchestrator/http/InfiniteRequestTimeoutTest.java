@@ -15,11 +15,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code tandem.http.request-timeout = infinite} turns akka-http's request timeout off, as
- * akka-http's own {@code request-timeout = infinite} does: a request within its deadlines gets its
- * result, and one past a session deadline still ends with the session's own OpenAI error object.
+ * akka-http's own {@code request-timeout = infinite} does, and {@code idle-timeout = infinite} its
+ * idle timeout: a request within its deadlines gets its result, and one past a session deadline
+ * still ends with the session's own OpenAI error object.
  */
 class InfiniteRequestTimeoutTest {
-  private static final String CONFIG = "tandem.http.request-timeout = infinite\ntandem.session.step-timeout = 1s\n";
+  private static final String CONFIG = "tandem.http.request-timeout = infinite\ntandem.http.idle-timeout = infinite\n"
+      + "tandem.session.step-timeout = 1s\n";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @RegisterExtension
@@ -35,6 +37,10 @@ class InfiniteRequestTimeoutTest {
     ServerSettings akka = ServerSettings.create(ConfigFactory.parseString("akka.http.server.request-timeout = "
         + ConfigSection.asAkkaSetting(settings.requestTimeout())).withFallback(ConfigFactory.load()));
     assertFalse(akka.getTimeouts().requestTimeout().isFinite(), "akka-http's request timeout is off");
+    assertEquals(ConfigSection.INFINITE, settings.idleTimeout());
+    ServerSettings idle = ServerSettings.create(ConfigFactory.parseString("akka.http.server.idle-timeout = "
+        + ConfigSection.asAkkaSetting(settings.idleTimeout())).withFallback(ConfigFactory.load()));
+    assertFalse(idle.getTimeouts().idleTimeout().isFinite(), "akka-http's idle timeout is off");
   }
 
   @Test

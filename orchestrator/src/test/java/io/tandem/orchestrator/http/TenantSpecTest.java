@@ -63,4 +63,42 @@ class TenantSpecTest {
         refusal("[{\"key\": \"a\", \"tenant\": \"t\"}, {\"key\": \"b\", \"tenant\": \"t\", \"max-concurrent\": \"lots\"}]"),
         "a file that is the list itself");
   }
+
+  /** Who gives a keys file means to require keys: one that lists none must not start a server open to anyone. */
+  @Test
+  void aFileThatListsNoKeysIsRefused() throws Exception {
+    Path file = dir.resolve("keys.json");
+    String none = file + " lists no keys; add an entry {\"key\": ..., \"tenant\": ...} to its api-keys list, or give no keys file"
+        + " to serve without keys (on 127.0.0.1 only)";
+    assertEquals(none, refusal("{\"api-keys\": []}"));
+    assertEquals(none, refusal("[]"));
+    assertEquals(none, refusal("api-keys {}"));
+  }
+
+  /**
+   * A key is sent as {@code Authorization: Bearer KEY}; one with a character a Bearer token may not
+   * have (RFC 6750) is refused naming its entry, never showing the key, which messages would put in logs.
+   */
+  @Test
+  void aKeyThatCannotBeABearerTokenIsRefusedNamingItsEntryNotTheKey() throws Exception {
+    String rule = "may contain only letters A-Z and a-z, digits and - . _ ~ + /, then = at its end (a token of"
+        + " 'Authorization: Bearer KEY', RFC 6750); its character ";
+    String end = " (the key is not shown here); give the tenant a key of those characters, e.g. sk- and letters and digits";
+    Map<String, String> refusals = new LinkedHashMap<>();
+    refusals.put("sk 1 with space", "3 of 15 is a space");
+    refusals.put("sk-tab\\there", "7 of 11 is a control or white-space character");
+    refusals.put("sk-a=b", "5 of 6 is '=' before its end");
+    refusals.put("==", "1 of 2 is '=' with nothing before it");
+    refusals.put("sk-caf\u00e9", "7 of 7 is not one of them");
+    refusals.put("sk,1", "3 of 4 is not one of them");
+    Path file = dir.resolve("keys.json");
+    for (var r : refusals.entrySet()) {
+      String message = refusal("[{\"key\": \"sk-good\", \"tenant\": \"a\"}, {\"key\": \"" + r.getKey() + "\", \"tenant\": \"b\"}]");
+      assertEquals(file + ": [1].key " + rule + r.getValue() + end, message, r.getKey());
+    }
+    for (String good : List.of("sk-AZaz09-._~+/", "dGVzdA==", "a"))
+      assertEquals(good, TenantSpec.fromFile(keys("[{\"key\": \"" + good + "\", \"tenant\": \"a\"}]")).get(0).key());
+    IllegalArgumentException made = assertThrows(IllegalArgumentException.class, () -> new TenantSpec("sk 1", "a", 0, 0));
+    assertEquals("an API key " + rule + "3 of 4 is a space" + end, made.getMessage());
+  }
 }

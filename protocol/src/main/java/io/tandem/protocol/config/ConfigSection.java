@@ -164,9 +164,15 @@ public final class ConfigSection {
     return ("aeiou".indexOf(t.charAt(0)) >= 0 ? "an " : "a ") + t;
   }
 
+  /** What a size in bytes takes when the one given is beyond a long, however it was written (a number, or with a unit: 8E). */
+  static final String SIZE_UP_TO_LONG = "a size in bytes up to " + Long.MAX_VALUE + ", like 512MiB or 2GiB";
+
   /** What a key read as a duration or a size takes, from Typesafe Config's reason for refusing it; null for another reason. */
   private static String parsedAs(String reason) {
     if (reason.contains("duration") || reason.contains("time unit")) return "a duration, like 30s, 500ms or 2m";
+    // Typesafe Config: "size-in-bytes value is out of range for a 64-bit long", "... memory size with negative number".
+    if (reason.contains("out of range for a 64-bit long")) return SIZE_UP_TO_LONG;
+    if (reason.contains("memory size with negative number")) return "a size in bytes from 0 up, like 512MiB or 2GiB";
     if (reason.contains("size-in-bytes") || reason.contains("memory size")) return "a size in bytes, like 512MiB or 2GiB";
     if (reason.contains("period")) return "a period, like 7d or 2w";
     return null;

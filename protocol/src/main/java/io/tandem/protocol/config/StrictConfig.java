@@ -61,7 +61,7 @@ final class StrictConfig {
             case "getInt" -> requireWhole(full, v, "a whole number", "a whole number up to " + Integer.MAX_VALUE);
             case "getLong" -> requireWhole(full, v, "a whole number", "a whole number up to " + Long.MAX_VALUE);
             case "getBytes", "getMemorySize" -> requireWhole(full, v, "a whole number of bytes or a size like 512MiB or 2GiB",
-                "a size in bytes up to " + Long.MAX_VALUE + ", like 512MiB or 2GiB");
+                ConfigSection.SIZE_UP_TO_LONG);
             case "getDuration", "getMillis", "getNanos" -> requireUnit(full, v);
             default -> {}
           }
@@ -126,8 +126,9 @@ final class StrictConfig {
     String text = numberText(v);
     // Typesafe Config takes the letters a duration ends in as its unit: 30d is 30 days.
     if (text == null || Character.isLetter(text.charAt(text.length() - 1))) return;
-    throw InvalidConfigException.setting(key, ConfigSection.mistake(key, "a duration with its unit, like " + text + "s or " + text + "ms",
-        text), null);
+    // The number with a unit is what the user likely meant; 0 or less with one may still be refused (a timeout), so not shown.
+    String like = Double.parseDouble(text) > 0 ? text + "s or " + text + "ms" : "30s or 500ms";
+    throw InvalidConfigException.setting(key, ConfigSection.mistake(key, "a duration with its unit, like " + like, text), null);
   }
 
   /**

@@ -80,7 +80,7 @@ class ConfigSectionTest {
   /** A -D option gives every value as a string; one that is a number is quoted as the number. */
   @Test
   void aNumberFromASystemPropertyIsShownAsANumber() {
-    assertEquals("tandem.http.kv-cache-bytes must be a size in bytes, like 512MiB or 2GiB, got -1",
+    assertEquals("tandem.http.kv-cache-bytes must be a size in bytes from 0 up, like 512MiB or 2GiB, got -1",
         refusal("kv-cache-bytes", "-1", c -> c.getBytes("kv-cache-bytes")));
   }
 
@@ -94,6 +94,11 @@ class ConfigSectionTest {
         InvalidConfigException.class, () -> ConfigSection.read(file, "tandem.http", c -> c.getDuration("worker-wait"))).getMessage());
     assertEquals("tandem.http.ask-timeout must be a duration with its unit, like 1.5s or 1.5ms, got 1.5",
         refusal("ask-timeout", "1.5", c -> c.getDuration("ask-timeout", java.util.concurrent.TimeUnit.SECONDS)));
+    // 0s or -5s may be refused in turn (a timeout must be positive): the example is one that any duration key takes.
+    assertEquals("tandem.http.ask-timeout must be a duration with its unit, like 30s or 500ms, got 0",
+        refusal("ask-timeout", "0", c -> c.getDuration("ask-timeout")));
+    assertEquals("tandem.http.ask-timeout must be a duration with its unit, like 30s or 500ms, got -5",
+        refusal("ask-timeout", "-5", c -> c.getDuration("ask-timeout")));
     assertEquals(Duration.ofSeconds(30), ConfigSection.read(systemProperty("tandem.http.a", "30s"), "tandem.http", c -> c.getDuration("a")));
     assertEquals(Duration.ofDays(2), ConfigSection.read(systemProperty("tandem.http.a", "2d"), "tandem.http", c -> c.getDuration("a")));
     assertEquals(Duration.ofMillis(30), ConfigSection.read(systemProperty("tandem.http.a", "30 ms"), "tandem.http", c -> c.getDuration("a")));
