@@ -144,15 +144,20 @@ public final class ModelOptions {
         }
       given.put(r, model);
     }
+    List<Role> demo = new java.util.ArrayList<>();
     for (Role r : roles) {
       String model = given.get(r);
       if (model.isBlank() && !c.getStringList("tandem." + r + ".devices").stream().allMatch(io.tandem.worker.EngineSpec::isEngine)) {
         model = DemoModels.dir().resolve(r.name()).toString();
-        LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
-            + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, model);
+        demo.add(r);
       }
       c = c.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(model));
     }
+    // A mistake in a role's settings is one line, before the demo pair is named.
+    roleSpecs(c, roles);
+    for (Role r : demo)
+      LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
+          + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, c.getString("tandem." + r + ".model"));
     return c;
   }
 

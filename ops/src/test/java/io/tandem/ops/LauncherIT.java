@@ -143,6 +143,14 @@ class LauncherIT {
     assertTrue(line.contains("--small /no/such/model: no such folder") && line.contains("checkpoint folder"), line);
   }
 
+  /** The demo pair is named in the log only once every role's settings are known to be usable. */
+  @Test
+  void aRoleSettingMistakeWithTheDemoPairIsOneLine() throws Exception {
+    Run r = tandemWith("-Xmx1g -Dtandem.small.max-batch=5000", "generate", "--prompt", "Compute 1 + 2.");
+    assertEquals(2, r.exit);
+    assertTrue(oneErrorLine(r, "tandem generate").contains("tandem.small.max-batch"), r.errText());
+  }
+
   @Test
   void aFolderThatIsNotACheckpointIsOneLineAndNothingLoads(@TempDir Path tmp) throws Exception {
     Run r = tandem("generate", "--large", tmp.toString(), "--prompt", "Compute 1 + 2.");
