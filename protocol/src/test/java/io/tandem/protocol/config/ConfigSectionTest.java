@@ -104,6 +104,14 @@ class ConfigSectionTest {
     assertEquals(Duration.ofMillis(30), ConfigSection.read(systemProperty("tandem.http.a", "30 ms"), "tandem.http", c -> c.getDuration("a")));
   }
 
+  /** A timeout beyond Akka's scheduler (about 248 days) failed only when scheduled: a request hung or got a 500. */
+  @Test
+  void aDurationBeyondWhatAkkasSchedulerTakesIsRefused() {
+    assertEquals("tandem.http.worker-wait must be a duration of at most 21474835s (248 days, the longest delay Akka's"
+        + " scheduler takes), got 300d", refusal("worker-wait", "300d", c -> c.getDuration("worker-wait")));
+    assertEquals(Duration.ofDays(248), ConfigSection.read(systemProperty("tandem.http.a", "248d"), "tandem.http", c -> c.getDuration("a")));
+  }
+
   /**
    * A section read within the section {@link ConfigSection#read} gives is as strict, and names a
    * value it refuses by its full key (Typesafe Config's own {@code getConfig} forgets the path).
