@@ -153,18 +153,22 @@ final class ApiRoutes extends AllDirectives {
         pathPrefix("v1", () -> concat(
             path(segment("chat").slash("completions"), () -> post(() -> completion(request, true, log))),
             path("completions", () -> post(() -> completion(request, false, log))),
-            pathPrefix("models", () -> get(() -> authenticated(request, log, tenant -> concat(
-                pathEnd(() -> completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))),
+            // The method is checked within each whole path: a string prefix also matches /v1/modelsx,
+            // which is a 404, not a 405 that names GET.
+            pathPrefix("models", () -> concat(
+                pathEnd(() -> get(() -> authenticated(request, log, tenant ->
+                    completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))))),
                 // The id is the rest of the path, slashes and all: a Hugging Face name such as
                 // Qwen/Qwen2.5-1.5B is a usual served name, and the OpenAI SDKs send it unencoded.
-                path(segments(), id -> completeWithFuture(models().thenApply(m -> model(m, String.join("/", id), log, tenant)))))))))),
+                path(segments(), id -> get(() -> authenticated(request, log, tenant ->
+                    completeWithFuture(models().thenApply(m -> model(m, String.join("/", id), log, tenant)))))))))),
         path("tokenize", () -> post(() -> tokenizer(request, false, log))),
         path("detokenize", () -> post(() -> tokenizer(request, true, log))),
         // GET only, as vLLM's (HEAD too: akka-http answers it as GET without the body).
-        pathPrefix("health", () -> get(() -> concat(
-            pathEnd(() -> live),
-            path("live", () -> live),
-            path("ready", () -> completeWithFuture(ready()))))),
+        pathPrefix("health", () -> concat(
+            pathEnd(() -> get(() -> live)),
+            path("live", () -> get(() -> live)),
+            path("ready", () -> get(() -> completeWithFuture(ready()))))),
         path("metrics", () -> get(() -> completeWithFuture(
             workers.stats().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws)))))),
         pathSingleSlash(() -> page),

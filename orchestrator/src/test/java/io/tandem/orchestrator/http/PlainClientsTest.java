@@ -90,6 +90,12 @@ class PlainClientsTest {
       assertEquals(405, r.status(), c[0] + " " + c[1] + ": " + r.head() + r.body());
       assertEquals(Optional.of(c[2]), r.header("Allow"), c[0] + " " + c[1] + ": " + r.head());
     }
+    // A path that only begins like one of them is no path of the server, whatever the method.
+    for (String path : List.of("/healthx", "/health/foo", "/health/live/x", "/health/ready/", "/v1/modelsx")) {
+      RawExchange r = RawExchange.send(server, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+          + "Connection: close\r\n\r\n");
+      assertEquals(404, r.status(), path + ": " + r.head() + r.body());
+    }
   }
 
   /** The request log names the asterisk form's target as it was sent, not as an empty path. */
