@@ -20,16 +20,18 @@ public final class ApiError extends RuntimeException {
   private final String code;
   private final int retryAfterSeconds;
   private final boolean neverClears;
+  /** The {@code WWW-Authenticate} challenge of a 401, or null. */
+  private final String challenge;
 
   /**
    * @param retryAfterSeconds the {@code Retry-After} to send, in seconds; 0 for none
    */
   public ApiError(int status, String type, String param, String code, String message, int retryAfterSeconds) {
-    this(status, type, param, code, message, retryAfterSeconds, false);
+    this(status, type, param, code, message, retryAfterSeconds, false, null);
   }
 
   private ApiError(int status, String type, String param, String code, String message, int retryAfterSeconds,
-      boolean neverClears) {
+      boolean neverClears, String challenge) {
     super(message, null, false, false);
     this.status = status;
     this.type = type;
@@ -37,6 +39,7 @@ public final class ApiError extends RuntimeException {
     this.code = code;
     this.retryAfterSeconds = retryAfterSeconds;
     this.neverClears = neverClears;
+    this.challenge = challenge;
   }
 
   /** 400: the request is wrong; {@code param} names the field. */
@@ -49,8 +52,15 @@ public final class ApiError extends RuntimeException {
     return new ApiError(400, "invalid_request_error", param, "unsupported_parameter", message, 0);
   }
 
-  public static ApiError unauthorized(String message) {
-    return new ApiError(401, "invalid_request_error", null, "invalid_api_key", message, 0);
+  /**
+   * 401 with OpenAI's {@code invalid_api_key}, and the challenge a 401 must carry (RFC 9110, section
+   * 11.6.1) for a key sent as a bearer token (RFC 6750, section 3): {@code WWW-Authenticate: Bearer},
+   * with {@code error="invalid_token"} when {@code tokenRefused} (a bearer token came and is no key),
+   * and without an error code when none came or another scheme did (RFC 6750, section 3.1).
+   */
+  public static ApiError unauthorized(String message, boolean tokenRefused) {
+    return new ApiError(401, "invalid_request_error", null, "invalid_api_key", message, 0, false,
+        tokenRefused ? "Bearer error=\"invalid_token\"" : "Bearer");
   }
 
   public static ApiError notFound(String param, String code, String message) {
@@ -100,8 +110,8 @@ public final class ApiError extends RuntimeException {
   }
 
   /**
-   * The response: the body with this error's status, {@code Retry-After} when worth retrying, and
-   * {@code x-should-retry: false} when sending it again cannot help.
+   * The response: the body with this error's status, {@code Retry-After} when worth retrying, {@code
+   * x-should-retry: false} when sending it again cannot help, and a 401's {@code WWW-Authenticate}.
    */
   public HttpResponse toResponse() {
     HttpResponse r = HttpResponse.create()
@@ -109,6 +119,7 @@ public final class ApiError extends RuntimeException {
         .withEntity(ContentTypes.APPLICATION_JSON, Json.write(body()));
     if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create("Retry-After", Integer.toString(retryAfterSeconds)));
     if (neverClears) r = r.addHeader(RawHeader.create(SHOULD_RETRY, "false"));
+    if (challenge != null) r = r.addHeader(RawHeader.create("WWW-Authenticate", challenge));
     return r;
   }
 
@@ -126,7 +137,7 @@ public final class ApiError extends RuntimeException {
     int retry = Math.max(1, retryAfterSeconds);
     return switch (code) {
       case ROLE_NOT_SERVED -> new ApiError(503, "server_error", null, "service_unavailable",
-          "the server cannot serve this request: " + message, 0, true);
+          "the server cannot serve this request: " + message, 0, true, null);
       case INVALID_REQUEST -> new ApiError(400, "invalid_request_error", null, "invalid_request", message, 0);
       case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", message, 0);
       case QUEUE_FULL -> overloaded("the server is at capacity: " + message, retry);

@@ -53,12 +53,12 @@ public final class Tenants {
   public String authenticate(Optional<String> authorization) {
     if (byKey.isEmpty()) return OPEN_TENANT;
     if (authorization.isEmpty())
-      throw ApiError.unauthorized("no API key: send the header 'Authorization: Bearer YOUR_KEY'");
+      throw ApiError.unauthorized("no API key: send the header 'Authorization: Bearer YOUR_KEY'", false);
     String h = authorization.get().strip();
     if (!h.regionMatches(true, 0, "Bearer ", 0, 7))
-      throw ApiError.unauthorized("the Authorization header must be 'Bearer YOUR_KEY'");
+      throw ApiError.unauthorized("the Authorization header must be 'Bearer YOUR_KEY'", false);
     TenantSpec spec = byKey.get(h.substring(7).strip());
-    if (spec == null) throw ApiError.unauthorized("incorrect API key provided");
+    if (spec == null) throw ApiError.unauthorized("incorrect API key provided", true);
     return spec.tenant();
   }
 

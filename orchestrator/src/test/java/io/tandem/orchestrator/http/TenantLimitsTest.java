@@ -103,6 +103,26 @@ class TenantLimitsTest {
     assertEquals(401, server.get("/v1/models").statusCode());
   }
 
+  /**
+   * A 401 says how to authenticate (RFC 9110, section 11.6.1): with a bearer token (RFC 6750, section
+   * 3), and, when one came and is no key, that it is invalid; none came, or another scheme did: no
+   * error code (RFC 6750, section 3.1). The body stays OpenAI's error object.
+   */
+  @Test
+  void a401ChallengesForABearerTokenAndSaysWhenTheOneSentIsInvalid() throws Exception {
+    HttpResponse<String> wrong = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-mallory");
+    assertEquals(401, wrong.statusCode());
+    assertEquals("Bearer error=\"invalid_token\"", wrong.headers().firstValue("WWW-Authenticate").orElse(null));
+    assertTrue(wrong.body().contains("\"code\":\"invalid_api_key\""), wrong.body());
+    HttpResponse<String> none = server.get("/v1/models");
+    assertEquals(401, none.statusCode());
+    assertEquals("Bearer", none.headers().firstValue("WWW-Authenticate").orElse(null));
+    HttpResponse<String> basic = server.http.send(HttpRequest.newBuilder(URI.create(server.base + "/v1/models"))
+        .header("Authorization", "Basic YTpi").timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, basic.statusCode());
+    assertEquals("Bearer", basic.headers().firstValue("WWW-Authenticate").orElse(null));
+  }
+
   @Test
   void refusedCallersAreCountedUnderANamedTenantLabelTheHelpExplains() throws Exception {
     String series = "tandem:tenant_http_responses_total{tenant=\"unauthenticated\",status=\"401\"} ";
