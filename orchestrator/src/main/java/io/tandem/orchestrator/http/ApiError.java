@@ -117,11 +117,14 @@ public final class ApiError extends RuntimeException {
     HttpResponse r = HttpResponse.create()
         .withStatus(statusCode())
         .withEntity(ContentTypes.APPLICATION_JSON, Json.write(body()));
-    if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create("Retry-After", Integer.toString(retryAfterSeconds)));
+    if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create(RETRY_AFTER, Integer.toString(retryAfterSeconds)));
     if (neverClears) r = r.addHeader(RawHeader.create(SHOULD_RETRY, "false"));
     if (challenge != null) r = r.addHeader(RawHeader.create("WWW-Authenticate", challenge));
     return r;
   }
+
+  /** The header that says how many seconds to wait before sending again (RFC 9110, section 10.2.3). */
+  static final String RETRY_AFTER = "Retry-After";
 
   /** The header the OpenAI SDKs obey before their own retry rule (which retries every 408, 409, 429 and 5xx). */
   static final String SHOULD_RETRY = "x-should-retry";

@@ -12,6 +12,7 @@ import akka.http.javadsl.model.headers.AccessControlAllowCredentials;
 import akka.http.javadsl.model.headers.AccessControlAllowHeaders;
 import akka.http.javadsl.model.headers.AccessControlAllowMethods;
 import akka.http.javadsl.model.headers.AccessControlAllowOrigin;
+import akka.http.javadsl.model.headers.AccessControlExposeHeaders;
 import akka.http.javadsl.model.headers.AccessControlMaxAge;
 import akka.http.javadsl.model.headers.HttpOriginRanges;
 import akka.http.javadsl.model.headers.RawHeader;
@@ -38,7 +39,8 @@ import java.util.regex.Pattern;
  * with the allowed methods and headers, or a 400 error object naming what is not allowed. Every
  * other answer to a request with an allowed {@code Origin}, error objects included, carries {@code
  * Access-Control-Allow-Origin}: {@code *} when every origin is allowed without credentials, else
- * the request's origin (with {@code Vary: Origin}). A request without {@code Origin} is not a
+ * the request's origin (with {@code Vary: Origin}), and {@code Access-Control-Expose-Headers} naming
+ * the server's own headers a client reads ({@link #EXPOSED}). A request without {@code Origin} is not a
  * cross-origin one and is left as it is. A request akka-http cannot parse is answered before any
  * route, by {@link ParsingErrors}, which is not given the request: its answers carry what needs no
  * request ({@link #parsingErrors}).
@@ -66,6 +68,15 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   private static final Pattern TOKEN = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
   /** How long a browser may keep a preflight's answer, in seconds (Starlette's {@code max_age}). */
   private static final long MAX_AGE_SECONDS = 600;
+  private static final HttpHeader ANY_ORIGIN = AccessControlAllowOrigin.create(HttpOriginRanges.ALL);
+  /**
+   * The server's own answer headers that a client reads, which a page's script sees only when they
+   * are exposed, not being "CORS-safelisted response-header names" (Fetch standard; Starlette's
+   * {@code expose_headers}): the request's id, and the retry advice the OpenAI SDKs follow. Not on
+   * a preflight, whose headers no script reads.
+   */
+  private static final HttpHeader EXPOSED = AccessControlExposeHeaders.create(ApiRoutes.REQUEST_ID, ApiError.RETRY_AFTER,
+      ApiError.SHOULD_RETRY);
 
   /**
    * @throws IllegalArgumentException naming the {@code tandem.http} key and the value refused by
@@ -158,28 +169,30 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   /**
    * The {@link ParsingErrors} that answers requests akka-http cannot parse, with the CORS headers
    * an answer may carry without its request (akka-http 10.5 gives that handler none, and may not
-   * have read the request's headers): Starlette's "simple headers", which its {@code
-   * CORSMiddleware} puts on every answer before it looks at the request's {@code Origin}. With
-   * {@code *} among the origins, {@code Access-Control-Allow-Origin: *}, and with credentials
-   * {@code Access-Control-Allow-Credentials: true} (a browser then lets a page read the answer to a
-   * request sent without credentials; one sent with them needs its own origin named, which is
-   * unknown here). With listed origins, none: the header must name the request's own origin (a
-   * list is no valid value, and naming one origin to another page's request allows nothing), so a
-   * page sees a CORS failure instead of the 400, as it would from Starlette, which sends nothing to
-   * a request without an {@code Origin} it can check.
+   * have read the request's headers). With {@code *} among the origins, {@link #anyOrigin}: a page
+   * reads the answer to a request it sent without credentials. Never {@code
+   * Access-Control-Allow-Credentials}, even with {@code allow-credentials}: the routes allow
+   * credentials only beside the request's own origin named, as browsers require (Fetch standard,
+   * CORS check), and that origin is unknown here. With listed origins, none: the header must name
+   * the request's own origin (a list is no valid value, and naming one origin to another page's
+   * request allows nothing), so a page sees a CORS failure instead of the 400, as it would from
+   * Starlette, which sends nothing to a request without an {@code Origin} it can check.
    */
   Class<? extends ParsingErrors> parsingErrors() {
-    if (!allowedOrigins.contains("*")) return ParsingErrors.class;
-    return allowCredentials ? ParsingErrors.AnyOriginWithCredentials.class : ParsingErrors.AnyOrigin.class;
+    return allowedOrigins.contains("*") ? ParsingErrors.AnyOrigin.class : ParsingErrors.class;
+  }
+
+  /** The CORS headers of an answer that any origin's page may read: {@code Access-Control-Allow-Origin: *} and {@link #EXPOSED}. */
+  static List<HttpHeader> anyOrigin() {
+    return List.of(ANY_ORIGIN, EXPOSED);
   }
 
   /**
-   * Starlette's simple headers when every origin is allowed: {@code Access-Control-Allow-Origin: *},
-   * with {@code Access-Control-Allow-Credentials: true} when {@code credentials}.
+   * Whether every origin may send credentials: a page of any web site may then call with its
+   * visitors' cookies or HTTP authentication and read the answers, which the operator is warned of.
    */
-  static List<HttpHeader> anyOrigin(boolean credentials) {
-    return credentials ? List.of(AccessControlAllowOrigin.create(HttpOriginRanges.ALL), AccessControlAllowCredentials.create(true))
-        : List.of(AccessControlAllowOrigin.create(HttpOriginRanges.ALL));
+  boolean credentialsFromAnyOrigin() {
+    return allowCredentials && allowedOrigins.contains("*");
   }
 
   /** {@code inner}, with preflights answered and the CORS headers on its answers to allowed origins. */
@@ -200,7 +213,11 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
    * (akka-http's request timeout), as {@link #wrap} adds them to the routes' own.
    */
   List<HttpHeader> answerHeaders(HttpRequest request) {
-    return header(request, "Origin").filter(this::originAllowed).map(this::originHeaders).orElse(List.of());
+    return header(request, "Origin").filter(this::originAllowed).map(origin -> {
+      List<HttpHeader> out = new ArrayList<>(originHeaders(origin));
+      out.add(EXPOSED);
+      return out;
+    }).orElse(List.of());
   }
 
   private Route preflight(String origin, String method, Optional<String> requestedHeaders) {
@@ -238,7 +255,7 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
    * a cache may share it); else the origin itself, which a browser requires beside credentials.
    */
   private List<HttpHeader> originHeaders(String origin) {
-    if (allowedOrigins.contains("*") && !allowCredentials) return anyOrigin(false);
+    if (allowedOrigins.contains("*") && !allowCredentials) return List.of(ANY_ORIGIN);
     List<HttpHeader> out = new ArrayList<>();
     out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
     out.add(RawHeader.create("Vary", "Origin"));

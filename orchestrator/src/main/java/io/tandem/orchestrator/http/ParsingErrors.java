@@ -82,14 +82,7 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   /** Answers that every origin's page may read ({@code tandem.http.allowed-origins} has {@code *}). */
   public static final class AnyOrigin extends ParsingErrors {
     public AnyOrigin() {
-      super(Cors.anyOrigin(false));
-    }
-  }
-
-  /** As {@link AnyOrigin}, with {@code tandem.http.allow-credentials}. */
-  public static final class AnyOriginWithCredentials extends ParsingErrors {
-    public AnyOriginWithCredentials() {
-      super(Cors.anyOrigin(true));
+      super(Cors.anyOrigin());
     }
   }
 

@@ -78,6 +78,10 @@ public final class TandemHttpServer {
       LOG.info("tandem serve: listening on http://{}/ (OpenAI API under /v1, playground at /); requests that"
           + " leave them out get temperature {}, top_k {}, top_p {}, {}", hostPort(b.localAddress()), d.temperature(),
           d.topK(), d.topP(), d.seed() == null ? "no seed" : "seed " + d.seed());
+      if (settings.cors().credentialsFromAnyOrigin())
+        LOG.warn("tandem serve: tandem.http.allowed-origins has \"*\" and allow-credentials is on: a page of any web site"
+            + " may call this server with its visitors' cookies and HTTP authentication and read the answers. List the"
+            + " origins that need credentials in tandem.http.allowed-origins (--allowed-origins) instead.");
       server.routes.neverReady().ifPresent(why -> LOG.warn("tandem serve: /health/ready stays 503, as the default mode"
           + " ({}, tandem.http.default-mode) needs what this node lacks: {}", settings.defaultMode(), why));
       return server;

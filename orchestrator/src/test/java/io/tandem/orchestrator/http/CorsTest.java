@@ -50,6 +50,13 @@ class CorsTest {
     return r.headers().firstValue("Access-Control-Allow-Origin");
   }
 
+  /** The server's own headers a page's script reads: the request's id and the SDKs' retry advice. */
+  static final String EXPOSED = "X-Request-Id, Retry-After, x-should-retry";
+
+  static Optional<String> exposed(HttpResponse<?> r) {
+    return r.headers().firstValue("Access-Control-Expose-Headers");
+  }
+
   /**
    * What a page's request that akka-http cannot parse (a target that is not a URI, as a page that
    * builds a path from user input without encoding it sends) gets back: an error object, before any
@@ -79,6 +86,24 @@ class CorsTest {
           r.headers().firstValue("Access-Control-Allow-Headers").orElseThrow().toLowerCase());
       assertEquals("600", r.headers().firstValue("Access-Control-Max-Age").orElseThrow());
       assertFalse(r.headers().firstValue("Access-Control-Allow-Credentials").isPresent());
+      assertEquals(Optional.empty(), exposed(r), "a preflight's headers are read by no script");
+    }
+
+    /**
+     * Without Access-Control-Expose-Headers a page's script sees none of the server's own headers:
+     * not the id a bug report names, nor how long to wait before a retry.
+     */
+    @Test
+    void thePageMayReadTheRequestIdAndTheRetryAdvice() throws Exception {
+      HttpResponse<String> ok = send(server, "GET", "/v1/models", null, "Origin", PAGE, "Authorization", "Bearer sk-web");
+      assertEquals(200, ok.statusCode(), ok.body());
+      assertEquals(Optional.of(EXPOSED), exposed(ok));
+      HttpResponse<String> noKey = send(server, "GET", "/v1/models", null, "Origin", PAGE);
+      assertEquals(401, noKey.statusCode(), noKey.body());
+      assertEquals(Optional.of(EXPOSED), exposed(noKey));
+      assertEquals(Optional.of(EXPOSED), unparsable(server).header("Access-Control-Expose-Headers"));
+      HttpResponse<String> noOrigin = send(server, "GET", "/v1/models", null, "Authorization", "Bearer sk-web");
+      assertEquals(Optional.empty(), exposed(noOrigin), "not a cross-origin request");
     }
 
     @Test
@@ -181,6 +206,7 @@ class CorsTest {
 
       HttpResponse<String> other = send(server, "GET", "/v1/models", null, "Origin", "http://evil.example");
       assertFalse(allowOrigin(other).isPresent(), "the browser keeps the answer from that page");
+      assertFalse(exposed(other).isPresent(), other.headers().toString());
     }
 
     /** The answer would have to name the page's origin, which is not known before the request is parsed. */
@@ -188,22 +214,28 @@ class CorsTest {
     void aRequestTheServerCannotParseNamesNoOrigin() throws Exception {
       RawExchange r = unparsable(server);
       assertFalse(r.header("Access-Control-Allow-Origin").isPresent(), r.head());
+      assertFalse(r.header("Access-Control-Expose-Headers").isPresent(), r.head());
     }
   }
 
-  /** Every origin, with credentials: as Starlette, the headers it sends before it reads a request. */
+  /**
+   * Every origin, with credentials: a parsed request's own origin is named beside the credentials,
+   * as browsers require; an unparsed one's is unknown, so its answer allows every origin without
+   * credentials, never {@code *} beside {@code Access-Control-Allow-Credentials: true}.
+   */
   @Nested
   class AnyOriginWithCredentials {
     @RegisterExtension
     static final TestServer server = TestServer.start("tandem.http.allow-credentials = true\n");
 
     @Test
-    void aRequestTheServerCannotParseAllowsEveryOriginAndCredentials() throws Exception {
+    void aRequestTheServerCannotParseAllowsEveryOriginWithoutCredentials() throws Exception {
       RawExchange r = unparsable(server);
       assertEquals(Optional.of("*"), r.header("Access-Control-Allow-Origin"), r.head());
-      assertEquals(Optional.of("true"), r.header("Access-Control-Allow-Credentials"), r.head());
+      assertEquals(Optional.empty(), r.header("Access-Control-Allow-Credentials"), r.head());
       HttpResponse<String> models = send(server, "GET", "/v1/models", null, "Origin", PAGE);
       assertEquals(PAGE, allowOrigin(models).orElseThrow(), "a parsed request's own origin is named, as credentials need");
+      assertEquals("true", models.headers().firstValue("Access-Control-Allow-Credentials").orElseThrow());
     }
   }
 

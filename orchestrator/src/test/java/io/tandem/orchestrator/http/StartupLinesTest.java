@@ -3,29 +3,50 @@ package io.tandem.orchestrator.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
-/** What the server logs as it starts, as its operator reads it: where it listens, as {@code host:port}. */
+/** What the server logs as it starts, as its operator reads it: where it listens, as {@code host:port}, and what it warns of. */
 class StartupLinesTest {
 
   @Test
   void anOpenServerWarnsAndSaysWhereItListensAsHostColonPort() {
+    int[] port = new int[1];
+    List<String> logged = startupLines("", server -> port[0] = server.server.port()).stream()
+        .map(ILoggingEvent::getFormattedMessage).toList();
+    String at = "127.0.0.1:" + port[0];
+    assertTrue(logged.stream().anyMatch(m -> m.contains("NO API KEYS CONFIGURED") && m.contains("it listens on " + at + " only.")),
+        "the warning names the address, without InetSocketAddress's leading slash: " + logged);
+    assertTrue(logged.stream().anyMatch(m -> m.contains("listening on http://" + at + "/ ")), logged.toString());
+    assertTrue(logged.stream().noneMatch(m -> m.contains("allow-credentials")), "no credentials allowed: " + logged);
+  }
+
+  /** Credentials from every origin let any web site's pages act as their visitors: the operator is told once. */
+  @Test
+  void everyOriginWithCredentialsIsWarnedOfOnce() {
+    List<ILoggingEvent> warned = startupLines("tandem.http.allow-credentials = true\n", server -> {}).stream()
+        .filter(e -> e.getFormattedMessage().contains("allow-credentials")).toList();
+    assertEquals(1, warned.size(), warned.toString());
+    assertEquals(Level.WARN, warned.get(0).getLevel());
+    assertTrue(warned.get(0).getFormattedMessage().contains("tandem.http.allowed-origins has \"*\""), warned.toString());
+  }
+
+  /** What the server logs as it starts with {@code httpConfig}; {@code started} sees the server before it stops. */
+  private static List<ILoggingEvent> startupLines(String httpConfig, Consumer<TestServer> started) {
     Logger logger = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
     ListAppender<ILoggingEvent> lines = new ListAppender<>();
     lines.start();
     logger.addAppender(lines);
-    try (TestServer server = TestServer.start("")) {
-      String at = "127.0.0.1:" + server.server.port();
-      List<String> logged = lines.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
-      assertTrue(logged.stream().anyMatch(m -> m.contains("NO API KEYS CONFIGURED") && m.contains("it listens on " + at + " only.")),
-          "the warning names the address, without InetSocketAddress's leading slash: " + logged);
-      assertTrue(logged.stream().anyMatch(m -> m.contains("listening on http://" + at + "/ ")), logged.toString());
+    try (TestServer server = TestServer.start(httpConfig)) {
+      started.accept(server);
+      return List.copyOf(lines.list);
     } finally {
       logger.detachAppender(lines);
     }
