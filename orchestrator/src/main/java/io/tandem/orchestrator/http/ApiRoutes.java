@@ -53,7 +53,8 @@ import org.slf4j.LoggerFactory;
  * at {@code /}. Every answer is a real result or an OpenAI error object: refusals, akka-http's own
  * rejections (no such path, wrong method), exceptions and its request timeout all end as one, and
  * each writes one log line; so does each result of the API ({@code /v1}, {@code /tokenize}, {@code
- * /detokenize}), not those of health, metrics, the playground, {@code OPTIONS *} or a CORS preflight.
+ * /detokenize}), not those of health, metrics, the playground, an {@code OPTIONS} that is no CORS
+ * preflight (of {@code *} or of a path) or a CORS preflight.
  */
 final class ApiRoutes extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
@@ -83,7 +84,8 @@ final class ApiRoutes extends AllDirectives {
 
   /**
    * Every route, each request with its log entry, its errors as OpenAI error objects, its CORS
-   * headers ({@link Cors#wrap}, preflights answered there) and its {@link #REQUEST_ID} header.
+   * headers ({@link Cors#wrap}, preflights answered there) and its {@link #REQUEST_ID} header. A
+   * HEAD is logged as HEAD and routed as GET (akka-http renders the answer to a HEAD without its body).
    */
   Route route() {
     return extractRequest(request -> {
@@ -92,8 +94,14 @@ final class ApiRoutes extends AllDirectives {
       // Inside the request id, so that CORS preflights, answered before any route, carry one too.
       return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
-              withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () -> endpoints(request, log))))));
+              withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () ->
+                  mapRequest(ApiRoutes::headAsGet, () -> endpoints(request, log)))))));
     });
+  }
+
+  /** {@code request}, a HEAD made a GET: every GET route takes HEAD too (RFC 9110, section 9.3.2). */
+  private static HttpRequest headAsGet(HttpRequest request) {
+    return request.method().equals(HttpMethods.HEAD) ? request.withMethod(HttpMethods.GET) : request;
   }
 
   /**
@@ -138,18 +146,24 @@ final class ApiRoutes extends AllDirectives {
     return asteriskForm(uri) ? ASTERISK_FORM : uri.path();
   }
 
+  /** The methods this server serves on some endpoint. */
+  static final List<HttpMethod> SERVED_METHODS = List.of(HttpMethods.GET, HttpMethods.HEAD, HttpMethods.POST, HttpMethods.OPTIONS);
+
   /**
-   * {@code OPTIONS *}'s answer: the methods this server serves on some endpoint, in {@code Allow}
-   * (RFC 9110, section 9.3.7, an OPTIONS about the server as a whole), and no content.
+   * The answer to an {@code OPTIONS} that is no CORS preflight (RFC 9110, section 9.3.7): 200 with
+   * the methods of its target in {@code Allow}, and no content. Of {@code *}, the server as a whole:
+   * {@link #SERVED_METHODS}. Of a path: what a health checker probes with (HAProxy's {@code option
+   * httpchk} sends {@code OPTIONS / HTTP/1.0}), answered without an API key, as it says nothing of the models.
    */
-  private static final HttpResponse SERVER_OPTIONS = HttpResponse.create().addHeader(
-      Allow.create(HttpMethods.GET, HttpMethods.HEAD, HttpMethods.POST, HttpMethods.OPTIONS));
+  private static HttpResponse optionsAnswer(List<HttpMethod> allowed) {
+    return HttpResponse.create().addHeader(Allow.create(allowed.toArray(HttpMethod[]::new)));
+  }
 
   private Route endpoints(HttpRequest request, RequestLog.Entry log) {
     Route live = complete(json(200, Map.of("status", "live")));
     Route page = get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)));
     return concat(
-        host(ASTERISK_FORM, () -> pathEnd(() -> options(() -> complete(SERVER_OPTIONS)))),
+        host(ASTERISK_FORM, () -> pathEnd(() -> options(() -> complete(optionsAnswer(SERVED_METHODS))))),
         pathPrefix("v1", () -> concat(
             path(segment("chat").slash("completions"), () -> post(() -> completion(request, true, log))),
             path("completions", () -> post(() -> completion(request, false, log))),
@@ -164,7 +178,7 @@ final class ApiRoutes extends AllDirectives {
                     completeWithFuture(models().thenApply(m -> model(m, String.join("/", id), log, tenant)))))))))),
         path("tokenize", () -> post(() -> tokenizer(request, false, log))),
         path("detokenize", () -> post(() -> tokenizer(request, true, log))),
-        // GET only, as vLLM's (HEAD too: akka-http answers it as GET without the body).
+        // GET only, as vLLM's (HEAD too: route() routes it as GET).
         pathPrefix("health", () -> concat(
             pathEnd(() -> get(() -> live)),
             path("live", () -> get(() -> live)),
@@ -399,9 +413,12 @@ final class ApiRoutes extends AllDirectives {
     return RejectionHandler.newBuilder()
         .handleAll(MethodRejection.class, rs -> {
           List<HttpMethod> allowed = allowed(rs);
+          List<HttpMethod> withOptions = new ArrayList<>(allowed);
+          if (!withOptions.contains(HttpMethods.OPTIONS)) withOptions.add(HttpMethods.OPTIONS);
+          if (log.method.equals(HttpMethods.OPTIONS.value())) return complete(optionsAnswer(withOptions));
           return complete(error(new ApiError(405, "invalid_request_error", null, "method_not_allowed", log.method
               + " is not allowed here; use " + allowed.stream().map(HttpMethod::name).collect(Collectors.joining(" or ")), 0), log)
-              .addHeader(Allow.create(allowed.toArray(HttpMethod[]::new))));
+              .addHeader(Allow.create(withOptions.toArray(HttpMethod[]::new))));
         })
         .handleAll(UnsupportedRequestEncodingRejection.class, rs -> complete(error(new ApiError(415,
             "invalid_request_error", null, "unsupported_content_encoding", "the request body's Content-Encoding is not"
@@ -415,9 +432,9 @@ final class ApiRoutes extends AllDirectives {
   }
 
   /**
-   * The methods a path takes, for a 405's {@code Allow} header (RFC 9110, section 15.5.6): those its
-   * routes asked for, with HEAD beside GET (akka-http answers HEAD as GET, {@code
-   * transparent-head-requests}).
+   * The methods a path takes, for a 405's {@code Allow} header (RFC 9110, section 15.5.6), where
+   * OPTIONS joins them ({@link #optionsAnswer}): those its routes asked for, with HEAD beside GET
+   * ({@link #headAsGet}).
    */
   private static List<HttpMethod> allowed(List<MethodRejection> rejections) {
     List<HttpMethod> out = new ArrayList<>();

@@ -101,8 +101,9 @@ public final class TandemHttpServer {
         "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
-        // HEAD is answered as GET without the body (RFC 9110 9.3.2), for every GET route.
-        "akka.http.server.transparent-head-requests", "on",
+        // HEAD reaches the routes as HEAD, so that the request log names it; they answer it as GET,
+        // and akka-http renders the answer to a HEAD without its body (RFC 9110 9.3.2).
+        "akka.http.server.transparent-head-requests", "off",
         // A request without a Host header, as HTTP/1.0 allows and health checkers send it (GET
         // /health/live HTTP/1.0), or with an empty one, is one for this server. akka-http still
         // refuses an HTTP/1.1 request without one, as RFC 9112, section 3.2 requires.

@@ -70,6 +70,25 @@ class PlainClientsTest {
     assertTrue(preflight.header("Access-Control-Allow-Methods").orElse("").contains("POST"), preflight.head());
   }
 
+  /**
+   * OPTIONS of a path (RFC 9110, section 9.3.7), as HAProxy's {@code option httpchk} probes a server
+   * by default ({@code OPTIONS / HTTP/1.0}), is a 200 listing the path's methods, without an API key;
+   * a path the server does not have is still a 404.
+   */
+  @Test
+  void optionsOfAPathIsA200AllowingItsMethods() throws Exception {
+    String[][] cases = {{"/", "GET, HEAD, OPTIONS"}, {"/v1/models", "GET, HEAD, OPTIONS"},
+        {"/v1/chat/completions", "POST, OPTIONS"}, {"/health/ready", "GET, HEAD, OPTIONS"}};
+    for (String[] c : cases) {
+      RawExchange r = RawExchange.send(server, "OPTIONS " + c[0] + " HTTP/1.0\r\n\r\n");
+      assertEquals(200, r.status(), c[0] + ": " + r.head() + r.body());
+      assertEquals(Optional.of(c[1]), r.header("Allow"), c[0] + ": " + r.head());
+      assertEquals("", r.body(), c[0]);
+    }
+    RawExchange none = RawExchange.send(server, "OPTIONS /nowhere HTTP/1.0\r\n\r\n");
+    assertEquals(404, none.status(), none.head() + none.body());
+  }
+
   /** The asterisk form is OPTIONS' alone (RFC 9112, section 3.2.4). */
   @Test
   void anotherMethodOfTheAsteriskFormIsA405NamingOptions() throws Exception {
@@ -79,11 +98,11 @@ class PlainClientsTest {
     assertEquals(Optional.of("OPTIONS"), r.header("Allow"), r.head());
   }
 
-  /** A 405 lists the methods the target takes in Allow (RFC 9110, section 15.5.6), HEAD beside GET. */
+  /** A 405 lists the methods the target takes in Allow (RFC 9110, section 15.5.6), HEAD beside GET, and OPTIONS. */
   @Test
   void aWrongMethodIsA405WhoseAllowListsTheMethodsOfThePath() throws Exception {
-    String[][] cases = {{"PUT", "/v1/chat/completions", "POST"}, {"DELETE", "/v1/completions", "POST"},
-        {"PUT", "/health/live", "GET, HEAD"}, {"POST", "/v1/models", "GET, HEAD"}};
+    String[][] cases = {{"PUT", "/v1/chat/completions", "POST, OPTIONS"}, {"DELETE", "/v1/completions", "POST, OPTIONS"},
+        {"PUT", "/health/live", "GET, HEAD, OPTIONS"}, {"POST", "/v1/models", "GET, HEAD, OPTIONS"}};
     for (String[] c : cases) {
       RawExchange r = RawExchange.send(server, c[0] + " " + c[1] + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
           + "Connection: close\r\n\r\n");
@@ -101,20 +120,46 @@ class PlainClientsTest {
   /** The request log names the asterisk form's target as it was sent, not as an empty path. */
   @Test
   void theRequestLogNamesTheAsteriskFormsTargetAsAnAsterisk() throws Exception {
+    List<String> logged = logged("PUT", () -> {
+      RawExchange r = RawExchange.send(server, "PUT * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      assertEquals(405, r.status(), r.head() + r.body());
+    });
+    assertEquals(1, logged.size(), "one line for the request: " + logged);
+    assertTrue(logged.get(0).contains("\"path\":\"*\""), logged.get(0));
+    assertTrue(logged.get(0).contains("\"status\":405"), logged.get(0));
+  }
+
+  /** A HEAD is answered as a GET without the body, and logged as the HEAD the client sent. */
+  @Test
+  void theRequestLogNamesAHeadAsHead() throws Exception {
+    List<String> logged = logged("HEAD", () -> {
+      RawExchange models = RawExchange.send(server, "HEAD /v1/models HTTP/1.0\r\n\r\n");
+      assertEquals(200, models.status(), models.head() + models.body());
+      assertEquals("", models.body());
+      RawExchange chat = RawExchange.send(server, "HEAD /v1/chat/completions HTTP/1.0\r\n\r\n");
+      assertEquals(405, chat.status(), chat.head());
+    });
+    assertEquals(2, logged.size(), "a line for each: " + logged);
+    assertTrue(logged.get(0).contains("\"path\":\"/v1/models\",\"status\":200"), logged.get(0));
+    assertTrue(logged.get(1).contains("\"error\":\"HEAD is not allowed here; use POST\""), logged.get(1));
+  }
+
+  private interface Exchanges {
+    void run() throws Exception;
+  }
+
+  /** The request log's lines of method {@code method} written while {@code exchanges} ran. */
+  private static List<String> logged(String method, Exchanges exchanges) throws Exception {
     Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
     ListAppender<ILoggingEvent> lines = new ListAppender<>();
     lines.start();
     requests.addAppender(lines);
     try {
-      RawExchange r = RawExchange.send(server, "PUT * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-      assertEquals(405, r.status(), r.head() + r.body());
-      List<String> logged;
+      exchanges.run();
       synchronized (lines) { // the appender writes under its own lock
-        logged = lines.list.stream().map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("\"method\":\"PUT\"")).toList();
+        return lines.list.stream().map(ILoggingEvent::getFormattedMessage)
+            .filter(m -> m.contains("\"method\":\"" + method + "\"")).toList();
       }
-      assertEquals(1, logged.size(), "one line for the request: " + logged);
-      assertTrue(logged.get(0).contains("\"path\":\"*\""), logged.get(0));
-      assertTrue(logged.get(0).contains("\"status\":405"), logged.get(0));
     } finally {
       requests.detachAppender(lines);
     }
