@@ -2,8 +2,10 @@ package io.tandem.orchestrator.http;
 
 import akka.event.LoggingAdapter;
 import akka.http.javadsl.model.HttpHeader;
+import akka.http.javadsl.model.HttpMethod;
 import akka.http.javadsl.model.HttpMethods;
 import akka.http.javadsl.model.HttpResponse;
+import akka.http.javadsl.model.headers.Allow;
 import akka.http.javadsl.model.headers.RawHeader;
 import akka.http.scaladsl.model.ErrorInfo;
 import akka.http.scaladsl.model.StatusCode;
@@ -21,7 +23,8 @@ import java.util.stream.Stream;
  * text. Named in {@code akka.http.server.parsing.error-handler} by the server's settings. Every such
  * request is the client's mistake: type {@code invalid_request_error}, whatever akka-http's status.
  * The message says what was wrong in the client's terms; where akka-http's own words speak of its
- * settings or its parser's rules ({@code pchar}, {@code Some(Host)}), they are replaced.
+ * settings or its parser's rules ({@code pchar}, {@code Some(Host)}), they are replaced. A {@code
+ * CONNECT}, which akka-http refuses before any route, is a 405 as the routes' wrong methods are.
  *
  * <p>akka-http hands this handler the error alone, not the request (whose headers it may not even
  * have read), and makes it by its class name with no arguments: so each set of CORS headers an
@@ -52,6 +55,9 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
 
   /** The versions akka-http speaks here (its HTTP/2 is off), for a client who sent another. */
   private static final String VERSIONS = "this server speaks HTTP/1.1 and HTTP/1.0";
+
+  /** akka-http's summary for a CONNECT request, which it refuses before any route. */
+  private static final String CONNECT = "CONNECT requests are not supported";
 
   /** akka-http's summary for an HTTP/1.1 request without a Host header, or with one it cannot parse. */
   private static final String NO_HOST = "Request is missing required `Host` header";
@@ -88,15 +94,20 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
 
   @Override
   public final HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
-    int code = notAMethod(info) ? 400 : status.intValue();
-    ApiError error = new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
-        "the request could not be read: " + describe(info, settings), 0);
+    boolean connect = info.summary().equals(CONNECT);
+    int code = connect ? 405 : notAMethod(info) || notAVersion(info) ? 400 : status.intValue();
+    ApiError error = connect ? new ApiError(code, "invalid_request_error", null, "method_not_allowed", "CONNECT is not"
+            + " allowed: this server is no proxy and opens no tunnels; send " + ApiRoutes.SERVED_METHODS.stream()
+            .map(HttpMethod::name).collect(Collectors.joining(", ")) + " to its endpoints", 0)
+        : new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
+            "the request could not be read: " + describe(info, settings), 0);
     // Its method, target and headers may be unread: the log line and the answer name it by a fresh id.
     RequestLog.Entry line = new RequestLog.Entry(null, null, null);
     line.status = code;
     line.error = error.getMessage();
     line.finish();
-    return error.toResponse().addHeaders(cors).addHeader(RawHeader.create(ApiRoutes.REQUEST_ID, line.id));
+    HttpResponse answer = error.toResponse().addHeaders(cors).addHeader(RawHeader.create(ApiRoutes.REQUEST_ID, line.id));
+    return connect ? answer.addHeader(Allow.create(ApiRoutes.SERVED_METHODS.toArray(HttpMethod[]::new))) : answer;
   }
 
   /**
@@ -112,6 +123,18 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   }
 
   /**
+   * Whether akka-http found no {@code HTTP/1.1} or {@code HTTP/1.0} after the request target, which
+   * it calls an unsupported version (505). It says nothing of what it found there, and the target
+   * ends at its first space: so a target with a raw space in it ({@code GET /v1/mo dels HTTP/1.1})
+   * comes here as well as a version it does not speak ({@code HTTP/2.0}). Both are a request line
+   * that is not {@code METHOD TARGET HTTP/1.1}: a 400, as RFC 9112 (section 3) asks for an invalid
+   * request line and as vLLM's server (uvicorn) answers either.
+   */
+  private static boolean notAVersion(ErrorInfo info) {
+    return info.summary().equals(StatusCodes.HTTPVersionNotSupported().defaultMessage());
+  }
+
+  /**
    * What was wrong, for the client. akka-http calls a request line that leaves its methods a method
    * "too long", quotes its first byte and advises raising its setting: advice for the server's
    * operator about what is the client's malformed request line. Its words for a missing Host
@@ -124,8 +147,10 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     if (notAMethod(info))
       return "the request line is not METHOD TARGET HTTP/1.1 with METHOD one of " + METHODS
           + "; send e.g. POST /v1/chat/completions HTTP/1.1 (" + VERSIONS + ", not HTTP/2)";
-    if (summary.equals(StatusCodes.HTTPVersionNotSupported().defaultMessage()))
-      return "the request line's HTTP version is not supported: " + VERSIONS;
+    if (notAVersion(info))
+      return "the request line is not METHOD TARGET HTTP/1.1: the target ends at its first space, and what follows it"
+          + " is not HTTP/1.1 or HTTP/1.0 (the versions this server speaks); percent-encode a space within the target as"
+          + " %20 (RFC 3986)";
     if (summary.equals(NO_HOST))
       return "an HTTP/1.1 request must have a Host header naming the server as host or host:port (RFC 9112, section"
           + " 3.2), and this one has none or one that is not so; send e.g. Host: " + settings.defaultHostHeader().value();

@@ -74,13 +74,34 @@ class UnreadableRequestsTest {
     }
   }
 
-  /** A version akka-http does not speak keeps its 505, but is typed as the client's mistake it is. */
+  /**
+   * A raw space ends the target early, and what follows it is then no HTTP version: a request line
+   * that is not METHOD TARGET HTTP/1.1, a 400 (RFC 9112, section 3), never a 505 saying the version
+   * is not supported. akka-http does not say what it found after the target, so a version it does not
+   * speak gets the same answer, as vLLM's server (uvicorn) gives both.
+   */
   @Test
-  void anUnsupportedHttpVersionIsTheClientsMistake() throws Exception {
-    Answer a = send("GET /v1/models HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n");
-    assertEquals(505, a.status(), a.head());
-    assertEquals("invalid_request_error", a.body().at("/error/type").asText(), a.body().toString());
-    assertTrue(a.message().endsWith("this server speaks HTTP/1.1 and HTTP/1.0"), a.message());
+  void aRawSpaceInTheTargetOrAnotherVersionIsA400SayingTheRequestLineIsMalformed() throws Exception {
+    for (String raw : new String[] {"GET /v1/mo dels HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        "GET /v1/models  HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "GET /v1/models HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n"}) {
+      Answer a = send(raw);
+      assertEquals(400, a.status(), raw + ": " + a.head());
+      assertEquals("malformed_request", a.body().at("/error/code").asText(), a.body().toString());
+      assertEquals("the request could not be read: the request line is not METHOD TARGET HTTP/1.1: the target ends at"
+          + " its first space, and what follows it is not HTTP/1.1 or HTTP/1.0 (the versions this server speaks);"
+          + " percent-encode a space within the target as %20 (RFC 3986)", a.message());
+    }
+  }
+
+  /** This server is no proxy: a CONNECT is a wrong method, as the routes answer one (405 with Allow). */
+  @Test
+  void aConnectIsA405SayingThisServerIsNoProxy() throws Exception {
+    Answer a = send("CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n");
+    assertEquals(405, a.status(), a.head());
+    assertEquals("method_not_allowed", a.body().at("/error/code").asText(), a.body().toString());
+    assertEquals("CONNECT is not allowed: this server is no proxy and opens no tunnels; send GET, HEAD, POST, OPTIONS"
+        + " to its endpoints", a.message());
+    assertTrue(a.head().contains("\r\nAllow: GET, HEAD, POST, OPTIONS\r\n"), a.head());
   }
 
   /** HTTP/2's connection preface, sent to this HTTP/1 port by a client that assumes HTTP/2. */
