@@ -195,7 +195,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       // A lost engine is no fault of the prompt: no answer, as from any lost worker (the asker's
       // count-timeout names it), rather than a problem the client would be blamed for.
       if (e.lost) return lostEngine(e.getMessage());
-      c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(),
+      c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(), model.vocabSize(),
           model.name() + " cannot read the prompt: " + e.getMessage(), null));
       return this;
     }

@@ -132,20 +132,21 @@ final class StepSync {
    */
   static WorkerProtocol.TokenCount count(WorkerProtocol.CountTokens c, ServedModel model) {
     int context = model.contextLength();
+    int vocab = model.vocabSize();
     try {
       if (c.prompt() != null) {
         int[] ids = model.render(c.prompt());
-        return new WorkerProtocol.TokenCount(ids.length, null, null, context, null, Arrays.stream(ids).boxed().toList());
+        return new WorkerProtocol.TokenCount(ids.length, null, null, context, vocab, null, Arrays.stream(ids).boxed().toList());
       }
       int[] ids = c.tokenIds().stream().mapToInt(Integer::intValue).toArray();
       for (int i = 0; i < ids.length; i++)
-        if (ids[i] < 0 || (model.vocabSize() > 0 && ids[i] >= model.vocabSize()))
-          return new WorkerProtocol.TokenCount(0, null, null, context, c.tokenIdsField() + "[" + i + "] is token id " + ids[i]
-              + ", outside " + model.name() + "'s vocabulary of " + model.vocabSize() + " tokens", null);
-      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, null,
+        if (ids[i] < 0 || (vocab > 0 && ids[i] >= vocab))
+          return new WorkerProtocol.TokenCount(0, null, null, context, vocab, c.tokenIdsField() + "[" + i + "] is token id " + ids[i]
+              + ", outside " + model.name() + "'s vocabulary of " + vocab + " tokens", null);
+      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, vocab, null,
           null);
     } catch (RuntimeException e) {
-      return new WorkerProtocol.TokenCount(0, null, null, context, model.name() + " cannot read the prompt: " + e.getMessage(), null);
+      return new WorkerProtocol.TokenCount(0, null, null, context, vocab, model.name() + " cannot read the prompt: " + e.getMessage(), null);
     }
   }
 

@@ -174,8 +174,9 @@ final class ApiRoutes extends AllDirectives {
                     completeWithFuture(models().thenApply(m -> done(log, tenant, 200, m)))))),
                 // The id is the rest of the path, slashes and all: a Hugging Face name such as
                 // Qwen/Qwen2.5-1.5B is a usual served name, and the OpenAI SDKs send it unencoded.
-                path(segments(), id -> get(() -> authenticated(request, log, tenant ->
-                    completeWithFuture(models().thenApply(m -> model(m, String.join("/", id), log, tenant)))))))))),
+                // An empty id (/v1/models/) is no path of the API, as /v1/models/tandem/ is not.
+                path(segments(), id -> String.join("/", id).isEmpty() ? reject() : get(() -> authenticated(request, log,
+                    tenant -> completeWithFuture(models().thenApply(m -> model(m, String.join("/", id), log, tenant)))))))))),
         path("tokenize", () -> post(() -> tokenizer(request, false, log))),
         path("detokenize", () -> post(() -> tokenizer(request, true, log))),
         // GET only, as vLLM's (HEAD too: route() routes it as GET).

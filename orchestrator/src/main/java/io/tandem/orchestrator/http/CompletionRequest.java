@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.ChatTemplateArgs;
+import io.tandem.protocol.JsonInteger;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.InvalidConfigException;
@@ -80,10 +81,10 @@ public record CompletionRequest(
   /**
    * The JSON type a request field takes, as a refusal names it ({@code "an integer"}), and the test
    * of a value that is not null. An integer may be written as a number without a fraction ({@code
-   * 2.0}), as vLLM's pydantic models take it.
+   * 2.0}), as vLLM's pydantic models take it ({@link JsonInteger}).
    */
   private record Type(String name, Predicate<JsonNode> is) {
-    static final Type INTEGER = new Type("an integer", CompletionRequest::integral);
+    static final Type INTEGER = new Type("an integer", JsonInteger::is);
     static final Type NUMBER = new Type("a number", JsonNode::isNumber);
     static final Type BOOLEAN = new Type("true or false", JsonNode::isBoolean);
     static final Type STRING = new Type("a string", JsonNode::isTextual);
@@ -113,7 +114,12 @@ public record CompletionRequest(
 
     /** A field whose only neutral value is null (or leaving it out). */
     static Neutral none(String why) {
-      return new Neutral("null", Type.ANY, v -> false, why);
+      return none(Type.ANY, why);
+    }
+
+    /** A field of {@code type} whose only neutral value is null: a value of another type is a mistake. */
+    static Neutral none(Type type, String why) {
+      return new Neutral("null", type, v -> false, why);
     }
   }
 
@@ -161,30 +167,30 @@ public record CompletionRequest(
       Map.entry("length_penalty", Neutral.number(Type.NUMBER, 1, "it applies to beam search, which Tandem does not do")),
       Map.entry("priority", Neutral.number(Type.INTEGER, 0, "requests are served in arrival order")),
       Map.entry("guided_json", Neutral.none(NO_STRUCTURE)),
-      Map.entry("guided_regex", Neutral.none(NO_STRUCTURE)),
-      Map.entry("guided_choice", Neutral.none(NO_STRUCTURE)),
-      Map.entry("guided_grammar", Neutral.none(NO_STRUCTURE)),
-      Map.entry("guided_decoding_backend", Neutral.none(NO_STRUCTURE)),
-      Map.entry("guided_whitespace_pattern", Neutral.none(NO_STRUCTURE)),
-      Map.entry("structural_tag", Neutral.none(NO_STRUCTURE)),
-      Map.entry("structured_outputs", Neutral.none(NO_STRUCTURE)),
-      Map.entry("allowed_token_ids", Neutral.none("Tandem does not restrict the vocabulary")),
+      Map.entry("guided_regex", Neutral.none(Type.STRING, NO_STRUCTURE)),
+      Map.entry("guided_choice", Neutral.none(Type.ARRAY, NO_STRUCTURE)),
+      Map.entry("guided_grammar", Neutral.none(Type.STRING, NO_STRUCTURE)),
+      Map.entry("guided_decoding_backend", Neutral.none(Type.STRING, NO_STRUCTURE)),
+      Map.entry("guided_whitespace_pattern", Neutral.none(Type.STRING, NO_STRUCTURE)),
+      Map.entry("structural_tag", Neutral.none(Type.STRING, NO_STRUCTURE)),
+      Map.entry("structured_outputs", Neutral.none(Type.OBJECT, NO_STRUCTURE)),
+      Map.entry("allowed_token_ids", Neutral.none(Type.ARRAY, "Tandem does not restrict the vocabulary")),
       Map.entry("bad_words", new Neutral("[]", Type.ARRAY, JsonNode::isEmpty, "Tandem does not ban words from the output")),
-      Map.entry("logits_processors", Neutral.none("Tandem runs no logits processors of a request's")),
-      Map.entry("prompt_logprobs", Neutral.none(NO_LOGPROBS)),
+      Map.entry("logits_processors", Neutral.none(Type.ARRAY, "Tandem runs no logits processors of a request's")),
+      Map.entry("prompt_logprobs", Neutral.none(Type.INTEGER, NO_LOGPROBS)),
       Map.entry("return_tokens_as_token_ids", Neutral.bool(false, NO_LOGPROBS)),
-      Map.entry("truncate_prompt_tokens", Neutral.none("prompts are not truncated; send a shorter one")),
+      Map.entry("truncate_prompt_tokens", Neutral.none(Type.INTEGER, "prompts are not truncated; send a shorter one")),
       Map.entry("spaces_between_special_tokens", Neutral.bool(true, "special tokens are left out of the text")),
       Map.entry("add_special_tokens", Neutral.bool(false,
           "Tandem adds no special tokens to a prompt; the chat template writes those it needs")),
-      Map.entry("chat_template", Neutral.none("each model renders messages with its own chat template")),
-      Map.entry("documents", Neutral.none("the chat template is given messages and tools only")),
-      Map.entry("mm_processor_kwargs", Neutral.none("Tandem reads text only")),
+      Map.entry("chat_template", Neutral.none(Type.STRING, "each model renders messages with its own chat template")),
+      Map.entry("documents", Neutral.none(Type.ARRAY, "the chat template is given messages and tools only")),
+      Map.entry("mm_processor_kwargs", Neutral.none(Type.OBJECT, "Tandem reads text only")),
       Map.entry("prompt_embeds", Neutral.none("Tandem reads text or token ids only")),
-      Map.entry("kv_transfer_params", Neutral.none("Tandem does not move KV caches between servers")),
-      Map.entry("cache_salt", Neutral.none("prefix caches are not salted per request")),
+      Map.entry("kv_transfer_params", Neutral.none(Type.OBJECT, "Tandem does not move KV caches between servers")),
+      Map.entry("cache_salt", Neutral.none(Type.STRING, "prefix caches are not salted per request")),
       Map.entry("include_reasoning", Neutral.bool(true, "reasoning_content is always included where the reasoning parser finds it")),
-      Map.entry("vllm_xargs", Neutral.none("vLLM's extra arguments are not supported")));
+      Map.entry("vllm_xargs", Neutral.none(Type.OBJECT, "vLLM's extra arguments are not supported")));
 
   /**
    * Where {@code /v1/completions} reads a field otherwise than chat: its {@code logprobs} is an
@@ -194,7 +200,7 @@ public record CompletionRequest(
    * chat send it.
    */
   private static final Map<String, Neutral> COMPLETIONS_NEUTRAL = Map.of(
-      "logprobs", new Neutral("null", new Type(Type.INTEGER.name(), v -> integral(v) || v.isBoolean()),
+      "logprobs", new Neutral("null", new Type(Type.INTEGER.name(), v -> JsonInteger.is(v) || v.isBoolean()),
           v -> v.isBoolean() && !v.asBoolean(), NO_LOGPROBS + "; on /v1/completions this field is an integer, and even 0"
           + " asks for the sampled token's"));
 
@@ -301,10 +307,10 @@ public record CompletionRequest(
     Long seed = null;
     JsonNode s = body.get("seed");
     if (s != null && !s.isNull()) {
-      if (!s.isIntegralNumber() || !s.canConvertToLong())
+      seed = JsonInteger.asLong(s);
+      if (seed == null)
         throw ApiError.invalid("seed", "seed must be an integer between -2^63 and 2^63-1, got "
             + (s.isNumber() ? clip(s.toString()) : Json.kind(s)));
-      seed = s.asLong();
     }
     SamplingParams sampling = new SamplingParams(
         temperature != null ? temperature : d.temperature(),
@@ -352,7 +358,8 @@ public record CompletionRequest(
       ObjectNode overrides = ((ObjectNode) t).deepCopy();
       JsonNode m = overrides.remove("mode");
       if (m != null && !m.isNull()) {
-        if (!m.isTextual()) throw ApiError.invalid("tandem.mode", "tandem.mode must be a string: speculative, small or large");
+        if (!m.isTextual())
+          throw ApiError.invalid("tandem.mode", "tandem.mode must be a string: speculative, small or large; got " + given(m));
         try {
           mode = Mode.valueOf(m.asText());
         } catch (IllegalArgumentException e) {
@@ -383,7 +390,7 @@ public record CompletionRequest(
     String id = string(body, "request_id", false);
     if (id != null && !isRequestId(id))
       throw ApiError.invalid("request_id", "request_id must be 1 to " + MAX_REQUEST_ID + " visible ASCII characters"
-          + " (! to ~: no spaces, control or non-ASCII characters), got " + clip(id));
+          + " (! to ~: no spaces, control or non-ASCII characters), got " + (id.isEmpty() ? "an empty string" : clip(id)));
     return id;
   }
 
@@ -499,15 +506,45 @@ public record CompletionRequest(
   private static Set<Integer> stopTokenIds(JsonNode ids) {
     if (ids == null || ids.isNull()) return Set.of();
     if (!ids.isArray()) throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of token ids, got " + Json.kind(ids));
-    Set<Integer> out = new java.util.HashSet<>();
+    return Set.copyOf(tokenIds(ids, "stop_token_ids", "stop_token_ids", TOKEN_IDS));
+  }
+
+  /** How a list of token ids is described when one of its elements is not a token id. */
+  static final String TOKEN_IDS = "token ids are";
+
+  /**
+   * The token ids of the array {@code ids}, named {@code path} in the message (e.g. {@code
+   * prompt[0]}) and {@code param} in the error: each an integer ({@link JsonInteger}: 7 or 7.0) from
+   * 0 to 2^31-1.
+   *
+   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT integers from 0 to 2147483647}
+   */
+  static List<Integer> tokenIds(JsonNode ids, String path, String param, String what) {
+    List<Integer> out = new ArrayList<>(ids.size());
     for (int i = 0; i < ids.size(); i++) {
-      JsonNode id = ids.get(i);
-      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
-        throw ApiError.invalid("stop_token_ids", "stop_token_ids[" + i + "] is " + clip(id.toString())
-            + ": token ids are integers from 0 to " + Integer.MAX_VALUE);
-      out.add(id.asInt());
+      Integer id = JsonInteger.asInt(ids.get(i));
+      if (id == null || id < 0)
+        throw ApiError.invalid(param, path + "[" + i + "] is " + clip(ids.get(i).toString()) + ": " + what + " integers from 0 to "
+            + Integer.MAX_VALUE);
+      out.add(id);
     }
-    return Set.copyOf(out);
+    return List.copyOf(out);
+  }
+
+  /**
+   * Refuses {@code stop_token_ids} outside the vocabulary of the model that read the prompt, {@code
+   * vocabSize} tokens (0: a model without a fixed vocabulary, nothing to check), as the worker
+   * refuses such a token id in a prompt (vLLM refuses out-of-vocabulary ids in a prompt likewise):
+   * an id the model cannot write would never stop the output.
+   *
+   * @throws ApiError 400 naming the field, the id and the vocabulary's size
+   */
+  void checkStopTokenIds(int vocabSize) {
+    if (vocabSize <= 0 || engine.stopTokenIds().isEmpty()) return;
+    int highest = java.util.Collections.max(engine.stopTokenIds());
+    if (highest >= vocabSize)
+      throw ApiError.invalid("stop_token_ids", "stop_token_ids has token id " + highest + ", outside the model's vocabulary of "
+          + vocabSize + " tokens (ids 0 to " + (vocabSize - 1) + ")");
   }
 
   /**
@@ -549,9 +586,12 @@ public record CompletionRequest(
    * @throws ApiError 400 {@code F must be TYPE, got KIND (VALUE)}, e.g. {@code best_of must be an integer, got a string ("1")}
    */
   private static void requireType(String f, JsonNode v, Type type) {
-    if (!type.is().test(v))
-      throw ApiError.invalid(f, f + " must be " + type.name() + ", got " + Json.kind(v) + (v.isValueNode() ? " (" + clip(v.toString())
-          + ")" : ""));
+    if (!type.is().test(v)) throw ApiError.invalid(f, f + " must be " + type.name() + ", got " + given(v));
+  }
+
+  /** A value as a refusal shows what was given: its kind, and a plain value itself ({@code an integer (1)}). */
+  private static String given(JsonNode v) {
+    return Json.kind(v) + (v.isValueNode() ? " (" + clip(v.toString()) + ")" : "");
   }
 
   private static String stripSource(String m) {
@@ -650,15 +690,7 @@ public record CompletionRequest(
     } else if (!p.get(0).isNumber()) {
       return null;
     }
-    List<Integer> out = new ArrayList<>(ids.size());
-    for (int i = 0; i < ids.size(); i++) {
-      JsonNode id = ids.get(i);
-      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
-        throw ApiError.invalid("prompt", path + "[" + i + "] is " + clip(id.toString())
-            + ": a token-id prompt is a list of token ids, integers from 0 to " + Integer.MAX_VALUE);
-      out.add(id.asInt());
-    }
-    return List.copyOf(out);
+    return tokenIds(ids, path, "prompt", "a token-id prompt is a list of token ids,");
   }
 
   private static List<String> stop(JsonNode s) {
@@ -689,7 +721,7 @@ public record CompletionRequest(
     return v.asText();
   }
 
-  private static Boolean bool(ObjectNode body, String f) {
+  static Boolean bool(ObjectNode body, String f) {
     return bool(body, f, "");
   }
 
@@ -708,24 +740,20 @@ public record CompletionRequest(
    */
   private static Integer maxTokens(ObjectNode body, String f, int cap) {
     JsonNode v = body.get(f);
-    if (v != null && integral(v) && v.decimalValue().compareTo(BigDecimal.valueOf(cap)) > 0)
+    if (v != null && JsonInteger.is(v) && v.decimalValue().compareTo(BigDecimal.valueOf(cap)) > 0)
       throw ApiError.invalid(f, f + " is " + clip(v.asText()) + " but this server generates at most " + cap
           + " tokens per request (its tandem.http.max-max-tokens); ask for fewer");
     return integer(body, f, 1, cap);
-  }
-
-  /** Whether {@code v} is a whole number (written as one, or as a finite float with no fraction). */
-  private static boolean integral(JsonNode v) {
-    return v.isIntegralNumber() || (v.isNumber() && v.asDouble() == Math.rint(v.asDouble()) && Double.isFinite(v.asDouble()));
   }
 
   private static Integer integer(ObjectNode body, String f, long min, long max) {
     JsonNode v = body.get(f);
     if (v == null || v.isNull()) return null;
     requireType(f, v, Type.INTEGER);
-    if (!v.canConvertToLong() || v.asLong() < min || v.asLong() > max)
+    Long x = JsonInteger.asLong(v);
+    if (x == null || x < min || x > max)
       throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(v.asText()));
-    return (int) v.asLong();
+    return x.intValue();
   }
 
   private static Double number(ObjectNode body, String f, double min, double max) {

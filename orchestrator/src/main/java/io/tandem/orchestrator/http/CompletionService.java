@@ -129,8 +129,9 @@ final class CompletionService {
 
   /**
    * Asks a worker of the role that reads the prompt first to count it (and to check a token-id
-   * prompt against its vocabulary and decode it, for workers of another vocabulary), then fits
-   * {@code max_tokens} to the smallest context of the models the request uses.
+   * prompt against its vocabulary and decode it, for workers of another vocabulary), checks {@code
+   * stop_token_ids} against that vocabulary, then fits {@code max_tokens} to the smallest context
+   * of the models the request uses.
    */
   private CompletionStage<Counted> countPrompt(CompletionRequest req) {
     Role reader = req.mode() == Mode.large ? Role.large : Role.small;
@@ -140,6 +141,7 @@ final class CompletionService {
         req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds());
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null) throw ApiError.invalid(req.chat() ? "messages" : "prompt", c.problem());
+      req.checkStopTokenIds(c.vocabSize());
       int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
       Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();
       return new Counted(prompt, c.tokens(), max);

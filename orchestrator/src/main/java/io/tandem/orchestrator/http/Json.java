@@ -46,7 +46,31 @@ final class Json {
     }
     if (root == null || !root.isObject())
       throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
+    String huge = outOfRange(root, null);
+    if (huge != null)
+      throw ApiError.invalid(huge, huge + " is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)");
     return (ObjectNode) root;
+  }
+
+  /**
+   * The path ({@code tandem.max_target_tokens}, {@code stop_token_ids[0]}) of the first number in
+   * {@code node}, named {@code path} (null for the body), that Jackson read as infinite: a number
+   * beyond a double's range such as {@code 1e400}, which no field takes and which would otherwise be
+   * shown as {@code "Infinity"}. Null when there is none.
+   */
+  private static String outOfRange(JsonNode node, String path) {
+    if (node.isNumber() && (node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) return path;
+    for (var it = node.fields(); it.hasNext(); ) {
+      var field = it.next();
+      String found = outOfRange(field.getValue(), path == null ? field.getKey() : path + "." + field.getKey());
+      if (found != null) return found;
+    }
+    if (node.isArray())
+      for (int i = 0; i < node.size(); i++) {
+        String found = outOfRange(node.get(i), path + "[" + i + "]");
+        if (found != null) return found;
+      }
+    return null;
   }
 
   /**

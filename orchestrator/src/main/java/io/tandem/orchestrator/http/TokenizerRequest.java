@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.worker.WorkerProtocol.TokenCount;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,26 +72,17 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     return new TokenizerRequest(Prompt.raw(prompt.asText()), null);
   }
 
+  /** A boolean field accepted at {@code value} only, its type checked as chat's and completions' booleans are. */
   private static void neutral(ObjectNode body, String f, boolean value, String why) {
-    JsonNode v = body.get(f);
-    if (v == null || v.isNull()) return;
-    if (!v.isBoolean()) throw ApiError.invalid(f, f + " must be true or false, got " + Json.kind(v));
-    if (v.asBoolean() != value)
-      throw ApiError.unsupported(f, f + " = " + v.asBoolean() + " is not supported (" + why + "); leave it out or send " + value);
+    Boolean v = CompletionRequest.bool(body, f);
+    if (v != null && v != value)
+      throw ApiError.unsupported(f, f + " = " + v + " is not supported (" + why + "); leave it out or send " + value);
   }
 
   private static List<Integer> ids(JsonNode t) {
     if (t == null || t.isNull()) throw ApiError.invalid("tokens", "tokens is required: a list of token ids");
     if (!t.isArray() || t.isEmpty()) throw ApiError.invalid("tokens", "tokens must be a non-empty list of token ids");
-    List<Integer> out = new ArrayList<>(t.size());
-    for (int i = 0; i < t.size(); i++) {
-      JsonNode id = t.get(i);
-      if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0)
-        throw ApiError.invalid("tokens", "tokens[" + i + "] is " + CompletionRequest.clip(id.toString())
-            + ": token ids are integers from 0 to " + Integer.MAX_VALUE);
-      out.add(id.asInt());
-    }
-    return List.copyOf(out);
+    return CompletionRequest.tokenIds(t, "tokens", "tokens", CompletionRequest.TOKEN_IDS);
   }
 
   /**

@@ -69,6 +69,22 @@ class SdkConventionsTest {
     }
   }
 
+  /**
+   * {@code /v1/models/} names no model: it is no path of the API, as {@code /v1/models/alias/} is not
+   * (vLLM has neither: FastAPI answers 404, after a redirect to {@code /v1/models} for the first).
+   */
+  @Test
+  void anEmptyModelIdIsNoSuchEndpointLikeATrailingSlash() throws Exception {
+    for (String path : new String[] {"/v1/models/", "/v1/models/alias/"}) {
+      HttpResponse<String> r = send("GET", path, null, null);
+      assertEquals(404, r.statusCode(), path + ": " + r.body());
+      JsonNode error = JSON.readTree(r.body()).path("error");
+      assertEquals("not_found", error.path("code").asText(), r.body());
+      assertTrue(error.path("param").isNull(), r.body());
+      assertTrue(error.path("message").asText().startsWith("no such endpoint: GET " + path + " (see "), r.body());
+    }
+  }
+
   // X-Request-Id
 
   @Test

@@ -3,6 +3,7 @@ package io.tandem.protocol.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.tandem.protocol.JsonInteger;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -203,11 +204,13 @@ public final class PaperConfigLoader {
     return v.booleanValue();
   }
 
+  /** An integer by {@link JsonInteger}'s rule, as a request's integers are read: 30 or 30.0, not 30.5. */
   private static int integer(String source, String key, JsonNode v) {
-    if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+    Integer x = JsonInteger.asInt(v);
+    if (x == null) {
       throw new InvalidConfigException(source, key, key + " must be an integer, got " + v);
     }
-    return v.intValue();
+    return x;
   }
 
   private static double number(String source, String key, JsonNode v) {

@@ -147,11 +147,13 @@ public final class WorkerProtocol {
   /**
    * The answer to {@link CountTokens}: {@code tokens} in the prompt; for token ids, their {@code
    * text} and the {@code tokenizerKey} of their vocabulary (null for a text prompt); the model's
-   * {@code contextLength}; {@code problem}, non-null when the prompt cannot be used (a token id
-   * outside the vocabulary), saying why; and, for a text or chat prompt, its {@code tokenIds} as
-   * the model reads it (what a server's {@code /tokenize} answers), else null.
+   * {@code contextLength} and {@code vocabSize} (the token ids it knows are 0 to {@code vocabSize -
+   * 1}; 0 for a model without a fixed vocabulary), which the HTTP layer checks a request's other
+   * token ids against; {@code problem}, non-null when the prompt cannot be used (a token id outside
+   * the vocabulary), saying why; and, for a text or chat prompt, its {@code tokenIds} as the model
+   * reads it (what a server's {@code /tokenize} answers), else null.
    */
-  public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, String problem,
+  public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, int vocabSize, String problem,
       List<Integer> tokenIds) implements CborSerializable {}
 
   /**

@@ -147,6 +147,13 @@ class PaperConfigLoaderTest {
     assertTrue(e.getMessage().startsWith("speculative.yaml: TRIGGER_TOKENS must be a list of strings"));
   }
 
+  /** As a request's integers (vLLM's pydantic, lax): a whole number written with a fraction is the integer. */
+  @Test
+  void aWholeNumberWrittenWithAFractionIsAnInteger() {
+    assertEquals(20, PaperConfigLoader.parseYaml("max_target_tokens: 20.0\n", "speculative.yaml").config().maxTargetTokens());
+    assertEquals(30, SpeculativeConfig.paperDefaults().withOverrides(Map.of("max_target_tokens", 30.0)).maxTargetTokens());
+  }
+
   @Test
   void theConfigObjectOfAJsonCaseFileLoads(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("x.case.json");

@@ -1,0 +1,115 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every integer a request carries follows one rule, vLLM's (pydantic's lax mode): a number with no
+ * fraction is the integer ({@code 7.0} is 7), a fraction is a 400 naming the field; a number beyond
+ * a 64-bit float ({@code 1e400}) is a 400 saying it is out of range, whatever the field; token ids
+ * are checked against the vocabulary of the model that reads the prompt.
+ */
+class IntegerFieldsTest {
+
+  private static final HttpSettings SETTINGS = HttpSettings.fromConfig(ConfigFactory.load());
+
+  private static CompletionRequest parse(String body, boolean chat) {
+    return CompletionRequest.parse(Json.parseObject(body), chat, new CompletionRequest.Limits(SETTINGS.modelNames(),
+        SETTINGS.maxMaxTokens(), SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling()));
+  }
+
+  /** A completion with {@code fields} (each beginning with a comma), of "hi" unless they give the prompt. */
+  private static CompletionRequest completion(String fields) {
+    return parse(fields.startsWith(",\"prompt\"") ? "{" + fields.substring(1) + "}" : "{\"prompt\":\"hi\"" + fields + "}", false);
+  }
+
+  private static OpenAi.Error refusal(Runnable r) {
+    ApiError e = assertThrows(ApiError.class, r::run);
+    assertEquals(400, e.status(), e.getMessage());
+    return e.body().error();
+  }
+
+  private static List<Integer> detokenized(String tokens) {
+    return TokenizerRequest.parse(Json.parseObject("{\"tokens\":" + tokens + "}"), true, SETTINGS.modelNames()).tokens();
+  }
+
+  @Test
+  void aWholeNumberWrittenWithAFractionIsTheIntegerInEveryIntegerField() {
+    assertEquals(7L, completion(",\"seed\":7.0").sampling().seed());
+    assertEquals(-3L, completion(",\"seed\":-3e0").sampling().seed());
+    assertEquals(Set.of(5, 9), completion(",\"stop_token_ids\":[5.0,9]").engine().stopTokenIds());
+    assertEquals(List.of(1, 2), completion(",\"prompt\":[1.0,2]").promptTokenIds());
+    assertEquals(List.of(3), parse("{\"prompt\":[[3.0]]}", false).promptTokenIds());
+    assertEquals(List.of(4, 5), detokenized("[4.0,5]"));
+    assertEquals(30, completion(",\"tandem\":{\"max_target_tokens\":30.0}").config().maxTargetTokens());
+    assertEquals(20, completion(",\"top_k\":20.0").sampling().topK());
+    assertEquals(5, completion(",\"max_tokens\":5.0").maxTokens());
+    completion(",\"n\":1.0,\"best_of\":1.0");
+  }
+
+  @Test
+  void aFractionIsA400NamingTheFieldAndSayingItTakesIntegers() {
+    Map<String, String> refused = Map.of(
+        ",\"seed\":1.5", "seed must be an integer between -2^63 and 2^63-1, got 1.5",
+        ",\"stop_token_ids\":[5,1.5]", "stop_token_ids[1] is 1.5: token ids are integers from 0 to 2147483647",
+        ",\"prompt\":[1.5]", "prompt[0] is 1.5: a token-id prompt is a list of token ids, integers from 0 to 2147483647",
+        ",\"tandem\":{\"max_target_tokens\":30.5}", "tandem: max_target_tokens must be an integer, got 30.5",
+        ",\"n\":1.5", "n must be an integer, got a number (1.5)",
+        ",\"top_k\":1.5", "top_k must be an integer, got a number (1.5)",
+        ",\"max_tokens\":1.5", "max_tokens must be an integer, got a number (1.5)");
+    for (Map.Entry<String, String> c : refused.entrySet()) {
+      OpenAi.Error e = refusal(() -> completion(c.getKey()));
+      assertEquals(c.getValue(), e.message(), c.getKey());
+      assertEquals("invalid_request_error", e.type(), c.getKey());
+      String field = c.getKey().substring(2, c.getKey().indexOf('"', 2));
+      assertEquals(field.equals("tandem") ? "tandem.max_target_tokens" : field, e.param(), c.getKey());
+    }
+    OpenAi.Error tokens = refusal(() -> detokenized("[1.5]"));
+    assertEquals("tokens[0] is 1.5: token ids are integers from 0 to 2147483647", tokens.message());
+    assertEquals("tokens", tokens.param());
+    assertEquals("seed must be an integer between -2^63 and 2^63-1, got 1.0E19", refusal(() -> completion(",\"seed\":1e19"))
+        .message(), "a whole number beyond a long is out of the seed's range");
+  }
+
+  @Test
+  void aNumberBeyondAFloatsRangeIsA400SayingSoNamingItsField() {
+    for (String sign : new String[] {"", "-"}) {
+      for (String field : new String[] {"n", "temperature", "top_p", "top_k", "max_tokens", "seed", "presence_penalty",
+          "best_of", "priority"}) {
+        OpenAi.Error e = refusal(() -> completion(",\"" + field + "\":" + sign + "1e400"));
+        assertEquals(field + " is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)", e.message());
+        assertEquals(field, e.param());
+        assertFalse(e.message().contains("Infinity"), e.message());
+      }
+      Map<String, String> nested = Map.of(
+          ",\"stop_token_ids\":[1," + sign + "1e400]", "stop_token_ids[1]",
+          ",\"tandem\":{\"max_target_tokens\":" + sign + "1e400}", "tandem.max_target_tokens",
+          ",\"prompt\":[[1," + sign + "1e400]]", "prompt[0][1]");
+      for (Map.Entry<String, String> c : nested.entrySet()) {
+        OpenAi.Error e = refusal(() -> completion(c.getKey()));
+        assertTrue(e.message().startsWith(c.getValue() + " is a number out of range"), e.message());
+        assertEquals(c.getValue(), e.param());
+      }
+      assertEquals("tokens[0]", refusal(() -> detokenized("[" + sign + "1e400]")).param());
+    }
+  }
+
+  @Test
+  void aStopTokenIdOutsideTheVocabularyIsA400NamingItAndTheVocabularysSize() {
+    CompletionRequest r = completion(",\"stop_token_ids\":[5,1000000000,99]");
+    OpenAi.Error e = refusal(() -> r.checkStopTokenIds(100));
+    assertEquals("stop_token_ids has token id 1000000000, outside the model's vocabulary of 100 tokens (ids 0 to 99)", e.message());
+    assertEquals("stop_token_ids", e.param());
+    assertEquals("invalid_request_error", e.type());
+    r.checkStopTokenIds(0); // a model without a fixed vocabulary: nothing to check against
+    completion(",\"stop_token_ids\":[0,99]").checkStopTokenIds(100);
+  }
+}

@@ -1,0 +1,69 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.typesafe.config.ConfigFactory;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A refused field's message says what was given and what is accepted, in the same words wherever
+ * the same kind of field is checked: a value of the wrong type is a mistake ({@code code} null),
+ * not a request for something unsupported.
+ */
+class RefusalWordingTest {
+
+  private static final HttpSettings SETTINGS = HttpSettings.fromConfig(ConfigFactory.load());
+  private static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+
+  private static OpenAi.Error chatRefusal(String fields) {
+    ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT + fields + "}"), true,
+        new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
+            SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+    assertEquals(400, e.status(), e.getMessage());
+    return e.body().error();
+  }
+
+  private static OpenAi.Error tokenizeRefusal(String fields) {
+    ApiError e = assertThrows(ApiError.class, () -> TokenizerRequest.parse(Json.parseObject("{\"prompt\":\"hi\"" + fields + "}"),
+        false, SETTINGS.modelNames()));
+    assertEquals(400, e.status(), e.getMessage());
+    return e.body().error();
+  }
+
+  @Test
+  void anEmptyRequestIdIsCalledEmpty() {
+    OpenAi.Error e = chatRefusal(",\"request_id\":\"\"");
+    assertEquals("request_id must be 1 to 256 visible ASCII characters (! to ~: no spaces, control or non-ASCII characters),"
+        + " got an empty string", e.message());
+    assertEquals("request_id", e.param());
+  }
+
+  @Test
+  void aModeThatIsNoStringSaysWhatWasGivenAndWhatIsAccepted() {
+    OpenAi.Error e = chatRefusal(",\"tandem\":{\"mode\":1}");
+    assertEquals("tandem.mode must be a string: speculative, small or large; got an integer (1)", e.message());
+    assertEquals("tandem.mode", e.param());
+    assertEquals("tandem.mode must be a string: speculative, small or large; got an array",
+        chatRefusal(",\"tandem\":{\"mode\":[\"small\"]}").message());
+  }
+
+  @Test
+  void aCacheSaltThatIsNoStringIsTheWrongTypeNotAnUnsupportedExtension() {
+    OpenAi.Error e = chatRefusal(",\"cache_salt\":1");
+    assertEquals(new OpenAi.Error("cache_salt must be a string, got an integer (1)", "invalid_request_error", "cache_salt", null), e);
+    assertEquals("unsupported_parameter", chatRefusal(",\"cache_salt\":\"s\"").code(), "a salt of the right type is unsupported");
+  }
+
+  @Test
+  void tokenizesBooleansAreRefusedInChatsWords() {
+    for (String value : new String[] {"1", "\"false\"", "[]"}) {
+      OpenAi.Error tokenize = tokenizeRefusal(",\"add_special_tokens\":" + value);
+      assertEquals(chatRefusal(",\"add_special_tokens\":" + value), tokenize, value);
+      assertNull(tokenize.code(), value);
+    }
+    assertEquals("return_token_strs must be true or false, got a string (\"x\")",
+        tokenizeRefusal(",\"return_token_strs\":\"x\"").message());
+  }
+}
