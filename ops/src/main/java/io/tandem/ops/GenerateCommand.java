@@ -15,6 +15,7 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.PaperConfigLoader;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.Plural;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -126,8 +127,8 @@ public final class GenerateCommand implements Callable<Integer> {
         double s = (System.nanoTime() - t0) / 1e9;
         var c = fin.trace().counters();
         System.err.printf("tandem: %s, %s (small %d, large %d, injected %d), %s, %s, %.2f s%n",
-            fin.trace().finishReason(), count(fin.usage().completionTokens(), "token"), c.smallTokens(), c.largeTokens(),
-            c.injectedTokens(), count(c.takeovers(), "takeover"), count(c.recaps(), "recap"), s);
+            fin.trace().finishReason(), Plural.count(fin.usage().completionTokens(), "token"), c.smallTokens(), c.largeTokens(),
+            c.injectedTokens(), Plural.count(c.takeovers(), "takeover"), Plural.count(c.recaps(), "recap"), s);
       }
       return 0;
     } finally {
@@ -137,11 +138,6 @@ public final class GenerateCommand implements Callable<Integer> {
         }
       }
     }
-  }
-
-  /** "1 takeover", "2 takeovers". */
-  static String count(long n, String noun) {
-    return n + " " + noun + (n == 1 ? "" : "s");
   }
 
   private boolean hasExplicitMaxTokens() {

@@ -82,6 +82,31 @@ class EvalCommandTest {
       assertTrue(Files.isRegularFile(out.resolve(f)), f);
   }
 
+  /** A --warmup beyond the problems to run is cut to them, and the run says so; one problem is "1 problem". */
+  @Test
+  void aWarmupBeyondTheProblemsIsCutToThemAndSaidSo(@TempDir Path tmp) throws Exception {
+    Path data = Files.writeString(tmp.resolve("math.jsonl"), "{\"problem\": \"What is 179 + 1?\", \"answer\": \"180\"}\n");
+    Path script = Files.writeString(tmp.resolve("small.json"), "{\"tokens\": [\" \\\\boxed{\", \"180\", \"}\"]}");
+    Path out = tmp.resolve("out");
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream stderr = System.err;
+    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    int code;
+    try {
+      code = Tandem.commandLine().execute("eval", "--data", data.toString(), "--small", "scripted:" + script,
+          "--modes", "small", "--warmup", "5", "--out", out.toString());
+    } finally {
+      System.setErr(stderr);
+    }
+    String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertEquals(0, code, said);
+    List<String> lines = said.lines().toList();
+    assertTrue(lines.contains("tandem eval: --warmup 5 is more than the 1 problem to run; each mode warms up on all of them"), said);
+    assertTrue(lines.contains("tandem eval: small: warm-up, 1 problem untimed"), said);
+    JsonNode results = new ObjectMapper().readTree(Files.readString(out.resolve("results.json")));
+    assertEquals(1, results.path("settings").path("warmup_problems").asInt());
+  }
+
   @Test
   void aFileWithoutAnswersIsRejectedWithItsLineNumber(@TempDir Path tmp) throws Exception {
     Path data = tmp.resolve("bad.jsonl");
