@@ -102,8 +102,7 @@ public final class GenerateCommand implements Callable<Integer> {
     // Said even with --quiet: the text that follows would otherwise look like a fault of the server.
     if (caseFile == null && !io.tandem.ops.demo.DemoModels.isTaskQuestion(prompt)
         && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name())))
-      System.err.println("tandem generate: the demo pair answers only sums of six two-digit numbers, such as \"Compute 40 + 85"
-          + " + 79 + 26 + 57 + 87.\"; expect text without meaning for this prompt, or give --small and --large");
+      System.err.println(offTaskWarning(needed));
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
         maxTokens, speculative, mode, true);
@@ -138,6 +137,18 @@ public final class GenerateCommand implements Callable<Integer> {
         }
       }
     }
+  }
+
+  /**
+   * What a prompt outside the demo task gets from the demo models of {@code roles}, whether their
+   * folders were given ({@code --small ops/demo/small}) or left to the default: the other models to
+   * give are named by their flags either way.
+   */
+  static String offTaskWarning(List<Role> roles) {
+    boolean pair = roles.size() == 2;
+    return "tandem generate: " + (pair ? "the demo pair answers" : "the demo " + roles.get(0) + " model answers")
+        + " only sums of six two-digit numbers, such as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning"
+        + " for this prompt, or give " + (pair ? "other models with --small and --large" : "another model with --" + roles.get(0));
   }
 
   private boolean hasExplicitMaxTokens() {
