@@ -212,7 +212,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (failed.get() == requests) {
       int port = URI.create(url).getPort();
-      throw new IllegalStateException("nothing answers at " + url + " (" + (requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer") + ");"
+      String unanswered = requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer";
+      throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + ");"
           + " start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + ") or give --url of a running one");
     }
     long[] sorted = latencies.clone();

@@ -133,7 +133,8 @@ public final class SimulateCommand implements Callable<Integer> {
     String[] specs = models(dir);
     if (!json) {
       System.out.printf("tandem simulate: %s (%d in flight) over %s, %s; latency %s, scripts %s, time scale %.3g, skip takeovers above %s%n",
-          Plural.count(sessions, "session"), concurrency, Plural.count(orchestrators, "orchestrator"), Plural.count(smallWorkers, "small worker"), latency, scriptSource, timeScale, skipTakeoverAbove);
+          Plural.count(sessions, "session"), concurrency, Plural.count(orchestrators, "orchestrator"),
+          Plural.count(smallWorkers, "small worker"), latency, scriptSource, timeScale, skipTakeoverAbove);
       System.out.println("figures are in modelled time (wall time / time scale); measured from 10% of sessions done to the last one started"
           + " (the saturated part); queue delay: waiting time of large-model requests in a large worker's queue");
       System.out.printf("%6s %12s %8s %10s %14s %14s %14s %12s %10s %11s %9s%n", "large", "tokens/s", "speedup", "large util",
@@ -308,7 +309,8 @@ public final class SimulateCommand implements Callable<Integer> {
           .toCompletableFuture().get(60, TimeUnit.SECONDS);
       if (w.workers().size() >= count) return new ArrayList<>(w.workers());
       if (System.nanoTime() > deadline)
-        throw new IllegalStateException("only " + w.workers().size() + " of " + Plural.count(count, role + " worker") + " joined within 60 s");
+        throw new IllegalStateException("only " + w.workers().size() + " of " + Plural.count(count, role + " worker")
+            + " joined within 60 s");
       Thread.sleep(50); // polling the listing
     }
   }

@@ -41,10 +41,8 @@ class LocalScriptSettingsTest {
 
   @Test
   void aPortWithALeadingZeroIsRefusedAsNoPort(@TempDir Path dir) throws Exception {
-    Run up = LocalClusterScriptIT.run(env(dir, "TANDEM_CLUSTER_PORT", "08080"), "up");
-    assertEquals(2, up.exit(), up.output());
     assertEquals("local.sh: TANDEM_CLUSTER_PORT=08080: not a port; give a number from 1 to 65533 (the cluster ports of the 3"
-        + " nodes are it and the 2 after it)", up.output().strip());
+        + " nodes are it and the 2 after it)", refusedUp(dir, "TANDEM_CLUSTER_PORT", "08080"));
   }
 
   /**
@@ -53,20 +51,22 @@ class LocalScriptSettingsTest {
    */
   @Test
   void portsPastTheLastPortAreRefusedNamingThemAndTheHighestThatFits(@TempDir Path dir) throws Exception {
-    Run cluster = LocalClusterScriptIT.run(env(dir, "TANDEM_CLUSTER_PORT", "65534"), "up");
-    assertEquals(2, cluster.exit(), cluster.output());
     assertEquals("local.sh: TANDEM_CLUSTER_PORT=65534: the cluster ports of the 3 nodes would be 65534 to 65536, past 65535,"
-        + " the last port there is; give a number from 1 to 65533", cluster.output().strip());
-    Run http = LocalClusterScriptIT.run(env(dir, "TANDEM_HTTP_PORT", "65535", "TANDEM_ORCHESTRATORS", "2"), "up");
-    assertEquals(2, http.exit(), http.output());
+        + " the last port there is; give a number from 1 to 65533", refusedUp(dir, "TANDEM_CLUSTER_PORT", "65534"));
     assertEquals("local.sh: TANDEM_HTTP_PORT=65535: the HTTP ports of the 2 orchestrators would be 65535 to 65536, past 65535,"
-        + " the last port there is; give a number from 1 to 65534", http.output().strip());
+        + " the last port there is; give a number from 1 to 65534",
+        refusedUp(dir, "TANDEM_HTTP_PORT", "65535", "TANDEM_ORCHESTRATORS", "2"));
     // One orchestrator takes one HTTP port: 65535 is taken, and the next setting is the one refused.
-    Run one = LocalClusterScriptIT.run(env(dir, "TANDEM_HTTP_PORT", "65535", "TANDEM_UP_TIMEOUT", "soon"), "up");
-    assertEquals(2, one.exit(), one.output());
     assertEquals("local.sh: TANDEM_UP_TIMEOUT=soon: not a number of seconds; give a whole number from 1 to 999999 (default 120)",
-        one.output().strip());
+        refusedUp(dir, "TANDEM_HTTP_PORT", "65535", "TANDEM_UP_TIMEOUT", "soon"));
+  }
+
+  /** What {@code up} with these settings says, refusing them with exit status 2 before it starts any node. */
+  private static String refusedUp(Path dir, String... settings) throws Exception {
+    Run up = LocalClusterScriptIT.run(env(dir, settings), "up");
+    assertEquals(2, up.exit(), up.output());
     assertEquals(List.of(), Files.exists(dir) ? LocalClusterScriptIT.pidFiles(dir) : List.of(), "nothing started");
+    return up.output().strip();
   }
 
   @Test

@@ -117,7 +117,8 @@ public record HttpSettings(
       return "tandem.http." + key + " must be infinite (none), got " + given + why + ", more than " + ConfigSection.LONGEST_DELAY_SAID
           + answer;
     Duration like = Duration.ofHours(sessionDeadline.toHours() + 1);
-    String likeSaid = like.compareTo(ConfigSection.LONGEST_DELAY) <= 0 ? like.toHours() + "h" : ConfigSection.LONGEST_DELAY.toSeconds() + "s";
+    String likeSaid = like.compareTo(ConfigSection.LONGEST_DELAY) <= 0 ? like.toHours() + "h"
+        : ConfigSection.LONGEST_DELAY.toSeconds() + "s";
     return "tandem.http." + key + " must be a duration of more than " + seconds(sessionDeadline) + " s and at most "
         + ConfigSection.LONGEST_DELAY_SAID + ", like " + likeSaid + ", or infinite (none), got " + given + why + answer;
   }

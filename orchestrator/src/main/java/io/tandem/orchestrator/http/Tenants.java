@@ -69,7 +69,8 @@ public final class Tenants {
     if (s == null) throw new IllegalStateException("unknown tenant " + tenant);
     s.refill(nanoTime.getAsLong());
     if (s.maxConcurrent > 0 && s.running >= s.maxConcurrent)
-      throw ApiError.rateLimited(ApiError.Limit.requests, "tenant '" + tenant + "' already has " + Plural.count(s.running, "request") + " running, its limit is "
+      throw ApiError.rateLimited(ApiError.Limit.requests, "tenant '" + tenant + "' already has " + Plural.count(s.running, "request")
+          + " running, its limit is "
           + s.maxConcurrent + "; retry when one finishes", retryAfterSeconds);
     if (s.tokensPerMinute > 0 && s.tokens < 1) {
       double perSecond = s.tokensPerMinute / 60.0;
