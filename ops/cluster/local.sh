@@ -61,6 +61,7 @@ cluster_dir() {
 load_settings() {
   # Where `up` ran: relative model paths are relative to it, for the nodes `restart` starts too.
   workdir="$PWD"
+  local fresh=
   if [ "$1" != up ] && [ -f "$settings" ]; then
     # shellcheck disable=SC1090
     . "$settings"
@@ -71,25 +72,39 @@ load_settings() {
     large="${TANDEM_LARGE:-$repo/ops/demo/large}"
     orchestrators="${TANDEM_ORCHESTRATORS:-1}"
     java_opts="${TANDEM_JAVA_OPTS:--Xmx1g}"
-    # A port that is no number would fail only after every node has started.
-    require_port TANDEM_HTTP_PORT "$http_port" 1
-    require_port TANDEM_CLUSTER_PORT "$cluster_port" 3
+    fresh=1
   fi
   case "$orchestrators" in
     1) nodes=(orchestrator small large) ;;
     2) nodes=(orchestrator small large orchestrator2) ;;
     *) echo "local.sh: TANDEM_ORCHESTRATORS must be 1 or 2, not '$orchestrators'" >&2; exit 2 ;;
   esac
+  if [ -n "$fresh" ]; then
+    # A port that is no number, or ports past 65535, would fail only after every node has started.
+    require_port TANDEM_HTTP_PORT "$http_port" "$orchestrators" HTTP orchestrator
+    require_port TANDEM_CLUSTER_PORT "$cluster_port" "${#nodes[@]}" cluster node
+  fi
   # Read by `up` and `restart` only once nodes run: a bad one would fail with them left running.
   up_timeout="${TANDEM_UP_TIMEOUT:-120}"
   case "$1" in up|restart) require_seconds TANDEM_UP_TIMEOUT "$up_timeout" ;; esac
 }
 
-# $1=$2 is a port number from which the next $3 ports are free to use too (all within 1-65535).
+# $1=$2 is the first of the $3 consecutive $4 ports of the $3 $5s (one each), all within 1-65535.
 # Checked as text before any arithmetic: bash evaluates a variable's text in $((...)) as an expression.
 require_port() {
-  if ! [[ "$2" =~ ^[1-9][0-9]{0,4}$ ]] || [ $(($2 + $3)) -gt 65535 ]; then
-    echo "local.sh: $1=$2: not a port; give a number from 1 to $((65535 - $3)) (the nodes also use the $3 port(s) after it)" >&2
+  local last=$((65536 - $3)) which=""
+  case "$3" in
+    1) ;;
+    2) which=" (the $4 ports of the 2 ${5}s are it and the one after it)" ;;
+    *) which=" (the $4 ports of the $3 ${5}s are it and the $(($3 - 1)) after it)" ;;
+  esac
+  if ! [[ "$2" =~ ^[1-9][0-9]{0,4}$ ]] || [ "$2" -gt 65535 ]; then
+    echo "local.sh: $1=$2: not a port; give a number from 1 to $last$which" >&2
+    exit 2
+  fi
+  if [ "$2" -gt "$last" ]; then
+    echo "local.sh: $1=$2: the $4 ports of the $3 ${5}s would be $2 to $(($2 + $3 - 1)), past 65535, the last port there is;" \
+      "give a number from 1 to $last" >&2
     exit 2
   fi
 }
@@ -188,8 +203,8 @@ up() {
       case "$p" in HTTP*) case "$n" in orchestrator*) ;; *) continue ;; esac ;; esac
       if [ -n "${owner[${p##* }]:-}" ]; then
         echo "local.sh: port ${p##* } is both the ${owner[${p##* }]} and the ${p% *} of $n; choose ports that do not overlap:" \
-          "the cluster ports are TANDEM_CLUSTER_PORT and the 3 after it, the HTTP ports TANDEM_HTTP_PORT and, with" \
-          "TANDEM_ORCHESTRATORS=2, the one after it" >&2
+          "the cluster ports are TANDEM_CLUSTER_PORT and the $((${#nodes[@]} - 1)) after it, the HTTP ports TANDEM_HTTP_PORT and," \
+          "with TANDEM_ORCHESTRATORS=2, the one after it" >&2
         exit 2
       fi
       owner[${p##* }]="${p% *} of $n"

@@ -10,6 +10,7 @@ import io.tandem.orchestrator.http.HttpSettings;
 import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.http.TenantSpec;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.text.Plural;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -211,7 +212,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (failed.get() == requests) {
       int port = URI.create(url).getPort();
-      throw new IllegalStateException("nothing answers at " + url + " (none of the " + requests + " requests got an answer);"
+      String unanswered = requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer";
+      throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + ");"
           + " start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + ") or give --url of a running one");
     }
     long[] sorted = latencies.clone();
@@ -236,10 +238,10 @@ public final class BenchHttpCommand implements Callable<Integer> {
     out.put("stream_errors", streamErrors.get());
     out.put("transport_errors", failed.get());
     if (json) System.out.println(out);
-    else System.out.printf("%d requests, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
+    else System.out.printf("%s, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
             + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d, streams ended by an error %d,"
             + " transport errors %d%n",
-        requests, concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
+        Plural.count(requests, "request"), concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
         percentile(sorted, 0.5) / 1e6, percentile(sorted, 0.99) / 1e6, ok.get(), r429.get(), r503.get(), other.get(),
         streamErrors.get(), failed.get());
     return other.get() + failed.get() + streamErrors.get() == 0 ? 0 : 1;

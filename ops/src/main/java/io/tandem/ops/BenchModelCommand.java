@@ -8,6 +8,7 @@ import io.tandem.inference.hf.HfConfig;
 import io.tandem.inference.hf.KvCache;
 import io.tandem.inference.hf.Precision;
 import io.tandem.inference.hf.Torch;
+import io.tandem.protocol.text.Plural;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,7 +113,7 @@ public final class BenchModelCommand implements Callable<Integer> {
           prefill[r] = promptTokens / prefill(m, randomTokens(rng, promptTokens, vocab));
         }
         double prefillTps = median(prefill);
-        say("prefill %d tokens: %.1f tokens/s (median of %d)", promptTokens, prefillTps, runs);
+        say("prefill %s: %.1f tokens/s (median of %d)", Plural.count(promptTokens, "token"), prefillTps, runs);
 
         ObjectNode out = new ObjectMapper().createObjectNode();
         out.put("precision", p.configName());
@@ -128,8 +129,8 @@ public final class BenchModelCommand implements Callable<Integer> {
           }
           double median = median(tps);
           decode.addObject().put("batch", batch).put("tokens_per_s", round(median));
-          say("decode batch %d: %.1f tokens/s aggregate, %.1f per sequence (median of %d, %d steps after a %d-token prompt)",
-              batch, median, median / batch, runs, newTokens, promptTokens);
+          say("decode batch %d: %.1f tokens/s aggregate, %.1f per sequence (median of %d, %s after a %d-token prompt)",
+              batch, median, median / batch, runs, Plural.count(newTokens, "step"), promptTokens);
         }
         long rss = peakRssBytes();
         out.put("load_s", round(loadS));

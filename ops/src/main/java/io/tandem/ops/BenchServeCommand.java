@@ -14,6 +14,7 @@ import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.Plural;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -120,7 +121,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     }
     if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
     if (workload > qs.size())
-      throw new UsageError("--problems " + workload + " is more than the " + qs.size() + " questions in "
+      throw new UsageError("--problems " + workload + " is more than the " + Plural.count(qs.size(), "question") + " in "
           + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")
           + ", or a longer prompt file");
     return qs;

@@ -11,6 +11,7 @@ import io.tandem.ops.eval.Problem;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.Plural;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,7 +63,7 @@ public final class EvalCommand implements Callable<Integer> {
   Path out;
 
   @Option(names = "--warmup", paramLabel = "N", description = "Problems each mode runs untimed before its measured run"
-      + " (the first N; their answers are not scored). Default: the concurrency, at least 8.")
+      + " (the first N, at most all of them; their answers are not scored). Default: the concurrency, at least 8.")
   Integer warmup;
 
   @Option(names = "--json", description = "Print results.json on stdout instead of the table.")
@@ -94,6 +95,9 @@ public final class EvalCommand implements Callable<Integer> {
     ModelOptions.requireOutputFolder("--out", outDir);
     if (limit != null) problems = problems.subList(0, Math.min(limit, problems.size()));
     int warm = Math.min(warmup != null ? warmup : Math.max(concurrency, 8), problems.size());
+    if (warmup != null && warmup > warm)
+      System.err.printf("tandem eval: --warmup %d is more than the %s to run; each mode warms up on all of them%n", warmup,
+          Plural.count(problems.size(), "problem"));
     List<Role> needed = new ArrayList<>();
     if (modes.stream().anyMatch(m -> m != Mode.large)) needed.add(Role.small);
     if (modes.stream().anyMatch(m -> m != Mode.small)) needed.add(Role.large);
@@ -124,7 +128,7 @@ public final class EvalCommand implements Callable<Integer> {
         // charged to whichever mode runs first. Then no mode starts from prefixes an earlier run
         // left cached (a large model's answer shares its forward pass with the small model's draft).
         if (warm > 0) {
-          if (!progress) err.printf("tandem eval: %s: warm-up, %d problems untimed%n", mode, warm);
+          if (!progress) err.printf("tandem eval: %s: warm-up, %s untimed%n", mode, Plural.count(warm, "problem"));
           EvalRunner.run(node, mode, problems.subList(0, warm), settings, new ArrayList<>(), err, false);
         }
         WorkerStatsCollector.resetPrefixCaches(node, needed);

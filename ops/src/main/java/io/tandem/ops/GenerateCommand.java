@@ -15,6 +15,7 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.PaperConfigLoader;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.Plural;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -101,8 +102,7 @@ public final class GenerateCommand implements Callable<Integer> {
     // Said even with --quiet: the text that follows would otherwise look like a fault of the server.
     if (caseFile == null && !io.tandem.ops.demo.DemoModels.isTaskQuestion(prompt)
         && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name())))
-      System.err.println("tandem generate: the demo pair answers only sums of six two-digit numbers, such as \"Compute 40 + 85"
-          + " + 79 + 26 + 57 + 87.\"; expect text without meaning for this prompt, or give --small and --large");
+      System.err.println(offTaskWarning(needed));
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
         maxTokens, speculative, mode, true);
@@ -126,8 +126,8 @@ public final class GenerateCommand implements Callable<Integer> {
         double s = (System.nanoTime() - t0) / 1e9;
         var c = fin.trace().counters();
         System.err.printf("tandem: %s, %s (small %d, large %d, injected %d), %s, %s, %.2f s%n",
-            fin.trace().finishReason(), count(fin.usage().completionTokens(), "token"), c.smallTokens(), c.largeTokens(),
-            c.injectedTokens(), count(c.takeovers(), "takeover"), count(c.recaps(), "recap"), s);
+            fin.trace().finishReason(), Plural.count(fin.usage().completionTokens(), "token"), c.smallTokens(), c.largeTokens(),
+            c.injectedTokens(), Plural.count(c.takeovers(), "takeover"), Plural.count(c.recaps(), "recap"), s);
       }
       return 0;
     } finally {
@@ -139,9 +139,16 @@ public final class GenerateCommand implements Callable<Integer> {
     }
   }
 
-  /** "1 takeover", "2 takeovers". */
-  static String count(long n, String noun) {
-    return n + " " + noun + (n == 1 ? "" : "s");
+  /**
+   * What a prompt outside the demo task gets from the demo models of {@code roles}, whether their
+   * folders were given ({@code --small ops/demo/small}) or left to the default: the other models to
+   * give are named by their flags either way.
+   */
+  static String offTaskWarning(List<Role> roles) {
+    boolean pair = roles.size() == 2;
+    return "tandem generate: " + (pair ? "the demo pair answers" : "the demo " + roles.get(0) + " model answers")
+        + " only sums of six two-digit numbers, such as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning"
+        + " for this prompt, or give " + (pair ? "other models with --small and --large" : "another model with --" + roles.get(0));
   }
 
   private boolean hasExplicitMaxTokens() {

@@ -25,6 +25,7 @@ import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.io.InputStream;
 import java.net.ServerSocket;
@@ -131,8 +132,9 @@ public final class SimulateCommand implements Callable<Integer> {
     Path dir = Files.createTempDirectory("tandem-simulate");
     String[] specs = models(dir);
     if (!json) {
-      System.out.printf("tandem simulate: %d sessions (%d in flight) over %d orchestrators, %d small workers; latency %s, scripts %s, time scale %.3g, skip takeovers above %s%n",
-          sessions, concurrency, orchestrators, smallWorkers, latency, scriptSource, timeScale, skipTakeoverAbove);
+      System.out.printf("tandem simulate: %s (%d in flight) over %s, %s; latency %s, scripts %s, time scale %.3g, skip takeovers above %s%n",
+          Plural.count(sessions, "session"), concurrency, Plural.count(orchestrators, "orchestrator"),
+          Plural.count(smallWorkers, "small worker"), latency, scriptSource, timeScale, skipTakeoverAbove);
       System.out.println("figures are in modelled time (wall time / time scale); measured from 10% of sessions done to the last one started"
           + " (the saturated part); queue delay: waiting time of large-model requests in a large worker's queue");
       System.out.printf("%6s %12s %8s %10s %14s %14s %14s %12s %10s %11s %9s%n", "large", "tokens/s", "speedup", "large util",
@@ -307,7 +309,8 @@ public final class SimulateCommand implements Callable<Integer> {
           .toCompletableFuture().get(60, TimeUnit.SECONDS);
       if (w.workers().size() >= count) return new ArrayList<>(w.workers());
       if (System.nanoTime() > deadline)
-        throw new IllegalStateException("only " + w.workers().size() + " of " + count + " " + role + " workers joined within 60 s");
+        throw new IllegalStateException("only " + w.workers().size() + " of " + Plural.count(count, role + " worker")
+            + " joined within 60 s");
       Thread.sleep(50); // polling the listing
     }
   }
@@ -390,7 +393,7 @@ public final class SimulateCommand implements Callable<Integer> {
       largeTokens += f.trace().counters().largeTokens();
     }
     if (failed > 0)
-      System.err.println("tandem simulate: " + failed + " of " + sessions + " sessions failed (see the log above)");
+      System.err.println("tandem simulate: " + failed + " of " + Plural.count(sessions, "session") + " failed (see the log above)");
     double busy = 0, up = 0;
     for (int i = 0; i < after.size(); i++) {
       // Each worker's own clock: busy and up time come from the same snapshot.

@@ -9,6 +9,7 @@ import io.tandem.ops.demo.DemoModels;
 import io.tandem.ops.demo.DemoTokenizer;
 import io.tandem.ops.demo.DemoTrainer;
 import io.tandem.ops.demo.SumTask;
+import io.tandem.protocol.text.Plural;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -158,7 +159,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
 
   /** "small for 6 minutes", "large for 500 steps": how long a plan trains. */
   private static String length(DemoTrainer.Plan plan) {
-    return plan.name() + " for " + (plan.maxSteps() > 0 ? GenerateCommand.count(plan.maxSteps(), "step")
+    return plan.name() + " for " + (plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step")
         : java.math.BigDecimal.valueOf(plan.minutes()).stripTrailingZeros().toPlainString() + " minutes");
   }
 

@@ -61,25 +61,48 @@ class EvalCommandTest {
 
   @Test
   void theLastLineNamesEveryFileWritten(@TempDir Path tmp) throws Exception {
+    Path out = tmp.resolve("out");
+    List<String> lines = stderrOfOneProblem(tmp, "--large", "scripted:" + tmp.resolve("small.json"), "--modes", "small,speculative",
+        "--out", out.toString());
+    assertEquals("tandem eval: wrote " + out.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
+        + "samples-small.jsonl, samples-speculative.jsonl", lines.get(lines.size() - 1));
+    for (String f : List.of("results.json", "results.md", "accuracy-vs-speed.png", "samples-small.jsonl", "samples-speculative.jsonl"))
+      assertTrue(Files.isRegularFile(out.resolve(f)), f);
+  }
+
+  /** A --warmup beyond the problems to run is cut to them, and the run says so; one problem is "1 problem". */
+  @Test
+  void aWarmupBeyondTheProblemsIsCutToThemAndSaidSo(@TempDir Path tmp) throws Exception {
+    Path out = tmp.resolve("out");
+    List<String> lines = stderrOfOneProblem(tmp, "--modes", "small", "--warmup", "5", "--out", out.toString());
+    assertTrue(lines.contains("tandem eval: --warmup 5 is more than the 1 problem to run; each mode warms up on all of them"),
+        lines.toString());
+    assertTrue(lines.contains("tandem eval: small: warm-up, 1 problem untimed"), lines.toString());
+    JsonNode results = new ObjectMapper().readTree(Files.readString(out.resolve("results.json")));
+    assertEquals(1, results.path("settings").path("warmup_problems").asInt());
+  }
+
+  /**
+   * The lines {@code eval} writes on stderr over one problem ({@code tmp/math.jsonl}) that the
+   * small model's script ({@code tmp/small.json}) answers right, with {@code more} options; it exits 0.
+   */
+  private static List<String> stderrOfOneProblem(Path tmp, String... more) throws Exception {
     Path data = Files.writeString(tmp.resolve("math.jsonl"), "{\"problem\": \"What is 179 + 1?\", \"answer\": \"180\"}\n");
     Path script = Files.writeString(tmp.resolve("small.json"), "{\"tokens\": [\" \\\\boxed{\", \"180\", \"}\"]}");
-    Path out = tmp.resolve("out");
+    List<String> args = new java.util.ArrayList<>(List.of("eval", "--data", data.toString(), "--small", "scripted:" + script));
+    args.addAll(List.of(more));
     java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
     java.io.PrintStream stderr = System.err;
     System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
     int code;
     try {
-      code = Tandem.commandLine().execute("eval", "--data", data.toString(), "--small", "scripted:" + script,
-          "--large", "scripted:" + script, "--modes", "small,speculative", "--out", out.toString());
+      code = Tandem.commandLine().execute(args.toArray(String[]::new));
     } finally {
       System.setErr(stderr);
     }
-    assertEquals(0, code, err.toString());
-    List<String> lines = err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().toList();
-    assertEquals("tandem eval: wrote " + out.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
-        + "samples-small.jsonl, samples-speculative.jsonl", lines.get(lines.size() - 1));
-    for (String f : List.of("results.json", "results.md", "accuracy-vs-speed.png", "samples-small.jsonl", "samples-speculative.jsonl"))
-      assertTrue(Files.isRegularFile(out.resolve(f)), f);
+    String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertEquals(0, code, said);
+    return said.lines().toList();
   }
 
   @Test

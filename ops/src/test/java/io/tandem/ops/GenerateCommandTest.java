@@ -73,11 +73,22 @@ class GenerateCommandTest {
     assertEquals(expected.toString().trim(), r.out.trim());
   }
 
-  /** The demo pair knows one task; a prompt outside it gets a line saying so, --quiet or not. */
+  /**
+   * The demo pair knows one task; a prompt outside it gets a line saying so, --quiet or not, and
+   * the same line when the pair's folders are given: what to give instead is other models.
+   */
   @Test
   void theDemoPairSaysWhenAPromptIsOutsideItsTask() throws Exception {
     String warning = "the demo pair answers only sums of six two-digit numbers";
-    assertTrue(stderrOf("generate", "--prompt", "What is 2+2?", "--max-tokens", "4", "--quiet").contains(warning));
+    String line = "tandem generate: " + warning + ", such as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning"
+        + " for this prompt, or give other models with --small and --large";
+    assertTrue(stderrOf("generate", "--prompt", "What is 2+2?", "--max-tokens", "4", "--quiet").lines().toList().contains(line));
+    // The test runs in ops/: the demo folders are demo/small and demo/large.
+    assertTrue(stderrOf("generate", "--small", "demo/small", "--large", "demo/large", "--prompt", "What is 2+2?", "--max-tokens", "4",
+        "--quiet").lines().toList().contains(line), "the pair given by its folders");
+    assertTrue(stderrOf("generate", "--small", "demo/small", "--mode", "small", "--prompt", "What is 2+2?", "--max-tokens", "4",
+        "--quiet").lines().toList().contains("tandem generate: the demo small model answers only sums of six two-digit numbers, such as"
+        + " \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning for this prompt, or give another model with --small"));
     assertTrue(!stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--max-tokens", "4", "--quiet")
         .contains(warning), "a question of the task");
     Path tiny = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen2-tiny").toAbsolutePath();

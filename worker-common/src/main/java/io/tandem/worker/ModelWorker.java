@@ -11,6 +11,7 @@ import io.tandem.inference.LanguageModel;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.worker.WorkerProtocol;
 import io.tandem.protocol.worker.WorkerProtocol.Cancel;
 import io.tandem.protocol.worker.WorkerProtocol.Command;
@@ -91,7 +92,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     int n = sequencesAtFullContext(model, settings);
     return String.format(Locale.ROOT, "; KV cache budget %s (%,d bytes per token): room for %s at the full context of %,d tokens",
         bytes(settings.kvCacheBytes()), model.cacheBytesPerToken(),
-        n == settings.effectiveBatch() ? "a whole batch (" + n + " sequences)" : n + " sequence(s)", model.contextLength());
+        n == settings.effectiveBatch() ? "a whole batch (" + Plural.count(n, "sequence") + ")" : n + " sequence(s)", model.contextLength());
   }
 
   /**

@@ -14,6 +14,7 @@ import io.tandem.inference.hf.Torch;
 import io.tandem.inference.text.ChatTemplate;
 import io.tandem.inference.text.HfTokenizer;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.text.Plural;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -152,7 +153,7 @@ public final class DemoTrainer {
       if (plan.init() != null) model.loadWeights(plan.init());
       log.printf("train-demo: %s, %,d parameters, batch %d, lr %.1e, %s%s%n", plan.name(), model.parameterCount(),
           plan.batch(), plan.learningRate(), plan.init() == null ? "" : "continuing " + plan.init() + ", ",
-          plan.maxSteps() > 0 ? plan.maxSteps() + " steps" : plan.minutes() + " minutes");
+          plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step") : plan.minutes() + " minutes");
       long t0 = System.nanoTime();
       double budgetNanos = plan.minutes() * 60e9;
       int step = 0;
@@ -270,8 +271,8 @@ public final class DemoTrainer {
       }
       double minutes = (System.nanoTime() - t0) / 60e9;
       save(model, eos, out);
-      log.printf("train-demo: %s done: %d steps in %.1f min (%d non-finite steps skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
-          plan.name(), step, minutes, skipped, first, smoothed, out);
+      log.printf("train-demo: %s done: %s in %.1f min (%s skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
+          plan.name(), Plural.count(step, "step"), minutes, Plural.count(skipped, "non-finite step"), first, smoothed, out);
       return new Report(plan.name(), model.parameterCount(), step, minutes, first, smoothed, examples);
     } finally {
       tokenizer.close();

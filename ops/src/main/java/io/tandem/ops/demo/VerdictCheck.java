@@ -3,6 +3,7 @@ package io.tandem.ops.demo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.ops.eval.Problem;
+import io.tandem.protocol.text.Plural;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -146,7 +147,7 @@ public final class VerdictCheck {
 
     public void print(String title, PrintStream out) {
       int all = counts.values().stream().mapToInt(Integer::intValue).sum();
-      out.printf("%s: %d answers, %d with a verification, %d of them true (%s)%n", title, all, checked(),
+      out.printf("%s: %s, %d with a verification, %d of them true (%s)%n", title, Plural.count(all, "answer"), checked(),
           count(Finding.TRUE), checked() == 0 ? "none to check" : String.format("%.1f%%", 100 * trueShare()));
       for (Finding f : Finding.values()) {
         if (f != Finding.TRUE && f != Finding.NONE) out.printf("  %-20s %d%n", f, count(f));

@@ -41,10 +41,32 @@ class LocalScriptSettingsTest {
 
   @Test
   void aPortWithALeadingZeroIsRefusedAsNoPort(@TempDir Path dir) throws Exception {
-    Run up = LocalClusterScriptIT.run(env(dir, "TANDEM_CLUSTER_PORT", "08080"), "up");
+    assertEquals("local.sh: TANDEM_CLUSTER_PORT=08080: not a port; give a number from 1 to 65533 (the cluster ports of the 3"
+        + " nodes are it and the 2 after it)", refusedUp(dir, "TANDEM_CLUSTER_PORT", "08080"));
+  }
+
+  /**
+   * A port whose nodes' ports would run past 65535 is a port: the refusal says which ports the
+   * nodes would take and the highest first port there is room for, counting the nodes that run.
+   */
+  @Test
+  void portsPastTheLastPortAreRefusedNamingThemAndTheHighestThatFits(@TempDir Path dir) throws Exception {
+    assertEquals("local.sh: TANDEM_CLUSTER_PORT=65534: the cluster ports of the 3 nodes would be 65534 to 65536, past 65535,"
+        + " the last port there is; give a number from 1 to 65533", refusedUp(dir, "TANDEM_CLUSTER_PORT", "65534"));
+    assertEquals("local.sh: TANDEM_HTTP_PORT=65535: the HTTP ports of the 2 orchestrators would be 65535 to 65536, past 65535,"
+        + " the last port there is; give a number from 1 to 65534",
+        refusedUp(dir, "TANDEM_HTTP_PORT", "65535", "TANDEM_ORCHESTRATORS", "2"));
+    // One orchestrator takes one HTTP port: 65535 is taken, and the next setting is the one refused.
+    assertEquals("local.sh: TANDEM_UP_TIMEOUT=soon: not a number of seconds; give a whole number from 1 to 999999 (default 120)",
+        refusedUp(dir, "TANDEM_HTTP_PORT", "65535", "TANDEM_UP_TIMEOUT", "soon"));
+  }
+
+  /** What {@code up} with these settings says, refusing them with exit status 2 before it starts any node. */
+  private static String refusedUp(Path dir, String... settings) throws Exception {
+    Run up = LocalClusterScriptIT.run(env(dir, settings), "up");
     assertEquals(2, up.exit(), up.output());
-    assertEquals("local.sh: TANDEM_CLUSTER_PORT=08080: not a port; give a number from 1 to 65532 (the nodes also use the 3"
-        + " port(s) after it)", up.output().strip());
+    assertEquals(List.of(), Files.exists(dir) ? LocalClusterScriptIT.pidFiles(dir) : List.of(), "nothing started");
+    return up.output().strip();
   }
 
   @Test
@@ -52,7 +74,7 @@ class LocalScriptSettingsTest {
     Run up = LocalClusterScriptIT.run(env(dir, "TANDEM_HTTP_PORT", "18111"), "up");
     assertEquals(2, up.exit(), up.output());
     assertEquals("local.sh: port 18111 is both the HTTP port of orchestrator and the cluster port of small; choose ports"
-        + " that do not overlap: the cluster ports are TANDEM_CLUSTER_PORT and the 3 after it, the HTTP ports"
+        + " that do not overlap: the cluster ports are TANDEM_CLUSTER_PORT and the 2 after it, the HTTP ports"
         + " TANDEM_HTTP_PORT and, with TANDEM_ORCHESTRATORS=2, the one after it", up.output().strip());
     assertEquals(List.of(), Files.exists(dir) ? LocalClusterScriptIT.pidFiles(dir) : List.of(), "nothing started");
   }

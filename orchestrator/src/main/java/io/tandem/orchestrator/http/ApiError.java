@@ -166,9 +166,4 @@ public final class ApiError extends RuntimeException {
       default -> StatusCodes.get(status);
     };
   }
-
-  /** {@code n} and {@code word}, with an s for any count but one: "1 request", "2 requests". */
-  static String plural(long n, String word) {
-    return n + " " + (n == 1 ? word : word + "s");
-  }
 }

@@ -9,6 +9,7 @@ import io.tandem.protocol.Span;
 import io.tandem.protocol.SpanReason;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
+import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.text.StopStrings;
 import java.util.ArrayList;
 import java.util.List;
@@ -255,8 +256,8 @@ final class Generation {
    */
   ApiError error() {
     String m = failed.message() == null ? "the generation failed" : failed.message();
-    if (tokens > 0 && request.stream()) m += " (after " + ApiError.plural(tokens, "token") + " of output, which stand as sent)";
-    else if (tokens > 0) m += " (after " + ApiError.plural(tokens, "token") + " of output, which are not returned)";
+    if (tokens > 0 && request.stream()) m += " (after " + Plural.count(tokens, "token") + " of output, which stand as sent)";
+    else if (tokens > 0) m += " (after " + Plural.count(tokens, "token") + " of output, which are not returned)";
     return ApiError.forFailure(failed.code(), m, retryAfterSeconds);
   }
 

@@ -81,27 +81,46 @@ public record HttpSettings(
    * {@code request-timeout} or {@code idle-timeout} of the section: {@link ConfigSection#INFINITE}
    * for {@code infinite}, else a duration with its unit.
    *
-   * @throws IllegalArgumentException {@link #serverTimeoutMistake} for a value that is neither
+   * @throws IllegalArgumentException {@link #serverTimeoutMistake} for a value that is neither, or a
+   *     duration beyond {@link ConfigSection#LONGEST_DELAY}
    */
   private static Duration serverTimeout(Config c, String key, Duration sessionDeadline) {
     try {
       return ConfigSection.durationOrInfinite(c, key);
     } catch (IllegalArgumentException | com.typesafe.config.ConfigException.BadValue e) {
-      throw new IllegalArgumentException(serverTimeoutMistake(key, ConfigSection.shown(c.getValue(key)), sessionDeadline), e);
+      throw new IllegalArgumentException(serverTimeoutMistake(key, given(c.getValue(key)), sessionDeadline), e);
+    }
+  }
+
+  /** {@code v} as a message quotes it: a duration as it was written ({@code 300d}), anything else as {@link ConfigSection#shown} does. */
+  private static String given(com.typesafe.config.ConfigValue v) {
+    try {
+      com.typesafe.config.ConfigFactory.empty().withValue("v", v).getDuration("v");
+      return v.unwrapped().toString().strip();
+    } catch (com.typesafe.config.ConfigException e) {
+      return ConfigSection.shown(v);
     }
   }
 
   /**
    * What {@code request-timeout} and {@code idle-timeout} take, in one message: both must exceed
    * what a session may wait on its own deadlines, so that every deadline ends as the session's
-   * OpenAI error object, or be {@code infinite} (akka-http's word for none).
+   * OpenAI error object, and be within what Akka's scheduler takes ({@link
+   * ConfigSection#LONGEST_DELAY}), or be {@code infinite} (akka-http's word for none), the only
+   * choice left when a session may wait longer than that.
    */
   private static String serverTimeoutMistake(String key, String given, Duration sessionDeadline) {
-    long hours = sessionDeadline.toHours() + 1;
-    return "tandem.http." + key + " must be a duration of more than " + seconds(sessionDeadline) + " s, like " + hours + "h, or"
-        + " infinite (none), got " + given + "; a session may wait " + seconds(sessionDeadline) + " s on its own deadlines"
-        + " (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's time_out), and a slow request must end with the"
-        + " session's answer, not a bare timeout";
+    String why = "; a session may wait " + seconds(sessionDeadline) + " s on its own deadlines (tandem.session.worker-wait +"
+        + " tandem.session.step-timeout, and the paper's time_out)";
+    String answer = ", and a slow request must end with the session's answer, not a bare timeout";
+    if (sessionDeadline.compareTo(ConfigSection.LONGEST_DELAY) >= 0)
+      return "tandem.http." + key + " must be infinite (none), got " + given + why + ", more than " + ConfigSection.LONGEST_DELAY_SAID
+          + answer;
+    Duration like = Duration.ofHours(sessionDeadline.toHours() + 1);
+    String likeSaid = like.compareTo(ConfigSection.LONGEST_DELAY) <= 0 ? like.toHours() + "h"
+        : ConfigSection.LONGEST_DELAY.toSeconds() + "s";
+    return "tandem.http." + key + " must be a duration of more than " + seconds(sessionDeadline) + " s and at most "
+        + ConfigSection.LONGEST_DELAY_SAID + ", like " + likeSaid + ", or infinite (none), got " + given + why + answer;
   }
 
   /**

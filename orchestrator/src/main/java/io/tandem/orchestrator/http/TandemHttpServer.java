@@ -15,6 +15,7 @@ import akka.stream.javadsl.Flow;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.orchestrator.session.Sessions;
+import io.tandem.protocol.text.Plural;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -174,8 +175,8 @@ public final class TandemHttpServer {
       draining = true;
       // Counted once the port is closed: a request accepted just before still counts.
       return binding.unbind().thenApply(x -> {
-        LOG.info("tandem serve: shutting down; {} requests in flight get up to {} s to finish",
-            tenants.inFlight(), settings.shutdownDeadline().toSeconds());
+        LOG.info("tandem serve: shutting down; {} in flight, given up to {} s to finish",
+            Plural.count(tenants.inFlight(), "request"), settings.shutdownDeadline().toSeconds());
         return Done.getInstance();
       });
     });

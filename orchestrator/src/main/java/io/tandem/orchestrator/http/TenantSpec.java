@@ -61,8 +61,9 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    * @throws IllegalArgumentException naming the entry and its field ({@code SOURCE[0].max-concurrent
    *     must be a whole number (0: unlimited), got the string "lots"}) when the list or an entry is
    *     not of its shape, an entry's number is not written as one ({@code 01}, {@code -1}, {@code
-   *     a}), a field is missing, unknown or out of its range, a key has a character a Bearer token
-   *     may not have (the key is not shown), or a key is listed twice
+   *     a}), a field is missing, unknown or out of its range, a key is not written as a string (a
+   *     number, true or false) or has a character a Bearer token may not have (the key is not shown
+   *     in either case), or a key is listed twice
    */
   public static List<TenantSpec> fromList(ConfigValue list, String source) {
     SortedMap<Long, ConfigValue> entries = numbered(list, source);
@@ -79,6 +80,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         if (!FIELDS.contains(k))
           throw new IllegalArgumentException(where + ": unknown field '" + k + "' (an entry has " + String.join(", ", FIELDS) + ")");
       Config c = ((ConfigObject) entry).toConfig();
+      requireQuotedKey(c, where);
       String key = text(c, "key", where);
       String notAToken = notABearerToken(key);
       if (notAToken != null) throw new IllegalArgumentException(where + ".key " + notAToken);
@@ -160,6 +162,19 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     return "may contain only letters A-Z and a-z, digits and - . _ ~ + /, then = at its end (a token of 'Authorization: Bearer"
         + " KEY', RFC 6750); its character " + (at + 1) + " of " + key.length() + " is " + what + " (the key is not shown here);"
         + " give the tenant a key of those characters, e.g. sk- and letters and digits";
+  }
+
+  /**
+   * Refuses a key written as a number or as true or false, without showing it: HOCON and JSON read
+   * {@code 12345} or {@code 1.50} as a number, whose text a tool that rewrites the file may change
+   * ({@code 1.5}), so the key a client sends would no longer match; a key is text, in quotes.
+   */
+  private static void requireQuotedKey(Config entry, String where) {
+    if (!entry.hasPath("key")) return;
+    ConfigValueType type = entry.getValue("key").valueType();
+    if (type == ConfigValueType.NUMBER || type == ConfigValueType.BOOLEAN)
+      throw new IllegalArgumentException(where + ".key is " + (type == ConfigValueType.NUMBER ? "a number" : "true or false")
+          + ", not a string (the key is not shown here); write the key in quotes: \"key\": \"...\"");
   }
 
   /** A field an entry must have, as a non-blank string. */

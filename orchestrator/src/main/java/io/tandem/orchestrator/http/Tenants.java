@@ -1,5 +1,6 @@
 package io.tandem.orchestrator.http;
 
+import io.tandem.protocol.text.Plural;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +69,8 @@ public final class Tenants {
     if (s == null) throw new IllegalStateException("unknown tenant " + tenant);
     s.refill(nanoTime.getAsLong());
     if (s.maxConcurrent > 0 && s.running >= s.maxConcurrent)
-      throw ApiError.rateLimited(ApiError.Limit.requests, "tenant '" + tenant + "' already has " + ApiError.plural(s.running, "request") + " running, its limit is "
+      throw ApiError.rateLimited(ApiError.Limit.requests, "tenant '" + tenant + "' already has " + Plural.count(s.running, "request")
+          + " running, its limit is "
           + s.maxConcurrent + "; retry when one finishes", retryAfterSeconds);
     if (s.tokensPerMinute > 0 && s.tokens < 1) {
       double perSecond = s.tokensPerMinute / 60.0;
@@ -77,7 +79,7 @@ public final class Tenants {
           + " tokens per minute; retry in " + wait + " s", Math.max(1, wait));
     }
     if (maxInFlight > 0 && inFlight >= maxInFlight)
-      throw ApiError.overloaded("the server is at capacity (" + inFlight + " requests in flight); retry shortly",
+      throw ApiError.overloaded("the server is at capacity (" + Plural.count(inFlight, "request") + " in flight); retry shortly",
           retryAfterSeconds);
     s.running++;
     inFlight++;

@@ -4,13 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.CoordinatedShutdown;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * Shutting down stops taking requests and lets the running ones finish; those still running at the
@@ -20,6 +25,10 @@ class GracefulShutdownTest {
 
   @Test
   void aRequestInFlightWhenTheServerShutsDownStillCompletes() throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
     try (TestServer s = TestServer.start("")) {
       s.gate.close();
       HttpRequest req = HttpRequest.newBuilder(URI.create(s.base + "/v1/chat/completions"))
@@ -45,6 +54,14 @@ class GracefulShutdownTest {
       assertEquals(200, r.statusCode(), r.body());
       assertTrue(r.body().contains("\"completion_tokens\":30"), r.body());
       shutdown.get(60, TimeUnit.SECONDS);
+      List<String> logged;
+      synchronized (lines) { // the appender writes under its own lock
+        logged = lines.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+      }
+      assertTrue(logged.stream().anyMatch(m -> m.startsWith("tandem serve: shutting down; 1 request in flight, given up to ")),
+          logged.toString());
+    } finally {
+      logger.detachAppender(lines);
     }
   }
 

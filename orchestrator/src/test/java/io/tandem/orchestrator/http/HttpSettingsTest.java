@@ -38,7 +38,8 @@ class HttpSettingsTest {
    */
   @Test
   void aServerTimeoutThatCannotBeUsedIsRefusedSayingWhatItTakes() {
-    String takes = " must be a duration of more than 310 s, like 1h, or infinite (none), got ";
+    String takes = " must be a duration of more than 310 s and at most 21474835s (248 days, the longest delay Akka's scheduler"
+        + " takes), like 1h, or infinite (none), got ";
     String why = "; a session may wait 310 s on its own deadlines (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's"
         + " time_out), and a slow request must end with the session's answer, not a bare timeout";
     Map<String, String> refusals = new java.util.LinkedHashMap<>();
@@ -57,6 +58,46 @@ class HttpSettingsTest {
     HttpSettings s = HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load()));
     assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.idleTimeout(), "akka-http takes infinite for either");
     assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.requestTimeout());
+  }
+
+  /**
+   * A server timeout beyond what Akka's scheduler takes (about 248 days) is refused by the rule of
+   * its key, which names that limit and infinite, not by one that leaves infinite out.
+   */
+  @Test
+  void aServerTimeoutBeyondAkkasSchedulerIsRefusedNamingTheLimitAndInfinite() {
+    for (String key : List.of("request-timeout", "idle-timeout"))
+      assertEquals("tandem.http." + key + " must be a duration of more than 310 s and at most 21474835s (248 days, the longest"
+          + " delay Akka's scheduler takes), like 1h, or infinite (none), got 300d; a session may wait 310 s on its own deadlines"
+          + " (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's time_out), and a slow request must end"
+          + " with the session's answer, not a bare timeout", refusedProperties(Map.of("tandem.http." + key, "300d")), key);
+    Properties p = new Properties();
+    p.setProperty("tandem.http.request-timeout", "248d");
+    assertEquals(java.time.Duration.ofDays(248),
+        HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())).requestTimeout());
+  }
+
+  /**
+   * When a session may wait longer than Akka's scheduler takes, no duration exceeds that and is
+   * within it: infinite is the one value the refusal offers.
+   */
+  @Test
+  void whenASessionMayWaitBeyondAkkasSchedulerOnlyInfiniteIsOffered() {
+    String message = refusedProperties(Map.of("tandem.session.worker-wait", "200d", "tandem.session.step-timeout", "100d",
+        "tandem.http.request-timeout", "240d"));
+    assertEquals("tandem.http.request-timeout must be infinite (none), got 20736000 s; a session may wait 25920000 s on its own"
+        + " deadlines (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's time_out), more than 21474835s"
+        + " (248 days, the longest delay Akka's scheduler takes), and a slow request must end with the session's answer, not a"
+        + " bare timeout", message);
+    String nearTheLimit = refusedProperties(Map.of("tandem.session.worker-wait", "21474000s", "tandem.session.step-timeout", "100s",
+        "tandem.http.request-timeout", "1h"));
+    assertTrue(nearTheLimit.startsWith("tandem.http.request-timeout must be a duration of more than 21474100 s and at most 21474835s"
+        + " (248 days, the longest delay Akka's scheduler takes), like 21474835s, or infinite (none), got 3600 s;"), nearTheLimit);
+    Properties p = new Properties();
+    p.putAll(Map.of("tandem.session.worker-wait", "200d", "tandem.session.step-timeout", "100d",
+        "tandem.http.request-timeout", "infinite", "tandem.http.idle-timeout", "infinite"));
+    assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE,
+        HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())).requestTimeout());
   }
 
   /** A system property cannot carry a list: entries given by index make the list, as for tandem.ROLE.devices. */

@@ -2,6 +2,7 @@ package io.tandem.orchestrator.http;
 
 import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
@@ -11,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -176,5 +178,14 @@ class TenantLimitsTest {
         "tandem:worker_queue_length{role=\"large\"", "tandem:prefix_cache_hits_total{role=\"small\"", "tandem:takeovers_total"})
       assertTrue(metrics.contains(name), "metrics have " + name);
     assertTrue(server.metric("tandem:takeovers_total") > 0);
+  }
+
+  /** A server of one request in flight says "1 request", as its operator would write it. */
+  @Test
+  void aServerFullWithOneRequestSaysOneRequest() {
+    Tenants one = new Tenants(List.of(), 1, 1, System::nanoTime);
+    one.admit(Tenants.OPEN_TENANT);
+    ApiError full = assertThrows(ApiError.class, () -> one.admit(Tenants.OPEN_TENANT));
+    assertEquals("the server is at capacity (1 request in flight); retry shortly", full.getMessage());
   }
 }

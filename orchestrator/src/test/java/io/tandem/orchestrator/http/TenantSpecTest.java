@@ -101,4 +101,21 @@ class TenantSpecTest {
     IllegalArgumentException made = assertThrows(IllegalArgumentException.class, () -> new TenantSpec("sk 1", "a", 0, 0));
     assertEquals("an API key " + rule + "3 of 4 is a space" + end, made.getMessage());
   }
+
+  /**
+   * A key written as a number reads as one ({@code 12345}, {@code 1.50}); a tool that rewrites the
+   * file may write the number otherwise and the key would no longer match: refused by its entry,
+   * without showing it, asking for quotes. A tenant may still be a number, and 0x1F is HOCON text.
+   */
+  @Test
+  void aKeyWrittenAsANumberIsRefusedNamingItsEntryAndAskingForQuotes() throws Exception {
+    Path file = dir.resolve("keys.json");
+    String quote = ", not a string (the key is not shown here); write the key in quotes: \"key\": \"...\"";
+    for (String number : List.of("12345", "1.50", "1e3", "-5"))
+      assertEquals(file + ": [1].key is a number" + quote,
+          refusal("[{\"key\": \"sk-good\", \"tenant\": \"a\"}, {\"key\": " + number + ", \"tenant\": \"b\"}]"), number);
+    assertEquals(file + ": api-keys[0].key is true or false" + quote, refusal("{\"api-keys\": [{\"key\": true, \"tenant\": \"b\"}]}"));
+    assertEquals(List.of(new TenantSpec("12345", "42", 0, 0), new TenantSpec("0x1F", "b", 0, 0)),
+        TenantSpec.fromFile(keys("[{\"key\": \"12345\", \"tenant\": 42}, {key = 0x1F, tenant = b}]")));
+  }
 }

@@ -221,6 +221,17 @@ public final class ConfigSection {
   }
 
   /**
+   * The longest delay Akka 2.8's scheduler takes ({@code LightArrayRevolverScheduler}: 2^31 - 1 ticks
+   * of 10 ms); a timeout beyond it fails when it is scheduled, not when it is read, so a section's
+   * {@code getDuration} refuses a longer one.
+   */
+  public static final java.time.Duration LONGEST_DELAY = java.time.Duration.ofSeconds(21_474_835);
+
+  /** {@link #LONGEST_DELAY} as a message says it: {@code 21474835s (248 days, the longest delay Akka's scheduler takes)}. */
+  public static final String LONGEST_DELAY_SAID = LONGEST_DELAY.toSeconds() + "s (" + LONGEST_DELAY.toDays()
+      + " days, the longest delay Akka's scheduler takes)";
+
+  /**
    * A timeout given as {@code infinite}: none. akka's own timeouts take the word (akka-http's {@code
    * request-timeout = infinite} turns its request timeout off); {@link #durationOrInfinite} reads it
    * where a key may be infinite, and {@link #asAkkaSetting} writes it back.

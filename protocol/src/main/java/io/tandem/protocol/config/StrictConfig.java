@@ -77,9 +77,9 @@ final class StrictConfig {
               ConfigSection.describe(path, (ConfigException) e.getCause(), section), e.getCause());
         throw e.getCause();
       }
-      if (result instanceof java.time.Duration d && d.compareTo(LONGEST_DELAY) > 0)
-        throw InvalidConfigException.setting(full, ConfigSection.mistake(full, "a duration of at most "
-            + LONGEST_DELAY.toSeconds() + "s (248 days, the longest delay Akka's scheduler takes)", section.getString(key)), null);
+      if (result instanceof java.time.Duration d && d.compareTo(ConfigSection.LONGEST_DELAY) > 0)
+        throw InvalidConfigException.setting(full, ConfigSection.mistake(full, "a duration of at most " + ConfigSection.LONGEST_DELAY_SAID,
+            section.getString(key)), null);
       return switch (method.getName()) {
         case "getConfig" -> of(full, (Config) result, true);
         case "getConfigList" -> {
@@ -94,12 +94,6 @@ final class StrictConfig {
       };
     });
   }
-
-  /**
-   * The longest delay Akka 2.8's scheduler takes ({@code LightArrayRevolverScheduler}: 2^31 - 1 ticks
-   * of 10 ms); a timeout beyond it fails when it is scheduled, not when it is read.
-   */
-  static final java.time.Duration LONGEST_DELAY = java.time.Duration.ofSeconds(21_474_835);
 
   /** The value at {@code key}, or null where the getter itself is to say what is wrong (missing, null, a path through a value). */
   private static ConfigValue valueAt(Config section, String key) {
