@@ -69,6 +69,7 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   /** How long a browser may keep a preflight's answer, in seconds (Starlette's {@code max_age}). */
   private static final long MAX_AGE_SECONDS = 600;
   private static final HttpHeader ANY_ORIGIN = AccessControlAllowOrigin.create(HttpOriginRanges.ALL);
+  private static final HttpHeader VARY_ORIGIN = RawHeader.create("Vary", "Origin");
   /**
    * The server's own answer headers that a client reads, which a page's script sees only when they
    * are exposed, not being "CORS-safelisted response-header names" (Fetch standard; Starlette's
@@ -199,7 +200,7 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   Route wrap(Route inner) {
     return extractRequest(request -> {
       Optional<String> origin = header(request, "Origin");
-      if (origin.isEmpty()) return inner;
+      if (origin.isEmpty()) return variesByOrigin() ? respondWithHeaders(List.of(VARY_ORIGIN), () -> inner) : inner;
       Optional<String> method = header(request, "Access-Control-Request-Method");
       if (request.method().equals(HttpMethods.OPTIONS) && method.isPresent())
         return preflight(origin.get(), method.get(), header(request, "Access-Control-Request-Headers"));
@@ -223,7 +224,8 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   private Route preflight(String origin, String method, Optional<String> requestedHeaders) {
     List<String> refused = new ArrayList<>();
     if (!originAllowed(origin))
-      refused.add("origin '" + CompletionRequest.clip(origin) + "' is not allowed (tandem.http.allowed-origins: " + allowedOrigins + ")");
+      refused.add("origin '" + CompletionRequest.clip(origin) + "' is not allowed (tandem.http.allowed-origins: " + allowedOrigins + ")"
+          + (isSerialisedOrigin(origin) ? "" : "; an origin is null or scheme://host[:port] as a browser sends it"));
     if (!allowedMethods.contains("*") && !allowedMethods.contains(method.toUpperCase(Locale.ROOT)))
       refused.add("method '" + CompletionRequest.clip(method) + "' is not allowed (tandem.http.allowed-methods: " + allowedMethods + ")");
     List<String> asked = requestedHeaders.map(h -> List.of(h.split(","))).orElse(List.of()).stream()
@@ -246,8 +248,27 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
     return complete(akka.http.javadsl.model.HttpResponse.create().withStatus(200).addHeaders(headers));
   }
 
+  /**
+   * Whether {@code origin}, as the request's {@code Origin} header gave it, is allowed: one a browser
+   * could send ({@link #isSerialisedOrigin}) that is listed, or any such with {@code *}; so that a
+   * value no browser sends ({@code *}, a list, a path) is never named back beside credentials.
+   */
   private boolean originAllowed(String origin) {
-    return allowedOrigins.contains("*") || allowedOrigins.contains(origin);
+    return isSerialisedOrigin(origin) && (allowedOrigins.contains("*") || allowedOrigins.contains(origin));
+  }
+
+  /**
+   * Whether {@code origin} is an origin as browsers serialise it in {@code Origin} (the WHATWG URL
+   * standard): {@code null}, or {@code scheme://host[:port]} in lower case ASCII with a port from 1
+   * to 65535 that is not the scheme's default.
+   */
+  static boolean isSerialisedOrigin(String origin) {
+    if (origin.equals("null")) return true;
+    Matcher m = ORIGIN.matcher(origin);
+    if (!m.matches()) return false;
+    if (m.group(3) == null) return true;
+    int port = m.group(3).length() > 5 || m.group(3).startsWith("0") ? -1 : Integer.parseInt(m.group(3));
+    return port >= 1 && port <= 65535 && port != DEFAULT_PORTS.getOrDefault(m.group(1), -1);
   }
 
   /**
@@ -255,12 +276,21 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
    * a cache may share it); else the origin itself, which a browser requires beside credentials.
    */
   private List<HttpHeader> originHeaders(String origin) {
-    if (allowedOrigins.contains("*") && !allowCredentials) return List.of(ANY_ORIGIN);
+    if (!variesByOrigin()) return List.of(ANY_ORIGIN);
     List<HttpHeader> out = new ArrayList<>();
     out.add(RawHeader.create("Access-Control-Allow-Origin", origin));
-    out.add(RawHeader.create("Vary", "Origin"));
+    out.add(VARY_ORIGIN);
     if (allowCredentials) out.add(AccessControlAllowCredentials.create(true));
     return out;
+  }
+
+  /**
+   * Whether answers differ by the request's {@code Origin} (all but {@code *} without credentials):
+   * then every answer, one to a request without {@code Origin} too, says {@code Vary: Origin}, so that
+   * a cache does not hand one page's answer to another (Fetch standard, "CORS protocol and HTTP caches").
+   */
+  private boolean variesByOrigin() {
+    return !(allowedOrigins.contains("*") && !allowCredentials);
   }
 
   private static Optional<String> header(HttpRequest request, String name) {

@@ -256,8 +256,8 @@ final class Generation {
    */
   ApiError error() {
     String m = failed.message() == null ? "the generation failed" : failed.message();
-    if (tokens > 0 && request.stream()) m += " (after " + Plural.count(tokens, "token") + " of output, which stand as sent)";
-    else if (tokens > 0) m += " (after " + Plural.count(tokens, "token") + " of output, which are not returned)";
+    if (tokens > 0 && request.stream()) m += " (after " + Plural.count(tokens, "token") + " of output, " + (tokens == 1 ? "which stands" : "which stand") + " as sent)";
+    else if (tokens > 0) m += " (after " + Plural.count(tokens, "token") + " of output, " + (tokens == 1 ? "which is" : "which are") + " not returned)";
     return ApiError.forFailure(failed.code(), m, retryAfterSeconds);
   }
 

@@ -73,8 +73,8 @@ public final class TandemHttpServer {
       if (settings.open())
         LOG.warn("tandem serve: NO API KEYS CONFIGURED - the server is open to anyone on this machine;"
             + " it listens on {} only. Set tandem.http.api-keys or --api-keys FILE to require keys.", hostPort(b.localAddress()));
-      else LOG.info("tandem serve: {} API keys for {} tenants", settings.tenants().size(),
-          settings.tenants().stream().map(TenantSpec::tenant).distinct().count());
+      else LOG.info("tandem serve: {} for {}", Plural.count(settings.tenants().size(), "API key"),
+          Plural.count(settings.tenants().stream().map(TenantSpec::tenant).distinct().count(), "tenant"));
       io.tandem.protocol.SamplingParams d = settings.defaultSampling();
       LOG.info("tandem serve: listening on http://{}/ (OpenAI API under /v1, playground at /); requests that"
           + " leave them out get temperature {}, top_k {}, top_p {}, {}", hostPort(b.localAddress()), d.temperature(),
@@ -99,7 +99,9 @@ public final class TandemHttpServer {
         "akka.http.server.idle-timeout", io.tandem.protocol.config.ConfigSection.asAkkaSetting(settings.idleTimeout()),
         // akka-http's warning about a header it cannot model quotes the whole value: for these, the
         // client's credential (Bearer a b). The request still reaches the routes, which answer the 401.
-        "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization"),
+        // An Origin no browser sends (a list, a path) would cost two log lines a request; Cors reads
+        // it raw and names no such origin back.
+        "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // HEAD reaches the routes as HEAD, so that the request log names it; they answer it as GET,
@@ -176,7 +178,7 @@ public final class TandemHttpServer {
       // Counted once the port is closed: a request accepted just before still counts.
       return binding.unbind().thenApply(x -> {
         LOG.info("tandem serve: shutting down; {} in flight, given up to {} s to finish",
-            Plural.count(tenants.inFlight(), "request"), settings.shutdownDeadline().toSeconds());
+            Plural.count(tenants.inFlight(), "request"), java.math.BigDecimal.valueOf(settings.shutdownDeadline().toMillis(), 3).stripTrailingZeros().toPlainString());
         return Done.getInstance();
       });
     });
@@ -204,13 +206,15 @@ public final class TandemHttpServer {
         return;
       }
       if (now > deadline && ended.compareAndSet(false, true)) {
-        LOG.warn("tandem serve: {} requests still running at the shutdown deadline; each ends with"
-            + " \"the server is shutting down\" (a stream: an error event and [DONE])", tenants.inFlight());
+        LOG.warn("tandem serve: {} still running at the shutdown deadline; each ends with"
+            + " \"the server is shutting down\" (a stream: an error event and [DONE])",
+            Plural.count(tenants.inFlight(), "request"));
         completions.endAll("the server is shutting down");
       }
       if (now > cut) {
-        LOG.warn("tandem serve: {} requests and {} connections still open {} ms after the shutdown deadline; closing",
-            tenants.inFlight(), connections.count(), settings.shutdownGrace().toMillis());
+        LOG.warn("tandem serve: {} and {} still open {} ms after the shutdown deadline; closing",
+            Plural.count(tenants.inFlight(), "request"), Plural.count(connections.count(), "connection"),
+            settings.shutdownGrace().toMillis());
         done.complete(Done.getInstance());
       } else {
         system.scheduler().scheduleOnce(Duration.ofMillis(50), check[0], system.executionContext());

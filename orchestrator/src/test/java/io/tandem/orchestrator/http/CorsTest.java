@@ -239,6 +239,30 @@ class CorsTest {
       assertEquals(PAGE, allowOrigin(models).orElseThrow(), "a parsed request's own origin is named, as credentials need");
       assertEquals("true", models.headers().firstValue("Access-Control-Allow-Credentials").orElseThrow());
     }
+
+    /** Only an origin a browser could send is named back beside the credentials, never {@code *} or a list. */
+    @Test
+    void anOriginNoBrowserSendsIsNotNamedBack() throws Exception {
+      for (String origin : List.of("*", "http://a.example, http://b.example", "http://a.example/path", "javascript:alert(1)",
+          "http://a.example:99999", "http://a.example:80")) {
+        HttpResponse<String> models = send(server, "GET", "/v1/models", null, "Origin", origin);
+        assertEquals(200, models.statusCode(), models.body());
+        assertEquals(Optional.empty(), allowOrigin(models), origin + ": " + models.headers());
+        assertEquals(Optional.empty(), models.headers().firstValue("Access-Control-Allow-Credentials"), origin);
+        HttpResponse<String> pre = preflight(server, origin, "POST", "Authorization");
+        assertEquals(400, pre.statusCode(), origin + ": " + pre.body());
+        assertTrue(message(pre).endsWith("an origin is null or scheme://host[:port] as a browser sends it"), message(pre));
+      }
+      assertEquals("null", allowOrigin(send(server, "GET", "/v1/models", null, "Origin", "null")).orElseThrow());
+    }
+
+    /** The answer depends on the origin, so even one to a request without it says so to caches. */
+    @Test
+    void anAnswerToARequestWithoutOriginVariesByOrigin() throws Exception {
+      HttpResponse<String> plain = send(server, "GET", "/health", null);
+      assertEquals(Optional.of("Origin"), plain.headers().firstValue("Vary"), plain.headers().toString());
+      assertFalse(allowOrigin(plain).isPresent());
+    }
   }
 
   /**

@@ -38,6 +38,13 @@ class StartupLinesTest {
     assertTrue(warned.get(0).getFormattedMessage().contains("tandem.http.allowed-origins has \"*\""), warned.toString());
   }
 
+  @Test
+  void oneKeyForOneTenantIsCountedInTheSingular() {
+    List<String> logged = startupLines("tandem.http.api-keys = [{key = sk-alice, tenant = alice}]\n", server -> {}).stream()
+        .map(ILoggingEvent::getFormattedMessage).toList();
+    assertTrue(logged.contains("tandem serve: 1 API key for 1 tenant"), logged.toString());
+  }
+
   /** What the server logs as it starts with {@code httpConfig}; {@code started} sees the server before it stops. */
   private static List<ILoggingEvent> startupLines(String httpConfig, Consumer<TestServer> started) {
     Logger logger = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
