@@ -34,5 +34,21 @@ public final class JsonInteger {
     return x == null || x != x.intValue() ? null : x.intValue();
   }
 
+  /**
+   * A number as a message shows it: an integer in its digits as written, another in plain digits
+   * where that stays short ({@code 7} for 7.0, {@code 1.5}, {@code 100000000000000000000} for 1e20),
+   * else in scientific notation ({@code 1E+300}), never Java's {@code 1.0E20}; a value that is no
+   * number as JSON writes it.
+   */
+  public static String show(JsonNode v) {
+    if (v == null) return "null";
+    if (!v.isNumber()) return v.toString();
+    if (v.isIntegralNumber()) return v.asText();
+    if ((v.isDouble() || v.isFloat()) && !Double.isFinite(v.doubleValue())) return "a number beyond a 64-bit float's range";
+    java.math.BigDecimal d = v.decimalValue().stripTrailingZeros();
+    String plain = d.toPlainString();
+    return plain.length() <= 24 ? plain : d.toString();
+  }
+
   private JsonInteger() {}
 }

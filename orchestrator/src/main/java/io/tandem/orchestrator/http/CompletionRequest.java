@@ -310,7 +310,7 @@ public record CompletionRequest(
       seed = JsonInteger.asLong(s);
       if (seed == null)
         throw ApiError.invalid("seed", "seed must be an integer between -2^63 and 2^63-1, got "
-            + (s.isNumber() ? clip(s.toString()) : Json.kind(s)));
+            + (s.isNumber() ? clip(JsonInteger.show(s)) : Json.kind(s)));
     }
     SamplingParams sampling = new SamplingParams(
         temperature != null ? temperature : d.temperature(),
@@ -524,7 +524,7 @@ public record CompletionRequest(
     for (int i = 0; i < ids.size(); i++) {
       Integer id = JsonInteger.asInt(ids.get(i));
       if (id == null || id < 0)
-        throw ApiError.invalid(param, path + "[" + i + "] is " + clip(ids.get(i).toString()) + ": " + what + " integers from 0 to "
+        throw ApiError.invalid(param, path + "[" + i + "] is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
             + Integer.MAX_VALUE);
       out.add(id);
     }
@@ -741,7 +741,7 @@ public record CompletionRequest(
   private static Integer maxTokens(ObjectNode body, String f, int cap) {
     JsonNode v = body.get(f);
     if (v != null && JsonInteger.is(v) && v.decimalValue().compareTo(BigDecimal.valueOf(cap)) > 0)
-      throw ApiError.invalid(f, f + " is " + clip(v.asText()) + " but this server generates at most " + cap
+      throw ApiError.invalid(f, f + " is " + clip(JsonInteger.show(v)) + " but this server generates at most " + cap
           + " tokens per request (its tandem.http.max-max-tokens); ask for fewer");
     return integer(body, f, 1, cap);
   }
@@ -752,7 +752,7 @@ public record CompletionRequest(
     requireType(f, v, Type.INTEGER);
     Long x = JsonInteger.asLong(v);
     if (x == null || x < min || x > max)
-      throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(v.asText()));
+      throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(JsonInteger.show(v)));
     return x.intValue();
   }
 

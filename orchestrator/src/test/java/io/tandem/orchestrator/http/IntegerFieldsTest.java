@@ -55,6 +55,16 @@ class IntegerFieldsTest {
     completion(",\"n\":1.0,\"best_of\":1.0");
   }
 
+  /** A refusal shows the number in digits (or as 1E+300), never as Java writes a double (1.0E20). */
+  @Test
+  void aRefusedNumberIsShownAsDigitsNotAsJavaWritesADouble() {
+    assertTrue(refusal(() -> completion(",\"seed\":1e20")).message().endsWith("got 100000000000000000000"));
+    assertTrue(refusal(() -> completion(",\"max_tokens\":1e10")).message().startsWith("max_tokens is 10000000000 but"));
+    assertTrue(refusal(() -> completion(",\"stop_token_ids\":[-4294967296.0]")).message()
+        .startsWith("stop_token_ids[0] is -4294967296:"));
+    assertTrue(refusal(() -> completion(",\"top_k\":1e300")).message().endsWith("got 1E+300"));
+  }
+
   @Test
   void aFractionIsA400NamingTheFieldAndSayingItTakesIntegers() {
     Map<String, String> refused = Map.of(
@@ -75,7 +85,7 @@ class IntegerFieldsTest {
     OpenAi.Error tokens = refusal(() -> detokenized("[1.5]"));
     assertEquals("tokens[0] is 1.5: token ids are integers from 0 to 2147483647", tokens.message());
     assertEquals("tokens", tokens.param());
-    assertEquals("seed must be an integer between -2^63 and 2^63-1, got 1.0E19", refusal(() -> completion(",\"seed\":1e19"))
+    assertEquals("seed must be an integer between -2^63 and 2^63-1, got 10000000000000000000", refusal(() -> completion(",\"seed\":1e19"))
         .message(), "a whole number beyond a long is out of the seed's range");
   }
 

@@ -208,7 +208,9 @@ public final class PaperConfigLoader {
   private static int integer(String source, String key, JsonNode v) {
     Integer x = JsonInteger.asInt(v);
     if (x == null) {
-      throw new InvalidConfigException(source, key, key + " must be an integer, got " + v);
+      throw new InvalidConfigException(source, key, key + (JsonInteger.is(v)
+          ? " must be an integer from " + Integer.MIN_VALUE + " to " + Integer.MAX_VALUE : " must be an integer")
+          + ", got " + JsonInteger.show(v));
     }
     return x;
   }

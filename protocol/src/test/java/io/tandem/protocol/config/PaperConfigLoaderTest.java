@@ -154,6 +154,18 @@ class PaperConfigLoaderTest {
     assertEquals(30, SpeculativeConfig.paperDefaults().withOverrides(Map.of("max_target_tokens", 30.0)).maxTargetTokens());
   }
 
+  /** A whole number too large for the setting is out of range, not "no integer", shown as written. */
+  @Test
+  void aWholeNumberBeyondAnIntIsOutOfRangeShownInPlainDigits() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("max_target_tokens: 3000000000\n", "speculative.yaml"));
+    assertTrue(e.getMessage().endsWith("max_target_tokens must be an integer from -2147483648 to 2147483647, got 3000000000"),
+        e.getMessage());
+    InvalidConfigException big = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("max_target_tokens: 1e20\n", "speculative.yaml"));
+    assertTrue(big.getMessage().endsWith(", got 100000000000000000000"), big.getMessage());
+  }
+
   @Test
   void theConfigObjectOfAJsonCaseFileLoads(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("x.case.json");
