@@ -16,6 +16,7 @@ import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
+import io.tandem.ops.cluster.DowningReason;
 import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
@@ -32,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -45,12 +47,15 @@ public final class TandemNode implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final ActorRef<Sessions.Command> sessions;
   private final ActorRef<WorkerDirectory.Command> directory;
+  /** The exit line of a node the split brain resolver downed, from the membership it saw then; null until then. */
+  private final AtomicReference<String> downedBecause;
 
   private TandemNode(ActorSystem<Void> system, ActorRef<Sessions.Command> sessions,
-      ActorRef<WorkerDirectory.Command> directory) {
+      ActorRef<WorkerDirectory.Command> directory, AtomicReference<String> downedBecause) {
     this.system = system;
     this.sessions = sessions;
     this.directory = directory;
+    this.downedBecause = downedBecause;
   }
 
   /**
@@ -111,12 +116,15 @@ public final class TandemNode implements AutoCloseable {
       return Behaviors.empty();
     });
     ActorSystem<Void> system = ActorSystem.create(guardian, name, config);
+    AtomicReference<String> downedBecause = new AtomicReference<>();
+    if (clustered) recordDowning(system, downedBecause);
     if (clustered && config.getStringList("akka.cluster.seed-nodes").isEmpty()) {
       Cluster cluster = Cluster.get(system);
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     }
     try {
-      TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS));
+      TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS),
+          downedBecause);
       // Every worker opens its model before the node counts as started; the first failure is the node's.
       spawned.get(60, TimeUnit.SECONDS);
       for (CompletableFuture<String> l : loads) l.get(2, TimeUnit.HOURS);
@@ -129,6 +137,30 @@ public final class TandemNode implements AutoCloseable {
       system.terminate();
       throw new IllegalStateException("node " + name + " did not start: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Once the split brain resolver downs this node, puts its exit line ({@link DowningReason}) in
+   * {@code downedBecause}, from the membership as it was then: the first phase of the shutdown that
+   * the downing runs comes before the cluster's own phases empty it.
+   */
+  private static void recordDowning(ActorSystem<Void> system, AtomicReference<String> downedBecause) {
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
+    shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "tandem-downing-reason", () -> {
+      if (shutdown.getShutdownReason().orElse(null) == CoordinatedShutdown.clusterDowningReason()) {
+        akka.cluster.ClusterEvent.CurrentClusterState state =
+            akka.cluster.Cluster.get(akka.actor.typed.javadsl.Adapter.toClassic(system)).state();
+        List<akka.actor.Address> members = new java.util.ArrayList<>();
+        for (akka.cluster.Member m : state.getMembers()) if (DowningReason.counted(m)) members.add(m.address());
+        java.util.Set<akka.actor.Address> unreachable = new java.util.HashSet<>();
+        for (akka.cluster.Member m : state.getUnreachable()) if (members.contains(m.address())) unreachable.add(m.address());
+        Config c = system.settings().config();
+        downedBecause.set(DowningReason.message(Cluster.get(system).selfMember().address().toString(), members, unreachable,
+            c.getString("akka.cluster.split-brain-resolver.active-strategy"),
+            c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
+      }
+      return CompletableFuture.completedFuture(akka.Done.getInstance());
+    });
   }
 
   /**
@@ -279,6 +311,9 @@ public final class TandemNode implements AutoCloseable {
         .registerOnMemberUp(() -> up.complete(null));
     Duration warnAfter = system.settings().config().getDuration("tandem.cluster.join-warning-after");
     List<String> seeds = system.settings().config().getStringList("akka.cluster.seed-nodes");
+    String hostname = system.settings().config().getString("akka.remote.artery.canonical.hostname");
+    for (String warning : ClusterConfig.hostSpellingWarnings(hostname, seeds))
+      org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn(warning);
     if (!seeds.isEmpty() && warnAfter.compareTo(timeout) < 0) {
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: no seed node"
@@ -303,7 +338,8 @@ public final class TandemNode implements AutoCloseable {
    * (SIGTERM or Ctrl-C, which run CoordinatedShutdown) returns normally. A node the cluster shut
    * down does not: downed by the split brain resolver (the others could not reach it, or it could not
    * reach them, for {@code akka.cluster.split-brain-resolver.stable-after}: a long GC pause, a stopped
-   * process, a cut network), or unable to join through its seed nodes, it throws, so that the
+   * process, a cut network; or its side was half the cluster and lost keep-majority's tie,
+   * {@link DowningReason}), or unable to join through its seed nodes, it throws, so that the
    * process says why and exits with status 1, and a supervisor that restarts failed services
    * (systemd's {@code Restart=on-failure}, Kubernetes) starts it again.
    *
@@ -316,10 +352,10 @@ public final class TandemNode implements AutoCloseable {
     CoordinatedShutdown.Reason reason = shutdown.getShutdownReason().orElse(null);
     if (reason == CoordinatedShutdown.clusterDowningReason()) {
       Config c = system.settings().config();
-      throw new IllegalStateException("node " + self + " was removed from the cluster: the split brain resolver ("
-          + c.getString("akka.cluster.split-brain-resolver.active-strategy") + ") downed it after it and the other nodes"
-          + " could not reach each other for " + c.getDuration("akka.cluster.split-brain-resolver.stable-after").toMillis() / 1000.0
-          + " s (a long pause, a stopped process or the network). Start it again to rejoin");
+      String because = downedBecause.get();
+      throw new IllegalStateException(because != null ? because : DowningReason.message(self, List.of(), java.util.Set.of(),
+          c.getString("akka.cluster.split-brain-resolver.active-strategy"),
+          c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
     }
     if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason())
       throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "
