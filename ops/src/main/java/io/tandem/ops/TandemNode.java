@@ -17,6 +17,7 @@ import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
 import io.tandem.ops.cluster.DowningReason;
+import io.tandem.ops.cluster.OrchestratorWatch;
 import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
@@ -77,7 +78,10 @@ public final class TandemNode implements AutoCloseable {
     Duration loadPoll = settings.loadPoll();
     EngineSettings engineSettings = settings.engine();
     int cpuWorkers = cpuWorkers(roles);
+    AtomicReference<String> downedBecause = new AtomicReference<>();
+    Duration noOrchestratorWarning = clustered ? config.getDuration("tandem.cluster.no-orchestrator-warning-after") : null;
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
+      if (clustered) ctx.spawn(DowningReason.recorder(downedBecause), "downing-reason");
       if (orchestrator) {
         ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(loadPoll), "workers");
         directoryRef.complete(dir);
@@ -85,6 +89,7 @@ public final class TandemNode implements AutoCloseable {
       } else {
         directoryRef.complete(null);
         sessionsRef.complete(null);
+        if (clustered) ctx.spawn(OrchestratorWatch.create(noOrchestratorWarning), "orchestrator-watch");
       }
       String oversubscribed = oversubscription(roles, cpuWorkers, Runtime.getRuntime().availableProcessors());
       if (oversubscribed != null) ctx.getLog().warn(oversubscribed);
@@ -116,8 +121,6 @@ public final class TandemNode implements AutoCloseable {
       return Behaviors.empty();
     });
     ActorSystem<Void> system = ActorSystem.create(guardian, name, config);
-    AtomicReference<String> downedBecause = new AtomicReference<>();
-    if (clustered) recordDowning(system, downedBecause);
     if (clustered && config.getStringList("akka.cluster.seed-nodes").isEmpty()) {
       Cluster cluster = Cluster.get(system);
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
@@ -137,30 +140,6 @@ public final class TandemNode implements AutoCloseable {
       system.terminate();
       throw new IllegalStateException("node " + name + " did not start: " + e.getMessage(), e);
     }
-  }
-
-  /**
-   * Once the split brain resolver downs this node, puts its exit line ({@link DowningReason}) in
-   * {@code downedBecause}, from the membership as it was then: the first phase of the shutdown that
-   * the downing runs comes before the cluster's own phases empty it.
-   */
-  private static void recordDowning(ActorSystem<Void> system, AtomicReference<String> downedBecause) {
-    CoordinatedShutdown shutdown = CoordinatedShutdown.get(system);
-    shutdown.addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "tandem-downing-reason", () -> {
-      if (shutdown.getShutdownReason().orElse(null) == CoordinatedShutdown.clusterDowningReason()) {
-        akka.cluster.ClusterEvent.CurrentClusterState state =
-            akka.cluster.Cluster.get(akka.actor.typed.javadsl.Adapter.toClassic(system)).state();
-        List<akka.actor.Address> members = new java.util.ArrayList<>();
-        for (akka.cluster.Member m : state.getMembers()) if (DowningReason.counted(m)) members.add(m.address());
-        java.util.Set<akka.actor.Address> unreachable = new java.util.HashSet<>();
-        for (akka.cluster.Member m : state.getUnreachable()) if (members.contains(m.address())) unreachable.add(m.address());
-        Config c = system.settings().config();
-        downedBecause.set(DowningReason.message(Cluster.get(system).selfMember().address().toString(), members, unreachable,
-            c.getString("akka.cluster.split-brain-resolver.active-strategy"),
-            c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
-      }
-      return CompletableFuture.completedFuture(akka.Done.getInstance());
-    });
   }
 
   /**

@@ -33,8 +33,9 @@ public final class ClusterConfig {
     String host = c.getString("hostname");
     int port = port(c.getInt("port"));
     String system = c.getString("system-name");
-    // TandemNode reads it only while the node joins, when a value it cannot read would go unsaid.
+    // TandemNode reads them only once the node runs, when a value it cannot read would go unsaid.
     c.getDuration("join-warning-after");
+    c.getDuration("no-orchestrator-warning-after");
     List<String> seeds = new ArrayList<>();
     for (String s : c.getStringList("seed-nodes")) {
       try {

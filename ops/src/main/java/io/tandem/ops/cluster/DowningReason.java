@@ -1,12 +1,23 @@
 package io.tandem.ops.cluster;
 
 import akka.actor.Address;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.ClusterEvent;
 import akka.cluster.Member;
 import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Subscribe;
+import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Why the split brain resolver downed this node, in the line the node exits with, from the last
@@ -48,6 +59,46 @@ public final class DowningReason {
     }
     return removed + " downed it after it and the other nodes could not reach each other for "
         + stableAfter.toMillis() / 1000.0 + " s (a long pause, a stopped process or the network). Start it again to rejoin";
+  }
+
+  /**
+   * Follows the membership and, when this node is marked down, puts its exit line in {@code
+   * downedBecause}. (Akka stops the cluster, emptying its own view of the membership, before the
+   * shutdown that the downing runs begins.)
+   */
+  public static Behavior<ClusterEvent.ClusterDomainEvent> recorder(AtomicReference<String> downedBecause) {
+    return Behaviors.setup(ctx -> {
+      Cluster cluster = Cluster.get(ctx.getSystem());
+      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberEvent.class));
+      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
+      Map<Address, Member> members = new HashMap<>();
+      Set<Address> unreachable = new HashSet<>();
+      return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
+          .onMessage(ClusterEvent.MemberEvent.class, e -> {
+            Address address = e.member().address();
+            if (e instanceof ClusterEvent.MemberRemoved) members.remove(address);
+            else members.put(address, e.member());
+            if (e instanceof ClusterEvent.MemberDowned && address.equals(cluster.selfMember().address())) {
+              List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
+              Set<Address> cut = new HashSet<>(unreachable);
+              cut.retainAll(counted);
+              Config c = ctx.getSystem().settings().config();
+              downedBecause.compareAndSet(null, message(address.toString(), counted, cut,
+                  c.getString("akka.cluster.split-brain-resolver.active-strategy"),
+                  c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
+            }
+            return Behaviors.same();
+          })
+          .onMessage(ClusterEvent.UnreachableMember.class, e -> {
+            unreachable.add(e.member().address());
+            return Behaviors.same();
+          })
+          .onMessage(ClusterEvent.ReachableMember.class, e -> {
+            unreachable.remove(e.member().address());
+            return Behaviors.same();
+          })
+          .build();
+    });
   }
 
   private DowningReason() {}
