@@ -18,12 +18,13 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           process answers GET /health/ready (both models loaded and joined); if a node exits
           meanwhile, show the end of its log and stop the others
   status  each node: pid, running or not, ports, log; the HTTP API's health (exit 0 when all run)
-  down    stop every node (SIGTERM: each leaves the cluster; SIGKILL after 30 s)
+  down    stop every node (SIGTERM: each leaves the cluster; SIGKILL after 30 s), the
+          orchestrators first: each finishes its requests in flight before the workers stop
   restart NODE
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
-          that crashed rejoins the running cluster, the orchestrator too (every node lists the
-          orchestrator and the small node as seed nodes, so whichever restarts finds the other)
+          that crashed rejoins the running cluster, the orchestrator too (every node lists every
+          node as a seed node, so whichever restarts finds any node still running)
 
 Settings (environment variables, read by \`up\`; \`status\`, \`down\` and \`restart\` use what \`up\` used):
   TANDEM_HTTP_PORT      HTTP port of the orchestrator (default 8080); orchestrator2 uses the next one
@@ -144,14 +145,17 @@ http_port_of() {
   esac
 }
 
-# Every node lists the same two seed nodes, the orchestrator first. Akka's rule: the first seed node
-# founds the cluster only when no other seed node answers as a member, so the orchestrator
-# restarted alone joins the running cluster through the small node instead of founding an empty one.
+# Every node lists every node of the cluster as a seed node, the orchestrator first. Akka's rule: the
+# first seed node founds the cluster only when no other seed node answers as a member, so the
+# orchestrator restarted alone joins the running cluster through whichever node still runs, instead of
+# founding an empty one beside it (with only the small node as the other seed, a dead small node made
+# it do just that, leaving the large node alone in the old cluster).
 # Sets the array `args` (declare it local first) to node $1's `tandem serve` arguments, one element
 # each, so that a model path with a space in it stays one argument.
 node_args() {
-  local common=(--cluster-port "$(cluster_port_of "$1")"
-    --seed-nodes "127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1))")
+  local seeds=() n
+  for n in "${nodes[@]}"; do seeds+=("127.0.0.1:$(cluster_port_of "$n")"); done
+  local common=(--cluster-port "$(cluster_port_of "$1")" --seed-nodes "$(IFS=,; echo "${seeds[*]}")")
   case "$1" in
     orchestrator*) args=(--roles orchestrator "${common[@]}" --port "$(http_port_of "$1")") ;;
     small) args=(--roles small "${common[@]}" --small "$small") ;;
@@ -266,11 +270,32 @@ await_ready() {
     waiting=(${still[@]+"${still[@]}"})
     [ ${#waiting[@]} -eq 0 ] && break
     if [ $SECONDS -ge "$deadline" ]; then
-      echo "local.sh: ${waiting[*]} did not answer on HTTP within $up_timeout s; see the logs in $dir" >&2
+      for n in "${waiting[@]}"; do not_ready "$n"; done
+      echo "local.sh: see the logs in $dir" >&2
       give_up "$mode"
     fi
     sleep 0.5
   done
+}
+
+# What GET /health/ready on 127.0.0.1:$1 answers, as "STATUS BODY" (a 503 while the orchestrator has
+# no worker of a role its sessions need says which); empty when nothing answers.
+readiness() {
+  local out
+  out="$(curl -sS -m 2 -w '\n%{http_code}' "http://127.0.0.1:$1/health/ready" 2>/dev/null)" || return 0
+  [ "${out##*$'\n'}" = 000 ] || echo "${out##*$'\n'} ${out%$'\n'*}"
+}
+
+# Says why orchestrator $1 is not ready after the wait: no answer on its HTTP port, or what it answers.
+not_ready() {
+  local port answer
+  port="$(http_port_of "$1")"
+  answer="$(readiness "$port")"
+  if [ -z "$answer" ]; then
+    echo "local.sh: $1 did not answer on http://127.0.0.1:$port/ within $up_timeout s" >&2
+  else
+    echo "local.sh: $1 answers on http://127.0.0.1:$port/ but is not ready after $up_timeout s: GET /health/ready says $answer" >&2
+  fi
 }
 
 give_up() {
@@ -380,16 +405,17 @@ await_offered() {
   done
 }
 
-# Every node that has a pid file, whatever the settings say: workers first, so that sessions see them leave.
+# Every node that has a pid file, whatever the settings say. The orchestrators first, each waited for
+# until it exits: on SIGTERM it finishes its requests in flight, which need the workers still running.
 # The settings (and the folder `up` last used) stay, so that `status` reports that cluster's ports as not running.
 down() {
-  for n in large small orchestrator2 orchestrator; do
+  for n in orchestrator orchestrator2 small large; do
     if [ -f "$dir/$n.pid" ]; then stop_node "$n"; fi
   done
 }
 
 status() {
-  local running=0 port
+  local running=0 port answer
   for n in "${nodes[@]}"; do
     port="cluster port $(cluster_port_of "$n")"
     case "$n" in orchestrator*) port="$port, HTTP port $(http_port_of "$n")" ;; esac
@@ -405,7 +431,10 @@ status() {
     # Only this cluster's own orchestrator counts: another server on the port is not its API.
     if ! alive "$n"; then echo "http: 127.0.0.1:$port not ready ($n is not running)"
     elif ready "$n"; then echo "http: http://127.0.0.1:$port/ ready"
-    else echo "http: 127.0.0.1:$port not ready"; fi
+    else
+      answer="$(readiness "$port")"
+      echo "http: 127.0.0.1:$port not ready (${answer:-no answer})"
+    fi
   done
   [ "$running" -eq ${#nodes[@]} ]
 }

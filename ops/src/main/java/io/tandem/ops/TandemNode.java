@@ -16,6 +16,8 @@ import io.tandem.protocol.config.InvalidConfigException;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Models;
 import io.tandem.ops.cluster.ClusterConfig;
+import io.tandem.ops.cluster.DowningReason;
+import io.tandem.ops.cluster.OrchestratorWatch;
 import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
@@ -32,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -45,12 +48,15 @@ public final class TandemNode implements AutoCloseable {
   private final ActorSystem<Void> system;
   private final ActorRef<Sessions.Command> sessions;
   private final ActorRef<WorkerDirectory.Command> directory;
+  /** The exit line of a node the split brain resolver downed, from the membership it saw then; null until then. */
+  private final AtomicReference<String> downedBecause;
 
   private TandemNode(ActorSystem<Void> system, ActorRef<Sessions.Command> sessions,
-      ActorRef<WorkerDirectory.Command> directory) {
+      ActorRef<WorkerDirectory.Command> directory, AtomicReference<String> downedBecause) {
     this.system = system;
     this.sessions = sessions;
     this.directory = directory;
+    this.downedBecause = downedBecause;
   }
 
   /**
@@ -72,7 +78,10 @@ public final class TandemNode implements AutoCloseable {
     Duration loadPoll = settings.loadPoll();
     EngineSettings engineSettings = settings.engine();
     int cpuWorkers = cpuWorkers(roles);
+    AtomicReference<String> downedBecause = new AtomicReference<>();
+    Duration noOrchestratorWarning = clustered ? config.getDuration("tandem.cluster.no-orchestrator-warning-after") : null;
     Behavior<Void> guardian = Behaviors.setup(ctx -> {
+      if (clustered) ctx.spawn(DowningReason.recorder(downedBecause), "downing-reason");
       if (orchestrator) {
         ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(loadPoll), "workers");
         directoryRef.complete(dir);
@@ -80,6 +89,7 @@ public final class TandemNode implements AutoCloseable {
       } else {
         directoryRef.complete(null);
         sessionsRef.complete(null);
+        if (clustered) ctx.spawn(OrchestratorWatch.create(noOrchestratorWarning), "orchestrator-watch");
       }
       String oversubscribed = oversubscription(roles, cpuWorkers, Runtime.getRuntime().availableProcessors());
       if (oversubscribed != null) ctx.getLog().warn(oversubscribed);
@@ -116,7 +126,8 @@ public final class TandemNode implements AutoCloseable {
       cluster.manager().tell(Join.create(cluster.selfMember().address()));
     }
     try {
-      TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS));
+      TandemNode node = new TandemNode(system, sessionsRef.get(60, TimeUnit.SECONDS), directoryRef.get(60, TimeUnit.SECONDS),
+          downedBecause);
       // Every worker opens its model before the node counts as started; the first failure is the node's.
       spawned.get(60, TimeUnit.SECONDS);
       for (CompletableFuture<String> l : loads) l.get(2, TimeUnit.HOURS);
@@ -279,6 +290,9 @@ public final class TandemNode implements AutoCloseable {
         .registerOnMemberUp(() -> up.complete(null));
     Duration warnAfter = system.settings().config().getDuration("tandem.cluster.join-warning-after");
     List<String> seeds = system.settings().config().getStringList("akka.cluster.seed-nodes");
+    String hostname = system.settings().config().getString("akka.remote.artery.canonical.hostname");
+    for (String warning : ClusterConfig.hostSpellingWarnings(hostname, seeds))
+      org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn(warning);
     if (!seeds.isEmpty() && warnAfter.compareTo(timeout) < 0) {
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: no seed node"
@@ -303,7 +317,8 @@ public final class TandemNode implements AutoCloseable {
    * (SIGTERM or Ctrl-C, which run CoordinatedShutdown) returns normally. A node the cluster shut
    * down does not: downed by the split brain resolver (the others could not reach it, or it could not
    * reach them, for {@code akka.cluster.split-brain-resolver.stable-after}: a long GC pause, a stopped
-   * process, a cut network), or unable to join through its seed nodes, it throws, so that the
+   * process, a cut network; or its side was half the cluster and lost keep-majority's tie,
+   * {@link DowningReason}), or unable to join through its seed nodes, it throws, so that the
    * process says why and exits with status 1, and a supervisor that restarts failed services
    * (systemd's {@code Restart=on-failure}, Kubernetes) starts it again.
    *
@@ -316,10 +331,10 @@ public final class TandemNode implements AutoCloseable {
     CoordinatedShutdown.Reason reason = shutdown.getShutdownReason().orElse(null);
     if (reason == CoordinatedShutdown.clusterDowningReason()) {
       Config c = system.settings().config();
-      throw new IllegalStateException("node " + self + " was removed from the cluster: the split brain resolver ("
-          + c.getString("akka.cluster.split-brain-resolver.active-strategy") + ") downed it after it and the other nodes"
-          + " could not reach each other for " + c.getDuration("akka.cluster.split-brain-resolver.stable-after").toMillis() / 1000.0
-          + " s (a long pause, a stopped process or the network). Start it again to rejoin");
+      String because = downedBecause.get();
+      throw new IllegalStateException(because != null ? because : DowningReason.message(self, List.of(), java.util.Set.of(),
+          c.getString("akka.cluster.split-brain-resolver.active-strategy"),
+          c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
     }
     if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason())
       throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "

@@ -298,6 +298,9 @@ class CommandLineMistakesTest {
         "tandem serve: --roles foo: unknown role 'foo'; give one or more of orchestrator, small, large (comma-separated)");
     refusals.put(List.of("serve", "--seed-nodes", "localhost"),
         "tandem serve: --seed-nodes: seed node 'localhost' is not host:port (e.g. 127.0.0.1:25520)");
+    refusals.put(List.of("serve", "--seed-nodes", "akka://other@127.0.0.1:18601"),
+        "tandem serve: --seed-nodes: seed node 'akka://other@127.0.0.1:18601' names the actor system 'other', but this"
+            + " cluster's is 'tandem' (tandem.cluster.system-name): write akka://tandem@127.0.0.1:18601, or just 127.0.0.1:18601");
     refusals.put(List.of("generate", "--prompt", "hi", "--max-tokens", "0"), "tandem generate: --max-tokens 0: give a whole number >= 1");
     refusals.put(List.of("generate", "--prompt", "hi", "--top-k", "-2"),
         "tandem generate: --top-k: must be 0 or -1 (off), or at least 1, got -2");

@@ -33,8 +33,9 @@ public final class ClusterConfig {
     String host = c.getString("hostname");
     int port = port(c.getInt("port"));
     String system = c.getString("system-name");
-    // TandemNode reads it only while the node joins, when a value it cannot read would go unsaid.
+    // TandemNode reads them only once the node runs, when a value it cannot read would go unsaid.
     c.getDuration("join-warning-after");
+    c.getDuration("no-orchestrator-warning-after");
     List<String> seeds = new ArrayList<>();
     for (String s : c.getStringList("seed-nodes")) {
       try {
@@ -66,8 +67,9 @@ public final class ClusterConfig {
    * port checked here: Akka would take a port out of range only to fail each send with a stack trace,
    * and then wait for a join that never comes.
    *
-   * @throws IllegalArgumentException {@code seed node 'SEED' ...}: no host:port, no host, or a port
-   *     that is not a number from 1 to 65535
+   * @throws IllegalArgumentException {@code seed node 'SEED' ...}: no host:port, no host, a port
+   *     that is not a number from 1 to 65535, or (full form) a system name other than {@code system}:
+   *     Akka never joins a node of another actor system, it only retries
    */
   static String address(String system, String seed) {
     String s = seed.trim();
@@ -75,6 +77,10 @@ public final class ClusterConfig {
     String hostPort = full ? s.substring(s.indexOf('@') + 1) : s;
     if (full && !s.contains("@"))
       throw new IllegalArgumentException("seed node '" + seed + "' is not akka://SYSTEM@host:port (or host:port, e.g. 127.0.0.1:25520)");
+    if (full && !s.substring("akka://".length(), s.indexOf('@')).equals(system))
+      throw new IllegalArgumentException("seed node '" + seed + "' names the actor system '"
+          + s.substring("akka://".length(), s.indexOf('@')) + "', but this cluster's is '" + system
+          + "' (tandem.cluster.system-name): write akka://" + system + "@" + hostPort + ", or just " + hostPort);
     int colon = hostPort.lastIndexOf(':');
     if (colon < 0 || colon == hostPort.length() - 1)
       throw new IllegalArgumentException("seed node '" + seed + "' is not host:port (e.g. 127.0.0.1:25520)");
@@ -88,6 +94,37 @@ public final class ClusterConfig {
     if (p < 1 || p > 65535)
       throw new IllegalArgumentException("seed node '" + seed + "' has the port " + p + ", out of range: use 1-65535 (the seed node's --cluster-port)");
     return full ? s : "akka://" + system + "@" + s;
+  }
+
+  /**
+   * A warning for each seed node whose host is {@code localhost} while this node's cluster address
+   * {@code hostname} is a loopback address such as 127.0.0.1, or the reverse; empty when none is.
+   * Akka matches node addresses by their exact host string (Akka docs, "Remoting (Artery)",
+   * canonical.hostname), so a seed node bound to 127.0.0.1 never answers a join sent to localhost:
+   * the node only retries, and its join warning blames a seed node that does run.
+   */
+  public static List<String> hostSpellingWarnings(String hostname, List<String> seeds) {
+    List<String> warnings = new ArrayList<>();
+    for (String seed : seeds) {
+      String s = seed.trim();
+      String hostPort = s.startsWith("akka://") ? s.substring(s.indexOf('@') + 1) : s;
+      int colon = hostPort.lastIndexOf(':');
+      if (colon < 0) continue;
+      String host = hostPort.substring(0, colon);
+      boolean seedByName = host.equalsIgnoreCase("localhost") && loopbackLiteral(hostname);
+      boolean selfByName = hostname.equalsIgnoreCase("localhost") && loopbackLiteral(host);
+      if (!seedByName && !selfByName) continue;
+      String literal = seedByName ? hostname : "localhost";
+      warnings.add("seed node '" + seed + "' is on " + host + ", this node's cluster address on " + hostname
+          + ": Akka matches node addresses by their exact host string, so a seed node started with the cluster host "
+          + literal + " (as this node was) does not answer a join sent to " + host + "; give it as "
+          + literal + hostPort.substring(colon) + " (every node the same host string)");
+    }
+    return warnings;
+  }
+
+  private static boolean loopbackLiteral(String host) {
+    return host.matches("127(\\.[0-9]{1,3}){3}") || host.equals("::1") || host.equals("[::1]");
   }
 
   /** The system name nodes of one cluster share. */

@@ -96,4 +96,33 @@ class LocalScriptSettingsTest {
     assertEquals(2, timeout.exit(), timeout.output());
     assertEquals(List.of("small.pid"), LocalClusterScriptIT.pidFiles(dir), "nothing started");
   }
+
+  /**
+   * On SIGTERM an orchestrator finishes its requests in flight, which need the workers: {@code down}
+   * stops the orchestrators first and waits for each to exit, then the workers. (Stand-ins for the
+   * nodes record, as they are stopped, which other nodes still run.)
+   */
+  @Test
+  void downStopsTheOrchestratorsWhileTheWorkersStillRunThenTheWorkers(@TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("settings"), "cluster_port=18110\nhttp_port=18057\nsmall=s\nlarge=l\norchestrators=2\n"
+        + "java_opts=-Xmx1g\nworkdir=" + dir + "\n");
+    List<Process> nodes = new java.util.ArrayList<>();
+    try {
+      for (String node : List.of("large", "small", "orchestrator2", "orchestrator")) {
+        // On SIGTERM: one line, "NODE stopped; running: ..." naming the stand-ins whose processes still exist.
+        String onTerm = "r=; for n in orchestrator orchestrator2 small large; do [ $n = " + node + " ] && continue;"
+            + " kill -0 \"$(cat " + dir + "/$n.pid)\" 2>/dev/null && r=\"$r $n\"; done;"
+            + " echo \"" + node + " stopped; running:$r\" >> " + dir + "/order; exit 0";
+        Process p = new ProcessBuilder("bash", "-c", "trap '" + onTerm + "' TERM; while :; do sleep 0.1; done").start();
+        nodes.add(p);
+        Files.writeString(dir.resolve(node + ".pid"), p.pid() + "\n");
+      }
+      Run down = LocalClusterScriptIT.run(env(dir), "down");
+      assertEquals(0, down.exit(), down.output());
+      assertEquals(List.of("orchestrator stopped; running: orchestrator2 small large", "orchestrator2 stopped; running: small large",
+          "small stopped; running: large", "large stopped; running:"), Files.readAllLines(dir.resolve("order")));
+    } finally {
+      for (Process p : nodes) p.destroyForcibly();
+    }
+  }
 }

@@ -100,5 +100,30 @@ class NodeOptionsTest {
     assertThrows(IllegalArgumentException.class, () -> ClusterConfig.address("tandem", " :25520"));
     assertEquals("akka://tandem@127.0.0.1:65535", ClusterConfig.address("tandem", "127.0.0.1:65535"));
     assertEquals("akka://tandem@[::1]:25520", ClusterConfig.address("tandem", "[::1]:25520"));
+    assertEquals("akka://tandem@127.0.0.1:25520", ClusterConfig.address("tandem", "akka://tandem@127.0.0.1:25520"));
+  }
+
+  /** Akka never joins a node of another actor system: it would only retry, then blame the seed node. */
+  @Test
+  void aSeedNodeOfAnotherActorSystemIsRefusedNamingTheClustersOwn() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ClusterConfig.address("tandem", "akka://other@127.0.0.1:25520"));
+    assertEquals("seed node 'akka://other@127.0.0.1:25520' names the actor system 'other', but this cluster's is 'tandem'"
+        + " (tandem.cluster.system-name): write akka://tandem@127.0.0.1:25520, or just 127.0.0.1:25520", e.getMessage());
+  }
+
+  /** Akka matches addresses by their exact host string: localhost never reaches a seed bound to 127.0.0.1. */
+  @Test
+  void aSeedOnLocalhostBesideANodeOn127001IsWarnedAboutWithTheLiteralToGive() {
+    assertEquals(List.of("seed node 'localhost:25520' is on localhost, this node's cluster address on 127.0.0.1: Akka"
+            + " matches node addresses by their exact host string, so a seed node started with the cluster host 127.0.0.1"
+            + " (as this node was) does not answer a join sent to localhost; give it as 127.0.0.1:25520 (every node the same"
+            + " host string)"),
+        ClusterConfig.hostSpellingWarnings("127.0.0.1", List.of("127.0.0.1:25521", "localhost:25520")));
+    List<String> reverse = ClusterConfig.hostSpellingWarnings("localhost", List.of("akka://tandem@127.0.0.1:25520"));
+    assertEquals(1, reverse.size(), reverse.toString());
+    assertTrue(reverse.get(0).endsWith("give it as localhost:25520 (every node the same host string)"), reverse.get(0));
+    assertEquals(List.of(), ClusterConfig.hostSpellingWarnings("10.0.0.5", List.of("localhost:25520", "10.0.0.6:25520")),
+        "a node on another address may mean another machine's localhost no more than its own");
   }
 }

@@ -1,0 +1,105 @@
+package io.tandem.ops.cluster;
+
+import akka.actor.Address;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.cluster.ClusterEvent;
+import akka.cluster.Member;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Subscribe;
+import com.typesafe.config.Config;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Why the split brain resolver downed this node, in the line the node exits with, from the last
+ * membership it saw: which members it counted and which of them it could not reach.
+ *
+ * <p>Akka's keep-majority (Akka docs, "Split Brain Resolver", Keep Majority) keeps the side with
+ * more than half of the members (joining and weakly-up members not counted), and when both sides are
+ * equal keeps the side with the member of the lowest address. So a node can be downed beside a
+ * healthy peer while the other half is dead (two of four nodes killed together): that is the
+ * documented tie rule, not a pause or a cut network, and the line says so.
+ */
+public final class DowningReason {
+
+  /** The members Akka's keep-majority counts: not joining or weakly up (nor already removed). */
+  public static boolean counted(Member m) {
+    MemberStatus s = m.status();
+    return s != MemberStatus.joining() && s != MemberStatus.weaklyUp() && s != MemberStatus.removed();
+  }
+
+  /**
+   * The exit line of node {@code self} downed by the resolver: when {@code unreachable} is exactly
+   * half of {@code members} and holds the lowest address, the tie rule and what to do about it;
+   * otherwise the node was cut off (a long pause, a stopped process or the network).
+   *
+   * @param members the addresses of the members keep-majority counts ({@link #counted}), self included
+   * @param unreachable the addresses among them this node could not reach
+   */
+  public static String message(String self, Collection<Address> members, Set<Address> unreachable, String strategy,
+      Duration stableAfter) {
+    String removed = "node " + self + " was removed from the cluster: the split brain resolver (" + strategy + ")";
+    TreeSet<Address> sorted = new TreeSet<>(Member.addressOrdering());
+    sorted.addAll(members);
+    if ("keep-majority".equals(strategy) && !unreachable.isEmpty() && unreachable.size() * 2 == sorted.size()
+        && unreachable.contains(sorted.first())) {
+      return removed + " downed this node's side: the cluster split into equal halves (" + unreachable.size() + " of "
+          + sorted.size() + " members unreachable) and keep-majority keeps the half with the lowest address ("
+          + sorted.first() + "), here the unreachable one; run an odd number of nodes, so that one side is always"
+          + " the majority. Start it again to rejoin";
+    }
+    return removed + " downed it after it and the other nodes could not reach each other for "
+        + stableAfter.toMillis() / 1000.0 + " s (a long pause, a stopped process or the network). Start it again to rejoin";
+  }
+
+  /**
+   * Follows the membership and, when this node is marked down, puts its exit line in {@code
+   * downedBecause}. (Akka stops the cluster, emptying its own view of the membership, before the
+   * shutdown that the downing runs begins.)
+   */
+  public static Behavior<ClusterEvent.ClusterDomainEvent> recorder(AtomicReference<String> downedBecause) {
+    return Behaviors.setup(ctx -> {
+      Cluster cluster = Cluster.get(ctx.getSystem());
+      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberEvent.class));
+      cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
+      Map<Address, Member> members = new HashMap<>();
+      Set<Address> unreachable = new HashSet<>();
+      return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
+          .onMessage(ClusterEvent.MemberEvent.class, e -> {
+            Address address = e.member().address();
+            if (e instanceof ClusterEvent.MemberRemoved) members.remove(address);
+            else members.put(address, e.member());
+            if (e instanceof ClusterEvent.MemberDowned && address.equals(cluster.selfMember().address())) {
+              List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
+              Set<Address> cut = new HashSet<>(unreachable);
+              cut.retainAll(counted);
+              Config c = ctx.getSystem().settings().config();
+              downedBecause.compareAndSet(null, message(address.toString(), counted, cut,
+                  c.getString("akka.cluster.split-brain-resolver.active-strategy"),
+                  c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
+            }
+            return Behaviors.same();
+          })
+          .onMessage(ClusterEvent.UnreachableMember.class, e -> {
+            unreachable.add(e.member().address());
+            return Behaviors.same();
+          })
+          .onMessage(ClusterEvent.ReachableMember.class, e -> {
+            unreachable.remove(e.member().address());
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  private DowningReason() {}
+}

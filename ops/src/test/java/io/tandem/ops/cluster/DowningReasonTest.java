@@ -1,0 +1,41 @@
+package io.tandem.ops.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import akka.actor.Address;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The line a node downed by the split brain resolver exits with says which of Akka's rules downed it. */
+class DowningReasonTest {
+
+  private static Address node(int port) {
+    return new Address("akka", "tandem", "127.0.0.1", port);
+  }
+
+  private static final List<Address> FOUR = List.of(node(18603), node(18601), node(18600), node(18602));
+
+  /** Two of four killed together, the lowest address among them: keep-majority's tie rule downs the healthy half. */
+  @Test
+  void aHalfDownedForLosingTheTieSaysSoAndToRunAnOddNumberOfNodes() {
+    assertEquals("node akka://tandem@127.0.0.1:18603 was removed from the cluster: the split brain resolver (keep-majority)"
+            + " downed this node's side: the cluster split into equal halves (2 of 4 members unreachable) and keep-majority"
+            + " keeps the half with the lowest address (akka://tandem@127.0.0.1:18600), here the unreachable one; run an odd"
+            + " number of nodes, so that one side is always the majority. Start it again to rejoin",
+        DowningReason.message("akka://tandem@127.0.0.1:18603", FOUR, Set.of(node(18600), node(18601)), "keep-majority",
+            Duration.ofSeconds(7)));
+  }
+
+  @Test
+  void aNodeCutOffInTheMinorityIsToldItWasCutOff() {
+    String cutOff = "node akka://tandem@127.0.0.1:18603 was removed from the cluster: the split brain resolver (keep-majority)"
+        + " downed it after it and the other nodes could not reach each other for 7.0 s (a long pause, a stopped process or"
+        + " the network). Start it again to rejoin";
+    assertEquals(cutOff, DowningReason.message("akka://tandem@127.0.0.1:18603", FOUR,
+        Set.of(node(18600), node(18601), node(18602)), "keep-majority", Duration.ofSeconds(7)));
+    assertEquals(cutOff, DowningReason.message("akka://tandem@127.0.0.1:18603", List.of(), Set.of(), "keep-majority",
+        Duration.ofSeconds(7)), "no membership seen: the general line");
+  }
+}
