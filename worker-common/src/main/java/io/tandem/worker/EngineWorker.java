@@ -103,6 +103,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private final EngineClient client;
   private final String modelName;
   private final Scheduler<StepRun> scheduler;
+  private final SessionWatch sessions;
   private final WorkerMetrics metrics = new WorkerMetrics();
   private final Map<Long, InFlight> inFlight = new HashMap<>();
   private final Map<String, InFlight> bySession = new HashMap<>();
@@ -121,6 +122,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     this.client = client;
     this.modelName = modelName;
     this.scheduler = new Scheduler<>(settings, queue);
+    this.sessions = new SessionWatch(ctx);
     this.vocabulary = model.engineVocabulary();
   }
 
@@ -138,9 +140,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
           drop(c.sessionId());
           return this;
         })
-        .onMessage(Release.class, r -> {
-          drop(r.sessionId());
-          scheduler.retire(r.sessionId());
+        .onMessage(Release.class, r -> release(r.sessionId()))
+        .onMessage(SessionWatch.Ended.class, e -> {
+          // Sessions that ended without a Release (see SessionWatch) are released all the same.
+          for (String sessionId : sessions.ended(e)) release(sessionId);
           return this;
         })
         .onMessage(GetStats.class, this::onGetStats)
@@ -155,6 +158,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onGenerate(Generate g) {
+    sessions.watch(g);
     drop(g.sessionId());
     if (vocabulary == null) {
       if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
@@ -368,6 +372,13 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private void forgetRun(InFlight f) {
     inFlight.remove(f.id);
     bySession.remove(f.step.sessionId(), f);
+  }
+
+  private Behavior<Command> release(String sessionId) {
+    sessions.released(sessionId);
+    drop(sessionId);
+    scheduler.retire(sessionId);
+    return this;
   }
 
   /** Drops a session's waiting request and cancels its step in flight, if any. */

@@ -145,6 +145,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final ServedModel served;
   private final WorkerSettings settings;
   private final Scheduler<StepRun> scheduler;
+  private final SessionWatch sessions;
   private boolean tickPending;
   private final WorkerMetrics metrics = new WorkerMetrics();
 
@@ -156,6 +157,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     this.served = ServedModel.of(model);
     this.settings = settings;
     this.scheduler = new Scheduler<>(settings, queue, Scheduler.Caches.of(model));
+    this.sessions = new SessionWatch(ctx);
   }
 
   @Override
@@ -164,7 +166,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
-        .onMessage(Release.class, this::onRelease)
+        .onMessage(Release.class, r -> release(r.sessionId()))
+        .onMessage(SessionWatch.Ended.class, this::onSessionsEnded)
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {
           r.replyTo().tell(new WorkerProtocol.PrefixCacheReset(scheduler.resetPrefixCache()));
@@ -177,6 +180,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onGenerate(Generate g) {
+    sessions.watch(g);
     scheduler.drop(g.sessionId());
     if (StepSync.enqueue(g, scheduler, metrics, role + " worker")) scheduleForward();
     return this;
@@ -187,9 +191,19 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return this;
   }
 
-  private Behavior<Command> onRelease(Release r) {
-    scheduler.drop(r.sessionId());
-    scheduler.retire(r.sessionId());
+  private Behavior<Command> release(String sessionId) {
+    sessions.released(sessionId);
+    scheduler.drop(sessionId);
+    scheduler.retire(sessionId);
+    return this;
+  }
+
+  /** Sessions that ended without a {@link Release} (see {@link SessionWatch}) are released all the same. */
+  private Behavior<Command> onSessionsEnded(SessionWatch.Ended e) {
+    for (String sessionId : sessions.ended(e)) {
+      getContext().getLog().debug("{} worker: session {} ended without releasing its cache; released", role, sessionId);
+      release(sessionId);
+    }
     return this;
   }
 

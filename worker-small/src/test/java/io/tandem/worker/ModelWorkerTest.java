@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
@@ -50,8 +52,27 @@ class ModelWorkerTest {
   }
 
   static Generate gen(String session, long id, int base, List<Chunk> append, Limits limits, TestProbe<Reply> probe) {
+    return gen(session, id, base, append, limits, probe.getRef());
+  }
+
+  static Generate gen(String session, long id, int base, List<Chunk> append, Limits limits, ActorRef<Reply> replyTo) {
     return new Generate(session, "t", id, base, base < 0 ? PROMPT : null, append, limits, SamplingParams.GREEDY, false,
-        probe.getRef());
+        replyTo);
+  }
+
+  /** How many sessions' caches the worker holds now. */
+  static int sessionsCached(ActorRef<WorkerProtocol.Command> worker) {
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    worker.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    return stats.receiveMessage().sessionsCached();
+  }
+
+  /** Asks {@code worker} for its figures until it holds {@code expected} sessions' caches. */
+  static void awaitSessionsCached(ActorRef<WorkerProtocol.Command> worker, int expected) {
+    kit.createTestProbe().awaitAssert(() -> {
+      assertEquals(expected, sessionsCached(worker));
+      return null;
+    });
   }
 
   static Limits draft() {
@@ -187,5 +208,57 @@ class ModelWorkerTest {
     w.tell(new WorkerProtocol.Release("g"));
     w.tell(gen("g", 2, 3, List.of(), draft(), probe));
     assertEquals(-1, probe.expectMessageClass(WorkerProtocol.Resync.class).havePosition());
+  }
+
+  /**
+   * A session as the orchestrator runs one: its first request's replies come to it through a
+   * message adapter, and go on to {@code replies}; it stops without releasing anything when the
+   * test stops it (its node killed, say).
+   */
+  static Behavior<Reply> session(ActorRef<WorkerProtocol.Command> worker, String id, TestProbe<Reply> replies) {
+    return Behaviors.setup(ctx -> {
+      worker.tell(gen(id, 1, -1, List.of(), draft(), ctx.messageAdapter(Reply.class, r -> r)));
+      return Behaviors.receiveMessage(r -> {
+        replies.getRef().tell(r);
+        return Behaviors.same();
+      });
+    });
+  }
+
+  @Test
+  void aSessionThatEndsWithoutReleasingItsCacheIsReleasedAllTheSame() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> replies = kit.createTestProbe();
+    ActorRef<Reply> session = kit.spawn(session(w, "i", replies), "session-i");
+    replies.expectMessageClass(Done.class);
+    assertEquals(1, sessionsCached(w));
+    kit.stop(session);
+    awaitSessionsCached(w, 0);
+    // As a Release does, the worker keeps what the session computed as a prefix for new requests.
+    TestProbe<Reply> next = kit.createTestProbe();
+    w.tell(gen("j", 1, -1, List.of(), draft(), next));
+    next.expectMessageClass(Done.class);
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    assertEquals(1, stats.receiveMessage().prefixCacheHits(), "the new session started from the ended one's cache");
+  }
+
+  @Test
+  void sessionsWhoseRepliesGoToOneActorAreAllReleasedWhenItStops() {
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT), WorkerSettings.defaults());
+    TestProbe<Reply> shared = kit.createTestProbe();
+    TestProbe<Reply> other = kit.createTestProbe();
+    w.tell(gen("k1", 1, -1, List.of(), draft(), shared));
+    w.tell(gen("k2", 2, -1, List.of(), draft(), shared));
+    w.tell(gen("k3", 3, -1, List.of(), draft(), other));
+    shared.receiveSeveralMessages(2);
+    other.expectMessageClass(Done.class);
+    w.tell(new WorkerProtocol.Release("k1"));
+    assertEquals(2, sessionsCached(w));
+    shared.stop();
+    awaitSessionsCached(w, 1);
+    w.tell(gen("k3", 4, 3, List.of(), draft(), other));
+    assertEquals("Wait, no.\n\n", text(other.expectMessageClass(Done.class).generated()),
+        "the session whose replies go elsewhere kept its cache: no resync");
   }
 }

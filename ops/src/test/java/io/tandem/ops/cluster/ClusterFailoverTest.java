@@ -11,6 +11,7 @@ import akka.actor.typed.Behavior;
 import akka.actor.typed.Props;
 import akka.actor.typed.eventstream.EventStream;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.ops.TandemNode;
 import io.tandem.orchestrator.session.Mode;
@@ -25,6 +26,7 @@ import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
+import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.Span;
 import io.tandem.protocol.config.SpeculativeConfig;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -248,6 +250,43 @@ class ClusterFailoverTest {
       // Scripted models write the same at the same position: every session's output is the same
       // whichever large worker wrote which takeover.
       assertEquals(1, texts.stream().distinct().count(), "all sessions produced the one scripted answer");
+    }
+  }
+
+  /** How many sessions' caches the workers of {@code role} that {@code node} sees hold now. */
+  static int sessionsCached(TandemNode node, Role role) {
+    TestProbe<Receptionist.Listing> listing = TestProbe.create(node.system());
+    node.system().receptionist().tell(Receptionist.find(ServiceKeys.forRole(role), listing.getRef()));
+    TestProbe<WorkerProtocol.WorkerStats> stats = TestProbe.create(node.system());
+    int n = 0;
+    for (ActorRef<WorkerProtocol.Command> w : listing.receiveMessage().getServiceInstances(ServiceKeys.forRole(role))) {
+      w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+      n += stats.receiveMessage(Duration.ofSeconds(10)).sessionsCached();
+    }
+    return n;
+  }
+
+  @Test
+  void killingTheOrchestratorNodeMidSessionFreesTheCachesItsSessionsHeldOnTheWorkerNodes(@TempDir Path dir)
+      throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
+      TandemNode small = c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(ConfigFactory.empty(), "large");
+      TandemNode a = c.crashableNode("orchestrator");
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
+      awaitWorkers(a);
+      start(a, 8, "orphan-");
+      await(() -> largeSteps(steps) >= 8, Duration.ofSeconds(60), "the sessions used both workers");
+      assertTrue(sessionsCached(small, Role.small) > 0 && sessionsCached(large, Role.large) > 0,
+          "sessions hold caches on both worker nodes");
+      a.close(); // no Release will ever come: the sessions die with their node
+      // Once the cluster removes the node, death watch tells each worker its sessions are gone.
+      TestProbe<Object> probe = TestProbe.create(small.system());
+      probe.awaitAssert(Duration.ofSeconds(30), () -> {
+        assertEquals(0, sessionsCached(small, Role.small), "orphaned caches on the small worker");
+        assertEquals(0, sessionsCached(large, Role.large), "orphaned caches on the large worker");
+        return null;
+      });
     }
   }
 }

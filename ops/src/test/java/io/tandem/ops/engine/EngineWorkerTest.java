@@ -209,4 +209,21 @@ class EngineWorkerTest {
     engine.close(); // the engine process is gone
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
   }
+
+  @Test
+  void aSessionThatEndsWithoutReleasingIsReleasedAllTheSame() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> session = kit.createTestProbe();
+    remote.tell(gen("e1", 1, -1, List.of(), 10, false, session));
+    session.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    assertEquals(1, stats.receiveMessage().sessionsCached());
+    session.stop();
+    stats.awaitAssert(() -> {
+      remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
+      assertEquals(0, stats.receiveMessage().sessionsCached());
+      return null;
+    });
+  }
 }

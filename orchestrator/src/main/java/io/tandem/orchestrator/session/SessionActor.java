@@ -50,7 +50,9 @@ import java.util.Set;
  * fail with the retryable {@link FailureCode#WORKER_LOST}, or, for the large role with
  * {@code on-large-loss = degrade}, go on with the small model alone from what is committed and
  * finish {@code degraded}. A lost worker is never asked again, and any late reply from it answers a
- * request the session no longer waits for, so it is dropped.
+ * request the session no longer waits for, so it is dropped. One lost to unreachability is told to
+ * {@code Release} the session first, which frees its cache should its node come back (one that
+ * stopped holds nothing; a worker also releases the sessions it sees terminate).
  *
  * <p>Overload: with {@code tandem.session.skip-takeover-above} set, before an optional large step
  * (a takeover, a verification: {@link Step.Generate#optional()}) the session asks the directory how
@@ -408,6 +410,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onWorkerLost(WorkerLost l) {
     if (l.requestId() != inFlight) return this;
+    // Its node may only have stalled, and a lost worker is never told anything again: should it come
+    // back, this drops the step given up on and frees the session's cache there.
+    inFlightTo.tell(new WorkerProtocol.Release(request.sessionId()));
     return lose(inFlightTo, "on a node unreachable for " + settings.workerLostAfter().toMillis() + " ms");
   }
 

@@ -11,8 +11,11 @@ import akka.actor.typed.eventstream.EventStream;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.protocol.Author;
+import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.Span;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
@@ -121,6 +124,32 @@ class FailoverTest {
       assertTrue(f.retryable());
       assertTrue(f.message().contains("no large worker is available"), f.message());
       assertTrue(streamed.toString().startsWith(f.partial().text()), "the partial answer is what was streamed");
+    }
+  }
+
+  @Test
+  void aWorkerGivenUpOnForItsUnreachableNodeIsToldToReleaseTheSessionShouldTheNodeComeBack() {
+    try (World w = new World()) {
+      TestProbe<WorkerProtocol.Command> worker = w.kit.createTestProbe();
+      TestProbe<WorkerDirectory.Command> directory = w.kit.createTestProbe();
+      TestProbe<SessionEvent> client = w.kit.createTestProbe();
+      SessionRequest request = new SessionRequest("stalled-1", "t", Prompt.chat(List.of(new ChatMessage("user", "Hi."))),
+          SamplingParams.GREEDY, 100, CASE.config(), Mode.small, false);
+      SessionSettings settings = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), false, 4, 2, false,
+          Duration.ofMillis(100), null);
+      w.kit.spawn(SessionActor.create(request, client.getRef(), directory.getRef(), settings));
+      WorkerDirectory.WatchNodes nodes = directory.expectMessageClass(WorkerDirectory.WatchNodes.class);
+      directory.expectMessageClass(WorkerDirectory.GetWorkers.class).replyTo()
+          .tell(new WorkerDirectory.Workers(Role.small, Set.of(worker.getRef())));
+      worker.expectMessageClass(WorkerProtocol.Generate.class);
+      // The worker's node stalls (a long pause, SIGSTOP) past worker-lost-after: the session gives up on it.
+      nodes.replyTo().tell(new WorkerDirectory.UnreachableNodes(Set.of(worker.getRef().path().address())));
+      assertEquals(new WorkerProtocol.Release("stalled-1"), worker.expectMessageClass(WorkerProtocol.Release.class),
+          "the worker, should its node come back, frees what it holds of the session");
+      WorkerDirectory.GetWorkers again = directory.expectMessageClass(WorkerDirectory.GetWorkers.class);
+      assertTrue(again.exclude().contains(worker.getRef()), "the lost worker is not asked again");
+      again.replyTo().tell(new WorkerDirectory.Workers(Role.small, Set.of()));
+      assertTrue(client.expectMessageClass(SessionEvent.Failed.class).retryable());
     }
   }
 }

@@ -76,7 +76,9 @@ public final class WorkerProtocol {
    * @param limits what to generate
    * @param sampling how to sample (the sequence keeps the parameters of its first request)
    * @param stream whether to send {@link Partial}s as tokens come
-   * @param replyTo where every {@link Reply} goes
+   * @param replyTo where every {@link Reply} goes: the session's own actor (or an adapter of it),
+   *     which the worker watches; when it terminates, or its node is removed from the cluster, the
+   *     session counts as released ({@link Release})
    * @throws IllegalArgumentException when {@code basePosition < -1}, or -1 without a prompt
    */
   public record Generate(
@@ -102,7 +104,13 @@ public final class WorkerProtocol {
   /** Stop working on a request (its session timed out or its client went away). */
   public record Cancel(String sessionId, long requestId) implements Command {}
 
-  /** The session is over: free its cache. */
+  /**
+   * The session is over: free its cache (kept as a prefix for new requests until the room is
+   * needed). A worker does the same when the session's {@link Generate#replyTo()} terminates, so a
+   * session that ends without one leaves nothing behind. It also drops the session's request in
+   * flight, if any: a session that gave up on the worker (lost it) sends one to free what the
+   * worker holds should it come back. For a session the worker does not hold it does nothing.
+   */
   public record Release(String sessionId) implements Command {}
 
   /** Stop the worker now; sessions with requests on it see it terminate and move elsewhere. */
