@@ -185,7 +185,7 @@ final class ApiRoutes extends AllDirectives {
             path("live", () -> get(() -> live)),
             path("ready", () -> get(() -> completeWithFuture(ready()))))),
         path("metrics", () -> get(() -> completeWithFuture(
-            workers.stats().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws)))))),
+            workers.scrape().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws)))))),
         pathSingleSlash(() -> page),
         path("index.html", () -> page));
   }

@@ -369,7 +369,8 @@ final class CompletionService {
       }
       int[] byAuthor = new int[io.tandem.protocol.Author.values().length];
       for (io.tandem.protocol.Author a : io.tandem.protocol.Author.values()) byAuthor[a.ordinal()] = gen.tokensBy(a);
-      metrics.ended(permit.tenant(), ok ? gen.finishReason : null, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
+      String reason = ok ? gen.finishReason : gen.failed != null ? Metrics.ERROR : Metrics.ABORT;
+      metrics.ended(permit.tenant(), reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
       permit.addTokens((long) gen.promptTokens + gen.tokens());
       permit.close();
       log.finish(gen, timing.sawFirst ? (timing.first - timing.start) / 1e6 : -1, e2e * 1000);

@@ -2,6 +2,7 @@ package io.tandem.orchestrator.http;
 
 import io.tandem.protocol.Author;
 import io.tandem.protocol.Counters;
+import io.tandem.protocol.Role;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 import java.util.List;
 import java.util.Map;
@@ -52,11 +53,24 @@ public final class Metrics {
   static final String NO_TENANT = "unauthenticated";
 
   /**
-   * A request that ended: {@code finishReason} null when it did not finish (failed or its client
-   * left); its prompt and output tokens count either way, as the workers processed them.
+   * The finish reason of a request whose client went away before its end, as vLLM v1 counts it in
+   * {@code vllm:request_success_total} (its {@code FinishReason.ABORT}: "aborted by client").
+   */
+  static final String ABORT = "abort";
+
+  /**
+   * The finish reason of a request that ended in an error object once its session started (a worker
+   * lost with none to take over, a deadline, a model error), streamed or not, as vLLM v1 counts a
+   * request-level internal error ({@code FinishReason.ERROR}).
+   */
+  static final String ERROR = "error";
+
+  /**
+   * A request that ended: {@code finishReason} the OpenAI finish reason, {@link #ABORT} or {@link
+   * #ERROR}; its prompt and output tokens count either way, as the workers processed them.
    */
   void ended(String tenant, String finishReason, int prompt, Counters c, int[] tokensByAuthor) {
-    if (finishReason != null) add(success, tenant, finishReason, 1);
+    add(success, tenant, finishReason, 1);
     add(promptTokens, tenant, "", prompt);
     if (c != null) {
       add(generationTokens, tenant, "small", c.smallTokens());
@@ -82,7 +96,7 @@ public final class Metrics {
   }
 
   /** The text format, with the workers' figures of this moment. */
-  public String render(List<WorkerStats> workers) {
+  String render(WorkerView.Scrape workers) {
     StringBuilder out = new StringBuilder(8192);
     gauge(out, "tandem:num_requests_running", "Requests running (admitted, output started or pending).", running.get());
     gauge(out, "tandem:num_requests_waiting", "Requests admitted that have no output yet.", waiting.get());
@@ -92,8 +106,11 @@ public final class Metrics {
     e2e.render(out);
     counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
     labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model", byLabel(generationTokens));
-    labelled(out, "tandem:request_success_total", "Requests finished, by finish reason.", "finished_reason", byLabel(success));
-    labelled(out, "tandem:http_responses_total", "HTTP responses by status code.", "status", byLabel(responses));
+    labelled(out, "tandem:request_success_total", "Requests ended, by finish reason: stop and length (as OpenAI's),"
+        + " abort (the client went away) and error (ended in an error object, streamed or not), as vLLM's.",
+        "finished_reason", byLabel(success));
+    labelled(out, "tandem:http_responses_total", "HTTP responses by status code (a stream's is sent before its output:"
+        + " one that fails midway is a 200 here and an error in tandem:request_success_total).", "status", byLabel(responses));
     counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
     counter(out, "tandem:takeovers_skipped_total", "Takeovers skipped because the large model's queue was too long.",
         takeoversSkipped.sum());
@@ -105,7 +122,7 @@ public final class Metrics {
     // The same request, token and error counts per tenant (the key's name, never the key).
     perTenant(out, "tandem:tenant_prompt_tokens_total", "Prompt tokens processed, by tenant.", null, promptTokens);
     perTenant(out, "tandem:tenant_generation_tokens_total", "Output tokens by tenant and model.", "model", generationTokens);
-    perTenant(out, "tandem:tenant_request_success_total", "Requests finished, by tenant and finish reason.",
+    perTenant(out, "tandem:tenant_request_success_total", "Requests ended, by tenant and finish reason.",
         "finished_reason", success);
     perTenant(out, "tandem:tenant_http_responses_total", "HTTP responses (errors included) by tenant and status code;"
         + " tenant \"" + NO_TENANT + "\" for those sent before an API key was accepted (401s, unknown endpoints).",
@@ -115,7 +132,17 @@ public final class Metrics {
     return out.toString();
   }
 
-  private static void workers(StringBuilder out, List<WorkerStats> ws) {
+  private static void workers(StringBuilder out, WorkerView.Scrape scrape) {
+    out.append("# HELP tandem:num_workers Workers sessions can be given now, by role: listed, and in a cluster on a node up and"
+        + " reachable (as /health/ready counts them).\n# TYPE tandem:num_workers gauge\n");
+    for (Role r : Role.values())
+      out.append("tandem:num_workers{role=\"").append(r).append("\"} ").append(scrape.offered().getOrDefault(r, 0)).append('\n');
+    // As Prometheus' own up: a worker that gave no figures this time has this series alone.
+    out.append("# HELP tandem:worker_up 1 when the worker gave its figures to this scrape; 0 when its node is unreachable, or it did"
+        + " not answer within tandem.http.worker-figures-timeout (lost, or busy with a longer model step).\n"
+        + "# TYPE tandem:worker_up gauge\n");
+    for (WorkerView.Report w : scrape.workers())
+      out.append("tandem:worker_up").append(labels(w, false)).append(w.stats() == null ? " 0\n" : " 1\n");
     String[][] series = {
         {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue, preempted ones included."},
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
@@ -135,7 +162,9 @@ public final class Metrics {
     for (String[] s : series) {
       out.append("# HELP ").append(s[0]).append(' ').append(s[2]).append('\n');
       out.append("# TYPE ").append(s[0]).append(' ').append(s[1]).append('\n');
-      for (WorkerStats w : ws) {
+      for (WorkerView.Report r : scrape.workers()) {
+        WorkerStats w = r.stats();
+        if (w == null) continue;
         double v = switch (s[0]) {
           case "tandem:worker_queue_length" -> w.queueLength();
           case "tandem:worker_num_running" -> w.running();
@@ -152,10 +181,20 @@ public final class Metrics {
           case "tandem:worker_step_seconds_mean" -> w.steps() == 0 ? 0 : w.busyNanos() / 1e9 / w.steps();
           default -> w.upNanos() == 0 ? 0 : (double) w.busyNanos() / w.upNanos();
         };
-        out.append(s[0]).append("{role=\"").append(esc(w.role())).append("\",worker=\"").append(esc(w.worker()))
-            .append("\",model_name=\"").append(esc(w.model())).append("\"} ").append(fmt(v)).append('\n');
+        out.append(s[0]).append(labels(r, true)).append(' ').append(fmt(v)).append('\n');
       }
     }
+  }
+
+  /**
+   * A worker's labels: its role, node and name, unique in the cluster (two nodes of one role run
+   * workers of the same name), and its model's name where it gave its figures.
+   */
+  private static String labels(WorkerView.Report w, boolean model) {
+    StringBuilder out = new StringBuilder("{role=\"").append(w.role()).append("\",node=\"").append(esc(w.node()))
+        .append("\",worker=\"").append(esc(w.worker())).append('"');
+    if (model) out.append(",model_name=\"").append(esc(w.stats().model())).append('"');
+    return out.append('}').toString();
   }
 
   private static String fmt(double v) {

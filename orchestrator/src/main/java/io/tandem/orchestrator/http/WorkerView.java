@@ -20,6 +20,7 @@ import io.tandem.protocol.worker.WorkerProtocol.TokenCount;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -57,16 +58,26 @@ final class WorkerView {
     this.supply = RoleSupply.get(system);
   }
 
-  /** The workers listed now, per role. */
+  /** The workers listed now, per role: those on nodes the receptionist finds reachable. */
   CompletionStage<Map<Role, Set<ActorRef<WorkerProtocol.Command>>>> listing() {
+    return listings().thenApply(WorkerView::reachable);
+  }
+
+  /** The receptionist's listing of each role now. */
+  private CompletionStage<Map<Role, Receptionist.Listing>> listings() {
     List<CompletableFuture<Receptionist.Listing>> asks = new ArrayList<>();
     for (Role r : Role.values()) asks.add(find(r).toCompletableFuture());
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
-      Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
-      for (Role r : Role.values())
-        out.put(r, asks.get(r.ordinal()).join().getServiceInstances(ServiceKeys.forRole(r)));
+      Map<Role, Receptionist.Listing> out = new EnumMap<>(Role.class);
+      for (Role r : Role.values()) out.put(r, asks.get(r.ordinal()).join());
       return out;
     });
+  }
+
+  private static Map<Role, Set<ActorRef<WorkerProtocol.Command>>> reachable(Map<Role, Receptionist.Listing> listings) {
+    Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
+    listings.forEach((r, l) -> out.put(r, l.getServiceInstances(ServiceKeys.forRole(r))));
+    return out;
   }
 
   /** Whether no worker of {@code role} can ever be offered here, as sessions decide it ({@link RoleSupply}). */
@@ -100,24 +111,26 @@ final class WorkerView {
    * receptionist before its sessions could use it, so readiness counts these instead.
    */
   CompletionStage<Map<Role, Set<ActorRef<WorkerProtocol.Command>>>> offered() {
-    return listing().thenApply(listed -> {
-      if (!supply.clustered()) return listed;
-      ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
-      Set<Address> usable = new HashSet<>();
-      for (Member m : state.getMembers())
-        if (m.status().equals(MemberStatus.up()) || m.status().equals(MemberStatus.weaklyUp())) usable.add(m.address());
-      for (Member m : state.getUnreachable()) usable.remove(m.address());
-      Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
-      for (Map.Entry<Role, Set<ActorRef<WorkerProtocol.Command>>> e : listed.entrySet()) {
-        Set<ActorRef<WorkerProtocol.Command>> ws = new HashSet<>();
-        for (ActorRef<WorkerProtocol.Command> w : e.getValue()) {
-          Address a = w.path().address();
-          if (a.hasLocalScope() || usable.contains(a)) ws.add(w);
-        }
-        out.put(e.getKey(), Set.copyOf(ws));
+    return listing().thenApply(this::offered);
+  }
+
+  private Map<Role, Set<ActorRef<WorkerProtocol.Command>>> offered(Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listed) {
+    if (!supply.clustered()) return listed;
+    ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
+    Set<Address> usable = new HashSet<>();
+    for (Member m : state.getMembers())
+      if (m.status().equals(MemberStatus.up()) || m.status().equals(MemberStatus.weaklyUp())) usable.add(m.address());
+    for (Member m : state.getUnreachable()) usable.remove(m.address());
+    Map<Role, Set<ActorRef<WorkerProtocol.Command>>> out = new EnumMap<>(Role.class);
+    for (Map.Entry<Role, Set<ActorRef<WorkerProtocol.Command>>> e : listed.entrySet()) {
+      Set<ActorRef<WorkerProtocol.Command>> ws = new HashSet<>();
+      for (ActorRef<WorkerProtocol.Command> w : e.getValue()) {
+        Address a = w.path().address();
+        if (a.hasLocalScope() || usable.contains(a)) ws.add(w);
       }
-      return out;
-    });
+      out.put(e.getKey(), Set.copyOf(ws));
+    }
+    return out;
   }
 
   private CompletionStage<Receptionist.Listing> find(Role role) {
@@ -137,26 +150,62 @@ final class WorkerView {
     return ApiError.forFailure(canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED, message, retryAfterSeconds);
   }
 
-  /** Every listed worker's figures; a worker that does not answer in time is left out. */
-  CompletionStage<List<WorkerStats>> stats() {
-    return listing().thenCompose(listed -> {
-      List<CompletableFuture<WorkerStats>> asks = new ArrayList<>();
-      for (Set<ActorRef<WorkerProtocol.Command>> ws : listed.values())
-        for (ActorRef<WorkerProtocol.Command> w : ws)
-          asks.add(AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
-              .toCompletableFuture().exceptionally(t -> null));
-      return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
-        List<WorkerStats> out = new ArrayList<>();
-        Map<String, Integer> contexts = new java.util.HashMap<>();
-        for (CompletableFuture<WorkerStats> f : asks) {
-          WorkerStats w = f.join();
-          if (w == null) continue;
-          out.add(w);
-          if (w.contextLength() > 0) contexts.merge(w.role(), w.contextLength(), Math::min);
-        }
-        figures = new Figures(Map.copyOf(contexts), System.nanoTime());
-        return out;
-      });
+  /**
+   * A listed worker as a scrape of {@code /metrics} finds it: its role, the node it runs on
+   * ({@code host:port} of its cluster address; {@code local} on a node outside a cluster), its name
+   * there, and its figures, null when it gave none (see {@link #scrape}).
+   */
+  record Report(Role role, String node, String worker, WorkerStats stats) {}
+
+  /** What a scrape of {@code /metrics} shows of the workers: each listed one, and how many of each role sessions can be given ({@link #offered}). */
+  record Scrape(List<Report> workers, Map<Role, Integer> offered) {}
+
+  /**
+   * Every worker the receptionist lists, those on nodes the cluster finds unreachable included (until
+   * their node is removed from the cluster), with the figures of those that give them: a worker on an
+   * unreachable node is not asked, and one that does not answer within {@code
+   * tandem.http.worker-figures-timeout} (lost before the failure detector noticed, or busy with a
+   * longer model step) is reported without figures, so that a scrape never waits longer.
+   */
+  CompletionStage<Scrape> scrape() {
+    return listings().thenCompose(l -> reports(l).thenApply(reports -> {
+      Map<Role, Integer> offered = new EnumMap<>(Role.class);
+      offered(reachable(l)).forEach((r, ws) -> offered.put(r, ws.size()));
+      return new Scrape(reports, offered);
+    }));
+  }
+
+  private CompletionStage<List<Report>> reports(Map<Role, Receptionist.Listing> listings) {
+    Set<Address> unreachable = new HashSet<>();
+    if (supply.clustered())
+      for (Member m : Cluster.get(system).state().getUnreachable()) unreachable.add(m.address());
+    List<Report> listed = new ArrayList<>();
+    List<CompletableFuture<WorkerStats>> asks = new ArrayList<>();
+    listings.forEach((role, l) -> {
+      // The receptionist's reachable listing, and the cluster's own verdict, whichever hears first.
+      Set<ActorRef<WorkerProtocol.Command>> reachable = l.getServiceInstances(ServiceKeys.forRole(role));
+      for (ActorRef<WorkerProtocol.Command> w : l.getAllServiceInstances(ServiceKeys.forRole(role))) {
+        Address node = w.path().address().hasLocalScope() ? system.address() : w.path().address();
+        listed.add(new Report(role, node.getHost().isPresent() ? node.getHost().get() + ":" + node.getPort().get() : "local",
+            w.path().name(), null));
+        asks.add(reachable.contains(w) && !unreachable.contains(node)
+            ? AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
+                .toCompletableFuture().exceptionally(t -> null)
+            : CompletableFuture.completedFuture(null));
+      }
+    });
+    return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
+      List<Report> out = new ArrayList<>();
+      Map<String, Integer> contexts = new java.util.HashMap<>();
+      for (int i = 0; i < listed.size(); i++) {
+        Report r = listed.get(i);
+        WorkerStats w = asks.get(i).join();
+        out.add(new Report(r.role(), r.node(), r.worker(), w));
+        if (w != null && w.contextLength() > 0) contexts.merge(w.role(), w.contextLength(), Math::min);
+      }
+      figures = new Figures(Map.copyOf(contexts), System.nanoTime());
+      out.sort(Comparator.comparing(Report::role).thenComparing(Report::node).thenComparing(Report::worker));
+      return out;
     });
   }
 
@@ -170,11 +219,11 @@ final class WorkerView {
     Figures f = figures;
     CompletionStage<Figures> current;
     if (f.at() == NEVER) {
-      current = stats().thenApply(ws -> figures);
+      current = listings().thenCompose(this::reports).thenApply(ws -> figures);
     } else {
       // Stale figures still serve this request; the refresh is for the next ones.
       if (System.nanoTime() - f.at() > figuresMaxAge.toNanos() && refreshing.compareAndSet(false, true))
-        stats().whenComplete((ws, t) -> refreshing.set(false));
+        listings().thenCompose(this::reports).whenComplete((ws, t) -> refreshing.set(false));
       current = CompletableFuture.completedFuture(f);
     }
     return current.thenApply(x -> {

@@ -17,12 +17,14 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * of 1 s) ends as an OpenAI error object: 504 with {@code Retry-After} when nothing was sent yet,
  * or in a stream an error event and {@code data: [DONE]} after the text already sent, which stands.
  * Without a stream the output written before the deadline is not returned, and the message says so.
+ * Either way {@code /metrics} counts the request as ended in an error, as vLLM counts a failed one.
  */
 class SessionDeadlinesTest {
   static final ObjectMapper JSON = new ObjectMapper();
   @RegisterExtension
   static final TestServer server = TestServer.start("tandem.session.step-timeout = 1s\n");
 
+  private static final String ERRORS = "tandem:request_success_total{finished_reason=\"error\"}";
   private static final String BODY =
       "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":50,\"tandem\":{\"mode\":\"small\"}%s}";
 
@@ -56,8 +58,11 @@ class SessionDeadlinesTest {
 
   @Test
   void inAStreamTheDeadlineIsAnErrorEventThenDoneAfterTheTextSent() throws Exception {
+    double errorsBefore = server.count(ERRORS);
     HttpResponse<String> r = afterFourSteps(",\"stream\":true");
     assertEquals(200, r.statusCode(), r.body());
+    // The status went out before the output; the metrics count the request as vLLM counts a failed one.
+    TestServer.eventually("the stream that failed counts as ended in an error", () -> server.count(ERRORS) == errorsBefore + 1);
     List<String> events = new ArrayList<>();
     for (String line : r.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
     assertTrue(events.size() >= 3, r.body());

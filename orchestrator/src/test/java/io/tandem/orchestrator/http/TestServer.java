@@ -167,6 +167,15 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     throw new AssertionError("no metric " + name);
   }
 
+  /** The value of a counter now: 0 before its first count, when it has no series yet. */
+  double count(String name) throws Exception {
+    try {
+      return metric(name);
+    } catch (AssertionError none) {
+      return 0;
+    }
+  }
+
   /** Polls until the condition holds, failing after a deadline. */
   static void eventually(String what, java.util.concurrent.Callable<Boolean> condition) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
