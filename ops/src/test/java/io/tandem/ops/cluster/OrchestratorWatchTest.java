@@ -28,6 +28,9 @@ class OrchestratorWatchTest {
     ListAppender<ILoggingEvent> lines = new ListAppender<>();
     lines.start();
     logger.addAppender(lines);
+    // Whatever level another test of this JVM left on the logger or its parents.
+    Level before = logger.getLevel();
+    logger.setLevel(Level.INFO);
     try (LoopbackCluster c = new LoopbackCluster(dir, 50, 0.2, 0.5)) {
       TandemNode small = c.node(ConfigFactory.parseString("tandem.cluster.no-orchestrator-warning-after = 1s"), "small");
       List<String> warned = awaitLine(lines, Level.WARN);
@@ -37,6 +40,7 @@ class OrchestratorWatchTest {
       assertEquals(List.of("orchestrator " + orchestrator.address() + " is in the cluster: this node's workers serve its sessions"),
           awaitLine(lines, Level.INFO));
     } finally {
+      logger.setLevel(before);
       logger.detachAppender(lines);
     }
   }

@@ -204,7 +204,10 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
       Optional<String> method = header(request, "Access-Control-Request-Method");
       if (request.method().equals(HttpMethods.OPTIONS) && method.isPresent())
         return preflight(origin.get(), method.get(), header(request, "Access-Control-Request-Headers"));
-      return respondWithHeaders(answerHeaders(request), () -> inner);
+      List<HttpHeader> headers = answerHeaders(request);
+      // A refused origin's answer varies by origin too: a cache must not give it to an allowed one.
+      if (headers.isEmpty() && variesByOrigin()) headers = List.of(VARY_ORIGIN);
+      return respondWithHeaders(headers, () -> inner);
     });
   }
 

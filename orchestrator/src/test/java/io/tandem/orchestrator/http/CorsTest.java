@@ -249,6 +249,7 @@ class CorsTest {
         assertEquals(200, models.statusCode(), models.body());
         assertEquals(Optional.empty(), allowOrigin(models), origin + ": " + models.headers());
         assertEquals(Optional.empty(), models.headers().firstValue("Access-Control-Allow-Credentials"), origin);
+        assertEquals(Optional.of("Origin"), models.headers().firstValue("Vary"), origin + ": " + models.headers());
         HttpResponse<String> pre = preflight(server, origin, "POST", "Authorization");
         assertEquals(400, pre.statusCode(), origin + ": " + pre.body());
         assertTrue(message(pre).endsWith("an origin is null or scheme://host[:port] as a browser sends it"), message(pre));
