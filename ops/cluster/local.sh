@@ -18,8 +18,8 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           process answers GET /health/ready (both models loaded and joined); if a node exits
           meanwhile, show the end of its log and stop the others
   status  each node: pid, running or not, ports, log; the HTTP API's health (exit 0 when all run)
-  down    stop every node (SIGTERM: each leaves the cluster; SIGKILL after 30 s), the
-          orchestrators first: each finishes its requests in flight before the workers stop
+  down    stop every node (SIGTERM: each drains and leaves the cluster; SIGKILL after 60 s),
+          the orchestrators first: each finishes its requests in flight before the workers stop
   restart NODE
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
@@ -308,14 +308,15 @@ give_up() {
   exit 1
 }
 
-# Stops node $1 if it runs: SIGTERM (it leaves the cluster), SIGKILL after 30 s.
+# Stops node $1 if it runs: SIGTERM (it drains, then leaves the cluster), SIGKILL after 60 s: past
+# the longest drain (Akka's service-requests-done phase, 40 s by default) and the leaving.
 stop_node() {
   local pid
   pid="$(pid_of "$1")"
   if running "$pid"; then
     # It may exit by itself between the check and the signal: that is no error.
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do running "$pid" || break; sleep 0.5; done
+    for _ in $(seq 1 120); do running "$pid" || break; sleep 0.5; done
     if running "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
       echo "local.sh: $1 (pid $pid) killed"

@@ -26,6 +26,7 @@ import io.tandem.protocol.Role;
 import io.tandem.worker.EngineSettings;
 import io.tandem.worker.EngineSpec;
 import io.tandem.worker.ModelWorker;
+import io.tandem.worker.WorkerDrain;
 import io.tandem.worker.large.LargeWorker;
 import io.tandem.worker.small.SmallWorker;
 import java.time.Duration;
@@ -67,7 +68,7 @@ public final class TandemNode implements AutoCloseable {
     boolean clustered = config.hasPath("tandem.cluster.enabled") && config.getBoolean("tandem.cluster.enabled");
     // Members of one cluster must share a system name; {@code name} then only labels the node.
     if (clustered) name = ClusterConfig.systemName(config);
-    config = ClusterConfig.resolve(config);
+    config = withDrainTime(ClusterConfig.resolve(config));
     CompletableFuture<ActorRef<Sessions.Command>> sessionsRef = new CompletableFuture<>();
     CompletableFuture<ActorRef<WorkerDirectory.Command>> directoryRef = new CompletableFuture<>();
     java.util.List<CompletableFuture<String>> loads = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -142,6 +143,35 @@ public final class TandemNode implements AutoCloseable {
     }
   }
 
+  /** Akka's timeout for the shutdown phase the HTTP server's and the workers' drains run in. */
+  static final String DRAIN_PHASE_TIMEOUT = "akka.coordinated-shutdown.phases.service-requests-done.timeout";
+
+  /**
+   * {@code config} with {@value #DRAIN_PHASE_TIMEOUT} long enough for the drains that run in that
+   * phase: Akka ends the phase at its timeout whatever its tasks are doing, so a {@code
+   * tandem.worker.shutdown-deadline}, or a {@code tandem.http.shutdown-deadline} plus {@code
+   * shutdown-grace}, set past it would be cut short without a word (requests cut off instead of
+   * answered). The timeout becomes the longer drain plus 5 s when it is shorter; a value that cannot
+   * be read is left to the settings that report it.
+   */
+  static Config withDrainTime(Config config) {
+    Duration configured = config.hasPath(DRAIN_PHASE_TIMEOUT) ? config.getDuration(DRAIN_PHASE_TIMEOUT)
+        : config.getDuration("akka.coordinated-shutdown.default-phase-timeout");
+    Duration drains = Duration.ZERO;
+    try {
+      if (config.hasPath(WorkerDrain.DEADLINE_KEY)) drains = WorkerDrain.deadline(config);
+      if (config.hasPath("tandem.http.shutdown-deadline")) {
+        Duration http = config.getDuration("tandem.http.shutdown-deadline").plus(config.getDuration("tandem.http.shutdown-grace"));
+        if (http.compareTo(drains) > 0) drains = http;
+      }
+    } catch (RuntimeException unreadable) {
+      return config;
+    }
+    Duration needed = drains.plusSeconds(5);
+    if (configured.compareTo(needed) >= 0) return config;
+    return config.withValue(DRAIN_PHASE_TIMEOUT, com.typesafe.config.ConfigValueFactory.fromAnyRef(needed.toMillis() + "ms"));
+  }
+
   /**
    * The intra-op threads of a worker's forward passes: a role's {@code threads} when set, else
    * (0) the cores divided among the model workers this node runs on the CPU, at least one each, so
@@ -208,8 +238,8 @@ public final class TandemNode implements AutoCloseable {
   /**
    * The node-wide settings {@link #start} reads besides the roles': the sessions' ({@code
    * tandem.session}, {@code tandem.routing}), how often worker loads are polled ({@code
-   * tandem.routing.load-poll-interval}; zero: never) and how remote engines are talked to ({@code
-   * tandem.engine}). Commands read them before any model loads, so that a bad value comes alone.
+   * tandem.routing.load-poll-interval}; zero: never), how remote engines are talked to ({@code
+   * tandem.engine}) and how long a stopping node's workers drain ({@code tandem.worker.shutdown-deadline}). Commands read them before any model loads, so that a bad value comes alone.
    */
   record Settings(SessionSettings session, Duration loadPoll, EngineSettings engine) {
 
@@ -217,6 +247,7 @@ public final class TandemNode implements AutoCloseable {
     static Settings of(Config config) {
       Duration loadPoll = config.hasPath("tandem.routing.load-poll-interval") ? ConfigSection.read(config, "tandem.routing",
           r -> ConfigSection.notNegative("tandem.routing.load-poll-interval", r.getDuration("load-poll-interval"), "never")) : Duration.ZERO;
+      if (config.hasPath(WorkerDrain.DEADLINE_KEY)) WorkerDrain.deadline(config);
       return new Settings(SessionSettings.fromConfig(config), loadPoll, EngineSettings.fromConfig(config));
     }
   }

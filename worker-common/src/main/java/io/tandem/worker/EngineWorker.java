@@ -104,6 +104,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private final String modelName;
   private final Scheduler<StepRun> scheduler;
   private final SessionWatch sessions;
+  /** Null on a lone node: see {@link WorkerDrain}. */
+  private final WorkerDrain drain;
   private final WorkerMetrics metrics = new WorkerMetrics();
   private final Map<Long, InFlight> inFlight = new HashMap<>();
   private final Map<String, InFlight> bySession = new HashMap<>();
@@ -123,12 +125,13 @@ final class EngineWorker extends AbstractBehavior<Command> {
     this.modelName = modelName;
     this.scheduler = new Scheduler<>(settings, queue);
     this.sessions = new SessionWatch(ctx);
+    this.drain = WorkerDrain.register(ctx, role);
     this.vocabulary = model.engineVocabulary();
   }
 
   @Override
   public Receive<Command> createReceive() {
-    return newReceiveBuilder()
+    return WorkerDrain.handledBy(newReceiveBuilder(), drain, sessions::count)
         .onMessage(Generate.class, this::onGenerate)
         .onMessage(Streamed.class, this::onStreamed)
         .onMessage(Used.class, this::onUsed)
@@ -378,6 +381,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     sessions.released(sessionId);
     drop(sessionId);
     scheduler.retire(sessionId);
+    if (drain != null) drain.check(sessions.count());
     return this;
   }
 
@@ -401,6 +405,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onStop() {
+    if (drain != null) drain.stopped();
     for (InFlight f : inFlight.values()) f.stream.cancel();
     inFlight.clear();
     scheduler.forgetAll();

@@ -146,6 +146,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final WorkerSettings settings;
   private final Scheduler<StepRun> scheduler;
   private final SessionWatch sessions;
+  /** Null on a lone node: see {@link WorkerDrain}. */
+  private final WorkerDrain drain;
   private boolean tickPending;
   private final WorkerMetrics metrics = new WorkerMetrics();
 
@@ -158,11 +160,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     this.settings = settings;
     this.scheduler = new Scheduler<>(settings, queue, Scheduler.Caches.of(model));
     this.sessions = new SessionWatch(ctx);
+    this.drain = WorkerDrain.register(ctx, role);
   }
 
   @Override
   public Receive<Command> createReceive() {
-    return newReceiveBuilder()
+    return WorkerDrain.handledBy(newReceiveBuilder(), drain, sessions::count)
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
@@ -195,6 +198,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     sessions.released(sessionId);
     scheduler.drop(sessionId);
     scheduler.retire(sessionId);
+    if (drain != null) drain.check(sessions.count());
     return this;
   }
 
@@ -219,6 +223,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onStop() {
+    if (drain != null) drain.stopped();
     scheduler.forgetAll();
     model.close();
     return this;

@@ -60,6 +60,11 @@ final class SessionWatch {
     if (to != null) forget(sessionId, to);
   }
 
+  /** How many sessions may hold state here now: sent a request, and neither released nor ended. */
+  int count() {
+    return replyToOf.size();
+  }
+
   /** The sessions whose replies went to {@code e}'s actor: all over, to be released. */
   Set<String> ended(Ended e) {
     Set<String> over = sessionsOf.remove(e.replyTo());

@@ -1,0 +1,135 @@
+package io.tandem.ops.cluster;
+
+import static io.tandem.ops.cluster.ClusterFailoverTest.await;
+import static io.tandem.ops.cluster.ClusterFailoverTest.awaitWorkers;
+import static io.tandem.ops.cluster.ClusterFailoverTest.largeSteps;
+import static io.tandem.ops.cluster.ClusterFailoverTest.start;
+import static io.tandem.ops.cluster.ClusterFailoverTest.steps;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.Done;
+import akka.actor.CoordinatedShutdown;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.ops.TandemNode;
+import io.tandem.ops.cluster.ClusterFailoverTest.Run;
+import io.tandem.orchestrator.session.SessionEvent;
+import io.tandem.orchestrator.session.StepTimings;
+import io.tandem.orchestrator.session.WorkerDirectory;
+import io.tandem.protocol.FinishReason;
+import io.tandem.protocol.Role;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A worker node stopped as SIGTERM stops it (CoordinatedShutdown, then leaving the cluster) drains:
+ * sessions bound to its workers finish with them, new sessions go to other nodes' workers, and the
+ * shutdown deadline bounds the wait. Real clusters on 127.0.0.1, as in {@link ClusterFailoverTest}.
+ */
+class ClusterDrainTest {
+
+  /** Runs the node's CoordinatedShutdown, as its JVM's SIGTERM hook does; completes once it has stopped. */
+  static CompletableFuture<Done> stop(TandemNode node) {
+    return CoordinatedShutdown.get(node.system()).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+  }
+
+  /** How many large workers {@code node}'s directory lists now. */
+  static int largeWorkersListed(TandemNode node) {
+    TestProbe<WorkerDirectory.Workers> probe = TestProbe.create(node.system());
+    node.directory().tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), probe.getRef(), true));
+    return probe.receiveMessage(Duration.ofSeconds(10)).workers().size();
+  }
+
+  static SessionEvent.Finished finishedInFull(Run r) {
+    SessionEvent.Finished fin = assertInstanceOf(SessionEvent.Finished.class, r.end(), () -> "ended with " + r.end());
+    assertFalse(fin.degraded(), "finished without the large model");
+    assertEquals(FinishReason.stop, fin.trace().finishReason());
+    assertEquals(fin.trace().text(), r.streamed(), "the client was streamed exactly the final text");
+    return fin;
+  }
+
+  @Test
+  void stoppingTheOnlyLargeNodeLetsTheSessionsBoundToItFinishBeforeItLeaves(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 800, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(ConfigFactory.empty(), "large");
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
+      awaitWorkers(a);
+      List<CompletableFuture<Run>> runs = start(a, 6, "drain-");
+      await(() -> largeSteps(steps) >= 6, Duration.ofSeconds(60), "the large worker served takeovers");
+      CompletableFuture<Done> stopped = stop(large);
+      for (CompletableFuture<Run> f : runs) {
+        Run r = f.get(90, TimeUnit.SECONDS);
+        assertTrue(finishedInFull(r).trace().counters().takeovers() > 0);
+      }
+      stopped.get(60, TimeUnit.SECONDS); // and the node did stop, once its sessions were done
+      assertTrue(large.system().whenTerminated().isCompleted());
+    }
+  }
+
+  @Test
+  void aStoppingLargeNodeWithdrawsSoThatNewSessionsGoToTheOtherWhileItsOwnFinishOnIt(@TempDir Path dir)
+      throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode leaving = c.node(ConfigFactory.empty(), "large");
+      c.node(ConfigFactory.empty(), "large");
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
+      awaitWorkers(a);
+      await(() -> largeWorkersListed(a) == 2, Duration.ofSeconds(20), "both large workers are listed");
+      List<CompletableFuture<Run>> runs = new ArrayList<>(start(a, 8, "old-"));
+      String leavingAddress = leaving.address() + "/";
+      await(() -> steps.stream().filter(s -> s.worker().startsWith(leavingAddress)).count() >= 4, Duration.ofSeconds(60),
+          "the leaving large worker served takeovers");
+      CompletableFuture<Done> stopped = stop(leaving);
+      await(() -> largeWorkersListed(a) == 1, Duration.ofSeconds(30), "the leaving worker is withdrawn");
+      assertFalse(stopped.isDone(), "still draining: its sessions have not finished yet");
+      runs.addAll(start(a, 4, "new-"));
+      for (CompletableFuture<Run> f : runs) finishedInFull(f.get(120, TimeUnit.SECONDS));
+      stopped.get(60, TimeUnit.SECONDS);
+      assertTrue(steps.stream().anyMatch(s -> s.sessionId().startsWith("old-") && s.worker().startsWith(leavingAddress)));
+      for (StepTimings s : steps)
+        if (s.sessionId().startsWith("new-"))
+          assertFalse(s.worker().startsWith(leavingAddress), "a new session was sent to the withdrawn worker: " + s);
+    }
+  }
+
+  @Test
+  void sessionsStillBoundAtTheShutdownDeadlineLoseTheWorkerAsIfItHadCrashed(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(ConfigFactory.parseString("tandem.worker.shutdown-deadline = 200ms"), "large");
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
+      awaitWorkers(a);
+      List<CompletableFuture<Run>> runs = start(a, 6, "late-");
+      await(() -> largeSteps(steps) >= 6, Duration.ofSeconds(60), "the large worker served takeovers");
+      stop(large).get(60, TimeUnit.SECONDS);
+      int failed = 0;
+      for (CompletableFuture<Run> f : runs) {
+        Run r = f.get(90, TimeUnit.SECONDS);
+        if (r.end() instanceof SessionEvent.Failed failure) {
+          failed++;
+          assertTrue(failure.retryable(), failure.message());
+          assertTrue(failure.message().contains("large"), failure.message());
+        } else {
+          finishedInFull(r);
+        }
+      }
+      assertTrue(failed > 0, "sessions longer than the deadline were still running when the node left");
+    }
+  }
+}
