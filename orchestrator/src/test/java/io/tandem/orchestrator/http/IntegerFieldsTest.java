@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Every integer a request carries follows one rule, vLLM's (pydantic's lax mode): a number with no
  * fraction is the integer ({@code 7.0} is 7), a fraction is a 400 naming the field; a number beyond
- * a 64-bit float ({@code 1e400}) is a 400 saying it is out of range, whatever the field; token ids
+ * a 64-bit float ({@code 1e400}) is a 400 saying it is out of range in a field that takes numbers; token ids
  * are checked against the vocabulary of the model that reads the prompt.
  */
 class IntegerFieldsTest {
@@ -101,7 +101,6 @@ class IntegerFieldsTest {
       }
       Map<String, String> nested = Map.of(
           ",\"stop_token_ids\":[1," + sign + "1e400]", "stop_token_ids[1]",
-          ",\"tandem\":{\"max_target_tokens\":" + sign + "1e400}", "tandem.max_target_tokens",
           ",\"prompt\":[[1," + sign + "1e400]]", "prompt[0][1]");
       for (Map.Entry<String, String> c : nested.entrySet()) {
         OpenAi.Error e = refusal(() -> completion(c.getKey()));
@@ -110,6 +109,50 @@ class IntegerFieldsTest {
       }
       assertEquals("tokens[0]", refusal(() -> detokenized("[" + sign + "1e400]")).param());
     }
+  }
+
+  /**
+   * A field's type is checked before the range of a number in it: {@code 1e400} where a string or a
+   * boolean belongs is refused as of the wrong type, which is the mistake to fix.
+   */
+  @Test
+  void aNumberBeyondAFloatsRangeWhereAnotherTypeBelongsIsRefusedNamingThatType() {
+    Map<String, String> refused = Map.of(
+        ",\"user\":1e400", "user must be a string, got a number",
+        ",\"model\":-1e400", "model must be a string, got a number",
+        ",\"stream\":1e400", "stream must be true or false, got a number beyond a 64-bit float's range",
+        ",\"tandem\":{\"mode\":1e400}", "tandem.mode must be a string: speculative, small or large; got a number beyond a"
+            + " 64-bit float's range",
+        ",\"stop\":[1e400]", "stop[0] must be a string, got a number",
+        ",\"tandem\":{\"help_think_word\":1e400}", "tandem: help_think_word must be a string, got a number beyond a 64-bit"
+            + " float's range",
+        ",\"tandem\":{\"max_target_tokens\":-1e400}", "tandem: max_target_tokens must be an integer from -2147483648 to"
+            + " 2147483647, got a number beyond a 64-bit float's range",
+        ",\"tandem\":{\"time_out\":1e400}", "tandem: time_out must be a number of seconds (<= 0 for none), got a number"
+            + " beyond a 64-bit float's range");
+    for (Map.Entry<String, String> c : refused.entrySet())
+      assertEquals(c.getValue(), refusal(() -> completion(c.getKey())).message(), c.getKey());
+    OpenAi.Error part = refusal(() -> parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":1e400,\"text\":\"hi\"}]}]}",
+        true));
+    assertEquals("messages[0].content[0].type must be the string \"text\", got a number beyond a 64-bit float's range",
+        part.message());
+  }
+
+  /**
+   * Where a request passes a value on as it came (template variables, tools), a number beyond a
+   * float's range is refused naming its path; a field Tandem ignores ({@code metadata}, {@code store})
+   * is ignored whatever it holds, as vLLM ignores the fields it does not read.
+   */
+  @Test
+  void aNumberBeyondAFloatsRangeIsRefusedWhereItIsReadAndIgnoredWhereNothingIs() {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+    OpenAi.Error kwargs = refusal(() -> parse(chat + ",\"chat_template_kwargs\":{\"budget\":1e400}}", true));
+    assertEquals("chat_template_kwargs.budget is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)",
+        kwargs.message());
+    assertEquals("chat_template_kwargs.budget", kwargs.param());
+    assertEquals("tools[0].function.parameters.maximum", refusal(() -> parse(chat + ",\"tool_choice\":\"none\",\"tools\":[{"
+        + "\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"maximum\":1e400}}}]}", true)).param());
+    parse(chat + ",\"metadata\":{\"a\":1e400},\"store\":1e400,\"safety_identifier\":-1e400}", true);
   }
 
   @Test
