@@ -515,26 +515,27 @@ public record CompletionRequest(
   private static Set<Integer> stopTokenIds(JsonNode ids) {
     if (ids == null || ids.isNull()) return Set.of();
     if (!ids.isArray()) throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of token ids, got " + Json.kind(ids));
-    return Set.copyOf(tokenIds(ids, "stop_token_ids", "stop_token_ids", TOKEN_IDS));
+    return Set.copyOf(tokenIds(ids, "stop_token_ids", TOKEN_IDS));
   }
 
   /** How a list of token ids is described when one of its elements is not a token id. */
   static final String TOKEN_IDS = "token ids are";
 
   /**
-   * The token ids of the array {@code ids}, named {@code path} in the message (e.g. {@code
-   * prompt[0]}) and {@code param} in the error: each an integer ({@link JsonInteger}: 7 or 7.0) from
-   * 0 to 2^31-1.
+   * The token ids of the array {@code ids}, named {@code path} (e.g. {@code prompt[0]}): each an
+   * integer ({@link JsonInteger}: 7 or 7.0) from 0 to 2^31-1.
    *
-   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT integers from 0 to 2147483647}
+   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT integers from 0 to 2147483647}, its {@code
+   *     param} {@code PATH[I]}
    */
-  static List<Integer> tokenIds(JsonNode ids, String path, String param, String what) {
+  static List<Integer> tokenIds(JsonNode ids, String path, String what) {
     List<Integer> out = new ArrayList<>(ids.size());
     for (int i = 0; i < ids.size(); i++) {
-      if (Json.beyondDouble(ids.get(i))) throw Json.outOfRange(path + "[" + i + "]");
+      String element = path + "[" + i + "]";
+      if (Json.beyondDouble(ids.get(i))) throw Json.outOfRange(element);
       Integer id = JsonInteger.asInt(ids.get(i));
       if (id == null || id < 0)
-        throw ApiError.invalid(param, path + "[" + i + "] is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
+        throw ApiError.invalid(element, element + " is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
             + Integer.MAX_VALUE);
       out.add(id);
     }
@@ -707,7 +708,7 @@ public record CompletionRequest(
     } else if (!p.get(0).isNumber()) {
       return null;
     }
-    return tokenIds(ids, path, "prompt", "a token-id prompt is a list of token ids,");
+    return tokenIds(ids, path, "a token-id prompt is a list of token ids,");
   }
 
   private static List<String> stop(JsonNode s) {
@@ -717,7 +718,7 @@ public record CompletionRequest(
     else if (s.isArray()) {
       if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed");
       for (int i = 0; i < s.size(); i++) {
-        if (!s.get(i).isTextual()) throw ApiError.invalid("stop", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
+        if (!s.get(i).isTextual()) throw ApiError.invalid("stop[" + i + "]", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
         out.add(s.get(i).asText());
       }
     } else throw ApiError.invalid("stop", "stop must be a string or an array of strings, got " + Json.kind(s));

@@ -79,12 +79,12 @@ class IntegerFieldsTest {
       OpenAi.Error e = refusal(() -> completion(c.getKey()));
       assertEquals(c.getValue(), e.message(), c.getKey());
       assertEquals("invalid_request_error", e.type(), c.getKey());
-      String field = c.getKey().substring(2, c.getKey().indexOf('"', 2));
-      assertEquals(field.equals("tandem") ? "tandem.max_target_tokens" : field, e.param(), c.getKey());
+      String named = c.getValue().substring(0, c.getValue().indexOf(' '));
+      assertEquals(named.equals("tandem:") ? "tandem.max_target_tokens" : named, e.param(), c.getKey());
     }
     OpenAi.Error tokens = refusal(() -> detokenized("[1.5]"));
     assertEquals("tokens[0] is 1.5: token ids are integers from 0 to 2147483647", tokens.message());
-    assertEquals("tokens", tokens.param());
+    assertEquals("tokens[0]", tokens.param());
     assertEquals("seed must be an integer between -2^63 and 2^63-1, got 10000000000000000000", refusal(() -> completion(",\"seed\":1e19"))
         .message(), "a whole number beyond a long is out of the seed's range");
   }
@@ -109,6 +109,28 @@ class IntegerFieldsTest {
       }
       assertEquals("tokens[0]", refusal(() -> detokenized("[" + sign + "1e400]")).param());
     }
+  }
+
+  /**
+   * An error's {@code param} is the path of the value at fault, as the message names it and as
+   * OpenAI's API writes it ({@code messages[1].content}): an element's path for an element, whether
+   * its type or its range is wrong.
+   */
+  @Test
+  void theParamOfARefusedElementIsThePathTheMessageNames() {
+    Map<String, String> refused = Map.of(
+        ",\"stop_token_ids\":[5,\"6\"]", "stop_token_ids[1]",
+        ",\"stop_token_ids\":[5,-1]", "stop_token_ids[1]",
+        ",\"stop_token_ids\":[5,1e400]", "stop_token_ids[1]",
+        ",\"stop\":[\"a\",5]", "stop[1]",
+        ",\"prompt\":[1,true]", "prompt[1]",
+        ",\"prompt\":[[1,-1]]", "prompt[0][1]");
+    for (Map.Entry<String, String> c : refused.entrySet()) {
+      OpenAi.Error e = refusal(() -> completion(c.getKey()));
+      assertEquals(c.getValue(), e.param(), c.getKey());
+      assertTrue(e.message().startsWith(c.getValue() + " "), e.message());
+    }
+    assertEquals("tokens[1]", refusal(() -> detokenized("[1,\"x\"]")).param());
   }
 
   /**
