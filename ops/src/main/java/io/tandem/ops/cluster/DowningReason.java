@@ -9,6 +9,7 @@ import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
 import com.typesafe.config.Config;
+import io.tandem.protocol.text.Seconds;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
@@ -58,7 +59,7 @@ public final class DowningReason {
           + " the majority. Start it again to rejoin";
     }
     return removed + " downed it after it and the other nodes could not reach each other for "
-        + stableAfter.toMillis() / 1000.0 + " s (a long pause, a stopped process or the network). Start it again to rejoin";
+        + Seconds.of(stableAfter) + " s (a long pause, a stopped process or the network). Start it again to rejoin";
   }
 
   /**

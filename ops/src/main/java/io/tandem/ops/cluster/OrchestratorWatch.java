@@ -8,6 +8,7 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import akka.cluster.ClusterEvent;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
+import io.tandem.protocol.text.Seconds;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
@@ -66,7 +67,7 @@ public final class OrchestratorWatch {
 
   /** The WARN of node {@code self} that has had no orchestrator in its cluster for {@code after}. */
   static String warning(String self, Duration after) {
-    return "node " + self + " has had no orchestrator in its cluster for " + after.toSeconds() + " s: its workers serve no"
+    return "node " + self + " has had no orchestrator in its cluster for " + Seconds.of(after) + " s: its workers serve no"
         + " sessions. If an orchestrator runs, it is in a cluster of its own (restarted while none of its other seed nodes"
         + " answered, it founded a new one): restart this node to join it (ops/cluster/local.sh restart NODE), and give every"
         + " node the same --seed-nodes, two or more that are rarely down together";

@@ -45,6 +45,13 @@ class OrchestratorWatchTest {
     }
   }
 
+  /** A sub-second no-orchestrator-warning-after is said as set, not as the whole seconds in it (0). */
+  @Test
+  void theWarningSaysASubSecondWaitAsSet() {
+    String warning = OrchestratorWatch.warning("akka://tandem@127.0.0.1:18100", Duration.ofMillis(500));
+    assertTrue(warning.contains("no orchestrator in its cluster for 0.5 s:"), warning);
+  }
+
   /** The messages of {@code level} logged so far, once there is one (30 s at most). */
   private static List<String> awaitLine(ListAppender<ILoggingEvent> lines, Level level) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();

@@ -42,7 +42,12 @@ public final class ApiError extends RuntimeException {
     this.challenge = challenge;
   }
 
-  /** 400: the request is wrong; {@code param} names the field. */
+  /**
+   * 400: the request is wrong; {@code param} names the value at fault as the message does, by its
+   * path in the body: a field ({@code max_tokens}), a member ({@code stream_options.include_usage})
+   * or an element ({@code stop_token_ids[1]}, {@code messages[0].content}), as OpenAI's API names
+   * it ({@code "param": "messages[1].content"}).
+   */
   public static ApiError invalid(String param, String message) {
     return new ApiError(400, "invalid_request_error", param, null, message, 0);
   }

@@ -29,6 +29,7 @@ import akka.http.scaladsl.model.EntityStreamSizeException;
 import akka.pattern.AskTimeoutException;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -401,7 +402,7 @@ final class ApiRoutes extends AllDirectives {
     boolean chunked = request.entity().isChunked();
     if (e.status().intValue() == StatusCodes.REQUEST_TIMEOUT.intValue())
       return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive in full"
-          + " within " + HttpSettings.seconds(settings.bodyReadTimeout()) + " s (tandem.http.body-read-timeout): "
+          + " within " + Seconds.of(settings.bodyReadTimeout()) + " s (tandem.http.body-read-timeout): "
           + (chunked ? "send every chunk and the last, empty one" : "send a body of the length its Content-Length header says"), 0);
     boolean encoded = request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
     String advice = encoded ? "send it as its Content-Encoding header says, or without one"
@@ -454,7 +455,7 @@ final class ApiRoutes extends AllDirectives {
   private HttpResponse timedOut(HttpRequest request, RequestLog.Entry log) {
     request.getAttribute(ClientConnection.KEY).ifPresent(ClientConnection::abandoned);
     return error(new ApiError(504, "server_error", null, "timeout", "the request took longer than tandem.http.request-timeout ("
-        + settings.requestTimeout().toSeconds() + " s)", settings.retryAfterSeconds()), log)
+        + Seconds.of(settings.requestTimeout()) + " s)", settings.retryAfterSeconds()), log)
         .addHeaders(settings.cors().answerHeaders(request));
   }
 

@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.IntNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.protocol.ChatMessage;
@@ -93,6 +94,11 @@ public record CompletionRequest(
     static final Type STRING_OR_OBJECT = new Type("a string or an object", v -> v.isTextual() || v.isObject());
     /** A field refused at any value but null: its type does not change what the refusal says. */
     static final Type ANY = new Type("anything", v -> true);
+
+    /** Whether this type takes numbers: one beyond a double's range is then out of range, not of another type. */
+    boolean takesNumbers() {
+      return is.test(IntNode.valueOf(0));
+    }
   }
 
   /**
@@ -307,6 +313,7 @@ public record CompletionRequest(
     Long seed = null;
     JsonNode s = body.get("seed");
     if (s != null && !s.isNull()) {
+      if (Json.beyondDouble(s)) throw Json.outOfRange("seed");
       seed = JsonInteger.asLong(s);
       if (seed == null)
         throw ApiError.invalid("seed", "seed must be an integer between -2^63 and 2^63-1, got "
@@ -450,6 +457,7 @@ public record CompletionRequest(
         throw ApiError.invalid("tools[" + i + "]", "tools[" + i + "] must be {\"type\": \"function\", \"function\": {\"name\": ...,"
             + " \"description\": ..., \"parameters\": {...}}}");
     }
+    Json.requireInRange(tools, "tools");
     return tools;
   }
 
@@ -483,6 +491,7 @@ public record CompletionRequest(
               + (k.equals("messages") ? "the messages are the request's messages" : "give it as the request field " + k));
         variables.set(k, kw.get(k));
       }
+      Json.requireInRange(kw, "chat_template_kwargs");
     }
     if (tools != null) variables.set("tools", tools);
     return new ChatTemplateArgs(addGenerationPrompt, continueFinal, variables.toString());
@@ -506,25 +515,27 @@ public record CompletionRequest(
   private static Set<Integer> stopTokenIds(JsonNode ids) {
     if (ids == null || ids.isNull()) return Set.of();
     if (!ids.isArray()) throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of token ids, got " + Json.kind(ids));
-    return Set.copyOf(tokenIds(ids, "stop_token_ids", "stop_token_ids", TOKEN_IDS));
+    return Set.copyOf(tokenIds(ids, "stop_token_ids", TOKEN_IDS));
   }
 
   /** How a list of token ids is described when one of its elements is not a token id. */
   static final String TOKEN_IDS = "token ids are";
 
   /**
-   * The token ids of the array {@code ids}, named {@code path} in the message (e.g. {@code
-   * prompt[0]}) and {@code param} in the error: each an integer ({@link JsonInteger}: 7 or 7.0) from
-   * 0 to 2^31-1.
+   * The token ids of the array {@code ids}, named {@code path} (e.g. {@code prompt[0]}): each an
+   * integer ({@link JsonInteger}: 7 or 7.0) from 0 to 2^31-1.
    *
-   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT integers from 0 to 2147483647}
+   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT integers from 0 to 2147483647}, its {@code
+   *     param} {@code PATH[I]}
    */
-  static List<Integer> tokenIds(JsonNode ids, String path, String param, String what) {
+  static List<Integer> tokenIds(JsonNode ids, String path, String what) {
     List<Integer> out = new ArrayList<>(ids.size());
     for (int i = 0; i < ids.size(); i++) {
+      String element = path + "[" + i + "]";
+      if (Json.beyondDouble(ids.get(i))) throw Json.outOfRange(element);
       Integer id = JsonInteger.asInt(ids.get(i));
       if (id == null || id < 0)
-        throw ApiError.invalid(param, path + "[" + i + "] is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
+        throw ApiError.invalid(element, element + " is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
             + Integer.MAX_VALUE);
       out.add(id);
     }
@@ -581,16 +592,20 @@ public record CompletionRequest(
   }
 
   /**
-   * Refuses {@code v} (not null), the value of the field named {@code f}, unless it is of {@code type}.
+   * Refuses {@code v} (not null), the value of the field named {@code f}, unless it is of {@code
+   * type}; a number beyond a double's range ({@code 1e400}) is of a type that takes numbers, and out
+   * of its range.
    *
    * @throws ApiError 400 {@code F must be TYPE, got KIND (VALUE)}, e.g. {@code best_of must be an integer, got a string ("1")}
    */
   private static void requireType(String f, JsonNode v, Type type) {
+    if (Json.beyondDouble(v) && type.takesNumbers()) throw Json.outOfRange(f);
     if (!type.is().test(v)) throw ApiError.invalid(f, f + " must be " + type.name() + ", got " + given(v));
   }
 
   /** A value as a refusal shows what was given: its kind, and a plain value itself ({@code an integer (1)}). */
   private static String given(JsonNode v) {
+    if (Json.beyondDouble(v)) return JsonInteger.show(v);
     return Json.kind(v) + (v.isValueNode() ? " (" + clip(v.toString()) + ")" : "");
   }
 
@@ -649,7 +664,10 @@ public record CompletionRequest(
       JsonNode part = c.get(i);
       String pp = p + "[" + i + "]";
       if (!part.isObject()) throw ApiError.invalid(pp, pp + " must be an object {\"type\": \"text\", \"text\": ...}");
-      String type = part.path("type").asText("");
+      JsonNode typeNode = part.path("type");
+      if (typeNode.isValueNode() && !typeNode.isNull() && !typeNode.isTextual())
+        throw ApiError.invalid(pp + ".type", pp + ".type must be the string \"text\", got " + given(typeNode));
+      String type = typeNode.asText("");
       if (!type.equals("text"))
         throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts are supported");
       JsonNode text = part.get("text");
@@ -690,7 +708,7 @@ public record CompletionRequest(
     } else if (!p.get(0).isNumber()) {
       return null;
     }
-    return tokenIds(ids, path, "prompt", "a token-id prompt is a list of token ids,");
+    return tokenIds(ids, path, "a token-id prompt is a list of token ids,");
   }
 
   private static List<String> stop(JsonNode s) {
@@ -700,7 +718,7 @@ public record CompletionRequest(
     else if (s.isArray()) {
       if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed");
       for (int i = 0; i < s.size(); i++) {
-        if (!s.get(i).isTextual()) throw ApiError.invalid("stop", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
+        if (!s.get(i).isTextual()) throw ApiError.invalid("stop[" + i + "]", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
         out.add(s.get(i).asText());
       }
     } else throw ApiError.invalid("stop", "stop must be a string or an array of strings, got " + Json.kind(s));

@@ -199,7 +199,7 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
   /** {@code inner}, with preflights answered and the CORS headers on its answers to allowed origins. */
   Route wrap(Route inner) {
     return extractRequest(request -> {
-      Optional<String> origin = header(request, "Origin");
+      Optional<String> origin = origin(request);
       if (origin.isEmpty()) return variesByOrigin() ? respondWithHeaders(List.of(VARY_ORIGIN), () -> inner) : inner;
       Optional<String> method = header(request, "Access-Control-Request-Method");
       if (request.method().equals(HttpMethods.OPTIONS) && method.isPresent())
@@ -217,7 +217,7 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
    * (akka-http's request timeout), as {@link #wrap} adds them to the routes' own.
    */
   List<HttpHeader> answerHeaders(HttpRequest request) {
-    return header(request, "Origin").filter(this::originAllowed).map(origin -> {
+    return origin(request).filter(this::originAllowed).map(origin -> {
       List<HttpHeader> out = new ArrayList<>(originHeaders(origin));
       out.add(EXPOSED);
       return out;
@@ -294,6 +294,18 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
    */
   private boolean variesByOrigin() {
     return !(allowedOrigins.contains("*") && !allowCredentials);
+  }
+
+  /**
+   * The request's {@code Origin}: its fields joined as RFC 9110 (section 5.3) combines a repeated
+   * field, so that two {@code Origin} headers, which no browser sends (the Fetch standard sends one
+   * origin at most), read as the comma-joined list they make, which is no origin and is refused,
+   * instead of being taken for the first.
+   */
+  private static Optional<String> origin(HttpRequest request) {
+    List<String> fields = new ArrayList<>();
+    for (HttpHeader h : request.getHeaders()) if (h.is("origin")) fields.add(h.value());
+    return fields.isEmpty() ? Optional.empty() : Optional.of(String.join(", ", fields));
   }
 
   private static Optional<String> header(HttpRequest request, String name) {

@@ -6,6 +6,7 @@ import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.config.SpeculativeConfig;
+import io.tandem.protocol.text.Seconds;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -74,7 +75,7 @@ public record HttpSettings(
 
   private static void aboveSessionDeadline(String key, Duration timeout, Duration sessionDeadline) {
     if (timeout.compareTo(sessionDeadline) <= 0)
-      throw new IllegalArgumentException(serverTimeoutMistake(key, seconds(timeout) + " s", sessionDeadline));
+      throw new IllegalArgumentException(serverTimeoutMistake(key, Seconds.of(timeout) + " s", sessionDeadline));
   }
 
   /**
@@ -110,7 +111,7 @@ public record HttpSettings(
    * choice left when a session may wait longer than that.
    */
   private static String serverTimeoutMistake(String key, String given, Duration sessionDeadline) {
-    String why = "; a session may wait " + seconds(sessionDeadline) + " s on its own deadlines (tandem.session.worker-wait +"
+    String why = "; a session may wait " + Seconds.of(sessionDeadline) + " s on its own deadlines (tandem.session.worker-wait +"
         + " tandem.session.step-timeout, and the paper's time_out)";
     String answer = ", and a slow request must end with the session's answer, not a bare timeout";
     if (sessionDeadline.compareTo(ConfigSection.LONGEST_DELAY) >= 0)
@@ -119,7 +120,7 @@ public record HttpSettings(
     Duration like = Duration.ofHours(sessionDeadline.toHours() + 1);
     String likeSaid = like.compareTo(ConfigSection.LONGEST_DELAY) <= 0 ? like.toHours() + "h"
         : ConfigSection.LONGEST_DELAY.toSeconds() + "s";
-    return "tandem.http." + key + " must be a duration of more than " + seconds(sessionDeadline) + " s and at most "
+    return "tandem.http." + key + " must be a duration of more than " + Seconds.of(sessionDeadline) + " s and at most "
         + ConfigSection.LONGEST_DELAY_SAID + ", like " + likeSaid + ", or infinite (none), got " + given + why + answer;
   }
 
@@ -214,11 +215,6 @@ public record HttpSettings(
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors);
-  }
-
-  /** {@code d} in seconds as a message writes them: {@code 30}, {@code 1.5}, {@code 0.25}. */
-  static String seconds(Duration d) {
-    return java.math.BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString();
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */

@@ -46,23 +46,41 @@ final class Json {
     }
     if (root == null || !root.isObject())
       throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
-    String huge = outOfRange(root, null);
-    if (huge != null)
-      throw ApiError.invalid(huge, huge + " is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)");
     return (ObjectNode) root;
   }
 
   /**
-   * The path ({@code tandem.max_target_tokens}, {@code stop_token_ids[0]}) of the first number in
-   * {@code node}, named {@code path} (null for the body), that Jackson read as infinite: a number
-   * beyond a double's range such as {@code 1e400}, which no field takes and which would otherwise be
-   * shown as {@code "Infinity"}. Null when there is none.
+   * Whether {@code v} is a number that Jackson read as infinite: one beyond a double's range such as
+   * {@code 1e400}, which no field takes and which would otherwise be shown as {@code "Infinity"}.
+   * The body's reader checks each field's type first, so that a number where a string belongs is
+   * refused as not a string; where a number belongs, such a value is out of range ({@link
+   * #outOfRange}).
    */
+  static boolean beyondDouble(JsonNode v) {
+    return v != null && v.isNumber() && (v.isDouble() || v.isFloat()) && !Double.isFinite(v.doubleValue());
+  }
+
+  /** The 400 for a number beyond a double's range ({@link #beyondDouble}) at {@code path}, which it names. */
+  static ApiError outOfRange(String path) {
+    return ApiError.invalid(path, path + " is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)");
+  }
+
+  /**
+   * Refuses the first number beyond a double's range ({@link #beyondDouble}) in {@code node}, a
+   * value the request passes on as it came (template variables, tools), named {@code path}; the
+   * error names its own path ({@code chat_template_kwargs.budget}, {@code
+   * tools[0].function.parameters.maximum}).
+   */
+  static void requireInRange(JsonNode node, String path) {
+    String huge = outOfRange(node, path);
+    if (huge != null) throw outOfRange(huge);
+  }
+
   private static String outOfRange(JsonNode node, String path) {
-    if (node.isNumber() && (node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) return path;
+    if (beyondDouble(node)) return path;
     for (var it = node.fields(); it.hasNext(); ) {
       var field = it.next();
-      String found = outOfRange(field.getValue(), path == null ? field.getKey() : path + "." + field.getKey());
+      String found = outOfRange(field.getValue(), path + "." + field.getKey());
       if (found != null) return found;
     }
     if (node.isArray())

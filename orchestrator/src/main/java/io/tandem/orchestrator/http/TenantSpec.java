@@ -61,11 +61,21 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    * @throws IllegalArgumentException naming the entry and its field ({@code SOURCE[0].max-concurrent
    *     must be a whole number (0: unlimited), got the string "lots"}) when the list or an entry is
    *     not of its shape, an entry's number is not written as one ({@code 01}, {@code -1}, {@code
-   *     a}), a field is missing, unknown or out of its range, a key is not written as a string (a
+   *     a}), a field is missing, null, unknown or out of its range, a key is not written as a string (a
    *     number, true or false) or has a character a Bearer token may not have (the key is not shown
    *     in either case), or a key is listed twice
    */
   public static List<TenantSpec> fromList(ConfigValue list, String source) {
+    return fromList(list, source, false);
+  }
+
+  /**
+   * {@link #fromList(ConfigValue, String)}, where {@code typed} says the values are typed as their
+   * author wrote them (a keys file): a tenant must then be a string and a limit a number, where
+   * Typesafe Config would read a number as text and a string as a number, as it must for {@code -D}
+   * system properties, which give every value as a string.
+   */
+  private static List<TenantSpec> fromList(ConfigValue list, String source, boolean typed) {
     SortedMap<Long, ConfigValue> entries = numbered(list, source);
     if (entries == null)
       throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + ConfigSection.shown(list));
@@ -81,11 +91,12 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
           throw new IllegalArgumentException(where + ": unknown field '" + k + "' (an entry has " + String.join(", ", FIELDS) + ")");
       Config c = ((ConfigObject) entry).toConfig();
       requireQuotedKey(c, where);
-      String key = text(c, "key", where);
+      String key = text(c, "key", where, false);
       String notAToken = notABearerToken(key);
       if (notAToken != null) throw new IllegalArgumentException(where + ".key " + notAToken);
-      TenantSpec t = new TenantSpec(key, text(c, "tenant", where),
-          (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where), limit(c, "tokens-per-minute", Long.MAX_VALUE, where));
+      TenantSpec t = new TenantSpec(key, text(c, "tenant", where, typed),
+          (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where, typed),
+          limit(c, "tokens-per-minute", Long.MAX_VALUE, where, typed));
       if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
       out.add(t);
     }
@@ -138,7 +149,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         ConfigParseOptions.defaults().setOriginDescription(file.toString()));
     if (!c.hasPath("api-keys"))
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
-    List<TenantSpec> tenants = fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"));
+    List<TenantSpec> tenants = fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"), true);
     // Who gives a keys file means to require keys: an empty one must not leave the server open to anyone.
     if (tenants.isEmpty())
       throw new IllegalArgumentException(file + " lists no keys; add an entry {\"key\": ..., \"tenant\": ...} to its api-keys list,"
@@ -177,23 +188,37 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
           + ", not a string (the key is not shown here); write the key in quotes: \"key\": \"...\"");
   }
 
-  /** A field an entry must have, as a non-blank string. */
-  private static String text(Config entry, String field, String where) {
-    if (!entry.hasPath(field)) throw new IllegalArgumentException(where + ": '" + field + "' is missing");
+  /**
+   * A field an entry must have, as a non-blank string: when {@code typed}, written as one (a tenant
+   * written 1 or 1.0 would be two tenants, and a file's rewriting tool may change the one into the
+   * other); else a number is text, as Typesafe Config reads it ({@code key} refuses numbers itself).
+   */
+  private static String text(Config entry, String field, String where, boolean typed) {
+    if (!entry.hasPathOrNull(field)) throw new IllegalArgumentException(where + ": '" + field + "' is missing");
+    if (entry.getIsNull(field))
+      throw new IllegalArgumentException(ConfigSection.mistake(where + "." + field, "a string", "null"));
     ConfigValue v = entry.getValue(field);
-    // A number is a string to HOCON (key = 12345), as getString reads it.
-    if (v.valueType() != ConfigValueType.STRING && v.valueType() != ConfigValueType.NUMBER)
+    if (v.valueType() != ConfigValueType.STRING && (typed || v.valueType() != ConfigValueType.NUMBER))
       throw new IllegalArgumentException(ConfigSection.mistake(where + "." + field, "a string", ConfigSection.shown(v)));
     String s = entry.getString(field);
     if (s.isBlank()) throw new IllegalArgumentException(where + "." + field + " is empty");
     return s;
   }
 
-  /** A limit an entry may have, from 0 (unlimited, as when it is left out) to {@code max}. */
-  private static long limit(Config entry, String field, long max, String where) {
-    if (!entry.hasPath(field)) return 0;
+  /**
+   * A limit an entry may have, from 0 (unlimited, as when it is left out) to {@code max}; when
+   * {@code typed}, written as a number, not as a string ({@code "2"}) that Typesafe Config would read
+   * as one.
+   */
+  private static long limit(Config entry, String field, long max, String where, boolean typed) {
+    if (!entry.hasPathOrNull(field)) return 0;
     String key = where + "." + field;
+    if (entry.getIsNull(field))
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", "null"));
     ConfigValue v = entry.getValue(field);
+    if (typed && v.valueType() == ConfigValueType.STRING && !beyondALong((String) v.unwrapped()))
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)",
+          "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise())));
     Number n;
     try {
       n = entry.getNumber(field);
@@ -206,6 +231,21 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     if (n instanceof Double d && Math.abs(d) >= 0x1p63)
       throw new IllegalArgumentException(ConfigSection.mistake(key, "from 0 to " + max + " (0: unlimited)", ConfigSection.shown(v)));
     return ConfigSection.within(key, n.longValue(), 0, max, "0: unlimited");
+  }
+
+  /**
+   * Whether {@code text} is an integer beyond a long's range, which HOCON reads as text even when it
+   * is written without quotes (its parser gives up on the number): the one string value a file's
+   * author may not have quoted.
+   */
+  private static boolean beyondALong(String text) {
+    if (!text.matches("-?[0-9]+")) return false;
+    try {
+      Long.parseLong(text);
+      return false;
+    } catch (NumberFormatException e) {
+      return true;
+    }
   }
 
   /** The key as logs may show it: never the whole secret. */

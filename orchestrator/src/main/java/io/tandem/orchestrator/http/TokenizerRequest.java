@@ -82,7 +82,7 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
   private static List<Integer> ids(JsonNode t) {
     if (t == null || t.isNull()) throw ApiError.invalid("tokens", "tokens is required: a list of token ids");
     if (!t.isArray() || t.isEmpty()) throw ApiError.invalid("tokens", "tokens must be a non-empty list of token ids");
-    return CompletionRequest.tokenIds(t, "tokens", "tokens", CompletionRequest.TOKEN_IDS);
+    return CompletionRequest.tokenIds(t, "tokens", CompletionRequest.TOKEN_IDS);
   }
 
   /**

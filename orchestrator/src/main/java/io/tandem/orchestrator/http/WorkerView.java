@@ -15,6 +15,7 @@ import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.text.Seconds;
 import io.tandem.protocol.worker.WorkerProtocol;
 import io.tandem.protocol.worker.WorkerProtocol.TokenCount;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
@@ -262,7 +263,7 @@ final class WorkerView {
                 first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
                     (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
                         + " workers counted") + " the prompt within "
-                        + HttpSettings.seconds(countTimeout)
+                        + Seconds.of(countTimeout)
                         + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
                         + " model step",
                     retryAfterSeconds));

@@ -18,6 +18,7 @@ import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.Trace;
+import io.tandem.protocol.text.Seconds;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -461,12 +462,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onStepTimedOut(StepTimedOut t) {
     if (t.requestId() != inFlight) return this;
     cancelInFlight();
-    return fail(FailureCode.TIMEOUT, current.role() + " worker did not answer within " + settings.stepTimeout().toSeconds() + " s");
+    return fail(FailureCode.TIMEOUT, current.role() + " worker did not answer within " + Seconds.of(settings.stepTimeout()) + " s");
   }
 
   private Behavior<Command> onWaitTimedOut(WaitTimedOut w) {
     if (current == null || current.role() != w.role() || sync.binding(w.role()).worker != null) return this;
-    return noWorker(w.role(), "waited " + settings.workerWait().toSeconds() + " s");
+    return noWorker(w.role(), "waited " + Seconds.of(settings.workerWait()) + " s");
   }
 
   /** No worker of {@code role} to start the step on ({@code why}), one may come later: see {@link #noWorker(Role, FailureCode, String)}. */

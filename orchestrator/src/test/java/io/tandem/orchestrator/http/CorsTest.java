@@ -257,6 +257,26 @@ class CorsTest {
       assertEquals("null", allowOrigin(send(server, "GET", "/v1/models", null, "Origin", "null")).orElseThrow());
     }
 
+    /**
+     * A browser sends one {@code Origin} at most (Fetch standard); two are read as RFC 9110 combines
+     * repeated fields, one comma-joined list, and refused as one: neither is named back.
+     */
+    @Test
+    void twoOriginHeadersAreRefusedAsTheListTheyMakeNotTakenForTheFirst() throws Exception {
+      String origins = "Origin: " + PAGE + "\r\nOrigin: http://b.example\r\n";
+      RawExchange models = RawExchange.send(server, "GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n" + origins
+          + "Connection: close\r\n\r\n");
+      assertEquals(200, models.status(), models.head() + models.body());
+      assertEquals(Optional.empty(), models.header("Access-Control-Allow-Origin"), models.head());
+      assertEquals(Optional.empty(), models.header("Access-Control-Allow-Credentials"), models.head());
+      assertEquals(Optional.of("Origin"), models.header("Vary"), models.head());
+      RawExchange pre = RawExchange.send(server, "OPTIONS /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n" + origins
+          + "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n");
+      assertEquals(400, pre.status(), pre.head() + pre.body());
+      assertEquals(Optional.empty(), pre.header("Access-Control-Allow-Origin"), pre.head());
+      assertTrue(pre.body().contains("origin '" + PAGE + ", http://b.example' is not allowed"), pre.body());
+    }
+
     /** The answer depends on the origin, so even one to a request without it says so to caches. */
     @Test
     void anAnswerToARequestWithoutOriginVariesByOrigin() throws Exception {

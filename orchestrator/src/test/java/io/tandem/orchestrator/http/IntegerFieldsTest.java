@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Every integer a request carries follows one rule, vLLM's (pydantic's lax mode): a number with no
  * fraction is the integer ({@code 7.0} is 7), a fraction is a 400 naming the field; a number beyond
- * a 64-bit float ({@code 1e400}) is a 400 saying it is out of range, whatever the field; token ids
+ * a 64-bit float ({@code 1e400}) is a 400 saying it is out of range in a field that takes numbers; token ids
  * are checked against the vocabulary of the model that reads the prompt.
  */
 class IntegerFieldsTest {
@@ -79,12 +79,12 @@ class IntegerFieldsTest {
       OpenAi.Error e = refusal(() -> completion(c.getKey()));
       assertEquals(c.getValue(), e.message(), c.getKey());
       assertEquals("invalid_request_error", e.type(), c.getKey());
-      String field = c.getKey().substring(2, c.getKey().indexOf('"', 2));
-      assertEquals(field.equals("tandem") ? "tandem.max_target_tokens" : field, e.param(), c.getKey());
+      String named = c.getValue().substring(0, c.getValue().indexOf(' '));
+      assertEquals(named.equals("tandem:") ? "tandem.max_target_tokens" : named, e.param(), c.getKey());
     }
     OpenAi.Error tokens = refusal(() -> detokenized("[1.5]"));
     assertEquals("tokens[0] is 1.5: token ids are integers from 0 to 2147483647", tokens.message());
-    assertEquals("tokens", tokens.param());
+    assertEquals("tokens[0]", tokens.param());
     assertEquals("seed must be an integer between -2^63 and 2^63-1, got 10000000000000000000", refusal(() -> completion(",\"seed\":1e19"))
         .message(), "a whole number beyond a long is out of the seed's range");
   }
@@ -101,7 +101,6 @@ class IntegerFieldsTest {
       }
       Map<String, String> nested = Map.of(
           ",\"stop_token_ids\":[1," + sign + "1e400]", "stop_token_ids[1]",
-          ",\"tandem\":{\"max_target_tokens\":" + sign + "1e400}", "tandem.max_target_tokens",
           ",\"prompt\":[[1," + sign + "1e400]]", "prompt[0][1]");
       for (Map.Entry<String, String> c : nested.entrySet()) {
         OpenAi.Error e = refusal(() -> completion(c.getKey()));
@@ -110,6 +109,72 @@ class IntegerFieldsTest {
       }
       assertEquals("tokens[0]", refusal(() -> detokenized("[" + sign + "1e400]")).param());
     }
+  }
+
+  /**
+   * An error's {@code param} is the path of the value at fault, as the message names it and as
+   * OpenAI's API writes it ({@code messages[1].content}): an element's path for an element, whether
+   * its type or its range is wrong.
+   */
+  @Test
+  void theParamOfARefusedElementIsThePathTheMessageNames() {
+    Map<String, String> refused = Map.of(
+        ",\"stop_token_ids\":[5,\"6\"]", "stop_token_ids[1]",
+        ",\"stop_token_ids\":[5,-1]", "stop_token_ids[1]",
+        ",\"stop_token_ids\":[5,1e400]", "stop_token_ids[1]",
+        ",\"stop\":[\"a\",5]", "stop[1]",
+        ",\"prompt\":[1,true]", "prompt[1]",
+        ",\"prompt\":[[1,-1]]", "prompt[0][1]");
+    for (Map.Entry<String, String> c : refused.entrySet()) {
+      OpenAi.Error e = refusal(() -> completion(c.getKey()));
+      assertEquals(c.getValue(), e.param(), c.getKey());
+      assertTrue(e.message().startsWith(c.getValue() + " "), e.message());
+    }
+    assertEquals("tokens[1]", refusal(() -> detokenized("[1,\"x\"]")).param());
+  }
+
+  /**
+   * A field's type is checked before the range of a number in it: {@code 1e400} where a string or a
+   * boolean belongs is refused as of the wrong type, which is the mistake to fix.
+   */
+  @Test
+  void aNumberBeyondAFloatsRangeWhereAnotherTypeBelongsIsRefusedNamingThatType() {
+    Map<String, String> refused = Map.of(
+        ",\"user\":1e400", "user must be a string, got a number",
+        ",\"model\":-1e400", "model must be a string, got a number",
+        ",\"stream\":1e400", "stream must be true or false, got a number beyond a 64-bit float's range",
+        ",\"tandem\":{\"mode\":1e400}", "tandem.mode must be a string: speculative, small or large; got a number beyond a"
+            + " 64-bit float's range",
+        ",\"stop\":[1e400]", "stop[0] must be a string, got a number",
+        ",\"tandem\":{\"help_think_word\":1e400}", "tandem: help_think_word must be a string, got a number beyond a 64-bit"
+            + " float's range",
+        ",\"tandem\":{\"max_target_tokens\":-1e400}", "tandem: max_target_tokens must be an integer from -2147483648 to"
+            + " 2147483647, got a number beyond a 64-bit float's range",
+        ",\"tandem\":{\"time_out\":1e400}", "tandem: time_out must be a number of seconds (<= 0 for none), got a number"
+            + " beyond a 64-bit float's range");
+    for (Map.Entry<String, String> c : refused.entrySet())
+      assertEquals(c.getValue(), refusal(() -> completion(c.getKey())).message(), c.getKey());
+    OpenAi.Error part = refusal(() -> parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":1e400,\"text\":\"hi\"}]}]}",
+        true));
+    assertEquals("messages[0].content[0].type must be the string \"text\", got a number beyond a 64-bit float's range",
+        part.message());
+  }
+
+  /**
+   * Where a request passes a value on as it came (template variables, tools), a number beyond a
+   * float's range is refused naming its path; a field Tandem ignores ({@code metadata}, {@code store})
+   * is ignored whatever it holds, as vLLM ignores the fields it does not read.
+   */
+  @Test
+  void aNumberBeyondAFloatsRangeIsRefusedWhereItIsReadAndIgnoredWhereNothingIs() {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+    OpenAi.Error kwargs = refusal(() -> parse(chat + ",\"chat_template_kwargs\":{\"budget\":1e400}}", true));
+    assertEquals("chat_template_kwargs.budget is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)",
+        kwargs.message());
+    assertEquals("chat_template_kwargs.budget", kwargs.param());
+    assertEquals("tools[0].function.parameters.maximum", refusal(() -> parse(chat + ",\"tool_choice\":\"none\",\"tools\":[{"
+        + "\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"maximum\":1e400}}}]}", true)).param());
+    parse(chat + ",\"metadata\":{\"a\":1e400},\"store\":1e400,\"safety_identifier\":-1e400}", true);
   }
 
   @Test

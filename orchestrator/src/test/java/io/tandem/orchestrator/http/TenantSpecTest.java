@@ -50,6 +50,13 @@ class TenantSpecTest {
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"\"}", "api-keys[0].tenant is empty");
     refusals.put("{\"key\": {}, \"tenant\": \"t\"}", "api-keys[0].key must be a string, got an object");
     refusals.put("{\"key\": \"sk-1\"}", "api-keys[0]: 'tenant' is missing");
+    refusals.put("{\"key\": null, \"tenant\": \"t\"}", "api-keys[0].key must be a string, got null");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": 5}", "api-keys[0].tenant must be a string, got 5");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": null}", "api-keys[0].tenant must be a string, got null");
+    refusals.put(entry + "\"2\"}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got the string \"2\"");
+    refusals.put(entry + "null}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got null");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"tokens-per-minute\": \"1000\"}",
+        "api-keys[0].tokens-per-minute must be a whole number (0: unlimited), got the string \"1000\"");
     refusals.put("5", "api-keys[0] must be an entry {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
         + " \"tokens-per-minute\": ...}, got 5");
     for (var r : refusals.entrySet()) {
@@ -105,7 +112,7 @@ class TenantSpecTest {
   /**
    * A key written as a number reads as one ({@code 12345}, {@code 1.50}); a tool that rewrites the
    * file may write the number otherwise and the key would no longer match: refused by its entry,
-   * without showing it, asking for quotes. A tenant may still be a number, and 0x1F is HOCON text.
+   * without showing it, asking for quotes. 0x1F is HOCON text.
    */
   @Test
   void aKeyWrittenAsANumberIsRefusedNamingItsEntryAndAskingForQuotes() throws Exception {
@@ -116,6 +123,6 @@ class TenantSpecTest {
           refusal("[{\"key\": \"sk-good\", \"tenant\": \"a\"}, {\"key\": " + number + ", \"tenant\": \"b\"}]"), number);
     assertEquals(file + ": api-keys[0].key is true or false" + quote, refusal("{\"api-keys\": [{\"key\": true, \"tenant\": \"b\"}]}"));
     assertEquals(List.of(new TenantSpec("12345", "42", 0, 0), new TenantSpec("0x1F", "b", 0, 0)),
-        TenantSpec.fromFile(keys("[{\"key\": \"12345\", \"tenant\": 42}, {key = 0x1F, tenant = b}]")));
+        TenantSpec.fromFile(keys("[{\"key\": \"12345\", \"tenant\": \"42\"}, {key = 0x1F, tenant = b}]")));
   }
 }

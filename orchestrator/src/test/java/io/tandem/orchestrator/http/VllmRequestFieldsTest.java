@@ -238,7 +238,7 @@ class VllmRequestFieldsTest {
     }
     HttpResponse<String> bad = chat(",\"stop_token_ids\":[-1]");
     assertEquals(400, bad.statusCode());
-    assertEquals("stop_token_ids", error(bad).get("param").asText());
+    assertEquals("stop_token_ids[0]", error(bad).get("param").asText());
   }
 
   @Test

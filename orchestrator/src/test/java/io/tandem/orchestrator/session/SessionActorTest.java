@@ -156,6 +156,25 @@ class SessionActorTest {
     });
   }
 
+  /** A sub-second tandem.session.step-timeout is said as set: "within 0.5 s", not the whole seconds in it (0). */
+  @Test
+  void aStepPastASubSecondStepTimeoutFailsSayingTheTimeoutAsSet() throws Exception {
+    try (World w = new World(ManualTime.config(),
+        new SessionSettings(Duration.ofSeconds(5), Duration.ofMillis(500), false, 4))) {
+      ManualTime time = ManualTime.get(w.kit.system());
+      GatedModel small = new GatedModel("small", CASE.small(), 5);
+      w.worker(Role.small, "small", small);
+      w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      CompletableFuture<SessionEvent> end = w.run(w.request(CASE.config(), false), null);
+      assertTrue(small.reached.await(30, TimeUnit.SECONDS));
+      time.timePasses(Duration.ofMillis(501));
+      SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, end.get(30, TimeUnit.SECONDS));
+      small.open.countDown();
+      assertEquals(io.tandem.protocol.FailureCode.TIMEOUT, failed.code());
+      assertTrue(failed.message().contains("small worker did not answer within 0.5 s"), failed.message());
+    }
+  }
+
   @Test
   void timeOutEndsTheSessionWithTheTextDecidedSoFar() throws Exception {
     SpeculativeConfig config = CASE.config().toBuilder().build();

@@ -177,13 +177,13 @@ public final class PaperConfigLoader {
 
   private static List<String> strings(String source, String key, JsonNode v) {
     if (!v.isArray()) {
-      throw new InvalidConfigException(source, key, key + " must be a list of strings, got " + v);
+      throw new InvalidConfigException(source, key, key + " must be a list of strings, got " + JsonInteger.show(v));
     }
     List<String> out = new ArrayList<>();
     for (JsonNode item : v) {
       if (!item.isTextual()) {
         throw new InvalidConfigException(
-            source, key, key + " must be a list of strings, but contains " + item);
+            source, key, key + " must be a list of strings, but contains " + JsonInteger.show(item));
       }
       out.add(item.textValue());
     }
@@ -192,33 +192,38 @@ public final class PaperConfigLoader {
 
   private static String string(String source, String key, JsonNode v) {
     if (!v.isTextual()) {
-      throw new InvalidConfigException(source, key, key + " must be a string, got " + v);
+      throw new InvalidConfigException(source, key, key + " must be a string, got " + JsonInteger.show(v));
     }
     return v.textValue();
   }
 
   private static boolean bool(String source, String key, JsonNode v) {
     if (!v.isBoolean()) {
-      throw new InvalidConfigException(source, key, key + " must be true or false, got " + v);
+      throw new InvalidConfigException(source, key, key + " must be true or false, got " + JsonInteger.show(v));
     }
     return v.booleanValue();
   }
 
-  /** An integer by {@link JsonInteger}'s rule, as a request's integers are read: 30 or 30.0, not 30.5. */
+  /**
+   * An integer by {@link JsonInteger}'s rule, as a request's integers are read: 30 or 30.0, not 30.5;
+   * a number beyond a double's range ({@code 1e400}) is out of an int's range, not a fraction.
+   */
   private static int integer(String source, String key, JsonNode v) {
     Integer x = JsonInteger.asInt(v);
     if (x == null) {
-      throw new InvalidConfigException(source, key, key + (JsonInteger.is(v)
+      boolean whole = JsonInteger.is(v) || v.isNumber() && !Double.isFinite(v.doubleValue());
+      throw new InvalidConfigException(source, key, key + (whole
           ? " must be an integer from " + Integer.MIN_VALUE + " to " + Integer.MAX_VALUE : " must be an integer")
           + ", got " + JsonInteger.show(v));
     }
     return x;
   }
 
+  /** A number of seconds; one beyond a double's range ({@code 1e400}) is none that a deadline can be. */
   private static double number(String source, String key, JsonNode v) {
-    if (!v.isNumber()) {
+    if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
       throw new InvalidConfigException(
-          source, key, key + " must be a number of seconds (<= 0 for none), got " + v);
+          source, key, key + " must be a number of seconds (<= 0 for none), got " + JsonInteger.show(v));
     }
     return v.doubleValue();
   }
