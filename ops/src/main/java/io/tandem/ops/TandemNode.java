@@ -23,6 +23,7 @@ import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.text.Seconds;
 import io.tandem.worker.EngineSettings;
 import io.tandem.worker.EngineSpec;
 import io.tandem.worker.ModelWorker;
@@ -328,7 +329,7 @@ public final class TandemNode implements AutoCloseable {
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: no seed node"
               + " answers ({}); start a seed node (the orchestrator first), or give this node the --seed-nodes of a running"
-              + " cluster; giving up after {} s", address(), warnAfter.toSeconds(), String.join(", ", seeds), timeout.toSeconds());
+              + " cluster; giving up after {} s", address(), Seconds.of(warnAfter), String.join(", ", seeds), Seconds.of(timeout));
         return null;
       });
     }
@@ -337,7 +338,7 @@ public final class TandemNode implements AutoCloseable {
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", address(),
           system.settings().config().getStringList("akka.cluster.roles"));
     } catch (Exception e) {
-      throw new IllegalStateException("node " + address() + " did not reach Up within " + timeout.toSeconds()
+      throw new IllegalStateException("node " + address() + " did not reach Up within " + Seconds.of(timeout)
           + " s (seed nodes " + system.settings().config().getStringList("akka.cluster.seed-nodes")
           + "; status " + cluster.selfMember().status() + "): is a seed node running?", e);
     }

@@ -15,8 +15,8 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.text.Plural;
+import io.tandem.protocol.text.Seconds;
 import io.tandem.protocol.worker.WorkerProtocol.Command;
-import java.math.BigDecimal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -144,7 +144,7 @@ public final class WorkerDrain {
     if (sessions > 0) {
       waited = true;
       ctx.getLog().info("{} worker {}: the node is stopping; the {} bound to it get up to {} s to finish ({})",
-          role, name(), Plural.count(sessions, "session"), seconds(deadline), DEADLINE_KEY);
+          role, name(), Plural.count(sessions, "session"), Seconds.of(deadline), DEADLINE_KEY);
       ctx.scheduleOnce(deadline, ctx.getSelf(), DeadlinePassed.INSTANCE);
     }
     check(sessions);
@@ -176,7 +176,7 @@ public final class WorkerDrain {
     if (!draining || waiting.isEmpty() || sessions > 0) return;
     if (waited)
       ctx.getLog().info("{} worker {}: drained; every session bound to it has finished ({} s)", role, name(),
-          seconds(Duration.ofNanos(System.nanoTime() - startedNanos)));
+          Seconds.of(Duration.ofMillis((System.nanoTime() - startedNanos) / 1_000_000)));
     complete();
   }
 
@@ -185,7 +185,7 @@ public final class WorkerDrain {
     if (waiting.isEmpty()) return;
     ctx.getLog().warn("{} worker {}: {} still bound at the shutdown deadline ({} s); each loses this worker as the node leaves, "
         + "and its step moves to another {} worker or the request ends with a retryable error (raise {} to wait longer)",
-        role, name(), Plural.count(sessions, "session"), seconds(deadline), role, DEADLINE_KEY);
+        role, name(), Plural.count(sessions, "session"), Seconds.of(deadline), role, DEADLINE_KEY);
     complete();
   }
 
@@ -202,9 +202,5 @@ public final class WorkerDrain {
 
   private String name() {
     return ctx.getSelf().path().name();
-  }
-
-  private static String seconds(Duration d) {
-    return BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString();
   }
 }

@@ -73,6 +73,19 @@ public record HttpSettings(
     aboveSessionDeadline("idle-timeout", idleTimeout, sessionDeadline);
   }
 
+  /**
+   * {@code tandem.http.retry-after} in the whole seconds of HTTP's {@code Retry-After} (RFC 9110
+   * section 10.2.3: delay-seconds), a fraction rounded up: 500ms is 1, never 0, which would send no
+   * header at all; 0s sends none.
+   *
+   * @throws io.tandem.protocol.config.InvalidConfigException for a negative duration, naming the key
+   */
+  static int retryAfterSeconds(Duration d) {
+    ConfigSection.notNegative("tandem.http.retry-after", d, "no Retry-After header");
+    long millis = d.compareTo(Duration.ofSeconds(Integer.MAX_VALUE)) >= 0 ? Integer.MAX_VALUE * 1000L : d.toMillis();
+    return (int) ((millis + 999) / 1000);
+  }
+
   private static void aboveSessionDeadline(String key, Duration timeout, Duration sessionDeadline) {
     if (timeout.compareTo(sessionDeadline) <= 0)
       throw new IllegalArgumentException(serverTimeoutMistake(key, Seconds.of(timeout) + " s", sessionDeadline));
@@ -153,7 +166,7 @@ public record HttpSettings(
         c.getInt("max-in-flight"),
         c.getInt("default-max-tokens"),
         c.getInt("max-max-tokens"),
-        (int) c.getDuration("retry-after").toSeconds(),
+        retryAfterSeconds(c.getDuration("retry-after")),
         c.getDuration("shutdown-deadline"),
         c.getDuration("shutdown-grace"),
         c.getDuration("ask-timeout"),

@@ -27,10 +27,9 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     ConfigSection.positive("tandem.session.worker-wait", workerWait);
     ConfigSection.positive("tandem.session.step-timeout", stepTimeout);
     if (loadChoices < 1) throw new IllegalArgumentException("tandem.routing.load-choices must be >= 1, got " + loadChoices);
-    if (workerLostAfter.isNegative())
-      throw new IllegalArgumentException("tandem.session.worker-lost-after must be >= 0, got " + workerLostAfter);
-    if (skipTakeoverAbove != null && skipTakeoverAbove.isNegative())
-      throw new IllegalArgumentException("tandem.session.skip-takeover-above must be off or >= 0, got " + skipTakeoverAbove);
+    ConfigSection.notNegative("tandem.session.worker-lost-after", workerLostAfter, "at once");
+    if (skipTakeoverAbove != null) ConfigSection.notNegative("tandem.session.skip-takeover-above", skipTakeoverAbove,
+        "skip every optional takeover the large queue would delay at all");
   }
 
   public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,

@@ -13,6 +13,19 @@ import org.junit.jupiter.api.Test;
 class HttpSettingsTest {
 
   @Test
+  void aSubSecondRetryAfterIsRoundedUpToAWholeSecondNotDroppedAndANegativeOneIsRefused() {
+    assertEquals(1, HttpSettings.fromConfig(
+        ConfigFactory.parseString("tandem.http.retry-after = 500ms").withFallback(ConfigFactory.load())).retryAfterSeconds());
+    assertEquals(3, HttpSettings.fromConfig(
+        ConfigFactory.parseString("tandem.http.retry-after = 2001ms").withFallback(ConfigFactory.load())).retryAfterSeconds());
+    assertEquals(0, HttpSettings.fromConfig(
+        ConfigFactory.parseString("tandem.http.retry-after = 0s").withFallback(ConfigFactory.load())).retryAfterSeconds());
+    RuntimeException e = assertThrows(RuntimeException.class, () -> HttpSettings.fromConfig(
+        ConfigFactory.parseString("tandem.http.retry-after = -1s").withFallback(ConfigFactory.load())));
+    assertTrue(e.getMessage().contains("tandem.http.retry-after must be a duration from 0s up"), e.getMessage());
+  }
+
+  @Test
   void aNegativeShutdownDeadlineIsRefusedNamingTheKey() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HttpSettings.fromConfig(
         ConfigFactory.parseString("tandem.http.shutdown-deadline = -1s").withFallback(ConfigFactory.load())));
