@@ -20,6 +20,7 @@ import io.tandem.protocol.worker.WorkerProtocol.Command;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.IntSupplier;
 
@@ -39,7 +40,8 @@ import java.util.function.IntSupplier;
  * worker when the node leaves, as they would lose a crashed one: their step moves to another worker
  * of the role, or the session ends with a retryable error (or degrades, as configured).
  *
- * <p>Only clustered nodes drain: a lone node ({@code generate}, {@code eval}, {@code bench}) stops
+ * <p>Only cluster members drain (a node the split brain resolver downed stops at once: its sessions
+ * lost it already); a lone node ({@code generate}, {@code eval}, {@code bench}) stops
  * at once. Like Kubernetes' preStop drain of a serving pod, the deadline bounds the wait; the node's
  * {@code service-requests-done} phase timeout is raised to cover it (the node's start does).
  *
@@ -77,6 +79,15 @@ public final class WorkerDrain {
     return d;
   }
 
+  /**
+   * Why a node stops when it is no longer a member the other nodes' sessions can reach: downed by
+   * the split brain resolver, or already out (it left, or never joined). Nothing bound to it can
+   * finish then, so it does not drain.
+   */
+  private static final Set<CoordinatedShutdown.Reason> NO_LONGER_A_MEMBER = Set.of(
+      CoordinatedShutdown.clusterDowningReason(), CoordinatedShutdown.clusterLeavingReason(),
+      CoordinatedShutdown.clusterJoinUnsuccessfulReason(), CoordinatedShutdown.incompatibleConfigurationDetectedReason());
+
   private final ActorContext<Command> ctx;
   private final Role role;
   private final Duration deadline;
@@ -102,8 +113,11 @@ public final class WorkerDrain {
     Config config = ctx.getSystem().settings().config();
     if (!"cluster".equals(config.getString("akka.actor.provider"))) return null;
     ActorRef<Command> self = ctx.getSelf();
-    Cancellable task = CoordinatedShutdown.get(ctx.getSystem()).addCancellableTask(
+    CoordinatedShutdown shutdown = CoordinatedShutdown.get(ctx.getSystem());
+    Cancellable task = shutdown.addCancellableTask(
         CoordinatedShutdown.PhaseServiceRequestsDone(), "tandem-drain-" + self.path().name(), () -> {
+          if (shutdown.getShutdownReason().filter(NO_LONGER_A_MEMBER::contains).isPresent())
+            return CompletableFuture.completedFuture(Done.getInstance());
           CompletableFuture<Done> done = new CompletableFuture<>();
           self.tell(new Begin(done));
           return done;

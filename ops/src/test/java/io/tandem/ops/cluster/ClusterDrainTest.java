@@ -13,6 +13,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import akka.Done;
 import akka.actor.CoordinatedShutdown;
 import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Down;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.ops.TandemNode;
 import io.tandem.ops.cluster.ClusterFailoverTest.Run;
@@ -130,6 +132,26 @@ class ClusterDrainTest {
         }
       }
       assertTrue(failed > 0, "sessions longer than the deadline were still running when the node left");
+    }
+  }
+
+  @Test
+  void aNodeTheClusterDownsStopsAtOnceWithoutWaitingForSessionsThatCanNoLongerReachIt(@TempDir Path dir)
+      throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(ConfigFactory.empty(), "large");
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
+      awaitWorkers(a);
+      List<CompletableFuture<Run>> runs = start(a, 4, "downed-");
+      await(() -> largeSteps(steps) >= 4, Duration.ofSeconds(60), "the large worker served takeovers");
+      long t0 = System.nanoTime();
+      Cluster.get(a.system()).manager().tell(new Down(Cluster.get(large.system()).selfMember().address()));
+      large.system().getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+      assertTrue(seconds < 20, "a downed node stopped after " + seconds + " s, as if draining (deadline 35 s)");
+      for (CompletableFuture<Run> f : runs) f.get(90, TimeUnit.SECONDS); // each ends, one way or the other
     }
   }
 }
