@@ -30,7 +30,9 @@ import org.junit.jupiter.api.Test;
  * The cluster survives a crashed node: real {@code tandem serve} processes on 127.0.0.1,
  * 8 concurrent chat requests (half streamed) through the HTTP API, and {@code kill -9} of a node
  * while they run. Every request ends within 10 s of the kill, as a result or as an OpenAI error
- * object; a restarted node is used again; a second orchestrator keeps serving when the first dies.
+ * object (within 20 s where the node killed held the role's only worker: sessions wait for the
+ * cluster to remove it); a restarted node is used again; a second orchestrator keeps serving when
+ * the first dies.
  *
  * <p>The models are simulated (scripted text, per-step latency), so that "mid-flight" is
  * deterministic: the large model writes in capitals, and the kill comes once a client has been
@@ -41,6 +43,12 @@ import org.junit.jupiter.api.Test;
 class ClusterCrashIT {
   /** How soon after a kill every request must have ended. */
   private static final Duration WITHIN = Duration.ofSeconds(10);
+  /**
+   * How soon after the kill of the only node of a role every request must have ended: a session
+   * does not give up the role's only worker while its node is merely unreachable (2.5-4 s after the
+   * kill), only once the split brain resolver has downed it (stable-after, 7 s) and it is removed.
+   */
+  private static final Duration ONLY_ONE_WITHIN = Duration.ofSeconds(20);
   private static final int REQUESTS = 8;
   private static final String MOVED = "mid-step; moving to another";
   /** Long enough that the kill comes mid-flight, short enough that what is left fits in {@link #WITHIN}. */
@@ -174,13 +182,14 @@ class ClusterCrashIT {
         largeAfterKill, System.nanoTime());
   }
 
-  /** Waits for every answer; each must have come within {@link #WITHIN} of the kill. */
-  private static List<Answer> awaitAll(List<CompletableFuture<Answer>> calls, Clock clock) throws Exception {
+  /** Waits for every answer; each must have come {@code within} of the kill. */
+  private static List<Answer> awaitAll(List<CompletableFuture<Answer>> calls, Clock clock, Duration within)
+      throws Exception {
     List<Answer> out = new ArrayList<>();
     for (CompletableFuture<Answer> f : calls) {
       Answer a = f.get(60, TimeUnit.SECONDS);
       double after = (a.endNanos() - clock.killNanos) / 1e9;
-      assertTrue(after <= WITHIN.toSeconds(), "answered " + after + " s after the kill: " + a);
+      assertTrue(after <= within.toSeconds(), "answered " + after + " s after the kill: " + a);
       out.add(a);
     }
     return out;
@@ -200,11 +209,11 @@ class ClusterCrashIT {
   /**
    * Sends {@link #REQUESTS} requests (half streamed) to each of {@code to}, kills {@code victim}
    * once clients have been streamed large-model text, and returns every answer, each checked to
-   * have come within {@link #WITHIN} of the kill.
+   * have come {@code within} of the kill.
    */
-  private static Killed sendAndKill(TandemProcesses c, TandemProcesses.Node victim, TandemProcesses.Node... to)
-      throws Exception {
-    return sendAndKillOneOf(c, List.of(victim), to).killed();
+  private static Killed sendAndKill(TandemProcesses c, TandemProcesses.Node victim, Duration within,
+      TandemProcesses.Node... to) throws Exception {
+    return sendAndKillOneOf(c, List.of(victim), within, to).killed();
   }
 
   /** What {@link #sendAndKillOneOf} did: the answers, and which node it killed. */
@@ -216,7 +225,7 @@ class ClusterCrashIT {
    * workers of a role a burst lands on is not fixed.
    */
   private static KilledOne sendAndKillOneOf(TandemProcesses c, List<TandemProcesses.Node> candidates,
-      TandemProcesses.Node... to) throws Exception {
+      Duration within, TandemProcesses.Node... to) throws Exception {
     Clock clock = new Clock();
     CountDownLatch largeSeen = new CountDownLatch(2);
     LocalTime sent = LocalTime.now();
@@ -236,7 +245,7 @@ class ClusterCrashIT {
     }
     killMidFlight(c, victim, largeSeen, clock);
     List<List<Answer>> answers = new ArrayList<>();
-    for (List<CompletableFuture<Answer>> l : calls) answers.add(awaitAll(l, clock));
+    for (List<CompletableFuture<Answer>> l : calls) answers.add(awaitAll(l, clock, within));
     return new KilledOne(new Killed(clock, answers), victim);
   }
 
@@ -262,13 +271,13 @@ class ClusterCrashIT {
 
   /**
    * Two orchestrators (one degrades, one fails on losing the large model), one small and one
-   * large node. The large node is killed mid-flight: the degrading side finishes all 8 with the
-   * small model, the failing side ends all 8 with a retryable 503 (or, once streaming, an SSE
-   * error event); the large node restarts and takes over again; then the first orchestrator is
+   * large node. The large node is killed mid-flight: once the cluster has removed it, the degrading
+   * side finishes all 8 with the small model, the failing side ends all 8 with a retryable 503 (or,
+   * once streaming, an SSE error event); the large node restarts and takes over again; then the first orchestrator is
    * killed and the second's requests all finish.
    */
   @Test
-  void losingTheOnlyLargeNodeDegradesOrFailsWithin10sAndARestartedNodeIsUsedAgainAndASecondFrontDoorOutlivesTheFirst()
+  void losingTheOnlyLargeNodeDegradesOrFailsOnceItIsRemovedAndARestartedNodeIsUsedAgainAndASecondFrontDoorOutlivesTheFirst()
       throws Exception {
     try (TandemProcesses c = new TandemProcesses(Files.createDirectories(dir.resolve("one-large")), small, large)) {
       TandemProcesses.Node degrading = c.start("orchestrator-degrade", List.of("orchestrator"),
@@ -280,7 +289,7 @@ class ClusterCrashIT {
       c.awaitWorkers(degrading, 1, 1, Duration.ofSeconds(90));
       c.awaitWorkers(failing, 1, 1, Duration.ofSeconds(30));
 
-      Killed largeLost = sendAndKill(c, largeNode, degrading, failing);
+      Killed largeLost = sendAndKill(c, largeNode, ONLY_ONE_WITHIN, degrading, failing);
       int degraded = 0;
       for (Answer a : largeLost.answers().get(0)) {
         assertTrue(a.finishedOk(), "with degrade every request finishes: " + a);
@@ -314,7 +323,7 @@ class ClusterCrashIT {
       assertTrue(System.nanoTime() - restart < Duration.ofSeconds(30).toNanos(), "back within 30 s");
 
       // Two front doors: killing one orchestrator leaves the other's requests and API unaffected.
-      for (Answer a : sendAndKill(c, degrading, failing).answers().get(0))
+      for (Answer a : sendAndKill(c, degrading, WITHIN, failing).answers().get(0))
         assertFinishedWithTakeovers(a, "the other orchestrator's requests finish");
       Answer after = call(c, failing, true, new CountDownLatch(1), new Clock());
       assertTrue(after.finishedOk(), "its HTTP API keeps answering: " + after);
@@ -345,7 +354,7 @@ class ClusterCrashIT {
           c.awaitOffered(orchestrator, lastKilled, c.restart(lastKilled), Duration.ofSeconds(60));
           c.awaitWorkers(orchestrator, 2, 2, Duration.ofSeconds(30));
         }
-        KilledOne killedLarge = sendAndKillOneOf(c, List.of(large1, large2), orchestrator);
+        KilledOne killedLarge = sendAndKillOneOf(c, List.of(large1, large2), WITHIN, orchestrator);
         lastKilled = killedLarge.victim();
         Killed largeLost = killedLarge.killed();
         long takeoversAfterKill = 0;
@@ -357,7 +366,7 @@ class ClusterCrashIT {
         recordActing(c, largeLost.clock(), orchestrator);
       }
 
-      Killed smallLost = sendAndKillOneOf(c, List.of(small1, small2), orchestrator).killed();
+      Killed smallLost = sendAndKillOneOf(c, List.of(small1, small2), WITHIN, orchestrator).killed();
       for (Answer a : smallLost.answers().get(0)) assertFinishedWithTakeovers(a, "every request finishes on the other small node");
       recordActing(c, smallLost.clock(), orchestrator);
     }

@@ -22,6 +22,7 @@ import io.tandem.protocol.text.Seconds;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -47,13 +48,18 @@ import java.util.Set;
  * well before the split brain resolver downs the node ({@code stable-after}, 7 s after
  * unreachability) and death watch would tell. Acting means: re-send the step to another worker of
  * the role, from the session's own transcript (the sync protocol makes that a resync), keeping what
- * the lost worker had already streamed of the step; with no other worker of the role listed now,
- * fail with the retryable {@link FailureCode#WORKER_LOST}, or, for the large role with
- * {@code on-large-loss = degrade}, go on with the small model alone from what is committed and
- * finish {@code degraded}. A lost worker is never asked again, and any late reply from it answers a
- * request the session no longer waits for, so it is dropped. One lost to unreachability is told to
- * {@code Release} the session first, which frees its cache should its node come back (one that
- * stopped holds nothing; a worker also releases the sessions it sees terminate).
+ * the lost worker had already streamed of the step. That needs another worker: when the directory
+ * lists no other reachable worker of the role, giving the worker up would only end the session
+ * early, so the session keeps waiting for it (asking again every {@code worker-lost-after}, in case
+ * another comes): its node either comes back and the step goes on, or is downed and removed by the
+ * split brain resolver and death watch says the worker stopped. A worker that stopped is lost at
+ * once; with no other worker of the role listed then, the session fails with the retryable {@link
+ * FailureCode#WORKER_LOST}, or, for the large role with {@code on-large-loss = degrade}, goes on
+ * with the small model alone from what is committed and finishes {@code degraded}. A lost worker is
+ * never asked again, and any late reply from it answers a request the session no longer waits for,
+ * so it is dropped. One lost to unreachability is told to {@code Release} the session first, which
+ * frees its cache should its node come back (one that stopped holds nothing; a worker also releases
+ * the sessions it sees terminate).
  *
  * <p>Overload: with {@code tandem.session.skip-takeover-above} set, before an optional large step
  * (a takeover, a verification: {@link Step.Generate#optional()}) the session asks the directory how
@@ -101,6 +107,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record WorkerLost(long requestId) implements Command {}
 
+  /** The workers of the step's role other than those of request {@code requestId} and the lost (null: no answer). */
+  private record OthersListed(long requestId, WorkerDirectory.Workers others) implements Command {}
+
   private enum TimeOut implements Command {
     INSTANCE
   }
@@ -110,6 +119,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private record WaitTimedOut(Role role) implements Command {}
 
   private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost";
+
+  /** The least time between two looks for another worker while one on an unreachable node holds the step. */
+  private static final Duration MIN_RECHECK = Duration.ofMillis(100);
 
   public static Behavior<Command> create(
       SessionRequest request,
@@ -143,6 +155,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private int promptTokens;
   private boolean degraded;
   private Set<Address> unreachable = Set.of();
+  /** Whether the session has said that it waits for an unreachable node, having no other worker. */
+  private boolean saidWaiting;
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -210,6 +224,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(WorkerGone.class, g -> lose(g.worker(), "stopped"))
         .onMessage(Unreachable.class, this::onUnreachable)
         .onMessage(WorkerLost.class, this::onWorkerLost)
+        .onMessage(OthersListed.class, this::onOthersListed)
         .onMessageEquals(TimeOut.INSTANCE, this::onTimeOut)
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
@@ -409,12 +424,41 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
   }
 
+  /** The worker holding the step has been unreachable long enough: give it up if another can take the step. */
   private Behavior<Command> onWorkerLost(WorkerLost l) {
     if (l.requestId() != inFlight) return this;
+    Role role = current.role();
+    Set<ActorRef<WorkerProtocol.Command>> exclude = new HashSet<>(failover.lost());
+    exclude.add(inFlightTo);
+    long id = inFlight;
+    getContext().ask(WorkerDirectory.Workers.class, directory, recheckEvery(),
+        replyTo -> new WorkerDirectory.GetWorkers(role, exclude, replyTo, true),
+        (others, failure) -> new OthersListed(id, others));
+    return this;
+  }
+
+  private Behavior<Command> onOthersListed(OthersListed o) {
+    // Answered, moved, or back meanwhile: nothing to decide.
+    if (o.requestId() != inFlight || !unreachable.contains(inFlightTo.path().address())) return this;
+    if (o.others() == null || o.others().workers().isEmpty()) {
+      // Giving up would end the session: its node may yet come back, or be removed, and death watch tells.
+      if (!saidWaiting)
+        getContext().getLog().info("session {}: {} worker {} is on an unreachable node; no other {} worker; "
+            + "waiting for its node to come back or be removed", request.sessionId(), current.role(), inFlightTo.path(),
+            current.role());
+      saidWaiting = true;
+      timers.startSingleTimer(LOST_TIMER, new WorkerLost(inFlight), recheckEvery());
+      return this;
+    }
     // Its node may only have stalled, and a lost worker is never told anything again: should it come
     // back, this drops the step given up on and frees the session's cache there.
     inFlightTo.tell(new WorkerProtocol.Release(request.sessionId()));
-    return lose(inFlightTo, "on a node unreachable for " + settings.workerLostAfter().toMillis() + " ms");
+    return lose(inFlightTo, "on a node unreachable for at least " + settings.workerLostAfter().toMillis() + " ms");
+  }
+
+  /** How often a session waiting for an unreachable node looks again for another worker. */
+  private Duration recheckEvery() {
+    return settings.workerLostAfter().compareTo(MIN_RECHECK) < 0 ? MIN_RECHECK : settings.workerLostAfter();
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,8 +18,10 @@ import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.Span;
+import io.tandem.protocol.Token;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -127,29 +130,132 @@ class FailoverTest {
     }
   }
 
-  @Test
-  void aWorkerGivenUpOnForItsUnreachableNodeIsToldToReleaseTheSessionShouldTheNodeComeBack() {
-    try (World w = new World()) {
+  /**
+   * A session whose step is on a worker (a probe) of a node the failure detector then finds
+   * unreachable; worker-lost-after is 100 ms and the directory is a probe too.
+   */
+  private record Stalled(TestProbe<WorkerProtocol.Command> worker, TestProbe<WorkerDirectory.Command> directory,
+      TestProbe<SessionEvent> client, ActorRef<WorkerDirectory.UnreachableNodes> nodes, WorkerProtocol.Generate step,
+      Role role) {
+
+    static Stalled midStep(World w, String id, Mode mode, boolean degrade) {
       TestProbe<WorkerProtocol.Command> worker = w.kit.createTestProbe();
       TestProbe<WorkerDirectory.Command> directory = w.kit.createTestProbe();
       TestProbe<SessionEvent> client = w.kit.createTestProbe();
-      SessionRequest request = new SessionRequest("stalled-1", "t", Prompt.chat(List.of(new ChatMessage("user", "Hi."))),
-          SamplingParams.GREEDY, 100, CASE.config(), Mode.small, false);
-      SessionSettings settings = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), false, 4, 2, false,
+      SessionRequest request = new SessionRequest(id, "t", Prompt.chat(List.of(new ChatMessage("user", "Hi."))),
+          SamplingParams.GREEDY, 100, CASE.config(), mode, false);
+      SessionSettings settings = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), degrade, 4, 2, false,
           Duration.ofMillis(100), null);
       w.kit.spawn(SessionActor.create(request, client.getRef(), directory.getRef(), settings));
       WorkerDirectory.WatchNodes nodes = directory.expectMessageClass(WorkerDirectory.WatchNodes.class);
-      directory.expectMessageClass(WorkerDirectory.GetWorkers.class).replyTo()
-          .tell(new WorkerDirectory.Workers(Role.small, Set.of(worker.getRef())));
-      worker.expectMessageClass(WorkerProtocol.Generate.class);
-      // The worker's node stalls (a long pause, SIGSTOP) past worker-lost-after: the session gives up on it.
+      list(directory.expectMessageClass(WorkerDirectory.GetWorkers.class), worker);
+      WorkerProtocol.Generate step = worker.expectMessageClass(WorkerProtocol.Generate.class);
+      // The worker's node stalls (a long pause, SIGSTOP): the failure detector finds it unreachable.
       nodes.replyTo().tell(new WorkerDirectory.UnreachableNodes(Set.of(worker.getRef().path().address())));
-      assertEquals(new WorkerProtocol.Release("stalled-1"), worker.expectMessageClass(WorkerProtocol.Release.class),
-          "the worker, should its node come back, frees what it holds of the session");
+      return new Stalled(worker, directory, client, nodes.replyTo(), step, mode == Mode.large ? Role.large : Role.small);
+    }
+
+    /** The session, worker-lost-after later, asks which other worker could take the step. */
+    WorkerDirectory.GetWorkers expectLookForAnother() {
+      WorkerDirectory.GetWorkers look = directory.expectMessageClass(WorkerDirectory.GetWorkers.class);
+      assertTrue(look.now() && look.exclude().contains(worker.getRef()), "asks now, for a worker other than its own: " + look);
+      return look;
+    }
+
+    /**
+     * The split brain resolver downs the worker's node; once it is removed, death watch says the
+     * worker stopped, and the session looks for another worker of the role: none is listed.
+     */
+    void nodeRemoved() {
+      worker.stop();
       WorkerDirectory.GetWorkers again = directory.expectMessageClass(WorkerDirectory.GetWorkers.class);
-      assertTrue(again.exclude().contains(worker.getRef()), "the lost worker is not asked again");
-      again.replyTo().tell(new WorkerDirectory.Workers(Role.small, Set.of()));
-      assertTrue(client.expectMessageClass(SessionEvent.Failed.class).retryable());
+      assertEquals(role, again.role(), "the session waited for its worker until it stopped");
+      assertTrue(again.exclude().contains(worker.getRef()), "the stopped worker is not asked again");
+      list(again);
+    }
+  }
+
+  /** The worker of {@code step} writes {@code text} and ends the sequence. */
+  private static void done(WorkerProtocol.Generate step, String text) {
+    step.replyTo().tell(new WorkerProtocol.Done(step.requestId(), "k", List.of(), List.of(new Token(1, text)), true,
+        3, 3, 0, 0));
+  }
+
+  /** Answers {@code asked}: these workers are listed. */
+  @SafeVarargs
+  private static void list(WorkerDirectory.GetWorkers asked, TestProbe<WorkerProtocol.Command>... workers) {
+    Set<ActorRef<WorkerProtocol.Command>> refs = new HashSet<>();
+    for (TestProbe<WorkerProtocol.Command> p : workers) refs.add(p.getRef());
+    asked.replyTo().tell(new WorkerDirectory.Workers(asked.role(), refs));
+  }
+
+  @Test
+  void aWorkerGivenUpOnForItsUnreachableNodeIsToldToReleaseTheSessionShouldTheNodeComeBack() {
+    try (World w = new World()) {
+      Stalled s = Stalled.midStep(w, "stalled-1", Mode.small, false);
+      TestProbe<WorkerProtocol.Command> other = w.kit.createTestProbe();
+      list(s.expectLookForAnother(), other);
+      assertEquals(new WorkerProtocol.Release("stalled-1"), s.worker().expectMessageClass(WorkerProtocol.Release.class),
+          "the worker, should its node come back, frees what it holds of the session");
+      WorkerDirectory.GetWorkers again = s.directory().expectMessageClass(WorkerDirectory.GetWorkers.class);
+      assertTrue(again.exclude().contains(s.worker().getRef()), "the lost worker is not asked again");
+      list(again, other);
+      assertEquals(s.step().basePosition(), other.expectMessageClass(WorkerProtocol.Generate.class).basePosition(),
+          "the step moved to the other worker");
+    }
+  }
+
+  @Test
+  void theOnlyWorkerOfTheRoleOnANodeThatStallsPastWorkerLostAfterIsWaitedForAndTheSessionFinishesWhenItComesBack() {
+    try (World w = new World()) {
+      Stalled s = Stalled.midStep(w, "stalled-2", Mode.small, false);
+      list(s.expectLookForAnother());
+      // No other worker: the session keeps the step where it is, and looks again later.
+      list(s.expectLookForAnother());
+      s.nodes().tell(new WorkerDirectory.UnreachableNodes(Set.of()));
+      done(s.step(), "Hello.");
+      SessionEvent.Finished f = s.client().expectMessageClass(SessionEvent.Finished.class);
+      assertEquals("Hello.", f.trace().text());
+      assertFalse(f.degraded());
+    }
+  }
+
+  @Test
+  void theOnlyWorkerOfTheRoleWaitedForOnAnUnreachableNodeIsLostWhenItsNodeIsRemovedAndTheSessionFailsRetryably() {
+    try (World w = new World()) {
+      Stalled s = Stalled.midStep(w, "stalled-3", Mode.small, false);
+      list(s.expectLookForAnother());
+      s.nodeRemoved();
+      SessionEvent.Failed f = s.client().expectMessageClass(SessionEvent.Failed.class);
+      assertTrue(f.retryable(), f.message());
+    }
+  }
+
+  @Test
+  void theOnlyLargeWorkerWaitedForOnAnUnreachableNodeIsLostWhenItsNodeIsRemovedAndTheSessionDegradesWhenConfiguredTo() {
+    try (World w = new World()) {
+      Stalled s = Stalled.midStep(w, "stalled-4", Mode.large, true);
+      list(s.expectLookForAnother());
+      s.nodeRemoved();
+      WorkerDirectory.GetWorkers small = s.directory().expectMessageClass(WorkerDirectory.GetWorkers.class);
+      assertEquals(Role.small, small.role(), "the small model goes on alone");
+      TestProbe<WorkerProtocol.Command> smallWorker = w.kit.createTestProbe();
+      list(small, smallWorker);
+      done(smallWorker.expectMessageClass(WorkerProtocol.Generate.class), "Hi.");
+      assertTrue(s.client().expectMessageClass(SessionEvent.Finished.class).degraded());
+    }
+  }
+
+  @Test
+  void aWorkerWaitedForOnAnUnreachableNodeIsGivenUpOnOnceAnotherOfItsRoleIsListed() {
+    try (World w = new World()) {
+      Stalled s = Stalled.midStep(w, "stalled-5", Mode.small, false);
+      list(s.expectLookForAnother());
+      TestProbe<WorkerProtocol.Command> other = w.kit.createTestProbe();
+      list(s.expectLookForAnother(), other);
+      s.worker().expectMessageClass(WorkerProtocol.Release.class);
+      list(s.directory().expectMessageClass(WorkerDirectory.GetWorkers.class), other);
+      other.expectMessageClass(WorkerProtocol.Generate.class);
     }
   }
 }
