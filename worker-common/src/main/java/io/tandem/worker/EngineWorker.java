@@ -125,13 +125,13 @@ final class EngineWorker extends AbstractBehavior<Command> {
     this.modelName = modelName;
     this.scheduler = new Scheduler<>(settings, queue);
     this.sessions = new SessionWatch(ctx);
-    this.drain = WorkerDrain.register(ctx, role);
+    this.drain = WorkerDrain.register(ctx, role, sessions::count);
     this.vocabulary = model.engineVocabulary();
   }
 
   @Override
   public Receive<Command> createReceive() {
-    return WorkerDrain.handledBy(newReceiveBuilder(), drain, sessions::count)
+    return WorkerDrain.handledBy(newReceiveBuilder(), drain)
         .onMessage(Generate.class, this::onGenerate)
         .onMessage(Streamed.class, this::onStreamed)
         .onMessage(Used.class, this::onUsed)
@@ -381,7 +381,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     sessions.released(sessionId);
     drop(sessionId);
     scheduler.retire(sessionId);
-    if (drain != null) drain.check(sessions.count());
+    if (drain != null) drain.check();
     return this;
   }
 

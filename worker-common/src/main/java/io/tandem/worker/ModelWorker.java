@@ -160,12 +160,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     this.settings = settings;
     this.scheduler = new Scheduler<>(settings, queue, Scheduler.Caches.of(model));
     this.sessions = new SessionWatch(ctx);
-    this.drain = WorkerDrain.register(ctx, role);
+    this.drain = WorkerDrain.register(ctx, role, sessions::count);
   }
 
   @Override
   public Receive<Command> createReceive() {
-    return WorkerDrain.handledBy(newReceiveBuilder(), drain, sessions::count)
+    return WorkerDrain.handledBy(newReceiveBuilder(), drain)
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
@@ -198,7 +198,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     sessions.released(sessionId);
     scheduler.drop(sessionId);
     scheduler.retire(sessionId);
-    if (drain != null) drain.check(sessions.count());
+    if (drain != null) drain.check();
     return this;
   }
 

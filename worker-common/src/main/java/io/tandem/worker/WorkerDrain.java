@@ -5,17 +5,18 @@ import akka.actor.Address;
 import akka.actor.Cancellable;
 import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.receptionist.Receptionist;
-import akka.actor.typed.receptionist.ServiceKey;
 import com.typesafe.config.Config;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.text.Seconds;
+import io.tandem.protocol.worker.WorkerProtocol;
 import io.tandem.protocol.worker.WorkerProtocol.Command;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,13 +33,16 @@ import java.util.function.IntSupplier;
  * (an orchestrator on the same node).
  *
  * <p>When the drain begins, the worker withdraws from the Receptionist if another worker of its
- * role is listed on another node, so that new sessions bind there; the role's last worker in the
- * cluster keeps taking them (none could go elsewhere). Either way it serves every request it is sent
- * (a session's next step after a takeover, and any session the listing had not yet told otherwise)
- * until no session is bound to it (each has sent its {@code Release}, or ended: {@link
- * SessionWatch}), or until {@code tandem.worker.shutdown-deadline}. Sessions still bound then lose the
- * worker when the node leaves, as they would lose a crashed one: their step moves to another worker
- * of the role, or the session ends with a retryable error (or degrades, as configured).
+ * role is listed on another node, so that new sessions bind there, and waits until no session is
+ * bound to it (each has sent its {@code Release}, or ended: {@link SessionWatch}); a session in
+ * flight that has not used it yet goes to another worker. The role's last worker in the cluster
+ * keeps taking new sessions (none could go elsewhere) and waits until, besides, no session in flight
+ * on any orchestrator node may need a worker of its role (it asks their {@code Sessions} under
+ * {@link ServiceKeys#SESSIONS} every {@link #POLL_INTERVAL}): a speculative session that has not
+ * reached its first takeover yet will need the large worker, and must find it. Either way the wait
+ * ends at {@code tandem.worker.shutdown-deadline}; sessions that still need the worker once the node
+ * has left lose it as they would lose a crashed one: their step moves to another worker of the role,
+ * or the session ends with a retryable error (or degrades, as configured).
  *
  * <p>Only cluster members drain (a node the split brain resolver downed stops at once: its sessions
  * lost it already); a lone node ({@code generate}, {@code eval}, {@code bench}) stops
@@ -57,6 +61,20 @@ public final class WorkerDrain {
 
   /** The Receptionist's listing of the worker's role, asked for when the drain begins. */
   record Peers(Receptionist.Listing listing) implements Command {}
+
+  /** Self-message: time to ask the orchestrators again how many sessions in flight may need the role. */
+  enum PollSessions implements Command {
+    INSTANCE
+  }
+
+  /** The Receptionist's listing of the orchestrator nodes' sessions. */
+  record SessionsListed(Receptionist.Listing listing) implements Command {}
+
+  /** One orchestrator node's answer in round {@code round}: {@code count} sessions, -1 for none in time. */
+  record Counted(long round, int count) implements Command {}
+
+  /** How often the last worker of its role asks again. */
+  static final Duration POLL_INTERVAL = Duration.ofMillis(250);
 
   /** Self-message: the shutdown deadline has passed. */
   enum DeadlinePassed implements Command {
@@ -92,24 +110,35 @@ public final class WorkerDrain {
   private final Role role;
   private final Duration deadline;
   private final Cancellable task;
+  /** How many sessions are bound to the worker now ({@link SessionWatch#count}). */
+  private final IntSupplier bound;
   private final List<CompletableFuture<Done>> waiting = new ArrayList<>();
   private boolean draining;
-  private boolean waited;
   private long startedNanos;
+  /** Whether the Receptionist said if another node has a worker of the role. */
+  private boolean peersKnown;
+  private boolean lastOfRole;
+  /** Last of its role: the sessions in flight on the orchestrators that may need the role; -1 unknown. */
+  private int inFlight = -1;
+  private long round;
+  private int roundPending;
+  private int roundSum;
+  private boolean roundUnknown;
 
-  private WorkerDrain(ActorContext<Command> ctx, Role role, Duration deadline, Cancellable task) {
+  private WorkerDrain(ActorContext<Command> ctx, Role role, Duration deadline, Cancellable task, IntSupplier bound) {
     this.ctx = ctx;
     this.role = role;
     this.deadline = deadline;
     this.task = task;
+    this.bound = bound;
   }
 
   /**
    * The drain of {@code ctx}'s worker of {@code role}, registered with the node's CoordinatedShutdown
    * when the node is a cluster member; null on a lone node (nothing to drain for: its sessions are
-   * its own and stop with it).
+   * its own and stop with it). {@code bound} counts the sessions bound to the worker now.
    */
-  static WorkerDrain register(ActorContext<Command> ctx, Role role) {
+  static WorkerDrain register(ActorContext<Command> ctx, Role role, IntSupplier bound) {
     Config config = ctx.getSystem().settings().config();
     if (!"cluster".equals(config.getString("akka.actor.provider"))) return null;
     ActorRef<Command> self = ctx.getSelf();
@@ -122,91 +151,133 @@ public final class WorkerDrain {
           self.tell(new Begin(done));
           return done;
         });
-    return new WorkerDrain(ctx, role, deadline(config), task);
+    return new WorkerDrain(ctx, role, deadline(config), task, bound);
   }
 
-  /**
-   * {@code receive} with the drain's own messages handled by {@code drain} ({@code sessions}: how
-   * many sessions are bound to the worker now); unchanged when {@code drain} is null.
-   */
-  static ReceiveBuilder<Command> handledBy(ReceiveBuilder<Command> receive, WorkerDrain drain, IntSupplier sessions) {
+  /** {@code receive} with the drain's own messages handled by {@code drain}; unchanged when it is null. */
+  static ReceiveBuilder<Command> handledBy(ReceiveBuilder<Command> receive, WorkerDrain drain) {
     if (drain == null) return receive;
     return receive
-        .onMessage(Begin.class, b -> {
-          drain.begin(b, sessions.getAsInt());
-          return Behaviors.same();
-        })
-        .onMessage(Peers.class, p -> {
-          drain.peers(p);
-          return Behaviors.same();
-        })
-        .onMessageEquals(DeadlinePassed.INSTANCE, () -> {
-          drain.deadlinePassed(sessions.getAsInt());
-          return Behaviors.same();
-        });
+        .onMessage(Begin.class, b -> drain.begin(b))
+        .onMessage(Peers.class, p -> drain.peers(p))
+        .onMessageEquals(PollSessions.INSTANCE, () -> drain.poll())
+        .onMessage(SessionsListed.class, l -> drain.ask(l))
+        .onMessage(Counted.class, c -> drain.counted(c))
+        .onMessageEquals(DeadlinePassed.INSTANCE, () -> drain.deadlinePassed());
   }
 
-  /** Begins the drain ({@code sessions}: how many are bound now); idle, it is over at once. */
-  void begin(Begin b, int sessions) {
+  private Behavior<Command> begin(Begin b) {
     waiting.add(b.done());
-    if (draining) return;
+    if (draining) return Behaviors.same();
     draining = true;
     startedNanos = System.nanoTime();
-    ServiceKey<Command> key = ServiceKeys.forRole(role);
     ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, Peers::new);
-    ctx.getSystem().receptionist().tell(Receptionist.find(key, adapter));
-    if (sessions > 0) {
-      waited = true;
-      ctx.getLog().info("{} worker {}: the node is stopping; the {} bound to it get up to {} s to finish ({})",
-          role, name(), Plural.count(sessions, "session"), Seconds.of(deadline), DEADLINE_KEY);
-      ctx.scheduleOnce(deadline, ctx.getSelf(), DeadlinePassed.INSTANCE);
-    }
-    check(sessions);
+    ctx.getSystem().receptionist().tell(Receptionist.find(ServiceKeys.forRole(role), adapter));
+    ctx.getLog().info("{} worker {}: the node is stopping; draining, for up to {} s ({}): {} bound to it", role, name(),
+        Seconds.of(deadline), DEADLINE_KEY, Plural.count(bound.getAsInt(), "session"));
+    ctx.scheduleOnce(deadline, ctx.getSelf(), DeadlinePassed.INSTANCE);
+    return Behaviors.same();
   }
 
   /**
    * Withdraws the worker from the Receptionist when {@code p} lists another worker of the role on
-   * another node (reachable ones only: {@link Receptionist.Listing#getServiceInstances}).
+   * another node (reachable ones only: {@link Receptionist.Listing#getServiceInstances}); else it is
+   * the last of its role, and waits for the sessions in flight on the orchestrators too.
    */
-  void peers(Peers p) {
+  private Behavior<Command> peers(Peers p) {
+    if (peersKnown) return Behaviors.same();
+    peersKnown = true;
     Address here = ctx.getSystem().address();
-    ServiceKey<Command> key = ServiceKeys.forRole(role);
-    long elsewhere = p.listing().getServiceInstances(key).stream()
+    long elsewhere = p.listing().getServiceInstances(ServiceKeys.forRole(role)).stream()
         .map(r -> r.path().address())
         .filter(a -> a.hasGlobalScope() && !a.equals(here))
         .count();
-    if (elsewhere == 0) {
-      if (!waiting.isEmpty())
-        ctx.getLog().info("{} worker {}: no other {} worker is in the cluster; it takes new sessions until it stops", role, name(), role);
-      return;
+    if (elsewhere > 0) {
+      withdraw();
+      ctx.getLog().info("{} worker {}: withdrawn; new sessions go to the {} of other nodes", role, name(),
+          Plural.count((int) elsewhere, role + " worker"));
+      check();
+      return Behaviors.same();
     }
-    ctx.getSystem().receptionist().tell(Receptionist.deregister(key, ctx.getSelf()));
-    ctx.getLog().info("{} worker {}: withdrawn; new sessions go to the {} of other nodes", role, name(),
-        Plural.count((int) elsewhere, role + " worker"));
+    lastOfRole = true;
+    ctx.getLog().info("{} worker {}: no other {} worker is in the cluster: it takes new sessions, and stops once no session in"
+        + " flight on the orchestrators may need a {} worker", role, name(), role, role);
+    return poll();
   }
 
-  /** Completes the drain once no session is bound ({@code sessions}); a no-op before it begins. */
-  void check(int sessions) {
-    if (!draining || waiting.isEmpty() || sessions > 0) return;
-    if (waited)
-      ctx.getLog().info("{} worker {}: drained; every session bound to it has finished ({} s)", role, name(),
-          Seconds.of(Duration.ofMillis((System.nanoTime() - startedNanos) / 1_000_000)));
+  /** Last of its role: asks the orchestrator nodes' sessions how many in flight may need it. */
+  private Behavior<Command> poll() {
+    if (waiting.isEmpty()) return Behaviors.same();
+    ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, SessionsListed::new);
+    ctx.getSystem().receptionist().tell(Receptionist.find(ServiceKeys.SESSIONS, adapter));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> ask(SessionsListed l) {
+    if (waiting.isEmpty()) return Behaviors.same();
+    Set<ActorRef<WorkerProtocol.CountSessions>> nodes = l.listing().getServiceInstances(ServiceKeys.SESSIONS);
+    long r = ++round;
+    roundPending = nodes.size();
+    roundSum = 0;
+    roundUnknown = false;
+    if (nodes.isEmpty()) return roundDone(0);
+    for (ActorRef<WorkerProtocol.CountSessions> n : nodes)
+      ctx.ask(WorkerProtocol.SessionsInFlight.class, n, Duration.ofSeconds(1), to -> new WorkerProtocol.CountSessions(role, to),
+          (answer, error) -> new Counted(r, answer == null ? -1 : answer.count()));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> counted(Counted c) {
+    if (c.round() != round || roundPending == 0) return Behaviors.same();
+    if (c.count() < 0) roundUnknown = true;
+    else roundSum += c.count();
+    if (--roundPending > 0) return Behaviors.same();
+    return roundDone(roundUnknown ? -1 : roundSum);
+  }
+
+  private Behavior<Command> roundDone(int sessions) {
+    inFlight = sessions;
+    check();
+    if (!waiting.isEmpty()) ctx.scheduleOnce(POLL_INTERVAL, ctx.getSelf(), PollSessions.INSTANCE);
+    return Behaviors.same();
+  }
+
+  /**
+   * Completes the drain once no session is bound and, for the last worker of its role, none in
+   * flight on the orchestrators may need the role; a no-op before it begins. The last worker then
+   * withdraws, so that no session binds to it while the node leaves.
+   */
+  void check() {
+    if (!draining || waiting.isEmpty() || !peersKnown || bound.getAsInt() > 0) return;
+    if (lastOfRole && inFlight != 0) return;
+    if (lastOfRole) withdraw();
+    ctx.getLog().info("{} worker {}: drained in {} s: no session is bound to it{}", role, name(),
+        Seconds.of(Duration.ofMillis((System.nanoTime() - startedNanos) / 1_000_000)),
+        lastOfRole ? ", and none in flight needs a " + role + " worker" : "");
     complete();
   }
 
-  /** The deadline passed with {@code sessions} still bound: the node goes on stopping. */
-  void deadlinePassed(int sessions) {
-    if (waiting.isEmpty()) return;
-    ctx.getLog().warn("{} worker {}: {} still bound at the shutdown deadline ({} s); each loses this worker as the node leaves, "
-        + "and its step moves to another {} worker or the request ends with a retryable error (raise {} to wait longer)",
-        role, name(), Plural.count(sessions, "session"), Seconds.of(deadline), role, DEADLINE_KEY);
+  /** The deadline passed: the node goes on stopping, whatever is still running. */
+  private Behavior<Command> deadlinePassed() {
+    if (waiting.isEmpty()) return Behaviors.same();
+    int sessions = bound.getAsInt();
+    String running = lastOfRole && inFlight > 0 ? Plural.count(inFlight, "session") + " in flight that may need a " + role
+        + " worker (" + sessions + " bound to it)" : Plural.count(sessions, "session") + " bound to it";
+    ctx.getLog().warn("{} worker {}: {} at the shutdown deadline ({} s); the node leaves now, and those still running once it"
+        + " has left lose this worker: the step moves to another {} worker, or the request ends with a retryable error (raise {}"
+        + " to wait longer)", role, name(), running, Seconds.of(deadline), role, DEADLINE_KEY);
     complete();
+    return Behaviors.same();
   }
 
   /** The worker stopped: nothing left to drain, and the shutdown task must not wait for it. */
   void stopped() {
     task.cancel();
     complete();
+  }
+
+  private void withdraw() {
+    ctx.getSystem().receptionist().tell(Receptionist.deregister(ServiceKeys.forRole(role), ctx.getSelf()));
   }
 
   private void complete() {

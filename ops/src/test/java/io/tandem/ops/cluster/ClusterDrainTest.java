@@ -15,6 +15,7 @@ import akka.actor.CoordinatedShutdown;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Down;
+import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.ops.TandemNode;
 import io.tandem.ops.cluster.ClusterFailoverTest.Run;
@@ -23,6 +24,7 @@ import io.tandem.orchestrator.session.StepTimings;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.ServiceKeys;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,6 +80,29 @@ class ClusterDrainTest {
       }
       stopped.get(60, TimeUnit.SECONDS); // and the node did stop, once its sessions were done
       assertTrue(large.system().whenTerminated().isCompleted());
+    }
+  }
+
+  @Test
+  void stoppingTheOnlyLargeNodeBeforeTheSessionsReachedItStillLetsThemFinish(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 800, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(ConfigFactory.empty(), "large");
+      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
+      awaitWorkers(a);
+      // The orchestrator's sessions are listed on the large node (gossip; long done on a node up for a while).
+      TestProbe<Receptionist.Listing> listing = TestProbe.create(large.system());
+      await(() -> {
+        large.system().receptionist().tell(Receptionist.find(ServiceKeys.SESSIONS, listing.getRef()));
+        return !listing.receiveMessage(Duration.ofSeconds(10)).getServiceInstances(ServiceKeys.SESSIONS).isEmpty();
+      }, Duration.ofSeconds(20), "the large node lists the orchestrator's sessions");
+      List<CompletableFuture<Run>> runs = start(a, 6, "early-");
+      // The sessions run: they have written with the small model, and most have not needed the large one yet.
+      await(() -> !steps.isEmpty(), Duration.ofSeconds(60), "the sessions started");
+      CompletableFuture<Done> stopped = stop(large);
+      for (CompletableFuture<Run> f : runs) assertTrue(finishedInFull(f.get(90, TimeUnit.SECONDS)).trace().counters().takeovers() > 0);
+      stopped.get(60, TimeUnit.SECONDS);
     }
   }
 

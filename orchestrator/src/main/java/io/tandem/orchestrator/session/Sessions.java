@@ -3,10 +3,19 @@ package io.tandem.orchestrator.session;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.receptionist.Receptionist;
+import io.tandem.protocol.Role;
+import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.worker.WorkerProtocol;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The parent of all sessions on a node: spawns one {@link SessionActor} per request and tells the
- * caller its reference (the HTTP layer needs it to cancel when a client goes away).
+ * caller its reference (the HTTP layer needs it to cancel when a client goes away). Registered with
+ * the Receptionist under {@link ServiceKeys#SESSIONS}, it tells a stopping worker that is the last
+ * of its role how many of its sessions in flight may still need that role ({@link
+ * WorkerProtocol.CountSessions}: see the worker's drain).
  */
 public final class Sessions {
 
@@ -20,15 +29,43 @@ public final class Sessions {
   /** The session is running. */
   public record Started(String sessionId, ActorRef<SessionActor.Command> session) {}
 
+  /** A worker's question, through the adapter registered with the Receptionist. */
+  private record Count(WorkerProtocol.CountSessions question) implements Command {}
+
+  /** A session ended. */
+  private record Ended(ActorRef<SessionActor.Command> session) implements Command {}
+
   public static Behavior<Command> create(ActorRef<WorkerDirectory.Command> directory, SessionSettings settings) {
-    return Behaviors.setup(ctx -> Behaviors.receive(Command.class)
-        .onMessage(Start.class, s -> {
-          ActorRef<SessionActor.Command> session = ctx.spawnAnonymous(
-              SessionActor.create(s.request(), s.client(), directory, settings));
-          if (s.replyTo() != null) s.replyTo().tell(new Started(s.request().sessionId(), session));
-          return Behaviors.same();
-        })
-        .build());
+    return Behaviors.setup(ctx -> {
+      Map<ActorRef<SessionActor.Command>, Mode> running = new HashMap<>();
+      ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.SESSIONS,
+          ctx.messageAdapter(WorkerProtocol.CountSessions.class, Count::new)));
+      return Behaviors.receive(Command.class)
+          .onMessage(Start.class, s -> {
+            ActorRef<SessionActor.Command> session = ctx.spawnAnonymous(
+                SessionActor.create(s.request(), s.client(), directory, settings));
+            running.put(session, s.request().mode());
+            ctx.watchWith(session, new Ended(session));
+            if (s.replyTo() != null) s.replyTo().tell(new Started(s.request().sessionId(), session));
+            return Behaviors.same();
+          })
+          .onMessage(Ended.class, e -> {
+            running.remove(e.session());
+            return Behaviors.same();
+          })
+          .onMessage(Count.class, c -> {
+            Role role = c.question().role();
+            int n = (int) running.values().stream().filter(m -> uses(m, role)).count();
+            c.question().replyTo().tell(new WorkerProtocol.SessionsInFlight(n));
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  /** Whether a session of {@code mode} may need a worker of {@code role}: speculative ones both. */
+  static boolean uses(Mode mode, Role role) {
+    return mode == Mode.speculative || mode.name().equals(role.name());
   }
 
   private Sessions() {}

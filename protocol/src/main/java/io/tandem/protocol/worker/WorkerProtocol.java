@@ -5,6 +5,7 @@ import io.tandem.protocol.CborSerializable;
 import io.tandem.protocol.Chunk;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
+import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.Token;
 import java.util.List;
@@ -163,6 +164,18 @@ public final class WorkerProtocol {
    */
   public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, int vocabSize, String problem,
       List<Integer> tokenIds) implements CborSerializable {}
+
+  /**
+   * Asked of each orchestrator node's sessions (registered under {@link
+   * io.tandem.protocol.ServiceKeys#SESSIONS}) by a stopping worker that is the last of its {@code
+   * role} in the cluster: how many sessions in flight there may still need a worker of the role (a
+   * speculative session needs both roles, a {@code small} or {@code large} one only its own), bound
+   * to it or not yet. Answered with {@link SessionsInFlight}.
+   */
+  public record CountSessions(Role role, ActorRef<SessionsInFlight> replyTo) implements CborSerializable {}
+
+  /** The answer to {@link CountSessions}: {@code count} sessions in flight on that node may need the role. */
+  public record SessionsInFlight(int count) implements CborSerializable {}
 
   /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
