@@ -16,6 +16,7 @@ import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Down;
 import akka.actor.typed.receptionist.Receptionist;
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.ops.TandemNode;
 import io.tandem.ops.cluster.ClusterFailoverTest.Run;
@@ -43,6 +44,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ClusterDrainTest {
 
+  /** An orchestrator (failing sessions that lose the large worker), a small node and a large node, all listed. */
+  record Trio(TandemNode orchestrator, TandemNode large, ConcurrentLinkedQueue<StepTimings> steps) {
+    static Trio start(LoopbackCluster c, Config largeConfig) throws Exception {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(largeConfig, "large");
+      ConcurrentLinkedQueue<StepTimings> steps = ClusterFailoverTest.steps(a);
+      awaitWorkers(a);
+      return new Trio(a, large, steps);
+    }
+  }
+
   /** Runs the node's CoordinatedShutdown, as its JVM's SIGTERM hook does; completes once it has stopped. */
   static CompletableFuture<Done> stop(TandemNode node) {
     return CoordinatedShutdown.get(node.system()).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
@@ -66,11 +79,9 @@ class ClusterDrainTest {
   @Test
   void stoppingTheOnlyLargeNodeLetsTheSessionsBoundToItFinishBeforeItLeaves(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 800, 1, 3)) {
-      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
-      c.node(ConfigFactory.empty(), "small");
-      TandemNode large = c.node(ConfigFactory.empty(), "large");
-      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
-      awaitWorkers(a);
+      Trio t = Trio.start(c, ConfigFactory.empty());
+      TandemNode a = t.orchestrator(), large = t.large();
+      ConcurrentLinkedQueue<StepTimings> steps = t.steps();
       List<CompletableFuture<Run>> runs = start(a, 6, "drain-");
       await(() -> largeSteps(steps) >= 6, Duration.ofSeconds(60), "the large worker served takeovers");
       CompletableFuture<Done> stopped = stop(large);
@@ -86,11 +97,9 @@ class ClusterDrainTest {
   @Test
   void stoppingTheOnlyLargeNodeBeforeTheSessionsReachedItStillLetsThemFinish(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 800, 1, 3)) {
-      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
-      c.node(ConfigFactory.empty(), "small");
-      TandemNode large = c.node(ConfigFactory.empty(), "large");
-      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
-      awaitWorkers(a);
+      Trio t = Trio.start(c, ConfigFactory.empty());
+      TandemNode a = t.orchestrator(), large = t.large();
+      ConcurrentLinkedQueue<StepTimings> steps = t.steps();
       // The orchestrator's sessions are listed on the large node (gossip; long done on a node up for a while).
       TestProbe<Receptionist.Listing> listing = TestProbe.create(large.system());
       await(() -> {
@@ -137,11 +146,9 @@ class ClusterDrainTest {
   @Test
   void sessionsStillBoundAtTheShutdownDeadlineLoseTheWorkerAsIfItHadCrashed(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
-      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
-      c.node(ConfigFactory.empty(), "small");
-      TandemNode large = c.node(ConfigFactory.parseString("tandem.worker.shutdown-deadline = 200ms"), "large");
-      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
-      awaitWorkers(a);
+      Trio t = Trio.start(c, ConfigFactory.parseString("tandem.worker.shutdown-deadline = 200ms"));
+      TandemNode a = t.orchestrator(), large = t.large();
+      ConcurrentLinkedQueue<StepTimings> steps = t.steps();
       List<CompletableFuture<Run>> runs = start(a, 6, "late-");
       await(() -> largeSteps(steps) >= 6, Duration.ofSeconds(60), "the large worker served takeovers");
       stop(large).get(60, TimeUnit.SECONDS);
@@ -164,11 +171,9 @@ class ClusterDrainTest {
   void aNodeTheClusterDownsStopsAtOnceWithoutWaitingForSessionsThatCanNoLongerReachIt(@TempDir Path dir)
       throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
-      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.on-large-loss = fail"), "orchestrator");
-      c.node(ConfigFactory.empty(), "small");
-      TandemNode large = c.node(ConfigFactory.empty(), "large");
-      ConcurrentLinkedQueue<StepTimings> steps = steps(a);
-      awaitWorkers(a);
+      Trio t = Trio.start(c, ConfigFactory.empty());
+      TandemNode a = t.orchestrator(), large = t.large();
+      ConcurrentLinkedQueue<StepTimings> steps = t.steps();
       List<CompletableFuture<Run>> runs = start(a, 4, "downed-");
       await(() -> largeSteps(steps) >= 4, Duration.ofSeconds(60), "the large worker served takeovers");
       long t0 = System.nanoTime();
