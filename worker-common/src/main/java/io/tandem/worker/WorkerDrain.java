@@ -39,7 +39,9 @@ import java.util.function.IntSupplier;
  * keeps taking new sessions (none could go elsewhere) and waits until, besides, no session in flight
  * on any orchestrator node may need a worker of its role (it asks their {@code Sessions} under
  * {@link ServiceKeys#SESSIONS} every {@link #POLL_INTERVAL}): a speculative session that has not
- * reached its first takeover yet will need the large worker, and must find it. Either way the wait
+ * reached its first takeover yet will need the large worker, and must find it. Then it withdraws,
+ * and waits until no orchestrator offers it to its sessions any more (the Receptionist's news takes
+ * a moment to spread) and the sessions given it meanwhile have finished. Either way the wait
  * ends at {@code tandem.worker.shutdown-deadline}; sessions that still need the worker once the node
  * has left lose it as they would lose a crashed one: their step moves to another worker of the role,
  * or the session ends with a retryable error (or degrades, as configured).
@@ -70,8 +72,11 @@ public final class WorkerDrain {
   /** The Receptionist's listing of the orchestrator nodes' sessions. */
   record SessionsListed(Receptionist.Listing listing) implements Command {}
 
-  /** One orchestrator node's answer in round {@code round}: {@code count} sessions, -1 for none in time. */
-  record Counted(long round, int count) implements Command {}
+  /**
+   * One orchestrator node's answer in round {@code round}: {@code count} sessions, -1 for none in
+   * time; {@code offered}: its sessions may still be given this worker.
+   */
+  record Counted(long round, int count, boolean offered) implements Command {}
 
   /** How often the last worker of its role asks again. */
   static final Duration POLL_INTERVAL = Duration.ofMillis(250);
@@ -124,6 +129,11 @@ public final class WorkerDrain {
   private int roundPending;
   private int roundSum;
   private boolean roundUnknown;
+  private boolean roundOffered;
+  /** The last of its role withdrew once none needed it: the round then, 0 before. */
+  private long withdrawnInRound;
+  /** Whether the last round (started after the withdrawal) found the worker offered nowhere. */
+  private boolean offeredNowhere;
 
   private WorkerDrain(ActorContext<Command> ctx, Role role, Duration deadline, Cancellable task, IntSupplier bound) {
     this.ctx = ctx;
@@ -220,10 +230,12 @@ public final class WorkerDrain {
     roundPending = nodes.size();
     roundSum = 0;
     roundUnknown = false;
-    if (nodes.isEmpty()) return roundDone(0);
+    roundOffered = false;
+    if (nodes.isEmpty()) return roundDone();
     for (ActorRef<WorkerProtocol.CountSessions> n : nodes)
-      ctx.ask(WorkerProtocol.SessionsInFlight.class, n, Duration.ofSeconds(1), to -> new WorkerProtocol.CountSessions(role, to),
-          (answer, error) -> new Counted(r, answer == null ? -1 : answer.count()));
+      ctx.ask(WorkerProtocol.SessionsInFlight.class, n, Duration.ofSeconds(1),
+          to -> new WorkerProtocol.CountSessions(role, ctx.getSelf(), to),
+          (answer, error) -> answer == null ? new Counted(r, -1, true) : new Counted(r, answer.count(), answer.offered()));
     return Behaviors.same();
   }
 
@@ -231,12 +243,14 @@ public final class WorkerDrain {
     if (c.round() != round || roundPending == 0) return Behaviors.same();
     if (c.count() < 0) roundUnknown = true;
     else roundSum += c.count();
+    roundOffered |= c.offered();
     if (--roundPending > 0) return Behaviors.same();
-    return roundDone(roundUnknown ? -1 : roundSum);
+    return roundDone();
   }
 
-  private Behavior<Command> roundDone(int sessions) {
-    inFlight = sessions;
+  private Behavior<Command> roundDone() {
+    inFlight = roundUnknown ? -1 : roundSum;
+    offeredNowhere = withdrawnInRound > 0 && round > withdrawnInRound && !roundUnknown && !roundOffered;
     check();
     if (!waiting.isEmpty()) ctx.scheduleOnce(POLL_INTERVAL, ctx.getSelf(), PollSessions.INSTANCE);
     return Behaviors.same();
@@ -245,15 +259,22 @@ public final class WorkerDrain {
   /**
    * Completes the drain once no session is bound and, for the last worker of its role, none in
    * flight on the orchestrators may need the role; a no-op before it begins. The last worker then
-   * withdraws, so that no session binds to it while the node leaves.
+   * withdraws, and completes once the orchestrators no longer offer it to their sessions (those
+   * that were given it meanwhile are bound to it, and waited for): a session admitted as it leaves
+   * waits for another worker of the role instead of losing this one mid-step.
    */
   void check() {
     if (!draining || waiting.isEmpty() || !peersKnown || bound.getAsInt() > 0) return;
-    if (lastOfRole && inFlight != 0) return;
-    if (lastOfRole) withdraw();
+    if (lastOfRole && withdrawnInRound == 0) {
+      if (inFlight != 0) return;
+      withdraw();
+      withdrawnInRound = round;
+      return;
+    }
+    if (lastOfRole && !offeredNowhere) return;
     ctx.getLog().info("{} worker {}: drained in {} s: no session is bound to it{}", role, name(),
         Seconds.of(Duration.ofMillis((System.nanoTime() - startedNanos) / 1_000_000)),
-        lastOfRole ? ", and none in flight needs a " + role + " worker" : "");
+        lastOfRole ? ", none in flight needed a " + role + " worker, and the orchestrators no longer offer it" : "");
     complete();
   }
 
@@ -261,7 +282,8 @@ public final class WorkerDrain {
   private Behavior<Command> deadlinePassed() {
     if (waiting.isEmpty()) return Behaviors.same();
     int sessions = bound.getAsInt();
-    String running = lastOfRole && inFlight > 0 ? Plural.count(inFlight, "session") + " in flight that may need a " + role
+    withdraw();
+    String running = lastOfRole && withdrawnInRound == 0 && inFlight > 0 ? Plural.count(inFlight, "session") + " in flight that may need a " + role
         + " worker (" + sessions + " bound to it)" : Plural.count(sessions, "session") + " bound to it";
     ctx.getLog().warn("{} worker {}: {} at the shutdown deadline ({} s); the node leaves now, and those still running once it"
         + " has left lose this worker: the step moves to another {} worker, or the request ends with a retryable error (raise {}"

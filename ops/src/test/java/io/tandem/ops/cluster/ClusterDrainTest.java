@@ -23,6 +23,7 @@ import io.tandem.ops.cluster.ClusterFailoverTest.Run;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.StepTimings;
 import io.tandem.orchestrator.session.WorkerDirectory;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
@@ -59,6 +60,15 @@ class ClusterDrainTest {
   /** Runs the node's CoordinatedShutdown, as its JVM's SIGTERM hook does; completes once it has stopped. */
   static CompletableFuture<Done> stop(TandemNode node) {
     return CoordinatedShutdown.get(node.system()).runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+  }
+
+  /** Waits until {@code node} lists the orchestrator's sessions (gossip: long done on a node up for a while). */
+  static void awaitSessionsListed(TandemNode node) throws InterruptedException {
+    TestProbe<Receptionist.Listing> listing = TestProbe.create(node.system());
+    await(() -> {
+      node.system().receptionist().tell(Receptionist.find(ServiceKeys.SESSIONS, listing.getRef()));
+      return !listing.receiveMessage(Duration.ofSeconds(10)).getServiceInstances(ServiceKeys.SESSIONS).isEmpty();
+    }, Duration.ofSeconds(20), node.address() + " lists the orchestrator's sessions");
   }
 
   /** How many large workers {@code node}'s directory lists now. */
@@ -100,18 +110,46 @@ class ClusterDrainTest {
       Trio t = Trio.start(c, ConfigFactory.empty());
       TandemNode a = t.orchestrator(), large = t.large();
       ConcurrentLinkedQueue<StepTimings> steps = t.steps();
-      // The orchestrator's sessions are listed on the large node (gossip; long done on a node up for a while).
-      TestProbe<Receptionist.Listing> listing = TestProbe.create(large.system());
-      await(() -> {
-        large.system().receptionist().tell(Receptionist.find(ServiceKeys.SESSIONS, listing.getRef()));
-        return !listing.receiveMessage(Duration.ofSeconds(10)).getServiceInstances(ServiceKeys.SESSIONS).isEmpty();
-      }, Duration.ofSeconds(20), "the large node lists the orchestrator's sessions");
+      awaitSessionsListed(large);
       List<CompletableFuture<Run>> runs = start(a, 6, "early-");
       // The sessions run: they have written with the small model, and most have not needed the large one yet.
       await(() -> !steps.isEmpty(), Duration.ofSeconds(60), "the sessions started");
       CompletableFuture<Done> stopped = stop(large);
       for (CompletableFuture<Run> f : runs) assertTrue(finishedInFull(f.get(90, TimeUnit.SECONDS)).trace().counters().takeovers() > 0);
       stopped.get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void sessionsAdmittedWhileTheOnlyLargeNodeLeavesNeverLoseItMidStep(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 3)) {
+      Trio t = Trio.start(c, ConfigFactory.empty());
+      awaitSessionsListed(t.large());
+      List<CompletableFuture<Run>> runs = new ArrayList<>(start(t.orchestrator(), 4, "before-"));
+      List<CompletableFuture<Run>> first = List.copyOf(runs);
+      await(() -> !t.steps().isEmpty(), Duration.ofSeconds(60), "the sessions started");
+      CompletableFuture<Done> stopped = stop(t.large());
+      // Clients in lockstep, as a load generator's: a round of 4 sessions, then 400 ms of think time
+      // (longer than the drain's 250 ms poll, so that it sees the gap), then the next round, until
+      // the node has left. The drain ends in a gap, and the next round comes while the news that
+      // the worker withdrew is still spreading.
+      List<CompletableFuture<Run>> round = runs;
+      for (int i = 0; !stopped.isDone(); i++) {
+        CompletableFuture.allOf(round.toArray(CompletableFuture[]::new)).get(90, TimeUnit.SECONDS);
+        try {
+          stopped.get(400, TimeUnit.MILLISECONDS);
+          break;
+        } catch (java.util.concurrent.TimeoutException thinking) {
+          round = start(t.orchestrator(), 4, "round-" + i + "-");
+          runs.addAll(round);
+        }
+      }
+      for (CompletableFuture<Run> f : runs) {
+        SessionEvent end = f.get(90, TimeUnit.SECONDS).end();
+        if (end instanceof SessionEvent.Failed failure)
+          assertTrue(failure.code() != FailureCode.WORKER_LOST, "a session lost the leaving worker mid-step: " + failure);
+      }
+      for (CompletableFuture<Run> f : first) finishedInFull(f.get());
     }
   }
 

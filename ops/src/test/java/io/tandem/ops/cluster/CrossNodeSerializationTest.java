@@ -86,8 +86,9 @@ class CrossNodeSerializationTest {
     roundTrip(new WorkerProtocol.WorkerStats("large-worker-gpu0", "large", "m", 4096, 2, 16, 10, 160, 300, 160,
         1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13));
     TestProbe<WorkerProtocol.SessionsInFlight> inFlight = kit.createTestProbe();
-    roundTrip(new WorkerProtocol.CountSessions(io.tandem.protocol.Role.large, inFlight.getRef()));
-    roundTrip(new WorkerProtocol.SessionsInFlight(3));
+    TestProbe<WorkerProtocol.Command> worker = kit.createTestProbe();
+    roundTrip(new WorkerProtocol.CountSessions(io.tandem.protocol.Role.large, worker.getRef(), inFlight.getRef()));
+    roundTrip(new WorkerProtocol.SessionsInFlight(3, true));
   }
 
   @Test

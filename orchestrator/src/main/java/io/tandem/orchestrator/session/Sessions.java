@@ -9,6 +9,8 @@ import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
+import java.time.Duration;
 
 /**
  * The parent of all sessions on a node: spawns one {@link SessionActor} per request and tells the
@@ -32,6 +34,10 @@ public final class Sessions {
   /** A worker's question, through the adapter registered with the Receptionist. */
   private record Count(WorkerProtocol.CountSessions question) implements Command {}
 
+  /** The directory's workers of the role, for {@code question}. */
+  private record Offered(WorkerProtocol.CountSessions question, Set<ActorRef<WorkerProtocol.Command>> workers)
+      implements Command {}
+
   /** A session ended. */
   private record Ended(ActorRef<SessionActor.Command> session) implements Command {}
 
@@ -54,9 +60,17 @@ public final class Sessions {
             return Behaviors.same();
           })
           .onMessage(Count.class, c -> {
-            Role role = c.question().role();
+            // What sessions are offered now, as a session asking for a worker would be answered.
+            ctx.ask(WorkerDirectory.Workers.class, directory, Duration.ofSeconds(1),
+                to -> new WorkerDirectory.GetWorkers(c.question().role(), Set.of(), to, true),
+                (w, error) -> new Offered(c.question(), w == null ? null : w.workers()));
+            return Behaviors.same();
+          })
+          .onMessage(Offered.class, o -> {
+            if (o.workers() == null) return Behaviors.same(); // no answer: the worker asks again
+            Role role = o.question().role();
             int n = (int) running.values().stream().filter(m -> uses(m, role)).count();
-            c.question().replyTo().tell(new WorkerProtocol.SessionsInFlight(n));
+            o.question().replyTo().tell(new WorkerProtocol.SessionsInFlight(n, o.workers().contains(o.question().worker())));
             return Behaviors.same();
           })
           .build();

@@ -167,15 +167,21 @@ public final class WorkerProtocol {
 
   /**
    * Asked of each orchestrator node's sessions (registered under {@link
-   * io.tandem.protocol.ServiceKeys#SESSIONS}) by a stopping worker that is the last of its {@code
-   * role} in the cluster: how many sessions in flight there may still need a worker of the role (a
-   * speculative session needs both roles, a {@code small} or {@code large} one only its own), bound
-   * to it or not yet. Answered with {@link SessionsInFlight}.
+   * io.tandem.protocol.ServiceKeys#SESSIONS}) by a stopping {@code worker} that is the last of its
+   * {@code role} in the cluster: how many sessions in flight there may still need a worker of the
+   * role (a speculative session needs both roles, a {@code small} or {@code large} one only its
+   * own), bound to it or not yet, and whether that node's sessions are still offered the worker
+   * (after it withdrew, until the Receptionist's news reaches the node). Answered with {@link
+   * SessionsInFlight}.
    */
-  public record CountSessions(Role role, ActorRef<SessionsInFlight> replyTo) implements CborSerializable {}
+  public record CountSessions(Role role, ActorRef<Command> worker, ActorRef<SessionsInFlight> replyTo)
+      implements CborSerializable {}
 
-  /** The answer to {@link CountSessions}: {@code count} sessions in flight on that node may need the role. */
-  public record SessionsInFlight(int count) implements CborSerializable {}
+  /**
+   * The answer to {@link CountSessions}: {@code count} sessions in flight on that node may need the
+   * role; {@code offered}: its sessions may still be given the asking worker.
+   */
+  public record SessionsInFlight(int count, boolean offered) implements CborSerializable {}
 
   /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
