@@ -16,6 +16,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.protocol.text.Plural;
+import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -177,8 +178,10 @@ public final class TandemHttpServer {
       draining = true;
       // Counted once the port is closed: a request accepted just before still counts.
       return binding.unbind().thenApply(x -> {
-        LOG.info("tandem serve: shutting down; {} in flight, given up to {} s to finish",
-            Plural.count(tenants.inFlight(), "request"), java.math.BigDecimal.valueOf(settings.shutdownDeadline().toMillis(), 3).stripTrailingZeros().toPlainString());
+        int inFlight = tenants.inFlight();
+        if (inFlight == 0) LOG.info("tandem serve: shutting down; no request in flight");
+        else LOG.info("tandem serve: shutting down; {} in flight, given up to {} s to finish",
+            Plural.count(inFlight, "request"), Seconds.of(settings.shutdownDeadline()));
         return Done.getInstance();
       });
     });
@@ -198,10 +201,14 @@ public final class TandemHttpServer {
     long deadline = System.nanoTime() + settings.shutdownDeadline().toNanos();
     long cut = deadline + settings.shutdownGrace().toNanos();
     AtomicBoolean ended = new AtomicBoolean();
+    long started = System.nanoTime();
+    boolean waits = tenants.inFlight() > 0;
     Runnable[] check = new Runnable[1];
     check[0] = () -> {
       long now = System.nanoTime();
       if (tenants.inFlight() == 0 && connections.closeIdle()) {
+        if (waits && !ended.get())
+          LOG.info("tandem serve: drained in {} s: every request in flight finished", Seconds.of(Duration.ofMillis((now - started) / 1_000_000)));
         done.complete(Done.getInstance());
         return;
       }
