@@ -274,7 +274,7 @@ public final class WorkerDrain {
     if (lastOfRole && !offeredNowhere) return;
     ctx.getLog().info("{} worker {}: drained in {} s: no session is bound to it{}", role, name(),
         Seconds.of(Duration.ofMillis((System.nanoTime() - startedNanos) / 1_000_000)),
-        lastOfRole ? ", none in flight needed a " + role + " worker, and the orchestrators no longer offer it" : "");
+        lastOfRole ? ", none in flight needed a " + role + " worker; withdrawn, and no orchestrator offers it any more" : "");
     complete();
   }
 
