@@ -9,6 +9,7 @@ import akka.cluster.ClusterEvent;
 import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
+import io.tandem.orchestrator.session.NoWorkerLog;
 import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionActor;
 import io.tandem.protocol.FailureCode;
@@ -31,6 +32,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the HTTP layer knows of the workers: who is listed per role (readiness), their figures
@@ -39,6 +42,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code count-timeout} (counting) or {@code ask-timeout} (the receptionist's listing).
  */
 final class WorkerView {
+  private static final Logger LOG = LoggerFactory.getLogger(WorkerView.class);
   private final ActorSystem<?> system;
   private final Duration ask;
   private final Duration countTimeout;
@@ -143,11 +147,15 @@ final class WorkerView {
    * No worker of {@code role} is listed: a 503 that never clears when none can ever be offered here
    * ({@link #neverOffered}), else a retryable one. The message says what to do, in the words a
    * session uses ({@link SessionActor#noWorkerMessage}); {@code alone} is left out of it when no
-   * worker of that role can come either.
+   * worker of that role can come either. Logged as a session failing for want of a worker is
+   * ({@link NoWorkerLog}).
    */
   private ApiError noneListed(Role role, Role alone, int retryAfterSeconds) {
     boolean canJoin = !neverOffered(role);
     String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone);
+    String line = "a request was refused before its session started: " + message;
+    LOG.debug(line);
+    NoWorkerLog.get(system).unserved(role, false, line);
     return ApiError.forFailure(canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED, message, retryAfterSeconds);
   }
 

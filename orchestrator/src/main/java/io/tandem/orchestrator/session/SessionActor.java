@@ -141,6 +141,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private final ActorRef<WorkerDirectory.Workers> listAdapter;
   private final ActorRef<WorkerDirectory.QueueWait> queueAdapter;
   private final Address selfAddress;
+  private final NoWorkerLog noWorkerLog;
 
   private final SyncEncoder sync = new SyncEncoder();
   private final ClientStream stream;
@@ -185,6 +186,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     this.listAdapter = ctx.messageAdapter(WorkerDirectory.Workers.class, Listed::new);
     this.queueAdapter = ctx.messageAdapter(WorkerDirectory.QueueWait.class, q -> new QueueWaitKnown(q.expected()));
     this.selfAddress = ctx.getSystem().address();
+    this.noWorkerLog = NoWorkerLog.get(ctx.getSystem());
   }
 
   private Behavior<Command> start() {
@@ -374,6 +376,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (ranked.isEmpty() && l.workers().gone()) return noWorker(role, "all have stopped");
     if (ranked.isEmpty()) return dispatch();
     b.ranked = ranked;
+    noWorkerLog.served(role);
     bind(role, ranked.get(0));
     return dispatch();
   }
@@ -482,7 +485,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   /** The session lost a worker of {@code role} and no other is listed. */
   private Behavior<Command> noWorkerLeft(Role role) {
     if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
-    return fail(FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
+    return failWithout(role, FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on");
   }
 
@@ -490,8 +493,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> degrade() {
     plan = failover.degraded(plan, current, request.maxTokens());
     degraded = true;
-    getContext().getLog().warn("session {}: no large worker available; going on with the small model alone after {} tokens",
-        request.sessionId(), plan.committed().size());
+    String line = "session " + request.sessionId() + ": no large worker available; going on with the small model alone after "
+        + plan.committed().size() + " tokens";
+    getContext().getLog().debug(line);
+    noWorkerLog.unserved(Role.large, true, line);
     return advance();
   }
 
@@ -525,7 +530,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    */
   private Behavior<Command> noWorker(Role role, FailureCode code, String message) {
     if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
-    return fail(code, message);
+    return failWithout(role, code, message);
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */
@@ -568,11 +573,27 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> fail(FailureCode code, String message) {
+    getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
+    return failed(code, message);
+  }
+
+  /**
+   * Fails for want of a worker of {@code role}: a restart of the role's only node fails every
+   * request that needs it meanwhile, so {@link NoWorkerLog} logs a run of them at WARN, and each
+   * session its own line at DEBUG.
+   */
+  private Behavior<Command> failWithout(Role role, FailureCode code, String message) {
+    String line = "session " + request.sessionId() + " failed: " + message;
+    getContext().getLog().debug(line);
+    noWorkerLog.unserved(role, false, line);
+    return failed(code, message);
+  }
+
+  private Behavior<Command> failed(FailureCode code, String message) {
     timers.cancelAll();
     cancelInFlight();
     plan.fail(message);
     failover.release(request.sessionId());
-    getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
     client.tell(new SessionEvent.Failed(code, message, plan.trace()));
     return Behaviors.stopped();
   }
