@@ -19,7 +19,8 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           meanwhile, show the end of its log and stop the others
   status  each node: pid, running or not, ports, log; the HTTP API's health (exit 0 when all run)
   down    stop every node (SIGTERM: each drains and leaves the cluster; SIGKILL after 60 s),
-          the orchestrators first: each finishes its requests in flight before the workers stop
+          the orchestrators together first: each finishes its requests in flight before the
+          workers, then stopped together, stop
   restart NODE
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
@@ -308,25 +309,36 @@ give_up() {
   exit 1
 }
 
-# Stops node $1 if it runs: SIGTERM (it drains, then leaves the cluster), SIGKILL after 60 s: past
-# the longest drain (Akka's service-requests-done phase, 40 s by default) and the leaving.
-stop_node() {
-  local pid
-  pid="$(pid_of "$1")"
-  if running "$pid"; then
-    # It may exit by itself between the check and the signal: that is no error.
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 120); do running "$pid" || break; sleep 0.5; done
+# Stops the nodes $1... that run, together: SIGTERM to each (it drains, then leaves the cluster),
+# then waits for each, and SIGKILLs one still running 60 s after its signal: past the longest drain
+# (Akka's service-requests-done phase, 40 s by default) and the leaving. They drain and leave at the
+# same time, so stopping them takes as long as the slowest of them, not the sum.
+stop_nodes() {
+  local n pid deadline=$((SECONDS + 60))
+  local -A signalled=()
+  for n in "$@"; do
+    pid="$(pid_of "$n")"
     if running "$pid"; then
-      kill -KILL "$pid" 2>/dev/null || true
-      echo "local.sh: $1 (pid $pid) killed"
-    else
-      echo "local.sh: $1 (pid $pid) stopped"
+      # It may exit by itself between the check and the signal: that is no error.
+      kill -TERM "$pid" 2>/dev/null || true
+      signalled[$n]=1
     fi
-  fi
-  # A node that has exited may not be reaped yet: its pid is gone only then.
-  if [ -n "$pid" ]; then for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done; fi
-  rm -f "$dir/$1.pid"
+  done
+  for n in "$@"; do
+    pid="$(pid_of "$n")"
+    if [ -n "${signalled[$n]:-}" ]; then
+      while running "$pid" && [ $SECONDS -lt "$deadline" ]; do sleep 0.25; done
+      if running "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        echo "local.sh: $n (pid $pid) killed"
+      else
+        echo "local.sh: $n (pid $pid) stopped"
+      fi
+    fi
+    # A node that has exited may not be reaped yet: its pid is gone only then.
+    if [ -n "$pid" ]; then for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done; fi
+    rm -f "$dir/$n.pid"
+  done
 }
 
 restart() {
@@ -353,7 +365,7 @@ restart() {
     fi
     exit 2
   fi
-  stop_node "$node"
+  stop_nodes "$node"
   if listening "$(cluster_port_of "$node")"; then
     echo "local.sh: cluster port $(cluster_port_of "$node") of $node is still in use on 127.0.0.1; stop what holds it, then restart $node" >&2
     exit 1
@@ -406,12 +418,18 @@ await_offered() {
   done
 }
 
-# Every node that has a pid file, whatever the settings say. The orchestrators first, each waited for
-# until it exits: on SIGTERM it finishes its requests in flight, which need the workers still running.
+# Every node that has a pid file, whatever the settings say, in two steps of nodes stopped together:
+# the orchestrators, waited for until each exits (on SIGTERM each finishes its requests in flight,
+# which need the workers still running), then the workers.
 # The settings (and the folder `up` last used) stay, so that `status` reports that cluster's ports as not running.
 down() {
-  for n in orchestrator orchestrator2 small large; do
-    if [ -f "$dir/$n.pid" ]; then stop_node "$n"; fi
+  local step n
+  for step in "orchestrator orchestrator2" "small large"; do
+    local these=()
+    for n in $step; do
+      if [ -f "$dir/$n.pid" ]; then these+=("$n"); fi
+    done
+    if [ ${#these[@]} -gt 0 ]; then stop_nodes "${these[@]}"; fi
   done
 }
 

@@ -99,28 +99,40 @@ class LocalScriptSettingsTest {
 
   /**
    * On SIGTERM an orchestrator finishes its requests in flight, which need the workers: {@code down}
-   * stops the orchestrators first and waits for each to exit, then the workers. (Stand-ins for the
-   * nodes record, as they are stopped, which other nodes still run.)
+   * signals the orchestrators together and waits for them to exit, then signals the workers together.
+   * (Stand-ins for the nodes record, as they are stopped, whether the other node of their step was
+   * signalled too, and which nodes of the other step still run.)
    */
   @Test
-  void downStopsTheOrchestratorsWhileTheWorkersStillRunThenTheWorkers(@TempDir Path dir) throws Exception {
+  void downStopsTheOrchestratorsTogetherWhileTheWorkersStillRunThenTheWorkersTogether(@TempDir Path dir) throws Exception {
     Files.writeString(dir.resolve("settings"), "cluster_port=18110\nhttp_port=18057\nsmall=s\nlarge=l\norchestrators=2\n"
         + "java_opts=-Xmx1g\nworkdir=" + dir + "\n");
+    Map<String, String> partner = Map.of("orchestrator", "orchestrator2", "orchestrator2", "orchestrator", "small", "large",
+        "large", "small");
     List<Process> nodes = new java.util.ArrayList<>();
     try {
       for (String node : List.of("large", "small", "orchestrator2", "orchestrator")) {
-        // On SIGTERM: one line, "NODE stopped; running: ..." naming the stand-ins whose processes still exist.
-        String onTerm = "r=; for n in orchestrator orchestrator2 small large; do [ $n = " + node + " ] && continue;"
+        String other = partner.get(node);
+        // On SIGTERM: wait (10 s at most) for the other node of its step to be signalled too, then one
+        // line, "NODE stopped, OTHER signalled too|alone; running: ..." naming the other step's stand-ins still running.
+        String onTerm = "touch " + dir + "/" + node + ".signalled;"
+            + " for i in $(seq 1 100); do [ -e " + dir + "/" + other + ".signalled ] && break; sleep 0.1; done;"
+            + " t=alone; [ -e " + dir + "/" + other + ".signalled ] && t=\"" + other + " signalled too\";"
+            + " r=; for n in orchestrator orchestrator2 small large; do [ $n = " + node + " ] || [ $n = " + other + " ] && continue;"
             + " kill -0 \"$(cat " + dir + "/$n.pid)\" 2>/dev/null && r=\"$r $n\"; done;"
-            + " echo \"" + node + " stopped; running:$r\" >> " + dir + "/order; exit 0";
+            + " echo \"" + node + " stopped, $t; running:$r\" >> " + dir + "/order; exit 0";
         Process p = new ProcessBuilder("bash", "-c", "trap '" + onTerm + "' TERM; while :; do sleep 0.1; done").start();
         nodes.add(p);
         Files.writeString(dir.resolve(node + ".pid"), p.pid() + "\n");
       }
       Run down = LocalClusterScriptIT.run(env(dir), "down");
       assertEquals(0, down.exit(), down.output());
-      assertEquals(List.of("orchestrator stopped; running: orchestrator2 small large", "orchestrator2 stopped; running: small large",
-          "small stopped; running: large", "large stopped; running:"), Files.readAllLines(dir.resolve("order")));
+      List<String> order = Files.readAllLines(dir.resolve("order"));
+      assertEquals(4, order.size(), order.toString());
+      assertEquals(java.util.Set.of("orchestrator stopped, orchestrator2 signalled too; running: small large",
+          "orchestrator2 stopped, orchestrator signalled too; running: small large"), java.util.Set.copyOf(order.subList(0, 2)));
+      assertEquals(java.util.Set.of("small stopped, large signalled too; running:", "large stopped, small signalled too; running:"),
+          java.util.Set.copyOf(order.subList(2, 4)));
     } finally {
       for (Process p : nodes) p.destroyForcibly();
     }
