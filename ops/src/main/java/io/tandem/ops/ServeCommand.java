@@ -110,6 +110,9 @@ public final class ServeCommand implements Callable<Integer> {
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, modelRoles);
 
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
+    // A second SIGTERM or Ctrl-C while the node drains gets a line saying so, instead of nothing.
+    RepeatedSignals.install(() -> akka.actor.CoordinatedShutdown.get(tnode.system()).getShutdownReason().isPresent(),
+        tnode.system().settings().config().getDuration(TandemNode.DRAIN_PHASE_TIMEOUT));
     tnode.awaitUp(java.time.Duration.ofSeconds(60));
     if (!orchestrator) {
       tnode.awaitTermination();
