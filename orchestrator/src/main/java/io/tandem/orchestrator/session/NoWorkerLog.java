@@ -4,6 +4,7 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.config.ConfigSection;
 import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.text.Seconds;
 import java.time.Duration;
@@ -27,20 +28,30 @@ import org.slf4j.LoggerFactory;
 public final class NoWorkerLog implements Extension {
   private static final Logger LOG = LoggerFactory.getLogger(NoWorkerLog.class);
 
-  /** The setting, and its value where a node's configuration lacks it. */
-  static final String EVERY_KEY = "tandem.session.no-worker-summary-every";
+  /** The setting's key in {@code tandem.session}, and its value where a node's configuration lacks it. */
+  private static final String EVERY_KEY = "no-worker-summary-every";
   private static final Duration DEFAULT_EVERY = Duration.ofSeconds(10);
 
   private static final ExtensionId<NoWorkerLog> ID = new ExtensionId<>() {
     @Override
     public NoWorkerLog createExtension(ActorSystem<?> system) {
       var config = system.settings().config();
-      Duration every = config.hasPath(EVERY_KEY) ? config.getDuration(EVERY_KEY) : DEFAULT_EVERY;
-      if (every.isNegative() || every.isZero())
-        throw new IllegalArgumentException(EVERY_KEY + " must be above 0, got " + config.getString(EVERY_KEY));
+      Duration every = config.hasPath("tandem.session") ? ConfigSection.read(config, "tandem.session", NoWorkerLog::every)
+          : DEFAULT_EVERY;
       return new NoWorkerLog(system, every);
     }
   };
+
+  /**
+   * How often a run is counted, from the section {@code tandem.session} ({@link SessionSettings}
+   * reads it at startup too, so that a bad value stops the node there).
+   *
+   * @throws IllegalArgumentException naming the key of a value that is not above 0
+   */
+  static Duration every(com.typesafe.config.Config session) {
+    if (!session.hasPath(EVERY_KEY)) return DEFAULT_EVERY;
+    return ConfigSection.positive("tandem.session." + EVERY_KEY, session.getDuration(EVERY_KEY));
+  }
 
   /** This node's log of requests without a worker. */
   public static NoWorkerLog get(ActorSystem<?> system) {

@@ -62,6 +62,7 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     if (!loss.equals("fail") && !loss.equals("degrade"))
       throw new IllegalArgumentException("tandem.session.on-large-loss must be fail or degrade, got '" + loss + "'");
     boolean publish = s.hasPath("publish-step-timings") && s.getBoolean("publish-step-timings");
+    NoWorkerLog.every(s); // read by the node's NoWorkerLog; checked here, at startup
     Duration lostAfter = s.hasPath("worker-lost-after") ? s.getDuration("worker-lost-after") : DEFAULT_WORKER_LOST_AFTER;
     Duration skip = null;
     if (s.hasPath("skip-takeover-above") && !s.getString("skip-takeover-above").equals("off")) {

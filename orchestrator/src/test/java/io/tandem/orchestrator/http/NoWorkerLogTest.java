@@ -10,6 +10,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.tandem.orchestrator.session.NoWorkerLog;
 import io.tandem.orchestrator.session.SessionActor;
+import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.protocol.Role;
 import io.tandem.worker.FifoQueue;
 import io.tandem.worker.ModelWorker;
@@ -39,10 +40,7 @@ class NoWorkerLogTest {
   void aRunOfRequestsWithoutALargeWorkerIsOneWarnWithEachRequestAtDebug() throws Exception {
     try (TestServer server = TestServer.start("tandem.session.no-worker-summary-every = 1h\n", Set.of(Role.small));
          Lines lines = new Lines()) {
-      for (int i = 0; i < EACH; i++) {
-        NoLargeWorkerTest.assertRetryable(server.post(CHAT, SPECULATIVE + "}", null), "speculative");
-        NoLargeWorkerTest.assertRetryable(server.post(CHAT, LARGE, null), "mode large");
-      }
+      refuseEach(server);
       List<ILoggingEvent> warned = lines.at(Level.WARN);
       assertEquals(1, warned.size(), "one WARN for " + 2 * EACH + " refusals: " + warned);
       String first = warned.get(0).getFormattedMessage();
@@ -58,10 +56,7 @@ class NoWorkerLogTest {
   void theRunIsCountedWhileItLastsAndEndsWhenALargeWorkerServesAgain() throws Exception {
     try (TestServer server = TestServer.start("tandem.session.no-worker-summary-every = 100ms\n", Set.of(Role.small));
          Lines lines = new Lines()) {
-      for (int i = 0; i < EACH; i++) {
-        NoLargeWorkerTest.assertRetryable(server.post(CHAT, SPECULATIVE + "}", null), "speculative");
-        NoLargeWorkerTest.assertRetryable(server.post(CHAT, LARGE, null), "mode large");
-      }
+      refuseEach(server);
       // Every refusal after the first is counted in one of the WARNs that follow it, whatever their timing.
       TestServer.eventually("the counts add up to the refusals after the first",
           () -> counted(lines.at(Level.WARN)) == 2 * EACH - 1);
@@ -74,6 +69,25 @@ class NoWorkerLogTest {
           .filter(m -> m.startsWith("a large worker serves sessions again")).toList();
       assertEquals(1, ended.size(), ended.toString());
       assertTrue(ended.get(0).endsWith(": " + 2 * EACH + " requests that needed one failed meanwhile"), ended.get(0));
+    }
+  }
+
+  /** A count interval that is no positive duration stops the node as it reads its settings, naming the key. */
+  @Test
+  void anIntervalThatIsNoPositiveDurationIsRefusedAtStartupNamingTheKey() {
+    for (String bad : new String[] {"0s", "10"}) {
+      Exception e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> SessionSettings.fromConfig(com.typesafe.config.ConfigFactory.parseString(
+              "tandem.session.no-worker-summary-every = " + bad).withFallback(com.typesafe.config.ConfigFactory.load())));
+      assertTrue(e.getMessage().contains("tandem.session.no-worker-summary-every"), bad + ": " + e.getMessage());
+    }
+  }
+
+  /** Sends {@link #EACH} speculative requests and as many of mode large, each refused with a retryable 503. */
+  private static void refuseEach(TestServer server) throws Exception {
+    for (int i = 0; i < EACH; i++) {
+      NoLargeWorkerTest.assertRetryable(server.post(CHAT, SPECULATIVE + "}", null), "speculative");
+      NoLargeWorkerTest.assertRetryable(server.post(CHAT, LARGE, null), "mode large");
     }
   }
 
