@@ -33,7 +33,6 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -228,7 +227,7 @@ final class ApiRoutes extends AllDirectives {
 
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
       RequestLog.Entry log) {
-    CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
+    CompletionRequest req = CompletionRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
         chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
             settings.defaultMode(), settings.defaultSampling()));
     String named = request.getHeader(REQUEST_ID).map(h -> h.value()).filter(CompletionRequest::isRequestId).orElse(null);
@@ -250,7 +249,7 @@ final class ApiRoutes extends AllDirectives {
       if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
       return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
           settings.maxBodyBytes(), entity -> {
-            TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
+            TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
                 detokenize, settings.modelNames());
             Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
             return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
