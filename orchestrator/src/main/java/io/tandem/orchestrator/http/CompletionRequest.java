@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.StringJoiner;
 import java.util.function.Predicate;
 
 /**
@@ -654,12 +655,15 @@ public record CompletionRequest(
     return out;
   }
 
-  /** A message's content as text; none (an assistant message's) is empty. */
+  /**
+   * A message's content as text; none (an assistant message's) is empty. Text parts are joined by
+   * a newline, as vLLM joins them for a chat template that reads a message's content as a string.
+   */
   private static String content(JsonNode c, String p) {
     if (c == null || c.isNull()) return "";
     if (c.isTextual()) return c.asText();
     if (!c.isArray()) throw ApiError.invalid(p, p + " must be a string or an array of text parts, got " + Json.kind(c));
-    StringBuilder sb = new StringBuilder();
+    StringJoiner joined = new StringJoiner("\n");
     for (int i = 0; i < c.size(); i++) {
       JsonNode part = c.get(i);
       String pp = p + "[" + i + "]";
@@ -672,9 +676,9 @@ public record CompletionRequest(
         throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts are supported");
       JsonNode text = part.get("text");
       if (text == null || !text.isTextual()) throw ApiError.invalid(pp + ".text", pp + ".text must be a string");
-      sb.append(text.asText());
+      joined.add(text.asText());
     }
-    return sb.toString();
+    return joined.toString();
   }
 
   private static String rawPrompt(JsonNode p) {
