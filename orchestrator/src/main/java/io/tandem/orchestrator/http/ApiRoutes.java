@@ -18,6 +18,7 @@ import akka.http.javadsl.model.Uri;
 import akka.http.javadsl.model.headers.Allow;
 import akka.http.javadsl.model.headers.ContentEncoding;
 import akka.http.javadsl.model.headers.RawHeader;
+import akka.http.javadsl.model.headers.RawRequestURI;
 import akka.http.javadsl.server.AllDirectives;
 import akka.http.javadsl.server.ExceptionHandler;
 import akka.http.javadsl.server.MethodRejection;
@@ -32,7 +33,6 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -90,13 +90,16 @@ final class ApiRoutes extends AllDirectives {
    */
   Route route() {
     return extractRequest(request -> {
-      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), target(request.getUri()),
+      Optional<String> authorityForm = authorityForm(request);
+      RequestLog.Entry log = new RequestLog.Entry(request.method().value(), authorityForm.orElse(target(request.getUri())),
           request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
       // Inside the request id, so that CORS preflights, answered before any route, carry one too.
       return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
               withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () ->
-                  mapRequest(ApiRoutes::headAsGet, () -> endpoints(request, log)))))));
+                  authorityForm.isPresent()
+                      ? complete(error(ParsingErrors.malformed(400, ParsingErrors.notAPath(authorityForm.get())), log))
+                      : mapRequest(ApiRoutes::headAsGet, () -> endpoints(request, log)))))));
     });
   }
 
@@ -136,6 +139,19 @@ final class ApiRoutes extends AllDirectives {
    * as a URI of host {@code *} and an empty path.
    */
   static final String ASTERISK_FORM = "*";
+
+  /**
+   * The request target as the client wrote it, when it is a host without a path (authority-form,
+   * RFC 9112, section 3.2.3, for {@code CONNECT} alone; {@code GET metrics HTTP/1.1}). akka-http
+   * parses that form for any method, as a URI of that host and an empty path, which its routes take
+   * as {@code /}; only the target as written ({@code akka.http.server.raw-request-uri-header}) tells
+   * it from {@code http://host}, an absolute-form target of the same URI. Of the targets akka-http
+   * lets through, authority-form and the asterisk form are those without a {@code /}.
+   */
+  private static Optional<String> authorityForm(HttpRequest request) {
+    return request.getHeader(RawRequestURI.class).map(RawRequestURI::uri)
+        .filter(t -> !t.equals(ASTERISK_FORM) && t.indexOf('/') < 0);
+  }
 
   /** Whether {@code uri} is an asterisk-form request target ({@code OPTIONS * HTTP/1.1}, RFC 9112, section 3.2.4). */
   static boolean asteriskForm(Uri uri) {
@@ -211,7 +227,7 @@ final class ApiRoutes extends AllDirectives {
 
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
       RequestLog.Entry log) {
-    CompletionRequest req = CompletionRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
+    CompletionRequest req = CompletionRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
         chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
             settings.defaultMode(), settings.defaultSampling()));
     String named = request.getHeader(REQUEST_ID).map(h -> h.value()).filter(CompletionRequest::isRequestId).orElse(null);
@@ -233,7 +249,7 @@ final class ApiRoutes extends AllDirectives {
       if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
       return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
           settings.maxBodyBytes(), entity -> {
-            TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(entity.getData().decodeString(StandardCharsets.UTF_8)),
+            TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
                 detokenize, settings.modelNames());
             Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
             return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),

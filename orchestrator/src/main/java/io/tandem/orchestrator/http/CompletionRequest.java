@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.StringJoiner;
 import java.util.function.Predicate;
 
 /**
@@ -654,12 +655,15 @@ public record CompletionRequest(
     return out;
   }
 
-  /** A message's content as text; none (an assistant message's) is empty. */
+  /**
+   * A message's content as text; none (an assistant message's) is empty. Text parts are joined by
+   * a newline, as vLLM joins them for a chat template that reads a message's content as a string.
+   */
   private static String content(JsonNode c, String p) {
     if (c == null || c.isNull()) return "";
     if (c.isTextual()) return c.asText();
     if (!c.isArray()) throw ApiError.invalid(p, p + " must be a string or an array of text parts, got " + Json.kind(c));
-    StringBuilder sb = new StringBuilder();
+    StringJoiner joined = new StringJoiner("\n");
     for (int i = 0; i < c.size(); i++) {
       JsonNode part = c.get(i);
       String pp = p + "[" + i + "]";
@@ -672,9 +676,9 @@ public record CompletionRequest(
         throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts are supported");
       JsonNode text = part.get("text");
       if (text == null || !text.isTextual()) throw ApiError.invalid(pp + ".text", pp + ".text must be a string");
-      sb.append(text.asText());
+      joined.add(text.asText());
     }
-    return sb.toString();
+    return joined.toString();
   }
 
   private static String rawPrompt(JsonNode p) {
@@ -714,19 +718,22 @@ public record CompletionRequest(
   private static List<String> stop(JsonNode s) {
     if (s == null || s.isNull()) return List.of();
     List<String> out = new ArrayList<>();
-    if (s.isTextual()) out.add(s.asText());
+    if (s.isTextual()) out.add(stopString(s.asText(), "stop"));
     else if (s.isArray()) {
       if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed");
       for (int i = 0; i < s.size(); i++) {
         if (!s.get(i).isTextual()) throw ApiError.invalid("stop[" + i + "]", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
-        out.add(s.get(i).asText());
+        out.add(stopString(s.get(i).asText(), "stop[" + i + "]"));
       }
     } else throw ApiError.invalid("stop", "stop must be a string or an array of strings, got " + Json.kind(s));
-    for (String x : out) {
-      if (x.isEmpty()) throw ApiError.invalid("stop", "stop strings must not be empty");
-      if (x.length() > 256) throw ApiError.invalid("stop", "stop strings must be at most 256 characters");
-    }
     return List.copyOf(out);
+  }
+
+  /** {@code x}, a stop string at {@code path} ({@code stop}, or an element {@code stop[i]}), when it is one Tandem matches. */
+  private static String stopString(String x, String path) {
+    if (x.isEmpty()) throw ApiError.invalid(path, path + " is empty; a stop string must not be");
+    if (x.length() > 256) throw ApiError.invalid(path, path + " has " + x.length() + " characters; a stop string has at most 256");
+    return x;
   }
 
   private static String string(ObjectNode body, String f, boolean required) {

@@ -222,26 +222,28 @@ final class CompletionService {
         x.finish();
         return r;
       }
-      AtomicBoolean written = new AtomicBoolean();
+      // Set by what comes first: akka-http writing the answer (its 200 counts then), or the
+      // connection closing before it does (the answer never goes out: a 499 alone).
+      AtomicBoolean settled = new AtomicBoolean();
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
           .mapConcat(x::onEvent)
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {
-            written.set(true);
+            if (settled.compareAndSet(false, true)) x.sent(200);
             done.whenComplete((d, t) -> x.finish());
             return m;
           });
       x.onClientGone(client, () -> {
-        if (written.get()) return; // the body's end finishes the request
+        if (!settled.compareAndSet(false, true)) return; // the body's end finishes the request
         x.clientLeft();
         x.cancelSession();
         x.finish();
       });
-      return x.respond(200, HttpResponse.create()
+      return HttpResponse.create()
           .addHeader(RawHeader.create("Cache-Control", "no-cache"))
           .addHeader(RawHeader.create("X-Accel-Buffering", "no"))
-          .withEntity(HttpEntities.createChunked(ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM), body)));
+          .withEntity(HttpEntities.createChunked(ContentTypes.create(MediaTypes.TEXT_EVENT_STREAM), body));
     });
   }
 
@@ -340,9 +342,14 @@ final class CompletionService {
     }
 
     HttpResponse respond(int status, HttpResponse r) {
+      sent(status);
+      return r;
+    }
+
+    /** An answer of {@code status} goes out: the log line and the count of answers say so. */
+    void sent(int status) {
       log.status = status;
       metrics.response(permit.tenant(), status);
-      return r;
     }
 
     /** Once, when the request ends: metrics, the tenant's token budget, the permit, the log line. */

@@ -6,6 +6,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The HTTP layer's one JSON mapper: records written with OpenAI's snake_case names, compact
@@ -28,6 +33,26 @@ final class Json {
 
   static ObjectNode object() {
     return MAPPER.createObjectNode();
+  }
+
+  /**
+   * A request body as text: UTF-8, as JSON between systems must be (RFC 8259, section 8.1), after a
+   * byte order mark, which that section lets a parser ignore and vLLM's server (Python's {@code
+   * json.loads} of the body's bytes) does. A byte that is not UTF-8 is a 400 naming it, where a
+   * lenient decoding would put U+FFFD in its place and so change the prompt without a word.
+   */
+  static String text(byte[] body) {
+    ByteBuffer in = ByteBuffer.wrap(body);
+    if (body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF)
+      in.position(3);
+    CharBuffer out = CharBuffer.allocate(body.length);
+    CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
+    CoderResult r = utf8.decode(in, out, true);
+    if (!r.isError()) r = utf8.flush(out);
+    if (r.isError())
+      throw ApiError.invalid(null, String.format("the request body is not UTF-8: the byte 0x%02X at offset %d cannot stand"
+          + " there in UTF-8 text; send the JSON encoded as UTF-8 (RFC 8259, section 8.1)", body[in.position()] & 0xff, in.position()));
+    return out.flip().toString();
   }
 
   /** The body as a JSON object, or a 400 that says what is wrong with it (never the parser's stack). */

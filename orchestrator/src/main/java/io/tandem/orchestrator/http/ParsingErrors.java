@@ -56,6 +56,9 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   /** The versions akka-http speaks here (its HTTP/2 is off), for a client who sent another. */
   private static final String VERSIONS = "this server speaks HTTP/1.1 and HTTP/1.0";
 
+  /** How the message of each answer here begins. */
+  private static final String UNREADABLE = "the request could not be read: ";
+
   /** akka-http's summary for a CONNECT request, which it refuses before any route. */
   private static final String CONNECT = "CONNECT requests are not supported";
 
@@ -99,8 +102,9 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     ApiError error = connect ? new ApiError(code, "invalid_request_error", null, "method_not_allowed", "CONNECT is not"
             + " allowed: this server is no proxy and opens no tunnels; send " + ApiRoutes.SERVED_METHODS.stream()
             .map(HttpMethod::name).collect(Collectors.joining(", ")) + " to its endpoints", 0)
-        : new ApiError(code, "invalid_request_error", null, code == 413 ? "request_too_large" : "malformed_request",
-            "the request could not be read: " + describe(info, settings), 0);
+        : code == 413 ? new ApiError(code, "invalid_request_error", null, "request_too_large", UNREADABLE
+            + describe(info, settings), 0)
+        : malformed(code, describe(info, settings));
     // Its method, target and headers may be unread: the log line and the answer name it by a fresh id.
     RequestLog.Entry line = new RequestLog.Entry(null, null, null);
     line.status = code;
@@ -108,6 +112,22 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     line.finish();
     HttpResponse answer = error.toResponse().addHeaders(cors).addHeader(RawHeader.create(ApiRoutes.REQUEST_ID, line.id));
     return connect ? answer.addHeader(Allow.create(ApiRoutes.SERVED_METHODS.toArray(HttpMethod[]::new))) : answer;
+  }
+
+  /** A request that could not be read, {@code what} saying why: status {@code status}, code {@code malformed_request}. */
+  static ApiError malformed(int status, String what) {
+    return new ApiError(status, "invalid_request_error", null, "malformed_request", UNREADABLE + what, 0);
+  }
+
+  /**
+   * Why a request target that does not begin with {@code /} (nor is {@code *} or a URI with a
+   * scheme) names no endpoint: a request names one by its path, from the leading {@code /}
+   * (origin-form, RFC 9112, section 3.2.1). Such a target is a relative reference, which no
+   * server resolves, or a host alone (authority-form), which is for {@code CONNECT} only.
+   */
+  static String notAPath(String target) {
+    return "the request target " + CompletionRequest.clip(target) + " does not begin with /; send the endpoint's path"
+        + " from its leading / (RFC 9112, section 3.2.1), e.g. GET /v1/models HTTP/1.1";
   }
 
   /**
@@ -159,10 +179,13 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
       return "the request target " + CompletionRequest.clip(host.group(1)) + " does not name the host and port its"
           + " Host header names; send the same in both, or the target as a path alone (e.g. /v1/models)";
     Matcher target = BAD_TARGET.matcher(summary);
+    String written = info.detail().lines().findFirst().orElse("");
+    // akka-http reads a target without a leading / as a host, and so finds the first / misplaced.
+    if (target.matches() && !written.startsWith("/") && !written.contains("://")) return notAPath(written);
     if (target.matches()) {
       String where = target.group(1) == null ? "it ends where more was expected"
           : "'" + target.group(1) + "' at character " + target.group(2) + " is not allowed there";
-      return "the request target " + CompletionRequest.clip(info.detail().lines().findFirst().orElse(""))
+      return "the request target " + CompletionRequest.clip(written)
           + " is not a URI (RFC 3986): " + where + "; percent-encode such characters (a space as %20, % itself as %25)";
     }
     return info.formatPretty();

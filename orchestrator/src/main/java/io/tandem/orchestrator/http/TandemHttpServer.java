@@ -91,8 +91,8 @@ public final class TandemHttpServer {
   }
 
   /**
-   * akka-http's server settings with this server's timeouts, error bodies, HEAD and Host, whatever
-   * {@code akka.http.server} says (its reference.conf may come first on a classpath).
+   * akka-http's server settings with this server's timeouts, error bodies, HEAD, Host and raw target,
+   * whatever {@code akka.http.server} says (its reference.conf may come first on a classpath).
    */
   private static ServerSettings serverSettings(ActorSystem<?> system, HttpSettings settings) {
     Config own = ConfigFactory.parseMap(Map.<String, Object>of(
@@ -108,6 +108,9 @@ public final class TandemHttpServer {
         // HEAD reaches the routes as HEAD, so that the request log names it; they answer it as GET,
         // and akka-http renders the answer to a HEAD without its body (RFC 9110 9.3.2).
         "akka.http.server.transparent-head-requests", "off",
+        // The target as the client wrote it, which alone tells a host without a path (GET metrics
+        // HTTP/1.1), refused, from an absolute URI without one (GET http://host HTTP/1.1).
+        "akka.http.server.raw-request-uri-header", "on",
         // A request without a Host header, as HTTP/1.0 allows and health checkers send it (GET
         // /health/live HTTP/1.0), or with an empty one, is one for this server. akka-http still
         // refuses an HTTP/1.1 request without one, as RFC 9112, section 3.2 requires.

@@ -158,6 +158,7 @@ class ApiRoundTwoTest {
   void aStreamingClientThatResetsItsConnectionBeforeTheFirstChunkFreesItsPlace() throws Exception {
     double cancelledBefore = server.metric("tandem:requests_cancelled_total");
     double closedBefore = closed();
+    double okBefore = server.count("tandem:http_responses_total{status=\"200\"}");
     server.gate.close(); // no token yet: the response waits for the session's first output
     String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":60,\"stream\":true,"
         + "\"tandem\":{\"mode\":\"small\"}}";
@@ -172,6 +173,8 @@ class ApiRoundTwoTest {
     eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
     eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
     eventually("its answer counts as the request log has it, 499", () -> closed() == closedBefore + 1);
+    assertEquals(okBefore, server.count("tandem:http_responses_total{status=\"200\"}"),
+        "and only so: the 200 its stream would have begun with was never sent");
     server.gate.open();
     eventually("its cache is freed", () -> cachedSessions() == 0);
   }

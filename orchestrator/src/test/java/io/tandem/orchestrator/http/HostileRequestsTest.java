@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -172,6 +173,34 @@ class HostileRequestsTest {
       assertEquals("invalid_request_error", json.readTree(post.body()).at("/error/type").asText(), post.body());
       assertEquals(200, server.get(path).statusCode(), path);
     }
+  }
+
+  /**
+   * JSON between systems is UTF-8 (RFC 8259, section 8.1): a body in another encoding (Latin-1's
+   * "café") is a 400 naming the first byte that is not UTF-8, not a prompt with U+FFFD in that
+   * byte's place; vLLM's server (FastAPI) refuses it too. A UTF-8 byte order mark, which that
+   * section lets a parser ignore and Python's {@code json.loads} ignores, is ignored.
+   */
+  @Test
+  void aBodyThatIsNotUtf8IsA400NamingTheByteAndAByteOrderMarkIsIgnored() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    String body = "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"café\"}],\"max_tokens\":2}";
+    HttpResponse<String> latin1 = server.post(CHAT, body.getBytes(StandardCharsets.ISO_8859_1), KEY);
+    assertEquals(400, latin1.statusCode(), latin1.body());
+    assertEquals("the request body is not UTF-8: the byte 0xE9 at offset " + body.indexOf('é') + " cannot stand there in"
+        + " UTF-8 text; send the JSON encoded as UTF-8 (RFC 8259, section 8.1)",
+        json.readTree(latin1.body()).at("/error/message").asText());
+    byte[] utf8 = body.getBytes(StandardCharsets.UTF_8);
+    HttpResponse<String> truncated = server.post(CHAT, java.util.Arrays.copyOf(utf8, body.indexOf('é') + 1), KEY);
+    assertTrue(json.readTree(truncated.body()).at("/error/message").asText().startsWith(
+        "the request body is not UTF-8: the byte 0xC3 at offset " + body.indexOf('é') + " "), truncated.body());
+    byte[] withBom = new byte[utf8.length + 3];
+    withBom[0] = (byte) 0xEF;
+    withBom[1] = (byte) 0xBB;
+    withBom[2] = (byte) 0xBF;
+    System.arraycopy(utf8, 0, withBom, 3, utf8.length);
+    HttpResponse<String> bom = server.post(CHAT, withBom, KEY);
+    assertEquals(200, bom.statusCode(), bom.body());
   }
 
   /** max_tokens beyond any integer type is refused as any value above the server's cap is: naming the cap. */

@@ -123,6 +123,8 @@ class IntegerFieldsTest {
         ",\"stop_token_ids\":[5,-1]", "stop_token_ids[1]",
         ",\"stop_token_ids\":[5,1e400]", "stop_token_ids[1]",
         ",\"stop\":[\"a\",5]", "stop[1]",
+        ",\"stop\":[\"a\",\"\"]", "stop[1]",
+        ",\"stop\":[\"a\",\"" + "x".repeat(257) + "\"]", "stop[1]",
         ",\"prompt\":[1,true]", "prompt[1]",
         ",\"prompt\":[[1,-1]]", "prompt[0][1]");
     for (Map.Entry<String, String> c : refused.entrySet()) {

@@ -203,8 +203,13 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
   }
 
   HttpResponse<String> post(String path, String body, String key) throws Exception {
+    return post(path, body.getBytes(java.nio.charset.StandardCharsets.UTF_8), key);
+  }
+
+  /** A POST of {@code body} as it is, bytes a String cannot carry (another encoding than UTF-8) included. */
+  HttpResponse<String> post(String path, byte[] body, String key) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-        .POST(HttpRequest.BodyPublishers.ofString(body))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body))
         .header("Content-Type", "application/json")
         .timeout(Duration.ofSeconds(60));
     if (key != null) b.header("Authorization", "Bearer " + key);

@@ -145,6 +145,30 @@ class UnreadableRequestsTest {
   }
 
   /**
+   * A target without its leading {@code /} names no endpoint (RFC 9112, section 3.2.1), and the
+   * answer says to send the path from it: neither a host alone (authority-form, which is CONNECT's
+   * and which akka-http would route as {@code /}: the playground, or {@code /}'s methods) nor a path
+   * whose first {@code /} is missing (not a character to percent-encode). An absolute URI with no
+   * path is still {@code /}.
+   */
+  @Test
+  void aTargetWithoutItsLeadingSlashIsA400SayingToSendThePathFromIt() throws Exception {
+    String host = " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    for (String line : new String[] {"GET metrics", "HEAD index.html", "OPTIONS health", "POST 127.0.0.1", "GET v1%2Fmodels",
+        "GET v1/models", "GET health/live"}) {
+      String target = line.substring(line.indexOf(' ') + 1);
+      RawExchange answer = RawExchange.send(server, line + host);
+      assertEquals(400, answer.status(), line + ": " + answer.head());
+      if (line.startsWith("HEAD")) continue;
+      assertEquals("the request could not be read: the request target " + target + " does not begin with /; send the"
+          + " endpoint's path from its leading / (RFC 9112, section 3.2.1), e.g. GET /v1/models HTTP/1.1",
+          JSON.readTree(answer.body()).at("/error/message").asText(), line);
+      assertEquals("malformed_request", JSON.readTree(answer.body()).at("/error/code").asText(), line);
+    }
+    assertEquals(200, RawExchange.send(server, "GET http://127.0.0.1" + host).status());
+  }
+
+  /**
    * Whatever akka-http's parser refuses, the client reads what was wrong with its request, not
    * akka-http's settings, Scala's {@code Some(...)} or the URI grammar's rule names.
    */

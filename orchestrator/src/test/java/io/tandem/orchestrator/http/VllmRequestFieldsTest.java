@@ -79,6 +79,16 @@ class VllmRequestFieldsTest {
     }
   }
 
+  /** vLLM joins a message's text parts by a newline for a template that reads its content as a string. */
+  @Test
+  void aMessagesTextPartsAreJoinedByNewlinesAsVllmJoinsThem() throws Exception {
+    String parts = "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"2 + 2?\"},"
+        + "{\"type\":\"text\",\"text\":\"Be brief.\"}]}]";
+    HttpResponse<String> ids = server.post("/tokenize", "{" + parts + "}", KEY);
+    HttpResponse<String> text = server.post("/detokenize", "{\"tokens\":" + JSON.readTree(ids.body()).get("tokens") + "}", KEY);
+    assertEquals("<user>2 + 2?\nBe brief.</user><assistant>", JSON.readTree(text.body()).get("prompt").asText(), text.body());
+  }
+
   @Test
   void contradictoryOrMisplacedTemplateFieldsAreRefusedNamingThem() throws Exception {
     HttpResponse<String> both = chat(",\"continue_final_message\":true");
