@@ -4,6 +4,7 @@ import io.tandem.protocol.Author;
 import io.tandem.protocol.Counters;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -53,15 +54,18 @@ public final class Metrics {
   static final String NO_TENANT = "unauthenticated";
 
   /**
-   * The finish reason of a request whose client went away before its end, as vLLM v1 counts it in
-   * {@code vllm:request_success_total} (its {@code FinishReason.ABORT}: "aborted by client").
+   * The finish reason of a request whose client went away before its end, or that the server gave up
+   * on at its shutdown deadline, as vLLM v1 counts both in {@code vllm:request_success_total} (its
+   * {@code FinishReason.ABORT}: a client's abort, and what its engine still runs when its shutdown
+   * timeout passes).
    */
   static final String ABORT = "abort";
 
   /**
    * The finish reason of a request that ended in an error object once its session started (a worker
    * lost with none to take over, a deadline, a model error), streamed or not, as vLLM v1 counts a
-   * request-level internal error ({@code FinishReason.ERROR}).
+   * request-level internal error ({@code FinishReason.ERROR}); one cut at the shutdown deadline is an
+   * {@link #ABORT}.
    */
   static final String ERROR = "error";
 
@@ -105,10 +109,12 @@ public final class Metrics {
     perOutputToken.render(out);
     e2e.render(out);
     counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
-    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model", byLabel(generationTokens));
+    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model",
+        withZeros(byLabel(generationTokens), Arrays.stream(Author.values()).map(Author::name).toArray(String[]::new)));
     labelled(out, "tandem:request_success_total", "Requests ended, by finish reason: stop and length (as OpenAI's),"
-        + " abort (the client went away) and error (ended in an error object, streamed or not), as vLLM's.",
-        "finished_reason", byLabel(success));
+        + " abort (the client went away, or the server gave up on it at its shutdown deadline) and error (ended in an error"
+        + " object, streamed or not), as vLLM's.",
+        "finished_reason", withZeros(byLabel(success), "stop", "length", ABORT, ERROR));
     labelled(out, "tandem:http_responses_total", "HTTP responses by status code (a stream's is sent before its output:"
         + " one that fails midway is a 200 here and an error in tandem:request_success_total).", "status", byLabel(responses));
     counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
@@ -238,6 +244,17 @@ public final class Metrics {
     long total = 0;
     for (LongAdder a : m.values()) total += a.sum();
     return total;
+  }
+
+  /**
+   * {@code counts} with each of {@code labels} it lacks at 0: a counter's series is there from the
+   * start, as Prometheus' instrumentation guidelines ask of labels known in advance (so that {@code
+   * rate()} sees its first increase) and as vLLM creates {@code request_success_total} for each
+   * finish reason.
+   */
+  private static Map<String, Long> withZeros(Map<String, Long> counts, String... labels) {
+    for (String l : labels) counts.putIfAbsent(l, 0L);
+    return counts;
   }
 
   /** The counts summed over tenants, by the second label. */
