@@ -152,14 +152,16 @@ public final class Metrics {
     String[][] series = {
         {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue, preempted ones included."},
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
-        {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches."},
+        {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches (none for an engine worker: its engine"
+            + " holds them, and tells in its own metrics)."},
         {"tandem:kv_cache_sessions", "gauge", "Sessions whose cache a worker holds."},
         {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache."},
         {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache."},
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
         {"tandem:num_preemptions_total", "counter", "Running sequences preempted for KV cache room (vLLM's num_preemptions; recomputed when they resume)."},
         {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full)."},
-        {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps."},
+        {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps (an engine worker's steps"
+            + " overlap: its figure is the mean number of steps in flight, and can pass 1)."},
         {"tandem:automatic_prefix_cache_hits_total", "counter", "New sequences started from the cached prefix of another."},
         {"tandem:automatic_prefix_cache_tokens_total", "counter", "Prompt tokens those sequences took from the cache instead of prefilling."},
         {"tandem:worker_unseen_tokens_total", "counter", "Tokens requests brought that the worker had not processed (its prefill)."},
@@ -170,7 +172,7 @@ public final class Metrics {
       out.append("# TYPE ").append(s[0]).append(' ').append(s[1]).append('\n');
       for (WorkerView.Report r : scrape.workers()) {
         WorkerStats w = r.stats();
-        if (w == null) continue;
+        if (w == null || s[0].equals("tandem:kv_cache_usage_bytes") && w.cacheBytes() == WorkerStats.CACHE_BYTES_UNKNOWN) continue;
         double v = switch (s[0]) {
           case "tandem:worker_queue_length" -> w.queueLength();
           case "tandem:worker_num_running" -> w.running();
