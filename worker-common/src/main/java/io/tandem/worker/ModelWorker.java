@@ -38,11 +38,11 @@ import java.util.function.Supplier;
  * {@link WorkerProtocol}); replies go to each request's {@code replyTo}. The actor talks; the
  * {@link Scheduler} decides what runs; the {@link LanguageModel} computes; {@link SessionView} is
  * the worker half of the delta/position sync. Model calls block, so the worker must run on its own
- * dispatcher ({@value #DISPATCHER}); the forward pass itself runs on a thread of the worker's own,
- * so that the worker still answers {@link GetStats} during a long one (a big prefill, a slow device),
- * as Prometheus reads {@code up}: reachable and answering, busy or not. Every other message waits
- * for the pass to end. The role's factory ({@code SmallWorker}, {@code LargeWorker}) chooses the
- * admission order.
+ * dispatcher ({@value #DISPATCHER}). A forward pass that may be long (one that prefills, or any
+ * after a pass that took {@link #INLINE_PASS_NANOS} or more: a slow device) runs on a thread of the
+ * worker's own, so that the worker still answers {@link GetStats} during it, as Prometheus reads
+ * {@code up}: reachable and answering, busy or not; every other message waits for the pass to end.
+ * The role's factory ({@code SmallWorker}, {@code LargeWorker}) chooses the admission order.
  */
 public final class ModelWorker extends AbstractBehavior<Command> {
 
@@ -56,6 +56,15 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   /** What the scheduler held when the pass in flight began: the figures {@link GetStats} gives during it. */
   private record AtStep(int waiting, int running, long cacheBytes, int sessions) {}
+
+  /**
+   * A decode pass expected to take less than this (the last pass did) runs on the actor's thread: a
+   * {@link GetStats} waits at most about that long, a tenth of {@code tandem.http.worker-figures-timeout}'s
+   * 0.5 s, and the two thread handoffs of a pass run elsewhere (about 30 microseconds a pass, measured with
+   * zero-latency models on a loaded 2-core machine: half of {@code bench orchestration}'s tokens/s
+   * for one session) are not paid where passes are shortest.
+   */
+  static final long INLINE_PASS_NANOS = 50_000_000L;
 
   /** The dispatcher every worker actor must be spawned on (a thread of its own; reference.conf). */
   public static final String DISPATCHER = "tandem.worker-dispatcher";
@@ -172,6 +181,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private AtStep atStep;
   /** {@link Generate}s among the messages held during the pass: they count as waiting. */
   private int generatesDuringStep;
+  /** How long the last pass took; none yet: as long as can be. */
+  private long lastPassNanos = Long.MAX_VALUE;
 
   private ModelWorker(ActorContext<Command> ctx, Role role, LanguageModel model, WorkerSettings settings,
       AdmissionQueue queue, StashBuffer<Command> duringStep) {
@@ -292,8 +303,19 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     Scheduler.Batch<StepRun> batch = scheduler.schedule();
     if (batch == null) return this;
 
-    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
     long t0 = System.nanoTime();
+    if (batch.prefillTokens() == 0 && lastPassNanos < INLINE_PASS_NANOS) {
+      int[] next = null;
+      RuntimeException error = null;
+      try {
+        next = model.forward(batch.sequences(), batch.maxPrefillTokens());
+      } catch (RuntimeException e) {
+        error = e;
+      }
+      afterStep(new StepDone(batch, next, error, System.nanoTime() - t0));
+      return this;
+    }
+    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> model.forward(batch.sequences(), batch.maxPrefillTokens()),
         stepThread), (next, error) -> new StepDone(batch, next, error, System.nanoTime() - t0));
     return this;
@@ -322,6 +344,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     }
     int[] next = done.next();
     long dt = done.nanos();
+    lastPassNanos = dt;
     metrics.recordStep(batch.sequences().size(), batch.prefillTokens(), dt);
 
     for (int i = 0; i < next.length; i++) {
