@@ -214,9 +214,7 @@ class EngineWorkerTest {
   @Test
   void anEngineWorkerSaysItCannotTellItsCacheBytes() throws Exception {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
-    TestProbe<Reply> session = kit.createTestProbe();
-    remote.tell(gen("e1", 1, -1, List.of(), 10, false, session));
-    session.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    oneStepDone(remote);
     TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
     remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
     assertEquals(WorkerProtocol.WorkerStats.CACHE_BYTES_UNKNOWN, stats.receiveMessage().cacheBytes());
@@ -225,9 +223,7 @@ class EngineWorkerTest {
   @Test
   void aSessionThatEndsWithoutReleasingIsReleasedAllTheSame() throws Exception {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
-    TestProbe<Reply> session = kit.createTestProbe();
-    remote.tell(gen("e1", 1, -1, List.of(), 10, false, session));
-    session.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    TestProbe<Reply> session = oneStepDone(remote);
     TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
     remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
     assertEquals(1, stats.receiveMessage().sessionsCached());
@@ -237,5 +233,13 @@ class EngineWorkerTest {
       assertEquals(0, stats.receiveMessage().sessionsCached());
       return null;
     });
+  }
+
+  /** A session's first step, run to its end on {@code remote}: the session's probe. */
+  private TestProbe<Reply> oneStepDone(ActorRef<WorkerProtocol.Command> remote) {
+    TestProbe<Reply> session = kit.createTestProbe();
+    remote.tell(gen("e1", 1, -1, List.of(), 10, false, session));
+    session.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    return session;
   }
 }
