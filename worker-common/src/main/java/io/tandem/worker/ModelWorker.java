@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.receptionist.Receptionist;
 import io.tandem.inference.LanguageModel;
 import io.tandem.protocol.FailureCode;
@@ -22,6 +23,9 @@ import io.tandem.protocol.worker.WorkerProtocol.Release;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
 /**
@@ -34,8 +38,11 @@ import java.util.function.Supplier;
  * {@link WorkerProtocol}); replies go to each request's {@code replyTo}. The actor talks; the
  * {@link Scheduler} decides what runs; the {@link LanguageModel} computes; {@link SessionView} is
  * the worker half of the delta/position sync. Model calls block, so the worker must run on its own
- * dispatcher ({@value #DISPATCHER}). The role's factory ({@code SmallWorker}, {@code LargeWorker})
- * chooses the admission order.
+ * dispatcher ({@value #DISPATCHER}). A forward pass that may be long (one that prefills, or any
+ * after a pass that took {@link #INLINE_PASS_NANOS} or more: a slow device) runs on a thread of the
+ * worker's own, so that the worker still answers {@link GetStats} during it, as Prometheus reads
+ * {@code up}: reachable and answering, busy or not; every other message waits for the pass to end.
+ * The role's factory ({@code SmallWorker}, {@code LargeWorker}) chooses the admission order.
  */
 public final class ModelWorker extends AbstractBehavior<Command> {
 
@@ -43,6 +50,21 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private enum ForwardTick implements Command {
     INSTANCE
   }
+
+  /** Self-message: the forward pass over {@code batch} ended, with {@code next} or {@code error}. */
+  private record StepDone(Scheduler.Batch<StepRun> batch, int[] next, Throwable error, long nanos) implements Command {}
+
+  /** What the scheduler held when the pass in flight began: the figures {@link GetStats} gives during it. */
+  private record AtStep(int waiting, int running, long cacheBytes, int sessions) {}
+
+  /**
+   * A decode pass expected to take less than this (the last pass did) runs on the actor's thread: a
+   * {@link GetStats} waits at most about that long, a tenth of {@code tandem.http.worker-figures-timeout}'s
+   * 0.5 s, and the two thread handoffs of a pass run elsewhere (about 30 microseconds a pass, measured with
+   * zero-latency models on a loaded 2-core machine: half of {@code bench orchestration}'s tokens/s
+   * for one session) are not paid where passes are shortest.
+   */
+  static final long INLINE_PASS_NANOS = 50_000_000L;
 
   /** The dispatcher every worker actor must be spawned on (a thread of its own; reference.conf). */
   public static final String DISPATCHER = "tandem.worker-dispatcher";
@@ -79,7 +101,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
           String tooSmall = budgetWarning(role, model, settings);
           if (tooSmall != null) ctx.getLog().warn("{} worker {}: {}", role, ctx.getSelf().path().name(), tooSmall);
           ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.forRole(role), ctx.getSelf()));
-          return new ModelWorker(ctx, role, model, settings, queue.get());
+          return Behaviors.<Command>withStash(Integer.MAX_VALUE,
+              stash -> new ModelWorker(ctx, role, model, settings, queue.get(), stash));
         });
   }
 
@@ -150,10 +173,27 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final WorkerDrain drain;
   private boolean tickPending;
   private final WorkerMetrics metrics = new WorkerMetrics();
+  /** Runs the forward passes, one at a time, off the actor's thread. */
+  private final ExecutorService stepThread;
+  /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
+  private final StashBuffer<Command> duringStep;
+  /** Non-null while a forward pass runs. */
+  private AtStep atStep;
+  /** {@link Generate}s among the messages held during the pass: they count as waiting. */
+  private int generatesDuringStep;
+  /** How long the last pass took; none yet: as long as can be. */
+  private long lastPassNanos = Long.MAX_VALUE;
 
-  private ModelWorker(
-      ActorContext<Command> ctx, Role role, LanguageModel model, WorkerSettings settings, AdmissionQueue queue) {
+  private ModelWorker(ActorContext<Command> ctx, Role role, LanguageModel model, WorkerSettings settings,
+      AdmissionQueue queue, StashBuffer<Command> duringStep) {
     super(ctx);
+    this.duringStep = duringStep;
+    String thread = "tandem-" + role + "-step-" + ctx.getSelf().path().name();
+    this.stepThread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, thread);
+      t.setDaemon(true);
+      return t;
+    });
     this.role = role;
     this.model = model;
     this.served = ServedModel.of(model);
@@ -165,13 +205,15 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   @Override
   public Receive<Command> createReceive() {
-    return WorkerDrain.handledBy(newReceiveBuilder(), drain)
+    return WorkerDrain.handledBy(newReceiveBuilder()
+            .onMessage(StepDone.class, this::onStepDone)
+            .onMessage(GetStats.class, this::onGetStats)
+            .onMessage(Command.class, m -> atStep != null, this::holdDuringStep), drain)
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Release.class, r -> release(r.sessionId()))
         .onMessage(SessionWatch.Ended.class, this::onSessionsEnded)
-        .onMessage(GetStats.class, this::onGetStats)
         .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {
           r.replyTo().tell(new WorkerProtocol.PrefixCacheReset(scheduler.resetPrefixCache()));
           return this;
@@ -211,9 +253,21 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return this;
   }
 
+  /**
+   * The worker's figures: during a forward pass, the scheduler's as the pass began (the requests
+   * that came since count as waiting) and the counters as they stand.
+   */
   private Behavior<Command> onGetStats(GetStats g) {
+    AtStep s = atStep != null ? atStep
+        : new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
-        model.contextLength(), scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions()));
+        model.contextLength(), s.waiting() + generatesDuringStep, s.running(), s.cacheBytes(), s.sessions()));
+    return this;
+  }
+
+  private Behavior<Command> holdDuringStep(Command c) {
+    if (c instanceof Generate) generatesDuringStep++;
+    duringStep.stash(c);
     return this;
   }
 
@@ -224,8 +278,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onStop() {
     if (drain != null) drain.stopped();
-    scheduler.forgetAll();
-    model.close();
+    // The caches and the model go after the pass in flight, if any: it still uses them.
+    stepThread.execute(() -> {
+      scheduler.forgetAll();
+      model.close();
+    });
+    stepThread.shutdown();
     return this;
   }
 
@@ -246,19 +304,47 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     if (batch == null) return this;
 
     long t0 = System.nanoTime();
-    int[] next;
-    try {
-      next = model.forward(batch.sequences(), batch.maxPrefillTokens());
-    } catch (RuntimeException e) {
-      getContext().getLog().error("{} forward pass failed for {} sequences", role, batch.sequences().size(), e);
-      for (StepRun a : scheduler.drainRunning()) {
-        a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR,
-            role + " forward pass failed: " + e.getMessage()));
-        scheduler.forget(a.sessionId());
+    if (batch.prefillTokens() == 0 && lastPassNanos < INLINE_PASS_NANOS) {
+      int[] next = null;
+      RuntimeException error = null;
+      try {
+        next = model.forward(batch.sequences(), batch.maxPrefillTokens());
+      } catch (RuntimeException e) {
+        error = e;
       }
+      afterStep(new StepDone(batch, next, error, System.nanoTime() - t0));
       return this;
     }
-    long dt = System.nanoTime() - t0;
+    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> model.forward(batch.sequences(), batch.maxPrefillTokens()),
+        stepThread), (next, error) -> new StepDone(batch, next, error, System.nanoTime() - t0));
+    return this;
+  }
+
+  /** The pass ended: its tokens go to their requests, then the messages that came during it are handled. */
+  private Behavior<Command> onStepDone(StepDone done) {
+    atStep = null;
+    generatesDuringStep = 0;
+    afterStep(done);
+    return duringStep.unstashAll(this);
+  }
+
+  private void afterStep(StepDone done) {
+    Scheduler.Batch<StepRun> batch = done.batch();
+    Throwable error = done.error() instanceof CompletionException c && c.getCause() != null ? c.getCause() : done.error();
+    if (error instanceof Error e) throw e;
+    if (error != null) {
+      getContext().getLog().error("{} forward pass failed for {} sequences", role, batch.sequences().size(), error);
+      for (StepRun a : scheduler.drainRunning()) {
+        a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR,
+            role + " forward pass failed: " + error.getMessage()));
+        scheduler.forget(a.sessionId());
+      }
+      return;
+    }
+    int[] next = done.next();
+    long dt = done.nanos();
+    lastPassNanos = dt;
     metrics.recordStep(batch.sequences().size(), batch.prefillTokens(), dt);
 
     for (int i = 0; i < next.length; i++) {
@@ -272,7 +358,6 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     }
     metrics.cacheEvictions += scheduler.evictOverBudget();
     if (scheduler.hasWork()) scheduleForward();
-    return this;
   }
 
   /**

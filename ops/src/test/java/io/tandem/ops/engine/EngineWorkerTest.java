@@ -210,12 +210,20 @@ class EngineWorkerTest {
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
   }
 
+  /** Its KV cache is the engine's: /metrics shows no kv_cache_usage_bytes for it rather than a 0 that looks empty. */
+  @Test
+  void anEngineWorkerSaysItCannotTellItsCacheBytes() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    oneStepDone(remote);
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    assertEquals(WorkerProtocol.WorkerStats.CACHE_BYTES_UNKNOWN, stats.receiveMessage().cacheBytes());
+  }
+
   @Test
   void aSessionThatEndsWithoutReleasingIsReleasedAllTheSame() throws Exception {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
-    TestProbe<Reply> session = kit.createTestProbe();
-    remote.tell(gen("e1", 1, -1, List.of(), 10, false, session));
-    session.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    TestProbe<Reply> session = oneStepDone(remote);
     TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
     remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
     assertEquals(1, stats.receiveMessage().sessionsCached());
@@ -225,5 +233,13 @@ class EngineWorkerTest {
       assertEquals(0, stats.receiveMessage().sessionsCached());
       return null;
     });
+  }
+
+  /** A session's first step, run to its end on {@code remote}: the session's probe. */
+  private TestProbe<Reply> oneStepDone(ActorRef<WorkerProtocol.Command> remote) {
+    TestProbe<Reply> session = kit.createTestProbe();
+    remote.tell(gen("e1", 1, -1, List.of(), 10, false, session));
+    session.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    return session;
   }
 }

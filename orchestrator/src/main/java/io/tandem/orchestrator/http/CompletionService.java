@@ -263,6 +263,8 @@ final class CompletionService {
     private volatile ActorRef<SessionEvent> events;
     private volatile CompletionStage<ActorRef<SessionActor.Command>> session;
     private boolean toldStop;
+    /** The failure {@link #end} ended the output with (the server gave up on the request), null if it did not. */
+    private volatile SessionEvent.Failed cut;
     /** The session's id, unique: the response's id unless the client named the request. */
     String sessionId;
 
@@ -324,7 +326,8 @@ final class CompletionService {
      * output has ended: the events after the last are not read), and cancels the session.
      */
     void end(String reason) {
-      events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, reason, null));
+      cut = new SessionEvent.Failed(FailureCode.UNAVAILABLE, reason, null);
+      events.tell(cut);
       session.thenAccept(s -> s.tell(SessionActor.Cancel.INSTANCE));
     }
 
@@ -376,7 +379,9 @@ final class CompletionService {
       }
       int[] byAuthor = new int[io.tandem.protocol.Author.values().length];
       for (io.tandem.protocol.Author a : io.tandem.protocol.Author.values()) byAuthor[a.ordinal()] = gen.tokensBy(a);
-      String reason = ok ? gen.finishReason : gen.failed != null ? Metrics.ERROR : Metrics.ABORT;
+      // Cut at the shutdown deadline: the server gave up on it, as vLLM's engine aborts what is still
+      // running when its shutdown timeout passes (FinishReason.ABORT), not a failure of the request.
+      String reason = ok ? gen.finishReason : gen.failed != null && !gen.failed.equals(cut) ? Metrics.ERROR : Metrics.ABORT;
       metrics.ended(permit.tenant(), reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
       permit.addTokens((long) gen.promptTokens + gen.tokens());
       permit.close();

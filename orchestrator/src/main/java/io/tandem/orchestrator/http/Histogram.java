@@ -1,42 +1,52 @@
 package io.tandem.orchestrator.http;
 
-import java.util.concurrent.atomic.DoubleAdder;
-import java.util.concurrent.atomic.LongAdder;
-
-/** A Prometheus histogram with fixed upper bounds (seconds), safe to observe from any thread. */
+/**
+ * A Prometheus histogram with fixed upper bounds (seconds), safe to observe from any thread. A
+ * rendering is one consistent moment: its buckets never decrease, and {@code _count} is its {@code
+ * +Inf} bucket, as the text format requires (a scrape between the steps of an observation would
+ * otherwise see a bucket over the next, or {@code _count} off {@code +Inf}).
+ */
 final class Histogram {
   final String name;
   final String help;
   private final double[] bounds;
-  private final LongAdder[] counts;
-  private final LongAdder count = new LongAdder();
-  private final DoubleAdder sum = new DoubleAdder();
+  /** Observations at most each bound (cumulative, as rendered); guarded by {@code this}, as are the two below. */
+  private final long[] counts;
+  private long count;
+  private double sum;
 
   Histogram(String name, String help, double... bounds) {
     this.name = name;
     this.help = help;
     this.bounds = bounds.clone();
-    this.counts = new LongAdder[bounds.length];
-    for (int i = 0; i < bounds.length; i++) counts[i] = new LongAdder();
+    this.counts = new long[bounds.length];
   }
 
-  void observe(double seconds) {
-    for (int i = 0; i < bounds.length; i++) if (seconds <= bounds[i]) counts[i].increment();
-    count.increment();
-    sum.add(seconds);
+  synchronized void observe(double seconds) {
+    for (int i = 0; i < bounds.length; i++) if (seconds <= bounds[i]) counts[i]++;
+    count++;
+    sum += seconds;
   }
 
-  long count() {
-    return count.sum();
+  synchronized long count() {
+    return count;
   }
 
   void render(StringBuilder out) {
+    long[] buckets;
+    long total;
+    double seconds;
+    synchronized (this) {
+      buckets = counts.clone();
+      total = count;
+      seconds = sum;
+    }
     out.append("# HELP ").append(name).append(' ').append(help).append('\n');
     out.append("# TYPE ").append(name).append(" histogram\n");
     for (int i = 0; i < bounds.length; i++)
-      out.append(name).append("_bucket{le=\"").append(bounds[i]).append("\"} ").append(counts[i].sum()).append('\n');
-    out.append(name).append("_bucket{le=\"+Inf\"} ").append(count.sum()).append('\n');
-    out.append(name).append("_sum ").append(sum.sum()).append('\n');
-    out.append(name).append("_count ").append(count.sum()).append('\n');
+      out.append(name).append("_bucket{le=\"").append(bounds[i]).append("\"} ").append(buckets[i]).append('\n');
+    out.append(name).append("_bucket{le=\"+Inf\"} ").append(total).append('\n');
+    out.append(name).append("_sum ").append(seconds).append('\n');
+    out.append(name).append("_count ").append(total).append('\n');
   }
 }

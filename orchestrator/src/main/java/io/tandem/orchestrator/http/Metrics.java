@@ -4,6 +4,7 @@ import io.tandem.protocol.Author;
 import io.tandem.protocol.Counters;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -53,15 +54,18 @@ public final class Metrics {
   static final String NO_TENANT = "unauthenticated";
 
   /**
-   * The finish reason of a request whose client went away before its end, as vLLM v1 counts it in
-   * {@code vllm:request_success_total} (its {@code FinishReason.ABORT}: "aborted by client").
+   * The finish reason of a request whose client went away before its end, or that the server gave up
+   * on at its shutdown deadline, as vLLM v1 counts both in {@code vllm:request_success_total} (its
+   * {@code FinishReason.ABORT}: a client's abort, and what its engine still runs when its shutdown
+   * timeout passes).
    */
   static final String ABORT = "abort";
 
   /**
    * The finish reason of a request that ended in an error object once its session started (a worker
    * lost with none to take over, a deadline, a model error), streamed or not, as vLLM v1 counts a
-   * request-level internal error ({@code FinishReason.ERROR}).
+   * request-level internal error ({@code FinishReason.ERROR}); one cut at the shutdown deadline is an
+   * {@link #ABORT}.
    */
   static final String ERROR = "error";
 
@@ -105,10 +109,12 @@ public final class Metrics {
     perOutputToken.render(out);
     e2e.render(out);
     counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
-    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model", byLabel(generationTokens));
+    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model",
+        withZeros(byLabel(generationTokens), Arrays.stream(Author.values()).map(Author::name).toArray(String[]::new)));
     labelled(out, "tandem:request_success_total", "Requests ended, by finish reason: stop and length (as OpenAI's),"
-        + " abort (the client went away) and error (ended in an error object, streamed or not), as vLLM's.",
-        "finished_reason", byLabel(success));
+        + " abort (the client went away, or the server gave up on it at its shutdown deadline) and error (ended in an error"
+        + " object, streamed or not), as vLLM's.",
+        "finished_reason", withZeros(byLabel(success), "stop", "length", ABORT, ERROR));
     labelled(out, "tandem:http_responses_total", "HTTP responses by status code (a stream's is sent before its output:"
         + " one that fails midway is a 200 here and an error in tandem:request_success_total).", "status", byLabel(responses));
     counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
@@ -138,22 +144,24 @@ public final class Metrics {
     for (Role r : Role.values())
       out.append("tandem:num_workers{role=\"").append(r).append("\"} ").append(scrape.offered().getOrDefault(r, 0)).append('\n');
     // As Prometheus' own up: a worker that gave no figures this time has this series alone.
-    out.append("# HELP tandem:worker_up 1 when the worker gave its figures to this scrape; 0 when its node is unreachable, or it did"
-        + " not answer within tandem.http.worker-figures-timeout (lost, or busy with a longer model step).\n"
+    out.append("# HELP tandem:worker_up 1 when the worker gave its figures to this scrape (during a model step too); 0 when its node"
+        + " is unreachable, or it did not answer within tandem.http.worker-figures-timeout (lost before the cluster noticed).\n"
         + "# TYPE tandem:worker_up gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_up").append(labels(w, false)).append(w.stats() == null ? " 0\n" : " 1\n");
     String[][] series = {
         {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue, preempted ones included."},
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
-        {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches."},
+        {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches (none for an engine worker: its engine"
+            + " holds them, and tells in its own metrics)."},
         {"tandem:kv_cache_sessions", "gauge", "Sessions whose cache a worker holds."},
         {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache."},
         {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache."},
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
         {"tandem:num_preemptions_total", "counter", "Running sequences preempted for KV cache room (vLLM's num_preemptions; recomputed when they resume)."},
         {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full)."},
-        {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps."},
+        {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps (an engine worker's steps"
+            + " overlap: its figure is the mean number of steps in flight, and can pass 1)."},
         {"tandem:automatic_prefix_cache_hits_total", "counter", "New sequences started from the cached prefix of another."},
         {"tandem:automatic_prefix_cache_tokens_total", "counter", "Prompt tokens those sequences took from the cache instead of prefilling."},
         {"tandem:worker_unseen_tokens_total", "counter", "Tokens requests brought that the worker had not processed (its prefill)."},
@@ -164,7 +172,7 @@ public final class Metrics {
       out.append("# TYPE ").append(s[0]).append(' ').append(s[1]).append('\n');
       for (WorkerView.Report r : scrape.workers()) {
         WorkerStats w = r.stats();
-        if (w == null) continue;
+        if (w == null || s[0].equals("tandem:kv_cache_usage_bytes") && w.cacheBytes() == WorkerStats.CACHE_BYTES_UNKNOWN) continue;
         double v = switch (s[0]) {
           case "tandem:worker_queue_length" -> w.queueLength();
           case "tandem:worker_num_running" -> w.running();
@@ -238,6 +246,17 @@ public final class Metrics {
     long total = 0;
     for (LongAdder a : m.values()) total += a.sum();
     return total;
+  }
+
+  /**
+   * {@code counts} with each of {@code labels} it lacks at 0: a counter's series is there from the
+   * start, as Prometheus' instrumentation guidelines ask of labels known in advance (so that {@code
+   * rate()} sees its first increase) and as vLLM creates {@code request_success_total} for each
+   * finish reason.
+   */
+  private static Map<String, Long> withZeros(Map<String, Long> counts, String... labels) {
+    for (String l : labels) counts.putIfAbsent(l, 0L);
+    return counts;
   }
 
   /** The counts summed over tenants, by the second label. */

@@ -173,8 +173,8 @@ final class WorkerView {
    * Every worker the receptionist lists, those on nodes the cluster finds unreachable included (until
    * their node is removed from the cluster), with the figures of those that give them: a worker on an
    * unreachable node is not asked, and one that does not answer within {@code
-   * tandem.http.worker-figures-timeout} (lost before the failure detector noticed, or busy with a
-   * longer model step) is reported without figures, so that a scrape never waits longer.
+   * tandem.http.worker-figures-timeout} (lost before the failure detector noticed; a worker answers
+   * during a model step) is reported without figures, so that a scrape never waits longer.
    */
   CompletionStage<Scrape> scrape() {
     return listings().thenCompose(l -> reports(l).thenApply(reports -> {

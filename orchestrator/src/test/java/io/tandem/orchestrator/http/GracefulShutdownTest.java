@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.CoordinatedShutdown;
@@ -12,6 +13,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -125,6 +127,10 @@ class GracefulShutdownTest {
       // Their sessions were cancelled; the model steps the gate still holds end once it opens.
       s.gate.open();
       shutdown.get(30, TimeUnit.SECONDS);
+      // The server gave up on both, as vLLM counts what its shutdown timeout cuts: aborted, not failed.
+      String metrics = s.server.metrics().render(new WorkerView.Scrape(List.of(), Map.of()));
+      assertTrue(metrics.contains("tandem:request_success_total{finished_reason=\"abort\"} 2\n"), metrics);
+      assertFalse(metrics.matches("(?s).*finished_reason=\"error\"} [1-9].*"), metrics);
     }
   }
 

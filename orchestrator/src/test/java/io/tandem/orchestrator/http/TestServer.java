@@ -230,6 +230,7 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
   /** Holds model steps while closed, except as many as {@link #allow} lets through. */
   static final class Gate {
     private final java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(0);
+    private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
     private volatile boolean open = true;
     volatile Gate delegate;
 
@@ -258,13 +259,21 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
       return target().permits.availablePermits();
     }
 
+    /** Model steps waiting at the gate now. */
+    int held() {
+      return target().held.get();
+    }
+
     void pass() {
       Gate t = target();
       if (t.open) return;
+      t.held.incrementAndGet();
       try {
         if (!t.permits.tryAcquire(60, TimeUnit.SECONDS)) throw new IllegalStateException("gate never opened");
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      } finally {
+        t.held.decrementAndGet();
       }
     }
   }

@@ -12,8 +12,13 @@ import akka.actor.typed.receptionist.Receptionist;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -53,6 +58,27 @@ class WorkerMetricsTest {
     String after = server.get("/metrics").body();
     assertTrue(!after.contains("silent-large"), after);
     assertTrue(after.contains("tandem:num_workers{role=\"large\"} 1\n"), after);
+  }
+
+  @Test
+  void aWorkerInTheMiddleOfAModelStepIsUpWithItsFigures() throws Exception {
+    server.gate.close();
+    CompletableFuture<HttpResponse<String>> answer = server.http.sendAsync(HttpRequest.newBuilder(
+            URI.create(server.base + "/v1/chat/completions")).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\","
+            + "\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"small\"}}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    eventually("the small worker's model step waits at the gate", () -> server.gate.held() == 1);
+
+    List<String> lines = server.get("/metrics").body().lines().toList();
+    for (String busy : new String[] {
+        "tandem:worker_up{role=\"small\",node=\"local\",worker=\"small-worker\"} 1",
+        "tandem:worker_num_running{role=\"small\",node=\"local\",worker=\"small-worker\",model_name=\"scripted-small\"} 1"})
+      assertTrue(lines.contains(busy), "a worker busy with a step still answers the scrape: " + busy + ":\n"
+          + String.join("\n", lines));
+
+    server.gate.open();
+    assertEquals(200, answer.get(30, TimeUnit.SECONDS).statusCode());
   }
 
   private static int largeWorkers() throws Exception {

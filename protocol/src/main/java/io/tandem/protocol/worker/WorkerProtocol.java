@@ -237,7 +237,8 @@ public final class WorkerProtocol {
    * prefixCacheTokens} tokens in all. {@code preemptions}: running sequences taken out of the batch,
    * their caches dropped, because the batch's caches would have passed {@code kv-cache-bytes}
    * (vLLM's {@code num_preemptions}); each is recomputed when it resumes. For a worker in front of a remote engine, a step is one
-   * request to it, and its times are the engine's plus the hop.
+   * request to it, and its times are the engine's plus the hop; its steps overlap, so its busy time can pass its
+   * uptime; and its cache lives in the engine, so its {@code cacheBytes} is {@link #CACHE_BYTES_UNKNOWN}.
    */
   public record WorkerStats(
       String worker,
@@ -267,6 +268,9 @@ public final class WorkerProtocol {
       long prefixCacheTokens,
       long preemptions)
       implements CborSerializable {
+
+    /** The {@code cacheBytes} of a worker that cannot tell: its KV cache is a remote engine's. */
+    public static final long CACHE_BYTES_UNKNOWN = -1;
 
     /** Figures of a worker without automatic prefix caching or preemption. */
     public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,

@@ -1,0 +1,40 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.protocol.Role;
+import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** What {@code /metrics} shows of figures that are not there yet, or that a worker cannot tell. */
+class MetricsTest {
+
+  @Test
+  void aServerThatServedNothingYetShowsItsLabelledCountersAtZero() {
+    String text = new Metrics().render(new WorkerView.Scrape(List.of(), Map.of()));
+    for (String series : new String[] {
+        "tandem:request_success_total{finished_reason=\"stop\"} 0",
+        "tandem:request_success_total{finished_reason=\"length\"} 0",
+        "tandem:request_success_total{finished_reason=\"abort\"} 0",
+        "tandem:request_success_total{finished_reason=\"error\"} 0",
+        "tandem:generation_tokens_total{model=\"small\"} 0",
+        "tandem:generation_tokens_total{model=\"large\"} 0",
+        "tandem:generation_tokens_total{model=\"injected\"} 0"})
+      assertTrue(text.lines().anyMatch(series::equals),
+          "present at 0 before the first request, so that rate() sees the first one: " + series + "\n" + text);
+  }
+
+  @Test
+  void anEngineWorkerWhoseCacheIsItsEnginesHasNoCacheBytesSeries() {
+    WorkerStats engine = new WorkerStats("engine", "large", "qwen", 4096, 0, 1, 3, 3, 10, 20, 1, 2, 0, 0, 0,
+        WorkerStats.CACHE_BYTES_UNKNOWN, 1, 3, 0, 10, 3, 5, 10);
+    String text = new Metrics().render(new WorkerView.Scrape(
+        List.of(new WorkerView.Report(Role.large, "local", "engine", engine)), Map.of(Role.large, 1)));
+    assertTrue(text.contains("tandem:worker_num_running{role=\"large\",node=\"local\",worker=\"engine\",model_name=\"qwen\"} 1\n"),
+        text);
+    assertFalse(text.contains("tandem:kv_cache_usage_bytes{"), "no cache bytes it cannot tell:\n" + text);
+  }
+}
