@@ -86,23 +86,9 @@ final class WorkerView {
     return !supply.canCome(role);
   }
 
-  /**
-   * Whether a node of {@code role} is a reachable cluster member, joining or up: its workers are on
-   * their way even when none is offered yet (a node restarted moments ago, whose registration has
-   * not reached this node's receptionist, or one still loading its model). Outside a cluster a
-   * node's roles are fixed, so false.
-   */
+  /** Whether a cluster member of {@code role} is on its way, unreachable ones included: {@link RoleSupply#memberComing}. */
   boolean memberComing(Role role) {
-    if (!supply.clustered()) return false;
-    ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
-    Set<Address> unreachable = new HashSet<>();
-    for (Member m : state.getUnreachable()) unreachable.add(m.address());
-    for (Member m : state.getMembers()) {
-      MemberStatus s = m.status();
-      boolean live = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up());
-      if (live && m.hasRole(role.name()) && !unreachable.contains(m.address())) return true;
-    }
-    return false;
+    return supply.memberComing(system, role);
   }
 
   /**

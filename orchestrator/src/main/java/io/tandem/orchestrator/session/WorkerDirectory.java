@@ -61,9 +61,10 @@ public final class WorkerDirectory {
   /**
    * The answer to {@link GetWorkers}: the workers, and the load (queued plus running requests) of
    * those whose figures the directory has; a worker missing from {@code load} is not known yet.
-   * {@code gone}: none is listed, on a node outside a cluster whose workers of the role have all
-   * stopped (none comes back by waiting, unlike at startup, before they register, or in a cluster,
-   * where a node may rejoin).
+   * {@code gone}: none is listed, and none comes back by waiting: on a node outside a cluster, its
+   * workers of the role have all stopped (unlike at startup, before they register); in a cluster,
+   * a member was removed while sessions waited for a worker of the role, and no member of the role is
+   * left on its way ({@link RoleSupply#memberComing}: a node that rejoins comes as a new member).
    */
   public record Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
       Map<ActorRef<WorkerProtocol.Command>, Integer> load, boolean gone) {
@@ -264,7 +265,15 @@ public final class WorkerDirectory {
           .onMessage(NodeRemoved.class, n -> {
             ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
             up.remove(n.node().address(), n.node());
-            return reachability(unreachable.remove(n.node().address()));
+            Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
+            // Sessions waiting for a worker of a role may have waited for this node's (unreachable,
+            // then downed): with no member of the role left on its way, waiting longer is in vain.
+            for (Role r : Role.values()) {
+              if (waiting.get(r).isEmpty() || RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), r)) continue;
+              for (GetWorkers g : waiting.get(r)) g.replyTo().tell(new Workers(r, Set.of(), Map.of(), true));
+              waiting.get(r).clear();
+            }
+            return next;
           })
           .onMessageEquals(Poll.INSTANCE, this::poll)
           .onMessage(Polled.class, p -> {
