@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.ClusterEvent;
+import akka.cluster.MemberStatus;
 import akka.cluster.UniqueAddress;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
@@ -63,8 +64,9 @@ public final class WorkerDirectory {
    * those whose figures the directory has; a worker missing from {@code load} is not known yet.
    * {@code gone}: none is listed, and none comes back by waiting: on a node outside a cluster, its
    * workers of the role have all stopped (unlike at startup, before they register); in a cluster,
-   * a member was removed while sessions waited for a worker of the role, and no member of the role is
-   * left on its way ({@link RoleSupply#memberComing}: a node that rejoins comes as a new member).
+   * a member that was downed (it crashed, or stalled past the split brain resolver's patience) was
+   * removed while sessions waited for a worker of the role, and no member of the role is left on its
+   * way ({@link RoleSupply#memberComing}; a node that leaves, as in a rolling restart, is waited for).
    */
   public record Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
       Map<ActorRef<WorkerProtocol.Command>, Integer> load, boolean gone) {
@@ -114,8 +116,11 @@ public final class WorkerDirectory {
   /** A member is up (or weakly up): its workers may be offered. */
   private record NodeUp(UniqueAddress node) implements Command {}
 
-  /** A member was removed: its workers go with it, and so does its unreachability. */
-  private record NodeRemoved(UniqueAddress node) implements Command {}
+  /**
+   * A member was removed ({@code downed}: after the split brain resolver or an operator downed it,
+   * rather than after it left): its workers go with it, and so does its unreachability.
+   */
+  private record NodeRemoved(UniqueAddress node, boolean downed) implements Command {}
 
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) implements Command {}
 
@@ -157,7 +162,8 @@ public final class WorkerDirectory {
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> {
           if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
             return new NodeUp(e.member().uniqueAddress());
-          if (e instanceof ClusterEvent.MemberRemoved) return new NodeRemoved(e.member().uniqueAddress());
+          if (e instanceof ClusterEvent.MemberRemoved r)
+            return new NodeRemoved(r.member().uniqueAddress(), r.previousStatus().equals(MemberStatus.down()));
           return NoAnswer.INSTANCE;
         }), ClusterEvent.MemberEvent.class));
       }
@@ -267,9 +273,11 @@ public final class WorkerDirectory {
             up.remove(n.node().address(), n.node());
             Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
             // Sessions waiting for a worker of a role may have waited for this node's (unreachable,
-            // then downed): with no member of the role left on its way, waiting longer is in vain.
+            // then downed): with no member of the role left on its way, waiting longer is in vain. A
+            // node that left (a drain, a rolling restart) is waited for: worker-wait covers its restart.
             for (Role r : Role.values()) {
-              if (waiting.get(r).isEmpty() || RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), r)) continue;
+              if (!n.downed() || waiting.get(r).isEmpty() || RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), r))
+                continue;
               for (GetWorkers g : waiting.get(r)) g.replyTo().tell(new Workers(r, Set.of(), Map.of(), true));
               waiting.get(r).clear();
             }
