@@ -66,14 +66,17 @@ class StalledLargeNodeTest {
 
   /** A cluster of an orchestrator-and-small node and a large node, with the orchestrator's HTTP server. */
   private record Pair(TandemNode front, TandemNode large, TandemHttpServer http, ConcurrentLinkedQueue<StepTimings> steps) {
-    static Pair start(LoopbackCluster c, String frontConfig) throws Exception {
+    /** Starts the two nodes, each offered its workers, then stalls the large node. */
+    static Pair stalled(LoopbackCluster c, String frontConfig) throws Exception {
       TandemNode a = c.node(orchestrator(frontConfig), "orchestrator", "small");
       TandemNode b = c.node(LARGE, "large");
       ConcurrentLinkedQueue<StepTimings> steps = ClusterFailoverTest.steps(a);
       ClusterFailoverTest.awaitWorkers(a);
       TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
           HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      return new Pair(a, b, http, steps);
+      Pair p = new Pair(a, b, http, steps);
+      p.stall(true);
+      return p;
     }
 
     Address largeAddress() {
@@ -124,8 +127,7 @@ class StalledLargeNodeTest {
       throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
       // A minute's worker-wait: the request can only go on with the large model if its node comes back.
-      Pair p = Pair.start(c, "tandem.session.worker-wait = 60s");
-      p.stall(true);
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 60s");
       CompletableFuture<HttpResponse<String>> alone = p.post(LARGE_ALONE);
       CompletableFuture<HttpResponse<String>> answer = p.post(SPECULATIVE);
       p.awaitAdmitted(answer, alone);
@@ -147,8 +149,7 @@ class StalledLargeNodeTest {
   void aRequestArrivingWhileTheOnlyLargeNodeStaysUnreachableGetsTheRetryable503AfterWorkerWait(@TempDir Path dir)
       throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
-      Pair p = Pair.start(c, "tandem.session.worker-wait = 3s\ntandem.session.on-large-loss = fail");
-      p.stall(true);
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 3s\ntandem.session.on-large-loss = fail");
       long sent = System.nanoTime();
       CompletableFuture<HttpResponse<String>> alone = p.post(LARGE_ALONE);
       CompletableFuture<HttpResponse<String>> speculative = p.post(SPECULATIVE);
@@ -175,8 +176,7 @@ class StalledLargeNodeTest {
   @Test
   void aRequestWaitingForAnUnreachableLargeNodeDegradesAsSoonAsTheNodeIsRemoved(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
-      Pair p = Pair.start(c, "tandem.session.worker-wait = 60s\ntandem.session.on-large-loss = degrade");
-      p.stall(true);
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 60s\ntandem.session.on-large-loss = degrade");
       CompletableFuture<HttpResponse<String>> alone = p.post(LARGE_ALONE);
       CompletableFuture<HttpResponse<String>> answer = p.post(SPECULATIVE);
       p.awaitAdmitted(answer, alone);
