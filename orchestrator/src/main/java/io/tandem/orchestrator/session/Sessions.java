@@ -17,7 +17,8 @@ import java.time.Duration;
  * caller its reference (the HTTP layer needs it to cancel when a client goes away). Registered with
  * the Receptionist under {@link ServiceKeys#SESSIONS}, it tells a stopping worker that is the last
  * of its role how many of its sessions in flight may still need that role ({@link
- * WorkerProtocol.CountSessions}: see the worker's drain).
+ * WorkerProtocol.CountSessions}: see the worker's drain). The HTTP layer waits for a worker of a
+ * role through it as sessions do ({@link FindWorkers}).
  */
 public final class Sessions {
 

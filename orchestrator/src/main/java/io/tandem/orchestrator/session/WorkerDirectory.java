@@ -29,8 +29,10 @@ import java.util.Set;
  * the node is a cluster member), polls each listed worker's figures, and tells sessions who is
  * there, how busy, how long a worker's queue would hold a new request ({@link GetQueueWait}), and
  * which nodes the cluster's failure detector currently finds unreachable. A
- * session that asks while no worker of a role is listed is answered as soon as one registers, so
- * no request is sent into an empty listing; workers on unreachable nodes are never offered.
+ * session that asks while no worker of a role is listed is answered as soon as one registers (or
+ * its node is reachable again), so no request is sent into an empty listing, or, once a downed member
+ * is removed and no member of the role is left, with none ({@link Workers#gone}); workers on
+ * unreachable nodes are never offered.
  *
  * <p>Reachability comes from Akka's own failure detector ({@code akka.cluster.failure-detector}):
  * the directory subscribes to the cluster's {@link ClusterEvent.ReachabilityEvent}s and
