@@ -110,11 +110,13 @@ final class CompletionService {
 
   /**
    * Whether {@code req} is speculative and finds no large worker offered to sessions now, and no
-   * large node on its way (a reachable cluster member of role large, joining or up): its session
-   * then follows {@code tandem.session.on-large-loss} at once (a retryable 503, or the small model
-   * alone, degraded) instead of waiting {@code worker-wait} for one. A large node restarted moments
-   * ago is a member before its workers reach this node's receptionist; its sessions wait for them.
-   * When the listing cannot be read, the session looks for itself.
+   * large node on its way (a cluster member of role large, joining or up, reachable or not: {@link
+   * io.tandem.orchestrator.session.RoleSupply#memberComing}): its session then follows {@code
+   * tandem.session.on-large-loss} at once (a retryable 503, or the small model alone, degraded)
+   * instead of waiting {@code worker-wait} for one. A large node restarted moments ago is a member
+   * before its workers reach this node's receptionist, and one that stalled (unreachable, not downed)
+   * may come back; sessions wait for their workers, and stop waiting when the node is removed. When
+   * the listing cannot be read, the session looks for itself.
    */
   private CompletionStage<Boolean> largeAbsent(CompletionRequest req) {
     // Mode large needs no look: its large worker reads the prompt, and none listed is a 503 there.

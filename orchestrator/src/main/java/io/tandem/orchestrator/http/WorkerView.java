@@ -12,6 +12,8 @@ import akka.cluster.typed.Cluster;
 import io.tandem.orchestrator.session.NoWorkerLog;
 import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionActor;
+import io.tandem.orchestrator.session.Sessions;
+import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
@@ -39,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * What the HTTP layer knows of the workers: who is listed per role (readiness), their figures
  * (metrics, and each role's smallest context length), and a prompt's token count as a worker's
  * model reads it. Each is an ask, bounded by {@code tandem.http.worker-figures-timeout} (figures),
- * {@code count-timeout} (counting) or {@code ask-timeout} (the receptionist's listing).
+ * {@code count-timeout} (counting) or {@code ask-timeout} (the receptionist's listing); waiting for a
+ * worker of a role on its way, by {@code tandem.session.worker-wait}, as a session waits.
  */
 final class WorkerView {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerView.class);
@@ -52,10 +55,14 @@ final class WorkerView {
   private volatile Figures figures = new Figures(Map.of(), NEVER);
   private final AtomicBoolean refreshing = new AtomicBoolean();
   private final RoleSupply supply;
+  private final ActorRef<Sessions.Command> sessions;
+  private final Duration workerWait;
 
-  WorkerView(ActorSystem<?> system, Duration askTimeout, Duration countTimeout, Duration figuresTimeout,
-      Duration figuresMaxAge) {
+  WorkerView(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, Duration workerWait, Duration askTimeout,
+      Duration countTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
     this.system = system;
+    this.sessions = sessions;
+    this.workerWait = workerWait;
     this.ask = askTimeout;
     this.countTimeout = countTimeout;
     this.figuresTimeout = figuresTimeout;
@@ -90,23 +97,9 @@ final class WorkerView {
     return !supply.canCome(role);
   }
 
-  /**
-   * Whether a node of {@code role} is a reachable cluster member, joining or up: its workers are on
-   * their way even when none is offered yet (a node restarted moments ago, whose registration has
-   * not reached this node's receptionist, or one still loading its model). Outside a cluster a
-   * node's roles are fixed, so false.
-   */
+  /** Whether a cluster member of {@code role} is on its way, unreachable ones included: {@link RoleSupply#memberComing}. */
   boolean memberComing(Role role) {
-    if (!supply.clustered()) return false;
-    ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
-    Set<Address> unreachable = new HashSet<>();
-    for (Member m : state.getUnreachable()) unreachable.add(m.address());
-    for (Member m : state.getMembers()) {
-      MemberStatus s = m.status();
-      boolean live = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up());
-      if (live && m.hasRole(role.name()) && !unreachable.contains(m.address())) return true;
-    }
-    return false;
+    return supply.memberComing(system, role);
   }
 
   /**
@@ -251,33 +244,50 @@ final class WorkerView {
    * {@link WorkerProtocol.CountTokens}). Every listed worker of the role is asked at once and the
    * first answer wins (they serve one model, so any count is the count): a worker that died before the
    * cluster's failure detector finds its node unreachable, or one busy with a long step, costs
-   * nothing while another answers. Fails with a 503 when no worker of the role is listed (see
-   * {@link #noneListed}; {@code alone}, the role whose model alone could serve the request instead,
-   * null for none), and with a retryable one when none answers within {@code tandem.http.count-timeout}.
+   * nothing while another answers. With none listed but a member of the role on its way ({@link
+   * RoleSupply#memberComing}: joining, or unreachable and not downed, as a stalled node is), it waits
+   * for one as a session does (the session directory, through {@link Sessions.FindWorkers}), up to
+   * {@code tandem.session.worker-wait}. Fails with a 503 when no worker of the role is listed and none
+   * comes (see {@link #noneListed}; {@code alone}, the role whose model alone could serve the request
+   * instead, null for none), and with a retryable one when none answers within {@code
+   * tandem.http.count-timeout}.
    */
   CompletionStage<TokenCount> countTokens(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
       String tokenIdsField, int retryAfterSeconds) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
-      if (ws.isEmpty()) throw noneListed(role, alone, retryAfterSeconds);
-      CompletableFuture<TokenCount> first = new CompletableFuture<>();
-      AtomicInteger unanswered = new AtomicInteger(ws.size());
-      for (ActorRef<WorkerProtocol.Command> worker : ws) {
-        AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
-                reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply), countTimeout, system.scheduler())
-            .whenComplete((count, t) -> {
-              if (count != null) first.complete(count);
-              else if (unanswered.decrementAndGet() == 0)
-                first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
-                    (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
-                        + " workers counted") + " the prompt within "
-                        + Seconds.of(countTimeout)
-                        + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
-                        + " model step",
-                    retryAfterSeconds));
-            });
-      }
-      return first;
+      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfterSeconds);
+      if (!supply.memberComing(system, role)) throw noneListed(role, alone, retryAfterSeconds);
+      return AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(sessions, reply -> new Sessions.FindWorkers(role, reply),
+              workerWait, system.scheduler())
+          .handle((offered, t) -> {
+            if (offered == null || offered.workers().isEmpty()) throw noneListed(role, alone, retryAfterSeconds);
+            return offered.workers();
+          })
+          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfterSeconds));
     });
+  }
+
+  /** Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}). */
+  private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
+      List<Integer> tokenIds, String tokenIdsField, int retryAfterSeconds) {
+    CompletableFuture<TokenCount> first = new CompletableFuture<>();
+    AtomicInteger unanswered = new AtomicInteger(ws.size());
+    for (ActorRef<WorkerProtocol.Command> worker : ws) {
+      AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
+              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply), countTimeout, system.scheduler())
+          .whenComplete((count, t) -> {
+            if (count != null) first.complete(count);
+            else if (unanswered.decrementAndGet() == 0)
+              first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
+                  (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
+                      + " workers counted") + " the prompt within "
+                      + Seconds.of(countTimeout)
+                      + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
+                      + " model step",
+                  retryAfterSeconds));
+          });
+    }
+    return first;
   }
 }

@@ -3,6 +3,9 @@ package io.tandem.orchestrator.session;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
+import akka.cluster.Member;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
 import io.tandem.protocol.Role;
 import java.util.EnumSet;
 import java.util.Set;
@@ -50,5 +53,25 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere) implements Exten
   /** Whether a worker of {@code role} may yet be offered to this node's sessions. */
   public boolean canCome(Role role) {
     return clustered || runsHere.contains(role);
+  }
+
+  /**
+   * Whether a cluster member of {@code role} is on its way to offering workers, as {@code system}'s
+   * cluster sees it now: a member joining, weakly up or up, reachable or not. A member the failure
+   * detector finds unreachable is still a member until it is downed (Akka's cluster membership:
+   * reachability is an observation, downing the decision), and its node may only have stalled (a GC
+   * pause, SIGSTOP), so its workers may come back; a downed, leaving or removed one is not coming.
+   * Outside a cluster a node's roles are fixed, so false. The HTTP layer reads it to decide whether a
+   * new request waits for a worker of the role, and the session directory to stop a wait once none is
+   * coming.
+   */
+  public boolean memberComing(ActorSystem<?> system, Role role) {
+    if (!clustered) return false;
+    for (Member m : Cluster.get(system).state().getMembers()) {
+      MemberStatus s = m.status();
+      boolean coming = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up());
+      if (coming && m.hasRole(role.name())) return true;
+    }
+    return false;
   }
 }

@@ -68,8 +68,11 @@ import java.util.Set;
  * model goes on.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
- * {@code step-timeout} for a step, and the request's own {@code time_out}. A speculative request
- * admitted with no large worker offered and no large node on its way
+ * {@code step-timeout} for a step, and the request's own {@code time_out}. A wait for a worker to
+ * be listed ends early when one is (a node that was unreachable, only stalled, is reachable again)
+ * or when the directory says none is coming ({@link WorkerDirectory.Workers#gone}: the node was
+ * downed and removed, and no other of the role is on its way). A speculative request
+ * admitted with no large worker offered and no large node on its way, reachable or not
  * ({@link SessionRequest#largeAbsent()}) does not wait: it
  * follows {@code on-large-loss} at once, failing with {@link FailureCode#NO_WORKER} (or, where no
  * large worker can ever come, {@link FailureCode#ROLE_NOT_SERVED}: see {@link RoleSupply}) or going

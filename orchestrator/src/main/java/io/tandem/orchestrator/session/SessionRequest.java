@@ -13,7 +13,8 @@ import java.util.List;
  * node serving as another's engine writes nothing past it; a speculative session leaves them to
  * its client (the HTTP layer cuts the output there and cancels it). {@code largeAbsent}: no large
  * worker was offered to sessions when the request was admitted, and no large node was on its way
- * (a cluster member joining or up whose workers are not listed yet); a speculative session then
+ * (a cluster member joining or up, reachable or not, whose workers are not offered now: {@link
+ * RoleSupply#memberComing}); a speculative session then
  * applies {@code tandem.session.on-large-loss} at once (fails, or goes on with the small model
  * alone, degraded) instead of waiting {@code worker-wait} for one.
  */

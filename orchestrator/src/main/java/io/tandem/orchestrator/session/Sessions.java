@@ -17,7 +17,8 @@ import java.time.Duration;
  * caller its reference (the HTTP layer needs it to cancel when a client goes away). Registered with
  * the Receptionist under {@link ServiceKeys#SESSIONS}, it tells a stopping worker that is the last
  * of its role how many of its sessions in flight may still need that role ({@link
- * WorkerProtocol.CountSessions}: see the worker's drain).
+ * WorkerProtocol.CountSessions}: see the worker's drain). The HTTP layer waits for a worker of a
+ * role through it as sessions do ({@link FindWorkers}).
  */
 public final class Sessions {
 
@@ -30,6 +31,13 @@ public final class Sessions {
 
   /** The session is running. */
   public record Started(String sessionId, ActorRef<SessionActor.Command> session) {}
+
+  /**
+   * Which workers of {@code role} sessions may be given, answered as a session's first look for one
+   * is ({@link WorkerDirectory.GetWorkers}: once one is offered, or when none is coming): for the HTTP
+   * layer, which bounds the wait by {@code worker-wait} as a session does.
+   */
+  public record FindWorkers(Role role, ActorRef<WorkerDirectory.Workers> replyTo) implements Command {}
 
   /** A worker's question, through the adapter registered with the Receptionist. */
   private record Count(WorkerProtocol.CountSessions question) implements Command {}
@@ -53,6 +61,10 @@ public final class Sessions {
             running.put(session, s.request().mode());
             ctx.watchWith(session, new Ended(session));
             if (s.replyTo() != null) s.replyTo().tell(new Started(s.request().sessionId(), session));
+            return Behaviors.same();
+          })
+          .onMessage(FindWorkers.class, f -> {
+            directory.tell(new WorkerDirectory.GetWorkers(f.role(), Set.of(), f.replyTo()));
             return Behaviors.same();
           })
           .onMessage(Ended.class, e -> {

@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.ClusterEvent;
+import akka.cluster.MemberStatus;
 import akka.cluster.UniqueAddress;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
@@ -28,8 +29,10 @@ import java.util.Set;
  * the node is a cluster member), polls each listed worker's figures, and tells sessions who is
  * there, how busy, how long a worker's queue would hold a new request ({@link GetQueueWait}), and
  * which nodes the cluster's failure detector currently finds unreachable. A
- * session that asks while no worker of a role is listed is answered as soon as one registers, so
- * no request is sent into an empty listing; workers on unreachable nodes are never offered.
+ * session that asks while no worker of a role is listed is answered as soon as one registers (or
+ * its node is reachable again), so no request is sent into an empty listing, or, once a downed member
+ * is removed and no member of the role is left, with none ({@link Workers#gone}); workers on
+ * unreachable nodes are never offered.
  *
  * <p>Reachability comes from Akka's own failure detector ({@code akka.cluster.failure-detector}):
  * the directory subscribes to the cluster's {@link ClusterEvent.ReachabilityEvent}s and
@@ -61,9 +64,11 @@ public final class WorkerDirectory {
   /**
    * The answer to {@link GetWorkers}: the workers, and the load (queued plus running requests) of
    * those whose figures the directory has; a worker missing from {@code load} is not known yet.
-   * {@code gone}: none is listed, on a node outside a cluster whose workers of the role have all
-   * stopped (none comes back by waiting, unlike at startup, before they register, or in a cluster,
-   * where a node may rejoin).
+   * {@code gone}: none is listed, and none comes back by waiting: on a node outside a cluster, its
+   * workers of the role have all stopped (unlike at startup, before they register); in a cluster,
+   * a member that was downed (it crashed, or stalled past the split brain resolver's patience) was
+   * removed while sessions waited for a worker of the role, and no member of the role is left on its
+   * way ({@link RoleSupply#memberComing}; a node that leaves, as in a rolling restart, is waited for).
    */
   public record Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
       Map<ActorRef<WorkerProtocol.Command>, Integer> load, boolean gone) {
@@ -113,8 +118,11 @@ public final class WorkerDirectory {
   /** A member is up (or weakly up): its workers may be offered. */
   private record NodeUp(UniqueAddress node) implements Command {}
 
-  /** A member was removed: its workers go with it, and so does its unreachability. */
-  private record NodeRemoved(UniqueAddress node) implements Command {}
+  /**
+   * A member was removed ({@code downed}: after the split brain resolver or an operator downed it,
+   * rather than after it left): its workers go with it, and so does its unreachability.
+   */
+  private record NodeRemoved(UniqueAddress node, boolean downed) implements Command {}
 
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) implements Command {}
 
@@ -156,7 +164,8 @@ public final class WorkerDirectory {
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> {
           if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
             return new NodeUp(e.member().uniqueAddress());
-          if (e instanceof ClusterEvent.MemberRemoved) return new NodeRemoved(e.member().uniqueAddress());
+          if (e instanceof ClusterEvent.MemberRemoved r)
+            return new NodeRemoved(r.member().uniqueAddress(), r.previousStatus().equals(MemberStatus.down()));
           return NoAnswer.INSTANCE;
         }), ClusterEvent.MemberEvent.class));
       }
@@ -264,7 +273,17 @@ public final class WorkerDirectory {
           .onMessage(NodeRemoved.class, n -> {
             ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
             up.remove(n.node().address(), n.node());
-            return reachability(unreachable.remove(n.node().address()));
+            Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
+            // Sessions waiting for a worker of a role may have waited for this node's (unreachable,
+            // then downed): with no member of the role left on its way, waiting longer is in vain. A
+            // node that left (a drain, a rolling restart) is waited for: worker-wait covers its restart.
+            for (Role r : Role.values()) {
+              if (!n.downed() || waiting.get(r).isEmpty() || RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), r))
+                continue;
+              for (GetWorkers g : waiting.get(r)) g.replyTo().tell(new Workers(r, Set.of(), Map.of(), true));
+              waiting.get(r).clear();
+            }
+            return next;
           })
           .onMessageEquals(Poll.INSTANCE, this::poll)
           .onMessage(Polled.class, p -> {

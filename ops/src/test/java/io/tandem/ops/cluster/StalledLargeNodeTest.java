@@ -1,0 +1,195 @@
+package io.tandem.ops.cluster;
+
+import static io.tandem.ops.cluster.ClusterFailoverTest.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.Address;
+import akka.actor.ExtendedActorSystem;
+import akka.cluster.Member;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Down;
+import akka.remote.RemoteActorRefProvider;
+import akka.remote.testkit.Blackhole$;
+import akka.remote.testkit.Direction;
+import akka.remote.testkit.SetThrottle;
+import akka.remote.testkit.Unthrottled$;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.tandem.ops.TandemNode;
+import io.tandem.orchestrator.http.HttpSettings;
+import io.tandem.orchestrator.http.TandemHttpServer;
+import io.tandem.orchestrator.session.StepTimings;
+import io.tandem.protocol.Role;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A new request that needs the large model (speculative, or mode large) and comes while the only
+ * large node is unreachable (stalled: a GC pause, SIGSTOP, a network blip; here Artery's test
+ * transport drops everything between the orchestrator and it) waits for that node, as Akka's
+ * membership has it (an unreachable member is still a member until it is downed), bounded by
+ * {@code tandem.session.worker-wait}: it goes on with the large model when the node is reachable
+ * again, gets the answer it got before (a retryable 503, or the small model alone where configured)
+ * as soon as the node is removed, and after worker-wait when the node stays unreachable. The
+ * speculative request waits in its session, the one of mode large in the HTTP layer (a large worker
+ * counts its prompt), both through the session directory. The orchestrator node runs the small
+ * worker too; the large node is never downed unless a test downs it.
+ */
+class StalledLargeNodeTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String BODY =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],\"max_tokens\":300";
+  private static final String SPECULATIVE = BODY + "}";
+  /** Mode large: a large worker counts the prompt, in the HTTP layer, before the session starts. */
+  private static final String LARGE_ALONE = BODY + ",\"tandem\":{\"mode\":\"large\"}}";
+
+  /** The orchestrator and small node: the test transport on, no downing, and {@code extra}. */
+  private static Config orchestrator(String extra) {
+    return ConfigFactory.parseString(extra + "\nakka.remote.artery.advanced.test-mode = on\n"
+        + "akka.cluster.split-brain-resolver.stable-after = 1h\n");
+  }
+
+  private static final Config LARGE = ConfigFactory.parseString("akka.cluster.split-brain-resolver.stable-after = 1h");
+
+  /** A cluster of an orchestrator-and-small node and a large node, with the orchestrator's HTTP server. */
+  private record Pair(TandemNode front, TandemNode large, TandemHttpServer http, ConcurrentLinkedQueue<StepTimings> steps) {
+    /** Starts the two nodes, each offered its workers, then stalls the large node. */
+    static Pair stalled(LoopbackCluster c, String frontConfig) throws Exception {
+      TandemNode a = c.node(orchestrator(frontConfig), "orchestrator", "small");
+      TandemNode b = c.node(LARGE, "large");
+      ConcurrentLinkedQueue<StepTimings> steps = ClusterFailoverTest.steps(a);
+      ClusterFailoverTest.awaitWorkers(a);
+      TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
+          HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Pair p = new Pair(a, b, http, steps);
+      p.stall(true);
+      return p;
+    }
+
+    Address largeAddress() {
+      return Cluster.get(large.system()).selfMember().address();
+    }
+
+    /** Drops (or lets through again) everything between the front node and the large node: the large node stalls. */
+    void stall(boolean on) throws Exception {
+      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) front.system().classicSystem()).provider();
+      SetThrottle command = new SetThrottle(largeAddress(), Direction.Both$.MODULE$,
+          on ? Blackhole$.MODULE$ : Unthrottled$.MODULE$);
+      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(command))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      await(() -> unreachable() == on, Duration.ofSeconds(30), "the large node is " + (on ? "unreachable" : "reachable again"));
+    }
+
+    private boolean unreachable() {
+      for (Member m : Cluster.get(front.system()).state().getUnreachable())
+        if (m.address().equals(largeAddress())) return true;
+      return false;
+    }
+
+    CompletableFuture<HttpResponse<String>> post(String body) {
+      HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/chat/completions"))
+          .header("Content-Type", "application/json").timeout(Duration.ofSeconds(120))
+          .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+      return HttpClient.newHttpClient().sendAsync(r, HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * Waits until the speculative request's session has run a small step, or the request was
+     * answered: it was admitted meanwhile; neither it nor {@code others} is answered.
+     */
+    void awaitAdmitted(CompletableFuture<HttpResponse<String>> speculative, CompletableFuture<?>... others) throws Exception {
+      await(() -> speculative.isDone() || steps.stream().anyMatch(s -> s.role() == Role.small), Duration.ofSeconds(30),
+          "the request's session drafted, or the request was answered");
+      assertNotAnswered(speculative);
+      for (CompletableFuture<?> o : others) assertNotAnswered(o);
+    }
+
+    private static void assertNotAnswered(CompletableFuture<?> answer) {
+      assertFalse(answer.isDone(), () -> "not answered while the large node is only unreachable: " + answer.join());
+    }
+  }
+
+  @Test
+  void aRequestArrivingWhileTheOnlyLargeNodeIsUnreachableGoesOnWithTheLargeModelOnceTheNodeIsBack(@TempDir Path dir)
+      throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      // A minute's worker-wait: the request can only go on with the large model if its node comes back.
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 60s");
+      CompletableFuture<HttpResponse<String>> alone = p.post(LARGE_ALONE);
+      CompletableFuture<HttpResponse<String>> answer = p.post(SPECULATIVE);
+      p.awaitAdmitted(answer, alone);
+      p.stall(false);
+
+      HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode tandem = JSON.readTree(r.body()).path("tandem");
+      assertFalse(tandem.path("degraded").asBoolean(), r.body());
+      assertTrue(tandem.at("/counters/takeovers").asInt() > 0, "the large model took over: " + r.body());
+      HttpResponse<String> large = alone.get(60, TimeUnit.SECONDS);
+      assertEquals(200, large.statusCode(), large.body());
+      String text = JSON.readTree(large.body()).at("/choices/0/message/content").asText();
+      assertTrue(!text.isEmpty() && text.equals(text.toUpperCase()), "the large model (in capitals) wrote it: " + large.body());
+    }
+  }
+
+  @Test
+  void aRequestArrivingWhileTheOnlyLargeNodeStaysUnreachableGetsTheRetryable503AfterWorkerWait(@TempDir Path dir)
+      throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 3s\ntandem.session.on-large-loss = fail");
+      long sent = System.nanoTime();
+      CompletableFuture<HttpResponse<String>> alone = p.post(LARGE_ALONE);
+      CompletableFuture<HttpResponse<String>> speculative = p.post(SPECULATIVE);
+      CompletableFuture<Long> aloneAt = alone.thenApply(r -> System.nanoTime());
+      CompletableFuture<Long> speculativeAt = speculative.thenApply(r -> System.nanoTime());
+      assertAfterWorkerWait(speculative.get(60, TimeUnit.SECONDS), (speculativeAt.get() - sent) / 1e9,
+          "no large worker is available (waited 3 s)");
+      // Mode large: no large worker counted the prompt within worker-wait.
+      assertAfterWorkerWait(alone.get(60, TimeUnit.SECONDS), (aloneAt.get() - sent) / 1e9,
+          "no large worker is available (none is offered to sessions: retry once one has joined");
+    }
+  }
+
+  /** A retryable 503 saying {@code what}, {@code seconds} after it was sent: about worker-wait (3 s), not much later. */
+  private static void assertAfterWorkerWait(HttpResponse<String> r, double seconds, String what) throws Exception {
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("Retry-After").isPresent(), "Retry-After: " + r.headers().map());
+    JsonNode error = JSON.readTree(r.body()).path("error");
+    assertEquals("service_unavailable", error.path("code").asText(), r.body());
+    assertTrue(error.path("message").asText().contains(what), r.body());
+    assertTrue(seconds >= 3 && seconds < 3 + 10, "answered " + seconds + " s after it was sent: " + r.body());
+  }
+
+  @Test
+  void aRequestWaitingForAnUnreachableLargeNodeDegradesAsSoonAsTheNodeIsRemoved(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 60s\ntandem.session.on-large-loss = degrade");
+      CompletableFuture<HttpResponse<String>> alone = p.post(LARGE_ALONE);
+      CompletableFuture<HttpResponse<String>> answer = p.post(SPECULATIVE);
+      p.awaitAdmitted(answer, alone);
+      Cluster.get(p.front().system()).manager().tell(new Down(p.largeAddress()));
+
+      // Well before the minute's worker-wait: the removal ends both waits.
+      HttpResponse<String> large = alone.get(30, TimeUnit.SECONDS);
+      assertEquals(503, large.statusCode(), "mode large does not degrade: " + large.body());
+      assertTrue(large.headers().firstValue("Retry-After").isPresent(), "Retry-After: " + large.headers().map());
+      HttpResponse<String> r = answer.get(30, TimeUnit.SECONDS);
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode tandem = JSON.readTree(r.body()).path("tandem");
+      assertTrue(tandem.path("degraded").asBoolean(), "finished with the small model alone: " + r.body());
+    }
+  }
+}
