@@ -40,7 +40,7 @@ public final class TandemHttpServer {
   private final ActorSystem<?> system;
   private final HttpSettings settings;
   private final Tenants tenants;
-  private final Metrics metrics = new Metrics();
+  private final Metrics metrics;
   private final ApiRoutes routes;
   private final CompletionService completions;
   private volatile ServerBinding binding;
@@ -51,6 +51,7 @@ public final class TandemHttpServer {
     this.system = system;
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
+    this.metrics = new Metrics(tenants.names());
     WorkerView workers = new WorkerView(system, settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     this.completions = new CompletionService(system, sessions, settings, metrics, workers);
     this.routes = new ApiRoutes(settings, tenants, metrics, workers, completions, () -> draining);
