@@ -41,7 +41,12 @@ import java.util.function.Supplier;
  * dispatcher ({@value #DISPATCHER}). A forward pass that may be long (one that prefills, or any
  * after a pass that took {@link #INLINE_PASS_NANOS} or more: a slow device) runs on a thread of the
  * worker's own, so that the worker still answers {@link GetStats} during it, as Prometheus reads
- * {@code up}: reachable and answering, busy or not; every other message waits for the pass to end.
+ * {@code up}: reachable and answering, busy or not, and {@link WorkerProtocol.CountTokens}, so that
+ * other clients' prompts are counted (and over-long ones refused) while every worker of the role
+ * prefills a long prompt, as vLLM's API server tokenizes apart from its engine's steps; every other
+ * message waits for the pass to end. A count reads only the tokenizer, the chat template and the
+ * model's fixed figures, which the step thread does not touch: it runs {@code model.forward} alone,
+ * on the batch's sequences and caches.
  * The role's factory ({@code SmallWorker}, {@code LargeWorker}) chooses the admission order.
  */
 public final class ModelWorker extends AbstractBehavior<Command> {
@@ -208,6 +213,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return WorkerDrain.handledBy(newReceiveBuilder()
             .onMessage(StepDone.class, this::onStepDone)
             .onMessage(GetStats.class, this::onGetStats)
+            .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
             .onMessage(Command.class, m -> atStep != null, this::holdDuringStep), drain)
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
@@ -218,7 +224,6 @@ public final class ModelWorker extends AbstractBehavior<Command> {
           r.replyTo().tell(new WorkerProtocol.PrefixCacheReset(scheduler.resetPrefixCache()));
           return this;
         })
-        .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();

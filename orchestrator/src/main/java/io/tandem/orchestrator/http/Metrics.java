@@ -5,6 +5,7 @@ import io.tandem.protocol.Counters;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.worker.WorkerProtocol.WorkerStats;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -42,6 +43,20 @@ public final class Metrics {
   private final LongAdder triggers = new LongAdder();
   private final LongAdder discardedSmall = new LongAdder();
 
+  /**
+   * Metrics whose per-tenant counters of each of {@code tenants} are there at 0 from the start
+   * (all but {@code tandem:tenant_http_responses_total}, whose status codes are not known in
+   * advance), as {@link #withZeros} does for the server-wide ones.
+   */
+  Metrics(Collection<String> tenants) {
+    for (String t : tenants) {
+      promptTokens.put(List.of(t, ""), new LongAdder());
+      cancelled.put(List.of(t, ""), new LongAdder());
+      for (Author a : Author.values()) generationTokens.put(List.of(t, a.name()), new LongAdder());
+      for (String reason : FINISH_REASONS) success.put(List.of(t, reason), new LongAdder());
+    }
+  }
+
   /** An HTTP response to {@code tenant} ({@link #NO_TENANT} before the key was checked). */
   void response(String tenant, int status) {
     add(responses, tenant, Integer.toString(status), 1);
@@ -68,6 +83,9 @@ public final class Metrics {
    * {@link #ABORT}.
    */
   static final String ERROR = "error";
+
+  /** The finish reasons {@code request_success_total} counts, as vLLM v1's {@code FinishReason} names them. */
+  private static final String[] FINISH_REASONS = {"stop", "length", ABORT, ERROR};
 
   /**
    * A request that ended: {@code finishReason} the OpenAI finish reason, {@link #ABORT} or {@link
@@ -114,7 +132,7 @@ public final class Metrics {
     labelled(out, "tandem:request_success_total", "Requests ended, by finish reason: stop and length (as OpenAI's),"
         + " abort (the client went away, or the server gave up on it at its shutdown deadline) and error (ended in an error"
         + " object, streamed or not), as vLLM's.",
-        "finished_reason", withZeros(byLabel(success), "stop", "length", ABORT, ERROR));
+        "finished_reason", withZeros(byLabel(success), FINISH_REASONS));
     labelled(out, "tandem:http_responses_total", "HTTP responses by status code (a stream's is sent before its output:"
         + " one that fails midway is a 200 here and an error in tandem:request_success_total).", "status", byLabel(responses));
     counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());

@@ -41,7 +41,7 @@ public final class TandemHttpServer {
   private final ActorSystem<?> system;
   private final HttpSettings settings;
   private final Tenants tenants;
-  private final Metrics metrics = new Metrics();
+  private final Metrics metrics;
   private final ApiRoutes routes;
   private final CompletionService completions;
   private volatile ServerBinding binding;
@@ -52,6 +52,7 @@ public final class TandemHttpServer {
     this.system = system;
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
+    this.metrics = new Metrics(tenants.names());
     WorkerView workers = new WorkerView(system, sessions, SessionSettings.fromConfig(system.settings().config()).workerWait(),
         settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     this.completions = new CompletionService(system, sessions, settings, metrics, workers);

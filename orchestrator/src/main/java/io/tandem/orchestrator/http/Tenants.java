@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
@@ -45,6 +46,11 @@ public final class Tenants {
 
   private static int min(int a, int b) {
     return (int) min((long) a, (long) b);
+  }
+
+  /** The tenants' names: each configured tenant once, or the {@link #OPEN_TENANT} when no key is configured. */
+  public synchronized Set<String> names() {
+    return Set.copyOf(byTenant.keySet());
   }
 
   /**

@@ -14,7 +14,7 @@ class MetricsTest {
 
   @Test
   void aServerThatServedNothingYetShowsItsLabelledCountersAtZero() {
-    String text = new Metrics().render(new WorkerView.Scrape(List.of(), Map.of()));
+    String text = new Metrics(List.of()).render(new WorkerView.Scrape(List.of(), Map.of()));
     for (String series : new String[] {
         "tandem:request_success_total{finished_reason=\"stop\"} 0",
         "tandem:request_success_total{finished_reason=\"length\"} 0",
@@ -31,7 +31,7 @@ class MetricsTest {
   void anEngineWorkerWhoseCacheIsItsEnginesHasNoCacheBytesSeries() {
     WorkerStats engine = new WorkerStats("engine", "large", "qwen", 4096, 0, 1, 3, 3, 10, 20, 1, 2, 0, 0, 0,
         WorkerStats.CACHE_BYTES_UNKNOWN, 1, 3, 0, 10, 3, 5, 10);
-    String text = new Metrics().render(new WorkerView.Scrape(
+    String text = new Metrics(List.of()).render(new WorkerView.Scrape(
         List.of(new WorkerView.Report(Role.large, "local", "engine", engine)), Map.of(Role.large, 1)));
     assertTrue(text.contains("tandem:worker_num_running{role=\"large\",node=\"local\",worker=\"engine\",model_name=\"qwen\"} 1\n"),
         text);

@@ -34,7 +34,8 @@ class TenantLimitsTest {
         + "  {key = sk-alice, tenant = alice, max-concurrent = 1},\n"
         + "  {key = sk-bob, tenant = bob},\n"
         + "  {key = sk-carol, tenant = carol},\n"
-        + "  {key = sk-dave, tenant = dave, tokens-per-minute = 30}\n"
+        + "  {key = sk-dave, tenant = dave, tokens-per-minute = 30},\n"
+        + "  {key = sk-erin, tenant = erin}\n"
         + "]\n");
   }
 
@@ -136,6 +137,28 @@ class TenantLimitsTest {
     assertTrue(metrics.contains("# HELP tandem:tenant_http_responses_total") && metrics.lines()
         .filter(l -> l.startsWith("# HELP tandem:tenant_http_responses_total")).findFirst().orElseThrow()
         .contains("\"unauthenticated\""), "the help says what the label means");
+  }
+
+  /**
+   * A configured tenant's counters are there at 0 before its first request (erin sends none), so
+   * that {@code rate()} sees the first one, as Prometheus' instrumentation guidelines ask of labels
+   * known in advance; its HTTP responses' status codes are not known in advance.
+   */
+  @Test
+  void aConfiguredTenantsCountersAreThereAtZeroBeforeItsFirstRequest() throws Exception {
+    List<String> lines = server.get("/metrics").body().lines().toList();
+    for (String series : new String[] {
+        "tandem:tenant_prompt_tokens_total{tenant=\"erin\"} 0",
+        "tandem:tenant_generation_tokens_total{tenant=\"erin\",model=\"small\"} 0",
+        "tandem:tenant_generation_tokens_total{tenant=\"erin\",model=\"large\"} 0",
+        "tandem:tenant_generation_tokens_total{tenant=\"erin\",model=\"injected\"} 0",
+        "tandem:tenant_request_success_total{tenant=\"erin\",finished_reason=\"stop\"} 0",
+        "tandem:tenant_request_success_total{tenant=\"erin\",finished_reason=\"length\"} 0",
+        "tandem:tenant_request_success_total{tenant=\"erin\",finished_reason=\"abort\"} 0",
+        "tandem:tenant_request_success_total{tenant=\"erin\",finished_reason=\"error\"} 0",
+        "tandem:tenant_requests_cancelled_total{tenant=\"erin\"} 0"})
+      assertTrue(lines.contains(series), "present at 0 before the tenant's first request: " + series + "\n"
+          + String.join("\n", lines));
   }
 
   /** A labelled series' value now, 0 before its first count. */

@@ -13,9 +13,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -25,7 +29,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * when none answers, the request gets a retryable 503 after {@code tandem.http.count-timeout}, not
  * after the longer {@code ask-timeout}. The silent workers are actors listed under the large role
  * that never answer a count and pass every other message on to the real large worker, so that a
- * session that picks one still runs.
+ * session that picks one still runs. A worker busy with a long model step is not silent: it counts
+ * during the step.
  */
 class WorkerCountTimeoutTest {
   @RegisterExtension
@@ -33,6 +38,7 @@ class WorkerCountTimeoutTest {
 
   private static final String LARGE = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3,"
       + "\"tandem\":{\"mode\":\"large\"}}";
+  private static final String SMALL = LARGE.replace("\"large\"", "\"small\"");
 
   @Test
   void aSilentWorkerIsPassedOverAndOnlySilentWorkersAreAQuick503() throws Exception {
@@ -61,6 +67,30 @@ class WorkerCountTimeoutTest {
     assertTrue(message.endsWith("none of the 2 large workers counted the prompt within 1 s (tandem.http.count-timeout):"
         + " a worker that does not answer stopped, or is busy with a longer model step"), message);
     assertTrue(seconds < 30, "bounded by count-timeout, not ask-timeout: " + seconds + " s");
+  }
+
+  @Test
+  void aWorkerInTheMiddleOfALongModelStepStillCountsPrompts() throws Exception {
+    server.gate.close();
+    CompletableFuture<HttpResponse<String>> first = chatAsync(SMALL);
+    eventually("the small worker's first pass (a prefill, on its step thread) waits at the gate", () -> server.gate.held() == 1);
+
+    HttpResponse<String> tokenized = server.post("/tokenize", "{\"prompt\":\"hello\"}", null);
+    assertEquals(200, tokenized.statusCode(), "the only small worker counts during its step: " + tokenized.body());
+    CompletableFuture<HttpResponse<String>> second = chatAsync(SMALL);
+    eventually("the second request is counted and waits at the worker for the pass to end", () -> server.get("/metrics").body()
+        .contains("tandem:worker_queue_length{role=\"small\",node=\"local\",worker=\"small-worker\",model_name=\"scripted-small\"} 1\n"));
+    assertEquals(1, server.gate.held(), "all this during the one pass");
+
+    server.gate.open();
+    assertEquals(200, first.get(30, TimeUnit.SECONDS).statusCode());
+    assertEquals(200, second.get(30, TimeUnit.SECONDS).statusCode());
+  }
+
+  private static CompletableFuture<HttpResponse<String>> chatAsync(String body) {
+    return server.http.sendAsync(HttpRequest.newBuilder(URI.create(server.base + "/v1/chat/completions"))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body))
+        .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private static Set<ActorRef<WorkerProtocol.Command>> largeWorkers() throws Exception {
