@@ -544,6 +544,19 @@ public record CompletionRequest(
   }
 
   /**
+   * The {@code param} of a worker's refusal of the token ids a client sent in {@code field} ({@code
+   * prompt}, {@code tokens}): the element the worker's message names, the first id outside a
+   * vocabulary of {@code vocabSize} tokens ({@code prompt[1]}), as OpenAI's API names an element at
+   * fault; {@code field} itself when none is (a model that cannot read the prompt at all).
+   */
+  static String tokenIdsParam(String field, List<Integer> ids, int vocabSize) {
+    if (ids != null)
+      for (int i = 0; i < ids.size(); i++)
+        if (ids.get(i) < 0 || (vocabSize > 0 && ids.get(i) >= vocabSize)) return field + "[" + i + "]";
+    return field;
+  }
+
+  /**
    * Refuses {@code stop_token_ids} outside the vocabulary of the model that read the prompt, {@code
    * vocabSize} tokens (0: a model without a fixed vocabulary, nothing to check), as the worker
    * refuses such a token id in a prompt (vLLM refuses out-of-vocabulary ids in a prompt likewise):

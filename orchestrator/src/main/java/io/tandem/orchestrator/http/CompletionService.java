@@ -142,7 +142,9 @@ final class CompletionService {
     CompletionStage<TokenCount> count = workers.countTokens(reader, alone, req.prompt(), req.promptTokenIds(),
         req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds());
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
-      if (c.problem() != null) throw ApiError.invalid(req.chat() ? "messages" : "prompt", c.problem());
+      if (c.problem() != null)
+        throw ApiError.invalid(req.chat() ? "messages" : CompletionRequest.tokenIdsParam("prompt", req.promptTokenIds(), c.vocabSize()),
+            c.problem());
       req.checkStopTokenIds(c.vocabSize());
       int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
       Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();

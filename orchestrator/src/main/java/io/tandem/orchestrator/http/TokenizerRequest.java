@@ -92,7 +92,8 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
    * @throws ApiError 400 when the worker could not read it (a token id outside its vocabulary)
    */
   Map<String, Object> answer(TokenCount c) {
-    if (c.problem() != null) throw ApiError.invalid(tokens != null ? "tokens" : "prompt", c.problem());
+    if (c.problem() != null)
+      throw ApiError.invalid(tokens != null ? CompletionRequest.tokenIdsParam("tokens", tokens, c.vocabSize()) : "prompt", c.problem());
     Map<String, Object> out = new LinkedHashMap<>();
     if (tokens != null) {
       out.put("prompt", c.text());
