@@ -261,7 +261,8 @@ final class ApiRoutes extends AllDirectives {
 
   private ApiError tooLarge() {
     return new ApiError(413, "invalid_request_error", null, "request_too_large",
-        "the request body is larger than " + settings.maxBodyBytes() + " bytes", 0);
+        "the request body is larger than " + settings.maxBodyBytes() + " bytes, this server's limit (tandem.http.max-body-size);"
+            + " send a shorter request, or have the server's operator raise that setting", 0);
   }
 
   // ---- models

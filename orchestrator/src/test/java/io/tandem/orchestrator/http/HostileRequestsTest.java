@@ -128,6 +128,8 @@ class HostileRequestsTest {
   void specificRefusalsSayWhatWasWrong() throws Exception {
     HttpResponse<String> big = server.post(CHAT, "{\"model\":\"tandem\",\"x\":\"" + "a".repeat(100_000) + "\"}", KEY);
     assertEquals(413, big.statusCode());
+    // The limit and the setting that sets it, so that a client knows what to do (and whom to ask).
+    assertTrue(big.body().contains("this server's limit (tandem.http.max-body-size)"), big.body());
     HttpResponse<String> n = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"n\":2}", KEY);
     assertEquals(400, n.statusCode());
     assertTrue(n.body().contains("n = 2 is not supported"), n.body());
