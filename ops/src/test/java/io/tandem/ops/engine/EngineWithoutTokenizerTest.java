@@ -79,7 +79,7 @@ class EngineWithoutTokenizerTest {
       assertTrue(special.path("error").path("message").asText().contains("add_special_tokens = true is not supported"),
           special.toString());
       JsonNode outside = post(root + "/detokenize", "{\"tokens\": [1, 999999]}", 400);
-      assertEquals("tokens", outside.path("error").path("param").asText(), outside.toString());
+      assertEquals("tokens[1]", outside.path("error").path("param").asText(), outside.toString());
       assertTrue(outside.path("error").path("message").asText().startsWith("tokens[1] is token id 999999, outside"),
           "the message names the id as the request does: " + outside);
       JsonNode both = post(root + "/tokenize", "{\"prompt\": \"46\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}", 400);
