@@ -389,7 +389,8 @@ final class CompletionService {
       metrics.ended(permit.tenant(), reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
       permit.addTokens((long) gen.promptTokens + gen.tokens());
       permit.close();
-      log.finish(gen, timing.sawFirst ? (timing.first - timing.start) / 1e6 : -1, e2e * 1000);
+      log.finish(gen, gen.failed == null && !ok ? "cancelled" : reason, timing.sawFirst ? (timing.first - timing.start) / 1e6 : -1,
+          e2e * 1000);
     }
   }
 

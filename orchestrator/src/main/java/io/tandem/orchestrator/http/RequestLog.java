@@ -44,15 +44,19 @@ final class RequestLog {
       this.requestId = requestId;
     }
 
-    /** Ends a request that ran a generation. */
-    synchronized void finish(Generation gen, double ttftMs, double latencyMs) {
+    /**
+     * Ends a request that ran a generation; {@code ended} is its {@code finish_reason} when the
+     * generation gave none: {@code error}, {@code cancelled} (the client went away) or {@code abort}
+     * (the server gave up on it at its shutdown deadline, as {@code /metrics} counts it).
+     */
+    synchronized void finish(Generation gen, String ended, double ttftMs, double latencyMs) {
       ObjectNode o = base(latencyMs);
       o.put("prompt_tokens", gen.promptTokens);
       o.put("completion_tokens", gen.tokens());
       o.put("tokens_small", gen.tokensBy(io.tandem.protocol.Author.small));
       o.put("tokens_large", gen.tokensBy(io.tandem.protocol.Author.large));
       if (gen.counters() != null) o.put("takeovers", gen.counters().takeovers());
-      o.put("finish_reason", gen.tandemFinishReason == null ? (gen.failed != null ? "error" : "cancelled") : gen.tandemFinishReason);
+      o.put("finish_reason", gen.tandemFinishReason == null ? ended : gen.tandemFinishReason);
       o.put("degraded", gen.degraded);
       if (ttftMs >= 0) o.put("ttft_ms", Math.round(ttftMs * 10) / 10.0);
       if (gen.failed != null) o.put("error", gen.failed.message());

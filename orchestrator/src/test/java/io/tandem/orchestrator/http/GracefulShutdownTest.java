@@ -94,6 +94,10 @@ class GracefulShutdownTest {
 
   @Test
   void atTheDeadlineAStreamEndsWithAnErrorEventAndDoneAndARequestWithA503() throws Exception {
+    Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    requests.addAppender(logged);
     try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 5s\n")) {
       s.gate.close();
       CompletableFuture<HttpResponse<String>> stream = s.http.sendAsync(chat(s, ",\"stream\":true"),
@@ -131,6 +135,15 @@ class GracefulShutdownTest {
       String metrics = s.server.metrics().render(new WorkerView.Scrape(List.of(), Map.of()));
       assertTrue(metrics.contains("tandem:request_success_total{finished_reason=\"abort\"} 2\n"), metrics);
       assertFalse(metrics.matches("(?s).*finished_reason=\"error\"} [1-9].*"), metrics);
+      // The request log says so too.
+      List<String> lines;
+      synchronized (logged) { // the appender writes under its own lock
+        lines = logged.list.stream().map(ILoggingEvent::getFormattedMessage).filter(l -> l.contains("\"finish_reason\"")).toList();
+      }
+      assertEquals(2, lines.size(), lines.toString());
+      for (String line : lines) assertTrue(line.contains("\"finish_reason\":\"abort\""), line);
+    } finally {
+      requests.detachAppender(logged);
     }
   }
 
