@@ -332,7 +332,8 @@ final class ApiRoutes extends AllDirectives {
   }
 
   private Route authenticated(HttpRequest request, RequestLog.Entry log, TenantRoute inner) {
-    Optional<String> authorization = request.getHeader("Authorization").map(h -> h.value());
+    List<String> authorization = new ArrayList<>();
+    for (HttpHeader h : request.getHeaders()) if (h.is("authorization")) authorization.add(h.value());
     String tenant = tenants.authenticate(authorization);
     log.tenant = tenant;
     return inner.apply(tenant);

@@ -4,7 +4,6 @@ import io.tandem.protocol.text.Plural;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongSupplier;
 
@@ -54,14 +53,20 @@ public final class Tenants {
   }
 
   /**
-   * The tenant for an {@code Authorization} header value, or a 401. With no keys configured every
-   * caller is the open tenant.
+   * The tenant for a request's {@code Authorization} header values, or a 401. With no keys
+   * configured every caller is the open tenant. More than one value is refused rather than the
+   * first taken: {@code Authorization} is no list (RFC 9110 section 11.6.2 gives it one set of
+   * credentials), and a proxy adding its own key beside the client's must not pick the tenant by
+   * header order.
    */
-  public String authenticate(Optional<String> authorization) {
+  public String authenticate(List<String> authorization) {
     if (byKey.isEmpty()) return OPEN_TENANT;
     if (authorization.isEmpty())
       throw ApiError.unauthorized("no API key: send the header 'Authorization: Bearer YOUR_KEY'", false);
-    String h = authorization.get().strip();
+    if (authorization.size() > 1)
+      throw ApiError.unauthorized("the request has " + authorization.size() + " Authorization headers; send one,"
+          + " 'Authorization: Bearer YOUR_KEY'", false);
+    String h = authorization.get(0).strip();
     if (!h.regionMatches(true, 0, "Bearer ", 0, 7))
       throw ApiError.unauthorized("the Authorization header must be 'Bearer YOUR_KEY'", false);
     TenantSpec spec = byKey.get(h.substring(7).strip());

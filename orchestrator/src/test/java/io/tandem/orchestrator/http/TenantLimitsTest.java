@@ -126,6 +126,17 @@ class TenantLimitsTest {
     assertEquals("Bearer", basic.headers().firstValue("WWW-Authenticate").orElse(null));
   }
 
+  /** Two keys (a proxy adding its own beside the client's) are refused, not the first one taken. */
+  @Test
+  void twoAuthorizationHeadersAreA401SayingToSendOne() throws Exception {
+    HttpResponse<String> two = server.http.send(HttpRequest.newBuilder(URI.create(server.base + "/v1/models"))
+        .header("Authorization", "Bearer sk-bob").header("Authorization", "Bearer sk-carol")
+        .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, two.statusCode(), two.body());
+    assertTrue(two.body().contains("the request has 2 Authorization headers; send one"), two.body());
+    assertEquals("Bearer", two.headers().firstValue("WWW-Authenticate").orElse(null));
+  }
+
   @Test
   void refusedCallersAreCountedUnderANamedTenantLabelTheHelpExplains() throws Exception {
     String series = "tandem:tenant_http_responses_total{tenant=\"unauthenticated\",status=\"401\"} ";
