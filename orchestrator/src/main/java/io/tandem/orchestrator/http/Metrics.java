@@ -167,6 +167,12 @@ public final class Metrics {
         + "# TYPE tandem:worker_up gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_up").append(labels(w, false)).append(w.stats() == null ? " 0\n" : " 1\n");
+    // A gauge of its own rather than a label: a label that changes mid-life would split the worker's series.
+    out.append("# HELP tandem:worker_draining 1 when the worker withdrew from the Receptionist as its node stops (SIGTERM) and"
+        + " still serves the sessions bound to it, up to tandem.worker.shutdown-deadline, until its node leaves the cluster;"
+        + " 0 when it takes new sessions.\n# TYPE tandem:worker_draining gauge\n");
+    for (WorkerView.Report w : scrape.workers())
+      out.append("tandem:worker_draining").append(labels(w, false)).append(w.draining() ? " 1\n" : " 0\n");
     String[][] series = {
         {"tandem:worker_queue_length", "gauge", "Requests waiting in a worker's queue, preempted ones included."},
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},

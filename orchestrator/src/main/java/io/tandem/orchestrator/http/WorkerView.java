@@ -153,31 +153,56 @@ final class WorkerView {
   }
 
   /**
-   * A listed worker as a scrape of {@code /metrics} finds it: its role, the node it runs on
-   * ({@code host:port} of its cluster address; {@code local} on a node outside a cluster), its name
-   * there, and its figures, null when it gave none (see {@link #scrape}).
+   * A worker as a scrape of {@code /metrics} finds it: its role, the node it runs on ({@code
+   * host:port} of its cluster address; {@code local} on a node outside a cluster), its name there,
+   * its figures, null when it gave none, and whether it is {@code draining}: it withdrew from the
+   * Receptionist, its node stopping, and still serves the sessions bound to it (see {@link #scrape}).
    */
-  record Report(Role role, String node, String worker, WorkerStats stats) {}
+  record Report(Role role, String node, String worker, WorkerStats stats, boolean draining) {
+    Report(Role role, String node, String worker, WorkerStats stats) {
+      this(role, node, worker, stats, false);
+    }
+  }
 
   /** What a scrape of {@code /metrics} shows of the workers: each listed one, and how many of each role sessions can be given ({@link #offered}). */
   record Scrape(List<Report> workers, Map<Role, Integer> offered) {}
 
   /**
    * Every worker the receptionist lists, those on nodes the cluster finds unreachable included (until
-   * their node is removed from the cluster), with the figures of those that give them: a worker on an
+   * their node is removed from the cluster), and every one draining ({@link
+   * WorkerDirectory.Withdrawn}: it withdrew as its node began to stop, and serves the sessions bound
+   * to it until its node leaves), with the figures of those that give them: a worker on an
    * unreachable node is not asked, and one that does not answer within {@code
    * tandem.http.worker-figures-timeout} (lost before the failure detector noticed; a worker answers
    * during a model step) is reported without figures, so that a scrape never waits longer.
    */
   CompletionStage<Scrape> scrape() {
-    return listings().thenCompose(l -> reports(l).thenApply(reports -> {
+    CompletionStage<Map<ActorRef<WorkerProtocol.Command>, Role>> draining = AskPattern.<Sessions.Command,
+            WorkerDirectory.Withdrawn>ask(sessions, Sessions.FindWithdrawn::new, ask, system.scheduler())
+        .handle((w, t) -> w == null ? Map.of() : w.workers());
+    return listings().thenCombine(draining, WorkerView::withDraining).thenCompose(l -> reports(l).thenApply(reports -> {
       Map<Role, Integer> offered = new EnumMap<>(Role.class);
-      offered(reachable(l)).forEach((r, ws) -> offered.put(r, ws.size()));
+      offered(reachable(l.listings())).forEach((r, ws) -> offered.put(r, ws.size()));
       return new Scrape(reports, offered);
     }));
   }
 
+  /** The listings, and the draining workers not listed (a worker listed again is no longer draining). */
+  private record Found(Map<Role, Receptionist.Listing> listings, Map<ActorRef<WorkerProtocol.Command>, Role> draining) {}
+
+  private static Found withDraining(Map<Role, Receptionist.Listing> listings,
+      Map<ActorRef<WorkerProtocol.Command>, Role> draining) {
+    Map<ActorRef<WorkerProtocol.Command>, Role> notListed = new java.util.HashMap<>(draining);
+    listings.forEach((role, l) -> notListed.keySet().removeAll(l.getAllServiceInstances(ServiceKeys.forRole(role))));
+    return new Found(listings, notListed);
+  }
+
   private CompletionStage<List<Report>> reports(Map<Role, Receptionist.Listing> listings) {
+    return reports(new Found(listings, Map.of()));
+  }
+
+  private CompletionStage<List<Report>> reports(Found found) {
+    Map<Role, Receptionist.Listing> listings = found.listings();
     Set<Address> unreachable = new HashSet<>();
     if (supply.clustered())
       for (Member m : Cluster.get(system).state().getUnreachable()) unreachable.add(m.address());
@@ -186,29 +211,39 @@ final class WorkerView {
     listings.forEach((role, l) -> {
       // The receptionist's reachable listing, and the cluster's own verdict, whichever hears first.
       Set<ActorRef<WorkerProtocol.Command>> reachable = l.getServiceInstances(ServiceKeys.forRole(role));
-      for (ActorRef<WorkerProtocol.Command> w : l.getAllServiceInstances(ServiceKeys.forRole(role))) {
-        Address node = w.path().address().hasLocalScope() ? system.address() : w.path().address();
-        listed.add(new Report(role, node.getHost().isPresent() ? node.getHost().get() + ":" + node.getPort().get() : "local",
-            w.path().name(), null));
-        asks.add(reachable.contains(w) && !unreachable.contains(node)
-            ? AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
-                .toCompletableFuture().exceptionally(t -> null)
-            : CompletableFuture.completedFuture(null));
-      }
+      for (ActorRef<WorkerProtocol.Command> w : l.getAllServiceInstances(ServiceKeys.forRole(role)))
+        report(role, w, false, reachable.contains(w), unreachable, listed, asks);
     });
+    // Sessions bound to a draining worker reach it by its reference: so does the scrape.
+    found.draining().forEach((w, role) -> report(role, w, true, true, unreachable, listed, asks));
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
       List<Report> out = new ArrayList<>();
       Map<String, Integer> contexts = new java.util.HashMap<>();
       for (int i = 0; i < listed.size(); i++) {
         Report r = listed.get(i);
         WorkerStats w = asks.get(i).join();
-        out.add(new Report(r.role(), r.node(), r.worker(), w));
-        if (w != null && w.contextLength() > 0) contexts.merge(w.role(), w.contextLength(), Math::min);
+        out.add(new Report(r.role(), r.node(), r.worker(), w, r.draining()));
+        if (w != null && !r.draining() && w.contextLength() > 0) contexts.merge(w.role(), w.contextLength(), Math::min);
       }
       figures = new Figures(Map.copyOf(contexts), System.nanoTime());
       out.sort(Comparator.comparing(Report::role).thenComparing(Report::node).thenComparing(Report::worker));
       return out;
     });
+  }
+
+  /**
+   * Adds {@code w} to {@code listed}, and the ask for its figures to {@code asks}: none when it is
+   * not {@code reachable} as listed, or its node is {@code unreachable}.
+   */
+  private void report(Role role, ActorRef<WorkerProtocol.Command> w, boolean draining, boolean reachable,
+      Set<Address> unreachable, List<Report> listed, List<CompletableFuture<WorkerStats>> asks) {
+    Address node = w.path().address().hasLocalScope() ? system.address() : w.path().address();
+    listed.add(new Report(role, node.getHost().isPresent() ? node.getHost().get() + ":" + node.getPort().get() : "local",
+        w.path().name(), null, draining));
+    asks.add(reachable && !unreachable.contains(node)
+        ? AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
+            .toCompletableFuture().exceptionally(t -> null)
+        : CompletableFuture.completedFuture(null));
   }
 
   /**

@@ -39,6 +39,12 @@ public final class Sessions {
    */
   public record FindWorkers(Role role, ActorRef<WorkerDirectory.Workers> replyTo) implements Command {}
 
+  /**
+   * The workers that withdrew and still run (draining), as the session directory has them
+   * ({@link WorkerDirectory.GetWithdrawn}): for {@code /metrics}.
+   */
+  public record FindWithdrawn(ActorRef<WorkerDirectory.Withdrawn> replyTo) implements Command {}
+
   /** A worker's question, through the adapter registered with the Receptionist. */
   private record Count(WorkerProtocol.CountSessions question) implements Command {}
 
@@ -65,6 +71,10 @@ public final class Sessions {
           })
           .onMessage(FindWorkers.class, f -> {
             directory.tell(new WorkerDirectory.GetWorkers(f.role(), Set.of(), f.replyTo()));
+            return Behaviors.same();
+          })
+          .onMessage(FindWithdrawn.class, f -> {
+            directory.tell(new WorkerDirectory.GetWithdrawn(f.replyTo()));
             return Behaviors.same();
           })
           .onMessage(Ended.class, e -> {

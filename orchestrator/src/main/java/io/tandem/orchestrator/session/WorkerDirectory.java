@@ -38,6 +38,12 @@ import java.util.Set;
  * the directory subscribes to the cluster's {@link ClusterEvent.ReachabilityEvent}s and
  * {@link ClusterEvent.MemberRemoved}, and passes the set of unreachable node addresses on to every
  * session that {@link WatchNodes watches} it. Sessions decide from it (see {@link SessionActor}).
+ *
+ * <p>In a cluster it also remembers the workers that withdrew from the Receptionist while their
+ * node stayed a member ({@link GetWithdrawn}): a stopping worker's drain ({@code WorkerDrain}) keeps
+ * serving the sessions bound to it, which hold its reference, for up to {@code
+ * tandem.worker.shutdown-deadline}, and {@code /metrics} still shows it meanwhile. Death watch
+ * forgets it when it stops, or when its node is removed (the Javadoc of {@link akka.actor.typed.Terminated}).
  */
 public final class WorkerDirectory {
 
@@ -109,6 +115,22 @@ public final class WorkerDirectory {
     }
   }
 
+  /** Which workers withdrew from the Receptionist and still run: answered with {@link Withdrawn}. */
+  public record GetWithdrawn(ActorRef<Withdrawn> replyTo) implements Command {}
+
+  /**
+   * The workers, with their roles, that withdrew from the Receptionist while their node was a
+   * member up, and have not stopped since (nor has their node been removed): draining ones.
+   */
+  public record Withdrawn(Map<ActorRef<WorkerProtocol.Command>, Role> workers) {
+    public Withdrawn {
+      workers = Map.copyOf(workers);
+    }
+  }
+
+  /** A worker that withdrew stopped, or its node was removed. */
+  private record WithdrawnStopped(ActorRef<WorkerProtocol.Command> worker) implements Command {}
+
   /** The failure detector finds {@code node} unreachable. */
   private record NodeUnreachable(Address node) implements Command {}
 
@@ -124,7 +146,9 @@ public final class WorkerDirectory {
    */
   private record NodeRemoved(UniqueAddress node, boolean downed) implements Command {}
 
-  private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers) implements Command {}
+  /** The Receptionist's listing of {@code role}: {@code workers} on reachable nodes, {@code all} listed. */
+  private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers, Set<ActorRef<WorkerProtocol.Command>> all)
+      implements Command {}
 
   private enum Poll implements Command {
     INSTANCE
@@ -150,7 +174,8 @@ public final class WorkerDirectory {
       // One adapter for both keys: message adapters are per message class.
       ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, l -> {
         Role role = l.isForKey(ServiceKeys.SMALL_WORKERS) ? Role.small : Role.large;
-        return new Listed(role, l.getServiceInstances(ServiceKeys.forRole(role)));
+        return new Listed(role, l.getServiceInstances(ServiceKeys.forRole(role)),
+            l.getAllServiceInstances(ServiceKeys.forRole(role)));
       });
       for (Role role : Role.values())
         ctx.getSystem().receptionist().tell(Receptionist.subscribe(ServiceKeys.forRole(role), adapter));
@@ -193,6 +218,10 @@ public final class WorkerDirectory {
     final ActorContext<Command> ctx;
     final Duration pollInterval;
     final Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listed = new EnumMap<>(Role.class);
+    /** Every worker listed per role, those on unreachable nodes included. */
+    final Map<Role, Set<ActorRef<WorkerProtocol.Command>>> listedAll = new EnumMap<>(Role.class);
+    /** The workers that withdrew while their node was up, until they stop: see {@link GetWithdrawn}. */
+    final Map<ActorRef<WorkerProtocol.Command>, Role> withdrawn = new HashMap<>();
     final Map<Role, List<GetWorkers>> waiting = new EnumMap<>(Role.class);
     final Map<ActorRef<WorkerProtocol.Command>, Figures> figures = new HashMap<>();
     final Map<ActorRef<WorkerProtocol.Command>, Double> observedWaitNanos = new HashMap<>();
@@ -214,6 +243,7 @@ public final class WorkerDirectory {
       this.pollInterval = pollInterval;
       for (Role r : Role.values()) {
         listed.put(r, Set.of());
+        listedAll.put(r, Set.of());
         waiting.put(r, new ArrayList<>());
       }
     }
@@ -228,6 +258,15 @@ public final class WorkerDirectory {
             figures.keySet().retainAll(all);
             observedWaitNanos.keySet().retainAll(all);
             answerWaiting(l.role());
+            withdrawals(l.role(), Set.copyOf(l.all()));
+            return Behaviors.same();
+          })
+          .onMessage(GetWithdrawn.class, g -> {
+            g.replyTo().tell(new Withdrawn(withdrawn));
+            return Behaviors.same();
+          })
+          .onMessage(WithdrawnStopped.class, w -> {
+            withdrawn.remove(w.worker());
             return Behaviors.same();
           })
           .onMessage(GetWorkers.class, g -> {
@@ -296,6 +335,23 @@ public final class WorkerDirectory {
           })
           .onMessageEquals(NoAnswer.INSTANCE, Behaviors::same)
           .build();
+    }
+
+    /**
+     * Remembers the workers of {@code role} that left the listing while their node is a member up
+     * (or this node), watching each until it stops; forgets those listed again.
+     */
+    private void withdrawals(Role role, Set<ActorRef<WorkerProtocol.Command>> all) {
+      if (!clustered) return;
+      for (ActorRef<WorkerProtocol.Command> w : listedAll.get(role)) {
+        Address node = w.path().address();
+        if (all.contains(w) || !node.hasLocalScope() && !up.containsKey(node)) continue;
+        withdrawn.put(w, role);
+        ctx.watchWith(w, new WithdrawnStopped(w));
+      }
+      for (ActorRef<WorkerProtocol.Command> w : all)
+        if (withdrawn.remove(w) != null) ctx.unwatch(w);
+      listedAll.put(role, all);
     }
 
     /** Tells the watchers when the unreachable set {@code changed}; answers those waiting for a worker. */

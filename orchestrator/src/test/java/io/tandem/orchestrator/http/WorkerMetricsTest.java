@@ -50,7 +50,8 @@ class WorkerMetricsTest {
         "tandem:num_workers{role=\"large\"} 2",
         "tandem:kv_cache_sessions{role=\"large\",node=\"local\",worker=\"large-worker\",model_name=\"scripted-large\"} 0"})
       assertTrue(lines.contains(up), "metrics have " + up + ":\n" + String.join("\n", lines));
-    assertEquals(List.of("tandem:worker_up{role=\"large\",node=\"local\",worker=\"silent-large\"} 0"),
+    assertEquals(List.of("tandem:worker_up{role=\"large\",node=\"local\",worker=\"silent-large\"} 0",
+            "tandem:worker_draining{role=\"large\",node=\"local\",worker=\"silent-large\"} 0"),
         lines.stream().filter(l -> l.contains("silent-large")).toList(), "no figures of a worker that gave none");
 
     silent.tell(WorkerProtocol.Stop.INSTANCE);
