@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.Address;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import akka.actor.ExtendedActorSystem;
 import akka.cluster.Member;
 import akka.cluster.typed.Cluster;
@@ -23,6 +27,7 @@ import io.tandem.ops.TandemNode;
 import io.tandem.orchestrator.http.HttpSettings;
 import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.session.StepTimings;
+import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.Role;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -30,11 +35,13 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * A new request that needs the large model (speculative, or mode large) and comes while the only
@@ -191,5 +198,38 @@ class StalledLargeNodeTest {
       JsonNode tandem = JSON.readTree(r.body()).path("tandem");
       assertTrue(tandem.path("degraded").asBoolean(), "finished with the small model alone: " + r.body());
     }
+  }
+
+  /**
+   * Akka logs a WARN when the large node becomes unreachable, and its line that the node is reachable
+   * again is INFO, below Akka's default level here: without a line of the orchestrator's own, an
+   * operator reading the log after a stall of a few seconds finds the node unreachable still.
+   */
+  @Test
+  void theOrchestratorSaysWhenAStalledNodeIsReachableAgain(@TempDir Path dir) throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger(WorkerDirectory.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    Level before = logger.getLevel();
+    logger.setLevel(Level.INFO);
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      Pair p = Pair.stalled(c, "");
+      p.stall(false);
+      String address = p.largeAddress().toString();
+      await(() -> !reachableAgain(lines, address).isEmpty(), Duration.ofSeconds(30), "a line saying the large node is reachable again");
+      List<String> said = reachableAgain(lines, address);
+      assertEquals(1, said.size(), said.toString());
+      assertTrue(said.get(0).contains("its workers are offered to sessions again"), said.get(0));
+    } finally {
+      logger.setLevel(before);
+      logger.detachAppender(lines);
+    }
+  }
+
+  /** The INFO lines logged so far that say the node at {@code address} is reachable again. */
+  private static List<String> reachableAgain(ListAppender<ILoggingEvent> lines, String address) {
+    return List.copyOf(lines.list).stream().filter(e -> e.getLevel() == Level.INFO).map(ILoggingEvent::getFormattedMessage)
+        .filter(m -> m.contains(address) && m.contains("reachable again")).toList();
   }
 }

@@ -13,6 +13,7 @@ import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
+import io.tandem.protocol.text.Seconds;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -226,6 +227,8 @@ public final class WorkerDirectory {
     final Map<ActorRef<WorkerProtocol.Command>, Figures> figures = new HashMap<>();
     final Map<ActorRef<WorkerProtocol.Command>, Double> observedWaitNanos = new HashMap<>();
     final Set<Address> unreachable = new HashSet<>();
+    /** When each node of {@link #unreachable} became unreachable ({@link System#nanoTime}). */
+    final Map<Address, Long> unreachableSince = new HashMap<>();
     /**
      * In a cluster, the current incarnation of each member that is up. A node restarted on the same
      * address is a new incarnation: its workers are offered only once the old one is removed, since
@@ -296,11 +299,19 @@ public final class WorkerDirectory {
           })
           .onMessage(NodeUnreachable.class, n -> {
             ctx.getLog().debug("node {} unreachable", n.node());
+            unreachableSince.putIfAbsent(n.node(), System.nanoTime());
             return reachability(unreachable.add(n.node()));
           })
           .onMessage(NodeReachable.class, n -> {
             ctx.getLog().debug("node {} reachable", n.node());
-            return reachability(unreachable.remove(n.node()));
+            Long since = unreachableSince.remove(n.node());
+            boolean changed = unreachable.remove(n.node());
+            // Akka's WARN said it became unreachable (akka.cluster.Cluster); its INFO that it is back is
+            // not logged at Akka's default level here, so the node would look unreachable still.
+            if (changed && since != null)
+              ctx.getLog().info("node {} is reachable again after {} s: its workers are offered to sessions again", n.node(),
+                  Seconds.of(Duration.ofMillis((System.nanoTime() - since) / 1_000_000)));
+            return reachability(changed);
           })
           .onMessage(NodeUp.class, n -> {
             ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions", n.node().address(),
@@ -312,6 +323,7 @@ public final class WorkerDirectory {
           .onMessage(NodeRemoved.class, n -> {
             ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
             up.remove(n.node().address(), n.node());
+            unreachableSince.remove(n.node().address());
             Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
             // Sessions waiting for a worker of a role may have waited for this node's (unreachable,
             // then downed): with no member of the role left on its way, waiting longer is in vain. A
