@@ -274,7 +274,8 @@ public final class WorkerDrain {
     if (lastOfRole && !offeredNowhere) return;
     ctx.getLog().info("{} worker {}: drained in {} s: no session is bound to it{}", role, name(),
         Seconds.of(Duration.ofMillis((System.nanoTime() - startedNanos) / 1_000_000)),
-        lastOfRole ? ", none in flight needed a " + role + " worker; withdrawn, and no orchestrator offers it any more" : "");
+        lastOfRole ? ", none in flight needed a " + role + " worker; withdrawn, and no orchestrator offers it any more"
+            + " (sessions that need one from now on wait up to tandem.session.worker-wait for another)" : "");
     complete();
   }
 
