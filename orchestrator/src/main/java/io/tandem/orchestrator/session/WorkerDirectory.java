@@ -314,7 +314,8 @@ public final class WorkerDirectory {
             return reachability(changed);
           })
           .onMessage(NodeUp.class, n -> {
-            ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions", n.node().address(),
+            ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions once they are listed, when their"
+                + " models have loaded", n.node().address(),
                 n.node().longUid());
             up.put(n.node().address(), n.node());
             for (Role r : Role.values()) answerWaiting(r);
