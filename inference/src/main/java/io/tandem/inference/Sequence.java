@@ -41,6 +41,20 @@ public interface Sequence extends AutoCloseable {
    */
   default void dropCache() {}
 
+  /**
+   * Holds the last token back, or stops holding it: while held, {@link LanguageModel#forward} feeds
+   * this sequence at most up to, not including, its last token and samples nothing for it ({@link
+   * LanguageModel#NOT_YET}), so that its cache is computed ahead of the request that will sample from
+   * it (a prefill ahead, {@code WorkerProtocol.Limits#prefillAhead}). A held sequence whose tokens but
+   * the last are all processed has nothing to feed and must not be in a batch.
+   *
+   * @return whether the model holds the token back; false for models without a real prefill
+   *     (scripted ones, a remote engine's), which ignore the call
+   */
+  default boolean holdLastToken(boolean hold) {
+    return false;
+  }
+
   /** Bytes of native or heap memory held by this sequence's cache. */
   long cacheBytes();
 

@@ -355,7 +355,14 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     for (int i = 0; i < next.length; i++) {
       StepRun a = batch.running().get(i);
       a.computeNanos += dt;
-      if (next[i] == LanguageModel.NOT_YET) continue; // still prefilling a long prompt
+      if (next[i] == LanguageModel.NOT_YET) {
+        // Still prefilling a long prompt, or a prefill ahead, done once all but the held last token are in the cache.
+        if (a.prefillAhead && a.prefilledAhead()) {
+          scheduler.finish(a);
+          a.finish();
+        }
+        continue;
+      }
       if (a.accept(next[i])) {
         scheduler.finish(a);
         a.finish();
@@ -391,7 +398,9 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       StepSync.Ready ready = StepSync.sync(p.request(), scheduler, served, metrics, getContext().getLog());
       if (ready == null) continue; // answered already (resync, failure)
       StepRun a = new StepRun(p, ready, served, metrics);
-      if (a.limit() == 0) {
+      a.prefillAhead = p.request().limits().prefillAhead() && ready.view().sequence.holdLastToken(true);
+      if (!a.prefillAhead) ready.view().sequence.holdLastToken(false);
+      if (a.prefillAhead ? a.prefilledAhead() : a.limit() == 0) {
         a.finish();
       } else {
         a.prefillTokens = ready.view().sequence.length() - ready.view().sequence.processedLength();

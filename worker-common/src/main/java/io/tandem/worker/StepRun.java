@@ -28,6 +28,11 @@ final class StepRun implements Scheduler.Running {
   int prefillTokens;
   long computeNanos;
   boolean eos;
+  /**
+   * A prefill ahead ({@link io.tandem.protocol.worker.WorkerProtocol.Limits#prefillAhead}) on a model
+   * that holds the sequence's last token back: it runs until everything else is in the cache.
+   */
+  boolean prefillAhead;
   private boolean injectedStreamed;
 
   StepRun(PendingRequest pending, StepSync.Ready ready, ServedModel model, WorkerMetrics metrics) {
@@ -47,6 +52,11 @@ final class StepRun implements Scheduler.Running {
   @Override
   public SessionView view() {
     return ready.view();
+  }
+
+  /** Whether a prefill ahead is complete: every token of the view but the last is in the cache. */
+  boolean prefilledAhead() {
+    return ready.view().sequence.processedLength() >= ready.view().sequence.length() - 1;
   }
 
   /** The most tokens this request generates. */

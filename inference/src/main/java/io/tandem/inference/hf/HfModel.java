@@ -157,11 +157,13 @@ public final class HfModel implements LanguageModel {
     for (int i = 0; i < batch.size(); i++) {
       HfSequence seq = (HfSequence) batch.get(i);
       int length = seq.length();
-      if (seq.cache.length() >= length) {
+      if (seq.cache.length() >= length && !seq.held) {
         // Everything is cached (a rollback to a cached position): re-feed the last token for its logits.
         seq.cache.truncate(length - 1);
       }
-      int end = (int) Math.min(length, (long) seq.cache.length() + maxPrefillTokens);
+      int end = (int) Math.min(seq.held ? length - 1 : length, (long) seq.cache.length() + maxPrefillTokens);
+      if (end <= seq.cache.length())
+        throw new IllegalArgumentException("sequence " + i + " of the batch has nothing to feed: its last token is held back");
       complete[i] = end == length;
       caches.add(seq.cache);
       fresh.add(seq.tokens.range(seq.cache.length(), end));
@@ -234,6 +236,8 @@ public final class HfModel implements LanguageModel {
     final SamplingParams sampling;
     final Sampler unseeded;
     final TokenBuffer tokens = new TokenBuffer();
+    /** Whether forward passes hold the last token back ({@link #holdLastToken}). */
+    boolean held;
 
     HfSequence(KvCache cache, SamplingParams sampling) {
       this.cache = cache;
@@ -257,6 +261,12 @@ public final class HfModel implements LanguageModel {
     @Override
     public int length() {
       return tokens.length();
+    }
+
+    @Override
+    public boolean holdLastToken(boolean hold) {
+      held = hold;
+      return true;
     }
 
     @Override

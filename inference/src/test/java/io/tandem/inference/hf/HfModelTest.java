@@ -37,6 +37,42 @@ class HfModelTest {
     }
   }
 
+  /**
+   * A prefill ahead: with its last token held back, a sequence is fed everything but that token and
+   * samples nothing; released, it feeds that token alone and takes Hugging Face's greedy tokens.
+   */
+  @org.junit.jupiter.api.Test
+  void aSequenceHoldingItsLastTokenBackPrefillsTheRestAndLaterGoesOnAsHuggingFacesDoes() {
+    JsonNode greedy = golden("qwen2-tiny").get("greedy_generation");
+    int[] prompt = ints(greedy.get("prompt_ids"));
+    int steps = greedy.get("max_new_tokens").asInt();
+    try (LanguageModel model = HfModel.load(Golden.fixture("qwen2-tiny"), "cpu", Precision.FLOAT32);
+        Sequence g = model.newSequence(SamplingParams.GREEDY)) {
+      g.append(prompt);
+      assertEquals(true, g.holdLastToken(true));
+      // In chunks of 2, as a worker's prefill-chunk would feed a long one.
+      int passes = 0;
+      while (g.processedLength() < prompt.length - 1) {
+        assertArrayEquals(new int[] {LanguageModel.NOT_YET}, model.forward(List.of(g), 2), "nothing sampled while held");
+        passes++;
+      }
+      assertEquals((prompt.length - 1 + 1) / 2, passes);
+      assertEquals(prompt.length - 1, g.processedLength(), "everything but the held token is in the cache");
+      assertEquals(prompt.length, g.length(), "nothing appended");
+      org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> model.forward(List.of(g), 2),
+          "a held sequence with nothing left to feed is refused");
+
+      g.holdLastToken(false);
+      int[] tokens = new int[steps];
+      for (int s = 0; s < steps; s++) {
+        int before = g.processedLength();
+        tokens[s] = model.forward(List.of(g), Integer.MAX_VALUE)[0];
+        assertEquals(before + 1, g.processedLength(), "one token fed per pass after the prefill ahead");
+      }
+      assertArrayEquals(ints(greedy.get("new_token_ids")), tokens);
+    }
+  }
+
   @org.junit.jupiter.api.Test
   void aModelWithItsOwnThreadCountSetsItOnTheThreadThatRunsItOnly() throws Exception {
     JsonNode greedy = golden("qwen2-tiny").get("greedy_generation");

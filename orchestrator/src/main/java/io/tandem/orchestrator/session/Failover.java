@@ -60,6 +60,11 @@ final class Failover {
     streamedGenerated.clear();
   }
 
+  /** A request outside the step goes to {@code worker} (a prefill ahead): its cache is released with the others. */
+  void used(ActorRef<WorkerProtocol.Command> worker) {
+    used.add(worker);
+  }
+
   /** The worker of the request in flight streamed these. */
   void streamed(List<Token> injected, List<Token> generated) {
     streamedInjected.addAll(injected);

@@ -17,6 +17,7 @@ import io.tandem.protocol.Author;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.Token;
 import io.tandem.protocol.Trace;
 import io.tandem.protocol.text.Seconds;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -66,6 +67,19 @@ import java.util.Set;
  * long the large worker's queue would keep it; above the setting (or when every large worker
  * refuses it for a full queue) it skips the step ({@link GenerationPlan#skip()}) and the small
  * model goes on.
+ *
+ * <p>Prefill ahead ({@code tandem.session.prefill-ahead}, on by default): a speculative session
+ * binds its large worker when it starts (the least loaded of its first choices, as a takeover would)
+ * and, whenever it sends the small model a step, sends that worker the text decided since the
+ * worker's last step in a {@link WorkerProtocol.Limits#PREFILL_AHEAD} request, which computes its KV
+ * cache and generates nothing. The large worker does that on its own time, beside the small model's
+ * drafting, and a takeover then starts generating at once instead of first prefilling everything
+ * since the large model's last step. The text is decided, so the work is the takeover's own, done
+ * earlier; only text after a session's last takeover is prefilled for nothing. A takeover sent while
+ * the prefill is still in flight goes out at once, as if it were done: the worker drops the prefill
+ * for the newer request and keeps what it had synced and computed, and where it had not started it
+ * answers {@link WorkerProtocol.Resync} and the session re-sends from there. Failures of a prefill
+ * ahead are the takeover's to meet; the prefill itself is only dropped.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A wait for a worker to
@@ -161,6 +175,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Set<Address> unreachable = Set.of();
   /** Whether the session has said that it waits for an unreachable node, having no other worker. */
   private boolean saidWaiting;
+  /** The prefill ahead in flight to the large worker (-1: none), and the decided tokens it brings that worker to. */
+  private long aheadId = -1;
+  private List<Token> aheadPrefix;
+  /** Whether the session has asked the directory for a large worker to prefill ahead on. */
+  private boolean askedAhead;
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -247,7 +266,57 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     resyncs = 0;
     queueChecked = false;
     failover.stepStarted();
+    if (current.role() == Role.small) prefillAhead();
     return dispatch();
+  }
+
+  /**
+   * Sends the large worker what it has not seen of the decided text, to prefill while the small
+   * model writes (see the class comment); binds a large worker first, asking the directory once.
+   */
+  private void prefillAhead() {
+    if (!settings.prefillAhead() || request.mode() != Mode.speculative || degraded || aheadId >= 0) return;
+    SyncEncoder.Binding b = sync.binding(Role.large);
+    if (b.worker == null) {
+      if (!askedAhead && !failover.hasLost(Role.large)) {
+        askedAhead = true;
+        directory.tell(new WorkerDirectory.GetWorkers(Role.large, failover.lost(), listAdapter, true));
+      }
+      return;
+    }
+    List<Token> committed = plan.committed();
+    SyncEncoder.Delta delta = sync.delta(Role.large, committed, plan.trace().spans(), committed.size(), List.of());
+    if (delta.base() == committed.size() && delta.append().isEmpty()) return; // it holds all of it
+    aheadId = ++requestSeq;
+    aheadPrefix = List.copyOf(committed);
+    failover.used(b.worker);
+    b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), aheadId, delta.base(),
+        delta.base() < 0 ? request.prompt() : null, delta.append(), WorkerProtocol.Limits.PREFILL_AHEAD,
+        request.sampling(), false, replyAdapter));
+  }
+
+  /** The prefill ahead is answered: the worker holds the text it brought, or says what it holds. */
+  private Behavior<Command> onAheadReply(WorkerProtocol.Reply reply) {
+    if (reply instanceof WorkerProtocol.Partial) return this;
+    if (reply instanceof WorkerProtocol.Done d) {
+      sync.tokenizerKey(Role.large, d.tokenizerKey());
+      sync.done(Role.large, aheadPrefix, List.of(), List.of());
+    } else if (reply instanceof WorkerProtocol.Resync r) {
+      sync.resync(Role.large, r.havePosition());
+    } else {
+      getContext().getLog().debug("session {}: prefill ahead not taken: {}", request.sessionId(), reply);
+    }
+    aheadId = -1;
+    aheadPrefix = null;
+    return this;
+  }
+
+  /** A large step goes out while its prefill ahead is in flight: it counts as done (see the class comment). */
+  private void overtakeAhead() {
+    if (aheadId < 0) return;
+    sync.done(Role.large, aheadPrefix, List.of(), List.of());
+    aheadId = -1;
+    aheadPrefix = null;
   }
 
   /** Sends the current step to its role's worker, once there is one and the overload policy lets it. */
@@ -276,6 +345,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private void send(SyncEncoder.Binding b) {
+    if (current.role() == Role.large) overtakeAhead();
     SyncEncoder.Delta delta = sync.delta(current.role(), plan.committed(), plan.trace().spans(), current.basePosition(),
         failover.carried());
     long id = ++requestSeq;
@@ -299,6 +369,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // ---- worker replies
 
   private Behavior<Command> onReply(WorkerProtocol.Reply reply) {
+    if (reply.requestId() == aheadId) return onAheadReply(reply);
     if (reply.requestId() != inFlight) return this; // an answer to a request given up on
     if (reply instanceof WorkerProtocol.Partial p) return onPartial(p);
     stopWaiting();
@@ -366,6 +437,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onListed(Listed l) {
     Role role = l.workers().role();
+    if (role == Role.large && askedAhead && sync.binding(role).worker == null && (current == null || current.role() != role))
+      return onListedAhead(l.workers());
     if (current == null || current.role() != role || inFlight >= 0) return this; // an answer for a step gone by
     timers.cancel(WAIT_TIMER);
     SyncEncoder.Binding b = sync.binding(role);
@@ -382,6 +455,18 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     noWorkerLog.served(role);
     bind(role, ranked.get(0));
     return dispatch();
+  }
+
+  /** The large workers listed for a prefill ahead: bind the one a takeover would take, and prefill. */
+  private Behavior<Command> onListedAhead(WorkerDirectory.Workers workers) {
+    List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(Affinity.rankByLoad(request.sessionId(),
+        workers.workers(), this::name, workers.load(), settings.loadChoices()));
+    ranked.removeAll(failover.lost());
+    if (ranked.isEmpty()) return this; // none now: the first large step looks again, and waits
+    sync.binding(Role.large).ranked = ranked;
+    bind(Role.large, ranked.get(0));
+    if (current != null && current.role() == Role.small) prefillAhead();
+    return this;
   }
 
   private Behavior<Command> onQueueWait(QueueWaitKnown q) {
@@ -473,6 +558,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    */
   private Behavior<Command> lose(ActorRef<WorkerProtocol.Command> worker, String why) {
     if (failover.lost().contains(worker)) return this;
+    if (aheadId >= 0 && worker.equals(sync.binding(Role.large).worker)) {
+      aheadId = -1;
+      aheadPrefix = null;
+    }
     boolean wasInFlight = inFlight >= 0 && worker.equals(inFlightTo);
     Role role = wasInFlight ? current.role() : sync.roleOf(worker);
     failover.lose(worker, role, wasInFlight);

@@ -14,10 +14,12 @@ import java.time.Duration;
  * (the least loaded of its first {@code loadChoices} by affinity); whether it publishes a
  * {@link StepTimings} per step on the event stream (for simulations and tests); and above which
  * expected queue wait of the large model it skips an optional large step ({@code skipTakeoverAbove},
- * null: never).
+ * null: never); and whether a speculative session sends the large worker the decided text while the
+ * small model writes ({@code prefillAhead}, see {@link SessionActor}).
  */
 public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
-    int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove) {
+    int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove,
+    boolean prefillAhead) {
 
   /** What {@code tandem.session.worker-lost-after} is when a caller does not say. */
   static final Duration DEFAULT_WORKER_LOST_AFTER = Duration.ofSeconds(1);
@@ -32,10 +34,11 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
         "skip every optional takeover the large queue would delay at all");
   }
 
+  /** Settings without a skip policy and without prefills ahead ({@link #withPrefillAhead} turns them on). */
   public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
       int loadChoices, boolean publishStepTimings) {
     this(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        DEFAULT_WORKER_LOST_AFTER, null);
+        DEFAULT_WORKER_LOST_AFTER, null, false);
   }
 
   public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs) {
@@ -73,13 +76,20 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
             + s.getString("skip-takeover-above") + "'");
       }
     }
+    boolean ahead = !s.hasPath("prefill-ahead") || s.getBoolean("prefill-ahead");
     return new SessionSettings(s.getDuration("worker-wait"), s.getDuration("step-timeout"), loss.equals("degrade"), 4,
-        choices, publish, lostAfter, skip);
+        choices, publish, lostAfter, skip, ahead);
   }
 
   /** These settings skipping optional takeovers above {@code wait} of expected large-queue wait (null: never). */
   public SessionSettings withSkipTakeoverAbove(Duration wait) {
     return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        workerLostAfter, wait);
+        workerLostAfter, wait, prefillAhead);
+  }
+
+  /** These settings with prefills ahead of takeovers on or off. */
+  public SessionSettings withPrefillAhead(boolean on) {
+    return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
+        workerLostAfter, skipTakeoverAbove, on);
   }
 }

@@ -145,7 +145,7 @@ class FailoverTest {
       SessionRequest request = new SessionRequest(id, "t", Prompt.chat(List.of(new ChatMessage("user", "Hi."))),
           SamplingParams.GREEDY, 100, CASE.config(), mode, false);
       SessionSettings settings = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), degrade, 4, 2, false,
-          Duration.ofMillis(100), null);
+          Duration.ofMillis(100), null, false);
       w.kit.spawn(SessionActor.create(request, client.getRef(), directory.getRef(), settings));
       WorkerDirectory.WatchNodes nodes = directory.expectMessageClass(WorkerDirectory.WatchNodes.class);
       list(directory.expectMessageClass(WorkerDirectory.GetWorkers.class), worker);

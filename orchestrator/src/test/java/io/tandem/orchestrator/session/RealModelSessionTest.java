@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.LanguageModel;
 import io.tandem.inference.hf.CheckpointMaker;
 import io.tandem.inference.hf.HfModel;
@@ -24,6 +25,7 @@ import io.tandem.worker.FifoQueue;
 import io.tandem.worker.PendingRequest;
 import io.tandem.worker.WorkerSettings;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -77,7 +79,13 @@ class RealModelSessionTest {
   private record Run(Trace trace, WorkerProtocol.WorkerStats small, WorkerProtocol.WorkerStats large) {}
 
   private static Run run(WorkerSettings settings, int others) throws Exception {
-    try (World w = new World()) {
+    return run(settings, others, false);
+  }
+
+  private static Run run(WorkerSettings settings, int others, boolean prefillAhead) throws Exception {
+    SessionSettings sessions = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), false, 4)
+        .withPrefillAhead(prefillAhead);
+    try (World w = new World(ConfigFactory.empty(), sessions)) {
       ActorRef<WorkerProtocol.Command> s = w.worker(Role.small, "small", HfModel.load(small, "cpu"), settings);
       ActorRef<WorkerProtocol.Command> l = w.worker(Role.large, "large", HfModel.load(large, "cpu"), settings);
       List<CompletableFuture<SessionEvent>> all = new ArrayList<>();
@@ -117,6 +125,48 @@ class RealModelSessionTest {
     assertEquals(spans(alone().trace()), spans(batched.trace()));
     double meanBatch = batched.small().batchedSequenceSteps() / (double) batched.small().steps();
     assertTrue(meanBatch > 1.5, "the small worker batched the sessions: mean batch " + meanBatch);
+  }
+
+  @Test
+  void aSessionWritesTheSameWithPrefillsAheadAloneOrBatchedWithSevenOthers() throws Exception {
+    Run ahead = run(WorkerSettings.defaults(), 0, true);
+    assertEquals(alone().trace().text(), ahead.trace().text());
+    assertEquals(spans(alone().trace()), spans(ahead.trace()));
+    assertTrue(ahead.large().requestsDone() > alone().large().requestsDone(),
+        "the large worker took prefills ahead besides the takeovers: " + ahead.large().requestsDone() + " requests against "
+            + alone().large().requestsDone());
+    Run batched = run(WorkerSettings.defaults(), 7, true);
+    assertEquals(alone().trace().text(), batched.trace().text());
+    assertEquals(spans(alone().trace()), spans(batched.trace()));
+  }
+
+  /**
+   * On a real model a prefill ahead computes the cache of everything but the view's last token and
+   * generates nothing; the takeover after it feeds that token alone and writes what it would have
+   * written with nothing prefilled ahead.
+   */
+  @Test
+  void aPrefillAheadLeavesTheTakeoverOnlyTheHeldTokenToFeed() throws Exception {
+    Prompt prompt = Prompt.chat(List.of(new ChatMessage("user", "What is 17 times 23?")));
+    WorkerProtocol.Limits five = new WorkerProtocol.Limits(null, 5, 5, false, List.of());
+    try (World w = new World()) {
+      ActorRef<WorkerProtocol.Command> ahead = w.worker(Role.large, "ahead", HfModel.load(large, "cpu"));
+      ActorRef<WorkerProtocol.Command> direct = w.worker(Role.large, "direct", HfModel.load(large, "cpu"));
+      TestProbe<WorkerProtocol.Reply> replies = w.kit.createTestProbe();
+      ahead.tell(new WorkerProtocol.Generate("s", "t", 1, -1, prompt, List.of(), WorkerProtocol.Limits.PREFILL_AHEAD,
+          SamplingParams.GREEDY, false, replies.getRef()));
+      WorkerProtocol.Done prefilled = replies.expectMessageClass(WorkerProtocol.Done.class, Duration.ofSeconds(30));
+      assertEquals(List.of(), prefilled.generated());
+      assertEquals(promptTokens(), prefilled.promptTokens());
+      ahead.tell(new WorkerProtocol.Generate("s", "t", 2, 0, null, List.of(), five, SamplingParams.GREEDY, false, replies.getRef()));
+      WorkerProtocol.Done takeover = replies.expectMessageClass(WorkerProtocol.Done.class, Duration.ofSeconds(30));
+      assertEquals(1, takeover.prefillTokens(), "only the held token was left to feed");
+      direct.tell(new WorkerProtocol.Generate("s", "t", 3, -1, prompt, List.of(), five, SamplingParams.GREEDY, false,
+          replies.getRef()));
+      WorkerProtocol.Done whole = replies.expectMessageClass(WorkerProtocol.Done.class, Duration.ofSeconds(30));
+      assertEquals(promptTokens(), whole.prefillTokens());
+      assertEquals(whole.generated(), takeover.generated());
+    }
   }
 
   @Test

@@ -50,15 +50,31 @@ public final class WorkerProtocol {
    * @param stopAtTrigger stop after the first generated token whose text completes one of {@code
    *     triggers} (text level, as {@link io.tandem.protocol.text.StopStrings} matches)
    * @param triggers the trigger strings, non-empty each; empty when not stopping at one
+   * @param prefillAhead a prefill ahead of a later step: sync the view and compute its KV cache up to,
+   *     not including, its last token, generating nothing ({@link #PREFILL_AHEAD}); the session sends
+   *     it to the large worker while the small model writes, so that a takeover finds the text before
+   *     it prefilled. A worker without a cache of its own (scripted models, a remote engine) only
+   *     syncs the view.
    * @throws IllegalArgumentException when a count is negative
    */
   public record Limits(
-      String inject, int maxNewTokens, int maxTotalTokens, boolean stopAtTrigger, List<String> triggers)
+      String inject, int maxNewTokens, int maxTotalTokens, boolean stopAtTrigger, List<String> triggers,
+      boolean prefillAhead)
       implements CborSerializable {
+    /** A prefill ahead: nothing injected, nothing generated. */
+    public static final Limits PREFILL_AHEAD = new Limits(null, 0, 0, false, List.of(), true);
+
     public Limits {
       if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens < 0: " + maxNewTokens);
       if (maxTotalTokens < 0) throw new IllegalArgumentException("maxTotalTokens < 0: " + maxTotalTokens);
       triggers = triggers == null ? List.of() : List.copyOf(triggers);
+      if (prefillAhead && (maxNewTokens > 0 || (inject != null && !inject.isEmpty())))
+        throw new IllegalArgumentException("a prefill ahead generates and injects nothing");
+    }
+
+    /** The limits of a step that generates. */
+    public Limits(String inject, int maxNewTokens, int maxTotalTokens, boolean stopAtTrigger, List<String> triggers) {
+      this(inject, maxNewTokens, maxTotalTokens, stopAtTrigger, triggers, false);
     }
   }
 
