@@ -401,7 +401,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
         model.contextLength(), scheduler.waiting(), scheduler.running(), WorkerProtocol.WorkerStats.CACHE_BYTES_UNKNOWN,
-        scheduler.sessions()));
+        scheduler.sessions(), drain != null && drain.draining()));
     return this;
   }
 

@@ -266,7 +266,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     AtStep s = atStep != null ? atStep
         : new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
-        model.contextLength(), s.waiting() + generatesDuringStep, s.running(), s.cacheBytes(), s.sessions()));
+        model.contextLength(), s.waiting() + generatesDuringStep, s.running(), s.cacheBytes(), s.sessions(),
+        drain != null && drain.draining()));
     return this;
   }
 

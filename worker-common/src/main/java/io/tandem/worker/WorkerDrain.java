@@ -144,6 +144,14 @@ public final class WorkerDrain {
   }
 
   /**
+   * Whether the node is stopping and the worker draining: from the drain's start, whether it withdrew
+   * from the Receptionist (another worker of the role is up) or serves on as the last of its role.
+   */
+  boolean draining() {
+    return draining;
+  }
+
+  /**
    * The drain of {@code ctx}'s worker of {@code role}, registered with the node's CoordinatedShutdown
    * when the node is a cluster member; null on a lone node (nothing to drain for: its sessions are
    * its own and stop with it). {@code bound} counts the sessions bound to the worker now.

@@ -54,10 +54,11 @@ final class WorkerMetrics {
     decodeNanos += nanos - firstTokenNanos;
   }
 
-  WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes, int sessions) {
+  WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes,
+      int sessions, boolean draining) {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
         requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos, prefixCacheHits,
-        prefixCacheTokens, preemptions);
+        prefixCacheTokens, preemptions, draining);
   }
 }

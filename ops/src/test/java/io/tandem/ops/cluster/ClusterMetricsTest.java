@@ -141,6 +141,39 @@ class ClusterMetricsTest {
   }
 
   /**
+   * The only large worker does not withdraw while sessions may still need it, so the Receptionist
+   * still lists it as offered: its own figures say that its node is stopping, and the scrape that
+   * counts it offered shows it draining.
+   */
+  @Test
+  void theLastWorkerOfItsRoleShowsDrainingFromTheStartOfItsDrain(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.empty(), "orchestrator", "small");
+      TandemNode large = c.node(ConfigFactory.empty(), "large");
+      ConcurrentLinkedQueue<StepTimings> steps = ClusterFailoverTest.steps(a);
+      HttpClient client = HttpClient.newHttpClient();
+      HttpRequest scrape = serveMetrics(a);
+      String label = "tandem:worker_draining{role=\"large\"," + node(large);
+      awaitLargeOffered(client, scrape, 1);
+      ClusterDrainTest.awaitSessionsListed(large);
+      List<CompletableFuture<Run>> runs = ClusterFailoverTest.start(a, 8, "last-");
+      String largeAddress = large.address() + "/";
+      await(() -> steps.stream().filter(s -> s.worker().startsWith(largeAddress)).count() >= 4, Duration.ofSeconds(60),
+          "sessions are bound to the large worker");
+      assertTrue(metrics(client, scrape).lines().anyMatch(l -> l.startsWith(label) && l.endsWith(" 0")), "not draining yet");
+      CompletableFuture<Done> stopped = ClusterDrainTest.stop(large);
+      // One scrape: still offered (a withdrawn worker is not counted) and draining.
+      await(() -> {
+        String m = metrics(client, scrape);
+        return m.contains("tandem:num_workers{role=\"large\"} 1\n") && m.lines().anyMatch(l -> l.startsWith(label) && l.endsWith(" 1"));
+      }, Duration.ofSeconds(30), "the large worker, still offered, shows draining");
+      assertFalse(stopped.isDone(), "still draining: sessions still need the large worker");
+      for (CompletableFuture<Run> f : runs) ClusterDrainTest.finishedInFull(f.get(120, TimeUnit.SECONDS));
+      stopped.get(60, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
    * A worker that withdrew is remembered as draining only while it runs: one that stops while its
    * node stays a member (an engine worker that lost its engine) is forgotten, not shown forever.
    */

@@ -51,8 +51,13 @@ class EngineDemoTest {
   static final String SMALL = DEMO.resolve("small").toString();
   static final String LARGE = DEMO.resolve("large").toString();
 
+  /**
+   * Without prefills ahead: each run counts one large request per large step, and how many prefills
+   * ahead a session sends depends on timing (one at a time). Answers with them are {@code
+   * DemoEvalTest}'s and {@code PrefillAheadTest}'s.
+   */
   static Config config(String small, List<String> largeDevices, String large) {
-    Config c = ConfigFactory.load();
+    Config c = ConfigFactory.parseString("tandem.session.prefill-ahead = off").withFallback(ConfigFactory.load());
     c = c.withValue("tandem.small.model", ConfigValueFactory.fromAnyRef(small))
         .withValue("tandem.large.model", ConfigValueFactory.fromAnyRef(large))
         .withValue("tandem.large.devices", ConfigValueFactory.fromIterable(largeDevices))

@@ -222,7 +222,8 @@ final class WorkerView {
       for (int i = 0; i < listed.size(); i++) {
         Report r = listed.get(i);
         WorkerStats w = asks.get(i).join();
-        out.add(new Report(r.role(), r.node(), r.worker(), w, r.draining()));
+        // Withdrawn, or the last of its role serving on while its node stops (its figures say so).
+        out.add(new Report(r.role(), r.node(), r.worker(), w, r.draining() || w != null && w.draining()));
         if (w != null && !r.draining() && w.contextLength() > 0) contexts.merge(w.role(), w.contextLength(), Math::min);
       }
       figures = new Figures(Map.copyOf(contexts), System.nanoTime());

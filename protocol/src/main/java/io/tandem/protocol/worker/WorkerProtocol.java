@@ -282,11 +282,24 @@ public final class WorkerProtocol {
       long upNanos,
       long prefixCacheHits,
       long prefixCacheTokens,
-      long preemptions)
+      long preemptions,
+      boolean draining)
       implements CborSerializable {
 
     /** The {@code cacheBytes} of a worker that cannot tell: its KV cache is a remote engine's. */
     public static final long CACHE_BYTES_UNKNOWN = -1;
+
+    /** Figures of a worker that is not draining. */
+    public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,
+        long steps, long batchedSequenceSteps, long prefillTokens, long decodeTokens, long prefillNanos,
+        long decodeNanos, long cacheHits, long cacheMisses, long cacheEvictions, long cacheBytes, int sessionsCached,
+        long requests, long rejected, long unseenTokens, long requestsDone, long busyNanos, long upNanos,
+        long prefixCacheHits, long prefixCacheTokens, long preemptions) {
+      this(worker, role, model, contextLength, queueLength, running, steps, batchedSequenceSteps, prefillTokens,
+          decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessionsCached,
+          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, prefixCacheHits, prefixCacheTokens,
+          preemptions, false);
+    }
 
     /** Figures of a worker without automatic prefix caching or preemption. */
     public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,
@@ -295,7 +308,7 @@ public final class WorkerProtocol {
         long requests, long rejected, long unseenTokens, long requestsDone, long busyNanos, long upNanos) {
       this(worker, role, model, contextLength, queueLength, running, steps, batchedSequenceSteps, prefillTokens,
           decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessionsCached,
-          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, 0, 0, 0);
+          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, 0, 0, 0, false);
     }
   }
 
