@@ -322,10 +322,19 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       return this;
     }
     atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
-    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> model.forward(batch.sequences(), batch.maxPrefillTokens()),
-        stepThread), (next, error) -> new StepDone(batch, next, error, System.nanoTime() - t0));
+    // The pass's own time, timed on the step thread: the handoffs, and a loaded machine's delay in
+    // scheduling either thread, would make a short pass look long and send the next ones here too.
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      long start = System.nanoTime();
+      int[] next = model.forward(batch.sequences(), batch.maxPrefillTokens());
+      return new Pass(next, System.nanoTime() - start);
+    }, stepThread), (pass, error) -> new StepDone(batch, pass == null ? null : pass.next(), error,
+        pass == null ? System.nanoTime() - t0 : pass.nanos()));
     return this;
   }
+
+  /** A pass run on the step thread: its tokens, and how long it took there. */
+  private record Pass(int[] next, long nanos) {}
 
   /** The pass ended: its tokens go to their requests, then the messages that came during it are handled. */
   private Behavior<Command> onStepDone(StepDone done) {
