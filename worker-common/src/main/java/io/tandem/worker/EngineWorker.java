@@ -161,6 +161,12 @@ final class EngineWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onGenerate(Generate g) {
+    if (g.limits().prefillAhead()) {
+      // The engine prefills at the takeover, from its own prefix cache: syncing now would only tokenize.
+      g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.INVALID_REQUEST, role
+          + " engine worker does not prefill ahead: its engine prefills at the takeover, from its own prefix cache"));
+      return this;
+    }
     sessions.watch(g);
     drop(g.sessionId());
     if (vocabulary == null) {

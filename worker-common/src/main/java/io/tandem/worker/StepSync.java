@@ -51,7 +51,8 @@ final class StepSync {
   static boolean enqueue(Generate g, long arrivedNanos, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
     metrics.requests++;
     if (scheduler.enqueue(new PendingRequest(g, arrivedNanos))) return true;
-    metrics.rejected++;
+    // A prefill ahead refused costs its session nothing (the takeover prefills instead): not a rejection to alert on.
+    if (!g.limits().prefillAhead()) metrics.rejected++;
     g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL,
         worker + " queue is full (" + scheduler.waiting() + " waiting)"));
     return false;
@@ -64,6 +65,9 @@ final class StepSync {
    */
   static Ready sync(Generate g, Scheduler<?> scheduler, ServedModel model, WorkerMetrics metrics, Logger log) {
     SessionView view = scheduler.view(g.sessionId());
+    // Cache hits and misses count the steps that generate: a prefill ahead is a query of its own
+    // that its step, coming after it, would double (and it mostly hits, flattering the ratio).
+    boolean counted = !g.limits().prefillAhead();
     int promptTokens = 0;
     try {
       if (g.basePosition() == -1) {
@@ -77,19 +81,19 @@ final class StepSync {
         view = new SessionView(g.sessionId(), startSequence(promptIds, g, scheduler, model, metrics), promptIds);
         scheduler.keep(view);
         promptTokens = promptIds.length;
-        metrics.cacheMisses++;
+        if (counted) metrics.cacheMisses++;
       } else if (view == null) {
-        metrics.cacheMisses++;
+        if (counted) metrics.cacheMisses++;
         g.replyTo().tell(new Resync(g.requestId(), -1));
         return null;
       } else {
         int have = view.truncateTo(g.basePosition());
         if (have < g.basePosition()) {
-          metrics.cacheMisses++;
+          if (counted) metrics.cacheMisses++;
           g.replyTo().tell(new Resync(g.requestId(), have));
           return null;
         }
-        metrics.cacheHits++;
+        if (counted) metrics.cacheHits++;
       }
       for (Chunk c : g.append()) view.append(c, model.tokenizer());
 

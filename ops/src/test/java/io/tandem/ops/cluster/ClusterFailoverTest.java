@@ -149,15 +149,16 @@ class ClusterFailoverTest {
       }
       assertTrue(incremental > 8, "sessions came back to the large worker: " + incremental + " " + bySession.values().stream().map(List::size).toList() + " of " + steps.size() + " steps");
       TestProbe<WorkerProtocol.WorkerStats> probe = TestProbe.create(a.system());
-      // The large worker's cache missed once per session (its first request: the prefill ahead of the
-      // prompt, tandem.session.prefill-ahead), and hit on all the others, prefills ahead and takeovers alike.
+      // The large worker's cache missed at most once per session and hit on the other takeovers. (Its
+      // first request is the prefill ahead of the prompt, tandem.session.prefill-ahead, which counts
+      // as neither; a takeover sent before that was taken misses.)
       TestProbe<WorkerDirectory.Workers> lp = TestProbe.create(a.system());
       a.directory().tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), lp.getRef()));
       ActorRef<WorkerProtocol.Command> large = lp.receiveMessage().workers().iterator().next();
       large.tell(new WorkerProtocol.GetStats(probe.getRef()));
       WorkerProtocol.WorkerStats stats = probe.receiveMessage(Duration.ofSeconds(10));
-      assertEquals(8, stats.cacheMisses(), stats.toString());
-      assertEquals(stats.requests() - 8, stats.cacheHits(), stats.toString());
+      assertTrue(stats.cacheMisses() <= 8, stats.toString());
+      assertTrue(stats.cacheHits() >= largeSteps(steps) - 8, stats.toString());
       assertTrue(stats.requests() > largeSteps(steps), "prefills ahead besides the takeovers: " + stats);
     }
   }

@@ -1,8 +1,11 @@
 package io.tandem.orchestrator.http;
 
 import akka.http.javadsl.model.AttributeKey;
+import akka.http.javadsl.model.HttpProtocols;
+import akka.http.javadsl.model.HttpRequest;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * One client's HTTP connection, as the requests on it see it: what to do when it closes. The
@@ -19,6 +22,8 @@ final class ClientConnection {
 
   private final List<Runnable> hooks = new ArrayList<>();
   private boolean closed;
+  /** Whether the latest request asked the server to close the connection after its answer. */
+  private volatile boolean lastRequestCloses;
 
   /**
    * Runs {@code hook} when the connection closes (at once if it has); the returned action forgets
@@ -42,6 +47,35 @@ final class ClientConnection {
   /** The client is gone: runs every hook once. */
   void closed() {
     runHooks(true);
+  }
+
+  /**
+   * A request came on the connection: whether it asks the server to close the connection after the
+   * answer ({@code Connection: close}, or HTTP/1.0 without {@code Connection: keep-alive}: RFC 9112,
+   * section 9.3).
+   */
+  void requested(HttpRequest request) {
+    String connection = request.getHeader("Connection").map(h -> h.value().toLowerCase(Locale.ROOT)).orElse("");
+    boolean close = tokens(connection).contains("close")
+        || request.protocol().equals(HttpProtocols.HTTP_1_0) && !tokens(connection).contains("keep-alive");
+    lastRequestCloses = close;
+  }
+
+  private static List<String> tokens(String header) {
+    List<String> out = new ArrayList<>();
+    for (String t : header.split(",")) out.add(t.trim());
+    return out;
+  }
+
+  /**
+   * The stream of requests on the connection ended ({@code failure} null: normally). That is the
+   * client leaving, except where its last request asked for the connection to close after the
+   * answer: akka-http then ends the requests once it has read that one, while the client still
+   * reads the answer (a stream's client that leaves is noticed when its answer's stream is cancelled).
+   */
+  void requestsEnded(Throwable failure) {
+    if (failure == null && lastRequestCloses) return;
+    closed();
   }
 
   /**

@@ -180,11 +180,11 @@ public final class Metrics {
         {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches (none for an engine worker: its engine"
             + " holds them, and tells in its own metrics)."},
         {"tandem:kv_cache_sessions", "gauge", "Sessions whose cache a worker holds."},
-        {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache."},
-        {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache."},
+        {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache (prefills ahead not counted)."},
+        {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache (prefills ahead not counted)."},
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
         {"tandem:num_preemptions_total", "counter", "Running sequences preempted for KV cache room (vLLM's num_preemptions; recomputed when they resume)."},
-        {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full)."},
+        {"tandem:worker_rejected_total", "counter", "Requests a worker refused (queue full; prefills ahead, which a takeover then does itself, not counted)."},
         {"tandem:worker_busy_ratio", "gauge", "Share of a worker's uptime spent in model steps (an engine worker's steps"
             + " overlap: its figure is the mean number of steps in flight, and can pass 1)."},
         {"tandem:automatic_prefix_cache_hits_total", "counter", "New sequences started from the cached prefix of another."},

@@ -132,11 +132,14 @@ public final class TandemHttpServer {
     return Flow.fromMaterializer((mat, attributes) -> {
       ClientConnection client = new ClientConnection();
       return connections.track(Flow.<HttpRequest>create()
+          .map(r -> {
+            client.requested(r);
+            return withPath(r).addAttribute(ClientConnection.KEY, client);
+          })
           .watchTermination((m, done) -> {
-            done.whenComplete((d, t) -> client.closed());
+            done.whenComplete((d, t) -> client.requestsEnded(t));
             return m;
           })
-          .map(r -> withPath(r).addAttribute(ClientConnection.KEY, client))
           .via(route.flow(system)));
     });
   }

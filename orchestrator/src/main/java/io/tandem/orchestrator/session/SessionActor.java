@@ -79,7 +79,9 @@ import java.util.Set;
  * the prefill is still in flight goes out at once, as if it were done: the worker drops the prefill
  * for the newer request and keeps what it had synced and computed, and where it had not started it
  * answers {@link WorkerProtocol.Resync} and the session re-sends from there. Failures of a prefill
- * ahead are the takeover's to meet; the prefill itself is only dropped.
+ * ahead are the takeover's to meet; the prefill itself is only dropped, and a worker that refuses
+ * prefills ahead for good (a non-retryable {@link WorkerProtocol.Rejected}: one in front of a remote
+ * engine, whose engine prefills at the takeover from its own prefix cache) is not asked again.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A wait for a worker to
@@ -180,6 +182,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private List<Token> aheadPrefix;
   /** Whether the session has asked the directory for a large worker to prefill ahead on. */
   private boolean askedAhead;
+  /** Whether the large worker refused prefills ahead for good (one in front of a remote engine). */
+  private boolean aheadRefused;
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -275,7 +279,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    * model writes (see the class comment); binds a large worker first, asking the directory once.
    */
   private void prefillAhead() {
-    if (!settings.prefillAhead() || request.mode() != Mode.speculative || degraded || aheadId >= 0) return;
+    if (!settings.prefillAhead() || request.mode() != Mode.speculative || degraded || aheadRefused || aheadId >= 0) return;
     SyncEncoder.Binding b = sync.binding(Role.large);
     if (b.worker == null) {
       if (!askedAhead && !failover.hasLost(Role.large)) {
@@ -303,6 +307,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       sync.done(Role.large, aheadPrefix, List.of(), List.of());
     } else if (reply instanceof WorkerProtocol.Resync r) {
       sync.resync(Role.large, r.havePosition());
+    } else if (reply instanceof WorkerProtocol.Rejected r && !r.retryable()) {
+      aheadRefused = true; // a worker that does not prefill ahead (one in front of an engine): stop asking
+      getContext().getLog().debug("session {}: no prefills ahead: {}", request.sessionId(), r.reason());
     } else {
       getContext().getLog().debug("session {}: prefill ahead not taken: {}", request.sessionId(), reply);
     }

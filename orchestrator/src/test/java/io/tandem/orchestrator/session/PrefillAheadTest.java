@@ -12,6 +12,7 @@ import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.protocol.Chunk;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -49,6 +50,13 @@ class PrefillAheadTest {
    * answer} (with an empty {@link WorkerProtocol.Done}) and never otherwise.
    */
   private static List<WorkerProtocol.Generate> upToTheFirstTakeover(boolean ahead, boolean answer) throws Exception {
+    return upToTheFirstTakeover(ahead, answer ? Answer.DONE : Answer.NONE);
+  }
+
+  /** How the large worker (a probe) answers a prefill ahead. */
+  private enum Answer { DONE, NONE, REFUSED }
+
+  private static List<WorkerProtocol.Generate> upToTheFirstTakeover(boolean ahead, Answer answer) throws Exception {
     try (World w = new World(ConfigFactory.empty(), settings(ahead))) {
       // The small model's first pass waits for the first prefill ahead to be answered: the session
       // then knows what the large worker holds when the small model reaches its first trigger.
@@ -71,8 +79,10 @@ class PrefillAheadTest {
         if (!(m instanceof WorkerProtocol.Generate g)) continue;
         seen.add(g);
         if (!g.limits().prefillAhead()) break;
-        if (answer)
+        if (answer == Answer.DONE)
           g.replyTo().tell(new WorkerProtocol.Done(g.requestId(), null, List.of(), List.of(), false, 0, 0, 0, 0));
+        else if (answer == Answer.REFUSED)
+          g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.INVALID_REQUEST, "no prefills ahead here"));
         small.open.countDown();
       }
       assertFalse(end.isDone(), "the session waits for its takeover");
@@ -104,6 +114,16 @@ class PrefillAheadTest {
     assertEquals(0, takeover.basePosition(), "it counts the prompt brought ahead as held (a worker without it resyncs)");
     assertNull(takeover.prompt());
     assertEquals(TAKEOVER_START, target(takeover));
+  }
+
+  /** A worker in front of a remote engine refuses prefills ahead for good: it is not asked again. */
+  @Test
+  void aWorkerThatRefusesPrefillsAheadIsNotAskedAgainAndTheTakeoverBringsEverything() throws Exception {
+    List<WorkerProtocol.Generate> seen = upToTheFirstTakeover(true, Answer.REFUSED);
+    assertEquals(2, seen.size(), "one prefill ahead, refused, then the takeover");
+    assertEquals(-1, seen.get(1).basePosition());
+    assertNotNull(seen.get(1).prompt());
+    assertEquals(TAKEOVER_START, target(seen.get(1)));
   }
 
   @Test
