@@ -471,6 +471,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     ranked.removeAll(failover.lost());
     if (ranked.isEmpty()) return this; // none now: the first large step looks again, and waits
     sync.binding(Role.large).ranked = ranked;
+    noWorkerLog.served(Role.large);
     bind(Role.large, ranked.get(0));
     if (current != null && current.role() == Role.small) prefillAhead();
     return this;

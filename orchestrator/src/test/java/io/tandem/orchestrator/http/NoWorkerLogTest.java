@@ -64,7 +64,8 @@ class NoWorkerLogTest {
               TestServer.LARGE, server.gate, 1 << 20), WorkerSettings.defaults(), () -> new FifoQueue(1024)),
           "late-large-worker", DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       TestServer.eventually("a large worker is listed", () -> server.get("/health/ready").statusCode() == 200);
-      assertEquals(200, server.post(CHAT, LARGE, null).statusCode(), "the large model serves again");
+      // A speculative session, which binds its large worker to prefill ahead (tandem.session.prefill-ahead).
+      assertEquals(200, server.post(CHAT, SPECULATIVE + "}", null).statusCode(), "the large model serves again");
       List<String> ended = lines.at(Level.INFO).stream().map(ILoggingEvent::getFormattedMessage)
           .filter(m -> m.startsWith("a large worker serves sessions again")).toList();
       assertEquals(1, ended.size(), ended.toString());
