@@ -449,12 +449,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (current == null || current.role() != role || inFlight >= 0) return this; // an answer for a step gone by
     timers.cancel(WAIT_TIMER);
     SyncEncoder.Binding b = sync.binding(role);
-    // Not bound to any worker of the role yet: no cache to come back to, so load may choose.
-    boolean fresh = b.ranked.isEmpty();
-    List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(fresh
-        ? Affinity.rankByLoad(request.sessionId(), l.workers().workers(), this::name, l.workers().load(), settings.loadChoices())
-        : Affinity.rank(request.sessionId(), l.workers().workers(), this::name));
-    ranked.removeAll(failover.lost());
+    List<ActorRef<WorkerProtocol.Command>> ranked = ranked(l.workers(), b.ranked.isEmpty());
     if (ranked.isEmpty() && failover.hasLost(role)) return noWorkerLeft(role);
     if (ranked.isEmpty() && l.workers().gone()) return noWorker(role, "all have stopped");
     if (ranked.isEmpty()) return dispatch();
@@ -464,11 +459,22 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return dispatch();
   }
 
+  /**
+   * {@code workers} in this session's order of preference, the lost ones left out: by affinity, or,
+   * {@code fresh} (not bound to any worker of the role yet: no cache to come back to), the least
+   * loaded of its first choices first.
+   */
+  private List<ActorRef<WorkerProtocol.Command>> ranked(WorkerDirectory.Workers workers, boolean fresh) {
+    List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(fresh
+        ? Affinity.rankByLoad(request.sessionId(), workers.workers(), this::name, workers.load(), settings.loadChoices())
+        : Affinity.rank(request.sessionId(), workers.workers(), this::name));
+    ranked.removeAll(failover.lost());
+    return ranked;
+  }
+
   /** The large workers listed for a prefill ahead: bind the one a takeover would take, and prefill. */
   private Behavior<Command> onListedAhead(WorkerDirectory.Workers workers) {
-    List<ActorRef<WorkerProtocol.Command>> ranked = new ArrayList<>(Affinity.rankByLoad(request.sessionId(),
-        workers.workers(), this::name, workers.load(), settings.loadChoices()));
-    ranked.removeAll(failover.lost());
+    List<ActorRef<WorkerProtocol.Command>> ranked = ranked(workers, true);
     if (ranked.isEmpty()) return this; // none now: the first large step looks again, and waits
     sync.binding(Role.large).ranked = ranked;
     noWorkerLog.served(Role.large);
