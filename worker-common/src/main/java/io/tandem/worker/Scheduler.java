@@ -83,6 +83,13 @@ final class Scheduler<R extends Scheduler.Running> {
    * recently preempted first, as vLLM puts preempted requests back at the front of its queue.
    */
   private final Deque<R> preempted = new ArrayDeque<>();
+  /**
+   * Prefills ahead ({@link io.tandem.protocol.worker.WorkerProtocol.Limits#prefillAhead}) taken for
+   * the next admission, outside the admission queue: work a session does not wait for, so it never
+   * holds a place in the bounded queue (nor a tenant's share of it) that a request could have had,
+   * and it is admitted after every waiting request.
+   */
+  private final Deque<PendingRequest> aheads = new ArrayDeque<>();
   /** The model's cache accounting; null when its sequences hold no cache of their own (a remote engine's). */
   private final Caches caches;
   /** Access order: iteration starts at the least recently used session. */
@@ -109,19 +116,29 @@ final class Scheduler<R extends Scheduler.Running> {
     this.caches = caches;
   }
 
-  /** Queues a request; false when the queue is full (the worker rejects it). */
+  /**
+   * Queues a request; false when the queue is full (the worker rejects it). A prefill ahead is
+   * taken only while the running batch has room for it beside everything running, preempted,
+   * queued and ahead of it ({@code max-batch}, one sequence with batching off), so that it starts at
+   * the next admission and never delays nor displaces a request; false otherwise (its session's
+   * takeover prefills instead).
+   */
   boolean enqueue(PendingRequest request) {
-    return waiting.offer(request);
+    if (!request.request().limits().prefillAhead()) return waiting.offer(request);
+    if (running.size() + preempted.size() + waiting.size() + aheads.size() >= settings.effectiveBatch()) return false;
+    return aheads.add(request);
   }
 
   /**
    * The next waiting request to admit when the running batch has room ({@code max-batch}, or one
-   * sequence when batching is off) and no preempted request waits to resume; null otherwise or when
-   * nothing waits. The worker syncs the request's session and then either {@link #start}s it or
-   * answers it at once.
+   * sequence when batching is off) and no preempted request waits to resume, queued requests before
+   * prefills ahead; null otherwise or when nothing waits. The worker syncs the request's session and
+   * then either {@link #start}s it or answers it at once.
    */
   PendingRequest nextToAdmit() {
-    return running.size() < settings.effectiveBatch() && preempted.isEmpty() ? waiting.poll() : null;
+    if (running.size() >= settings.effectiveBatch() || !preempted.isEmpty()) return null;
+    PendingRequest next = waiting.poll();
+    return next != null ? next : aheads.poll();
   }
 
   /**
@@ -215,6 +232,7 @@ final class Scheduler<R extends Scheduler.Running> {
   /** Drops a session's waiting, preempted and running requests (cancelled, released or re-sent). */
   void drop(String sessionId) {
     waiting.remove(sessionId);
+    aheads.removeIf(p -> p.sessionId().equals(sessionId));
     preempted.removeIf(r -> r.sessionId().equals(sessionId));
     running.removeIf(r -> r.sessionId().equals(sessionId));
   }
@@ -246,7 +264,7 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /** Whether another forward pass is due: something runs or waits. */
   boolean hasWork() {
-    return !running.isEmpty() || !preempted.isEmpty() || waiting.size() > 0;
+    return !running.isEmpty() || !preempted.isEmpty() || waiting.size() > 0 || !aheads.isEmpty();
   }
 
   /** The session's view, marking it used; null when this worker holds none. */

@@ -39,7 +39,8 @@ final class StepSync {
 
   /**
    * Queues {@code g} for admission, or answers {@link WorkerProtocol.Rejected} ({@link
-   * FailureCode#QUEUE_FULL}) when the queue is full; {@code worker} names the worker in the reason.
+   * FailureCode#QUEUE_FULL}) when the queue is full, or for a prefill ahead when the running batch
+   * has no room to spare ({@link Scheduler#enqueue}); {@code worker} names the worker in the reason.
    *
    * @return whether the request was queued
    */
@@ -53,8 +54,10 @@ final class StepSync {
     if (scheduler.enqueue(new PendingRequest(g, arrivedNanos))) return true;
     // A prefill ahead refused costs its session nothing (the takeover prefills instead): not a rejection to alert on.
     if (!g.limits().prefillAhead()) metrics.rejected++;
-    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL,
-        worker + " queue is full (" + scheduler.waiting() + " waiting)"));
+    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL, g.limits().prefillAhead()
+        ? worker + " has no room in its running batch to prefill ahead (" + scheduler.running() + " running, "
+            + scheduler.waiting() + " waiting); the takeover prefills instead"
+        : worker + " queue is full (" + scheduler.waiting() + " waiting)"));
     return false;
   }
 

@@ -108,6 +108,41 @@ class SchedulerTest {
     assertEquals("a", s.nextToAdmit().sessionId());
   }
 
+  static PendingRequest ahead(String session) {
+    WorkerProtocol.Generate g = new WorkerProtocol.Generate(session, "t", 2, 0, null, List.of(),
+        WorkerProtocol.Limits.PREFILL_AHEAD, SamplingParams.GREEDY, false, null);
+    return new PendingRequest(g, 0);
+  }
+
+  @Test
+  void aPrefillAheadNeverTakesAPlaceInTheQueue() {
+    Scheduler<Req> s = scheduler(8, true, 1 << 20, 512);
+    assertTrue(s.enqueue(ahead("x")));
+    assertTrue(s.enqueue(ahead("y")));
+    for (String id : List.of("a", "b", "c")) assertTrue(s.enqueue(pending(id)), "the queue of three is still free for " + id);
+    assertFalse(s.enqueue(pending("d")), "the queue holds three requests");
+    assertEquals(List.of("a", "b", "c", "x", "y"),
+        java.util.stream.Stream.generate(s::nextToAdmit).limit(5).map(PendingRequest::sessionId).toList(),
+        "queued requests are admitted before prefills ahead that came first");
+  }
+
+  @Test
+  void aPrefillAheadIsTakenOnlyWhileTheBatchHasRoomForItBesideEverythingElse() {
+    Scheduler<Req> s = scheduler(3, true, 1 << 20, 512);
+    start(s, pending("running"));
+    assertTrue(s.enqueue(pending("queued")));
+    assertTrue(s.enqueue(ahead("x")), "one running, one queued: room for a third");
+    assertFalse(s.enqueue(ahead("y")), "no room left in a batch of three");
+    s.drop("x");
+    assertTrue(s.enqueue(ahead("y")), "a dropped prefill ahead frees its room");
+    assertTrue(s.hasWork());
+
+    Scheduler<Req> off = scheduler(16, false, 1 << 20, 512);
+    assertTrue(off.enqueue(ahead("x")), "with batching off, taken while nothing runs");
+    start(off, off.nextToAdmit());
+    assertFalse(off.enqueue(ahead("y")), "with batching off, not while something runs");
+  }
+
   @Test
   void aLongPromptIsPrefilledInChunksBesideTheDecodes() {
     Scheduler<Req> s = scheduler(16, true, 1 << 20, 4);
