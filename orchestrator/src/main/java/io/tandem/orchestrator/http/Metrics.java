@@ -179,7 +179,8 @@ public final class Metrics {
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
         {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches (none for an engine worker: its engine"
             + " holds them, and tells in its own metrics)."},
-        {"tandem:kv_cache_sessions", "gauge", "Sessions whose cache a worker holds."},
+        {"tandem:kv_cache_sessions", "gauge", "Live sessions whose cache a worker holds (the caches finished sessions left as"
+            + " prefixes for new ones are not counted; their bytes are in tandem:kv_cache_usage_bytes)."},
         {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache (prefills ahead not counted)."},
         {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache (prefills ahead not counted)."},
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},
