@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(
     name = "tandem",
     mixinStandardHelpOptions = true,
-    version = "tandem 0.1.0",
+    version = "tandem " + io.tandem.protocol.TandemVersion.NUMBER,
     description = "Speculative Thinking inference server: a small reasoning model writes, a large model takes over at reflection points.",
     subcommands = {
       GenerateCommand.class,

@@ -30,6 +30,7 @@ import akka.http.scaladsl.model.EntityStreamSizeException;
 import akka.pattern.AskTimeoutException;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.TandemVersion;
 import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
 import java.io.InputStream;
@@ -59,7 +60,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ApiRoutes extends AllDirectives {
   private static final Logger LOG = LoggerFactory.getLogger(ApiRoutes.class);
-  private static final String ENDPOINTS = "/v1/chat/completions, /v1/completions, /v1/models, /tokenize, /detokenize, /health/ready, /metrics";
+  private static final String ENDPOINTS = "/v1/chat/completions, /v1/completions, /v1/models, /tokenize, /detokenize, /health/ready, /metrics, /version";
   /** Prometheus' text exposition format, version 0.0.4, as its scrapers ask for it. */
   private static final ContentType.WithCharset PROMETHEUS_TEXT =
       MediaTypes.customWithOpenCharset("text", "plain", Map.of("version", "0.0.4"), false).toContentType(HttpCharsets.UTF_8);
@@ -201,6 +202,8 @@ final class ApiRoutes extends AllDirectives {
             pathEnd(() -> get(() -> live)),
             path("live", () -> get(() -> live)),
             path("ready", () -> get(() -> completeWithFuture(ready()))))),
+        // vLLM's: the server's version, for clients and dashboards that check what they talk to.
+        path("version", () -> get(() -> complete(json(200, Map.of("version", TandemVersion.NUMBER))))),
         path("metrics", () -> get(() -> completeWithFuture(
             workers.scrape().thenApply(ws -> HttpResponse.create().withEntity(PROMETHEUS_TEXT, metrics.render(ws)))))),
         pathSingleSlash(() -> page),

@@ -34,6 +34,14 @@ class PlainClientsTest {
     assertTrue(models.body().contains("\"object\":\"list\""), models.body());
   }
 
+  /** vLLM's {@code GET /version}, which clients and dashboards read without a key: {@code {"version": "..."}}. */
+  @Test
+  void versionIsAnsweredAsVllmAnswersIt() throws Exception {
+    RawExchange version = RawExchange.send(server, "GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assertEquals(200, version.status(), version.head() + version.body());
+    assertEquals("{\"version\":\"" + io.tandem.protocol.TandemVersion.NUMBER + "\"}", version.body());
+  }
+
   /** An empty Host is what a client sends for a target without an authority (RFC 9112, section 3.2). */
   @Test
   void anHttp11RequestWithAnEmptyHostHeaderIsAnswered() throws Exception {
