@@ -1,0 +1,44 @@
+package io.tandem.ops.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/** The one Akka warning a clean stop of another node brings is dropped by the shipped logback.xml; others are kept. */
+class PeerStoppedNoiseTest {
+  private static final String ABORTED = "[outbound connection to [akka://tandem@127.0.0.1:25521], control stream] Upstream"
+      + " failed, cause: StreamTcpException: The connection has been aborted";
+
+  @Test
+  void theAbortedOutboundStreamWarningIsDroppedAndOtherLinesAreKept() {
+    LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+    assertTrue(context.getTurboFilterList().stream().anyMatch(f -> f instanceof PeerStoppedNoise),
+        "logback.xml installs the filter: " + context.getTurboFilterList());
+    Logger materializer = context.getLogger(PeerStoppedNoise.LOGGER);
+    Logger cluster = context.getLogger("akka.cluster.Cluster");
+    ListAppender<ILoggingEvent> seen = new ListAppender<>();
+    seen.start();
+    materializer.addAppender(seen);
+    cluster.addAppender(seen);
+    try {
+      materializer.warn(ABORTED);
+      materializer.error(ABORTED);
+      materializer.warn("[outbound connection to [akka://tandem@127.0.0.1:25521], message stream] Upstream failed, cause:"
+          + " StreamTcpException: Connection refused");
+      cluster.warn(ABORTED);
+      assertEquals(List.of("ERROR " + ABORTED, "WARN [outbound connection to [akka://tandem@127.0.0.1:25521], message stream]"
+              + " Upstream failed, cause: StreamTcpException: Connection refused", "WARN " + ABORTED),
+          seen.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList());
+    } finally {
+      materializer.detachAppender(seen);
+      cluster.detachAppender(seen);
+    }
+  }
+}
