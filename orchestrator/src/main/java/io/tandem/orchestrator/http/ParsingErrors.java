@@ -11,7 +11,10 @@ import akka.http.scaladsl.model.ErrorInfo;
 import akka.http.scaladsl.model.StatusCode;
 import akka.http.scaladsl.model.StatusCodes;
 import akka.http.scaladsl.settings.ServerSettings;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -76,6 +79,13 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   private static final Pattern BAD_TARGET = Pattern.compile(
       "Illegal request-target: (?:Invalid input '(.+?)'[, ]|Unexpected end of input).* \\(line \\d+, column (\\d+)\\)");
 
+  /**
+   * Each server's metrics, by the settings it was bound with: akka-http hands the handler that
+   * instance, so that its answers count in {@code tandem:http_responses_total} of the server that
+   * sent them, as every other answer does (each request counts there once, by its log line's status).
+   */
+  private static final Map<ServerSettings, Metrics> COUNTED_IN = Collections.synchronizedMap(new IdentityHashMap<>());
+
   /** The CORS headers of every answer. */
   private final List<HttpHeader> cors;
 
@@ -95,6 +105,16 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     }
   }
 
+  /** Counts the answers of the server bound with {@code settings} in {@code metrics}, until {@link #forget}. */
+  static void countIn(akka.http.javadsl.settings.ServerSettings settings, Metrics metrics) {
+    COUNTED_IN.put((ServerSettings) settings, metrics);
+  }
+
+  /** The server bound with {@code settings} is gone. */
+  static void forget(akka.http.javadsl.settings.ServerSettings settings) {
+    COUNTED_IN.remove((ServerSettings) settings);
+  }
+
   @Override
   public final HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
     boolean connect = info.summary().equals(CONNECT);
@@ -110,6 +130,8 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     line.status = code;
     line.error = error.getMessage();
     line.finish();
+    Metrics metrics = COUNTED_IN.get(settings);
+    if (metrics != null) metrics.response(Metrics.NO_TENANT, code);
     HttpResponse answer = error.toResponse().addHeaders(cors).addHeader(RawHeader.create(ApiRoutes.REQUEST_ID, line.id));
     return connect ? answer.addHeader(Allow.create(ApiRoutes.SERVED_METHODS.toArray(HttpMethod[]::new))) : answer;
   }

@@ -70,8 +70,13 @@ public final class TandemHttpServer {
       throw new IllegalArgumentException("refusing to serve " + settings.host() + " with no API keys configured: anyone"
           + " could use the models. Configure tandem.http.api-keys (or --api-keys FILE), or bind 127.0.0.1");
     TandemHttpServer server = new TandemHttpServer(system, sessions, settings);
-    return Http.get(system).newServerAt(settings.host(), settings.port()).withSettings(serverSettings(system, settings))
-        .bindFlow(server.perConnection()).thenApply(b -> {
+    ServerSettings serverSettings = serverSettings(system, settings);
+    ParsingErrors.countIn(serverSettings, server.metrics);
+    return Http.get(system).newServerAt(settings.host(), settings.port()).withSettings(serverSettings)
+        .bindFlow(server.perConnection()).whenComplete((b, failed) -> {
+          if (failed != null) ParsingErrors.forget(serverSettings);
+          else b.whenTerminated().thenRun(() -> ParsingErrors.forget(serverSettings));
+        }).thenApply(b -> {
       server.binding = b;
       server.registerShutdown();
       if (settings.open())

@@ -44,6 +44,22 @@ class UnreadableRequestsTest {
     assertFalse(a.message().contains("akka.http"), "no advice for the server's operator: " + a.message());
   }
 
+  /** Each such answer counts in /metrics as its log line has it, as every other answer does. */
+  @Test
+  void answersToRequestsThatCannotBeReadCountInTheMetrics() throws Exception {
+    double before400 = server.count("tandem:http_responses_total{status=\"400\"}");
+    double before405 = server.count("tandem:http_responses_total{status=\"405\"}");
+    String unauthenticated400 = "tandem:tenant_http_responses_total{tenant=\"unauthenticated\",status=\"400\"}";
+    double beforeUnauthenticated = server.count(unauthenticated400);
+    assertEquals(400, send("GET v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status());
+    assertEquals(400, send("GET /v1/models HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n").status());
+    assertEquals(405, send("CONNECT x:443 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status());
+    assertEquals(before400 + 2, server.count("tandem:http_responses_total{status=\"400\"}"));
+    assertEquals(before405 + 1, server.count("tandem:http_responses_total{status=\"405\"}"));
+    assertEquals(beforeUnauthenticated + 2, server.count(unauthenticated400),
+        "answered before any key was read: the unauthenticated tenant's");
+  }
+
   /**
    * Shorter than the longest method: akka-http decides from the first byte that no method of HTTP
    * begins with, not after a method's worth of bytes that such a request never sends.
