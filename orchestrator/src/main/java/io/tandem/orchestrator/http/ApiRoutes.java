@@ -416,10 +416,14 @@ final class ApiRoutes extends AllDirectives {
   /**
    * A request body akka-http could not read ({@code extractStrictEntity}, {@code decodeRequest}), as
    * what the client can act on: one that did not arrive in full within {@code
-   * tandem.http.body-read-timeout} is a 408; one whose {@code Content-Encoding} could not be undone
+   * tandem.http.body-read-timeout} is a 408; one over {@code tandem.http.max-body-size} in chunks or
+   * once decoded, the limit's 413; one whose {@code Content-Encoding} could not be undone
    * (akka-http reports every failure of an encoded body so) or whose chunks are malformed, a 400.
    */
   private ApiError unreadableBody(akka.http.scaladsl.model.IllegalRequestException e, HttpRequest request) {
+    // Over the limit in chunks, or once decoded ("Request too large"): the limit's 413, as with a Content-Length.
+    if (e.status().intValue() == StatusCodes.PAYLOAD_TOO_LARGE.intValue() || e.info().summary().startsWith("Request too large"))
+      return tooLarge();
     boolean chunked = request.entity().isChunked();
     if (e.status().intValue() == StatusCodes.REQUEST_TIMEOUT.intValue())
       return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive in full"

@@ -140,6 +140,32 @@ class HostileRequestsTest {
     assertEquals(401, key.statusCode());
   }
 
+  /**
+   * A body over the limit is a 413 naming the setting however it came: in chunks (no Content-Length
+   * to refuse it by at once) or compressed (the limit holds for what it decodes to).
+   */
+  @Test
+  void aBodyOverTheLimitIsA413InChunksOrCompressedToo() throws Exception {
+    byte[] body = ("{\"model\":\"tandem\",\"x\":\"" + "a".repeat(100_000) + "\"}").getBytes(StandardCharsets.UTF_8);
+    java.net.http.HttpRequest.Builder chunked = java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.base + CHAT))
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body)));
+    java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(zipped)) {
+      gz.write(body);
+    }
+    assertTrue(zipped.size() < 64 * 1024, "compressed, the body is under the limit: " + zipped.size());
+    java.net.http.HttpRequest.Builder gzip = java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.base + CHAT))
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(zipped.toByteArray())).header("Content-Encoding", "gzip");
+    for (java.net.http.HttpRequest.Builder b : List.of(chunked, gzip)) {
+      java.net.http.HttpRequest request = b.header("Content-Type", "application/json").header("Authorization", "Bearer " + KEY)
+          .build();
+      HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+      assertEquals(413, r.statusCode(), request.headers() + ": " + r.body());
+      assertTrue(r.body().contains("\"code\":\"request_too_large\""), r.body());
+      assertTrue(r.body().contains("this server's limit (tandem.http.max-body-size)"), r.body());
+    }
+  }
+
   @Test
   void refusalsOfValuesNameTheValueAndWhatIsAccepted() throws Exception {
     ObjectMapper json = new ObjectMapper();
