@@ -63,9 +63,10 @@ public record CompletionRequest(
    * stop_token_ids} ends the output after the first token of these ids (its text written, a special
    * token's being empty), with {@code stop_reason} that id. The ids are those of the model that
    * writes the token: the two models of a pair share a vocabulary (the paper's are both Qwen2.5's).
+   * {@code stopTokenIds} keeps them as sent, so that a refusal names the element at fault.
    */
-  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds, Set<Integer> stopTokenIds) {
-    static final EngineFields NONE = new EngineFields(false, false, Set.of());
+  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds, List<Integer> stopTokenIds) {
+    static final EngineFields NONE = new EngineFields(false, false, List.of());
   }
 
   static final int MAX_STOP = 4;
@@ -261,7 +262,7 @@ public record CompletionRequest(
       if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(f) && !VLLM_NEUTRAL.containsKey(f)) {
         String hint = (chat ? COMPLETIONS_ONLY : CHAT_ONLY).contains(f)
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
-        throw ApiError.invalid(f, "unrecognized request argument supplied to " + endpoint + ": " + f + hint);
+        throw ApiError.invalid(clip(f), "unrecognized request argument supplied to " + endpoint + ": " + clip(f) + hint);
       }
       JsonNode v = body.get(f);
       Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
@@ -338,7 +339,7 @@ public record CompletionRequest(
       for (Iterator<String> it = so.fieldNames(); it.hasNext(); ) {
         String f = it.next();
         if (!f.equals("include_usage") && !f.equals("continuous_usage_stats") && !f.equals("include_obfuscation"))
-          throw ApiError.invalid("stream_options." + f, "unrecognized field in stream_options: " + f
+          throw ApiError.invalid("stream_options." + clip(f), "unrecognized field in stream_options: " + clip(f)
               + " (include_usage is supported, and continuous_usage_stats and include_obfuscation false)");
       }
       Boolean iu = bool((ObjectNode) so, "include_usage", "stream_options.");
@@ -380,7 +381,9 @@ public record CompletionRequest(
           Map<String, Object> map = Json.MAPPER.convertValue(overrides, Map.class);
           config = config.withOverrides(map);
         } catch (InvalidConfigException e) {
-          throw ApiError.invalid(e.key() == null ? "tandem" : "tandem." + e.key(), "tandem: " + stripSource(e.getMessage()));
+          String message = stripSource(e.getMessage());
+          throw ApiError.invalid(e.key() == null ? "tandem" : "tandem." + clip(e.key()),
+              "tandem: " + (e.key() == null ? message : message.replace(e.key(), clip(e.key()))));
         } catch (IllegalArgumentException e) {
           throw ApiError.invalid("tandem", "tandem: " + stripSource(e.getMessage()));
         }
@@ -513,10 +516,10 @@ public record CompletionRequest(
     return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds, stopTokenIds(body.get("stop_token_ids")));
   }
 
-  private static Set<Integer> stopTokenIds(JsonNode ids) {
-    if (ids == null || ids.isNull()) return Set.of();
+  private static List<Integer> stopTokenIds(JsonNode ids) {
+    if (ids == null || ids.isNull()) return List.of();
     if (!ids.isArray()) throw ApiError.invalid("stop_token_ids", "stop_token_ids must be a list of token ids, got " + Json.kind(ids));
-    return Set.copyOf(tokenIds(ids, "stop_token_ids", TOKEN_IDS));
+    return tokenIds(ids, "stop_token_ids", TOKEN_IDS);
   }
 
   /** How a list of token ids is described when one of its elements is not a token id. */
@@ -562,14 +565,17 @@ public record CompletionRequest(
    * refuses such a token id in a prompt (vLLM refuses out-of-vocabulary ids in a prompt likewise):
    * an id the model cannot write would never stop the output.
    *
-   * @throws ApiError 400 naming the field, the id and the vocabulary's size
+   * @throws ApiError 400 naming the first element outside it ({@code stop_token_ids[1]}, also its
+   *     {@code param}), its id and the vocabulary's size
    */
   void checkStopTokenIds(int vocabSize) {
-    if (vocabSize <= 0 || engine.stopTokenIds().isEmpty()) return;
-    int highest = java.util.Collections.max(engine.stopTokenIds());
-    if (highest >= vocabSize)
-      throw ApiError.invalid("stop_token_ids", "stop_token_ids has token id " + highest + ", outside the model's vocabulary of "
-          + vocabSize + " tokens (ids 0 to " + (vocabSize - 1) + ")");
+    List<Integer> ids = engine.stopTokenIds();
+    for (int i = 0; vocabSize > 0 && i < ids.size(); i++) {
+      String element = "stop_token_ids[" + i + "]";
+      if (ids.get(i) >= vocabSize)
+        throw ApiError.invalid(element, element + " is token id " + ids.get(i) + ", outside the model's vocabulary of "
+            + vocabSize + " tokens (ids 0 to " + (vocabSize - 1) + ")");
+    }
   }
 
   /**
@@ -646,7 +652,7 @@ public record CompletionRequest(
         if (f.equals("audio") && !v.isNull())
           throw ApiError.unsupported(p + "." + f, p + ".audio: audio messages are not supported");
         if (!f.equals("role") && !f.equals("content") && !f.equals("name") && !MESSAGE_ECHOES.contains(f))
-          throw ApiError.invalid(p + "." + f, p + " has an unrecognized field '" + clip(f) + "' (a message has role and content)");
+          throw ApiError.invalid(p + "." + clip(f), p + " has an unrecognized field '" + clip(f) + "' (a message has role and content)");
       }
       JsonNode role = msg.get("role");
       if (role == null || !role.isTextual())

@@ -41,7 +41,8 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     for (Iterator<String> it = body.fieldNames(); it.hasNext(); ) {
       String f = it.next();
       if (!(detokenize ? DETOKENIZE : TOKENIZE).contains(f))
-        throw ApiError.invalid(f, "unrecognized request argument supplied to " + endpoint + ": " + f);
+        throw ApiError.invalid(CompletionRequest.clip(f), "unrecognized request argument supplied to " + endpoint + ": "
+            + CompletionRequest.clip(f));
     }
     JsonNode model = body.get("model");
     if (model != null && !model.isNull()) {

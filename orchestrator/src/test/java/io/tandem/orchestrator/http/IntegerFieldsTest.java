@@ -45,7 +45,7 @@ class IntegerFieldsTest {
   void aWholeNumberWrittenWithAFractionIsTheIntegerInEveryIntegerField() {
     assertEquals(7L, completion(",\"seed\":7.0").sampling().seed());
     assertEquals(-3L, completion(",\"seed\":-3e0").sampling().seed());
-    assertEquals(Set.of(5, 9), completion(",\"stop_token_ids\":[5.0,9]").engine().stopTokenIds());
+    assertEquals(List.of(5, 9), completion(",\"stop_token_ids\":[5.0,9]").engine().stopTokenIds());
     assertEquals(List.of(1, 2), completion(",\"prompt\":[1.0,2]").promptTokenIds());
     assertEquals(List.of(3), parse("{\"prompt\":[[3.0]]}", false).promptTokenIds());
     assertEquals(List.of(4, 5), detokenized("[4.0,5]"));
@@ -181,10 +181,10 @@ class IntegerFieldsTest {
 
   @Test
   void aStopTokenIdOutsideTheVocabularyIsA400NamingItAndTheVocabularysSize() {
-    CompletionRequest r = completion(",\"stop_token_ids\":[5,1000000000,99]");
+    CompletionRequest r = completion(",\"stop_token_ids\":[5,5,1000000000,100]");
     OpenAi.Error e = refusal(() -> r.checkStopTokenIds(100));
-    assertEquals("stop_token_ids has token id 1000000000, outside the model's vocabulary of 100 tokens (ids 0 to 99)", e.message());
-    assertEquals("stop_token_ids", e.param());
+    assertEquals("stop_token_ids[2] is token id 1000000000, outside the model's vocabulary of 100 tokens (ids 0 to 99)", e.message());
+    assertEquals("stop_token_ids[2]", e.param(), "the first element at fault, counted as sent (a repeated id included)");
     assertEquals("invalid_request_error", e.type());
     r.checkStopTokenIds(0); // a model without a fixed vocabulary: nothing to check against
     completion(",\"stop_token_ids\":[0,99]").checkStopTokenIds(100);

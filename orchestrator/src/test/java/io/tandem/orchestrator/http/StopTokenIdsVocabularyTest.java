@@ -49,9 +49,9 @@ class StopTokenIdsVocabularyTest {
     HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":2,\"stop_token_ids\":[3,100]}", null);
     assertEquals(400, r.statusCode(), r.body());
     JsonNode error = new ObjectMapper().readTree(r.body()).path("error");
-    assertEquals("stop_token_ids has token id 100, outside the model's vocabulary of 100 tokens (ids 0 to 99)",
+    assertEquals("stop_token_ids[1] is token id 100, outside the model's vocabulary of 100 tokens (ids 0 to 99)",
         error.path("message").asText());
-    assertEquals("stop_token_ids", error.path("param").asText());
+    assertEquals("stop_token_ids[1]", error.path("param").asText(), "the element at fault, as for a negative id");
     assertEquals("invalid_request_error", error.path("type").asText());
   }
 

@@ -139,6 +139,15 @@ class VllmRequestFieldsTest {
     HttpResponse<String> foo = chat(",\"foo\":1");
     assertEquals(400, foo.statusCode());
     assertTrue(error(foo).get("message").asText().startsWith("unrecognized request argument"), foo.body());
+    // A name as long as the body allows is shortened in the answer, as long values are, not echoed whole.
+    String longName = "x".repeat(200_000);
+    for (String f : List.of("\"" + longName + "\":1", "\"stream\":true,\"stream_options\":{\"" + longName + "\":1}",
+        "\"tandem\":{\"" + longName + "\":1}")) {
+      HttpResponse<String> r = chat("," + f);
+      assertEquals(400, r.statusCode(), r.body().substring(0, Math.min(300, r.body().length())));
+      assertTrue(r.body().length() < 1_000, "an answer of " + r.body().length() + " characters");
+      assertTrue(error(r).get("param").asText().endsWith("..."), error(r).get("param").asText());
+    }
   }
 
   /**
