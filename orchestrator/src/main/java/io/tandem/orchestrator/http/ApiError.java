@@ -52,6 +52,17 @@ public final class ApiError extends RuntimeException {
     return new ApiError(400, "invalid_request_error", param, null, message, 0);
   }
 
+  /**
+   * The answer to a request whose client closed its connection before it ended (logged as 499,
+   * nginx's "client closed request"): nobody reads it, unless the client only shut down its sending
+   * side (a TCP half-close), which counts as leaving here as with nginx and vLLM's server.
+   */
+  static ApiError clientClosed() {
+    return new ApiError(400, "invalid_request_error", null, "client_closed_request", "the client closed the connection, or"
+        + " shut down its sending side (a TCP half-close), which counts as leaving; to have the connection closed after"
+        + " the answer, send Connection: close instead", 0);
+  }
+
   /** 400 for a feature the server does not offer. */
   public static ApiError unsupported(String param, String message) {
     return new ApiError(400, "invalid_request_error", param, "unsupported_parameter", message, 0);

@@ -386,8 +386,7 @@ final class ApiRoutes extends AllDirectives {
    * "client closed request"), as a request whose client leaves later is; not a server error.
    */
   private HttpResponse clientClosed(RequestLog.Entry log) {
-    ApiError e = new ApiError(400, "invalid_request_error", null, "client_closed_request",
-        "the client closed the connection", 0);
+    ApiError e = ApiError.clientClosed();
     log.status = 499;
     log.error = e.getMessage();
     metrics.response(log.tenant == null ? Metrics.NO_TENANT : log.tenant, 499);

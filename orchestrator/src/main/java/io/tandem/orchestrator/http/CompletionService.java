@@ -342,10 +342,11 @@ final class CompletionService {
 
     /** The events ended before the session did: the client closed its connection, nobody reads this. */
     HttpResponse clientLeft() {
+      ApiError e = ApiError.clientClosed();
       log.status = 499;
-      log.error = "the client closed the connection";
+      log.error = e.getMessage();
       metrics.response(permit.tenant(), 499); // as the request log counts it (nginx's "client closed request")
-      return new ApiError(400, "invalid_request_error", null, "client_closed_request", log.error, 0).toResponse();
+      return e.toResponse();
     }
 
     HttpResponse respond(int status, HttpResponse r) {

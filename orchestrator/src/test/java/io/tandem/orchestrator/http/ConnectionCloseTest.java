@@ -52,4 +52,35 @@ class ConnectionCloseTest {
       assertTrue(r.body().contains("data: [DONE]"), version + ": " + r.body());
     }
   }
+
+  /**
+   * A client that shuts down its sending side after a keep-alive request (a TCP half-close) counts
+   * as gone, as with nginx and vLLM's server, and should it still read, the answer says what to send
+   * instead; after {@code Connection: close} the same half-close gets the answer.
+   */
+  @Test
+  void aHalfCloseAfterAKeepAliveRequestCountsAsLeavingAndTheAnswerSaysWhatToSendInstead() throws Exception {
+    String body = BODY.replace("\"stream\":true", "\"stream\":false");
+    double closedBefore = server.count("tandem:http_responses_total{status=\"499\"}");
+    String left = halfClosed("HTTP/1.1\r\nHost: 127.0.0.1", body);
+    assertTrue(left.startsWith("HTTP/1.1 400"), left);
+    assertTrue(left.contains("\"code\":\"client_closed_request\"") && left.contains("send Connection: close instead"), left);
+    TestServer.eventually("logged and counted as 499", () -> server.count("tandem:http_responses_total{status=\"499\"}")
+        == closedBefore + 1);
+    String answered = halfClosed("HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close", body);
+    assertTrue(answered.startsWith("HTTP/1.1 200") && answered.contains("\"finish_reason\":\"length\""), answered);
+  }
+
+  /** Everything the server writes to a request sent as {@code version} headers and {@code body}, then a half-close. */
+  private static String halfClosed(String version, String body) throws Exception {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(("POST /v1/chat/completions " + version + "\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().write(bytes);
+      socket.shutdownOutput();
+      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
 }
