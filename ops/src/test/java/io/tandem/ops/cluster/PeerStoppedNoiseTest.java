@@ -3,6 +3,7 @@ package io.tandem.ops.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -27,6 +28,11 @@ class PeerStoppedNoiseTest {
     seen.start();
     materializer.addAppender(seen);
     cluster.addAppender(seen);
+    // Other tests of the run may have quietened Akka's loggers: the levels logback.xml gives them, for this test.
+    Level materializerLevel = materializer.getLevel();
+    Level clusterLevel = cluster.getLevel();
+    materializer.setLevel(Level.WARN);
+    cluster.setLevel(Level.WARN);
     try {
       materializer.warn(ABORTED);
       materializer.error(ABORTED);
@@ -37,6 +43,8 @@ class PeerStoppedNoiseTest {
               + " Upstream failed, cause: StreamTcpException: Connection refused", "WARN " + ABORTED),
           seen.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList());
     } finally {
+      materializer.setLevel(materializerLevel);
+      cluster.setLevel(clusterLevel);
       materializer.detachAppender(seen);
       cluster.detachAppender(seen);
     }
