@@ -38,12 +38,12 @@ public final class JsonInteger {
    * A number as a message shows it: an integer in its digits as written, another in plain digits
    * where that stays short ({@code 7} for 7.0, {@code 1.5}, {@code 100000000000000000000} for 1e20),
    * else in scientific notation ({@code 1E+300}), never Java's {@code 1.0E20}; a value that is no
-   * number as JSON writes it.
+   * number as JSON writes it; either {@link io.tandem.protocol.text.Clipped clipped}.
    */
   public static String show(JsonNode v) {
     if (v == null) return "null";
-    if (!v.isNumber()) return v.toString();
-    if (v.isIntegralNumber()) return v.asText();
+    if (!v.isNumber()) return io.tandem.protocol.text.Clipped.of(v.toString());
+    if (v.isIntegralNumber()) return io.tandem.protocol.text.Clipped.of(v.asText());
     if ((v.isDouble() || v.isFloat()) && !Double.isFinite(v.doubleValue())) return "a number beyond a 64-bit float's range";
     java.math.BigDecimal d = v.decimalValue().stripTrailingZeros();
     String plain = d.toPlainString();

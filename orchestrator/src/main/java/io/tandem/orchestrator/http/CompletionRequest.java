@@ -816,7 +816,6 @@ public record CompletionRequest(
   }
 
   static String clip(String s) {
-    if (s == null) return "null";
-    return s.length() > 64 ? s.substring(0, 64) + "..." : s;
+    return io.tandem.protocol.text.Clipped.of(s);
   }
 }

@@ -148,6 +148,12 @@ class VllmRequestFieldsTest {
       assertTrue(r.body().length() < 1_000, "an answer of " + r.body().length() + " characters");
       assertTrue(error(r).get("param").asText().endsWith("..."), error(r).get("param").asText());
     }
+    // A long value of the wrong type in the tandem object, as elsewhere.
+    for (String key : List.of("max_target_tokens", "begin_token_num", "choose_large", "TRIGGER_TOKENS")) {
+      HttpResponse<String> r = chat(",\"tandem\":{\"" + key + "\":\"" + longName + "\"}");
+      assertEquals(400, r.statusCode(), key);
+      assertTrue(r.body().length() < 1_000, key + ": an answer of " + r.body().length() + " characters");
+    }
   }
 
   /**

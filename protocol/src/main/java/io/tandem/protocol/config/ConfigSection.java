@@ -185,8 +185,8 @@ public final class ConfigSection {
   public static String shown(ConfigValue v) {
     return switch (v.valueType()) {
       // A number a -D option gives is a string: it is shown as the number it was written as.
-      case STRING -> isNumber((String) v.unwrapped()) ? ((String) v.unwrapped()).strip()
-          : "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise());
+      case STRING -> isNumber((String) v.unwrapped()) ? io.tandem.protocol.text.Clipped.of(((String) v.unwrapped()).strip())
+          : "the string " + io.tandem.protocol.text.Clipped.of(v.render(com.typesafe.config.ConfigRenderOptions.concise()));
       case LIST -> "a list";
       case OBJECT -> "an object";
       case NUMBER, BOOLEAN, NULL -> String.valueOf(v.unwrapped());
