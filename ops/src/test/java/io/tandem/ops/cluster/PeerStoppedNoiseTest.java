@@ -12,10 +12,12 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
-/** The one Akka warning a clean stop of another node brings is dropped by the shipped logback.xml; others are kept. */
+/** The Akka warnings clean stops bring are dropped by the shipped logback.xml; others are kept. */
 class PeerStoppedNoiseTest {
   private static final String ABORTED = "[outbound connection to [akka://tandem@127.0.0.1:25521], control stream] Upstream"
       + " failed, cause: StreamTcpException: The connection has been aborted";
+  private static final String STOPPED_SELF = "Outbound control stream to [akka://tandem@127.0.0.1:25521] failed after"
+      + " shutdown. akka.remote.artery.Association$OutboundStreamStopQuarantinedSignal$: ";
 
   @Test
   void theAbortedOutboundStreamWarningIsDroppedAndOtherLinesAreKept() {
@@ -24,29 +26,38 @@ class PeerStoppedNoiseTest {
         "logback.xml installs the filter: " + context.getTurboFilterList());
     Logger materializer = context.getLogger(PeerStoppedNoise.LOGGER);
     Logger cluster = context.getLogger("akka.cluster.Cluster");
+    Logger association = context.getLogger(PeerStoppedNoise.ASSOCIATION);
     ListAppender<ILoggingEvent> seen = new ListAppender<>();
     seen.start();
     materializer.addAppender(seen);
     cluster.addAppender(seen);
+    association.addAppender(seen);
     // Other tests of the run may have quietened Akka's loggers: the levels logback.xml gives them, for this test.
     Level materializerLevel = materializer.getLevel();
     Level clusterLevel = cluster.getLevel();
+    Level associationLevel = association.getLevel();
     materializer.setLevel(Level.WARN);
     cluster.setLevel(Level.WARN);
+    association.setLevel(Level.WARN);
     try {
       materializer.warn(ABORTED);
       materializer.error(ABORTED);
       materializer.warn("[outbound connection to [akka://tandem@127.0.0.1:25521], message stream] Upstream failed, cause:"
           + " StreamTcpException: Connection refused");
       cluster.warn(ABORTED);
+      association.warn(STOPPED_SELF);
+      association.warn("Outbound control stream to [akka://tandem@127.0.0.1:25521] failed. Restarting it.");
       assertEquals(List.of("ERROR " + ABORTED, "WARN [outbound connection to [akka://tandem@127.0.0.1:25521], message stream]"
-              + " Upstream failed, cause: StreamTcpException: Connection refused", "WARN " + ABORTED),
+              + " Upstream failed, cause: StreamTcpException: Connection refused", "WARN " + ABORTED,
+              "WARN Outbound control stream to [akka://tandem@127.0.0.1:25521] failed. Restarting it."),
           seen.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList());
     } finally {
       materializer.setLevel(materializerLevel);
       cluster.setLevel(clusterLevel);
+      association.setLevel(associationLevel);
       materializer.detachAppender(seen);
       cluster.detachAppender(seen);
+      association.detachAppender(seen);
     }
   }
 }
