@@ -51,6 +51,13 @@ class GracefulShutdownTest {
           return true;
         }
       });
+      // The request is counted once the unbinding has completed, which may come after the port closed:
+      // it is held until then.
+      TestServer.eventually("the shutdown counted what is in flight", () -> {
+        synchronized (lines) {
+          return lines.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("tandem serve: shutting down;"));
+        }
+      });
       s.gate.open();
       HttpResponse<String> r = inFlight.get(30, TimeUnit.SECONDS);
       assertEquals(200, r.statusCode(), r.body());
