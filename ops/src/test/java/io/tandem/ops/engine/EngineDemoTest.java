@@ -199,12 +199,17 @@ class EngineDemoTest {
         LanguageModel b = HfModel.load(DEMO.resolve("large"), "cpu");
         VllmStandIn first = new VllmStandIn("demo-large", a);
         VllmStandIn second = new VllmStandIn("demo-large", b)) {
-      first.dieDuring = 1; // its first completion dies after two tokens were streamed (sessions spread over the two by
-      // load, so the first engine may get no more than one)
+      // The first completion either gets dies after two tokens were streamed, and its engine with it: which
+      // engine serves first depends on how the sessions spread over the two (by affinity and load).
+      java.util.concurrent.atomic.AtomicBoolean oneDies = new java.util.concurrent.atomic.AtomicBoolean();
+      first.firstToServeDies = oneDies;
+      second.firstToServeDies = oneDies;
       Path tok = DEMO.resolve("large");
       List<SessionEvent> engines = run(config(SMALL, List.of(first.spec(tok, ""), second.spec(tok, "")), LARGE), n, null).ends();
-      assertEquals(0, first.died.getCount(), "the first engine died in the middle of a step");
-      assertTrue(second.usages.size() > 0, "the other engine took the steps");
+      assertEquals(1, (first.died.getCount() == 0 ? 1 : 0) + (second.died.getCount() == 0 ? 1 : 0),
+          "one engine died in the middle of a step, the other lived");
+      VllmStandIn survivor = first.died.getCount() == 0 ? second : first;
+      assertTrue(survivor.usages.size() > 0, "the other engine took the steps");
       for (int i = 0; i < n; i++) {
         assertEquals(finished(inProcess.get(i)).trace().text(), finished(engines.get(i)).trace().text(),
             "problem " + i + ": the lost engine's step was re-sent to the other one");

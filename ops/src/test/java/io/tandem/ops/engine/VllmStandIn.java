@@ -44,13 +44,15 @@ final class VllmStandIn implements AutoCloseable {
   private final ExecutorService thread = Executors.newSingleThreadExecutor();
   private final LinkedList<Sequence> cache = new LinkedList<>();
   final List<Usage> usages = new CopyOnWriteArrayList<>();
-  /** Counted down when the engine dies mid-completion ({@link #dieDuring}). */
+  /** Counted down when the engine dies mid-completion ({@link #firstToServeDies}). */
   final java.util.concurrent.CountDownLatch died = new java.util.concurrent.CountDownLatch(1);
   /** When positive, every completion answers this status instead (a broken engine). */
   volatile int failWith;
-  /** When positive, the completion with this number (from 1) dies after two tokens, and so does the engine. */
-  volatile int dieDuring;
-  private int completions;
+  /**
+   * When set, shared by several engines: the first completion any of them gets dies after two tokens,
+   * and so does its engine (which one serves first depends on how sessions spread over them).
+   */
+  volatile java.util.concurrent.atomic.AtomicBoolean firstToServeDies;
 
   VllmStandIn(String name, LanguageModel model) throws IOException {
     this.name = name;
@@ -102,7 +104,7 @@ final class VllmStandIn implements AutoCloseable {
     for (JsonNode s : req.path("stop")) stops.add(s.asText());
     StopStrings stop = stops.isEmpty() ? null : new StopStrings(stops);
     int maxTokens = req.path("max_tokens").asInt(16);
-    boolean dies = ++completions == dieDuring;
+    boolean dies = firstToServeDies != null && firstToServeDies.compareAndSet(false, true);
 
     Sequence seq = fromCache(prompt, sampling);
     int cached = Math.min(seq.processedLength(), prompt.length);
