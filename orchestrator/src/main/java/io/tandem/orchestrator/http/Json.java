@@ -1,11 +1,16 @@
 package io.tandem.orchestrator.http;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tandem.protocol.text.Clipped;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -20,7 +25,7 @@ final class Json {
   static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
   /** {@code value} (a record of {@link OpenAi}, or a tree) as compact JSON. */
   static String write(Object value) {
@@ -58,7 +63,7 @@ final class Json {
   /** The body as a JSON object, or a 400 that says what is wrong with it (never the parser's stack). */
   static ObjectNode parseObject(String body) {
     if (body.isBlank()) throw ApiError.invalid(null, "the request body is empty; expected a JSON object");
-    checkDepth(body);
+    checkShape(body);
     JsonNode root;
     try {
       root = MAPPER.readTree(body);
@@ -130,24 +135,51 @@ final class Json {
 
   static final int MAX_DEPTH = 64;
 
-  /** Jackson 2.13 has no nesting limit and recurses: refuse deep nesting before parsing. */
-  private static void checkDepth(String body) {
-    int depth = 0;
-    boolean inString = false;
-    for (int i = 0; i < body.length(); i++) {
-      char c = body.charAt(i);
-      if (inString) {
-        if (c == '\\') i++;
-        else if (c == '"') inString = false;
-      } else if (c == '"') {
-        inString = true;
-      } else if (c == '{' || c == '[') {
-        if (++depth > MAX_DEPTH)
-          throw ApiError.invalid(null, "the request body nests JSON deeper than " + MAX_DEPTH + " levels");
-      } else if (c == '}' || c == ']') {
-        depth--;
+  /**
+   * The most characters a number in a request may be written with: Jackson's own limit from 2.15
+   * on ({@code StreamReadConstraints.DEFAULT_MAX_NUM_LEN}); the 2.13 here has none, and turns a
+   * number of a million digits into a {@code BigInteger} in time that grows with its square (some
+   * 24 s of CPU before the field's check refused it).
+   */
+  static final int MAX_NUMBER_LENGTH = 1000;
+
+  /**
+   * Refuses, before the tree is built, a body that nests deeper than {@link #MAX_DEPTH} (Jackson
+   * 2.13 has no nesting limit and builds trees recursively) or holds a number written longer than
+   * {@link #MAX_NUMBER_LENGTH}, naming the number's path ({@code stop_token_ids[2]}). The parser
+   * here only reads tokens (it neither recurses nor converts a number); a body that is not JSON is
+   * left for the tree's reader to report, with the same message.
+   */
+  private static void checkShape(String body) {
+    try (JsonParser p = MAPPER.getFactory().createParser(body)) {
+      int depth = 0;
+      for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+          if (++depth > MAX_DEPTH)
+            throw ApiError.invalid(null, "the request body nests JSON deeper than " + MAX_DEPTH + " levels");
+        } else if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
+          if (--depth == 0) return;
+        } else if (t.isNumeric() && p.getTextLength() > MAX_NUMBER_LENGTH) {
+          String path = path(p.getParsingContext());
+          throw ApiError.invalid(path.isEmpty() ? null : path, (path.isEmpty() ? "the request body" : path)
+              + " is a number written with " + p.getTextLength() + " characters; a request's numbers may have at most "
+              + MAX_NUMBER_LENGTH);
+        }
+        if (depth == 0) return;
       }
+    } catch (IOException notJson) {
+      // the tree's reader reports it
     }
+  }
+
+  /** A value's path as messages and {@code param} name it: {@code tandem.max_target_tokens}, {@code prompt[0][1]}. */
+  private static String path(JsonStreamContext context) {
+    StringBuilder path = new StringBuilder();
+    for (JsonStreamContext c = context; c != null && !c.inRoot(); c = c.getParent()) {
+      if (c.inArray()) path.insert(0, "[" + c.getCurrentIndex() + "]");
+      else path.insert(0, (c.getParent() != null && c.getParent().inRoot() ? "" : ".") + Clipped.of(c.getCurrentName()));
+    }
+    return path.toString();
   }
 
   /** How a JSON value is named in messages: "a string", "an array", ... */

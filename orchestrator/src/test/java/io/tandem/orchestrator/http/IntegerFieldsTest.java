@@ -188,4 +188,30 @@ class IntegerFieldsTest {
     r.checkStopTokenIds(0); // a model without a fixed vocabulary: nothing to check against
     completion(",\"stop_token_ids\":[0,99]").checkStopTokenIds(100);
   }
+
+  /**
+   * A number written with more than 1,000 characters is refused before it is converted (Jackson
+   * 2.15's own limit; 2.13 took some 24 s of CPU to convert a million digits), naming its path;
+   * one of 1,000 is read and refused, or taken, by its field's own rule.
+   */
+  @Test
+  void aNumberWrittenWithMoreThanAThousandCharactersIsRefusedNamingItsPath() {
+    String digits1001 = "1" + "0".repeat(1000);
+    record Case(String fields, String path, int length) {}
+    for (Case c : List.of(
+        new Case(",\"seed\":" + digits1001, "seed", 1001),
+        new Case(",\"seed\":" + "9".repeat(1_000_000), "seed", 1_000_000),
+        new Case(",\"temperature\":0." + "0".repeat(999), "temperature", 1001),
+        new Case(",\"stop_token_ids\":[5,-" + digits1001 + "]", "stop_token_ids[1]", 1002),
+        new Case(",\"prompt\":[[1," + digits1001 + "]]", "prompt[0][1]", 1001),
+        new Case(",\"tandem\":{\"max_target_tokens\":" + digits1001 + "}", "tandem.max_target_tokens", 1001))) {
+      OpenAi.Error e = refusal(() -> completion(c.fields()));
+      assertEquals(c.path() + " is a number written with " + c.length()
+          + " characters; a request's numbers may have at most 1000", e.message());
+      assertEquals(c.path(), e.param());
+    }
+    assertEquals("tokens[0]", refusal(() -> detokenized("[" + digits1001 + "]")).param());
+    assertEquals(0.0, completion(",\"temperature\":0." + "0".repeat(998)).sampling().temperature());
+    assertTrue(refusal(() -> completion(",\"seed\":" + "1".repeat(1000))).message().startsWith("seed "));
+  }
 }
