@@ -17,6 +17,8 @@ import akka.http.javadsl.model.StatusCodes;
 import akka.http.javadsl.model.Uri;
 import akka.http.javadsl.model.headers.Allow;
 import akka.http.javadsl.model.headers.ContentEncoding;
+import akka.http.javadsl.model.headers.HttpEncoding;
+import akka.http.javadsl.model.headers.HttpEncodings;
 import akka.http.javadsl.model.headers.RawHeader;
 import akka.http.javadsl.model.headers.RawRequestURI;
 import akka.http.javadsl.server.AllDirectives;
@@ -212,20 +214,43 @@ final class ApiRoutes extends AllDirectives {
 
   // ---- completions
 
-  /**
-   * Authenticates before the body is read, then reads it within the size and time limits (those
-   * of the decoded body when it came with {@code Content-Encoding: gzip} or {@code deflate}).
-   */
+  /** Authenticates before the body is read, then reads it ({@link #body}). */
   private Route completion(HttpRequest request, boolean chat, RequestLog.Entry log) {
     // Named from the start, so that a refusal carries the id the completion would have had.
     log.id = (chat ? "chatcmpl-" : "cmpl-") + RequestLog.freshId();
     return authenticated(request, log, tenant -> {
       if (draining.getAsBoolean())
         throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
-      if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
-      return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
-          settings.maxBodyBytes(), entity -> completeWithFuture(run(request, chat, entity, tenant, log))));
+      return body(request, entity -> completeWithFuture(run(request, chat, entity, tenant, log)));
     });
+  }
+
+  /**
+   * The request's body, read whole within {@code tandem.http.max-body-size} and {@code
+   * body-read-timeout}, and decoded when it came with {@code Content-Encoding: gzip} (or {@code
+   * x-gzip}, which RFC 9110, section 8.4.1.3, says to take as gzip) or {@code deflate}; the limits
+   * hold for the bytes sent and for what they decode to.
+   *
+   * @throws ApiError 413 for a {@code Content-Length} over the limit; 415 for a body compressed
+   *     more than once ({@code gzip, gzip}), where akka-http would undo only the first coding
+   */
+  private Route body(HttpRequest request, java.util.function.Function<HttpEntity.Strict, Route> inner) {
+    if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
+    List<HttpEncoding> codings = new ArrayList<>();
+    request.getHeader(ContentEncoding.class).ifPresent(h -> h.getEncodings().forEach(e -> {
+      if (!e.value().equalsIgnoreCase("identity")) codings.add(e);
+    }));
+    if (codings.size() > 1)
+      throw new ApiError(415, "invalid_request_error", null, "unsupported_content_encoding", "the request body's"
+          + " Content-Encoding lists " + codings.size() + " codings (" + CompletionRequest.clip(codings.stream()
+              .map(HttpEncoding::value).collect(Collectors.joining(", "))) + "); this server undoes one: send the body"
+          + " compressed once, with gzip or deflate", 0);
+    // akka-http decodes by the header's first coding: make the one coding that is not identity first and only.
+    HttpEncoding coding = codings.isEmpty() ? null
+        : codings.get(0).value().equalsIgnoreCase("x-gzip") ? HttpEncodings.GZIP : codings.get(0);
+    return mapRequest(r -> coding == null ? r : r.removeHeader("Content-Encoding").addHeader(ContentEncoding.create(coding)),
+        () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
+            settings.maxBodyBytes(), inner)));
   }
 
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
@@ -249,16 +274,14 @@ final class ApiRoutes extends AllDirectives {
    */
   private Route tokenizer(HttpRequest request, boolean detokenize, RequestLog.Entry log) {
     return authenticated(request, log, tenant -> {
-      if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
-      return decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
-          settings.maxBodyBytes(), entity -> {
-            TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
-                detokenize, settings.modelNames());
-            Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
-            return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
-                    req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
-                .thenApply(c -> done(log, tenant, 200, req.answer(c))));
-          }));
+      return body(request, entity -> {
+        TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
+            detokenize, settings.modelNames());
+        Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
+        return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
+                req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
+            .thenApply(c -> done(log, tenant, 200, req.answer(c))));
+      });
     });
   }
 
@@ -448,7 +471,7 @@ final class ApiRoutes extends AllDirectives {
         })
         .handleAll(UnsupportedRequestEncodingRejection.class, rs -> complete(error(new ApiError(415,
             "invalid_request_error", null, "unsupported_content_encoding", "the request body's Content-Encoding is not"
-            + " supported; send it uncompressed, or with gzip or deflate", 0), log)))
+            + " supported; send it uncompressed, or with gzip (x-gzip) or deflate", 0), log)))
         .handleAll(Rejection.class, rs -> complete(error(ApiError.invalid(null, "the request was refused: "
             + rs.stream().map(Object::toString).collect(Collectors.joining("; "))), log)))
         // Built per request: the answer (which logs and counts the 404) only when no route matched.

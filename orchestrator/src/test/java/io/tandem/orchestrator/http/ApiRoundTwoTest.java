@@ -372,11 +372,21 @@ class ApiRoundTwoTest {
     try (var out = new java.util.zip.DeflaterOutputStream(zlib)) {
       out.write(body);
     }
-    for (var c : java.util.Map.of("gzip", gz.toByteArray(), "deflate", zlib.toByteArray()).entrySet()) {
+    for (var c : java.util.Map.of("gzip", gz.toByteArray(), "deflate", zlib.toByteArray(), "x-gzip", gz.toByteArray(),
+        "GZIP", gz.toByteArray(), "identity, gzip", gz.toByteArray()).entrySet()) {
       HttpResponse<String> r = encoded(c.getKey(), c.getValue());
       assertEquals(200, r.statusCode(), c.getKey() + ": " + r.body());
       assertEquals(3, json(r).at("/usage/completion_tokens").asInt(), c.getKey());
     }
+    // Compressed twice: akka-http would undo the first coding only, and read gzip as the JSON.
+    java.io.ByteArrayOutputStream twice = new java.io.ByteArrayOutputStream();
+    try (var out = new java.util.zip.GZIPOutputStream(twice)) {
+      out.write(gz.toByteArray());
+    }
+    HttpResponse<String> doubled = encoded("gzip, gzip", twice.toByteArray());
+    assertEquals(415, doubled.statusCode(), doubled.body());
+    assertEquals("the request body's Content-Encoding lists 2 codings (gzip, gzip); this server undoes one: send the"
+        + " body compressed once, with gzip or deflate", json(doubled).at("/error/message").asText());
     HttpResponse<String> br = encoded("br", body);
     assertEquals(415, br.statusCode(), br.body());
     assertEquals("unsupported_content_encoding", json(br).at("/error/code").asText(), br.body());
