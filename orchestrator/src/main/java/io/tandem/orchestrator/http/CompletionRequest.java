@@ -268,6 +268,8 @@ public record CompletionRequest(
       Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
       Neutral vllm = VLLM_NEUTRAL.get(f);
       if (v.isNull()) continue;
+      // A number beyond a double's range inside a value quoted below would be shown as "Infinity".
+      if (n != null || vllm != null) Json.requireInRange(v, f);
       if (n != null && !neutral(f, v, n))
         throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
             + n.neutral());

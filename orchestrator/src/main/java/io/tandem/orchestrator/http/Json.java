@@ -153,7 +153,9 @@ final class Json {
   private static void checkShape(String body) {
     try (JsonParser p = MAPPER.getFactory().createParser(body)) {
       int depth = 0;
-      for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+      // Said before its contents are read, as of any body that is not an object.
+      if (p.nextToken() == JsonToken.START_ARRAY) throw ApiError.invalid(null, "the request body must be a JSON object, got an array");
+      for (JsonToken t = p.currentToken(); t != null; t = p.nextToken()) {
         if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
           if (++depth > MAX_DEPTH)
             throw ApiError.invalid(null, "the request body nests JSON deeper than " + MAX_DEPTH + " levels");

@@ -214,4 +214,39 @@ class IntegerFieldsTest {
     assertEquals(0.0, completion(",\"temperature\":0." + "0".repeat(998)).sampling().temperature());
     assertTrue(refusal(() -> completion(",\"seed\":" + "1".repeat(1000))).message().startsWith("seed "));
   }
+
+  /**
+   * {@code time_out} is scheduled as an Akka timer: one over Akka's longest delay (248 days) is a
+   * 400 naming it, where the session's timer failed and the request went unanswered.
+   */
+  @Test
+  void aTimeOutBeyondAkkasLongestDelayIsRefused() {
+    assertEquals(21474835.0, completion(",\"tandem\":{\"time_out\":21474835}").config().timeOut());
+    for (String v : new String[] {"21474836", "1e9", "21474835.5"}) {
+      OpenAi.Error e = refusal(() -> completion(",\"tandem\":{\"time_out\":" + v + "}"));
+      assertEquals("tandem: time_out must be a number of seconds of at most 21474835s (248 days, the longest delay Akka's"
+          + " scheduler takes) (<= 0 for none), got " + new java.math.BigDecimal(v).stripTrailingZeros().toPlainString(),
+          e.message());
+    }
+  }
+
+  /**
+   * A field Tandem reads only to refuse what it does not do ({@code logit_bias}, {@code
+   * response_format}, {@code tool_choice}) names a number beyond a float's range by its path, where
+   * the refusal quoted the value with {@code "Infinity"} in its place.
+   */
+  @Test
+  void aNumberBeyondAFloatsRangeInAFieldQuotedByARefusalIsNamedByItsPath() {
+    String chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+    Map<String, String> refused = Map.of(
+        chat + ",\"logit_bias\":{\"5\":1e400}}", "logit_bias.5",
+        chat + ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"maximum\":-1e400}}}}",
+        "response_format.json_schema.schema.maximum",
+        chat + ",\"tool_choice\":{\"type\":\"function\",\"x\":1e400}}", "tool_choice.x");
+    for (Map.Entry<String, String> c : refused.entrySet()) {
+      OpenAi.Error e = refusal(() -> parse(c.getKey(), true));
+      assertEquals(c.getValue() + " is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)", e.message());
+      assertFalse(e.message().contains("Infinity"), e.message());
+    }
+  }
 }

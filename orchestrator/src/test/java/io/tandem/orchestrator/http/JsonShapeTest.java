@@ -20,7 +20,7 @@ class JsonShapeTest {
   @Test
   void aBodyNestedDeeperThan64LevelsIsA400SayingSo() {
     assertEquals(1, Json.parseObject(nested(Json.MAX_DEPTH, "1")).size());
-    for (String body : new String[] {nested(Json.MAX_DEPTH + 1, "1"), "[".repeat(1_000_000),
+    for (String body : new String[] {nested(Json.MAX_DEPTH + 1, "1"), "{\"a\":" + "[".repeat(1_000_000),
         "{\"b\":\"[[[\"," + nested(Json.MAX_DEPTH + 1, "1").substring(1)}) {
       ApiError e = assertThrows(ApiError.class, () -> Json.parseObject(body));
       assertEquals(400, e.status());
@@ -33,6 +33,15 @@ class JsonShapeTest {
     ApiError e = assertThrows(ApiError.class, () -> Json.parseObject("1".repeat(1001)));
     assertEquals("the request body is a number written with 1001 characters; a request's numbers may have at most 1000",
         e.body().error().message());
+  }
+
+  /** An array is refused as not an object before anything in it is read, however deep or long. */
+  @Test
+  void anArrayIsRefusedAsNotAnObjectWhateverItHolds() {
+    for (String body : new String[] {"[1]", "[" + "1".repeat(1001) + "]", "[".repeat(1_000_000)}) {
+      ApiError e = assertThrows(ApiError.class, () -> Json.parseObject(body));
+      assertEquals("the request body must be a JSON object, got an array", e.body().error().message());
+    }
   }
 
   /** A body that is not JSON is reported by the tree's reader, whatever the shape check read of it first. */

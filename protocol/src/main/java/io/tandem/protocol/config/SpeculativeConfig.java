@@ -89,7 +89,7 @@ public record SpeculativeConfig(
    *
    * @throws InvalidConfigException when a list is null or holds an empty entry (an empty keyword
    *     would match everywhere), no trigger is given, {@code help_recap_words} is null, a count is
-   *     below its minimum or {@code time_out} is not finite
+   *     below its minimum or {@code time_out} is not finite or over {@link ConfigSection#LONGEST_DELAY}
    */
   public SpeculativeConfig {
     strings(ConfigKey.TRIGGER_TOKENS, triggerTokens);
@@ -108,6 +108,11 @@ public record SpeculativeConfig(
     atLeast(ConfigKey.MAX_NEGATIVE_NUM, maxNegativeNum, 0);
     if (Double.isNaN(timeOut) || Double.isInfinite(timeOut)) {
       throw bad(ConfigKey.TIME_OUT, "must be a number of seconds (<= 0 for none), got " + timeOut);
+    }
+    // The session schedules it: beyond Akka's longest delay the timer fails and the session with it.
+    if (timeOut > ConfigSection.LONGEST_DELAY.toSeconds()) {
+      throw bad(ConfigKey.TIME_OUT, "must be a number of seconds of at most " + ConfigSection.LONGEST_DELAY_SAID
+          + " (<= 0 for none), got " + java.math.BigDecimal.valueOf(timeOut).stripTrailingZeros().toPlainString());
     }
     triggerTokens = List.copyOf(triggerTokens);
     verifyKeywords = List.copyOf(verifyKeywords);

@@ -49,6 +49,19 @@ class HoconConfigLoaderTest {
     assertEquals(120.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "2m")).timeOut());
   }
 
+  /** The session schedules time-out as an Akka timer: over Akka's longest delay, refused by its full key. */
+  @Test
+  void aTimeOutBeyondAkkasLongestDelayIsRefused() {
+    for (String v : new String[] {"1000000000", "21474836", "300000000s"}) {
+      InvalidConfigException e = assertThrows(InvalidConfigException.class,
+          () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", v)));
+      assertTrue(e.getMessage().startsWith("system properties: tandem.speculative.time-out must be a "), e.getMessage());
+      assertTrue(e.getMessage().contains(" of at most 21474835s (248 days"), e.getMessage());
+      assertEquals("tandem.speculative.time-out", e.key());
+    }
+    assertEquals(21474835.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "21474835")).timeOut());
+  }
+
   /** Typesafe Config's getInt reads 1.5 as 1: a budget given with a fraction is refused as given. */
   @Test
   void aWholeNumberGivenWithAFractionIsRefused() {
