@@ -26,6 +26,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -43,10 +45,12 @@ import java.util.function.Supplier;
  * worker's own, so that the worker still answers {@link GetStats} during it, as Prometheus reads
  * {@code up}: reachable and answering, busy or not, and {@link WorkerProtocol.CountTokens}, so that
  * other clients' prompts are counted (and over-long ones refused) while every worker of the role
- * prefills a long prompt, as vLLM's API server tokenizes apart from its engine's steps; every other
- * message waits for the pass to end. A count reads only the tokenizer, the chat template and the
- * model's fixed figures, which the step thread does not touch: it runs {@code model.forward} alone,
- * on the batch's sequences and caches.
+ * prefills a long prompt; every other message waits for the pass to end. Counts run on a thread of
+ * their own, one at a time, so that tokenizing a long prompt holds neither the passes nor the actor,
+ * as vLLM's API server tokenizes apart from its engine's steps. A count reads only the tokenizer
+ * (thread-safe: Hugging Face's Rust one), the chat template and the model's fixed figures, which
+ * the step thread does not touch: it runs {@code model.forward} alone, on the batch's sequences and
+ * caches.
  * The role's factory ({@code SmallWorker}, {@code LargeWorker}) chooses the admission order.
  */
 public final class ModelWorker extends AbstractBehavior<Command> {
@@ -180,6 +184,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final WorkerMetrics metrics = new WorkerMetrics();
   /** Runs the forward passes, one at a time, off the actor's thread. */
   private final ExecutorService stepThread;
+  /** Where prompts are counted ({@link WorkerProtocol.CountTokens}), one at a time, beside the passes and the actor. */
+  private final ExecutorService countThread;
+  /** How long a stopping worker waits for the count in progress before it closes the model. */
+  private static final int COUNT_STOP_SECONDS = 30;
   /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
   private final StashBuffer<Command> duringStep;
   /** Non-null while a forward pass runs. */
@@ -196,6 +204,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     String thread = "tandem-" + role + "-step-" + ctx.getSelf().path().name();
     this.stepThread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, thread);
+      t.setDaemon(true);
+      return t;
+    });
+    this.countThread = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "tandem-" + role + "-count-" + ctx.getSelf().path().name());
       t.setDaemon(true);
       return t;
     });
@@ -277,16 +290,32 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return this;
   }
 
+  /**
+   * Counts on the worker's count thread: a long prompt takes seconds to tokenize (a million digits,
+   * 2.6 s here), which on the actor's thread held every decode step and every other count behind it.
+   */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
-    c.replyTo().tell(StepSync.count(c, served));
+    try {
+      countThread.execute(() -> c.replyTo().tell(StepSync.count(c, served)));
+    } catch (RejectedExecutionException stopping) {
+      // The worker is stopping: the asker's timeout answers, as for any worker that went away.
+    }
     return this;
   }
 
   private Behavior<Command> onStop() {
     if (drain != null) drain.stopped();
-    // The caches and the model go after the pass in flight, if any: it still uses them.
+    countThread.shutdownNow();
+    org.slf4j.Logger log = getContext().getLog();
+    // The caches and the model go after the pass in flight, if any, and the count in progress: they still use them.
     stepThread.execute(() -> {
       scheduler.forgetAll();
+      try {
+        if (!countThread.awaitTermination(COUNT_STOP_SECONDS, TimeUnit.SECONDS))
+          log.warn("{} worker: a prompt still being counted after {} s; closing the model beside it", role, COUNT_STOP_SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       model.close();
     });
     stepThread.shutdown();

@@ -161,6 +161,39 @@ class ModelWorkerTest {
     }
   }
 
+  /**
+   * A prompt is counted on a thread of its own: a count that takes long (a long prompt's
+   * tokenizing) holds no session's steps, as vLLM's API server tokenizes apart from its engine.
+   */
+  @Test
+  void aSlowCountHoldsNoStep() throws Exception {
+    CountDownLatch counting = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT) {
+      @Override
+      public int[] renderChat(List<ChatMessage> messages, io.tandem.protocol.ChatTemplateArgs args) {
+        if (messages.get(0).content().equals("long")) {
+          counting.countDown();
+          try {
+            release.await(60, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+        return super.renderChat(messages, args);
+      }
+    }, WorkerSettings.defaults());
+    TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
+    w.tell(new WorkerProtocol.CountTokens(Prompt.chat(List.of(new ChatMessage("user", "long"))), null, null, counted.getRef()));
+    assertTrue(counting.await(30, TimeUnit.SECONDS));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("a", 1, -1, List.of(), draft(), probe));
+    assertEquals("So x.\n\n", text(probe.expectMessageClass(Done.class).generated()), "a step while the count runs");
+    counted.expectNoMessage(java.time.Duration.ZERO);
+    release.countDown();
+    assertEquals(1, counted.expectMessageClass(WorkerProtocol.TokenCount.class).tokens());
+  }
+
   @Test
   void aFullQueueRejectsWithARetryableReason() throws Exception {
     Held model = new Held();
