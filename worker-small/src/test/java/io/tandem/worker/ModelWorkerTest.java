@@ -152,12 +152,17 @@ class ModelWorkerTest {
     @Override
     public int[] forward(List<Sequence> batch, int maxPrefillTokens) {
       inStep.countDown();
-      try {
-        release.await(30, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      awaitRelease(release);
       return super.forward(batch, maxPrefillTokens);
+    }
+  }
+
+  /** Waits (on a model's thread) until {@code release} opens, 60 s at most. */
+  static void awaitRelease(CountDownLatch release) {
+    try {
+      release.await(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -174,11 +179,7 @@ class ModelWorkerTest {
       public int[] renderChat(List<ChatMessage> messages, io.tandem.protocol.ChatTemplateArgs args) {
         if (messages.get(0).content().equals("long")) {
           counting.countDown();
-          try {
-            release.await(60, TimeUnit.SECONDS);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
+          awaitRelease(release);
         }
         return super.renderChat(messages, args);
       }
