@@ -25,7 +25,38 @@ public final class ClusterConfig {
     if (!config.hasPath("tandem.cluster.enabled") || !config.getBoolean("tandem.cluster.enabled")) return config;
     // No seed: TandemNode founds a cluster by joining this node itself (its port may be 0 until bound).
     List<String> roles = config.hasPath("tandem.roles") ? config.getStringList("tandem.roles") : List.of();
+    if (config.hasPath(MAX_BODY_SIZE)) requireFrameFor(config, config.getBytes(MAX_BODY_SIZE));
     return ConfigSection.read(config, "tandem.cluster", c -> akka(c, roles)).withFallback(config);
+  }
+
+  /** Artery's largest message; Tandem's application.conf sets it. */
+  public static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
+
+  private static final String MAX_BODY_SIZE = "tandem.http.max-body-size";
+
+  /**
+   * The smallest Artery frame that carries the largest message a request of {@code maxBodyBytes}
+   * makes: a prompt's count, whose answer holds its token ids (a token per byte of text at most, 5
+   * bytes each in CBOR) or, for token ids sent, their text; with a quarter of a MiB for the rest.
+   */
+  public static long frameFor(long maxBodyBytes) {
+    return 6 * maxBodyBytes + 256 * 1024;
+  }
+
+  /**
+   * Refuses, on every node of a cluster (a frame over the receiver's limit fails the connection), an
+   * Artery frame too small for requests of {@code maxBodyBytes}: Akka drops a larger message with a
+   * log line, and the request it belonged to waited for an answer that never came.
+   *
+   * @throws io.tandem.protocol.config.InvalidConfigException naming {@value #FRAME_SIZE} and what it needs
+   */
+  public static void requireFrameFor(Config config, long maxBodyBytes) {
+    long frame = config.getBytes(FRAME_SIZE);
+    if (frame < frameFor(maxBodyBytes))
+      throw io.tandem.protocol.config.InvalidConfigException.setting(FRAME_SIZE, FRAME_SIZE + " is " + frame
+          + " bytes, too small for requests of up to " + maxBodyBytes + " bytes (" + MAX_BODY_SIZE + "): a prompt's count"
+          + " crosses nodes in one frame; give at least " + frameFor(maxBodyBytes) + " bytes, on every node alike, or a"
+          + " smaller max-body-size", null);
   }
 
   /** The Akka settings of a cluster member from its {@code tandem.cluster} section and its roles. */

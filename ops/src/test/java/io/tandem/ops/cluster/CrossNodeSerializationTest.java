@@ -109,4 +109,43 @@ class CrossNodeSerializationTest {
     // java.io.Serializable alone is not enough: allow-java-serialization = off.
     assertThrows(Exception.class, () -> ser.serialize(new java.util.ArrayList<>(List.of("x"))).get());
   }
+
+  /**
+   * The largest messages a request within {@code tandem.http.max-body-size} makes fit one Artery
+   * frame as Tandem configures it (Akka's default, 256 KiB, dropped a count of a 300 KB prompt, and
+   * the request got a retryable 503 that never cleared): a prompt of that many bytes, its count
+   * with a token id of five CBOR bytes per byte, and ids whose text is three times their size.
+   */
+  @Test
+  void theLargestMessagesOfARequestWithinTheBodyLimitFitOneFrame() {
+    com.typesafe.config.Config config = kit.system().settings().config();
+    long body = io.tandem.orchestrator.http.HttpSettings.fromConfig(config).maxBodyBytes();
+    long frame = config.getBytes(ClusterConfig.FRAME_SIZE);
+    ClusterConfig.requireFrameFor(config, body);
+    Serialization ser = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    TestProbe<WorkerProtocol.TokenCount> replyTo = kit.createTestProbe();
+    String text = "7".repeat((int) body);
+    List<Integer> ids = java.util.Collections.nCopies((int) body, 151_643);
+    List<Integer> sent = java.util.Collections.nCopies((int) body / 7, 151_643); // "151643," each
+    for (Object message : List.of(
+        new WorkerProtocol.CountTokens(Prompt.raw(text), null, null, replyTo.getRef()),
+        new WorkerProtocol.CountTokens(null, sent, "prompt", replyTo.getRef()),
+        new WorkerProtocol.TokenCount(ids.size(), null, null, 32_768, 151_936, null, ids),
+        new WorkerProtocol.TokenCount(sent.size(), "<|endoftext|>".repeat(sent.size()), "key", 32_768, 151_936, null, null))) {
+      int size = ser.serialize(message).get().length;
+      org.junit.jupiter.api.Assertions.assertTrue(size <= ClusterConfig.frameFor(body) && size <= frame,
+          message.getClass().getSimpleName() + " of " + size + " bytes, the frame " + frame);
+    }
+  }
+
+  /** A frame too small for the body limit is refused at start, naming the setting and what it needs. */
+  @Test
+  void aFrameTooSmallForTheBodyLimitIsRefusedAtStart() {
+    com.typesafe.config.Config small = ConfigFactory.parseString(ClusterConfig.FRAME_SIZE + " = 256KiB\n"
+        + "tandem.cluster.enabled = on").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterConfig.resolve(small));
+    assertEquals("akka.remote.artery.advanced.maximum-frame-size is 262144 bytes, too small for requests of up to 1048576"
+        + " bytes (tandem.http.max-body-size): a prompt's count crosses nodes in one frame; give at least 6553600 bytes,"
+        + " on every node alike, or a smaller max-body-size", e.getMessage());
+  }
 }
