@@ -42,10 +42,16 @@ final class HoconConfigLoader {
     return PATH + "." + ConfigKey.byPaper(paperKey).hocon;
   }
 
-  /** A number of seconds (also as a -D option gives it, a string), or a duration ("5 minutes", "300s"). */
+  /** A number written as JSON writes one: Java's own readers also take {@code 0.05d}, {@code 0.1f} and hex. */
+  private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
+
+  /**
+   * A number of seconds (also as a -D option gives it, a string), or a duration ("5 minutes",
+   * "300s", "0.05d": 72 minutes, as Typesafe Config reads it, not 0.05 s as Java's number parser would).
+   */
   private static double timeOut(Config c, String key) {
     String seconds = StrictConfig.numberText(c.getValue(key));
-    if (seconds != null) return Double.parseDouble(seconds);
+    if (seconds != null && DECIMAL.matcher(seconds).matches()) return Double.parseDouble(seconds);
     return read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
   }
 

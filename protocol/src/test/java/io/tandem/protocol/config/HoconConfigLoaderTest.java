@@ -47,6 +47,12 @@ class HoconConfigLoaderTest {
     assertEquals(300.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "300")).timeOut());
     assertEquals(2.5, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "2.5")).timeOut());
     assertEquals(120.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "2m")).timeOut());
+    // A unit letter that Java's number parser would also read (0.05d, a double literal) is Typesafe Config's unit.
+    assertEquals(4320.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0.05d")).timeOut(), 1e-9);
+    assertEquals(1.5e3, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1.5e3")).timeOut());
+    for (String notADuration : new String[] {"0.1f", "0x1p-4"})
+      assertThrows(InvalidConfigException.class,
+          () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", notADuration)), notADuration);
   }
 
   /** The session schedules time-out as an Akka timer: over Akka's longest delay, refused by its full key. */
