@@ -10,6 +10,7 @@ import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.receptionist.Receptionist;
 import io.tandem.inference.LanguageModel;
 import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.text.Plural;
@@ -26,7 +27,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -46,7 +49,7 @@ import java.util.function.Supplier;
  * {@code up}: reachable and answering, busy or not, and {@link WorkerProtocol.CountTokens}, so that
  * other clients' prompts are counted (and over-long ones refused) while every worker of the role
  * prefills a long prompt; every other message waits for the pass to end. Counts run on a thread of
- * their own, one at a time, so that tokenizing a long prompt holds neither the passes nor the actor,
+ * their own, one at a time and the shortest prompt first, so that tokenizing a long prompt holds neither the passes nor the actor,
  * as vLLM's API server tokenizes apart from its engine's steps. A count reads only the tokenizer
  * (thread-safe: Hugging Face's Rust one), the chat template and the model's fixed figures, which
  * the step thread does not touch: it runs {@code model.forward} alone, on the batch's sequences and
@@ -186,6 +189,34 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final ExecutorService stepThread;
   /** Where prompts are counted ({@link WorkerProtocol.CountTokens}), one at a time, beside the passes and the actor. */
   private final ExecutorService countThread;
+  /** Counts handed to {@link #countThread} so far: the order among prompts of one size. */
+  private long countsTaken;
+
+  /** A count waiting for the count thread: ordered by the prompt's size, then by arrival. */
+  private record Count(WorkerProtocol.CountTokens c, ServedModel served, long size, long arrival)
+      implements Runnable, Comparable<Count> {
+    @Override
+    public void run() {
+      c.replyTo().tell(StepSync.count(c, served));
+    }
+
+    /** Characters of text, or token ids, {@code c} reads. */
+    static long size(WorkerProtocol.CountTokens c) {
+      if (c.tokenIds() != null) return c.tokenIds().size();
+      Prompt p = c.prompt();
+      if (p.tokenIds() != null) return p.tokenIds().size();
+      long n = p.raw() == null ? 0 : p.raw().length();
+      if (p.messages() != null) for (var m : p.messages()) n += m.content() == null ? 0 : m.content().length();
+      return n;
+    }
+
+    @Override
+    public int compareTo(Count o) {
+      int bySize = Long.compare(size, o.size);
+      return bySize != 0 ? bySize : Long.compare(arrival, o.arrival);
+    }
+  }
+
   /** How long a stopping worker waits for the count in progress before it closes the model. */
   private static final int COUNT_STOP_SECONDS = 30;
   /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
@@ -207,7 +238,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       t.setDaemon(true);
       return t;
     });
-    this.countThread = Executors.newSingleThreadExecutor(r -> {
+    this.countThread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), r -> {
       Thread t = new Thread(r, "tandem-" + role + "-count-" + ctx.getSelf().path().name());
       t.setDaemon(true);
       return t;
@@ -291,12 +322,14 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   /**
-   * Counts on the worker's count thread: a long prompt takes seconds to tokenize (a million digits,
-   * 2.6 s here), which on the actor's thread held every decode step and every other count behind it.
+   * Counts on the worker's count thread, shortest prompt first: a long prompt takes seconds to
+   * tokenize (a million digits, 2.6 s here), which on the actor's thread held every decode step
+   * and every other count behind it, and which in arrival order held every short prompt behind
+   * two or three of them past the orchestrator's count timeout.
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
     try {
-      countThread.execute(() -> c.replyTo().tell(StepSync.count(c, served)));
+      countThread.execute(new Count(c, served, Count.size(c), countsTaken++));
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
     }

@@ -166,33 +166,73 @@ class ModelWorkerTest {
     }
   }
 
+  /** Holds the count of the prompt "long" until released; records what it renders, in order. */
+  static final class HeldCount extends ScriptedModel {
+    final CountDownLatch counting = new CountDownLatch(1);
+    final CountDownLatch release = new CountDownLatch(1);
+    final List<String> rendered = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+
+    HeldCount() {
+      super("s", SCRIPT);
+    }
+
+    @Override
+    public int[] renderChat(List<ChatMessage> messages, io.tandem.protocol.ChatTemplateArgs args) {
+      rendered.add(messages.get(0).content());
+      if (messages.get(0).content().equals("long")) {
+        counting.countDown();
+        awaitRelease(release);
+      }
+      return super.renderChat(messages, args);
+    }
+  }
+
+  private static WorkerProtocol.CountTokens count(String content, TestProbe<WorkerProtocol.TokenCount> replyTo) {
+    return new WorkerProtocol.CountTokens(Prompt.chat(List.of(new ChatMessage("user", content))), null, null, replyTo.getRef());
+  }
+
+  /** A worker of {@code model} whose count thread is held in the count of the prompt "long". */
+  private static ActorRef<WorkerProtocol.Command> countingLong(HeldCount model, TestProbe<WorkerProtocol.TokenCount> counted)
+      throws InterruptedException {
+    ActorRef<WorkerProtocol.Command> w = worker(model, WorkerSettings.defaults());
+    w.tell(count("long", counted));
+    assertTrue(model.counting.await(30, TimeUnit.SECONDS));
+    return w;
+  }
+
   /**
    * A prompt is counted on a thread of its own: a count that takes long (a long prompt's
    * tokenizing) holds no session's steps, as vLLM's API server tokenizes apart from its engine.
    */
   @Test
   void aSlowCountHoldsNoStep() throws Exception {
-    CountDownLatch counting = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    ActorRef<WorkerProtocol.Command> w = worker(new ScriptedModel("s", SCRIPT) {
-      @Override
-      public int[] renderChat(List<ChatMessage> messages, io.tandem.protocol.ChatTemplateArgs args) {
-        if (messages.get(0).content().equals("long")) {
-          counting.countDown();
-          awaitRelease(release);
-        }
-        return super.renderChat(messages, args);
-      }
-    }, WorkerSettings.defaults());
+    HeldCount model = new HeldCount();
     TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
-    w.tell(new WorkerProtocol.CountTokens(Prompt.chat(List.of(new ChatMessage("user", "long"))), null, null, counted.getRef()));
-    assertTrue(counting.await(30, TimeUnit.SECONDS));
+    ActorRef<WorkerProtocol.Command> w = countingLong(model, counted);
     TestProbe<Reply> probe = kit.createTestProbe();
     w.tell(gen("a", 1, -1, List.of(), draft(), probe));
     assertEquals("So x.\n\n", text(probe.expectMessageClass(Done.class).generated()), "a step while the count runs");
     counted.expectNoMessage(java.time.Duration.ZERO);
-    release.countDown();
+    model.release.countDown();
     assertEquals(1, counted.expectMessageClass(WorkerProtocol.TokenCount.class).tokens());
+  }
+
+  /** Waiting counts go shortest prompt first, so that a short prompt never waits behind long ones. */
+  @Test
+  void waitingCountsGoShortestFirst() throws Exception {
+    HeldCount model = new HeldCount();
+    TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> w = countingLong(model, counted);
+    String longer = "x".repeat(40);
+    w.tell(count(longer, counted));
+    w.tell(count("hi", counted));
+    w.tell(count(longer + "y", counted));
+    w.tell(count("yo", counted));
+    // Each message is in the count thread's queue once a stats request sent after them is answered.
+    sessionsCached(w);
+    model.release.countDown();
+    for (int i = 0; i < 5; i++) counted.expectMessageClass(WorkerProtocol.TokenCount.class);
+    assertEquals(List.of("long", "hi", "yo", longer, longer + "y"), model.rendered);
   }
 
   @Test
