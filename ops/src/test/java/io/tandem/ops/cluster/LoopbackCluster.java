@@ -123,7 +123,8 @@ public final class LoopbackCluster implements AutoCloseable {
   /** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
   private static int ephemeralLow() {
     try {
-      String range = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+      // Read by lines: Files.readString of this file (size 0 to stat) gives "3" on JDK 17, which sent every port to ServerSocket(0).
+      String range = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).get(0).trim();
       return Integer.parseInt(range.split("\\s+")[0]);
     } catch (IOException | RuntimeException e) {
       return 32768;
