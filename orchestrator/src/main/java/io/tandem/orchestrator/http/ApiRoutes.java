@@ -236,19 +236,33 @@ final class ApiRoutes extends AllDirectives {
    */
   private Route body(HttpRequest request, java.util.function.Function<HttpEntity.Strict, Route> inner) {
     if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
-    List<HttpEncoding> codings = new ArrayList<>();
-    request.getHeader(ContentEncoding.class).ifPresent(h -> h.getEncodings().forEach(e -> {
-      if (!e.value().equalsIgnoreCase("identity")) codings.add(e);
-    }));
+    // Every Content-Encoding line, as one list (RFC 9110, section 5.3); one akka-http could not parse
+    // ("gzip,", "gzip;q=1") is still there, raw.
+    List<String> codings = new ArrayList<>();
+    for (HttpHeader h : request.getHeaders()) {
+      if (!h.is("content-encoding")) continue;
+      for (String e : h.value().split(",")) {
+        String coding = e.strip().toLowerCase(java.util.Locale.ROOT);
+        // Empty elements are allowed and mean nothing (RFC 9110, section 5.6.1), as identity does.
+        if (!coding.isEmpty() && !coding.equals("identity")) codings.add(coding);
+      }
+    }
     if (codings.size() > 1)
       throw new ApiError(415, "invalid_request_error", null, "unsupported_content_encoding", "the request body's"
-          + " Content-Encoding lists " + codings.size() + " codings (" + CompletionRequest.clip(codings.stream()
-              .map(HttpEncoding::value).collect(Collectors.joining(", "))) + "); this server undoes one: send the body"
-          + " compressed once, with gzip or deflate", 0);
-    // akka-http decodes by the header's first coding: make the one coding that is not identity first and only.
-    HttpEncoding coding = codings.isEmpty() ? null
-        : codings.get(0).value().equalsIgnoreCase("x-gzip") ? HttpEncodings.GZIP : codings.get(0);
-    return mapRequest(r -> coding == null ? r : r.removeHeader("Content-Encoding").addHeader(ContentEncoding.create(coding)),
+          + " Content-Encoding lists " + codings.size() + " codings (" + CompletionRequest.clip(String.join(", ", codings))
+          + "); this server undoes one: send the body compressed once, with gzip or deflate", 0);
+    HttpEncoding coding = codings.isEmpty() ? null : switch (codings.get(0)) {
+      case "gzip", "x-gzip" -> HttpEncodings.GZIP;
+      case "deflate" -> HttpEncodings.DEFLATE;
+      default -> throw new ApiError(415, "invalid_request_error", null, "unsupported_content_encoding", "the request body's"
+          + " Content-Encoding " + CompletionRequest.clip(codings.get(0)) + " is not supported; send it uncompressed, or"
+          + " with gzip (x-gzip) or deflate", 0);
+    };
+    // akka-http decodes by the first coding of the first line: make the one coding left the only one.
+    return mapRequest(r -> {
+          HttpRequest plain = r.removeHeader("Content-Encoding");
+          return coding == null ? plain : plain.addHeader(ContentEncoding.create(coding));
+        },
         () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
             settings.maxBodyBytes(), inner)));
   }

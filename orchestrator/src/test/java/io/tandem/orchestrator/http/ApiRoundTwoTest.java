@@ -354,11 +354,17 @@ class ApiRoundTwoTest {
 
   // Compressed bodies, HEAD, and the metrics' format.
 
-  private static HttpResponse<String> encoded(String encoding, byte[] body) throws Exception {
-    return server.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.base + "/v1/chat/completions"))
+  /** A chat completion of {@code body} with a {@code Content-Encoding} line for each of {@code encodings}. */
+  private static HttpResponse<String> encoded(byte[] body, String... encodings) throws Exception {
+    java.net.http.HttpRequest.Builder b = java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.base + "/v1/chat/completions"))
         .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(body))
-        .header("Content-Type", "application/json").header("Content-Encoding", encoding)
-        .header("Authorization", "Bearer " + KEY).build(), HttpResponse.BodyHandlers.ofString());
+        .header("Content-Type", "application/json").header("Authorization", "Bearer " + KEY);
+    for (String encoding : encodings) b.header("Content-Encoding", encoding);
+    return server.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> encoded(String encoding, byte[] body) throws Exception {
+    return encoded(body, encoding);
   }
 
   @Test
@@ -378,6 +384,17 @@ class ApiRoundTwoTest {
       assertEquals(200, r.statusCode(), c.getKey() + ": " + r.body());
       assertEquals(3, json(r).at("/usage/completion_tokens").asInt(), c.getKey());
     }
+    // Lines of one header are one list (RFC 9110, 5.3), empty elements nothing (5.6.1).
+    for (String[] lines : java.util.List.of(new String[] {"identity", "gzip"}, new String[] {"gzip,"}, new String[] {", gzip"})) {
+      HttpResponse<String> r = encoded(gz.toByteArray(), lines);
+      assertEquals(200, r.statusCode(), String.join(" / ", lines) + ": " + r.body());
+    }
+    HttpResponse<String> twoLines = encoded(gz.toByteArray(), "gzip", "gzip");
+    assertEquals(415, twoLines.statusCode(), twoLines.body());
+    HttpResponse<String> parameter = encoded(gz.toByteArray(), "gzip;q=1");
+    assertEquals(415, parameter.statusCode(), parameter.body());
+    assertEquals("the request body's Content-Encoding gzip;q=1 is not supported; send it uncompressed, or with gzip"
+        + " (x-gzip) or deflate", json(parameter).at("/error/message").asText());
     // Compressed twice: akka-http would undo the first coding only, and read gzip as the JSON.
     java.io.ByteArrayOutputStream twice = new java.io.ByteArrayOutputStream();
     try (var out = new java.util.zip.GZIPOutputStream(twice)) {
