@@ -52,11 +52,29 @@ public final class ClusterConfig {
    */
   public static void requireFrameFor(Config config, long maxBodyBytes) {
     long frame = config.getBytes(FRAME_SIZE);
+    long direct = maxDirectMemory();
+    // Artery takes its buffers, this size each, from direct memory as messages go: one alone must not exhaust it.
+    if (frame > direct / 16)
+      throw io.tandem.protocol.config.InvalidConfigException.setting(FRAME_SIZE, FRAME_SIZE + " is " + frame
+          + " bytes, more than a sixteenth of this JVM's direct memory (" + direct + " bytes: -XX:MaxDirectMemorySize,"
+          + " else -Xmx), whose buffers of that size it takes; give at most " + direct / 16 + " bytes, or more memory", null);
     if (frame < frameFor(maxBodyBytes))
       throw io.tandem.protocol.config.InvalidConfigException.setting(FRAME_SIZE, FRAME_SIZE + " is " + frame
           + " bytes, too small for requests of up to " + maxBodyBytes + " bytes (" + MAX_BODY_SIZE + "): a prompt's count"
           + " crosses nodes in one frame; give at least " + frameFor(maxBodyBytes) + " bytes, on every node alike, or a"
           + " smaller max-body-size", null);
+  }
+
+  /** The JVM's limit on direct buffers: {@code -XX:MaxDirectMemorySize}, or by default the heap's maximum. */
+  static long maxDirectMemory() {
+    try {
+      var hotspot = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+      long set = Long.parseLong(hotspot.getVMOption("MaxDirectMemorySize").getValue());
+      if (set > 0) return set;
+    } catch (RuntimeException notHotSpot) {
+      // the default below
+    }
+    return Runtime.getRuntime().maxMemory();
   }
 
   /** The Akka settings of a cluster member from its {@code tandem.cluster} section and its roles. */

@@ -148,4 +148,16 @@ class CrossNodeSerializationTest {
         + " bytes (tandem.http.max-body-size): a prompt's count crosses nodes in one frame; give at least 6553600 bytes,"
         + " on every node alike, or a smaller max-body-size", e.getMessage());
   }
+
+  /** A frame so large that Artery's buffers of its size would exhaust direct memory is refused at start. */
+  @Test
+  void aFrameTooLargeForDirectMemoryIsRefusedAtStart() {
+    long direct = ClusterConfig.maxDirectMemory();
+    com.typesafe.config.Config huge = ConfigFactory.parseString(ClusterConfig.FRAME_SIZE + " = " + (direct / 16 + 1) + "\n"
+        + "tandem.cluster.enabled = on").withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterConfig.resolve(huge));
+    assertEquals(ClusterConfig.FRAME_SIZE + " is " + (direct / 16 + 1) + " bytes, more than a sixteenth of this JVM's direct"
+        + " memory (" + direct + " bytes: -XX:MaxDirectMemorySize, else -Xmx), whose buffers of that size it takes; give at"
+        + " most " + direct / 16 + " bytes, or more memory", e.getMessage());
+  }
 }
