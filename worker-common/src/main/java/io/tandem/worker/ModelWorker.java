@@ -9,6 +9,7 @@ import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.receptionist.Receptionist;
 import io.tandem.inference.LanguageModel;
+import com.typesafe.config.Config;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
@@ -189,15 +190,22 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final ExecutorService stepThread;
   /** Where prompts are counted ({@link WorkerProtocol.CountTokens}), one at a time, beside the passes and the actor. */
   private final ExecutorService countThread;
+  private static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
+
+  /** Artery's largest message, which a count's answer to another node must fit; 0 without remoting. */
+  private final long frameBytes;
+
   /** Counts handed to {@link #countThread} so far: the order among prompts of one size. */
   private long countsTaken;
 
   /** A count waiting for the count thread: ordered by the prompt's size, then by arrival. */
-  private record Count(WorkerProtocol.CountTokens c, ServedModel served, long size, long arrival)
+  private record Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival)
       implements Runnable, Comparable<Count> {
+    /** Counts, and answers within one frame of {@code frameBytes} (0: the asker is on this node). */
     @Override
     public void run() {
-      c.replyTo().tell(StepSync.count(c, served));
+      WorkerProtocol.TokenCount count = StepSync.count(c, served);
+      c.replyTo().tell(frameBytes > 0 ? StepSync.withinFrame(count, frameBytes) : count);
     }
 
     /** Characters of text, or token ids, {@code c} reads. */
@@ -243,6 +251,9 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       t.setDaemon(true);
       return t;
     });
+    // Without Akka's remoting on the class path (a worker alone in its tests) every asker is local.
+    Config akka = ctx.getSystem().settings().config();
+    this.frameBytes = akka.hasPath(FRAME_SIZE) ? akka.getBytes(FRAME_SIZE) : 0;
     this.role = role;
     this.model = model;
     this.served = ServedModel.of(model);
@@ -329,7 +340,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
     try {
-      countThread.execute(new Count(c, served, Count.size(c), countsTaken++));
+      countThread.execute(new Count(c, served, frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes,
+          Count.size(c), countsTaken++));
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
     }

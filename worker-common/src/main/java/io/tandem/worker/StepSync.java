@@ -150,11 +150,32 @@ final class StepSync {
         if (ids[i] < 0 || (vocab > 0 && ids[i] >= vocab))
           return new WorkerProtocol.TokenCount(0, null, null, context, vocab, c.tokenIdsField() + "[" + i + "] is token id " + ids[i]
               + ", outside " + model.name() + "'s vocabulary of " + vocab + " tokens", null);
-      return new WorkerProtocol.TokenCount(ids.length, model.tokenizer().decode(ids), model.tokenizer().key(), context, vocab, null,
-          null);
+      // A prompt longer than the context is refused on its length: its text is not needed (and may be long).
+      boolean refused = c.tokenIdsField().equals("prompt") && context > 0 && ids.length >= context;
+      return new WorkerProtocol.TokenCount(ids.length, refused ? null : model.tokenizer().decode(ids), model.tokenizer().key(),
+          context, vocab, null, null);
     } catch (RuntimeException e) {
       return new WorkerProtocol.TokenCount(0, null, null, context, vocab, model.name() + " cannot read the prompt: " + e.getMessage(), null);
     }
+  }
+
+  /** What a count's answer may hold besides the text of token ids, within one frame: its other fields, generously. */
+  private static final int FRAME_MARGIN = 64 * 1024;
+
+  /**
+   * {@code count} as it may cross nodes in one Artery frame of {@code frameBytes}: as it is, or, when
+   * the text of its token ids is too long for one (token ids of long tokens: Qwen's 128 spaces), a
+   * problem saying so, which the asker answers with a 400 rather than waiting for a message Akka
+   * drops.
+   */
+  static WorkerProtocol.TokenCount withinFrame(WorkerProtocol.TokenCount count, long frameBytes) {
+    if (count.text() == null || (long) count.text().length() * 3 <= frameBytes - FRAME_MARGIN) return count;
+    long bytes = count.text().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (bytes <= frameBytes - FRAME_MARGIN) return count;
+    return new WorkerProtocol.TokenCount(0, null, null, count.contextLength(), count.vocabSize(), "the text of these "
+        + count.tokens() + " token ids is " + bytes + " bytes, more than one message between the cluster's nodes carries ("
+        + (frameBytes - FRAME_MARGIN) + " bytes, after akka.remote.artery.advanced.maximum-frame-size); send fewer token ids",
+        null);
   }
 
   /**

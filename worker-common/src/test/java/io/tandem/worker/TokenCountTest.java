@@ -1,7 +1,9 @@
 package io.tandem.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.protocol.Prompt;
@@ -21,6 +23,11 @@ class TokenCountTest {
     public int vocabSize() {
       return 100;
     }
+
+    @Override
+    public int contextLength() {
+      return 4;
+    }
   });
 
   @Test
@@ -35,5 +42,39 @@ class TokenCountTest {
     WorkerProtocol.TokenCount ids = StepSync.count(new WorkerProtocol.CountTokens(null, List.of(5, 100), "prompt", null), model);
     assertEquals("prompt[1] is token id 100, outside m's vocabulary of 100 tokens", ids.problem());
     assertEquals(100, ids.vocabSize());
+  }
+
+  /**
+   * A prompt of token ids as long as the context is refused on its length, so its text is not
+   * decoded (nor sent back across nodes); the ids of {@code /detokenize} are decoded however many.
+   */
+  @Test
+  void aPromptOfTokenIdsOverTheContextIsNotDecodedButDetokenizeIs() {
+    int a = model.tokenizer().encode("a")[0];
+    List<Integer> five = List.of(a, a, a, a, a);
+    WorkerProtocol.TokenCount prompt = StepSync.count(new WorkerProtocol.CountTokens(null, five, "prompt", null), model);
+    assertEquals(5, prompt.tokens());
+    assertNull(prompt.text());
+    WorkerProtocol.TokenCount detokenized = StepSync.count(new WorkerProtocol.CountTokens(null, five, "tokens", null), model);
+    assertEquals(5, detokenized.tokens());
+    assertNotNull(detokenized.text());
+    assertEquals("aaa", StepSync.count(new WorkerProtocol.CountTokens(null, List.of(a, a, a), "prompt", null), model).text());
+  }
+
+  /**
+   * The text of token ids too long for one Artery frame (long tokens: Qwen has one of 128 spaces)
+   * is a problem naming its size, which the asker answers with a 400, where Akka dropped the
+   * answer and the asker waited for it in vain.
+   */
+  @Test
+  void textTooLongForOneFrameIsAProblemSayingSo() {
+    WorkerProtocol.TokenCount fits = new WorkerProtocol.TokenCount(2, "ab", "k", 4, 100, null, null);
+    assertSame(fits, StepSync.withinFrame(fits, 1 << 20));
+    String spaces = " ".repeat(2 << 20);
+    WorkerProtocol.TokenCount tooLong = StepSync.withinFrame(new WorkerProtocol.TokenCount(16384, spaces, "k", 4, 100, null, null),
+        1 << 20);
+    assertNull(tooLong.text());
+    assertEquals("the text of these 16384 token ids is 2097152 bytes, more than one message between the cluster's nodes"
+        + " carries (983040 bytes, after akka.remote.artery.advanced.maximum-frame-size); send fewer token ids", tooLong.problem());
   }
 }
