@@ -22,7 +22,14 @@ final class HoconConfigLoader {
     SpeculativeConfig.Builder b = SpeculativeConfig.paperDefaults().toBuilder();
     for (ConfigKey key : ConfigKey.values()) key.set(b, value(c, key));
     String source = user.isEmpty() ? "reference.conf" : origin(user.root());
-    return b.build(source, HoconConfigLoader::hoconKey);
+    try {
+      return b.build(source, HoconConfigLoader::hoconKey);
+    } catch (InvalidConfigException e) {
+      // Named by where the value at fault came from (a -D option), not the section's merged origins.
+      String key = e.key() == null ? null : e.key().substring(PATH.length() + 1);
+      if (key == null || !user.hasPath(key) || e.source() == null) throw e;
+      throw e.as(origin(user.getValue(key)), k -> k);
+    }
   }
 
   private static Object value(Config c, ConfigKey key) {

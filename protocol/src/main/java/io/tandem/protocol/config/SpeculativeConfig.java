@@ -107,7 +107,8 @@ public record SpeculativeConfig(
     atLeast(ConfigKey.MAX_RECAP_TOKEN_NUM, maxRecapTokenNum, 1);
     atLeast(ConfigKey.MAX_NEGATIVE_NUM, maxNegativeNum, 0);
     if (Double.isNaN(timeOut) || Double.isInfinite(timeOut)) {
-      throw bad(ConfigKey.TIME_OUT, "must be a number of seconds (<= 0 for none), got " + timeOut);
+      throw bad(ConfigKey.TIME_OUT, "must be a number of seconds (<= 0 for none), got "
+          + (Double.isNaN(timeOut) ? "NaN" : "a number beyond a 64-bit float's range"));
     }
     // The session schedules it: beyond Akka's longest delay the timer fails and the session with it.
     if (timeOut > ConfigSection.LONGEST_DELAY.toSeconds()) {

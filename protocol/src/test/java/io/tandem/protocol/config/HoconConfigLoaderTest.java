@@ -66,6 +66,15 @@ class HoconConfigLoaderTest {
       assertEquals("tandem.speculative.time-out", e.key());
     }
     assertEquals(21474835.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "21474835")).timeOut());
+    // Beside a file's settings, the value at fault is named by its own origin, not the section's merged ones.
+    com.typesafe.config.Config withFile = systemProperty("tandem.speculative.time-out", "21474836").withFallback(
+        ConfigFactory.parseString("tandem.speculative.max-target-tokens = 20",
+            com.typesafe.config.ConfigParseOptions.defaults().setOriginDescription("application.conf")));
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(withFile));
+    assertTrue(e.getMessage().startsWith("system properties: tandem.speculative.time-out must be "), e.getMessage());
+    assertEquals("system properties: tandem.speculative.time-out must be a number of seconds (<= 0 for none), got a number"
+        + " beyond a 64-bit float's range", assertThrows(InvalidConfigException.class,
+            () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e400"))).getMessage());
   }
 
   /** Typesafe Config's getInt reads 1.5 as 1: a budget given with a fraction is refused as given. */
