@@ -34,6 +34,9 @@ class DownedNodeIT {
       c.start("small", List.of("small"), Map.of());
       TandemProcesses.Node large = c.start("large", List.of("large"), Map.of());
       c.awaitWorkers(orchestrator, 1, 1, Duration.ofSeconds(90));
+      // The others may list its worker before the node has seen itself Up; stopped before that, it says so instead.
+      c.awaitLog(large, LocalTime.MIN, line -> line.contains("node akka://tandem@127.0.0.1:" + large.clusterPort + " is up in the cluster"),
+          "the large node up in its own view", Duration.ofSeconds(60));
 
       LocalTime stopped = LocalTime.now();
       signal("STOP", large.process);

@@ -74,7 +74,7 @@ class LocalClusterScriptIT {
       boolean free = true;
       for (int i = 1; i < n && free; i++) {
         try (ServerSocket s = new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress())) {
-          free = true;
+          free = LoopbackCluster.handOut(base + i);
         } catch (IOException taken) {
           free = false;
         }

@@ -109,6 +109,8 @@ public final class LoopbackCluster implements AutoCloseable {
     java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
     for (int attempt = 0; attempt < 200 && high > low; attempt++) {
       int port = random.nextInt(low, high);
+      // Free now, but one handed out before may not be bound yet by the node it was given to.
+      if (!HANDED_OUT.add(port)) continue;
       try (ServerSocket s = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
         return s.getLocalPort();
       } catch (IOException taken) {
@@ -118,6 +120,14 @@ public final class LoopbackCluster implements AutoCloseable {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
+  }
+
+  /** Every port {@link #freePort} returned (or found taken) in this JVM. */
+  private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** Marks {@code port} handed out (one of a run beside a {@link #freePort}); false if it was already. */
+  static boolean handOut(int port) {
+    return HANDED_OUT.add(port);
   }
 
   /** The first port of the kernel's ephemeral range (32768 where it cannot be read). */
