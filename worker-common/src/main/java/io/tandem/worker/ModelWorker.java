@@ -49,9 +49,10 @@ import java.util.function.Supplier;
  * worker's own, so that the worker still answers {@link GetStats} during it, as Prometheus reads
  * {@code up}: reachable and answering, busy or not, and {@link WorkerProtocol.CountTokens}, so that
  * other clients' prompts are counted (and over-long ones refused) while every worker of the role
- * prefills a long prompt; every other message waits for the pass to end. Counts run on a thread of
- * their own, one at a time and the shortest prompt first, so that tokenizing a long prompt holds neither the passes nor the actor,
- * as vLLM's API server tokenizes apart from its engine's steps. A count reads only the tokenizer
+ * prefills a long prompt; every other message waits for the pass to end. Counts run on threads of
+ * their own (short prompts on one, long ones on another, shortest first), so that tokenizing a
+ * long prompt holds neither the passes, the actor nor a short prompt's count, as vLLM's API server
+ * tokenizes apart from its engine's steps. A count reads only the tokenizer
  * (thread-safe: Hugging Face's Rust one), the chat template and the model's fixed figures, which
  * the step thread does not touch: it runs {@code model.forward} alone, on the batch's sequences and
  * caches.
@@ -188,14 +189,21 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final WorkerMetrics metrics = new WorkerMetrics();
   /** Runs the forward passes, one at a time, off the actor's thread. */
   private final ExecutorService stepThread;
-  /** Where prompts are counted ({@link WorkerProtocol.CountTokens}), one at a time, beside the passes and the actor. */
+  /**
+   * Where prompts are counted ({@link WorkerProtocol.CountTokens}), beside the passes and the actor:
+   * short ones (up to {@value #SHORT_PROMPT} characters or token ids) on a thread of their own, so
+   * that no client's short prompt waits for another's long one; long ones one at a time, shortest first.
+   */
   private final ExecutorService countThread;
+  private final ExecutorService longCountThread;
+  /** The most characters (or token ids) of a prompt counted on {@link #countThread}: milliseconds of tokenizing. */
+  static final int SHORT_PROMPT = 16_384;
   private static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
 
   /** Artery's largest message, which a count's answer to another node must fit; 0 without remoting. */
   private final long frameBytes;
 
-  /** Counts handed to {@link #countThread} so far: the order among prompts of one size. */
+  /** Counts handed to the count threads so far: the order among prompts of one size. */
   private long countsTaken;
 
   /** A count waiting for the count thread: ordered by the prompt's size, then by arrival. */
@@ -246,11 +254,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       t.setDaemon(true);
       return t;
     });
-    this.countThread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), r -> {
-      Thread t = new Thread(r, "tandem-" + role + "-count-" + ctx.getSelf().path().name());
-      t.setDaemon(true);
-      return t;
-    });
+    this.countThread = countThread(role + "-count-" + ctx.getSelf().path().name());
+    this.longCountThread = countThread(role + "-long-count-" + ctx.getSelf().path().name());
     // Without Akka's remoting on the class path (a worker alone in its tests) every asker is local.
     Config akka = ctx.getSystem().settings().config();
     this.frameBytes = akka.hasPath(FRAME_SIZE) ? akka.getBytes(FRAME_SIZE) : 0;
@@ -333,15 +338,16 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   /**
-   * Counts on the worker's count thread, shortest prompt first: a long prompt takes seconds to
-   * tokenize (a million digits, 2.6 s here), which on the actor's thread held every decode step
-   * and every other count behind it, and which in arrival order held every short prompt behind
-   * two or three of them past the orchestrator's count timeout.
+   * Counts on the worker's count threads, short prompts apart from long ones and shortest first: a
+   * long prompt takes seconds to tokenize (a million digits, 2.6-3.5 s here), which on the actor's
+   * thread held every decode step and every other count behind it, and on one thread held short
+   * prompts behind it past the orchestrator's count timeout.
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
+    long size = Count.size(c);
     try {
-      countThread.execute(new Count(c, served, frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes,
-          Count.size(c), countsTaken++));
+      (size <= SHORT_PROMPT ? countThread : longCountThread).execute(new Count(c, served,
+          frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes, size, countsTaken++));
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
     }
@@ -351,12 +357,14 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onStop() {
     if (drain != null) drain.stopped();
     countThread.shutdownNow();
+    longCountThread.shutdownNow();
     org.slf4j.Logger log = getContext().getLog();
     // The caches and the model go after the pass in flight, if any, and the count in progress: they still use them.
     stepThread.execute(() -> {
       scheduler.forgetAll();
       try {
-        if (!countThread.awaitTermination(COUNT_STOP_SECONDS, TimeUnit.SECONDS))
+        if (!countThread.awaitTermination(COUNT_STOP_SECONDS, TimeUnit.SECONDS)
+            || !longCountThread.awaitTermination(COUNT_STOP_SECONDS, TimeUnit.SECONDS))
           log.warn("{} worker: a prompt still being counted after {} s; closing the model beside it", role, COUNT_STOP_SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -365,6 +373,15 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     });
     stepThread.shutdown();
     return this;
+  }
+
+  /** A daemon thread named {@code tandem-<name>} that runs {@link Count}s, shortest prompt first. */
+  private static ExecutorService countThread(String name) {
+    return new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, "tandem-" + name);
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   private void scheduleForward() {

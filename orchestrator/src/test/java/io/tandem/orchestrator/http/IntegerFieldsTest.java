@@ -224,8 +224,8 @@ class IntegerFieldsTest {
     assertEquals(21474835.0, completion(",\"tandem\":{\"time_out\":21474835}").config().timeOut());
     for (String v : new String[] {"21474836", "1e9", "21474835.5"}) {
       OpenAi.Error e = refusal(() -> completion(",\"tandem\":{\"time_out\":" + v + "}"));
-      assertEquals("tandem: time_out must be a number of seconds of at most 21474835s (248 days, the longest delay Akka's"
-          + " scheduler takes) (<= 0 for none), got " + new java.math.BigDecimal(v).stripTrailingZeros().toPlainString(),
+      assertEquals("tandem: time_out must be a number of seconds, <= 0 for none and at most 21474835s (248 days, the longest"
+          + " delay Akka's scheduler takes), got " + new java.math.BigDecimal(v).stripTrailingZeros().toPlainString(),
           e.message());
     }
   }

@@ -112,8 +112,8 @@ public record SpeculativeConfig(
     }
     // The session schedules it: beyond Akka's longest delay the timer fails and the session with it.
     if (timeOut > ConfigSection.LONGEST_DELAY.toSeconds()) {
-      throw bad(ConfigKey.TIME_OUT, "must be a number of seconds of at most " + ConfigSection.LONGEST_DELAY_SAID
-          + " (<= 0 for none), got " + java.math.BigDecimal.valueOf(timeOut).stripTrailingZeros().toPlainString());
+      throw bad(ConfigKey.TIME_OUT, "must be a number of seconds, <= 0 for none and at most " + ConfigSection.LONGEST_DELAY_SAID
+          + ", got " + java.math.BigDecimal.valueOf(timeOut).stripTrailingZeros().toPlainString());
     }
     triggerTokens = List.copyOf(triggerTokens);
     verifyKeywords = List.copyOf(verifyKeywords);
