@@ -248,15 +248,13 @@ final class ApiRoutes extends AllDirectives {
       }
     }
     if (codings.size() > 1)
-      throw new ApiError(415, "invalid_request_error", null, "unsupported_content_encoding", "the request body's"
-          + " Content-Encoding lists " + codings.size() + " codings (" + CompletionRequest.clip(String.join(", ", codings))
-          + "); this server undoes one: send the body compressed once, with gzip or deflate", 0);
+      throw unsupportedEncoding("lists " + codings.size() + " codings (" + CompletionRequest.clip(String.join(", ", codings))
+          + "); this server undoes one: send the body compressed once, with gzip or deflate");
     HttpEncoding coding = codings.isEmpty() ? null : switch (codings.get(0)) {
       case "gzip", "x-gzip" -> HttpEncodings.GZIP;
       case "deflate" -> HttpEncodings.DEFLATE;
-      default -> throw new ApiError(415, "invalid_request_error", null, "unsupported_content_encoding", "the request body's"
-          + " Content-Encoding " + CompletionRequest.clip(codings.get(0)) + " is not supported; send it uncompressed, or"
-          + " with gzip (x-gzip) or deflate", 0);
+      default -> throw unsupportedEncoding(CompletionRequest.clip(codings.get(0)) + " is not supported; send it"
+          + " uncompressed, or with gzip (x-gzip) or deflate");
     };
     // akka-http decodes by the first coding of the first line: make the one coding left the only one.
     return mapRequest(r -> {
@@ -265,6 +263,12 @@ final class ApiRoutes extends AllDirectives {
         },
         () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
             settings.maxBodyBytes(), inner)));
+  }
+
+  /** The 415 for a body whose Content-Encoding this server cannot undo: "the request body's Content-Encoding {@code what}". */
+  private static ApiError unsupportedEncoding(String what) {
+    return new ApiError(415, "invalid_request_error", null, "unsupported_content_encoding",
+        "the request body's Content-Encoding " + what, 0);
   }
 
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
@@ -483,9 +487,8 @@ final class ApiRoutes extends AllDirectives {
               + " is not allowed here; use " + allowed.stream().map(HttpMethod::name).collect(Collectors.joining(" or ")), 0), log)
               .addHeader(Allow.create(withOptions.toArray(HttpMethod[]::new))));
         })
-        .handleAll(UnsupportedRequestEncodingRejection.class, rs -> complete(error(new ApiError(415,
-            "invalid_request_error", null, "unsupported_content_encoding", "the request body's Content-Encoding is not"
-            + " supported; send it uncompressed, or with gzip (x-gzip) or deflate", 0), log)))
+        .handleAll(UnsupportedRequestEncodingRejection.class, rs -> complete(error(unsupportedEncoding(
+            "is not supported; send it uncompressed, or with gzip (x-gzip) or deflate"), log)))
         .handleAll(Rejection.class, rs -> complete(error(ApiError.invalid(null, "the request was refused: "
             + rs.stream().map(Object::toString).collect(Collectors.joining("; "))), log)))
         // Built per request: the answer (which logs and counts the 404) only when no route matched.
