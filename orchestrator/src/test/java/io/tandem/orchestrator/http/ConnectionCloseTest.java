@@ -62,11 +62,25 @@ class ConnectionCloseTest {
   void aHalfCloseAfterAKeepAliveRequestCountsAsLeavingAndTheAnswerSaysWhatToSendInstead() throws Exception {
     String body = BODY.replace("\"stream\":true", "\"stream\":false");
     double closedBefore = server.count("tandem:http_responses_total{status=\"499\"}");
-    String left = halfClosed("HTTP/1.1\r\nHost: 127.0.0.1", body);
+    // The model's steps wait at the gate until the half-close is counted: without it, a quick scripted
+    // answer can be complete before the server reads the end of the client's stream.
+    server.gate.close();
+    CompletableFuture<String> leaving = CompletableFuture.supplyAsync(() -> {
+      try {
+        return halfClosed("HTTP/1.1\r\nHost: 127.0.0.1", body);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    try {
+      TestServer.eventually("logged and counted as 499", () -> server.count("tandem:http_responses_total{status=\"499\"}")
+          == closedBefore + 1);
+    } finally {
+      server.gate.open();
+    }
+    String left = leaving.get(30, TimeUnit.SECONDS);
     assertTrue(left.startsWith("HTTP/1.1 400"), left);
     assertTrue(left.contains("\"code\":\"client_closed_request\"") && left.contains("send Connection: close instead"), left);
-    TestServer.eventually("logged and counted as 499", () -> server.count("tandem:http_responses_total{status=\"499\"}")
-        == closedBefore + 1);
     String answered = halfClosed("HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close", body);
     assertTrue(answered.startsWith("HTTP/1.1 200") && answered.contains("\"finish_reason\":\"length\""), answered);
   }
