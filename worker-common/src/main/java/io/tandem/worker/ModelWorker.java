@@ -206,12 +206,25 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   /** Counts handed to the count threads so far: the order among prompts of one size. */
   private long countsTaken;
 
-  /** A count waiting for the count thread: ordered by the prompt's size, then by arrival. */
-  private record Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival)
-      implements Runnable, Comparable<Count> {
-    /** Counts, and answers within one frame of {@code frameBytes} (0: the asker is on this node). */
+  /**
+   * A count waiting for a count thread: ordered by the prompt's size, then by {@code arrival} (the
+   * order received); {@code receivedNanos}, when on {@link System#nanoTime}.
+   */
+  private record Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival,
+      long receivedNanos) implements Runnable, Comparable<Count> {
+    /**
+     * Counts, and answers within one frame of {@code frameBytes} (0: the asker is on this node);
+     * a count that waited longer than its asker does ({@link WorkerProtocol.CountTokens#timeoutMillis})
+     * is dropped, so that a client's retries of a prompt that timed out do not queue it again and again.
+     */
     @Override
     public void run() {
+      long waitedNanos = System.nanoTime() - receivedNanos;
+      if (c.timeoutMillis() > 0 && waitedNanos > TimeUnit.MILLISECONDS.toNanos(c.timeoutMillis())) {
+        COUNT_LOG.debug("dropped the count of a prompt of {} characters or token ids: it waited {} ms, its asker {} ms", size,
+            TimeUnit.NANOSECONDS.toMillis(waitedNanos), c.timeoutMillis());
+        return;
+      }
       WorkerProtocol.TokenCount count = StepSync.count(c, served);
       c.replyTo().tell(frameBytes > 0 ? StepSync.withinFrame(count, frameBytes) : count);
     }
@@ -232,6 +245,9 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       return bySize != 0 ? bySize : Long.compare(arrival, o.arrival);
     }
   }
+
+  /** The count threads' log (an actor's own log is for its own thread). */
+  private static final org.slf4j.Logger COUNT_LOG = org.slf4j.LoggerFactory.getLogger(ModelWorker.class);
 
   /** How long a stopping worker waits for the count in progress before it closes the model. */
   private static final int COUNT_STOP_SECONDS = 30;
@@ -347,7 +363,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     long size = Count.size(c);
     try {
       (size <= SHORT_PROMPT ? countThread : longCountThread).execute(new Count(c, served,
-          frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes, size, countsTaken++));
+          frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes, size, countsTaken++,
+          System.nanoTime()));
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
     }

@@ -32,14 +32,14 @@ class TokenCountTest {
 
   @Test
   void theCountCarriesTheVocabularySize() {
-    WorkerProtocol.TokenCount text = StepSync.count(new WorkerProtocol.CountTokens(Prompt.raw("hi"), null, null, null), model);
+    WorkerProtocol.TokenCount text = StepSync.count(new WorkerProtocol.CountTokens(Prompt.raw("hi"), null, null, null, 0), model);
     assertEquals(100, text.vocabSize());
     assertNull(text.problem());
   }
 
   @Test
   void aPromptTokenIdOutsideTheVocabularyIsAProblemNamingItAndTheSize() {
-    WorkerProtocol.TokenCount ids = StepSync.count(new WorkerProtocol.CountTokens(null, List.of(5, 100), "prompt", null), model);
+    WorkerProtocol.TokenCount ids = StepSync.count(new WorkerProtocol.CountTokens(null, List.of(5, 100), "prompt", null, 0), model);
     assertEquals("prompt[1] is token id 100, outside m's vocabulary of 100 tokens", ids.problem());
     assertEquals(100, ids.vocabSize());
   }
@@ -52,13 +52,13 @@ class TokenCountTest {
   void aPromptOfTokenIdsOverTheContextIsNotDecodedButDetokenizeIs() {
     int a = model.tokenizer().encode("a")[0];
     List<Integer> five = List.of(a, a, a, a, a);
-    WorkerProtocol.TokenCount prompt = StepSync.count(new WorkerProtocol.CountTokens(null, five, "prompt", null), model);
+    WorkerProtocol.TokenCount prompt = StepSync.count(new WorkerProtocol.CountTokens(null, five, "prompt", null, 0), model);
     assertEquals(5, prompt.tokens());
     assertNull(prompt.text());
-    WorkerProtocol.TokenCount detokenized = StepSync.count(new WorkerProtocol.CountTokens(null, five, "tokens", null), model);
+    WorkerProtocol.TokenCount detokenized = StepSync.count(new WorkerProtocol.CountTokens(null, five, "tokens", null, 0), model);
     assertEquals(5, detokenized.tokens());
     assertNotNull(detokenized.text());
-    assertEquals("aaa", StepSync.count(new WorkerProtocol.CountTokens(null, List.of(a, a, a), "prompt", null), model).text());
+    assertEquals("aaa", StepSync.count(new WorkerProtocol.CountTokens(null, List.of(a, a, a), "prompt", null, 0), model).text());
   }
 
   /**

@@ -191,7 +191,13 @@ class ModelWorkerTest {
   }
 
   private static WorkerProtocol.CountTokens count(String content, TestProbe<WorkerProtocol.TokenCount> replyTo) {
-    return new WorkerProtocol.CountTokens(Prompt.chat(List.of(new ChatMessage("user", content))), null, null, replyTo.getRef());
+    return count(content, replyTo, 0);
+  }
+
+  private static WorkerProtocol.CountTokens count(String content, TestProbe<WorkerProtocol.TokenCount> replyTo,
+      long timeoutMillis) {
+    return new WorkerProtocol.CountTokens(Prompt.chat(List.of(new ChatMessage("user", content))), null, null,
+        replyTo.getRef(), timeoutMillis);
   }
 
   /** A worker of {@code model} whose long prompts' count thread is held in the count of {@link #LONG}. */
@@ -240,6 +246,27 @@ class ModelWorkerTest {
     model.release.countDown();
     for (int i = 0; i < 3; i++) counted.expectMessageClass(WorkerProtocol.TokenCount.class);
     assertEquals(List.of(LONG, "hi", longer, longer + "y"), model.rendered);
+  }
+
+  /**
+   * A count that waited longer than its asker waits is dropped unread: its asker answered 503 by
+   * then, and a client retrying a megabyte prompt would otherwise queue it once per try.
+   */
+  @Test
+  void aCountWhoseAskerGaveUpIsDropped() throws Exception {
+    HeldCount model = new HeldCount();
+    TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> w = countingLong(model, counted);
+    long sent = System.nanoTime();
+    w.tell(count(LONG + "abandoned", counted, 1));
+    w.tell(count(LONG + "waited for", counted, 60_000));
+    TestProbe<WorkerProtocol.TokenCount> shortOne = kit.createTestProbe();
+    w.tell(count("hi", shortOne));
+    shortOne.expectMessageClass(WorkerProtocol.TokenCount.class); // the worker has received the two long ones
+    while (System.nanoTime() - sent < TimeUnit.MILLISECONDS.toNanos(2)) Thread.onSpinWait(); // the 1 ms passed
+    model.release.countDown();
+    for (int i = 0; i < 2; i++) counted.expectMessageClass(WorkerProtocol.TokenCount.class);
+    assertEquals(List.of(LONG, "hi", LONG + "waited for"), model.rendered);
   }
 
   @Test

@@ -128,8 +128,8 @@ class CrossNodeSerializationTest {
     List<Integer> ids = java.util.Collections.nCopies((int) body, 151_643);
     List<Integer> sent = java.util.Collections.nCopies((int) body / 7, 151_643); // "151643," each
     for (Object message : List.of(
-        new WorkerProtocol.CountTokens(Prompt.raw(text), null, null, replyTo.getRef()),
-        new WorkerProtocol.CountTokens(null, sent, "prompt", replyTo.getRef()),
+        new WorkerProtocol.CountTokens(Prompt.raw(text), null, null, replyTo.getRef(), 5_000),
+        new WorkerProtocol.CountTokens(null, sent, "prompt", replyTo.getRef(), 5_000),
         new WorkerProtocol.TokenCount(ids.size(), null, null, 32_768, 151_936, null, ids),
         new WorkerProtocol.TokenCount(sent.size(), "<|endoftext|>".repeat(sent.size()), "key", 32_768, 151_936, null, null))) {
       int size = ser.serialize(message).get().length;

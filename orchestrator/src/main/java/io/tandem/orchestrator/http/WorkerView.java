@@ -311,7 +311,8 @@ final class WorkerView {
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
       AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
-              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply), countTimeout, system.scheduler())
+              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis()),
+              countTimeout, system.scheduler())
           .whenComplete((count, t) -> {
             if (count != null) first.complete(count);
             else if (unanswered.decrementAndGet() == 0)

@@ -44,9 +44,11 @@ class WorkerCountTimeoutTest {
   void aSilentWorkerIsPassedOverAndOnlySilentWorkersAreAQuick503() throws Exception {
     Set<ActorRef<WorkerProtocol.Command>> real = largeWorkers();
     ActorRef<WorkerProtocol.Command> worker = real.iterator().next();
+    java.util.Queue<Long> timeouts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     for (int i = 0; i < 2; i++) {
       ActorRef<WorkerProtocol.Command> silent = server.system.systemActorOf(Behaviors.<WorkerProtocol.Command>receiveMessage(m -> {
-        if (!(m instanceof WorkerProtocol.CountTokens)) worker.tell(m);
+        if (m instanceof WorkerProtocol.CountTokens c) timeouts.add(c.timeoutMillis());
+        else worker.tell(m);
         return Behaviors.same();
       }), "silent-large-" + i, Props.empty());
       server.system.receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), silent));
@@ -67,6 +69,8 @@ class WorkerCountTimeoutTest {
     assertTrue(message.endsWith("none of the 2 large workers counted the prompt within 1 s (tandem.http.count-timeout):"
         + " a worker that does not answer stopped, or is busy with a longer model step"), message);
     assertTrue(seconds < 30, "bounded by count-timeout, not ask-timeout: " + seconds + " s");
+    assertEquals(java.util.List.of(1000L, 1000L, 1000L, 1000L), java.util.List.copyOf(timeouts),
+        "each count says how long its asker waits, so that a worker drops one nobody reads");
   }
 
   @Test

@@ -157,10 +157,15 @@ public final class WorkerProtocol {
    * @param tokenIdsField with {@code tokenIds}, the request field the client sent them in ({@code
    *     prompt} of {@code /v1/completions}, {@code tokens} of {@code /detokenize}), which a problem
    *     with one of them names ({@code tokens[2] is token id ...}); null with {@code prompt}
+   * @param timeoutMillis how long the asker waits for the answer, in milliseconds ({@code
+   *     tandem.http.count-timeout}); a worker drops a count it has not begun within that long of
+   *     receiving it, since nobody reads its answer (measured on the worker: clocks of two nodes
+   *     differ, and it errs on the side of counting); 0 for no limit
    */
-  public record CountTokens(Prompt prompt, List<Integer> tokenIds, String tokenIdsField, ActorRef<TokenCount> replyTo)
-      implements Command {
+  public record CountTokens(Prompt prompt, List<Integer> tokenIds, String tokenIdsField, ActorRef<TokenCount> replyTo,
+      long timeoutMillis) implements Command {
     public CountTokens {
+      if (timeoutMillis < 0) throw new IllegalArgumentException("timeoutMillis must be 0 (no limit) or more, got " + timeoutMillis);
       if ((prompt == null) == (tokenIds == null))
         throw new IllegalArgumentException("count either a prompt or token ids, exactly one");
       if ((tokenIds == null) != (tokenIdsField == null))
