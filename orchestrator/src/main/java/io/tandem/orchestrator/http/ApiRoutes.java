@@ -288,7 +288,10 @@ final class ApiRoutes extends AllDirectives {
 
   /**
    * {@code /tokenize} or {@code /detokenize}: a worker of the role that reads prompts first (as
-   * for a completion of the default mode) tokenizes or decodes.
+   * for a completion of the default mode) tokenizes or decodes. Each is a request of its tenant
+   * while it runs, as a completion is ({@code max-concurrent}, {@code tandem.http.max-in-flight}, a
+   * drain's requests in flight), and is charged no tokens: a long prompt's count takes a worker
+   * seconds, which a tenant's limits are there to bound.
    */
   private Route tokenizer(HttpRequest request, boolean detokenize, RequestLog.Entry log) {
     return authenticated(request, log, tenant -> {
@@ -296,9 +299,16 @@ final class ApiRoutes extends AllDirectives {
         TokenizerRequest req = TokenizerRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
             detokenize, settings.modelNames());
         Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
-        return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
-                req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
-            .thenApply(c -> done(log, tenant, 200, req.answer(c))));
+        Tenants.Permit permit = tenants.admit(tenant);
+        try {
+          return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
+                  req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
+              .whenComplete((c, t) -> permit.close())
+              .thenApply(c -> done(log, tenant, 200, req.answer(c))));
+        } catch (RuntimeException e) {
+          permit.close();
+          throw e;
+        }
       });
     });
   }

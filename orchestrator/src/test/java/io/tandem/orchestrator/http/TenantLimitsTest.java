@@ -76,6 +76,34 @@ class TenantLimitsTest {
     assertEquals(200, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-alice").statusCode());
   }
 
+  /**
+   * {@code /tokenize} and {@code /detokenize} are requests of their tenant too: a long prompt's count
+   * takes a worker seconds, which {@code max-concurrent} bounds (they were let through unlimited).
+   */
+  @Test
+  void tokenizingIsARequestOfItsTenant() throws Exception {
+    String tokenize = "{\"model\":\"tandem\",\"prompt\":\"hi\"}";
+    String detokenize = "{\"model\":\"tandem\",\"tokens\":[1]}";
+    server.gate.close();
+    CompletableFuture<HttpResponse<String>> first = postAsync("sk-alice", 5);
+    eventually("alice's first request is running", () -> server.metric("tandem:num_requests_running") == 1);
+    for (String[] call : new String[][] {{"/tokenize", tokenize}, {"/detokenize", detokenize}}) {
+      HttpResponse<String> refused = server.post(call[0], call[1], "sk-alice");
+      assertEquals(429, refused.statusCode(), call[0] + ": " + refused.body());
+      assertTrue(refused.body().contains("tenant 'alice' already has 1 request running, its limit is 1"), refused.body());
+      assertRateLimit("requests", refused);
+    }
+    server.gate.open();
+    assertEquals(200, first.get().statusCode());
+    HttpResponse<String> tokens = server.post("/tokenize", tokenize, "sk-alice");
+    assertEquals(200, tokens.statusCode(), tokens.body());
+    String ids = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tokens.body()).get("tokens").toString();
+    HttpResponse<String> text = server.post("/detokenize", detokenize.replace("[1]", ids), "sk-alice");
+    assertEquals(200, text.statusCode(), text.body());
+    assertEquals(200, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-alice").statusCode(),
+        "a finished /tokenize holds no request of its tenant");
+  }
+
   @Test
   void aTenantOverItsTokensPerMinuteGets429UntilTheBudgetRefills() throws Exception {
     HttpResponse<String> spend = server.post("/v1/chat/completions", String.format(BODY, 40), "sk-dave");
