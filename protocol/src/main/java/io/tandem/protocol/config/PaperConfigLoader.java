@@ -49,10 +49,36 @@ public final class PaperConfigLoader {
     JsonNode root;
     try {
       root = YAML.readTree(yaml);
+    } catch (com.fasterxml.jackson.core.JsonParseException e) {
+      InvalidConfigException notFinite = notFinite(e, source);
+      throw notFinite != null ? notFinite : new InvalidConfigException(source, null, yamlError(e));
     } catch (IOException e) {
       throw new InvalidConfigException(source, null, yamlError(e));
     }
     return fromTree(root, source);
+  }
+
+  /** YAML 1.1's infinities and NaN ({@code .inf}, {@code -.Inf}, {@code .nan}, ...), as SnakeYAML resolves floats. */
+  private static final java.util.regex.Pattern NOT_FINITE = java.util.regex.Pattern.compile("[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+
+  /**
+   * A value YAML writes as infinity or NaN (valid YAML, which Jackson's YAML reader 2.13 cannot turn
+   * into a number) refused as the key's bad value, as a number beyond a double's range is; null
+   * for any other parse error.
+   */
+  private static InvalidConfigException notFinite(com.fasterxml.jackson.core.JsonParseException e, String source) {
+    String text;
+    String key;
+    try {
+      text = e.getProcessor() == null ? null : e.getProcessor().getText();
+      key = e.getProcessor() == null ? null : e.getProcessor().getParsingContext().getCurrentName();
+    } catch (IOException unreadable) {
+      return null;
+    }
+    if (text == null || key == null || !NOT_FINITE.matcher(text).matches()) return null;
+    return InvalidConfigException.badValue(source, key, "must be a finite number, got " + text + " (YAML's "
+        + (text.toLowerCase(java.util.Locale.ROOT).contains("nan") ? "NaN" : "infinity") + ")"
+        + (key.equals(ConfigKey.TIME_OUT.paper) ? "; for no time-out give 0" : ""));
   }
 
   /** A YAML syntax error in one line: where (SnakeYAML's problem mark) and what; its own text spans several. */

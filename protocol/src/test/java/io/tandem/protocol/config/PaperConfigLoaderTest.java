@@ -97,6 +97,22 @@ class PaperConfigLoaderTest {
     assertEquals("max_target_token", e.key());
   }
 
+  /**
+   * YAML's infinity and NaN are valid YAML: refused as the key's bad value (a mistake in what was
+   * given), not as a file that is not YAML (Jackson's YAML reader cannot read them as numbers).
+   */
+  @Test
+  void yamlInfinityOrNaNIsTheKeysBadValueNotBadYaml() {
+    InvalidConfigException inf =
+        assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.parseYaml("time_out: .inf\n", "s.yml"));
+    assertEquals("s.yml: time_out must be a finite number, got .inf (YAML's infinity); for no time-out give 0",
+        inf.getMessage());
+    assertEquals("time_out", inf.key());
+    InvalidConfigException nan =
+        assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.parseYaml("max_target_tokens: .NaN\n", "s.yml"));
+    assertEquals("s.yml: max_target_tokens must be a finite number, got .NaN (YAML's NaN)", nan.getMessage());
+  }
+
   @Test
   void aMisspeltKeywordGroupIsRefused() {
     InvalidConfigException e =
