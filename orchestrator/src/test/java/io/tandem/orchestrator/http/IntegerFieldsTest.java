@@ -216,6 +216,24 @@ class IntegerFieldsTest {
   }
 
   /**
+   * A number nearer to 0 than a double can be is refused naming its path: read as 0 it would mean
+   * something else (a {@code time_out} of 1e-400 s was no time-out at all); 0 written in any form is 0.
+   */
+  @Test
+  void aNumberTooCloseToZeroForADoubleIsRefusedNamingItsPath() {
+    for (String[] c : new String[][] {{",\"tandem\":{\"time_out\":1e-400}", "tandem.time_out"},
+        {",\"temperature\":-0.5E-999", "temperature"}, {",\"stop_token_ids\":[1,2e-500]", "stop_token_ids[1]"}}) {
+      OpenAi.Error e = refusal(() -> completion(c[0]));
+      assertEquals(c[1] + " is a number too close to 0 for a 64-bit float (the smallest is about 4.9e-324); write 0, or a"
+          + " larger number", e.message());
+      assertEquals(c[1], e.param());
+    }
+    assertEquals(0.0, completion(",\"tandem\":{\"time_out\":0.0e-400}").config().timeOut());
+    assertEquals(0.0, completion(",\"temperature\":0.000E5").sampling().temperature());
+    assertEquals(4.9e-324, completion(",\"tandem\":{\"time_out\":4.9e-324}").config().timeOut());
+  }
+
+  /**
    * {@code time_out} is scheduled as an Akka timer: one over Akka's longest delay (248 days) is a
    * 400 naming it, where the session's timer failed and the request went unanswered.
    */

@@ -58,7 +58,14 @@ final class HoconConfigLoader {
    */
   private static double timeOut(Config c, String key) {
     String seconds = StrictConfig.numberText(c.getValue(key));
-    if (seconds != null && DECIMAL.matcher(seconds).matches()) return Double.parseDouble(seconds);
+    if (seconds != null && DECIMAL.matcher(seconds).matches()) {
+      double value = Double.parseDouble(seconds);
+      // Read as 0 it would be no time-out at all.
+      if (value == 0 && seconds.replaceFirst("[eE].*", "").chars().anyMatch(ch -> ch >= '1' && ch <= '9'))
+        throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + " must be a number of"
+            + " seconds (<= 0 for none), got " + seconds + ", too close to 0 for a 64-bit float; write 0 for none");
+      return value;
+    }
     return read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
   }
 

@@ -75,6 +75,11 @@ class HoconConfigLoaderTest {
     assertEquals("system properties: tandem.speculative.time-out must be a number of seconds (<= 0 for none), got a number"
         + " beyond a 64-bit float's range", assertThrows(InvalidConfigException.class,
             () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e400"))).getMessage());
+    // Read as 0 it was no time-out at all.
+    assertEquals("system properties: tandem.speculative.time-out must be a number of seconds (<= 0 for none), got 1e-400,"
+        + " too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
+            () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e-400"))).getMessage());
+    assertEquals(0.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0e-400")).timeOut());
   }
 
   /** Typesafe Config's getInt reads 1.5 as 1: a budget given with a fraction is refused as given. */
