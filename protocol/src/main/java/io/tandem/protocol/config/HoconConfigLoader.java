@@ -49,8 +49,6 @@ final class HoconConfigLoader {
     return PATH + "." + ConfigKey.byPaper(paperKey).hocon;
   }
 
-  /** A number written as JSON writes one: Java's own readers also take {@code 0.05d}, {@code 0.1f} and hex. */
-  private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
 
   /**
    * A number of seconds (also as a -D option gives it, a string), or a duration ("5 minutes",
@@ -58,7 +56,7 @@ final class HoconConfigLoader {
    */
   private static double timeOut(Config c, String key) {
     String seconds = StrictConfig.numberText(c.getValue(key));
-    if (seconds != null && DECIMAL.matcher(seconds).matches()) {
+    if (seconds != null && StrictConfig.DECIMAL.matcher(seconds).matches()) {
       double value = Double.parseDouble(seconds);
       // Read as 0 it would be no time-out at all.
       if (value == 0 && seconds.replaceFirst("[eE].*", "").chars().anyMatch(ch -> ch >= '1' && ch <= '9'))

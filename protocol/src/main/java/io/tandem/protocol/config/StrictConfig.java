@@ -124,13 +124,20 @@ final class StrictConfig {
       throw InvalidConfigException.setting(key, ConfigSection.mistake(key, beyond, text), null);
   }
 
+  /** A number written as JSON writes one: Java's own readers also take {@code 0.05d}, {@code 0.1f} and hex. */
+  static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
+
   /** Refuses a duration without its unit, which Typesafe Config would read as milliseconds. */
   private static void requireUnit(String key, ConfigValue v) {
     String text = numberText(v);
     // Typesafe Config takes the letters a duration ends in as its unit: 30d is 30 days.
     if (text == null || Character.isLetter(text.charAt(text.length() - 1))) return;
     // The number with a unit is what the user likely meant; 0 or less with one may still be refused (a timeout), so not shown.
-    String like = Double.parseDouble(text) > 0 ? text + "s or " + text + "ms" : "30s or 500ms";
+    // A hex float (0x1p3) is shown in decimal digits: Typesafe Config reads no unit after one.
+    double value = Double.parseDouble(text);
+    String number = DECIMAL.matcher(text).matches() || !Double.isFinite(value) ? text
+        : BigDecimal.valueOf(value).stripTrailingZeros().toPlainString();
+    String like = value > 0 && Double.isFinite(value) ? number + "s or " + number + "ms" : "30s or 500ms";
     throw InvalidConfigException.setting(key, ConfigSection.mistake(key, "a duration with its unit, like " + like, text), null);
   }
 

@@ -99,6 +99,9 @@ class ConfigSectionTest {
         refusal("ask-timeout", "0", c -> c.getDuration("ask-timeout")));
     assertEquals("tandem.http.ask-timeout must be a duration with its unit, like 30s or 500ms, got -5",
         refusal("ask-timeout", "-5", c -> c.getDuration("ask-timeout")));
+    // A hex float takes no unit after it (0x1p3s is no duration): the example is in decimal digits.
+    assertEquals("tandem.http.ask-timeout must be a duration with its unit, like 8s or 8ms, got 0x1p3",
+        refusal("ask-timeout", "0x1p3", c -> c.getDuration("ask-timeout")));
     assertEquals(Duration.ofSeconds(30), ConfigSection.read(systemProperty("tandem.http.a", "30s"), "tandem.http", c -> c.getDuration("a")));
     assertEquals(Duration.ofDays(2), ConfigSection.read(systemProperty("tandem.http.a", "2d"), "tandem.http", c -> c.getDuration("a")));
     assertEquals(Duration.ofMillis(30), ConfigSection.read(systemProperty("tandem.http.a", "30 ms"), "tandem.http", c -> c.getDuration("a")));
