@@ -226,11 +226,21 @@ final class CompletionService {
         x.finish();
         return r;
       }
+      if (first.isEmpty()) {
+        // The events ended before the first: the client left (a half-close, it may still read) before any output.
+        HttpResponse r = x.clientLeft();
+        x.finish();
+        return r;
+      }
       // Set by what comes first: akka-http writing the answer (its 200 counts then), or the
       // connection closing before it does (the answer never goes out: a 499 alone).
       AtomicBoolean settled = new AtomicBoolean();
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
           .mapConcat(x::onEvent)
+          // Events that end before the session's end: the client left. One that only half-closed may
+          // still read, and learns why its stream ends here (the outputs after a last are never read).
+          .concat(Source.lazySource(() -> Source.from(List.of(
+              new Generation.Out(Json.write(ApiError.clientClosed().body()), false), new Generation.Out("[DONE]", true)))))
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {

@@ -60,7 +60,11 @@ class ConnectionCloseTest {
    */
   @Test
   void aHalfCloseAfterAKeepAliveRequestCountsAsLeavingAndTheAnswerSaysWhatToSendInstead() throws Exception {
-    String body = BODY.replace("\"stream\":true", "\"stream\":false");
+    for (String body : new String[] {BODY.replace("\"stream\":true", "\"stream\":false"), BODY})
+      halfCloseAfterAKeepAliveRequest(body);
+  }
+
+  private void halfCloseAfterAKeepAliveRequest(String body) throws Exception {
     double closedBefore = server.count("tandem:http_responses_total{status=\"499\"}");
     // The model's steps wait at the gate until the half-close is counted: without it, a quick scripted
     // answer can be complete before the server reads the end of the client's stream.
@@ -83,6 +87,42 @@ class ConnectionCloseTest {
     assertTrue(left.contains("\"code\":\"client_closed_request\"") && left.contains("send Connection: close instead"), left);
     String answered = halfClosed("HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close", body);
     assertTrue(answered.startsWith("HTTP/1.1 200") && answered.contains("\"finish_reason\":\"length\""), answered);
+    server.drain();
+  }
+
+  /**
+   * A stream whose client half-closes after its first chunk (keep-alive) is cut as the client's
+   * leaving, and ends with an error event saying so and {@code [DONE]}, which a client that still
+   * reads takes as its end (it ended with neither); a half-close before any output is the 400.
+   */
+  @Test
+  void aStreamCutByAHalfCloseEndsWithAnErrorEventAndDone() throws Exception {
+    server.gate.close();
+    byte[] bytes = BODY.getBytes(StandardCharsets.UTF_8);
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
+      socket.setSoTimeout(30_000);
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().write(bytes);
+      server.gate.allow(1);
+      StringBuilder read = new StringBuilder();
+      java.io.InputStream in = socket.getInputStream();
+      byte[] buffer = new byte[8192];
+      while (!read.toString().contains("chat.completion.chunk")) {
+        int n = in.read(buffer);
+        assertTrue(n > 0, "the stream ended before its first chunk: " + read);
+        read.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+      }
+      socket.shutdownOutput();
+      read.append(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      String all = read.toString();
+      assertTrue(all.startsWith("HTTP/1.1 200"), all);
+      assertTrue(all.contains("data: {\"error\":") && all.contains("\"code\":\"client_closed_request\""), all);
+      assertTrue(all.contains("data: [DONE]"), all);
+      assertTrue(!all.contains("\"finish_reason\":\"length\""), "cut before its end: " + all);
+    } finally {
+      server.gate.open();
+    }
   }
 
   /** Everything the server writes to a request sent as {@code version} headers and {@code body}, then a half-close. */
