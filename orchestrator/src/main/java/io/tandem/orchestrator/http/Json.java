@@ -166,7 +166,7 @@ final class Json {
           throw ApiError.invalid(path.isEmpty() ? null : path, (path.isEmpty() ? "the request body" : path)
               + " is a number written with " + p.getTextLength() + " characters; a request's numbers may have at most "
               + MAX_NUMBER_LENGTH);
-        } else if (t == JsonToken.VALUE_NUMBER_FLOAT && belowDouble(p.getText())) {
+        } else if (t == JsonToken.VALUE_NUMBER_FLOAT && io.tandem.protocol.text.Decimal.belowDouble(p.getText())) {
           // Read as 0, it would mean something else: a time_out of 1e-400 s would be none at all.
           String path = path(p.getParsingContext());
           throw ApiError.invalid(path.isEmpty() ? null : path, (path.isEmpty() ? "the request body" : path)
@@ -177,13 +177,6 @@ final class Json {
     } catch (IOException notJson) {
       // the tree's reader reports it
     }
-  }
-
-  /** Whether {@code number}, a JSON number's text, is not zero but nearer to it than a double can be (1e-400). */
-  static boolean belowDouble(String number) {
-    int e = Math.max(number.indexOf('e'), number.indexOf('E'));
-    String digits = e < 0 ? number : number.substring(0, e);
-    return Double.parseDouble(number) == 0 && digits.chars().anyMatch(c -> c >= '1' && c <= '9');
   }
 
   /** A value's path as messages and {@code param} name it: {@code tandem.max_target_tokens}, {@code prompt[0][1]}. */

@@ -98,12 +98,7 @@ class ConnectionCloseTest {
   @Test
   void aStreamCutByAHalfCloseEndsWithAnErrorEventAndDone() throws Exception {
     server.gate.close();
-    byte[] bytes = BODY.getBytes(StandardCharsets.UTF_8);
-    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
-      socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-          + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      socket.getOutputStream().write(bytes);
+    try (java.net.Socket socket = sent("HTTP/1.1\r\nHost: 127.0.0.1", BODY)) {
       server.gate.allow(1);
       StringBuilder read = new StringBuilder();
       java.io.InputStream in = socket.getInputStream();
@@ -127,14 +122,20 @@ class ConnectionCloseTest {
 
   /** Everything the server writes to a request sent as {@code version} headers and {@code body}, then a half-close. */
   private static String halfClosed(String version, String body) throws Exception {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
-      socket.setSoTimeout(30_000);
-      socket.getOutputStream().write(("POST /v1/chat/completions " + version + "\r\nContent-Type: application/json\r\n"
-          + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      socket.getOutputStream().write(bytes);
+    try (java.net.Socket socket = sent(version, body)) {
       socket.shutdownOutput();
       return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
+  }
+
+  /** A connection to the server that has sent a chat completion request as {@code version} headers and {@code body}. */
+  private static java.net.Socket sent(String version, String body) throws Exception {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort());
+    socket.setSoTimeout(30_000);
+    socket.getOutputStream().write(("POST /v1/chat/completions " + version + "\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    socket.getOutputStream().write(bytes);
+    return socket;
   }
 }

@@ -49,7 +49,6 @@ final class HoconConfigLoader {
     return PATH + "." + ConfigKey.byPaper(paperKey).hocon;
   }
 
-
   /**
    * A number of seconds (also as a -D option gives it, a string), or a duration ("5 minutes",
    * "300s", "0.05d": 72 minutes, as Typesafe Config reads it, not 0.05 s as Java's number parser would).
@@ -59,7 +58,7 @@ final class HoconConfigLoader {
     if (seconds != null && StrictConfig.DECIMAL.matcher(seconds).matches()) {
       double value = Double.parseDouble(seconds);
       // Read as 0 it would be no time-out at all.
-      if (value == 0 && seconds.replaceFirst("[eE].*", "").chars().anyMatch(ch -> ch >= '1' && ch <= '9'))
+      if (io.tandem.protocol.text.Decimal.belowDouble(seconds))
         throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + " must be a number of"
             + " seconds (<= 0 for none), got " + seconds + ", too close to 0 for a 64-bit float; write 0 for none");
       return value;
