@@ -29,7 +29,6 @@ import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.server.UnsupportedRequestEncodingRejection;
 import akka.http.scaladsl.model.EntityStreamSizeException;
-import akka.pattern.AskTimeoutException;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.TandemVersion;
@@ -455,7 +454,9 @@ final class ApiRoutes extends AllDirectives {
       if (c instanceof ApiError e) return e;
       if (c instanceof EntityStreamSizeException) return tooLarge();
       if (c instanceof akka.http.scaladsl.model.IllegalRequestException e) return unreadableBody(e, request);
-      if (c instanceof AskTimeoutException)
+      // An ask of an actor that did not answer, or had already stopped (Akka's typed ask says so with a
+      // TimeoutException: the receptionist of a node the cluster removed, while its HTTP port still answers).
+      if (c instanceof java.util.concurrent.TimeoutException)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
     }
     LOG.error("tandem serve: internal error on {} {}", log.method, log.path, t);
