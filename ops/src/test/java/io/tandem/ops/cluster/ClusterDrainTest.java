@@ -86,6 +86,32 @@ class ClusterDrainTest {
     return fin;
   }
 
+  /**
+   * The only large node stopped as SIGTERM stops it (a drain, as in a rolling restart) counts as on
+   * its way while it leaves and for {@code tandem.session.worker-wait} after it was removed, so that a
+   * new request waits for its successor as a session does (it got a 503 at once); a downed one does
+   * not ({@link DownedNodeIT}).
+   */
+  @Test
+  void aNodeThatLeftCountsAsComingForWorkerWait(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 3)) {
+      TandemNode a = c.node(ConfigFactory.parseString("tandem.session.worker-wait = 4s"), "orchestrator");
+      c.node(ConfigFactory.empty(), "small");
+      TandemNode large = c.node(ConfigFactory.empty(), "large");
+      awaitWorkers(a);
+      io.tandem.orchestrator.session.RoleSupply supply = io.tandem.orchestrator.session.RoleSupply.get(a.system());
+      assertTrue(supply.memberComing(a.system(), Role.large));
+      stop(large).get(60, TimeUnit.SECONDS);
+      // Removed: a member no more, and still coming (the news of its removal reaches the directory a moment after the state).
+      await(() -> java.util.stream.StreamSupport.stream(Cluster.get(a.system()).state().getMembers().spliterator(), false)
+              .noneMatch(m -> m.hasRole("large")) && supply.memberComing(a.system(), Role.large),
+          Duration.ofSeconds(30), "the large node was removed, and is waited for");
+      long removed = System.nanoTime();
+      await(() -> !supply.memberComing(a.system(), Role.large), Duration.ofSeconds(30), "worker-wait passed");
+      assertTrue(System.nanoTime() - removed > TimeUnit.SECONDS.toNanos(2), "waited for about worker-wait (4 s)");
+    }
+  }
+
   @Test
   void stoppingTheOnlyLargeNodeLetsTheSessionsBoundToItFinishBeforeItLeaves(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 800, 1, 3)) {

@@ -7,7 +7,9 @@ import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import io.tandem.protocol.Role;
+import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -21,8 +23,11 @@ import java.util.Set;
  *
  * @param clustered whether this node is a cluster member (Akka's cluster actor-ref provider)
  * @param runsHere the model roles this node runs
+ * @param workerWait {@code tandem.session.worker-wait}: how long a member that left counts as coming
+ * @param leftAt when a member of each role was last removed after leaving ({@link System#nanoTime})
  */
-public record RoleSupply(boolean clustered, Set<Role> runsHere) implements Extension {
+public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerWait, Map<Role, Long> leftAt)
+    implements Extension {
 
   /** Akka's provider of cluster members, as {@code akka.actor.provider = cluster} names it in full. */
   private static final String CLUSTER_PROVIDER = "akka.cluster.ClusterActorRefProvider";
@@ -37,12 +42,26 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere) implements Exten
         for (String r : config.getStringList("tandem.roles"))
           for (Role role : Role.values()) if (role.name().equals(r)) roles.add(role);
       }
-      return new RoleSupply(system.classicSystem().settings().ProviderClass().equals(CLUSTER_PROVIDER), roles);
+      return new RoleSupply(system.classicSystem().settings().ProviderClass().equals(CLUSTER_PROVIDER), roles,
+          config.hasPath(WORKER_WAIT) ? config.getDuration(WORKER_WAIT) : Duration.ZERO,
+          new java.util.concurrent.ConcurrentHashMap<>());
     }
   };
 
+  private static final String WORKER_WAIT = "tandem.session.worker-wait";
+
   public RoleSupply {
     runsHere = Set.copyOf(runsHere);
+  }
+
+  /**
+   * A member of {@code roles} (Akka's role names) left the cluster and was removed, not downed: a
+   * drain, as in a rolling restart, whose node is waited for ({@link #memberComing}) up to {@code
+   * tandem.session.worker-wait} from now.
+   */
+  public void left(Set<String> roles) {
+    long now = System.nanoTime();
+    for (Role r : Role.values()) if (roles.contains(r.name())) leftAt.put(r, now);
   }
 
   /** This node's supply, decided when first asked. */
@@ -60,7 +79,9 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere) implements Exten
    * cluster sees it now: a member joining, weakly up or up, reachable or not. A member the failure
    * detector finds unreachable is still a member until it is downed (Akka's cluster membership:
    * reachability is an observation, downing the decision), and its node may only have stalled (a GC
-   * pause, SIGSTOP), so its workers may come back; a downed, leaving or removed one is not coming.
+   * pause, SIGSTOP), so its workers may come back. A member leaving, or one removed after it left
+   * less than {@code tandem.session.worker-wait} ago, counts too: a drain, as in a rolling restart,
+   * whose node comes back (a new request waits for it as a session does); a downed one is not coming.
    * Outside a cluster a node's roles are fixed, so false. The HTTP layer reads it to decide whether a
    * new request waits for a worker of the role, and the session directory to stop a wait once none is
    * coming.
@@ -69,9 +90,11 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere) implements Exten
     if (!clustered) return false;
     for (Member m : Cluster.get(system).state().getMembers()) {
       MemberStatus s = m.status();
-      boolean coming = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up());
+      boolean coming = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up())
+          || s.equals(MemberStatus.leaving()) || s.equals(MemberStatus.exiting());
       if (coming && m.hasRole(role.name())) return true;
     }
-    return false;
+    Long left = leftAt.get(role);
+    return left != null && System.nanoTime() - left < workerWait.toNanos();
   }
 }

@@ -145,7 +145,7 @@ public final class WorkerDirectory {
    * A member was removed ({@code downed}: after the split brain resolver or an operator downed it,
    * rather than after it left): its workers go with it, and so does its unreachability.
    */
-  private record NodeRemoved(UniqueAddress node, boolean downed) implements Command {}
+  private record NodeRemoved(UniqueAddress node, boolean downed, Set<String> roles) implements Command {}
 
   /** The Receptionist's listing of {@code role}: {@code workers} on reachable nodes, {@code all} listed. */
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers, Set<ActorRef<WorkerProtocol.Command>> all)
@@ -191,7 +191,8 @@ public final class WorkerDirectory {
           if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
             return new NodeUp(e.member().uniqueAddress());
           if (e instanceof ClusterEvent.MemberRemoved r)
-            return new NodeRemoved(r.member().uniqueAddress(), r.previousStatus().equals(MemberStatus.down()));
+            return new NodeRemoved(r.member().uniqueAddress(), r.previousStatus().equals(MemberStatus.down()),
+                r.member().getRoles());
           return NoAnswer.INSTANCE;
         }), ClusterEvent.MemberEvent.class));
       }
@@ -323,6 +324,7 @@ public final class WorkerDirectory {
           })
           .onMessage(NodeRemoved.class, n -> {
             ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
+            if (!n.downed()) RoleSupply.get(ctx.getSystem()).left(n.roles());
             up.remove(n.node().address(), n.node());
             unreachableSince.remove(n.node().address());
             Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
