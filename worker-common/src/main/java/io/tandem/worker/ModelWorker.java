@@ -229,13 +229,17 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       c.replyTo().tell(frameBytes > 0 ? StepSync.withinFrame(count, frameBytes) : count);
     }
 
-    /** Characters of text, or token ids, {@code c} reads. */
+    /**
+     * Characters of text, or token ids, {@code c} reads: a chat's messages and the variables its
+     * template renders with them ({@code tools}, {@code chat_template_kwargs}), which can be as long.
+     */
     static long size(WorkerProtocol.CountTokens c) {
       if (c.tokenIds() != null) return c.tokenIds().size();
       Prompt p = c.prompt();
       if (p.tokenIds() != null) return p.tokenIds().size();
       long n = p.raw() == null ? 0 : p.raw().length();
       if (p.messages() != null) for (var m : p.messages()) n += m.content() == null ? 0 : m.content().length();
+      if (p.chatTemplate() != null) n += p.chatTemplate().variablesJson().length();
       return n;
     }
 

@@ -249,6 +249,28 @@ class ModelWorkerTest {
   }
 
   /**
+   * A chat whose template variables are long ({@code tools} of a megabyte) is a long prompt though
+   * its messages are short: it was counted on the short prompts' thread, ahead of them (as the
+   * shortest), and a tester's short requests got 503s behind it.
+   */
+  @Test
+  void aChatWithLongToolsIsCountedAsALongPrompt() throws Exception {
+    HeldCount model = new HeldCount();
+    TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> w = countingLong(model, counted);
+    String tools = "{\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"description\":\""
+        + "x".repeat(ModelWorker.SHORT_PROMPT) + "\"}}]}";
+    w.tell(new WorkerProtocol.CountTokens(Prompt.chat(List.of(new ChatMessage("user", "with tools")),
+        new io.tandem.protocol.ChatTemplateArgs(true, false, tools)), null, null, counted.getRef(), 0));
+    TestProbe<WorkerProtocol.TokenCount> shortOne = kit.createTestProbe();
+    w.tell(count("hi", shortOne));
+    shortOne.expectMessageClass(WorkerProtocol.TokenCount.class);
+    model.release.countDown();
+    for (int i = 0; i < 2; i++) counted.expectMessageClass(WorkerProtocol.TokenCount.class);
+    assertEquals(List.of(LONG, "hi", "with tools"), model.rendered);
+  }
+
+  /**
    * A count that waited longer than its asker waits is dropped unread: its asker answered 503 by
    * then, and a client retrying a megabyte prompt would otherwise queue it once per try.
    */
