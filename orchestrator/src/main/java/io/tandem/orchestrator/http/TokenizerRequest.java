@@ -27,7 +27,7 @@ import java.util.Set;
 record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
 
   private static final Set<String> TOKENIZE = Set.of("model", "prompt", "messages", "add_special_tokens",
-      "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "return_token_strs");
+      "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "tool_choice", "return_token_strs");
   private static final Set<String> DETOKENIZE = Set.of("model", "tokens");
 
   /**
@@ -60,10 +60,15 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     boolean hasPrompt = prompt != null && !prompt.isNull();
     if (hasPrompt == (messages != null && !messages.isNull()))
       throw ApiError.invalid(hasPrompt ? "messages" : "prompt", "give exactly one of prompt (a text) and messages (chat messages)");
+    // Taken so that a chat request's body, which sends "none" with its tools, can be tokenized as it is.
+    JsonNode toolChoice = body.get("tool_choice");
+    if (toolChoice != null && !toolChoice.isNull() && !(toolChoice.isTextual() && toolChoice.asText().equals("none")))
+      throw ApiError.unsupported("tool_choice", "tool_choice on /tokenize may only be \"none\", as a chat request with tools"
+          + " sends it (the tools are rendered either way); leave it out");
     if (!hasPrompt)
       return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages),
           CompletionRequest.chatTemplateArgs(body, CompletionRequest.tools(body.get("tools")))), null);
-    for (String chatOnly : List.of("add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools")) {
+    for (String chatOnly : List.of("add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "tool_choice")) {
       JsonNode v = body.get(chatOnly);
       if (v != null && !v.isNull())
         throw ApiError.invalid(chatOnly, chatOnly + " applies to chat messages; a text prompt is tokenized as it is");

@@ -73,11 +73,16 @@ class VllmRequestFieldsTest {
         ",\"chat_template_kwargs\":{\"enable_thinking\":false}", CONVERSATION + "<assistant><think></think>",
         "," + TOOLS + ",\"tool_choice\":\"none\"", "<tools>get_weather;</tools>" + CONVERSATION + "<assistant>");
     for (Map.Entry<String, String> c : cases.entrySet()) {
-      String toolChoiceFree = c.getKey().replace(",\"tool_choice\":\"none\"", "");
-      assertEquals(c.getValue(), rendered(toolChoiceFree), "/tokenize with " + c.getKey());
+      // The chat request's own fields, tool_choice "none" with tools included: its body tokenizes as it is.
+      assertEquals(c.getValue(), rendered(c.getKey()), "/tokenize with " + c.getKey());
       assertEquals(c.getValue().length(), promptTokens(c.getKey()), "/v1/chat/completions with " + c.getKey());
     }
+    assertEquals(CONVERSATION + "<assistant>", rendered(",\"tool_choice\":\"none\""), "none without tools");
+    HttpResponse<String> auto = server.post("/tokenize", "{" + MESSAGES + "," + TOOLS + ",\"tool_choice\":\"auto\"}", KEY);
+    assertEquals(400, auto.statusCode(), auto.body());
+    assertEquals("tool_choice", error(auto).get("param").asText());
   }
+
 
   /** vLLM joins a message's text parts by a newline for a template that reads its content as a string. */
   @Test
