@@ -413,9 +413,15 @@ final class ApiRoutes extends AllDirectives {
 
   private ExceptionHandler exceptions(HttpRequest request, RequestLog.Entry log) {
     return ExceptionHandler.newBuilder()
-        .match(ApiError.class, e -> complete(error(e, log)))
-        .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
+        // A client that left before its answer (while its prompt was counted) reads nothing: a 499, as nginx logs it.
+        .match(ApiError.class, e -> complete(gone(request) ? clientClosed(log) : error(e, log)))
+        .matchAny(t -> complete(clientLeft(t) || gone(request) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
         .build();
+  }
+
+  /** Whether the client of {@code request} has gone (its connection closed). */
+  private static boolean gone(HttpRequest request) {
+    return request.getAttribute(ClientConnection.KEY).map(ClientConnection::isClosed).orElse(false);
   }
 
   /**

@@ -44,6 +44,11 @@ final class ClientConnection {
     hooks.remove(hook);
   }
 
+  /** Whether the client is gone (its connection closed, or it stopped sending after a keep-alive request). */
+  synchronized boolean isClosed() {
+    return closed;
+  }
+
   /** The client is gone: runs every hook once. */
   void closed() {
     runHooks(true);

@@ -320,8 +320,8 @@ final class WorkerView {
                   (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
                       + " workers counted") + " the prompt within "
                       + Seconds.of(countTimeout)
-                      + " s (tandem.http.count-timeout): a worker that does not answer stopped, or is busy with a longer"
-                      + " model step",
+                      + " s (tandem.http.count-timeout): a worker that does not answer is counting long prompts sent"
+                      + " before this one (one at a time), or stopped or stalled",
                   retryAfterSeconds));
           });
     }

@@ -42,7 +42,7 @@ class WorkerCountTimeoutTest {
 
   @Test
   void aSilentWorkerIsPassedOverAndOnlySilentWorkersAreAQuick503() throws Exception {
-    Set<ActorRef<WorkerProtocol.Command>> real = largeWorkers();
+    Set<ActorRef<WorkerProtocol.Command>> real = largeWorkers(server);
     ActorRef<WorkerProtocol.Command> worker = real.iterator().next();
     java.util.Queue<Long> timeouts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     for (int i = 0; i < 2; i++) {
@@ -53,13 +53,13 @@ class WorkerCountTimeoutTest {
       }), "silent-large-" + i, Props.empty());
       server.system.receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), silent));
     }
-    eventually("the silent workers are listed", () -> largeWorkers().size() == real.size() + 2);
+    eventually("the silent workers are listed", () -> largeWorkers(server).size() == real.size() + 2);
 
     HttpResponse<String> served = server.post("/v1/chat/completions", LARGE, null);
     assertEquals(200, served.statusCode(), "the answering worker counts the prompt: " + served.body());
 
     for (ActorRef<WorkerProtocol.Command> w : real) w.tell(WorkerProtocol.Stop.INSTANCE);
-    eventually("only the silent workers are listed", () -> largeWorkers().size() == 2);
+    eventually("only the silent workers are listed", () -> largeWorkers(server).size() == 2);
     long start = System.nanoTime();
     HttpResponse<String> refused = server.post("/v1/chat/completions", LARGE, null);
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -67,7 +67,8 @@ class WorkerCountTimeoutTest {
     assertTrue(refused.headers().firstValue("Retry-After").isPresent(), "retryable");
     String message = new ObjectMapper().readTree(refused.body()).at("/error/message").asText();
     assertTrue(message.endsWith("none of the 2 large workers counted the prompt within 1 s (tandem.http.count-timeout):"
-        + " a worker that does not answer stopped, or is busy with a longer model step"), message);
+        + " a worker that does not answer is counting long prompts sent before this one (one at a time), or stopped or"
+        + " stalled"), message);
     assertTrue(seconds < 30, "bounded by count-timeout, not ask-timeout: " + seconds + " s");
     assertEquals(java.util.List.of(1000L, 1000L, 1000L, 1000L), java.util.List.copyOf(timeouts),
         "each count says how long its asker waits, so that a worker drops one nobody reads");
@@ -97,7 +98,8 @@ class WorkerCountTimeoutTest {
         .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  private static Set<ActorRef<WorkerProtocol.Command>> largeWorkers() throws Exception {
+  /** The large workers {@code server}'s receptionist lists. */
+  static Set<ActorRef<WorkerProtocol.Command>> largeWorkers(TestServer server) throws Exception {
     Receptionist.Listing l = AskPattern.<Receptionist.Command, Receptionist.Listing>ask(server.system.receptionist(),
         reply -> Receptionist.find(ServiceKeys.forRole(Role.large), reply), Duration.ofSeconds(5),
         server.system.scheduler()).toCompletableFuture().get();
