@@ -81,8 +81,16 @@ final class CompletionService {
       return req.stream() ? streamed(x, events, client) : whole(x, events);
     }).thenCompose(r -> r);
     return response.whenComplete((r, t) -> {
-      if (t != null) x.finish();
+      if (t == null) return;
+      // The server's failure before a session started (a 5xx; not a refusal of the request, a 4xx), for a client still there.
+      if (x.gen == null && serverFault(t) && !client.isClosed()) metrics.failedBeforeStart(permit.tenant());
+      x.finish();
     });
+  }
+
+  private static boolean serverFault(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof ApiError e) return e.status() >= 500;
+    return false;
   }
 
   /**

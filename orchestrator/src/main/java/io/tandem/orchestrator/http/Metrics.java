@@ -109,6 +109,15 @@ public final class Metrics {
     }
   }
 
+  /**
+   * A request the server failed before its session started (no worker of the role to count its
+   * prompt, none counting it in time): an {@code error}, as a session's failure is, so that an alert
+   * on that series sees a role's outage whichever role it is.
+   */
+  void failedBeforeStart(String tenant) {
+    add(success, tenant, ERROR, 1);
+  }
+
   void cancelled(String tenant) {
     add(cancelled, tenant, "", 1);
   }

@@ -60,6 +60,8 @@ class WorkerCountTimeoutTest {
 
     for (ActorRef<WorkerProtocol.Command> w : real) w.tell(WorkerProtocol.Stop.INSTANCE);
     eventually("only the silent workers are listed", () -> largeWorkers(server).size() == 2);
+    String errors = "tandem:request_success_total{finished_reason=\"error\"}";
+    double errorsBefore = server.count(errors);
     long start = System.nanoTime();
     HttpResponse<String> refused = server.post("/v1/chat/completions", LARGE, null);
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -70,6 +72,8 @@ class WorkerCountTimeoutTest {
         + " a worker that does not answer is counting long prompts sent before this one (one at a time), or stopped or"
         + " stalled"), message);
     assertTrue(seconds < 30, "bounded by count-timeout, not ask-timeout: " + seconds + " s");
+    // The server failed the request (as a session's failure counts), though no session started.
+    eventually("counted as an error", () -> server.count(errors) == errorsBefore + 1);
     assertEquals(java.util.List.of(1000L, 1000L, 1000L, 1000L), java.util.List.copyOf(timeouts),
         "each count says how long its asker waits, so that a worker drops one nobody reads");
   }
