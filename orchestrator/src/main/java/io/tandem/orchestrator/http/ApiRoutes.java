@@ -413,9 +413,11 @@ final class ApiRoutes extends AllDirectives {
 
   private ExceptionHandler exceptions(HttpRequest request, RequestLog.Entry log) {
     return ExceptionHandler.newBuilder()
-        // A client that left before its answer (while its prompt was counted) reads nothing: a 499, as nginx logs it.
-        .match(ApiError.class, e -> complete(gone(request) ? clientClosed(log) : error(e, log)))
-        .matchAny(t -> complete(clientLeft(t) || gone(request) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
+        // The server's failure for a client that left before its answer (while its prompt was counted)
+        // goes to nobody: a 499, as nginx logs it. (A connection whose body timed out counts as
+        // closed too, while its client waits for the 408.)
+        .match(ApiError.class, e -> complete(e.status() >= 500 && gone(request) ? clientClosed(log) : error(e, log)))
+        .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
         .build();
   }
 
