@@ -67,6 +67,10 @@ public final class GenerateCommand implements Callable<Integer> {
     // The flags' own values are checked before anything is read or loaded: a mistake comes alone.
     UsageError.atLeast("--max-tokens", maxTokens, 1);
     if (prompt == null && caseFile == null) throw new UsageError("no prompt: give --prompt \"...\" (or --case FILE)");
+    // As /v1/completions refuses an empty prompt (a chat's empty message still has its template around it).
+    if (noChatTemplate && prompt != null && prompt.isEmpty())
+      throw new UsageError("--prompt is empty: with --no-chat-template it is fed as it is, and the model needs at least"
+          + " one token to continue; give some text, or leave --no-chat-template out");
     SamplingParams sampling = models.sampling();
     Path scratch = null;
     SpeculativeConfig speculative;

@@ -307,6 +307,9 @@ class CommandLineMistakesTest {
     refusals.put(List.of("generate", "--prompt", "hi", "--device", "tpu"),
         "tandem generate: --device tpu: not a device; give cpu, or gpu0, gpu1, ... for a GPU");
     refusals.put(List.of("generate"), "tandem generate: no prompt: give --prompt \"...\" (or --case FILE)");
+    refusals.put(List.of("generate", "--prompt", "", "--no-chat-template"), "tandem generate: --prompt is empty: with"
+        + " --no-chat-template it is fed as it is, and the model needs at least one token to continue; give some text, or"
+        + " leave --no-chat-template out");
     refusals.put(List.of("eval", "--concurrency", "0"), "tandem eval: --concurrency 0: give a whole number >= 1");
     refusals.put(List.of("eval", "--max-tokens", "-5"), "tandem eval: --max-tokens -5: give a whole number >= 1");
     refusals.put(List.of("bench", "serve", "--runs", "0"), "tandem bench serve: --runs 0: give at least 1 run per point");

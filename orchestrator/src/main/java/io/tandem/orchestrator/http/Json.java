@@ -128,7 +128,10 @@ final class Json {
    */
   static String withoutJacksonAdvice(String msg) {
     if (msg == null) return null;
-    return msg.replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
+    // Jackson quotes the body it read ("[Source: (String)"{..."; line: 1, column: 1]"): the place is what helps.
+    return msg.replaceAll("start marker at \\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "opened at line $1, column $2")
+        .replaceAll("\\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
+        .replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
         .replaceAll("[:;]\\s*[^:;]*(Feature\\.|com\\.fasterxml)[^:;]*", "")
         .strip();
   }
