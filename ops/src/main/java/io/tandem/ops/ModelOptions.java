@@ -81,6 +81,9 @@ public final class ModelOptions {
     String yaml;
     try {
       yaml = Files.readString(config);
+    } catch (java.nio.charset.MalformedInputException e) {
+      throw new IllegalArgumentException("--config " + config + ": not UTF-8 text (YAML files are read as UTF-8); save it as"
+          + " UTF-8, or " + expected, e);
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
     }

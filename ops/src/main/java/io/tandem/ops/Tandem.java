@@ -45,7 +45,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   /** The environment variables that set a logger's level, with the logger and its level when unset. */
   private static final Map<String, Map.Entry<String, String>> LOG_LEVEL_VARIABLES =
-      Map.of("TANDEM_LOG", Map.entry("io.tandem", "INFO"), "TANDEM_AKKA_LOG", Map.entry("akka", "WARN"));
+      Map.of("TANDEM_LOG", Map.entry("io.tandem", "INFO"), "TANDEM_AKKA_LOG", Map.entry("akka", "WARN"),
+          "TANDEM_REQUEST_LOG", Map.entry("tandem.http.requests", "INFO"));
 
   private static final List<String> LOG_LEVELS = List.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "OFF");
 

@@ -505,6 +505,10 @@ class CommandLineMistakesTest {
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+    Path latin1 = Files.write(tmp.resolve("latin1.yml"), "help_think_word: \"caf\u00e9\"\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    assertTrue(run("generate", "--prompt", "x", "--config", latin1.toString()).err()
+        .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (YAML files are read as UTF-8); save it as UTF-8"),
+        "a file in another encoding (it said 'Input length = 1')");
   }
 
   /** An API key entry that cannot be used is the same mistake whether a keys file or a -D option gives it: exit status 2. */
@@ -575,6 +579,10 @@ class CommandLineMistakesTest {
     assertEquals(List.of("tandem: TANDEM_LOG=bogus is not a log level (give TRACE, DEBUG, INFO, WARN, ERROR, OFF); "
         + "logging at INFO"), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "bogus")));
     assertEquals(List.of(), Tandem.checkLogLevels(Map.of("TANDEM_LOG", "debug", "TANDEM_AKKA_LOG", "INFO")));
+    // The request log's switch too: "false" for off was taken silently (logback read it as DEBUG).
+    assertEquals(List.of("tandem: TANDEM_REQUEST_LOG=false is not a log level (give TRACE, DEBUG, INFO, WARN, ERROR, OFF); "
+        + "logging at INFO"), Tandem.checkLogLevels(Map.of("TANDEM_REQUEST_LOG", "false")));
+    assertEquals(List.of(), Tandem.checkLogLevels(Map.of("TANDEM_REQUEST_LOG", "OFF")));
   }
 
   @Test

@@ -212,6 +212,16 @@ class UnreadableRequestsTest {
     }
   }
 
+  /** HTTP/1.0 has no chunks: a body sent without Content-Length is none, and the answer says what to send (it said "empty" alone). */
+  @Test
+  void aBodyWithoutContentLengthIsEmptyAndTheAnswerSaysWhatToSend() throws Exception {
+    Answer a = send("POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n\r\n"
+        + "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assertEquals(400, a.status(), a.head());
+    assertEquals("the request body is empty; send a JSON object, with a Content-Length header (or in chunks, HTTP/1.1)",
+        a.message());
+  }
+
   @Test
   void aBodyShorterThanItsContentLengthIsA408NamingTheTimeoutAndTheLength() throws Exception {
     Answer a = send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
