@@ -230,7 +230,15 @@ public final class ModelOptions {
         throw new IllegalArgumentException(givenBy + ": " + e.getMessage(), e);
       }
     }
-    if (model.startsWith("scripted:") || model.startsWith("simulated:")) return;
+    if (model.startsWith("scripted:") || model.startsWith("simulated:")) {
+      // Its file, before any model starts loading: else the worker's ERROR line came before the command's own.
+      String file = model.substring(model.indexOf(':') + 1).replaceFirst("\\?.*", "");
+      if (!file.isEmpty() && !Files.isRegularFile(Path.of(file)))
+        throw new IllegalArgumentException(givenBy + " " + model + ": no such file " + file + "; give "
+            + (model.startsWith("scripted:") ? "scripted:PATH" : "simulated:PATH?latency=PROFILE")
+            + ", PATH a script {\"tokens\": [...]}");
+      return;
+    }
     Path dir = Path.of(model);
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(givenBy + " " + model + ": " + notAFolder(dir) + "; give a Hugging Face checkpoint folder "

@@ -307,6 +307,7 @@ class CommandLineMistakesTest {
     refusals.put(List.of("generate", "--prompt", "hi", "--device", "tpu"),
         "tandem generate: --device tpu: not a device; give cpu, or gpu0, gpu1, ... for a GPU");
     refusals.put(List.of("generate"), "tandem generate: no prompt: give --prompt \"...\" (or --case FILE)");
+
     refusals.put(List.of("generate", "--prompt", "", "--no-chat-template"), "tandem generate: --prompt is empty: with"
         + " --no-chat-template it is fed as it is, and the model needs at least one token to continue; give some text, or"
         + " leave --no-chat-template out");
@@ -505,6 +506,11 @@ class CommandLineMistakesTest {
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+    // A missing script, as a missing folder (exit 1), refused before the worker tried to open it (its ERROR line came first).
+    Result script = run("generate", "--prompt", "x", "--mode", "small", "--small", "scripted:/no/script.json");
+    assertEquals(1, script.exit());
+    assertEquals("tandem generate: --small scripted:/no/script.json: no such file /no/script.json; give scripted:PATH, PATH a"
+        + " script {\"tokens\": [...]}", script.err());
     Path latin1 = Files.write(tmp.resolve("latin1.yml"), "help_think_word: \"caf\u00e9\"\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     assertTrue(run("generate", "--prompt", "x", "--config", latin1.toString()).err()
         .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (YAML files are read as UTF-8); save it as UTF-8"),
