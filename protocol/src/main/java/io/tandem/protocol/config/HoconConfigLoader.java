@@ -63,7 +63,15 @@ final class HoconConfigLoader {
             + " seconds (<= 0 for none), got " + seconds + ", too close to 0 for a 64-bit float; write 0 for none");
       return value;
     }
-    return read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
+    double value = read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
+    // A duration's number read as 0 ("1e-400s"): none at all, as above.
+    Object raw = c.getValue(key).unwrapped();
+    String number = raw instanceof String s ? s.strip().replaceFirst("\\s*[A-Za-z]+$", "") : null;
+    if (value == 0 && number != null && StrictConfig.DECIMAL.matcher(number).matches()
+        && io.tandem.protocol.text.Decimal.belowDouble(number))
+      throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + " must be a number of"
+          + " seconds or a duration (<= 0 for none), got " + raw + ", too close to 0 for a 64-bit float; write 0 for none");
+    return value;
   }
 
   private static <T> T read(Config c, String key, Function<String, T> getter) {

@@ -23,7 +23,9 @@ import java.util.function.UnaryOperator;
  * per-request override maps. Missing keys keep the base values (the paper's defaults for files).
  */
 public final class PaperConfigLoader {
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  /** Floats read exactly, so that one nearer to 0 than a double ({@code 1e-400}) is not taken for 0. */
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Keys of the paper's files that choose models and GPUs; Tandem sets those elsewhere. */
@@ -245,12 +247,18 @@ public final class PaperConfigLoader {
     return x;
   }
 
-  /** A number of seconds; one beyond a double's range ({@code 1e400}) is none that a deadline can be. */
+  /**
+   * A number of seconds; one beyond a double's range ({@code 1e400}) is none that a deadline can be,
+   * and one nearer to 0 than a double ({@code 1e-400}, read exactly from YAML) would be none at all.
+   */
   private static double number(String source, String key, JsonNode v) {
     if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
       throw new InvalidConfigException(
           source, key, key + " must be a number of seconds (<= 0 for none), got " + JsonInteger.show(v));
     }
+    if (v.doubleValue() == 0 && v.isBigDecimal() && v.decimalValue().signum() != 0)
+      throw new InvalidConfigException(source, key, key + " must be a number of seconds (<= 0 for none), got "
+          + JsonInteger.show(v) + ", too close to 0 for a 64-bit float; write 0 for none");
     return v.doubleValue();
   }
 }

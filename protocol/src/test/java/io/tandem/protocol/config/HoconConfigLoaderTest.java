@@ -80,6 +80,10 @@ class HoconConfigLoaderTest {
         + " too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
             () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e-400"))).getMessage());
     assertEquals(0.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0e-400")).timeOut());
+    assertEquals("system properties: tandem.speculative.time-out must be a number of seconds or a duration (<= 0 for none), got"
+        + " 1e-400s, too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
+            () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e-400s"))).getMessage());
+    assertEquals(0.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0s")).timeOut());
   }
 
   /** Typesafe Config's getInt reads 1.5 as 1: a budget given with a fraction is refused as given. */

@@ -111,6 +111,12 @@ class PaperConfigLoaderTest {
     InvalidConfigException nan =
         assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.parseYaml("max_target_tokens: .NaN\n", "s.yml"));
     assertEquals("s.yml: max_target_tokens must be a finite number, got .NaN (YAML's NaN)", nan.getMessage());
+    // Nearer to 0 than a double: read as 0 it was no time-out at all.
+    assertEquals("s.yml: time_out must be a number of seconds (<= 0 for none), got 1E-400, too close to 0 for a 64-bit float;"
+        + " write 0 for none", assertThrows(InvalidConfigException.class,
+            () -> PaperConfigLoader.parseYaml("time_out: 1e-400\n", "s.yml")).getMessage());
+    assertEquals(0.5, PaperConfigLoader.parseYaml("time_out: 0.5\n", "s.yml").config().timeOut());
+    assertEquals(0.0, PaperConfigLoader.parseYaml("time_out: 0.0e-400\n", "s.yml").config().timeOut());
   }
 
   @Test
