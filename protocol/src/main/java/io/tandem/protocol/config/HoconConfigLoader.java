@@ -55,22 +55,16 @@ final class HoconConfigLoader {
    */
   private static double timeOut(Config c, String key) {
     String seconds = StrictConfig.numberText(c.getValue(key));
-    if (seconds != null && StrictConfig.DECIMAL.matcher(seconds).matches()) {
-      double value = Double.parseDouble(seconds);
-      // Read as 0 it would be no time-out at all.
-      if (io.tandem.protocol.text.Decimal.belowDouble(seconds))
-        throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + " must be a number of"
-            + " seconds (<= 0 for none), got " + seconds + ", too close to 0 for a 64-bit float; write 0 for none");
-      return value;
-    }
-    double value = read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
-    // A duration's number read as 0 ("1e-400s"): none at all, as above.
-    Object raw = c.getValue(key).unwrapped();
-    String number = raw instanceof String s ? s.strip().replaceFirst("\\s*[A-Za-z]+$", "") : null;
+    boolean plain = seconds != null && StrictConfig.DECIMAL.matcher(seconds).matches();
+    double value = plain ? Double.parseDouble(seconds) : read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
+    // A number read as 0 ("1e-400", "1e-400s") would be no time-out at all.
+    Object given = c.getValue(key).unwrapped();
+    String number = plain ? seconds : given instanceof String s ? s.strip().replaceFirst("\\s*[A-Za-z]+$", "") : null;
     if (value == 0 && number != null && StrictConfig.DECIMAL.matcher(number).matches()
         && io.tandem.protocol.text.Decimal.belowDouble(number))
       throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + " must be a number of"
-          + " seconds or a duration (<= 0 for none), got " + raw + ", too close to 0 for a 64-bit float; write 0 for none");
+          + " seconds or a duration (<= 0 for none), got " + (plain ? seconds : given) + ", too close to 0 for a 64-bit float;"
+          + " write 0 for none");
     return value;
   }
 

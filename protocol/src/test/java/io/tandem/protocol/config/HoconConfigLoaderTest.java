@@ -76,8 +76,8 @@ class HoconConfigLoaderTest {
         + " beyond a 64-bit float's range", assertThrows(InvalidConfigException.class,
             () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e400"))).getMessage());
     // Read as 0 it was no time-out at all.
-    assertEquals("system properties: tandem.speculative.time-out must be a number of seconds (<= 0 for none), got 1e-400,"
-        + " too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
+    assertEquals("system properties: tandem.speculative.time-out must be a number of seconds or a duration (<= 0 for none), got"
+        + " 1e-400, too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
             () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e-400"))).getMessage());
     assertEquals(0.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0e-400")).timeOut());
     assertEquals("system properties: tandem.speculative.time-out must be a number of seconds or a duration (<= 0 for none), got"
