@@ -233,8 +233,10 @@ public final class ModelOptions {
     if (model.startsWith("scripted:") || model.startsWith("simulated:")) {
       // Its file, before any model starts loading: else the worker's ERROR line came before the command's own.
       String file = model.substring(model.indexOf(':') + 1).replaceFirst("\\?.*", "");
-      if (!file.isEmpty() && !Files.isRegularFile(Path.of(file)))
-        throw new IllegalArgumentException(givenBy + " " + model + ": no such file " + file + "; give "
+      String problem = file.isEmpty() ? "no file given" : Files.isDirectory(Path.of(file)) ? file + " is a folder, not a file"
+          : Files.isRegularFile(Path.of(file)) ? null : "no such file " + file;
+      if (problem != null)
+        throw new IllegalArgumentException(givenBy + " " + model + ": " + problem + "; give "
             + (model.startsWith("scripted:") ? "scripted:PATH" : "simulated:PATH?latency=PROFILE")
             + ", PATH a script {\"tokens\": [...]}");
       return;

@@ -511,6 +511,10 @@ class CommandLineMistakesTest {
     assertEquals(1, script.exit());
     assertEquals("tandem generate: --small scripted:/no/script.json: no such file /no/script.json; give scripted:PATH, PATH a"
         + " script {\"tokens\": [...]}", script.err());
+    assertTrue(run("generate", "--prompt", "x", "--mode", "small", "--small", "scripted:" + tmp).err()
+        .startsWith("tandem generate: --small scripted:" + tmp + ": " + tmp + " is a folder, not a file; "), "a folder");
+    assertTrue(run("generate", "--prompt", "x", "--mode", "small", "--small", "scripted:").err()
+        .startsWith("tandem generate: --small scripted:: no file given; give scripted:PATH"), "no path");
     Path latin1 = Files.write(tmp.resolve("latin1.yml"), "help_think_word: \"caf\u00e9\"\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     assertTrue(run("generate", "--prompt", "x", "--config", latin1.toString()).err()
         .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (YAML files are read as UTF-8); save it as UTF-8"),

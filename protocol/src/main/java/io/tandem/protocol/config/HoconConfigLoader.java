@@ -57,14 +57,15 @@ final class HoconConfigLoader {
     String seconds = StrictConfig.numberText(c.getValue(key));
     boolean plain = seconds != null && StrictConfig.DECIMAL.matcher(seconds).matches();
     double value = plain ? Double.parseDouble(seconds) : read(c, key, p -> c.getDuration(p).toNanos() / 1e9);
-    // A number read as 0 ("1e-400", "1e-400s") would be no time-out at all.
+    // A number that is not 0 read as 0 would be no time-out at all: one too close to 0 for a double
+    // ("1e-400"), or a duration under Typesafe Config's nanosecond ("1e-10s", "0.1ns").
     Object given = c.getValue(key).unwrapped();
     String number = plain ? seconds : given instanceof String s ? s.strip().replaceFirst("\\s*[A-Za-z]+$", "") : null;
     if (value == 0 && number != null && StrictConfig.DECIMAL.matcher(number).matches()
-        && io.tandem.protocol.text.Decimal.belowDouble(number))
+        && io.tandem.protocol.text.Decimal.notZero(number))
       throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, PATH + "." + key + " must be a number of"
-          + " seconds or a duration (<= 0 for none), got " + (plain ? seconds : given) + ", too close to 0 for a 64-bit float;"
-          + " write 0 for none");
+          + " seconds or a duration (<= 0 for none), got " + (plain ? seconds : given) + ", which is not 0 but reads as 0"
+          + " (under a nanosecond, or too close to 0 for a 64-bit float); write 0 for none, or a longer time-out");
     return value;
   }
 

@@ -12,8 +12,13 @@ public final class Decimal {
    * @throws NumberFormatException when {@code number} is no number
    */
   public static boolean belowDouble(String number) {
+    return Double.parseDouble(number) == 0 && notZero(number);
+  }
+
+  /** Whether {@code number}, a decimal number's text, is written with a digit other than 0 before its exponent: not 0. */
+  public static boolean notZero(String number) {
     int e = Math.max(number.indexOf('e'), number.indexOf('E'));
     String digits = e < 0 ? number : number.substring(0, e);
-    return Double.parseDouble(number) == 0 && digits.chars().anyMatch(c -> c >= '1' && c <= '9');
+    return digits.chars().anyMatch(c -> c >= '1' && c <= '9');
   }
 }

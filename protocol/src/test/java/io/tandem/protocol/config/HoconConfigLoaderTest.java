@@ -77,12 +77,15 @@ class HoconConfigLoaderTest {
             () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e400"))).getMessage());
     // Read as 0 it was no time-out at all.
     assertEquals("system properties: tandem.speculative.time-out must be a number of seconds or a duration (<= 0 for none), got"
-        + " 1e-400, too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
+        + " 1e-400, which is not 0 but reads as 0 (under a nanosecond, or too close to 0 for a 64-bit float); write 0 for none,"
+        + " or a longer time-out", assertThrows(InvalidConfigException.class,
             () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e-400"))).getMessage());
     assertEquals(0.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0e-400")).timeOut());
-    assertEquals("system properties: tandem.speculative.time-out must be a number of seconds or a duration (<= 0 for none), got"
-        + " 1e-400s, too close to 0 for a 64-bit float; write 0 for none", assertThrows(InvalidConfigException.class,
-            () -> SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1e-400s"))).getMessage());
+    for (String shortest : new String[] {"1e-400s", "1e-10s", "0.1ns"})
+      assertTrue(assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(systemProperty(
+          "tandem.speculative.time-out", shortest))).getMessage().contains("got " + shortest + ", which is not 0 but reads as 0"),
+          shortest);
+    assertEquals(1e-9, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "1ns")).timeOut());
     assertEquals(0.0, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.time-out", "0s")).timeOut());
   }
 
