@@ -63,8 +63,9 @@ final class Json {
   /** The body as a JSON object, or a 400 that says what is wrong with it (never the parser's stack). */
   static ObjectNode parseObject(String body) {
     // Bytes sent after the head without a Content-Length (or chunks) are no body (RFC 9112, section 6.3): HTTP/1.0 clients meet it.
-    if (body.isBlank()) throw ApiError.invalid(null, "the request body is empty; send a JSON object, with a Content-Length"
+    if (body.isEmpty()) throw ApiError.invalid(null, "the request body is empty; send a JSON object, with a Content-Length"
         + " header (or in chunks, HTTP/1.1)");
+    if (body.isBlank()) throw ApiError.invalid(null, "the request body holds only whitespace; send a JSON object");
     checkShape(body);
     JsonNode root;
     try {

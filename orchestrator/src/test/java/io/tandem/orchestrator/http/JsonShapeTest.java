@@ -52,6 +52,8 @@ class JsonShapeTest {
         e.body().error().message());
     ApiError trailing = assertThrows(ApiError.class, () -> Json.parseObject("{\"a\":1} {\"b\":" + "9".repeat(2000) + "}"));
     assertTrue(trailing.body().error().message().startsWith("the request body is not valid JSON"), trailing.body().error().message());
+    assertEquals("the request body holds only whitespace; send a JSON object",
+        assertThrows(ApiError.class, () -> Json.parseObject("  \n ")).body().error().message());
     // Where an object opened, not Jackson's quote of the body it read.
     assertEquals("the request body is not valid JSON (line 1, column 10): Unexpected end-of-input: expected close marker for"
         + " Object (opened at line 1, column 1)", assertThrows(ApiError.class, () -> Json.parseObject("{\"a\":\"];\"")).body().error()
