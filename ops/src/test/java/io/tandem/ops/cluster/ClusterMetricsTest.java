@@ -80,6 +80,14 @@ class ClusterMetricsTest {
           "as many series as large workers");
 
       Address doomedAddress = Cluster.get(doomed.system()).selfMember().address();
+      // Its worker withdraws first, as when a node's actor system stops (its receptionist may tell the
+      // others before it goes silent), and shows as draining while its node is reachable.
+      TestProbe<Receptionist.Listing> own = TestProbe.create(doomed.system());
+      doomed.system().receptionist().tell(Receptionist.find(ServiceKeys.forRole(Role.large), own.getRef()));
+      for (ActorRef<WorkerProtocol.Command> w : own.receiveMessage(Duration.ofSeconds(10)).getServiceInstances(ServiceKeys.forRole(Role.large)))
+        doomed.system().receptionist().tell(Receptionist.deregister(ServiceKeys.forRole(Role.large), w));
+      await(() -> metrics(client, scrape).lines().anyMatch(l -> l.startsWith("tandem:worker_draining{role=\"large\"," + lost)
+          && l.endsWith(" 1")), Duration.ofSeconds(30), "the withdrawn worker shows as draining");
       doomed.close();
       await(() -> unreachable(a).contains(doomedAddress), Duration.ofSeconds(30), "the crashed node is unreachable");
       String after = metrics(client, scrape);
@@ -88,6 +96,7 @@ class ClusterMetricsTest {
       assertEquals(2, lostLines.size(), "the unreachable worker's up and draining alone: " + lostLines);
       assertTrue(lostLines.get(0).startsWith("tandem:worker_up{role=\"large\"," + lost + ",worker=")
           && lostLines.get(0).endsWith(" 0"), lostLines.get(0));
+      // Of an unreachable node nothing is known, its drain included.
       assertTrue(lostLines.get(1).startsWith("tandem:worker_draining{role=\"large\"," + lost + ",worker=")
           && lostLines.get(1).endsWith(" 0"), lostLines.get(1));
       assertTrue(after.lines().anyMatch(l -> l.startsWith("tandem:worker_up{role=\"large\"," + live) && l.endsWith(" 1")), after);

@@ -179,7 +179,8 @@ public final class Metrics {
     // A gauge of its own rather than a label: a label that changes mid-life would split the worker's series.
     out.append("# HELP tandem:worker_draining 1 from when the worker's node starts stopping (SIGTERM) until it leaves the cluster:"
         + " the worker withdrew from the Receptionist and still serves the sessions bound to it, or, the last of its role,"
-        + " serves on until none needs it, up to tandem.worker.shutdown-deadline; 0 when it takes new sessions as usual.\n"
+        + " serves on until none needs it, up to tandem.worker.shutdown-deadline; 0 when it takes new sessions as usual, or"
+        + " its node is unreachable (nothing is known of it then).\n"
         + "# TYPE tandem:worker_draining gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_draining").append(labels(w, false)).append(w.draining() ? " 1\n" : " 0\n");

@@ -239,8 +239,10 @@ final class WorkerView {
   private void report(Role role, ActorRef<WorkerProtocol.Command> w, boolean draining, boolean reachable,
       Set<Address> unreachable, List<Report> listed, List<CompletableFuture<WorkerStats>> asks) {
     Address node = w.path().address().hasLocalScope() ? system.address() : w.path().address();
+    // Of a node the failure detector finds unreachable nothing is known, a drain included: a node
+    // whose actor system stopped may withdraw its workers moments before it goes silent, as a drain does.
     listed.add(new Report(role, node.getHost().isPresent() ? node.getHost().get() + ":" + node.getPort().get() : "local",
-        w.path().name(), null, draining));
+        w.path().name(), null, draining && !unreachable.contains(node)));
     asks.add(reachable && !unreachable.contains(node)
         ? AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
             .toCompletableFuture().exceptionally(t -> null)
