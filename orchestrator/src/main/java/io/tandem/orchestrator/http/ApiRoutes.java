@@ -41,7 +41,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -299,15 +301,37 @@ final class ApiRoutes extends AllDirectives {
             detokenize, settings.modelNames());
         Role reader = settings.defaultMode() == io.tandem.orchestrator.session.Mode.large ? Role.large : Role.small;
         Tenants.Permit permit = tenants.admit(tenant);
+        ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
+        CompletableFuture<HttpResponse> answer = new CompletableFuture<>();
+        AtomicBoolean settled = new AtomicBoolean();
+        // A client that leaves is logged and counted as 499 at once; the count it started still
+        // holds its tenant's slot until the worker has done it.
+        Runnable forgetClient = client.onClose(() -> {
+          if (settled.compareAndSet(false, true)) answer.complete(clientClosed(log));
+        });
         try {
-          return completeWithFuture(workers.countTokens(reader, null, req.prompt(), req.tokens(),
-                  req.tokens() == null ? null : "tokens", settings.retryAfterSeconds())
-              .whenComplete((c, t) -> permit.close())
-              .thenApply(c -> done(log, tenant, 200, req.answer(c))));
+          workers.countTokens(reader, null, req.prompt(), req.tokens(), req.tokens() == null ? null : "tokens",
+                  settings.retryAfterSeconds())
+              .whenComplete((c, t) -> {
+                permit.close();
+                forgetClient.run();
+                if (!settled.compareAndSet(false, true)) return;
+                if (t != null) {
+                  answer.completeExceptionally(t);
+                  return;
+                }
+                try {
+                  answer.complete(done(log, tenant, 200, req.answer(c)));
+                } catch (RuntimeException e) { // the worker's refusal of the text (an id outside its vocabulary)
+                  answer.completeExceptionally(e);
+                }
+              });
         } catch (RuntimeException e) {
           permit.close();
+          forgetClient.run();
           throw e;
         }
+        return completeWithFuture(answer);
       });
     });
   }
