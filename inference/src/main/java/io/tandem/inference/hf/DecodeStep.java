@@ -49,10 +49,7 @@ final class DecodeStep implements AutoCloseable {
           qk, v = self.qk_v(x, l, norms, lin, cos, sin, rot, heads, kv_heads, head_dim, eps, qkv_bias, qk_norm)
           pool = pools[l]
           pool[rows, :, :, positions] = torch.stack([qk[:, heads:], v], 1)
-          if first >= 0:
-            both = pool[first:first + n, :, :, :slots]
-          else:
-            both = pool[:, :, :, :slots].index_select(0, rows)
+          both = pool[first:first + n, :, :, :slots]
           q = qk[:, :heads].reshape([n, kv_heads, group, head_dim])
           if permuted:
             q = q.index_select(0, order)
@@ -230,11 +227,10 @@ final class DecodeStep implements AutoCloseable {
    * @param rows {@code [n]} int64, per sequence its pool row
    * @param positions {@code [n]} int64, per sequence the token slot its new key and value go to (its
    *     cache length)
-   * @param first where the sequences hold the rows {@code [first, first + n)}, that first row: they
-   *     are read as a view of the pool, in row order, and {@code order} ({@code [n]} int64, the
+   * @param first the sequences hold the rows {@code [first, first + n)} ({@link KvPool#bringTogether}):
+   *     they are read as a view of the pool, in row order, and {@code order} ({@code [n]} int64, the
    *     sequences by row) with its inverse {@code unorder} permute the queries when that is not
-   *     the batch's order ({@code null} both when it is); -1 otherwise: the rows are gathered in
-   *     the batch's order
+   *     the batch's order ({@code null} both when it is)
    * @param slots the token slots every sequence is read over
    * @return {@code [n, vocab_size]} in the compute dtype, in the manager of {@code ids}
    */

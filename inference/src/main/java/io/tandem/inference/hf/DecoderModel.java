@@ -489,8 +489,9 @@ public final class DecoderModel implements AutoCloseable {
 
   /**
    * A batch of single-token decodes through every layer in one TorchScript call ({@link DecodeStep}):
-   * the logits {@code [n, vocab]}. Sequences holding neighbouring pool rows (in any order) read
-   * the pool through a view; others have their rows gathered.
+   * the logits {@code [n, vocab]}. The sequences' caches are first brought to neighbouring pool
+   * rows where they are not ({@link KvPool#bringTogether}), so the step reads them as a view of
+   * the pool, in row order.
    */
   private NDArray wholeDecodeStep(NDArray ids, NDArray[] cosSin, Batch batch, Decodes d, NDManager step) {
     int n = batch.size();
@@ -500,25 +501,25 @@ public final class DecoderModel implements AutoCloseable {
       rows[b] = batch.caches.get(b).row();
       positions[b] = batch.past[b];
     }
-    long[] byRow = new long[n];
     long low = Long.MAX_VALUE;
-    for (long r : rows) low = Math.min(low, r);
-    boolean neighbours = true;
+    long high = Long.MIN_VALUE;
+    for (long r : rows) {
+      low = Math.min(low, r);
+      high = Math.max(high, r);
+    }
+    // Distinct rows (each cache owns its own), so n of them spanning n rows are neighbours.
+    if (high - low + 1 != n) low = pool.bringTogether(rows);
+    long[] byRow = new long[n];
     boolean inOrder = true;
-    Arrays.fill(byRow, -1);
     for (int b = 0; b < n; b++) {
-      long at = rows[b] - low;
-      if (at >= n || byRow[(int) at] >= 0) {
-        neighbours = false;
-        break;
-      }
-      byRow[(int) at] = b;
+      int at = (int) (rows[b] - low);
+      byRow[at] = b;
       inOrder &= at == b;
     }
     NDArray order = null;
     NDArray unorder = null;
     NDArray mask = d.mask;
-    if (neighbours && !inOrder) {
+    if (!inOrder) {
       long[] inverse = new long[n];
       for (int i = 0; i < n; i++) inverse[(int) byRow[i]] = i;
       order = step.create(byRow);
@@ -526,7 +527,7 @@ public final class DecoderModel implements AutoCloseable {
       mask = mask.get(order);
     }
     return decodeStep.logits(ids, cosSin, mask, poolLayers(), step.create(rows), step.create(positions),
-        neighbours ? (int) low : -1, order, unorder, d.slots, stack.scaling());
+        (int) low, order, unorder, d.slots, stack.scaling());
   }
 
   /** The pool's array of every layer, as a pass reads them. */

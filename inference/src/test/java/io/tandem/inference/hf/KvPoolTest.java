@@ -143,4 +143,92 @@ class KvPoolTest {
       caches.forEach(KvCache::close);
     }
   }
+
+  /**
+   * A batch of decodes whose caches hold rows apart is brought to neighbouring rows before its step
+   * ({@link KvPool#bringTogether}): each cache outside the chosen block trades rows with an idle one
+   * inside it, and a batch that changed by one sequence costs one trade. Every cache, moved or not,
+   * keeps its tokens: its next logits are those of a model whose rows never moved.
+   */
+  @Test
+  void aDecodeBatchIsBroughtToNeighbouringRowsAndEveryCacheKeepsItsTokens() {
+    try (DecoderModel m = load();
+        DecoderModel reference = DecoderModel.load(Golden.fixture("qwen2-tiny"), Device.cpu(), Precision.FLOAT32, d -> {}, false)) {
+      List<KvCache> caches = new ArrayList<>();
+      List<KvCache> references = new ArrayList<>();
+      for (int i = 0; i < 7; i++) {
+        int[] prompt = new int[3 + 2 * i];
+        for (int t = 0; t < prompt.length; t++) prompt[t] = (5 + 7 * i + 3 * t) % m.config().vocabSize();
+        caches.add(m.newCache());
+        references.add(reference.newCache());
+        m.forward(List.of(caches.get(i)), List.of(prompt));
+        reference.forward(List.of(references.get(i)), List.of(prompt));
+      }
+      try {
+        int[] rowsBefore = rows(caches);
+        step(m, reference, caches, references, new int[] {0, 3, 6});
+        int[] rowsAfter = rows(caches);
+        assertNeighbours(caches, new int[] {0, 3, 6});
+        assertEquals(4, moved(rowsBefore, rowsAfter), "two of the three traded rows with idle caches: "
+            + java.util.Arrays.toString(rowsBefore) + " -> " + java.util.Arrays.toString(rowsAfter));
+
+        // The batch changes by one sequence (6 out, 1 in): one trade at most.
+        step(m, reference, caches, references, new int[] {0, 3, 6});
+        assertEquals(0, moved(rowsAfter, rows(caches)), "a batch already together moves nothing");
+        int[] beforeChange = rows(caches);
+        int newcomer = -1;
+        for (int i = 0; i < 7 && newcomer < 0; i++) {
+          if (i != 0 && i != 3 && i != 6 && Math.abs(caches.get(i).row() - caches.get(0).row()) > 2) newcomer = i;
+        }
+        step(m, reference, caches, references, new int[] {0, 3, newcomer});
+        assertNeighbours(caches, new int[] {0, 3, newcomer});
+        assertTrue(moved(beforeChange, rows(caches)) <= 2, "one trade for one newcomer: "
+            + java.util.Arrays.toString(beforeChange) + " -> " + java.util.Arrays.toString(rows(caches)));
+
+        // Every cache, traded or not, goes on from its own tokens.
+        for (int i = 0; i < 7; i++) step(m, reference, caches, references, new int[] {i});
+        step(m, reference, caches, references, new int[] {6, 5, 4, 3, 2, 1, 0});
+      } finally {
+        caches.forEach(KvCache::close);
+        references.forEach(KvCache::close);
+      }
+    }
+  }
+
+  /** One decode step of the picked caches in both models: the same logits. */
+  private static void step(DecoderModel m, DecoderModel reference, List<KvCache> caches, List<KvCache> references, int[] pick) {
+    List<KvCache> xs = new ArrayList<>();
+    List<KvCache> ys = new ArrayList<>();
+    List<int[]> next = new ArrayList<>();
+    for (int i : pick) {
+      xs.add(caches.get(i));
+      ys.add(references.get(i));
+      next.add(new int[] {(11 + 5 * i + caches.get(i).length()) % m.config().vocabSize()});
+    }
+    float[][] x = m.forward(xs, next);
+    float[][] y = reference.forward(ys, next);
+    for (int j = 0; j < pick.length; j++) assertClose("sequence " + pick[j] + " of " + java.util.Arrays.toString(pick), y[j], x[j]);
+  }
+
+  private static int[] rows(List<KvCache> caches) {
+    int[] rows = new int[caches.size()];
+    for (int i = 0; i < rows.length; i++) rows[i] = caches.get(i).row();
+    return rows;
+  }
+
+  private static int moved(int[] before, int[] after) {
+    int n = 0;
+    for (int i = 0; i < before.length; i++) if (before[i] != after[i]) n++;
+    return n;
+  }
+
+  private static void assertNeighbours(List<KvCache> caches, int[] pick) {
+    int low = Integer.MAX_VALUE;
+    int high = Integer.MIN_VALUE;
+    for (int i : pick) {
+      low = Math.min(low, caches.get(i).row());
+      high = Math.max(high, caches.get(i).row());
+    }
+    assertEquals(pick.length - 1, high - low, "the batch's rows are neighbours: " + java.util.Arrays.toString(rows(caches)));
+  }
 }
