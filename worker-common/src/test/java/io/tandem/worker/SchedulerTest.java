@@ -404,4 +404,51 @@ class SchedulerTest {
     assertEquals(1, half.trims, "the model is asked to give back its slack");
     assertEquals(3, s.sessions());
   }
+
+  /**
+   * The in-process model's layout: rows and capacity rounded up to powers of two, every row with
+   * the longest cache's capacity (KvPool#bytesFor), 1 byte per token.
+   */
+  static final class PoolLayout implements Scheduler.Caches {
+    @Override public long bytesFor(int[] cachedTokens) {
+      if (cachedTokens.length == 0) return 0;
+      long rows = Long.highestOneBit(cachedTokens.length * 2L - 1);
+      int longest = 1;
+      for (int n : cachedTokens) longest = Math.max(longest, n);
+      return rows * Long.highestOneBit(longest * 2L - 1);
+    }
+
+    @Override public void trim() {}
+  }
+
+  /**
+   * A long prompt kept as a prefix after its session ended is freed once the short caches beside it
+   * make it cost the layout more than four times its own tokens (each of their rows given its
+   * length), whatever the budget; with one short cache beside it, it is kept, and so is a live
+   * session's long cache.
+   */
+  @Test
+  void aReleasedLongPrefixThatInflatesEveryRowIsFreedWhateverTheBudget() {
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, Long.MAX_VALUE, true, 512), new ArrivalOrder(8),
+        new PoolLayout());
+    SessionView longPrompt = view("long", 20_000);
+    ((CountingSequence) longPrompt.sequence).process(20_000);
+    s.keep(longPrompt);
+    s.retire("long");
+    idle(s, "first");
+    assertEquals(0, s.evictOverBudget(), "2 rows of 32,768 against 1 of 16: the prefix adds 65,520, within 4 x 32,768");
+    assertFalse(((CountingSequence) longPrompt.sequence).closed);
+
+    for (int i = 0; i < 3; i++) idle(s, "short-" + i);
+    assertEquals(1, s.evictOverBudget(), "8 rows of 32,768 against 4 of 16: the prefix adds more than 4 x 32,768 now");
+    assertTrue(((CountingSequence) longPrompt.sequence).closed, "the released prefix is freed");
+
+    SessionView liveLong = view("live-long", 20_000);
+    ((CountingSequence) liveLong.sequence).process(20_000);
+    s.keep(liveLong);
+    for (int i = 3; i < 6; i++) idle(s, "short-" + i);
+    assertEquals(0, s.evictOverBudget(), "a live session's cache is not a kept prefix");
+    assertSame(liveLong, s.view("live-long"));
+    assertFalse(((CountingSequence) liveLong.sequence).closed);
+  }
 }
