@@ -362,8 +362,8 @@ final class Scheduler<R extends Scheduler.Running> {
    * that the slack of a pool that shrinks lazily costs no session its cache; without the model's
    * accounting, by the bytes the sequences report.
    *
-   * <p>Before that, whatever the budget, a released session's cache that makes the model's layout
-   * cost far more than its own tokens is freed ({@link #evictInflatingPrefixes}).
+   * <p>Before that, released sessions' long caches that make the model's layout of its caches large
+   * and inflated are freed ({@link #evictInflatingPrefixes}).
    *
    * @return the number of caches evicted (released sessions' first, then idle sessions')
    */
@@ -393,34 +393,37 @@ final class Scheduler<R extends Scheduler.Running> {
   }
 
   /**
-   * Frees the caches of released sessions that make the model's layout of its caches cost far more
-   * than their own tokens (more than {@value #MOST_INFLATION} times what each would hold alone), the
-   * longest first. In a pool whose rows all have the longest cache's capacity (the in-process
-   * model's {@code KvPool}), one long prompt kept as a prefix after its session ended gives every
-   * other row its length: each doubling of the rows for new sessions then copies all of it, and a
-   * tester's short chats after one 20,000-token prompt on a 32k-context model took 3.6-14.9 s each.
-   * vLLM's paged cache charges a kept prefix its own blocks only; here it is kept while the room it
-   * adds to the layout stays within that bound (with a few short caches beside it).
+   * Frees the longest caches of released sessions while the model's layout of its caches is both
+   * large (more than 1/{@value #LARGE_LAYOUT} of {@code kv-cache-bytes}) and inflated (more than
+   * {@value #MOST_INFLATION} times what the caches would hold each alone), as long as the longest is
+   * longer than every live session's cache (else the capacity is a live one's). In a pool whose
+   * rows all have the longest cache's capacity (the in-process model's {@code KvPool}), one long
+   * prompt kept as a prefix after its session ended gives every other row its length: each doubling
+   * of the rows for new sessions then copies all of it, and a tester's short chats after one
+   * 20,000-token prompt on a 32k-context model took up to 11 s each while the pool filled its 4 GiB
+   * budget. vLLM's paged cache charges a kept prefix its own blocks only; here it is kept while the
+   * room it costs the others stays small beside the budget.
    *
    * @return the number of caches freed
    */
   private int evictInflatingPrefixes() {
     int evicted = 0;
-    while (caches != null) {
+    while (caches != null && !retired.isEmpty()) {
+      int[] lengths = heldLengths();
+      long layout = caches.bytesFor(lengths);
+      if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return evicted;
+      long alone = 0;
+      for (int n : lengths) alone += caches.bytesFor(new int[] {n});
+      if (layout <= MOST_INFLATION * alone) return evicted;
       Long longest = null;
       SessionView v = null;
-      int length = 0;
       for (Map.Entry<Long, SessionView> e : retired.entrySet()) {
-        int n = e.getValue().sequence.processedLength();
-        if (n > length) {
+        if (v == null || e.getValue().sequence.processedLength() > v.sequence.processedLength()) {
           longest = e.getKey();
           v = e.getValue();
-          length = n;
         }
       }
-      if (longest == null) return evicted;
-      long added = heldBytes(null) - heldBytes(v);
-      if (added <= MOST_INFLATION * caches.bytesFor(new int[] {length})) return evicted;
+      if (v.sequence.processedLength() <= longestLive()) return evicted;
       retired.remove(longest);
       v.close();
       evicted++;
@@ -431,23 +434,32 @@ final class Scheduler<R extends Scheduler.Running> {
   /** See {@link #evictInflatingPrefixes}. */
   private static final int MOST_INFLATION = 4;
 
-  /** What the caches alive need: the model's smallest layout of them, else the bytes the sequences report. */
-  private long heldBytes() {
-    return heldBytes(null);
+  /** See {@link #evictInflatingPrefixes}. */
+  private static final long LARGE_LAYOUT = 8;
+
+  /** The longest cache of a live session, idle or running, after the next pass. */
+  private int longestLive() {
+    int longest = 0;
+    for (SessionView v : views.values()) longest = Math.max(longest, v.sequence.processedLength());
+    for (int next : nextLengths(running, null)) longest = Math.max(longest, next);
+    return longest;
   }
 
-  /** As {@link #heldBytes()}, without {@code except}'s cache (null: with every one). */
-  private long heldBytes(SessionView except) {
-    if (caches == null) return cacheBytes();
+  /** What the caches alive need: the model's smallest layout of them, else the bytes the sequences report. */
+  private long heldBytes() {
+    return caches == null ? cacheBytes() : caches.bytesFor(heldLengths());
+  }
+
+  /** The tokens each cache alive holds: released and idle sessions' as they are, running ones' after the next pass. */
+  private int[] heldLengths() {
     Set<SessionView> busy = busyViews();
     int[] lengths = new int[retired.size() + views.size() + running.size()];
     int n = 0;
-    for (SessionView v : retired.values())
-      if (v != except && v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
+    for (SessionView v : retired.values()) if (v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
     for (SessionView v : views.values())
       if (!busy.contains(v) && v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
     for (int next : nextLengths(running, null)) lengths[n++] = next;
-    return caches.bytesFor(Arrays.copyOf(lengths, n));
+    return Arrays.copyOf(lengths, n);
   }
 
   /** The views of the requests running or preempted, by identity. */

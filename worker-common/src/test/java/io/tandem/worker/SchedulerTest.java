@@ -422,33 +422,55 @@ class SchedulerTest {
   }
 
   /**
-   * A long prompt kept as a prefix after its session ended is freed once the short caches beside it
-   * make it cost the layout more than four times its own tokens (each of their rows given its
-   * length), whatever the budget; with one short cache beside it, it is kept, and so is a live
-   * session's long cache.
+   * Released sessions' long prompts kept as prefixes are freed, longest first, once the layout they
+   * inflate (every row given their length) holds more than an eighth of the budget and more than
+   * four times what the caches would hold each alone; before that they are kept, and so are many
+   * caches of one length, however many, and a live session's long cache.
    */
   @Test
-  void aReleasedLongPrefixThatInflatesEveryRowIsFreedWhateverTheBudget() {
-    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, Long.MAX_VALUE, true, 512), new ArrivalOrder(8),
+  void releasedLongPrefixesThatInflateALargeLayoutAreFreedLongestFirst() {
+    // 1 byte per token; an eighth of the budget is 2^20 bytes.
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 8L << 20, true, 512), new ArrivalOrder(8),
         new PoolLayout());
-    SessionView longPrompt = view("long", 20_000);
-    ((CountingSequence) longPrompt.sequence).process(20_000);
-    s.keep(longPrompt);
-    s.retire("long");
-    idle(s, "first");
-    assertEquals(0, s.evictOverBudget(), "2 rows of 32,768 against 1 of 16: the prefix adds 65,520, within 4 x 32,768");
-    assertFalse(((CountingSequence) longPrompt.sequence).closed);
+    List<SessionView> prefixes = List.of(processed("long", new int[20_000]), processed("longer", new int[30_000]));
+    for (SessionView v : prefixes) {
+      s.keep(v);
+      s.retire(v.sessionId);
+    }
+    for (int i = 0; i < 14; i++) idle(s, "short-" + i);
+    assertEquals(0, s.evictOverBudget(), "16 rows of 32,768: half the threshold");
+    assertFalse(((CountingSequence) prefixes.get(1).sequence).closed);
 
-    for (int i = 0; i < 3; i++) idle(s, "short-" + i);
-    assertEquals(1, s.evictOverBudget(), "8 rows of 32,768 against 4 of 16: the prefix adds more than 4 x 32,768 now");
-    assertTrue(((CountingSequence) longPrompt.sequence).closed, "the released prefix is freed");
+    for (int i = 14; i < 32; i++) idle(s, "short-" + i);
+    assertEquals(2, s.evictOverBudget(), "64 rows of 32,768, far more than 4 x what the 34 caches hold alone: both go"
+        + " (the second still inflates 64 rows once the first is freed)");
+    for (SessionView v : prefixes) assertTrue(((CountingSequence) v.sequence).closed, v.sessionId + " is freed");
 
-    SessionView liveLong = view("live-long", 20_000);
-    ((CountingSequence) liveLong.sequence).process(20_000);
+    SessionView liveLong = processed("live-long", new int[20_000]);
     s.keep(liveLong);
-    for (int i = 3; i < 6; i++) idle(s, "short-" + i);
-    assertEquals(0, s.evictOverBudget(), "a live session's cache is not a kept prefix");
+    SessionView released = processed("released-long", new int[20_000]);
+    s.keep(released);
+    s.retire("released-long");
+    assertEquals(0, s.evictOverBudget(), "as long as a live session's is: the capacity is the live one's");
     assertSame(liveLong, s.view("live-long"));
-    assertFalse(((CountingSequence) liveLong.sequence).closed);
+    assertFalse(((CountingSequence) released.sequence).closed);
+  }
+
+  /**
+   * A tester's run: many prompts of about one length, released, all stay cached while they fit the
+   * budget, however their count rounds the rows up (64 rows of 32 for 40 caches).
+   */
+  @Test
+  void manyReleasedPrefixesOfAboutOneLengthStayCached() {
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 4096, true, 512), new ArrivalOrder(8), new PoolLayout());
+    List<SessionView> released = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      SessionView v = processed("s" + i, new int[20 + i % 5]);
+      s.keep(v);
+      s.retire(v.sessionId);
+      released.add(v);
+      assertEquals(0, s.evictOverBudget(), "after " + (i + 1) + " prompts");
+    }
+    for (SessionView v : released) assertFalse(((CountingSequence) v.sequence).closed);
   }
 }
