@@ -362,8 +362,8 @@ final class Scheduler<R extends Scheduler.Running> {
    * that the slack of a pool that shrinks lazily costs no session its cache; without the model's
    * accounting, by the bytes the sequences report.
    *
-   * <p>Before that, released sessions' long caches that make the model's layout of its caches large
-   * and inflated are freed ({@link #evictInflatingPrefixes}).
+   * <p>Before that, released sessions' caches are freed while the model's layout of its caches is
+   * large and inflated ({@link #evictInflatingPrefixes}).
    *
    * @return the number of caches evicted (released sessions' first, then idle sessions')
    */
@@ -393,42 +393,37 @@ final class Scheduler<R extends Scheduler.Running> {
   }
 
   /**
-   * Frees the longest caches of released sessions while the model's layout of its caches is both
-   * large (more than 1/{@value #LARGE_LAYOUT} of {@code kv-cache-bytes}) and inflated (more than
-   * {@value #MOST_INFLATION} times what the caches would hold each alone), as long as the longest is
-   * longer than every live session's cache (else the capacity is a live one's). In a pool whose
-   * rows all have the longest cache's capacity (the in-process model's {@code KvPool}), one long
-   * prompt kept as a prefix after its session ended gives every other row its length: each doubling
-   * of the rows for new sessions then copies all of it, and a tester's short chats after one
-   * 20,000-token prompt on a 32k-context model took up to 11 s each while the pool filled its 4 GiB
-   * budget. vLLM's paged cache charges a kept prefix its own blocks only; here it is kept while the
-   * room it costs the others stays small beside the budget.
+   * Frees caches of released sessions, least recently used first (as over the budget), while the
+   * model's layout of its caches is both large (more than 1/{@value #LARGE_LAYOUT} of {@code
+   * kv-cache-bytes}) and inflated (more than {@value #MOST_INFLATION} times what the caches would
+   * hold each alone). In a pool whose rows all have the longest cache's capacity (the in-process
+   * model's {@code KvPool}), one long prompt gives every other row its length: kept as a prefix
+   * after its session ended, each doubling of the rows for new sessions then copied all of it, and a
+   * tester's short chats after one 20,000-token prompt on a 32k-context model took up to 11 s each
+   * while the pool filled its 4 GiB budget; beside a live long prompt, hundreds of kept short
+   * prefixes each held its length. vLLM's paged cache charges a kept prefix its own blocks only;
+   * here prefixes are kept while the room they cost stays small beside the budget. None is freed
+   * where live sessions' caches alone would inflate the layout as much: that would not help.
    *
    * @return the number of caches freed
    */
   private int evictInflatingPrefixes() {
+    if (caches == null || retired.isEmpty() || inflated(heldLengths(false))) return 0; // live caches alone inflate it
     int evicted = 0;
-    while (caches != null && !retired.isEmpty()) {
-      int[] lengths = heldLengths();
-      long layout = caches.bytesFor(lengths);
-      if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return evicted;
-      long alone = 0;
-      for (int n : lengths) alone += caches.bytesFor(new int[] {n});
-      if (layout <= MOST_INFLATION * alone) return evicted;
-      Long longest = null;
-      SessionView v = null;
-      for (Map.Entry<Long, SessionView> e : retired.entrySet()) {
-        if (v == null || e.getValue().sequence.processedLength() > v.sequence.processedLength()) {
-          longest = e.getKey();
-          v = e.getValue();
-        }
-      }
-      if (v.sequence.processedLength() <= longestLive()) return evicted;
-      retired.remove(longest);
-      v.close();
-      evicted++;
+    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && inflated(heldLengths(true)); evicted++) {
+      it.next().close();
+      it.remove();
     }
     return evicted;
+  }
+
+  /** Whether a layout of caches of these lengths is large and inflated ({@link #evictInflatingPrefixes}). */
+  private boolean inflated(int[] lengths) {
+    long layout = caches.bytesFor(lengths);
+    if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return false;
+    long alone = 0;
+    for (int n : lengths) alone += caches.bytesFor(new int[] {n});
+    return layout > MOST_INFLATION * alone;
   }
 
   /** See {@link #evictInflatingPrefixes}. */
@@ -437,25 +432,21 @@ final class Scheduler<R extends Scheduler.Running> {
   /** See {@link #evictInflatingPrefixes}. */
   private static final long LARGE_LAYOUT = 8;
 
-  /** The longest cache of a live session, idle or running, after the next pass. */
-  private int longestLive() {
-    int longest = 0;
-    for (SessionView v : views.values()) longest = Math.max(longest, v.sequence.processedLength());
-    for (int next : nextLengths(running, null)) longest = Math.max(longest, next);
-    return longest;
-  }
-
   /** What the caches alive need: the model's smallest layout of them, else the bytes the sequences report. */
   private long heldBytes() {
-    return caches == null ? cacheBytes() : caches.bytesFor(heldLengths());
+    return caches == null ? cacheBytes() : caches.bytesFor(heldLengths(true));
   }
 
-  /** The tokens each cache alive holds: released and idle sessions' as they are, running ones' after the next pass. */
-  private int[] heldLengths() {
+  /**
+   * The tokens each cache alive holds: released ({@code withReleased}) and idle sessions' as they
+   * are, running ones' after the next pass.
+   */
+  private int[] heldLengths(boolean withReleased) {
     Set<SessionView> busy = busyViews();
     int[] lengths = new int[retired.size() + views.size() + running.size()];
     int n = 0;
-    for (SessionView v : retired.values()) if (v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
+    if (withReleased)
+      for (SessionView v : retired.values()) if (v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
     for (SessionView v : views.values())
       if (!busy.contains(v) && v.sequence.processedLength() > 0) lengths[n++] = v.sequence.processedLength();
     for (int next : nextLengths(running, null)) lengths[n++] = next;

@@ -422,13 +422,13 @@ class SchedulerTest {
   }
 
   /**
-   * Released sessions' long prompts kept as prefixes are freed, longest first, once the layout they
-   * inflate (every row given their length) holds more than an eighth of the budget and more than
-   * four times what the caches would hold each alone; before that they are kept, and so are many
-   * caches of one length, however many, and a live session's long cache.
+   * Released sessions' prompts kept as prefixes are freed, least recently used first, while the
+   * layout they inflate (every row given the longest length) holds more than an eighth of the budget
+   * and more than four times what the caches would hold each alone; before that they are kept, and
+   * none is freed where a live session's long cache would inflate the layout as much without them.
    */
   @Test
-  void releasedLongPrefixesThatInflateALargeLayoutAreFreedLongestFirst() {
+  void releasedPrefixesThatInflateALargeLayoutAreFreed() {
     // 1 byte per token; an eighth of the budget is 2^20 bytes.
     Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 8L << 20, true, 512), new ArrivalOrder(8),
         new PoolLayout());
@@ -451,7 +451,7 @@ class SchedulerTest {
     SessionView released = processed("released-long", new int[20_000]);
     s.keep(released);
     s.retire("released-long");
-    assertEquals(0, s.evictOverBudget(), "as long as a live session's is: the capacity is the live one's");
+    assertEquals(0, s.evictOverBudget(), "the live long cache inflates the layout as much without it");
     assertSame(liveLong, s.view("live-long"));
     assertFalse(((CountingSequence) released.sequence).closed);
   }
@@ -472,5 +472,28 @@ class SchedulerTest {
       assertEquals(0, s.evictOverBudget(), "after " + (i + 1) + " prompts");
     }
     for (SessionView v : released) assertFalse(((CountingSequence) v.sequence).closed);
+  }
+
+  /**
+   * Beside a live long prompt, released short prefixes (each row given its length) are freed, least
+   * recently used first, until the layout is no longer large: a tester's 255 twenty-token prefixes
+   * beside a 20,000-token prompt filled a 4 GiB budget.
+   */
+  @Test
+  void releasedShortPrefixesBesideALiveLongPromptAreFreedUntilTheLayoutIsSmall() {
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 8L << 20, true, 512), new ArrivalOrder(8),
+        new PoolLayout());
+    List<SessionView> released = new java.util.ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      SessionView v = processed("s" + i, new int[20]);
+      s.keep(v);
+      s.retire(v.sessionId);
+      released.add(v);
+    }
+    assertEquals(0, s.evictOverBudget(), "64 rows of 32: small");
+    s.keep(processed("live-long", new int[20_000]));
+    assertEquals(9, s.evictOverBudget(), "41 caches: 64 rows of 32,768; 32 rows are an eighth of the budget");
+    for (int i = 0; i < 40; i++)
+      assertEquals(i < 9, ((CountingSequence) released.get(i).sequence).closed, "prefix " + i + ", least recently used first");
   }
 }
