@@ -408,7 +408,8 @@ final class Scheduler<R extends Scheduler.Running> {
    * @return the number of caches freed
    */
   private int evictInflatingPrefixes() {
-    if (caches == null || retired.isEmpty() || inflated(heldLengths(false))) return 0; // live caches alone inflate it
+    if (caches == null || retired.isEmpty() || !inflated(heldLengths(true))) return 0;
+    if (inflated(heldLengths(false))) return 0; // live caches alone inflate it as much
     int evicted = 0;
     for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && inflated(heldLengths(true)); evicted++) {
       it.next().close();

@@ -192,7 +192,7 @@ final class KvPool implements AutoCloseable {
     resize(rows, Math.min(grown, maxLength));
   }
 
-  /** Copies row {@code from}'s first {@code n} tokens into row {@code to} (a fork's prefix, a row moved down). */
+  /** Copies row {@code from}'s first {@code n} tokens into row {@code to} (a fork's prefix, a row moved down or traded). */
   void copy(int from, int to, int n) {
     if (n == 0) return;
     NDIndex source = new NDIndex().addIndices(from).addAllDim().addAllDim().addSliceDim(0, n);
@@ -252,28 +252,19 @@ final class KvPool implements AutoCloseable {
     KvCache atA = owners[a];
     KvCache atB = owners[b];
     int na = atA.length();
-    int nb = atB.length();
+    NDArray[] fromA = new NDArray[layers];
     NDIndex aSlots = new NDIndex().addIndices(a).addAllDim().addAllDim().addSliceDim(0, na);
-    NDIndex bToA = new NDIndex().addIndices(a).addAllDim().addAllDim().addSliceDim(0, nb);
-    NDIndex bSlots = new NDIndex().addIndices(b).addAllDim().addAllDim().addSliceDim(0, nb);
     NDIndex aToB = new NDIndex().addIndices(b).addAllDim().addAllDim().addSliceDim(0, na);
-    for (int l = 0; l < layers; l++) {
-      NDArray fromA = null;
-      try {
-        if (na > 0) {
-          try (NDArray view = kv[l].get(aSlots)) {
-            fromA = view.duplicate();
-          }
+    try {
+      for (int l = 0; na > 0 && l < layers; l++) {
+        try (NDArray view = kv[l].get(aSlots)) {
+          fromA[l] = view.duplicate();
         }
-        if (nb > 0) {
-          try (NDArray fromB = kv[l].get(bSlots)) {
-            kv[l].set(bToA, fromB);
-          }
-        }
-        if (fromA != null) kv[l].set(aToB, fromA);
-      } finally {
-        if (fromA != null) fromA.close();
       }
+      copy(b, a, atB.length());
+      for (int l = 0; na > 0 && l < layers; l++) kv[l].set(aToB, fromA[l]);
+    } finally {
+      for (NDArray x : fromA) if (x != null) x.close();
     }
     owners[a] = atB;
     owners[b] = atA;
