@@ -155,6 +155,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
           return this;
         })
         .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
+        // Counts begin as they come (on this thread, or at the engine's tokenizer): none waits to be called off.
+        .onMessage(WorkerProtocol.CancelCount.class, c -> this)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
         .onSignal(PostStop.class, s -> onStop())
         .build();

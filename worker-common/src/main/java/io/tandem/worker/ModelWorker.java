@@ -24,8 +24,10 @@ import io.tandem.protocol.worker.WorkerProtocol.GetStats;
 import io.tandem.protocol.worker.WorkerProtocol.Release;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.PriorityBlockingQueue;
@@ -194,8 +196,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    * short ones (up to {@value #SHORT_PROMPT} characters or token ids) on a thread of their own, so
    * that no client's short prompt waits for another's long one; long ones one at a time, shortest first.
    */
-  private final ExecutorService countThread;
-  private final ExecutorService longCountThread;
+  private final ThreadPoolExecutor countThread;
+  private final ThreadPoolExecutor longCountThread;
   /** The most characters (or token ids) of a prompt counted on {@link #countThread}: milliseconds of tokenizing. */
   static final int SHORT_PROMPT = 16_384;
   private static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
@@ -207,18 +209,48 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private long countsTaken;
 
   /**
-   * A count waiting for a count thread: ordered by the prompt's size, then by {@code arrival} (the
-   * order received); {@code receivedNanos}, when on {@link System#nanoTime}.
+   * Counts handed to the count threads and not yet begun, until they begin or their asker calls
+   * them off ({@link WorkerProtocol.CancelCount}); whichever comes first takes the count out.
    */
-  private record Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival,
-      long receivedNanos) implements Runnable, Comparable<Count> {
+  private final Set<Count> waitingCounts = ConcurrentHashMap.newKeySet();
+
+  /**
+   * A count waiting for a count thread: ordered by the prompt's size, then by {@code arrival} (the
+   * order received); {@code receivedNanos}, when on {@link System#nanoTime}. Equal only to itself,
+   * as the set of waiting counts and the count threads' queues hold it.
+   */
+  private static final class Count implements Runnable, Comparable<Count> {
+    private final WorkerProtocol.CountTokens c;
+    private final ServedModel served;
+    private final long frameBytes;
+    private final long size;
+    private final long arrival;
+    private final long receivedNanos;
+    private final Set<Count> waiting;
+
+    Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival, long receivedNanos,
+        Set<Count> waiting) {
+      this.c = c;
+      this.served = served;
+      this.frameBytes = frameBytes;
+      this.size = size;
+      this.arrival = arrival;
+      this.receivedNanos = receivedNanos;
+      this.waiting = waiting;
+    }
+
     /**
      * Counts, and answers within one frame of {@code frameBytes} (0: the asker is on this node);
-     * a count that waited longer than its asker does ({@link WorkerProtocol.CountTokens#timeoutMillis})
-     * is dropped, so that a client's retries of a prompt that timed out do not queue it again and again.
+     * a count called off before it began is dropped, and so is one that waited longer than its asker
+     * does ({@link WorkerProtocol.CountTokens#timeoutMillis}), so that a client's retries of a prompt
+     * that timed out do not queue it again and again.
      */
     @Override
     public void run() {
+      if (!waiting.remove(this)) {
+        COUNT_LOG.debug("dropped the count of a prompt of {} characters or token ids: its asker called it off", size);
+        return;
+      }
       long waitedNanos = System.nanoTime() - receivedNanos;
       if (c.timeoutMillis() > 0 && waitedNanos > TimeUnit.MILLISECONDS.toNanos(c.timeoutMillis())) {
         COUNT_LOG.debug("dropped the count of a prompt of {} characters or token ids: it waited {} ms, its asker {} ms", size,
@@ -294,6 +326,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
             .onMessage(StepDone.class, this::onStepDone)
             .onMessage(GetStats.class, this::onGetStats)
             .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
+            .onMessage(WorkerProtocol.CancelCount.class, this::onCancelCount)
             .onMessage(Command.class, m -> atStep != null, this::holdDuringStep), drain)
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
@@ -365,12 +398,27 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
     long size = Count.size(c);
+    Count count = new Count(c, served, frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes,
+        size, countsTaken++, System.nanoTime(), waitingCounts);
+    waitingCounts.add(count);
     try {
-      (size <= SHORT_PROMPT ? countThread : longCountThread).execute(new Count(c, served,
-          frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes, size, countsTaken++,
-          System.nanoTime()));
+      (size <= SHORT_PROMPT ? countThread : longCountThread).execute(count);
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
+      waitingCounts.remove(count);
+    }
+    return this;
+  }
+
+  /** Drops the counts answered to {@code c.replyTo()} that have not begun (see {@link WorkerProtocol.CancelCount}). */
+  private Behavior<Command> onCancelCount(WorkerProtocol.CancelCount c) {
+    for (Count count : waitingCounts) {
+      if (count.c.replyTo().equals(c.replyTo()) && waitingCounts.remove(count)) {
+        // Out of the queue at once (the prompt may be a megabyte); a count thread that took it meanwhile drops it.
+        (count.size <= SHORT_PROMPT ? countThread : longCountThread).remove(count);
+        getContext().getLog().debug("{} worker: called off the count of a prompt of {} characters or token ids: its client left",
+            role, count.size);
+      }
     }
     return this;
   }
@@ -397,7 +445,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   /** A daemon thread named {@code tandem-<name>} that runs {@link Count}s, shortest prompt first. */
-  private static ExecutorService countThread(String name) {
+  private static ThreadPoolExecutor countThread(String name) {
     return new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new PriorityBlockingQueue<>(), r -> {
       Thread t = new Thread(r, "tandem-" + name);
       t.setDaemon(true);

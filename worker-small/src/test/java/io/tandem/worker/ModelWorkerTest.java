@@ -291,6 +291,33 @@ class ModelWorkerTest {
     assertEquals(List.of(LONG, "hi", LONG + "waited for"), model.rendered);
   }
 
+  /**
+   * A count called off before it began ({@link WorkerProtocol.CancelCount}: its client left) is
+   * dropped unread, and the counts behind it move up; a count already begun is answered. Counts
+   * nobody read held live clients' counts behind them: a tester's four cut 1 MB {@code /tokenize}
+   * requests made a live client's count time out.
+   */
+  @Test
+  void aCountCalledOffBeforeItBeganIsDropped() throws Exception {
+    HeldCount model = new HeldCount();
+    TestProbe<WorkerProtocol.TokenCount> begun = kit.createTestProbe();
+    ActorRef<WorkerProtocol.Command> w = countingLong(model, begun);
+    TestProbe<WorkerProtocol.TokenCount> left = kit.createTestProbe();
+    TestProbe<WorkerProtocol.TokenCount> waiting = kit.createTestProbe();
+    w.tell(count(LONG + "called off", left));
+    w.tell(count(LONG + "still wanted", waiting));
+    w.tell(new WorkerProtocol.CancelCount(left.getRef()));
+    w.tell(new WorkerProtocol.CancelCount(begun.getRef())); // too late: it runs
+    TestProbe<WorkerProtocol.TokenCount> shortOne = kit.createTestProbe();
+    w.tell(count("hi", shortOne));
+    shortOne.expectMessageClass(WorkerProtocol.TokenCount.class); // the worker has read the call-offs
+    model.release.countDown();
+    begun.expectMessageClass(WorkerProtocol.TokenCount.class);
+    waiting.expectMessageClass(WorkerProtocol.TokenCount.class);
+    left.expectNoMessage(java.time.Duration.ZERO);
+    assertEquals(List.of(LONG, "hi", LONG + "still wanted"), model.rendered);
+  }
+
   @Test
   void aFullQueueRejectsWithARetryableReason() throws Exception {
     Held model = new Held();

@@ -89,6 +89,8 @@ class CrossNodeSerializationTest {
     TestProbe<WorkerProtocol.Command> worker = kit.createTestProbe();
     roundTrip(new WorkerProtocol.CountSessions(io.tandem.protocol.Role.large, worker.getRef(), inFlight.getRef()));
     roundTrip(new WorkerProtocol.SessionsInFlight(3, true));
+    TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
+    roundTrip(new WorkerProtocol.CancelCount(counted.getRef())); // equal after the trip: the worker finds its count by it
   }
 
   @Test

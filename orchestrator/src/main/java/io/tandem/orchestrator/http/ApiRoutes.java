@@ -304,14 +304,17 @@ final class ApiRoutes extends AllDirectives {
         ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
         CompletableFuture<HttpResponse> answer = new CompletableFuture<>();
         AtomicBoolean settled = new AtomicBoolean();
-        // A client that leaves is logged and counted as 499 at once; the count it started still
-        // holds its tenant's slot until the worker has done it.
+        CompletableFuture<Void> gone = new CompletableFuture<>();
+        // A client that leaves is logged and counted as 499 at once, and its count is called off if
+        // the worker has not begun it; the count holds its tenant's slot until the worker has done
+        // or dropped it (the count-timeout tells the latter).
         Runnable forgetClient = client.onClose(() -> {
+          gone.complete(null);
           if (settled.compareAndSet(false, true)) answer.complete(clientClosed(log));
         });
         try {
           workers.countTokens(reader, null, req.prompt(), req.tokens(), req.tokens() == null ? null : "tokens",
-                  settings.retryAfterSeconds())
+                  settings.retryAfterSeconds(), gone)
               .whenComplete((c, t) -> {
                 permit.close();
                 forgetClient.run();

@@ -75,7 +75,11 @@ final class CompletionService {
   CompletionStage<HttpResponse> run(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log,
       ClientConnection client) {
     Exchange x = new Exchange(req, permit, log);
-    CompletionStage<HttpResponse> response = countPrompt(req).thenCombine(largeAbsent(req), (counted, largeAbsent) -> {
+    // A client that leaves while its prompt waits to be counted calls the count off.
+    CompletableFuture<Void> gone = new CompletableFuture<>();
+    Runnable forgetGone = client.onClose(() -> gone.complete(null));
+    CompletionStage<Counted> count = countPrompt(req, gone).whenComplete((c, t) -> forgetGone.run());
+    CompletionStage<HttpResponse> response = count.thenCombine(largeAbsent(req), (counted, largeAbsent) -> {
       x.begin(counted);
       Source<SessionEvent, NotUsed> events = startSession(x, client, largeAbsent);
       return req.stream() ? streamed(x, events, client) : whole(x, events);
@@ -143,12 +147,12 @@ final class CompletionService {
    * stop_token_ids} against that vocabulary, then fits {@code max_tokens} to the smallest context
    * of the models the request uses.
    */
-  private CompletionStage<Counted> countPrompt(CompletionRequest req) {
+  private CompletionStage<Counted> countPrompt(CompletionRequest req, CompletionStage<?> calledOff) {
     Role reader = req.mode() == Mode.large ? Role.large : Role.small;
     // Without a worker of the reader's role, the other model alone may still serve the request.
     Role alone = reader == Role.large ? Role.small : Role.large;
     CompletionStage<TokenCount> count = workers.countTokens(reader, alone, req.prompt(), req.promptTokenIds(),
-        req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds());
+        req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds(), calledOff);
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null)
         throw ApiError.invalid(req.chat() ? "messages" : CompletionRequest.tokenIdsParam("prompt", req.promptTokenIds(), c.vocabSize()),

@@ -34,6 +34,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -288,13 +289,15 @@ final class WorkerView {
    * {@code tandem.session.worker-wait}. Fails with a 503 when no worker of the role is listed and none
    * comes (see {@link #noneListed}; {@code alone}, the role whose model alone could serve the request
    * instead, null for none), and with a retryable one when none answers within {@code
-   * tandem.http.count-timeout}.
+   * tandem.http.count-timeout}. Once {@code calledOff} completes (the client left), the workers asked
+   * are told to drop the count if they have not begun it ({@link WorkerProtocol.CancelCount}); the
+   * returned stage then ends as it would have, or by the count-timeout.
    */
   CompletionStage<TokenCount> countTokens(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
-      String tokenIdsField, int retryAfterSeconds) {
+      String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
-      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfterSeconds);
+      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfterSeconds, calledOff);
       if (!supply.memberComing(system, role)) throw noneListed(role, alone, retryAfterSeconds);
       return AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(sessions, reply -> new Sessions.FindWorkers(role, reply),
               workerWait, system.scheduler())
@@ -302,18 +305,22 @@ final class WorkerView {
             if (offered == null || offered.workers().isEmpty()) throw noneListed(role, alone, retryAfterSeconds);
             return offered.workers();
           })
-          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfterSeconds));
+          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfterSeconds, calledOff));
     });
   }
 
   /** Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}). */
   private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
-      List<Integer> tokenIds, String tokenIdsField, int retryAfterSeconds) {
+      List<Integer> tokenIds, String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
+      AtomicReference<ActorRef<TokenCount>> asker = new AtomicReference<>();
       AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
-              reply -> new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis()),
+              reply -> {
+                asker.set(reply);
+                return new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis());
+              },
               countTimeout, system.scheduler())
           .whenComplete((count, t) -> {
             if (count != null) first.complete(count);
@@ -326,6 +333,10 @@ final class WorkerView {
                       + " before this one (one at a time), or stopped or stalled",
                   retryAfterSeconds));
           });
+      // The count has been sent: a call-off told from now on reaches the worker after it.
+      calledOff.thenRun(() -> {
+        if (!first.isDone()) worker.tell(new WorkerProtocol.CancelCount(asker.get()));
+      });
     }
     return first;
   }

@@ -3,6 +3,7 @@ package io.tandem.orchestrator.http;
 import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Props;
 import akka.actor.typed.javadsl.Behaviors;
@@ -11,6 +12,7 @@ import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -61,10 +63,52 @@ class ClientGoneWhileCountingTest {
     }
   }
 
+  /**
+   * A count whose client left is called off: its worker is told to drop it if it has not begun it.
+   * Counts nobody reads ran all the same, one at a time on the worker's long-prompt queue: a
+   * tester's four cut 1 MB {@code /tokenize} requests made a live client's count time out.
+   */
+  @Test
+  void aTokenizeWhoseClientLeftIsCalledOffOnTheWorker() throws Exception {
+    calledOffWhenTheClientLeaves("/tokenize", "{\"prompt\":\"hi\"}");
+  }
+
+  /** As {@link #aTokenizeWhoseClientLeftIsCalledOffOnTheWorker}, for a chat whose prompt is being counted. */
+  @Test
+  void aChatWhoseClientLeftWhileItsPromptWasCountedIsCalledOffOnTheWorker() throws Exception {
+    calledOffWhenTheClientLeaves("/v1/chat/completions",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"large\"}}");
+  }
+
+  private static void calledOffWhenTheClientLeaves(String path, String body) throws Exception {
+    try (TestServer server = TestServer.start("tandem.http.count-timeout = 5s\ntandem.http.default-mode = large\n")) {
+      TestProbe<WorkerProtocol.Command> worker = TestProbe.create(server.system);
+      onlyALargeWorker(server, server.system.systemActorOf(Behaviors.<WorkerProtocol.Command>receiveMessage(m -> {
+        if (m instanceof WorkerProtocol.CountTokens || m instanceof WorkerProtocol.CancelCount) worker.getRef().tell(m);
+        return Behaviors.same();
+      }), "counts-to-the-test", Props.empty()));
+      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+      WorkerProtocol.CountTokens count;
+      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
+        socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        socket.getOutputStream().write(bytes);
+        count = worker.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20));
+        worker.expectNoMessage(Duration.ofMillis(200)); // nothing is called off while the client waits
+      }
+      WorkerProtocol.CancelCount cancel = worker.expectMessageClass(WorkerProtocol.CancelCount.class, Duration.ofSeconds(20));
+      assertEquals(count.replyTo(), cancel.replyTo(), "the count called off is the client's");
+    }
+  }
+
   /** Replaces the server's large workers with one that never answers a count. */
   private static void onlyASilentLargeWorker(TestServer server) throws Exception {
-    ActorRef<WorkerProtocol.Command> silent = server.system.systemActorOf(
-        Behaviors.<WorkerProtocol.Command>receiveMessage(m -> Behaviors.same()), "silent-large", Props.empty());
+    onlyALargeWorker(server, server.system.systemActorOf(
+        Behaviors.<WorkerProtocol.Command>receiveMessage(m -> Behaviors.same()), "silent-large", Props.empty()));
+  }
+
+  /** Replaces the server's large workers with {@code silent}, which the test answers for, or not. */
+  private static void onlyALargeWorker(TestServer server, ActorRef<WorkerProtocol.Command> silent) throws Exception {
     server.system.receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), silent));
     eventually("the silent worker is listed", () -> WorkerCountTimeoutTest.largeWorkers(server).contains(silent));
     for (ActorRef<WorkerProtocol.Command> w : WorkerCountTimeoutTest.largeWorkers(server))

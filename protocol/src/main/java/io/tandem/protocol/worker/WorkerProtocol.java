@@ -175,6 +175,14 @@ public final class WorkerProtocol {
   }
 
   /**
+   * The asker of the count answered to {@code replyTo} no longer wants it (its client left): a
+   * worker drops that count if it has not begun it, so that counts nobody reads do not hold live
+   * clients' counts behind them on its one-at-a-time long-prompt queue; a count begun runs to its
+   * end. Nothing is answered: the asker has stopped listening.
+   */
+  public record CancelCount(ActorRef<TokenCount> replyTo) implements Command {}
+
+  /**
    * The answer to {@link CountTokens}: {@code tokens} in the prompt; for token ids, their {@code
    * text} and the {@code tokenizerKey} of their vocabulary (null for a text prompt); the model's
    * {@code contextLength} and {@code vocabSize} (the token ids it knows are 0 to {@code vocabSize -
