@@ -358,6 +358,9 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     sessions.released(sessionId);
     scheduler.drop(sessionId);
     scheduler.retire(sessionId);
+    // A long cache kept as a prefix may inflate every row of the pool (Scheduler.evictOverBudget):
+    // freed now, not at the next pass, which on an idle server may be long in coming.
+    metrics.cacheEvictions += scheduler.evictOverBudget();
     if (drain != null) drain.check();
     return this;
   }

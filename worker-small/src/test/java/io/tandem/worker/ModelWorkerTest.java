@@ -368,6 +368,45 @@ class ModelWorkerTest {
   }
 
   /**
+   * A released session's long cache that inflates the pool's layout (every row given its length)
+   * is freed when the session is released, not at the next forward pass: a tester's idle server
+   * held 4 GiB of KV cache until its next request.
+   */
+  @Test
+  void aReleasedLongCacheThatInflatesThePoolIsFreedWithoutAnotherPass() {
+    List<String> longScript = new java.util.ArrayList<>(SCRIPT);
+    for (int i = 0; i < 150; i++) longScript.add(" x");
+    ScriptedModel model = new ScriptedModel("s", longScript) {
+      /** As a pool lays caches out: rows and capacity in powers of two, 1 byte a token. */
+      @Override
+      public long cacheBytesFor(int[] cachedTokens) {
+        if (cachedTokens.length == 0) return 0;
+        int longest = 1;
+        for (int n : cachedTokens) longest = Math.max(longest, n);
+        return Long.highestOneBit(cachedTokens.length * 2L - 1) * Long.highestOneBit(longest * 2L - 1);
+      }
+    };
+    ActorRef<WorkerProtocol.Command> w = worker(model, new WorkerSettings(16, 1024, 1 << 16, true));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("long", 1, -1, List.of(), new Limits(null, 200, 200, false, List.of()), probe));
+    assertEquals(longScript.size() + 1, probe.expectMessageClass(Done.class).generated().size(), "the script and its end");
+    for (int i = 0; i < 32; i++) {
+      w.tell(gen("short-" + i, 1, -1, List.of(), new Limits(null, 2, 2, false, List.of()), probe));
+      probe.expectMessageClass(Done.class);
+    }
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    assertEquals(0, stats.receiveMessage().cacheEvictions());
+
+    // 33 caches: 64 rows of 256 tokens, a quarter of the budget, 43 times what they hold each alone.
+    w.tell(new WorkerProtocol.Release("long"));
+    w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    WorkerProtocol.WorkerStats after = stats.receiveMessage();
+    assertEquals(1, after.cacheEvictions(), "the released long cache is freed at once");
+    assertEquals(32, after.sessionsCached());
+  }
+
+  /**
    * A session as the orchestrator runs one: its first request's replies come to it through a
    * message adapter, and go on to {@code replies}; it stops without releasing anything when the
    * test stops it (its node killed, say).
