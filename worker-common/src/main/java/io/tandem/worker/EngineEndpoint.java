@@ -55,7 +55,8 @@ public final class EngineEndpoint {
       }
       loaded.complete(EngineModel.name(spec));
       WorkerSettings workerSettings = spec.maxConcurrency() == 0 ? settings : new WorkerSettings(spec.maxConcurrency(),
-          settings.queueLimit(), settings.kvCacheBytes(), true, settings.prefillChunk(), settings.prefixCacheSequences());
+          settings.queueLimit(), settings.kvCacheBytes(), true, settings.prefillChunk(), settings.prefixCacheSequences(),
+          settings.maxNumBatchedTokens());
       EngineClient client = new EngineClient(spec, engine);
       return Behaviors.withTimers(timers -> {
         timers.startTimerWithFixedDelay(Poll.INSTANCE, engine.healthInterval());

@@ -245,21 +245,45 @@ final class Scheduler<R extends Scheduler.Running> {
   }
 
   /**
-   * The next forward pass: every running request, each allowed {@code prefill-chunk} unprocessed
+   * The next forward pass: the running requests, each allowed {@code prefill-chunk} unprocessed
    * tokens, so that a long prompt is prefilled over several passes instead of stalling the decodes
-   * batched with it. Null when nothing runs.
+   * batched with it, within {@code max-num-batched-tokens} in all, as vLLM's scheduler budgets a
+   * step: every decode (one token each) is in the pass; requests that prefill share what is left,
+   * in the order they were admitted, each a chunk (smaller when the budget is: at least one token),
+   * and those past the budget wait for a later pass. The first prefill is always in, so every
+   * prompt advances. Long prompts prefilled together each add their chunk to the pass, and so to
+   * every stream's gap between tokens (a tester: a short stream's largest gap 1.2 s beside one
+   * 30,000-token prompt, 5.5 s beside two, with no budget). Null when nothing runs.
    */
   Batch<R> schedule() {
     if (running.isEmpty()) return null;
-    int chunk = settings.prefillChunk();
+    int budget = settings.maxNumBatchedTokens();
+    int decodes = 0;
+    for (R r : running) if (unprocessed(r) <= 1) decodes++;
+    int chunk = Math.max(1, Math.min(settings.prefillChunk(), budget - decodes));
+    List<R> runs = new ArrayList<>(running.size());
     List<Sequence> sequences = new ArrayList<>(running.size());
+    int fed = decodes;
     int prefill = 0;
+    boolean prefilling = false;
     for (R r : running) {
-      Sequence s = r.view().sequence;
-      sequences.add(s);
-      prefill += Math.max(0, Math.min(s.length() - s.processedLength(), chunk) - 1);
+      int unprocessed = unprocessed(r);
+      if (unprocessed > 1) {
+        int feed = Math.min(unprocessed, chunk);
+        if (prefilling && fed + feed > budget) continue;
+        prefilling = true;
+        fed += feed;
+        prefill += feed - 1;
+      }
+      runs.add(r);
+      sequences.add(r.view().sequence);
     }
-    return new Batch<>(List.copyOf(running), sequences, chunk, prefill);
+    return new Batch<>(List.copyOf(runs), sequences, chunk, prefill);
+  }
+
+  private static int unprocessed(Running r) {
+    Sequence s = r.view().sequence;
+    return s.length() - s.processedLength();
   }
 
   /** Whether another forward pass is due: something runs or waits. */

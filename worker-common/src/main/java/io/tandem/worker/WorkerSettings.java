@@ -5,11 +5,26 @@ import com.typesafe.config.Config;
 /**
  * A worker's limits: how many sequences run in one batch, how many requests may wait, how many
  * bytes of cache it keeps, whether it batches at all (off: one sequence per forward pass, for
- * measuring what batching buys), and how many prompt tokens one sequence may prefill per pass (longer
- * prefills are chunked so that they don't stall the decodes batched with them).
+ * measuring what batching buys), how many prompt tokens one sequence may prefill per pass (longer
+ * prefills are chunked so that they don't stall the decodes batched with them), and how many tokens
+ * one pass feeds in all ({@code max-num-batched-tokens}, vLLM's {@code max_num_batched_tokens}: the
+ * decodes always, then prefill chunks in the order their requests came, while it lasts).
  */
 public record WorkerSettings(
-    int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk, int prefixCacheSequences) {
+    int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk, int prefixCacheSequences,
+    int maxNumBatchedTokens) {
+
+  /** With the default {@code max-num-batched-tokens} ({@value #DEFAULT_MAX_NUM_BATCHED_TOKENS}). */
+  public WorkerSettings(int maxBatch, int queueLimit, long kvCacheBytes, boolean batching, int prefillChunk,
+      int prefixCacheSequences) {
+    this(maxBatch, queueLimit, kvCacheBytes, batching, prefillChunk, prefixCacheSequences, DEFAULT_MAX_NUM_BATCHED_TOKENS);
+  }
+
+  /**
+   * Tokens one forward pass feeds when {@code max-num-batched-tokens} is not set: vLLM's long-standing
+   * default for its scheduler's budget, four of the default prefill chunks.
+   */
+  public static final int DEFAULT_MAX_NUM_BATCHED_TOKENS = 2048;
 
   /**
    * The most {@code max-batch} a role's configuration may give: 16 times vLLM's default {@code
@@ -39,6 +54,8 @@ public record WorkerSettings(
   /** @throws IllegalArgumentException when a count is below 1 or the byte budget negative (the message names the key) */
   public WorkerSettings {
     if (prefillChunk < 1) throw new IllegalArgumentException("prefill-chunk must be >= 1, got " + prefillChunk);
+    if (maxNumBatchedTokens < 1)
+      throw new IllegalArgumentException("max-num-batched-tokens must be >= 1, got " + maxNumBatchedTokens);
     if (maxBatch < 1) throw new IllegalArgumentException("max-batch must be >= 1, got " + maxBatch);
     if (queueLimit < 1) throw new IllegalArgumentException("queue-limit must be >= 1, got " + queueLimit);
     if (kvCacheBytes < 0) throw new IllegalArgumentException("kv-cache-bytes must be >= 0, got " + kvCacheBytes);
@@ -53,9 +70,9 @@ public record WorkerSettings(
 
   /**
    * Reads a role's section ({@code tandem.small}, {@code tandem.large}): {@code max-batch}, {@code
-   * queue-limit}, {@code kv-cache-bytes}, {@code batching} and, optionally, {@code prefill-chunk} and
+   * queue-limit}, {@code kv-cache-bytes}, {@code batching} and, optionally, {@code prefill-chunk},
    * {@code prefix-cache-sequences} (how many released sessions' sequences stay cached as prefixes for
-   * new ones, within {@code kv-cache-bytes}; 0: none).
+   * new ones, within {@code kv-cache-bytes}; 0: none) and {@code max-num-batched-tokens}.
    *
    * @throws com.typesafe.config.ConfigException when a key is missing or of the wrong type
    * @throws IllegalArgumentException when a value is out of range ({@code max-batch} above {@link #MAX_BATCH} included)
@@ -68,7 +85,8 @@ public record WorkerSettings(
     return new WorkerSettings(
         maxBatch, c.getInt("queue-limit"), c.getBytes("kv-cache-bytes"), c.getBoolean("batching"),
         c.hasPath("prefill-chunk") ? c.getInt("prefill-chunk") : DEFAULT_PREFILL_CHUNK,
-        c.hasPath("prefix-cache-sequences") ? c.getInt("prefix-cache-sequences") : DEFAULT_PREFIX_CACHE_SEQUENCES);
+        c.hasPath("prefix-cache-sequences") ? c.getInt("prefix-cache-sequences") : DEFAULT_PREFIX_CACHE_SEQUENCES,
+        c.hasPath("max-num-batched-tokens") ? c.getInt("max-num-batched-tokens") : DEFAULT_MAX_NUM_BATCHED_TOKENS);
   }
 
   /** The most sequences one forward pass runs: {@code maxBatch}, or 1 with batching off. */
