@@ -418,37 +418,42 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /**
    * Frees caches of released sessions, least recently used first (as over the budget), while the
-   * model's layout of its caches is both large (more than 1/{@value #LARGE_LAYOUT} of {@code
-   * kv-cache-bytes}) and inflated (more than {@value #MOST_INFLATION} times what the caches would
-   * hold each alone). In a pool whose rows all have the longest cache's capacity (the in-process
-   * model's {@code KvPool}), one long prompt gives every other row its length: kept as a prefix
-   * after its session ended, each doubling of the rows for new sessions then copied all of it, and a
-   * tester's short chats after one 20,000-token prompt on a 32k-context model took up to 11 s each
-   * while the pool filled its 4 GiB budget; beside a live long prompt, hundreds of kept short
-   * prefixes each held its length. vLLM's paged cache charges a kept prefix its own blocks only;
-   * here prefixes are kept while the room they cost stays small beside the budget. None is freed
-   * where live sessions' caches alone would inflate the layout as much: that would not help.
+   * room they add to the model's layout of its caches (the layout with them, less the layout of the
+   * live sessions' caches alone) is both large (more than 1/{@value #LARGE_LAYOUT} of {@code
+   * kv-cache-bytes}) and more than {@value #MOST_INFLATION} times what they would hold each alone.
+   * In a pool whose rows all have the longest cache's capacity (the in-process model's {@code
+   * KvPool}), one long prompt gives every other row its length: kept as a prefix after its session
+   * ended, each doubling of the rows for new sessions then copied all of it, and a tester's short
+   * chats after one 20,000-token prompt on a 32k-context model took up to 11 s each while the pool
+   * filled its 4 GiB budget; beside a live long prompt, hundreds of kept short prefixes each held its
+   * length, and so they did beside a live long prompt and 40 live chats, whose layout alone was
+   * already a quarter of the budget. vLLM's paged cache charges a kept prefix its own blocks only;
+   * here prefixes are kept while the room they cost stays small beside the budget. Where live caches
+   * alone lay the pool out as large, the prefixes add nothing and stay.
    *
    * @return the number of caches freed
    */
   private int evictInflatingPrefixes() {
-    if (caches == null || retired.isEmpty() || !inflated(heldLengths(true))) return 0;
-    if (inflated(heldLengths(false))) return 0; // live caches alone inflate it as much
+    if (caches == null || retired.isEmpty()) return 0;
+    long layout = caches.bytesFor(heldLengths(true));
+    if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return 0; // nearly every pass: the prefixes add no more
+    long live = caches.bytesFor(heldLengths(false));
     int evicted = 0;
-    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && inflated(heldLengths(true)); evicted++) {
+    for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && prefixesInflate(layout - live); evicted++) {
       it.next().close();
       it.remove();
+      layout = caches.bytesFor(heldLengths(true));
     }
     return evicted;
   }
 
-  /** Whether a layout of caches of these lengths is large and inflated ({@link #evictInflatingPrefixes}). */
-  private boolean inflated(int[] lengths) {
-    long layout = caches.bytesFor(lengths);
-    if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return false;
+  /** Whether {@code added} bytes of layout for the released caches is too much ({@link #evictInflatingPrefixes}). */
+  private boolean prefixesInflate(long added) {
+    if (added <= settings.kvCacheBytes() / LARGE_LAYOUT) return false;
     long alone = 0;
-    for (int n : lengths) alone += caches.bytesFor(new int[] {n});
-    return layout > MOST_INFLATION * alone;
+    for (SessionView v : retired.values())
+      if (v.sequence.processedLength() > 0) alone += caches.bytesFor(new int[] {v.sequence.processedLength()});
+    return added > MOST_INFLATION * alone;
   }
 
   /** See {@link #evictInflatingPrefixes}. */

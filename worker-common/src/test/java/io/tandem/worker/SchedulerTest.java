@@ -535,6 +535,39 @@ class SchedulerTest {
   }
 
   /**
+   * What counts is the room released prefixes add beside the live caches: a tester's 20,000-token
+   * prompt beside 40 live chats laid the pool out at a quarter of the budget by itself, and the rule
+   * then freed nothing while finished chats' prefixes took it to the whole 4 GiB. Where the live
+   * caches alone need all the rows the prefixes occupy, they add nothing and stay.
+   */
+  @Test
+  void releasedPrefixesAreFreedByTheRoomTheyAddBesideLiveCachesThatAloneAreLarge() {
+    // 1 byte per token; an eighth of the budget is 2^20 bytes.
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 8L << 20, true, 512), new ArrivalOrder(8),
+        new PoolLayout());
+    s.keep(processed("live-long", new int[20_000]));
+    for (int i = 0; i < 40; i++) idle(s, "live-" + i);
+    List<SessionView> released = new java.util.ArrayList<>();
+    for (int i = 0; i < 23; i++) {
+      SessionView v = processed("s" + i, new int[20]);
+      s.keep(v);
+      s.retire(v.sessionId);
+      released.add(v);
+    }
+    assertEquals(0, s.evictOverBudget(), "64 caches in 64 rows of 32,768 (2 MiB): the live 41 alone need them all");
+    for (int i = 23; i < 100; i++) {
+      SessionView v = processed("s" + i, new int[20]);
+      s.keep(v);
+      s.retire(v.sessionId);
+      released.add(v);
+    }
+    assertEquals(77, s.evictOverBudget(), "141 caches in 256 rows (8 MiB), 6 MiB of them for 100 prefixes of 20 tokens:"
+        + " freed back to 64 rows");
+    for (int i = 0; i < 100; i++)
+      assertEquals(i < 77, ((CountingSequence) released.get(i).sequence).closed, "prefix " + i + ", least recently used first");
+  }
+
+  /**
    * Beside a live long prompt, released short prefixes (each row given its length) are freed, least
    * recently used first, until the layout is no longer large: a tester's 255 twenty-token prefixes
    * beside a 20,000-token prompt filled a 4 GiB budget.
