@@ -264,6 +264,14 @@ class SchedulerTest {
     return r;
   }
 
+  /** A released session's cache of {@code tokens} processed tokens, kept as a prefix. */
+  private static SessionView released(Scheduler<Req> s, String session, int tokens) {
+    SessionView v = processed(session, new int[tokens]);
+    s.keep(v);
+    s.retire(v.sessionId);
+    return v;
+  }
+
   private static SessionView idle(Scheduler<Req> s, String session) {
     SessionView v = view(session, 10);
     ((CountingSequence) v.sequence).process(10);
@@ -525,10 +533,7 @@ class SchedulerTest {
     Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 4096, true, 512), new ArrivalOrder(8), new PoolLayout());
     List<SessionView> released = new java.util.ArrayList<>();
     for (int i = 0; i < 40; i++) {
-      SessionView v = processed("s" + i, new int[20 + i % 5]);
-      s.keep(v);
-      s.retire(v.sessionId);
-      released.add(v);
+      released.add(released(s, "s" + i, 20 + i % 5));
       assertEquals(0, s.evictOverBudget(), "after " + (i + 1) + " prompts");
     }
     for (SessionView v : released) assertFalse(((CountingSequence) v.sequence).closed);
@@ -549,17 +554,11 @@ class SchedulerTest {
     for (int i = 0; i < 40; i++) idle(s, "live-" + i);
     List<SessionView> released = new java.util.ArrayList<>();
     for (int i = 0; i < 23; i++) {
-      SessionView v = processed("s" + i, new int[20]);
-      s.keep(v);
-      s.retire(v.sessionId);
-      released.add(v);
+      released.add(released(s, "s" + i, 20));
     }
     assertEquals(0, s.evictOverBudget(), "64 caches in 64 rows of 32,768 (2 MiB): the live 41 alone need them all");
     for (int i = 23; i < 100; i++) {
-      SessionView v = processed("s" + i, new int[20]);
-      s.keep(v);
-      s.retire(v.sessionId);
-      released.add(v);
+      released.add(released(s, "s" + i, 20));
     }
     assertEquals(77, s.evictOverBudget(), "141 caches in 256 rows (8 MiB), 6 MiB of them for 100 prefixes of 20 tokens:"
         + " freed back to 64 rows");
@@ -578,10 +577,7 @@ class SchedulerTest {
         new PoolLayout());
     List<SessionView> released = new java.util.ArrayList<>();
     for (int i = 0; i < 40; i++) {
-      SessionView v = processed("s" + i, new int[20]);
-      s.keep(v);
-      s.retire(v.sessionId);
-      released.add(v);
+      released.add(released(s, "s" + i, 20));
     }
     assertEquals(0, s.evictOverBudget(), "64 rows of 32: small");
     s.keep(processed("live-long", new int[20_000]));
