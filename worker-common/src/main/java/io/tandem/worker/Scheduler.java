@@ -436,7 +436,7 @@ final class Scheduler<R extends Scheduler.Running> {
   private int evictInflatingPrefixes() {
     if (caches == null || retired.isEmpty()) return 0;
     long layout = caches.bytesFor(heldLengths(true));
-    if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return 0; // nearly every pass: the prefixes add no more
+    if (layout <= settings.kvCacheBytes() / LARGE_LAYOUT) return 0; // nearly every pass: the whole layout is small, and what the prefixes add no larger
     long live = caches.bytesFor(heldLengths(false));
     int evicted = 0;
     for (Iterator<SessionView> it = retired.values().iterator(); it.hasNext() && prefixesInflate(layout - live); evicted++) {

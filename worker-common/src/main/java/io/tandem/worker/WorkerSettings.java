@@ -63,7 +63,7 @@ public record WorkerSettings(
       throw new IllegalArgumentException("prefix-cache-sequences must be >= 0, got " + prefixCacheSequences);
   }
 
-  /** 16 sequences a batch, 1024 waiting, 2 GiB of cache, batching on, chunks of 512 prompt tokens. */
+  /** 16 sequences a batch, 1024 waiting, 2 GiB of cache, batching on, chunks of 512 prompt tokens, 2,048 tokens a pass. */
   public static WorkerSettings defaults() {
     return new WorkerSettings(16, 1024, 2L << 30, true);
   }
