@@ -305,9 +305,8 @@ final class ApiRoutes extends AllDirectives {
         CompletableFuture<HttpResponse> answer = new CompletableFuture<>();
         AtomicBoolean settled = new AtomicBoolean();
         CompletableFuture<Void> gone = new CompletableFuture<>();
-        // A client that leaves is logged and counted as 499 at once, and its count is called off if
-        // the worker has not begun it; the count holds its tenant's slot until the worker has done
-        // or dropped it (the count-timeout tells the latter).
+        // A client that leaves is logged and counted as 499 at once, its count called off if the
+        // worker has not begun it, and its tenant's slot freed (a count begun runs to its end unread).
         Runnable forgetClient = client.onClose(() -> {
           gone.complete(null);
           if (settled.compareAndSet(false, true)) answer.complete(clientClosed(log));

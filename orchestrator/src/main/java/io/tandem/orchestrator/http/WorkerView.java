@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +35,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -289,11 +289,21 @@ final class WorkerView {
    * {@code tandem.session.worker-wait}. Fails with a 503 when no worker of the role is listed and none
    * comes (see {@link #noneListed}; {@code alone}, the role whose model alone could serve the request
    * instead, null for none), and with a retryable one when none answers within {@code
-   * tandem.http.count-timeout}. Once {@code calledOff} completes (the client left), the workers asked
-   * are told to drop the count if they have not begun it ({@link WorkerProtocol.CancelCount}); the
-   * returned stage then ends as it would have, or by the count-timeout.
+   * tandem.http.count-timeout}. Once {@code calledOff} completes (the client left), the returned
+   * stage fails at once (a 503 that the routes log as the client's 499), so that the request and its
+   * tenant's slot end then, and the workers asked are told to drop the count if they have not begun
+   * it ({@link WorkerProtocol.CancelCount}); a count begun runs to its end unread.
    */
   CompletionStage<TokenCount> countTokens(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
+      String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
+    CompletableFuture<TokenCount> counted = counted(role, alone, prompt, tokenIds, tokenIdsField, retryAfterSeconds,
+        calledOff).toCompletableFuture();
+    calledOff.thenRun(() -> counted.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
+        "the client left before its prompt was counted", retryAfterSeconds)));
+    return counted;
+  }
+
+  private CompletionStage<TokenCount> counted(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
       String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
@@ -314,11 +324,11 @@ final class WorkerView {
       List<Integer> tokenIds, String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
+    Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
-      AtomicReference<ActorRef<TokenCount>> asker = new AtomicReference<>();
       AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
               reply -> {
-                asker.set(reply);
+                askers.put(worker, reply);
                 return new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis());
               },
               countTimeout, system.scheduler())
@@ -333,11 +343,11 @@ final class WorkerView {
                       + " before this one (one at a time), or stopped or stalled",
                   retryAfterSeconds));
           });
-      // The count has been sent: a call-off told from now on reaches the worker after it.
-      calledOff.thenRun(() -> {
-        if (!first.isDone()) worker.tell(new WorkerProtocol.CancelCount(asker.get()));
-      });
     }
+    // Every count has been sent: a call-off told from now on reaches each worker after it.
+    calledOff.thenRun(() -> {
+      if (!first.isDone()) askers.forEach((worker, asker) -> worker.tell(new WorkerProtocol.CancelCount(asker)));
+    });
     return first;
   }
 }

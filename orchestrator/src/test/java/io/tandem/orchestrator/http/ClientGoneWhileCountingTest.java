@@ -81,24 +81,38 @@ class ClientGoneWhileCountingTest {
   }
 
   private static void calledOffWhenTheClientLeaves(String path, String body) throws Exception {
-    try (TestServer server = TestServer.start("tandem.http.count-timeout = 5s\ntandem.http.default-mode = large\n")) {
+    try (TestServer server = TestServer.start("tandem.http.count-timeout = 60s\ntandem.http.default-mode = large\n"
+        + "tandem.http.max-in-flight = 1\n")) {
       TestProbe<WorkerProtocol.Command> worker = TestProbe.create(server.system);
       onlyALargeWorker(server, server.system.systemActorOf(Behaviors.<WorkerProtocol.Command>receiveMessage(m -> {
         if (m instanceof WorkerProtocol.CountTokens || m instanceof WorkerProtocol.CancelCount) worker.getRef().tell(m);
         return Behaviors.same();
       }), "counts-to-the-test", Props.empty()));
-      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       WorkerProtocol.CountTokens count;
-      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
-        socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-        socket.getOutputStream().write(bytes);
+      try (java.net.Socket socket = send(server, path, body)) {
         count = worker.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20));
         worker.expectNoMessage(Duration.ofMillis(200)); // nothing is called off while the client waits
       }
       WorkerProtocol.CancelCount cancel = worker.expectMessageClass(WorkerProtocol.CancelCount.class, Duration.ofSeconds(20));
       assertEquals(count.replyTo(), cancel.replyTo(), "the count called off is the client's");
+      // The request, and the server's one slot, end when the count is called off, not at its time-out a
+      // minute later: a tester's tenant got 429s for the whole count-timeout after its clients left.
+      eventually("the request ended as the client's leaving",
+          () -> server.count("tandem:http_responses_total{status=\"499\"}") == 1);
+      try (java.net.Socket next = send(server, path, body)) {
+        worker.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20)); // admitted: the slot was free
+      }
     }
+  }
+
+  /** Sends a POST of {@code body} to {@code path} on a connection of its own, left open. */
+  private static java.net.Socket send(TestServer server, String path, String body) throws java.io.IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort());
+    socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    socket.getOutputStream().write(bytes);
+    return socket;
   }
 
   /** Replaces the server's large workers with one that never answers a count. */
