@@ -53,14 +53,14 @@ class RoleSpecTest {
     Config node = ConfigFactory.parseString("tandem.small.per-tenant-queue-limit = -1").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.small));
     assertEquals("tandem.small.per-tenant-queue-limit must be >= 1, got -1", e.getMessage());
-    Config budget = ConfigFactory.parseString("tandem.large.max-num-batched-tokens = 0").withFallback(ConfigFactory.load());
+    Config budget = ConfigFactory.parseString("tandem.large.max-num-batched-tokens = -1").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(budget, Role.large));
-    assertEquals("tandem.large.max-num-batched-tokens must be >= 1, got 0", e.getMessage());
+    assertEquals("tandem.large.max-num-batched-tokens must be >= 0 (0: no limit), got -1", e.getMessage());
   }
 
   @Test
   void eachRoleReadsItsPassTokenBudget() {
-    assertEquals(2048, RoleSpec.fromConfig(ConfigFactory.load(), Role.small).settings().maxNumBatchedTokens(), "vLLM's default");
+    assertEquals(0, RoleSpec.fromConfig(ConfigFactory.load(), Role.small).settings().maxNumBatchedTokens(), "no limit");
     Config node = ConfigFactory.parseString("tandem.large.max-num-batched-tokens = 512").withFallback(ConfigFactory.load());
     assertEquals(512, RoleSpec.fromConfig(node, Role.large).settings().maxNumBatchedTokens());
   }

@@ -247,17 +247,17 @@ final class Scheduler<R extends Scheduler.Running> {
   /**
    * The next forward pass: the running requests, each allowed {@code prefill-chunk} unprocessed
    * tokens, so that a long prompt is prefilled over several passes instead of stalling the decodes
-   * batched with it, within {@code max-num-batched-tokens} in all, as vLLM's scheduler budgets a
-   * step: every decode (one token each) is in the pass; requests that prefill share what is left,
-   * in the order they were admitted, each a chunk (smaller when the budget is: at least one token),
-   * and those past the budget wait for a later pass. The first prefill is always in, so every
-   * prompt advances. Long prompts prefilled together each add their chunk to the pass, and so to
+   * batched with it, within {@code max-num-batched-tokens} in all (0: no limit), as vLLM's
+   * scheduler budgets a step: every decode (one token each) is in the pass; requests that prefill
+   * share what is left, in the order they were admitted, each a chunk (smaller when the budget is: at
+   * least one token), and those past the budget wait for a later pass, a short prompt behind long
+   * ones included. The first prefill is always in, so every prompt advances. Long prompts prefilled together each add their chunk to the pass, and so to
    * every stream's gap between tokens (a tester: a short stream's largest gap 1.2 s beside one
    * 30,000-token prompt, 5.5 s beside two, with no budget). Null when nothing runs.
    */
   Batch<R> schedule() {
     if (running.isEmpty()) return null;
-    int budget = settings.maxNumBatchedTokens();
+    int budget = settings.maxNumBatchedTokens() == 0 ? Integer.MAX_VALUE : settings.maxNumBatchedTokens();
     int decodes = 0;
     for (R r : running) if (unprocessed(r) <= 1) decodes++;
     int chunk = Math.max(1, Math.min(settings.prefillChunk(), budget - decodes));

@@ -202,6 +202,20 @@ class SchedulerTest {
     assertEquals(List.of(p1, p2, p3), s.schedule().running(), "2 + 4 + 3 = 9: p3 is in once the decodes have gone");
   }
 
+  /** With no pass budget (0, the default) every running request is in the pass, each with its chunk. */
+  @Test
+  void withNoPassBudgetEveryPrefillHasItsChunk() {
+    Scheduler<Req> s = new Scheduler<>(new WorkerSettings(16, 100, 1 << 20, true, 4, 256, 0), new ArrivalOrder(8));
+    Req d1 = decoding(s, "d1");
+    Req p1 = prefilling(s, "p1", 7);
+    Req p2 = prefilling(s, "p2", 7);
+    Req p3 = prefilling(s, "p3", 0);
+    Scheduler.Batch<Req> batch = s.schedule();
+    assertEquals(List.of(d1, p1, p2, p3), batch.running());
+    assertEquals(4, batch.maxPrefillTokens());
+    assertEquals(3 + 3 + 2, batch.prefillTokens());
+  }
+
   /**
    * A budget the decodes use up leaves each prefill one token a pass, and the first prefill is
    * always in: every prompt advances, however small the budget.
