@@ -95,6 +95,15 @@ public interface LanguageModel extends AutoCloseable {
    */
   default void trimCache() {}
 
+  /**
+   * Runs {@code frees}, which closes sequences (a worker's evictions), letting the model give their
+   * memory back once at its end rather than after each (a pool that shrinks copies what it holds).
+   * Default: runs it.
+   */
+  default void releasingCaches(Runnable frees) {
+    frees.run();
+  }
+
   @Override
   default void close() {}
 }

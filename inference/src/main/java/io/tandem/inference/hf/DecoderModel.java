@@ -205,6 +205,11 @@ public final class DecoderModel implements AutoCloseable {
     return pool.bytesFor(cachedTokens.length, longest);
   }
 
+  /** Runs {@code frees} with the KV pool's shrinking held to its end ({@link KvPool#releasingMany}). */
+  public void releasingKvCaches(Runnable frees) {
+    pool.releasingMany(frees);
+  }
+
   /** Shrinks the KV pool to the smallest layout of the live caches ({@link KvPool#compact}). */
   public void trimKvCache() {
     pool.compact();

@@ -224,6 +224,12 @@ public final class HfModel implements LanguageModel {
     decoder.trimKvCache();
   }
 
+  /** Closes what {@code frees} closes, the KV pool shrinking once at its end (KvPool#releasingMany). */
+  @Override
+  public void releasingCaches(Runnable frees) {
+    decoder.releasingKvCaches(frees);
+  }
+
   @Override
   public void close() {
     decoder.close();

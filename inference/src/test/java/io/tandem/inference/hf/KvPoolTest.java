@@ -59,20 +59,34 @@ class KvPoolTest {
     }
   }
 
+  /** {@code n} caches of 3 tokens each in {@code m}, but the one at {@code longAt} of 100 (the capacity doubles past 64). */
+  private static List<KvCache> caches(DecoderModel m, int n, int longAt) {
+    List<KvCache> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      KvCache c = m.newCache();
+      m.forward(List.of(c), List.of(new int[i == longAt ? 100 : 3]));
+      out.add(c);
+    }
+    return out;
+  }
+
+  /** A cache of {@code prompt} in {@code m}, after the others; {@code reference} reads it in a model of its own. */
+  private static KvCache keptBeside(DecoderModel m, DecoderModel quiet, KvCache reference, int[] prompt) {
+    KvCache kept = m.newCache();
+    m.forward(List.of(kept), List.of(prompt));
+    quiet.forward(List.of(reference), List.of(prompt));
+    return kept;
+  }
+
+  /** The prompt of the cache the tests keep while others come and go. */
+  private static final int[] KEPT = {3, 14, 15, 9, 26, 5, 35, 8};
+
   @Test
   void aSequenceKeepsItsCacheWhileThePoolGrowsShrinksAndMovesIt() {
-    int[] prompt = {3, 14, 15, 9, 26, 5, 35, 8};
     try (DecoderModel grown = load(); DecoderModel quiet = load(); KvCache reference = quiet.newCache()) {
       // Others first (rows 0-5, one of 100 tokens: the capacity doubles past 64), the kept sequence last.
-      List<KvCache> others = new ArrayList<>();
-      for (int i = 0; i < 6; i++) {
-        KvCache c = grown.newCache();
-        grown.forward(List.of(c), List.of(new int[i == 5 ? 100 : 3]));
-        others.add(c);
-      }
-      KvCache kept = grown.newCache();
-      grown.forward(List.of(kept), List.of(prompt));
-      quiet.forward(List.of(reference), List.of(prompt));
+      List<KvCache> others = caches(grown, 6, 5);
+      KvCache kept = keptBeside(grown, quiet, reference, KEPT);
       assertEquals(6, kept.row());
       assertEquals(128, grown.pool().capacity());
       others.forEach(KvCache::close);
@@ -92,6 +106,37 @@ class KvPoolTest {
       }
       kept.close();
       assertThrows(IllegalStateException.class, () -> kept.forkPrefix(1), "a closed cache has nothing to fork");
+    }
+  }
+
+  /**
+   * Caches freed together ({@link KvPool#releasingMany}, a worker's evictions) shrink the pool once,
+   * at the end: each halving copies the pool, and a tester's 171 prefixes freed one by one halved it
+   * step by step from 4 GiB, holding the worker's thread for 2.6 s. The caches left keep their tokens.
+   */
+  @Test
+  void cachesFreedTogetherShrinkThePoolOnceAtTheEndAndTheRestKeepTheirTokens() {
+    try (DecoderModel m = load(); DecoderModel quiet = load(); KvCache reference = quiet.newCache()) {
+      List<KvCache> others = caches(m, 20, 0);
+      KvCache kept = keptBeside(m, quiet, reference, KEPT);
+      int rows = m.pool().rows();
+      int capacity = m.pool().capacity();
+      assertEquals(32, rows);
+      assertEquals(128, capacity);
+      m.releasingKvCaches(() -> {
+        others.forEach(KvCache::close);
+        assertEquals(0, kept.row(), "moved down as the rows below it were freed");
+        assertEquals(rows, m.pool().rows(), "not shrunk while caches are being freed");
+        assertEquals(capacity, m.pool().capacity());
+      });
+      assertTrue(m.pool().rows() < rows, "shrunk once they were: " + m.pool().rows() + " rows");
+      assertEquals(64, m.pool().capacity(), "the longest cache left holds 8 tokens");
+      for (int step = 0; step < 3; step++) {
+        int[] next = {(4 + step) % m.config().vocabSize()};
+        assertClose("kept, step " + step, quiet.forward(List.of(reference), List.of(next))[0],
+            m.forward(List.of(kept), List.of(next))[0]);
+      }
+      kept.close();
     }
   }
 
