@@ -88,7 +88,8 @@ final class CompletionService {
       if (t == null) return;
       // The server's failure before a session started (a 5xx; not a refusal of the request, a 4xx), for a client still there.
       if (x.gen == null && serverFault(t) && !client.isClosed()) metrics.failedBeforeStart(permit.tenant());
-      x.finish();
+      // For a client gone (its count called off, say), the 499 the routes log: an abort, as one that leaves later.
+      x.finish(x.gen == null && serverFault(t) && client.isClosed());
     });
   }
 
@@ -384,14 +385,27 @@ final class CompletionService {
 
     /** Once, when the request ends: metrics, the tenant's token budget, the permit, the log line. */
     void finish() {
+      finish(false);
+    }
+
+    /**
+     * Ends the request's accounting; {@code clientLeftBeforeStart}: it ended before its session
+     * started because its client left (while its prompt was counted), counted as cancelled and as
+     * an {@code abort}, as a request whose client leaves later is.
+     */
+    void finish(boolean clientLeftBeforeStart) {
       if (!finished.compareAndSet(false, true)) return;
       running.remove(this);
       forgetClient.run();
       if (!timing.sawFirst) metrics.waiting.decrementAndGet();
       metrics.running.decrementAndGet();
       if (gen == null) {
-        // Refused before a session started (the prompt did not fit, no worker to count it): the
-        // error's route writes the log line.
+        // Refused before a session started (the prompt did not fit, no worker to count it), or its
+        // client gone: the error's route writes the log line.
+        if (clientLeftBeforeStart) {
+          metrics.cancelled(permit.tenant());
+          metrics.ended(permit.tenant(), Metrics.ABORT, 0, null, new int[io.tandem.protocol.Author.values().length]);
+        }
         permit.close();
         return;
       }

@@ -70,17 +70,27 @@ class ClientGoneWhileCountingTest {
    */
   @Test
   void aTokenizeWhoseClientLeftIsCalledOffOnTheWorker() throws Exception {
-    calledOffWhenTheClientLeaves("/tokenize", "{\"prompt\":\"hi\"}");
+    calledOffWhenTheClientLeaves("/tokenize", "{\"prompt\":\"hi\"}", server -> {});
   }
 
   /** As {@link #aTokenizeWhoseClientLeftIsCalledOffOnTheWorker}, for a chat whose prompt is being counted. */
   @Test
   void aChatWhoseClientLeftWhileItsPromptWasCountedIsCalledOffOnTheWorker() throws Exception {
     calledOffWhenTheClientLeaves("/v1/chat/completions",
-        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"large\"}}");
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"large\"}}",
+        server -> {
+          // Counted as a request whose client leaves later is: cancelled, and ended by an abort (vLLM's word).
+          assertEquals(1.0, server.count("tandem:requests_cancelled_total"));
+          assertEquals(1.0, server.count("tandem:request_success_total{finished_reason=\"abort\"}"));
+        });
   }
 
-  private static void calledOffWhenTheClientLeaves(String path, String body) throws Exception {
+  /** What a test checks of the server once its client has left. */
+  interface AfterLeaving {
+    void check(TestServer server) throws Exception;
+  }
+
+  private static void calledOffWhenTheClientLeaves(String path, String body, AfterLeaving afterLeaving) throws Exception {
     try (TestServer server = TestServer.start("tandem.http.count-timeout = 60s\ntandem.http.default-mode = large\n"
         + "tandem.http.max-in-flight = 1\n")) {
       TestProbe<WorkerProtocol.Command> worker = TestProbe.create(server.system);
@@ -99,6 +109,7 @@ class ClientGoneWhileCountingTest {
       // minute later: a tester's tenant got 429s for the whole count-timeout after its clients left.
       eventually("the request ended as the client's leaving",
           () -> server.count("tandem:http_responses_total{status=\"499\"}") == 1);
+      afterLeaving.check(server);
       try (java.net.Socket next = send(server, path, body)) {
         worker.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20)); // admitted: the slot was free
       }
