@@ -59,10 +59,14 @@ public final class ModelOptions {
   /**
    * The sampling flags as a request's parameters.
    *
-   * @throws UsageError naming the flag whose value is out of its range (SamplingParams names the
+   * @throws UsageError naming the flag whose value is out of its range (a temperature over 2, as the
+   *     API refuses; SamplingParams names the
    *     request field, {@code top_p}; its flag is the same name in kebab case, {@code --top-p})
    */
   SamplingParams sampling() {
+    // As the API refuses a request's temperature over 2 (OpenAI's range), every command refuses the flag's.
+    if (temperature > 2)
+      throw new UsageError("--temperature " + temperature + ": at most 2 (OpenAI's range, what a request may ask for)");
     try {
       return new SamplingParams(temperature, topK, topP, seed);
     } catch (IllegalArgumentException e) {
@@ -138,6 +142,9 @@ public final class ModelOptions {
     for (Role r : roles) {
       String key = "tandem." + r + ".model";
       String flag = r == Role.small ? small : large;
+      if (flag != null && flag.isBlank())
+        throw new UsageError("--" + r + " is empty; give a checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE or "
+            + "openai:URL?model=NAME, or leave the option out for tandem." + r + ".model (else the demo " + r + " model)");
       String model = flag != null ? flag : c.getString(key);
       if (!model.isBlank()) requireFolderExists(model, flag != null ? "--" + r : key);
       if (device == null)

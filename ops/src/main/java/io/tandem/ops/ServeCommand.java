@@ -74,9 +74,6 @@ public final class ServeCommand implements Callable<Integer> {
     // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();
-    if (sampling.temperature() > 2)
-      throw new UsageError("--temperature " + sampling.temperature() + ": a request may ask for at most 2"
-          + " (OpenAI's range), so the server's default may not be more");
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {

@@ -93,6 +93,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
     HelpText.install(cl);
+    // An empty path (a flag given an unset shell variable, --config "") would be read as the folder
+    // the command runs in; it is a mistake, said as one.
+    cl.registerConverter(java.nio.file.Path.class, value -> {
+      if (value.isBlank()) throw new CommandLine.TypeConversionException("the path is empty; give a file or folder");
+      return java.nio.file.Path.of(value);
+    });
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(commandName(cmd) + ": " + message(ex));
       cmd.getErr().flush();

@@ -175,11 +175,39 @@ class CommandLineMistakesTest {
     assertEquals(2, hot.exit());
     assertEquals("tandem serve: --temperature: must be a finite number >= 0, got -1.0", hot.err());
     assertEquals("tandem serve: --top-p: must be in (0, 1], got 5.0", run("serve", "--top-p", "5", "--port", "0").err());
-    assertEquals("tandem serve: --temperature 5.0: a request may ask for at most 2 (OpenAI's range), so the server's"
-        + " default may not be more", run("serve", "--temperature", "5", "--port", "0").err());
+    for (String[] command : new String[][] {{"serve", "--port", "0"}, {"generate", "--prompt", "x"}, {"eval"}, {"bench", "serve"}}) {
+      String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(command), java.util.stream.Stream.of("--temperature", "5"))
+          .toArray(String[]::new);
+      Result r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args));
+      assertEquals("tandem " + String.join(" ", command).replaceFirst(" --.*", "")
+          + ": --temperature 5.0: at most 2 (OpenAI's range, what a request may ask for)", r.err());
+    }
     assertEquals("tandem bench serve: --temperature: must be a finite number >= 0, got -1.0",
         run("bench", "serve", "--temperature", "-1").err());
     assertEquals("tandem eval: --top-p: must be in (0, 1], got 0.0", run("eval", "--top-p", "0").err());
+  }
+
+  /** An empty value (an unset shell variable, say) is a mistake said as one, never the demo model or the current folder. */
+  @Test
+  void anEmptyModelOrPathIsRefusedNamingTheOption() {
+    for (String role : new String[] {"small", "large"}) {
+      for (String[] command : new String[][] {{"serve", "--port", "0"}, {"generate", "--prompt", "x"}}) {
+        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(command), java.util.stream.Stream.of("--" + role + "="))
+            .toArray(String[]::new);
+        Result r = run(args);
+        assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+        assertTrue(r.err().startsWith("tandem " + command[0] + ": --" + role + " is empty; give a checkpoint folder")
+            && !r.err().contains("\n"), r.err());
+      }
+    }
+    for (String[] args : new String[][] {{"generate", "--prompt", "x", "--config", ""}, {"serve", "--api-keys", ""},
+        {"bench", "model", "--model", ""}, {"eval", "--data", ""}}) {
+      Result r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      assertTrue(r.err().contains(args[args.length - 2]) && r.err().contains("the path is empty; give a file or folder")
+          && !r.err().contains("\n"), r.err());
+    }
   }
 
   /** A mistake inside a speculative config names the file as given, as its other --config mistakes do. */

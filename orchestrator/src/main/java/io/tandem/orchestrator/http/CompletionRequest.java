@@ -69,7 +69,11 @@ public record CompletionRequest(
     static final EngineFields NONE = new EngineFields(false, false, List.of());
   }
 
-  static final int MAX_STOP = 4;
+  /**
+   * The most stop strings a request may give: OpenAI allows 4, vLLM sets no limit and evaluation
+   * harnesses send longer lists ({@code until}); each is looked for at every token, so some bound.
+   */
+  static final int MAX_STOP = 64;
   static final int MAX_REQUEST_ID = 256;
   /**
    * max_tokens of a {@code /v1/completions} request that gives none: OpenAI's legacy Completions
@@ -741,7 +745,7 @@ public record CompletionRequest(
     List<String> out = new ArrayList<>();
     if (s.isTextual()) out.add(stopString(s.asText(), "stop"));
     else if (s.isArray()) {
-      if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed");
+      if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed (each of at most 256 characters)");
       for (int i = 0; i < s.size(); i++) {
         if (!s.get(i).isTextual()) throw ApiError.invalid("stop[" + i + "]", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
         out.add(stopString(s.get(i).asText(), "stop[" + i + "]"));

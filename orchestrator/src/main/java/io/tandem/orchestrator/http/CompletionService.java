@@ -139,8 +139,12 @@ final class CompletionService {
         .exceptionally(t -> false);
   }
 
-  /** A prompt as a worker read it (token ids with their vocabulary and text), its token count, and max_tokens. */
-  private record Counted(Prompt prompt, int promptTokens, int maxTokens) {}
+  /**
+   * A prompt as a worker read it (token ids with their vocabulary and text), its token count, its
+   * token ids (the client's, or the worker's reading of a text or chat prompt; null when the worker
+   * gave none), and max_tokens.
+   */
+  private record Counted(Prompt prompt, int promptTokens, List<Integer> promptTokenIds, int maxTokens) {}
 
   /**
    * Asks a worker of the role that reads the prompt first to count it (and to check a token-id
@@ -161,7 +165,7 @@ final class CompletionService {
       req.checkStopTokenIds(c.vocabSize());
       int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
       Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();
-      return new Counted(prompt, c.tokens(), max);
+      return new Counted(prompt, c.tokens(), req.promptTokenIds() != null ? req.promptTokenIds() : c.tokenIds(), max);
     });
   }
 
@@ -311,7 +315,7 @@ final class CompletionService {
       sessionId = log.id;
       if (req.requestId() != null) log.id = (req.chat() ? "chatcmpl-" : "cmpl-") + req.requestId();
       gen = new Generation(log.id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
-          settings.retryAfterSeconds());
+          c.promptTokenIds(), settings.retryAfterSeconds());
     }
 
     /** The event's output; a stop string that ends it tells the session to stop and report what ran. */

@@ -49,6 +49,8 @@ final class Generation {
   private int tokens;
   private final int[] tokensByAuthor = new int[Author.values().length];
   private boolean sentRole;
+  /** The prompt's token ids as the model reads them: given by the client, or as a worker counted the prompt (null when unknown). */
+  private final List<Integer> promptTokenIds;
   /** With {@code return_token_ids}: the output's ids, and those not yet sent in a chunk. */
   private final List<Integer> ids = new ArrayList<>();
   private final List<Integer> unsentIds = new ArrayList<>();
@@ -72,9 +74,10 @@ final class Generation {
 
   /**
    * @param promptTokens the prompt's tokens as a worker counted them before the session started
+   * @param promptTokenIds those tokens' ids, for {@code return_token_ids} (null when not known)
    */
   Generation(String id, long created, CompletionRequest request, ReasoningSplitter.Mode reasoningMode, int promptTokens,
-      int retryAfterSeconds) {
+      List<Integer> promptTokenIds, int retryAfterSeconds) {
     this.id = id;
     this.created = created;
     this.request = request;
@@ -82,6 +85,7 @@ final class Generation {
     this.splitter = new ReasoningSplitter(request.chat() ? reasoningMode : ReasoningSplitter.Mode.NONE);
     this.stops = new StopStrings(request.stop());
     this.promptTokens = promptTokens;
+    this.promptTokenIds = promptTokenIds == null ? null : List.copyOf(promptTokenIds);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 
@@ -121,10 +125,25 @@ final class Generation {
       end("stop", "stop", out);
       return out;
     }
+    if (request.stream() && request.chat() && !sentRole && !(e instanceof SessionEvent.Failed)) roleChunk(e, out);
     if (e instanceof SessionEvent.Delta d) onDelta(d, out);
     else if (e instanceof SessionEvent.Finished f) onFinished(f, out);
     else if (e instanceof SessionEvent.Failed f) onFailed(f, out);
     return out;
+  }
+
+  /**
+   * A chat stream's first chunk: the role, with empty content (and, with {@code return_token_ids},
+   * the prompt's ids), before any output, as OpenAI and vLLM send it: clients such as the OpenAI
+   * SDKs' stream helpers build the message from it, and fail on a stream without one (an empty
+   * output included).
+   */
+  private void roleChunk(SessionEvent first, List<Out> out) {
+    sentRole = true;
+    OpenAi.ChunkChoice choice = new OpenAi.ChunkChoice(0, new OpenAi.Delta("assistant", "", null), null, null, null);
+    Object author = first instanceof SessionEvent.Delta d ? new OpenAi.Author(d.author().name()) : null;
+    out.add(new Out(Json.write(new OpenAi.Chunk(id, "chat.completion.chunk", created, model, List.of(choice), null,
+        promptIds(), author)), false));
   }
 
   private void onDelta(SessionEvent.Delta d, List<Out> out) {
@@ -172,7 +191,7 @@ final class Generation {
   private void idsOnly(Author author, List<Out> out) {
     if (!request.stream() || unsentIds.isEmpty()) return;
     OpenAi.ChunkChoice choice = request.chat()
-        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, null, promptIds(), sendIds())
+        ? new OpenAi.ChunkChoice(0, new OpenAi.Delta(null, null, null), null, null, null, null, null, sendIds())
         : new OpenAi.ChunkChoice(0, null, "", null, null, null, promptIds(), sendIds());
     out.add(new Out(Json.write(chunk(List.of(choice), null, new OpenAi.Author(author.name()))), false));
   }
@@ -185,11 +204,14 @@ final class Generation {
     return out;
   }
 
-  /** The prompt's token ids on the first chunk that carries ids, when the client gave them and asked for ids. */
+  /**
+   * With {@code return_token_ids}, the prompt's token ids, once: on a chat stream's first chunk, or
+   * on a completion stream's first chunk that carries ids (null otherwise).
+   */
   private List<Integer> promptIds() {
     if (!request.engine().returnTokenIds() || sentPromptIds) return null;
     sentPromptIds = true;
-    return request.promptTokenIds();
+    return promptTokenIds;
   }
 
   private void count(Author author, int n) {
@@ -217,10 +239,8 @@ final class Generation {
     if (!request.stream()) return;
     OpenAi.ChunkChoice choice;
     if (request.chat()) {
-      String role = sentRole ? null : "assistant";
-      sentRole = true;
-      OpenAi.Delta delta = p.reasoning() ? new OpenAi.Delta(role, null, p.text()) : new OpenAi.Delta(role, p.text(), null);
-      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, null, promptIds(), sendIds());
+      OpenAi.Delta delta = p.reasoning() ? new OpenAi.Delta(null, null, p.text()) : new OpenAi.Delta(null, p.text(), null);
+      choice = new OpenAi.ChunkChoice(0, delta, null, null, null, null, null, sendIds());
     } else {
       choice = new OpenAi.ChunkChoice(0, null, p.text(), null, null, null, promptIds(), sendIds());
     }
@@ -277,7 +297,7 @@ final class Generation {
 
   private OpenAi.Chunk chunk(List<OpenAi.ChunkChoice> choices, OpenAi.Usage usage, Object tandem) {
     return new OpenAi.Chunk(id, request.chat() ? "chat.completion.chunk" : "text_completion", created, model, choices,
-        usage, tandem);
+        usage, null, tandem);
   }
 
   /**
@@ -331,17 +351,19 @@ final class Generation {
   /** The non-streaming response object. */
   OpenAi.Completion response() {
     OpenAi.Choice choice;
+    boolean withIds = request.engine().returnTokenIds();
+    List<Integer> outputIds = withIds ? List.copyOf(ids) : null;
     if (request.chat()) {
       String c = content.length() > 0 || reasoning.length() == 0 ? content.toString() : null;
       String r = reasoning.length() > 0 ? reasoning.toString() : null;
       choice = new OpenAi.Choice(0, new OpenAi.Message("assistant", c, r, null), null, null, finishReason, stopReason,
-          null, null);
+          null, outputIds);
     } else {
-      boolean withIds = request.engine().returnTokenIds();
       choice = new OpenAi.Choice(0, null, content.toString(), null, finishReason, stopReason,
-          withIds ? request.promptTokenIds() : null, withIds ? List.copyOf(ids) : null);
+          withIds ? promptTokenIds : null, outputIds);
     }
+    // vLLM's ChatCompletionResponse carries the prompt's ids beside its choices; a completion's choice carries them.
     return new OpenAi.Completion(id, request.chat() ? "chat.completion" : "text_completion", created, model,
-        List.of(choice), usage(), tandem(true));
+        List.of(choice), usage(), withIds && request.chat() ? promptTokenIds : null, tandem(true));
   }
 }

@@ -54,9 +54,14 @@ final class OpenAi {
     }
   }
 
-  /** A whole (non-streamed) response: {@code chat.completion} or {@code text_completion}. */
+  /**
+   * A whole (non-streamed) response: {@code chat.completion} or {@code text_completion}; with vLLM's
+   * {@code return_token_ids}, a chat response's {@code prompt_token_ids} (its {@code
+   * ChatCompletionResponse} has them here, a completion's choice has its own).
+   */
   record Completion(
-      String id, String object, long created, String model, List<Choice> choices, Usage usage, Tandem tandem) {}
+      String id, String object, long created, String model, List<Choice> choices, Usage usage,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds, Tandem tandem) {}
 
   /** What a chunk adds to a chat message; empty in the final chunk. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -90,7 +95,12 @@ final class OpenAi {
     }
   }
 
-  /** One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk says. */
+  /**
+   * One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk
+   * says; with vLLM's {@code return_token_ids}, a chat stream's first chunk carries {@code
+   * prompt_token_ids} here (vLLM's {@code ChatCompletionStreamResponse}; a completion's chunk
+   * carries them in its choice).
+   */
   record Chunk(
       String id,
       String object,
@@ -98,6 +108,7 @@ final class OpenAi {
       String model,
       List<ChunkChoice> choices,
       @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage,
+      @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) Object tandem) {}
 
   /** Tandem's extension on a content chunk: which model wrote it. */

@@ -91,4 +91,49 @@ class EngineFieldsTest {
     HttpResponse<String> both = complete(",\"include_stop_str_in_output\":true,\"no_stop_trim\":false");
     assertEquals(400, both.statusCode(), "the two names of one field must agree");
   }
+
+  /** The prompt's ids as {@code /tokenize} reads {@code body}'s prompt or messages. */
+  static List<Integer> tokenized(String body) throws Exception {
+    return ids(JSON.readTree(server.post("/tokenize", body, KEY).body()).path("tokens"));
+  }
+
+  /** The SSE events' objects. */
+  static List<JsonNode> events(String sse) throws Exception {
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : sse.split("\n")) if (line.startsWith("data: {")) out.add(JSON.readTree(line.substring(6)));
+    return out;
+  }
+
+  @Test
+  void aTextPromptsIdsComeBackAsTheModelReadThem() throws Exception {
+    List<Integer> prompt = tokenized("{\"prompt\":\"Once\"}");
+    assertFalse(prompt.isEmpty());
+    JsonNode whole = JSON.readTree(complete(",\"return_token_ids\":true").body()).path("choices").get(0);
+    assertEquals(prompt, ids(whole.path("prompt_token_ids")), whole.toString());
+    List<JsonNode> chunks = events(complete(",\"return_token_ids\":true,\"stream\":true").body());
+    assertEquals(prompt, ids(chunks.get(0).path("choices").get(0).path("prompt_token_ids")), "on the first chunk");
+    assertEquals(1, chunks.stream().filter(c -> c.path("choices").path(0).has("prompt_token_ids")).count(), "once");
+  }
+
+  @Test
+  void aChatAnswerHasItsPromptsIdsBesideItsChoicesAndEachChoiceItsOwn() throws Exception {
+    String messages = "\"messages\":[{\"role\":\"user\",\"content\":\"Compute 2 + 2.\"}]";
+    List<Integer> prompt = tokenized("{" + messages + "}");
+    String body = "{" + messages + ",\"max_tokens\":12,\"temperature\":0,\"return_token_ids\":true";
+    JsonNode whole = JSON.readTree(server.post("/v1/chat/completions", body + "}", KEY).body());
+    assertEquals(prompt, ids(whole.path("prompt_token_ids")), "vLLM's ChatCompletionResponse.prompt_token_ids: " + whole);
+    JsonNode choice = whole.path("choices").get(0);
+    assertEquals(whole.path("usage").path("completion_tokens").asInt(), choice.path("token_ids").size(), choice.toString());
+    assertFalse(choice.has("prompt_token_ids"));
+
+    List<JsonNode> chunks = events(server.post("/v1/chat/completions", body + ",\"stream\":true}", KEY).body());
+    assertEquals(prompt, ids(chunks.get(0).path("prompt_token_ids")), "on the first chunk, beside its choices: " + chunks.get(0));
+    assertEquals(1, chunks.stream().filter(c -> c.has("prompt_token_ids")).count(), "once");
+    List<Integer> streamed = new ArrayList<>();
+    chunks.forEach(c -> streamed.addAll(ids(c.path("choices").path(0).path("token_ids"))));
+    assertEquals(ids(choice.path("token_ids")), streamed, "the stream's ids are the whole answer's");
+
+    JsonNode without = JSON.readTree(server.post("/v1/chat/completions", body.replace(",\"return_token_ids\":true", "") + "}", KEY).body());
+    assertFalse(without.has("prompt_token_ids") || without.path("choices").get(0).has("token_ids"), without.toString());
+  }
 }

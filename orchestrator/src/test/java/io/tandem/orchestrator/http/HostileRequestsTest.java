@@ -84,7 +84,7 @@ class HostileRequestsTest {
     c.add(chat("stream_options without stream", OK_MSGS + ",\"stream_options\":{\"include_usage\":true}"));
     c.add(chat("continuous usage stats", OK_MSGS + ",\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":true}"));
     c.add(chat("continuous usage stats not a boolean", OK_MSGS + ",\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":\"banana\"}"));
-    c.add(chat("stop too many", OK_MSGS + ",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]"));
+    c.add(chat("stop too many", OK_MSGS + ",\"stop\":" + java.util.stream.IntStream.range(0, 65).mapToObj(i -> "\"s" + i + "\"").toList()));
     c.add(chat("stop a number", OK_MSGS + ",\"stop\":5"));
     c.add(chat("n greater than one", OK_MSGS + ",\"n\":3"));
     c.add(chat("logprobs", OK_MSGS + ",\"logprobs\":true"));

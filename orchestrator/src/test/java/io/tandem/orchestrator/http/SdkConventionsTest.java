@@ -168,4 +168,48 @@ class SdkConventionsTest {
         assertFalse(running.has("stop_reason"), "as vLLM, only the chunk that ends the output has it: " + running);
     }
   }
+
+  @Test
+  void aChatStreamOpensWithTheRoleEvenWhenItsOutputIsEmpty() throws Exception {
+    // The scripted small model writes "Let ...": a stop string "L" ends the output before any text.
+    for (String stop : new String[] {"L", "zzz"}) {
+      String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":6,\"stream\":true,"
+          + "\"stop\":[\"" + stop + "\"]}";
+      List<JsonNode> chunks = new ArrayList<>();
+      for (String line : send("POST", "/v1/chat/completions", body, null).body().split("\n"))
+        if (line.startsWith("data: {")) chunks.add(JSON.readTree(line.substring(6)));
+      JsonNode first = chunks.get(0).path("choices").get(0);
+      assertEquals("assistant", first.path("delta").path("role").asText(), stop + ": " + chunks);
+      assertEquals("", first.path("delta").path("content").asText(null), "with empty content, as OpenAI and vLLM send it");
+      assertTrue(first.get("finish_reason").isNull(), first.toString());
+      long roles = chunks.stream().filter(c -> c.path("choices").path(0).path("delta").has("role")).count();
+      assertEquals(1, roles, "the role once, on the first chunk: " + chunks);
+      StringBuilder text = new StringBuilder();
+      chunks.forEach(c -> text.append(c.path("choices").path(0).path("delta").path("content").asText("")));
+      JsonNode whole = JSON.readTree(send("POST", "/v1/chat/completions", body.replace("\"stream\":true,", ""), null).body());
+      assertEquals(whole.path("choices").get(0).path("message").path("content").asText(), text.toString(), stop);
+      if (stop.equals("L")) assertEquals("", text.toString(), "the stop string came first");
+    }
+  }
+
+  @Test
+  void upTo64StopStringsAreTakenAndEachIsLookedFor() throws Exception {
+    // OpenAI allows 4 and vLLM any number; evaluation harnesses send longer lists. The scripted model writes "Let ...".
+    List<String> stops = new ArrayList<>();
+    for (int i = 0; i < 63; i++) stops.add("zz" + i);
+    stops.add("L");
+    HttpResponse<String> r = send("POST", "/v1/chat/completions", withStops(stops), null);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("L", JSON.readTree(r.body()).path("choices").get(0).path("stop_reason").asText(), "the 64th is looked for too");
+    stops.add("zz");
+    HttpResponse<String> over = send("POST", "/v1/chat/completions", withStops(stops), null);
+    assertEquals(400, over.statusCode(), over.body());
+    JsonNode e = JSON.readTree(over.body()).path("error");
+    assertEquals("stop", e.path("param").asText());
+    assertTrue(e.path("message").asText().startsWith("stop has 65 strings; at most 64 are allowed"), e.toString());
+  }
+
+  private static String withStops(List<String> stops) throws Exception {
+    return "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":6,\"stop\":" + JSON.writeValueAsString(stops) + "}";
+  }
 }
