@@ -696,6 +696,8 @@ public record CompletionRequest(
       JsonNode typeNode = part.path("type");
       if (typeNode.isValueNode() && !typeNode.isNull() && !typeNode.isTextual())
         throw ApiError.invalid(pp + ".type", pp + ".type must be the string \"text\", got " + given(typeNode));
+      if (typeNode.isMissingNode() || typeNode.isNull())
+        throw ApiError.invalid(pp + ".type", pp + " has no type; a content part is {\"type\": \"text\", \"text\": ...}");
       String type = typeNode.asText("");
       if (!type.equals("text"))
         throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts are supported");

@@ -45,6 +45,10 @@ final class OpenConnections {
       busy--;
     }
 
+    synchronized int busy() {
+      return busy;
+    }
+
     /** While draining: closes the connection if nothing is in flight on it; true if it is closing. */
     synchronized boolean closeIfIdle() {
       if (!closing && busy == 0 && requests != null) {
@@ -115,6 +119,16 @@ final class OpenConnections {
   boolean closeIdle() {
     for (Open c : open) c.closeIfIdle();
     return open.isEmpty();
+  }
+
+  /**
+   * Requests received whose response is not yet wholly handed to akka-http: those admitted, and
+   * those still being read or parsed (a body still coming, a first request on a cold server).
+   */
+  int requestsInFlight() {
+    int n = 0;
+    for (Open c : open) n += c.busy();
+    return n;
   }
 
   /** How many connections are open. */

@@ -181,6 +181,11 @@ public final class TandemHttpServer {
     return binding.localAddress().getPort();
   }
 
+  /** Requests received whose response is not yet wholly handed over, admitted or not (see {@link OpenConnections#requestsInFlight}). */
+  int requestsInFlight() {
+    return connections.requestsInFlight();
+  }
+
   /** The server's metrics (what {@code /metrics} renders). */
   public Metrics metrics() {
     return metrics;
@@ -190,9 +195,10 @@ public final class TandemHttpServer {
     CoordinatedShutdown cs = CoordinatedShutdown.get(system);
     cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "tandem-http-unbind", () -> {
       draining = true;
-      // Counted once the port is closed: a request accepted just before still counts.
+      // Counted once the port is closed: a request accepted just before still counts, and so does one
+      // received but not yet admitted (its body still coming, or parsed on a cold server).
       return binding.unbind().thenApply(x -> {
-        int inFlight = tenants.inFlight();
+        int inFlight = Math.max(tenants.inFlight(), connections.requestsInFlight());
         if (inFlight == 0) LOG.info("tandem serve: shutting down; no request in flight");
         else LOG.info("tandem serve: shutting down; {} in flight, given up to {} s to finish",
             Plural.count(inFlight, "request"), Seconds.of(settings.shutdownDeadline()));
@@ -216,7 +222,7 @@ public final class TandemHttpServer {
     long cut = deadline + settings.shutdownGrace().toNanos();
     AtomicBoolean ended = new AtomicBoolean();
     long started = System.nanoTime();
-    boolean waits = tenants.inFlight() > 0;
+    boolean waits = tenants.inFlight() > 0 || connections.requestsInFlight() > 0;
     Runnable[] check = new Runnable[1];
     check[0] = () -> {
       long now = System.nanoTime();

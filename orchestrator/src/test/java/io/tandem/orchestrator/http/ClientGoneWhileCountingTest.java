@@ -26,16 +26,15 @@ class ClientGoneWhileCountingTest {
   @Test
   void aClientThatLeftWhileItsPromptWasCountedIs499Not503() throws Exception {
     try (TestServer server = TestServer.start("tandem.http.count-timeout = 1s\n")) {
-      onlyASilentLargeWorker(server);
+      TestProbe<WorkerProtocol.CountTokens> asked = onlyASilentLargeWorker(server);
       double left = server.count("tandem:http_responses_total{status=\"499\"}");
       double unavailable = server.count("tandem:http_responses_total{status=\"503\"}");
       String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"large\"}}";
-      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
-        socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-        socket.getOutputStream().write(bytes);
-      } // closed at once, before the count's time-out
+      try (java.net.Socket socket = send(server, "/v1/chat/completions", body)) {
+        // Closed once the prompt is being counted, before the count's time-out (closed with the bytes
+        // still in flight, the request may never reach the routes: then nothing is answered at all).
+        asked.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20));
+      }
       eventually("the request ended as the client's leaving",
           () -> server.count("tandem:http_responses_total{status=\"499\"}") == left + 1);
       assertEquals(unavailable, server.count("tandem:http_responses_total{status=\"503\"}"), "no 503 went to nobody");
@@ -50,14 +49,12 @@ class ClientGoneWhileCountingTest {
   @Test
   void aClientThatLeftWhileTokenizingIs499AtOnce() throws Exception {
     try (TestServer server = TestServer.start("tandem.http.count-timeout = 60s\ntandem.http.default-mode = large\n")) {
-      onlyASilentLargeWorker(server);
+      TestProbe<WorkerProtocol.CountTokens> asked = onlyASilentLargeWorker(server);
       double left = server.count("tandem:http_responses_total{status=\"499\"}");
-      byte[] bytes = "{\"prompt\":\"hi\"}".getBytes(StandardCharsets.UTF_8);
-      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", java.net.URI.create(server.base).getPort())) {
-        socket.getOutputStream().write(("POST /tokenize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-        socket.getOutputStream().write(bytes);
-      } // closed at once; the worker never answers, and the count's time-out is a minute away
+      try (java.net.Socket socket = send(server, "/tokenize", "{\"prompt\":\"hi\"}")) {
+        // Closed once the count has begun; the worker never answers, and the count's time-out is a minute away.
+        asked.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20));
+      }
       eventually("the request ended as the client's leaving",
           () -> server.count("tandem:http_responses_total{status=\"499\"}") == left + 1);
     }
@@ -126,10 +123,18 @@ class ClientGoneWhileCountingTest {
     return socket;
   }
 
-  /** Replaces the server's large workers with one that never answers a count. */
-  private static void onlyASilentLargeWorker(TestServer server) throws Exception {
-    onlyALargeWorker(server, server.system.systemActorOf(
-        Behaviors.<WorkerProtocol.Command>receiveMessage(m -> Behaviors.same()), "silent-large", Props.empty()));
+  /**
+   * Replaces the server's large workers with one that never answers a count; the returned probe gets
+   * each count it is asked for, so that a test's client leaves once its count has begun (a client
+   * that closes with its request's bytes still in flight may never reach the routes at all).
+   */
+  private static TestProbe<WorkerProtocol.CountTokens> onlyASilentLargeWorker(TestServer server) throws Exception {
+    TestProbe<WorkerProtocol.CountTokens> asked = TestProbe.create(server.system);
+    onlyALargeWorker(server, server.system.systemActorOf(Behaviors.<WorkerProtocol.Command>receiveMessage(m -> {
+      if (m instanceof WorkerProtocol.CountTokens c) asked.getRef().tell(c);
+      return Behaviors.same();
+    }), "silent-large", Props.empty()));
+    return asked;
   }
 
   /** Replaces the server's large workers with {@code silent}, which the test answers for, or not. */

@@ -76,6 +76,46 @@ class GracefulShutdownTest {
     }
   }
 
+  /**
+   * A request whose body is still coming (or that a cold server is still parsing) has no permit yet,
+   * but it is in flight: the shutdown's line counts it (a tester's log said "no request in flight"
+   * while two requests sent 0.3 s before ran on to the deadline).
+   */
+  @Test
+  void aRequestStillBeingReadCountsAsInFlightWhenTheServerShutsDown() throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\n");
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", Integer.parseInt(s.base.substring(s.base.lastIndexOf(':') + 1)))) {
+      // The start's readiness polls answered (a streamed answer counts until its end is handed over), no other request comes.
+      TestServer.eventually("the server has nothing in flight", () -> s.server.requestsInFlight() == 0);
+      String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + body.length() + "\r\n\r\n" + body.substring(0, 10)).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      socket.getOutputStream().flush();
+      TestServer.eventually("the routes have the request", () -> s.server.requestsInFlight() == 1);
+      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+      TestServer.eventually("the shutdown counted what is in flight", () -> {
+        synchronized (lines) {
+          return lines.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("tandem serve: shutting down;"));
+        }
+      });
+      socket.close();
+      shutdown.get(60, TimeUnit.SECONDS);
+      List<String> logged;
+      synchronized (lines) {
+        logged = lines.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+      }
+      assertTrue(logged.stream().anyMatch(m -> m.startsWith("tandem serve: shutting down; 1 request in flight, given up to ")),
+          logged.toString());
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
   @Test
   void aStreamInFlightWhenTheServerShutsDownIsWrittenToItsEnd() throws Exception {
     try (TestServer s = TestServer.start("")) {

@@ -263,6 +263,10 @@ class HostileRequestsTest {
     HttpResponse<String> missing = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\"}]}", KEY);
     assertEquals("messages[0].content is missing; a user message needs content: a string or an array of text parts",
         json.readTree(missing.body()).at("/error/message").asText(), missing.body());
+    HttpResponse<String> untyped = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}]}", KEY);
+    assertEquals(400, untyped.statusCode(), untyped.body());
+    assertEquals("messages[0].content[0] has no type; a content part is {\"type\": \"text\", \"text\": ...}",
+        json.readTree(untyped.body()).at("/error/message").asText(), untyped.body());
     HttpResponse<String> assistant = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
         + "{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"...\"},{\"role\":\"user\",\"content\":\"go on\"}],"
         + "\"max_tokens\":2}", KEY);
