@@ -77,6 +77,9 @@ public final class EvalCommand implements Callable<Integer> {
     if (warmup != null) UsageError.atLeast("--warmup", warmup, 0);
     if (maxTokens != null) UsageError.atLeast("--max-tokens", maxTokens, 1);
     models.sampling(); // --temperature, --top-k, --top-p checked before any model loads
+    if (!promptTemplate.contains("{problem}"))
+      throw new UsageError("--prompt-template has no {problem}, so every problem would be sent as the same message;"
+          + " put {problem} where each problem goes, e.g. \"Please reason step by step. {problem}\"");
     String dataset;
     List<Problem> problems;
     if (data == null) {

@@ -314,6 +314,16 @@ class CommandLineMistakesTest {
     assertEquals("tandem eval: --limit 0: give a whole number >= 1", r.err());
   }
 
+  @Test
+  void anEvalPromptTemplateWithoutTheProblemIsRefused() {
+    for (String template : new String[] {"", "Solve it"}) {
+      Result r = run("eval", "--prompt-template", template, "--limit", "1");
+      assertEquals(2, r.exit(), template + ": " + r.err());
+      assertTrue(r.err().startsWith("tandem eval: --prompt-template has no {problem}, so every problem would be sent as the same"
+          + " message") && !r.err().contains("\n"), r.err());
+    }
+  }
+
   /**
    * A value picocli parsed but the command refuses (out of range, not among its choices) is a
    * usage error like one picocli refuses itself: exit status 2 and one line naming the option and

@@ -74,6 +74,8 @@ public record CompletionRequest(
    * harnesses send longer lists ({@code until}); each is looked for at every token, so some bound.
    */
   static final int MAX_STOP = 64;
+  /** The most characters (code points) a request's stop strings may have together: OpenAI's 4 of 256. */
+  static final int MAX_STOP_CHARS = 1024;
   static final int MAX_REQUEST_ID = 256;
   /**
    * max_tokens of a {@code /v1/completions} request that gives none: OpenAI's legacy Completions
@@ -747,19 +749,26 @@ public record CompletionRequest(
     List<String> out = new ArrayList<>();
     if (s.isTextual()) out.add(stopString(s.asText(), "stop"));
     else if (s.isArray()) {
-      if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed (each of at most 256 characters)");
+      if (s.size() > MAX_STOP) throw ApiError.invalid("stop", "stop has " + s.size() + " strings; at most " + MAX_STOP + " are allowed (each of at most 256 characters, "
+          + MAX_STOP_CHARS + " together)");
       for (int i = 0; i < s.size(); i++) {
         if (!s.get(i).isTextual()) throw ApiError.invalid("stop[" + i + "]", "stop[" + i + "] must be a string, got " + Json.kind(s.get(i)));
         out.add(stopString(s.get(i).asText(), "stop[" + i + "]"));
       }
     } else throw ApiError.invalid("stop", "stop must be a string or an array of strings, got " + Json.kind(s));
+    // Each is looked for at every token: together they are bounded as OpenAI's four of 256 characters were.
+    int total = out.stream().mapToInt(x -> x.codePointCount(0, x.length())).sum();
+    if (total > MAX_STOP_CHARS)
+      throw ApiError.invalid("stop", "stop's strings have " + total + " characters together; at most " + MAX_STOP_CHARS
+          + " are allowed");
     return List.copyOf(out);
   }
 
   /** {@code x}, a stop string at {@code path} ({@code stop}, or an element {@code stop[i]}), when it is one Tandem matches. */
   private static String stopString(String x, String path) {
     if (x.isEmpty()) throw ApiError.invalid(path, path + " is empty; a stop string must not be");
-    if (x.length() > 256) throw ApiError.invalid(path, path + " has " + x.length() + " characters; a stop string has at most 256");
+    int chars = x.codePointCount(0, x.length());
+    if (chars > 256) throw ApiError.invalid(path, path + " has " + chars + " characters; a stop string has at most 256");
     return x;
   }
 

@@ -73,8 +73,8 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
       if (v != null && !v.isNull())
         throw ApiError.invalid(chatOnly, chatOnly + " applies to chat messages; a text prompt is tokenized as it is");
     }
-    if (!prompt.isTextual() || prompt.asText().isEmpty())
-      throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
+    if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
+    if (prompt.asText().isEmpty()) throw ApiError.invalid("prompt", "prompt is empty; give the text to tokenize");
     return new TokenizerRequest(Prompt.raw(prompt.asText()), null);
   }
 

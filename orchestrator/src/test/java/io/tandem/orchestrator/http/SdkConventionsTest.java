@@ -207,6 +207,16 @@ class SdkConventionsTest {
     JsonNode e = JSON.readTree(over.body()).path("error");
     assertEquals("stop", e.path("param").asText());
     assertTrue(e.path("message").asText().startsWith("stop has 65 strings; at most 64 are allowed"), e.toString());
+    // Together at most OpenAI's four of 256 (each is looked for at every token); characters are code points.
+    String emoji = "\uD83D\uDE00".repeat(256);
+    assertEquals(200, send("POST", "/v1/chat/completions", withStops(List.of(emoji)), null).statusCode(), "256 characters");
+    HttpResponse<String> long5 = send("POST", "/v1/chat/completions", withStops(java.util.Collections.nCopies(5, emoji)), null);
+    assertEquals(400, long5.statusCode(), long5.body());
+    assertEquals("stop's strings have 1280 characters together; at most 1024 are allowed",
+        JSON.readTree(long5.body()).path("error").path("message").asText());
+    HttpResponse<String> tooLong = send("POST", "/v1/chat/completions", withStops(List.of(emoji + "x")), null);
+    assertEquals("stop[0] has 257 characters; a stop string has at most 256",
+        JSON.readTree(tooLong.body()).path("error").path("message").asText());
   }
 
   private static String withStops(List<String> stops) throws Exception {
