@@ -172,7 +172,7 @@ public final class Metrics {
       out.append("tandem:num_workers{role=\"").append(r).append("\"} ").append(scrape.offered().getOrDefault(r, 0)).append('\n');
     // As Prometheus' own up: a worker that gave no figures this time has this series alone.
     out.append("# HELP tandem:worker_up 1 when the worker gave its figures to this scrape (during a model step too); 0 when its node"
-        + " is unreachable, or it did not answer within tandem.http.worker-figures-timeout (lost before the cluster noticed).\n"
+        + " is unreachable, downed or removed, or it did not answer within tandem.http.worker-figures-timeout (lost before the cluster noticed).\n"
         + "# TYPE tandem:worker_up gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_up").append(labels(w, false)).append(w.stats() == null ? " 0\n" : " 1\n");
@@ -180,7 +180,7 @@ public final class Metrics {
     out.append("# HELP tandem:worker_draining 1 from when the worker's node starts stopping (SIGTERM) until it leaves the cluster:"
         + " the worker withdrew from the Receptionist and still serves the sessions bound to it, or, the last of its role,"
         + " serves on until none needs it, up to tandem.worker.shutdown-deadline; 0 when it takes new sessions as usual, or"
-        + " its node is unreachable (nothing is known of it then).\n"
+        + " its node is unreachable or downed (nothing is known of it then).\n"
         + "# TYPE tandem:worker_draining gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_draining").append(labels(w, false)).append(w.draining() ? " 1\n" : " 0\n");

@@ -204,19 +204,17 @@ final class WorkerView {
 
   private CompletionStage<List<Report>> reports(Found found) {
     Map<Role, Receptionist.Listing> listings = found.listings();
-    Set<Address> unreachable = new HashSet<>();
-    if (supply.clustered())
-      for (Member m : Cluster.get(system).state().getUnreachable()) unreachable.add(m.address());
+    Set<Address> silent = silentNodes(found);
     List<Report> listed = new ArrayList<>();
     List<CompletableFuture<WorkerStats>> asks = new ArrayList<>();
     listings.forEach((role, l) -> {
       // The receptionist's reachable listing, and the cluster's own verdict, whichever hears first.
       Set<ActorRef<WorkerProtocol.Command>> reachable = l.getServiceInstances(ServiceKeys.forRole(role));
       for (ActorRef<WorkerProtocol.Command> w : l.getAllServiceInstances(ServiceKeys.forRole(role)))
-        report(role, w, false, reachable.contains(w), unreachable, listed, asks);
+        report(role, w, false, reachable.contains(w), silent, listed, asks);
     });
     // Sessions bound to a draining worker reach it by its reference: so does the scrape.
-    found.draining().forEach((w, role) -> report(role, w, true, true, unreachable, listed, asks));
+    found.draining().forEach((w, role) -> report(role, w, true, true, silent, listed, asks));
     return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new)).thenApply(v -> {
       List<Report> out = new ArrayList<>();
       Map<String, Integer> contexts = new java.util.HashMap<>();
@@ -234,17 +232,41 @@ final class WorkerView {
   }
 
   /**
+   * The nodes of {@code found}'s workers that are not asked for figures: in a cluster, those the
+   * failure detector finds unreachable, and those downed or no longer members. This node's view of
+   * the membership, its receptionist and its death watch each hear of a removal on their own: a
+   * withdrawn worker of a node just removed (no longer unreachable) was still asked, until its death
+   * watch fired, and held the scrape for {@code worker-figures-timeout}.
+   */
+  private Set<Address> silentNodes(Found found) {
+    if (!supply.clustered()) return Set.of();
+    ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
+    Set<Address> members = new HashSet<>();
+    for (Member m : state.getMembers())
+      if (!m.status().equals(MemberStatus.down()) && !m.status().equals(MemberStatus.removed())) members.add(m.address());
+    for (Member m : state.getUnreachable()) members.remove(m.address());
+    Set<Address> silent = new HashSet<>();
+    found.listings().forEach((role, l) -> {
+      for (ActorRef<WorkerProtocol.Command> w : l.getAllServiceInstances(ServiceKeys.forRole(role)))
+        if (!w.path().address().hasLocalScope() && !members.contains(w.path().address())) silent.add(w.path().address());
+    });
+    for (ActorRef<WorkerProtocol.Command> w : found.draining().keySet())
+      if (!w.path().address().hasLocalScope() && !members.contains(w.path().address())) silent.add(w.path().address());
+    return silent;
+  }
+
+  /**
    * Adds {@code w} to {@code listed}, and the ask for its figures to {@code asks}: none when it is
-   * not {@code reachable} as listed, or its node is {@code unreachable}.
+   * not {@code reachable} as listed, or its node is {@code silent} ({@link #silentNodes}).
    */
   private void report(Role role, ActorRef<WorkerProtocol.Command> w, boolean draining, boolean reachable,
-      Set<Address> unreachable, List<Report> listed, List<CompletableFuture<WorkerStats>> asks) {
+      Set<Address> silent, List<Report> listed, List<CompletableFuture<WorkerStats>> asks) {
     Address node = w.path().address().hasLocalScope() ? system.address() : w.path().address();
-    // Of a node the failure detector finds unreachable nothing is known, a drain included: a node
-    // whose actor system stopped may withdraw its workers moments before it goes silent, as a drain does.
+    // Of a node the failure detector finds unreachable, or downed, nothing is known, a drain included:
+    // a node whose actor system stopped may withdraw its workers moments before it goes silent, as a drain does.
     listed.add(new Report(role, node.getHost().isPresent() ? node.getHost().get() + ":" + node.getPort().get() : "local",
-        w.path().name(), null, draining && !unreachable.contains(node)));
-    asks.add(reachable && !unreachable.contains(node)
+        w.path().name(), null, draining && !silent.contains(node)));
+    asks.add(reachable && !silent.contains(node)
         ? AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
             .toCompletableFuture().exceptionally(t -> null)
         : CompletableFuture.completedFuture(null));
