@@ -54,6 +54,23 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--api-keys", description = "A HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}.")
   Path apiKeys;
 
+  /** The tenant of each key given by {@code --api-key} or {@value #API_KEY_ENV}. */
+  static final String API_KEY_TENANT = "api-key";
+
+  /** The variable read for a key when {@code --api-key} is not given, as vLLM reads {@code VLLM_API_KEY}. */
+  static final String API_KEY_ENV = "TANDEM_API_KEY";
+
+  @Option(names = "--api-key", arity = "1..*", paramLabel = "KEY", description = {
+      "vLLM's --api-key: the key(s) clients must send as Authorization: Bearer KEY, each without limits (tenant \""
+          + API_KEY_TENANT + "\"). Default: the variable " + API_KEY_ENV + ", if set.",
+      "A key on the command line can be read by other users of this machine: prefer " + API_KEY_ENV + " or --api-keys FILE."})
+  List<String> apiKey;
+
+  @Option(names = "--served-model-name", arity = "1..*", paramLabel = "NAME", description = "vLLM's: the name(s) clients pass as"
+      + " \"model\"; an answer gives the name asked for, one without \"model\" the first. Default: tandem.http.served-model-names"
+      + " (tandem).")
+  List<String> servedModelNames;
+
   @Override
   public Integer call() throws Exception {
     // Everything that can be wrong with the arguments is found before any model loads.
@@ -67,13 +84,16 @@ public final class ServeCommand implements Callable<Integer> {
     requireServesAlone(placed, node.aloneBy(base));
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
     // Only an orchestrator serves HTTP: a worker given an HTTP flag would ignore it without a word.
-    String httpFlag = port != null ? "--port " + port : host != null ? "--host " + host : cors.given();
+    String httpFlag = port != null ? "--port " + port : host != null ? "--host " + host
+        : servedModelNames != null ? "--served-model-name" : apiKey != null ? "--api-key" : cors.given();
     if (!orchestrator && httpFlag != null)
       throw new UsageError(httpFlag + ": only a node with the orchestrator role"
           + " serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
     // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();
+    if (servedModelNames != null) placed = placed.withValue("tandem.http.served-model-names",
+        ConfigValueFactory.fromIterable(servedModelNames(servedModelNames)));
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {
@@ -91,10 +111,18 @@ public final class ServeCommand implements Callable<Integer> {
       }
       http = http.withTenants(all);
     }
+    if (orchestrator) {
+      // Set but empty is unset, as vLLM takes an empty VLLM_API_KEY.
+      String fromEnv = System.getenv(API_KEY_ENV) == null || System.getenv(API_KEY_ENV).isEmpty() ? null : System.getenv(API_KEY_ENV);
+      http = http.withTenants(withApiKeys(http.tenants(), apiKey, fromEnv));
+      if (apiKey == null && fromEnv != null)
+        org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info("tandem serve: clients must send the API key in {}"
+            + " (tenant {}); unset it to serve without", API_KEY_ENV, API_KEY_TENANT);
+    }
     if (orchestrator && http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
       // The fix is in what was given (keys, or another address), as with any other --host mistake.
       throw UsageError.of(host != null ? "--host" : "tandem.http.host", "refusing to serve " + http.host()
-          + " with no API keys: give --api-keys FILE, or bind 127.0.0.1", null);
+          + " with no API keys: give --api-key KEY or --api-keys FILE, or bind 127.0.0.1", null);
     if (orchestrator && placed.getBoolean("tandem.cluster.enabled") && http.port() != 0
         && http.port() == placed.getInt("tandem.cluster.port"))
       throw new UsageError("--port and --cluster-port are both " + http.port()
@@ -127,6 +155,50 @@ public final class ServeCommand implements Callable<Integer> {
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
     tnode.awaitTermination();
     return 0;
+  }
+
+  /**
+   * The names of {@code --served-model-name}, as vLLM's: clients may pass any of them as {@code
+   * model}, and an answer gives the name asked for; the first is a request's without {@code model},
+   * and {@code /v1/models} lists it first.
+   *
+   * @throws UsageError when a name is blank or given twice
+   */
+  static List<String> servedModelNames(List<String> names) {
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (String n : names) {
+      if (n.isBlank()) throw new UsageError("--served-model-name: a name is empty; give the name(s) clients pass as \"model\"");
+      if (!seen.add(n)) throw new UsageError("--served-model-name: " + n + " is given twice; give each name once");
+    }
+    return List.copyOf(names);
+  }
+
+  /**
+   * {@code tenants} with the keys of {@code --api-key} ({@code given}), or else the key in {@value
+   * #API_KEY_ENV} ({@code fromEnv}, null when unset or empty; vLLM's {@code --api-key} and {@code
+   * VLLM_API_KEY}): each a tenant {@value #API_KEY_TENANT} without limits. A message never shows a key.
+   *
+   * @throws UsageError when a key is empty, has a character a Bearer token may not have, or is given
+   *     twice, by these or by {@code --api-keys} and {@code tandem.http.api-keys}
+   */
+  static List<TenantSpec> withApiKeys(List<TenantSpec> tenants, List<String> given, String fromEnv) {
+    String source = given != null ? "--api-key" : API_KEY_ENV;
+    List<String> keys = given != null ? given : fromEnv == null ? List.of() : List.of(fromEnv);
+    List<TenantSpec> out = new ArrayList<>(tenants);
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (TenantSpec t : tenants) seen.add(t.key());
+    for (String key : keys) {
+      if (key.isBlank())
+        throw new UsageError(source + " is empty; give the key clients must send as Authorization: Bearer KEY");
+      try {
+        out.add(new TenantSpec(key, API_KEY_TENANT, 0, 0));
+      } catch (IllegalArgumentException e) {
+        throw new UsageError(source + ": " + e.getMessage(), e);
+      }
+      if (!seen.add(key))
+        throw new UsageError(source + ": a key is given twice (here, or also in --api-keys or tandem.http.api-keys); give each key once");
+    }
+    return out;
   }
 
   /**

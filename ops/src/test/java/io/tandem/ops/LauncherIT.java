@@ -83,9 +83,16 @@ class LauncherIT {
     }
 
     static Launched startWith(String javaOpts, String... args) throws IOException {
+      return startWith(java.util.Map.of(), javaOpts, args);
+    }
+
+    /** {@link #startWith(String, String...)} with these variables set in its environment. */
+    static Launched startWith(java.util.Map<String, String> env, String javaOpts, String... args) throws IOException {
       List<String> cmd = new ArrayList<>(List.of(repo().resolve("tandem").toString()));
       cmd.addAll(List.of(args));
       ProcessBuilder pb = new ProcessBuilder(cmd).directory(repo().toFile());
+      pb.environment().remove(ServeCommand.API_KEY_ENV);
+      pb.environment().putAll(env);
       pb.environment().put("TANDEM_JAVA_OPTS", javaOpts);
       return new Launched(pb.start());
     }
@@ -291,6 +298,88 @@ class LauncherIT {
     assertFalse(told.errText().contains("Failed to detect GPU count"), "no CUDA probe warnings on a CPU: " + told.errText());
   }
 
+  /** Waits until the server at {@code base} is ready, {@code deadline} a {@link System#nanoTime}. */
+  private static void awaitReady(Launched server, HttpClient client, String base, long deadline) throws Exception {
+    while (true) {
+      assertTrue(server.process.isAlive(), "the server exited: " + server.err);
+      try {
+        if (client.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).build(),
+            HttpResponse.BodyHandlers.discarding()).statusCode() == 200) return;
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      assertTrue(System.nanoTime() < deadline, "not ready: " + server.err);
+      Thread.sleep(200); // polling interval, not a wait for an event
+    }
+  }
+
+  /**
+   * vLLM's {@code --api-key} (or, without it, {@code TANDEM_API_KEY}, as vLLM reads {@code
+   * VLLM_API_KEY}) and {@code --served-model-name}, as a vLLM user starts a server: a request without
+   * a listed key is a 401, one with any of them is served under the name it asked for, and {@code
+   * /v1/models} lists the first name first.
+   */
+  @Test
+  void vllmsApiKeyAndServedModelNameFlagsWorkAsInVllm() throws Exception {
+    String small = "scripted:" + repo().resolve("ops/cluster/demo/small.json");
+    String large = "scripted:" + repo().resolve("ops/cluster/demo/large.json");
+    HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    record Case(java.util.Map<String, String> env, List<String> flags, List<String> keys, String refused) {}
+    List<Case> cases = List.of(
+        new Case(java.util.Map.of(ServeCommand.API_KEY_ENV, "sk-from-env"),
+            List.of("--api-key", "sk-one", "sk-two", "--served-model-name", "demo-pair", "alias"),
+            List.of("sk-one", "sk-two"), "sk-from-env"),
+        new Case(java.util.Map.of(ServeCommand.API_KEY_ENV, "sk-from-env"), List.of(), List.of("sk-from-env"), "sk-one"));
+    for (Case c : cases) {
+      int port = io.tandem.ops.cluster.LoopbackCluster.freePort();
+      List<String> args = new ArrayList<>(List.of("serve", "--no-cluster", "--port", String.valueOf(port), "--small", small,
+          "--large", large));
+      args.addAll(c.flags());
+      try (Launched server = Launched.startWith(c.env(), "-Xmx512m", args.toArray(String[]::new))) {
+        String base = "http://127.0.0.1:" + port;
+        awaitReady(server, client, base, System.nanoTime() + TimeUnit.SECONDS.toNanos(120));
+        String model = c.flags().isEmpty() ? "tandem" : "demo-pair";
+        for (String asked : c.flags().isEmpty() ? List.of("tandem") : List.of("demo-pair", "alias")) {
+          String body = "{\"model\": \"" + asked + "\", \"prompt\": \"Compute.\", \"max_tokens\": 4}";
+          for (String key : c.keys()) {
+            HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(asked, JSON.readTree(r.body()).path("model").asText(), "as vLLM, the name asked for: " + r.body());
+          }
+          for (String key : new String[] {null, c.refused()}) {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+            if (key != null) b.header("Authorization", "Bearer " + key);
+            HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(401, r.statusCode(), key + ": " + r.body());
+          }
+        }
+        for (String asked : new String[] {null, "tandem"}) {
+          if (asked != null && c.flags().isEmpty()) continue;
+          String body = (asked == null ? "{" : "{\"model\": \"" + asked + "\", ") + "\"prompt\": \"Compute.\", \"max_tokens\": 4}";
+          HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+              .header("Authorization", "Bearer " + c.keys().get(0)).header("Content-Type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+          if (asked == null) assertEquals(model, JSON.readTree(r.body()).path("model").asText(), "no model asked: " + r.body());
+          else assertEquals(404, r.statusCode(), "the default name is not served when others are given: " + r.body());
+        }
+        HttpResponse<String> models = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/models"))
+            .header("Authorization", "Bearer " + c.keys().get(0)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(model, JSON.readTree(models.body()).path("data").path(0).path("id").asText(), models.body());
+        if (c.flags().isEmpty())
+          assertTrue(server.err.stream().anyMatch(l -> l.contains("clients must send the API key in " + ServeCommand.API_KEY_ENV)),
+              "the server says where its key came from: " + server.err);
+        synchronized (server.err) {
+          for (String key : List.of("sk-one", "sk-two", "sk-from-env"))
+            assertTrue(server.err.stream().noneMatch(l -> l.contains(key)) && server.out.stream().noneMatch(l -> l.contains(key)),
+                "no key is logged: " + server.err + "\n" + server.out);
+        }
+      }
+    }
+  }
+
   @Test
   void everyRequestLeavesOneJsonLineOnTheRequestLog() throws Exception {
     // Below the ephemeral range, as the cluster ITs pick theirs: no outgoing connection takes it first.
@@ -299,17 +388,7 @@ class LauncherIT {
       HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
       String base = "http://127.0.0.1:" + port;
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      while (true) {
-        assertTrue(server.process.isAlive(), "the server exited: " + server.err);
-        try {
-          if (client.send(HttpRequest.newBuilder(URI.create(base + "/health/ready")).build(),
-              HttpResponse.BodyHandlers.discarding()).statusCode() == 200) break;
-        } catch (IOException notYet) {
-          // not listening yet
-        }
-        assertTrue(System.nanoTime() < deadline, "not ready within 120 s: " + server.err);
-        Thread.sleep(200); // polling interval, not a wait for an event
-      }
+      awaitReady(server, client, base, deadline);
       String body = "{\"model\": \"tandem\", \"messages\": [{\"role\": \"user\", \"content\": \"Compute 1 + 2 + 3 + 4 + 5 + 6.\"}],"
           + " \"max_tokens\": 16, \"temperature\": 0, \"user\": \"launcher-it\"}";
       HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tandem.ops.CommandLineMistakesTest.Result;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -65,7 +66,52 @@ class ServePlacementMistakesTest {
   void everyInterfaceWithoutApiKeysIsAUsageMistake() {
     Result r = CommandLineMistakesTest.run("serve", "--host", "0.0.0.0", "--port", "0");
     assertEquals(2, r.exit(), r.err());
-    assertEquals("tandem serve: refusing to serve 0.0.0.0 with no API keys: give --api-keys FILE, or bind 127.0.0.1", r.err());
+    assertEquals("tandem serve: refusing to serve 0.0.0.0 with no API keys: give --api-key KEY or --api-keys FILE, or bind 127.0.0.1", r.err());
+  }
+
+  /**
+   * vLLM's {@code --api-key} and {@code --served-model-name}: an empty, malformed or repeated value is
+   * one line naming the flag, exit status 2, before anything loads, and a message never shows a key.
+   * A node without the orchestrator role serves no HTTP, so either flag there is refused as {@code --port} is.
+   */
+  @Test
+  void vllmsApiKeyAndServedModelNameMistakesAreOneLineNamingTheFlag() {
+    java.util.Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put(List.of("--api-key", ""), "--api-key is empty; give the key clients must send as Authorization: Bearer KEY");
+    refusals.put(List.of("--api-key", "sk-1", "sk-1"), "--api-key: a key is given twice (here, or also in --api-keys or"
+        + " tandem.http.api-keys); give each key once");
+    refusals.put(List.of("--served-model-name", ""), "--served-model-name: a name is empty; give the name(s) clients pass as \"model\"");
+    refusals.put(List.of("--served-model-name", "a", "a"), "--served-model-name: a is given twice; give each name once");
+    refusals.put(List.of("--roles", "small", "--api-key", "sk-1"), "--api-key: only a node with the orchestrator role serves HTTP;"
+        + " leave it out on worker nodes, or add orchestrator to --roles");
+    refusals.put(List.of("--roles", "large", "--served-model-name", "x"), "--served-model-name: only a node with the orchestrator"
+        + " role serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
+    refusals.forEach((args, message) -> {
+      List<String> all = new java.util.ArrayList<>(List.of("serve", "--cluster-port", "0"));
+      if (!args.contains("--roles")) all.addAll(List.of("--port", "0"));
+      all.addAll(args);
+      Result r = CommandLineMistakesTest.run(all.toArray(String[]::new));
+      assertEquals(2, r.exit(), args + ": " + r.err());
+      assertEquals("tandem serve: " + message, r.err(), args.toString());
+    });
+    Result bad = CommandLineMistakesTest.run("serve", "--port", "0", "--api-key", "sk bad\"key");
+    assertEquals(2, bad.exit(), bad.err());
+    assertTrue(bad.err().startsWith("tandem serve: --api-key: an API key ") && !bad.err().contains("bad"), bad.err());
+  }
+
+  @Test
+  void aKeyFromTheFlagOrTheVariableIsATenantWithoutLimitsBesideTheConfiguredOnes() {
+    List<io.tandem.orchestrator.http.TenantSpec> file = List.of(new io.tandem.orchestrator.http.TenantSpec("sk-file", "acme", 8, 0));
+    assertEquals(List.of(file.get(0), new io.tandem.orchestrator.http.TenantSpec("sk-a", "api-key", 0, 0),
+        new io.tandem.orchestrator.http.TenantSpec("sk-b", "api-key", 0, 0)),
+        ServeCommand.withApiKeys(file, List.of("sk-a", "sk-b"), "sk-env"), "the flag wins over the variable");
+    assertEquals(List.of(file.get(0), new io.tandem.orchestrator.http.TenantSpec("sk-env", "api-key", 0, 0)),
+        ServeCommand.withApiKeys(file, null, "sk-env"));
+    assertEquals(file, ServeCommand.withApiKeys(file, null, null));
+    UsageError twice = org.junit.jupiter.api.Assertions.assertThrows(UsageError.class,
+        () -> ServeCommand.withApiKeys(file, null, "sk-file"));
+    assertTrue(twice.getMessage().startsWith("TANDEM_API_KEY: a key is given twice") && !twice.getMessage().contains("sk-"),
+        twice.getMessage());
   }
 
   /** A relative scripted: path is taken from the working folder, which the message names. */

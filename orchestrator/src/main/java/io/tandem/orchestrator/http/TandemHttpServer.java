@@ -81,7 +81,7 @@ public final class TandemHttpServer {
       server.registerShutdown();
       if (settings.open())
         LOG.warn("tandem serve: NO API KEYS CONFIGURED - the server is open to anyone on this machine;"
-            + " it listens on {} only. Set tandem.http.api-keys or --api-keys FILE to require keys.", hostPort(b.localAddress()));
+            + " it listens on {} only. Give --api-key KEY, --api-keys FILE or tandem.http.api-keys to require keys.", hostPort(b.localAddress()));
       else LOG.info("tandem serve: {} for {}", Plural.count(settings.tenants().size(), "API key"),
           Plural.count(settings.tenants().stream().map(TenantSpec::tenant).distinct().count(), "tenant"));
       io.tandem.protocol.SamplingParams d = settings.defaultSampling();
