@@ -66,7 +66,7 @@ public final class ModelOptions {
   SamplingParams sampling() {
     // As the API refuses a request's temperature over 2 (OpenAI's range), every command refuses the flag's.
     if (temperature > 2)
-      throw new UsageError("--temperature " + temperature + ": at most 2 (OpenAI's range, what a request may ask for)");
+      throw new UsageError("--temperature " + SamplingParams.shown(temperature) + ": at most 2 (OpenAI's range, what a request may ask for)");
     try {
       return new SamplingParams(temperature, topK, topP, seed);
     } catch (IllegalArgumentException e) {

@@ -21,10 +21,15 @@ public record SamplingParams(double temperature, int topK, double topP, Long see
   /** @throws IllegalArgumentException when a value is out of the range given above (the message names it) */
   public SamplingParams {
     if (!(temperature >= 0) || Double.isInfinite(temperature))
-      throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+      throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + shown(temperature));
     topK = topK(topK);
     if (!(topP > 0 && topP <= 1))
-      throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
+      throw new IllegalArgumentException("top_p must be in (0, 1], got " + shown(topP));
+  }
+
+  /** {@code x} as a person writes it: {@code 5}, not {@code 5.0}. */
+  public static String shown(double x) {
+    return Double.isFinite(x) ? java.math.BigDecimal.valueOf(x).stripTrailingZeros().toPlainString() : String.valueOf(x);
   }
 
   /**
