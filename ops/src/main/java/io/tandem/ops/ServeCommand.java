@@ -60,16 +60,50 @@ public final class ServeCommand implements Callable<Integer> {
   /** The variable read for a key when {@code --api-key} is not given, as vLLM reads {@code VLLM_API_KEY}. */
   static final String API_KEY_ENV = "TANDEM_API_KEY";
 
-  @Option(names = "--api-key", arity = "1..*", paramLabel = "KEY", description = {
+  /**
+   * The values of a list option as argparse's {@code nargs='+'} takes them (vLLM's parser): up to
+   * the next argument that starts with {@code -}, which is a flag, known or not. picocli's own list
+   * took an unknown flag and the words after it as values: {@code --api-key sk-1 --max-model-len 4096}
+   * started a server open to the key {@code --max-model-len}. A single-value option still takes a
+   * value that starts with {@code -} (a prompt "- a list", {@code --top-k -1}).
+   */
+  static final class UntilNextFlag implements picocli.CommandLine.IParameterConsumer {
+    @Override
+    public void consumeParameters(java.util.Stack<String> args, picocli.CommandLine.Model.ArgSpec argSpec,
+        picocli.CommandLine.Model.CommandSpec commandSpec) {
+      String option = ((picocli.CommandLine.Model.OptionSpec) argSpec).longestName();
+      if (args.isEmpty() || args.peek().startsWith("-"))
+        throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(), "Missing required parameter for option '"
+            + option + "' (" + argSpec.paramLabel() + ")" + (args.isEmpty() ? "" : " before '" + args.peek() + "'"));
+      List<String> values = new ArrayList<>(argSpec.getValue() == null ? List.<String>of() : argSpec.<List<String>>getValue());
+      do values.add(args.pop());
+      while (!args.isEmpty() && !args.peek().startsWith("-"));
+      argSpec.setValue(values);
+    }
+  }
+
+  @Option(names = "--api-key", arity = "1..*", paramLabel = "KEY", parameterConsumer = UntilNextFlag.class, description = {
       "vLLM's --api-key: the key(s) clients must send as Authorization: Bearer KEY, each without limits (tenant \""
-          + API_KEY_TENANT + "\"). Default: the variable " + API_KEY_ENV + ", if set.",
+          + API_KEY_TENANT + "\"), beside those of --api-keys. Default: the variable " + API_KEY_ENV + ", if set and not empty.",
       "A key on the command line can be read by other users of this machine: prefer " + API_KEY_ENV + " or --api-keys FILE."})
   List<String> apiKey;
 
-  @Option(names = "--served-model-name", arity = "1..*", paramLabel = "NAME", description = "vLLM's: the name(s) clients pass as"
+  @Option(names = "--served-model-name", arity = "1..*", paramLabel = "NAME", parameterConsumer = UntilNextFlag.class, description = "vLLM's: the name(s) clients pass as"
       + " \"model\"; an answer gives the name asked for, one without \"model\" the first. Default: tandem.http.served-model-names"
       + " (tandem).")
   List<String> servedModelNames;
+
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  /**
+   * The first sampling flag given on the command line, or null: each sets what a request that leaves
+   * its field out gets, so only a node that serves HTTP uses it.
+   */
+  private String samplingFlagGiven() {
+    for (String flag : List.of("--temperature", "--top-k", "--top-p", "--seed"))
+      if (spec != null && spec.commandLine().getParseResult().hasMatchedOption(flag)) return flag;
+    return null;
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -85,7 +119,8 @@ public final class ServeCommand implements Callable<Integer> {
     boolean orchestrator = NodeOptions.isOrchestrator(placed);
     // Only an orchestrator serves HTTP: a worker given an HTTP flag would ignore it without a word.
     String httpFlag = port != null ? "--port " + port : host != null ? "--host " + host
-        : servedModelNames != null ? "--served-model-name" : apiKey != null ? "--api-key" : cors.given();
+        : servedModelNames != null ? "--served-model-name" : apiKey != null ? "--api-key"
+        : apiKeys != null ? "--api-keys " + apiKeys : cors.given() != null ? cors.given() : samplingFlagGiven();
     if (!orchestrator && httpFlag != null)
       throw new UsageError(httpFlag + ": only a node with the orchestrator role"
           + " serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
@@ -189,11 +224,12 @@ public final class ServeCommand implements Callable<Integer> {
     for (TenantSpec t : tenants) seen.add(t.key());
     for (String key : keys) {
       if (key.isBlank())
-        throw new UsageError(source + " is empty; give the key clients must send as Authorization: Bearer KEY");
+        throw new UsageError(source + " is " + (key.isEmpty() ? "empty" : "blank") + "; give the key clients must send as"
+            + " Authorization: Bearer KEY");
       try {
         out.add(new TenantSpec(key, API_KEY_TENANT, 0, 0));
       } catch (IllegalArgumentException e) {
-        throw new UsageError(source + ": " + e.getMessage(), e);
+        throw new UsageError(source + ": " + e.getMessage().replace("give the tenant a key", "give a key"), e);
       }
       if (!seen.add(key))
         throw new UsageError(source + ": a key is given twice (here, or also in --api-keys or tandem.http.api-keys); give each key once");

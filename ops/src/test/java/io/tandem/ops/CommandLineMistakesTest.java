@@ -16,6 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Mistakes a newcomer makes on the command line, each answered with one line that says what is
  * wrong and what to do, before any model loads (in-process; {@code LauncherIT} runs the launcher).
  */
+// A refusal that does not come starts what was refused (a server that runs until stopped): the timeout fails it.
+@org.junit.jupiter.api.Timeout(value = 120, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
 class CommandLineMistakesTest {
 
   record Result(int exit, String err) {}
@@ -186,6 +188,37 @@ class CommandLineMistakesTest {
     assertEquals("tandem bench serve: --temperature: must be a finite number >= 0, got -1",
         run("bench", "serve", "--temperature", "-1").err());
     assertEquals("tandem eval: --top-p: must be in (0, 1], got 0", run("eval", "--top-p", "0").err());
+  }
+
+  /**
+   * A flag the launcher does not know, after an option that takes a list ({@code --api-key}, {@code
+   * --served-model-name}), is refused as unknown, as argparse (vLLM's parser) stops a list at the next
+   * flag: picocli took it, and the words after it, as values, and a server started open to the key
+   * "--max-model-len". A single value may still start with a dash ({@code --top-k -1} is off; a prompt
+   * may be a list item).
+   */
+  @Test
+  void anUnknownFlagAfterAListOptionIsRefusedNotTakenAsItsValue() {
+    for (String[] args : new String[][] {{"--api-key", "sk-1", "--max-model-len", "4096"}, {"--api-key=sk-1", "--max-model-len"},
+        {"--served-model-name", "mine", "--max-model-len", "4096"}}) {
+      String[] all = java.util.stream.Stream.concat(java.util.stream.Stream.of("serve", "--port", "0"), java.util.Arrays.stream(args))
+          .toArray(String[]::new);
+      Result r = run(all);
+      assertEquals(2, r.exit(), String.join(" ", args));
+      assertEquals("tandem serve: Unknown option: '--max-model-len' (see tandem serve --help)", r.err(), String.join(" ", args));
+    }
+    assertEquals("tandem serve: Missing required parameter for option '--api-key' (KEY) before '--max-model-len' (see tandem"
+        + " serve --help)", run("serve", "--port", "0", "--api-key", "--max-model-len").err());
+    picocli.CommandLine.ParseResult parsed = Tandem.commandLine().parseArgs("serve", "--top-k", "-1", "--seed", "-5",
+        "--api-key", "sk-1", "sk-2", "--api-key=sk-3");
+    ServeCommand serve = (ServeCommand) parsed.subcommand().commandSpec().userObject();
+    assertEquals(-1, serve.models.topK);
+    assertEquals(-5L, serve.models.seed);
+    assertEquals(java.util.List.of("sk-1", "sk-2", "sk-3"), serve.apiKey);
+    // A single value may still start with a dash: a prompt that is a list item.
+    GenerateCommand generate = (GenerateCommand) Tandem.commandLine().parseArgs("generate", "--prompt", "- a list item")
+        .subcommand().commandSpec().userObject();
+    assertEquals("- a list item", generate.prompt);
   }
 
   /** An empty value (an unset shell variable, say) is a mistake said as one, never the demo model or the current folder. */

@@ -78,6 +78,7 @@ class ServePlacementMistakesTest {
   void vllmsApiKeyAndServedModelNameMistakesAreOneLineNamingTheFlag() {
     java.util.Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
     refusals.put(List.of("--api-key", ""), "--api-key is empty; give the key clients must send as Authorization: Bearer KEY");
+    refusals.put(List.of("--api-key", " "), "--api-key is blank; give the key clients must send as Authorization: Bearer KEY");
     refusals.put(List.of("--api-key", "sk-1", "sk-1"), "--api-key: a key is given twice (here, or also in --api-keys or"
         + " tandem.http.api-keys); give each key once");
     refusals.put(List.of("--served-model-name", ""), "--served-model-name: a name is empty; give the name(s) clients pass as \"model\"");
@@ -85,6 +86,11 @@ class ServePlacementMistakesTest {
     refusals.put(List.of("--roles", "small", "--api-key", "sk-1"), "--api-key: only a node with the orchestrator role serves HTTP;"
         + " leave it out on worker nodes, or add orchestrator to --roles");
     refusals.put(List.of("--roles", "large", "--served-model-name", "x"), "--served-model-name: only a node with the orchestrator"
+        + " role serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
+    // Its siblings, which a worker node would ignore without a word (a tester's walk).
+    refusals.put(List.of("--roles", "small", "--api-keys", "keys.json"), "--api-keys keys.json: only a node with the orchestrator"
+        + " role serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
+    refusals.put(List.of("--roles", "large", "--temperature", "0.2"), "--temperature: only a node with the orchestrator"
         + " role serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
     refusals.forEach((args, message) -> {
       List<String> all = new java.util.ArrayList<>(List.of("serve", "--cluster-port", "0"));
@@ -97,6 +103,7 @@ class ServePlacementMistakesTest {
     Result bad = CommandLineMistakesTest.run("serve", "--port", "0", "--api-key", "sk bad\"key");
     assertEquals(2, bad.exit(), bad.err());
     assertTrue(bad.err().startsWith("tandem serve: --api-key: an API key ") && !bad.err().contains("bad"), bad.err());
+    assertTrue(bad.err().endsWith("give a key of those characters, e.g. sk- and letters and digits"), bad.err());
   }
 
   @Test

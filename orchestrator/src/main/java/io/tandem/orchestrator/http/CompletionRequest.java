@@ -285,7 +285,8 @@ public record CompletionRequest(
     }
 
     String model = string(body, "model", false);
-    if (model == null) model = limits.modelNames().get(0);
+    // Absent, null or empty: the first served name, as vLLM (OpenAIServing._is_model_supported takes an empty name).
+    if (model == null || model.isEmpty()) model = limits.modelNames().get(0);
     if (!limits.modelNames().contains(model))
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
           + String.join(", ", limits.modelNames()) + " (see GET /v1/models)");

@@ -47,7 +47,7 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     JsonNode model = body.get("model");
     if (model != null && !model.isNull()) {
       if (!model.isTextual()) throw ApiError.invalid("model", "model must be a string, got " + Json.kind(model));
-      if (!modelNames.contains(model.asText()))
+      if (!model.asText().isEmpty() && !modelNames.contains(model.asText())) // empty: unset, as vLLM takes it
         throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(model.asText())
             + "' does not exist; this server serves " + String.join(", ", modelNames) + " (see GET /v1/models)");
     }

@@ -85,6 +85,25 @@ class SdkConventionsTest {
     }
   }
 
+  /**
+   * A request whose {@code model} is empty is served by the first name, as one without it: vLLM takes
+   * an empty name as unset ({@code OpenAIServing._is_model_supported}), where a name it does not
+   * serve is a 404; {@code /tokenize} alike.
+   */
+  @Test
+  void anEmptyModelNameIsTheFirstServedOneAsInVllm() throws Exception {
+    for (String path : new String[] {"/v1/chat/completions", "/v1/completions"}) {
+      String input = path.contains("chat") ? "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" : "\"prompt\":\"hi\"";
+      HttpResponse<String> r = send("POST", path, "{\"model\":\"\"," + input + ",\"max_tokens\":2}", null);
+      assertEquals(200, r.statusCode(), path + ": " + r.body());
+      assertEquals(HF_NAME, JSON.readTree(r.body()).path("model").asText(), r.body());
+      assertEquals(404, send("POST", path, "{\"model\":\" \"," + input + ",\"max_tokens\":2}", null).statusCode(),
+          "a blank name is a name, and not served");
+    }
+    HttpResponse<String> t = send("POST", "/tokenize", "{\"model\":\"\",\"prompt\":\"hi\"}", null);
+    assertEquals(200, t.statusCode(), t.body());
+  }
+
   // X-Request-Id
 
   @Test
