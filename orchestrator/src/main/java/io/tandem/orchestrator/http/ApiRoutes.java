@@ -74,6 +74,15 @@ final class ApiRoutes extends AllDirectives {
   private final WorkerView workers;
   private final CompletionService completions;
   private final BooleanSupplier draining;
+
+  /**
+   * Whether the server was draining when the request was received (its head read), set per
+   * connection: a completion received before the shutdown began is served, one received after is a
+   * 503. Read where the routes run, the flag could already be set for a request received before it
+   * (a CI run under load refused one whose body was still coming), which the shutdown's line then did not count.
+   */
+  static final akka.http.javadsl.model.AttributeKey<Boolean> RECEIVED_DRAINING =
+      akka.http.javadsl.model.AttributeKey.create("tandem-received-draining", Boolean.class);
   private final byte[] playground = resource("playground.html");
   private final long created = System.currentTimeMillis() / 1000;
 
@@ -220,7 +229,8 @@ final class ApiRoutes extends AllDirectives {
     // Named from the start, so that a refusal carries the id the completion would have had.
     log.id = (chat ? "chatcmpl-" : "cmpl-") + RequestLog.freshId();
     return authenticated(request, log, tenant -> {
-      if (draining.getAsBoolean())
+      // A request received before the shutdown began is served, even if its turn here comes after.
+      if (request.getAttribute(RECEIVED_DRAINING).orElseGet(draining::getAsBoolean))
         throw ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
       return body(request, entity -> completeWithFuture(run(request, chat, entity, tenant, log)));
     });
