@@ -214,7 +214,8 @@ public final class ServeCommand implements Callable<Integer> {
    * VLLM_API_KEY}): each a tenant {@value #API_KEY_TENANT} without limits. A message never shows a key.
    *
    * @throws UsageError when a key is empty, has a character a Bearer token may not have, or is given
-   *     twice, by these or by {@code --api-keys} and {@code tandem.http.api-keys}
+   *     twice, by these or by {@code --api-keys} and {@code tandem.http.api-keys}, or when those name a
+   *     tenant {@value #API_KEY_TENANT} (whose limits these keys would share)
    */
   static List<TenantSpec> withApiKeys(List<TenantSpec> tenants, List<String> given, String fromEnv) {
     String source = given != null ? "--api-key" : API_KEY_ENV;
@@ -222,6 +223,10 @@ public final class ServeCommand implements Callable<Integer> {
     List<TenantSpec> out = new ArrayList<>(tenants);
     java.util.Set<String> seen = new java.util.HashSet<>();
     for (TenantSpec t : tenants) seen.add(t.key());
+    // Keys of one tenant share its limits: a configured tenant of that name would put them on these.
+    if (!keys.isEmpty() && tenants.stream().anyMatch(t -> t.tenant().equals(API_KEY_TENANT)))
+      throw new UsageError(source + ": --api-keys or tandem.http.api-keys has a tenant named " + API_KEY_TENANT + ", whose limits"
+          + " the keys of " + source + " would share; name that tenant otherwise, or give these keys there");
     for (String key : keys) {
       if (key.isBlank())
         throw new UsageError(source + " is " + (key.isEmpty() ? "empty" : "blank") + "; give the key clients must send as"

@@ -119,6 +119,10 @@ class ServePlacementMistakesTest {
         () -> ServeCommand.withApiKeys(file, null, "sk-file"));
     assertTrue(twice.getMessage().startsWith("TANDEM_API_KEY: a key is given twice") && !twice.getMessage().contains("sk-"),
         twice.getMessage());
+    UsageError shared = org.junit.jupiter.api.Assertions.assertThrows(UsageError.class, () -> ServeCommand.withApiKeys(
+        List.of(new io.tandem.orchestrator.http.TenantSpec("sk-file", "api-key", 1, 0)), List.of("sk-a"), null));
+    assertTrue(shared.getMessage().startsWith("--api-key: --api-keys or tandem.http.api-keys has a tenant named api-key"),
+        shared.getMessage());
   }
 
   /** A relative scripted: path is taken from the working folder, which the message names. */

@@ -502,6 +502,10 @@ final class ApiRoutes extends AllDirectives {
       // TimeoutException: the receptionist of a node the cluster removed, while its HTTP port still answers).
       if (c instanceof java.util.concurrent.TimeoutException)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
+      // A body still being read when the server's termination deadline passed (akka-http then answers
+      // its termination response, the same 503): the shutdown, not an internal error.
+      if (c.getClass().getName().equals("akka.http.impl.engine.server.ServerTerminationDeadlineReached"))
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
     }
     LOG.error("tandem serve: internal error on {} {}", log.method, log.path, t);
     return new ApiError(500, "server_error", null, "internal_error",

@@ -16,6 +16,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
@@ -124,7 +125,10 @@ public final class TandemHttpServer {
         // refuses an HTTP/1.1 request without one, as RFC 9112, section 3.2 requires.
         // With port 0 (any free port) it is the host alone: a Host header's port 0 is none.
         "akka.http.server.default-host-header", hostPort(InetSocketAddress.createUnresolved(settings.host(), settings.port()))));
-    return ServerSettings.create(own.withFallback(system.settings().config()));
+    // What akka-http itself answers a request still open when the server's termination deadline
+    // passes (a head received, its body never sent): an API answer, as every other, not its bare 503.
+    return ServerSettings.create(own.withFallback(system.settings().config())).withTerminationDeadlineExceededResponse(
+        ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds()).toResponse());
   }
 
   /**

@@ -123,6 +123,41 @@ class GracefulShutdownTest {
     }
   }
 
+  /**
+   * A request whose body never comes is still answered as the API answers, when the server's
+   * termination deadline passes: a 503 with {@code Retry-After} and an error object (akka-http's own
+   * was an empty 503), and not logged as an internal error with a stack trace.
+   */
+  @Test
+  void aRequestWhoseBodyNeverComesGetsTheApisAnswerAtTheShutdownDeadline() throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger(ApiRoutes.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 1s\n");
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", Integer.parseInt(s.base.substring(s.base.lastIndexOf(':') + 1)))) {
+      TestServer.eventually("the server has nothing in flight", () -> s.server.requestsInFlight() == 0);
+      socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: 30\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      socket.getOutputStream().flush();
+      TestServer.eventually("the routes have the request", () -> s.server.requestsInFlight() == 1);
+      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+      socket.setSoTimeout(30_000);
+      String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      shutdown.get(60, TimeUnit.SECONDS);
+      assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+      assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after: "), answer);
+      assertTrue(answer.contains("\"message\":\"the server cannot serve this request now: the server is shutting down"), answer);
+      synchronized (lines) {
+        assertTrue(lines.list.stream().noneMatch(e -> e.getFormattedMessage().contains("internal error")),
+            "no internal error: " + lines.list);
+      }
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
   @Test
   void aStreamInFlightWhenTheServerShutsDownIsWrittenToItsEnd() throws Exception {
     try (TestServer s = TestServer.start("")) {
