@@ -148,7 +148,8 @@ public final class ServeCommand implements Callable<Integer> {
     }
     if (orchestrator) {
       // Set but empty is unset, as vLLM takes an empty VLLM_API_KEY.
-      String fromEnv = System.getenv(API_KEY_ENV) == null || System.getenv(API_KEY_ENV).isEmpty() ? null : System.getenv(API_KEY_ENV);
+      String fromEnv = System.getenv(API_KEY_ENV);
+      if (fromEnv != null && fromEnv.isEmpty()) fromEnv = null;
       http = http.withTenants(withApiKeys(http.tenants(), apiKey, fromEnv));
       if (apiKey == null && fromEnv != null)
         org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info("tandem serve: clients must send the API key in {}"

@@ -87,15 +87,10 @@ class GracefulShutdownTest {
     ListAppender<ILoggingEvent> lines = new ListAppender<>();
     lines.start();
     logger.addAppender(lines);
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
     try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\n");
-        java.net.Socket socket = new java.net.Socket("127.0.0.1", Integer.parseInt(s.base.substring(s.base.lastIndexOf(':') + 1)))) {
-      // The start's readiness polls answered (a streamed answer counts until its end is handed over), no other request comes.
-      TestServer.eventually("the server has nothing in flight", () -> s.server.requestsInFlight() == 0);
-      String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
-      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-          + "Content-Length: " + body.length() + "\r\n\r\n" + body.substring(0, 10)).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      socket.getOutputStream().flush();
-      TestServer.eventually("the routes have the request", () -> s.server.requestsInFlight() == 1);
+        java.net.Socket socket = routed(s, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type:"
+            + " application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body.substring(0, 10))) {
       CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
           .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
       TestServer.eventually("the shutdown counted what is in flight", () -> {
@@ -124,6 +119,20 @@ class GracefulShutdownTest {
   }
 
   /**
+   * A connection to {@code s} on which {@code head} (a request's head and perhaps part of its body)
+   * was written and has reached the routes, the server having had nothing else in flight.
+   */
+  private static java.net.Socket routed(TestServer s, String head) throws Exception {
+    java.net.Socket socket = new java.net.Socket("127.0.0.1", Integer.parseInt(s.base.substring(s.base.lastIndexOf(':') + 1)));
+    // The start's readiness polls answered (a streamed answer counts until its end is handed over), no other request comes.
+    TestServer.eventually("the server has nothing in flight", () -> s.server.requestsInFlight() == 0);
+    socket.getOutputStream().write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    socket.getOutputStream().flush();
+    TestServer.eventually("the routes have the request", () -> s.server.requestsInFlight() == 1);
+    return socket;
+  }
+
+  /**
    * A request whose body never comes is still answered as the API answers, when the server's
    * termination deadline passes: a 503 with {@code Retry-After} and an error object (akka-http's own
    * was an empty 503), and not logged as an internal error with a stack trace.
@@ -135,12 +144,8 @@ class GracefulShutdownTest {
     lines.start();
     logger.addAppender(lines);
     try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 1s\n");
-        java.net.Socket socket = new java.net.Socket("127.0.0.1", Integer.parseInt(s.base.substring(s.base.lastIndexOf(':') + 1)))) {
-      TestServer.eventually("the server has nothing in flight", () -> s.server.requestsInFlight() == 0);
-      socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-          + "Content-Length: 30\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      socket.getOutputStream().flush();
-      TestServer.eventually("the routes have the request", () -> s.server.requestsInFlight() == 1);
+        java.net.Socket socket = routed(s, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+            + "\r\nContent-Length: 30\r\n\r\n")) {
       CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
           .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
       socket.setSoTimeout(30_000);
