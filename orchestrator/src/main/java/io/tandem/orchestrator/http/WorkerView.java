@@ -204,7 +204,7 @@ final class WorkerView {
 
   private CompletionStage<List<Report>> reports(Found found) {
     Map<Role, Receptionist.Listing> listings = found.listings();
-    Set<Address> silent = silentNodes(found);
+    java.util.function.Predicate<Address> silent = silentNodes();
     List<Report> listed = new ArrayList<>();
     List<CompletableFuture<WorkerStats>> asks = new ArrayList<>();
     listings.forEach((role, l) -> {
@@ -232,27 +232,21 @@ final class WorkerView {
   }
 
   /**
-   * The nodes of {@code found}'s workers that are not asked for figures: in a cluster, those the
-   * failure detector finds unreachable, and those downed or no longer members. This node's view of
-   * the membership, its receptionist and its death watch each hear of a removal on their own: a
-   * withdrawn worker of a node just removed (no longer unreachable) was still asked, until its death
-   * watch fired, and held the scrape for {@code worker-figures-timeout}.
+   * The nodes whose workers are not asked for figures (a worker's own node never is): none outside a
+   * cluster; in one, those the failure detector finds unreachable, and those downed or no longer
+   * members. This node's view of the membership, its receptionist and its death watch each hear of a
+   * removal on their own: a withdrawn worker of a node just removed (no longer unreachable) was still
+   * asked, until its death watch fired, and held the scrape for {@code worker-figures-timeout}.
    */
-  private Set<Address> silentNodes(Found found) {
-    if (!supply.clustered()) return Set.of();
+  private java.util.function.Predicate<Address> silentNodes() {
+    if (!supply.clustered()) return node -> false;
     ClusterEvent.CurrentClusterState state = Cluster.get(system).state();
-    Set<Address> members = new HashSet<>();
+    Set<Address> known = new HashSet<>();
     for (Member m : state.getMembers())
-      if (!m.status().equals(MemberStatus.down()) && !m.status().equals(MemberStatus.removed())) members.add(m.address());
-    for (Member m : state.getUnreachable()) members.remove(m.address());
-    Set<Address> silent = new HashSet<>();
-    found.listings().forEach((role, l) -> {
-      for (ActorRef<WorkerProtocol.Command> w : l.getAllServiceInstances(ServiceKeys.forRole(role)))
-        if (!w.path().address().hasLocalScope() && !members.contains(w.path().address())) silent.add(w.path().address());
-    });
-    for (ActorRef<WorkerProtocol.Command> w : found.draining().keySet())
-      if (!w.path().address().hasLocalScope() && !members.contains(w.path().address())) silent.add(w.path().address());
-    return silent;
+      if (!m.status().equals(MemberStatus.down()) && !m.status().equals(MemberStatus.removed())) known.add(m.address());
+    for (Member m : state.getUnreachable()) known.remove(m.address());
+    Address self = system.address();
+    return node -> !node.equals(self) && !known.contains(node);
   }
 
   /**
@@ -260,13 +254,13 @@ final class WorkerView {
    * not {@code reachable} as listed, or its node is {@code silent} ({@link #silentNodes}).
    */
   private void report(Role role, ActorRef<WorkerProtocol.Command> w, boolean draining, boolean reachable,
-      Set<Address> silent, List<Report> listed, List<CompletableFuture<WorkerStats>> asks) {
+      java.util.function.Predicate<Address> silent, List<Report> listed, List<CompletableFuture<WorkerStats>> asks) {
     Address node = w.path().address().hasLocalScope() ? system.address() : w.path().address();
     // Of a node the failure detector finds unreachable, or downed, nothing is known, a drain included:
     // a node whose actor system stopped may withdraw its workers moments before it goes silent, as a drain does.
     listed.add(new Report(role, node.getHost().isPresent() ? node.getHost().get() + ":" + node.getPort().get() : "local",
-        w.path().name(), null, draining && !silent.contains(node)));
-    asks.add(reachable && !silent.contains(node)
+        w.path().name(), null, draining && !silent.test(node)));
+    asks.add(reachable && !silent.test(node)
         ? AskPattern.<WorkerProtocol.Command, WorkerStats>ask(w, WorkerProtocol.GetStats::new, figuresTimeout, system.scheduler())
             .toCompletableFuture().exceptionally(t -> null)
         : CompletableFuture.completedFuture(null));
