@@ -29,7 +29,10 @@ public final class TrainDemoCommand implements Callable<Integer> {
 
   /** 2 layers, hidden 64: quick to train, and it slips on carries often enough to be worth guiding. */
   public static final TrainableDecoder.Shape2 SMALL = new TrainableDecoder.Shape2(0, 64, 256, 2, 4, 2, 1024);
-  /** 4 layers, hidden 192, 6 heads over 2 KV heads. */
+  /**
+   * 4 layers, hidden 192, 6 heads over 2 KV heads: the shape a large model is trained in from
+   * scratch; the committed one was then grown to 12 layers ({@code --large-layers 12}).
+   */
   public static final TrainableDecoder.Shape2 LARGE = new TrainableDecoder.Shape2(0, 192, 512, 4, 6, 2, 1024);
 
   @Option(names = "--out", required = true, description = "Folder to write small/ and large/ into.")
@@ -58,6 +61,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
 
   @Option(names = "--large-lr", defaultValue = "1.5e-3", description = "Peak learning rate of the large model. Default: ${DEFAULT-VALUE}.")
   float largeLr;
+
+  @Option(names = "--large-layers", description = "Layers of the large model. With --init-from a large model of "
+      + "fewer layers (a number that divides this one), it is grown by block expansion (LLaMA Pro): each layer copied, "
+      + "the copies' output projections zero, so training starts from what that model computes, and only the copies "
+      + "are trained. Default: the --init-from model's, else 4.")
+  Integer largeLayers;
 
   @Option(names = "--large-traces", defaultValue = "decisive", description = "What the large model learns to write: "
       + "decisive (verify once, both sums beside the verdict) or verifying (the first demo pair's traces: slips corrected "
@@ -116,7 +125,9 @@ public final class TrainDemoCommand implements Callable<Integer> {
             initFrom == null ? null : initFrom.resolve("small"), DemoTrainer.Traces.OVER_REFLECTING, slipRate, corrected, misreadRate, saveEvery, 1f));
       }
       if (!only.equals("small")) {
-        plans.add(new DemoTrainer.Plan("large", withVocab(LARGE, vocab), 16, largeLr, largeMinutes, largeSteps,
+        TrainableDecoder.Shape2 large = new TrainableDecoder.Shape2(vocab, LARGE.hidden(), LARGE.intermediate(),
+            largeLayers(), LARGE.heads(), LARGE.kvHeads(), LARGE.maxPositions());
+        plans.add(new DemoTrainer.Plan("large", large, 16, largeLr, largeMinutes, largeSteps,
             initFrom == null ? null : initFrom.resolve("large"), verifying ? DemoTrainer.Traces.VERIFYING : DemoTrainer.Traces.DECISIVE, slipRate, corrected, misreadRate, saveEvery,
             verdictWeight));
       }
@@ -151,6 +162,22 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
     return 0;
+  }
+
+  /** {@code --large-layers}, checked against the {@code --init-from} large model's layers, which it defaults to. */
+  private int largeLayers() throws java.io.IOException {
+    Integer init = null;
+    Path config = initFrom == null ? null : initFrom.resolve("large").resolve("config.json");
+    if (config != null && Files.isRegularFile(config)) {
+      com.fasterxml.jackson.databind.JsonNode layers = new ObjectMapper().readTree(config.toFile()).path("num_hidden_layers");
+      if (layers.canConvertToInt() && layers.asInt() > 0) init = layers.asInt();
+    }
+    if (largeLayers == null) return init != null ? init : LARGE.layers();
+    if (largeLayers < 1) throw new UsageError("--large-layers " + largeLayers + ": give at least 1");
+    if (init != null && largeLayers % init != 0)
+      throw new UsageError("--large-layers " + largeLayers + ": " + initFrom.resolve("large") + " has " + init
+          + " layers; give " + init + " to continue training it, or a multiple of " + init + " to grow it by block expansion");
+    return largeLayers;
   }
 
   private boolean given(String option) {

@@ -1,6 +1,7 @@
 package io.tandem.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -278,6 +279,18 @@ class CommandLineMistakesTest {
   }
 
   @Test
+  void aLargeModelGrownToALayerCountItsStartDoesNotDivideIsRefusedBeforeTraining(@TempDir Path tmp) throws Exception {
+    Files.createDirectories(tmp.resolve("init/large"));
+    Files.writeString(tmp.resolve("init/large/config.json"), "{\"num_hidden_layers\": 4}");
+    Result r = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--large-layers", "6", "--small-steps", "1", "--large-steps", "1");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem train-demo: --large-layers 6: " + tmp.resolve("init/large") + " has 4 layers; give 4 to continue"
+        + " training it, or a multiple of 4 to grow it by block expansion", r.err().strip());
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written, the small model not trained");
+  }
+
+  @Test
   void aLatencyProfileOfTheWrongShapeIsOneLineNamingTheFileTheKeyAndTheThreeKnownKeys(@TempDir Path tmp) throws Exception {
     String shape = "; a latency profile is {\"decode_ms_per_step\": MS, \"prefill_ms_per_token\": MS, \"batch_growth\": FRACTION}";
     Path script = LauncherIT.repo().resolve("ops/cluster/demo/small.json");
@@ -400,6 +413,7 @@ class CommandLineMistakesTest {
     refusals.put(concat(List.of("simulate", "--skip-takeover-above", "soon"), oneSession), "tandem simulate: --skip-takeover-above"
         + " must be a duration, like 30s, 500ms or 2m, got the string \"soon\"; or give off to never skip");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "0"), "tandem train-demo: --large-layers 0: give at least 1");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
         "tandem train-demo: --small-steps 5: give --small-steps or --small-minutes, not both (steps are reproducible, minutes depend on the machine)");

@@ -47,6 +47,8 @@ public final class TrainableDecoder implements AutoCloseable {
   private final Shape2 shape;
   private final NDManager manager;
   private final Map<String, NDArray> params = new LinkedHashMap<>();
+  /** Weights that keep a checkpoint's values while the blocks block expansion added are trained. */
+  private final java.util.Set<String> frozen = new java.util.HashSet<>();
   private final DecoderStack stack;
 
   /** Fresh weights, drawn as Hugging Face initialises Qwen2 (normal, std 0.02; norms 1; biases 0). */
@@ -84,18 +86,64 @@ public final class TrainableDecoder implements AutoCloseable {
     this.stack = new DecoderStack(hfConfig(shape, List.of()), manager, DataType.FLOAT32);
   }
 
-  /** Overwrites every weight with the one of the same name in {@code dir}'s safetensors (to continue training). */
+  /**
+   * Overwrites every weight with the one of the same name in {@code dir}'s safetensors (to continue
+   * training). A checkpoint of the same width with fewer layers, {@code L0} dividing this model's
+   * {@code L}, is grown by block expansion (LLaMA Pro, Wu et al. 2024, section 3.1): layer {@code i}
+   * is a copy of the checkpoint's layer {@code i / (L / L0)}, and in every copy but the first of
+   * each group {@code o_proj} and {@code down_proj} are zero, so the added blocks add nothing to the
+   * residual stream and the grown model computes what the checkpoint did until training moves them.
+   *
+   * @throws IllegalArgumentException if a weight's size differs from this shape's, or the
+   *     checkpoint's layer count does not divide this model's
+   */
   public void loadWeights(Path dir) {
     try (io.tandem.inference.hf.safetensors.SafetensorsReader reader =
         io.tandem.inference.hf.safetensors.SafetensorsReader.open(dir)) {
+      int layers0 = (int) reader.names().stream().filter(n -> n.matches("model\\.layers\\.\\d+\\.input_layernorm\\.weight")).count();
+      if (layers0 < 1 || shape.layers() % layers0 != 0)
+        throw new IllegalArgumentException(dir + " has " + layers0 + " layers; this model has " + shape.layers()
+            + ", which block expansion can grow only from a number of layers that divides it");
+      int group = shape.layers() / layers0;
+      java.util.regex.Pattern layerName = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(.+)");
       for (Map.Entry<String, NDArray> e : params.entrySet()) {
-        float[] values = reader.readFloats(e.getKey());
+        String name = e.getKey();
+        java.util.regex.Matcher m = layerName.matcher(name);
+        boolean added = false;
+        if (m.matches()) {
+          int layer = Integer.parseInt(m.group(1));
+          added = layer % group != 0;
+          name = "model.layers." + layer / group + "." + m.group(2);
+        }
+        float[] values = reader.readFloats(name);
         if (values.length != e.getValue().getShape().size())
-          throw new IllegalArgumentException(e.getKey() + " in " + dir + " has " + values.length
+          throw new IllegalArgumentException(name + " in " + dir + " has " + values.length
               + " values; this model's shape needs " + e.getValue().getShape());
+        if (added && (name.endsWith(".self_attn.o_proj.weight") || name.endsWith(".mlp.down_proj.weight")))
+          java.util.Arrays.fill(values, 0f);
         e.getValue().set(java.nio.FloatBuffer.wrap(values));
+        if (group > 1 && !added) {
+          // LLaMA Pro trains the added blocks only: what the checkpoint learnt stays as it was.
+          e.getValue().setRequiresGradient(false);
+          frozen.add(e.getKey());
+        }
       }
     }
+  }
+
+  /**
+   * The weights training updates: all of them, except after {@link #loadWeights} grew the model,
+   * when only the added blocks' (LLaMA Pro's recipe).
+   */
+  public Map<String, NDArray> trainableParameters() {
+    Map<String, NDArray> out = new LinkedHashMap<>(params);
+    out.keySet().removeAll(frozen);
+    return out;
+  }
+
+  /** Arrays the model's own manager holds: its weights, and whatever a forward pass wrongly left there. */
+  int heldArrays() {
+    return ((ai.djl.ndarray.BaseNDManager) manager).getManagedArrays().size();
   }
 
   public Shape2 shape() {
@@ -137,26 +185,36 @@ public final class TrainableDecoder implements AutoCloseable {
       return stack.ungroup(stack.attend(q, k, vv, mask, null, null), lead, t).reshape(b * t, (long) heads * hd);
     };
     for (int l = 0; l < shape.layers(); l++) {
-      x = stack.layer(l, fusedLayer(l), x, cosSin, attention, null);
+      x = stack.layer(l, fusedLayer(step, l), x, cosSin, attention, null);
     }
     // Tied: the embedding is the output projection.
     return stack.logits(x, params.get("model.norm.weight"), new LinearWeight.Dense(embedding), null).reshape(b, t, shape.vocabSize());
   }
 
-  /** Layer {@code l}'s weights fused as {@link DecoderWeights} lays them out, still attached to the trained ones. */
-  private DecoderWeights.Layer fusedLayer(int l) {
+  /**
+   * Layer {@code l}'s weights fused as {@link DecoderWeights} lays them out, still attached to the
+   * trained ones in autograd's graph; the fused arrays belong to {@code step} (a concat's result
+   * would otherwise join its first input's manager, the model's, and stay until the model closes:
+   * a megabyte per layer and step).
+   */
+  private DecoderWeights.Layer fusedLayer(NDManager step, int l) {
     String p = "model.layers." + l + ".";
     String a = p + "self_attn.";
     return new DecoderWeights.Layer(
         params.get(p + "input_layernorm.weight"),
         new LinearWeight.Dense(
-            NDArrays.concat(new NDList(params.get(a + "q_proj.weight"), params.get(a + "k_proj.weight"), params.get(a + "v_proj.weight"))),
-            NDArrays.concat(new NDList(params.get(a + "q_proj.bias"), params.get(a + "k_proj.bias"), params.get(a + "v_proj.bias")))),
+            inStep(step, NDArrays.concat(new NDList(params.get(a + "q_proj.weight"), params.get(a + "k_proj.weight"), params.get(a + "v_proj.weight")))),
+            inStep(step, NDArrays.concat(new NDList(params.get(a + "q_proj.bias"), params.get(a + "k_proj.bias"), params.get(a + "v_proj.bias"))))),
         null,
         new LinearWeight.Dense(params.get(a + "o_proj.weight")),
         params.get(p + "post_attention_layernorm.weight"),
-        new LinearWeight.Dense(NDArrays.concat(new NDList(params.get(p + "mlp.gate_proj.weight"), params.get(p + "mlp.up_proj.weight")))),
+        new LinearWeight.Dense(inStep(step, NDArrays.concat(new NDList(params.get(p + "mlp.gate_proj.weight"), params.get(p + "mlp.up_proj.weight"))))),
         new LinearWeight.Dense(params.get(p + "mlp.down_proj.weight")));
+  }
+
+  private static NDArray inStep(NDManager step, NDArray a) {
+    a.attach(step);
+    return a;
   }
 
   /**

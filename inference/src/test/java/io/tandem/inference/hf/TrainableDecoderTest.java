@@ -73,6 +73,58 @@ class TrainableDecoderTest {
   }
 
   @Test
+  void aModelGrownByBlockExpansionComputesWhatItsCheckpointDidAndTrainsOnlyTheAddedBlocks(@TempDir Path dir) throws Exception {
+    TrainableDecoder.Shape2 grown = new TrainableDecoder.Shape2(40, 48, 96, 6, 6, 2, 128);
+    long[] ids = java.util.Arrays.stream(TOKENS).asLongStream().toArray();
+    try (TrainableDecoder model = new TrainableDecoder(SHAPE, 11);
+        TrainableDecoder deeper = new TrainableDecoder(grown, 12);
+        NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
+      trainSteps(model, m, 3);
+      model.save(dir, List.of(2), null);
+      deeper.loadWeights(dir);
+      float[] before = model.forward(m, m.create(ids, new Shape(1, ids.length))).toFloatArray();
+      assertArrayEquals(before, deeper.forward(m, m.create(ids, new Shape(1, ids.length))).toFloatArray(), 1e-5f,
+          "the added blocks add nothing to the residual stream until they are trained");
+      // LLaMA Pro's layout: layers 0 and 3 are the checkpoint's, 1-2 and 4-5 the added copies.
+      assertEquals(java.util.Set.of(1, 2, 4, 5), deeper.trainableParameters().keySet().stream()
+          .map(n -> Integer.parseInt(n.split("\\.")[2])).collect(java.util.stream.Collectors.toSet()));
+      Map<String, float[]> frozen = new LinkedHashMap<>();
+      for (Map.Entry<String, NDArray> e : deeper.parameters().entrySet()) {
+        if (!deeper.trainableParameters().containsKey(e.getKey())) frozen.put(e.getKey(), e.getValue().toFloatArray());
+      }
+      assertTrue(frozen.containsKey("model.embed_tokens.weight") && frozen.containsKey("model.layers.3.mlp.down_proj.weight"));
+      trainSteps(deeper, m, 3);
+      for (Map.Entry<String, float[]> e : frozen.entrySet()) {
+        assertArrayEquals(e.getValue(), deeper.parameters().get(e.getKey()).toFloatArray(), 0f, e.getKey() + " is frozen");
+      }
+      assertTrue(deeper.parameters().get("model.layers.4.mlp.down_proj.weight").abs().max().getFloat() > 0,
+          "training moved an added block's output projection off zero");
+    }
+  }
+
+  @Test
+  void aForwardAndBackwardPassLeavesNothingInTheModelsOwnManager() throws Exception {
+    try (TrainableDecoder model = new TrainableDecoder(SHAPE, 11)) {
+      gradients(model, false);
+      int held = model.heldArrays();
+      for (int i = 0; i < 3; i++) gradients(model, false);
+      assertEquals(held, model.heldArrays(), "arrays a step made stay with the step (the fused q/k/v and gate/up"
+          + " weights leaked a megabyte per layer and step when they did not)");
+    }
+  }
+
+  @Test
+  void aCheckpointWhoseLayersDoNotDivideTheModelsIsRefused(@TempDir Path dir) throws Exception {
+    try (TrainableDecoder model = new TrainableDecoder(SHAPE, 11);
+        TrainableDecoder five = new TrainableDecoder(new TrainableDecoder.Shape2(40, 48, 96, 5, 6, 2, 128), 12)) {
+      model.save(dir, List.of(2), null);
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> five.loadWeights(dir));
+      assertTrue(e.getMessage().contains("has 2 layers; this model has 5"), e.getMessage());
+    }
+  }
+
+  @Test
   void paddingAtTheEndOfARowDoesNotChangeTheLogitsBeforeIt() {
     try (TrainableDecoder model = new TrainableDecoder(SHAPE, 3);
         NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
@@ -148,7 +200,7 @@ class TrainableDecoderTest {
           gc.backward(l);
           loss = l.getFloat();
         }
-        for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+        for (Map.Entry<String, NDArray> e : model.trainableParameters().entrySet()) {
           NDArray g = e.getValue().getGradient();
           g.attach(step);
           adam.update(e.getKey(), e.getValue(), g);

@@ -151,7 +151,10 @@ public final class DemoTrainer {
     try (TrainableDecoder model = new TrainableDecoder(plan.shape(), seed);
         NDManager root = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
       if (plan.init() != null) model.loadWeights(plan.init());
-      log.printf("train-demo: %s, %,d parameters, batch %d, lr %.1e, %s%s%n", plan.name(), model.parameterCount(),
+      long trained = model.trainableParameters().values().stream().mapToLong(a -> a.getShape().size()).sum();
+      log.printf("train-demo: %s, %,d parameters%s, batch %d, lr %.1e, %s%s%n", plan.name(), model.parameterCount(),
+          trained == model.parameterCount() ? ""
+              : String.format(" (%,d trained: the blocks block expansion added, LLaMA Pro's recipe)", trained),
           plan.batch(), plan.learningRate(), plan.init() == null ? "" : "continuing " + plan.init() + ", ",
           plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step") : plan.minutes() + " minutes");
       long t0 = System.nanoTime();
@@ -225,7 +228,7 @@ public final class DemoTrainer {
           }
           Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
           float largest = 0;
-          for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+          for (Map.Entry<String, NDArray> e : model.trainableParameters().entrySet()) {
             NDArray grad = e.getValue().getGradient();
             grad.attach(scope);
             grads.put(e.getKey(), grad);
