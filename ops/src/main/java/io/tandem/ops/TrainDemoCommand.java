@@ -35,6 +35,9 @@ public final class TrainDemoCommand implements Callable<Integer> {
    */
   public static final TrainableDecoder.Shape2 LARGE = new TrainableDecoder.Shape2(0, 192, 512, 4, 6, 2, 1024);
 
+  /** The deepest large model train-demo makes: 64 layers of this width are 25M weights, hours a step away from useful. */
+  static final int MAX_LARGE_LAYERS = 64;
+
   @Option(names = "--out", required = true, description = "Folder to write small/ and large/ into.")
   Path out;
 
@@ -109,6 +112,22 @@ public final class TrainDemoCommand implements Callable<Integer> {
         throw new UsageError("--" + role + "-steps " + (role.equals("small") ? smallSteps : largeSteps) + ": give --" + role
             + "-steps or --" + role + "-minutes, not both (steps are reproducible, minutes depend on the machine)");
     }
+    // A flag of the model --only leaves out would be dropped without a word, a mistake in it unseen.
+    List<String> largeFlags = List.of("--large-steps", "--large-minutes", "--large-lr", "--large-layers", "--large-traces",
+        "--slip", "--corrected", "--misread", "--verdict-weight");
+    List<String> smallFlags = List.of("--small-steps", "--small-minutes", "--small-lr");
+    for (String flag : only.equals("small") ? largeFlags : only.equals("large") ? smallFlags : List.<String>of()) {
+      if (given(flag))
+        throw new UsageError(flag + " is for the " + (only.equals("small") ? "large" : "small") + " model, which --only "
+            + only + " does not train: drop it, or train both");
+    }
+    if (initFrom != null) {
+      for (String role : only.equals("both") ? List.of("small", "large") : List.of(only)) {
+        if (!Files.isDirectory(initFrom.resolve(role)))
+          throw new UsageError("--init-from " + initFrom + ": it has no " + role + "/ folder, the " + role
+              + " model to continue (give the folder holding small/ and large/, as --out writes them)");
+      }
+    }
     if (!List.of("decisive", "verifying").contains(largeTraces))
       throw new UsageError("--large-traces " + largeTraces + ": give decisive or verifying");
     boolean verifying = largeTraces.equals("verifying");
@@ -154,9 +173,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
     root.put("corrected", corrected);
     root.put("misread", misreadRate);
     root.put("verdict_weight", verdictWeight);
+    if (initFrom != null) root.put("init_from", initFrom.toString());
     ArrayNode runs = root.putArray("runs");
-    for (DemoTrainer.Report r : reports) {
-      runs.addObject().put("model", r.name()).put("parameters", r.parameters()).put("steps", r.steps())
+    for (int i = 0; i < reports.size(); i++) {
+      DemoTrainer.Report r = reports.get(i);
+      runs.addObject().put("model", r.name()).put("layers", plans.get(i).shape().layers()).put("parameters", r.parameters()).put("steps", r.steps())
           .put("minutes", Math.round(r.minutes() * 100) / 100.0).put("first_loss", r.firstLoss())
           .put("final_loss", r.finalLoss()).put("examples", r.examples());
     }
@@ -173,7 +194,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
       if (layers.canConvertToInt() && layers.asInt() > 0) init = layers.asInt();
     }
     if (largeLayers == null) return init != null ? init : LARGE.layers();
-    if (largeLayers < 1) throw new UsageError("--large-layers " + largeLayers + ": give at least 1");
+    if (largeLayers < 1 || largeLayers > MAX_LARGE_LAYERS)
+      throw new UsageError("--large-layers " + largeLayers + ": give 1 to " + MAX_LARGE_LAYERS);
     if (init != null && largeLayers % init != 0)
       throw new UsageError("--large-layers " + largeLayers + ": " + initFrom.resolve("large") + " has " + init
           + " layers; give " + init + " to continue training it, or a multiple of " + init + " to grow it by block expansion");

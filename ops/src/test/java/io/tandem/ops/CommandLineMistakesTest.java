@@ -281,6 +281,7 @@ class CommandLineMistakesTest {
   @Test
   void aLargeModelGrownToALayerCountItsStartDoesNotDivideIsRefusedBeforeTraining(@TempDir Path tmp) throws Exception {
     Files.createDirectories(tmp.resolve("init/large"));
+    Files.createDirectories(tmp.resolve("init/small"));
     Files.writeString(tmp.resolve("init/large/config.json"), "{\"num_hidden_layers\": 4}");
     Result r = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
         "--large-layers", "6", "--small-steps", "1", "--large-steps", "1");
@@ -288,6 +289,13 @@ class CommandLineMistakesTest {
     assertEquals("tandem train-demo: --large-layers 6: " + tmp.resolve("init/large") + " has 4 layers; give 4 to continue"
         + " training it, or a multiple of 4 to grow it by block expansion", r.err().strip());
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written, the small model not trained");
+
+    Result noLarge = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init/large").toString(),
+        "--only", "large", "--large-steps", "1");
+    assertEquals(2, noLarge.exit(), noLarge.err());
+    assertEquals("tandem train-demo: --init-from " + tmp.resolve("init/large") + ": it has no large/ folder, the large model to"
+        + " continue (give the folder holding small/ and large/, as --out writes them)", noLarge.err().strip());
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
   }
 
   @Test
@@ -413,7 +421,12 @@ class CommandLineMistakesTest {
     refusals.put(concat(List.of("simulate", "--skip-takeover-above", "soon"), oneSession), "tandem simulate: --skip-takeover-above"
         + " must be a duration, like 30s, 500ms or 2m, got the string \"soon\"; or give off to never skip");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
-    refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "0"), "tandem train-demo: --large-layers 0: give at least 1");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "0"), "tandem train-demo: --large-layers 0: give 1 to 64");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "1200"), "tandem train-demo: --large-layers 1200: give 1 to 64");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "small", "--large-layers", "-3"),
+        "tandem train-demo: --large-layers is for the large model, which --only small does not train: drop it, or train both");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "large", "--small-lr", "1e-3"),
+        "tandem train-demo: --small-lr is for the small model, which --only large does not train: drop it, or train both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
         "tandem train-demo: --small-steps 5: give --small-steps or --small-minutes, not both (steps are reproducible, minutes depend on the machine)");

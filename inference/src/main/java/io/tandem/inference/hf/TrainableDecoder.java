@@ -49,6 +49,8 @@ public final class TrainableDecoder implements AutoCloseable {
   private final Map<String, NDArray> params = new LinkedHashMap<>();
   /** Weights that keep a checkpoint's values while the blocks block expansion added are trained. */
   private final java.util.Set<String> frozen = new java.util.HashSet<>();
+  /** The layers of the checkpoint {@link #loadWeights} grew this model from; 0 if it did not grow it. */
+  private int grownFrom;
   private final DecoderStack stack;
 
   /** Fresh weights, drawn as Hugging Face initialises Qwen2 (normal, std 0.02; norms 1; biases 0). */
@@ -105,6 +107,7 @@ public final class TrainableDecoder implements AutoCloseable {
         throw new IllegalArgumentException(dir + " has " + layers0 + " layers; this model has " + shape.layers()
             + ", which block expansion can grow only from a number of layers that divides it");
       int group = shape.layers() / layers0;
+      grownFrom = group > 1 ? layers0 : 0;
       java.util.regex.Pattern layerName = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(.+)");
       for (Map.Entry<String, NDArray> e : params.entrySet()) {
         String name = e.getKey();
@@ -139,6 +142,11 @@ public final class TrainableDecoder implements AutoCloseable {
     Map<String, NDArray> out = new LinkedHashMap<>(params);
     out.keySet().removeAll(frozen);
     return out;
+  }
+
+  /** The layers of the checkpoint this model was grown from by {@link #loadWeights}, or 0. */
+  public int grownFrom() {
+    return grownFrom;
   }
 
   /** Arrays the model's own manager holds: its weights, and whatever a forward pass wrongly left there. */

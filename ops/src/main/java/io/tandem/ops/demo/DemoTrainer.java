@@ -155,7 +155,9 @@ public final class DemoTrainer {
       log.printf("train-demo: %s, %,d parameters%s, batch %d, lr %.1e, %s%s%n", plan.name(), model.parameterCount(),
           trained == model.parameterCount() ? ""
               : String.format(" (%,d trained: the blocks block expansion added, LLaMA Pro's recipe)", trained),
-          plan.batch(), plan.learningRate(), plan.init() == null ? "" : "continuing " + plan.init() + ", ",
+          plan.batch(), plan.learningRate(), plan.init() == null ? ""
+              : model.grownFrom() > 0 ? "growing " + plan.init() + " from " + model.grownFrom() + " to " + plan.shape().layers() + " layers, "
+              : "continuing " + plan.init() + ", ",
           plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step") : plan.minutes() + " minutes");
       long t0 = System.nanoTime();
       double budgetNanos = plan.minutes() * 60e9;
