@@ -80,6 +80,8 @@ final class ApiRoutes extends AllDirectives {
    * connection: a completion received before the shutdown began is served, one received after is a
    * 503. Read where the routes run, the flag could already be set for a request received before it
    * (a CI run under load refused one whose body was still coming), which the shutdown's line then did not count.
+   * {@link OpenConnections#track} sets it just before it counts the request as in flight: read any
+   * later (a CI run read it one stage downstream), a shutdown could count the request and see it refused.
    */
   static final akka.http.javadsl.model.AttributeKey<Boolean> RECEIVED_DRAINING =
       akka.http.javadsl.model.AttributeKey.create("tandem-received-draining", Boolean.class);

@@ -99,8 +99,11 @@ final class OpenConnections {
           return NotUsed.getInstance();
         })
         .map(r -> {
+          // Whether the server drained when the request came, read before it is counted as in flight:
+          // a shutdown that counts it has not refused it (ApiRoutes.RECEIVED_DRAINING).
+          boolean receivedDraining = draining.getAsBoolean();
           connection.received();
-          return r;
+          return r.addAttribute(ApiRoutes.RECEIVED_DRAINING, receivedDraining);
         })
         .via(handler)
         .map(connection::responding)

@@ -143,7 +143,7 @@ public final class TandemHttpServer {
       return connections.track(Flow.<HttpRequest>create()
           .map(r -> {
             client.requested(r);
-            return withPath(r).addAttribute(ClientConnection.KEY, client).addAttribute(ApiRoutes.RECEIVED_DRAINING, draining);
+            return withPath(r).addAttribute(ClientConnection.KEY, client);
           })
           .watchTermination((m, done) -> {
             done.whenComplete((d, t) -> client.requestsEnded(t));
