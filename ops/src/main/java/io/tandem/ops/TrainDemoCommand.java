@@ -122,6 +122,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
             + only + " does not train: drop it, or train both");
     }
     if (initFrom != null) {
+      if (!Files.isDirectory(initFrom))
+        throw new UsageError("--init-from " + initFrom + ": no such folder (give the folder holding small/ and large/, as --out writes them)");
       for (String role : only.equals("both") ? List.of("small", "large") : List.of(only)) {
         if (!Files.isDirectory(initFrom.resolve(role)))
           throw new UsageError("--init-from " + initFrom + ": it has no " + role + "/ folder, the " + role
@@ -173,7 +175,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     root.put("corrected", corrected);
     root.put("misread", misreadRate);
     root.put("verdict_weight", verdictWeight);
-    if (initFrom != null) root.put("init_from", initFrom.toString());
+    if (initFrom != null) root.put("init_from", initFrom.toAbsolutePath().normalize().toString());
     ArrayNode runs = root.putArray("runs");
     for (int i = 0; i < reports.size(); i++) {
       DemoTrainer.Report r = reports.get(i);

@@ -422,6 +422,8 @@ class CommandLineMistakesTest {
         + " must be a duration, like 30s, 500ms or 2m, got the string \"soon\"; or give off to never skip");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "0"), "tandem train-demo: --large-layers 0: give 1 to 64");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--init-from", "/no/such/init"),
+        "tandem train-demo: --init-from /no/such/init: no such folder (give the folder holding small/ and large/, as --out writes them)");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "1200"), "tandem train-demo: --large-layers 1200: give 1 to 64");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "small", "--large-layers", "-3"),
         "tandem train-demo: --large-layers is for the large model, which --only small does not train: drop it, or train both");
