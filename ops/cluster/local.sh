@@ -370,6 +370,13 @@ restart() {
     echo "local.sh: cluster port $(cluster_port_of "$node") of $node is still in use on 127.0.0.1; stop what holds it, then restart $node" >&2
     exit 1
   fi
+  # As up checks: an orchestrator that cannot bind its HTTP port would die after loading.
+  case "$node" in orchestrator*)
+    if listening "$(http_port_of "$node")"; then
+      echo "local.sh: HTTP port $(http_port_of "$node") of $node is in use on 127.0.0.1; stop what holds it, then restart $node" >&2
+      exit 1
+    fi ;;
+  esac
   # Where each running orchestrator's log ends now: the line that offers the new node's workers
   # comes after it. (Readiness alone would count the workers of the node's previous incarnation.)
   local -A mark=()
@@ -378,12 +385,16 @@ restart() {
       if alive "$o"; then mark[$o]=$(wc -l <"$dir/$o.log"); fi
     done ;;
   esac
+  local from; from=$(($(wc -l <"$dir/$node.log" 2>/dev/null || echo 0) + 1))
   start_node "$node" ">>"
   # The directory's line comes as the node is up; the workers' registrations follow, which readiness sees.
   await_offered "$node" mark
   local stopped=()
   for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
   if [ ${#stopped[@]} -gt 0 ]; then
+    # Nothing else can be waited for, so at least the node itself must be up: an orchestrator
+    # answering on its HTTP port, a worker serving its model.
+    await_started "$node" "$from"
     echo "local.sh: $node restarted; ${stopped[*]} not running, so the cluster is not ready until it runs again (local.sh restart ${stopped[0]})"
     return
   fi
@@ -391,6 +402,31 @@ restart() {
   local port="$http_port"
   [ "$node" = orchestrator2 ] && port="$(http_port_of orchestrator2)"
   echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$port/"
+}
+
+# Waits until node $1 is up by itself, whatever the others do: an orchestrator answers GET
+# /health/live on its HTTP port, a worker has logged (from line $2 of its log on) that it serves its
+# model. If it exits first, or is not up within the start-up time-out, shows the end of its log and exits 1.
+await_started() {
+  local node="$1" from="$2" deadline=$((SECONDS + up_timeout))
+  while true; do
+    if ! alive "$node"; then
+      echo "local.sh: $node exited; the end of its log ($dir/$node.log):" >&2
+      tail -5 "$dir/$node.log" >&2
+      exit 1
+    fi
+    case "$node" in
+      orchestrator*)
+        [ "$(curl -sS -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(http_port_of "$node")/health/live" 2>/dev/null)" = 200 ] \
+          && return ;;
+      *) tail -n "+$from" "$dir/$node.log" | grep -q ' worker .* serving ' && return ;;
+    esac
+    if [ $SECONDS -ge "$deadline" ]; then
+      echo "local.sh: $node is running but not up after $up_timeout s; see $dir/$node.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
 }
 
 # Waits until every orchestrator in the map named $2 (orchestrator -> its log's length before the

@@ -202,6 +202,30 @@ class LocalClusterScriptIT {
       assertEquals(2, which.exit(), which.output());
       assertEquals("local.sh: restart nobody: no such node in this cluster; give one of orchestrator small large",
           which.output().strip());
+
+      // Every node crashed; the README's recovery starts the orchestrator first. A restart that
+      // cannot bind the HTTP port says so instead of "restarted"; one that can returns once the
+      // orchestrator answers, though its workers are still down.
+      for (String node : List.of("orchestrator", "small", "large")) {
+        ProcessHandle process = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve(node + ".pid")).strip()))
+            .orElseThrow();
+        process.destroyForcibly();
+        process.onExit().get(30, TimeUnit.SECONDS);
+      }
+      try (java.net.ServerSocket taken = new java.net.ServerSocket(http, 50, java.net.InetAddress.getLoopbackAddress())) {
+        Run refused = run(same, "restart", "orchestrator");
+        assertEquals(1, refused.exit(), refused.output());
+        assertTrue(refused.output().contains("local.sh: HTTP port " + http + " of orchestrator is in use on 127.0.0.1;"),
+            refused.output());
+        assertFalse(refused.output().contains("restarted"), refused.output());
+      }
+      Run alone = run(same, "restart", "orchestrator");
+      assertEquals(0, alone.exit(), alone.output());
+      assertTrue(alone.output().contains("local.sh: orchestrator restarted; small large not running"), alone.output());
+      HttpResponse<String> live = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+          URI.create("http://127.0.0.1:" + http + "/health/live")).timeout(Duration.ofSeconds(10)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, live.statusCode(), live.body());
     } finally {
       run(same, "down");
     }

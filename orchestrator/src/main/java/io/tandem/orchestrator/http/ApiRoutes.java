@@ -74,6 +74,14 @@ final class ApiRoutes extends AllDirectives {
   private final WorkerView workers;
   private final CompletionService completions;
   private final BooleanSupplier draining;
+  /** Every request body still arriving flows through it; {@link #endBodyReads} fails them all. */
+  private final akka.stream.SharedKillSwitch bodyReads = akka.stream.KillSwitches.shared("tandem-request-bodies");
+  /**
+   * What a body still arriving at the shutdown deadline fails with, and its client reads: the
+   * server's doing, so not taken for the client's leaving when akka-http, its body cut off, then
+   * closes the connection (this very instance, for {@link #exceptions}).
+   */
+  private final ApiError bodyReadEnded;
 
   /**
    * Whether the server was draining when the request was received (its head read), set per
@@ -96,6 +104,7 @@ final class ApiRoutes extends AllDirectives {
     this.workers = workers;
     this.completions = completions;
     this.draining = draining;
+    this.bodyReadEnded = ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
   }
 
   /**
@@ -244,10 +253,14 @@ final class ApiRoutes extends AllDirectives {
    * x-gzip}, which RFC 9110, section 8.4.1.3, says to take as gzip) or {@code deflate}; the limits
    * hold for the bytes sent and for what they decode to.
    *
-   * @throws ApiError 413 for a {@code Content-Length} over the limit; 415 for a body compressed
-   *     more than once ({@code gzip, gzip}), where akka-http would undo only the first coding
+   * @throws ApiError 415 for a body that is not sent as {@code application/json} (vLLM's
+   *     {@code validate_json_request}; a {@code text/plain} or form POST is also a request a web page
+   *     may send to any server without a CORS preflight); 413 for a {@code Content-Length} over the limit;
+   *     415 for a body compressed more than once ({@code gzip, gzip}), where akka-http would undo
+   *     only the first coding
    */
   private Route body(HttpRequest request, java.util.function.Function<HttpEntity.Strict, Route> inner) {
+    requireJson(request.entity().getContentType());
     if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
     // Every Content-Encoding line, as one list (RFC 9110, section 5.3); one akka-http could not parse
     // ("gzip,", "gzip;q=1") is still there, raw.
@@ -270,12 +283,50 @@ final class ApiRoutes extends AllDirectives {
           + " uncompressed, or with gzip (x-gzip) or deflate");
     };
     // akka-http decodes by the first coding of the first line: make the one coding left the only one.
+    // A body still arriving reads through bodyReads, which the shutdown deadline ends (endBodyReads).
     return mapRequest(r -> {
           HttpRequest plain = r.removeHeader("Content-Encoding");
+          if (!plain.entity().isStrict()) plain = plain.withEntity(throughBodyReads(plain.entity()));
           return coding == null ? plain : plain.addHeader(ContentEncoding.create(coding));
         },
         () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
             settings.maxBodyBytes(), inner)));
+  }
+
+  /** The entity with its bytes read through {@link #bodyReads}, its length and type as they were. */
+  private akka.http.javadsl.model.RequestEntity throughBodyReads(akka.http.javadsl.model.RequestEntity entity) {
+    akka.stream.javadsl.Source<akka.util.ByteString, ?> bytes = entity.getDataBytes().via(bodyReads.<akka.util.ByteString>flow());
+    return entity.getContentLengthOption().isPresent()
+        ? akka.http.javadsl.model.HttpEntities.create(entity.getContentType(), entity.getContentLengthOption().getAsLong(), bytes)
+        : akka.http.javadsl.model.HttpEntities.createChunked(entity.getContentType(), bytes);
+  }
+
+  /**
+   * Ends every request body still arriving, at the server's shutdown deadline: each such request
+   * is answered 503 "the server is shutting down" (with {@code Retry-After}) by its route, while its
+   * connection is still open, as a request still running is ended there. Left to akka-http's own
+   * termination deadline, the answer raced the connection's close, and a client on a busy machine
+   * read a reset instead.
+   */
+  void endBodyReads() {
+    bodyReads.abort(bodyReadEnded);
+  }
+
+  /**
+   * Refuses a body whose Content-Type is not {@code application/json}, with a 415. Its parameters
+   * are not read, as vLLM's are not: the body is read as UTF-8 whatever charset it names, and a byte
+   * that is not UTF-8 is a 400 ({@link Json#text}).
+   */
+  private static void requireJson(ContentType type) {
+    akka.http.javadsl.model.MediaType media = type.mediaType();
+    boolean json = media.mainType().equalsIgnoreCase("application") && media.subType().equalsIgnoreCase("json");
+    // A body sent without a Content-Type reaches the routes as application/octet-stream.
+    String given = media.equals(MediaTypes.APPLICATION_OCTET_STREAM) ? "none (or application/octet-stream)"
+        : "'" + CompletionRequest.clip(type.toString()) + "'";
+    if (!json)
+      throw new ApiError(415, "invalid_request_error", null, "unsupported_media_type", "Unsupported Media Type: only"
+          + " 'application/json' is allowed, the request's Content-Type is " + given
+          + "; send the JSON body with the header Content-Type: application/json", 0);
   }
 
   /** The 415 for a body whose Content-Encoding this server cannot undo: "the request body's Content-Encoding {@code what}". */
@@ -454,7 +505,8 @@ final class ApiRoutes extends AllDirectives {
         // The server's failure for a client that left before its answer (while its prompt was counted)
         // goes to nobody: a 499, as nginx logs it. (A connection whose body timed out counts as
         // closed too, while its client waits for the 408.)
-        .match(ApiError.class, e -> complete(e.status() >= 500 && gone(request) ? clientClosed(log) : error(e, log)))
+        .match(ApiError.class, e -> complete(e.status() >= 500 && e != bodyReadEnded && gone(request) ? clientClosed(log)
+            : error(e, log)))
         .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
         .build();
   }

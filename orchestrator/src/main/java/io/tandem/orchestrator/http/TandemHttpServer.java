@@ -241,6 +241,7 @@ public final class TandemHttpServer {
             + " \"the server is shutting down\" (a stream: an error event and [DONE])",
             Plural.count(tenants.inFlight(), "request"));
         completions.endAll("the server is shutting down");
+        routes.endBodyReads();
       }
       if (now > cut) {
         LOG.warn("tandem serve: {} and {} still open {} ms after the shutdown deadline; closing",

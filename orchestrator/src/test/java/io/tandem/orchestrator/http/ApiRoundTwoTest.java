@@ -319,7 +319,7 @@ class ApiRoundTwoTest {
     long t0 = System.nanoTime();
     java.util.concurrent.CompletableFuture<HttpResponse<String>> r = server.http.sendAsync(java.net.http.HttpRequest.newBuilder(
             java.net.URI.create(server.base + "/v1/chat/completions")).header("Authorization", "Bearer " + KEY)
-        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+        .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(
             "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"small\"}}"))
         .build(), HttpResponse.BodyHandlers.ofString());
     // Steps pass one at a time, the last well after akka-http's own timeouts would have fired.
@@ -349,6 +349,50 @@ class ApiRoundTwoTest {
       char[] buf = new char[4096];
       int n = reader.read(buf);
       assertTrue(new String(buf, 0, Math.max(0, n)).contains("\"error\""), new String(buf, 0, Math.max(0, n)));
+    }
+  }
+
+  // Bodies that are not JSON by their Content-Type.
+
+  /** The status line and body of a POST to {@code path} with {@code contentType} (no header when null), over a raw socket. */
+  private static String[] posted(String path, String contentType, byte[] body) throws Exception {
+    try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
+      socket.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+          + (contentType == null ? "" : "\r\nContent-Type: " + contentType) + "\r\nContent-Length: " + body.length
+          + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      socket.getOutputStream().write(body);
+      String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      return new String[] {answer.substring(0, answer.indexOf("\r\n")), answer.substring(answer.indexOf("\r\n\r\n") + 4)};
+    }
+  }
+
+  @Test
+  void aBodyNotSentAsJsonIs415AsVllmAnswersItAndNothingRuns() throws Exception {
+    byte[] body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}".getBytes(StandardCharsets.UTF_8);
+    double received = server.count("tandem:prompt_tokens_total");
+    // text/plain and a form are what a web page may POST anywhere without a CORS preflight.
+    java.util.Map<String, String> refused = new java.util.LinkedHashMap<>();
+    refused.put("text/plain", "'text/plain'");
+    refused.put("text/plain;charset=UTF-8", "'text/plain; charset=UTF-8'");
+    refused.put("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'");
+    refused.put("multipart/form-data; boundary=x", "'multipart/form-data; boundary=x'");
+    refused.put(null, "none (or application/octet-stream)");
+    for (var c : refused.entrySet()) {
+      for (String path : new String[] {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize"}) {
+        String[] r = posted(path, c.getKey(), body);
+        assertEquals("HTTP/1.1 415 Unsupported Media Type", r[0], c.getKey() + " " + path + ": " + r[1]);
+        JsonNode e = JSON.readTree(r[1]).get("error");
+        assertEquals("unsupported_media_type", e.get("code").asText(), r[1]);
+        assertEquals("Unsupported Media Type: only 'application/json' is allowed, the request's Content-Type is "
+            + c.getValue() + "; send the JSON body with the header Content-Type: application/json", e.get("message").asText());
+      }
+    }
+    assertEquals(received, server.count("tandem:prompt_tokens_total"), "no refused body ran");
+    // Parameters are not read, as vLLM reads none: the body is UTF-8 whatever it says.
+    for (String type : new String[] {"application/json", "Application/JSON", "application/json; charset=utf-8",
+        "application/json;charset=UTF-8", "application/json; charset=latin-1"}) {
+      String[] r = posted("/v1/chat/completions", type, body);
+      assertEquals("HTTP/1.1 200 OK", r[0], type + ": " + r[1]);
     }
   }
 

@@ -119,7 +119,7 @@ class CorsTest {
       assertTrue(noKey.body().contains("\"error\""), noKey.body());
 
       HttpResponse<String> bad = send(server, "POST", "/v1/chat/completions", "{\"messages\": 3}", "Origin", PAGE,
-          "Authorization", "Bearer sk-web");
+          "Authorization", "Bearer sk-web", "Content-Type", "application/json");
       assertEquals(400, bad.statusCode(), bad.body());
       assertEquals("*", allowOrigin(bad).orElseThrow());
 

@@ -52,7 +52,7 @@ class TenantLimitsTest {
   private CompletableFuture<HttpResponse<String>> postAsync(String key, int maxTokens) {
     return server.http.sendAsync(HttpRequest.newBuilder(URI.create(server.base + "/v1/chat/completions"))
         .POST(HttpRequest.BodyPublishers.ofString(String.format(BODY, maxTokens)))
-        .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        .header("Content-Type", "application/json").header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
