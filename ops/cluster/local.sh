@@ -393,10 +393,19 @@ restart() {
   for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
   if [ ${#stopped[@]} -gt 0 ]; then
     # Nothing else can be waited for, so at least the node itself must be up: an orchestrator
-    # answering on its HTTP port, a worker serving its model.
+    # answering on its HTTP port, a worker serving its model. What is not running is told after
+    # that wait (a node may have gone meanwhile).
     await_started "$node" "$from"
-    echo "local.sh: $node restarted; ${stopped[*]} not running, so the cluster is not ready until it runs again (local.sh restart ${stopped[0]})"
-    return
+    stopped=()
+    for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
+    if [ ${#stopped[@]} -gt 0 ]; then
+      local again="" verb="runs"
+      for o in "${stopped[@]}"; do again="$again, local.sh restart $o"; done
+      [ ${#stopped[@]} -gt 1 ] && verb="run"
+      echo "local.sh: $node restarted; ${stopped[*]} not running, so the cluster is not ready until" \
+        "$([ ${#stopped[@]} -gt 1 ] && echo they || echo it) $verb again (${again#, })"
+      return
+    fi
   fi
   await_ready restart "$node"
   local port="$http_port"

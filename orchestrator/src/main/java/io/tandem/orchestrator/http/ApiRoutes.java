@@ -82,6 +82,8 @@ final class ApiRoutes extends AllDirectives {
    * closes the connection (this very instance, for {@link #exceptions}).
    */
   private final ApiError bodyReadEnded;
+  /** Set by {@link #endBodyReads}: a body that could not be read since was cut off by it (decoded, it fails as corrupt). */
+  private volatile boolean bodyReadsEnded;
 
   /**
    * Whether the server was draining when the request was received (its head read), set per
@@ -260,7 +262,7 @@ final class ApiRoutes extends AllDirectives {
    *     only the first coding
    */
   private Route body(HttpRequest request, java.util.function.Function<HttpEntity.Strict, Route> inner) {
-    requireJson(request.entity().getContentType());
+    requireJson(request);
     if (request.entity().getContentLengthOption().orElse(0) > settings.maxBodyBytes()) throw tooLarge();
     // Every Content-Encoding line, as one list (RFC 9110, section 5.3); one akka-http could not parse
     // ("gzip,", "gzip;q=1") is still there, raw.
@@ -309,24 +311,32 @@ final class ApiRoutes extends AllDirectives {
    * read a reset instead.
    */
   void endBodyReads() {
+    bodyReadsEnded = true;
     bodyReads.abort(bodyReadEnded);
   }
 
   /**
-   * Refuses a body whose Content-Type is not {@code application/json}, with a 415. Its parameters
-   * are not read, as vLLM's are not: the body is read as UTF-8 whatever charset it names, and a byte
-   * that is not UTF-8 is a 400 ({@link Json#text}).
+   * Refuses a body whose Content-Type is not {@code application/json}, with a 415. As vLLM's
+   * {@code validate_json_request}, only the part before the first {@code ;} counts: parameters are
+   * not read (the body is read as UTF-8 whatever charset it names, and a byte that is not UTF-8 is
+   * a 400, {@link Json#text}), nor refused when akka-http cannot parse them ({@code
+   * application/json;}, which it then keeps as a raw header).
    */
-  private static void requireJson(ContentType type) {
+  private static void requireJson(HttpRequest request) {
+    ContentType type = request.entity().getContentType();
     akka.http.javadsl.model.MediaType media = type.mediaType();
-    boolean json = media.mainType().equalsIgnoreCase("application") && media.subType().equalsIgnoreCase("json");
-    // A body sent without a Content-Type reaches the routes as application/octet-stream.
-    String given = media.equals(MediaTypes.APPLICATION_OCTET_STREAM) ? "none (or application/octet-stream)"
-        : "'" + CompletionRequest.clip(type.toString()) + "'";
-    if (!json)
-      throw new ApiError(415, "invalid_request_error", null, "unsupported_media_type", "Unsupported Media Type: only"
-          + " 'application/json' is allowed, the request's Content-Type is " + given
-          + "; send the JSON body with the header Content-Type: application/json", 0);
+    if (media.mainType().equalsIgnoreCase("application") && media.subType().equalsIgnoreCase("json")) return;
+    Optional<String> raw = Optional.empty();
+    for (HttpHeader h : request.getHeaders())
+      if (h.is("content-type") && raw.isEmpty()) raw = Optional.of(h.value());
+    if (raw.isPresent() && raw.get().split(";", 2)[0].strip().equalsIgnoreCase("application/json")) return;
+    // A body sent without a Content-Type reaches the routes as application/octet-stream (none/none when empty).
+    String given = raw.isPresent() ? "'" + CompletionRequest.clip(raw.get()) + "'"
+        : media.equals(MediaTypes.APPLICATION_OCTET_STREAM) || type.equals(ContentTypes.NO_CONTENT_TYPE)
+            ? "none (or application/octet-stream)" : "'" + CompletionRequest.clip(type.toString()) + "'";
+    throw new ApiError(415, "invalid_request_error", null, "unsupported_media_type", "Unsupported Media Type: only"
+        + " 'application/json' is allowed, the request's Content-Type is " + given
+        + "; send the JSON body with the header Content-Type: application/json", 0);
   }
 
   /** The 415 for a body whose Content-Encoding this server cannot undo: "the request body's Content-Encoding {@code what}". */
@@ -551,7 +561,8 @@ final class ApiRoutes extends AllDirectives {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ApiError e) return e;
       if (c instanceof EntityStreamSizeException) return tooLarge();
-      if (c instanceof akka.http.scaladsl.model.IllegalRequestException e) return unreadableBody(e, request);
+      if (c instanceof akka.http.scaladsl.model.IllegalRequestException e)
+        return bodyReadsEnded ? bodyReadEnded : unreadableBody(e, request);
       // An ask of an actor that did not answer, or had already stopped (Akka's typed ask says so with a
       // TimeoutException: the receptionist of a node the cluster removed, while its HTTP port still answers).
       if (c instanceof java.util.concurrent.TimeoutException)

@@ -377,6 +377,7 @@ class ApiRoundTwoTest {
     refused.put("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'");
     refused.put("multipart/form-data; boundary=x", "'multipart/form-data; boundary=x'");
     refused.put(null, "none (or application/octet-stream)");
+    refused.put("application/json/x", "'application/json/x'");
     for (var c : refused.entrySet()) {
       for (String path : new String[] {"/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize"}) {
         String[] r = posted(path, c.getKey(), body);
@@ -387,10 +388,13 @@ class ApiRoundTwoTest {
             + c.getValue() + "; send the JSON body with the header Content-Type: application/json", e.get("message").asText());
       }
     }
+    String[] empty = posted("/v1/chat/completions", null, new byte[0]);
+    assertEquals("HTTP/1.1 415 Unsupported Media Type", empty[0], empty[1]);
+    assertTrue(empty[1].contains("the request's Content-Type is none (or application/octet-stream)"), empty[1]);
     assertEquals(received, server.count("tandem:prompt_tokens_total"), "no refused body ran");
     // Parameters are not read, as vLLM reads none: the body is UTF-8 whatever it says.
     for (String type : new String[] {"application/json", "Application/JSON", "application/json; charset=utf-8",
-        "application/json;charset=UTF-8", "application/json; charset=latin-1"}) {
+        "application/json;charset=UTF-8", "application/json; charset=latin-1", "application/json;", "application/json; charset"}) {
       String[] r = posted("/v1/chat/completions", type, body);
       assertEquals("HTTP/1.1 200 OK", r[0], type + ": " + r[1]);
     }

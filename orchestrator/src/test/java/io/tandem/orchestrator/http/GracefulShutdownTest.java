@@ -163,6 +163,33 @@ class GracefulShutdownTest {
     }
   }
 
+  /**
+   * A compressed body cut off at the shutdown deadline is the shutdown's 503 too, not a 400 for a
+   * corrupt encoding (which the OpenAI SDKs would not retry): its decoder fails once its bytes stop.
+   */
+  @Test
+  void aCompressedBodyCutOffAtTheShutdownDeadlineIsA503Too() throws Exception {
+    java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+    try (var gz = new java.util.zip.GZIPOutputStream(zipped)) {
+      gz.write("{\"prompt\":\"hi\",\"max_tokens\":3}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    byte[] body = zipped.toByteArray();
+    try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 1s\n");
+        java.net.Socket socket = routed(s, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+            + "\r\nContent-Encoding: gzip\r\nContent-Length: " + body.length + "\r\n\r\n")) {
+      socket.getOutputStream().write(body, 0, 4);
+      socket.getOutputStream().flush();
+      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+      socket.setSoTimeout(30_000);
+      String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      shutdown.get(60, TimeUnit.SECONDS);
+      assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+      assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after: "), answer);
+      assertTrue(answer.contains("\"message\":\"the server cannot serve this request now: the server is shutting down"), answer);
+    }
+  }
+
   @Test
   void aStreamInFlightWhenTheServerShutsDownIsWrittenToItsEnd() throws Exception {
     try (TestServer s = TestServer.start("")) {
