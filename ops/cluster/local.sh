@@ -399,10 +399,13 @@ restart() {
     stopped=()
     for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
     if [ ${#stopped[@]} -gt 0 ]; then
-      local again="" verb="runs"
+      local again="" verb="runs" names="${stopped[0]}" i
       for o in "${stopped[@]}"; do again="$again, local.sh restart $o"; done
+      for ((i = 1; i < ${#stopped[@]}; i++)); do
+        if [ $i -eq $((${#stopped[@]} - 1)) ]; then names="$names and ${stopped[$i]}"; else names="$names, ${stopped[$i]}"; fi
+      done
       [ ${#stopped[@]} -gt 1 ] && verb="run"
-      echo "local.sh: $node restarted; ${stopped[*]} not running, so the cluster is not ready until" \
+      echo "local.sh: $node restarted; $names not running, so the cluster is not ready until" \
         "$([ ${#stopped[@]} -gt 1 ] && echo they || echo it) $verb again (${again#, })"
       return
     fi

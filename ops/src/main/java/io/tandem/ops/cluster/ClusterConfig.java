@@ -30,6 +30,9 @@ public final class ClusterConfig {
   }
 
   /** Artery's largest message; Tandem's application.conf sets it. */
+  /** {@code akka.cluster.seed-node-timeout} of the first seed node (see {@link #akka}). */
+  static final String FIRST_SEED_TIMEOUT = "20s";
+
   public static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
 
   private static final String MAX_BODY_SIZE = "tandem.http.max-body-size";
@@ -93,7 +96,16 @@ public final class ClusterConfig {
         throw new IllegalArgumentException("tandem.cluster.seed-nodes: " + e.getMessage(), e);
       }
     }
-    return ConfigFactory.empty()
+    Config akka = ConfigFactory.empty();
+    // The first seed node founds a cluster when no other seed acknowledges it as a member within
+    // seed-node-timeout (Akka's FirstSeedNodeProcess; a seed that runs but is no member says so at
+    // once, so a cluster started together does not wait for it). Akka's 5 s let a tester's
+    // orchestrator, restarted on a busy machine beside both running workers, found a second cluster
+    // once in three restarts. Only the first seed gets the longer wait: every other node retries its
+    // join at that interval (JoinSeedNodeProcess), which 20 s everywhere made local.sh's up 20 s slower.
+    if (!seeds.isEmpty() && seeds.get(0).equals("akka://" + system + "@" + host + ":" + port))
+      akka = akka.withValue("akka.cluster.seed-node-timeout", ConfigValueFactory.fromAnyRef(FIRST_SEED_TIMEOUT));
+    return akka
         .withValue("akka.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
         .withValue("akka.remote.artery.transport", ConfigValueFactory.fromAnyRef("tcp"))
         .withValue("akka.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(host))

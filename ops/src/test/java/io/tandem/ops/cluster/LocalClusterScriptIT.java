@@ -221,7 +221,8 @@ class LocalClusterScriptIT {
       }
       Run alone = run(same, "restart", "orchestrator");
       assertEquals(0, alone.exit(), alone.output());
-      assertTrue(alone.output().contains("local.sh: orchestrator restarted; small large not running"), alone.output());
+      assertTrue(alone.output().contains("local.sh: orchestrator restarted; small and large not running, so the cluster is not ready until they run"
+          + " again (local.sh restart small, local.sh restart large)"), alone.output());
       HttpResponse<String> live = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
           URI.create("http://127.0.0.1:" + http + "/health/live")).timeout(Duration.ofSeconds(10)).build(),
           HttpResponse.BodyHandlers.ofString());

@@ -60,6 +60,16 @@ class NodeOptionsTest {
     assertTrue(seed.getMessage().contains("host:port"), seed.getMessage());
   }
 
+  /** The first seed waits longer before it founds a cluster; the others retry their joins at Akka's interval. */
+  @Test
+  void onlyTheFirstSeedNodeWaitsLongerForTheOthersBeforeFoundingACluster() {
+    String seeds = "127.0.0.1:25520,127.0.0.1:25521";
+    assertEquals(java.time.Duration.ofSeconds(20), parse("--roles", "orchestrator", "--cluster-port", "25520", "--seed-nodes", seeds)
+        .getDuration("akka.cluster.seed-node-timeout"));
+    assertEquals(java.time.Duration.ofSeconds(5), parse("--roles", "small", "--cluster-port", "25521", "--seed-nodes", seeds)
+        .getDuration("akka.cluster.seed-node-timeout"), "Akka's default");
+  }
+
   /** Read only while the node joins, it is checked with the rest, before the node starts. */
   @Test
   void aJoinWarningThatIsNoDurationIsRefusedBeforeTheNodeStarts() {
