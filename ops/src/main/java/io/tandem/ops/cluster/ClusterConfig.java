@@ -29,10 +29,10 @@ public final class ClusterConfig {
     return ConfigSection.read(config, "tandem.cluster", c -> akka(c, roles)).withFallback(config);
   }
 
-  /** Artery's largest message; Tandem's application.conf sets it. */
   /** {@code akka.cluster.seed-node-timeout} of the first seed node (see {@link #akka}). */
   static final String FIRST_SEED_TIMEOUT = "20s";
 
+  /** Artery's largest message; Tandem's application.conf sets it. */
   public static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
 
   private static final String MAX_BODY_SIZE = "tandem.http.max-body-size";
