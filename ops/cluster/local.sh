@@ -25,7 +25,9 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
           that crashed rejoins the running cluster, the orchestrator too (every node lists every
-          node as a seed node, so whichever restarts finds any node still running)
+          node as a seed node, so whichever restarts finds any node still running); with
+          other nodes down it says which, once the node itself is up. Nodes keep trying to join
+          as long as it takes, so a worker restarted before the orchestrator joins it later
 
 Settings (environment variables, read by \`up\`; \`status\`, \`down\` and \`restart\` use what \`up\` used):
   TANDEM_HTTP_PORT      HTTP port of the orchestrator (default 8080); orchestrator2 uses the next one
@@ -235,13 +237,18 @@ up() {
 }
 
 # Starts node $1 in the background, its log truncated ($2 is ">") or appended to (">>").
+# Nothing here restarts a node that gives up joining (as a supervisor would), so nodes keep trying
+# as long as it takes (Akka's default; Tandem's is 60 s): a worker restarted while the orchestrator
+# is down joins once the orchestrator runs again. TANDEM_JAVA_OPTS comes after, so it may set another.
+join_opts="-Dakka.cluster.shutdown-after-unsuccessful-join-seed-nodes=off"
+
 start_node() {
   local args
   node_args "$1"
   if [ "$2" = ">>" ]; then
-    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >>"$dir/$1.log" 2>&1 &
+    (cd "$workdir" && TANDEM_JAVA_OPTS="$join_opts $java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >>"$dir/$1.log" 2>&1 &
   else
-    (cd "$workdir" && TANDEM_JAVA_OPTS="$java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >"$dir/$1.log" 2>&1 &
+    (cd "$workdir" && TANDEM_JAVA_OPTS="$join_opts $java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >"$dir/$1.log" 2>&1 &
   fi
   echo $! >"$dir/$1.pid"
   echo "local.sh: started $1 (pid $!), log $dir/$1.log"
@@ -389,24 +396,14 @@ restart() {
   start_node "$node" ">>"
   # The directory's line comes as the node is up; the workers' registrations follow, which readiness sees.
   await_offered "$node" mark
-  local stopped=()
-  for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
-  if [ ${#stopped[@]} -gt 0 ]; then
+  if [ -n "$(not_running)" ]; then
     # Nothing else can be waited for, so at least the node itself must be up: an orchestrator
     # answering on its HTTP port, a worker serving its model. What is not running is told after
     # that wait (a node may have gone meanwhile).
     await_started "$node" "$from"
-    stopped=()
-    for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
-    if [ ${#stopped[@]} -gt 0 ]; then
-      local again="" verb="runs" names="${stopped[0]}" i
-      for o in "${stopped[@]}"; do again="$again, local.sh restart $o"; done
-      for ((i = 1; i < ${#stopped[@]}; i++)); do
-        if [ $i -eq $((${#stopped[@]} - 1)) ]; then names="$names and ${stopped[$i]}"; else names="$names, ${stopped[$i]}"; fi
-      done
-      [ ${#stopped[@]} -gt 1 ] && verb="run"
-      echo "local.sh: $node restarted; $names not running, so the cluster is not ready until" \
-        "$([ ${#stopped[@]} -gt 1 ] && echo they || echo it) $verb again (${again#, })"
+    local down; down="$(not_running)"
+    if [ -n "$down" ]; then
+      echo "local.sh: $node restarted; $down"
       return
     fi
   fi
@@ -414,6 +411,25 @@ restart() {
   local port="$http_port"
   [ "$node" = orchestrator2 ] && port="$(http_port_of orchestrator2)"
   echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$port/"
+}
+
+# Says which nodes are not running, if any, and how to start each again: "orchestrator and large not
+# running, so the cluster is not ready until they run again (local.sh restart orchestrator, local.sh
+# restart large)"; nothing when all run.
+not_running() {
+  local stopped=() o again="" names i
+  for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
+  [ ${#stopped[@]} -gt 0 ] || return 0
+  names="${stopped[0]}"
+  for o in "${stopped[@]}"; do again="$again, local.sh restart $o"; done
+  for ((i = 1; i < ${#stopped[@]}; i++)); do
+    if [ $i -eq $((${#stopped[@]} - 1)) ]; then names="$names and ${stopped[$i]}"; else names="$names, ${stopped[$i]}"; fi
+  done
+  if [ ${#stopped[@]} -gt 1 ]; then
+    echo "$names not running, so the cluster is not ready until they run again (${again#, })"
+  else
+    echo "$names not running, so the cluster is not ready until it runs again (${again#, })"
+  fi
 }
 
 # Waits until node $1 is up by itself, whatever the others do: an orchestrator answers GET
@@ -454,6 +470,9 @@ await_offered() {
         if ! alive "$gone"; then
           echo "local.sh: $gone exited; the end of its log ($dir/$gone.log):" >&2
           tail -5 "$dir/$gone.log" >&2
+          # An orchestrator downed meanwhile (keep-majority, when the other workers crashed too): the
+          # restarted node keeps trying to join, and the others are to be started, the orchestrator first.
+          [ "$gone" = "$node" ] || echo "local.sh: $(not_running)" >&2
           exit 1
         fi
       done

@@ -174,7 +174,7 @@ public final class ServeCommand implements Callable<Integer> {
     // A second SIGTERM or Ctrl-C while the node drains gets a line saying so, instead of nothing.
     RepeatedSignals.install(() -> akka.actor.CoordinatedShutdown.get(tnode.system()).getShutdownReason().isPresent(),
         tnode.system().settings().config().getDuration(TandemNode.DRAIN_PHASE_TIMEOUT));
-    tnode.awaitUp(java.time.Duration.ofSeconds(60));
+    if (!tnode.awaitUp()) return 0;
     if (!orchestrator) {
       tnode.awaitTermination();
       return 0;

@@ -280,7 +280,7 @@ public final class SimulateCommand implements Callable<Integer> {
             new io.tandem.worker.WorkerSettings(largeBatch, 100_000, 64L << 30, true), 100_000));
         nodes.add(TandemNode.start("sim", nodeConfig(List.of("large"), 0, seeds), largeRoles, false));
       }
-      for (TandemNode n : nodes) n.awaitUp(Duration.ofSeconds(60));
+      for (TandemNode n : nodes) n.awaitUp();
       // Every orchestrator must see every worker before the first session (no request into an empty listing).
       List<ActorRef<WorkerProtocol.Command>> largeRefs = new ArrayList<>();
       for (TandemNode o : orch) {

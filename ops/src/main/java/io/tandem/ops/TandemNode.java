@@ -309,39 +309,52 @@ public final class TandemNode implements AutoCloseable {
     return clustered() ? (Integer) Cluster.get(system).selfMember().address().getPort().get() : 0;
   }
 
+  /** Akka's time a node tries to join through its seed nodes before it shuts down; {@code off}: as long as it takes. */
+  public static final String JOIN_DEADLINE = "akka.cluster.shutdown-after-unsuccessful-join-seed-nodes";
+
   /**
-   * Waits until this node is Up in its cluster (at once when not clustered). Past
-   * {@code tandem.cluster.join-warning-after} without joining, one WARN line says that no seed node
-   * answers and what to do: Akka's own retries say it only in multi-line warnings about handshakes.
+   * Waits until this node is Up in its cluster (at once when not clustered), or its actor system
+   * has stopped. A node that joins through seed nodes gives up after {@value #JOIN_DEADLINE}
+   * (Tandem's 60 s, so that a supervisor restarts it; {@code off}, Akka's default, waits as long as
+   * it takes, as {@code ops/cluster/local.sh} runs its nodes). Past {@code
+   * tandem.cluster.join-warning-after} without joining, one WARN line names the other seed nodes
+   * and what to do: Akka's own retries say it only in multi-line warnings about handshakes. The first
+   * seed node does not warn: it founds the cluster itself after {@code akka.cluster.seed-node-timeout}.
+   *
+   * @return true once Up; false when the node was stopped as asked (SIGTERM) before it joined
+   * @throws IllegalStateException when it gave up joining, or the cluster removed it, saying why
    */
-  public void awaitUp(Duration timeout) {
-    if (!clustered()) return;
+  public boolean awaitUp() throws InterruptedException, java.util.concurrent.ExecutionException {
+    if (!clustered()) return true;
     CompletableFuture<Void> up = new CompletableFuture<>();
-    Cluster cluster = Cluster.get(system);
     akka.cluster.Cluster.get(akka.actor.typed.javadsl.Adapter.toClassic(system))
         .registerOnMemberUp(() -> up.complete(null));
-    Duration warnAfter = system.settings().config().getDuration("tandem.cluster.join-warning-after");
-    List<String> seeds = system.settings().config().getStringList("akka.cluster.seed-nodes");
-    String hostname = system.settings().config().getString("akka.remote.artery.canonical.hostname");
-    for (String warning : ClusterConfig.hostSpellingWarnings(hostname, seeds))
+    Config config = system.settings().config();
+    Duration warnAfter = config.getDuration("tandem.cluster.join-warning-after");
+    String self = address();
+    List<String> others = config.getStringList("akka.cluster.seed-nodes").stream().filter(s -> !s.equals(self)).toList();
+    for (String warning : ClusterConfig.hostSpellingWarnings(config.getString("akka.remote.artery.canonical.hostname"),
+        config.getStringList("akka.cluster.seed-nodes")))
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn(warning);
-    if (!seeds.isEmpty() && warnAfter.compareTo(timeout) < 0) {
+    boolean firstSeed = config.getStringList("akka.cluster.seed-nodes").indexOf(self) == 0;
+    if (!others.isEmpty() && !firstSeed) {
+      String deadline = config.getString(JOIN_DEADLINE).equals("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
+          : "it gives up after " + Seconds.of(config.getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE + ")";
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
-        org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: no seed node"
-              + " answers ({}); start a seed node (the orchestrator first), or give this node the --seed-nodes of a running"
-              + " cluster; giving up after {} s", address(), Seconds.of(warnAfter), String.join(", ", seeds), Seconds.of(timeout));
+        org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: none of its"
+              + " seed nodes ({}) has let it in yet; start the orchestrator (the first seed node) if it is down, or give this"
+              + " node the --seed-nodes of a running cluster; {}", self, Seconds.of(warnAfter), String.join(", ", others), deadline);
         return null;
       });
     }
-    try {
-      up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", address(),
-          system.settings().config().getStringList("akka.cluster.roles"));
-    } catch (Exception e) {
-      throw new IllegalStateException("node " + address() + " did not reach Up within " + Seconds.of(timeout)
-          + " s (seed nodes " + system.settings().config().getStringList("akka.cluster.seed-nodes")
-          + "; status " + cluster.selfMember().status() + "): is a seed node running?", e);
+    CompletableFuture.anyOf(up, system.getWhenTerminated().toCompletableFuture()).get();
+    if (!up.isDone()) {
+      awaitTermination(); // throws why, unless the stop was asked for
+      return false;
     }
+    org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", self,
+        config.getStringList("akka.cluster.roles"));
+    return true;
   }
 
   /**
@@ -370,7 +383,9 @@ public final class TandemNode implements AutoCloseable {
     }
     if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason())
       throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "
-          + system.settings().config().getStringList("akka.cluster.seed-nodes") + ": start a seed node, or check --seed-nodes");
+          + system.settings().config().getStringList("akka.cluster.seed-nodes") + " within "
+          + Seconds.of(system.settings().config().getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE
+          + "): start the orchestrator (the first seed node) first, or check --seed-nodes");
   }
 
   /** Leaves the cluster gracefully (sessions elsewhere see its workers go at once), then stops. */

@@ -244,14 +244,16 @@ class LauncherIT {
   }
 
   @Test
-  void aWorkerWhoseSeedNodeIsDownSaysSoInOneTandemLine() throws Exception {
+  void aWorkerWhoseSeedNodeIsDownSaysSoInOneTandemLineAndGivesUpAtAkkasJoinDeadline() throws Exception {
     int own = io.tandem.ops.cluster.LoopbackCluster.freePort(), seed = io.tandem.ops.cluster.LoopbackCluster.freePort();
     String script = repo().resolve("ops/cluster/demo/small.json").toString();
-    try (Launched worker = Launched.startWith("-Xmx512m -Dtandem.cluster.join-warning-after=2s", "serve", "--roles", "small",
+    try (Launched worker = Launched.startWith("-Xmx512m -Dtandem.cluster.join-warning-after=2s"
+        + " -Dakka.cluster.shutdown-after-unsuccessful-join-seed-nodes=15s", "serve", "--roles", "small",
         "--cluster-port", String.valueOf(own), "--seed-nodes", "127.0.0.1:" + seed, "--small", "scripted:" + script)) {
       String expected = "WARN  i.t.ops.TandemNode - node akka://tandem@127.0.0.1:" + own + " has not joined the cluster"
-          + " after 2 s: no seed node answers (akka://tandem@127.0.0.1:" + seed + "); start a seed node (the orchestrator"
-          + " first), or give this node the --seed-nodes of a running cluster; giving up after 60 s";
+          + " after 2 s: none of its seed nodes (akka://tandem@127.0.0.1:" + seed + ") has let it in yet; start the"
+          + " orchestrator (the first seed node) if it is down, or give this node the --seed-nodes of a running cluster;"
+          + " it gives up after 15 s (akka.cluster.shutdown-after-unsuccessful-join-seed-nodes)";
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
       while (true) {
         synchronized (worker.err) {
@@ -261,6 +263,14 @@ class LauncherIT {
         assertTrue(System.nanoTime() < deadline, "no WARN saying the seed node does not answer: " + worker.err);
         Thread.sleep(200); // polling interval, not a wait for an event
       }
+      // Past Akka's deadline the node shuts down, and the launcher says why, for a supervisor to restart it.
+      assertTrue(worker.process.waitFor(60, TimeUnit.SECONDS), "still running past the join deadline: " + worker.err);
+      worker.drain();
+      assertEquals(1, worker.process.exitValue());
+      String said = "tandem serve: node akka://tandem@127.0.0.1:" + own + " could not join the cluster through its seed nodes"
+          + " [akka://tandem@127.0.0.1:" + seed + "] within 15 s (akka.cluster.shutdown-after-unsuccessful-join-seed-nodes):"
+          + " start the orchestrator (the first seed node) first, or check --seed-nodes";
+      assertTrue(worker.err.contains(said), "no line saying why it gave up: " + worker.err);
     }
   }
 

@@ -26,11 +26,15 @@ public final class ClusterConfig {
     // No seed: TandemNode founds a cluster by joining this node itself (its port may be 0 until bound).
     List<String> roles = config.hasPath("tandem.roles") ? config.getStringList("tandem.roles") : List.of();
     if (config.hasPath(MAX_BODY_SIZE)) requireFrameFor(config, config.getBytes(MAX_BODY_SIZE));
-    return ConfigSection.read(config, "tandem.cluster", c -> akka(c, roles)).withFallback(config);
+    boolean seedTimeoutGiven = config.hasPath(SEED_NODE_TIMEOUT)
+        && !"reference.conf".equals(config.getValue(SEED_NODE_TIMEOUT).origin().resource());
+    return ConfigSection.read(config, "tandem.cluster", c -> akka(c, roles, seedTimeoutGiven)).withFallback(config);
   }
 
-  /** {@code akka.cluster.seed-node-timeout} of the first seed node (see {@link #akka}). */
+  /** {@code akka.cluster.seed-node-timeout} of the first seed node, unless one is set (see {@link #akka}). */
   static final String FIRST_SEED_TIMEOUT = "20s";
+
+  private static final String SEED_NODE_TIMEOUT = "akka.cluster.seed-node-timeout";
 
   /** Artery's largest message; Tandem's application.conf sets it. */
   public static final String FRAME_SIZE = "akka.remote.artery.advanced.maximum-frame-size";
@@ -80,8 +84,11 @@ public final class ClusterConfig {
     return Runtime.getRuntime().maxMemory();
   }
 
-  /** The Akka settings of a cluster member from its {@code tandem.cluster} section and its roles. */
-  private static Config akka(Config c, List<String> roles) {
+  /**
+   * The Akka settings of a cluster member from its {@code tandem.cluster} section and its roles;
+   * {@code seedTimeoutGiven}: whether {@code akka.cluster.seed-node-timeout} was set (not Akka's default).
+   */
+  private static Config akka(Config c, List<String> roles, boolean seedTimeoutGiven) {
     String host = c.getString("hostname");
     int port = port(c.getInt("port"));
     String system = c.getString("system-name");
@@ -103,8 +110,9 @@ public final class ClusterConfig {
     // orchestrator, restarted on a busy machine beside both running workers, found a second cluster
     // once in three restarts. Only the first seed gets the longer wait: every other node retries its
     // join at that interval (JoinSeedNodeProcess), which 20 s everywhere made local.sh's up 20 s slower.
-    if (!seeds.isEmpty() && seeds.get(0).equals("akka://" + system + "@" + host + ":" + port))
-      akka = akka.withValue("akka.cluster.seed-node-timeout", ConfigValueFactory.fromAnyRef(FIRST_SEED_TIMEOUT));
+    // A seed-node-timeout that was set is the user's, on every node.
+    if (!seedTimeoutGiven && !seeds.isEmpty() && seeds.get(0).equals("akka://" + system + "@" + host + ":" + port))
+      akka = akka.withValue(SEED_NODE_TIMEOUT, ConfigValueFactory.fromAnyRef(FIRST_SEED_TIMEOUT));
     return akka
         .withValue("akka.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
         .withValue("akka.remote.artery.transport", ConfigValueFactory.fromAnyRef("tcp"))

@@ -15,7 +15,7 @@ import java.util.Set;
 
 /**
  * On a node without the orchestrator role, one WARN when its cluster has had no orchestrator that
- * is up for {@code tandem.cluster.no-orchestrator-warning-after}: its workers then serve nobody,
+ * is up for {@code tandem.cluster.no-orchestrator-warning-after}, counted from this node's own Up: its workers then serve nobody,
  * and nothing else says so. The usual cause is an orchestrator restarted while none of its other
  * seed nodes answered, which founded a cluster of its own (Akka's rule for the first seed node).
  */
@@ -26,6 +26,9 @@ public final class OrchestratorWatch {
 
   private record Membership(ClusterEvent.MemberEvent event) implements Command {}
 
+  /** This node is Up: the wait starts then (a node still joining is in no cluster yet, and warns of that itself). */
+  private record SelfUp(akka.cluster.typed.SelfUp event) implements Command {}
+
   private enum Alone implements Command { INSTANCE }
 
   public static Behavior<Command> create(Duration warnAfter) {
@@ -33,7 +36,8 @@ public final class OrchestratorWatch {
       ctx.setLoggerName(OrchestratorWatch.class);
       Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(
           ctx.messageAdapter(ClusterEvent.MemberEvent.class, Membership::new), ClusterEvent.MemberEvent.class));
-      timers.startSingleTimer(Alone.INSTANCE, warnAfter);
+      Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(
+          ctx.messageAdapter(akka.cluster.typed.SelfUp.class, SelfUp::new), akka.cluster.typed.SelfUp.class));
       return watching(ctx, timers, warnAfter, new HashSet<>(), false);
     }));
   }
@@ -42,6 +46,10 @@ public final class OrchestratorWatch {
   private static Behavior<Command> watching(ActorContext<Command> ctx, TimerScheduler<Command> timers, Duration warnAfter,
       Set<Address> orchestrators, boolean warned) {
     return Behaviors.receive(Command.class)
+        .onMessage(SelfUp.class, m -> {
+          if (orchestrators.isEmpty()) timers.startSingleTimer(Alone.INSTANCE, warnAfter);
+          return Behaviors.same();
+        })
         .onMessage(Membership.class, m -> {
           boolean orchestrator = m.event().member().hasRole("orchestrator");
           if (!orchestrator) return Behaviors.same();

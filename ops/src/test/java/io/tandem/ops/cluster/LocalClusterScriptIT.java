@@ -66,6 +66,23 @@ class LocalClusterScriptIT {
     return new Run(p.exitValue(), text);
   }
 
+  /**
+   * The answer of the API on {@code port} to one user message (greedy, 400 tokens at most), which
+   * both models wrote in; {@code when} says in what situation, for the failure's message.
+   */
+  static JsonNode answerOfBoth(int port, String content, String when) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+        .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"" + content + "\"}],"
+            + " \"max_tokens\": 400, \"temperature\": 0}")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), when + ": " + r.body());
+    JsonNode json = new ObjectMapper().readTree(r.body());
+    assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, when + ", the small model drafted: " + r.body());
+    assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, when + ", the large model took over: " + r.body());
+    return json;
+  }
+
   /** The first of {@code n} consecutive ports free on loopback. */
   static int freePorts(int n) throws IOException {
     for (int attempt = 0; attempt < 50; attempt++) {
@@ -187,15 +204,7 @@ class LocalClusterScriptIT {
         Run restart = run(same, "restart", node);
         assertEquals(0, restart.exit(), restart.output());
         assertTrue(restart.output().contains("local.sh: " + node + " restarted;"), restart.output());
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
-            .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
-                + " \"max_tokens\": 200, \"temperature\": 0}")).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), "after restarting " + node + ": " + r.body());
-        JsonNode json = new ObjectMapper().readTree(r.body());
-        assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "after restarting " + node + ", the large node takes over: " + r.body());
-        assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, r.body());
+        answerOfBoth(http, "hi", "after restarting " + node);
       }
 
       Run which = run(same, "restart", "nobody");
@@ -203,14 +212,27 @@ class LocalClusterScriptIT {
       assertEquals("local.sh: restart nobody: no such node in this cluster; give one of orchestrator small large",
           which.output().strip());
 
-      // Every node crashed; the README's recovery starts the orchestrator first. A restart that
-      // cannot bind the HTTP port says so instead of "restarted"; one that can returns once the
-      // orchestrator answers, though its workers are still down.
+      // Every node crashed. A worker restarted first says what else is down and keeps trying to join
+      // (local.sh runs nodes without Akka's join deadline, Tandem's 60 s), so the orchestrator may
+      // follow at any time. A restart that cannot bind the HTTP port says so instead of "restarted";
+      // one that can returns once the orchestrator answers, though a worker is still down.
       for (String node : List.of("orchestrator", "small", "large")) {
         ProcessHandle process = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve(node + ".pid")).strip()))
             .orElseThrow();
         process.destroyForcibly();
         process.onExit().get(30, TimeUnit.SECONDS);
+      }
+      long smallLogBefore = Files.readAllLines(dir.resolve("small.log")).size();
+      Run first = run(same, "restart", "small");
+      assertEquals(0, first.exit(), first.output());
+      assertTrue(first.output().contains("local.sh: small restarted; orchestrator and large not running, so the cluster is not ready"
+          + " until they run again (local.sh restart orchestrator, local.sh restart large)"), first.output());
+      String keepsTrying = "it keeps trying (akka.cluster.shutdown-after-unsuccessful-join-seed-nodes = off)";
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (Files.readAllLines(dir.resolve("small.log")).stream().skip(smallLogBefore).noneMatch(l -> l.endsWith(keepsTrying))) {
+        assertTrue(System.nanoTime() < deadline, "small does not say that it keeps trying to join: "
+            + Files.readString(dir.resolve("small.log")));
+        Thread.sleep(200); // polling interval, not a wait for an event
       }
       try (java.net.ServerSocket taken = new java.net.ServerSocket(http, 50, java.net.InetAddress.getLoopbackAddress())) {
         Run refused = run(same, "restart", "orchestrator");
@@ -221,12 +243,16 @@ class LocalClusterScriptIT {
       }
       Run alone = run(same, "restart", "orchestrator");
       assertEquals(0, alone.exit(), alone.output());
-      assertTrue(alone.output().contains("local.sh: orchestrator restarted; small and large not running, so the cluster is not ready until they run"
-          + " again (local.sh restart small, local.sh restart large)"), alone.output());
+      assertTrue(alone.output().contains("local.sh: orchestrator restarted; large not running, so the cluster is not ready until it runs"
+          + " again (local.sh restart large)"), alone.output());
       HttpResponse<String> live = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
           URI.create("http://127.0.0.1:" + http + "/health/live")).timeout(Duration.ofSeconds(10)).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, live.statusCode(), live.body());
+      Run last = run(same, "restart", "large");
+      assertEquals(0, last.exit(), last.output());
+      assertTrue(last.output().contains("local.sh: large restarted; the cluster answers on http://127.0.0.1:" + http + "/"), last.output());
+      answerOfBoth(http, "hi", "with the small node restarted first");
     } finally {
       run(same, "down");
     }
@@ -250,16 +276,7 @@ class LocalClusterScriptIT {
       assertEquals(0, up.exit(), up.output());
       Run restart = run(same, "restart", "small");
       assertEquals(0, restart.exit(), restart.output());
-      HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-              URI.create("http://127.0.0.1:" + http + "/v1/chat/completions"))
-          .timeout(Duration.ofSeconds(120)).header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": \"user\", \"content\": "
-              + "\"Compute 40 + 85 + 79 + 26 + 57 + 87.\"}], \"max_tokens\": 400, \"temperature\": 0}")).build(),
-          HttpResponse.BodyHandlers.ofString());
-      assertEquals(200, r.statusCode(), r.body());
-      JsonNode json = new ObjectMapper().readTree(r.body());
-      assertTrue(json.at("/tandem/counters/tokens/small").asInt() > 0, "the small model in \"my models\" drafted: " + r.body());
-      assertTrue(json.at("/tandem/counters/tokens/large").asInt() > 0, "the large model in \"my models\" took over: " + r.body());
+      answerOfBoth(http, "Compute 40 + 85 + 79 + 26 + 57 + 87.", "with the models in \"my models\"");
     } finally {
       run(same, "down");
     }

@@ -78,7 +78,22 @@ public final class LoopbackCluster implements AutoCloseable {
     boolean seed = nodes.isEmpty();
     int port = seed ? freePort() : 0;
     if (seed) seedPort = port;
-    NodeOptions options = new NodeOptions(List.of(roles), port, seed ? List.of() : List.of("127.0.0.1:" + seedPort));
+    TandemNode node = start(extra, port, seed ? List.of() : List.of("127.0.0.1:" + seedPort), roles);
+    try {
+      node.awaitUp();
+    } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e);
+    }
+    return node;
+  }
+
+  /** A node playing {@code roles} that joins through {@code seeds}, started without waiting for it to join. */
+  TandemNode joining(Config extra, List<String> seeds, String... roles) throws IOException {
+    return start(extra, 0, seeds, roles);
+  }
+
+  private TandemNode start(Config extra, int port, List<String> seeds, String... roles) throws IOException {
+    NodeOptions options = new NodeOptions(List.of(roles), port, seeds);
     Config config = options.apply(extra.withFallback(FAST).withFallback(ConfigFactory.load()));
     Map<Role, RoleSpec> specs = new EnumMap<>(Role.class);
     for (String r : roles) {
@@ -87,7 +102,6 @@ public final class LoopbackCluster implements AutoCloseable {
     }
     TandemNode node = TandemNode.start("test", config, specs, List.of(roles).contains("orchestrator"));
     nodes.add(node);
-    node.awaitUp(Duration.ofSeconds(30));
     return node;
   }
 

@@ -68,6 +68,8 @@ class NodeOptionsTest {
         .getDuration("akka.cluster.seed-node-timeout"));
     assertEquals(java.time.Duration.ofSeconds(5), parse("--roles", "small", "--cluster-port", "25521", "--seed-nodes", seeds)
         .getDuration("akka.cluster.seed-node-timeout"), "Akka's default");
+    assertEquals(java.time.Duration.ofSeconds(8), apply("akka.cluster.seed-node-timeout = 8s", "--roles", "orchestrator",
+        "--cluster-port", "25520", "--seed-nodes", seeds).getDuration("akka.cluster.seed-node-timeout"), "a timeout set is the user's");
   }
 
   /** Read only while the node joins, it is checked with the rest, before the node starts. */

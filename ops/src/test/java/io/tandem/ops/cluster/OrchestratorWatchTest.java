@@ -45,6 +45,46 @@ class OrchestratorWatchTest {
     }
   }
 
+  /**
+   * A node still joining is in no cluster: it says that it has not joined (TandemNode), not that its
+   * cluster has no orchestrator (the advice to restart it to rejoin would not fit), however long the wait.
+   */
+  @Test
+  void aWorkerStillJoiningDoesNotSayItsClusterHasNoOrchestrator(@TempDir Path dir) throws Exception {
+    Logger watch = (Logger) LoggerFactory.getLogger(OrchestratorWatch.class);
+    Logger node = (Logger) LoggerFactory.getLogger(TandemNode.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    watch.addAppender(lines);
+    node.addAppender(lines);
+    Level watchBefore = watch.getLevel(), nodeBefore = node.getLevel();
+    watch.setLevel(Level.INFO);
+    node.setLevel(Level.INFO);
+    try (LoopbackCluster c = new LoopbackCluster(dir, 50, 0.2, 0.5)) {
+      // Its only seed node does not run; the watch's wait is half the join warning's.
+      TandemNode small = c.joining(ConfigFactory.parseString("""
+          tandem.cluster.no-orchestrator-warning-after = 500ms
+          tandem.cluster.join-warning-after = 1s
+          """), List.of("127.0.0.1:" + LoopbackCluster.freePort()), "small");
+      java.util.concurrent.CompletableFuture.runAsync(() -> {
+        try {
+          small.awaitUp();
+        } catch (Exception stopped) {
+          // closed below
+        }
+      });
+      List<String> warned = awaitLine(lines, Level.WARN);
+      assertEquals(1, warned.size(), warned.toString());
+      assertTrue(warned.get(0).startsWith("node " + small.address() + " has not joined the cluster after 1 s: none of its seed"
+          + " nodes"), warned.get(0));
+    } finally {
+      watch.setLevel(watchBefore);
+      node.setLevel(nodeBefore);
+      watch.detachAppender(lines);
+      node.detachAppender(lines);
+    }
+  }
+
   /** A sub-second no-orchestrator-warning-after is said as set, not as the whole seconds in it (0). */
   @Test
   void theWarningSaysASubSecondWaitAsSet() {

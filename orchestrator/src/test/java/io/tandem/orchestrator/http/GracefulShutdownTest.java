@@ -132,6 +132,18 @@ class GracefulShutdownTest {
     return socket;
   }
 
+  /** Shuts {@code s} down and reads the answer on {@code socket}: the API's 503 with {@code Retry-After}. */
+  private static void assertShutdownsAnswer(TestServer s, java.net.Socket socket) throws Exception {
+    CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+        .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+    socket.setSoTimeout(30_000);
+    String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    shutdown.get(60, TimeUnit.SECONDS);
+    assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+    assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after: "), answer);
+    assertTrue(answer.contains("\"message\":\"the server cannot serve this request now: the server is shutting down"), answer);
+  }
+
   /**
    * A request whose body never comes is still answered as the API answers, when the server's
    * termination deadline passes: a 503 with {@code Retry-After} and an error object (akka-http's own
@@ -146,14 +158,7 @@ class GracefulShutdownTest {
     try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 1s\n");
         java.net.Socket socket = routed(s, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
             + "\r\nContent-Length: 30\r\n\r\n")) {
-      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
-          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
-      socket.setSoTimeout(30_000);
-      String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-      shutdown.get(60, TimeUnit.SECONDS);
-      assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
-      assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after: "), answer);
-      assertTrue(answer.contains("\"message\":\"the server cannot serve this request now: the server is shutting down"), answer);
+      assertShutdownsAnswer(s, socket);
       synchronized (lines) {
         assertTrue(lines.list.stream().noneMatch(e -> e.getFormattedMessage().contains("internal error")),
             "no internal error: " + lines.list);
@@ -179,14 +184,7 @@ class GracefulShutdownTest {
             + "\r\nContent-Encoding: gzip\r\nContent-Length: " + body.length + "\r\n\r\n")) {
       socket.getOutputStream().write(body, 0, 4);
       socket.getOutputStream().flush();
-      CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
-          .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
-      socket.setSoTimeout(30_000);
-      String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-      shutdown.get(60, TimeUnit.SECONDS);
-      assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
-      assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after: "), answer);
-      assertTrue(answer.contains("\"message\":\"the server cannot serve this request now: the server is shutting down"), answer);
+      assertShutdownsAnswer(s, socket);
     }
   }
 
