@@ -202,7 +202,7 @@ public final class TandemHttpServer {
       // Counted once the port is closed: a request accepted just before still counts, and so does one
       // received but not yet admitted (its body still coming, or parsed on a cold server).
       return binding.unbind().thenApply(x -> {
-        int inFlight = Math.max(tenants.inFlight(), connections.requestsInFlight());
+        int inFlight = running();
         if (inFlight == 0) LOG.info("tandem serve: shutting down; no request in flight");
         else LOG.info("tandem serve: shutting down; {} in flight, given up to {} s to finish",
             Plural.count(inFlight, "request"), Seconds.of(settings.shutdownDeadline()));
@@ -239,13 +239,13 @@ public final class TandemHttpServer {
       if (now > deadline && ended.compareAndSet(false, true)) {
         LOG.warn("tandem serve: {} still running at the shutdown deadline; each ends with"
             + " \"the server is shutting down\" (a stream: an error event and [DONE])",
-            Plural.count(tenants.inFlight(), "request"));
+            Plural.count(running(), "request"));
         completions.endAll("the server is shutting down");
         routes.endBodyReads();
       }
       if (now > cut) {
         LOG.warn("tandem serve: {} and {} still open {} ms after the shutdown deadline; closing",
-            Plural.count(tenants.inFlight(), "request"), Plural.count(connections.count(), "connection"),
+            Plural.count(running(), "request"), Plural.count(connections.count(), "connection"),
             settings.shutdownGrace().toMillis());
         done.complete(Done.getInstance());
       } else {
@@ -254,6 +254,14 @@ public final class TandemHttpServer {
     };
     check[0].run();
     return done;
+  }
+
+  /**
+   * The requests not yet answered: those the routes have, bodies still arriving included, or those
+   * admitted to generate (one whose client has gone may still be generating), whichever is more.
+   */
+  private int running() {
+    return Math.max(tenants.inFlight(), connections.requestsInFlight());
   }
 
   /** Unbinds and waits for in-flight requests (as CoordinatedShutdown would, without stopping the system). */

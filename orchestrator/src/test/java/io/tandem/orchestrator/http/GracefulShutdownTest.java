@@ -152,9 +152,11 @@ class GracefulShutdownTest {
   @Test
   void aRequestWhoseBodyNeverComesGetsTheApisAnswerAtTheShutdownDeadline() throws Exception {
     Logger logger = (Logger) LoggerFactory.getLogger(ApiRoutes.class);
+    Logger server = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
     ListAppender<ILoggingEvent> lines = new ListAppender<>();
     lines.start();
     logger.addAppender(lines);
+    server.addAppender(lines);
     try (TestServer s = TestServer.start("tandem.http.shutdown-deadline = 1s\ntandem.http.shutdown-grace = 1s\n");
         java.net.Socket socket = routed(s, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
             + "\r\nContent-Length: 30\r\n\r\n")) {
@@ -162,9 +164,13 @@ class GracefulShutdownTest {
       synchronized (lines) {
         assertTrue(lines.list.stream().noneMatch(e -> e.getFormattedMessage().contains("internal error")),
             "no internal error: " + lines.list);
+        // The request is counted though it was never admitted (its body had not come).
+        assertTrue(lines.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith(
+            "tandem serve: 1 request still running at the shutdown deadline")), "the drain counts it: " + lines.list);
       }
     } finally {
       logger.detachAppender(lines);
+      server.detachAppender(lines);
     }
   }
 
