@@ -183,11 +183,13 @@ port_owner() {
   fi
 }
 
-# Answers GET /health/ready with 200, and the listener is the process started for node $1.
+# Answers GET /health/ready with 200 and status "ready" (with on-large-loss = degrade it is 200 and
+# "degraded: ..." without a large worker: up and restart wait for both), and the listener is the
+# process started for node $1.
 ready() {
   local port owner
   port="$(http_port_of "$1")"
-  curl -fsS -m 2 "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 || return 1
+  curl -fsS -m 2 "http://127.0.0.1:$port/health/ready" 2>/dev/null | grep -q '"status":"ready"' || return 1
   owner="$(port_owner "$port")"
   if [ -n "$owner" ] && [ "$owner" != "$(pid_of "$1")" ]; then
     echo "local.sh: 127.0.0.1:$port answers, but from pid $owner, not from $1 (pid $(pid_of "$1"))" >&2

@@ -434,10 +434,17 @@ final class ApiRoutes extends AllDirectives {
 
   // ---- health
 
+  /** Readiness's status while it serves speculative requests with no large worker ({@code on-large-loss = degrade}). */
+  static final String DEGRADED = "degraded: no large worker is offered, so speculative requests get the small model's answer"
+      + " alone, marked degraded (tandem.session.on-large-loss = degrade)";
+
   /**
-   * Ready when the roles the default mode needs have a worker each (both for speculative; a node
-   * that serves one model as another's engine, {@code default-mode = small}, needs only that one),
-   * and the server is not shutting down. The body lists every role's workers.
+   * Ready (200) when the roles the default mode needs have a worker each (both for speculative; a
+   * node that serves one model as another's engine, {@code default-mode = small}, needs only that
+   * one), and the server is not shutting down. With {@code tandem.session.on-large-loss = degrade}
+   * a speculative server serves without a large worker, so it is ready with the small one alone,
+   * its status {@link #DEGRADED}: a load balancer keeps sending it the requests it answers. The
+   * body lists every role's workers.
    */
   private CompletionStage<HttpResponse> ready() {
     return workers.offered().thenApply(listed -> {
@@ -448,16 +455,21 @@ final class ApiRoutes extends AllDirectives {
         roles.put(r.name(), listed.get(r).size());
         if (needed(r) && listed.get(r).isEmpty()) ok = false;
       }
+      boolean degraded = settings.defaultMode() == io.tandem.orchestrator.session.Mode.speculative && listed.get(Role.large).isEmpty();
       body.put("workers", roles);
-      body.put("status", ok ? "ready" : draining.getAsBoolean() ? "shutting down" : neverReady().orElse("waiting for workers"));
+      body.put("status", !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElse("waiting for workers"))
+          : degraded ? DEGRADED : "ready");
       return json(ok ? 200 : 503, body);
     });
   }
 
-  /** Whether requests of the default mode need a worker of {@code role}. */
+  /**
+   * Whether requests of the default mode need a worker of {@code role}: speculative ones need both,
+   * unless they degrade to the small model alone without a large one.
+   */
   private boolean needed(Role role) {
     return switch (settings.defaultMode()) {
-      case speculative -> true;
+      case speculative -> role == Role.small || !settings.degradeWithoutLarge();
       case small -> role == Role.small;
       case large -> role == Role.large;
     };

@@ -19,6 +19,8 @@ import java.util.List;
  * sessionDeadline} is the longest a session may wait on its own deadlines (a worker to be listed
  * plus one step), which both must exceed so that a session always ends with its own answer.
  * {@code cors} says which web pages of other origins may call the server ({@link Cors}).
+ * {@code degradeWithoutLarge} is {@code tandem.session.on-large-loss = degrade}: the server then
+ * serves speculative requests without a large worker, which readiness counts.
  */
 public record HttpSettings(
     String host,
@@ -44,7 +46,8 @@ public record HttpSettings(
     SpeculativeConfig speculative,
     Mode defaultMode,
     SamplingParams defaultSampling,
-    Cors cors) {
+    Cors cors,
+    boolean degradeWithoutLarge) {
 
   /**
    * @throws IllegalArgumentException naming the {@code tandem.http} key of a value out of its range:
@@ -181,7 +184,8 @@ public record HttpSettings(
         speculative,
         defaultMode(c.getString("default-mode")),
         SamplingParams.PAPER,
-        Cors.fromSection(c));
+        Cors.fromSection(c),
+        session.degradeWithoutLarge());
   }
 
   private static Mode defaultMode(String s) {
@@ -202,21 +206,21 @@ public record HttpSettings(
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling, cors);
+        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
   }
 
   /**
@@ -227,7 +231,7 @@ public record HttpSettings(
   public HttpSettings withDefaultSampling(SamplingParams sampling) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors);
+        sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors, degradeWithoutLarge);
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */

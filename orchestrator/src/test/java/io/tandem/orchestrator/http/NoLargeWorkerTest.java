@@ -185,4 +185,19 @@ class NoLargeWorkerTest {
     assertTrue(tandem.at("/counters/tokens/small").asInt() > 0, r.body());
     assertTrue(seconds < AT_ONCE_SECONDS, "small-only at once, not after worker-wait: " + seconds + " s");
   }
+
+  /**
+   * A server that degrades answers speculative requests without a large worker, so it is ready: a
+   * load balancer that took it out of rotation would leave those clients with nothing. Its status says
+   * how it answers.
+   */
+  @Test
+  void withDegradeReadinessIsReadyWithTheSmallWorkerAloneAndSaysDegraded() throws Exception {
+    HttpResponse<String> r = degrading.get("/health/ready");
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode body = JSON.readTree(r.body());
+    assertEquals(1, body.at("/workers/small").asInt(), r.body());
+    assertEquals(0, body.at("/workers/large").asInt(), r.body());
+    assertEquals(ApiRoutes.DEGRADED, body.path("status").asText(), r.body());
+  }
 }
