@@ -60,8 +60,10 @@ public record CompletionRequest(
    * that ended the output; {@code return_token_ids} adds each chunk's {@code token_ids} (and the
    * first one's {@code prompt_token_ids}); {@code skip_special_tokens} false is accepted with {@code
    * return_token_ids}, whose ids carry the special tokens (their text is not written); {@code
-   * stop_token_ids} ends the output after the first token of these ids (its text written, a special
-   * token's being empty), with {@code stop_reason} that id. The ids are those of the model that
+   * stop_token_ids} ends the output with the first token of these ids, with {@code stop_reason} that
+   * id; the token counts in {@code usage} and its id is in {@code token_ids}, but its text is written
+   * only with {@code include_stop_str_in_output}, as vLLM's detokenizer leaves a stop token's out
+   * ({@code vllm/v1/engine/detokenizer.py}, {@code IncrementalDetokenizer.update}). The ids are those of the model that
    * writes the token: the two models of a pair share a vocabulary (the paper's are both Qwen2.5's).
    * {@code stopTokenIds} keeps them as sent, so that a refusal names the element at fault.
    */

@@ -161,7 +161,8 @@ final class Generation {
         return;
       }
       if (request.engine().stopTokenIds().contains(t.id())) {
-        cut(d, counted, t.id(), seen.length(), out);
+        // Its text is the stop's, kept only when asked, as vLLM's detokenizer skips a stop token's.
+        cut(d, counted, t.id(), request.engine().includeStopStrInOutput() ? seen.length() : seen.length() - t.text().length(), out);
         return;
       }
     }

@@ -9,6 +9,7 @@ import io.tandem.inference.scripted.ScriptedTokenizer;
 import io.tandem.inference.text.ChatTemplate;
 import java.net.http.HttpResponse;
 import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -247,24 +248,32 @@ class VllmRequestFieldsTest {
         + " \"\"", error(suffix).get("message").asText(), suffix.body());
   }
 
-  /** vLLM's stop_token_ids: the output ends with the first token of one of them, written, and names it. */
+  /**
+   * vLLM's stop_token_ids: the output ends with the first token of one of them, counted, and names
+   * it; its text is left out, as vLLM's detokenizer leaves it, unless include_stop_str_in_output.
+   */
   @Test
-  void aStopTokenIdEndsTheOutputAfterThatToken() throws Exception {
+  void aStopTokenIdEndsTheOutputWithThatTokenWhoseTextIsLeftOutUnlessAsked() throws Exception {
     String token = TestServer.SMALL.get(5);
     int first = TestServer.SMALL.indexOf(token);
     int id = ScriptedTokenizer.idOf(token);
     for (String endpoint : List.of("/v1/chat/completions", "/v1/completions")) {
-      String prompt = endpoint.contains("chat") ? MESSAGES : "\"prompt\":\"Once\"";
-      HttpResponse<String> r = server.post(endpoint, "{" + prompt + ",\"max_tokens\":100,\"stop_token_ids\":[" + id + "],"
-          + "\"tandem\":{\"mode\":\"small\"}}", KEY);
-      JsonNode body = JSON.readTree(r.body());
-      JsonNode choice = body.get("choices").get(0);
-      assertEquals(first + 1, body.get("usage").get("completion_tokens").asInt(), r.body());
-      assertEquals("stop", choice.get("finish_reason").asText());
-      assertEquals(id, choice.get("stop_reason").asInt());
-      assertTrue(choice.get("stop_reason").isInt(), "an id, as vLLM writes it");
-      String text = endpoint.contains("chat") ? choice.get("message").get("content").asText() : choice.get("text").asText();
-      assertTrue(text.endsWith(token.strip()), text);
+      List<String> texts = new ArrayList<>();
+      for (boolean include : new boolean[] {false, true}) {
+        String prompt = endpoint.contains("chat") ? MESSAGES : "\"prompt\":\"Once\"";
+        HttpResponse<String> r = server.post(endpoint, "{" + prompt + ",\"max_tokens\":100,\"stop_token_ids\":[" + id + "],"
+            + "\"include_stop_str_in_output\":" + include + ",\"tandem\":{\"mode\":\"small\"}}", KEY);
+        JsonNode body = JSON.readTree(r.body());
+        JsonNode choice = body.get("choices").get(0);
+        assertEquals(first + 1, body.get("usage").get("completion_tokens").asInt(), r.body());
+        assertEquals("stop", choice.get("finish_reason").asText());
+        assertEquals(id, choice.get("stop_reason").asInt());
+        assertTrue(choice.get("stop_reason").isInt(), "an id, as vLLM writes it");
+        String text = endpoint.contains("chat") ? choice.get("message").get("content").asText() : choice.get("text").asText();
+        texts.add(text);
+      }
+      assertEquals(String.join("", TestServer.SMALL.subList(0, first + 1)), texts.get(0) + token, endpoint + ": without the stop token's text");
+      assertEquals(texts.get(0) + token, texts.get(1), endpoint + ": with it");
     }
     HttpResponse<String> bad = chat(",\"stop_token_ids\":[-1]");
     assertEquals(400, bad.statusCode());
