@@ -12,6 +12,15 @@ public interface TextTokenizer {
   /** Encodes text without adding special tokens. */
   int[] encode(String text);
 
+  /**
+   * Encodes text, with {@code addSpecialTokens} the special tokens the tokenizer adds around a text
+   * as Hugging Face's {@code tokenizer(text)} does ({@code add_special_tokens=True}; a BOS, for
+   * some), as vLLM tokenizes a completion's text prompt. A vocabulary without such tokens adds none.
+   */
+  default int[] encode(String text, boolean addSpecialTokens) {
+    return encode(text);
+  }
+
   /** Decodes ids to text, dropping special tokens. */
   String decode(int[] ids);
 

@@ -241,10 +241,20 @@ final class EngineClient {
    * @return the token ids; fails with an {@link EngineException}
    */
   CompletableFuture<int[]> tokenize(String text) {
+    return tokenize(text, false);
+  }
+
+  /**
+   * The engine's tokenizer on {@code text}, with the special tokens it adds around a text or
+   * without ({@code add_special_tokens}, as vLLM's {@code TokenizeCompletionRequest} takes it).
+   *
+   * @return the token ids; fails with an {@link EngineException}
+   */
+  CompletableFuture<int[]> tokenize(String text, boolean addSpecialTokens) {
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("model", spec.model());
     body.put("prompt", text);
-    body.put("add_special_tokens", false);
+    body.put("add_special_tokens", addSpecialTokens);
     return post("/tokenize", body).thenApply(EngineClient::tokens);
   }
 

@@ -72,6 +72,17 @@ final class EngineVocabulary implements TextTokenizer {
     return encoded(text);
   }
 
+  /** {@link #encode(String)}; with the engine's special tokens, the encoding asked for with them. */
+  @Override
+  public int[] encode(String text, boolean addSpecialTokens) {
+    return encoded(addSpecialTokens ? withSpecials(text) : text);
+  }
+
+  /** What a text's ids with special tokens are kept under: not its own text, whose ids have none. */
+  private static Object withSpecials(String text) {
+    return List.of("add_special_tokens", text);
+  }
+
   /** The chat prompt rendered with the engine's template (as its {@code chatTemplate} says), as its ids. */
   int[] encodeChat(Prompt chat) {
     return encoded(chatKey(chat));
@@ -154,7 +165,8 @@ final class EngineVocabulary implements TextTokenizer {
   private CompletableFuture<Void> askPrompt(Prompt p, EngineClient client, Map<Object, int[]> encodings) {
     if (p.isChat()) return client.tokenizeChat(p.messages(), p.chatTemplate()).thenAccept(ids -> encodings.put(chatKey(p), ids));
     if (p.tokenIds() != null && key.equals(p.tokenizerKey())) return CompletableFuture.completedFuture(null);
-    return client.tokenize(p.raw()).thenAccept(ids -> encodings.put(p.raw(), ids));
+    return client.tokenize(p.raw(), p.addSpecialTokens())
+        .thenAccept(ids -> encodings.put(p.addSpecialTokens() ? withSpecials(p.raw()) : p.raw(), ids));
   }
 
   private static List<Integer> boxed(int[] ids) {

@@ -40,7 +40,8 @@ interface ServedModel {
 
   /**
    * The prompt as this model's token ids: chat messages through its chat template (as the
-   * prompt's {@code chatTemplate} says), token ids of this model's vocabulary as they are, other raw text tokenized.
+   * prompt's {@code chatTemplate} says), token ids of this model's vocabulary as they are, other raw text tokenized
+   * (with the tokenizer's special tokens when the prompt's {@code addSpecialTokens} says so).
    *
    * @throws IllegalArgumentException when the model cannot render it (no chat template)
    */
@@ -51,7 +52,7 @@ interface ServedModel {
     if (prompt.isChat()) return chat.apply(prompt);
     if (prompt.tokenIds() != null && prompt.tokenizerKey().equals(tokenizer.key()))
       return prompt.tokenIds().stream().mapToInt(Integer::intValue).toArray();
-    return tokenizer.encode(prompt.raw());
+    return tokenizer.encode(prompt.raw(), prompt.addSpecialTokens());
   }
 
   /**

@@ -27,8 +27,10 @@ import java.util.Set;
  * A Hugging Face {@code tokenizer.json} tokenizer (byte-level BPE, WordLevel, ...) run by DJL's
  * binding of the Rust {@code tokenizers} library, so that ids match Hugging Face exactly.
  *
- * <p>Encoding adds no special tokens (a chat template writes them as text); decoding drops them.
- * Thread-safe: the native tokenizer is immutable once loaded.
+ * <p>Encoding adds no special tokens (a chat template writes them as text) unless asked, as
+ * Hugging Face's {@code tokenizer(text)} adds them ({@code add_special_tokens=True}: vLLM's default
+ * for a completion's text prompt); decoding drops them. Thread-safe: the native tokenizer is
+ * immutable once loaded.
  */
 public final class HfTokenizer implements TextTokenizer, AutoCloseable {
 
@@ -40,15 +42,21 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
   private final Set<Integer> specialIds;
   private final String bosToken;
   private final String eosToken;
+  /** For a Llama-family tokenizer class, the special tokens it adds itself; null: the tokenizer.json's post-processor's. */
+  private final SpecialTokens llamaSpecials;
+
+  /** {@code add_bos_token} and {@code add_eos_token} of a Llama-family {@code tokenizer_config.json}. */
+  private record SpecialTokens(boolean addBos, boolean addEos) {}
 
   private HfTokenizer(HuggingFaceTokenizer tokenizer, String key, Map<String, Integer> addedTokenIds,
-      Set<Integer> specialIds, String bosToken, String eosToken) {
+      Set<Integer> specialIds, String bosToken, String eosToken, SpecialTokens llamaSpecials) {
     this.tokenizer = tokenizer;
     this.key = key;
     this.addedTokenIds = addedTokenIds;
     this.specialIds = specialIds;
     this.bosToken = bosToken;
     this.eosToken = eosToken;
+    this.llamaSpecials = llamaSpecials;
   }
 
   /**
@@ -85,18 +93,33 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
 
     String bos = null;
     String eos = null;
+    SpecialTokens llama = null;
     Path configFile = modelDir.resolve("tokenizer_config.json");
     if (Files.exists(configFile)) {
       try {
         JsonNode config = JSON.readTree(configFile.toFile());
         bos = ChatTemplate.tokenContent(config.get("bos_token"));
         eos = ChatTemplate.tokenContent(config.get("eos_token"));
+        llama = llamaSpecials(config);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
       }
     }
     return new HfTokenizer(native_, sha256(bytes), Collections.unmodifiableMap(added),
-        Collections.unmodifiableSet(special), bos, eos);
+        Collections.unmodifiableSet(special), bos, eos, llama);
+  }
+
+  /**
+   * The tokenizer classes whose Hugging Face implementation replaces the tokenizer.json's
+   * post-processor with one of its own settings ({@code LlamaTokenizerFast.update_post_processor}:
+   * {@code add_bos_token}, by default true, and {@code add_eos_token}, by default false), as
+   * DeepSeek-R1's distilled models declare theirs; null for any other class.
+   */
+  private static SpecialTokens llamaSpecials(JsonNode config) {
+    String cls = config.path("tokenizer_class").asText("");
+    if (!(cls.startsWith("LlamaTokenizer") || cls.startsWith("CodeLlamaTokenizer") || cls.startsWith("GemmaTokenizer")))
+      return null;
+    return new SpecialTokens(config.path("add_bos_token").asBoolean(true), config.path("add_eos_token").asBoolean(false));
   }
 
   /** Reads {@code added_tokens} by streaming, skipping the (large) vocabulary and merges. */
@@ -138,7 +161,39 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
 
   @Override
   public int[] encode(String text) {
-    long[] ids = tokenizer.encode(text).getIds();
+    return ints(tokenizer.encode(text).getIds());
+  }
+
+  /**
+   * {@inheritDoc} Those of the tokenizer.json's post-processor (a {@code TemplateProcessing}'s BOS,
+   * say), or, for a Llama-family tokenizer class, its {@code bos_token} and {@code eos_token} as its
+   * {@code add_bos_token} and {@code add_eos_token} say, as Hugging Face's {@code LlamaTokenizerFast}
+   * builds its post-processor from them.
+   *
+   * @throws IllegalStateException when such a class is to add a token its vocabulary lacks
+   */
+  @Override
+  public int[] encode(String text, boolean addSpecialTokens) {
+    if (!addSpecialTokens) return encode(text);
+    if (llamaSpecials == null) return ints(tokenizer.encode(text, true, false).getIds());
+    int[] plain = encode(text);
+    int bos = llamaSpecials.addBos() ? specialId("bos_token", bosToken) : -1;
+    int eos = llamaSpecials.addEos() ? specialId("eos_token", eosToken) : -1;
+    int[] out = new int[plain.length + (bos >= 0 ? 1 : 0) + (eos >= 0 ? 1 : 0)];
+    int at = 0;
+    if (bos >= 0) out[at++] = bos;
+    System.arraycopy(plain, 0, out, at, plain.length);
+    if (eos >= 0) out[out.length - 1] = eos;
+    return out;
+  }
+
+  private int specialId(String name, String content) {
+    if (content == null) throw new IllegalStateException("tokenizer_config.json asks to add its " + name + " but names none");
+    return addedTokenId(content).orElseThrow(() -> new IllegalStateException(
+        "tokenizer_config.json's " + name + " '" + content + "' is not a token of tokenizer.json"));
+  }
+
+  private static int[] ints(long[] ids) {
     int[] out = new int[ids.length];
     for (int i = 0; i < ids.length; i++) out[i] = (int) ids[i];
     return out;

@@ -42,6 +42,52 @@ class HfTokenizerTest {
     }
   }
 
+  /** Qwen's tokenizer adds no special token to a text (no BOS), as Hugging Face's Qwen2TokenizerFast. */
+  @Test
+  void qwenAddsNoSpecialTokensEvenWhenAsked() {
+    assertArrayEquals(qwen.encode("Compute 40 + 85."), qwen.encode("Compute 40 + 85.", true));
+  }
+
+  /**
+   * Asked for special tokens (vLLM's default for a completion's text prompt), a tokenizer adds what
+   * its tokenizer.json's post-processor says, or, for a Llama-family class, what its
+   * tokenizer_config.json says (as Hugging Face's LlamaTokenizerFast, DeepSeek-R1's distills' class).
+   */
+  @Test
+  void askedForSpecialTokensATokenizerAddsItsBosAsHuggingFaceDoes(@TempDir Path dir) throws IOException {
+    Path qwenDir = TextFixtures.dir("qwen-tokenizer");
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    // Qwen's vocabulary, with <|endoftext|> (151643) as the BOS: a post-processor that puts it before
+    // the text, as a BOS-adding tokenizer.json has, or a Llama-family config naming it.
+    com.fasterxml.jackson.databind.node.ObjectNode file =
+        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(qwenDir.resolve("tokenizer.json").toFile());
+    file.set("post_processor", json.readTree("""
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [151643], "tokens": ["<|endoftext|>"]}}}"""));
+    Path templated = Files.createDirectories(dir.resolve("templated"));
+    json.writeValue(templated.resolve("tokenizer.json").toFile(), file);
+    Path llamaClass = Files.createDirectories(dir.resolve("llama-class"));
+    Files.copy(qwenDir.resolve("tokenizer.json"), llamaClass.resolve("tokenizer.json"));
+    Files.writeString(llamaClass.resolve("tokenizer_config.json"),
+        "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": \"<|endoftext|>\", \"eos_token\": \"<|im_end|>\"}");
+    Path noBos = Files.createDirectories(dir.resolve("no-bos"));
+    Files.copy(qwenDir.resolve("tokenizer.json"), noBos.resolve("tokenizer.json"));
+    Files.writeString(noBos.resolve("tokenizer_config.json"),
+        "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": \"<|endoftext|>\", \"add_bos_token\": false}");
+    for (Path folder : new Path[] {templated, llamaClass, noBos}) {
+      try (HfTokenizer t = HfTokenizer.load(folder)) {
+        int[] plain = t.encode("hello world");
+        int[] withSpecials = t.encode("hello world", true);
+        int[] expected = folder == noBos ? plain : java.util.stream.IntStream.concat(
+            java.util.stream.IntStream.of(151643), Arrays.stream(plain)).toArray();
+        assertArrayEquals(expected, withSpecials, folder.getFileName().toString());
+        assertFalse(plain.length > 0 && plain[0] == 151643, "without special tokens, no BOS");
+      }
+    }
+  }
+
   @Test
   void decodesEachGoldenIdAloneToTheTextHuggingFaceShows() {
     for (JsonNode e : TextFixtures.qwenGolden().get("encodings")) {

@@ -70,14 +70,18 @@ class EngineWithoutTokenizerTest {
 
       JsonNode text = post(root + "/tokenize", "{\"model\": \"demo-small\", \"prompt\": \" So the answer is 46 .\"}", 200);
       int[] encoded = local.tokenizer().encode(" So the answer is 46 .");
-      assertEquals(List.of(boxed(encoded)), List.of(ids(text.get("tokens"))), "text without special tokens, as in process");
+      assertEquals(List.of(boxed(encoded)), List.of(ids(text.get("tokens"))), "text with the tokenizer's special tokens (none here), as in process");
 
       JsonNode back = post(root + "/detokenize", "{\"model\": \"demo-small\", \"tokens\": " + JSON.writeValueAsString(encoded) + "}", 200);
       assertEquals(" So the answer is 46 .", back.get("prompt").asText());
 
-      JsonNode special = post(root + "/tokenize", "{\"prompt\": \"46\", \"add_special_tokens\": true}", 400);
-      assertTrue(special.path("error").path("message").asText().contains("add_special_tokens = true is not supported"),
-          special.toString());
+      // vLLM's default for a text prompt: the tokenizer's special tokens, of which the demo's has none.
+      JsonNode special = post(root + "/tokenize", "{\"prompt\": \" So the answer is 46 .\", \"add_special_tokens\": true}", 200);
+      assertEquals(List.of(boxed(encoded)), List.of(ids(special.get("tokens"))), "the demo tokenizer adds no special tokens");
+      JsonNode chatSpecial = post(root + "/tokenize", "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}],"
+          + " \"add_special_tokens\": true}", 400);
+      assertTrue(chatSpecial.path("error").path("message").asText().contains("add_special_tokens = true is not supported with messages"),
+          chatSpecial.toString());
       JsonNode outside = post(root + "/detokenize", "{\"tokens\": [1, 999999]}", 400);
       assertEquals("tokens[1]", outside.path("error").path("param").asText(), outside.toString());
       assertTrue(outside.path("error").path("message").asText().startsWith("tokens[1] is token id 999999, outside"),
@@ -125,6 +129,41 @@ class EngineWithoutTokenizerTest {
       String message = ((SessionEvent.Failed) end).message();
       assertTrue(message.contains("/tokenize answered 404") && message.contains("tokenizer=DIR"), message);
       assertEquals(0, engine.usages.size(), "no completion was sent without the prompt's tokens");
+    }
+  }
+
+  /**
+   * A tokenizer that adds a BOS to a text (its tokenizer.json's post-processor, as DeepSeek-R1's
+   * distills' do) gets it on a completion's text prompt and on /tokenize's, as vLLM's defaults give
+   * it ({@code add_special_tokens} true), and not with {@code add_special_tokens: false}.
+   */
+  @Test
+  void aTextPromptGetsTheTokenizersBosUnlessAddSpecialTokensIsFalse(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path model = dir.resolve("bos-small");
+    java.nio.file.Files.createDirectories(model);
+    try (var files = java.nio.file.Files.list(DEMO.resolve("small"))) {
+      for (Path f : files.toList()) java.nio.file.Files.copy(f, model.resolve(f.getFileName().toString()));
+    }
+    com.fasterxml.jackson.databind.node.ObjectNode tokenizer =
+        (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(model.resolve("tokenizer.json").toFile());
+    tokenizer.set("post_processor", JSON.readTree("""
+        {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [0], "tokens": ["<|endoftext|>"]}}}"""));
+    JSON.writeValue(model.resolve("tokenizer.json").toFile(), tokenizer);
+    try (TandemEngineNode engine = new TandemEngineNode("bos-small", Role.small, model, 2)) {
+      String root = "http://127.0.0.1:" + engine.http.port();
+      String text = JSON.writeValueAsString(" So the answer is 46 .");
+      Integer[] with = ids(post(root + "/tokenize", "{\"prompt\": " + text + "}", 200).get("tokens"));
+      Integer[] without = ids(post(root + "/tokenize", "{\"prompt\": " + text + ", \"add_special_tokens\": false}", 200).get("tokens"));
+      assertEquals(0, with[0], "the BOS first");
+      assertEquals(List.of(without), List.of(with).subList(1, with.length), "then the text's own tokens");
+      for (boolean add : new boolean[] {true, false}) {
+        JsonNode r = post(root + "/v1/completions", "{\"prompt\": " + text + ", \"max_tokens\": 1, \"temperature\": 0,"
+            + " \"return_token_ids\": true" + (add ? "" : ", \"add_special_tokens\": false") + "}", 200);
+        assertEquals(List.of(add ? with : without), List.of(ids(r.at("/choices/0/prompt_token_ids"))), r.toString());
+      }
     }
   }
 

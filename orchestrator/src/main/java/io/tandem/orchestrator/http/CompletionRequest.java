@@ -198,7 +198,7 @@ public record CompletionRequest(
       Map.entry("truncate_prompt_tokens", Neutral.none(Type.INTEGER, "prompts are not truncated; send a shorter one")),
       Map.entry("spaces_between_special_tokens", Neutral.bool(true, "special tokens are left out of the text")),
       Map.entry("add_special_tokens", Neutral.bool(false,
-          "Tandem adds no special tokens to a prompt; the chat template writes those it needs")),
+          "the chat template writes the special tokens a chat prompt needs; true is taken on /v1/completions")),
       Map.entry("chat_template", Neutral.none(Type.STRING, "each model renders messages with its own chat template")),
       Map.entry("documents", Neutral.none(Type.ARRAY, "the chat template is given messages and tools only")),
       Map.entry("mm_processor_kwargs", Neutral.none(Type.OBJECT, "Tandem reads text only")),
@@ -228,7 +228,12 @@ public record CompletionRequest(
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
       "functions", "function_call", "response_format", "reasoning_effort", "modalities", "audio", "prediction",
       "web_search_options", "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "verbosity");
-  private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "suffix");
+  /**
+   * {@code add_special_tokens} is vLLM's on both endpoints, with their own defaults: a completion's
+   * text prompt gets the tokenizer's special tokens (true, {@code CompletionRequest}), chat messages
+   * none (false, {@code ChatCompletionRequest}: the template writes them), and Tandem takes only that.
+   */
+  private static final Set<String> COMPLETIONS_ONLY = Set.of("prompt", "suffix", "add_special_tokens");
 
   /**
    * Fields that OpenAI-compatible servers write on assistant messages: a client that sends a
@@ -274,7 +279,7 @@ public record CompletionRequest(
       }
       JsonNode v = body.get(f);
       Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
-      Neutral vllm = VLLM_NEUTRAL.get(f);
+      Neutral vllm = chat || !COMPLETIONS_ONLY.contains(f) ? VLLM_NEUTRAL.get(f) : null;
       if (v.isNull()) continue;
       // A number beyond a double's range inside a value quoted below would be shown as "Infinity".
       if (n != null || vllm != null) Json.requireInRange(v, f);
@@ -300,7 +305,8 @@ public record CompletionRequest(
     } else {
       JsonNode p = body.get("prompt");
       tokenIds = tokenPrompt(p);
-      if (tokenIds == null) prompt = Prompt.raw(rawPrompt(p));
+      Boolean specials = bool(body, "add_special_tokens");
+      if (tokenIds == null) prompt = Prompt.raw(rawPrompt(p), specials == null || specials);
     }
 
     Integer maxTokens = maxTokens(body, "max_tokens", limits.maxMaxTokens());

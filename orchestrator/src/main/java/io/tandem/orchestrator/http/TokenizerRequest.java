@@ -18,8 +18,10 @@ import java.util.Set;
  * to token ids, {@code {model, tokens}} to text, read by a worker of the node's default role
  * exactly as its {@code /v1/completions} reads a prompt.
  *
- * <p>Tandem adds no special tokens to a text prompt (its completions do not either): {@code
- * add_special_tokens: true} is a 400, as is any field Tandem does not act on. Chat messages are
+ * <p>A text prompt is tokenized as {@code /v1/completions} tokenizes one: with the tokenizer's
+ * special tokens unless {@code add_special_tokens} is false (vLLM's {@code TokenizeCompletionRequest},
+ * default true); chat messages get none ({@code add_special_tokens: true} beside them is a 400, as is
+ * any field Tandem does not act on: the template writes them). Chat messages are
  * rendered as its {@code /v1/chat/completions} renders them, with the same fields ({@code
  * add_generation_prompt}, {@code continue_final_message}, {@code chat_template_kwargs}, {@code
  * tools}). Exactly one of {@code prompt} (a text prompt or chat messages) and {@code tokens} is set.
@@ -53,7 +55,6 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     }
     if (detokenize) return new TokenizerRequest(null, ids(body.get("tokens")));
 
-    neutral(body, "add_special_tokens", false, "Tandem adds no special tokens to a prompt, as its /v1/completions reads one");
     neutral(body, "return_token_strs", false, "token strings are not returned");
     JsonNode prompt = body.get("prompt");
     JsonNode messages = body.get("messages");
@@ -65,6 +66,10 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     if (toolChoice != null && !toolChoice.isNull() && !(toolChoice.isTextual() && toolChoice.asText().equals("none")))
       throw ApiError.unsupported("tool_choice", "tool_choice on /tokenize may only be \"none\", as a chat request with tools"
           + " sends it (the tools are rendered either way); leave it out");
+    Boolean specials = CompletionRequest.bool(body, "add_special_tokens");
+    if (!hasPrompt && Boolean.TRUE.equals(specials))
+      throw ApiError.unsupported("add_special_tokens", "add_special_tokens = true is not supported with messages (the chat"
+          + " template writes the special tokens a chat prompt needs); leave it out or send false");
     if (!hasPrompt)
       return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages),
           CompletionRequest.chatTemplateArgs(body, CompletionRequest.tools(body.get("tools")))), null);
@@ -75,7 +80,7 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     }
     if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
     if (prompt.asText().isEmpty()) throw ApiError.invalid("prompt", "prompt is empty; give the text to tokenize");
-    return new TokenizerRequest(Prompt.raw(prompt.asText()), null);
+    return new TokenizerRequest(Prompt.raw(prompt.asText(), specials == null || specials), null);
   }
 
   /** A boolean field accepted at {@code value} only, its type checked as chat's and completions' booleans are. */
