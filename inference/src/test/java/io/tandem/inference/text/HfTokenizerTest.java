@@ -49,25 +49,15 @@ class HfTokenizerTest {
   }
 
   /**
-   * Asked for special tokens (vLLM's default for a completion's text prompt), a tokenizer adds what
-   * its tokenizer.json's post-processor says, or, for a Llama-family class, what its
-   * tokenizer_config.json says (as Hugging Face's LlamaTokenizerFast, DeepSeek-R1's distills' class).
+   * Asked for special tokens (vLLM's default for a completion's text prompt), a Llama-family
+   * tokenizer class adds what its tokenizer_config.json says, as Hugging Face's LlamaTokenizerFast
+   * (DeepSeek-R1's distills' class) builds its post-processor from add_bos_token (by default true),
+   * whatever its tokenizer.json's says. (A tokenizer.json post-processor's BOS: EngineWithoutTokenizerTest.)
    */
   @Test
-  void askedForSpecialTokensATokenizerAddsItsBosAsHuggingFaceDoes(@TempDir Path dir) throws IOException {
+  void askedForSpecialTokensALlamaClassAddsItsBosAsItsConfigSays(@TempDir Path dir) throws IOException {
+    // Qwen's vocabulary (whose post-processor adds nothing), with <|endoftext|> (151643) named as the BOS.
     Path qwenDir = TextFixtures.dir("qwen-tokenizer");
-    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-    // Qwen's vocabulary, with <|endoftext|> (151643) as the BOS: a post-processor that puts it before
-    // the text, as a BOS-adding tokenizer.json has, or a Llama-family config naming it.
-    com.fasterxml.jackson.databind.node.ObjectNode file =
-        (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(qwenDir.resolve("tokenizer.json").toFile());
-    file.set("post_processor", json.readTree("""
-        {"type": "TemplateProcessing",
-         "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
-         "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [151643], "tokens": ["<|endoftext|>"]}}}"""));
-    Path templated = Files.createDirectories(dir.resolve("templated"));
-    json.writeValue(templated.resolve("tokenizer.json").toFile(), file);
     Path llamaClass = Files.createDirectories(dir.resolve("llama-class"));
     Files.copy(qwenDir.resolve("tokenizer.json"), llamaClass.resolve("tokenizer.json"));
     Files.writeString(llamaClass.resolve("tokenizer_config.json"),
@@ -76,14 +66,13 @@ class HfTokenizerTest {
     Files.copy(qwenDir.resolve("tokenizer.json"), noBos.resolve("tokenizer.json"));
     Files.writeString(noBos.resolve("tokenizer_config.json"),
         "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": \"<|endoftext|>\", \"add_bos_token\": false}");
-    for (Path folder : new Path[] {templated, llamaClass, noBos}) {
+    for (Path folder : new Path[] {llamaClass, noBos}) {
       try (HfTokenizer t = HfTokenizer.load(folder)) {
         int[] plain = t.encode("hello world");
-        int[] withSpecials = t.encode("hello world", true);
         int[] expected = folder == noBos ? plain : java.util.stream.IntStream.concat(
             java.util.stream.IntStream.of(151643), Arrays.stream(plain)).toArray();
-        assertArrayEquals(expected, withSpecials, folder.getFileName().toString());
-        assertFalse(plain.length > 0 && plain[0] == 151643, "without special tokens, no BOS");
+        assertArrayEquals(expected, t.encode("hello world", true), folder.getFileName().toString());
+        assertFalse(plain[0] == 151643, "without special tokens, no BOS");
       }
     }
   }
