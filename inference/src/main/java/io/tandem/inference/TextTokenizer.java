@@ -24,6 +24,15 @@ public interface TextTokenizer {
   /** Decodes ids to text, dropping special tokens. */
   String decode(int[] ids);
 
+  /**
+   * Decodes ids to text; with {@code skipSpecialTokens} false, special tokens appear as their text
+   * (Hugging Face's {@code decode(ids, skip_special_tokens=False)}, its default). A vocabulary
+   * without special tokens decodes as {@link #decode(int[])}.
+   */
+  default String decode(int[] ids, boolean skipSpecialTokens) {
+    return decode(ids);
+  }
+
   /** Whether an id is a special token (dropped from decoded text). */
   boolean isSpecial(int id);
 

@@ -134,7 +134,8 @@ final class StepSync {
 
   /**
    * Counts a prompt's tokens as {@code model} reads it ({@link WorkerProtocol.CountTokens}): a
-   * prompt rendered, or token ids checked against the vocabulary and decoded; a prompt that cannot
+   * prompt rendered, or token ids checked against the vocabulary and decoded (special tokens as their
+   * text); a prompt that cannot
    * be read gets its problem in the answer.
    */
   static WorkerProtocol.TokenCount count(WorkerProtocol.CountTokens c, ServedModel model) {
@@ -152,7 +153,9 @@ final class StepSync {
               + ", outside " + model.name() + "'s vocabulary of " + vocab + " tokens", null);
       // A prompt longer than the context is refused on its length: its text is not needed (and may be long).
       boolean refused = c.tokenIdsField().equals("prompt") && context > 0 && ids.length >= context;
-      return new WorkerProtocol.TokenCount(ids.length, refused ? null : model.tokenizer().decode(ids), model.tokenizer().key(),
+      // Special tokens keep their text, as vLLM's /detokenize writes them (the tokenizer's decode
+      // with its default, skip_special_tokens=False), and another vocabulary's tokenizer reads them back.
+      return new WorkerProtocol.TokenCount(ids.length, refused ? null : model.tokenizer().decode(ids, false), model.tokenizer().key(),
           context, vocab, null, null);
     } catch (RuntimeException e) {
       return new WorkerProtocol.TokenCount(0, null, null, context, vocab, model.name() + " cannot read the prompt: " + e.getMessage(), null);

@@ -204,7 +204,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     return decode(ids, true);
   }
 
-  /** Decodes ids; with {@code skipSpecialTokens} false, special tokens appear as their text. */
+  @Override
   public String decode(int[] ids, boolean skipSpecialTokens) {
     if (ids.length == 0) return "";
     long[] wide = new long[ids.length];

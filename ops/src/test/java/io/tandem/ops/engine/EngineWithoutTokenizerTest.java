@@ -74,6 +74,12 @@ class EngineWithoutTokenizerTest {
 
       JsonNode back = post(root + "/detokenize", "{\"model\": \"demo-small\", \"tokens\": " + JSON.writeValueAsString(encoded) + "}", 200);
       assertEquals(" So the answer is 46 .", back.get("prompt").asText());
+      // Special tokens keep their text, as vLLM's /detokenize (skip_special_tokens=False), so the text tokenizes back.
+      String chatText = post(root + "/detokenize", "{\"tokens\": " + JSON.writeValueAsString(rendered) + "}", 200)
+          .get("prompt").asText();
+      assertTrue(chatText.contains("<|user|>"), chatText);
+      assertEquals(List.of(boxed(rendered)), List.of(ids(post(root + "/tokenize", "{\"prompt\": " + JSON.writeValueAsString(chatText)
+          + ", \"add_special_tokens\": false}", 200).get("tokens"))), "the chat's text tokenizes back to its ids");
 
       // vLLM's default for a text prompt: the tokenizer's special tokens, of which the demo's has none.
       JsonNode special = post(root + "/tokenize", "{\"prompt\": \" So the answer is 46 .\", \"add_special_tokens\": true}", 200);
