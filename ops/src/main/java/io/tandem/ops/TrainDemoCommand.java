@@ -165,8 +165,45 @@ public final class TrainDemoCommand implements Callable<Integer> {
     DemoModels.writeHeldOut(out.resolve("heldout.jsonl"));
     DemoTrainer trainer = new DemoTrainer(tokDir, System.err);
     List<DemoTrainer.Report> reports = new ArrayList<>();
-    for (DemoTrainer.Plan plan : plans)
-      reports.add(trainer.train(plan, plan.name().equals("small") ? seed : seed + 1, out.resolve(plan.name())));
+    // Ctrl-C or SIGTERM: the JVM waits for the current step to end and the model to be saved (an exit
+    // during a step in libtorch crashed it, its teardown racing the step), then exits as signalled.
+    java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+    java.io.PrintWriter err = spec.commandLine().getErr();
+    Thread onSignal = new Thread(() -> {
+      if (finished.getCount() == 0) return;
+      trainer.stop();
+      err.println("tandem train-demo: stopping after the current step; the model trained so far is saved");
+      err.flush();
+      try {
+        finished.await(STOP_WAIT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "train-demo-stop");
+    Runtime.getRuntime().addShutdownHook(onSignal);
+    try {
+      for (DemoTrainer.Plan plan : plans) {
+        if (trainer.stopped()) break;
+        reports.add(trainer.train(plan, plan.name().equals("small") ? seed : seed + 1, out.resolve(plan.name())));
+      }
+      writeRecord(plans, reports, slipRate, misreadRate);
+    } finally {
+      finished.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(onSignal);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook runs now, and returns as the latch is down
+      }
+    }
+    return 0;
+  }
+
+  /** The longest a signal waits for the current step and the save (a 12-layer step on one thread takes about 10 s). */
+  private static final int STOP_WAIT_SECONDS = 120;
+
+  /** {@code training-ONLY.json}: the settings and what each model's run did. */
+  private void writeRecord(List<DemoTrainer.Plan> plans, List<DemoTrainer.Report> reports, double slipRate,
+      double misreadRate) throws java.io.IOException {
     ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     ObjectNode root = m.createObjectNode();
     root.put("seed", seed);
@@ -184,7 +221,6 @@ public final class TrainDemoCommand implements Callable<Integer> {
           .put("final_loss", r.finalLoss()).put("examples", r.examples());
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
-    return 0;
   }
 
   /** {@code --large-layers}, checked against the {@code --init-from} large model's layers, which it defaults to. */

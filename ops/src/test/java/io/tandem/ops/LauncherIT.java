@@ -420,4 +420,35 @@ class LauncherIT {
       assertEquals(200, logged.path("status").asInt(), logged.toString());
     }
   }
+
+  /**
+   * SIGTERM (or Ctrl-C) during train-demo ends the current step, saves the model and exits as
+   * signalled: exiting during a step in libtorch crashed the JVM (SIGSEGV, an hs_err file) in about
+   * half of a tester's tries, its teardown racing the step.
+   */
+  @Test
+  void trainDemoStoppedBySigtermSavesWhatItTrainedAndExitsWithoutCrashing(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    Path out = dir.resolve("demo");
+    try (Launched training = Launched.startWith("-Xmx1g", "train-demo", "--out", out.toString(), "--only", "small",
+        "--small-steps", "100000")) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (true) {
+        synchronized (training.err) {
+          if (training.err.stream().anyMatch(l -> l.startsWith("train-demo: small step 5,"))) break;
+        }
+        assertTrue(training.process.isAlive(), "train-demo exited: " + training.err);
+        assertTrue(System.nanoTime() < deadline, "no fifth step within 120 s: " + training.err);
+        Thread.sleep(200); // polling interval, not a wait for an event
+      }
+      training.process.toHandle().destroy(); // SIGTERM (Process.destroy would close the streams being read)
+      assertTrue(training.process.waitFor(120, TimeUnit.SECONDS), "still running: " + training.err);
+      training.drain();
+      assertEquals(143, training.process.exitValue(), "exited as SIGTERM asks, not by a crash: " + training.out + training.err);
+      assertTrue(training.out.stream().noneMatch(l -> l.contains("fatal error")), training.out.toString());
+      assertTrue(training.err.stream().anyMatch(l -> l.startsWith("train-demo: small stopped as asked: ")), training.err.toString());
+      assertTrue(Files.isRegularFile(out.resolve("small/model.safetensors")), "the model trained so far is saved");
+      assertTrue(Files.isRegularFile(out.resolve("training-small.json")));
+    }
+  }
 }

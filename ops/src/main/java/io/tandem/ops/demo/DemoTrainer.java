@@ -96,6 +96,22 @@ public final class DemoTrainer {
 
   private final Path tokenizerDir;
   private final PrintStream log;
+  private volatile boolean stopRequested;
+
+  /**
+   * Asks the training under way to stop after its current step and save what it has, as if its
+   * steps or minutes had run out; a later {@link #train} returns at once. Any thread may call it (a
+   * shutdown hook on Ctrl-C: the JVM must not exit while a step runs in libtorch, whose teardown
+   * then crashes it).
+   */
+  public void stop() {
+    stopRequested = true;
+  }
+
+  /** Whether {@link #stop} was called. */
+  public boolean stopped() {
+    return stopRequested;
+  }
 
   /** @param tokenizerDir a folder holding the demo {@code tokenizer.json} and its config */
   public DemoTrainer(Path tokenizerDir, PrintStream log) {
@@ -171,7 +187,7 @@ public final class DemoTrainer {
       while (true) {
         double elapsed = System.nanoTime() - t0;
         double progress = plan.maxSteps() > 0 ? (double) step / plan.maxSteps() : elapsed / budgetNanos;
-        if (progress >= 1.0) break;
+        if (progress >= 1.0 || stopRequested) break;
         double warm = Math.min(1.0, (step + 1.0) / WARMUP_STEPS);
         lr[0] = (float) (plan.learningRate() * warm * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress))));
 
@@ -276,8 +292,9 @@ public final class DemoTrainer {
       }
       double minutes = (System.nanoTime() - t0) / 60e9;
       save(model, eos, out);
-      log.printf("train-demo: %s done: %s in %.1f min (%s skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
-          plan.name(), Plural.count(step, "step"), minutes, Plural.count(skipped, "non-finite step"), first, smoothed, out);
+      log.printf("train-demo: %s %s: %s in %.1f min (%s skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
+          plan.name(), stopRequested ? "stopped as asked" : "done", Plural.count(step, "step"), minutes,
+          Plural.count(skipped, "non-finite step"), first, smoothed, out);
       return new Report(plan.name(), model.parameterCount(), step, minutes, first, smoothed, examples);
     } finally {
       tokenizer.close();

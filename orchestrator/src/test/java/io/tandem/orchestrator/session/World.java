@@ -26,8 +26,12 @@ import java.util.function.Supplier;
 
 /** One ActorSystem with a session parent, a worker directory and whatever workers a test spawns. */
 final class World implements AutoCloseable {
+  /**
+   * A probe's expectations wait up to 10 s (Akka's testkit: 3 s, which a busy 2-core machine ran past
+   * once, a CI run beside training and a tester's cluster); an expectation met returns at once.
+   */
   static final Config LOCAL = ConfigFactory.parseString(
-      "akka.actor.provider = local\nakka.loglevel = WARNING\n");
+      "akka.actor.provider = local\nakka.loglevel = WARNING\nakka.actor.testkit.typed.single-expect-default = 10s\n");
 
   final ActorTestKit kit;
   final ActorRef<WorkerDirectory.Command> directory;
