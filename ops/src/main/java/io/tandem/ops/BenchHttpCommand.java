@@ -126,7 +126,7 @@ public final class BenchHttpCommand implements Callable<Integer> {
   }
 
   private TandemNode startScripted() throws Exception {
-    JsonNode root = new ObjectMapper().readTree(Files.readString(scripted));
+    JsonNode root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("--scripted", scripted));
     Path dir = Files.createTempDirectory("tandem-bench");
     dir.toFile().deleteOnExit();
     Config config = ModelOptions.baseConfig();

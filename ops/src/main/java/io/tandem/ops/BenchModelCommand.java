@@ -66,8 +66,10 @@ public final class BenchModelCommand implements Callable<Integer> {
     UsageError.atLeast("--prompt-tokens", promptTokens, 1);
     UsageError.atLeast("--new-tokens", newTokens, 1);
     UsageError.atLeast("--runs", runs, 1);
-    for (int batch : batches) UsageError.atLeast("--batch", batch, 1);
-    UsageError.atLeast("--threads", threads, 0);
+    // As a worker's tandem.ROLE.max-batch and threads are bounded: past them a batch only exhausts
+    // memory, and libtorch crashed on 100000 threads.
+    for (int batch : batches) UsageError.within("--batch", batch, 1, io.tandem.worker.WorkerSettings.MAX_BATCH);
+    UsageError.within("--threads", threads, 0, RoleSpec.MAX_THREADS);
     Precision p = UsageError.parse("--precision", () -> Precision.parse(precision));
     ModelOptions.requireDevice(device, "--device");
     try {

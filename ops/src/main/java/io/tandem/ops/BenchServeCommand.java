@@ -95,7 +95,7 @@ public final class BenchServeCommand implements Callable<Integer> {
   private List<String> readQuestions(java.nio.file.Path prompts, int workload) throws java.io.IOException {
     List<String> qs = new ArrayList<>();
     ObjectMapper reader = new ObjectMapper();
-    List<String> lines = java.nio.file.Files.readAllLines(prompts);
+    List<String> lines = io.tandem.protocol.text.Utf8Files.lines("--prompts", prompts);
     Map<String, Integer> seen = new java.util.HashMap<>();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i);

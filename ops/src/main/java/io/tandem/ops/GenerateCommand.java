@@ -79,7 +79,7 @@ public final class GenerateCommand implements Callable<Integer> {
       if (!Files.isRegularFile(caseFile))
         throw new IllegalArgumentException("--case " + caseFile + ": no such file; give a scripted case "
             + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");
-      JsonNode root = new ObjectMapper().readTree(Files.readString(caseFile));
+      JsonNode root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("--case", caseFile));
       scratch = Files.createTempDirectory("tandem-case");
       models.small = "scripted:" + writeScript(scratch.resolve("small.json"), root.get("small"), "small");
       models.large = "scripted:" + writeScript(scratch.resolve("large.json"), root.get("large"), "large");

@@ -136,12 +136,15 @@ public record RoleSpec(
     });
   }
 
-  /** {@code threads}: a whole number from 0 (the cores shared among the CPU workers) to 1024. */
+  /** The most intra-op threads a worker (or {@code bench model}) may be given. */
+  static final int MAX_THREADS = 1024;
+
+  /** {@code threads}: a whole number from 0 (the cores shared among the CPU workers) to {@value #MAX_THREADS}. */
   private static int threads(Config c) {
     if (!c.hasPath("threads")) return 0;
     Object value = c.getValue("threads").unwrapped();
     String text = String.valueOf(value).trim();
-    if (!text.matches("\\d{1,4}") || Integer.parseInt(text) > 1024)
+    if (!text.matches("\\d{1,4}") || Integer.parseInt(text) > MAX_THREADS)
       throw new IllegalArgumentException("threads must be a whole number from 0 (the cores shared among the node's CPU workers) to 1024, got '" + text + "'");
     return Integer.parseInt(text);
   }

@@ -93,6 +93,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
     HelpText.install(cl);
+    // Each subcommand's --help lists -V/--version (the standard help options): it says the version
+    // too, instead of nothing.
+    setVersion(cl, cl.getCommandSpec().version());
     // An empty path (a flag given an unset shell variable, --config "") would be read as the folder
     // the command runs in; it is a mistake, said as one.
     cl.registerConverter(java.nio.file.Path.class, value -> {
@@ -111,6 +114,14 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       return CommandLine.ExitCode.USAGE;
     });
     return cl;
+  }
+
+  /** Gives every subcommand of {@code cl}, at any depth, {@code version}. */
+  private static void setVersion(CommandLine cl, String[] version) {
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      sub.getCommandSpec().version(version);
+      setVersion(sub, version);
+    }
   }
 
   /** {@code tandem bench model} for that subcommand. */

@@ -93,7 +93,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the tokens that decide the large model's verdict: each digit comparison's second word (a digit or not) and the verdict (Yes / Wait). Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
 
-  @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: only at the end.")
+  @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: 0, only at the end.")
   int saveEvery;
 
   @Option(names = "--only", defaultValue = "both", description = "small, large or both. Default: ${DEFAULT-VALUE}.")
@@ -112,6 +112,15 @@ public final class TrainDemoCommand implements Callable<Integer> {
         throw new UsageError("--" + role + "-steps " + (role.equals("small") ? smallSteps : largeSteps) + ": give --" + role
             + "-steps or --" + role + "-minutes, not both (steps are reproducible, minutes depend on the machine)");
     }
+    // 0 is the options' "not given" (train for minutes instead): given, it would be dropped without a word.
+    if (given("--small-steps")) UsageError.atLeast("--small-steps", smallSteps, 1);
+    if (given("--large-steps")) UsageError.atLeast("--large-steps", largeSteps, 1);
+    if (given("--corrected") && !(corrected >= 0 && corrected <= 1))
+      throw new UsageError("--corrected " + corrected + ": give a share from 0 to 1");
+    if (given("--corrected") && !largeTraces.equals("verifying"))
+      throw new UsageError("--corrected is for --large-traces verifying (decisive traces correct nothing); drop it, or give"
+          + " --large-traces verifying");
+    UsageError.atLeast("--save-every", saveEvery, 0);
     // A flag of the model --only leaves out would be dropped without a word, a mistake in it unseen.
     List<String> largeFlags = List.of("--large-steps", "--large-minutes", "--large-lr", "--large-layers", "--large-traces",
         "--slip", "--corrected", "--misread", "--verdict-weight");

@@ -715,4 +715,45 @@ class CommandLineMistakesTest {
         + "(api-key-env) is not set; export TANDEM_TEST_KEY_NOBODY_SETS=KEY, the engine's API key, before starting, or leave "
         + "api-key-env out for an engine without keys", r.err());
   }
+
+  /**
+   * A fresh tester's mistakes of round 27: values that crashed libtorch or ran out of memory, zero
+   * steps taken for "not given", a mode given twice, a bound named by a setting the user never set,
+   * and a file that is not UTF-8 ("Input length = 1"). Each is one line and exit status 2 (a file's
+   * bytes: 1), before anything loads or trains.
+   */
+  @Test
+  void roundTwentySevensMistakesAreOneLineEach(@TempDir Path dir) throws Exception {
+    Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
+    refusals.put(List.of("bench", "model", "--model", "ops/demo/small", "--threads", "100000"),
+        "tandem bench model: --threads 100000: give a whole number from 0 to 1024");
+    refusals.put(List.of("bench", "model", "--model", "ops/demo/small", "--batch", "1,100000"),
+        "tandem bench model: --batch 100000: give a whole number from 1 to 4096");
+    refusals.put(List.of("train-demo", "--out", dir.resolve("t").toString(), "--small-steps", "0"),
+        "tandem train-demo: --small-steps 0: give a whole number >= 1");
+    refusals.put(List.of("train-demo", "--out", dir.resolve("t").toString(), "--corrected", "-0.5", "--large-traces", "verifying"),
+        "tandem train-demo: --corrected -0.5: give a share from 0 to 1");
+    refusals.put(List.of("train-demo", "--out", dir.resolve("t").toString(), "--corrected", "0.5"),
+        "tandem train-demo: --corrected is for --large-traces verifying (decisive traces correct nothing); drop it, or give"
+            + " --large-traces verifying");
+    refusals.put(List.of("eval", "--modes", "small,small"),
+        "tandem eval: --modes small,small: a mode is given twice; give each once (its samples file and results row are one per mode)");
+    refusals.put(List.of("eval", "--concurrency", "5000"), "tandem eval: --concurrency 5000: give a whole number from 1 to 4096");
+    for (Map.Entry<List<String>, String> e : refusals.entrySet()) {
+      Result r = run(e.getKey().toArray(String[]::new));
+      assertEquals(e.getValue(), r.err(), String.join(" ", e.getKey()));
+      assertEquals(2, r.exit(), String.join(" ", e.getKey()));
+    }
+    assertFalse(Files.exists(dir.resolve("t")), "nothing written");
+    Path latin = Files.write(dir.resolve("latin.jsonl"), "{\"problem\": \"caf\u00e9\", \"answer\": \"1\"}\n"
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    Result notUtf8 = run("eval", "--data", latin.toString(), "--limit", "1");
+    assertEquals("tandem eval: --data " + latin + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8",
+        notUtf8.err());
+    StringWriter out = new StringWriter();
+    var cl = Tandem.commandLine();
+    cl.setOut(new PrintWriter(out, true));
+    assertEquals(0, cl.execute("generate", "--version"));
+    assertEquals("tandem " + io.tandem.protocol.TandemVersion.NUMBER, out.toString().strip(), "a subcommand's --version says it");
+  }
 }

@@ -17,7 +17,7 @@ public record Problem(String id, String problem, String answer) {
   public static List<Problem> readJsonl(Path file) throws IOException {
     List<Problem> out = new ArrayList<>();
     int lineNo = 0;
-    for (String line : Files.readAllLines(file)) {
+    for (String line : io.tandem.protocol.text.Utf8Files.lines("--data", file)) {
       lineNo++;
       if (line.isBlank()) continue;
       JsonNode n;

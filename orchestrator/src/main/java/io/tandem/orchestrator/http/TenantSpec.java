@@ -140,7 +140,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     if (!Files.isRegularFile(file)) throw new IllegalArgumentException("API keys file " + file + " does not exist");
     String text;
     try {
-      text = Files.readString(file).strip();
+      text = io.tandem.protocol.text.Utf8Files.read("API keys file", file).strip();
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("cannot read API keys file " + file + ": " + e.getMessage());
     }
