@@ -403,13 +403,13 @@ class CommandLineMistakesTest {
     refusals.put(List.of("generate", "--prompt", "", "--no-chat-template"), "tandem generate: --prompt is empty: with"
         + " --no-chat-template it is fed as it is, and the model needs at least one token to continue; give some text, or"
         + " leave --no-chat-template out");
-    refusals.put(List.of("eval", "--concurrency", "0"), "tandem eval: --concurrency 0: give a whole number >= 1");
+    refusals.put(List.of("eval", "--concurrency", "0"), "tandem eval: --concurrency 0: give a whole number from 1 to 4096");
     refusals.put(List.of("eval", "--max-tokens", "-5"), "tandem eval: --max-tokens -5: give a whole number >= 1");
     refusals.put(List.of("bench", "serve", "--runs", "0"), "tandem bench serve: --runs 0: give at least 1 run per point");
     refusals.put(List.of("bench", "orchestration", "--sessions", "4,0"), "tandem bench orchestration: --sessions 0: give a whole number >= 1");
     refusals.put(List.of("bench", "http", "--url", "http://127.0.0.1:8080", "--concurrency", "0"),
         "tandem bench http: --concurrency 0: give a whole number from 1 to 4096");
-    refusals.put(List.of("bench", "model", "--model", "/no/model", "--batch", "1,-2"), "tandem bench model: --batch -2: give a whole number >= 1");
+    refusals.put(List.of("bench", "model", "--model", "/no/model", "--batch", "1,-2"), "tandem bench model: --batch -2: give a whole number from 1 to 4096");
     refusals.put(List.of("simulate", "--orchestrators", "0"), "tandem simulate: --orchestrators 0: give a whole number >= 1");
     refusals.put(List.of("simulate", "--script-source", "generated:lots"),
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
@@ -739,6 +739,9 @@ class CommandLineMistakesTest {
     refusals.put(List.of("eval", "--modes", "small,small"),
         "tandem eval: --modes small,small: a mode is given twice; give each once (its samples file and results row are one per mode)");
     refusals.put(List.of("eval", "--concurrency", "5000"), "tandem eval: --concurrency 5000: give a whole number from 1 to 4096");
+    refusals.put(List.of("bench", "orchestration", "--sessions", "1,2000"), "tandem bench orchestration: --sessions 2000: more than"
+        + " a small worker takes at once (tandem.small.max-batch 64 + tandem.small.queue-limit 1024 = 1088); give at most 1088, or"
+        + " raise those settings with -D in TANDEM_JAVA_OPTS");
     for (Map.Entry<List<String>, String> e : refusals.entrySet()) {
       Result r = run(e.getKey().toArray(String[]::new));
       assertEquals(e.getValue(), r.err(), String.join(" ", e.getKey()));
