@@ -451,4 +451,14 @@ class LauncherIT {
       assertTrue(Files.isRegularFile(out.resolve("training-small.json")));
     }
   }
+
+  /** Out of heap, the JVM exits at once with one line, not the stack traces of every thread that met it (Akka's fatal-error exit). */
+  @Test
+  void aHeapTooSmallIsOneLineAndStatus3NotStackTraces() throws Exception {
+    Run r = tandemWith("-Xmx16m", "generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--temperature", "0");
+    assertEquals(3, r.exit(), r.errText());
+    assertTrue(r.err().stream().anyMatch(l -> l.startsWith("Terminating due to java.lang.OutOfMemoryError")), r.errText());
+    assertTrue(r.err().stream().noneMatch(l -> l.startsWith("\tat ")), "no stack trace: " + r.errText());
+    assertTrue(r.out().stream().allMatch(String::isBlank), "nothing on stdout: " + r.out());
+  }
 }
