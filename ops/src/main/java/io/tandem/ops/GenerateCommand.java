@@ -76,6 +76,9 @@ public final class GenerateCommand implements Callable<Integer> {
     SpeculativeConfig speculative;
     Config base = ModelOptions.baseConfig();
     if (caseFile != null) {
+      if (models.small != null || models.large != null)
+        throw new UsageError("--case brings its own scripted models, which --" + (models.small != null ? "small" : "large")
+            + " would be dropped for; give --case or --small/--large, not both");
       if (!Files.isRegularFile(caseFile))
         throw new IllegalArgumentException("--case " + caseFile + ": no such file; give a scripted case "
             + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");

@@ -739,6 +739,8 @@ class CommandLineMistakesTest {
     refusals.put(List.of("eval", "--modes", "small,small"),
         "tandem eval: --modes small,small: a mode is given twice; give each once (its samples file and results row are one per mode)");
     refusals.put(List.of("eval", "--concurrency", "5000"), "tandem eval: --concurrency 5000: give a whole number from 1 to 4096");
+    refusals.put(List.of("generate", "--case", "case.json", "--large", "ops/demo/large"), "tandem generate: --case brings its own"
+        + " scripted models, which --large would be dropped for; give --case or --small/--large, not both");
     refusals.put(List.of("bench", "orchestration", "--sessions", "1,2000"), "tandem bench orchestration: --sessions 2000: more than"
         + " a small worker takes at once (tandem.small.max-batch 64 + tandem.small.queue-limit 1024 = 1088); give at most 1088, or"
         + " raise those settings with -D in TANDEM_JAVA_OPTS");
