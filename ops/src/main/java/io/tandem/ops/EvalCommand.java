@@ -93,7 +93,8 @@ public final class EvalCommand implements Callable<Integer> {
       if (maxTokens == null) maxTokens = 768;
     } else {
       if (!Files.isRegularFile(data))
-        throw new IllegalArgumentException("--data " + data + ": no such file; give a MATH500-style JSONL file (one "
+        throw new IllegalArgumentException("--data " + data + ": " + (Files.isDirectory(data) ? "a folder, not a file" : "no such file")
+            + "; give a MATH500-style JSONL file (one "
             + "{\"problem\": ..., \"answer\": ...} per line), or leave --data out for the demo held-out set");
       problems = Problem.readJsonl(data);
       dataset = data.getFileName().toString().replaceAll("\\.jsonl$", "");

@@ -53,6 +53,8 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     ModelShape modelShape = UsageError.parse("--shape", () -> ModelShape.parse(shape));
+    if (maxShardBytes < 1)
+      throw new UsageError("--max-shard-bytes " + maxShardBytes + ": give a size in bytes >= 1 (Hugging Face's default: 5000000000)");
     if (!force && Files.exists(out.resolve("config.json")))
       throw new IllegalArgumentException("--out " + out + " already holds a checkpoint; pass --force to overwrite");
     ModelOptions.requireOutputFolder("--out", out);

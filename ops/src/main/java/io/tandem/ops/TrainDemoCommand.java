@@ -112,6 +112,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
         throw new UsageError("--" + role + "-steps " + (role.equals("small") ? smallSteps : largeSteps) + ": give --" + role
             + "-steps or --" + role + "-minutes, not both (steps are reproducible, minutes depend on the machine)");
     }
+    for (String role : List.of("small", "large")) {
+      double minutes = role.equals("small") ? smallMinutes : largeMinutes;
+      if (given("--" + role + "-minutes") && !(minutes > 0 && minutes <= 10_000))
+        throw new UsageError("--" + role + "-minutes " + minutes + ": give a positive number of minutes, at most 10000");
+    }
     // 0 is the options' "not given" (train for minutes instead): given, it would be dropped without a word.
     if (given("--small-steps")) UsageError.atLeast("--small-steps", smallSteps, 1);
     if (given("--large-steps")) UsageError.atLeast("--large-steps", largeSteps, 1);
