@@ -150,19 +150,25 @@ final class Generation {
     int counted = 0;
     for (Token t : d.tokens()) {
       counted++;
-      seen.append(t.text());
       if (request.engine().returnTokenIds()) {
         ids.add(t.id());
         unsentIds.add(t.id());
       }
+      boolean stopToken = request.engine().stopTokenIds().contains(t.id());
+      // A stop token's text is the stop's: vLLM's detokenizer leaves it out unless asked to keep it,
+      // before it looks for stop strings, so none is found in that text then.
+      if (stopToken && !request.engine().includeStopStrInOutput()) {
+        cut(d, counted, t.id(), seen.length(), out);
+        return;
+      }
+      seen.append(t.text());
       Optional<StopStrings.Match> m = stops.find(seen, t.text().length());
       if (m.isPresent()) {
         cut(d, counted, m.get().stop(), request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
         return;
       }
-      if (request.engine().stopTokenIds().contains(t.id())) {
-        // Its text is the stop's, kept only when asked, as vLLM's detokenizer skips a stop token's.
-        cut(d, counted, t.id(), request.engine().includeStopStrInOutput() ? seen.length() : seen.length() - t.text().length(), out);
+      if (stopToken) {
+        cut(d, counted, t.id(), seen.length(), out);
         return;
       }
     }
@@ -323,9 +329,9 @@ final class Generation {
     if (withSpans) {
       spans = new ArrayList<>();
       // The trace's spans say why each part was written; they are the output when they cover it
-      // all (not when a stop string cut it, or a time-out the step in flight).
+      // all (not when a stop string or a stop token's left-out text cut it, or a time-out the step in flight).
       List<Span> traced = trace == null ? List.of() : trace.spans();
-      if (trace != null && request.stop().isEmpty() && (traced.isEmpty() ? 0 : traced.get(traced.size() - 1).end()) == tokens) {
+      if (trace != null && request.stop().isEmpty() && !cutByStop && (traced.isEmpty() ? 0 : traced.get(traced.size() - 1).end()) == tokens) {
         for (Span s : traced) spans.add(new OpenAi.Span(s.author().name(), s.reason().name(), s.start(), s.end(), s.text()));
       } else {
         for (Piece p : pieces)

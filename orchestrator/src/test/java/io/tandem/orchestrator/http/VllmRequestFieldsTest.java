@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -271,6 +272,9 @@ class VllmRequestFieldsTest {
         assertTrue(choice.get("stop_reason").isInt(), "an id, as vLLM writes it");
         String text = endpoint.contains("chat") ? choice.get("message").get("content").asText() : choice.get("text").asText();
         texts.add(text);
+        StringBuilder spans = new StringBuilder();
+        for (JsonNode span : body.at("/tandem/spans")) spans.append(span.get("text").asText());
+        assertEquals(text, spans.toString(), "the spans cover the text as cut: " + r.body());
       }
       assertEquals(String.join("", TestServer.SMALL.subList(0, first + 1)), texts.get(0) + token, endpoint + ": without the stop token's text");
       assertEquals(texts.get(0) + token, texts.get(1), endpoint + ": with it");
@@ -278,6 +282,38 @@ class VllmRequestFieldsTest {
     HttpResponse<String> bad = chat(",\"stop_token_ids\":[-1]");
     assertEquals(400, bad.statusCode());
     assertEquals("stop_token_ids[0]", error(bad).get("param").asText());
+  }
+
+  /**
+   * A stop token's text is left out before stop strings are looked for (vLLM's detokenizer), so a
+   * stop string inside it does not end the output there: the token does, named by its id; kept with
+   * include_stop_str_in_output, its text is searched and the stop string ends it. The spans cover
+   * the text as cut, not the trace's steps with the token's text.
+   */
+  @Test
+  void aStopTokenEndsTheOutputBeforeAStopStringInItsOwnText() throws Exception {
+    String token = TestServer.SMALL.get(2);
+    String before = String.join("", TestServer.SMALL.subList(0, 2));
+    String stop = token.strip().substring(0, 3);
+    assertFalse(before.contains(stop), "the stop string is only in the stop token: " + before);
+    int id = ScriptedTokenizer.idOf(token);
+    for (boolean include : new boolean[] {false, true}) {
+      HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":100,\"stop_token_ids\":[" + id
+          + "],\"stop\":[\"" + stop + "\"],\"include_stop_str_in_output\":" + include + ",\"tandem\":{\"mode\":\"small\"}}", KEY);
+      JsonNode body = JSON.readTree(r.body());
+      JsonNode choice = body.get("choices").get(0);
+      String text = choice.get("text").asText();
+      if (include) {
+        assertEquals(before + token.substring(0, token.indexOf(stop) + stop.length()), text, r.body());
+        assertEquals(stop, choice.get("stop_reason").asText(), r.body());
+      } else {
+        assertEquals(before, text, r.body());
+        assertEquals(id, choice.get("stop_reason").asInt(), r.body());
+      }
+      StringBuilder spans = new StringBuilder();
+      for (JsonNode span : body.at("/tandem/spans")) spans.append(span.get("text").asText());
+      assertEquals(text, spans.toString(), "the spans cover the text as cut: " + r.body());
+    }
   }
 
   @Test
