@@ -397,7 +397,7 @@ restart() {
   local from; from=$(($(wc -l <"$dir/$node.log" 2>/dev/null || echo 0) + 1))
   start_node "$node" ">>"
   # The directory's line comes as the node is up; the workers' registrations follow, which readiness sees.
-  await_offered "$node" mark
+  await_offered "$node" mark "$from"
   if [ -n "$(not_running)" ]; then
     # Nothing else can be waited for, so at least the node itself must be up: an orchestrator
     # answering on its HTTP port, a worker serving its model. What is not running is told after
@@ -448,7 +448,9 @@ await_started() {
     case "$node" in
       orchestrator*)
         [ "$(curl -sS -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(http_port_of "$node")/health/live" 2>/dev/null)" = 200 ] \
-          && return ;;
+          && return
+        # An orchestrator that is no first seed opens its HTTP port once it has joined, which waits for the others.
+        unjoined "$node" "$from" && return ;;
       *) tail -n "+$from" "$dir/$node.log" | grep -q ' worker .* serving ' && return ;;
     esac
     if [ $SECONDS -ge "$deadline" ]; then
@@ -462,7 +464,7 @@ await_started() {
 # Waits until every orchestrator in the map named $2 (orchestrator -> its log's length before the
 # restart) has logged, after that line, that it offers the workers of node $1 to its sessions.
 await_offered() {
-  local node="$1" o deadline=$((SECONDS + up_timeout))
+  local node="$1" from="$3" o deadline=$((SECONDS + up_timeout))
   local -n marks="$2"
   local up="node akka://tandem@127.0.0.1:$(cluster_port_of "$node") (incarnation"
   for o in "${!marks[@]}"; do
@@ -478,6 +480,9 @@ await_offered() {
           exit 1
         fi
       done
+      # Not let in while other nodes are down (the orchestrator waits to join too, say): nothing will
+      # be offered until they run; restart says which.
+      if unjoined "$node" "$from" && [ -n "$(not_running)" ]; then return; fi
       if [ $SECONDS -ge "$deadline" ]; then
         echo "local.sh: $o did not take $node's workers within $up_timeout s; see the logs in $dir" >&2
         exit 1
@@ -485,6 +490,12 @@ await_offered() {
       sleep 0.5
     done
   done
+}
+
+# Node $1 has logged, from line $2 of its log on, that it has not joined the cluster yet (its join
+# WARN, after tandem.cluster.join-warning-after): none of its seed nodes lets it in.
+unjoined() {
+  tail -n "+$2" "$dir/$1.log" 2>/dev/null | grep -q ' has not joined the cluster after '
 }
 
 # Every node that has a pid file, whatever the settings say, in two steps of nodes stopped together:
@@ -521,7 +532,11 @@ status() {
     elif ready "$n"; then echo "http: http://127.0.0.1:$port/ ready"
     else
       answer="$(readiness "$port")"
-      echo "http: 127.0.0.1:$port not ready (${answer:-no answer})"
+      # on-large-loss = degrade: ready for a load balancer, answering with the small model alone.
+      case "$answer" in
+        200\ *degraded*) echo "http: http://127.0.0.1:$port/ ready but degraded (${answer#200 })" ;;
+        *) echo "http: 127.0.0.1:$port not ready (${answer:-no answer})" ;;
+      esac
     fi
   done
   [ "$running" -eq ${#nodes[@]} ]

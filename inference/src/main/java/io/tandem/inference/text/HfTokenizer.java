@@ -45,8 +45,8 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
   /** For a Llama-family tokenizer class, the special tokens it adds itself; null: the tokenizer.json's post-processor's. */
   private final SpecialTokens llamaSpecials;
 
-  /** {@code add_bos_token} and {@code add_eos_token} of a Llama-family {@code tokenizer_config.json}. */
-  private record SpecialTokens(boolean addBos, boolean addEos) {}
+  /** The ids a Llama-family tokenizer adds before and after a text ({@code add_bos_token}, {@code add_eos_token}); -1: none. */
+  private record SpecialTokens(int bos, int eos) {}
 
   private HfTokenizer(HuggingFaceTokenizer tokenizer, String key, Map<String, Integer> addedTokenIds,
       Set<Integer> specialIds, String bosToken, String eosToken, SpecialTokens llamaSpecials) {
@@ -100,7 +100,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         JsonNode config = JSON.readTree(configFile.toFile());
         bos = ChatTemplate.tokenContent(config.get("bos_token"));
         eos = ChatTemplate.tokenContent(config.get("eos_token"));
-        llama = llamaSpecials(config);
+        llama = llamaSpecials(config, bos, eos, added, configFile);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
       }
@@ -115,11 +115,30 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
    * {@code add_bos_token}, by default true, and {@code add_eos_token}, by default false), as
    * DeepSeek-R1's distilled models declare theirs; null for any other class.
    */
-  private static SpecialTokens llamaSpecials(JsonNode config) {
+  private static SpecialTokens llamaSpecials(JsonNode config, String bos, String eos, Map<String, Integer> added, Path file) {
     String cls = config.path("tokenizer_class").asText("");
     if (!(cls.startsWith("LlamaTokenizer") || cls.startsWith("CodeLlamaTokenizer") || cls.startsWith("GemmaTokenizer")))
       return null;
-    return new SpecialTokens(config.path("add_bos_token").asBoolean(true), config.path("add_eos_token").asBoolean(false));
+    int bosId = config.path("add_bos_token").asBoolean(true) ? specialId(file, cls, "bos_token", bos, added) : -1;
+    int eosId = config.path("add_eos_token").asBoolean(false) ? specialId(file, cls, "eos_token", eos, added) : -1;
+    return new SpecialTokens(bosId, eosId);
+  }
+
+  /**
+   * The id of the token {@code name} names, which a Llama-family class adds around a text.
+   *
+   * @throws IllegalArgumentException when it names none, or one tokenizer.json does not have (as
+   *     Hugging Face refuses to load such a tokenizer), at load rather than on every request
+   */
+  private static int specialId(Path file, String cls, String name, String content, Map<String, Integer> added) {
+    if (content == null)
+      throw new IllegalArgumentException(file + ": its " + cls + " adds its " + name + " to a text (add_" + name
+          + " is true, or left out) but names none; give the " + name + ", or set add_" + name + " to false");
+    Integer id = added.get(content);
+    if (id == null)
+      throw new IllegalArgumentException(file + ": its " + name + " '" + content + "' is not a token of tokenizer.json's added"
+          + " tokens; name one that is, or set add_" + name + " to false");
+    return id;
   }
 
   /** Reads {@code added_tokens} by streaming, skipping the (large) vocabulary and merges. */
@@ -169,28 +188,20 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
    * say), or, for a Llama-family tokenizer class, its {@code bos_token} and {@code eos_token} as its
    * {@code add_bos_token} and {@code add_eos_token} say, as Hugging Face's {@code LlamaTokenizerFast}
    * builds its post-processor from them.
-   *
-   * @throws IllegalStateException when such a class is to add a token its vocabulary lacks
    */
   @Override
   public int[] encode(String text, boolean addSpecialTokens) {
     if (!addSpecialTokens) return encode(text);
     if (llamaSpecials == null) return ints(tokenizer.encode(text, true, false).getIds());
     int[] plain = encode(text);
-    int bos = llamaSpecials.addBos() ? specialId("bos_token", bosToken) : -1;
-    int eos = llamaSpecials.addEos() ? specialId("eos_token", eosToken) : -1;
+    int bos = llamaSpecials.bos();
+    int eos = llamaSpecials.eos();
     int[] out = new int[plain.length + (bos >= 0 ? 1 : 0) + (eos >= 0 ? 1 : 0)];
     int at = 0;
     if (bos >= 0) out[at++] = bos;
     System.arraycopy(plain, 0, out, at, plain.length);
     if (eos >= 0) out[out.length - 1] = eos;
     return out;
-  }
-
-  private int specialId(String name, String content) {
-    if (content == null) throw new IllegalStateException("tokenizer_config.json asks to add its " + name + " but names none");
-    return addedTokenId(content).orElseThrow(() -> new IllegalStateException(
-        "tokenizer_config.json's " + name + " '" + content + "' is not a token of tokenizer.json"));
   }
 
   private static int[] ints(long[] ids) {

@@ -66,6 +66,13 @@ class HfTokenizerTest {
     Files.copy(qwenDir.resolve("tokenizer.json"), noBos.resolve("tokenizer.json"));
     Files.writeString(noBos.resolve("tokenizer_config.json"),
         "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": \"<|endoftext|>\", \"add_bos_token\": false}");
+    // One that would add a BOS it does not name is refused as it loads (Hugging Face refuses it too), not on each request.
+    Path unnamed = Files.createDirectories(dir.resolve("unnamed"));
+    Files.copy(qwenDir.resolve("tokenizer.json"), unnamed.resolve("tokenizer.json"));
+    Files.writeString(unnamed.resolve("tokenizer_config.json"), "{\"tokenizer_class\": \"LlamaTokenizerFast\", \"bos_token\": null}");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(unnamed));
+    assertTrue(e.getMessage().endsWith("its LlamaTokenizerFast adds its bos_token to a text (add_bos_token is true, or left out)"
+        + " but names none; give the bos_token, or set add_bos_token to false"), e.getMessage());
     for (Path folder : new Path[] {llamaClass, noBos}) {
       try (HfTokenizer t = HfTokenizer.load(folder)) {
         int[] plain = t.encode("hello world");

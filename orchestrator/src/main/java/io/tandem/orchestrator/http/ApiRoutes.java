@@ -438,6 +438,11 @@ final class ApiRoutes extends AllDirectives {
   static final String DEGRADED = "degraded: no large worker is offered, so speculative requests get the small model's answer"
       + " alone, marked degraded (tandem.session.on-large-loss = degrade)";
 
+  /** {@link #DEGRADED}, on a node outside a cluster without the large role: none will ever come. */
+  static final String DEGRADED_FOR_GOOD = "degraded: no large worker will come (this node does not run the large role and is not"
+      + " in a cluster), so speculative requests get the small model's answer alone, marked degraded (tandem.session.on-large-loss"
+      + " = degrade); start it with the large role too for the method's answers";
+
   /**
    * Ready (200) when the roles the default mode needs have a worker each (both for speculative; a
    * node that serves one model as another's engine, {@code default-mode = small}, needs only that
@@ -458,7 +463,7 @@ final class ApiRoutes extends AllDirectives {
       boolean degraded = settings.defaultMode() == io.tandem.orchestrator.session.Mode.speculative && listed.get(Role.large).isEmpty();
       body.put("workers", roles);
       body.put("status", !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElse("waiting for workers"))
-          : degraded ? DEGRADED : "ready");
+          : !degraded ? "ready" : workers.neverOffered(Role.large) ? DEGRADED_FOR_GOOD : DEGRADED);
       return json(ok ? 200 : 503, body);
     });
   }

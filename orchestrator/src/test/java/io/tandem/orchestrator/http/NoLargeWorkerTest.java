@@ -199,5 +199,12 @@ class NoLargeWorkerTest {
     assertEquals(1, body.at("/workers/small").asInt(), r.body());
     assertEquals(0, body.at("/workers/large").asInt(), r.body());
     assertEquals(ApiRoutes.DEGRADED, body.path("status").asText(), r.body());
+    // A node without the large role outside a cluster: none will come, which the status says.
+    try (TestServer alone = TestServer.start(WAIT + "tandem.roles = [orchestrator, small]\ntandem.session.on-large-loss = degrade\n",
+        Set.of(Role.small))) {
+      HttpResponse<String> forGood = alone.get("/health/ready");
+      assertEquals(200, forGood.statusCode(), forGood.body());
+      assertEquals(ApiRoutes.DEGRADED_FOR_GOOD, JSON.readTree(forGood.body()).path("status").asText(), forGood.body());
+    }
   }
 }
