@@ -68,15 +68,20 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
     SpeculativeConfig spec = SpeculativeConfig.fromHocon(config);
     // Each session holds a place in each worker's batch or queue; past them sessions fail as the
     // queue is full (a line each), which measures nothing.
+    // The role with the least room bounds them (named alone, so that the number it gives is taken).
+    Role tightest = null;
     for (Role r : roles.keySet()) {
       io.tandem.worker.WorkerSettings w = roles.get(r).settings();
-      int room = w.maxBatch() + w.queueLimit();
-      for (int n : sessions)
-        if (n > room)
-          throw new UsageError("--sessions " + n + ": more than a " + r + " worker takes at once (tandem." + r + ".max-batch "
-              + w.maxBatch() + " + tandem." + r + ".queue-limit " + w.queueLimit() + " = " + room + "); give at most " + room
-              + ", or raise those settings with -D in TANDEM_JAVA_OPTS");
+      if (tightest == null || w.maxBatch() + w.queueLimit()
+          < roles.get(tightest).settings().maxBatch() + roles.get(tightest).settings().queueLimit()) tightest = r;
     }
+    io.tandem.worker.WorkerSettings w = roles.get(tightest).settings();
+    int room = w.maxBatch() + w.queueLimit();
+    for (int n : sessions)
+      if (n > room)
+        throw new UsageError("--sessions " + n + ": more than a " + tightest + " worker takes at once (tandem." + tightest
+            + ".max-batch " + w.maxBatch() + " + tandem." + tightest + ".queue-limit " + w.queueLimit() + " = " + room
+            + "); give at most " + room + ", or raise those settings with -D in TANDEM_JAVA_OPTS");
 
     ArrayNode results = m.createArrayNode();
     if (!json) System.out.printf("%9s %14s %14s %16s %12s%n", "sessions", "tokens/s", "sessions/s", "ms/decision", "triggers");

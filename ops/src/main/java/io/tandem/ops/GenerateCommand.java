@@ -62,8 +62,24 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--quiet", description = "Print only the answer: no log lines, no summary.")
   boolean quiet;
 
+  /** The folder a --case's scripts are written to; removed when the command ends, however it ends. */
+  private Path scratch;
+
   @Override
   public Integer call() throws Exception {
+    try {
+      return generate();
+    } finally {
+      // Here, not at the end of generate(): a failed command halts the JVM (Tandem.main), which runs no clean-up.
+      if (scratch != null) {
+        try (var files = Files.walk(scratch)) {
+          files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+      }
+    }
+  }
+
+  private Integer generate() throws Exception {
     // The flags' own values are checked before anything is read or loaded: a mistake comes alone.
     UsageError.atLeast("--max-tokens", maxTokens, 1);
     if (prompt == null && caseFile == null) throw new UsageError("no prompt: give --prompt \"...\" (or --case FILE)");
@@ -72,7 +88,6 @@ public final class GenerateCommand implements Callable<Integer> {
       throw new UsageError("--prompt is empty: with --no-chat-template it is fed as it is, and the model needs at least"
           + " one token to continue; give some text, or leave --no-chat-template out");
     SamplingParams sampling = models.sampling();
-    Path scratch = null;
     SpeculativeConfig speculative;
     Config base = ModelOptions.baseConfig();
     if (caseFile != null) {
@@ -83,6 +98,8 @@ public final class GenerateCommand implements Callable<Integer> {
         throw new IllegalArgumentException("--case " + caseFile + ": no such file; give a scripted case "
             + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");
       JsonNode root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("--case", caseFile));
+      if (root.has("config") && models.config != null)
+        throw new UsageError("--case brings its own speculative config, which --config would be dropped for; give one of them");
       scratch = Files.createTempDirectory("tandem-case");
       models.small = "scripted:" + writeScript(scratch.resolve("small.json"), root.get("small"), "small");
       models.large = "scripted:" + writeScript(scratch.resolve("large.json"), root.get("large"), "large");
@@ -137,12 +154,6 @@ public final class GenerateCommand implements Callable<Integer> {
             c.injectedTokens(), Plural.count(c.takeovers(), "takeover"), Plural.count(c.recaps(), "recap"), s);
       }
       return 0;
-    } finally {
-      if (scratch != null) {
-        try (var files = Files.walk(scratch)) {
-          files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        }
-      }
     }
   }
 

@@ -198,9 +198,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
     try {
       for (DemoTrainer.Plan plan : plans) {
         if (trainer.stopped()) break;
-        reports.add(trainer.train(plan, plan.name().equals("small") ? seed : seed + 1, out.resolve(plan.name())));
+        DemoTrainer.Report r = trainer.train(plan, plan.name().equals("small") ? seed : seed + 1, out.resolve(plan.name()));
+        if (r.steps() > 0) reports.add(r);
       }
-      writeRecord(plans, reports, slipRate, misreadRate);
+      // A run stopped before any step saved nothing, and leaves the record of an earlier run as it is.
+      if (!reports.isEmpty()) writeRecord(plans, reports, slipRate, misreadRate);
     } finally {
       finished.countDown();
       try {

@@ -742,7 +742,7 @@ class CommandLineMistakesTest {
     refusals.put(List.of("generate", "--case", "case.json", "--large", "ops/demo/large"), "tandem generate: --case brings its own"
         + " scripted models, which --large would be dropped for; give --case or --small/--large, not both");
     refusals.put(List.of("bench", "orchestration", "--sessions", "1,2000"), "tandem bench orchestration: --sessions 2000: more than"
-        + " a small worker takes at once (tandem.small.max-batch 64 + tandem.small.queue-limit 1024 = 1088); give at most 1088, or"
+        + " a large worker takes at once (tandem.large.max-batch 64 + tandem.large.queue-limit 256 = 320); give at most 320, or"
         + " raise those settings with -D in TANDEM_JAVA_OPTS");
     for (Map.Entry<List<String>, String> e : refusals.entrySet()) {
       Result r = run(e.getKey().toArray(String[]::new));

@@ -10,7 +10,6 @@ import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.ChatTemplateArgs;
 import io.tandem.protocol.SamplingParams;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,7 +57,7 @@ public class ScriptedModel implements LanguageModel {
   public static List<String> readTokens(Path file) {
     JsonNode root;
     try {
-      root = new ObjectMapper().readTree(Files.readString(file));
+      root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("script", file));
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot read script " + file + ": " + e.getMessage(), e);
     }

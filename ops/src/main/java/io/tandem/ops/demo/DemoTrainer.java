@@ -291,6 +291,11 @@ public final class DemoTrainer {
         }
       }
       double minutes = (System.nanoTime() - t0) / 60e9;
+      if (step == 0 && stopRequested) {
+        // Stopped before a step: the untrained weights must not take the place of a model in --out.
+        log.printf("train-demo: %s stopped as asked before its first step; nothing saved%n", plan.name());
+        return new Report(plan.name(), model.parameterCount(), 0, minutes, Double.NaN, Double.NaN, examples);
+      }
       save(model, eos, out);
       log.printf("train-demo: %s %s: %s in %.1f min (%s skipped), loss %.4f -> %.4f (smoothed), saved to %s%n",
           plan.name(), stopRequested ? "stopped as asked" : "done", Plural.count(step, "step"), minutes,
