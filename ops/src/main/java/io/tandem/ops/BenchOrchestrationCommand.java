@@ -69,12 +69,8 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
     // Each session holds a place in each worker's batch or queue; past them sessions fail as the
     // queue is full (a line each), which measures nothing.
     // The role with the least room bounds them (named alone, so that the number it gives is taken).
-    Role tightest = null;
-    for (Role r : roles.keySet()) {
-      io.tandem.worker.WorkerSettings w = roles.get(r).settings();
-      if (tightest == null || w.maxBatch() + w.queueLimit()
-          < roles.get(tightest).settings().maxBatch() + roles.get(tightest).settings().queueLimit()) tightest = r;
-    }
+    Role tightest = roles.keySet().stream().min(java.util.Comparator.comparingInt(
+        r -> roles.get(r).settings().maxBatch() + roles.get(r).settings().queueLimit())).orElseThrow();
     io.tandem.worker.WorkerSettings w = roles.get(tightest).settings();
     int room = w.maxBatch() + w.queueLimit();
     for (int n : sessions)

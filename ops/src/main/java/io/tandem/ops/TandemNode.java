@@ -338,7 +338,7 @@ public final class TandemNode implements AutoCloseable {
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn(warning);
     boolean firstSeed = config.getStringList("akka.cluster.seed-nodes").indexOf(self) == 0;
     if (!others.isEmpty() && !firstSeed) {
-      String deadline = config.getString(JOIN_DEADLINE).equals("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
+      String deadline = config.getString(JOIN_DEADLINE).equalsIgnoreCase("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
           : "it gives up after " + Seconds.of(config.getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE + ")";
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: none of its"

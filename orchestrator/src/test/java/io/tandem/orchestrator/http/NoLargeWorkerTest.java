@@ -115,10 +115,8 @@ class NoLargeWorkerTest {
   /** In a cluster a large node may join, so the 503 says to retry once one has. */
   @Test
   void readinessSaysNoLargeWorkerWillComeToANodeOutsideAClusterWithoutTheLargeRole() throws Exception {
-    HttpResponse<String> r = failing.get("/health/ready");
-    assertEquals(503, r.statusCode(), r.body());
-    JsonNode body = JSON.readTree(r.body());
-    assertEquals(1, body.at("/workers/small").asInt(), r.body());
+    JsonNode body = readiness(failing, 503);
+    assertEquals(1, body.at("/workers/small").asInt(), body.toString());
     String status = body.path("status").asText();
     assertTrue(status.startsWith("no large worker will come: this node does not run the large role and is not in a"
         + " cluster"), status);
@@ -193,18 +191,22 @@ class NoLargeWorkerTest {
    */
   @Test
   void withDegradeReadinessIsReadyWithTheSmallWorkerAloneAndSaysDegraded() throws Exception {
-    HttpResponse<String> r = degrading.get("/health/ready");
-    assertEquals(200, r.statusCode(), r.body());
-    JsonNode body = JSON.readTree(r.body());
-    assertEquals(1, body.at("/workers/small").asInt(), r.body());
-    assertEquals(0, body.at("/workers/large").asInt(), r.body());
-    assertEquals(ApiRoutes.DEGRADED, body.path("status").asText(), r.body());
+    JsonNode body = readiness(degrading, 200);
+    assertEquals(1, body.at("/workers/small").asInt(), body.toString());
+    assertEquals(0, body.at("/workers/large").asInt(), body.toString());
+    assertEquals(ApiRoutes.DEGRADED, body.path("status").asText(), body.toString());
     // A node without the large role outside a cluster: none will come, which the status says.
     try (TestServer alone = TestServer.start(WAIT + "tandem.roles = [orchestrator, small]\ntandem.session.on-large-loss = degrade\n",
         Set.of(Role.small))) {
-      HttpResponse<String> forGood = alone.get("/health/ready");
-      assertEquals(200, forGood.statusCode(), forGood.body());
-      assertEquals(ApiRoutes.DEGRADED_FOR_GOOD, JSON.readTree(forGood.body()).path("status").asText(), forGood.body());
+      JsonNode forGood = readiness(alone, 200);
+      assertEquals(ApiRoutes.DEGRADED_FOR_GOOD, forGood.path("status").asText(), forGood.toString());
     }
+  }
+
+  /** {@code server}'s GET /health/ready, whose status code must be {@code code}: its body. */
+  private static JsonNode readiness(TestServer server, int code) throws Exception {
+    HttpResponse<String> r = server.get("/health/ready");
+    assertEquals(code, r.statusCode(), r.body());
+    return JSON.readTree(r.body());
   }
 }
