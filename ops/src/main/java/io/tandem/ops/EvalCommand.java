@@ -142,7 +142,9 @@ public final class EvalCommand implements Callable<Integer> {
         }
         WorkerStatsCollector.resetPrefixCaches(node, needed);
         List<EvalRunner.Sample> samples = new ArrayList<>();
+        Map<Role, long[]> before = workerPasses(node, needed);
         ModeResult r = EvalRunner.run(node, mode, problems, settings, samples, err, progress);
+        Map<Role, long[]> after = workerPasses(node, needed);
         results.add(r);
         StringBuilder lines = new StringBuilder();
         for (EvalRunner.Sample s : samples) lines.append(EvalRunner.sampleJson(s)).append('\n');
@@ -153,6 +155,16 @@ public final class EvalCommand implements Callable<Integer> {
               ", %s step p50 %.0f ms p99 %.0f ms", role, st.p50() * 1000, st.p99() * 1000)));
           err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
               r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
+        }
+        // Where the mode's time went, per worker: its forward passes (the figures bench serve reads).
+        for (Role role : needed) {
+          long[] a = after.get(role);
+          long[] b = before.get(role);
+          long passes = a[0] - b[0];
+          if (passes > 0)
+            err.printf(java.util.Locale.ROOT, "tandem eval: %s: %s worker: %d forward passes, mean batch %.2f, busy %.1f s"
+                + " of %.1f s, %d prompt tokens prefilled%n", mode, role, passes, (a[1] - b[1]) / (double) passes,
+                (a[2] - b[2]) / 1e9, r.wallSeconds(), a[3] - b[3]);
         }
       }
     }
@@ -184,6 +196,13 @@ public final class EvalCommand implements Callable<Integer> {
     if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
         + modes.stream().map(m -> "samples-" + m + ".jsonl").collect(java.util.stream.Collectors.joining(", ")));
     return 0;
+  }
+
+  /** Per role, its workers' {@link WorkerStatsCollector#batching} figures now. */
+  private static Map<Role, long[]> workerPasses(TandemNode node, List<Role> roles) throws Exception {
+    Map<Role, long[]> out = new java.util.EnumMap<>(Role.class);
+    for (Role role : roles) out.put(role, WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, role)));
+    return out;
   }
 
   /**

@@ -82,6 +82,18 @@ class EvalCommandTest {
     assertEquals(1, results.path("settings").path("warmup_problems").asInt());
   }
 
+  /** After each mode, a line per worker role: its forward passes over the mode's run, and where their time went. */
+  @Test
+  void eachModeSaysWhatItsWorkersDid(@TempDir Path tmp) throws Exception {
+    List<String> lines = stderrOfOneProblem(tmp, "--modes", "small", "--warmup", "0", "--out", tmp.resolve("out").toString());
+    java.util.regex.Pattern worker = java.util.regex.Pattern.compile("tandem eval: small: small worker: (\\d+) forward passes, "
+        + "mean batch 1\\.00, busy \\d+\\.\\d s of \\d+\\.\\d s, \\d+ prompt tokens prefilled");
+    List<java.util.regex.Matcher> said = lines.stream().map(worker::matcher).filter(java.util.regex.Matcher::matches).toList();
+    assertEquals(1, said.size(), lines.toString());
+    assertTrue(Integer.parseInt(said.get(0).group(1)) >= 3, "one pass per token of \\boxed{180} at least: " + lines);
+    assertTrue(lines.stream().noneMatch(l -> l.contains("large worker")), "no large model ran: " + lines);
+  }
+
   /**
    * The lines {@code eval} writes on stderr over one problem ({@code tmp/math.jsonl}) that the
    * small model's script ({@code tmp/small.json}) answers right, with {@code more} options; it exits 0.

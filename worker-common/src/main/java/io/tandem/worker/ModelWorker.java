@@ -344,9 +344,23 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onGenerate(Generate g) {
     sessions.watch(g);
+    PendingRequest ahead = g.limits().prefillAhead() ? null : scheduler.takeQueuedAhead(g.sessionId());
     scheduler.drop(g.sessionId());
+    if (ahead != null) syncOnly(ahead);
     if (StepSync.enqueue(g, scheduler, metrics, role + " worker")) scheduleForward();
     return this;
+  }
+
+  /**
+   * A prefill ahead still queued (the worker was busy: {@link Scheduler#nextToAdmit}) when its
+   * session's next request comes: its text joins the session's view unprefilled, and the request
+   * prefills it with its own, in one piece. The session counts an ahead overtaken by its next request
+   * as done and sends that request from the ahead's end; dropped instead, it cost a {@link
+   * WorkerProtocol.Resync} and a cache miss per takeover whenever the worker was busy.
+   */
+  private void syncOnly(PendingRequest ahead) {
+    StepSync.Ready ready = StepSync.sync(ahead.request(), scheduler, served, metrics, getContext().getLog());
+    if (ready != null) new StepRun(ahead, ready, served, metrics).finish();
   }
 
   private Behavior<Command> onCancel(Cancel c) {

@@ -157,6 +157,34 @@ class ModelWorkerTest {
     }
   }
 
+  /**
+   * A prefill ahead still queued behind a busy pass when its session's takeover comes is not
+   * dropped: its text joins the view, and the takeover, sent from the ahead's end as the session
+   * counts an overtaken ahead done, prefills all of it with its own instead of being told to resync.
+   */
+  @Test
+  void aPrefillAheadOvertakenInTheQueueGivesItsTextToTheTakeover() throws Exception {
+    Held held = new Held();
+    ActorRef<WorkerProtocol.Command> w = worker(held, WorkerSettings.defaults());
+    TestProbe<Reply> busy = kit.createTestProbe();
+    w.tell(gen("busy", 1, -1, List.of(), draft(), busy));
+    assertTrue(held.inStep.await(10, TimeUnit.SECONDS));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    Chunk decided = new Chunk(ScriptedTokenizer.KEY, List.of(new Token(ScriptedTokenizer.idOf("So"), "So"),
+        new Token(ScriptedTokenizer.idOf(" x"), " x")));
+    w.tell(gen("t", 1, -1, List.of(decided), Limits.PREFILL_AHEAD, probe));
+    w.tell(gen("t", 2, 2, List.of(), draft(), probe)); // from the ahead's end: after the two decided tokens
+    held.release.countDown();
+    Done ahead = probe.expectMessageClass(Done.class);
+    assertEquals(1, ahead.requestId());
+    assertEquals(0, ahead.prefillTokens(), "the ahead computed nothing");
+    Done takeover = probe.expectMessageClass(Done.class);
+    assertEquals(2, takeover.requestId());
+    assertEquals(3, takeover.prefillTokens(), "the takeover prefilled the prompt and the ahead's text");
+    assertEquals(".\n\n", text(takeover.generated()));
+    busy.expectMessageClass(Done.class);
+  }
+
   /** Waits (on a model's thread) until {@code release} opens, 60 s at most. */
   static void awaitRelease(CountDownLatch release) {
     try {
