@@ -150,7 +150,8 @@ final class StepSync {
       for (int i = 0; i < ids.length; i++)
         if (ids[i] < 0 || (vocab > 0 && ids[i] >= vocab))
           return new WorkerProtocol.TokenCount(0, null, null, context, vocab, c.tokenIdsField() + "[" + i + "] is token id " + ids[i]
-              + ", outside " + model.name() + "'s vocabulary of " + vocab + " tokens", null);
+              + ", outside " + model.name() + "'s vocabulary" + (vocab > 0 ? " of " + vocab + " tokens (ids 0 to " + (vocab - 1) + ")"
+              : ": ids are 0 or more"), null);
       // A prompt longer than the context is refused on its length: its text is not needed (and may be long).
       boolean refused = c.tokenIdsField().equals("prompt") && context > 0 && ids.length >= context;
       // Special tokens keep their text, as vLLM's /detokenize writes them (the tokenizer's decode

@@ -40,7 +40,7 @@ class TokenCountTest {
   @Test
   void aPromptTokenIdOutsideTheVocabularyIsAProblemNamingItAndTheSize() {
     WorkerProtocol.TokenCount ids = StepSync.count(new WorkerProtocol.CountTokens(null, List.of(5, 100), "prompt", null, 0), model);
-    assertEquals("prompt[1] is token id 100, outside m's vocabulary of 100 tokens", ids.problem());
+    assertEquals("prompt[1] is token id 100, outside m's vocabulary of 100 tokens (ids 0 to 99)", ids.problem());
     assertEquals(100, ids.vocabSize());
   }
 

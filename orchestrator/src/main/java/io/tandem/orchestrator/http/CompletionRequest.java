@@ -550,12 +550,26 @@ public record CompletionRequest(
    *     param} {@code PATH[I]}
    */
   static List<Integer> tokenIds(JsonNode ids, String path, String what) {
+    return tokenIds(ids, path, what, null);
+  }
+
+  /**
+   * As {@link #tokenIds(JsonNode, String, String)}, except that an integer below 0 or above
+   * 2^31-1, when {@code outOfRange} is given, is not refused here but put there (its index to its
+   * value as written) and read as -1, which the worker refuses with its vocabulary's size: only then
+   * is the range of ids known.
+   */
+  static List<Integer> tokenIds(JsonNode ids, String path, String what, Map<Integer, String> outOfRange) {
     List<Integer> out = new ArrayList<>(ids.size());
     for (int i = 0; i < ids.size(); i++) {
       String element = path + "[" + i + "]";
       if (Json.beyondDouble(ids.get(i))) throw Json.outOfRange(element);
       Integer id = JsonInteger.asInt(ids.get(i));
-      if (id == null || id < 0)
+      if (outOfRange != null && JsonInteger.is(ids.get(i)) && (id == null || id < 0)) {
+        outOfRange.put(i, clip(JsonInteger.show(ids.get(i))));
+        id = -1;
+      }
+      if (id == null || (id < 0 && outOfRange == null))
         throw ApiError.invalid(element, element + " is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
             + Integer.MAX_VALUE);
       out.add(id);

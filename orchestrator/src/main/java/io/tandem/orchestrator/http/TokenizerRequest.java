@@ -26,7 +26,7 @@ import java.util.Set;
  * add_generation_prompt}, {@code continue_final_message}, {@code chat_template_kwargs}, {@code
  * tools}). Exactly one of {@code prompt} (a text prompt or chat messages) and {@code tokens} is set.
  */
-record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
+record TokenizerRequest(Prompt prompt, List<Integer> tokens, Map<Integer, String> outOfRange) {
 
   private static final Set<String> TOKENIZE = Set.of("model", "prompt", "messages", "add_special_tokens",
       "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "tool_choice", "return_token_strs");
@@ -53,7 +53,10 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
         throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(model.asText())
             + "' does not exist; this server serves " + String.join(", ", modelNames) + " (see GET /v1/models)");
     }
-    if (detokenize) return new TokenizerRequest(null, ids(body.get("tokens")));
+    if (detokenize) {
+      Map<Integer, String> outOfRange = new LinkedHashMap<>();
+      return new TokenizerRequest(null, ids(body.get("tokens"), outOfRange), Map.copyOf(outOfRange));
+    }
 
     neutral(body, "return_token_strs", false, "token strings are not returned");
     JsonNode prompt = body.get("prompt");
@@ -72,7 +75,7 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
           + " template writes the special tokens a chat prompt needs); leave it out or send false");
     if (!hasPrompt)
       return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages),
-          CompletionRequest.chatTemplateArgs(body, CompletionRequest.tools(body.get("tools")))), null);
+          CompletionRequest.chatTemplateArgs(body, CompletionRequest.tools(body.get("tools")))), null, Map.of());
     for (String chatOnly : List.of("add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "tool_choice")) {
       JsonNode v = body.get(chatOnly);
       if (v != null && !v.isNull())
@@ -80,7 +83,7 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
     }
     if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
     if (prompt.asText().isEmpty()) throw ApiError.invalid("prompt", "prompt is empty; give the text to tokenize");
-    return new TokenizerRequest(Prompt.raw(prompt.asText(), specials == null || specials), null);
+    return new TokenizerRequest(Prompt.raw(prompt.asText(), specials == null || specials), null, Map.of());
   }
 
   /** A boolean field accepted at {@code value} only, its type checked as chat's and completions' booleans are. */
@@ -90,10 +93,10 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
       throw ApiError.unsupported(f, f + " = " + v + " is not supported (" + why + "); leave it out or send " + value);
   }
 
-  private static List<Integer> ids(JsonNode t) {
+  private static List<Integer> ids(JsonNode t, Map<Integer, String> outOfRange) {
     if (t == null || t.isNull()) throw ApiError.invalid("tokens", "tokens is required: a list of token ids");
     if (!t.isArray() || t.isEmpty()) throw ApiError.invalid("tokens", "tokens must be a non-empty list of token ids");
-    return CompletionRequest.tokenIds(t, "tokens", CompletionRequest.TOKEN_IDS);
+    return CompletionRequest.tokenIds(t, "tokens", CompletionRequest.TOKEN_IDS, outOfRange);
   }
 
   /**
@@ -103,8 +106,15 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens) {
    * @throws ApiError 400 when the worker could not read it (a token id outside its vocabulary)
    */
   Map<String, Object> answer(TokenCount c) {
-    if (c.problem() != null)
-      throw ApiError.invalid(tokens != null ? CompletionRequest.tokenIdsParam("tokens", tokens, c.vocabSize()) : "prompt", c.problem());
+    if (c.problem() != null) {
+      String param = tokens != null ? CompletionRequest.tokenIdsParam("tokens", tokens, c.vocabSize()) : "prompt";
+      // An id below 0 or beyond an int went to the worker as -1: its message names that, this one the id sent.
+      String sent = param.startsWith("tokens[") ? outOfRange.get(Integer.parseInt(param.substring(7, param.length() - 1))) : null;
+      if (sent != null)
+        throw ApiError.invalid(param, param + " is token id " + sent + ", outside the model's vocabulary"
+            + (c.vocabSize() > 0 ? " of " + c.vocabSize() + " tokens (ids 0 to " + (c.vocabSize() - 1) + ")" : ": ids are 0 or more"));
+      throw ApiError.invalid(param, c.problem());
+    }
     Map<String, Object> out = new LinkedHashMap<>();
     if (tokens != null) {
       out.put("prompt", c.text());

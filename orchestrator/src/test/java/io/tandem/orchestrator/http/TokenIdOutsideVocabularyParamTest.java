@@ -38,8 +38,9 @@ class TokenIdOutsideVocabularyParamTest {
       if (m instanceof WorkerProtocol.CountTokens c) {
         String problem = null;
         for (int i = 0; c.tokenIds() != null && i < c.tokenIds().size() && problem == null; i++)
-          if (c.tokenIds().get(i) >= 100)
-            problem = c.tokenIdsField() + "[" + i + "] is token id " + c.tokenIds().get(i) + ", outside small's vocabulary of 100 tokens";
+          if (c.tokenIds().get(i) < 0 || c.tokenIds().get(i) >= 100)
+            problem = c.tokenIdsField() + "[" + i + "] is token id " + c.tokenIds().get(i)
+                + ", outside small's vocabulary of 100 tokens (ids 0 to 99)";
         c.replyTo().tell(new WorkerProtocol.TokenCount(problem != null ? 0 : 1, problem != null ? null : "x", null, 1000, 100, problem,
             null));
       }
@@ -51,12 +52,22 @@ class TokenIdOutsideVocabularyParamTest {
     eventually("only the counting worker is listed", () -> smallWorkers().equals(Set.of(counter)));
 
     JsonNode prompt = refusal(server.post("/v1/completions", "{\"prompt\":[3,500,7],\"max_tokens\":2}", null));
-    assertEquals("prompt[1] is token id 500, outside small's vocabulary of 100 tokens", prompt.path("message").asText());
+    assertEquals("prompt[1] is token id 500, outside small's vocabulary of 100 tokens (ids 0 to 99)", prompt.path("message").asText());
     assertEquals("prompt[1]", prompt.path("param").asText());
 
     JsonNode tokens = refusal(server.post("/detokenize", "{\"tokens\":[3,4,100]}", null));
-    assertEquals("tokens[2] is token id 100, outside small's vocabulary of 100 tokens", tokens.path("message").asText());
+    assertEquals("tokens[2] is token id 100, outside small's vocabulary of 100 tokens (ids 0 to 99)", tokens.path("message").asText());
     assertEquals("tokens[2]", tokens.path("param").asText());
+
+    // Below 0 or beyond an int, an id is measured against the model's vocabulary too, not against an int's range.
+    JsonNode negative = refusal(server.post("/detokenize", "{\"tokens\":[3,-1,500]}", null));
+    assertEquals("tokens[1] is token id -1, outside the model's vocabulary of 100 tokens (ids 0 to 99)", negative.path("message").asText());
+    assertEquals("tokens[1]", negative.path("param").asText());
+    JsonNode huge = refusal(server.post("/detokenize", "{\"tokens\":[3,4,3000000000]}", null));
+    assertEquals("tokens[2] is token id 3000000000, outside the model's vocabulary of 100 tokens (ids 0 to 99)",
+        huge.path("message").asText());
+    JsonNode before = refusal(server.post("/detokenize", "{\"tokens\":[500,-1]}", null));
+    assertEquals("tokens[0] is token id 500, outside small's vocabulary of 100 tokens (ids 0 to 99)", before.path("message").asText());
   }
 
   private static JsonNode refusal(HttpResponse<String> r) throws Exception {
