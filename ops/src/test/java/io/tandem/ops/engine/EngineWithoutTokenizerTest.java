@@ -170,6 +170,12 @@ class EngineWithoutTokenizerTest {
             + " \"return_token_ids\": true" + (add ? "" : ", \"add_special_tokens\": false") + "}", 200);
         assertEquals(List.of(add ? with : without), List.of(ids(r.at("/choices/0/prompt_token_ids"))), r.toString());
       }
+      // An empty text is the BOS alone, as vLLM reads it; without the special tokens it is no prompt.
+      JsonNode bosAlone = post(root + "/v1/completions", "{\"prompt\": \"\", \"max_tokens\": 1, \"temperature\": 0,"
+          + " \"return_token_ids\": true}", 200);
+      assertEquals(List.of(0), List.of(ids(bosAlone.at("/choices/0/prompt_token_ids"))), bosAlone.toString());
+      JsonNode nothing = post(root + "/v1/completions", "{\"prompt\": \"\", \"max_tokens\": 1, \"add_special_tokens\": false}", 400);
+      assertEquals("prompt", nothing.at("/error/param").asText(), nothing.toString());
     }
   }
 

@@ -306,7 +306,7 @@ public record CompletionRequest(
       JsonNode p = body.get("prompt");
       tokenIds = tokenPrompt(p);
       Boolean specials = bool(body, "add_special_tokens");
-      if (tokenIds == null) prompt = Prompt.raw(rawPrompt(p), specials == null || specials);
+      if (tokenIds == null) prompt = Prompt.raw(rawPrompt(p, specials == null || specials), specials == null || specials);
     }
 
     Integer maxTokens = maxTokens(body, "max_tokens", limits.maxMaxTokens());
@@ -733,7 +733,11 @@ public record CompletionRequest(
     return joined.toString();
   }
 
-  private static String rawPrompt(JsonNode p) {
+  /**
+   * The text of a text prompt; an empty one only with the tokenizer's special tokens ({@code
+   * specials}), which may make it a prompt (a BOS), as vLLM reads it: the worker's count decides.
+   */
+  private static String rawPrompt(JsonNode p, boolean specials) {
     if (p == null || p.isNull()) throw ApiError.invalid("prompt", "prompt is required: a string, or a list of token ids");
     String text;
     if (p.isTextual()) text = p.asText();
@@ -743,7 +747,9 @@ public record CompletionRequest(
     else if (p.isArray() && p.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
     else throw ApiError.invalid("prompt", "prompt must be a string, a list of token ids, or a list of one such list; got "
         + (p.isArray() ? "an array whose first element is " : "") + Json.kind(p.isArray() ? p.get(0) : p));
-    if (text.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
+    if (text.isEmpty() && !specials)
+      throw ApiError.invalid("prompt", "prompt must not be empty (with add_special_tokens = false, an empty text is no tokens);"
+          + " give the text to complete");
     return text;
   }
 

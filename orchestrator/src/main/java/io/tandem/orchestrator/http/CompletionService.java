@@ -162,6 +162,9 @@ final class CompletionService {
       if (c.problem() != null)
         throw ApiError.invalid(req.chat() ? "messages" : CompletionRequest.tokenIdsParam("prompt", req.promptTokenIds(), c.vocabSize()),
             c.problem());
+      if (c.tokens() == 0 && !req.chat()) // an empty text whose tokenizer adds no special tokens (vLLM: "The decoder prompt cannot be empty")
+        throw ApiError.invalid("prompt", "prompt must not be empty: the model's tokenizer adds no special tokens to an empty text,"
+            + " so it is no tokens; give the text to complete");
       req.checkStopTokenIds(c.vocabSize());
       int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
       Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();

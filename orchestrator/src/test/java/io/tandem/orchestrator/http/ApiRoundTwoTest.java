@@ -115,6 +115,9 @@ class ApiRoundTwoTest {
       assertEquals(400, r.statusCode(), empty + ": " + r.body());
       assertEquals("prompt", json(r).at("/error/param").asText());
     }
+    // The scripted tokenizer adds no special tokens: an empty text is no tokens even with them.
+    HttpResponse<String> text = server.post("/v1/completions", "{\"prompt\":\"\",\"max_tokens\":3}", KEY);
+    assertTrue(json(text).at("/error/message").asText().contains("adds no special tokens"), text.body());
     int once = ScriptedTokenizer.idOf("Once");
     int upon = ScriptedTokenizer.idOf(" upon");
     HttpResponse<String> ids = server.post("/v1/completions", "{\"prompt\":[" + once + "," + upon + "],\"max_tokens\":3}", KEY);
