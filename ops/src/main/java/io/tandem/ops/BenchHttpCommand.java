@@ -25,6 +25,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -174,6 +175,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
     AtomicInteger ok = new AtomicInteger(), r429 = new AtomicInteger(), r503 = new AtomicInteger(), other = new AtomicInteger(), failed = new AtomicInteger();
     // A stream is answered 200 before it fails: its error comes as an event ({"error": ...}) inside it.
     AtomicInteger streamErrors = new AtomicInteger();
+    // Which statuses "other" were: a 502 from a proxy and a 500 of Tandem's own call for different fixes.
+    Map<Integer, AtomicInteger> otherCodes = new ConcurrentSkipListMap<>();
     AtomicLong tokens = new AtomicLong();
     long[] latencies = new long[requests];
     ExecutorService clients = Executors.newFixedThreadPool(concurrency);
@@ -198,7 +201,10 @@ public final class BenchHttpCommand implements Callable<Integer> {
               tokens.addAndGet(stream ? r.body().split("\"author\"").length - 1 : completionTokens(r.body()));
             } else if (code == 429) r429.incrementAndGet();
             else if (code == 503) r503.incrementAndGet();
-            else other.incrementAndGet();
+            else {
+              other.incrementAndGet();
+              otherCodes.computeIfAbsent(code, c -> new AtomicInteger()).incrementAndGet();
+            }
           } catch (Exception e) {
             latencies[n] = System.nanoTime() - s;
             failed.incrementAndGet();
@@ -235,14 +241,18 @@ public final class BenchHttpCommand implements Callable<Integer> {
     out.put("status_429", r429.get());
     out.put("status_503", r503.get());
     out.put("status_other", other.get());
+    ObjectNode codes = out.putObject("status_other_codes");
+    otherCodes.forEach((code, n) -> codes.put(String.valueOf(code), n.get()));
     out.put("stream_errors", streamErrors.get());
     out.put("transport_errors", failed.get());
     if (json) System.out.println(out);
     else System.out.printf("%s, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
-            + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d, streams ended by an error %d,"
+            + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d%s, streams ended by an error %d,"
             + " transport errors %d%n",
         Plural.count(requests, "request"), concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
         percentile(sorted, 0.5) / 1e6, percentile(sorted, 0.99) / 1e6, ok.get(), r429.get(), r503.get(), other.get(),
+        otherCodes.isEmpty() ? "" : otherCodes.entrySet().stream().map(e -> "HTTP " + e.getKey() + " x" + e.getValue().get())
+            .collect(java.util.stream.Collectors.joining(", ", " (", ")")),
         streamErrors.get(), failed.get());
     return other.get() + failed.get() + streamErrors.get() == 0 ? 0 : 1;
   }

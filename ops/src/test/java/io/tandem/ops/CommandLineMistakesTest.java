@@ -149,6 +149,33 @@ class CommandLineMistakesTest {
         && r.err().contains("use --device cpu") && !r.err().contains("\n"), r.err());
   }
 
+  /** Answers that are neither 2xx, 429 nor 503 are counted as "other" with the statuses they were. */
+  @Test
+  void benchHttpNamesTheStatusesOfItsOtherAnswers() throws Exception {
+    com.sun.net.httpserver.HttpServer gateway = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
+    gateway.createContext("/", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      exchange.sendResponseHeaders(seen.getAndIncrement() == 0 ? 500 : 502, -1);
+      exchange.close();
+    });
+    gateway.start();
+    java.io.PrintStream stdout = System.out;
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    try {
+      System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
+      Result r = run("bench", "http", "--url", "http://127.0.0.1:" + gateway.getAddress().getPort(), "--concurrency", "1",
+          "--requests", "3");
+      assertEquals(1, r.exit(), r.err());
+    } finally {
+      System.setOut(stdout);
+      gateway.stop(0);
+    }
+    String summary = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(summary.contains("other 3 (HTTP 500 x1, HTTP 502 x2),"), summary);
+  }
+
   @Test
   void missingFilesAreNamedWithTheirFlagAndWhatIsExpected() {
     assertEquals("tandem generate: --case /no/case.json: no such file; give a scripted case {\"small\": [...], \"large\": "
