@@ -86,10 +86,12 @@ public final class BenchModelCommand implements Callable<Integer> {
       HfConfig config = HfConfig.load(model);
       int maxLength = config.contextLength();
       if ((long) promptTokens + newTokens > maxLength) {
-        System.err.println("tandem bench model: --prompt-tokens " + promptTokens + " + --new-tokens " + newTokens + " = "
-            + ((long) promptTokens + newTokens) + " passes this model's context length " + maxLength + " (its " + config.contextLengthKey() + ")"
-            + "; keep their sum at or below it");
-        return 1;
+        // The prompt and the tokens after it share the context: the flag past it is out of its range.
+        String context = "this model's context length " + maxLength + ", its " + config.contextLengthKey();
+        if (newTokens >= maxLength)
+          throw new UsageError("--new-tokens " + newTokens + ": give a whole number from 1 to " + (maxLength - 1) + ", below " + context);
+        throw new UsageError("--prompt-tokens " + promptTokens + ": give a whole number from 1 to " + (maxLength - newTokens) + ": "
+            + context + ", less --new-tokens " + newTokens);
       }
       if (!"PASSIVE".equalsIgnoreCase(System.getenv("OMP_WAIT_POLICY"))) {
         // Read by libgomp at load, so only the environment can set it.
@@ -144,6 +146,8 @@ public final class BenchModelCommand implements Callable<Integer> {
         }
       }
       return 0;
+    } catch (UsageError e) {
+      throw e;
     } catch (Exception e) {
       System.err.println("tandem bench model: " + e.getMessage());
       return 1;

@@ -140,8 +140,13 @@ public final class ServeCommand implements Callable<Integer> {
       } catch (com.typesafe.config.ConfigException.Parse e) {
         throw ModelOptions.notHocon("--api-keys " + apiKeys, e, expected);
       } catch (IllegalArgumentException e) {
-        // The file is there and readable (checked above): what is refused is an entry, a mistake in what was
-        // given, as the same entry given with -Dtandem.http.api-keys.N is (exit status 2).
+        // The file's bytes (not UTF-8, unreadable) exit 1, as every other file's do.
+        if (e.getCause() instanceof java.nio.charset.CharacterCodingException c)
+          throw io.tandem.protocol.text.Utf8Files.notUtf8("--api-keys", apiKeys, c);
+        if (e.getCause() instanceof java.io.IOException io)
+          throw new IllegalArgumentException("--api-keys " + apiKeys + ": cannot be read (" + io.getMessage() + ")", e);
+        // What is refused is an entry, a mistake in what was given, as the same entry given with
+        // -Dtandem.http.api-keys.N is (exit status 2).
         throw new UsageError("--api-keys " + e.getMessage(), e);
       }
       http = http.withTenants(all);

@@ -115,13 +115,13 @@ public final class TrainDemoCommand implements Callable<Integer> {
     for (String role : List.of("small", "large")) {
       double minutes = role.equals("small") ? smallMinutes : largeMinutes;
       if (given("--" + role + "-minutes") && !(minutes > 0 && minutes <= 10_000))
-        throw new UsageError("--" + role + "-minutes " + minutes + ": give a positive number of minutes, at most 10000");
+        throw new UsageError(refusing("--" + role + "-minutes", minutes) + "give a positive number of minutes, at most 10000");
     }
     // 0 is the options' "not given" (train for minutes instead): given, it would be dropped without a word.
     if (given("--small-steps")) UsageError.atLeast("--small-steps", smallSteps, 1);
     if (given("--large-steps")) UsageError.atLeast("--large-steps", largeSteps, 1);
     if (given("--corrected") && !(corrected >= 0 && corrected <= 1))
-      throw new UsageError("--corrected " + corrected + ": give a share from 0 to 1");
+      throw new UsageError(refusing("--corrected", corrected) + "give a share from 0 to 1");
     if (given("--corrected") && !largeTraces.equals("verifying"))
       throw new UsageError("--corrected is for --large-traces verifying (decisive traces correct nothing); drop it, or give"
           + " --large-traces verifying");
@@ -258,6 +258,16 @@ public final class TrainDemoCommand implements Callable<Integer> {
 
   private boolean given(String option) {
     return spec.commandLine().getParseResult().hasMatchedOption(option);
+  }
+
+  /**
+   * The start of the refusal of a number {@code option} was given: {@code OPTION VALUE: }, the value
+   * as it was written, and, for one beyond a double ({@code 1e309}, which Java reads as Infinity) or
+   * NaN, saying so rather than echoing Java's reading.
+   */
+  private String refusing(String option, double value) {
+    List<String> written = spec.commandLine().getParseResult().matchedOption(option).stringValues();
+    return option + " " + written.get(written.size() - 1) + ": " + (Double.isFinite(value) ? "" : "not a finite number; ");
   }
 
   /** "small for 6 minutes", "large for 500 steps": how long a plan trains. */

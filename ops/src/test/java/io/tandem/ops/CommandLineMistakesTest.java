@@ -788,4 +788,35 @@ class CommandLineMistakesTest {
     assertEquals(0, cl.execute("generate", "--version"));
     assertEquals("tandem " + io.tandem.protocol.TandemVersion.NUMBER, out.toString().strip(), "a subcommand's --version says it");
   }
+  /**
+   * Round 28's mistakes: a file's bytes exit 1 in one line as every file's do; a flag past what the
+   * model allows is a usage error naming its range; a number beyond a double is said to be one, not
+   * echoed as Infinity; {@code help -V} says the version.
+   */
+  @Test
+  void roundTwentyEightsMistakesAreOneLineEach(@TempDir Path dir) throws Exception {
+    Path latin = Files.write(dir.resolve("keys.conf"), "[{\"key\": \"sk-caf\u00e9\", \"tenant\": \"a\"}]"
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    Result keys = run("serve", "--api-keys", latin.toString(), "--port", "0");
+    assertEquals("tandem serve: --api-keys " + latin + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8",
+        keys.err());
+    assertEquals(1, keys.exit());
+
+    String demo = io.tandem.ops.demo.DemoModels.dir().resolve("small").toString();
+    Result prompt = run("bench", "model", "--model", demo, "--prompt-tokens", "100000");
+    assertEquals("tandem bench model: --prompt-tokens 100000: give a whole number from 1 to 992: this model's context length 1024,"
+        + " its max_position_embeddings, less --new-tokens 32", prompt.err());
+    assertEquals(2, prompt.exit());
+
+    Result infinite = run("train-demo", "--out", dir.resolve("t").toString(), "--small-minutes", "1e309");
+    assertEquals("tandem train-demo: --small-minutes 1e309: not a finite number; give a positive number of minutes, at most 10000",
+        infinite.err());
+    assertEquals(2, infinite.exit());
+
+    StringWriter out = new StringWriter();
+    var cl = Tandem.commandLine();
+    cl.setOut(new PrintWriter(out, true));
+    assertEquals(0, cl.execute("help", "-V"));
+    assertEquals("tandem " + io.tandem.protocol.TandemVersion.NUMBER, out.toString().strip(), "help -V says the version, as -V does");
+  }
 }

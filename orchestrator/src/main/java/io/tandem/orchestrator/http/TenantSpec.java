@@ -142,7 +142,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     try {
       text = io.tandem.protocol.text.Utf8Files.read("API keys file", file).strip();
     } catch (java.io.IOException e) {
-      throw new IllegalArgumentException("cannot read API keys file " + file + ": " + e.getMessage());
+      throw new IllegalArgumentException("cannot read API keys file " + file + ": " + e.getMessage(), e);
     }
     boolean bare = text.startsWith("[");
     Config c = ConfigFactory.parseString(bare ? "api-keys = " + text : text,

@@ -36,7 +36,8 @@ public final class Utf8Files {
     }
   }
 
-  private static IllegalArgumentException notUtf8(String what, Path file, CharacterCodingException e) {
+  /** The refusal of {@code file}, which {@code what} names, whose bytes are not UTF-8 ({@code e}). */
+  public static IllegalArgumentException notUtf8(String what, Path file, CharacterCodingException e) {
     return new IllegalArgumentException(what + " " + file + ": not UTF-8 text (Tandem reads text files as UTF-8); save it"
         + " as UTF-8", e);
   }
