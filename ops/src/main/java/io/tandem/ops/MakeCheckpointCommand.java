@@ -57,7 +57,19 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
       throw new UsageError("--max-shard-bytes " + maxShardBytes + ": give a size in bytes >= 1 (Hugging Face's default: 5000000000)");
     if (!force && Files.exists(out.resolve("config.json")))
       throw new IllegalArgumentException("--out " + out + " already holds a checkpoint; pass --force to overwrite");
+    // The outermost folder this command creates for --out, if any: a failed command takes it away again.
+    Path created = null;
+    for (Path p = out.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) created = p;
     ModelOptions.requireOutputFolder("--out", out);
+    try {
+      return write(modelShape);
+    } catch (Exception | Error e) {
+      if (created != null) removeTree(created);
+      throw e;
+    }
+  }
+
+  private Integer write(ModelShape modelShape) throws Exception {
     long start = System.nanoTime();
     long params;
     if (tokenizer != null) {
@@ -81,5 +93,14 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
         "wrote %s (%s, %,d parameters, seed %d) in %.1f s%n",
         out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);
     return 0;
+  }
+
+  /** Deletes {@code dir} and what is in it, as far as it can: what is left of a failed command's own folder. */
+  private static void removeTree(Path dir) {
+    try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+    } catch (java.io.IOException | java.io.UncheckedIOException ignored) {
+      // The command's own error says what went wrong; a folder left behind is not worth hiding it.
+    }
   }
 }

@@ -819,4 +819,17 @@ class CommandLineMistakesTest {
     assertEquals(0, cl.execute("help", "-V"));
     assertEquals("tandem " + io.tandem.protocol.TandemVersion.NUMBER, out.toString().strip(), "help -V says the version, as -V does");
   }
+
+  /** A make-checkpoint that fails takes away the folders it created for --out, and only those. */
+  @Test
+  void aFailedMakeCheckpointLeavesNoFolderItCreated(@TempDir Path dir) throws Exception {
+    Path noTokenizer = Files.createDirectories(dir.resolve("no-tokenizer"));
+    Path checkpoint = dir.resolve("made/ckpt");
+    Result made = run("make-checkpoint", "--shape", "tiny", "--tokenizer", noTokenizer.toString(), "--out", checkpoint.toString());
+    assertEquals(1, made.exit(), made.err());
+    assertFalse(Files.exists(dir.resolve("made")), "the folders the failed command created are gone");
+    Path own = Files.createDirectories(dir.resolve("own"));
+    run("make-checkpoint", "--shape", "tiny", "--tokenizer", noTokenizer.toString(), "--out", own.toString());
+    assertTrue(Files.isDirectory(own), "a folder that was there before is left");
+  }
 }
