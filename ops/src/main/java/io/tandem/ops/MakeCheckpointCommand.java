@@ -73,6 +73,7 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     long start = System.nanoTime();
     long params;
     if (tokenizer != null) {
+      requireTokenizerLoads();
       params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
     } else {
       Path shipped = Files.createTempDirectory("tandem-qwen-tokenizer");
@@ -93,6 +94,24 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
         "wrote %s (%s, %,d parameters, seed %d) in %.1f s%n",
         out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);
     return 0;
+  }
+
+  /**
+   * The {@code --tokenizer} folder as a model loading the checkpoint will read it: both files there,
+   * and its {@code tokenizer.json} a tokenizer (a broken one was copied in, and the checkpoint then
+   * failed at its first load).
+   */
+  private void requireTokenizerLoads() {
+    for (String f : java.util.List.of("tokenizer.json", "tokenizer_config.json"))
+      if (!Files.isRegularFile(tokenizer.resolve(f)))
+        throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no " + f + " there; give a folder with "
+            + "tokenizer.json and tokenizer_config.json (a Hugging Face checkpoint's), or leave --tokenizer out for Qwen's");
+    try (io.tandem.inference.text.HfTokenizer t = io.tandem.inference.text.HfTokenizer.load(tokenizer)) {
+      t.encode("1 + 1");
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("--tokenizer " + tokenizer + ": its tokenizer.json does not load as a tokenizer ("
+          + e.getMessage() + "); give a Hugging Face checkpoint's tokenizer folder, or leave --tokenizer out for Qwen's", e);
+    }
   }
 
   /** Deletes {@code dir} and what is in it, as far as it can: what is left of a failed command's own folder. */

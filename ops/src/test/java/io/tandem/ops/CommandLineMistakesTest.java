@@ -831,5 +831,20 @@ class CommandLineMistakesTest {
     Path own = Files.createDirectories(dir.resolve("own"));
     run("make-checkpoint", "--shape", "tiny", "--tokenizer", noTokenizer.toString(), "--out", own.toString());
     assertTrue(Files.isDirectory(own), "a folder that was there before is left");
+    assertTrue(made.err().contains("--tokenizer " + noTokenizer + ": no tokenizer.json there"), made.err());
+  }
+
+  /** A --tokenizer whose tokenizer.json is not a tokenizer is refused before anything is written (it was copied in). */
+  @Test
+  void aTokenizerThatDoesNotLoadIsRefusedByMakeCheckpoint(@TempDir Path dir) throws Exception {
+    Path broken = Files.createDirectories(dir.resolve("broken"));
+    Files.writeString(broken.resolve("tokenizer.json"), "{\"model\": \"none\"}");
+    Files.writeString(broken.resolve("tokenizer_config.json"), "{}");
+    Path checkpoint = dir.resolve("ckpt");
+    Result made = run("make-checkpoint", "--shape", "tiny", "--tokenizer", broken.toString(), "--out", checkpoint.toString());
+    assertEquals(1, made.exit(), made.err());
+    assertTrue(made.err().contains("--tokenizer " + broken + ": its tokenizer.json does not load as a tokenizer"), made.err());
+    assertEquals(1, made.err().strip().lines().count(), made.err());
+    assertFalse(Files.exists(checkpoint), "nothing written");
   }
 }

@@ -352,11 +352,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   /**
-   * A prefill ahead still queued (the worker was busy: {@link Scheduler#nextToAdmit}) when its
-   * session's next request comes: its text joins the session's view unprefilled, and the request
-   * prefills it with its own, in one piece. The session counts an ahead overtaken by its next request
-   * as done and sends that request from the ahead's end; dropped instead, it cost a {@link
-   * WorkerProtocol.Resync} and a cache miss per takeover whenever the worker was busy.
+   * A prefill ahead still queued when its session's next request comes (both came during one pass,
+   * or the batch had no place for it yet): its text joins the session's view unprefilled, and the
+   * request prefills it with its own, in one piece. The session counts an ahead overtaken by its
+   * next request as done and sends that request from the ahead's end; dropped instead, it cost the
+   * takeover a {@link WorkerProtocol.Resync}, a round trip and a cache miss.
    */
   private void syncOnly(PendingRequest ahead) {
     StepSync.Ready ready = StepSync.sync(ahead.request(), scheduler, served, metrics, getContext().getLog());

@@ -76,11 +76,6 @@ final class Scheduler<R extends Scheduler.Running> {
     String sessionId();
 
     SessionView view();
-
-    /** Whether this is a prefill ahead, work no session waits for ({@link #nextToAdmit}). */
-    default boolean ahead() {
-      return false;
-    }
   }
 
   /**
@@ -105,7 +100,7 @@ final class Scheduler<R extends Scheduler.Running> {
    * Prefills ahead ({@link io.tandem.protocol.worker.WorkerProtocol.Limits#prefillAhead}) taken for
    * the next admission, outside the admission queue: work a session does not wait for, so it never
    * holds a place in the bounded queue (nor a tenant's share of it) that a request could have had,
-   * and it is admitted only when nothing else waits or runs ({@link #nextToAdmit}).
+   * and it is admitted after every waiting request.
    */
   private final Deque<PendingRequest> aheads = new ArrayDeque<>();
   /** The model's cache accounting; null when its sequences hold no cache of their own (a remote engine's). */
@@ -149,26 +144,14 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /**
    * The next waiting request to admit when the running batch has room ({@code max-batch}, or one
-   * sequence when batching is off) and no preempted request waits to resume: a queued request, or a
-   * prefill ahead when nothing is queued and only prefills ahead run; null otherwise or when nothing
-   * waits. The worker syncs the request's session and then either {@link #start}s it or answers it
-   * at once.
-   *
-   * <p>A prefill ahead takes only time the worker would have been idle: its text is prefilled at
-   * the takeover anyway, in one chunk, while ahead it comes in a piece per paragraph (six or seven
-   * per answer on the demo pair), each a prefill call of its own in a pass beside the running
-   * decodes. Admitted beside them, on the demo's large worker at 16 sessions, that made the passes
-   * cost more in all than the takeovers prefilling it themselves (the eval's speculative tokens/s
-   * 1,457-1,573 with prefills ahead, 1,621-1,843 without), and the small worker, whose sessions then
-   * waited longer on the large one, ran passes of 2 sequences instead of 13. Idle, as with one
-   * session while the small model drafts, it is the takeover's prefill done early.
+   * sequence when batching is off) and no preempted request waits to resume, queued requests before
+   * prefills ahead; null otherwise or when nothing waits. The worker syncs the request's session and
+   * then either {@link #start}s it or answers it at once.
    */
   PendingRequest nextToAdmit() {
     if (running.size() >= settings.effectiveBatch() || !preempted.isEmpty()) return null;
     PendingRequest next = waiting.poll();
-    if (next != null) return next;
-    for (R r : running) if (!r.ahead()) return null;
-    return aheads.poll();
+    return next != null ? next : aheads.poll();
   }
 
   /**

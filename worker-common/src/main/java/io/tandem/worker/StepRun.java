@@ -54,11 +54,6 @@ final class StepRun implements Scheduler.Running {
     return ready.view();
   }
 
-  @Override
-  public boolean ahead() {
-    return request.limits().prefillAhead();
-  }
-
   /** Whether a prefill ahead is complete: every token of the view but the last is in the cache. */
   boolean prefilledAhead() {
     return ready.view().sequence.processedLength() >= ready.view().sequence.length() - 1;

@@ -126,38 +126,6 @@ class SchedulerTest {
         "queued requests are admitted before prefills ahead that came first");
   }
 
-  /** A running prefill ahead, as the worker marks one. */
-  record Ahead(String sessionId, SessionView view) implements Scheduler.Running {
-    @Override public boolean ahead() { return true; }
-  }
-
-  /**
-   * A prefill ahead takes only time the worker would have been idle: not while a request a session
-   * waits for is queued or running; beside other prefills ahead, yes.
-   */
-  @Test
-  void aPrefillAheadIsAdmittedOnlyWhenNothingElseWaitsOrRuns() {
-    Scheduler<Scheduler.Running> s =
-        new Scheduler<>(new WorkerSettings(8, 100, 1 << 20, true, 512), new ArrivalOrder(3));
-    assertTrue(s.enqueue(ahead("x")));
-    assertTrue(s.enqueue(pending("a")));
-    assertEquals("a", s.nextToAdmit().sessionId(), "the queued request first");
-    SessionView a = view("a", 3);
-    s.keep(a);
-    Req running = new Req("a", a);
-    s.start(running);
-    assertNull(s.nextToAdmit(), "not beside a request that runs");
-    assertTrue(s.hasWork());
-    s.finish(running);
-    PendingRequest x = s.nextToAdmit();
-    assertEquals("x", x.sessionId(), "the worker would be idle: the prefill ahead runs");
-    SessionView xv = view("x", 3);
-    s.keep(xv);
-    s.start(new Ahead("x", xv));
-    assertTrue(s.enqueue(ahead("y")));
-    assertEquals("y", s.nextToAdmit().sessionId(), "beside another prefill ahead, yes");
-  }
-
   @Test
   void aPrefillAheadIsTakenOnlyWhileTheBatchHasRoomForItBesideEverythingElse() {
     Scheduler<Req> s = scheduler(3, true, 1 << 20, 512);

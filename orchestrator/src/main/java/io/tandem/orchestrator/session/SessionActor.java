@@ -72,8 +72,8 @@ import java.util.Set;
  * binds its large worker when it starts (the least loaded of its first choices, as a takeover would)
  * and, whenever it sends the small model a step, sends that worker the text decided since the
  * worker's last step in a {@link WorkerProtocol.Limits#PREFILL_AHEAD} request, which computes its KV
- * cache and generates nothing. The large worker does that on its own time (only when it has nothing
- * else queued or running), beside the small model's drafting, and a takeover then starts generating at once instead of first prefilling everything
+ * cache and generates nothing. The large worker does that on its own time, beside the small model's
+ * drafting, and a takeover then starts generating at once instead of first prefilling everything
  * since the large model's last step. The text is decided, so the work is the takeover's own, done
  * earlier; only text after a session's last takeover is prefilled for nothing. A takeover sent while
  * the prefill is still in flight goes out at once, as if it were done: the worker drops the prefill
