@@ -71,18 +71,13 @@ class ModelCommandsTest {
     PrintStream stdout = System.out;
     PrintStream stderr = System.err;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream tooLongErr = new ByteArrayOutputStream();
     ByteArrayOutputStream noFolderErr = new ByteArrayOutputStream();
     int half;
-    int tooLong;
     int noFolder;
     try {
       System.setOut(new PrintStream(out, true));
       half = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--batch", "2",
           "--prompt-tokens", "8", "--new-tokens", "2", "--runs", "1", "--precision", "float16", "--json");
-      System.setErr(new PrintStream(tooLongErr, true));
-      tooLong = new CommandLine(new BenchModelCommand()).execute("--model", dir.toString(), "--prompt-tokens", "32760",
-          "--new-tokens", "64");
       System.setErr(new PrintStream(noFolderErr, true));
       noFolder = new CommandLine(new BenchModelCommand()).execute("--model", tmp.resolve("absent").toString());
     } finally {
@@ -106,10 +101,12 @@ class ModelCommandsTest {
         bad.err());
 
     // Refused before loading, with what to do: not after a prefill, by the forward pass.
-    assertEquals(1, tooLong);
-    String refusal = tooLongErr.toString().trim();
-    assertEquals("tandem bench model: --prompt-tokens 32760 + --new-tokens 64 = 32824 passes this model's"
-        + " context length 32768 (its max_position_embeddings); keep their sum at or below it", refusal);
+    // A usage error (exit 2) naming the range that fits.
+    CommandLineMistakesTest.Result tooLong = CommandLineMistakesTest.run("bench", "model", "--model", dir.toString(),
+        "--prompt-tokens", "32760", "--new-tokens", "64");
+    assertEquals(2, tooLong.exit());
+    assertEquals("tandem bench model: --prompt-tokens 32760: give a whole number from 1 to 32704: this model's"
+        + " context length 32768, its max_position_embeddings, less --new-tokens 64", tooLong.err());
     CommandLineMistakesTest.Result zeroRuns = CommandLineMistakesTest.run("bench", "model", "--model", dir.toString(), "--runs", "0");
     assertEquals(2, zeroRuns.exit());
     assertEquals("tandem bench model: --runs 0: give a whole number >= 1", zeroRuns.err());
