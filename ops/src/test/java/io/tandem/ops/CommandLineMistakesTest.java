@@ -847,4 +847,30 @@ class CommandLineMistakesTest {
     assertEquals(1, made.err().strip().lines().count(), made.err());
     assertFalse(Files.exists(checkpoint), "nothing written");
   }
+
+  /**
+   * The checkpoint's config names Qwen's special-token ids: a tokenizer without them (the demo's
+   * 114-token one) is refused, as is a --tokenizer that is a file or absent, each in one line.
+   */
+  @Test
+  void makeCheckpointRefusesATokenizerWithoutQwensSpecialTokenIds(@TempDir Path dir) throws Exception {
+    Path demoTokenizer = LauncherIT.repo().resolve("ops/demo/small");
+    Path checkpoint = dir.resolve("ckpt");
+    Result made = run("make-checkpoint", "--shape", "tiny", "--tokenizer", demoTokenizer.toString(), "--out", checkpoint.toString());
+    assertEquals(1, made.exit(), made.err());
+    assertEquals("tandem make-checkpoint: --tokenizer " + demoTokenizer + ": its vocabulary has <|endoftext|> at id 0, but the"
+        + " checkpoint's config names Qwen's <|endoftext|> 151643 (bos and pad) and <|im_end|> 151645 (eos), with 151936"
+        + " embedding rows; give a Qwen2.5 tokenizer folder, or leave --tokenizer out for Qwen's", made.err());
+    assertFalse(Files.exists(checkpoint), "nothing written");
+
+    Path file = demoTokenizer.resolve("tokenizer.json");
+    Result aFile = run("make-checkpoint", "--shape", "tiny", "--tokenizer", file.toString(), "--out", checkpoint.toString());
+    assertEquals(1, aFile.exit(), aFile.err());
+    assertTrue(aFile.err().startsWith("tandem make-checkpoint: --tokenizer " + file + ": a file, not a folder; "), aFile.err());
+    Result absent = run("make-checkpoint", "--shape", "tiny", "--tokenizer", dir.resolve("nowhere").toString(), "--out",
+        checkpoint.toString());
+    assertEquals(1, absent.exit(), absent.err());
+    assertTrue(absent.err().startsWith("tandem make-checkpoint: --tokenizer " + dir.resolve("nowhere") + ": no such folder; "),
+        absent.err());
+  }
 }

@@ -79,7 +79,9 @@ public final class CheckpointMaker {
   }
 
   /**
-   * Writes {@code out/} (created if absent). Same shape and seed give byte-identical files.
+   * Writes {@code out/} (created if absent). Same shape and seed give byte-identical files. Over a
+   * checkpoint already there, its weight files (a single file, or shards and their index) and the
+   * tokenizer files this one does not have are removed first, so the folder holds this checkpoint alone.
    *
    * @param tokenizerDir a folder with {@code tokenizer.json} and {@code tokenizer_config.json}
    * @param maxShardBytes above this many bytes of weights, shards plus an index are written
@@ -93,11 +95,15 @@ public final class CheckpointMaker {
       }
     }
     Files.createDirectories(out);
+    removePreviousWeights(out);
     writeConfig(shape, out.resolve("config.json"));
     writeGenerationConfig(out.resolve("generation_config.json"));
     for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "LICENSE.npm-package")) {
       if (Files.isRegularFile(tokenizerDir.resolve(f))) {
         Files.copy(tokenizerDir.resolve(f), out.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+      } else {
+        // A file of the tokenizer written before (its chat template, its licence) is not this one's.
+        Files.deleteIfExists(out.resolve(f));
       }
     }
     List<SafetensorsWriter.Entry> entries = entries(shape, new SplittableRandom(seed));
@@ -145,6 +151,21 @@ public final class CheckpointMaker {
       entries.add(new SafetensorsWriter.Entry(e.getKey(), Dtype.BF16, e.getValue(), source));
     }
     return entries;
+  }
+
+  /**
+   * Deletes the weight files of a checkpoint written into {@code out} before ({@code model.safetensors},
+   * its shards and their index): a loader reads the index first, so shards left from a sharded
+   * checkpoint would stand for the new single file.
+   */
+  private static void removePreviousWeights(Path out) throws IOException {
+    try (java.util.stream.Stream<Path> files = Files.list(out)) {
+      for (Path f : files.toList()) {
+        String name = f.getFileName().toString();
+        if (name.equals("model.safetensors.index.json") || name.matches("model(-\\d+-of-\\d+)?\\.safetensors"))
+          Files.delete(f);
+      }
+    }
   }
 
   private static void writeWeights(List<SafetensorsWriter.Entry> entries, Path out, long maxShardBytes)

@@ -61,6 +61,31 @@ class CheckpointMakerTest {
     assertArrayEquals(lastLogits(single), lastLogits(sharded));
   }
 
+  /** Shards left over would stand for the new file: a loader reads the index first. */
+  @Test
+  void writingOverAShardedCheckpointLeavesNoneOfItsWeightsOrTokenizerExtras() throws Exception {
+    Path tokenizer = Golden.fixture("qwen-tokenizer");
+    Path withTemplate = Files.createDirectories(tmp.resolve("with-template"));
+    for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(tokenizer.resolve(f), withTemplate.resolve(f));
+    Files.writeString(withTemplate.resolve("chat_template.jinja"), "{{ messages }}");
+    Path dir = tmp.resolve("over");
+    CheckpointMaker.make(ModelShape.TINY, dir, 3, withTemplate, 4_000_000);
+    assertTrue(Files.isRegularFile(dir.resolve("model-00002-of-00002.safetensors")));
+    assertTrue(Files.isRegularFile(dir.resolve("chat_template.jinja")));
+
+    CheckpointMaker.make(ModelShape.TINY, dir, 5, tokenizer);
+
+    try (var files = Files.list(dir)) {
+      assertEquals(
+          List.of("LICENSE.npm-package", "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+              "tokenizer_config.json"),
+          files.map(f -> f.getFileName().toString()).sorted().toList());
+    }
+    Path fresh = tmp.resolve("fresh");
+    CheckpointMaker.make(ModelShape.TINY, fresh, 5, tokenizer);
+    assertArrayEquals(lastLogits(fresh), lastLogits(dir), "the new seed's weights are the ones read");
+  }
+
   @Test
   void realShapesCarryThePublishedQwen25Config() throws Exception {
     // Only the config is checked here; writing the 0.5B weights takes a minute and 1 GB.
