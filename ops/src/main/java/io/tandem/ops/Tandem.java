@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
       MakeCheckpointCommand.class,
       TrainDemoCommand.class,
       EvalCommand.class,
-      CommandLine.HelpCommand.class
+      HelpCommand.class
     })
 public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
@@ -96,9 +96,6 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     // Each subcommand's --help lists -V/--version (the standard help options): it says the version
     // too, instead of nothing.
     setVersion(cl, cl.getCommandSpec().version());
-    // picocli's help command takes -h only: `tandem help -V` printed the help. It says the version, as `tandem -V` does.
-    cl.getSubcommands().get("help").getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder("-V", "--version")
-        .versionHelp(true).description("Print version information and exit.").build());
     // An empty path (a flag given an unset shell variable, --config "") would be read as the folder
     // the command runs in; it is a mistake, said as one.
     cl.registerConverter(java.nio.file.Path.class, value -> {

@@ -126,6 +126,9 @@ public final class TrainDemoCommand implements Callable<Integer> {
       throw new UsageError("--corrected is for --large-traces verifying (decisive traces correct nothing); drop it, or give"
           + " --large-traces verifying");
     UsageError.atLeast("--save-every", saveEvery, 0);
+    if (slip != null && !(slip >= 0 && slip < 1)) throw new UsageError(refusing("--slip", slip) + "give a chance from 0 to below 1");
+    if (misread != null && !(misread >= 0 && misread < 1))
+      throw new UsageError(refusing("--misread", misread) + "give a chance from 0 to below 1");
     // A flag of the model --only leaves out would be dropped without a word, a mistake in it unseen.
     List<String> largeFlags = List.of("--large-steps", "--large-minutes", "--large-lr", "--large-layers", "--large-traces",
         "--slip", "--corrected", "--misread", "--verdict-weight");

@@ -456,7 +456,8 @@ class CommandLineMistakesTest {
         "tandem train-demo: --large-layers is for the large model, which --only small does not train: drop it, or train both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "large", "--small-lr", "1e-3"),
         "tandem train-demo: --small-lr is for the small model, which --only large does not train: drop it, or train both");
-    refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: large: the slip rate must be in [0, 1), got 2.0");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: --slip 2: give a chance from 0 to below 1");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--misread", "-0.5"), "tandem train-demo: --misread -0.5: give a chance from 0 to below 1");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-steps", "5", "--small-minutes", "1"),
         "tandem train-demo: --small-steps 5: give --small-steps or --small-minutes, not both (steps are reproducible, minutes depend on the machine)");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--large-minutes", "2", "--large-steps", "7"),
@@ -872,5 +873,27 @@ class CommandLineMistakesTest {
     assertEquals(1, absent.exit(), absent.err());
     assertTrue(absent.err().startsWith("tandem make-checkpoint: --tokenizer " + dir.resolve("nowhere") + ": no such folder; "),
         absent.err());
+  }
+
+  /** help reads a command at any depth, as its --help prints it; a name that is no command there is a usage error. */
+  @Test
+  void helpShowsASubcommandsHelpAndRefusesANameThatIsNoCommand() {
+    StringWriter nested = new StringWriter();
+    StringWriter direct = new StringWriter();
+    var cl = Tandem.commandLine();
+    cl.setOut(new PrintWriter(nested, true));
+    assertEquals(0, cl.execute("help", "bench", "http"));
+    var again = Tandem.commandLine();
+    again.setOut(new PrintWriter(direct, true));
+    assertEquals(0, again.execute("bench", "http", "--help"));
+    assertTrue(nested.toString().startsWith("Usage: tandem bench http "), nested.toString());
+    assertEquals(direct.toString(), nested.toString());
+
+    Result extra = run("help", "eval", "extra");
+    assertEquals(2, extra.exit());
+    assertEquals("tandem help: 'extra' is not a command of tandem eval (it has no commands)", extra.err());
+    Result unknown = run("help", "bench", "htp");
+    assertEquals(2, unknown.exit());
+    assertTrue(unknown.err().startsWith("tandem help: 'htp' is not a command of tandem bench (its commands: "), unknown.err());
   }
 }

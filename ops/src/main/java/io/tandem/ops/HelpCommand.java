@@ -1,0 +1,54 @@
+package io.tandem.ops;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code tandem help [COMMAND...]}: the help of a command at any depth ({@code tandem help bench
+ * http}), as {@code tandem bench http --help} prints it. picocli's own help command reads one level
+ * only: {@code help bench http} printed bench's help, and a name past a command that has none
+ * ({@code help eval extra}) was dropped without a word. An unknown name is a usage error naming the
+ * commands there.
+ */
+@Command(
+    name = "help",
+    helpCommand = true,
+    mixinStandardHelpOptions = true,
+    description = "Shows the help of a command and its subcommands: tandem help bench http.")
+final class HelpCommand implements CommandLine.IHelpCommandInitializable2, Callable<Integer> {
+
+  @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "The command, then its subcommand, whose help to show.")
+  List<String> names = List.of();
+
+  private CommandLine self;
+  private CommandLine.Help.ColorScheme colorScheme;
+  private PrintWriter out;
+
+  @Override
+  public void init(CommandLine helpCommandLine, CommandLine.Help.ColorScheme colorScheme, PrintWriter out, PrintWriter err) {
+    this.self = helpCommandLine;
+    this.colorScheme = colorScheme;
+    this.out = out;
+  }
+
+  @Override
+  public Integer call() {
+    CommandLine command = self.getParent();
+    for (String name : names) {
+      CommandLine sub = command.getSubcommands().get(name);
+      if (sub == null) {
+        String known = command.getSubcommands().isEmpty() ? "it has no commands"
+            : "its commands: " + String.join(", ", command.getSubcommands().keySet());
+        throw new UsageError("'" + name + "' is not a command of " + Tandem.commandName(command) + " (" + known + ")");
+      }
+      command = sub;
+    }
+    command.usage(out, colorScheme);
+    out.flush();
+    return 0;
+  }
+}
