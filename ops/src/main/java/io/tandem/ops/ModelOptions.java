@@ -108,8 +108,10 @@ public final class ModelOptions {
   static void requireInputFile(String option, Path file, String expected) {
     if (Files.isDirectory(file))
       throw new IllegalArgumentException(option + " " + file + ": is a folder, not a file; " + expected);
-    if (!Files.isRegularFile(file))
+    if (!Files.exists(file))
       throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
+    if (!Files.isRegularFile(file)) // a device (/dev/null), a pipe: not a file that holds its content
+      throw new IllegalArgumentException(option + " " + file + ": not a regular file (a device or a pipe); " + expected);
     if (!Files.isReadable(file))
       throw new IllegalArgumentException(option + " " + file + ": cannot be read (no permission); " + expected);
   }

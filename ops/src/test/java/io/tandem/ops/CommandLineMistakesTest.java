@@ -187,6 +187,10 @@ class CommandLineMistakesTest {
     assertEquals(1, keys.exit());
     assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
         keys.err());
+    Result device = run("serve", "--api-keys", "/dev/null", "--port", "0");
+    assertEquals(1, device.exit());
+    assertTrue(device.err().startsWith("tandem serve: --api-keys /dev/null: not a regular file (a device or a pipe); give a"
+        + " HOCON/JSON file"), device.err());
     Result ftp = run("bench", "http", "--url", "ftp://127.0.0.1:18999", "--requests", "1");
     assertEquals(2, ftp.exit());
     assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give the http:// URL of a Tandem server on this"

@@ -187,7 +187,10 @@ public final class DemoTrainer {
       while (true) {
         double elapsed = System.nanoTime() - t0;
         double progress = plan.maxSteps() > 0 ? (double) step / plan.maxSteps() : elapsed / budgetNanos;
-        if (progress >= 1.0 || stopRequested) break;
+        // At least one step: a budget of minutes shorter than a step (1e-300) saved the untrained
+        // weights with a loss of NaN.
+        if ((progress >= 1.0 && step > 0) || stopRequested) break;
+        progress = Math.min(progress, 1.0);
         double warm = Math.min(1.0, (step + 1.0) / WARMUP_STEPS);
         lr[0] = (float) (plan.learningRate() * warm * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress))));
 

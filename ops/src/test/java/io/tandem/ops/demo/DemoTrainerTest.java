@@ -48,6 +48,16 @@ class DemoTrainerTest {
     assertTrue(log.toString(StandardCharsets.UTF_8).contains("0 non-finite steps skipped"), log.toString(StandardCharsets.UTF_8));
   }
 
+  /** A budget shorter than one step still trains one: the untrained weights were saved with a loss of NaN. */
+  @Test
+  void aBudgetOfMinutesShorterThanAStepStillTrainsOne(@TempDir Path dir) throws Exception {
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    DemoTrainer.Report r = trainer(dir, log).train(
+        new DemoTrainer.Plan("tiny", tiny(VOCAB), 2, 3e-3f, 1e-300, 0, null, DemoTrainer.Traces.DECISIVE), 11, dir.resolve("out"));
+    assertEquals(1, r.steps());
+    assertTrue(Double.isFinite(r.firstLoss()) && Double.isFinite(r.finalLoss()), r.firstLoss() + " -> " + r.finalLoss());
+  }
+
   @Test
   void weightsThatTurnNonFiniteStopTrainingWithAnErrorAndSaveNothing(@TempDir Path dir) throws Exception {
     ByteArrayOutputStream log = new ByteArrayOutputStream();
