@@ -131,6 +131,7 @@ public final class EvalCommand implements Callable<Integer> {
     PrintStream err = System.err;
     boolean progress = System.console() != null;
     List<ModeResult> results = new ArrayList<>();
+    Map<String, ObjectNode> workers = new java.util.HashMap<>(); // per mode, per role: its forward passes
     try (TandemNode node = TandemNode.start("tandem-eval", config, roles, true)) {
       for (Mode mode : modes) {
         // Untimed first: the JIT, PyTorch's first passes and the KV pool's growth would otherwise be
@@ -161,10 +162,16 @@ public final class EvalCommand implements Callable<Integer> {
           long[] a = after.get(role);
           long[] b = before.get(role);
           long passes = a[0] - b[0];
-          if (passes > 0)
-            err.printf(java.util.Locale.ROOT, "tandem eval: %s: %s worker: %d forward passes, mean batch %.2f, busy %.1f s"
-                + " of %.1f s, %d prompt tokens prefilled%n", mode, role, passes, (a[1] - b[1]) / (double) passes,
-                (a[2] - b[2]) / 1e9, r.wallSeconds(), a[3] - b[3]);
+          if (passes == 0) continue;
+          double meanBatch = (a[1] - b[1]) / (double) passes;
+          double busySeconds = (a[2] - b[2]) / 1e9;
+          err.printf(java.util.Locale.ROOT, "tandem eval: %s: %s worker: %d forward passes, mean batch %.2f, busy %.1f s"
+              + " of %.1f s, %d prompt tokens prefilled%n", mode, role, passes, meanBatch, busySeconds, r.wallSeconds(), a[3] - b[3]);
+          workers.computeIfAbsent(mode.name(), m -> new ObjectMapper().createObjectNode()).putObject(role.name())
+              .put("forward_passes", passes)
+              .put("mean_batch", Math.round(meanBatch * 100) / 100.0)
+              .put("busy_s", Math.round(busySeconds * 10) / 10.0)
+              .put("prompt_tokens_prefilled", a[3] - b[3]);
         }
       }
     }
@@ -186,7 +193,7 @@ public final class EvalCommand implements Callable<Integer> {
     s.put("prompt_template", promptTemplate);
     ObjectNode threads = s.putObject("intra_op_threads");
     roles.forEach((r, spec) -> threads.put(r.name(), spec.threads()));
-    String resultsJson = EvalReport.json(dataset, results, s);
+    String resultsJson = EvalReport.json(dataset, results, s, workers);
     String table = EvalReport.markdown(dataset, results);
     Files.writeString(outDir.resolve("results.json"), resultsJson);
     Files.writeString(outDir.resolve("results.md"), table);

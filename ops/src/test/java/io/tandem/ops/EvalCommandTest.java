@@ -1,6 +1,7 @@
 package io.tandem.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -92,6 +93,13 @@ class EvalCommandTest {
     assertEquals(1, said.size(), lines.toString());
     assertTrue(Integer.parseInt(said.get(0).group(1)) >= 3, "one pass per token of \\boxed{180} at least: " + lines);
     assertTrue(lines.stream().noneMatch(l -> l.contains("large worker")), "no large model ran: " + lines);
+    // results.json carries the same figures.
+    var workers = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("out/results.json").toFile())
+        .path("modes").path("small").path("workers");
+    assertEquals(Integer.parseInt(said.get(0).group(1)), workers.path("small").path("forward_passes").asInt(), workers.toString());
+    assertEquals(1.0, workers.path("small").path("mean_batch").asDouble(), workers.toString());
+    assertTrue(workers.path("small").has("busy_s") && workers.path("small").has("prompt_tokens_prefilled"), workers.toString());
+    assertFalse(workers.has("large"), workers.toString());
   }
 
   /**

@@ -28,6 +28,16 @@ public final class EvalReport {
 
   /** {@code {"dataset": ..., "modes": {"small": {"accuracy": ..., "avg_tokens": ..., "tokens_per_s": ...}, ...}}}. */
   public static String json(String dataset, List<ModeResult> results, ObjectNode settings) {
+    return json(dataset, results, settings, java.util.Map.of());
+  }
+
+  /**
+   * As {@link #json(String, List, ObjectNode)}, with each mode's {@code workers} figures where {@code
+   * workers} has the mode: per role, {@code {"forward_passes", "mean_batch", "busy_s",
+   * "prompt_tokens_prefilled"}} over the mode's run (what {@code tandem eval} prints per worker).
+   */
+  public static String json(String dataset, List<ModeResult> results, ObjectNode settings,
+      java.util.Map<String, ? extends com.fasterxml.jackson.databind.JsonNode> workers) {
     ObjectNode root = JSON.createObjectNode();
     root.put("dataset", dataset);
     root.set("settings", settings);
@@ -47,6 +57,7 @@ public final class EvalReport {
           .put("answered", r.answered())
           .put("failed", r.failed())
           .put("wall_s", round(r.wallSeconds(), 1));
+      if (workers.containsKey(r.mode())) ((ObjectNode) modes.get(r.mode())).set("workers", workers.get(r.mode()));
       if (!r.stepSeconds().isEmpty()) {
         ObjectNode steps = ((ObjectNode) modes.get(r.mode())).putObject("step_seconds");
         for (String role : List.of("small", "large")) {
