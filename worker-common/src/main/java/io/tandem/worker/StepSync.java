@@ -153,7 +153,7 @@ final class StepSync {
               + ", outside " + model.name() + "'s vocabulary" + (vocab > 0 ? " of " + vocab + " tokens (ids 0 to " + (vocab - 1) + ")"
               : ": ids are 0 or more"), null);
       // A prompt longer than the context is refused on its length: its text is not needed (and may be long).
-      boolean refused = c.tokenIdsField().equals("prompt") && context > 0 && ids.length >= context;
+      boolean refused = c.tokenIdsField().startsWith("prompt") && context > 0 && ids.length >= context;
       // Special tokens keep their text, as vLLM's /detokenize writes them (the tokenizer's decode
       // with its default, skip_special_tokens=False), and another vocabulary's tokenizer reads them back.
       return new WorkerProtocol.TokenCount(ids.length, refused ? null : model.tokenizer().decode(ids, false), model.tokenizer().key(),

@@ -42,6 +42,7 @@ public record CompletionRequest(
     String model,
     Prompt prompt,
     List<Integer> promptTokenIds,
+    String promptTokenIdsPath,
     Integer maxTokens,
     SamplingParams sampling,
     List<String> stop,
@@ -406,7 +407,8 @@ public record CompletionRequest(
         }
       }
     }
-    return new CompletionRequest(chat, model, prompt, tokenIds, maxTokens, sampling, stop, stream != null && stream,
+    return new CompletionRequest(chat, model, prompt, tokenIds, tokenIds == null ? null : tokenPromptPath(body.get("prompt")),
+        maxTokens, sampling, stop, stream != null && stream,
         includeUsage, user, mode, config, engineFields(body), requestId(body));
   }
 
@@ -442,8 +444,8 @@ public record CompletionRequest(
    * the {@code X-Request-Id} header first ({@code OpenAIServing._base_request_id}).
    */
   CompletionRequest namedBy(String id) {
-    return new CompletionRequest(chat, model, prompt, promptTokenIds, maxTokens, sampling, stop, stream, includeUsage, user,
-        mode, config, engine, id);
+    return new CompletionRequest(chat, model, prompt, promptTokenIds, promptTokenIdsPath, maxTokens, sampling, stop, stream,
+        includeUsage, user, mode, config, engine, id);
   }
 
   /**
@@ -539,6 +541,12 @@ public record CompletionRequest(
     return tokenIds(ids, "stop_token_ids", TOKEN_IDS);
   }
 
+  /**
+   * The range of a token id, before the vocabulary of the model that reads it is known: the
+   * worker's refusal names its size.
+   */
+  static final String ID_RANGE = "integers 0 or more, below the model's vocabulary size";
+
   /** How a list of token ids is described when one of its elements is not a token id. */
   static final String TOKEN_IDS = "token ids are";
 
@@ -546,7 +554,7 @@ public record CompletionRequest(
    * The token ids of the array {@code ids}, named {@code path} (e.g. {@code prompt[0]}): each an
    * integer ({@link JsonInteger}: 7 or 7.0) from 0 to 2^31-1.
    *
-   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT integers from 0 to 2147483647}, its {@code
+   * @throws ApiError 400 {@code PATH[I] is VALUE: WHAT} {@link #ID_RANGE}, its {@code
    *     param} {@code PATH[I]}
    */
   static List<Integer> tokenIds(JsonNode ids, String path, String what) {
@@ -570,8 +578,7 @@ public record CompletionRequest(
         id = -1;
       }
       if (id == null || (id < 0 && outOfRange == null))
-        throw ApiError.invalid(element, element + " is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " integers from 0 to "
-            + Integer.MAX_VALUE);
+        throw ApiError.invalid(element, element + " is " + clip(JsonInteger.show(ids.get(i))) + ": " + what + " " + ID_RANGE);
       out.add(id);
     }
     return List.copyOf(out);
@@ -760,17 +767,20 @@ public record CompletionRequest(
   private static List<Integer> tokenPrompt(JsonNode p) {
     if (p == null || !p.isArray() || p.isEmpty()) return null;
     JsonNode ids = p;
-    String path = "prompt";
     if (p.get(0).isArray()) {
       if (p.size() > 1)
         throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
       ids = p.get(0);
-      path = "prompt[0]";
       if (ids.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
     } else if (!p.get(0).isNumber()) {
       return null;
     }
-    return tokenIds(ids, path, "a token-id prompt is a list of token ids,");
+    return tokenIds(ids, tokenPromptPath(p), "a token-id prompt is a list of token ids,");
+  }
+
+  /** Where a token-id prompt's ids are in the body: {@code prompt}, or {@code prompt[0]} for a batch of one. */
+  private static String tokenPromptPath(JsonNode p) {
+    return p.get(0).isArray() ? "prompt[0]" : "prompt";
   }
 
   private static List<String> stop(JsonNode s) {

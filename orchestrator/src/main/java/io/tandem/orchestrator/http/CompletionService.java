@@ -157,10 +157,10 @@ final class CompletionService {
     // Without a worker of the reader's role, the other model alone may still serve the request.
     Role alone = reader == Role.large ? Role.small : Role.large;
     CompletionStage<TokenCount> count = workers.countTokens(reader, alone, req.prompt(), req.promptTokenIds(),
-        req.promptTokenIds() == null ? null : "prompt", settings.retryAfterSeconds(), calledOff);
+        req.promptTokenIdsPath(), settings.retryAfterSeconds(), calledOff);
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null)
-        throw ApiError.invalid(req.chat() ? "messages" : CompletionRequest.tokenIdsParam("prompt", req.promptTokenIds(), c.vocabSize()),
+        throw ApiError.invalid(req.chat() ? "messages" : CompletionRequest.tokenIdsParam(req.promptTokenIdsPath(), req.promptTokenIds(), c.vocabSize()),
             c.problem());
       if (c.tokens() == 0 && !req.chat()) // an empty text whose tokenizer adds no special tokens (vLLM: "The decoder prompt cannot be empty")
         throw ApiError.invalid("prompt", "prompt must not be empty: the model's tokenizer adds no special tokens to an empty text,"

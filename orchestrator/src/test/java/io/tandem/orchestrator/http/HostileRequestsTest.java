@@ -175,13 +175,13 @@ class HostileRequestsTest {
         json.readTree(seed.body()).at("/error/message").asText());
     HttpResponse<String> ids = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":[1.5]}", KEY);
     assertEquals(400, ids.statusCode(), ids.body());
-    assertEquals("prompt[0] is 1.5: a token-id prompt is a list of token ids, integers from 0 to 2147483647",
+    assertEquals("prompt[0] is 1.5: a token-id prompt is a list of token ids, integers 0 or more, below the model's vocabulary size",
         json.readTree(ids.body()).at("/error/message").asText());
     HttpResponse<String> huge = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":[3000000000]}", KEY);
-    assertEquals("prompt[0] is 3000000000: a token-id prompt is a list of token ids, integers from 0 to 2147483647",
+    assertEquals("prompt[0] is 3000000000: a token-id prompt is a list of token ids, integers 0 or more, below the model's vocabulary size",
         json.readTree(huge.body()).at("/error/message").asText(), huge.body());
     HttpResponse<String> nested = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":[[7,-1]]}", KEY);
-    assertEquals("prompt[0][1] is -1: a token-id prompt is a list of token ids, integers from 0 to 2147483647",
+    assertEquals("prompt[0][1] is -1: a token-id prompt is a list of token ids, integers 0 or more, below the model's vocabulary size",
         json.readTree(nested.body()).at("/error/message").asText(), nested.body());
     HttpResponse<String> role = server.post(CHAT, "{\"model\":\"tandem\",\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", KEY);
     assertEquals(400, role.statusCode(), role.body());

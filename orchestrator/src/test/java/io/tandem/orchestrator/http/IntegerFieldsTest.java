@@ -68,8 +68,8 @@ class IntegerFieldsTest {
   void aFractionIsA400NamingTheFieldAndSayingItTakesIntegers() {
     Map<String, String> refused = Map.of(
         ",\"seed\":1.5", "seed must be an integer between -2^63 and 2^63-1, got 1.5",
-        ",\"stop_token_ids\":[5,1.5]", "stop_token_ids[1] is 1.5: token ids are integers from 0 to 2147483647",
-        ",\"prompt\":[1.5]", "prompt[0] is 1.5: a token-id prompt is a list of token ids, integers from 0 to 2147483647",
+        ",\"stop_token_ids\":[5,1.5]", "stop_token_ids[1] is 1.5: token ids are integers 0 or more, below the model's vocabulary size",
+        ",\"prompt\":[1.5]", "prompt[0] is 1.5: a token-id prompt is a list of token ids, integers 0 or more, below the model's vocabulary size",
         ",\"tandem\":{\"max_target_tokens\":30.5}", "tandem: max_target_tokens must be an integer, got 30.5",
         ",\"n\":1.5", "n must be an integer, got a number (1.5)",
         ",\"top_k\":1.5", "top_k must be an integer, got a number (1.5)",
@@ -82,7 +82,7 @@ class IntegerFieldsTest {
       assertEquals(named.equals("tandem:") ? "tandem.max_target_tokens" : named, e.param(), c.getKey());
     }
     OpenAi.Error tokens = refusal(() -> detokenized("[1.5]"));
-    assertEquals("tokens[0] is 1.5: token ids are integers from 0 to 2147483647", tokens.message());
+    assertEquals("tokens[0] is 1.5: token ids are integers 0 or more, below the model's vocabulary size", tokens.message());
     assertEquals("tokens[0]", tokens.param());
     assertEquals("seed must be an integer between -2^63 and 2^63-1, got 10000000000000000000", refusal(() -> completion(",\"seed\":1e19"))
         .message(), "a whole number beyond a long is out of the seed's range");

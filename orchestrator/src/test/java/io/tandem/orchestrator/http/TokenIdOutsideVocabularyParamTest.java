@@ -54,6 +54,10 @@ class TokenIdOutsideVocabularyParamTest {
     JsonNode prompt = refusal(server.post("/v1/completions", "{\"prompt\":[3,500,7],\"max_tokens\":2}", null));
     assertEquals("prompt[1] is token id 500, outside small's vocabulary of 100 tokens (ids 0 to 99)", prompt.path("message").asText());
     assertEquals("prompt[1]", prompt.path("param").asText());
+    // A batch of one prompt: the element is in the first prompt.
+    JsonNode nested = refusal(server.post("/v1/completions", "{\"prompt\":[[3,500]],\"max_tokens\":2}", null));
+    assertEquals("prompt[0][1] is token id 500, outside small's vocabulary of 100 tokens (ids 0 to 99)", nested.path("message").asText());
+    assertEquals("prompt[0][1]", nested.path("param").asText());
 
     JsonNode tokens = refusal(server.post("/detokenize", "{\"tokens\":[3,4,100]}", null));
     assertEquals("tokens[2] is token id 100, outside small's vocabulary of 100 tokens (ids 0 to 99)", tokens.path("message").asText());

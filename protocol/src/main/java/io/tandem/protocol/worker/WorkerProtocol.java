@@ -155,7 +155,7 @@ public final class WorkerProtocol {
    * (a prompt already tokenized, decoded here to its text) is given.
    *
    * @param tokenIdsField with {@code tokenIds}, the request field the client sent them in ({@code
-   *     prompt} of {@code /v1/completions}, {@code tokens} of {@code /detokenize}), which a problem
+   *     prompt} or {@code prompt[0]} of {@code /v1/completions}, {@code tokens} of {@code /detokenize}), which a problem
    *     with one of them names ({@code tokens[2] is token id ...}); null with {@code prompt}
    * @param timeoutMillis how long the asker waits for the answer, in milliseconds ({@code
    *     tandem.http.count-timeout}); a worker drops a count it has not begun within that long of
