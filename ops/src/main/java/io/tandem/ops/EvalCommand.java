@@ -167,7 +167,7 @@ public final class EvalCommand implements Callable<Integer> {
           double busySeconds = (a[2] - b[2]) / 1e9;
           err.printf(java.util.Locale.ROOT, "tandem eval: %s: %s worker: %d forward passes, mean batch %.2f, busy %.1f s"
               + " of %.1f s, %d prompt tokens prefilled%n", mode, role, passes, meanBatch, busySeconds, r.wallSeconds(), a[3] - b[3]);
-          workers.computeIfAbsent(mode.name(), m -> new ObjectMapper().createObjectNode()).putObject(role.name())
+          workers.computeIfAbsent(mode.name(), m -> com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()).putObject(role.name())
               .put("forward_passes", passes)
               .put("mean_batch", Math.round(meanBatch * 100) / 100.0)
               .put("busy_s", Math.round(busySeconds * 10) / 10.0)

@@ -125,8 +125,8 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
       // The shapes are Qwen2.5's, and so is the config written with them: bos and pad <|endoftext|>
       // 151643, eos <|im_end|> 151645, 151,936 embedding rows. A tokenizer without those tokens at those
       // ids (a 114-token one was accepted) made a model that never stops and whose ids decode to nothing.
-      requireAddedToken(t, "<|endoftext|>", 151643);
-      requireAddedToken(t, "<|im_end|>", 151645);
+      requireAddedToken(t, "<|endoftext|>", CheckpointMaker.BOS_AND_PAD);
+      requireAddedToken(t, "<|im_end|>", CheckpointMaker.IM_END);
     }
   }
 
@@ -140,7 +140,8 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     if (id.isPresent() && id.getAsInt() == expectedId) return;
     throw new IllegalArgumentException("--tokenizer " + tokenizer + ": its vocabulary has "
         + (id.isEmpty() ? "no " + token : token + " at id " + id.getAsInt()) + ", but the checkpoint's config names Qwen's "
-        + "<|endoftext|> 151643 (bos and pad) and <|im_end|> 151645 (eos), with " + CheckpointMaker.QWEN_VOCAB_SIZE
+        + "<|endoftext|> " + CheckpointMaker.BOS_AND_PAD + " (bos and pad) and <|im_end|> " + CheckpointMaker.IM_END
+        + " (eos), with " + CheckpointMaker.QWEN_VOCAB_SIZE
         + " embedding rows; give a Qwen2.5 tokenizer folder, or leave --tokenizer out for Qwen's");
   }
 

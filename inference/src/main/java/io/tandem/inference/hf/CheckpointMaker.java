@@ -67,8 +67,11 @@ public final class CheckpointMaker {
   public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
 
   private static final double WEIGHT_STD = 0.02; // HF's initializer_range for Qwen2
-  private static final int BOS_AND_PAD = 151643; // <|endoftext|>
-  private static final int IM_END = 151645; // <|im_end|>
+  /** {@code bos_token_id} and {@code pad_token_id} of the config written: Qwen's {@code <|endoftext|>}. */
+  public static final int BOS_AND_PAD = 151643;
+
+  /** {@code eos_token_id} of the config written: Qwen's {@code <|im_end|>}. */
+  public static final int IM_END = 151645;
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private CheckpointMaker() {}
