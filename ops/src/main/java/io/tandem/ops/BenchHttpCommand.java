@@ -90,13 +90,29 @@ public final class BenchHttpCommand implements Callable<Integer> {
         node = startScripted();
       } else {
         url = baseUrl(url);
-        URI u = URI.create(url);
-        if (u.getHost() == null || !InetAddress.getByName(u.getHost()).isLoopbackAddress())
-          throw new UsageError("--url " + url + ": bench http only targets this machine, and this is not a loopback address");
+        if (!isLoopback(URI.create(url).getHost()))
+          throw new UsageError("--url " + url + ": bench http only targets this machine; give a loopback host, e.g."
+              + " http://127.0.0.1:8080 (or localhost, [::1])");
       }
       return run();
     } finally {
       if (node != null) node.close();
+    }
+  }
+
+  /**
+   * Whether {@code host} (a URI's) is this machine's loopback: {@code localhost}, or an address
+   * literal in 127.0.0.0/8 or {@code [::1]}. A name is not looked up (an unknown one was sent to the
+   * resolver, and its failure read "Name or service not known").
+   */
+  static boolean isLoopback(String host) {
+    if (host == null) return false;
+    if (host.equalsIgnoreCase("localhost")) return true;
+    boolean literal = host.matches("\\d{1,3}(\\.\\d{1,3}){3}") || host.startsWith("[");
+    try {
+      return literal && InetAddress.getByName(host.replaceAll("^\\[|\\]$", "")).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false; // a malformed literal (300.1.1.1)
     }
   }
 

@@ -145,9 +145,8 @@ public final class BenchServeCommand implements Callable<Integer> {
       prompts = io.tandem.ops.demo.DemoModels.dir().resolve("heldout.jsonl"); // the demo pair's own questions
     }
     if (prompts != null) {
-      if (!java.nio.file.Files.isRegularFile(prompts))
-        throw new IllegalArgumentException("--prompts " + prompts + ": no such file; give a JSONL file with a \"problem\" "
-            + "field per line (e.g. ops/demo/heldout.jsonl)");
+      ModelOptions.requireInputFile("--prompts", prompts, "give a JSONL file with a \"problem\" "
+          + "field per line (e.g. ops/demo/heldout.jsonl)");
       questions = readQuestions(prompts, workload);
     }
     Config base = ModelOptions.baseConfig();

@@ -92,10 +92,8 @@ public final class EvalCommand implements Callable<Integer> {
       dataset = "demo sums (held-out)";
       if (maxTokens == null) maxTokens = 768;
     } else {
-      if (!Files.isRegularFile(data))
-        throw new IllegalArgumentException("--data " + data + ": " + (Files.isDirectory(data) ? "a folder, not a file" : "no such file")
-            + "; give a MATH500-style JSONL file (one "
-            + "{\"problem\": ..., \"answer\": ...} per line), or leave --data out for the demo held-out set");
+      ModelOptions.requireInputFile("--data", data, "give a MATH500-style JSONL file (one "
+          + "{\"problem\": ..., \"answer\": ...} per line), or leave --data out for the demo held-out set");
       problems = Problem.readJsonl(data);
       dataset = data.getFileName().toString().replaceAll("\\.jsonl$", "");
       if (maxTokens == null) maxTokens = 8192;

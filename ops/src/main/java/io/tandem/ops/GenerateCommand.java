@@ -44,7 +44,8 @@ public final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--prompt", description = "The user message (or the raw prompt with --no-chat-template).")
   String prompt;
 
-  @Option(names = "--case", description = "A scripted case file {small: [...], large: [...], config: {...}} (as in the fixtures).")
+  @Option(names = "--case", description = "A scripted case file {small: [...], large: [...], config: {...}, prompt: ...} (as in the "
+      + "fixtures). --prompt takes the place of its prompt; scripted models write their script whatever the prompt.")
   Path caseFile;
 
   @Option(names = "--max-tokens", defaultValue = "4096", description = "Most tokens to generate. Default: ${DEFAULT-VALUE}.")
@@ -94,9 +95,8 @@ public final class GenerateCommand implements Callable<Integer> {
       if (models.small != null || models.large != null)
         throw new UsageError("--case brings its own scripted models, which --" + (models.small != null ? "small" : "large")
             + " would be dropped for; give --case or --small/--large, not both");
-      if (!Files.isRegularFile(caseFile))
-        throw new IllegalArgumentException("--case " + caseFile + ": no such file; give a scripted case "
-            + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");
+      ModelOptions.requireInputFile("--case", caseFile, "give a scripted case "
+          + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");
       JsonNode root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("--case", caseFile));
       if (root.has("config") && models.config != null)
         throw new UsageError("--case brings its own speculative config, which --config would be dropped for; give one of them");

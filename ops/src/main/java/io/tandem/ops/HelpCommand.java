@@ -5,7 +5,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code tandem help [COMMAND...]}: the help of a command at any depth ({@code tandem help bench
@@ -16,28 +18,19 @@ import picocli.CommandLine.Parameters;
  */
 @Command(
     name = "help",
-    helpCommand = true,
     mixinStandardHelpOptions = true,
     description = "Shows the help of a command and its subcommands: tandem help bench http.")
-final class HelpCommand implements CommandLine.IHelpCommandInitializable2, Callable<Integer> {
+final class HelpCommand implements Callable<Integer> {
 
   @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "The command, then its subcommand, whose help to show.")
   List<String> names = List.of();
 
-  private CommandLine self;
-  private CommandLine.Help.ColorScheme colorScheme;
-  private PrintWriter out;
-
-  @Override
-  public void init(CommandLine helpCommandLine, CommandLine.Help.ColorScheme colorScheme, PrintWriter out, PrintWriter err) {
-    this.self = helpCommandLine;
-    this.colorScheme = colorScheme;
-    this.out = out;
-  }
+  // Not a picocli help command: those are parsed leniently, and `help --nope` printed the help (exit 0).
+  @Spec CommandSpec spec;
 
   @Override
   public Integer call() {
-    CommandLine command = self.getParent();
+    CommandLine command = spec.commandLine().getParent();
     for (String name : names) {
       CommandLine sub = command.getSubcommands().get(name);
       if (sub == null) {
@@ -47,7 +40,8 @@ final class HelpCommand implements CommandLine.IHelpCommandInitializable2, Calla
       }
       command = sub;
     }
-    command.usage(out, colorScheme);
+    PrintWriter out = spec.commandLine().getOut();
+    command.usage(out, spec.commandLine().getColorScheme());
     out.flush();
     return 0;
   }

@@ -100,7 +100,8 @@ public final class ModelOptions {
   }
 
   /**
-   * A file a command reads, refused with one line when it is missing, a folder or not readable.
+   * A file a command reads, refused with one line when it is missing, a folder or not readable; a
+   * pipe or a device is read as a file.
    *
    * @param expected what to give instead, as the message ends ("give a ...")
    * @throws IllegalArgumentException naming {@code option} and what is wrong
@@ -108,10 +109,9 @@ public final class ModelOptions {
   static void requireInputFile(String option, Path file, String expected) {
     if (Files.isDirectory(file))
       throw new IllegalArgumentException(option + " " + file + ": is a folder, not a file; " + expected);
+    // A pipe (--data <(head -5 math.jsonl)) or a device is read as it comes: what it holds is judged as a file's.
     if (!Files.exists(file))
       throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
-    if (!Files.isRegularFile(file)) // a device (/dev/null), a pipe: not a file that holds its content
-      throw new IllegalArgumentException(option + " " + file + ": not a regular file (a device or a pipe); " + expected);
     if (!Files.isReadable(file))
       throw new IllegalArgumentException(option + " " + file + ": cannot be read (no permission); " + expected);
   }

@@ -187,14 +187,24 @@ class CommandLineMistakesTest {
     assertEquals(1, keys.exit());
     assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
         keys.err());
+    // A device or a pipe is read as a file (it said "no such file"): /dev/null holds no keys.
     Result device = run("serve", "--api-keys", "/dev/null", "--port", "0");
-    assertEquals(1, device.exit());
-    assertTrue(device.err().startsWith("tandem serve: --api-keys /dev/null: not a regular file (a device or a pipe); give a"
-        + " HOCON/JSON file"), device.err());
+    assertEquals(2, device.exit());
+    assertTrue(device.err().startsWith("tandem serve: --api-keys /dev/null: expected {\"api-keys\": [{\"key\": ..."), device.err());
+    Result noProblems = run("eval", "--data", "/dev/null");
+    assertEquals(1, noProblems.exit());
+    assertEquals("tandem eval: /dev/null holds no problems", noProblems.err());
     Result ftp = run("bench", "http", "--url", "ftp://127.0.0.1:18999", "--requests", "1");
     assertEquals(2, ftp.exit());
     assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give the http:// URL of a Tandem server on this"
         + " machine, e.g. http://127.0.0.1:8080", ftp.err());
+    // Only this machine, and no name is looked up: an unknown one read "Name or service not known".
+    Result remote = run("bench", "http", "--url", "http://no-such-host.invalid:8080/", "--requests", "1");
+    assertEquals(2, remote.exit());
+    assertEquals("tandem bench http: --url http://no-such-host.invalid:8080: bench http only targets this machine; give a"
+        + " loopback host, e.g. http://127.0.0.1:8080 (or localhost, [::1])", remote.err());
+    for (String host : List.of("localhost", "127.0.0.1", "127.1.2.3", "[::1]")) assertTrue(BenchHttpCommand.isLoopback(host), host);
+    for (String host : List.of("10.0.0.1", "300.1.1.1", "example.com", "[::2]")) assertFalse(BenchHttpCommand.isLoopback(host), host);
     assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/"));
     assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/v1/"));
     for (String bad : new String[] {"https://127.0.0.1:8080", "http://127.0.0.1:99999", "http://127.0.0.1:abc",
@@ -899,5 +909,13 @@ class CommandLineMistakesTest {
     Result unknown = run("help", "bench", "htp");
     assertEquals(2, unknown.exit());
     assertTrue(unknown.err().startsWith("tandem help: 'htp' is not a command of tandem bench (its commands: "), unknown.err());
+  }
+
+  /** help is parsed as any command: an unknown option is a usage error, not the help (exit 0). */
+  @Test
+  void helpRefusesAnUnknownOption() {
+    Result r = run("help", "--nope");
+    assertEquals(2, r.exit());
+    assertEquals("tandem help: Unknown option: '--nope' (see tandem help --help)", r.err());
   }
 }

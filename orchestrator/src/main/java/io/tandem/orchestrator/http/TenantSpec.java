@@ -137,7 +137,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    * @throws ConfigException.Parse when the file is not HOCON or JSON; its origin names the file
    */
   public static List<TenantSpec> fromFile(Path file) {
-    if (!Files.isRegularFile(file)) throw new IllegalArgumentException("API keys file " + file + " does not exist");
+    if (!Files.exists(file)) throw new IllegalArgumentException("API keys file " + file + " does not exist");
     String text;
     try {
       text = io.tandem.protocol.text.Utf8Files.read("API keys file", file).strip();
