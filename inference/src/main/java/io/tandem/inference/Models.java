@@ -67,7 +67,10 @@ public final class Models {
   private static Path existing(String path, String spec) {
     Path p = Path.of(path);
     // A relative path is taken from the folder the process runs in, which may not be the one the user thinks of.
-    if (!Files.isRegularFile(p))
+    // A pipe or a device is read as a file, as the commands' input files are.
+    if (Files.isDirectory(p))
+      throw new IllegalArgumentException("model '" + spec + "': " + p + " is a folder, not a file");
+    if (!Files.exists(p))
       throw new IllegalArgumentException("model '" + spec + "': no such file " + p + (p.isAbsolute() ? ""
           : " (a relative path is taken from the folder the command runs in, " + Path.of("").toAbsolutePath() + ")"));
     return p;

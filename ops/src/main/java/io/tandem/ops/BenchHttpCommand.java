@@ -1,6 +1,5 @@
 package io.tandem.ops;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -143,18 +142,14 @@ public final class BenchHttpCommand implements Callable<Integer> {
   }
 
   private TandemNode startScripted() throws Exception {
-    JsonNode root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("--scripted", scripted));
+    ScriptedCase scriptedCase = ScriptedCase.read("--scripted", scripted);
     Path dir = Files.createTempDirectory("tandem-bench");
     dir.toFile().deleteOnExit();
     Config config = ModelOptions.baseConfig();
     for (Role r : Role.values()) {
-      if (!root.has(r.name())) throw new IllegalArgumentException(scripted + " has no '" + r + "' token list");
-      ObjectNode o = new ObjectMapper().createObjectNode();
-      o.set("tokens", root.get(r.name()));
-      Path f = dir.resolve(r + ".json");
-      Files.writeString(f, o.toString());
-      f.toFile().deleteOnExit();
-      config = config.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef("scripted:" + f));
+      String model = scriptedCase.writeScript(r, dir);
+      dir.resolve(r + ".json").toFile().deleteOnExit();
+      config = config.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(model));
     }
     config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(0))
         .withValue("tandem.http.host", ConfigValueFactory.fromAnyRef("127.0.0.1"))

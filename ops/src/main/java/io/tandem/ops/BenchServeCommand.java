@@ -86,7 +86,8 @@ public final class BenchServeCommand implements Callable<Integer> {
   }
 
   /**
-   * The {@code "problem"} of each line of a JSONL prompt file, in order.
+   * The {@code "problem"} of each line of a JSONL prompt file, in order, up to the first {@code
+   * workload} of them (the file is read no further).
    *
    * @throws IllegalArgumentException naming the file and line: a line that is not JSON or has no
    *     non-empty string {@code "problem"}, a question repeated among the first {@code workload}
@@ -95,30 +96,30 @@ public final class BenchServeCommand implements Callable<Integer> {
   private List<String> readQuestions(java.nio.file.Path prompts, int workload) throws java.io.IOException {
     List<String> qs = new ArrayList<>();
     ObjectMapper reader = new ObjectMapper();
-    List<String> lines = io.tandem.protocol.text.Utf8Files.lines("--prompts", prompts);
     Map<String, Integer> seen = new java.util.HashMap<>();
-    for (int i = 0; i < lines.size(); i++) {
-      String line = lines.get(i);
-      if (line.isBlank()) continue;
+    // Only the first `workload` questions are served: the rest of the file (a pipe may not end) is not read.
+    io.tandem.protocol.text.Utf8Files.eachLine("--prompts", prompts, (lineNo, line) -> {
+      if (line.isBlank()) return true;
       com.fasterxml.jackson.databind.JsonNode problem;
       try {
         problem = reader.readTree(line).get("problem");
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": not JSON ("
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": not JSON ("
             + Tandem.oneLine(e.getOriginalMessage()) + "); give one JSON object with a \"problem\" field per line");
       }
       if (problem == null)
-        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": no \"problem\" field");
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": no \"problem\" field");
       if (!problem.isTextual() || problem.asText().isBlank())
-        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": \"problem\" is " + problem
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": \"problem\" is " + problem
             + "; give the question as a non-empty string");
       // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
-      Integer first = seen.putIfAbsent(problem.asText().strip(), i + 1);
-      if (first != null && qs.size() < workload)
-        throw new IllegalArgumentException("--prompts " + prompts + " line " + (i + 1) + ": the question of line " + first
+      Integer first = seen.putIfAbsent(problem.asText().strip(), lineNo);
+      if (first != null)
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": the question of line " + first
             + " again; a repeated question is a prefix-cache hit, not a new session: give distinct questions");
       qs.add(problem.asText());
-    }
+      return qs.size() < workload;
+    });
     if (qs.isEmpty()) throw new IllegalArgumentException("--prompts " + prompts + ": no questions in it; give a JSONL file with a \"problem\" field per line");
     if (workload > qs.size())
       throw new UsageError("--problems " + workload + " is more than the " + Plural.count(qs.size(), "question") + " in "

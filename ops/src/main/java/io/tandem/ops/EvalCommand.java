@@ -94,8 +94,9 @@ public final class EvalCommand implements Callable<Integer> {
     } else {
       ModelOptions.requireInputFile("--data", data, "give a MATH500-style JSONL file (one "
           + "{\"problem\": ..., \"answer\": ...} per line), or leave --data out for the demo held-out set");
-      problems = Problem.readJsonl(data);
-      dataset = data.getFileName().toString().replaceAll("\\.jsonl$", "");
+      problems = Problem.readJsonl(data, limit != null ? limit : Integer.MAX_VALUE);
+      // A pipe (<(head -5 math.jsonl), /dev/fd/63) is named by its path: its file name alone says nothing.
+      dataset = Files.isRegularFile(data) ? data.getFileName().toString().replaceAll("\\.jsonl$", "") : data.toString();
       if (maxTokens == null) maxTokens = 8192;
     }
     Path outDir = out == null ? Path.of("eval-results") : out;

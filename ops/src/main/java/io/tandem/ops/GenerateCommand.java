@@ -1,7 +1,6 @@
 package io.tandem.ops;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.tandem.orchestrator.TraceJson;
@@ -95,18 +94,21 @@ public final class GenerateCommand implements Callable<Integer> {
       if (models.small != null || models.large != null)
         throw new UsageError("--case brings its own scripted models, which --" + (models.small != null ? "small" : "large")
             + " would be dropped for; give --case or --small/--large, not both");
-      ModelOptions.requireInputFile("--case", caseFile, "give a scripted case "
-          + "{\"small\": [...], \"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/");
-      JsonNode root = new ObjectMapper().readTree(io.tandem.protocol.text.Utf8Files.read("--case", caseFile));
+      ScriptedCase scriptedCase = ScriptedCase.read("--case", caseFile);
+      JsonNode root = scriptedCase.root;
       if (root.has("config") && models.config != null)
         throw new UsageError("--case brings its own speculative config, which --config would be dropped for; give one of them");
       scratch = Files.createTempDirectory("tandem-case");
-      models.small = "scripted:" + writeScript(scratch.resolve("small.json"), root.get("small"), "small");
-      models.large = "scripted:" + writeScript(scratch.resolve("large.json"), root.get("large"), "large");
+      models.small = scriptedCase.writeScript(Role.small, scratch);
+      models.large = scriptedCase.writeScript(Role.large, scratch);
       speculative = root.has("config")
           ? PaperConfigLoader.fromTree(root.get("config"), caseFile.toString()).config()
           : models.speculative(base);
-      if (root.has("max_tokens") && !hasExplicitMaxTokens()) maxTokens = root.get("max_tokens").asInt();
+      JsonNode caseMaxTokens = root.get("max_tokens");
+      if (caseMaxTokens != null && !(caseMaxTokens.canConvertToInt() && caseMaxTokens.isIntegralNumber() && caseMaxTokens.asInt() >= 1))
+        throw new IllegalArgumentException("--case " + caseFile + ": \"max_tokens\" is " + caseMaxTokens
+            + "; give a whole number of at least 1, or leave it out");
+      if (caseMaxTokens != null && !hasExplicitMaxTokens()) maxTokens = caseMaxTokens.asInt();
       else if (!hasExplicitMaxTokens()) maxTokens = 100_000;
       if (prompt == null) prompt = root.has("prompt") ? root.get("prompt").asText() : "";
     } else {
@@ -174,14 +176,4 @@ public final class GenerateCommand implements Callable<Integer> {
   }
 
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
-
-  private static Path writeScript(Path file, JsonNode tokens, String which) throws Exception {
-    if (tokens == null || !tokens.isArray())
-      throw new IllegalArgumentException("the case has no '" + which + "' token list");
-    ObjectMapper m = new ObjectMapper();
-    ObjectNode o = m.createObjectNode();
-    o.set("tokens", tokens);
-    Files.writeString(file, m.writeValueAsString(o));
-    return file;
-  }
 }

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -14,13 +15,20 @@ import picocli.CommandLine.Spec;
  * http}), as {@code tandem bench http --help} prints it. picocli's own help command reads one level
  * only: {@code help bench http} printed bench's help, and a name past a command that has none
  * ({@code help eval extra}) was dropped without a word. An unknown name is a usage error naming the
- * commands there.
+ * commands there. {@code -h} after a name ({@code help bench -h}) still means that command's help.
  */
 @Command(
     name = "help",
-    mixinStandardHelpOptions = true,
+    version = "tandem " + io.tandem.protocol.TandemVersion.NUMBER,
     description = "Shows the help of a command and its subcommands: tandem help bench http.")
 final class HelpCommand implements Callable<Integer> {
+
+  // Not usageHelp: `help bench -h` means bench's help, which picocli's -h would replace with help's own.
+  @Option(names = {"-h", "--help"}, description = "Show this help message and exit; after a COMMAND, that command's help.")
+  boolean help;
+
+  @Option(names = {"-V", "--version"}, versionHelp = true, description = "Print version information and exit.")
+  boolean version;
 
   @Parameters(paramLabel = "COMMAND", arity = "0..*", description = "The command, then its subcommand, whose help to show.")
   List<String> names = List.of();
@@ -30,7 +38,7 @@ final class HelpCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    CommandLine command = spec.commandLine().getParent();
+    CommandLine command = help && names.isEmpty() ? spec.commandLine() : spec.commandLine().getParent();
     for (String name : names) {
       CommandLine sub = command.getSubcommands().get(name);
       if (sub == null) {

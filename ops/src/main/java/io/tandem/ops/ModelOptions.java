@@ -243,7 +243,7 @@ public final class ModelOptions {
       // Its file, before any model starts loading: else the worker's ERROR line came before the command's own.
       String file = model.substring(model.indexOf(':') + 1).replaceFirst("\\?.*", "");
       String problem = file.isEmpty() ? "no file given" : Files.isDirectory(Path.of(file)) ? file + " is a folder, not a file"
-          : Files.isRegularFile(Path.of(file)) ? null : "no such file " + file + (Path.of(file).isAbsolute() ? ""
+          : Files.exists(Path.of(file)) ? null : "no such file " + file + (Path.of(file).isAbsolute() ? ""
               : " (a relative path is taken from the folder the command runs in, " + Path.of("").toAbsolutePath() + ")");
       if (problem != null)
         throw new IllegalArgumentException(givenBy + " " + model + ": " + problem + "; give "

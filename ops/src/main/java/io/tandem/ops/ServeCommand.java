@@ -141,6 +141,8 @@ public final class ServeCommand implements Callable<Integer> {
         throw ModelOptions.notHocon("--api-keys " + apiKeys, e, expected);
       } catch (IllegalArgumentException e) {
         // The file's bytes (not UTF-8, unreadable) exit 1, as every other file's do.
+        if (e instanceof io.tandem.protocol.text.Utf8Files.TooLarge)
+          throw io.tandem.protocol.text.Utf8Files.tooLarge("--api-keys", apiKeys);
         if (e.getCause() instanceof java.nio.charset.CharacterCodingException c)
           throw io.tandem.protocol.text.Utf8Files.notUtf8("--api-keys", apiKeys, c);
         if (e.getCause() instanceof java.io.IOException io)

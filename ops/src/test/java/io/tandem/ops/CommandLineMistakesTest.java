@@ -1,6 +1,7 @@
 package io.tandem.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -178,8 +179,8 @@ class CommandLineMistakesTest {
 
   @Test
   void missingFilesAreNamedWithTheirFlagAndWhatIsExpected() {
-    assertEquals("tandem generate: --case /no/case.json: no such file; give a scripted case {\"small\": [...], \"large\": "
-        + "[...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/", run("generate", "--case", "/no/case.json").err());
+    assertEquals("tandem generate: --case /no/case.json: no such file; give a scripted case {\"small\": [\"token\", ...], "
+        + "\"large\": [...], \"config\": {...}} as in ops/src/test/resources/fixtures/scripted/", run("generate", "--case", "/no/case.json").err());
     assertEquals("tandem generate: --config /no/1b_32b.yml: no such file; give a speculative config in the paper's YAML "
         + "(e.g. its 1b_32b.yml), or leave --config out for tandem.speculative",
         run("generate", "--prompt", "x", "--config", "/no/1b_32b.yml").err());
@@ -194,6 +195,16 @@ class CommandLineMistakesTest {
     Result noProblems = run("eval", "--data", "/dev/null");
     assertEquals(1, noProblems.exit());
     assertEquals("tandem eval: /dev/null holds no problems", noProblems.err());
+    // A device without end is refused at the read cap in one line (it ran out of memory with a stack trace).
+    Map<List<String>, String> endless = Map.of(List.of("eval", "--data", "/dev/zero"), "tandem eval: --data",
+        List.of("generate", "--case", "/dev/zero"), "tandem generate: --case",
+        List.of("serve", "--api-keys", "/dev/zero", "--port", "0"), "tandem serve: --api-keys",
+        List.of("bench", "http", "--scripted", "/dev/zero"), "tandem bench http: --scripted");
+    endless.forEach((args, flag) -> {
+      Result r = run(args.toArray(String[]::new));
+      assertEquals(1, r.exit(), r.err());
+      assertEquals(flag + " /dev/zero: more than 64 MiB, the most Tandem reads from an input file; give a smaller file", r.err());
+    });
     Result ftp = run("bench", "http", "--url", "ftp://127.0.0.1:18999", "--requests", "1");
     assertEquals(2, ftp.exit());
     assertEquals("tandem bench http: --url ftp://127.0.0.1:18999: give the http:// URL of a Tandem server on this"
@@ -902,6 +913,16 @@ class CommandLineMistakesTest {
     assertEquals(0, again.execute("bench", "http", "--help"));
     assertTrue(nested.toString().startsWith("Usage: tandem bench http "), nested.toString());
     assertEquals(direct.toString(), nested.toString());
+    StringWriter withH = new StringWriter();
+    var third = Tandem.commandLine();
+    third.setOut(new PrintWriter(withH, true));
+    assertEquals(0, third.execute("help", "bench", "http", "-h"));
+    assertEquals(direct.toString(), withH.toString(), "help bench http -h is bench http's help, not help's own");
+    StringWriter own = new StringWriter();
+    var fourth = Tandem.commandLine();
+    fourth.setOut(new PrintWriter(own, true));
+    assertEquals(0, fourth.execute("help", "-h"));
+    assertTrue(own.toString().startsWith("Usage: tandem help "), own.toString());
 
     Result extra = run("help", "eval", "extra");
     assertEquals(2, extra.exit());
@@ -917,5 +938,35 @@ class CommandLineMistakesTest {
     Result r = run("help", "--nope");
     assertEquals(2, r.exit());
     assertEquals("tandem help: Unknown option: '--nope' (see tandem help --help)", r.err());
+  }
+
+  /**
+   * Round 29's: a scripted case's content is judged naming the flag and the file (its mistakes named
+   * a temp file, or were Jackson's raw message); eval --limit reads no further than its problems.
+   */
+  @Test
+  void aScriptedCasesContentIsJudgedNamingItsFlagAndFile(@TempDir Path dir) throws Exception {
+    Path notJson = Files.writeString(dir.resolve("case.json"), "small: [a]");
+    Result r = run("generate", "--case", notJson.toString());
+    assertEquals(1, r.exit());
+    assertTrue(r.err().startsWith("tandem generate: --case " + notJson + ": not JSON (Unrecognized token 'small'"), r.err());
+    assertTrue(r.err().endsWith("; give a scripted case {\"small\": [\"token\", ...], \"large\": [...], \"config\": {...}} as in"
+        + " ops/src/test/resources/fixtures/scripted/"), r.err());
+    Path noSmall = Files.writeString(dir.resolve("large-only.json"), "{\"large\": [\"a\"]}");
+    assertTrue(run("generate", "--case", noSmall.toString()).err().startsWith("tandem generate: --case " + noSmall
+        + ": no 'small' list; give a scripted case {"));
+    Path number = Files.writeString(dir.resolve("number.json"), "{\"small\": [\"a\", 7], \"large\": [\"b\"]}");
+    assertEquals("tandem bench http: --scripted " + number + ": small[1] is 7, not a string; each token of a script is its text",
+        run("bench", "http", "--scripted", number.toString()).err());
+    Path maxTokens = Files.writeString(dir.resolve("max.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"max_tokens\": \"many\"}");
+    assertEquals("tandem generate: --case " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
+        run("generate", "--case", maxTokens.toString()).err());
+
+    // The third line is not JSON: with --limit 2 it is never read (a pipe without end is read as far as needed).
+    Path data = Files.writeString(dir.resolve("d.jsonl"), "{\"problem\": \"a\", \"answer\": \"1\"}\n\n"
+        + "{\"problem\": \"b\", \"answer\": \"2\"}\nnot json\n");
+    assertEquals(List.of("a", "b"), io.tandem.ops.eval.Problem.readJsonl(data, 2).stream().map(io.tandem.ops.eval.Problem::problem).toList());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data))
+        .getMessage().startsWith(data + " line 4: not JSON"));
   }
 }

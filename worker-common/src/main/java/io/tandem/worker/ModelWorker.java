@@ -34,6 +34,7 @@ import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 
 /**
@@ -51,13 +52,16 @@ import java.util.function.Supplier;
  * worker's own, so that the worker still answers {@link GetStats} during it, as Prometheus reads
  * {@code up}: reachable and answering, busy or not, and {@link WorkerProtocol.CountTokens}, so that
  * other clients' prompts are counted (and over-long ones refused) while every worker of the role
- * prefills a long prompt; every other message waits for the pass to end. Counts run on threads of
+ * prefills a long prompt; every other message waits for the pass to end. A pass that admits new
+ * requests runs there too, admission included ({@link #passWithAdmissions}): forking a cached
+ * prefix copies KV rows and may grow the model's KV pool, which held the actor for seconds in a
+ * burst of new sessions. Counts run on threads of
  * their own (short prompts on one, long ones on another, shortest first), so that tokenizing a
  * long prompt holds neither the passes, the actor nor a short prompt's count, as vLLM's API server
  * tokenizes apart from its engine's steps. A count reads only the tokenizer
  * (thread-safe: Hugging Face's Rust one), the chat template and the model's fixed figures, which
- * the step thread does not touch: it runs {@code model.forward} alone, on the batch's sequences and
- * caches.
+ * the step thread does not change: it runs {@code model.forward} on the batch's sequences and
+ * caches, and the admission before it (which renders prompts as counts do).
  * The role's factory ({@code SmallWorker}, {@code LargeWorker}) chooses the admission order.
  */
 public final class ModelWorker extends AbstractBehavior<Command> {
@@ -191,6 +195,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final WorkerMetrics metrics = new WorkerMetrics();
   /** Runs the forward passes, one at a time, off the actor's thread. */
   private final ExecutorService stepThread;
+  /** The actor's name, for what the step thread logs. */
+  private final String name;
   /**
    * Where prompts are counted ({@link WorkerProtocol.CountTokens}), beside the passes and the actor:
    * short ones (up to {@value #SHORT_PROMPT} characters or token ids) on a thread of their own, so
@@ -248,12 +254,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     @Override
     public void run() {
       if (!waiting.remove(this)) {
-        COUNT_LOG.debug("dropped the count of a prompt of {} characters or token ids: its asker called it off", size);
+        LOG.debug("dropped the count of a prompt of {} characters or token ids: its asker called it off", size);
         return;
       }
       long waitedNanos = System.nanoTime() - receivedNanos;
       if (c.timeoutMillis() > 0 && waitedNanos > TimeUnit.MILLISECONDS.toNanos(c.timeoutMillis())) {
-        COUNT_LOG.debug("dropped the count of a prompt of {} characters or token ids: it waited {} ms, its asker {} ms", size,
+        LOG.debug("dropped the count of a prompt of {} characters or token ids: it waited {} ms, its asker {} ms", size,
             TimeUnit.NANOSECONDS.toMillis(waitedNanos), c.timeoutMillis());
         return;
       }
@@ -283,7 +289,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   /** The count threads' log (an actor's own log is for its own thread). */
-  private static final org.slf4j.Logger COUNT_LOG = org.slf4j.LoggerFactory.getLogger(ModelWorker.class);
+  /** The worker's logger off the actor's thread too (count threads, admission on the step thread), where its context's may not be used. */
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelWorker.class);
 
   /** How long a stopping worker waits for the count in progress before it closes the model. */
   private static final int COUNT_STOP_SECONDS = 30;
@@ -301,6 +308,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     super(ctx);
     this.duringStep = duringStep;
     String thread = "tandem-" + role + "-step-" + ctx.getSelf().path().name();
+    this.name = ctx.getSelf().path().name();
     this.stepThread = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, thread);
       t.setDaemon(true);
@@ -479,11 +487,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onForward() {
     tickPending = false;
-    preemptOverBudget();
-    admitWaiting();
-    // Idle caches give way before the pass grows the running ones.
-    metrics.cacheEvictions += scheduler.evictOverBudget();
-    Scheduler.Batch<StepRun> batch = scheduler.schedule();
+    if (scheduler.mayAdmit()) {
+      passWithAdmissions();
+      return this;
+    }
+    Scheduler.Batch<StepRun> batch = prepare();
     if (batch == null) return this;
 
     long t0 = System.nanoTime();
@@ -510,6 +518,42 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return this;
   }
 
+  /**
+   * What comes before a pass: preemption, admission, eviction and the batch (null when nothing runs).
+   * Run on the actor's thread for a decode pass, on the step thread when it admits ({@link
+   * #passWithAdmissions}); the scheduler is the actor's, and its messages that touch it wait while
+   * {@link #atStep} is set.
+   */
+  private Scheduler.Batch<StepRun> prepare() {
+    preemptOverBudget();
+    admitWaiting();
+    // Idle caches give way before the pass grows the running ones.
+    metrics.cacheEvictions += scheduler.evictOverBudget();
+    return scheduler.schedule();
+  }
+
+  /**
+   * A pass that admits requests, admission included, on the step thread. Admitting a new session
+   * may fork a cached prefix (a copy of its KV rows) and grow the model's KV pool (a copy of the
+   * whole pool): on the demo's large model, a burst of 64 new sessions on a fresh server held the
+   * actor's thread for over 2 s, and the figures asks of a scrape timed out (worker_up 0). Here the
+   * worker answers {@link GetStats}, counts and drain messages meanwhile; the rest wait, as during
+   * any pass run on the step thread.
+   */
+  private void passWithAdmissions() {
+    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    AtomicReference<Scheduler.Batch<StepRun>> prepared = new AtomicReference<>();
+    getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
+      Scheduler.Batch<StepRun> batch = prepare();
+      prepared.set(batch);
+      if (batch == null) return new Pass(null, 0);
+      long start = System.nanoTime();
+      int[] next = model.forward(batch.sequences(), batch.maxPrefillTokens());
+      return new Pass(next, System.nanoTime() - start);
+    }, stepThread), (pass, error) -> new StepDone(prepared.get(), pass == null ? null : pass.next(), error,
+        pass == null ? 0 : pass.nanos()));
+  }
+
   /** A pass run on the step thread: its tokens, and how long it took there. */
   private record Pass(int[] next, long nanos) {}
 
@@ -525,8 +569,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     Scheduler.Batch<StepRun> batch = done.batch();
     Throwable error = done.error() instanceof CompletionException c && c.getCause() != null ? c.getCause() : done.error();
     if (error instanceof Error e) throw e;
+    if (error == null && batch == null) return; // admitted nothing that runs (answered at once, or no room)
     if (error != null) {
-      getContext().getLog().error("{} forward pass failed for {} sequences", role, batch.sequences().size(), error);
+      LOG.error("{} {} failed for {} sequences", role, batch == null ? "admission" : "forward pass",
+          batch == null ? scheduler.running() : batch.sequences().size(), error);
       for (StepRun a : scheduler.drainRunning()) {
         a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR,
             role + " forward pass failed: " + error.getMessage()));
@@ -571,10 +617,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     long before = metrics.preemptions;
     metrics.preemptions += n;
     if (before == 0 || before / 50 != metrics.preemptions / 50) {
-      getContext().getLog().warn("{} worker {} preempted {} of {} running sequences, to be recomputed when there is room: "
+      LOG.warn("{} worker {} preempted {} of {} running sequences, to be recomputed when there is room: "
           + "their KV cache would need {} after this pass, more than tandem.{}.kv-cache-bytes ({}); {} preemption(s) so "
           + "far. If this repeats, raise tandem.{}.kv-cache-bytes or lower tandem.{}.max-batch.", role,
-          getContext().getSelf().path().name(), n, batch, bytes(needed), role, bytes(settings.kvCacheBytes()),
+          name, n, batch, bytes(needed), role, bytes(settings.kvCacheBytes()),
           metrics.preemptions, role, role);
     }
   }
@@ -582,7 +628,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private void admitWaiting() {
     scheduler.resumePreempted();
     for (PendingRequest p; (p = scheduler.nextToAdmit()) != null; ) {
-      StepSync.Ready ready = StepSync.sync(p.request(), scheduler, served, metrics, getContext().getLog());
+      StepSync.Ready ready = StepSync.sync(p.request(), scheduler, served, metrics, LOG);
       if (ready == null) continue; // answered already (resync, failure)
       StepRun a = new StepRun(p, ready, served, metrics);
       a.prefillAhead = p.request().limits().prefillAhead() && ready.view().sequence.holdLastToken(true);

@@ -148,6 +148,14 @@ final class Scheduler<R extends Scheduler.Running> {
    * prefills ahead; null otherwise or when nothing waits. The worker syncs the request's session and
    * then either {@link #start}s it or answers it at once.
    */
+  /**
+   * Whether a waiting request (or a prefill ahead) may be admitted at the next pass: the running
+   * batch has room for it. Admission may fork a cached prefix, a copy of its KV cache.
+   */
+  boolean mayAdmit() {
+    return running.size() < settings.effectiveBatch() && (waiting.size() > 0 || !aheads.isEmpty());
+  }
+
   PendingRequest nextToAdmit() {
     if (running.size() >= settings.effectiveBatch() || !preempted.isEmpty()) return null;
     PendingRequest next = waiting.poll();

@@ -185,6 +185,35 @@ class ModelWorkerTest {
     busy.expectMessageClass(Done.class);
   }
 
+  /**
+   * Admission runs off the actor's thread: a new sequence that takes long to start (a prefix fork
+   * growing a large model's KV pool took over 2 s in a burst of new sessions) does not keep the
+   * worker from answering its figures, which a scrape waits for 2 s at most (worker_up read 0).
+   */
+  @Test
+  void theWorkerAnswersItsFiguresWhileItAdmitsARequest() throws Exception {
+    CountDownLatch starting = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    ScriptedModel slowStart = new ScriptedModel("slow-start", SCRIPT) {
+      @Override
+      public Sequence newSequence(SamplingParams sampling) {
+        starting.countDown();
+        awaitRelease(release);
+        return super.newSequence(sampling);
+      }
+    };
+    ActorRef<WorkerProtocol.Command> w = worker(slowStart, WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("slow", 1, -1, List.of(), draft(), probe));
+    assertTrue(starting.await(10, TimeUnit.SECONDS));
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    WorkerProtocol.WorkerStats during = stats.receiveMessage(java.time.Duration.ofSeconds(5));
+    assertEquals(1, during.queueLength(), "the request being admitted still counts as waiting");
+    release.countDown();
+    assertEquals("So x.\n\n", text(probe.expectMessageClass(Done.class).generated()));
+  }
+
   /** Waits (on a model's thread) until {@code release} opens, 60 s at most. */
   static void awaitRelease(CountDownLatch release) {
     try {

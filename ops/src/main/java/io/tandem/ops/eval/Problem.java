@@ -15,11 +15,22 @@ public record Problem(String id, String problem, String answer) {
 
   /** Reads a JSONL file; blank lines are skipped, a line without problem or answer is an error. */
   public static List<Problem> readJsonl(Path file) throws IOException {
+    return readJsonl(file, Integer.MAX_VALUE);
+  }
+
+  /**
+   * The first {@code limit} problems of a JSONL file, read no further than the line that holds the
+   * last of them (a pipe such as {@code <(yes ...)} is read only as far as needed); blank lines are
+   * skipped.
+   *
+   * @throws IllegalArgumentException naming the file and line: a line that is not JSON or lacks
+   *     {@code problem} or {@code answer}; a file that holds none, or more than {@link
+   *     io.tandem.protocol.text.Utf8Files#MAX_BYTES} before the limit is reached
+   */
+  public static List<Problem> readJsonl(Path file, int limit) throws IOException {
     List<Problem> out = new ArrayList<>();
-    int lineNo = 0;
-    for (String line : io.tandem.protocol.text.Utf8Files.lines("--data", file)) {
-      lineNo++;
-      if (line.isBlank()) continue;
+    io.tandem.protocol.text.Utf8Files.eachLine("--data", file, (lineNo, line) -> {
+      if (line.isBlank()) return true;
       JsonNode n;
       try {
         n = JSON.readTree(line);
@@ -31,7 +42,8 @@ public record Problem(String id, String problem, String answer) {
         throw new IllegalArgumentException(file + " line " + lineNo + ": needs \"problem\" and \"answer\" (MATH500 JSONL)");
       String id = n.hasNonNull("unique_id") ? n.get("unique_id").asText() : "line-" + lineNo;
       out.add(new Problem(id, n.get("problem").asText(), n.get("answer").asText()));
-    }
+      return out.size() < limit;
+    });
     if (out.isEmpty()) throw new IllegalArgumentException(file + " holds no problems");
     return out;
   }

@@ -172,7 +172,7 @@ public final class Metrics {
       out.append("tandem:num_workers{role=\"").append(r).append("\"} ").append(scrape.offered().getOrDefault(r, 0)).append('\n');
     // As Prometheus' own up: a worker that gave no figures this time has this series alone.
     out.append("# HELP tandem:worker_up 1 when the worker gave its figures to this scrape (during a model step too); 0 when its node"
-        + " is unreachable, downed or removed, or it did not answer within tandem.http.worker-figures-timeout (lost before the cluster noticed, or growing its KV pool).\n"
+        + " is unreachable, downed or removed, or it did not answer within tandem.http.worker-figures-timeout (lost before the cluster noticed, or its thread held).\n"
         + "# TYPE tandem:worker_up gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_up").append(labels(w, false)).append(w.stats() == null ? " 0\n" : " 1\n");

@@ -1,38 +1,82 @@
 package io.tandem.protocol.text;
 
+import java.io.BufferedReader;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * A text file read as UTF-8, whose bytes that are not UTF-8 are a mistake said as one: the JDK's
  * own message, {@code Input length = 1}, names neither the file nor the problem.
+ *
+ * <p>An input file may be a pipe or a device ({@code --data <(head -5 math.jsonl)}), which has no
+ * size to check first: at most {@link #MAX_BYTES} are read from any file, and one that holds more
+ * is refused when the read reaches that point, so that {@code /dev/zero} or {@code <(yes)} ends in
+ * one line, not in an {@link OutOfMemoryError} or a read without end.
  */
 public final class Utf8Files {
   private Utf8Files() {}
 
+  /** The most bytes read from one input file: 64 MiB (MATH500's JSONL is under 0.5 MiB). */
+  public static final long MAX_BYTES = 64L << 20;
+
+  /** What {@link #eachLine} is given: one line, without its terminator, and its number from 1. */
+  @FunctionalInterface
+  public interface LineVisitor {
+    /** @return whether to read on; {@code false} stops the read there (the rest of the file is not read) */
+    boolean visit(int lineNumber, String line);
+  }
+
   /**
    * The text of {@code file}, which {@code what} names ({@code "--data"}, {@code "API keys file"}).
    *
-   * @throws IllegalArgumentException {@code WHAT FILE: not UTF-8 text ...; save it as UTF-8}
+   * @throws IllegalArgumentException {@code WHAT FILE: not UTF-8 text ...; save it as UTF-8}, or
+   *     {@code WHAT FILE: more than 64 MiB ...} when it holds more than {@link #MAX_BYTES}
    * @throws IOException when it cannot be read at all
    */
   public static String read(String what, Path file) throws IOException {
-    try {
-      return Files.readString(file);
+    StringBuilder text = new StringBuilder();
+    try (BufferedReader r = open(what, file)) {
+      char[] buf = new char[8192];
+      for (int n; (n = r.read(buf)) != -1; ) text.append(buf, 0, n);
     } catch (CharacterCodingException e) {
       throw notUtf8(what, file, e);
+    } catch (Overrun e) {
+      throw tooLarge(what, file);
     }
+    return text.toString();
   }
 
   /** {@link #read}, as lines. */
   public static List<String> lines(String what, Path file) throws IOException {
-    try {
-      return Files.readAllLines(file);
+    List<String> lines = new ArrayList<>();
+    eachLine(what, file, (n, line) -> lines.add(line));
+    return lines;
+  }
+
+  /**
+   * Reads {@code file} a line at a time until {@code visitor} says stop or the file ends, so that a
+   * command that needs its first lines ({@code eval --limit 5}) reads no more than those.
+   *
+   * @throws IllegalArgumentException as {@link #read}; and whatever {@code visitor} throws
+   * @throws IOException when it cannot be read at all
+   */
+  public static void eachLine(String what, Path file, LineVisitor visitor) throws IOException {
+    try (BufferedReader r = open(what, file)) {
+      int n = 0;
+      for (String line; (line = r.readLine()) != null; )
+        if (!visitor.visit(++n, line)) return;
     } catch (CharacterCodingException e) {
       throw notUtf8(what, file, e);
+    } catch (Overrun e) {
+      throw tooLarge(what, file);
     }
   }
 
@@ -40,5 +84,66 @@ public final class Utf8Files {
   public static IllegalArgumentException notUtf8(String what, Path file, CharacterCodingException e) {
     return new IllegalArgumentException(what + " " + file + ": not UTF-8 text (Tandem reads text files as UTF-8); save it"
         + " as UTF-8", e);
+  }
+
+  /** The refusal of {@code file}, which {@code what} names, that holds more than {@link #MAX_BYTES}. */
+  public static TooLarge tooLarge(String what, Path file) {
+    return new TooLarge(what + " " + file + ": more than " + (MAX_BYTES >> 20)
+        + " MiB, the most Tandem reads from an input file; give a smaller file");
+  }
+
+  /** A file that holds more than {@link #MAX_BYTES}: a caller that names the file otherwise says it again with {@link #tooLarge}. */
+  public static final class TooLarge extends IllegalArgumentException {
+    TooLarge(String message) {
+      super(message);
+    }
+  }
+
+  private static BufferedReader open(String what, Path file) throws IOException {
+    // A decoder of its own reports bytes that are not UTF-8 (InputStreamReader's charset form would replace them).
+    return new BufferedReader(new InputStreamReader(new Bounded(Files.newInputStream(file)),
+        StandardCharsets.UTF_8.newDecoder()));
+  }
+
+  /** Thrown by {@link Bounded} past {@link #MAX_BYTES}, and said as {@link #tooLarge} by the methods above. */
+  private static final class Overrun extends IOException {
+    Overrun() {
+      super("more than " + MAX_BYTES + " bytes");
+    }
+  }
+
+  /** A stream that fails once more than {@link #MAX_BYTES} have been read from it. */
+  private static final class Bounded extends FilterInputStream {
+    private long left = MAX_BYTES;
+
+    Bounded(InputStream in) {
+      super(in);
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b != -1) count(1);
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) count(n);
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long skipped = super.skip(n);
+      count(skipped);
+      return skipped;
+    }
+
+    private void count(long n) throws Overrun {
+      left -= n;
+      if (left < 0) throw new Overrun();
+    }
   }
 }

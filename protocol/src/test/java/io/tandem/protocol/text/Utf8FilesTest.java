@@ -1,0 +1,46 @@
+package io.tandem.protocol.text;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class Utf8FilesTest {
+  @TempDir Path dir;
+
+  /** A device without end (or a pipe such as <(yes)) is refused in one line once 64 MiB are read, not read until memory runs out. */
+  @Test
+  void aFileWithoutEndIsRefusedAtTheCap() {
+    Path zero = Path.of("/dev/zero");
+    String expected = "--data /dev/zero: more than 64 MiB, the most Tandem reads from an input file; give a smaller file";
+    assertEquals(expected, assertThrows(Utf8Files.TooLarge.class, () -> Utf8Files.read("--data", zero)).getMessage());
+    assertEquals(expected, assertThrows(Utf8Files.TooLarge.class, () -> Utf8Files.lines("--data", zero)).getMessage());
+  }
+
+  /** A reader that has what it needs stops there: the lines after it are neither read nor judged. */
+  @Test
+  void eachLineStopsWhereTheVisitorSays() throws Exception {
+    Path file = dir.resolve("three.txt");
+    Files.writeString(file, "one\r\ntwo\nthree\n");
+    List<String> seen = new ArrayList<>();
+    Utf8Files.eachLine("--data", file, (n, line) -> seen.add(n + ":" + line) && n < 2);
+    assertEquals(List.of("1:one", "2:two"), seen);
+    assertEquals(List.of("one", "two", "three"), Utf8Files.lines("--data", file));
+    assertEquals("one\r\ntwo\nthree\n", Utf8Files.read("--data", file));
+  }
+
+  @Test
+  void bytesThatAreNotUtf8AreNamedAsSuch() throws Exception {
+    Path file = dir.resolve("latin1.txt");
+    Files.write(file, new byte[] {'c', 'a', 'f', (byte) 0xe9, '\n'});
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("API keys file", file));
+    assertEquals("API keys file " + file + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8", e.getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", file)).getMessage().contains("not UTF-8"));
+  }
+}
