@@ -228,10 +228,14 @@ public final class BenchHttpCommand implements Callable<Integer> {
     if (!clients.awaitTermination(24, TimeUnit.HOURS)) throw new IllegalStateException("bench did not finish");
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (failed.get() == requests) {
-      int port = URI.create(url).getPort();
+      URI at = URI.create(url);
+      int port = at.getPort();
+      // serve binds 127.0.0.1 unless told: a server for [::1] or 127.0.0.2 is started with --host.
+      String host = at.getHost().replaceAll("^\\[|\\]$", "");
+      String bind = host.equals("127.0.0.1") || host.equalsIgnoreCase("localhost") ? "" : " --host " + host;
       String unanswered = requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer";
       throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + ");"
-          + " start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + ") or give --url of a running one");
+          + " start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + bind + ") or give --url of a running one");
     }
     long[] sorted = latencies.clone();
     Arrays.sort(sorted);

@@ -241,6 +241,10 @@ class LauncherIT {
     assertEquals(1, r.exit);
     assertEquals("tandem bench http: nothing answers at http://127.0.0.1:" + port + " (none of the 2 requests got an answer);"
         + " start a server there (./tandem serve --port " + port + ") or give --url of a running one", oneErrorLine(r, "tandem bench http"));
+    // serve binds 127.0.0.1 unless told otherwise: the way to start one at [::1] names its --host.
+    Run v6 = tandem("bench", "http", "--url", "http://[::1]:" + port, "--requests", "1");
+    assertEquals("tandem bench http: nothing answers at http://[::1]:" + port + " (the one request got no answer);"
+        + " start a server there (./tandem serve --port " + port + " --host ::1) or give --url of a running one", oneErrorLine(v6, "tandem bench http"));
   }
 
   @Test

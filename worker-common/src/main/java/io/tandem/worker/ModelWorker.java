@@ -296,8 +296,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private static final int COUNT_STOP_SECONDS = 30;
   /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
   private final StashBuffer<Command> duringStep;
-  /** Non-null while a forward pass runs. */
-  private AtStep atStep;
+  /**
+   * Non-null while a forward pass runs: the scheduler's figures as it began, or, for a pass that
+   * admits, as its admission left them (set on the step thread, hence volatile).
+   */
+  private volatile AtStep atStep;
   /** {@link Generate}s among the messages held during the pass: they count as waiting. */
   private int generatesDuringStep;
   /** How long the last pass took; none yet: as long as can be. */
@@ -546,6 +549,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       Scheduler.Batch<StepRun> batch = prepare();
       prepared.set(batch);
+      // The figures a scrape gets during the pass: the admitted requests run now.
+      atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
       if (batch == null) return new Pass(null, 0);
       long start = System.nanoTime();
       int[] next = model.forward(batch.sequences(), batch.maxPrefillTokens());
