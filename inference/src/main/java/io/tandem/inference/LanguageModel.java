@@ -69,6 +69,19 @@ public interface LanguageModel extends AutoCloseable {
    */
   int[] forward(List<Sequence> batch, int maxPrefillTokens);
 
+  /**
+   * Whether {@link #forward} over {@code batch} would first have to grow the storage its caches
+   * share (a pool that grows by copying all it holds: on the demo's large model, a second or more
+   * with many sessions), so that a worker runs that pass off the thread that answers its messages.
+   * Default: false (a cache per sequence grows alone).
+   *
+   * @param batch as {@link #forward} would get it
+   * @param maxPrefillTokens as {@link #forward} would get it
+   */
+  default boolean passGrowsCache(List<Sequence> batch, int maxPrefillTokens) {
+    return false;
+  }
+
   /** A token that {@link #forward} did not sample because the sequence is still prefilling. */
   int NOT_YET = -1;
 

@@ -110,7 +110,7 @@ public final class BenchServeCommand implements Callable<Integer> {
       if (problem == null)
         throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": no \"problem\" field");
       if (!problem.isTextual() || problem.asText().isBlank())
-        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": \"problem\" is " + problem
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": \"problem\" is " + io.tandem.protocol.JsonInteger.show(problem)
             + "; give the question as a non-empty string");
       // A question served twice would find its prompt in the prefix cache: the run would measure cache hits.
       Integer first = seen.putIfAbsent(problem.asText().strip(), lineNo);

@@ -104,13 +104,9 @@ public final class GenerateCommand implements Callable<Integer> {
       speculative = root.has("config")
           ? PaperConfigLoader.fromTree(root.get("config"), caseFile.toString()).config()
           : models.speculative(base);
-      JsonNode caseMaxTokens = root.get("max_tokens");
-      if (caseMaxTokens != null && !(caseMaxTokens.canConvertToInt() && caseMaxTokens.isIntegralNumber() && caseMaxTokens.asInt() >= 1))
-        throw new IllegalArgumentException("--case " + caseFile + ": \"max_tokens\" is " + caseMaxTokens
-            + "; give a whole number of at least 1, or leave it out");
-      if (caseMaxTokens != null && !hasExplicitMaxTokens()) maxTokens = caseMaxTokens.asInt();
+      if (scriptedCase.maxTokens() != null && !hasExplicitMaxTokens()) maxTokens = scriptedCase.maxTokens();
       else if (!hasExplicitMaxTokens()) maxTokens = 100_000;
-      if (prompt == null) prompt = root.has("prompt") ? root.get("prompt").asText() : "";
+      if (prompt == null) prompt = scriptedCase.prompt() != null ? scriptedCase.prompt() : "";
     } else {
       speculative = models.speculative(base);
     }

@@ -84,10 +84,11 @@ public final class ModelOptions {
     requireInputFile("--config", config, expected);
     String yaml;
     try {
-      yaml = Files.readString(config);
-    } catch (java.nio.charset.MalformedInputException e) {
-      throw new IllegalArgumentException("--config " + config + ": not UTF-8 text (YAML files are read as UTF-8); save it as"
-          + " UTF-8, or " + expected, e);
+      yaml = io.tandem.protocol.text.Utf8Files.read("--config", config);
+    } catch (IllegalArgumentException e) {
+      // Not UTF-8 (said as every file's is, with what to give instead), or over the read cap.
+      throw new IllegalArgumentException(e.getMessage() + (e instanceof io.tandem.protocol.text.Utf8Files.TooLarge ? ""
+          : ", or " + expected), e);
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
     }
@@ -110,8 +111,11 @@ public final class ModelOptions {
     if (Files.isDirectory(file))
       throw new IllegalArgumentException(option + " " + file + ": is a folder, not a file; " + expected);
     // A pipe (--data <(head -5 math.jsonl)) or a device is read as it comes: what it holds is judged as a file's.
+    if (file.toString().equals("-"))
+      throw new IllegalArgumentException(option + " -: standard input is given as /dev/stdin; " + expected);
     if (!Files.exists(file))
-      throw new IllegalArgumentException(option + " " + file + ": no such file; " + expected);
+      throw new IllegalArgumentException(option + " " + file + ": " + (Files.isSymbolicLink(file)
+          ? "a symbolic link to nothing (its target is missing, or links back to it)" : "no such file") + "; " + expected);
     if (!Files.isReadable(file))
       throw new IllegalArgumentException(option + " " + file + ": cannot be read (no permission); " + expected);
   }

@@ -1,6 +1,8 @@
 package io.tandem.ops;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.protocol.Role;
@@ -10,13 +12,16 @@ import java.nio.file.Path;
 
 /**
  * A scripted case file, {@code {"small": ["tok", ...], "large": [...], "config": {...}, "prompt":
- * ..., "max_tokens": N}} (as in {@code ops/src/test/resources/fixtures/scripted/}), which {@code
+ * "...", "max_tokens": N}} (as in {@code ops/src/test/resources/fixtures/scripted/}), which {@code
  * generate --case} and {@code bench http --scripted} read: each role's list becomes a script file
- * {@code {"tokens": [...]}} that a {@code scripted:} model plays. Its mistakes name the flag and the
- * file as given, never the script files written from it.
+ * {@code {"tokens": [...]}} that a {@code scripted:} model plays. Read strictly (a key given twice or
+ * text after the object is a mistake, not the last or first word); its mistakes name the flag and
+ * the file as given, never the script files written from it, and show a value clipped.
  */
 final class ScriptedCase {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
   /** The shape a case has, as the refusals end. */
   static final String SHAPE = "give a scripted case {\"small\": [\"token\", ...], \"large\": [...], \"config\": {...}}"
@@ -33,12 +38,13 @@ final class ScriptedCase {
   }
 
   /**
-   * Reads the case {@code file}, given by {@code option} ({@code "--case"}), and checks that each
-   * role has a list of token texts.
+   * Reads the case {@code file}, given by {@code option} ({@code "--case"}), and checks its shape:
+   * each role a list of token texts, {@code prompt} (optional) a string, {@code max_tokens}
+   * (optional) a whole number of at least 1.
    *
    * @throws IllegalArgumentException naming the option and file: missing, a folder, not UTF-8, over
-   *     {@link io.tandem.protocol.text.Utf8Files#MAX_BYTES}, not a JSON object, or a role whose
-   *     list is missing or holds something other than strings
+   *     {@link io.tandem.protocol.text.Utf8Files#MAX_BYTES}, not one JSON object, or a field not of
+   *     its shape
    */
   static ScriptedCase read(String option, Path file) throws IOException {
     ModelOptions.requireInputFile(option, file, SHAPE);
@@ -46,7 +52,7 @@ final class ScriptedCase {
     try {
       root = JSON.readTree(io.tandem.protocol.text.Utf8Files.read(option, file));
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(option + " " + file + ": not JSON (" + Tandem.oneLine(e.getOriginalMessage())
+      throw new IllegalArgumentException(option + " " + file + ": not JSON (" + clip(Tandem.oneLine(e.getOriginalMessage()), 200)
           + "); " + SHAPE);
     }
     if (root == null || !root.isObject())
@@ -54,7 +60,23 @@ final class ScriptedCase {
           + "; " + SHAPE);
     ScriptedCase c = new ScriptedCase(option, file, root);
     for (Role r : Role.values()) c.tokens(r);
+    JsonNode prompt = root.get("prompt");
+    if (prompt != null && !prompt.isTextual())
+      throw c.refusal("\"prompt\" is " + show(prompt) + "; give the prompt as a string, or leave it out");
+    JsonNode maxTokens = root.get("max_tokens");
+    if (maxTokens != null && !(maxTokens.isIntegralNumber() && maxTokens.canConvertToInt() && maxTokens.asInt() >= 1))
+      throw c.refusal("\"max_tokens\" is " + show(maxTokens) + "; give a whole number of at least 1, or leave it out");
     return c;
+  }
+
+  /** The case's {@code prompt}, or null when it has none. */
+  String prompt() {
+    return root.has("prompt") ? root.get("prompt").asText() : null;
+  }
+
+  /** The case's {@code max_tokens}, or null when it has none. */
+  Integer maxTokens() {
+    return root.has("max_tokens") ? root.get("max_tokens").asInt() : null;
   }
 
   /** Writes {@code role}'s script into {@code dir} and returns the model for it, {@code scripted:PATH}. */
@@ -67,12 +89,23 @@ final class ScriptedCase {
   private JsonNode tokens(Role role) {
     JsonNode tokens = root.get(role.name());
     if (tokens == null || !tokens.isArray())
-      throw new IllegalArgumentException(option + " " + file + ": " + (tokens == null ? "no '" + role + "' list"
-          : "'" + role + "' is " + tokens.getNodeType().name().toLowerCase() + ", not a list") + "; " + SHAPE);
+      throw refusal((tokens == null ? "no '" + role + "' list" : "'" + role + "' is " + show(tokens) + ", not a list") + "; " + SHAPE);
     for (int i = 0; i < tokens.size(); i++)
       if (!tokens.get(i).isTextual())
-        throw new IllegalArgumentException(option + " " + file + ": " + role + "[" + i + "] is " + tokens.get(i)
-            + ", not a string; each token of a script is its text");
+        throw refusal(role + "[" + i + "] is " + show(tokens.get(i)) + ", not a string; each token of a script is its text");
     return tokens;
+  }
+
+  private IllegalArgumentException refusal(String problem) {
+    return new IllegalArgumentException(option + " " + file + ": " + problem);
+  }
+
+  /** A value as a refusal shows it ({@link io.tandem.protocol.JsonInteger#show}: clipped, a deep list too). */
+  private static String show(JsonNode value) {
+    return io.tandem.protocol.JsonInteger.show(value);
+  }
+
+  private static String clip(String text, int most) {
+    return text.length() <= most ? text : text.substring(0, most) + "... (" + text.length() + " characters)";
   }
 }

@@ -199,7 +199,8 @@ class CommandLineMistakesTest {
     Map<List<String>, String> endless = Map.of(List.of("eval", "--data", "/dev/zero"), "tandem eval: --data",
         List.of("generate", "--case", "/dev/zero"), "tandem generate: --case",
         List.of("serve", "--api-keys", "/dev/zero", "--port", "0"), "tandem serve: --api-keys",
-        List.of("bench", "http", "--scripted", "/dev/zero"), "tandem bench http: --scripted");
+        List.of("bench", "http", "--scripted", "/dev/zero"), "tandem bench http: --scripted",
+        List.of("generate", "--prompt", "x", "--config", "/dev/zero"), "tandem generate: --config");
     endless.forEach((args, flag) -> {
       Result r = run(args.toArray(String[]::new));
       assertEquals(1, r.exit(), r.err());
@@ -670,7 +671,7 @@ class CommandLineMistakesTest {
         .startsWith("tandem generate: --small scripted:: no file given; give scripted:PATH"), "no path");
     Path latin1 = Files.write(tmp.resolve("latin1.yml"), "help_think_word: \"caf\u00e9\"\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     assertTrue(run("generate", "--prompt", "x", "--config", latin1.toString()).err()
-        .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (YAML files are read as UTF-8); save it as UTF-8"),
+        .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8, or give a speculative config"),
         "a file in another encoding (it said 'Input length = 1')");
   }
 
@@ -961,6 +962,28 @@ class CommandLineMistakesTest {
     Path maxTokens = Files.writeString(dir.resolve("max.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"max_tokens\": \"many\"}");
     assertEquals("tandem generate: --case " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
         run("generate", "--case", maxTokens.toString()).err());
+
+    // bench http reads a case as generate does; a value nested a million deep is shown clipped (its
+    // toString overflowed the stack), and so is a long one.
+    assertEquals("tandem bench http: --scripted " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
+        run("bench", "http", "--scripted", maxTokens.toString()).err());
+    int deep = 1_000_000;
+    Path nested = Files.writeString(dir.resolve("nested.json"), "{\"small\": [" + "[".repeat(deep) + "]".repeat(deep) + "], \"large\": []}");
+    Result r2 = run("generate", "--case", nested.toString());
+    assertEquals("tandem generate: --case " + nested + ": small[0] is " + "[".repeat(64) + "..., not a string; each token of a script is its text", r2.err());
+    Path keys = Files.writeString(dir.resolve("keys.conf"), "{\"api-keys\": " + "[".repeat(deep) + "]".repeat(deep) + "}");
+    assertEquals("tandem serve: --api-keys " + keys + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}",
+        run("serve", "--api-keys", keys.toString(), "--port", "0").err());
+    Path twice = Files.writeString(dir.resolve("twice.json"), "{\"small\": [\"a\"], \"small\": [\"b\"], \"large\": []}");
+    assertTrue(run("generate", "--case", twice.toString()).err().startsWith("tandem generate: --case " + twice + ": not JSON (Duplicate field 'small')"));
+    Path after = Files.writeString(dir.resolve("after.json"), "{\"small\": [\"a\"], \"large\": []} {}");
+    assertTrue(run("generate", "--case", after.toString()).err().startsWith("tandem generate: --case " + after + ": not JSON (Trailing token"));
+
+    // A link to nothing is said to be one; "-" is not standard input here.
+    Path loop = dir.resolve("loop");
+    Files.createSymbolicLink(loop, loop);
+    assertTrue(run("eval", "--data", loop.toString()).err().startsWith("tandem eval: --data " + loop + ": a symbolic link to nothing"));
+    assertTrue(run("eval", "--data", "-").err().startsWith("tandem eval: --data -: standard input is given as /dev/stdin; "));
 
     // The third line is not JSON: with --limit 2 it is never read (a pipe without end is read as far as needed).
     Path data = Files.writeString(dir.resolve("d.jsonl"), "{\"problem\": \"a\", \"answer\": \"1\"}\n\n"

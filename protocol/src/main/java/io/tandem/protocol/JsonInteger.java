@@ -42,7 +42,7 @@ public final class JsonInteger {
    */
   public static String show(JsonNode v) {
     if (v == null) return "null";
-    if (!v.isNumber()) return io.tandem.protocol.text.Clipped.of(v.toString());
+    if (!v.isNumber()) return io.tandem.protocol.text.Clipped.json(v);
     if (v.isIntegralNumber()) return io.tandem.protocol.text.Clipped.of(v.asText());
     if ((v.isDouble() || v.isFloat()) && !Double.isFinite(v.doubleValue())) return "a number beyond a 64-bit float's range";
     java.math.BigDecimal d = v.decimalValue().stripTrailingZeros();

@@ -498,7 +498,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     if (batch == null) return this;
 
     long t0 = System.nanoTime();
-    if (batch.prefillTokens() == 0 && lastPassNanos < INLINE_PASS_NANOS) {
+    // A pass that grows the KV pool copies all of it first (seconds, on a large model with many
+    // sessions): never on the actor's thread, which a scrape's figures ask waits on.
+    if (batch.prefillTokens() == 0 && lastPassNanos < INLINE_PASS_NANOS
+        && !model.passGrowsCache(batch.sequences(), batch.maxPrefillTokens())) {
       int[] next = null;
       RuntimeException error = null;
       try {

@@ -205,6 +205,11 @@ public final class DecoderModel implements AutoCloseable {
     return pool.bytesFor(cachedTokens.length, longest);
   }
 
+  /** Whether {@code newRows} more caches, and caches of {@code longest} tokens, need the KV pool to grow ({@link KvPool#growsFor}). */
+  public boolean kvPoolGrowsFor(int newRows, int longest) {
+    return pool.growsFor(newRows, longest);
+  }
+
   /** Runs {@code frees} with the KV pool's shrinking held to its end ({@link KvPool#releasingMany}). */
   public void releasingKvCaches(Runnable frees) {
     pool.releasingMany(frees);

@@ -207,6 +207,19 @@ public final class HfModel implements LanguageModel {
     return next;
   }
 
+  /** Whether a sequence of the pass needs a row the KV pool lacks, or more tokens than its rows hold (KvPool grows by copying). */
+  @Override
+  public boolean passGrowsCache(List<Sequence> batch, int maxPrefillTokens) {
+    int longest = 0;
+    int newRows = 0;
+    for (Sequence s : batch) {
+      HfSequence seq = (HfSequence) s;
+      longest = Math.max(longest, (int) Math.min(seq.length(), (long) seq.cache.length() + maxPrefillTokens));
+      if (seq.cache.capacity() == 0) newRows++;
+    }
+    return decoder.kvPoolGrowsFor(newRows, longest);
+  }
+
   @Override
   public long cacheBytesPerToken() {
     return decoder.kvBytesPerToken();

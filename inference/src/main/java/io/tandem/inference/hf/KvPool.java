@@ -116,6 +116,14 @@ final class KvPool implements AutoCloseable {
     if (newRows < rows || newCapacity < capacity) resize(Math.min(newRows, rows), Math.min(newCapacity, capacity));
   }
 
+  /**
+   * Whether taking {@code newRows} more rows, or room for {@code longest} tokens in every row,
+   * needs the pool to grow (a copy of all it holds: {@link #acquire}, {@link #ensureCapacity}).
+   */
+  boolean growsFor(int newRows, int longest) {
+    return taken() + newRows > rows || longest > capacity;
+  }
+
   /** Rows taken by live caches. */
   int taken() {
     return taken.cardinality();

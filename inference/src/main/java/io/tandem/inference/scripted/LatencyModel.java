@@ -63,7 +63,7 @@ public record LatencyModel(
     ObjectMapper json = new ObjectMapper();
     JsonNode tree;
     try {
-      tree = json.readTree(file.toFile());
+      tree = json.readTree(io.tandem.protocol.text.Utf8Files.read("latency profile", file));
     } catch (JsonProcessingException e) {
       throw new IllegalArgumentException("latency profile " + file + ": not JSON (" + e.getOriginalMessage()
           + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()) + ")", e);

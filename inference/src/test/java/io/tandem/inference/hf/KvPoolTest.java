@@ -2,6 +2,7 @@ package io.tandem.inference.hf;
 
 import static io.tandem.inference.hf.Golden.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,21 @@ class KvPoolTest {
     long sum = 0;
     for (KvCache c : caches) sum += c.bytes();
     return sum;
+  }
+
+  /** The pool says ahead of a pass whether it must grow for it (a worker runs such a pass off its actor's thread). */
+  @Test
+  void itSaysAheadWhetherAPassGrowsIt() {
+    try (DecoderModel m = load()) {
+      assertTrue(m.kvPoolGrowsFor(1, 2), "an empty pool grows for its first row");
+      KvCache c = m.newCache();
+      m.forward(List.of(c), List.of(new int[] {1, 2}));
+      int capacity = m.pool().capacity();
+      assertFalse(m.kvPoolGrowsFor(0, capacity), "room for " + capacity + " tokens in the row it has");
+      assertTrue(m.kvPoolGrowsFor(0, capacity + 1), "one token more doubles the capacity");
+      assertTrue(m.kvPoolGrowsFor(1, 3), "one row, taken: a second doubles the rows");
+      c.close();
+    }
   }
 
   @Test

@@ -145,8 +145,14 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       throw new IllegalArgumentException("cannot read API keys file " + file + ": " + e.getMessage(), e);
     }
     boolean bare = text.startsWith("[");
-    Config c = ConfigFactory.parseString(bare ? "api-keys = " + text : text,
-        ConfigParseOptions.defaults().setOriginDescription(file.toString()));
+    Config c;
+    try {
+      c = ConfigFactory.parseString(bare ? "api-keys = " + text : text,
+          ConfigParseOptions.defaults().setOriginDescription(file.toString()));
+    } catch (StackOverflowError e) {
+      // The HOCON parser recurses once per level of nesting: a list nested a million deep overflows its stack.
+      throw new IllegalArgumentException(file + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
+    }
     if (!c.hasPath("api-keys"))
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
     List<TenantSpec> tenants = fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"), true);

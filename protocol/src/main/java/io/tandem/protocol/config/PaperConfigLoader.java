@@ -6,7 +6,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.tandem.protocol.JsonInteger;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -40,7 +39,7 @@ public final class PaperConfigLoader {
   public static LoadedConfig loadYaml(Path file) {
     String source = file.getFileName().toString();
     try {
-      return parseYaml(Files.readString(file), source);
+      return parseYaml(io.tandem.protocol.text.Utf8Files.read("speculative config", file), source);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read speculative config " + file, e);
     }
@@ -99,7 +98,7 @@ public final class PaperConfigLoader {
     String source = caseFile.getFileName().toString();
     JsonNode root;
     try {
-      root = JSON.readTree(caseFile.toFile());
+      root = JSON.readTree(io.tandem.protocol.text.Utf8Files.read("case file", caseFile));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read case file " + caseFile, e);
     }
@@ -143,7 +142,7 @@ public final class PaperConfigLoader {
       JsonNode root, SpeculativeConfig.Builder b, String source, List<String> warnings) {
     if (!root.isObject()) {
       throw new InvalidConfigException(
-          source, null, "a speculative config must be a mapping of keys to values, got " + root);
+          source, null, "a speculative config must be a mapping of keys to values, got " + io.tandem.protocol.JsonInteger.show(root));
     }
     Iterator<Map.Entry<String, JsonNode>> fields = root.fields();
     while (fields.hasNext()) {
@@ -188,7 +187,7 @@ public final class PaperConfigLoader {
     String key = ConfigKey.KEYWORDS;
     if (!v.isObject()) {
       throw new InvalidConfigException(
-          source, key, key + " must be a mapping with verify, negative and positive lists, got " + v);
+          source, key, key + " must be a mapping with verify, negative and positive lists, got " + io.tandem.protocol.JsonInteger.show(v));
     }
     Iterator<Map.Entry<String, JsonNode>> groups = v.fields();
     while (groups.hasNext()) {

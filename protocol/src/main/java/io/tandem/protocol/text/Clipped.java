@@ -15,4 +15,42 @@ public final class Clipped {
     if (s == null) return "null";
     return s.length() > LENGTH ? s.substring(0, LENGTH) + "..." : s;
   }
+
+  /**
+   * A JSON value as quoted: written compactly, as Jackson's {@code toString} writes it, but no
+   * further than {@value #LENGTH} characters, then {@code ...}; so that a list nested a million deep
+   * (which {@code toString} recurses into until the stack overflows) or a megabyte of it costs
+   * no more than a short one. "null" for null.
+   */
+  public static String json(com.fasterxml.jackson.databind.JsonNode v) {
+    if (v == null) return "null";
+    StringBuilder out = new StringBuilder();
+    write(v, out);
+    return of(out.toString());
+  }
+
+  /** Writes {@code v} into {@code out} until it holds more than {@value #LENGTH} characters: each level of nesting writes one first, so the recursion stays that shallow. */
+  private static void write(com.fasterxml.jackson.databind.JsonNode v, StringBuilder out) {
+    if (out.length() > LENGTH) return;
+    if (v.isArray()) {
+      out.append('[');
+      for (int i = 0; i < v.size() && out.length() <= LENGTH; i++) {
+        if (i > 0) out.append(',');
+        write(v.get(i), out);
+      }
+      out.append(']');
+    } else if (v.isObject()) {
+      out.append('{');
+      boolean first = true;
+      for (var fields = v.fields(); fields.hasNext() && out.length() <= LENGTH; first = false) {
+        var field = fields.next();
+        if (!first) out.append(',');
+        out.append(com.fasterxml.jackson.databind.node.TextNode.valueOf(field.getKey())).append(':');
+        write(field.getValue(), out);
+      }
+      out.append('}');
+    } else {
+      out.append(v);
+    }
+  }
 }

@@ -1,11 +1,15 @@
 package io.tandem.protocol.text;
 
+import java.io.BufferedInputStream;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,7 +23,8 @@ import java.util.List;
  * <p>An input file may be a pipe or a device ({@code --data <(head -5 math.jsonl)}), which has no
  * size to check first: at most {@link #MAX_BYTES} are read from any file, and one that holds more
  * is refused when the read reaches that point, so that {@code /dev/zero} or {@code <(yes)} ends in
- * one line, not in an {@link OutOfMemoryError} or a read without end.
+ * one line, not in an {@link OutOfMemoryError} or a read without end. A leading byte order mark is
+ * dropped, as Python's {@code utf-8-sig} drops it (Windows editors write one; JSON parsers refuse it).
  */
 public final class Utf8Files {
   private Utf8Files() {}
@@ -51,7 +56,7 @@ public final class Utf8Files {
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
-    return text.toString();
+    return withoutBom(text.toString());
   }
 
   /** {@link #read}, as lines. */
@@ -69,15 +74,36 @@ public final class Utf8Files {
    * @throws IOException when it cannot be read at all
    */
   public static void eachLine(String what, Path file, LineVisitor visitor) throws IOException {
-    try (BufferedReader r = open(what, file)) {
+    // Split as bytes and decoded a line at a time, so that a line after the last one needed is not
+    // judged: '\n' and '\r' never occur inside a UTF-8 sequence.
+    CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
+    try (InputStream in = new BufferedInputStream(new Bounded(Files.newInputStream(file)))) {
+      ByteArrayOutputStream line = new ByteArrayOutputStream();
       int n = 0;
-      for (String line; (line = r.readLine()) != null; )
-        if (!visitor.visit(++n, line)) return;
+      for (int b = in.read(); ; b = in.read()) {
+        if (b == -1 && line.size() == 0) return;
+        if (b == -1 || b == '\n' || b == '\r') {
+          if (b == '\r') {
+            in.mark(1);
+            if (in.read() != '\n') in.reset();
+          }
+          String text = utf8.decode(ByteBuffer.wrap(line.toByteArray())).toString();
+          line.reset();
+          if (!visitor.visit(++n, n == 1 ? withoutBom(text) : text) || b == -1) return;
+        } else {
+          line.write(b);
+        }
+      }
     } catch (CharacterCodingException e) {
       throw notUtf8(what, file, e);
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
+  }
+
+  /** {@code text} without a leading byte order mark, which UTF-8 does not need and JSON parsers refuse (Python's utf-8-sig). */
+  private static String withoutBom(String text) {
+    return text.startsWith("\uFEFF") ? text.substring(1) : text;
   }
 
   /** The refusal of {@code file}, which {@code what} names, whose bytes are not UTF-8 ({@code e}). */

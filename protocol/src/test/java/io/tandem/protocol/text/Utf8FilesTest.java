@@ -43,4 +43,17 @@ class Utf8FilesTest {
     assertEquals("API keys file " + file + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8", e.getMessage());
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", file)).getMessage().contains("not UTF-8"));
   }
+
+  /** A byte order mark is dropped; a line not read is not judged (its bytes are not UTF-8 here); a lone CR ends a line. */
+  @Test
+  void aBomIsDroppedAndALineNotNeededIsNotJudged() throws Exception {
+    Path file = dir.resolve("bom.jsonl");
+    Files.write(file, new byte[] {(byte) 0xef, (byte) 0xbb, (byte) 0xbf, '{', '}', '\r', 'x', '\n', (byte) 0xff, '\n'});
+    List<String> seen = new ArrayList<>();
+    Utf8Files.eachLine("--data", file, (n, line) -> seen.add(line) && n < 2);
+    assertEquals(List.of("{}", "x"), seen);
+    assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("--data", file), "the third line is read, and refused");
+    Path json = Files.write(dir.resolve("bom.json"), new byte[] {(byte) 0xef, (byte) 0xbb, (byte) 0xbf, '[', ']'});
+    assertEquals("[]", Utf8Files.read("--case", json));
+  }
 }
