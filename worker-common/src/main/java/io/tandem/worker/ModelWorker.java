@@ -288,7 +288,6 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     }
   }
 
-  /** The count threads' log (an actor's own log is for its own thread). */
   /** The worker's logger off the actor's thread too (count threads, admission on the step thread), where its context's may not be used. */
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelWorker.class);
 
