@@ -158,6 +158,9 @@ public final class BenchHttpCommand implements Callable<Integer> {
     Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
     for (Role r : Role.values()) roles.put(r, RoleSpec.fromConfig(config, r));
     HttpSettings http = HttpSettings.fromConfig(config);
+    // The case's speculative config is the server's, as generate --case runs it.
+    if (scriptedCase.root.has("config"))
+      http = http.withSpeculative(io.tandem.protocol.config.PaperConfigLoader.fromTree(scriptedCase.root.get("config"), scripted.toString()).config());
     if (tenantMaxConcurrent > 0) {
       apiKey = "sk-bench";
       http = http.withTenants(List.of(new TenantSpec(apiKey, "bench", tenantMaxConcurrent, 0)));

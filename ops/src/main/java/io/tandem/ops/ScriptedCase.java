@@ -21,7 +21,9 @@ import java.nio.file.Path;
 final class ScriptedCase {
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+      // Numbers as written, as the config loader reads YAML: 1e-400 is not 0.
+      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
   /** The shape a case has, as the refusals end. */
   static final String SHAPE = "give a scripted case {\"small\": [\"token\", ...], \"large\": [...], \"config\": {...}}"

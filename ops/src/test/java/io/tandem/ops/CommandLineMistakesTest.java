@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -320,6 +321,21 @@ class CommandLineMistakesTest {
     assertTrue(r.err().startsWith("tandem eval: " + data + " line 2: not JSON (") && !r.err().contains("\n"), r.err());
   }
 
+  /** A problem or answer that is a list or an object was scored as an empty string; a number answer is its digits as written. */
+  @Test
+  void aProblemOrAnswerThatIsNotTextIsRefusedByItsLine(@TempDir Path tmp) throws Exception {
+    Path data = tmp.resolve("math.jsonl");
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": 2}\n{\"problem\": {\"q\": \"2+2\"}, \"answer\": \"4\"}\n");
+    Result r = run("eval", "--data", data.toString(), "--small", "scripted:/x", "--large", "scripted:/x");
+    assertEquals(1, r.exit());
+    assertEquals("tandem eval: " + data + " line 2: \"problem\" is {\"q\":\"2+2\"}; give the question as a non-empty string (MATH500 JSONL)", r.err());
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": [2]}\n");
+    assertEquals(data + " line 1: \"answer\" is [2]; give it as a string or a number (MATH500 JSONL)",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": 1.50, \"unique_id\": 7}\n");
+    assertEquals(List.of(new io.tandem.ops.eval.Problem("7", "1+1", "1.50")), io.tandem.ops.eval.Problem.readJsonl(data));
+  }
+
   @Test
   void trainDemoFirstSaysWhatItTrainsAndForHowLong(@TempDir Path tmp) {
     Result both = run("train-demo", "--out", tmp.resolve("both").toString(), "--small-steps", "1", "--large-steps", "1");
@@ -360,6 +376,8 @@ class CommandLineMistakesTest {
         "simulated:" + script + "?latency=" + f, "--large", "scripted:" + script, "--quiet");
     Files.writeString(f, "{\"tokens\": 5}");
     assertEquals("tandem generate: latency profile " + f + ": unknown key 'tokens'" + shape, generate.get().err());
+    Files.writeString(f, "{\"" + "t".repeat(100_000) + "\": 5}");
+    assertEquals("tandem generate: latency profile " + f + ": unknown key '" + "t".repeat(64) + "...'" + shape, generate.get().err(), "clipped");
     Files.writeString(f, "{\"decode_ms_per_step\": 2, \"prefill_ms_per_token\": 0.1}");
     assertEquals("tandem generate: latency profile " + f + ": no 'batch_growth'" + shape, generate.get().err(), "a missing figure is not 0");
     Files.writeString(f, "{\"decode_ms_per_step\": \"fast\", \"prefill_ms_per_token\": 0.1, \"batch_growth\": 0}");
@@ -962,6 +980,15 @@ class CommandLineMistakesTest {
     Path maxTokens = Files.writeString(dir.resolve("max.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"max_tokens\": \"many\"}");
     assertEquals("tandem generate: --case " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
         run("generate", "--case", maxTokens.toString()).err());
+
+    // The case's config is read by bench http too (it was ignored), its numbers as written (1e-400 said "got 0").
+    Path tiny = Files.writeString(dir.resolve("tiny.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"config\": {\"max_target_tokens\": 1e-400}}");
+    for (List<String> command : List.of(List.of("generate", "--case"), List.of("bench", "http", "--scripted"))) {
+      List<String> args = new ArrayList<>(command);
+      args.add(tiny.toString());
+      assertEquals("tandem " + String.join(" ", command.subList(0, command.size() - 1)) + ": " + tiny
+          + ": max_target_tokens must be an integer, got 1E-400", run(args.toArray(String[]::new)).err());
+    }
 
     // bench http reads a case as generate does; a value nested a million deep is shown clipped (its
     // toString overflowed the stack), and so is a long one.

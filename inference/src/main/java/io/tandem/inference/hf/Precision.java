@@ -26,7 +26,7 @@ public enum Precision {
       case "float32" -> FLOAT32;
       case "float16" -> FLOAT16;
       default -> throw new IllegalArgumentException(
-          "unknown precision '" + name + "': use float32 (exact, the default) or float16 (faster, half the weight memory)");
+          "unknown precision '" + io.tandem.protocol.text.Clipped.of(name) + "': use float32 (exact, the default) or float16 (faster, half the weight memory)");
     };
   }
 

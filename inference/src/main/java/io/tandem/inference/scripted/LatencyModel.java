@@ -75,7 +75,7 @@ public record LatencyModel(
     for (Iterator<String> keys = tree.fieldNames(); keys.hasNext(); ) {
       String key = keys.next();
       if (!KEYS.contains(key) && !ignored.contains(key))
-        throw new IllegalArgumentException("latency profile " + file + ": unknown key '" + key + "'" + shape);
+        throw new IllegalArgumentException("latency profile " + file + ": unknown key '" + io.tandem.protocol.text.Clipped.of(key) + "'" + shape);
     }
     for (String key : KEYS) {
       // Jackson would read a missing figure as 0: a profile that silently takes no time.

@@ -11,7 +11,10 @@ import java.util.List;
 /** One evaluation problem in MATH500's JSONL form: {@code problem}, {@code answer}, optional {@code unique_id}. */
 public record Problem(String id, String problem, String answer) {
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Reads a decimal answer as written ({@code 1.50} stays {@code "1.50"}), not as a double. */
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+      .setNodeFactory(com.fasterxml.jackson.databind.node.JsonNodeFactory.withExactBigDecimals(true));
 
   /** Reads a JSONL file; blank lines are skipped, a line without problem or answer is an error. */
   public static List<Problem> readJsonl(Path file) throws IOException {
@@ -24,7 +27,9 @@ public record Problem(String id, String problem, String answer) {
    * skipped.
    *
    * @throws IllegalArgumentException naming the file and line: a line that is not JSON or lacks
-   *     {@code problem} or {@code answer}; a file that holds none, or more than {@link
+   *     {@code problem} or {@code answer}; a {@code problem} that is not a non-empty string; an
+   *     {@code answer} or {@code unique_id} that is neither a string nor a number (a list or an
+   *     object would be scored as an empty string); a file that holds none, or more than {@link
    *     io.tandem.protocol.text.Utf8Files#MAX_BYTES} before the limit is reached
    */
   public static List<Problem> readJsonl(Path file, int limit) throws IOException {
@@ -40,12 +45,25 @@ public record Problem(String id, String problem, String answer) {
       }
       if (!n.isObject() || !n.hasNonNull("problem") || !n.hasNonNull("answer"))
         throw new IllegalArgumentException(file + " line " + lineNo + ": needs \"problem\" and \"answer\" (MATH500 JSONL)");
-      String id = n.hasNonNull("unique_id") ? n.get("unique_id").asText() : "line-" + lineNo;
-      out.add(new Problem(id, n.get("problem").asText(), n.get("answer").asText()));
+      JsonNode problem = n.get("problem");
+      if (!problem.isTextual() || problem.asText().isBlank())
+        throw new IllegalArgumentException(file + " line " + lineNo + ": \"problem\" is " + io.tandem.protocol.JsonInteger.show(problem)
+            + "; give the question as a non-empty string (MATH500 JSONL)");
+      String answer = scalar(n, "answer", file, lineNo);
+      String id = n.hasNonNull("unique_id") ? scalar(n, "unique_id", file, lineNo) : "line-" + lineNo;
+      out.add(new Problem(id, problem.asText(), answer));
       return out.size() < limit;
     });
     if (out.isEmpty()) throw new IllegalArgumentException(file + " holds no problems");
     return out;
+  }
+
+  /** {@code field} of line {@code lineNo} as text: a string, or a number as written. */
+  private static String scalar(JsonNode line, String field, Path file, int lineNo) {
+    JsonNode v = line.get(field);
+    if (v.isTextual() || v.isNumber()) return v.asText();
+    throw new IllegalArgumentException(file + " line " + lineNo + ": \"" + field + "\" is " + io.tandem.protocol.JsonInteger.show(v)
+        + "; give it as a string or a number (MATH500 JSONL)");
   }
 
   /** Writes problems as MATH500 JSONL. */

@@ -88,7 +88,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         throw new IllegalArgumentException(where + " must be an entry " + SHAPE + ", got " + ConfigSection.shown(entry));
       for (String k : ((ConfigObject) entry).keySet())
         if (!FIELDS.contains(k))
-          throw new IllegalArgumentException(where + ": unknown field '" + k + "' (an entry has " + String.join(", ", FIELDS) + ")");
+          throw new IllegalArgumentException(where + ": unknown field '" + io.tandem.protocol.text.Clipped.of(k) + "' (an entry has " + String.join(", ", FIELDS) + ")");
       Config c = ((ConfigObject) entry).toConfig();
       requireQuotedKey(c, where);
       String key = text(c, "key", where, false);

@@ -57,6 +57,8 @@ class TenantSpecTest {
     refusals.put(entry + "null}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got null");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"tokens-per-minute\": \"1000\"}",
         "api-keys[0].tokens-per-minute must be a whole number (0: unlimited), got the string \"1000\"");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"" + "x".repeat(100_000) + "\": 1}",
+        "api-keys[0]: unknown field '" + "x".repeat(64) + "...' (an entry has key, tenant, max-concurrent, tokens-per-minute)");
     refusals.put("5", "api-keys[0] must be an entry {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
         + " \"tokens-per-minute\": ...}, got 5");
     for (var r : refusals.entrySet()) {

@@ -5,6 +5,9 @@ import java.util.Locale;
 
 /** "did you mean ...?" for misspelt config keys. */
 final class KeySuggestions {
+  /** Keys longer than this are near no name (every known key is far shorter). */
+  private static final int LONGEST_NEAR = 200;
+
   private KeySuggestions() {}
 
   /** The message for an unknown key, with the nearest known key when one is close enough. */
@@ -13,11 +16,11 @@ final class KeySuggestions {
   }
 
   /**
-   * {@code unknown key 'KEY' (did you mean MEANT?)}, or, when nothing is near ({@code meant} null),
+   * {@code unknown key 'KEY' (did you mean MEANT?)} (a long KEY {@link io.tandem.protocol.text.Clipped clipped}), or, when nothing is near ({@code meant} null),
    * {@code unknown key 'KEY' (known keys: LISTED)}, {@code listed} being the keys beside it.
    */
   static String unknownKey(String key, String meant, Collection<String> listed) {
-    String message = "unknown key '" + key + "'";
+    String message = "unknown key '" + io.tandem.protocol.text.Clipped.of(key) + "'";
     if (meant != null) return message + " (did you mean " + meant + "?)";
     return message + " (known keys: " + String.join(", ", listed) + ")";
   }
@@ -31,6 +34,8 @@ final class KeySuggestions {
    * of its 22 letters, but all five of {@code foo}'s.
    */
   static String nearest(String typed, Collection<String> names) {
+    // A key far longer than any name is near none, and measuring it would cost its length times theirs.
+    if (typed.length() > LONGEST_NEAR) return null;
     String best = null;
     int bestDistance = Integer.MAX_VALUE;
     String t = typed.toLowerCase(Locale.ROOT);

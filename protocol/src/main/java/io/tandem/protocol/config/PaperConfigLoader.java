@@ -26,6 +26,9 @@ public final class PaperConfigLoader {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
       .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** A case file's numbers read as written, as {@link #YAML} reads them ({@code 1e-400} is not 0). */
+  private static final ObjectMapper CASE_JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
   /** Keys of the paper's files that choose models and GPUs; Tandem sets those elsewhere. */
   private static final Set<String> MODEL_KEYS =
@@ -49,6 +52,7 @@ public final class PaperConfigLoader {
   public static LoadedConfig parseYaml(String yaml, String source) {
     JsonNode root;
     try {
+      refuseAliases(yaml, source);
       root = YAML.readTree(yaml);
     } catch (com.fasterxml.jackson.core.JsonParseException e) {
       InvalidConfigException notFinite = notFinite(e, source);
@@ -57,6 +61,23 @@ public final class PaperConfigLoader {
       throw new InvalidConfigException(source, null, yamlError(e));
     }
     return fromTree(root, source);
+  }
+
+  /**
+   * Refuses YAML's aliases ({@code *name}, and so merge keys {@code <<: *name}): Jackson's YAML
+   * reader gives an alias as the text of its name, not as the value it stands for, so that {@code
+   * max_target_tokens: *m} would be read as the string {@code "m"} and a list alias as text.
+   */
+  private static void refuseAliases(String yaml, String source) throws IOException {
+    try (com.fasterxml.jackson.dataformat.yaml.YAMLParser p =
+        (com.fasterxml.jackson.dataformat.yaml.YAMLParser) YAML.getFactory().createParser(yaml)) {
+      while (p.nextToken() != null) {
+        if (p.isCurrentAlias())
+          throw new InvalidConfigException(source, null, "line " + p.getTokenLocation().getLineNr() + ": the alias *"
+              + io.tandem.protocol.text.Clipped.of(p.getText()) + " is not supported (Tandem reads YAML without anchors"
+              + " and aliases); write the value out where the alias stands");
+      }
+    }
   }
 
   /** YAML 1.1's infinities and NaN ({@code .inf}, {@code -.Inf}, {@code .nan}, ...), as SnakeYAML resolves floats. */
@@ -98,7 +119,7 @@ public final class PaperConfigLoader {
     String source = caseFile.getFileName().toString();
     JsonNode root;
     try {
-      root = JSON.readTree(io.tandem.protocol.text.Utf8Files.read("case file", caseFile));
+      root = CASE_JSON.readTree(io.tandem.protocol.text.Utf8Files.read("case file", caseFile));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read case file " + caseFile, e);
     }

@@ -10,10 +10,16 @@ public final class Clipped {
 
   private Clipped() {}
 
-  /** {@code s} as quoted: itself when short, else its first {@value #LENGTH} characters and {@code ...}; "null" for null. */
+  /**
+   * {@code s} as quoted: itself when short, else its first {@value #LENGTH} characters and {@code
+   * ...} (one fewer where the cut would split a surrogate pair, so that an emoji is not cut to
+   * half a character); "null" for null.
+   */
   public static String of(String s) {
     if (s == null) return "null";
-    return s.length() > LENGTH ? s.substring(0, LENGTH) + "..." : s;
+    if (s.length() <= LENGTH) return s;
+    int end = Character.isHighSurrogate(s.charAt(LENGTH - 1)) ? LENGTH - 1 : LENGTH;
+    return s.substring(0, end) + "...";
   }
 
   /**

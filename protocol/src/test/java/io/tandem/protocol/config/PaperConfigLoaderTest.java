@@ -207,6 +207,35 @@ class PaperConfigLoaderTest {
         "x.case.json: unknown key 'max_target_tokns' (did you mean max_target_tokens?)", e.getMessage());
   }
 
+  /** A case's number nearer to 0 than a double is not read as 0 (the message said "got 0"). */
+  @Test
+  void aCaseNumberTooSmallForADoubleIsShownAsWritten(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("x.case.json"), "{\"config\": {\"max_target_tokens\": 1e-400}}");
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.loadJsonCase(file));
+    assertEquals("x.case.json: max_target_tokens must be an integer, got 1E-400", e.getMessage());
+  }
+
+  /** An unknown key a file spells at length is quoted clipped, and not measured against every known key. */
+  @Test
+  void aLongUnknownKeyIsQuotedClipped() {
+    String key = "k".repeat(200_000);
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("? " + key + "\n: 1\n", "speculative.yaml")); // an explicit key: an implicit one is at most 1,024 characters
+    assertTrue(e.getMessage().startsWith("speculative.yaml: unknown key '" + "k".repeat(64) + "...' (known keys: "), e.getMessage());
+    assertTrue(e.getMessage().length() < 1_000, e.getMessage().length() + " characters");
+  }
+
+  /** Jackson reads an alias as its name's text: {@code *m} would be the string "m". */
+  @Test
+  void yamlAliasesAreRefusedNotReadAsTheirNames() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("x: &m 30\nmax_target_tokens: *m\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: line 2: the alias *m is not supported (Tandem reads YAML without anchors and aliases);"
+        + " write the value out where the alias stands", e.getMessage());
+    assertNull(e.key());
+    assertEquals(30, PaperConfigLoader.parseYaml("max_target_tokens: &m 30\n", "speculative.yaml").config().maxTargetTokens());
+  }
+
   @Test
   void perRequestOverridesChangeOnlyTheirKeys() {
     SpeculativeConfig c =
