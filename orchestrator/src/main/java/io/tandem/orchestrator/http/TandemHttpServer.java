@@ -17,6 +17,7 @@ import com.typesafe.config.ConfigFactory;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.protocol.FailureCode;
+import io.tandem.protocol.text.Clipped;
 import io.tandem.protocol.text.Plural;
 import io.tandem.protocol.text.Seconds;
 import java.io.IOException;
@@ -85,6 +86,11 @@ public final class TandemHttpServer {
             + " it listens on {} only. Give --api-key KEY, --api-keys FILE or tandem.http.api-keys to require keys.", hostPort(b.localAddress()));
       else LOG.info("tandem serve: {} for {}", Plural.count(settings.tenants().size(), "API key"),
           Plural.count(settings.tenants().stream().map(TenantSpec::tenant).distinct().count(), "tenant"));
+      for (TenantSpec t : settings.tenants())
+        if (t.key().length() < TenantSpec.GUESSABLE_BELOW)
+          LOG.warn("tandem serve: an API key of tenant {} has {} characters: a key that short can be guessed; give each"
+              + " tenant {} or more random characters (openssl rand -hex 16 writes 32)", Clipped.of(t.tenant()), t.key().length(),
+              TenantSpec.GUESSABLE_BELOW);
       io.tandem.protocol.SamplingParams d = settings.defaultSampling();
       LOG.info("tandem serve: listening on http://{}/ (OpenAI API under /v1, playground at /); requests that"
           + " leave them out get temperature {}, top_k {}, top_p {}, {}", hostPort(b.localAddress()), d.temperature(),

@@ -24,6 +24,13 @@ import java.util.TreeMap;
  * {@code tandem.http.api-keys} or a keys file of the same shape.
  */
 public record TenantSpec(String key, String tenant, int maxConcurrent, long tokensPerMinute) {
+  /**
+   * Keys shorter than this are warned of at start (not refused: vLLM takes any {@code --api-key}):
+   * 16 characters, 64 bits even as random hex digits, the least entropy OWASP's session management
+   * cheat sheet asks of a session identifier.
+   */
+  public static final int GUESSABLE_BELOW = 16;
+
   private static final List<String> FIELDS = List.of("key", "tenant", "max-concurrent", "tokens-per-minute");
   /** An entry's number as a system property gives it: 0, 1, 2, ... as written in one way only, up to a billion. */
   private static final String ENTRY_NUMBER = "0|[1-9][0-9]{0,8}";

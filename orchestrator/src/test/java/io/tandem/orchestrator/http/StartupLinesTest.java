@@ -45,6 +45,17 @@ class StartupLinesTest {
     assertTrue(logged.contains("tandem serve: 1 API key for 1 tenant"), logged.toString());
   }
 
+  /** A short key is taken (vLLM takes any) but its operator is told it can be guessed; the key itself is not logged. */
+  @Test
+  void aKeyShortEnoughToGuessIsWarnedOfByItsTenant() {
+    List<ILoggingEvent> warned = startupLines("tandem.http.api-keys = [{key = sk-alice, tenant = alice},"
+        + " {key = sk-0123456789abcdef, tenant = bob}]\n", server -> {}).stream()
+        .filter(e -> e.getLevel() == Level.WARN).toList();
+    assertEquals(1, warned.size(), warned.toString());
+    assertEquals("tandem serve: an API key of tenant alice has 8 characters: a key that short can be guessed; give each tenant"
+        + " 16 or more random characters (openssl rand -hex 16 writes 32)", warned.get(0).getFormattedMessage());
+  }
+
   /** What the server logs as it starts with {@code httpConfig}; {@code started} sees the server before it stops. */
   private static List<ILoggingEvent> startupLines(String httpConfig, Consumer<TestServer> started) {
     Logger logger = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
