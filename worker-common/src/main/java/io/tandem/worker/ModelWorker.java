@@ -23,6 +23,7 @@ import io.tandem.protocol.worker.WorkerProtocol.Generate;
 import io.tandem.protocol.worker.WorkerProtocol.GetStats;
 import io.tandem.protocol.worker.WorkerProtocol.Release;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -73,6 +74,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   /** Self-message: the forward pass over {@code batch} ended, with {@code next} or {@code error}. */
   private record StepDone(Scheduler.Batch<StepRun> batch, int[] next, Throwable error, long nanos) implements Command {}
+  /** Released sessions' caches are freed (see {@link #release(List)}); {@code error} null unless that failed. */
+  private record Released(Throwable error) implements Command {}
 
   /** What the scheduler held when the pass in flight began: the figures {@link GetStats} gives during it. */
   private record AtStep(int waiting, int running, long cacheBytes, int sessions) {}
@@ -334,6 +337,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   public Receive<Command> createReceive() {
     return WorkerDrain.handledBy(newReceiveBuilder()
             .onMessage(StepDone.class, this::onStepDone)
+            .onMessage(Released.class, this::onReleased)
             .onMessage(GetStats.class, this::onGetStats)
             .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
             .onMessage(WorkerProtocol.CancelCount.class, this::onCancelCount)
@@ -379,23 +383,52 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> release(String sessionId) {
-    sessions.released(sessionId);
-    scheduler.drop(sessionId);
-    scheduler.retire(sessionId);
-    // A long cache kept as a prefix may inflate every row of the pool (Scheduler.evictOverBudget):
-    // freed now, not at the next pass, which on an idle server may be long in coming.
-    metrics.cacheEvictions += scheduler.evictOverBudget();
-    if (drain != null) drain.check();
+    return release(List.of(sessionId));
+  }
+
+  /**
+   * Releases the sessions' caches, on the step thread: freeing a cache moves the pool's highest row
+   * into its place and may halve the pool (a copy of what it keeps, seconds on a large model with a
+   * long prompt's capacity), which on the actor's thread held the worker's figures from a scrape.
+   * The worker answers {@link GetStats}, counts and drain messages meanwhile (with the figures from
+   * before the release until its caches are freed); the rest wait, as during a pass. The session
+   * watch and the drain see the release on the actor's thread.
+   */
+  private Behavior<Command> release(List<String> sessionIds) {
+    for (String sessionId : sessionIds) sessions.released(sessionId);
+    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
+      for (String sessionId : sessionIds) {
+        scheduler.drop(sessionId);
+        scheduler.retire(sessionId);
+      }
+      // A long cache kept as a prefix may inflate every row of the pool (Scheduler.evictOverBudget):
+      // freed now, not at the next pass, which on an idle server may be long in coming.
+      metrics.cacheEvictions += scheduler.evictOverBudget();
+      // The figures a scrape gets until the actor takes over again: the caches as they are now.
+      atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    }, stepThread), (done, error) -> new Released(error));
     return this;
+  }
+
+  /** The releases' work on the step thread ended; the messages that came meanwhile are handled. */
+  private Behavior<Command> onReleased(Released r) {
+    atStep = null;
+    generatesDuringStep = 0;
+    Throwable error = r.error() instanceof CompletionException c && c.getCause() != null ? c.getCause() : r.error();
+    if (error instanceof Error e) throw e;
+    if (error != null) LOG.error("{} worker: freeing released sessions' caches failed", role, error);
+    if (drain != null) drain.check();
+    if (scheduler.hasWork()) scheduleForward();
+    return duringStep.unstashAll(this);
   }
 
   /** Sessions that ended without a {@link Release} (see {@link SessionWatch}) are released all the same. */
   private Behavior<Command> onSessionsEnded(SessionWatch.Ended e) {
-    for (String sessionId : sessions.ended(e)) {
+    List<String> ended = List.copyOf(sessions.ended(e));
+    for (String sessionId : ended)
       getContext().getLog().debug("{} worker: session {} ended without releasing its cache; released", role, sessionId);
-      release(sessionId);
-    }
-    return this;
+    return ended.isEmpty() ? this : release(ended);
   }
 
   /**

@@ -214,6 +214,44 @@ class ModelWorkerTest {
     assertEquals("So x.\n\n", text(probe.expectMessageClass(Done.class).generated()));
   }
 
+  /**
+   * Freeing a released session's cache may copy the KV pool (a row moved down, a halving): done on
+   * the actor's thread, it held the worker's figures from a scrape (a tester saw worker_up 0).
+   */
+  @Test
+  void theWorkerAnswersItsFiguresWhileItFreesAReleasedSessionsCache() throws Exception {
+    CountDownLatch freeing = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean hold = new java.util.concurrent.atomic.AtomicBoolean();
+    ScriptedModel slowFree = new ScriptedModel("slow-free", SCRIPT) {
+      @Override
+      public void releasingCaches(Runnable frees) {
+        if (hold.get()) {
+          freeing.countDown();
+          awaitRelease(release);
+        }
+        frees.run();
+      }
+    };
+    ActorRef<WorkerProtocol.Command> w = worker(slowFree, WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    w.tell(gen("freed", 1, -1, List.of(), draft(), probe));
+    probe.expectMessageClass(Done.class);
+    // The pass that sent Done frees caches after it: answered figures say it is over.
+    assertEquals(1, sessionsCached(w));
+    hold.set(true);
+    w.tell(new WorkerProtocol.Release("freed"));
+    assertTrue(freeing.await(10, TimeUnit.SECONDS));
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    stats.receiveMessage(java.time.Duration.ofSeconds(5));
+    w.tell(gen("next", 2, -1, List.of(), draft(), probe));
+    probe.expectNoMessage(java.time.Duration.ofMillis(200)); // it waits for the freeing, as for a pass
+    release.countDown();
+    assertEquals("So x.\n\n", text(probe.expectMessageClass(Done.class).generated()));
+    assertEquals(1, sessionsCached(w), "the released session's cache is gone; the new one's kept");
+  }
+
   /** Waits (on a model's thread) until {@code release} opens, 60 s at most. */
   static void awaitRelease(CountDownLatch release) {
     try {
@@ -457,10 +495,14 @@ class ModelWorkerTest {
 
     // 33 caches: 64 rows of 256 tokens, a quarter of the budget, 43 times what they hold each alone.
     w.tell(new WorkerProtocol.Release("long"));
-    w.tell(new WorkerProtocol.GetStats(stats.getRef()));
-    WorkerProtocol.WorkerStats after = stats.receiveMessage();
-    assertEquals(1, after.cacheEvictions(), "the released long cache is freed at once");
-    assertEquals(32, after.sessionsCached());
+    // Freed on the step thread: the figures asked meanwhile are those from before.
+    stats.awaitAssert(() -> {
+      w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+      WorkerProtocol.WorkerStats after = stats.receiveMessage();
+      assertEquals(1, after.cacheEvictions(), "the released long cache is freed at once");
+      assertEquals(32, after.sessionsCached());
+      return null;
+    });
   }
 
   /**
@@ -507,7 +549,7 @@ class ModelWorkerTest {
     shared.receiveSeveralMessages(2);
     other.expectMessageClass(Done.class);
     w.tell(new WorkerProtocol.Release("k1"));
-    assertEquals(2, sessionsCached(w));
+    awaitSessionsCached(w, 2);
     shared.stop();
     awaitSessionsCached(w, 1);
     w.tell(gen("k3", 4, 3, List.of(), draft(), other));
