@@ -67,6 +67,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    models.quietWarnings = quiet;
     try {
       return generate();
     } finally {

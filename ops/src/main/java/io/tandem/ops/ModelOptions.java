@@ -76,7 +76,10 @@ public final class ModelOptions {
     }
   }
 
-  /** The speculative config, printing what the loader had to say about the file. */
+  /** Set by a command's {@code --quiet}: the loader's warnings about a --config file (keys not used here) are not printed. */
+  boolean quietWarnings;
+
+  /** The speculative config, printing what the loader had to say about the file (unless {@link #quietWarnings}). */
   SpeculativeConfig speculative(Config base) {
     if (config == null) return SpeculativeConfig.fromHocon(base);
     String expected = "give a speculative config in the paper's YAML (e.g. its 1b_32b.yml), or leave --config out for "
@@ -96,7 +99,7 @@ public final class ModelOptions {
       throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
     // Its mistakes and warnings name the file as the other --config messages do: the flag and the path as given.
     LoadedConfig loaded = PaperConfigLoader.parseYaml(yaml, "--config " + config);
-    for (String w : loaded.warnings()) System.err.println("tandem: " + w);
+    if (!quietWarnings) for (String w : loaded.warnings()) System.err.println("tandem: " + w);
     return loaded.config();
   }
 
@@ -314,7 +317,15 @@ public final class ModelOptions {
     if (Files.isDirectory(file))
       throw new IllegalArgumentException(option + " " + file + ": is a folder; give a file name");
     Path parent = file.toAbsolutePath().getParent();
-    if (parent != null) makeFolder(option + " " + file + ": cannot", parent);
+    if (parent == null) return;
+    makeFolder(option + " " + file + ": cannot", parent);
+    // A folder the file system will not write in (/proc), said before the command's work, not after it.
+    try {
+      Files.delete(Files.createTempFile(parent, ".tandem-", ".probe"));
+    } catch (java.io.IOException | SecurityException e) {
+      throw new IllegalArgumentException(option + " " + file + ": cannot write in folder " + parent
+          + " (the file system there does not allow it); give a place you can write to", e);
+    }
   }
 
   /** Creates {@code dir} with its parents, or says "{@code what} create/write in folder DIR (why)". */

@@ -138,7 +138,10 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     String name = commandName(cmd);
     String help = "see " + name + " --help";
     if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
-      String first = u.getUnmatched().stream().filter(a -> a.startsWith("-")).findFirst().orElse(u.getUnmatched().get(0));
+      // A misspelt command comes before its options (tandem serv --port 1): the command is the mistake.
+      String head = u.getUnmatched().get(0);
+      String first = !head.startsWith("-") && !cmd.getSubcommands().isEmpty() ? head
+          : u.getUnmatched().stream().filter(a -> a.startsWith("-")).findFirst().orElse(head);
       boolean option = first.startsWith("-");
       String what = option ? "Unknown option: '" + first + "'"
           : cmd.getSubcommands().isEmpty() ? "Unexpected argument: '" + first + "'"

@@ -134,6 +134,10 @@ class CommandLineMistakesTest {
     Result r = run("serv");
     assertEquals(2, r.exit());
     assertEquals("tandem: Unknown command: 'serv'; did you mean serve? (see tandem --help)", r.err());
+    // With its options after it, as a newcomer types it, the command is still what is named (not --port).
+    assertEquals("tandem: Unknown command: 'serv'; did you mean serve? (see tandem --help)", run("serv", "--port", "1").err());
+    assertEquals("tandem bench: Unknown command: 'modle'; did you mean model? (see tandem bench --help)",
+        run("bench", "modle", "--batch", "1").err());
   }
 
   @Test
@@ -312,6 +316,33 @@ class CommandLineMistakesTest {
     assertEquals("tandem generate: --config " + negative + ": max_target_tokens must be >= 1, got -3", value.err());
   }
 
+  /** The paper's own YAML names model keys Tandem sets elsewhere: warned of, but not under --quiet. */
+  @Test
+  void quietHidesTheConfigsWarningsToo(@TempDir Path tmp) throws Exception {
+    Path yaml = Files.writeString(tmp.resolve("paper.yml"), "mode: speculative\nmax_target_tokens: 20\n");
+    Path script = LauncherIT.repo().resolve("ops/cluster/demo/small.json");
+    String[] args = {"generate", "--prompt", "x", "--config", yaml.toString(), "--small", "scripted:" + script,
+        "--large", "scripted:" + script, "--max-tokens", "4"};
+    assertTrue(stderrOf(args).contains("'mode' is not used here"), "warned without --quiet");
+    String[] quiet = java.util.Arrays.copyOf(args, args.length + 1);
+    quiet[args.length] = "--quiet";
+    assertEquals("", stderrOf(quiet));
+  }
+
+  /** What the command writes on stderr, its own writer's and System.err's (the config's warnings go there). */
+  private static String stderrOf(String... args) {
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream before = System.err;
+    System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      Result r = run(args);
+      assertEquals(0, r.exit(), r.err());
+      return (r.err() + captured.toString(java.nio.charset.StandardCharsets.UTF_8)).strip();
+    } finally {
+      System.setErr(before);
+    }
+  }
+
   @Test
   void aJsonlLineThatIsNotJsonIsNamedByItsNumber(@TempDir Path tmp) throws Exception {
     Path data = tmp.resolve("math.jsonl");
@@ -420,6 +451,9 @@ class CommandLineMistakesTest {
         + file + " (it is a file, not a folder); give a place you can write to", trace.err());
     assertEquals("tandem generate: --trace " + tmp + ": is a folder; give a file name",
         run("generate", "--prompt", "x", "--trace", tmp.toString()).err());
+    // A folder that exists but takes no files (/proc): said before the generation, not after it.
+    assertEquals("tandem generate: --trace /proc/t.json: cannot write in folder /proc (the file system there does not"
+        + " allow it); give a place you can write to", run("generate", "--prompt", "x", "--trace", "/proc/t.json").err());
     Result out = run("eval", "--out", file.resolve("results").toString(), "--limit", "1");
     assertEquals(1, out.exit());
     assertEquals("tandem eval: --out " + file.resolve("results") + ": cannot create folder "

@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * The HTTP server's settings, from {@code tandem.http} (see the orchestrator's reference.conf).
  * {@code requestTimeout} and {@code idleTimeout} ({@link ConfigSection#INFINITE} for {@code
- * infinite}: none) are akka-http's server timeouts; {@code
+ * infinite}: none) are akka-http's server timeouts; {@code keepAliveTimeout} is how long a
+ * connection with no request in flight stays open ({@link OpenConnections}); {@code
  * sessionDeadline} is the longest a session may wait on its own deadlines (a worker to be listed
  * plus one step), which both must exceed so that a session always ends with its own answer.
  * {@code cors} says which web pages of other origins may call the server ({@link Cors}).
@@ -39,6 +40,7 @@ public record HttpSettings(
     Duration workerFiguresMaxAge,
     Duration workerFiguresTimeout,
     Duration bodyReadTimeout,
+    Duration keepAliveTimeout,
     Duration requestTimeout,
     Duration idleTimeout,
     Duration sessionDeadline,
@@ -67,6 +69,7 @@ public record HttpSettings(
     ConfigSection.positive("tandem.http.count-timeout", countTimeout);
     ConfigSection.positive("tandem.http.worker-figures-timeout", workerFiguresTimeout);
     ConfigSection.positive("tandem.http.body-read-timeout", bodyReadTimeout);
+    ConfigSection.positive("tandem.http.keep-alive-timeout", keepAliveTimeout);
     if (shutdownDeadline.isNegative() || shutdownGrace.isNegative())
       throw new IllegalArgumentException("tandem.http.shutdown-deadline and tandem.http.shutdown-grace must not be negative, got "
           + shutdownDeadline.toMillis() + " ms and " + shutdownGrace.toMillis() + " ms");
@@ -177,6 +180,7 @@ public record HttpSettings(
         c.getDuration("worker-figures-max-age"),
         c.getDuration("worker-figures-timeout"),
         c.getDuration("body-read-timeout"),
+        c.getDuration("keep-alive-timeout"),
         serverTimeout(c, "request-timeout", sessionDeadline),
         serverTimeout(c, "idle-timeout", sessionDeadline),
         sessionDeadline,
@@ -205,21 +209,21 @@ public record HttpSettings(
   /** These settings listening on {@code newPort} (0: any free port). */
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
   }
 
@@ -230,7 +234,7 @@ public record HttpSettings(
    */
   public HttpSettings withDefaultSampling(SamplingParams sampling) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
-        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, requestTimeout, idleTimeout,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
         sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors, degradeWithoutLarge);
   }
 

@@ -23,7 +23,9 @@ public final class Metrics {
   private static final double[] E2E = {0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0,
       30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 
+  /** Requests in flight: admitted and not yet answered in full, those without output yet included. */
   final AtomicInteger running = new AtomicInteger();
+  /** Requests admitted that have no output yet. */
   final AtomicInteger waiting = new AtomicInteger();
   final Histogram ttft = new Histogram("tandem:time_to_first_token_seconds", "Time to first output token.", LATENCY);
   final Histogram interToken = new Histogram("tandem:inter_token_latency_seconds", "Time between output tokens.", LATENCY);
@@ -129,8 +131,10 @@ public final class Metrics {
   /** The text format, with the workers' figures of this moment. */
   String render(WorkerView.Scrape workers) {
     StringBuilder out = new StringBuilder(8192);
-    gauge(out, "tandem:num_requests_running", "Requests running (admitted, output started or pending).", running.get());
-    gauge(out, "tandem:num_requests_waiting", "Requests admitted that have no output yet.", waiting.get());
+    // As vLLM's two, running and waiting are apart: their sum is what is in flight.
+    int waitingNow = waiting.get();
+    gauge(out, "tandem:num_requests_running", "Requests running: admitted, with output started.", Math.max(0, running.get() - waitingNow));
+    gauge(out, "tandem:num_requests_waiting", "Requests admitted that have no output yet.", waitingNow);
     ttft.render(out);
     interToken.render(out);
     perOutputToken.render(out);

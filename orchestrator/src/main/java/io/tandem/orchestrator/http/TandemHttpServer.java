@@ -48,13 +48,17 @@ public final class TandemHttpServer {
   private final CompletionService completions;
   private volatile ServerBinding binding;
   private volatile boolean draining;
-  private final OpenConnections connections = new OpenConnections(() -> draining);
+  private final OpenConnections connections;
 
   private TandemHttpServer(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, HttpSettings settings) {
     this.system = system;
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
     this.metrics = new Metrics(tenants.names());
+    this.connections = new OpenConnections(() -> draining, settings.keepAliveTimeout(), (delay, task) -> {
+      akka.actor.Cancellable timer = system.scheduler().scheduleOnce(delay, task, system.executionContext());
+      return timer::cancel;
+    }, system.settings().config().getInt("akka.http.server.max-connections"));
     WorkerView workers = new WorkerView(system, sessions, SessionSettings.fromConfig(system.settings().config()).workerWait(),
         settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     this.completions = new CompletionService(system, sessions, settings, metrics, workers);

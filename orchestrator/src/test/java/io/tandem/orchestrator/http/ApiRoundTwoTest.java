@@ -146,12 +146,12 @@ class ApiRoundTwoTest {
       socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
           + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
           + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
-      eventually("the request is running", () -> server.metric("tandem:num_requests_running") == 1);
+      eventually("the request is running", () -> server.inFlight() == 1);
     }
     eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
     eventually("and as ended by an abort, as vLLM counts it", () -> aborted() == abortedBefore + 1);
     server.gate.open();
-    eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
+    eventually("nothing runs any more", () -> server.inFlight() == 0);
     eventually("its cache is freed", () -> cachedSessions() == 0);
     assertEquals(cancelledBefore + 1, server.metric("tandem:requests_cancelled_total"), "it never finished for nobody");
     eventually("its answer counts as the request log has it, 499", () -> closed() == closedBefore + 1);
@@ -169,11 +169,11 @@ class ApiRoundTwoTest {
       socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
           + "\r\nContent-Type: application/json\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length
           + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
-      eventually("the request is running", () -> server.metric("tandem:num_requests_running") == 1);
+      eventually("the request is running", () -> server.inFlight() == 1);
       socket.setSoLinger(true, 0); // closed with a reset, as a killed client's socket is
     }
     // The body of its answer is never written: its end must come from the connection's.
-    eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
+    eventually("nothing runs any more", () -> server.inFlight() == 0);
     eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
     eventually("its answer counts as the request log has it, 499", () -> closed() == closedBefore + 1);
     assertEquals(okBefore, server.count("tandem:http_responses_total{status=\"200\"}"),

@@ -39,7 +39,7 @@ class GracefulShutdownTest {
               "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":30}"))
           .build();
       CompletableFuture<HttpResponse<String>> inFlight = s.http.sendAsync(req, HttpResponse.BodyHandlers.ofString());
-      TestServer.eventually("the request is running", () -> s.metric("tandem:num_requests_running") == 1.0);
+      TestServer.eventually("the request is running", () -> s.inFlight() == 1.0);
 
       CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
           .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
@@ -204,7 +204,7 @@ class GracefulShutdownTest {
               + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":30}"))
           .build();
       CompletableFuture<HttpResponse<String>> inFlight = s.http.sendAsync(req, HttpResponse.BodyHandlers.ofString());
-      TestServer.eventually("the request is running", () -> s.metric("tandem:num_requests_running") == 1.0);
+      TestServer.eventually("the request is running", () -> s.inFlight() == 1.0);
 
       CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
           .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
@@ -228,7 +228,7 @@ class GracefulShutdownTest {
       CompletableFuture<HttpResponse<String>> stream = s.http.sendAsync(chat(s, ",\"stream\":true"),
           HttpResponse.BodyHandlers.ofString());
       CompletableFuture<HttpResponse<String>> whole = s.http.sendAsync(chat(s, ""), HttpResponse.BodyHandlers.ofString());
-      TestServer.eventually("both are running", () -> s.metric("tandem:num_requests_running") == 2.0);
+      TestServer.eventually("both are running", () -> s.inFlight() == 2.0);
       // One model step at a time, until both have output (neither gets near its 60 tokens).
       while (s.metric("tandem:num_requests_waiting") > 0) {
         s.gate.allow(1);

@@ -27,6 +27,17 @@ class MetricsTest {
           "present at 0 before the first request, so that rate() sees the first one: " + series + "\n" + text);
   }
 
+  /** As vLLM's two, running and waiting are apart (a tester's scrape read running 50, waiting 45 for 50 in flight). */
+  @Test
+  void runningAndWaitingAreApartAndAddUpToWhatIsInFlight() {
+    Metrics m = new Metrics(List.of());
+    m.running.set(50); // in flight
+    m.waiting.set(45); // of which no output yet
+    String text = m.render(new WorkerView.Scrape(List.of(), Map.of()));
+    assertTrue(text.lines().anyMatch("tandem:num_requests_running 5"::equals), text);
+    assertTrue(text.lines().anyMatch("tandem:num_requests_waiting 45"::equals), text);
+  }
+
   @Test
   void anEngineWorkerWhoseCacheIsItsEnginesHasNoCacheBytesSeries() {
     WorkerStats engine = new WorkerStats("engine", "large", "qwen", 4096, 0, 1, 3, 3, 10, 20, 1, 2, 0, 0, 0,

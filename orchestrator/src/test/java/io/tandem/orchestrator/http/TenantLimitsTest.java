@@ -59,14 +59,14 @@ class TenantLimitsTest {
   void aTenantOverItsConcurrencyGets429WithRetryAfterWhileOthersAreServed() throws Exception {
     server.gate.close();
     CompletableFuture<HttpResponse<String>> first = postAsync("sk-alice", 5);
-    eventually("alice's first request is running", () -> server.metric("tandem:num_requests_running") == 1);
+    eventually("alice's first request is running", () -> server.inFlight() == 1);
     HttpResponse<String> second = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-alice");
     assertEquals(429, second.statusCode(), second.body());
     assertTrue(second.headers().firstValue("Retry-After").isPresent());
     assertTrue(second.body().contains("tenant 'alice' already has 1 request running, its limit is 1"), second.body());
     assertRateLimit("requests", second);
     CompletableFuture<HttpResponse<String>> bob = postAsync("sk-bob", 5);
-    eventually("bob's request is running", () -> server.metric("tandem:num_requests_running") == 2);
+    eventually("bob's request is running", () -> server.inFlight() == 2);
     HttpResponse<String> carol = server.post("/v1/chat/completions", String.format(BODY, 5), "sk-carol");
     assertEquals(503, carol.statusCode(), "the server is at capacity: " + carol.body());
     assertTrue(carol.headers().firstValue("Retry-After").isPresent());
@@ -86,7 +86,7 @@ class TenantLimitsTest {
     String detokenize = "{\"model\":\"tandem\",\"tokens\":[1]}";
     server.gate.close();
     CompletableFuture<HttpResponse<String>> first = postAsync("sk-alice", 5);
-    eventually("alice's first request is running", () -> server.metric("tandem:num_requests_running") == 1);
+    eventually("alice's first request is running", () -> server.inFlight() == 1);
     for (String[] call : new String[][] {{"/tokenize", tokenize}, {"/detokenize", detokenize}}) {
       HttpResponse<String> refused = server.post(call[0], call[1], "sk-alice");
       assertEquals(429, refused.statusCode(), call[0] + ": " + refused.body());
@@ -224,7 +224,7 @@ class TenantLimitsTest {
       socket.setSoLinger(true, 0); // hang up hard, as a killed client does
     }
     eventually("the request counts as cancelled", () -> server.metric("tandem:requests_cancelled_total") == cancelledBefore + 1);
-    eventually("nothing runs any more", () -> server.metric("tandem:num_requests_running") == 0);
+    eventually("nothing runs any more", () -> server.inFlight() == 0);
   }
 
   @Test

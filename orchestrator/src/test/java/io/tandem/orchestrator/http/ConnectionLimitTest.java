@@ -1,0 +1,38 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Near akka-http's max-connections the connections idle longest are closed, as nginx reuses
+ * keep-alive connections: a tester's 1,030 silent connections left every new client unanswered
+ * for the hour of akka-http's idle-timeout.
+ */
+class ConnectionLimitTest {
+  @RegisterExtension
+  static final TestServer server = TestServer.start("akka.http.server.max-connections = 16\n");
+
+  @Test
+  void silentConnectionsAtTheLimitGiveWayToANewClient() throws Exception {
+    int port = java.net.URI.create(server.base).getPort();
+    List<Socket> silent = new ArrayList<>();
+    try {
+      for (int i = 0; i < 24; i++) silent.add(new Socket("127.0.0.1", port));
+      try (Socket client = new Socket("127.0.0.1", port)) {
+        client.setSoTimeout(20_000);
+        client.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            .getBytes(StandardCharsets.US_ASCII));
+        String answer = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(answer.startsWith("HTTP/1.1 200 OK"), answer);
+      }
+    } finally {
+      for (Socket s : silent) s.close();
+    }
+  }
+}

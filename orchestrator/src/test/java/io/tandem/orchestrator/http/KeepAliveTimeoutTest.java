@@ -1,0 +1,78 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * A connection with no request in flight closes after {@code tandem.http.keep-alive-timeout}, as
+ * vLLM's server closes idle keep-alive connections: a tester's 1,030 silent connections (and one
+ * sending its headers a byte a second) used up akka-http's max-connections for an hour, and new
+ * clients waited unanswered. A request in flight, however long, keeps its connection.
+ */
+class KeepAliveTimeoutTest {
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.keep-alive-timeout = 1s\n");
+
+  /** Opens a connection whose reads give up after 20 s: far past the keep-alive timeout. */
+  private static Socket connect() throws Exception {
+    Socket socket = new Socket("127.0.0.1", java.net.URI.create(server.base).getPort());
+    socket.setSoTimeout(20_000);
+    return socket;
+  }
+
+  @Test
+  void aConnectionThatSendsNothingIsClosed() throws Exception {
+    try (Socket socket = connect()) {
+      long t0 = System.nanoTime();
+      assertEquals(-1, socket.getInputStream().read(), "closed without an answer");
+      assertTrue(System.nanoTime() - t0 >= 900_000_000L, "not before the keep-alive timeout");
+    }
+  }
+
+  @Test
+  void aRequestHeadSentSlowerThanTheTimeoutIsCut() throws Exception {
+    try (Socket socket = connect()) {
+      socket.getOutputStream().write("GET /health/live HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+      assertEquals(-1, socket.getInputStream().read(), "the head never ended: closed");
+    }
+  }
+
+  @Test
+  void aKeepAliveConnectionIsClosedOnceItsAnswerIsSentAndNothingFollows() throws Exception {
+    try (Socket socket = connect()) {
+      socket.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      String all = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(all.startsWith("HTTP/1.1 200 OK"), all);
+    }
+  }
+
+  /** A stream held at the model for longer than the timeout runs to its end; then the idle connection closes. */
+  @Test
+  void aRequestInFlightLongerThanTheTimeoutKeepsItsConnection() throws Exception {
+    String body = "{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":6,"
+        + "\"stream\":true,\"temperature\":0}";
+    server.gate.close();
+    try (Socket socket = connect()) {
+      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().write(bytes);
+      TestServer.eventually("the request reached the model", () -> server.gate.held() > 0);
+      // Time passes beyond the keep-alive timeout with the request in flight (nothing is awaited here).
+      Thread.sleep(2_500);
+      server.gate.open();
+      InputStream in = socket.getInputStream();
+      String all = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(all.startsWith("HTTP/1.1 200 OK"), all);
+      assertTrue(all.contains("data: [DONE]"), "the stream ran to its end: " + all);
+    } finally {
+      server.gate.open();
+    }
+  }
+}
