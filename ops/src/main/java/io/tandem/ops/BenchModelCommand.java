@@ -105,7 +105,7 @@ public final class BenchModelCommand implements Callable<Integer> {
       long t0 = System.nanoTime();
       try (DecoderModel m = DecoderModel.load(model, Torch.device(device), p, layersDone -> {})) {
         double loadS = (System.nanoTime() - t0) / 1e9;
-        say("loaded %s in %.2f s (%s, %s, %d intra-op thread(s)); %s", model, loadS, m.device(), p.configName(), intraOp,
+        say("loaded %s in %.2f s (%s, %s, %d intra-op thread(s)); %s", model, loadS, m.device().isGpu() ? "gpu" + m.device().getDeviceId() : "cpu", p.configName(), intraOp,
             m.decodeStepsLine());
         SplittableRandom rng = new SplittableRandom(1);
         int vocab = m.config().vocabSize();

@@ -143,7 +143,12 @@ public final class GenerateCommand implements Callable<Integer> {
         ObjectNode json = TraceJson.toJson(fin.trace());
         json.putObject("usage").put("prompt_tokens", fin.usage().promptTokens())
             .put("completion_tokens", fin.usage().completionTokens());
-        Files.writeString(trace, TraceJson.write(json));
+        try {
+          Files.writeString(trace, TraceJson.write(json));
+        } catch (java.io.IOException e) {
+          // A device that takes no more (/dev/full), a disk that filled during the generation.
+          throw new IllegalArgumentException("--trace " + trace + ": cannot write it (" + Tandem.message(e) + ")", e);
+        }
       }
       if (!quiet) {
         double s = (System.nanoTime() - t0) / 1e9;

@@ -29,6 +29,9 @@ final class ScriptedCase {
   static final String SHAPE = "give a scripted case {\"small\": [\"token\", ...], \"large\": [...], \"config\": {...}}"
       + " as in ops/src/test/resources/fixtures/scripted/";
 
+  /** The fields a case may have. */
+  static final java.util.List<String> FIELDS = java.util.List.of("small", "large", "config", "prompt", "max_tokens");
+
   private final String option;
   private final Path file;
   final JsonNode root;
@@ -45,8 +48,8 @@ final class ScriptedCase {
    * (optional) a whole number of at least 1.
    *
    * @throws IllegalArgumentException naming the option and file: missing, a folder, not UTF-8, over
-   *     {@link io.tandem.protocol.text.Utf8Files#MAX_BYTES}, not one JSON object, or a field not of
-   *     its shape
+   *     {@link io.tandem.protocol.text.Utf8Files#MAX_BYTES}, not one JSON object, a field not of its
+   *     shape, or one not among {@link #FIELDS}
    */
   static ScriptedCase read(String option, Path file) throws IOException {
     ModelOptions.requireInputFile(option, file, SHAPE);
@@ -61,6 +64,12 @@ final class ScriptedCase {
       throw new IllegalArgumentException(option + " " + file + ": " + (root == null ? "empty" : "not a JSON object")
           + "; " + SHAPE);
     ScriptedCase c = new ScriptedCase(option, file, root);
+    // A misspelt field ("promt") would be dropped without a word.
+    for (var names = root.fieldNames(); names.hasNext(); ) {
+      String name = names.next();
+      if (!FIELDS.contains(name))
+        throw c.refusal("unknown key '" + io.tandem.protocol.text.Clipped.of(name) + "' (a case has " + String.join(", ", FIELDS) + ")");
+    }
     for (Role r : Role.values()) c.tokens(r);
     JsonNode prompt = root.get("prompt");
     if (prompt != null && !prompt.isTextual())

@@ -1015,6 +1015,10 @@ class CommandLineMistakesTest {
     assertEquals("tandem generate: --case " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
         run("generate", "--case", maxTokens.toString()).err());
 
+    Path misspelt = Files.writeString(dir.resolve("misspelt.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"promt\": \"x\"}");
+    assertEquals("tandem generate: --case " + misspelt + ": unknown key 'promt' (a case has small, large, config, prompt, max_tokens)",
+        run("generate", "--case", misspelt.toString()).err());
+
     // The case's config is read by bench http too (it was ignored), its numbers as written (1e-400 said "got 0").
     Path tiny = Files.writeString(dir.resolve("tiny.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"config\": {\"max_target_tokens\": 1e-400}}");
     for (List<String> command : List.of(List.of("generate", "--case"), List.of("bench", "http", "--scripted"))) {

@@ -404,7 +404,7 @@ final class CompletionService {
       if (!finished.compareAndSet(false, true)) return;
       running.remove(this);
       forgetClient.run();
-      if (!timing.sawFirst) metrics.waiting.decrementAndGet();
+      timing.leftWaiting(metrics);
       metrics.running.decrementAndGet();
       if (gen == null) {
         // Refused before a session started (the prompt did not fit, no worker to count it), or its
@@ -444,9 +444,16 @@ final class CompletionService {
     volatile boolean sawFirst;
     long first;
     long last;
+    /** Whether the request has left {@code tandem:num_requests_waiting}: once, by its first output or its end, whichever comes first. */
+    private final java.util.concurrent.atomic.AtomicBoolean leftWaiting = new java.util.concurrent.atomic.AtomicBoolean();
 
     Timing(long start) {
       this.start = start;
+    }
+
+    /** The request is no longer waiting (its first output came, or it ended): counted once, whichever thread says it first. */
+    void leftWaiting(Metrics metrics) {
+      if (leftWaiting.compareAndSet(false, true)) metrics.waiting.decrementAndGet();
     }
 
     void delta(int nTokens, Metrics metrics) {
@@ -454,7 +461,7 @@ final class CompletionService {
       if (!sawFirst) {
         sawFirst = true;
         first = now;
-        metrics.waiting.decrementAndGet();
+        leftWaiting(metrics);
         metrics.ttft.observe((now - start) / 1e9);
         // The rest of a first delta came at once: no latency to speak of between those tokens.
         for (int i = 1; i < nTokens; i++) metrics.interToken.observe(0);

@@ -27,6 +27,8 @@ public final class Metrics {
   final AtomicInteger running = new AtomicInteger();
   /** Requests admitted that have no output yet. */
   final AtomicInteger waiting = new AtomicInteger();
+  /** The server's open HTTP connections (set by the server; none until then). */
+  volatile java.util.function.IntSupplier openConnections = () -> 0;
   final Histogram ttft = new Histogram("tandem:time_to_first_token_seconds", "Time to first output token.", LATENCY);
   final Histogram interToken = new Histogram("tandem:inter_token_latency_seconds", "Time between output tokens.", LATENCY);
   final Histogram perOutputToken = new Histogram("tandem:time_per_output_token_seconds",
@@ -135,6 +137,8 @@ public final class Metrics {
     int waitingNow = waiting.get();
     gauge(out, "tandem:num_requests_running", "Requests running: admitted, with output started.", Math.max(0, running.get() - waitingNow));
     gauge(out, "tandem:num_requests_waiting", "Requests admitted that have no output yet.", waitingNow);
+    gauge(out, "tandem:http_connections_open", "HTTP connections open (at most akka.http.server.max-connections; the"
+        + " longest idle close near it).", openConnections.getAsInt());
     ttft.render(out);
     interToken.render(out);
     perOutputToken.render(out);

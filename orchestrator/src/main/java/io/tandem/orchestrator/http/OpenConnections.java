@@ -6,35 +6,61 @@ import akka.http.javadsl.model.HttpEntity;
 import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.headers.Connection;
-import akka.stream.KillSwitches;
-import akka.stream.UniqueKillSwitch;
+import akka.stream.Attributes;
+import akka.stream.FlowShape;
+import akka.stream.Inlet;
+import akka.stream.Outlet;
 import akka.stream.javadsl.Flow;
-import akka.stream.javadsl.Keep;
+import akka.stream.stage.AbstractInHandler;
+import akka.stream.stage.AbstractOutHandler;
+import akka.stream.stage.AsyncCallback;
+import akka.stream.stage.GraphStage;
+import akka.stream.stage.GraphStageLogic;
+import io.tandem.protocol.text.Plural;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 
 /**
- * The server's open HTTP connections, tracked for two ends. Connections with no request in flight
- * are closed after {@code tandem.http.keep-alive-timeout}, and the longest idle of them at once when
- * the open ones near akka-http's {@code max-connections}: a tester's 1,030 connections that sent
- * nothing (or their request head a byte a second), or sat in clients' pools, held them for akka-http's
- * {@code idle-timeout} (an hour), and past the limit new connections waited unanswered. And shutdown closes each one itself, gracefully, once
- * its last response has gone out, rather than leave them to {@code ServerBinding.terminate}: akka-http
- * fails a connection it sees as idle at once, and one whose response has just left the handler but
- * is not yet written counts as idle (akka-http issue 3209), so the client got nothing. While the
- * server drains, a response leaves with {@code Connection: close} (akka-http then closes after
- * writing it), and a connection with nothing in flight has its request side completed (akka-http then
- * closes it after what it is still writing). Thread-safe.
+ * The server's open HTTP connections, tracked for two ends.
+ *
+ * <p>Connections with nothing in flight are closed after {@code tandem.http.keep-alive-timeout},
+ * and, once the open ones come within an eighth of akka-http's {@code max-connections}, those that
+ * have had nothing in flight for {@link #LEAST_IDLE} or more, longest idle first, as nginx reuses
+ * keep-alive connections when short of them: a tester's 1,030 connections that sent nothing (or
+ * their request head a byte a second), or sat in clients' pools, held them for akka-http's {@code
+ * idle-timeout} (an hour), and past the limit new connections waited unanswered. A connection is
+ * closed by completing its stream of requests from within that stream ({@link Gate}), so that the
+ * decision and a request's arrival never overlap: a request that has reached the routes is always
+ * answered (closing from another thread cut requests already on their way: bare 500s, and 400s
+ * saying the client had left). A client that sends on a connection as it closes gets a closed
+ * connection, as with any server that closes idle keep-alive connections.
+ *
+ * <p>And shutdown closes each one itself, gracefully, once its last response has gone out, rather
+ * than leave them to {@code ServerBinding.terminate}: akka-http fails a connection it sees as idle
+ * at once, and one whose response has just left the handler but is not yet written counts as idle
+ * (akka-http issue 3209), so the client got nothing. While the server drains, a response leaves
+ * with {@code Connection: close} (akka-http then closes after writing it), and a connection with
+ * nothing in flight has its request side completed (akka-http then closes it after what it is still
+ * writing). Thread-safe.
  */
 final class OpenConnections {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TandemHttpServer.class);
-  /** How often reaching the connection limit is logged at most. */
-  private static final long LIMIT_LOG_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+  /** How often closing connections near the limit, or reaching it, is logged at most. */
+  private static final long LIMIT_LOG_NANOS = TimeUnit.MINUTES.toNanos(1);
+  /**
+   * Near the limit, how long a connection must have had nothing in flight to be closed: a client
+   * that has just connected is about to send its request.
+   */
+  static final Duration LEAST_IDLE = Duration.ofSeconds(2);
 
   /** Runs a task after a delay; returns what cancels it. */
   interface Timers {
@@ -46,11 +72,16 @@ final class OpenConnections {
   private final Duration keepAlive;
   private final Timers timers;
   private final int maxConnections;
-  private final java.util.concurrent.atomic.AtomicLong limitLogged = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - LIMIT_LOG_NANOS);
+  private final AtomicLong limitLogged = new AtomicLong(System.nanoTime() - LIMIT_LOG_NANOS);
+  /** Connections closed near the limit since the last line that said so. */
+  private final AtomicInteger closedNearLimit = new AtomicInteger();
+  /** Whether a look for connections to close near the limit is scheduled. */
+  private final AtomicBoolean lookScheduled = new AtomicBoolean();
 
   /**
    * @param keepAlive how long a connection with nothing in flight stays open
-   * @param maxConnections akka-http's {@code akka.http.server.max-connections}, whose reaching is logged
+   * @param timers runs the keep-alive timeouts and the looks for room near the limit
+   * @param maxConnections akka-http's {@code akka.http.server.max-connections}
    */
   OpenConnections(BooleanSupplier draining, Duration keepAlive, Timers timers, int maxConnections) {
     this.draining = draining;
@@ -63,52 +94,58 @@ final class OpenConnections {
   private final class Open {
     private int busy;
     private boolean closing;
-    private UniqueKillSwitch requests;
+    /** Asks the connection's {@link Gate} to close it if nothing is in flight; null until it runs. */
+    private AsyncCallback<NotUsed> close;
     /** Cancels the keep-alive timer running while nothing is in flight. */
     private Runnable idleTimer = () -> {};
     /** When nothing was last in flight ({@link System#nanoTime}); Long.MAX_VALUE while something is. */
     private long idleSince = System.nanoTime();
 
+    /** A request came (called by the gate, before it passes the request on). */
     synchronized void received() {
       busy++;
       idleSince = Long.MAX_VALUE;
       idleTimer.run();
     }
 
-    synchronized long idleSince() {
-      return idleSince;
-    }
-
     synchronized void answered() {
       if (--busy == 0) idle();
     }
 
-    /** Nothing is in flight: the connection closes after {@code keepAlive} unless a request comes. */
-    synchronized void idle() {
-      idleSince = System.nanoTime();
-      idleTimer.run();
-      idleTimer = timers.after(keepAlive, this::closeIfStillIdle);
-    }
-
-    /** Closes the connection if nothing is in flight on it; true if it closed now. */
-    synchronized boolean closeIfStillIdle() {
-      if (closing || busy != 0 || requests == null) return false;
-      closing = true;
-      requests.shutdown();
-      return true;
+    synchronized long idleSince() {
+      return idleSince;
     }
 
     synchronized int busy() {
       return busy;
     }
 
-    /** While draining: closes the connection if nothing is in flight on it; true if it is closing. */
-    synchronized boolean closeIfIdle() {
-      if (!closing && busy == 0 && requests != null) {
-        closing = true;
-        requests.shutdown();
-      }
-      return closing;
+    /** Nothing is in flight: the connection closes after {@code keepAlive} unless a request comes. */
+    synchronized void idle() {
+      idleSince = System.nanoTime();
+      idleTimer.run();
+      idleTimer = timers.after(keepAlive, this::askToClose);
+      lookForRoomLater();
+    }
+
+    /** Asks the gate to close the connection if nothing is in flight when it looks; false if it cannot be asked. */
+    synchronized boolean askToClose() {
+      if (closing || busy != 0 || close == null) return false;
+      close.invoke(NotUsed.getInstance());
+      return true;
+    }
+
+    /** On the gate's own thread: whether the connection closes now (nothing in flight); then it does. */
+    synchronized boolean closesNow() {
+      if (busy != 0) return false;
+      closing = true;
+      idleTimer.run();
+      return true;
+    }
+
+    /** While draining: closes the connection if nothing is in flight on it. */
+    void closeIfIdle() {
+      askToClose();
     }
 
     synchronized void closeAfterResponse() {
@@ -136,6 +173,65 @@ final class OpenConnections {
   }
 
   /**
+   * A connection's requests as they come: each counted in flight before it is passed on, and the
+   * stream completed (akka-http then closes the connection after what it is still writing) when
+   * asked and nothing is in flight. Both happen on the stream's own thread, never at once.
+   */
+  private static final class Gate extends GraphStage<FlowShape<HttpRequest, HttpRequest>> {
+    private final Inlet<HttpRequest> in = Inlet.create("Gate.in");
+    private final Outlet<HttpRequest> out = Outlet.create("Gate.out");
+    private final FlowShape<HttpRequest, HttpRequest> shape = FlowShape.of(in, out);
+    private final Open connection;
+    private final OpenConnections all;
+
+    Gate(Open connection, OpenConnections all) {
+      this.connection = connection;
+      this.all = all;
+    }
+
+    @Override
+    public FlowShape<HttpRequest, HttpRequest> shape() {
+      return shape;
+    }
+
+    @Override
+    public GraphStageLogic createLogic(Attributes attributes) {
+      return new GraphStageLogic(shape) {
+        {
+          setHandler(in, new AbstractInHandler() {
+            @Override
+            public void onPush() {
+              HttpRequest r = grab(in);
+              // Whether the server drained when the request came, read before it is counted as in flight:
+              // a shutdown that counts it has not refused it (ApiRoutes.RECEIVED_DRAINING).
+              boolean receivedDraining = all.draining.getAsBoolean();
+              connection.received();
+              push(out, r.addAttribute(ApiRoutes.RECEIVED_DRAINING, receivedDraining));
+            }
+          });
+          setHandler(out, new AbstractOutHandler() {
+            @Override
+            public void onPull() {
+              pull(in);
+            }
+          });
+        }
+
+        @Override
+        public void preStart() {
+          AsyncCallback<NotUsed> close = createAsyncCallback(x -> {
+            if (connection.closesNow()) completeStage();
+          });
+          synchronized (connection) {
+            connection.close = close;
+            connection.idle();
+          }
+        }
+      };
+    }
+  }
+
+  /**
    * {@code handler} as one connection runs it, tracked from its first request to its close.
    *
    * @param handler the connection's request handler (the routes)
@@ -143,23 +239,9 @@ final class OpenConnections {
   Flow<HttpRequest, HttpResponse, NotUsed> track(Flow<HttpRequest, HttpResponse, ?> handler) {
     Open connection = new Open();
     open.add(connection);
-    makeRoomNearLimit();
+    lookForRoom();
     return Flow.<HttpRequest>create()
-        .viaMat(KillSwitches.single(), Keep.right())
-        .mapMaterializedValue(sw -> {
-          synchronized (connection) {
-            connection.requests = sw;
-            connection.idle();
-          }
-          return NotUsed.getInstance();
-        })
-        .map(r -> {
-          // Whether the server drained when the request came, read before it is counted as in flight:
-          // a shutdown that counts it has not refused it (ApiRoutes.RECEIVED_DRAINING).
-          boolean receivedDraining = draining.getAsBoolean();
-          connection.received();
-          return r.addAttribute(ApiRoutes.RECEIVED_DRAINING, receivedDraining);
-        })
+        .via(new Gate(connection, this))
         .via(handler)
         .map(connection::responding)
         .watchTermination((m, done) -> {
@@ -169,34 +251,59 @@ final class OpenConnections {
               connection.idleTimer.run();
             }
           });
-          return m;
+          return NotUsed.getInstance();
         });
   }
 
+  /** The open connections are within an eighth of the limit. */
+  private boolean nearLimit() {
+    return open.size() >= maxConnections - Math.max(1, maxConnections / 8);
+  }
+
   /**
-   * Near akka-http's limit (within an eighth of it), closes the connections idle longest, as many as
-   * that eighth, as nginx reuses keep-alive connections when it runs short: past the limit, new
-   * connections wait unanswered. Logged at most once a minute, and so is reaching the limit with
-   * nothing idle to close.
+   * Near the limit, asks the connections idle for {@link #LEAST_IDLE} or more to close, longest idle
+   * first, up to an eighth of the limit; when others are idle but not yet for that long, looks again
+   * once they are (past the limit akka-http accepts no connection whose coming would look).
    */
-  private void makeRoomNearLimit() {
+  private void lookForRoom() {
+    if (!nearLimit()) return;
     int headroom = Math.max(1, maxConnections / 8);
-    int n = open.size();
-    if (n < maxConnections - headroom) return;
-    List<Open> idle = new ArrayList<>();
-    for (Open c : open) if (c.idleSince() != Long.MAX_VALUE) idle.add(c);
-    idle.sort(Comparator.comparingLong(Open::idleSince));
-    int closed = 0;
-    for (Open c : idle) {
-      if (closed >= headroom) break;
-      if (c.closeIfStillIdle()) closed++;
-    }
     long now = System.nanoTime();
+    long oldEnough = now - LEAST_IDLE.toNanos();
+    List<Open> idle = new ArrayList<>();
+    boolean younger = false;
+    for (Open c : open) {
+      long since = c.idleSince();
+      if (since == Long.MAX_VALUE) continue;
+      if (since <= oldEnough) idle.add(c);
+      else younger = true;
+    }
+    idle.sort(Comparator.comparingLong(Open::idleSince));
+    int asked = 0;
+    for (Open c : idle) {
+      if (asked >= headroom) break;
+      if (c.askToClose()) asked++;
+    }
+    closedNearLimit.addAndGet(asked);
+    if (younger && asked < headroom) lookForRoomLater();
     long last = limitLogged.get();
-    if ((closed > 0 || n >= maxConnections) && now - last >= LIMIT_LOG_NANOS && limitLogged.compareAndSet(last, now))
-      LOG.warn("tandem serve: {} connections open, near akka.http.server.max-connections ({}): closed {} idle ones;"
-          + " at the limit new connections wait unanswered until one closes. Raise the limit if clients need more at once",
-          n, maxConnections, closed);
+    int openNow = count();
+    if ((asked > 0 || openNow >= maxConnections) && now - last >= LIMIT_LOG_NANOS && limitLogged.compareAndSet(last, now)) {
+      int closed = closedNearLimit.getAndSet(0);
+      LOG.warn("tandem serve: {} open, near akka.http.server.max-connections ({}): closed {} with nothing in flight"
+          + " for {} s or more, since the last such line; at the limit new connections wait unanswered until one closes."
+          + " Raise the limit if clients need more connections at once", Plural.count(openNow, "connection"), maxConnections,
+          closed, LEAST_IDLE.toSeconds());
+    }
+  }
+
+  /** Near the limit, looks for room once the connections idle now have been idle for {@link #LEAST_IDLE}. */
+  private void lookForRoomLater() {
+    if (nearLimit() && lookScheduled.compareAndSet(false, true))
+      timers.after(LEAST_IDLE, () -> {
+        lookScheduled.set(false);
+        lookForRoom();
+      });
   }
 
   /**

@@ -59,6 +59,7 @@ public final class TandemHttpServer {
       akka.actor.Cancellable timer = system.scheduler().scheduleOnce(delay, task, system.executionContext());
       return timer::cancel;
     }, system.settings().config().getInt("akka.http.server.max-connections"));
+    metrics.openConnections = connections::count;
     WorkerView workers = new WorkerView(system, sessions, SessionSettings.fromConfig(system.settings().config()).workerWait(),
         settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     this.completions = new CompletionService(system, sessions, settings, metrics, workers);
@@ -92,7 +93,7 @@ public final class TandemHttpServer {
           Plural.count(settings.tenants().stream().map(TenantSpec::tenant).distinct().count(), "tenant"));
       for (TenantSpec t : settings.tenants())
         if (t.key().length() < TenantSpec.GUESSABLE_BELOW)
-          LOG.warn("tandem serve: an API key of tenant {} has {} characters: a key that short can be guessed; give each"
+          LOG.warn("tandem serve: an API key of tenant '{}' has {} characters: a key that short can be guessed; give each"
               + " tenant {} or more random characters (openssl rand -hex 16 writes 32)", Clipped.of(t.tenant()), t.key().length(),
               TenantSpec.GUESSABLE_BELOW);
       io.tandem.protocol.SamplingParams d = settings.defaultSampling();

@@ -139,8 +139,8 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    * A keys file: HOCON or JSON, either {@code {api-keys = [...]}} or the list itself.
    *
    * @throws IllegalArgumentException naming the file, and the entry and field that is wrong (see
-   *     {@link #fromList}), when the file is missing or unreadable, its keys not of their shape, or
-   *     it lists no keys (who gives a keys file means to require keys)
+   *     {@link #fromList}), when the file is missing or unreadable, its keys not of their shape, it
+   *     has a key beside {@code api-keys}, or it lists no keys (who gives a keys file means to require keys)
    * @throws ConfigException.Parse when the file is not HOCON or JSON; its origin names the file
    */
   public static List<TenantSpec> fromFile(Path file) {
@@ -162,6 +162,11 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     }
     if (!c.hasPath("api-keys"))
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
+    // A second list beside it ("apikeys": [...]) would be keys that never work, without a word.
+    for (String top : c.root().keySet())
+      if (!top.equals("api-keys"))
+        throw new IllegalArgumentException(file + ": unknown key '" + io.tandem.protocol.text.Clipped.of(top)
+            + "' (a keys file holds api-keys alone: {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]})");
     List<TenantSpec> tenants = fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"), true);
     // Who gives a keys file means to require keys: an empty one must not leave the server open to anyone.
     if (tenants.isEmpty())

@@ -52,7 +52,7 @@ class StartupLinesTest {
         + " {key = sk-0123456789abcdef, tenant = bob}]\n", server -> {}).stream()
         .filter(e -> e.getLevel() == Level.WARN).toList();
     assertEquals(1, warned.size(), warned.toString());
-    assertEquals("tandem serve: an API key of tenant alice has 8 characters: a key that short can be guessed; give each tenant"
+    assertEquals("tandem serve: an API key of tenant 'alice' has 8 characters: a key that short can be guessed; give each tenant"
         + " 16 or more random characters (openssl rand -hex 16 writes 32)", warned.get(0).getFormattedMessage());
   }
 

@@ -68,6 +68,9 @@ class TenantSpecTest {
     Path file = dir.resolve("keys.json");
     assertEquals(file + ": api-keys must be a list of entries {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
         + " \"tokens-per-minute\": ...}, got the string \"sk-1\"", refusal("{\"api-keys\": \"sk-1\"}"));
+    assertEquals(file + ": unknown key 'apikeys' (a keys file holds api-keys alone: {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]})",
+        refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\": \"t\"}], \"apikeys\": [{\"key\": \"sk-2\", \"tenant\": \"u\"}]}"),
+        "a second list beside api-keys would be keys that never work");
     assertEquals(file + ": [1].max-concurrent must be a whole number (0: unlimited), got the string \"lots\"",
         refusal("[{\"key\": \"a\", \"tenant\": \"t\"}, {\"key\": \"b\", \"tenant\": \"t\", \"max-concurrent\": \"lots\"}]"),
         "a file that is the list itself");

@@ -107,8 +107,10 @@ public final class PaperConfigLoader {
   private static String yamlError(IOException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof org.yaml.snakeyaml.error.MarkedYAMLException m && m.getProblemMark() != null) {
+        // YAML 1.1 reads no key longer than 1,024 characters unless it is written after "? ".
+        String longKey = m.getProblemMark().getColumn() > 1024 ? "; a key longer than 1,024 characters is none in YAML" : "";
         return "line " + (m.getProblemMark().getLine() + 1) + ", column " + (m.getProblemMark().getColumn() + 1)
-            + ": not valid YAML: " + m.getProblem() + (m.getContext() == null ? "" : " (" + m.getContext() + ")");
+            + ": not valid YAML: " + m.getProblem() + (m.getContext() == null ? "" : " (" + m.getContext() + ")") + longKey;
       }
     }
     return "not valid YAML: " + e.getMessage().lines().findFirst().orElse("");

@@ -223,6 +223,10 @@ class PaperConfigLoaderTest {
         () -> PaperConfigLoader.parseYaml("? " + key + "\n: 1\n", "speculative.yaml")); // an explicit key: an implicit one is at most 1,024 characters
     assertTrue(e.getMessage().startsWith("speculative.yaml: unknown key '" + "k".repeat(64) + "...' (known keys: "), e.getMessage());
     assertTrue(e.getMessage().length() < 1_000, e.getMessage().length() + " characters");
+    // Written plainly, YAML reads it as no key at all: the message says why.
+    InvalidConfigException plain = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml(key + ": 1\n", "speculative.yaml"));
+    assertTrue(plain.getMessage().endsWith("; a key longer than 1,024 characters is none in YAML"), plain.getMessage());
   }
 
   /** Jackson reads an alias as its name's text: {@code *m} would be the string "m". */
