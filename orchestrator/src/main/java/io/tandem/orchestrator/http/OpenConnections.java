@@ -73,10 +73,14 @@ final class OpenConnections {
   private final Timers timers;
   private final int maxConnections;
   private final AtomicLong limitLogged = new AtomicLong(System.nanoTime() - LIMIT_LOG_NANOS);
-  /** Connections closed near the limit since the last line that said so. */
+  /** Connections closed near the limit since the last line that said so (counted as they close). */
   private final AtomicInteger closedNearLimit = new AtomicInteger();
+  /** Connections asked to close near the limit whose gate has not yet decided. */
+  private final AtomicInteger askedNearLimit = new AtomicInteger();
   /** Whether a look for connections to close near the limit is scheduled. */
   private final AtomicBoolean lookScheduled = new AtomicBoolean();
+  /** Whether a report of the connections closed near the limit is scheduled. */
+  private final AtomicBoolean reportScheduled = new AtomicBoolean();
 
   /**
    * @param keepAlive how long a connection with nothing in flight stays open
@@ -124,28 +128,47 @@ final class OpenConnections {
     synchronized void idle() {
       idleSince = System.nanoTime();
       idleTimer.run();
-      idleTimer = timers.after(keepAlive, this::askToClose);
+      idleTimer = timers.after(keepAlive, () -> askToClose(false));
       lookForRoomLater();
     }
 
-    /** Asks the gate to close the connection if nothing is in flight when it looks; false if it cannot be asked. */
-    synchronized boolean askToClose() {
-      if (closing || busy != 0 || close == null) return false;
+    /** Whether a close asked near the limit waits for the gate's decision (it is not asked again meanwhile). */
+    private boolean askedNearLimit;
+
+    /**
+     * Asks the gate to close the connection if nothing is in flight when it looks.
+     *
+     * @param nearLimit whether the ask is to make room near the limit (counted, and not repeated
+     *     while it waits)
+     * @return false if it cannot be asked (something in flight, closing, not started, already asked)
+     */
+    synchronized boolean askToClose(boolean nearLimit) {
+      if (closing || busy != 0 || close == null || askedNearLimit) return false;
+      if (nearLimit) {
+        askedNearLimit = true;
+        OpenConnections.this.askedNearLimit.incrementAndGet();
+      }
       close.invoke(NotUsed.getInstance());
       return true;
     }
 
     /** On the gate's own thread: whether the connection closes now (nothing in flight); then it does. */
     synchronized boolean closesNow() {
-      if (busy != 0) return false;
+      boolean nearLimit = askedNearLimit;
+      if (askedNearLimit) {
+        askedNearLimit = false;
+        OpenConnections.this.askedNearLimit.decrementAndGet();
+      }
+      if (closing || busy != 0) return false;
       closing = true;
       idleTimer.run();
+      if (nearLimit) closedNearLimit();
       return true;
     }
 
     /** While draining: closes the connection if nothing is in flight on it. */
     void closeIfIdle() {
-      askToClose();
+      askToClose(false);
     }
 
     synchronized void closeAfterResponse() {
@@ -262,12 +285,14 @@ final class OpenConnections {
 
   /**
    * Near the limit, asks the connections idle for {@link #LEAST_IDLE} or more to close, longest idle
-   * first, up to an eighth of the limit; when others are idle but not yet for that long, looks again
-   * once they are (past the limit akka-http accepts no connection whose coming would look).
+   * first, as many as bring the open ones (less those already asked) back under the near-limit
+   * mark; when others are idle but not yet for that long, looks again once they are (past the limit
+   * akka-http accepts no connection whose coming would look).
    */
   private void lookForRoom() {
     if (!nearLimit()) return;
     int headroom = Math.max(1, maxConnections / 8);
+    int wanted = Math.min(headroom, open.size() - askedNearLimit.get() - (maxConnections - headroom) + 1);
     long now = System.nanoTime();
     long oldEnough = now - LEAST_IDLE.toNanos();
     List<Open> idle = new ArrayList<>();
@@ -281,20 +306,37 @@ final class OpenConnections {
     idle.sort(Comparator.comparingLong(Open::idleSince));
     int asked = 0;
     for (Open c : idle) {
-      if (asked >= headroom) break;
-      if (c.askToClose()) asked++;
+      if (asked >= wanted) break;
+      if (c.askToClose(true)) asked++;
     }
-    closedNearLimit.addAndGet(asked);
-    if (younger && asked < headroom) lookForRoomLater();
+    if (younger && asked < wanted) lookForRoomLater();
+    // At the limit with nothing idle to close, not even soon: said, as its closes would be.
+    if (asked == 0 && !younger && count() >= maxConnections) report();
+  }
+
+  /** A connection asked to close near the limit closed: said in the next report, a second from now at the soonest. */
+  private void closedNearLimit() {
+    closedNearLimit.incrementAndGet();
+    if (reportScheduled.compareAndSet(false, true))
+      timers.after(Duration.ofSeconds(1), () -> {
+        reportScheduled.set(false);
+        report();
+      });
+  }
+
+  /**
+   * Logs, at most once a minute, the connections open and those closed near the limit since the
+   * last such line (the closes of a minute without a line are in the next one).
+   */
+  private void report() {
+    long now = System.nanoTime();
     long last = limitLogged.get();
-    int openNow = count();
-    if ((asked > 0 || openNow >= maxConnections) && now - last >= LIMIT_LOG_NANOS && limitLogged.compareAndSet(last, now)) {
-      int closed = closedNearLimit.getAndSet(0);
-      LOG.warn("tandem serve: {} open, near akka.http.server.max-connections ({}): closed {} with nothing in flight"
-          + " for {} s or more, since the last such line; at the limit new connections wait unanswered until one closes."
-          + " Raise the limit if clients need more connections at once", Plural.count(openNow, "connection"), maxConnections,
-          closed, LEAST_IDLE.toSeconds());
-    }
+    if (now - last < LIMIT_LOG_NANOS || !limitLogged.compareAndSet(last, now)) return;
+    int closed = closedNearLimit.getAndSet(0);
+    LOG.warn("tandem serve: closed {} idle for {} s or more since the last such line, to keep the open connections ({}"
+        + " now) under akka.http.server.max-connections ({}): at the limit new connections wait unanswered until one"
+        + " closes; raise the limit if clients need more connections at once", Plural.count(closed, "connection"),
+        LEAST_IDLE.toSeconds(), count(), maxConnections);
   }
 
   /** Near the limit, looks for room once the connections idle now have been idle for {@link #LEAST_IDLE}. */
