@@ -160,7 +160,7 @@ public final class BenchHttpCommand implements Callable<Integer> {
     HttpSettings http = HttpSettings.fromConfig(config);
     // The case's speculative config is the server's, as generate --case runs it.
     if (scriptedCase.root.has("config"))
-      http = http.withSpeculative(io.tandem.protocol.config.PaperConfigLoader.fromTree(scriptedCase.root.get("config"), scripted.toString()).config());
+      http = http.withSpeculative(io.tandem.protocol.config.PaperConfigLoader.fromTree(scriptedCase.root.get("config"), "--scripted " + scripted).config());
     if (tenantMaxConcurrent > 0) {
       apiKey = "sk-bench";
       http = http.withTenants(List.of(new TenantSpec(apiKey, "bench", tenantMaxConcurrent, 0)));

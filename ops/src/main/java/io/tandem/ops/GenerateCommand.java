@@ -103,7 +103,7 @@ public final class GenerateCommand implements Callable<Integer> {
       models.small = scriptedCase.writeScript(Role.small, scratch);
       models.large = scriptedCase.writeScript(Role.large, scratch);
       speculative = root.has("config")
-          ? PaperConfigLoader.fromTree(root.get("config"), caseFile.toString()).config()
+          ? PaperConfigLoader.fromTree(root.get("config"), "--case " + caseFile).config()
           : models.speculative(base);
       if (scriptedCase.maxTokens() != null && !hasExplicitMaxTokens()) maxTokens = scriptedCase.maxTokens();
       else if (!hasExplicitMaxTokens()) maxTokens = 100_000;

@@ -67,8 +67,10 @@ final class ScriptedCase {
     // A misspelt field ("promt") would be dropped without a word.
     for (var names = root.fieldNames(); names.hasNext(); ) {
       String name = names.next();
+      // A key's mistake, as one in its config is (exit status 2).
       if (!FIELDS.contains(name))
-        throw c.refusal("unknown key '" + io.tandem.protocol.text.Clipped.of(name) + "' (a case has " + String.join(", ", FIELDS) + ")");
+        throw new UsageError(option + " " + file + ": unknown key '" + io.tandem.protocol.text.Clipped.of(name) + "' (a case has "
+            + String.join(", ", FIELDS) + ")");
     }
     for (Role r : Role.values()) c.tokens(r);
     JsonNode prompt = root.get("prompt");

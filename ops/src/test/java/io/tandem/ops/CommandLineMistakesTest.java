@@ -319,7 +319,7 @@ class CommandLineMistakesTest {
   /** The paper's own YAML names model keys Tandem sets elsewhere: warned of, but not under --quiet. */
   @Test
   void quietHidesTheConfigsWarningsToo(@TempDir Path tmp) throws Exception {
-    Path yaml = Files.writeString(tmp.resolve("paper.yml"), "mode: speculative\nmax_target_tokens: 20\n");
+    Path yaml = Files.writeString(tmp.resolve("paper.yml"), "mode: vllm\nmax_target_tokens: 20\n");
     Path script = LauncherIT.repo().resolve("ops/cluster/demo/small.json");
     String[] args = {"generate", "--prompt", "x", "--config", yaml.toString(), "--small", "scripted:" + script,
         "--large", "scripted:" + script, "--max-tokens", "4"};
@@ -1016,16 +1016,20 @@ class CommandLineMistakesTest {
         run("generate", "--case", maxTokens.toString()).err());
 
     Path misspelt = Files.writeString(dir.resolve("misspelt.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"promt\": \"x\"}");
+    Result unknown = run("generate", "--case", misspelt.toString());
     assertEquals("tandem generate: --case " + misspelt + ": unknown key 'promt' (a case has small, large, config, prompt, max_tokens)",
-        run("generate", "--case", misspelt.toString()).err());
+        unknown.err());
+    assertEquals(2, unknown.exit(), "a key's mistake, as one in the case's config is");
 
     // The case's config is read by bench http too (it was ignored), its numbers as written (1e-400 said "got 0").
     Path tiny = Files.writeString(dir.resolve("tiny.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"config\": {\"max_target_tokens\": 1e-400}}");
     for (List<String> command : List.of(List.of("generate", "--case"), List.of("bench", "http", "--scripted"))) {
       List<String> args = new ArrayList<>(command);
       args.add(tiny.toString());
-      assertEquals("tandem " + String.join(" ", command.subList(0, command.size() - 1)) + ": " + tiny
-          + ": max_target_tokens must be an integer, got 1E-400", run(args.toArray(String[]::new)).err());
+      Result refused = run(args.toArray(String[]::new));
+      assertEquals("tandem " + String.join(" ", command.subList(0, command.size() - 1)) + ": " + command.get(command.size() - 1)
+          + " " + tiny + ": max_target_tokens must be an integer, got 1E-400", refused.err());
+      assertEquals(2, refused.exit(), "a key's mistake");
     }
 
     // bench http reads a case as generate does; a value nested a million deep is shown clipped (its

@@ -180,7 +180,7 @@ public record HttpSettings(
         c.getDuration("worker-figures-max-age"),
         c.getDuration("worker-figures-timeout"),
         c.getDuration("body-read-timeout"),
-        c.getDuration("keep-alive-timeout"),
+        ConfigSection.durationOrInfinite(c, "keep-alive-timeout"),
         serverTimeout(c, "request-timeout", sessionDeadline),
         serverTimeout(c, "idle-timeout", sessionDeadline),
         sessionDeadline,

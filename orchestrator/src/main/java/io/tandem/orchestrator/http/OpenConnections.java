@@ -83,7 +83,8 @@ final class OpenConnections {
   private final AtomicBoolean reportScheduled = new AtomicBoolean();
 
   /**
-   * @param keepAlive how long a connection with nothing in flight stays open
+   * @param keepAlive how long a connection with nothing in flight stays open ({@link
+   *     io.tandem.protocol.config.ConfigSection#INFINITE}: until its client closes it or the limit nears)
    * @param timers runs the keep-alive timeouts and the looks for room near the limit
    * @param maxConnections akka-http's {@code akka.http.server.max-connections}
    */
@@ -128,7 +129,8 @@ final class OpenConnections {
     synchronized void idle() {
       idleSince = System.nanoTime();
       idleTimer.run();
-      idleTimer = timers.after(keepAlive, () -> askToClose(false));
+      if (!keepAlive.equals(io.tandem.protocol.config.ConfigSection.INFINITE))
+        idleTimer = timers.after(keepAlive, () -> askToClose(false));
       lookForRoomLater();
     }
 
@@ -152,18 +154,32 @@ final class OpenConnections {
       return true;
     }
 
-    /** On the gate's own thread: whether the connection closes now (nothing in flight); then it does. */
+    /**
+     * On the gate's own thread: whether the connection closes now (nothing in flight); then it does.
+     * One asked near the limit counts as asked until it is gone from the open ones ({@link #gone}), so
+     * that a look meanwhile does not ask another in its place.
+     */
     synchronized boolean closesNow() {
-      boolean nearLimit = askedNearLimit;
+      if (closing || busy != 0) {
+        if (askedNearLimit) {
+          askedNearLimit = false;
+          OpenConnections.this.askedNearLimit.decrementAndGet();
+        }
+        return false;
+      }
+      closing = true;
+      idleTimer.run();
+      if (askedNearLimit) closedNearLimit();
+      return true;
+    }
+
+    /** The connection is closed and no longer among the open ones. */
+    synchronized void gone() {
+      idleTimer.run();
       if (askedNearLimit) {
         askedNearLimit = false;
         OpenConnections.this.askedNearLimit.decrementAndGet();
       }
-      if (closing || busy != 0) return false;
-      closing = true;
-      idleTimer.run();
-      if (nearLimit) closedNearLimit();
-      return true;
     }
 
     /** While draining: closes the connection if nothing is in flight on it. */
@@ -270,9 +286,7 @@ final class OpenConnections {
         .watchTermination((m, done) -> {
           done.whenComplete((d, t) -> {
             open.remove(connection);
-            synchronized (connection) {
-              connection.idleTimer.run();
-            }
+            connection.gone();
           });
           return NotUsed.getInstance();
         });

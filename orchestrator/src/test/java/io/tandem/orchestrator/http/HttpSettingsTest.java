@@ -68,9 +68,11 @@ class HttpSettingsTest {
     Properties p = new Properties();
     p.setProperty("tandem.http.idle-timeout", "infinite");
     p.setProperty("tandem.http.request-timeout", "infinite");
+    p.setProperty("tandem.http.keep-alive-timeout", "infinite");
     HttpSettings s = HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load()));
     assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.idleTimeout(), "akka-http takes infinite for either");
     assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.requestTimeout());
+    assertEquals(io.tandem.protocol.config.ConfigSection.INFINITE, s.keepAliveTimeout(), "as its neighbours, the keep-alive timeout too");
   }
 
   /**

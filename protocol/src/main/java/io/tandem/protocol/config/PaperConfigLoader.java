@@ -172,6 +172,12 @@ public final class PaperConfigLoader {
       Map.Entry<String, JsonNode> field = fields.next();
       String key = field.getKey();
       JsonNode v = field.getValue();
+      if (key.equals("mode") && !(v.isTextual() && (v.asText().equals("hf") || v.asText().equals("vllm")))) {
+        // The paper's mode is its backend (hf or vllm); small, large or speculative is Tandem's mode, set elsewhere.
+        throw new InvalidConfigException(source, key, "mode is " + JsonInteger.show(v) + ", the paper's backend (hf or vllm),"
+            + " which Tandem does not use; Tandem's small, large or speculative is --mode (a request's tandem.mode,"
+            + " tandem.http.default-mode), not a config key");
+      }
       if (MODEL_KEYS.contains(key)) {
         warnings.add(
             source + ": '" + key + "' is not used here (Tandem's models and devices are set in"

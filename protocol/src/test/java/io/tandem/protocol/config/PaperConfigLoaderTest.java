@@ -229,6 +229,18 @@ class PaperConfigLoaderTest {
     assertTrue(plain.getMessage().endsWith("; a key longer than 1,024 characters is none in YAML"), plain.getMessage());
   }
 
+  /** A newcomer's {@code mode: small} means Tandem's mode, which a config does not set: refused, not ignored. */
+  @Test
+  void aModeThatIsNotThePapersBackendIsRefusedPointingToTandemsMode() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("mode: small\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: mode is \"small\", the paper's backend (hf or vllm), which Tandem does not use;"
+        + " Tandem's small, large or speculative is --mode (a request's tandem.mode, tandem.http.default-mode), not a config key",
+        e.getMessage());
+    assertEquals("mode", e.key());
+    assertTrue(PaperConfigLoader.parseYaml("mode: hf\n", "speculative.yaml").warnings().get(0).contains("'mode' is not used here"));
+  }
+
   /** Jackson reads an alias as its name's text: {@code *m} would be the string "m". */
   @Test
   void yamlAliasesAreRefusedNotReadAsTheirNames() {
