@@ -192,7 +192,11 @@ final class OpenConnections {
     }
 
     HttpResponse responding(HttpResponse response) {
-      if (draining.getAsBoolean()) {
+      // A 413 leaves the rest of its body unread (a compressed one is refused by what it decodes to,
+      // before it has all come): the connection cannot carry another request, and a client that
+      // reused it got nothing back, so the answer says so, as akka-http's own 413 does.
+      boolean closes = draining.getAsBoolean() || response.status().intValue() == 413;
+      if (closes && response.getHeader(Connection.class).isEmpty()) {
         closeAfterResponse();
         response = response.addHeader(Connection.create("close"));
       }

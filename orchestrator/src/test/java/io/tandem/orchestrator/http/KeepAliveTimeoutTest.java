@@ -52,6 +52,27 @@ class KeepAliveTimeoutTest {
     }
   }
 
+  /**
+   * A 413 for a compressed body (refused by what it decodes to) closes its connection and says so:
+   * without {@code Connection: close} a client reused it for its next request and got nothing back.
+   */
+  @Test
+  void aBodyRefusedAsTooLargeClosesItsConnectionSayingSo() throws Exception {
+    java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+      out.write(("{\"model\":\"tandem\",\"x\":\"" + "a".repeat(3_000_000) + "\"}").getBytes(StandardCharsets.UTF_8));
+    }
+    byte[] body = gz.toByteArray();
+    try (Socket socket = connect()) {
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Encoding: gzip\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().write(body);
+      String all = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(all.startsWith("HTTP/1.1 413 "), all);
+      assertTrue(all.contains("\r\nConnection: close\r\n"), all);
+    }
+  }
+
   /** A stream held at the model for longer than the timeout runs to its end; then the idle connection closes. */
   @Test
   void aRequestInFlightLongerThanTheTimeoutKeepsItsConnection() throws Exception {
