@@ -289,7 +289,12 @@ final class ApiRoutes extends AllDirectives {
     return mapRequest(r -> {
           HttpRequest plain = r.removeHeader("Content-Encoding");
           if (!plain.entity().isStrict()) plain = plain.withEntity(throughBodyReads(plain.entity()));
-          return coding == null ? plain : plain.addHeader(ContentEncoding.create(coding));
+          if (coding == null) return plain;
+          // akka-http's decoder makes the body chunked and refuses that for HTTP/1.0 (a 500): within
+          // the routes the request reads as HTTP/1.1; the connection answers as the client asked.
+          if (plain.protocol().equals(akka.http.javadsl.model.HttpProtocols.HTTP_1_0))
+            plain = plain.withProtocol(akka.http.javadsl.model.HttpProtocols.HTTP_1_1);
+          return plain.addHeader(ContentEncoding.create(coding));
         },
         () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
             settings.maxBodyBytes(), inner)));

@@ -34,6 +34,22 @@ class PlainClientsTest {
     assertTrue(models.body().contains("\"object\":\"list\""), models.body());
   }
 
+  /** An HTTP/1.0 client's compressed body: akka-http's decoder refused to make it chunked for HTTP/1.0 (a 500). */
+  @Test
+  void anHttp10RequestWithACompressedBodyIsAnswered() throws Exception {
+    java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+      out.write("{\"model\":\"tandem\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    byte[] body = gz.toByteArray();
+    RawExchange chat = RawExchange.send(server, "POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+        + "Content-Encoding: gzip\r\nContent-Length: " + body.length + "\r\n\r\n"
+        + new String(body, java.nio.charset.StandardCharsets.ISO_8859_1));
+    assertEquals(200, chat.status(), chat.head() + chat.body());
+    assertTrue(chat.body().contains("\"chat.completion\""), chat.body());
+  }
+
   /** vLLM's {@code GET /version}, which clients and dashboards read without a key: {@code {"version": "..."}}. */
   @Test
   void versionIsAnsweredAsVllmAnswersIt() throws Exception {

@@ -174,9 +174,9 @@ public final class PaperConfigLoader {
       JsonNode v = field.getValue();
       if (key.equals("mode") && !(v.isTextual() && (v.asText().equals("hf") || v.asText().equals("vllm")))) {
         // The paper's mode is its backend (hf or vllm); small, large or speculative is Tandem's mode, set elsewhere.
-        throw new InvalidConfigException(source, key, "mode is " + JsonInteger.show(v) + ", the paper's backend (hf or vllm),"
-            + " which Tandem does not use; Tandem's small, large or speculative is --mode (a request's tandem.mode,"
-            + " tandem.http.default-mode), not a config key");
+        throw new InvalidConfigException(source, key, "mode must be the paper's backend, hf or vllm (which Tandem does not"
+            + " use), got " + JsonInteger.show(v) + "; Tandem's own mode (small, large or speculative) is generate's --mode,"
+            + " eval's --modes, a request's tandem.mode or tandem.http.default-mode, not a config key");
       }
       if (MODEL_KEYS.contains(key)) {
         warnings.add(

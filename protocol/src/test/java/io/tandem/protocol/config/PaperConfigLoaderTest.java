@@ -234,9 +234,9 @@ class PaperConfigLoaderTest {
   void aModeThatIsNotThePapersBackendIsRefusedPointingToTandemsMode() {
     InvalidConfigException e = assertThrows(InvalidConfigException.class,
         () -> PaperConfigLoader.parseYaml("mode: small\n", "speculative.yaml"));
-    assertEquals("speculative.yaml: mode is \"small\", the paper's backend (hf or vllm), which Tandem does not use;"
-        + " Tandem's small, large or speculative is --mode (a request's tandem.mode, tandem.http.default-mode), not a config key",
-        e.getMessage());
+    assertEquals("speculative.yaml: mode must be the paper's backend, hf or vllm (which Tandem does not use), got \"small\";"
+        + " Tandem's own mode (small, large or speculative) is generate's --mode, eval's --modes, a request's tandem.mode"
+        + " or tandem.http.default-mode, not a config key", e.getMessage());
     assertEquals("mode", e.key());
     assertTrue(PaperConfigLoader.parseYaml("mode: hf\n", "speculative.yaml").warnings().get(0).contains("'mode' is not used here"));
   }
