@@ -82,6 +82,16 @@ public interface LanguageModel extends AutoCloseable {
     return false;
   }
 
+  /**
+   * Whether a new sequence ({@link #newSequence}) would make the storage its caches share grow by a
+   * copy of all of it that costs much (a pool whose every row is taken, and large: on the demo's
+   * large model, a second or two); a worker frees caches it keeps only as prefixes first. Default:
+   * false (a cache per sequence grows alone).
+   */
+  default boolean newSequenceCopiesCaches() {
+    return false;
+  }
+
   /** A token that {@link #forward} did not sample because the sequence is still prefilling. */
   int NOT_YET = -1;
 

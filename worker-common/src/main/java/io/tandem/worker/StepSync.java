@@ -190,6 +190,7 @@ final class StepSync {
   private static Sequence startSequence(int[] promptIds, Generate g, Scheduler<?> scheduler, ServedModel model,
       WorkerMetrics metrics) {
     Scheduler.Prefix prefix = scheduler.longestPrefix(promptIds);
+    metrics.cacheEvictions += scheduler.yieldPrefixesToNewSequence(prefix == null ? null : prefix.view());
     if (prefix == null) return model.newSequence(g.sampling());
     int n = Math.min(prefix.length(), promptIds.length - 1);
     metrics.prefixCacheHits++;

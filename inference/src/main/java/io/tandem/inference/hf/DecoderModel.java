@@ -210,6 +210,11 @@ public final class DecoderModel implements AutoCloseable {
     return pool.growsFor(newRows, longest);
   }
 
+  /** Whether one more cache would make a large KV pool double, copying all it holds ({@link KvPool#growthCopiesMuch}). */
+  public boolean newKvCacheCopiesPool() {
+    return pool.growthCopiesMuch();
+  }
+
   /** Runs {@code frees} with the KV pool's shrinking held to its end ({@link KvPool#releasingMany}). */
   public void releasingKvCaches(Runnable frees) {
     pool.releasingMany(frees);

@@ -225,6 +225,11 @@ public final class HfModel implements LanguageModel {
     return decoder.kvBytesPerToken();
   }
 
+  @Override
+  public boolean newSequenceCopiesCaches() {
+    return decoder.newKvCacheCopiesPool();
+  }
+
   /** The KV pool's bytes for these caches alone: every row as long as the longest, rows in powers of two (KvPool). */
   @Override
   public long cacheBytesFor(int[] cachedTokens) {

@@ -22,6 +22,7 @@ public final class KvCache implements AutoCloseable {
 
   KvCache(KvPool pool) {
     this.pool = pool;
+    pool.unplaced(+1);
   }
 
   /** Number of tokens whose keys and values are cached (the next token's position). */
@@ -51,7 +52,10 @@ public final class KvCache implements AutoCloseable {
    */
   public void drop() {
     if (closed) return;
-    if (row >= 0) pool.release(row);
+    if (row >= 0) {
+      pool.release(row);
+      pool.unplaced(+1); // it takes a row again at its next write
+    }
     row = -1;
     length = 0;
   }
@@ -94,6 +98,7 @@ public final class KvCache implements AutoCloseable {
     if (!closed) {
       closed = true;
       if (row >= 0) pool.release(row);
+      else pool.unplaced(-1);
       row = -1;
     }
   }
@@ -107,7 +112,10 @@ public final class KvCache implements AutoCloseable {
       throw new IllegalArgumentException(
           "sequence of " + needed + " tokens exceeds the context length " + pool.maxLength());
     }
-    if (row < 0) row = pool.acquire(this);
+    if (row < 0) {
+      row = pool.acquire(this);
+      pool.unplaced(-1);
+    }
     pool.ensureCapacity(needed);
   }
 

@@ -50,6 +50,15 @@ final class KvPool implements AutoCloseable {
   private KvCache[] owners = new KvCache[0];
   private int rows;
   private int capacity;
+  /** Open caches without a row that take one at their next write: new ones, and ones dropped (preempted). */
+  private int unplaced;
+
+  /**
+   * Bytes from which a pool's doubling counts as costly ({@link #growthCopiesMuch}): on the build
+   * machine, doubling the demo's large model's pool from 64 to 128 rows of 512 slots (192 MiB kept,
+   * 384 MiB zeroed) took 1.0 s, from 128 to 256 rows 2.3 s, most of it page faults.
+   */
+  static final long COSTLY_GROWTH_BYTES = 64L << 20;
 
   KvPool(NDManager manager, HfConfig config, DataType dtype) {
     this.manager = manager;
@@ -122,6 +131,20 @@ final class KvPool implements AutoCloseable {
    */
   boolean growsFor(int newRows, int longest) {
     return taken() + newRows > rows || longest > capacity;
+  }
+
+  /**
+   * Whether one more cache would make the pool double its rows, a copy of all it holds, and the
+   * pool holds {@value #COSTLY_GROWTH_BYTES} bytes or more: every row is taken or owed to an open
+   * cache without one yet (new, or dropped by preemption).
+   */
+  boolean growthCopiesMuch() {
+    return taken() + unplaced >= rows && bytes() >= COSTLY_GROWTH_BYTES;
+  }
+
+  /** A cache without a row was opened ({@code +1}: new or dropped), took one or closed ({@code -1}). */
+  void unplaced(int change) {
+    unplaced += change;
   }
 
   /** Rows taken by live caches. */

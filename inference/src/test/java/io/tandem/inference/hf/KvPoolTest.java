@@ -43,6 +43,50 @@ class KvPoolTest {
     }
   }
 
+  /**
+   * Whether one more cache would double a large pool (a worker then frees prefixes it keeps first):
+   * counted with the caches that hold no row yet but take one at their next write, new or dropped.
+   */
+  @Test
+  void aFullLargePoolSaysWhenOneMoreCacheWouldCopyIt() {
+    try (DecoderModel m = load()) {
+      // 512 bytes a token: 256 rows of 512 slots are the 64 MiB from which a doubling counts as costly.
+      List<KvCache> caches = new ArrayList<>();
+      List<int[]> tokens = new ArrayList<>();
+      for (int i = 0; i < 256; i++) {
+        caches.add(m.newCache());
+        tokens.add(i == 0 ? new int[400] : new int[] {1});
+      }
+      assertFalse(m.newKvCacheCopiesPool(), "an empty pool holds nothing to copy");
+      m.forward(caches, tokens);
+      assertEquals(256, m.pool().rows());
+      assertEquals(KvPool.COSTLY_GROWTH_BYTES, m.pool().bytes());
+      assertTrue(m.newKvCacheCopiesPool(), "every row taken");
+
+      caches.remove(255).close();
+      assertFalse(m.newKvCacheCopiesPool(), "a row free");
+      KvCache fresh = m.newCache();
+      assertTrue(m.newKvCacheCopiesPool(), "the free row is owed to the cache opened without one");
+      fresh.close();
+      assertFalse(m.newKvCacheCopiesPool(), "closed before its first token: the row is free again");
+
+      caches.get(1).drop();
+      KvCache other = m.newCache();
+      assertTrue(m.newKvCacheCopiesPool(), "two free rows, both owed: a dropped cache takes one again at its next write");
+      m.forward(List.of(caches.get(1), other), List.of(new int[] {1}, new int[] {2}));
+      assertEquals(256, m.pool().rows(), "both took a free row");
+      assertTrue(m.newKvCacheCopiesPool());
+      other.close();
+      caches.forEach(KvCache::close);
+
+      KvCache a = m.newCache();
+      m.forward(List.of(a), List.of(new int[] {1}));
+      assertEquals(1, m.pool().rows());
+      assertFalse(m.newKvCacheCopiesPool(), "a full pool of one small row copies little");
+      a.close();
+    }
+  }
+
   @Test
   void rowsStayTheLowestTheBytesAddUpAndTheArraysGoWithTheLastSequence() {
     try (DecoderModel m = load()) {
