@@ -376,6 +376,14 @@ final class Scheduler<R extends Scheduler.Running> {
     return n;
   }
 
+  /** Whether {@code a}'s processed tokens begin with all of {@code b}'s. */
+  private static boolean covers(Sequence a, Sequence b) {
+    int n = b.processedLength();
+    if (n > a.processedLength()) return false;
+    for (int i = 0; i < n; i++) if (a.tokenAt(i) != b.tokenAt(i)) return false;
+    return true;
+  }
+
   /** {@code length} processed tokens of {@code view}'s sequence that a new sequence may start from. */
   record Prefix(SessionView view, int length) {}
 
@@ -393,11 +401,20 @@ final class Scheduler<R extends Scheduler.Running> {
   /**
    * The session is over: its view stops being the session's, and its cache stays as a prefix for
    * new sequences until the budget needs the room or {@code prefix-cache-sequences} newer ones
-   * replace it.
+   * replace it. Kept prefixes that its tokens cover whole are freed: every match they offer, it
+   * offers too (a session's next turn, or an engine's next takeover, forked from one; vLLM's prefix
+   * cache likewise holds one copy of a shared block).
    */
   void retire(String sessionId) {
     SessionView v = views.remove(sessionId);
     if (v == null) return;
+    for (var it = retired.values().iterator(); it.hasNext(); ) {
+      SessionView kept = it.next();
+      if (covers(v.sequence, kept.sequence)) {
+        kept.close();
+        it.remove();
+      }
+    }
     retired.put(retiredCount++, v);
     for (var it = retired.values().iterator(); retired.size() > settings.prefixCacheSequences() && it.hasNext(); ) {
       it.next().close();

@@ -279,8 +279,11 @@ class SchedulerTest {
   }
 
   /** A released session's cache of {@code tokens} processed tokens, kept as a prefix. */
+  /** A released session's view of {@code tokens} processed tokens, its first the session's own (no other covers it). */
   private static SessionView released(Scheduler<Req> s, String session, int tokens) {
-    SessionView v = processed(session, new int[tokens]);
+    int[] prompt = new int[tokens];
+    if (tokens > 0) prompt[0] = session.hashCode();
+    SessionView v = processed(session, prompt);
     s.keep(v);
     s.retire(v.sessionId);
     return v;
@@ -323,6 +326,35 @@ class SchedulerTest {
     s.retire("b");
     assertTrue(((CountingSequence) a.sequence).closed, "prefix-cache-sequences = 1: the older one is freed");
     assertEquals(null, s.longestPrefix(new int[] {1, 2, 3, 4}));
+  }
+
+  /**
+   * A released cache that holds a kept prefix whole (the next turn of a chat, or an engine's next
+   * takeover of one session, forked from it) frees that prefix: it offers every match the older one
+   * did. A prefix it only shares a beginning with stays.
+   */
+  @Test
+  void aReleasedCacheFreesTheKeptPrefixesItHoldsWhole() {
+    Scheduler<Req> s = scheduler(4, true, 1 << 20, 512);
+    SessionView turn1 = processed("turn-1", 1, 2, 3);
+    SessionView same = processed("same", 1, 2, 3);
+    SessionView other = processed("other", 1, 2, 9);
+    for (SessionView v : List.of(turn1, same, other)) {
+      s.keep(v);
+      s.retire(v.sessionId);
+    }
+    assertTrue(((CountingSequence) turn1.sequence).closed, "the same tokens released again: one copy stays");
+    assertFalse(((CountingSequence) same.sequence).closed);
+
+    SessionView turn2 = processed("turn-2", 1, 2, 3, 4, 5);
+    s.keep(turn2);
+    s.retire("turn-2");
+    assertTrue(((CountingSequence) same.sequence).closed, "the next turn holds the first whole");
+    assertFalse(((CountingSequence) other.sequence).closed, "a prompt that parts from it at the third token stays");
+    assertFalse(((CountingSequence) turn2.sequence).closed);
+    assertEquals(3, s.longestPrefix(new int[] {1, 2, 3, 7}).length(), "the first turn's tokens still start a sequence");
+    assertEquals("turn-2", s.longestPrefix(new int[] {1, 2, 3, 7}).view().sessionId);
+    assertEquals(3, s.longestPrefix(new int[] {1, 2, 9, 7}).length());
   }
 
   /** vLLM's /reset_prefix_cache: what released sessions left is freed; a live session keeps its cache. */
@@ -514,7 +546,9 @@ class SchedulerTest {
     // 1 byte per token; an eighth of the budget is 2^20 bytes.
     Scheduler<Req> s = new Scheduler<>(new WorkerSettings(8, 100, 8L << 20, true, 512), new ArrivalOrder(8),
         new PoolLayout());
-    List<SessionView> prefixes = List.of(processed("long", new int[20_000]), processed("longer", new int[30_000]));
+    int[] longer = new int[30_000];
+    longer[0] = 1; // not the other prompt continued, which would leave one prefix covering both
+    List<SessionView> prefixes = List.of(processed("long", new int[20_000]), processed("longer", longer));
     for (SessionView v : prefixes) {
       s.keep(v);
       s.retire(v.sessionId);

@@ -56,9 +56,13 @@ final class KvPool implements AutoCloseable {
   /**
    * Bytes from which a pool's doubling counts as costly ({@link #growthCopiesMuch}): on the build
    * machine, doubling the demo's large model's pool from 64 to 128 rows of 512 slots (192 MiB kept,
-   * 384 MiB zeroed) took 1.0 s, from 128 to 256 rows 2.3 s, most of it page faults.
+   * 384 MiB zeroed) took 1.0 s, from 128 to 256 rows 2.3 s, most of it page faults. Below it a pool
+   * still doubles for kept prefixes, which a large-model engine needs (each takeover is a new
+   * request whose prefix is the session's previous one): with 64 MiB, 24 demo sessions through an
+   * engine prefilled 9% more than in process in one CI run, their prefixes having given rows to
+   * each other's requests.
    */
-  static final long COSTLY_GROWTH_BYTES = 64L << 20;
+  static final long COSTLY_GROWTH_BYTES = 256L << 20;
 
   KvPool(NDManager manager, HfConfig config, DataType dtype) {
     this.manager = manager;

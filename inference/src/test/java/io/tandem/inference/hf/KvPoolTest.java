@@ -50,20 +50,20 @@ class KvPoolTest {
   @Test
   void aFullLargePoolSaysWhenOneMoreCacheWouldCopyIt() {
     try (DecoderModel m = load()) {
-      // 512 bytes a token: 256 rows of 512 slots are the 64 MiB from which a doubling counts as costly.
+      // 512 bytes a token: 1,024 rows of 512 slots are the 256 MiB from which a doubling counts as costly.
       List<KvCache> caches = new ArrayList<>();
       List<int[]> tokens = new ArrayList<>();
-      for (int i = 0; i < 256; i++) {
+      for (int i = 0; i < 1024; i++) {
         caches.add(m.newCache());
         tokens.add(i == 0 ? new int[400] : new int[] {1});
       }
       assertFalse(m.newKvCacheCopiesPool(), "an empty pool holds nothing to copy");
       m.forward(caches, tokens);
-      assertEquals(256, m.pool().rows());
+      assertEquals(1024, m.pool().rows());
       assertEquals(KvPool.COSTLY_GROWTH_BYTES, m.pool().bytes());
       assertTrue(m.newKvCacheCopiesPool(), "every row taken");
 
-      caches.remove(255).close();
+      caches.remove(1023).close();
       assertFalse(m.newKvCacheCopiesPool(), "a row free");
       KvCache fresh = m.newCache();
       assertTrue(m.newKvCacheCopiesPool(), "the free row is owed to the cache opened without one");
@@ -74,7 +74,7 @@ class KvPoolTest {
       KvCache other = m.newCache();
       assertTrue(m.newKvCacheCopiesPool(), "two free rows, both owed: a dropped cache takes one again at its next write");
       m.forward(List.of(caches.get(1), other), List.of(new int[] {1}, new int[] {2}));
-      assertEquals(256, m.pool().rows(), "both took a free row");
+      assertEquals(1024, m.pool().rows(), "both took a free row");
       assertTrue(m.newKvCacheCopiesPool());
       other.close();
       caches.forEach(KvCache::close);
