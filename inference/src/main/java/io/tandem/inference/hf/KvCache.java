@@ -81,11 +81,14 @@ public final class KvCache implements AutoCloseable {
   /**
    * This cache's share of the native memory its model's pool holds (the pool's bytes over the rows
    * taken: free rows and the capacity beyond this cache's length included), 0 before its first
-   * token; the caches' shares add up to the pool.
+   * token; the caches' shares add up to the pool to the byte (taken rows are the lowest, and the
+   * first {@code bytes % taken} of them carry one byte of the remainder each).
    */
   public long bytes() {
     int taken = pool.taken();
-    return row < 0 || taken == 0 ? 0 : pool.bytes() / taken; // none taken: the pool was closed with its model
+    if (row < 0 || taken == 0) return 0; // none taken: the pool was closed with its model
+    long all = pool.bytes();
+    return all / taken + (row < all % taken ? 1 : 0);
   }
 
   /** Bytes one token occupies in a cache: keys and values of every layer. */

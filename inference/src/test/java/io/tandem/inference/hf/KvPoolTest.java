@@ -100,8 +100,7 @@ class KvPoolTest {
       }
       assertEquals(16, m.pool().rows(), "grown by doubling: 1, 2, 4, 8, 16");
       long pool = m.pool().bytes();
-      assertTrue(pool - sharesOf(caches) < caches.size() && sharesOf(caches) <= pool,
-          "the shares add up to the pool's " + pool + " bytes, free rows included: " + sharesOf(caches));
+      assertEquals(pool, sharesOf(caches), "the 9 shares add up to the pool's bytes, free rows included, to the byte");
       caches.get(3).close();
       assertEquals(3, caches.get(8).row(), "the highest row moved into the hole");
       assertEquals(16, m.pool().rows(), "8 of 16 taken: kept (halved, it would be full)");
@@ -112,7 +111,7 @@ class KvPoolTest {
       caches.add(next);
       while (caches.size() > 2) caches.remove(caches.size() - 1).close();
       assertEquals(4, m.pool().rows(), "halved while no more than 3/8 of it is taken");
-      assertTrue(m.pool().bytes() - sharesOf(caches) < 2);
+      assertEquals(m.pool().bytes(), sharesOf(caches));
       caches.forEach(KvCache::close);
       assertEquals(0, m.pool().rows(), "freed with the last sequence");
       assertEquals(0, m.pool().bytes());

@@ -169,6 +169,7 @@ public final class ConfigSection {
 
   /** What a key read as a duration or a size takes, from Typesafe Config's reason for refusing it; null for another reason. */
   private static String parsedAs(String reason) {
+    if (reason.endsWith(OR_INFINITE)) return "a duration, like 30s, 500ms or 2m, or infinite";
     if (reason.contains("duration") || reason.contains("time unit")) return "a duration, like 30s, 500ms or 2m";
     // Typesafe Config: "size-in-bytes value is out of range for a 64-bit long", "... memory size with negative number".
     if (reason.contains("out of range for a 64-bit long")) return SIZE_UP_TO_LONG;
@@ -243,14 +244,24 @@ public final class ConfigSection {
    * as {@code section} reads one (with its unit, from a section {@link #read} gives).
    *
    * @throws com.typesafe.config.ConfigException what {@code section}'s {@code getDuration} throws for
-   *     a value that is neither (named by its full key when {@link #read} gives the section)
+   *     a value that is neither (named by its full key when {@link #read} gives the section), a
+   *     {@code BadValue} saying the key may also be {@code infinite}
    */
   public static java.time.Duration durationOrInfinite(Config section, String key) {
     if (hasValue(section, key) && section.getValue(key).valueType() == com.typesafe.config.ConfigValueType.STRING
         && section.getString(key).strip().equals("infinite"))
       return INFINITE;
-    return section.getDuration(key);
+    try {
+      return section.getDuration(key);
+    } catch (ConfigException.BadValue e) {
+      Matcher invalid = INVALID_VALUE.matcher(e.getMessage());
+      String reason = invalid.find() ? invalid.group(2) : e.getMessage();
+      throw new ConfigException.BadValue(key, reason + OR_INFINITE, e);
+    }
   }
+
+  /** What {@link #durationOrInfinite} adds to Typesafe Config's reason, and {@link #parsedAs} reads back. */
+  private static final String OR_INFINITE = " (a duration or infinite)";
 
   /** {@code d} as akka's settings take a duration: {@code infinite} for {@link #INFINITE}, else whole milliseconds ({@code 1500ms}). */
   public static String asAkkaSetting(java.time.Duration d) {

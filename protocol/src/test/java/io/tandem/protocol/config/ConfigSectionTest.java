@@ -167,6 +167,8 @@ class ConfigSectionTest {
         c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
     assertEquals("tandem.http.request-timeout must be a duration with its unit, like 30s or 30ms, got 30",
         refusal("request-timeout", "30", c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
+    assertEquals("tandem.http.request-timeout must be a duration, like 30s, 500ms or 2m, or infinite, got the string \"abc\"",
+        refusal("request-timeout", "abc", c -> ConfigSection.durationOrInfinite(c, "request-timeout")));
     assertEquals("infinite", ConfigSection.asAkkaSetting(ConfigSection.INFINITE));
     assertEquals("1500ms", ConfigSection.asAkkaSetting(Duration.ofMillis(1500)));
   }
