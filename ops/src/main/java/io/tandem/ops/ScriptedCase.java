@@ -48,8 +48,9 @@ final class ScriptedCase {
    * (optional) a whole number of at least 1.
    *
    * @throws IllegalArgumentException naming the option and file: missing, a folder, not UTF-8, over
-   *     {@link io.tandem.protocol.text.Utf8Files#MAX_BYTES}, not one JSON object, a field not of its
-   *     shape, or one not among {@link #FIELDS}
+   *     {@link io.tandem.protocol.text.Utf8Files#MAX_BYTES}, not one JSON object; a {@link
+   *     UsageError} (exit status 2, as for a config key) for a field not of its shape, or one not
+   *     among {@link #FIELDS}
    */
   static ScriptedCase read(String option, Path file) throws IOException {
     ModelOptions.requireInputFile(option, file, SHAPE);
@@ -109,8 +110,9 @@ final class ScriptedCase {
     return tokens;
   }
 
-  private IllegalArgumentException refusal(String problem) {
-    return new IllegalArgumentException(option + " " + file + ": " + problem);
+  /** A field not of its shape: a value that cannot be used, as a config key's is (exit status 2). */
+  private UsageError refusal(String problem) {
+    return new UsageError(option + " " + file + ": " + problem);
   }
 
   /** A value as a refusal shows it ({@link io.tandem.protocol.JsonInteger#show}: clipped, a deep list too). */

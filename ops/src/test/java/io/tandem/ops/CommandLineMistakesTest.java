@@ -1009,11 +1009,15 @@ class CommandLineMistakesTest {
     assertTrue(run("generate", "--case", noSmall.toString()).err().startsWith("tandem generate: --case " + noSmall
         + ": no 'small' list; give a scripted case {"));
     Path number = Files.writeString(dir.resolve("number.json"), "{\"small\": [\"a\", 7], \"large\": [\"b\"]}");
+    Result notText = run("bench", "http", "--scripted", number.toString());
     assertEquals("tandem bench http: --scripted " + number + ": small[1] is 7, not a string; each token of a script is its text",
-        run("bench", "http", "--scripted", number.toString()).err());
+        notText.err());
+    assertEquals(2, notText.exit(), "a field not of its shape: a value that cannot be used, as a key's is");
     Path maxTokens = Files.writeString(dir.resolve("max.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"max_tokens\": \"many\"}");
+    Result many = run("generate", "--case", maxTokens.toString());
     assertEquals("tandem generate: --case " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
-        run("generate", "--case", maxTokens.toString()).err());
+        many.err());
+    assertEquals(2, many.exit());
 
     Path misspelt = Files.writeString(dir.resolve("misspelt.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"promt\": \"x\"}");
     Result unknown = run("generate", "--case", misspelt.toString());
