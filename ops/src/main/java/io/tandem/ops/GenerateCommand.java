@@ -136,6 +136,9 @@ public final class GenerateCommand implements Callable<Integer> {
           .toCompletableFuture().get(24, TimeUnit.HOURS);
       out.println();
       if (end instanceof SessionEvent.Failed f) {
+        // The prompt's length is the command line's mistake (exit 2), as a 400 context_length_exceeded is the client's.
+        if (f.code() == io.tandem.protocol.FailureCode.CONTEXT_LENGTH_EXCEEDED)
+          throw new UsageError("--prompt: " + f.message().replaceFirst("^\\w+ worker failed: ", "") + "; give a shorter prompt");
         throw new IllegalStateException(f.message());
       }
       SessionEvent.Finished fin = (SessionEvent.Finished) end;

@@ -147,6 +147,19 @@ class CommandLineMistakesTest {
     assertEquals("tandem eval: Unknown option: '--limt'; did you mean --limit? (see tandem eval --help)", r.err());
   }
 
+  /**
+   * A prompt longer than the model's context is the command line's mistake: one line naming its
+   * tokens and the context (exit 2), as HTTP's 400 context_length_exceeded is the client's, without
+   * the session's failure logged as a warning beside it.
+   */
+  @Test
+  void aPromptPastTheContextIsOneLineSayingSo() {
+    Result r = run("generate", "--quiet", "--prompt", "Compute 40 + 85. ".repeat(200));
+    assertEquals(2, r.exit(), r.err());
+    assertTrue(r.err().matches("tandem generate: --prompt: the prompt has \\d+ tokens, and small's context is 1024 tokens: a"
+        + " prompt may have at most 1023, for room to generate; give a shorter prompt"), r.err());
+  }
+
   @Test
   void aGpuThisMachineDoesNotHaveIsRefusedBeforeLoading() {
     Result r = run("generate", "--prompt", "Compute 1 + 2.", "--device", "gpu99");

@@ -78,7 +78,8 @@ final class StepSync {
         int[] promptIds = model.render(g.prompt());
         if (promptIds.length >= model.contextLength()) {
           g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has "
-              + promptIds.length + " tokens but " + model.name() + " takes at most " + model.contextLength()));
+              + promptIds.length + " tokens, and " + model.name() + "'s context is " + model.contextLength()
+              + " tokens: a prompt may have at most " + (model.contextLength() - 1) + ", for room to generate"));
           return null;
         }
         view = new SessionView(g.sessionId(), startSequence(promptIds, g, scheduler, model, metrics), promptIds);

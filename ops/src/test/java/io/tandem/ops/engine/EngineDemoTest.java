@@ -141,9 +141,11 @@ class EngineDemoTest {
       // What the large engine node's own worker prefilled, over all the requests it served.
       long prefilled = 0;
       long reused = 0;
+      long evicted = 0;
       for (WorkerProtocol.WorkerStats st : stats(largeEngine.node, Role.large)) {
         prefilled += st.unseenTokens();
         reused += st.prefixCacheTokens();
+        evicted += st.cacheEvictions();
       }
       // Within 1%: which prefixes the engine's cache holds when a takeover arrives depends on when the
       // session's previous request released its sequence, so a few tokens more or less may be prefilled
@@ -151,7 +153,7 @@ class EngineDemoTest {
       // session again would be several times as many.
       assertTrue(prefilled <= inProcess.largeUnseenTokens() * 1.01, "the large engine prefilled about what the "
           + "in-process large worker did, which prefills only the tokens it has not seen: " + prefilled + " vs "
-          + inProcess.largeUnseenTokens());
+          + inProcess.largeUnseenTokens() + " (caches the engine's worker evicted: " + evicted + ")");
       assertTrue(reused > prefilled, "each takeover carried the whole session as a new request, and the engine's "
           + "prefix cache held most of it: " + reused + " tokens reused, " + prefilled + " prefilled");
     }

@@ -679,7 +679,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> fail(FailureCode code, String message) {
-    getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
+    // A prompt past the context is the client's mistake, which its answer names: not the server's warning.
+    if (code == FailureCode.CONTEXT_LENGTH_EXCEEDED) getContext().getLog().debug("session {} failed: {}", request.sessionId(), message);
+    else getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
     return failed(code, message);
   }
 
