@@ -74,6 +74,10 @@ final class ScriptedCase {
             + String.join(", ", FIELDS) + ")");
     }
     for (Role r : Role.values()) c.tokens(r);
+    JsonNode config = root.get("config");
+    if (config != null && !config.isObject())
+      throw c.refusal("\"config\" is " + show(config) + "; give the speculative config as a mapping of keys to values, like"
+          + " {\"max_target_tokens\": 20}, or leave it out");
     JsonNode prompt = root.get("prompt");
     if (prompt != null && !prompt.isTextual())
       throw c.refusal("\"prompt\" is " + show(prompt) + "; give the prompt as a string, or leave it out");

@@ -1031,6 +1031,11 @@ class CommandLineMistakesTest {
     assertEquals("tandem generate: --case " + maxTokens + ": \"max_tokens\" is \"many\"; give a whole number of at least 1, or leave it out",
         many.err());
     assertEquals(2, many.exit());
+    Path listConfig = Files.writeString(dir.resolve("list-config.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"config\": [1]}");
+    Result list = run("generate", "--case", listConfig.toString());
+    assertEquals("tandem generate: --case " + listConfig + ": \"config\" is [1]; give the speculative config as a mapping of"
+        + " keys to values, like {\"max_target_tokens\": 20}, or leave it out", list.err());
+    assertEquals(2, list.exit());
 
     Path misspelt = Files.writeString(dir.resolve("misspelt.json"), "{\"small\": [\"a\"], \"large\": [\"b\"], \"promt\": \"x\"}");
     Result unknown = run("generate", "--case", misspelt.toString());

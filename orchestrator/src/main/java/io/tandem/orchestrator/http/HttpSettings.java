@@ -69,7 +69,7 @@ public record HttpSettings(
     ConfigSection.positive("tandem.http.count-timeout", countTimeout);
     ConfigSection.positive("tandem.http.worker-figures-timeout", workerFiguresTimeout);
     ConfigSection.positive("tandem.http.body-read-timeout", bodyReadTimeout);
-    ConfigSection.positive("tandem.http.keep-alive-timeout", keepAliveTimeout);
+    ConfigSection.positiveOrInfinite("tandem.http.keep-alive-timeout", keepAliveTimeout);
     if (shutdownDeadline.isNegative() || shutdownGrace.isNegative())
       throw new IllegalArgumentException("tandem.http.shutdown-deadline and tandem.http.shutdown-grace must not be negative, got "
           + shutdownDeadline.toMillis() + " ms and " + shutdownGrace.toMillis() + " ms");

@@ -292,6 +292,17 @@ public final class ConfigSection {
   }
 
   /**
+   * {@code value} of {@code key}, read by {@link #durationOrInfinite}, when it is positive (or {@link #INFINITE}).
+   *
+   * @throws InvalidConfigException {@code KEY must be a positive duration or infinite, got MILLIS ms}
+   */
+  public static java.time.Duration positiveOrInfinite(String key, java.time.Duration value) {
+    if (value.isZero() || value.isNegative())
+      throw InvalidConfigException.setting(key, key + " must be a positive duration or infinite, got " + value.toMillis() + " ms", null);
+    return value;
+  }
+
+  /**
    * {@code value} of {@code key} when it is zero or more.
    *
    * @param zero what 0s means for the key ({@code never}), as the message says it
