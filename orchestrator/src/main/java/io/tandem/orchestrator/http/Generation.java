@@ -70,6 +70,8 @@ final class Generation {
   Trace trace;
   boolean degraded;
   int promptTokens;
+  /** Of {@link #promptTokens}, those read from a worker's prefix cache, known at the session's end. */
+  private int cachedTokens;
   SessionEvent.Failed failed;
 
   /**
@@ -117,6 +119,7 @@ final class Generation {
       if (e instanceof SessionEvent.Finished f) {
         trace = f.trace();
         degraded = f.degraded();
+        cachedTokens = Math.min(f.usage().cachedTokens(), promptTokens);
       } else if (e instanceof SessionEvent.Failed f) {
         trace = f.partial();
       } else {
@@ -257,6 +260,7 @@ final class Generation {
   private void onFinished(SessionEvent.Finished f, List<Out> out) {
     trace = f.trace();
     degraded = f.degraded();
+    cachedTokens = Math.min(f.usage().cachedTokens(), promptTokens);
     Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author();
     SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();
     visible(lastAuthor, lastReason, 0, seen.length(), out);
@@ -309,10 +313,11 @@ final class Generation {
 
   /**
    * The prompt as counted, and the output tokens the client received: all of the session's output,
-   * the part of a step cut off by a time-out included, or the tokens through a stop string.
+   * the part of a step cut off by a time-out included, or the tokens through a stop string; of the
+   * prompt's, those a worker's prefix cache held.
    */
   OpenAi.Usage usage() {
-    return OpenAi.Usage.of(promptTokens, tokens);
+    return OpenAi.Usage.of(promptTokens, tokens, cachedTokens);
   }
 
   /** Tandem's own account: who wrote what, the counters of the trace, and whether it degraded. */

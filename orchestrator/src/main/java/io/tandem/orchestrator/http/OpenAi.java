@@ -23,11 +23,17 @@ final class OpenAi {
 
   record ModelList(String object, List<Model> data) {}
 
-  record Usage(int promptTokens, int completionTokens, int totalTokens) {
-    static Usage of(int prompt, int completion) {
-      return new Usage(prompt, completion, prompt + completion);
+  /**
+   * {@code usage}, with OpenAI's {@code prompt_tokens_details.cached_tokens} (vLLM sends it with
+   * {@code --enable-prompt-tokens-details}): the prompt tokens read from a prefix cache.
+   */
+  record Usage(int promptTokens, int completionTokens, int totalTokens, PromptTokensDetails promptTokensDetails) {
+    static Usage of(int prompt, int completion, int cached) {
+      return new Usage(prompt, completion, prompt + completion, new PromptTokensDetails(cached));
     }
   }
+
+  record PromptTokensDetails(int cachedTokens) {}
 
   /** A chat message as the server writes it; {@code reasoning_content} only when there was reasoning. */
   record Message(

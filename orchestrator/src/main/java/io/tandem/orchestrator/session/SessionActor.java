@@ -173,6 +173,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private ActorRef<WorkerProtocol.Command> inFlightTo;
   private int resyncs;
   private int promptTokens;
+  /** Of {@link #promptTokens}, those the worker that counted them found in its prefix cache. */
+  private int cachedPromptTokens;
   private boolean degraded;
   private Set<Address> unreachable = Set.of();
   /** Whether the session has said that it waits for an unreachable node, having no other worker. */
@@ -403,7 +405,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onDone(WorkerProtocol.Done d) {
     Role role = current.role();
     sync.tokenizerKey(role, d.tokenizerKey());
-    if (d.promptTokens() > 0 && (promptTokens == 0 || role == Role.small)) promptTokens = d.promptTokens();
+    if (d.promptTokens() > 0 && (promptTokens == 0 || role == Role.small)) {
+      promptTokens = d.promptTokens();
+      // What the worker did not prefill of the prompt it started from: its prefix cache's (or its engine's) hit.
+      cachedPromptTokens = Math.max(0, d.promptTokens() - d.prefillTokens());
+    }
     int base = current.basePosition();
     StepResult result = failover.result(d);
     sync.done(role, plan.committed().subList(0, base), result.injected(), result.generated());
@@ -674,7 +680,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (reason != null) trace = new Trace(trace.text(), reason, trace.spans(), trace.counters());
     failover.release(request.sessionId());
     client.tell(new SessionEvent.Finished(trace,
-        new SessionEvent.Usage(promptTokens, plan.committed().size()), degraded));
+        new SessionEvent.Usage(promptTokens, plan.committed().size(), cachedPromptTokens), degraded));
     return Behaviors.stopped();
   }
 

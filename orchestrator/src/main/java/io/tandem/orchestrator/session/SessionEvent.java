@@ -33,8 +33,12 @@ public sealed interface SessionEvent extends CborSerializable {
     }
   }
 
-  /** Token counts as the OpenAI API reports them. */
-  record Usage(int promptTokens, int completionTokens) implements CborSerializable {
+  /**
+   * Token counts as the OpenAI API reports them: {@code cachedTokens} of the prompt's were read from
+   * a worker's prefix cache rather than prefilled by the model that read the prompt first (the small
+   * model in speculative mode), OpenAI's {@code usage.prompt_tokens_details.cached_tokens}.
+   */
+  record Usage(int promptTokens, int completionTokens, int cachedTokens) implements CborSerializable {
     public int totalTokens() {
       return promptTokens + completionTokens;
     }

@@ -1,0 +1,56 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.text.ChatTemplate;
+import java.net.http.HttpResponse;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@code usage.prompt_tokens_details.cached_tokens}, as OpenAI reports it (and vLLM with {@code
+ * --enable-prompt-tokens-details}): the prompt tokens a worker's prefix cache held, so not
+ * prefilled. A prompt sent again is read from the cache but for the token fed for its logits.
+ */
+class CachedPromptTokensTest {
+  static final String KEY = "sk-cached";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Chat rendered one token per character, so that a prompt has many tokens. */
+  @RegisterExtension
+  static final TestServer server = TestServer.start("tandem.http.api-keys = [{key = \"" + KEY + "\", tenant = acme}]\n",
+      new ChatTemplate("{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>", Map.of()));
+
+  private static JsonNode usage(String body) throws Exception {
+    HttpResponse<String> r = server.post("/v1/chat/completions", body, KEY);
+    assertEquals(200, r.statusCode(), r.body());
+    return JSON.readTree(r.body()).get("usage");
+  }
+
+  @Test
+  void aPromptSentAgainReportsItsCachedTokens() throws Exception {
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"a prompt no other test of this server sends\"}],"
+        + "\"max_tokens\":3,\"temperature\":0}";
+    JsonNode first = usage(body);
+    int prompt = first.get("prompt_tokens").asInt();
+    assertTrue(prompt > 1, first.toString());
+    assertEquals(0, first.at("/prompt_tokens_details/cached_tokens").asInt(-1), "nothing cached yet: " + first);
+
+    JsonNode again = usage(body);
+    assertEquals(prompt - 1, again.at("/prompt_tokens_details/cached_tokens").asInt(-1),
+        "all but the last prompt token, whose logits the first pass needs: " + again);
+
+    String streamed = body.substring(0, body.length() - 1) + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+    HttpResponse<String> stream = server.post("/v1/chat/completions", streamed, KEY);
+    assertEquals(200, stream.statusCode(), stream.body());
+    JsonNode last = null;
+    for (String line : stream.body().split("\n"))
+      if (line.startsWith("data: {") && line.contains("\"usage\":{")) last = JSON.readTree(line.substring(6));
+    assertTrue(last != null, stream.body());
+    assertEquals(prompt - 1, last.at("/usage/prompt_tokens_details/cached_tokens").asInt(-1), "the stream's usage chunk too");
+  }
+}
