@@ -127,11 +127,12 @@ public final class GenerateCommand implements Callable<Integer> {
         && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name())))
       System.err.println(offTaskWarning(needed));
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
-    SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
-        maxTokens, speculative, mode, true);
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     long t0 = System.nanoTime();
     try (TandemNode node = TandemNode.start("tandem-generate", config, roles, true)) {
+      int maxNewTokens = withinContext(node, p, needed, config);
+      SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
+          maxNewTokens, speculative, mode, true);
       SessionEvent end = SessionRunner.run(node.system(), node.sessions(), request, d -> out.print(d.text()))
           .toCompletableFuture().get(24, TimeUnit.HOURS);
       out.println();
@@ -174,6 +175,47 @@ public final class GenerateCommand implements Callable<Integer> {
     return "tandem generate: " + (pair ? "the demo pair answers" : "the demo " + roles.get(0) + " model answers")
         + " only sums of six two-digit numbers, such as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning"
         + " for this prompt, or give " + (pair ? "other models with --small and --large" : "another model with --" + roles.get(0));
+  }
+
+  /**
+   * The tokens to generate: {@code --max-tokens} when the prompt and it fit the smallest context of
+   * the {@code needed} roles' models, as a request's {@code max_tokens} must on the HTTP API (vLLM's
+   * rule); without the flag, its default capped to what fits, as the API's default is. The prompt is
+   * counted by the first role's worker, as the API counts it; where no worker answers within {@code
+   * tandem.session.worker-wait}, the session says so itself and the flag is left as it is.
+   *
+   * @throws UsageError a prompt or {@code --max-tokens} past the context, in vLLM's numbers
+   */
+  private int withinContext(TandemNode node, Prompt p, List<Role> needed, Config config) throws Exception {
+    java.time.Duration wait = config.getDuration("tandem.session.worker-wait");
+    int promptTokens = -1;
+    int context = Integer.MAX_VALUE;
+    for (Role role : needed) {
+      io.tandem.orchestrator.session.WorkerDirectory.Workers offered = akka.actor.typed.javadsl.AskPattern.<
+              io.tandem.orchestrator.session.Sessions.Command, io.tandem.orchestrator.session.WorkerDirectory.Workers>ask(
+              node.sessions(), reply -> new io.tandem.orchestrator.session.Sessions.FindWorkers(role, reply), wait,
+              node.system().scheduler())
+          .toCompletableFuture().exceptionally(t -> null).get();
+      if (offered == null || offered.workers().isEmpty()) return maxTokens;
+      io.tandem.protocol.worker.WorkerProtocol.TokenCount count = akka.actor.typed.javadsl.AskPattern.<
+              io.tandem.protocol.worker.WorkerProtocol.Command, io.tandem.protocol.worker.WorkerProtocol.TokenCount>ask(
+              offered.workers().iterator().next(),
+              reply -> new io.tandem.protocol.worker.WorkerProtocol.CountTokens(p, null, null, reply, 0), wait,
+              node.system().scheduler())
+          .toCompletableFuture().exceptionally(t -> null).get();
+      if (count == null || count.problem() != null) return maxTokens; // the session's own step names the problem
+      if (promptTokens < 0) promptTokens = count.tokens();
+      if (count.contextLength() > 0) context = Math.min(context, count.contextLength());
+    }
+    if (context == Integer.MAX_VALUE) return maxTokens;
+    if (promptTokens >= context)
+      throw new UsageError("--prompt: the prompt has " + promptTokens + " tokens, and the model's context is " + context
+          + " tokens: a prompt may have at most " + (context - 1) + ", for room to generate; give a shorter prompt");
+    if ((long) promptTokens + maxTokens <= context) return maxTokens;
+    if (!hasExplicitMaxTokens()) return context - promptTokens;
+    throw new UsageError("--max-tokens " + maxTokens + ": the model's context is " + context + " tokens, and the prompt has "
+        + promptTokens + ", so at most " + (context - promptTokens) + " can be generated; give --max-tokens "
+        + (context - promptTokens) + " or less (or leave it out: it defaults to what fits)");
   }
 
   private boolean hasExplicitMaxTokens() {

@@ -156,8 +156,15 @@ class CommandLineMistakesTest {
   void aPromptPastTheContextIsOneLineSayingSo() {
     Result r = run("generate", "--quiet", "--prompt", "Compute 40 + 85. ".repeat(200));
     assertEquals(2, r.exit(), r.err());
-    assertTrue(r.err().matches("tandem generate: --prompt: the prompt has \\d+ tokens, and small's context is 1024 tokens: a"
-        + " prompt may have at most 1023, for room to generate; give a shorter prompt"), r.err());
+    assertTrue(r.err().matches("tandem generate: --prompt: the prompt has \\d+ tokens, and the model's context is 1024 tokens:"
+        + " a prompt may have at most 1023, for room to generate; give a shorter prompt"), r.err());
+
+    // As the HTTP API refuses max_tokens past the context (vLLM's rule); its default is capped to what fits.
+    Result past = run("generate", "--quiet", "--mode", "small", "--max-tokens", "5000", "--prompt",
+        "Compute 40 + 85 + 79 + 26 + 57 + 87.");
+    assertEquals(2, past.exit(), past.err());
+    assertEquals("tandem generate: --max-tokens 5000: the model's context is 1024 tokens, and the prompt has 21, so at most"
+        + " 1003 can be generated; give --max-tokens 1003 or less (or leave it out: it defaults to what fits)", past.err());
   }
 
   @Test
