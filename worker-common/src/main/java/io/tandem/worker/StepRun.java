@@ -82,8 +82,10 @@ final class StepRun implements Scheduler.Running {
     generated.add(token);
     text.append(t);
     if (request.stream()) {
-      request.replyTo().tell(new Partial(request.requestId(), injectedStreamed ? List.of() : ready.injected(),
-          List.of(token), model.tokenizer().key()));
+      request.replyTo().tell(injectedStreamed
+          ? new Partial(request.requestId(), List.of(), List.of(token), model.tokenizer().key())
+          : new Partial(request.requestId(), ready.injected(), List.of(token), model.tokenizer().key(), ready.promptTokens(),
+              prefillTokens));
       injectedStreamed = true;
     }
     if (model.eosTokenIds().contains(id)) {
@@ -97,7 +99,8 @@ final class StepRun implements Scheduler.Running {
   /** Sends the {@link Done} (after the injected tokens, when streaming and none was generated). */
   void finish() {
     if (request.stream() && !injectedStreamed && !ready.injected().isEmpty()) {
-      request.replyTo().tell(new Partial(request.requestId(), ready.injected(), List.of(), model.tokenizer().key()));
+      request.replyTo().tell(new Partial(request.requestId(), ready.injected(), List.of(), model.tokenizer().key(),
+          ready.promptTokens(), prefillTokens));
     }
     long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
     metrics.unseenTokens += prefillTokens;

@@ -175,6 +175,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private int promptTokens;
   /** Of {@link #promptTokens}, those the worker that counted them found in its prefix cache. */
   private int cachedPromptTokens;
+  /** The role and request whose counts {@link #promptTokens} holds ({@link #promptRead}); null before any. */
+  private Role promptRole;
+  private long promptRequest = -1;
   private boolean degraded;
   private Set<Address> unreachable = Set.of();
   /** Whether the session has said that it waits for an unreachable node, having no other worker. */
@@ -394,7 +397,25 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return this;
   }
 
+  /**
+   * The prompt's length as the worker of {@code role} read it in request {@code requestId}, a step
+   * that started over ({@code promptTokens} > 0), and of it what the worker did not prefill: its
+   * prefix cache's (or its engine's) hit. The first such step's counts, the small worker's in
+   * speculative mode (it reads the prompt first); that step's {@code Done} updates what its first
+   * {@code Partial} said (an engine's own count of its cache comes at the end).
+   */
+  private void promptRead(Role role, long requestId, int promptTokens, int prefillTokens) {
+    if (promptTokens <= 0) return;
+    boolean first = promptRole == null || (role == Role.small && promptRole != Role.small);
+    if (!first && requestId != promptRequest) return;
+    this.promptTokens = promptTokens;
+    cachedPromptTokens = Math.max(0, promptTokens - prefillTokens);
+    promptRole = role;
+    promptRequest = requestId;
+  }
+
   private Behavior<Command> onPartial(WorkerProtocol.Partial p) {
+    promptRead(current.role(), p.requestId(), p.promptTokens(), p.prefillTokens());
     sync.tokenizerKey(current.role(), p.tokenizerKey());
     failover.streamed(p.injected(), p.generated());
     stream.emit(Author.injected, current.reason(), p.injected());
@@ -405,11 +426,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onDone(WorkerProtocol.Done d) {
     Role role = current.role();
     sync.tokenizerKey(role, d.tokenizerKey());
-    if (d.promptTokens() > 0 && (promptTokens == 0 || role == Role.small)) {
-      promptTokens = d.promptTokens();
-      // What the worker did not prefill of the prompt it started from: its prefix cache's (or its engine's) hit.
-      cachedPromptTokens = Math.max(0, d.promptTokens() - d.prefillTokens());
-    }
+    promptRead(role, d.requestId(), d.promptTokens(), d.prefillTokens());
     int base = current.basePosition();
     StepResult result = failover.result(d);
     sync.done(role, plan.committed().subList(0, base), result.injected(), result.generated());

@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.inference.text.ChatTemplate;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -52,5 +54,34 @@ class CachedPromptTokensTest {
       if (line.startsWith("data: {") && line.contains("\"usage\":{")) last = JSON.readTree(line.substring(6));
     assertTrue(last != null, stream.body());
     assertEquals(prompt - 1, last.at("/usage/prompt_tokens_details/cached_tokens").asInt(-1), "the stream's usage chunk too");
+  }
+
+  /**
+   * A stop string ends the session before the worker's step is done (a tester saw 0 in half of such
+   * answers): the step's first streamed tokens already say what of the prompt was cached.
+   */
+  @Test
+  void anAnswerAStopStringEndsReportsItsCachedTokens() throws Exception {
+    // Token ids (the scripted tokenizer's, one a character), reversed: a prompt that shares no prefix with the other test's.
+    HttpResponse<String> ids = server.post("/tokenize",
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"a prompt whose answer a stop string ends\"}]}", KEY);
+    assertEquals(200, ids.statusCode(), ids.body());
+    List<Integer> tokens = new ArrayList<>();
+    JSON.readTree(ids.body()).get("tokens").forEach(t -> tokens.add(0, t.asInt()));
+    String prompt = "\"prompt\":" + tokens;
+    HttpResponse<String> r = server.post("/v1/completions", "{" + prompt + ",\"max_tokens\":8}", KEY);
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode whole = JSON.readTree(r.body());
+    String text = whole.at("/choices/0/text").asText();
+    assertTrue(text.length() > 2, r.body());
+    int promptTokens = whole.at("/usage/prompt_tokens").asInt();
+    assertEquals(tokens.size(), promptTokens, r.body());
+    String stop = JSON.writeValueAsString(text.substring(1, 2));
+    for (int i = 0; i < 10; i++) {
+      HttpResponse<String> cut = server.post("/v1/completions", "{" + prompt + ",\"max_tokens\":8,\"stop\":[" + stop + "]}", KEY);
+      assertEquals(200, cut.statusCode(), cut.body());
+      JsonNode usage = JSON.readTree(cut.body()).get("usage");
+      assertEquals(promptTokens - 1, usage.at("/prompt_tokens_details/cached_tokens").asInt(-1), "answer " + i + ": " + cut.body());
+    }
   }
 }

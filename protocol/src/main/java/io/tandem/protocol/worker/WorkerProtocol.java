@@ -214,10 +214,18 @@ public final class WorkerProtocol {
 
   /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
-   * {@code tokenizerKey} (so that a session can hand them on if this worker is lost mid-step).
+   * {@code tokenizerKey} (so that a session can hand them on if this worker is lost mid-step). A
+   * step's first carries {@code promptTokens} and {@code prefillTokens} as its {@link Done} will
+   * (0 on the others), so that a session a stop string ends before that {@code Done} still knows
+   * what of its prompt came from a prefix cache.
    */
-  public record Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey)
-      implements Reply {}
+  public record Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey,
+      int promptTokens, int prefillTokens) implements Reply {
+    /** A partial that is not a step's first. */
+    public Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey) {
+      this(requestId, injected, generated, tokenizerKey, 0, 0);
+    }
+  }
 
   /**
    * The request is done: the tokens of the injected text (as this worker tokenized it) and the
