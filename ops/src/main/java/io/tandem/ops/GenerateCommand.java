@@ -145,8 +145,9 @@ public final class GenerateCommand implements Callable<Integer> {
       SessionEvent.Finished fin = (SessionEvent.Finished) end;
       if (trace != null) {
         ObjectNode json = TraceJson.toJson(fin.trace());
-        json.putObject("usage").put("prompt_tokens", fin.usage().promptTokens())
+        ObjectNode usage = json.putObject("usage").put("prompt_tokens", fin.usage().promptTokens())
             .put("completion_tokens", fin.usage().completionTokens());
+        if (fin.usage().cachedTokens() >= 0) usage.putObject("prompt_tokens_details").put("cached_tokens", fin.usage().cachedTokens());
         try {
           Files.writeString(trace, TraceJson.write(json));
         } catch (java.io.IOException e) {

@@ -245,6 +245,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       }
       if (ready == null) continue; // answered already (resync, failure)
       StepRun step = new StepRun(p, ready, model, metrics);
+      step.cachedAtStart = false;
       if (step.limit() == 0) {
         step.finish();
         continue;
@@ -374,6 +375,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // The engine's own count of what it prefilled, when it reports its prefix cache's hits.
     int promptTokens = seq.length() - f.step.generated.size();
     if (f.cachedTokens >= 0) f.step.prefillTokens = Math.max(0, promptTokens - f.cachedTokens);
+    f.step.engineCachedTokens = f.cachedTokens;
     long ttft = (f.firstTokenNanos == 0 ? now : f.firstTokenNanos) - f.sentNanos;
     metrics.recordEngineStep(f.step.prefillTokens, f.step.generated.size(), ttft, now - f.sentNanos);
     f.step.finish();

@@ -26,6 +26,14 @@ final class StepRun implements Scheduler.Running {
   private final StopStrings triggers;
   /** Tokens the request brought that this worker had not processed (the sync's unseen part). */
   int prefillTokens;
+  /**
+   * Whether {@link #prefillTokens} says, when the step starts, what of the prompt was cached: on a
+   * worker that runs the model, yes; in front of an engine, only the engine's answer says
+   * ({@link #engineCachedTokens}), after the last token.
+   */
+  boolean cachedAtStart = true;
+  /** In front of an engine: the prompt tokens the engine says it read from its cache; -1 while not known. */
+  int engineCachedTokens = -1;
   long computeNanos;
   boolean eos;
   /**
@@ -85,7 +93,7 @@ final class StepRun implements Scheduler.Running {
       request.replyTo().tell(injectedStreamed
           ? new Partial(request.requestId(), List.of(), List.of(token), model.tokenizer().key())
           : new Partial(request.requestId(), ready.injected(), List.of(token), model.tokenizer().key(), ready.promptTokens(),
-              prefillTokens));
+              cachedAtStart ? cachedTokens() : -1));
       injectedStreamed = true;
     }
     if (model.eosTokenIds().contains(id)) {
@@ -96,16 +104,23 @@ final class StepRun implements Scheduler.Running {
     return triggers != null && triggers.find(text, t.length()).isPresent();
   }
 
+  /** Of the prompt of a step that started over, the tokens read from a cache; -1 when not known. */
+  private int cachedTokens() {
+    if (ready.promptTokens() <= 0) return -1;
+    if (!cachedAtStart) return engineCachedTokens < 0 ? -1 : Math.min(engineCachedTokens, ready.promptTokens());
+    return Math.max(0, ready.promptTokens() - prefillTokens);
+  }
+
   /** Sends the {@link Done} (after the injected tokens, when streaming and none was generated). */
   void finish() {
     if (request.stream() && !injectedStreamed && !ready.injected().isEmpty()) {
       request.replyTo().tell(new Partial(request.requestId(), ready.injected(), List.of(), model.tokenizer().key(),
-          ready.promptTokens(), prefillTokens));
+          ready.promptTokens(), cachedTokens()));
     }
     long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
     metrics.unseenTokens += prefillTokens;
     metrics.requestsDone++;
     request.replyTo().tell(new Done(request.requestId(), model.tokenizer().key(), ready.injected(),
-        List.copyOf(generated), eos, ready.promptTokens(), prefillTokens, Math.max(0, queued), computeNanos));
+        List.copyOf(generated), eos, ready.promptTokens(), prefillTokens, Math.max(0, queued), computeNanos, cachedTokens()));
   }
 }

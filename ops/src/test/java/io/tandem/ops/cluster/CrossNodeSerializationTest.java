@@ -75,7 +75,7 @@ class CrossNodeSerializationTest {
     roundTrip(new WorkerProtocol.Generate("s1", "", 5, -1, Prompt.raw("raw text"), List.of(), limits,
         SamplingParams.PAPER, false, replies.getRef()));
     roundTrip(new WorkerProtocol.Partial(3, List.of(), tokens, "qwen"));
-    roundTrip(new WorkerProtocol.Done(3, "qwen", tokens, tokens, true, 12, 30, 1_000_000, 2_000_000));
+    roundTrip(new WorkerProtocol.Done(3, "qwen", tokens, tokens, true, 12, 30, 1_000_000, 2_000_000, 5));
     roundTrip(new WorkerProtocol.Resync(3, -1));
     roundTrip(new WorkerProtocol.Rejected(3, FailureCode.QUEUE_FULL, "queue full"));
     roundTrip(new WorkerProtocol.Failed(3, FailureCode.MODEL_ERROR, "boom"));

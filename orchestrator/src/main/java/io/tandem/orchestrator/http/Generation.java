@@ -70,8 +70,8 @@ final class Generation {
   Trace trace;
   boolean degraded;
   int promptTokens;
-  /** Of {@link #promptTokens}, those read from a worker's prefix cache, known at the session's end. */
-  private int cachedTokens;
+  /** Of {@link #promptTokens}, those read from a worker's prefix cache, known at the session's end; -1: not known. */
+  private int cachedTokens = -1;
   SessionEvent.Failed failed;
 
   /**

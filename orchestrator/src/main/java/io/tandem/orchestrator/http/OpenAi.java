@@ -25,11 +25,13 @@ final class OpenAi {
 
   /**
    * {@code usage}, with OpenAI's {@code prompt_tokens_details.cached_tokens} (vLLM sends it with
-   * {@code --enable-prompt-tokens-details}): the prompt tokens read from a prefix cache.
+   * {@code --enable-prompt-tokens-details}): the prompt tokens read from a prefix cache; {@code
+   * prompt_tokens_details} null where that is not known ({@code cached} < 0), as vLLM's is
+   * without the flag.
    */
   record Usage(int promptTokens, int completionTokens, int totalTokens, PromptTokensDetails promptTokensDetails) {
     static Usage of(int prompt, int completion, int cached) {
-      return new Usage(prompt, completion, prompt + completion, new PromptTokensDetails(cached));
+      return new Usage(prompt, completion, prompt + completion, cached < 0 ? null : new PromptTokensDetails(cached));
     }
   }
 

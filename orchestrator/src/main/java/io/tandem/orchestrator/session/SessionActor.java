@@ -173,8 +173,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private ActorRef<WorkerProtocol.Command> inFlightTo;
   private int resyncs;
   private int promptTokens;
-  /** Of {@link #promptTokens}, those the worker that counted them found in its prefix cache. */
-  private int cachedPromptTokens;
+  /** Of {@link #promptTokens}, those the worker that counted them found in its prefix cache; -1: not known. */
+  private int cachedPromptTokens = -1;
   /** The role and request whose counts {@link #promptTokens} holds ({@link #promptRead}); null before any. */
   private Role promptRole;
   private long promptRequest = -1;
@@ -399,23 +399,23 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   /**
    * The prompt's length as the worker of {@code role} read it in request {@code requestId}, a step
-   * that started over ({@code promptTokens} > 0), and of it what the worker did not prefill: its
-   * prefix cache's (or its engine's) hit. The first such step's counts, the small worker's in
-   * speculative mode (it reads the prompt first); that step's {@code Done} updates what its first
-   * {@code Partial} said (an engine's own count of its cache comes at the end).
+   * that started over ({@code promptTokens} > 0), and of it what the worker read from its prefix
+   * cache (or its engine from its own; -1: not known). The first such step's counts, the small
+   * worker's in speculative mode (it reads the prompt first); that step's {@code Done} updates what
+   * its first {@code Partial} said (an engine's count of its cache comes at the end).
    */
-  private void promptRead(Role role, long requestId, int promptTokens, int prefillTokens) {
+  private void promptRead(Role role, long requestId, int promptTokens, int cachedTokens) {
     if (promptTokens <= 0) return;
     boolean first = promptRole == null || (role == Role.small && promptRole != Role.small);
     if (!first && requestId != promptRequest) return;
     this.promptTokens = promptTokens;
-    cachedPromptTokens = Math.max(0, promptTokens - prefillTokens);
+    cachedPromptTokens = cachedTokens;
     promptRole = role;
     promptRequest = requestId;
   }
 
   private Behavior<Command> onPartial(WorkerProtocol.Partial p) {
-    promptRead(current.role(), p.requestId(), p.promptTokens(), p.prefillTokens());
+    promptRead(current.role(), p.requestId(), p.promptTokens(), p.cachedTokens());
     sync.tokenizerKey(current.role(), p.tokenizerKey());
     failover.streamed(p.injected(), p.generated());
     stream.emit(Author.injected, current.reason(), p.injected());
@@ -426,7 +426,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onDone(WorkerProtocol.Done d) {
     Role role = current.role();
     sync.tokenizerKey(role, d.tokenizerKey());
-    promptRead(role, d.requestId(), d.promptTokens(), d.prefillTokens());
+    promptRead(role, d.requestId(), d.promptTokens(), d.cachedTokens());
     int base = current.basePosition();
     StepResult result = failover.result(d);
     sync.done(role, plan.committed().subList(0, base), result.injected(), result.generated());

@@ -36,7 +36,8 @@ public sealed interface SessionEvent extends CborSerializable {
   /**
    * Token counts as the OpenAI API reports them: {@code cachedTokens} of the prompt's were read from
    * a worker's prefix cache rather than prefilled by the model that read the prompt first (the small
-   * model in speculative mode), OpenAI's {@code usage.prompt_tokens_details.cached_tokens}.
+   * model in speculative mode), OpenAI's {@code usage.prompt_tokens_details.cached_tokens}; -1 when
+   * not known (an engine that does not report it, or whose answer a stop string cut before its end).
    */
   record Usage(int promptTokens, int completionTokens, int cachedTokens) implements CborSerializable {
     public int totalTokens() {

@@ -53,6 +53,24 @@ class KeepAliveTimeoutTest {
   }
 
   /**
+   * A body whose Content-Length is over the limit is read before its 413, so that a client that
+   * sends it whole then reads the answer gets the 413, not a connection reset under its last bytes.
+   */
+  @Test
+  void aClientThatSendsABodyOverTheLimitWholeReadsIts413() throws Exception {
+    byte[] body = ("{\"model\":\"tandem\",\"x\":\"" + "a".repeat(3_000_000) + "\"}").getBytes(StandardCharsets.UTF_8);
+    try (Socket socket = connect()) {
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().write(body);
+      socket.getOutputStream().flush();
+      String all = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(all.startsWith("HTTP/1.1 413 "), all);
+      assertTrue(all.contains("tandem.http.max-body-size"), all);
+    }
+  }
+
+  /**
    * A 413 for a compressed body (refused by what it decodes to) closes its connection and says so:
    * without {@code Connection: close} a client reused it for its next request and got nothing back.
    */

@@ -178,7 +178,7 @@ class FailoverTest {
   /** The worker of {@code step} writes {@code text} and ends the sequence. */
   private static void done(WorkerProtocol.Generate step, String text) {
     step.replyTo().tell(new WorkerProtocol.Done(step.requestId(), "k", List.of(), List.of(new Token(1, text)), true,
-        3, 3, 0, 0));
+        3, 3, 0, 0, 0));
   }
 
   /** Answers {@code asked}: these workers are listed. */

@@ -80,7 +80,7 @@ class PrefillAheadTest {
         seen.add(g);
         if (!g.limits().prefillAhead()) break;
         if (answer == Answer.DONE)
-          g.replyTo().tell(new WorkerProtocol.Done(g.requestId(), null, List.of(), List.of(), false, 0, 0, 0, 0));
+          g.replyTo().tell(new WorkerProtocol.Done(g.requestId(), null, List.of(), List.of(), false, 0, 0, 0, 0, -1));
         else if (answer == Answer.REFUSED)
           g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.INVALID_REQUEST, "no prefills ahead here"));
         small.open.countDown();

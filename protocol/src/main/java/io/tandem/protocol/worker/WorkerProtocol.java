@@ -215,15 +215,15 @@ public final class WorkerProtocol {
   /**
    * Tokens as they are generated (only for requests with {@code stream}), in the vocabulary named
    * {@code tokenizerKey} (so that a session can hand them on if this worker is lost mid-step). A
-   * step's first carries {@code promptTokens} and {@code prefillTokens} as its {@link Done} will
-   * (0 on the others), so that a session a stop string ends before that {@code Done} still knows
-   * what of its prompt came from a prefix cache.
+   * step's first carries {@code promptTokens} and {@code cachedTokens} as its {@link Done} will
+   * where the worker knows them by then (0 and -1 on the others), so that a session a stop string
+   * ends before that {@code Done} still knows what of its prompt came from a prefix cache.
    */
   public record Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey,
-      int promptTokens, int prefillTokens) implements Reply {
-    /** A partial that is not a step's first. */
+      int promptTokens, int cachedTokens) implements Reply {
+    /** A partial that is not a step's first, or says nothing of the prompt. */
     public Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey) {
-      this(requestId, injected, generated, tokenizerKey, 0, 0);
+      this(requestId, injected, generated, tokenizerKey, 0, -1);
     }
   }
 
@@ -236,6 +236,8 @@ public final class WorkerProtocol {
    * @param prefillTokens tokens the worker had not processed when the request joined the batch
    * @param queueNanos time from arrival to done not spent in forward passes, in nanoseconds
    * @param computeNanos time of the forward passes the request was part of, in nanoseconds
+   * @param cachedTokens of {@code promptTokens}, those read from the worker's prefix cache (an
+   *     engine's, as the engine reports them), -1 when not known (an engine that does not say)
    */
   public record Done(
       long requestId,
@@ -246,7 +248,8 @@ public final class WorkerProtocol {
       int promptTokens,
       int prefillTokens,
       long queueNanos,
-      long computeNanos)
+      long computeNanos,
+      int cachedTokens)
       implements Reply {}
 
   /** The worker does not hold position P; it holds {@code havePosition} (-1: nothing). */
