@@ -264,7 +264,9 @@ final class ApiRoutes extends AllDirectives {
   private Route body(HttpRequest request, java.util.function.Function<HttpEntity.Strict, Route> inner) {
     requireJson(request);
     long declared = request.entity().getContentLengthOption().orElse(0);
-    if (declared > settings.maxBodyBytes() && declared <= DRAINED_BEFORE_413) {
+    // A client that waits for 100 Continue has sent nothing yet: its 413 comes at once (RFC 9110, section 10.1.1).
+    boolean waitsToSend = request.getHeader("Expect").map(h -> h.value().strip().equalsIgnoreCase("100-continue")).orElse(false);
+    if (declared > settings.maxBodyBytes() && declared <= DRAINED_BEFORE_413 && !waitsToSend) {
       // Read and dropped first (within body-read-timeout), as nginx's lingering close does: a connection
       // closed with the body still arriving is reset, and the client, still sending, lost the 413
       // (HostileRequestsTest's "header parser received no bytes" after its 200 KB body, in CI).

@@ -70,6 +70,18 @@ class KeepAliveTimeoutTest {
     }
   }
 
+  /** A client that waits for 100 Continue before sending a body over the limit gets its 413 at once, never a 100. */
+  @Test
+  void aClientWaitingFor100ContinueGetsIts413WithoutSendingTheBody() throws Exception {
+    try (Socket socket = connect()) {
+      socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Expect: 100-continue\r\nContent-Length: 3000000\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      socket.getOutputStream().flush();
+      String all = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(all.startsWith("HTTP/1.1 413 "), all);
+    }
+  }
+
   /**
    * A 413 for a compressed body (refused by what it decodes to) closes its connection and says so:
    * without {@code Connection: close} a client reused it for its next request and got nothing back.
