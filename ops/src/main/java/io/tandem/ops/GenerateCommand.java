@@ -1,5 +1,6 @@
 package io.tandem.ops;
 
+import akka.actor.typed.javadsl.AskPattern;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -8,13 +9,17 @@ import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.orchestrator.session.SessionRunner;
+import io.tandem.orchestrator.session.Sessions;
+import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.ChatMessage;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.PaperConfigLoader;
 import io.tandem.protocol.config.SpeculativeConfig;
 import io.tandem.protocol.text.Plural;
+import io.tandem.protocol.worker.WorkerProtocol;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -138,7 +143,7 @@ public final class GenerateCommand implements Callable<Integer> {
       out.println();
       if (end instanceof SessionEvent.Failed f) {
         // The prompt's length is the command line's mistake (exit 2), as a 400 context_length_exceeded is the client's.
-        if (f.code() == io.tandem.protocol.FailureCode.CONTEXT_LENGTH_EXCEEDED)
+        if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED)
           throw new UsageError("--prompt: " + f.message().replaceFirst("^\\w+ worker failed: ", "") + "; give a shorter prompt");
         throw new IllegalStateException(f.message());
       }
@@ -192,16 +197,12 @@ public final class GenerateCommand implements Callable<Integer> {
     int promptTokens = -1;
     int context = Integer.MAX_VALUE;
     for (Role role : needed) {
-      io.tandem.orchestrator.session.WorkerDirectory.Workers offered = akka.actor.typed.javadsl.AskPattern.<
-              io.tandem.orchestrator.session.Sessions.Command, io.tandem.orchestrator.session.WorkerDirectory.Workers>ask(
-              node.sessions(), reply -> new io.tandem.orchestrator.session.Sessions.FindWorkers(role, reply), wait,
-              node.system().scheduler())
+      WorkerDirectory.Workers offered = AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(node.sessions(),
+              reply -> new Sessions.FindWorkers(role, reply), wait, node.system().scheduler())
           .toCompletableFuture().exceptionally(t -> null).get();
       if (offered == null || offered.workers().isEmpty()) return maxTokens;
-      io.tandem.protocol.worker.WorkerProtocol.TokenCount count = akka.actor.typed.javadsl.AskPattern.<
-              io.tandem.protocol.worker.WorkerProtocol.Command, io.tandem.protocol.worker.WorkerProtocol.TokenCount>ask(
-              offered.workers().iterator().next(),
-              reply -> new io.tandem.protocol.worker.WorkerProtocol.CountTokens(p, null, null, reply, 0), wait,
+      WorkerProtocol.TokenCount count = AskPattern.<WorkerProtocol.Command, WorkerProtocol.TokenCount>ask(
+              offered.workers().iterator().next(), reply -> new WorkerProtocol.CountTokens(p, null, null, reply, 0), wait,
               node.system().scheduler())
           .toCompletableFuture().exceptionally(t -> null).get();
       if (count == null || count.problem() != null) return maxTokens; // the session's own step names the problem

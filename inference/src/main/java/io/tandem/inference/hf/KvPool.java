@@ -143,7 +143,7 @@ final class KvPool implements AutoCloseable {
    * cache without one yet (new, or dropped by preemption).
    */
   boolean growthCopiesMuch() {
-    return taken() + unplaced >= rows && bytes() >= COSTLY_GROWTH_BYTES;
+    return growsFor(unplaced + 1, 0) && bytes() >= COSTLY_GROWTH_BYTES;
   }
 
   /** A cache without a row was opened ({@code +1}: new or dropped), took one or closed ({@code -1}). */
