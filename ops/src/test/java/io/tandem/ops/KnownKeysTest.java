@@ -138,6 +138,7 @@ class KnownKeysTest {
         tandem.worker-dispatcher.throughput = 1
         tandem.home = "/opt/tandem"
         tandem.per-op-decode = true
+        tandem.onednn = false
         tandem.speculative.help-think-word = "Hmm"
         tandem.cluster.seed-nodes = ["127.0.0.1:25520"]
         """)));

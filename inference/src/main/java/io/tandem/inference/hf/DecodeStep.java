@@ -15,8 +15,8 @@ import java.util.List;
  * in the {@link KvPool} with one indexed write, the caches read as a view of it, fused attention), the final norm and the lm_head. Through DJL's JNI the
  * same step is about 40 calls per layer, each with its Java array bookkeeping; for the demo's
  * 4-layer large model that overhead was most of a step (2.2 ms for one sequence, of which the
- * arithmetic is a few hundred microseconds). For plain matrices (float32, or float16 on a GPU) and
- * FBGEMM's packed float16 ones alike. A batch's prefills run in a call of their own
+ * arithmetic is a few hundred microseconds). For plain matrices (float32, or float16 on a GPU),
+ * FBGEMM's packed float16 ones and oneDNN's packed float32 ones alike. A batch's prefills run in a call of their own
  * ({@link #prefillLogits}, before the decodes' call: {@link DecoderModel#forward(List, List,
  * boolean[])}); a probe, and logits at every position, keep the per-op path.
  *
@@ -139,7 +139,7 @@ final class DecodeStep implements AutoCloseable {
         return x + LINEAR(gate * torch.sigmoid(gate) * gate_up[:, inter:], lin[4 * l + 3])
       """;
 
-  /** Float32 (or, on a GPU, float16) matrices multiplied by {@code aten::linear}. */
+  /** Plain matrices multiplied by {@code aten::linear}: on a GPU, or with {@code -Dtandem.onednn=false}. */
   private static final class Dense {
     static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStep", (LAYER + STEP + PREFILL)
         .replace("KIND", "DecodeStep").replace("LIN]", "Tensor]").replace("LINEAR", "torch.linear")
@@ -153,7 +153,31 @@ final class DecodeStep implements AutoCloseable {
         .replace("LINEAR", "ops.quantized.linear_dynamic_fp16").replace("QKV", "ops.quantized.linear_dynamic_fp16(h, lin[4 * l])"));
   }
 
-  private final boolean packed;
+  /**
+   * Float32 matrices laid out for oneDNN ({@link OneDnn}, {@link LinearWeight.PackedFloat32}): each
+   * element of the list is a pair, the plain weight (or an empty tensor where only the packed one
+   * is kept) and the packed one (or an empty tensor: a {@link LinearWeight.Dense} matrix, whose
+   * layout {@link OneDnn#verify} refused); batches under {@code FEW} rows multiply by the plain one
+   * where there is one, as {@link LinearWeight.PackedFloat32#apply} does.
+   */
+  private static final class OneDnnPacked {
+    static final String LINEARS = """
+        def lin(self: __torch__.DecodeStepOneDnn, x: Tensor, w: Tuple[Tensor, Tensor]) -> Tensor:
+          if w[1].numel() == 0 or x.size(0) < FEW and w[0].numel() > 0:
+            return torch.linear(x, w[0])
+          return ops.mkldnn._linear_pointwise(x, w[1], None, "none", annotate(List[Optional[number]], []), "")
+        def lin_bias(self: __torch__.DecodeStepOneDnn, x: Tensor, w: Tuple[Tensor, Tensor], b: Tensor) -> Tensor:
+          if w[1].numel() == 0 or x.size(0) < FEW and w[0].numel() > 0:
+            return torch.linear(x, w[0], b)
+          return ops.mkldnn._linear_pointwise(x, w[1], b, "none", annotate(List[Optional[number]], []), "")
+        """.replace("FEW", String.valueOf(LinearWeight.PackedFloat32.FEW_ROWS));
+    static final PtSymbolBlock BLOCK = TorchScript.load("DecodeStepOneDnn", (LINEARS + LAYER + STEP + PREFILL)
+        .replace("KIND", "DecodeStepOneDnn").replace("LIN]", "Tuple[Tensor, Tensor]]").replace("LINEAR", "self.lin")
+        .replace("QKV", "(self.lin_bias(h, lin[4 * l], norms[4 * l + 3]) if qkv_bias else self.lin(h, lin[4 * l]))"));
+  }
+
+  /** The module whose methods this step calls: {@link Dense}, {@link Packed} or {@link OneDnnPacked}'s. */
+  private final PtSymbolBlock block;
   private final IValue norms;
   private final IValue linears;
   private final IValue embed;
@@ -162,9 +186,9 @@ final class DecodeStep implements AutoCloseable {
   /** The model's constants as both methods take them: heads, kv_heads, head_dim, inter, eps, qkv_bias, qk_norm. */
   private final IValue[] shape;
 
-  private DecodeStep(HfConfig config, boolean packed, IValue norms, IValue linears, IValue embed, IValue finalNorm,
+  private DecodeStep(HfConfig config, PtSymbolBlock block, IValue norms, IValue linears, IValue embed, IValue finalNorm,
       IValue rotateHalf, boolean qkvBias, boolean qkNorm) {
-    this.packed = packed;
+    this.block = block;
     this.norms = norms;
     this.linears = linears;
     this.embed = embed;
@@ -186,23 +210,39 @@ final class DecodeStep implements AutoCloseable {
     for (DecoderWeights.Layer l : w.layers()) matrices.addAll(List.of(l.qkvProj(), l.oProj(), l.gateUpProj(), l.downProj()));
     matrices.add(w.lmHead());
     boolean packed = matrices.get(0) instanceof LinearWeight.PackedFloat16;
+    boolean oneDnn = !packed && matrices.stream().anyMatch(m -> m instanceof LinearWeight.PackedFloat32);
     List<PtNDArray> dense = new ArrayList<>();
     List<IValue> packs = new ArrayList<>();
+    NDArray none = oneDnn ? rotateHalf.getManager().create(new float[0]) : null;
     for (int i = 0; i < matrices.size(); i++) {
       LinearWeight m = matrices.get(i);
+      boolean biasAllowed = i % 4 == 0 && i < matrices.size() - 1; // q/k/v's only
       if (m instanceof LinearWeight.PackedFloat16 p && packed) {
         packs.add(p.packed()); // the bias, if any, is packed with it
-      } else if (m instanceof LinearWeight.Dense d && !packed && (d.bias() == null || i % 4 == 0 && i < matrices.size() - 1)) {
+      } else if (m instanceof LinearWeight.PackedFloat32 p && oneDnn && (p.bias() == null || biasAllowed)) {
+        try (IValue plain = IValue.from((PtNDArray) (p.plain() != null ? p.plain() : none))) {
+          packs.add(IValue.tupleFrom(plain, p.packed()));
+        }
+      } else if (m instanceof LinearWeight.Dense d && oneDnn && (d.bias() == null || biasAllowed)) {
+        try (IValue plain = IValue.from((PtNDArray) d.weight());
+            IValue notPacked = IValue.from((PtNDArray) none)) {
+          packs.add(IValue.tupleFrom(plain, notPacked));
+        }
+      } else if (m instanceof LinearWeight.Dense d && !packed && !oneDnn && (d.bias() == null || biasAllowed)) {
         dense.add((PtNDArray) d.weight());
       } else {
+        if (oneDnn) packs.forEach(IValue::close); // the pairs made above
         return null;
       }
     }
-    boolean bias = !packed && w.layers().get(0).qkvProj() instanceof LinearWeight.Dense d && d.bias() != null;
+    NDArray firstBias = w.layers().get(0).qkvProj() instanceof LinearWeight.Dense d ? d.bias()
+        : w.layers().get(0).qkvProj() instanceof LinearWeight.PackedFloat32 p ? p.bias() : null;
+    boolean bias = !packed && firstBias != null;
     boolean norm = w.layers().get(0).qkNorm() != null;
     List<PtNDArray> norms = new ArrayList<>();
     for (DecoderWeights.Layer l : w.layers()) {
-      NDArray qkvBias = l.qkvProj() instanceof LinearWeight.Dense d ? d.bias() : null;
+      NDArray qkvBias = l.qkvProj() instanceof LinearWeight.Dense d ? d.bias()
+          : l.qkvProj() instanceof LinearWeight.PackedFloat32 p ? p.bias() : null;
       if (bias != (qkvBias != null) || norm != (l.qkNorm() != null)) return null;
       // An absent norm or bias is stood in for by the layer's input norm, never read (the flags say so).
       norms.add((PtNDArray) l.inputLayernorm());
@@ -210,8 +250,10 @@ final class DecodeStep implements AutoCloseable {
       norms.add((PtNDArray) l.postAttentionLayernorm());
       norms.add((PtNDArray) (bias ? qkvBias : l.inputLayernorm()));
     }
-    IValue linears = packed ? IValue.listFrom(packs.toArray(new IValue[0])) : IValue.listFrom(dense.toArray(new PtNDArray[0]));
-    return new DecodeStep(config, packed, IValue.listFrom(norms.toArray(new PtNDArray[0])),
+    IValue linears = packed || oneDnn ? IValue.listFrom(packs.toArray(new IValue[0])) : IValue.listFrom(dense.toArray(new PtNDArray[0]));
+    if (oneDnn) packs.forEach(IValue::close); // the list holds the pairs
+    PtSymbolBlock block = packed ? Packed.BLOCK : oneDnn ? OneDnnPacked.BLOCK : Dense.BLOCK;
+    return new DecodeStep(config, block, IValue.listFrom(norms.toArray(new PtNDArray[0])),
         linears, IValue.from((PtNDArray) w.embedTokens()), IValue.from((PtNDArray) w.norm()),
         IValue.from((PtNDArray) rotateHalf), bias, norm);
   }
@@ -250,7 +292,7 @@ final class DecodeStep implements AutoCloseable {
         IValue perm = IValue.from(permuted);
         IValue s = IValue.from((long) slots);
         IValue scale = IValue.from((double) scaling);
-        IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "step", id, embed, cos, sin, rotateHalf, m, norms, linears, c,
+        IValue out = IValueUtils.runMethod(block, "step", id, embed, cos, sin, rotateHalf, m, norms, linears, c,
             r, p, f, o, u, perm, s, shape[0], shape[1], shape[2], shape[3], shape[4], scale, shape[5], shape[6], finalNorm)) {
       return out.toTensor((PtNDManager) ids.getManager());
     }
@@ -282,7 +324,7 @@ final class DecodeStep implements AutoCloseable {
         IValue l = IValue.from((PtNDArray) last);
         IValue mv = IValue.from((double) maskValue);
         IValue scale = IValue.from((double) scaling);
-        IValue out = IValueUtils.runMethod(packed ? Packed.BLOCK : Dense.BLOCK, "prefill", id, embed, cos, sin, rotateHalf,
+        IValue out = IValueUtils.runMethod(block, "prefill", id, embed, cos, sin, rotateHalf,
             norms, linears, c, r, p, n, l, mv, shape[0], shape[1], shape[2], shape[3], shape[4], scale, shape[5], shape[6], finalNorm)) {
       return out.toTensor((PtNDManager) ids.getManager());
     }

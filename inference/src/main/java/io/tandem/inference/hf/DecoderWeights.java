@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
 import io.tandem.inference.hf.safetensors.SafetensorsReader;
 import io.tandem.inference.hf.safetensors.TensorInfo;
 import java.nio.ByteOrder;
@@ -53,8 +54,13 @@ public record DecoderWeights(
   public void close() {
     for (Layer l : layers)
       for (LinearWeight w : List.of(l.qkvProj(), l.oProj(), l.gateUpProj(), l.downProj()))
-        if (w instanceof LinearWeight.PackedFloat16 p) p.close();
-    if (lmHead instanceof LinearWeight.PackedFloat16 p) p.close();
+        close(w);
+    close(lmHead);
+  }
+
+  private static void close(LinearWeight w) {
+    if (w instanceof LinearWeight.PackedFloat16 p) p.close();
+    if (w instanceof LinearWeight.PackedFloat32 p) p.close();
   }
 
   /** Tensors bigger than this are filled in row blocks, since one Java buffer stops at 2 GiB. */
@@ -128,7 +134,8 @@ public record DecoderWeights(
     // Tied checkpoints (Qwen2.5 0.5B/1.5B) have no lm_head.weight: the embedding is the projection.
     LinearWeight lmHead =
         config.tieWordEmbeddings() && !reader.contains("lm_head.weight")
-            ? l.packed ? new LinearWeight.PackedFloat16(embed, null) : new LinearWeight.Dense(embed)
+            ? l.packed ? new LinearWeight.PackedFloat16(embed, null)
+                : l.oneDnn ? l.oneDnnOrDense(embed, null) : new LinearWeight.Dense(embed)
             : l.matrix(new long[] {config.vocabSize(), hidden}, null, "lm_head.weight");
     if (l.packed) {
       // The embedding is only looked up (a row per token, widened to float32), so float16 serves.
@@ -148,6 +155,8 @@ public record DecoderWeights(
     private final DataType dtype;
     private final NDManager cpu;
     private final boolean packed;
+    /** Float32 matrices on the CPU packed for oneDNN ({@link LinearWeight.PackedFloat32}). */
+    private final boolean oneDnn;
 
     Loader(HfConfig config, SafetensorsReader reader, NDManager manager, DataType dtype, boolean packed) {
       this.config = config;
@@ -155,17 +164,36 @@ public record DecoderWeights(
       this.manager = manager;
       this.dtype = dtype;
       this.packed = packed;
+      this.oneDnn = !packed && dtype == DataType.FLOAT32 && !manager.getDevice().isGpu() && OneDnn.enabled();
       this.cpu = manager.getDevice().isGpu() ? manager.newSubManager(Device.cpu()) : manager;
     }
 
-    /** {@link #load} as a matrix with its bias (or null): packed (both freed at once) or plain. */
+    /**
+     * {@link #load} as a matrix with its bias (or null): packed for FBGEMM (both freed at once),
+     * for oneDNN (the plain weight freed unless it is small), or plain.
+     */
     LinearWeight matrix(long[] shape, NDArray bias, String... names) {
       NDArray weight = load(shape, names);
+      if (oneDnn) {
+        LinearWeight w = oneDnnOrDense(weight, bias);
+        if (w instanceof LinearWeight.PackedFloat32 p && p.plain() == null) weight.close();
+        return w;
+      }
       if (!packed) return new LinearWeight.Dense(weight, bias);
       LinearWeight half = new LinearWeight.PackedFloat16(weight, bias);
       weight.close();
       if (bias != null) bias.close();
       return half;
+    }
+
+    /** The weight packed for oneDNN, or plain where oneDNN's products by it were wrong ({@link OneDnn#verify}). */
+    LinearWeight oneDnnOrDense(NDArray weight, NDArray bias) {
+      IValue packed = OneDnn.pack(weight);
+      if (!OneDnn.verify(weight, packed)) {
+        packed.close();
+        return new LinearWeight.Dense(weight, bias);
+      }
+      return new LinearWeight.PackedFloat32(weight, bias, packed);
     }
 
     float[] floats(String name, long length) {

@@ -26,11 +26,11 @@ public final class KnownKeys {
   /**
    * JVM system properties read with {@link System#getProperty}, not settings; they reach the
    * configuration only because Typesafe Config overlays every system property: the launcher's
-   * {@code tandem.home}, inference's {@code tandem.per-op-decode}, and ClusterCrashIT's
+   * {@code tandem.home}, inference's {@code tandem.per-op-decode} and {@code tandem.onednn}, and ClusterCrashIT's
    * {@code tandem.it.extra-kills} (Maven hands {@code -D} options to the test JVM, where other
    * tests run commands in-process).
    */
-  private static final Set<String> PROPERTIES = Set.of("tandem.home", "tandem.per-op-decode", "tandem.it.extra-kills");
+  private static final Set<String> PROPERTIES = Set.of("tandem.home", "tandem.per-op-decode", "tandem.onednn", "tandem.it.extra-kills");
 
   private KnownKeys() {}
 
