@@ -70,6 +70,36 @@ class KeepAliveTimeoutTest {
     }
   }
 
+  /**
+   * A chunked body over the limit is read to its end before its 413 too: refused mid-body, its
+   * connection was closed under the client, whose writes of the chunks still to send then failed
+   * (a broken pipe, or a reset) and which never read the answer.
+   */
+  @Test
+  void aClientThatSendsAChunkedBodyOverTheLimitWholeReadsIts413() throws Exception {
+    byte[] chunk = "a".repeat(64 * 1024).getBytes(StandardCharsets.US_ASCII);
+    try (Socket socket = connect()) {
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      byte[] head = "{\"model\":\"tandem\",\"x\":\"".getBytes(StandardCharsets.US_ASCII);
+      out.write((Integer.toHexString(head.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(head);
+      out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+      // 8 MiB in all: far more than the socket buffers hold, so writing it needs the server reading it.
+      for (int i = 0; i < 128; i++) {
+        out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(chunk);
+        out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+      }
+      out.write("3\r\n\"}\n\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String all = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(all.startsWith("HTTP/1.1 413 "), all);
+      assertTrue(all.contains("tandem.http.max-body-size"), all);
+    }
+  }
+
   /** A client that waits for 100 Continue before sending a body over the limit gets its 413 at once, never a 100. */
   @Test
   void aClientWaitingFor100ContinueGetsIts413WithoutSendingTheBody() throws Exception {
