@@ -3,6 +3,7 @@ package io.tandem.ops;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -51,7 +52,8 @@ class KnownKeysTest {
    * it documents must be one that some reference.conf or application.conf defines. (The README
    * also names request and response fields such as {@code tandem.max_target_tokens} and {@code
    * tandem.finish_reason}, snake_case as the API's are, where settings are kebab-case; and the
-   * request logger {@code tandem.http.requests}: none of them is a setting.)
+   * request logger {@code tandem.http.requests}, and JVM system properties such as {@code
+   * tandem.per-op-decode}: none of them is a setting.)
    */
   @Test
   void everySettingTheReadmeNamesIsAccepted() throws Exception {
@@ -61,7 +63,8 @@ class KnownKeysTest {
     Set<String> keys = new TreeSet<>();
     while (m.find()) {
       String key = m.group(1);
-      if (key.contains("_") || key.equals("tandem.http.requests")) continue;
+      // JVM system properties (-Dtandem.per-op-decode) are named too; a config file may not hold them.
+      if (key.contains("_") || key.equals("tandem.http.requests") || KnownKeys.systemProperties().contains(key)) continue;
       if (key.contains("ROLE")) {
         keys.add(key.replace("ROLE", "small"));
         keys.add(key.replace("ROLE", "large"));
@@ -136,12 +139,45 @@ class KnownKeysTest {
         tandem.http.api-keys.0 = "sk-1"
         tandem.http.served-model-names.0 = "x"
         tandem.worker-dispatcher.throughput = 1
-        tandem.home = "/opt/tandem"
-        tandem.per-op-decode = true
-        tandem.onednn = false
         tandem.speculative.help-think-word = "Hmm"
         tandem.cluster.seed-nodes = ["127.0.0.1:25520"]
         """)));
+  }
+
+  /** System properties read with System.getProperty reach the config as Typesafe overlays them: accepted as such. */
+  @Test
+  void propertiesGivenWithDashDAreAccepted() {
+    System.setProperty("tandem.onednn", "false");
+    System.setProperty("tandem.per-op-decode", "true");
+    ConfigFactory.invalidateCaches();
+    try {
+      assertDoesNotThrow(ModelOptions::baseConfig);
+    } finally {
+      System.clearProperty("tandem.onednn");
+      System.clearProperty("tandem.per-op-decode");
+      ConfigFactory.invalidateCaches();
+    }
+  }
+
+  /** In a config file such a property would be taken and never read: refused, saying how to give it. */
+  @Test
+  void aSystemPropertyWrittenInAConfigFileIsRefused() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> KnownKeys.check(over("tandem.onednn = false")));
+    assertTrue(e.getMessage().contains("'tandem.onednn' is a JVM system property, not a setting: give it as"
+        + " -Dtandem.onednn=... (in TANDEM_JAVA_OPTS), not in a config file"), e.getMessage());
+  }
+
+  @Test
+  void aMisspeltSystemPropertyIsToldTheRightName() {
+    System.setProperty("tandem.onedn", "false");
+    ConfigFactory.invalidateCaches();
+    try {
+      InvalidConfigException e = assertThrows(InvalidConfigException.class, ModelOptions::baseConfig);
+      assertEquals("system properties: unknown key 'tandem.onedn' (did you mean tandem.onednn?)", e.getMessage());
+    } finally {
+      System.clearProperty("tandem.onedn");
+      ConfigFactory.invalidateCaches();
+    }
   }
 
   @Test

@@ -243,7 +243,10 @@ final class DecodeStep implements AutoCloseable {
     for (DecoderWeights.Layer l : w.layers()) {
       NDArray qkvBias = l.qkvProj() instanceof LinearWeight.Dense d ? d.bias()
           : l.qkvProj() instanceof LinearWeight.PackedFloat32 p ? p.bias() : null;
-      if (bias != (qkvBias != null) || norm != (l.qkNorm() != null)) return null;
+      if (bias != (qkvBias != null) || norm != (l.qkNorm() != null)) {
+        if (oneDnn) packs.forEach(IValue::close); // the pairs made above
+        return null;
+      }
       // An absent norm or bias is stood in for by the layer's input norm, never read (the flags say so).
       norms.add((PtNDArray) l.inputLayernorm());
       norms.add((PtNDArray) (norm ? l.qkNorm() : l.inputLayernorm()));

@@ -172,12 +172,16 @@ public final class DecoderModel implements AutoCloseable {
     return decodeStep != null;
   }
 
-  /** How decode steps run, for a load's log line: {@code decode steps in one TorchScript call} or why op by op. */
+  /**
+   * How the matrices are multiplied and decode steps run, for a load's log line: {@code float32
+   * matrices through oneDNN; decode steps in one TorchScript call}, or what differs and why.
+   */
   public String decodeStepsLine() {
-    if (decodeStep != null) return "decode steps in one TorchScript call";
-    return perOpAsked
-        ? "decode steps op by op (as asked, " + PER_OP_DECODE + ")"
+    String matrices = weights.matricesLine();
+    String steps = decodeStep != null ? "decode steps in one TorchScript call"
+        : perOpAsked ? "decode steps op by op (as asked, " + PER_OP_DECODE + ")"
         : "decode steps op by op (these weights' layout has no one-call step)";
+    return matrices.isEmpty() ? steps : matrices + "; " + steps;
   }
 
   /** An empty cache for a new sequence (a row of the model's {@link KvPool} from its first token); close it when the sequence ends. */

@@ -48,6 +48,27 @@ public record DecoderWeights(
       LinearWeight downProj) {}
 
   /**
+   * How the float32 matrices are multiplied on the CPU, for a load's log line: through oneDNN,
+   * through {@code aten::linear}, or some of each; empty where the question does not arise
+   * (float16, a GPU).
+   */
+  public String matricesLine() {
+    if (computeDtype != DataType.FLOAT32 || embedTokens.getDevice().isGpu()) return "";
+    long oneDnn = 0;
+    long all = 0;
+    List<LinearWeight> matrices = new ArrayList<>(List.of(lmHead));
+    for (Layer l : layers) matrices.addAll(List.of(l.qkvProj(), l.oProj(), l.gateUpProj(), l.downProj()));
+    for (LinearWeight w : matrices) {
+      if (w instanceof LinearWeight.PackedFloat16) return "";
+      all++;
+      if (w instanceof LinearWeight.PackedFloat32) oneDnn++;
+    }
+    if (oneDnn == 0) return "float32 matrices through aten::linear";
+    return oneDnn == all ? "float32 matrices through oneDNN" : "float32 matrices through oneDNN, " + (all - oneDnn) + " of "
+        + all + " through aten::linear";
+  }
+
+  /**
    * Frees what the model's manager does not own: the packed matrices. The arrays go with the
    * manager they were loaded into.
    */
@@ -188,12 +209,17 @@ public record DecoderWeights(
 
     /** The weight packed for oneDNN, or plain where oneDNN's products by it were wrong ({@link OneDnn#verify}). */
     LinearWeight oneDnnOrDense(NDArray weight, NDArray bias) {
-      IValue packed = OneDnn.pack(weight);
-      if (!OneDnn.verify(weight, packed)) {
-        packed.close();
-        return new LinearWeight.Dense(weight, bias);
+      IValue packed = null;
+      try {
+        packed = OneDnn.pack(weight);
+        if (OneDnn.verify(weight, packed)) return new LinearWeight.PackedFloat32(weight, bias, packed);
+      } catch (ai.djl.engine.EngineException e) {
+        // A libtorch that cannot lay this weight out: aten::linear multiplies it, as before oneDNN.
+        org.slf4j.LoggerFactory.getLogger(DecoderWeights.class).warn("oneDNN could not lay out a {} weight; it is"
+            + " multiplied by aten::linear ({})", weight.getShape(), e.getMessage().strip());
       }
-      return new LinearWeight.PackedFloat32(weight, bias, packed);
+      if (packed != null) packed.close();
+      return new LinearWeight.Dense(weight, bias);
     }
 
     float[] floats(String name, long length) {

@@ -60,6 +60,9 @@ final class OneDnn {
   /** The most multiply-adds {@link #verify} spends on one batch size: 2^31, some 50 ms here. */
   private static final long VERIFIED_MACS = 1L << 31;
 
+  /** The most outputs {@link #verify} holds per product (2^22 floats, 16 MiB; it holds four such at once). */
+  private static final long VERIFIED_OUTPUTS = 1L << 22;
+
   /** The module's methods, in TorchScript (an empty list of scalars: the post-op "none" takes none). */
   private static final String CODE = """
         def pack(self: __torch__.OneDnn, weight: Tensor, rows: int) -> Tensor:
@@ -100,7 +103,11 @@ final class OneDnn {
    * false}, and where libtorch has the ops.
    */
   static boolean enabled() {
-    return !"false".equalsIgnoreCase(System.getProperty(ENABLED, "true").trim()) && Module.BLOCK != null;
+    String value = System.getProperty(ENABLED, "true").strip().toLowerCase(java.util.Locale.ROOT);
+    if (!value.equals("true") && !value.equals("false"))
+      throw new IllegalArgumentException("-D" + ENABLED + "=" + io.tandem.protocol.text.Clipped.of(System.getProperty(ENABLED))
+          + " is neither true nor false: use true (float32 matrices through oneDNN, the default) or false (through aten::linear)");
+    return value.equals("true") && Module.BLOCK != null;
   }
 
   /**
@@ -118,31 +125,34 @@ final class OneDnn {
     }
   }
 
-  /** Shapes {@code out x in} that {@link #verify} has passed in this process. */
-  private static final java.util.Set<String> VERIFIED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Per shape {@code out x in}, whether {@link #verify} passed it in this process. */
+  private static final java.util.Map<String, Boolean> VERIFIED = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * Whether {@link #linear} by {@code packed} agrees with {@code aten::linear} by {@code weight}
-   * (to float32 rounding) at every batch size of {@link #VERIFIED_ROWS}: once per shape and
-   * process. A wrong layout gives products nothing like the right ones, so a weight that fails is
+   * (to float32 rounding) at every batch size of {@link #VERIFIED_ROWS} within {@link
+   * #VERIFIED_MACS} and {@link #VERIFIED_OUTPUTS} (one row at least): once per shape and process. A wrong layout gives products nothing like the right ones, so a weight that fails is
    * multiplied by {@code aten::linear} instead (the caller's choice).
    */
   static boolean verify(NDArray weight, IValue packed) {
     String shape = weight.getShape().toString();
-    if (VERIFIED.contains(shape)) return true;
-    long perRow = weight.getShape().get(0) * weight.getShape().get(1);
-    long[] verified = java.util.Arrays.stream(VERIFIED_ROWS).filter(m -> m == 1 || m * perRow <= VERIFIED_MACS).toArray();
+    Boolean known = VERIFIED.get(shape);
+    if (known != null) return known;
+    long out = weight.getShape().get(0);
+    long perRow = out * weight.getShape().get(1);
+    long[] verified = java.util.Arrays.stream(VERIFIED_ROWS)
+        .filter(m -> m == 1 || m * perRow <= VERIFIED_MACS && m * out <= VERIFIED_OUTPUTS).toArray();
+    boolean agrees;
     try (IValue w = IValue.from((PtNDArray) weight);
         IValue rows = IValue.listFrom(verified);
         IValue ok = IValueUtils.runMethod(Module.BLOCK, "agrees", w, packed, rows)) {
-      if (!ok.toBoolean()) {
-        log.warn("oneDNN's linear disagrees with aten::linear for a {} weight on this CPU; such weights are multiplied"
-            + " by aten::linear (MKL)", shape);
-        return false;
-      }
+      agrees = ok.toBoolean();
     }
-    VERIFIED.add(shape);
-    return true;
+    // Said once per shape: a model has the same shapes in every layer.
+    if (VERIFIED.putIfAbsent(shape, agrees) == null && !agrees)
+      log.warn("oneDNN's linear disagrees with aten::linear for a {} weight on this CPU; such weights are multiplied"
+          + " by aten::linear (MKL)", shape);
+    return agrees;
   }
 
   /**

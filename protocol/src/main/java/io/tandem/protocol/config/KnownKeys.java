@@ -34,6 +34,11 @@ public final class KnownKeys {
 
   private KnownKeys() {}
 
+  /** The JVM system properties under {@code tandem} that are not settings ({@link #PROPERTIES}). */
+  public static Set<String> systemProperties() {
+    return PROPERTIES;
+  }
+
   /**
    * Checks every key under {@code tandem} of {@code config}.
    *
@@ -64,12 +69,21 @@ public final class KnownKeys {
     List<String> problems = new ArrayList<>();
     for (Map.Entry<String, ConfigValue> e : userPaths.entrySet()) {
       String key = e.getKey();
-      if (PROPERTIES.contains(key) || knownOrInside(key, knownPaths)) continue;
-      String parent = key.substring(0, key.lastIndexOf('.'));
-      while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
-      String meant = meant(key, section, knownPaths);
-      if (meant == null) meant = KeySuggestions.nearest(key, leaves);
-      String problem = KeySuggestions.unknownKey(key, meant, children(parent, knownPaths));
+      if (PROPERTIES.contains(key) && System.getProperty(key) != null || knownOrInside(key, knownPaths)) continue;
+      String problem;
+      if (PROPERTIES.contains(key)) {
+        // Read with System.getProperty only: from a config file it would be taken and never read.
+        problem = "'" + key + "' is a JVM system property, not a setting: give it as -D" + key + "=... (in"
+            + " TANDEM_JAVA_OPTS), not in a config file";
+      } else {
+        String parent = key.substring(0, key.lastIndexOf('.'));
+        while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
+        // A property misspelt (tandem.onedn) is nearer itself than anything the sections hold.
+        String meant = KeySuggestions.nearest(key, PROPERTIES.stream().filter(p -> p.startsWith(section + ".")).toList());
+        if (meant == null) meant = meant(key, section, knownPaths);
+        if (meant == null) meant = KeySuggestions.nearest(key, leaves);
+        problem = KeySuggestions.unknownKey(key, meant, children(parent, knownPaths));
+      }
       String origin = e.getValue().origin().description();
       if (firstOrigin == null) {
         firstOrigin = origin;
