@@ -167,6 +167,20 @@ class KnownKeysTest {
         + " -Dtandem.onednn=... (in TANDEM_JAVA_OPTS), not in a config file"), e.getMessage());
   }
 
+  /** A switch given another value than true or false is refused before any model loads, whatever precision is asked. */
+  @Test
+  void aSwitchWithAnotherValueIsRefused() {
+    System.setProperty("tandem.onednn", "off");
+    ConfigFactory.invalidateCaches();
+    try {
+      InvalidConfigException e = assertThrows(InvalidConfigException.class, ModelOptions::baseConfig);
+      assertEquals("system properties: -Dtandem.onednn=off is neither true nor false", e.getMessage());
+    } finally {
+      System.clearProperty("tandem.onednn");
+      ConfigFactory.invalidateCaches();
+    }
+  }
+
   @Test
   void aMisspeltSystemPropertyIsToldTheRightName() {
     System.setProperty("tandem.onedn", "false");

@@ -649,12 +649,21 @@ final class ApiRoutes extends AllDirectives {
     // Over the limit in chunks, or once decoded ("Request too large"): the limit's 413, as with a Content-Length.
     if (e.status().intValue() == StatusCodes.PAYLOAD_TOO_LARGE.intValue() || e.info().summary().startsWith("Request too large"))
       return tooLarge();
+    // A compressed body over the limit as sent (throughBodyReads's 413, or akka-http's own size limit
+    // on the bytes it decodes): akka-http's decoder reports any failure of its input as "encoding is
+    // corrupt", keeping only the cause's message.
+    String detail = e.info().detail();
+    if (detail.contains("tandem.http.max-body-size") || detail.contains("EntityStreamSizeException")) return tooLarge();
     boolean chunked = request.entity().isChunked();
     if (e.status().intValue() == StatusCodes.REQUEST_TIMEOUT.intValue())
       return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive in full"
           + " within " + Seconds.of(settings.bodyReadTimeout()) + " s (tandem.http.body-read-timeout): "
           + (chunked ? "send every chunk and the last, empty one" : "send a body of the length its Content-Length header says"), 0);
     boolean encoded = request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
+    // akka-http's parsing.max-chunk-size (1 MiB): a body may be larger, its chunks not.
+    if (e.info().formatPretty().startsWith("HTTP chunk size exceeds"))
+      return ApiError.invalid(null, "the request body cannot be read: " + e.info().formatPretty() + " for one chunk (the"
+          + " body may be larger, up to tandem.http.max-body-size); send it in smaller chunks, or with a Content-Length");
     String advice = encoded ? "send it as its Content-Encoding header says, or without one"
         : chunked ? "send it in chunks as Transfer-Encoding: chunked says (RFC 9112, section 7.1), or with a Content-Length"
         : "send it whole, of the length its Content-Length header says";

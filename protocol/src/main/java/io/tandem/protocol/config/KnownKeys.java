@@ -32,6 +32,9 @@ public final class KnownKeys {
    */
   private static final Set<String> PROPERTIES = Set.of("tandem.home", "tandem.per-op-decode", "tandem.onednn", "tandem.it.extra-kills");
 
+  /** Of {@link #PROPERTIES}, the switches: {@code true} or {@code false} (any case), nothing else. */
+  private static final Set<String> SWITCHES = Set.of("tandem.per-op-decode", "tandem.onednn");
+
   private KnownKeys() {}
 
   /** The JVM system properties under {@code tandem} that are not settings ({@link #PROPERTIES}). */
@@ -69,7 +72,18 @@ public final class KnownKeys {
     List<String> problems = new ArrayList<>();
     for (Map.Entry<String, ConfigValue> e : userPaths.entrySet()) {
       String key = e.getKey();
-      if (PROPERTIES.contains(key) && System.getProperty(key) != null || knownOrInside(key, knownPaths)) continue;
+      String given = PROPERTIES.contains(key) ? System.getProperty(key) : null;
+      if (given != null && SWITCHES.contains(key) && !given.strip().equalsIgnoreCase("true") && !given.strip().equalsIgnoreCase("false")) {
+        // Checked with the rest, before any model loads, whichever path would have read it.
+        problems.add("-D" + key + "=" + io.tandem.protocol.text.Clipped.of(given) + " is neither true nor false");
+        if (firstOrigin == null) {
+          firstOrigin = e.getValue().origin().description();
+          firstKey = key;
+        }
+        lastOrigin = e.getValue().origin().description();
+        continue;
+      }
+      if (given != null || knownOrInside(key, knownPaths)) continue;
       String problem;
       if (PROPERTIES.contains(key)) {
         // Read with System.getProperty only: from a config file it would be taken and never read.
