@@ -174,7 +174,8 @@ class KnownKeysTest {
     ConfigFactory.invalidateCaches();
     try {
       InvalidConfigException e = assertThrows(InvalidConfigException.class, ModelOptions::baseConfig);
-      assertEquals("system properties: -Dtandem.onednn=off is neither true nor false", e.getMessage());
+      assertEquals("system properties: -Dtandem.onednn=off is neither true nor false (true: float32 matrices on the CPU"
+          + " through oneDNN, the default; false: through aten::linear)", e.getMessage());
     } finally {
       System.clearProperty("tandem.onednn");
       ConfigFactory.invalidateCaches();

@@ -661,7 +661,8 @@ final class ApiRoutes extends AllDirectives {
           + (chunked ? "send every chunk and the last, empty one" : "send a body of the length its Content-Length header says"), 0);
     boolean encoded = request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
     // akka-http's parsing.max-chunk-size (1 MiB): a body may be larger, its chunks not.
-    if (e.info().formatPretty().startsWith("HTTP chunk size exceeds"))
+    // (Under a Content-Encoding, akka-http says so after "The request's encoding is corrupt: ".)
+    if (e.info().formatPretty().contains("HTTP chunk size exceeds"))
       return ApiError.invalid(null, "the request body cannot be read: " + e.info().formatPretty() + " for one chunk (the"
           + " body may be larger, up to tandem.http.max-body-size); send it in smaller chunks, or with a Content-Length");
     String advice = encoded ? "send it as its Content-Encoding header says, or without one"

@@ -32,8 +32,10 @@ public final class KnownKeys {
    */
   private static final Set<String> PROPERTIES = Set.of("tandem.home", "tandem.per-op-decode", "tandem.onednn", "tandem.it.extra-kills");
 
-  /** Of {@link #PROPERTIES}, the switches: {@code true} or {@code false} (any case), nothing else. */
-  private static final Set<String> SWITCHES = Set.of("tandem.per-op-decode", "tandem.onednn");
+  /** Of {@link #PROPERTIES}, the switches, {@code true} or {@code false} (any case) and nothing else, with what they do. */
+  private static final Map<String, String> SWITCHES = Map.of(
+      "tandem.per-op-decode", "true: decode steps op by op, for comparisons; false: in one TorchScript call, the default",
+      "tandem.onednn", "true: float32 matrices on the CPU through oneDNN, the default; false: through aten::linear");
 
   private KnownKeys() {}
 
@@ -73,9 +75,11 @@ public final class KnownKeys {
     for (Map.Entry<String, ConfigValue> e : userPaths.entrySet()) {
       String key = e.getKey();
       String given = PROPERTIES.contains(key) ? System.getProperty(key) : null;
-      if (given != null && SWITCHES.contains(key) && !given.strip().equalsIgnoreCase("true") && !given.strip().equalsIgnoreCase("false")) {
-        // Checked with the rest, before any model loads, whichever path would have read it.
-        problems.add("-D" + key + "=" + io.tandem.protocol.text.Clipped.of(given) + " is neither true nor false");
+      if (given != null && SWITCHES.containsKey(key) && !given.equalsIgnoreCase("true") && !given.equalsIgnoreCase("false")) {
+        // Checked with the rest, before any model loads, whichever path would have read it; as written
+        // (Boolean.getBoolean reads " true" as false).
+        problems.add("-D" + key + "=" + io.tandem.protocol.text.Clipped.of(given) + " is neither true nor false ("
+            + SWITCHES.get(key) + ")");
         if (firstOrigin == null) {
           firstOrigin = e.getValue().origin().description();
           firstKey = key;
