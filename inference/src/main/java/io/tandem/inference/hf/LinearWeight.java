@@ -79,8 +79,13 @@ public sealed interface LinearWeight permits LinearWeight.Dense, LinearWeight.Pa
   final class PackedFloat32 implements LinearWeight {
     /** Batches under this many rows go to a small matrix's plain copy. */
     static final int FEW_ROWS = 4;
-    /** A matrix with fewer weights than this (4 MiB in float32) keeps its plain copy. */
-    static final long SMALL_WEIGHTS = 1L << 20;
+    /**
+     * A matrix with fewer weights than this (1 MiB in float32) keeps its plain copy. Above it, read
+     * from memory, oneDNN's one-row product beats MKL's matrix-vector one (Qwen2.5-0.5B's qkv_proj,
+     * 1,152 x 896: 112 against 208 us on 2 threads); below it, where a matrix stays in cache (the
+     * demo pair's), oneDNN's fixed cost per call is most of the work.
+     */
+    static final long SMALL_WEIGHTS = 1L << 18;
 
     private final NDArray small;
     private final NDArray bias;
