@@ -646,8 +646,12 @@ final class ApiRoutes extends AllDirectives {
    * (akka-http reports every failure of an encoded body so) or whose chunks are malformed, a 400.
    */
   private ApiError unreadableBody(akka.http.scaladsl.model.IllegalRequestException e, HttpRequest request) {
-    // Over the limit in chunks, or once decoded ("Request too large"): the limit's 413, as with a Content-Length.
-    if (e.status().intValue() == StatusCodes.PAYLOAD_TOO_LARGE.intValue() || e.info().summary().startsWith("Request too large"))
+    // Over the limit in chunks, or once decoded ("Request too large"), or in one chunk over
+    // akka-http's parsing.max-chunk-size, which the server sets to at least the body's limit (under a
+    // Content-Encoding akka-http says so after "The request's encoding is corrupt: "): the limit's
+    // 413, as with a Content-Length.
+    if (e.status().intValue() == StatusCodes.PAYLOAD_TOO_LARGE.intValue() || e.info().summary().startsWith("Request too large")
+        || e.info().formatPretty().contains("HTTP chunk size exceeds"))
       return tooLarge();
     // A compressed body over the limit as sent (throughBodyReads's 413, or akka-http's own size limit
     // on the bytes it decodes): akka-http's decoder reports any failure of its input as "encoding is
@@ -660,11 +664,6 @@ final class ApiRoutes extends AllDirectives {
           + " within " + Seconds.of(settings.bodyReadTimeout()) + " s (tandem.http.body-read-timeout): "
           + (chunked ? "send every chunk and the last, empty one" : "send a body of the length its Content-Length header says"), 0);
     boolean encoded = request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
-    // akka-http's parsing.max-chunk-size (1 MiB): a body may be larger, its chunks not.
-    // (Under a Content-Encoding, akka-http says so after "The request's encoding is corrupt: ".)
-    if (e.info().formatPretty().contains("HTTP chunk size exceeds"))
-      return ApiError.invalid(null, "the request body cannot be read: " + e.info().formatPretty() + " for one chunk (the"
-          + " body may be larger, up to tandem.http.max-body-size); send it in smaller chunks, or with a Content-Length");
     String advice = encoded ? "send it as its Content-Encoding header says, or without one"
         : chunked ? "send it in chunks as Transfer-Encoding: chunked says (RFC 9112, section 7.1), or with a Content-Length"
         : "send it whole, of the length its Content-Length header says";

@@ -110,6 +110,12 @@ public final class TandemHttpServer {
     });
   }
 
+  /** akka-http's limit on one chunk: the server's parsing setting, else the one it falls back to. */
+  private static long akkaChunkLimit(Config config) {
+    String server = "akka.http.server.parsing.max-chunk-size";
+    return config.getBytes(config.hasPath(server) ? server : "akka.http.parsing.max-chunk-size");
+  }
+
   /**
    * akka-http's server settings with this server's timeouts, error bodies, HEAD, Host and raw target,
    * whatever {@code akka.http.server} says (its reference.conf may come first on a classpath).
@@ -125,6 +131,9 @@ public final class TandemHttpServer {
         "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
+        // One chunk may be as large as a whole body (akka-http's own limit, 1 MiB, would refuse a
+        // chunk of a body under a raised tandem.http.max-body-size): a chunk over it is a body over it.
+        "akka.http.server.parsing.max-chunk-size", String.valueOf(Math.max(settings.maxBodyBytes(), akkaChunkLimit(system.settings().config()))),
         // HEAD reaches the routes as HEAD, so that the request log names it; they answer it as GET,
         // and akka-http renders the answer to a HEAD without its body (RFC 9110 9.3.2).
         "akka.http.server.transparent-head-requests", "off",

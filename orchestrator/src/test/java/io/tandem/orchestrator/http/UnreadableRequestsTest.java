@@ -19,7 +19,7 @@ class UnreadableRequestsTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
   @RegisterExtension
-  static final TestServer server = TestServer.start("tandem.http.body-read-timeout = 2s\n");
+  static final TestServer server = TestServer.start("tandem.http.body-read-timeout = 2s\ntandem.http.max-body-size = 3MiB\n");
 
   /** What the server wrote on a connection that sent {@code raw}, up to its closing it: an error object. */
   record Answer(int status, String head, JsonNode body) {
@@ -238,6 +238,25 @@ class UnreadableRequestsTest {
         + "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pro\r\n");
     assertEquals(408, a.status(), a.head());
     assertTrue(a.message().endsWith("(tandem.http.body-read-timeout): send every chunk and the last, empty one"), a.message());
+  }
+
+  /**
+   * One chunk may be as large as the body's limit, raised here to 3 MiB (akka-http's own limit on a
+   * chunk, 1 MiB, refused it with a 400 asking for smaller chunks); a chunk over the limit is a body
+   * over it, the limit's 413, refused from its size line without its data being read.
+   */
+  @Test
+  void oneChunkMayBeAsLargeAsTheBodysLimitAndOneOverItIsA413() throws Exception {
+    String json = "{\"prompt\":\"hi\"}" + " ".repeat(2 << 20); // JSON may end in any amount of whitespace
+    Answer big = send("POST /tokenize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(json.length()) + "\r\n" + json + "\r\n0\r\n\r\n");
+    assertEquals(200, big.status(), big.head() + "\n" + big.body());
+    assertTrue(big.body().at("/count").asInt() > 0, big.body().toString());
+    Answer over = send("POST /tokenize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(4 << 20) + "\r\n{\"prompt\":");
+    assertEquals(413, over.status(), over.head());
+    assertEquals("request_too_large", over.body().at("/error/code").asText(), over.body().toString());
+    assertTrue(over.message().contains("this server's limit (tandem.http.max-body-size)"), over.message());
   }
 
   @Test
