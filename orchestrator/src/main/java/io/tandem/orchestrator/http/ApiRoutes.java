@@ -308,8 +308,12 @@ final class ApiRoutes extends AllDirectives {
             plain = plain.withProtocol(akka.http.javadsl.model.HttpProtocols.HTTP_1_1);
           return plain.addHeader(ContentEncoding.create(coding));
         },
-        () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
-            settings.maxBodyBytes(), inner)));
+        // akka-http's own cap on what a body decodes to (akka.http.routing.decode-max-size, 8 MiB)
+        // made a body under a raised max-body-size a 413 once compressed: the cap is at least the limit.
+        () -> extractSettings(routing -> withSettings(routing.withDecodeMaxSize(Math.max(settings.maxBodyBytes(),
+            ((akka.http.scaladsl.settings.RoutingSettings) routing).decodeMaxSize())),
+            () -> decodeRequest(() -> extractStrictEntity(DurationConverters.toScala(settings.bodyReadTimeout()),
+                settings.maxBodyBytes(), inner)))));
   }
 
   /**

@@ -19,7 +19,9 @@ class UnreadableRequestsTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
   @RegisterExtension
-  static final TestServer server = TestServer.start("tandem.http.body-read-timeout = 2s\ntandem.http.max-body-size = 3MiB\n");
+  static final TestServer server = TestServer.start("tandem.http.body-read-timeout = 2s\ntandem.http.max-body-size = 3MiB\n"
+      // akka-http's cap on a decoded body, below the body's limit as its default (8 MiB) is below a limit raised past it
+      + "akka.http.routing.decode-max-size = 1MiB\n");
 
   /** What the server wrote on a connection that sent {@code raw}, up to its closing it: an error object. */
   record Answer(int status, String head, JsonNode body) {
@@ -257,6 +259,30 @@ class UnreadableRequestsTest {
     assertEquals(413, over.status(), over.head());
     assertEquals("request_too_large", over.body().at("/error/code").asText(), over.body().toString());
     assertTrue(over.message().contains("this server's limit (tandem.http.max-body-size)"), over.message());
+  }
+
+  /**
+   * A compressed body may decode to as much as the body's limit, whatever akka-http's own cap on
+   * decoded bodies ({@code akka.http.routing.decode-max-size}, set below the limit here, as its
+   * default of 8 MiB is below a limit raised to 20 MiB): it made such a body the limit's 413.
+   */
+  @Test
+  void aCompressedBodyMayDecodeToTheBodysLimitWhateverAkkasDecodeCap() throws Exception {
+    for (int spaces : new int[] {2 << 20, 4 << 20}) {
+      java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+      try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(zipped)) {
+        gz.write(("{\"prompt\":\"hi\"}" + " ".repeat(spaces)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+      Answer a = send("POST /tokenize HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+          + "Content-Encoding: gzip\r\nContent-Length: " + zipped.size() + "\r\n\r\n"
+          + zipped.toString(java.nio.charset.StandardCharsets.ISO_8859_1));
+      if (spaces < 3 << 20) {
+        assertEquals(200, a.status(), a.head() + "\n" + a.body());
+      } else {
+        assertEquals(413, a.status(), a.head());
+        assertTrue(a.message().contains("this server's limit (tandem.http.max-body-size)"), a.message());
+      }
+    }
   }
 
   @Test
