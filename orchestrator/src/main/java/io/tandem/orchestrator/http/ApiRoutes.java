@@ -460,9 +460,23 @@ final class ApiRoutes extends AllDirectives {
   static final long DRAINED_BEFORE_413 = 16L << 20;
 
   private ApiError tooLarge() {
+    return tooLarge(false);
+  }
+
+  /**
+   * The limit's 413; for a body sent with a {@code Content-Encoding} ({@code encoded}), whose few
+   * bytes sent may decode to many, it says the limit holds for both.
+   */
+  private ApiError tooLarge(boolean encoded) {
     return new ApiError(413, "invalid_request_error", null, "request_too_large",
-        "the request body is larger than " + settings.maxBodyBytes() + " bytes, this server's limit (tandem.http.max-body-size);"
+        "the request body" + (encoded ? ", as sent or once decoded by its Content-Encoding," : "") + " is larger than "
+            + settings.maxBodyBytes() + " bytes, this server's limit (tandem.http.max-body-size);"
             + " send a shorter request, or have the server's operator raise that setting", 0);
+  }
+
+  /** Whether {@code request} came with a Content-Encoding other than identity. */
+  private static boolean encoded(HttpRequest request) {
+    return request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
   }
 
   // ---- models
@@ -625,7 +639,7 @@ final class ApiRoutes extends AllDirectives {
   private ApiError fromThrowable(Throwable t, HttpRequest request, RequestLog.Entry log) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ApiError e) return e;
-      if (c instanceof EntityStreamSizeException) return tooLarge();
+      if (c instanceof EntityStreamSizeException) return tooLarge(encoded(request));
       if (c instanceof akka.http.scaladsl.model.IllegalRequestException e)
         return bodyReadsEnded ? bodyReadEnded : unreadableBody(e, request);
       // An ask of an actor that did not answer, or had already stopped (Akka's typed ask says so with a
@@ -656,18 +670,18 @@ final class ApiRoutes extends AllDirectives {
     // 413, as with a Content-Length.
     if (e.status().intValue() == StatusCodes.PAYLOAD_TOO_LARGE.intValue() || e.info().summary().startsWith("Request too large")
         || e.info().formatPretty().contains("HTTP chunk size exceeds"))
-      return tooLarge();
+      return tooLarge(encoded(request));
     // A compressed body over the limit as sent (throughBodyReads's 413, or akka-http's own size limit
     // on the bytes it decodes): akka-http's decoder reports any failure of its input as "encoding is
     // corrupt", keeping only the cause's message.
     String detail = e.info().detail();
-    if (detail.contains("tandem.http.max-body-size") || detail.contains("EntityStreamSizeException")) return tooLarge();
+    if (detail.contains("tandem.http.max-body-size") || detail.contains("EntityStreamSizeException")) return tooLarge(encoded(request));
     boolean chunked = request.entity().isChunked();
     if (e.status().intValue() == StatusCodes.REQUEST_TIMEOUT.intValue())
       return new ApiError(408, "invalid_request_error", null, "request_timeout", "the request body did not arrive in full"
           + " within " + Seconds.of(settings.bodyReadTimeout()) + " s (tandem.http.body-read-timeout): "
           + (chunked ? "send every chunk and the last, empty one" : "send a body of the length its Content-Length header says"), 0);
-    boolean encoded = request.getHeader(ContentEncoding.class).filter(h -> !h.value().equalsIgnoreCase("identity")).isPresent();
+    boolean encoded = encoded(request);
     String advice = encoded ? "send it as its Content-Encoding header says, or without one"
         : chunked ? "send it in chunks as Transfer-Encoding: chunked says (RFC 9112, section 7.1), or with a Content-Length"
         : "send it whole, of the length its Content-Length header says";

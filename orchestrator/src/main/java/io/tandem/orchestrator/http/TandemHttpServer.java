@@ -110,10 +110,16 @@ public final class TandemHttpServer {
     });
   }
 
-  /** akka-http's limit on one chunk: the server's parsing setting, else the one it falls back to. */
-  private static long akkaChunkLimit(Config config) {
-    String server = "akka.http.server.parsing.max-chunk-size";
-    return config.getBytes(config.hasPath(server) ? server : "akka.http.parsing.max-chunk-size");
+  /**
+   * akka-http's server parsing setting {@code name} (a size in bytes, as the server's own, else as
+   * {@code akka.http.parsing} has it), raised to {@code bytes} where it is lower; {@code infinite}
+   * stays so.
+   */
+  private static String atLeast(Config config, String name, long bytes) {
+    String server = "akka.http.server.parsing." + name;
+    String path = config.hasPath(server) ? server : "akka.http.parsing." + name;
+    if (config.getString(path).strip().equals("infinite")) return "infinite";
+    return String.valueOf(Math.max(bytes, config.getBytes(path)));
   }
 
   /**
@@ -131,9 +137,11 @@ public final class TandemHttpServer {
         "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
-        // One chunk may be as large as a whole body (akka-http's own limit, 1 MiB, would refuse a
-        // chunk of a body under a raised tandem.http.max-body-size): a chunk over it is a body over it.
-        "akka.http.server.parsing.max-chunk-size", String.valueOf(Math.max(settings.maxBodyBytes(), akkaChunkLimit(system.settings().config()))),
+        // akka-http's own limits on a body (8 MiB) and on one chunk of it (1 MiB) are raised to
+        // tandem.http.max-body-size where they are lower: else a body under a raised limit was a 413
+        // (naming a limit it was under), and a chunk of one a 400. A chunk over it is a body over it.
+        "akka.http.server.parsing.max-content-length", atLeast(system.settings().config(), "max-content-length", settings.maxBodyBytes()),
+        "akka.http.server.parsing.max-chunk-size", atLeast(system.settings().config(), "max-chunk-size", settings.maxBodyBytes()),
         // HEAD reaches the routes as HEAD, so that the request log names it; they answer it as GET,
         // and akka-http renders the answer to a HEAD without its body (RFC 9110 9.3.2).
         "akka.http.server.transparent-head-requests", "off",
