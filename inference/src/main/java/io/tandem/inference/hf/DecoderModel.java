@@ -297,37 +297,7 @@ public final class DecoderModel implements AutoCloseable {
         throw new IllegalArgumentException("top-k " + k + " must be below vocab_size " + config.vocabSize());
       }
     }
-    Batch all = decodeStep == null ? null : new Batch(caches, newTokens);
-    int decodesFrom = all == null ? 0 : all.decodesFrom();
-    if (decodesFrom > 0 && decodesFrom < caches.size()) {
-      // Prefills op by op, then the decodes in one call, rather than all of them op by op. Checked
-      // whole first (sizes, duplicates, the context); should the decodes' pass fail all
-      // the same, the prefills' pass is undone, so the caches end as one failed pass leaves them.
-      for (int b = 0; b < all.size(); b++) caches.get(b).ensureCapacity(all.past[b] + all.count[b]);
-      int n = caches.size();
-      Next head = pass(caches.subList(0, decodesFrom), newTokens.subList(0, decodesFrom), false, null,
-          nextReader(Arrays.copyOfRange(wantLogits, 0, decodesFrom)));
-      Next tail;
-      try {
-        tail = pass(caches.subList(decodesFrom, n), newTokens.subList(decodesFrom, n), false, null,
-            nextReader(Arrays.copyOfRange(wantLogits, decodesFrom, n)));
-      } catch (RuntimeException e) {
-        // All or nothing, as one pass: the prefills' slots are forgotten again.
-        for (int b = 0; b < decodesFrom; b++) caches.get(b).truncate(all.past[b]);
-        throw e;
-      }
-      int[] argmax = new int[n];
-      float[][] rows = new float[n][];
-      System.arraycopy(head.argmax(), 0, argmax, 0, decodesFrom);
-      System.arraycopy(tail.argmax(), 0, argmax, decodesFrom, n - decodesFrom);
-      System.arraycopy(head.logits(), 0, rows, 0, decodesFrom);
-      System.arraycopy(tail.logits(), 0, rows, decodesFrom, n - decodesFrom);
-      TopLogits[] top = new TopLogits[n];
-      System.arraycopy(head.top(), 0, top, 0, decodesFrom);
-      System.arraycopy(tail.top(), 0, top, decodesFrom, n - decodesFrom);
-      return new Next(argmax, rows, top);
-    }
-    return pass(all != null ? all : new Batch(caches, newTokens), false, null, nextReader(wantLogits));
+    return pass(new Batch(caches, newTokens), false, null, nextReader(wantLogits));
   }
 
   /**
@@ -444,9 +414,9 @@ public final class DecoderModel implements AutoCloseable {
       caches.get(b).ensureCapacity(batch.past[b] + batch.count[b]);
     }
     boolean wholeStep = probe == null && decodeStep != null && batch.decodesFrom() == 0;
-    // A pass of prefills (no decodes among them, as forward splits a mixed batch) in one call as well.
-    boolean onePrefillCall = probe == null && decodeStep != null && !allPositions && batch.decodesFrom() == batch.size();
-    int decodeFrom = wholeStep ? 0 : probe == null ? batch.decodeSuffix() : batch.size();
+    // A pass with prefills (and the decodes beside them, if any) in one call as well.
+    boolean oneMixedCall = probe == null && decodeStep != null && !allPositions && !wholeStep;
+    int decodeFrom = wholeStep ? 0 : oneMixedCall ? batch.decodesFrom() : probe == null ? batch.decodeSuffix() : batch.size();
     int decodeSlots = 0;
     for (int b = decodeFrom; b < batch.size(); b++) decodeSlots = Math.max(decodeSlots, batch.past[b] + 1);
     // The batched decode attention reads every decode cache over the same number of slots.
@@ -456,13 +426,12 @@ public final class DecoderModel implements AutoCloseable {
       NDArray ids = step.create(batch.ids);
       NDArray[] cosSin = stack.rotary(step, batch.positions);
       Decodes decodes = decodeFrom < batch.size() ? decodes(batch, decodeFrom, decodeSlots, step) : null;
-      if (wholeStep) {
-        T out = reader.read(wholeDecodeStep(ids, cosSin, batch, decodes, step), batch);
-        for (KvCache cache : caches) cache.advance(1);
-        return out;
-      }
-      if (onePrefillCall) {
-        T out = reader.read(wholePrefill(ids, cosSin, batch, step), batch);
+      if (wholeStep || oneMixedCall) {
+        // The decodes' rows first: bringing them together may move a prefilling sequence's row.
+        DecodeStep.Decodes inPool = decodes == null ? null : inPool(batch, decodes, step);
+        NDArray logits = wholeStep ? decodeStep.logits(ids, cosSin, poolLayers(), inPool, stack.scaling())
+            : wholeMixed(ids, cosSin, batch, inPool, step);
+        T out = reader.read(logits, batch);
         for (int b = 0; b < batch.size(); b++) caches.get(b).advance(batch.count[b]);
         return out;
       }
@@ -507,18 +476,17 @@ public final class DecoderModel implements AutoCloseable {
   }
 
   /**
-   * A batch of single-token decodes through every layer in one TorchScript call ({@link DecodeStep}):
-   * the logits {@code [n, vocab]}. The sequences' caches are first brought to neighbouring pool
-   * rows where they are not ({@link KvPool#bringTogether}), so the step reads them as a view of
-   * the pool, in row order.
+   * The single-token decodes at the end of the batch as {@link DecodeStep} reads them, one call for
+   * them all: their caches are first brought to neighbouring pool rows where they are not ({@link
+   * KvPool#bringTogether}), so the call reads them as a view of the pool, in row order.
    */
-  private NDArray wholeDecodeStep(NDArray ids, NDArray[] cosSin, Batch batch, Decodes d, NDManager step) {
-    int n = batch.size();
+  private DecodeStep.Decodes inPool(Batch batch, Decodes d, NDManager step) {
+    int n = batch.size() - d.from;
     long[] rows = new long[n];
     long[] positions = new long[n];
-    for (int b = 0; b < n; b++) {
-      rows[b] = batch.caches.get(b).row();
-      positions[b] = batch.past[b];
+    for (int i = 0; i < n; i++) {
+      rows[i] = batch.caches.get(d.from + i).row();
+      positions[i] = batch.past[d.from + i];
     }
     long low = Long.MAX_VALUE;
     long high = Long.MIN_VALUE;
@@ -530,10 +498,10 @@ public final class DecoderModel implements AutoCloseable {
     if (high - low + 1 != n) low = pool.bringTogether(rows);
     long[] byRow = new long[n];
     boolean inOrder = true;
-    for (int b = 0; b < n; b++) {
-      int at = (int) (rows[b] - low);
-      byRow[at] = b;
-      inOrder &= at == b;
+    for (int i = 0; i < n; i++) {
+      int at = (int) (rows[i] - low);
+      byRow[at] = i;
+      inOrder &= at == i;
     }
     NDArray order = null;
     NDArray unorder = null;
@@ -545,8 +513,7 @@ public final class DecoderModel implements AutoCloseable {
       unorder = step.create(inverse);
       mask = mask.get(order);
     }
-    return decodeStep.logits(ids, cosSin, mask, poolLayers(), step.create(rows), step.create(positions),
-        (int) low, order, unorder, d.slots, stack.scaling());
+    return new DecodeStep.Decodes(mask, step.create(rows), step.create(positions), (int) low, order, unorder, d.slots);
   }
 
   /** The pool's array of every layer, as a pass reads them. */
@@ -556,9 +523,12 @@ public final class DecoderModel implements AutoCloseable {
     return layers;
   }
 
-  /** A pass of prefills in one TorchScript call ({@link DecodeStep#prefillLogits}): the logits at each sequence's last row. */
-  private NDArray wholePrefill(NDArray ids, NDArray[] cosSin, Batch batch, NDManager step) {
-    int n = batch.size();
+  /**
+   * A pass of prefills, with the single-token decodes that end the batch if any ({@code decodes}),
+   * in one TorchScript call ({@link DecodeStep#mixedLogits}): the logits at each sequence's last row.
+   */
+  private NDArray wholeMixed(NDArray ids, NDArray[] cosSin, Batch batch, DecodeStep.Decodes decodes, NDManager step) {
+    int n = batch.decodesFrom();
     long[] rows = new long[n];
     long[] past = new long[n];
     long[] count = new long[n];
@@ -567,8 +537,8 @@ public final class DecoderModel implements AutoCloseable {
       past[b] = batch.past[b];
       count[b] = batch.count[b];
     }
-    return decodeStep.prefillLogits(ids, cosSin, poolLayers(), rows, past, count, step.create(batch.lastRows()),
-        stack.maskValue(), stack.scaling());
+    return decodeStep.mixedLogits(ids, cosSin, poolLayers(), rows, past, count, step.create(batch.lastRows()),
+        stack.maskValue(), decodes, stack.scaling());
   }
 
   /** Per sequence its logit rows as float32 ({@code [count][vocab]} for all positions, else {@code [1][vocab]}). */

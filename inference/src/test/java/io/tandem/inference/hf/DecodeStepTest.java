@@ -59,7 +59,7 @@ class DecodeStepTest {
   }
 
   @Test
-  void aSplitBatchWhoseDecodesFailLeavesNoCacheAdvanced() {
+  void aPassOfAPrefillAndADecodeThatFailsLeavesNoCacheAdvanced() {
     try (DecoderModel m = DecoderModel.load(Golden.fixture("qwen2-tiny"), Device.cpu(), Precision.FLOAT32, d -> {}, true);
         KvCache prefilling = m.newCache();
         KvCache decoding = m.newCache()) {
@@ -67,7 +67,7 @@ class DecodeStepTest {
       int outOfVocabulary = m.config().vocabSize() + 5;
       assertThrows(RuntimeException.class, () -> m.forward(List.of(prefilling, decoding),
           List.of(new int[] {4, 5, 6, 7}, new int[] {outOfVocabulary}), new boolean[2]));
-      assertEquals(0, prefilling.length(), "the prefill's pass is undone when the decodes' pass fails");
+      assertEquals(0, prefilling.length(), "a pass that failed advances no cache");
       assertEquals(3, decoding.length());
     }
   }
@@ -95,7 +95,7 @@ class DecodeStepTest {
         assertPrefillsAgree(whole, perOp, a.subList(0, 1), b.subList(0, 1), List.of(Arrays.copyOf(prompt, lengths[0] - 1)));
         assertPrefillsAgree(whole, perOp, a.subList(1, 3), b.subList(1, 3),
             List.of(Arrays.copyOf(prompt, lengths[1] - 2), Arrays.copyOf(prompt, 1)));
-        // The chunk (a prefill pass of its own) ahead of two one-token decodes, as HfModel orders a batch.
+        // The chunk ahead of two one-token decodes, as HfModel orders a batch, in one call.
         assertPrefillsAgree(whole, perOp, List.of(a.get(1), a.get(0), a.get(2)), List.of(b.get(1), b.get(0), b.get(2)),
             List.of(Arrays.copyOfRange(prompt, lengths[1] - 2, lengths[1]), new int[] {prompt[lengths[0] - 1]},
                 new int[] {prompt[1]}));
@@ -129,7 +129,7 @@ class DecodeStepTest {
           assertArrayEquals(y.argmax(), x.argmax(), "rows " + Arrays.toString(pick));
           for (int i = 0; i < pick.length; i++) assertClose("rows " + Arrays.toString(pick) + ", sequence " + i, y.logits()[i], x.logits()[i]);
         }
-        // A prefill ahead of two decodes (as HfModel orders a batch): split into a per-op pass and a whole step.
+        // A prefill ahead of two decodes (as HfModel orders a batch), in one call.
         try (KvCache x = whole.newCache(); KvCache y = perOp.newCache()) {
           int[] head = Arrays.copyOf(prompt, 5);
           boolean[] logits = {true, true, true};
@@ -138,6 +138,14 @@ class DecodeStepTest {
           assertArrayEquals(q.argmax(), p.argmax(), "prefill and decodes");
           for (int i = 0; i < 3; i++) assertClose("prefill and decodes, sequence " + i, q.logits()[i], p.logits()[i]);
           assertEquals(5, x.length());
+          // A chunk after its cached tokens beside decodes whose rows are neither neighbours nor in
+          // the batch's order (brought together, which may move the prefilling sequence's row).
+          int[] chunk = Arrays.copyOfRange(prompt, 5, 8);
+          p = whole.forward(List.of(x, a.get(2), a.get(0)), List.of(chunk, new int[] {4}, new int[] {6}), logits);
+          q = perOp.forward(List.of(y, b.get(2), b.get(0)), List.of(chunk, new int[] {4}, new int[] {6}), logits);
+          assertArrayEquals(q.argmax(), p.argmax(), "a chunk and decodes out of row order");
+          for (int i = 0; i < 3; i++) assertClose("a chunk and decodes out of row order, sequence " + i, q.logits()[i], p.logits()[i]);
+          assertEquals(8, x.length());
         }
         // One sequence alone: the whole-step path also serves a batch of one.
         float[] solo = whole.forward(List.of(a.get(2)), List.of(new int[] {1}))[0];
