@@ -56,13 +56,16 @@ final class KvPool implements AutoCloseable {
   /**
    * Bytes from which a pool's doubling counts as costly ({@link #growthCopiesMuch}): on the build
    * machine, doubling the demo's large model's pool from 64 to 128 rows of 512 slots (192 MiB kept,
-   * 384 MiB zeroed) took 1.0 s, from 128 to 256 rows 2.3 s, most of it page faults. Below it a pool
-   * still doubles for kept prefixes, which a large-model engine needs (each takeover is a new
-   * request whose prefix is the session's previous one): with 64 MiB, 24 demo sessions through an
-   * engine prefilled 9% more than in process in one CI run, their prefixes having given rows to
-   * each other's requests.
+   * 384 MiB zeroed) took 1.0-1.4 s, most of it page faults, and from 32 to 64 rows 0.3-0.5 s. At
+   * 256 MiB, kept prefixes (none of which the next sessions reused) doubled that pool to 128 rows in
+   * every run of `bench serve` at 8 sessions, 1.3 s of the large worker's 18; the pool holding them
+   * then shrank again, 0.35 s more. Below it a pool still doubles for kept prefixes, which a
+   * large-model engine needs (each takeover is a new request whose prefix is the session's previous
+   * one): with 64 MiB, 24 demo sessions through an engine prefilled 9% more than in process in one CI
+   * run, their prefixes having given rows to each other's requests; 48 rows of 512 slots fit under
+   * 128 MiB's doubling.
    */
-  static final long COSTLY_GROWTH_BYTES = 256L << 20;
+  static final long COSTLY_GROWTH_BYTES = 128L << 20;
 
   KvPool(NDManager manager, HfConfig config, DataType dtype) {
     this.manager = manager;

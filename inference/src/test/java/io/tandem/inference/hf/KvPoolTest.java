@@ -50,20 +50,21 @@ class KvPoolTest {
   @Test
   void aFullLargePoolSaysWhenOneMoreCacheWouldCopyIt() {
     try (DecoderModel m = load()) {
-      // 512 bytes a token: 1,024 rows of 512 slots are the 256 MiB from which a doubling counts as costly.
+      // 512 bytes a token: so many rows of 512 slots are the bytes from which a doubling counts as costly.
+      int full = (int) (KvPool.COSTLY_GROWTH_BYTES / (512 * 512));
       List<KvCache> caches = new ArrayList<>();
       List<int[]> tokens = new ArrayList<>();
-      for (int i = 0; i < 1024; i++) {
+      for (int i = 0; i < full; i++) {
         caches.add(m.newCache());
         tokens.add(i == 0 ? new int[400] : new int[] {1});
       }
       assertFalse(m.newKvCacheCopiesPool(), "an empty pool holds nothing to copy");
       m.forward(caches, tokens);
-      assertEquals(1024, m.pool().rows());
+      assertEquals(full, m.pool().rows());
       assertEquals(KvPool.COSTLY_GROWTH_BYTES, m.pool().bytes());
       assertTrue(m.newKvCacheCopiesPool(), "every row taken");
 
-      caches.remove(1023).close();
+      caches.remove(full - 1).close();
       assertFalse(m.newKvCacheCopiesPool(), "a row free");
       KvCache fresh = m.newCache();
       assertTrue(m.newKvCacheCopiesPool(), "the free row is owed to the cache opened without one");
@@ -74,7 +75,7 @@ class KvPoolTest {
       KvCache other = m.newCache();
       assertTrue(m.newKvCacheCopiesPool(), "two free rows, both owed: a dropped cache takes one again at its next write");
       m.forward(List.of(caches.get(1), other), List.of(new int[] {1}, new int[] {2}));
-      assertEquals(1024, m.pool().rows(), "both took a free row");
+      assertEquals(full, m.pool().rows(), "both took a free row");
       assertTrue(m.newKvCacheCopiesPool());
       other.close();
       caches.forEach(KvCache::close);
