@@ -330,9 +330,12 @@ final class DecodeStep implements AutoCloseable {
   NDArray mixedLogits(NDArray ids, NDArray[] cosSin, List<NDArray> pools, long[] rows, long[] past, long[] count,
       NDArray last, float maskValue, Decodes decodes, float scaling) {
     PtNDManager manager = (PtNDManager) ids.getManager();
-    // No decodes: empty rows (the method reads none of the rest, which stand in for their types).
-    NDArray none = decodes == null ? manager.create(new long[0]) : null;
-    boolean permuted = decodes != null && decodes.order() != null;
+    if (decodes == null) {
+      // No decodes: empty rows (the method reads none of the rest, which stand in for their types).
+      NDArray none = manager.create(new long[0]);
+      decodes = new Decodes(none, none, none, 0, null, null, 0);
+    }
+    boolean permuted = decodes.order() != null;
     try (IValue id = IValue.from((PtNDArray) ids);
         IValue cos = IValue.from((PtNDArray) cosSin[0]);
         IValue sin = IValue.from((PtNDArray) cosSin[1]);
@@ -342,14 +345,14 @@ final class DecodeStep implements AutoCloseable {
         IValue n = IValue.listFrom(count);
         IValue l = IValue.from((PtNDArray) last);
         IValue mv = IValue.from((double) maskValue);
-        IValue m = IValue.from((PtNDArray) (decodes == null ? none : decodes.mask()));
-        IValue dr = IValue.from((PtNDArray) (decodes == null ? none : decodes.rows()));
-        IValue dp = IValue.from((PtNDArray) (decodes == null ? none : decodes.positions()));
-        IValue f = IValue.from((long) (decodes == null ? 0 : decodes.first()));
-        IValue o = IValue.from((PtNDArray) (permuted ? decodes.order() : decodes == null ? none : decodes.rows()));
-        IValue u = IValue.from((PtNDArray) (permuted ? decodes.unorder() : decodes == null ? none : decodes.rows()));
+        IValue m = IValue.from((PtNDArray) decodes.mask());
+        IValue dr = IValue.from((PtNDArray) decodes.rows());
+        IValue dp = IValue.from((PtNDArray) decodes.positions());
+        IValue f = IValue.from((long) decodes.first());
+        IValue o = IValue.from((PtNDArray) (permuted ? decodes.order() : decodes.rows()));
+        IValue u = IValue.from((PtNDArray) (permuted ? decodes.unorder() : decodes.rows()));
         IValue perm = IValue.from(permuted);
-        IValue s = IValue.from((long) (decodes == null ? 0 : decodes.slots()));
+        IValue s = IValue.from((long) decodes.slots());
         IValue scale = IValue.from((double) scaling);
         IValue out = IValueUtils.runMethod(block, "mixed", id, embed, cos, sin, rotateHalf,
             norms, linears, c, r, p, n, l, mv, m, dr, dp, f, o, u, perm, s, shape[0], shape[1], shape[2], shape[3],
