@@ -320,6 +320,11 @@ final class Generation {
     return OpenAi.Usage.of(promptTokens, tokens, cachedTokens);
   }
 
+  /** Of the prompt's tokens, those a worker's prefix cache held; -1 where that is not known. */
+  int cachedTokens() {
+    return cachedTokens;
+  }
+
   /** Tandem's own account: who wrote what, the counters of the trace, and whether it degraded. */
   OpenAi.Tandem tandem(boolean withSpans) {
     com.fasterxml.jackson.databind.node.ObjectNode counters;

@@ -52,6 +52,7 @@ final class RequestLog {
     synchronized void finish(Generation gen, String ended, double ttftMs, double latencyMs) {
       ObjectNode o = base(latencyMs);
       o.put("prompt_tokens", gen.promptTokens);
+      if (gen.cachedTokens() >= 0) o.put("cached_tokens", gen.cachedTokens()); // as usage.prompt_tokens_details has it
       o.put("completion_tokens", gen.tokens());
       o.put("tokens_small", gen.tokensBy(io.tandem.protocol.Author.small));
       o.put("tokens_large", gen.tokensBy(io.tandem.protocol.Author.large));

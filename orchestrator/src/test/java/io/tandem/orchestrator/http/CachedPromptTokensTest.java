@@ -3,6 +3,9 @@ package io.tandem.orchestrator.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.inference.text.ChatTemplate;
@@ -12,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code usage.prompt_tokens_details.cached_tokens}, as OpenAI reports it (and vLLM with {@code
@@ -42,7 +46,30 @@ class CachedPromptTokensTest {
     assertTrue(prompt > 1, first.toString());
     assertEquals(0, first.at("/prompt_tokens_details/cached_tokens").asInt(-1), "nothing cached yet: " + first);
 
-    JsonNode again = usage(body);
+    Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    requests.addAppender(lines);
+    HttpResponse<String> r;
+    try {
+      r = server.post("/v1/chat/completions", body, KEY);
+      assertEquals(200, r.statusCode(), r.body());
+      String id = JSON.readTree(r.body()).get("id").asText();
+      JsonNode[] line = new JsonNode[1];
+      TestServer.eventually("the request log's line of " + id, () -> {
+        synchronized (lines) { // the appender writes under its own lock
+          for (ILoggingEvent e : lines.list) {
+            JsonNode o = JSON.readTree(e.getFormattedMessage());
+            if (o.path("id").asText().equals(id)) line[0] = o;
+          }
+        }
+        return line[0] != null;
+      });
+      assertEquals(prompt - 1, line[0].path("cached_tokens").asInt(-1), "the request log has the usage's count: " + line[0]);
+    } finally {
+      requests.detachAppender(lines);
+    }
+    JsonNode again = JSON.readTree(r.body()).get("usage");
     assertEquals(prompt - 1, again.at("/prompt_tokens_details/cached_tokens").asInt(-1),
         "all but the last prompt token, whose logits the first pass needs: " + again);
 
