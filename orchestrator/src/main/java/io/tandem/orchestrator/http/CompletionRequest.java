@@ -707,7 +707,7 @@ public record CompletionRequest(
       if ((content == null || content.isNull()) && !r.equals("assistant"))
         throw ApiError.invalid(p + ".content", p + ".content is " + (content == null ? "missing" : "null") + "; a "
             + role.asText() + " message needs content: a string or an array of text parts");
-      out.add(new ChatMessage(r, content(content, p + ".content")));
+      out.add(new ChatMessage(r, content(content, p + ".content", r.equals("assistant"))));
     }
     return out;
   }
@@ -715,8 +715,11 @@ public record CompletionRequest(
   /**
    * A message's content as text; none (an assistant message's) is empty. Text parts are joined by
    * a newline, as vLLM joins them for a chat template that reads a message's content as a string.
+   * An assistant message may also hold refusal parts ({@code {"type": "refusal", "refusal": ...}},
+   * as OpenAI's API writes a refusal and takes it back in a conversation): their text is joined as
+   * a text part's is, as vLLM's chat parser reads them.
    */
-  private static String content(JsonNode c, String p) {
+  private static String content(JsonNode c, String p, boolean assistant) {
     if (c == null || c.isNull()) return "";
     if (c.isTextual()) return c.asText();
     if (!c.isArray()) throw ApiError.invalid(p, p + " must be a string or an array of text parts, got " + Json.kind(c));
@@ -731,10 +734,14 @@ public record CompletionRequest(
       if (typeNode.isMissingNode() || typeNode.isNull())
         throw ApiError.invalid(pp + ".type", pp + " has no type; a content part is {\"type\": \"text\", \"text\": ...}");
       String type = typeNode.asText("");
-      if (!type.equals("text"))
-        throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts are supported");
-      JsonNode text = part.get("text");
-      if (text == null || !text.isTextual()) throw ApiError.invalid(pp + ".text", pp + ".text must be a string");
+      if (type.equals("refusal") && !assistant)
+        throw ApiError.invalid(pp + ".type", pp + " is a refusal part, which only an assistant message may hold (as in"
+            + " OpenAI's API); give this message text parts");
+      if (!type.equals("text") && !type.equals("refusal"))
+        throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts (and, in an"
+            + " assistant message, refusal parts) are supported");
+      JsonNode text = part.get(type);
+      if (text == null || !text.isTextual()) throw ApiError.invalid(pp + "." + type, pp + "." + type + " must be a string");
       joined.add(text.asText());
     }
     return joined.toString();

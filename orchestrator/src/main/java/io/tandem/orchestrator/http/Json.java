@@ -79,7 +79,55 @@ final class Json {
     }
     if (root == null || !root.isObject())
       throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
+    // JSON lets "\\ud800" be written (RFC 8259, section 8.2), but it stands for no character, and a
+    // prompt with one would reach the tokenizer as something else (<unk>, U+FFFD) without a word.
+    String lone = firstPath(root, "", v -> v.isTextual() && unpaired(v.textValue()), Json::unpaired);
+    if (lone != null) {
+      // The path written with its surrogates as escapes (a member's name may hold one): a message is text itself.
+      String at = lone.chars().mapToObj(c -> Character.isSurrogate((char) c) ? String.format("\\u%04x", c)
+          : String.valueOf((char) c)).collect(java.util.stream.Collectors.joining());
+      throw ApiError.invalid(at, at + " holds a lone UTF-16 surrogate (a \\u escape from D800 to DFFF without its"
+          + " other half), which is no character: no tokenizer can read it, and UTF-8 cannot encode it (RFC 8259,"
+          + " section 8.2); write a character beyond U+FFFF as a pair of escapes (\\ud83d\\ude00), or as UTF-8");
+    }
     return (ObjectNode) root;
+  }
+
+  /**
+   * The path ({@code a.b[2].c}, below {@code path}; a member at the top has its name alone) of the
+   * first value in {@code node}, depth first, that {@code value} refuses or whose member name
+   * {@code name} refuses, or null for none.
+   */
+  private static String firstPath(JsonNode node, String path, java.util.function.Predicate<JsonNode> value,
+      java.util.function.Predicate<String> name) {
+    if (value.test(node)) return path;
+    for (var it = node.fields(); it.hasNext(); ) {
+      var field = it.next();
+      String at = path.isEmpty() ? field.getKey() : path + "." + field.getKey();
+      if (name.test(field.getKey())) return at;
+      String found = firstPath(field.getValue(), at, value, name);
+      if (found != null) return found;
+    }
+    if (node.isArray())
+      for (int i = 0; i < node.size(); i++) {
+        String found = firstPath(node.get(i), path + "[" + i + "]", value, name);
+        if (found != null) return found;
+      }
+    return null;
+  }
+
+  /** Whether {@code s} has a high surrogate not followed by a low one, or a low one not after a high one. */
+  static boolean unpaired(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c)) {
+        if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) return true;
+        i++;
+      } else if (Character.isLowSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -105,23 +153,8 @@ final class Json {
    * tools[0].function.parameters.maximum}).
    */
   static void requireInRange(JsonNode node, String path) {
-    String huge = outOfRange(node, path);
+    String huge = firstPath(node, path, Json::beyondDouble, key -> false);
     if (huge != null) throw outOfRange(huge);
-  }
-
-  private static String outOfRange(JsonNode node, String path) {
-    if (beyondDouble(node)) return path;
-    for (var it = node.fields(); it.hasNext(); ) {
-      var field = it.next();
-      String found = outOfRange(field.getValue(), path + "." + field.getKey());
-      if (found != null) return found;
-    }
-    if (node.isArray())
-      for (int i = 0; i < node.size(); i++) {
-        String found = outOfRange(node.get(i), path + "[" + i + "]");
-        if (found != null) return found;
-      }
-    return null;
   }
 
   /**

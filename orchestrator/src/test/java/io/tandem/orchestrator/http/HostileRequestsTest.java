@@ -231,6 +231,32 @@ class HostileRequestsTest {
     assertEquals(200, bom.statusCode(), bom.body());
   }
 
+  /**
+   * A JSON escape of a lone UTF-16 surrogate ({@code "\\ud800"}) is valid JSON but no character:
+   * a 400 naming the value's path, not a prompt whose tokenizer reads something else in its place; a
+   * pair of escapes is the character it encodes.
+   */
+  @Test
+  void aLoneSurrogateEscapeIsA400NamingWhereItIs() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    String[][] cases = {
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\\ud800\"}],\"max_tokens\":2}", "messages[0].content"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\\udc00y\"}]}],\"max_tokens\":2}",
+            "messages[0].content[0].text"},
+        {"{" + OK_MSGS + ",\"stop\":[\"a\",\"\\ud83d\"],\"max_tokens\":2}", "stop[1]"},
+        {"{" + OK_MSGS + ",\"user\":\"\\ude00\\ud83d\",\"max_tokens\":2}", "user"},
+        {"{" + OK_MSGS + ",\"max_tokens\":2,\"a\\ud800\":1}", "a\\ud800"}};
+    for (String[] c : cases) {
+      HttpResponse<String> r = server.post(CHAT, c[0], KEY);
+      assertEquals(400, r.statusCode(), c[0] + " -> " + r.body());
+      assertEquals(c[1], json.readTree(r.body()).at("/error/param").asText(), r.body());
+      assertTrue(json.readTree(r.body()).at("/error/message").asText().startsWith(c[1] + " holds a lone UTF-16 surrogate"), r.body());
+    }
+    HttpResponse<String> pair = server.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\\ud83d\\ude00\"}],"
+        + "\"max_tokens\":2}", KEY);
+    assertEquals(200, pair.statusCode(), pair.body());
+  }
+
   /** max_tokens beyond any integer type is refused as any value above the server's cap is: naming the cap. */
   @Test
   void maxTokensAboveTheServersCapIsRefusedNamingTheCapHoweverLargeItIs() throws Exception {

@@ -96,6 +96,33 @@ class VllmRequestFieldsTest {
     assertEquals("<user>2 + 2?\nBe brief.</user><assistant>", JSON.readTree(text.body()).get("prompt").asText(), text.body());
   }
 
+  /**
+   * An assistant message's refusal parts, as OpenAI's API writes a refusal (and the SDK's message
+   * objects carry it back), are its text, as vLLM's chat parser reads them; another role's are a
+   * 400 naming the part, as OpenAI's schema allows them only there.
+   */
+  @Test
+  void anAssistantsRefusalPartsAreItsTextAndAnotherRolesAreRefused() throws Exception {
+    String refused = "\"messages\":[{\"role\":\"user\",\"content\":\"2 + 2?\"},{\"role\":\"assistant\",\"content\":"
+        + "[{\"type\":\"refusal\",\"refusal\":\"No.\"},{\"type\":\"text\",\"text\":\"Ask again.\"}]},"
+        + "{\"role\":\"user\",\"content\":\"Please.\"}]";
+    HttpResponse<String> ids = server.post("/tokenize", "{" + refused + "}", KEY);
+    assertEquals(200, ids.statusCode(), ids.body());
+    HttpResponse<String> text = server.post("/detokenize", "{\"tokens\":" + JSON.readTree(ids.body()).get("tokens") + "}", KEY);
+    assertEquals("<user>2 + 2?</user><assistant>No.\nAsk again.</assistant><user>Please.</user><assistant>",
+        JSON.readTree(text.body()).get("prompt").asText(), text.body());
+
+    HttpResponse<String> user = server.post("/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":"
+        + "[{\"type\":\"refusal\",\"refusal\":\"No.\"}]}]}", KEY);
+    assertEquals(400, user.statusCode(), user.body());
+    assertEquals("messages[0].content[0].type", error(user).get("param").asText(), user.body());
+    assertTrue(error(user).get("message").asText().contains("only an assistant message may hold"), user.body());
+    HttpResponse<String> noText = server.post("/tokenize", "{\"messages\":[{\"role\":\"assistant\",\"content\":"
+        + "[{\"type\":\"refusal\",\"text\":\"No.\"}]}]}", KEY);
+    assertEquals(400, noText.statusCode(), noText.body());
+    assertEquals("messages[0].content[0].refusal", error(noText).get("param").asText(), noText.body());
+  }
+
   @Test
   void contradictoryOrMisplacedTemplateFieldsAreRefusedNamingThem() throws Exception {
     HttpResponse<String> both = chat(",\"continue_final_message\":true");
