@@ -240,7 +240,7 @@ public record CompletionRequest(
    * Fields that OpenAI-compatible servers write on assistant messages: a client that sends a
    * response's message back (the SDKs' multi-turn pattern) sends them too. Accepted and ignored
    * while they carry nothing to act on ({@code tool_calls} and {@code function_call} with a call
-   * are a 400: tool calls are not supported).
+   * are a 400: tool calls are not supported); a {@code refusal} string is the message's text.
    */
   private static final Set<String> MESSAGE_ECHOES = Set.of("reasoning_content", "reasoning", "refusal", "annotations",
       "audio", "tool_calls", "function_call");
@@ -707,7 +707,19 @@ public record CompletionRequest(
       if ((content == null || content.isNull()) && !r.equals("assistant"))
         throw ApiError.invalid(p + ".content", p + ".content is " + (content == null ? "missing" : "null") + "; a "
             + role.asText() + " message needs content: a string or an array of text parts");
-      out.add(new ChatMessage(r, content(content, p + ".content", r.equals("assistant"))));
+      String text = content(content, p + ".content", r.equals("assistant"));
+      // A response's refusal (OpenAI's API writes it beside content null) sent back is what the
+      // assistant said: its text, as a refusal part's is, not an echo to drop.
+      JsonNode refusal = msg.get("refusal");
+      if (refusal != null && !refusal.isNull()) {
+        if (!refusal.isTextual())
+          throw ApiError.invalid(p + ".refusal", p + ".refusal must be a string (or null), got " + Json.kind(refusal));
+        if (!r.equals("assistant"))
+          throw ApiError.invalid(p + ".refusal", p + " is a " + role.asText() + " message with a refusal, which only an"
+              + " assistant message may have (as in OpenAI's API); leave it out");
+        text = text.isEmpty() ? refusal.asText() : text + "\n" + refusal.asText();
+      }
+      out.add(new ChatMessage(r, text));
     }
     return out;
   }

@@ -84,8 +84,9 @@ final class Json {
     String lone = firstPath(root, "", v -> v.isTextual() && unpaired(v.textValue()), Json::unpaired);
     if (lone != null) {
       // The path written with its surrogates as escapes (a member's name may hold one): a message is text itself.
-      String at = lone.chars().mapToObj(c -> Character.isSurrogate((char) c) ? String.format("\\u%04x", c)
-          : String.valueOf((char) c)).collect(java.util.stream.Collectors.joining());
+      // Clipped as another error clips a member's name: the path is the client's own text.
+      String at = io.tandem.protocol.text.Clipped.of(lone.chars().mapToObj(c -> Character.isSurrogate((char) c)
+          ? String.format("\\u%04x", c) : String.valueOf((char) c)).collect(java.util.stream.Collectors.joining()));
       throw ApiError.invalid(at, at + " holds a lone UTF-16 surrogate (a \\u escape from D800 to DFFF without its"
           + " other half), which is no character: no tokenizer can read it, and UTF-8 cannot encode it (RFC 8259,"
           + " section 8.2); write a character beyond U+FFFF as a pair of escapes (\\ud83d\\ude00), or as UTF-8");

@@ -255,6 +255,11 @@ class HostileRequestsTest {
     HttpResponse<String> pair = server.post(CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\\ud83d\\ude00\"}],"
         + "\"max_tokens\":2}", KEY);
     assertEquals(200, pair.statusCode(), pair.body());
+    // A long member name is clipped as an unknown field's is: the answer does not echo the body back.
+    HttpResponse<String> longName = server.post(CHAT, "{" + OK_MSGS + ",\"metadata\":{\"" + "k".repeat(20_000) + "\\ud800\":1}}", KEY);
+    assertEquals(400, longName.statusCode(), longName.body());
+    assertTrue(longName.body().length() < 2_000, longName.body().length() + " characters");
+    assertTrue(json.readTree(longName.body()).at("/error/param").asText().startsWith("metadata.kkk"), longName.body());
   }
 
   /** max_tokens beyond any integer type is refused as any value above the server's cap is: naming the cap. */

@@ -121,6 +121,23 @@ class VllmRequestFieldsTest {
         + "[{\"type\":\"refusal\",\"text\":\"No.\"}]}]}", KEY);
     assertEquals(400, noText.statusCode(), noText.body());
     assertEquals("messages[0].content[0].refusal", error(noText).get("param").asText(), noText.body());
+
+    // The SDK's own form: a response's message with content null and its refusal beside it.
+    HttpResponse<String> field = server.post("/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"2 + 2?\"},"
+        + "{\"role\":\"assistant\",\"content\":null,\"refusal\":\"No.\",\"annotations\":[]},"
+        + "{\"role\":\"user\",\"content\":\"Please.\"}]}", KEY);
+    assertEquals(200, field.statusCode(), field.body());
+    HttpResponse<String> fieldText = server.post("/detokenize", "{\"tokens\":" + JSON.readTree(field.body()).get("tokens") + "}", KEY);
+    assertEquals("<user>2 + 2?</user><assistant>No.</assistant><user>Please.</user><assistant>",
+        JSON.readTree(fieldText.body()).get("prompt").asText(), fieldText.body());
+    HttpResponse<String> number = server.post("/tokenize", "{\"messages\":[{\"role\":\"assistant\",\"content\":\"2\",\"refusal\":5}]}", KEY);
+    assertEquals(400, number.statusCode(), number.body());
+    assertEquals("messages[0].refusal", error(number).get("param").asText(), number.body());
+    HttpResponse<String> userField = server.post("/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"1\",\"refusal\":\"x\"}]}", KEY);
+    assertEquals(400, userField.statusCode(), userField.body());
+    assertEquals("messages[0].refusal", error(userField).get("param").asText(), userField.body());
+    assertEquals(200, server.post("/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"1\",\"refusal\":null}]}", KEY)
+        .statusCode(), "a null refusal, as a response's message carries it, on any message");
   }
 
   @Test
