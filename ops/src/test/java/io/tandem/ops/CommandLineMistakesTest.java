@@ -29,8 +29,9 @@ class CommandLineMistakesTest {
     StringWriter err = new StringWriter();
     var cl = Tandem.commandLine();
     cl.setErr(new PrintWriter(err, true));
-    int exit = cl.execute(args);
-    return new Result(exit, err.toString().strip());
+    try (LoggerLevels levels = LoggerLevels.kept()) {
+      return new Result(cl.execute(args), err.toString().strip());
+    }
   }
 
   /** {@code args} run with {@code -DKEY=VALUE} for each of {@code properties}, as TANDEM_JAVA_OPTS gives them. */

@@ -150,7 +150,7 @@ class GenerateCommandTest {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     StringWriter err = new StringWriter();
     PrintStream oldOut = System.out;
-    try {
+    try (LoggerLevels levels = LoggerLevels.kept()) {
       System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
       CommandLine cl = Tandem.commandLine();
       cl.setErr(new PrintWriter(err, true));
