@@ -296,6 +296,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   /** How long a stopping worker waits for the count in progress before it closes the model. */
   private static final int COUNT_STOP_SECONDS = 30;
+  /** How long a stopping worker waits for its model to be closed (the pass in flight first): within Akka's phase. */
+  private static final int STOP_WAIT_SECONDS = 8;
   /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
   private final StashBuffer<Command> duringStep;
   /**
@@ -501,6 +503,18 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       model.close();
     });
     stepThread.shutdown();
+    // The actor system's termination, after which the JVM exits, waits for the model to be closed:
+    // an exit (its native destructors) beside a pass still running in libtorch on the step thread
+    // corrupted the native heap ("malloc_consolidate(): unaligned fastbin chunk detected", glibc's
+    // abort) once in about 12 shutdowns that cut 60 requests at the deadline. Bounded by Akka's
+    // actor-system-terminate phase (10 s), which would let the JVM go on exiting anyway.
+    try {
+      if (!stepThread.awaitTermination(STOP_WAIT_SECONDS, TimeUnit.SECONDS))
+        log.warn("{} worker: the model not closed {} s after the worker stopped (a pass or count still running)", role,
+            STOP_WAIT_SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     return this;
   }
 
