@@ -50,7 +50,7 @@ class ClusterCrashIT {
    */
   private static final Duration ONLY_ONE_WITHIN = Duration.ofSeconds(20);
   private static final int REQUESTS = 8;
-  private static final String MOVED = "mid-step; moving to another";
+  private static final String MOVED = "mid-step; looking for another of its role";
   /** Long enough that the kill comes mid-flight, short enough that what is left fits in {@link #WITHIN}. */
   private static final int SCRIPT_TOKENS = 250;
 

@@ -627,6 +627,9 @@ final class ApiRoutes extends AllDirectives {
     ApiError e = ApiError.clientClosed();
     log.status = 499;
     log.error = e.getMessage();
+    // A completion read and admitted (its mode known), gone before its session started: `cancelled`,
+    // as the line of one that leaves later says, and as /metrics counts it (abort).
+    if (log.mode != null) log.finishReason = "cancelled";
     metrics.response(log.tenant == null ? Metrics.NO_TENANT : log.tenant, 499);
     log.finish();
     return e.toResponse();

@@ -36,6 +36,8 @@ final class RequestLog {
     String error;
     boolean stream;
     String mode;
+    /** The {@code finish_reason} of a completion that ended before its session started: {@code cancelled} for a client gone. */
+    String finishReason;
     private boolean written;
 
     Entry(String method, String path, String requestId) {
@@ -66,7 +68,9 @@ final class RequestLog {
 
     /** Ends a request that did not (an error before the session, a health check, ...). */
     synchronized void finish() {
-      write(base((System.nanoTime() - startNanos) / 1e6));
+      ObjectNode o = base((System.nanoTime() - startNanos) / 1e6);
+      if (finishReason != null) o.put("finish_reason", finishReason);
+      write(o);
     }
 
     private ObjectNode base(double latencyMs) {

@@ -606,7 +606,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     getContext().unwatch(worker);
     if (!wasInFlight) return this;
     stopWaiting();
-    getContext().getLog().info("session {}: {} worker {} {}, mid-step; moving to another",
+    getContext().getLog().info("session {}: {} worker {} {}, mid-step; looking for another of its role",
         request.sessionId(), role, worker.path(), why);
     return dispatch();
   }

@@ -139,7 +139,7 @@ public final class WorkerDirectory {
   private record NodeReachable(Address node) implements Command {}
 
   /** A member is up (or weakly up): its workers may be offered. */
-  private record NodeUp(UniqueAddress node) implements Command {}
+  private record NodeUp(UniqueAddress node, Set<String> roles) implements Command {}
 
   /**
    * A member was removed ({@code downed}: after the split brain resolver or an operator downed it,
@@ -189,7 +189,7 @@ public final class WorkerDirectory {
             ClusterEvent.ReachabilityEvent.class));
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> {
           if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
-            return new NodeUp(e.member().uniqueAddress());
+            return new NodeUp(e.member().uniqueAddress(), e.member().getRoles());
           if (e instanceof ClusterEvent.MemberRemoved r)
             return new NodeRemoved(r.member().uniqueAddress(), r.previousStatus().equals(MemberStatus.down()),
                 r.member().getRoles());
@@ -215,6 +215,12 @@ public final class WorkerDirectory {
 
   /** How much of a new observation an average of queue waits takes in (a few recent requests dominate). */
   private static final double OBSERVED_WEIGHT = 0.2;
+
+  /** Whether this node is on its way out of the cluster: leaving, exiting, downed or removed (Akka's member status). */
+  private static boolean selfLeaving(ActorContext<?> ctx) {
+    MemberStatus s = Cluster.get(ctx.getSystem()).selfMember().status();
+    return !(s.equals(MemberStatus.up()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.joining()));
+  }
 
   private static final class State {
     final ActorContext<Command> ctx;
@@ -315,15 +321,20 @@ public final class WorkerDirectory {
             return reachability(changed);
           })
           .onMessage(NodeUp.class, n -> {
-            ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions once they are listed, when their"
-                + " models have loaded", n.node().address(),
-                n.node().longUid());
+            // A node without a model role (this orchestrator, another one) has no workers to offer.
+            if (n.roles().contains(Role.small.name()) || n.roles().contains(Role.large.name()))
+              ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions once they are listed, when"
+                  + " their models have loaded", n.node().address(), n.node().longUid());
+            else ctx.getLog().debug("node {} (incarnation {}) is up, with no worker role", n.node().address(), n.node().longUid());
             up.put(n.node().address(), n.node());
             for (Role r : Role.values()) answerWaiting(r);
             return Behaviors.same();
           })
           .onMessage(NodeRemoved.class, n -> {
-            ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
+            // A node leaving sees every other member removed as it goes: that says nothing of them.
+            if (selfLeaving(ctx)) ctx.getLog().debug("node {} (incarnation {}) is no longer seen: this node is leaving the cluster",
+                n.node().address(), n.node().longUid());
+            else ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
             if (!n.downed()) RoleSupply.get(ctx.getSystem()).left(n.roles());
             up.remove(n.node().address(), n.node());
             unreachableSince.remove(n.node().address());

@@ -2,12 +2,16 @@ package io.tandem.orchestrator.http;
 
 import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Props;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.receptionist.Receptionist;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
@@ -15,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * A client that closes its connection while its prompt is being counted is logged and counted as
@@ -30,13 +35,29 @@ class ClientGoneWhileCountingTest {
       double left = server.count("tandem:http_responses_total{status=\"499\"}");
       double unavailable = server.count("tandem:http_responses_total{status=\"503\"}");
       String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5,\"tandem\":{\"mode\":\"large\"}}";
-      try (java.net.Socket socket = send(server, "/v1/chat/completions", body)) {
-        // Closed once the prompt is being counted, before the count's time-out (closed with the bytes
-        // still in flight, the request may never reach the routes: then nothing is answered at all).
-        asked.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20));
+      Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+      ListAppender<ILoggingEvent> lines = new ListAppender<>();
+      lines.start();
+      requests.addAppender(lines);
+      try {
+        try (java.net.Socket socket = send(server, "/v1/chat/completions", body)) {
+          // Closed once the prompt is being counted, before the count's time-out (closed with the bytes
+          // still in flight, the request may never reach the routes: then nothing is answered at all).
+          asked.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20));
+        }
+        eventually("the request ended as the client's leaving",
+            () -> server.count("tandem:http_responses_total{status=\"499\"}") == left + 1);
+        // Its log line says so as the line of a client that leaves later does, and as /metrics counts it (abort).
+        String line;
+        synchronized (lines) { // the appender writes under its own lock
+          line = lines.list.stream().map(ILoggingEvent::getFormattedMessage).filter(l -> l.contains("\"status\":499"))
+              .findFirst().orElse("none");
+        }
+        assertTrue(line.contains("\"finish_reason\":\"cancelled\""), line);
+      } finally {
+        requests.detachAppender(lines);
       }
-      eventually("the request ended as the client's leaving",
-          () -> server.count("tandem:http_responses_total{status=\"499\"}") == left + 1);
+      eventually("counted as an abort", () -> server.count("tandem:request_success_total{finished_reason=\"abort\"}") == 1.0);
       assertEquals(unavailable, server.count("tandem:http_responses_total{status=\"503\"}"), "no 503 went to nobody");
     }
   }
