@@ -503,11 +503,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       model.close();
     });
     stepThread.shutdown();
-    // The actor system's termination, after which the JVM exits, waits for the model to be closed:
-    // an exit (its native destructors) beside a pass still running in libtorch on the step thread
-    // corrupted the native heap ("malloc_consolidate(): unaligned fastbin chunk detected", glibc's
-    // abort) once in about 12 shutdowns that cut 60 requests at the deadline. Bounded by Akka's
-    // actor-system-terminate phase (10 s), which would let the JVM go on exiting anyway.
+    // The actor system's termination, after which the JVM exits, waits for the model to be closed, so
+    // that the exit (its native destructors) never runs beside a pass still in libtorch on the step
+    // thread: the likely cause of the corrupted native heap ("malloc_consolidate(): unaligned fastbin
+    // chunk detected", glibc's abort) a tester saw once in about 12 shutdowns that cut 60 requests at
+    // the deadline. Bounded within Akka's actor-system-terminate phase (10 s), after which the JVM
+    // would go on exiting anyway.
     try {
       if (!stepThread.awaitTermination(STOP_WAIT_SECONDS, TimeUnit.SECONDS))
         log.warn("{} worker: the model not closed {} s after the worker stopped (a pass or count still running)", role,
