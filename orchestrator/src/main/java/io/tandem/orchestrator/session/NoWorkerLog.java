@@ -109,7 +109,9 @@ public final class NoWorkerLog implements Extension {
       Run run = runs.remove(role);
       open = !runs.isEmpty();
       if (run == null) return;
-      LOG.info("a {} worker serves sessions again, after {} s without one: {}", role,
+      // Said when a session is next given one (a worker that came back while no request came is not
+      // seen here), so the time runs from the first session without one to the first served again.
+      LOG.info("a {} worker serves sessions again, {} s after the first session that found none: {}", role,
           Seconds.of(Duration.ofMillis((System.nanoTime() - run.startNanos) / 1_000_000)),
           outcome(run.failed, run.degraded) + " meanwhile");
     }
