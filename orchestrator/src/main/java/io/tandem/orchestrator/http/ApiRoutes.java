@@ -29,6 +29,8 @@ import akka.http.javadsl.server.RejectionHandler;
 import akka.http.javadsl.server.Route;
 import akka.http.javadsl.server.UnsupportedRequestEncodingRejection;
 import akka.http.scaladsl.model.EntityStreamSizeException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.TandemVersion;
@@ -239,8 +241,10 @@ final class ApiRoutes extends AllDirectives {
 
   /** Authenticates before the body is read, then reads it ({@link #body}). */
   private Route completion(HttpRequest request, boolean chat, RequestLog.Entry log) {
-    // Named from the start, so that a refusal carries the id the completion would have had.
-    log.id = (chat ? "chatcmpl-" : "cmpl-") + RequestLog.freshId();
+    // Named from the start, so that a refusal's line carries the id the completion would have had:
+    // the client's X-Request-Id where it names one (as vLLM), else a fresh one.
+    log.id = completionId(chat, request.getHeader(REQUEST_ID).map(HttpHeader::value).filter(CompletionRequest::isRequestId)
+        .orElseGet(RequestLog::freshId));
     return authenticated(request, log, tenant -> {
       // A request received before the shutdown began is served, even if its turn here comes after.
       if (request.getAttribute(RECEIVED_DRAINING).orElseGet(draining::getAsBoolean))
@@ -386,12 +390,21 @@ final class ApiRoutes extends AllDirectives {
         "the request body's Content-Encoding " + what, 0);
   }
 
+  /** A completion's {@code id}: {@code chatcmpl-} or {@code cmpl-} and {@code name}, as OpenAI's and vLLM's. */
+  static String completionId(boolean chat, String name) {
+    return (chat ? "chatcmpl-" : "cmpl-") + name;
+  }
+
   private CompletionStage<HttpResponse> run(HttpRequest request, boolean chat, HttpEntity.Strict entity, String tenant,
       RequestLog.Entry log) {
-    CompletionRequest req = CompletionRequest.parse(Json.parseObject(Json.text(entity.getData().toArray())),
-        chat, new CompletionRequest.Limits(settings.modelNames(), settings.maxMaxTokens(), settings.speculative(),
-            settings.defaultMode(), settings.defaultSampling()));
+    ObjectNode body = Json.parseObject(Json.text(entity.getData().toArray()));
     String named = request.getHeader(REQUEST_ID).map(h -> h.value()).filter(CompletionRequest::isRequestId).orElse(null);
+    // A body's request_id names even a completion refused for another field (the header first, as in vLLM).
+    JsonNode bodyName = body.get("request_id");
+    if (named == null && bodyName != null && bodyName.isTextual() && CompletionRequest.isRequestId(bodyName.asText()))
+      log.id = completionId(chat, bodyName.asText());
+    CompletionRequest req = CompletionRequest.parse(body, chat, new CompletionRequest.Limits(settings.modelNames(),
+        settings.maxMaxTokens(), settings.speculative(), settings.defaultMode(), settings.defaultSampling()));
     if (named != null) req = req.namedBy(named);
     log.stream = req.stream();
     log.mode = req.mode().name();

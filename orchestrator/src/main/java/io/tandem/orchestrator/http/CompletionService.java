@@ -310,13 +310,13 @@ final class CompletionService {
       metrics.waiting.incrementAndGet();
     }
 
-    /** Starts the output, under the id the request was given when it came ({@code log.id}). */
+    /** Starts the output, under the id the request was given when it came ({@code log.id}: the client's name for it, or a fresh one). */
     void begin(Counted c) {
       counted = c;
-      // The session keeps the unique id the request got when it came; a client's request_id names
-      // the response, as in vLLM (two requests may send the same one).
-      sessionId = log.id;
-      if (req.requestId() != null) log.id = (req.chat() ? "chatcmpl-" : "cmpl-") + req.requestId();
+      // A client's request_id names the response, as in vLLM, but two requests may send the same
+      // one: the session then goes by a fresh id, which the request's log line names too.
+      sessionId = req.requestId() == null ? log.id : ApiRoutes.completionId(req.chat(), RequestLog.freshId());
+      log.sessionId = sessionId;
       gen = new Generation(log.id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
           c.promptTokenIds(), settings.retryAfterSeconds());
     }

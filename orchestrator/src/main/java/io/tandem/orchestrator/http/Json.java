@@ -16,6 +16,8 @@ import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The HTTP layer's one JSON mapper: records written with OpenAI's snake_case names, compact
@@ -71,11 +73,7 @@ final class Json {
     try {
       root = MAPPER.readTree(body);
     } catch (JsonProcessingException e) {
-      String msg = withoutJacksonAdvice(e.getOriginalMessage());
-      if (msg != null && msg.length() > 200) msg = msg.substring(0, 200) + "...";
-      var loc = e.getLocation();
-      throw ApiError.invalid(null, "the request body is not valid JSON"
-          + (loc == null ? "" : " (line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ")") + ": " + msg);
+      throw ApiError.invalid(null, syntaxError(e, body));
     }
     if (root == null || !root.isObject())
       throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
@@ -156,6 +154,76 @@ final class Json {
   static void requireInRange(JsonNode node, String path) {
     String huge = firstPath(node, path, Json::beyondDouble, key -> false);
     if (huge != null) throw outOfRange(huge);
+  }
+
+  /** Jackson's "Unexpected character ('x' (code 120))": the character quoted, which the parser has just read. */
+  private static final Pattern QUOTED_CHAR = Pattern.compile("\\('(.)' \\(code \\d+\\)\\)");
+  /** Jackson's "Unexpected close marker '}'": a closing bracket, also just read. */
+  private static final Pattern CLOSER = Pattern.compile("^Unexpected close marker '(.)'");
+  private static final Pattern NON_STANDARD = Pattern.compile("^Non-standard token '([^']*)'");
+  private static final Pattern CONTROL_CHAR = Pattern.compile("^Illegal unquoted character \\(\\(CTRL-CHAR, code (\\d+)\\)\\)");
+  private static final Pattern CLOSES_ROOT = Pattern.compile("^Unexpected close marker '(.)'.*\\(for root");
+
+  /**
+   * What is wrong with {@code body} where the parser stopped ({@code e}), for a client: where (line
+   * and column, 1-based, of the character at fault where Jackson quotes it; Jackson 2.13 places the
+   * error just after it) and what, in JSON's own terms (RFC 8259) where Jackson names its parser
+   * features or, for a leading {@code +}, misnames the fault ("to follow minus sign").
+   */
+  static String syntaxError(JsonProcessingException e, String body) {
+    String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+    var loc = e.getLocation();
+    long line = loc == null ? -1 : loc.getLineNr();
+    long column = loc == null ? -1 : loc.getColumnNr();
+    int after = loc == null ? -1 : (int) Math.min(Integer.MAX_VALUE, loc.getCharOffset());
+    Matcher quoted = QUOTED_CHAR.matcher(original);
+    Matcher closer = CLOSER.matcher(original);
+    char atFault = quoted.find() ? quoted.group(1).charAt(0) : closer.find() ? closer.group(1).charAt(0) : 0;
+    // The character quoted is the one just read: the place named is its own.
+    if (atFault != 0 && after >= 1 && after <= body.length() && body.charAt(after - 1) == atFault && column > 1) column--;
+    int at = atFault != 0 && after >= 1 ? after - 1 : after;
+    char before = lastVisibleBefore(body, at);
+    String what;
+    Matcher m;
+    if (original.contains("ALLOW_COMMENTS")) {
+      what = "a comment, which JSON does not have; remove it";
+    } else if (atFault == '\'' && original.startsWith("Unexpected character")) {
+      what = "a single quote ('), where JSON's strings and member names take double quotes (\")";
+    } else if (before == ',' && (atFault == '}' && original.contains("double-quote to start field name")
+        || atFault == ']' && original.contains("expected a valid value"))) {
+      what = "a comma before '" + atFault + "', which JSON does not allow (no trailing commas); remove it";
+    } else if (original.contains("to follow minus sign") && before == '+') {
+      what = "a number with a plus sign, which JSON numbers do not have; write it without";
+      if (column > 1) column--; // the plus sign's own column
+    } else if ((m = NON_STANDARD.matcher(original)).find()) {
+      what = "'" + Clipped.of(m.group(1)) + "' is no JSON value (JSON has no NaN or Infinity); send a number, or leave the field out";
+    } else if ((m = CONTROL_CHAR.matcher(original)).find()) {
+      int code = Integer.parseInt(m.group(1));
+      if (column > 1) column--; // the character's own column, as for one quoted
+      String escape = switch (code) {
+        case '\n' -> "\\n";
+        case '\r' -> "\\r";
+        case '\t' -> "\\t";
+        default -> String.format("\\u%04x", code);
+      };
+      what = String.format("a control character (U+%04X) inside a string, which JSON does not allow there; write it as %s",
+          code, escape);
+    } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
+      what = "a '" + m.group(1) + "' after the JSON object had ended; remove it";
+    } else {
+      what = withoutJacksonAdvice(QUOTED_CHAR.matcher(original).replaceAll("'$1'"));
+      if (what.length() > 200) what = what.substring(0, 200) + "...";
+    }
+    return "the request body is not valid JSON" + (line < 0 ? "" : " (line " + line + ", column " + column + ")") + ": " + what;
+  }
+
+  /** The last character before index {@code at} of {@code body} that is not JSON whitespace, or 0. */
+  private static char lastVisibleBefore(String body, int at) {
+    for (int i = Math.min(at, body.length()) - 1; i >= 0; i--) {
+      char c = body.charAt(i);
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return c;
+    }
+    return 0;
   }
 
   /**

@@ -30,6 +30,11 @@ final class RequestLog {
     final String requestId;
     /** The request's id: a fresh one, which a completion replaces with its own. */
     String id = freshId();
+    /**
+     * The id its session (and the worker and session logs) go by, once it has one: a completion's
+     * {@link #id} unless the client named the completion, which two requests may do alike.
+     */
+    String sessionId;
     String tenant;
     String user;
     int status;
@@ -80,6 +85,7 @@ final class RequestLog {
       if (path != null) o.put("path", path);
       o.put("status", status);
       o.put("id", id);
+      if (sessionId != null && !sessionId.equals(id)) o.put("session_id", sessionId);
       if (requestId != null && !requestId.isEmpty()) o.put("request_id", printable(requestId));
       if (tenant != null) o.put("tenant", tenant);
       if (user != null) o.put("user", user.length() > 64 ? user.substring(0, 64) : user);

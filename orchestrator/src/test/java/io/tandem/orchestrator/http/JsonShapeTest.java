@@ -48,7 +48,7 @@ class JsonShapeTest {
   @Test
   void aBodyThatIsNotJsonIsReportedWhereItBreaks() {
     ApiError e = assertThrows(ApiError.class, () -> Json.parseObject("{\"a\":[1,2,}"));
-    assertTrue(e.body().error().message().startsWith("the request body is not valid JSON (line 1, column 12)"),
+    assertTrue(e.body().error().message().startsWith("the request body is not valid JSON (line 1, column 11)"),
         e.body().error().message());
     ApiError trailing = assertThrows(ApiError.class, () -> Json.parseObject("{\"a\":1} {\"b\":" + "9".repeat(2000) + "}"));
     assertTrue(trailing.body().error().message().startsWith("the request body is not valid JSON"), trailing.body().error().message());

@@ -134,6 +134,51 @@ class RequestIdTest {
   }
 
   @Test
+  void aNamedCompletionRefusedBeforeItBeganIsLoggedUnderTheIdItWouldHaveHad() throws Exception {
+    HttpResponse<String> refused = send("POST", "/v1/chat/completions", "{\"messages\":[]}", "Authorization",
+        "Bearer " + KEY, "Content-Type", "application/json", "X-Request-Id", "refused-1");
+    assertEquals(400, refused.statusCode(), refused.body());
+    JsonNode line = logged("chatcmpl-refused-1");
+    assertEquals(400, line.path("status").asInt(), line.toString());
+    assertEquals("refused-1", line.path("request_id").asText(), line.toString());
+    assertTrue(line.path("session_id").isMissingNode(), "no session began: " + line);
+
+    HttpResponse<String> bodyNamed = send("POST", "/v1/completions", "{\"prompt\":\"hi\",\"max_tokens\":-1,"
+        + "\"request_id\":\"refused-2\"}", "Authorization", "Bearer " + KEY, "Content-Type", "application/json");
+    assertEquals(400, bodyNamed.statusCode(), bodyNamed.body());
+    assertEquals(400, logged("cmpl-refused-2").path("status").asInt());
+  }
+
+  @Test
+  void twoCompletionsOfOneNameAreLoggedUnderItEachWithItsOwnSessionsId() throws Exception {
+    for (int i = 0; i < 2; i++) {
+      HttpResponse<String> served = send("POST", "/v1/chat/completions", CHAT, "Authorization", "Bearer " + KEY,
+          "Content-Type", "application/json", "X-Request-Id", "same-name");
+      assertEquals(200, served.statusCode(), served.body());
+      assertEquals("chatcmpl-same-name", JSON.readTree(served.body()).path("id").asText());
+    }
+    TestServer.eventually("two lines of chatcmpl-same-name", () -> linesWhere("id", "chatcmpl-same-name").size() == 2);
+    List<JsonNode> both = linesWhere("id", "chatcmpl-same-name");
+    for (JsonNode line : both)
+      assertTrue(line.path("session_id").asText().matches("chatcmpl-[0-9a-f]{32}"), "the session's own id: " + line);
+    assertFalse(both.get(0).path("session_id").equals(both.get(1).path("session_id")), both.toString());
+  }
+
+  /** Every request log line so far whose {@code field} is {@code value}. */
+  private List<JsonNode> linesWhere(String field, String value) throws Exception {
+    List<String> all;
+    synchronized (lines) {
+      all = lines.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+    }
+    List<JsonNode> found = new java.util.ArrayList<>();
+    for (String line : all) {
+      JsonNode o = JSON.readTree(line);
+      if (o.path(field).asText().equals(value)) found.add(o);
+    }
+    return found;
+  }
+
+  @Test
   void anAnswerWithoutAClientsHeaderIsNamedAsItsLogLine() throws Exception {
     HttpResponse<String> models = send("GET", "/v1/models", null, "Authorization", "Bearer " + KEY);
     String id = models.headers().firstValue("X-Request-Id").orElseThrow();

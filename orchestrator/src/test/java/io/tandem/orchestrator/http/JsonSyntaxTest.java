@@ -1,0 +1,50 @@
+package io.tandem.orchestrator.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * A body that is not JSON is a 400 that says where (the line and column of the character at
+ * fault) and what, in JSON's terms: never a parser's feature names, nor a minus sign for a plus.
+ */
+class JsonSyntaxTest {
+
+  private static String refusal(String body) {
+    ApiError e = assertThrows(ApiError.class, () -> Json.parseObject(body));
+    assertEquals(400, e.status());
+    return e.body().error().message();
+  }
+
+  @Test
+  void theMistakesPeopleMakeWritingJsonByHandAreNamedInJsonsTerms() {
+    assertEquals("the request body is not valid JSON (line 1, column 16): a comment, which JSON does not have; remove it",
+        refusal("{\"messages\": [ /* c */ ]}"));
+    assertEquals("the request body is not valid JSON (line 1, column 2): a single quote ('), where JSON's strings and member"
+        + " names take double quotes (\")", refusal("{'messages': []}"));
+    assertEquals("the request body is not valid JSON (line 1, column 17): a comma before '}', which JSON does not allow (no"
+        + " trailing commas); remove it", refusal("{\"messages\": [],}"));
+    assertEquals("the request body is not valid JSON (line 2, column 1): a comma before ']', which JSON does not allow (no"
+        + " trailing commas); remove it", refusal("{\"a\": [1, 2,\n]}"));
+    assertEquals("the request body is not valid JSON (line 1, column 7): a number with a plus sign, which JSON numbers do not"
+        + " have; write it without", refusal("{\"a\": +1}"));
+    assertEquals("the request body is not valid JSON (line 1, column 10): 'NaN' is no JSON value (JSON has no NaN or"
+        + " Infinity); send a number, or leave the field out", refusal("{\"a\": NaN}"));
+    assertEquals("the request body is not valid JSON (line 1, column 9): a control character (U+000A) inside a string, which"
+        + " JSON does not allow there; write it as \\n", refusal("{\"a\": \"x\ny\"}"));
+    assertEquals("the request body is not valid JSON (line 1, column 10): a '}' after the JSON object had ended; remove it",
+        refusal("{\"a\":\"b\"}}"));
+  }
+
+  @Test
+  void otherFaultsKeepTheParsersWordsWithoutItsFeatureNamesOrCharacterCodes() {
+    for (String body : new String[] {"{\"a\": .5}", "{\"a\" 1}", "{\"a\": tru}", "{\"a\": 0x10}", "{\"a\": Infinity}"}) {
+      String message = refusal(body);
+      assertFalse(message.matches(".*(Feature|JsonReadFeature|code \\d+|com\\.fasterxml|Source:).*"), body + ": " + message);
+    }
+    assertEquals("the request body is not valid JSON (line 1, column 6): Unexpected character '1': was expecting a colon to"
+        + " separate field name and value", refusal("{\"a\" 1}"));
+  }
+}
