@@ -36,6 +36,14 @@ public interface LanguageModel extends AutoCloseable {
     return 0;
   }
 
+  /**
+   * Whether {@link #renderChat} can render chat messages at all: false for a checkpoint without a
+   * chat template (a base model), which serves raw prompts only.
+   */
+  default boolean hasChatTemplate() {
+    return true;
+  }
+
   /** Renders chat messages with the model's own chat template and a generation prompt, as ids. */
   default int[] renderChat(List<ChatMessage> messages) {
     return renderChat(messages, ChatTemplateArgs.DEFAULT);

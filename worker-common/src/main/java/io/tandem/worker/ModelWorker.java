@@ -121,6 +121,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
           loaded.complete(model.name());
           ctx.getLog().info("{} worker {} serving {}{}", role, ctx.getSelf().path().name(), model.name(),
               kvCapacity(model, settings));
+          if (!model.hasChatTemplate())
+            ctx.getLog().warn("{} worker {}: {} has no chat template (tokenizer_config.json chat_template or"
+                + " chat_template.jinja): chat requests{} are refused (a 400); raw prompts are served (/v1/completions,"
+                + " tandem generate --no-chat-template)", role, ctx.getSelf().path().name(), model.name(),
+                role == Role.large ? " in speculative and large mode" : " in speculative and small mode");
           String tooSmall = budgetWarning(role, model, settings);
           if (tooSmall != null) ctx.getLog().warn("{} worker {}: {}", role, ctx.getSelf().path().name(), tooSmall);
           ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.forRole(role), ctx.getSelf()));

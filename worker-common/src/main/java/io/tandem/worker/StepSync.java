@@ -122,11 +122,14 @@ final class StepSync {
     } catch (RuntimeException e) {
       // A request the model cannot take as it is (no chat template, ...) is the asker's to fix: its
       // message says what to do; anything else is ours, with its stack trace.
+      // The asker's (a 400 with the message); the worker's start line warned of a missing template once.
       if (e instanceof IllegalArgumentException) {
-        log.warn("worker could not admit request {} of session {}: {}", g.requestId(), g.sessionId(), e.getMessage());
-      } else {
-        log.warn("worker could not admit request {} of session {}", g.requestId(), g.sessionId(), e);
+        log.debug("worker could not admit request {} of session {}: {}", g.requestId(), g.sessionId(), e.getMessage());
+        scheduler.forget(g.sessionId());
+        g.replyTo().tell(new Failed(g.requestId(), FailureCode.INVALID_REQUEST, e.getMessage()));
+        return null;
       }
+      log.warn("worker could not admit request {} of session {}", g.requestId(), g.sessionId(), e);
       scheduler.forget(g.sessionId());
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.INTERNAL, "worker could not take the request: " + e.getMessage()));
       return null;

@@ -135,6 +135,11 @@ public final class HfModel implements LanguageModel {
   }
 
   @Override
+  public boolean hasChatTemplate() {
+    return template != null;
+  }
+
+  @Override
   public int[] renderChat(List<ChatMessage> messages, ChatTemplateArgs args) {
     if (template == null)
       throw new IllegalArgumentException(name + " has no chat template (tokenizer_config.json chat_template or "

@@ -102,6 +102,19 @@ final class Failover {
         step.stopAtTrigger(), step.triggers());
   }
 
+  /**
+   * What the step in flight has streamed so far, as its result (without an eos): what lost workers
+   * carried, then what the worker now on it streamed. The output of a step cut short (the
+   * request's {@code time_out}).
+   */
+  StepResult streamedSoFar() {
+    List<Token> injected = new ArrayList<>(carryInjected);
+    injected.addAll(streamedInjected);
+    List<Token> generated = new ArrayList<>(carryGenerated);
+    generated.addAll(streamedGenerated);
+    return new StepResult(injected, generated, false);
+  }
+
   /** The step's result: what lost workers carried, then what the last one did. */
   StepResult result(WorkerProtocol.Done d) {
     List<Token> injected = new ArrayList<>(carryInjected);

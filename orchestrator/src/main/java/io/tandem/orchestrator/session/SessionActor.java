@@ -9,6 +9,8 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
 import io.tandem.orchestrator.machine.GenerationPlan;
 import io.tandem.orchestrator.machine.SpeculativeThinking;
 import io.tandem.orchestrator.machine.Step;
@@ -254,7 +256,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(FromWorker.class, m -> onReply(m.reply()))
         .onMessage(Listed.class, this::onListed)
         .onMessage(QueueWaitKnown.class, this::onQueueWait)
-        .onMessage(WorkerGone.class, g -> lose(g.worker(), "stopped"))
+        .onMessage(WorkerGone.class, g -> lose(g.worker(), selfLeaving() == null ? "stopped" : "is lost as this node left the cluster"))
         .onMessage(Unreachable.class, this::onUnreachable)
         .onMessage(WorkerLost.class, this::onWorkerLost)
         .onMessage(OthersListed.class, this::onOthersListed)
@@ -312,6 +314,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       sync.done(Role.large, aheadPrefix, List.of(), List.of());
     } else if (reply instanceof WorkerProtocol.Resync r) {
       sync.resync(Role.large, r.havePosition());
+    } else if (reply instanceof WorkerProtocol.Failed f && f.code() == FailureCode.INVALID_REQUEST) {
+      // The large model cannot take this request at all (no chat template): say so now, not at the first takeover.
+      return fail(f.code(), "the large model cannot take this request: " + f.message());
     } else if (reply instanceof WorkerProtocol.Rejected r && !r.retryable()) {
       aheadRefused = true; // a worker that does not prefill ahead (one in front of an engine): stop asking
       getContext().getLog().debug("session {}: no prefills ahead: {}", request.sessionId(), r.reason());
@@ -392,6 +397,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       // A step already ran, so the prompt fitted: the session's own output filled a model's context,
       // and the generation ends there with what it has, as max_tokens would end it.
       if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED && promptTokens > 0) return finish(FinishReason.length);
+      if (f.code() == FailureCode.INVALID_REQUEST)
+        return fail(f.code(), "the " + current.role() + " model cannot take this request: " + f.message());
       return fail(f.code(), current.role() + " worker failed: " + f.message());
     }
     return this;
@@ -613,9 +620,41 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   /** The session lost a worker of {@code role} and no other is listed. */
   private Behavior<Command> noWorkerLeft(Role role) {
+    String leaving = selfLeaving();
+    // Its workers are lost because this node is: neither another worker nor the small model alone can go on.
+    if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
     if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
     return failWithout(role, FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on");
+  }
+
+  /**
+   * Fails the session of a node on its way out of the cluster ({@code leaving}, from {@link
+   * #selfLeaving}), whose workers are out of its reach: not counted as a role unserved ({@link
+   * NoWorkerLog}), as they may serve on for the other nodes.
+   */
+  private Behavior<Command> failLeaving(String leaving, String what) {
+    String message = leaving + ", so the session " + what + "; retry the request (on a node still in the cluster, or on"
+        + " this one once it has restarted)";
+    getContext().getLog().info("session {} failed: {}", request.sessionId(), message);
+    return failed(FailureCode.WORKER_LOST, message);
+  }
+
+  /**
+   * Why this node is on its way out of the cluster (Akka's member status), or null when it is a
+   * member as usual or no cluster member at all: a node downed (by the split brain resolver of
+   * either side, after the others could not reach it for {@code stable-after}) loses every remote
+   * actor at once, and its sessions should say so rather than blame the workers.
+   */
+  private String selfLeaving() {
+    if (!RoleSupply.get(getContext().getSystem()).clustered()) return null;
+    MemberStatus status = Cluster.get(getContext().getSystem()).selfMember().status();
+    if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed()))
+      return "this node was downed and removed from the cluster (the other nodes could not reach it for a while: a long"
+          + " pause, a stopped process or the network; or an operator downed it)";
+    if (status.equals(MemberStatus.leaving()) || status.equals(MemberStatus.exiting()))
+      return "this node is leaving the cluster (it is shutting down)";
+    return null;
   }
 
   /** No large worker is left (or none was there to begin with): the small model alone finishes from what is committed. */
@@ -632,6 +671,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // ---- timers and cancellation
 
   private Behavior<Command> onTimeOut() {
+    // What the step in flight streamed is the client's already (an always-kept step streams as it
+    // goes): the plan takes it as the step's output, so that the answer's counters and /metrics
+    // count the tokens its usage does.
+    if (inFlight >= 0 && current != null && current.alwaysKept()) {
+      StepResult streamed = failover.streamedSoFar();
+      if (!streamed.injected().isEmpty() || !streamed.generated().isEmpty()) plan.accept(streamed);
+    }
     cancelInFlight();
     plan.timeOut();
     return finish();
@@ -658,6 +704,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    * to; else fail with {@code code} ({@link FailureCode#ROLE_NOT_SERVED} when none can ever come).
    */
   private Behavior<Command> noWorker(Role role, FailureCode code, String message) {
+    String leaving = selfLeaving();
+    if (leaving != null) return failLeaving(leaving, "found no " + role + " worker");
     if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
     return failWithout(role, code, message);
   }
@@ -703,7 +751,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> fail(FailureCode code, String message) {
     // A prompt past the context is the client's mistake, which its answer names: not the server's warning.
-    if (code == FailureCode.CONTEXT_LENGTH_EXCEEDED) getContext().getLog().debug("session {} failed: {}", request.sessionId(), message);
+    if (code == FailureCode.CONTEXT_LENGTH_EXCEEDED || code == FailureCode.INVALID_REQUEST) getContext().getLog().debug("session {} failed: {}", request.sessionId(), message);
     else getContext().getLog().warn("session {} failed: {}", request.sessionId(), message);
     return failed(code, message);
   }

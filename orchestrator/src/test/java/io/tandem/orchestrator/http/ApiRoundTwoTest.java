@@ -266,7 +266,9 @@ class ApiRoundTwoTest {
   }
 
   @Test
-  void usageIsRightWhenTheTimeOutEndsTheGenerationMidStep() throws Exception {
+  void usageCountersAndMetricsAgreeWhenTheTimeOutEndsTheGenerationMidStep() throws Exception {
+    String smallTokens = "tandem:generation_tokens_total{model=\"small\"}";
+    double before = server.metric(smallTokens);
     server.gate.close();
     server.gate.allow(3);
     HttpResponse<String> r = chat(",\"max_tokens\":40,\"tandem\":{\"mode\":\"small\",\"time_out\":1}");
@@ -277,6 +279,10 @@ class ApiRoundTwoTest {
     assertEquals(3, body.at("/usage/completion_tokens").asInt(), "the three tokens written before the time-out: " + r.body());
     assertEquals(1, body.at("/usage/prompt_tokens").asInt());
     assertFalse(body.at("/choices/0/message/content").asText().isEmpty());
+    // The step in flight streamed them: the answer's counters and /metrics count them as its usage does.
+    assertEquals(3, body.at("/tandem/counters/tokens/small").asInt(), r.body());
+    assertEquals(3, body.at("/tandem/spans/0/end").asInt(), r.body());
+    TestServer.eventually("the metric counts the three tokens", () -> server.metric(smallTokens) == before + 3);
   }
 
   // 7. Per-tenant metrics.
