@@ -150,12 +150,34 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           ? cmd.getCommandSpec().options().stream().flatMap(o -> java.util.Arrays.stream(o.names())).toList()
           : List.copyOf(cmd.getSubcommands().keySet());
       List<String> suggestions = closest(first.split("=", 2)[0], known);
+      // An option written as a command (tandem version): the option of that name.
+      if (!option && cmd.getCommandSpec().findOption("--" + first) != null) suggestions = List.of("--" + first);
       // picocli's own suggestions: options sharing the first two letters, commands by similarity.
       if (suggestions.isEmpty() && first.equals(u.getUnmatched().get(0))) suggestions = u.getSuggestions();
       String hint = suggestions.isEmpty() ? "" : "; did you mean " + String.join(" or ", suggestions) + "?";
+      if (suggestions.isEmpty() && option) hint = optionOfASubcommand(cmd, first.split("=", 2)[0]);
+      if (suggestions.isEmpty() && !option && cmd.getSubcommands().isEmpty() && cmd.getCommandSpec().findOption("--prompt") != null)
+        hint = "; give the prompt with --prompt (" + name + " --prompt \"...\")";
       return name + ": " + what + hint + " (" + help + ")";
     }
     return name + ": " + oneLine(ex.getMessage()) + " (" + help + ")";
+  }
+
+  /**
+   * For an option given before the command that takes it ({@code tandem --port 8080 serve}): which
+   * commands below {@code cmd} take it, and that it goes after the command; empty when none does.
+   */
+  static String optionOfASubcommand(CommandLine cmd, String option) {
+    List<String> takers = new java.util.ArrayList<>();
+    java.util.ArrayDeque<CommandLine> todo = new java.util.ArrayDeque<>(cmd.getSubcommands().values());
+    while (!todo.isEmpty()) {
+      CommandLine c = todo.poll();
+      if (c.getCommandSpec().findOption(option) != null && !takers.contains(commandName(c))) takers.add(commandName(c));
+      todo.addAll(c.getSubcommands().values());
+    }
+    if (takers.isEmpty()) return "";
+    String shown = takers.size() > 3 ? String.join(", ", takers.subList(0, 3)) + ", ..." : String.join(", ", takers);
+    return "; it is an option of " + shown + ": give it after the command (" + takers.get(0) + " " + option + " ...)";
   }
 
   /**

@@ -141,6 +141,18 @@ class CommandLineMistakesTest {
         run("bench", "modle", "--batch", "1").err());
   }
 
+  /** The usual slips of a newcomer: an option written as a command, one before its command, a bare prompt. */
+  @Test
+  void optionsInTheWrongPlaceAndABarePromptAreNamedWithWhereTheyGo() {
+    assertEquals("tandem: Unknown command: 'version'; did you mean --version? (see tandem --help)", run("version").err());
+    Result before = run("--port", "18400", "serve");
+    assertEquals(2, before.exit());
+    assertEquals("tandem: Unknown option: '--port'; it is an option of tandem serve: give it after the command (tandem serve"
+        + " --port ...) (see tandem --help)", before.err());
+    assertEquals("tandem generate: Unexpected argument: 'Compute 1 + 2.'; give the prompt with --prompt (tandem generate"
+        + " --prompt \"...\") (see tandem generate --help)", run("generate", "Compute 1 + 2.").err());
+  }
+
   @Test
   void aMistypedOptionOfASubcommandGetsItsNearestOption() {
     Result r = run("eval", "--limt", "5");

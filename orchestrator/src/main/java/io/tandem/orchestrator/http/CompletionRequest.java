@@ -10,6 +10,7 @@ import io.tandem.protocol.JsonInteger;
 import io.tandem.protocol.Prompt;
 import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.config.InvalidConfigException;
+import io.tandem.protocol.config.KeySuggestions;
 import io.tandem.protocol.config.SpeculativeConfig;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -276,6 +277,13 @@ public record CompletionRequest(
       if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(f) && !VLLM_NEUTRAL.containsKey(f)) {
         String hint = (chat ? COMPLETIONS_ONLY : CHAT_ONLY).contains(f)
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
+        if (hint.isEmpty()) {
+          // Sorted, so that a tie is settled the same way on every run (Set.of's order is not).
+          java.util.TreeSet<String> known = new java.util.TreeSet<>(COMMON);
+          known.addAll(chat ? CHAT_ONLY : COMPLETIONS_ONLY);
+          String meant = KeySuggestions.nearest(f, known);
+          if (meant != null) hint = " (did you mean " + meant + "?)";
+        }
         throw ApiError.invalid(clip(f), "unrecognized request argument supplied to " + endpoint + ": " + clip(f) + hint);
       }
       JsonNode v = body.get(f);

@@ -190,6 +190,9 @@ class VllmRequestFieldsTest {
     HttpResponse<String> foo = chat(",\"foo\":1");
     assertEquals(400, foo.statusCode());
     assertTrue(error(foo).get("message").asText().startsWith("unrecognized request argument"), foo.body());
+    HttpResponse<String> misspelt = chat(",\"max_token\":5");
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: max_token (did you mean max_tokens?)",
+        error(misspelt).get("message").asText());
     // A name as long as the body allows is shortened in the answer, as long values are, not echoed whole.
     String longName = "x".repeat(200_000);
     for (String f : List.of("\"" + longName + "\":1", "\"stream\":true,\"stream_options\":{\"" + longName + "\":1}",

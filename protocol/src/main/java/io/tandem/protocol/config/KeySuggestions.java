@@ -3,8 +3,8 @@ package io.tandem.protocol.config;
 import java.util.Collection;
 import java.util.Locale;
 
-/** "did you mean ...?" for misspelt config keys. */
-final class KeySuggestions {
+/** "did you mean ...?" for misspelt config keys (and a request's misspelt fields). */
+public final class KeySuggestions {
   /** Keys longer than this are near no name (every known key is far shorter). */
   private static final int LONGEST_NEAR = 200;
 
@@ -33,7 +33,7 @@ final class KeySuggestions {
    * {@code tandem.speculative.foo} is five edits from {@code tandem.speculative.begin}, a quarter
    * of its 22 letters, but all five of {@code foo}'s.
    */
-  static String nearest(String typed, Collection<String> names) {
+  public static String nearest(String typed, Collection<String> names) {
     // A key far longer than any name is near none, and measuring it would cost its length times theirs.
     if (typed.length() > LONGEST_NEAR) return null;
     String best = null;
