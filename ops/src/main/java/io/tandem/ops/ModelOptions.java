@@ -263,10 +263,21 @@ public final class ModelOptions {
       throw new IllegalArgumentException(givenBy + " " + model + ": " + notAFolder(dir) + "; give a Hugging Face checkpoint folder "
           + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
     List<String> missing = missingCheckpointFiles(dir);
-    if (!missing.isEmpty())
+    if (!missing.isEmpty()) {
+      // A folder of checkpoints (ops/demo holds small/ and large/): name them.
+      List<String> inside = new java.util.ArrayList<>();
+      try (java.util.stream.Stream<Path> children = Files.list(dir)) {
+        children.filter(c -> Files.isDirectory(c) && missingCheckpointFiles(c).isEmpty()).sorted()
+            .forEach(c -> inside.add(c.toString()));
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        // unreadable: nothing to point to
+      }
       throw new IllegalArgumentException(givenBy + " " + model + ": not a checkpoint folder, it has no " + String.join(", no ", missing)
           + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
-          + "model.safetensors.index.json with its shards)");
+          + "model.safetensors.index.json with its shards)" + (inside.isEmpty() ? ""
+              : "; the checkpoint folders in it are " + String.join(", ", inside.subList(0, Math.min(4, inside.size())))
+                  + (inside.size() > 4 ? ", ..." : "")));
+    }
   }
 
   /**
@@ -274,6 +285,10 @@ public final class ModelOptions {
    * {@code config.json}) with the checkpoint folder that holds it when there is one.
    */
   static String notAFolder(Path path) {
+    // A Hub id (org/name), as vLLM takes one: Tandem runs offline and reads folders only.
+    if (!Files.exists(path) && path.toString().matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+"))
+      return "no such folder (Tandem downloads nothing: if this is a Hugging Face Hub id, download the checkpoint first,"
+          + " e.g. huggingface-cli download " + path + " --local-dir DIR, and give DIR)";
     if (!Files.exists(path)) return "no such folder";
     Path parent = path.toAbsolutePath().getParent();
     boolean inCheckpoint = parent != null && missingCheckpointFiles(parent).isEmpty();

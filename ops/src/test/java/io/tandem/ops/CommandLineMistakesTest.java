@@ -153,6 +153,20 @@ class CommandLineMistakesTest {
         + " --prompt \"...\") (see tandem generate --help)", run("generate", "Compute 1 + 2.").err());
   }
 
+  /** What a vLLM user gives first: a Hub id (Tandem downloads nothing), or the folder that holds the demo pair. */
+  @Test
+  void aHubIdOrAFolderOfCheckpointsIsRefusedSayingWhatToGive() {
+    Result hub = run("generate", "--small", "Qwen/Qwen2.5-0.5B", "--prompt", "hi");
+    assertEquals(1, hub.exit());
+    assertTrue(hub.err().startsWith("tandem generate: --small Qwen/Qwen2.5-0.5B: no such folder (Tandem downloads nothing: if"
+        + " this is a Hugging Face Hub id, download the checkpoint first, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B"
+        + " --local-dir DIR, and give DIR)"), hub.err());
+    Path demo = LauncherIT.repo().resolve("ops/demo");
+    Result pair = run("generate", "--small", demo.toString(), "--prompt", "hi");
+    assertTrue(pair.err().endsWith("; the checkpoint folders in it are " + demo.resolve("large") + ", " + demo.resolve("small")),
+        pair.err());
+  }
+
   @Test
   void aMistypedOptionOfASubcommandGetsItsNearestOption() {
     Result r = run("eval", "--limt", "5");
