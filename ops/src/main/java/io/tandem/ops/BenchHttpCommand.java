@@ -82,7 +82,10 @@ public final class BenchHttpCommand implements Callable<Integer> {
     UsageError.within("--requests", requests, 1, 10_000_000);
     UsageError.atLeast("--max-tokens", maxTokens, 1);
     UsageError.atLeast("--tenant-max-concurrent", tenantMaxConcurrent, 0);
-    if ((url == null) == (scripted == null)) throw new UsageError("give either --url URL or --scripted CASE.json");
+    if (url != null && scripted != null)
+      throw new UsageError("give --url URL or --scripted CASE.json, not both (--url measures a server that runs, --scripted"
+          + " starts one of its own)");
+    if (url == null && scripted == null) throw new UsageError("give either --url URL or --scripted CASE.json");
     TandemNode node = null;
     try {
       if (scripted != null) {

@@ -138,9 +138,13 @@ public final class GenerateCommand implements Callable<Integer> {
       int maxNewTokens = withinContext(node, p, needed, config);
       SessionRequest request = new SessionRequest(UUID.randomUUID().toString(), "cli", p, sampling,
           maxNewTokens, speculative, mode, true);
-      SessionEvent end = SessionRunner.run(node.system(), node.sessions(), request, d -> out.print(d.text()))
-          .toCompletableFuture().get(24, TimeUnit.HOURS);
-      out.println();
+      java.util.concurrent.atomic.AtomicBoolean wrote = new java.util.concurrent.atomic.AtomicBoolean();
+      SessionEvent end = SessionRunner.run(node.system(), node.sessions(), request, d -> {
+        if (!d.text().isEmpty()) wrote.set(true);
+        out.print(d.text());
+      }).toCompletableFuture().get(24, TimeUnit.HOURS);
+      // The answer's line ends; a failure before any text leaves stdout empty.
+      if (wrote.get() || end instanceof SessionEvent.Finished) out.println();
       if (end instanceof SessionEvent.Failed f) {
         // The prompt's length is the command line's mistake (exit 2), as a 400 context_length_exceeded is the client's.
         if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED)

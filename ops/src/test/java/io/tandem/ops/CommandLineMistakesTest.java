@@ -167,6 +167,22 @@ class CommandLineMistakesTest {
         pair.err());
   }
 
+  /** A file of the wrong kind, or two flags that exclude each other, are named with what goes where. */
+  @Test
+  void aHoconConfigAKeysListUnderAnotherNameAndBothBenchTargetsAreNamed(@TempDir Path tmp) throws Exception {
+    Path hocon = Files.writeString(tmp.resolve("server.conf"), "tandem.http.port = 1\n");
+    assertEquals("tandem generate: --config " + hocon + ": a speculative config must be a mapping of keys to values, got"
+        + " \"tandem.http.port = 1\" (this reads as HOCON: --config takes the paper's YAML; give server settings with"
+        + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS)", run("generate", "--config", hocon.toString(), "--prompt", "hi").err());
+    Path keys = Files.writeString(tmp.resolve("keys.json"), "{\"api_keys\": [{\"key\": \"sk-1\", \"tenant\": \"a\"}]}");
+    assertEquals("tandem serve: --api-keys " + keys + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found"
+        + " 'api_keys' instead (write it api-keys)", run("serve", "--api-keys", keys.toString(), "--port", "0").err());
+    Result both = run("bench", "http", "--url", "http://127.0.0.1:1", "--scripted", "case.json");
+    assertEquals(2, both.exit());
+    assertEquals("tandem bench http: give --url URL or --scripted CASE.json, not both (--url measures a server that runs,"
+        + " --scripted starts one of its own)", both.err());
+  }
+
   @Test
   void aMistypedOptionOfASubcommandGetsItsNearestOption() {
     Result r = run("eval", "--limt", "5");

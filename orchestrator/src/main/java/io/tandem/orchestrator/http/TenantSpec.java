@@ -160,8 +160,12 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       // The HOCON parser recurses once per level of nesting: a list nested a million deep overflows its stack.
       throw new IllegalArgumentException(file + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
     }
-    if (!c.hasPath("api-keys"))
-      throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
+    if (!c.hasPath("api-keys")) {
+      // Another name for the list (api_keys, apiKeys): say which was found.
+      String found = c.root().keySet().stream().sorted().findFirst().map(k -> "; found '" + io.tandem.protocol.text.Clipped.of(k)
+          + "' instead" + (k.replaceAll("[-_ ]", "").equalsIgnoreCase("apikeys") ? " (write it api-keys)" : "")).orElse("");
+      throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}" + found);
+    }
     // A second list beside it ("apikeys": [...]) would be keys that never work, without a word.
     for (String top : c.root().keySet())
       if (!top.equals("api-keys"))

@@ -165,7 +165,9 @@ public final class PaperConfigLoader {
       JsonNode root, SpeculativeConfig.Builder b, String source, List<String> warnings) {
     if (!root.isObject()) {
       throw new InvalidConfigException(
-          source, null, "a speculative config must be a mapping of keys to values, got " + io.tandem.protocol.JsonInteger.show(root));
+          source, null, "a speculative config must be a mapping of keys to values, got " + io.tandem.protocol.JsonInteger.show(root)
+              + (root.isTextual() && root.textValue().contains("=") ? " (this reads as HOCON: --config takes the paper's YAML;"
+                  + " give server settings with -Dconfig.file=FILE in TANDEM_JAVA_OPTS)" : ""));
     }
     Iterator<Map.Entry<String, JsonNode>> fields = root.fields();
     while (fields.hasNext()) {
