@@ -418,6 +418,9 @@ final class CompletionService {
       }
       double e2e = (System.nanoTime() - timing.start) / 1e9;
       boolean ok = gen.done && gen.failed == null;
+      // Every request that ran, however it ended, as vLLM records a finished request's token counts.
+      metrics.requestPromptTokens.observe(gen.promptTokens);
+      metrics.requestGenerationTokens.observe(gen.tokens());
       if (ok) {
         metrics.e2e.observe(e2e);
         if (timing.sawFirst && gen.tokens() > 1)

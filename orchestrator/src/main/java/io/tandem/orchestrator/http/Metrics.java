@@ -34,6 +34,12 @@ public final class Metrics {
   final Histogram perOutputToken = new Histogram("tandem:time_per_output_token_seconds",
       "Mean time per output token after the first, per request.", LATENCY);
   final Histogram e2e = new Histogram("tandem:e2e_request_latency_seconds", "End-to-end latency of a request.", E2E);
+  /** vLLM's buckets for token counts: 1, 2, 5 times the powers of ten ({@code build_1_2_5_buckets}), here up to 10^6. */
+  private static final double[] TOKENS = oneTwoFive(1_000_000);
+  final Histogram requestPromptTokens = new Histogram("tandem:request_prompt_tokens",
+      "Prompt tokens of each request that ran (as vLLM's request_prompt_tokens).", TOKENS);
+  final Histogram requestGenerationTokens = new Histogram("tandem:request_generation_tokens",
+      "Output tokens of each request that ran (as vLLM's request_generation_tokens).", TOKENS);
   /** Counters by tenant (the key's name, never the key) and, where it has one, a second label. */
   private final Map<List<String>, LongAdder> generationTokens = new ConcurrentHashMap<>();
   private final Map<List<String>, LongAdder> promptTokens = new ConcurrentHashMap<>();
@@ -122,6 +128,15 @@ public final class Metrics {
     add(success, tenant, ERROR, 1);
   }
 
+  /** 1, 2, 5, 10, 20, 50, ... up to {@code max}, as vLLM's {@code build_1_2_5_buckets}. */
+  static double[] oneTwoFive(long max) {
+    List<Double> out = new java.util.ArrayList<>();
+    for (long power = 1; power <= max; power *= 10)
+      for (long m : new long[] {1, 2, 5})
+        if (m * power <= max) out.add((double) (m * power));
+    return out.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
   void cancelled(String tenant) {
     add(cancelled, tenant, "", 1);
   }
@@ -143,6 +158,8 @@ public final class Metrics {
     interToken.render(out);
     perOutputToken.render(out);
     e2e.render(out);
+    requestPromptTokens.render(out);
+    requestGenerationTokens.render(out);
     counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
     labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model",
         withZeros(byLabel(generationTokens), Arrays.stream(Author.values()).map(Author::name).toArray(String[]::new)));

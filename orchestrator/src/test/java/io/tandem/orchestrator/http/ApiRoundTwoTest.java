@@ -269,6 +269,9 @@ class ApiRoundTwoTest {
   void usageCountersAndMetricsAgreeWhenTheTimeOutEndsTheGenerationMidStep() throws Exception {
     String smallTokens = "tandem:generation_tokens_total{model=\"small\"}";
     double before = server.metric(smallTokens);
+    double requestsBefore = server.metric("tandem:request_generation_tokens_count");
+    double tokensBefore = server.metric("tandem:request_generation_tokens_sum");
+    double promptBefore = server.metric("tandem:request_prompt_tokens_sum");
     server.gate.close();
     server.gate.allow(3);
     HttpResponse<String> r = chat(",\"max_tokens\":40,\"tandem\":{\"mode\":\"small\",\"time_out\":1}");
@@ -283,6 +286,11 @@ class ApiRoundTwoTest {
     assertEquals(3, body.at("/tandem/counters/tokens/small").asInt(), r.body());
     assertEquals(3, body.at("/tandem/spans/0/end").asInt(), r.body());
     TestServer.eventually("the metric counts the three tokens", () -> server.metric(smallTokens) == before + 3);
+    // The request's own histograms (vLLM's request_generation_tokens, request_prompt_tokens) have it once.
+    assertEquals(requestsBefore + 1, server.metric("tandem:request_generation_tokens_count"));
+    assertEquals(tokensBefore + 3, server.metric("tandem:request_generation_tokens_sum"));
+    assertEquals(promptBefore + 1, server.metric("tandem:request_prompt_tokens_sum"));
+    assertTrue(server.get("/metrics").body().contains("tandem:request_generation_tokens_bucket{le=\"5.0\"}"));
   }
 
   // 7. Per-tenant metrics.
