@@ -292,6 +292,9 @@ public record CompletionRequest(
       if (v.isNull()) continue;
       // A number beyond a double's range inside a value quoted below would be shown as "Infinity".
       if (n != null || vllm != null) Json.requireInRange(v, f);
+      // n below 1 asks for no choice at all: out of range (vLLM: "n must be at least 1"), not a feature missing.
+      if (f.equals("n") && v.isNumber() && v.asDouble() < 1)
+        throw ApiError.invalid(f, "n must be at least 1, got " + clip(v.toString()));
       if (n != null && !neutral(f, v, n))
         throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
             + n.neutral());

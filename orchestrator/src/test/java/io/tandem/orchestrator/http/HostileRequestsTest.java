@@ -133,6 +133,10 @@ class HostileRequestsTest {
     HttpResponse<String> n = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"n\":2}", KEY);
     assertEquals(400, n.statusCode());
     assertTrue(n.body().contains("n = 2 is not supported"), n.body());
+    HttpResponse<String> none = server.post(CHAT, "{\"model\":\"tandem\"," + OK_MSGS + ",\"n\":0}", KEY);
+    assertEquals(400, none.statusCode());
+    assertTrue(none.body().contains("\"message\":\"n must be at least 1, got 0\""), none.body());
+    assertTrue(none.body().contains("\"param\":\"n\""), none.body());
     HttpResponse<String> unknown = server.post(CHAT, "{\"model\":\"gpt-5\"," + OK_MSGS + "}", KEY);
     assertEquals(404, unknown.statusCode());
     assertTrue(unknown.body().contains("model_not_found"), unknown.body());
