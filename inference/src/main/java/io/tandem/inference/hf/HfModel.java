@@ -91,8 +91,8 @@ public final class HfModel implements LanguageModel {
             + (threads > 0 ? threads : Integer.getInteger("ai.djl.pytorch.num_threads", 1)) + " intra-op thread(s)", layers);
     DecoderModel decoder = DecoderModel.load(dir, d, precision, progress::layerDone);
     progress.done(System.nanoTime() - t0, decoder.decodeStepsLine() + (template != null ? ""
-        : "; no chat template (tokenizer_config.json chat_template or chat_template.jinja): chat requests will be"
-            + " refused, raw prompts served"));
+        : "; no chat template (tokenizer_config.json chat_template or chat_template.jinja): chat requests that"
+            + " need this model will be refused, raw prompts served"));
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
     return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos), threads);

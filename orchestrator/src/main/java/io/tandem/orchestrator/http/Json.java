@@ -156,74 +156,109 @@ final class Json {
     if (huge != null) throw outOfRange(huge);
   }
 
-  /** Jackson's "Unexpected character ('x' (code 120))": the character quoted, which the parser has just read. */
-  private static final Pattern QUOTED_CHAR = Pattern.compile("\\('(.)' \\(code \\d+\\)\\)");
+  /**
+   * Jackson's "Unexpected character ('x' (code 120))" or "escape 'q' (code 113)": the character
+   * quoted, which the parser has just read.
+   */
+  private static final Pattern QUOTED_CHAR = Pattern.compile("(?:\\(|escape )'(.)' \\(code [^)]*\\)\\)?");
   /** Jackson's "Unexpected close marker '}'": a closing bracket, also just read. */
   private static final Pattern CLOSER = Pattern.compile("^Unexpected close marker '(.)'");
-  private static final Pattern NON_STANDARD = Pattern.compile("^Non-standard token '([^']*)'");
-  private static final Pattern CONTROL_CHAR = Pattern.compile("^Illegal unquoted character \\(\\(CTRL-CHAR, code (\\d+)\\)\\)");
+  /** Jackson's "Non-standard token 'NaN'" and "Unrecognized token 'tru'": a word, read to its end. */
+  private static final Pattern TOKEN = Pattern.compile("^(?:Non-standard|Unrecognized) token '([^']*)'");
+  private static final Pattern CONTROL_CHAR = Pattern.compile("^Illegal (unquoted )?character \\(\\(CTRL-CHAR, code (\\d+)\\)\\)");
   private static final Pattern CLOSES_ROOT = Pattern.compile("^Unexpected close marker '(.)'.*\\(for root");
 
   /**
-   * What is wrong with {@code body} where the parser stopped ({@code e}), for a client: where (line
-   * and column, 1-based, of the character at fault where Jackson quotes it; Jackson 2.13 places the
-   * error just after it) and what, in JSON's own terms (RFC 8259) where Jackson names its parser
-   * features or, for a leading {@code +}, misnames the fault ("to follow minus sign").
+   * What is wrong with {@code body} where the parser stopped ({@code e}), for a client: where (the
+   * line and column, 1-based and counted in characters, of the character at fault: Jackson 2.13
+   * places an error after the character or word it read, and counts a character beyond U+FFFF as
+   * two) and what, in JSON's own terms (RFC 8259) where Jackson names its parser features or, for
+   * a leading {@code +}, misnames the fault ("to follow minus sign").
    */
   static String syntaxError(JsonProcessingException e, String body) {
     String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
     var loc = e.getLocation();
-    long line = loc == null ? -1 : loc.getLineNr();
-    long column = loc == null ? -1 : loc.getColumnNr();
-    int after = loc == null ? -1 : (int) Math.min(Integer.MAX_VALUE, loc.getCharOffset());
+    int after = loc == null ? -1 : (int) Math.min(body.length(), Math.max(0, loc.getCharOffset()));
     Matcher quoted = QUOTED_CHAR.matcher(original);
     Matcher closer = CLOSER.matcher(original);
+    Matcher token = TOKEN.matcher(original);
+    String word = token.find() ? token.group(1) : null;
     char atFault = quoted.find() ? quoted.group(1).charAt(0) : closer.find() ? closer.group(1).charAt(0) : 0;
-    // The character quoted is the one just read: the place named is its own.
-    if (atFault != 0 && after >= 1 && after <= body.length() && body.charAt(after - 1) == atFault && column > 1) column--;
-    int at = atFault != 0 && after >= 1 ? after - 1 : after;
-    char before = lastVisibleBefore(body, at);
+    int at = after;
+    if (atFault != 0 && after >= 1 && body.charAt(after - 1) == atFault) at = after - 1; // just read: its own place
+    if (word != null && after >= word.length() && body.startsWith(word, after - word.length()))
+      at = after - word.length(); // the word's first character
+    int beforeAt = lastVisibleIndex(body, at);
+    char before = beforeAt < 0 ? 0 : body.charAt(beforeAt);
     String what;
     Matcher m;
-    if (original.contains("ALLOW_COMMENTS")) {
+    if (original.contains("ALLOW_COMMENTS") || atFault == '#' && original.startsWith("Unexpected character")) {
       what = "a comment, which JSON does not have; remove it";
     } else if (atFault == '\'' && original.startsWith("Unexpected character")) {
       what = "a single quote ('), where JSON's strings and member names take double quotes (\")";
     } else if (before == ',' && (atFault == '}' && original.contains("double-quote to start field name")
         || atFault == ']' && original.contains("expected a valid value"))) {
       what = "a comma before '" + atFault + "', which JSON does not allow (no trailing commas); remove it";
+      at = beforeAt; // the comma, as Python's json names it
     } else if (original.contains("to follow minus sign") && before == '+') {
       what = "a number with a plus sign, which JSON numbers do not have; write it without";
-      if (column > 1) column--; // the plus sign's own column
-    } else if ((m = NON_STANDARD.matcher(original)).find()) {
-      what = "'" + Clipped.of(m.group(1)) + "' is no JSON value (JSON has no NaN or Infinity); send a number, or leave the field out";
+      at = beforeAt;
+    } else if (word != null && original.startsWith("Non-standard token")) {
+      what = "'" + Clipped.of(word) + "' is no JSON value (JSON has no NaN or Infinity); send a number, or leave the field out";
     } else if ((m = CONTROL_CHAR.matcher(original)).find()) {
-      int code = Integer.parseInt(m.group(1));
-      if (column > 1) column--; // the character's own column, as for one quoted
+      int code = Integer.parseInt(m.group(2));
+      if (after >= 1 && body.charAt(after - 1) == code) at = after - 1;
       String escape = switch (code) {
         case '\n' -> "\\n";
         case '\r' -> "\\r";
         case '\t' -> "\\t";
         default -> String.format("\\u%04x", code);
       };
-      what = String.format("a control character (U+%04X) inside a string, which JSON does not allow there; write it as %s",
-          code, escape);
+      what = m.group(1) != null
+          ? String.format("a control character (U+%04X) inside a string, which JSON does not allow there; write it as %s", code, escape)
+          : String.format("a control character (U+%04X) outside any string, which JSON does not allow; remove it", code);
     } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
       what = "a '" + m.group(1) + "' after the JSON object had ended; remove it";
+    } else if (original.startsWith("Trailing token")) {
+      what = "more JSON after the object had ended (a request body is one JSON object); remove it";
     } else {
-      what = withoutJacksonAdvice(QUOTED_CHAR.matcher(original).replaceAll("'$1'"));
+      what = withoutJacksonAdvice(QUOTED_CHAR.matcher(original).replaceAll(r -> Matcher.quoteReplacement(
+          (r.group().startsWith("escape") ? "escape " : "") + shown(r.group(1).charAt(0)))));
       if (what.length() > 200) what = what.substring(0, 200) + "...";
     }
-    return "the request body is not valid JSON" + (line < 0 ? "" : " (line " + line + ", column " + column + ")") + ": " + what;
+    return "the request body is not valid JSON" + (loc == null ? "" : " (" + place(body, at) + ")") + ": " + what;
   }
 
-  /** The last character before index {@code at} of {@code body} that is not JSON whitespace, or 0. */
-  private static char lastVisibleBefore(String body, int at) {
+  /** {@code c} as a message shows it: quoted when it can be seen, else its code point ({@code U+FEFF}). */
+  private static String shown(char c) {
+    return c > 0x20 && c < 0x7f || Character.isLetterOrDigit(c) ? "'" + c + "'" : String.format("U+%04X", (int) c);
+  }
+
+  /**
+   * {@code line L, column C} of index {@code at} of {@code body}: lines broken by LF, CRLF or a
+   * lone CR (as JSON's whitespace allows all three), columns counted in characters (code points).
+   */
+  static String place(String body, int at) {
+    int line = 1;
+    int lineStart = 0;
+    int end = Math.max(0, Math.min(at, body.length()));
+    for (int i = 0; i < end; i++) {
+      char c = body.charAt(i);
+      if (c == '\n' || c == '\r' && (i + 1 >= body.length() || body.charAt(i + 1) != '\n')) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    return "line " + line + ", column " + (body.codePointCount(lineStart, end) + 1);
+  }
+
+  /** The index of the last character before index {@code at} of {@code body} that is not JSON whitespace, or -1. */
+  private static int lastVisibleIndex(String body, int at) {
     for (int i = Math.min(at, body.length()) - 1; i >= 0; i--) {
       char c = body.charAt(i);
-      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return c;
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return i;
     }
-    return 0;
+    return -1;
   }
 
   /**

@@ -10,6 +10,7 @@ import akka.cluster.Member;
 import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import io.tandem.orchestrator.session.NoWorkerLog;
+import io.tandem.orchestrator.session.NodeStanding;
 import io.tandem.orchestrator.session.RoleSupply;
 import io.tandem.orchestrator.session.SessionActor;
 import io.tandem.orchestrator.session.Sessions;
@@ -50,6 +51,8 @@ final class WorkerView {
   private final ActorSystem<?> system;
   private final Duration ask;
   private final Duration countTimeout;
+  /** For the count's deadline: one of time this process ran, not of a pause (see {@link #firstCount}). */
+  private final PauseClock pauses;
   private final Duration figuresMaxAge;
   private final Duration figuresTimeout;
   private static final long NEVER = Long.MIN_VALUE;
@@ -66,6 +69,7 @@ final class WorkerView {
     this.workerWait = workerWait;
     this.ask = askTimeout;
     this.countTimeout = countTimeout;
+    this.pauses = new PauseClock(system);
     this.figuresTimeout = figuresTimeout;
     this.figuresMaxAge = figuresMaxAge;
     this.supply = RoleSupply.get(system);
@@ -145,6 +149,14 @@ final class WorkerView {
    * ({@link NoWorkerLog}).
    */
   private ApiError noneListed(Role role, Role alone, int retryAfterSeconds) {
+    String outOfTouch = NodeStanding.outOfTouch(system);
+    // Not the role's outage (NoWorkerLog), nor one another mode avoids: this node's own.
+    if (outOfTouch != null) {
+      String message = outOfTouch + ", so no " + role + " worker can be reached from it; retry the request (on a node still in"
+          + " the cluster, or on this one once it has restarted)";
+      LOG.debug("a request was refused before its session started: {}", message);
+      return ApiError.forFailure(FailureCode.NO_WORKER, message, retryAfterSeconds);
+    }
     boolean canJoin = !neverOffered(role);
     String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone);
     String line = "a request was refused before its session started: " + message;
@@ -341,29 +353,62 @@ final class WorkerView {
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
+    java.util.function.Supplier<ApiError> timedOut = () -> {
+      String outOfTouch = NodeStanding.outOfTouch(system);
+      // This node's own standing, when it is out of the cluster's reach, rather than the worker's.
+      if (outOfTouch != null)
+        return ApiError.forFailure(FailureCode.NO_WORKER, outOfTouch + ", so no " + role + " worker's count of the prompt"
+            + " came; retry the request (on a node still in the cluster, or on this one once it has restarted)", retryAfterSeconds);
+      return ApiError.forFailure(FailureCode.UNAVAILABLE,
+          (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
+              + " workers counted") + " the prompt within " + Seconds.of(countTimeout)
+              + " s (tandem.http.count-timeout): a worker that does not answer is counting long prompts sent"
+              + " before this one (one at a time), or stopped or stalled",
+          retryAfterSeconds);
+    };
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
+      // The ask's own timeout only backs up the deadline below, which a pause of this process does not use up.
       AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
               reply -> {
                 askers.put(worker, reply);
                 return new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis());
               },
-              countTimeout, system.scheduler())
+              countTimeout.multipliedBy(3).plus(BACKSTOP), system.scheduler())
           .whenComplete((count, t) -> {
             if (count != null) first.complete(count);
-            else if (unanswered.decrementAndGet() == 0)
-              first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
-                  (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
-                      + " workers counted") + " the prompt within "
-                      + Seconds.of(countTimeout)
-                      + " s (tandem.http.count-timeout): a worker that does not answer is counting long prompts sent"
-                      + " before this one (one at a time), or stopped or stalled",
-                  retryAfterSeconds));
+            else if (unanswered.decrementAndGet() == 0) first.completeExceptionally(timedOut.get());
           });
     }
+    timeOutAfterRunning(first, countTimeout, timedOut);
     // Every count has been sent: a call-off told from now on reaches each worker after it.
     calledOff.thenRun(() -> {
       if (!first.isDone()) askers.forEach((worker, asker) -> worker.tell(new WorkerProtocol.CancelCount(asker)));
     });
     return first;
+  }
+
+  /** How much longer than tandem.http.count-timeout (times three) an ask for a count may wait, paused or not. */
+  private static final Duration BACKSTOP = Duration.ofSeconds(30);
+
+  /**
+   * Fails {@code answer} with {@code error}'s error once this process has run {@code limit} since now
+   * without its being answered; a pause of the process (a GC pause, SIGSTOP: see {@link
+   * PauseClock}) does not count, so that an answer that came during it, read once the process runs
+   * again, is taken rather than beaten by the deadline firing beside it.
+   */
+  private void timeOutAfterRunning(CompletableFuture<?> answer, Duration limit, java.util.function.Supplier<ApiError> error) {
+    long start = System.nanoTime();
+    long pausedAtStart = pauses.pausedNanos();
+    Runnable check = new Runnable() {
+      @Override
+      public void run() {
+        if (answer.isDone()) return;
+        long ran = System.nanoTime() - start - (pauses.pausedNanos() - pausedAtStart);
+        long left = limit.toNanos() - ran;
+        if (left > 0) system.scheduler().scheduleOnce(Duration.ofNanos(left), this, system.executionContext());
+        else answer.completeExceptionally(error.get());
+      }
+    };
+    system.scheduler().scheduleOnce(limit, check, system.executionContext());
   }
 }

@@ -9,8 +9,6 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
-import akka.cluster.MemberStatus;
-import akka.cluster.typed.Cluster;
 import io.tandem.orchestrator.machine.GenerationPlan;
 import io.tandem.orchestrator.machine.SpeculativeThinking;
 import io.tandem.orchestrator.machine.Step;
@@ -256,7 +254,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(FromWorker.class, m -> onReply(m.reply()))
         .onMessage(Listed.class, this::onListed)
         .onMessage(QueueWaitKnown.class, this::onQueueWait)
-        .onMessage(WorkerGone.class, g -> lose(g.worker(), selfLeaving() == null ? "stopped" : "is lost as this node left the cluster"))
+        .onMessage(WorkerGone.class, g -> lose(g.worker(), selfLeaving() == null ? "stopped" : "is out of this node's reach"))
         .onMessage(Unreachable.class, this::onUnreachable)
         .onMessage(WorkerLost.class, this::onWorkerLost)
         .onMessage(OthersListed.class, this::onOthersListed)
@@ -640,21 +638,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return failed(FailureCode.WORKER_LOST, message);
   }
 
-  /**
-   * Why this node is on its way out of the cluster (Akka's member status), or null when it is a
-   * member as usual or no cluster member at all: a node downed (by the split brain resolver of
-   * either side, after the others could not reach it for {@code stable-after}) loses every remote
-   * actor at once, and its sessions should say so rather than blame the workers.
-   */
+  /** Why this node cannot reach the cluster's workers, or null: see {@link NodeStanding#outOfTouch}. */
   private String selfLeaving() {
-    if (!RoleSupply.get(getContext().getSystem()).clustered()) return null;
-    MemberStatus status = Cluster.get(getContext().getSystem()).selfMember().status();
-    if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed()))
-      return "this node was downed and removed from the cluster (the other nodes could not reach it for a while: a long"
-          + " pause, a stopped process or the network; or an operator downed it)";
-    if (status.equals(MemberStatus.leaving()) || status.equals(MemberStatus.exiting()))
-      return "this node is leaving the cluster (it is shutting down)";
-    return null;
+    return NodeStanding.outOfTouch(getContext().getSystem());
   }
 
   /** No large worker is left (or none was there to begin with): the small model alone finishes from what is committed. */

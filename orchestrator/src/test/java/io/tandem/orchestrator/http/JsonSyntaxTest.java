@@ -3,6 +3,7 @@ package io.tandem.orchestrator.http;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -24,18 +25,51 @@ class JsonSyntaxTest {
         refusal("{\"messages\": [ /* c */ ]}"));
     assertEquals("the request body is not valid JSON (line 1, column 2): a single quote ('), where JSON's strings and member"
         + " names take double quotes (\")", refusal("{'messages': []}"));
-    assertEquals("the request body is not valid JSON (line 1, column 17): a comma before '}', which JSON does not allow (no"
+    assertEquals("the request body is not valid JSON (line 1, column 16): a comma before '}', which JSON does not allow (no"
         + " trailing commas); remove it", refusal("{\"messages\": [],}"));
-    assertEquals("the request body is not valid JSON (line 2, column 1): a comma before ']', which JSON does not allow (no"
+    assertEquals("the request body is not valid JSON (line 1, column 12): a comma before ']', which JSON does not allow (no"
         + " trailing commas); remove it", refusal("{\"a\": [1, 2,\n]}"));
     assertEquals("the request body is not valid JSON (line 1, column 7): a number with a plus sign, which JSON numbers do not"
         + " have; write it without", refusal("{\"a\": +1}"));
-    assertEquals("the request body is not valid JSON (line 1, column 10): 'NaN' is no JSON value (JSON has no NaN or"
+    assertEquals("the request body is not valid JSON (line 1, column 7): 'NaN' is no JSON value (JSON has no NaN or"
         + " Infinity); send a number, or leave the field out", refusal("{\"a\": NaN}"));
     assertEquals("the request body is not valid JSON (line 1, column 9): a control character (U+000A) inside a string, which"
         + " JSON does not allow there; write it as \\n", refusal("{\"a\": \"x\ny\"}"));
     assertEquals("the request body is not valid JSON (line 1, column 10): a '}' after the JSON object had ended; remove it",
         refusal("{\"a\":\"b\"}}"));
+  }
+
+  /** The place is the fault's first character, in characters of its line, whatever Jackson counted. */
+  @Test
+  void thePlaceIsTheFaultsFirstCharacter() {
+    assertEquals("the request body is not valid JSON (line 1, column 16): 'NaN' is no JSON value (JSON has no NaN or Infinity);"
+        + " send a number, or leave the field out", refusal("{\"temperature\":NaN}"));
+    assertTrue(refusal("{\n  \"a\": 1,\n  \"temperature\": -Infinity\n}").startsWith(
+        "the request body is not valid JSON (line 3, column 18): '-Infinity' is no JSON value"));
+    assertTrue(refusal("{\"model\":tandem}").startsWith("the request body is not valid JSON (line 1, column 10): Unrecognized"
+        + " token 'tandem'"), refusal("{\"model\":tandem}"));
+    assertTrue(refusal("{\"x\":\"\\q\"}").startsWith("the request body is not valid JSON (line 1, column 8)"),
+        refusal("{\"x\":\"\\q\"}"));
+    // A trailing comma is named where it stands, as Python's json (vLLM's) names it.
+    assertEquals("the request body is not valid JSON (line 3, column 9): a comma before '}', which JSON does not allow (no"
+        + " trailing commas); remove it", refusal("{\n  \"a\": 1,\n  \"b\": 2,\n}"));
+    // Columns count characters: an emoji is one, and a lone CR ends a line.
+    assertTrue(refusal("{\"a\": \"\ud83d\ude00\", x}").startsWith("the request body is not valid JSON (line 1, column 12)"),
+        refusal("{\"a\": \"\ud83d\ude00\", x}"));
+    assertTrue(refusal("{\r\"a\": 1,\r}").startsWith("the request body is not valid JSON (line 2, column 7): a comma"),
+        refusal("{\r\"a\": 1,\r}"));
+  }
+
+  @Test
+  void whatComesAfterTheObjectAndControlCharactersOutsideStringsAreNamed() {
+    assertEquals("the request body is not valid JSON (line 1, column 8): more JSON after the object had ended (a request body"
+        + " is one JSON object); remove it", refusal("{\"a\":1}{\"b\":2}"));
+    assertEquals("the request body is not valid JSON (line 1, column 8): a control character (U+0000) outside any string, which"
+        + " JSON does not allow; remove it", refusal("{\"a\":1}\u0000"));
+    assertEquals("the request body is not valid JSON (line 1, column 2): a comment, which JSON does not have; remove it",
+        refusal("{# c\n}"));
+    String bom = refusal("\ufeff{}");
+    assertTrue(bom.contains("U+FEFF") && !bom.contains("\ufeff"), bom);
   }
 
   @Test

@@ -1,0 +1,49 @@
+package io.tandem.orchestrator.session;
+
+import akka.actor.typed.ActorSystem;
+import akka.cluster.ClusterEvent;
+import akka.cluster.Member;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+
+/**
+ * Whether this node is out of touch with its cluster, by Akka's membership: on its way out
+ * (downed, removed, leaving) or cut off from every other member. A session or request that then
+ * finds no worker should say so, rather than blame the workers or advise another mode: the
+ * workers may serve on for the other nodes, only not for this one.
+ */
+public final class NodeStanding {
+  private NodeStanding() {}
+
+  /**
+   * Why this node cannot reach the cluster's workers, or null when it can (or is no cluster
+   * member at all): a node downed (by the split brain resolver of either side, after the others
+   * could not reach it for {@code stable-after}, or by an operator), one leaving (shutting down),
+   * or one that finds every other member unreachable, two or more (after a long pause or a network
+   * cut, until the split brain resolver decides).
+   */
+  public static String outOfTouch(ActorSystem<?> system) {
+    if (!RoleSupply.get(system).clustered()) return null;
+    Cluster cluster = Cluster.get(system);
+    MemberStatus status = cluster.selfMember().status();
+    if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed()))
+      return "this node was downed and removed from the cluster (the other nodes could not reach it for a while: a long"
+          + " pause, a stopped process or the network; or an operator downed it)";
+    if (status.equals(MemberStatus.leaving()) || status.equals(MemberStatus.exiting()))
+      return "this node is leaving the cluster (it is shutting down)";
+    ClusterEvent.CurrentClusterState state = cluster.state();
+    int others = 0;
+    int unreachable = 0;
+    for (Member m : state.getMembers()) {
+      if (m.address().equals(cluster.selfMember().address())) continue;
+      others++;
+      if (state.getUnreachable().contains(m)) unreachable++;
+    }
+    // Alone against two or more, this node is the likelier one cut off (and keep-majority downs it);
+    // against one other, either may be: that is left to the usual messages.
+    if (others >= 2 && unreachable == others)
+      return "this node cannot reach any other node of the cluster (after a long pause, a stopped process or the network;"
+          + " unless they are reachable again within akka.cluster.split-brain-resolver.stable-after, one side is downed)";
+    return null;
+  }
+}
