@@ -109,7 +109,7 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     });
     cl.setParameterExceptionHandler((ex, args) -> {
       PrintWriter err = ex.getCommandLine().getErr();
-      err.println(parameterError(ex));
+      err.println(parameterError(ex, List.of(args)));
       err.flush();
       return CommandLine.ExitCode.USAGE;
     });
@@ -133,7 +133,7 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
    * A command-line mistake in one line: an unknown option or command with a suggestion ("did you
    * mean --port?"), anything else with picocli's message; both point to {@code --help}.
    */
-  static String parameterError(CommandLine.ParameterException ex) {
+  static String parameterError(CommandLine.ParameterException ex, List<String> args) {
     CommandLine cmd = ex.getCommandLine();
     String name = commandName(cmd);
     String help = "see " + name + " --help";
@@ -155,19 +155,49 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       // picocli's own suggestions: options sharing the first two letters, commands by similarity.
       if (suggestions.isEmpty() && first.equals(u.getUnmatched().get(0))) suggestions = u.getSuggestions();
       String hint = suggestions.isEmpty() ? "" : "; did you mean " + String.join(" or ", suggestions) + "?";
-      if (suggestions.isEmpty() && option) hint = optionOfASubcommand(cmd, first.split("=", 2)[0]);
-      if (suggestions.isEmpty() && !option && cmd.getSubcommands().isEmpty() && cmd.getCommandSpec().findOption("--prompt") != null)
-        hint = "; give the prompt with --prompt (" + name + " --prompt \"...\")";
+      if (suggestions.isEmpty() && option) hint = optionOfASubcommand(cmd, first.split("=", 2)[0], args);
+      CommandLine.Model.OptionSpec prompt = cmd.getCommandSpec().findOption("--prompt");
+      // A model folder given as vLLM takes one (vllm serve MODEL).
+      if (suggestions.isEmpty() && !option && cmd.getCommandSpec().findOption("--small") != null
+          && isFolder(first))
+        hint = "; models are given with --small and --large (" + name + " --small DIR --large DIR)";
+      else if (suggestions.isEmpty() && !option && cmd.getSubcommands().isEmpty() && prompt != null)
+        // Given already: the rest of an unquoted prompt (--prompt Compute 40 + 85).
+        hint = prompt.getValue() != null ? "; a prompt of several words is one argument: quote it (" + name
+            + " --prompt \"" + io.tandem.protocol.text.Clipped.of(prompt.getValue() + " " + first) + " ...\")"
+            : "; give the prompt with --prompt (" + name + " --prompt \"...\")";
       return name + ": " + what + hint + " (" + help + ")";
     }
     return name + ": " + oneLine(ex.getMessage()) + " (" + help + ")";
   }
 
+  /** Whether {@code arg} names a folder (false for what is no path at all). */
+  private static boolean isFolder(String arg) {
+    try {
+      return java.nio.file.Files.isDirectory(java.nio.file.Path.of(arg));
+    } catch (java.nio.file.InvalidPathException e) {
+      return false;
+    }
+  }
+
   /**
-   * For an option given before the command that takes it ({@code tandem --port 8080 serve}): which
-   * commands below {@code cmd} take it, and that it goes after the command; empty when none does.
+   * For an option given before the command that takes it ({@code tandem --port 8080 serve}): the
+   * command written in {@code args} after it when that one takes it, else which commands below
+   * {@code cmd} do, and that it goes after the command; empty when none does.
    */
-  static String optionOfASubcommand(CommandLine cmd, String option) {
+  static String optionOfASubcommand(CommandLine cmd, String option, List<String> rest) {
+    // The command written after it (tandem --small DIR serve), when it takes the option.
+    CommandLine named = null;
+    for (CommandLine c = cmd; ; ) {
+      CommandLine next = null;
+      for (String arg : rest) if (c.getSubcommands().containsKey(arg)) next = c.getSubcommands().get(arg);
+      if (next == null) break;
+      named = next;
+      c = next;
+    }
+    if (named != null && named.getCommandSpec().findOption(option) != null)
+      return "; it is an option of " + commandName(named) + ": give it after the command (" + commandName(named) + " "
+          + option + " ...)";
     List<String> takers = new java.util.ArrayList<>();
     java.util.ArrayDeque<CommandLine> todo = new java.util.ArrayDeque<>(cmd.getSubcommands().values());
     while (!todo.isEmpty()) {

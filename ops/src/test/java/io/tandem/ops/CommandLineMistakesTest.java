@@ -151,6 +151,16 @@ class CommandLineMistakesTest {
         + " --port ...) (see tandem --help)", before.err());
     assertEquals("tandem generate: Unexpected argument: 'Compute 1 + 2.'; give the prompt with --prompt (tandem generate"
         + " --prompt \"...\") (see tandem generate --help)", run("generate", "Compute 1 + 2.").err());
+    // The command written after it, when it takes the option; the rest of a prompt not quoted as one argument.
+    assertEquals("tandem: Unknown option: '--small'; it is an option of tandem serve: give it after the command (tandem serve"
+        + " --small ...) (see tandem --help)", run("--small", "DIR", "serve").err());
+    assertEquals("tandem: Unknown option: '--concurrency'; it is an option of tandem bench http: give it after the command"
+        + " (tandem bench http --concurrency ...) (see tandem --help)", run("--concurrency", "4", "bench", "http").err());
+    assertEquals("tandem generate: Unexpected argument: '40'; a prompt of several words is one argument: quote it (tandem"
+        + " generate --prompt \"Compute 40 ...\") (see tandem generate --help)", run("generate", "--prompt", "Compute", "40").err());
+    Path demo = LauncherIT.repo().resolve("ops/demo/small");
+    assertEquals("tandem serve: Unexpected argument: '" + demo + "'; models are given with --small and --large (tandem serve"
+        + " --small DIR --large DIR) (see tandem serve --help)", run("serve", demo.toString()).err());
   }
 
   /** What a vLLM user gives first: a Hub id (Tandem downloads nothing), or the folder that holds the demo pair. */

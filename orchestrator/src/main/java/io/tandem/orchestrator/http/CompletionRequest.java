@@ -277,6 +277,10 @@ public record CompletionRequest(
       if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(f) && !VLLM_NEUTRAL.containsKey(f)) {
         String hint = (chat ? COMPLETIONS_ONLY : CHAT_ONLY).contains(f)
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
+        // Tandem's own settings go in its object: tandem.mode, tandem.max_target_tokens.
+        if (hint.isEmpty() && (f.equals("mode") || SpeculativeConfig.keyNames().contains(f)))
+          hint = " (did you mean tandem." + f + "? Tandem's own settings go in the tandem object: \"tandem\": {\"" + f
+              + "\": ...})";
         if (hint.isEmpty()) {
           // Sorted, so that a tie is settled the same way on every run (Set.of's order is not).
           java.util.TreeSet<String> known = new java.util.TreeSet<>(COMMON);

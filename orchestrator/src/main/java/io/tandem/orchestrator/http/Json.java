@@ -166,6 +166,9 @@ final class Json {
   /** Jackson's "Non-standard token 'NaN'" and "Unrecognized token 'tru'": a word, read to its end. */
   private static final Pattern TOKEN = Pattern.compile("^(?:Non-standard|Unrecognized) token '([^']*)'");
   private static final Pattern CONTROL_CHAR = Pattern.compile("^Illegal (unquoted )?character \\(\\(CTRL-CHAR, code (\\d+)\\)\\)");
+  /** Jackson's "Unexpected end-of-input: expected close marker for Object (start marker at [Source: ...; line: 1, column: 1])". */
+  private static final Pattern END_BEFORE_CLOSE = Pattern.compile(
+      "^Unexpected end-of-input: expected close marker for (Object|Array) \\(start marker at .*?line: (\\d+), column: (\\d+)\\]");
   private static final Pattern CLOSES_ROOT = Pattern.compile("^Unexpected close marker '(.)'.*\\(for root");
 
   /**
@@ -219,14 +222,47 @@ final class Json {
           : String.format("a control character (U+%04X) outside any string, which JSON does not allow; remove it", code);
     } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
       what = "a '" + m.group(1) + "' after the JSON object had ended; remove it";
-    } else if (original.startsWith("Trailing token")) {
+    } else if (original.startsWith("Trailing token") || word != null && original.startsWith("Unrecognized token")
+        && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
       what = "more JSON after the object had ended (a request body is one JSON object); remove it";
+    } else if (word != null && original.startsWith("Unrecognized token")) {
+      what = "'" + Clipped.of(word) + "' is no JSON value (a string is written in double quotes; the words JSON has are"
+          + " true, false and null)";
+    } else if (original.contains("was expecting double-quote to start field name")) {
+      what = "a member name" + (atFault == 0 ? "" : " (from " + shown(atFault) + ")") + " not in double quotes: JSON's member"
+          + " names are strings (\"model\")";
+    } else if (original.contains("was expecting a colon to separate field name and value")) {
+      what = "a ':' missing after the member name before it";
+    } else if (original.contains("was expecting comma to separate Object entries")) {
+      what = "a ',' missing between two members of an object";
+    } else if (original.contains("was expecting comma to separate Array entries")) {
+      what = "a ',' missing between two elements of an array";
+    } else if ((m = END_BEFORE_CLOSE.matcher(original)).find()) {
+      what = "the body ends before the " + m.group(1).toLowerCase(java.util.Locale.ROOT) + " opened at line " + m.group(2)
+          + ", column " + m.group(3) + " is closed (a '" + ("Object".equals(m.group(1)) ? "}" : "]") + "' is missing)";
+    } else if (original.contains("Leading zeroes not allowed")) {
+      what = "a number with a leading zero, which JSON numbers do not have (write 5, not 05)";
+    } else if (original.startsWith("Unrecognized character escape")) {
+      what = "a backslash escape JSON does not have (its escapes are \\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t and"
+          + " \\uXXXX); write a backslash itself as \\\\";
+    } else if (atFault == '.' && original.contains("expected a valid value")) {
+      what = "a number that starts with '.', which JSON numbers do not (write 0.5, not .5)";
     } else {
       what = withoutJacksonAdvice(QUOTED_CHAR.matcher(original).replaceAll(r -> Matcher.quoteReplacement(
           (r.group().startsWith("escape") ? "escape " : "") + shown(r.group(1).charAt(0)))));
       if (what.length() > 200) what = what.substring(0, 200) + "...";
     }
     return "the request body is not valid JSON" + (loc == null ? "" : " (" + place(body, at) + ")") + ": " + what;
+  }
+
+  /** Whether everything in {@code body} before index {@code at} is a whole JSON value: what follows it comes after the object. */
+  private static boolean closesTheBody(String body, int at) {
+    try {
+      MAPPER.readTree(body.substring(0, at));
+      return true;
+    } catch (JsonProcessingException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** {@code c} as a message shows it: quoted when it can be seen, else its code point ({@code U+FEFF}). */

@@ -163,7 +163,8 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     if (!c.hasPath("api-keys")) {
       // Another name for the list (api_keys, apiKeys): say which was found.
       String found = c.root().keySet().stream().sorted().findFirst().map(k -> "; found '" + io.tandem.protocol.text.Clipped.of(k)
-          + "' instead" + (k.replaceAll("[-_ ]", "").equalsIgnoreCase("apikeys") ? " (write it api-keys)" : "")).orElse("");
+          + "' instead" + (io.tandem.protocol.config.KeySuggestions.nearest(k, List.of("api-keys")) != null ? " (write it api-keys)"
+              : "")).orElse("");
       throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}" + found);
     }
     // A second list beside it ("apikeys": [...]) would be keys that never work, without a word.

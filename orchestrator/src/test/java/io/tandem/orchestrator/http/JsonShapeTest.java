@@ -55,8 +55,8 @@ class JsonShapeTest {
     assertEquals("the request body holds only whitespace; send a JSON object",
         assertThrows(ApiError.class, () -> Json.parseObject("  \n ")).body().error().message());
     // Where an object opened, not Jackson's quote of the body it read.
-    assertEquals("the request body is not valid JSON (line 1, column 10): Unexpected end-of-input: expected close marker for"
-        + " Object (opened at line 1, column 1)", assertThrows(ApiError.class, () -> Json.parseObject("{\"a\":\"];\"")).body().error()
+    assertEquals("the request body is not valid JSON (line 1, column 10): the body ends before the object opened at line 1,"
+        + " column 1 is closed (a '}' is missing)", assertThrows(ApiError.class, () -> Json.parseObject("{\"a\":\"];\"")).body().error()
         .message());
   }
 }

@@ -46,8 +46,8 @@ class JsonSyntaxTest {
         + " send a number, or leave the field out", refusal("{\"temperature\":NaN}"));
     assertTrue(refusal("{\n  \"a\": 1,\n  \"temperature\": -Infinity\n}").startsWith(
         "the request body is not valid JSON (line 3, column 18): '-Infinity' is no JSON value"));
-    assertTrue(refusal("{\"model\":tandem}").startsWith("the request body is not valid JSON (line 1, column 10): Unrecognized"
-        + " token 'tandem'"), refusal("{\"model\":tandem}"));
+    assertTrue(refusal("{\"model\":tandem}").startsWith("the request body is not valid JSON (line 1, column 10): 'tandem' is"
+        + " no JSON value"), refusal("{\"model\":tandem}"));
     assertTrue(refusal("{\"x\":\"\\q\"}").startsWith("the request body is not valid JSON (line 1, column 8)"),
         refusal("{\"x\":\"\\q\"}"));
     // A trailing comma is named where it stands, as Python's json (vLLM's) names it.
@@ -72,13 +72,34 @@ class JsonSyntaxTest {
     assertTrue(bom.contains("U+FEFF") && !bom.contains("\ufeff"), bom);
   }
 
+  /** The rest of what hands write: an unquoted word or name, a missing ':' or ',', a body cut short, 05, \\q, .5. */
+  @Test
+  void missingPunctuationAndUnquotedWordsAreNamedInJsonsTermsToo() {
+    assertEquals("the request body is not valid JSON (line 1, column 10): 'tandem' is no JSON value (a string is written in double"
+        + " quotes; the words JSON has are true, false and null)", refusal("{\"model\":tandem,\"prompt\":\"x\"}"));
+    assertEquals("the request body is not valid JSON (line 1, column 33): more JSON after the object had ended (a request body is"
+        + " one JSON object); remove it", refusal("{\"model\":\"tandem\",\"prompt\":\"x\"} abc"));
+    assertEquals("the request body is not valid JSON (line 1, column 2): a member name (from 'm') not in double quotes: JSON's"
+        + " member names are strings (\"model\")", refusal("{model:\"tandem\"}"));
+    assertEquals("the request body is not valid JSON (line 1, column 10): a ':' missing after the member name before it",
+        refusal("{\"model\" \"tandem\"}"));
+    assertEquals("the request body is not valid JSON (line 1, column 8): a ',' missing between two members of an object",
+        refusal("{\"a\":1 \"b\":2}"));
+    assertEquals("the request body is not valid JSON (line 1, column 11): the body ends before the object opened at line 1,"
+        + " column 1 is closed (a '}' is missing)", refusal("{\"a\":[1,2]"));
+    assertTrue(refusal("{\"a\":05}").endsWith("a number with a leading zero, which JSON numbers do not have (write 5, not 05)"));
+    assertTrue(refusal("{\"a\":\"\\q\"}").contains("a backslash escape JSON does not have"), refusal("{\"a\":\"\\q\"}"));
+    assertTrue(refusal("{\"a\":.5}").endsWith("a number that starts with '.', which JSON numbers do not (write 0.5, not .5)"),
+        refusal("{\"a\":.5}"));
+  }
+
   @Test
   void otherFaultsKeepTheParsersWordsWithoutItsFeatureNamesOrCharacterCodes() {
     for (String body : new String[] {"{\"a\": .5}", "{\"a\" 1}", "{\"a\": tru}", "{\"a\": 0x10}", "{\"a\": Infinity}"}) {
       String message = refusal(body);
       assertFalse(message.matches(".*(Feature|JsonReadFeature|code \\d+|com\\.fasterxml|Source:).*"), body + ": " + message);
     }
-    assertEquals("the request body is not valid JSON (line 1, column 6): Unexpected character '1': was expecting a colon to"
-        + " separate field name and value", refusal("{\"a\" 1}"));
+    assertEquals("the request body is not valid JSON (line 1, column 6): a ':' missing after the member name before it",
+        refusal("{\"a\" 1}"));
   }
 }

@@ -193,6 +193,9 @@ class VllmRequestFieldsTest {
     HttpResponse<String> misspelt = chat(",\"max_token\":5");
     assertEquals("unrecognized request argument supplied to /v1/chat/completions: max_token (did you mean max_tokens?)",
         error(misspelt).get("message").asText());
+    for (String f : List.of("mode", "max_target_tokens", "time_out"))
+      assertTrue(error(chat(",\"" + f + "\":1")).get("message").asText().endsWith("(did you mean tandem." + f + "? Tandem's own"
+          + " settings go in the tandem object: \"tandem\": {\"" + f + "\": ...})"), f);
     // A name as long as the body allows is shortened in the answer, as long values are, not echoed whole.
     String longName = "x".repeat(200_000);
     for (String f : List.of("\"" + longName + "\":1", "\"stream\":true,\"stream_options\":{\"" + longName + "\":1}",
