@@ -114,6 +114,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     INSTANCE
   }
 
+  /**
+   * This node was downed (told by {@link Sessions}): its remote workers are out of reach, whether
+   * or not death watch says so before the node stops; the session fails naming that.
+   */
+  enum NodeDowned implements Command {
+    INSTANCE
+  }
+
   private record FromWorker(WorkerProtocol.Reply reply) implements Command {}
 
   private record Listed(WorkerDirectory.Workers workers) implements Command {}
@@ -261,6 +269,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessageEquals(TimeOut.INSTANCE, this::onTimeOut)
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
+        .onMessageEquals(NodeDowned.INSTANCE, this::onNodeDowned)
         .onMessageEquals(Cancel.INSTANCE, this::onCancel)
         .onMessageEquals(Stop.INSTANCE, this::onStop)
         .build();
@@ -636,6 +645,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         + " this one once it has restarted)";
     getContext().getLog().info("session {} failed: {}", request.sessionId(), message);
     return failed(FailureCode.WORKER_LOST, message);
+  }
+
+  private Behavior<Command> onNodeDowned() {
+    String leaving = selfLeaving();
+    return failLeaving(leaving != null ? leaving : "this node was downed and is leaving the cluster",
+        current == null ? "cannot go on" : "lost its " + current.role() + " worker");
   }
 
   /** Why this node cannot reach the cluster's workers, or null: see {@link NodeStanding#outOfTouch}. */

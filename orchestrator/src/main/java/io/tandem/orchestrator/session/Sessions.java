@@ -55,12 +55,29 @@ public final class Sessions {
   /** A session ended. */
   private record Ended(ActorRef<SessionActor.Command> session) implements Command {}
 
+  /** A change of the cluster's membership: this node's own downing or removal is each session's end. */
+  private record Membership(akka.cluster.ClusterEvent.MemberEvent event) implements Command {}
+
   public static Behavior<Command> create(ActorRef<WorkerDirectory.Command> directory, SessionSettings settings) {
     return Behaviors.setup(ctx -> {
       Map<ActorRef<SessionActor.Command>, Mode> running = new HashMap<>();
       ctx.getSystem().receptionist().tell(Receptionist.register(ServiceKeys.SESSIONS,
           ctx.messageAdapter(WorkerProtocol.CountSessions.class, Count::new)));
+      // Downed, this node's remote workers are out of reach, and death watch need not say so before the node
+      // stops: each session is told at once (and fails naming the node's standing, see NodeStanding).
+      if (RoleSupply.get(ctx.getSystem()).clustered())
+        akka.cluster.typed.Cluster.get(ctx.getSystem()).subscriptions().tell(akka.cluster.typed.Subscribe.create(
+            ctx.messageAdapter(akka.cluster.ClusterEvent.MemberEvent.class, Membership::new),
+            akka.cluster.ClusterEvent.MemberEvent.class));
       return Behaviors.receive(Command.class)
+          .onMessage(Membership.class, m -> {
+            boolean self = m.event().member().address().equals(
+                akka.cluster.typed.Cluster.get(ctx.getSystem()).selfMember().address());
+            if (self && (m.event() instanceof akka.cluster.ClusterEvent.MemberDowned
+                || m.event() instanceof akka.cluster.ClusterEvent.MemberRemoved))
+              running.keySet().forEach(session -> session.tell(SessionActor.NodeDowned.INSTANCE));
+            return Behaviors.same();
+          })
           .onMessage(Start.class, s -> {
             ActorRef<SessionActor.Command> session = ctx.spawnAnonymous(
                 SessionActor.create(s.request(), s.client(), directory, settings));
