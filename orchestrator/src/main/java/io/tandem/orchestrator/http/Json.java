@@ -169,6 +169,9 @@ final class Json {
   /** Jackson's "Unexpected end-of-input: expected close marker for Object (start marker at [Source: ...; line: 1, column: 1])". */
   private static final Pattern END_BEFORE_CLOSE = Pattern.compile(
       "^Unexpected end-of-input: expected close marker for (Object|Array) \\(start marker at .*?line: (\\d+), column: (\\d+)\\]");
+  /** Jackson's "Unexpected close marker '}': expected ']' (for Array starting at line 1, column 6)", its source taken out. */
+  private static final Pattern MISMATCHED_CLOSER = Pattern.compile(
+      "^Unexpected close marker '(.)': expected '(.)' \\(for (Object|Array) starting at line (\\d+), column (\\d+)\\)");
   private static final Pattern CLOSES_ROOT = Pattern.compile("^Unexpected close marker '(.)'.*\\(for root");
 
   /**
@@ -220,6 +223,10 @@ final class Json {
       what = m.group(1) != null
           ? String.format("a control character (U+%04X) inside a string, which JSON does not allow there; write it as %s", code, escape)
           : String.format("a control character (U+%04X) outside any string, which JSON does not allow; remove it", code);
+    } else if ((m = MISMATCHED_CLOSER.matcher(withoutJacksonAdvice(original))).find()) {
+      String open = m.group(3).toLowerCase(java.util.Locale.ROOT);
+      what = "a '" + m.group(1) + "' where the " + open + " opened at line " + m.group(4) + ", column " + m.group(5)
+          + " is still open (a '" + m.group(2) + "' is missing before it)";
     } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
       what = "a '" + m.group(1) + "' after the JSON object had ended; remove it";
     } else if (original.startsWith("Trailing token") || word != null && original.startsWith("Unrecognized token")
@@ -241,7 +248,7 @@ final class Json {
       what = "the body ends before the " + m.group(1).toLowerCase(java.util.Locale.ROOT) + " opened at line " + m.group(2)
           + ", column " + m.group(3) + " is closed (a '" + ("Object".equals(m.group(1)) ? "}" : "]") + "' is missing)";
     } else if (original.contains("Leading zeroes not allowed")) {
-      what = "a number with a leading zero, which JSON numbers do not have (write 5, not 05)";
+      what = "a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)";
     } else if (original.startsWith("Unrecognized character escape")) {
       what = "a backslash escape JSON does not have (its escapes are \\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t and"
           + " \\uXXXX); write a backslash itself as \\\\";
@@ -305,8 +312,9 @@ final class Json {
   static String withoutJacksonAdvice(String msg) {
     if (msg == null) return null;
     // Jackson quotes the body it read ("[Source: (String)"{..."; line: 1, column: 1]"): the place is what helps.
-    return msg.replaceAll("start marker at \\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "opened at line $1, column $2")
-        .replaceAll("\\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
+    // (?s): the body quoted may span lines, and none of it goes back.
+    return msg.replaceAll("(?s)start marker at \\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "opened at line $1, column $2")
+        .replaceAll("(?s)\\[Source: .*?; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
         .replaceAll("\\s*\\(bound as `[^`]*`\\)", "")
         .replaceAll("[:;]\\s*[^:;]*(Feature\\.|com\\.fasterxml)[^:;]*", "")
         .strip();

@@ -87,10 +87,20 @@ class JsonSyntaxTest {
         refusal("{\"a\":1 \"b\":2}"));
     assertEquals("the request body is not valid JSON (line 1, column 11): the body ends before the object opened at line 1,"
         + " column 1 is closed (a '}' is missing)", refusal("{\"a\":[1,2]"));
-    assertTrue(refusal("{\"a\":05}").endsWith("a number with a leading zero, which JSON numbers do not have (write 5, not 05)"));
+    assertTrue(refusal("{\"a\":05}").endsWith("a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)"));
     assertTrue(refusal("{\"a\":\"\\q\"}").contains("a backslash escape JSON does not have"), refusal("{\"a\":\"\\q\"}"));
     assertTrue(refusal("{\"a\":.5}").endsWith("a number that starts with '.', which JSON numbers do not (write 0.5, not .5)"),
         refusal("{\"a\":.5}"));
+  }
+
+  /** A bracket closing the wrong thing names what is open; the body, over several lines, is never quoted back. */
+  @Test
+  void aMismatchedBracketNamesWhatIsOpenWithoutQuotingTheBody() {
+    String body = "{\n\"model\":\"tandem\",\n\"messages\":[{\"role\":\"user\",\"content\":\"SECRET-xxx\"}\n}";
+    assertEquals("the request body is not valid JSON (line 4, column 1): a '}' where the array opened at line 3, column 12 is"
+        + " still open (a ']' is missing before it)", refusal(body));
+    assertEquals("the request body is not valid JSON (line 1, column 10): a '}' where the array opened at line 1, column 6 is"
+        + " still open (a ']' is missing before it)", refusal("{\"a\":[1,2}"));
   }
 
   @Test
