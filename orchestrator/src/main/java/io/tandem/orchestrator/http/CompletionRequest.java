@@ -265,6 +265,26 @@ public record CompletionRequest(
   }
 
   /**
+   * The hint for an unknown top-level field {@code f}: Tandem's own setting it names ({@code mode},
+   * {@code max_target_tokens}, or one a letter or two away, as {@code timeout} from {@code time_out}),
+   * which goes in the {@code tandem} object; otherwise the nearest request field; both when both are
+   * near ({@code modes}: {@code model} or {@code tandem.mode}); empty when none is.
+   */
+  private static String nearestField(String f, boolean chat) {
+    // Sorted, so that a tie is settled the same way on every run (Set.of's order is not).
+    java.util.TreeSet<String> fields = new java.util.TreeSet<>(COMMON);
+    fields.addAll(chat ? CHAT_ONLY : COMPLETIONS_ONLY);
+    List<String> settings = new ArrayList<>(List.of("mode"));
+    settings.addAll(SpeculativeConfig.keyNames());
+    String setting = KeySuggestions.nearest(f, settings);
+    String field = settings.stream().anyMatch(f::equalsIgnoreCase) ? null : KeySuggestions.nearest(f, fields);
+    String tandem = setting == null ? null : "tandem." + setting + "? Tandem's own settings go in the tandem object: \"tandem\": {\""
+        + setting + "\": ...}";
+    if (tandem != null) return field == null ? " (did you mean " + tandem + ")" : " (did you mean " + field + ", or " + tandem + ")";
+    return field == null ? "" : " (did you mean " + field + "?)";
+  }
+
+  /**
    * Reads and validates {@code body}.
    *
    * @throws ApiError 400 for a field that is wrong or asks for what Tandem does not do (the error's
@@ -277,17 +297,7 @@ public record CompletionRequest(
       if (!COMMON.contains(f) && !(chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(f) && !VLLM_NEUTRAL.containsKey(f)) {
         String hint = (chat ? COMPLETIONS_ONLY : CHAT_ONLY).contains(f)
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
-        // Tandem's own settings go in its object: tandem.mode, tandem.max_target_tokens.
-        if (hint.isEmpty() && (f.equals("mode") || SpeculativeConfig.keyNames().contains(f)))
-          hint = " (did you mean tandem." + f + "? Tandem's own settings go in the tandem object: \"tandem\": {\"" + f
-              + "\": ...})";
-        if (hint.isEmpty()) {
-          // Sorted, so that a tie is settled the same way on every run (Set.of's order is not).
-          java.util.TreeSet<String> known = new java.util.TreeSet<>(COMMON);
-          known.addAll(chat ? CHAT_ONLY : COMPLETIONS_ONLY);
-          String meant = KeySuggestions.nearest(f, known);
-          if (meant != null) hint = " (did you mean " + meant + "?)";
-        }
+        if (hint.isEmpty()) hint = nearestField(f, chat);
         throw ApiError.invalid(clip(f), "unrecognized request argument supplied to " + endpoint + ": " + clip(f) + hint);
       }
       JsonNode v = body.get(f);
@@ -405,8 +415,19 @@ public record CompletionRequest(
         try {
           mode = Mode.valueOf(m.asText());
         } catch (IllegalArgumentException e) {
-          throw ApiError.invalid("tandem.mode", "tandem.mode is '" + clip(m.asText()) + "'; it must be speculative, small or large");
+          boolean otherCase = java.util.Arrays.stream(Mode.values()).anyMatch(x -> x.name().equalsIgnoreCase(m.asText()));
+          throw ApiError.invalid("tandem.mode", "tandem.mode is '" + clip(m.asText()) + "'; it must be speculative, small or large"
+              + (otherCase ? ", in lower case" : ""));
         }
+      }
+      for (Iterator<String> it = overrides.fieldNames(); it.hasNext(); ) {
+        String k = it.next();
+        // A request field put in Tandem's object (tandem.max_tokens): say where it goes, not list the paper's keys.
+        if (!SpeculativeConfig.keyNames().contains(k) && (COMMON.contains(k) || CHAT_ONLY.contains(k)
+            || COMPLETIONS_ONLY.contains(k) || VLLM_NEUTRAL.containsKey(k)))
+          throw ApiError.invalid("tandem." + clip(k), "tandem." + clip(k) + ": " + k + " is a request field, not one of"
+              + " Tandem's settings; put it at the top level of the request"
+              + (k.equals("messages") || k.equals("prompt") ? "" : ", beside " + (chat ? "messages" : "prompt")));
       }
       if (overrides.size() > 0) {
         try {

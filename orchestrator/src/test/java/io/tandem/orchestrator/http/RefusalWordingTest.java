@@ -50,6 +50,38 @@ class RefusalWordingTest {
   }
 
   @Test
+  void aModeInTheWrongCaseSaysLowerCase() {
+    assertEquals("tandem.mode is 'Small'; it must be speculative, small or large, in lower case",
+        chatRefusal(",\"tandem\":{\"mode\":\"Small\"}").message());
+    assertEquals("tandem.mode is 'tiny'; it must be speculative, small or large", chatRefusal(",\"tandem\":{\"mode\":\"tiny\"}").message());
+  }
+
+  @Test
+  void aTandemSettingMisspeltAtTheTopLevelPointsToTheTandemObject() {
+    String tail = "? Tandem's own settings go in the tandem object: \"tandem\": {\"";
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: Mode (did you mean tandem.mode" + tail
+        + "mode\": ...})", chatRefusal(",\"Mode\":\"small\"").message());
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: timeout (did you mean tandem.time_out" + tail
+        + "time_out\": ...})", chatRefusal(",\"timeout\":5").message());
+    // As near a request field as a setting: both.
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: modes (did you mean model, or tandem.mode"
+        + tail + "mode\": ...})", chatRefusal(",\"modes\":\"small\"").message());
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: temprature (did you mean temperature?)",
+        chatRefusal(",\"temprature\":0.5").message());
+  }
+
+  @Test
+  void aRequestFieldInsideTheTandemObjectIsSentToTheTopLevel() {
+    OpenAi.Error e = chatRefusal(",\"tandem\":{\"max_tokens\":5}");
+    assertEquals("tandem.max_tokens: max_tokens is a request field, not one of Tandem's settings; put it at the top level of the"
+        + " request, beside messages", e.message());
+    assertEquals("tandem.max_tokens", e.param());
+    assertEquals("tandem.messages: messages is a request field, not one of Tandem's settings; put it at the top level of the"
+        + " request", chatRefusal(",\"tandem\":{\"messages\":[]}").message());
+    assertEquals("tandem.stream", chatRefusal(",\"tandem\":{\"mode\":\"small\",\"stream\":true}").param());
+  }
+
+  @Test
   void aCacheSaltThatIsNoStringIsTheWrongTypeNotAnUnsupportedExtension() {
     OpenAi.Error e = chatRefusal(",\"cache_salt\":1");
     assertEquals(new OpenAi.Error("cache_salt must be a string, got an integer (1)", "invalid_request_error", "cache_salt", null), e);

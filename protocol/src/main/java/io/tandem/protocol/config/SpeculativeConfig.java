@@ -140,12 +140,12 @@ public record SpeculativeConfig(
     }
   }
 
-  /** The values of the paper's {@code 1b_32b.yml}, with Tandem's switches off. */
   /** The names a speculative config takes at its top level, as the paper's YAML writes them ({@code max_target_tokens}, ...). */
   public static java.util.List<String> keyNames() {
     return java.util.List.copyOf(ConfigKey.paperTopLevel());
   }
 
+  /** The values of the paper's {@code 1b_32b.yml}, with Tandem's switches off. */
   public static SpeculativeConfig paperDefaults() {
     return PAPER_DEFAULTS;
   }
