@@ -102,6 +102,16 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       if (value.isBlank()) throw new CommandLine.TypeConversionException("the path is empty; give a file or folder");
       return java.nio.file.Path.of(value);
     });
+    // `tandem --help serve` asks for serve's help, as `git --help commit` gives commit's: picocli would
+    // print the first command's that asked, the top level's.
+    cl.setExecutionStrategy(parsed -> {
+      if (!parsed.isUsageHelpRequested() || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
+      CommandLine.ParseResult last = parsed;
+      while (last.hasSubcommand()) last = last.subcommand();
+      CommandLine asked = last.commandSpec().commandLine();
+      asked.usage(asked.getOut());
+      return CommandLine.ExitCode.OK;
+    });
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       cmd.getErr().println(commandName(cmd) + ": " + message(ex));
       cmd.getErr().flush();

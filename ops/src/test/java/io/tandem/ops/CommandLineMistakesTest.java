@@ -130,6 +130,19 @@ class CommandLineMistakesTest {
     assertTrue(r.err().startsWith("tandem serve: --small /no/model: no such folder"), r.err());
   }
 
+  /** {@code tandem --help serve}, as {@code git --help commit}: the command's help, not the top level's. */
+  @Test
+  void helpBeforeACommandIsThatCommandsHelp() {
+    for (List<String> args : List.of(List.of("--help", "serve"), List.of("-h", "bench", "http"), List.of("serve", "--help"))) {
+      StringWriter out = new StringWriter();
+      var cl = Tandem.commandLine();
+      cl.setOut(new PrintWriter(out, true));
+      String command = args.stream().filter(a -> !a.startsWith("-")).collect(java.util.stream.Collectors.joining(" "));
+      assertEquals(0, cl.execute(args.toArray(String[]::new)), args.toString());
+      assertTrue(out.toString().startsWith("Usage: tandem " + command + " ["), args + ": " + out);
+    }
+  }
+
   @Test
   void aMistypedCommandGetsTheNearestOne() {
     Result r = run("serv");
