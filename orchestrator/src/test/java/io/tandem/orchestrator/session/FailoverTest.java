@@ -74,12 +74,7 @@ class FailoverTest {
       String id = null;
       for (int i = 0; id == null; i++)
         if (Affinity.rank("stream-" + i, Set.of(a, b)).get(0).equals(a)) id = "stream-" + i;
-      TestProbe<WorkerDirectory.Workers> listed = w.kit.createTestProbe();
-      listed.awaitAssert(Duration.ofSeconds(10), () -> {
-        w.directory.tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), listed.getRef()));
-        assertEquals(2, listed.receiveMessage().workers().size());
-        return null;
-      });
+      w.awaitListed(Role.large, 2);
       StringBuilder streamed = new StringBuilder();
       CompletableFuture<SessionEvent> end = run(w, id, streamed);
       assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the takeover reached the gate");

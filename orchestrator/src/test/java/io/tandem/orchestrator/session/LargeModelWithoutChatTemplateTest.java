@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.TestProbe;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.protocol.ChatMessage;
@@ -14,7 +13,6 @@ import io.tandem.protocol.Role;
 import io.tandem.worker.WorkerSettings;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -54,12 +52,7 @@ class LargeModelWithoutChatTemplateTest {
       w.worker(Role.small, "small", small, WorkerSettings.defaults());
       w.worker(Role.large, "large", new BaseModel(CASE.large()), WorkerSettings.defaults());
       // Listed before the session starts: its first prefill ahead then goes out before the small model writes.
-      TestProbe<WorkerDirectory.Workers> listed = w.kit.createTestProbe();
-      listed.awaitAssert(Duration.ofSeconds(10), () -> {
-        w.directory.tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), listed.getRef()));
-        assertEquals(1, listed.receiveMessage().workers().size());
-        return null;
-      });
+      w.awaitListed(Role.large, 1);
       AtomicInteger streamed = new AtomicInteger();
       CompletableFuture<SessionEvent> end = w.run(w.request(CASE.config(), true), d -> streamed.addAndGet(d.tokens().size()));
       SessionEvent e = end.get(30, TimeUnit.SECONDS);

@@ -19,7 +19,6 @@ import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -65,12 +64,7 @@ class PrefillAheadTest {
       if (!ahead) small.open.countDown();
       TestProbe<WorkerProtocol.Command> large = w.kit.createTestProbe();
       w.kit.system().receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), large.getRef()));
-      TestProbe<WorkerDirectory.Workers> listed = w.kit.createTestProbe();
-      listed.awaitAssert(Duration.ofSeconds(10), () -> {
-        w.directory.tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), listed.getRef()));
-        assertEquals(1, listed.receiveMessage().workers().size());
-        return null;
-      });
+      w.awaitListed(Role.large, 1);
       CompletableFuture<SessionEvent> end = w.run(w.request(CASE.config(), false), null);
       List<WorkerProtocol.Generate> seen = new ArrayList<>();
       while (true) {

@@ -1,6 +1,9 @@
 package io.tandem.orchestrator.session;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.DispatcherSelector;
 import com.typesafe.config.Config;
@@ -19,6 +22,7 @@ import io.tandem.worker.WorkerSettings;
 import io.tandem.worker.large.FairQueue;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -62,6 +66,16 @@ final class World implements AutoCloseable {
 
   ActorRef<WorkerProtocol.Command> worker(Role role, String name, LanguageModel model) {
     return worker(role, name, model, WorkerSettings.defaults());
+  }
+
+  /** Waits (up to 10 s) until the directory lists {@code count} workers of {@code role}. */
+  void awaitListed(Role role, int count) {
+    TestProbe<WorkerDirectory.Workers> listed = kit.createTestProbe();
+    listed.awaitAssert(Duration.ofSeconds(10), () -> {
+      directory.tell(new WorkerDirectory.GetWorkers(role, Set.of(), listed.getRef()));
+      assertEquals(count, listed.receiveMessage().workers().size());
+      return null;
+    });
   }
 
   SessionRequest request(SpeculativeConfig config, boolean stream) {
