@@ -209,6 +209,9 @@ final class Json {
     } else if (original.contains("to follow minus sign") && before == '+') {
       what = "a number with a plus sign, which JSON numbers do not have; write it without";
       at = beforeAt;
+    } else if (original.contains("to follow minus sign")) {
+      what = "a '-' not followed by a digit: JSON numbers are written as -5, -0.5 or -1e3";
+      at = numberStart(body, after, atFault, at);
     } else if (word != null && original.startsWith("Non-standard token")) {
       what = "'" + Clipped.of(word) + "' is no JSON value (JSON has no NaN or Infinity); send a number, or leave the field out";
     } else if ((m = CONTROL_CHAR.matcher(original)).find()) {
@@ -235,11 +238,18 @@ final class Json {
     } else if (word != null && original.startsWith("Unrecognized token")) {
       what = "'" + Clipped.of(word) + "' is no JSON value (a string is written in double quotes; the words JSON has are"
           + " true, false and null)";
+    } else if (original.contains("was expecting double-quote to start field name") && (atFault == ':' || atFault == ',')) {
+      what = "a '" + atFault + "' where a member name was expected: a member is a name in double quotes, a ':' and a value"
+          + " (\"model\": \"x\")";
     } else if (original.contains("was expecting double-quote to start field name")) {
       what = "a member name" + (atFault == 0 ? "" : " (from " + shown(atFault) + ")") + " not in double quotes: JSON's member"
           + " names are strings (\"model\")";
     } else if (original.contains("was expecting a colon to separate field name and value")) {
       what = "a ':' missing after the member name before it";
+    } else if (original.matches("(?s).*was expecting comma to separate (Object|Array) entries.*") && beforeAt == at - 1
+        && (Character.isDigit(before) || before == '.') && (Character.isLetterOrDigit(atFault) || atFault == '.')) {
+      what = "'" + atFault + "' right after a number, which cannot continue it: JSON numbers are decimal, written as 16, -2.5"
+          + " or 1e3";
     } else if (original.contains("was expecting comma to separate Object entries")) {
       what = "a ',' missing between two members of an object";
     } else if (original.contains("was expecting comma to separate Array entries")) {
@@ -247,19 +257,84 @@ final class Json {
     } else if ((m = END_BEFORE_CLOSE.matcher(original)).find()) {
       what = "the body ends before the " + m.group(1).toLowerCase(java.util.Locale.ROOT) + " opened at line " + m.group(2)
           + ", column " + m.group(3) + " is closed (a '" + ("Object".equals(m.group(1)) ? "}" : "]") + "' is missing)";
+    } else if (original.startsWith("Unexpected end-of-input") && openAtEnd(body) >= 0) {
+      int open = openAtEnd(body);
+      String kind = switch (body.charAt(open)) {
+        case '"' -> "string";
+        case '{' -> "object";
+        default -> "array";
+      };
+      what = "the body ends inside the " + kind + " that begins at " + place(body, open) + " (was it cut short?); "
+          + ("string".equals(kind) ? "a string ends with '\"'" : "object".equals(kind) ? "a member is \"name\": value, and an"
+              + " object ends with '}'" : "an array ends with ']'");
+      at = lastVisibleIndex(body, body.length()) + 1;
     } else if (original.contains("Leading zeroes not allowed")) {
+      while (at > 0 && (Character.isDigit(body.charAt(at - 1)) || body.charAt(at - 1) == '-')) at--; // the number's start
       what = "a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)";
     } else if (original.startsWith("Unrecognized character escape")) {
+      if (at >= 1 && body.charAt(at - 1) == '\\') at--; // the backslash
       what = "a backslash escape JSON does not have (its escapes are \\\", \\\\, \\/, \\b, \\f, \\n, \\r, \\t and"
           + " \\uXXXX); write a backslash itself as \\\\";
     } else if (atFault == '.' && original.contains("expected a valid value")) {
       what = "a number that starts with '.', which JSON numbers do not (write 0.5, not .5)";
+    } else if (original.contains("expected a valid value")) {
+      what = (before == ':' ? "a member with no value after its ':'; " : atFault == 0 ? "" : "a " + shown(atFault)
+          + " where a value was expected; ") + "a JSON value is a string, a number, an object, an array, true, false or null";
+    } else if (original.contains("Decimal point not followed by a digit")) {
+      what = "a number that ends in '.', which JSON numbers do not (write 1 or 1.0, not 1.)";
+      at = body.indexOf('.', numberStart(body, after, atFault, at));
+    } else if (original.contains("Exponent indicator not followed by a digit")) {
+      what = "a number whose exponent has no digits (write 1e3, or leave the e out)";
+      int start = numberStart(body, after, atFault, at);
+      while (at > start && body.charAt(at) != 'e' && body.charAt(at) != 'E') at--;
+      while (start < body.length() && body.charAt(start) != 'e' && body.charAt(start) != 'E') start++;
+      at = start;
+    } else if (original.contains("expected a hex-digit for character escape sequence")) {
+      int escape = body.lastIndexOf("\\u", at);
+      if (escape >= 0) at = escape;
+      what = "a \\u escape without four hex digits after it (as \\u00e9)";
     } else {
       what = withoutJacksonAdvice(QUOTED_CHAR.matcher(original).replaceAll(r -> Matcher.quoteReplacement(
           (r.group().startsWith("escape") ? "escape " : "") + shown(r.group(1).charAt(0)))));
       if (what.length() > 200) what = what.substring(0, 200) + "...";
     }
     return "the request body is not valid JSON" + (loc == null ? "" : " (" + place(body, at) + ")") + ": " + what;
+  }
+
+  /**
+   * Where the number begins that Jackson was reading when it met {@code atFault}, the first such
+   * character from index {@code after - 1} on (Jackson's offset for a malformed number falls before
+   * or after the fault, depending on the fault); {@code fallback} when {@code atFault} is not found.
+   */
+  private static int numberStart(String body, int after, char atFault, int fallback) {
+    int end = atFault == 0 ? -1 : body.indexOf(atFault, Math.max(0, after - 1));
+    if (end < 0) return fallback;
+    int start = end;
+    while (start > 0 && "0123456789.eE+-".indexOf(body.charAt(start - 1)) >= 0) start--;
+    return start;
+  }
+
+  /**
+   * The index in {@code body} where the innermost string, object or array still open at its end
+   * begins (its {@code "}, {@code {} or {@code [}), or -1 when none is: what a body cut short was in.
+   */
+  private static int openAtEnd(String body) {
+    java.util.ArrayDeque<Integer> open = new java.util.ArrayDeque<>();
+    int string = -1;
+    for (int i = 0; i < body.length(); i++) {
+      char c = body.charAt(i);
+      if (string >= 0) {
+        if (c == '\\') i++;
+        else if (c == '"') string = -1;
+      } else if (c == '"') {
+        string = i;
+      } else if (c == '{' || c == '[') {
+        open.push(i);
+      } else if ((c == '}' || c == ']') && !open.isEmpty()) {
+        open.pop();
+      }
+    }
+    return string >= 0 ? string : open.isEmpty() ? -1 : open.peek();
   }
 
   /** Whether everything in {@code body} before index {@code at} is a whole JSON value: what follows it comes after the object. */

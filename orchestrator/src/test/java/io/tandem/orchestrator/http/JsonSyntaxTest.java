@@ -48,7 +48,7 @@ class JsonSyntaxTest {
         "the request body is not valid JSON (line 3, column 18): '-Infinity' is no JSON value"));
     assertTrue(refusal("{\"model\":tandem}").startsWith("the request body is not valid JSON (line 1, column 10): 'tandem' is"
         + " no JSON value"), refusal("{\"model\":tandem}"));
-    assertTrue(refusal("{\"x\":\"\\q\"}").startsWith("the request body is not valid JSON (line 1, column 8)"),
+    assertTrue(refusal("{\"x\":\"\\q\"}").startsWith("the request body is not valid JSON (line 1, column 7)"),
         refusal("{\"x\":\"\\q\"}"));
     // A trailing comma is named where it stands, as Python's json (vLLM's) names it.
     assertEquals("the request body is not valid JSON (line 3, column 9): a comma before '}', which JSON does not allow (no"
@@ -91,6 +91,36 @@ class JsonSyntaxTest {
     assertTrue(refusal("{\"a\":\"\\q\"}").contains("a backslash escape JSON does not have"), refusal("{\"a\":\"\\q\"}"));
     assertTrue(refusal("{\"a\":.5}").endsWith("a number that starts with '.', which JSON numbers do not (write 0.5, not .5)"),
         refusal("{\"a\":.5}"));
+  }
+
+  /** A body cut short, a number half written, a value or name missing: JSON's terms, at the fault's first character. */
+  @Test
+  void unfinishedValuesAndBodiesCutShortAreNamedWhereTheyBegin() {
+    String notJson = "the request body is not valid JSON ";
+    assertEquals(notJson + "(line 1, column 6): the body ends inside the object that begins at line 1, column 1 (was it cut"
+        + " short?); a member is \"name\": value, and an object ends with '}'", refusal("{\"a\":"));
+    assertEquals(notJson + "(line 2, column 7): the body ends inside the string that begins at line 2, column 3 (was it cut"
+        + " short?); a string ends with '\"'", refusal("{\"a\":\n  \"abc"));
+    assertEquals(notJson + "(line 1, column 9): the body ends inside the array that begins at line 1, column 6 (was it cut"
+        + " short?); an array ends with ']'", refusal("{\"a\":[1,"));
+    assertEquals(notJson + "(line 1, column 6): a '-' not followed by a digit: JSON numbers are written as -5, -0.5 or -1e3",
+        refusal("{\"a\":-}"));
+    assertEquals(notJson + "(line 1, column 8): a number that ends in '.', which JSON numbers do not (write 1 or 1.0, not 1.)",
+        refusal("{\"a\":12.}"));
+    assertEquals(notJson + "(line 1, column 9): a number whose exponent has no digits (write 1e3, or leave the e out)",
+        refusal("{\"a\":1.5e+}"));
+    assertEquals(notJson + "(line 1, column 7): a \\u escape without four hex digits after it (as \\u00e9)",
+        refusal("{\"a\":\"\\u12\"}"));
+    assertEquals(notJson + "(line 1, column 6): a member with no value after its ':'; a JSON value is a string, a number, an"
+        + " object, an array, true, false or null", refusal("{\"a\":}"));
+    assertEquals(notJson + "(line 1, column 7): a ',' where a value was expected; a JSON value is a string, a number, an object,"
+        + " an array, true, false or null", refusal("{\"a\":[,1]}"));
+    assertEquals(notJson + "(line 1, column 7): 'x' right after a number, which cannot continue it: JSON numbers are decimal,"
+        + " written as 16, -2.5 or 1e3", refusal("{\"a\":0x10}"));
+    assertEquals(notJson + "(line 1, column 2): a ':' where a member name was expected: a member is a name in double quotes, a"
+        + " ':' and a value (\"model\": \"x\")", refusal("{:1}"));
+    assertEquals(notJson + "(line 1, column 6): a number with a leading zero, which JSON numbers do not have (only 0 itself and"
+        + " 0.x begin with 0)", refusal("{\"a\":01}"));
   }
 
   /** A bracket closing the wrong thing names what is open; the body, over several lines, is never quoted back. */
