@@ -411,7 +411,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onGetStats(GetStats g) {
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
         model.contextLength(), scheduler.waiting(), scheduler.running(), WorkerProtocol.WorkerStats.CACHE_BYTES_UNKNOWN,
-        scheduler.sessions(), drain != null && drain.draining()));
+        scheduler.sessions(), drain != null && drain.draining(), WorkerProtocol.WorkerStats.CACHE_BYTES_UNKNOWN,
+        WorkerProtocol.WorkerStats.CACHE_BYTES_UNKNOWN));
     return this;
   }
 

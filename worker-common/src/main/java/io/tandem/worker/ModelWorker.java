@@ -78,7 +78,13 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private record Released(Throwable error) implements Command {}
 
   /** What the scheduler held when the pass in flight began: the figures {@link GetStats} gives during it. */
-  private record AtStep(int waiting, int running, long cacheBytes, int sessions) {}
+  private record AtStep(int waiting, int running, long cacheBytes, long cacheBytesInUse, int sessions) {}
+
+  /** The scheduler's figures now. */
+  private AtStep atStepNow() {
+    return new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.cacheBytesInUse(),
+        scheduler.sessions());
+  }
 
   /**
    * A decode pass expected to take less than this (the last pass did) runs on the actor's thread: a
@@ -403,7 +409,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private Behavior<Command> release(List<String> sessionIds) {
     for (String sessionId : sessionIds) sessions.released(sessionId);
-    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    atStep = atStepNow();
     getContext().pipeToSelf(CompletableFuture.runAsync(() -> {
       for (String sessionId : sessionIds) {
         scheduler.drop(sessionId);
@@ -413,7 +419,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       // freed now, not at the next pass, which on an idle server may be long in coming.
       metrics.cacheEvictions += scheduler.evictOverBudget();
       // The figures a scrape gets until the actor takes over again: the caches as they are now.
-      atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+      atStep = atStepNow();
     }, stepThread), (done, error) -> new Released(error));
     return this;
   }
@@ -444,10 +450,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private Behavior<Command> onGetStats(GetStats g) {
     AtStep s = atStep != null ? atStep
-        : new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+        : atStepNow();
     g.replyTo().tell(metrics.snapshot(getContext().getSelf().path().name(), role.name(), model.name(),
         model.contextLength(), s.waiting() + generatesDuringStep, s.running(), s.cacheBytes(), s.sessions(),
-        drain != null && drain.draining()));
+        drain != null && drain.draining(), s.cacheBytesInUse(), settings.kvCacheBytes()));
     return this;
   }
 
@@ -564,7 +570,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       afterStep(new StepDone(batch, next, error, System.nanoTime() - t0));
       return this;
     }
-    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    atStep = atStepNow();
     // The pass's own time, timed on the step thread: the handoffs, and a loaded machine's delay in
     // scheduling either thread, would make a short pass look long and send the next ones here too.
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
@@ -599,13 +605,13 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    * any pass run on the step thread.
    */
   private void passWithAdmissions() {
-    atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+    atStep = atStepNow();
     AtomicReference<Scheduler.Batch<StepRun>> prepared = new AtomicReference<>();
     getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
       Scheduler.Batch<StepRun> batch = prepare();
       prepared.set(batch);
       // The figures a scrape gets during the pass: the admitted requests run now.
-      atStep = new AtStep(scheduler.waiting(), scheduler.running(), scheduler.cacheBytes(), scheduler.sessions());
+      atStep = atStepNow();
       if (batch == null) return new Pass(null, 0);
       long start = System.nanoTime();
       int[] next = model.forward(batch.sequences(), batch.maxPrefillTokens());

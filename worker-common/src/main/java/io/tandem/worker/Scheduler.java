@@ -588,9 +588,15 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /** Bytes of cache held by every session's view. */
   long cacheBytes() {
+    long total = cacheBytesInUse();
+    for (SessionView v : retired.values()) total += v.bytes();
+    return total;
+  }
+
+  /** Bytes of cache held by the sessions in flight: {@link #cacheBytes} without the released ones kept as prefixes. */
+  long cacheBytesInUse() {
     long total = 0;
     for (SessionView v : views.values()) total += v.bytes();
-    for (SessionView v : retired.values()) total += v.bytes();
     return total;
   }
 

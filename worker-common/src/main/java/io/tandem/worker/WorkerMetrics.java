@@ -55,10 +55,10 @@ final class WorkerMetrics {
   }
 
   WorkerStats snapshot(String worker, String role, String model, int contextLength, int queue, int running, long cacheBytes,
-      int sessions, boolean draining) {
+      int sessions, boolean draining, long cacheBytesInUse, long cacheCapacityBytes) {
     return new WorkerStats(worker, role, model, contextLength, queue, running, steps, batchedSequenceSteps, prefillTokens,
         decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessions,
         requests, rejected, unseenTokens, requestsDone, busyNanos, System.nanoTime() - startNanos, prefixCacheHits,
-        prefixCacheTokens, preemptions, draining);
+        prefixCacheTokens, preemptions, draining, cacheBytesInUse, cacheCapacityBytes);
   }
 }

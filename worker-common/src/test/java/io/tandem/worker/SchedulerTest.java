@@ -278,7 +278,6 @@ class SchedulerTest {
     return r;
   }
 
-  /** A released session's cache of {@code tokens} processed tokens, kept as a prefix. */
   /** A released session's view of {@code tokens} processed tokens, its first the session's own (no other covers it). */
   private static SessionView released(Scheduler<Req> s, String session, int tokens) {
     int[] prompt = new int[tokens];
@@ -372,6 +371,18 @@ class SchedulerTest {
     assertFalse(((CountingSequence) live.sequence).closed);
     assertEquals(2, s.longestPrefix(new int[] {7, 8, 9}).length(), "a running session's tokens still do");
     assertEquals(0, s.resetPrefixCache(), "nothing left to free");
+  }
+
+  /** vLLM's kv_cache_usage_perc counts the blocks in use: the caches released sessions left as prefixes count as free. */
+  @Test
+  void theCacheInUseIsTheLiveSessionsWithoutTheReleasedOnesKept() {
+    Scheduler<Req> s = scheduler(4, true, 1 << 20, 512); // 10 bytes per processed token
+    released(s, "done", 5);
+    idle(s, "live");
+    Req running = start(s, pending("running"));
+    ((CountingSequence) running.view().sequence).process(3);
+    assertEquals(130, s.cacheBytesInUse());
+    assertEquals(180, s.cacheBytes());
   }
 
   @Test

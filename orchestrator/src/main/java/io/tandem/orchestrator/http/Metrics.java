@@ -214,6 +214,10 @@ public final class Metrics {
         {"tandem:worker_num_running", "gauge", "Sequences in a worker's running batch."},
         {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches (none for an engine worker: its engine"
             + " holds them, and tells in its own metrics)."},
+        {"tandem:kv_cache_usage_perc", "gauge", "Share of a worker's KV cache budget (tandem.<role>.kv-cache-bytes) held by"
+            + " sessions in flight, 0 to 1, as vLLM's kv_cache_usage_perc (the caches finished sessions left as prefixes are"
+            + " evicted when room is needed, and count as free, as vLLM's cached free blocks do)."},
+        {"tandem:kv_cache_capacity_bytes", "gauge", "A worker's KV cache budget (tandem.<role>.kv-cache-bytes)."},
         {"tandem:kv_cache_sessions", "gauge", "Live sessions whose cache a worker holds (the caches finished sessions left as"
             + " prefixes for new ones are not counted; their bytes are in tandem:kv_cache_usage_bytes)."},
         {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache (prefills ahead not counted)."},
@@ -233,11 +237,13 @@ public final class Metrics {
       out.append("# TYPE ").append(s[0]).append(' ').append(s[1]).append('\n');
       for (WorkerView.Report r : scrape.workers()) {
         WorkerStats w = r.stats();
-        if (w == null || s[0].equals("tandem:kv_cache_usage_bytes") && w.cacheBytes() == WorkerStats.CACHE_BYTES_UNKNOWN) continue;
+        if (w == null || !hasFigure(s[0], w)) continue;
         double v = switch (s[0]) {
           case "tandem:worker_queue_length" -> w.queueLength();
           case "tandem:worker_num_running" -> w.running();
           case "tandem:kv_cache_usage_bytes" -> w.cacheBytes();
+          case "tandem:kv_cache_usage_perc" -> (double) w.cacheBytesInUse() / w.cacheCapacityBytes();
+          case "tandem:kv_cache_capacity_bytes" -> w.cacheCapacityBytes();
           case "tandem:kv_cache_sessions" -> w.sessionsCached();
           case "tandem:prefix_cache_hits_total" -> w.cacheHits();
           case "tandem:prefix_cache_queries_total" -> w.cacheHits() + w.cacheMisses();
@@ -253,6 +259,16 @@ public final class Metrics {
         out.append(s[0]).append(labels(r, true)).append(' ').append(fmt(v)).append('\n');
       }
     }
+  }
+
+  /** Whether {@code w} has a figure for {@code series}: an engine worker's cache is its engine's, and it cannot tell. */
+  private static boolean hasFigure(String series, WorkerStats w) {
+    return switch (series) {
+      case "tandem:kv_cache_usage_bytes" -> w.cacheBytes() != WorkerStats.CACHE_BYTES_UNKNOWN;
+      case "tandem:kv_cache_usage_perc" -> w.cacheBytesInUse() >= 0 && w.cacheCapacityBytes() > 0;
+      case "tandem:kv_cache_capacity_bytes" -> w.cacheCapacityBytes() > 0;
+      default -> true;
+    };
   }
 
   /**

@@ -47,5 +47,19 @@ class MetricsTest {
     assertTrue(text.contains("tandem:worker_num_running{role=\"large\",node=\"local\",worker=\"engine\",model_name=\"qwen\"} 1\n"),
         text);
     assertFalse(text.contains("tandem:kv_cache_usage_bytes{"), "no cache bytes it cannot tell:\n" + text);
+    assertFalse(text.contains("tandem:kv_cache_usage_perc{") || text.contains("tandem:kv_cache_capacity_bytes{"), text);
+  }
+
+  /** As vLLM's kv_cache_usage_perc: the share of the budget that sessions in flight hold, the prefixes kept aside. */
+  @Test
+  void aWorkersCacheUsageIsTheShareOfItsBudgetThatSessionsInFlightHold() {
+    WorkerStats small = new WorkerStats("small", "small", "demo", 4096, 0, 1, 3, 3, 10, 20, 1, 2, 0, 0, 0,
+        300, 1, 3, 0, 10, 3, 5, 10, 0, 0, 0, false, 100, 400);
+    String text = new Metrics(List.of()).render(new WorkerView.Scrape(
+        List.of(new WorkerView.Report(Role.small, "local", "small", small)), Map.of(Role.small, 1)));
+    String labels = "{role=\"small\",node=\"local\",worker=\"small\",model_name=\"demo\"}";
+    assertTrue(text.contains("tandem:kv_cache_usage_perc" + labels + " 0.25\n"), text);
+    assertTrue(text.contains("tandem:kv_cache_capacity_bytes" + labels + " 400\n"), text);
+    assertTrue(text.contains("tandem:kv_cache_usage_bytes" + labels + " 300\n"), text);
   }
 }

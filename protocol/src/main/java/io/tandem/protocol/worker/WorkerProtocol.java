@@ -279,6 +279,10 @@ public final class WorkerProtocol {
    * (vLLM's {@code num_preemptions}); each is recomputed when it resumes. For a worker in front of a remote engine, a step is one
    * request to it, and its times are the engine's plus the hop; its steps overlap, so its busy time can pass its
    * uptime; and its cache lives in the engine, so its {@code cacheBytes} is {@link #CACHE_BYTES_UNKNOWN}.
+   * {@code cacheBytesInUse}: the part of {@code cacheBytes} that sessions in flight hold (not the
+   * caches finished sessions left as prefixes, which are evicted when room is needed);
+   * {@code cacheCapacityBytes}: the worker's {@code kv-cache-bytes} budget; both {@link
+   * #CACHE_BYTES_UNKNOWN} for a worker in front of a remote engine.
    */
   public record WorkerStats(
       String worker,
@@ -307,11 +311,25 @@ public final class WorkerProtocol {
       long prefixCacheHits,
       long prefixCacheTokens,
       long preemptions,
-      boolean draining)
+      boolean draining,
+      long cacheBytesInUse,
+      long cacheCapacityBytes)
       implements CborSerializable {
 
     /** The {@code cacheBytes} of a worker that cannot tell: its KV cache is a remote engine's. */
     public static final long CACHE_BYTES_UNKNOWN = -1;
+
+    /** Figures of a worker that does not say how much of its cache is in use, nor its budget. */
+    public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,
+        long steps, long batchedSequenceSteps, long prefillTokens, long decodeTokens, long prefillNanos,
+        long decodeNanos, long cacheHits, long cacheMisses, long cacheEvictions, long cacheBytes, int sessionsCached,
+        long requests, long rejected, long unseenTokens, long requestsDone, long busyNanos, long upNanos,
+        long prefixCacheHits, long prefixCacheTokens, long preemptions, boolean draining) {
+      this(worker, role, model, contextLength, queueLength, running, steps, batchedSequenceSteps, prefillTokens,
+          decodeTokens, prefillNanos, decodeNanos, cacheHits, cacheMisses, cacheEvictions, cacheBytes, sessionsCached,
+          requests, rejected, unseenTokens, requestsDone, busyNanos, upNanos, prefixCacheHits, prefixCacheTokens,
+          preemptions, draining, CACHE_BYTES_UNKNOWN, CACHE_BYTES_UNKNOWN);
+    }
 
     /** Figures of a worker that is not draining. */
     public WorkerStats(String worker, String role, String model, int contextLength, int queueLength, int running,
