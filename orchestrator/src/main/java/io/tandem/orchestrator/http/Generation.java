@@ -275,6 +275,9 @@ final class Generation {
     failed = f;
     done = true;
     if (request.stream()) {
+      // The tokens sent are the client's to count though the stream ends in an error (OpenAI allows the
+      // usage chunk to be missing then, and vLLM leaves it out): asked for, it comes before the error.
+      if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
       out.add(new Out(Json.write(error().body()), false));
       out.add(new Out("[DONE]", true));
     }

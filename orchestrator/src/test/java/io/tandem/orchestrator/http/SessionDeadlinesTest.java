@@ -78,4 +78,24 @@ class SessionDeadlinesTest {
     }
     assertTrue(text.length() > 0, "text was streamed before the deadline");
   }
+
+  /** A client that bills from usage still learns what it was sent: the usage chunk comes before the error event. */
+  @Test
+  void inAStreamThatAskedForUsageTheUsageOfTheTextSentComesBeforeTheErrorEvent() throws Exception {
+    HttpResponse<String> r = afterFourSteps(",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    List<String> events = new ArrayList<>();
+    for (String line : r.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
+    assertEquals("[DONE]", events.get(events.size() - 1), r.body());
+    assertEquals("timeout", JSON.readTree(events.get(events.size() - 2)).at("/error/code").asText(), r.body());
+    JsonNode usage = JSON.readTree(events.get(events.size() - 3));
+    assertEquals(0, usage.get("choices").size(), r.body());
+    int sent = 0;
+    for (String ev : events.subList(0, events.size() - 3))
+      if (!JSON.readTree(ev).at("/choices/0/delta/content").asText("").isEmpty()) sent++;
+    assertTrue(sent > 0, r.body());
+    assertTrue(usage.at("/usage/completion_tokens").asInt() >= sent, "at least one token per chunk of text: " + r.body());
+    assertTrue(usage.at("/usage/prompt_tokens").asInt() > 0, r.body());
+    assertEquals(usage.at("/usage/prompt_tokens").asInt() + usage.at("/usage/completion_tokens").asInt(),
+        usage.at("/usage/total_tokens").asInt(), r.body());
+  }
 }
