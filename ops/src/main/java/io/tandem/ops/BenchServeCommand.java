@@ -104,8 +104,8 @@ public final class BenchServeCommand implements Callable<Integer> {
       try {
         problem = reader.readTree(line).get("problem");
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": not JSON ("
-            + Tandem.oneLine(e.getOriginalMessage()) + "); give one JSON object with a \"problem\" field per line");
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": not JSON"
+            + io.tandem.orchestrator.http.Json.syntaxFault(e, line, true) + "; give one JSON object with a \"problem\" field per line");
       }
       if (problem == null)
         throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": no \"problem\" field");

@@ -55,11 +55,12 @@ final class ScriptedCase {
   static ScriptedCase read(String option, Path file) throws IOException {
     ModelOptions.requireInputFile(option, file, SHAPE);
     JsonNode root;
+    String text = io.tandem.protocol.text.Utf8Files.read(option, file);
     try {
-      root = JSON.readTree(io.tandem.protocol.text.Utf8Files.read(option, file));
+      root = JSON.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(option + " " + file + ": not JSON (" + clip(Tandem.oneLine(e.getOriginalMessage()), 200)
-          + "); " + SHAPE);
+      throw new IllegalArgumentException(option + " " + file + ": not JSON" + io.tandem.orchestrator.http.Json.syntaxFault(e, text, false)
+          + "; " + SHAPE);
     }
     if (root == null || !root.isObject())
       throw new IllegalArgumentException(option + " " + file + ": " + (root == null ? "empty" : "not a JSON object")
@@ -122,9 +123,5 @@ final class ScriptedCase {
   /** A value as a refusal shows it ({@link io.tandem.protocol.JsonInteger#show}: clipped, a deep list too). */
   private static String show(JsonNode value) {
     return io.tandem.protocol.JsonInteger.show(value);
-  }
-
-  private static String clip(String text, int most) {
-    return text.length() <= most ? text : text.substring(0, most) + "... (" + text.length() + " characters)";
   }
 }

@@ -68,7 +68,8 @@ class BenchServeTest {
   @Test
   void aPromptFileThatIsNotJsonOrRepeatsAQuestionIsRefusedNamingTheLine(@TempDir Path dir) throws Exception {
     Path garbled = Files.writeString(dir.resolve("garbled.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": \"b\"}\n{\"problem\": \n");
-    assertRefused("--prompts " + garbled + " line 3: not JSON (", "--prompts", garbled.toString(), "--sessions", "1", "--problems", "3");
+    assertRefused("--prompts " + garbled + " line 3: not JSON (column 13): the line ends inside the object that begins at column 1"
+        + " (was it cut short?)", "--prompts", garbled.toString(), "--sessions", "1", "--problems", "3");
     Path repeated = Files.writeString(dir.resolve("repeated.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": \"b\"}\n{\"problem\": \"a\"}\n");
     assertRefused("line 3: the question of line 1 again", "--prompts", repeated.toString(), "--sessions", "1", "--problems", "3");
     Path number = Files.writeString(dir.resolve("number.jsonl"), "{\"problem\": \"a\"}\n{\"problem\": 5}\n");

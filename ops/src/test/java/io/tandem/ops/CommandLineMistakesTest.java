@@ -435,7 +435,8 @@ class CommandLineMistakesTest {
     Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": \"2\"}\n{problem: 2+2}\n");
     Result r = run("eval", "--data", data.toString(), "--small", "scripted:/x", "--large", "scripted:/x");
     assertEquals(1, r.exit());
-    assertTrue(r.err().startsWith("tandem eval: " + data + " line 2: not JSON (") && !r.err().contains("\n"), r.err());
+    assertTrue(r.err().startsWith("tandem eval: " + data + " line 2: not JSON (column 2): a member name (from 'p') not in double"
+        + " quotes") && !r.err().contains("\n"), r.err());
   }
 
   /** A problem or answer that is a list or an object was scored as an empty string; a number answer is its digits as written. */
@@ -1088,7 +1089,7 @@ class CommandLineMistakesTest {
     Path notJson = Files.writeString(dir.resolve("case.json"), "small: [a]");
     Result r = run("generate", "--case", notJson.toString());
     assertEquals(1, r.exit());
-    assertTrue(r.err().startsWith("tandem generate: --case " + notJson + ": not JSON (Unrecognized token 'small'"), r.err());
+    assertTrue(r.err().startsWith("tandem generate: --case " + notJson + ": not JSON (line 1, column 1): 'small' is no JSON value"), r.err());
     assertTrue(r.err().endsWith("; give a scripted case {\"small\": [\"token\", ...], \"large\": [...], \"config\": {...}} as in"
         + " ops/src/test/resources/fixtures/scripted/"), r.err());
     Path noSmall = Files.writeString(dir.resolve("large-only.json"), "{\"large\": [\"a\"]}");
@@ -1139,9 +1140,11 @@ class CommandLineMistakesTest {
     assertEquals("tandem serve: --api-keys " + keys + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}",
         run("serve", "--api-keys", keys.toString(), "--port", "0").err());
     Path twice = Files.writeString(dir.resolve("twice.json"), "{\"small\": [\"a\"], \"small\": [\"b\"], \"large\": []}");
-    assertTrue(run("generate", "--case", twice.toString()).err().startsWith("tandem generate: --case " + twice + ": not JSON (Duplicate field 'small')"));
+    assertTrue(run("generate", "--case", twice.toString()).err().startsWith("tandem generate: --case " + twice + ": not JSON (line 1, column 18): the member \"small\" appears twice in the object"
+        + " that begins at line 1, column 1"));
     Path after = Files.writeString(dir.resolve("after.json"), "{\"small\": [\"a\"], \"large\": []} {}");
-    assertTrue(run("generate", "--case", after.toString()).err().startsWith("tandem generate: --case " + after + ": not JSON (Trailing token"));
+    assertTrue(run("generate", "--case", after.toString()).err().startsWith("tandem generate: --case " + after + ": not JSON (line 1, column 31): more JSON after the object"
+        + " had ended (a file is one JSON object)"));
 
     // A link to nothing is said to be one; "-" is not standard input here.
     Path loop = dir.resolve("loop");

@@ -40,8 +40,8 @@ public record Problem(String id, String problem, String answer) {
       try {
         n = JSON.readTree(line);
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException(file + " line " + lineNo + ": not JSON (" + e.getOriginalMessage()
-            + "); each line is one object {\"problem\": ..., \"answer\": ...} (MATH500 JSONL)");
+        throw new IllegalArgumentException(file + " line " + lineNo + ": not JSON" + io.tandem.orchestrator.http.Json.syntaxFault(e,
+            line, true) + "; each line is one object {\"problem\": ..., \"answer\": ...} (MATH500 JSONL)");
       }
       if (!n.isObject() || !n.hasNonNull("problem") || !n.hasNonNull("answer"))
         throw new IllegalArgumentException(file + " line " + lineNo + ": needs \"problem\" and \"answer\" (MATH500 JSONL)");

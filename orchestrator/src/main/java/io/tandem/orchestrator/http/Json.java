@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * The HTTP layer's one JSON mapper: records written with OpenAI's snake_case names, compact
  * output, strict input (no trailing tokens, no duplicate keys).
  */
-final class Json {
+public final class Json {
   static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -182,6 +182,20 @@ final class Json {
    * a leading {@code +}, misnames the fault ("to follow minus sign").
    */
   static String syntaxError(JsonProcessingException e, String body) {
+    return "the request body is not valid JSON" + fault(e, body, "body", false);
+  }
+
+  /**
+   * What is wrong with {@code text}, a JSON document a command reads (a file, or with {@code line}
+   * one line of a JSON Lines file, its place then a column alone), in the words of a request body's
+   * syntax error: {@code (line 3, column 7): a comma before '}', which JSON does not allow ...}.
+   */
+  public static String syntaxFault(JsonProcessingException e, String text, boolean line) {
+    return fault(e, text, line ? "line" : "file", line);
+  }
+
+  /** {@link #syntaxError}'s place and fault, {@code " (line L, column C): what"}, the text called {@code subject}. */
+  private static String fault(JsonProcessingException e, String body, String subject, boolean columnOnly) {
     String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
     var loc = e.getLocation();
     int after = loc == null ? -1 : (int) Math.min(body.length(), Math.max(0, loc.getCharOffset()));
@@ -198,8 +212,18 @@ final class Json {
     char before = beforeAt < 0 ? 0 : body.charAt(beforeAt);
     String what;
     Matcher m;
-    if (original.contains("ALLOW_COMMENTS") || atFault == '#' && original.startsWith("Unexpected character")) {
+    if (original.startsWith("Duplicate field '")) {
+      String name = original.substring("Duplicate field '".length(), Math.max("Duplicate field '".length(), original.lastIndexOf('\'')));
+      int second = body.lastIndexOf("\"" + name + "\"", Math.max(0, after));
+      if (second >= 0) at = second;
+      int object = openAtEnd(body.substring(0, Math.min(at, body.length())));
+      what = "the member \"" + Clipped.of(name) + "\" appears twice in the object" + (object < 0 ? "" : " that begins at "
+          + place(body, object)) + "; give it once (which of two values is meant cannot be told)";
+    } else if (atFault == '#' && original.startsWith("Unexpected character") || original.contains("ALLOW_COMMENTS")
+        && (body.startsWith("//", at) || body.startsWith("/*", at))) {
       what = "a comment, which JSON does not have; remove it";
+    } else if (original.contains("ALLOW_COMMENTS")) {
+      what = "a '/' outside a string, where JSON has no use for it (and no comments); remove it";
     } else if (atFault == '\'' && original.startsWith("Unexpected character")) {
       what = "a single quote ('), where JSON's strings and member names take double quotes (\")";
     } else if (before == ',' && (atFault == '}' && original.contains("double-quote to start field name")
@@ -231,10 +255,12 @@ final class Json {
       what = "a '" + m.group(1) + "' where the " + open + " opened at line " + m.group(4) + ", column " + m.group(5)
           + " is still open (a '" + m.group(2) + "' is missing before it)";
     } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
-      what = "a '" + m.group(1) + "' after the JSON object had ended; remove it";
+      what = lastVisibleIndex(body, at) < 0 ? "a '" + m.group(1) + "' with nothing open before it: the " + subject + " must be a JSON object,"
+          + " {\"model\": ...}" : "a '" + m.group(1) + "' after the JSON object had ended; remove it";
     } else if (original.startsWith("Trailing token") || word != null && original.startsWith("Unrecognized token")
         && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
-      what = "more JSON after the object had ended (a request body is one JSON object); remove it";
+      what = "more JSON after the object had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
+          + " object); remove it";
     } else if (word != null && original.startsWith("Unrecognized token")) {
       what = "'" + Clipped.of(word) + "' is no JSON value (a string is written in double quotes; the words JSON has are"
           + " true, false and null)";
@@ -242,8 +268,11 @@ final class Json {
       what = "a '" + atFault + "' where a member name was expected: a member is a name in double quotes, a ':' and a value"
           + " (\"model\": \"x\")";
     } else if (original.contains("was expecting double-quote to start field name")) {
-      what = "a member name" + (atFault == 0 ? "" : " (from " + shown(atFault) + ")") + " not in double quotes: JSON's member"
-          + " names are strings (\"model\")";
+      what = nameOf(atFault) != null
+          ? String.format("a member name not in double quotes (it begins with U+%04X, %s): JSON's member names are strings in"
+              + " plain double quotes (\"model\")", (int) atFault, nameOf(atFault)) + (advice(atFault).contains("whitespace") ? advice(atFault) : "")
+          : "a member name" + (atFault == 0 ? "" : " (from " + shown(atFault) + ")") + " not in double quotes: JSON's member"
+              + " names are strings (\"model\")";
     } else if (original.contains("was expecting a colon to separate field name and value")) {
       what = "a ':' missing after the member name before it";
     } else if (original.matches("(?s).*was expecting comma to separate (Object|Array) entries.*") && beforeAt == at - 1
@@ -252,10 +281,14 @@ final class Json {
           + " or 1e3";
     } else if (original.contains("was expecting comma to separate Object entries")) {
       what = "a ',' missing between two members of an object";
+    } else if (original.contains("was expecting comma to separate Array entries") && atFault == ':') {
+      int array = openAtEnd(body.substring(0, Math.min(at, body.length())));
+      what = "a ':' inside the array" + (array < 0 ? "" : " that begins at " + place(body, array)) + ", which holds values, not"
+          + " members: is its ']' missing before this member?";
     } else if (original.contains("was expecting comma to separate Array entries")) {
       what = "a ',' missing between two elements of an array";
     } else if ((m = END_BEFORE_CLOSE.matcher(original)).find()) {
-      what = "the body ends before the " + m.group(1).toLowerCase(java.util.Locale.ROOT) + " opened at line " + m.group(2)
+      what = "the " + subject + " ends before the " + m.group(1).toLowerCase(java.util.Locale.ROOT) + " opened at line " + m.group(2)
           + ", column " + m.group(3) + " is closed (a '" + ("Object".equals(m.group(1)) ? "}" : "]") + "' is missing)";
     } else if (original.startsWith("Unexpected end-of-input") && openAtEnd(body) >= 0) {
       int open = openAtEnd(body);
@@ -264,10 +297,10 @@ final class Json {
         case '{' -> "object";
         default -> "array";
       };
-      what = "the body ends inside the " + kind + " that begins at " + place(body, open) + " (was it cut short?); "
+      what = "the " + subject + " ends inside the " + kind + " that begins at " + place(body, open) + " (was it cut short?); "
           + ("string".equals(kind) ? "a string ends with '\"'" : "object".equals(kind) ? "a member is \"name\": value, and an"
               + " object ends with '}'" : "an array ends with ']'");
-      at = lastVisibleIndex(body, body.length()) + 1;
+      at = body.length();
     } else if (original.contains("Leading zeroes not allowed")) {
       while (at > 0 && (Character.isDigit(body.charAt(at - 1)) || body.charAt(at - 1) == '-')) at--; // the number's start
       what = "a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)";
@@ -277,11 +310,15 @@ final class Json {
           + " \\uXXXX); write a backslash itself as \\\\";
     } else if (atFault == '.' && original.contains("expected a valid value")) {
       what = "a number that starts with '.', which JSON numbers do not (write 0.5, not .5)";
+    } else if (original.contains("expected a valid value") && at > 0 && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
+      what = "a " + described(atFault) + " after the JSON object had ended; remove it";
     } else if (original.contains("expected a valid value")) {
-      what = (before == ':' ? "a member with no value after its ':'; " : atFault == 0 ? "" : "a " + shown(atFault)
-          + " where a value was expected; ") + "a JSON value is a string, a number, an object, an array, true, false or null";
+      boolean none = atFault == 0 || atFault == '}' || atFault == ']' || atFault == ',';
+      what = (before == ':' && none ? "a member with no value after its ':'; " : atFault == 0 ? "" : "a " + described(atFault)
+          + " where a value was expected; ") + "a JSON value is a string, a number, an object, an array, true, false or null"
+          + advice(atFault);
     } else if (original.contains("Decimal point not followed by a digit")) {
-      what = "a number that ends in '.', which JSON numbers do not (write 1 or 1.0, not 1.)";
+      what = "a '.' not followed by a digit, which a JSON number needs (write 1.0, 1.5 or 1, not 1.)";
       at = body.indexOf('.', numberStart(body, after, atFault, at));
     } else if (original.contains("Exponent indicator not followed by a digit")) {
       what = "a number whose exponent has no digits (write 1e3, or leave the e out)";
@@ -298,7 +335,13 @@ final class Json {
           (r.group().startsWith("escape") ? "escape " : "") + shown(r.group(1).charAt(0)))));
       if (what.length() > 200) what = what.substring(0, 200) + "...";
     }
-    return "the request body is not valid JSON" + (loc == null ? "" : " (" + place(body, at) + ")") + ": " + what;
+    String where = place(body, at);
+    // A line of a JSON Lines file is its own line 1: its places are columns.
+    if (columnOnly) {
+      where = where.substring(where.indexOf("column"));
+      what = what.replace("at line 1, column", "at column");
+    }
+    return (loc == null ? "" : " (" + where + ")") + ": " + what;
   }
 
   /**
@@ -350,6 +393,33 @@ final class Json {
   /** {@code c} as a message shows it: quoted when it can be seen, else its code point ({@code U+FEFF}). */
   private static String shown(char c) {
     return c > 0x20 && c < 0x7f || Character.isLetterOrDigit(c) ? "'" + c + "'" : String.format("U+%04X", (int) c);
+  }
+
+  /** {@code c} as {@link #shown}, with what it is where it looks like JSON's own (a curly quote, an invisible space). */
+  private static String described(char c) {
+    String name = nameOf(c);
+    return name == null ? shown(c) : String.format("U+%04X (%s)", (int) c, name);
+  }
+
+  /** What {@code c} is, where it looks like one of JSON's own characters and is not; null for any other. */
+  private static String nameOf(char c) {
+    return switch (c) {
+      case '\u201c', '\u201d' -> "a curly double quote";
+      case '\u2018', '\u2019' -> "a curly single quote";
+      case '\u00a0', '\u202f', '\u2007' -> "a no-break space";
+      case '\u200b' -> "a zero-width space";
+      case '\ufeff' -> "a byte order mark";
+      default -> null;
+    };
+  }
+
+  /** What to write instead of {@code c} where it looks like JSON's own character; empty for any other. */
+  private static String advice(char c) {
+    return switch (c) {
+      case '\u201c', '\u201d', '\u2018', '\u2019' -> "; JSON's strings take plain double quotes (\")";
+      case '\u00a0', '\u202f', '\u2007', '\u200b', '\ufeff' -> "; JSON's whitespace is spaces, tabs and line breaks only";
+      default -> "";
+    };
   }
 
   /**

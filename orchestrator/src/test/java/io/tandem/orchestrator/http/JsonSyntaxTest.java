@@ -105,8 +105,10 @@ class JsonSyntaxTest {
         + " short?); an array ends with ']'", refusal("{\"a\":[1,"));
     assertEquals(notJson + "(line 1, column 6): a '-' not followed by a digit: JSON numbers are written as -5, -0.5 or -1e3",
         refusal("{\"a\":-}"));
-    assertEquals(notJson + "(line 1, column 8): a number that ends in '.', which JSON numbers do not (write 1 or 1.0, not 1.)",
-        refusal("{\"a\":12.}"));
+    assertEquals(notJson + "(line 1, column 8): a '.' not followed by a digit, which a JSON number needs (write 1.0, 1.5 or 1,"
+        + " not 1.)", refusal("{\"a\":12.}"));
+    assertEquals(notJson + "(line 1, column 10): the body ends inside the string that begins at line 1, column 6 (was it cut"
+        + " short?); a string ends with '\"'", refusal("{\"a\":\"x  "), "the end of the body, its spaces included");
     assertEquals(notJson + "(line 1, column 9): a number whose exponent has no digits (write 1e3, or leave the e out)",
         refusal("{\"a\":1.5e+}"));
     assertEquals(notJson + "(line 1, column 7): a \\u escape without four hex digits after it (as \\u00e9)",
@@ -121,6 +123,37 @@ class JsonSyntaxTest {
         + " ':' and a value (\"model\": \"x\")", refusal("{:1}"));
     assertEquals(notJson + "(line 1, column 6): a number with a leading zero, which JSON numbers do not have (only 0 itself and"
         + " 0.x begin with 0)", refusal("{\"a\":01}"));
+  }
+
+  /** Characters pasted from a word processor or a web page, a member given twice, a bracket with nothing to close. */
+  @Test
+  void lookAlikeCharactersRepeatedMembersAndStrayBracketsAreNamed() {
+    String notJson = "the request body is not valid JSON ";
+    assertEquals(notJson + "(line 1, column 10): a U+201C (a curly double quote) where a value was expected; a JSON value is a"
+        + " string, a number, an object, an array, true, false or null; JSON's strings take plain double quotes (\")",
+        refusal("{\"user\": \u201chello\u201d}"));
+    assertEquals(notJson + "(line 1, column 2): a member name not in double quotes (it begins with U+201C, a curly double quote):"
+        + " JSON's member names are strings in plain double quotes (\"model\")", refusal("{\u201cmax_tokens\u201d: 5}"));
+    assertTrue(refusal("{\"a\":\u00a01}").endsWith("a U+00A0 (a no-break space) where a value was expected; a JSON value is a"
+        + " string, a number, an object, an array, true, false or null; JSON's whitespace is spaces, tabs and line breaks only"));
+    assertEquals(notJson + "(line 1, column 7): a '@' where a value was expected; a JSON value is a string, a number, an object,"
+        + " an array, true, false or null", refusal("{\"a\": @1}"));
+    assertEquals(notJson + "(line 1, column 9): a U+FEFF (a byte order mark) after the JSON object had ended; remove it",
+        refusal("{\"a\": 1}\ufeff"));
+    assertEquals(notJson + "(line 1, column 1): a '}' with nothing open before it: the body must be a JSON object, {\"model\":"
+        + " ...}", refusal("}"));
+    assertEquals(notJson + "(line 1, column 9): a '/' outside a string, where JSON has no use for it (and no comments); remove it",
+        refusal("{\"a\": 1 /x}"));
+    // RFC 8259 leaves repeated names to the reader; vLLM's takes the last. Tandem refuses: which was meant cannot be told.
+    assertEquals(notJson + "(line 1, column 19): the member \"max_tokens\" appears twice in the object that begins at line 1,"
+        + " column 1; give it once (which of two values is meant cannot be told)",
+        refusal("{\"max_tokens\": 5, \"max_tokens\": 6}"));
+    assertEquals(notJson + "(line 3, column 6): the member \"mode\" appears twice in the object that begins at line 2, column 13;"
+        + " give it once (which of two values is meant cannot be told)",
+        refusal("{\n  \"tandem\": {\"mode\": \"small\",\n     \"mode\": \"large\"}}"));
+    assertEquals(notJson + "(line 4, column 15): a ':' inside the array that begins at line 2, column 15, which holds values, not"
+        + " members: is its ']' missing before this member?",
+        refusal("{\n  \"messages\": [\n    {\"role\": \"user\", \"content\": \"hi\"},\n  \"max_tokens\": 10\n}"));
   }
 
   /** A bracket closing the wrong thing names what is open; the body, over several lines, is never quoted back. */
