@@ -265,12 +265,29 @@ public record CompletionRequest(
   }
 
   /**
+   * Fields of other APIs that clients carry over, with where their meaning goes here: Hugging Face's
+   * {@code generate()} ({@code max_new_tokens}, {@code max_length}), Anthropic's Messages API and
+   * TGI ({@code stop_sequences}, {@code system}), and the OpenAI Python SDK's {@code extra_body}
+   * argument, whose members the SDK sends at the top level.
+   */
+  private static final Map<String, String> OTHER_APIS = Map.of(
+      "max_new_tokens", "did you mean max_tokens? max_new_tokens is Hugging Face's name",
+      "max_length", "did you mean max_tokens? it counts the tokens written, not the prompt's",
+      "stop_sequences", "did you mean stop? it takes a string or a list of up to 4",
+      "system", "a system prompt is the first message: {\"role\": \"system\", \"content\": ...} in messages",
+      "extra_body", "extra_body is the OpenAI Python SDK's argument, whose members it sends at the top level of the request;"
+          + " send them there, beside the other fields (\"tandem\": {...} too)");
+
+  /**
    * The hint for an unknown top-level field {@code f}: Tandem's own setting it names ({@code mode},
    * {@code max_target_tokens}, or one a letter or two away, as {@code timeout} from {@code time_out}),
    * which goes in the {@code tandem} object; otherwise the nearest request field; both when both are
    * near ({@code modes}: {@code model} or {@code tandem.mode}); empty when none is.
    */
   private static String nearestField(String f, boolean chat) {
+    String other = OTHER_APIS.get(f);
+    if (other != null) return " (" + (chat || !f.equals("system") ? other : "a system prompt belongs to /v1/chat/completions'"
+        + " messages") + ")";
     // Sorted, so that a tie is settled the same way on every run (Set.of's order is not).
     java.util.TreeSet<String> fields = new java.util.TreeSet<>(COMMON);
     fields.addAll(chat ? CHAT_ONLY : COMPLETIONS_ONLY);
@@ -422,6 +439,11 @@ public record CompletionRequest(
       }
       for (Iterator<String> it = overrides.fieldNames(); it.hasNext(); ) {
         String k = it.next();
+        // tandem.model: "small" means the mode; the top-level model names the served model (a 404 for "small").
+        if (k.equals("model") && overrides.get(k).isTextual()
+            && java.util.Arrays.stream(Mode.values()).anyMatch(x -> x.name().equalsIgnoreCase(overrides.get(k).asText())))
+          throw ApiError.invalid("tandem.model", "tandem.model: did you mean tandem.mode? It chooses speculative, small or large;"
+              + " model, at the top level, names the served model");
         // A request field put in Tandem's object (tandem.max_tokens): say where it goes, not list the paper's keys.
         if (!SpeculativeConfig.keyNames().contains(k) && (COMMON.contains(k) || CHAT_ONLY.contains(k)
             || COMPLETIONS_ONLY.contains(k) || VLLM_NEUTRAL.containsKey(k)))

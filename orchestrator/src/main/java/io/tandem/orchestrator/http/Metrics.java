@@ -215,11 +215,13 @@ public final class Metrics {
         {"tandem:kv_cache_usage_bytes", "gauge", "Bytes held by a worker's KV caches (none for an engine worker: its engine"
             + " holds them, and tells in its own metrics)."},
         {"tandem:kv_cache_usage_perc", "gauge", "Share of a worker's KV cache budget (tandem.<role>.kv-cache-bytes) held by"
-            + " sessions in flight, 0 to 1, as vLLM's kv_cache_usage_perc (the caches finished sessions left as prefixes are"
-            + " evicted when room is needed, and count as free, as vLLM's cached free blocks do)."},
+            + " sessions in flight, 0 to 1 as vLLM's kv_cache_usage_perc (the caches finished sessions left as prefixes are"
+            + " evicted when room is needed, and count as free, as vLLM's cached free blocks do); above 1 while a sequence"
+            + " longer than the budget runs alone, which the worker warns of when it starts."},
         {"tandem:kv_cache_capacity_bytes", "gauge", "A worker's KV cache budget (tandem.<role>.kv-cache-bytes)."},
-        {"tandem:kv_cache_sessions", "gauge", "Live sessions whose cache a worker holds (the caches finished sessions left as"
-            + " prefixes for new ones are not counted; their bytes are in tandem:kv_cache_usage_bytes)."},
+        {"tandem:kv_cache_sessions", "gauge", "Live sessions a worker keeps a cache for (one evicted for room is recomputed"
+            + " when its session comes back; the caches finished sessions left as prefixes for new ones are not counted, their"
+            + " bytes are in tandem:kv_cache_usage_bytes)."},
         {"tandem:prefix_cache_hits_total", "counter", "Requests that found their session's cache (prefills ahead not counted)."},
         {"tandem:prefix_cache_queries_total", "counter", "Requests that looked for their session's cache (prefills ahead not counted)."},
         {"tandem:kv_cache_evictions_total", "counter", "Session caches evicted."},

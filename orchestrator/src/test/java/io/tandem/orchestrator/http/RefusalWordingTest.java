@@ -70,6 +70,25 @@ class RefusalWordingTest {
         chatRefusal(",\"temprature\":0.5").message());
   }
 
+  /** What clients carry over from Hugging Face, Anthropic's API or the OpenAI SDK's extra_body, pointed to its field here. */
+  @Test
+  void otherApisFieldsPointToTheirCounterparts() {
+    String unknown = "unrecognized request argument supplied to /v1/chat/completions: ";
+    assertEquals(unknown + "max_new_tokens (did you mean max_tokens? max_new_tokens is Hugging Face's name)",
+        chatRefusal(",\"max_new_tokens\":5").message());
+    assertEquals(unknown + "stop_sequences (did you mean stop? it takes a string or a list of up to 4)",
+        chatRefusal(",\"stop_sequences\":[\"x\"]").message());
+    assertEquals(unknown + "system (a system prompt is the first message: {\"role\": \"system\", \"content\": ...} in messages)",
+        chatRefusal(",\"system\":\"be brief\"").message());
+    assertEquals(unknown + "extra_body (extra_body is the OpenAI Python SDK's argument, whose members it sends at the top level of"
+        + " the request; send them there, beside the other fields (\"tandem\": {...} too))",
+        chatRefusal(",\"extra_body\":{\"tandem\":{\"mode\":\"small\"}}").message());
+    OpenAi.Error model = chatRefusal(",\"tandem\":{\"model\":\"small\"}");
+    assertEquals("tandem.model: did you mean tandem.mode? It chooses speculative, small or large; model, at the top level, names"
+        + " the served model", model.message());
+    assertEquals("tandem.model", model.param());
+  }
+
   @Test
   void aRequestFieldInsideTheTandemObjectIsSentToTheTopLevel() {
     OpenAi.Error e = chatRefusal(",\"tandem\":{\"max_tokens\":5}");
