@@ -105,9 +105,16 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     // `tandem --help serve` asks for serve's help, as `git --help commit` gives commit's: picocli would
     // print the first command's that asked, the top level's.
     cl.setExecutionStrategy(parsed -> {
-      if (!parsed.isUsageHelpRequested() || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine.ParseResult last = parsed;
-      while (last.hasSubcommand()) last = last.subcommand();
+      boolean help = parsed.isUsageHelpRequested();
+      while (last.hasSubcommand()) {
+        last = last.subcommand();
+        help |= last.isUsageHelpRequested();
+      }
+      // tandem --help srve: the mistake, rather than the top level's help as if nothing were wrong.
+      if (help && !last.unmatched().isEmpty())
+        throw new CommandLine.UnmatchedArgumentException(last.commandSpec().commandLine(), last.unmatched());
+      if (!help || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine asked = last.commandSpec().commandLine();
       asked.usage(asked.getOut());
       return CommandLine.ExitCode.OK;
@@ -159,6 +166,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       List<String> known = option
           ? cmd.getCommandSpec().options().stream().flatMap(o -> java.util.Arrays.stream(o.names())).toList()
           : List.copyOf(cmd.getSubcommands().keySet());
+      // vLLM's own options (vllm serve --dtype ...): where their meaning is here, not a near spelling.
+      String vllm = option && cmd.getCommandSpec().findOption("--small") != null ? VLLM_OPTIONS.get(first.split("=", 2)[0]) : null;
+      if (vllm != null) return name + ": " + what + "; " + vllm + " (" + help + ")";
+      // A port written alone (tandem serve 8000).
+      if (!option && first.matches("[0-9]{1,5}") && cmd.getCommandSpec().findOption("--port") != null)
+        return name + ": " + what + "; did you mean --port " + first + "? (" + help + ")";
       List<String> suggestions = closest(first.split("=", 2)[0], known);
       // An option written as a command (tandem version): the option of that name.
       if (!option && cmd.getCommandSpec().findOption("--" + first) != null) suggestions = List.of("--" + first);
@@ -178,8 +191,24 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
             : "; give the prompt with --prompt (" + name + " --prompt \"...\")";
       return name + ": " + what + hint + " (" + help + ")";
     }
-    return name + ": " + oneLine(ex.getMessage()) + " (" + help + ")";
+    // picocli names Java's types ("'abc' is not a long"): a number, as the user thinks of it.
+    String message = oneLine(ex.getMessage()).replaceAll("' is not an? (long|int|short|byte|java\\.lang\\.(Long|Integer))$",
+        "' is not a whole number").replaceAll("' is not an? (double|float|java\\.lang\\.(Double|Float))$", "' is not a number");
+    return name + ": " + message + " (" + help + ")";
   }
+
+  /** vLLM's options a serving command does not have, and what stands for each here. */
+  private static final Map<String, String> VLLM_OPTIONS = Map.of(
+      "--model", "that is vLLM's option: the models are given with --small and --large",
+      "--mode", "the default mode is the setting tandem.http.default-mode (TANDEM_JAVA_OPTS=\"-Dtandem.http.default-mode=small\"),"
+          + " and a request chooses its own with \"tandem\": {\"mode\": ...}",
+      "--dtype", "that is vLLM's option: each model's is the setting tandem.small.precision or tandem.large.precision"
+          + " (float32 or float16)",
+      "--max-num-seqs", "that is vLLM's option: each worker's is the setting tandem.small.max-batch or tandem.large.max-batch",
+      "--gpu-memory-utilization", "that is vLLM's option: each worker's KV cache budget is the setting"
+          + " tandem.small.kv-cache-bytes or tandem.large.kv-cache-bytes",
+      "--tensor-parallel-size", "that is vLLM's option: each model runs on one device (--device); more large workers, on"
+          + " more nodes of a cluster, share the sessions instead");
 
   /** Whether {@code arg} names a folder (false for what is no path at all). */
   private static boolean isFolder(String arg) {

@@ -133,7 +133,8 @@ class CommandLineMistakesTest {
   /** {@code tandem --help serve}, as {@code git --help commit}: the command's help, not the top level's. */
   @Test
   void helpBeforeACommandIsThatCommandsHelp() {
-    for (List<String> args : List.of(List.of("--help", "serve"), List.of("-h", "bench", "http"), List.of("serve", "--help"))) {
+    for (List<String> args : List.of(List.of("--help", "serve"), List.of("-h", "bench", "http"), List.of("serve", "--help"),
+        List.of("bench", "--help", "http"))) {
       StringWriter out = new StringWriter();
       var cl = Tandem.commandLine();
       cl.setOut(new PrintWriter(out, true));
@@ -141,6 +142,35 @@ class CommandLineMistakesTest {
       assertEquals(0, cl.execute(args.toArray(String[]::new)), args.toString());
       assertTrue(out.toString().startsWith("Usage: tandem " + command + " ["), args + ": " + out);
     }
+  }
+
+  /** A mistake beside --help is the mistake, not a help text that hides it (exit status 0). */
+  @Test
+  void aMistypedCommandOrOptionBesideHelpIsStillNamed() {
+    Result r = run("--help", "srve");
+    assertEquals(2, r.exit());
+    assertEquals("tandem: Unknown command: 'srve'; did you mean serve? (see tandem --help)", r.err());
+    assertEquals("tandem serve: Unknown option: '--bogus' (see tandem serve --help)", run("serve", "--help", "--bogus").err());
+  }
+
+  /** What a vLLM user types: where each of vLLM's options has its meaning here, and a port without its flag. */
+  @Test
+  void vllmsOptionsPointToTheirSettings() {
+    assertEquals("tandem serve: Unknown option: '--dtype'; that is vLLM's option: each model's is the setting"
+        + " tandem.small.precision or tandem.large.precision (float32 or float16) (see tandem serve --help)",
+        run("serve", "--dtype", "float16").err());
+    assertTrue(run("serve", "--model", "x").err().startsWith("tandem serve: Unknown option: '--model'; that is vLLM's option: the"
+        + " models are given with --small and --large"));
+    assertTrue(run("serve", "--mode=small").err().contains("the default mode is the setting tandem.http.default-mode"));
+    assertEquals("tandem serve: Unexpected argument: '8000'; did you mean --port 8000? (see tandem serve --help)",
+        run("serve", "8000").err());
+    // picocli's names of Java's types are numbers, as a user thinks of them.
+    assertEquals("tandem serve: Invalid value for option '--port': 'x' is not a whole number (see tandem serve --help)",
+        run("serve", "--port", "x").err());
+    assertEquals("tandem generate: Invalid value for option '--temperature': 'hot' is not a number (see tandem generate --help)",
+        run("generate", "--temperature", "hot").err());
+    assertEquals("tandem bench http: --url 127.0.0.1:8080: no scheme (http://); give the http:// URL of a Tandem server on this"
+        + " machine, e.g. http://127.0.0.1:8080", run("bench", "http", "--url", "127.0.0.1:8080").err());
   }
 
   @Test
