@@ -128,9 +128,13 @@ public final class GenerateCommand implements Callable<Integer> {
     ModelOptions.requireEnginesAnswer(config, needed);
 
     // Said even with --quiet: the text that follows would otherwise look like a fault of the server.
-    if (caseFile == null && !io.tandem.ops.demo.DemoModels.isTaskQuestion(prompt)
-        && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name())))
-      System.err.println(offTaskWarning(needed));
+    boolean demo = caseFile == null
+        && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name()));
+    if (demo && !io.tandem.ops.demo.DemoModels.isTaskQuestion(prompt)) System.err.println(offTaskWarning(needed));
+    int low = io.tandem.ops.demo.DemoModels.totalBelowTrained(prompt);
+    if (demo && low >= 0)
+      System.err.println("tandem generate: this sum's total, " + low + ", is below 100, which six numbers from 10 to 99 rarely"
+          + " reach; the demo models have not learnt such sums, and their answer is likely wrong");
     Prompt p = noChatTemplate ? Prompt.raw(prompt) : Prompt.chat(List.of(new ChatMessage("user", prompt)));
     PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
     long t0 = System.nanoTime();

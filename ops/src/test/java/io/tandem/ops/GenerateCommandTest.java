@@ -90,7 +90,11 @@ class GenerateCommandTest {
         "--quiet").lines().toList().contains("tandem generate: the demo small model answers only sums of six two-digit numbers, such as"
         + " \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning for this prompt, or give another model with --small"));
     assertTrue(!stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--max-tokens", "4", "--quiet")
-        .contains(warning), "a question of the task");
+        .contains("tandem generate:"), "a question of the task, its total in the range trained on");
+    // Six two-digit numbers whose total is below 100: the task's form, outside what the pair learnt.
+    assertTrue(stderrOf("generate", "--prompt", "Compute 10 + 10 + 10 + 10 + 10 + 10.", "--max-tokens", "4", "--quiet").lines()
+        .toList().contains("tandem generate: this sum's total, 60, is below 100, which six numbers from 10 to 99 rarely reach; the"
+            + " demo models have not learnt such sums, and their answer is likely wrong"));
     Path tiny = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen2-tiny").toAbsolutePath();
     assertTrue(!stderrOf("generate", "--small", tiny.toString(), "--mode", "small", "--no-chat-template", "--prompt", "w1 w2",
         "--max-tokens", "4", "--quiet").contains(warning), "other models are not the demo pair");

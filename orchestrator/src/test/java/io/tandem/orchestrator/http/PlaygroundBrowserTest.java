@@ -119,6 +119,12 @@ class PlaygroundBrowserTest {
     assertTrue(hint.getText().contains("word salad"), hint.getText());
     browser.findElements(By.cssSelector(".example")).get(0).click();
     assertFalse(hint.isDisplayed(), "an example is the demo task");
+    WebElement low = browser.findElement(By.id("lowHint"));
+    assertFalse(low.isDisplayed(), "an example's total is in the trained range");
+    browser.findElement(By.id("question")).clear();
+    browser.findElement(By.id("question")).sendKeys("Compute 10 + 10 + 10 + 10 + 10 + 10.");
+    assertFalse(hint.isDisplayed(), "a sum of six two-digit numbers is the demo task");
+    assertTrue(low.isDisplayed() && low.getText().contains("likely wrong"), "a total below 100 is outside what the pair learnt");
   }
 
   @Test
