@@ -172,6 +172,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       // A port written alone (tandem serve 8000).
       if (!option && first.matches("[0-9]{1,5}") && cmd.getCommandSpec().findOption("--port") != null)
         return name + ": " + what + "; did you mean --port " + first + "? (" + help + ")";
+      // An option after "--" (tandem serve -- --port 1), which picocli then takes as an argument.
+      if (option && known.contains(first.split("=", 2)[0]) && args.contains("--"))
+        return name + ": '" + first + "' came after '--', after which nothing is read as an option: remove the '--' (" + help + ")";
       List<String> suggestions = closest(first.split("=", 2)[0], known);
       // An option written as a command (tandem version): the option of that name.
       if (!option && cmd.getCommandSpec().findOption("--" + first) != null) suggestions = List.of("--" + first);

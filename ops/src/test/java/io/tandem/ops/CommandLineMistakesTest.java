@@ -151,6 +151,8 @@ class CommandLineMistakesTest {
     assertEquals(2, r.exit());
     assertEquals("tandem: Unknown command: 'srve'; did you mean serve? (see tandem --help)", r.err());
     assertEquals("tandem serve: Unknown option: '--bogus' (see tandem serve --help)", run("serve", "--help", "--bogus").err());
+    assertEquals("tandem serve: '--port' came after '--', after which nothing is read as an option: remove the '--' (see tandem"
+        + " serve --help)", run("serve", "--", "--port", "1").err());
   }
 
   /** What a vLLM user types: where each of vLLM's options has its meaning here, and a port without its flag. */
