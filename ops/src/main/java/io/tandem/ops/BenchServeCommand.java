@@ -95,7 +95,9 @@ public final class BenchServeCommand implements Callable<Integer> {
    */
   private List<String> readQuestions(java.nio.file.Path prompts, int workload) throws java.io.IOException {
     List<String> qs = new ArrayList<>();
-    ObjectMapper reader = new ObjectMapper();
+    // As a request body is read: a member given twice, or more after the object, is refused.
+    ObjectMapper reader = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     Map<String, Integer> seen = new java.util.HashMap<>();
     // Only the first `workload` questions are served: the rest of the file (a pipe may not end) is not read.
     io.tandem.protocol.text.Utf8Files.eachLine("--prompts", prompts, (lineNo, line) -> {

@@ -211,7 +211,13 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       "--gpu-memory-utilization", "that is vLLM's option: each worker's KV cache budget is the setting"
           + " tandem.small.kv-cache-bytes or tandem.large.kv-cache-bytes",
       "--tensor-parallel-size", "that is vLLM's option: each model runs on one device (--device); more large workers, on"
-          + " more nodes of a cluster, share the sessions instead");
+          + " more nodes of a cluster, share the sessions instead",
+      "--max-num-batched-tokens", "that is vLLM's option: each worker's is the setting tandem.small.max-num-batched-tokens or"
+          + " tandem.large.max-num-batched-tokens",
+      "--enable-prefix-caching", "that is vLLM's option: prefix caching is on; how many finished sequences each worker keeps"
+          + " is the setting tandem.small.prefix-cache-sequences or tandem.large.prefix-cache-sequences (0: none)",
+      "--max-model-len", "that is vLLM's option: each model's context is its config.json's (max_position_embeddings, or a"
+          + " smaller sliding_window), and a prompt and its max_tokens must fit it");
 
   /** Whether {@code arg} names a folder (false for what is no path at all). */
   private static boolean isFolder(String arg) {

@@ -12,7 +12,10 @@ import java.util.List;
 public record Problem(String id, String problem, String answer) {
 
   /** Reads a decimal answer as written ({@code 1.50} stays {@code "1.50"}), not as a double. */
+  /** As a request body is read: a member given twice, or more after the object, is refused, not one of them kept. */
   private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
       .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
       .setNodeFactory(com.fasterxml.jackson.databind.node.JsonNodeFactory.withExactBigDecimals(true));
 

@@ -264,6 +264,17 @@ public record CompletionRequest(
     }
   }
 
+  /** Whether code point {@code c} shows as nothing, or as a plain space: a control, format (U+200B, U+FEFF) or non-ASCII space. */
+  private static boolean invisible(int c) {
+    int type = Character.getType(c);
+    return Character.isISOControl(c) || type == Character.FORMAT || c != ' ' && Character.isSpaceChar(c);
+  }
+
+  /** Whether {@code name} is a mode's, in any case ({@code Small}). */
+  private static boolean isMode(String name) {
+    return java.util.Arrays.stream(Mode.values()).anyMatch(x -> x.name().equalsIgnoreCase(name));
+  }
+
   /**
    * Fields of other APIs that clients carry over, with where their meaning goes here: Hugging Face's
    * {@code generate()} ({@code max_new_tokens}, {@code max_length}), Anthropic's Messages API and
@@ -273,7 +284,7 @@ public record CompletionRequest(
   private static final Map<String, String> OTHER_APIS = Map.of(
       "max_new_tokens", "did you mean max_tokens? max_new_tokens is Hugging Face's name",
       "max_length", "did you mean max_tokens? it counts the tokens written, not the prompt's",
-      "stop_sequences", "did you mean stop? it takes a string or a list of up to 4",
+      "stop_sequences", "did you mean stop? it takes a string or a list of strings",
       "system", "a system prompt is the first message: {\"role\": \"system\", \"content\": ...} in messages",
       "extra_body", "extra_body is the OpenAI Python SDK's argument, whose members it sends at the top level of the request;"
           + " send them there, beside the other fields (\"tandem\": {...} too)");
@@ -315,6 +326,18 @@ public record CompletionRequest(
         String hint = (chat ? COMPLETIONS_ONLY : CHAT_ONLY).contains(f)
             ? " (it belongs to " + (chat ? "/v1/completions" : "/v1/chat/completions") + ")" : "";
         if (hint.isEmpty()) hint = nearestField(f, chat);
+        // A name with an invisible character pasted in (U+200B) would read as a known one: shown, and named.
+        String bare = f.codePoints().filter(c -> !invisible(c)).collect(StringBuilder::new, StringBuilder::appendCodePoint,
+            StringBuilder::append).toString();
+        if (!bare.equals(f)) {
+          int first = f.codePoints().filter(CompletionRequest::invisible).findFirst().orElseThrow();
+          boolean known = COMMON.contains(bare) || (chat ? CHAT_ONLY : COMPLETIONS_ONLY).contains(bare);
+          hint = String.format(" (it holds U+%04X, an invisible character%s)", first, known ? ": remove it" : "")
+              + (known ? "" : nearestField(bare, chat));
+          String shown = f.codePoints().mapToObj(c -> invisible(c) ? String.format("<U+%04X>", c) : Character.toString(c))
+              .collect(java.util.stream.Collectors.joining());
+          throw ApiError.invalid(clip(f), "unrecognized request argument supplied to " + endpoint + ": " + clip(shown) + hint);
+        }
         throw ApiError.invalid(clip(f), "unrecognized request argument supplied to " + endpoint + ": " + clip(f) + hint);
       }
       JsonNode v = body.get(f);
@@ -339,7 +362,9 @@ public record CompletionRequest(
     if (model == null || model.isEmpty()) model = limits.modelNames().get(0);
     if (!limits.modelNames().contains(model))
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
-          + String.join(", ", limits.modelNames()) + " (see GET /v1/models)");
+          + String.join(", ", limits.modelNames()) + " (see GET /v1/models)" + (isMode(model)
+              ? "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
+                  + "\"}" : ""));
 
     Prompt prompt = null;
     List<Integer> tokenIds = null;
@@ -432,7 +457,7 @@ public record CompletionRequest(
         try {
           mode = Mode.valueOf(m.asText());
         } catch (IllegalArgumentException e) {
-          boolean otherCase = java.util.Arrays.stream(Mode.values()).anyMatch(x -> x.name().equalsIgnoreCase(m.asText()));
+          boolean otherCase = isMode(m.asText());
           throw ApiError.invalid("tandem.mode", "tandem.mode is '" + clip(m.asText()) + "'; it must be speculative, small or large"
               + (otherCase ? ", in lower case" : ""));
         }
@@ -440,10 +465,13 @@ public record CompletionRequest(
       for (Iterator<String> it = overrides.fieldNames(); it.hasNext(); ) {
         String k = it.next();
         // tandem.model: "small" means the mode; the top-level model names the served model (a 404 for "small").
-        if (k.equals("model") && overrides.get(k).isTextual()
-            && java.util.Arrays.stream(Mode.values()).anyMatch(x -> x.name().equalsIgnoreCase(overrides.get(k).asText())))
+        if (k.equals("model") && !t.has("mode") && overrides.get(k).isTextual() && isMode(overrides.get(k).asText()))
           throw ApiError.invalid("tandem.model", "tandem.model: did you mean tandem.mode? It chooses speculative, small or large;"
               + " model, at the top level, names the served model");
+        // Another API's field put in Tandem's object (tandem.max_new_tokens): its counterpart, at the top level.
+        if (OTHER_APIS.containsKey(k))
+          throw ApiError.invalid("tandem." + k, "tandem." + k + ": not one of Tandem's settings, nor a request field: "
+              + OTHER_APIS.get(k) + " (request fields go at the top level of the request)");
         // A request field put in Tandem's object (tandem.max_tokens): say where it goes, not list the paper's keys.
         if (!SpeculativeConfig.keyNames().contains(k) && (COMMON.contains(k) || CHAT_ONLY.contains(k)
             || COMPLETIONS_ONLY.contains(k) || VLLM_NEUTRAL.containsKey(k)))

@@ -261,20 +261,30 @@ final class Generation {
     trace = f.trace();
     degraded = f.degraded();
     cachedTokens = Math.min(f.usage().cachedTokens(), promptTokens);
+    showHeld(out);
+    FinishReason r = f.trace().finishReason();
+    String openAi = r == FinishReason.length || r == FinishReason.timeout ? "length" : "stop";
+    end(openAi, r == null ? openAi : r.name(), out);
+  }
+
+  /**
+   * Makes visible what was held back: text that might have begun a stop string, which none ended,
+   * and what the reasoning splitter still holds. The output is at its end.
+   */
+  private void showHeld(List<Out> out) {
     Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author();
     SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();
     visible(lastAuthor, lastReason, 0, seen.length(), out);
     for (ReasoningSplitter.Piece p : splitter.flush()) piece(lastAuthor, p, out);
     idsOnly(lastAuthor, out);
-    FinishReason r = f.trace().finishReason();
-    String openAi = r == FinishReason.length || r == FinishReason.timeout ? "length" : "stop";
-    end(openAi, r == null ? openAi : r.name(), out);
   }
 
   private void onFailed(SessionEvent.Failed f, List<Out> out) {
     failed = f;
     done = true;
     if (request.stream()) {
+      // The tokens counted as sent are: their held-back text goes out before the error, as at a length end.
+      showHeld(out);
       // The tokens sent are the client's to count though the stream ends in an error (OpenAI allows the
       // usage chunk to be missing then, and vLLM leaves it out): asked for, it comes before the error.
       if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));

@@ -279,6 +279,9 @@ public final class Json {
         && (Character.isDigit(before) || before == '.') && (Character.isLetterOrDigit(atFault) || atFault == '.')) {
       what = "'" + atFault + "' right after a number, which cannot continue it: JSON numbers are decimal, written as 16, -2.5"
           + " or 1e3";
+    } else if (original.contains("was expecting comma to separate Object entries") && before != ',' && before != '{'
+        && (Character.isDigit(atFault) || "-[{tfn".indexOf(atFault) >= 0)) {
+      what = "a second value after a member's value (a ',' missing, or an array meant: [5, 6]); a member has one value";
     } else if (original.contains("was expecting comma to separate Object entries")) {
       what = "a ',' missing between two members of an object";
     } else if (original.contains("was expecting comma to separate Array entries") && atFault == ':') {
@@ -300,6 +303,12 @@ public final class Json {
       what = "the " + subject + " ends inside the " + kind + " that begins at " + place(body, open) + " (was it cut short?); "
           + ("string".equals(kind) ? "a string ends with '\"'" : "object".equals(kind) ? "a member is \"name\": value, and an"
               + " object ends with '}'" : "an array ends with ']'");
+      // A curly quote where the string was meant to end (pasted from a word processor).
+      int curly = "string".equals(kind) ? firstOf(body, open + 1, '\u201c', '\u201d') : -1;
+      if (curly >= 0) {
+        what += String.format("; at %s it holds %s, which does not end a string: JSON's strings end with a plain double"
+            + " quote (\")", place(body, curly), described(body.charAt(curly)));
+      }
       at = body.length();
     } else if (original.contains("Leading zeroes not allowed")) {
       while (at > 0 && (Character.isDigit(body.charAt(at - 1)) || body.charAt(at - 1) == '-')) at--; // the number's start
@@ -355,6 +364,13 @@ public final class Json {
     int start = end;
     while (start > 0 && "0123456789.eE+-".indexOf(body.charAt(start - 1)) >= 0) start--;
     return start;
+  }
+
+  /** The index of the first of {@code a} or {@code b} in {@code body} from {@code from} on, or -1. */
+  private static int firstOf(String body, int from, char a, char b) {
+    int i = body.indexOf(a, from);
+    int j = body.indexOf(b, from);
+    return i < 0 ? j : j < 0 ? i : Math.min(i, j);
   }
 
   /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.typesafe.config.ConfigFactory;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -76,7 +77,7 @@ class RefusalWordingTest {
     String unknown = "unrecognized request argument supplied to /v1/chat/completions: ";
     assertEquals(unknown + "max_new_tokens (did you mean max_tokens? max_new_tokens is Hugging Face's name)",
         chatRefusal(",\"max_new_tokens\":5").message());
-    assertEquals(unknown + "stop_sequences (did you mean stop? it takes a string or a list of up to 4)",
+    assertEquals(unknown + "stop_sequences (did you mean stop? it takes a string or a list of strings)",
         chatRefusal(",\"stop_sequences\":[\"x\"]").message());
     assertEquals(unknown + "system (a system prompt is the first message: {\"role\": \"system\", \"content\": ...} in messages)",
         chatRefusal(",\"system\":\"be brief\"").message());
@@ -87,6 +88,20 @@ class RefusalWordingTest {
     assertEquals("tandem.model: did you mean tandem.mode? It chooses speculative, small or large; model, at the top level, names"
         + " the served model", model.message());
     assertEquals("tandem.model", model.param());
+    assertEquals("tandem.model: model is a request field, not one of Tandem's settings; put it at the top level of the request,"
+        + " beside messages", chatRefusal(",\"tandem\":{\"mode\":\"small\",\"model\":\"large\"}").message(),
+        "with tandem.mode given, tandem.model is not taken for it");
+    assertEquals("tandem.max_new_tokens: not one of Tandem's settings, nor a request field: did you mean max_tokens? max_new_tokens"
+        + " is Hugging Face's name (request fields go at the top level of the request)",
+        chatRefusal(",\"tandem\":{\"max_new_tokens\":5}").message());
+    // A name with an invisible character pasted in reads as the known one: the character is named.
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: <U+200B>seed (it holds U+200B, an invisible"
+        + " character: remove it)", chatRefusal(",\"\u200bseed\":1").message());
+    ApiError small = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT + ",\"model\":\"small\"}"),
+        true, new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
+            SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+    assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); to have one of the pair's"
+        + " models answer alone, send \"tandem\": {\"mode\": \"small\"}", small.body().error().message());
   }
 
   @Test

@@ -98,4 +98,23 @@ class SessionDeadlinesTest {
     assertEquals(usage.at("/usage/prompt_tokens").asInt() + usage.at("/usage/completion_tokens").asInt(),
         usage.at("/usage/total_tokens").asInt(), r.body());
   }
+
+  /**
+   * Text held back because a stop string might begin there is output like the rest when the stream
+   * fails before the stop string is complete: what usage counts is what the client read.
+   */
+  @Test
+  void textHeldBackForAStopStringThatNeverCameIsSentBeforeTheErrorEvent() throws Exception {
+    // The small script begins "Let me verify, is is equals three ...": all of it a prefix of the stop string.
+    HttpResponse<String> r = afterFourSteps(",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+        + "\"stop\":[\"Let me verify, is is equals three equals of is of of XYZ\"]");
+    List<String> events = new ArrayList<>();
+    for (String line : r.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
+    assertEquals("timeout", JSON.readTree(events.get(events.size() - 2)).at("/error/code").asText(), r.body());
+    int counted = JSON.readTree(events.get(events.size() - 3)).at("/usage/completion_tokens").asInt();
+    StringBuilder text = new StringBuilder();
+    for (String ev : events.subList(0, events.size() - 3)) text.append(JSON.readTree(ev).at("/choices/0/delta/content").asText(""));
+    assertTrue(counted > 0, r.body());
+    assertEquals(String.join("", TestServer.SMALL.subList(0, counted)), text.toString(), r.body());
+  }
 }
