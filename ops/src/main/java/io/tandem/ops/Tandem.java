@@ -168,7 +168,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           : List.copyOf(cmd.getSubcommands().keySet());
       // vLLM's own options (vllm serve --dtype ...): where their meaning is here, not a near spelling.
       String vllm = option && cmd.getCommandSpec().findOption("--small") != null ? VLLM_OPTIONS.get(first.split("=", 2)[0]) : null;
-      if (vllm != null) return name + ": " + what + "; " + vllm + " (" + help + ")";
+      if (vllm != null) return name + ": " + what + "; " + vllm + (vllm.contains("the setting ") && !vllm.contains("TANDEM_JAVA_OPTS")
+          ? " (settings are given as TANDEM_JAVA_OPTS=\"-DKEY=VALUE\" ./tandem " + cmd.getCommandName() + " ...; " + help + ")"
+          : " (" + help + ")");
       // A port written alone (tandem serve 8000).
       if (!option && first.matches("[0-9]{1,5}") && cmd.getCommandSpec().findOption("--port") != null)
         return name + ": " + what + "; did you mean --port " + first + "? (" + help + ")";

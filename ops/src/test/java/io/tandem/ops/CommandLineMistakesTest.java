@@ -159,7 +159,8 @@ class CommandLineMistakesTest {
   @Test
   void vllmsOptionsPointToTheirSettings() {
     assertEquals("tandem serve: Unknown option: '--dtype'; that is vLLM's option: each model's is the setting"
-        + " tandem.small.precision or tandem.large.precision (float32 or float16) (see tandem serve --help)",
+        + " tandem.small.precision or tandem.large.precision (float32 or float16) (settings are given as"
+        + " TANDEM_JAVA_OPTS=\"-DKEY=VALUE\" ./tandem serve ...; see tandem serve --help)",
         run("serve", "--dtype", "float16").err());
     assertTrue(run("serve", "--model", "x").err().startsWith("tandem serve: Unknown option: '--model'; that is vLLM's option: the"
         + " models are given with --small and --large"));

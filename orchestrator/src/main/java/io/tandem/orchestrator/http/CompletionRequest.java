@@ -468,6 +468,10 @@ public record CompletionRequest(
         if (k.equals("model") && !t.has("mode") && overrides.get(k).isTextual() && isMode(overrides.get(k).asText()))
           throw ApiError.invalid("tandem.model", "tandem.model: did you mean tandem.mode? It chooses speculative, small or large;"
               + " model, at the top level, names the served model");
+        // tandem.model beside tandem.mode: the mode already says which model answers; the served name is another thing.
+        if (k.equals("model") && t.has("mode"))
+          throw ApiError.invalid("tandem.model", "tandem.model: which model answers is tandem.mode, given here; the served"
+              + " model's name (GET /v1/models) is the top-level model, which may be left out: remove tandem.model");
         // Another API's field put in Tandem's object (tandem.max_new_tokens): its counterpart, at the top level.
         if (OTHER_APIS.containsKey(k))
           throw ApiError.invalid("tandem." + k, "tandem." + k + ": not one of Tandem's settings, nor a request field: "

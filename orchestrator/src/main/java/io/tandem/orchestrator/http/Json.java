@@ -196,6 +196,8 @@ public final class Json {
 
   /** {@link #syntaxError}'s place and fault, {@code " (line L, column C): what"}, the text called {@code subject}. */
   private static String fault(JsonProcessingException e, String body, String subject, boolean columnOnly) {
+    // A name of the document's kind for the examples: a request's, or any.
+    String example = "body".equals(subject) ? "\"model\"" : "\"name\"";
     String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
     var loc = e.getLocation();
     int after = loc == null ? -1 : (int) Math.min(body.length(), Math.max(0, loc.getCharOffset()));
@@ -256,7 +258,7 @@ public final class Json {
           + " is still open (a '" + m.group(2) + "' is missing before it)";
     } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
       what = lastVisibleIndex(body, at) < 0 ? "a '" + m.group(1) + "' with nothing open before it: the " + subject + " must be a JSON object,"
-          + " {\"model\": ...}" : "a '" + m.group(1) + "' after the JSON object had ended; remove it";
+          + " {" + example + ": ...}" : "a '" + m.group(1) + "' after the JSON object had ended; remove it";
     } else if (original.startsWith("Trailing token") || word != null && original.startsWith("Unrecognized token")
         && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
       what = "more JSON after the object had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
@@ -266,13 +268,13 @@ public final class Json {
           + " true, false and null)";
     } else if (original.contains("was expecting double-quote to start field name") && (atFault == ':' || atFault == ',')) {
       what = "a '" + atFault + "' where a member name was expected: a member is a name in double quotes, a ':' and a value"
-          + " (\"model\": \"x\")";
+          + " (" + example + ": \"x\")";
     } else if (original.contains("was expecting double-quote to start field name")) {
       what = nameOf(atFault) != null
           ? String.format("a member name not in double quotes (it begins with U+%04X, %s): JSON's member names are strings in"
-              + " plain double quotes (\"model\")", (int) atFault, nameOf(atFault)) + (advice(atFault).contains("whitespace") ? advice(atFault) : "")
+              + " plain double quotes (%s)", (int) atFault, nameOf(atFault), example) + (advice(atFault).contains("whitespace") ? advice(atFault) : "")
           : "a member name" + (atFault == 0 ? "" : " (from " + shown(atFault) + ")") + " not in double quotes: JSON's member"
-              + " names are strings (\"model\")";
+              + " names are strings (" + example + ")";
     } else if (original.contains("was expecting a colon to separate field name and value")) {
       what = "a ':' missing after the member name before it";
     } else if (original.matches("(?s).*was expecting comma to separate (Object|Array) entries.*") && beforeAt == at - 1
@@ -303,13 +305,15 @@ public final class Json {
       what = "the " + subject + " ends inside the " + kind + " that begins at " + place(body, open) + " (was it cut short?); "
           + ("string".equals(kind) ? "a string ends with '\"'" : "object".equals(kind) ? "a member is \"name\": value, and an"
               + " object ends with '}'" : "an array ends with ']'");
-      // A curly quote where the string was meant to end (pasted from a word processor).
+      at = body.length();
+      // A curly quote where the string was meant to end (pasted from a word processor): that, not a cut.
       int curly = "string".equals(kind) ? firstOf(body, open + 1, '\u201c', '\u201d') : -1;
       if (curly >= 0) {
-        what += String.format("; at %s it holds %s, which does not end a string: JSON's strings end with a plain double"
-            + " quote (\")", place(body, curly), described(body.charAt(curly)));
+        what = String.format("a %s inside the string that begins at %s, which it does not end (no plain one comes before the"
+            + " %s ends): JSON's strings end with a plain double quote (\")", described(body.charAt(curly)), place(body, open),
+            subject);
+        at = curly;
       }
-      at = body.length();
     } else if (original.contains("Leading zeroes not allowed")) {
       while (at > 0 && (Character.isDigit(body.charAt(at - 1)) || body.charAt(at - 1) == '-')) at--; // the number's start
       what = "a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)";

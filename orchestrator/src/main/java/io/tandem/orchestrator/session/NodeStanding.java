@@ -15,6 +15,10 @@ import akka.cluster.typed.Cluster;
 public final class NodeStanding {
   private NodeStanding() {}
 
+  /** What a session of a node downed by the cluster is told, whichever way this node learnt it. */
+  public static final String DOWNED = "this node was downed and removed from the cluster (the other nodes could not reach it"
+      + " for a while: a long pause, a stopped process or the network; or an operator downed it)";
+
   /**
    * Why this node cannot reach the cluster's workers, or null when it can (or is no cluster
    * member at all): a node downed (by the split brain resolver of either side, after the others
@@ -26,9 +30,7 @@ public final class NodeStanding {
     if (!RoleSupply.get(system).clustered()) return null;
     Cluster cluster = Cluster.get(system);
     MemberStatus status = cluster.selfMember().status();
-    if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed()))
-      return "this node was downed and removed from the cluster (the other nodes could not reach it for a while: a long"
-          + " pause, a stopped process or the network; or an operator downed it)";
+    if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed())) return DOWNED;
     if (status.equals(MemberStatus.leaving()) || status.equals(MemberStatus.exiting()))
       return "this node is leaving the cluster (it is shutting down)";
     ClusterEvent.CurrentClusterState state = cluster.state();

@@ -649,7 +649,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private Behavior<Command> onNodeDowned() {
     String leaving = selfLeaving();
-    return failLeaving(leaving != null ? leaving : "this node was downed and is leaving the cluster",
+    // Told of its own MemberDowned, this node's view of itself may not say so yet: the same words either way.
+    return failLeaving(leaving != null ? leaving : NodeStanding.DOWNED,
         current == null ? "cannot go on" : "lost its " + current.role() + " worker");
   }
 

@@ -138,9 +138,8 @@ class JsonSyntaxTest {
         + " string, a number, an object, an array, true, false or null; JSON's whitespace is spaces, tabs and line breaks only"));
     assertEquals(notJson + "(line 1, column 7): a '@' where a value was expected; a JSON value is a string, a number, an object,"
         + " an array, true, false or null", refusal("{\"a\": @1}"));
-    assertEquals(notJson + "(line 1, column 51): the body ends inside the string that begins at line 1, column 39 (was it cut"
-        + " short?); a string ends with '\"'; at line 1, column 47 it holds U+201D (a curly double quote), which does not end a"
-        + " string: JSON's strings end with a plain double quote (\")",
+    assertEquals(notJson + "(line 1, column 47): a U+201D (a curly double quote) inside the string that begins at line 1, column"
+        + " 39, which it does not end (no plain one comes before the body ends): JSON's strings end with a plain double quote (\")",
         refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}]}"));
     assertEquals(notJson + "(line 1, column 18): a second value after a member's value (a ',' missing, or an array meant: [5,"
         + " 6]); a member has one value", refusal("{\"max_tokens\": 5 6}"));

@@ -88,8 +88,9 @@ class RefusalWordingTest {
     assertEquals("tandem.model: did you mean tandem.mode? It chooses speculative, small or large; model, at the top level, names"
         + " the served model", model.message());
     assertEquals("tandem.model", model.param());
-    assertEquals("tandem.model: model is a request field, not one of Tandem's settings; put it at the top level of the request,"
-        + " beside messages", chatRefusal(",\"tandem\":{\"mode\":\"small\",\"model\":\"large\"}").message(),
+    assertEquals("tandem.model: which model answers is tandem.mode, given here; the served model's name (GET /v1/models) is the"
+        + " top-level model, which may be left out: remove tandem.model",
+        chatRefusal(",\"tandem\":{\"mode\":\"small\",\"model\":\"large\"}").message(),
         "with tandem.mode given, tandem.model is not taken for it");
     assertEquals("tandem.max_new_tokens: not one of Tandem's settings, nor a request field: did you mean max_tokens? max_new_tokens"
         + " is Hugging Face's name (request fields go at the top level of the request)",
