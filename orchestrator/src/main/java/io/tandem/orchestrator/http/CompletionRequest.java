@@ -362,7 +362,8 @@ public record CompletionRequest(
     if (model == null || model.isEmpty()) model = limits.modelNames().get(0);
     if (!limits.modelNames().contains(model))
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
-          + String.join(", ", limits.modelNames()) + " (see GET /v1/models)" + (isMode(model)
+          + String.join(", ", limits.modelNames()) + " (see GET /v1/models)"
+          + (isMode(model) && !model.equalsIgnoreCase("speculative")
               ? "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
                   + "\"}" : ""));
 

@@ -103,6 +103,11 @@ class RefusalWordingTest {
             SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
     assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); to have one of the pair's"
         + " models answer alone, send \"tandem\": {\"mode\": \"small\"}", small.body().error().message());
+    ApiError speculative = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT
+        + ",\"model\":\"speculative\"}"), true, new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(),
+            SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+    assertEquals("the model 'speculative' does not exist; this server serves tandem (see GET /v1/models)",
+        speculative.body().error().message(), "speculative is no one model of the pair");
   }
 
   @Test
