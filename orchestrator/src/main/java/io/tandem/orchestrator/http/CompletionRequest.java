@@ -363,9 +363,10 @@ public record CompletionRequest(
     if (!limits.modelNames().contains(model))
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
           + String.join(", ", limits.modelNames()) + " (see GET /v1/models)"
-          + (isMode(model) && !model.equalsIgnoreCase("speculative")
-              ? "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
-                  + "\"}" : ""));
+          + (!isMode(model) || model.equalsIgnoreCase("speculative") ? ""
+              : body.path("tandem").has("mode") ? "; which of the pair's models answers is tandem.mode, given here: leave model out"
+              : "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
+                  + "\"} and leave model out"));
 
     Prompt prompt = null;
     List<Integer> tokenIds = null;

@@ -306,14 +306,6 @@ public final class Json {
           + ("string".equals(kind) ? "a string ends with '\"'" : "object".equals(kind) ? "a member is \"name\": value, and an"
               + " object ends with '}'" : "an array ends with ']'");
       at = body.length();
-      // A curly quote where the string was meant to end (pasted from a word processor): that, not a cut.
-      int curly = "string".equals(kind) ? firstOf(body, open + 1, '\u201c', '\u201d') : -1;
-      if (curly >= 0) {
-        what = String.format("a %s inside the string that begins at %s, which it does not end (no plain one comes before the"
-            + " %s ends): JSON's strings end with a plain double quote (\")", described(body.charAt(curly)), place(body, open),
-            subject);
-        at = curly;
-      }
     } else if (original.contains("Leading zeroes not allowed")) {
       while (at > 0 && (Character.isDigit(body.charAt(at - 1)) || body.charAt(at - 1) == '-')) at--; // the number's start
       what = "a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)";
@@ -348,6 +340,15 @@ public final class Json {
           (r.group().startsWith("escape") ? "escape " : "") + shown(r.group(1).charAt(0)))));
       if (what.length() > 200) what = what.substring(0, 200) + "...";
     }
+    // A curly quote where a string was meant to end (pasted from a word processor) lets the string run on, and the parser
+    // stops later, at whatever that makes wrong (a line break, a ',' missing, the end): the curly quote is the fault.
+    int[] ranOn = original.startsWith("Duplicate field") ? null : ranOnPastCurlyQuote(body, at);
+    if (ranOn != null) {
+      what = String.format("a %s inside the string that begins at %s, which it does not end: JSON's strings end with a plain"
+          + " double quote (\"), so the string ran on past it%s", described(body.charAt(ranOn[0])), place(body, ranOn[1]),
+          at >= body.length() ? " to the end of the " + subject + " (unless the " + subject + " was cut short)" : "");
+      at = ranOn[0];
+    }
     String where = place(body, at);
     // A line of a JSON Lines file is its own line 1: its places are columns.
     if (columnOnly) {
@@ -370,11 +371,46 @@ public final class Json {
     return start;
   }
 
-  /** The index of the first of {@code a} or {@code b} in {@code body} from {@code from} on, or -1. */
-  private static int firstOf(String body, int from, char a, char b) {
-    int i = body.indexOf(a, from);
-    int j = body.indexOf(b, from);
-    return i < 0 ? j : j < 0 ? i : Math.min(i, j);
+  /**
+   * Where a string ran on past a curly quote meant to end it: {@code {index of the curly quote, index
+   * of the string's opening quote}} when the fault at {@code at} lies inside a string, or just after
+   * one, that holds U+201C or U+201D followed, within it, by JSON's punctuation or a line break (what
+   * would have come after the string); null otherwise ({@code "\u201chi\u201d"} is a string like any).
+   */
+  private static int[] ranOnPastCurlyQuote(String body, int at) {
+    int last = Math.min(at, body.length() - 1);
+    int open = -1;
+    int closedStart = -1;
+    int closedEnd = -1;
+    for (int i = 0; i <= last; i++) {
+      char c = body.charAt(i);
+      if (open >= 0) {
+        if (c == '\\') {
+          i++;
+        } else if (c == '"') {
+          closedStart = open;
+          closedEnd = i;
+          open = -1;
+        }
+      } else if (c == '"') {
+        open = i;
+      }
+    }
+    int start;
+    int end;
+    if (open >= 0 && open < at) {
+      start = open;
+      end = last;
+    } else if (closedEnd >= 0 && lastVisibleIndex(body, at) == closedEnd) {
+      start = closedStart;
+      end = closedEnd;
+    } else {
+      return null;
+    }
+    int curly = Math.max(body.lastIndexOf('\u201c', end), body.lastIndexOf('\u201d', end));
+    if (curly <= start) return null;
+    for (int i = curly + 1; i <= end; i++) if (",:}]\n\r".indexOf(body.charAt(i)) >= 0) return new int[] {curly, start};
+    return null;
   }
 
   /**

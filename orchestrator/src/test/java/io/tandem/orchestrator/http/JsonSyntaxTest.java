@@ -138,9 +138,15 @@ class JsonSyntaxTest {
         + " string, a number, an object, an array, true, false or null; JSON's whitespace is spaces, tabs and line breaks only"));
     assertEquals(notJson + "(line 1, column 7): a '@' where a value was expected; a JSON value is a string, a number, an object,"
         + " an array, true, false or null", refusal("{\"a\": @1}"));
-    assertEquals(notJson + "(line 1, column 47): a U+201D (a curly double quote) inside the string that begins at line 1, column"
-        + " 39, which it does not end (no plain one comes before the body ends): JSON's strings end with a plain double quote (\")",
+    String ranOn = "(line 1, column 47): a U+201D (a curly double quote) inside the string that begins at line 1, column 39, which"
+        + " it does not end: JSON's strings end with a plain double quote (\"), so the string ran on past it";
+    assertEquals(notJson + ranOn + " to the end of the body (unless the body was cut short)",
         refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}]}"));
+    // Wherever the parser then stops: a line break in the string, a ',' it finds missing after it.
+    assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}]}\n"));
+    assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}],\"max_tokens\":20}"));
+    assertTrue(refusal("{\"messages\u201d:[{\"role\":\"user\"}]}").startsWith(notJson + "(line 1, column 11): a U+201D"));
+    assertTrue(refusal("{\"a\":\"\u201chi\u201d\" 5}").contains("a second value"), "a string that holds curly quotes is a string");
     assertEquals(notJson + "(line 1, column 18): a second value after a member's value (a ',' missing, or an array meant: [5,"
         + " 6]); a member has one value", refusal("{\"max_tokens\": 5 6}"));
     assertEquals(notJson + "(line 1, column 9): a U+FEFF (a byte order mark) after the JSON object had ended; remove it",

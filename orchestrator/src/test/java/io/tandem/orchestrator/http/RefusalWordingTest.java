@@ -102,7 +102,12 @@ class RefusalWordingTest {
         true, new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
             SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
     assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); to have one of the pair's"
-        + " models answer alone, send \"tandem\": {\"mode\": \"small\"}", small.body().error().message());
+        + " models answer alone, send \"tandem\": {\"mode\": \"small\"} and leave model out", small.body().error().message());
+    ApiError both = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT
+        + ",\"model\":\"small\",\"tandem\":{\"mode\":\"small\"}}"), true, new CompletionRequest.Limits(List.of("tandem"),
+            SETTINGS.maxMaxTokens(), SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+    assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); which of the pair's models"
+        + " answers is tandem.mode, given here: leave model out", both.body().error().message());
     ApiError speculative = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT
         + ",\"model\":\"speculative\"}"), true, new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(),
             SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
