@@ -364,7 +364,7 @@ public record CompletionRequest(
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
           + String.join(", ", limits.modelNames()) + " (see GET /v1/models)"
           + (!isMode(model) || model.equalsIgnoreCase("speculative") ? ""
-              : body.path("tandem").has("mode") ? "; which of the pair's models answers is tandem.mode, given here: leave model out"
+              : body.path("tandem").hasNonNull("mode") ? "; which of the pair's models answers is tandem.mode, given here: leave model out"
               : "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
                   + "\"} and leave model out"));
 
@@ -467,11 +467,11 @@ public record CompletionRequest(
       for (Iterator<String> it = overrides.fieldNames(); it.hasNext(); ) {
         String k = it.next();
         // tandem.model: "small" means the mode; the top-level model names the served model (a 404 for "small").
-        if (k.equals("model") && !t.has("mode") && overrides.get(k).isTextual() && isMode(overrides.get(k).asText()))
+        if (k.equals("model") && !t.hasNonNull("mode") && overrides.get(k).isTextual() && isMode(overrides.get(k).asText()))
           throw ApiError.invalid("tandem.model", "tandem.model: did you mean tandem.mode? It chooses speculative, small or large;"
               + " model, at the top level, names the served model");
         // tandem.model beside tandem.mode: the mode already says which model answers; the served name is another thing.
-        if (k.equals("model") && t.has("mode"))
+        if (k.equals("model") && t.hasNonNull("mode"))
           throw ApiError.invalid("tandem.model", "tandem.model: which model answers is tandem.mode, given here; the served"
               + " model's name (GET /v1/models) is the top-level model, which may be left out: remove tandem.model");
         // Another API's field put in Tandem's object (tandem.max_new_tokens): its counterpart, at the top level.

@@ -343,7 +343,7 @@ public final class Json {
     // A curly quote where a string was meant to end (pasted from a word processor) lets the string run on, and the parser
     // stops later, at whatever that makes wrong (a line break, a ',' missing, the end): the curly quote is the fault.
     int[] ranOn = original.startsWith("Duplicate field") ? null : ranOnPastCurlyQuote(body, at);
-    if (ranOn != null) {
+    if (ranOn != null && parsesFurtherWithPlainQuote(body, ranOn[0], loc)) {
       what = String.format("a %s inside the string that begins at %s, which it does not end: JSON's strings end with a plain"
           + " double quote (\"), so the string ran on past it%s", described(body.charAt(ranOn[0])), place(body, ranOn[1]),
           at >= body.length() ? " to the end of the " + subject + " (unless the " + subject + " was cut short)" : "");
@@ -369,6 +369,20 @@ public final class Json {
     int start = end;
     while (start > 0 && "0123456789.eE+-".indexOf(body.charAt(start - 1)) >= 0) start--;
     return start;
+  }
+
+  /**
+   * Whether {@code body} with a plain quote in place of the curly one at {@code curly} parses, or
+   * fails later than at {@code failed}: then the curly quote was meant to end its string (a string
+   * that holds "\u201cno\u201d, then" is fine as it is, and the fault is elsewhere).
+   */
+  private static boolean parsesFurtherWithPlainQuote(String body, int curly, com.fasterxml.jackson.core.JsonLocation failed) {
+    try {
+      MAPPER.readTree(body.substring(0, curly) + '"' + body.substring(curly + 1));
+      return true;
+    } catch (JsonProcessingException e) {
+      return failed != null && e.getLocation() != null && e.getLocation().getCharOffset() > failed.getCharOffset();
+    }
   }
 
   /**

@@ -147,6 +147,11 @@ class JsonSyntaxTest {
     assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}],\"max_tokens\":20}"));
     assertTrue(refusal("{\"messages\u201d:[{\"role\":\"user\"}]}").startsWith(notJson + "(line 1, column 11): a U+201D"));
     assertTrue(refusal("{\"a\":\"\u201chi\u201d\" 5}").contains("a second value"), "a string that holds curly quotes is a string");
+    // Quotes that pair up inside a string are text: the fault elsewhere is named, not them.
+    assertTrue(refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"She said \u201cno\u201d, ok\" \"max_tokens\":5}]}").endsWith(
+        "a ',' missing between two members of an object"));
+    assertTrue(refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"She said \u201cno\u201d, ok\tthen\"}]}").contains(
+        "a control character (U+0009) inside a string"));
     assertEquals(notJson + "(line 1, column 18): a second value after a member's value (a ',' missing, or an array meant: [5,"
         + " 6]); a member has one value", refusal("{\"max_tokens\": 5 6}"));
     assertEquals(notJson + "(line 1, column 9): a U+FEFF (a byte order mark) after the JSON object had ended; remove it",
