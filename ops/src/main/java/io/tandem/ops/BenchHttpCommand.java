@@ -128,7 +128,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
     String expected = "give the http:// URL of a Tandem server on this machine, e.g. http://127.0.0.1:8080";
     // host:port without a scheme (as curl takes it) reads as a scheme "127.0.0.1": name what is missing.
     if (!url.contains("://"))
-      throw new UsageError("--url " + url + ": no scheme (http://); " + expected);
+      throw new UsageError("--url " + url + ": no scheme (http://); give --url http://" + url.strip()
+          + (url.isBlank() ? "HOST:PORT" : "") + ", the http:// URL of a Tandem server on this machine");
     URI u;
     try {
       u = new URI(url.strip());

@@ -173,8 +173,8 @@ class CommandLineMistakesTest {
         run("serve", "--port", "x").err());
     assertEquals("tandem generate: Invalid value for option '--temperature': 'hot' is not a number (see tandem generate --help)",
         run("generate", "--temperature", "hot").err());
-    assertEquals("tandem bench http: --url 127.0.0.1:8080: no scheme (http://); give the http:// URL of a Tandem server on this"
-        + " machine, e.g. http://127.0.0.1:8080", run("bench", "http", "--url", "127.0.0.1:8080").err());
+    assertEquals("tandem bench http: --url localhost:8080: no scheme (http://); give --url http://localhost:8080, the http:// URL"
+        + " of a Tandem server on this machine", run("bench", "http", "--url", "localhost:8080").err());
   }
 
   @Test
@@ -345,7 +345,7 @@ class CommandLineMistakesTest {
     assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/"));
     assertEquals("http://127.0.0.1:8080", BenchHttpCommand.baseUrl("http://127.0.0.1:8080/v1/"));
     for (String bad : new String[] {"https://127.0.0.1:8080", "http://127.0.0.1:99999", "http://127.0.0.1:abc",
-        "127.0.0.1:8080", "http://127.0.0.1:8080?x=1", "http://127.0.0.1:8080/v2"}) {
+        "http://127.0.0.1:8080?x=1", "http://127.0.0.1:8080/v2"}) { // host:port alone: vllmsOptionsPointToTheirSettings
       Result r = run("bench", "http", "--url", bad, "--requests", "1");
       assertEquals(2, r.exit(), bad);
       assertTrue(r.err().startsWith("tandem bench http: --url " + bad + ": ") && r.err().endsWith("e.g. http://127.0.0.1:8080")

@@ -145,12 +145,14 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    */
   public static List<TenantSpec> fromFile(Path file) {
     if (!Files.exists(file)) throw new IllegalArgumentException("API keys file " + file + " does not exist");
-    String text;
+    String written;
     try {
-      text = io.tandem.protocol.text.Utf8Files.read("API keys file", file).strip();
+      written = io.tandem.protocol.text.Utf8Files.read("API keys file", file);
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("cannot read API keys file " + file + ": " + e.getMessage(), e);
     }
+    refuseRepeatedMember(file, written);
+    String text = written.strip();
     boolean bare = text.startsWith("[");
     Config c;
     try {
@@ -178,6 +180,31 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       throw new IllegalArgumentException(file + " lists no keys; add an entry {\"key\": ..., \"tenant\": ...} to its api-keys list,"
           + " or give no keys file to serve without keys (on 127.0.0.1 only)");
     return tenants;
+  }
+
+  /**
+   * Refuses a keys file written in JSON that gives a member twice: HOCON, which reads the file, merges
+   * such an object and keeps the last value, so {@code "tenant": "a", "tenant": "b"} would bill tenant
+   * b without a word, and a second {@code "api-keys": [...]} would drop every key of the first (clients
+   * holding them answered 401). Checked as JSON, where a repeated member is a mistake (the server
+   * refuses one in a request body as well); a file in HOCON's own syntax keeps HOCON's rule of
+   * merging, which is its intent there.
+   *
+   * @throws IllegalArgumentException {@code FILE (line L, column C): the member "tenant" appears twice
+   *     in the object that begins at line 2, column 3; give it once ...}, at the second name
+   */
+  private static void refuseRepeatedMember(Path file, String text) {
+    try (com.fasterxml.jackson.core.JsonParser p = Json.MAPPER.getFactory().createParser(text)) {
+      while (p.nextToken() != null) {
+        // Reading every token is enough: the factory's parser detects a repeated member itself.
+      }
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+      if (original.startsWith("Duplicate field '")) throw new IllegalArgumentException(file + Json.syntaxFault(e, text, false));
+      // Anything else is HOCON's to read, or to name as not HOCON either.
+    } catch (java.io.IOException e) {
+      // A string parser reads no file: nothing here to name.
+    }
   }
 
   /**

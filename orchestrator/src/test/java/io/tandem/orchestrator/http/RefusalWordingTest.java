@@ -26,6 +26,15 @@ class RefusalWordingTest {
     return e.body().error();
   }
 
+  /** The 404's message for a chat request with {@code fields} to a server that serves the model {@code tandem} alone. */
+  private static String modelRefusal(String fields) {
+    ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT + fields + "}"), true,
+        new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
+            SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+    assertEquals(404, e.status(), e.getMessage());
+    return e.body().error().message();
+  }
+
   private static OpenAi.Error tokenizeRefusal(String fields) {
     ApiError e = assertThrows(ApiError.class, () -> TokenizerRequest.parse(Json.parseObject("{\"prompt\":\"hi\"" + fields + "}"),
         false, SETTINGS.modelNames()));
@@ -98,21 +107,12 @@ class RefusalWordingTest {
     // A name with an invisible character pasted in reads as the known one: the character is named.
     assertEquals("unrecognized request argument supplied to /v1/chat/completions: <U+200B>seed (it holds U+200B, an invisible"
         + " character: remove it)", chatRefusal(",\"\u200bseed\":1").message());
-    ApiError small = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT + ",\"model\":\"small\"}"),
-        true, new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
-            SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
     assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); to have one of the pair's"
-        + " models answer alone, send \"tandem\": {\"mode\": \"small\"} and leave model out", small.body().error().message());
-    ApiError both = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT
-        + ",\"model\":\"small\",\"tandem\":{\"mode\":\"small\"}}"), true, new CompletionRequest.Limits(List.of("tandem"),
-            SETTINGS.maxMaxTokens(), SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+        + " models answer alone, send \"tandem\": {\"mode\": \"small\"} and leave model out", modelRefusal(",\"model\":\"small\""));
     assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); which of the pair's models"
-        + " answers is tandem.mode, given here: leave model out", both.body().error().message());
-    ApiError speculative = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT
-        + ",\"model\":\"speculative\"}"), true, new CompletionRequest.Limits(List.of("tandem"), SETTINGS.maxMaxTokens(),
-            SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+        + " answers is tandem.mode, given here: leave model out", modelRefusal(",\"model\":\"small\",\"tandem\":{\"mode\":\"small\"}"));
     assertEquals("the model 'speculative' does not exist; this server serves tandem (see GET /v1/models)",
-        speculative.body().error().message(), "speculative is no one model of the pair");
+        modelRefusal(",\"model\":\"speculative\""), "speculative is no one model of the pair");
   }
 
   @Test

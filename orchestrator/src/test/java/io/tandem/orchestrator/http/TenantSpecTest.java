@@ -2,6 +2,7 @@ package io.tandem.orchestrator.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,18 @@ class TenantSpecTest {
         + " {\"key\": \"sk-2\", \"tenant\": \"team-b\"}]";
     assertEquals(expected, TenantSpec.fromFile(keys("{\"api-keys\": " + list + "}")));
     assertEquals(expected, TenantSpec.fromFile(keys(list)));
+  }
+
+  @Test
+  void aMemberGivenTwiceInAJsonFileIsRefusedWhereHoconWouldKeepTheLast() throws Exception {
+    Path file = keys("{\"api-keys\": [\n  {\"key\": \"sk-1\", \"tenant\": \"team-a\", \"tenant\": \"team-b\"}\n]}");
+    assertEquals(file + " (line 2, column 39): the member \"tenant\" appears twice in the object that begins at line 2,"
+        + " column 3; give it once (which of two values is meant cannot be told)", refusal(Files.readString(file)));
+    // A second list would have dropped every key of the first.
+    String twice = refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\": \"a\"}],\n \"api-keys\": [{\"key\": \"sk-2\", \"tenant\": \"b\"}]}");
+    assertTrue(twice.contains("(line 2, column 2): the member \"api-keys\" appears twice"), twice);
+    // HOCON's own syntax keeps its rule: a repeated key merges, the last value kept.
+    assertEquals(List.of(new TenantSpec("sk-1", "b", 0, 0)), TenantSpec.fromFile(keys("api-keys = [{key = \"sk-1\", tenant = a, tenant = b}]")));
   }
 
   @Test
