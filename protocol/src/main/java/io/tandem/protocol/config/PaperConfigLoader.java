@@ -24,7 +24,8 @@ import java.util.function.UnaryOperator;
 public final class PaperConfigLoader {
   /** Floats read exactly, so that one nearer to 0 than a double ({@code 1e-400}) is not taken for 0. */
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-      .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+      .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
   private static final ObjectMapper JSON = new ObjectMapper();
   /** A case file's numbers read as written, as {@link #YAML} reads them ({@code 1e-400} is not 0). */
   private static final ObjectMapper CASE_JSON = new ObjectMapper()
@@ -55,12 +56,29 @@ public final class PaperConfigLoader {
       refuseAliases(yaml, source);
       root = YAML.readTree(yaml);
     } catch (com.fasterxml.jackson.core.JsonParseException e) {
+      InvalidConfigException repeated = repeatedKey(e, source);
+      if (repeated != null) throw repeated;
       InvalidConfigException notFinite = notFinite(e, source);
       throw notFinite != null ? notFinite : new InvalidConfigException(source, null, yamlError(e));
     } catch (IOException e) {
       throw new InvalidConfigException(source, null, yamlError(e));
     }
     return fromTree(root, source);
+  }
+
+  /**
+   * A key given twice in one mapping, which YAML does not allow (YAML 1.2, section 3.2.1.1: the keys
+   * of a mapping are unique) and PyYAML, the paper's reader, would take silently, keeping the last:
+   * {@code max_target_tokens: 20} then {@code max_target_tokens: 40} would run with 40 without a
+   * word. Null for any other fault.
+   */
+  private static InvalidConfigException repeatedKey(com.fasterxml.jackson.core.JsonParseException e, String source) {
+    String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+    if (!original.startsWith("Duplicate field '")) return null;
+    String key = original.substring("Duplicate field '".length(), Math.max("Duplicate field '".length(), original.lastIndexOf('\'')));
+    String line = e.getLocation() == null || e.getLocation().getLineNr() < 1 ? "" : "line " + e.getLocation().getLineNr() + ": ";
+    return new InvalidConfigException(source, null, line + "the key " + io.tandem.protocol.text.Clipped.of(key)
+        + " is given twice in one mapping; give it once (which of the two values is meant cannot be told)");
   }
 
   /**

@@ -252,6 +252,15 @@ class PaperConfigLoaderTest {
     assertEquals(30, PaperConfigLoader.parseYaml("max_target_tokens: &m 30\n", "speculative.yaml").config().maxTargetTokens());
   }
 
+  /** PyYAML and Jackson keep a repeated key's last value: the first would be dropped without a word. */
+  @Test
+  void aKeyGivenTwiceIsRefusedNotReadAsTheLast() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("max_target_tokens: 20\ntime_out: 2\nmax_target_tokens: 40\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: line 3: the key max_target_tokens is given twice in one mapping; give it once (which of the"
+        + " two values is meant cannot be told)", e.getMessage());
+  }
+
   @Test
   void perRequestOverridesChangeOnlyTheirKeys() {
     SpeculativeConfig c =
