@@ -251,6 +251,24 @@ public record CompletionRequest(
    * messages excepted): {@code developer} is OpenAI's name for a system message for its newer
    * models, and the chat template receives it as {@code system}.
    */
+  /**
+   * What a request for an unserved {@code model} most likely meant: a served name in other letter
+   * case (model names are matched exactly, as vLLM matches them), or one of {@code tandem.mode}'s
+   * values, the pair's own names for its models; empty when nothing is near.
+   */
+  private static String modelHint(String model, JsonNode body, List<String> served) {
+    for (String name : served)
+      if (name.equalsIgnoreCase(model)) return "; model names are matched exactly: send \"model\": \"" + clip(name) + "\"";
+    if (!isMode(model)) return "";
+    String first = clip(served.get(0));
+    if (model.equalsIgnoreCase("speculative"))
+      return "; the pair writing together (speculative, the default mode) is served as " + first + ": send \"model\": \""
+          + first + "\" or leave model out";
+    return body.path("tandem").hasNonNull("mode") ? "; which of the pair's models answers is tandem.mode, given here: leave model out"
+        : "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
+            + "\"} and leave model out";
+  }
+
   private static final String ROLES = "system, developer (taken as system), user or assistant";
 
   /**
@@ -304,7 +322,10 @@ public record CompletionRequest(
     fields.addAll(chat ? CHAT_ONLY : COMPLETIONS_ONLY);
     List<String> settings = new ArrayList<>(List.of("mode"));
     settings.addAll(SpeculativeConfig.keyNames());
-    String setting = KeySuggestions.nearest(f, settings);
+    // A setting flattened into its name ("tandem_mode", "tandem.mode": a client that builds the body from a flat map).
+    String inName = f.length() > "tandem".length() && f.regionMatches(true, 0, "tandem", 0, "tandem".length())
+        ? KeySuggestions.nearest(f.substring("tandem".length()).replaceFirst("^[._-]", ""), settings) : null;
+    String setting = inName != null ? inName : KeySuggestions.nearest(f, settings);
     String field = settings.stream().anyMatch(f::equalsIgnoreCase) ? null : KeySuggestions.nearest(f, fields);
     String tandem = setting == null ? null : "tandem." + setting + "? Tandem's own settings go in the tandem object: \"tandem\": {\""
         + setting + "\": ...}";
@@ -362,11 +383,8 @@ public record CompletionRequest(
     if (model == null || model.isEmpty()) model = limits.modelNames().get(0);
     if (!limits.modelNames().contains(model))
       throw ApiError.notFound("model", "model_not_found", "the model '" + clip(model) + "' does not exist; this server serves "
-          + String.join(", ", limits.modelNames()) + " (see GET /v1/models)"
-          + (!isMode(model) || model.equalsIgnoreCase("speculative") ? ""
-              : body.path("tandem").hasNonNull("mode") ? "; which of the pair's models answers is tandem.mode, given here: leave model out"
-              : "; to have one of the pair's models answer alone, send \"tandem\": {\"mode\": \"" + model.toLowerCase(java.util.Locale.ROOT)
-                  + "\"} and leave model out"));
+          + String.join(", ", limits.modelNames()) + " (see GET /v1/models)" + modelHint(model, body, limits.modelNames()));
+
 
     Prompt prompt = null;
     List<Integer> tokenIds = null;
@@ -785,8 +803,10 @@ public record CompletionRequest(
           throw ApiError.invalid(p + "." + clip(f), p + " has an unrecognized field '" + clip(f) + "' (a message has role and content)");
       }
       JsonNode role = msg.get("role");
-      if (role == null || !role.isTextual())
-        throw ApiError.invalid(p + ".role", p + ".role must be a string: " + ROLES);
+      if (role == null || role.isNull())
+        throw ApiError.invalid(p + ".role", p + " has no role; give it one of " + ROLES + ", as {\"role\": \"user\", \"content\": ...}");
+      if (!role.isTextual())
+        throw ApiError.invalid(p + ".role", p + ".role must be a string: " + ROLES + "; got " + given(role));
       String r = role.asText();
       if (r.equals("developer")) r = "system";
       if (r.equals("tool") || r.equals("function"))

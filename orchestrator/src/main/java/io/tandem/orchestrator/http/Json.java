@@ -52,6 +52,10 @@ public final class Json {
     ByteBuffer in = ByteBuffer.wrap(body);
     if (body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF)
       in.position(3);
+    String utf16 = utf16(body);
+    if (utf16 != null)
+      throw ApiError.invalid(null, "the request body is " + utf16 + ", not UTF-8; send the JSON encoded as UTF-8 (RFC 8259,"
+          + " section 8.1; Windows PowerShell 5's > and Out-File write UTF-16: save the file as UTF-8)");
     CharBuffer out = CharBuffer.allocate(body.length);
     CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
     CoderResult r = utf8.decode(in, out, true);
@@ -60,6 +64,23 @@ public final class Json {
       throw ApiError.invalid(null, String.format("the request body is not UTF-8: the byte 0x%02X at offset %d cannot stand"
           + " there in UTF-8 text; send the JSON encoded as UTF-8 (RFC 8259, section 8.1)", body[in.position()] & 0xff, in.position()));
     return out.flip().toString();
+  }
+
+  /**
+   * What UTF-16 {@code body} looks like, or null: it begins with UTF-16's byte order mark (FF FE,
+   * FE FF), or its first two bytes are one of JSON's ASCII characters and a zero byte, in either
+   * order (RFC 8259's predecessor, RFC 4627, section 3, told encodings apart the same way). Such a
+   * body decodes as UTF-8 only as far as its first FF, or to text with a NUL after each character.
+   */
+  private static String utf16(byte[] body) {
+    if (body.length < 2) return null;
+    int a = body[0] & 0xff;
+    int b = body[1] & 0xff;
+    if (a == 0xFF && b == 0xFE) return "UTF-16 (little-endian: it begins with the byte order mark FF FE)";
+    if (a == 0xFE && b == 0xFF) return "UTF-16 (big-endian: it begins with the byte order mark FE FF)";
+    if (a != 0 && a < 0x80 && b == 0) return "UTF-16 (little-endian, as its first bytes show: '" + (char) a + "' then a zero byte)";
+    if (a == 0 && b != 0 && b < 0x80) return "UTF-16 (big-endian, as its first bytes show: a zero byte then '" + (char) b + "')";
+    return null;
   }
 
   /** The body as a JSON object, or a 400 that says what is wrong with it (never the parser's stack). */
@@ -270,6 +291,8 @@ public final class Json {
       what = "a '" + atFault + "' where a member name was expected: a member is a name in double quotes, a ':' and a value"
           + " (" + example + ": \"x\")";
     } else if (original.contains("was expecting double-quote to start field name")) {
+      String name = nameAt(body, at);
+      if (name != null) example = "\"" + name + "\"";
       what = nameOf(atFault) != null
           ? String.format("a member name not in double quotes (it begins with U+%04X, %s): JSON's member names are strings in"
               + " plain double quotes (%s)", (int) atFault, nameOf(atFault), example) + (advice(atFault).contains("whitespace") ? advice(atFault) : "")
@@ -306,6 +329,11 @@ public final class Json {
           + ("string".equals(kind) ? "a string ends with '\"'" : "object".equals(kind) ? "a member is \"name\": value, and an"
               + " object ends with '}'" : "an array ends with ']'");
       at = body.length();
+      // The string's last character a curly quote: most likely the end of a string pasted from a word processor.
+      int last = lastVisibleIndex(body, body.length());
+      if ("string".equals(kind) && last > open && (body.charAt(last) == '\u201c' || body.charAt(last) == '\u201d'))
+        what += "; the string's last character, at " + place(body, last) + ", is a " + described(body.charAt(last))
+            + ", which does not end it: JSON's strings end with a plain double quote (\")";
     } else if (original.contains("Leading zeroes not allowed")) {
       while (at > 0 && (Character.isDigit(body.charAt(at - 1)) || body.charAt(at - 1) == '-')) at--; // the number's start
       what = "a number with a leading zero, which JSON numbers do not have (only 0 itself and 0.x begin with 0)";
@@ -343,7 +371,7 @@ public final class Json {
     // A curly quote where a string was meant to end (pasted from a word processor) lets the string run on, and the parser
     // stops later, at whatever that makes wrong (a line break, a ',' missing, the end): the curly quote is the fault.
     int[] ranOn = original.startsWith("Duplicate field") ? null : ranOnPastCurlyQuote(body, at);
-    if (ranOn != null && parsesFurtherWithPlainQuote(body, ranOn[0], loc)) {
+    if (ranOn != null && parsesFurtherWithPlainQuote(body, ranOn[0], ranOn[2], loc)) {
       what = String.format("a %s inside the string that begins at %s, which it does not end: JSON's strings end with a plain"
           + " double quote (\"), so the string ran on past it%s", described(body.charAt(ranOn[0])), place(body, ranOn[1]),
           at >= body.length() ? " to the end of the " + subject + " (unless the " + subject + " was cut short)" : "");
@@ -372,24 +400,43 @@ public final class Json {
   }
 
   /**
-   * Whether {@code body} with a plain quote in place of the curly one at {@code curly} parses, or
-   * fails later than at {@code failed}: then the curly quote was meant to end its string (a string
-   * that holds "\u201cno\u201d, then" is fine as it is, and the fault is elsewhere).
+   * The member name written at {@code at} without plain double quotes (after a curly or single
+   * quote, or bare), as far as letters, digits, '_', '-' and '.' go; null when none follows.
    */
-  private static boolean parsesFurtherWithPlainQuote(String body, int curly, com.fasterxml.jackson.core.JsonLocation failed) {
+  private static String nameAt(String body, int at) {
+    int start = at < body.length() && !Character.isLetterOrDigit(body.charAt(at)) && body.charAt(at) != '_' ? at + 1 : at;
+    int end = start;
+    while (end < body.length() && end - start < 64
+        && (Character.isLetterOrDigit(body.charAt(end)) || "_-.".indexOf(body.charAt(end)) >= 0)) end++;
+    return end > start ? body.substring(start, end) : null;
+  }
+
+  /**
+   * Whether {@code body} with a plain quote in place of the curly one at {@code curly} parses, or
+   * fails later than at {@code failed}, or no sooner than at {@code reached}, where the string that
+   * ran on past the curly quote ended (a missing ',' met there is met whichever quote ends the
+   * string): then the curly quote was meant to end its string. A string that holds "\u201cno\u201d,
+   * then" is fine as it is, and the fault is elsewhere: ended at the curly quote, it fails at
+   * {@code then}, before it.
+   */
+  private static boolean parsesFurtherWithPlainQuote(String body, int curly, int reached,
+      com.fasterxml.jackson.core.JsonLocation failed) {
     try {
       MAPPER.readTree(body.substring(0, curly) + '"' + body.substring(curly + 1));
       return true;
     } catch (JsonProcessingException e) {
-      return failed != null && e.getLocation() != null && e.getLocation().getCharOffset() > failed.getCharOffset();
+      if (e.getLocation() == null) return false;
+      long offset = e.getLocation().getCharOffset(); // just after the character the parser stopped at
+      return offset > reached || failed != null && offset > failed.getCharOffset();
     }
   }
 
   /**
    * Where a string ran on past a curly quote meant to end it: {@code {index of the curly quote, index
-   * of the string's opening quote}} when the fault at {@code at} lies inside a string, or just after
-   * one, that holds U+201C or U+201D followed, within it, by JSON's punctuation or a line break (what
-   * would have come after the string); null otherwise ({@code "\u201chi\u201d"} is a string like any).
+   * of the string's opening quote, index where it ends (its closing quote, or the fault's place in
+   * a string still open)}} when the fault at {@code at} lies inside a string, or just after one, that
+   * holds U+201C or U+201D followed, within it, by JSON's punctuation or a line break (what would
+   * have come after the string); null otherwise ({@code "\u201chi\u201d"} is a string like any).
    */
   private static int[] ranOnPastCurlyQuote(String body, int at) {
     int last = Math.min(at, body.length() - 1);
@@ -423,7 +470,7 @@ public final class Json {
     }
     int curly = Math.max(body.lastIndexOf('\u201c', end), body.lastIndexOf('\u201d', end));
     if (curly <= start) return null;
-    for (int i = curly + 1; i <= end; i++) if (",:}]\n\r".indexOf(body.charAt(i)) >= 0) return new int[] {curly, start};
+    for (int i = curly + 1; i <= end; i++) if (",:}]\n\r".indexOf(body.charAt(i)) >= 0) return new int[] {curly, start, end};
     return null;
   }
 

@@ -246,6 +246,8 @@ class IntegerFieldsTest {
           + " delay Akka's scheduler takes), got " + new java.math.BigDecimal(v).stripTrailingZeros().toPlainString(),
           e.message());
     }
+    assertTrue(refusal(() -> completion(",\"tandem\":{\"time_out\":1e308}")).message().endsWith("got 1E+308"),
+        "not 309 digits");
   }
 
   /**

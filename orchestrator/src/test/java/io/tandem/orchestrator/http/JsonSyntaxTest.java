@@ -19,6 +19,30 @@ class JsonSyntaxTest {
     return e.body().error().message();
   }
 
+  /** A body saved as UTF-16 (Windows PowerShell 5's {@code >}) is named as that, with or without its byte order mark. */
+  @Test
+  void aUtf16BodyIsNamedAsUtf16() {
+    String body = "{\"messages\":[]}";
+    String advice = ", not UTF-8; send the JSON encoded as UTF-8 (RFC 8259, section 8.1; Windows PowerShell 5's > and Out-File"
+        + " write UTF-16: save the file as UTF-8)";
+    assertEquals("the request body is UTF-16 (little-endian: it begins with the byte order mark FF FE)" + advice,
+        assertThrows(ApiError.class, () -> Json.text(withBom(body))).getMessage());
+    assertEquals("the request body is UTF-16 (little-endian, as its first bytes show: '{' then a zero byte)" + advice,
+        assertThrows(ApiError.class, () -> Json.text(body.getBytes(java.nio.charset.StandardCharsets.UTF_16LE))).getMessage());
+    assertEquals("the request body is UTF-16 (big-endian: it begins with the byte order mark FE FF)" + advice,
+        assertThrows(ApiError.class, () -> Json.text(body.getBytes(java.nio.charset.StandardCharsets.UTF_16))).getMessage());
+    assertEquals(body, Json.text(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+  }
+
+  private static byte[] withBom(String text) {
+    byte[] le = text.getBytes(java.nio.charset.StandardCharsets.UTF_16LE);
+    byte[] out = new byte[le.length + 2];
+    out[0] = (byte) 0xFF;
+    out[1] = (byte) 0xFE;
+    System.arraycopy(le, 0, out, 2, le.length);
+    return out;
+  }
+
   @Test
   void theMistakesPeopleMakeWritingJsonByHandAreNamedInJsonsTerms() {
     assertEquals("the request body is not valid JSON (line 1, column 16): a comment, which JSON does not have; remove it",
@@ -81,6 +105,7 @@ class JsonSyntaxTest {
         + " one JSON object); remove it", refusal("{\"model\":\"tandem\",\"prompt\":\"x\"} abc"));
     assertEquals("the request body is not valid JSON (line 1, column 2): a member name (from 'm') not in double quotes: JSON's"
         + " member names are strings (\"model\")", refusal("{model:\"tandem\"}"));
+    assertTrue(refusal("{\"messages\":[], max_tokens: 5}").endsWith("names are strings (\"max_tokens\")"), "the name written");
     assertEquals("the request body is not valid JSON (line 1, column 10): a ':' missing after the member name before it",
         refusal("{\"model\" \"tandem\"}"));
     assertEquals("the request body is not valid JSON (line 1, column 8): a ',' missing between two members of an object",
@@ -133,7 +158,7 @@ class JsonSyntaxTest {
         + " string, a number, an object, an array, true, false or null; JSON's strings take plain double quotes (\")",
         refusal("{\"user\": \u201chello\u201d}"));
     assertEquals(notJson + "(line 1, column 2): a member name not in double quotes (it begins with U+201C, a curly double quote):"
-        + " JSON's member names are strings in plain double quotes (\"model\")", refusal("{\u201cmax_tokens\u201d: 5}"));
+        + " JSON's member names are strings in plain double quotes (\"max_tokens\")", refusal("{\u201cmax_tokens\u201d: 5}"));
     assertTrue(refusal("{\"a\":\u00a01}").endsWith("a U+00A0 (a no-break space) where a value was expected; a JSON value is a"
         + " string, a number, an object, an array, true, false or null; JSON's whitespace is spaces, tabs and line breaks only"));
     assertEquals(notJson + "(line 1, column 7): a '@' where a value was expected; a JSON value is a string, a number, an object,"
@@ -145,6 +170,13 @@ class JsonSyntaxTest {
     // Wherever the parser then stops: a line break in the string, a ',' it finds missing after it.
     assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}]}\n"));
     assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}],\"max_tokens\":20}"));
+    assertEquals(notJson + "(line 1, column 47): the body ends inside the string that begins at line 1, column 39 (was it cut"
+        + " short?); a string ends with '\"'; the string's last character, at line 1, column 46, is a U+201D (a curly double quote),"
+        + " which does not end it: JSON's strings end with a plain double quote (\")",
+        refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Comput\u201d"));
+    // The ',' missing right where the run-on string ended is missing whichever quote ends the string: still the curly quote's.
+    assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}] \"max_tokens\":20}"));
+    assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}]\"max_tokens\":20}"));
     assertTrue(refusal("{\"messages\u201d:[{\"role\":\"user\"}]}").startsWith(notJson + "(line 1, column 11): a U+201D"));
     assertTrue(refusal("{\"a\":\"\u201chi\u201d\" 5}").contains("a second value"), "a string that holds curly quotes is a string");
     // Quotes that pair up inside a string are text: the fault elsewhere is named, not them.

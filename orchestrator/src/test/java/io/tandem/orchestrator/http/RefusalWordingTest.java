@@ -19,7 +19,11 @@ class RefusalWordingTest {
   private static final String CHAT = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
 
   private static OpenAi.Error chatRefusal(String fields) {
-    ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(CHAT + fields + "}"), true,
+    return bodyRefusal(CHAT + fields + "}");
+  }
+
+  private static OpenAi.Error bodyRefusal(String body) {
+    ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(body), true,
         new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
             SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
     assertEquals(400, e.status(), e.getMessage());
@@ -78,6 +82,11 @@ class RefusalWordingTest {
         + tail + "mode\": ...})", chatRefusal(",\"modes\":\"small\"").message());
     assertEquals("unrecognized request argument supplied to /v1/chat/completions: temprature (did you mean temperature?)",
         chatRefusal(",\"temprature\":0.5").message());
+    // A setting flattened into a top-level name.
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: tandem_mode (did you mean tandem.mode" + tail
+        + "mode\": ...})", chatRefusal(",\"tandem_mode\":\"small\"").message());
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: tandem.max_target_tokens (did you mean"
+        + " tandem.max_target_tokens" + tail + "max_target_tokens\": ...})", chatRefusal(",\"tandem.max_target_tokens\":20").message());
   }
 
   /** What clients carry over from Hugging Face, Anthropic's API or the OpenAI SDK's extra_body, pointed to its field here. */
@@ -111,8 +120,21 @@ class RefusalWordingTest {
         + " models answer alone, send \"tandem\": {\"mode\": \"small\"} and leave model out", modelRefusal(",\"model\":\"small\""));
     assertEquals("the model 'small' does not exist; this server serves tandem (see GET /v1/models); which of the pair's models"
         + " answers is tandem.mode, given here: leave model out", modelRefusal(",\"model\":\"small\",\"tandem\":{\"mode\":\"small\"}"));
-    assertEquals("the model 'speculative' does not exist; this server serves tandem (see GET /v1/models)",
-        modelRefusal(",\"model\":\"speculative\""), "speculative is no one model of the pair");
+    assertEquals("the model 'speculative' does not exist; this server serves tandem (see GET /v1/models); the pair writing"
+        + " together (speculative, the default mode) is served as tandem: send \"model\": \"tandem\" or leave model out",
+        modelRefusal(",\"model\":\"speculative\""));
+    assertEquals("the model 'Tandem' does not exist; this server serves tandem (see GET /v1/models); model names are matched"
+        + " exactly: send \"model\": \"tandem\"", modelRefusal(",\"model\":\"Tandem\""));
+    assertEquals("the model 'gpt-4o' does not exist; this server serves tandem (see GET /v1/models)",
+        modelRefusal(",\"model\":\"gpt-4o\""));
+  }
+
+  @Test
+  void aMessageWithoutARoleIsSaidToHaveNone() {
+    assertEquals("messages[0] has no role; give it one of system, developer (taken as system), user or assistant, as {\"role\":"
+        + " \"user\", \"content\": ...}", bodyRefusal("{\"messages\":[{\"content\":\"hi\"}]}").message());
+    assertEquals("messages[0].role must be a string: system, developer (taken as system), user or assistant; got an integer (1)",
+        bodyRefusal("{\"messages\":[{\"role\":1,\"content\":\"hi\"}]}").message());
   }
 
   @Test

@@ -113,7 +113,7 @@ public record SpeculativeConfig(
     // The session schedules it: beyond Akka's longest delay the timer fails and the session with it.
     if (timeOut > ConfigSection.LONGEST_DELAY.toSeconds()) {
       throw bad(ConfigKey.TIME_OUT, "must be a number of seconds, <= 0 for none and at most " + ConfigSection.LONGEST_DELAY_SAID
-          + ", got " + java.math.BigDecimal.valueOf(timeOut).stripTrailingZeros().toPlainString());
+          + ", got " + io.tandem.protocol.JsonInteger.show(com.fasterxml.jackson.databind.node.DoubleNode.valueOf(timeOut)));
     }
     triggerTokens = List.copyOf(triggerTokens);
     verifyKeywords = List.copyOf(verifyKeywords);
