@@ -273,16 +273,21 @@ public final class Json {
       what = m.group(1) != null
           ? String.format("a control character (U+%04X) inside a string, which JSON does not allow there; write it as %s", code, escape)
           : String.format("a control character (U+%04X) outside any string, which JSON does not allow; remove it", code);
+      // A line break that only ends the file (echo '...' > body.json) after a string left open: the body was cut short there.
+      int open = (code == '\n' || code == '\r') && m.group(1) != null && body.substring(at).isBlank() ? openAtEnd(body.substring(0, at)) : -1;
+      if (open >= 0 && body.charAt(open) == '"')
+        what = "the " + subject + " ends inside the string that begins at " + place(body, open) + " (was it cut short?); a string"
+            + " ends with '\"'";
     } else if ((m = MISMATCHED_CLOSER.matcher(withoutJacksonAdvice(original))).find()) {
       String open = m.group(3).toLowerCase(java.util.Locale.ROOT);
       what = "a '" + m.group(1) + "' where the " + open + " opened at line " + m.group(4) + ", column " + m.group(5)
           + " is still open (a '" + m.group(2) + "' is missing before it)";
     } else if ((m = CLOSES_ROOT.matcher(original)).find()) {
       what = lastVisibleIndex(body, at) < 0 ? "a '" + m.group(1) + "' with nothing open before it: the " + subject + " must be a JSON object,"
-          + " {" + example + ": ...}" : "a '" + m.group(1) + "' after the JSON object had ended; remove it";
+          + " {" + example + ": ...}" : "a '" + m.group(1) + "' after the JSON " + firstValue(body) + " had ended; remove it";
     } else if (original.startsWith("Trailing token") || word != null && original.startsWith("Unrecognized token")
         && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
-      what = "more JSON after the object had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
+      what = "more JSON after the " + firstValue(body) + " had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
           + " object); remove it";
     } else if (word != null && original.startsWith("Unrecognized token")) {
       what = "'" + Clipped.of(word) + "' is no JSON value (a string is written in double quotes; the words JSON has are"
@@ -344,7 +349,7 @@ public final class Json {
     } else if (atFault == '.' && original.contains("expected a valid value")) {
       what = "a number that starts with '.', which JSON numbers do not (write 0.5, not .5)";
     } else if (original.contains("expected a valid value") && at > 0 && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
-      what = "a " + described(atFault) + " after the JSON object had ended; remove it";
+      what = "a " + described(atFault) + " after the JSON " + firstValue(body) + " had ended; remove it";
     } else if (original.contains("expected a valid value")) {
       boolean none = atFault == 0 || atFault == '}' || atFault == ']' || atFault == ',';
       what = (before == ':' && none ? "a member with no value after its ':'; " : atFault == 0 ? "" : "a " + described(atFault)
@@ -495,6 +500,18 @@ public final class Json {
       }
     }
     return string >= 0 ? string : open.isEmpty() ? -1 : open.peek();
+  }
+
+  /**
+   * What the body's first value is, by its first visible character: {@code object}, or another of
+   * JSON's kinds when it begins with one ({@code "hi" x} ended a string, not an object).
+   */
+  private static String firstValue(String body) {
+    int i = 0;
+    while (i < body.length() && (Character.isWhitespace(body.charAt(i)) || body.charAt(i) == '\ufeff')) i++;
+    char c = i < body.length() ? body.charAt(i) : '{';
+    return c == '[' ? "array" : c == '"' ? "string" : c == '-' || Character.isDigit(c) ? "number"
+        : c == 't' || c == 'f' || c == 'n' ? "value" : "object";
   }
 
   /** Whether everything in {@code body} before index {@code at} is a whole JSON value: what follows it comes after the object. */

@@ -88,6 +88,12 @@ class JsonSyntaxTest {
   void whatComesAfterTheObjectAndControlCharactersOutsideStringsAreNamed() {
     assertEquals("the request body is not valid JSON (line 1, column 8): more JSON after the object had ended (a request body"
         + " is one JSON object); remove it", refusal("{\"a\":1}{\"b\":2}"));
+    // A body that begins with another value: what ended is named as what it was.
+    assertEquals("the request body is not valid JSON (line 1, column 9): more JSON after the string had ended (a request body"
+        + " is one JSON object); remove it", refusal("\"hello\" x"));
+    assertEquals("the request body is not valid JSON (line 1, column 9): a '}' after the JSON string had ended; remove it",
+        refusal("\"hello\" }"));
+    assertTrue(refusal("5 6").contains("after the number had ended"));
     assertEquals("the request body is not valid JSON (line 1, column 8): a control character (U+0000) outside any string, which"
         + " JSON does not allow; remove it", refusal("{\"a\":1}\u0000"));
     assertEquals("the request body is not valid JSON (line 1, column 2): a comment, which JSON does not have; remove it",
@@ -174,6 +180,11 @@ class JsonSyntaxTest {
         + " short?); a string ends with '\"'; the string's last character, at line 1, column 46, is a U+201D (a curly double quote),"
         + " which does not end it: JSON's strings end with a plain double quote (\")",
         refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Comput\u201d"));
+    // Cut short inside a string, the file's last line break after it: the same words as without.
+    String cut = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi";
+    assertEquals(refusal(cut), refusal(cut + "\n"));
+    assertEquals(refusal(cut), refusal(cut + "\r\n"));
+    assertTrue(refusal(cut + "\nthere\"}]}").contains("a control character (U+000A) inside a string"), "a line break with more after it");
     // The ',' missing right where the run-on string ended is missing whichever quote ends the string: still the curly quote's.
     assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}] \"max_tokens\":20}"));
     assertEquals(notJson + ranOn, refusal("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute\u201d}]\"max_tokens\":20}"));
