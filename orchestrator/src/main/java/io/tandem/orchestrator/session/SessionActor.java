@@ -673,16 +673,23 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // ---- timers and cancellation
 
   private Behavior<Command> onTimeOut() {
-    // What the step in flight streamed is the client's already (an always-kept step streams as it
-    // goes): the plan takes it as the step's output, so that the answer's counters and /metrics
-    // count the tokens its usage does.
+    acceptStreamed();
+    cancelInFlight();
+    plan.timeOut();
+    return finish();
+  }
+
+  /**
+   * What the step in flight streamed is the client's already (an always-kept step streams as it
+   * goes): the plan takes it as the step's output when the session ends before the step does (its
+   * {@code time_out}, a stop string), so that the answer's counters and /metrics count the tokens
+   * its usage does, and a takeover cut short is a takeover (its large-model span was one).
+   */
+  private void acceptStreamed() {
     if (inFlight >= 0 && current != null && current.alwaysKept()) {
       StepResult streamed = failover.streamedSoFar();
       if (!streamed.injected().isEmpty() || !streamed.generated().isEmpty()) plan.accept(streamed);
     }
-    cancelInFlight();
-    plan.timeOut();
-    return finish();
   }
 
   private Behavior<Command> onStepTimedOut(StepTimedOut t) {
@@ -724,6 +731,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onStop() {
+    acceptStreamed();
     cancelInFlight();
     return finish(FinishReason.stop);
   }

@@ -198,4 +198,40 @@ class SessionActorTest {
       assertEquals(Author.small, f.trace().spans().get(0).author());
     }
   }
+  /**
+   * A client's stop string in the tokens a takeover streams ends the session before the step does:
+   * the plan takes what was streamed as the step's output, so the takeover whose span the answer
+   * shows is counted (the answer said takeovers 0 beside a large-model takeover span).
+   */
+  @Test
+  void aStopMidTakeoverCountsTheTakeoverWhoseStreamedTokensItKeeps() throws Exception {
+    try (World w = new World()) {
+      // The first takeover writes positions 17..36; the large model holds before writing 20.
+      GatedModel large = new GatedModel("large", CASE.large(), 20);
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      w.worker(Role.large, "large", large);
+      TestProbe<SessionEvent> client = w.kit.createTestProbe();
+      TestProbe<Sessions.Started> started = w.kit.createTestProbe();
+      w.sessions.tell(new Sessions.Start(w.request(CASE.config(), true), client.getRef(), started.getRef()));
+      ActorRef<SessionActor.Command> session = started.receiveMessage().session();
+      // The session has taken in the three tokens streamed (17, 18, 19) once it has sent them on.
+      int[] largeTokens = {0};
+      client.fishForMessage(Duration.ofSeconds(30), "the takeover's first three tokens", e -> {
+        if (e instanceof SessionEvent.Delta d && d.author() == Author.large) largeTokens[0] += d.tokens().size();
+        return largeTokens[0] >= 3 ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+            : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore();
+      });
+      session.tell(SessionActor.Stop.INSTANCE);
+      SessionEvent.Finished f = (SessionEvent.Finished) client.fishForMessage(Duration.ofSeconds(30), "the end", e ->
+          e instanceof SessionEvent.Finished ? akka.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+              : akka.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore()).get(0);
+      large.open.countDown();
+      assertEquals(FinishReason.stop, f.trace().finishReason());
+      assertEquals(1, f.trace().counters().takeovers(), f.trace().counters().toString());
+      assertEquals(3, f.trace().counters().largeTokens());
+      io.tandem.protocol.Span last = f.trace().spans().get(f.trace().spans().size() - 1);
+      assertEquals(List.of(Author.large, io.tandem.protocol.SpanReason.takeover, 17, 20),
+          List.of(last.author(), last.reason(), last.start(), last.end()));
+    }
+  }
 }
