@@ -166,7 +166,45 @@ class StalledLargeNodeTest {
           "no large worker is available (waited 3 s)");
       // Mode large: no large worker counted the prompt within worker-wait.
       assertAfterWorkerWait(alone.get(60, TimeUnit.SECONDS), (aloneAt.get() - sent) / 1e9,
-          "no large worker is available (none is offered to sessions: retry once one has joined");
+          "no large worker is available (waited 3 s; none is offered to sessions: retry once one has joined");
+    }
+  }
+
+  /**
+   * A prompt counted by a worker whose node stalls after the count was sent (here the large node's
+   * replies are dropped: unreachable to the front node within a few seconds) is waited for past
+   * tandem.http.count-timeout, as a session waits for a stalled node, up to worker-wait: a stall of
+   * a few seconds fails no count (a fresh tester's SIGSTOP of the small node for 6 s failed the two
+   * requests whose counts it held, at the 5 s count-timeout, in words that blamed long prompts).
+   */
+  @Test
+  void aCountHeldByANodeThatStallsWaitsForItUpToWorkerWaitNotTheCountTimeout(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      TandemNode a = c.node(orchestrator("tandem.session.worker-wait = 9s\ntandem.http.count-timeout = 5s"), "orchestrator", "small");
+      // The large node's own test transport drops what it sends.
+      TandemNode b = c.node(ConfigFactory.parseString("akka.remote.artery.advanced.test-mode = on").withFallback(LARGE), "large");
+      ClusterFailoverTest.awaitWorkers(a);
+      TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
+          HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Pair p = new Pair(a, b, http, new ConcurrentLinkedQueue<>());
+      // The count goes out; nothing the large node sends comes back, its answers to heartbeats included.
+      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) b.system().classicSystem()).provider();
+      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
+          Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Blackhole$.MODULE$)))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      long sent = System.nanoTime();
+      HttpResponse<String> r = p.post(LARGE_ALONE).get(60, TimeUnit.SECONDS);
+      double seconds = (System.nanoTime() - sent) / 1e9;
+      assertEquals(503, r.statusCode(), r.body());
+      String message = JSON.readTree(r.body()).at("/error/message").asText();
+      assertTrue(message.contains("the large worker's node ") && message.contains(" is unreachable (stalled, or crashed and not"
+          + " yet downed) and did not count the prompt within 9 s (tandem.session.worker-wait); retry the request"), r.body());
+      assertTrue(seconds >= 9 && seconds < 9 + 10, "answered " + seconds + " s after it was sent, not at the 5 s count-timeout");
+      assertTrue(r.headers().firstValue("Retry-After").isPresent(), "Retry-After: " + r.headers().map());
+      // Reachable again, so that the nodes leave the cluster at the end without waiting on each other.
+      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
+          Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Unthrottled$.MODULE$)))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
   }
 

@@ -434,6 +434,7 @@ final class CompletionService {
       // running when its shutdown timeout passes (FinishReason.ABORT), not a failure of the request.
       String reason = ok ? gen.finishReason : gen.failed != null && !gen.failed.equals(cut) ? Metrics.ERROR : Metrics.ABORT;
       metrics.ended(permit.tenant(), reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
+      if (ok && gen.degraded) metrics.degraded();
       permit.addTokens((long) gen.promptTokens + gen.tokens());
       permit.close();
       log.finish(gen, gen.failed == null && !ok ? "cancelled" : reason, timing.sawFirst ? (timing.first - timing.start) / 1e6 : -1,

@@ -48,6 +48,7 @@ public final class Metrics {
   private final Map<List<String>, LongAdder> cancelled = new ConcurrentHashMap<>();
   private final LongAdder takeovers = new LongAdder();
   private final LongAdder takeoversSkipped = new LongAdder();
+  private final LongAdder degraded = new LongAdder();
   private final LongAdder recaps = new LongAdder();
   private final LongAdder lookaheads = new LongAdder();
   private final LongAdder triggers = new LongAdder();
@@ -120,6 +121,14 @@ public final class Metrics {
   }
 
   /**
+   * A request that ended with its answer, finished by the small model alone without a large worker
+   * ({@code tandem.session.on-large-loss = degrade}; its answer says {@code tandem.degraded: true}).
+   */
+  void degraded() {
+    degraded.increment();
+  }
+
+  /**
    * A request the server failed before its session started (no worker of the role to count its
    * prompt, none counting it in time): an {@code error}, as a session's failure is, so that an alert
    * on that series sees a role's outage whichever role it is.
@@ -177,6 +186,8 @@ public final class Metrics {
     counter(out, "tandem:triggers_total", "Reflection triggers seen.", triggers.sum());
     counter(out, "tandem:small_tokens_discarded_total", "Small-model tokens generated and not kept.", discardedSmall.sum());
     counter(out, "tandem:requests_cancelled_total", "Requests whose client went away before the end.", sum(cancelled));
+    counter(out, "tandem:requests_degraded_total", "Requests answered by the small model alone for want of a large worker"
+        + " (tandem.session.on-large-loss = degrade; the answer says tandem.degraded: true).", degraded.sum());
     // The same request, token and error counts per tenant (the key's name, never the key).
     perTenant(out, "tandem:tenant_prompt_tokens_total", "Prompt tokens processed, by tenant.", null, promptTokens);
     perTenant(out, "tandem:tenant_generation_tokens_total", "Output tokens by tenant and model.", "model", generationTokens);

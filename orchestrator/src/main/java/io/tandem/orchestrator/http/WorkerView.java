@@ -149,6 +149,11 @@ final class WorkerView {
    * ({@link NoWorkerLog}).
    */
   private ApiError noneListed(Role role, Role alone, int retryAfterSeconds) {
+    return noneListed(role, alone, retryAfterSeconds, null);
+  }
+
+  /** {@link #noneListed(Role, Role, int)} after the request {@code waited} for one (null: it did not), as its message says. */
+  private ApiError noneListed(Role role, Role alone, int retryAfterSeconds, Duration waited) {
     String outOfTouch = NodeStanding.outOfTouch(system);
     // Not the role's outage (NoWorkerLog), nor one another mode avoids: this node's own.
     if (outOfTouch != null) {
@@ -158,7 +163,7 @@ final class WorkerView {
       return ApiError.forFailure(FailureCode.NO_WORKER, message, retryAfterSeconds);
     }
     boolean canJoin = !neverOffered(role);
-    String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone);
+    String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone, waited);
     String line = "a request was refused before its session started: " + message;
     LOG.debug(line);
     NoWorkerLog.get(system).unserved(role, false, line);
@@ -320,7 +325,11 @@ final class WorkerView {
    * tandem.http.count-timeout}. Once {@code calledOff} completes (the client left), the returned
    * stage fails at once (a 503 that the routes log as the client's 499), so that the request and its
    * tenant's slot end then, and the workers asked are told to drop the count if they have not begun
-   * it ({@link WorkerProtocol.CancelCount}); a count begun runs to its end unread.
+   * it ({@link WorkerProtocol.CancelCount}); a count begun runs to its end unread. A count whose
+   * workers' nodes the failure detector finds unreachable at its deadline (stalled, or crashed and
+   * not yet downed) waits on for them as a session does, up to {@code tandem.session.worker-wait}
+   * since it was asked, and one reachable again moments before is given count-timeout to answer;
+   * one whose nodes were downed or left fails then, saying so.
    */
   CompletionStage<TokenCount> countTokens(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
       String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
@@ -340,7 +349,9 @@ final class WorkerView {
       return AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(sessions, reply -> new Sessions.FindWorkers(role, reply),
               workerWait, system.scheduler())
           .handle((offered, t) -> {
-            if (offered == null || offered.workers().isEmpty()) throw noneListed(role, alone, retryAfterSeconds);
+            // No answer within worker-wait: waited that long, as a session that waited says.
+            if (offered == null || offered.workers().isEmpty())
+              throw noneListed(role, alone, retryAfterSeconds, t != null ? workerWait : null);
             return offered.workers();
           })
           .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfterSeconds, calledOff));
@@ -373,13 +384,34 @@ final class WorkerView {
                 askers.put(worker, reply);
                 return new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis());
               },
-              countTimeout.multipliedBy(3).plus(BACKSTOP), system.scheduler())
+              max(countTimeout.multipliedBy(3), workerWait).plus(BACKSTOP), system.scheduler())
           .whenComplete((count, t) -> {
             if (count != null) first.complete(count);
             else if (unanswered.decrementAndGet() == 0) first.completeExceptionally(timedOut.get());
           });
     }
-    timeOutAfterRunning(first, countTimeout, timedOut);
+    long asked = System.nanoTime();
+    long[] stalledLastSeen = {0};
+    timeOutAfterRunning(first, countTimeout, () -> {
+      long now = System.nanoTime();
+      Standing standing = standing(ws);
+      if (standing == Standing.STALLED) {
+        // As a session waits for a stalled node: it may only have paused (a GC pause, SIGSTOP), and answers once it runs.
+        if (stalledLastSeen[0] == 0)
+          LOG.debug("the {} worker's node is unreachable: a count of a prompt waits for it, up to tandem.session.worker-wait", role);
+        stalledLastSeen[0] = now;
+        if (now - asked < workerWait.toNanos()) return null;
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker's node " + nodesOf(ws) + " is unreachable"
+            + " (stalled, or crashed and not yet downed) and did not count the prompt within " + Seconds.of(workerWait)
+            + " s (tandem.session.worker-wait); retry the request", retryAfterSeconds);
+      }
+      if (standing == Standing.GONE)
+        return ApiError.forFailure(FailureCode.NO_WORKER, "the " + role + " worker's node " + nodesOf(ws) + " was downed or left"
+            + " the cluster before it counted the prompt; retry the request (once a " + role + " node has joined)", retryAfterSeconds);
+      // Reachable again moments ago: its answer is on its way.
+      if (stalledLastSeen[0] != 0 && now - stalledLastSeen[0] < countTimeout.toNanos()) return null;
+      return timedOut.get();
+    });
     // Every count has been sent: a call-off told from now on reaches each worker after it.
     calledOff.thenRun(() -> {
       if (!first.isDone()) askers.forEach((worker, asker) -> worker.tell(new WorkerProtocol.CancelCount(asker)));
@@ -387,14 +419,59 @@ final class WorkerView {
     return first;
   }
 
-  /** How much longer than tandem.http.count-timeout (times three) an ask for a count may wait, paused or not. */
+  /** Where the nodes of the workers asked for a count stand, as this node's cluster sees them now. */
+  private enum Standing {
+    /** One of them at least is on this node, outside a cluster, or on a member up and reachable. */
+    REACHABLE,
+    /** None reachable, one at least on a member the failure detector finds unreachable and not downed. */
+    STALLED,
+    /** Every one on a member downed, or no longer a member. */
+    GONE
+  }
+
+  private Standing standing(Set<ActorRef<WorkerProtocol.Command>> ws) {
+    if (!supply.clustered()) return Standing.REACHABLE;
+    var state = Cluster.get(system).state();
+    Set<Address> unreachable = new HashSet<>();
+    for (Member m : state.getUnreachable()) unreachable.add(m.address());
+    Map<Address, MemberStatus> status = new HashMap<>();
+    for (Member m : state.getMembers()) status.put(m.address(), m.status());
+    Standing standing = Standing.GONE;
+    for (ActorRef<WorkerProtocol.Command> w : ws) {
+      Address a = w.path().address();
+      if (a.hasLocalScope()) return Standing.REACHABLE;
+      MemberStatus s = status.get(a);
+      if (s == null || s.equals(MemberStatus.down()) || s.equals(MemberStatus.removed())) continue;
+      if (!unreachable.contains(a)) return Standing.REACHABLE;
+      standing = Standing.STALLED;
+    }
+    return standing;
+  }
+
+  /** The {@code host:port} of the nodes of {@code ws}, as a message names them. */
+  private static String nodesOf(Set<ActorRef<WorkerProtocol.Command>> ws) {
+    return String.join(", ", ws.stream().map(w -> w.path().address().hostPort()).sorted().distinct().toList());
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
+  }
+
+  /**
+   * How much longer than tandem.http.count-timeout (times three), or tandem.session.worker-wait for a
+   * stalled node, an ask for a count may wait, paused or not.
+   */
   private static final Duration BACKSTOP = Duration.ofSeconds(30);
+
+  /** How often a count past its deadline looks again at a stalled worker's node (see {@link #timeOutAfterRunning}). */
+  private static final Duration RECHECK = Duration.ofMillis(250);
 
   /**
    * Fails {@code answer} with {@code error}'s error once this process has run {@code limit} since now
    * without its being answered; a pause of the process (a GC pause, SIGSTOP: see {@link
    * PauseClock}) does not count, so that an answer that came during it, read once the process runs
-   * again, is taken rather than beaten by the deadline firing beside it.
+   * again, is taken rather than beaten by the deadline firing beside it. An {@code error} of null
+   * is "not yet": asked again every {@link #RECHECK} (a worker's node that stalled may answer still).
    */
   private void timeOutAfterRunning(CompletableFuture<?> answer, Duration limit, java.util.function.Supplier<ApiError> error) {
     long start = System.nanoTime();
@@ -405,8 +482,13 @@ final class WorkerView {
         if (answer.isDone()) return;
         long ran = System.nanoTime() - start - (pauses.pausedNanos() - pausedAtStart);
         long left = limit.toNanos() - ran;
-        if (left > 0) system.scheduler().scheduleOnce(Duration.ofNanos(left), this, system.executionContext());
-        else answer.completeExceptionally(error.get());
+        if (left > 0) {
+          system.scheduler().scheduleOnce(Duration.ofNanos(left), this, system.executionContext());
+          return;
+        }
+        ApiError e = error.get();
+        if (e != null) answer.completeExceptionally(e);
+        else system.scheduler().scheduleOnce(RECHECK, this, system.executionContext());
       }
     };
     system.scheduler().scheduleOnce(limit, check, system.executionContext());

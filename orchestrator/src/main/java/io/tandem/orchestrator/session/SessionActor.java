@@ -248,9 +248,15 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    * how to ask for it. The HTTP layer says the same when no worker of a role can count a prompt.
    */
   public static String noWorkerMessage(Role role, boolean canJoin, Role alone) {
-    String why = canJoin ? "none is offered to sessions: retry once one has joined"
+    return noWorkerMessage(role, canJoin, alone, null);
+  }
+
+  /** {@link #noWorkerMessage(Role, boolean, Role)} for a request that {@code waited} for one first (null: it did not). */
+  public static String noWorkerMessage(Role role, boolean canJoin, Role alone, Duration waited) {
+    String why = (waited == null ? "" : "waited " + Seconds.of(waited) + " s; ")
+        + (canJoin ? "none is offered to sessions: retry once one has joined"
         : "this node runs no " + role + " worker and is not in a cluster, so none can join it: start it with the "
-            + role + " role too, as --roles orchestrator,small,large does";
+            + role + " role too, as --roles orchestrator,small,large does");
     String instead = alone == null ? ""
         : ", or send \"tandem\": {\"mode\": \"" + alone + "\"} to use the " + alone + " model alone";
     return "no " + role + " worker is available (" + why + instead + ")";
@@ -632,7 +638,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
     if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
     return failWithout(role, FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
-        + " worker is available to go on");
+        + " worker is available to go on: retry the request once one is back" + (role == Role.large
+            ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone; a server with"
+                + " tandem.session.on-large-loss = degrade finishes such a session with it)" : ""));
   }
 
   /**

@@ -172,6 +172,7 @@ class NoLargeWorkerTest {
 
   @Test
   void withDegradeASpeculativeRequestGoesOnWithTheSmallModelAloneAtOnceAndSaysSo() throws Exception {
+    double degradedBefore = degrading.metric("tandem:requests_degraded_total");
     long start = System.nanoTime();
     HttpResponse<String> r = degrading.post(CHAT, SPECULATIVE + "}", null);
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -182,6 +183,7 @@ class NoLargeWorkerTest {
     assertEquals(0, tandem.at("/counters/tokens/large").asInt(), r.body());
     assertTrue(tandem.at("/counters/tokens/small").asInt() > 0, r.body());
     assertTrue(seconds < AT_ONCE_SECONDS, "small-only at once, not after worker-wait: " + seconds + " s");
+    TestServer.eventually("the answer counted as degraded", () -> degrading.metric("tandem:requests_degraded_total") == degradedBefore + 1);
   }
 
   /**

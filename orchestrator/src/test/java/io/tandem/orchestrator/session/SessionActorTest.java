@@ -94,6 +94,8 @@ class SessionActorTest {
       SessionEvent e = end.get(30, TimeUnit.SECONDS);
       SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, e);
       assertTrue(failed.message().contains("no large worker is available"), failed.message());
+      assertTrue(failed.message().contains("retry the request once one is back (or send \"tandem\": {\"mode\": \"small\"}"),
+          "what a client can do: " + failed.message());
       assertTrue(failed.retryable());
     }
   }
