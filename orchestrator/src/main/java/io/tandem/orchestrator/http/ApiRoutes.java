@@ -538,10 +538,27 @@ final class ApiRoutes extends AllDirectives {
       }
       boolean degraded = settings.defaultMode() == io.tandem.orchestrator.session.Mode.speculative && listed.get(Role.large).isEmpty();
       body.put("workers", roles);
-      body.put("status", !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElse("waiting for workers"))
+      body.put("status", !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElseGet(() -> waitingFor(listed)))
           : !degraded ? "ready" : workers.neverOffered(Role.large) ? DEGRADED_FOR_GOOD : DEGRADED);
       return json(ok ? 200 : 503, body);
     });
+  }
+
+  /**
+   * "waiting for workers: " and, for each role needed without a worker offered, why, as this node
+   * sees it: its own worker still starting (outside a cluster), a member of the role that offers
+   * none now (joining, loading its model, unreachable), or no member of the role at all.
+   */
+  private String waitingFor(Map<Role, ? extends java.util.Collection<?>> listed) {
+    List<String> why = new ArrayList<>();
+    for (Role r : Role.values()) {
+      if (!needed(r) || !listed.get(r).isEmpty()) continue;
+      why.add("no " + r + " worker is offered " + (!workers.inCluster() ? "(this node's " + r + " worker is still starting)"
+          : workers.memberComing(r) ? "(a " + r + " node is in the cluster but offers none now: joining, loading its model,"
+              + " or unreachable: stalled, or crashed and not yet downed)"
+          : "(no " + r + " node is in the cluster: start one, or restart the one that left)"));
+    }
+    return "waiting for workers" + (why.isEmpty() ? "" : ": " + String.join("; ", why));
   }
 
   /**

@@ -102,6 +102,11 @@ final class WorkerView {
     return !supply.canCome(role);
   }
 
+  /** Whether this node is in a cluster (workers may join from other nodes), not a node on its own. */
+  boolean inCluster() {
+    return supply.clustered();
+  }
+
   /** Whether a cluster member of {@code role} is on its way, unreachable ones included: {@link RoleSupply#memberComing}. */
   boolean memberComing(Role role) {
     return supply.memberComing(system, role);

@@ -166,7 +166,8 @@ class NoLargeWorkerTest {
       }
       HttpResponse<String> ready = starting.get("/health/ready");
       assertEquals(503, ready.statusCode(), ready.body());
-      assertEquals("waiting for workers", JSON.readTree(ready.body()).path("status").asText(), ready.body());
+      assertEquals("waiting for workers: no large worker is offered (this node's large worker is still starting)",
+          JSON.readTree(ready.body()).path("status").asText(), ready.body());
     }
   }
 
