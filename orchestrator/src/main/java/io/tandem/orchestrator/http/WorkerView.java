@@ -453,9 +453,10 @@ final class WorkerView {
     return standing;
   }
 
-  /** The {@code host:port} of the nodes of {@code ws}, as a message names them. */
+  /** The {@code host:port} of the nodes of {@code ws}, as a message names them (as /metrics labels them). */
   private static String nodesOf(Set<ActorRef<WorkerProtocol.Command>> ws) {
-    return String.join(", ", ws.stream().map(w -> w.path().address().hostPort()).sorted().distinct().toList());
+    return String.join(", ", ws.stream().map(w -> w.path().address())
+        .map(a -> a.getHost().isPresent() ? a.getHost().get() + ":" + a.getPort().get() : "local").sorted().distinct().toList());
   }
 
   private static Duration max(Duration a, Duration b) {
