@@ -636,11 +636,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     String leaving = selfLeaving();
     // Its workers are lost because this node is: neither another worker nor the small model alone can go on.
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
-    if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
+    if (degrades(role)) return degrade();
     return failWithout(role, FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on: retry the request once one is back" + (role == Role.large
-            ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone; a server with"
-                + " tandem.session.on-large-loss = degrade finishes such a session with it)" : ""));
+            ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone" + (request.mode() == Mode.speculative
+                ? "; a server with tandem.session.on-large-loss = degrade finishes such a session with it)" : ")") : ""));
   }
 
   /**
@@ -723,8 +723,18 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> noWorker(Role role, FailureCode code, String message) {
     String leaving = selfLeaving();
     if (leaving != null) return failLeaving(leaving, "found no " + role + " worker");
-    if (role == Role.large && settings.degradeWithoutLarge()) return degrade();
+    if (degrades(role)) return degrade();
     return failWithout(role, code, message);
+  }
+
+  /**
+   * Whether the session finishes with the small model alone for want of a worker of {@code role}:
+   * a speculative one without a large worker, where {@code tandem.session.on-large-loss = degrade};
+   * never a request of {@code mode: large}, which asked for the large model alone (and which, new,
+   * gets the 503 in the same state).
+   */
+  private boolean degrades(Role role) {
+    return role == Role.large && request.mode() == Mode.speculative && settings.degradeWithoutLarge();
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */

@@ -100,6 +100,32 @@ class SessionActorTest {
     }
   }
 
+  /**
+   * {@code on-large-loss = degrade} finishes a speculative session with the small model alone; a
+   * request of mode large asked for the large model alone, and fails (retryably) as it would without
+   * degrade, as a new one of mode large gets the 503 then (a fresh tester's mode-large answers were
+   * finished by the small model, marked degraded).
+   */
+  @Test
+  void withDegradeASessionOfModeLargeThatLosesItsWorkerFailsRatherThanFinishWithTheSmallModel() throws Exception {
+    try (World w = new World(com.typesafe.config.ConfigFactory.empty(),
+        new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), true, 4))) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      GatedModel gated = new GatedModel("large", CASE.large(), 5);
+      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", gated);
+      CompletableFuture<SessionEvent> end = w.run(new SessionRequest("alone", "t", io.tandem.protocol.Prompt.chat(List.of(
+          new io.tandem.protocol.ChatMessage("user", "Compute."))), io.tandem.protocol.SamplingParams.GREEDY, 100_000,
+          CASE.config(), Mode.large, false), null);
+      assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the large model reached the gate");
+      stopWithoutWaiting(w, large);
+      gated.open.countDown();
+      SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, end.get(30, TimeUnit.SECONDS));
+      assertTrue(failed.retryable(), failed.message());
+      assertTrue(failed.message().contains("no large worker is available"), failed.message());
+      assertTrue(!failed.message().contains("on-large-loss"), "degrade does not finish it: " + failed.message());
+    }
+  }
+
   @Test
   void aSessionMovesToAnotherLargeWorkerWhenItsWorkerStopsAndKeepsItsOutput() throws Exception {
     try (World w = new World()) {
