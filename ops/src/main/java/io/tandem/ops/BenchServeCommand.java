@@ -103,12 +103,17 @@ public final class BenchServeCommand implements Callable<Integer> {
     io.tandem.protocol.text.Utf8Files.eachLine("--prompts", prompts, (lineNo, line) -> {
       if (line.isBlank()) return true;
       com.fasterxml.jackson.databind.JsonNode problem;
+      com.fasterxml.jackson.databind.JsonNode object;
       try {
-        problem = reader.readTree(line).get("problem");
+        object = reader.readTree(line);
+        problem = object.get("problem");
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": not JSON"
             + io.tandem.orchestrator.http.Json.syntaxFault(e, line, true) + "; give one JSON object with a \"problem\" field per line");
       }
+      if (!object.isObject())
+        throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": " + io.tandem.ops.eval.Problem.kindOf(object)
+            + ", not an object; JSON Lines hold one object {\"problem\": ...} per line");
       if (problem == null)
         throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": no \"problem\" field");
       if (!problem.isTextual() || problem.asText().isBlank())

@@ -51,7 +51,7 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--port", description = "HTTP port. Default: tandem.http.port (8080); 0 picks a free one.")
   Integer port;
 
-  @Option(names = "--api-keys", description = "A HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}.")
+  @Option(names = "--api-keys", description = "A JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}.")
   Path apiKeys;
 
   /** The tenant of each key given by {@code --api-key} or {@value #API_KEY_ENV}. */
@@ -132,13 +132,16 @@ public final class ServeCommand implements Callable<Integer> {
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {
-      String expected = "give a HOCON/JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
+      String expected = "give a JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
       ModelOptions.requireInputFile("--api-keys", apiKeys, expected);
       List<TenantSpec> all = new ArrayList<>(http.tenants());
       try {
         all.addAll(TenantSpec.fromFile(apiKeys));
       } catch (com.typesafe.config.ConfigException.Parse e) {
         throw ModelOptions.notHocon("--api-keys " + apiKeys, e, expected);
+      } catch (TenantSpec.NotJson e) {
+        // The file's text, not an entry, is at fault: exit 1, as a --config file that is not YAML.
+        throw new IllegalArgumentException("--api-keys " + e.getMessage(), e);
       } catch (IllegalArgumentException e) {
         // The file's bytes (not UTF-8, unreadable) exit 1, as every other file's do.
         if (e instanceof io.tandem.protocol.text.Utf8Files.TooLarge)

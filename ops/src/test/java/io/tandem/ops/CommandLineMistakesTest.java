@@ -311,7 +311,7 @@ class CommandLineMistakesTest {
         run("generate", "--prompt", "x", "--config", "/no/1b_32b.yml").err());
     Result keys = run("serve", "--api-keys", "/no/keys.conf", "--port", "0");
     assertEquals(1, keys.exit());
-    assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a HOCON/JSON file"),
+    assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a JSON file"),
         keys.err());
     // A device or a pipe is read as a file (it said "no such file"): /dev/null holds no keys.
     Result device = run("serve", "--api-keys", "/dev/null", "--port", "0");
@@ -491,6 +491,14 @@ class CommandLineMistakesTest {
         assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
     Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": 1.50, \"unique_id\": 7}\n");
     assertEquals(List.of(new io.tandem.ops.eval.Problem("7", "1+1", "1.50")), io.tandem.ops.eval.Problem.readJsonl(data));
+    // A problem given twice would be run and scored twice; a JSON file's list on one line is no JSON Lines.
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": 2, \"unique_id\": \"a\"}\n{\"problem\": \"1+1\", \"answer\": 2, \"unique_id\": \"a\"}\n");
+    assertEquals(data + " line 2: unique_id a is line 1's too; give each problem once, under an id of its own",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
+    Files.writeString(data, "[{\"problem\": \"1+1\", \"answer\": 2}]\n");
+    assertEquals(data + " line 1: an array (a whole JSON file's list on one line? write each of its objects on a line of its own),"
+        + " not an object; JSON Lines hold one object {\"problem\": ..., \"answer\": ...} per line (MATH500 JSONL)",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
   }
 
   @Test
@@ -821,11 +829,17 @@ class CommandLineMistakesTest {
         .startsWith("tandem generate: --config " + tmp + ": is a folder, not a file; "), "--config FOLDER");
     assertTrue(run("serve", "--api-keys", tmp.toString(), "--port", "0").err()
         .startsWith("tandem serve: --api-keys " + tmp + ": is a folder, not a file; "), "--api-keys FOLDER");
-    Path keys = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [\n  {key: a, tenant: t}}\n]\n");
+    Path keys = Files.writeString(tmp.resolve("keys.json"), "{\"api-keys\": [\n  {\"key\": \"a\", \"tenant\": \"t\"}}\n]}\n");
     Result garbled = run("serve", "--api-keys", keys.toString(), "--port", "0");
     assertEquals(1, garbled.exit());
-    assertTrue(garbled.err().startsWith("tandem serve: --api-keys " + keys + " line 2: not HOCON/JSON (")
-        && !garbled.err().contains("String:") && !garbled.err().contains("\n"), garbled.err());
+    assertEquals("tandem serve: --api-keys " + keys + ": not JSON (line 2, column 30): a '}' where the array opened at line 1,"
+        + " column 14 is still open (a ']' is missing before it); a keys file is JSON, {\"api-keys\": [{\"key\": ..., \"tenant\":"
+        + " ...}, ...]}", garbled.err());
+    // HOCON, which a keys file was read as once, merges a member given twice, keeping the last: no keys file.
+    Path hocon = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [{key = \"sk-aaaaaaaaaaaaaaaa\", tenant = a, tenant = b}]\n");
+    Result merged = run("serve", "--api-keys", hocon.toString(), "--port", "0");
+    assertEquals(1, merged.exit());
+    assertTrue(merged.err().startsWith("tandem serve: --api-keys " + hocon + ": not JSON (line 1, column 1): "), merged.err());
     Result port = run("serve", "--port", "99999");
     assertEquals(2, port.exit());
     assertEquals("tandem serve: --port 99999: out of range, use 1-65535 (0 picks a free one)", port.err());
@@ -856,7 +870,7 @@ class CommandLineMistakesTest {
   /** An API key entry that cannot be used is the same mistake whether a keys file or a -D option gives it: exit status 2. */
   @Test
   void anApiKeyEntryThatCannotBeUsedExits2FromAKeysFileAsFromAnOption(@TempDir Path tmp) throws Exception {
-    Path keys = Files.writeString(tmp.resolve("keys.conf"), "api-keys = [{key: sk-aaaaaaa, tenant: a, max-concurrent: 0.5}]\n");
+    Path keys = Files.writeString(tmp.resolve("keys.json"), "{\"api-keys\": [{\"key\": \"sk-aaaaaaa\", \"tenant\": \"a\", \"max-concurrent\": 0.5}]}\n");
     Result file = run("serve", "--api-keys", keys.toString(), "--port", "0");
     assertEquals(2, file.exit(), file.err());
     assertEquals("tandem serve: --api-keys " + keys + ": api-keys[0].max-concurrent must be a whole number (0: unlimited), got 0.5",

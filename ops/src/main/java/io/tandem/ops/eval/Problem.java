@@ -32,11 +32,12 @@ public record Problem(String id, String problem, String answer) {
    * @throws IllegalArgumentException naming the file and line: a line that is not JSON or lacks
    *     {@code problem} or {@code answer}; a {@code problem} that is not a non-empty string; an
    *     {@code answer} or {@code unique_id} that is neither a string nor a number (a list or an
-   *     object would be scored as an empty string); a file that holds none, or more than {@link
+   *     object would be scored as an empty string); a {@code unique_id} given twice; a file that holds none, or more than {@link
    *     io.tandem.protocol.text.Utf8Files#MAX_BYTES} before the limit is reached
    */
   public static List<Problem> readJsonl(Path file, int limit) throws IOException {
     List<Problem> out = new ArrayList<>();
+    java.util.Map<String, Integer> lineOf = new java.util.HashMap<>();
     io.tandem.protocol.text.Utf8Files.eachLine("--data", file, (lineNo, line) -> {
       if (line.isBlank()) return true;
       JsonNode n;
@@ -46,7 +47,10 @@ public record Problem(String id, String problem, String answer) {
         throw new IllegalArgumentException(file + " line " + lineNo + ": not JSON" + io.tandem.orchestrator.http.Json.syntaxFault(e,
             line, true) + "; each line is one object {\"problem\": ..., \"answer\": ...} (MATH500 JSONL)");
       }
-      if (!n.isObject() || !n.hasNonNull("problem") || !n.hasNonNull("answer"))
+      if (!n.isObject())
+        throw new IllegalArgumentException(file + " line " + lineNo + ": " + kindOf(n) + ", not an object; JSON Lines hold one"
+            + " object {\"problem\": ..., \"answer\": ...} per line (MATH500 JSONL)");
+      if (!n.hasNonNull("problem") || !n.hasNonNull("answer"))
         throw new IllegalArgumentException(file + " line " + lineNo + ": needs \"problem\" and \"answer\" (MATH500 JSONL)");
       JsonNode problem = n.get("problem");
       if (!problem.isTextual() || problem.asText().isBlank())
@@ -54,11 +58,22 @@ public record Problem(String id, String problem, String answer) {
             + "; give the question as a non-empty string (MATH500 JSONL)");
       String answer = scalar(n, "answer", file, lineNo);
       String id = n.hasNonNull("unique_id") ? scalar(n, "unique_id", file, lineNo) : "line-" + lineNo;
+      // A problem given twice would be run and scored twice, its answers under one id.
+      Integer first = lineOf.putIfAbsent(id, lineNo);
+      if (first != null)
+        throw new IllegalArgumentException(file + " line " + lineNo + ": unique_id " + io.tandem.protocol.text.Clipped.of(id)
+            + " is line " + first + "'s too; give each problem once, under an id of its own");
       out.add(new Problem(id, problem.asText(), answer));
       return out.size() < limit;
     });
     if (out.isEmpty()) throw new IllegalArgumentException(file + " holds no problems");
     return out;
+  }
+
+  /** What a line that is no object holds: {@code an array (a JSON file's list of problems on one line?)}, {@code a string}. */
+  public static String kindOf(JsonNode n) {
+    return n.isArray() ? "an array (a whole JSON file's list on one line? write each of its objects on a line of its own)"
+        : n.isTextual() ? "a string" : n.isNumber() ? "a number" : n.isBoolean() ? "true or false" : "null";
   }
 
   /** {@code field} of line {@code lineNo} as text: a string, or a number as written. */

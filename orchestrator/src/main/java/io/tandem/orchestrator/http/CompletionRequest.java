@@ -325,6 +325,9 @@ public record CompletionRequest(
     // A setting flattened into its name ("tandem_mode", "tandem.mode": a client that builds the body from a flat map).
     String inName = f.length() > "tandem".length() && f.regionMatches(true, 0, "tandem", 0, "tandem".length())
         ? KeySuggestions.nearest(f.substring("tandem".length()).replaceFirst("^[._-]", ""), settings) : null;
+    // "tandem.max_target_tokens" as one name: the suggestion would read as what was sent.
+    if (inName != null && f.equals("tandem." + inName))
+      return " (" + f + " is written nested: Tandem's own settings go in the tandem object, \"tandem\": {\"" + inName + "\": ...})";
     String setting = inName != null ? inName : KeySuggestions.nearest(f, settings);
     String field = settings.stream().anyMatch(f::equalsIgnoreCase) ? null : KeySuggestions.nearest(f, fields);
     String tandem = setting == null ? null : "tandem." + setting + "? Tandem's own settings go in the tandem object: \"tandem\": {\""

@@ -87,6 +87,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     if (entries == null)
       throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + ConfigSection.shown(list));
     List<TenantSpec> out = new ArrayList<>();
+    List<Long> entryNumbers = new ArrayList<>();
     Set<String> keys = new HashSet<>();
     for (Map.Entry<Long, ConfigValue> numberedEntry : entries.entrySet()) {
       ConfigValue entry = numberedEntry.getValue();
@@ -105,9 +106,29 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
           (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where, typed),
           limit(c, "tokens-per-minute", Long.MAX_VALUE, where, typed));
       if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
+      for (int i = 0; i < out.size(); i++) {
+        TenantSpec other = out.get(i);
+        if (!other.tenant().equals(t.tenant())) continue;
+        String differs = differing("max-concurrent", other.maxConcurrent(), t.maxConcurrent());
+        if (differs == null) differs = differing("tokens-per-minute", other.tokensPerMinute(), t.tokensPerMinute());
+        if (differs != null)
+          throw new IllegalArgumentException(where + ": tenant " + io.tandem.protocol.text.Clipped.of(t.tenant()) + " has " + differs
+              + " in " + source.substring(source.lastIndexOf(": ") < 0 ? 0 : source.lastIndexOf(": ") + 2) + "["
+              + entryNumbers.get(i) + "]; its keys share one limit: give the same in both, or give it in one entry only");
+      }
       out.add(t);
+      entryNumbers.add(numberedEntry.getKey());
     }
     return out;
+  }
+
+  /**
+   * How two entries of one tenant disagree on a limit, {@code max-concurrent 16 here and 2}, or null
+   * when they do not: a limit left out (0) leaves it to the other entry, as {@link Tenants} merges
+   * them (the strictest given wins).
+   */
+  private static String differing(String field, long before, long here) {
+    return before == 0 || here == 0 || before == here ? null : field + " " + here + " here and " + before;
   }
 
   /**
@@ -136,12 +157,17 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
   }
 
   /**
-   * A keys file: HOCON or JSON, either {@code {api-keys = [...]}} or the list itself.
+   * A keys file: JSON, either {@code {"api-keys": [...]}} or the list itself. JSON only, read as
+   * request bodies are: HOCON, which a keys file was read as before, takes a member given twice as
+   * its last value, so {@code "tenant": "a", "tenant": "b"} billed tenant b and a second {@code
+   * "api-keys"} list dropped every key of the first (clients holding them answered 401), without a
+   * word; the configuration's own {@code tandem.http.api-keys} stays HOCON, as all of it is.
    *
+   * @throws NotJson naming the file, the line and column and the fault in JSON's terms, a member
+   *     given twice included
    * @throws IllegalArgumentException naming the file, and the entry and field that is wrong (see
    *     {@link #fromList}), when the file is missing or unreadable, its keys not of their shape, it
    *     has a key beside {@code api-keys}, or it lists no keys (who gives a keys file means to require keys)
-   * @throws ConfigException.Parse when the file is not HOCON or JSON; its origin names the file
    */
   public static List<TenantSpec> fromFile(Path file) {
     if (!Files.exists(file)) throw new IllegalArgumentException("API keys file " + file + " does not exist");
@@ -151,23 +177,37 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("cannot read API keys file " + file + ": " + e.getMessage(), e);
     }
-    refuseRepeatedMember(file, written);
+    String expected = "expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}";
+    com.fasterxml.jackson.databind.JsonNode tree;
+    try {
+      tree = Json.MAPPER.readTree(written);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new NotJson(file + ": not JSON" + Json.syntaxFault(e, written, false) + "; a keys file is JSON, "
+          + expected.substring("expected ".length()));
+    } catch (StackOverflowError e) {
+      throw new IllegalArgumentException(file + ": nested too deeply to read; " + expected);
+    }
+    if (tree == null || tree.isMissingNode()) throw new IllegalArgumentException(file + ": " + expected);
+    if (!tree.isObject() && !tree.isArray())
+      throw new IllegalArgumentException(file + ": " + expected + "; found " + Json.kind(tree));
     String text = written.strip();
     boolean bare = text.startsWith("[");
+    // Valid JSON is valid HOCON, with one meaning (no member twice): read as such, the entries are checked as
+    // tandem.http.api-keys' are (HOCON, where JSON's syntax would refuse a number beyond a long the check names).
     Config c;
     try {
-      c = ConfigFactory.parseString(bare ? "api-keys = " + text : text,
+      c = ConfigFactory.parseString(bare ? "{\"api-keys\": " + text + "}" : text,
           ConfigParseOptions.defaults().setOriginDescription(file.toString()));
     } catch (StackOverflowError e) {
       // The HOCON parser recurses once per level of nesting: a list nested a million deep overflows its stack.
-      throw new IllegalArgumentException(file + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
+      throw new IllegalArgumentException(file + ": nested too deeply to read; " + expected);
     }
     if (!c.hasPath("api-keys")) {
       // Another name for the list (api_keys, apiKeys): say which was found.
       String found = c.root().keySet().stream().sorted().findFirst().map(k -> "; found '" + io.tandem.protocol.text.Clipped.of(k)
           + "' instead" + (io.tandem.protocol.config.KeySuggestions.nearest(k, List.of("api-keys")) != null ? " (write it api-keys)"
               : "")).orElse("");
-      throw new IllegalArgumentException(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}" + found);
+      throw new IllegalArgumentException(file + ": " + expected + found);
     }
     // A second list beside it ("apikeys": [...]) would be keys that never work, without a word.
     for (String top : c.root().keySet())
@@ -182,28 +222,10 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     return tenants;
   }
 
-  /**
-   * Refuses a keys file written in JSON that gives a member twice: HOCON, which reads the file, merges
-   * such an object and keeps the last value, so {@code "tenant": "a", "tenant": "b"} would bill tenant
-   * b without a word, and a second {@code "api-keys": [...]} would drop every key of the first (clients
-   * holding them answered 401). Checked as JSON, where a repeated member is a mistake (the server
-   * refuses one in a request body as well); a file in HOCON's own syntax keeps HOCON's rule of
-   * merging, which is its intent there.
-   *
-   * @throws IllegalArgumentException {@code FILE (line L, column C): the member "tenant" appears twice
-   *     in the object that begins at line 2, column 3; give it once ...}, at the second name
-   */
-  private static void refuseRepeatedMember(Path file, String text) {
-    try (com.fasterxml.jackson.core.JsonParser p = Json.MAPPER.getFactory().createParser(text)) {
-      while (p.nextToken() != null) {
-        // Reading every token is enough: the factory's parser detects a repeated member itself.
-      }
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      String original = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
-      if (original.startsWith("Duplicate field '")) throw new IllegalArgumentException(file + Json.syntaxFault(e, text, false));
-      // Anything else is HOCON's to read, or to name as not HOCON either.
-    } catch (java.io.IOException e) {
-      // A string parser reads no file: nothing here to name.
+  /** A keys file that is not JSON: its text, not its entries, is at fault; the message names where and what. */
+  public static final class NotJson extends IllegalArgumentException {
+    NotJson(String message) {
+      super(message);
     }
   }
 

@@ -85,8 +85,9 @@ class RefusalWordingTest {
     // A setting flattened into a top-level name.
     assertEquals("unrecognized request argument supplied to /v1/chat/completions: tandem_mode (did you mean tandem.mode" + tail
         + "mode\": ...})", chatRefusal(",\"tandem_mode\":\"small\"").message());
-    assertEquals("unrecognized request argument supplied to /v1/chat/completions: tandem.max_target_tokens (did you mean"
-        + " tandem.max_target_tokens" + tail + "max_target_tokens\": ...})", chatRefusal(",\"tandem.max_target_tokens\":20").message());
+    assertEquals("unrecognized request argument supplied to /v1/chat/completions: tandem.max_target_tokens (tandem.max_target_tokens"
+        + " is written nested: Tandem's own settings go in the tandem object, \"tandem\": {\"max_target_tokens\": ...})",
+        chatRefusal(",\"tandem.max_target_tokens\":20").message());
   }
 
   /** What clients carry over from Hugging Face, Anthropic's API or the OpenAI SDK's extra_body, pointed to its field here. */

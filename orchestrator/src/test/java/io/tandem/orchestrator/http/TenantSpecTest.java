@@ -38,13 +38,29 @@ class TenantSpecTest {
   @Test
   void aMemberGivenTwiceInAJsonFileIsRefusedWhereHoconWouldKeepTheLast() throws Exception {
     Path file = keys("{\"api-keys\": [\n  {\"key\": \"sk-1\", \"tenant\": \"team-a\", \"tenant\": \"team-b\"}\n]}");
-    assertEquals(file + " (line 2, column 39): the member \"tenant\" appears twice in the object that begins at line 2,"
-        + " column 3; give it once (which of two values is meant cannot be told)", refusal(Files.readString(file)));
+    String json = "; a keys file is JSON, {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}";
+    assertEquals(file + ": not JSON (line 2, column 39): the member \"tenant\" appears twice in the object that begins at line 2,"
+        + " column 3; give it once (which of two values is meant cannot be told)" + json, refusal(Files.readString(file)));
     // A second list would have dropped every key of the first.
     String twice = refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\": \"a\"}],\n \"api-keys\": [{\"key\": \"sk-2\", \"tenant\": \"b\"}]}");
     assertTrue(twice.contains("(line 2, column 2): the member \"api-keys\" appears twice"), twice);
-    // HOCON's own syntax keeps its rule: a repeated key merges, the last value kept.
-    assertEquals(List.of(new TenantSpec("sk-1", "b", 0, 0)), TenantSpec.fromFile(keys("api-keys = [{key = \"sk-1\", tenant = a, tenant = b}]")));
+    // HOCON, which would merge a repeated key and keep the last value, is no keys file.
+    assertEquals(file + ": not JSON (line 1, column 1): 'api' is no JSON value (a string is written in double quotes; the words JSON"
+        + " has are true, false and null)" + json, refusal("api-keys = [{key = \"sk-1\", tenant = a, tenant = b}]"));
+    assertTrue(assertThrows(TenantSpec.NotJson.class, () -> TenantSpec.fromFile(keys("{\"api-keys\": [{\"key\": \"sk-1\","
+        + " \"tenant\": ${USER}}]}"))).getMessage().contains("(line 1, column 41)"), "a substitution is no JSON either");
+  }
+
+  /** Two entries of one tenant share its limits: given differently, which applies is no guess to leave to the server. */
+  @Test
+  void aTenantGivenTwoLimitsIsRefusedNamingBothEntries() throws Exception {
+    Path file = dir.resolve("keys.json");
+    assertEquals(file + ": api-keys[1]: tenant team-a has max-concurrent 16 here and 2 in api-keys[0]; its keys share one limit:"
+        + " give the same in both, or give it in one entry only", refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\":"
+        + " \"team-a\", \"max-concurrent\": 2}, {\"key\": \"sk-2\", \"tenant\": \"team-a\", \"max-concurrent\": 16}]}"));
+    assertEquals(3, TenantSpec.fromFile(keys("[{\"key\": \"sk-1\", \"tenant\": \"a\", \"max-concurrent\": 2},"
+        + " {\"key\": \"sk-2\", \"tenant\": \"a\"}, {\"key\": \"sk-3\", \"tenant\": \"a\", \"max-concurrent\": 2}]")).size(),
+        "the same limit again, or none, is no conflict");
   }
 
   @Test
@@ -97,7 +113,7 @@ class TenantSpecTest {
         + " to serve without keys (on 127.0.0.1 only)";
     assertEquals(none, refusal("{\"api-keys\": []}"));
     assertEquals(none, refusal("[]"));
-    assertEquals(none, refusal("api-keys {}"));
+    assertEquals(none, refusal("{\"api-keys\": {}}"));
   }
 
   /**
@@ -130,7 +146,7 @@ class TenantSpecTest {
   /**
    * A key written as a number reads as one ({@code 12345}, {@code 1.50}); a tool that rewrites the
    * file may write the number otherwise and the key would no longer match: refused by its entry,
-   * without showing it, asking for quotes. 0x1F is HOCON text.
+   * without showing it, asking for quotes.
    */
   @Test
   void aKeyWrittenAsANumberIsRefusedNamingItsEntryAndAskingForQuotes() throws Exception {
@@ -141,6 +157,6 @@ class TenantSpecTest {
           refusal("[{\"key\": \"sk-good\", \"tenant\": \"a\"}, {\"key\": " + number + ", \"tenant\": \"b\"}]"), number);
     assertEquals(file + ": api-keys[0].key is true or false" + quote, refusal("{\"api-keys\": [{\"key\": true, \"tenant\": \"b\"}]}"));
     assertEquals(List.of(new TenantSpec("12345", "42", 0, 0), new TenantSpec("0x1F", "b", 0, 0)),
-        TenantSpec.fromFile(keys("[{\"key\": \"12345\", \"tenant\": \"42\"}, {key = 0x1F, tenant = b}]")));
+        TenantSpec.fromFile(keys("[{\"key\": \"12345\", \"tenant\": \"42\"}, {\"key\": \"0x1F\", \"tenant\": \"b\"}]")));
   }
 }

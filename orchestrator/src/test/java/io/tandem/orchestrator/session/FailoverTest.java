@@ -226,18 +226,21 @@ class FailoverTest {
     }
   }
 
+  /**
+   * The only large worker, waited for on an unreachable node, is lost when its node is removed; a
+   * session of mode large then fails (retryably) even where on-large-loss = degrade: it asked for
+   * the large model alone, which degrade does not swap for the small one (speculative sessions
+   * degrade: StalledLargeNodeTest in ops).
+   */
   @Test
-  void theOnlyLargeWorkerWaitedForOnAnUnreachableNodeIsLostWhenItsNodeIsRemovedAndTheSessionDegradesWhenConfiguredTo() {
+  void theOnlyLargeWorkerWaitedForOnAnUnreachableNodeIsLostWhenItsNodeIsRemovedAndAModeLargeSessionFailsEvenWithDegrade() {
     try (World w = new World()) {
       Stalled s = Stalled.midStep(w, "stalled-4", Mode.large, true);
       list(s.expectLookForAnother());
       s.nodeRemoved();
-      WorkerDirectory.GetWorkers small = s.directory().expectMessageClass(WorkerDirectory.GetWorkers.class);
-      assertEquals(Role.small, small.role(), "the small model goes on alone");
-      TestProbe<WorkerProtocol.Command> smallWorker = w.kit.createTestProbe();
-      list(small, smallWorker);
-      done(smallWorker.expectMessageClass(WorkerProtocol.Generate.class), "Hi.");
-      assertTrue(s.client().expectMessageClass(SessionEvent.Finished.class).degraded());
+      SessionEvent.Failed f = s.client().expectMessageClass(SessionEvent.Failed.class);
+      assertTrue(f.retryable(), f.message());
+      assertTrue(f.message().contains("the session lost its large worker"), f.message());
     }
   }
 

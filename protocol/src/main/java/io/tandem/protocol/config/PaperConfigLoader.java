@@ -84,12 +84,24 @@ public final class PaperConfigLoader {
   /**
    * Refuses YAML's aliases ({@code *name}, and so merge keys {@code <<: *name}): Jackson's YAML
    * reader gives an alias as the text of its name, not as the value it stands for, so that {@code
-   * max_target_tokens: *m} would be read as the string {@code "m"} and a list alias as text.
+   * max_target_tokens: *m} would be read as the string {@code "m"} and a list alias as text. Refuses
+   * a second document ({@code ---} after the first) too: Jackson reads the first alone, and the
+   * rest would be dropped without a word, where PyYAML's {@code safe_load}, the paper's reader,
+   * raises "expected a single document in the stream".
    */
   private static void refuseAliases(String yaml, String source) throws IOException {
     try (com.fasterxml.jackson.dataformat.yaml.YAMLParser p =
         (com.fasterxml.jackson.dataformat.yaml.YAMLParser) YAML.getFactory().createParser(yaml)) {
-      while (p.nextToken() != null) {
+      int depth = 0;
+      boolean documentRead = false;
+      for (com.fasterxml.jackson.core.JsonToken t; (t = p.nextToken()) != null; ) {
+        if (depth == 0 && documentRead)
+          throw new InvalidConfigException(source, null, "line " + p.getTokenLocation().getLineNr() + ": a second YAML"
+              + " document (after a '---'); a speculative config is one document: remove the '---' and merge the two, or"
+              + " keep one");
+        if (t.isStructStart()) depth++;
+        else if (t.isStructEnd()) depth--;
+        if (depth == 0) documentRead = true;
         if (p.isCurrentAlias())
           throw new InvalidConfigException(source, null, "line " + p.getTokenLocation().getLineNr() + ": the alias *"
               + io.tandem.protocol.text.Clipped.of(p.getText()) + " is not supported (Tandem reads YAML without anchors"
@@ -126,7 +138,10 @@ public final class PaperConfigLoader {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof org.yaml.snakeyaml.error.MarkedYAMLException m && m.getProblemMark() != null) {
         // YAML 1.1 reads no key longer than 1,024 characters unless it is written after "? ".
-        String longKey = m.getProblemMark().getColumn() > 1024 ? "; a key longer than 1,024 characters is none in YAML" : "";
+        String longKey = m.getProblemMark().getColumn() > 1024 ? "; a key longer than 1,024 characters is none in YAML"
+            // SnakeYAML's words for a line that leaves its block, or enters none: its indent.
+            : String.valueOf(m.getProblem()).contains("expected <block end>") || String.valueOf(m.getProblem()).contains(
+                "mapping values are not allowed here") ? "; is a line indented more or less than the keys beside it?" : "";
         return "line " + (m.getProblemMark().getLine() + 1) + ", column " + (m.getProblemMark().getColumn() + 1)
             + ": not valid YAML: " + m.getProblem() + (m.getContext() == null ? "" : " (" + m.getContext() + ")") + longKey;
       }

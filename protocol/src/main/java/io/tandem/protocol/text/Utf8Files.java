@@ -56,6 +56,8 @@ public final class Utf8Files {
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
+    CharacterCodingException utf16 = utf16(text);
+    if (utf16 != null) throw notUtf8(what, file, utf16);
     return withoutBom(text.toString());
   }
 
@@ -89,6 +91,7 @@ public final class Utf8Files {
           }
           String text = utf8.decode(ByteBuffer.wrap(line.toByteArray())).toString();
           line.reset();
+          if (n == 0 && utf16(text) != null) throw notUtf8(what, file, utf16(text));
           if (!visitor.visit(++n, n == 1 ? withoutBom(text) : text) || b == -1) return;
         } else {
           line.write(b);
@@ -108,8 +111,36 @@ public final class Utf8Files {
 
   /** The refusal of {@code file}, which {@code what} names, whose bytes are not UTF-8 ({@code e}). */
   public static IllegalArgumentException notUtf8(String what, Path file, CharacterCodingException e) {
-    return new IllegalArgumentException(what + " " + file + ": not UTF-8 text (Tandem reads text files as UTF-8); save it"
-        + " as UTF-8", e);
+    return new IllegalArgumentException(what + " " + file + ": not UTF-8 text" + (e instanceof Utf16 u ? " but " + u.getMessage()
+        : "") + " (Tandem reads text files as UTF-8); save it as UTF-8", e);
+  }
+
+  /**
+   * UTF-16 text without a byte order mark (Windows PowerShell 5's {@code >}, {@code iconv -t UTF-16LE}),
+   * which decodes as UTF-8 to text with a NUL after or before each ASCII character: told by its first
+   * two characters, one of them ASCII and the other NUL, as RFC 4627 (section 3) told JSON's
+   * encodings apart. One with its byte order mark is no UTF-8 at all, and refused as such.
+   */
+  static final class Utf16 extends CharacterCodingException {
+    private final String which;
+
+    Utf16(String which) {
+      this.which = which;
+    }
+
+    @Override
+    public String getMessage() {
+      return which;
+    }
+  }
+
+  private static Utf16 utf16(CharSequence text) {
+    if (text.length() < 2) return null;
+    char a = text.charAt(0);
+    char b = text.charAt(1);
+    if (a != 0 && a < 0x80 && b == 0) return new Utf16("UTF-16, little-endian (its first character '" + a + "' is followed by a zero byte)");
+    if (a == 0 && b != 0 && b < 0x80) return new Utf16("UTF-16, big-endian (its first character '" + b + "' follows a zero byte)");
+    return null;
   }
 
   /** The refusal of {@code file}, which {@code what} names, that holds more than {@link #MAX_BYTES}. */

@@ -261,6 +261,25 @@ class PaperConfigLoaderTest {
         + " two values is meant cannot be told)", e.getMessage());
   }
 
+  /** SnakeYAML's words for a line indented wrong name no indent: the hint does. */
+  @Test
+  void aLineIndentedWrongIsHintedAt() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.parseYaml(
+        "TARGET_VALIDATION_KEYWORDS:\n  verify:\n    - wait\n   - check\n", "speculative.yaml"));
+    assertTrue(e.getMessage().endsWith("; is a line indented more or less than the keys beside it?"), e.getMessage());
+  }
+
+  /** Jackson reads a stream's first document alone: a second one would be dropped without a word. */
+  @Test
+  void aSecondDocumentIsRefusedNotDropped() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("max_target_tokens: 5\n---\nmax_target_tokens: 50\n", "speculative.yaml"));
+    assertEquals("speculative.yaml: line 3: a second YAML document (after a '---'); a speculative config is one document:"
+        + " remove the '---' and merge the two, or keep one", e.getMessage());
+    assertEquals(5, PaperConfigLoader.parseYaml("---\nmax_target_tokens: 5\n...\n", "speculative.yaml").config().maxTargetTokens(),
+        "one document, its markers written out");
+  }
+
   @Test
   void perRequestOverridesChangeOnlyTheirKeys() {
     SpeculativeConfig c =

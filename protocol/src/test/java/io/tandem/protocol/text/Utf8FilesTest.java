@@ -44,6 +44,20 @@ class Utf8FilesTest {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", file)).getMessage().contains("not UTF-8"));
   }
 
+  /** UTF-16 without its byte order mark decodes as UTF-8 (a NUL beside each ASCII character): named as UTF-16. */
+  @Test
+  void utf16WithoutAByteOrderMarkIsNamedAsUtf16() throws Exception {
+    Path le = dir.resolve("le.yml");
+    Files.write(le, "max_target_tokens: 5\n".getBytes(java.nio.charset.StandardCharsets.UTF_16LE));
+    assertEquals("--config " + le + ": not UTF-8 text but UTF-16, little-endian (its first character 'm' is followed by a zero"
+        + " byte) (Tandem reads text files as UTF-8); save it as UTF-8",
+        assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("--config", le)).getMessage());
+    Path be = dir.resolve("be.jsonl");
+    Files.write(be, "{\"problem\": \"x\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_16BE));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("--data", be)).getMessage()
+        .contains("not UTF-8 text but UTF-16, big-endian (its first character '{' follows a zero byte)"));
+  }
+
   /** A byte order mark is dropped; a line not read is not judged (its bytes are not UTF-8 here); a lone CR ends a line. */
   @Test
   void aBomIsDroppedAndALineNotNeededIsNotJudged() throws Exception {
