@@ -76,6 +76,10 @@ public final class Json {
     if (body.length < 2) return null;
     int a = body[0] & 0xff;
     int b = body[1] & 0xff;
+    if (a == 0xFF && b == 0xFE && body.length >= 4 && body[2] == 0 && body[3] == 0)
+      return "UTF-32 (little-endian: it begins with the byte order mark FF FE 00 00)";
+    if (a == 0 && b == 0 && body.length >= 4 && (body[2] & 0xff) == 0xFE && (body[3] & 0xff) == 0xFF)
+      return "UTF-32 (big-endian: it begins with the byte order mark 00 00 FE FF)";
     if (a == 0xFF && b == 0xFE) return "UTF-16 (little-endian: it begins with the byte order mark FF FE)";
     if (a == 0xFE && b == 0xFF) return "UTF-16 (big-endian: it begins with the byte order mark FE FF)";
     if (a != 0 && a < 0x80 && b == 0) return "UTF-16 (little-endian, as its first bytes show: '" + (char) a + "' then a zero byte)";

@@ -52,6 +52,10 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     String notAToken = notABearerToken(key);
     if (notAToken != null) throw new IllegalArgumentException("an API key " + notAToken);
     if (tenant == null || tenant.isBlank()) throw new IllegalArgumentException("API key entry for tenant-less key: 'tenant' is required");
+    // A tenant is a label on /metrics and in logs: a control character there (a NUL, a line break) breaks both.
+    if (tenant.chars().anyMatch(Character::isISOControl))
+      throw new IllegalArgumentException("tenant " + io.tandem.protocol.text.Clipped.json(com.fasterxml.jackson.databind.node.TextNode
+          .valueOf(tenant)) + " has a control character; name a tenant with visible characters (and spaces)");
     if (maxConcurrent < 0) throw new IllegalArgumentException("tenant " + tenant + ": max-concurrent must be >= 0 (0: unlimited)");
     if (tokensPerMinute < 0) throw new IllegalArgumentException("tenant " + tenant + ": tokens-per-minute must be >= 0 (0: unlimited)");
   }
@@ -102,7 +106,12 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       String key = text(c, "key", where, false);
       String notAToken = notABearerToken(key);
       if (notAToken != null) throw new IllegalArgumentException(where + ".key " + notAToken);
-      TenantSpec t = new TenantSpec(key, text(c, "tenant", where, typed),
+      String tenant = text(c, "tenant", where, typed);
+      if (tenant.chars().anyMatch(Character::isISOControl))
+        throw new IllegalArgumentException(where + ".tenant " + io.tandem.protocol.text.Clipped.json(
+            com.fasterxml.jackson.databind.node.TextNode.valueOf(tenant)) + " has a control character, which /metrics labels and"
+            + " log lines cannot carry; name the tenant with visible characters (and spaces)");
+      TenantSpec t = new TenantSpec(key, tenant,
           (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where, typed),
           limit(c, "tokens-per-minute", Long.MAX_VALUE, where, typed));
       if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
@@ -187,9 +196,10 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     } catch (StackOverflowError e) {
       throw new IllegalArgumentException(file + ": nested too deeply to read; " + expected);
     }
-    if (tree == null || tree.isMissingNode()) throw new IllegalArgumentException(file + ": " + expected);
+    if (tree == null || tree.isMissingNode())
+      throw new NotJson(file + ": the file is empty; a keys file is JSON, " + expected.substring("expected ".length()));
     if (!tree.isObject() && !tree.isArray())
-      throw new IllegalArgumentException(file + ": " + expected + "; found " + Json.kind(tree));
+      throw new NotJson(file + ": " + expected + "; found " + Json.kind(tree));
     String text = written.strip();
     boolean bare = text.startsWith("[");
     // Valid JSON is valid HOCON, with one meaning (no member twice): read as such, the entries are checked as

@@ -51,6 +51,18 @@ class TenantSpecTest {
         + " \"tenant\": ${USER}}]}"))).getMessage().contains("(line 1, column 41)"), "a substitution is no JSON either");
   }
 
+  /** An empty file and a JSON value of the wrong kind are the file's text at fault (exit 1), as a body that is not JSON is. */
+  @Test
+  void anEmptyFileOrAValueOfTheWrongKindIsNotAKeysFile() throws Exception {
+    Path file = dir.resolve("keys.json");
+    assertEquals(file + ": the file is empty; a keys file is JSON, {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}",
+        assertThrows(TenantSpec.NotJson.class, () -> TenantSpec.fromFile(keys(" \n"))).getMessage());
+    assertEquals(file + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found null",
+        assertThrows(TenantSpec.NotJson.class, () -> TenantSpec.fromFile(keys("null"))).getMessage());
+    assertTrue(refusal("[{\"key\": \"sk-1\", \"tenant\": \"a\\nWARN forged\"}]").endsWith("[0].tenant \"a\\nWARN forged\" has a"
+        + " control character, which /metrics labels and log lines cannot carry; name the tenant with visible characters (and spaces)"));
+  }
+
   /** Two entries of one tenant share its limits: given differently, which applies is no guess to leave to the server. */
   @Test
   void aTenantGivenTwoLimitsIsRefusedNamingBothEntries() throws Exception {

@@ -52,7 +52,7 @@ public final class Utf8Files {
       char[] buf = new char[8192];
       for (int n; (n = r.read(buf)) != -1; ) text.append(buf, 0, n);
     } catch (CharacterCodingException e) {
-      throw notUtf8(what, file, e);
+      throw notUtf8(what, file, withBom(file, e));
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
@@ -98,10 +98,33 @@ public final class Utf8Files {
         }
       }
     } catch (CharacterCodingException e) {
-      throw notUtf8(what, file, e);
+      throw notUtf8(what, file, withBom(file, e));
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
+  }
+
+  /**
+   * {@code e}, or what the byte order mark {@code file} begins with says it is (UTF-16 or UTF-32,
+   * either byte order: Windows PowerShell 5's {@code Out-File} writes UTF-16 with one), whose first
+   * byte (FF, FE, 00) is what UTF-8 refused.
+   */
+  private static CharacterCodingException withBom(Path file, CharacterCodingException e) {
+    byte[] head = new byte[4];
+    int n = 0;
+    try (InputStream in = Files.newInputStream(file)) {
+      for (int r; n < 4 && (r = in.read(head, n, 4 - n)) > 0; ) n += r;
+    } catch (IOException notAgain) {
+      return e;
+    }
+    String bom = n >= 4 && head[0] == (byte) 0xFF && head[1] == (byte) 0xFE && head[2] == 0 && head[3] == 0
+        ? "UTF-32, little-endian (it begins with the byte order mark FF FE 00 00)"
+        : n >= 4 && head[0] == 0 && head[1] == 0 && head[2] == (byte) 0xFE && head[3] == (byte) 0xFF
+            ? "UTF-32, big-endian (it begins with the byte order mark 00 00 FE FF)"
+        : n >= 2 && head[0] == (byte) 0xFF && head[1] == (byte) 0xFE ? "UTF-16, little-endian (it begins with the byte order mark FF FE)"
+        : n >= 2 && head[0] == (byte) 0xFE && head[1] == (byte) 0xFF ? "UTF-16, big-endian (it begins with the byte order mark FE FF)"
+        : null;
+    return bom == null ? e : new Utf16(bom);
   }
 
   /** {@code text} without a leading byte order mark, which UTF-8 does not need and JSON parsers refuse (Python's utf-8-sig). */
@@ -116,7 +139,7 @@ public final class Utf8Files {
   }
 
   /**
-   * UTF-16 text without a byte order mark (Windows PowerShell 5's {@code >}, {@code iconv -t UTF-16LE}),
+   * UTF-16 (or UTF-32) text: without a byte order mark (Windows PowerShell 5's {@code >}, {@code iconv -t UTF-16LE}),
    * which decodes as UTF-8 to text with a NUL after or before each ASCII character: told by its first
    * two characters, one of them ASCII and the other NUL, as RFC 4627 (section 3) told JSON's
    * encodings apart. One with its byte order mark is no UTF-8 at all, and refused as such.

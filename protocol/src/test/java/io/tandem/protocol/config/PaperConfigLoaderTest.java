@@ -261,6 +261,14 @@ class PaperConfigLoaderTest {
         + " two values is meant cannot be told)", e.getMessage());
   }
 
+  /** "null" or "~" alone is a document with no mapping: refused as an empty file is, not run on the defaults. */
+  @Test
+  void aNullDocumentIsRefused() {
+    InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.parseYaml("~\n", "s.yaml"));
+    assertEquals("s.yaml: the document is null (~), not a mapping of keys to values; give the keys to set, or no config for the"
+        + " paper's defaults", e.getMessage());
+  }
+
   /** SnakeYAML's words for a line indented wrong name no indent: the hint does. */
   @Test
   void aLineIndentedWrongIsHintedAt() {

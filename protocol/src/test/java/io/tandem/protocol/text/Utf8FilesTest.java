@@ -56,6 +56,13 @@ class Utf8FilesTest {
     Files.write(be, "{\"problem\": \"x\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_16BE));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("--data", be)).getMessage()
         .contains("not UTF-8 text but UTF-16, big-endian (its first character '{' follows a zero byte)"));
+    Path bom = dir.resolve("bom16.json");
+    Files.write(bom, "{}".getBytes(java.nio.charset.StandardCharsets.UTF_16)); // FE FF first
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", bom)).getMessage()
+        .contains("not UTF-8 text but UTF-16, big-endian (it begins with the byte order mark FE FF)"));
+    Files.write(bom, new byte[] {(byte) 0xFF, (byte) 0xFE, '{', 0, '}', 0});
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("x", bom)).getMessage()
+        .contains("not UTF-8 text but UTF-16, little-endian (it begins with the byte order mark FF FE)"));
   }
 
   /** A byte order mark is dropped; a line not read is not judged (its bytes are not UTF-8 here); a lone CR ends a line. */
