@@ -82,6 +82,10 @@ public final class Json {
       return "UTF-32 (big-endian: it begins with the byte order mark 00 00 FE FF)";
     if (a == 0xFF && b == 0xFE) return "UTF-16 (little-endian: it begins with the byte order mark FF FE)";
     if (a == 0xFE && b == 0xFF) return "UTF-16 (big-endian: it begins with the byte order mark FE FF)";
+    if (body.length >= 4 && a != 0 && a < 0x80 && b == 0 && body[2] == 0 && body[3] == 0)
+      return "UTF-32 (little-endian, as its first bytes show: '" + (char) a + "' then three zero bytes)";
+    if (body.length >= 4 && a == 0 && b == 0 && body[2] == 0 && body[3] != 0 && body[3] > 0)
+      return "UTF-32 (big-endian, as its first bytes show: three zero bytes then '" + (char) body[3] + "')";
     if (a != 0 && a < 0x80 && b == 0) return "UTF-16 (little-endian, as its first bytes show: '" + (char) a + "' then a zero byte)";
     if (a == 0 && b != 0 && b < 0x80) return "UTF-16 (big-endian, as its first bytes show: a zero byte then '" + (char) b + "')";
     return null;

@@ -31,6 +31,8 @@ class JsonSyntaxTest {
         assertThrows(ApiError.class, () -> Json.text(body.getBytes(java.nio.charset.StandardCharsets.UTF_16LE))).getMessage());
     assertEquals("the request body is UTF-16 (big-endian: it begins with the byte order mark FE FF)" + advice,
         assertThrows(ApiError.class, () -> Json.text(body.getBytes(java.nio.charset.StandardCharsets.UTF_16))).getMessage());
+    assertEquals("the request body is UTF-32 (big-endian, as its first bytes show: three zero bytes then '{')" + advice,
+        assertThrows(ApiError.class, () -> Json.text(body.getBytes(java.nio.charset.Charset.forName("UTF-32BE")))).getMessage());
     assertEquals(body, Json.text(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 

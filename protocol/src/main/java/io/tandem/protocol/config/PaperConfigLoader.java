@@ -65,8 +65,8 @@ public final class PaperConfigLoader {
     }
     // "null" or "~" alone is a document, whose value is no mapping (PyYAML's safe_load gives None, which the paper's code cannot read).
     if (root != null && root.isNull())
-      throw new InvalidConfigException(source, null, "the document is null (" + yaml.strip() + "), not a mapping of keys to"
-          + " values; give the keys to set, or no config for the paper's defaults");
+      throw new InvalidConfigException(source, null, "the document holds no mapping of keys to values (it reads as null);"
+          + " give the keys to set, or no config for the paper's defaults");
     return fromTree(root, source);
   }
 

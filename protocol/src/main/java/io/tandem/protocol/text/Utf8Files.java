@@ -161,6 +161,11 @@ public final class Utf8Files {
     if (text.length() < 2) return null;
     char a = text.charAt(0);
     char b = text.charAt(1);
+    boolean four = text.length() >= 4;
+    if (four && a != 0 && a < 0x80 && b == 0 && text.charAt(2) == 0 && text.charAt(3) == 0)
+      return new Utf16("UTF-32, little-endian (its first character '" + a + "' is followed by three zero bytes)");
+    if (four && a == 0 && b == 0 && text.charAt(2) == 0 && text.charAt(3) != 0 && text.charAt(3) < 0x80)
+      return new Utf16("UTF-32, big-endian (its first character '" + text.charAt(3) + "' follows three zero bytes)");
     if (a != 0 && a < 0x80 && b == 0) return new Utf16("UTF-16, little-endian (its first character '" + a + "' is followed by a zero byte)");
     if (a == 0 && b != 0 && b < 0x80) return new Utf16("UTF-16, big-endian (its first character '" + b + "' follows a zero byte)");
     return null;

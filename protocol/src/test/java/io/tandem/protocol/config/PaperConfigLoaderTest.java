@@ -265,8 +265,10 @@ class PaperConfigLoaderTest {
   @Test
   void aNullDocumentIsRefused() {
     InvalidConfigException e = assertThrows(InvalidConfigException.class, () -> PaperConfigLoader.parseYaml("~\n", "s.yaml"));
-    assertEquals("s.yaml: the document is null (~), not a mapping of keys to values; give the keys to set, or no config for the"
-        + " paper's defaults", e.getMessage());
+    assertEquals("s.yaml: the document holds no mapping of keys to values (it reads as null); give the keys to set, or no config"
+        + " for the paper's defaults", e.getMessage());
+    assertEquals(e.getMessage(), assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("---\n# only a comment\n", "s.yaml")).getMessage());
   }
 
   /** SnakeYAML's words for a line indented wrong name no indent: the hint does. */

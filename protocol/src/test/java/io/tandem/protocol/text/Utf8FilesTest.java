@@ -56,6 +56,10 @@ class Utf8FilesTest {
     Files.write(be, "{\"problem\": \"x\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_16BE));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("--data", be)).getMessage()
         .contains("not UTF-8 text but UTF-16, big-endian (its first character '{' follows a zero byte)"));
+    Path le32 = dir.resolve("le32.json");
+    Files.write(le32, "{}".getBytes(java.nio.charset.Charset.forName("UTF-32LE")));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", le32)).getMessage()
+        .contains("not UTF-8 text but UTF-32, little-endian (its first character '{' is followed by three zero bytes)"));
     Path bom = dir.resolve("bom16.json");
     Files.write(bom, "{}".getBytes(java.nio.charset.StandardCharsets.UTF_16)); // FE FF first
     assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", bom)).getMessage()
