@@ -89,13 +89,15 @@ public final class ModelOptions {
     try {
       yaml = io.tandem.protocol.text.Utf8Files.read("--config", config);
     } catch (IllegalArgumentException e) {
-      // Not UTF-8 (said as every file's is, with what to give instead), or over the read cap.
-      throw new IllegalArgumentException(e.getMessage() + (e instanceof io.tandem.protocol.text.Utf8Files.TooLarge ? ""
-          : ", or " + expected), e);
+      // Not UTF-8 (said as every file's is; bytes of no text encoding may be another file: what to give instead), or over the read cap.
+      boolean text = e instanceof io.tandem.protocol.text.Utf8Files.TooLarge
+          || e.getCause() instanceof io.tandem.protocol.text.Utf8Files.NotUtf8ButWide;
+      throw new IllegalArgumentException(e.getMessage() + (text ? "" : ", or " + expected), e);
     } catch (java.io.IOException e) {
       throw new IllegalArgumentException("--config " + config + ": cannot read it (" + Tandem.message(e) + "); " + expected, e);
     }
-    if (yaml.lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#")))
+    // Comments and document markers (---, ...) alone are no document either: empty, as PyYAML reads them.
+    if (yaml.lines().map(String::strip).allMatch(l -> l.isEmpty() || l.startsWith("#") || l.equals("---") || l.equals("...")))
       throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
     // Its mistakes and warnings name the file as the other --config messages do: the flag and the path as given.
     LoadedConfig loaded = PaperConfigLoader.parseYaml(yaml, "--config " + config);

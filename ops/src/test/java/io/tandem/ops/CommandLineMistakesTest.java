@@ -853,6 +853,15 @@ class CommandLineMistakesTest {
     Path empty = Files.writeString(tmp.resolve("empty.yml"), "\n# nothing\n");
     assertTrue(run("generate", "--prompt", "x", "--config", empty.toString()).err()
         .startsWith("tandem generate: --config " + empty + ": the file is empty; give a speculative config"), "empty YAML");
+    // A document marker with comments alone is as empty (it read as a null document: other advice for the same file).
+    Path marker = Files.writeString(tmp.resolve("marker.yml"), "---\n# nothing yet\n...\n");
+    assertTrue(run("generate", "--prompt", "x", "--config", marker.toString()).err()
+        .startsWith("tandem generate: --config " + marker + ": the file is empty; give a speculative config"), "markers alone");
+    // UTF-16 text is this file re-encoded, not another file: no advice to give another.
+    Path utf16 = Files.write(tmp.resolve("utf16.yml"), "max_target_tokens: 5\n".getBytes(java.nio.charset.StandardCharsets.UTF_16LE));
+    assertEquals("tandem generate: --config " + utf16 + ": not UTF-8 text but UTF-16, little-endian (its first character 'm' is"
+        + " followed by a zero byte) (Tandem reads text files as UTF-8); save it as UTF-8",
+        run("generate", "--prompt", "x", "--config", utf16.toString()).err());
     // A missing script, as a missing folder (exit 1), refused before the worker tried to open it (its ERROR line came first).
     Result script = run("generate", "--prompt", "x", "--mode", "small", "--small", "scripted:/no/script.json");
     assertEquals(1, script.exit());

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.protocol.text.Clipped;
+import io.tandem.protocol.text.WideEncoding;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -52,10 +53,11 @@ public final class Json {
     ByteBuffer in = ByteBuffer.wrap(body);
     if (body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF)
       in.position(3);
-    String utf16 = utf16(body);
-    if (utf16 != null)
-      throw ApiError.invalid(null, "the request body is " + utf16 + ", not UTF-8; send the JSON encoded as UTF-8 (RFC 8259,"
-          + " section 8.1; Windows PowerShell 5's > and Out-File write UTF-16: save the file as UTF-8)");
+    WideEncoding wide = WideEncoding.of(body, body.length);
+    if (wide != null)
+      throw ApiError.invalid(null, "the request body is " + named(wide) + ", not UTF-8; send the JSON encoded as UTF-8 (RFC 8259,"
+          + " section 8.1" + (wide.bits() == 16 ? "; Windows PowerShell 5's > and Out-File write UTF-16: save the file as UTF-8" : "")
+          + ")");
     CharBuffer out = CharBuffer.allocate(body.length);
     CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
     CoderResult r = utf8.decode(in, out, true);
@@ -66,29 +68,12 @@ public final class Json {
     return out.flip().toString();
   }
 
-  /**
-   * What UTF-16 {@code body} looks like, or null: it begins with UTF-16's byte order mark (FF FE,
-   * FE FF), or its first two bytes are one of JSON's ASCII characters and a zero byte, in either
-   * order (RFC 8259's predecessor, RFC 4627, section 3, told encodings apart the same way). Such a
-   * body decodes as UTF-8 only as far as its first FF, or to text with a NUL after each character.
-   */
-  private static String utf16(byte[] body) {
-    if (body.length < 2) return null;
-    int a = body[0] & 0xff;
-    int b = body[1] & 0xff;
-    if (a == 0xFF && b == 0xFE && body.length >= 4 && body[2] == 0 && body[3] == 0)
-      return "UTF-32 (little-endian: it begins with the byte order mark FF FE 00 00)";
-    if (a == 0 && b == 0 && body.length >= 4 && (body[2] & 0xff) == 0xFE && (body[3] & 0xff) == 0xFF)
-      return "UTF-32 (big-endian: it begins with the byte order mark 00 00 FE FF)";
-    if (a == 0xFF && b == 0xFE) return "UTF-16 (little-endian: it begins with the byte order mark FF FE)";
-    if (a == 0xFE && b == 0xFF) return "UTF-16 (big-endian: it begins with the byte order mark FE FF)";
-    if (body.length >= 4 && a != 0 && a < 0x80 && b == 0 && body[2] == 0 && body[3] == 0)
-      return "UTF-32 (little-endian, as its first bytes show: '" + (char) a + "' then three zero bytes)";
-    if (body.length >= 4 && a == 0 && b == 0 && body[2] == 0 && body[3] != 0 && body[3] > 0)
-      return "UTF-32 (big-endian, as its first bytes show: three zero bytes then '" + (char) body[3] + "')";
-    if (a != 0 && a < 0x80 && b == 0) return "UTF-16 (little-endian, as its first bytes show: '" + (char) a + "' then a zero byte)";
-    if (a == 0 && b != 0 && b < 0x80) return "UTF-16 (big-endian, as its first bytes show: a zero byte then '" + (char) b + "')";
-    return null;
+  /** {@code wide} as a body's refusal says it: {@code "UTF-16 (little-endian: it begins with the byte order mark FF FE)"}. */
+  private static String named(WideEncoding wide) {
+    return wide.name() + " (" + wide.byteOrder() + (wide.byteOrderMark() != null
+        ? ": it begins with the byte order mark " + wide.byteOrderMark()
+        : ", as its first bytes show: " + (wide.littleEndian() ? "'" + wide.firstCharacter() + "' then " + wide.zeros()
+            : wide.zeros() + " then '" + wide.firstCharacter() + "'")) + ")";
   }
 
   /** The body as a JSON object, or a 400 that says what is wrong with it (never the parser's stack). */
@@ -112,7 +97,7 @@ public final class Json {
     if (lone != null) {
       // The path written with its surrogates as escapes (a member's name may hold one): a message is text itself.
       // Clipped as another error clips a member's name: the path is the client's own text.
-      String at = io.tandem.protocol.text.Clipped.of(lone.chars().mapToObj(c -> Character.isSurrogate((char) c)
+      String at = Clipped.of(lone.chars().mapToObj(c -> Character.isSurrogate((char) c)
           ? String.format("\\u%04x", c) : String.valueOf((char) c)).collect(java.util.stream.Collectors.joining()));
       throw ApiError.invalid(at, at + " holds a lone UTF-16 surrogate (a \\u escape from D800 to DFFF without its"
           + " other half), which is no character: no tokenizer can read it, and UTF-8 cannot encode it (RFC 8259,"

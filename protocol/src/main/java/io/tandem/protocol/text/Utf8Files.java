@@ -48,16 +48,17 @@ public final class Utf8Files {
    */
   public static String read(String what, Path file) throws IOException {
     StringBuilder text = new StringBuilder();
-    try (BufferedReader r = open(what, file)) {
+    Bounded bytes = new Bounded(Files.newInputStream(file));
+    // A decoder of its own reports bytes that are not UTF-8 (InputStreamReader's charset form would replace them).
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(bytes, StandardCharsets.UTF_8.newDecoder()))) {
       char[] buf = new char[8192];
       for (int n; (n = r.read(buf)) != -1; ) text.append(buf, 0, n);
     } catch (CharacterCodingException e) {
-      throw notUtf8(what, file, withBom(file, e));
+      throw notUtf8(what, file, bytes.wide(e));
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
-    CharacterCodingException utf16 = utf16(text);
-    if (utf16 != null) throw notUtf8(what, file, utf16);
+    bytes.refuseWide(what, file);
     return withoutBom(text.toString());
   }
 
@@ -79,7 +80,8 @@ public final class Utf8Files {
     // Split as bytes and decoded a line at a time, so that a line after the last one needed is not
     // judged: '\n' and '\r' never occur inside a UTF-8 sequence.
     CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
-    try (InputStream in = new BufferedInputStream(new Bounded(Files.newInputStream(file)))) {
+    Bounded bytes = new Bounded(Files.newInputStream(file));
+    try (InputStream in = new BufferedInputStream(bytes)) {
       ByteArrayOutputStream line = new ByteArrayOutputStream();
       int n = 0;
       for (int b = in.read(); ; b = in.read()) {
@@ -91,40 +93,17 @@ public final class Utf8Files {
           }
           String text = utf8.decode(ByteBuffer.wrap(line.toByteArray())).toString();
           line.reset();
-          if (n == 0 && utf16(text) != null) throw notUtf8(what, file, utf16(text));
+          if (n == 0) bytes.refuseWide(what, file);
           if (!visitor.visit(++n, n == 1 ? withoutBom(text) : text) || b == -1) return;
         } else {
           line.write(b);
         }
       }
     } catch (CharacterCodingException e) {
-      throw notUtf8(what, file, withBom(file, e));
+      throw notUtf8(what, file, bytes.wide(e));
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
-  }
-
-  /**
-   * {@code e}, or what the byte order mark {@code file} begins with says it is (UTF-16 or UTF-32,
-   * either byte order: Windows PowerShell 5's {@code Out-File} writes UTF-16 with one), whose first
-   * byte (FF, FE, 00) is what UTF-8 refused.
-   */
-  private static CharacterCodingException withBom(Path file, CharacterCodingException e) {
-    byte[] head = new byte[4];
-    int n = 0;
-    try (InputStream in = Files.newInputStream(file)) {
-      for (int r; n < 4 && (r = in.read(head, n, 4 - n)) > 0; ) n += r;
-    } catch (IOException notAgain) {
-      return e;
-    }
-    String bom = n >= 4 && head[0] == (byte) 0xFF && head[1] == (byte) 0xFE && head[2] == 0 && head[3] == 0
-        ? "UTF-32, little-endian (it begins with the byte order mark FF FE 00 00)"
-        : n >= 4 && head[0] == 0 && head[1] == 0 && head[2] == (byte) 0xFE && head[3] == (byte) 0xFF
-            ? "UTF-32, big-endian (it begins with the byte order mark 00 00 FE FF)"
-        : n >= 2 && head[0] == (byte) 0xFF && head[1] == (byte) 0xFE ? "UTF-16, little-endian (it begins with the byte order mark FF FE)"
-        : n >= 2 && head[0] == (byte) 0xFE && head[1] == (byte) 0xFF ? "UTF-16, big-endian (it begins with the byte order mark FE FF)"
-        : null;
-    return bom == null ? e : new Utf16(bom);
   }
 
   /** {@code text} without a leading byte order mark, which UTF-8 does not need and JSON parsers refuse (Python's utf-8-sig). */
@@ -134,41 +113,28 @@ public final class Utf8Files {
 
   /** The refusal of {@code file}, which {@code what} names, whose bytes are not UTF-8 ({@code e}). */
   public static IllegalArgumentException notUtf8(String what, Path file, CharacterCodingException e) {
-    return new IllegalArgumentException(what + " " + file + ": not UTF-8 text" + (e instanceof Utf16 u ? " but " + u.getMessage()
+    return new IllegalArgumentException(what + " " + file + ": not UTF-8 text" + (e instanceof NotUtf8ButWide u ? " but " + u.getMessage()
         : "") + " (Tandem reads text files as UTF-8); save it as UTF-8", e);
   }
 
   /**
-   * UTF-16 (or UTF-32) text: without a byte order mark (Windows PowerShell 5's {@code >}, {@code iconv -t UTF-16LE}),
-   * which decodes as UTF-8 to text with a NUL after or before each ASCII character: told by its first
-   * two characters, one of them ASCII and the other NUL, as RFC 4627 (section 3) told JSON's
-   * encodings apart. One with its byte order mark is no UTF-8 at all, and refused as such.
+   * Bytes refused as UTF-8 that are UTF-16 or UTF-32, worded for a file: its {@link WideEncoding},
+   * {@code "UTF-16, little-endian (...)"}; the cause of {@link #notUtf8}'s refusal of such a file, which
+   * a caller reads as text in another encoding, not as a file of another kind.
    */
-  static final class Utf16 extends CharacterCodingException {
+  public static final class NotUtf8ButWide extends CharacterCodingException {
     private final String which;
 
-    Utf16(String which) {
-      this.which = which;
+    NotUtf8ButWide(WideEncoding w) {
+      this.which = w.name() + ", " + w.byteOrder() + " (" + (w.byteOrderMark() != null
+          ? "it begins with the byte order mark " + w.byteOrderMark()
+          : "its first character '" + w.firstCharacter() + "' " + (w.littleEndian() ? "is followed by " : "follows ") + w.zeros()) + ")";
     }
 
     @Override
     public String getMessage() {
       return which;
     }
-  }
-
-  private static Utf16 utf16(CharSequence text) {
-    if (text.length() < 2) return null;
-    char a = text.charAt(0);
-    char b = text.charAt(1);
-    boolean four = text.length() >= 4;
-    if (four && a != 0 && a < 0x80 && b == 0 && text.charAt(2) == 0 && text.charAt(3) == 0)
-      return new Utf16("UTF-32, little-endian (its first character '" + a + "' is followed by three zero bytes)");
-    if (four && a == 0 && b == 0 && text.charAt(2) == 0 && text.charAt(3) != 0 && text.charAt(3) < 0x80)
-      return new Utf16("UTF-32, big-endian (its first character '" + text.charAt(3) + "' follows three zero bytes)");
-    if (a != 0 && a < 0x80 && b == 0) return new Utf16("UTF-16, little-endian (its first character '" + a + "' is followed by a zero byte)");
-    if (a == 0 && b != 0 && b < 0x80) return new Utf16("UTF-16, big-endian (its first character '" + b + "' follows a zero byte)");
-    return null;
   }
 
   /** The refusal of {@code file}, which {@code what} names, that holds more than {@link #MAX_BYTES}. */
@@ -184,12 +150,6 @@ public final class Utf8Files {
     }
   }
 
-  private static BufferedReader open(String what, Path file) throws IOException {
-    // A decoder of its own reports bytes that are not UTF-8 (InputStreamReader's charset form would replace them).
-    return new BufferedReader(new InputStreamReader(new Bounded(Files.newInputStream(file)),
-        StandardCharsets.UTF_8.newDecoder()));
-  }
-
   /** Thrown by {@link Bounded} past {@link #MAX_BYTES}, and said as {@link #tooLarge} by the methods above. */
   private static final class Overrun extends IOException {
     Overrun() {
@@ -197,9 +157,14 @@ public final class Utf8Files {
     }
   }
 
-  /** A stream that fails once more than {@link #MAX_BYTES} have been read from it. */
+  /**
+   * A stream that fails once more than {@link #MAX_BYTES} have been read from it, and keeps its first
+   * four bytes to tell UTF-16 and UTF-32 by ({@link WideEncoding}); a pipe cannot be read again for them.
+   */
   private static final class Bounded extends FilterInputStream {
     private long left = MAX_BYTES;
+    private final byte[] head = new byte[4];
+    private int headLength;
 
     Bounded(InputStream in) {
       super(in);
@@ -208,15 +173,33 @@ public final class Utf8Files {
     @Override
     public int read() throws IOException {
       int b = super.read();
-      if (b != -1) count(1);
+      if (b != -1) {
+        if (headLength < head.length) head[headLength++] = (byte) b;
+        count(1);
+      }
       return b;
     }
 
     @Override
     public int read(byte[] b, int off, int len) throws IOException {
       int n = super.read(b, off, len);
-      if (n > 0) count(n);
+      if (n > 0) {
+        for (int i = 0; i < n && headLength < head.length; i++) head[headLength++] = b[off + i];
+        count(n);
+      }
       return n;
+    }
+
+    /** {@code e}, or the wide encoding the bytes read so far show: what UTF-8 refused is then that encoding. */
+    CharacterCodingException wide(CharacterCodingException e) {
+      WideEncoding w = WideEncoding.of(head, headLength);
+      return w == null ? e : new NotUtf8ButWide(w);
+    }
+
+    /** Refuses text that decoded as UTF-8 but is UTF-16 or UTF-32 without a byte order mark (NULs between its characters). */
+    void refuseWide(String what, Path file) {
+      WideEncoding w = WideEncoding.of(head, headLength);
+      if (w != null) throw notUtf8(what, file, new NotUtf8ButWide(w));
     }
 
     @Override
