@@ -873,7 +873,8 @@ class CommandLineMistakesTest {
         .startsWith("tandem generate: --small scripted:: no file given; give scripted:PATH"), "no path");
     Path latin1 = Files.write(tmp.resolve("latin1.yml"), "help_think_word: \"caf\u00e9\"\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     assertTrue(run("generate", "--prompt", "x", "--config", latin1.toString()).err()
-        .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8, or give a speculative config"),
+        .startsWith("tandem generate: --config " + latin1 + ": not UTF-8 text (line 1, byte 22 of it: 0xE9, which cannot stand there"
+            + " in UTF-8; Tandem reads text files as UTF-8); save it as UTF-8, or give a speculative config"),
         "a file in another encoding (it said 'Input length = 1')");
   }
 
@@ -1009,8 +1010,8 @@ class CommandLineMistakesTest {
     Path latin = Files.write(dir.resolve("latin.jsonl"), "{\"problem\": \"caf\u00e9\", \"answer\": \"1\"}\n"
         .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     Result notUtf8 = run("eval", "--data", latin.toString(), "--limit", "1");
-    assertEquals("tandem eval: --data " + latin + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8",
-        notUtf8.err());
+    assertEquals("tandem eval: --data " + latin + ": not UTF-8 text (line 1, byte 17 of it: 0xE9, which cannot stand there in"
+        + " UTF-8; Tandem reads text files as UTF-8); save it as UTF-8", notUtf8.err());
     StringWriter out = new StringWriter();
     var cl = Tandem.commandLine();
     cl.setOut(new PrintWriter(out, true));
@@ -1027,8 +1028,8 @@ class CommandLineMistakesTest {
     Path latin = Files.write(dir.resolve("keys.conf"), "[{\"key\": \"sk-caf\u00e9\", \"tenant\": \"a\"}]"
         .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     Result keys = run("serve", "--api-keys", latin.toString(), "--port", "0");
-    assertEquals("tandem serve: --api-keys " + latin + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8",
-        keys.err());
+    assertEquals("tandem serve: --api-keys " + latin + ": not UTF-8 text (line 1, byte 17 of it: 0xE9, which cannot stand there"
+        + " in UTF-8; Tandem reads text files as UTF-8); save it as UTF-8", keys.err());
     assertEquals(1, keys.exit());
 
     String demo = io.tandem.ops.demo.DemoModels.dir().resolve("small").toString();

@@ -1,15 +1,15 @@
 package io.tandem.protocol.text;
 
 import java.io.BufferedInputStream;
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,19 +47,29 @@ public final class Utf8Files {
    * @throws IOException when it cannot be read at all
    */
   public static String read(String what, Path file) throws IOException {
-    StringBuilder text = new StringBuilder();
     Bounded bytes = new Bounded(Files.newInputStream(file));
-    // A decoder of its own reports bytes that are not UTF-8 (InputStreamReader's charset form would replace them).
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(bytes, StandardCharsets.UTF_8.newDecoder()))) {
-      char[] buf = new char[8192];
-      for (int n; (n = r.read(buf)) != -1; ) text.append(buf, 0, n);
-    } catch (CharacterCodingException e) {
-      throw notUtf8(what, file, bytes.wide(e));
+    byte[] all;
+    try (bytes) {
+      all = bytes.readAllBytes();
     } catch (Overrun e) {
       throw tooLarge(what, file);
     }
+    CharBuffer text = CharBuffer.allocate(all.length);
+    int at = decode(all, all.length, text);
+    if (at >= 0) {
+      int line = 1;
+      int lineStart = 0;
+      for (int i = 0; i < at; i++) {
+        // A line ends at \n, \r\n or a lone \r, as eachLine splits them.
+        if (all[i] == '\n' || all[i] == '\r' && (i + 1 >= all.length || all[i + 1] != '\n')) {
+          line++;
+          lineStart = i + 1;
+        }
+      }
+      throw notUtf8(what, file, bytes.wide(new Malformed(line, at - lineStart + 1, all[at])));
+    }
     bytes.refuseWide(what, file);
-    return withoutBom(text.toString());
+    return withoutBom(text.flip().toString());
   }
 
   /** {@link #read}, as lines. */
@@ -79,7 +89,6 @@ public final class Utf8Files {
   public static void eachLine(String what, Path file, LineVisitor visitor) throws IOException {
     // Split as bytes and decoded a line at a time, so that a line after the last one needed is not
     // judged: '\n' and '\r' never occur inside a UTF-8 sequence.
-    CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
     Bounded bytes = new Bounded(Files.newInputStream(file));
     try (InputStream in = new BufferedInputStream(bytes)) {
       ByteArrayOutputStream line = new ByteArrayOutputStream();
@@ -91,10 +100,12 @@ public final class Utf8Files {
             in.mark(1);
             if (in.read() != '\n') in.reset();
           }
-          String text = utf8.decode(ByteBuffer.wrap(line.toByteArray())).toString();
+          CharBuffer text = CharBuffer.allocate(line.size());
+          int at = decode(line.toByteArray(), line.size(), text);
+          if (at >= 0) throw new Malformed(n + 1, at + 1, line.toByteArray()[at]);
           line.reset();
           if (n == 0) bytes.refuseWide(what, file);
-          if (!visitor.visit(++n, n == 1 ? withoutBom(text) : text) || b == -1) return;
+          if (!visitor.visit(++n, n == 1 ? withoutBom(text.flip().toString()) : text.flip().toString()) || b == -1) return;
         } else {
           line.write(b);
         }
@@ -106,6 +117,35 @@ public final class Utf8Files {
     }
   }
 
+  /**
+   * Decodes the first {@code length} bytes of {@code bytes} as UTF-8 into {@code out} (room for
+   * {@code length} chars), with a decoder of its own: one that reports bytes that are not UTF-8, which
+   * a charset's lenient form would replace with U+FFFD.
+   *
+   * @return -1, or the offset of the first byte that cannot stand where it is in UTF-8
+   */
+  private static int decode(byte[] bytes, int length, CharBuffer out) {
+    ByteBuffer in = ByteBuffer.wrap(bytes, 0, length);
+    CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder();
+    CoderResult r = utf8.decode(in, out, true);
+    if (!r.isError()) r = utf8.flush(out);
+    return r.isError() ? in.position() : -1;
+  }
+
+  /** A byte that cannot stand where it is in UTF-8: its line (from 1), its place in that line (bytes, from 1) and its value. */
+  static final class Malformed extends CharacterCodingException {
+    private final String where;
+
+    Malformed(int line, int column, byte value) {
+      this.where = String.format("line %d, byte %d of it: 0x%02X", line, column, value & 0xff);
+    }
+
+    @Override
+    public String getMessage() {
+      return where;
+    }
+  }
+
   /** {@code text} without a leading byte order mark, which UTF-8 does not need and JSON parsers refuse (Python's utf-8-sig). */
   private static String withoutBom(String text) {
     return text.startsWith("\uFEFF") ? text.substring(1) : text;
@@ -114,7 +154,8 @@ public final class Utf8Files {
   /** The refusal of {@code file}, which {@code what} names, whose bytes are not UTF-8 ({@code e}). */
   public static IllegalArgumentException notUtf8(String what, Path file, CharacterCodingException e) {
     return new IllegalArgumentException(what + " " + file + ": not UTF-8 text" + (e instanceof NotUtf8ButWide u ? " but " + u.getMessage()
-        : "") + " (Tandem reads text files as UTF-8); save it as UTF-8", e);
+        : "") + " (" + (e instanceof Malformed m ? m.getMessage() + ", which cannot stand there in UTF-8; " : "")
+        + "Tandem reads text files as UTF-8); save it as UTF-8", e);
   }
 
   /**

@@ -40,8 +40,25 @@ class Utf8FilesTest {
     Path file = dir.resolve("latin1.txt");
     Files.write(file, new byte[] {'c', 'a', 'f', (byte) 0xe9, '\n'});
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("API keys file", file));
-    assertEquals("API keys file " + file + ": not UTF-8 text (Tandem reads text files as UTF-8); save it as UTF-8", e.getMessage());
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("x", file)).getMessage().contains("not UTF-8"));
+    String expected = "API keys file " + file + ": not UTF-8 text (line 1, byte 4 of it: 0xE9, which cannot stand there in UTF-8;"
+        + " Tandem reads text files as UTF-8); save it as UTF-8";
+    assertEquals(expected, e.getMessage());
+    assertEquals(expected, assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("API keys file", file)).getMessage());
+  }
+
+  /** The byte is found by its line (\n, \r\n or a lone \r ends one, in both readers) and its place in it, as an editor would look. */
+  @Test
+  void aByteThatIsNotUtf8IsFoundByLineAndPlace() throws Exception {
+    Path file = dir.resolve("third.jsonl");
+    Files.write(file, new byte[] {'a', '\r', '\n', 'b', '\r', 'c', 'a', 'f', (byte) 0xc3, '(', '\n'});
+    String expected = "--data " + file + ": not UTF-8 text (line 3, byte 4 of it: 0xC3, which cannot stand there in UTF-8;"
+        + " Tandem reads text files as UTF-8); save it as UTF-8";
+    assertEquals(expected, assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("--data", file)).getMessage());
+    assertEquals(expected, assertThrows(IllegalArgumentException.class, () -> Utf8Files.lines("--data", file)).getMessage());
+    // A sequence cut short by the end of the file: its first byte.
+    Files.write(file, new byte[] {'x', (byte) 0xe2, (byte) 0x82});
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Utf8Files.read("--data", file)).getMessage()
+        .contains("(line 1, byte 2 of it: 0xE2, "));
   }
 
   /** UTF-16 without its byte order mark decodes as UTF-8 (a NUL beside each ASCII character): named as UTF-16. */
