@@ -43,6 +43,12 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
    */
   private static final String TOKEN_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/";
 
+  /** Whether {@code tenant} has a control character or a line or paragraph separator (U+2028, U+2029), which some readers of a log take as a line's end. */
+  private static boolean breaksALine(String tenant) {
+    return tenant.chars().anyMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.LINE_SEPARATOR
+        || Character.getType(c) == Character.PARAGRAPH_SEPARATOR);
+  }
+
   /**
    * @throws IllegalArgumentException when the key is blank or has a character a Bearer token may
    *     not have (the message does not show the key), the tenant is blank or a limit is negative
@@ -53,9 +59,9 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     if (notAToken != null) throw new IllegalArgumentException("an API key " + notAToken);
     if (tenant == null || tenant.isBlank()) throw new IllegalArgumentException("API key entry for tenant-less key: 'tenant' is required");
     // A tenant is a label on /metrics and in logs: a control character there (a NUL, a line break) breaks both.
-    if (tenant.chars().anyMatch(Character::isISOControl))
-      throw new IllegalArgumentException("tenant " + io.tandem.protocol.text.Clipped.json(com.fasterxml.jackson.databind.node.TextNode
-          .valueOf(tenant)) + " has a control character; name a tenant with visible characters (and spaces)");
+    if (breaksALine(tenant))
+      throw new IllegalArgumentException("tenant " + io.tandem.protocol.text.Clipped.visible(tenant) + " has a control character;"
+          + " name a tenant with visible characters (and spaces)");
     if (maxConcurrent < 0) throw new IllegalArgumentException("tenant " + tenant + ": max-concurrent must be >= 0 (0: unlimited)");
     if (tokensPerMinute < 0) throw new IllegalArgumentException("tenant " + tenant + ": tokens-per-minute must be >= 0 (0: unlimited)");
   }
@@ -107,10 +113,9 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       String notAToken = notABearerToken(key);
       if (notAToken != null) throw new IllegalArgumentException(where + ".key " + notAToken);
       String tenant = text(c, "tenant", where, typed);
-      if (tenant.chars().anyMatch(Character::isISOControl))
-        throw new IllegalArgumentException(where + ".tenant " + io.tandem.protocol.text.Clipped.json(
-            com.fasterxml.jackson.databind.node.TextNode.valueOf(tenant)) + " has a control character, which /metrics labels and"
-            + " log lines cannot carry; name the tenant with visible characters (and spaces)");
+      if (breaksALine(tenant))
+        throw new IllegalArgumentException(where + ".tenant " + io.tandem.protocol.text.Clipped.visible(tenant) + " has a control"
+            + " character, which /metrics labels and log lines cannot carry; name the tenant with visible characters (and spaces)");
       TenantSpec t = new TenantSpec(key, tenant,
           (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where, typed),
           limit(c, "tokens-per-minute", Long.MAX_VALUE, where, typed));

@@ -61,6 +61,11 @@ class TenantSpecTest {
         assertThrows(TenantSpec.NotJson.class, () -> TenantSpec.fromFile(keys("null"))).getMessage());
     assertTrue(refusal("[{\"key\": \"sk-1\", \"tenant\": \"a\\nWARN forged\"}]").endsWith("[0].tenant \"a\\nWARN forged\" has a"
         + " control character, which /metrics labels and log lines cannot carry; name the tenant with visible characters (and spaces)"));
+    // One JSON leaves raw (U+0085, a line break to some readers) is shown escaped; U+2028 is refused as a line break too.
+    assertTrue(refusal("[{\"key\": \"sk-1\", \"tenant\": \"a\u0085b\"}]").endsWith("[0].tenant \"a\\u0085b\" has a control"
+        + " character, which /metrics labels and log lines cannot carry; name the tenant with visible characters (and spaces)"));
+    assertTrue(refusal("[{\"key\": \"sk-1\", \"tenant\": \"a\u2028b\"}]").contains("[0].tenant \"a\\u2028b\" has a control"));
+    assertEquals("team a", TenantSpec.fromFile(keys("[{\"key\": \"sk-1\", \"tenant\": \"team a\"}]")).get(0).tenant());
   }
 
   /** Two entries of one tenant share its limits: given differently, which applies is no guess to leave to the server. */

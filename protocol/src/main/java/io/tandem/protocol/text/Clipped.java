@@ -23,6 +23,30 @@ public final class Clipped {
   }
 
   /**
+   * {@code s} as a JSON string, clipped as {@link #of}, with every character that shows as nothing or
+   * ends a line written as its escape ({@code \\n}, {@code \\r}, {@code \\t} or {@code \\uXXXX}): the controls JSON escapes (below U+0020) and
+   * those it lets stand raw (U+007F to U+009F: U+0085 is a line break to some readers), U+2028 and
+   * U+2029, and format characters (U+200B, U+FEFF); so a message names the character it refuses
+   * rather than printing it.
+   */
+  public static String visible(String s) {
+    if (s == null) return "null";
+    StringBuilder out = new StringBuilder("\"");
+    of(s).codePoints().forEach(c -> {
+      int type = Character.getType(c);
+      if (c == '"' || c == '\\') out.append('\\').appendCodePoint(c);
+      else if (c == '\n') out.append("\\n");
+      else if (c == '\r') out.append("\\r");
+      else if (c == '\t') out.append("\\t");
+      else if (Character.isISOControl(c) || type == Character.LINE_SEPARATOR || type == Character.PARAGRAPH_SEPARATOR
+          || type == Character.FORMAT)
+        out.append(String.format("\\u%04X", c));
+      else out.appendCodePoint(c);
+    });
+    return out.append('"').toString();
+  }
+
+  /**
    * A JSON value as quoted: written compactly, as Jackson's {@code toString} writes it, but no
    * further than {@value #LENGTH} characters, then {@code ...}; so that a list nested a million deep
    * (which {@code toString} recurses into until the stack overflows) or a megabyte of it costs
