@@ -151,9 +151,11 @@ public final class ApiError extends RuntimeException {
    * a fault of the server a 500. A role this node can never be offered ({@link
    * FailureCode#ROLE_NOT_SERVED}) is a 503 too, the server's lack, but one that never clears: no
    * {@code Retry-After}, and {@code x-should-retry: false}.
+   *
+   * @param retryAfterSeconds the {@code Retry-After} of a retryable failure ({@link RetryAfter#forCode}); 0 for none
    */
   public static ApiError forFailure(FailureCode code, String message, int retryAfterSeconds) {
-    int retry = Math.max(1, retryAfterSeconds);
+    int retry = retryAfterSeconds;
     return switch (code) {
       case ROLE_NOT_SERVED -> new ApiError(503, "server_error", null, "service_unavailable",
           "the server cannot serve this request: " + message, 0, true, null);

@@ -56,6 +56,8 @@ final class CompletionService {
   private final Metrics metrics;
   private final WorkerView workers;
   private final Materializer mat;
+  /** What a retryable failure says to wait: longer when no worker of the role is offered. */
+  private final RetryAfter retryAfter;
   /** Requests whose session has been asked to start and that have not finished. */
   private final Set<Exchange> running = ConcurrentHashMap.newKeySet();
   /** Why every request is being ended (see {@link #endAll}); null while the server serves. */
@@ -69,6 +71,7 @@ final class CompletionService {
     this.metrics = metrics;
     this.workers = workers;
     this.mat = Materializer.matFromSystem(system);
+    this.retryAfter = RetryAfter.of(settings.retryAfterSeconds(), workers.workerWait());
   }
 
   /** Runs {@code req}; closes {@code permit} when it ends, however it ends. */
@@ -157,7 +160,7 @@ final class CompletionService {
     // Without a worker of the reader's role, the other model alone may still serve the request.
     Role alone = reader == Role.large ? Role.small : Role.large;
     CompletionStage<TokenCount> count = workers.countTokens(reader, alone, req.prompt(), req.promptTokenIds(),
-        req.promptTokenIdsPath(), settings.retryAfterSeconds(), calledOff);
+        req.promptTokenIdsPath(), retryAfter, calledOff);
     return count.thenCombine(workers.contextLength(roles(req.mode())), (c, context) -> {
       if (c.problem() != null)
         throw ApiError.invalid(req.chat() ? "messages" : CompletionRequest.tokenIdsParam(req.promptTokenIdsPath(), req.promptTokenIds(), c.vocabSize()),
@@ -318,7 +321,7 @@ final class CompletionService {
       sessionId = req.requestId() == null ? log.id : ApiRoutes.completionId(req.chat(), RequestLog.freshId());
       log.sessionId = sessionId;
       gen = new Generation(log.id, System.currentTimeMillis() / 1000, req, settings.reasoningParser(), c.promptTokens(),
-          c.promptTokenIds(), settings.retryAfterSeconds());
+          c.promptTokenIds(), retryAfter);
     }
 
     /** The event's output; a stop string that ends it tells the session to stop and report what ran. */

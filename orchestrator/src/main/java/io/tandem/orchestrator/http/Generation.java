@@ -37,7 +37,7 @@ final class Generation {
   private final String model;
   private final ReasoningSplitter splitter;
   private final StopStrings stops;
-  private final int retryAfterSeconds;
+  private final RetryAfter retryAfter;
 
   private final StringBuilder content = new StringBuilder();
   private final StringBuilder reasoning = new StringBuilder();
@@ -79,7 +79,7 @@ final class Generation {
    * @param promptTokenIds those tokens' ids, for {@code return_token_ids} (null when not known)
    */
   Generation(String id, long created, CompletionRequest request, ReasoningSplitter.Mode reasoningMode, int promptTokens,
-      List<Integer> promptTokenIds, int retryAfterSeconds) {
+      List<Integer> promptTokenIds, RetryAfter retryAfter) {
     this.id = id;
     this.created = created;
     this.request = request;
@@ -88,7 +88,7 @@ final class Generation {
     this.stops = new StopStrings(request.stop());
     this.promptTokens = promptTokens;
     this.promptTokenIds = promptTokenIds == null ? null : List.copyOf(promptTokenIds);
-    this.retryAfterSeconds = retryAfterSeconds;
+    this.retryAfter = retryAfter;
   }
 
   /** Output tokens received so far (through a stop string's last token when one ended it). */
@@ -302,7 +302,7 @@ final class Generation {
     String m = failed.message() == null ? "the generation failed" : failed.message();
     if (tokens > 0 && request.stream()) m += " (after " + Plural.count(tokens, "token") + " of output, " + (tokens == 1 ? "which stands" : "which stand") + " as sent)";
     else if (tokens > 0) m += " (after " + Plural.count(tokens, "token") + " of output, " + (tokens == 1 ? "which is" : "which are") + " not returned)";
-    return ApiError.forFailure(failed.code(), m, retryAfterSeconds);
+    return ApiError.forFailure(failed.code(), m, retryAfter.forCode(failed.code()));
   }
 
   private void end(String openAiReason, String tandemReason, List<Out> out) {

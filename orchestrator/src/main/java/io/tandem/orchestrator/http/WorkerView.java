@@ -141,6 +141,11 @@ final class WorkerView {
     return out;
   }
 
+  /** {@code tandem.session.worker-wait}: how long a request waits for a worker of its role that is coming. */
+  Duration workerWait() {
+    return workerWait;
+  }
+
   private CompletionStage<Receptionist.Listing> find(Role role) {
     return AskPattern.ask(system.receptionist(), reply -> Receptionist.find(ServiceKeys.forRole(role), reply), ask,
         system.scheduler());
@@ -153,26 +158,27 @@ final class WorkerView {
    * worker of that role can come either. Logged as a session failing for want of a worker is
    * ({@link NoWorkerLog}).
    */
-  private ApiError noneListed(Role role, Role alone, int retryAfterSeconds) {
-    return noneListed(role, alone, retryAfterSeconds, null);
+  private ApiError noneListed(Role role, Role alone, RetryAfter retryAfter) {
+    return noneListed(role, alone, retryAfter, null);
   }
 
   /** {@link #noneListed(Role, Role, int)} after the request {@code waited} for one (null: it did not), as its message says. */
-  private ApiError noneListed(Role role, Role alone, int retryAfterSeconds, Duration waited) {
+  private ApiError noneListed(Role role, Role alone, RetryAfter retryAfter, Duration waited) {
     String outOfTouch = NodeStanding.outOfTouch(system);
     // Not the role's outage (NoWorkerLog), nor one another mode avoids: this node's own.
     if (outOfTouch != null) {
       String message = outOfTouch + ", so no " + role + " worker can be reached from it; retry the request (on a node still in"
           + " the cluster, or on this one once it has restarted)";
       LOG.debug("a request was refused before its session started: {}", message);
-      return ApiError.forFailure(FailureCode.NO_WORKER, message, retryAfterSeconds);
+      return ApiError.forFailure(FailureCode.NO_WORKER, message, retryAfter.forCode(FailureCode.NO_WORKER));
     }
     boolean canJoin = !neverOffered(role);
     String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone, waited);
     String line = "a request was refused before its session started: " + message;
     LOG.debug(line);
     NoWorkerLog.get(system).unserved(role, false, line);
-    return ApiError.forFailure(canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED, message, retryAfterSeconds);
+    FailureCode code = canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED;
+    return ApiError.forFailure(code, message, retryAfter.forCode(code));
   }
 
   /**
@@ -337,35 +343,35 @@ final class WorkerView {
    * one whose nodes were downed or left fails then, saying so.
    */
   CompletionStage<TokenCount> countTokens(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
-      String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
-    CompletableFuture<TokenCount> counted = counted(role, alone, prompt, tokenIds, tokenIdsField, retryAfterSeconds,
+      String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
+    CompletableFuture<TokenCount> counted = counted(role, alone, prompt, tokenIds, tokenIdsField, retryAfter,
         calledOff).toCompletableFuture();
     calledOff.thenRun(() -> counted.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
-        "the client left before its prompt was counted", retryAfterSeconds)));
+        "the client left before its prompt was counted", retryAfter.seconds())));
     return counted;
   }
 
   private CompletionStage<TokenCount> counted(Role role, Role alone, Prompt prompt, List<Integer> tokenIds,
-      String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
+      String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
-      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfterSeconds, calledOff);
-      if (!supply.memberComing(system, role)) throw noneListed(role, alone, retryAfterSeconds);
+      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfter, calledOff);
+      if (!supply.memberComing(system, role)) throw noneListed(role, alone, retryAfter);
       return AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(sessions, reply -> new Sessions.FindWorkers(role, reply),
               workerWait, system.scheduler())
           .handle((offered, t) -> {
             // No answer within worker-wait: waited that long, as a session that waited says.
             if (offered == null || offered.workers().isEmpty())
-              throw noneListed(role, alone, retryAfterSeconds, t != null ? workerWait : null);
+              throw noneListed(role, alone, retryAfter, t != null ? workerWait : null);
             return offered.workers();
           })
-          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfterSeconds, calledOff));
+          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfter, calledOff));
     });
   }
 
   /** Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}). */
   private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
-      List<Integer> tokenIds, String tokenIdsField, int retryAfterSeconds, CompletionStage<?> calledOff) {
+      List<Integer> tokenIds, String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
@@ -374,13 +380,14 @@ final class WorkerView {
       // This node's own standing, when it is out of the cluster's reach, rather than the worker's.
       if (outOfTouch != null)
         return ApiError.forFailure(FailureCode.NO_WORKER, outOfTouch + ", so no " + role + " worker's count of the prompt"
-            + " came; retry the request (on a node still in the cluster, or on this one once it has restarted)", retryAfterSeconds);
+            + " came; retry the request (on a node still in the cluster, or on this one once it has restarted)",
+            retryAfter.forCode(FailureCode.NO_WORKER));
       return ApiError.forFailure(FailureCode.UNAVAILABLE,
           (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
               + " workers counted") + " the prompt within " + Seconds.of(countTimeout)
               + " s (tandem.http.count-timeout): a worker that does not answer is counting long prompts sent"
               + " before this one (one at a time), or stopped or stalled",
-          retryAfterSeconds);
+          retryAfter.seconds());
     };
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
       // The ask's own timeout only backs up the deadline below, which a pause of this process does not use up.
@@ -408,11 +415,12 @@ final class WorkerView {
         if (now - asked < workerWait.toNanos()) return null;
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker's node " + nodesOf(ws) + " is unreachable"
             + " (stalled, or crashed and not yet downed) and did not count the prompt within " + Seconds.of(workerWait)
-            + " s (tandem.session.worker-wait); retry the request", retryAfterSeconds);
+            + " s (tandem.session.worker-wait); retry the request", retryAfter.seconds());
       }
       if (standing == Standing.GONE)
         return ApiError.forFailure(FailureCode.NO_WORKER, "the " + role + " worker's node " + nodesOf(ws) + " was downed or left"
-            + " the cluster before it counted the prompt; retry the request (once a " + role + " node has joined)", retryAfterSeconds);
+            + " the cluster before it counted the prompt; retry the request (once a " + role + " node has joined)",
+            retryAfter.forCode(FailureCode.NO_WORKER));
       // Reachable again moments ago: its answer is on its way.
       if (stalledLastSeen[0] != 0 && now - stalledLastSeen[0] < countTimeout.toNanos()) return null;
       return timedOut.get();

@@ -140,8 +140,11 @@ class NoLargeWorkerTest {
       assertTrue(message.contains("no large worker is available (none is offered to sessions: retry once one has joined, or"
           + " send \"tandem\": {\"mode\": \"small\"} to use the small model alone)"), message);
       assertRetryable(r, "speculative");
+      // Only a large node's start clears it, which this server waits worker-wait for: the client is told to wait as long.
+      assertEquals("20", r.headers().firstValue("Retry-After").orElse(null), "worker-wait, not tandem.http.retry-after's 1 s");
       HttpResponse<String> large = clustered.post(CHAT, SPECULATIVE + ",\"tandem\":{\"mode\":\"large\"}}", null);
       assertRetryable(large, "mode large");
+      assertEquals("20", large.headers().firstValue("Retry-After").orElse(null));
       assertTrue(JSON.readTree(large.body()).at("/error/message").asText().contains("no large worker is available (none is"
           + " offered to sessions: retry once one has joined, or send \"tandem\": {\"mode\": \"small\"} to use the small"
           + " model alone)"), large.body());
