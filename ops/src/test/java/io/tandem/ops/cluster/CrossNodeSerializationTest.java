@@ -100,7 +100,7 @@ class CrossNodeSerializationTest {
         new Counters(1, 1, 1, 0, 0, 0, 2, 1, 0, 0, 0));
     roundTrip(new SessionRequest("s1", "t", Prompt.chat(List.of(new ChatMessage("user", "hi"))), SamplingParams.PAPER,
         512, SpeculativeConfig.paperDefaults(), Mode.speculative, true));
-    roundTrip(new SessionEvent.Delta(Author.large, SpanReason.takeover, List.of(new Token(1, "WAIT"))));
+    roundTrip(new SessionEvent.Delta(Author.large, SpanReason.takeover, List.of(new Token(1, "WAIT")), 7));
     roundTrip(new SessionEvent.Finished(trace, new SessionEvent.Usage(5, 3, 2), true));
     roundTrip(new SessionEvent.Failed(FailureCode.NO_WORKER, "no large worker is available", trace));
   }

@@ -175,6 +175,22 @@ public record CompletionRequest(
       Map.entry("suffix", new Neutral("\"\"", Type.STRING, v -> v.asText().isEmpty(), "Tandem does not write text to fit before a suffix")));
 
   /**
+   * Fields accepted and ignored (an implementation could not change the answer), by the type
+   * OpenAI's API gives each: a value of another type ({@code "store": "yes"}) is a client's mistake,
+   * refused as OpenAI's API and vLLM's pydantic models refuse it; one of the type is ignored whatever
+   * it holds ({@code metadata}'s members are not read).
+   */
+  private static final Map<String, Type> IGNORED = Map.of(
+      "parallel_tool_calls", Type.BOOLEAN,
+      "store", Type.BOOLEAN,
+      "metadata", Type.OBJECT,
+      "service_tier", Type.STRING,
+      "reasoning_effort", Type.STRING,
+      "prompt_cache_key", Type.STRING,
+      "prompt_cache_retention", Type.STRING,
+      "safety_identifier", Type.STRING);
+
+  /**
    * vLLM's extensions of the request ({@code vllm/entrypoints/openai/protocol.py}, {@code
    * ChatCompletionRequest} and {@code CompletionRequest}) that Tandem does not implement: accepted
    * at the value that asks for nothing, any other value a 400 that says so (rather than calling a
@@ -368,6 +384,7 @@ public record CompletionRequest(
       Neutral n = chat || !COMPLETIONS_NEUTRAL.containsKey(f) ? NEUTRAL.get(f) : COMPLETIONS_NEUTRAL.get(f);
       Neutral vllm = chat || !COMPLETIONS_ONLY.contains(f) ? VLLM_NEUTRAL.get(f) : null;
       if (v.isNull()) continue;
+      if (IGNORED.containsKey(f)) requireType(f, v, IGNORED.get(f));
       // A number beyond a double's range inside a value quoted below would be shown as "Infinity".
       if (n != null || vllm != null) Json.requireInRange(v, f);
       // n below 1 asks for no choice at all: out of range (vLLM: "n must be at least 1"), not a feature missing.

@@ -150,6 +150,8 @@ final class Generation {
   }
 
   private void onDelta(SessionEvent.Delta d, List<Out> out) {
+    // Known before the end: an answer cut before Finished (a shutdown's deadline, a failure) reports it too.
+    if (d.cachedTokens() >= 0) cachedTokens = Math.min(d.cachedTokens(), promptTokens);
     int counted = 0;
     for (Token t : d.tokens()) {
       counted++;

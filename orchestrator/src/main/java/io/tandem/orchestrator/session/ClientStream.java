@@ -15,19 +15,22 @@ import java.util.List;
 final class ClientStream {
   private final ActorRef<SessionEvent> client;
   private final boolean stream;
+  /** What the prompt's reader has said of its prefix cache so far ({@link SessionEvent.Delta#cachedTokens}). */
+  private final java.util.function.IntSupplier cachedTokens;
   /** Tokens the client has been sent. */
   private int emitted;
 
-  ClientStream(ActorRef<SessionEvent> client, boolean stream) {
+  ClientStream(ActorRef<SessionEvent> client, boolean stream, java.util.function.IntSupplier cachedTokens) {
     this.client = client;
     this.stream = stream;
+    this.cachedTokens = cachedTokens;
   }
 
   /** Sends {@code tokens} now (a no-op for a client that asked for no stream). */
   void emit(Author author, SpanReason reason, List<Token> tokens) {
     if (!stream || tokens.isEmpty()) return;
     emitted += tokens.size();
-    client.tell(new SessionEvent.Delta(author, reason, List.copyOf(tokens)));
+    client.tell(new SessionEvent.Delta(author, reason, List.copyOf(tokens), cachedTokens.getAsInt()));
   }
 
   /** Sends the committed tokens the client has not seen yet, span by span. */

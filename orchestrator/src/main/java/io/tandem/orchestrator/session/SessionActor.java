@@ -220,7 +220,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       case large -> new SingleModelPlan(Role.large, request.maxTokens(), request.config().timeOut(), System::nanoTime,
           request.stop());
     };
-    this.stream = new ClientStream(client, request.stream());
+    this.stream = new ClientStream(client, request.stream(), () -> cachedPromptTokens);
     this.replyAdapter = ctx.messageAdapter(WorkerProtocol.Reply.class, FromWorker::new);
     this.listAdapter = ctx.messageAdapter(WorkerDirectory.Workers.class, Listed::new);
     this.queueAdapter = ctx.messageAdapter(WorkerDirectory.QueueWait.class, q -> new QueueWaitKnown(q.expected()));

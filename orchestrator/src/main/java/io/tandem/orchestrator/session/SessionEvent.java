@@ -11,8 +11,13 @@ import java.util.List;
 /** What a session tells its client: output as it is decided, then how it ended. */
 public sealed interface SessionEvent extends CborSerializable {
 
-  /** Output tokens, in order, all written by one author for one reason. */
-  record Delta(Author author, SpanReason reason, List<Token> tokens) implements SessionEvent {
+  /**
+   * Output tokens, in order, all written by one author for one reason; {@code cachedTokens} is what
+   * the worker that read the prompt has said so far of its prefix cache ({@link Usage#cachedTokens},
+   * -1: nothing yet), so that an answer cut before {@link Finished} (a shutdown's deadline, a
+   * failure) reports it too.
+   */
+  record Delta(Author author, SpanReason reason, List<Token> tokens, int cachedTokens) implements SessionEvent {
     public String text() {
       return Token.concat(tokens);
     }

@@ -163,8 +163,8 @@ class IntegerFieldsTest {
 
   /**
    * Where a request passes a value on as it came (template variables, tools), a number beyond a
-   * float's range is refused naming its path; a field Tandem ignores ({@code metadata}, {@code store})
-   * is ignored whatever it holds, as vLLM ignores the fields it does not read.
+   * float's range is refused naming its path; a field Tandem ignores is ignored whatever it holds
+   * ({@code metadata}'s members), once it is of its type ({@code store} is true or false).
    */
   @Test
   void aNumberBeyondAFloatsRangeIsRefusedWhereItIsReadAndIgnoredWhereNothingIs() {
@@ -175,7 +175,9 @@ class IntegerFieldsTest {
     assertEquals("chat_template_kwargs.budget", kwargs.param());
     assertEquals("tools[0].function.parameters.maximum", refusal(() -> parse(chat + ",\"tool_choice\":\"none\",\"tools\":[{"
         + "\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"maximum\":1e400}}}]}", true)).param());
-    parse(chat + ",\"metadata\":{\"a\":1e400},\"store\":1e400,\"safety_identifier\":-1e400}", true);
+    parse(chat + ",\"metadata\":{\"a\":1e400},\"store\":true,\"safety_identifier\":\"u-1\"}", true);
+    assertEquals("store must be true or false, got a number beyond a 64-bit float's range",
+        refusal(() -> parse(chat + ",\"store\":1e400}", true)).message());
   }
 
   @Test

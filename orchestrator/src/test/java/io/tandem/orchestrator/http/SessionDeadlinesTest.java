@@ -95,6 +95,8 @@ class SessionDeadlinesTest {
     assertTrue(sent > 0, r.body());
     assertTrue(usage.at("/usage/completion_tokens").asInt() >= sent, "at least one token per chunk of text: " + r.body());
     assertTrue(usage.at("/usage/prompt_tokens").asInt() > 0, r.body());
+    // What the prompt's reader said of its cache with its first tokens: known though no Finished came (it was null; tester41b).
+    assertTrue(usage.at("/usage/prompt_tokens_details/cached_tokens").isInt(), r.body());
     assertEquals(usage.at("/usage/prompt_tokens").asInt() + usage.at("/usage/completion_tokens").asInt(),
         usage.at("/usage/total_tokens").asInt(), r.body());
   }

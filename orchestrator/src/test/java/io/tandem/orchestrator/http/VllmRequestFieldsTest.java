@@ -241,6 +241,28 @@ class VllmRequestFieldsTest {
   }
 
   /**
+   * A field Tandem ignores is still of the type OpenAI's API gives it: a value of another type is a
+   * client's mistake, named (they were accepted at any value; a tester's {@code "store": "yes"} got a 200).
+   */
+  @Test
+  void anIgnoredFieldOfTheWrongTypeIsNamedAsOpenAisApiNamesIt() throws Exception {
+    assertEquals(200, chat(",\"store\":false,\"parallel_tool_calls\":true,\"metadata\":{\"k\":\"v\"},\"service_tier\":\"auto\","
+        + "\"reasoning_effort\":\"low\",\"prompt_cache_key\":null").statusCode());
+    Map<String, String> refused = Map.of(
+        "\"store\":\"yes\"", "store must be true or false, got a string (\"yes\")",
+        "\"parallel_tool_calls\":\"maybe\"", "parallel_tool_calls must be true or false, got a string (\"maybe\")",
+        "\"metadata\":\"notanobject\"", "metadata must be an object, got a string (\"notanobject\")",
+        "\"service_tier\":1", "service_tier must be a string, got an integer (1)",
+        "\"reasoning_effort\":[\"low\"]", "reasoning_effort must be a string, got an array");
+    for (Map.Entry<String, String> f : refused.entrySet()) {
+      HttpResponse<String> r = chat("," + f.getKey());
+      assertEquals(400, r.statusCode(), f.getKey());
+      assertEquals(f.getValue(), error(r).get("message").asText(), r.body());
+      assertEquals(f.getKey().substring(1, f.getKey().indexOf('"', 1)), error(r).get("param").asText(), r.body());
+    }
+  }
+
+  /**
    * A field accepted only at the value that asks for nothing, given a value of another type, is a
    * mistake in the request: a 400 naming the type the field takes, not one calling the value
    * unsupported. A whole number written with a fraction is an integer, as it is for max_tokens.
