@@ -17,7 +17,7 @@ import sun.misc.SignalHandler;
  * signals again sees nothing happen. This handler hands every signal to the JVM's handler as it came
  * until the node is shutting down (the exit status stays 143 for SIGTERM, 130 for Ctrl-C), and
  * answers each signal after that with one line: the node is already shutting down, how long its
- * drain may still take (the {@code service-requests-done} phase's timeout, which Akka enforces), and
+ * drain may still take (its deadlines, or the {@code service-requests-done} phase's timeout, which Akka enforces), and
  * that SIGKILL stops it at once. Installed with {@code sun.misc.Signal} (module {@code
  * jdk.unsupported}), and only over the JVM's own handler: under {@code -Xrs}, or where the JVM does
  * not let the signal be handled, the node keeps the JVM's behaviour.
@@ -31,34 +31,42 @@ final class RepeatedSignals implements SignalHandler {
   private volatile SignalHandler jvm;
   private final BooleanSupplier stopping;
   private final Duration drain;
+  /** What sets {@link #drain}, as the line names it: a setting's key. */
+  private final String drainSetBy;
   private final LongSupplier nanos;
-  /** When this handler passed the first signal on; 0 before. */
-  private final AtomicLong firstAt = new AtomicLong();
+  /** When the first signal (of any of {@link #STOPPING}: they share it) was passed on; 0 before. */
+  private final AtomicLong firstAt;
 
   /**
    * @param jvm the JVM's handler of the signal, which starts the shutdown
    * @param stopping whether the node is shutting down already (CoordinatedShutdown has begun, for
    *     whatever reason)
-   * @param drain how long the drain may take from the first signal at most
+   * @param drain how long the drain may take from the first signal at most, and what sets that
    * @param nanos the clock, as {@link System#nanoTime}
+   * @param firstAt when the first stopping signal was passed on (0: none yet), shared by the handlers of
+   *     SIGTERM and SIGINT, so that a Ctrl-C after a SIGTERM says how long the drain has run too
    */
-  RepeatedSignals(SignalHandler jvm, BooleanSupplier stopping, Duration drain, LongSupplier nanos) {
+  RepeatedSignals(SignalHandler jvm, BooleanSupplier stopping, TandemNode.DrainLimit drain, LongSupplier nanos,
+      AtomicLong firstAt) {
     this.jvm = jvm;
     this.stopping = stopping;
-    this.drain = drain;
+    this.drain = drain.duration();
+    this.drainSetBy = drain.setBy();
     this.nanos = nanos;
+    this.firstAt = firstAt;
   }
 
   /**
    * Handles SIGTERM and SIGINT in this process as the class says; a signal the JVM does not handle
    * itself is left as it is. Returns whether any was installed.
    */
-  static boolean install(BooleanSupplier stopping, Duration drain) {
+  static boolean install(BooleanSupplier stopping, TandemNode.DrainLimit drain) {
     boolean any = false;
+    AtomicLong firstAt = new AtomicLong();
     for (String name : STOPPING) {
       try {
         Signal signal = new Signal(name);
-        RepeatedSignals handler = new RepeatedSignals(null, stopping, drain, System::nanoTime);
+        RepeatedSignals handler = new RepeatedSignals(null, stopping, drain, System::nanoTime, firstAt);
         SignalHandler previous = Signal.handle(signal, handler);
         if (previous == SignalHandler.SIG_DFL || previous == SignalHandler.SIG_IGN) {
           // No handler of the JVM's to pass signals to (-Xrs): the signal's own action, as before.
@@ -92,7 +100,7 @@ final class RepeatedSignals implements SignalHandler {
       Duration rest = drain.minus(since);
       left = " for " + Seconds.of(Duration.ofMillis(since.toMillis() / 100 * 100)) + " s; its drain ends within "
           + Seconds.of(Duration.ofSeconds(Math.max(0, (rest.toMillis() + 999) / 1000))) + " s at the latest"
-          + " (" + TandemNode.DRAIN_PHASE_TIMEOUT + ")";
+          + " (" + drainSetBy + ")";
     }
     // Without a first signal of its own, the node was stopping for another reason (removed from the cluster).
     LOG.warn("SIG{}{}: the node is already shutting down{}; send SIGKILL (kill -9 {}) to stop it at once",

@@ -183,7 +183,7 @@ public final class ServeCommand implements Callable<Integer> {
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
     // A second SIGTERM or Ctrl-C while the node drains gets a line saying so, instead of nothing.
     RepeatedSignals.install(() -> akka.actor.CoordinatedShutdown.get(tnode.system()).getShutdownReason().isPresent(),
-        tnode.system().settings().config().getDuration(TandemNode.DRAIN_PHASE_TIMEOUT));
+        TandemNode.drainLimit(tnode.system().settings().config(), orchestrator, !roles.isEmpty()));
     if (!tnode.awaitUp()) return 0;
     if (!orchestrator) {
       tnode.awaitTermination();

@@ -76,7 +76,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     if (code != 0) {
       // A failed command has nothing left to finish, but a model may still be loading on a worker
       // thread (and JVM shutdown would wait for it and print its progress after the error line):
-      // stop at once, so that the error is the last thing on the screen.
+      // stop at once, so that the error is the last thing on the screen. Not while libtorch loads,
+      // though: an exit then crashes in its native code (Torch.awaitLoading), which takes a second or two.
+      io.tandem.inference.hf.Torch.awaitLoading(java.time.Duration.ofSeconds(30));
       System.out.flush();
       System.err.flush();
       Runtime.getRuntime().halt(code);

@@ -155,6 +155,37 @@ public final class TandemNode implements AutoCloseable {
    * answered). The timeout becomes the longer drain plus 5 s when it is shorter; a value that cannot
    * be read is left to the settings that report it.
    */
+  /** How long a node's drain lasts at most from its first SIGTERM, and the setting (or settings) that say so. */
+  record DrainLimit(Duration duration, String setBy) {}
+
+  /**
+   * This node's {@link DrainLimit}: the longer of the drains it runs, an orchestrator's ({@code
+   * tandem.http.shutdown-deadline} plus {@code shutdown-grace}) and, on a cluster member, its workers'
+   * ({@value WorkerDrain#DEADLINE_KEY}), within the {@value #DRAIN_PHASE_TIMEOUT} Akka ends them at
+   * (a tester's serve with an 8 s deadline was said to drain within 39 s, the phase's timeout).
+   *
+   * @param config the node's config, {@link #withDrainTime} applied
+   */
+  static DrainLimit drainLimit(Config config, boolean orchestrator, boolean workers) {
+    Duration phase = config.getDuration(DRAIN_PHASE_TIMEOUT);
+    Duration longest = null;
+    String setBy = null;
+    if (orchestrator) {
+      longest = config.getDuration("tandem.http.shutdown-deadline").plus(config.getDuration("tandem.http.shutdown-grace"));
+      setBy = "tandem.http.shutdown-deadline plus shutdown-grace";
+    }
+    boolean clustered = config.hasPath("tandem.cluster.enabled") && config.getBoolean("tandem.cluster.enabled");
+    if (workers && clustered) {
+      Duration w = WorkerDrain.deadline(config);
+      if (longest == null || w.compareTo(longest) > 0) {
+        longest = w;
+        setBy = WorkerDrain.DEADLINE_KEY;
+      }
+    }
+    return longest == null || longest.compareTo(phase) >= 0 ? new DrainLimit(phase, DRAIN_PHASE_TIMEOUT)
+        : new DrainLimit(longest, setBy);
+  }
+
   static Config withDrainTime(Config config) {
     Duration configured = config.hasPath(DRAIN_PHASE_TIMEOUT) ? config.getDuration(DRAIN_PHASE_TIMEOUT)
         : config.getDuration("akka.coordinated-shutdown.default-phase-timeout");

@@ -32,13 +32,36 @@ class RepeatedSignalsTest {
       signal(p, "TERM");
       String line = awaitLine(p, out, "SIGTERM again: the node is already shutting down");
       assertTrue(line.contains("; its drain ends within ") && line.contains(" s at the latest ("
-          + TandemNode.DRAIN_PHASE_TIMEOUT + "); send SIGKILL (kill -9 " + p.pid() + ") to stop it at once"), line);
+          + "tandem.http.shutdown-deadline plus shutdown-grace); send SIGKILL (kill -9 " + p.pid() + ") to stop it at once"), line);
+      // Ctrl-C after the SIGTERM: the same line, with how long the drain has run (it had no timing).
+      signal(p, "INT");
+      String interrupt = awaitLine(p, out, "SIGINT again: the node is already shutting down for ");
+      assertTrue(interrupt.contains("; its drain ends within "), interrupt);
       Files.writeString(release, "");
       assertTrue(p.waitFor(30, TimeUnit.SECONDS), "exits once its hook ends");
       assertEquals(143, p.exitValue(), "the JVM's status for SIGTERM: " + Files.readString(out));
     } finally {
       p.destroyForcibly();
     }
+  }
+
+  /** The line's "within N s" is the drain this node runs, not the phase's timeout around every drain (a tester's 8 s serve read 39 s). */
+  @Test
+  void theDrainLimitIsTheLongestDrainTheNodeRuns() {
+    com.typesafe.config.Config base = TandemNode.withDrainTime(com.typesafe.config.ConfigFactory.parseString(
+        "tandem.http.shutdown-deadline = 8s\ntandem.worker.shutdown-deadline = 20s\n").withFallback(
+        com.typesafe.config.ConfigFactory.load()));
+    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(10), "tandem.http.shutdown-deadline plus shutdown-grace"),
+        TandemNode.drainLimit(base, true, true), "outside a cluster workers do not drain");
+    com.typesafe.config.Config clustered = base.withValue("tandem.cluster.enabled",
+        com.typesafe.config.ConfigValueFactory.fromAnyRef(true));
+    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(20), "tandem.worker.shutdown-deadline"),
+        TandemNode.drainLimit(clustered, false, true));
+    assertEquals(Duration.ofSeconds(20), TandemNode.drainLimit(clustered, true, true).duration(), "the longer of both");
+    com.typesafe.config.Config shortPhase = clustered.withValue(TandemNode.DRAIN_PHASE_TIMEOUT,
+        com.typesafe.config.ConfigValueFactory.fromAnyRef("5s"));
+    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(5), TandemNode.DRAIN_PHASE_TIMEOUT),
+        TandemNode.drainLimit(shortPhase, true, true), "Akka ends the phase there");
   }
 
   private static void signal(Process p, String name) throws Exception {
@@ -69,7 +92,8 @@ class RepeatedSignalsTest {
           Thread.currentThread().interrupt();
         }
       }));
-      RepeatedSignals.install(() -> false, Duration.ofSeconds(40));
+      RepeatedSignals.install(() -> false, new TandemNode.DrainLimit(Duration.ofSeconds(10),
+          "tandem.http.shutdown-deadline plus shutdown-grace"));
       System.out.println("probe: ready");
       System.out.flush();
       Thread.sleep(Long.MAX_VALUE);

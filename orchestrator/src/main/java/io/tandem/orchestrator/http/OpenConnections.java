@@ -191,6 +191,11 @@ final class OpenConnections {
       closing = true;
     }
 
+    /** Whether an answer on it said {@code Connection: close}, or its gate closed it: nothing more is written on it. */
+    synchronized boolean closesAfterResponse() {
+      return closing;
+    }
+
     HttpResponse responding(HttpResponse response) {
       // A 413 leaves the rest of its body unread (a compressed one is refused by what it decodes to,
       // before it has all come): the connection cannot carry another request, and a client that
@@ -245,6 +250,17 @@ final class OpenConnections {
             @Override
             public void onPush() {
               HttpRequest r = grab(in);
+              if (connection.closesAfterResponse()) {
+                // Pipelined behind an answer that said Connection: close (the server draining, or a 413):
+                // akka-http writes nothing after that answer, so this one is neither run nor logged as
+                // answered; its client reads the close and sends it again (RFC 9112, section 9.3.2).
+                LOG.info("a request pipelined behind an answer that closed its connection was not served: {} {}{}",
+                    r.method().value(), r.getUri().path(), r.getHeader("X-Request-Id").map(h -> " (X-Request-Id "
+                        + io.tandem.protocol.text.Clipped.of(h.value()) + ")").orElse(""));
+                r.discardEntityBytes(materializer());
+                pull(in);
+                return;
+              }
               // Whether the server drained when the request came, read before it is counted as in flight:
               // a shutdown that counts it has not refused it (ApiRoutes.RECEIVED_DRAINING).
               boolean receivedDraining = all.draining.getAsBoolean();

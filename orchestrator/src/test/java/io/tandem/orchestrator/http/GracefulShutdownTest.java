@@ -119,6 +119,60 @@ class GracefulShutdownTest {
   }
 
   /**
+   * A request pipelined behind one whose answer, written while the server drains, says {@code
+   * Connection: close} gets no answer (akka-http writes nothing after that one): it is neither run
+   * nor logged and counted as answered (a tester's request log and /metrics had a 503 for it that
+   * never went out), and the server says so in its log.
+   */
+  @Test
+  void aRequestPipelinedBehindAClosingAnswerIsNotLoggedAsAnswered() throws Exception {
+    ListAppender<ILoggingEvent> server = new ListAppender<>();
+    ListAppender<ILoggingEvent> requests = new ListAppender<>();
+    Logger serverLog = (Logger) LoggerFactory.getLogger(TandemHttpServer.class);
+    Logger requestLog = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+    server.start();
+    requests.start();
+    serverLog.addAppender(server);
+    requestLog.addAppender(requests);
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
+    String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "
+        + body.length() + "\r\nX-Request-Id: ";
+    try (TestServer s = TestServer.start("")) {
+      s.gate.close();
+      try (java.net.Socket socket = routed(s, head + "pipe-1\r\n\r\n" + body + head + "pipe-2\r\n\r\n" + body)) {
+        CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
+            .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
+        TestServer.eventually("the shutdown counted what is in flight", () -> {
+          synchronized (server) {
+            return server.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("tandem serve: shutting down;"));
+          }
+        });
+        s.gate.open();
+        socket.setSoTimeout(30_000);
+        String answers = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+        assertTrue(answers.startsWith("HTTP/1.1 200"), answers);
+        assertTrue(answers.contains("chatcmpl-pipe-1") && answers.toLowerCase(java.util.Locale.ROOT).contains("connection: close"),
+            answers);
+        assertEquals(1, answers.split("HTTP/1.1 ", -1).length - 1, "one answer, then the close: " + answers);
+        shutdown.get(60, TimeUnit.SECONDS);
+      }
+      List<String> logged;
+      synchronized (requests) {
+        logged = requests.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+      }
+      assertTrue(logged.stream().anyMatch(m -> m.contains("chatcmpl-pipe-1")), logged.toString());
+      assertFalse(logged.stream().anyMatch(m -> m.contains("pipe-2")), "no answer went out for it: " + logged);
+      synchronized (server) {
+        assertTrue(server.list.stream().anyMatch(e -> e.getFormattedMessage().equals("a request pipelined behind an answer that"
+            + " closed its connection was not served: POST /v1/chat/completions (X-Request-Id pipe-2)")), server.list.toString());
+      }
+    } finally {
+      serverLog.detachAppender(server);
+      requestLog.detachAppender(requests);
+    }
+  }
+
+  /**
    * A connection to {@code s} on which {@code head} (a request's head and perhaps part of its body)
    * was written and has reached the routes, the server having had nothing else in flight.
    */
