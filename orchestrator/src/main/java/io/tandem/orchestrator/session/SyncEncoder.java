@@ -52,9 +52,28 @@ final class SyncEncoder {
     return bindings.get(role);
   }
 
+  /** Whether a pair of two vocabularies has been warned of in this process (once is enough). */
+  private static final java.util.concurrent.atomic.AtomicBoolean MIXED_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+
   /** A worker of {@code role} says its tokens are in vocabulary {@code key}. */
   void tokenizerKey(Role role, String key) {
-    if (key != null) keys.put(role, key);
+    if (key == null) return;
+    keys.put(role, key);
+    String small = keys.get(Role.small);
+    String large = keys.get(Role.large);
+    // The hand-over works in text (each chunk is re-read by a model of another vocabulary), so answers
+    // read right; but an answer's token ids are each writer's own, which an API client cannot tell apart.
+    if (small != null && large != null && !small.equals(large) && MIXED_WARNED.compareAndSet(false, true))
+      org.slf4j.LoggerFactory.getLogger(SyncEncoder.class).warn("the small and large models have different vocabularies"
+          + " (their tokenizer.json files differ: {} and {}): the text each writes is handed to the other as text, so"
+          + " answers read right, but token ids in answers (return_token_ids, stop_token_ids, stop_reason) are each"
+          + " writer's own, two vocabularies mixed in one answer; serve a pair that shares a tokenizer (as the paper's"
+          + " DeepSeek-R1-Distill-Qwen 1.5B and 32B do) where clients use token ids", shortKey(small), shortKey(large));
+  }
+
+  /** A tokenizer key as a log line shows it: its first 12 hex digits. */
+  private static String shortKey(String key) {
+    return key.length() > 19 ? key.substring(0, 19) : key;
   }
 
   String tokenizerKey(Role role) {
