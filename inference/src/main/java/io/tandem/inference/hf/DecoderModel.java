@@ -122,6 +122,11 @@ public final class DecoderModel implements AutoCloseable {
       throw new CheckpointException(dir + ": the weights have no lm_head.weight and config.json does not say "
           + "\"tie_word_embeddings\": true (a model that ties its output projection to its embedding needs it)");
     }
+    if (config.tieWordEmbeddings() && reader.contains("lm_head.weight"))
+      org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: config.json says \"tie_word_embeddings\": true, so the"
+          + " lm_head.weight the weights also hold is not read: the embedding is the output projection, as in vLLM (which"
+          + " skips lm_head.* of a tied model) and Hugging Face's tie_weights(); if that lm_head is the one to use, set"
+          + " \"tie_word_embeddings\": false", dir);
     String beyond = "model.layers." + config.numHiddenLayers() + ".";
     if (reader.names().stream().anyMatch(n -> n.startsWith(beyond))) {
       throw new CheckpointException(dir + ": the weights have a layer " + config.numHiddenLayers() + " (" + beyond
@@ -139,6 +144,7 @@ public final class DecoderModel implements AutoCloseable {
       throw new CheckpointException(dir + ": the weights have q/k norms (model.layers.0.self_attn.q_norm.weight) but "
           + config.architecture().hfName() + " does not use them: the config does not belong to these weights");
     }
+    DecoderWeights.requireTensors(config, reader);
   }
 
   public Path dir() {

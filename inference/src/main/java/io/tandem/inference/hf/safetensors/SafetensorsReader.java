@@ -206,17 +206,27 @@ public final class SafetensorsReader implements AutoCloseable {
         throw new CheckpointException(file + ": too short to be a safetensors file");
       }
       long headerLen = lenBuf.getLong(0);
+      String text = new String(lenBuf.array(), StandardCharsets.ISO_8859_1);
+      // What a download gone wrong leaves in a weights file's place: a Git LFS pointer (a clone without
+      // git-lfs), or a web page (the Hub's file page, a login page), both text where the length belongs.
+      if (text.startsWith("version "))
+        throw new CheckpointException(file + ": a Git LFS pointer (" + size + " bytes of text), not the weights: the folder was"
+            + " cloned without Git LFS; run git lfs pull in it, or download the model with huggingface-cli download");
+      if (text.stripLeading().startsWith("<"))
+        throw new CheckpointException(file + ": a web page (HTML), not the weights: the link saved was a page's, not the"
+            + " file's; download the model with huggingface-cli download (or the file's \"resolve\" link)");
       if (headerLen > 0 && headerLen <= 100_000_000L && 8 + headerLen > size) {
         throw new CheckpointException(file + ": cut short: its header says " + headerLen + " bytes of JSON but the file has "
             + (size - 8) + " after the length; copy or download it again");
       }
       if (headerLen <= 0 || headerLen > 100_000_000L) {
-        throw new CheckpointException(file + ": invalid safetensors header length " + headerLen);
+        throw new CheckpointException(file + ": not a safetensors file (its first 8 bytes, the header's length, read "
+            + headerLen + "); copy or download it again");
       }
       ByteBuffer header = ByteBuffer.allocate((int) headerLen);
       while (header.hasRemaining()) {
         if (ch.read(header, 8 + header.position()) < 0) {
-          throw new CheckpointException(file + ": truncated header");
+          throw new CheckpointException(file + ": cut short inside its header; copy or download it again");
         }
       }
       JsonNode root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
@@ -244,6 +254,11 @@ public final class SafetensorsReader implements AutoCloseable {
         long begin = t.path("data_offsets").get(0).asLong();
         long end = t.path("data_offsets").get(1).asLong();
         TensorInfo info = new TensorInfo(e.getKey(), dtype, shape, file, dataStart + begin, end - begin);
+        if (dataStart + end > size && info.numel() * dtype.bytes() == end - begin) {
+          // The header is whole, the data is not: a copy or download that stopped.
+          throw new CheckpointException(file + ": cut short: tensor " + e.getKey() + " ends at byte " + (dataStart + end)
+              + " but the file has " + size + "; copy or download it again");
+        }
         if (info.numel() * dtype.bytes() != end - begin || dataStart + end > size) {
           throw new CheckpointException(
               file + ": tensor " + e.getKey() + " byte range [" + begin + ", " + end + ") does not fit its shape "
