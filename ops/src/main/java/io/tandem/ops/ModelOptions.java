@@ -264,6 +264,9 @@ public final class ModelOptions {
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(givenBy + " " + model + ": " + notAFolder(dir) + "; give a Hugging Face checkpoint folder "
           + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
+    if (!Files.isReadable(dir) || !Files.isExecutable(dir))
+      throw new IllegalArgumentException(givenBy + " " + model + ": cannot be read (no permission to list the folder or open"
+          + " its files); give the user Tandem runs as read access to it (chmod a+rX)");
     List<String> missing = missingCheckpointFiles(dir);
     if (!missing.isEmpty()) {
       // A folder of checkpoints (ops/demo holds small/ and large/): name them.
@@ -275,11 +278,50 @@ public final class ModelOptions {
         // unreadable: nothing to point to
       }
       throw new IllegalArgumentException(givenBy + " " + model + ": not a checkpoint folder, it has no " + String.join(", no ", missing)
-          + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
+          + found(dir, missing) + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
           + "model.safetensors.index.json with its shards)" + (inside.isEmpty() ? ""
               : "; the checkpoint folders in it are " + String.join(", ", inside.subList(0, Math.min(4, inside.size())))
                   + (inside.size() > 4 ? ", ..." : "")));
     }
+  }
+
+  /**
+   * What a folder that lacks {@code missing} holds instead, as a download gone wrong leaves it: a
+   * link to a deleted file (a Hugging Face cache's blob), an unfinished download, GGUF or PyTorch
+   * {@code .bin} weights, or a Hugging Face cache's repository folder, whose checkpoints are its
+   * snapshots; empty when none of those.
+   */
+  static String found(Path dir, List<String> missing) {
+    List<String> seen = new java.util.ArrayList<>();
+    for (String f : missing)
+      if (Files.isSymbolicLink(dir.resolve(f)))
+        seen.add(f + " is a symbolic link to nothing (a Hugging Face cache whose file was deleted: download it again)");
+    List<String> names = new java.util.ArrayList<>();
+    try (java.util.stream.Stream<Path> children = Files.list(dir)) {
+      children.forEach(c -> names.add(c.getFileName().toString()));
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      return seen.isEmpty() ? "" : " (" + String.join("; ", seen) + ")";
+    }
+    if (missing.contains("model.safetensors")) {
+      if (names.stream().anyMatch(n -> n.endsWith(".incomplete")))
+        seen.add("a download not finished (*.incomplete): let it finish, or run huggingface-cli download again");
+      else if (names.stream().anyMatch(n -> n.endsWith(".gguf")))
+        seen.add("GGUF weights, llama.cpp's, which Tandem does not read: give the model's safetensors checkpoint");
+      else if (names.stream().anyMatch(n -> n.endsWith(".bin") || n.endsWith(".pt") || n.endsWith(".pth")))
+        seen.add("PyTorch weights (.bin), which Tandem does not read: download the safetensors ones, or save the model with"
+            + " transformers' save_pretrained(DIR, safe_serialization=True)");
+    }
+    if (names.contains("snapshots") && Files.isDirectory(dir.resolve("snapshots"))) {
+      List<String> revisions = new java.util.ArrayList<>();
+      try (java.util.stream.Stream<Path> snaps = Files.list(dir.resolve("snapshots"))) {
+        snaps.filter(Files::isDirectory).sorted().forEach(c -> revisions.add(c.toString()));
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        // unreadable: the folder's name is hint enough
+      }
+      seen.add("a Hugging Face cache folder: its checkpoints are its snapshots" + (revisions.isEmpty() ? ""
+          : ", " + String.join(", ", revisions.subList(0, Math.min(2, revisions.size()))) + (revisions.size() > 2 ? ", ..." : "")));
+    }
+    return seen.isEmpty() ? "" : " (" + String.join("; ", seen) + ")";
   }
 
   /**
@@ -291,6 +333,10 @@ public final class ModelOptions {
     if (!Files.exists(path) && path.toString().matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+"))
       return "no such folder (Tandem downloads nothing: if this is a Hugging Face Hub id, download the checkpoint first,"
           + " e.g. huggingface-cli download " + path + " --local-dir DIR, and give DIR)";
+    // A ~ the shell did not expand (quoted, or in a config file) is a folder named ~.
+    if (!Files.exists(path) && (path.toString().equals("~") || path.toString().startsWith("~/")))
+      return "no such folder (~ is expanded by a shell only where it is not quoted, and never in a config file: give the"
+          + " full path, " + System.getProperty("user.home") + path.toString().substring(1) + ")";
     if (!Files.exists(path)) return "no such folder";
     Path parent = path.toAbsolutePath().getParent();
     boolean inCheckpoint = parent != null && missingCheckpointFiles(parent).isEmpty();

@@ -577,6 +577,34 @@ class CommandLineMistakesTest {
         + "(or model.safetensors.index.json with its shards)", r.err());
   }
 
+  /** What a download gone wrong leaves is named with what to do (a tester met each as "it has no model.safetensors"). */
+  @Test
+  void aFolderADownloadLeftWrongSaysWhatItHolds(@TempDir Path tmp) throws Exception {
+    Files.writeString(tmp.resolve("config.json"), "{}");
+    Files.writeString(tmp.resolve("tokenizer.json"), "{}");
+    Path part = Files.writeString(tmp.resolve("model.safetensors.incomplete"), "x");
+    assertTrue(run("generate", "--prompt", "x", "--large", tmp.toString()).err().contains("it has no model.safetensors (a download"
+        + " not finished (*.incomplete): let it finish, or run huggingface-cli download again); "), "unfinished");
+    Files.delete(part);
+    Path gguf = Files.writeString(tmp.resolve("model-q4.gguf"), "x");
+    assertTrue(run("generate", "--prompt", "x", "--large", tmp.toString()).err().contains("(GGUF weights, llama.cpp's, which"
+        + " Tandem does not read: give the model's safetensors checkpoint)"), "gguf");
+    Files.delete(gguf);
+    Files.writeString(tmp.resolve("pytorch_model.bin"), "x");
+    assertTrue(run("generate", "--prompt", "x", "--large", tmp.toString()).err().contains("(PyTorch weights (.bin), which Tandem"
+        + " does not read: "), ".bin");
+    Path link = Files.createSymbolicLink(tmp.resolve("model.safetensors"), tmp.resolve("blobs-deleted"));
+    assertTrue(run("generate", "--prompt", "x", "--large", tmp.toString()).err().contains("(model.safetensors is a symbolic link"
+        + " to nothing (a Hugging Face cache whose file was deleted: download it again)"), "dangling link");
+    Files.delete(link);
+    Path cache = Files.createDirectories(tmp.resolve("models--org--name").resolve("snapshots").resolve("abc123"));
+    assertTrue(run("generate", "--prompt", "x", "--large", tmp.resolve("models--org--name").toString()).err()
+        .contains("(a Hugging Face cache folder: its checkpoints are its snapshots, " + cache + ")"), "a cache's repository folder");
+    assertTrue(run("generate", "--prompt", "x", "--large", "~/no-such-model").err().contains(": no such folder (~ is expanded by"
+        + " a shell only where it is not quoted, and never in a config file: give the full path, " + System.getProperty("user.home")
+        + "/no-such-model)"), "a ~ no shell expanded");
+  }
+
   @Test
   void anOutputThatCannotBeWrittenIsRefusedBeforeLoading(@TempDir Path tmp) throws Exception {
     Path file = Files.writeString(tmp.resolve("a-file"), "x");
