@@ -119,8 +119,17 @@ public record HfConfig(
   static HfConfig parse(JsonNode c, JsonNode g, Path configFile) {
     JsonNode archs = c.path("architectures");
     if (archs.isMissingNode()) {
-      throw new CheckpointException(configFile + ": no \"architectures\"; a Hugging Face config names its model class "
-          + "there, e.g. \"architectures\": [\"Qwen2ForCausalLM\"]");
+      // Without one, transformers' AutoModelForCausalLM goes by model_type: so does Tandem, for the families it runs.
+      Architecture byType = switch (c.path("model_type").asText("")) {
+        case "qwen2" -> Architecture.QWEN2;
+        case "llama" -> Architecture.LLAMA;
+        case "qwen3" -> Architecture.QWEN3;
+        default -> null;
+      };
+      if (byType == null)
+        throw new CheckpointException(configFile + ": no \"architectures\"; a Hugging Face config names its model class "
+            + "there, e.g. \"architectures\": [\"Qwen2ForCausalLM\"] (or its \"model_type\": qwen2, llama or qwen3)");
+      archs = JSON.createArrayNode().add(byType.hfName());
     }
     if (!archs.isArray() || archs.size() != 1) {
       throw new CheckpointException(configFile + ": expected one entry in \"architectures\", found " + archs);
@@ -317,10 +326,7 @@ public record HfConfig(
     try {
       node = JSON.readTree(file.toFile());
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      // Jackson's own message runs over two lines with a source excerpt; the place and the cause are what help.
-      com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
-      throw new CheckpointException(file + ": not valid JSON" + (at == null ? "" : " at line " + at.getLineNr()
-          + ", column " + at.getColumnNr()) + " (" + e.getOriginalMessage().lines().findFirst().orElse("") + ")", e);
+      throw new CheckpointException(io.tandem.inference.text.JsonFault.of(file, e), e);
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read JSON (" + e.getMessage() + ")", e);
     }

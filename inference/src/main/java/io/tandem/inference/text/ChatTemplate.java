@@ -79,6 +79,8 @@ public final class ChatTemplate {
         template = templateFromConfig(config.get("chat_template"), configFile);
       }
       return new ChatTemplate(template, specialTokens(config));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalArgumentException(JsonFault.of(configFile, e), e);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the chat template of " + modelDir + ": " + e.getMessage(), e);
     }

@@ -101,6 +101,8 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         bos = ChatTemplate.tokenContent(config.get("bos_token"));
         eos = ChatTemplate.tokenContent(config.get("eos_token"));
         llama = llamaSpecials(config, bos, eos, added, configFile);
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException(JsonFault.of(configFile, e), e);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
       }

@@ -67,8 +67,12 @@ class HfConfigTest {
         org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
     java.nio.file.Files.writeString(config, "{}");
     assertEquals(config + ": no \"architectures\"; a Hugging Face config names its model class there, e.g. "
-        + "\"architectures\": [\"Qwen2ForCausalLM\"]",
+        + "\"architectures\": [\"Qwen2ForCausalLM\"] (or its \"model_type\": qwen2, llama or qwen3)",
         org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    // Without architectures, model_type names the family, as transformers' AutoModelForCausalLM reads it.
+    java.nio.file.Files.writeString(config, "{\"model_type\": \"llama\", \"hidden_size\": 64}");
+    org.junit.jupiter.api.Assertions.assertFalse(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class,
+        () -> HfConfig.load(dir)).getMessage().contains("architectures"), "read as a Llama config, refused for what else it lacks");
   }
 
   @Test

@@ -185,6 +185,8 @@ public final class SafetensorsReader implements AutoCloseable {
     JsonNode root;
     try {
       root = JSON.readTree(index.toFile());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new CheckpointException(io.tandem.inference.text.JsonFault.of(index, e), e);
     } catch (IOException e) {
       throw new CheckpointException(index + ": cannot read JSON (" + e.getMessage() + ")", e);
     }
