@@ -204,6 +204,8 @@ public final class GenerateCommand implements Callable<Integer> {
     java.time.Duration wait = config.getDuration("tandem.session.worker-wait");
     int promptTokens = -1;
     int context = Integer.MAX_VALUE;
+    // Which model's context that is: the one of the smaller, or both when they are alike.
+    String whose = "the model's";
     for (Role role : needed) {
       WorkerDirectory.Workers offered = AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(node.sessions(),
               reply -> new Sessions.FindWorkers(role, reply), wait, node.system().scheduler())
@@ -215,15 +217,20 @@ public final class GenerateCommand implements Callable<Integer> {
           .toCompletableFuture().exceptionally(t -> null).get();
       if (count == null || count.problem() != null) return maxTokens; // the session's own step names the problem
       if (promptTokens < 0) promptTokens = count.tokens();
-      if (count.contextLength() > 0) context = Math.min(context, count.contextLength());
+      if (count.contextLength() > 0 && count.contextLength() < context) {
+        whose = needed.size() > 1 ? "the " + role + " model's" : "the model's";
+        context = count.contextLength();
+      } else if (count.contextLength() == context && needed.size() > 1) {
+        whose = "each model's";
+      }
     }
     if (context == Integer.MAX_VALUE) return maxTokens;
     if (promptTokens >= context)
-      throw new UsageError("--prompt: the prompt has " + promptTokens + " tokens, and the model's context is " + context
+      throw new UsageError("--prompt: the prompt has " + promptTokens + " tokens, and " + whose + " context is " + context
           + " tokens: a prompt may have at most " + (context - 1) + ", for room to generate; give a shorter prompt");
     if ((long) promptTokens + maxTokens <= context) return maxTokens;
     if (!hasExplicitMaxTokens()) return context - promptTokens;
-    throw new UsageError("--max-tokens " + maxTokens + ": the model's context is " + context + " tokens, and the prompt has "
+    throw new UsageError("--max-tokens " + maxTokens + ": " + whose + " context is " + context + " tokens, and the prompt has "
         + promptTokens + ", so at most " + (context - promptTokens) + " can be generated; give --max-tokens "
         + (context - promptTokens) + " or less (or leave it out: it defaults to what fits)");
   }

@@ -256,7 +256,7 @@ class CommandLineMistakesTest {
   void aPromptPastTheContextIsOneLineSayingSo() {
     Result r = run("generate", "--quiet", "--prompt", "Compute 40 + 85. ".repeat(200));
     assertEquals(2, r.exit(), r.err());
-    assertTrue(r.err().matches("tandem generate: --prompt: the prompt has \\d+ tokens, and the model's context is 1024 tokens:"
+    assertTrue(r.err().matches("tandem generate: --prompt: the prompt has \\d+ tokens, and each model's context is 1024 tokens:"
         + " a prompt may have at most 1023, for room to generate; give a shorter prompt"), r.err());
 
     // As the HTTP API refuses max_tokens past the context (vLLM's rule); its default is capped to what fits.
