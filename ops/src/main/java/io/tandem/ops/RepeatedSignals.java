@@ -36,6 +36,8 @@ final class RepeatedSignals implements SignalHandler {
   private final LongSupplier nanos;
   /** When the first signal (of any of {@link #STOPPING}: they share it) was passed on; 0 before. */
   private final AtomicLong firstAt;
+  /** The name of that first signal ({@code TERM}, {@code INT}), shared as {@link #firstAt} is. */
+  private final java.util.concurrent.atomic.AtomicReference<String> firstName;
 
   /**
    * @param jvm the JVM's handler of the signal, which starts the shutdown
@@ -45,15 +47,17 @@ final class RepeatedSignals implements SignalHandler {
    * @param nanos the clock, as {@link System#nanoTime}
    * @param firstAt when the first stopping signal was passed on (0: none yet), shared by the handlers of
    *     SIGTERM and SIGINT, so that a Ctrl-C after a SIGTERM says how long the drain has run too
+   * @param firstName which signal that was, shared likewise ("SIGINT after SIGTERM", not "again")
    */
   RepeatedSignals(SignalHandler jvm, BooleanSupplier stopping, TandemNode.DrainLimit drain, LongSupplier nanos,
-      AtomicLong firstAt) {
+      AtomicLong firstAt, java.util.concurrent.atomic.AtomicReference<String> firstName) {
     this.jvm = jvm;
     this.stopping = stopping;
     this.drain = drain.duration();
     this.drainSetBy = drain.setBy();
     this.nanos = nanos;
     this.firstAt = firstAt;
+    this.firstName = firstName;
   }
 
   /**
@@ -63,10 +67,11 @@ final class RepeatedSignals implements SignalHandler {
   static boolean install(BooleanSupplier stopping, TandemNode.DrainLimit drain) {
     boolean any = false;
     AtomicLong firstAt = new AtomicLong();
+    java.util.concurrent.atomic.AtomicReference<String> firstName = new java.util.concurrent.atomic.AtomicReference<>();
     for (String name : STOPPING) {
       try {
         Signal signal = new Signal(name);
-        RepeatedSignals handler = new RepeatedSignals(null, stopping, drain, System::nanoTime, firstAt);
+        RepeatedSignals handler = new RepeatedSignals(null, stopping, drain, System::nanoTime, firstAt, firstName);
         SignalHandler previous = Signal.handle(signal, handler);
         if (previous == SignalHandler.SIG_DFL || previous == SignalHandler.SIG_IGN) {
           // No handler of the JVM's to pass signals to (-Xrs): the signal's own action, as before.
@@ -87,6 +92,7 @@ final class RepeatedSignals implements SignalHandler {
   public void handle(Signal signal) {
     long now = nanos.getAsLong();
     if (!stopping.getAsBoolean() && firstAt.compareAndSet(0, now == 0 ? 1 : now)) {
+      firstName.set(signal.getName());
       SignalHandler to;
       // Only a signal in the instant between installing this handler and its return can see none yet.
       while ((to = jvm) == null) Thread.onSpinWait();
@@ -104,6 +110,7 @@ final class RepeatedSignals implements SignalHandler {
     }
     // Without a first signal of its own, the node was stopping for another reason (removed from the cluster).
     LOG.warn("SIG{}{}: the node is already shutting down{}; send SIGKILL (kill -9 {}) to stop it at once",
-        signal.getName(), first != 0 ? " again" : "", left, ProcessHandle.current().pid());
+        signal.getName(), first == 0 ? "" : firstName.get() == null || signal.getName().equals(firstName.get()) ? " again"
+            : " after SIG" + firstName.get(), left, ProcessHandle.current().pid());
   }
 }

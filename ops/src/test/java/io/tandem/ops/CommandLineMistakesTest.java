@@ -577,6 +577,32 @@ class CommandLineMistakesTest {
         + "(or model.safetensors.index.json with its shards)", r.err());
   }
 
+  /**
+   * Both models' config and weights' headers are checked before either loads: a broken small model is
+   * named first, in one line, whatever the large one is (a tester's was named only once the large had
+   * loaded, after the worker's INFO and ERROR lines).
+   */
+  @Test
+  void aBrokenCheckpointIsNamedBeforeAnyModelLoads(@TempDir Path tmp) throws Exception {
+    Path small = tmp.resolve("small");
+    Path large = tmp.resolve("large");
+    for (Path d : List.of(small, large)) {
+      Files.createDirectories(d);
+      for (String f : List.of("config.json", "tokenizer.json", "model.safetensors"))
+        Files.copy(LauncherIT.repo().resolve("ops/demo/small").resolve(f), d.resolve(f));
+    }
+    Files.writeString(small.resolve("config.json"), "{\"architectures\": [\"Qwen2ForCausalLM\"],\n");
+    Files.writeString(large.resolve("model.safetensors"), "version https://git-lfs.github.com/spec/v1\n");
+    Result r = run("generate", "--prompt", "x", "--small", small.toString(), "--large", large.toString());
+    assertEquals(1, r.exit(), r.err());
+    assertEquals("tandem generate: " + small.resolve("config.json") + ": not valid JSON at line 2, column 1 (Unexpected"
+        + " end-of-input within/between Object entries)", r.err());
+    Files.copy(large.resolve("config.json"), small.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    Result lfs = run("generate", "--prompt", "x", "--small", small.toString(), "--large", large.toString());
+    assertEquals(1, lfs.exit(), lfs.err());
+    assertTrue(lfs.err().startsWith("tandem generate: " + large.resolve("model.safetensors") + ": a Git LFS pointer"), lfs.err());
+  }
+
   /** What a download gone wrong leaves is named with what to do (a tester met each as "it has no model.safetensors"). */
   @Test
   void aFolderADownloadLeftWrongSaysWhatItHolds(@TempDir Path tmp) throws Exception {

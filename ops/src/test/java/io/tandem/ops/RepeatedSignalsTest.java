@@ -35,7 +35,7 @@ class RepeatedSignalsTest {
           + "tandem.http.shutdown-deadline plus shutdown-grace); send SIGKILL (kill -9 " + p.pid() + ") to stop it at once"), line);
       // Ctrl-C after the SIGTERM: the same line, with how long the drain has run (it had no timing).
       signal(p, "INT");
-      String interrupt = awaitLine(p, out, "SIGINT again: the node is already shutting down for ");
+      String interrupt = awaitLine(p, out, "SIGINT after SIGTERM: the node is already shutting down for ");
       assertTrue(interrupt.contains("; its drain ends within "), interrupt);
       Files.writeString(release, "");
       assertTrue(p.waitFor(30, TimeUnit.SECONDS), "exits once its hook ends");

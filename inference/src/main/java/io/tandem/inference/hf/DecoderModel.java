@@ -86,6 +86,21 @@ public final class DecoderModel implements AutoCloseable {
    */
   public static final String PER_OP_DECODE = "tandem.per-op-decode";
 
+  /**
+   * What can be told of the checkpoint in {@code dir} without loading it, as {@link #load} tells it
+   * first: its config.json, the safetensors headers, and every tensor's name and shape against the
+   * config. No libtorch, and only headers read: a launcher checks both models of a pair so before
+   * either loads (a tester's broken small model was named only once a large one had loaded).
+   *
+   * @throws CheckpointException naming the file and what is wrong with it
+   */
+  public static void check(Path dir) {
+    HfConfig config = HfConfig.load(dir);
+    try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
+      requireWeightsFit(dir, config, reader);
+    }
+  }
+
   /** As {@link #load(Path, Device, Precision, IntConsumer)}, choosing the decode path ({@link #PER_OP_DECODE}). */
   static DecoderModel load(Path dir, Device device, Precision precision, IntConsumer progress, boolean wholeStep) {
     HfConfig config = HfConfig.load(dir);
@@ -96,6 +111,11 @@ public final class DecoderModel implements AutoCloseable {
     boolean packedHalf = precision == Precision.FLOAT16 && !allHalf;
     try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
       requireWeightsFit(dir, config, reader);
+      if (config.tieWordEmbeddings() && reader.contains("lm_head.weight"))
+        org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: config.json says \"tie_word_embeddings\": true, so the"
+            + " lm_head.weight the weights also hold is not read: the embedding is the output projection, as in vLLM (which"
+            + " skips lm_head.* of a tied model) and Hugging Face's tie_weights(); if that lm_head is the one to use, set"
+            + " \"tie_word_embeddings\": false", dir);
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {
@@ -122,11 +142,6 @@ public final class DecoderModel implements AutoCloseable {
       throw new CheckpointException(dir + ": the weights have no lm_head.weight and config.json does not say "
           + "\"tie_word_embeddings\": true (a model that ties its output projection to its embedding needs it)");
     }
-    if (config.tieWordEmbeddings() && reader.contains("lm_head.weight"))
-      org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: config.json says \"tie_word_embeddings\": true, so the"
-          + " lm_head.weight the weights also hold is not read: the embedding is the output projection, as in vLLM (which"
-          + " skips lm_head.* of a tied model) and Hugging Face's tie_weights(); if that lm_head is the one to use, set"
-          + " \"tie_word_embeddings\": false", dir);
     String beyond = "model.layers." + config.numHiddenLayers() + ".";
     if (reader.names().stream().anyMatch(n -> n.startsWith(beyond))) {
       throw new CheckpointException(dir + ": the weights have a layer " + config.numHiddenLayers() + " (" + beyond

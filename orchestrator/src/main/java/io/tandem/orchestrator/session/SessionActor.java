@@ -55,7 +55,7 @@ import java.util.Set;
  * another comes): its node either comes back and the step goes on, or is downed and removed by the
  * split brain resolver and death watch says the worker stopped. A worker that stopped is lost at
  * once; with no other worker of the role listed then, the session fails with the retryable {@link
- * FailureCode#WORKER_LOST}, or, for the large role with {@code on-large-loss = degrade}, goes on
+ * FailureCode#NO_WORKER} (as a request that finds none does), or, for the large role with {@code on-large-loss = degrade}, goes on
  * with the small model alone from what is committed and finishes {@code degraded}. A lost worker is
  * never asked again, and any late reply from it answers a request the session no longer waits for,
  * so it is dropped. One lost to unreachability is told to {@code Release} the session first, which
@@ -637,7 +637,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // Its workers are lost because this node is: neither another worker nor the small model alone can go on.
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
     if (degrades(role)) return degrade();
-    return failWithout(role, FailureCode.WORKER_LOST, "the session lost its " + role + " worker and no " + role
+    // No worker of the role is offered: NO_WORKER, as for a request that finds none, whose 503 says to wait worker-wait.
+    return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on: retry the request once one is back" + (role == Role.large
             ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone" + (request.mode() == Mode.speculative
                 ? "; a server with tandem.session.on-large-loss = degrade finishes such a session with it)" : ")") : ""));

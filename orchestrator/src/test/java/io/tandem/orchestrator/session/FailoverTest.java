@@ -241,6 +241,9 @@ class FailoverTest {
       SessionEvent.Failed f = s.client().expectMessageClass(SessionEvent.Failed.class);
       assertTrue(f.retryable(), f.message());
       assertTrue(f.message().contains("the session lost its large worker"), f.message());
+      // None of the role is left: the same code as a request that finds none (its Retry-After is worker-wait; a tester's
+      // crash case said 1 s, the SIGTERM case 10 s).
+      assertEquals(io.tandem.protocol.FailureCode.NO_WORKER, f.code(), f.message());
     }
   }
 
