@@ -82,7 +82,9 @@ public record HfConfig(
       double highFreqFactor,
       int originalMaxPositionEmbeddings) {}
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Strict as Python's json.load, which transformers reads these files with: what follows the value is refused. */
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   /**
    * The longest sequence this runtime serves: {@code max_position_embeddings}, or {@code
@@ -126,6 +128,9 @@ public record HfConfig(
         case "qwen3" -> Architecture.QWEN3;
         default -> null;
       };
+      if (byType == null && c.hasNonNull("model_type"))
+        throw new CheckpointException(configFile + ": unsupported model_type \"" + c.get("model_type").asText() + "\" (no"
+            + " \"architectures\"; supported: qwen2, llama, qwen3, or Qwen2ForCausalLM, LlamaForCausalLM, Qwen3ForCausalLM)");
       if (byType == null)
         throw new CheckpointException(configFile + ": no \"architectures\"; a Hugging Face config names its model class "
             + "there, e.g. \"architectures\": [\"Qwen2ForCausalLM\"] (or its \"model_type\": qwen2, llama or qwen3)");

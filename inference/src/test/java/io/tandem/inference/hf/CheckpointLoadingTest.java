@@ -184,6 +184,14 @@ class CheckpointLoadingTest {
     Files.writeString(file, "<!DOCTYPE html>\n<html><head><title>model.safetensors</title></head></html>\n");
     assertTrue(assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage()
         .startsWith(file + ": a web page (HTML), not the weights: "));
+    // A header that is no JSON: one line, not Jackson's quote of kilobytes of it.
+    byte[] bad = Files.readAllBytes(Golden.fixture("qwen2-tiny").resolve("model.safetensors"));
+    bad[8] = '{';
+    bad[9] = '{';
+    Files.write(file, bad);
+    String header = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage();
+    assertTrue(header.startsWith(file + ": its header is not valid JSON at character 3 (") && header.endsWith("; copy or"
+        + " download it again") && header.length() < 300, header);
     Files.write(file, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
     assertTrue(assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage()
         .startsWith(file + ": not a safetensors file (its first 8 bytes"));

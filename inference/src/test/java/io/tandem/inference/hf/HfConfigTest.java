@@ -69,6 +69,14 @@ class HfConfigTest {
     assertEquals(config + ": no \"architectures\"; a Hugging Face config names its model class there, e.g. "
         + "\"architectures\": [\"Qwen2ForCausalLM\"] (or its \"model_type\": qwen2, llama or qwen3)",
         org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    java.nio.file.Files.writeString(config, "{\"model_type\": \"mistral\"}");
+    assertEquals(config + ": unsupported model_type \"mistral\" (no \"architectures\"; supported: qwen2, llama, qwen3, or"
+        + " Qwen2ForCausalLM, LlamaForCausalLM, Qwen3ForCausalLM)",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    // What follows the object is refused, as Python's json.load refuses it ("Extra data"); it was read as if absent.
+    java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"]}\n{{{ oops");
+    String junk = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
+    org.junit.jupiter.api.Assertions.assertTrue(junk.startsWith(config + ": not valid JSON at line 2, column "), junk);
     // Without architectures, model_type names the family, as transformers' AutoModelForCausalLM reads it.
     java.nio.file.Files.writeString(config, "{\"model_type\": \"llama\", \"hidden_size\": 64}");
     org.junit.jupiter.api.Assertions.assertFalse(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class,

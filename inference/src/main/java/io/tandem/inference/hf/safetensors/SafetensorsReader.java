@@ -32,7 +32,9 @@ public final class SafetensorsReader implements AutoCloseable {
   /** A mapping may not exceed Integer.MAX_VALUE bytes; map big tensors in slices of this size. */
   private static final long MAP_SLICE_BYTES = 1L << 30;
 
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Strict as Python's json.load, which transformers reads these files with: what follows the value is refused. */
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private final Path dir;
   private final Map<String, TensorInfo> tensors;
@@ -231,7 +233,16 @@ public final class SafetensorsReader implements AutoCloseable {
           throw new CheckpointException(file + ": cut short inside its header; copy or download it again");
         }
       }
-      JsonNode root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+      JsonNode root;
+      try {
+        root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        // Jackson's message quotes the header (kilobytes of it): the place and the first line are what help.
+        com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
+        throw new CheckpointException(file + ": its header is not valid JSON" + (at == null ? "" : " at character "
+            + at.getColumnNr()) + " (" + e.getOriginalMessage().lines().findFirst().orElse("") + "); copy or download it again",
+            e);
+      }
       long dataStart = 8 + headerLen;
       Map<String, TensorInfo> out = new TreeMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
