@@ -190,6 +190,13 @@ class CheckpointLoadingTest {
     bad[9] = '{';
     Files.write(file, bad);
     String header = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage();
+    assertTrue(header.length() < 300, header);
+    // A header of a long bad token, or cut before its last brace: still short, no quote of the header.
+    byte[] xs = bad.clone();
+    java.util.Arrays.fill(xs, 8, 8 + (int) java.nio.ByteBuffer.wrap(xs, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(), (byte) 'X');
+    Files.write(file, xs);
+    String token = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir)).getMessage();
+    assertTrue(token.length() < 300 && !token.contains("[Source"), token);
     assertTrue(header.startsWith(file + ": its header is not valid JSON at character 3 (") && header.endsWith("; copy or"
         + " download it again") && header.length() < 300, header);
     Files.write(file, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9});

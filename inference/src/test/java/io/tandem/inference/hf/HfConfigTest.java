@@ -76,7 +76,15 @@ class HfConfigTest {
     // What follows the object is refused, as Python's json.load refuses it ("Extra data"); it was read as if absent.
     java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"]}\n{{{ oops");
     String junk = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
-    org.junit.jupiter.api.Assertions.assertTrue(junk.startsWith(config + ": not valid JSON at line 2, column "), junk);
+    org.junit.jupiter.api.Assertions.assertTrue(junk.startsWith(config + ": not valid JSON at line 2, column ") && junk.endsWith(
+        " (more after the JSON value, which json.load refuses as extra data)"), junk);
+    // In JSON's terms, not Jackson's ("enable JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS", "ALLOW_COMMENTS").
+    java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"rope_theta\": NaN}");
+    String nan = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
+    org.junit.jupiter.api.Assertions.assertTrue(nan.endsWith("(NaN or Infinity, which are no JSON numbers)"), nan);
+    java.nio.file.Files.writeString(config, "{\n// hi\n\"architectures\": [\"Qwen2ForCausalLM\"]}");
+    String comment = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
+    org.junit.jupiter.api.Assertions.assertTrue(comment.endsWith("(a comment, which JSON does not have)"), comment);
     // Without architectures, model_type names the family, as transformers' AutoModelForCausalLM reads it.
     java.nio.file.Files.writeString(config, "{\"model_type\": \"llama\", \"hidden_size\": 64}");
     org.junit.jupiter.api.Assertions.assertFalse(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class,

@@ -240,7 +240,7 @@ public final class SafetensorsReader implements AutoCloseable {
         // Jackson's message quotes the header (kilobytes of it): the place and the first line are what help.
         com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
         throw new CheckpointException(file + ": its header is not valid JSON" + (at == null ? "" : " at character "
-            + at.getColumnNr()) + " (" + e.getOriginalMessage().lines().findFirst().orElse("") + "); copy or download it again",
+            + at.getColumnNr()) + " (" + io.tandem.inference.text.JsonFault.what(e) + "); copy or download it again",
             e);
       }
       long dataStart = 8 + headerLen;
