@@ -440,7 +440,7 @@ final class ApiRoutes extends AllDirectives {
         });
         try {
           workers.countTokens(reader, null, req.prompt(), req.tokens(), req.tokens() == null ? null : "tokens",
-                  RetryAfter.of(settings.retryAfterSeconds(), workers.workerWait()), gone)
+                  completions.retryAfter(), gone)
               .whenComplete((c, t) -> {
                 permit.close();
                 forgetClient.run();

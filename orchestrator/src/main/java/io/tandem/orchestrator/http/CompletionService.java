@@ -74,6 +74,11 @@ final class CompletionService {
     this.retryAfter = RetryAfter.of(settings.retryAfterSeconds(), workers.workerWait());
   }
 
+  /** What a retryable failure of a request says to wait ({@link RetryAfter}), for the routes' own counts too. */
+  RetryAfter retryAfter() {
+    return retryAfter;
+  }
+
   /** Runs {@code req}; closes {@code permit} when it ends, however it ends. */
   CompletionStage<HttpResponse> run(CompletionRequest req, Tenants.Permit permit, RequestLog.Entry log,
       ClientConnection client) {

@@ -162,7 +162,7 @@ final class WorkerView {
     return noneListed(role, alone, retryAfter, null);
   }
 
-  /** {@link #noneListed(Role, Role, int)} after the request {@code waited} for one (null: it did not), as its message says. */
+  /** {@link #noneListed(Role, Role, RetryAfter)} after the request {@code waited} for one (null: it did not), as its message says. */
   private ApiError noneListed(Role role, Role alone, RetryAfter retryAfter, Duration waited) {
     String outOfTouch = NodeStanding.outOfTouch(system);
     // Not the role's outage (NoWorkerLog), nor one another mode avoids: this node's own.
