@@ -116,9 +116,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   /**
    * This node was downed (told by {@link Sessions}): its remote workers are out of reach, whether
-   * or not death watch says so before the node stops; the session fails naming that.
+   * or not death watch says so before the node stops; the session fails naming that. Told twice
+   * (the MemberDowned event and CoordinatedShutdown), the second finds it stopped: no dead letter.
    */
-  enum NodeDowned implements Command {
+  enum NodeDowned implements Command, akka.actor.DeadLetterSuppression {
     INSTANCE
   }
 
