@@ -109,7 +109,7 @@ public final class BenchServeCommand implements Callable<Integer> {
         problem = object.get("problem");
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": not JSON"
-            + io.tandem.orchestrator.http.Json.syntaxFault(e, line, true) + "; give one JSON object with a \"problem\" field per line");
+            + io.tandem.protocol.text.JsonSyntax.ofLine(e, line) + "; give one JSON object with a \"problem\" field per line");
       }
       if (!object.isObject())
         throw new IllegalArgumentException("--prompts " + prompts + " line " + lineNo + ": " + io.tandem.ops.eval.Problem.kindOf(object)

@@ -59,7 +59,7 @@ final class ScriptedCase {
     try {
       root = JSON.readTree(text);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(option + " " + file + ": not JSON" + io.tandem.orchestrator.http.Json.syntaxFault(e, text, false)
+      throw new IllegalArgumentException(option + " " + file + ": not JSON" + io.tandem.protocol.text.JsonSyntax.of(e, text, "file")
           + "; " + SHAPE);
     }
     if (root == null || !root.isObject())

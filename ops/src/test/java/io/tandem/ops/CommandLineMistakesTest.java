@@ -595,8 +595,9 @@ class CommandLineMistakesTest {
     Files.writeString(large.resolve("model.safetensors"), "version https://git-lfs.github.com/spec/v1\n");
     Result r = run("generate", "--prompt", "x", "--small", small.toString(), "--large", large.toString());
     assertEquals(1, r.exit(), r.err());
-    assertEquals("tandem generate: " + small.resolve("config.json") + ": not valid JSON at line 2, column 1 (the file ends"
-        + " before the JSON does: it was cut short)", r.err());
+    assertEquals("tandem generate: " + small.resolve("config.json") + ": not valid JSON (line 2, column 1): the file ends inside"
+        + " the object that begins at line 1, column 1 (was it cut short?); a member is \"name\": value, and an object ends"
+        + " with '}'", r.err());
     Files.copy(large.resolve("config.json"), small.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     Result lfs = run("generate", "--prompt", "x", "--small", small.toString(), "--large", large.toString());
     assertEquals(1, lfs.exit(), lfs.err());

@@ -129,8 +129,9 @@ public record HfConfig(
         default -> null;
       };
       if (byType == null && c.hasNonNull("model_type"))
-        throw new CheckpointException(configFile + ": unsupported model_type \"" + c.get("model_type").asText() + "\" (no"
-            + " \"architectures\"; supported: qwen2, llama, qwen3, or Qwen2ForCausalLM, LlamaForCausalLM, Qwen3ForCausalLM)");
+        throw new CheckpointException(configFile + ": unsupported model_type " + io.tandem.protocol.text.Clipped.json(
+            c.get("model_type")) + " (no \"architectures\"; supported: qwen2, llama, qwen3, or Qwen2ForCausalLM,"
+            + " LlamaForCausalLM, Qwen3ForCausalLM)");
       if (byType == null)
         throw new CheckpointException(configFile + ": no \"architectures\"; a Hugging Face config names its model class "
             + "there, e.g. \"architectures\": [\"Qwen2ForCausalLM\"] (or its \"model_type\": qwen2, llama or qwen3)");
@@ -329,9 +330,9 @@ public record HfConfig(
   private static JsonNode readJson(Path file) {
     JsonNode node;
     try {
-      node = JSON.readTree(file.toFile());
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CheckpointException(io.tandem.inference.text.JsonFault.of(file, e), e);
+      node = io.tandem.inference.text.JsonFault.read(JSON, file);
+    } catch (io.tandem.inference.text.JsonFault.NotJson e) {
+      throw new CheckpointException(e.getMessage(), e);
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read JSON (" + e.getMessage() + ")", e);
     }

@@ -71,7 +71,7 @@ public final class ChatTemplate {
     Path configFile = modelDir.resolve("tokenizer_config.json");
     Path jinjaFile = modelDir.resolve("chat_template.jinja");
     try {
-      JsonNode config = Files.exists(configFile) ? JSON.readTree(configFile.toFile()) : JSON.createObjectNode();
+      JsonNode config = Files.exists(configFile) ? JsonFault.read(JSON, configFile) : JSON.createObjectNode();
       String template;
       if (Files.exists(jinjaFile)) {
         template = Files.readString(jinjaFile);
@@ -79,8 +79,6 @@ public final class ChatTemplate {
         template = templateFromConfig(config.get("chat_template"), configFile);
       }
       return new ChatTemplate(template, specialTokens(config));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new IllegalArgumentException(JsonFault.of(configFile, e), e);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the chat template of " + modelDir + ": " + e.getMessage(), e);
     }

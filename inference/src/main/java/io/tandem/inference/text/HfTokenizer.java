@@ -97,12 +97,10 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     Path configFile = modelDir.resolve("tokenizer_config.json");
     if (Files.exists(configFile)) {
       try {
-        JsonNode config = JSON.readTree(configFile.toFile());
+        JsonNode config = JsonFault.read(JSON, configFile);
         bos = ChatTemplate.tokenContent(config.get("bos_token"));
         eos = ChatTemplate.tokenContent(config.get("eos_token"));
         llama = llamaSpecials(config, bos, eos, added, configFile);
-      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException(JsonFault.of(configFile, e), e);
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
       }

@@ -2,6 +2,7 @@ package io.tandem.inference.hf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -60,7 +61,8 @@ class HfConfigTest {
     java.nio.file.Path config = dir.resolve("config.json");
     java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"],\n  \"hidden_size\": 64,,}");
     CheckpointException bad = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir));
-    org.junit.jupiter.api.Assertions.assertTrue(bad.getMessage().startsWith(config + ": not valid JSON at line 2, column "), bad.getMessage());
+    assertEquals(config + ": not valid JSON (line 2, column 21): a ',' where a member name was expected: a member is a name in"
+        + " double quotes, a ':' and a value (\"name\": \"x\")", bad.getMessage());
     assertEquals(1, bad.getMessage().lines().count(), bad.getMessage());
     java.nio.file.Files.writeString(config, "");
     assertEquals(config + ": expected a JSON object ({...}), found an empty file",
@@ -76,19 +78,66 @@ class HfConfigTest {
     // What follows the object is refused, as Python's json.load refuses it ("Extra data"); it was read as if absent.
     java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"]}\n{{{ oops");
     String junk = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
-    org.junit.jupiter.api.Assertions.assertTrue(junk.startsWith(config + ": not valid JSON at line 2, column ") && junk.endsWith(
-        " (more after the JSON value, which json.load refuses as extra data)"), junk);
+    assertEquals(config + ": not valid JSON (line 2, column 1): more JSON after the object had ended (a file is one JSON"
+        + " object); remove it", junk);
     // In JSON's terms, not Jackson's ("enable JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS", "ALLOW_COMMENTS").
     java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"rope_theta\": NaN}");
     String nan = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
-    org.junit.jupiter.api.Assertions.assertTrue(nan.endsWith("(NaN or Infinity, which are no JSON numbers)"), nan);
+    assertEquals(config + ": not valid JSON (line 1, column 55): 'NaN' is no JSON value (JSON has no NaN or Infinity); write a"
+        + " number, or leave the field out", nan);
     java.nio.file.Files.writeString(config, "{\n// hi\n\"architectures\": [\"Qwen2ForCausalLM\"]}");
     String comment = org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage();
-    org.junit.jupiter.api.Assertions.assertTrue(comment.endsWith("(a comment, which JSON does not have)"), comment);
+    assertEquals(config + ": not valid JSON (line 2, column 1): a comment, which JSON does not have; remove it", comment);
     // Without architectures, model_type names the family, as transformers' AutoModelForCausalLM reads it.
     java.nio.file.Files.writeString(config, "{\"model_type\": \"llama\", \"hidden_size\": 64}");
     org.junit.jupiter.api.Assertions.assertFalse(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class,
         () -> HfConfig.load(dir)).getMessage().contains("architectures"), "read as a Llama config, refused for what else it lacks");
+  }
+
+  /**
+   * Each fault of a config.json in JSON's words and at the place of the character at fault, as
+   * Python's json names it (tester41g: an unknown word, a single-quoted value, a missing comma, a raw
+   * tab and a stray '}' got Jackson's own first line, its token quoted and "was expecting (JSON
+   * String, Number, Array, Object ...", or a parenthesis left open; NaN was placed 3 past it).
+   */
+  @Test
+  void eachJsonFaultOfAConfigIsSaidInJsonsTermsAtItsPlace(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path config = dir.resolve("config.json");
+    String arch = "{\"architectures\": [\"Qwen2ForCausalLM\"]";
+    java.util.Map<String, String> said = new java.util.LinkedHashMap<>();
+    said.put(arch + "} garbage", "(line 1, column 41): more JSON after the object had ended (a file is one JSON object); remove it");
+    said.put(arch + ", \"model_type\": 'qwen2'}",
+        "(line 1, column 55): a single quote ('), where JSON's strings and member names take double quotes (\")");
+    said.put(arch + " \"model_type\": \"qwen2\"}", "(line 1, column 40): a ',' missing between two members of an object");
+    said.put(arch + ", \"model_type\": \"qw\ten2\"}", "(line 1, column 58): a control character (U+0009) inside a string, which"
+        + " JSON does not allow there; write it as \\t");
+    said.put(arch + "}}", "(line 1, column 40): a '}' after the JSON object had ended; remove it");
+    said.put("{\"rope_theta\": NaN}", "(line 1, column 16): 'NaN' is no JSON value (JSON has no NaN or Infinity); write a number,"
+        + " or leave the field out");
+    said.put("{\"a\": [1, 2}", "(line 1, column 12): a '}' where the array opened at line 1, column 7 is still open (a ']' is"
+        + " missing before it)");
+    said.put("{\"a\": \"x", "(line 1, column 9): the file ends inside the string that begins at line 1, column 7 (was it cut"
+        + " short?); a string ends with '\"'");
+    said.put("X".repeat(300), "(line 1, column 1): '" + "X".repeat(64) + "...' is no JSON value (a string is written in double"
+        + " quotes; the words JSON has are true, false and null)");
+    for (var c : said.entrySet()) {
+      java.nio.file.Files.writeString(config, c.getKey());
+      assertEquals(config + ": not valid JSON " + c.getValue(),
+          org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage(), c.getKey());
+    }
+    // A model_type that is no string is shown as written, not quoted as if it were one.
+    java.nio.file.Files.writeString(config, "{\"model_type\": 5}");
+    assertTrue(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage()
+        .startsWith(config + ": unsupported model_type 5 (no \"architectures\";"));
+    // UTF-8 as transformers opens it (a byte order mark dropped, as every text file Tandem reads); UTF-16 is named.
+    java.nio.file.Files.write(config, "\uFEFF{\"model_type\": \"mistral\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertTrue(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage()
+        .startsWith(config + ": unsupported model_type \"mistral\""), "read past its byte order mark");
+    java.nio.file.Files.write(config, "\uFEFF{\"model_type\": \"qwen2\"}".getBytes(java.nio.charset.StandardCharsets.UTF_16LE));
+    assertEquals("checkpoint file " + config + ": not UTF-8 text but UTF-16, little-endian (it begins with the byte order mark"
+        + " FF FE) (Tandem reads text files as UTF-8); save it as UTF-8",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
   }
 
   @Test

@@ -44,8 +44,8 @@ public record Problem(String id, String problem, String answer) {
       try {
         n = JSON.readTree(line);
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IllegalArgumentException(file + " line " + lineNo + ": not JSON" + io.tandem.orchestrator.http.Json.syntaxFault(e,
-            line, true) + "; each line is one object {\"problem\": ..., \"answer\": ...} (MATH500 JSONL)");
+        throw new IllegalArgumentException(file + " line " + lineNo + ": not JSON" + io.tandem.protocol.text.JsonSyntax.ofLine(e,
+            line) + "; each line is one object {\"problem\": ..., \"answer\": ...} (MATH500 JSONL)");
       }
       if (!n.isObject())
         throw new IllegalArgumentException(file + " line " + lineNo + ": " + kindOf(n) + ", not an object; JSON Lines hold one"

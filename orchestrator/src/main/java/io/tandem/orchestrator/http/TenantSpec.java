@@ -9,6 +9,7 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
 import io.tandem.protocol.config.ConfigSection;
+import io.tandem.protocol.text.JsonSyntax;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -196,7 +197,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     try {
       tree = Json.MAPPER.readTree(written);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new NotJson(file + ": not JSON" + Json.syntaxFault(e, written, false) + "; a keys file is JSON, "
+      throw new NotJson(file + ": not JSON" + JsonSyntax.of(e, written, "file") + "; a keys file is JSON, "
           + expected.substring("expected ".length()));
     } catch (StackOverflowError e) {
       throw new IllegalArgumentException(file + ": nested too deeply to read; " + expected);

@@ -2,6 +2,7 @@ package io.tandem.inference.hf.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.protocol.text.JsonSyntax;
 import io.tandem.inference.hf.CheckpointException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -186,12 +187,14 @@ public final class SafetensorsReader implements AutoCloseable {
   private static Map<String, String> readWeightMap(Path index) {
     JsonNode root;
     try {
-      root = JSON.readTree(index.toFile());
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new CheckpointException(io.tandem.inference.text.JsonFault.of(index, e), e);
+      root = io.tandem.inference.text.JsonFault.read(JSON, index);
+    } catch (io.tandem.inference.text.JsonFault.NotJson e) {
+      throw new CheckpointException(e.getMessage(), e);
     } catch (IOException e) {
       throw new CheckpointException(index + ": cannot read JSON (" + e.getMessage() + ")", e);
     }
+    if (root.isMissingNode())
+      throw new CheckpointException(index + ": expected a JSON object ({\"weight_map\": {...}}), found an empty file");
     JsonNode wm = root.path("weight_map");
     if (!wm.isObject()) {
       throw new CheckpointException(index + ": no \"weight_map\" object");
@@ -233,15 +236,20 @@ public final class SafetensorsReader implements AutoCloseable {
           throw new CheckpointException(file + ": cut short inside its header; copy or download it again");
         }
       }
+      // The header is UTF-8 JSON, as the safetensors crate reads it (std::str::from_utf8, then serde_json).
+      String headerText;
+      try {
+        headerText = StandardCharsets.UTF_8.newDecoder().decode(header.flip()).toString();
+      } catch (java.nio.charset.CharacterCodingException e) {
+        throw new CheckpointException(file + ": its header is not UTF-8 text, so not a safetensors header; copy or download"
+            + " it again", e);
+      }
       JsonNode root;
       try {
-        root = JSON.readTree(new String(header.array(), StandardCharsets.UTF_8));
+        root = JSON.readTree(headerText);
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        // Jackson's message quotes the header (kilobytes of it): the place and the first line are what help.
-        com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
-        throw new CheckpointException(file + ": its header is not valid JSON" + (at == null ? "" : " at character "
-            + at.getColumnNr()) + " (" + io.tandem.inference.text.JsonFault.what(e) + "); copy or download it again",
-            e);
+        throw new CheckpointException(file + ": its header is not valid JSON" + JsonSyntax.of(e, headerText, "header")
+            + "; copy or download it again", e);
       }
       long dataStart = 8 + headerLen;
       Map<String, TensorInfo> out = new TreeMap<>();
