@@ -283,9 +283,10 @@ public final class ModelOptions {
               : "; the checkpoint folders in it are " + String.join(", ", inside.subList(0, Math.min(4, inside.size())))
                   + (inside.size() > 4 ? ", ..." : "")));
     }
-    // Its config and weights' headers, before any model loads: the other role's model may take minutes.
+    // Its config, weights' headers and tokenizer_config.json, before any model loads: the other role's model may take minutes.
     try {
       io.tandem.inference.hf.DecoderModel.check(dir);
+      io.tandem.inference.text.HfTokenizer.checkConfig(dir);
     } catch (io.tandem.inference.hf.CheckpointException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }

@@ -2,6 +2,7 @@ package io.tandem.inference.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.protocol.text.Clipped;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -129,7 +130,7 @@ public record HfConfig(
         default -> null;
       };
       if (byType == null && c.hasNonNull("model_type"))
-        throw new CheckpointException(configFile + ": unsupported model_type " + io.tandem.protocol.text.Clipped.json(
+        throw new CheckpointException(configFile + ": unsupported model_type " + Clipped.json(
             c.get("model_type")) + " (no \"architectures\"; supported: qwen2, llama, qwen3, or Qwen2ForCausalLM,"
             + " LlamaForCausalLM, Qwen3ForCausalLM)");
       if (byType == null)
@@ -138,7 +139,7 @@ public record HfConfig(
       archs = JSON.createArrayNode().add(byType.hfName());
     }
     if (!archs.isArray() || archs.size() != 1) {
-      throw new CheckpointException(configFile + ": expected one entry in \"architectures\", found " + archs);
+      throw new CheckpointException(configFile + ": expected one entry in \"architectures\", found " + Clipped.json(archs));
     }
     String archName = archs.get(0).asText();
     Architecture architecture = null;
@@ -304,7 +305,7 @@ public record HfConfig(
     JsonNode n = c.get(key);
     if (n == null || n.isNull()) return absent;
     if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1) {
-      throw new CheckpointException(file + ": \"" + key + "\" must be a whole number from 1, found " + n);
+      throw new CheckpointException(file + ": \"" + key + "\" must be a whole number from 1, found " + Clipped.json(n));
     }
     return n.asInt();
   }
@@ -314,7 +315,7 @@ public record HfConfig(
     JsonNode n = c.get(key);
     if (n == null || n.isNull()) return absent;
     if (!n.isNumber() || !(n.asDouble() > 0)) {
-      throw new CheckpointException(file + ": \"" + key + "\" must be a number above 0, found " + n);
+      throw new CheckpointException(file + ": \"" + key + "\" must be a number above 0, found " + Clipped.json(n));
     }
     return n.asDouble();
   }
@@ -323,23 +324,17 @@ public record HfConfig(
   private static void requireType(JsonNode c, String key, java.util.function.Predicate<JsonNode> ok, String what, Path file) {
     JsonNode n = c.get(key);
     if (n != null && !n.isNull() && !ok.test(n)) {
-      throw new CheckpointException(file + ": \"" + key + "\" must be " + what + ", found " + n);
+      throw new CheckpointException(file + ": \"" + key + "\" must be " + what + ", found " + Clipped.json(n));
     }
   }
 
   private static JsonNode readJson(Path file) {
-    JsonNode node;
     try {
-      node = io.tandem.inference.text.JsonFault.read(JSON, file);
+      return io.tandem.inference.text.JsonFault.readObject(JSON, file, "{...}");
     } catch (io.tandem.inference.text.JsonFault.NotJson e) {
       throw new CheckpointException(e.getMessage(), e);
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read JSON (" + e.getMessage() + ")", e);
     }
-    if (node == null || !node.isObject()) {
-      throw new CheckpointException(file + ": expected a JSON object ({...}), found "
-          + (node == null || node.isMissingNode() ? "an empty file" : node.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)));
-    }
-    return node;
   }
 }

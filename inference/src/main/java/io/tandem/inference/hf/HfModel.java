@@ -80,6 +80,8 @@ public final class HfModel implements LanguageModel {
     if (Files.exists(dir.resolve("chat_template.jinja")) || Files.exists(dir.resolve("tokenizer_config.json"))) {
       try {
         template = ChatTemplate.load(dir);
+      } catch (io.tandem.inference.text.JsonFault.NotJson e) {
+        throw e; // a damaged file is no missing template
       } catch (IllegalArgumentException e) {
         template = null; // raw prompts still work; chat requests get a clear error below
       }

@@ -71,7 +71,7 @@ public final class ChatTemplate {
     Path configFile = modelDir.resolve("tokenizer_config.json");
     Path jinjaFile = modelDir.resolve("chat_template.jinja");
     try {
-      JsonNode config = Files.exists(configFile) ? JsonFault.read(JSON, configFile) : JSON.createObjectNode();
+      JsonNode config = Files.exists(configFile) ? JsonFault.readObject(JSON, configFile, "{...}") : JSON.createObjectNode();
       String template;
       if (Files.exists(jinjaFile)) {
         template = Files.readString(jinjaFile);

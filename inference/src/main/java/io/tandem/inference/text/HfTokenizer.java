@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -60,6 +61,23 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
   }
 
   /**
+   * Reads the {@code tokenizer_config.json} of the checkpoint in {@code modelDir}, when it has one,
+   * as {@link #load} reads it, without loading the tokenizer: a launcher checks both models of a
+   * pair so before either loads.
+   *
+   * @throws JsonFault.NotJson when it is not UTF-8, not JSON or not a JSON object
+   */
+  public static void checkConfig(Path modelDir) {
+    Path configFile = modelDir.resolve("tokenizer_config.json");
+    if (!Files.exists(configFile)) return;
+    try {
+      JsonFault.readObject(JSON, configFile, "{...}");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
    * Loads {@code tokenizer.json} (and {@code tokenizer_config.json} for the bos/eos tokens, if
    * present) from a checkpoint folder. Nothing is downloaded.
    */
@@ -81,10 +99,22 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     // DJL's defaults truncate to 512 tokens and pad; a prompt must come through whole.
     options.put("truncation", "false");
     options.put("padding", "false");
+    // A byte order mark is dropped, as from every text file Tandem reads (Utf8Files); the tokenizers crate refuses it.
+    if (bytes.length >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB && (bytes[2] & 0xff) == 0xBF)
+      bytes = Arrays.copyOfRange(bytes, 3, bytes.length);
     HuggingFaceTokenizer native_;
     try {
       native_ = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), options);
     } catch (IOException | RuntimeException e) {
+      // The tokenizers crate says a JSON fault in serde's words ("EOF while parsing a value at line 1 column 0"): when
+      // the file is no JSON, it is said as every checkpoint file's fault is; else the crate knows what is wrong.
+      try {
+        JsonFault.read(JSON, file);
+      } catch (JsonFault.NotJson notJson) {
+        throw new IllegalArgumentException(notJson.getMessage(), e);
+      } catch (IOException | RuntimeException ignored) {
+        // Said below, in the crate's words.
+      }
       throw new IllegalArgumentException("cannot load " + file + ": " + e.getMessage(), e);
     }
     Map<String, Integer> added = new HashMap<>();
@@ -97,7 +127,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     Path configFile = modelDir.resolve("tokenizer_config.json");
     if (Files.exists(configFile)) {
       try {
-        JsonNode config = JsonFault.read(JSON, configFile);
+        JsonNode config = JsonFault.readObject(JSON, configFile, "{...}");
         bos = ChatTemplate.tokenContent(config.get("bos_token"));
         eos = ChatTemplate.tokenContent(config.get("eos_token"));
         llama = llamaSpecials(config, bos, eos, added, configFile);

@@ -208,6 +208,74 @@ class CheckpointLoadingTest {
         .startsWith(file + ": not a safetensors file (its first 8 bytes"));
   }
 
+  /**
+   * A header that is JSON but no object of tensor entries, or an entry that is no entry, is said
+   * as such: it was blamed on config.json ("the weights have no layer 1") or read as dtype "" (tester42a).
+   */
+  @Test
+  void aSafetensorsHeaderOfTheWrongShapeIsNamed() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path file = dir.resolve("model.safetensors");
+    byte[] good = Files.readAllBytes(file);
+    int length = (int) java.nio.ByteBuffer.wrap(good, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+    String header = new String(good, 8, length, java.nio.charset.StandardCharsets.UTF_8);
+    for (String replaced : List.of("null", "[1, 2]")) {
+      byte[] bad = good.clone();
+      byte[] with = String.format("%-" + length + "s", replaced).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      System.arraycopy(with, 0, bad, 8, length);
+      Files.write(file, bad);
+      assertEquals(file + ": its header is not a JSON object of tensors (found " + replaced.replace(" ", "") + "); copy or"
+          + " download it again", assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
+    }
+    String name = "model.embed_tokens.weight";
+    int at = header.indexOf("\"" + name + "\":") + name.length() + 3;
+    int end = header.indexOf('}', at) + 1;
+    byte[] bad = good.clone();
+    byte[] with = String.format("%-" + (end - at) + "s", "\"oops\"").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    System.arraycopy(with, 0, bad, 8 + at, end - at);
+    Files.write(file, bad);
+    assertEquals(file + ": its header's entry for tensor " + name + " is not {\"dtype\": ..., \"shape\": [...], \"data_offsets\":"
+        + " [begin, end]} (found \"oops\"); copy or download it again",
+        assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
+  }
+
+  /**
+   * tokenizer_config.json and tokenizer.json are held to config.json's rule (tester42a): junk after
+   * the object was read as if absent, an empty file was "no chat template", and tokenizer.json's
+   * faults were said in the tokenizers crate's words; a byte order mark is dropped from both.
+   */
+  @Test
+  void theTokenizersJsonFilesAreReadAsConfigJsonIs() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Path config = dir.resolve("tokenizer_config.json");
+    String text = Files.readString(config);
+    Files.writeString(config, text + " garbage");
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir))
+        .getMessage().startsWith(config + ": not valid JSON (line "), "junk after the object");
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.ChatTemplate.load(dir))
+        .getMessage().endsWith("more JSON after the object had ended (a file is one JSON object); remove it"));
+    Files.writeString(config, "");
+    assertEquals(config + ": expected a JSON object ({...}), found an empty file",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.load(dir)).getMessage());
+    Files.writeString(config, " \n");
+    assertEquals(config + ": expected a JSON object ({...}), found only whitespace",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
+    Files.writeString(config, "[1]");
+    assertEquals(config + ": expected a JSON object ({...}), found an array",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
+    Files.writeString(config, "\uFEFF" + text);
+    io.tandem.inference.text.HfTokenizer.checkConfig(dir);
+
+    Path tokenizer = dir.resolve("tokenizer.json");
+    String tokens = Files.readString(tokenizer);
+    Files.writeString(tokenizer, "// x\n" + tokens);
+    assertEquals(tokenizer + ": not valid JSON (line 1, column 1): a comment, which JSON does not have; remove it",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.load(dir)).getMessage());
+    Files.writeString(tokenizer, "\uFEFF" + tokens);
+    assertEquals(io.tandem.inference.text.HfTokenizer.load(Golden.fixture("qwen2-tiny")).key(),
+        io.tandem.inference.text.HfTokenizer.load(dir).key(), "read past its byte order mark: the same bytes after it");
+  }
+
   @Test
   void unsupportedTensorDtypeIsReportedWithTheFile() throws IOException {
     Path dir = copy("qwen2-tiny");

@@ -126,6 +126,11 @@ class HfConfigTest {
       assertEquals(config + ": not valid JSON " + c.getValue(),
           org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage(), c.getKey());
     }
+    // A number beyond a double's range is refused, not read as infinity (Python's json would; the model then wrote garbage).
+    java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"rope_scaling\": {\"factor\": 1e400}}");
+    assertEquals(config + ": \"rope_scaling\".\"factor\" is a number out of range: beyond a 64-bit float's (about -1.8e308"
+        + " to 1.8e308)", org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir))
+        .getMessage());
     // A model_type that is no string is shown as written, not quoted as if it were one.
     java.nio.file.Files.writeString(config, "{\"model_type\": 5}");
     assertTrue(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage()

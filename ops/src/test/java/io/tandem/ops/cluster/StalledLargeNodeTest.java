@@ -27,6 +27,7 @@ import io.tandem.ops.TandemNode;
 import io.tandem.orchestrator.http.HttpSettings;
 import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.session.StepTimings;
+import io.tandem.orchestrator.session.NodeStanding;
 import io.tandem.orchestrator.session.WorkerDirectory;
 import io.tandem.protocol.Role;
 import java.net.URI;
@@ -205,6 +206,36 @@ class StalledLargeNodeTest {
       scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
           Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Unthrottled$.MODULE$)))
           .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * A count held by a stalled node, on an orchestrator node that is itself downed meanwhile (as a
+   * node stopped with SIGSTOP finds when it runs again: its peers, which downed it, unreachable or
+   * gone), names this node's removal, not the worker's node: tester42b's 503 blamed the small node.
+   */
+  @Test
+  void aCountHeldWhenThisNodeIsDownedNamesThisNodesRemovalNotTheWorkersNode(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      TandemNode a = c.node(orchestrator("tandem.session.worker-wait = 14s\ntandem.http.count-timeout = 10s"), "orchestrator", "small");
+      TandemNode b = c.node(ConfigFactory.parseString("akka.remote.artery.advanced.test-mode = on").withFallback(LARGE), "large");
+      ClusterFailoverTest.awaitWorkers(a);
+      TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
+          HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Pair p = new Pair(a, b, http, new ConcurrentLinkedQueue<>());
+      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) b.system().classicSystem()).provider();
+      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
+          Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Blackhole$.MODULE$)))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      CompletableFuture<HttpResponse<String>> answer = p.post(LARGE_ALONE);
+      await(() -> !Cluster.get(a.system()).state().getUnreachable().isEmpty(), Duration.ofSeconds(30),
+          "the large node is unreachable to the front node");
+      Cluster.get(a.system()).manager().tell(new akka.cluster.typed.Down(Cluster.get(a.system()).selfMember().address()));
+      HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
+      assertEquals(503, r.statusCode(), r.body());
+      String message = JSON.readTree(r.body()).at("/error/message").asText();
+      assertTrue(message.contains(NodeStanding.DOWNED + ", so no large worker's count of the prompt came; retry the request"),
+          r.body());
     }
   }
 

@@ -375,13 +375,17 @@ final class WorkerView {
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
-    java.util.function.Supplier<ApiError> timedOut = () -> {
+    // This node's own standing, when it is out of the cluster's reach, rather than the worker's: a node downed while
+    // it stalled (SIGSTOP) sees its peers unreachable or gone when it runs again, though they are fine (tester42b).
+    java.util.function.Supplier<ApiError> ownStanding = () -> {
       String outOfTouch = NodeStanding.outOfTouch(system);
-      // This node's own standing, when it is out of the cluster's reach, rather than the worker's.
-      if (outOfTouch != null)
-        return ApiError.forFailure(FailureCode.NO_WORKER, outOfTouch + ", so no " + role + " worker's count of the prompt"
-            + " came; retry the request (on a node still in the cluster, or on this one once it has restarted)",
-            retryAfter.forCode(FailureCode.NO_WORKER));
+      return outOfTouch == null ? null : ApiError.forFailure(FailureCode.NO_WORKER, outOfTouch + ", so no " + role
+          + " worker's count of the prompt came; retry the request (on a node still in the cluster, or on this one once it"
+          + " has restarted)", retryAfter.forCode(FailureCode.NO_WORKER));
+    };
+    java.util.function.Supplier<ApiError> timedOut = () -> {
+      ApiError own = ownStanding.get();
+      if (own != null) return own;
       return ApiError.forFailure(FailureCode.UNAVAILABLE,
           (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
               + " workers counted") + " the prompt within " + Seconds.of(countTimeout)
@@ -413,12 +417,14 @@ final class WorkerView {
           LOG.debug("the {} worker's node is unreachable: a count of a prompt waits for it, up to tandem.session.worker-wait", role);
         stalledLastSeen[0] = now;
         if (now - asked < workerWait.toNanos()) return null;
+        ApiError own = ownStanding.get();
+        if (own != null) return own;
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker's node " + nodesOf(ws) + " is unreachable"
             + " (stalled, or crashed and not yet downed) and did not count the prompt within " + Seconds.of(workerWait)
             + " s (tandem.session.worker-wait); retry the request", retryAfter.seconds());
       }
       if (standing == Standing.GONE)
-        return ApiError.forFailure(FailureCode.NO_WORKER, "the " + role + " worker's node " + nodesOf(ws) + " was downed or left"
+        return ownStanding.get() != null ? ownStanding.get() : ApiError.forFailure(FailureCode.NO_WORKER, "the " + role + " worker's node " + nodesOf(ws) + " was downed or left"
             + " the cluster before it counted the prompt; retry the request (once a " + role + " node has joined)",
             retryAfter.forCode(FailureCode.NO_WORKER));
       // Reachable again moments ago: its answer is on its way.

@@ -1,5 +1,6 @@
 package io.tandem.orchestrator.session;
 
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.cluster.ClusterEvent;
 import akka.cluster.Member;
@@ -28,6 +29,10 @@ public final class NodeStanding {
    */
   public static String outOfTouch(ActorSystem<?> system) {
     if (!RoleSupply.get(system).clustered()) return null;
+    // A node that sees itself downed shuts its cluster down at once, and its view of the membership may stop before
+    // it says Down (the event can be lost with the cluster's publisher): the shutdown's reason says it either way.
+    if (CoordinatedShutdown.get(system).getShutdownReason().filter(r -> r == CoordinatedShutdown.clusterDowningReason())
+        .isPresent()) return DOWNED;
     Cluster cluster = Cluster.get(system);
     MemberStatus status = cluster.selfMember().status();
     if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed())) return DOWNED;

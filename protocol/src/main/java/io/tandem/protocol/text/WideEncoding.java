@@ -54,7 +54,8 @@ public record WideEncoding(int bits, boolean littleEndian, String byteOrderMark,
     return null;
   }
 
+  /** A character a text begins with: printable ASCII or whitespace (a control character beside zeros is binary, not text). */
   private static boolean ascii(int b) {
-    return b > 0 && b < 0x80;
+    return b >= 0x20 && b < 0x7f || b == '\t' || b == '\n' || b == '\r';
   }
 }

@@ -35,6 +35,9 @@ class WideEncodingTest {
     assertNull(of(new byte[0]));
     assertNull(of(new byte[] {0, 0}));
     assertNull(of(new byte[] {(byte) 0xC3, 0}));
+    // Binary bytes (control characters beside zeros) are no text at all: not called UTF-16 (tester42a).
+    assertNull(of(new byte[] {0, 1, 2, 3}));
+    assertNull(of(new byte[] {1, 0, 2, 0}));
     // Only the first bytes count: a UTF-16 pair later in UTF-8 text is that text's NUL, not its encoding.
     assertNull(of(new byte[] {'a', 'b', 'c', 0}));
     assertEquals(new WideEncoding(16, true, null, 'a'), WideEncoding.of(new byte[] {'a', 0, 'b', 0, 'c'}, 2));

@@ -2,6 +2,7 @@ package io.tandem.inference.hf.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.protocol.text.Clipped;
 import io.tandem.protocol.text.JsonSyntax;
 import io.tandem.inference.hf.CheckpointException;
 import java.io.IOException;
@@ -187,14 +188,12 @@ public final class SafetensorsReader implements AutoCloseable {
   private static Map<String, String> readWeightMap(Path index) {
     JsonNode root;
     try {
-      root = io.tandem.inference.text.JsonFault.read(JSON, index);
+      root = io.tandem.inference.text.JsonFault.readObject(JSON, index, "{\"weight_map\": {...}}");
     } catch (io.tandem.inference.text.JsonFault.NotJson e) {
       throw new CheckpointException(e.getMessage(), e);
     } catch (IOException e) {
       throw new CheckpointException(index + ": cannot read JSON (" + e.getMessage() + ")", e);
     }
-    if (root.isMissingNode())
-      throw new CheckpointException(index + ": expected a JSON object ({\"weight_map\": {...}}), found an empty file");
     JsonNode wm = root.path("weight_map");
     if (!wm.isObject()) {
       throw new CheckpointException(index + ": no \"weight_map\" object");
@@ -202,6 +201,13 @@ public final class SafetensorsReader implements AutoCloseable {
     Map<String, String> out = new TreeMap<>();
     wm.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
     return out;
+  }
+
+  /** Whether {@code n} is an array of whole numbers from 0 that fit a long (a shape, or data offsets). */
+  private static boolean naturals(JsonNode n) {
+    if (!n.isArray()) return false;
+    for (JsonNode v : n) if (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0) return false;
+    return true;
   }
 
   /** Parses one file's header: u64 little-endian length, then JSON; offsets are relative to the data start. */
@@ -251,6 +257,11 @@ public final class SafetensorsReader implements AutoCloseable {
         throw new CheckpointException(file + ": its header is not valid JSON" + JsonSyntax.of(e, headerText, "header")
             + "; copy or download it again", e);
       }
+      // As the safetensors crate reads it: an object of tensor entries (and "__metadata__"), each
+      // {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}.
+      if (!root.isObject())
+        throw new CheckpointException(file + ": its header is not a JSON object of tensors (found " + Clipped.json(root)
+            + "); copy or download it again");
       long dataStart = 8 + headerLen;
       Map<String, TensorInfo> out = new TreeMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
@@ -259,6 +270,13 @@ public final class SafetensorsReader implements AutoCloseable {
           continue;
         }
         JsonNode t = e.getValue();
+        JsonNode shapeNode = t.path("shape");
+        JsonNode offsets = t.path("data_offsets");
+        boolean entry = t.isObject() && t.path("dtype").isTextual() && naturals(shapeNode) && naturals(offsets);
+        if (!entry || offsets.size() != 2)
+          throw new CheckpointException(file + ": its header's entry for tensor " + Clipped.of(e.getKey()) + " is not"
+              + " {\"dtype\": ..., \"shape\": [...], \"data_offsets\": [begin, end]} (found " + Clipped.json(t)
+              + "); copy or download it again");
         String dtypeName = t.path("dtype").asText();
         Dtype dtype;
         try {
@@ -267,13 +285,12 @@ public final class SafetensorsReader implements AutoCloseable {
           throw new CheckpointException(
               file + ": tensor " + e.getKey() + " has unsupported dtype " + dtypeName + " (supported: F32, F16, BF16)");
         }
-        JsonNode shapeNode = t.path("shape");
         long[] shape = new long[shapeNode.size()];
         for (int i = 0; i < shape.length; i++) {
           shape[i] = shapeNode.get(i).asLong();
         }
-        long begin = t.path("data_offsets").get(0).asLong();
-        long end = t.path("data_offsets").get(1).asLong();
+        long begin = offsets.get(0).asLong();
+        long end = offsets.get(1).asLong();
         TensorInfo info = new TensorInfo(e.getKey(), dtype, shape, file, dataStart + begin, end - begin);
         if (dataStart + end > size && info.numel() * dtype.bytes() == end - begin) {
           // The header is whole, the data is not: a copy or download that stopped.
