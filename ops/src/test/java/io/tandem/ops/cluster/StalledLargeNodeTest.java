@@ -87,6 +87,31 @@ class StalledLargeNodeTest {
       return p;
     }
 
+    /**
+     * Starts the two nodes, each offered its workers, the front node configured with {@code frontConfig};
+     * then the large node's own test transport drops what it sends to the front node (its answers
+     * to heartbeats included): what the front asks it arrives, nothing comes back.
+     */
+    static Pair muted(LoopbackCluster c, String frontConfig) throws Exception {
+      TandemNode a = c.node(orchestrator(frontConfig), "orchestrator", "small");
+      TandemNode b = c.node(ConfigFactory.parseString("akka.remote.artery.advanced.test-mode = on").withFallback(LARGE), "large");
+      ClusterFailoverTest.awaitWorkers(a);
+      TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
+          HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      Pair p = new Pair(a, b, http, new ConcurrentLinkedQueue<>());
+      p.muteLarge(true);
+      return p;
+    }
+
+    /** Drops (or lets through again) what the large node sends to the front node (see {@link #muted}). */
+    void muteLarge(boolean on) throws Exception {
+      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) large.system().classicSystem()).provider();
+      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
+          Cluster.get(front.system()).selfMember().address(), Direction.Send$.MODULE$,
+          on ? Blackhole$.MODULE$ : Unthrottled$.MODULE$)))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
     Address largeAddress() {
       return Cluster.get(large.system()).selfMember().address();
     }
@@ -181,18 +206,8 @@ class StalledLargeNodeTest {
   @Test
   void aCountHeldByANodeThatStallsWaitsForItUpToWorkerWaitNotTheCountTimeout(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
-      TandemNode a = c.node(orchestrator("tandem.session.worker-wait = 9s\ntandem.http.count-timeout = 5s"), "orchestrator", "small");
-      // The large node's own test transport drops what it sends.
-      TandemNode b = c.node(ConfigFactory.parseString("akka.remote.artery.advanced.test-mode = on").withFallback(LARGE), "large");
-      ClusterFailoverTest.awaitWorkers(a);
-      TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
-          HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      Pair p = new Pair(a, b, http, new ConcurrentLinkedQueue<>());
       // The count goes out; nothing the large node sends comes back, its answers to heartbeats included.
-      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) b.system().classicSystem()).provider();
-      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
-          Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Blackhole$.MODULE$)))
-          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      Pair p = Pair.muted(c, "tandem.session.worker-wait = 9s\ntandem.http.count-timeout = 5s");
       long sent = System.nanoTime();
       HttpResponse<String> r = p.post(LARGE_ALONE).get(60, TimeUnit.SECONDS);
       double seconds = (System.nanoTime() - sent) / 1e9;
@@ -203,9 +218,7 @@ class StalledLargeNodeTest {
       assertTrue(seconds >= 9 && seconds < 9 + 10, "answered " + seconds + " s after it was sent, not at the 5 s count-timeout");
       assertTrue(r.headers().firstValue("Retry-After").isPresent(), "Retry-After: " + r.headers().map());
       // Reachable again, so that the nodes leave the cluster at the end without waiting on each other.
-      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
-          Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Unthrottled$.MODULE$)))
-          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      p.muteLarge(false);
     }
   }
 
@@ -217,20 +230,11 @@ class StalledLargeNodeTest {
   @Test
   void aCountHeldWhenThisNodeIsDownedNamesThisNodesRemovalNotTheWorkersNode(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
-      TandemNode a = c.node(orchestrator("tandem.session.worker-wait = 14s\ntandem.http.count-timeout = 10s"), "orchestrator", "small");
-      TandemNode b = c.node(ConfigFactory.parseString("akka.remote.artery.advanced.test-mode = on").withFallback(LARGE), "large");
-      ClusterFailoverTest.awaitWorkers(a);
-      TandemHttpServer http = TandemHttpServer.start(a.system(), a.sessions(),
-          HttpSettings.fromConfig(a.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      Pair p = new Pair(a, b, http, new ConcurrentLinkedQueue<>());
-      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) b.system().classicSystem()).provider();
-      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
-          Cluster.get(a.system()).selfMember().address(), Direction.Send$.MODULE$, Blackhole$.MODULE$)))
-          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      Pair p = Pair.muted(c, "tandem.session.worker-wait = 14s\ntandem.http.count-timeout = 10s");
       CompletableFuture<HttpResponse<String>> answer = p.post(LARGE_ALONE);
-      await(() -> !Cluster.get(a.system()).state().getUnreachable().isEmpty(), Duration.ofSeconds(30),
-          "the large node is unreachable to the front node");
-      Cluster.get(a.system()).manager().tell(new akka.cluster.typed.Down(Cluster.get(a.system()).selfMember().address()));
+      await(() -> p.unreachable(), Duration.ofSeconds(30), "the large node is unreachable to the front node");
+      Address self = Cluster.get(p.front().system()).selfMember().address();
+      Cluster.get(p.front().system()).manager().tell(new akka.cluster.typed.Down(self));
       HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
       assertEquals(503, r.statusCode(), r.body());
       String message = JSON.readTree(r.body()).at("/error/message").asText();
