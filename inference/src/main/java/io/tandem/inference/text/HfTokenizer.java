@@ -107,11 +107,13 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
       native_ = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), options);
     } catch (IOException | RuntimeException e) {
       // The tokenizers crate says a JSON fault in serde's words ("EOF while parsing a value at line 1 column 0"): when
-      // the file is no JSON, it is said as every checkpoint file's fault is; else the crate knows what is wrong.
+      // the file is no JSON object, it is said as every checkpoint file's fault is; else the crate knows what is wrong.
       try {
-        JsonFault.read(JSON, file);
+        JsonFault.readObject(JSON, file, "{\"model\": ..., ...}");
       } catch (JsonFault.NotJson notJson) {
-        throw new IllegalArgumentException(notJson.getMessage(), e);
+        // Past what Tandem reads of a text file (64 MiB) is no fault of the file's: the crate's words then.
+        if (!(notJson.getCause() instanceof io.tandem.protocol.text.Utf8Files.TooLarge))
+          throw new IllegalArgumentException(notJson.getMessage(), e);
       } catch (IOException | RuntimeException ignored) {
         // Said below, in the crate's words.
       }

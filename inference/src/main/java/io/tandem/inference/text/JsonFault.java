@@ -45,12 +45,19 @@ public final class JsonFault {
    * @throws IOException when the file cannot be read at all
    */
   public static JsonNode read(ObjectMapper mapper, Path file) throws IOException {
-    String text;
+    return parse(mapper, file, text(file));
+  }
+
+  /** The text of {@code file}, as {@link Utf8Files} reads it (a byte order mark dropped). */
+  private static String text(Path file) throws IOException {
     try {
-      text = Utf8Files.read("checkpoint file", file);
+      return Utf8Files.read("checkpoint file", file);
     } catch (IllegalArgumentException e) {
       throw new NotJson(e.getMessage(), e);
     }
+  }
+
+  private static JsonNode parse(ObjectMapper mapper, Path file, String text) {
     JsonNode value;
     try {
       value = mapper.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(text);
@@ -74,11 +81,12 @@ public final class JsonFault {
    *     file} (or {@code only whitespace}, {@code an array}, {@code a string}, ...)
    */
   public static JsonNode readObject(ObjectMapper mapper, Path file, String shape) throws IOException {
-    JsonNode value = read(mapper, file);
+    String text = text(file);
+    JsonNode value = parse(mapper, file, text);
     if (value.isObject()) return value;
     String found;
     if (value.isMissingNode()) {
-      found = java.nio.file.Files.size(file) == 0 ? "an empty file" : "only whitespace";
+      found = text.isEmpty() ? "an empty file" : "only whitespace";
     } else {
       String kind = value.getNodeType().toString().toLowerCase(Locale.ROOT);
       found = (kind.startsWith("a") || kind.startsWith("o") ? "an " : "a ") + kind;
@@ -98,9 +106,8 @@ public final class JsonFault {
     while (!todo.isEmpty()) {
       Map.Entry<String, JsonNode> e = todo.pop();
       JsonNode v = e.getValue();
-      if (v.isNumber() && (v.isDouble() || v.isFloat()) && !Double.isFinite(v.doubleValue()))
-        return e.getKey().isEmpty() ? "the value" : e.getKey();
-      if (v.isBigDecimal() && !Double.isFinite(v.doubleValue())) return e.getKey().isEmpty() ? "the value" : e.getKey();
+      // However written: 1e400, or 2,000 digits of an integer (a BigInteger whose double is infinite).
+      if (v.isNumber() && !Double.isFinite(v.doubleValue())) return e.getKey().isEmpty() ? "the value" : e.getKey();
       if (v.isObject()) {
         java.util.List<Map.Entry<String, JsonNode>> members = new java.util.ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {

@@ -58,6 +58,9 @@ class CheckpointLoadingTest {
     Files.writeString(dir.resolve("model.safetensors.index.json"), "");
     assertEquals(dir.resolve("model.safetensors.index.json") + ": expected a JSON object ({\"weight_map\": {...}}), found an"
         + " empty file", assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
+    Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"metadata\": {}, \"weight_map\": {}}");
+    assertEquals(dir.resolve("model.safetensors.index.json") + ": its \"weight_map\" is empty, so it names no weights",
+        assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
   }
 
   @Test
@@ -237,6 +240,49 @@ class CheckpointLoadingTest {
     assertEquals(file + ": its header's entry for tensor " + name + " is not {\"dtype\": ..., \"shape\": [...], \"data_offsets\":"
         + " [begin, end]} (found \"oops\"); copy or download it again",
         assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
+
+    // Edited as JSON, padded with spaces to the header's length, so that the data stays where it was.
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode tensors = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(header);
+    java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> write = h -> {
+      byte[] edited = good.clone();
+      byte[] text;
+      try {
+        text = String.format("%-" + length + "s", json.writeValueAsString(h)).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(length, text.length, "the edited header fits in the old one's place");
+        System.arraycopy(text, 0, edited, 8, length);
+        Files.write(file, edited);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    // No tensors at all: said as such (it was blamed on config.json: "the weights have no layer 1").
+    write.accept(json.createObjectNode().set("__metadata__", json.createObjectNode().put("format", "pt")));
+    assertEquals(file + ": its header lists no tensors, so it holds no weights; copy or download it again",
+        assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
+    // A part of an entry missing or wrong is named.
+    com.fasterxml.jackson.databind.node.ObjectNode noOffsets = tensors.deepCopy();
+    ((com.fasterxml.jackson.databind.node.ObjectNode) noOffsets.get(name)).remove("data_offsets");
+    write.accept(noOffsets);
+    assertEquals(file + ": its header's entry for tensor " + name + " has no \"data_offsets\" [begin, end] of whole numbers from 0"
+        + " (found null); copy or download it again", assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
+    // Two tensors over the same bytes (each would read the other's weights): refused, as the safetensors crate refuses them.
+    com.fasterxml.jackson.databind.node.ObjectNode overlap = tensors.deepCopy();
+    String first = null;
+    String other = null;
+    for (var it = tensors.fields(); it.hasNext(); ) {
+      var e = it.next();
+      if (e.getKey().equals("__metadata__")) continue;
+      if (e.getValue().at("/data_offsets/0").asLong() == 0) first = e.getKey();
+      else if (other == null) other = e.getKey();
+    }
+    long bytes = tensors.at("/" + other + "/data_offsets/1").asLong() - tensors.at("/" + other + "/data_offsets/0").asLong();
+    ((com.fasterxml.jackson.databind.node.ObjectNode) overlap.get(other)).putArray("data_offsets").add(0).add(bytes);
+    write.accept(overlap);
+    String overlapping = assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage();
+    assertTrue(overlapping.startsWith(file + ": tensor ") && overlapping.contains("'s data_offsets begin at ")
+        && overlapping.endsWith(": safetensors lays tensors end to end; copy or download it again"), overlapping);
+    assertTrue(overlapping.contains(first) && overlapping.contains(other), overlapping);
   }
 
   /**
@@ -263,6 +309,9 @@ class CheckpointLoadingTest {
     Files.writeString(config, "[1]");
     assertEquals(config + ": expected a JSON object ({...}), found an array",
         assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
+    Files.writeString(config, "\uFEFF");
+    assertEquals(config + ": expected a JSON object ({...}), found an empty file",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
     Files.writeString(config, "\uFEFF" + text);
     io.tandem.inference.text.HfTokenizer.checkConfig(dir);
 
@@ -270,6 +319,9 @@ class CheckpointLoadingTest {
     String tokens = Files.readString(tokenizer);
     Files.writeString(tokenizer, "// x\n" + tokens);
     assertEquals(tokenizer + ": not valid JSON (line 1, column 1): a comment, which JSON does not have; remove it",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.load(dir)).getMessage());
+    Files.writeString(tokenizer, "");
+    assertEquals(tokenizer + ": expected a JSON object ({\"model\": ..., ...}), found an empty file",
         assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.load(dir)).getMessage());
     Files.writeString(tokenizer, "\uFEFF" + tokens);
     assertEquals(io.tandem.inference.text.HfTokenizer.load(Golden.fixture("qwen2-tiny")).key(),

@@ -131,6 +131,10 @@ class HfConfigTest {
     assertEquals(config + ": \"rope_scaling\".\"factor\" is a number out of range: beyond a 64-bit float's (about -1.8e308"
         + " to 1.8e308)", org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir))
         .getMessage());
+    // However the number is written: 2,000 digits of an integer ran as infinity too (tester42c).
+    java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"rope_theta\": " + "9".repeat(2000) + "}");
+    assertEquals(config + ": \"rope_theta\" is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
     // A model_type that is no string is shown as written, not quoted as if it were one.
     java.nio.file.Files.writeString(config, "{\"model_type\": 5}");
     assertTrue(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage()

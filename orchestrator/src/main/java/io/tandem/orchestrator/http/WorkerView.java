@@ -423,10 +423,12 @@ final class WorkerView {
             + " (stalled, or crashed and not yet downed) and did not count the prompt within " + Seconds.of(workerWait)
             + " s (tandem.session.worker-wait); retry the request", retryAfter.seconds());
       }
-      if (standing == Standing.GONE)
-        return ownStanding.get() != null ? ownStanding.get() : ApiError.forFailure(FailureCode.NO_WORKER, "the " + role + " worker's node " + nodesOf(ws) + " was downed or left"
-            + " the cluster before it counted the prompt; retry the request (once a " + role + " node has joined)",
-            retryAfter.forCode(FailureCode.NO_WORKER));
+      if (standing == Standing.GONE) {
+        ApiError own = ownStanding.get();
+        return own != null ? own : ApiError.forFailure(FailureCode.NO_WORKER, "the " + role + " worker's node " + nodesOf(ws)
+            + " was downed or left the cluster before it counted the prompt; retry the request (once a " + role + " node has"
+            + " joined)", retryAfter.forCode(FailureCode.NO_WORKER));
+      }
       // Reachable again moments ago: its answer is on its way.
       if (stalledLastSeen[0] != 0 && now - stalledLastSeen[0] < countTimeout.toNanos()) return null;
       return timedOut.get();

@@ -181,6 +181,9 @@ class JsonSyntaxTest {
         refusal("{\"user\": \u201chello\u201d}"));
     assertEquals(notJson + "(line 1, column 2): a member name not in double quotes (it begins with U+201C, a curly double quote):"
         + " JSON's member names are strings in plain double quotes (\"max_tokens\")", refusal("{\u201cmax_tokens\u201d: 5}"));
+    // The example names the member written after the no-break space, not a stock one (tester42a).
+    assertTrue(refusal("{\"model\": \"x\",\u00a0\"max_tokens\": 5}").contains("(\"max_tokens\")"),
+        refusal("{\"model\": \"x\",\u00a0\"max_tokens\": 5}"));
     assertTrue(refusal("{\"a\":\u00a01}").endsWith("a U+00A0 (a no-break space) where a value was expected; a JSON value is a"
         + " string, a number, an object, an array, true, false or null; JSON's whitespace is spaces, tabs and line breaks only"));
     assertEquals(notJson + "(line 1, column 7): a '@' where a value was expected; a JSON value is a string, a number, an object,"

@@ -251,10 +251,14 @@ public final class JsonSyntax {
 
   /**
    * The member name written at {@code at} without plain double quotes (after a curly or single
-   * quote, or bare), as far as letters, digits, '_', '-' and '.' go; null when none follows.
+   * quote, or bare), or after a character that looks like JSON's own and its quote (a no-break space
+   * before {@code "max_tokens"}), as far as letters, digits, '_', '-' and '.' go; null when none follows.
    */
   private static String nameAt(String body, int at) {
-    int start = at < body.length() && !Character.isLetterOrDigit(body.charAt(at)) && body.charAt(at) != '_' ? at + 1 : at;
+    int start = at;
+    // At most two characters before the name: the one at fault, and a quote after it.
+    while (start < body.length() && start - at < 2 && !Character.isLetterOrDigit(body.charAt(start)) && body.charAt(start) != '_')
+      start++;
     int end = start;
     while (end < body.length() && end - start < 64
         && (Character.isLetterOrDigit(body.charAt(end)) || "_-.".indexOf(body.charAt(end)) >= 0)) end++;

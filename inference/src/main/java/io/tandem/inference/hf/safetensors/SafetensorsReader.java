@@ -2,9 +2,9 @@ package io.tandem.inference.hf.safetensors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tandem.inference.hf.CheckpointException;
 import io.tandem.protocol.text.Clipped;
 import io.tandem.protocol.text.JsonSyntax;
-import io.tandem.inference.hf.CheckpointException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -20,6 +20,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -198,9 +199,31 @@ public final class SafetensorsReader implements AutoCloseable {
     if (!wm.isObject()) {
       throw new CheckpointException(index + ": no \"weight_map\" object");
     }
+    if (wm.isEmpty()) throw new CheckpointException(index + ": its \"weight_map\" is empty, so it names no weights");
     Map<String, String> out = new TreeMap<>();
     wm.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
     return out;
+  }
+
+  /**
+   * Refuses tensors whose bytes overlap or leave gaps: the format lays them end to end from the
+   * data's start, as the safetensors crate's {@code Metadata::validate} requires (two tensors over
+   * the same bytes read each other's weights).
+   */
+  private static void requireEndToEnd(Path file, java.util.Collection<TensorInfo> tensors, long dataStart) {
+    List<TensorInfo> byOffset = new java.util.ArrayList<>(tensors);
+    byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
+    long next = dataStart;
+    TensorInfo before = null;
+    for (TensorInfo t : byOffset) {
+      if (t.offset() != next)
+        throw new CheckpointException(file + ": tensor " + t.name() + "'s data_offsets begin at " + (t.offset() - dataStart)
+            + (before == null ? ", not at 0 where the first tensor's do" : t.offset() < next ? ", inside tensor " + before.name()
+                + "'s bytes (which end at " + (next - dataStart) + ")" : ", past the end of tensor " + before.name() + "'s ("
+                + (next - dataStart) + "), leaving a gap") + ": safetensors lays tensors end to end; copy or download it again");
+      next = t.offset() + t.byteLength();
+      before = t;
+    }
   }
 
   /** Whether {@code n} is an array of whole numbers from 0 that fit a long (a shape, or data offsets). */
@@ -234,7 +257,7 @@ public final class SafetensorsReader implements AutoCloseable {
       }
       if (headerLen <= 0 || headerLen > 100_000_000L) {
         throw new CheckpointException(file + ": not a safetensors file (its first 8 bytes, the header's length, read "
-            + headerLen + "); copy or download it again");
+            + Long.toUnsignedString(headerLen) + "); copy or download it again");
       }
       ByteBuffer header = ByteBuffer.allocate((int) headerLen);
       while (header.hasRemaining()) {
@@ -260,8 +283,8 @@ public final class SafetensorsReader implements AutoCloseable {
       // As the safetensors crate reads it: an object of tensor entries (and "__metadata__"), each
       // {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}.
       if (!root.isObject())
-        throw new CheckpointException(file + ": its header is not a JSON object of tensors (found " + Clipped.json(root)
-            + "); copy or download it again");
+        throw new CheckpointException(file + ": its header is not a JSON object of tensors (found " + (root.isMissingNode()
+            ? "only spaces" : Clipped.json(root)) + "); copy or download it again");
       long dataStart = 8 + headerLen;
       Map<String, TensorInfo> out = new TreeMap<>();
       for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
@@ -272,11 +295,16 @@ public final class SafetensorsReader implements AutoCloseable {
         JsonNode t = e.getValue();
         JsonNode shapeNode = t.path("shape");
         JsonNode offsets = t.path("data_offsets");
-        boolean entry = t.isObject() && t.path("dtype").isTextual() && naturals(shapeNode) && naturals(offsets);
-        if (!entry || offsets.size() != 2)
-          throw new CheckpointException(file + ": its header's entry for tensor " + Clipped.of(e.getKey()) + " is not"
-              + " {\"dtype\": ..., \"shape\": [...], \"data_offsets\": [begin, end]} (found " + Clipped.json(t)
-              + "); copy or download it again");
+        String wrong = !t.isObject() ? "is not {\"dtype\": ..., \"shape\": [...], \"data_offsets\": [begin, end]} (found "
+            + Clipped.json(t) + ")"
+            : !t.path("dtype").isTextual() ? "has no \"dtype\" string (found " + Clipped.json(t.get("dtype")) + ")"
+            : !naturals(shapeNode) ? "has no \"shape\" of whole numbers from 0 (found " + Clipped.json(t.get("shape")) + ")"
+            : !naturals(offsets) || offsets.size() != 2 ? "has no \"data_offsets\" [begin, end] of whole numbers from 0 (found "
+                + Clipped.json(t.get("data_offsets")) + ")"
+            : null;
+        if (wrong != null)
+          throw new CheckpointException(file + ": its header's entry for tensor " + Clipped.of(e.getKey()) + " " + wrong
+              + "; copy or download it again");
         String dtypeName = t.path("dtype").asText();
         Dtype dtype;
         try {
@@ -304,6 +332,9 @@ public final class SafetensorsReader implements AutoCloseable {
         }
         out.put(e.getKey(), info);
       }
+      if (out.isEmpty())
+        throw new CheckpointException(file + ": its header lists no tensors, so it holds no weights; copy or download it again");
+      requireEndToEnd(file, out.values(), dataStart);
       return out;
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read (" + e.getMessage() + ")", e);
