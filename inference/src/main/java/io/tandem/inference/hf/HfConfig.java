@@ -85,7 +85,9 @@ public record HfConfig(
 
   /** Strict as Python's json.load, which transformers reads these files with: what follows the value is refused. */
   private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      // Fractions as written (1e-400 is no 0.0 in a message), read as doubles where used.
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
   /**
    * The longest sequence this runtime serves: {@code max_position_embeddings}, or {@code
@@ -314,9 +316,14 @@ public record HfConfig(
   private static double optionalPositive(JsonNode c, String key, double absent, Path file) {
     JsonNode n = c.get(key);
     if (n == null || n.isNull()) return absent;
-    if (!n.isNumber() || !(n.asDouble() > 0)) {
+    if (!n.isNumber() || !(n.asDouble() > 0) && !(n.asDouble() == 0 && n.isBigDecimal() && n.decimalValue().signum() > 0)) {
       throw new CheckpointException(file + ": \"" + key + "\" must be a number above 0, found " + Clipped.json(n));
     }
+    // Python reads a huge integer exactly, and 1e-400 as 0.0: neither is a 64-bit float the model can compute with.
+    if (!Double.isFinite(n.asDouble()) || n.asDouble() == 0)
+      throw new CheckpointException(file + ": \"" + key + "\" is " + Clipped.json(n) + ", " + (n.asDouble() == 0
+          ? "too small for a 64-bit float (it reads as 0)" : "beyond a 64-bit float's range (about 1.8e308)")
+          + "; write a number the model can compute with");
     return n.asDouble();
   }
 

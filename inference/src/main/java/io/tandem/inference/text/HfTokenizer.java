@@ -117,7 +117,8 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
       } catch (IOException | RuntimeException ignored) {
         // Said below, in the crate's words.
       }
-      throw new IllegalArgumentException("cannot load " + file + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException("cannot load " + file + " as a Hugging Face fast tokenizer (the tokenizers library"
+          + " says: " + e.getMessage() + "); copy it from the model's repository again", e);
     }
     Map<String, Integer> added = new HashMap<>();
     Set<Integer> special = new HashSet<>();

@@ -20,9 +20,9 @@ import java.util.Map;
  * the rule of {@link Utf8Files} for every text file Tandem reads), one JSON value and nothing after
  * it (Python's "Extra data"); what does not parse is said in one line, in JSON's own terms ({@link
  * JsonSyntax}), not in Jackson's, which names its parser features ("enable
- * JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS") and may quote kilobytes of the file. A number
- * beyond a double's range ({@code 1e400}) is refused where Python would read it as infinity and a
- * model would compute garbage with it.
+ * JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS") and may quote kilobytes of the file. A fraction
+ * or exponent beyond a double's range ({@code 1e400}) is refused where Python would read it as
+ * infinity and a model would compute garbage with it.
  */
 public final class JsonFault {
   private JsonFault() {}
@@ -67,7 +67,7 @@ public final class JsonFault {
     String huge = beyondDouble(value);
     if (huge != null)
       throw new NotJson(file + ": " + huge + " is a number out of range: beyond a 64-bit float's (about -1.8e308 to"
-          + " 1.8e308)", null);
+          + " 1.8e308), which Python would read as infinity; write a finite number", null);
     return value == null ? com.fasterxml.jackson.databind.node.MissingNode.getInstance() : value;
   }
 
@@ -106,8 +106,9 @@ public final class JsonFault {
     while (!todo.isEmpty()) {
       Map.Entry<String, JsonNode> e = todo.pop();
       JsonNode v = e.getValue();
-      // However written: 1e400, or 2,000 digits of an integer (a BigInteger whose double is infinite).
-      if (v.isNumber() && !Double.isFinite(v.doubleValue())) return e.getKey().isEmpty() ? "the value" : e.getKey();
+      // A fraction or exponent (1e400): Python reads it as infinity. An integer of 2,000 digits it reads exactly:
+      // the field that uses it refuses it (HfConfig), one it does not use is no matter.
+      if (v.isFloatingPointNumber() && !Double.isFinite(v.doubleValue())) return e.getKey().isEmpty() ? "the value" : e.getKey();
       if (v.isObject()) {
         java.util.List<Map.Entry<String, JsonNode>> members = new java.util.ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {

@@ -59,7 +59,8 @@ class CheckpointLoadingTest {
     assertEquals(dir.resolve("model.safetensors.index.json") + ": expected a JSON object ({\"weight_map\": {...}}), found an"
         + " empty file", assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
     Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"metadata\": {}, \"weight_map\": {}}");
-    assertEquals(dir.resolve("model.safetensors.index.json") + ": its \"weight_map\" is empty, so it names no weights",
+    assertEquals(dir.resolve("model.safetensors.index.json") + ": its \"weight_map\" is empty, so it names no weights; copy or"
+        + " download it again",
         assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
   }
 
@@ -283,6 +284,17 @@ class CheckpointLoadingTest {
     assertTrue(overlapping.startsWith(file + ": tensor ") && overlapping.contains("'s data_offsets begin at ")
         && overlapping.endsWith(": safetensors lays tensors end to end; copy or download it again"), overlapping);
     assertTrue(overlapping.contains(first) && overlapping.contains(other), overlapping);
+    // Bytes after the last tensor, and metadata that is no map of strings: refused, as the crate refuses them (tester42d).
+    byte[] longer = java.util.Arrays.copyOf(good, good.length + 4);
+    Files.write(file, longer);
+    String after = assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage();
+    assertTrue(after.startsWith(file + ": 4 bytes after its last tensor's data (") && after.endsWith("), which no tensor covers:"
+        + " safetensors ends a file with its last tensor; copy or download it again"), after);
+    com.fasterxml.jackson.databind.node.ObjectNode metadata = tensors.deepCopy();
+    metadata.putObject("__metadata__").put("format", 1);
+    write.accept(metadata);
+    assertEquals(file + ": its header's \"__metadata__\" is not an object of strings (found {\"format\":1}); copy or download it"
+        + " again", assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
   }
 
   /**

@@ -129,12 +129,22 @@ class HfConfigTest {
     // A number beyond a double's range is refused, not read as infinity (Python's json would; the model then wrote garbage).
     java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"rope_scaling\": {\"factor\": 1e400}}");
     assertEquals(config + ": \"rope_scaling\".\"factor\" is a number out of range: beyond a 64-bit float's (about -1.8e308"
-        + " to 1.8e308)", org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir))
-        .getMessage());
-    // However the number is written: 2,000 digits of an integer ran as infinity too (tester42c).
-    java.nio.file.Files.writeString(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"rope_theta\": " + "9".repeat(2000) + "}");
-    assertEquals(config + ": \"rope_theta\" is a number out of range: beyond a 64-bit float's (about -1.8e308 to 1.8e308)",
+        + " to 1.8e308), which Python would read as infinity; write a finite number",
         org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    // However the number is written: 2,000 digits of an integer ran as infinity too (tester42c).
+    // Python reads an integer exactly (a field no one uses may hold one), but a field used as a 64-bit float cannot.
+    String tiny = java.nio.file.Files.readString(Golden.fixture("qwen2-tiny").resolve("config.json"));
+    java.nio.file.Files.writeString(config, tiny.replace("\"rope_theta\": 1000000.0", "\"rope_theta\": " + "9".repeat(2000))
+        .replace("{", "{\"unused\": " + "9".repeat(2000) + ", "));
+    assertEquals(config + ": \"rope_theta\" is " + "9".repeat(64) + "..., beyond a 64-bit float's range (about 1.8e308); write a"
+        + " number the model can compute with",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    java.nio.file.Files.writeString(config, tiny.replace("\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 1e-400"));
+    assertEquals(config + ": \"rms_norm_eps\" is 1E-400, too small for a 64-bit float (it reads as 0); write a number the model"
+        + " can compute with",
+        org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage());
+    java.nio.file.Files.writeString(config, tiny.replace("{", "{\"unused\": " + "9".repeat(2000) + ", "));
+    assertEquals(64, HfConfig.load(dir).hiddenSize(), "an integer no field uses is read as Python reads it");
     // A model_type that is no string is shown as written, not quoted as if it were one.
     java.nio.file.Files.writeString(config, "{\"model_type\": 5}");
     assertTrue(org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> HfConfig.load(dir)).getMessage()

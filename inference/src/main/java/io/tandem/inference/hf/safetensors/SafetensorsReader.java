@@ -197,20 +197,23 @@ public final class SafetensorsReader implements AutoCloseable {
     }
     JsonNode wm = root.path("weight_map");
     if (!wm.isObject()) {
-      throw new CheckpointException(index + ": no \"weight_map\" object");
+      throw new CheckpointException(index + ": no \"weight_map\" object, which names each tensor's file; copy or download it"
+          + " again");
     }
-    if (wm.isEmpty()) throw new CheckpointException(index + ": its \"weight_map\" is empty, so it names no weights");
+    if (wm.isEmpty())
+      throw new CheckpointException(index + ": its \"weight_map\" is empty, so it names no weights; copy or download it again");
     Map<String, String> out = new TreeMap<>();
     wm.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
     return out;
   }
 
   /**
-   * Refuses tensors whose bytes overlap or leave gaps: the format lays them end to end from the
-   * data's start, as the safetensors crate's {@code Metadata::validate} requires (two tensors over
-   * the same bytes read each other's weights).
+   * Refuses tensors whose bytes overlap or leave gaps, and bytes after the last: the format lays
+   * them end to end from the data's start to the file's end, as the safetensors crate's {@code
+   * Metadata::validate} and its check of the buffer's length require (two tensors over the same
+   * bytes read each other's weights).
    */
-  private static void requireEndToEnd(Path file, java.util.Collection<TensorInfo> tensors, long dataStart) {
+  private static void requireEndToEnd(Path file, java.util.Collection<TensorInfo> tensors, long dataStart, long size) {
     List<TensorInfo> byOffset = new java.util.ArrayList<>(tensors);
     byOffset.sort(java.util.Comparator.comparingLong(TensorInfo::offset));
     long next = dataStart;
@@ -224,6 +227,9 @@ public final class SafetensorsReader implements AutoCloseable {
       next = t.offset() + t.byteLength();
       before = t;
     }
+    if (next != size)
+      throw new CheckpointException(file + ": " + (size - next) + " bytes after its last tensor's data (" + before.name()
+          + "), which no tensor covers: safetensors ends a file with its last tensor; copy or download it again");
   }
 
   /** Whether {@code n} is an array of whole numbers from 0 that fit a long (a shape, or data offsets). */
@@ -290,6 +296,12 @@ public final class SafetensorsReader implements AutoCloseable {
       for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
         if (e.getKey().equals("__metadata__")) {
+          // The crate reads it as a map of strings to strings, and refuses any other.
+          boolean strings = e.getValue().isObject();
+          for (JsonNode v : e.getValue()) strings &= v.isTextual();
+          if (!strings)
+            throw new CheckpointException(file + ": its header's \"__metadata__\" is not an object of strings (found "
+                + Clipped.json(e.getValue()) + "); copy or download it again");
           continue;
         }
         JsonNode t = e.getValue();
@@ -325,16 +337,16 @@ public final class SafetensorsReader implements AutoCloseable {
           throw new CheckpointException(file + ": cut short: tensor " + e.getKey() + " ends at byte " + (dataStart + end)
               + " but the file has " + size + "; copy or download it again");
         }
-        if (info.numel() * dtype.bytes() != end - begin || dataStart + end > size) {
-          throw new CheckpointException(
-              file + ": tensor " + e.getKey() + " byte range [" + begin + ", " + end + ") does not fit its shape "
-                  + info.shapeString() + " and dtype " + dtype + " or the file size " + size);
+        if (info.numel() * dtype.bytes() != end - begin) {
+          throw new CheckpointException(file + ": tensor " + e.getKey() + "'s data_offsets [" + begin + ", " + end + ") hold "
+              + (end - begin) + " bytes, but its shape " + info.shapeString() + " in " + dtype + " takes " + info.numel()
+              * dtype.bytes() + "; copy or download it again");
         }
         out.put(e.getKey(), info);
       }
       if (out.isEmpty())
         throw new CheckpointException(file + ": its header lists no tensors, so it holds no weights; copy or download it again");
-      requireEndToEnd(file, out.values(), dataStart);
+      requireEndToEnd(file, out.values(), dataStart, size);
       return out;
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read (" + e.getMessage() + ")", e);
