@@ -58,6 +58,9 @@ class CheckpointLoadingTest {
     Files.writeString(dir.resolve("model.safetensors.index.json"), "");
     assertEquals(dir.resolve("model.safetensors.index.json") + ": expected a JSON object ({\"weight_map\": {...}}), found an"
         + " empty file", assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
+    Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"lm_head.weight\": 5}}");
+    assertEquals(dir.resolve("model.safetensors.index.json") + ": its \"weight_map\" maps lm_head.weight to 5, not to a file"
+        + " name; copy or download it again", assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
     Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"metadata\": {}, \"weight_map\": {}}");
     assertEquals(dir.resolve("model.safetensors.index.json") + ": its \"weight_map\" is empty, so it names no weights; copy or"
         + " download it again",
@@ -295,6 +298,9 @@ class CheckpointLoadingTest {
     write.accept(metadata);
     assertEquals(file + ": its header's \"__metadata__\" is not an object of strings (found {\"format\":1}); copy or download it"
         + " again", assertThrows(CheckpointException.class, () -> DecoderModel.check(dir)).getMessage());
+    metadata.putNull("__metadata__"); // none, as the crate reads null (tester42e)
+    write.accept(metadata);
+    DecoderModel.check(dir);
   }
 
   /**

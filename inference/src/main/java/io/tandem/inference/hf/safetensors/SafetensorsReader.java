@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tandem.inference.hf.CheckpointException;
 import io.tandem.protocol.text.Clipped;
 import io.tandem.protocol.text.JsonSyntax;
+import io.tandem.protocol.text.Plural;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -203,7 +204,12 @@ public final class SafetensorsReader implements AutoCloseable {
     if (wm.isEmpty())
       throw new CheckpointException(index + ": its \"weight_map\" is empty, so it names no weights; copy or download it again");
     Map<String, String> out = new TreeMap<>();
-    wm.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue().asText()));
+    wm.fields().forEachRemaining(e -> {
+      if (!e.getValue().isTextual())
+        throw new CheckpointException(index + ": its \"weight_map\" maps " + Clipped.of(e.getKey()) + " to " + Clipped.json(
+            e.getValue()) + ", not to a file name; copy or download it again");
+      out.put(e.getKey(), e.getValue().asText());
+    });
     return out;
   }
 
@@ -228,7 +234,8 @@ public final class SafetensorsReader implements AutoCloseable {
       before = t;
     }
     if (next != size)
-      throw new CheckpointException(file + ": " + (size - next) + " bytes after its last tensor's data (" + before.name()
+      throw new CheckpointException(file + ": " + Plural.count(size - next, "byte") + " after its last tensor's data ("
+          + before.name()
           + "), which no tensor covers: safetensors ends a file with its last tensor; copy or download it again");
   }
 
@@ -296,8 +303,8 @@ public final class SafetensorsReader implements AutoCloseable {
       for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
         if (e.getKey().equals("__metadata__")) {
-          // The crate reads it as a map of strings to strings, and refuses any other.
-          boolean strings = e.getValue().isObject();
+          // The crate reads it as a map of strings to strings, or null (none), and refuses any other.
+          boolean strings = e.getValue().isObject() || e.getValue().isNull();
           for (JsonNode v : e.getValue()) strings &= v.isTextual();
           if (!strings)
             throw new CheckpointException(file + ": its header's \"__metadata__\" is not an object of strings (found "
