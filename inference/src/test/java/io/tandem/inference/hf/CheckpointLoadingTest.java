@@ -321,15 +321,11 @@ class CheckpointLoadingTest {
     Files.writeString(config, "");
     assertEquals(config + ": expected a JSON object ({...}), found an empty file",
         assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.load(dir)).getMessage());
-    Files.writeString(config, " \n");
-    assertEquals(config + ": expected a JSON object ({...}), found only whitespace",
-        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
-    Files.writeString(config, "[1]");
-    assertEquals(config + ": expected a JSON object ({...}), found an array",
-        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
-    Files.writeString(config, "\uFEFF");
-    assertEquals(config + ": expected a JSON object ({...}), found an empty file",
-        assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
+    for (String[] written : new String[][] {{" \n", "only whitespace"}, {"[1]", "an array"}, {"\uFEFF", "an empty file"}}) {
+      Files.writeString(config, written[0]);
+      assertEquals(config + ": expected a JSON object ({...}), found " + written[1],
+          assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir)).getMessage());
+    }
     Files.writeString(config, "\uFEFF" + text);
     io.tandem.inference.text.HfTokenizer.checkConfig(dir);
 
