@@ -205,13 +205,14 @@ public record HfConfig(
             throw new CheckpointException(configFile + ": " + scalingKey + " of type llama3 needs \"" + key + "\"");
           }
         }
+        String in = scalingKey + ".";
         scaling = new RopeScaling(
             type,
-            optionalPositive(rs, "factor", 1.0, configFile),
-            optionalPositive(rs, "low_freq_factor", 1.0, configFile),
-            optionalPositive(rs, "high_freq_factor", 4.0, configFile),
+            optionalPositive(rs, in, "factor", 1.0, configFile),
+            optionalPositive(rs, in, "low_freq_factor", 1.0, configFile),
+            optionalPositive(rs, in, "high_freq_factor", 4.0, configFile),
             // transformers 5 takes max_position_embeddings where this is absent
-            optionalInt(rs, "original_max_position_embeddings", maxPositions, configFile));
+            optionalInt(rs, in, "original_max_position_embeddings", maxPositions, configFile));
       }
     }
 
@@ -241,7 +242,7 @@ public record HfConfig(
         kvHeads,
         headDim,
         optionalPositive(c, "rms_norm_eps", 1e-6, configFile),
-        optionalPositive(thetaFrom, "rope_theta", 10000.0, configFile),
+        optionalPositive(thetaFrom, thetaFrom == parameters ? "rope_parameters." : "", "rope_theta", 10000.0, configFile),
         scaling,
         maxPositions,
         c.path("tie_word_embeddings").asBoolean(false),
@@ -304,24 +305,34 @@ public record HfConfig(
 
   /** A whole number from 1 (a size or a count), or {@code absent} where the key is missing or null. */
   private static int optionalInt(JsonNode c, String key, int absent, Path file) {
+    return optionalInt(c, "", key, absent, file);
+  }
+
+  /** As above, for a member of the object {@code parent} names ({@code "rope_scaling."}; {@code ""} at the top). */
+  private static int optionalInt(JsonNode c, String parent, String key, int absent, Path file) {
     JsonNode n = c.get(key);
     if (n == null || n.isNull()) return absent;
     if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1) {
-      throw new CheckpointException(file + ": \"" + key + "\" must be a whole number from 1, found " + Clipped.json(n));
+      throw new CheckpointException(file + ": \"" + parent + key + "\" must be a whole number from 1, found " + Clipped.json(n));
     }
     return n.asInt();
   }
 
   /** A number above 0, or {@code absent} where the key is missing or null. */
   private static double optionalPositive(JsonNode c, String key, double absent, Path file) {
+    return optionalPositive(c, "", key, absent, file);
+  }
+
+  /** As above, for a member of the object {@code parent} names ({@code "rope_scaling."}; {@code ""} at the top). */
+  private static double optionalPositive(JsonNode c, String parent, String key, double absent, Path file) {
     JsonNode n = c.get(key);
     if (n == null || n.isNull()) return absent;
     if (!n.isNumber() || !(n.asDouble() > 0) && !(n.asDouble() == 0 && n.isBigDecimal() && n.decimalValue().signum() > 0)) {
-      throw new CheckpointException(file + ": \"" + key + "\" must be a number above 0, found " + Clipped.json(n));
+      throw new CheckpointException(file + ": \"" + parent + key + "\" must be a number above 0, found " + Clipped.json(n));
     }
     // Python reads a huge integer exactly, and 1e-400 as 0.0: neither is a 64-bit float the model can compute with.
     if (!Double.isFinite(n.asDouble()) || n.asDouble() == 0)
-      throw new CheckpointException(file + ": \"" + key + "\" is " + Clipped.json(n) + ", " + (n.asDouble() == 0
+      throw new CheckpointException(file + ": \"" + parent + key + "\" is " + Clipped.json(n) + ", " + (n.asDouble() == 0
           ? "too small for a 64-bit float (it reads as 0)" : "beyond a 64-bit float's range (about 1.8e308)")
           + "; write a number the model can compute with");
     return n.asDouble();

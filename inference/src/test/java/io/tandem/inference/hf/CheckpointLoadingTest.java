@@ -51,9 +51,8 @@ class CheckpointLoadingTest {
     Path dir = copy("llama-tiny");
     Files.delete(dir.resolve("model-00002-of-00002.safetensors"));
     CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
-    assertEquals(
-        "model.safetensors.index.json lists model-00002-of-00002.safetensors but the file is missing in " + dir,
-        e.getMessage());
+    assertEquals(dir.resolve("model.safetensors.index.json") + " lists model-00002-of-00002.safetensors, which is not in "
+        + dir + "; download every shard the index lists into that folder", e.getMessage());
     // An empty index is said to be empty, as an empty config.json is (it was "no weight_map object").
     Files.writeString(dir.resolve("model.safetensors.index.json"), "");
     assertEquals(dir.resolve("model.safetensors.index.json") + ": expected a JSON object ({\"weight_map\": {...}}), found an"
@@ -89,11 +88,29 @@ class CheckpointLoadingTest {
         e.getMessage());
   }
 
+  /** What a checkpoint without a tensor its config needs is told: the folder, the tensor and what to do. */
+  private static String missing(Path dir, String tensor) {
+    return "the weights in " + dir + " have no tensor " + tensor + ", which the model that config.json describes needs;"
+        + " download the checkpoint again, or check that config.json belongs to these weights";
+  }
+
+  /** An index from another download, naming a tensor its shard lacks, says they do not belong together. */
+  @Test
+  void anIndexNamingATensorItsShardLacksIsReported() throws IOException {
+    Path dir = copy("llama-tiny");
+    Path index = dir.resolve("model.safetensors.index.json");
+    Files.writeString(index, Files.readString(index).replace(
+        "\"lm_head.weight\": \"model-00002-of-00002.safetensors\"", "\"lm_head.weight\": \"model-00001-of-00002.safetensors\""));
+    assertEquals(index + " maps lm_head.weight to model-00001-of-00002.safetensors, which has no such tensor: the index and"
+        + " its shards do not belong together; download them again together",
+        assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
+  }
+
   @Test
   void missingTensorIsReportedByName() throws IOException {
     Path dir = without("model.norm.weight");
     CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
-    assertEquals("tensor model.norm.weight is missing from the checkpoint in " + dir, e.getMessage());
+    assertEquals(missing(dir, "model.norm.weight"), e.getMessage());
   }
 
   /** A tensor of the last layer missing is named before any layer loads (a tester's 0.5B failed 14 s in, at layer 18 of 24). */
@@ -104,7 +121,7 @@ class CheckpointLoadingTest {
     List<Integer> loaded = new ArrayList<>();
     CheckpointException e = assertThrows(CheckpointException.class,
         () -> DecoderModel.load(dir, ai.djl.Device.cpu(), Precision.FLOAT32, loaded::add));
-    assertEquals("tensor " + last + " is missing from the checkpoint in " + dir, e.getMessage());
+    assertEquals(missing(dir, last), e.getMessage());
     assertEquals(List.of(), loaded, "no layer loaded first");
   }
 

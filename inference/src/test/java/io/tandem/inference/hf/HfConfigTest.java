@@ -174,10 +174,14 @@ class HfConfigTest {
       {"\"tie_word_embeddings\":\"yes\"", "\"tie_word_embeddings\" must be true or false, found \"yes\""},
       {"\"eos_token_id\":\"x\"", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found \"x\""},
       {"\"eos_token_id\":[2,-1]", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found [2,-1]"},
-      {"\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":0,\"low_freq_factor\":1,\"high_freq_factor\":4}", "\"factor\" must be a number above 0, found 0"},
+      {"\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":0,\"low_freq_factor\":1,\"high_freq_factor\":4}", "\"rope_scaling.factor\" must be a number above 0, found 0"},
       {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8}", "rope_parameters of type llama3 needs \"low_freq_factor\""},
       {"\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":8}", "rope_parameters type \"yarn\" is not supported (default or llama3)"},
-      {"\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":-5}", "\"rope_theta\" must be a number above 0, found -5"},
+      // A member of rope_scaling or rope_parameters is named with its parent, as it is found.
+      {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8,\"low_freq_factor\":1,\"high_freq_factor\":4,"
+          + "\"original_max_position_embeddings\":0}", "\"rope_parameters.original_max_position_embeddings\" must be a whole"
+          + " number from 1, found 0"},
+      {"\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":-5}", "\"rope_parameters.rope_theta\" must be a number above 0, found -5"},
       {"\"eos_token_id\":[2,100]", "\"eos_token_id\" 100 is not below config.json's vocab_size 100: one of the two is wrong (an eos id the model cannot produce would make every answer run to its token limit)"},
       {"\"use_sliding_window\":true,\"max_window_layers\":-1", "\"max_window_layers\" must be a whole number from 0, found -1"},
       {"\"rope_scaling\":\"linear\"", "\"rope_scaling\" must be an object such as {\"rope_type\": \"llama3\", ...}, found \"linear\""},

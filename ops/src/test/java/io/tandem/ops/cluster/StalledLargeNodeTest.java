@@ -240,6 +240,8 @@ class StalledLargeNodeTest {
       String message = JSON.readTree(r.body()).at("/error/message").asText();
       assertTrue(message.contains(NodeStanding.DOWNED + ", so no large worker's count of the prompt came; retry the request"),
           r.body());
+      // The general Retry-After (1 s), as the sessions in flight on a downed node get: not worker-wait's 14 s.
+      assertEquals("1", r.headers().firstValue("Retry-After").orElse(null), r.headers().map().toString());
     }
   }
 

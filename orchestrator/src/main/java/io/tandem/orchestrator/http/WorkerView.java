@@ -170,7 +170,7 @@ final class WorkerView {
       String message = outOfTouch + ", so no " + role + " worker can be reached from it; retry the request (on a node still in"
           + " the cluster, or on this one once it has restarted)";
       LOG.debug("a request was refused before its session started: {}", message);
-      return ApiError.forFailure(FailureCode.NO_WORKER, message, retryAfter.forCode(FailureCode.NO_WORKER));
+      return ownOutage(message, retryAfter);
     }
     boolean canJoin = !neverOffered(role);
     String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone, waited);
@@ -179,6 +179,18 @@ final class WorkerView {
     NoWorkerLog.get(system).unserved(role, false, line);
     FailureCode code = canJoin ? FailureCode.NO_WORKER : FailureCode.ROLE_NOT_SERVED;
     return ApiError.forFailure(code, message, retryAfter.forCode(code));
+  }
+
+  /**
+   * A request refused because this node itself is out of the cluster's reach ({@link
+   * NodeStanding#outOfTouch}: downed, leaving, or cut off): the server refusing work as it shuts
+   * down ({@link FailureCode#UNAVAILABLE}), with the general {@code Retry-After}, as its sessions in
+   * flight are told when the same happens to them; not {@link FailureCode#NO_WORKER}'s worker-wait,
+   * which is for a role's outage that a worker's (re)start clears (tester42b: 10 s for new requests,
+   * 1 s for those in flight, for one cause).
+   */
+  private static ApiError ownOutage(String message, RetryAfter retryAfter) {
+    return ApiError.forFailure(FailureCode.UNAVAILABLE, message, retryAfter.seconds());
   }
 
   /**
@@ -379,9 +391,8 @@ final class WorkerView {
     // it stalled (SIGSTOP) sees its peers unreachable or gone when it runs again, though they are fine (tester42b).
     java.util.function.Supplier<ApiError> ownStanding = () -> {
       String outOfTouch = NodeStanding.outOfTouch(system);
-      return outOfTouch == null ? null : ApiError.forFailure(FailureCode.NO_WORKER, outOfTouch + ", so no " + role
-          + " worker's count of the prompt came; retry the request (on a node still in the cluster, or on this one once it"
-          + " has restarted)", retryAfter.forCode(FailureCode.NO_WORKER));
+      return outOfTouch == null ? null : ownOutage(outOfTouch + ", so no " + role + " worker's count of the prompt came;"
+          + " retry the request (on a node still in the cluster, or on this one once it has restarted)", retryAfter);
     };
     java.util.function.Supplier<ApiError> timedOut = () -> {
       ApiError own = ownStanding.get();

@@ -60,17 +60,16 @@ public final class SafetensorsReader implements AutoCloseable {
       for (String file : new java.util.TreeSet<>(weightMap.values())) {
         Path shard = dir.resolve(file);
         if (!Files.isRegularFile(shard)) {
-          throw new CheckpointException(
-              "model.safetensors.index.json lists " + file + " but the file is missing in " + dir);
+          throw new CheckpointException(index + " lists " + Clipped.of(file) + ", which is not in " + dir
+              + "; download every shard the index lists into that folder");
         }
         byFile.put(file, readHeader(shard));
       }
       for (Map.Entry<String, String> e : weightMap.entrySet()) {
         TensorInfo info = byFile.get(e.getValue()).get(e.getKey());
         if (info == null) {
-          throw new CheckpointException(
-              "model.safetensors.index.json maps " + e.getKey() + " to " + e.getValue()
-                  + " but that file has no such tensor (in " + dir + ")");
+          throw new CheckpointException(index + " maps " + Clipped.of(e.getKey()) + " to " + Clipped.of(e.getValue())
+              + ", which has no such tensor: the index and its shards do not belong together; download them again together");
         }
         tensors.put(e.getKey(), info);
       }
@@ -101,7 +100,8 @@ public final class SafetensorsReader implements AutoCloseable {
   public TensorInfo info(String name) {
     TensorInfo info = tensors.get(name);
     if (info == null) {
-      throw new CheckpointException("tensor " + name + " is missing from the checkpoint in " + dir);
+      throw new CheckpointException("the weights in " + dir + " have no tensor " + name + ", which the model that"
+          + " config.json describes needs; download the checkpoint again, or check that config.json belongs to these weights");
     }
     return info;
   }
