@@ -17,7 +17,9 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
   up      refuse if any port is taken, start the nodes, wait until each orchestrator's own
           process answers GET /health/ready (both models loaded and joined); if a node exits
           meanwhile, show the end of its log and stop the others
-  status  each node: pid, running or not, ports, log; the HTTP API's health (exit 0 when all run)
+  status  each node: pid, running or not, ports, log (of a node that exited by itself, why, as
+          its log says, and the restart that starts it again); the HTTP API's health (exit 0
+          when all run)
   down    stop every node (SIGTERM: each drains and leaves the cluster; SIGKILL after 60 s),
           the orchestrators together first: each finishes its requests in flight before the
           workers, then stopped together, stop
@@ -513,6 +515,17 @@ down() {
   done
 }
 
+# Why a node whose log is $1 exited, as far as the log tells: its exit line (`tandem serve: ...`,
+# such as "node ... was removed from the cluster"), else its last line (a node killed says nothing).
+last_word() {
+  local line
+  line="$(grep -a '^tandem serve: ' "$1" 2>/dev/null | tail -1)"
+  if [ -n "$line" ]; then echo "it said (log $1):"; echo "    $line"; return; fi
+  line="$(grep -av '^[[:space:]]*$' "$1" 2>/dev/null | tail -1)"
+  echo "it said nothing on exit (killed?); its log $1 ends:"
+  echo "    ${line:-(empty)}"
+}
+
 status() {
   local running=0 port answer
   for n in "${nodes[@]}"; do
@@ -520,6 +533,10 @@ status() {
     case "$n" in orchestrator*) port="$port, HTTP port $(http_port_of "$n")" ;; esac
     if alive "$n"; then
       running=$((running + 1)); echo "$n: running (pid $(pid_of "$n")), $port; log $dir/$n.log"
+    elif [ -f "$dir/$n.pid" ]; then
+      # Not stopped by down (which removes the pid file): it exited, or was killed, by itself.
+      echo "$n: exited (pid $(pid_of "$n")), $port; $(last_word "$dir/$n.log")"
+      echo "  start it again with ops/cluster/local.sh restart $n"
     else
       echo "$n: not running ($port)"
     fi

@@ -201,6 +201,13 @@ class LocalClusterScriptIT {
         process.destroyForcibly(); // kill -9
         process.onExit().get(30, TimeUnit.SECONDS);
 
+        // status tells a node that died by itself (its pid file kept) from one down stopped, and says what to do.
+        Run status = run(same, "status");
+        assertNotEquals(0, status.exit(), status.output());
+        assertTrue(status.output().contains(node + ": exited (pid " + process.pid() + ")")
+            && status.output().contains("it said nothing on exit (killed?); its log " + dir.resolve(node + ".log") + " ends:")
+            && status.output().contains("start it again with ops/cluster/local.sh restart " + node), status.output());
+
         Run restart = run(same, "restart", node);
         assertEquals(0, restart.exit(), restart.output());
         assertTrue(restart.output().contains("local.sh: " + node + " restarted;"), restart.output());
