@@ -134,9 +134,9 @@ public final class ServeCommand implements Callable<Integer> {
     if (apiKeys != null) {
       String expected = "give a JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
       ModelOptions.requireInputFile("--api-keys", apiKeys, expected);
-      List<TenantSpec> all = new ArrayList<>(http.tenants());
+      List<TenantSpec> fromFile;
       try {
-        all.addAll(TenantSpec.fromFile(apiKeys));
+        fromFile = TenantSpec.fromFile(apiKeys);
       } catch (com.typesafe.config.ConfigException.Parse e) {
         throw ModelOptions.notHocon("--api-keys " + apiKeys, e, expected);
       } catch (TenantSpec.NotJson e) {
@@ -154,7 +154,13 @@ public final class ServeCommand implements Callable<Integer> {
         // -Dtandem.http.api-keys.N is (exit status 2).
         throw new UsageError("--api-keys " + e.getMessage(), e);
       }
-      http = http.withTenants(all);
+      String configured = placed.getString("tandem.http.api-keys-file").isBlank() ? "tandem.http.api-keys"
+          : "tandem.http.api-keys or tandem.http.api-keys-file";
+      try {
+        http = http.withTenants(TenantSpec.joined(http.tenants(), configured, fromFile, "--api-keys " + apiKeys));
+      } catch (IllegalArgumentException e) {
+        throw new UsageError(e.getMessage(), e);
+      }
     }
     if (orchestrator) {
       // Set but empty is unset, as vLLM takes an empty VLLM_API_KEY.

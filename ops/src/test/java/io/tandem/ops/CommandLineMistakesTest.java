@@ -949,7 +949,14 @@ class CommandLineMistakesTest {
         + " {\"key\": \"sk-bbbbbbb\", \"tenant\": \"b\"}]");
     Result duplicate = run("serve", "--api-keys", twice.toString(), "--port", "0");
     assertEquals(2, duplicate.exit(), duplicate.err());
-    assertEquals("tandem serve: --api-keys " + twice + ": [1]: the same key is listed twice", duplicate.err());
+    assertEquals("tandem serve: --api-keys " + twice + ": [1]: the same key as [0]; give each key once", duplicate.err());
+    // Across sources as within one: a key of --api-keys given in tandem.http.api-keys too (a tester's was billed to the file's tenant).
+    Path one = Files.writeString(tmp.resolve("one.json"), "[{\"key\": \"sk-bbbbbbb\", \"tenant\": \"a\"}]");
+    Result both = runWith(Map.of("tandem.http.api-keys.0.key", "sk-bbbbbbb", "tandem.http.api-keys.0.tenant", "zzz"),
+        "serve", "--api-keys", one.toString(), "--port", "0");
+    assertEquals(2, both.exit(), both.err());
+    assertEquals("tandem serve: --api-keys " + one + ": a key of tenant a is also in tandem.http.api-keys, there for tenant zzz;"
+        + " give each key once", both.err());
   }
 
   /** Who gives --api-keys means to require keys: a file that lists none must not start a server open to anyone. */

@@ -19,4 +19,13 @@ public interface AdmissionQueue {
 
   /** The number of requests waiting. */
   int size();
+
+  /**
+   * Why {@link #offer} refused {@code request}, naming the limit it met as a setting of the role
+   * whose keys begin {@code keys} ({@code tandem.large.}): {@code queue is full (8 waiting,
+   * tandem.large.queue-limit)}, for a worker to say after its name.
+   */
+  default String whyFull(PendingRequest request, String keys) {
+    return "queue is full (" + size() + " waiting, " + keys + "queue-limit)";
+  }
 }

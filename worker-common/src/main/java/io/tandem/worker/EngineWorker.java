@@ -172,7 +172,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     sessions.watch(g);
     drop(g.sessionId());
     if (vocabulary == null) {
-      if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker")) admitWaiting();
+      if (StepSync.enqueue(g, scheduler, metrics, role + " engine worker", "tandem." + role + ".")) admitWaiting();
       return this;
     }
     tokenizing.put(g.sessionId(), g.requestId());
@@ -193,7 +193,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       return this;
     }
     prepared.put(g.sessionId(), t.prepared());
-    if (StepSync.enqueue(g, t.arrivedNanos(), scheduler, metrics, role + " engine worker")) admitWaiting();
+    if (StepSync.enqueue(g, t.arrivedNanos(), scheduler, metrics, role + " engine worker", "tandem." + role + ".")) admitWaiting();
     else prepared.remove(g.sessionId());
     return this;
   }

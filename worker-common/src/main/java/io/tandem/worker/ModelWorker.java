@@ -374,7 +374,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     PendingRequest ahead = g.limits().prefillAhead() ? null : scheduler.takeQueuedAhead(g.sessionId());
     scheduler.drop(g.sessionId());
     if (ahead != null) syncOnly(ahead);
-    if (StepSync.enqueue(g, scheduler, metrics, role + " worker")) scheduleForward();
+    if (StepSync.enqueue(g, scheduler, metrics, role + " worker", "tandem." + role + ".")) scheduleForward();
     return this;
   }
 

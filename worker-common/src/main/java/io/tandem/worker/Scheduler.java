@@ -152,6 +152,11 @@ final class Scheduler<R extends Scheduler.Running> {
     return aheads.add(request);
   }
 
+  /** Why the queue refused {@code request} ({@link AdmissionQueue#whyFull}). */
+  String whyFull(PendingRequest request, String keys) {
+    return waiting.whyFull(request, keys);
+  }
+
   /**
    * The next waiting request to admit when the running batch has room ({@code max-batch}, or one
    * sequence when batching is off) and no preempted request waits to resume, queued requests before

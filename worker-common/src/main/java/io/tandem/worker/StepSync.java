@@ -40,24 +40,28 @@ final class StepSync {
   /**
    * Queues {@code g} for admission, or answers {@link WorkerProtocol.Rejected} ({@link
    * FailureCode#QUEUE_FULL}) when the queue is full, or for a prefill ahead when the running batch
-   * has no room to spare ({@link Scheduler#enqueue}); {@code worker} names the worker in the reason.
+   * has no room to spare ({@link Scheduler#enqueue}); {@code worker} names the worker in the reason,
+   * {@code keys} the prefix of its role's settings ({@code tandem.large.}), of which the reason names
+   * the limit met ({@link AdmissionQueue#whyFull}).
    *
    * @return whether the request was queued
    */
-  static boolean enqueue(Generate g, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
-    return enqueue(g, System.nanoTime(), scheduler, metrics, worker);
+  static boolean enqueue(Generate g, Scheduler<?> scheduler, WorkerMetrics metrics, String worker, String keys) {
+    return enqueue(g, System.nanoTime(), scheduler, metrics, worker, keys);
   }
 
   /** {@link #enqueue} for a request that arrived at {@code arrivedNanos} ({@link System#nanoTime}), before it could queue. */
-  static boolean enqueue(Generate g, long arrivedNanos, Scheduler<?> scheduler, WorkerMetrics metrics, String worker) {
+  static boolean enqueue(Generate g, long arrivedNanos, Scheduler<?> scheduler, WorkerMetrics metrics, String worker,
+      String keys) {
     metrics.requests++;
-    if (scheduler.enqueue(new PendingRequest(g, arrivedNanos))) return true;
+    PendingRequest pending = new PendingRequest(g, arrivedNanos);
+    if (scheduler.enqueue(pending)) return true;
     // A prefill ahead refused costs its session nothing (the takeover prefills instead): not a rejection to alert on.
     if (!g.limits().prefillAhead()) metrics.rejected++;
     g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL, g.limits().prefillAhead()
         ? worker + " has no room in its running batch to prefill ahead (" + scheduler.running() + " running, "
             + scheduler.waiting() + " waiting); the takeover prefills instead"
-        : worker + " queue is full (" + scheduler.waiting() + " waiting)"));
+        : worker + " " + scheduler.whyFull(pending, keys)));
     return false;
   }
 

@@ -443,11 +443,26 @@ final class CompletionService {
       String reason = ok ? gen.finishReason : gen.failed != null && !gen.failed.equals(cut) ? Metrics.ERROR : Metrics.ABORT;
       metrics.ended(permit.tenant(), reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
       if (ok && gen.degraded) metrics.degraded();
-      permit.addTokens((long) gen.promptTokens + gen.tokens());
+      permit.addTokens(charged(this, ok));
       permit.close();
       log.finish(gen, gen.failed == null && !ok ? "cancelled" : reason, timing.sawFirst ? (timing.first - timing.start) / 1e6 : -1,
           e2e * 1000);
     }
+  }
+
+  /**
+   * The tokens a request that ran is charged to its tenant's tokens-per-minute budget: its prompt
+   * and output, when it ended as it should or its client left (what was generated for it, as
+   * OpenAI bills a stream its client cut); when the server failed it (a lost worker, a full queue,
+   * a timeout, the shutdown deadline), only what reached its client: a stream's output sent
+   * before its error event, with its prompt, and nothing of an answer replaced by an error object.
+   * A tester's overloaded server otherwise turned its own 503s into the tenant's 429s: 18 refused
+   * takeovers charged 164 tokens each, not one of them delivered.
+   */
+  private static long charged(Exchange x, boolean ok) {
+    Generation gen = x.gen;
+    if (ok || gen.failed == null) return (long) gen.promptTokens + gen.tokens();
+    return x.req.stream() && gen.tokens() > 0 ? (long) gen.promptTokens + gen.tokens() : 0;
   }
 
   /** When output came: for time to first token and the latency between tokens. */

@@ -9,7 +9,6 @@ import io.tandem.protocol.config.SpeculativeConfig;
 import io.tandem.protocol.text.Seconds;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -159,10 +158,9 @@ public record HttpSettings(
     Duration sessionDeadline = sessionDeadline(session, speculative);
     List<TenantSpec> tenants = TenantSpec.fromList(c.getValue("api-keys"), "tandem.http.api-keys");
     String file = c.getString("api-keys-file");
-    if (!file.isBlank()) {
-      tenants = new ArrayList<>(tenants);
-      tenants.addAll(TenantSpec.fromFile(Path.of(file)));
-    }
+    if (!file.isBlank())
+      tenants = TenantSpec.joined(tenants, "tandem.http.api-keys", TenantSpec.fromFile(Path.of(file)),
+          "tandem.http.api-keys-file " + file);
     return new HttpSettings(
         c.getString("host"),
         c.getInt("port"),

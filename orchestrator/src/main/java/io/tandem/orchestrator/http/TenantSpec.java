@@ -13,10 +13,9 @@ import io.tandem.protocol.text.JsonSyntax;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -99,7 +98,9 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + ConfigSection.shown(list));
     List<TenantSpec> out = new ArrayList<>();
     List<Long> entryNumbers = new ArrayList<>();
-    Set<String> keys = new HashSet<>();
+    Map<String, Long> keyAt = new HashMap<>();
+    // An entry as a message names another of the same list: api-keys[0] (a bare list in a file: [0]).
+    String listName = source.substring(source.lastIndexOf(": ") < 0 ? 0 : source.lastIndexOf(": ") + 2);
     for (Map.Entry<Long, ConfigValue> numberedEntry : entries.entrySet()) {
       ConfigValue entry = numberedEntry.getValue();
       String where = source + "[" + numberedEntry.getKey() + "]";
@@ -114,13 +115,18 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       String notAToken = notABearerToken(key);
       if (notAToken != null) throw new IllegalArgumentException(where + ".key " + notAToken);
       String tenant = text(c, "tenant", where, typed);
+      if (tenant.equals(Metrics.NO_TENANT))
+        throw new IllegalArgumentException(where + ".tenant \"" + tenant + "\" is the label that /metrics and the request log"
+            + " give answers sent before a key was accepted (401s); name the tenant otherwise");
       if (breaksALine(tenant))
         throw new IllegalArgumentException(where + ".tenant " + io.tandem.protocol.text.Clipped.visible(tenant) + " has a control"
             + " character, which /metrics labels and log lines cannot carry; name the tenant with visible characters (and spaces)");
       TenantSpec t = new TenantSpec(key, tenant,
           (int) limit(c, "max-concurrent", Integer.MAX_VALUE, where, typed),
           limit(c, "tokens-per-minute", Long.MAX_VALUE, where, typed));
-      if (!keys.add(t.key())) throw new IllegalArgumentException(where + ": the same key is listed twice");
+      Long before = keyAt.putIfAbsent(t.key(), numberedEntry.getKey());
+      if (before != null)
+        throw new IllegalArgumentException(where + ": the same key as " + listName + "[" + before + "]; give each key once");
       for (int i = 0; i < out.size(); i++) {
         TenantSpec other = out.get(i);
         if (!other.tenant().equals(t.tenant())) continue;
@@ -128,12 +134,41 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         if (differs == null) differs = differing("tokens-per-minute", other.tokensPerMinute(), t.tokensPerMinute());
         if (differs != null)
           throw new IllegalArgumentException(where + ": tenant " + io.tandem.protocol.text.Clipped.of(t.tenant()) + " has " + differs
-              + " in " + source.substring(source.lastIndexOf(": ") < 0 ? 0 : source.lastIndexOf(": ") + 2) + "["
-              + entryNumbers.get(i) + "]; its keys share one limit: give the same in both, or give it in one entry only");
+              + " in " + listName + "[" + entryNumbers.get(i) + "]; its keys share one limit: give the same in both, or give it in"
+              + " one entry only");
       }
       out.add(t);
       entryNumbers.add(numberedEntry.getKey());
     }
+    return out;
+  }
+
+  /**
+   * The keys of two sources together ({@code tandem.http.api-keys} and a keys file), checked across
+   * them as {@link #fromList} checks one list: a key may be given once (the second one's tenant
+   * would have been billed silently), and one tenant's limits agree wherever they are given.
+   *
+   * @param first the entries of {@code firstSource}, as messages name it ({@code tandem.http.api-keys})
+   * @param then the entries of {@code thenSource} ({@code --api-keys keys.json})
+   * @throws IllegalArgumentException naming the tenant (never the key) and both sources
+   */
+  public static List<TenantSpec> joined(List<TenantSpec> first, String firstSource, List<TenantSpec> then, String thenSource) {
+    for (TenantSpec t : then) {
+      for (TenantSpec f : first) {
+        if (f.key().equals(t.key()))
+          throw new IllegalArgumentException(thenSource + ": a key of tenant " + io.tandem.protocol.text.Clipped.of(t.tenant())
+              + " is also in " + firstSource + (f.tenant().equals(t.tenant()) ? "" : ", there for tenant "
+                  + io.tandem.protocol.text.Clipped.of(f.tenant())) + "; give each key once");
+        if (!f.tenant().equals(t.tenant())) continue;
+        String differs = differing("max-concurrent", f.maxConcurrent(), t.maxConcurrent());
+        if (differs == null) differs = differing("tokens-per-minute", f.tokensPerMinute(), t.tokensPerMinute());
+        if (differs != null)
+          throw new IllegalArgumentException(thenSource + ": tenant " + io.tandem.protocol.text.Clipped.of(t.tenant()) + " has "
+              + differs + " in " + firstSource + "; its keys share one limit: give the same in both, or give it in one only");
+      }
+    }
+    List<TenantSpec> out = new ArrayList<>(first);
+    out.addAll(then);
     return out;
   }
 

@@ -33,7 +33,8 @@ public final class Tenants {
     }
     if (specs.isEmpty()) byTenant.put(OPEN_TENANT, new State(0, 0, nanoTime.getAsLong()));
     this.maxInFlight = maxInFlight;
-    this.retryAfterSeconds = Math.max(1, retryAfterSeconds);
+    // 0: no Retry-After at all (tandem.http.retry-after = 0s), the tokens-per-minute wait included.
+    this.retryAfterSeconds = retryAfterSeconds;
     this.nanoTime = nanoTime;
   }
 
@@ -87,7 +88,7 @@ public final class Tenants {
       double perSecond = s.tokensPerMinute / 60.0;
       int wait = (int) Math.ceil((1 - s.tokens) / perSecond);
       throw ApiError.rateLimited(ApiError.Limit.tokens, "tenant '" + tenant + "' used its " + s.tokensPerMinute
-          + " tokens per minute; retry in " + wait + " s", Math.max(1, wait));
+          + " tokens per minute; retry in " + wait + " s", retryAfterSeconds == 0 ? 0 : Math.max(1, wait));
     }
     if (maxInFlight > 0 && inFlight >= maxInFlight)
       throw ApiError.overloaded("the server is at capacity (" + Plural.count(inFlight, "request") + " in flight); retry shortly",

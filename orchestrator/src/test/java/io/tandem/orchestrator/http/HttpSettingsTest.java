@@ -143,7 +143,7 @@ class HttpSettingsTest {
     p.setProperty("tandem.http.api-keys.3.tenant", "team-c");
     e = assertThrows(IllegalArgumentException.class,
         () -> HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load())));
-    assertEquals("tandem.http.api-keys[3]: the same key is listed twice", e.getMessage());
+    assertEquals("tandem.http.api-keys[3]: the same key as tandem.http.api-keys[1]; give each key once", e.getMessage());
   }
 
   /**

@@ -47,6 +47,27 @@ class SessionDeadlinesTest {
     return server.post("/v1/chat/completions", String.format(BODY, fields), null);
   }
 
+  /**
+   * An answer the server replaced by an error object is not charged to its tenant's tokens per
+   * minute (tester43b: an overloaded server's 503s, 164 tokens each, none delivered, made the
+   * tenant's next request a 429); a stream's output sent before its error event is.
+   */
+  @Test
+  void outputTheServerFailedToDeliverIsNotChargedToTheTenantsBudget() throws Exception {
+    try (TestServer s = TestServer.start("tandem.session.step-timeout = 1s\n"
+        + "tandem.http.api-keys = [{key = sk-frank, tenant = frank, tokens-per-minute = 5}]\n")) {
+      s.gate.close();
+      s.gate.allow(4);
+      HttpResponse<String> failed = s.post("/v1/chat/completions", String.format(BODY, ""), "sk-frank");
+      assertEquals(504, failed.statusCode(), failed.body());
+      s.gate.open();
+      HttpResponse<String> next = s.post("/v1/chat/completions", String.format(BODY, ""), "sk-frank");
+      assertEquals(200, next.statusCode(), "the 504's prompt and output were charged: " + next.body());
+      // That answer was delivered, and overdraws the budget of 5 tokens a minute.
+      assertEquals(429, s.post("/v1/chat/completions", String.format(BODY, ""), "sk-frank").statusCode());
+    }
+  }
+
   @Test
   void withoutAStreamTheOutputBeforeTheDeadlineIsNotSaidToStand() throws Exception {
     HttpResponse<String> r = afterFourSteps("");

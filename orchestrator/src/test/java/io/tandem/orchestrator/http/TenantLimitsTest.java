@@ -242,6 +242,32 @@ class TenantLimitsTest {
     assertTrue(server.metric("tandem:takeovers_total") > 0);
   }
 
+  /**
+   * {@code tandem.http.retry-after = 0s} sends no Retry-After on any refusal of admission, as its
+   * documentation says: the server at capacity, a tenant at its concurrency and at its tokens per
+   * minute (a tester's 503 and 429s said {@code Retry-After: 1} with it).
+   */
+  @Test
+  void aRetryAfterOfZeroSendsNoneOnAnyRefusalOfAdmission() {
+    long[] now = {0};
+    Tenants none = new Tenants(List.of(new TenantSpec("sk-aaaaaaaaaaaaaaaa", "a", 1, 0),
+        new TenantSpec("sk-bbbbbbbbbbbbbbbb", "b", 0, 60), new TenantSpec("sk-cccccccccccccccc", "c", 0, 0)), 2, 0,
+        () -> now[0]);
+    none.admit("a");
+    assertEquals(0, assertThrows(ApiError.class, () -> none.admit("a")).retryAfterSeconds(), "a at its concurrency");
+    none.admit("b").close();
+    Tenants.Permit spent = none.admit("b");
+    spent.addTokens(600);
+    spent.close();
+    ApiError tokens = assertThrows(ApiError.class, () -> none.admit("b"));
+    assertEquals(429, tokens.status());
+    assertEquals(0, tokens.retryAfterSeconds(), "b at its tokens per minute: " + tokens.getMessage());
+    none.admit("c");
+    ApiError full = assertThrows(ApiError.class, () -> none.admit("c"));
+    assertEquals(503, full.status(), full.getMessage());
+    assertEquals(0, full.retryAfterSeconds(), full.getMessage());
+  }
+
   /** A server of one request in flight says "1 request", as its operator would write it. */
   @Test
   void aServerFullWithOneRequestSaysOneRequest() {

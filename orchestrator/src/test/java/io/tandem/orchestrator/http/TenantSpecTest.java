@@ -80,6 +80,44 @@ class TenantSpecTest {
         "the same limit again, or none, is no conflict");
   }
 
+  /**
+   * Keys of two sources (the configuration's and a keys file) are checked across them as one list's
+   * are: a tester's key given in both was billed to the file's tenant without a word, and a tenant
+   * given two limits ran with the file's.
+   */
+  @Test
+  void keysOfTwoSourcesAreCheckedAcrossThem() {
+    List<TenantSpec> configured = List.of(new TenantSpec("sk-1", "zzz", 0, 0), new TenantSpec("sk-2", "team-a", 7, 0));
+    List<TenantSpec> file = List.of(new TenantSpec("sk-1", "team-a", 2, 0));
+    assertEquals("--api-keys keys.json: a key of tenant team-a is also in tandem.http.api-keys, there for tenant zzz; give each"
+        + " key once", assertThrows(IllegalArgumentException.class,
+            () -> TenantSpec.joined(configured, "tandem.http.api-keys", file, "--api-keys keys.json")).getMessage());
+    List<TenantSpec> other = List.of(new TenantSpec("sk-3", "team-a", 2, 0));
+    assertEquals("--api-keys keys.json: tenant team-a has max-concurrent 2 here and 7 in tandem.http.api-keys; its keys share"
+        + " one limit: give the same in both, or give it in one only", assertThrows(IllegalArgumentException.class,
+            () -> TenantSpec.joined(configured, "tandem.http.api-keys", other, "--api-keys keys.json")).getMessage());
+    List<TenantSpec> agreeing = List.of(new TenantSpec("sk-3", "team-a", 0, 1000), new TenantSpec("sk-4", "team-b", 1, 0));
+    assertEquals(4, TenantSpec.joined(configured, "tandem.http.api-keys", agreeing, "--api-keys keys.json").size(),
+        "a limit given in one source only, or a tenant of one source only, is no conflict");
+  }
+
+  /** "unauthenticated" is the tenant label of answers sent before a key was accepted: a tenant of that name would mix with them. */
+  @Test
+  void aTenantMayNotTakeTheLabelOfUnauthenticatedAnswers() throws Exception {
+    Path file = dir.resolve("keys.json");
+    assertEquals(file + ": api-keys[0].tenant \"unauthenticated\" is the label that /metrics and the request log give answers"
+        + " sent before a key was accepted (401s); name the tenant otherwise",
+        refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\": \"unauthenticated\"}]}"));
+  }
+
+  /** A key listed twice names the entry it repeats. */
+  @Test
+  void aKeyListedTwiceNamesTheEntryItRepeats() throws Exception {
+    Path file = dir.resolve("keys.json");
+    assertEquals(file + ": api-keys[2]: the same key as api-keys[0]; give each key once", refusal("{\"api-keys\": [{\"key\":"
+        + " \"sk-1\", \"tenant\": \"a\"}, {\"key\": \"sk-2\", \"tenant\": \"b\"}, {\"key\": \"sk-1\", \"tenant\": \"c\"}]}"));
+  }
+
   @Test
   void aValueThatCannotBeUsedIsNamedByTheFileTheEntryAndTheField() throws Exception {
     Map<String, String> refusals = new LinkedHashMap<>();

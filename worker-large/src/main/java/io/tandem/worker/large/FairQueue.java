@@ -45,6 +45,16 @@ public final class FairQueue implements AdmissionQueue {
     return true;
   }
 
+  /** The whole queue's limit, or the tenant's share of it when that is what {@code request} met. */
+  @Override
+  public String whyFull(PendingRequest request, String keys) {
+    ArrayDeque<PendingRequest> q = byTenant.get(request.tenant());
+    if (size < limit && q != null && q.size() >= perTenantLimit)
+      return "queue already holds " + q.size() + " requests of tenant '" + request.tenant() + "', the most one tenant may have"
+          + " waiting (" + keys + "per-tenant-queue-limit; other tenants' requests are still taken)";
+    return AdmissionQueue.super.whyFull(request, keys);
+  }
+
   @Override
   public PendingRequest poll() {
     String tenant = turn.pollFirst();

@@ -48,9 +48,15 @@ class FairQueueTest {
     assertTrue(q.offer(req("a", "1")));
     assertTrue(q.offer(req("a", "2")));
     assertFalse(q.offer(req("a", "3")), "per-tenant limit");
+    // The refusal names the limit met (a tester's "queue is full (2 waiting)" of a queue of 8 was the tenant's share).
+    assertEquals("queue already holds 2 requests of tenant 'a', the most one tenant may have waiting"
+        + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", q.whyFull(req("a", "3"), "tandem.large."));
     assertTrue(q.offer(req("b", "1")));
     assertFalse(q.offer(req("c", "1")), "total limit");
     assertEquals(3, q.size());
+    assertEquals("queue is full (3 waiting, tandem.large.queue-limit)", q.whyFull(req("c", "1"), "tandem.large."));
+    assertEquals("queue is full (3 waiting, tandem.large.queue-limit)", q.whyFull(req("a", "3"), "tandem.large."),
+        "the whole queue full is said first");
   }
 
   @Test
