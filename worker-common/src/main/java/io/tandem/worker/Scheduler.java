@@ -344,16 +344,24 @@ final class Scheduler<R extends Scheduler.Running> {
     return views.get(sessionId);
   }
 
+  /** {@link #longestPrefix(int[], String)} among the views of no tenant ({@code ""}). */
+  Prefix longestPrefix(int[] ids) {
+    return longestPrefix(ids, "");
+  }
+
   /**
    * A cached prefix to start a new sequence from (automatic prefix caching, as vLLM's): the view
-   * whose sequence shares the longest run of processed tokens with the start of {@code ids}, and
-   * that run's length; null when no view shares one. The view counts as used (LRU).
+   * of {@code cacheScope} (its tenant: tenants share no cache, unlike vLLM's default, where a
+   * request's {@code cache_salt} keeps it apart) whose sequence shares the longest run of processed
+   * tokens with the start of {@code ids}, and that run's length; null when no view shares one. The
+   * view counts as used (LRU).
    */
-  Prefix longestPrefix(int[] ids) {
+  Prefix longestPrefix(int[] ids, String cacheScope) {
     SessionView best = null;
     Long bestRetired = null;
     int bestLength = 0;
     for (SessionView v : views.values()) {
+      if (!v.cacheScope.equals(cacheScope)) continue;
       int n = sharedPrefix(v.sequence, ids);
       if (n > bestLength) {
         best = v;
@@ -361,6 +369,7 @@ final class Scheduler<R extends Scheduler.Running> {
       }
     }
     for (Map.Entry<Long, SessionView> e : retired.entrySet()) {
+      if (!e.getValue().cacheScope.equals(cacheScope)) continue;
       int n = sharedPrefix(e.getValue().sequence, ids);
       if (n > bestLength) {
         best = e.getValue();
@@ -406,7 +415,7 @@ final class Scheduler<R extends Scheduler.Running> {
   /**
    * The session is over: its view stops being the session's, and its cache stays as a prefix for
    * new sequences until the budget needs the room or {@code prefix-cache-sequences} newer ones
-   * replace it. Kept prefixes that its tokens cover whole are freed: every match they offer, it
+   * replace it. Kept prefixes of its scope that its tokens cover whole are freed: every match they offer, it
    * offers too (a session's next turn, or an engine's next takeover, forked from one; vLLM's prefix
    * cache likewise holds one copy of a shared block).
    */
@@ -415,7 +424,7 @@ final class Scheduler<R extends Scheduler.Running> {
     if (v == null) return;
     for (var it = retired.values().iterator(); it.hasNext(); ) {
       SessionView kept = it.next();
-      if (covers(v.sequence, kept.sequence)) {
+      if (kept.cacheScope.equals(v.cacheScope) && covers(v.sequence, kept.sequence)) {
         kept.close();
         it.remove();
       }

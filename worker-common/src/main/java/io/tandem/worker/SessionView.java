@@ -20,6 +20,12 @@ final class SessionView implements AutoCloseable {
   static final int NOT_A_CUT = -1;
 
   final String sessionId;
+  /**
+   * Who may start a sequence from this view's cache ({@link Scheduler#longestPrefix}): its
+   * session's tenant ({@code ""} with none). A prefix shared across tenants would tell one, by its
+   * {@code cached_tokens} and its speed, what another sent.
+   */
+  final String cacheScope;
   final Sequence sequence;
   /** cut[s] = sequence length after session position s (cut[0] = prompt length). */
   private int[] cut = new int[64];
@@ -30,7 +36,13 @@ final class SessionView implements AutoCloseable {
    * a cached sequence), gets the rest of the prompt; session position 0.
    */
   SessionView(String sessionId, Sequence sequence, int[] promptIds) {
+    this(sessionId, "", sequence, promptIds);
+  }
+
+  /** {@link #SessionView(String, Sequence, int[])} of a session whose cache only {@code cacheScope} may share. */
+  SessionView(String sessionId, String cacheScope, Sequence sequence, int[] promptIds) {
     this.sessionId = sessionId;
+    this.cacheScope = cacheScope;
     this.sequence = sequence;
     sequence.append(java.util.Arrays.copyOfRange(promptIds, sequence.length(), promptIds.length));
     cut[0] = promptIds.length;

@@ -86,7 +86,7 @@ final class StepSync {
               + " tokens: a prompt may have at most " + (model.contextLength() - 1) + ", for room to generate"));
           return null;
         }
-        view = new SessionView(g.sessionId(), startSequence(promptIds, g, scheduler, model, metrics), promptIds);
+        view = new SessionView(g.sessionId(), cacheScope(g), startSequence(promptIds, g, scheduler, model, metrics), promptIds);
         scheduler.keep(view);
         promptTokens = promptIds.length;
         if (counted) metrics.cacheMisses++;
@@ -197,13 +197,18 @@ final class StepSync {
    */
   private static Sequence startSequence(int[] promptIds, Generate g, Scheduler<?> scheduler, ServedModel model,
       WorkerMetrics metrics) {
-    Scheduler.Prefix prefix = scheduler.longestPrefix(promptIds);
+    Scheduler.Prefix prefix = scheduler.longestPrefix(promptIds, cacheScope(g));
     metrics.cacheEvictions += scheduler.yieldPrefixesToNewSequence(prefix == null ? null : prefix.view());
     if (prefix == null) return model.newSequence(g.sampling());
     int n = Math.min(prefix.length(), promptIds.length - 1);
     metrics.prefixCacheHits++;
     metrics.prefixCacheTokens += n;
     return prefix.view().sequence.forkPrefix(n, g.sampling());
+  }
+
+  /** Who may share {@code g}'s cache as a prefix: its tenant ({@link SessionView#cacheScope}). */
+  private static String cacheScope(Generate g) {
+    return g.tenant() == null ? "" : g.tenant();
   }
 
   /** The last {@code n} token ids of a sequence (fewer when it is shorter). */

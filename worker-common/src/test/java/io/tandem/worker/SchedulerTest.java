@@ -313,6 +313,30 @@ class SchedulerTest {
     assertEquals(null, s.longestPrefix(new int[] {8, 1}), "no shared first token, no prefix");
   }
 
+  /**
+   * Tenants share no prefix: a tester's tenant B got {@code cached_tokens: 25} of 26 for the prompt
+   * tenant A had just sent, which told B what A sent. A released cache of one tenant frees no kept
+   * prefix of another either.
+   */
+  @Test
+  void aPrefixIsSharedWithinItsTenantOnly() {
+    Scheduler<Req> s = scheduler(4, true, 1 << 20, 512);
+    CountingSequence seq = new CountingSequence();
+    SessionView a = new SessionView("a", "team-a", seq, new int[] {1, 2, 3, 4});
+    seq.process(4);
+    s.keep(a);
+    s.retire("a");
+    assertEquals(null, s.longestPrefix(new int[] {1, 2, 3, 4, 5}, "team-b"), "another tenant's prompt");
+    assertEquals(null, s.longestPrefix(new int[] {1, 2, 3, 4, 5}), "a prompt of no tenant");
+    assertEquals(4, s.longestPrefix(new int[] {1, 2, 3, 4, 5}, "team-a").length(), "its own tenant's");
+    CountingSequence longer = new CountingSequence();
+    s.keep(new SessionView("b", "team-b", longer, new int[] {1, 2, 3, 4, 5}));
+    longer.process(5);
+    s.retire("b");
+    assertFalse(seq.closed, "team-b's cache holds team-a's whole, but is no prefix team-a may use");
+    assertEquals("a", s.longestPrefix(new int[] {1, 2, 3, 4, 5, 6}, "team-a").view().sessionId);
+  }
+
   @Test
   void aReleasedSessionsCacheServesAsAPrefixUntilNewerOnesReplaceIt() {
     Scheduler<Req> s = new Scheduler<>(new WorkerSettings(4, 100, 1 << 20, true, 512, 1), new ArrivalOrder(3));

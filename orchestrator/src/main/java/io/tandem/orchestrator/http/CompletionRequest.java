@@ -222,7 +222,8 @@ public record CompletionRequest(
       Map.entry("mm_processor_kwargs", Neutral.none(Type.OBJECT, "Tandem reads text only")),
       Map.entry("prompt_embeds", Neutral.none("Tandem reads text or token ids only")),
       Map.entry("kv_transfer_params", Neutral.none(Type.OBJECT, "Tandem does not move KV caches between servers")),
-      Map.entry("cache_salt", Neutral.none(Type.STRING, "prefix caches are not salted per request")),
+      Map.entry("cache_salt", Neutral.none(Type.STRING, "prefix caches are not salted per request (each tenant's are its"
+          + " own: tenants share no prefix)")),
       Map.entry("include_reasoning", Neutral.bool(true, "reasoning_content is always included where the reasoning parser finds it")),
       Map.entry("vllm_xargs", Neutral.none(Type.OBJECT, "vLLM's extra arguments are not supported")));
 
