@@ -20,6 +20,14 @@ import java.util.concurrent.atomic.LongAdder;
 public final class Metrics {
   private static final double[] LATENCY = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
       2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0};
+  /**
+   * Between output tokens and per output token: vLLM's 19 boundaries (0.01 to 80 s, {@code
+   * vllm/v1/metrics/loggers.py}) with 0.001 and 0.005 below them, as this server's small models
+   * write a token in a few milliseconds: a dashboard's {@code le="0.025"} reads the same as on
+   * vLLM's (they were the time to first token's, which has no 0.025).
+   */
+  private static final double[] PER_TOKEN = {0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
+      1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
   private static final double[] E2E = {0.01, 0.05, 0.1, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0,
       30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 
@@ -30,9 +38,9 @@ public final class Metrics {
   /** The server's open HTTP connections (set by the server; none until then). */
   volatile java.util.function.IntSupplier openConnections = () -> 0;
   final Histogram ttft = new Histogram("tandem:time_to_first_token_seconds", "Time to first output token.", LATENCY);
-  final Histogram interToken = new Histogram("tandem:inter_token_latency_seconds", "Time between output tokens.", LATENCY);
+  final Histogram interToken = new Histogram("tandem:inter_token_latency_seconds", "Time between output tokens.", PER_TOKEN);
   final Histogram perOutputToken = new Histogram("tandem:time_per_output_token_seconds",
-      "Mean time per output token after the first, per request.", LATENCY);
+      "Mean time per output token after the first, per request.", PER_TOKEN);
   final Histogram e2e = new Histogram("tandem:e2e_request_latency_seconds", "End-to-end latency of a request.", E2E);
   /** vLLM's buckets for token counts: 1, 2, 5 times the powers of ten ({@code build_1_2_5_buckets}), here up to 10^6. */
   private static final double[] TOKENS = oneTwoFive(1_000_000);

@@ -27,6 +27,19 @@ class MetricsTest {
           "present at 0 before the first request, so that rate() sees the first one: " + series + "\n" + text);
   }
 
+  /**
+   * The per-token histograms have vLLM's boundaries (0.025, 0.075, 0.15, ... where the time to first
+   * token has 0.02, 0.04, ...), so that a dashboard's {@code le} reads the same on both (tester43b).
+   */
+  @Test
+  void perTokenHistogramsHaveVllmsBoundaries() {
+    String text = new Metrics(List.of()).render(new WorkerView.Scrape(List.of(), Map.of()));
+    for (String name : new String[] {"tandem:inter_token_latency_seconds", "tandem:time_per_output_token_seconds"})
+      for (String le : new String[] {"0.01", "0.025", "0.075", "0.15", "0.4", "80.0"})
+        assertTrue(text.lines().anyMatch(l -> l.startsWith(name + "_bucket{le=\"" + le + "\"}")), name + " " + le + "\n" + text);
+    assertTrue(text.lines().anyMatch(l -> l.startsWith("tandem:time_to_first_token_seconds_bucket{le=\"0.02\"}")), text);
+  }
+
   /** As vLLM's two, running and waiting are apart (a tester's scrape read running 50, waiting 45 for 50 in flight). */
   @Test
   void runningAndWaitingAreApartAndAddUpToWhatIsInFlight() {
