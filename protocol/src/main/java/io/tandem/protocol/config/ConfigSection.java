@@ -55,12 +55,36 @@ public final class ConfigSection {
       return read.apply(StrictConfig.of(path, section));
     } catch (ConfigException.BadValue | ConfigException.WrongType | ConfigException.Missing e) {
       // Only these name a key of the section; a parse error in a file the section names (an API keys file) names that file.
-      throw InvalidConfigException.setting(path, describe(path, e, section), e);
+      String message = describe(path, e, section);
+      throw InvalidConfigException.setting(path, fileOf(root, message) + message, e);
     } catch (InvalidConfigException e) {
-      throw e;
+      String file = e.getMessage() == null ? "" : fileOf(root, e.getMessage());
+      if (file.isEmpty()) throw e;
+      throw InvalidConfigException.setting(e.key(), file + e.getMessage(), e);
     } catch (IllegalArgumentException e) {
       // Whatever reading the section refuses is a mistake in its settings: the message names the key.
-      throw InvalidConfigException.setting(path, e.getMessage(), e);
+      throw InvalidConfigException.setting(path, fileOf(root, e.getMessage()) + e.getMessage(), e);
+    }
+  }
+
+  /** The full key a message about a setting begins with ({@code tandem.http.api-keys} of {@code tandem.http.api-keys[0].key ...}). */
+  private static final Pattern LEADING_KEY = Pattern.compile("^(tandem(?:\\.[A-Za-z0-9_-]+)+)");
+
+  /**
+   * Where a file gave the key {@code message} begins with, as an unknown key is named ({@code
+   * FILE: LINE: }), so that a value refused in a {@code -Dconfig.file} is found as easily; {@code ""}
+   * when no file gave it (a {@code -D} option, the built-in defaults) or the message names no key.
+   */
+  private static String fileOf(Config root, String message) {
+    Matcher m = message == null ? null : LEADING_KEY.matcher(message);
+    if (m == null || !m.find()) return "";
+    String key = m.group(1);
+    try {
+      if (!root.hasPath(key)) return "";
+      com.typesafe.config.ConfigOrigin origin = root.getValue(key).origin();
+      return origin.filename() == null ? "" : origin.description() + ": ";
+    } catch (ConfigException e) {
+      return "";
     }
   }
 

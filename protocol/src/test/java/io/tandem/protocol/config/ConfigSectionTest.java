@@ -45,6 +45,30 @@ class ConfigSectionTest {
   }
 
   /**
+   * A value a config file gave is refused naming the file and line, as an unknown key there is
+   * (tester43b: "tandem.http.max-in-flight must be ..., got -5" did not say which file of several).
+   */
+  @Test
+  void aValueAConfigFileGaveIsNamedWithItsFileAndLine(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path file = java.nio.file.Files.writeString(dir.resolve("node.conf"), "# a node\ntandem.http.max-in-flight = -5\n"
+        + "tandem.http.port = x\n");
+    Config c = ConfigFactory.parseFile(file.toFile()).withFallback(NODE);
+    assertEquals(file + ": 2: tandem.http.max-in-flight must be from 0 to 10 (0: no limit), got -5", assertThrows(
+        InvalidConfigException.class, () -> ConfigSection.read(c, "tandem.http", s -> ConfigSection.within(
+            "tandem.http.max-in-flight", s.getInt("max-in-flight"), 0, 10, "0: no limit"))).getMessage());
+    assertEquals(file + ": 2: tandem.http.max-in-flight must be a whole number up to 10, got -5", assertThrows(
+        InvalidConfigException.class, () -> ConfigSection.read(c, "tandem.http", s -> {
+          throw new IllegalArgumentException("tandem.http.max-in-flight must be a whole number up to 10, got -5");
+        })).getMessage());
+    assertEquals(file + ": 3: tandem.http.port must be a number, got the string \"x\"", assertThrows(
+        InvalidConfigException.class, () -> ConfigSection.read(c, "tandem.http", s -> s.getInt("port"))).getMessage());
+    assertEquals("tandem.http.max-body-size must be a number, got 1048576", assertThrows(InvalidConfigException.class,
+        () -> ConfigSection.read(c, "tandem.http", s -> {
+          throw new IllegalArgumentException("tandem.http.max-body-size must be a number, got 1048576");
+        })).getMessage(), "a value of no file (the defaults) is named by its key alone");
+  }
+
+  /**
    * Typesafe Config's getInt reads 0.5 as 0, which for max-in-flight means "no limit", and
    * 18253.9 as port 18253: a whole number given with a fraction is refused, as it was given.
    */
