@@ -55,8 +55,10 @@ public record RoleSpec(
     List<String> devices = c.getStringList("devices");
     // Checked before the worker's settings read it as a long: a size beyond one (8E) is named by this range too.
     if (devices.contains("cpu")) requireKvCacheFitsMemory(c);
-    return new RoleSpec(c.getString("model"), devices, WorkerSettings.fromConfig(c), c.getInt("per-tenant-queue-limit"), precision,
-        threads(c));
+    WorkerSettings settings = WorkerSettings.fromConfig(c);
+    // The large role's queue only is fair among tenants (FairQueue); the small one's is first come, first served.
+    int perTenant = c.hasPath("per-tenant-queue-limit") ? c.getInt("per-tenant-queue-limit") : settings.queueLimit();
+    return new RoleSpec(c.getString("model"), devices, settings, perTenant, precision, threads(c));
   }
 
   /**

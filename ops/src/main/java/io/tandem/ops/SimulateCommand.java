@@ -249,7 +249,6 @@ public final class SimulateCommand implements Callable<Integer> {
         tandem.large.queue-limit = 100000
         tandem.large.per-tenant-queue-limit = 100000
         tandem.small.queue-limit = 100000
-        tandem.small.per-tenant-queue-limit = 100000
         """).withFallback(ModelOptions.baseConfig());
     return new NodeOptions(roles, port, seeds).apply(base);
   }

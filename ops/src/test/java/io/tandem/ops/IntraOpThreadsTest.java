@@ -58,7 +58,7 @@ class IntraOpThreadsTest {
   @Test
   void anEvalOfOneModeSplitsTheCoresAsThePairWould() {
     com.typesafe.config.Config config = com.typesafe.config.ConfigFactory.parseString(
-        "tandem.small { model = \"\", devices = [cpu], per-tenant-queue-limit = 256, max-batch = 64, threads = 0 }")
+        "tandem.small { model = \"\", devices = [cpu], max-batch = 64, threads = 0 }")
         .withFallback(ModelOptions.baseConfig());
     Map<Role, String> noFlags = Map.of(Role.small, "null", Role.large, "null");
     int cores = Runtime.getRuntime().availableProcessors();

@@ -45,6 +45,9 @@ class KnownKeysTest {
         refusal("tandem.large.thread = 2"));
     assertEquals("unknown key 'tandem.session.worker-wiat' (did you mean tandem.session.worker-wait?)",
         refusal("tandem.session.worker-wiat = 2s"));
+    // The small role's queue is first come, first served: a per-tenant limit there was read and never used.
+    assertTrue(refusal("tandem.small.per-tenant-queue-limit = 2").startsWith("unknown key 'tandem.small.per-tenant-queue-limit'"),
+        refusal("tandem.small.per-tenant-queue-limit = 2"));
   }
 
   /**
