@@ -2,7 +2,9 @@ package io.tandem.orchestrator.http;
 
 import akka.http.javadsl.model.AttributeKey;
 import akka.http.javadsl.model.HttpProtocols;
+import akka.http.javadsl.TimeoutAccess;
 import akka.http.javadsl.model.HttpRequest;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -24,6 +26,8 @@ final class ClientConnection {
   private boolean closed;
   /** Whether the latest request asked the server to close the connection after its answer. */
   private volatile boolean lastRequestCloses;
+  /** The request timeouts of the requests on the connection not yet answered, oldest first (answers go out in order). */
+  private final ArrayDeque<TimeoutAccess> unanswered = new ArrayDeque<>();
 
   /**
    * Runs {@code hook} when the connection closes (at once if it has); the returned action forgets
@@ -64,6 +68,34 @@ final class ClientConnection {
     boolean close = tokens(connection).contains("close")
         || request.protocol().equals(HttpProtocols.HTTP_1_0) && !tokens(connection).contains("keep-alive");
     lastRequestCloses = close;
+    request.getHeader(akka.http.javadsl.model.headers.TimeoutAccess.class).ifPresent(h -> {
+      synchronized (this) {
+        unanswered.addLast(h.timeoutAccess());
+      }
+    });
+  }
+
+  /** The oldest request not yet answered was answered (its response left the routes). */
+  synchronized void answered() {
+    unanswered.pollFirst();
+  }
+
+  /**
+   * The connection's stream of answers ended: cancels the request timeout of every request it
+   * never answered (its client reset the connection while the request ran). akka-http 10.5's
+   * {@code RequestTimeoutSupport} cancels a request's timeout only when its answer passes, and has
+   * no {@code postStop} (pekko-http fixed it, apache/pekko-http#1284): each such request's
+   * scheduled timeout kept the connection's whole stream, its request and this connection in memory
+   * for {@code tandem.http.request-timeout}, an hour (tester43a: some 30 KB per reset, 75 resets a
+   * second filled the heap).
+   */
+  void answersEnded() {
+    List<TimeoutAccess> left;
+    synchronized (this) {
+      left = new ArrayList<>(unanswered);
+      unanswered.clear();
+    }
+    for (TimeoutAccess t : left) t.updateTimeout(scala.concurrent.duration.Duration.Inf());
   }
 
   private static List<String> tokens(String header) {

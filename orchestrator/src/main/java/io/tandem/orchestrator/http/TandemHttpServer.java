@@ -162,7 +162,8 @@ public final class TandemHttpServer {
   /**
    * The routes as each connection runs them: every request carries its {@link ClientConnection},
    * whose hooks run when the client stops sending (so a request that writes nothing until its end
-   * still learns that its client left).
+   * still learns that its client left), and which cancels the request timeouts of requests left
+   * unanswered when the connection ends ({@link ClientConnection#answersEnded}).
    */
   private Flow<HttpRequest, HttpResponse, ?> perConnection() {
     Route route = routes.route();
@@ -177,7 +178,15 @@ public final class TandemHttpServer {
             done.whenComplete((d, t) -> client.requestsEnded(t));
             return m;
           })
-          .via(route.flow(system)));
+          .via(route.flow(system))
+          .map(response -> {
+            client.answered();
+            return response;
+          })
+          .watchTermination((m, done) -> {
+            done.whenComplete((d, t) -> client.answersEnded());
+            return m;
+          }));
     });
   }
 
