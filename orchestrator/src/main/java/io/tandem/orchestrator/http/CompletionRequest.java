@@ -817,7 +817,8 @@ public record CompletionRequest(
         JsonNode v = msg.get(f);
         boolean empty = v.isNull() || (v.isArray() && v.isEmpty());
         if (f.equals("tool_call_id") || ((f.equals("tool_calls") || f.equals("function_call")) && !empty))
-          throw ApiError.unsupported(p + "." + f, p + "." + f + ": tool calls are not supported");
+          throw ApiError.unsupported(p + "." + f, p + "." + f + ": tool calls are not supported (the models here call no"
+              + " tools); send the conversation as user and assistant text");
         if (f.equals("audio") && !v.isNull())
           throw ApiError.unsupported(p + "." + f, p + ".audio: audio messages are not supported");
         if (!f.equals("role") && !f.equals("content") && !f.equals("name") && !MESSAGE_ECHOES.contains(f))
@@ -886,7 +887,11 @@ public record CompletionRequest(
         throw ApiError.unsupported(pp + ".type", pp + " has type '" + clip(type) + "': only text parts (and, in an"
             + " assistant message, refusal parts) are supported");
       JsonNode text = part.get(type);
-      if (text == null || !text.isTextual()) throw ApiError.invalid(pp + "." + type, pp + "." + type + " must be a string");
+      if (text == null || text.isNull())
+        throw ApiError.invalid(pp + "." + type, pp + " has no \"" + type + "\"; a content part is {\"type\": \"" + type
+            + "\", \"" + type + "\": \"...\"}");
+      if (!text.isTextual())
+        throw ApiError.invalid(pp + "." + type, pp + "." + type + " must be a string, got " + given(text));
       joined.add(text.asText());
     }
     return joined.toString();

@@ -46,6 +46,18 @@ class RefusalWordingTest {
     return e.body().error();
   }
 
+  /** A content part without its text says so, and a tool call says what to send instead (tester43a). */
+  @Test
+  void aPartWithoutItsTextAndAToolCallSayWhatToSend() {
+    assertEquals("messages[0].content[0] has no \"text\"; a content part is {\"type\": \"text\", \"text\": \"...\"}",
+        bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}").message());
+    assertEquals("messages[0].content[0].text must be a string, got an integer (5)",
+        bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":5}]}]}").message());
+    assertEquals("messages[0].tool_call_id: tool calls are not supported (the models here call no tools); send the"
+        + " conversation as user and assistant text",
+        bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":\"c1\"}]}").message());
+  }
+
   @Test
   void anEmptyRequestIdIsCalledEmpty() {
     OpenAi.Error e = chatRefusal(",\"request_id\":\"\"");
