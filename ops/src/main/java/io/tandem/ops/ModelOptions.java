@@ -453,7 +453,28 @@ public final class ModelOptions {
     }
     if (own != null) own.requireApplicationConf(config);
     io.tandem.protocol.config.KnownKeys.check(config);
+    if (own != null) requireOneListOfKeys(own);
     return config;
+  }
+
+  /**
+   * Refuses {@code -Dtandem.http.api-keys.N.*} options beside a config file that lists keys: the
+   * options make an object, which replaces the file's list whole (Typesafe Config's rule), so the
+   * file's keys would answer 401 without a word (tester43c: one option dropped them all, and one
+   * that meant to change an entry's limit read as an entry without its key).
+   */
+  private static void requireOneListOfKeys(OwnConfigFile own) {
+    String prefix = "tandem.http.api-keys.";
+    java.util.List<String> options = System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith(prefix))
+        .sorted().toList();
+    if (options.isEmpty()) return;
+    Config app = ConfigFactory.defaultApplication();
+    if (!app.hasPath("tandem.http.api-keys") || app.getValue("tandem.http.api-keys").valueType()
+        != com.typesafe.config.ConfigValueType.LIST || app.getList("tandem.http.api-keys").isEmpty()) return;
+    throw io.tandem.protocol.config.InvalidConfigException.setting("tandem.http.api-keys", "-D" + options.get(0) + " and "
+        + own.option() + ", which lists API keys too: options give the list entry by entry and replace the file's whole"
+        + " list (Typesafe Config's rule), so its keys would stop working; give every key in one place (the file, or"
+        + " -Dtandem.http.api-keys.N options alone), or add keys with --api-keys FILE", null);
   }
 
   /**

@@ -244,7 +244,8 @@ public final class ServeCommand implements Callable<Integer> {
     if (!keys.isEmpty() && tenants.stream().anyMatch(t -> t.tenant().equals(API_KEY_TENANT)))
       throw new UsageError(source + ": --api-keys or tandem.http.api-keys has a tenant named " + API_KEY_TENANT + ", whose limits"
           + " the keys of " + source + " would share; name that tenant otherwise, or give these keys there");
-    for (String key : keys) {
+    for (int i = 0; i < keys.size(); i++) {
+      String key = keys.get(i);
       if (key.isBlank())
         throw new UsageError(source + " is " + (key.isEmpty() ? "empty" : "blank") + "; give the key clients must send as"
             + " Authorization: Bearer KEY");
@@ -253,8 +254,14 @@ public final class ServeCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new UsageError(source + ": " + e.getMessage().replace("give the tenant a key", "give a key"), e);
       }
+      String tenant = tenants.stream().filter(t -> t.key().equals(key)).map(TenantSpec::tenant).findFirst().orElse(null);
+      if (tenant != null)
+        throw new UsageError(source + (keys.size() > 1 ? " #" + (i + 1) : "") + ": the key of tenant "
+            + io.tandem.protocol.text.Clipped.of(tenant) + " (from --api-keys, tandem.http.api-keys or"
+            + " tandem.http.api-keys-file); give each key once");
       if (!seen.add(key))
-        throw new UsageError(source + ": a key is given twice (here, or also in --api-keys or tandem.http.api-keys); give each key once");
+        throw new UsageError(source + " #" + (i + 1) + ": the same key as " + source + " #"
+            + (keys.indexOf(key) + 1) + "; give each key once");
     }
     return out;
   }

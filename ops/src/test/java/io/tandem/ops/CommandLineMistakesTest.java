@@ -959,6 +959,24 @@ class CommandLineMistakesTest {
         + " give each key once", both.err());
   }
 
+  /**
+   * -Dtandem.http.api-keys.N options beside a config file that lists keys would replace its list
+   * whole (tester43c: the file's keys answered 401): refused, saying why and what to do.
+   */
+  @Test
+  void keyOptionsBesideAConfigFileThatListsKeysAreRefused(@TempDir Path tmp) throws Exception {
+    Path conf = Files.writeString(tmp.resolve("node.conf"), "include classpath(\"application.conf\")\n"
+        + "tandem.http.api-keys = [{key = \"sk-aaaaaaaaaaaaaaaaaaaa1\", tenant = team-a}]\n");
+    Result r = runWith(Map.of("config.file", conf.toString(), "tandem.http.api-keys.1.key", "sk-yyyyyyyyyyyyyyyyyyyy9",
+        "tandem.http.api-keys.1.tenant", "y"), "serve", "--port", "0");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem serve: -Dtandem.http.api-keys.1.key and -Dconfig.file=" + conf + ", which lists API keys too: options"
+        + " give the list entry by entry and replace the file's whole list (Typesafe Config's rule), so its keys would stop"
+        + " working; give every key in one place (the file, or -Dtandem.http.api-keys.N options alone), or add keys with"
+        + " --api-keys FILE", r.err());
+    assertFalse(r.err().contains("sk-"), "no key shown");
+  }
+
   /** Who gives --api-keys means to require keys: a file that lists none must not start a server open to anyone. */
   @Test
   void aKeysFileThatListsNoKeysIsAUsageError(@TempDir Path tmp) throws Exception {

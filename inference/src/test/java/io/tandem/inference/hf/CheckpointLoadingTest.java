@@ -106,6 +106,16 @@ class CheckpointLoadingTest {
         assertThrows(CheckpointException.class, () -> SafetensorsReader.open(dir)).getMessage());
   }
 
+  /** A folder with model.safetensors and a stale index loads the single file, as transformers does (tester43c). */
+  @Test
+  void theSingleFileIsReadBeforeAnIndexBesideIt() throws IOException {
+    Path dir = copy("qwen2-tiny");
+    Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"lm_head.weight\": \"gone.safetensors\"}}");
+    try (SafetensorsReader reader = SafetensorsReader.open(dir)) {
+      assertEquals("model.safetensors", reader.info("model.norm.weight").file().getFileName().toString());
+    }
+  }
+
   @Test
   void missingTensorIsReportedByName() throws IOException {
     Path dir = without("model.norm.weight");

@@ -51,6 +51,10 @@ class FairQueueTest {
     // The refusal names the limit met (a tester's "queue is full (2 waiting)" of a queue of 8 was the tenant's share).
     assertEquals("queue already holds 2 requests of tenant 'a', the most one tenant may have waiting"
         + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", q.whyFull(req("a", "3"), "tandem.large."));
+    FairQueue one = new FairQueue(3, 1);
+    assertTrue(one.offer(req("a", "1")));
+    assertEquals("queue already holds 1 request of tenant 'a', the most one tenant may have waiting"
+        + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", one.whyFull(req("a", "2"), "tandem.large."));
     assertTrue(q.offer(req("b", "1")));
     assertFalse(q.offer(req("c", "1")), "total limit");
     assertEquals(3, q.size());

@@ -54,7 +54,10 @@ public final class SafetensorsReader implements AutoCloseable {
     Path single = dir.resolve("model.safetensors");
     Path index = dir.resolve("model.safetensors.index.json");
     Map<String, TensorInfo> tensors = new TreeMap<>();
-    if (Files.isRegularFile(index)) {
+    // As transformers' from_pretrained looks: model.safetensors first, the index only without it.
+    if (Files.isRegularFile(single)) {
+      tensors.putAll(readHeader(single));
+    } else if (Files.isRegularFile(index)) {
       Map<String, String> weightMap = readWeightMap(index);
       Map<String, Map<String, TensorInfo>> byFile = new LinkedHashMap<>();
       for (String file : new java.util.TreeSet<>(weightMap.values())) {
@@ -73,8 +76,6 @@ public final class SafetensorsReader implements AutoCloseable {
         }
         tensors.put(e.getKey(), info);
       }
-    } else if (Files.isRegularFile(single)) {
-      tensors.putAll(readHeader(single));
     } else {
       throw new CheckpointException(
           "no model.safetensors or model.safetensors.index.json in " + dir + " (only safetensors checkpoints are supported)");
