@@ -516,13 +516,19 @@ down() {
 }
 
 # Why a node whose log is $1 exited, as far as the log tells: its exit line (`tandem serve: ...`,
-# such as "node ... was removed from the cluster"), else its last line (a node killed says nothing).
+# such as "node ... was removed from the cluster"), else a drain after SIGTERM, else its last line
+# (a node killed says nothing).
 last_word() {
   local line
   line="$(grep -a '^tandem serve: ' "$1" 2>/dev/null | tail -1)"
   if [ -n "$line" ]; then echo "it said (log $1):"; echo "    $line"; return; fi
   line="$(grep -av '^[[:space:]]*$' "$1" 2>/dev/null | tail -1)"
-  echo "it said nothing on exit (killed?); its log $1 ends:"
+  # A node stopped with SIGTERM from outside local.sh (kill PID, a supervisor) drains and logs it.
+  if tail -n 40 "$1" 2>/dev/null | grep -aq 'tandem serve: shutting down\|drained in'; then
+    echo "it was stopped (SIGTERM, not by down) and drained; its log $1 ends:"
+  else
+    echo "it said nothing on exit (killed?); its log $1 ends:"
+  fi
   echo "    ${line:-(empty)}"
 }
 
