@@ -68,7 +68,7 @@ public final class ConfigSection {
   }
 
   /** The full key a message about a setting begins with ({@code tandem.http.api-keys} of {@code tandem.http.api-keys[0].key ...}). */
-  private static final Pattern LEADING_KEY = Pattern.compile("^(tandem(?:\\.[A-Za-z0-9_-]+)+)");
+  private static final Pattern LEADING_KEY = Pattern.compile("^(tandem(?:\\.[A-Za-z0-9_-]+)+)(?:\\[(\\d{1,9})\\])?");
 
   /**
    * Where a file gave the key {@code message} begins with, as an unknown key is named ({@code
@@ -81,7 +81,11 @@ public final class ConfigSection {
     String key = m.group(1);
     try {
       if (!root.hasPath(key)) return "";
-      com.typesafe.config.ConfigOrigin origin = root.getValue(key).origin();
+      ConfigValue value = root.getValue(key);
+      // An entry of a list (tandem.http.api-keys[1]) is found at its own line, not the list's.
+      if (m.group(2) != null && value instanceof com.typesafe.config.ConfigList list && Integer.parseInt(m.group(2)) < list.size())
+        value = list.get(Integer.parseInt(m.group(2)));
+      com.typesafe.config.ConfigOrigin origin = value.origin();
       return origin.filename() == null ? "" : origin.description() + ": ";
     } catch (ConfigException e) {
       return "";

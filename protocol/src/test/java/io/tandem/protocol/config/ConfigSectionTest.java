@@ -62,6 +62,14 @@ class ConfigSectionTest {
         })).getMessage());
     assertEquals(file + ": 3: tandem.http.port must be a number, got the string \"x\"", assertThrows(
         InvalidConfigException.class, () -> ConfigSection.read(c, "tandem.http", s -> s.getInt("port"))).getMessage());
+    // An entry of a list is found at its own line.
+    java.nio.file.Path keys = java.nio.file.Files.writeString(dir.resolve("keys.conf"), "tandem.http.api-keys = [\n"
+        + "  {key = a, tenant = a},\n  {key = b, tenant = b}\n]\n");
+    Config k = ConfigFactory.parseFile(keys.toFile()).withFallback(NODE);
+    assertEquals(keys + ": 3: tandem.http.api-keys[1]: refused", assertThrows(InvalidConfigException.class,
+        () -> ConfigSection.read(k, "tandem.http", s -> {
+          throw new IllegalArgumentException("tandem.http.api-keys[1]: refused");
+        })).getMessage());
     assertEquals("tandem.http.max-body-size must be a number, got 1048576", assertThrows(InvalidConfigException.class,
         () -> ConfigSection.read(c, "tandem.http", s -> {
           throw new IllegalArgumentException("tandem.http.max-body-size must be a number, got 1048576");
