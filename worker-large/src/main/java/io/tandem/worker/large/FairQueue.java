@@ -50,8 +50,9 @@ public final class FairQueue implements AdmissionQueue {
   public String whyFull(PendingRequest request, String keys) {
     ArrayDeque<PendingRequest> q = byTenant.get(request.tenant());
     if (size < limit && q != null && q.size() >= perTenantLimit)
-      return "queue already holds " + io.tandem.protocol.text.Plural.count(q.size(), "request") + " of tenant '" + request.tenant() + "', the most one tenant may have"
-          + " waiting (" + keys + "per-tenant-queue-limit; other tenants' requests are still taken)";
+      return "queue already holds " + io.tandem.protocol.text.Plural.count(q.size(), "request") + " of tenant '"
+          + request.tenant() + "', the most one tenant may have waiting (" + keys + "per-tenant-queue-limit; other tenants'"
+          + " requests are still taken)";
     return AdmissionQueue.super.whyFull(request, keys);
   }
 
