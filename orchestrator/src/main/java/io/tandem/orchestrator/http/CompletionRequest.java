@@ -816,7 +816,10 @@ public record CompletionRequest(
         String f = it.next();
         JsonNode v = msg.get(f);
         boolean empty = v.isNull() || (v.isArray() && v.isEmpty());
-        if (f.equals("tool_call_id") || ((f.equals("tool_calls") || f.equals("function_call")) && !empty))
+        // null or empty is none, as a client that writes every field sends it (vLLM ignores it).
+        boolean toolField = f.equals("tool_call_id") || f.equals("tool_calls") || f.equals("function_call");
+        if (toolField && empty) continue;
+        if (toolField)
           throw ApiError.unsupported(p + "." + f, p + "." + f + ": tool calls are not supported (the models here call no"
               + " tools); send the conversation as user and assistant text");
         if (f.equals("audio") && !v.isNull())
@@ -832,7 +835,8 @@ public record CompletionRequest(
       String r = role.asText();
       if (r.equals("developer")) r = "system";
       if (r.equals("tool") || r.equals("function"))
-        throw ApiError.unsupported(p + ".role", p + ".role '" + r + "': tool messages are not supported");
+        throw ApiError.unsupported(p + ".role", p + ".role '" + r + "': tool messages are not supported (the models here call"
+            + " no tools); send the conversation as user and assistant text");
       if (!Set.of("system", "user", "assistant").contains(r))
         throw ApiError.invalid(p + ".role", p + ".role is '" + clip(r) + "'; it must be " + ROLES);
       JsonNode content = msg.get("content");

@@ -56,6 +56,12 @@ class RefusalWordingTest {
     assertEquals("messages[0].tool_call_id: tool calls are not supported (the models here call no tools); send the"
         + " conversation as user and assistant text",
         bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":\"c1\"}]}").message());
+    assertEquals("messages[0].role 'tool': tool messages are not supported (the models here call no tools); send the"
+        + " conversation as user and assistant text", bodyRefusal("{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}").message());
+    // A null tool_call_id is none, as a client that writes every field sends it (tester43d).
+    CompletionRequest.parse(Json.parseObject("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":null}]}"), true,
+        new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
+            SETTINGS.defaultMode(), SETTINGS.defaultSampling()));
   }
 
   @Test
