@@ -22,10 +22,14 @@ class RefusalWordingTest {
     return bodyRefusal(CHAT + fields + "}");
   }
 
+  /** A chat request's body as the server's default settings read it. */
+  private static CompletionRequest parse(String body) {
+    return CompletionRequest.parse(Json.parseObject(body), true, new CompletionRequest.Limits(SETTINGS.modelNames(),
+        SETTINGS.maxMaxTokens(), SETTINGS.speculative(), SETTINGS.defaultMode(), SETTINGS.defaultSampling()));
+  }
+
   private static OpenAi.Error bodyRefusal(String body) {
-    ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(body), true,
-        new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
-            SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+    ApiError e = assertThrows(ApiError.class, () -> parse(body));
     assertEquals(400, e.status(), e.getMessage());
     return e.body().error();
   }
@@ -59,9 +63,7 @@ class RefusalWordingTest {
     assertEquals("messages[0].role 'tool': tool messages are not supported (the models here call no tools); send the"
         + " conversation as user and assistant text", bodyRefusal("{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}").message());
     // A null tool_call_id is none, as a client that writes every field sends it (tester43d).
-    CompletionRequest.parse(Json.parseObject("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":null}]}"), true,
-        new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
-            SETTINGS.defaultMode(), SETTINGS.defaultSampling()));
+    parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":null}]}");
   }
 
   @Test
