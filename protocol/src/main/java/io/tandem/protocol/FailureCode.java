@@ -19,6 +19,12 @@ public enum FailureCode {
   ROLE_NOT_SERVED(false),
   /** A worker's queue is full; another worker, or the same one a little later, may take it. */
   QUEUE_FULL(true),
+  /**
+   * A worker's queue holds as many requests of the request's tenant as one tenant may have waiting
+   * ({@code tandem.large.per-tenant-queue-limit}); other tenants' requests are still taken, so this
+   * is the tenant's limit met (a 429), not the server's (a 503).
+   */
+  TENANT_QUEUE_FULL(true),
   /** No worker of a needed role is available (none registered, or all lost). */
   NO_WORKER(true),
   /** The worker that held the step was lost (its node crashed, became unreachable or stopped). */

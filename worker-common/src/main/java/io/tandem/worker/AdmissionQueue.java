@@ -1,5 +1,7 @@
 package io.tandem.worker;
 
+import io.tandem.protocol.FailureCode;
+
 /**
  * The requests waiting for a place in a worker's running batch, and the order in which they get
  * one. Bounded: a full queue refuses, so that overload becomes a clear rejection rather than a
@@ -21,11 +23,20 @@ public interface AdmissionQueue {
   int size();
 
   /**
+   * Why {@link #offer} refused a request.
+   *
+   * @param code {@link FailureCode#QUEUE_FULL} for the whole queue, {@link FailureCode#TENANT_QUEUE_FULL}
+   *     for the request's tenant's share of it
+   * @param reason the limit met, for a worker to say after its name
+   */
+  record Full(FailureCode code, String reason) {}
+
+  /**
    * Why {@link #offer} refused {@code request}, naming the limit it met as a setting of the role
    * whose keys begin {@code keys} ({@code tandem.large.}): {@code queue is full (8 waiting,
-   * tandem.large.queue-limit)}, for a worker to say after its name.
+   * tandem.large.queue-limit)}.
    */
-  default String whyFull(PendingRequest request, String keys) {
-    return "queue is full (" + size() + " waiting, " + keys + "queue-limit)";
+  default Full whyFull(PendingRequest request, String keys) {
+    return new Full(FailureCode.QUEUE_FULL, "queue is full (" + size() + " waiting, " + keys + "queue-limit)");
   }
 }

@@ -153,7 +153,7 @@ final class Scheduler<R extends Scheduler.Running> {
   }
 
   /** Why the queue refused {@code request} ({@link AdmissionQueue#whyFull}). */
-  String whyFull(PendingRequest request, String keys) {
+  AdmissionQueue.Full whyFull(PendingRequest request, String keys) {
     return waiting.whyFull(request, keys);
   }
 

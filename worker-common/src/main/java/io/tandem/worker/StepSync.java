@@ -38,9 +38,10 @@ final class StepSync {
   private static final int DECODE_CONTEXT = 6;
 
   /**
-   * Queues {@code g} for admission, or answers {@link WorkerProtocol.Rejected} ({@link
-   * FailureCode#QUEUE_FULL}) when the queue is full, or for a prefill ahead when the running batch
-   * has no room to spare ({@link Scheduler#enqueue}); {@code worker} names the worker in the reason,
+   * Queues {@code g} for admission, or answers {@link WorkerProtocol.Rejected} when the queue is
+   * full ({@link FailureCode#QUEUE_FULL}, or {@link FailureCode#TENANT_QUEUE_FULL} when it holds
+   * the tenant's share), or for a prefill ahead when the running batch has no room to spare
+   * ({@link FailureCode#QUEUE_FULL}, {@link Scheduler#enqueue}); {@code worker} names the worker in the reason,
    * {@code keys} the prefix of its role's settings ({@code tandem.large.}), of which the reason names
    * the limit met ({@link AdmissionQueue#whyFull}).
    *
@@ -58,10 +59,14 @@ final class StepSync {
     if (scheduler.enqueue(pending)) return true;
     // A prefill ahead refused costs its session nothing (the takeover prefills instead): not a rejection to alert on.
     if (!g.limits().prefillAhead()) metrics.rejected++;
-    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL, g.limits().prefillAhead()
-        ? worker + " has no room in its running batch to prefill ahead (" + scheduler.running() + " running, "
-            + scheduler.waiting() + " waiting); the takeover prefills instead"
-        : worker + " " + scheduler.whyFull(pending, keys)));
+    if (g.limits().prefillAhead()) {
+      g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL, worker
+          + " has no room in its running batch to prefill ahead (" + scheduler.running() + " running, "
+          + scheduler.waiting() + " waiting); the takeover prefills instead"));
+    } else {
+      AdmissionQueue.Full full = scheduler.whyFull(pending, keys);
+      g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), full.code(), worker + " " + full.reason()));
+    }
     return false;
   }
 

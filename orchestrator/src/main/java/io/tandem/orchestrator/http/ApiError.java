@@ -85,7 +85,7 @@ public final class ApiError extends RuntimeException {
 
   /** The limits of a tenant a 429 names, as OpenAI's 429 error object types them. */
   public enum Limit {
-    /** A cap on requests: Tandem's {@code max-concurrent}. */
+    /** A cap on requests: Tandem's {@code max-concurrent}, or a large queue's {@code per-tenant-queue-limit}. */
     requests,
     /** A cap on tokens: Tandem's {@code tokens-per-minute}. */
     tokens
@@ -147,7 +147,8 @@ public final class ApiError extends RuntimeException {
 
   /**
    * What a failed generation means to its client, decided by the code alone: the client's fault
-   * is a 400, a missed deadline a 504 and a lack of capacity a 503 (both with {@code Retry-After}),
+   * is a 400, a missed deadline a 504, a lack of capacity a 503 and a tenant's share of a queue
+   * met a 429 (each with {@code Retry-After}),
    * a fault of the server a 500. A role this node can never be offered ({@link
    * FailureCode#ROLE_NOT_SERVED}) is a 503 too, the server's lack, but one that never clears: no
    * {@code Retry-After}, and {@code x-should-retry: false}.
@@ -162,6 +163,7 @@ public final class ApiError extends RuntimeException {
       case INVALID_REQUEST -> new ApiError(400, "invalid_request_error", null, "invalid_request", message, 0);
       case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", message, 0);
       case QUEUE_FULL -> overloaded("the server is at capacity: " + message, retry);
+      case TENANT_QUEUE_FULL -> rateLimited(Limit.requests, message + "; retry shortly", retry);
       case NO_WORKER, WORKER_LOST, UNAVAILABLE -> new ApiError(503, "server_error", null, "service_unavailable",
           "the server cannot serve this request now: " + message, retry);
       case TIMEOUT -> new ApiError(504, "server_error", null, "timeout", "the generation timed out: " + message, retry);

@@ -482,8 +482,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         return this;
       }
     }
-    if (skipping() && r.code() == FailureCode.QUEUE_FULL) return skip();
-    return fail(r.code(), "all " + current.role() + " workers are at capacity: " + r.reason());
+    boolean full = r.code() == FailureCode.QUEUE_FULL || r.code() == FailureCode.TENANT_QUEUE_FULL;
+    if (skipping() && full) return skip();
+    return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
+        + " worker takes more of this tenant's requests now: " : "all " + current.role() + " workers are at capacity: ")
+        + r.reason());
   }
 
   private Behavior<Command> onListed(Listed l) {

@@ -316,6 +316,7 @@ class ApiRoundTwoTest {
       int expected = switch (code) {
         case INVALID_REQUEST, CONTEXT_LENGTH_EXCEEDED -> 400;
         case QUEUE_FULL, NO_WORKER, WORKER_LOST, UNAVAILABLE, ROLE_NOT_SERVED -> 503;
+        case TENANT_QUEUE_FULL -> 429;
         case TIMEOUT -> 504;
         case MODEL_ERROR, INTERNAL -> 500;
       };

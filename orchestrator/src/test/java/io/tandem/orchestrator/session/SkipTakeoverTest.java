@@ -8,13 +8,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.inference.scripted.ScriptedModel;
 import io.tandem.protocol.Author;
 import io.tandem.protocol.Counters;
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.FinishReason;
 import io.tandem.protocol.Role;
+import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.SpanReason;
+import io.tandem.protocol.worker.WorkerProtocol;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -73,5 +77,45 @@ class SkipTakeoverTest {
     assertEquals(CASE.expectedText(), f.trace().text());
     assertEquals(0, f.trace().counters().takeoversSkipped());
     assertTrue(f.trace().counters().takeovers() > 0);
+  }
+
+  /** A large worker whose queue holds its tenant's share for good: it refuses every request. */
+  private static final Behavior<WorkerProtocol.Command> TENANT_SHARE_HELD = Behaviors.receive(WorkerProtocol.Command.class)
+      .onMessage(WorkerProtocol.Generate.class, g -> {
+        g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.TENANT_QUEUE_FULL,
+            "large worker L queue already holds 2 requests of tenant 'acme'"));
+        return Behaviors.same();
+      })
+      .onAnyMessage(m -> Behaviors.same())
+      .build();
+
+  private static SessionEvent againstTheTenantsShareHeld(Duration skipAbove) throws Exception {
+    SessionSettings settings = new SessionSettings(Duration.ofSeconds(1), Duration.ofMinutes(1), false, 4)
+        .withSkipTakeoverAbove(skipAbove);
+    try (World w = new World(ConfigFactory.empty(), settings)) {
+      w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      ActorRef<WorkerProtocol.Command> large = w.kit.spawn(TENANT_SHARE_HELD);
+      w.kit.system().receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), large));
+      w.awaitListed(Role.large, 1);
+      return w.run(w.request(CASE.config(), true), null).get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** The tenant's share of the queue met is the tenant's limit, said as such (a 429 over HTTP), not the server at capacity. */
+  @Test
+  void aTakeoverRefusedForTheTenantsShareFailsAsTheTenantsLimit() throws Exception {
+    SessionEvent end = againstTheTenantsShareHeld(null);
+    SessionEvent.Failed f = assertInstanceOf(SessionEvent.Failed.class, end, () -> "ended with " + end);
+    assertEquals(FailureCode.TENANT_QUEUE_FULL, f.code());
+    assertEquals("no large worker takes more of this tenant's requests now: large worker L queue already holds 2 requests"
+        + " of tenant 'acme'", f.message());
+  }
+
+  @Test
+  void underTheOverloadPolicyATakeoverRefusedForTheTenantsShareIsSkipped() throws Exception {
+    SessionEvent end = againstTheTenantsShareHeld(Duration.ofSeconds(2));
+    SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end, () -> "ended with " + end);
+    assertEquals(0, f.trace().counters().takeovers());
+    assertTrue(f.trace().counters().takeoversSkipped() > 0, f.trace().counters().toString());
   }
 }

@@ -1,5 +1,6 @@
 package io.tandem.worker.large;
 
+import io.tandem.protocol.FailureCode;
 import io.tandem.worker.AdmissionQueue;
 import io.tandem.worker.PendingRequest;
 import java.util.ArrayDeque;
@@ -47,12 +48,12 @@ public final class FairQueue implements AdmissionQueue {
 
   /** The whole queue's limit, or the tenant's share of it when that is what {@code request} met. */
   @Override
-  public String whyFull(PendingRequest request, String keys) {
+  public Full whyFull(PendingRequest request, String keys) {
     ArrayDeque<PendingRequest> q = byTenant.get(request.tenant());
     if (size < limit && q != null && q.size() >= perTenantLimit)
-      return "queue already holds " + io.tandem.protocol.text.Plural.count(q.size(), "request") + " of tenant '"
+      return new Full(FailureCode.TENANT_QUEUE_FULL, "queue already holds " + io.tandem.protocol.text.Plural.count(q.size(), "request") + " of tenant '"
           + request.tenant() + "', the most one tenant may have waiting (" + keys + "per-tenant-queue-limit; other tenants'"
-          + " requests are still taken)";
+          + " requests are still taken)");
     return AdmissionQueue.super.whyFull(request, keys);
   }
 

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tandem.protocol.FailureCode;
 import io.tandem.protocol.worker.WorkerProtocol;
+import io.tandem.worker.AdmissionQueue;
 import io.tandem.worker.PendingRequest;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,17 +52,20 @@ class FairQueueTest {
     assertFalse(q.offer(req("a", "3")), "per-tenant limit");
     // The refusal names the limit met (a tester's "queue is full (2 waiting)" of a queue of 8 was the tenant's share).
     assertEquals("queue already holds 2 requests of tenant 'a', the most one tenant may have waiting"
-        + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", q.whyFull(req("a", "3"), "tandem.large."));
+        + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", q.whyFull(req("a", "3"), "tandem.large.").reason());
+    // The tenant's share met is the tenant's limit (a 429), not the server's (a 503).
+    assertEquals(FailureCode.TENANT_QUEUE_FULL, q.whyFull(req("a", "3"), "tandem.large.").code());
     FairQueue one = new FairQueue(3, 1);
     assertTrue(one.offer(req("a", "1")));
     assertEquals("queue already holds 1 request of tenant 'a', the most one tenant may have waiting"
-        + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", one.whyFull(req("a", "2"), "tandem.large."));
+        + " (tandem.large.per-tenant-queue-limit; other tenants' requests are still taken)", one.whyFull(req("a", "2"), "tandem.large.").reason());
     assertTrue(q.offer(req("b", "1")));
     assertFalse(q.offer(req("c", "1")), "total limit");
     assertEquals(3, q.size());
-    assertEquals("queue is full (3 waiting, tandem.large.queue-limit)", q.whyFull(req("c", "1"), "tandem.large."));
-    assertEquals("queue is full (3 waiting, tandem.large.queue-limit)", q.whyFull(req("a", "3"), "tandem.large."),
-        "the whole queue full is said first");
+    assertEquals(new AdmissionQueue.Full(FailureCode.QUEUE_FULL, "queue is full (3 waiting, tandem.large.queue-limit)"),
+        q.whyFull(req("c", "1"), "tandem.large."));
+    assertEquals(new AdmissionQueue.Full(FailureCode.QUEUE_FULL, "queue is full (3 waiting, tandem.large.queue-limit)"),
+        q.whyFull(req("a", "3"), "tandem.large."), "the whole queue full is said first");
   }
 
   @Test

@@ -94,7 +94,7 @@ class LargeWorkerTest {
 
   @Test
   void aTenantOverItsQueueLimitIsRefusedWhileOthersAreStillTaken() throws Exception {
-    assertEquals(List.of("done 0", "rejected 3 QUEUE_FULL", "done 1", "done 9", "done 2"), burstThenQuiet(2),
+    assertEquals(List.of("done 0", "rejected 3 TENANT_QUEUE_FULL", "done 1", "done 9", "done 2"), burstThenQuiet(2),
         "two of the busy tenant's may wait; the third is refused, the quiet tenant's is taken");
   }
 
