@@ -32,7 +32,8 @@ final class Histogram {
     return count;
   }
 
-  void render(StringBuilder out) {
+  /** The text format; {@code labels} ({@code model_name="x"}, or null) go before each bucket's {@code le}. */
+  void render(StringBuilder out, String labels) {
     long[] buckets;
     long total;
     double seconds;
@@ -43,10 +44,12 @@ final class Histogram {
     }
     out.append("# HELP ").append(name).append(' ').append(help).append('\n');
     out.append("# TYPE ").append(name).append(" histogram\n");
+    String first = labels == null ? "" : labels + ",";
+    String only = labels == null ? "" : "{" + labels + "}";
     for (int i = 0; i < bounds.length; i++)
-      out.append(name).append("_bucket{le=\"").append(bounds[i]).append("\"} ").append(buckets[i]).append('\n');
-    out.append(name).append("_bucket{le=\"+Inf\"} ").append(total).append('\n');
-    out.append(name).append("_sum ").append(seconds).append('\n');
-    out.append(name).append("_count ").append(total).append('\n');
+      out.append(name).append("_bucket{").append(first).append("le=\"").append(bounds[i]).append("\"} ").append(buckets[i]).append('\n');
+    out.append(name).append("_bucket{").append(first).append("le=\"+Inf\"} ").append(total).append('\n');
+    out.append(name).append("_sum").append(only).append(' ').append(seconds).append('\n');
+    out.append(name).append("_count").append(only).append(' ').append(total).append('\n');
   }
 }

@@ -15,7 +15,11 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The server's Prometheus metrics, named as vLLM names its own ({@code vllm:x} becomes
- * {@code tandem:x}) where one exists, plus Tandem's: tokens by model, takeovers, recaps.
+ * {@code tandem:x}) where one exists, plus Tandem's: tokens by model, takeovers, recaps. The
+ * series of requests and tokens carry the served model name as vLLM's carry theirs ({@code
+ * model_name}, the first of {@code tandem.http.served-model-names}, as vLLM labels with the first of
+ * {@code --served-model-name}), so that a dashboard built for vLLM's finds them; a worker's series
+ * carry its own model's name, and the HTTP ones none.
  */
 public final class Metrics {
   private static final double[] LATENCY = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
@@ -61,13 +65,18 @@ public final class Metrics {
   private final LongAdder lookaheads = new LongAdder();
   private final LongAdder triggers = new LongAdder();
   private final LongAdder discardedSmall = new LongAdder();
+  /** {@code model_name="..."}: the label of every series of requests and tokens. */
+  private final String modelLabel;
 
   /**
    * Metrics whose per-tenant counters of each of {@code tenants} are there at 0 from the start
    * (all but {@code tandem:tenant_http_responses_total}, whose status codes are not known in
    * advance), as {@link #withZeros} does for the server-wide ones.
+   *
+   * @param modelName the {@code model_name} label: the first served model name
    */
-  Metrics(Collection<String> tenants) {
+  Metrics(Collection<String> tenants, String modelName) {
+    this.modelLabel = "model_name=\"" + esc(modelName) + '"';
     for (String t : tenants) {
       promptTokens.put(List.of(t, ""), new LongAdder());
       cancelled.put(List.of(t, ""), new LongAdder());
@@ -167,44 +176,42 @@ public final class Metrics {
     StringBuilder out = new StringBuilder(8192);
     // As vLLM's two, running and waiting are apart: their sum is what is in flight.
     int waitingNow = waiting.get();
-    gauge(out, "tandem:num_requests_running", "Requests running: admitted, with output started.", Math.max(0, running.get() - waitingNow));
-    gauge(out, "tandem:num_requests_waiting", "Requests admitted that have no output yet.", waitingNow);
-    gauge(out, "tandem:http_connections_open", "HTTP connections open (at most akka.http.server.max-connections; the"
+    String model = modelLabel;
+    gauge(out, "tandem:num_requests_running", model, "Requests running: admitted, with output started.",
+        Math.max(0, running.get() - waitingNow));
+    gauge(out, "tandem:num_requests_waiting", model, "Requests admitted that have no output yet.", waitingNow);
+    gauge(out, "tandem:http_connections_open", null, "HTTP connections open (at most akka.http.server.max-connections; the"
         + " longest idle close near it).", openConnections.getAsInt());
-    ttft.render(out);
-    interToken.render(out);
-    perOutputToken.render(out);
-    e2e.render(out);
-    requestPromptTokens.render(out);
-    requestGenerationTokens.render(out);
-    counter(out, "tandem:prompt_tokens_total", "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
-    labelled(out, "tandem:generation_tokens_total", "Output tokens by the model that wrote them.", "model",
+    for (Histogram h : List.of(ttft, interToken, perOutputToken, e2e, requestPromptTokens, requestGenerationTokens))
+      h.render(out, model);
+    counter(out, "tandem:prompt_tokens_total", model, "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
+    labelled(out, "tandem:generation_tokens_total", model, "Output tokens by the model that wrote them.", "model",
         withZeros(byLabel(generationTokens), Arrays.stream(Author.values()).map(Author::name).toArray(String[]::new)));
-    labelled(out, "tandem:request_success_total", "Requests ended, by finish reason: stop and length (as OpenAI's),"
+    labelled(out, "tandem:request_success_total", model, "Requests ended, by finish reason: stop and length (as OpenAI's),"
         + " abort (the client went away, or the server gave up on it at its shutdown deadline) and error (ended in an error"
         + " object, streamed or not), as vLLM's.",
         "finished_reason", withZeros(byLabel(success), FINISH_REASONS));
-    labelled(out, "tandem:http_responses_total", "HTTP responses by status code (a stream's is sent before its output:"
+    labelled(out, "tandem:http_responses_total", null, "HTTP responses by status code (a stream's is sent before its output:"
         + " one that fails midway is a 200 here and an error in tandem:request_success_total).", "status", byLabel(responses));
-    counter(out, "tandem:takeovers_total", "Large-model takeovers at reflection points.", takeovers.sum());
-    counter(out, "tandem:takeovers_skipped_total", "Takeovers skipped because the large model's queue was too long.",
+    counter(out, "tandem:takeovers_total", model, "Large-model takeovers at reflection points.", takeovers.sum());
+    counter(out, "tandem:takeovers_skipped_total", model, "Takeovers skipped because the large model's queue was too long.",
         takeoversSkipped.sum());
-    counter(out, "tandem:recaps_total", "Large-model recaps.", recaps.sum());
-    counter(out, "tandem:lookaheads_total", "Small-model lookaheads after a trigger.", lookaheads.sum());
-    counter(out, "tandem:triggers_total", "Reflection triggers seen.", triggers.sum());
-    counter(out, "tandem:small_tokens_discarded_total", "Small-model tokens generated and not kept.", discardedSmall.sum());
-    counter(out, "tandem:requests_cancelled_total", "Requests whose client went away before the end.", sum(cancelled));
-    counter(out, "tandem:requests_degraded_total", "Requests answered by the small model alone for want of a large worker"
+    counter(out, "tandem:recaps_total", model, "Large-model recaps.", recaps.sum());
+    counter(out, "tandem:lookaheads_total", model, "Small-model lookaheads after a trigger.", lookaheads.sum());
+    counter(out, "tandem:triggers_total", model, "Reflection triggers seen.", triggers.sum());
+    counter(out, "tandem:small_tokens_discarded_total", model, "Small-model tokens generated and not kept.", discardedSmall.sum());
+    counter(out, "tandem:requests_cancelled_total", model, "Requests whose client went away before the end.", sum(cancelled));
+    counter(out, "tandem:requests_degraded_total", model, "Requests answered by the small model alone for want of a large worker"
         + " (tandem.session.on-large-loss = degrade; the answer says tandem.degraded: true).", degraded.sum());
     // The same request, token and error counts per tenant (the key's name, never the key).
-    perTenant(out, "tandem:tenant_prompt_tokens_total", "Prompt tokens processed, by tenant.", null, promptTokens);
-    perTenant(out, "tandem:tenant_generation_tokens_total", "Output tokens by tenant and model.", "model", generationTokens);
-    perTenant(out, "tandem:tenant_request_success_total", "Requests ended, by tenant and finish reason.",
+    perTenant(out, "tandem:tenant_prompt_tokens_total", model, "Prompt tokens processed, by tenant.", null, promptTokens);
+    perTenant(out, "tandem:tenant_generation_tokens_total", model, "Output tokens by tenant and model.", "model", generationTokens);
+    perTenant(out, "tandem:tenant_request_success_total", model, "Requests ended, by tenant and finish reason.",
         "finished_reason", success);
-    perTenant(out, "tandem:tenant_http_responses_total", "HTTP responses (errors included) by tenant and status code;"
+    perTenant(out, "tandem:tenant_http_responses_total", null, "HTTP responses (errors included) by tenant and status code;"
         + " tenant \"" + NO_TENANT + "\" for those sent before an API key was accepted (401s, unknown endpoints).",
         "status", responses);
-    perTenant(out, "tandem:tenant_requests_cancelled_total", "Requests whose client went away, by tenant.", null, cancelled);
+    perTenant(out, "tandem:tenant_requests_cancelled_total", model, "Requests whose client went away, by tenant.", null, cancelled);
     workers(out, workers);
     return out.toString();
   }
@@ -311,30 +318,41 @@ public final class Metrics {
     return s == null ? "" : s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
   }
 
-  private static void gauge(StringBuilder out, String name, String help, long v) {
-    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-    out.append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(v).append('\n');
+  /** {@code labels} ({@code a="x",b="y"}, or null for none) in braces, or nothing. */
+  private static String braced(String labels) {
+    return labels == null ? "" : "{" + labels + "}";
   }
 
-  private static void counter(StringBuilder out, String name, String help, long v) {
-    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
-    out.append("# TYPE ").append(name).append(" counter\n").append(name).append(' ').append(v).append('\n');
+  /** {@code model} ({@code model_name="..."}, or null) and a comma, before the series' own labels. */
+  private static String first(String model) {
+    return model == null ? "" : model + ",";
   }
 
-  private static void labelled(StringBuilder out, String name, String help, String label, Map<String, Long> m) {
+  private static void gauge(StringBuilder out, String name, String model, String help, long v) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(" gauge\n").append(name).append(braced(model)).append(' ').append(v).append('\n');
+  }
+
+  private static void counter(StringBuilder out, String name, String model, String help, long v) {
+    out.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    out.append("# TYPE ").append(name).append(" counter\n").append(name).append(braced(model)).append(' ').append(v).append('\n');
+  }
+
+  private static void labelled(StringBuilder out, String name, String model, String help, String label, Map<String, Long> m) {
     out.append("# HELP ").append(name).append(' ').append(help).append('\n');
     out.append("# TYPE ").append(name).append(" counter\n");
-    new TreeMap<>(m).forEach((k, v) ->
-        out.append(name).append('{').append(label).append("=\"").append(esc(k)).append("\"} ").append(v).append('\n'));
+    new TreeMap<>(m).forEach((k, v) -> out.append(name).append('{').append(first(model)).append(label).append("=\"")
+        .append(esc(k)).append("\"} ").append(v).append('\n'));
   }
 
-  private static void perTenant(StringBuilder out, String name, String help, String label, Map<List<String>, LongAdder> m) {
+  private static void perTenant(StringBuilder out, String name, String model, String help, String label,
+      Map<List<String>, LongAdder> m) {
     out.append("# HELP ").append(name).append(' ').append(help).append('\n');
     out.append("# TYPE ").append(name).append(" counter\n");
     Map<List<String>, Long> sorted = new TreeMap<>((a, b) -> a.toString().compareTo(b.toString()));
     m.forEach((k, v) -> sorted.put(k, v.sum()));
     sorted.forEach((k, v) -> {
-      out.append(name).append("{tenant=\"").append(esc(k.get(0))).append('"');
+      out.append(name).append('{').append(first(model)).append("tenant=\"").append(esc(k.get(0))).append('"');
       if (label != null) out.append(',').append(label).append("=\"").append(esc(k.get(1))).append('"');
       out.append("} ").append(v).append('\n');
     });

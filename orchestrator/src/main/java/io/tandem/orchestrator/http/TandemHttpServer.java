@@ -54,7 +54,7 @@ public final class TandemHttpServer {
     this.system = system;
     this.settings = settings;
     this.tenants = new Tenants(settings.tenants(), settings.maxInFlight(), settings.retryAfterSeconds(), System::nanoTime);
-    this.metrics = new Metrics(tenants.names());
+    this.metrics = new Metrics(tenants.names(), settings.modelNames().get(0));
     this.connections = new OpenConnections(() -> draining, settings.keepAliveTimeout(), (delay, task) -> {
       akka.actor.Cancellable timer = system.scheduler().scheduleOnce(delay, task, system.executionContext());
       return timer::cancel;

@@ -214,7 +214,7 @@ class ApiRoundTwoTest {
   }
 
   private static double cachedSessions() throws Exception {
-    for (String line : server.get("/metrics").body().split("\n"))
+    for (String line : server.scrape().split("\n"))
       if (line.startsWith("tandem:kv_cache_sessions{role=\"small\"")) return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
     return -1;
   }
@@ -290,7 +290,7 @@ class ApiRoundTwoTest {
     assertEquals(requestsBefore + 1, server.metric("tandem:request_generation_tokens_count"));
     assertEquals(tokensBefore + 3, server.metric("tandem:request_generation_tokens_sum"));
     assertEquals(promptBefore + 1, server.metric("tandem:request_prompt_tokens_sum"));
-    assertTrue(server.get("/metrics").body().contains("tandem:request_generation_tokens_bucket{le=\"5.0\"}"));
+    assertTrue(server.scrape().contains("tandem:request_generation_tokens_bucket{le=\"5.0\"}"));
   }
 
   // 7. Per-tenant metrics.
@@ -299,7 +299,7 @@ class ApiRoundTwoTest {
   void requestTokenAndErrorMetricsCarryTheTenantNeverTheKey() throws Exception {
     assertEquals(200, chat(",\"max_tokens\":3").statusCode());
     assertEquals(400, chat(",\"max_tokens\":0").statusCode());
-    String metrics = server.get("/metrics").body();
+    String metrics = server.scrape();
     for (String series : new String[] {"tandem:tenant_request_success_total{tenant=\"acme\",finished_reason=\"length\"}",
         "tandem:tenant_prompt_tokens_total{tenant=\"acme\"}", "tandem:tenant_generation_tokens_total{tenant=\"acme\",model=\"small\"}",
         "tandem:tenant_http_responses_total{tenant=\"acme\",status=\"400\"}"})

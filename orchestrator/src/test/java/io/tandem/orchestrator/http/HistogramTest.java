@@ -25,7 +25,7 @@ class HistogramTest {
       while (h.count() == 0) Thread.onSpinWait();
       for (int scrape = 0; scrape < 20_000; scrape++) {
         StringBuilder out = new StringBuilder();
-        h.render(out);
+        h.render(out, null);
         List<Long> buckets = new ArrayList<>();
         long count = -1;
         for (String line : out.toString().split("\n")) {

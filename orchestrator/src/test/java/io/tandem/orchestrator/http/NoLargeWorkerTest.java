@@ -108,7 +108,7 @@ class NoLargeWorkerTest {
   }
 
   private static double count(String series) throws Exception {
-    return failing.get("/metrics").body().lines().filter(l -> l.startsWith(series))
+    return failing.scrape().lines().filter(l -> l.startsWith(series))
         .mapToDouble(l -> Double.parseDouble(l.substring(series.length()).trim())).findFirst().orElse(0);
   }
 

@@ -171,7 +171,7 @@ class TenantLimitsTest {
     double before = count(series);
     assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-mallory").statusCode());
     assertEquals(before + 1, count(series), "a 401 counts under tenant \"unauthenticated\"");
-    String metrics = server.get("/metrics").body();
+    String metrics = server.scrape();
     assertTrue(!metrics.contains("tenant=\"\""), "no empty tenant label: " + metrics);
     assertTrue(metrics.contains("# HELP tandem:tenant_http_responses_total") && metrics.lines()
         .filter(l -> l.startsWith("# HELP tandem:tenant_http_responses_total")).findFirst().orElseThrow()
@@ -185,7 +185,7 @@ class TenantLimitsTest {
    */
   @Test
   void aConfiguredTenantsCountersAreThereAtZeroBeforeItsFirstRequest() throws Exception {
-    List<String> lines = server.get("/metrics").body().lines().toList();
+    List<String> lines = server.scrape().lines().toList();
     for (String series : new String[] {
         "tandem:tenant_prompt_tokens_total{tenant=\"erin\"} 0",
         "tandem:tenant_generation_tokens_total{tenant=\"erin\",model=\"small\"} 0",
@@ -202,7 +202,7 @@ class TenantLimitsTest {
 
   /** A labelled series' value now, 0 before its first count. */
   private static double count(String series) throws Exception {
-    return server.get("/metrics").body().lines().filter(l -> l.startsWith(series))
+    return server.scrape().lines().filter(l -> l.startsWith(series))
         .mapToDouble(l -> Double.parseDouble(l.substring(series.length()).trim())).findFirst().orElse(0);
   }
 
@@ -234,7 +234,7 @@ class TenantLimitsTest {
     assertEquals(200, ready.statusCode());
     assertTrue(ready.body().contains("\"small\":1") && ready.body().contains("\"large\":1"), ready.body());
     server.post("/v1/chat/completions", String.format(BODY, 30), "sk-bob");
-    String metrics = server.get("/metrics").body();
+    String metrics = server.scrape();
     for (String name : new String[] {"tandem:time_to_first_token_seconds_bucket", "tandem:inter_token_latency_seconds_count",
         "tandem:e2e_request_latency_seconds_sum", "tandem:generation_tokens_total{model=\"small\"}",
         "tandem:worker_queue_length{role=\"large\"", "tandem:prefix_cache_hits_total{role=\"small\"", "tandem:takeovers_total"})

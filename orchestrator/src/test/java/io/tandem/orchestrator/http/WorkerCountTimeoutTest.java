@@ -87,7 +87,7 @@ class WorkerCountTimeoutTest {
     HttpResponse<String> tokenized = server.post("/tokenize", "{\"prompt\":\"hello\"}", null);
     assertEquals(200, tokenized.statusCode(), "the only small worker counts during its step: " + tokenized.body());
     CompletableFuture<HttpResponse<String>> second = chatAsync(SMALL);
-    eventually("the second request is counted and waits at the worker for the pass to end", () -> server.get("/metrics").body()
+    eventually("the second request is counted and waits at the worker for the pass to end", () -> server.scrape()
         .contains("tandem:worker_queue_length{role=\"small\",node=\"local\",worker=\"small-worker\",model_name=\"scripted-small\"} 1\n"));
     assertEquals(1, server.gate.held(), "all this during the one pass");
 

@@ -41,7 +41,7 @@ class WorkerMetricsTest {
     server.system.receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), silent));
     eventually("the silent worker is listed", () -> largeWorkers() == 2);
 
-    List<String> lines = server.get("/metrics").body().lines().toList();
+    List<String> lines = server.scrape().lines().toList();
     for (String up : new String[] {
         "tandem:worker_up{role=\"small\",node=\"local\",worker=\"small-worker\"} 1",
         "tandem:worker_up{role=\"large\",node=\"local\",worker=\"large-worker\"} 1",
@@ -56,7 +56,7 @@ class WorkerMetricsTest {
 
     silent.tell(WorkerProtocol.Stop.INSTANCE);
     eventually("the stopped worker is no longer listed", () -> largeWorkers() == 1);
-    String after = server.get("/metrics").body();
+    String after = server.scrape();
     assertTrue(!after.contains("silent-large"), after);
     assertTrue(after.contains("tandem:num_workers{role=\"large\"} 1\n"), after);
   }
@@ -71,7 +71,7 @@ class WorkerMetricsTest {
         .build(), HttpResponse.BodyHandlers.ofString());
     eventually("the small worker's model step waits at the gate", () -> server.gate.held() == 1);
 
-    List<String> lines = server.get("/metrics").body().lines().toList();
+    List<String> lines = server.scrape().lines().toList();
     for (String busy : new String[] {
         "tandem:worker_up{role=\"small\",node=\"local\",worker=\"small-worker\"} 1",
         "tandem:worker_num_running{role=\"small\",node=\"local\",worker=\"small-worker\",model_name=\"scripted-small\"} 1"})
