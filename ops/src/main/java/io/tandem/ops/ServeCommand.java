@@ -129,10 +129,13 @@ public final class ServeCommand implements Callable<Integer> {
     SamplingParams sampling = models.sampling();
     if (servedModelNames != null) placed = placed.withValue("tandem.http.served-model-names",
         ConfigValueFactory.fromIterable(servedModelNames(servedModelNames)));
+    String expected = "give a JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
+    // A keys file the configuration names that is not there exits 1, as --api-keys FILE and every other missing file do.
+    String keysFile = placed.getString("tandem.http.api-keys-file");
+    if (!keysFile.isBlank()) ModelOptions.requireInputFile("tandem.http.api-keys-file", Path.of(keysFile), expected);
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {
-      String expected = "give a JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
       ModelOptions.requireInputFile("--api-keys", apiKeys, expected);
       List<TenantSpec> fromFile;
       try {

@@ -313,6 +313,11 @@ class CommandLineMistakesTest {
     assertEquals(1, keys.exit());
     assertTrue(keys.err().startsWith("tandem serve: --api-keys /no/keys.conf: no such file; give a JSON file"),
         keys.err());
+    // The same file named by tandem.http.api-keys-file: the same exit and words (it was exit 2, "does not exist").
+    Result setting = runWith(Map.of("tandem.http.api-keys-file", "/no/keys.conf"), "serve", "--port", "0");
+    assertEquals(1, setting.exit(), setting.err());
+    assertTrue(setting.err().startsWith("tandem serve: tandem.http.api-keys-file /no/keys.conf: no such file; give a JSON file"),
+        setting.err());
     // A device or a pipe is read as a file (it said "no such file"): /dev/null holds no keys.
     Result device = run("serve", "--api-keys", "/dev/null", "--port", "0");
     assertEquals(1, device.exit(), "an empty file is no JSON text");
