@@ -826,6 +826,9 @@ public record CompletionRequest(
           throw ApiError.unsupported(p + "." + f, p + ".audio: audio messages are not supported");
         if (!f.equals("role") && !f.equals("content") && !f.equals("name") && !MESSAGE_ECHOES.contains(f))
           throw ApiError.invalid(p + "." + clip(f), p + " has an unrecognized field '" + clip(f) + "' (a message has role and content)");
+        // A participant's name is a string, as OpenAI's API types it (and as the request's user is checked).
+        if (f.equals("name") && !v.isNull() && !v.isTextual())
+          throw ApiError.invalid(p + ".name", p + ".name must be a string (the participant's name), got " + given(v));
       }
       JsonNode role = msg.get("role");
       if (role == null || role.isNull())

@@ -158,6 +158,16 @@ class RefusalWordingTest {
         bodyRefusal("{\"messages\":[{\"role\":1,\"content\":\"hi\"}]}").message());
   }
 
+  /** A message's name is a string, as the request's user is (tester43d: name 5 was taken, user 5 refused); null is none. */
+  @Test
+  void aMessagesNameIsAString() {
+    OpenAi.Error e = bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"name\":5}]}");
+    assertEquals("messages[0].name must be a string (the participant's name), got an integer (5)", e.message());
+    assertEquals("messages[0].name", e.param());
+    parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"name\":null}]}");
+    parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"name\":\"ann\"}]}");
+  }
+
   @Test
   void aRequestFieldInsideTheTandemObjectIsSentToTheTopLevel() {
     OpenAi.Error e = chatRefusal(",\"tandem\":{\"max_tokens\":5}");
