@@ -71,7 +71,7 @@ class CommandLineMistakesTest {
         + " not an entry number; number the entries 0, 1, 2, ... without leading zeros, as in -Dtandem.http.api-keys.0.key=sk-..."
         + " -Dtandem.http.api-keys.0.tenant=NAME");
     refusals.put(Map.of("tandem.routing.load-poll-interval", "-1s"),
-        "tandem serve: tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1000 ms");
+        "tandem serve: tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1s");
     // A -D option gives a string, never a list: the message gives the options that do.
     refusals.put(Map.of("tandem.roles", "small,orchestrator"), "tandem serve: tandem.roles must be a list, like [a, b], got the string"
         + " \"small,orchestrator\"; a -D option gives a list one element at a time: -Dtandem.roles.0=small -Dtandem.roles.1=orchestrator");

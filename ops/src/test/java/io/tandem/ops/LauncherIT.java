@@ -207,7 +207,7 @@ class LauncherIT {
     assertSettingRefused("tandem.http.max-in-flight=-1",
         "tandem serve: tandem.http.max-in-flight must be from 0 to 2147483647 (0: no limit), got -1", "serve", "--port", "0");
     assertSettingRefused("tandem.engine.connect-timeout=0s",
-        "tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0 ms", "generate", "--prompt", "hi");
+        "tandem generate: tandem.engine.connect-timeout must be a positive duration, got 0s", "generate", "--prompt", "hi");
   }
 
   @Test

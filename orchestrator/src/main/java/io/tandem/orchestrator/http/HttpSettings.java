@@ -71,7 +71,7 @@ public record HttpSettings(
     ConfigSection.positiveOrInfinite("tandem.http.keep-alive-timeout", keepAliveTimeout);
     if (shutdownDeadline.isNegative() || shutdownGrace.isNegative())
       throw new IllegalArgumentException("tandem.http.shutdown-deadline and tandem.http.shutdown-grace must not be negative, got "
-          + shutdownDeadline.toMillis() + " ms and " + shutdownGrace.toMillis() + " ms");
+          + ConfigSection.written(shutdownDeadline) + " and " + ConfigSection.written(shutdownGrace));
     modelNames = List.copyOf(modelNames);
     tenants = List.copyOf(tenants);
     aboveSessionDeadline("request-timeout", requestTimeout, sessionDeadline);

@@ -208,9 +208,9 @@ class HttpSettingsTest {
         "tandem.http.default-max-tokens = 200000",
         "tandem.http.default-max-tokens must be from 1 to 131072 (at most tandem.http.max-max-tokens), got 200000",
         "tandem.http.max-max-tokens = 0", "tandem.http.max-max-tokens must be from 1 to 2147483647, got 0",
-        "tandem.http.count-timeout = 0s", "tandem.http.count-timeout must be a positive duration, got 0 ms",
-        "tandem.session.step-timeout = -1s", "tandem.session.step-timeout must be a positive duration, got -1000 ms",
-        "tandem.http.keep-alive-timeout = -5s", "tandem.http.keep-alive-timeout must be a positive duration or infinite, got -5000 ms");
+        "tandem.http.count-timeout = 0s", "tandem.http.count-timeout must be a positive duration, got 0s",
+        "tandem.session.step-timeout = -1s", "tandem.session.step-timeout must be a positive duration, got -1s",
+        "tandem.http.keep-alive-timeout = -5s", "tandem.http.keep-alive-timeout must be a positive duration or infinite, got -5s");
     refusals.forEach((hocon, message) -> assertEquals(message, refused(hocon).getMessage()));
   }
 }

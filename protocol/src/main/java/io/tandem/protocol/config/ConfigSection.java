@@ -311,22 +311,22 @@ public final class ConfigSection {
   /**
    * {@code value} of {@code key} when it is positive.
    *
-   * @throws InvalidConfigException {@code KEY must be a positive duration, got MILLIS ms}
+   * @throws InvalidConfigException {@code KEY must be a positive duration, got WRITTEN}
    */
   public static java.time.Duration positive(String key, java.time.Duration value) {
     if (value.isZero() || value.isNegative())
-      throw InvalidConfigException.setting(key, key + " must be a positive duration, got " + value.toMillis() + " ms", null);
+      throw InvalidConfigException.setting(key, key + " must be a positive duration, got " + written(value), null);
     return value;
   }
 
   /**
    * {@code value} of {@code key}, read by {@link #durationOrInfinite}, when it is positive (or {@link #INFINITE}).
    *
-   * @throws InvalidConfigException {@code KEY must be a positive duration or infinite, got MILLIS ms}
+   * @throws InvalidConfigException {@code KEY must be a positive duration or infinite, got WRITTEN}
    */
   public static java.time.Duration positiveOrInfinite(String key, java.time.Duration value) {
     if (value.isZero() || value.isNegative())
-      throw InvalidConfigException.setting(key, key + " must be a positive duration or infinite, got " + value.toMillis() + " ms", null);
+      throw InvalidConfigException.setting(key, key + " must be a positive duration or infinite, got " + written(value), null);
     return value;
   }
 
@@ -334,13 +334,30 @@ public final class ConfigSection {
    * {@code value} of {@code key} when it is zero or more.
    *
    * @param zero what 0s means for the key ({@code never}), as the message says it
-   * @throws InvalidConfigException {@code KEY must be a duration from 0s up (0s: ZERO), got MILLIS ms}
+   * @throws InvalidConfigException {@code KEY must be a duration from 0s up (0s: ZERO), got WRITTEN}
    */
   public static java.time.Duration notNegative(String key, java.time.Duration value, String zero) {
     if (value.isNegative())
-      throw InvalidConfigException.setting(key, key + " must be a duration from 0s up (0s: " + zero + "), got " + value.toMillis()
-          + " ms", null);
+      throw InvalidConfigException.setting(key, key + " must be a duration from 0s up (0s: " + zero + "), got " + written(value),
+          null);
     return value;
+  }
+
+  /**
+   * {@code d} as a configuration writes it, in its largest unit that holds it whole ({@code -1s},
+   * {@code 1500ms}, {@code 250us}): a refusal echoes the value given, not the milliseconds it made.
+   */
+  public static String written(java.time.Duration d) {
+    long nanos;
+    try {
+      nanos = d.toNanos();
+    } catch (ArithmeticException beyond) {
+      return d.toSeconds() + "s";
+    }
+    if (nanos % 1_000_000_000L == 0) return nanos / 1_000_000_000L + "s";
+    if (nanos % 1_000_000L == 0) return nanos / 1_000_000L + "ms";
+    if (nanos % 1_000L == 0) return nanos / 1_000L + "us";
+    return nanos + "ns";
   }
 
   private static String oneLine(String s) {

@@ -249,10 +249,15 @@ class ConfigSectionTest {
     assertEquals("tandem.http.max-in-flight must be from 0 to 100 (0: no limit), got -1", e.getMessage());
     IllegalArgumentException d = assertThrows(IllegalArgumentException.class,
         () -> ConfigSection.positive("tandem.http.ask-timeout", Duration.ofSeconds(-2)));
-    assertEquals("tandem.http.ask-timeout must be a positive duration, got -2000 ms", d.getMessage());
+    assertEquals("tandem.http.ask-timeout must be a positive duration, got -2s", d.getMessage());
     assertEquals(Duration.ZERO, ConfigSection.notNegative("tandem.routing.load-poll-interval", Duration.ZERO, "never"));
-    assertEquals("tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1000 ms", assertThrows(
+    assertEquals("tandem.routing.load-poll-interval must be a duration from 0s up (0s: never), got -1s", assertThrows(
         InvalidConfigException.class, () -> ConfigSection.notNegative("tandem.routing.load-poll-interval", Duration.ofSeconds(-1),
             "never")).getMessage());
+    // The value as a configuration writes it, not the milliseconds it made (tester43c read "got -1000 ms" for -1s).
+    assertEquals("tandem.http.ask-timeout must be a positive duration, got -1500ms", assertThrows(IllegalArgumentException.class,
+        () -> ConfigSection.positive("tandem.http.ask-timeout", Duration.ofMillis(-1500))).getMessage());
+    assertEquals("-250us", ConfigSection.written(Duration.ofNanos(-250_000)));
+    assertEquals("7ns", ConfigSection.written(Duration.ofNanos(7)));
   }
 }
