@@ -87,9 +87,14 @@ final class CompletionService {
     CompletableFuture<Void> gone = new CompletableFuture<>();
     Runnable forgetGone = client.onClose(() -> gone.complete(null));
     CompletionStage<Counted> count = countPrompt(req, gone).whenComplete((c, t) -> forgetGone.run());
-    CompletionStage<HttpResponse> response = count.thenCombine(largeAbsent(req), (counted, largeAbsent) -> {
+    // Looked at while the prompt is counted, and again after when it said absent: a count may wait
+    // (a stalled small node) while a large node joins, and the session must not act on the first look
+    // (tester44b: 6 requests refused "none is offered" a second after a large worker was).
+    CompletionStage<Boolean> largeAbsent = count.thenCombine(largeAbsent(req), (counted, absent) -> absent)
+        .thenCompose(absent -> absent ? largeAbsent(req) : CompletableFuture.completedFuture(false));
+    CompletionStage<HttpResponse> response = count.thenCombine(largeAbsent, (counted, absent) -> {
       x.begin(counted);
-      Source<SessionEvent, NotUsed> events = startSession(x, client, largeAbsent);
+      Source<SessionEvent, NotUsed> events = startSession(x, client, absent);
       return req.stream() ? streamed(x, events, client) : whole(x, events);
     }).thenCompose(r -> r);
     return response.whenComplete((r, t) -> {
