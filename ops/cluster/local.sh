@@ -172,6 +172,8 @@ pid_of() { cat "$dir/$1.pid" 2>/dev/null || true; }
 # Process $1 runs: it exists and is no zombie (killed with kill -9, its exit not yet reaped).
 running() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
 alive() { running "$(pid_of "$1")"; }
+# Process $1 is stopped (SIGSTOP, Ctrl-Z, a debugger): it runs nothing, answers nothing, and handles a SIGTERM only once continued.
+suspended() { [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = T ]; }
 
 # Whether something accepts connections on 127.0.0.1:$1 (bash's /dev/tcp: no tool needed).
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -332,7 +334,11 @@ stop_nodes() {
     if running "$pid"; then
       # It may exit by itself between the check and the signal: that is no error.
       kill -TERM "$pid" 2>/dev/null || true
+      # A stopped node would hold its SIGTERM until continued, and be killed at the deadline below: continue it to drain.
+      if suspended "$pid"; then kill -CONT "$pid" 2>/dev/null || true; fi
       signalled[$n]=1
+    elif [ -n "$pid" ]; then
+      echo "local.sh: $n (pid $pid) had already exited; $(last_word "$dir/$n.log")"
     fi
   done
   for n in "$@"; do
@@ -523,8 +529,12 @@ last_word() {
   line="$(grep -a '^tandem serve: ' "$1" 2>/dev/null | tail -1)"
   if [ -n "$line" ]; then echo "it said (log $1):"; echo "    $line"; return; fi
   line="$(grep -av '^[[:space:]]*$' "$1" 2>/dev/null | tail -1)"
-  # A node stopped with SIGTERM from outside local.sh (kill PID, a supervisor) drains and logs it.
-  if tail -n 40 "$1" 2>/dev/null | grep -aq 'tandem serve: shutting down\|drained in'; then
+  # A node stopped with SIGTERM from outside local.sh (kill PID, a supervisor) drains and logs it: an
+  # orchestrator "shutting down", a worker "the node is stopping; draining", then "drained in" or, with
+  # sessions still bound, a warning at tandem.worker.shutdown-deadline.
+  if tail -n 400 "$1" 2>/dev/null | grep -aq 'at the shutdown deadline'; then
+    echo "it was stopped (SIGTERM, not by down) and drained until its shutdown deadline; its log $1 ends:"
+  elif tail -n 400 "$1" 2>/dev/null | grep -aq 'tandem serve: shutting down\|drained in\|the node is stopping; draining'; then
     echo "it was stopped (SIGTERM, not by down) and drained; its log $1 ends:"
   else
     echo "it said nothing on exit (killed?); its log $1 ends:"
@@ -537,7 +547,10 @@ status() {
   for n in "${nodes[@]}"; do
     port="cluster port $(cluster_port_of "$n")"
     case "$n" in orchestrator*) port="$port, HTTP port $(http_port_of "$n")" ;; esac
-    if alive "$n"; then
+    if alive "$n" && suspended "$(pid_of "$n")"; then
+      # Not counted as running (status exits 1): it serves nothing, and the cluster downs it once unreachable long enough.
+      echo "$n: stopped by a signal (pid $(pid_of "$n"), SIGSTOP or Ctrl-Z): it answers nothing; resume it with kill -CONT $(pid_of "$n"), $port"
+    elif alive "$n"; then
       running=$((running + 1)); echo "$n: running (pid $(pid_of "$n")), $port; log $dir/$n.log"
     elif [ -f "$dir/$n.pid" ]; then
       # Not stopped by down (which removes the pid file): it exited, or was killed, by itself.

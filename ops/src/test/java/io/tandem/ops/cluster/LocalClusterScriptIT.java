@@ -260,6 +260,25 @@ class LocalClusterScriptIT {
       assertEquals(0, last.exit(), last.output());
       assertTrue(last.output().contains("local.sh: large restarted; the cluster answers on http://127.0.0.1:" + http + "/"), last.output());
       answerOfBoth(http, "hi", "with the small node restarted first");
+
+      // A node stopped by a signal (SIGSTOP) is said to be, not "running" (tester44b); down continues it to
+      // drain instead of killing it after 60 s, and names a node that had died rather than passing over it.
+      long small = Long.parseLong(Files.readString(dir.resolve("small.pid")).strip());
+      assertEquals(0, new ProcessBuilder("kill", "-STOP", Long.toString(small)).start().waitFor());
+      Run stopped = run(same, "status");
+      assertNotEquals(0, stopped.exit(), stopped.output());
+      assertTrue(stopped.output().contains("small: stopped by a signal (pid " + small + ", SIGSTOP or Ctrl-Z): it answers nothing;"
+          + " resume it with kill -CONT " + small), stopped.output());
+      ProcessHandle large = ProcessHandle.of(Long.parseLong(Files.readString(dir.resolve("large.pid")).strip())).orElseThrow();
+      large.destroyForcibly();
+      large.onExit().get(30, TimeUnit.SECONDS);
+      long downStarted = System.nanoTime();
+      Run down = run(same, "down");
+      assertEquals(0, down.exit(), down.output());
+      assertTrue(down.output().contains("local.sh: large (pid " + large.pid() + ") had already exited; it said nothing on exit"
+          + " (killed?)"), down.output());
+      assertTrue(down.output().contains("local.sh: small (pid " + small + ") stopped"), "continued, drained: " + down.output());
+      assertTrue(System.nanoTime() - downStarted < TimeUnit.SECONDS.toNanos(50), "not held to the 60 s kill: " + down.output());
     } finally {
       run(same, "down");
     }
