@@ -679,7 +679,9 @@ final class ApiRoutes extends AllDirectives {
       // An ask of an actor that did not answer, or had already stopped (Akka's typed ask says so with a
       // TimeoutException: the receptionist of a node the cluster removed, while its HTTP port still answers).
       if (c instanceof java.util.concurrent.TimeoutException)
-        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", settings.retryAfterSeconds());
+        return draining.getAsBoolean()
+            ? ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds())
+            : workers.unanswered(completions.retryAfter());
       // A body still being read when the server's termination deadline passed (akka-http then answers
       // its termination response, the same 503): the shutdown, not an internal error.
       if (c.getClass().getName().equals("akka.http.impl.engine.server.ServerTerminationDeadlineReached"))

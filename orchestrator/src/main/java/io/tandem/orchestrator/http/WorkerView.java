@@ -182,6 +182,20 @@ final class WorkerView {
   }
 
   /**
+   * The 503 of an ask of this node's actors that timed out (or asked one already stopped): this
+   * node's own outage when it is out of the cluster's reach ({@link NodeStanding#outOfTouch}: a
+   * node downed stops its receptionist while its port still answers), else {@code the server did not
+   * answer in time} (tester44b read that beside "shutting down" for one cause).
+   */
+  ApiError unanswered(RetryAfter retryAfter) {
+    String outOfTouch = NodeStanding.outOfTouch(system);
+    if (outOfTouch != null)
+      return ownOutage(outOfTouch + "; retry the request (on a node still in the cluster, or on this one once it has restarted)",
+          retryAfter);
+    return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server did not answer in time", retryAfter.seconds());
+  }
+
+  /**
    * A request refused because this node itself is out of the cluster's reach ({@link
    * NodeStanding#outOfTouch}: downed, leaving, or cut off): the server refusing work as it shuts
    * down ({@link FailureCode#UNAVAILABLE}), with the general {@code Retry-After}, as its sessions in
