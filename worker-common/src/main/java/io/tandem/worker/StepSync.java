@@ -34,6 +34,14 @@ final class StepSync {
    */
   record Ready(SessionView view, int promptTokens, List<Token> injected, IncrementalDecoder detok, int limit) {}
 
+  /**
+   * Why a prompt of no tokens is refused: an empty text, or messages the model's chat template
+   * renders as nothing, with a tokenizer that adds no special tokens.
+   */
+  static final String EMPTY_PROMPT = "the prompt is no tokens: the text is empty, or the model's chat template renders the"
+      + " messages as nothing (a template that only joins their contents, and a tokenizer that adds no special tokens); give"
+      + " it text to start from";
+
   /** How many of the view's last tokens give a new token's text its context (spacing, split characters). */
   private static final int DECODE_CONTEXT = 6;
 
@@ -85,6 +93,11 @@ final class StepSync {
       if (g.basePosition() == -1) {
         if (view != null) scheduler.forget(g.sessionId());
         int[] promptIds = model.render(g.prompt());
+        // Nothing to run a forward pass on: refused as vLLM refuses it ("The decoder prompt cannot be empty").
+        if (promptIds.length == 0) {
+          g.replyTo().tell(new Failed(g.requestId(), FailureCode.INVALID_REQUEST, EMPTY_PROMPT));
+          return null;
+        }
         if (promptIds.length >= model.contextLength()) {
           g.replyTo().tell(new Failed(g.requestId(), FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has "
               + promptIds.length + " tokens, and " + model.name() + "'s context is " + model.contextLength()
