@@ -156,6 +156,10 @@ public final class EvalCommand implements Callable<Integer> {
           err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
               r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
         }
+        // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a read 0/1 correct, 0.0 tokens/s, and no why).
+        samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
+            "tandem eval: %s: %s failed, counted wrong and as no tokens; the first, %s: %s (samples-%s.jsonl has each)%n", mode,
+            Plural.count(r.failed(), "problem"), first.problem().id(), first.error(), mode));
         // Where the mode's time went, per worker: its forward passes (the figures bench serve reads).
         for (Role role : needed) {
           long[] a = after.get(role);
@@ -203,6 +207,12 @@ public final class EvalCommand implements Callable<Integer> {
     stdout.print(json ? resultsJson + "\n" : table);
     if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
         + modes.stream().map(m -> "samples-" + m + ".jsonl").collect(java.util.stream.Collectors.joining(", ")));
+    // An earlier run's samples of a mode not run now would read as this run's (results.json no longer lists that mode).
+    for (Mode m : Mode.values()) {
+      Path stale = outDir.resolve("samples-" + m + ".jsonl");
+      if (!modes.contains(m) && Files.deleteIfExists(stale))
+        err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
+    }
     return 0;
   }
 

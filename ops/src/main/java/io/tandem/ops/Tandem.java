@@ -92,6 +92,27 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
    * refuses, a {@link UsageError} a command finds in a parsed value, a setting that cannot be used),
    * 1 for a failure while running.
    */
+  /**
+   * A list option given only commas ({@code --modes ,}) is split by picocli into no values at all,
+   * which would run nothing and exit 0 (tester44a: an empty table, a blank chart); an empty string
+   * is refused by each option's own check.
+   *
+   * @throws CommandLine.ParameterException naming the option and what it takes
+   */
+  private static void refuseEmptyLists(CommandLine.ParseResult parsed) {
+    for (CommandLine.ParseResult r = parsed; r != null; r = r.hasSubcommand() ? r.subcommand() : null)
+      for (CommandLine.Model.OptionSpec o : r.matchedOptions())
+        if (!o.splitRegex().isEmpty() && isEmpty(o.getValue()))
+          throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '"
+              + String.join(" ", o.originalStringValues()) + "' lists nothing; give one or more values, separated by commas");
+  }
+
+  /** Whether a list or array option's value holds nothing. */
+  private static boolean isEmpty(Object value) {
+    if (value instanceof java.util.Collection<?> values) return values.isEmpty();
+    return value != null && value.getClass().isArray() && java.lang.reflect.Array.getLength(value) == 0;
+  }
+
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
     HelpText.install(cl);
@@ -116,6 +137,7 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       // tandem --help srve: the mistake, rather than the top level's help as if nothing were wrong.
       if (help && !last.unmatched().isEmpty())
         throw new CommandLine.UnmatchedArgumentException(last.commandSpec().commandLine(), last.unmatched());
+      if (!help) refuseEmptyLists(parsed);
       if (!help || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine asked = last.commandSpec().commandLine();
       asked.usage(asked.getOut());

@@ -302,6 +302,21 @@ class CommandLineMistakesTest {
     assertTrue(summary.contains("other 3 (HTTP 500 x1, HTTP 502 x2),"), summary);
   }
 
+  /** A list option of commas alone is no list (tester44a: eval --modes , ran nothing and exited 0, bench serve loaded both models first). */
+  @Test
+  void aListOfCommasAloneIsRefusedBeforeAnythingRuns() {
+    Result modes = run("eval", "--modes", ",", "--limit", "2");
+    assertEquals(2, modes.exit(), modes.err());
+    assertEquals("tandem eval: --modes ',' lists nothing; give one or more values, separated by commas (see tandem eval --help)",
+        modes.err());
+    for (String[] args : new String[][] {{"bench", "serve", "--sessions", ",,"}, {"bench", "orchestration", "--sessions", ","},
+        {"simulate", "--large-workers", ","}, {"bench", "model", "--model", "ops/demo/small", "--batch", ","}}) {
+      Result r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      assertTrue(r.err().contains(args[args.length - 2] + " '" + args[args.length - 1] + "' lists nothing;"), r.err());
+    }
+  }
+
   @Test
   void missingFilesAreNamedWithTheirFlagAndWhatIsExpected() {
     assertEquals("tandem generate: --case /no/case.json: no such file; give a scripted case {\"small\": [\"token\", ...], "

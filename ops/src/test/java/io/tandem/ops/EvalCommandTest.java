@@ -71,6 +71,18 @@ class EvalCommandTest {
       assertTrue(Files.isRegularFile(out.resolve(f)), f);
   }
 
+  /** An earlier run's samples of a mode not run again are removed, and said so: they would read as this run's (tester44a). */
+  @Test
+  void anEarlierRunsSamplesOfAModeNotRunNowAreRemoved(@TempDir Path tmp) throws Exception {
+    Path out = tmp.resolve("out");
+    stderrOfOneProblem(tmp, "--large", "scripted:" + tmp.resolve("small.json"), "--modes", "small,speculative", "--out", out.toString());
+    List<String> lines = stderrOfOneProblem(tmp, "--modes", "small", "--out", out.toString());
+    assertTrue(lines.contains("tandem eval: removed " + out.resolve("samples-speculative.jsonl") + ", an earlier run's (this run has"
+        + " no speculative mode)"), lines.toString());
+    assertFalse(Files.exists(out.resolve("samples-speculative.jsonl")));
+    assertTrue(Files.isRegularFile(out.resolve("samples-small.jsonl")));
+  }
+
   /** A --warmup beyond the problems to run is cut to them, and the run says so; one problem is "1 problem". */
   @Test
   void aWarmupBeyondTheProblemsIsCutToThemAndSaidSo(@TempDir Path tmp) throws Exception {
@@ -100,6 +112,35 @@ class EvalCommandTest {
     assertEquals(1.0, workers.path("small").path("mean_batch").asDouble(), workers.toString());
     assertTrue(workers.path("small").has("busy_s") && workers.path("small").has("prompt_tokens_prefilled"), workers.toString());
     assertFalse(workers.has("large"), workers.toString());
+  }
+
+  /**
+   * A problem that fails (here: a prompt beyond the demo model's context) counts as wrong and as no
+   * tokens, and the run says so with the first one's error, on stderr and under the table (tester44a
+   * read "0/1 correct (0.0%), 0.0 tokens/s" and nothing more).
+   */
+  @Test
+  void problemsThatFailedAreSaidWithTheFirstOnesError(@TempDir Path tmp) throws Exception {
+    String numbers = String.join(" + ", java.util.Collections.nCopies(400, "12"));
+    Path data = Files.writeString(tmp.resolve("long.jsonl"), "{\"problem\": \"Compute " + numbers
+        + ".\", \"answer\": \"4800\", \"unique_id\": \"long-1\"}\n");
+    Path out = tmp.resolve("out");
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream stderr = System.err;
+    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+    int code;
+    try {
+      code = Tandem.commandLine().execute("eval", "--data", data.toString(), "--modes", "small", "--warmup", "0", "--out",
+          out.toString());
+    } finally {
+      System.setErr(stderr);
+    }
+    String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertEquals(0, code, said);
+    assertTrue(said.lines().anyMatch(l -> l.startsWith("tandem eval: small: 1 problem failed, counted wrong and as no tokens;"
+        + " the first, long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has each)")), said);
+    assertTrue(Files.readString(out.resolve("results.md")).contains("small alone: 1 of 1 problems failed, counted wrong and as no"
+        + " tokens (their errors are in samples-small.jsonl)."), Files.readString(out.resolve("results.md")));
   }
 
   /**
