@@ -99,6 +99,9 @@ public final class TrainDemoCommand implements Callable<Integer> {
   @Option(names = "--only", defaultValue = "both", description = "small, large or both. Default: ${DEFAULT-VALUE}.")
   String only;
 
+  @Option(names = "--force", description = "Overwrite a model already in --out (as make-checkpoint --force).")
+  boolean force;
+
   @picocli.CommandLine.Spec
   picocli.CommandLine.Model.CommandSpec spec;
 
@@ -173,6 +176,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
       throw new UsageError(e.getMessage(), e);
     }
     ModelOptions.requireOutputFolder("--out", out);
+    // A model there would be overwritten at its first save: the demo pair itself, with --out ops/demo (tester44a).
+    for (DemoTrainer.Plan plan : plans)
+      if (!force && Files.exists(out.resolve(plan.name()).resolve("config.json")))
+        throw new UsageError("--out " + out + " already holds a " + plan.name() + " model (" + out.resolve(plan.name())
+            + "); give another folder, or pass --force to overwrite it");
     spec.commandLine().getErr().println("tandem train-demo: training " + plans.stream().map(TrainDemoCommand::length)
         .collect(java.util.stream.Collectors.joining(", then ")) + ", into " + out
         + (given("--only") ? "" : " (--only small or --only large trains one)"));

@@ -1,5 +1,6 @@
 package io.tandem.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -523,7 +524,7 @@ class CommandLineMistakesTest {
   }
 
   @Test
-  void trainDemoFirstSaysWhatItTrainsAndForHowLong(@TempDir Path tmp) {
+  void trainDemoFirstSaysWhatItTrainsAndForHowLong(@TempDir Path tmp) throws Exception {
     Result both = run("train-demo", "--out", tmp.resolve("both").toString(), "--small-steps", "1", "--large-steps", "1");
     assertEquals(0, both.exit(), both.err());
     assertEquals("tandem train-demo: training small for 1 step, then large for 1 step, into " + tmp.resolve("both")
@@ -531,6 +532,15 @@ class CommandLineMistakesTest {
     Result one = run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1");
     assertEquals(0, one.exit(), one.err());
     assertEquals("tandem train-demo: training small for 1 step, into " + tmp.resolve("one"), one.err().lines().findFirst().orElseThrow());
+    // A model already there (the demo pair itself, given --out ops/demo) is not overwritten without --force (tester44a).
+    byte[] weights = Files.readAllBytes(tmp.resolve("one/small/model.safetensors"));
+    Result again = run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1");
+    assertEquals(2, again.exit(), again.err());
+    assertEquals("tandem train-demo: --out " + tmp.resolve("one") + " already holds a small model (" + tmp.resolve("one/small")
+        + "); give another folder, or pass --force to overwrite it", again.err().strip());
+    assertArrayEquals(weights, Files.readAllBytes(tmp.resolve("one/small/model.safetensors")), "untouched");
+    assertEquals(0, run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1", "--force")
+        .exit());
   }
 
   @Test
