@@ -76,6 +76,9 @@ public final class BenchHttpCommand implements Callable<Integer> {
   /** The server's request log, as logback.xml names it. */
   static final String REQUEST_LOG = "tandem.http.requests";
 
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     UsageError.within("--concurrency", concurrency, 1, 4096);
@@ -198,6 +201,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
     AtomicInteger streamErrors = new AtomicInteger();
     // Which statuses "other" were: a 502 from a proxy and a 500 of Tandem's own call for different fixes.
     Map<Integer, AtomicInteger> otherCodes = new ConcurrentSkipListMap<>();
+    // The first answer that was not a result, to say why (tester44a: "other 10 (HTTP 401 x10)", exit 1, and no reason).
+    java.util.concurrent.atomic.AtomicReference<String> firstRefusal = new java.util.concurrent.atomic.AtomicReference<>();
     AtomicLong tokens = new AtomicLong();
     long[] latencies = new long[requests];
     ExecutorService clients = Executors.newFixedThreadPool(concurrency);
@@ -215,6 +220,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
             HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
             latencies[n] = System.nanoTime() - s;
             int code = r.statusCode();
+            if (code / 100 != 2 || (stream && r.body().contains("data: {\"error\"")))
+              firstRefusal.compareAndSet(null, "HTTP " + code + ", " + errorOf(r.body()));
             if (code / 100 == 2 && stream && r.body().contains("data: {\"error\"")) {
               streamErrors.incrementAndGet();
             } else if (code / 100 == 2) {
@@ -279,7 +286,30 @@ public final class BenchHttpCommand implements Callable<Integer> {
         otherCodes.isEmpty() ? "" : otherCodes.entrySet().stream().map(e -> "HTTP " + e.getKey() + " x" + e.getValue().get())
             .collect(java.util.stream.Collectors.joining(", ", " (", ")")),
         streamErrors.get(), failed.get());
+    if (firstRefusal.get() != null) {
+      spec.commandLine().getErr().println("tandem bench http: the first answer that was no result: " + firstRefusal.get());
+      spec.commandLine().getErr().flush();
+    }
     return other.get() + failed.get() + streamErrors.get() == 0 ? 0 : 1;
+  }
+
+  /**
+   * The message of an answer's error object (a refusal's body, or a stream's error event), else the
+   * start of its body (a proxy's page).
+   */
+  static String errorOf(String body) {
+    int i = body.indexOf("{\"error\"");
+    if (i >= 0) {
+      int end = body.indexOf('\n', i);
+      try {
+        com.fasterxml.jackson.databind.JsonNode message = new ObjectMapper().readTree(body.substring(i, end < 0 ? body.length() : end)).path("error").path("message");
+        if (message.isTextual()) return "\"" + message.asText() + "\"";
+      } catch (java.io.IOException notJson) {
+        // shown as it came, below
+      }
+    }
+    String b = body.strip();
+    return b.isEmpty() ? "an empty body" : "body " + (b.length() > 200 ? b.substring(0, 200) + "..." : b);
   }
 
   private static long completionTokens(String body) {

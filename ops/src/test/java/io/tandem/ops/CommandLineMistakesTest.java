@@ -284,7 +284,13 @@ class CommandLineMistakesTest {
     java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
     gateway.createContext("/", exchange -> {
       exchange.getRequestBody().readAllBytes();
-      exchange.sendResponseHeaders(seen.getAndIncrement() == 0 ? 500 : 502, -1);
+      if (seen.getAndIncrement() == 0) {
+        byte[] error = "{\"error\": {\"message\": \"no API key: send Authorization: Bearer KEY\"}}".getBytes();
+        exchange.sendResponseHeaders(500, error.length);
+        exchange.getResponseBody().write(error);
+      } else {
+        exchange.sendResponseHeaders(502, -1);
+      }
       exchange.close();
     });
     gateway.start();
@@ -295,6 +301,9 @@ class CommandLineMistakesTest {
       Result r = run("bench", "http", "--url", "http://127.0.0.1:" + gateway.getAddress().getPort(), "--concurrency", "1",
           "--requests", "3");
       assertEquals(1, r.exit(), r.err());
+      // Why, from the first answer that was no result (tester44a: exit 1 and nothing on stderr).
+      assertEquals("tandem bench http: the first answer that was no result: HTTP 500, \"no API key: send Authorization: Bearer"
+          + " KEY\"", r.err());
     } finally {
       System.setOut(stdout);
       gateway.stop(0);
