@@ -177,6 +177,25 @@ class LauncherIT {
     assertTrue(line.startsWith("tandem generate: --config " + yml + ": line 3, column ") && line.matches(".*: not valid YAML: .+"), line);
   }
 
+  /**
+   * Under the C locale (containers, cron) the launcher runs the JVM in C.UTF-8, so that arguments
+   * keep their non-ASCII characters: Java 17 decoded them in the locale's ASCII, a path with
+   * Cyrillic letters became "Malformed input or input contains unmappable characters: /no/??" and a
+   * prompt's letters U+FFFD (tester44a). The argument's bytes come from bash, not from this JVM's encoding.
+   */
+  @Test
+  void argumentsKeepTheirCharactersUnderTheCLocale() throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("bash", "-c",
+        "LC_ALL=C LANG=C exec ./tandem generate --small \"$(printf '/no/\\xd0\\xbc\\xd0\\xbe')\" --prompt hi")
+        .directory(repo().toFile()).redirectErrorStream(true);
+    pb.environment().put("TANDEM_JAVA_OPTS", "-Xmx1g");
+    Process p = pb.start();
+    String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(180, TimeUnit.SECONDS));
+    assertEquals(1, p.exitValue(), said);
+    assertTrue(said.contains("tandem generate: --small /no/\u043c\u043e: no such folder;"), said);
+  }
+
   @Test
   void aMissingDataFileSaysWhatIsExpected() throws Exception {
     Run r = tandem("eval", "--data", "/no/such/math500.jsonl");
