@@ -312,6 +312,18 @@ class CommandLineMistakesTest {
     assertTrue(summary.contains("other 3 (HTTP 500 x1, HTTP 502 x2),"), summary);
   }
 
+  /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */
+  @Test
+  void aWholeNumberBeyondItsTypeIsSaidToBeTooLarge() {
+    assertEquals("tandem generate: Invalid value for option '--max-tokens': '99999999999' is above the largest whole number it"
+        + " takes, 2147483647 (see tandem generate --help)", run("generate", "--max-tokens", "99999999999", "--prompt", "hi").err());
+    assertEquals("tandem generate: Invalid value for option '--seed': '-99999999999999999999' is below the least whole number it"
+        + " takes, -9223372036854775808 (see tandem generate --help)", run("generate", "--seed", "-99999999999999999999",
+        "--prompt", "hi").err());
+    assertEquals("tandem generate: Invalid value for option '--max-tokens': 'abc' is not a whole number (see tandem generate"
+        + " --help)", run("generate", "--max-tokens", "abc", "--prompt", "hi").err());
+  }
+
   /** A list option of commas alone is no list (tester44a: eval --modes , ran nothing and exited 0, bench serve loaded both models first). */
   @Test
   void aListOfCommasAloneIsRefusedBeforeAnythingRuns() {
