@@ -165,6 +165,13 @@ public final class ModelOptions {
         }
       given.put(r, model);
     }
+    // A model flag of a role this run does not use (generate --mode large --small X) would be dropped without a word, a mistake in it unseen.
+    for (Role r : Role.values()) {
+      String flag = r == Role.small ? small : large;
+      if (flag != null && !roles.contains(r) && !quietWarnings)
+        System.err.println("tandem: --" + r + " " + flag + " is not used: this run loads no " + r + " model ("
+            + (roles.isEmpty() ? "no model at all" : "only the " + roles.iterator().next() + " one") + ")");
+    }
     List<Role> demo = new java.util.ArrayList<>();
     for (Role r : roles) {
       String model = given.get(r);

@@ -312,6 +312,24 @@ class CommandLineMistakesTest {
     assertTrue(summary.contains("other 3 (HTTP 500 x1, HTTP 502 x2),"), summary);
   }
 
+  /** A model flag of a role the run does not load is said to be unused, not dropped without a word (tester44a). */
+  @Test
+  void aModelFlagOfARoleTheRunDoesNotLoadIsSaidToBeUnused() {
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream stderr = System.err;
+    Result r;
+    try {
+      System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+      r = run("generate", "--mode", "large", "--small", "/no/model", "--large",
+          "scripted:" + LauncherIT.repo().resolve("ops/cluster/demo/large.json"), "--prompt", "hi", "--max-tokens", "3");
+    } finally {
+      System.setErr(stderr);
+    }
+    assertEquals(0, r.exit(), r.err());
+    assertTrue(err.toString(java.nio.charset.StandardCharsets.UTF_8).contains(
+        "tandem: --small /no/model is not used: this run loads no small model (only the large one)"), err.toString());
+  }
+
   /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */
   @Test
   void aWholeNumberBeyondItsTypeIsSaidToBeTooLarge() {
