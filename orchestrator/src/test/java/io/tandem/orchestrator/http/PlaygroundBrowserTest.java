@@ -105,6 +105,15 @@ class PlaygroundBrowserTest {
     assertEquals(150, count("cSmall") + count("cLarge") + count("cInjected"), counters);
   }
 
+  /** A max tokens of 0 is sent as typed and the server's refusal shown (tester44a: the page sent 512 without a word). */
+  @Test
+  void aMaxTokensOfZeroGetsTheServersRefusal() {
+    ask("What is 1 + 2?", 0);
+    new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> !b.findElements(By.cssSelector("#status .error")).isEmpty());
+    String said = browser.findElement(By.cssSelector("#status .error")).getText();
+    assertTrue(said.startsWith("400: ") && said.contains("max_tokens"), said);
+  }
+
   @Test
   void thePageSaysWhatTheDemoModelsCanDoAndWhatInjectedMeans() {
     String intro = browser.findElements(By.cssSelector(".intro")).stream().map(WebElement::getText)
