@@ -16,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Flow;
 
 /**
@@ -190,8 +189,7 @@ final class EngineClient {
     future.whenComplete((response, error) -> {
       if (sse.cancelled) return;
       if (error != null) {
-        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-        listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + cause);
+        listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
       } else if (refused(response.statusCode()) != null) {
         listener.failed(true, refused(response.statusCode()));
       } else if (response.statusCode() != 200) {
@@ -335,8 +333,16 @@ final class EngineClient {
   }
 
   /** A connection error in words: its message, or its kind when it has none (ConnectException often has none). */
+  /**
+   * What went wrong reaching the engine, in words: Java's HttpClient gives a refused connection as
+   * a {@code ConnectException} without a message (tester44a read "unreachable: ConnectException").
+   */
   private static String describe(Throwable error) {
     Throwable t = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    if (t instanceof java.net.ConnectException && (t.getMessage() == null || t.getMessage().isBlank()))
+      return "connection refused (is the engine running, on that port?)";
+    if (t instanceof java.net.http.HttpConnectTimeoutException) return "no connection within the connect timeout";
+    if (t instanceof java.net.http.HttpTimeoutException) return "no answer within the request timeout";
     return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
   }
 
