@@ -302,7 +302,8 @@ public final class BenchHttpCommand implements Callable<Integer> {
     if (i >= 0) {
       int end = body.indexOf('\n', i);
       try {
-        com.fasterxml.jackson.databind.JsonNode message = new ObjectMapper().readTree(body.substring(i, end < 0 ? body.length() : end)).path("error").path("message");
+        String error = body.substring(i, end < 0 ? body.length() : end);
+        com.fasterxml.jackson.databind.JsonNode message = new ObjectMapper().readTree(error).path("error").path("message");
         if (message.isTextual()) return "\"" + message.asText() + "\"";
       } catch (java.io.IOException notJson) {
         // shown as it came, below

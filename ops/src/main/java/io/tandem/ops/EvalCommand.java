@@ -156,7 +156,8 @@ public final class EvalCommand implements Callable<Integer> {
           err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
               r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
         }
-        // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a read 0/1 correct, 0.0 tokens/s, and no why).
+        // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
+        // read "0/1 correct, 0.0 tokens/s", and no why).
         samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
             "tandem eval: %s: %s failed, counted wrong and as no tokens; the first, %s: %s (samples-%s.jsonl has each)%n", mode,
             Plural.count(r.failed(), "problem"), first.problem().id(), first.error(), mode));

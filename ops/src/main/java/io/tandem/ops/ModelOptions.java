@@ -165,7 +165,8 @@ public final class ModelOptions {
         }
       given.put(r, model);
     }
-    // A model flag of a role this run does not use (generate --mode large --small X) would be dropped without a word, a mistake in it unseen.
+    // A model flag of a role this run does not use (generate --mode large --small X) would be
+    // dropped without a word, a mistake in it unseen.
     for (Role r : Role.values()) {
       String flag = r == Role.small ? small : large;
       if (flag != null && !roles.contains(r) && !quietWarnings)

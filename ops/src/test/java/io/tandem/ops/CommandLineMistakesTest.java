@@ -342,7 +342,10 @@ class CommandLineMistakesTest {
         + " --help)", run("generate", "--max-tokens", "abc", "--prompt", "hi").err());
   }
 
-  /** A list option of commas alone is no list (tester44a: eval --modes , ran nothing and exited 0, bench serve loaded both models first). */
+  /**
+   * A list option of commas alone is no list (tester44a: eval --modes , ran nothing and exited 0,
+   * bench serve loaded both models first).
+   */
   @Test
   void aListOfCommasAloneIsRefusedBeforeAnythingRuns() {
     Result modes = run("eval", "--modes", ",", "--limit", "2");

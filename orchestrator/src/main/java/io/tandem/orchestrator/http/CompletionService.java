@@ -178,7 +178,8 @@ final class CompletionService {
       if (c.tokens() == 0 && !req.chat()) // an empty text whose tokenizer adds no special tokens (vLLM: "The decoder prompt cannot be empty")
         throw ApiError.invalid("prompt", "prompt must not be empty: the model's tokenizer adds no special tokens to an empty text,"
             + " so it is no tokens; give the text to complete");
-      if (c.tokens() == 0) // a chat template that only joins the messages' contents, given empty ones (tester44a: a 500 from the forward pass)
+      // A chat template that only joins the messages' contents, given empty ones (tester44a: a 500 from the forward pass).
+      if (c.tokens() == 0)
         throw ApiError.invalid("messages", "the messages render to no tokens: the model's chat template writes nothing of"
             + " them (it adds no role markers, and their content is empty); give a message some text");
       req.checkStopTokenIds(c.vocabSize());

@@ -51,7 +51,8 @@ public final class FairQueue implements AdmissionQueue {
   public Full whyFull(PendingRequest request, String keys) {
     ArrayDeque<PendingRequest> q = byTenant.get(request.tenant());
     if (size < limit && q != null && q.size() >= perTenantLimit)
-      return new Full(FailureCode.TENANT_QUEUE_FULL, "queue already holds " + io.tandem.protocol.text.Plural.count(q.size(), "request") + " of tenant '"
+      return new Full(FailureCode.TENANT_QUEUE_FULL, "queue already holds "
+          + io.tandem.protocol.text.Plural.count(q.size(), "request") + " of tenant '"
           + request.tenant() + "', the most one tenant may have waiting (" + keys + "per-tenant-queue-limit; other tenants'"
           + " requests are still taken)");
     return AdmissionQueue.super.whyFull(request, keys);
