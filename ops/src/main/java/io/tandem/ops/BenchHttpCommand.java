@@ -89,6 +89,10 @@ public final class BenchHttpCommand implements Callable<Integer> {
       throw new UsageError("give --url URL or --scripted CASE.json, not both (--url measures a server that runs, --scripted"
           + " starts one of its own)");
     if (url == null && scripted == null) throw new UsageError("give either --url URL or --scripted CASE.json");
+    // It sets a limit of the server --scripted starts: against --url it would be dropped without a word (tester44a).
+    if (url != null && tenantMaxConcurrent > 0)
+      throw new UsageError("--tenant-max-concurrent sets a limit of the server --scripted starts; a server at --url has its own"
+          + " limits (its keys' max-concurrent): leave it out");
     TandemNode node = null;
     try {
       if (scripted != null) {

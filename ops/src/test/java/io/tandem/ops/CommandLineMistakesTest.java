@@ -330,6 +330,15 @@ class CommandLineMistakesTest {
         "tandem: --small /no/model is not used: this run loads no small model (only the large one)"), err.toString());
   }
 
+  /** A flag of the server --scripted starts is refused beside --url, not dropped without a word (tester44a). */
+  @Test
+  void benchHttpRefusesTheScriptedServersLimitBesideUrl() {
+    Result r = run("bench", "http", "--url", "http://127.0.0.1:1", "--tenant-max-concurrent", "4");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem bench http: --tenant-max-concurrent sets a limit of the server --scripted starts; a server at --url has"
+        + " its own limits (its keys' max-concurrent): leave it out", r.err());
+  }
+
   /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */
   @Test
   void aWholeNumberBeyondItsTypeIsSaidToBeTooLarge() {
