@@ -339,6 +339,17 @@ class CommandLineMistakesTest {
         + " its own limits (its keys' max-concurrent): leave it out", r.err());
   }
 
+  /** An option of one value given twice says so in words, not picocli's "(<apiKeys>) should be specified only once". */
+  @Test
+  void anOptionOfOneValueGivenTwiceSaysSo() {
+    Result keys = run("serve", "--api-keys", "a.json", "--api-keys", "b.json");
+    assertEquals(2, keys.exit(), keys.err());
+    assertEquals("tandem serve: --api-keys is given twice; give it once (it takes one value: one keys file, which may list every"
+        + " key) (see tandem serve --help)", keys.err());
+    assertEquals("tandem generate: --prompt is given twice; give it once (it takes one value) (see tandem generate --help)",
+        run("generate", "--prompt", "a", "--prompt", "b").err());
+  }
+
   /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */
   @Test
   void aWholeNumberBeyondItsTypeIsSaidToBeTooLarge() {
