@@ -313,7 +313,7 @@ public final class BenchHttpCommand implements Callable<Integer> {
         // shown as it came, below
       }
     }
-    String b = body.strip();
+    String b = body.strip().replaceAll("\\s+", " "); // one line, a proxy's HTML page included
     return b.isEmpty() ? "an empty body" : "body " + (b.length() > 200 ? b.substring(0, 200) + "..." : b);
   }
 

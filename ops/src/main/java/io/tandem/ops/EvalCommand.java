@@ -159,7 +159,8 @@ public final class EvalCommand implements Callable<Integer> {
         // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
         // read "0/1 correct, 0.0 tokens/s", and no why).
         samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
-            "tandem eval: %s: %s failed, counted wrong and as no tokens; the first, %s: %s (samples-%s.jsonl has each)%n", mode,
+            "tandem eval: %s: %s failed, counted wrong and left out of the length; the first, %s: %s (samples-%s.jsonl has each)%n",
+            mode,
             Plural.count(r.failed(), "problem"), first.problem().id(), first.error(), mode));
         // Where the mode's time went, per worker: its forward passes (the figures bench serve reads).
         for (Role role : needed) {
@@ -208,13 +209,18 @@ public final class EvalCommand implements Callable<Integer> {
     stdout.print(json ? resultsJson + "\n" : table);
     if (!json) err.println("tandem eval: wrote " + outDir.resolve("results.json") + ", results.md, accuracy-vs-speed.png, "
         + modes.stream().map(m -> "samples-" + m + ".jsonl").collect(java.util.stream.Collectors.joining(", ")));
+    // A mode whose every problem failed measured nothing: its row is no result (tester44d: exit 0, a Problems/s of 42.8).
+    List<String> allFailed = results.stream().filter(r -> r.failed() == r.problems()).map(ModeResult::mode).toList();
+    if (!allFailed.isEmpty())
+      err.println("tandem eval: every problem failed in " + String.join(", ", allFailed) + ": nothing was measured there; see"
+          + " the first error above");
     // An earlier run's samples of a mode not run now would read as this run's (results.json no longer lists that mode).
     for (Mode m : Mode.values()) {
       Path stale = outDir.resolve("samples-" + m + ".jsonl");
       if (!modes.contains(m) && Files.deleteIfExists(stale))
         err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
     }
-    return 0;
+    return allFailed.isEmpty() ? 0 : 1;
   }
 
   /** Per role, its workers' {@link WorkerStatsCollector#batching} figures now. */

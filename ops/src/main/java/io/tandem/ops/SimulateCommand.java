@@ -183,7 +183,12 @@ public final class SimulateCommand implements Callable<Integer> {
     }
     LatencyModel[] lat = new LatencyModel[2];
     if (latency.contains(",")) {
-      String[] p = latency.split(",");
+      // Two files, as --script-source takes two (tester44d: "--latency ," was "Index 0 out of bounds for length 0").
+      String[] p = latency.split(",", -1);
+      if (p.length != 2 || p[0].isBlank() || p[1].isBlank())
+        throw new UsageError("--latency " + latency + ": give h100, or SMALL.json,LARGE.json (two files)");
+      for (String f : p)
+        ModelOptions.requireInputFile("--latency", Path.of(f), "give h100, or SMALL.json,LARGE.json (two latency profiles)");
       lat[0] = LatencyModel.load(Path.of(p[0]));
       lat[1] = LatencyModel.load(Path.of(p[1]));
     } else {

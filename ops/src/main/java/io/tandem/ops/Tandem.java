@@ -226,14 +226,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           .equals("--api-keys") ? ": one keys file, which may list every key" : "") + ") (" + help + ")";
     // picocli names Java's types ("'abc' is not a long"): a number, as the user thinks of it; digits
     // beyond the type's range are a whole number too big, not "not a whole number" (tester44a).
-    java.util.regex.Matcher tooBig = java.util.regex.Pattern.compile("^(.*)'(-?\\d+)' is not an? (int|long|java\\.lang\\.(Integer|Long))$")
+    java.util.regex.Matcher tooBig = java.util.regex.Pattern.compile("^(.*)'([-+]?\\d+)' is not an? (int|long|java\\.lang\\.(Integer|Long))$")
         .matcher(oneLine(ex.getMessage()));
     if (tooBig.matches()) {
-      boolean isLong = tooBig.group(3).contains("ong");
-      boolean negative = tooBig.group(2).startsWith("-");
-      return name + ": " + tooBig.group(1) + "'" + tooBig.group(2) + "' is " + (negative ? "below the least" : "above the largest")
-          + " whole number it takes, " + (negative ? (isLong ? Long.MIN_VALUE : Integer.MIN_VALUE) : (isLong ? Long.MAX_VALUE
-          : Integer.MAX_VALUE)) + " (" + help + ")";
+      // The option's own range is its check's to say (--port: 1-65535), after conversion: not the Java type's.
+      return name + ": " + tooBig.group(1) + "'" + tooBig.group(2) + "' is too " + (tooBig.group(2).startsWith("-") ? "small" : "large")
+          + " a number for this option (" + help + " for the values it takes)";
     }
     String message = oneLine(ex.getMessage()).replaceAll("' is not an? (long|int|short|byte|java\\.lang\\.(Long|Integer))$",
         "' is not a whole number").replaceAll("' is not an? (double|float|java\\.lang\\.(Double|Float))$", "' is not a number");

@@ -353,11 +353,16 @@ class CommandLineMistakesTest {
   /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */
   @Test
   void aWholeNumberBeyondItsTypeIsSaidToBeTooLarge() {
-    assertEquals("tandem generate: Invalid value for option '--max-tokens': '99999999999' is above the largest whole number it"
-        + " takes, 2147483647 (see tandem generate --help)", run("generate", "--max-tokens", "99999999999", "--prompt", "hi").err());
-    assertEquals("tandem generate: Invalid value for option '--seed': '-99999999999999999999' is below the least whole number it"
-        + " takes, -9223372036854775808 (see tandem generate --help)", run("generate", "--seed", "-99999999999999999999",
+    // Not the Java type's range, which the option's own check narrows (tester44d: --port read "it takes 2147483647").
+    assertEquals("tandem generate: Invalid value for option '--max-tokens': '99999999999' is too large a number for this option"
+        + " (see tandem generate --help for the values it takes)", run("generate", "--max-tokens", "99999999999", "--prompt", "hi").err());
+    assertEquals("tandem generate: Invalid value for option '--seed': '-99999999999999999999' is too small a number for this"
+        + " option (see tandem generate --help for the values it takes)", run("generate", "--seed", "-99999999999999999999",
         "--prompt", "hi").err());
+    // simulate --latency takes h100 or two files: a comma alone was "Index 0 out of bounds for length 0" (tester44d).
+    for (String latency : new String[] {",", "h100,", ",h100", "a,b,c"})
+      assertEquals("tandem simulate: --latency " + latency + ": give h100, or SMALL.json,LARGE.json (two files)",
+          run("simulate", "--latency", latency, "--sessions", "5").err(), latency);
     assertEquals("tandem generate: Invalid value for option '--max-tokens': 'abc' is not a whole number (see tandem generate"
         + " --help)", run("generate", "--max-tokens", "abc", "--prompt", "hi").err());
   }

@@ -115,8 +115,8 @@ class EvalCommandTest {
   }
 
   /**
-   * A problem that fails (here: a prompt beyond the demo model's context) counts as wrong and as no
-   * tokens, and the run says so with the first one's error, on stderr and under the table (tester44a
+   * A problem that fails (here: a prompt beyond the demo model's context) counts as wrong and is
+   * left out of the mean length, and the run says so with the first one's error, on stderr and under the table (tester44a
    * read "0/1 correct (0.0%), 0.0 tokens/s" and nothing more).
    */
   @Test
@@ -136,11 +136,14 @@ class EvalCommandTest {
       System.setErr(stderr);
     }
     String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
-    assertEquals(0, code, said);
-    assertTrue(said.lines().anyMatch(l -> l.startsWith("tandem eval: small: 1 problem failed, counted wrong and as no tokens;"
-        + " the first, long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has each)")), said);
-    assertTrue(Files.readString(out.resolve("results.md")).contains("small alone: 1 of 1 problems failed, counted wrong and as no"
-        + " tokens (their errors are in samples-small.jsonl)."), Files.readString(out.resolve("results.md")));
+    // Every problem of the mode failed: nothing was measured, and the exit says so (tester44d: 0).
+    assertEquals(1, code, said);
+    assertTrue(said.lines().anyMatch(l -> l.startsWith("tandem eval: small: 1 problem failed, counted wrong and left out of the"
+        + " length; the first, long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has each)")), said);
+    assertTrue(said.contains("tandem eval: every problem failed in small: nothing was measured there; see the first error above"),
+        said);
+    assertTrue(Files.readString(out.resolve("results.md")).contains("small alone: 1 of 1 problems failed, counted wrong and left"
+        + " out of the length (their errors are in samples-small.jsonl)."), Files.readString(out.resolve("results.md")));
   }
 
   /**

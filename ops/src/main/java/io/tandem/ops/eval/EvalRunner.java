@@ -116,7 +116,9 @@ public final class EvalRunner {
     }
     double written = Math.max(1, small + large + injected);
     int n = problems.size();
-    return new ModeResult(mode.name(), n, correct.get(), answered, failed, (double) tokens / n, tokens / wall, n / wall,
+    // A failed problem wrote nothing: the mean length is the answers' (tester44d read 110 tokens for one answer of 330).
+    double avgTokens = failed == n ? 0 : (double) tokens / (n - failed);
+    return new ModeResult(mode.name(), n, correct.get(), answered, failed, avgTokens, tokens / wall, n / wall,
         (double) takeovers / n, small / written, large / written, injected / written, wall, stepSeconds);
   }
 

@@ -7,7 +7,8 @@ import java.util.Map;
  * given concurrency, as a server would see them.
  *
  * @param answered problems whose response has a boxed answer at all
- * @param avgTokens mean completion tokens per problem
+ * @param failed problems that failed (a worker's error): counted wrong, and left out of {@code avgTokens}
+ * @param avgTokens mean completion tokens per problem that did not fail
  * @param tokensPerS completion tokens of all problems over the wall time
  * @param smallShare share of output tokens the small model wrote (the rest: the large model and injected text)
  * @param stepSeconds per role ({@code small}, {@code large}) that ran steps: the time of a model
