@@ -248,14 +248,19 @@ up() {
 # is down joins once the orchestrator runs again. TANDEM_JAVA_OPTS comes after, so it may set another.
 join_opts="-Dakka.cluster.shutdown-after-unsuccessful-join-seed-nodes=off"
 
+run_mark="local.sh: starting"
+
+# The lines of log $1 from the node's latest start on (its earlier runs' lines, before a restart, left out).
+this_run() {
+  awk -v mark="$run_mark" 'index($0, mark) == 1 { n = 0 } { lines[++n] = $0 } END { for (i = 1; i <= n; i++) print lines[i] }' "$1" 2>/dev/null
+}
+
 start_node() {
   local args
   node_args "$1"
-  if [ "$2" = ">>" ]; then
-    (cd "$workdir" && TANDEM_JAVA_OPTS="$join_opts $java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >>"$dir/$1.log" 2>&1 &
-  else
-    (cd "$workdir" && TANDEM_JAVA_OPTS="$join_opts $java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >"$dir/$1.log" 2>&1 &
-  fi
+  # Each run of the node begins its part of the log with this line (restart appends): what it said on exit is read after it.
+  if [ "$2" = ">>" ]; then echo "$run_mark $1" >>"$dir/$1.log"; else echo "$run_mark $1" >"$dir/$1.log"; fi
+  (cd "$workdir" && TANDEM_JAVA_OPTS="$join_opts $java_opts" exec nohup "$repo/tandem" serve "${args[@]}") >>"$dir/$1.log" 2>&1 &
   echo $! >"$dir/$1.pid"
   echo "local.sh: started $1 (pid $!), log $dir/$1.log"
 }
@@ -428,10 +433,13 @@ restart() {
 # restart large)"; nothing when all run.
 not_running() {
   local stopped=() o again="" names i
-  for o in "${nodes[@]}"; do alive "$o" || stopped+=("$o"); done
+  # A node stopped by a signal runs nothing either: it is resumed, not restarted (tester44c: restart waited 120 s for it).
+  for o in "${nodes[@]}"; do
+    if ! alive "$o"; then stopped+=("$o"); again="$again, local.sh restart $o"
+    elif suspended "$(pid_of "$o")"; then stopped+=("$o (stopped by a signal)"); again="$again, kill -CONT $(pid_of "$o")"; fi
+  done
   [ ${#stopped[@]} -gt 0 ] || return 0
   names="${stopped[0]}"
-  for o in "${stopped[@]}"; do again="$again, local.sh restart $o"; done
   for ((i = 1; i < ${#stopped[@]}; i++)); do
     if [ $i -eq $((${#stopped[@]} - 1)) ]; then names="$names and ${stopped[$i]}"; else names="$names, ${stopped[$i]}"; fi
   done
@@ -512,6 +520,11 @@ unjoined() {
 # The settings (and the folder `up` last used) stay, so that `status` reports that cluster's ports as not running.
 down() {
   local step n
+  # A stopped node (SIGSTOP) holds the requests bound to it: continued first, it serves them while the
+  # orchestrators drain, where continued at its own step it had been downed and they were lost (tester44c).
+  for n in "${nodes[@]}"; do
+    if alive "$n" && suspended "$(pid_of "$n")"; then kill -CONT "$(pid_of "$n")" 2>/dev/null || true; fi
+  done
   for step in "orchestrator orchestrator2" "small large"; do
     local these=()
     for n in $step; do
@@ -526,15 +539,16 @@ down() {
 # (a node killed says nothing).
 last_word() {
   local line
-  line="$(grep -a '^tandem serve: ' "$1" 2>/dev/null | tail -1)"
+  local run; run="$(this_run "$1")"
+  line="$(grep -a '^tandem serve: ' <<<"$run" | tail -1)"
   if [ -n "$line" ]; then echo "it said (log $1):"; echo "    $line"; return; fi
-  line="$(grep -av '^[[:space:]]*$' "$1" 2>/dev/null | tail -1)"
+  line="$(grep -av '^[[:space:]]*$' <<<"$run" | tail -1)"
   # A node stopped with SIGTERM from outside local.sh (kill PID, a supervisor) drains and logs it: an
   # orchestrator "shutting down", a worker "the node is stopping; draining", then "drained in" or, with
   # sessions still bound, a warning at tandem.worker.shutdown-deadline.
-  if tail -n 400 "$1" 2>/dev/null | grep -aq 'at the shutdown deadline'; then
+  if grep -aq 'at the shutdown deadline' <<<"$run"; then
     echo "it was stopped (SIGTERM, not by down) and drained until its shutdown deadline; its log $1 ends:"
-  elif tail -n 400 "$1" 2>/dev/null | grep -aq 'tandem serve: shutting down\|drained in\|the node is stopping; draining'; then
+  elif grep -aq 'tandem serve: shutting down\|drained in\|the node is stopping; draining' <<<"$run"; then
     echo "it was stopped (SIGTERM, not by down) and drained; its log $1 ends:"
   else
     echo "it said nothing on exit (killed?); its log $1 ends:"
