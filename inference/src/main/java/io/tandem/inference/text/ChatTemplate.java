@@ -227,8 +227,12 @@ public final class ChatTemplate {
   /** {@code text} up to the end of {@code finalContent}'s last occurrence, as Hugging Face cuts it. */
   private static String cutAfter(String text, String finalContent) {
     String stripped = finalContent.strip();
+    // Empty, it appears anywhere, and Hugging Face then cuts nothing, the end of turn included (tester44c read "does not appear").
+    if (stripped.isEmpty())
+      throw new IllegalArgumentException("continue_final_message is set but the final message is empty (or only whitespace),"
+          + " so there is nothing to continue; give it the text to continue, or leave continue_final_message out");
     int at = text.lastIndexOf(stripped);
-    if (stripped.isEmpty() || at < 0)
+    if (at < 0)
       throw new IllegalArgumentException("continue_final_message is set but the final message's content does not appear in"
           + " the conversation as the chat template renders it, so there is nothing to continue");
     // A template that writes the content as it is gets cut after its trailing whitespace; one that

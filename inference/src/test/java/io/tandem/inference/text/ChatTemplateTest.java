@@ -129,7 +129,8 @@ class ChatTemplateTest {
     assertTrue(tools.startsWith("<|im_start|>system\n") && tools.contains("\"name\": \"get_weather\""), tools);
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
         () -> template.render(List.of(new ChatMessage("user", " ")), ChatTemplateArgs.of(false, true, Map.of())));
-    assertTrue(missing.getMessage().startsWith("continue_final_message is set but"), missing.getMessage());
+    assertEquals("continue_final_message is set but the final message is empty (or only whitespace), so there is nothing to"
+        + " continue; give it the text to continue, or leave continue_final_message out", missing.getMessage());
   }
 
   @Test
