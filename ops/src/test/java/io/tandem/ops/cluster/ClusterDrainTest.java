@@ -107,6 +107,10 @@ class ClusterDrainTest {
               .noneMatch(m -> m.hasRole("large")) && supply.memberComing(a.system(), Role.large),
           Duration.ofSeconds(30), "the large node was removed, and is waited for");
       long removed = System.nanoTime();
+      // Readiness says it left and is waited for, not that it is "in the cluster but offers none now" (tester44c).
+      String coming = supply.comingAs(a.system(), Role.large);
+      assertTrue(coming.startsWith("a large node left the cluster ") && coming.endsWith(" s ago (stopped, as in a restart) and is"
+          + " waited for up to 4 s (tandem.session.worker-wait): restart it, or start another"), coming);
       await(() -> !supply.memberComing(a.system(), Role.large), Duration.ofSeconds(30), "worker-wait passed");
       assertTrue(System.nanoTime() - removed > TimeUnit.SECONDS.toNanos(2), "waited for about worker-wait (4 s)");
     }

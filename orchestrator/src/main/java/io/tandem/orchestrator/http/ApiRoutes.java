@@ -553,9 +553,9 @@ final class ApiRoutes extends AllDirectives {
     List<String> why = new ArrayList<>();
     for (Role r : Role.values()) {
       if (!needed(r) || !listed.get(r).isEmpty()) continue;
+      String coming = workers.inCluster() ? workers.comingAs(r) : null;
       why.add("no " + r + " worker is offered " + (!workers.inCluster() ? "(this node's " + r + " worker is still starting)"
-          : workers.memberComing(r) ? "(a " + r + " node is in the cluster but offers none now: joining, loading its model,"
-              + " or unreachable: stalled, or crashed and not yet downed)"
+          : coming != null ? "(" + coming + ")"
           : "(no " + r + " node is in the cluster: start one, or restart the one that left)"));
     }
     return "waiting for workers" + (why.isEmpty() ? "" : ": " + String.join("; ", why));

@@ -112,6 +112,11 @@ final class WorkerView {
     return supply.memberComing(system, role);
   }
 
+  /** How a cluster member of {@code role} is on its way, in words, or null: {@link RoleSupply#comingAs}. */
+  String comingAs(Role role) {
+    return supply.comingAs(system, role);
+  }
+
   /**
    * The workers sessions may be given now, per role: those listed whose node is a cluster member up
    * (or weakly up) and reachable, as the session directory ({@code WorkerDirectory}) offers them; on

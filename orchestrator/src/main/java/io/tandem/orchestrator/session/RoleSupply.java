@@ -87,14 +87,34 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
    * coming.
    */
   public boolean memberComing(ActorSystem<?> system, Role role) {
-    if (!clustered) return false;
+    return comingAs(system, role) != null;
+  }
+
+  /**
+   * How a member of {@code role} is on its way ({@link #memberComing}), in words for a readiness
+   * status, or null when none is: in the cluster (joining, loading, unreachable), leaving it (a
+   * drain), or gone after leaving less than {@code worker-wait} ago, waited for until then (tester44c
+   * read "in the cluster but offers none now" of a node that had left).
+   */
+  public String comingAs(ActorSystem<?> system, Role role) {
+    if (!clustered) return null;
+    String leaving = null;
     for (Member m : Cluster.get(system).state().getMembers()) {
+      if (!m.hasRole(role.name())) continue;
       MemberStatus s = m.status();
-      boolean coming = s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up())
-          || s.equals(MemberStatus.leaving()) || s.equals(MemberStatus.exiting());
-      if (coming && m.hasRole(role.name())) return true;
+      if (s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up()))
+        return "a " + role + " node is in the cluster but offers none now: joining, loading its model, or unreachable: stalled,"
+            + " or crashed and not yet downed";
+      if (s.equals(MemberStatus.leaving()) || s.equals(MemberStatus.exiting()))
+        leaving = "a " + role + " node is leaving the cluster (stopped, as in a restart); it is waited for up to " + workerWait.toSeconds()
+            + " s (tandem.session.worker-wait) after it has left";
     }
+    if (leaving != null) return leaving;
     Long left = leftAt.get(role);
-    return left != null && System.nanoTime() - left < workerWait.toNanos();
+    if (left == null) return null;
+    long ago = System.nanoTime() - left;
+    if (ago >= workerWait.toNanos()) return null;
+    return "a " + role + " node left the cluster " + java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(ago) + " s ago (stopped, as in"
+        + " a restart) and is waited for up to " + workerWait.toSeconds() + " s (tandem.session.worker-wait): restart it, or start another";
   }
 }
