@@ -142,8 +142,14 @@ class EvalCommandTest {
         + " length; the first, long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has each)")), said);
     assertTrue(said.contains("tandem eval: every problem failed in small: nothing was measured there; see the first error above"),
         said);
-    assertTrue(Files.readString(out.resolve("results.md")).contains("small alone: 1 of 1 problems failed, counted wrong and left"
-        + " out of the length (their errors are in samples-small.jsonl)."), Files.readString(out.resolve("results.md")));
+    String table = Files.readString(out.resolve("results.md"));
+    assertTrue(table.contains("small alone: 1 of 1 problems failed, counted wrong and left"
+        + " out of the length (their errors are in samples-small.jsonl)."), table);
+    // Nothing answered, nothing measured: no length, speed or pace of refusals (tester44e read Problems/s 43.7).
+    assertTrue(table.contains("| small alone | 0.0 | — | — | — | — | — |"), table);
+    JsonNode small = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).at("/modes/small");
+    assertTrue(small.get("avg_tokens").isNull() && small.get("tokens_per_s").isNull() && small.get("problems_per_s").isNull(),
+        small.toString());
   }
 
   /**

@@ -57,6 +57,9 @@ public final class EvalReport {
           .put("answered", r.answered())
           .put("failed", r.failed())
           .put("wall_s", round(r.wallSeconds(), 1));
+      // Nothing answered, nothing measured: no length or speed, not a 0.0 or the pace of refusals (tester44e).
+      if (r.failed() == r.problems())
+        for (String figure : List.of("avg_tokens", "tokens_per_s", "problems_per_s")) ((ObjectNode) modes.get(r.mode())).putNull(figure);
       if (workers.containsKey(r.mode())) ((ObjectNode) modes.get(r.mode())).set("workers", workers.get(r.mode()));
       if (!r.stepSeconds().isEmpty()) {
         ObjectNode steps = ((ObjectNode) modes.get(r.mode())).putObject("step_seconds");
@@ -82,6 +85,10 @@ public final class EvalReport {
     sb.append("| ").append(dataset).append(" | Acc (%) ↑ | Length (tokens) ↓ | Speed (tokens/s) ↑ | Problems/s | Takeovers / problem | Tokens by large |\n");
     sb.append("|---|---:|---:|---:|---:|---:|---:|\n");
     for (ModeResult r : results) {
+      if (r.failed() == r.problems()) {
+        sb.append(String.format(Locale.ROOT, "| %s | %.1f | — | — | — | — | — |%n", label(r.mode()), 100 * r.accuracy()));
+        continue;
+      }
       sb.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.1f | %.3f | %.2f | %.1f%% |%n", label(r.mode()),
           100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.problemsPerS(), r.takeoversPerProblem(),
           100 * r.largeShare()));

@@ -109,8 +109,9 @@ class ClusterDrainTest {
       long removed = System.nanoTime();
       // Readiness says it left and is waited for, not that it is "in the cluster but offers none now" (tester44c).
       String coming = supply.comingAs(a.system(), Role.large);
-      assertTrue(coming.startsWith("a large node left the cluster ") && coming.endsWith(" s ago (stopped, as in a restart) and is"
-          + " waited for up to 4 s (tandem.session.worker-wait): restart it, or start another"), coming);
+      assertTrue(coming.startsWith("a large node left the cluster ") && coming.endsWith(" s ago (stopped, to restart or for good);"
+          + " until 4 s after it left, a request that needs one waits up to 4 s (tandem.session.worker-wait) for a large worker:"
+          + " restart it, or start another"), coming);
       await(() -> !supply.memberComing(a.system(), Role.large), Duration.ofSeconds(30), "worker-wait passed");
       assertTrue(System.nanoTime() - removed > TimeUnit.SECONDS.toNanos(2), "waited for about worker-wait (4 s)");
     }

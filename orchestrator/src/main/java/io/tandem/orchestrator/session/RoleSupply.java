@@ -93,8 +93,8 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
   /**
    * How a member of {@code role} is on its way ({@link #memberComing}), in words for a readiness
    * status, or null when none is: in the cluster (joining, loading, unreachable), leaving it (a
-   * drain), or gone after leaving less than {@code worker-wait} ago, waited for until then (tester44c
-   * read "in the cluster but offers none now" of a node that had left).
+   * drain), or gone after leaving less than {@code worker-wait} ago, when a new request still waits
+   * for a worker of the role (tester44c read "in the cluster but offers none now" of a node that had left).
    */
   public String comingAs(ActorSystem<?> system, Role role) {
     if (!clustered) return null;
@@ -106,15 +106,17 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
         return "a " + role + " node is in the cluster but offers none now: joining, loading its model, or unreachable: stalled,"
             + " or crashed and not yet downed";
       if (s.equals(MemberStatus.leaving()) || s.equals(MemberStatus.exiting()))
-        leaving = "a " + role + " node is leaving the cluster (stopped, as in a restart); it is waited for up to " + workerWait.toSeconds()
-            + " s (tandem.session.worker-wait) after it has left";
+        leaving = "a " + role + " node is leaving the cluster (stopped, to restart or for good); a request that needs one waits up"
+            + " to " + workerWait.toSeconds() + " s (tandem.session.worker-wait) for a " + role + " worker";
     }
     if (leaving != null) return leaving;
     Long left = leftAt.get(role);
     if (left == null) return null;
     long ago = System.nanoTime() - left;
     if (ago >= workerWait.toNanos()) return null;
-    return "a " + role + " node left the cluster " + java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(ago) + " s ago (stopped, as in"
-        + " a restart) and is waited for up to " + workerWait.toSeconds() + " s (tandem.session.worker-wait): restart it, or start another";
+    long wait = workerWait.toSeconds();
+    return "a " + role + " node left the cluster " + java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(ago) + " s ago (stopped, to"
+        + " restart or for good); until " + wait + " s after it left, a request that needs one waits up to " + wait
+        + " s (tandem.session.worker-wait) for a " + role + " worker: restart it, or start another";
   }
 }
