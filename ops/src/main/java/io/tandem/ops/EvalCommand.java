@@ -76,9 +76,6 @@ public final class EvalCommand implements Callable<Integer> {
     // Each session in flight takes a place in a worker's batch (max-batch is raised to it, below),
     // whose bound is the one to name here, not the setting the user never gave.
     UsageError.within("--concurrency", concurrency, 1, io.tandem.worker.WorkerSettings.MAX_BATCH);
-    if (new java.util.HashSet<>(modes).size() < modes.size())
-      throw new UsageError("--modes " + modes.stream().map(Mode::name).collect(java.util.stream.Collectors.joining(","))
-          + ": a mode is given twice; give each once (its samples file and results row are one per mode)");
     if (warmup != null) UsageError.atLeast("--warmup", warmup, 0);
     if (maxTokens != null) UsageError.atLeast("--max-tokens", maxTokens, 1);
     models.sampling(); // --temperature, --top-k, --top-p checked before any model loads

@@ -192,6 +192,9 @@ public final class SimulateCommand implements Callable<Integer> {
       lat[0] = LatencyModel.load(Path.of(p[0]));
       lat[1] = LatencyModel.load(Path.of(p[1]));
     } else {
+      if (!latency.equals("h100"))
+        throw new UsageError("--latency " + latency + ": no such profile; give h100 (the bundled one), or two files"
+            + " SMALL.json,LARGE.json (one latency profile per role)");
       lat[0] = bundled(latency + "-small.json");
       lat[1] = bundled(latency + "-large.json");
     }
@@ -203,7 +206,7 @@ public final class SimulateCommand implements Callable<Integer> {
 
   private static LatencyModel bundled(String name) throws Exception {
     try (InputStream in = SimulateCommand.class.getResourceAsStream("/profiles/" + name)) {
-      if (in == null) throw new UsageError("--latency: no bundled latency profile profiles/" + name + "; give h100, or SMALL.json,LARGE.json");
+      if (in == null) throw new IllegalStateException("the bundled latency profile profiles/" + name + " is missing from the jar");
       return JSON.readValue(in, LatencyModel.class);
     }
   }

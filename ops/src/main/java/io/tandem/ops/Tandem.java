@@ -95,16 +95,34 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
   /**
    * A list option given only commas ({@code --modes ,}) is split by picocli into no values at all,
    * which would run nothing and exit 0 (tester44a: an empty table, a blank chart); an empty string
-   * is refused by each option's own check.
+   * is refused by each option's own check. A value listed twice ({@code --sessions 2,2}) would run a
+   * sweep's point twice, or a role, mode or seed node twice, where each is meant once (tester44d).
    *
-   * @throws CommandLine.ParameterException naming the option and what it takes
+   * @throws CommandLine.ParameterException naming the option, the value and what it takes
    */
-  private static void refuseEmptyLists(CommandLine.ParseResult parsed) {
+  private static void refuseEmptyOrRepeatedLists(CommandLine.ParseResult parsed) {
     for (CommandLine.ParseResult r = parsed; r != null; r = r.hasSubcommand() ? r.subcommand() : null)
-      for (CommandLine.Model.OptionSpec o : r.matchedOptions())
-        if (!o.splitRegex().isEmpty() && isEmpty(o.getValue()))
-          throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '"
-              + String.join(" ", o.originalStringValues()) + "' lists nothing; give one or more values, separated by commas");
+      for (CommandLine.Model.OptionSpec o : r.matchedOptions()) {
+        if (o.splitRegex().isEmpty()) continue;
+        String given = String.join(" ", o.originalStringValues());
+        if (isEmpty(o.getValue()))
+          throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
+              + "' lists nothing; give one or more values, separated by commas");
+        java.util.Set<Object> seen = new java.util.HashSet<>();
+        for (Object v : values(o.getValue()))
+          if (!seen.add(v))
+            throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
+                + "' lists " + v + " twice; give each value once");
+      }
+  }
+
+  /** A list or array option's values (an {@code int[]} boxed), in order. */
+  private static List<Object> values(Object value) {
+    if (value instanceof java.util.Collection<?> values) return List.copyOf(values);
+    List<Object> values = new java.util.ArrayList<>();
+    if (value != null && value.getClass().isArray())
+      for (int i = 0; i < java.lang.reflect.Array.getLength(value); i++) values.add(java.lang.reflect.Array.get(value, i));
+    return values;
   }
 
   /** Whether a list or array option's value holds nothing. */
@@ -137,7 +155,7 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       // tandem --help srve: the mistake, rather than the top level's help as if nothing were wrong.
       if (help && !last.unmatched().isEmpty())
         throw new CommandLine.UnmatchedArgumentException(last.commandSpec().commandLine(), last.unmatched());
-      if (!help) refuseEmptyLists(parsed);
+      if (!help) refuseEmptyOrRepeatedLists(parsed);
       if (!help || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine asked = last.commandSpec().commandLine();
       asked.usage(asked.getOut());

@@ -363,6 +363,9 @@ class CommandLineMistakesTest {
     for (String latency : new String[] {",", "h100,", ",h100", "a,b,c"})
       assertEquals("tandem simulate: --latency " + latency + ": give h100, or SMALL.json,LARGE.json (two files)",
           run("simulate", "--latency", latency, "--sessions", "5").err(), latency);
+    // One file, or a name not bundled, was "no bundled latency profile profiles/FILE-small.json" (session 44's note).
+    assertEquals("tandem simulate: --latency h200: no such profile; give h100 (the bundled one), or two files SMALL.json,LARGE.json"
+        + " (one latency profile per role)", run("simulate", "--latency", "h200", "--sessions", "5").err());
     assertEquals("tandem generate: Invalid value for option '--max-tokens': 'abc' is not a whole number (see tandem generate"
         + " --help)", run("generate", "--max-tokens", "abc", "--prompt", "hi").err());
   }
@@ -382,6 +385,23 @@ class CommandLineMistakesTest {
       Result r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
       assertTrue(r.err().contains(args[args.length - 2] + " '" + args[args.length - 1] + "' lists nothing;"), r.err());
+    }
+  }
+
+  /**
+   * A value listed twice is refused before anything runs (tester44d: bench orchestration
+   * --sessions 2,2 ran the point twice, the first cold, as if two measurements of one sweep).
+   */
+  @Test
+  void aListNamingAValueTwiceIsRefusedBeforeAnythingRuns() {
+    for (String[] args : new String[][] {{"bench", "serve", "--sessions", "8,1,8"}, {"bench", "orchestration", "--sessions", "2,2"},
+        {"simulate", "--large-workers", "1,1"}, {"bench", "model", "--model", "ops/demo/small", "--batch", "4,4"},
+        {"bench", "serve", "--batching", "true,true"}, {"serve", "--roles", "small,small"}}) {
+      Result r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      String value = args[args.length - 1].split(",")[args[args.length - 1].startsWith("8,1") ? 0 : 1];
+      assertTrue(r.err().contains(args[args.length - 2] + " '" + args[args.length - 1] + "' lists " + value + " twice; give each"
+          + " value once"), r.err());
     }
   }
 
@@ -1171,7 +1191,7 @@ class CommandLineMistakesTest {
         "tandem train-demo: --corrected is for --large-traces verifying (decisive traces correct nothing); drop it, or give"
             + " --large-traces verifying");
     refusals.put(List.of("eval", "--modes", "small,small"),
-        "tandem eval: --modes small,small: a mode is given twice; give each once (its samples file and results row are one per mode)");
+        "tandem eval: --modes 'small,small' lists small twice; give each value once (see tandem eval --help)");
     refusals.put(List.of("eval", "--concurrency", "5000"), "tandem eval: --concurrency 5000: give a whole number from 1 to 4096");
     refusals.put(List.of("generate", "--case", "case.json", "--large", "ops/demo/large"), "tandem generate: --case brings its own"
         + " scripted models, which --large would be dropped for; give --case or --small/--large, not both");

@@ -125,19 +125,10 @@ class EvalCommandTest {
     Path data = Files.writeString(tmp.resolve("long.jsonl"), "{\"problem\": \"Compute " + numbers
         + ".\", \"answer\": \"4800\", \"unique_id\": \"long-1\"}\n");
     Path out = tmp.resolve("out");
-    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-    java.io.PrintStream stderr = System.err;
-    System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
-    int code;
-    try {
-      code = Tandem.commandLine().execute("eval", "--data", data.toString(), "--modes", "small", "--warmup", "0", "--out",
-          out.toString());
-    } finally {
-      System.setErr(stderr);
-    }
-    String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+    Run run = run("eval", "--data", data.toString(), "--modes", "small", "--warmup", "0", "--out", out.toString());
+    String said = run.stderr();
     // Every problem of the mode failed: nothing was measured, and the exit says so (tester44d: 0).
-    assertEquals(1, code, said);
+    assertEquals(1, run.exit(), said);
     assertTrue(said.lines().anyMatch(l -> l.startsWith("tandem eval: small: 1 problem failed, counted wrong and left out of the"
         + " length; the first, long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has each)")), said);
     assertTrue(said.contains("tandem eval: every problem failed in small: nothing was measured there; see the first error above"),
@@ -161,18 +152,24 @@ class EvalCommandTest {
     Path script = Files.writeString(tmp.resolve("small.json"), "{\"tokens\": [\" \\\\boxed{\", \"180\", \"}\"]}");
     List<String> args = new java.util.ArrayList<>(List.of("eval", "--data", data.toString(), "--small", "scripted:" + script));
     args.addAll(List.of(more));
+    Run run = run(args.toArray(String[]::new));
+    assertEquals(0, run.exit(), run.stderr());
+    return run.stderr().lines().toList();
+  }
+
+  /** What {@code tandem args} exited with and wrote on stderr (where eval's own lines go, beside picocli's). */
+  private record Run(int exit, String stderr) {}
+
+  private static Run run(String... args) {
     java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
     java.io.PrintStream stderr = System.err;
     System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
-    int code;
     try {
-      code = Tandem.commandLine().execute(args.toArray(String[]::new));
+      int code = Tandem.commandLine().execute(args);
+      return new Run(code, err.toString(java.nio.charset.StandardCharsets.UTF_8));
     } finally {
       System.setErr(stderr);
     }
-    String said = err.toString(java.nio.charset.StandardCharsets.UTF_8);
-    assertEquals(0, code, said);
-    return said.lines().toList();
   }
 
   @Test
