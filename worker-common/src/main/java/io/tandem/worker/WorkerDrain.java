@@ -10,6 +10,10 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.receptionist.Receptionist;
+import akka.cluster.ClusterEvent;
+import akka.cluster.MemberStatus;
+import akka.cluster.typed.Cluster;
+import akka.cluster.typed.Subscribe;
 import com.typesafe.config.Config;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
@@ -47,7 +51,7 @@ import java.util.function.IntSupplier;
  * or the session ends with a retryable error (or degrades, as configured).
  *
  * <p>Only cluster members drain (a node the split brain resolver downed stops at once: its sessions
- * lost it already); a lone node ({@code generate}, {@code eval}, {@code bench}) stops
+ * lost it already, and a node downed or removed while it drains stops draining then); a lone node ({@code generate}, {@code eval}, {@code bench}) stops
  * at once. Like Kubernetes' preStop drain of a serving pod, the deadline bounds the wait; the node's
  * {@code service-requests-done} phase timeout is raised to cover it (the node's start does).
  *
@@ -68,6 +72,9 @@ public final class WorkerDrain {
   enum PollSessions implements Command {
     INSTANCE
   }
+
+  /** The cluster's news of a member, followed while draining: the drain ends when this node is downed or removed. */
+  record MemberNews(ClusterEvent.MemberEvent event) implements Command {}
 
   /** The Receptionist's listing of the orchestrator nodes' sessions. */
   record SessionsListed(Receptionist.Listing listing) implements Command {}
@@ -181,7 +188,8 @@ public final class WorkerDrain {
         .onMessageEquals(PollSessions.INSTANCE, () -> drain.poll())
         .onMessage(SessionsListed.class, l -> drain.ask(l))
         .onMessage(Counted.class, c -> drain.counted(c))
-        .onMessageEquals(DeadlinePassed.INSTANCE, () -> drain.deadlinePassed());
+        .onMessageEquals(DeadlinePassed.INSTANCE, () -> drain.deadlinePassed())
+        .onMessage(MemberNews.class, n -> drain.memberNews(n));
   }
 
   private Behavior<Command> begin(Begin b) {
@@ -194,6 +202,38 @@ public final class WorkerDrain {
     ctx.getLog().info("{} worker {}: the node is stopping; draining, for up to {} s ({}): {} bound to it", role, name(),
         Seconds.of(deadline), DEADLINE_KEY, Plural.count(bound.getAsInt(), "session"));
     ctx.scheduleOnce(deadline, ctx.getSelf(), DeadlinePassed.INSTANCE);
+    // Downed while draining (a partition the split brain resolver settled against this side, a node
+    // SIGSTOPped mid-drain), the node can serve nobody: the other nodes' sessions lost this worker
+    // when it was downed, and waiting out the deadline only delays the node's exit (tester44c: 35 s).
+    Cluster cluster = Cluster.get(ctx.getSystem());
+    if (noLongerServing(cluster.selfMember().status())) return downed(cluster.selfMember().status());
+    cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, MemberNews::new),
+        ClusterEvent.MemberEvent.class));
+    return Behaviors.same();
+  }
+
+  private static boolean noLongerServing(MemberStatus status) {
+    return status == MemberStatus.down() || status == MemberStatus.removed();
+  }
+
+  private Behavior<Command> memberNews(MemberNews n) {
+    Cluster cluster = Cluster.get(ctx.getSystem());
+    if (waiting.isEmpty() || !n.event().member().uniqueAddress().equals(cluster.selfMember().uniqueAddress()))
+      return Behaviors.same();
+    if (n.event() instanceof ClusterEvent.MemberDowned || n.event() instanceof ClusterEvent.MemberRemoved)
+      return downed(n.event().member().status());
+    return Behaviors.same();
+  }
+
+  /** The node is out of the cluster mid-drain: nothing bound to the worker can finish with it now. */
+  private Behavior<Command> downed(MemberStatus status) {
+    if (waiting.isEmpty()) return Behaviors.same();
+    ctx.getLog().warn("{} worker {}: the node was {} by the cluster while draining, with {} bound to it; those sessions lost"
+        + " this worker already (their step moves to another {} worker, or the request ends with a retryable error), so the"
+        + " node stops now instead of waiting for them", role, name(), status == MemberStatus.down() ? "downed" : "removed",
+        Plural.count(bound.getAsInt(), "session"), role);
+    withdraw();
+    complete();
     return Behaviors.same();
   }
 

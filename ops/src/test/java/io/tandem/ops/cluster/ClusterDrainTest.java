@@ -207,6 +207,18 @@ class ClusterDrainTest {
       CompletableFuture<Done> stopped = stop(leaving);
       await(() -> largeWorkersListed(a) == 1, Duration.ofSeconds(30), "the leaving worker is withdrawn");
       assertFalse(stopped.isDone(), "still draining: its sessions have not finished yet");
+      // Readiness's words for a node whose workers withdrew before it leaves: it is leaving, not "in
+      // the cluster but offers none now" (tester44e read that while the last large worker withdrew).
+      io.tandem.orchestrator.session.RoleSupply supply = io.tandem.orchestrator.session.RoleSupply.get(a.system());
+      akka.actor.Address leavingMember = Cluster.get(leaving.system()).selfMember().address();
+      await(() -> supply.withdrawing().get().getOrDefault(leavingMember, Set.of()).contains(Role.large), Duration.ofSeconds(10),
+          "the orchestrator's supply knows the leaving node's worker withdrew");
+      java.util.Map<akka.actor.Address, Set<Role>> bothDrain = new java.util.HashMap<>();
+      for (TandemNode n : large) bothDrain.put(Cluster.get(n.system()).selfMember().address(), Set.of(Role.large));
+      assertEquals("a large node is leaving the cluster (stopped, to restart or for good); a request that needs one waits up to"
+          + " 10 s (tandem.session.worker-wait) for a large worker", new io.tandem.orchestrator.session.RoleSupply(true, Set.of(),
+          Duration.ofSeconds(10), java.util.Map.of(), new java.util.concurrent.atomic.AtomicReference<>(bothDrain))
+          .comingAs(a.system(), Role.large));
       runs.addAll(start(a, 4, "new-"));
       for (CompletableFuture<Run> f : runs) finishedInFull(f.get(120, TimeUnit.SECONDS));
       stopped.get(60, TimeUnit.SECONDS);
@@ -238,6 +250,43 @@ class ClusterDrainTest {
         }
       }
       assertTrue(failed > 0, "sessions longer than the deadline were still running when the node left");
+    }
+  }
+
+  /** Whether the large worker on {@code node} says it is draining (its stats, asked from {@code from}, an orchestrator). */
+  static boolean largeWorkerDraining(TandemNode from, TandemNode node) {
+    TestProbe<WorkerDirectory.Workers> workers = TestProbe.create(from.system());
+    from.directory().tell(new WorkerDirectory.GetWorkers(Role.large, Set.of(), workers.getRef(), true));
+    TestProbe<io.tandem.protocol.worker.WorkerProtocol.WorkerStats> stats = TestProbe.create(from.system());
+    for (var w : workers.receiveMessage(Duration.ofSeconds(10)).workers())
+      if (w.path().toString().startsWith(node.address() + "/")) {
+        w.tell(new io.tandem.protocol.worker.WorkerProtocol.GetStats(stats.getRef()));
+        return stats.receiveMessage(Duration.ofSeconds(10)).draining();
+      }
+    return false;
+  }
+
+  /**
+   * A node downed while its worker drains (a partition the split brain resolver settled against
+   * it, or the node stopped mid-drain) stops then: the other nodes' sessions lost its worker when it
+   * was downed, and it waited out its whole shutdown deadline (tester44c: 35 s).
+   */
+  @Test
+  void aNodeDownedWhileItDrainsStopsWithoutWaitingOutItsDeadline(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 4000, 1, 3)) {
+      Trio t = Trio.start(c, ConfigFactory.parseString("tandem.worker.shutdown-deadline = 60s"));
+      TandemNode a = t.orchestrator(), large = t.large();
+      List<CompletableFuture<Run>> runs = start(a, 4, "drain-downed-");
+      await(() -> largeSteps(t.steps()) >= 4, Duration.ofSeconds(60), "the large worker served takeovers");
+      CompletableFuture<Done> stopped = stop(large);
+      await(() -> largeWorkerDraining(a, large), Duration.ofSeconds(20), "the large worker drains");
+      assertFalse(stopped.isDone(), "still draining: its sessions have not finished yet");
+      long t0 = System.nanoTime();
+      Cluster.get(a.system()).manager().tell(new Down(Cluster.get(large.system()).selfMember().address()));
+      stopped.get(60, TimeUnit.SECONDS);
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0);
+      assertTrue(seconds < 30, "a node downed while draining stopped after " + seconds + " s, as if it drained on (deadline 60 s)");
+      for (CompletableFuture<Run> f : runs) f.get(90, TimeUnit.SECONDS); // each ends, one way or the other
     }
   }
 

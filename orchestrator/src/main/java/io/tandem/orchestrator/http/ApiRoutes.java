@@ -505,7 +505,7 @@ final class ApiRoutes extends AllDirectives {
   private HttpResponse model(OpenAi.ModelList models, String id, RequestLog.Entry log, String tenant) {
     for (OpenAi.Model m : models.data()) if (m.id().equals(id)) return done(log, tenant, 200, m);
     throw ApiError.notFound("model", "model_not_found", "the model '" + CompletionRequest.clip(id)
-        + "' does not exist; this server serves " + String.join(", ", settings.modelNames()));
+        + "' does not exist; this server serves " + String.join(", ", settings.modelNames()) + " (see GET /v1/models)");
   }
 
   // ---- health

@@ -410,7 +410,7 @@ public record CompletionRequest(
     Prompt prompt = null;
     List<Integer> tokenIds = null;
     if (chat) {
-      prompt = Prompt.chat(messages(body.get("messages")), chatTemplateArgs(body, offeredTools(body)));
+      prompt = chatPrompt(body, offeredTools(body));
     } else {
       JsonNode p = body.get("prompt");
       tokenIds = tokenPrompt(p);
@@ -616,6 +616,23 @@ public record CompletionRequest(
   }
 
   /**
+   * The request's {@code messages} rendered as its fields say ({@link #chatTemplateArgs}).
+   *
+   * @throws ApiError 400 as those do, and naming {@code messages} when {@code continue_final_message}
+   *     is asked of a final message with no text: there is nothing to continue, and Hugging Face's
+   *     {@code apply_chat_template} then cuts nothing, leaving the end of its turn in the prompt
+   */
+  static Prompt chatPrompt(ObjectNode body, JsonNode tools) {
+    List<ChatMessage> messages = messages(body.get("messages"));
+    ChatTemplateArgs args = chatTemplateArgs(body, tools);
+    if (args.continueFinalMessage() && !messages.isEmpty() && messages.get(messages.size() - 1).content().isBlank())
+      throw ApiError.invalid("messages", "messages[" + (messages.size() - 1) + "] is empty (or only whitespace) and"
+          + " continue_final_message is set, so there is nothing to continue; give it the text to continue, or leave"
+          + " continue_final_message out");
+    return Prompt.chat(messages, args);
+  }
+
+  /**
    * How chat messages are rendered, from vLLM's fields: {@code add_generation_prompt} (default true),
    * {@code continue_final_message} (default false, not with the former, as in vLLM and Hugging Face),
    * {@code chat_template_kwargs} (further template variables, e.g. {@code {"enable_thinking":
@@ -812,6 +829,11 @@ public record CompletionRequest(
       String p = "messages[" + i + "]";
       JsonNode msg = m.get(i);
       if (!msg.isObject()) throw ApiError.invalid(p, p + " must be an object with role and content, got " + Json.kind(msg));
+      // A tool's answer is refused for its role, before the fields that come with it (tool_call_id).
+      JsonNode said = msg.get("role");
+      if (said != null && said.isTextual() && (said.asText().equals("tool") || said.asText().equals("function")))
+        throw ApiError.unsupported(p + ".role", p + ".role '" + said.asText() + "': tool messages are not supported (the models"
+            + " here call no tools); send the conversation as user and assistant text");
       for (Iterator<String> it = msg.fieldNames(); it.hasNext(); ) {
         String f = it.next();
         JsonNode v = msg.get(f);
@@ -837,9 +859,6 @@ public record CompletionRequest(
         throw ApiError.invalid(p + ".role", p + ".role must be a string: " + ROLES + "; got " + given(role));
       String r = role.asText();
       if (r.equals("developer")) r = "system";
-      if (r.equals("tool") || r.equals("function"))
-        throw ApiError.unsupported(p + ".role", p + ".role '" + r + "': tool messages are not supported (the models here call"
-            + " no tools); send the conversation as user and assistant text");
       if (!Set.of("system", "user", "assistant").contains(r))
         throw ApiError.invalid(p + ".role", p + ".role is '" + clip(r) + "'; it must be " + ROLES);
       JsonNode content = msg.get("content");
@@ -969,7 +988,9 @@ public record CompletionRequest(
 
   /** {@code x}, a stop string at {@code path} ({@code stop}, or an element {@code stop[i]}), when it is one Tandem matches. */
   private static String stopString(String x, String path) {
-    if (x.isEmpty()) throw ApiError.invalid(path, path + " is empty; a stop string must not be");
+    if (x.isEmpty())
+      throw ApiError.invalid(path, path + " is empty: a stop string needs at least one character; give the text to stop at, or"
+          + " leave it out");
     int chars = x.codePointCount(0, x.length());
     if (chars > 256) throw ApiError.invalid(path, path + " has " + chars + " characters; a stop string has at most 256");
     return x;

@@ -145,7 +145,7 @@ final class Generation {
     sentRole = true;
     OpenAi.ChunkChoice choice = new OpenAi.ChunkChoice(0, new OpenAi.Delta("assistant", "", null), null, null, null);
     Object author = first instanceof SessionEvent.Delta d ? new OpenAi.Author(d.author().name()) : null;
-    out.add(new Out(Json.write(new OpenAi.Chunk(id, "chat.completion.chunk", created, model, List.of(choice), null,
+    out.add(new Out(Json.write(new OpenAi.Chunk(id, "chat.completion.chunk", created, model, List.of(choice), noUsage(),
         promptIds(), author)), false));
   }
 
@@ -323,7 +323,16 @@ final class Generation {
 
   private OpenAi.Chunk chunk(List<OpenAi.ChunkChoice> choices, OpenAi.Usage usage, Object tandem) {
     return new OpenAi.Chunk(id, request.chat() ? "chat.completion.chunk" : "text_completion", created, model, choices,
-        usage, null, tandem);
+        usage != null ? usage : noUsage(), null, tandem);
+  }
+
+  /**
+   * A content chunk's {@code usage}: null written out when the stream asked for usage, as OpenAI's
+   * API writes it on every chunk but the usage chunk ({@code stream_options.include_usage}); left out
+   * otherwise.
+   */
+  private Object noUsage() {
+    return request.includeUsage() ? OpenAi.NO_USAGE : null;
   }
 
   /**

@@ -203,7 +203,9 @@ public final class Json {
       for (JsonToken t = p.currentToken(); t != null; t = p.nextToken()) {
         if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
           if (++depth > MAX_DEPTH)
-            throw ApiError.invalid(null, "the request body nests JSON deeper than " + MAX_DEPTH + " levels");
+            throw ApiError.invalid(topField(p.getParsingContext()), "the request body nests JSON deeper than " + MAX_DEPTH
+                + " levels, in " + topField(p.getParsingContext()) + "; no field of a request takes that many: send a flatter"
+                + " value");
         } else if (t == JsonToken.END_OBJECT || t == JsonToken.END_ARRAY) {
           if (--depth == 0) return;
         } else if (t.isNumeric() && p.getTextLength() > MAX_NUMBER_LENGTH) {
@@ -232,6 +234,13 @@ public final class Json {
       else path.insert(0, (c.getParent() != null && c.getParent().inRoot() ? "" : ".") + Clipped.of(c.getCurrentName()));
     }
     return path.toString();
+  }
+
+  /** The body's top-level field that {@code context} is within. */
+  private static String topField(JsonStreamContext context) {
+    JsonStreamContext c = context;
+    while (c.getParent() != null && !c.getParent().inRoot()) c = c.getParent();
+    return Clipped.of(c.getCurrentName());
   }
 
   /** How a JSON value is named in messages: "a string", "an array", ... */

@@ -104,7 +104,9 @@ final class OpenAi {
   }
 
   /**
-   * One SSE event of a stream; {@code usage} only on the usage chunk, {@code tandem} as the chunk
+   * One SSE event of a stream; {@code usage}: a {@link Usage} on the usage chunk, {@link #NO_USAGE}
+   * (written {@code "usage": null}) on the others of a stream with {@code include_usage}, as
+   * OpenAI's API writes them, and left out without it; {@code tandem} as the chunk
    * says; with vLLM's {@code return_token_ids}, a chat stream's first chunk carries {@code
    * prompt_token_ids} here (vLLM's {@code ChatCompletionStreamResponse}; a completion's chunk
    * carries them in its choice).
@@ -115,9 +117,12 @@ final class OpenAi {
       long created,
       String model,
       List<ChunkChoice> choices,
-      @JsonInclude(JsonInclude.Include.NON_NULL) Usage usage,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Object usage,
       @JsonInclude(JsonInclude.Include.NON_NULL) List<Integer> promptTokenIds,
       @JsonInclude(JsonInclude.Include.NON_NULL) Object tandem) {}
+
+  /** A chunk's {@code usage} before the usage chunk of a stream that asked for it: written as JSON null. */
+  static final Object NO_USAGE = com.fasterxml.jackson.databind.node.NullNode.getInstance();
 
   /** Tandem's extension on a content chunk: which model wrote it. */
   record Author(String author) {}

@@ -74,8 +74,7 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens, Map<Integer, String
       throw ApiError.unsupported("add_special_tokens", "add_special_tokens = true is not supported with messages (the chat"
           + " template writes the special tokens a chat prompt needs); leave it out or send false");
     if (!hasPrompt)
-      return new TokenizerRequest(Prompt.chat(CompletionRequest.messages(messages),
-          CompletionRequest.chatTemplateArgs(body, CompletionRequest.tools(body.get("tools")))), null, Map.of());
+      return new TokenizerRequest(CompletionRequest.chatPrompt(body, CompletionRequest.tools(body.get("tools"))), null, Map.of());
     for (String chatOnly : List.of("add_generation_prompt", "continue_final_message", "chat_template_kwargs", "tools", "tool_choice")) {
       JsonNode v = body.get(chatOnly);
       if (v != null && !v.isNull())
@@ -95,7 +94,8 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens, Map<Integer, String
 
   private static List<Integer> ids(JsonNode t, Map<Integer, String> outOfRange) {
     if (t == null || t.isNull()) throw ApiError.invalid("tokens", "tokens is required: a list of token ids");
-    if (!t.isArray() || t.isEmpty()) throw ApiError.invalid("tokens", "tokens must be a non-empty list of token ids");
+    // No tokens are the empty text, as vLLM's /detokenize answers them (its tokenizer's decode of []).
+    if (!t.isArray()) throw ApiError.invalid("tokens", "tokens must be a list of token ids, got " + Json.kind(t));
     return CompletionRequest.tokenIds(t, "tokens", CompletionRequest.TOKEN_IDS, outOfRange);
   }
 

@@ -25,9 +25,11 @@ import java.util.Set;
  * @param runsHere the model roles this node runs
  * @param workerWait {@code tandem.session.worker-wait}: how long a member that left counts as coming
  * @param leftAt when a member of each role was last removed after leaving ({@link System#nanoTime})
+ * @param withdrawing the roles whose workers withdrew while their node stayed a member, per node:
+ *     a drain ({@code WorkerDrain}) before the node leaves, as the session directory last saw it
  */
-public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerWait, Map<Role, Long> leftAt)
-    implements Extension {
+public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerWait, Map<Role, Long> leftAt,
+    java.util.concurrent.atomic.AtomicReference<Map<akka.actor.Address, Set<Role>>> withdrawing) implements Extension {
 
   /** Akka's provider of cluster members, as {@code akka.actor.provider = cluster} names it in full. */
   private static final String CLUSTER_PROVIDER = "akka.cluster.ClusterActorRefProvider";
@@ -44,7 +46,7 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
       }
       return new RoleSupply(system.classicSystem().settings().ProviderClass().equals(CLUSTER_PROVIDER), roles,
           config.hasPath(WORKER_WAIT) ? config.getDuration(WORKER_WAIT) : Duration.ZERO,
-          new java.util.concurrent.ConcurrentHashMap<>());
+          new java.util.concurrent.ConcurrentHashMap<>(), new java.util.concurrent.atomic.AtomicReference<>(Map.of()));
     }
   };
 
@@ -62,6 +64,14 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
   public void left(Set<String> roles) {
     long now = System.nanoTime();
     for (Role r : Role.values()) if (roles.contains(r.name())) leftAt.put(r, now);
+  }
+
+  /**
+   * The workers that withdrew while their node stayed a member, by node, as the session directory
+   * sees them now ({@code WorkerDirectory.GetWithdrawn}): their nodes are stopping.
+   */
+  public void withdrawing(Map<akka.actor.Address, Set<Role>> now) {
+    withdrawing.set(Map.copyOf(now));
   }
 
   /** This node's supply, decided when first asked. */
@@ -102,10 +112,13 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
     for (Member m : Cluster.get(system).state().getMembers()) {
       if (!m.hasRole(role.name())) continue;
       MemberStatus s = m.status();
-      if (s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up()))
+      boolean drains = withdrawing.get().getOrDefault(m.address(), Set.of()).contains(role);
+      if (!drains && (s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up())))
         return "a " + role + " node is in the cluster but offers none now: joining, loading its model, or unreachable: stalled,"
             + " or crashed and not yet downed";
-      if (s.equals(MemberStatus.leaving()) || s.equals(MemberStatus.exiting()))
+      // Withdrawn before its node leaves: the drain's last moments, between the last worker of a role
+      // withdrawing and its member leaving (tester44e read "offers none now" for up to a second).
+      if (drains || s.equals(MemberStatus.leaving()) || s.equals(MemberStatus.exiting()))
         leaving = "a " + role + " node is leaving the cluster (stopped, to restart or for good); a request that needs one waits up"
             + " to " + workerWait.toSeconds() + " s (tandem.session.worker-wait) for a " + role + " worker";
     }

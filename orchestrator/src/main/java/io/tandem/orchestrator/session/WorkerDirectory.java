@@ -277,6 +277,7 @@ public final class WorkerDirectory {
           })
           .onMessage(WithdrawnStopped.class, w -> {
             withdrawn.remove(w.worker());
+            publishWithdrawn();
             return Behaviors.same();
           })
           .onMessage(GetWorkers.class, g -> {
@@ -378,6 +379,16 @@ public final class WorkerDirectory {
       for (ActorRef<WorkerProtocol.Command> w : all)
         if (withdrawn.remove(w) != null) ctx.unwatch(w);
       listedAll.put(role, all);
+      publishWithdrawn();
+    }
+
+    /** Tells the node's {@link RoleSupply} which nodes' workers are withdrawn now, for readiness's words. */
+    private void publishWithdrawn() {
+      Map<Address, Set<Role>> byNode = new HashMap<>();
+      Address self = akka.cluster.typed.Cluster.get(ctx.getSystem()).selfMember().address();
+      withdrawn.forEach((w, role) -> byNode.computeIfAbsent(w.path().address().hasLocalScope() ? self : w.path().address(),
+          a -> EnumSet.noneOf(Role.class)).add(role));
+      RoleSupply.get(ctx.getSystem()).withdrawing(byNode);
     }
 
     /** Tells the watchers when the unreachable set {@code changed}; answers those waiting for a worker. */

@@ -24,7 +24,10 @@ class JsonShapeTest {
         "{\"b\":\"[[[\"," + nested(Json.MAX_DEPTH + 1, "1").substring(1)}) {
       ApiError e = assertThrows(ApiError.class, () -> Json.parseObject(body));
       assertEquals(400, e.status());
-      assertEquals("the request body nests JSON deeper than 64 levels", e.body().error().message());
+      // Naming the field it is in, and what to do (tester45a read the bare limit).
+      assertEquals("the request body nests JSON deeper than 64 levels, in a; no field of a request takes that many: send a"
+          + " flatter value", e.body().error().message());
+      assertEquals("a", e.body().error().param());
     }
   }
 

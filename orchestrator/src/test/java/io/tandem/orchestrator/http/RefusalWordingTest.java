@@ -62,6 +62,9 @@ class RefusalWordingTest {
         bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":\"c1\"}]}").message());
     assertEquals("messages[0].role 'tool': tool messages are not supported (the models here call no tools); send the"
         + " conversation as user and assistant text", bodyRefusal("{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}").message());
+    // A tool message as clients send it, with its tool_call_id: refused for its role (tester45a read the field named).
+    assertEquals("messages[0].role",
+        bodyRefusal("{\"messages\":[{\"role\":\"tool\",\"tool_call_id\":\"x\",\"content\":\"hi\"}]}").param());
     // A null tool_call_id is none, as a client that writes every field sends it (tester43d).
     parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":null}]}");
   }
@@ -72,6 +75,13 @@ class RefusalWordingTest {
     assertEquals("request_id must be 1 to 256 visible ASCII characters (! to ~: no spaces, control or non-ASCII characters),"
         + " got an empty string", e.message());
     assertEquals("request_id", e.param());
+  }
+
+  /** An empty stop string says what a stop string needs and what to do (tester45a read "a stop string must not be"). */
+  @Test
+  void anEmptyStopStringSaysWhatToSend() {
+    assertEquals("stop[1] is empty: a stop string needs at least one character; give the text to stop at, or leave it out",
+        chatRefusal(",\"stop\":[\"x\",\"\"]").message());
   }
 
   @Test

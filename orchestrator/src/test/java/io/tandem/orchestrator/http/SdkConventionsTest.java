@@ -188,6 +188,28 @@ class SdkConventionsTest {
     }
   }
 
+  /**
+   * With {@code include_usage}, every chunk but the usage chunk has {@code "usage": null}, as OpenAI's
+   * API writes it (tester45a); without it, none has the field, as before.
+   */
+  @Test
+  void withIncludeUsageEveryOtherChunkHasUsageNull() throws Exception {
+    for (String path : new String[] {"/v1/chat/completions", "/v1/completions"}) {
+      String body = (path.contains("chat") ? "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" : "{\"prompt\":\"hi\"")
+          + ",\"max_tokens\":6,\"stream\":true";
+      List<JsonNode> asked = new ArrayList<>(), not = new ArrayList<>();
+      for (String line : send("POST", path, body + ",\"stream_options\":{\"include_usage\":true}}", null).body().split("\n"))
+        if (line.startsWith("data: {")) asked.add(JSON.readTree(line.substring(6)));
+      for (String line : send("POST", path, body + "}", null).body().split("\n"))
+        if (line.startsWith("data: {")) not.add(JSON.readTree(line.substring(6)));
+      JsonNode last = asked.get(asked.size() - 1);
+      assertTrue(last.path("usage").path("total_tokens").isInt() && last.path("choices").isEmpty(), last.toString());
+      for (JsonNode c : asked.subList(0, asked.size() - 1))
+        assertTrue(c.has("usage") && c.get("usage").isNull(), path + ": " + c);
+      for (JsonNode c : not) assertFalse(c.has("usage"), path + ": " + c);
+    }
+  }
+
   @Test
   void aChatStreamOpensWithTheRoleEvenWhenItsOutputIsEmpty() throws Exception {
     // The scripted small model writes "Let ...": a stop string "L" ends the output before any text.
