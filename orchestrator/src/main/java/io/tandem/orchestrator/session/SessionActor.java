@@ -83,7 +83,16 @@ import java.util.Set;
  * prefills ahead for good (a non-retryable {@link WorkerProtocol.Rejected}: one in front of a remote
  * engine, whose engine prefills at the takeover from its own prefix cache) is not asked again.
  *
- * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all,
+ * <p>A request under way (a step of it done) whose step every worker of the role refuses for a full
+ * queue ({@link FailureCode#QUEUE_FULL}, or its tenant's share of it: {@link
+ * FailureCode#TENANT_QUEUE_FULL}) waits for room, sending the step again after a short pause (50 ms,
+ * doubling up to 800 ms) for up to {@code worker-wait}, instead of ending with what it has written:
+ * a queue limit is admission control, which the request passed at its first step (without the
+ * overload policy, a speculative request met the large worker's queue only mid-answer, and a stream
+ * ended in a 429 or 503 after its text). Its first step is refused at once, before anything is
+ * written, for the client to retry.
+ *
+ * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all (and for room in a full queue),
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A wait for a worker to
  * be listed ends early when one is (a node that was unreachable, only stalled, is reachable again)
  * or when the directory says none is coming ({@link WorkerDirectory.Workers#gone}: the node was
@@ -146,7 +155,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record WaitTimedOut(Role role) implements Command {}
 
-  private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost";
+  /** Time to send again the step {@code stepSeq} that every worker refused for a full queue. */
+  private record RoomRetry(long stepSeq) implements Command {}
+
+  private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost", ROOM_TIMER = "room";
+
+  /** The first and the longest pause before a step refused for a full queue is sent again. */
+  private static final Duration ROOM_RETRY_FIRST = Duration.ofMillis(50), ROOM_RETRY_MAX = Duration.ofMillis(800);
 
   /** The least time between two looks for another worker while one on an unreachable node holds the step. */
   private static final Duration MIN_RECHECK = Duration.ofMillis(100);
@@ -198,6 +213,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private boolean askedAhead;
   /** Whether the large worker refused prefills ahead for good (one in front of a remote engine). */
   private boolean aheadRefused;
+  /** Whether a step of the request has been done: it was admitted, and a full queue is waited out. */
+  private boolean underWay;
+  /** The steps begun ({@link #advance}), naming the one a {@link RoomRetry} is for. */
+  private long stepSeq;
+  /** Since when the current step has waited for room in a full queue ({@link System#nanoTime}); -1: it has not. */
+  private long roomWaitSince = -1;
+  private Duration roomRetry = ROOM_RETRY_FIRST;
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -276,6 +298,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessageEquals(TimeOut.INSTANCE, this::onTimeOut)
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
+        .onMessage(RoomRetry.class, this::onRoomRetry)
         .onMessageEquals(NodeDowned.INSTANCE, this::onNodeDowned)
         .onMessageEquals(Cancel.INSTANCE, this::onCancel)
         .onMessageEquals(Stop.INSTANCE, this::onStop)
@@ -290,6 +313,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     current = (Step.Generate) step;
     resyncs = 0;
     queueChecked = false;
+    stepSeq++;
+    roomWaitSince = -1;
+    roomRetry = ROOM_RETRY_FIRST;
     failover.stepStarted();
     if (current.role() == Role.small) prefillAhead();
     return dispatch();
@@ -458,6 +484,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
           new StepTimings(request.sessionId(), role, name(inFlightTo), base, d.prefillTokens(),
               d.generated().size(), d.queueNanos(), d.computeNanos())));
     plan.accept(result);
+    underWay = true;
     stream.flush(plan.committed(), plan.trace().spans());
     return advance();
   }
@@ -484,6 +511,21 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     boolean full = r.code() == FailureCode.QUEUE_FULL || r.code() == FailureCode.TENANT_QUEUE_FULL;
     if (skipping() && full) return skip();
+    if (full && underWay) {
+      long now = System.nanoTime();
+      if (roomWaitSince < 0) roomWaitSince = now;
+      if (now - roomWaitSince < settings.workerWait().toNanos()) {
+        getContext().getLog().debug("session {}: every {} worker's queue is full; sending the step again in {} ms",
+            request.sessionId(), current.role(), roomRetry.toMillis());
+        timers.startSingleTimer(ROOM_TIMER, new RoomRetry(stepSeq), roomRetry);
+        roomRetry = roomRetry.multipliedBy(2).compareTo(ROOM_RETRY_MAX) > 0 ? ROOM_RETRY_MAX : roomRetry.multipliedBy(2);
+        return this;
+      }
+      return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
+          + " worker took more of this tenant's requests" : "every " + current.role() + " worker stayed at capacity")
+          + " for " + Seconds.of(settings.workerWait()) + " s (tandem.session.worker-wait) after the request had begun: "
+          + r.reason());
+    }
     return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
         + " worker takes more of this tenant's requests now: " : "all " + current.role() + " workers are at capacity: ")
         + r.reason());
@@ -709,6 +751,19 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (t.requestId() != inFlight) return this;
     cancelInFlight();
     return fail(FailureCode.TIMEOUT, current.role() + " worker did not answer within " + Seconds.of(settings.stepTimeout()) + " s");
+  }
+
+  /** Sends the step refused for full queues again, from the first worker of its order not lost. */
+  private Behavior<Command> onRoomRetry(RoomRetry r) {
+    if (current == null || r.stepSeq() != stepSeq || inFlight >= 0) return this;
+    SyncEncoder.Binding b = sync.binding(current.role());
+    for (ActorRef<WorkerProtocol.Command> w : b.ranked)
+      if (!failover.lost().contains(w)) {
+        if (w != b.worker) bind(current.role(), w);
+        send(b);
+        return this;
+      }
+    return dispatch();
   }
 
   private Behavior<Command> onWaitTimedOut(WaitTimedOut w) {

@@ -107,8 +107,61 @@ class SkipTakeoverTest {
     SessionEvent end = againstTheTenantsShareHeld(null);
     SessionEvent.Failed f = assertInstanceOf(SessionEvent.Failed.class, end, () -> "ended with " + end);
     assertEquals(FailureCode.TENANT_QUEUE_FULL, f.code());
-    assertEquals("no large worker takes more of this tenant's requests now: large worker L queue already holds 2 requests"
-        + " of tenant 'acme'", f.message());
+    // Under way (the small model wrote first), the session waited worker-wait (1 s here) for room, then failed.
+    assertEquals("no large worker took more of this tenant's requests for 1 s (tandem.session.worker-wait) after the request had"
+        + " begun: large worker L queue already holds 2 requests of tenant 'acme'", f.message());
+  }
+
+  /**
+   * A large worker in front of {@code real} that refuses the first {@code refusals} takeovers (not the
+   * prefills ahead) for a full queue, as one whose queue other sessions hold for a moment.
+   */
+  private static Behavior<WorkerProtocol.Command> fullFor(int refusals, ActorRef<WorkerProtocol.Command> real,
+      java.util.concurrent.atomic.AtomicInteger refused, FailureCode code) {
+    return Behaviors.receive(WorkerProtocol.Command.class)
+        .onMessage(WorkerProtocol.Generate.class, g -> {
+          if (!g.limits().equals(WorkerProtocol.Limits.PREFILL_AHEAD) && refused.get() < refusals) {
+            refused.incrementAndGet();
+            g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), code, "large worker L queue is full"));
+          } else {
+            real.tell(g);
+          }
+          return Behaviors.same();
+        })
+        .onAnyMessage(m -> {
+          real.tell(m);
+          return Behaviors.same();
+        })
+        .build();
+  }
+
+  /**
+   * A takeover refused for a full queue mid-answer waits for room (and the answer is the algorithm's,
+   * whole), where the request ended with a 429 or 503 after its text; the queue limit is admission
+   * control, which a request under way has passed.
+   */
+  @Test
+  void aRequestUnderWayWaitsForRoomInAFullQueueAndFinishesWhole() throws Exception {
+    for (FailureCode code : new FailureCode[] {FailureCode.QUEUE_FULL, FailureCode.TENANT_QUEUE_FULL}) {
+      SessionSettings settings = new SessionSettings(Duration.ofSeconds(5), Duration.ofMinutes(1), false, 4);
+      try (World w = new World(ConfigFactory.empty(), settings)) {
+        w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+        ActorRef<WorkerProtocol.Command> real = w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+        w.awaitListed(Role.large, 1);
+        // Only the refusing front is listed: the session cannot spill over to the real worker.
+        w.kit.system().receptionist().tell(Receptionist.deregister(ServiceKeys.forRole(Role.large), real));
+        w.awaitListed(Role.large, 0);
+        java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+        ActorRef<WorkerProtocol.Command> front = w.kit.spawn(fullFor(3, real, refused, code));
+        w.kit.system().receptionist().tell(Receptionist.register(ServiceKeys.forRole(Role.large), front));
+        w.awaitListed(Role.large, 1);
+        SessionEvent end = w.run(w.request(CASE.config(), true), null).get(30, TimeUnit.SECONDS);
+        SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end, () -> code + ": ended with " + end);
+        assertEquals(3, refused.get(), code + ": the takeovers were refused before room was found");
+        assertEquals(CASE.expectedText(), f.trace().text(), code.toString());
+        assertEquals(0, f.trace().counters().takeoversSkipped(), code.toString());
+      }
+    }
   }
 
   @Test
