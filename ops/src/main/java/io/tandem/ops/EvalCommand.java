@@ -150,8 +150,12 @@ public final class EvalCommand implements Callable<Integer> {
           StringBuilder steps = new StringBuilder();
           r.stepSeconds().forEach((role, st) -> steps.append(String.format(java.util.Locale.ROOT,
               ", %s step p50 %.0f ms p99 %.0f ms", role, st.p50() * 1000, st.p99() * 1000)));
-          err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
-              r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
+          if (r.failed() == r.problems()) // nothing answered: no length or speed (as the table's row says: —)
+            err.printf("tandem eval: %s: %d/%d correct (%.1f%%), no answer to measure, %.1f s%n", mode, r.correct(), r.problems(),
+                100 * r.accuracy(), r.wallSeconds());
+          else
+            err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
+                r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
         }
         // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
         // read "0/1 correct, 0.0 tokens/s", and no why).

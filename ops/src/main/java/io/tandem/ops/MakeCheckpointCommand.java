@@ -56,7 +56,7 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     if (maxShardBytes < 1)
       throw new UsageError("--max-shard-bytes " + maxShardBytes + ": give a size in bytes >= 1 (Hugging Face's default: 5000000000)");
     if (!force && Files.exists(out.resolve("config.json")))
-      throw new IllegalArgumentException("--out " + out + " already holds a checkpoint; pass --force to overwrite");
+      throw new UsageError("--out " + out + " already holds a checkpoint; pass --force to overwrite it, or give another folder");
     // The outermost folder this command creates for --out, if any: a failed command takes it away again.
     Path created = null;
     for (Path p = out.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) created = p;

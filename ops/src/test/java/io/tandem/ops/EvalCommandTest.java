@@ -139,8 +139,10 @@ class EvalCommandTest {
     // Nothing answered, nothing measured: no length, speed or pace of refusals (tester44e read Problems/s 43.7).
     assertTrue(table.contains("| small alone | 0.0 | — | — | — | — | — |"), table);
     JsonNode small = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).at("/modes/small");
-    assertTrue(small.get("avg_tokens").isNull() && small.get("tokens_per_s").isNull() && small.get("problems_per_s").isNull(),
-        small.toString());
+    for (String figure : List.of("avg_tokens", "tokens_per_s", "problems_per_s", "takeovers_per_problem", "small_token_share",
+        "large_token_share", "injected_token_share"))
+      assertTrue(small.get(figure).isNull(), figure + ": " + small); // the table's — (tester45c read 0.0 in the JSON)
+    assertTrue(said.contains("tandem eval: small: 0/1 correct (0.0%), no answer to measure, "), said);
   }
 
   /**

@@ -61,6 +61,17 @@ class ModelCommandsTest {
     }
   }
 
+  /** A checkpoint already in --out is the command line's mistake (exit 2), as train-demo's model already there is (tester45c). */
+  @Test
+  void makeCheckpointOverACheckpointWithoutForceIsAMistakeNamingForce() throws Exception {
+    Path dir = tmp.resolve("tiny-twice");
+    assertEquals(0, Tandem.commandLine().execute("make-checkpoint", "--shape", "tiny", "--out", dir.toString()));
+    CommandLineMistakesTest.Result again = CommandLineMistakesTest.run("make-checkpoint", "--shape", "tiny", "--out", dir.toString());
+    assertEquals(2, again.exit(), again.err());
+    assertEquals("tandem make-checkpoint: --out " + dir + " already holds a checkpoint; pass --force to overwrite it, or give"
+        + " another folder", again.err());
+  }
+
   @Test
   void benchModelMeasuresFloat16AndRefusesAnUnknownPrecisionInOneLine() throws Exception {
     Path tokenizer = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen-tokenizer").toAbsolutePath();

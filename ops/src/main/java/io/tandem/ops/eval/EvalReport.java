@@ -59,7 +59,9 @@ public final class EvalReport {
           .put("wall_s", round(r.wallSeconds(), 1));
       // Nothing answered, nothing measured: no length or speed, not a 0.0 or the pace of refusals (tester44e).
       if (r.failed() == r.problems())
-        for (String figure : List.of("avg_tokens", "tokens_per_s", "problems_per_s")) ((ObjectNode) modes.get(r.mode())).putNull(figure);
+        for (String figure : List.of("avg_tokens", "tokens_per_s", "problems_per_s", "takeovers_per_problem", "small_token_share",
+            "large_token_share", "injected_token_share"))
+          ((ObjectNode) modes.get(r.mode())).putNull(figure);
       if (workers.containsKey(r.mode())) ((ObjectNode) modes.get(r.mode())).set("workers", workers.get(r.mode()));
       if (!r.stepSeconds().isEmpty()) {
         ObjectNode steps = ((ObjectNode) modes.get(r.mode())).putObject("step_seconds");

@@ -84,7 +84,7 @@ public record CompletionRequest(
   /**
    * max_tokens of a {@code /v1/completions} request that gives none: OpenAI's legacy Completions
    * API ("Defaults to 16") and vLLM's {@code CompletionRequest}. Chat has no such default (the rest
-   * of the context, up to {@code tandem.http.default-max-tokens}).
+   * of the context, as vLLM's; {@code tandem.http.default-max-tokens} may cap it).
    */
   static final int COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
   private static final Set<String> RESERVED_TEMPLATE_VARIABLES = Set.of("messages", "add_generation_prompt",

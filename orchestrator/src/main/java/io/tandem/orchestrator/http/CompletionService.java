@@ -183,7 +183,7 @@ final class CompletionService {
         throw ApiError.invalid("messages", "the messages render to no tokens: the model's chat template writes nothing of"
             + " them (it adds no role markers, and their content is empty); give a message some text");
       req.checkStopTokenIds(c.vocabSize());
-      int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.defaultMaxTokens());
+      int max = req.maxTokensWithin(c.tokens(), Math.min(context, c.contextLength()), settings.chatDefaultMaxTokens());
       Prompt prompt = req.promptTokenIds() != null ? Prompt.tokens(req.promptTokenIds(), c.tokenizerKey(), c.text()) : req.prompt();
       return new Counted(prompt, c.tokens(), req.promptTokenIds() != null ? req.promptTokenIds() : c.tokenIds(), max);
     });

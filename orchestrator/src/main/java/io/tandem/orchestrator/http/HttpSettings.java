@@ -51,6 +51,16 @@ public record HttpSettings(
     boolean degradeWithoutLarge) {
 
   /**
+   * The {@code max_tokens} of a chat request that gives none, before the context caps it: {@code
+   * default-max-tokens}, or where that is 0 (the default) {@code max-max-tokens}, so that the
+   * generation runs to what fits in the context, as vLLM's default does (the context minus the
+   * prompt; a reasoning model's answer is not cut at some fixed length).
+   */
+  public int chatDefaultMaxTokens() {
+    return defaultMaxTokens == 0 ? maxMaxTokens : defaultMaxTokens;
+  }
+
+  /**
    * @throws IllegalArgumentException naming the {@code tandem.http} key of a value out of its range:
    *     a port outside 0-65535, a body limit outside 1 byte to 2 GiB - 1 (akka-http holds a request
    *     body in one ByteString), a negative max-in-flight, a max_tokens default or cap below 1 or
@@ -63,7 +73,8 @@ public record HttpSettings(
     ConfigSection.within("tandem.http.max-body-size", maxBodyBytes, 1, Integer.MAX_VALUE, "bytes; a body is held in memory whole");
     ConfigSection.within("tandem.http.max-in-flight", maxInFlight, 0, Integer.MAX_VALUE, "0: no limit");
     ConfigSection.within("tandem.http.max-max-tokens", maxMaxTokens, 1, Integer.MAX_VALUE, "");
-    ConfigSection.within("tandem.http.default-max-tokens", defaultMaxTokens, 1, maxMaxTokens, "at most tandem.http.max-max-tokens");
+    ConfigSection.within("tandem.http.default-max-tokens", defaultMaxTokens, 0, maxMaxTokens,
+        "0: what fits in the context, as vLLM's default; at most tandem.http.max-max-tokens");
     ConfigSection.positive("tandem.http.ask-timeout", askTimeout);
     ConfigSection.positive("tandem.http.count-timeout", countTimeout);
     ConfigSection.positive("tandem.http.worker-figures-timeout", workerFiguresTimeout);

@@ -13,6 +13,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The session's half of the delta/position sync protocol ({@link WorkerProtocol}): per role, the
@@ -52,8 +53,8 @@ final class SyncEncoder {
     return bindings.get(role);
   }
 
-  /** Whether a pair of two vocabularies has been warned of in this process (once is enough). */
-  private static final java.util.concurrent.atomic.AtomicBoolean MIXED_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+  /** The pairs of two vocabularies warned of in this process (once each is enough). */
+  private static final Set<String> MIXED_WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** A worker of {@code role} says its tokens are in vocabulary {@code key}. */
   void tokenizerKey(Role role, String key) {
@@ -63,13 +64,25 @@ final class SyncEncoder {
     String large = keys.get(Role.large);
     // The hand-over works in text (each chunk is re-read by a model of another vocabulary), so answers
     // read right; but an answer's token ids are each writer's own, which an API client cannot tell apart.
-    if (small != null && large != null && !small.equals(large) && MIXED_WARNED.compareAndSet(false, true))
+    if (small == null || large == null || small.equals(large) || !MIXED_WARNED.add(small + " " + large)) return;
+    String consequence = "the text each writes is handed to the other as text, so answers read right, but token ids in"
+        + " answers (return_token_ids, stop_token_ids, stop_reason) are each writer's own, ";
+    // An engine without a tokenizer folder is known only by its model name: whether it shares the
+    // other's vocabulary cannot be told (tester45c read "files differ" of one demo tokenizer twice).
+    if (small.startsWith(ENGINE_KEY) || large.startsWith(ENGINE_KEY))
+      org.slf4j.LoggerFactory.getLogger(SyncEncoder.class).warn("whether the small and large models share a vocabulary"
+          + " cannot be told ({} and {}: an engine spec without tokenizer=DIR is known by its model name alone): "
+          + consequence + "maybe two vocabularies mixed in one answer; give the engine spec tokenizer=DIR (its model's"
+          + " Hugging Face folder) where clients use token ids", shortKey(small), shortKey(large));
+    else
       org.slf4j.LoggerFactory.getLogger(SyncEncoder.class).warn("the small and large models have different vocabularies"
-          + " (their tokenizer.json files differ: {} and {}): the text each writes is handed to the other as text, so"
-          + " answers read right, but token ids in answers (return_token_ids, stop_token_ids, stop_reason) are each"
-          + " writer's own, two vocabularies mixed in one answer; serve a pair that shares a tokenizer (as the paper's"
-          + " DeepSeek-R1-Distill-Qwen 1.5B and 32B do) where clients use token ids", shortKey(small), shortKey(large));
+          + " (their tokenizer.json files differ: {} and {}): " + consequence + "two vocabularies mixed in one answer;"
+          + " serve a pair that shares a tokenizer (as the paper's DeepSeek-R1-Distill-Qwen 1.5B and 32B do) where"
+          + " clients use token ids", shortKey(small), shortKey(large));
   }
+
+  /** How the tokenizer key of an engine without a tokenizer folder begins ({@code EngineVocabulary}: its model's name). */
+  private static final String ENGINE_KEY = "openai:";
 
   /** A tokenizer key as a log line shows it: its first 12 hex digits. */
   private static String shortKey(String key) {

@@ -206,7 +206,8 @@ class HttpSettingsTest {
         "tandem.http.max-body-size must be from 1 to 2147483647 (bytes; a body is held in memory whole), got 3221225472",
         "tandem.http.max-body-size = 0", "tandem.http.max-body-size must be from 1 to 2147483647 (bytes; a body is held in memory whole), got 0",
         "tandem.http.default-max-tokens = 200000",
-        "tandem.http.default-max-tokens must be from 1 to 131072 (at most tandem.http.max-max-tokens), got 200000",
+        "tandem.http.default-max-tokens must be from 0 to 131072 (0: what fits in the context, as vLLM's default; at most"
+            + " tandem.http.max-max-tokens), got 200000",
         "tandem.http.max-max-tokens = 0", "tandem.http.max-max-tokens must be from 1 to 2147483647, got 0",
         "tandem.http.count-timeout = 0s", "tandem.http.count-timeout must be a positive duration, got 0s",
         "tandem.session.step-timeout = -1s", "tandem.session.step-timeout must be a positive duration, got -1s",

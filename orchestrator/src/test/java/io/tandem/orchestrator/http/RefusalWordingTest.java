@@ -77,6 +77,27 @@ class RefusalWordingTest {
     assertEquals("request_id", e.param());
   }
 
+  /**
+   * A chat request without max_tokens may run to what fits, the context minus the prompt, as vLLM's
+   * default (tester45c: it stopped at 4,096 of a 32,768-token context, a default the docs never
+   * named); /v1/completions keeps OpenAI's and vLLM's 16.
+   */
+  @Test
+  void withoutMaxTokensAChatRunsToWhatFitsAsInVllm() {
+    assertEquals(0, SETTINGS.defaultMaxTokens(), "the shipped default");
+    assertEquals(32_758, parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
+        .maxTokensWithin(10, 32_768, SETTINGS.chatDefaultMaxTokens()));
+    CompletionRequest completion = CompletionRequest.parse(Json.parseObject("{\"prompt\":\"hi\"}"), false,
+        new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
+            SETTINGS.defaultMode(), SETTINGS.defaultSampling()));
+    assertEquals(16, completion.maxTokensWithin(10, 32_768, SETTINGS.chatDefaultMaxTokens()));
+    // A default set is a cap.
+    HttpSettings capped = HttpSettings.fromConfig(ConfigFactory.parseString("tandem.http.default-max-tokens = 4096")
+        .withFallback(ConfigFactory.load()));
+    assertEquals(4096, parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
+        .maxTokensWithin(10, 32_768, capped.chatDefaultMaxTokens()));
+  }
+
   /** An empty stop string says what a stop string needs and what to do (tester45a read "a stop string must not be"). */
   @Test
   void anEmptyStopStringSaysWhatToSend() {
