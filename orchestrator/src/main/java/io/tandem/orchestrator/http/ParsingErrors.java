@@ -200,6 +200,13 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     if (host.matches())
       return "the request target " + CompletionRequest.clip(host.group(1)) + " does not name the host and port its"
           + " Host header names; send the same in both, or the target as a path alone (e.g. /v1/models)";
+    // akka-http's words for a header (a key typed with a non-ASCII letter, a cookie grown too large)
+    // say what it met, not what a header may hold (tester45a).
+    if (summary.startsWith("Illegal character") && summary.endsWith("in header value"))
+      return summary + ": a header's value may hold only visible ASCII characters, spaces and tabs (RFC 9110, section 5.5);"
+          + " check the API key sent in Authorization, and the other headers";
+    if (summary.startsWith("HTTP header value exceeds the configured limit"))
+      return summary + "; send shorter headers (an API key, a cookie)";
     Matcher target = BAD_TARGET.matcher(summary);
     String written = info.detail().lines().findFirst().orElse("");
     // akka-http reads a target without a leading / as a host, and so finds the first / misplaced.

@@ -131,6 +131,25 @@ class UnreadableRequestsTest {
     assertTrue(a.message().contains("this server speaks HTTP/1.1 and HTTP/1.0, not HTTP/2"), a.message());
   }
 
+  /**
+   * A header value akka-http cannot take names the header's fault and what to send (tester45a read
+   * akka-http's "Illegal character 'ü' in header value" and its size limit, with nothing to do).
+   */
+  @Test
+  void aHeaderValueThatCannotBeReadSaysWhatAHeaderMayHold() throws Exception {
+    // "ü" as one byte, as Python's http.client writes a header (Latin-1).
+    String key = "sk-\u00fc";
+    Answer illegal = send("GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + "\r\nConnection: close\r\n\r\n");
+    assertEquals(400, illegal.status(), illegal.head());
+    assertEquals("the request could not be read: Illegal character '\u00fc' in header value: a header's value may hold only"
+        + " visible ASCII characters, spaces and tabs (RFC 9110, section 5.5); check the API key sent in Authorization, and the"
+        + " other headers", illegal.message());
+    Answer big = send("GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(100_000) + "\r\nConnection: close\r\n\r\n");
+    assertEquals(431, big.status(), big.head());
+    assertEquals("the request could not be read: HTTP header value exceeds the configured limit of 8192 characters; send shorter"
+        + " headers (an API key, a cookie)", big.message());
+  }
+
   /** HTTP/1.1 requires a Host header (RFC 9112, section 3.2: a server MUST answer 400 without one). */
   @Test
   void anHttp11RequestWithoutAHostHeaderIsA400SayingWhatToSend() throws Exception {
