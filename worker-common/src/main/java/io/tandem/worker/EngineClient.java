@@ -77,6 +77,13 @@ final class EngineClient {
 
     /** The request failed; {@code lost} when the engine itself is unreachable or broken. */
     void failed(boolean lost, String message);
+
+    /**
+     * The engine refused the request for its context: the prompt and {@code max_tokens} beyond
+     * its {@code max_model_len} (vLLM's 400 "This model's maximum context length is ..."); {@code
+     * message} says so, in the engine's words.
+     */
+    void beyondContext(String message);
   }
 
   /** A request in flight; {@link #cancel} stops it and silences its listener. */
@@ -127,6 +134,33 @@ final class EngineClient {
     EngineException(boolean lost, String message) {
       super(message, null, false, false);
       this.lost = lost;
+    }
+  }
+
+  /**
+   * Whether an engine's 400 body refuses the request for the engine's context: OpenAI's and a Tandem
+   * node's {@code code: "context_length_exceeded"}, or vLLM's words ("maximum context length"), as
+   * its {@code ErrorResponse} carries them with {@code code: 400}.
+   */
+  static boolean beyondContext(String body) {
+    try {
+      JsonNode error = JSON.readTree(body).path("error");
+      JsonNode node = error.isObject() ? error : JSON.readTree(body);
+      return "context_length_exceeded".equals(node.path("code").asText())
+          || node.path("message").asText().contains("maximum context length");
+    } catch (JsonProcessingException e) {
+      return false;
+    }
+  }
+
+  /** The {@code message} of an engine's error body (OpenAI's {@code {"error": {...}}} or vLLM's flat one), else the body, clipped. */
+  static String errorMessage(String body) {
+    try {
+      JsonNode root = JSON.readTree(body);
+      JsonNode message = root.path("error").isObject() ? root.path("error").path("message") : root.path("message");
+      return message.isTextual() ? clip(message.asText()) : clip(body);
+    } catch (JsonProcessingException e) {
+      return clip(body);
     }
   }
 
@@ -192,6 +226,8 @@ final class EngineClient {
         listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
       } else if (refused(response.statusCode()) != null) {
         listener.failed(true, refused(response.statusCode()));
+      } else if (response.statusCode() == 400 && beyondContext(response.body())) {
+        listener.beyondContext("engine " + spec.endpoint() + " answered 400: " + errorMessage(response.body()));
       } else if (response.statusCode() != 200) {
         listener.failed(response.statusCode() >= 500,
             "engine " + spec.endpoint() + " answered " + response.statusCode() + ": " + clip(response.body()));

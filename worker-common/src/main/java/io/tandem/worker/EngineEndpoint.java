@@ -133,6 +133,16 @@ public final class EngineEndpoint {
         else h = new Health("engine " + spec.endpoint() + " lists no max_model_len for '" + spec.model()
             + "' in its /v1/models; add max-model-len=N to its spec", 0);
       }
+      if (h.problem() == null && worker == null && h.maxModelLen() > 0 && model.contextLength() > h.maxModelLen()) {
+        // The engine refuses a prompt and max_tokens beyond its own max_model_len (vLLM's --max-model-len
+        // below the model's 32k, a spec's max-model-len above the engine's): counted against the larger
+        // here, such a request reached the engine and came back a 500 (tester45b).
+        ctx.getLog().warn("{} engine {}: it lists max_model_len {} for '{}', below the {} tokens {}; the engine refuses"
+            + " requests beyond its own, so this worker takes {} as the context", role, spec.endpoint(), h.maxModelLen(),
+            spec.model(), model.contextLength(), spec.maxModelLen() > 0 ? "of the spec's max-model-len"
+                : "of the tokenizer folder's config.json", h.maxModelLen());
+        model = model.withContextLength(h.maxModelLen());
+      }
       if (h.problem() == null) {
         if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
         lastProblem = null;

@@ -91,6 +91,11 @@ final class EngineModel implements ServedModel {
     return new EngineModel(name(spec), vocabulary, vocabulary, null, Set.of(), contextLength, 0);
   }
 
+  /** This model with the context {@code contextLength} (what its engine serves, below what its spec or folder said). */
+  EngineModel withContextLength(int contextLength) {
+    return new EngineModel(name, tokenizer, engineVocabulary, template, eos, contextLength, vocabularySize);
+  }
+
   /** The name logs and errors give the model: {@code MODEL@HOST:PORT}. */
   static String name(EngineSpec spec) {
     return spec.model() + "@" + spec.endpoint();

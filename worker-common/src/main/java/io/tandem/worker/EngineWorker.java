@@ -68,7 +68,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private record Ended(long run, String finishReason, boolean stopString) implements Command {}
 
   /** Run {@code run} failed; {@code lost} when the engine is unreachable or broken. */
-  private record Broke(long run, boolean lost, String message) implements Command {}
+  private record Broke(long run, boolean lost, FailureCode code, String message) implements Command {
+    Broke(long run, boolean lost, String message) {
+      this(run, lost, FailureCode.MODEL_ERROR, message);
+    }
+  }
 
   /** A worker of {@code role} in front of {@code client}'s engine, registering under the role's key. */
   static Behavior<Command> create(Role role, EngineModel model, EngineClient client, String modelName,
@@ -286,6 +290,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
           public void failed(boolean lost, String message) {
             self.tell(new Broke(run, lost, message));
           }
+
+          @Override
+          public void beyondContext(String message) {
+            self.tell(new Broke(run, false, FailureCode.CONTEXT_LENGTH_EXCEEDED, message));
+          }
         });
   }
 
@@ -350,7 +359,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     f.stream.cancel();
     scheduler.finish(f.step);
     scheduler.forget(f.step.sessionId());
-    f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), FailureCode.MODEL_ERROR, b.message()));
+    // Beyond the engine's context is the request's length, as a local worker says it (a 400 before
+    // anything is written; mid-answer, the output has filled the context): not a model error (tester45b read a 500).
+    f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), b.code(), b.message()));
     admitWaiting();
     return this;
   }

@@ -23,6 +23,7 @@ import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.Token;
 import io.tandem.protocol.worker.WorkerProtocol;
 import io.tandem.protocol.worker.WorkerProtocol.Done;
+import io.tandem.protocol.worker.WorkerProtocol.Failed;
 import io.tandem.protocol.worker.WorkerProtocol.Generate;
 import io.tandem.protocol.worker.WorkerProtocol.Limits;
 import io.tandem.protocol.worker.WorkerProtocol.Partial;
@@ -83,7 +84,13 @@ class EngineWorkerTest {
 
   /** Spawns an engine endpoint for a fresh stand-in and returns its worker once registered. */
   ActorRef<WorkerProtocol.Command> engineWorker(String extra, WorkerSettings settings) throws Exception {
+    return engineWorker(extra, settings, 0);
+  }
+
+  /** As {@link #engineWorker(String, WorkerSettings)}, the stand-in listing {@code maxModelLen} (0: its model's). */
+  ActorRef<WorkerProtocol.Command> engineWorker(String extra, WorkerSettings settings, int maxModelLen) throws Exception {
     engine = new VllmStandIn("demo-small", served);
+    engine.maxModelLen = maxModelLen;
     CompletableFuture<String> loaded = new CompletableFuture<>();
     endpoint = kit.spawn(SmallWorker.engine(EngineSpec.parse(engine.spec(SMALL, extra)), settings,
         EngineSettings.fromConfig(kit.system().settings().config()), loaded), "engine-" + (++spawned));
@@ -200,6 +207,32 @@ class EngineWorkerTest {
     ActorRef<WorkerProtocol.Command> fresh = awaitWorker(Set.of(remote));
     fresh.tell(gen("f1", 2, -1, List.of(), 10, false, probe));
     probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+  }
+
+  /**
+   * An engine that lists a max_model_len below its tokenizer folder's context (vLLM started with
+   * --max-model-len) is served at the engine's: counted against the folder's, a request beyond the
+   * engine's reached it and came back a 500 (tester45b).
+   */
+  @Test
+  void theContextIsTheEnginesWhereItListsLessThanTheFolderSays() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults(), 200);
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    assertEquals(200, stats.receiveMessage(Duration.ofSeconds(10)).contextLength());
+    assertTrue(served.contextLength() > 200, "the folder's context is larger: " + served.contextLength());
+  }
+
+  /** vLLM's 400 for a request beyond its context is the request's length, as a local worker says it: not a model error. */
+  @Test
+  void anEnginesRefusalForItsContextIsContextLengthExceeded() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    engine.refuseBeyond = 40;
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("c1", 1, -1, List.of(), 200, false, probe));
+    Failed failed = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
+    assertEquals(FailureCode.CONTEXT_LENGTH_EXCEEDED, failed.code(), failed.message());
+    assertTrue(failed.message().contains("answered 400: This model's maximum context length is 40 tokens"), failed.message());
   }
 
   @Test

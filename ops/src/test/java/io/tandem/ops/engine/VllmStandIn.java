@@ -48,6 +48,13 @@ final class VllmStandIn implements AutoCloseable {
   final java.util.concurrent.CountDownLatch died = new java.util.concurrent.CountDownLatch(1);
   /** When positive, every completion answers this status instead (a broken engine). */
   volatile int failWith;
+  /** When positive, the max_model_len /v1/models lists (vLLM's --max-model-len below the model's context). */
+  volatile int maxModelLen;
+  /**
+   * When positive, a completion whose prompt and max_tokens pass it is refused with vLLM's 400
+   * ("This model's maximum context length is ..."), as vLLM refuses one past its max_model_len.
+   */
+  volatile int refuseBeyond;
   /**
    * When set, shared by several engines: the first completion any of them gets dies after two tokens,
    * and so does its engine (which one serves first depends on how sessions spread over them).
@@ -76,7 +83,8 @@ final class VllmStandIn implements AutoCloseable {
 
   private void models(HttpExchange ex) throws IOException {
     ObjectNode body = JSON.createObjectNode().put("object", "list");
-    body.putArray("data").addObject().put("id", name).put("object", "model").put("max_model_len", model.contextLength());
+    body.putArray("data").addObject().put("id", name).put("object", "model").put("max_model_len",
+        maxModelLen > 0 ? maxModelLen : model.contextLength());
     byte[] out = JSON.writeValueAsBytes(body);
     ex.getResponseHeaders().add("Content-Type", "application/json");
     ex.sendResponseHeaders(200, out.length);
@@ -97,6 +105,19 @@ final class VllmStandIn implements AutoCloseable {
     }
     int[] prompt = new int[req.path("prompt").size()];
     for (int i = 0; i < prompt.length; i++) prompt[i] = req.path("prompt").get(i).asInt();
+    int asked = prompt.length + req.path("max_tokens").asInt(16);
+    if (refuseBeyond > 0 && asked > refuseBeyond) { // vLLM's ErrorResponse: flat, its code the status
+      byte[] out = JSON.writeValueAsBytes(JSON.createObjectNode().put("object", "error").put("message", "This model's maximum"
+          + " context length is " + refuseBeyond + " tokens. However, you requested " + asked + " tokens (" + prompt.length
+          + " in the messages, " + (asked - prompt.length) + " in the completion). Please reduce the length of the messages or"
+          + " completion.").put("type", "BadRequestError").putNull("param").put("code", 400));
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(400, out.length);
+      try (OutputStream os = ex.getResponseBody()) {
+        os.write(out);
+      }
+      return;
+    }
     int topK = req.path("top_k").asInt(-1);
     SamplingParams sampling = new SamplingParams(req.path("temperature").asDouble(1.0), Math.max(0, topK),
         req.path("top_p").asDouble(1.0), req.hasNonNull("seed") ? req.get("seed").asLong() : null);
