@@ -110,6 +110,7 @@ public final class EngineEndpoint {
             return Behaviors.same();
           })
           .onSignal(PostStop.class, s -> {
+            io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint(), null);
             if (model != null) model.close();
             return Behaviors.same();
           })
@@ -143,6 +144,7 @@ public final class EngineEndpoint {
                 : "of the tokenizer folder's config.json", h.maxModelLen());
         model = model.withContextLength(h.maxModelLen());
       }
+      io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint(), h.problem());
       if (h.problem() == null) {
         if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
         lastProblem = null;

@@ -546,7 +546,8 @@ final class ApiRoutes extends AllDirectives {
 
   /**
    * "waiting for workers: " and, for each role needed without a worker offered, why, as this node
-   * sees it: its own worker still starting (outside a cluster), a member of the role that offers
+   * sees it: its own remote engine not serving (what the endpoint's health poll found), its own
+   * worker still starting (outside a cluster), a member of the role that offers
    * none now (joining, loading its model, unreachable), or no member of the role at all.
    */
   private String waitingFor(Map<Role, ? extends java.util.Collection<?>> listed) {
@@ -554,7 +555,10 @@ final class ApiRoutes extends AllDirectives {
     for (Role r : Role.values()) {
       if (!needed(r) || !listed.get(r).isEmpty()) continue;
       String coming = workers.inCluster() ? workers.comingAs(r) : null;
-      why.add("no " + r + " worker is offered " + (!workers.inCluster() ? "(this node's " + r + " worker is still starting)"
+      // This node's engine of the role does not serve: say why, not that its worker is starting (tester45b).
+      String engine = workers.engineProblems(r);
+      why.add("no " + r + " worker is offered " + (engine != null ? "(this node's " + r + " engine does not serve: " + engine + ")"
+          : !workers.inCluster() ? "(this node's " + r + " worker is still starting)"
           : coming != null ? "(" + coming + ")"
           : "(no " + r + " node is in the cluster: start one, or restart the one that left)"));
     }

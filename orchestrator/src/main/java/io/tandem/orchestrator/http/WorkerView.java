@@ -112,6 +112,11 @@ final class WorkerView {
     return supply.memberComing(system, role);
   }
 
+  /** What this node's remote engines of {@code role} last found wrong, in words, or null: {@link io.tandem.protocol.worker.EngineHealth}. */
+  String engineProblems(Role role) {
+    return io.tandem.protocol.worker.EngineHealth.get(system).problems(role);
+  }
+
   /** How a cluster member of {@code role} is on its way, in words, or null: {@link RoleSupply#comingAs}. */
   String comingAs(Role role) {
     return supply.comingAs(system, role);
