@@ -206,7 +206,9 @@ public final class ModelOptions {
       for (String engine : engines.stream().filter(io.tandem.worker.EngineSpec::isEngine).distinct().toList()) {
         String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(engine), settings).get();
         if (problem != null)
-          throw new IllegalStateException("--" + r + ": " + problem + "; start the engine, or give another --" + r);
+          // Advice for an engine not there; a refused key, another model, a wrong URL say their own.
+          throw new IllegalStateException("--" + r + ": " + problem + (problem.contains(" unreachable: ")
+              ? "; start the engine, or give another --" + r : ""));
       }
     }
   }
@@ -253,7 +255,8 @@ public final class ModelOptions {
         io.tandem.worker.EngineSpec.parse(model);
         return;
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(givenBy + ": " + e.getMessage(), e);
+        // A spec written wrong is a mistake in what the command was given, as any other value's (tester45b: exit 1).
+        throw UsageError.of(givenBy, givenBy + ": " + e.getMessage(), e);
       }
     }
     if (model.startsWith("scripted:") || model.startsWith("simulated:")) {

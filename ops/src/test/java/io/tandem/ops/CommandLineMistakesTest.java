@@ -1160,11 +1160,40 @@ class CommandLineMistakesTest {
         + " port?); start the engine, or give another --small", r.err());
   }
 
+  /**
+   * A URL that is not the engine's API root gets its 404 with what the URL must be, without advice
+   * to start an engine that runs (tester45b).
+   */
+  @Test
+  void anEngineUrlWithoutTheApiRootIsSaidToBeOne() throws Exception {
+    String tokenizer = Path.of("src/main/resources/io/tandem/ops/qwen-tokenizer").toAbsolutePath().toString();
+    // (A host name that does not resolve: EngineClientWordsTest, without a lookup leaving this machine.)
+    com.sun.net.httpserver.HttpServer root = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 4);
+    root.createContext("/v1/models", ex -> {
+      ex.sendResponseHeaders(200, 2);
+      ex.getResponseBody().write("{}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      ex.close();
+    });
+    root.start();
+    try {
+      int port = root.getAddress().getPort();
+      Result noV1 = run("generate", "--prompt", "x", "--mode", "small", "--quiet",
+          "--small", "openai:http://127.0.0.1:" + port + "?model=x&tokenizer=" + tokenizer);
+      assertEquals(1, noV1.exit());
+      assertEquals("tandem generate: --small: engine 127.0.0.1:" + port + " answered 404 to GET http://127.0.0.1:" + port
+          + "/models: the spec's URL must be the engine's API root, where /models is (vLLM's and a Tandem node's:"
+          + " http://HOST:PORT/v1)", noV1.err());
+    } finally {
+      root.stop(0);
+    }
+  }
+
   @Test
   void anEngineKeyVariableThatIsNotSetIsNamedBeforeAnythingStarts() {
     String spec = "openai:http://127.0.0.1:1/v1?model=x&api-key-env=TANDEM_TEST_KEY_NOBODY_SETS";
     Result r = run("generate", "--prompt", "x", "--mode", "small", "--quiet", "--small", spec);
-    assertEquals(1, r.exit());
+    assertEquals(2, r.exit(), "a spec that cannot be used, as any value the command was given");
     assertEquals("tandem generate: --small: engine '" + spec + "': the environment variable TANDEM_TEST_KEY_NOBODY_SETS "
         + "(api-key-env) is not set; export TANDEM_TEST_KEY_NOBODY_SETS=KEY, the engine's API key, before starting, or leave "
         + "api-key-env out for an engine without keys", r.err());
@@ -1193,6 +1222,10 @@ class CommandLineMistakesTest {
     refusals.put(List.of("eval", "--modes", "small,small"),
         "tandem eval: --modes 'small,small' lists small twice; give each value once (see tandem eval --help)");
     refusals.put(List.of("eval", "--concurrency", "5000"), "tandem eval: --concurrency 5000: give a whole number from 1 to 4096");
+    // An engine spec written wrong is the command line's mistake, exit 2 (tester45b: 1).
+    refusals.put(List.of("generate", "--prompt", "x", "--mode", "small", "--small", "openai:http://127.0.0.1:1/v1?model=m&foo=1"),
+        "tandem generate: --small: engine 'openai:http://127.0.0.1:1/v1?model=m&foo=1': unknown parameter 'foo' (model, tokenizer,"
+            + " max-concurrency, max-model-len, api-key-env)");
     refusals.put(List.of("generate", "--case", "case.json", "--large", "ops/demo/large"), "tandem generate: --case brings its own"
         + " scripted models, which --large would be dropped for; give --case or --small/--large, not both");
     refusals.put(List.of("bench", "orchestration", "--sessions", "1,2000"), "tandem bench orchestration: --sessions 2000: more than"

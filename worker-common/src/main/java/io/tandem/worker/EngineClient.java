@@ -251,6 +251,9 @@ final class EngineClient {
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
       if (error != null) return problem("engine " + spec.endpoint() + " unreachable: " + describe(error));
       if (refused(response.statusCode()) != null) return problem(refused(response.statusCode()));
+      if (response.statusCode() == 404)
+        return problem("engine " + spec.endpoint() + " answered 404 to GET " + uri("/models") + ": the spec's URL must be the"
+            + " engine's API root, where /models is (vLLM's and a Tandem node's: http://HOST:PORT/v1)");
       if (response.statusCode() != 200) return problem("engine " + spec.endpoint() + " /v1/models answered " + response.statusCode());
       try {
         JsonNode data = JSON.readTree(response.body()).path("data");
@@ -373,10 +376,18 @@ final class EngineClient {
    * What went wrong reaching the engine, in words: Java's HttpClient gives a refused connection as
    * a {@code ConnectException} without a message (tester44a read "unreachable: ConnectException").
    */
-  private static String describe(Throwable error) {
+  static String describe(Throwable error) {
     Throwable t = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    // A host name that resolves to nothing comes as a ConnectException without a message, as a
+    // refused connection does: its cause tells them apart (tester45b read "connection refused").
+    for (Throwable c = t; c != null; c = c.getCause())
+      if (c instanceof java.nio.channels.UnresolvedAddressException || c instanceof java.net.UnknownHostException)
+        return "its host name does not resolve (check HOST in the spec's URL)";
     if (t instanceof java.net.ConnectException && (t.getMessage() == null || t.getMessage().isBlank()))
       return "connection refused (is the engine running, on that port?)";
+    // The JDK's words for a stream cut mid-chunk ("chunked transfer encoding, state: READING_LENGTH").
+    if (t instanceof java.io.IOException && t.getMessage() != null && t.getMessage().startsWith("chunked transfer encoding"))
+      return "the connection closed mid-answer (the engine stopped, or crashed)";
     if (t instanceof java.net.http.HttpConnectTimeoutException) return "no connection within the connect timeout";
     if (t instanceof java.net.http.HttpTimeoutException) return "no answer within the request timeout";
     return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();

@@ -73,7 +73,14 @@ public final class EngineEndpoint {
    * that should name an engine that does not answer rather than wait for a worker.
    */
   public static CompletableFuture<String> health(EngineSpec spec, EngineSettings engine) {
-    return new EngineClient(spec, engine).health().thenApply(EngineClient.Health::problem);
+    return new EngineClient(spec, engine).health().thenApply(h -> h.problem() != null ? h.problem()
+        : !spec.localTokenizer() && spec.maxModelLen() == 0 && h.maxModelLen() == 0 ? noContext(spec) : null);
+  }
+
+  /** What an engine without a tokenizer folder here lacks when it lists no context for its model, and what to do. */
+  static String noContext(EngineSpec spec) {
+    return "engine " + spec.endpoint() + " lists no max_model_len for '" + spec.model()
+        + "' in its /v1/models; add max-model-len=N to its spec";
   }
 
   private static final class State {
@@ -131,8 +138,7 @@ public final class EngineEndpoint {
       if (h.problem() == null && model == null) {
         int context = spec.maxModelLen() > 0 ? spec.maxModelLen() : h.maxModelLen();
         if (context > 0) model = EngineModel.remote(spec, context);
-        else h = new Health("engine " + spec.endpoint() + " lists no max_model_len for '" + spec.model()
-            + "' in its /v1/models; add max-model-len=N to its spec", 0);
+        else h = new Health(noContext(spec), 0);
       }
       if (h.problem() == null && worker == null && h.maxModelLen() > 0 && model.contextLength() > h.maxModelLen()) {
         // The engine refuses a prompt and max_tokens beyond its own max_model_len (vLLM's --max-model-len
