@@ -102,7 +102,11 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
       for (String pair : rest.substring(q + 1).split("&")) {
         int eq = pair.indexOf('=');
         if (eq <= 0) throw new IllegalArgumentException("engine '" + spec + "': '" + pair + "' is not KEY=VALUE; " + FORM);
-        params.put(pair.substring(0, eq), URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+        // The value as written, %XX decoded: a '+' stays a '+' (RFC 3986's query, not a form's space).
+        String value = URLDecoder.decode(pair.substring(eq + 1).replace("+", "%2B"), StandardCharsets.UTF_8);
+        // Given twice, one would be dropped without a word (tester45b: the last was kept).
+        if (params.put(pair.substring(0, eq), value) != null)
+          throw new IllegalArgumentException("engine '" + spec + "': " + pair.substring(0, eq) + "= is given twice; give it once");
       }
     }
     for (String k : params.keySet()) {
@@ -114,7 +118,13 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
     if (model == null || model.isBlank())
       throw new IllegalArgumentException("engine '" + spec + "': no model=NAME (the name the engine's /v1/models lists)");
     String tok = params.get("tokenizer");
+    if (tok != null && tok.isBlank())
+      throw new IllegalArgumentException("engine '" + spec + "': tokenizer= names no folder; give tokenizer=DIR, the engine"
+          + " model's Hugging Face folder, or leave it out to use the engine's own /tokenize and /detokenize");
     Path dir = tok == null ? null : Path.of(tok);
+    if (dir != null && !Files.isDirectory(dir))
+      throw new IllegalArgumentException("engine '" + spec + "': tokenizer=" + dir + ": no such folder (give the engine"
+          + " model's Hugging Face folder, or leave tokenizer= out to use the engine's own /tokenize and /detokenize)");
     if (dir != null && !Files.isRegularFile(dir.resolve("tokenizer.json")))
       throw new IllegalArgumentException("engine '" + spec + "': no tokenizer.json in " + dir
           + " (copy the engine model's tokenizer files there, e.g. from its Hugging Face folder, or leave tokenizer= out to use "

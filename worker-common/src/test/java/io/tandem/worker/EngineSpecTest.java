@@ -50,11 +50,23 @@ class EngineSpecTest {
     assertMessage("must start with http", "openai:ftp://h:1/v1?model=m" + ok);
     assertMessage("no model=NAME", "openai:http://h:1/v1?tokenizer=" + dir);
     assertMessage("or leave tokenizer= out", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("missing"));
-    assertMessage("no tokenizer.json in", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("missing"));
+    assertMessage("tokenizer=" + dir.resolve("missing") + ": no such folder", "openai:http://h:1/v1?model=m&tokenizer="
+        + dir.resolve("missing"));
+    java.nio.file.Files.createDirectories(dir.resolve("empty"));
+    assertMessage("no tokenizer.json in", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("empty"));
+    assertMessage("tokenizer= names no folder", "openai:http://h:1/v1?model=m&tokenizer=");
+    // A parameter given twice was the last one kept, without a word (tester45b).
+    assertMessage("model= is given twice; give it once", "openai:http://h:1/v1?model=a&model=b" + ok);
     assertMessage("max-concurrency must be a positive integer, got '0'", "openai:http://h:1/v1?model=m&max-concurrency=0" + ok);
     assertMessage("max-model-len must be a positive integer, got 'lots'", "openai:http://h:1/v1?model=m&max-model-len=lots" + ok);
     assertMessage("unknown parameter 'temperature'", "openai:http://h:1/v1?model=m&temperature=0" + ok);
     assertMessage("is not KEY=VALUE", "openai:http://h:1/v1?model" + ok);
+  }
+
+  /** A '+' in a value is a '+', as in a URI's query (tester45b: model=a+b was 'a b'); %XX is decoded. */
+  @Test
+  void aPlusInAValueIsAPlus() {
+    assertEquals("a+b c/d", EngineSpec.parse("openai:http://h:1/v1?model=a+b%20c%2Fd").model());
   }
 
   @Test
