@@ -153,7 +153,10 @@ final class EngineClient {
     }
   }
 
-  /** The {@code message} of an engine's error body (OpenAI's {@code {"error": {...}}} or vLLM's flat one), else the body, clipped. */
+  /**
+   * The {@code message} of an engine's error body (OpenAI's {@code {"error": {...}}} or vLLM's flat
+   * one), else the body, clipped.
+   */
   static String errorMessage(String body) {
     try {
       JsonNode root = JSON.readTree(body);

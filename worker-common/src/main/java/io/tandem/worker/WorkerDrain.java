@@ -51,7 +51,8 @@ import java.util.function.IntSupplier;
  * or the session ends with a retryable error (or degrades, as configured).
  *
  * <p>Only cluster members drain (a node the split brain resolver downed stops at once: its sessions
- * lost it already, and a node downed or removed while it drains stops draining then); a lone node ({@code generate}, {@code eval}, {@code bench}) stops
+ * lost it already, and a node downed or removed while it drains stops draining then); a lone
+ * node ({@code generate}, {@code eval}, {@code bench}) stops
  * at once. Like Kubernetes' preStop drain of a serving pod, the deadline bounds the wait; the node's
  * {@code service-requests-done} phase timeout is raised to cover it (the node's start does).
  *

@@ -112,7 +112,10 @@ final class WorkerView {
     return supply.memberComing(system, role);
   }
 
-  /** What this node's remote engines of {@code role} last found wrong, in words, or null: {@link io.tandem.protocol.worker.EngineHealth}. */
+  /**
+   * What this node's remote engines of {@code role} last found wrong, in words, or null: {@link
+   * io.tandem.protocol.worker.EngineHealth}.
+   */
   String engineProblems(Role role) {
     return io.tandem.protocol.worker.EngineHealth.get(system).problems(role);
   }

@@ -759,7 +759,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     SyncEncoder.Binding b = sync.binding(current.role());
     for (ActorRef<WorkerProtocol.Command> w : b.ranked)
       if (!failover.lost().contains(w)) {
-        if (w != b.worker) bind(current.role(), w);
+        if (!w.equals(b.worker)) bind(current.role(), w);
         send(b);
         return this;
       }
