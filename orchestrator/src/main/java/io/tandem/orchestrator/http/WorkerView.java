@@ -411,6 +411,13 @@ final class WorkerView {
   /** Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}). */
   private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
       List<Integer> tokenIds, String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
+    long size = countedSize(prompt, tokenIds);
+    // In whole seconds: a prompt under 100,000 characters has none.
+    long extraSeconds = size * COUNT_NANOS_PER_CHARACTER / 1_000_000_000L;
+    Duration countTimeout = this.countTimeout.plusSeconds(extraSeconds);
+    String allowed = Seconds.of(countTimeout) + " s (tandem.http.count-timeout" + (extraSeconds == 0 ? "" : ", "
+        + Seconds.of(this.countTimeout) + " s, and 10 µs more for each of the prompt's "
+        + String.format(java.util.Locale.ROOT, "%,d", size) + " characters") + ")";
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
@@ -426,8 +433,8 @@ final class WorkerView {
       if (own != null) return own;
       return ApiError.forFailure(FailureCode.UNAVAILABLE,
           (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
-              + " workers counted") + " the prompt within " + Seconds.of(countTimeout)
-              + " s (tandem.http.count-timeout): a worker that does not answer is counting long prompts sent"
+              + " workers counted") + " the prompt within " + allowed
+              + ": a worker that does not answer is counting long prompts sent"
               + " before this one (one at a time), or stopped or stalled",
           retryAfter.seconds());
     };
@@ -476,6 +483,25 @@ final class WorkerView {
       if (!first.isDone()) askers.forEach((worker, asker) -> worker.tell(new WorkerProtocol.CancelCount(asker)));
     });
     return first;
+  }
+
+  /**
+   * How much longer than {@code count-timeout} a count may take per character (or token id) of its
+   * prompt: a prompt of 900,000 characters took 1.8-3.5 s to count on a loaded two-core machine,
+   * and four sent at once, counted one after another, got 503s for their worker "not answering"
+   * where each was a 400 for its length (tester45a); thrice that pace, so a count of 900,000
+   * characters has 9 s more (whole seconds: a prompt under 100,000 characters none).
+   */
+  static final long COUNT_NANOS_PER_CHARACTER = 10_000;
+
+  /** Characters of text, or token ids, a count reads, as the worker sizes it (the variables a chat template renders with too). */
+  static long countedSize(Prompt prompt, List<Integer> tokenIds) {
+    if (tokenIds != null) return tokenIds.size();
+    if (prompt.tokenIds() != null) return prompt.tokenIds().size();
+    long n = prompt.raw() == null ? 0 : prompt.raw().length();
+    if (prompt.messages() != null) for (var m : prompt.messages()) n += m.content() == null ? 0 : m.content().length();
+    if (prompt.chatTemplate() != null) n += prompt.chatTemplate().variablesJson().length();
+    return n;
   }
 
   /** Where the nodes of the workers asked for a count stand, as this node's cluster sees them now. */

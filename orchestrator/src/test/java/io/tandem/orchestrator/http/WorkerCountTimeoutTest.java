@@ -76,6 +76,19 @@ class WorkerCountTimeoutTest {
     eventually("counted as an error", () -> server.count(errors) == errorsBefore + 1);
     assertEquals(java.util.List.of(1000L, 1000L, 1000L, 1000L), java.util.List.copyOf(timeouts),
         "each count says how long its asker waits, so that a worker drops one nobody reads");
+
+    // A long prompt's count may take longer, by its length (its 200,000 characters, and the template's variables, "{}";
+    // tester45a: four prompts of 900,000
+    // characters at once, counted one after another, were 503s for a worker "not answering").
+    timeouts.clear();
+    String longPrompt = LARGE.replace("\"hi\"", "\"" + "x".repeat(200_000) + "\"");
+    HttpResponse<String> slow = server.post("/v1/chat/completions", longPrompt, null);
+    assertEquals(503, slow.statusCode(), slow.body());
+    String slowMessage = new ObjectMapper().readTree(slow.body()).at("/error/message").asText();
+    assertTrue(slowMessage.endsWith("none of the 2 large workers counted the prompt within 3 s (tandem.http.count-timeout, 1 s,"
+        + " and 10 µs more for each of the prompt's 200,002 characters): a worker that does not answer is counting long prompts sent"
+        + " before this one (one at a time), or stopped or stalled"), slowMessage);
+    assertEquals(java.util.List.of(3000L, 3000L), java.util.List.copyOf(timeouts).subList(0, 2), "and the workers are told so");
   }
 
   @Test
