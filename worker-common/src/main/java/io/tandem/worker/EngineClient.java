@@ -79,11 +79,16 @@ final class EngineClient {
     void failed(boolean lost, String message);
 
     /**
-     * The engine refused the request for its context: the prompt and {@code max_tokens} beyond
-     * its {@code max_model_len} (vLLM's 400 "This model's maximum context length is ..."); {@code
-     * message} says so, in the engine's words.
+     * The engine refused the request, answering before any output, for {@code code}: {@link
+     * io.tandem.protocol.FailureCode#CONTEXT_LENGTH_EXCEEDED}, the prompt and {@code max_tokens}
+     * beyond its {@code max_model_len} (vLLM's 400 "This model's maximum context length is ...");
+     * {@link io.tandem.protocol.FailureCode#INVALID_REQUEST}, another 400 (or 422) of what was asked;
+     * {@link io.tandem.protocol.FailureCode#QUEUE_FULL}, busy for now (a 429, or a 503 that may be
+     * retried: a Tandem node at capacity); {@link io.tandem.protocol.FailureCode#ROLE_NOT_SERVED}, it
+     * cannot serve at all (a 503 with {@code x-should-retry: false}: a Tandem node that will never be
+     * ready). {@code message} says so, in the engine's words. The engine itself answers: not lost.
      */
-    void beyondContext(String message);
+    void refused(io.tandem.protocol.FailureCode code, String message);
   }
 
   /** A request in flight; {@link #cancel} stops it and silences its listener. */
@@ -230,10 +235,25 @@ final class EngineClient {
       } else if (refused(response.statusCode()) != null) {
         listener.failed(true, refused(response.statusCode()));
       } else if (response.statusCode() == 400 && beyondContext(response.body())) {
-        listener.beyondContext("engine " + spec.endpoint() + " answered 400: " + errorMessage(response.body()));
+        listener.refused(io.tandem.protocol.FailureCode.CONTEXT_LENGTH_EXCEEDED,
+            "engine " + spec.endpoint() + " answered 400: " + errorMessage(response.body()));
+      } else if (response.statusCode() == 429 || response.statusCode() == 503) {
+        // An engine that answers is not lost: busy, the step waits or goes elsewhere as from a full
+        // queue; never to be ready, the request is refused for good. Losing the worker at each 503
+        // had it stop and register again at every request (tester45b: a flapping worker, every
+        // request "retry once one is back").
+        boolean never = response.statusCode() == 503
+            && response.headers().firstValue("x-should-retry").map("false"::equalsIgnoreCase).orElse(false);
+        listener.refused(never ? io.tandem.protocol.FailureCode.ROLE_NOT_SERVED : io.tandem.protocol.FailureCode.QUEUE_FULL,
+            "engine " + spec.endpoint() + " answered " + response.statusCode() + ": " + errorMessage(response.body()));
+      } else if (response.statusCode() == 400 || response.statusCode() == 422) {
+        // The engine refused what the request asked (vLLM's validation: stop_token_ids not unique, ...):
+        // the request's fault, in the engine's words, not a model error with its JSON escaped (tester45e).
+        listener.refused(io.tandem.protocol.FailureCode.INVALID_REQUEST, "engine " + spec.endpoint() + " refused the request ("
+            + response.statusCode() + "): " + errorMessage(response.body()));
       } else if (response.statusCode() != 200) {
         listener.failed(response.statusCode() >= 500,
-            "engine " + spec.endpoint() + " answered " + response.statusCode() + ": " + clip(response.body()));
+            "engine " + spec.endpoint() + " answered " + response.statusCode() + ": " + errorMessage(response.body()));
       } else {
         sse.end();
       }
@@ -365,7 +385,7 @@ final class EngineClient {
       if (status == 404 || status == 405)
         throw new EngineException(false, where + " answered " + status + ": the engine does not serve it (vLLM does);"
             + " give the engine spec tokenizer=DIR, a local folder with the model's tokenizer.json");
-      if (status != 200) throw new EngineException(status >= 500, where + " answered " + status + ": " + clip(response.body()));
+      if (status != 200) throw new EngineException(status >= 500, where + " answered " + status + ": " + errorMessage(response.body()));
       try {
         return JSON.readTree(response.body());
       } catch (JsonProcessingException e) {

@@ -86,8 +86,12 @@ public final class EngineEndpoint {
   private static final class State {
     final Role role;
     final EngineSpec spec;
-    /** Null until the first answer gives the context length, when there is no tokenizer folder. */
+    /** The model the next worker serves, at the context last decided; null before the engine first answers. */
     EngineModel model;
+    /** The tokenizer folder's model, at its own context; null without a folder. */
+    final EngineModel folder;
+    /** The context taken below the spec's or the folder's for the engine's listing (0: none), said once each time it changes. */
+    int cappedAt;
     final EngineClient client;
     final WorkerSettings settings;
     final Supplier<AdmissionQueue> queue;
@@ -102,7 +106,7 @@ public final class EngineEndpoint {
       this.ctx = ctx;
       this.role = role;
       this.spec = spec;
-      this.model = model;
+      this.folder = model;
       this.client = client;
       this.settings = settings;
       this.queue = queue;
@@ -118,7 +122,9 @@ public final class EngineEndpoint {
           })
           .onSignal(PostStop.class, s -> {
             io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint(), null);
-            if (model != null) model.close();
+            // One tokenizer, whichever context its copies were given.
+            if (folder != null) folder.close();
+            else if (model != null) model.close();
             return Behaviors.same();
           })
           .build();
@@ -135,20 +141,28 @@ public final class EngineEndpoint {
     private Behavior<Message> onHealth(Health answer) {
       polling = false;
       Health h = answer;
-      if (h.problem() == null && model == null) {
-        int context = spec.maxModelLen() > 0 ? spec.maxModelLen() : h.maxModelLen();
-        if (context > 0) model = EngineModel.remote(spec, context);
-        else h = new Health(noContext(spec), 0);
-      }
-      if (h.problem() == null && worker == null && h.maxModelLen() > 0 && model.contextLength() > h.maxModelLen()) {
-        // The engine refuses a prompt and max_tokens beyond its own max_model_len (vLLM's --max-model-len
-        // below the model's 32k, a spec's max-model-len above the engine's): counted against the larger
-        // here, such a request reached the engine and came back a 500 (tester45b).
-        ctx.getLog().warn("{} engine {}: it lists max_model_len {} for '{}', below the {} tokens {}; the engine refuses"
-            + " requests beyond its own, so this worker takes {} as the context", role, spec.endpoint(), h.maxModelLen(),
-            spec.model(), model.contextLength(), spec.maxModelLen() > 0 ? "of the spec's max-model-len"
-                : "of the tokenizer folder's config.json", h.maxModelLen());
-        model = model.withContextLength(h.maxModelLen());
+      if (h.problem() == null && worker == null) {
+        // The context of the worker about to serve: the spec's max-model-len, or the tokenizer folder's,
+        // or (without either) what the engine lists; and never more than the engine lists now, which
+        // refuses requests beyond its own (vLLM's --max-model-len below the model's 32k, a spec's
+        // max-model-len above the engine's): counted against the larger here, such a request reached
+        // the engine and came back a 500 (tester45b). Taken anew at each worker, so that it follows an
+        // engine restarted with another max_model_len (tester45e).
+        int own = spec.maxModelLen() > 0 ? spec.maxModelLen() : folder != null ? folder.contextLength() : 0;
+        int listed = h.maxModelLen();
+        int context = own == 0 ? listed : listed > 0 ? Math.min(own, listed) : own;
+        if (context == 0) {
+          h = new Health(noContext(spec), 0);
+        } else {
+          if (context < own && context != cappedAt)
+            ctx.getLog().warn("{} engine {}: it lists max_model_len {} for '{}', below the {} tokens {}; the engine refuses"
+                + " requests beyond its own, so this worker takes {} as the context", role, spec.endpoint(), listed,
+                spec.model(), own, spec.maxModelLen() > 0 ? "of the spec's max-model-len"
+                    : "of the tokenizer folder's config.json", listed);
+          cappedAt = context < own ? context : 0;
+          if (model == null || model.contextLength() != context)
+            model = folder != null ? folder.withContextLength(context) : EngineModel.remote(spec, context);
+        }
       }
       io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint(), h.problem());
       if (h.problem() == null) {

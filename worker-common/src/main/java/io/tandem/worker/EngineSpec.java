@@ -96,6 +96,8 @@ public record EngineSpec(URI baseUrl, String model, Path tokenizer, int maxConcu
     if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme()))
       throw new IllegalArgumentException("engine '" + spec + "': the URL must start with http:// or https://; " + FORM);
     if (uri.getHost() == null) throw new IllegalArgumentException("engine '" + spec + "': the URL has no host; " + FORM);
+    if (uri.getPort() > 65535)
+      throw new IllegalArgumentException("engine '" + spec + "': port " + uri.getPort() + " is beyond 65535; " + FORM);
 
     Map<String, String> params = new LinkedHashMap<>();
     if (q >= 0 && q + 1 < rest.length()) {

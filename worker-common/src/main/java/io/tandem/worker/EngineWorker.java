@@ -292,8 +292,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
           }
 
           @Override
-          public void beyondContext(String message) {
-            self.tell(new Broke(run, false, FailureCode.CONTEXT_LENGTH_EXCEEDED, message));
+          public void refused(FailureCode code, String message) {
+            self.tell(new Broke(run, false, code, message));
           }
         });
   }
@@ -354,14 +354,19 @@ final class EngineWorker extends AbstractBehavior<Command> {
     InFlight f = inFlight.get(b.run());
     if (f == null) return this;
     if (b.lost()) return lostEngine(b.message());
-    getContext().getLog().warn("{} engine worker: request {} failed: {}", role, f.step.request.requestId(), b.message());
+    if (b.code() == FailureCode.QUEUE_FULL) getContext().getLog().debug("{} engine worker: request {} refused: {}", role,
+        f.step.request.requestId(), b.message());
+    else getContext().getLog().warn("{} engine worker: request {} failed: {}", role, f.step.request.requestId(), b.message());
     forgetRun(f);
     f.stream.cancel();
     scheduler.finish(f.step);
     scheduler.forget(f.step.sessionId());
     // Beyond the engine's context is the request's length, as a local worker says it (a 400 before
     // anything is written; mid-answer, the output has filled the context): not a model error (tester45b read a 500).
-    f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), b.code(), b.message()));
+    // An engine busy for now is a full queue, which the session meets as a local one (another worker, or a wait).
+    if (b.code() == FailureCode.QUEUE_FULL)
+      f.step.request.replyTo().tell(new WorkerProtocol.Rejected(f.step.request.requestId(), b.code(), b.message()));
+    else f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), b.code(), b.message()));
     admitWaiting();
     return this;
   }

@@ -48,6 +48,7 @@ class EngineSpecTest {
     tokenizerDir(dir);
     String ok = "&tokenizer=" + dir;
     assertMessage("must start with http", "openai:ftp://h:1/v1?model=m" + ok);
+    assertMessage("port 99999 is beyond 65535", "openai:http://h:99999/v1?model=m" + ok);
     assertMessage("no model=NAME", "openai:http://h:1/v1?tokenizer=" + dir);
     assertMessage("or leave tokenizer= out", "openai:http://h:1/v1?model=m&tokenizer=" + dir.resolve("missing"));
     assertMessage("tokenizer=" + dir.resolve("missing") + ": no such folder", "openai:http://h:1/v1?model=m&tokenizer="

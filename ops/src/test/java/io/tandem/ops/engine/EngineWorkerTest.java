@@ -199,7 +199,7 @@ class EngineWorkerTest {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
     TestProbe<Reply> probe = kit.createTestProbe();
     TestProbe<Object> watcher = kit.createTestProbe();
-    engine.failWith = 503;
+    engine.failWith = 500;
     remote.tell(gen("f1", 1, -1, List.of(), 10, false, probe));
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
     probe.expectNoMessage(Duration.ofMillis(100)); // no Done, no Failed: the session sees the worker terminate
@@ -221,6 +221,28 @@ class EngineWorkerTest {
     remote.tell(new WorkerProtocol.GetStats(stats.getRef()));
     assertEquals(200, stats.receiveMessage(Duration.ofSeconds(10)).contextLength());
     assertTrue(served.contextLength() > 200, "the folder's context is larger: " + served.contextLength());
+    // The engine restarted with its model's whole context: the next worker takes it (tester45e: the cap stayed).
+    engine.maxModelLen = 0;
+    engine.failWith = 500;
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("m1", 1, -1, List.of(), 10, false, probe));
+    kit.createTestProbe().expectTerminated(remote, Duration.ofSeconds(20));
+    engine.failWith = 0;
+    ActorRef<WorkerProtocol.Command> fresh = awaitWorker(Set.of(remote));
+    fresh.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    assertEquals(served.contextLength(), stats.receiveMessage(Duration.ofSeconds(10)).contextLength());
+  }
+
+  /** Another 400 of the engine's (vLLM's validation) is the request's fault, in the engine's words, not a 500 (tester45e). */
+  @Test
+  void anEnginesOther400IsAnInvalidRequestInItsWords() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    engine.failWith = 400;
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("v1", 1, -1, List.of(), 10, false, probe));
+    Failed failed = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
+    assertEquals(FailureCode.INVALID_REQUEST, failed.code(), failed.message());
+    assertTrue(failed.message().endsWith("refused the request (400): stand-in told to fail"), failed.message());
   }
 
   /** vLLM's 400 for a request beyond its context is the request's length, as a local worker says it: not a model error. */
@@ -233,6 +255,30 @@ class EngineWorkerTest {
     Failed failed = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
     assertEquals(FailureCode.CONTEXT_LENGTH_EXCEEDED, failed.code(), failed.message());
     assertTrue(failed.message().contains("answered 400: This model's maximum context length is 40 tokens"), failed.message());
+  }
+
+  /**
+   * An engine that answers 503 (or 429) is busy, not lost: the step is refused as by a full queue
+   * (the session goes to another worker, or waits for room), and the worker stays; a 503 saying not
+   * to retry is an engine that cannot serve at all. Losing the worker at each 503 had it stop and
+   * register again at every request (tester45b, a Tandem engine node that was never ready).
+   */
+  @Test
+  void anEngineAnswering503IsBusyNotLostAndOneNeverReadyIsSaidToBe() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    engine.failWith = 503;
+    remote.tell(gen("b1", 1, -1, List.of(), 10, false, probe));
+    WorkerProtocol.Rejected busy = probe.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30));
+    assertEquals(FailureCode.QUEUE_FULL, busy.code(), busy.reason());
+    assertTrue(busy.reason().endsWith("answered 503: stand-in told to fail"), busy.reason());
+    engine.neverReady = true;
+    remote.tell(gen("b1", 2, -1, List.of(), 10, false, probe));
+    Failed never = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
+    assertEquals(FailureCode.ROLE_NOT_SERVED, never.code(), never.message());
+    engine.failWith = 0;
+    remote.tell(gen("b1", 3, -1, List.of(), 10, false, probe));
+    probe.expectMessageClass(Done.class, Duration.ofSeconds(30)); // the same worker: it was never lost
   }
 
   @Test

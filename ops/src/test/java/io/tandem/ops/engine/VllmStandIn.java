@@ -48,6 +48,8 @@ final class VllmStandIn implements AutoCloseable {
   final java.util.concurrent.CountDownLatch died = new java.util.concurrent.CountDownLatch(1);
   /** When positive, every completion answers this status instead (a broken engine). */
   volatile int failWith;
+  /** With {@link #failWith}: the answer says not to retry ({@code x-should-retry: false}, a Tandem node never ready). */
+  volatile boolean neverReady;
   /** When positive, the max_model_len /v1/models lists (vLLM's --max-model-len below the model's context). */
   volatile int maxModelLen;
   /**
@@ -97,6 +99,7 @@ final class VllmStandIn implements AutoCloseable {
     JsonNode req = JSON.readTree(ex.getRequestBody());
     if (failWith > 0) {
       byte[] out = "{\"error\":{\"message\":\"stand-in told to fail\"}}".getBytes(StandardCharsets.UTF_8);
+      if (neverReady) ex.getResponseHeaders().add("x-should-retry", "false");
       ex.sendResponseHeaders(failWith, out.length);
       try (OutputStream os = ex.getResponseBody()) {
         os.write(out);

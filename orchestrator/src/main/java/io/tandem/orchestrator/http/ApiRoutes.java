@@ -539,7 +539,9 @@ final class ApiRoutes extends AllDirectives {
       boolean degraded = settings.defaultMode() == io.tandem.orchestrator.session.Mode.speculative && listed.get(Role.large).isEmpty();
       body.put("workers", roles);
       body.put("status", !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElseGet(() -> waitingFor(listed)))
-          : !degraded ? "ready" : workers.neverOffered(Role.large) ? DEGRADED_FOR_GOOD : DEGRADED);
+          : !degraded ? "ready" : workers.neverOffered(Role.large) ? DEGRADED_FOR_GOOD
+          : DEGRADED + (workers.engineProblems(Role.large) == null ? ""
+              : "; this node's large engine does not serve: " + workers.engineProblems(Role.large)));
       return json(ok ? 200 : 503, body);
     });
   }

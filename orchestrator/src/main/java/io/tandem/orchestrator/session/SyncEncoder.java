@@ -72,7 +72,7 @@ final class SyncEncoder {
     if (small.startsWith(ENGINE_KEY) || large.startsWith(ENGINE_KEY))
       org.slf4j.LoggerFactory.getLogger(SyncEncoder.class).warn("whether the small and large models share a vocabulary"
           + " cannot be told ({} and {}: an engine spec without tokenizer=DIR is known by its model name alone): "
-          + consequence + "maybe two vocabularies mixed in one answer; give the engine spec tokenizer=DIR (its model's"
+          + consequence + "perhaps of two vocabularies in one answer; give the engine spec tokenizer=DIR (its model's"
           + " Hugging Face folder) where clients use token ids", shortKey(small), shortKey(large));
     else
       org.slf4j.LoggerFactory.getLogger(SyncEncoder.class).warn("the small and large models have different vocabularies"
