@@ -233,28 +233,29 @@ class EngineWorkerTest {
     assertEquals(served.contextLength(), stats.receiveMessage(Duration.ofSeconds(10)).contextLength());
   }
 
-  /** Another 400 of the engine's (vLLM's validation) is the request's fault, in the engine's words, not a 500 (tester45e). */
+  /**
+   * The engine's 400s are the request's, in the engine's words, not a model error (a 500): vLLM's
+   * for a request beyond its context is the request's length, as a local worker says it; another
+   * (vLLM's validation) an invalid request (tester45b, tester45e).
+   */
   @Test
-  void anEnginesOther400IsAnInvalidRequestInItsWords() throws Exception {
-    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
-    engine.failWith = 400;
-    TestProbe<Reply> probe = kit.createTestProbe();
-    remote.tell(gen("v1", 1, -1, List.of(), 10, false, probe));
-    Failed failed = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
-    assertEquals(FailureCode.INVALID_REQUEST, failed.code(), failed.message());
-    assertTrue(failed.message().endsWith("refused the request (400): stand-in told to fail"), failed.message());
-  }
-
-  /** vLLM's 400 for a request beyond its context is the request's length, as a local worker says it: not a model error. */
-  @Test
-  void anEnginesRefusalForItsContextIsContextLengthExceeded() throws Exception {
+  void anEngines400IsTheRequestsFaultInItsWords() throws Exception {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
     engine.refuseBeyond = 40;
+    Failed context = refusal(remote, "c1");
+    assertEquals(FailureCode.CONTEXT_LENGTH_EXCEEDED, context.code(), context.message());
+    assertTrue(context.message().contains("answered 400: This model's maximum context length is 40 tokens"), context.message());
+    engine.failWith = 400;
+    Failed invalid = refusal(remote, "v1");
+    assertEquals(FailureCode.INVALID_REQUEST, invalid.code(), invalid.message());
+    assertTrue(invalid.message().endsWith("refused the request (400): stand-in told to fail"), invalid.message());
+  }
+
+  /** How {@code remote} fails a step of session {@code session} asking for 200 tokens. */
+  private static Failed refusal(ActorRef<WorkerProtocol.Command> remote, String session) {
     TestProbe<Reply> probe = kit.createTestProbe();
-    remote.tell(gen("c1", 1, -1, List.of(), 200, false, probe));
-    Failed failed = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
-    assertEquals(FailureCode.CONTEXT_LENGTH_EXCEEDED, failed.code(), failed.message());
-    assertTrue(failed.message().contains("answered 400: This model's maximum context length is 40 tokens"), failed.message());
+    remote.tell(gen(session, 1, -1, List.of(), 200, false, probe));
+    return probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
   }
 
   /**
