@@ -181,6 +181,11 @@ final class EngineClient {
   private final EngineSettings settings;
   private final HttpClient http;
 
+  /** The engine's {@code HOST:PORT}, as logs and readiness name it. */
+  String endpoint() {
+    return spec.endpoint();
+  }
+
   EngineClient(EngineSpec spec, EngineSettings settings) {
     this.spec = spec;
     this.settings = settings;
