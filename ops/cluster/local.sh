@@ -546,7 +546,10 @@ last_word() {
   # A node stopped with SIGTERM from outside local.sh (kill PID, a supervisor) drains and logs it: an
   # orchestrator "shutting down", a worker "the node is stopping; draining", then "drained in" or, with
   # sessions still bound, a warning at tandem.worker.shutdown-deadline.
-  if grep -aq 'at the shutdown deadline' <<<"$run"; then
+  if grep -aq 'by the cluster while draining' <<<"$run"; then
+    echo "it was stopped (SIGTERM, not by down), and the cluster downed it while it drained (it stopped then; its"
+    echo "  sessions had lost its workers); its log $1 ends:"
+  elif grep -aq 'at the shutdown deadline' <<<"$run"; then
     echo "it was stopped (SIGTERM, not by down) and drained until its shutdown deadline; its log $1 ends:"
   elif grep -aq 'tandem serve: shutting down\|drained in\|the node is stopping; draining' <<<"$run"; then
     echo "it was stopped (SIGTERM, not by down) and drained; its log $1 ends:"

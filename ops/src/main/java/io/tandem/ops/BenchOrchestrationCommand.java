@@ -80,9 +80,10 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
             + "); give at most " + room + ", or raise those settings with -D in TANDEM_JAVA_OPTS");
 
     ArrayNode results = m.createArrayNode();
-    if (!json) System.out.printf("%9s %14s %14s %16s %12s%n", "sessions", "tokens/s", "sessions/s", "ms/decision", "triggers");
     try (TandemNode node = TandemNode.start("tandem-bench", config, roles, true)) {
       warmUp(node, spec, sessions.stream().mapToInt(Integer::intValue).max().orElseThrow());
+      // After the warm-up's line (stderr), so that on a terminal the table is whole.
+      if (!json) System.out.printf("%9s %14s %14s %16s %12s%n", "sessions", "tokens/s", "sessions/s", "ms/decision", "triggers");
       for (int n : sessions) {
         double[] tps = new double[runs], sps = new double[runs], msPerDecision = new double[runs];
         long triggers = 0;

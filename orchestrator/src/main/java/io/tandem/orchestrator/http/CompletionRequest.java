@@ -626,7 +626,7 @@ public record CompletionRequest(
     List<ChatMessage> messages = messages(body.get("messages"));
     ChatTemplateArgs args = chatTemplateArgs(body, tools);
     if (args.continueFinalMessage() && !messages.isEmpty() && messages.get(messages.size() - 1).content().isBlank())
-      throw ApiError.invalid("messages", "messages[" + (messages.size() - 1) + "] is empty (or only whitespace) and"
+      throw ApiError.invalid("messages[" + (messages.size() - 1) + "].content", "messages[" + (messages.size() - 1) + "] is empty (or only whitespace) and"
           + " continue_final_message is set, so there is nothing to continue; give it the text to continue, or leave"
           + " continue_final_message out");
     return Prompt.chat(messages, args);

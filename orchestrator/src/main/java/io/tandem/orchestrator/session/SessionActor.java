@@ -85,8 +85,8 @@ import java.util.Set;
  *
  * <p>A request under way (a step of it done) whose step every worker of the role refuses for a full
  * queue ({@link FailureCode#QUEUE_FULL}, or its tenant's share of it: {@link
- * FailureCode#TENANT_QUEUE_FULL}) waits for room, sending the step again after a short pause (50 ms,
- * doubling up to 800 ms) for up to {@code worker-wait}, instead of ending with what it has written:
+ * FailureCode#TENANT_QUEUE_FULL}) waits for room, sending the step again after a short pause
+ * ({@link #roomRetryAfter}: shorter the longer it has waited) for up to {@code worker-wait}, instead of ending with what it has written:
  * a queue limit is admission control, which the request passed at its first step (without the
  * overload policy, a speculative request met the large worker's queue only mid-answer, and a stream
  * ended in a 429 or 503 after its text). Its first step is refused at once, before anything is
@@ -160,8 +160,17 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost", ROOM_TIMER = "room";
 
-  /** The first and the longest pause before a step refused for a full queue is sent again. */
-  private static final Duration ROOM_RETRY_FIRST = Duration.ofMillis(50), ROOM_RETRY_MAX = Duration.ofMillis(800);
+  /**
+   * The pause before a step refused for full queues is sent again, after it has waited {@code
+   * waited}: 200 ms at first, less by a tenth of the wait, down to 20 ms after 1.8 s, so that the
+   * requests that have waited longest ask most often and tend to get the room a queue frees first.
+   * A pause growing with the wait had the newest take it, and the oldest run out their worker-wait
+   * (tester45d). Not strictly first come, first served: the queue is the worker's, the waiters not.
+   */
+  static Duration roomRetryAfter(Duration waited) {
+    long ms = 200 - waited.toMillis() / 10;
+    return Duration.ofMillis(Math.max(20, Math.min(200, ms)));
+  }
 
   /** The least time between two looks for another worker while one on an unreachable node holds the step. */
   private static final Duration MIN_RECHECK = Duration.ofMillis(100);
@@ -217,9 +226,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private boolean underWay;
   /** The steps begun ({@link #advance}), naming the one a {@link RoomRetry} is for. */
   private long stepSeq;
+  /** Whether the step in flight has sent output ({@link WorkerProtocol.Partial}): its timer then bounds its silence. */
+  private boolean progressed;
   /** Since when the current step has waited for room in a full queue ({@link System#nanoTime}); -1: it has not. */
   private long roomWaitSince = -1;
-  private Duration roomRetry = ROOM_RETRY_FIRST;
 
   private SessionActor(
       ActorContext<Command> ctx,
@@ -315,7 +325,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     queueChecked = false;
     stepSeq++;
     roomWaitSince = -1;
-    roomRetry = ROOM_RETRY_FIRST;
     failover.stepStarted();
     if (current.role() == Role.small) prefillAhead();
     return dispatch();
@@ -408,10 +417,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     long id = ++requestSeq;
     inFlight = id;
     inFlightTo = b.worker;
+    progressed = false;
     failover.sent(b.worker);
     b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), id, delta.base(),
         delta.base() < 0 ? request.prompt() : null, delta.append(), failover.limits(current), request.sampling(),
-        request.stream() && current.alwaysKept(), replyAdapter));
+        current.alwaysKept(), replyAdapter));
     timers.startSingleTimer(STEP_TIMER, new StepTimedOut(id), settings.stepTimeout());
     checkReachability();
   }
@@ -462,6 +472,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private Behavior<Command> onPartial(WorkerProtocol.Partial p) {
+    // Output is coming: step-timeout bounds a step's silence, not its length (tester45d: a chat
+    // without max_tokens, run to what fits, was cut at 5 min while its tokens flowed).
+    if (!p.generated().isEmpty() || !p.injected().isEmpty()) {
+      timers.startSingleTimer(STEP_TIMER, new StepTimedOut(inFlight), settings.stepTimeout());
+      progressed = true;
+    }
     promptRead(current.role(), p.requestId(), p.promptTokens(), p.cachedTokens());
     sync.tokenizerKey(current.role(), p.tokenizerKey());
     failover.streamed(p.injected(), p.generated());
@@ -515,10 +531,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       long now = System.nanoTime();
       if (roomWaitSince < 0) roomWaitSince = now;
       if (now - roomWaitSince < settings.workerWait().toNanos()) {
+        Duration pause = roomRetryAfter(Duration.ofNanos(now - roomWaitSince));
         getContext().getLog().debug("session {}: every {} worker's queue is full; sending the step again in {} ms",
-            request.sessionId(), current.role(), roomRetry.toMillis());
-        timers.startSingleTimer(ROOM_TIMER, new RoomRetry(stepSeq), roomRetry);
-        roomRetry = roomRetry.multipliedBy(2).compareTo(ROOM_RETRY_MAX) > 0 ? ROOM_RETRY_MAX : roomRetry.multipliedBy(2);
+            request.sessionId(), current.role(), pause.toMillis());
+        timers.startSingleTimer(ROOM_TIMER, new RoomRetry(stepSeq), pause);
         return this;
       }
       return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
@@ -750,7 +766,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> onStepTimedOut(StepTimedOut t) {
     if (t.requestId() != inFlight) return this;
     cancelInFlight();
-    return fail(FailureCode.TIMEOUT, current.role() + " worker did not answer within " + Seconds.of(settings.stepTimeout()) + " s");
+    return fail(FailureCode.TIMEOUT, current.role() + " worker " + (progressed ? "wrote nothing more for " : "did not answer within ")
+        + Seconds.of(settings.stepTimeout()) + " s (tandem.session.step-timeout)");
   }
 
   /** Sends the step refused for full queues again, from the first worker of its order not lost. */

@@ -164,7 +164,7 @@ class VllmRequestFieldsTest {
     String empty = "messages[0] is empty (or only whitespace) and continue_final_message is set, so there is nothing to"
         + " continue; give it the text to continue, or leave continue_final_message out";
     assertEquals(empty, error(notThere).get("message").asText(), notThere.body());
-    assertEquals("messages", error(notThere).get("param").asText());
+    assertEquals("messages[0].content", error(notThere).get("param").asText());
     HttpResponse<String> tokenize = server.post("/tokenize", "{\"messages\":[{\"role\":\"user\",\"content\":\"\"}],"
         + "\"add_generation_prompt\":false,\"continue_final_message\":true}", KEY);
     assertEquals(400, tokenize.statusCode(), tokenize.body());

@@ -199,8 +199,75 @@ class SessionActorTest {
       SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, end.get(30, TimeUnit.SECONDS));
       small.open.countDown();
       assertEquals(io.tandem.protocol.FailureCode.TIMEOUT, failed.code());
-      assertTrue(failed.message().contains("small worker did not answer within 0.5 s"), failed.message());
+      // Five tokens came before the gate: the timeout bounds the silence since.
+      assertTrue(failed.message().contains("small worker wrote nothing more for 0.5 s (tandem.session.step-timeout)"),
+          failed.message());
     }
+  }
+
+  /** A scripted model that holds its step before writing each of {@code gates}' positions until that gate opens. */
+  private static final class TwoGates extends ScriptedModel {
+    final java.util.concurrent.CountDownLatch[] reached = {new java.util.concurrent.CountDownLatch(1),
+        new java.util.concurrent.CountDownLatch(1)};
+    final java.util.concurrent.CountDownLatch[] open = {new java.util.concurrent.CountDownLatch(1),
+        new java.util.concurrent.CountDownLatch(1)};
+    private final int[] gates;
+
+    TwoGates(List<String> tokens, int first, int second) {
+      super("small", tokens);
+      gates = new int[] {first, second};
+    }
+
+    @Override
+    public int[] forward(List<io.tandem.inference.Sequence> batch, int maxPrefillTokens) {
+      for (io.tandem.inference.Sequence s : batch)
+        for (int g = 0; g < 2; g++)
+          if (s.length() - 1 == gates[g]) {
+            reached[g].countDown();
+            try {
+              if (!open[g].await(60, TimeUnit.SECONDS)) throw new IllegalStateException("gate never opened");
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+      return super.forward(batch, maxPrefillTokens);
+    }
+  }
+
+  /**
+   * step-timeout bounds a step's silence, not its length: a single-model answer whose tokens keep
+   * coming runs past it (tester45d: a chat without max_tokens, run to what fits, was cut at 5 min
+   * while its tokens flowed); each pause here is within the timeout, the two together beyond it.
+   */
+  @Test
+  void aStepWhoseOutputKeepsComingRunsPastTheStepTimeout() throws Exception {
+    try (World w = new World(ManualTime.config(),
+        new SessionSettings(Duration.ofSeconds(5), Duration.ofMillis(500), false, 4))) {
+      ManualTime time = ManualTime.get(w.kit.system());
+      TwoGates small = new TwoGates(CASE.small(), 3, 8);
+      w.worker(Role.small, "small", small);
+      SessionRequest request = new SessionRequest("long", "t", io.tandem.protocol.Prompt.chat(List.of(
+          new io.tandem.protocol.ChatMessage("user", "Compute."))), io.tandem.protocol.SamplingParams.GREEDY, 12,
+          CASE.config(), Mode.small, true);
+      java.util.concurrent.atomic.AtomicInteger streamed = new java.util.concurrent.atomic.AtomicInteger();
+      CompletableFuture<SessionEvent> end = w.run(request, d -> streamed.addAndGet(d.tokens().size()));
+      assertTrue(small.reached[0].await(30, TimeUnit.SECONDS));
+      awaitStreamed(streamed, 3);
+      time.timePasses(Duration.ofMillis(400));
+      small.open[0].countDown();
+      assertTrue(small.reached[1].await(30, TimeUnit.SECONDS));
+      awaitStreamed(streamed, 8); // the session has read the output since the first pause
+      time.timePasses(Duration.ofMillis(400));
+      small.open[1].countDown();
+      SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, end.get(30, TimeUnit.SECONDS));
+      assertEquals(12, f.usage().completionTokens());
+    }
+  }
+
+  private static void awaitStreamed(java.util.concurrent.atomic.AtomicInteger streamed, int tokens) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (streamed.get() < tokens && System.nanoTime() < deadline) Thread.onSpinWait();
+    assertTrue(streamed.get() >= tokens, "streamed " + streamed.get() + " of " + tokens + " tokens");
   }
 
   @Test
