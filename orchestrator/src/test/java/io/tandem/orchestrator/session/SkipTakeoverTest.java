@@ -162,6 +162,9 @@ class SkipTakeoverTest {
         assertEquals(0, f.trace().counters().takeoversSkipped(), code.toString());
       }
     }
+    // Its pauses between tries: 50 ms, doubling up to 800 ms.
+    assertEquals(java.util.List.of(50L, 100L, 200L, 400L, 800L, 800L), java.util.stream.IntStream.range(0, 6)
+        .mapToObj(i -> SessionActor.roomRetryAfter(i).toMillis()).toList());
   }
 
   @Test
