@@ -106,6 +106,7 @@ public final class BenchHttpCommand implements Callable<Integer> {
       return run();
     } finally {
       if (node != null) node.close();
+      if (scratch != null) scratch.close();
     }
   }
 
@@ -155,14 +156,16 @@ public final class BenchHttpCommand implements Callable<Integer> {
     return "http://" + u.getHost() + (u.getPort() == -1 ? "" : ":" + u.getPort());
   }
 
+  /** The folder {@code --scripted}'s scripts are written to, while its server runs; removed when the command ends. */
+  private ScratchFolder scratch;
+
   private TandemNode startScripted() throws Exception {
     ScriptedCase scriptedCase = ScriptedCase.read("--scripted", scripted);
-    Path dir = Files.createTempDirectory("tandem-bench");
-    dir.toFile().deleteOnExit();
+    scratch = ScratchFolder.create("tandem-bench");
+    Path dir = scratch.path();
     Config config = ModelOptions.baseConfig();
     for (Role r : Role.values()) {
       String model = scriptedCase.writeScript(r, dir);
-      dir.resolve(r + ".json").toFile().deleteOnExit();
       config = config.withValue("tandem." + r + ".model", ConfigValueFactory.fromAnyRef(model));
     }
     config = config.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(0))

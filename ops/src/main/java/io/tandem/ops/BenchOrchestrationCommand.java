@@ -55,7 +55,13 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
     for (int n : sessions) UsageError.atLeast("--sessions", n, 1);
     UsageError.atLeast("--tokens", tokens, 1);
     UsageError.atLeast("--runs", runs, 1);
-    Path dir = Files.createTempDirectory("tandem-bench");
+    try (ScratchFolder scratch = ScratchFolder.create("tandem-bench")) {
+      return bench(scratch.path());
+    }
+  }
+
+  /** Writes the scripts into {@code dir} and runs the sweep on them, printing its table or JSON. */
+  private int bench(Path dir) throws Exception {
     ObjectMapper m = new ObjectMapper();
     Path small = dir.resolve("small.json"), large = dir.resolve("large.json");
     Files.writeString(small, m.writeValueAsString(Map.of("tokens", ScriptGenerator.generate(1, tokens, 6, 30, false))));

@@ -68,7 +68,7 @@ public final class GenerateCommand implements Callable<Integer> {
   boolean quiet;
 
   /** The folder a --case's scripts are written to; removed when the command ends, however it ends. */
-  private Path scratch;
+  private ScratchFolder scratch;
 
   @Override
   public Integer call() throws Exception {
@@ -77,11 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
       return generate();
     } finally {
       // Here, not at the end of generate(): a failed command halts the JVM (Tandem.main), which runs no clean-up.
-      if (scratch != null) {
-        try (var files = Files.walk(scratch)) {
-          files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        }
-      }
+      if (scratch != null) scratch.close();
     }
   }
 
@@ -104,9 +100,9 @@ public final class GenerateCommand implements Callable<Integer> {
       JsonNode root = scriptedCase.root;
       if (root.has("config") && models.config != null)
         throw new UsageError("--case brings its own speculative config, which --config would be dropped for; give one of them");
-      scratch = Files.createTempDirectory("tandem-case");
-      models.small = scriptedCase.writeScript(Role.small, scratch);
-      models.large = scriptedCase.writeScript(Role.large, scratch);
+      scratch = ScratchFolder.create("tandem-case");
+      models.small = scriptedCase.writeScript(Role.small, scratch.path());
+      models.large = scriptedCase.writeScript(Role.large, scratch.path());
       speculative = root.has("config")
           ? PaperConfigLoader.fromTree(root.get("config"), "--case " + caseFile).config()
           : models.speculative(base);

@@ -64,7 +64,7 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     try {
       return write(modelShape);
     } catch (Exception | Error e) {
-      if (created != null) removeTree(created);
+      if (created != null) ScratchFolder.removeTree(created);
       throw e;
     }
   }
@@ -76,18 +76,14 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
       requireTokenizerLoads();
       params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
     } else {
-      Path shipped = Files.createTempDirectory("tandem-qwen-tokenizer");
-      try {
+      try (ScratchFolder shipped = ScratchFolder.create("tandem-qwen-tokenizer")) {
         for (String f : SHIPPED_FILES) {
           try (java.io.InputStream in = MakeCheckpointCommand.class.getResourceAsStream(SHIPPED_TOKENIZER + f)) {
             if (in == null) throw new IllegalStateException("the shipped tokenizer is missing " + f + "; give --tokenizer DIR");
-            Files.copy(in, shipped.resolve(f));
+            Files.copy(in, shipped.path().resolve(f));
           }
         }
-        params = CheckpointMaker.make(modelShape, out, seed, shipped, maxShardBytes);
-      } finally {
-        for (String f : SHIPPED_FILES) Files.deleteIfExists(shipped.resolve(f));
-        Files.deleteIfExists(shipped);
+        params = CheckpointMaker.make(modelShape, out, seed, shipped.path(), maxShardBytes);
       }
     }
     System.out.printf(
@@ -143,14 +139,5 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
         + "<|endoftext|> " + CheckpointMaker.BOS_AND_PAD + " (bos and pad) and <|im_end|> " + CheckpointMaker.IM_END
         + " (eos), with " + CheckpointMaker.QWEN_VOCAB_SIZE
         + " embedding rows; give a Qwen2.5 tokenizer folder, or leave --tokenizer out for Qwen's");
-  }
-
-  /** Deletes {@code dir} and what is in it, as far as it can: what is left of a failed command's own folder. */
-  private static void removeTree(Path dir) {
-    try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-    } catch (java.io.IOException | java.io.UncheckedIOException ignored) {
-      // The command's own error says what went wrong; a folder left behind is not worth hiding it.
-    }
   }
 }

@@ -129,8 +129,13 @@ public final class SimulateCommand implements Callable<Integer> {
     requireCluster(ModelOptions.baseConfig());
     // The nodes' own settings are checked before anything is printed or started, as every node is given them.
     TandemNode.Settings.of(nodeConfig(List.of("orchestrator"), 0, List.of()));
-    Path dir = Files.createTempDirectory("tandem-simulate");
-    String[] specs = models(dir);
+    try (ScratchFolder scratch = ScratchFolder.create("tandem-simulate")) {
+      return simulate(models(scratch.path()));
+    }
+  }
+
+  /** Runs the sweep over {@code --large-workers} on the models {@code specs} (small, large) names, printing its table or JSON. */
+  private int simulate(String[] specs) throws Exception {
     if (!json) {
       System.out.printf("tandem simulate: %s (%d in flight) over %s, %s; latency %s, scripts %s, time scale %.3g, skip takeovers above %s%n",
           Plural.count(sessions, "session"), concurrency, Plural.count(orchestrators, "orchestrator"),

@@ -1453,4 +1453,32 @@ class CommandLineMistakesTest {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data))
         .getMessage().startsWith(data + " line 4: not JSON"));
   }
+
+  /**
+   * The scripts and latency profiles simulate and the benches write go to a folder of their own in
+   * the temporary directory, which is removed when the command ends, refused or done: it was left
+   * every time (six CI runs left 36 {@code tandem-simulate*} folders in /tmp).
+   */
+  @Test
+  void simulateAndBenchRemoveTheirScratchFoldersHoweverTheyEnd() throws Exception {
+    Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+    java.util.function.Supplier<java.util.Set<Path>> scratch = () -> {
+      try (var all = Files.list(tmp)) {
+        return all.filter(p -> p.getFileName().toString().matches("tandem-(simulate|bench|case).*"))
+            .collect(java.util.stream.Collectors.toSet());
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    var before = scratch.get();
+    assertEquals(2, run("simulate", "--script-source", "generated:lots").exit());
+    assertEquals(2, run("simulate", "--latency", "h200", "--sessions", "5").exit());
+    assertEquals(2, run("bench", "orchestration", "--sessions", "100000").exit());
+    Result done = run("simulate", "--sessions", "1", "--concurrency", "1", "--orchestrators", "1", "--small-workers", "1",
+        "--large-workers", "1", "--time-scale", "0.01", "--script-source", "generated:50");
+    assertEquals(0, done.exit(), done.err());
+    var left = new java.util.HashSet<>(scratch.get());
+    left.removeAll(before);
+    assertEquals(java.util.Set.of(), left, "folders left in " + tmp);
+  }
 }

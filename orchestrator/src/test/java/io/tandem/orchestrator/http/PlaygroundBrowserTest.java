@@ -6,10 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Comparator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,6 +41,7 @@ class PlaygroundBrowserTest {
   static TestServer server;
   ChromeDriverService service;
   WebDriver browser;
+  Path profile;
 
   @BeforeAll
   static void start() {
@@ -53,7 +57,7 @@ class PlaygroundBrowserTest {
 
   @BeforeEach
   void open() throws Exception {
-    Path profile = Files.createTempDirectory("tandem-chromium");
+    profile = Files.createTempDirectory("tandem-chromium");
     ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM).addArguments("--headless", "--no-sandbox",
         "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--window-size=1280,757", "--user-data-dir=" + profile);
@@ -63,9 +67,15 @@ class PlaygroundBrowserTest {
   }
 
   @AfterEach
-  void close() {
+  void close() throws IOException {
     if (browser != null) browser.quit();
     if (service != null) service.stop();
+    // Chromium's profile (some 2 MB each): left behind, every run of the suite added four to /tmp.
+    if (profile != null) {
+      try (Stream<Path> files = Files.walk(profile)) {
+        for (Path f : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+      }
+    }
   }
 
   private void ask(String question, int maxTokens) {
