@@ -11,7 +11,6 @@ import akka.actor.typed.receptionist.Receptionist;
 import com.typesafe.config.Config;
 import io.tandem.inference.LanguageModel;
 import io.tandem.protocol.FailureCode;
-import io.tandem.protocol.Prompt;
 import io.tandem.protocol.Role;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.text.Plural;
@@ -281,20 +280,6 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       c.replyTo().tell(frameBytes > 0 ? StepSync.withinFrame(count, frameBytes) : count);
     }
 
-    /**
-     * Characters of text, or token ids, {@code c} reads: a chat's messages and the variables its
-     * template renders with them ({@code tools}, {@code chat_template_kwargs}), which can be as long.
-     */
-    static long size(WorkerProtocol.CountTokens c) {
-      if (c.tokenIds() != null) return c.tokenIds().size();
-      Prompt p = c.prompt();
-      if (p.tokenIds() != null) return p.tokenIds().size();
-      long n = p.raw() == null ? 0 : p.raw().length();
-      if (p.messages() != null) for (var m : p.messages()) n += m.content() == null ? 0 : m.content().length();
-      if (p.chatTemplate() != null) n += p.chatTemplate().variablesJson().length();
-      return n;
-    }
-
     @Override
     public int compareTo(Count o) {
       int bySize = Long.compare(size, o.size);
@@ -470,7 +455,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    * prompts behind it past the orchestrator's count timeout.
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
-    long size = Count.size(c);
+    long size = WorkerProtocol.CountTokens.sizeOf(c.prompt(), c.tokenIds());
     Count count = new Count(c, served, frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes,
         size, countsTaken++, System.nanoTime(), waitingCounts);
     waitingCounts.add(count);

@@ -411,7 +411,7 @@ final class WorkerView {
   /** Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}). */
   private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
       List<Integer> tokenIds, String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
-    long size = countedSize(prompt, tokenIds);
+    long size = WorkerProtocol.CountTokens.sizeOf(prompt, tokenIds);
     // In whole seconds: a prompt under 100,000 characters has none.
     long extraSeconds = size * COUNT_NANOS_PER_CHARACTER / 1_000_000_000L;
     Duration countTimeout = this.countTimeout.plusSeconds(extraSeconds);
@@ -493,16 +493,6 @@ final class WorkerView {
    * characters has 9 s more (whole seconds: a prompt under 100,000 characters none).
    */
   static final long COUNT_NANOS_PER_CHARACTER = 10_000;
-
-  /** Characters of text, or token ids, a count reads, as the worker sizes it (the variables a chat template renders with too). */
-  static long countedSize(Prompt prompt, List<Integer> tokenIds) {
-    if (tokenIds != null) return tokenIds.size();
-    if (prompt.tokenIds() != null) return prompt.tokenIds().size();
-    long n = prompt.raw() == null ? 0 : prompt.raw().length();
-    if (prompt.messages() != null) for (var m : prompt.messages()) n += m.content() == null ? 0 : m.content().length();
-    if (prompt.chatTemplate() != null) n += prompt.chatTemplate().variablesJson().length();
-    return n;
-  }
 
   /** Where the nodes of the workers asked for a count stand, as this node's cluster sees them now. */
   private enum Standing {

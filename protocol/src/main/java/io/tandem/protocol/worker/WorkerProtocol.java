@@ -172,6 +172,22 @@ public final class WorkerProtocol {
         throw new IllegalArgumentException("tokenIdsField names the field of token ids: give it with token ids, and only then");
       if (tokenIds != null) tokenIds = List.copyOf(tokenIds);
     }
+
+    /**
+     * How much a count of {@code prompt} or {@code tokenIds} reads (exactly one of them non-null, as
+     * a {@code CountTokens} takes them): token ids, or characters of text, a chat's messages with the
+     * variables its template renders them with ({@code tools}, {@code chat_template_kwargs}), which
+     * can be as long. One rule for both ends: a worker orders its waiting counts by it, shortest first,
+     * and the asker lets a long prompt's count take longer than {@code tandem.http.count-timeout} by it.
+     */
+    public static long sizeOf(Prompt prompt, List<Integer> tokenIds) {
+      if (tokenIds != null) return tokenIds.size();
+      if (prompt.tokenIds() != null) return prompt.tokenIds().size();
+      long n = prompt.raw() == null ? 0 : prompt.raw().length();
+      if (prompt.messages() != null) for (var m : prompt.messages()) n += m.content() == null ? 0 : m.content().length();
+      if (prompt.chatTemplate() != null) n += prompt.chatTemplate().variablesJson().length();
+      return n;
+    }
   }
 
   /**
