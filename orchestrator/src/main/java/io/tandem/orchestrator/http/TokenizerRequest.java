@@ -80,8 +80,9 @@ record TokenizerRequest(Prompt prompt, List<Integer> tokens, Map<Integer, String
       if (v != null && !v.isNull())
         throw ApiError.invalid(chatOnly, chatOnly + " applies to chat messages; a text prompt is tokenized as it is");
     }
-    if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt must be a non-empty string, got " + Json.kind(prompt));
-    if (prompt.asText().isEmpty()) throw ApiError.invalid("prompt", "prompt is empty; give the text to tokenize");
+    // An empty text is tokenized too (no tokens, or the special tokens its tokenizer adds), as vLLM's /tokenize does:
+    // only a prompt to generate from must not be empty.
+    if (!prompt.isTextual()) throw ApiError.invalid("prompt", "prompt must be a string, got " + Json.kind(prompt));
     return new TokenizerRequest(Prompt.raw(prompt.asText(), specials == null || specials), null, Map.of());
   }
 

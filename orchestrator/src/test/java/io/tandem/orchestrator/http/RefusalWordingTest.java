@@ -218,14 +218,6 @@ class RefusalWordingTest {
   }
 
   @Test
-  void anEmptyPromptToTokenizeIsCalledEmpty() {
-    ApiError e = assertThrows(ApiError.class, () -> TokenizerRequest.parse(Json.parseObject("{\"prompt\":\"\"}"),
-        false, SETTINGS.modelNames()));
-    assertEquals(new OpenAi.Error("prompt is empty; give the text to tokenize", "invalid_request_error", "prompt", null),
-        e.body().error());
-  }
-
-  @Test
   void tokenizesBooleansAreRefusedInChatsWords() {
     for (String value : new String[] {"1", "\"false\"", "[]"}) {
       OpenAi.Error tokenize = tokenizeRefusal(",\"add_special_tokens\":" + value);

@@ -179,6 +179,16 @@ class VllmRequestFieldsTest {
     assertEquals("{\"prompt\":\"\"}", none.body());
   }
 
+  /** The empty text is no tokens, as vLLM's /tokenize counts it (session 45: a 400 "prompt is empty"). */
+  @Test
+  void theEmptyTextTokenizesToNoTokens() throws Exception {
+    HttpResponse<String> empty = server.post("/tokenize", "{\"prompt\":\"\"}", KEY);
+    assertEquals(200, empty.statusCode(), empty.body());
+    assertEquals(0, JSON.readTree(empty.body()).get("count").asInt(), empty.body());
+    assertEquals(0, JSON.readTree(empty.body()).get("tokens").size(), empty.body());
+    assertTrue(JSON.readTree(empty.body()).get("max_model_len").asInt() > 0, empty.body());
+  }
+
   @Test
   void toolsAreAcceptedOnlyWhenToolChoiceIsNone() throws Exception {
     HttpResponse<String> auto = chat("," + TOOLS);
