@@ -199,16 +199,20 @@ public final class ModelOptions {
   static void requireEnginesAnswer(Config nodeConfig, Collection<Role> roles) throws Exception {
     io.tandem.worker.EngineSettings settings = io.tandem.worker.EngineSettings.fromConfig(nodeConfig);
     for (Role r : roles) {
-      List<String> engines = new java.util.ArrayList<>();
-      // TandemNode gives each engine device its own worker, and the model to the other devices.
-      for (String d : nodeConfig.getStringList("tandem." + r + ".devices"))
-        engines.add(io.tandem.worker.EngineSpec.isEngine(d) ? d : nodeConfig.getString("tandem." + r + ".model"));
-      for (String engine : engines.stream().filter(io.tandem.worker.EngineSpec::isEngine).distinct().toList()) {
-        String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(engine), settings).get();
+      // Each engine and where it was given: TandemNode gives each engine device its own worker, and the model to the other devices.
+      Map<String, String> engines = new java.util.LinkedHashMap<>();
+      for (String d : nodeConfig.getStringList("tandem." + r + ".devices")) {
+        if (io.tandem.worker.EngineSpec.isEngine(d)) engines.putIfAbsent(d, "tandem." + r + ".devices");
+        else engines.putIfAbsent(nodeConfig.getString("tandem." + r + ".model"), "--" + r);
+      }
+      for (Map.Entry<String, String> engine : engines.entrySet()) {
+        if (!io.tandem.worker.EngineSpec.isEngine(engine.getKey())) continue;
+        String problem = io.tandem.worker.EngineEndpoint.health(io.tandem.worker.EngineSpec.parse(engine.getKey()), settings).get();
+        String givenBy = engine.getValue();
         if (problem != null)
           // Advice for an engine not there; a refused key, another model, a wrong URL say their own.
-          throw new IllegalStateException("--" + r + ": " + problem + (problem.contains(" unreachable: ")
-              ? "; start the engine, or give another --" + r : ""));
+          throw new IllegalStateException(givenBy + ": " + problem + (problem.contains(" unreachable: ")
+              ? "; start the engine, or give another " + (givenBy.startsWith("--") ? givenBy : "endpoint in " + givenBy) : ""));
       }
     }
   }
@@ -235,6 +239,10 @@ public final class ModelOptions {
   static void requireDevice(String device, String givenBy) {
     java.util.regex.Matcher gpu = java.util.regex.Pattern.compile("gpu(\\d+)").matcher(device);
     if (device.equals("cpu")) return;
+    // A remote engine serves a model on its own devices: on the command line it is a model flag's value.
+    if (givenBy.equals("--device") && device.startsWith("openai:"))
+      throw UsageError.of(givenBy, givenBy + " " + device + ": an engine spec is a model, not a device (the engine runs it"
+          + " on its own): give it as --small or --large, e.g. --large '" + device + "'; --device is cpu or gpuN", null);
     if (!gpu.matches())
       throw UsageError.of(givenBy, givenBy + " " + device + ": not a device; give cpu, or gpu0, gpu1, ... for a GPU"
           + (givenBy.equals("--device") ? "" : ", or an engine spec openai:URL?model=NAME"), null);

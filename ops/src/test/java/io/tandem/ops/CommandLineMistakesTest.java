@@ -810,6 +810,9 @@ class CommandLineMistakesTest {
         "tandem generate: --top-k: must be 0 or -1 (off), or at least 1, got -2");
     refusals.put(List.of("generate", "--prompt", "hi", "--device", "tpu"),
         "tandem generate: --device tpu: not a device; give cpu, or gpu0, gpu1, ... for a GPU");
+    refusals.put(List.of("serve", "--device", "openai:http://127.0.0.1:1/v1?model=m"), "tandem serve: --device"
+        + " openai:http://127.0.0.1:1/v1?model=m: an engine spec is a model, not a device (the engine runs it on its own):"
+        + " give it as --small or --large, e.g. --large 'openai:http://127.0.0.1:1/v1?model=m'; --device is cpu or gpuN");
     refusals.put(List.of("generate"), "tandem generate: no prompt: give --prompt \"...\" (or --case FILE)");
 
     refusals.put(List.of("generate", "--prompt", "", "--no-chat-template"), "tandem generate: --prompt is empty: with"
@@ -1158,6 +1161,12 @@ class CommandLineMistakesTest {
     // In words, not Java's class (tester44a read "unreachable: ConnectException").
     assertEquals("tandem generate: --small: engine 127.0.0.1:1 unreachable: connection refused (is the engine running, on that"
         + " port?); start the engine, or give another --small", r.err());
+    // One given as a device is named by that setting (session 45: "--small:" where no such flag was given).
+    Result device = runWith(Map.of("tandem.small.devices.0", "openai:http://127.0.0.1:1/v1?model=x&tokenizer=" + tokenizer),
+        "generate", "--prompt", "x", "--mode", "small", "--quiet");
+    assertEquals(1, device.exit());
+    assertEquals("tandem generate: tandem.small.devices: engine 127.0.0.1:1 unreachable: connection refused (is the engine"
+        + " running, on that port?); start the engine, or give another endpoint in tandem.small.devices", device.err());
   }
 
   /**
