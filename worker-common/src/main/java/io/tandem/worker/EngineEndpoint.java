@@ -121,7 +121,7 @@ public final class EngineEndpoint {
             return Behaviors.same();
           })
           .onSignal(PostStop.class, s -> {
-            io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint(), null);
+            io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).forget(role, spec.endpoint());
             // One tokenizer, whichever context its copies were given.
             if (folder != null) folder.close();
             else if (model != null) model.close();

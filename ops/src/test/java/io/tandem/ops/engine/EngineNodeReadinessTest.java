@@ -2,6 +2,7 @@ package io.tandem.ops.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import io.tandem.protocol.Role;
 import java.net.URI;
@@ -57,5 +58,39 @@ class EngineNodeReadinessTest {
       assertEquals(503, r.statusCode(), r.body());
       assertTrue(r.body().contains(expected), r.body());
     }
+  }
+
+  /**
+   * Each engine endpoint has its up series on /metrics, 1 while it serves and 0 while not: an engine
+   * that does not serve has no worker, so no worker series told of it (tester45b).
+   */
+  @Test
+  void eachEngineEndpointIsUpOrNotOnMetrics() throws Exception {
+    TandemEngineNode engine = new TandemEngineNode("demo-small", Role.small, io.tandem.ops.demo.DemoModels.dir().resolve("small"), 4);
+    boolean engineStopped = false;
+    try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(), 4)) {
+      String series = "tandem:engine_up{role=\"small\",endpoint=\"127.0.0.1:" + engine.http.port() + "\"} ";
+      String metrics = metricsOnceTheyHold(front, series + "1");
+      assertTrue(metrics.contains("# TYPE tandem:engine_up gauge"), metrics);
+      engine.close();
+      engineStopped = true;
+      metricsOnceTheyHold(front, series + "0");
+    } finally {
+      if (!engineStopped) engine.close();
+    }
+  }
+
+  /** {@code front}'s /metrics once they hold the line {@code line}, within 30 s (they are asserted to). */
+  private static String metricsOnceTheyHold(TandemEngineNode front, String line) throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    URI metrics = URI.create("http://127.0.0.1:" + front.http.port() + "/metrics");
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String text;
+    do {
+      text = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString()).body();
+      if (text.lines().anyMatch(line::equals)) return text;
+      Thread.sleep(50);
+    } while (System.nanoTime() < deadline);
+    return fail("no line " + line + " in\n" + text);
   }
 }

@@ -227,6 +227,14 @@ public final class Metrics {
         + "# TYPE tandem:worker_up gauge\n");
     for (WorkerView.Report w : scrape.workers())
       out.append("tandem:worker_up").append(labels(w, false)).append(w.stats() == null ? " 0\n" : " 1\n");
+    // An engine that does not serve has no worker, so no worker series tells of it (tester45b).
+    if (!scrape.engines().isEmpty()) {
+      out.append("# HELP tandem:engine_up 1 when the remote engine (an openai: model spec) at the endpoint answered its last"
+          + " health check (every tandem.engine.health-interval) as serving the model, and its worker lost no request since;"
+          + " 0 when not (/health/ready names why). The endpoints this node runs.\n# TYPE tandem:engine_up gauge\n");
+      scrape.engines().forEach((role, endpoints) -> endpoints.forEach((endpoint, up) -> out.append("tandem:engine_up{role=\"")
+          .append(role).append("\",endpoint=\"").append(endpoint).append("\"} ").append(up ? 1 : 0).append('\n')));
+    }
     // A gauge of its own rather than a label: a label that changes mid-life would split the worker's series.
     out.append("# HELP tandem:worker_draining 1 from when the worker's node starts stopping (SIGTERM) until it leaves the cluster:"
         + " the worker withdrew from the Receptionist and still serves the sessions bound to it, or, the last of its role,"

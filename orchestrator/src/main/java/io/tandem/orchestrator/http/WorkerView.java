@@ -233,7 +233,15 @@ final class WorkerView {
   }
 
   /** What a scrape of {@code /metrics} shows of the workers: each listed one, and how many of each role sessions can be given ({@link #offered}). */
-  record Scrape(List<Report> workers, Map<Role, Integer> offered) {}
+  /**
+   * @param engines per role, the remote-engine endpoints this node runs and whether each engine serves
+   *     ({@link io.tandem.protocol.worker.EngineHealth#serving})
+   */
+  record Scrape(List<Report> workers, Map<Role, Integer> offered, Map<Role, java.util.SortedMap<String, Boolean>> engines) {
+    Scrape(List<Report> workers, Map<Role, Integer> offered) {
+      this(workers, offered, Map.of());
+    }
+  }
 
   /**
    * Every worker the receptionist lists, those on nodes the cluster finds unreachable included (until
@@ -251,7 +259,11 @@ final class WorkerView {
     return listings().thenCombine(draining, WorkerView::withDraining).thenCompose(l -> reports(l).thenApply(reports -> {
       Map<Role, Integer> offered = new EnumMap<>(Role.class);
       offered(reachable(l.listings())).forEach((r, ws) -> offered.put(r, ws.size()));
-      return new Scrape(reports, offered);
+      Map<Role, java.util.SortedMap<String, Boolean>> engines = new EnumMap<>(Role.class);
+      var health = io.tandem.protocol.worker.EngineHealth.get(system);
+      for (Role r : Role.values())
+        if (!health.serving(r).isEmpty()) engines.put(r, health.serving(r));
+      return new Scrape(reports, offered, engines);
     }));
   }
 

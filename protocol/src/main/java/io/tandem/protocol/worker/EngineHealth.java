@@ -4,7 +4,10 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
 import io.tandem.protocol.Role;
+import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -24,8 +27,11 @@ public final class EngineHealth implements Extension {
     }
   };
 
-  /** Per role, the problem of each endpoint that has one now ({@code HOST:PORT} to what is wrong). */
-  private final Map<Role, Map<String, String>> problems = new ConcurrentHashMap<>();
+  /**
+   * Per role, each endpoint this node runs ({@code HOST:PORT}), with what is wrong with its engine
+   * now, or the empty string while it serves.
+   */
+  private final Map<Role, Map<String, String>> endpoints = new ConcurrentHashMap<>();
 
   private EngineHealth() {}
 
@@ -34,17 +40,30 @@ public final class EngineHealth implements Extension {
     return ID.apply(system);
   }
 
-  /** The engine at {@code endpoint} of {@code role} does not serve, for {@code problem}; null: it serves (or stopped). */
+  /** The engine at {@code endpoint} of {@code role} does not serve, for {@code problem}; null: it serves. */
   public void report(Role role, String endpoint, String problem) {
-    Map<String, String> of = problems.computeIfAbsent(role, r -> new ConcurrentHashMap<>());
-    if (problem == null) of.remove(endpoint);
-    else of.put(endpoint, problem);
+    endpoints.computeIfAbsent(role, r -> new ConcurrentHashMap<>()).put(endpoint, problem == null ? "" : problem);
+  }
+
+  /** The endpoint stopped (its node is stopping): nothing is known of its engine any more. */
+  public void forget(Role role, String endpoint) {
+    endpoints.getOrDefault(role, Map.of()).remove(endpoint);
   }
 
   /** What is wrong with this node's engines of {@code role}, each endpoint's problem, in words; null when none has one. */
   public String problems(Role role) {
-    Map<String, String> of = problems.getOrDefault(role, Map.of());
-    if (of.isEmpty()) return null;
-    return String.join("; ", new java.util.TreeMap<>(of).values());
+    List<String> of = new TreeMap<>(endpoints.getOrDefault(role, Map.of())).values().stream().filter(p -> !p.isEmpty()).toList();
+    return of.isEmpty() ? null : String.join("; ", of);
+  }
+
+  /**
+   * Each endpoint of {@code role} this node runs whose engine's health has been checked, in order,
+   * with whether the engine serves ({@code true}) or not: an answer to its health check that it does,
+   * and no request lost since.
+   */
+  public SortedMap<String, Boolean> serving(Role role) {
+    SortedMap<String, Boolean> out = new TreeMap<>();
+    endpoints.getOrDefault(role, Map.of()).forEach((endpoint, problem) -> out.put(endpoint, problem.isEmpty()));
+    return out;
   }
 }
