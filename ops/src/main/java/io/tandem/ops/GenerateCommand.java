@@ -214,7 +214,8 @@ public final class GenerateCommand implements Callable<Integer> {
               offered.workers().iterator().next(), reply -> new WorkerProtocol.CountTokens(p, null, null, reply, 0), wait,
               node.system().scheduler())
           .toCompletableFuture().exceptionally(t -> null).get();
-      if (count == null || count.problem() != null) return maxTokens; // the session's own step names the problem
+      // The session's own step names the problem, or the loss.
+      if (count == null || count.problem() != null || count.lost() != null) return maxTokens;
       if (promptTokens < 0) promptTokens = count.tokens();
       if (count.contextLength() > 0 && count.contextLength() < context) {
         whose = needed.size() > 1 ? "the " + role + " model's" : "the model's";

@@ -118,6 +118,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
   /** No local tokenizer: the engine's answers for each session's queued request. */
   private final Map<String, EngineVocabulary.Prepared> prepared = new HashMap<>();
   private final EngineVocabulary vocabulary;
+  /** Counts asking the engine's tokenizer now (by identity: two askers may send equal ones). */
+  private final java.util.Set<WorkerProtocol.CountTokens> counting =
+      java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private long nextRun;
 
   private EngineWorker(ActorContext<Command> ctx, Role role, EngineModel model, EngineClient client, String modelName,
@@ -203,17 +206,25 @@ final class EngineWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
-    if (vocabulary == null) c.replyTo().tell(StepSync.count(c, model));
-    else getContext().pipeToSelf(vocabulary.prepare(c, client), (p, error) -> new Counted(c, p, error));
+    if (vocabulary == null) {
+      c.replyTo().tell(StepSync.count(c, model));
+    } else {
+      counting.add(c);
+      getContext().pipeToSelf(vocabulary.prepare(c, client), (p, error) -> new Counted(c, p, error));
+    }
     return this;
   }
 
   private Behavior<Command> onCounted(Counted c) {
+    counting.remove(c.c());
     if (c.error() != null) {
       EngineClient.EngineException e = engineError(c.error());
-      // A lost engine is no fault of the prompt: no answer, as from any lost worker (the asker's
-      // count-timeout names it), rather than a problem the client would be blamed for.
-      if (e.lost) return lostEngine(e.getMessage());
+      // A lost engine is no fault of the prompt: not a problem the client would be blamed for, but the
+      // worker's loss, told at once (it was no answer, and the asker waited out its count timeout).
+      if (e.lost) {
+        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(e.getMessage())));
+        return lostEngine(e.getMessage());
+      }
       c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(), model.vocabSize(),
           model.name() + " cannot read the prompt: " + e.getMessage(), null));
       return this;
@@ -371,7 +382,15 @@ final class EngineWorker extends AbstractBehavior<Command> {
     return this;
   }
 
+  /** What a count this worker could not finish is told: it lost its engine for {@code message}. */
+  private String lostWords(String message) {
+    return "its engine was lost (" + message + ")";
+  }
+
   private Behavior<Command> lostEngine(String message) {
+    // The counts still asking the engine's tokenizer would be answered to a stopped worker, never to their askers.
+    for (WorkerProtocol.CountTokens c : counting) c.replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(message)));
+    counting.clear();
     getContext().getLog().error("{} engine worker {} lost its engine: {}; stopping so that its sessions move on", role,
         getContext().getSelf().path().name(), message);
     // Readiness says why until the endpoint's health check passes again and a fresh worker serves

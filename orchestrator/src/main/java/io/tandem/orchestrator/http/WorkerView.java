@@ -432,6 +432,8 @@ final class WorkerView {
         + String.format(java.util.Locale.ROOT, "%,d", size) + " characters") + ")";
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
+    // What the workers that stopped before counting said they lost.
+    List<String> lost = new java.util.concurrent.CopyOnWriteArrayList<>();
     Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
     // This node's own standing, when it is out of the cluster's reach, rather than the worker's: a node downed while
     // it stalled (SIGSTOP) sees its peers unreachable or gone when it runs again, though they are fine (tester42b).
@@ -459,8 +461,20 @@ final class WorkerView {
               },
               max(countTimeout.multipliedBy(3), workerWait).plus(BACKSTOP), system.scheduler())
           .whenComplete((count, t) -> {
-            if (count != null) first.complete(count);
-            else if (unanswered.decrementAndGet() == 0) first.completeExceptionally(timedOut.get());
+            if (count != null && count.lost() == null) {
+              first.complete(count);
+            } else if (count != null) {
+              lost.add(count.lost());
+              // The others may still count it; when none can, at once rather than after the count timeout.
+              if (unanswered.decrementAndGet() == 0) first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
+                  (ws.size() == 1 ? "the " + role + " worker" : "each of the " + ws.size() + " " + role + " workers")
+                      + " stopped before it counted the prompt: " + String.join("; ", lost) + "; retry the request",
+                  retryAfter.seconds()));
+            } else if (unanswered.decrementAndGet() == 0) {
+              first.completeExceptionally(lost.isEmpty() ? timedOut.get() : ApiError.forFailure(FailureCode.UNAVAILABLE,
+                  "no " + role + " worker counted the prompt: " + String.join("; ", lost) + "; retry the request",
+                  retryAfter.seconds()));
+            }
           });
     }
     long asked = System.nanoTime();

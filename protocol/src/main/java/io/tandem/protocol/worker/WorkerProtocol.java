@@ -205,10 +205,25 @@ public final class WorkerProtocol {
    * 1}; 0 for a model without a fixed vocabulary), which the HTTP layer checks a request's other
    * token ids against; {@code problem}, non-null when the prompt cannot be used (a token id outside
    * the vocabulary), saying why; and, for a text or chat prompt, its {@code tokenIds} as the model
-   * reads it (what a server's {@code /tokenize} answers), else null.
+   * reads it (what a server's {@code /tokenize} answers), else null; {@code lost}, non-null when the
+   * worker could not count it for a failure of its own (an engine worker that lost its engine while
+   * asking the engine's tokenizer: it stops), saying what it lost: no fault of the prompt, and the
+   * asker need not wait out its count timeout for an answer that will not come.
    */
   public record TokenCount(int tokens, String text, String tokenizerKey, int contextLength, int vocabSize, String problem,
-      List<Integer> tokenIds) implements CborSerializable {}
+      List<Integer> tokenIds, String lost) implements CborSerializable {
+
+    /** A count, or a problem with the prompt ({@code lost} null). */
+    public TokenCount(int tokens, String text, String tokenizerKey, int contextLength, int vocabSize, String problem,
+        List<Integer> tokenIds) {
+      this(tokens, text, tokenizerKey, contextLength, vocabSize, problem, tokenIds, null);
+    }
+
+    /** No count: the worker stopped for {@code why} (see {@code lost}). */
+    public static TokenCount workerLost(String why) {
+      return new TokenCount(0, null, null, 0, 0, null, null, why);
+    }
+  }
 
   /**
    * Asked of each orchestrator node's sessions (registered under {@link
