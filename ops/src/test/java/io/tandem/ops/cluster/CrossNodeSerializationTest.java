@@ -91,6 +91,8 @@ class CrossNodeSerializationTest {
     roundTrip(new WorkerProtocol.SessionsInFlight(3, true));
     TestProbe<WorkerProtocol.TokenCount> counted = kit.createTestProbe();
     roundTrip(new WorkerProtocol.CancelCount(counted.getRef())); // equal after the trip: the worker finds its count by it
+    roundTrip(new WorkerProtocol.TokenCount(3, null, null, 4096, 151_936, null, List.of(1, 2, 3)));
+    roundTrip(WorkerProtocol.TokenCount.workerLost("its engine was lost (engine 127.0.0.1:9 unreachable)"));
   }
 
   @Test
