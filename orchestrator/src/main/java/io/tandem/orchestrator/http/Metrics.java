@@ -138,8 +138,9 @@ public final class Metrics {
   }
 
   /**
-   * A request that ended with its answer, finished by the small model alone without a large worker
-   * ({@code tandem.session.on-large-loss = degrade}; its answer says {@code tandem.degraded: true}).
+   * A request that ended with its answer, finished by one model alone without a worker of the other
+   * role ({@code tandem.session.on-large-loss = degrade}, {@code on-small-loss = large}; its answer
+   * says {@code tandem.degraded: true}).
    */
   void degraded() {
     degraded.increment();
@@ -201,8 +202,9 @@ public final class Metrics {
     counter(out, "tandem:triggers_total", model, "Reflection triggers seen.", triggers.sum());
     counter(out, "tandem:small_tokens_discarded_total", model, "Small-model tokens generated and not kept.", discardedSmall.sum());
     counter(out, "tandem:requests_cancelled_total", model, "Requests whose client went away before the end.", sum(cancelled));
-    counter(out, "tandem:requests_degraded_total", model, "Requests answered by the small model alone for want of a large worker"
-        + " (tandem.session.on-large-loss = degrade; the answer says tandem.degraded: true).", degraded.sum());
+    counter(out, "tandem:requests_degraded_total", model, "Speculative requests finished by one model alone for want of a worker"
+        + " of the other role (tandem.session.on-large-loss = degrade, on-small-loss = large; the answer says tandem.degraded: true).",
+        degraded.sum());
     // The same request, token and error counts per tenant (the key's name, never the key).
     perTenant(out, "tandem:tenant_prompt_tokens_total", model, "Prompt tokens processed, by tenant.", null, promptTokens);
     perTenant(out, "tandem:tenant_generation_tokens_total", model, "Output tokens by tenant and model.", "model", generationTokens);

@@ -145,6 +145,27 @@ final class Failover {
     return SingleModelPlan.continuing(Role.small, maxTokens, committed, spans, c);
   }
 
+  /**
+   * The plan that finishes a session that lost its small model during {@code step}: the large model
+   * alone from everything committed so far, the small model's carried part of the step included
+   * (the client may have it), with the counters kept.
+   */
+  GenerationPlan largeAlone(GenerationPlan plan, Step.Generate step, int maxTokens) {
+    List<Token> committed = new ArrayList<>(plan.committed());
+    List<Span> spans = new ArrayList<>(plan.trace().spans());
+    Counters c = plan.trace().counters();
+    if (!carryInjected.isEmpty()) {
+      spans.add(span(Author.injected, step.reason(), committed.size(), carryInjected));
+      committed.addAll(carryInjected);
+    }
+    if (!carryGenerated.isEmpty()) {
+      spans.add(span(Author.small, step.reason(), committed.size(), carryGenerated));
+      committed.addAll(carryGenerated);
+    }
+    c = c.plusTokens(Author.small, carryGenerated.size()).plusTokens(Author.injected, carryInjected.size());
+    return SingleModelPlan.continuing(Role.large, maxTokens, committed, spans, c);
+  }
+
   private static Span span(Author author, SpanReason reason, int start, List<Token> tokens) {
     return new Span(author, reason, start, start + tokens.size(), Token.concat(tokens));
   }

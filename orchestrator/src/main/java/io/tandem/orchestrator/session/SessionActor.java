@@ -56,7 +56,8 @@ import java.util.Set;
  * split brain resolver and death watch says the worker stopped. A worker that stopped is lost at
  * once; with no other worker of the role listed then, the session fails with the retryable {@link
  * FailureCode#NO_WORKER} (as a request that finds none does), or, for the large role with {@code on-large-loss = degrade}, goes on
- * with the small model alone from what is committed and finishes {@code degraded}. A lost worker is
+ * with the small model alone from what is committed and finishes {@code degraded} (for the small role with {@code
+ * on-small-loss = large}, a speculative session goes on with the large model alone). A lost worker is
  * never asked again, and any late reply from it answers a request the session no longer waits for,
  * so it is dropped. One lost to unreachability is told to {@code Release} the session first, which
  * frees its cache should its node come back (one that stopped holds nothing; a worker also releases
@@ -703,11 +704,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // Its workers are lost because this node is: neither another worker nor the small model alone can go on.
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
     if (degrades(role)) return degrade();
+    if (largeFinishes(role)) return largeAlone();
     // No worker of the role is offered: NO_WORKER, as for a request that finds none, whose 503 says to wait worker-wait.
     return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on: retry the request once one is back" + (role == Role.large
             ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone" + (request.mode() == Mode.speculative
-                ? "; a server with tandem.session.on-large-loss = degrade finishes such a session with it)" : ")") : ""));
+                ? "; a server with tandem.session.on-large-loss = degrade finishes such a session with it)" : ")")
+            : request.mode() == Mode.speculative ? " (or send \"tandem\": {\"mode\": \"large\"} to use the large model alone;"
+                + " a server with tandem.session.on-small-loss = large finishes such a session with it)" : ""));
   }
 
   /**
@@ -732,6 +736,20 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   /** Why this node cannot reach the cluster's workers, or null: see {@link NodeStanding#outOfTouch}. */
   private String selfLeaving() {
     return NodeStanding.outOfTouch(getContext().getSystem());
+  }
+
+  /**
+   * No small worker is left mid-session ({@code on-small-loss = large}): the large model alone
+   * finishes from what is committed, the small model's carried part of the step included.
+   */
+  private Behavior<Command> largeAlone() {
+    plan = failover.largeAlone(plan, current, request.maxTokens());
+    degraded = true;
+    String line = "session " + request.sessionId() + ": no small worker available; going on with the large model alone after "
+        + plan.committed().size() + " tokens";
+    getContext().getLog().debug(line);
+    noWorkerLog.unserved(Role.small, true, line);
+    return advance();
   }
 
   /** No large worker is left (or none was there to begin with): the small model alone finishes from what is committed. */
@@ -805,6 +823,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     String leaving = selfLeaving();
     if (leaving != null) return failLeaving(leaving, "found no " + role + " worker");
     if (degrades(role)) return degrade();
+    if (largeFinishes(role)) return largeAlone();
     return failWithout(role, code, message);
   }
 
@@ -816,6 +835,15 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    */
   private boolean degrades(Role role) {
     return role == Role.large && request.mode() == Mode.speculative && settings.degradeWithoutLarge();
+  }
+
+  /**
+   * Whether the session finishes with the large model alone for want of a small worker: a
+   * speculative one, where {@code tandem.session.on-small-loss = large}. (A new request over HTTP
+   * that finds no small worker to count its prompt gets its 503 before any session starts.)
+   */
+  private boolean largeFinishes(Role role) {
+    return role == Role.small && request.mode() == Mode.speculative && settings.largeWithoutSmall();
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */

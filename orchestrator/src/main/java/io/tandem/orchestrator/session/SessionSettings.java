@@ -10,7 +10,8 @@ import java.time.Duration;
  * ({@code stepTimeout}), how long the node of the worker holding its step may stay unreachable
  * before the worker counts as lost ({@code workerLostAfter}, see {@link SessionActor}), what it
  * does when the large model is lost (fail with a retryable error, or finish with the small model
- * alone and say so), how many resyncs one step may take; how it picks a worker when it has none yet
+ * alone and say so), and when the small model is lost mid-answer ({@code largeWithoutSmall}: fail, or
+ * finish with the large model alone and say so), how many resyncs one step may take; how it picks a worker when it has none yet
  * (the least loaded of its first {@code loadChoices} by affinity); whether it publishes a
  * {@link StepTimings} per step on the event stream (for simulations and tests); and above which
  * expected queue wait of the large model it skips an optional large step ({@code skipTakeoverAbove},
@@ -19,7 +20,7 @@ import java.time.Duration;
  */
 public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
     int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove,
-    boolean prefillAhead) {
+    boolean prefillAhead, boolean largeWithoutSmall) {
 
   /** What {@code tandem.session.worker-lost-after} is when a caller does not say. */
   static final Duration DEFAULT_WORKER_LOST_AFTER = Duration.ofSeconds(1);
@@ -32,6 +33,14 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     ConfigSection.notNegative("tandem.session.worker-lost-after", workerLostAfter, "at once");
     if (skipTakeoverAbove != null) ConfigSection.notNegative("tandem.session.skip-takeover-above", skipTakeoverAbove,
         "skip every optional takeover the large queue would delay at all");
+  }
+
+  /** As the canonical constructor, failing a session that loses its small model ({@code on-small-loss = fail}). */
+  public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
+      int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove,
+      boolean prefillAhead) {
+    this(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings, workerLostAfter,
+        skipTakeoverAbove, prefillAhead, false);
   }
 
   /** Settings without a skip policy and without prefills ahead ({@link #withPrefillAhead} turns them on). */
@@ -64,6 +73,9 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     String loss = s.getString("on-large-loss");
     if (!loss.equals("fail") && !loss.equals("degrade"))
       throw new IllegalArgumentException("tandem.session.on-large-loss must be fail or degrade, got '" + loss + "'");
+    String smallLoss = s.hasPath("on-small-loss") ? s.getString("on-small-loss") : "fail";
+    if (!smallLoss.equals("fail") && !smallLoss.equals("large"))
+      throw new IllegalArgumentException("tandem.session.on-small-loss must be fail or large, got '" + smallLoss + "'");
     boolean publish = s.hasPath("publish-step-timings") && s.getBoolean("publish-step-timings");
     NoWorkerLog.every(s); // read by the node's NoWorkerLog; checked here, at startup
     Duration lostAfter = s.hasPath("worker-lost-after") ? s.getDuration("worker-lost-after") : DEFAULT_WORKER_LOST_AFTER;
@@ -78,18 +90,24 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     }
     boolean ahead = !s.hasPath("prefill-ahead") || s.getBoolean("prefill-ahead");
     return new SessionSettings(s.getDuration("worker-wait"), s.getDuration("step-timeout"), loss.equals("degrade"), 4,
-        choices, publish, lostAfter, skip, ahead);
+        choices, publish, lostAfter, skip, ahead, smallLoss.equals("large"));
   }
 
   /** These settings skipping optional takeovers above {@code wait} of expected large-queue wait (null: never). */
   public SessionSettings withSkipTakeoverAbove(Duration wait) {
     return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        workerLostAfter, wait, prefillAhead);
+        workerLostAfter, wait, prefillAhead, largeWithoutSmall);
   }
 
   /** These settings with prefills ahead of takeovers on or off. */
   public SessionSettings withPrefillAhead(boolean on) {
     return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        workerLostAfter, skipTakeoverAbove, on);
+        workerLostAfter, skipTakeoverAbove, on, largeWithoutSmall);
+  }
+
+  /** These settings finishing a speculative session that lost its small model with the large model alone, or failing it. */
+  public SessionSettings withLargeWithoutSmall(boolean on) {
+    return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
+        workerLostAfter, skipTakeoverAbove, prefillAhead, on);
   }
 }

@@ -113,6 +113,48 @@ class FailoverTest {
     }
   }
 
+  /**
+   * The small model's loss mid-answer, with {@code on-small-loss = large}: the large model alone
+   * finishes after what the small one streamed, and the answer says it was degraded (session 45's
+   * noticed item: only the large model's loss could be survived). By default it fails, retryably,
+   * pointing to the large model alone.
+   */
+  @Test
+  void losingTheOnlySmallWorkerMidAnswerFinishesLargeOnlyWhenConfiguredAndFailsByDefault() throws Exception {
+    for (boolean largeFinishes : new boolean[] {true, false}) {
+      try (World w = new World(ConfigFactory.empty(), settings(false).withLargeWithoutSmall(largeFinishes))) {
+        GatedModel gated = new GatedModel("small", CASE.small(), SMALL_GATE);
+        ActorRef<WorkerProtocol.Command> small = w.worker(Role.small, "small", gated);
+        w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+        StringBuilder streamed = new StringBuilder();
+        CompletableFuture<SessionEvent> end = run(w, "small-loss-" + largeFinishes, streamed);
+        assertTrue(gated.reached.await(30, TimeUnit.SECONDS), "the small model's first step reached the gate");
+        small.tell(WorkerProtocol.Stop.INSTANCE);
+        gated.open.countDown();
+        SessionEvent e = end.get(30, TimeUnit.SECONDS);
+        if (!largeFinishes) {
+          SessionEvent.Failed f = assertInstanceOf(SessionEvent.Failed.class, e);
+          assertTrue(f.retryable());
+          assertTrue(f.message().contains("tandem.session.on-small-loss = large"), f.message());
+          continue;
+        }
+        SessionEvent.Finished f = assertInstanceOf(SessionEvent.Finished.class, e);
+        assertTrue(f.degraded());
+        assertEquals(f.trace().text(), streamed.toString(), "nothing the client received was contradicted");
+        List<Span> spans = f.trace().spans();
+        Span cut = spans.get(0);
+        assertEquals(Author.small, cut.author(), "the small model's streamed part stays in the answer: " + spans);
+        assertTrue(cut.end() > 0 && cut.end() <= SMALL_GATE + 1, "it wrote up to the gate (and the token the gate held): " + cut);
+        assertTrue(spans.size() > 1, "the large model wrote on: " + spans);
+        for (Span sp : spans.subList(1, spans.size())) assertEquals(Author.large, sp.author(), "large-only after the loss: " + sp);
+        assertEquals(f.trace().text().length(), spans.stream().mapToInt(sp -> sp.text().length()).sum());
+      }
+    }
+  }
+
+  /** Where the small model's first step is held, some tokens before its first reflection point. */
+  private static final int SMALL_GATE = 8;
+
   @Test
   void losingTheOnlyLargeWorkerMidTakeoverFailsRetryablyByDefault() throws Exception {
     try (World w = new World(ConfigFactory.empty(), settings(false))) {
