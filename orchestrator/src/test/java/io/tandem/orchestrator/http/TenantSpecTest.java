@@ -136,6 +136,11 @@ class TenantSpecTest {
     refusals.put("{\"key\": \"sk-1\"}", "api-keys[0]: 'tenant' is missing");
     refusals.put("{\"key\": null, \"tenant\": \"t\"}", "api-keys[0].key must be a string, got null");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": 5}", "api-keys[0].tenant must be a string, got 5");
+    // Beyond a long, which HOCON reads as text (tester46a: both were taken).
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": 99999999999999999999}",
+        "api-keys[0].tenant must be a string, got 99999999999999999999");
+    refusals.put("{\"key\": 12345678901234567890, \"tenant\": \"t\"}", "api-keys[0].key is a number, not a string (the key is"
+        + " not shown here); write the key in quotes: \"key\": \"...\"");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": null}", "api-keys[0].tenant must be a string, got null");
     refusals.put(entry + "\"2\"}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got the string \"2\"");
     refusals.put(entry + "null}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got null");
