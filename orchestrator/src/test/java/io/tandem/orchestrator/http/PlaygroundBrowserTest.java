@@ -115,6 +115,24 @@ class PlaygroundBrowserTest {
     assertEquals(150, count("cSmall") + count("cLarge") + count("cInjected"), counters);
   }
 
+  /**
+   * Leaving the page mid-answer stops the request on the server (tester46b: Chromium's back/forward
+   * cache kept the page, and its request ran on to its last token for nobody).
+   */
+  @Test
+  void leavingThePageMidAnswerCancelsItsRequest() throws Exception {
+    double before = server.count("tandem:requests_cancelled_total");
+    server.gate.close();
+    try {
+      ask("What is 1 + 2?", 150);
+      TestServer.eventually("the answer is under way, held at the gate", () -> server.gate.held() >= 1);
+      browser.get("data:text/html,<p>elsewhere</p>");
+      TestServer.eventually("the request was cancelled", () -> server.count("tandem:requests_cancelled_total") > before);
+    } finally {
+      server.gate.open();
+    }
+  }
+
   /** A max tokens of 0 is sent as typed and the server's refusal shown (tester44a: the page sent 512 without a word). */
   @Test
   void aMaxTokensOfZeroGetsTheServersRefusal() {
