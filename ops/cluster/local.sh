@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # A Tandem cluster of local processes on 127.0.0.1, for trying the cluster as a user would.
 # `ops/cluster/local.sh --help` prints the usage below.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# This script's folder, through any symbolic links to the script.
+self="${BASH_SOURCE[0]}"
+while [ -L "$self" ]; do
+  link="$(readlink "$self")"
+  case "$link" in /*) self="$link" ;; *) self="$(dirname "$self")/$link" ;; esac
+done
+here="$(cd "$(dirname "$self")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 usage() {

@@ -196,6 +196,26 @@ class LauncherIT {
     assertTrue(said.contains("tandem generate: --small /no/\u043c\u043e: no such folder;"), said);
   }
 
+  /**
+   * The launcher through a symbolic link (one put on PATH), and run by {@code sh}, finds its
+   * repository: it looked for a POM beside the link, and dash stopped at {@code set -o pipefail}
+   * (tester46b).
+   */
+  @Test
+  void theLauncherRunsThroughASymbolicLinkAndUnderSh(@TempDir Path tmp) throws Exception {
+    Path link = Files.createSymbolicLink(tmp.resolve("tandem"), repo().resolve("tandem"));
+    for (List<String> cmd : List.of(List.of(link.toString(), "--version"), List.of("sh", repo().resolve("tandem").toString(),
+        "--version"))) {
+      ProcessBuilder pb = new ProcessBuilder(cmd).directory(tmp.toFile()).redirectErrorStream(true);
+      pb.environment().put("TANDEM_JAVA_OPTS", "-Xmx1g");
+      Process p = pb.start();
+      String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(180, TimeUnit.SECONDS));
+      assertEquals(0, p.exitValue(), cmd + ": " + said);
+      assertEquals("tandem 0.1.0", said.strip(), cmd.toString());
+    }
+  }
+
   @Test
   void aMissingDataFileSaysWhatIsExpected() throws Exception {
     Run r = tandem("eval", "--data", "/no/such/math500.jsonl");
