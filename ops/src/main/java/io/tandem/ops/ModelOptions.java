@@ -458,7 +458,10 @@ public final class ModelOptions {
    */
   static Config baseConfig() {
     OwnConfigFile own = OwnConfigFile.given();
-    if (own != null) own.requireReadable();
+    if (own != null) {
+      own.requireReadable();
+      own.requireIncludeFirst();
+    }
     Config config;
     try {
       config = ConfigFactory.load();
@@ -506,7 +509,52 @@ public final class ModelOptions {
    */
   static IllegalArgumentException notHocon(String what, com.typesafe.config.ConfigException.Parse e, String expected) {
     int line = e.origin() == null ? -1 : e.origin().lineNumber();
+    // At the end of a file that leaves a brace open, Typesafe Config may say it expected a ')' (tester46b: after an
+    // include line, the only parentheses in the file): the brace is what to look for.
+    int unclosed = e.getMessage() != null && e.getMessage().contains("end of file") && e.origin() != null
+        && e.origin().filename() != null ? unclosedBraceLine(Path.of(e.origin().filename())) : -1;
+    if (unclosed > 0)
+      return new IllegalArgumentException(what + " line " + unclosed + ": not HOCON/JSON (its { is not closed: the file ends"
+          + " before a } for it); " + expected, e);
     return new IllegalArgumentException(what + (line < 0 ? "" : " line " + line) + ": not HOCON/JSON ("
         + io.tandem.protocol.config.ConfigSection.describe("", e) + "); " + expected, e);
+  }
+
+  /**
+   * The line of the last '{' of {@code file} left open at its end, outside quoted strings and
+   * comments ({@code #}, {@code //}); -1 when every one is closed or the file cannot be read.
+   */
+  static int unclosedBraceLine(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      return -1;
+    }
+    java.util.ArrayDeque<Integer> open = new java.util.ArrayDeque<>();
+    int line = 1;
+    boolean quoted = false, comment = false;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\n') {
+        line++;
+        comment = false;
+        quoted = false;
+      } else if (comment) {
+        continue;
+      } else if (quoted) {
+        if (c == '\\') i++;
+        else if (c == '"') quoted = false;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == '#' || (c == '/' && i + 1 < text.length() && text.charAt(i + 1) == '/')) {
+        comment = true;
+      } else if (c == '{') {
+        open.push(line);
+      } else if (c == '}' && !open.isEmpty()) {
+        open.pop();
+      }
+    }
+    return open.isEmpty() ? -1 : open.peek();
   }
 }

@@ -89,6 +89,49 @@ record OwnConfigFile(String property, String value) {
     }
   }
 
+  /**
+   * Refuses a file whose include of Tandem's application.conf comes after settings: what the
+   * include sets then overrides the same settings above it (in HOCON the later wins), so that a
+   * {@code tandem.small.max-batch = 8} above it was 64 without a word (tester46b). Read as lines, as
+   * the README's rule is: the file begins with the include (blank lines, comments and an opening
+   * brace before it are fine). A resource on the classpath is not looked at.
+   *
+   * @throws IllegalArgumentException naming the option, the first setting's line and the include's
+   */
+  void requireIncludeFirst() {
+    Path path;
+    if (property.equals("config.file")) path = Path.of(value);
+    else if (property.equals("config.url") && value.startsWith("file:")) path = fileOf(toUrl());
+    else return;
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(path, java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      return; // Typesafe Config's own reading says what is wrong
+    }
+    int first = -1;
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i).strip();
+      if (line.isEmpty() || line.startsWith("#") || line.startsWith("//") || line.equals("{")) continue;
+      if (first < 0) {
+        if (line.startsWith("include")) return;
+        first = i;
+      } else if (line.startsWith("include") && line.contains("application")) {
+        throw new IllegalArgumentException(option() + ": line " + (first + 1) + " (" + io.tandem.protocol.text.Clipped.of(
+            lines.get(first).strip()) + ") comes before include classpath(\"application.conf\") on line " + (i + 1) + ", whose"
+            + " settings then override the same ones above it (in HOCON the later wins); move the include to the top of the file");
+      }
+    }
+  }
+
+  private URL toUrl() {
+    try {
+      return new URL(value);
+    } catch (MalformedURLException e) {
+      throw new IllegalArgumentException(option() + ": not a URL (" + e.getMessage() + "); " + expected(), e);
+    }
+  }
+
   /** The file a {@code file:} URL names. */
   private Path fileOf(URL url) {
     try {

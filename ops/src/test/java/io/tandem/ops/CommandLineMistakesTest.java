@@ -942,8 +942,17 @@ class CommandLineMistakesTest {
     Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http { port = 18790\n");
     Result garbled = withConfigFile(own.toString(), "serve", "--port", "0");
     assertEquals(1, garbled.exit());
-    assertTrue(garbled.err().startsWith("tandem serve: -Dconfig.file=" + own + " line 3: not HOCON/JSON (")
-        && !garbled.err().contains("\n"), garbled.err());
+    // The brace left open is named, with its line (tester46b: Typesafe Config said it expected a ')', at the end of the file).
+    assertEquals("tandem serve: -Dconfig.file=" + own + " line 2: not HOCON/JSON (its { is not closed: the file ends before a }"
+        + " for it); give a HOCON file that begins with include classpath(\"application.conf\")", garbled.err());
+
+    // An include after settings overrides those it also sets: refused, naming both lines (tester46b: max-batch 8 was 64).
+    Files.writeString(own, "# my node\ntandem.small.max-batch = 8\ninclude classpath(\"application.conf\")\n");
+    Result late = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertEquals(1, late.exit());
+    assertEquals("tandem serve: -Dconfig.file=" + own + ": line 2 (tandem.small.max-batch = 8) comes before include"
+        + " classpath(\"application.conf\") on line 3, whose settings then override the same ones above it (in HOCON the later"
+        + " wins); move the include to the top of the file", late.err());
 
     Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http.port = 18790\n");
     Result included = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
