@@ -232,6 +232,12 @@ class CommandLineMistakesTest {
     assertEquals("tandem generate: --config " + hocon + ": a speculative config must be a mapping of keys to values, got"
         + " \"tandem.http.port = 1\" (this reads as HOCON: --config takes the paper's YAML; give server settings with"
         + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS)", run("generate", "--config", hocon.toString(), "--prompt", "hi").err());
+    // Server settings in YAML, as vLLM's --config takes them, are pointed to the same place (tester46b).
+    Path yaml = Files.writeString(tmp.resolve("server.yml"), "port: 8000\n");
+    String toServer = run("serve", "--config", yaml.toString()).err();
+    assertTrue(toServer.startsWith("tandem serve: --config " + yaml + ": unknown key 'port' (known keys: ") && toServer.endsWith(
+        "; 'port' is a server setting, not the paper's: --config takes the speculative config alone; give server settings with"
+        + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS (or serve's flags, e.g. --port)"), toServer);
     Path keys = Files.writeString(tmp.resolve("keys.json"), "{\"api_keys\": [{\"key\": \"sk-1\", \"tenant\": \"a\"}]}");
     assertEquals("tandem serve: --api-keys " + keys + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found"
         + " 'api_keys' instead (write it api-keys)", run("serve", "--api-keys", keys.toString(), "--port", "0").err());

@@ -198,6 +198,10 @@ public final class PaperConfigLoader {
     return b.build(source, UnaryOperator.identity());
   }
 
+  /** Keys of a vLLM server's --config YAML (its CLI flags) that a newcomer may bring to Tandem's --config. */
+  private static final Set<String> SERVER_KEYS = Set.of("port", "host", "model", "served-model-name", "api-key",
+      "max-model-len", "dtype", "tensor-parallel-size", "gpu-memory-utilization", "max-num-seqs", "device", "roles");
+
   private static void apply(
       JsonNode root, SpeculativeConfig.Builder b, String source, List<String> warnings) {
     if (!root.isObject()) {
@@ -231,7 +235,11 @@ public final class PaperConfigLoader {
       if (k == null) {
         Set<String> known = new LinkedHashSet<>(ConfigKey.paperTopLevel());
         known.addAll(MODEL_KEYS);
-        throw new InvalidConfigException(source, key, KeySuggestions.unknownKey(key, known));
+        // A server's setting, as vLLM's --config YAML holds them (port, model, ...), or Tandem's own (tandem.http...).
+        boolean server = key.startsWith("tandem") || SERVER_KEYS.contains(key.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        throw new InvalidConfigException(source, key, KeySuggestions.unknownKey(key, known) + (server ? "; '" + key + "' is a"
+            + " server setting, not the paper's: --config takes the speculative config alone; give server settings with"
+            + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS (or serve's flags, e.g. --port)" : ""));
       }
       k.set(b, value(source, k, v));
     }
