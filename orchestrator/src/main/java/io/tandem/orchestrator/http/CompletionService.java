@@ -450,7 +450,10 @@ final class CompletionService {
       // Cut at the shutdown deadline: the server gave up on it, as vLLM's engine aborts what is still
       // running when its shutdown timeout passes (FinishReason.ABORT), not a failure of the request.
       String reason = ok ? gen.finishReason : gen.failed != null && !gen.failed.equals(cut) ? Metrics.ERROR : Metrics.ABORT;
-      metrics.ended(permit.tenant(), reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
+      // The tenant's own limit (its share of a large worker's queue): a 429 as its max-concurrent's is, a refusal and
+      // not the server's failure, so not an error on request_success_total (tester46a: 68 such 429s read as errors).
+      boolean ownLimit = gen.failed != null && gen.failed.code() == io.tandem.protocol.FailureCode.TENANT_QUEUE_FULL;
+      metrics.ended(permit.tenant(), ownLimit ? null : reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
       if (ok && gen.degraded) metrics.degraded();
       permit.addTokens(charged(this, ok));
       permit.close();

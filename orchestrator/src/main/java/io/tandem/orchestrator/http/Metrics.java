@@ -117,10 +117,12 @@ public final class Metrics {
 
   /**
    * A request that ended: {@code finishReason} the OpenAI finish reason, {@link #ABORT} or {@link
-   * #ERROR}; its prompt and output tokens count either way, as the workers processed them.
+   * #ERROR}, or null for a request its tenant's own limit refused after it started (counted in
+   * {@code http_responses_total} alone, as the 429s of its other limits are); its prompt and output
+   * tokens count either way, as the workers processed them.
    */
   void ended(String tenant, String finishReason, int prompt, Counters c, int[] tokensByAuthor) {
-    add(success, tenant, finishReason, 1);
+    if (finishReason != null) add(success, tenant, finishReason, 1);
     add(promptTokens, tenant, "", prompt);
     if (c != null) {
       add(generationTokens, tenant, "small", c.smallTokens());
