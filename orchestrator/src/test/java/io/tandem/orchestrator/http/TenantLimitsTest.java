@@ -268,6 +268,27 @@ class TenantLimitsTest {
     assertEquals(0, full.retryAfterSeconds(), full.getMessage());
   }
 
+  /**
+   * The tokens-per-minute wait is the least one while requests of the tenant still run, which are
+   * charged when they end: the message says so (tester46a: a retry at the Retry-After of 2 s met
+   * a second 429 of 29 s, once a running request had been charged).
+   */
+  @Test
+  void aTokensPerMinuteRefusalSaysRequestsStillRunningAreChargedWhenTheyEnd() {
+    long[] now = {0};
+    Tenants t = new Tenants(List.of(new TenantSpec("sk-bbbbbbbbbbbbbbbb", "b", 0, 60)), 0, 1, () -> now[0]);
+    Tenants.Permit running = t.admit("b");
+    Tenants.Permit spent = t.admit("b");
+    spent.addTokens(120);
+    spent.close();
+    ApiError over = assertThrows(ApiError.class, () -> t.admit("b"));
+    assertEquals("tenant 'b' used its 60 tokens per minute; retry in 61 s, or later: its 1 request still running is charged"
+        + " when it ends", over.getMessage());
+    assertEquals(61, over.retryAfterSeconds());
+    running.close();
+    assertEquals("tenant 'b' used its 60 tokens per minute; retry in 61 s", assertThrows(ApiError.class, () -> t.admit("b")).getMessage());
+  }
+
   /** A server of one request in flight says "1 request", as its operator would write it. */
   @Test
   void aServerFullWithOneRequestSaysOneRequest() {
