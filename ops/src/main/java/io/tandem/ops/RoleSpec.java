@@ -28,7 +28,8 @@ public record RoleSpec(
     if (precision == null) precision = Precision.FLOAT32;
     if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: the cores shared among the CPU workers), got " + threads);
     if (perTenantQueueLimit < 1)
-      throw new IllegalArgumentException("per-tenant-queue-limit must be >= 1, got " + perTenantQueueLimit);
+      throw new IllegalArgumentException("per-tenant-queue-limit must be >= 1 (the most requests of one tenant in a large"
+          + " worker's queue), got " + perTenantQueueLimit);
   }
 
   /** A role in float32, on every core. */

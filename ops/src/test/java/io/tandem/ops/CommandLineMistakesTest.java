@@ -354,6 +354,9 @@ class CommandLineMistakesTest {
         + " key) (see tandem serve --help)", keys.err());
     assertEquals("tandem generate: --prompt is given twice; give it once (it takes one value) (see tandem generate --help)",
         run("generate", "--prompt", "a", "--prompt", "b").err());
+    // A flag takes no value (tester46b read "it takes one value" of --quiet).
+    assertEquals("tandem generate: --quiet is given twice; give it once (see tandem generate --help)",
+        run("generate", "--prompt", "a", "--quiet", "--quiet").err());
   }
 
   /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */

@@ -422,7 +422,7 @@ class LauncherIT {
             .header("Authorization", "Bearer " + c.keys().get(0)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(model, JSON.readTree(models.body()).path("data").path(0).path("id").asText(), models.body());
         if (c.flags().isEmpty())
-          assertTrue(server.err.stream().anyMatch(l -> l.contains("clients must send the API key in " + ServeCommand.API_KEY_ENV)),
+          assertTrue(server.err.stream().anyMatch(l -> l.contains("clients must send an API key: " + ServeCommand.API_KEY_ENV)),
               "the server says where its key came from: " + server.err);
         synchronized (server.err) {
           for (String key : List.of("sk-one", "sk-two", "sk-from-env"))

@@ -52,7 +52,8 @@ class RoleSpecTest {
   void aCountBelowItsMinimumIsRefusedNamingTheRoleAndTheKey() {
     Config node = ConfigFactory.parseString("tandem.large.per-tenant-queue-limit = -1").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
-    assertEquals("tandem.large.per-tenant-queue-limit must be >= 1, got -1", e.getMessage());
+    assertEquals("tandem.large.per-tenant-queue-limit must be >= 1 (the most requests of one tenant in a large worker's"
+        + " queue), got -1", e.getMessage());
     Config budget = ConfigFactory.parseString("tandem.large.max-num-batched-tokens = -1").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(budget, Role.large));
     assertEquals("tandem.large.max-num-batched-tokens must be >= 0 (0: no limit), got -1", e.getMessage());
