@@ -149,7 +149,10 @@ record OwnConfigFile(String property, String value) {
     if (why == null) return;
     // A relative path is taken from the folder the command runs in, which may not be the one the user thinks of.
     String where = path.isAbsolute() ? "" : " (" + path.toAbsolutePath() + ")";
-    throw new IllegalArgumentException(option() + where + ": " + why + "; " + expected());
+    // A shell expands ~ only at the start of a word: inside TANDEM_JAVA_OPTS it stays a folder named ~ (tester46b).
+    String tilde = value.startsWith("~") ? " (~ is not expanded inside TANDEM_JAVA_OPTS: write the full path, "
+        + System.getProperty("user.home") + value.substring(1) + ")" : "";
+    throw new IllegalArgumentException(option() + where + ": " + why + tilde + "; " + expected());
   }
 
   /**

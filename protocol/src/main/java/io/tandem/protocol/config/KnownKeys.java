@@ -72,7 +72,12 @@ public final class KnownKeys {
     List<String> leaves = knownPaths.keySet().stream().filter(k -> !(knownPaths.get(k) instanceof ConfigObject)).toList();
     String firstOrigin = null, firstKey = null, lastOrigin = null;
     List<String> problems = new ArrayList<>();
-    for (Map.Entry<String, ConfigValue> e : userPaths.entrySet()) {
+    // In the order they are written (a file's lines; system properties, which have none, after them), so that a
+    // message naming several reads as the file does (tester46b: line 3 was named before line 2).
+    List<Map.Entry<String, ConfigValue>> written = new ArrayList<>(userPaths.entrySet());
+    written.sort(java.util.Comparator.comparingInt((Map.Entry<String, ConfigValue> e) -> e.getValue().origin().lineNumber() < 0
+        ? Integer.MAX_VALUE : e.getValue().origin().lineNumber()).thenComparing(Map.Entry::getKey));
+    for (Map.Entry<String, ConfigValue> e : written) {
       String key = e.getKey();
       String given = PROPERTIES.contains(key) ? System.getProperty(key) : null;
       if (given != null && SWITCHES.containsKey(key) && !given.equalsIgnoreCase("true") && !given.equalsIgnoreCase("false")) {
