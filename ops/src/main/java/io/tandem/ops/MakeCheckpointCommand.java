@@ -61,11 +61,16 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     Path created = null;
     for (Path p = out.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) created = p;
     ModelOptions.requireOutputFolder("--out", out);
+    // Interrupted, a folder this command created goes as a failed command's does; one that was there keeps what
+    // was written, without the config.json that makes it a checkpoint (written last).
+    ScratchFolder.Interrupted interrupted = created == null ? null : ScratchFolder.removedIfInterrupted(created);
     try {
       return write(modelShape);
     } catch (Exception | Error e) {
       if (created != null) ScratchFolder.removeTree(created);
       throw e;
+    } finally {
+      if (interrupted != null) interrupted.close();
     }
   }
 

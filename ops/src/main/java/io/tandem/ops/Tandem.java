@@ -162,6 +162,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       return CommandLine.ExitCode.OK;
     });
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+      // Stopped by a signal while it wrote: its folders were taken away under it, which is all that failed.
+      if (ScratchFolder.removingOnStop()) {
+        cmd.getErr().println(commandName(cmd) + ": interrupted; what it had written so far is removed");
+        cmd.getErr().flush();
+        return 130;
+      }
       cmd.getErr().println(commandName(cmd) + ": " + message(ex));
       cmd.getErr().flush();
       return givenWrong(ex) ? CommandLine.ExitCode.USAGE : CommandLine.ExitCode.SOFTWARE;

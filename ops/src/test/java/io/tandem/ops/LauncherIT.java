@@ -216,6 +216,42 @@ class LauncherIT {
     }
   }
 
+  /**
+   * make-checkpoint stopped by SIGTERM (or Ctrl-C) while it writes leaves neither the folder it
+   * created nor its copy of the tokenizer in /tmp (tester46c: a cut-short checkpoint that the next
+   * run called one, and 11 MB in /tmp each time). Should it finish before the signal (a fast disk),
+   * what it wrote is whole.
+   */
+  @Test
+  void makeCheckpointStoppedMidWriteLeavesNothingBehind(@TempDir Path tmp) throws Exception {
+    Path out = tmp.resolve("ck");
+    Path system = Path.of(System.getProperty("java.io.tmpdir"));
+    java.util.function.Supplier<java.util.Set<Path>> tokenizers = () -> {
+      try (var all = Files.list(system)) {
+        return all.filter(p -> p.getFileName().toString().startsWith("tandem-qwen-tokenizer"))
+            .collect(java.util.stream.Collectors.toSet());
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    var before = tokenizers.get();
+    try (Launched p = Launched.start("make-checkpoint", "--shape", "qwen2.5-0.5b", "--out", out.toString())) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (!Files.exists(out.resolve("model.safetensors")) && p.process.isAlive() && System.nanoTime() < deadline)
+        Thread.sleep(20);
+      p.process.destroy(); // SIGTERM
+      assertTrue(p.process.waitFor(60, TimeUnit.SECONDS));
+      if (p.process.exitValue() == 0) {
+        assertTrue(Files.exists(out.resolve("config.json")), "finished before the signal: a whole checkpoint");
+      } else {
+        assertFalse(Files.exists(out), "the folder it created is gone: " + p.err);
+      }
+    }
+    var left = new java.util.HashSet<>(tokenizers.get());
+    left.removeAll(before);
+    assertEquals(java.util.Set.of(), left, "its tokenizer copy is gone from " + system);
+  }
+
   @Test
   void aMissingDataFileSaysWhatIsExpected() throws Exception {
     Run r = tandem("eval", "--data", "/no/such/math500.jsonl");

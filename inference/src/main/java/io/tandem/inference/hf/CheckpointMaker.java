@@ -84,7 +84,8 @@ public final class CheckpointMaker {
   /**
    * Writes {@code out/} (created if absent). Same shape and seed give byte-identical files. Over a
    * checkpoint already there, its weight files (a single file, or shards and their index) and the
-   * tokenizer files this one does not have are removed first, so the folder holds this checkpoint alone.
+   * tokenizer files this one does not have are removed first, so the folder holds this checkpoint alone;
+   * its config.json is written last, so that a write cut short leaves no checkpoint.
    *
    * @param tokenizerDir a folder with {@code tokenizer.json} and {@code tokenizer_config.json}
    * @param maxShardBytes above this many bytes of weights, shards plus an index are written
@@ -98,8 +99,10 @@ public final class CheckpointMaker {
       }
     }
     Files.createDirectories(out);
+    // config.json makes the folder a checkpoint: gone first and written last, so that a write cut short (Ctrl-C) leaves
+    // a folder that is not one, rather than a checkpoint whose weights end early (tester46c).
+    Files.deleteIfExists(out.resolve("config.json"));
     removePreviousWeights(out);
-    writeConfig(shape, out.resolve("config.json"));
     writeGenerationConfig(out.resolve("generation_config.json"));
     for (String f : List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "LICENSE.npm-package")) {
       if (Files.isRegularFile(tokenizerDir.resolve(f))) {
@@ -112,6 +115,7 @@ public final class CheckpointMaker {
     List<SafetensorsWriter.Entry> entries = entries(shape, new SplittableRandom(seed));
     long params = entries.stream().mapToLong(SafetensorsWriter.Entry::numel).sum();
     writeWeights(entries, out, maxShardBytes);
+    writeConfig(shape, out.resolve("config.json"));
     return params;
   }
 
