@@ -100,7 +100,7 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
           long tok = 0;
           triggers = 0;
           for (SessionEvent e : ends) {
-            if (!(e instanceof SessionEvent.Finished f)) throw new IllegalStateException("a session failed: " + e);
+            if (!(e instanceof SessionEvent.Finished f)) throw new IllegalStateException(SessionEvent.failure(e));
             tok += f.usage().completionTokens();
             triggers += f.trace().counters().triggers();
           }

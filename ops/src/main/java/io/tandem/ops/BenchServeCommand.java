@@ -233,7 +233,7 @@ public final class BenchServeCommand implements Callable<Integer> {
     long[] l1 = WorkerStatsCollector.batching(WorkerStatsCollector.collect(node, Role.large));
     long tokens = 0, takeovers = 0;
     for (SessionEvent e : ends) {
-      if (!(e instanceof SessionEvent.Finished f)) throw new IllegalStateException("a session failed: " + e);
+      if (!(e instanceof SessionEvent.Finished f)) throw new IllegalStateException(SessionEvent.failure(e));
       tokens += f.usage().completionTokens();
       takeovers += f.trace().counters().takeovers();
     }

@@ -104,6 +104,13 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     for (CommandLine.ParseResult r = parsed; r != null; r = r.hasSubcommand() ? r.subcommand() : null)
       for (CommandLine.Model.OptionSpec o : r.matchedOptions()) {
         if (o.splitRegex().isEmpty()) continue;
+        // picocli adds a second --modes to the first: said once, as a scalar option given twice is (tester46c).
+        long times = r.originalArgs().stream().filter(a -> java.util.Arrays.stream(o.names())
+            .anyMatch(n -> a.equals(n) || a.startsWith(n + "="))).count();
+        if (times > 1)
+          throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " is given " + (times == 2
+              ? "twice" : times + " times") + "; give it once, its values separated by commas (" + o.longestName() + " "
+              + String.join(",", o.originalStringValues()) + ")");
         String given = String.join(" ", o.originalStringValues());
         if (isEmpty(o.getValue()))
           throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given

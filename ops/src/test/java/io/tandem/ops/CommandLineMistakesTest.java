@@ -354,6 +354,11 @@ class CommandLineMistakesTest {
         + " key) (see tandem serve --help)", keys.err());
     assertEquals("tandem generate: --prompt is given twice; give it once (it takes one value) (see tandem generate --help)",
         run("generate", "--prompt", "a", "--prompt", "b").err());
+    // A list option given twice is said to be, as a scalar one is (tester46c: both were run, the values joined).
+    Result modes = run("eval", "--modes", "small", "--modes", "large");
+    assertEquals(2, modes.exit(), modes.err());
+    assertTrue(modes.err().startsWith("tandem eval: --modes is given twice; give it once, its values separated by commas"
+        + " (--modes small,large)"), modes.err());
     // A flag takes no value (tester46b read "it takes one value" of --quiet).
     assertEquals("tandem generate: --quiet is given twice; give it once (see tandem generate --help)",
         run("generate", "--prompt", "a", "--quiet", "--quiet").err());

@@ -31,6 +31,15 @@ public sealed interface SessionEvent extends CborSerializable {
    * {@code message} says why, {@code partial} is the trace so far (null when the session never
    * started).
    */
+  /**
+   * A session's end that is not an answer, in words for a benchmark's one-line error: its failure's
+   * message and code (tester46c: a Java record, its partial trace and counters included).
+   */
+  static String failure(SessionEvent end) {
+    return end instanceof Failed f ? "a session failed: " + f.message() + " (" + f.code() + ")"
+        : "a session ended without an answer: " + end.getClass().getSimpleName();
+  }
+
   record Failed(FailureCode code, String message, Trace partial) implements SessionEvent {
     /** True when sending the same request again may work. */
     public boolean retryable() {
