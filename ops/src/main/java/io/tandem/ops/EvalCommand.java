@@ -128,6 +128,20 @@ public final class EvalCommand implements Callable<Integer> {
     boolean progress = System.console() != null;
     List<ModeResult> results = new ArrayList<>();
     Map<String, ObjectNode> workers = new java.util.HashMap<>(); // per mode, per role: its forward passes
+    // An earlier run's files go before this one begins: its results (written anew at the end) and samples (each mode's
+    // anew as it ends), so that a run stopped midway leaves none of them beside its own (tester46c: Ctrl-C left a new
+    // samples file of 100 problems beside a results.json of 500). Samples of a mode not run now would read as this
+    // run's too, and are said to be removed (tester44a).
+    for (String f : List.of("results.json", "results.md", "accuracy-vs-speed.png")) Files.deleteIfExists(outDir.resolve(f));
+    for (Mode m : Mode.values()) {
+      Path stale = outDir.resolve("samples-" + m + ".jsonl");
+      if (Files.deleteIfExists(stale) && !modes.contains(m))
+        err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
+    }
+    // Ctrl-C or SIGTERM: what is there, and what is not, said in one line.
+    Thread interrupted = new Thread(() -> err.println("tandem eval: interrupted: " + outDir + " holds the samples of the modes"
+        + " that ended, and no results.json (it is written when every mode has run)"));
+    Runtime.getRuntime().addShutdownHook(interrupted);
     try (TandemNode node = TandemNode.start("tandem-eval", config, roles, true)) {
       for (Mode mode : modes) {
         // Untimed first: the JIT, PyTorch's first passes and the KV pool's growth would otherwise be
@@ -182,6 +196,12 @@ public final class EvalCommand implements Callable<Integer> {
               .put("prompt_tokens_prefilled", a[3] - b[3]);
         }
       }
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(interrupted);
+      } catch (IllegalStateException stopping) {
+        // Stopping now: the line says what is there.
+      }
     }
     ObjectNode s = new ObjectMapper().createObjectNode();
     s.put("problems", problems.size());
@@ -215,12 +235,6 @@ public final class EvalCommand implements Callable<Integer> {
     if (!allFailed.isEmpty())
       err.println("tandem eval: every problem failed in " + String.join(", ", allFailed) + ": nothing was measured there; see"
           + " the first error above");
-    // An earlier run's samples of a mode not run now would read as this run's (results.json no longer lists that mode).
-    for (Mode m : Mode.values()) {
-      Path stale = outDir.resolve("samples-" + m + ".jsonl");
-      if (!modes.contains(m) && Files.deleteIfExists(stale))
-        err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
-    }
     return allFailed.isEmpty() ? 0 : 1;
   }
 
