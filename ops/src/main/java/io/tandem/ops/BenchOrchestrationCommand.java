@@ -148,7 +148,7 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
       settled = run >= MIN_WARMUP_RUNS && Math.abs(tps - previous) <= 0.1 * Math.max(tps, previous);
       previous = tps;
     }
-    System.err.printf("warm-up: %d runs of %d sessions%s%n", run, sessions, settled ? "" : " (throughput still moving by more"
+    System.err.printf("warm-up: %d runs of %s%s%n", run, io.tandem.protocol.text.Plural.count(sessions, "session"), settled ? "" : " (throughput still moving by more"
         + " than 10% from run to run: a busy machine; figures below vary as much)");
   }
 
