@@ -44,7 +44,10 @@ final class HelpCommand implements Callable<Integer> {
       if (sub == null) {
         String known = command.getSubcommands().isEmpty() ? "it has no commands"
             : "its commands: " + String.join(", ", command.getSubcommands().keySet());
-        throw new UsageError("'" + name + "' is not a command of " + Tandem.commandName(command) + " (" + known + ")");
+        // As a misspelt command is answered (tandem serv: did you mean serve?).
+        List<String> near = Tandem.closest(name, List.copyOf(command.getSubcommands().keySet()));
+        throw new UsageError("'" + name + "' is not a command of " + Tandem.commandName(command)
+            + (near.isEmpty() ? "" : "; did you mean " + String.join(" or ", near) + "?") + " (" + known + ")");
       }
       command = sub;
     }

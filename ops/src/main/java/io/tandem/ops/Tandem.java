@@ -222,7 +222,10 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           ? cmd.getCommandSpec().options().stream().flatMap(o -> java.util.Arrays.stream(o.names())).toList()
           : List.copyOf(cmd.getSubcommands().keySet());
       // vLLM's own options (vllm serve --dtype ...): where their meaning is here, not a near spelling.
-      String vllm = option && cmd.getCommandSpec().findOption("--small") != null ? VLLM_OPTIONS.get(first.split("=", 2)[0]) : null;
+      String flag = first.split("=", 2)[0];
+      // --modes (eval's) on a command without modes of its own is the mode's question too (tester46b: serve's hint was --roles).
+      if (flag.equals("--modes") && cmd.getCommandSpec().findOption("--mode") == null) flag = "--mode";
+      String vllm = option && cmd.getCommandSpec().findOption("--small") != null ? VLLM_OPTIONS.get(flag) : null;
       if (vllm != null) return name + ": " + what + "; " + vllm + (vllm.contains("the setting ") && !vllm.contains("TANDEM_JAVA_OPTS")
           ? " (settings are given as TANDEM_JAVA_OPTS=\"-DKEY=VALUE\" ./tandem " + cmd.getCommandName() + " ...; " + help + ")"
           : " (" + help + ")");

@@ -1395,7 +1395,14 @@ class CommandLineMistakesTest {
     assertEquals("tandem help: 'extra' is not a command of tandem eval (it has no commands)", extra.err());
     Result unknown = run("help", "bench", "htp");
     assertEquals(2, unknown.exit());
-    assertTrue(unknown.err().startsWith("tandem help: 'htp' is not a command of tandem bench (its commands: "), unknown.err());
+    assertTrue(unknown.err().startsWith("tandem help: 'htp' is not a command of tandem bench; did you mean http? (its commands: "),
+        unknown.err());
+    // As 'tandem serv' is answered (tester46b).
+    assertTrue(run("help", "serv").err().startsWith("tandem help: 'serv' is not a command of tandem; did you mean serve? ("),
+        run("help", "serv").err());
+    // serve has no modes of its own: where the mode is set, not --roles (tester46b).
+    assertTrue(run("serve", "--modes", "small").err().startsWith("tandem serve: Unknown option: '--modes'; the default mode is the"
+        + " setting tandem.http.default-mode"), run("serve", "--modes", "small").err());
   }
 
   /** help is parsed as any command: an unknown option is a usage error, not the help (exit 0). */
