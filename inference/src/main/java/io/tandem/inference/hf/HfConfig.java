@@ -48,6 +48,14 @@ public record HfConfig(
     Integer padTokenId,
     Integer slidingWindow) {
 
+  /**
+   * What to do about a feature of a checkpoint Tandem does not implement, as such a message ends
+   * (tester46b: "hidden_act \"gelu\" is not supported (only silu)" said what, not what to do).
+   */
+  static final String UNSUPPORTED = "; Tandem runs Qwen2, Qwen3 and Llama-family decoders without it: give such a checkpoint"
+      + " (or one whose config.json leaves this out)";
+
+
   /** The decoder families this runtime implements. */
   public enum Architecture {
     /** Qwen2 / Qwen2.5 / DeepSeek-R1-Distill-Qwen: q/k/v biases. */
@@ -173,11 +181,11 @@ public record HfConfig(
           case LLAMA -> c.path("attention_bias").asBoolean(false);
         };
     if (c.path("mlp_bias").asBoolean(false)) {
-      throw new CheckpointException(configFile + ": mlp_bias true is not supported");
+      throw new CheckpointException(configFile + ": mlp_bias true is not supported" + UNSUPPORTED);
     }
     String act = c.path("hidden_act").asText("silu");
     if (!act.equals("silu")) {
-      throw new CheckpointException(configFile + ": hidden_act \"" + act + "\" is not supported (only silu)");
+      throw new CheckpointException(configFile + ": hidden_act \"" + act + "\" is not supported (only silu)" + UNSUPPORTED);
     }
     String dtype =
         c.hasNonNull("dtype") ? c.get("dtype").asText() : c.path("torch_dtype").asText("float32");
@@ -197,7 +205,8 @@ public record HfConfig(
     if (rs.isObject() && !rs.isEmpty()) {
       String type = rs.hasNonNull("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("default");
       if (!type.equals("llama3") && !type.equals("default")) {
-        throw new CheckpointException(configFile + ": " + scalingKey + " type \"" + type + "\" is not supported (default or llama3)");
+        throw new CheckpointException(configFile + ": " + scalingKey + " type \"" + type + "\" is not supported (default or llama3)"
+            + UNSUPPORTED);
       }
       if (type.equals("llama3")) {
         for (String key : List.of("factor", "low_freq_factor", "high_freq_factor")) {

@@ -176,7 +176,10 @@ class HfConfigTest {
       {"\"eos_token_id\":[2,-1]", "\"eos_token_id\" must be a token id (a whole number from 0) or a list of them, found [2,-1]"},
       {"\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":0,\"low_freq_factor\":1,\"high_freq_factor\":4}", "\"rope_scaling.factor\" must be a number above 0, found 0"},
       {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8}", "rope_parameters of type llama3 needs \"low_freq_factor\""},
-      {"\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":8}", "rope_parameters type \"yarn\" is not supported (default or llama3)"},
+      {"\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":8}", "rope_parameters type \"yarn\" is not supported (default or llama3)"
+          + HfConfig.UNSUPPORTED},
+      {"\"hidden_act\":\"gelu\"", "hidden_act \"gelu\" is not supported (only silu); Tandem runs Qwen2, Qwen3 and Llama-family"
+          + " decoders without it: give such a checkpoint (or one whose config.json leaves this out)"},
       // A member of rope_scaling or rope_parameters is named with its parent, as it is found.
       {"\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8,\"low_freq_factor\":1,\"high_freq_factor\":4,"
           + "\"original_max_position_embeddings\":0}", "\"rope_parameters.original_max_position_embeddings\" must be a whole"
