@@ -163,6 +163,15 @@ public final class ModelOptions {
           if (io.tandem.worker.EngineSpec.isEngine(d)) requireFolderExists(d, "tandem." + r + ".devices");
           else requireDevice(d, "tandem." + r + ".devices");
         }
+      // Every device an engine, each its own worker, the model not among them: no device is left to run it, unserved
+      // without a word (tester46d: --small openai:A beside tandem.small.devices = [openai:B] served B alone).
+      List<String> devices = c.getStringList("tandem." + r + ".devices");
+      if (!model.isBlank() && !devices.isEmpty() && !devices.contains(model)
+          && devices.stream().allMatch(io.tandem.worker.EngineSpec::isEngine))
+        throw UsageError.of(flag != null ? "--" + r : key, (flag != null ? "--" + r : key) + " " + model + " is not served:"
+            + " tandem." + r + ".devices lists engine specs only, each served by a worker of its own, and no device is left"
+            + " for the model; list it in tandem." + r + ".devices too (an engine spec), or add a device such as cpu, or"
+            + " leave " + (flag != null ? "--" + r : key) + " out", null);
       given.put(r, model);
     }
     // A model flag of a role this run does not use (generate --mode large --small X) would be

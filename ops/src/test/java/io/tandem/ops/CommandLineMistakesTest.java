@@ -1190,6 +1190,13 @@ class CommandLineMistakesTest {
     assertEquals(1, device.exit());
     assertEquals("tandem generate: tandem.small.devices: engine 127.0.0.1:1 unreachable: connection refused (is the engine"
         + " running, on that port?); start the engine, or give another endpoint in tandem.small.devices", device.err());
+    // A model flag beside devices that are all engines has no device left: refused, not dropped (tester46d).
+    Result unserved = runWith(Map.of("tandem.small.devices.0", "openai:http://127.0.0.1:1/v1?model=x"),
+        "serve", "--small", "openai:http://127.0.0.1:2/v1?model=y", "--port", "0");
+    assertEquals(2, unserved.exit(), unserved.err());
+    assertEquals("tandem serve: --small openai:http://127.0.0.1:2/v1?model=y is not served: tandem.small.devices lists engine"
+        + " specs only, each served by a worker of its own, and no device is left for the model; list it in"
+        + " tandem.small.devices too (an engine spec), or add a device such as cpu, or leave --small out", unserved.err());
   }
 
   /**

@@ -169,8 +169,10 @@ public final class EngineEndpoint {
         if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
         lastProblem = null;
         if (worker == null) {
+          // Named after its endpoint (the node names each endpoint's actor by its index and address): /metrics labels a
+          // worker by its name, and two endpoints' workers both named small-engine-1 gave repeated series (tester46d).
           worker = ctx.spawn(EngineWorker.create(role, model, client, spec.model(), settings, queue.get()),
-              role + "-engine-" + (++generation));
+              ctx.getSelf().path().name() + "-" + (++generation));
           ctx.watchWith(worker, new WorkerStopped(worker));
           ctx.getLog().info("{} worker {} serving {}", role, worker.path().name(), model.name());
         }

@@ -113,7 +113,7 @@ public final class NoWorkerLog implements Extension {
       // seen here), so the time runs from the first session without one to the first served again.
       LOG.info("a {} worker serves sessions again, {} s after the first session that found none: {}", role,
           Seconds.of(Duration.ofMillis((System.nanoTime() - run.startNanos) / 1_000_000)),
-          outcome(run.failed, run.degraded) + " meanwhile");
+          outcome(role, run.failed, run.degraded) + " meanwhile");
     }
   }
 
@@ -131,7 +131,7 @@ public final class NoWorkerLog implements Extension {
     run.counting = false;
     if (runs.get(role) != run) return;
     if (run.failedSince == 0 && run.degradedSince == 0) return;
-    LOG.warn("still no {} worker: {} in the last {} s", role, outcome(run.failedSince, run.degradedSince),
+    LOG.warn("still no {} worker: {} in the last {} s", role, outcome(role, run.failedSince, run.degradedSince),
         Seconds.of(every));
     run.failedSince = 0;
     run.degradedSince = 0;
@@ -139,9 +139,11 @@ public final class NoWorkerLog implements Extension {
   }
 
   /** What became of the requests that needed the role: "3 requests that need one failed", and the degraded ones. */
-  private static String outcome(long failed, long degraded) {
+  private static String outcome(Role role, long failed, long degraded) {
     String f = Plural.count(failed, "request") + " that needed one failed";
-    String d = Plural.count(degraded, "request") + " that needed one went on with the small model alone";
+    // Without a small worker it is the large model that goes on (on-small-loss = large; tester46d read "small" there).
+    String d = Plural.count(degraded, "request") + " that needed one went on with the " + (role == Role.small ? "large" : "small")
+        + " model alone";
     if (degraded == 0) return f;
     if (failed == 0) return d;
     return f + ", " + d;
