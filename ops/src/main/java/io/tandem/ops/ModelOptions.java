@@ -520,27 +520,31 @@ public final class ModelOptions {
     int line = e.origin() == null ? -1 : e.origin().lineNumber();
     // At the end of a file that leaves a brace open, Typesafe Config may say it expected a ')' (tester46b: after an
     // include line, the only parentheses in the file): the brace is what to look for.
-    int unclosed = e.getMessage() != null && e.getMessage().contains("end of file") && e.origin() != null
-        && e.origin().filename() != null ? unclosedBraceLine(Path.of(e.origin().filename())) : -1;
-    if (unclosed > 0)
-      return new IllegalArgumentException(what + " line " + unclosed + ": not HOCON/JSON (its { is not closed: the file ends"
-          + " before a } for it); " + expected, e);
+    String unclosed = e.getMessage() != null && e.getMessage().contains("end of file") && e.origin() != null
+        && e.origin().filename() != null ? unclosedBracket(Path.of(e.origin().filename())) : null;
+    if (unclosed != null) {
+      String[] lineAndBracket = unclosed.split(" ");
+      String close = lineAndBracket[1].equals("{") ? "}" : "]";
+      return new IllegalArgumentException(what + " line " + lineAndBracket[0] + ": not HOCON/JSON (its " + lineAndBracket[1]
+          + " is not closed: the file ends before a " + close + " for it); " + expected, e);
+    }
     return new IllegalArgumentException(what + (line < 0 ? "" : " line " + line) + ": not HOCON/JSON ("
         + io.tandem.protocol.config.ConfigSection.describe("", e) + "); " + expected, e);
   }
 
   /**
-   * The line of the last '{' of {@code file} left open at its end, outside quoted strings and
-   * comments ({@code #}, {@code //}); -1 when every one is closed or the file cannot be read.
+   * The last '{' or '[' of {@code file} left open at its end, outside quoted strings and comments
+   * ({@code #}, {@code //}), as its line and the bracket ({@code "3 ["}); null when every one is
+   * closed or the file cannot be read.
    */
-  static int unclosedBraceLine(Path file) {
+  static String unclosedBracket(Path file) {
     String text;
     try {
       text = Files.readString(file);
     } catch (java.io.IOException | java.io.UncheckedIOException e) {
-      return -1;
+      return null;
     }
-    java.util.ArrayDeque<Integer> open = new java.util.ArrayDeque<>();
+    java.util.ArrayDeque<String> open = new java.util.ArrayDeque<>();
     int line = 1;
     boolean quoted = false, comment = false;
     for (int i = 0; i < text.length(); i++) {
@@ -558,12 +562,12 @@ public final class ModelOptions {
         quoted = true;
       } else if (c == '#' || (c == '/' && i + 1 < text.length() && text.charAt(i + 1) == '/')) {
         comment = true;
-      } else if (c == '{') {
-        open.push(line);
-      } else if (c == '}' && !open.isEmpty()) {
+      } else if (c == '{' || c == '[') {
+        open.push(line + " " + c);
+      } else if ((c == '}' || c == ']') && !open.isEmpty()) {
         open.pop();
       }
     }
-    return open.isEmpty() ? -1 : open.peek();
+    return open.peek();
   }
 }

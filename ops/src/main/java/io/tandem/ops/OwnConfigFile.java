@@ -105,21 +105,31 @@ record OwnConfigFile(String property, String value) {
     else return;
     List<String> lines;
     try {
-      lines = Files.readAllLines(path, java.nio.charset.StandardCharsets.UTF_8);
+      byte[] bytes = Files.readAllBytes(path);
+      // Lines are what is looked at: a file that is not UTF-8 (a Latin-1 byte in a comment) is read byte for byte.
+      String text;
+      try {
+        text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+      } catch (java.nio.charset.CharacterCodingException notUtf8) {
+        text = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
+      }
+      lines = text.lines().toList();
     } catch (java.io.IOException | java.io.UncheckedIOException e) {
       return; // Typesafe Config's own reading says what is wrong
     }
-    int first = -1;
+    // The first setting, then any include of application.conf after it (one at the top as well does not undo this:
+    // tester46e's file had it twice, and one whose first line included another file).
+    int setting = -1;
     for (int i = 0; i < lines.size(); i++) {
-      String line = lines.get(i).strip();
-      if (line.isEmpty() || line.startsWith("#") || line.startsWith("//") || line.equals("{")) continue;
-      if (first < 0) {
-        if (line.startsWith("include")) return;
-        first = i;
-      } else if (line.startsWith("include") && line.contains("application")) {
-        throw new IllegalArgumentException(option() + ": line " + (first + 1) + " (" + io.tandem.protocol.text.Clipped.of(
-            lines.get(first).strip()) + ") comes before include classpath(\"application.conf\") on line " + (i + 1) + ", whose"
-            + " settings then override the same ones above it (in HOCON the later wins); move the include to the top of the file");
+      String line = lines.get(i).replace("\uFEFF", "").strip();
+      if (line.isEmpty() || line.startsWith("#") || line.startsWith("//") || line.equals("{") || line.equals("}")) continue;
+      if (!line.startsWith("include")) {
+        if (setting < 0) setting = i;
+      } else if (setting >= 0 && line.contains("application")) {
+        throw new IllegalArgumentException(option() + ": line " + (setting + 1) + " (" + io.tandem.protocol.text.Clipped.of(
+            lines.get(setting).replace("\uFEFF", "").strip()) + ") comes before " + io.tandem.protocol.text.Clipped.of(line)
+            + " on line " + (i + 1) + ", whose settings then override the same ones above it (in HOCON the later wins); begin"
+            + " the file with include classpath(\"application.conf\"), once");
       }
     }
   }

@@ -237,7 +237,7 @@ class CommandLineMistakesTest {
     String toServer = run("serve", "--config", yaml.toString()).err();
     assertTrue(toServer.startsWith("tandem serve: --config " + yaml + ": unknown key 'port' (known keys: ") && toServer.endsWith(
         "; 'port' is a server setting, not the paper's: --config takes the speculative config alone; give server settings with"
-        + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS (or serve's flags, e.g. --port)"), toServer);
+        + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS, or the command's flags"), toServer);
     Path keys = Files.writeString(tmp.resolve("keys.json"), "{\"api_keys\": [{\"key\": \"sk-1\", \"tenant\": \"a\"}]}");
     assertEquals("tandem serve: --api-keys " + keys + ": expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found"
         + " 'api_keys' instead (write it api-keys)", run("serve", "--api-keys", keys.toString(), "--port", "0").err());
@@ -966,7 +966,13 @@ class CommandLineMistakesTest {
     assertEquals(1, late.exit());
     assertEquals("tandem serve: -Dconfig.file=" + own + ": line 2 (tandem.small.max-batch = 8) comes before include"
         + " classpath(\"application.conf\") on line 3, whose settings then override the same ones above it (in HOCON the later"
-        + " wins); move the include to the top of the file", late.err());
+        + " wins); begin the file with include classpath(\"application.conf\"), once", late.err());
+    // One at the top as well does not undo it (tester46e), nor does a file that is not UTF-8.
+    Files.write(own, ("include classpath(\"application.conf\")\n# n\u00e9ud\ntandem.small.max-batch = 8\n"
+        + "include classpath(\"application.conf\")\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    Result twice = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertTrue(twice.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 3 (tandem.small.max-batch = 8) comes before"
+        + " include classpath(\"application.conf\") on line 4,"), twice.err());
 
     Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http.port = 18790\n");
     Result included = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");

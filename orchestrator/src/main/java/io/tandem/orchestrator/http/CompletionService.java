@@ -452,7 +452,9 @@ final class CompletionService {
       String reason = ok ? gen.finishReason : gen.failed != null && !gen.failed.equals(cut) ? Metrics.ERROR : Metrics.ABORT;
       // The tenant's own limit (its share of a large worker's queue): a 429 as its max-concurrent's is, a refusal and
       // not the server's failure, so not an error on request_success_total (tester46a: 68 such 429s read as errors).
-      boolean ownLimit = gen.failed != null && gen.failed.code() == io.tandem.protocol.FailureCode.TENANT_QUEUE_FULL;
+      // Once output was sent, though, it is an answer that ended in an error (tester46e: a stream cut after 17 tokens).
+      boolean ownLimit = gen.failed != null && gen.failed.code() == io.tandem.protocol.FailureCode.TENANT_QUEUE_FULL
+          && !timing.sawFirst;
       metrics.ended(permit.tenant(), ownLimit ? null : reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
       if (ok && gen.degraded) metrics.degraded();
       permit.addTokens(charged(this, ok));

@@ -119,7 +119,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
         throw new IllegalArgumentException(where + ".tenant \"" + tenant + "\" is the label that /metrics and the request log"
             + " give answers sent before a key was accepted (401s); name the tenant otherwise");
       // "team-a " and "team-a" would be two tenants whose /metrics labels look alike and whose limits are not shared (tester46a).
-      if (!tenant.equals(tenant.strip()))
+      if (tenant.matches("(?s)[\\s\\p{Z}\\u200B\\uFEFF].*|.*[\\s\\p{Z}\\u200B\\uFEFF]"))
         throw new IllegalArgumentException(where + ".tenant \"" + io.tandem.protocol.text.Clipped.of(tenant) + "\" has white space"
             + " at its start or end, which would make it another tenant than the one without it; write the name without it");
       if (breaksALine(tenant))

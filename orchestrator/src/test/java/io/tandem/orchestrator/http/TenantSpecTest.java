@@ -134,6 +134,8 @@ class TenantSpecTest {
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"\"}", "api-keys[0].tenant is empty");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"team-a \"}", "api-keys[0].tenant \"team-a \" has white space at its start"
         + " or end, which would make it another tenant than the one without it; write the name without it");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": \"team-a\\u00a0\"}", "api-keys[0].tenant \"team-a\u00a0\" has white space at its"
+        + " start or end, which would make it another tenant than the one without it; write the name without it");
     refusals.put("{\"key\": {}, \"tenant\": \"t\"}", "api-keys[0].key must be a string, got an object");
     refusals.put("{\"key\": \"sk-1\"}", "api-keys[0]: 'tenant' is missing");
     refusals.put("{\"key\": null, \"tenant\": \"t\"}", "api-keys[0].key must be a string, got null");

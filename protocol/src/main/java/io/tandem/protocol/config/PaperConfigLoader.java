@@ -33,9 +33,10 @@ public final class PaperConfigLoader {
 
   /** Keys of the paper's files that choose models and GPUs; Tandem sets those elsewhere. */
   private static final Set<String> MODEL_KEYS =
-      Set.of(
+      // In this order wherever they are listed (a Set.of listed them in another order at each run: tester46e).
+      java.util.Collections.unmodifiableSet(new LinkedHashSet<>(List.of(
           "mode", "target_model_name", "speculative_model_name", "target_model_gpu",
-          "speculative_model_gpu");
+          "speculative_model_gpu")));
 
   private PaperConfigLoader() {}
 
@@ -200,7 +201,9 @@ public final class PaperConfigLoader {
 
   /** Keys of a vLLM server's --config YAML (its CLI flags) that a newcomer may bring to Tandem's --config. */
   private static final Set<String> SERVER_KEYS = Set.of("port", "host", "model", "served-model-name", "api-key",
-      "max-model-len", "dtype", "tensor-parallel-size", "gpu-memory-utilization", "max-num-seqs", "device", "roles");
+      "max-model-len", "dtype", "tensor-parallel-size", "gpu-memory-utilization", "max-num-seqs", "device", "roles",
+      "max-num-batched-tokens", "enable-prefix-caching", "kv-cache-dtype", "tokenizer", "seed", "trust-remote-code",
+      "max-tokens", "temperature", "top-p", "top-k");
 
   private static void apply(
       JsonNode root, SpeculativeConfig.Builder b, String source, List<String> warnings) {
@@ -236,10 +239,11 @@ public final class PaperConfigLoader {
         Set<String> known = new LinkedHashSet<>(ConfigKey.paperTopLevel());
         known.addAll(MODEL_KEYS);
         // A server's setting, as vLLM's --config YAML holds them (port, model, ...), or Tandem's own (tandem.http...).
-        boolean server = key.startsWith("tandem") || SERVER_KEYS.contains(key.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+        boolean server = key.equals("tandem") || key.startsWith("tandem.")
+            || SERVER_KEYS.contains(key.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         throw new InvalidConfigException(source, key, KeySuggestions.unknownKey(key, known) + (server ? "; '" + key + "' is a"
             + " server setting, not the paper's: --config takes the speculative config alone; give server settings with"
-            + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS (or serve's flags, e.g. --port)" : ""));
+            + " -Dconfig.file=FILE in TANDEM_JAVA_OPTS, or the command's flags" : ""));
       }
       k.set(b, value(source, k, v));
     }
