@@ -43,7 +43,8 @@ class EngineNodeReadinessTest {
       port = free.getLocalPort();
     } // closed: nothing listens there
     String spec = "openai:http://127.0.0.1:" + port + "/v1?model=gone&max-model-len=100";
-    try (TandemEngineNode node = new TandemEngineNode("front", Role.small, spec, 4, "tandem.http.default-mode = small")) {
+    try (TandemEngineNode node = new TandemEngineNode("front", Role.small, spec, 4,
+        "tandem.http.default-mode = small\ntandem.session.worker-wait = 1s")) {
       HttpClient http = HttpClient.newHttpClient();
       URI ready = URI.create("http://127.0.0.1:" + node.http.port() + "/health/ready");
       String expected = "no small worker is offered (this node's small engine does not serve: engine 127.0.0.1:" + port
@@ -57,6 +58,14 @@ class EngineNodeReadinessTest {
       } while (System.nanoTime() < deadline);
       assertEquals(503, r.statusCode(), r.body());
       assertTrue(r.body().contains(expected), r.body());
+      // A request's 503 says so too, not only "retry once one has joined" (tester46d).
+      HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.http.port()
+          + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+          "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 5}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(503, refused.statusCode(), refused.body());
+      assertTrue(refused.body().contains("; this node's small engine does not serve: engine 127.0.0.1:" + port + " unreachable"),
+          refused.body());
     }
   }
 

@@ -187,6 +187,10 @@ final class WorkerView {
     }
     boolean canJoin = !neverOffered(role);
     String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone, waited);
+    // Where the role's workers are this node's engines, what their health check found, as readiness says it (tester46d:
+    // "retry once one has joined" of an engine that was down).
+    String engines = engineProblems(role);
+    if (engines != null) message += "; this node's " + role + " engine does not serve: " + engines;
     String line = "a request was refused before its session started: " + message;
     LOG.debug(line);
     NoWorkerLog.get(system).unserved(role, false, line);
