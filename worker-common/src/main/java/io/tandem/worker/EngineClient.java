@@ -277,7 +277,10 @@ final class EngineClient {
   CompletableFuture<Health> health() {
     HttpRequest request = request(uri("/models"), settings.healthTimeout()).GET().build();
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
-      if (error != null) return problem("engine " + spec.endpoint() + " unreachable: " + describe(error));
+      // The health poll's own limit is tandem.engine.health-timeout, not the request timeout (tester46d).
+      if (error != null) return problem("engine " + spec.endpoint() + " unreachable: " + describe(error)
+          .replace("within the request timeout", "within tandem.engine.health-timeout (" + io.tandem.protocol.text.Seconds.of(settings.healthTimeout())
+              + " s)"));
       if (refused(response.statusCode()) != null) return problem(refused(response.statusCode()));
       if (response.statusCode() == 404)
         return problem("engine " + spec.endpoint() + " answered 404 to GET " + uri("/models") + ": the spec's URL must be the"
@@ -418,6 +421,9 @@ final class EngineClient {
       return "the connection closed mid-answer (the engine stopped, or crashed)";
     if (t instanceof java.net.http.HttpConnectTimeoutException) return "no connection within the connect timeout";
     if (t instanceof java.net.http.HttpTimeoutException) return "no answer within the request timeout";
+    // The JDK's words for a connection closed before a response ("HTTP/1.1 header parser received no bytes").
+    if (t instanceof java.io.IOException && t.getMessage() != null && t.getMessage().contains("header parser received no bytes"))
+      return "the connection closed before an answer (the engine stopped, or crashed)";
     return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
   }
 

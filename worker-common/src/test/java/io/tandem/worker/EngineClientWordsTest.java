@@ -27,6 +27,9 @@ class EngineClientWordsTest {
         EngineClient.describe(new CompletionException(new ConnectException())));
     assertEquals("the connection closed mid-answer (the engine stopped, or crashed)",
         EngineClient.describe(new java.io.IOException("chunked transfer encoding, state: READING_LENGTH")));
+    // A connection closed before any answer (an engine stopped while SIGSTOPped), in words (tester46d).
+    assertEquals("the connection closed before an answer (the engine stopped, or crashed)",
+        EngineClient.describe(new java.io.IOException("HTTP/1.1 header parser received no bytes")));
   }
 
   /** vLLM's flat ErrorResponse and OpenAI's (a Tandem node's) nested one, refusing a request for the context. */
