@@ -2,7 +2,10 @@ package io.tandem.protocol;
 
 /** Why a span was written (docs/ARCHITECTURE.md, "The algorithm"). */
 public enum SpanReason {
-  /** the small model writing until a trigger */
+  /**
+   * a model writing on its own: the small model until a trigger, or one model alone (a request of
+   * mode small or large, or the model that finishes a degraded session)
+   */
   draft,
   /** the small model's look-ahead after a trigger, kept */
   lookahead,
