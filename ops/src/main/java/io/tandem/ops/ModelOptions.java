@@ -170,8 +170,8 @@ public final class ModelOptions {
           && devices.stream().allMatch(io.tandem.worker.EngineSpec::isEngine))
         throw UsageError.of(flag != null ? "--" + r : key, (flag != null ? "--" + r : key) + " " + model + " is not served:"
             + " tandem." + r + ".devices lists engine specs only, each served by a worker of its own, and no device is left"
-            + " for the model; list it in tandem." + r + ".devices too (an engine spec), or add a device such as cpu, or"
-            + " leave " + (flag != null ? "--" + r : key) + " out", null);
+            + " for the model; list it in tandem." + r + ".devices too (an engine spec), or add a device such as cpu for"
+            + " it (a checkpoint), or leave " + (flag != null ? "--" + r : key) + " out", null);
       given.put(r, model);
     }
     // A model flag of a role this run does not use (generate --mode large --small X) would be

@@ -89,11 +89,14 @@ final class ScratchFolder implements AutoCloseable {
    * the command's own result or error says more than a failed clean-up would.
    */
   static void removeTree(Path dir) {
-    if (!Files.exists(dir)) return;
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-    } catch (IOException | UncheckedIOException ignored) {
-      // Left as it is (see above).
+    // Again while a command still writes into it (a shutdown hook runs beside the command's thread, which may create
+    // the next shard after a walk: tester46f); once the folder is gone, nothing more can be written there.
+    for (int attempt = 0; attempt < 100 && Files.exists(dir); attempt++) {
+      try (Stream<Path> all = Files.walk(dir)) {
+        for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+      } catch (IOException | UncheckedIOException notYet) {
+        // A file created meanwhile: walk again.
+      }
     }
   }
 }

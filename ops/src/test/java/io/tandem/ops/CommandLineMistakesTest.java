@@ -1202,7 +1202,8 @@ class CommandLineMistakesTest {
     assertEquals(2, unserved.exit(), unserved.err());
     assertEquals("tandem serve: --small openai:http://127.0.0.1:2/v1?model=y is not served: tandem.small.devices lists engine"
         + " specs only, each served by a worker of its own, and no device is left for the model; list it in"
-        + " tandem.small.devices too (an engine spec), or add a device such as cpu, or leave --small out", unserved.err());
+        + " tandem.small.devices too (an engine spec), or add a device such as cpu for it (a checkpoint), or leave --small out",
+        unserved.err());
   }
 
   /**

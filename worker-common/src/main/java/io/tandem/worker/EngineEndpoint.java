@@ -121,7 +121,7 @@ public final class EngineEndpoint {
             return Behaviors.same();
           })
           .onSignal(PostStop.class, s -> {
-            io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).forget(role, spec.endpoint());
+            io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).forget(role, spec.endpoint() + "/" + spec.model());
             // One tokenizer, whichever context its copies were given.
             if (folder != null) folder.close();
             else if (model != null) model.close();
@@ -164,15 +164,21 @@ public final class EngineEndpoint {
             model = folder != null ? folder.withContextLength(context) : EngineModel.remote(spec, context);
         }
       }
-      io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint(), h.problem());
+      io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint() + "/" + spec.model(), h.problem());
       if (h.problem() == null) {
         if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
         lastProblem = null;
         if (worker == null) {
           // Named after its endpoint (the node names each endpoint's actor by its index and address): /metrics labels a
           // worker by its name, and two endpoints' workers both named small-engine-1 gave repeated series (tester46d).
-          worker = ctx.spawn(EngineWorker.create(role, model, client, spec.model(), settings, queue.get()),
-              ctx.getSelf().path().name() + "-" + (++generation));
+          // The same name for each fresh worker, so that its series go on across an engine's restart (tester46f), unless
+          // the one before is not gone yet.
+          var behavior = EngineWorker.create(role, model, client, spec.model(), settings, queue.get());
+          try {
+            worker = ctx.spawn(behavior, ctx.getSelf().path().name() + "-worker");
+          } catch (akka.actor.InvalidActorNameException taken) {
+            worker = ctx.spawn(behavior, ctx.getSelf().path().name() + "-worker-" + (++generation));
+          }
           ctx.watchWith(worker, new WorkerStopped(worker));
           ctx.getLog().info("{} worker {} serving {}", role, worker.path().name(), model.name());
         }

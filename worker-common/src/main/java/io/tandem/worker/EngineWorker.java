@@ -395,7 +395,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         getContext().getSelf().path().name(), message);
     // Readiness says why until the endpoint's health check passes again and a fresh worker serves
     // (tester45e: an engine failing every completion while its /v1/models answered read "still starting").
-    io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).report(role, client.endpoint(),
+    io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).report(role, client.endpoint() + "/" + modelName,
         "its worker lost it mid-request (" + message + "); a fresh worker serves once its health check passes");
     return Behaviors.stopped();
   }

@@ -78,7 +78,7 @@ class EngineNodeReadinessTest {
     TandemEngineNode engine = new TandemEngineNode("demo-small", Role.small, io.tandem.ops.demo.DemoModels.dir().resolve("small"), 4);
     boolean engineStopped = false;
     try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(), 4)) {
-      String series = "tandem:engine_up{role=\"small\",endpoint=\"127.0.0.1:" + engine.http.port() + "\"} ";
+      String series = "tandem:engine_up{role=\"small\",endpoint=\"127.0.0.1:" + engine.http.port() + "\",model=\"demo-small\"} ";
       String metrics = metricsOnceTheyHold(front, series + "1");
       assertTrue(metrics.contains("# TYPE tandem:engine_up gauge"), metrics);
       engine.close();

@@ -205,6 +205,8 @@ class EngineWorkerTest {
     probe.expectNoMessage(Duration.ofMillis(100)); // no Done, no Failed: the session sees the worker terminate
     engine.failWith = 0;
     ActorRef<WorkerProtocol.Command> fresh = awaitWorker(Set.of(remote));
+    // Under the same name, so that /metrics' series of the worker go on across the engine's restart (tester46f).
+    assertEquals(remote.path().name(), fresh.path().name());
     fresh.tell(gen("f1", 2, -1, List.of(), 10, false, probe));
     probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
   }

@@ -236,8 +236,10 @@ public final class Metrics {
       out.append("# HELP tandem:engine_up 1 when the remote engine (an openai: model spec) at the endpoint answered its last"
           + " health check (every tandem.engine.health-interval) as serving the model, and its worker lost no request since;"
           + " 0 when not (/health/ready names why). The endpoints this node runs.\n# TYPE tandem:engine_up gauge\n");
+      // HOST:PORT/MODEL: one series per model an engine serves (a vLLM with LoRA adapters lists several: tester46f).
       scrape.engines().forEach((role, endpoints) -> endpoints.forEach((endpoint, up) -> out.append("tandem:engine_up{role=\"")
-          .append(role).append("\",endpoint=\"").append(endpoint).append("\"} ").append(up ? 1 : 0).append('\n')));
+          .append(role).append("\",endpoint=\"").append(endpoint, 0, endpoint.indexOf('/')).append("\",model=\"")
+          .append(esc(endpoint.substring(endpoint.indexOf('/') + 1))).append("\"} ").append(up ? 1 : 0).append('\n')));
     }
     // A gauge of its own rather than a label: a label that changes mid-life would split the worker's series.
     out.append("# HELP tandem:worker_draining 1 from when the worker's node starts stopping (SIGTERM) until it leaves the cluster:"

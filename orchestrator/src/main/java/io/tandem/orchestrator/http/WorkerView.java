@@ -186,11 +186,15 @@ final class WorkerView {
       return ownOutage(message, retryAfter);
     }
     boolean canJoin = !neverOffered(role);
-    String message = SessionActor.noWorkerMessage(role, canJoin, alone == null || neverOffered(alone) ? null : alone, waited);
+    // The other model alone is advice only where its engines here serve (tester46f: both roles' engines down, each 503
+    // sent the client to the other mode).
+    boolean aloneCan = alone != null && !neverOffered(alone) && engineProblems(alone) == null;
+    String message = SessionActor.noWorkerMessage(role, canJoin, aloneCan ? alone : null, waited);
     // Where the role's workers are this node's engines, what their health check found, as readiness says it (tester46d:
     // "retry once one has joined" of an engine that was down).
     String engines = engineProblems(role);
-    if (engines != null) message += "; this node's " + role + " engine does not serve: " + engines;
+    if (engines != null) message += "; this node's " + role + (engines.contains("; ") ? " engines do not serve: "
+        : " engine does not serve: ") + engines;
     String line = "a request was refused before its session started: " + message;
     LOG.debug(line);
     NoWorkerLog.get(system).unserved(role, false, line);

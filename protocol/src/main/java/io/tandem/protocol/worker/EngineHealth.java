@@ -28,8 +28,9 @@ public final class EngineHealth implements Extension {
   };
 
   /**
-   * Per role, each endpoint this node runs ({@code HOST:PORT}), with what is wrong with its engine
-   * now, or the empty string while it serves.
+   * Per role, each endpoint this node runs ({@code HOST:PORT/MODEL}: one engine may serve several
+   * models, a vLLM with LoRA adapters), with what is wrong with its engine now, or the empty string
+   * while it serves.
    */
   private final Map<Role, Map<String, String>> endpoints = new ConcurrentHashMap<>();
 
@@ -40,7 +41,7 @@ public final class EngineHealth implements Extension {
     return ID.apply(system);
   }
 
-  /** The engine at {@code endpoint} of {@code role} does not serve, for {@code problem}; null: it serves. */
+  /** The engine at {@code endpoint} ({@code HOST:PORT/MODEL}) of {@code role} does not serve, for {@code problem}; null: it serves. */
   public void report(Role role, String endpoint, String problem) {
     endpoints.computeIfAbsent(role, r -> new ConcurrentHashMap<>()).put(endpoint, problem == null ? "" : problem);
   }
