@@ -125,11 +125,14 @@ final class Failover {
   }
 
   /**
-   * The plan that finishes a session that lost its large model during {@code step}: the small
-   * model alone from everything committed so far, the large model's carried part of the step
-   * included (the client may have it), with the counters kept.
+   * The plan that finishes a session that lost the model of {@code lost} during {@code step}: the
+   * other model alone from everything committed so far, the lost model's carried part of the step
+   * included (the client may have it), with the counters kept. The small model after the large
+   * one's loss ({@code on-large-loss = degrade}), the large one after the small one's
+   * ({@code on-small-loss = large}).
    */
-  GenerationPlan degraded(GenerationPlan plan, Step.Generate step, int maxTokens) {
+  GenerationPlan alone(Role lost, GenerationPlan plan, Step.Generate step, int maxTokens) {
+    Author wrote = lost == Role.large ? Author.large : Author.small;
     List<Token> committed = new ArrayList<>(plan.committed());
     List<Span> spans = new ArrayList<>(plan.trace().spans());
     Counters c = plan.trace().counters();
@@ -138,32 +141,11 @@ final class Failover {
       committed.addAll(carryInjected);
     }
     if (!carryGenerated.isEmpty()) {
-      spans.add(span(Author.large, step.reason(), committed.size(), carryGenerated));
+      spans.add(span(wrote, step.reason(), committed.size(), carryGenerated));
       committed.addAll(carryGenerated);
     }
-    c = c.plusTokens(Author.large, carryGenerated.size()).plusTokens(Author.injected, carryInjected.size());
-    return SingleModelPlan.continuing(Role.small, maxTokens, committed, spans, c);
-  }
-
-  /**
-   * The plan that finishes a session that lost its small model during {@code step}: the large model
-   * alone from everything committed so far, the small model's carried part of the step included
-   * (the client may have it), with the counters kept.
-   */
-  GenerationPlan largeAlone(GenerationPlan plan, Step.Generate step, int maxTokens) {
-    List<Token> committed = new ArrayList<>(plan.committed());
-    List<Span> spans = new ArrayList<>(plan.trace().spans());
-    Counters c = plan.trace().counters();
-    if (!carryInjected.isEmpty()) {
-      spans.add(span(Author.injected, step.reason(), committed.size(), carryInjected));
-      committed.addAll(carryInjected);
-    }
-    if (!carryGenerated.isEmpty()) {
-      spans.add(span(Author.small, step.reason(), committed.size(), carryGenerated));
-      committed.addAll(carryGenerated);
-    }
-    c = c.plusTokens(Author.small, carryGenerated.size()).plusTokens(Author.injected, carryInjected.size());
-    return SingleModelPlan.continuing(Role.large, maxTokens, committed, spans, c);
+    c = c.plusTokens(wrote, carryGenerated.size()).plusTokens(Author.injected, carryInjected.size());
+    return SingleModelPlan.continuing(lost == Role.large ? Role.small : Role.large, maxTokens, committed, spans, c);
   }
 
   private static Span span(Author author, SpanReason reason, int start, List<Token> tokens) {

@@ -703,8 +703,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     String leaving = selfLeaving();
     // Its workers are lost because this node is: neither another worker nor the small model alone can go on.
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
-    if (degrades(role)) return degrade();
-    if (largeFinishes(role)) return largeAlone();
+    if (degrades(role) || largeFinishes(role)) return goOnWithout(role);
     // No worker of the role is offered: NO_WORKER, as for a request that finds none, whose 503 says to wait worker-wait.
     return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on: retry the request once one is back" + (role == Role.large
@@ -739,27 +738,17 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   /**
-   * No small worker is left mid-session ({@code on-small-loss = large}): the large model alone
-   * finishes from what is committed, the small model's carried part of the step included.
+   * No worker of {@code lost} is left (or, for the large role, none was there to begin with): the
+   * other model alone finishes from what is committed, the lost one's carried part of the step
+   * included ({@code on-large-loss = degrade}, {@code on-small-loss = large}).
    */
-  private Behavior<Command> largeAlone() {
-    plan = failover.largeAlone(plan, current, request.maxTokens());
+  private Behavior<Command> goOnWithout(Role lost) {
+    plan = failover.alone(lost, plan, current, request.maxTokens());
     degraded = true;
-    String line = "session " + request.sessionId() + ": no small worker available; going on with the large model alone after "
-        + plan.committed().size() + " tokens";
+    String line = "session " + request.sessionId() + ": no " + lost + " worker available; going on with the "
+        + (lost == Role.large ? Role.small : Role.large) + " model alone after " + plan.committed().size() + " tokens";
     getContext().getLog().debug(line);
-    noWorkerLog.unserved(Role.small, true, line);
-    return advance();
-  }
-
-  /** No large worker is left (or none was there to begin with): the small model alone finishes from what is committed. */
-  private Behavior<Command> degrade() {
-    plan = failover.degraded(plan, current, request.maxTokens());
-    degraded = true;
-    String line = "session " + request.sessionId() + ": no large worker available; going on with the small model alone after "
-        + plan.committed().size() + " tokens";
-    getContext().getLog().debug(line);
-    noWorkerLog.unserved(Role.large, true, line);
+    noWorkerLog.unserved(lost, true, line);
     return advance();
   }
 
@@ -822,8 +811,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Behavior<Command> noWorker(Role role, FailureCode code, String message) {
     String leaving = selfLeaving();
     if (leaving != null) return failLeaving(leaving, "found no " + role + " worker");
-    if (degrades(role)) return degrade();
-    if (largeFinishes(role)) return largeAlone();
+    if (degrades(role) || largeFinishes(role)) return goOnWithout(role);
     return failWithout(role, code, message);
   }
 
