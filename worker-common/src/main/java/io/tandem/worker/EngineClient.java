@@ -173,7 +173,11 @@ final class EngineClient {
   }
 
   /** What a health poll found: null {@code problem} when the engine serves the model; its {@code max_model_len} (0: not listed). */
-  record Health(String problem, int maxModelLen) {}
+  record Health(String problem, int maxModelLen, boolean unanswered) {
+    Health(String problem, int maxModelLen) {
+      this(problem, maxModelLen, false);
+    }
+  }
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -278,9 +282,15 @@ final class EngineClient {
     HttpRequest request = request(uri("/models"), settings.healthTimeout()).GET().build();
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
       // The health poll's own limit is tandem.engine.health-timeout, not the request timeout (tester46d).
-      if (error != null) return problem("engine " + spec.endpoint() + " unreachable: " + describe(error)
-          .replace("within the request timeout", "within tandem.engine.health-timeout (" + io.tandem.protocol.text.Seconds.of(settings.healthTimeout())
-              + " s)"));
+      if (error != null) {
+        String problem = "engine " + spec.endpoint() + " unreachable: " + describe(error).replace("within the request timeout",
+            "within tandem.engine.health-timeout (" + io.tandem.protocol.text.Seconds.of(settings.healthTimeout()) + " s)");
+        // Connected but no answer in time: stalled (a GC pause, SIGSTOP) or its API server busy, not gone, which
+        // refuses the connection or closes it (tester46d: a 5 s stall failed every request in flight).
+        boolean unanswered = cause(error) instanceof java.net.http.HttpTimeoutException
+            && !(cause(error) instanceof java.net.http.HttpConnectTimeoutException);
+        return new Health(problem, 0, unanswered);
+      }
       if (refused(response.statusCode()) != null) return problem(refused(response.statusCode()));
       if (response.statusCode() == 404)
         return problem("engine " + spec.endpoint() + " answered 404 to GET " + uri("/models") + ": the spec's URL must be the"
@@ -408,7 +418,7 @@ final class EngineClient {
    * a {@code ConnectException} without a message (tester44a read "unreachable: ConnectException").
    */
   static String describe(Throwable error) {
-    Throwable t = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    Throwable t = cause(error);
     // A host name that resolves to nothing comes as a ConnectException without a message, as a
     // refused connection does: its cause tells them apart (tester45b read "connection refused").
     for (Throwable c = t; c != null; c = c.getCause())
@@ -425,6 +435,11 @@ final class EngineClient {
     if (t instanceof java.io.IOException && t.getMessage() != null && t.getMessage().contains("header parser received no bytes"))
       return "the connection closed before an answer (the engine stopped, or crashed)";
     return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+  }
+
+  /** {@code error} without the CompletionException an async call wraps it in. */
+  private static Throwable cause(Throwable error) {
+    return error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
   }
 
   private static String clip(String s) {

@@ -20,6 +20,14 @@ import java.util.function.Supplier;
  * sessions move on, as from any lost worker); once the engine answers again a fresh worker
  * registers, so a restarted engine rejoins without restarting the node. The endpoint itself talks
  * to no session.
+ *
+ * <p>An engine is lost at the first check that finds it gone (the connection refused or closed)
+ * or not serving (an HTTP error, another model), but only after {@code
+ * tandem.engine.health-failure-threshold} checks in a row that it did not answer within {@code
+ * health-timeout}: connected and silent, it has stalled (a GC pause, SIGSTOP) or its API server
+ * is busy, and its steps in flight go on once it runs again, as a cluster node's do after a stall
+ * shorter than its failure detector's pause. As Kubernetes counts a probe's {@code
+ * failureThreshold}.
  */
 public final class EngineEndpoint {
 
@@ -30,7 +38,7 @@ public final class EngineEndpoint {
     INSTANCE
   }
 
-  private record Health(String problem, int maxModelLen) implements Message {}
+  private record Health(String problem, int maxModelLen, boolean unanswered) implements Message {}
 
   private record WorkerStopped(ActorRef<WorkerProtocol.Command> worker) implements Message {}
 
@@ -61,7 +69,7 @@ public final class EngineEndpoint {
       return Behaviors.withTimers(timers -> {
         timers.startTimerWithFixedDelay(Poll.INSTANCE, engine.healthInterval());
         ctx.getSelf().tell(Poll.INSTANCE);
-        return new State(ctx, role, spec, model, client, workerSettings, queue).behavior();
+        return new State(ctx, role, spec, model, client, workerSettings, engine, queue).behavior();
       });
     });
   }
@@ -94,21 +102,25 @@ public final class EngineEndpoint {
     int cappedAt;
     final EngineClient client;
     final WorkerSettings settings;
+    final EngineSettings engine;
     final Supplier<AdmissionQueue> queue;
     final ActorContext<Message> ctx;
     ActorRef<WorkerProtocol.Command> worker;
     int generation;
     boolean polling;
     String lastProblem;
+    /** Health checks in a row the engine did not answer in time while its worker served. */
+    int unanswered;
 
     State(ActorContext<Message> ctx, Role role, EngineSpec spec, EngineModel model, EngineClient client,
-        WorkerSettings settings, Supplier<AdmissionQueue> queue) {
+        WorkerSettings settings, EngineSettings engine, Supplier<AdmissionQueue> queue) {
       this.ctx = ctx;
       this.role = role;
       this.spec = spec;
       this.folder = model;
       this.client = client;
       this.settings = settings;
+      this.engine = engine;
       this.queue = queue;
     }
 
@@ -133,14 +145,26 @@ public final class EngineEndpoint {
     private Behavior<Message> poll() {
       if (polling) return Behaviors.same();
       polling = true;
-      ctx.pipeToSelf(client.health(),
-          (h, error) -> error != null ? new Health(error.toString(), 0) : new Health(h.problem(), h.maxModelLen()));
+      ctx.pipeToSelf(client.health(), (h, error) -> error != null ? new Health(error.toString(), 0, false)
+          : new Health(h.problem(), h.maxModelLen(), h.unanswered()));
       return Behaviors.same();
     }
 
     private Behavior<Message> onHealth(Health answer) {
       polling = false;
       Health h = answer;
+      if (h.unanswered() && worker != null && ++unanswered < engine.healthFailureThreshold()) {
+        if (unanswered == 1)
+          ctx.getLog().warn("{} engine {} did not answer its health check within tandem.engine.health-timeout ({} s): stalled or"
+              + " busy; its worker goes on serving, and is withdrawn after {} such checks in a row"
+              + " (tandem.engine.health-failure-threshold)", role, spec.endpoint(),
+              io.tandem.protocol.text.Seconds.of(engine.healthTimeout()), engine.healthFailureThreshold());
+        return Behaviors.same();
+      }
+      if (unanswered > 0 && h.problem() == null)
+        ctx.getLog().info("{} engine {} answers its health check again, after {} without an answer", role, spec.endpoint(),
+            unanswered);
+      unanswered = 0;
       if (h.problem() == null && worker == null) {
         // The context of the worker about to serve: the spec's max-model-len, or the tokenizer folder's,
         // or (without either) what the engine lists; and never more than the engine lists now, which
@@ -152,7 +176,7 @@ public final class EngineEndpoint {
         int listed = h.maxModelLen();
         int context = own == 0 ? listed : listed > 0 ? Math.min(own, listed) : own;
         if (context == 0) {
-          h = new Health(noContext(spec), 0);
+          h = new Health(noContext(spec), 0, false);
         } else {
           if (context < own && context != cappedAt)
             ctx.getLog().warn("{} engine {}: it lists max_model_len {} for '{}', below the {} tokens {}; the engine refuses"

@@ -395,8 +395,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
         getContext().getSelf().path().name(), message);
     // Readiness says why until the endpoint's health check passes again and a fresh worker serves
     // (tester45e: an engine failing every completion while its /v1/models answered read "still starting").
+    // Named by its endpoint whatever the words (a stream cut short did not say whose: tester46f).
+    String named = message.startsWith("engine " + client.endpoint()) ? message : "engine " + client.endpoint() + ": " + message;
     io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).report(role, client.endpoint() + "/" + modelName,
-        "its worker lost it mid-request (" + message + "); a fresh worker serves once its health check passes");
+        "its worker lost it mid-request (" + named + "); a fresh worker serves once its health check passes");
     return Behaviors.stopped();
   }
 

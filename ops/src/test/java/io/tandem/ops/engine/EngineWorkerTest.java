@@ -89,11 +89,17 @@ class EngineWorkerTest {
 
   /** As {@link #engineWorker(String, WorkerSettings)}, the stand-in listing {@code maxModelLen} (0: its model's). */
   ActorRef<WorkerProtocol.Command> engineWorker(String extra, WorkerSettings settings, int maxModelLen) throws Exception {
+    return engineWorker(extra, settings, maxModelLen, EngineSettings.fromConfig(kit.system().settings().config()));
+  }
+
+  /** As {@link #engineWorker(String, WorkerSettings, int)}, talking to the engine as {@code talk} says. */
+  ActorRef<WorkerProtocol.Command> engineWorker(String extra, WorkerSettings settings, int maxModelLen, EngineSettings talk)
+      throws Exception {
     engine = new VllmStandIn("demo-small", served);
     engine.maxModelLen = maxModelLen;
     CompletableFuture<String> loaded = new CompletableFuture<>();
-    endpoint = kit.spawn(SmallWorker.engine(EngineSpec.parse(engine.spec(SMALL, extra)), settings,
-        EngineSettings.fromConfig(kit.system().settings().config()), loaded), "engine-" + (++spawned));
+    endpoint = kit.spawn(SmallWorker.engine(EngineSpec.parse(engine.spec(SMALL, extra)), settings, talk, loaded),
+        "engine-" + (++spawned));
     assertTrue(loaded.get(30, TimeUnit.SECONDS).startsWith("demo-small@127.0.0.1:"), "the model is named by the engine's");
     return awaitWorker(Set.of());
   }
@@ -290,6 +296,33 @@ class EngineWorkerTest {
     TestProbe<Object> watcher = kit.createTestProbe();
     engine.close(); // the engine process is gone
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
+  }
+
+  /**
+   * An engine that stalls (SIGSTOP, a GC pause) with a step in flight keeps its worker for
+   * health-failure-threshold checks without an answer: the step goes on once it runs again. It was
+   * lost at the first check past health-timeout, failing every request in flight (tester46d: a 5-7 s
+   * stall). Stalled past the threshold, it is lost as before.
+   */
+  @Test
+  void anEngineThatStallsKeepsItsWorkerUntilTheFailureThreshold() throws Exception {
+    // 5 checks of 300 ms, 200 ms apart: withdrawn some 2.5 s into a stall.
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults(), 0,
+        new EngineSettings(Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofMillis(200), Duration.ofMillis(300), 5));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    TestProbe<Object> watcher = kit.createTestProbe();
+    engine.stalled = new java.util.concurrent.CountDownLatch(1);
+    remote.tell(gen("p1", 1, -1, List.of(), 10, false, probe));
+    // Two checks unanswered: below the threshold, the worker and its step wait.
+    watcher.expectNoMessage(Duration.ofMillis(1100));
+    engine.stalled.countDown();
+    probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+    remote.tell(gen("p1", 2, -1, List.of(), 10, false, probe));
+    probe.expectMessageClass(Done.class, Duration.ofSeconds(30)); // the same worker serves on
+    engine.stalled = new java.util.concurrent.CountDownLatch(1);
+    watcher.expectTerminated(remote, Duration.ofSeconds(20));
+    engine.stalled.countDown();
+    awaitWorker(Set.of(remote));
   }
 
   /** Its KV cache is the engine's: /metrics shows no kv_cache_usage_bytes for it rather than a 0 that looks empty. */

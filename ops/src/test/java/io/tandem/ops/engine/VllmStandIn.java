@@ -62,6 +62,11 @@ final class VllmStandIn implements AutoCloseable {
    * and so does its engine (which one serves first depends on how sessions spread over them).
    */
   volatile java.util.concurrent.atomic.AtomicBoolean firstToServeDies;
+  /**
+   * While set and not counted down, the engine is stalled (SIGSTOP): its one thread waits before
+   * each answer and each token, its connections open.
+   */
+  volatile java.util.concurrent.CountDownLatch stalled;
 
   VllmStandIn(String name, LanguageModel model) throws IOException {
     this.name = name;
@@ -84,6 +89,7 @@ final class VllmStandIn implements AutoCloseable {
   }
 
   private void models(HttpExchange ex) throws IOException {
+    waitWhileStalled();
     ObjectNode body = JSON.createObjectNode().put("object", "list");
     body.putArray("data").addObject().put("id", name).put("object", "model").put("max_model_len",
         maxModelLen > 0 ? maxModelLen : model.contextLength());
@@ -141,6 +147,7 @@ final class VllmStandIn implements AutoCloseable {
       String stopReason = null;
       int generated = 0;
       while (generated < maxTokens) {
+        waitWhileStalled();
         int id = model.forward(List.of(seq), Integer.MAX_VALUE)[0];
         if (id == LanguageModel.NOT_YET) continue;
         generated++;
@@ -175,6 +182,16 @@ final class VllmStandIn implements AutoCloseable {
     } finally {
       usages.add(new Usage(prompt.length, cached));
       keep(seq);
+    }
+  }
+
+  private void waitWhileStalled() {
+    var latch = stalled;
+    if (latch == null) return;
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

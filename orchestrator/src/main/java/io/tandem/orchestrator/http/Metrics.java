@@ -234,7 +234,9 @@ public final class Metrics {
     // An engine that does not serve has no worker, so no worker series tells of it (tester45b).
     if (!scrape.engines().isEmpty()) {
       out.append("# HELP tandem:engine_up 1 when the remote engine (an openai: model spec) at the endpoint answered its last"
-          + " health check (every tandem.engine.health-interval) as serving the model, and its worker lost no request since;"
+          + " health check (every tandem.engine.health-interval) as serving the model, and its worker lost no request since"
+          + " (checks it does not answer within tandem.engine.health-timeout count once tandem.engine.health-failure-threshold"
+          + " come in a row);"
           + " 0 when not (/health/ready names why). The endpoints this node runs.\n# TYPE tandem:engine_up gauge\n");
       // HOST:PORT/MODEL: one series per model an engine serves (a vLLM with LoRA adapters lists several: tester46f).
       scrape.engines().forEach((role, endpoints) -> endpoints.forEach((endpoint, up) -> out.append("tandem:engine_up{role=\"")

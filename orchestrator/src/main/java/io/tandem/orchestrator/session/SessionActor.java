@@ -705,7 +705,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
     if (degrades(role) || largeFinishes(role)) return goOnWithout(role);
     // No worker of the role is offered: NO_WORKER, as for a request that finds none, whose 503 says to wait worker-wait.
-    return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker and no " + role
+    // A worker in front of this node's engine is lost for what its health check found: said, as readiness says it.
+    String engine = io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).problems(role);
+    return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker"
+        + (engine == null ? "" : " (this node's " + role + " engine: " + engine + ")") + " and no " + role
         + " worker is available to go on: retry the request once one is back" + (role == Role.large
             ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone" + (request.mode() == Mode.speculative
                 ? "; a server with tandem.session.on-large-loss = degrade finishes such a session with it)" : ")")

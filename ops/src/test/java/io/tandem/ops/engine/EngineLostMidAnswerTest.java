@@ -1,0 +1,56 @@
+package io.tandem.ops.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.hf.HfModel;
+import io.tandem.ops.demo.DemoModels;
+import io.tandem.protocol.Role;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A request whose engine dies mid-answer, with no other worker of the role, gets a 503 that names
+ * what happened to the engine, as readiness does: "the session lost its small worker" alone left
+ * the client to guess (tester46d).
+ */
+class EngineLostMidAnswerTest {
+
+  @Test
+  void theRetryableErrorNamesTheEngineAndWhatHappenedToIt() throws Exception {
+    Path small = DemoModels.dir().resolve("small");
+    try (LanguageModel model = HfModel.load(small, "cpu")) {
+      VllmStandIn engine = new VllmStandIn("demo-small", model);
+      engine.firstToServeDies = new AtomicBoolean(); // two tokens, then the process is gone
+      try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(small, ""), 4,
+          "tandem.session.worker-wait = 1s")) {
+        HttpClient http = HttpClient.newHttpClient();
+        URI chat = URI.create("http://127.0.0.1:" + front.http.port() + "/v1/chat/completions");
+        HttpResponse<String> r = null;
+        // The front node takes its first request once its engine's health check has let a worker serve.
+        for (long deadline = System.nanoTime() + 30_000_000_000L; System.nanoTime() < deadline; Thread.sleep(100)) {
+          r = http.send(HttpRequest.newBuilder(chat).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
+              .ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"Compute 1 + 2.\"}], \"max_tokens\": 50}")).build(),
+              HttpResponse.BodyHandlers.ofString());
+          if (engine.died.getCount() == 0) break;
+        }
+        assertEquals(0, engine.died.getCount(), "the engine served a request and died: " + r.body());
+        assertEquals(503, r.statusCode(), r.body());
+        String port = engine.baseUrl().replaceAll(".*:(\\d+)/v1", "$1");
+        // What the worker saw ("its worker lost it mid-request (engine ...: ...)") or, should the endpoint's health check come
+        // first, what that found ("engine ... unreachable: ...").
+        assertTrue(r.body().contains("the session lost its small worker (this node's small engine: "), r.body());
+        assertTrue(r.body().contains("engine 127.0.0.1:" + port + " unreachable: ")
+            || r.body().contains("its worker lost it mid-request (engine 127.0.0.1:" + port + ": "), r.body());
+      } finally {
+        engine.close();
+      }
+    }
+  }
+}
