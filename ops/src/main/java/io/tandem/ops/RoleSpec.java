@@ -43,8 +43,9 @@ public record RoleSpec(
    * #fromConfig(Config, Role)} can name it in full.
    *
    * @throws IllegalArgumentException when {@code precision} is neither float32 nor float16, {@code
-   *     threads} is negative, a worker limit is out of its range, or {@code kv-cache-bytes} of a role
-   *     on the CPU is more than this machine's physical memory
+   *     threads} is negative, a worker limit is out of its range, {@code per-tenant-queue-limit} is
+   *     above {@code queue-limit}, or {@code kv-cache-bytes} of a role on the CPU is more than this
+   *     machine's physical memory
    */
   public static RoleSpec fromConfig(Config c) {
     Precision precision;
@@ -59,6 +60,11 @@ public record RoleSpec(
     WorkerSettings settings = WorkerSettings.fromConfig(c);
     // The large role's queue only is fair among tenants (FairQueue); the small one's is first come, first served.
     int perTenant = c.hasPath("per-tenant-queue-limit") ? c.getInt("per-tenant-queue-limit") : settings.queueLimit();
+    // Above the queue it could never be met: a setting without effect, most likely a queue-limit lowered beside it.
+    if (perTenant > settings.queueLimit())
+      throw new IllegalArgumentException("per-tenant-queue-limit must be from 1 to " + settings.queueLimit() + " (the role's"
+          + " queue-limit: a tenant's share of the queue is at most all of it; by default it is the queue-limit), got "
+          + perTenant);
     return new RoleSpec(c.getString("model"), devices, settings, perTenant, precision, threads(c));
   }
 

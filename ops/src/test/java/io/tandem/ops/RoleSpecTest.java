@@ -48,6 +48,23 @@ class RoleSpecTest {
     }
   }
 
+  /**
+   * A tenant's share of the large queue is the whole queue unless lowered, whatever the queue-limit
+   * is set to; above the queue-limit it could never be met, and is refused (tester46a: a queue-limit
+   * of 10 beside the share's fixed 256 was taken without a word).
+   */
+  @Test
+  void theTenantsShareFollowsTheQueueLimitAndMayNotPassIt() {
+    Config lowered = ConfigFactory.parseString("tandem.large.queue-limit = 10")
+        .withFallback(ConfigFactory.parseResourcesAnySyntax("application")).withFallback(ConfigFactory.defaultReference()).resolve();
+    assertEquals(10, RoleSpec.fromConfig(lowered, Role.large).perTenantQueueLimit());
+    Config above = ConfigFactory.parseString("tandem.large { queue-limit = 10, per-tenant-queue-limit = 11 }")
+        .withFallback(ConfigFactory.load());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(above, Role.large));
+    assertEquals("tandem.large.per-tenant-queue-limit must be from 1 to 10 (the role's queue-limit: a tenant's share of the"
+        + " queue is at most all of it; by default it is the queue-limit), got 11", e.getMessage());
+  }
+
   @Test
   void aCountBelowItsMinimumIsRefusedNamingTheRoleAndTheKey() {
     Config node = ConfigFactory.parseString("tandem.large.per-tenant-queue-limit = -1").withFallback(ConfigFactory.load());
