@@ -142,7 +142,19 @@ public final class EvalCommand implements Callable<Integer> {
     Thread interrupted = new Thread(() -> err.println("tandem eval: interrupted: " + outDir + " holds the samples of the modes"
         + " that ended, and no results.json (it is written when every mode has run)"));
     Runtime.getRuntime().addShutdownHook(interrupted);
+    Map<Role, Integer> contexts = new java.util.EnumMap<>(Role.class);
     try (TandemNode node = TandemNode.start("tandem-eval", config, roles, true)) {
+      // An answer ends where its model's context does, whatever --max-tokens says: said, and recorded beside it
+      // (tester46c: --max-tokens 100000 on the demo pair's 1,024 tokens was recorded as if it had held).
+      for (Role role : needed)
+        WorkerStatsCollector.collect(node, role).stream().mapToInt(io.tandem.protocol.worker.WorkerProtocol.WorkerStats::contextLength).filter(c -> c > 0)
+            .min().ifPresent(c -> contexts.put(role, c));
+      String beyond = contexts.entrySet().stream().filter(e -> maxTokens >= e.getValue())
+          .map(e -> String.format(java.util.Locale.ROOT, "%s: %,d tokens", e.getKey(), e.getValue())).collect(java.util.stream.Collectors.joining(", "));
+      if (!beyond.isEmpty())
+        err.printf(java.util.Locale.ROOT, "tandem eval: --max-tokens %,d is as much as or more than the models' context (%s, the prompt included):"
+            + " each answer ends where the context does; results.json records the context beside it (max_model_len)%n",
+            maxTokens, beyond);
       for (Mode mode : modes) {
         // Untimed first: the JIT, PyTorch's first passes and the KV pool's growth would otherwise be
         // charged to whichever mode runs first. Then no mode starts from prefixes an earlier run
@@ -211,6 +223,8 @@ public final class EvalCommand implements Callable<Integer> {
     s.put("top_p", models.topP);
     s.put("seed", seed);
     s.put("max_tokens", maxTokens);
+    ObjectNode context = s.putObject("max_model_len");
+    contexts.forEach((role, c) -> context.put(role.name(), c));
     s.put("concurrency", concurrency);
     s.put("warmup_problems", warm);
     // The devices that ran the models: --device, else each role's tandem.ROLE.devices.

@@ -95,6 +95,23 @@ class EvalCommandTest {
     assertEquals(1, results.path("settings").path("warmup_problems").asInt());
   }
 
+  /**
+   * A --max-tokens beyond the model's context is said, and the context recorded beside it: the
+   * answers end there (tester46c: 100000 on the demo model's 1,024 tokens was recorded as if it held).
+   */
+  @Test
+  void aMaxTokensBeyondTheContextIsSaidAndTheContextRecorded(@TempDir Path tmp) throws Exception {
+    Path out = tmp.resolve("out");
+    // The scripted model's context: 1,048,576 tokens.
+    List<String> lines = stderrOfOneProblem(tmp, "--modes", "small", "--max-tokens", "2000000", "--out", out.toString());
+    assertTrue(lines.contains("tandem eval: --max-tokens 2,000,000 is as much as or more than the models' context (small:"
+        + " 1,048,576 tokens, the prompt included): each answer ends where the context does; results.json records the context beside it"
+        + " (max_model_len)"), lines.toString());
+    JsonNode results = new ObjectMapper().readTree(Files.readString(out.resolve("results.json")));
+    assertEquals(2_000_000, results.path("settings").path("max_tokens").asInt());
+    assertEquals(1_048_576, results.path("settings").path("max_model_len").path("small").asInt());
+  }
+
   /** After each mode, a line per worker role: its forward passes over the mode's run, and where their time went. */
   @Test
   void eachModeSaysWhatItsWorkersDid(@TempDir Path tmp) throws Exception {
