@@ -29,10 +29,16 @@ record RawExchange(int status, String head, String body) {
    *     what came back is no HTTP answer
    */
   static RawExchange send(TestServer server, String raw) throws Exception {
+    return send(server, raw, false);
+  }
+
+  /** As {@link #send(TestServer, String)}, half-closing the connection ({@code shutdownOutput}) after {@code raw} when {@code halfClose}. */
+  static RawExchange send(TestServer server, String raw, boolean halfClose) throws Exception {
     try (Socket socket = new Socket("127.0.0.1", server.server.port())) {
       socket.setSoTimeout(ANSWER_DEADLINE_MS);
       socket.getOutputStream().write(raw.getBytes(StandardCharsets.ISO_8859_1));
       socket.getOutputStream().flush();
+      if (halfClose) socket.shutdownOutput();
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       InputStream in = socket.getInputStream();
       byte[] buf = new byte[4096];

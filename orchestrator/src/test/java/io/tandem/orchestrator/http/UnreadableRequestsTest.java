@@ -64,6 +64,20 @@ class UnreadableRequestsTest {
   }
 
   /**
+   * A connection that ends before its request's head is complete sent no request: no request-log
+   * line and no count, while a half-closed client that reads on is told what happened. A thousand
+   * slow clients cut off at the idle timeout were a thousand 400s on /metrics (tester47b).
+   */
+  @Test
+  void aConnectionThatEndsMidHeadIsNotCountedAsARequest() throws Exception {
+    double before400 = server.count("tandem:http_responses_total{status=\"400\"}");
+    RawExchange cut = RawExchange.send(server, "GET /v1/mod", true);
+    assertEquals(400, cut.status(), cut.head());
+    assertTrue(cut.body().contains("the connection ended before the request's head was complete"), cut.body());
+    assertEquals(before400, server.count("tandem:http_responses_total{status=\"400\"}"));
+  }
+
+  /**
    * Shorter than the longest method: akka-http decides from the first byte that no method of HTTP
    * begins with, not after a method's worth of bytes that such a request never sends.
    */
