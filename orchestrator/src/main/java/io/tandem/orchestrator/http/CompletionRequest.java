@@ -391,9 +391,13 @@ public record CompletionRequest(
       // n below 1 asks for no choice at all: out of range (vLLM: "n must be at least 1"), not a feature missing.
       if (f.equals("n") && v.isNumber() && v.asDouble() < 1)
         throw ApiError.invalid(f, "n must be at least 1, got " + clip(v.toString()));
+      // Beside tools, tool_choice can be left out only with them (offeredTools): "leave it out" alone was advice refused in
+      // its turn (tester47b).
+      boolean withTools = f.equals("tool_choice") && tools(body.get("tools")) != null;
       if (n != null && !neutral(f, v, n))
-        throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); leave it out or send "
-            + n.neutral());
+        throw ApiError.unsupported(f, f + " = " + clip(v.toString()) + " is not supported (" + n.why() + "); " + (withTools
+            ? "send \"none\" (a request with tools needs it), or leave tools and tool_choice out"
+            : "leave it out or send " + n.neutral()));
       if (vllm != null && !neutral(f, v, vllm))
         throw ApiError.unsupported(f, f + " is one of vLLM's extensions that Tandem does not support (" + vllm.why()
             + "); leave it out" + (vllm.neutral().equals("null") ? "" : " or send " + vllm.neutral()));
