@@ -482,7 +482,10 @@ public final class ModelOptions {
       if (own == null) throw e;
       throw own.unreadable(e);
     }
-    if (own != null) own.requireApplicationConf(config);
+    if (own != null) {
+      own.requireApplicationConf(config);
+      own.requireOwnSettingsKept(config);
+    }
     io.tandem.protocol.config.KnownKeys.check(config);
     if (own != null) requireOneListOfKeys(own);
     return config;

@@ -182,6 +182,90 @@ record OwnConfigFile(String property, String value) {
    *
    * @throws IllegalArgumentException naming the option, a missing setting, and the include to add
    */
+  /**
+   * Refuses a setting of the file (or of a file it includes) that Tandem's application.conf, included
+   * after it, overrides with another value: what {@link #requireIncludeFirst} cannot see in lines,
+   * a setting in an included file above its include, or on the include's own line after a comma
+   * (tester46f). Read from where each value came from: the file is parsed again without
+   * application.conf, and each of its settings whose value in {@code loaded} came from
+   * application.conf and differs was overridden. A system property over it is no mistake.
+   *
+   * @throws IllegalArgumentException naming the option, the setting's file and line, both values
+   */
+  void requireOwnSettingsKept(Config loaded) {
+    Path path;
+    if (property.equals("config.file")) path = Path.of(value);
+    else if (property.equals("config.url") && value.startsWith("file:")) path = fileOf(toUrl());
+    else return;
+    Config own;
+    List<Map.Entry<String, com.typesafe.config.ConfigValue>> settings;
+    try {
+      own = ConfigFactory.parseFile(path.toFile(), com.typesafe.config.ConfigParseOptions.defaults()
+          .setIncluder(new WithoutApplicationConf(null)));
+      settings = new ArrayList<>(own.entrySet());
+    } catch (ConfigException e) {
+      return; // what Typesafe Config says of the file when it loads it is the message
+    }
+    settings.sort(java.util.Comparator.comparingInt(e -> e.getValue().origin().lineNumber()));
+    for (Map.Entry<String, com.typesafe.config.ConfigValue> e : settings) {
+      String key = e.getKey();
+      if (!loaded.hasPath(key)) continue;
+      com.typesafe.config.ConfigValue there = loaded.getValue(key);
+      if (!"application.conf".equals(there.origin().resource())) continue;
+      Object mine;
+      try {
+        mine = e.getValue().unwrapped();
+      } catch (ConfigException.NotResolved substitution) {
+        continue; // ${...}: its value is known only once resolved
+      }
+      if (java.util.Objects.equals(mine, there.unwrapped())) continue;
+      com.typesafe.config.ConfigOrigin at = e.getValue().origin();
+      String where = (at.filename() == null || Path.of(at.filename()).equals(path.toAbsolutePath()) || at.filename().equals(value)
+          ? "line " : at.filename() + ": line ") + at.lineNumber();
+      throw new IllegalArgumentException(option() + ": " + where + " sets " + key + " = " + io.tandem.protocol.text.Clipped.of(
+          e.getValue().render(com.typesafe.config.ConfigRenderOptions.concise())) + ", and Tandem's application.conf, included"
+          + " after it, sets it back to " + io.tandem.protocol.text.Clipped.of(there.render(com.typesafe.config.ConfigRenderOptions
+          .concise())) + " (in HOCON the later wins); include classpath(\"application.conf\") once, before every setting of"
+          + " the file and of the files it includes, on a line of its own");
+    }
+  }
+
+  /** Includes as Typesafe Config does, but Tandem's application.conf as nothing: what a file sets of its own. */
+  private static final class WithoutApplicationConf implements com.typesafe.config.ConfigIncluder,
+      com.typesafe.config.ConfigIncluderClasspath, com.typesafe.config.ConfigIncluderFile, com.typesafe.config.ConfigIncluderURL {
+    private final com.typesafe.config.ConfigIncluder fallback;
+
+    WithoutApplicationConf(com.typesafe.config.ConfigIncluder fallback) {
+      this.fallback = fallback;
+    }
+
+    @Override
+    public com.typesafe.config.ConfigIncluder withFallback(com.typesafe.config.ConfigIncluder next) {
+      return new WithoutApplicationConf(next);
+    }
+
+    @Override
+    public com.typesafe.config.ConfigObject include(com.typesafe.config.ConfigIncludeContext context, String what) {
+      return fallback.include(context, what);
+    }
+
+    @Override
+    public com.typesafe.config.ConfigObject includeResources(com.typesafe.config.ConfigIncludeContext context, String what) {
+      if (what.equals("application.conf") || what.equals("application")) return ConfigFactory.empty().root();
+      return ((com.typesafe.config.ConfigIncluderClasspath) fallback).includeResources(context, what);
+    }
+
+    @Override
+    public com.typesafe.config.ConfigObject includeFile(com.typesafe.config.ConfigIncludeContext context, java.io.File what) {
+      return ((com.typesafe.config.ConfigIncluderFile) fallback).includeFile(context, what);
+    }
+
+    @Override
+    public com.typesafe.config.ConfigObject includeURL(com.typesafe.config.ConfigIncludeContext context, URL what) {
+      return ((com.typesafe.config.ConfigIncluderURL) fallback).includeURL(context, what);
+    }
+  }
+
   void requireApplicationConf(Config loaded) {
     Config application = ConfigFactory.parseResourcesAnySyntax(OwnConfigFile.class.getClassLoader(), "application");
     List<String> missing = application.entrySet().stream().map(Map.Entry::getKey).filter(k -> !loaded.hasPathOrNull(k))

@@ -974,6 +974,26 @@ class CommandLineMistakesTest {
     assertTrue(twice.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 3 (tandem.small.max-batch = 8) comes before"
         + " include classpath(\"application.conf\") on line 4,"), twice.err());
 
+    // What lines do not show: a setting above the include on its line, or in an included file above its include
+    // (tester46f), is named by where its value came from.
+    Files.writeString(own, "tandem.small.max-batch = 8, include classpath(\"application.conf\")\n");
+    Result sameLine = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertEquals(1, sameLine.exit());
+    assertEquals("tandem serve: -Dconfig.file=" + own + ": line 1 sets tandem.small.max-batch = 8, and Tandem's application.conf,"
+        + " included after it, sets it back to 64 (in HOCON the later wins); include classpath(\"application.conf\") once, before"
+        + " every setting of the file and of the files it includes, on a line of its own", sameLine.err());
+    Path inner = own.resolveSibling("inner.conf");
+    Files.writeString(inner, "tandem.small.max-batch = 8\ninclude classpath(\"application.conf\")\n");
+    Files.writeString(own, "include \"inner.conf\"\ntandem.http.port = 18790\n");
+    Result nested = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertTrue(nested.err().startsWith("tandem serve: -Dconfig.file=" + own + ": " + inner + ": line 1 sets"
+        + " tandem.small.max-batch = 8, and Tandem's application.conf, included after it, sets it back to 64"), nested.err());
+    // Included after the include of application.conf, a file's settings hold.
+    Files.writeString(own, "include classpath(\"application.conf\")\ninclude \"inner.conf\"\n");
+    Files.writeString(inner, "tandem.small.max-batch = 8\n");
+    Result after = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(after.err().startsWith("tandem serve: --small /no/model: no such folder"), after.err());
+
     Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http.port = 18790\n");
     Result included = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
     assertTrue(included.err().startsWith("tandem serve: --small /no/model: no such folder"), included.err());
