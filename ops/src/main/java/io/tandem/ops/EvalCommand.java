@@ -139,8 +139,13 @@ public final class EvalCommand implements Callable<Integer> {
         err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
     }
     // Ctrl-C or SIGTERM: what is there, and what is not, said in one line.
-    Thread interrupted = new Thread(() -> err.println("tandem eval: interrupted: " + outDir + " holds the samples of the modes"
-        + " that ended, and no results.json (it is written when every mode has run)"));
+    // What the folder holds depends on how far the run got (tester46f: "the samples of the modes that ended" was said of
+    // a folder that held none).
+    java.util.concurrent.atomic.AtomicInteger ended = new java.util.concurrent.atomic.AtomicInteger();
+    Thread interrupted = new Thread(() -> err.println("tandem eval: interrupted: " + outDir + " holds " + (ended.get() == 0
+        ? "nothing of this run, as no mode ended" : "the samples of the " + Plural.count(ended.get(), "mode") + " that ended ("
+        + modes.subList(0, ended.get()).stream().map(Mode::name).collect(java.util.stream.Collectors.joining(", ")) + ")")
+        + ", and no results.json (it is written when every mode has run)"));
     Runtime.getRuntime().addShutdownHook(interrupted);
     Map<Role, Integer> contexts = new java.util.EnumMap<>(Role.class);
     try (TandemNode node = TandemNode.start("tandem-eval", config, roles, true)) {
@@ -172,6 +177,7 @@ public final class EvalCommand implements Callable<Integer> {
         StringBuilder lines = new StringBuilder();
         for (EvalRunner.Sample s : samples) lines.append(EvalRunner.sampleJson(s)).append('\n');
         Files.writeString(outDir.resolve("samples-" + mode + ".jsonl"), lines);
+        ended.incrementAndGet();
         if (!progress) {
           StringBuilder steps = new StringBuilder();
           r.stepSeconds().forEach((role, st) -> steps.append(String.format(java.util.Locale.ROOT,
