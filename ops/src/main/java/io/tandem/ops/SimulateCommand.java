@@ -98,7 +98,7 @@ public final class SimulateCommand implements Callable<Integer> {
   @Option(names = "--time-scale", defaultValue = "1.0",
       description = "Wall time per unit of modelled time (0.5: run twice as fast). Figures are reported in modelled time,"
           + " with Tandem's own work (actors, messages), which runs at its own speed, counted 1/scale times: below 1 they read"
-          + " lower (on a loaded 2-core machine, 11% fewer tokens/s at 0.5, 36% at 0.2); compare figures of one time scale."
+          + " lower (on a loaded 2-core machine, 11%% fewer tokens/s at 0.5, 36%% at 0.2); compare figures of one time scale."
           + " Default: ${DEFAULT-VALUE}.")
   double timeScale;
 

@@ -79,7 +79,7 @@ public final class EvalReport {
   }
 
   /**
-   * The paper's table (Wang et al., Table 1): one row per way of running, accuracy, average
+   * The paper's table (Yang et al., Table 1): one row per way of running, accuracy, average
    * output length and speed; plus the takeovers and who wrote the tokens.
    */
   public static String markdown(String dataset, List<ModeResult> results) {
