@@ -522,7 +522,9 @@ final class ApiRoutes extends AllDirectives {
   /**
    * Ready (200) when the roles the default mode needs have a worker each (both for speculative; a
    * node that serves one model as another's engine, {@code default-mode = small}, needs only that
-   * one), and the server is not shutting down. With {@code tandem.session.on-large-loss = degrade}
+   * one), the server is not shutting down, and this node is in the cluster's reach ({@code
+   * NodeStanding.outOfTouch}: not downed, leaving, cut off, or just back from a pause it was most
+   * likely downed for). With {@code tandem.session.on-large-loss = degrade}
    * a speculative server serves without a large worker, so it is ready with the small one alone,
    * its status {@link #DEGRADED}: a load balancer keeps sending it the requests it answers. The
    * body lists every role's workers.
@@ -537,8 +539,13 @@ final class ApiRoutes extends AllDirectives {
         if (needed(r) && listed.get(r).isEmpty()) ok = false;
       }
       boolean degraded = settings.defaultMode() == io.tandem.orchestrator.session.Mode.speculative && listed.get(Role.large).isEmpty();
+      // Out of the cluster's reach, its workers listed or not: not ready (tester47a: back from a 15 s SIGSTOP, a node the
+      // others had downed said ready for seconds and took requests it could only fail).
+      String outOfTouch = !draining.getAsBoolean() ? workers.outOfTouch() : null;
+      if (outOfTouch != null) ok = false;
       body.put("workers", roles);
-      body.put("status", !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElseGet(() -> waitingFor(listed)))
+      body.put("status", outOfTouch != null ? "out of the cluster's reach: " + outOfTouch
+          : !ok ? (draining.getAsBoolean() ? "shutting down" : neverReady().orElseGet(() -> waitingFor(listed)))
           : !degraded ? "ready" : workers.neverOffered(Role.large) ? DEGRADED_FOR_GOOD
           : DEGRADED + (workers.engineProblems(Role.large) == null ? ""
               : "; this node's large engine does not serve: " + workers.engineProblems(Role.large)));

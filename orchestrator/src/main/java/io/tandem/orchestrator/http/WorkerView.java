@@ -202,6 +202,11 @@ final class WorkerView {
     return ApiError.forFailure(code, message, retryAfter.forCode(code));
   }
 
+  /** Why this node is out of the cluster's reach, or null: {@link NodeStanding#outOfTouch}. */
+  String outOfTouch() {
+    return NodeStanding.outOfTouch(system);
+  }
+
   /**
    * The 503 of an ask of this node's actors that timed out (or asked one already stopped): this
    * node's own outage when it is out of the cluster's reach ({@link NodeStanding#outOfTouch}: a
@@ -414,6 +419,10 @@ final class WorkerView {
       String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
     return find(role).thenCompose(listing -> {
       Set<ActorRef<WorkerProtocol.Command>> ws = listing.getServiceInstances(ServiceKeys.forRole(role));
+      // This node out of the cluster for good (back from a pause it was most likely downed for, downed, leaving): refused
+      // now, not after waiting for workers it cannot keep (tester47a: 11 s, then this 503). A node cut off, which may
+      // pass (a short stall of its own), waits as before.
+      if (NodeStanding.gone(system) != null) throw noneListed(role, alone, retryAfter);
       if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfter, calledOff);
       if (!supply.memberComing(system, role)) throw noneListed(role, alone, retryAfter);
       return AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(sessions, reply -> new Sessions.FindWorkers(role, reply),

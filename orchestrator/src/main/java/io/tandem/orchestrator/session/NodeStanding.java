@@ -24,10 +24,21 @@ public final class NodeStanding {
    * Why this node cannot reach the cluster's workers, or null when it can (or is no cluster
    * member at all): a node downed (by the split brain resolver of either side, after the others
    * could not reach it for {@code stable-after}, or by an operator), one leaving (shutting down),
+   * one just back from a pause long enough for the others to have downed it ({@link PauseWatch}),
    * or one that finds every other member unreachable, two or more (after a long pause or a network
    * cut, until the split brain resolver decides).
    */
   public static String outOfTouch(ActorSystem<?> system) {
+    String gone = gone(system);
+    if (gone != null) return gone;
+    return cutOff(system);
+  }
+
+  /**
+   * Of {@link #outOfTouch}, what will not pass: this node downed, leaving, or back from a pause it
+   * was most likely downed for; null when none is so. A request then has nothing to wait for here.
+   */
+  public static String gone(ActorSystem<?> system) {
     if (!RoleSupply.get(system).clustered()) return null;
     // A node that sees itself downed shuts its cluster down at once, and its view of the membership may stop before
     // it says Down (the event can be lost with the cluster's publisher): the shutdown's reason says it either way.
@@ -38,6 +49,14 @@ public final class NodeStanding {
     if (status.equals(MemberStatus.down()) || status.equals(MemberStatus.removed())) return DOWNED;
     if (status.equals(MemberStatus.leaving()) || status.equals(MemberStatus.exiting()))
       return "this node is leaving the cluster (it is shutting down)";
+    // Back from a pause the others down a node for, its view of the cluster still looks whole for some seconds.
+    return PauseWatch.get(system).standing();
+  }
+
+  /** Of {@link #outOfTouch}, what may pass: this node finds every other member unreachable, two or more. */
+  private static String cutOff(ActorSystem<?> system) {
+    if (!RoleSupply.get(system).clustered()) return null;
+    Cluster cluster = Cluster.get(system);
     ClusterEvent.CurrentClusterState state = cluster.state();
     int others = 0;
     int unreachable = 0;

@@ -125,7 +125,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   /**
-   * This node was downed (told by {@link Sessions}): its remote workers are out of reach, whether
+   * This node was downed, or most likely was (back from a pause past the cluster's downing time,
+   * {@link PauseWatch}) (told by {@link Sessions}): its remote workers are out of reach, whether
    * or not death watch says so before the node stops; the session fails naming that. Told twice
    * (the MemberDowned event and CoordinatedShutdown), the second finds it stopped: no dead letter.
    */

@@ -1,0 +1,40 @@
+package io.tandem.orchestrator.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A pause longer than the cluster downs a node for is said for a while after the node runs again,
+ * and only then (tester47a: back from a 15 s SIGSTOP, a downed orchestrator said ready).
+ */
+class PauseWatchTest {
+  static final long S = 1_000_000_000L;
+
+  @Test
+  void aPausePastTheLimitIsSaidForTheWindowAfterItAndAShorterOneNever() {
+    AtomicLong now = new AtomicLong(1_000 * S);
+    PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
+    watch.tick();
+    now.addAndGet(9 * S); // a stall the cluster waits out
+    watch.tick();
+    assertNull(watch.standing());
+    now.addAndGet(15 * S + 138_532_855L); // stopped past the limit, said to a tenth of a second
+    watch.tick();
+    assertEquals("this node did not run for 15.1 s (stopped, as by SIGSTOP, or a long GC pause), longer than the 10 s after which"
+        + " the other nodes down a node they cannot reach (akka.cluster.failure-detector.acceptable-heartbeat-pause, two"
+        + " heartbeats, and akka.cluster.split-brain-resolver.stable-after): it has most likely been downed, and leaves the"
+        + " cluster once it learns so", watch.standing());
+    for (int i = 0; i < 160; i++) {
+      now.addAndGet(S / 10);
+      watch.tick();
+    }
+    assertEquals(true, watch.standing() != null, "16 s after it: still said");
+    now.addAndGet(S / 10);
+    watch.tick();
+    assertNull(watch.standing(), "past the window: a node not downed by then serves again");
+  }
+}
