@@ -76,9 +76,10 @@ public final class OrchestratorWatch {
   /** The WARN of node {@code self} that has had no orchestrator in its cluster for {@code after}. */
   static String warning(String self, Duration after) {
     return "node " + self + " has had no orchestrator in its cluster for " + Seconds.of(after) + " s: its workers serve no"
-        + " sessions. If an orchestrator runs, it is in a cluster of its own (restarted while none of its other seed nodes"
-        + " answered, it founded a new one): restart this node to join it (ops/cluster/local.sh restart NODE), and give every"
-        + " node the same --seed-nodes, two or more that are rarely down together";
+        + " sessions. An orchestrator that is restarting (a rolling restart, a crash under a supervisor) joins by itself"
+        + " within a minute or so: wait for it. One that has run for longer is in a cluster of its own (restarted while none"
+        + " of its other seed nodes answered, it founded a new one): restart this node to join it (ops/cluster/local.sh"
+        + " restart NODE), and give every node the same --seed-nodes, two or more that are rarely down together";
   }
 
   private OrchestratorWatch() {}
