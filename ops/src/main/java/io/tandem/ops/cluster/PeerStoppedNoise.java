@@ -7,7 +7,7 @@ import ch.qos.logback.core.spi.FilterReply;
 import org.slf4j.Marker;
 
 /**
- * Drops two WARNs Akka's Artery logs on clean stops, where nothing is wrong:
+ * Drops three WARNs Akka's Artery logs on clean stops, where nothing is wrong:
  *
  * <ul>
  *   <li>for each of its outbound streams to a node that stopped, {@code [outbound connection to
@@ -17,7 +17,11 @@ import org.slf4j.Marker;
  *   <li>on a node that is stopping itself, for each outbound stream still open, {@code Outbound
  *       control stream to [akka://tandem@HOST:PORT] failed after shutdown.
  *       akka.remote.artery.Association$OutboundStreamStopQuarantinedSignal$: } (Akka logs it only
- *       once its own remoting has shut down).
+ *       once its own remoting has shut down);
+ *   <li>on the nodes that see another removed, {@code Flush timeout, [-1] remaining}: Artery's flush
+ *       of its messages to the removed node, before death watch tells of its actors, had not one
+ *       acknowledgement from it (tester47a: a WARN at every worker's removal). One some of whose
+ *       acknowledgements came is kept.
  * </ul>
  *
  * A node that crashes is reported all the same, by Akka's unreachability and association warnings
@@ -27,6 +31,8 @@ import org.slf4j.Marker;
 public final class PeerStoppedNoise extends TurboFilter {
   /** Where Akka's stream stages log (akka.stream.Materializer). */
   static final String LOGGER = "akka.stream.Materializer";
+  /** Where Artery logs the flush of its messages to a node that was removed, before death watch says so. */
+  static final String FLUSH = "akka.remote.artery.FlushBeforeDeathWatchNotification";
   /** Where Artery logs about its connection to one other node. */
   static final String ASSOCIATION = "akka.remote.artery.Association";
 
@@ -37,6 +43,9 @@ public final class PeerStoppedNoise extends TurboFilter {
         && format.endsWith("The connection has been aborted");
     boolean selfStopped = ASSOCIATION.equals(logger.getName()) && format.startsWith("Outbound ")
         && format.contains("] failed after shutdown. ");
-    return peerStopped || selfStopped ? FilterReply.DENY : FilterReply.NEUTRAL;
+    // -1: not one acknowledgement came (Akka's FlushBeforeDeathWatchNotification counts them from the first): the node
+    // removed is gone; a flush some of whose acknowledgements came, then stopped, is kept.
+    boolean flushToNodeGone = FLUSH.equals(logger.getName()) && format.equals("Flush timeout, [-1] remaining");
+    return peerStopped || selfStopped || flushToNodeGone ? FilterReply.DENY : FilterReply.NEUTRAL;
   }
 }

@@ -27,11 +27,13 @@ class PeerStoppedNoiseTest {
     Logger materializer = context.getLogger(PeerStoppedNoise.LOGGER);
     Logger cluster = context.getLogger("akka.cluster.Cluster");
     Logger association = context.getLogger(PeerStoppedNoise.ASSOCIATION);
+    Logger flush = context.getLogger(PeerStoppedNoise.FLUSH);
     ListAppender<ILoggingEvent> seen = new ListAppender<>();
     seen.start();
     materializer.addAppender(seen);
     cluster.addAppender(seen);
     association.addAppender(seen);
+    flush.addAppender(seen);
     // Other tests of the run may have quietened Akka's loggers: the levels logback.xml gives them, for this test.
     Level materializerLevel = materializer.getLevel();
     Level clusterLevel = cluster.getLevel();
@@ -39,6 +41,8 @@ class PeerStoppedNoiseTest {
     materializer.setLevel(Level.WARN);
     cluster.setLevel(Level.WARN);
     association.setLevel(Level.WARN);
+    Level flushLevel = flush.getLevel();
+    flush.setLevel(Level.WARN);
     try {
       materializer.warn(ABORTED);
       materializer.error(ABORTED);
@@ -47,14 +51,19 @@ class PeerStoppedNoiseTest {
       cluster.warn(ABORTED);
       association.warn(STOPPED_SELF);
       association.warn("Outbound control stream to [akka://tandem@127.0.0.1:25521] failed. Restarting it.");
+      flush.warn("Flush timeout, [-1] remaining");
+      flush.warn("Flush timeout, [2] remaining");
       assertEquals(List.of("ERROR " + ABORTED, "WARN [outbound connection to [akka://tandem@127.0.0.1:25521], message stream]"
               + " Upstream failed, cause: StreamTcpException: Connection refused", "WARN " + ABORTED,
-              "WARN Outbound control stream to [akka://tandem@127.0.0.1:25521] failed. Restarting it."),
+              "WARN Outbound control stream to [akka://tandem@127.0.0.1:25521] failed. Restarting it.",
+              "WARN Flush timeout, [2] remaining"),
           seen.list.stream().map(e -> e.getLevel() + " " + e.getFormattedMessage()).toList());
     } finally {
       materializer.setLevel(materializerLevel);
       cluster.setLevel(clusterLevel);
       association.setLevel(associationLevel);
+      flush.setLevel(flushLevel);
+      flush.detachAppender(seen);
       materializer.detachAppender(seen);
       cluster.detachAppender(seen);
       association.detachAppender(seen);
