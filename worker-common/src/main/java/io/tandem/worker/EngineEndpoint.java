@@ -207,10 +207,18 @@ public final class EngineEndpoint {
           ctx.getLog().info("{} worker {} serving {}", role, worker.path().name(), model.name());
         }
       } else {
+        // What follows for its worker, in words (tester47d: "its sessions move to other workers" at a start, with none).
         if (!h.problem().equals(lastProblem))
-          ctx.getLog().warn("{} engine {}: {}; its sessions move to other workers", role, spec.endpoint(), h.problem());
+          ctx.getLog().warn("{} engine {}: {}; {}", role, spec.endpoint(), h.problem(), worker == null
+              ? "no worker serves it until it answers" : h.unanswered() ? "its worker stops, and its sessions move to other workers"
+              : "its worker takes no new step, and stops once its steps in flight have ended");
         lastProblem = h.problem();
-        if (worker != null) ctx.stop(worker); // sessions on it see it terminate: a lost worker
+        // Silent past the threshold: its streams are stalled too, and its sessions see it terminate, a lost worker. An
+        // answer that it does not serve (a refused connection, an error): it may be shutting down gracefully, finishing
+        // its streams in flight, which the worker lets end before it stops (tester47d).
+        if (worker != null && h.unanswered()) ctx.stop(worker);
+        else if (worker != null) worker.tell(new EngineWorker.EngineDown(h.problem()));
+        worker = null;
       }
       return Behaviors.same();
     }

@@ -47,6 +47,16 @@ import java.util.Map;
  */
 final class EngineWorker extends AbstractBehavior<Command> {
 
+  /**
+   * The endpoint's health check found the engine not serving ({@code problem}: a refused connection,
+   * an error answer), but not lost: its streams in flight may be flowing still, as from an engine
+   * that closed its port to shut down gracefully (vLLM's uvicorn, a Tandem node on SIGTERM). The
+   * worker withdraws from its role and takes no new step, lets its steps in flight finish (or
+   * break, a lost engine as ever), and then stops (tester47d: stopped at once, every request in
+   * flight failed while the engine was finishing them).
+   */
+  record EngineDown(String problem) implements Command {}
+
   /** Token ids streamed by the engine for run {@code run}, with the chunk's text. */
   private record Streamed(long run, int[] ids, String text) implements Command {}
 
@@ -122,6 +132,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private final java.util.Set<WorkerProtocol.CountTokens> counting =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private long nextRun;
+  /** Why the engine does not serve, once its endpoint said so ({@link EngineDown}): this worker then takes no new step. */
+  private String withdrawnFor;
 
   private EngineWorker(ActorContext<Command> ctx, Role role, EngineModel model, EngineClient client, String modelName,
       WorkerSettings settings, AdmissionQueue queue) {
@@ -148,8 +160,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
         .onMessage(Counted.class, this::onCounted)
         .onMessage(Cancel.class, c -> {
           drop(c.sessionId());
-          return this;
+          return stopIfIdle();
         })
+        .onMessage(EngineDown.class, this::onEngineDown)
         .onMessage(Release.class, r -> release(r.sessionId()))
         .onMessage(SessionWatch.Ended.class, e -> {
           // Sessions that ended without a Release (see SessionWatch) are released all the same.
@@ -176,6 +189,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
           + " engine worker does not prefill ahead: its engine prefills at the takeover, from its own prefix cache"));
       return this;
     }
+    if (withdrawnFor != null) {
+      refuseWithdrawn(g);
+      return this;
+    }
     sessions.watch(g);
     drop(g.sessionId());
     if (vocabulary == null) {
@@ -198,6 +215,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
       if (e.lost) return lostEngine(e.getMessage());
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.MODEL_ERROR, e.getMessage()));
       return this;
+    }
+    if (withdrawnFor != null) {
+      refuseWithdrawn(g);
+      return stopIfIdle();
     }
     prepared.put(g.sessionId(), t.prepared());
     if (StepSync.enqueue(g, t.arrivedNanos(), scheduler, metrics, role + " engine worker", "tandem." + role + ".")) admitWaiting();
@@ -358,7 +379,36 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // string), or at a stop string whose text the local matcher sees only with the next token.
     if (!f.completeLocally && "stop".equals(e.finishReason()) && !e.stopString()) f.step.eos = true;
     complete(f);
-    return this;
+    return stopIfIdle();
+  }
+
+  private Behavior<Command> onEngineDown(EngineDown d) {
+    if (withdrawnFor != null) return this;
+    withdrawnFor = d.problem();
+    getContext().getSystem().receptionist().tell(Receptionist.deregister(ServiceKeys.forRole(role), getContext().getSelf()));
+    List<PendingRequest> waiting = scheduler.takeAllWaiting();
+    for (PendingRequest p : waiting) {
+      prepared.remove(p.request().sessionId());
+      refuseWithdrawn(p.request());
+    }
+    getContext().getLog().info("{} engine worker {}: withdrawn from its role, with {} in flight and {} waiting (refused, to go"
+        + " to other workers)", role, getContext().getSelf().path().name(), io.tandem.protocol.text.Plural.count(inFlight.size(),
+        "step"), waiting.size());
+    return stopIfIdle();
+  }
+
+  /** A step this worker, withdrawn, does not take: refused as by a full queue, so that its session looks for another worker. */
+  private void refuseWithdrawn(Generate g) {
+    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL, role + " engine " + client.endpoint()
+        + " does not serve (" + withdrawnFor + "): its worker takes no new step"));
+  }
+
+  /** Withdrawn and with nothing left in flight: stops, so that its sessions move on. */
+  private Behavior<Command> stopIfIdle() {
+    if (withdrawnFor == null || !inFlight.isEmpty() || !tokenizing.isEmpty() || !counting.isEmpty()) return this;
+    getContext().getLog().info("{} engine worker {}: nothing of it in flight any more; stopping", role,
+        getContext().getSelf().path().name());
+    return Behaviors.stopped();
   }
 
   private Behavior<Command> onBroke(Broke b) {
@@ -379,7 +429,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       f.step.request.replyTo().tell(new WorkerProtocol.Rejected(f.step.request.requestId(), b.code(), b.message()));
     else f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), b.code(), b.message()));
     admitWaiting();
-    return this;
+    return stopIfIdle();
   }
 
   /** What a count this worker could not finish is told: it lost its engine for {@code message}. */

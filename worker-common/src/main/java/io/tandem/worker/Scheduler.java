@@ -171,6 +171,14 @@ final class Scheduler<R extends Scheduler.Running> {
     return running.size() < settings.effectiveBatch() && (waiting.size() > 0 || !aheads.isEmpty());
   }
 
+  /** Takes every request still waiting for admission, queued ones and prefills ahead, in their order. */
+  List<PendingRequest> takeAllWaiting() {
+    List<PendingRequest> out = new ArrayList<>();
+    for (PendingRequest p; (p = waiting.poll()) != null; ) out.add(p);
+    for (PendingRequest p; (p = aheads.poll()) != null; ) out.add(p);
+    return out;
+  }
+
   PendingRequest nextToAdmit() {
     if (running.size() >= settings.effectiveBatch() || !preempted.isEmpty()) return null;
     PendingRequest next = waiting.poll();

@@ -325,6 +325,36 @@ class EngineWorkerTest {
     awaitWorker(Set.of(remote));
   }
 
+  /**
+   * An engine that shuts down gracefully (its port closed, its streams flowing on) is withdrawn from
+   * its role at the health check that finds it closed, but its step in flight runs to its end, and
+   * only then does the worker stop. It stopped at once, and every request in flight through it failed
+   * while the engine was finishing them (tester47d, a Tandem engine node given SIGTERM).
+   */
+  @Test
+  void anEngineShuttingDownFinishesItsStepsInFlightBeforeItsWorkerStops() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    TestProbe<Object> watcher = kit.createTestProbe();
+    engine.stalled = new java.util.concurrent.CountDownLatch(1); // holds the step until the port has closed
+    remote.tell(gen("g1", 1, -1, List.of(), 200, true, probe));
+    engine.shutDownGracefully();
+    // Withdrawn from its role once a health check (every 200 ms here) finds the port closed.
+    TestProbe<Receptionist.Listing> listing = kit.createTestProbe();
+    listing.awaitAssert(Duration.ofSeconds(20), () -> {
+      kit.system().receptionist().tell(Receptionist.find(ServiceKeys.forRole(Role.small), listing.getRef()));
+      assertFalse(listing.receiveMessage().getServiceInstances(ServiceKeys.forRole(Role.small)).contains(remote));
+      return null;
+    });
+    engine.stalled.countDown();
+    Reply r;
+    do {
+      r = probe.receiveMessage(Duration.ofSeconds(30));
+    } while (r instanceof Partial);
+    assertTrue(r instanceof Done, "the step ran to its end: " + r);
+    watcher.expectTerminated(remote, Duration.ofSeconds(20));
+  }
+
   /** Its KV cache is the engine's: /metrics shows no kv_cache_usage_bytes for it rather than a 0 that looks empty. */
   @Test
   void anEngineWorkerSaysItCannotTellItsCacheBytes() throws Exception {
