@@ -32,6 +32,14 @@ record OwnConfigFile(String property, String value) {
   private static final String BEGIN = "begins with include classpath(\"application.conf\")";
 
   /**
+   * An include of Tandem's application.conf: from the classpath, or unqualified (which falls back
+   * to the classpath), with or without {@code required(...)}; not a file of the user's whose name
+   * only has the word in it ({@code include "application-local.conf"}: tester47d).
+   */
+  private static final java.util.regex.Pattern TANDEM_INCLUDE = java.util.regex.Pattern.compile(
+      "include\\s+(?:required\\s*\\(\\s*)?(?:classpath\\s*\\(\\s*)?\"application(?:\\.conf)?\"");
+
+  /**
    * The file the JVM options give, or null when they give none.
    *
    * @throws UsageError when more than one of them is set (Typesafe Config reads one only)
@@ -125,7 +133,7 @@ record OwnConfigFile(String property, String value) {
       if (line.isEmpty() || line.startsWith("#") || line.startsWith("//") || line.equals("{") || line.equals("}")) continue;
       if (!line.startsWith("include")) {
         if (setting < 0) setting = i;
-      } else if (setting >= 0 && line.contains("application")) {
+      } else if (setting >= 0 && TANDEM_INCLUDE.matcher(line).find()) {
         throw new IllegalArgumentException(option() + ": line " + (setting + 1) + " (" + io.tandem.protocol.text.Clipped.of(
             lines.get(setting).replace("\uFEFF", "").strip()) + ") comes before " + io.tandem.protocol.text.Clipped.of(line)
             + " on line " + (i + 1) + ", whose settings then override the same ones above it (in HOCON the later wins); begin"
@@ -185,10 +193,10 @@ record OwnConfigFile(String property, String value) {
   /**
    * Refuses a setting of the file (or of a file it includes) that Tandem's application.conf, included
    * after it, overrides with another value: what {@link #requireIncludeFirst} cannot see in lines,
-   * a setting in an included file above its include, or on the include's own line after a comma
-   * (tester46f). Read from where each value came from: the file is parsed again without
-   * application.conf, and each of its settings whose value in {@code loaded} came from
-   * application.conf and differs was overridden. A system property over it is no mistake.
+   * a setting in an included file above its include, or on the include's own line before it
+   * (tester46f). Read from the values: the file is parsed again without application.conf, and each
+   * of its settings whose value in {@code loaded} differs was overridden, unless a system property
+   * ({@code -D}) gave it or the file appended to a list there ({@code +=}).
    *
    * @throws IllegalArgumentException naming the option, the setting's file and line, both values
    */
@@ -197,29 +205,39 @@ record OwnConfigFile(String property, String value) {
     if (property.equals("config.file")) path = Path.of(value);
     else if (property.equals("config.url") && value.startsWith("file:")) path = fileOf(toUrl());
     else return;
-    Config own;
+    Config written;
     List<Map.Entry<String, com.typesafe.config.ConfigValue>> settings;
     try {
-      own = ConfigFactory.parseFile(path.toFile(), com.typesafe.config.ConfigParseOptions.defaults()
-          .setIncluder(new WithoutApplicationConf(null)));
-      settings = new ArrayList<>(own.entrySet());
+      written = ConfigFactory.parseFile(path.toFile(), com.typesafe.config.ConfigParseOptions.defaults()
+          .setIncluder(new WithoutApplicationConf(null, path)));
+      // Substitutions of the environment (${?VAR}) resolved; those of Tandem's settings stay as they are, and are skipped.
+      settings = new ArrayList<>(written.resolve(com.typesafe.config.ConfigResolveOptions.defaults().setAllowUnresolved(true))
+          .entrySet());
     } catch (ConfigException e) {
       return; // what Typesafe Config says of the file when it loads it is the message
     }
     settings.sort(java.util.Comparator.comparingInt(e -> e.getValue().origin().lineNumber()));
+    Config options = ConfigFactory.systemProperties();
     for (Map.Entry<String, com.typesafe.config.ConfigValue> e : settings) {
       String key = e.getKey();
-      if (!loaded.hasPath(key)) continue;
+      // What the files set is in `own` as the later setting left it: a value other than that in `loaded`, unless a -D
+      // option gave it, came from the include of application.conf after it, directly or through a substitution there
+      // (tester47d: per-tenant-queue-limit = 5 above it became ${tandem.large.queue-limit}).
+      if (!loaded.hasPath(key) || options.hasPath(key)) continue;
       com.typesafe.config.ConfigValue there = loaded.getValue(key);
-      if (!"application.conf".equals(there.origin().resource())) continue;
       Object mine;
       try {
         mine = e.getValue().unwrapped();
       } catch (ConfigException.NotResolved substitution) {
-        continue; // ${...}: its value is known only once resolved
+        continue; // ${...} of a setting: its value is known only once resolved
       }
-      if (java.util.Objects.equals(mine, there.unwrapped())) continue;
-      com.typesafe.config.ConfigOrigin at = e.getValue().origin();
+      // An environment variable's value is a string: 8 and "8" are one value (tester47d: ${?MB} was skipped).
+      if (java.util.Objects.equals(mine, there.unwrapped()) || !(mine instanceof List<?>) && !(mine instanceof Map<?, ?>)
+          && String.valueOf(mine).equals(String.valueOf(there.unwrapped()))) continue;
+      // A list appended to (+=) is application.conf's with the file's after it: no override.
+      if (mine instanceof List<?> tail && there.unwrapped() instanceof List<?> all && all.size() >= tail.size()
+          && all.subList(all.size() - tail.size(), all.size()).equals(tail)) continue;
+      com.typesafe.config.ConfigOrigin at = writtenAt(written, key, e.getValue().origin());
       String where = (at.filename() == null || Path.of(at.filename()).equals(path.toAbsolutePath()) || at.filename().equals(value)
           ? "line " : at.filename() + ": line ") + at.lineNumber();
       throw new IllegalArgumentException(option() + ": " + where + " sets " + key + " = " + io.tandem.protocol.text.Clipped.of(
@@ -230,23 +248,41 @@ record OwnConfigFile(String property, String value) {
     }
   }
 
+  /**
+   * Where {@code key} is written in {@code written} (unresolved): a value taken from the environment
+   * has the environment as its origin once resolved, not the line that asked for it.
+   */
+  private static com.typesafe.config.ConfigOrigin writtenAt(Config written, String key, com.typesafe.config.ConfigOrigin resolved) {
+    com.typesafe.config.ConfigValue v = written.root();
+    for (String part : com.typesafe.config.ConfigUtil.splitPath(key)) {
+      if (!(v instanceof com.typesafe.config.ConfigObject o) || o.get(part) == null) return resolved;
+      v = o.get(part);
+    }
+    return v.origin().lineNumber() > 0 ? v.origin() : resolved;
+  }
+
   /** Includes as Typesafe Config does, but Tandem's application.conf as nothing: what a file sets of its own. */
   private static final class WithoutApplicationConf implements com.typesafe.config.ConfigIncluder,
       com.typesafe.config.ConfigIncluderClasspath, com.typesafe.config.ConfigIncluderFile, com.typesafe.config.ConfigIncluderURL {
     private final com.typesafe.config.ConfigIncluder fallback;
+    private final Path file;
 
-    WithoutApplicationConf(com.typesafe.config.ConfigIncluder fallback) {
+    WithoutApplicationConf(com.typesafe.config.ConfigIncluder fallback, Path file) {
       this.fallback = fallback;
+      this.file = file;
     }
 
     @Override
     public com.typesafe.config.ConfigIncluder withFallback(com.typesafe.config.ConfigIncluder next) {
-      return new WithoutApplicationConf(next);
+      return new WithoutApplicationConf(next, file);
     }
 
     @Override
     public com.typesafe.config.ConfigObject include(com.typesafe.config.ConfigIncludeContext context, String what) {
-      return fallback.include(context, what);
+      // Unqualified, "application" falls back to the classpath's where the file's folder has none (tester47d).
+      boolean tandems = (what.equals("application") || what.equals("application.conf"))
+          && !Files.exists(file.toAbsolutePath().resolveSibling("application.conf"));
+      return tandems ? ConfigFactory.empty().root() : fallback.include(context, what);
     }
 
     @Override

@@ -988,11 +988,24 @@ class CommandLineMistakesTest {
     Result nested = withConfigFile(own.toString(), "serve", "--port", "0");
     assertTrue(nested.err().startsWith("tandem serve: -Dconfig.file=" + own + ": " + inner + ": line 1 sets"
         + " tandem.small.max-batch = 8, and Tandem's application.conf, included after it, sets it back to 64"), nested.err());
-    // Included after the include of application.conf, a file's settings hold.
+    // Through a substitution of application.conf's, too (tester47d: the share above became ${tandem.large.queue-limit}).
+    Files.writeString(own, "tandem.large.per-tenant-queue-limit = 5, include classpath(\"application.conf\")\n"
+        + "tandem.large.queue-limit = 3\n");
+    Result substituted = withConfigFile(own.toString(), "serve", "--port", "0");
+    assertTrue(substituted.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 1 sets"
+        + " tandem.large.per-tenant-queue-limit = 5, and Tandem's application.conf, included after it, sets it back to 3"),
+        substituted.err());
+    // Included after the include of application.conf, a file's settings hold; so do those above an include of one's own
+    // file whose name only has the word in it (tester47d: refused).
     Files.writeString(own, "include classpath(\"application.conf\")\ninclude \"inner.conf\"\n");
     Files.writeString(inner, "tandem.small.max-batch = 8\n");
     Result after = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
     assertTrue(after.err().startsWith("tandem serve: --small /no/model: no such folder"), after.err());
+    Files.writeString(own.resolveSibling("application-local.conf"), "tandem.small.queue-limit = 100\n");
+    Files.writeString(own, "include classpath(\"application.conf\")\ntandem.small.max-batch = 8\n"
+        + "include \"application-local.conf\"\n");
+    Result local = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(local.err().startsWith("tandem serve: --small /no/model: no such folder"), local.err());
 
     Files.writeString(own, "include classpath(\"application.conf\")\ntandem.http.port = 18790\n");
     Result included = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
