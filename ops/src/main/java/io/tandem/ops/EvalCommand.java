@@ -132,12 +132,19 @@ public final class EvalCommand implements Callable<Integer> {
     // anew as it ends), so that a run stopped midway leaves none of them beside its own (tester46c: Ctrl-C left a new
     // samples file of 100 problems beside a results.json of 500). Samples of a mode not run now would read as this
     // run's too, and are said to be removed (tester44a).
-    for (String f : List.of("results.json", "results.md", "accuracy-vs-speed.png")) Files.deleteIfExists(outDir.resolve(f));
+    // Said in one line, so that an earlier run's figures are not lost without a word (tester47d).
+    List<String> removed = new ArrayList<>();
+    for (String f : List.of("results.json", "results.md", "accuracy-vs-speed.png"))
+      if (Files.deleteIfExists(outDir.resolve(f))) removed.add(f);
     for (Mode m : Mode.values()) {
       Path stale = outDir.resolve("samples-" + m + ".jsonl");
-      if (Files.deleteIfExists(stale) && !modes.contains(m))
-        err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
+      if (!Files.deleteIfExists(stale)) continue;
+      if (modes.contains(m)) removed.add(stale.getFileName().toString());
+      else err.println("tandem eval: removed " + stale + ", an earlier run's (this run has no " + m + " mode)");
     }
+    if (!removed.isEmpty())
+      err.println("tandem eval: removed an earlier run's " + String.join(", ", removed) + " from " + outDir
+          + ": give another --out to keep an earlier run");
     // Ctrl-C or SIGTERM: what is there, and what is not, said in one line.
     // What the folder holds depends on how far the run got (tester46f: "the samples of the modes that ended" was said of
     // a folder that held none).
