@@ -45,7 +45,8 @@ class EngineLostMidAnswerTest {
         String port = engine.baseUrl().replaceAll(".*:(\\d+)/v1", "$1");
         // What the worker saw ("its worker lost it mid-request (engine ...: ...)") or, should the endpoint's health check come
         // first, what that found ("engine ... unreachable: ...").
-        assertTrue(r.body().contains("the session lost its small worker (this node's small engine: "), r.body());
+        assertTrue(r.body().contains("the session lost its small worker and no small worker is available to go on"), r.body());
+        assertTrue(r.body().contains("; this node's small engine does not serve: "), r.body());
         assertTrue(r.body().contains("engine 127.0.0.1:" + port + " unreachable: ")
             || r.body().contains("its worker lost it mid-request (engine 127.0.0.1:" + port + ": "), r.body());
       } finally {

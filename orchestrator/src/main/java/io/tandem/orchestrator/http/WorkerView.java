@@ -192,9 +192,8 @@ final class WorkerView {
     String message = SessionActor.noWorkerMessage(role, canJoin, aloneCan ? alone : null, waited);
     // Where the role's workers are this node's engines, what their health check found, as readiness says it (tester46d:
     // "retry once one has joined" of an engine that was down).
-    String engines = engineProblems(role);
-    if (engines != null) message += "; this node's " + role + (engines.contains("; ") ? " engines do not serve: "
-        : " engine does not serve: ") + engines;
+    String engines = io.tandem.protocol.worker.EngineHealth.get(system).notServing(role);
+    if (engines != null) message += "; this node's " + role + " " + engines;
     String line = "a request was refused before its session started: " + message;
     LOG.debug(line);
     NoWorkerLog.get(system).unserved(role, false, line);

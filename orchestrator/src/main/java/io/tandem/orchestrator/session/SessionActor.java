@@ -706,10 +706,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (leaving != null) return failLeaving(leaving, "lost its " + role + " worker");
     if (degrades(role) || largeFinishes(role)) return goOnWithout(role);
     // No worker of the role is offered: NO_WORKER, as for a request that finds none, whose 503 says to wait worker-wait.
-    // A worker in front of this node's engine is lost for what its health check found: said, as readiness says it.
-    String engine = io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).problems(role);
-    return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker"
-        + (engine == null ? "" : " (this node's " + role + " engine: " + engine + ")") + " and no " + role
+    return failWithout(role, FailureCode.NO_WORKER, "the session lost its " + role + " worker and no " + role
         + " worker is available to go on: retry the request once one is back" + (role == Role.large
             ? " (or send \"tandem\": {\"mode\": \"small\"} to use the small model alone" + (request.mode() == Mode.speculative
                 ? "; a server with tandem.session.on-large-loss = degrade finishes such a session with it)" : ")")
@@ -893,6 +890,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    * session its own line at DEBUG.
    */
   private Behavior<Command> failWithout(Role role, FailureCode code, String message) {
+    // Where the role's workers are this node's engines, what their health check found, as readiness and the HTTP layer's
+    // refusals say it (tester46f, tester47d: a speculative request's 503 named no engine where mode large's did).
+    String engines = io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).notServing(role);
+    if (engines != null) message += "; this node's " + role + " " + engines;
     String line = "session " + request.sessionId() + " failed: " + message;
     getContext().getLog().debug(line);
     noWorkerLog.unserved(role, false, line);

@@ -58,6 +58,15 @@ public final class EngineHealth implements Extension {
   }
 
   /**
+   * What is wrong with this node's engines of {@code role}, as a sentence's end: {@code engine does not serve: PROBLEM}, or
+   * {@code engines do not serve: PROBLEM; PROBLEM} for several; null when none has a problem.
+   */
+  public String notServing(Role role) {
+    List<String> of = new TreeMap<>(endpoints.getOrDefault(role, Map.of())).values().stream().filter(p -> !p.isEmpty()).toList();
+    return of.isEmpty() ? null : (of.size() == 1 ? "engine does not serve: " : "engines do not serve: ") + String.join("; ", of);
+  }
+
+  /**
    * Each endpoint of {@code role} this node runs whose engine's health has been checked, in order,
    * with whether the engine serves ({@code true}) or not: an answer to its health check that it does,
    * and no request lost since.
