@@ -153,7 +153,10 @@ public final class EngineEndpoint {
     private Behavior<Message> onHealth(Health answer) {
       polling = false;
       Health h = answer;
+      var health = io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem());
       if (h.unanswered() && worker != null && ++unanswered < engine.healthFailureThreshold()) {
+        health.silent(role, spec.endpoint() + "/" + spec.model(), "this node's " + role + " engine " + spec.endpoint()
+            + " did not answer its last health check within tandem.engine.health-timeout (stalled or busy)");
         if (unanswered == 1)
           ctx.getLog().warn("{} engine {} did not answer its health check within tandem.engine.health-timeout ({} s): stalled or"
               + " busy; its worker goes on serving, and is withdrawn after {} such checks in a row"
@@ -161,6 +164,7 @@ public final class EngineEndpoint {
               io.tandem.protocol.text.Seconds.of(engine.healthTimeout()), engine.healthFailureThreshold());
         return Behaviors.same();
       }
+      health.silent(role, spec.endpoint() + "/" + spec.model(), null);
       if (unanswered > 0 && h.problem() == null)
         ctx.getLog().info("{} engine {} answers its health check again, after {} without an answer", role, spec.endpoint(),
             unanswered);

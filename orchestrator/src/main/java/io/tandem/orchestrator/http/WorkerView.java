@@ -461,11 +461,13 @@ final class WorkerView {
     java.util.function.Supplier<ApiError> timedOut = () -> {
       ApiError own = ownStanding.get();
       if (own != null) return own;
+      // An engine of this node's that is silent now is named (tester47d: a count during an engine's stall named nothing).
+      String silence = io.tandem.protocol.worker.EngineHealth.get(system).silence(role);
       return ApiError.forFailure(FailureCode.UNAVAILABLE,
           (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
               + " workers counted") + " the prompt within " + allowed
               + ": a worker that does not answer is counting long prompts sent"
-              + " before this one (one at a time), or stopped or stalled",
+              + " before this one (one at a time), or stopped or stalled" + (silence == null ? "" : "; " + silence),
           retryAfter.seconds());
     };
     for (ActorRef<WorkerProtocol.Command> worker : ws) {

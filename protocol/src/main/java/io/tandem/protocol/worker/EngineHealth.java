@@ -34,7 +34,27 @@ public final class EngineHealth implements Extension {
    */
   private final Map<Role, Map<String, String>> endpoints = new ConcurrentHashMap<>();
 
+  /** Per role, the endpoints whose engine did not answer its last health check in time while its worker serves on. */
+  private final Map<Role, Map<String, String>> silent = new ConcurrentHashMap<>();
+
   private EngineHealth() {}
+
+  /**
+   * The engine at {@code endpoint} of {@code role} did not answer its last health check within its
+   * timeout ({@code what}, in words), its worker serving on meanwhile (a stall below the failure
+   * threshold); null: it answered.
+   */
+  public void silent(Role role, String endpoint, String what) {
+    Map<String, String> of = silent.computeIfAbsent(role, r -> new ConcurrentHashMap<>());
+    if (what == null) of.remove(endpoint);
+    else of.put(endpoint, what);
+  }
+
+  /** What this node's engines of {@code role} that are silent now (see {@link #silent}) did not do, in words; null for none. */
+  public String silence(Role role) {
+    List<String> of = new TreeMap<>(silent.getOrDefault(role, Map.of())).values().stream().toList();
+    return of.isEmpty() ? null : String.join("; ", of);
+  }
 
   /** This node's record. */
   public static EngineHealth get(ActorSystem<?> system) {
@@ -49,6 +69,7 @@ public final class EngineHealth implements Extension {
   /** The endpoint stopped (its node is stopping): nothing is known of its engine any more. */
   public void forget(Role role, String endpoint) {
     endpoints.getOrDefault(role, Map.of()).remove(endpoint);
+    silent.getOrDefault(role, Map.of()).remove(endpoint);
   }
 
   /** What is wrong with this node's engines of {@code role}, each endpoint's problem, in words; null when none has one. */
