@@ -283,12 +283,15 @@ final class EngineClient {
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
       // The health poll's own limit is tandem.engine.health-timeout, not the request timeout (tester46d).
       if (error != null) {
-        String problem = "engine " + spec.endpoint() + " unreachable: " + describe(error).replace("within the request timeout",
-            "within tandem.engine.health-timeout (" + io.tandem.protocol.text.Seconds.of(settings.healthTimeout()) + " s)");
         // Connected but no answer in time: stalled (a GC pause, SIGSTOP) or its API server busy, not gone, which
-        // refuses the connection or closes it (tester46d: a 5 s stall failed every request in flight).
+        // refuses the connection or closes it (tester46d: a 5 s stall failed every request in flight). Not called
+        // unreachable (tester47d).
         boolean unanswered = cause(error) instanceof java.net.http.HttpTimeoutException
             && !(cause(error) instanceof java.net.http.HttpConnectTimeoutException);
+        String problem = unanswered ? "engine " + spec.endpoint() + " does not answer: no answer to GET /v1/models within"
+            + " tandem.engine.health-timeout (" + io.tandem.protocol.text.Seconds.of(settings.healthTimeout()) + " s): stalled,"
+            + " or too busy to answer"
+            : "engine " + spec.endpoint() + " unreachable: " + describe(error);
         return new Health(problem, 0, unanswered);
       }
       if (refused(response.statusCode()) != null) return problem(refused(response.statusCode()));
