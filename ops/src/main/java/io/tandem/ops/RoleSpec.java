@@ -27,9 +27,11 @@ public record RoleSpec(
     if (devices.isEmpty()) throw new IllegalArgumentException("devices must list at least one device, like [cpu] or [gpu0], got none");
     if (precision == null) precision = Precision.FLOAT32;
     if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: the cores shared among the CPU workers), got " + threads);
-    if (perTenantQueueLimit < 1)
-      throw new IllegalArgumentException("per-tenant-queue-limit must be >= 1 (the most requests of one tenant in a large"
-          + " worker's queue), got " + perTenantQueueLimit);
+    // Above the queue it could never be met: a setting without effect, most likely a queue-limit lowered beside it.
+    if (perTenantQueueLimit < 1 || perTenantQueueLimit > settings.queueLimit())
+      throw new IllegalArgumentException("per-tenant-queue-limit must be from 1 to " + settings.queueLimit() + " (the most"
+          + " requests of one tenant in a large worker's queue, at most its queue-limit; by default the queue-limit), got "
+          + perTenantQueueLimit);
   }
 
   /** A role in float32, on every core. */
@@ -60,11 +62,6 @@ public record RoleSpec(
     WorkerSettings settings = WorkerSettings.fromConfig(c);
     // The large role's queue only is fair among tenants (FairQueue); the small one's is first come, first served.
     int perTenant = c.hasPath("per-tenant-queue-limit") ? c.getInt("per-tenant-queue-limit") : settings.queueLimit();
-    // Above the queue it could never be met: a setting without effect, most likely a queue-limit lowered beside it.
-    if (perTenant > settings.queueLimit())
-      throw new IllegalArgumentException("per-tenant-queue-limit must be from 1 to " + settings.queueLimit() + " (the role's"
-          + " queue-limit: a tenant's share of the queue is at most all of it; by default it is the queue-limit), got "
-          + perTenant);
     return new RoleSpec(c.getString("model"), devices, settings, perTenant, precision, threads(c));
   }
 

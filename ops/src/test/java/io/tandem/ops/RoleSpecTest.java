@@ -61,16 +61,16 @@ class RoleSpecTest {
     Config above = ConfigFactory.parseString("tandem.large { queue-limit = 10, per-tenant-queue-limit = 11 }")
         .withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(above, Role.large));
-    assertEquals("tandem.large.per-tenant-queue-limit must be from 1 to 10 (the role's queue-limit: a tenant's share of the"
-        + " queue is at most all of it; by default it is the queue-limit), got 11", e.getMessage());
+    assertEquals("tandem.large.per-tenant-queue-limit must be from 1 to 10 (the most requests of one tenant in a large worker's"
+        + " queue, at most its queue-limit; by default the queue-limit), got 11", e.getMessage());
   }
 
   @Test
   void aCountBelowItsMinimumIsRefusedNamingTheRoleAndTheKey() {
     Config node = ConfigFactory.parseString("tandem.large.per-tenant-queue-limit = -1").withFallback(ConfigFactory.load());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(node, Role.large));
-    assertEquals("tandem.large.per-tenant-queue-limit must be >= 1 (the most requests of one tenant in a large worker's"
-        + " queue), got -1", e.getMessage());
+    assertEquals("tandem.large.per-tenant-queue-limit must be from 1 to 256 (the most requests of one tenant in a large"
+        + " worker's queue, at most its queue-limit; by default the queue-limit), got -1", e.getMessage());
     Config budget = ConfigFactory.parseString("tandem.large.max-num-batched-tokens = -1").withFallback(ConfigFactory.load());
     e = assertThrows(IllegalArgumentException.class, () -> RoleSpec.fromConfig(budget, Role.large));
     assertEquals("tandem.large.max-num-batched-tokens must be >= 0 (0: no limit), got -1", e.getMessage());
