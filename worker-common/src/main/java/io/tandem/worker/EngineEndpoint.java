@@ -21,13 +21,15 @@ import java.util.function.Supplier;
  * registers, so a restarted engine rejoins without restarting the node. The endpoint itself talks
  * to no session.
  *
- * <p>An engine is lost at the first check that finds it gone (the connection refused or closed)
- * or not serving (an HTTP error, another model), but only after {@code
- * tandem.engine.health-failure-threshold} checks in a row that it did not answer within {@code
- * health-timeout}: connected and silent, it has stalled (a GC pause, SIGSTOP) or its API server
- * is busy, and its steps in flight go on once it runs again, as a cluster node's do after a stall
- * shorter than its failure detector's pause. As Kubernetes counts a probe's {@code
- * failureThreshold}.
+ * <p>At the first check that finds the engine not serving (the connection refused or closed, an
+ * HTTP error, another model) its worker withdraws from the role and stops once its steps in flight
+ * have ended ({@link EngineWorker.EngineDown}): an engine shutting down gracefully closes its port
+ * and finishes them, and one that crashed breaks them at once, a lost worker either way. An engine
+ * that is connected but silent, stalled (a GC pause, SIGSTOP) or too busy to answer, keeps its
+ * worker until {@code tandem.engine.health-failure-threshold} checks in a row found it so (as
+ * Kubernetes counts a probe's {@code failureThreshold}): its steps in flight go on once it runs
+ * again, as a cluster node's do after a stall shorter than its failure detector's pause; past the
+ * threshold its worker stops at once.
  */
 public final class EngineEndpoint {
 
