@@ -210,14 +210,16 @@ record OwnConfigFile(String property, String value) {
     try {
       written = ConfigFactory.parseFile(path.toFile(), com.typesafe.config.ConfigParseOptions.defaults()
           .setIncluder(new WithoutApplicationConf(null, path)));
-      // Substitutions of the environment (${?VAR}) resolved; those of Tandem's settings stay as they are, and are skipped.
-      settings = new ArrayList<>(written.resolve(com.typesafe.config.ConfigResolveOptions.defaults().setAllowUnresolved(true))
-          .entrySet());
+      // Substitutions resolved as loading resolves them, over the -D options (and CONFIG_FORCE_ variables) that load lays
+      // over the file (tester47e: ${tandem.small.max-batch} beside -Dtandem.small.max-batch=16 was read as 8), and the
+      // environment (${?VAR}); those of application.conf's settings stay as they are, and are skipped.
+      settings = new ArrayList<>(written.resolveWith(ConfigFactory.defaultOverrides().withFallback(written),
+          com.typesafe.config.ConfigResolveOptions.defaults().setAllowUnresolved(true)).entrySet());
     } catch (ConfigException e) {
       return; // what Typesafe Config says of the file when it loads it is the message
     }
     settings.sort(java.util.Comparator.comparingInt(e -> e.getValue().origin().lineNumber()));
-    Config options = ConfigFactory.systemProperties();
+    Config options = ConfigFactory.defaultOverrides();
     for (Map.Entry<String, com.typesafe.config.ConfigValue> e : settings) {
       String key = e.getKey();
       // What the files set is in `own` as the later setting left it: a value other than that in `loaded`, unless a -D

@@ -79,6 +79,15 @@ final class EngineClient {
     void failed(boolean lost, String message);
 
     /**
+     * The request could not even connect: the engine's port refused it. Gone, or shutting down
+     * gracefully with its port closed and its streams in flight still flowing: the listener tells
+     * the two apart. By default a lost engine.
+     */
+    default void notConnected(String message) {
+      failed(true, message);
+    }
+
+    /**
      * The engine refused the request, answering before any output, for {@code code}: {@link
      * io.tandem.protocol.FailureCode#CONTEXT_LENGTH_EXCEEDED}, the prompt and {@code max_tokens}
      * beyond its {@code max_model_len} (vLLM's 400 "This model's maximum context length is ...");
@@ -239,7 +248,10 @@ final class EngineClient {
         : BodySubscribers.ofString(StandardCharsets.UTF_8));
     future.whenComplete((response, error) -> {
       if (sse.cancelled) return;
-      if (error != null) {
+      if (error != null && cause(error) instanceof java.net.ConnectException
+          && !(cause(error) instanceof java.net.http.HttpConnectTimeoutException)) {
+        listener.notConnected("engine " + spec.endpoint() + " unreachable: " + describe(error));
+      } else if (error != null) {
         listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
       } else if (refused(response.statusCode()) != null) {
         listener.failed(true, refused(response.statusCode()));

@@ -77,10 +77,17 @@ final class EngineWorker extends AbstractBehavior<Command> {
   /** Run {@code run}'s stream ended. */
   private record Ended(long run, String finishReason, boolean stopString) implements Command {}
 
-  /** Run {@code run} failed; {@code lost} when the engine is unreachable or broken. */
-  private record Broke(long run, boolean lost, FailureCode code, String message) implements Command {
+  /**
+   * Run {@code run} failed; {@code lost} when the engine is unreachable or broken, {@code
+   * notConnected} when its port refused the connection.
+   */
+  private record Broke(long run, boolean lost, FailureCode code, String message, boolean notConnected) implements Command {
     Broke(long run, boolean lost, String message) {
-      this(run, lost, FailureCode.MODEL_ERROR, message);
+      this(run, lost, FailureCode.MODEL_ERROR, message, false);
+    }
+
+    Broke(long run, boolean lost, FailureCode code, String message) {
+      this(run, lost, code, message, false);
     }
   }
 
@@ -324,6 +331,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
           }
 
           @Override
+          public void notConnected(String message) {
+            self.tell(new Broke(run, true, FailureCode.MODEL_ERROR, message, true));
+          }
+
+          @Override
           public void refused(FailureCode code, String message) {
             self.tell(new Broke(run, false, code, message));
           }
@@ -414,6 +426,17 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onBroke(Broke b) {
     InFlight f = inFlight.get(b.run());
     if (f == null) return this;
+    // Its port refused a new step while other steps stream on: an engine shutting down gracefully, as the health check
+    // would find, not one that crashed (its streams would break too). Withdrawn, its streams left to end, and this
+    // step refused to go elsewhere (tester47e: a takeover reaching the closed port first failed every step in flight).
+    if (b.notConnected() && inFlight.size() > 1) {
+      onEngineDown(new EngineDown(b.message()));
+      forgetRun(f);
+      scheduler.finish(f.step);
+      scheduler.forget(f.step.sessionId());
+      refuseWithdrawn(f.step.request);
+      return stopIfIdle();
+    }
     if (b.lost()) return lostEngine(b.message());
     if (b.code() == FailureCode.QUEUE_FULL) getContext().getLog().debug("{} engine worker: request {} refused: {}", role,
         f.step.request.requestId(), b.message());

@@ -58,8 +58,10 @@ public final class DowningReason {
           + sorted.first() + "), here the unreachable one; run an odd number of nodes, so that one side is always"
           + " the majority. Start it again to rejoin";
     }
-    return removed + " downed it after it and the other nodes could not reach each other for "
-        + Seconds.of(stableAfter) + " s (a long pause, a stopped process or the network). Start it again to rejoin";
+    // At least: stable-after is the resolver's wait, not how long they were apart (tester47e read 7 s beside a 15.1 s pause).
+    return removed + " downed it after it and the other nodes could not reach each other for at least "
+        + Seconds.of(stableAfter) + " s (akka.cluster.split-brain-resolver.stable-after: a long pause, a stopped process or the"
+        + " network). Start it again to rejoin";
   }
 
   /**

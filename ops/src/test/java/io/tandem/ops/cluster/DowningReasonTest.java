@@ -31,8 +31,9 @@ class DowningReasonTest {
   @Test
   void aNodeCutOffInTheMinorityIsToldItWasCutOff() {
     String cutOff = "node akka://tandem@127.0.0.1:18603 was removed from the cluster: the split brain resolver (keep-majority)"
-        + " downed it after it and the other nodes could not reach each other for 7 s (a long pause, a stopped process or"
-        + " the network). Start it again to rejoin";
+        + " downed it after it and the other nodes could not reach each other for at least 7 s"
+        + " (akka.cluster.split-brain-resolver.stable-after: a long pause, a stopped process or the network). Start it again"
+        + " to rejoin";
     assertEquals(cutOff, DowningReason.message("akka://tandem@127.0.0.1:18603", FOUR,
         Set.of(node(18600), node(18601), node(18602)), "keep-majority", Duration.ofSeconds(7)));
     assertEquals(cutOff, DowningReason.message("akka://tandem@127.0.0.1:18603", List.of(), Set.of(), "keep-majority",

@@ -355,6 +355,38 @@ class EngineWorkerTest {
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
   }
 
+  /**
+   * A new step that meets the closed port of an engine shutting down, before any health check saw it
+   * closed, is refused (to go to another worker) and withdraws the worker, while the step streaming
+   * runs to its end; it was a lost engine, and every step in flight failed (tester47e: a takeover
+   * reached the port first).
+   */
+  @Test
+  void aStepRefusedByAClosedPortBesideStreamingOnesWithdrawsTheWorkerAndTheyFinish() throws Exception {
+    // One health check, at the start: the closed port is met by the step alone.
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults(), 0,
+        new EngineSettings(Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofMinutes(10), Duration.ofSeconds(5), 2));
+    TestProbe<Reply> streaming = kit.createTestProbe();
+    TestProbe<Reply> late = kit.createTestProbe();
+    engine.stalled = new java.util.concurrent.CountDownLatch(1);
+    remote.tell(gen("s1", 1, -1, List.of(), 200, true, streaming));
+    assertTrue(engine.begun.tryAcquire(30, TimeUnit.SECONDS), "the engine streams the first step");
+    engine.shutDownGracefully();
+    for (long deadline = System.nanoTime() + 20_000_000_000L; !engine.portClosed() && System.nanoTime() < deadline; )
+      Thread.onSpinWait();
+    remote.tell(gen("s2", 1, -1, List.of(), 10, false, late));
+    WorkerProtocol.Rejected refused = late.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30));
+    assertEquals(FailureCode.QUEUE_FULL, refused.code(), refused.reason());
+    assertTrue(refused.reason().contains("does not serve"), refused.reason());
+    engine.stalled.countDown();
+    Reply r;
+    do {
+      r = streaming.receiveMessage(Duration.ofSeconds(30));
+    } while (r instanceof Partial);
+    assertTrue(r instanceof Done, "the streaming step ran to its end: " + r);
+    kit.createTestProbe().expectTerminated(remote, Duration.ofSeconds(20));
+  }
+
   /** Its KV cache is the engine's: /metrics shows no kv_cache_usage_bytes for it rather than a 0 that looks empty. */
   @Test
   void anEngineWorkerSaysItCannotTellItsCacheBytes() throws Exception {

@@ -67,6 +67,8 @@ final class VllmStandIn implements AutoCloseable {
    * each answer and each token, its connections open.
    */
   volatile java.util.concurrent.CountDownLatch stalled;
+  /** Released once at the start of each completion's stream. */
+  final java.util.concurrent.Semaphore begun = new java.util.concurrent.Semaphore(0);
 
   VllmStandIn(String name, LanguageModel model) throws IOException {
     this.name = name;
@@ -140,6 +142,7 @@ final class VllmStandIn implements AutoCloseable {
     int cached = Math.min(seq.processedLength(), prompt.length);
     ex.getResponseHeaders().add("Content-Type", "text/event-stream");
     ex.sendResponseHeaders(200, 0);
+    begun.release();
     try (OutputStream os = ex.getResponseBody()) {
       IncrementalDecoder detok = new IncrementalDecoder(model.tokenizer(), tail(prompt));
       StringBuilder text = new StringBuilder();
@@ -261,5 +264,14 @@ final class VllmStandIn implements AutoCloseable {
    */
   void shutDownGracefully() {
     new Thread(() -> server.stop(60)).start();
+  }
+
+  /** Whether the listening port refuses connections now (after {@link #shutDownGracefully}). */
+  boolean portClosed() {
+    try (java.net.Socket probe = new java.net.Socket("127.0.0.1", server.getAddress().getPort())) {
+      return false;
+    } catch (IOException refused) {
+      return true;
+    }
   }
 }
