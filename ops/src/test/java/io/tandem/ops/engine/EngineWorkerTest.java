@@ -129,6 +129,20 @@ class EngineWorkerTest {
         new Limits(null, maxNew, maxNew, true, TRIGGERS), SamplingParams.GREEDY, stream, p.getRef());
   }
 
+  /** Talking to the engine with the default timeouts, its health polled every {@code interval}, {@code threshold} silences allowed. */
+  static EngineSettings polling(Duration interval, Duration timeout, int threshold) {
+    return new EngineSettings(Duration.ofSeconds(5), Duration.ofSeconds(60), interval, timeout, threshold);
+  }
+
+  /** The first reply on {@code p} that is not a streamed {@link Partial}, within 30 s of the one before. */
+  static Reply afterPartials(TestProbe<Reply> p) {
+    Reply r;
+    do {
+      r = p.receiveMessage(Duration.ofSeconds(30));
+    } while (r instanceof Partial);
+    return r;
+  }
+
   static int[] ids(List<Token> tokens) {
     return tokens.stream().mapToInt(Token::id).toArray();
   }
@@ -308,13 +322,13 @@ class EngineWorkerTest {
   void anEngineThatStallsKeepsItsWorkerUntilTheFailureThreshold() throws Exception {
     // 5 checks of 300 ms, 200 ms apart: withdrawn some 2.5 s into a stall.
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults(), 0,
-        new EngineSettings(Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofMillis(200), Duration.ofMillis(300), 5));
+        polling(Duration.ofMillis(200), Duration.ofMillis(300), 5));
     TestProbe<Reply> probe = kit.createTestProbe();
     TestProbe<Object> watcher = kit.createTestProbe();
     engine.stalled = new java.util.concurrent.CountDownLatch(1);
     remote.tell(gen("p1", 1, -1, List.of(), 10, false, probe));
-    // Two checks unanswered: below the threshold, the worker and its step wait.
-    watcher.expectNoMessage(Duration.ofMillis(1100));
+    // Stalled 1.1 s, two checks unanswered: below the threshold, the worker and its step wait.
+    probe.expectNoMessage(Duration.ofMillis(1100));
     engine.stalled.countDown();
     probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
     remote.tell(gen("p1", 2, -1, List.of(), 10, false, probe));
@@ -347,10 +361,7 @@ class EngineWorkerTest {
       return null;
     });
     engine.stalled.countDown();
-    Reply r;
-    do {
-      r = probe.receiveMessage(Duration.ofSeconds(30));
-    } while (r instanceof Partial);
+    Reply r = afterPartials(probe);
     assertTrue(r instanceof Done, "the step ran to its end: " + r);
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
   }
@@ -365,7 +376,7 @@ class EngineWorkerTest {
   void aStepRefusedByAClosedPortBesideStreamingOnesWithdrawsTheWorkerAndTheyFinish() throws Exception {
     // One health check, at the start: the closed port is met by the step alone.
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults(), 0,
-        new EngineSettings(Duration.ofSeconds(5), Duration.ofSeconds(60), Duration.ofMinutes(10), Duration.ofSeconds(5), 2));
+        polling(Duration.ofMinutes(10), Duration.ofSeconds(5), 2));
     TestProbe<Reply> streaming = kit.createTestProbe();
     TestProbe<Reply> late = kit.createTestProbe();
     engine.stalled = new java.util.concurrent.CountDownLatch(1);
@@ -379,10 +390,7 @@ class EngineWorkerTest {
     assertEquals(FailureCode.QUEUE_FULL, refused.code(), refused.reason());
     assertTrue(refused.reason().contains("does not serve"), refused.reason());
     engine.stalled.countDown();
-    Reply r;
-    do {
-      r = streaming.receiveMessage(Duration.ofSeconds(30));
-    } while (r instanceof Partial);
+    Reply r = afterPartials(streaming);
     assertTrue(r instanceof Done, "the streaming step ran to its end: " + r);
     kit.createTestProbe().expectTerminated(remote, Duration.ofSeconds(20));
   }
