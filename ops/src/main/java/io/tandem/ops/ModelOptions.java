@@ -469,7 +469,6 @@ public final class ModelOptions {
     OwnConfigFile own = OwnConfigFile.given();
     if (own != null) {
       own.requireReadable();
-      own.requireIncludeFirst();
     }
     Config config;
     try {

@@ -31,13 +31,6 @@ record OwnConfigFile(String property, String value) {
 
   private static final String BEGIN = "begins with include classpath(\"application.conf\")";
 
-  /**
-   * An include of Tandem's application.conf: from the classpath, or unqualified (which falls back
-   * to the classpath), with or without {@code required(...)}; not a file of the user's whose name
-   * only has the word in it ({@code include "application-local.conf"}: tester47d).
-   */
-  private static final java.util.regex.Pattern TANDEM_INCLUDE = java.util.regex.Pattern.compile(
-      "include\\s+(?:required\\s*\\(\\s*)?(?:classpath\\s*\\(\\s*)?\"application(?:\\.conf)?\"");
 
   /**
    * The file the JVM options give, or null when they give none.
@@ -97,51 +90,6 @@ record OwnConfigFile(String property, String value) {
     }
   }
 
-  /**
-   * Refuses a file whose include of Tandem's application.conf comes after settings: what the
-   * include sets then overrides the same settings above it (in HOCON the later wins), so that a
-   * {@code tandem.small.max-batch = 8} above it was 64 without a word (tester46b). Read as lines, as
-   * the README's rule is: the file begins with the include (blank lines, comments and an opening
-   * brace before it are fine). A resource on the classpath is not looked at.
-   *
-   * @throws IllegalArgumentException naming the option, the first setting's line and the include's
-   */
-  void requireIncludeFirst() {
-    Path path;
-    if (property.equals("config.file")) path = Path.of(value);
-    else if (property.equals("config.url") && value.startsWith("file:")) path = fileOf(toUrl());
-    else return;
-    List<String> lines;
-    try {
-      byte[] bytes = Files.readAllBytes(path);
-      // Lines are what is looked at: a file that is not UTF-8 (a Latin-1 byte in a comment) is read byte for byte.
-      String text;
-      try {
-        text = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-      } catch (java.nio.charset.CharacterCodingException notUtf8) {
-        text = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
-      }
-      lines = text.lines().toList();
-    } catch (java.io.IOException | java.io.UncheckedIOException e) {
-      return; // Typesafe Config's own reading says what is wrong
-    }
-    // The first setting, then any include of application.conf after it (one at the top as well does not undo this:
-    // tester46e's file had it twice, and one whose first line included another file).
-    int setting = -1;
-    for (int i = 0; i < lines.size(); i++) {
-      String line = lines.get(i).replace("\uFEFF", "").strip();
-      if (line.isEmpty() || line.startsWith("#") || line.startsWith("//") || line.equals("{") || line.equals("}")) continue;
-      if (!line.startsWith("include")) {
-        if (setting < 0) setting = i;
-      } else if (setting >= 0 && TANDEM_INCLUDE.matcher(line).find()) {
-        throw new IllegalArgumentException(option() + ": line " + (setting + 1) + " (" + io.tandem.protocol.text.Clipped.of(
-            lines.get(setting).replace("\uFEFF", "").strip()) + ") comes before " + io.tandem.protocol.text.Clipped.of(line)
-            + " on line " + (i + 1) + ", whose settings then override the same ones above it (in HOCON the later wins); begin"
-            + " the file with include classpath(\"application.conf\"), once");
-      }
-    }
-  }
-
   private URL toUrl() {
     try {
       return new URL(value);
@@ -192,9 +140,10 @@ record OwnConfigFile(String property, String value) {
    */
   /**
    * Refuses a setting of the file (or of a file it includes) that Tandem's application.conf, included
-   * after it, overrides with another value: what {@link #requireIncludeFirst} cannot see in lines,
-   * a setting in an included file above its include, or on the include's own line before it
-   * (tester46f). Read from the values: the file is parsed again without application.conf, and each
+   * after it, overrides with another value (tester46b: max-batch 8 above the include ran at 64),
+   * wherever it is: above the include, in an included file above its include, or on the include's
+   * own line before it (tester46f). Read from the values, not lines, so that a setting application.conf
+   * does not set, or sets to the same value, is no mistake (tester47f): the file is parsed again without application.conf, and each
    * of its settings whose value in {@code loaded} differs was overridden, unless a system property
    * ({@code -D}) gave it or the file appended to a list there ({@code +=}).
    *

@@ -964,15 +964,19 @@ class CommandLineMistakesTest {
     Files.writeString(own, "# my node\ntandem.small.max-batch = 8\ninclude classpath(\"application.conf\")\n");
     Result late = withConfigFile(own.toString(), "serve", "--port", "0");
     assertEquals(1, late.exit());
-    assertEquals("tandem serve: -Dconfig.file=" + own + ": line 2 (tandem.small.max-batch = 8) comes before include"
-        + " classpath(\"application.conf\") on line 3, whose settings then override the same ones above it (in HOCON the later"
-        + " wins); begin the file with include classpath(\"application.conf\"), once", late.err());
+    assertEquals("tandem serve: -Dconfig.file=" + own + ": line 2 sets tandem.small.max-batch = 8, and Tandem's application.conf,"
+        + " included after it, sets it back to 64 (in HOCON the later wins); include classpath(\"application.conf\") once,"
+        + " before every setting of the file and of the files it includes, on a line of its own", late.err());
     // One at the top as well does not undo it (tester46e), nor does a file that is not UTF-8.
     Files.write(own, ("include classpath(\"application.conf\")\n# n\u00e9ud\ntandem.small.max-batch = 8\n"
         + "include classpath(\"application.conf\")\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     Result twice = withConfigFile(own.toString(), "serve", "--port", "0");
-    assertTrue(twice.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 3 (tandem.small.max-batch = 8) comes before"
-        + " include classpath(\"application.conf\") on line 4,"), twice.err());
+    assertTrue(twice.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 3 sets tandem.small.max-batch = 8, and"), twice.err());
+    // Above it, what application.conf does not set, or sets to the same value, is no mistake (tester47f: refused by lines).
+    Files.writeString(own, "mb = 8\ntandem.small.queue-limit = 1024\ninclude classpath(\"application.conf\")\n"
+        + "tandem.small.max-batch = ${mb}\n");
+    Result kept = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
+    assertTrue(kept.err().startsWith("tandem serve: --small /no/model: no such folder"), kept.err());
 
     // What lines do not show: a setting above the include on its line, or in an included file above its include
     // (tester46f), is named by where its value came from.

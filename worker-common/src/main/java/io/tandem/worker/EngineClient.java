@@ -79,9 +79,9 @@ final class EngineClient {
     void failed(boolean lost, String message);
 
     /**
-     * The request could not even connect: the engine's port refused it. Gone, or shutting down
-     * gracefully with its port closed and its streams in flight still flowing: the listener tells
-     * the two apart. By default a lost engine.
+     * The request got no answer at all ({@link #unanswered}: the port refused it, or a kept-alive
+     * connection closed before a response). Gone, or shutting down gracefully with its streams in
+     * flight still flowing: the listener tells the two apart. By default a lost engine.
      */
     default void notConnected(String message) {
       failed(true, message);
@@ -144,11 +144,31 @@ final class EngineClient {
    */
   static final class EngineException extends RuntimeException {
     final boolean lost;
+    /** No answer came at all: the connection refused, or closed before a response ({@link #unanswered}). */
+    final boolean notConnected;
 
     EngineException(boolean lost, String message) {
+      this(lost, message, false);
+    }
+
+    EngineException(boolean lost, String message, boolean notConnected) {
       super(message, null, false, false);
       this.lost = lost;
+      this.notConnected = notConnected;
     }
+  }
+
+  /**
+   * Whether {@code error} means the request reached no engine that would answer it: its port refused
+   * the connection, or a kept-alive connection closed before a response. So an engine shutting down
+   * gracefully treats a new request, while its streams in flight flow on (tester47e, tester47f);
+   * a crashed one breaks those streams too.
+   */
+  static boolean unanswered(Throwable error) {
+    Throwable t = cause(error);
+    if (t instanceof java.net.http.HttpConnectTimeoutException) return false;
+    if (t instanceof java.net.ConnectException) return true;
+    return t instanceof java.io.IOException && t.getMessage() != null && t.getMessage().contains("header parser received no bytes");
   }
 
   /**
@@ -248,8 +268,7 @@ final class EngineClient {
         : BodySubscribers.ofString(StandardCharsets.UTF_8));
     future.whenComplete((response, error) -> {
       if (sse.cancelled) return;
-      if (error != null && cause(error) instanceof java.net.ConnectException
-          && !(cause(error) instanceof java.net.http.HttpConnectTimeoutException)) {
+      if (error != null && unanswered(error)) {
         listener.notConnected("engine " + spec.endpoint() + " unreachable: " + describe(error));
       } else if (error != null) {
         listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
@@ -412,7 +431,8 @@ final class EngineClient {
       throw new IllegalStateException("a tokenizer request always serializes", e);
     }
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
-      if (error != null) throw new EngineException(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
+      if (error != null)
+        throw new EngineException(true, "engine " + spec.endpoint() + " unreachable: " + describe(error), unanswered(error));
       int status = response.statusCode();
       if (refused(status) != null) throw new EngineException(true, refused(status));
       if (status == 404 || status == 405)

@@ -113,6 +113,12 @@ public final class EngineEndpoint {
     String lastProblem;
     /** Health checks in a row the engine did not answer in time while its worker served. */
     int unanswered;
+    /**
+     * The worker withdrawn while its engine finishes its steps ({@link EngineWorker.EngineDown}); no
+     * fresh one serves before it has stopped: a draining engine still answers on a kept-alive
+     * connection, and a fresh worker's steps met its closed port (tester47f: a flapping worker).
+     */
+    ActorRef<WorkerProtocol.Command> draining;
 
     State(ActorContext<Message> ctx, Role role, EngineSpec spec, EngineModel model, EngineClient client,
         WorkerSettings settings, EngineSettings engine, Supplier<AdmissionQueue> queue) {
@@ -132,6 +138,7 @@ public final class EngineEndpoint {
           .onMessage(Health.class, this::onHealth)
           .onMessage(WorkerStopped.class, w -> {
             if (w.worker().equals(worker)) worker = null;
+            if (w.worker().equals(draining)) draining = null;
             return Behaviors.same();
           })
           .onSignal(PostStop.class, s -> {
@@ -171,6 +178,7 @@ public final class EngineEndpoint {
         ctx.getLog().info("{} engine {} answers its health check again, after {} without an answer", role, spec.endpoint(),
             unanswered);
       unanswered = 0;
+      if (h.problem() == null && worker == null && draining != null) return Behaviors.same();
       if (h.problem() == null && worker == null) {
         // The context of the worker about to serve: the spec's max-model-len, or the tokenizer folder's,
         // or (without either) what the engine lists; and never more than the engine lists now, which
@@ -223,7 +231,10 @@ public final class EngineEndpoint {
         // answer that it does not serve (a refused connection, an error): it may be shutting down gracefully, finishing
         // its streams in flight, which the worker lets end before it stops (tester47d).
         if (worker != null && h.unanswered()) ctx.stop(worker);
-        else if (worker != null) worker.tell(new EngineWorker.EngineDown(h.problem()));
+        else if (worker != null) {
+          worker.tell(new EngineWorker.EngineDown(h.problem()));
+          draining = worker;
+        }
         worker = null;
       }
       return Behaviors.same();

@@ -219,6 +219,13 @@ final class EngineWorker extends AbstractBehavior<Command> {
     tokenizing.remove(g.sessionId());
     if (t.error() != null) {
       EngineClient.EngineException e = engineError(t.error());
+      // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step
+      // (tester47f: a takeover's /tokenize failed every step in flight).
+      if (e.notConnected && !inFlight.isEmpty()) {
+        onEngineDown(new EngineDown(e.getMessage()));
+        refuseWithdrawn(g);
+        return stopIfIdle();
+      }
       if (e.lost) return lostEngine(e.getMessage());
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.MODEL_ERROR, e.getMessage()));
       return this;
@@ -430,6 +437,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // would find, not one that crashed (its streams would break too). Withdrawn, its streams left to end, and this
     // step refused to go elsewhere (tester47e: a takeover reaching the closed port first failed every step in flight).
     if (b.notConnected() && inFlight.size() > 1) {
+      // (inFlight holds this run too: others stream beside it.)
       onEngineDown(new EngineDown(b.message()));
       forgetRun(f);
       scheduler.finish(f.step);
