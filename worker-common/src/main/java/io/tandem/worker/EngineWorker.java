@@ -254,6 +254,13 @@ final class EngineWorker extends AbstractBehavior<Command> {
     counting.remove(c.c());
     if (c.error() != null) {
       EngineClient.EngineException e = engineError(c.error());
+      // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step; the
+      // count's asker is told the worker is lost to it, the steps finish (tester47g: a late request's count failed them).
+      if (e.notConnected && !inFlight.isEmpty()) {
+        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(e.getMessage())));
+        onEngineDown(new EngineDown(e.getMessage()));
+        return stopIfIdle();
+      }
       // A lost engine is no fault of the prompt: not a problem the client would be blamed for, but the
       // worker's loss, told at once (it was no answer, and the asker waited out its count timeout).
       if (e.lost) {
