@@ -185,6 +185,8 @@ record OwnConfigFile(String property, String value) {
       // An environment variable's value is a string: 8 and "8" are one value (tester47d: ${?MB} was skipped).
       if (java.util.Objects.equals(mine, there.unwrapped()) || !(mine instanceof List<?>) && !(mine instanceof Map<?, ?>)
           && String.valueOf(mine).equals(String.valueOf(there.unwrapped()))) continue;
+      // One value spelled two ways: 2048MiB and 2GiB, true and on, 1000ms and 1s (tester47g: refused though equal).
+      if (sameValue(e.getValue(), there)) continue;
       // A list appended to (+=) is application.conf's with the file's after it: no override.
       if (mine instanceof List<?> tail && there.unwrapped() instanceof List<?> all && all.size() >= tail.size()
           && all.subList(all.size() - tail.size(), all.size()).equals(tail)) continue;
@@ -193,10 +195,46 @@ record OwnConfigFile(String property, String value) {
           ? "line " : at.filename() + ": line ") + at.lineNumber();
       throw new IllegalArgumentException(option() + ": " + where + " sets " + key + " = " + io.tandem.protocol.text.Clipped.of(
           e.getValue().render(com.typesafe.config.ConfigRenderOptions.concise())) + ", and Tandem's application.conf, included"
-          + " after it, sets it back to " + io.tandem.protocol.text.Clipped.of(there.render(com.typesafe.config.ConfigRenderOptions
-          .concise())) + " (in HOCON the later wins); include classpath(\"application.conf\") once, before every setting of"
+          + " after it, sets it back to " + io.tandem.protocol.text.Clipped.of(setBackTo(key, there)) + " (in HOCON the later wins);"
+          + " include classpath(\"application.conf\") once, before every setting of"
           + " the file and of the files it includes, on a line of its own");
     }
+  }
+
+  /**
+   * Whether {@code a} and {@code b} read as one value by a getter that takes both: a boolean ({@code
+   * true}, {@code on}, {@code yes}), a memory size ({@code 2048MiB}, {@code 2GiB}), a duration
+   * ({@code 1000ms}, {@code 1s}) or a number ({@code 8}, {@code 8.0}), as Typesafe Config reads
+   * them for a setting.
+   */
+  static boolean sameValue(com.typesafe.config.ConfigValue a, com.typesafe.config.ConfigValue b) {
+    Config x = ConfigFactory.empty().withValue("v", a);
+    Config y = ConfigFactory.empty().withValue("v", b);
+    List<java.util.function.Function<Config, Object>> readings = List.of(c -> c.getBoolean("v"),
+        c -> c.getMemorySize("v").toBytes(), c -> c.getDuration("v"), c -> c.getDouble("v"));
+    for (java.util.function.Function<Config, Object> read : readings) {
+      try {
+        if (read.apply(x).equals(read.apply(y))) return true;
+      } catch (ConfigException notThisType) {
+        // read as another type
+      }
+    }
+    return false;
+  }
+
+  /**
+   * What application.conf sets {@code key} to, as it writes it: a substitution with the value it
+   * resolves to ({@code ${tandem.large.queue-limit} (64)}), else the value ({@code resolved}).
+   */
+  private static String setBackTo(String key, com.typesafe.config.ConfigValue resolved) {
+    String value = resolved.render(com.typesafe.config.ConfigRenderOptions.concise());
+    com.typesafe.config.ConfigValue v = ConfigFactory.parseResources(OwnConfigFile.class.getClassLoader(), "application.conf").root();
+    for (String part : com.typesafe.config.ConfigUtil.splitPath(key)) {
+      if (!(v instanceof com.typesafe.config.ConfigObject o) || o.get(part) == null) return value;
+      v = o.get(part);
+    }
+    String written = v.render(com.typesafe.config.ConfigRenderOptions.concise());
+    return written.startsWith("${") ? written + " (" + value + ")" : value;
   }
 
   /**

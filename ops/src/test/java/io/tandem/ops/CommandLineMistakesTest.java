@@ -973,8 +973,9 @@ class CommandLineMistakesTest {
     Result twice = withConfigFile(own.toString(), "serve", "--port", "0");
     assertTrue(twice.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 3 sets tandem.small.max-batch = 8, and"), twice.err());
     // Above it, what application.conf does not set, or sets to the same value, is no mistake (tester47f: refused by lines).
-    Files.writeString(own, "mb = 8\ntandem.small.queue-limit = 1024\ninclude classpath(\"application.conf\")\n"
-        + "tandem.small.max-batch = ${mb}\n");
+    // The same value spelled another way is the same value (tester47g: 2048MiB beside 2GiB, true beside on, refused).
+    Files.writeString(own, "mb = 8\ntandem.small.queue-limit = 1024\ntandem.small { kv-cache-bytes = 2048MiB, batching = true }\n"
+        + "include classpath(\"application.conf\")\ntandem.small.max-batch = ${mb}\n");
     Result kept = withConfigFile(own.toString(), "serve", "--port", "0", "--small", "/no/model");
     assertTrue(kept.err().startsWith("tandem serve: --small /no/model: no such folder"), kept.err());
 
@@ -997,7 +998,8 @@ class CommandLineMistakesTest {
         + "tandem.large.queue-limit = 3\n");
     Result substituted = withConfigFile(own.toString(), "serve", "--port", "0");
     assertTrue(substituted.err().startsWith("tandem serve: -Dconfig.file=" + own + ": line 1 sets"
-        + " tandem.large.per-tenant-queue-limit = 5, and Tandem's application.conf, included after it, sets it back to 3"),
+        + " tandem.large.per-tenant-queue-limit = 5, and Tandem's application.conf, included after it, sets it back to"
+        + " ${tandem.large.queue-limit} (3)"),
         substituted.err());
     // Included after the include of application.conf, a file's settings hold; so do those above an include of one's own
     // file whose name only has the word in it (tester47d: refused).

@@ -93,7 +93,8 @@ final class EngineClient {
      * beyond its {@code max_model_len} (vLLM's 400 "This model's maximum context length is ...");
      * {@link io.tandem.protocol.FailureCode#INVALID_REQUEST}, another 400 (or 422) of what was asked;
      * {@link io.tandem.protocol.FailureCode#QUEUE_FULL}, busy for now (a 429, or a 503 that may be
-     * retried: a Tandem node at capacity); {@link io.tandem.protocol.FailureCode#ROLE_NOT_SERVED}, it
+     * retried: a Tandem node at capacity); {@link io.tandem.protocol.FailureCode#UNAVAILABLE}, shutting
+     * down ({@link #shuttingDown}); {@link io.tandem.protocol.FailureCode#ROLE_NOT_SERVED}, it
      * cannot serve at all (a 503 with {@code x-should-retry: false}: a Tandem node that will never be
      * ready). {@code message} says so, in the engine's words. The engine itself answers: not lost.
      */
@@ -151,11 +152,36 @@ final class EngineClient {
       this(lost, message, false);
     }
 
+    /** The engine answered that it is shutting down ({@link #shuttingDown}): it cannot serve this, but is not lost. */
+    final boolean shuttingDown;
+
     EngineException(boolean lost, String message, boolean notConnected) {
+      this(lost, message, notConnected, false);
+    }
+
+    private EngineException(boolean lost, String message, boolean notConnected, boolean shuttingDown) {
       super(message, null, false, false);
       this.lost = lost;
       this.notConnected = notConnected;
+      this.shuttingDown = shuttingDown;
     }
+
+    static EngineException shuttingDown(String message) {
+      return new EngineException(false, message, false, true);
+    }
+  }
+
+  /**
+   * Whether an answer says the engine is shutting down: a 503 whose message says so, as a Tandem node
+   * that is draining answers a request on a connection kept alive from before ("the server cannot
+   * serve this request now: the server is shutting down"), while it finishes the requests in flight.
+   */
+  static boolean shuttingDown(int status, String body) {
+    return status == 503 && errorMessage(body).contains("shutting down");
+  }
+
+  private String shuttingDownWords(String body) {
+    return "engine " + spec.endpoint() + " is shutting down (it answered 503: " + errorMessage(body) + ")";
   }
 
   /**
@@ -277,6 +303,10 @@ final class EngineClient {
       } else if (response.statusCode() == 400 && beyondContext(response.body())) {
         listener.refused(io.tandem.protocol.FailureCode.CONTEXT_LENGTH_EXCEEDED,
             "engine " + spec.endpoint() + " answered 400: " + errorMessage(response.body()));
+      } else if (shuttingDown(response.statusCode(), response.body())) {
+        // A Tandem engine node that is draining answers a new request so on a kept-alive connection: it cannot
+        // serve it, but is not busy either (tester47g read "at capacity"). Not lost: it finishes its streams.
+        listener.refused(io.tandem.protocol.FailureCode.UNAVAILABLE, shuttingDownWords(response.body()));
       } else if (response.statusCode() == 429 || response.statusCode() == 503) {
         // An engine that answers is not lost: busy, the step waits or goes elsewhere as from a full
         // queue; never to be ready, the request is refused for good. Losing the worker at each 503
@@ -435,6 +465,7 @@ final class EngineClient {
         throw new EngineException(true, "engine " + spec.endpoint() + " unreachable: " + describe(error), unanswered(error));
       int status = response.statusCode();
       if (refused(status) != null) throw new EngineException(true, refused(status));
+      if (shuttingDown(status, response.body())) throw EngineException.shuttingDown(shuttingDownWords(response.body()));
       if (status == 404 || status == 405)
         throw new EngineException(false, where + " answered " + status + ": the engine does not serve it (vLLM does);"
             + " give the engine spec tokenizer=DIR, a local folder with the model's tokenizer.json");

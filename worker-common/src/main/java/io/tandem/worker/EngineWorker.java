@@ -227,6 +227,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
         return stopIfIdle();
       }
       if (e.lost) return lostEngine(e.getMessage());
+      // It answered that it is shutting down: the step goes elsewhere, or waits, as one refused by its completion.
+      if (e.shuttingDown) {
+        g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, e.getMessage()));
+        return this;
+      }
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.MODEL_ERROR, e.getMessage()));
       return this;
     }
@@ -266,6 +271,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
       if (e.lost) {
         c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(e.getMessage())));
         return lostEngine(e.getMessage());
+      }
+      if (e.shuttingDown) {
+        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(e.getMessage()));
+        return this;
       }
       c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(), model.vocabSize(),
           model.name() + " cannot read the prompt: " + e.getMessage(), null));
@@ -453,7 +462,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
       return stopIfIdle();
     }
     if (b.lost()) return lostEngine(b.message());
-    if (b.code() == FailureCode.QUEUE_FULL) getContext().getLog().debug("{} engine worker: request {} refused: {}", role,
+    boolean refused = b.code() == FailureCode.QUEUE_FULL || b.code() == FailureCode.UNAVAILABLE;
+    if (refused) getContext().getLog().debug("{} engine worker: request {} refused: {}", role,
         f.step.request.requestId(), b.message());
     else getContext().getLog().warn("{} engine worker: request {} failed: {}", role, f.step.request.requestId(), b.message());
     forgetRun(f);
@@ -462,8 +472,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     scheduler.forget(f.step.sessionId());
     // Beyond the engine's context is the request's length, as a local worker says it (a 400 before
     // anything is written; mid-answer, the output has filled the context): not a model error (tester45b read a 500).
-    // An engine busy for now is a full queue, which the session meets as a local one (another worker, or a wait).
-    if (b.code() == FailureCode.QUEUE_FULL)
+    // An engine busy for now is a full queue, which the session meets as a local one (another worker, or a wait); one
+    // shutting down refuses as a draining worker does, its health check soon withdrawing the worker.
+    if (refused)
       f.step.request.replyTo().tell(new WorkerProtocol.Rejected(f.step.request.requestId(), b.code(), b.message()));
     else f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), b.code(), b.message()));
     admitWaiting();

@@ -1,6 +1,7 @@
 package io.tandem.ops.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tandem.inference.LanguageModel;
@@ -30,16 +31,7 @@ class EngineLostMidAnswerTest {
       engine.firstToServeDies = new AtomicBoolean(); // two tokens, then the process is gone
       try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(small, ""), 4,
           "tandem.session.worker-wait = 1s")) {
-        HttpClient http = HttpClient.newHttpClient();
-        URI chat = URI.create("http://127.0.0.1:" + front.http.port() + "/v1/chat/completions");
-        HttpResponse<String> r = null;
-        // The front node takes its first request once its engine's health check has let a worker serve.
-        for (long deadline = System.nanoTime() + 30_000_000_000L; System.nanoTime() < deadline; Thread.sleep(100)) {
-          r = http.send(HttpRequest.newBuilder(chat).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
-              .ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"Compute 1 + 2.\"}], \"max_tokens\": 50}")).build(),
-              HttpResponse.BodyHandlers.ofString());
-          if (engine.died.getCount() == 0) break;
-        }
+        HttpResponse<String> r = askUntil(front, answer -> engine.died.getCount() == 0);
         assertEquals(0, engine.died.getCount(), "the engine served a request and died: " + r.body());
         assertEquals(503, r.statusCode(), r.body());
         String port = engine.baseUrl().replaceAll(".*:(\\d+)/v1", "$1");
@@ -53,5 +45,50 @@ class EngineLostMidAnswerTest {
         engine.close();
       }
     }
+  }
+
+  /**
+   * A request whose only engine answers that it is shutting down (a draining Tandem node, on a
+   * connection kept alive) gets a retryable 503 that says so: it read "the server is at capacity"
+   * ({@code server_overloaded}), a busy server, though the engine was going away (tester47g).
+   */
+  @Test
+  void anEngineShuttingDownIsSaidToBeNotABusyServer() throws Exception {
+    Path small = DemoModels.dir().resolve("small");
+    try (LanguageModel model = HfModel.load(small, "cpu")) {
+      VllmStandIn engine = new VllmStandIn("demo-small", model);
+      engine.failWith = 503;
+      engine.failMessage = "the server cannot serve this request now: the server is shutting down";
+      try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(small, ""), 4)) {
+        HttpResponse<String> r = askUntil(front, answer -> answer.body().contains("shutting down"));
+        assertEquals(503, r.statusCode(), r.body());
+        assertTrue(r.body().contains("\"code\":\"service_unavailable\""), r.body());
+        assertTrue(r.body().contains("no small worker takes the step now: engine 127.0.0.1:"), r.body());
+        assertTrue(r.body().contains(" is shutting down (it answered 503: "), r.body());
+        assertFalse(r.body().contains("capacity"), r.body());
+        assertTrue(r.headers().firstValue("Retry-After").isPresent(), "retryable");
+      } finally {
+        engine.close();
+      }
+    }
+  }
+
+  /**
+   * Sends a chat request to {@code front} every 100 ms until {@code done} holds after one (the front
+   * node takes its first request once its engine's health check has let a worker serve), for up to
+   * 30 s; the last answer.
+   */
+  static HttpResponse<String> askUntil(TandemEngineNode front, java.util.function.Predicate<HttpResponse<String>> done)
+      throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    URI chat = URI.create("http://127.0.0.1:" + front.http.port() + "/v1/chat/completions");
+    HttpResponse<String> r = null;
+    for (long deadline = System.nanoTime() + 30_000_000_000L; System.nanoTime() < deadline; Thread.sleep(100)) {
+      r = http.send(HttpRequest.newBuilder(chat).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
+          .ofString("{\"messages\": [{\"role\": \"user\", \"content\": \"Compute 1 + 2.\"}], \"max_tokens\": 50}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      if (done.test(r)) break;
+    }
+    return r;
   }
 }

@@ -50,6 +50,8 @@ final class VllmStandIn implements AutoCloseable {
   volatile int failWith;
   /** With {@link #failWith}: the answer says not to retry ({@code x-should-retry: false}, a Tandem node never ready). */
   volatile boolean neverReady;
+  /** With {@link #failWith}: the error message of the answer. */
+  volatile String failMessage = "stand-in told to fail";
   /** When positive, the max_model_len /v1/models lists (vLLM's --max-model-len below the model's context). */
   volatile int maxModelLen;
   /**
@@ -106,7 +108,7 @@ final class VllmStandIn implements AutoCloseable {
   private void completions(HttpExchange ex) throws IOException {
     JsonNode req = JSON.readTree(ex.getRequestBody());
     if (failWith > 0) {
-      byte[] out = "{\"error\":{\"message\":\"stand-in told to fail\"}}".getBytes(StandardCharsets.UTF_8);
+      byte[] out = JSON.writeValueAsBytes(JSON.createObjectNode().set("error", JSON.createObjectNode().put("message", failMessage)));
       if (neverReady) ex.getResponseHeaders().add("x-should-retry", "false");
       ex.sendResponseHeaders(failWith, out.length);
       try (OutputStream os = ex.getResponseBody()) {

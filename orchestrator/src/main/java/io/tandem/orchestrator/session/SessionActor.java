@@ -91,7 +91,9 @@ import java.util.Set;
  * a queue limit is admission control, which the request passed at its first step (without the
  * overload policy, a speculative request met the large worker's queue only mid-answer, and a stream
  * ended in a 429 or 503 after its text). Its first step is refused at once, before anything is
- * written, for the client to retry.
+ * written, for the client to retry. A step refused by an engine shutting down ({@link
+ * FailureCode#UNAVAILABLE}: it finishes its steps in flight, and its worker is withdrawn once its
+ * health check finds it so) is met the same way, in its own words.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all (and for room in a full queue),
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A wait for a worker to
@@ -532,8 +534,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       }
     }
     boolean full = r.code() == FailureCode.QUEUE_FULL || r.code() == FailureCode.TENANT_QUEUE_FULL;
-    if (skipping() && full) return skip();
-    if (full && underWay) {
+    // An engine shutting down refuses new steps while it finishes those in flight: no room now, though not for
+    // being busy (tester47g read "at capacity"), and its worker is withdrawn once its health check sees it so.
+    boolean shuttingDown = r.code() == FailureCode.UNAVAILABLE;
+    if (skipping() && (full || shuttingDown)) return skip();
+    if ((full || shuttingDown) && underWay) {
       long now = System.nanoTime();
       if (roomWaitSince < 0) roomWaitSince = now;
       if (now - roomWaitSince < settings.workerWait().toNanos()) {
@@ -544,13 +549,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         return this;
       }
       return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
-          + " worker took more of this tenant's requests" : "every " + current.role() + " worker stayed at capacity")
+          + " worker took more of this tenant's requests" : shuttingDown ? "no " + current.role() + " worker took the step"
+          : "every " + current.role() + " worker stayed at capacity")
           + " for " + Seconds.of(settings.workerWait()) + " s (tandem.session.worker-wait) after the request had begun: "
           + r.reason());
     }
     return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
-        + " worker takes more of this tenant's requests now: " : "all " + current.role() + " workers are at capacity: ")
-        + r.reason());
+        + " worker takes more of this tenant's requests now: " : full ? "all " + current.role() + " workers are at capacity: "
+        : "no " + current.role() + " worker takes the step now: ") + r.reason());
   }
 
   private Behavior<Command> onListed(Listed l) {
