@@ -277,8 +277,12 @@ start_node() {
 # first (a cluster half up is no use), with $1 = restart it leaves the running cluster alone.
 await_ready() {
   local mode="$1"; shift
-  local watched=("$@") deadline=$((SECONDS + up_timeout)) waiting=(orchestrator) state n
-  [ "$orchestrators" = 2 ] && waiting+=(orchestrator2)
+  local watched=("$@") deadline=$((SECONDS + up_timeout)) waiting=() state n
+  # The orchestrators that run: one of two not running is told of apart (not_running), the other serving meanwhile.
+  for n in orchestrator orchestrator2; do
+    [ "$n" = orchestrator2 ] && [ "$orchestrators" != 2 ] && continue
+    if alive "$n" && ! suspended "$(pid_of "$n")"; then waiting+=("$n"); fi
+  done
   while [ ${#waiting[@]} -gt 0 ]; do
     for n in "${watched[@]}"; do
       if ! alive "$n"; then
@@ -424,15 +428,35 @@ restart() {
     # that wait (a node may have gone meanwhile).
     await_started "$node" "$from"
     local down; down="$(not_running)"
-    if [ -n "$down" ]; then
+    if [ -n "$down" ] && [ -z "$(serving_orchestrator)" ]; then
       echo "local.sh: $node restarted; $down"
       return
     fi
   fi
   await_ready restart "$node"
-  local port="$http_port"
+  local port="$http_port" serving; serving="$(serving_orchestrator)"
+  if [ -n "$serving" ]; then
+    # One of two orchestrators not running, the other ready (tester48a: "the cluster is not ready" while it was).
+    echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$(http_port_of "$serving")/; $(not_running)"
+    return
+  fi
   [ "$node" = orchestrator2 ] && port="$(http_port_of orchestrator2)"
   echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$port/"
+}
+
+# With two orchestrators, when every node not running (or stopped by a signal) is an orchestrator
+# and the other orchestrator runs: that one's name, as the one that serves the cluster meanwhile;
+# nothing otherwise.
+serving_orchestrator() {
+  [ "$orchestrators" = 2 ] || return 0
+  local o serving="" down=0
+  for o in "${nodes[@]}"; do
+    if ! alive "$o" || suspended "$(pid_of "$o")"; then
+      case "$o" in orchestrator*) down=1 ;; *) return 0 ;; esac
+    elif [[ "$o" == orchestrator* ]] && [ -z "$serving" ]; then serving="$o"; fi
+  done
+  [ "$down" = 1 ] && echo "$serving"
+  return 0
 }
 
 # Says which nodes are not running, if any, and how to start each again: "orchestrator and large not
@@ -450,7 +474,9 @@ not_running() {
   for ((i = 1; i < ${#stopped[@]}; i++)); do
     if [ $i -eq $((${#stopped[@]} - 1)) ]; then names="$names and ${stopped[$i]}"; else names="$names, ${stopped[$i]}"; fi
   done
-  if [ ${#stopped[@]} -gt 1 ]; then
+  if [ -n "$(serving_orchestrator)" ]; then
+    echo "$names not running (${again#, }); $(serving_orchestrator) serves the cluster meanwhile"
+  elif [ ${#stopped[@]} -gt 1 ]; then
     echo "$names not running, so the cluster is not ready until they run again (${again#, })"
   else
     echo "$names not running, so the cluster is not ready until it runs again (${again#, })"

@@ -14,6 +14,7 @@ import akka.http.javadsl.settings.ServerSettings;
 import akka.stream.javadsl.Flow;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.tandem.orchestrator.session.NodeStanding;
 import io.tandem.orchestrator.session.SessionSettings;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.protocol.FailureCode;
@@ -46,6 +47,7 @@ public final class TandemHttpServer {
   private final Metrics metrics;
   private final ApiRoutes routes;
   private final CompletionService completions;
+  private final WorkerView workers;
   private volatile ServerBinding binding;
   private volatile boolean draining;
   private final OpenConnections connections;
@@ -60,7 +62,7 @@ public final class TandemHttpServer {
       return timer::cancel;
     }, system.settings().config().getInt("akka.http.server.max-connections"));
     metrics.openConnections = connections::count;
-    WorkerView workers = new WorkerView(system, sessions, SessionSettings.fromConfig(system.settings().config()).workerWait(),
+    this.workers = new WorkerView(system, sessions, SessionSettings.fromConfig(system.settings().config()).workerWait(),
         settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     this.completions = new CompletionService(system, sessions, settings, metrics, workers);
     this.routes = new ApiRoutes(settings, tenants, metrics, workers, completions, () -> draining);
@@ -236,6 +238,16 @@ public final class TandemHttpServer {
     CoordinatedShutdown cs = CoordinatedShutdown.get(system);
     cs.addTask(CoordinatedShutdown.PhaseServiceUnbind(), "tandem-http-unbind", () -> {
       draining = true;
+      // Downed, this node's requests in flight cannot finish (their workers are out of its reach, and its receptionist
+      // answers no more): each ends now, saying why, rather than at an ask's timeout as "shutting down" (tester48a).
+      if (cs.getShutdownReason().filter(r -> r == CoordinatedShutdown.clusterDowningReason()).isPresent()) {
+        String why = NodeStanding.DOWNED + "; it is shutting down: retry the request on another node";
+        int inFlight = running();
+        LOG.warn("tandem serve: this node was downed; {} in flight {} now with a 503 saying so",
+            Plural.count(inFlight, "request"), inFlight == 1 ? "ends" : "end");
+        workers.cutOff(ApiError.forFailure(FailureCode.UNAVAILABLE, why, settings.retryAfterSeconds()));
+        completions.endAll(why);
+      }
       // Counted once the port is closed: a request accepted just before still counts, and so does one
       // received but not yet admitted (its body still coming, or parsed on a cold server).
       return binding.unbind().thenApply(x -> {
@@ -269,7 +281,7 @@ public final class TandemHttpServer {
       long now = System.nanoTime();
       if (tenants.inFlight() == 0 && connections.closeIdle()) {
         if (waits && !ended.get())
-          LOG.info("tandem serve: drained in {} s: every request in flight finished", Seconds.of(Duration.ofMillis((now - started) / 1_000_000)));
+          LOG.info("tandem serve: drained in {} s: every request in flight has ended", Seconds.of(Duration.ofMillis((now - started) / 1_000_000)));
         done.complete(Done.getInstance());
         return;
       }

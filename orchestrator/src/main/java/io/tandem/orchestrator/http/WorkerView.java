@@ -61,6 +61,10 @@ final class WorkerView {
   private final RoleSupply supply;
   private final ActorRef<Sessions.Command> sessions;
   private final Duration workerWait;
+  /** Asks of the receptionist not yet answered ({@link #cutOff}). */
+  private final Set<CompletableFuture<Receptionist.Listing>> unanswered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** What every ask of the receptionist fails with once this node was downed; null before. */
+  private volatile ApiError cutOff;
 
   WorkerView(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, Duration workerWait, Duration askTimeout,
       Duration countTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
@@ -160,8 +164,29 @@ final class WorkerView {
   }
 
   private CompletionStage<Receptionist.Listing> find(Role role) {
-    return AskPattern.ask(system.receptionist(), reply -> Receptionist.find(ServiceKeys.forRole(role), reply), ask,
-        system.scheduler());
+    ApiError gone = cutOff;
+    if (gone != null) return CompletableFuture.failedFuture(gone);
+    CompletableFuture<Receptionist.Listing> listing = new CompletableFuture<>();
+    unanswered.add(listing);
+    AskPattern.ask(system.receptionist(), (ActorRef<Receptionist.Listing> reply) -> Receptionist.find(ServiceKeys.forRole(role),
+        reply), ask, system.scheduler()).whenComplete((l, t) -> {
+          unanswered.remove(listing);
+          if (t != null) listing.completeExceptionally(t);
+          else listing.complete(l);
+        });
+    if (cutOff != null) listing.completeExceptionally(cutOff);
+    return listing;
+  }
+
+  /**
+   * This node was downed: each request still waiting for the receptionist, which on a node the
+   * cluster removed no longer answers, fails now with {@code error}, and so does every later one
+   * (tester48a: three requests received as the node learnt it was downed waited out the 10 s ask,
+   * then read "the server is shutting down").
+   */
+  void cutOff(ApiError error) {
+    cutOff = error;
+    for (CompletableFuture<Receptionist.Listing> l : unanswered) l.completeExceptionally(error);
   }
 
   /**

@@ -122,8 +122,8 @@ public final class Sessions {
           .onMessageEquals(PausedPastDowning.INSTANCE, () -> {
             String standing = NodeStanding.gone(ctx.getSystem());
             if (standing != null)
-              ctx.getLog().warn("{}; {} end now, and new requests are refused until it has run again for a while or left",
-                  standing, io.tandem.protocol.text.Plural.count(running.size(), "session") + " in flight");
+              ctx.getLog().warn("{}; {} in flight {} now, and new requests are refused until it has run again for a while or left",
+                  standing, io.tandem.protocol.text.Plural.count(running.size(), "session"), running.size() == 1 ? "ends" : "end");
             running.keySet().forEach(session -> session.tell(SessionActor.NodeDowned.INSTANCE));
             return Behaviors.same();
           })

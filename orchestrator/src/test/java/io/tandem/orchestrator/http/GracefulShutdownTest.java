@@ -69,7 +69,7 @@ class GracefulShutdownTest {
       }
       assertTrue(logged.stream().anyMatch(m -> m.startsWith("tandem serve: shutting down; 1 request in flight, given up to ")),
           logged.toString());
-      assertTrue(logged.stream().anyMatch(m -> m.startsWith("tandem serve: drained in ") && m.endsWith("every request in flight finished")),
+      assertTrue(logged.stream().anyMatch(m -> m.startsWith("tandem serve: drained in ") && m.endsWith("every request in flight has ended")),
           logged.toString());
     } finally {
       logger.detachAppender(lines);
