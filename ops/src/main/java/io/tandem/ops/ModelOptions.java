@@ -193,9 +193,20 @@ public final class ModelOptions {
     }
     // A mistake in a role's settings is one line, before the demo pair is named.
     roleSpecs(c, roles);
-    for (Role r : demo)
-      LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
-          + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, c.getString("tandem." + r + ".model"));
+    for (Role r : demo) {
+      Role other = r == Role.small ? Role.large : Role.small;
+      if (roles.contains(other) && !demo.contains(other)) {
+        // One model of one's own beside a demo one is rarely meant (tester48b: --small alone answered " ch ch ch" beside
+        // the demo large model, with an INFO line alone to say so).
+        LoggerFactory.getLogger(ModelOptions.class).warn("no --{} given: {} is paired with the demo {} model {}, which is tiny and"
+            + " knows only sums of six two-digit numbers; give --{} for a model of your own (or, with tandem serve, send"
+            + " \"tandem\": {\"mode\": \"{}\"} to use {} alone)", r, c.getString("tandem." + other + ".model"), r,
+            c.getString("tandem." + r + ".model"), r, other, c.getString("tandem." + other + ".model"));
+      } else {
+        LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
+            + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, c.getString("tandem." + r + ".model"));
+      }
+    }
     return c;
   }
 
@@ -315,6 +326,7 @@ public final class ModelOptions {
     try {
       io.tandem.inference.hf.DecoderModel.check(dir);
       io.tandem.inference.text.HfTokenizer.checkConfig(dir);
+      io.tandem.inference.text.HfTokenizer.checkIds(dir, io.tandem.inference.hf.HfConfig.load(dir).vocabSize());
     } catch (io.tandem.inference.hf.CheckpointException e) {
       throw new IllegalArgumentException(e.getMessage(), e);
     }

@@ -733,6 +733,17 @@ class CommandLineMistakesTest {
     Result lfs = run("generate", "--prompt", "x", "--small", small.toString(), "--large", large.toString());
     assertEquals(1, lfs.exit(), lfs.err());
     assertTrue(lfs.err().startsWith("tandem generate: " + large.resolve("model.safetensors") + ": a Git LFS pointer"), lfs.err());
+    // Another model's tokenizer, whose ids the model has no embedding for (tester48b: every request then failed with a
+    // TorchScript traceback in its 500).
+    Files.copy(small.resolve("model.safetensors"), large.resolve("model.safetensors"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (var qwen = getClass().getResourceAsStream("/io/tandem/ops/qwen-tokenizer/tokenizer.json")) {
+      Files.copy(qwen, small.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+    Result foreign = run("generate", "--prompt", "x", "--small", small.toString(), "--large", large.toString());
+    assertEquals(1, foreign.exit(), foreign.err());
+    assertEquals("tandem generate: " + small.resolve("tokenizer.json") + ": its token ids go up to 151668, but config.json's"
+        + " vocab_size is 114, so the model has no embedding for them: the tokenizer is another model's; copy tokenizer.json"
+        + " (and tokenizer_config.json) from this model's own repository", foreign.err());
   }
 
   /** What a download gone wrong leaves is named with what to do (a tester met each as "it has no model.safetensors"). */

@@ -616,6 +616,21 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     return duringStep.unstashAll(this);
   }
 
+  /**
+   * An error's message in one line for a client: of a TorchScript error's traceback, the error it
+   * ends with ({@code RuntimeError: index out of range in self}; tester48b got the traceback in a
+   * 500's body), pointing to the log, which has it whole.
+   */
+  static String errorLine(Throwable error) {
+    String message = error.getMessage() == null ? error.getClass().getSimpleName() : error.getMessage().strip();
+    if (!message.contains("\n")) return message;
+    String[] lines = message.split("\n");
+    String last = lines[0];
+    for (String line : lines)
+      if (line.strip().matches("[A-Za-z.]*(Error|Exception): .*")) last = line.strip();
+    return last + " (the server log has the whole error)";
+  }
+
   private void afterStep(StepDone done) {
     Scheduler.Batch<StepRun> batch = done.batch();
     Throwable error = done.error() instanceof CompletionException c && c.getCause() != null ? c.getCause() : done.error();
@@ -626,7 +641,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
           batch == null ? scheduler.running() : batch.sequences().size(), error);
       for (StepRun a : scheduler.drainRunning()) {
         a.request.replyTo().tell(new Failed(a.request.requestId(), FailureCode.MODEL_ERROR,
-            role + " forward pass failed: " + error.getMessage()));
+            role + " forward pass failed: " + errorLine(error)));
         scheduler.forget(a.sessionId());
       }
       return;

@@ -87,7 +87,9 @@ public final class HfModel implements LanguageModel {
       }
     }
     long t0 = System.nanoTime();
-    int layers = HfConfig.load(dir).numHiddenLayers();
+    HfConfig config = HfConfig.load(dir);
+    HfTokenizer.requireIdsBelow(dir.resolve("tokenizer.json"), tokenizer.largestId(), config.vocabSize());
+    int layers = config.numHiddenLayers();
     LoadProgress progress =
         new LoadProgress(dir.getFileName() + " on " + device + " in " + precision.configName() + ", "
             + (threads > 0 ? threads : Integer.getInteger("ai.djl.pytorch.num_threads", 1)) + " intra-op thread(s)", layers);

@@ -45,12 +45,13 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
   private final String eosToken;
   /** For a Llama-family tokenizer class, the special tokens it adds itself; null: the tokenizer.json's post-processor's. */
   private final SpecialTokens llamaSpecials;
+  private final int largestId;
 
   /** The ids a Llama-family tokenizer adds before and after a text ({@code add_bos_token}, {@code add_eos_token}); -1: none. */
   private record SpecialTokens(int bos, int eos) {}
 
   private HfTokenizer(HuggingFaceTokenizer tokenizer, String key, Map<String, Integer> addedTokenIds,
-      Set<Integer> specialIds, String bosToken, String eosToken, SpecialTokens llamaSpecials) {
+      Set<Integer> specialIds, String bosToken, String eosToken, SpecialTokens llamaSpecials, int largestId) {
     this.tokenizer = tokenizer;
     this.key = key;
     this.addedTokenIds = addedTokenIds;
@@ -58,6 +59,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     this.bosToken = bosToken;
     this.eosToken = eosToken;
     this.llamaSpecials = llamaSpecials;
+    this.largestId = largestId;
   }
 
   /**
@@ -122,7 +124,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     }
     Map<String, Integer> added = new HashMap<>();
     Set<Integer> special = new HashSet<>();
-    readAddedTokens(bytes, file, added, special);
+    int largestId = readAddedTokens(bytes, file, added, special);
 
     String bos = null;
     String eos = null;
@@ -139,7 +141,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
       }
     }
     return new HfTokenizer(native_, sha256(bytes), Collections.unmodifiableMap(added),
-        Collections.unmodifiableSet(special), bos, eos, llama);
+        Collections.unmodifiableSet(special), bos, eos, llama, largestId);
   }
 
   /**
@@ -174,13 +176,62 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     return id;
   }
 
-  /** Reads {@code added_tokens} by streaming, skipping the (large) vocabulary and merges. */
-  private static void readAddedTokens(byte[] bytes, Path file, Map<String, Integer> added, Set<Integer> special) {
+  /**
+   * Checks that the ids of the {@code tokenizer.json} in {@code modelDir} are all below the model's
+   * {@code vocab_size}, as its embedding needs (a tokenizer copied from another model passes every
+   * other check, and each forward pass then fails: tester48b).
+   *
+   * @throws IllegalArgumentException naming both numbers when one is not
+   */
+  public static void checkIds(Path modelDir, int vocabSize) {
+    Path file = modelDir.resolve("tokenizer.json");
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      return; // said where the tokenizer loads
+    }
+    int largest;
+    try {
+      largest = readAddedTokens(bytes, file, new HashMap<>(), new HashSet<>());
+    } catch (IllegalArgumentException notJson) {
+      return; // said where the tokenizer loads
+    }
+    requireIdsBelow(file, largest, vocabSize);
+  }
+
+  /**
+   * The check of {@link #checkIds}, for a tokenizer whose largest id is {@code largest}.
+   *
+   * @throws IllegalArgumentException when {@code largest} is not below {@code vocabSize}
+   */
+  public static void requireIdsBelow(Path file, int largest, int vocabSize) {
+    if (largest >= vocabSize)
+      throw new IllegalArgumentException(file + ": its token ids go up to " + largest + ", but config.json's vocab_size is "
+          + vocabSize + ", so the model has no embedding for them: the tokenizer is another model's; copy tokenizer.json"
+          + " (and tokenizer_config.json) from this model's own repository");
+  }
+
+  /** The largest token id of this tokenizer: of its vocabulary and its added tokens. */
+  public int largestId() {
+    return largestId;
+  }
+
+  /**
+   * Reads {@code added_tokens} by streaming, skipping the merges and reading of the (large)
+   * vocabulary only its ids; the largest id of either.
+   */
+  private static int readAddedTokens(byte[] bytes, Path file, Map<String, Integer> added, Set<Integer> special) {
+    int largest = -1;
     try (JsonParser p = JSON.getFactory().createParser(bytes)) {
       if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException("not a JSON object");
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.getCurrentName();
-        p.nextToken();
+        JsonToken value = p.nextToken();
+        if (field.equals("model") && value == JsonToken.START_OBJECT) {
+          largest = Math.max(largest, largestVocabularyId(p));
+          continue;
+        }
         if (!field.equals("added_tokens")) {
           p.skipChildren();
           continue;
@@ -190,11 +241,37 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
           int id = t.path("id").asInt();
           added.put(t.path("content").asText(), id);
           if (t.path("special").asBoolean(false)) special.add(id);
+          largest = Math.max(largest, id);
         }
       }
     } catch (IOException e) {
       throw new IllegalArgumentException("cannot parse " + file + ": " + e.getMessage(), e);
     }
+    return largest;
+  }
+
+  /**
+   * The largest id of a {@code model} object's {@code vocab}, the parser at its start and left at
+   * its end: a BPE or WordPiece vocabulary maps pieces to ids, a Unigram one lists them in id order.
+   */
+  private static int largestVocabularyId(JsonParser p) throws IOException {
+    int largest = -1;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.getCurrentName();
+      JsonToken value = p.nextToken();
+      if (field.equals("vocab") && value == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME)
+          if (p.nextToken().isNumeric()) largest = Math.max(largest, p.getIntValue());
+          else p.skipChildren();
+      } else if (field.equals("vocab") && value == JsonToken.START_ARRAY) {
+        int n = 0;
+        for (; p.nextToken() != JsonToken.END_ARRAY; n++) p.skipChildren();
+        largest = Math.max(largest, n - 1);
+      } else {
+        p.skipChildren();
+      }
+    }
+    return largest;
   }
 
   private static String sha256(byte[] bytes) {

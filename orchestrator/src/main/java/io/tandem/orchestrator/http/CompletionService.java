@@ -435,9 +435,17 @@ final class CompletionService {
       }
       double e2e = (System.nanoTime() - timing.start) / 1e9;
       boolean ok = gen.done && gen.failed == null;
+      // The tenant's own limit (its share of a large worker's queue): a 429 as its max-concurrent's is, a refusal and
+      // not the server's failure, so not an error on request_success_total (tester46a: 68 such 429s read as errors), and
+      // refused before it ran, so no prompt processed either (tester48c: counted in the prompt token series).
+      // Once output was sent, though, it is an answer that ended in an error (tester46e: a stream cut after 17 tokens).
+      boolean ownLimit = gen.failed != null && gen.failed.code() == io.tandem.protocol.FailureCode.TENANT_QUEUE_FULL
+          && !timing.sawFirst;
       // Every request that ran, however it ended, as vLLM records a finished request's token counts.
-      metrics.requestPromptTokens.observe(gen.promptTokens);
-      metrics.requestGenerationTokens.observe(gen.tokens());
+      if (!ownLimit) {
+        metrics.requestPromptTokens.observe(gen.promptTokens);
+        metrics.requestGenerationTokens.observe(gen.tokens());
+      }
       if (ok) {
         metrics.e2e.observe(e2e);
         if (timing.sawFirst && gen.tokens() > 1)
@@ -450,12 +458,8 @@ final class CompletionService {
       // Cut at the shutdown deadline: the server gave up on it, as vLLM's engine aborts what is still
       // running when its shutdown timeout passes (FinishReason.ABORT), not a failure of the request.
       String reason = ok ? gen.finishReason : gen.failed != null && !gen.failed.equals(cut) ? Metrics.ERROR : Metrics.ABORT;
-      // The tenant's own limit (its share of a large worker's queue): a 429 as its max-concurrent's is, a refusal and
-      // not the server's failure, so not an error on request_success_total (tester46a: 68 such 429s read as errors).
-      // Once output was sent, though, it is an answer that ended in an error (tester46e: a stream cut after 17 tokens).
-      boolean ownLimit = gen.failed != null && gen.failed.code() == io.tandem.protocol.FailureCode.TENANT_QUEUE_FULL
-          && !timing.sawFirst;
-      metrics.ended(permit.tenant(), ownLimit ? null : reason, gen.promptTokens, ok ? gen.counters() : null, byAuthor);
+      metrics.ended(permit.tenant(), ownLimit ? null : reason, ownLimit ? 0 : gen.promptTokens, ok ? gen.counters() : null,
+          byAuthor);
       if (ok && gen.degraded) metrics.degraded();
       permit.addTokens(charged(this, ok));
       permit.close();

@@ -118,8 +118,8 @@ public final class Metrics {
   /**
    * A request that ended: {@code finishReason} the OpenAI finish reason, {@link #ABORT} or {@link
    * #ERROR}, or null for a request its tenant's own limit refused after it started (counted in
-   * {@code http_responses_total} alone, as the 429s of its other limits are); its prompt and output
-   * tokens count either way, as the workers processed them.
+   * {@code http_responses_total} alone, as the 429s of its other limits are, its {@code prompt} then
+   * 0); its prompt and output tokens count however it ended, as the workers processed them.
    */
   void ended(String tenant, String finishReason, int prompt, Counters c, int[] tokensByAuthor) {
     if (finishReason != null) add(success, tenant, finishReason, 1);

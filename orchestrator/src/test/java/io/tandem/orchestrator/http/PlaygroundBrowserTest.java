@@ -78,7 +78,7 @@ class PlaygroundBrowserTest {
     }
   }
 
-  private void ask(String question, int maxTokens) {
+  private void ask(String question, Object maxTokens) {
     browser.findElement(By.id("question")).clear();
     browser.findElement(By.id("question")).sendKeys(question);
     browser.findElement(By.id("maxTokens")).clear();
@@ -111,7 +111,7 @@ class PlaygroundBrowserTest {
     new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> b.findElement(By.id("status")).getText().startsWith("done"));
     String counters = browser.findElement(By.id("counters")).getText();
     assertTrue(counters.startsWith("tokens:") && !counters.contains("pieces"), counters);
-    assertEquals("done, 150 tokens", browser.findElement(By.id("status")).getText());
+    assertEquals("done, 150 tokens: cut short at max tokens", browser.findElement(By.id("status")).getText());
     assertEquals(150, count("cSmall") + count("cLarge") + count("cInjected"), counters);
   }
 
@@ -131,6 +131,14 @@ class PlaygroundBrowserTest {
     } finally {
       server.gate.open();
     }
+  }
+
+  /** A max tokens the field cannot read is said, not sent as 512 (tester48c: 1e999). */
+  @Test
+  void aMaxTokensThePageCannotReadIsSaidNotReplaced() {
+    ask("What is 1 + 2?", "1e999");
+    String said = browser.findElement(By.cssSelector("#status .error")).getText();
+    assertTrue(said.startsWith("max tokens is not a number"), said);
   }
 
   /** A max tokens of 0 is sent as typed and the server's refusal shown (tester44a: the page sent 512 without a word). */
@@ -178,6 +186,13 @@ class PlaygroundBrowserTest {
     assertTrue(boxed.getCssValue("border-top-style").equals("solid"), "a box around the answer");
     assertEquals(1, output.findElements(By.cssSelector(".frac")).size());
     assertEquals(1, output.findElements(By.cssSelector("sup")).size());
+    // Prices are text, each paragraph in its author's colour (tester48c: the large model's paragraph between "$5" and "$20"
+    // was typeset in the small model's colour, its $ signs gone).
+    ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'A pen costs $5.\\n\\n'}, "
+        + "{author: 'large', reasoning: false, text: 'Wait, the book costs 3*5 = 15; together $20.'}])");
+    assertTrue(output.getText().contains("costs $5.") && output.getText().endsWith("together $20."), output.getText());
+    assertTrue(output.findElements(By.cssSelector(".math")).isEmpty(), "no math");
+    assertEquals("Wait, the book costs 3*5 = 15; together $20.", output.findElement(By.cssSelector(".author-large")).getText());
     // A \boxed{...} not closed yet (still streaming) stays text until it is.
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'is \\\\boxed{37'}])");
     assertTrue(output.getText().endsWith("\\boxed{37"), output.getText());

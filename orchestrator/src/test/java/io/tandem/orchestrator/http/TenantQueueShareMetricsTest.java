@@ -50,12 +50,19 @@ class TenantQueueShareMetricsTest {
     String errors = "tandem:request_success_total{finished_reason=\"error\"}";
     String tenantErrors = "tandem:tenant_request_success_total{tenant=\"ann\",finished_reason=\"error\"}";
     String tenant429 = "tandem:tenant_http_responses_total{tenant=\"ann\",status=\"429\"}";
+    String prompts = "tandem:tenant_prompt_tokens_total{tenant=\"ann\"}";
+    String ran = "tandem:request_prompt_tokens_count";
     double errorsBefore = server.count(errors);
+    double promptsBefore = server.count(prompts);
+    double ranBefore = server.count(ran);
     HttpResponse<String> refused = server.post("/v1/chat/completions", LARGE, "sk-ann");
     assertEquals(429, refused.statusCode(), refused.body());
     eventually("the 429 is counted by status", () -> server.count(tenant429) == 1);
     assertEquals(errorsBefore, server.count(errors), "not an error of the server");
     assertEquals(0, server.count(tenantErrors), "nor of the tenant's requests");
+    // Refused before it ran: no prompt processed (tester48c: 5 such 429s counted 105 prompt tokens).
+    assertEquals(promptsBefore, server.count(prompts), "no prompt tokens processed");
+    assertEquals(ranBefore, server.count(ran), "not a request that ran");
   }
 
   private static Set<ActorRef<WorkerProtocol.Command>> listed(Role role) throws Exception {
