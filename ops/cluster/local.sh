@@ -279,10 +279,7 @@ await_ready() {
   local mode="$1"; shift
   local watched=("$@") deadline=$((SECONDS + up_timeout)) waiting=() state n
   # The orchestrators that run: one of two not running is told of apart (not_running), the other serving meanwhile.
-  for n in orchestrator orchestrator2; do
-    [ "$n" = orchestrator2 ] && [ "$orchestrators" != 2 ] && continue
-    if alive "$n" && ! suspended "$(pid_of "$n")"; then waiting+=("$n"); fi
-  done
+  for n in $(running_orchestrators); do waiting+=("$n"); done
   while [ ${#waiting[@]} -gt 0 ]; do
     for n in "${watched[@]}"; do
       if ! alive "$n"; then
@@ -293,12 +290,19 @@ await_ready() {
     done
     local still=()
     for n in "${waiting[@]}"; do
+      # One that exits or is stopped by a signal meanwhile (the split brain resolver downed it, say) is waited for no
+      # more (tester48e: restart waited 120 s for one that had exited): what it is, not_running says after the wait.
+      if [ "$mode" = restart ] && { ! alive "$n" || suspended "$(pid_of "$n")"; }; then continue; fi
       state=0; ready "$n" || state=$?
       if [ "$state" = 2 ]; then give_up "$mode"; fi
       [ "$state" = 0 ] || still+=("$n")
     done
     waiting=(${still[@]+"${still[@]}"})
     [ ${#waiting[@]} -eq 0 ] && break
+    if [ "$mode" = restart ] && [ -z "$(running_orchestrators)" ]; then
+      echo "local.sh: no orchestrator runs: $(not_running)" >&2
+      give_up "$mode"
+    fi
     if [ $SECONDS -ge "$deadline" ]; then
       for n in "${waiting[@]}"; do not_ready "$n"; done
       echo "local.sh: see the logs in $dir" >&2
@@ -444,6 +448,15 @@ restart() {
   echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$port/"
 }
 
+# The orchestrators that run and are not stopped by a signal, by name.
+running_orchestrators() {
+  local n
+  for n in orchestrator orchestrator2; do
+    [ "$n" = orchestrator2 ] && [ "$orchestrators" != 2 ] && continue
+    if alive "$n" && ! suspended "$(pid_of "$n")"; then echo "$n"; fi
+  done
+}
+
 # With two orchestrators, when every node not running (or stopped by a signal) is an orchestrator
 # and the other orchestrator runs: that one's name, as the one that serves the cluster meanwhile;
 # nothing otherwise.
@@ -518,6 +531,8 @@ await_offered() {
   local up="node akka://tandem@127.0.0.1:$(cluster_port_of "$node") (incarnation"
   for o in "${!marks[@]}"; do
     until tail -n +"$((marks[$o] + 1))" "$dir/$o.log" | grep -F "$up" | grep -q -F "is up: its workers are offered"; do
+      # Stopped by a signal, it takes nothing until resumed (tester48e: restart waited 120 s for one): not_running says.
+      if suspended "$(pid_of "$o")"; then break; fi
       local gone
       for gone in "$node" "$o"; do
         if ! alive "$gone"; then

@@ -359,6 +359,7 @@ final class EngineClient {
       if (response.statusCode() == 404)
         return problem("engine " + spec.endpoint() + " answered 404 to GET " + uri("/models") + ": the spec's URL must be the"
             + " engine's API root, where /models is (vLLM's and a Tandem node's: http://HOST:PORT/v1)");
+      if (shuttingDown(response.statusCode(), response.body())) return problem(shuttingDownWords(response.body()));
       if (response.statusCode() != 200) return problem("engine " + spec.endpoint() + " /v1/models answered " + response.statusCode());
       try {
         JsonNode data = JSON.readTree(response.body()).path("data");

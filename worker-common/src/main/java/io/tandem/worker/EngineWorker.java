@@ -221,7 +221,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       EngineClient.EngineException e = engineError(t.error());
       // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step
       // (tester47f: a takeover's /tokenize failed every step in flight).
-      if (e.notConnected && !inFlight.isEmpty()) {
+      if (e.notConnected && (!inFlight.isEmpty() || withdrawnFor != null)) {
         onEngineDown(new EngineDown(e.getMessage()));
         refuseWithdrawn(g);
         return stopIfIdle();
@@ -261,9 +261,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
       EngineClient.EngineException e = engineError(c.error());
       // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step; the
       // count's asker is told the worker is lost to it, the steps finish (tester47g: a late request's count failed them).
-      if (e.notConnected && !inFlight.isEmpty()) {
-        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(e.getMessage())));
+      if (e.notConnected && (!inFlight.isEmpty() || withdrawnFor != null)) {
         onEngineDown(new EngineDown(e.getMessage()));
+        // Not "its engine was lost" of one finishing its requests (tester48e).
+        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine does not serve (" + withdrawnFor + ")"));
         return stopIfIdle();
       }
       // A lost engine is no fault of the prompt: not a problem the client would be blamed for, but the
@@ -419,7 +420,14 @@ final class EngineWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onEngineDown(EngineDown d) {
     if (withdrawnFor != null) return this;
-    withdrawnFor = d.problem();
+    // With streams flowing, a closed port is an engine shutting down, not one to ask whether it runs (tester48e read
+    // "connection refused (is the engine running, on that port?)" of one finishing its requests).
+    withdrawnFor = inFlight.isEmpty() ? d.problem() : "engine " + client.endpoint() + " is shutting down: it takes no new"
+        + " request while its requests in flight run to their end";
+    // Readiness and a request that finds no worker of the role say so, until the endpoint's health check says otherwise
+    // (tester48e: "no large worker is available (none is offered to sessions: retry once one has joined ...)").
+    io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).report(role, client.endpoint() + "/" + modelName,
+        withdrawnFor);
     getContext().getSystem().receptionist().tell(Receptionist.deregister(ServiceKeys.forRole(role), getContext().getSelf()));
     List<PendingRequest> waiting = scheduler.takeAllWaiting();
     for (PendingRequest p : waiting) {
@@ -432,9 +440,13 @@ final class EngineWorker extends AbstractBehavior<Command> {
     return stopIfIdle();
   }
 
-  /** A step this worker, withdrawn, does not take: refused as by a full queue, so that its session looks for another worker. */
+  /**
+   * A step this worker, withdrawn, does not take: refused as {@link FailureCode#UNAVAILABLE}, which its session meets as
+   * a full queue (another worker, or a wait for room while under way) in its own words: it read "the server is at
+   * capacity" ({@code server_overloaded}) of an engine going away (tester48e).
+   */
   private void refuseWithdrawn(Generate g) {
-    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.QUEUE_FULL, role + " engine " + client.endpoint()
+    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, role + " engine " + client.endpoint()
         + " does not serve (" + withdrawnFor + "): its worker takes no new step"));
   }
 
@@ -452,7 +464,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // Its port refused a new step while other steps stream on: an engine shutting down gracefully, as the health check
     // would find, not one that crashed (its streams would break too). Withdrawn, its streams left to end, and this
     // step refused to go elsewhere (tester47e: a takeover reaching the closed port first failed every step in flight).
-    if (b.notConnected() && inFlight.size() > 1) {
+    // Once withdrawn so, each later step that meets the closed port is refused as well, not taken for a lost engine
+    // (tester48e: of three steps refused together, the last one failed as "lost mid-request").
+    if (b.notConnected() && (inFlight.size() > 1 || withdrawnFor != null)) {
       // (inFlight holds this run too: others stream beside it.)
       onEngineDown(new EngineDown(b.message()));
       forgetRun(f);

@@ -98,7 +98,6 @@ final class ApiRoutes extends AllDirectives {
   static final akka.http.javadsl.model.AttributeKey<Boolean> RECEIVED_DRAINING =
       akka.http.javadsl.model.AttributeKey.create("tandem-received-draining", Boolean.class);
   private final byte[] playground = resource("playground.html");
-  private final long created = System.currentTimeMillis() / 1000;
 
   ApiRoutes(HttpSettings settings, Tenants tenants, Metrics metrics, WorkerView workers, CompletionService completions,
       BooleanSupplier draining) {
@@ -495,8 +494,19 @@ final class ApiRoutes extends AllDirectives {
 
   // ---- models
 
-  /** The served models, with the smallest context of the workers as {@code max_model_len} (null before any reported). */
+  /**
+   * The served models, with the smallest context of the workers as {@code max_model_len} (null before any reported),
+   * {@code created} now, as vLLM's {@code ModelCard} is made for each answer (so two orchestrators of a cluster agree:
+   * tester48a read each one's start).
+   */
   private CompletionStage<OpenAi.ModelList> models() {
+    // A node shutting down serves no model any more: a front node polling it as an engine (its health check asks
+    // /v1/models) then withdraws its worker, as from vLLM's closed port, instead of taking it for serving on a connection
+    // kept alive (tester48e: fresh workers met "shutting down" again and again through the drain).
+    if (draining.getAsBoolean())
+      return CompletableFuture.failedFuture(ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down",
+          settings.retryAfterSeconds()));
+    long created = System.currentTimeMillis() / 1000;
     return workers.contextLength(EnumSet.allOf(Role.class)).thenApply(context -> new OpenAi.ModelList("list",
         settings.modelNames().stream().map(name -> new OpenAi.Model(name, "model", created, "tandem", name, null,
             context == Integer.MAX_VALUE ? null : context)).toList()));

@@ -511,7 +511,7 @@ final class WorkerView {
               // The others may still count it; when none can, at once rather than after the count timeout.
               if (unanswered.decrementAndGet() == 0) first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
                   (ws.size() == 1 ? "the " + role + " worker" : "each of the " + ws.size() + " " + role + " workers")
-                      + " stopped before it counted the prompt: " + String.join("; ", lost) + "; retry the request",
+                      + " could not count the prompt: " + String.join("; ", lost) + "; retry the request",
                   retryAfter.seconds()));
             } else if (unanswered.decrementAndGet() == 0) {
               first.completeExceptionally(lost.isEmpty() ? timedOut.get() : ApiError.forFailure(FailureCode.UNAVAILABLE,

@@ -40,6 +40,8 @@ class GracefulShutdownTest {
           .build();
       CompletableFuture<HttpResponse<String>> inFlight = s.http.sendAsync(req, HttpResponse.BodyHandlers.ofString());
       TestServer.eventually("the request is running", () -> s.inFlight() == 1.0);
+      HttpRequest models = HttpRequest.newBuilder(URI.create(s.base + "/v1/models")).timeout(Duration.ofSeconds(30)).build();
+      assertEquals(200, s.http.send(models, HttpResponse.BodyHandlers.ofString()).statusCode()); // a connection kept alive
 
       CompletableFuture<?> shutdown = CoordinatedShutdown.get(s.system)
           .runAll(CoordinatedShutdown.unknownReason()).toCompletableFuture();
@@ -58,6 +60,11 @@ class GracefulShutdownTest {
           return lines.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith("tandem serve: shutting down;"));
         }
       });
+      // Draining, it serves no model (on the connection kept alive): a front node polling it as an engine withdraws its
+      // worker (tester48e: it took the node for serving, and its fresh workers met "shutting down" through the drain).
+      HttpResponse<String> listed = s.http.send(models, HttpResponse.BodyHandlers.ofString());
+      assertEquals(503, listed.statusCode(), listed.body());
+      assertTrue(listed.body().contains("the server is shutting down"), listed.body());
       s.gate.open();
       HttpResponse<String> r = inFlight.get(30, TimeUnit.SECONDS);
       assertEquals(200, r.statusCode(), r.body());

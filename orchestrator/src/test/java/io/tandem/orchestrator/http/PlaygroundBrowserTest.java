@@ -193,6 +193,9 @@ class PlaygroundBrowserTest {
     assertTrue(output.getText().contains("costs $5.") && output.getText().endsWith("together $20."), output.getText());
     assertTrue(output.findElements(By.cssSelector(".math")).isEmpty(), "no math");
     assertEquals("Wait, the book costs 3*5 = 15; together $20.", output.findElement(By.cssSelector(".author-large")).getText());
+    // LaTeX's escaped dollar is a dollar.
+    ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'costs \\\\$5 and \\\\$20'}])");
+    assertEquals("costs $5 and $20", output.getText());
     // A \boxed{...} not closed yet (still streaming) stays text until it is.
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'is \\\\boxed{37'}])");
     assertTrue(output.getText().endsWith("\\boxed{37"), output.getText());

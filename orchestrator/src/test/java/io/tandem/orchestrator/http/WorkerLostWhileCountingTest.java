@@ -45,7 +45,7 @@ class WorkerLostWhileCountingTest {
     HttpResponse<String> refused = server.post("/v1/chat/completions", LARGE, null);
     assertEquals(503, refused.statusCode(), refused.body());
     assertTrue(refused.headers().firstValue("Retry-After").isPresent(), "retryable");
-    assertEquals("the server cannot serve this request now: the large worker stopped before it counted the prompt: its"
+    assertEquals("the server cannot serve this request now: the large worker could not count the prompt: its"
         + " engine was lost (engine 127.0.0.1:9"
         + " unreachable); retry the request", new ObjectMapper().readTree(refused.body()).at("/error/message").asText());
   }
