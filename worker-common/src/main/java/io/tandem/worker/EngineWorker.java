@@ -170,11 +170,16 @@ final class EngineWorker extends AbstractBehavior<Command> {
           return stopIfIdle();
         })
         .onMessage(EngineDown.class, this::onEngineDown)
-        .onMessage(Release.class, r -> release(r.sessionId()))
+        .onMessage(Release.class, r -> {
+          release(r.sessionId());
+          return stopIfIdle();
+        })
         .onMessage(SessionWatch.Ended.class, e -> {
           // Sessions that ended without a Release (see SessionWatch) are released all the same.
           for (String sessionId : sessions.ended(e)) release(sessionId);
-          return this;
+          // A withdrawn worker whose last step was its session's, released, stops (tester48f: one never did, and no
+          // fresh worker served the engine once it was back).
+          return stopIfIdle();
         })
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {

@@ -119,6 +119,16 @@ class EngineWorkerTest {
     return found.get(0);
   }
 
+  /** Polls the Receptionist until {@code worker} is no longer registered for its role (withdrawn). */
+  static void awaitWithdrawn(ActorRef<WorkerProtocol.Command> worker) {
+    TestProbe<Receptionist.Listing> listing = kit.createTestProbe();
+    listing.awaitAssert(Duration.ofSeconds(20), () -> {
+      kit.system().receptionist().tell(Receptionist.find(ServiceKeys.forRole(Role.small), listing.getRef()));
+      assertFalse(listing.receiveMessage().getServiceInstances(ServiceKeys.forRole(Role.small)).contains(worker));
+      return null;
+    });
+  }
+
   static ActorRef<WorkerProtocol.Command> inProcessWorker() {
     return kit.spawn(SmallWorker.create(() -> inProcess, WorkerSettings.defaults(), new CompletableFuture<>()),
         "in-process-" + (++spawned), DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
@@ -362,16 +372,36 @@ class EngineWorkerTest {
     remote.tell(gen("g1", 1, -1, List.of(), 200, true, probe));
     engine.shutDownGracefully();
     // Withdrawn from its role once a health check (every 200 ms here) finds the port closed.
-    TestProbe<Receptionist.Listing> listing = kit.createTestProbe();
-    listing.awaitAssert(Duration.ofSeconds(20), () -> {
-      kit.system().receptionist().tell(Receptionist.find(ServiceKeys.forRole(Role.small), listing.getRef()));
-      assertFalse(listing.receiveMessage().getServiceInstances(ServiceKeys.forRole(Role.small)).contains(remote));
-      return null;
-    });
+    awaitWithdrawn(remote);
     engine.stalled.countDown();
     Reply r = afterPartials(probe);
     assertTrue(r instanceof Done, "the step ran to its end: " + r);
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
+  }
+
+  /**
+   * A withdrawn worker whose last step in flight is released by its session (which failed, or whose
+   * client left) stops then, so that a fresh worker serves the engine once it is back: it waited for
+   * that step for ever (tester48f: no large worker 12 minutes after the engine came back).
+   */
+  @Test
+  void aWithdrawnWorkerWhoseLastStepIsReleasedStops() throws Exception {
+    // One health check, at the start: the closed port is met by a step alone, and nothing else stops the worker.
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults(), 0,
+        polling(Duration.ofMinutes(10), Duration.ofSeconds(5), 2));
+    TestProbe<Reply> streaming = kit.createTestProbe();
+    engine.stalled = new java.util.concurrent.CountDownLatch(1); // holds the step until it is released
+    remote.tell(gen("w1", 1, -1, List.of(), 200, true, streaming));
+    assertTrue(engine.begun.tryAcquire(30, TimeUnit.SECONDS), "the engine streams the first step");
+    engine.shutDownGracefully();
+    for (long deadline = System.nanoTime() + 20_000_000_000L; !engine.portClosed() && System.nanoTime() < deadline; )
+      Thread.onSpinWait();
+    TestProbe<Reply> late = kit.createTestProbe();
+    remote.tell(gen("w2", 1, -1, List.of(), 10, false, late));
+    late.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30)); // withdrawn
+    remote.tell(new WorkerProtocol.Release("w1"));
+    kit.createTestProbe().expectTerminated(remote, Duration.ofSeconds(20));
+    engine.stalled.countDown();
   }
 
   /**

@@ -2,6 +2,7 @@ package io.tandem.orchestrator.http;
 
 import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Props;
@@ -57,7 +58,12 @@ class TenantQueueShareMetricsTest {
     double ranBefore = server.count(ran);
     HttpResponse<String> refused = server.post("/v1/chat/completions", LARGE, "sk-ann");
     assertEquals(429, refused.statusCode(), refused.body());
-    eventually("the 429 is counted by status", () -> server.count(tenant429) == 1);
+    assertTrue(refused.headers().firstValue("Retry-After").isPresent(), "a 429 says when to retry, as its message does");
+    HttpResponse<String> streamed = server.post("/v1/chat/completions", LARGE.replace("{\"messages\"", "{\"stream\":true,\"messages\""),
+        "sk-ann");
+    assertEquals(429, streamed.statusCode(), streamed.body());
+    assertTrue(streamed.headers().firstValue("Retry-After").isPresent(), "streamed too: " + streamed.headers().map());
+    eventually("the 429s are counted by status", () -> server.count(tenant429) == 2);
     assertEquals(errorsBefore, server.count(errors), "not an error of the server");
     assertEquals(0, server.count(tenantErrors), "nor of the tenant's requests");
     // Refused before it ran: no prompt processed (tester48c: 5 such 429s counted 105 prompt tokens).
