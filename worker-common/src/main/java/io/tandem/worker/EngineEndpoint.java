@@ -202,7 +202,11 @@ public final class EngineEndpoint {
             model = folder != null ? folder.withContextLength(context) : EngineModel.remote(spec, context);
         }
       }
-      io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint() + "/" + spec.model(), h.problem());
+      // Its port closed while a withdrawn worker still finishes its steps: an engine shutting down, not one to ask whether it
+      // runs (tester48f: readiness and every refusal read "is the engine running?" through a drain).
+      String problem = h.problem() != null && !h.unanswered() && draining != null ? "engine " + spec.endpoint() + " is shutting"
+          + " down: its worker finishes the requests in flight and takes no new one" : h.problem();
+      io.tandem.protocol.worker.EngineHealth.get(ctx.getSystem()).report(role, spec.endpoint() + "/" + spec.model(), problem);
       if (h.problem() == null) {
         if (lastProblem != null) ctx.getLog().info("{} engine {} answers again", role, spec.endpoint());
         lastProblem = null;

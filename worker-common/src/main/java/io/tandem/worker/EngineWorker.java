@@ -234,8 +234,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
       if (e.lost) return lostEngine(e.getMessage());
       // It answered that it is shutting down: the step goes elsewhere, or waits, as one refused by its completion.
       if (e.shuttingDown) {
+        onEngineDown(new EngineDown(e.getMessage()));
         g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, e.getMessage()));
-        return this;
+        return stopIfIdle();
       }
       g.replyTo().tell(new Failed(g.requestId(), FailureCode.MODEL_ERROR, e.getMessage()));
       return this;
@@ -279,8 +280,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
         return lostEngine(e.getMessage());
       }
       if (e.shuttingDown) {
+        onEngineDown(new EngineDown(e.getMessage()));
         c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(e.getMessage()));
-        return this;
+        return stopIfIdle();
       }
       c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(), model.vocabSize(),
           model.name() + " cannot read the prompt: " + e.getMessage(), null));
@@ -481,6 +483,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
       return stopIfIdle();
     }
     if (b.lost()) return lostEngine(b.message());
+    // It says it is shutting down: withdrawn at once, as its health check would find, so that a later step meeting its
+    // closed port is refused too, not taken for a lost engine (tester48f: an ERROR, and a stream failed as "lost").
+    if (b.code() == FailureCode.UNAVAILABLE) onEngineDown(new EngineDown(b.message()));
     boolean refused = b.code() == FailureCode.QUEUE_FULL || b.code() == FailureCode.UNAVAILABLE;
     if (refused) getContext().getLog().debug("{} engine worker: request {} refused: {}", role,
         f.step.request.requestId(), b.message());

@@ -305,14 +305,6 @@ class EngineWorkerTest {
     WorkerProtocol.Rejected busy = probe.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30));
     assertEquals(FailureCode.QUEUE_FULL, busy.code(), busy.reason());
     assertTrue(busy.reason().endsWith("answered 503: stand-in told to fail"), busy.reason());
-    // A Tandem node draining answers so: refused, in its words, not busy (tester47g read "at capacity"), and not lost.
-    engine.failMessage = "the server cannot serve this request now: the server is shutting down";
-    remote.tell(gen("b1", 2, -1, List.of(), 10, false, probe));
-    WorkerProtocol.Rejected draining = probe.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30));
-    assertEquals(FailureCode.UNAVAILABLE, draining.code(), draining.reason());
-    assertTrue(draining.reason().matches("engine 127\\.0\\.0\\.1:\\d+ is shutting down \\(it answered 503: .*\\)"),
-        draining.reason());
-    engine.failMessage = "stand-in told to fail";
     engine.neverReady = true;
     remote.tell(gen("b1", 2, -1, List.of(), 10, false, probe));
     Failed never = probe.expectMessageClass(Failed.class, Duration.ofSeconds(30));
@@ -320,6 +312,17 @@ class EngineWorkerTest {
     engine.failWith = 0;
     remote.tell(gen("b1", 3, -1, List.of(), 10, false, probe));
     probe.expectMessageClass(Done.class, Duration.ofSeconds(30)); // the same worker: it was never lost
+    // A Tandem node draining answers so: refused, in its words, not busy (tester47g read "at capacity"), and the worker
+    // withdrawn, stopping with nothing in flight (tester48f: a later step meeting the closed port read "lost").
+    engine.failWith = 503;
+    engine.neverReady = false;
+    engine.failMessage = "the server cannot serve this request now: the server is shutting down";
+    remote.tell(gen("b1", 4, -1, List.of(), 10, false, probe));
+    WorkerProtocol.Rejected draining = probe.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30));
+    assertEquals(FailureCode.UNAVAILABLE, draining.code(), draining.reason());
+    assertTrue(draining.reason().matches("engine 127\\.0\\.0\\.1:\\d+ is shutting down \\(it answered 503: .*\\)"),
+        draining.reason());
+    kit.createTestProbe().expectTerminated(remote, Duration.ofSeconds(20));
   }
 
   @Test
