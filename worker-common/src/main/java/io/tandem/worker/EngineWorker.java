@@ -226,7 +226,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       EngineClient.EngineException e = engineError(t.error());
       // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step
       // (tester47f: a takeover's /tokenize failed every step in flight).
-      if (e.notConnected && (!inFlight.isEmpty() || withdrawnFor != null)) {
+      if (e.notConnected && (othersInFlight() || withdrawnFor != null)) {
         onEngineDown(new EngineDown(e.getMessage()));
         refuseWithdrawn(g);
         return stopIfIdle();
@@ -267,7 +267,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       EngineClient.EngineException e = engineError(c.error());
       // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step; the
       // count's asker is told the worker is lost to it, the steps finish (tester47g: a late request's count failed them).
-      if (e.notConnected && (!inFlight.isEmpty() || withdrawnFor != null)) {
+      if (e.notConnected && (othersInFlight() || withdrawnFor != null)) {
         onEngineDown(new EngineDown(e.getMessage()));
         // Not "its engine was lost" of one finishing its requests (tester48e).
         c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine does not serve (" + withdrawnFor + ")"));
@@ -457,6 +457,14 @@ final class EngineWorker extends AbstractBehavior<Command> {
         + " does not serve (" + withdrawnFor + "): its worker takes no new step"));
   }
 
+  /**
+   * Whether anything of this worker is still with its engine (a step streaming, a /tokenize or a count asked): beside
+   * it, a closed port is an engine shutting down, not a lost one (tester48g: /tokenize calls the engine was answering).
+   */
+  private boolean othersInFlight() {
+    return !inFlight.isEmpty() || !tokenizing.isEmpty() || !counting.isEmpty();
+  }
+
   /** Withdrawn and with nothing left in flight: stops, so that its sessions move on. */
   private Behavior<Command> stopIfIdle() {
     if (withdrawnFor == null || !inFlight.isEmpty() || !tokenizing.isEmpty() || !counting.isEmpty()) return this;
@@ -473,7 +481,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // step refused to go elsewhere (tester47e: a takeover reaching the closed port first failed every step in flight).
     // Once withdrawn so, each later step that meets the closed port is refused as well, not taken for a lost engine
     // (tester48e: of three steps refused together, the last one failed as "lost mid-request").
-    if (b.notConnected() && (inFlight.size() > 1 || withdrawnFor != null)) {
+    if (b.notConnected() && (inFlight.size() > 1 || !tokenizing.isEmpty() || !counting.isEmpty() || withdrawnFor != null)) {
       // (inFlight holds this run too: others stream beside it.)
       onEngineDown(new EngineDown(b.message()));
       forgetRun(f);
@@ -497,7 +505,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // Beyond the engine's context is the request's length, as a local worker says it (a 400 before
     // anything is written; mid-answer, the output has filled the context): not a model error (tester45b read a 500).
     // An engine busy for now is a full queue, which the session meets as a local one (another worker, or a wait); one
-    // shutting down refuses as a draining worker does, its health check soon withdrawing the worker.
+    // shutting down (withdrawn above) refuses as a withdrawn worker does.
     if (refused)
       f.step.request.replyTo().tell(new WorkerProtocol.Rejected(f.step.request.requestId(), b.code(), b.message()));
     else f.step.request.replyTo().tell(new Failed(f.step.request.requestId(), b.code(), b.message()));

@@ -92,8 +92,8 @@ import java.util.Set;
  * overload policy, a speculative request met the large worker's queue only mid-answer, and a stream
  * ended in a 429 or 503 after its text). Its first step is refused at once, before anything is
  * written, for the client to retry. A step refused by an engine shutting down ({@link
- * FailureCode#UNAVAILABLE}: it finishes its steps in flight, and its worker is withdrawn once its
- * health check finds it so) is met the same way, in its own words.
+ * FailureCode#UNAVAILABLE}: it finishes its steps in flight, its worker withdrawn from the role
+ * and refusing new ones) is met the same way, in its own words.
  *
  * <p>Every wait has a deadline: {@code worker-wait} for a worker to be listed at all (and for room in a full queue),
  * {@code step-timeout} for a step, and the request's own {@code time_out}. A wait for a worker to
@@ -535,7 +535,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     boolean full = r.code() == FailureCode.QUEUE_FULL || r.code() == FailureCode.TENANT_QUEUE_FULL;
     // An engine shutting down refuses new steps while it finishes those in flight: no room now, though not for
-    // being busy (tester47g read "at capacity"), and its worker is withdrawn once its health check sees it so.
+    // being busy (tester47g read "at capacity"); its worker, withdrawn, stops once those have ended.
     boolean shuttingDown = r.code() == FailureCode.UNAVAILABLE;
     if (skipping() && (full || shuttingDown)) return skip();
     if ((full || shuttingDown) && underWay) {
