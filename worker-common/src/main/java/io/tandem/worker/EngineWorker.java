@@ -39,11 +39,14 @@ import java.util.Map;
  * tokenizer for what its admission reads, and joins the admission queue once it answered; the
  * text of each generated token is the engine's.
  *
- * <p>A connection error, a timeout or a 5xx from the engine stops this actor: the Receptionist
- * withdraws it and every session with a step on it sees it terminate, which is how sessions handle
- * a lost worker (retry on another worker of the role, degrade, or fail, per {@code
- * tandem.session.on-large-loss}). Its {@link EngineEndpoint} spawns a fresh one when the engine's
- * health comes back.
+ * <p>A step broken after the engine took it (a connection cut mid-answer, a timeout, a 5xx) is a
+ * lost engine and stops this actor: the Receptionist withdraws it and every session with a step on
+ * it sees it terminate, which is how sessions handle a lost worker (retry on another worker of the
+ * role, degrade, or fail, per {@code tandem.session.on-large-loss}). A port that refuses the
+ * connection (or closes it before any answer) never took the step: the worker withdraws from its
+ * role, refuses that step and every later one as {@link FailureCode#UNAVAILABLE}, lets its steps in
+ * flight end (an engine shutting down gracefully finishes them) and stops. Its {@link
+ * EngineEndpoint} spawns a fresh one when the engine's health comes back.
  */
 final class EngineWorker extends AbstractBehavior<Command> {
 
@@ -224,9 +227,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     tokenizing.remove(g.sessionId());
     if (t.error() != null) {
       EngineClient.EngineException e = engineError(t.error());
-      // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step
-      // (tester47f: a takeover's /tokenize failed every step in flight).
-      if (e.notConnected && (othersInFlight() || withdrawnFor != null)) {
+      // The engine's tokenizer met its closed port: not serving, as for a step (tester47f: a takeover's /tokenize failed
+      // every step in flight).
+      if (e.notConnected) {
         onEngineDown(new EngineDown(e.getMessage()));
         refuseWithdrawn(g);
         return stopIfIdle();
@@ -265,9 +268,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     counting.remove(c.c());
     if (c.error() != null) {
       EngineClient.EngineException e = engineError(c.error());
-      // The engine's tokenizer met its closed port while steps stream on: shutting down gracefully, as for a step; the
-      // count's asker is told the worker is lost to it, the steps finish (tester47g: a late request's count failed them).
-      if (e.notConnected && (othersInFlight() || withdrawnFor != null)) {
+      // The engine's tokenizer met its closed port: not serving, as for a step; the count's asker is told the worker is
+      // lost to it, the steps in flight finish (tester47g: a late request's count failed them).
+      if (e.notConnected) {
         onEngineDown(new EngineDown(e.getMessage()));
         // Not "its engine was lost" of one finishing its requests (tester48e).
         c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine does not serve (" + withdrawnFor + ")"));
@@ -429,7 +432,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     if (withdrawnFor != null) return this;
     // With streams flowing, a closed port is an engine shutting down, not one to ask whether it runs (tester48e read
     // "connection refused (is the engine running, on that port?)" of one finishing its requests).
-    withdrawnFor = inFlight.isEmpty() ? d.problem() : "engine " + client.endpoint() + " is shutting down: it takes no new"
+    withdrawnFor = !anythingInFlight() ? d.problem() : "engine " + client.endpoint() + " is shutting down: it takes no new"
         + " request while its requests in flight run to their end";
     // Readiness and a request that finds no worker of the role say so, until the endpoint's health check says otherwise
     // (tester48e: "no large worker is available (none is offered to sessions: retry once one has joined ...)").
@@ -453,21 +456,23 @@ final class EngineWorker extends AbstractBehavior<Command> {
    * capacity" ({@code server_overloaded}) of an engine going away (tester48e).
    */
   private void refuseWithdrawn(Generate g) {
-    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, role + " engine " + client.endpoint()
-        + " does not serve (" + withdrawnFor + "): its worker takes no new step"));
+    // Words that name the engine already are said as they are ("large engine HOST:PORT is shutting down: ...").
+    g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, withdrawnFor.startsWith("engine "
+        + client.endpoint() + " ") ? role + " " + withdrawnFor : role + " engine " + client.endpoint() + " does not serve ("
+        + withdrawnFor + "): its worker takes no new step"));
   }
 
   /**
    * Whether anything of this worker is still with its engine (a step streaming, a /tokenize or a count asked): beside
    * it, a closed port is an engine shutting down, not a lost one (tester48g: /tokenize calls the engine was answering).
    */
-  private boolean othersInFlight() {
+  private boolean anythingInFlight() {
     return !inFlight.isEmpty() || !tokenizing.isEmpty() || !counting.isEmpty();
   }
 
   /** Withdrawn and with nothing left in flight: stops, so that its sessions move on. */
   private Behavior<Command> stopIfIdle() {
-    if (withdrawnFor == null || !inFlight.isEmpty() || !tokenizing.isEmpty() || !counting.isEmpty()) return this;
+    if (withdrawnFor == null || anythingInFlight()) return this;
     getContext().getLog().info("{} engine worker {}: nothing of it in flight any more; stopping", role,
         getContext().getSelf().path().name());
     return Behaviors.stopped();
@@ -476,15 +481,14 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onBroke(Broke b) {
     InFlight f = inFlight.get(b.run());
     if (f == null) return this;
-    // Its port refused a new step while other steps stream on: an engine shutting down gracefully, as the health check
-    // would find, not one that crashed (its streams would break too). Withdrawn, its streams left to end, and this
-    // step refused to go elsewhere (tester47e: a takeover reaching the closed port first failed every step in flight).
-    // Once withdrawn so, each later step that meets the closed port is refused as well, not taken for a lost engine
-    // (tester48e: of three steps refused together, the last one failed as "lost mid-request").
-    if (b.notConnected() && (inFlight.size() > 1 || !tokenizing.isEmpty() || !counting.isEmpty() || withdrawnFor != null)) {
-      // (inFlight holds this run too: others stream beside it.)
-      onEngineDown(new EngineDown(b.message()));
+    // Its port refused the step (or closed before any answer): the engine never began it, and does not serve now, as
+    // the health check would find. Withdrawn, any streams in flight left to end (an engine shutting down gracefully
+    // finishes them; one that crashed breaks them), and this step refused to go elsewhere: a lost engine is one that
+    // broke a step it had begun (tester47e: a takeover reaching the closed port first failed every step in flight;
+    // tester48h: an idle engine's SIGTERM read as an ERROR "lost its engine" and "its engine was lost").
+    if (b.notConnected()) {
       forgetRun(f);
+      onEngineDown(new EngineDown(b.message()));
       scheduler.finish(f.step);
       scheduler.forget(f.step.sessionId());
       refuseWithdrawn(f.step.request);

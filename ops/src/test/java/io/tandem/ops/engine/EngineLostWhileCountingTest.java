@@ -69,7 +69,7 @@ class EngineLostWhileCountingTest {
         asker.getRef(), 0));
     WorkerProtocol.TokenCount count = asker.expectMessageClass(WorkerProtocol.TokenCount.class, Duration.ofSeconds(30));
     assertNotNull(count.lost(), "the worker's loss, not a count: " + count);
-    assertTrue(count.lost().startsWith("its engine was lost (engine 127.0.0.1:"), count.lost());
+    assertTrue(count.lost().startsWith("its engine does not serve (engine 127.0.0.1:"), count.lost());
     assertEquals(null, count.problem(), "no fault of the prompt");
     watcher.expectTerminated(worker, Duration.ofSeconds(30));
   }

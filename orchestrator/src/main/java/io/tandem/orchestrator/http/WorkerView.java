@@ -508,11 +508,12 @@ final class WorkerView {
               first.complete(count);
             } else if (count != null) {
               lost.add(count.lost());
-              // The others may still count it; when none can, at once rather than after the count timeout.
+              // The others may still count it; when none can, at once rather than after the count timeout, with the wait of
+              // a request that finds no worker, which a retry a second later would be (tester48h: Retry-After 1 beside 10).
               if (unanswered.decrementAndGet() == 0) first.completeExceptionally(ApiError.forFailure(FailureCode.UNAVAILABLE,
                   (ws.size() == 1 ? "the " + role + " worker" : "each of the " + ws.size() + " " + role + " workers")
                       + " could not count the prompt: " + String.join("; ", lost) + "; retry the request",
-                  retryAfter.seconds()));
+                  retryAfter.forCode(FailureCode.NO_WORKER)));
             } else if (unanswered.decrementAndGet() == 0) {
               first.completeExceptionally(lost.isEmpty() ? timedOut.get() : ApiError.forFailure(FailureCode.UNAVAILABLE,
                   "no " + role + " worker counted the prompt: " + String.join("; ", lost) + "; retry the request",
