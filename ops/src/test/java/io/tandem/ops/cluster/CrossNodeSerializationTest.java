@@ -103,7 +103,7 @@ class CrossNodeSerializationTest {
     roundTrip(new SessionRequest("s1", "t", Prompt.chat(List.of(new ChatMessage("user", "hi"))), SamplingParams.PAPER,
         512, SpeculativeConfig.paperDefaults(), Mode.speculative, true));
     roundTrip(new SessionEvent.Delta(Author.large, SpanReason.takeover, List.of(new Token(1, "WAIT")), 7));
-    roundTrip(new SessionEvent.Finished(trace, new SessionEvent.Usage(5, 3, 2), true));
+    roundTrip(new SessionEvent.Finished(trace, new SessionEvent.Usage(5, 3, 2), true, 1_500_000L));
     roundTrip(new SessionEvent.Failed(FailureCode.NO_WORKER, "no large worker is available", trace));
   }
 

@@ -448,6 +448,7 @@ final class CompletionService {
       }
       if (ok) {
         metrics.e2e.observe(e2e);
+        metrics.queueTime.observe(gen.queueNanos / 1e9);
         if (timing.sawFirst && gen.tokens() > 1)
           metrics.perOutputToken.observe((timing.last - timing.first) / 1e9 / (gen.tokens() - 1));
       } else if (gen.failed == null) {

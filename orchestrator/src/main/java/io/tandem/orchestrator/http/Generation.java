@@ -69,6 +69,8 @@ final class Generation {
   String tandemFinishReason;
   Trace trace;
   boolean degraded;
+  /** How long the session's steps waited in workers' queues ({@link SessionEvent.Finished#queueNanos}); 0 until its end. */
+  long queueNanos;
   int promptTokens;
   /** Of {@link #promptTokens}, those read from a worker's prefix cache, known at the session's end; -1: not known. */
   private int cachedTokens = -1;
@@ -119,6 +121,7 @@ final class Generation {
       if (e instanceof SessionEvent.Finished f) {
         trace = f.trace();
         degraded = f.degraded();
+        queueNanos = f.queueNanos();
         cachedTokens = Math.min(f.usage().cachedTokens(), promptTokens);
       } else if (e instanceof SessionEvent.Failed f) {
         trace = f.partial();
@@ -262,6 +265,7 @@ final class Generation {
   private void onFinished(SessionEvent.Finished f, List<Out> out) {
     trace = f.trace();
     degraded = f.degraded();
+    queueNanos = f.queueNanos();
     cachedTokens = Math.min(f.usage().cachedTokens(), promptTokens);
     showHeld(out);
     FinishReason r = f.trace().finishReason();

@@ -46,6 +46,9 @@ public final class Metrics {
   final Histogram perOutputToken = new Histogram("tandem:time_per_output_token_seconds",
       "Mean time per output token after the first, per request.", PER_TOKEN);
   final Histogram e2e = new Histogram("tandem:e2e_request_latency_seconds", "End-to-end latency of a request.", E2E);
+  final Histogram queueTime = new Histogram("tandem:request_queue_time_seconds", "Time a request's model steps waited in"
+      + " workers' queues before a worker took them, summed over its steps (as vLLM's request_queue_time_seconds, with a"
+      + " takeover's wait for the large worker included).", E2E);
   /** vLLM's buckets for token counts: 1, 2, 5 times the powers of ten ({@code build_1_2_5_buckets}), here up to 10^6. */
   private static final double[] TOKENS = oneTwoFive(1_000_000);
   final Histogram requestPromptTokens = new Histogram("tandem:request_prompt_tokens",
@@ -185,7 +188,7 @@ public final class Metrics {
     gauge(out, "tandem:num_requests_waiting", model, "Requests admitted that have no output yet.", waitingNow);
     gauge(out, "tandem:http_connections_open", null, "HTTP connections open (at most akka.http.server.max-connections; the"
         + " longest idle close near it).", openConnections.getAsInt());
-    for (Histogram h : List.of(ttft, interToken, perOutputToken, e2e, requestPromptTokens, requestGenerationTokens))
+    for (Histogram h : List.of(ttft, interToken, perOutputToken, e2e, queueTime, requestPromptTokens, requestGenerationTokens))
       h.render(out, model);
     counter(out, "tandem:prompt_tokens_total", model, "Prompt tokens processed (as the workers counted them).", sum(promptTokens));
     labelled(out, "tandem:generation_tokens_total", model, "Output tokens by the model that wrote them.", "model",

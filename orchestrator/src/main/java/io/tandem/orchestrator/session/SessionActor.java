@@ -217,6 +217,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Role promptRole;
   private long promptRequest = -1;
   private boolean degraded;
+  /** How long this session's steps waited in workers' queues, summed ({@link SessionEvent.Finished#queueNanos}). */
+  private long queueNanos;
   private Set<Address> unreachable = Set.of();
   /** Whether the session has said that it waits for an unreachable node, having no other worker. */
   private boolean saidWaiting;
@@ -501,6 +503,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     int base = current.basePosition();
     StepResult result = failover.result(d);
     sync.done(role, plan.committed().subList(0, base), result.injected(), result.generated());
+    queueNanos += d.queueNanos();
     if (settings.skipTakeoverAbove() != null && role == Role.large)
       directory.tell(new WorkerDirectory.QueueWaited(inFlightTo, Duration.ofNanos(d.queueNanos())));
     if (settings.publishStepTimings())
@@ -877,7 +880,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (reason != null) trace = new Trace(trace.text(), reason, trace.spans(), trace.counters());
     failover.release(request.sessionId());
     client.tell(new SessionEvent.Finished(trace,
-        new SessionEvent.Usage(promptTokens, plan.committed().size(), cachedPromptTokens), degraded));
+        new SessionEvent.Usage(promptTokens, plan.committed().size(), cachedPromptTokens), degraded, queueNanos));
     return Behaviors.stopped();
   }
 

@@ -23,8 +23,12 @@ public sealed interface SessionEvent extends CborSerializable {
     }
   }
 
-  /** The generation ended; {@code degraded} when it finished without the large model it lost. */
-  record Finished(Trace trace, Usage usage, boolean degraded) implements SessionEvent {}
+  /**
+   * The generation ended; {@code degraded} when it finished without the large model it lost; {@code
+   * queueNanos} is how long its steps waited in workers' queues before a worker took them, summed over
+   * its steps (each worker's {@code Done.queueNanos}), for vLLM's {@code request_queue_time_seconds}.
+   */
+  record Finished(Trace trace, Usage usage, boolean degraded, long queueNanos) implements SessionEvent {}
 
   /**
    * The generation could not be completed: {@code code} is what the client's status follows from,
