@@ -121,11 +121,16 @@ final class ApiRoutes extends AllDirectives {
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), authorityForm.orElse(target(request.getUri())),
           request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
       // Inside the request id, so that CORS preflights, answered before any route, carry one too.
+      Optional<String> brokenHeader = ParsingErrors.brokenHeader(request);
       return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
               withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () ->
                   authorityForm.isPresent()
                       ? complete(error(ParsingErrors.malformed(400, ParsingErrors.notAPath(authorityForm.get())), log))
+                      // The headers' lines ran together: what follows on the connection cannot be told apart either.
+                      : brokenHeader.isPresent()
+                      ? complete(error(ParsingErrors.malformed(400, brokenHeader.get()), log)
+                          .addHeader(akka.http.javadsl.model.headers.Connection.create("close")))
                       : mapRequest(ApiRoutes::headAsGet, () -> endpoints(request, log)))))));
     });
   }
@@ -617,11 +622,16 @@ final class ApiRoutes extends AllDirectives {
   }
 
   private Route authenticated(HttpRequest request, RequestLog.Entry log, TenantRoute inner) {
-    List<String> authorization = new ArrayList<>();
-    for (HttpHeader h : request.getHeaders()) if (h.is("authorization")) authorization.add(h.value());
-    String tenant = tenants.authenticate(authorization);
+    String tenant = tenants.authenticate(authorizations(request));
     log.tenant = tenant;
     return inner.apply(tenant);
+  }
+
+  /** The values of {@code request}'s Authorization headers, in order. */
+  private static List<String> authorizations(HttpRequest request) {
+    List<String> authorization = new ArrayList<>();
+    for (HttpHeader h : request.getHeaders()) if (h.is("authorization")) authorization.add(h.value());
+    return authorization;
   }
 
   private HttpResponse done(RequestLog.Entry log, String tenant, int status, Object body) {
@@ -763,8 +773,19 @@ final class ApiRoutes extends AllDirectives {
         .handleAll(Rejection.class, rs -> complete(error(ApiError.invalid(null, "the request was refused: "
             + rs.stream().map(Object::toString).collect(Collectors.joining("; "))), log)))
         // Built per request: the answer (which logs and counts the 404) only when no route matched.
-        .handleNotFound(extractRequest(r -> complete(error(ApiError.notFound(null, "not_found", "no such endpoint: "
-            + log.method + " " + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log))))
+        .handleNotFound(extractRequest(r -> {
+          // With keys, every /v1 path needs one, as vLLM's: a path that is none is told so only to a client with a key
+          // (tester49a: a 404 without one).
+          if (log.path.equals("/v1") || log.path.startsWith("/v1/")) {
+            try {
+              log.tenant = tenants.authenticate(authorizations(r));
+            } catch (ApiError unauthorized) {
+              return complete(error(unauthorized, log));
+            }
+          }
+          return complete(error(ApiError.notFound(null, "not_found", "no such endpoint: " + log.method + " "
+              + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log));
+        }))
         .build();
   }
 

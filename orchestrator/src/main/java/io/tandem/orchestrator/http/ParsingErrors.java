@@ -4,6 +4,7 @@ import akka.event.LoggingAdapter;
 import akka.http.javadsl.model.HttpHeader;
 import akka.http.javadsl.model.HttpMethod;
 import akka.http.javadsl.model.HttpMethods;
+import akka.http.javadsl.model.HttpRequest;
 import akka.http.javadsl.model.HttpResponse;
 import akka.http.javadsl.model.headers.Allow;
 import akka.http.javadsl.model.headers.RawHeader;
@@ -15,6 +16,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -148,6 +150,36 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   }
 
   /** A request that could not be read, {@code what} saying why: status {@code status}, code {@code malformed_request}. */
+  /**
+   * Why {@code request}'s headers cannot be trusted, if they cannot: a header whose value holds a
+   * line's end (CR or LF) or another control character, which no header a client sends does (RFC 9110,
+   * section 5.5) but akka-http 10.5.3's parser makes of a byte from 0xC0 to 0xF7 that is not UTF-8
+   * (Latin-1's à to ÷, as Python's http.client and Node's http send a str): it reads it as the first
+   * byte of a UTF-8 sequence and takes the next one to three bytes with it, the line's CR LF
+   * included, so the next header line (a Content-Length) became part of this value, and a body was
+   * read as a request of its own (tester49a). Refused, with the connection closed.
+   */
+  static Optional<String> brokenHeader(HttpRequest request) {
+    for (HttpHeader h : request.getHeaders()) {
+      String v = h.value();
+      for (int i = 0; i < v.length(); i++) {
+        char c = v.charAt(i);
+        if ((c < ' ' && c != '\t') || c == 0x7F) {
+          // The byte that began it: akka-http gives a byte it copied as a char, 0x80 to 0xFF or, sign-extended, 0xFF80 up.
+          String before = "";
+          for (int j = Math.max(0, i - 3); j < i; j++)
+            if ((v.charAt(j) >= 0x80 && v.charAt(j) <= 0xFF) || v.charAt(j) >= 0xFF80)
+              before = String.format(" the byte 0x%02X, which is not UTF-8, and", v.charAt(j) & 0xFF);
+          return Optional.of("the header " + CompletionRequest.clip(h.name()) + " holds" + before + " a line's end or another"
+              + " control character after it: the server's HTTP parser read the byte as the start of a UTF-8 sequence that"
+              + " took the line's end with it, so the headers that follow cannot be told apart; send header values in ASCII,"
+              + " or encoded as UTF-8 (a Python client: the value as UTF-8 bytes, not a str it sends as Latin-1)");
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
   static ApiError malformed(int status, String what) {
     return new ApiError(status, "invalid_request_error", null, "malformed_request", UNREADABLE + what, 0);
   }
@@ -217,8 +249,9 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     // akka-http's words for a header (a key typed with a non-ASCII letter, a cookie grown too large)
     // say what it met, not what a header may hold (tester45a).
     if (summary.startsWith("Illegal character") && summary.endsWith("in header value"))
-      return summary + ": a header's value may hold only visible ASCII characters, spaces and tabs (RFC 9110, section 5.5);"
-          + " check the API key sent in Authorization, and the other headers";
+      return summary + ": this server reads a header's value as ASCII or UTF-8 only (RFC 9110, section 5.5, leaves other"
+          + " bytes to the server); send header values in ASCII, or encoded as UTF-8 (a Python client: the value as UTF-8"
+          + " bytes, not a str it sends as Latin-1), and check the API key sent in Authorization";
     if (summary.startsWith("HTTP header value exceeds the configured limit"))
       return summary + "; send shorter headers (an API key, a cookie)";
     Matcher target = BAD_TARGET.matcher(summary);

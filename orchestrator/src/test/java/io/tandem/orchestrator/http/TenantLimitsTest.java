@@ -132,6 +132,11 @@ class TenantLimitsTest {
     assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), "sk-mallory").statusCode());
     assertEquals(401, server.post("/v1/chat/completions", String.format(BODY, 5), null).statusCode());
     assertEquals(401, server.get("/v1/models").statusCode());
+    // Every /v1 path needs a key, one that is no endpoint too, as vLLM's (tester49a: a 404 without a key).
+    assertEquals(401, server.get("/v1/nope").statusCode());
+    assertEquals(404, server.http.send(HttpRequest.newBuilder(URI.create(server.base + "/v1/nope")).header("Authorization",
+        "Bearer sk-bob").timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    assertEquals(404, server.get("/nope").statusCode(), "outside /v1, no key is asked for");
   }
 
   /**
