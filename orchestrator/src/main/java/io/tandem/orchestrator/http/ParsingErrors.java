@@ -252,6 +252,12 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
       return summary + ": this server reads a header's value as ASCII or UTF-8 only (RFC 9110, section 5.5, leaves other"
           + " bytes to the server); send header values in ASCII, or encoded as UTF-8 (a Python client: the value as UTF-8"
           + " bytes, not a str it sends as Latin-1), and check the API key sent in Authorization";
+    // A body read as a header line: the header before it ended in a byte that took its line's end (see brokenHeader).
+    if (summary.startsWith("Illegal character") && summary.endsWith("in header name"))
+      return summary + ": a header's name is a token (RFC 9110, section 5.1); where the line it is in is the request's body"
+          + " or a header's value, the header before it ended in a byte that is not UTF-8 (Latin-1's é, as Python's"
+          + " http.client sends a str), which this server's HTTP parser read with its line's end; send header values in"
+          + " ASCII, or encoded as UTF-8";
     if (summary.startsWith("HTTP header value exceeds the configured limit"))
       return summary + "; send shorter headers (an API key, a cookie)";
     Matcher target = BAD_TARGET.matcher(summary);

@@ -183,6 +183,11 @@ class UnreadableRequestsTest {
     String message = JSON.readTree(a.body()).at("/error/message").asText();
     assertTrue(message.startsWith("the request could not be read: the header X-User holds the byte 0xE9, which is not UTF-8,"
         + " and a line's end"), message);
+    // The last header so, as Python's http.client sends it: the body is read as a header line, and the 400 says why.
+    Answer last = send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nX-User: Jos\u00e9\r\n\r\n{}");
+    assertEquals(400, last.status(), last.head());
+    assertTrue(last.message().contains("in header name: a header's name is a token (RFC 9110, section 5.1); where the line it"
+        + " is in is the request's body"), last.message());
   }
 
   /** HTTP/1.1 requires a Host header (RFC 9112, section 3.2: a server MUST answer 400 without one). */
