@@ -126,7 +126,8 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   @Override
   public final HttpResponse handle(StatusCode status, ErrorInfo info, LoggingAdapter log, ServerSettings settings) {
     boolean connect = info.summary().equals(CONNECT);
-    int code = connect ? 405 : notAMethod(info) || notAVersion(info) ? 400 : status.intValue();
+    // Too many header fields is 431 (RFC 6585, section 5), as akka-http answers a header too long (tester49a: a 400).
+    int code = connect ? 405 : notAMethod(info) || notAVersion(info) ? 400 : tooManyHeaders(info) ? 431 : status.intValue();
     ApiError error = connect ? new ApiError(code, "invalid_request_error", null, "method_not_allowed", "CONNECT is not"
             + " allowed: this server is no proxy and opens no tunnels; send " + ApiRoutes.SERVED_METHODS.stream()
             .map(HttpMethod::name).collect(Collectors.joining(", ")) + " to its endpoints", 0)
@@ -149,7 +150,11 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     return connect ? answer.addHeader(Allow.create(ApiRoutes.SERVED_METHODS.toArray(HttpMethod[]::new))) : answer;
   }
 
-  /** A request that could not be read, {@code what} saying why: status {@code status}, code {@code malformed_request}. */
+  /** Whether akka-http refused a request for its number of headers ({@code akka.http.server.parsing.max-header-count}). */
+  private static boolean tooManyHeaders(ErrorInfo info) {
+    return info.summary().startsWith("HTTP message contains more than the configured limit of");
+  }
+
   /**
    * Why {@code request}'s headers cannot be trusted, if they cannot: a header whose value holds a
    * line's end (CR or LF) or another control character, which no header a client sends does (RFC 9110,
@@ -180,6 +185,7 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     return Optional.empty();
   }
 
+  /** A request that could not be read, {@code what} saying why: status {@code status}, code {@code malformed_request}. */
   static ApiError malformed(int status, String what) {
     return new ApiError(status, "invalid_request_error", null, "malformed_request", UNREADABLE + what, 0);
   }

@@ -163,6 +163,12 @@ class UnreadableRequestsTest {
     assertEquals(431, big.status(), big.head());
     assertEquals("the request could not be read: HTTP header value exceeds the configured limit of 8192 characters; send shorter"
         + " headers (an API key, a cookie)", big.message());
+    // Too many fields is the same status, 431 (RFC 6585, section 5) (tester49a: a 400).
+    StringBuilder many = new StringBuilder("GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for (int i = 0; i < 100; i++) many.append("X-H").append(i).append(": v\r\n");
+    Answer tooMany = send(many.append("\r\n").toString());
+    assertEquals(431, tooMany.status(), tooMany.head());
+    assertTrue(tooMany.message().contains("more than the configured limit of 64 headers"), tooMany.message());
   }
 
   /**
