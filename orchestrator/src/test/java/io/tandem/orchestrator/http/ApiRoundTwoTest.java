@@ -84,6 +84,15 @@ class ApiRoundTwoTest {
     HttpResponse<String> call = chat(",\"messages\":null").statusCode() == 0 ? null : server.post("/v1/chat/completions",
         "{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\",\"type\":\"function\"}]}]}", KEY);
     assertEquals(400, call.statusCode(), "a real tool call is still refused: " + call.body());
+    // A completion takes response_format as vLLM's CompletionRequest does: text, the default; a structure is refused for what
+    // it asks, not as a field of chat's (tester49a).
+    assertEquals(200, server.post("/v1/completions", "{\"prompt\":\"1 + 2 =\",\"max_tokens\":3,\"response_format\":"
+        + "{\"type\":\"text\"}}", KEY).statusCode());
+    HttpResponse<String> structured = server.post("/v1/completions", "{\"prompt\":\"1 + 2 =\",\"max_tokens\":3,"
+        + "\"response_format\":{\"type\":\"json_object\"}}", KEY);
+    assertEquals(400, structured.statusCode(), structured.body());
+    assertEquals("response_format", json(structured).at("/error/param").asText(), structured.body());
+    assertFalse(json(structured).at("/error/message").asText().contains("/v1/chat/completions"), structured.body());
   }
 
   // 3. Models.
