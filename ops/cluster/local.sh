@@ -28,8 +28,8 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           its log says, and the restart that starts it again); the HTTP API's health (exit 0
           when all run)
   down    stop every node (SIGTERM: each drains and leaves the cluster; SIGKILL after 60 s),
-          the orchestrators together first: each finishes its requests in flight before the
-          workers, then stopped together, stop
+          the orchestrators together first, each finishing its requests in flight while the
+          workers still run; then the workers, stopped together
   restart NODE
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
@@ -42,9 +42,10 @@ Settings (environment variables, read by \`up\`; \`status\`, \`down\` and \`rest
   TANDEM_HTTP_PORT      HTTP port of the orchestrator (default 8080); orchestrator2 uses the next one
   TANDEM_CLUSTER_PORT   cluster (Artery) port of the orchestrator (default 25520); small, large and
                         orchestrator2 use the next three
-  TANDEM_SMALL          small model (default: the demo small model, ops/demo/small): a checkpoint
-                        folder, scripted:PATH or simulated:PATH?latency=PROFILE; the scripted demo
-                        script is scripted:ops/cluster/demo/small.json
+  TANDEM_SMALL          small model (default: the demo small model, ops/demo/small): any model spec,
+                        a checkpoint folder, scripted:PATH, simulated:PATH?latency=PROFILE or an
+                        engine's openai:URL?model=NAME; the scripted demo script is
+                        scripted:ops/cluster/demo/small.json
   TANDEM_LARGE          large model (default: the demo large model, ops/demo/large); scripted demo:
                         scripted:ops/cluster/demo/large.json
   TANDEM_ORCHESTRATORS  1 or 2 (default 1)

@@ -47,7 +47,7 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Option(names = "--runs", defaultValue = "3", description = "runs per measurement; the median is reported (default: ${DEFAULT-VALUE})")
   int runs;
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu0, ... (default: ${DEFAULT-VALUE})")
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu (gpu0, ... need a CUDA build of PyTorch, and Tandem ships the CPU one; default: ${DEFAULT-VALUE})")
   String device;
 
   @Option(names = "--precision", defaultValue = "float32",

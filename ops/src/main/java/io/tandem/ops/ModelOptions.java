@@ -38,7 +38,7 @@ public final class ModelOptions {
   @Option(names = "--config", description = "Speculative config: the paper's YAML (e.g. 1b_32b.yml). Default: tandem.speculative.")
   Path config;
 
-  @Option(names = "--device", description = "Device for both models (cpu, gpu0, ...), replacing tandem.ROLE.devices. "
+  @Option(names = "--device", description = "Device for both models (cpu; gpu0, ... need a CUDA build of PyTorch, and Tandem ships the CPU one: serve a GPU model through an engine, openai:URL?model=NAME), replacing tandem.ROLE.devices. "
       + "Default: tandem.small.devices and tandem.large.devices (cpu; engine specs there run one worker per endpoint). "
       + "Each CPU worker's intra-op threads: tandem.ROLE.threads (0, the default: the cores divided among the CPU workers; "
       + "e.g. TANDEM_JAVA_OPTS=\"-Xmx8g -Dtandem.large.threads=2\").")
@@ -197,11 +197,14 @@ public final class ModelOptions {
       Role other = r == Role.small ? Role.large : Role.small;
       if (roles.contains(other) && !demo.contains(other)) {
         // One model of one's own beside a demo one is rarely meant (tester48b: --small alone answered " ch ch ch" beside
-        // the demo large model, with an INFO line alone to say so).
+        // the demo large model, with an INFO line alone to say so). The other role's model is its devices where they are
+        // engine specs alone (tester49c: a blank name).
+        String others = c.getString("tandem." + other + ".model");
+        if (others.isBlank()) others = String.join(", ", c.getStringList("tandem." + other + ".devices"));
         LoggerFactory.getLogger(ModelOptions.class).warn("no --{} given: {} is paired with the demo {} model {}, which is tiny and"
             + " knows only sums of six two-digit numbers; give --{} for a model of your own (or, with tandem serve, send"
-            + " \"tandem\": {\"mode\": \"{}\"} to use {} alone)", r, c.getString("tandem." + other + ".model"), r,
-            c.getString("tandem." + r + ".model"), r, other, c.getString("tandem." + other + ".model"));
+            + " \"tandem\": {\"mode\": \"{}\"} to use {} alone)", r, others, r, c.getString("tandem." + r + ".model"), r, other,
+            others);
       } else {
         LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
             + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, c.getString("tandem." + r + ".model"));
@@ -271,6 +274,12 @@ public final class ModelOptions {
       throw new IllegalArgumentException(givenBy + " " + device + ": this machine has " + (count == 0 ? "no GPU CUDA can use"
           : count + " GPU" + (count == 1 ? " (gpu0)" : "s (gpu0 to gpu" + (count - 1) + ")")) + "; use --device cpu"
           + (count == 0 ? "" : " or one of those"));
+    // The PyTorch library Tandem ships is pytorch-native-cpu, and DJL runs offline: on a machine with GPUs, a model placed
+    // on one failed deep in the engine (tester49c). GPUs are reached through an engine (vLLM, SGLang) instead.
+    if (!ai.djl.engine.Engine.getEngine("PyTorch").hasCapability(ai.djl.engine.StandardCapabilities.CUDA))
+      throw new IllegalArgumentException(givenBy + " " + device + ": the PyTorch library Tandem runs with is its CPU build"
+          + " (pytorch-native-cpu), which cannot place a model on a GPU; serve a GPU model through an engine instead, e.g."
+          + " --large 'openai:http://HOST:8000/v1?model=NAME' for a vLLM server (README, \"Running on GPUs\"), or use --device cpu");
   }
 
   /**
