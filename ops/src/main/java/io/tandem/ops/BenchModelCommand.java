@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Measures a checkpoint: load time, prefill tokens/s, decode tokens/s per batch size "
         + "(medians over --runs), peak RSS, KV cache bytes per token.")
-public final class BenchModelCommand implements Callable<Integer> {
+public final class BenchModelCommand implements Callable<Integer>, Interruptible {
 
   @Option(names = "--model", required = true, description = "Hugging Face checkpoint folder")
   Path model;
@@ -60,6 +60,11 @@ public final class BenchModelCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "0",
       description = "intra-op threads of the forward passes (0: one per core, the default)")
   int threads;
+
+  @Override
+  public String whenInterrupted() {
+    return "the figures printed above stand";
+  }
 
   @Override
   public Integer call() {

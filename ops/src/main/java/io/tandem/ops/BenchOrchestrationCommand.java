@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
     name = "orchestration",
     mixinStandardHelpOptions = true,
     description = "Actor overhead: N concurrent sessions on zero-latency scripted models.")
-public final class BenchOrchestrationCommand implements Callable<Integer> {
+public final class BenchOrchestrationCommand implements Callable<Integer>, Interruptible {
 
   @Option(names = "--sessions", split = ",", defaultValue = "1,16,64", description = "Concurrent sessions (a list sweeps). Default: ${DEFAULT-VALUE}.")
   List<Integer> sessions;
@@ -49,6 +49,11 @@ public final class BenchOrchestrationCommand implements Callable<Integer> {
 
   @Option(names = "--json", description = "Print one JSON object instead of a table.")
   boolean json;
+
+  @Override
+  public String whenInterrupted() {
+    return "the rows printed above stand";
+  }
 
   @Override
   public Integer call() throws Exception {

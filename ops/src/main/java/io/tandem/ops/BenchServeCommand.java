@@ -46,7 +46,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = {"Aggregate throughput of concurrent speculative sessions on two checkpoints, batching on and off.",
         "Without --small/--large: the demo pair in ops/demo/."})
-public final class BenchServeCommand implements Callable<Integer> {
+public final class BenchServeCommand implements Callable<Integer>, Interruptible {
 
   @Mixin ModelOptions models = new ModelOptions();
 
@@ -133,6 +133,11 @@ public final class BenchServeCommand implements Callable<Integer> {
           + prompts + "; give at most " + qs.size() + (problems == null ? " (the default is four times the largest --sessions)" : "")
           + ", or a longer prompt file");
     return qs;
+  }
+
+  @Override
+  public String whenInterrupted() {
+    return "the rows printed above stand";
   }
 
   @Override

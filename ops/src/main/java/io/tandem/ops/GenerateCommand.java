@@ -41,7 +41,7 @@ import picocli.CommandLine.Option;
       "Generate one answer with Speculative Thinking (or one model alone) and print it.",
       "Without --small/--large: the demo pair in ops/demo/ (tiny models that add six two-digit numbers)."
     })
-public final class GenerateCommand implements Callable<Integer> {
+public final class GenerateCommand implements Callable<Integer>, Interruptible {
 
   @Mixin ModelOptions models = new ModelOptions();
 
@@ -69,6 +69,11 @@ public final class GenerateCommand implements Callable<Integer> {
 
   /** The folder a --case's scripts are written to; removed when the command ends, however it ends. */
   private ScratchFolder scratch;
+
+  @Override
+  public String whenInterrupted() {
+    return "the text printed above is all it wrote";
+  }
 
   @Override
   public Integer call() throws Exception {

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Writes a random-weight checkpoint in Hugging Face layout (config.json, generation_config.json, "
         + "bf16 model.safetensors or shards, tokenizer files).")
-public final class MakeCheckpointCommand implements Callable<Integer> {
+public final class MakeCheckpointCommand implements Callable<Integer>, Interruptible {
 
   @Option(names = "--shape", required = true, description = "Model shape: tiny, qwen2.5-0.5b or qwen2.5-1.5b.")
   String shape;
@@ -50,6 +50,14 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
   @Option(names = "--force", description = "Overwrite a checkpoint already in --out.")
   boolean force;
 
+  /** What an interruption leaves, said once known: nothing to say before the command has checked its options. */
+  private volatile String interruptedLeaves = "nothing was written";
+
+  @Override
+  public String whenInterrupted() {
+    return interruptedLeaves;
+  }
+
   @Override
   public Integer call() throws Exception {
     ModelShape modelShape = UsageError.parse("--shape", () -> ModelShape.parse(shape));
@@ -61,11 +69,16 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     Path created = null;
     for (Path p = out.toAbsolutePath().normalize(); p != null && !Files.exists(p); p = p.getParent()) created = p;
     ModelOptions.requireOutputFolder("--out", out);
+    // A checkpoint overwritten is written beside it first, and takes its place once whole: interrupted, --out kept a
+    // half-written one, its config.json gone (tester49b: a 3 GB checkpoint lost to a Ctrl-C 9 s in).
+    if (Files.exists(out.resolve("config.json"))) return replace(modelShape);
     // Interrupted, a folder this command created goes as a failed command's does; one that was there keeps what
     // was written, without the config.json that makes it a checkpoint (written last).
+    interruptedLeaves = created != null ? "the folder it was writing, " + created + ", is removed"
+        : out + " holds what was written, without the config.json that makes it a checkpoint";
     ScratchFolder.Interrupted interrupted = created == null ? null : ScratchFolder.removedIfInterrupted(created);
     try {
-      return write(modelShape);
+      return write(modelShape, out);
     } catch (Exception | Error e) {
       if (created != null) ScratchFolder.removeTree(created);
       throw e;
@@ -74,12 +87,48 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
     }
   }
 
-  private Integer write(ModelShape modelShape) throws Exception {
+  /**
+   * Overwrites the checkpoint in {@code out} (--force): the new one is written to a folder beside it, then its files
+   * replace the old one's, and the old weights the new one does not have (other shards) are removed.
+   */
+  private Integer replace(ModelShape modelShape) throws Exception {
+    Path beside = out.toAbsolutePath().normalize().resolveSibling("." + out.getFileName() + ".tandem-partial");
+    ScratchFolder.removeTree(beside);
+    interruptedLeaves = out + " keeps the checkpoint it held (the new one, half-written beside it, is removed)";
+    ScratchFolder.Interrupted interrupted = ScratchFolder.removedIfInterrupted(beside);
+    try {
+      Files.createDirectories(beside);
+      int status = write(modelShape, beside);
+      java.util.Set<Path> written = new java.util.HashSet<>();
+      try (var files = Files.list(beside)) {
+        for (Path f : (Iterable<Path>) files::iterator) written.add(f.getFileName());
+      }
+      // config.json last, as a checkpoint written in place has it: until then the folder is no checkpoint, old or new.
+      Files.deleteIfExists(out.resolve("config.json"));
+      try (var files = Files.list(out)) {
+        for (Path f : (Iterable<Path>) files::iterator) {
+          String name = f.getFileName().toString();
+          if (!written.contains(f.getFileName()) && name.startsWith("model") && name.contains(".safetensors")) Files.delete(f);
+        }
+      }
+      for (Path f : written)
+        if (!f.toString().equals("config.json"))
+          Files.move(beside.resolve(f), out.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      Files.move(beside.resolve("config.json"), out.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      return status;
+    } finally {
+      ScratchFolder.removeTree(beside);
+      interrupted.close();
+    }
+  }
+
+  /** Writes the checkpoint to {@code folder}; the line it prints names --out. */
+  private Integer write(ModelShape modelShape, Path folder) throws Exception {
     long start = System.nanoTime();
     long params;
     if (tokenizer != null) {
       requireTokenizerLoads();
-      params = CheckpointMaker.make(modelShape, out, seed, tokenizer, maxShardBytes);
+      params = CheckpointMaker.make(modelShape, folder, seed, tokenizer, maxShardBytes);
     } else {
       try (ScratchFolder shipped = ScratchFolder.create("tandem-qwen-tokenizer")) {
         for (String f : SHIPPED_FILES) {
@@ -88,12 +137,12 @@ public final class MakeCheckpointCommand implements Callable<Integer> {
             Files.copy(in, shipped.path().resolve(f));
           }
         }
-        params = CheckpointMaker.make(modelShape, out, seed, shipped.path(), maxShardBytes);
+        params = CheckpointMaker.make(modelShape, folder, seed, shipped.path(), maxShardBytes);
       }
     }
     System.out.printf(
         "wrote %s (%s, %,d parameters, seed %d) in %.1f s%n",
-        out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);
+        this.out, modelShape.id(), params, seed, (System.nanoTime() - start) / 1e9);
     return 0;
   }
 

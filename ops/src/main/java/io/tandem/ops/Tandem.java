@@ -163,6 +163,17 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       if (help && !last.unmatched().isEmpty())
         throw new CommandLine.UnmatchedArgumentException(last.commandSpec().commandLine(), last.unmatched());
       if (!help) refuseEmptyOrRepeatedLists(parsed);
+      if (!help && last.commandSpec().userObject() instanceof Interruptible said) {
+        CommandLine.ParseResult run = parsed;
+        try {
+          return Interruptible.saying(commandName(last.commandSpec().commandLine()), said,
+              () -> new CommandLine.RunLast().execute(run));
+        } catch (CommandLine.ExecutionException | CommandLine.ParameterException e) {
+          throw e;
+        } catch (Exception e) {
+          throw new CommandLine.ExecutionException(last.commandSpec().commandLine(), e.getMessage(), e);
+        }
+      }
       if (!help || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine asked = last.commandSpec().commandLine();
       asked.usage(asked.getOut());

@@ -307,6 +307,14 @@ class LauncherIT {
     assertEquals(0, r.exit, r.errText());
     assertEquals(1, r.out.size(), "one JSON object, no request log lines: " + r.out);
     assertEquals(6, JSON.readTree(r.out.get(0)).path("status_2xx").asInt(), r.out.get(0));
+    long tokens = JSON.readTree(r.out.get(0)).path("completion_tokens").asLong();
+    assertTrue(tokens > 0 && tokens <= 6 * 8, r.out.get(0));
+    // Streamed, the same answers count the same tokens: from the stream's usage, not its chunks (tester49b: the role chunk
+    // counted as a token, 2 a request at max_tokens 1).
+    Run streamed = tandem("bench", "http", "--scripted", repo().resolve("ops/src/test/resources/fixtures/scripted/example.case.json")
+        .toString(), "--concurrency", "4", "--requests", "6", "--max-tokens", "8", "--stream", "--json");
+    assertEquals(0, streamed.exit, streamed.errText());
+    assertEquals(tokens, JSON.readTree(streamed.out.get(0)).path("completion_tokens").asLong(), streamed.out.get(0));
   }
 
   @Test

@@ -72,6 +72,28 @@ class ModelCommandsTest {
         + " another folder", again.err());
   }
 
+  /**
+   * --force replaces the checkpoint in --out whole: written beside it first (so that an interruption keeps the old one;
+   * tester49b lost a 3 GB checkpoint to a Ctrl-C), its shards taking the old ones' place and nothing left beside it.
+   */
+  @Test
+  void makeCheckpointWithForceReplacesTheCheckpointWhole() throws Exception {
+    Path dir = tmp.resolve("tiny-replaced");
+    assertEquals(0, Tandem.commandLine().execute("make-checkpoint", "--shape", "tiny", "--out", dir.toString(),
+        "--max-shard-bytes", "10000000"));
+    assertTrue(Files.exists(dir.resolve("model.safetensors.index.json")), "sharded first");
+    assertEquals(0, Tandem.commandLine().execute("make-checkpoint", "--shape", "tiny", "--out", dir.toString(), "--force",
+        "--seed", "3"));
+    try (var files = Files.list(dir)) {
+      assertEquals(java.util.List.of("LICENSE.npm-package", "config.json", "generation_config.json", "model.safetensors",
+          "tokenizer.json", "tokenizer_config.json"), files.map(f -> f.getFileName().toString()).sorted().toList(),
+          "one file of weights now, the old shards and their index gone");
+    }
+    try (var files = Files.list(tmp)) {
+      assertEquals(java.util.List.of("tiny-replaced"), files.map(f -> f.getFileName().toString()).toList(), "nothing beside it");
+    }
+  }
+
   @Test
   void benchModelMeasuresFloat16AndRefusesAnUnknownPrecisionInOneLine() throws Exception {
     Path tokenizer = Path.of("..", "inference", "src", "test", "resources", "fixtures", "qwen-tokenizer").toAbsolutePath();

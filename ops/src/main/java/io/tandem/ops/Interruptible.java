@@ -1,0 +1,37 @@
+package io.tandem.ops;
+
+/**
+ * A command that says one line on stderr should it be stopped (Ctrl-C, SIGTERM) before it ends,
+ * as {@code eval}, {@code simulate} and {@code train-demo} say theirs: {@code bench model}, {@code
+ * bench serve}, {@code bench http}, {@code generate} and {@code make-checkpoint} ended with status
+ * 130 and nothing said (tester49b).
+ */
+interface Interruptible {
+  /** What stands once it was stopped, after {@code "tandem COMMAND: interrupted; "}. */
+  String whenInterrupted();
+
+  /**
+   * Runs {@code run} with {@code command}'s line said should the JVM stop meanwhile (its shutdown
+   * hooks run then, a {@code finally} does not); the logs are silenced first, so that the line is not
+   * lost among an ActorSystem's stopping lines.
+   */
+  static int saying(String name, Interruptible command, java.util.concurrent.Callable<Integer> run) throws Exception {
+    Thread hook = new Thread(() -> {
+      for (String logger : java.util.List.of("io.tandem", "akka"))
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(logger)).setLevel(ch.qos.logback.classic.Level.OFF);
+      System.out.flush();
+      System.err.println(name + ": interrupted; " + command.whenInterrupted());
+      System.err.flush();
+    }, "interrupted " + name);
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      return run.call();
+    } finally {
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException stopping) {
+        // Stopping now: the hook says so.
+      }
+    }
+  }
+}
