@@ -270,7 +270,8 @@ public final class BenchServeCommand implements Callable<Integer>, Interruptible
     if (i >= workload) return CompletableFuture.completedFuture(null);
     SessionRequest req = new SessionRequest("bench-" + System.nanoTime() + "-" + i, "bench",
         Prompt.chat(List.of(new ChatMessage("user", question(i)))),
-        new SamplingParams(models.temperature, models.topK, models.topP, seedBase * 1000 + i),
+        new SamplingParams(models.temperature, models.topK, models.topP,
+            (models.seed == null ? 0 : models.seed * 1_000_000) + seedBase * 1000 + i),
         newTokens, spec, Mode.speculative, false);
     return SessionRunner.run(node.system(), node.sessions(), req, null).toCompletableFuture()
         .thenCompose(end -> {

@@ -53,7 +53,9 @@ public final class ModelOptions {
   @Option(names = "--top-p", defaultValue = "0.95", description = "Top-p. Default: ${DEFAULT-VALUE}.")
   double topP;
 
-  @Option(names = "--seed", description = "Seed for a reproducible run.")
+  @Option(names = "--seed", description = "Seed for a reproducible run. Default: generate none (each run samples anew"
+      + " at a temperature above 0); eval 0; bench serve each session's own, from its run and place (the same every"
+      + " invocation), which a seed given moves.")
   Long seed;
 
   /**

@@ -66,4 +66,18 @@ class EvalReportTest {
     BufferedImage read = ImageIO.read(png.toFile());
     assertEquals(760, read.getWidth());
   }
+
+  /** A mode whose every problem failed has no point: one at 0 tokens/s read as a measured speed (tester49b). */
+  @Test
+  void aModeThatFailedEveryProblemIsNotPlottedAtTheOrigin(@TempDir Path tmp) throws Exception {
+    List<ModeResult> results = List.of(
+        new ModeResult("speculative", 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+        new ModeResult("large", 500, 499, 500, 0, 259.5, 1241.1, 4.783, 0, 0, 1, 0, 104));
+    Path png = tmp.resolve("chart.png");
+    EvalReport.chart("one long problem", results, png);
+    BufferedImage read = ImageIO.read(png.toFile());
+    // The plot's lower left corner is (70, 410): a point there would fill the pixels just inside it in the first colour.
+    java.awt.Color at = new java.awt.Color(read.getRGB(74, 406));
+    assertFalse(at.equals(new java.awt.Color(31, 119, 180)), "no point at the origin: " + at);
+  }
 }
