@@ -161,7 +161,7 @@ public final class SimulateCommand implements Callable<Integer> {
   private int simulate(String[] specs) throws Exception {
     if (!json) {
       System.out.printf("tandem simulate: %s (%d in flight) over %s, %s; latency %s, scripts %s, time scale %.3g, skip takeovers above %s%n",
-          Plural.count(sessions, "session"), concurrency, Plural.count(orchestrators, "orchestrator"),
+          Plural.count(sessions, "session"), Math.min(concurrency, sessions), Plural.count(orchestrators, "orchestrator"),
           Plural.count(smallWorkers, "small worker"), latency, scriptSource, timeScale, skipTakeoverAbove);
       System.out.println("figures are in modelled time (wall time / time scale); measured from 10% of sessions done to the last one started"
           + " (the saturated part); queue delay: waiting time of large-model requests in a large worker's queue");
@@ -410,7 +410,10 @@ public final class SimulateCommand implements Callable<Integer> {
     List<WorkerProtocol.WorkerStats> after = stats(orch.get(0), large);
     all.get(2, TimeUnit.HOURS);
     if (endNanos - startNanos < (System.nanoTime() - t0) / 4) {
-      // Too few sessions for a steady state (--sessions not well above --concurrency): measure it all.
+      // Too few sessions for a steady state (--sessions not well above --concurrency): measure it all, and say so (tester49b:
+      // the header's window was not the one used).
+      System.err.printf("tandem simulate: %s for %d in flight: too few for a saturated part, so this row is of the whole"
+          + " run; give --sessions well above --concurrency%n", Plural.count(sessions, "session"), concurrency);
       startNanos = t0;
       endNanos = System.nanoTime();
       before = zero(after);
