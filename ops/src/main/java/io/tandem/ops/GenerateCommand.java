@@ -108,6 +108,8 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
       scratch = ScratchFolder.create("tandem-case");
       models.small = scriptedCase.writeScript(Role.small, scratch.path());
       models.large = scriptedCase.writeScript(Role.large, scratch.path());
+      // (tester49b: "--large scripted:/tmp/tandem-case.../large.json is not used" of a --mode small run, a flag not given)
+      models.fromCase = true;
       speculative = root.has("config")
           ? PaperConfigLoader.fromTree(root.get("config"), "--case " + caseFile).config()
           : models.speculative(base);

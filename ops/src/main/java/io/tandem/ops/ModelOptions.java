@@ -80,6 +80,8 @@ public final class ModelOptions {
 
   /** Set by a command's {@code --quiet}: the loader's warnings about a --config file (keys not used here) are not printed. */
   boolean quietWarnings;
+  /** The models are a --case's scripts, not flags given: one the run does not use is no mistake of the user's. */
+  boolean fromCase;
 
   /** The speculative config, printing what the loader had to say about the file (unless {@link #quietWarnings}). */
   SpeculativeConfig speculative(Config base) {
@@ -180,7 +182,7 @@ public final class ModelOptions {
     // dropped without a word, a mistake in it unseen.
     for (Role r : Role.values()) {
       String flag = r == Role.small ? small : large;
-      if (flag != null && !roles.contains(r) && !quietWarnings)
+      if (flag != null && !roles.contains(r) && !quietWarnings && !fromCase)
         System.err.println("tandem: --" + r + " " + flag + " is not used: this run loads no " + r + " model ("
             + (roles.isEmpty() ? "no model at all" : "only the " + roles.iterator().next() + " one") + ")");
     }
