@@ -120,8 +120,8 @@ final class ApiRoutes extends AllDirectives {
       Optional<String> authorityForm = authorityForm(request);
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), authorityForm.orElse(target(request.getUri())),
           request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
-      // Inside the request id, so that CORS preflights, answered before any route, carry one too.
       Optional<String> brokenHeader = ParsingErrors.brokenHeader(request);
+      // Inside the request id, so that CORS preflights, answered before any route, carry one too.
       return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
               withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () ->
