@@ -230,14 +230,14 @@ final class EngineWorker extends AbstractBehavior<Command> {
       // The engine's tokenizer met its closed port: not serving, as for a step (tester47f: a takeover's /tokenize failed
       // every step in flight).
       if (e.notConnected) {
-        onEngineDown(new EngineDown(e.getMessage()));
+        withdraw(e.getMessage());
         refuseWithdrawn(g);
         return stopIfIdle();
       }
       if (e.lost) return lostEngine(e.getMessage());
       // It answered that it is shutting down: the step goes elsewhere, or waits, as one refused by its completion.
       if (e.shuttingDown) {
-        onEngineDown(new EngineDown(e.getMessage()));
+        withdraw(e.getMessage());
         g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, e.getMessage()));
         return stopIfIdle();
       }
@@ -271,7 +271,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       // The engine's tokenizer met its closed port: not serving, as for a step; the count's asker is told the worker is
       // lost to it, the steps in flight finish (tester47g: a late request's count failed them).
       if (e.notConnected) {
-        onEngineDown(new EngineDown(e.getMessage()));
+        withdraw(e.getMessage());
         // Not "its engine was lost" of one finishing its requests (tester48e).
         c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine does not serve (" + withdrawnFor + ")"));
         return stopIfIdle();
@@ -283,7 +283,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         return lostEngine(e.getMessage());
       }
       if (e.shuttingDown) {
-        onEngineDown(new EngineDown(e.getMessage()));
+        withdraw(e.getMessage());
         c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(e.getMessage()));
         return stopIfIdle();
       }
@@ -429,10 +429,17 @@ final class EngineWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> onEngineDown(EngineDown d) {
-    if (withdrawnFor != null) return this;
+    withdraw(d.problem());
+    return stopIfIdle();
+  }
+
+  /** Withdraws this worker from its role for {@code problem}, refusing the steps waiting; it stops once nothing of it is in flight. */
+  private void withdraw(String problem) {
+    if (withdrawnFor != null) return;
     // With streams flowing, a closed port is an engine shutting down, not one to ask whether it runs (tester48e read
-    // "connection refused (is the engine running, on that port?)" of one finishing its requests).
-    withdrawnFor = !anythingInFlight() ? d.problem() : "engine " + client.endpoint() + " is shutting down: it takes no new"
+    // "connection refused (is the engine running, on that port?)" of one finishing its requests). Only streams: a
+    // /tokenize or a count in flight fails as well when the engine crashed (tester49d: a SIGKILL read "shutting down").
+    withdrawnFor = inFlight.isEmpty() ? problem : "engine " + client.endpoint() + " is shutting down: it takes no new"
         + " request while its requests in flight run to their end";
     // Readiness and a request that finds no worker of the role say so, until the endpoint's health check says otherwise
     // (tester48e: "no large worker is available (none is offered to sessions: retry once one has joined ...)").
@@ -447,7 +454,6 @@ final class EngineWorker extends AbstractBehavior<Command> {
     getContext().getLog().info("{} engine worker {}: withdrawn from its role, with {} in flight and {} waiting (refused, to go"
         + " to other workers)", role, getContext().getSelf().path().name(), io.tandem.protocol.text.Plural.count(inFlight.size(),
         "step"), waiting.size());
-    return stopIfIdle();
   }
 
   /**
@@ -462,10 +468,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         + withdrawnFor + "): its worker takes no new step"));
   }
 
-  /**
-   * Whether anything of this worker is still with its engine (a step streaming, a /tokenize or a count asked): beside
-   * it, a closed port is an engine shutting down, not a lost one (tester48g: /tokenize calls the engine was answering).
-   */
+  /** Whether anything of this worker is still with its engine (a step streaming, a /tokenize or a count asked). */
   private boolean anythingInFlight() {
     return !inFlight.isEmpty() || !tokenizing.isEmpty() || !counting.isEmpty();
   }
@@ -488,7 +491,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // tester48h: an idle engine's SIGTERM read as an ERROR "lost its engine" and "its engine was lost").
     if (b.notConnected()) {
       forgetRun(f);
-      onEngineDown(new EngineDown(b.message()));
+      withdraw(b.message());
       scheduler.finish(f.step);
       scheduler.forget(f.step.sessionId());
       refuseWithdrawn(f.step.request);
@@ -497,7 +500,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     if (b.lost()) return lostEngine(b.message());
     // It says it is shutting down: withdrawn at once, as its health check would find, so that a later step meeting its
     // closed port is refused too, not taken for a lost engine (tester48f: an ERROR, and a stream failed as "lost").
-    if (b.code() == FailureCode.UNAVAILABLE) onEngineDown(new EngineDown(b.message()));
+    if (b.code() == FailureCode.UNAVAILABLE) withdraw(b.message());
     boolean refused = b.code() == FailureCode.QUEUE_FULL || b.code() == FailureCode.UNAVAILABLE;
     if (refused) getContext().getLog().debug("{} engine worker: request {} refused: {}", role,
         f.step.request.requestId(), b.message());
@@ -526,7 +529,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // The counts still asking the engine's tokenizer would be answered to a stopped worker, never to their askers.
     for (WorkerProtocol.CountTokens c : counting) c.replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(message)));
     counting.clear();
-    getContext().getLog().error("{} engine worker {} lost its engine: {}; stopping so that its sessions move on", role,
+    // A WARN: the engine's failure, not this node's own (tester49d), which its sessions' answers and readiness say too.
+    getContext().getLog().warn("{} engine worker {} lost its engine: {}; stopping so that its sessions move on", role,
         getContext().getSelf().path().name(), message);
     // Readiness says why until the endpoint's health check passes again and a fresh worker serves
     // (tester45e: an engine failing every completion while its /v1/models answered read "still starting").

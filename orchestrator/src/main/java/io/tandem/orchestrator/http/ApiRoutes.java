@@ -123,7 +123,7 @@ final class ApiRoutes extends AllDirectives {
       Optional<String> brokenHeader = ParsingErrors.brokenHeader(request);
       // Inside the request id, so that CORS preflights, answered before any route, carry one too.
       return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
-          handleExceptions(exceptions(request, log), () -> handleRejections(rejections(log), () ->
+          handleExceptions(exceptions(request, log), () -> handleRejections(rejections(request, log), () ->
               withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () ->
                   authorityForm.isPresent()
                       ? complete(error(ParsingErrors.malformed(400, ParsingErrors.notAPath(authorityForm.get())), log))
@@ -627,6 +627,21 @@ final class ApiRoutes extends AllDirectives {
     return inner.apply(tenant);
   }
 
+  /**
+   * The 401 of a request to a {@code /v1} path without a key this server takes (with keys configured), as vLLM's
+   * middleware answers every {@code /v1} path; empty when it has one (its tenant is then the log's), or the path is
+   * another.
+   */
+  private Optional<ApiError> unauthorizedUnderV1(RequestLog.Entry log, List<String> authorization) {
+    if (!log.path.equals("/v1") && !log.path.startsWith("/v1/")) return Optional.empty();
+    try {
+      log.tenant = tenants.authenticate(authorization);
+      return Optional.empty();
+    } catch (ApiError unauthorized) {
+      return Optional.of(unauthorized);
+    }
+  }
+
   /** The values of {@code request}'s Authorization headers, in order. */
   private static List<String> authorizations(HttpRequest request) {
     List<String> authorization = new ArrayList<>();
@@ -757,13 +772,16 @@ final class ApiRoutes extends AllDirectives {
     return ApiError.invalid(null, "the request body cannot be read: " + e.info().formatPretty() + "; " + advice);
   }
 
-  private RejectionHandler rejections(RequestLog.Entry log) {
+  private RejectionHandler rejections(HttpRequest request, RequestLog.Entry log) {
     return RejectionHandler.newBuilder()
         .handleAll(MethodRejection.class, rs -> {
           List<HttpMethod> allowed = allowed(rs);
           List<HttpMethod> withOptions = new ArrayList<>(allowed);
           if (!withOptions.contains(HttpMethods.OPTIONS)) withOptions.add(HttpMethods.OPTIONS);
           if (log.method.equals(HttpMethods.OPTIONS.value())) return complete(optionsAnswer(withOptions));
+          // With keys, a /v1 path asks for one before it says which methods it takes, as vLLM's (tester49e).
+          Optional<ApiError> unauthorized = unauthorizedUnderV1(log, authorizations(request));
+          if (unauthorized.isPresent()) return complete(error(unauthorized.get(), log));
           return complete(error(new ApiError(405, "invalid_request_error", null, "method_not_allowed", log.method
               + " is not allowed here; use " + allowed.stream().map(HttpMethod::name).collect(Collectors.joining(" or ")), 0), log)
               .addHeader(Allow.create(withOptions.toArray(HttpMethod[]::new))));
@@ -776,13 +794,8 @@ final class ApiRoutes extends AllDirectives {
         .handleNotFound(extractRequest(r -> {
           // With keys, every /v1 path needs one, as vLLM's: a path that is none is told so only to a client with a key
           // (tester49a: a 404 without one).
-          if (log.path.equals("/v1") || log.path.startsWith("/v1/")) {
-            try {
-              log.tenant = tenants.authenticate(authorizations(r));
-            } catch (ApiError unauthorized) {
-              return complete(error(unauthorized, log));
-            }
-          }
+          Optional<ApiError> unauthorized = unauthorizedUnderV1(log, authorizations(r));
+          if (unauthorized.isPresent()) return complete(error(unauthorized.get(), log));
           return complete(error(ApiError.notFound(null, "not_found", "no such endpoint: " + log.method + " "
               + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log));
         }))

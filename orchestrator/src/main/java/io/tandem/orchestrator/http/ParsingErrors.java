@@ -167,6 +167,13 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   static Optional<String> brokenHeader(HttpRequest request) {
     for (HttpHeader h : request.getHeaders()) {
       String v = h.value();
+      // akka-http takes a framing header it can read into the request's entity, and leaves one it cannot among the
+      // headers, reading the request as one without a body: what was its body then ran as a request of its own
+      // (tester49e: "Transfer-Encoding: chunked;q=1" smuggled a GET /version).
+      if (h.is("transfer-encoding") || h.is("content-length"))
+        return Optional.of("its " + h.name() + " header, '" + CompletionRequest.clip(v) + "', is not one this server can"
+            + " read, so where its body ends cannot be told (RFC 9112, section 6): send 'Transfer-Encoding: chunked' alone,"
+            + " or a 'Content-Length' of digits alone");
       for (int i = 0; i < v.length(); i++) {
         char c = v.charAt(i);
         if ((c < ' ' && c != '\t') || c == 0x7F) {
@@ -175,10 +182,14 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
           for (int j = Math.max(0, i - 3); j < i; j++)
             if ((v.charAt(j) >= 0x80 && v.charAt(j) <= 0xFF) || v.charAt(j) >= 0xFF80)
               before = String.format(" the byte 0x%02X, which is not UTF-8, and", v.charAt(j) & 0xFF);
-          return Optional.of("the header " + CompletionRequest.clip(h.name()) + " holds" + before + " a line's end or another"
-              + " control character after it: the server's HTTP parser read the byte as the start of a UTF-8 sequence that"
-              + " took the line's end with it, so the headers that follow cannot be told apart; send header values in ASCII,"
-              + " or encoded as UTF-8 (a Python client: the value as UTF-8 bytes, not a str it sends as Latin-1)");
+          if (before.isEmpty())
+            return Optional.of(String.format("the header %s holds the control character 0x%02X, which a header's value may"
+                + " not (RFC 9110, section 5.5); send header values in visible ASCII, or encoded as UTF-8",
+                CompletionRequest.clip(h.name()), (int) c));
+          return Optional.of("the header " + CompletionRequest.clip(h.name()) + " holds" + before + " a line's end after it:"
+              + " the server's HTTP parser read the byte as the start of a UTF-8 sequence that took the line's end with it,"
+              + " so the headers that follow cannot be told apart; send header values in ASCII, or encoded as UTF-8 (a"
+              + " Python client: the value as UTF-8 bytes, not a str it sends as Latin-1)");
         }
       }
     }
@@ -247,7 +258,9 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
           + " line); send the whole request before closing or half-closing the connection";
     if (summary.equals(NO_HOST))
       return "an HTTP/1.1 request must have a Host header naming the server as host or host:port (RFC 9112, section"
-          + " 3.2), and this one has none or one that is not so; send e.g. Host: " + settings.defaultHostHeader().value();
+          + " 3.2), and this one has none or one that is not so (or a header line before it ended in a byte that is not"
+          + " UTF-8, which took the Host line with it); send e.g. Host: " + settings.defaultHostHeader().value()
+          + ", and header values in ASCII or encoded as UTF-8";
     Matcher host = HOST_MISMATCH.matcher(summary);
     if (host.matches())
       return "the request target " + CompletionRequest.clip(host.group(1)) + " does not name the host and port its"
@@ -259,6 +272,11 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
           + " bytes to the server); send header values in ASCII, or encoded as UTF-8 (a Python client: the value as UTF-8"
           + " bytes, not a str it sends as Latin-1), and check the API key sent in Authorization";
     // A body read as a header line: the header before it ended in a byte that took its line's end (see brokenHeader).
+    // A space: one before a colon, or a line folded onto the one before (obs-fold), neither of which HTTP/1.1 takes.
+    if (summary.equals("Illegal character ' ' in header name") || summary.equals("Illegal character '\t' in header name"))
+      return summary + ": a header's name is a token (RFC 9110, section 5.1), with no space before its colon, and a line"
+          + " that begins with a space continues none before it (RFC 9112, section 5.2); send each header as Name: value"
+          + " on a line of its own";
     if (summary.startsWith("Illegal character") && summary.endsWith("in header name"))
       return summary + ": a header's name is a token (RFC 9110, section 5.1); where the line it is in is the request's body"
           + " or a header's value, the header before it ended in a byte that is not UTF-8 (Latin-1's é, as Python's"

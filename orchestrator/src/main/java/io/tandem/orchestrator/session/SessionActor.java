@@ -551,15 +551,24 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         timers.startSingleTimer(ROOM_TIMER, new RoomRetry(stepSeq), pause);
         return this;
       }
-      return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
+      return fail(failedFor(r.code()), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
           + " worker took more of this tenant's requests" : shuttingDown ? "no " + current.role() + " worker took the step"
           : "every " + current.role() + " worker stayed at capacity")
           + " for " + Seconds.of(settings.workerWait()) + " s (tandem.session.worker-wait) after the request had begun: "
           + r.reason());
     }
-    return fail(r.code(), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
+    return fail(failedFor(r.code()), (r.code() == FailureCode.TENANT_QUEUE_FULL ? "no " + current.role()
         + " worker takes more of this tenant's requests now: " : full ? "all " + current.role() + " workers are at capacity: "
         : "no " + current.role() + " worker takes the step now: ") + r.reason());
+  }
+
+  /**
+   * What a step every worker refused fails the session with: a refusal's own code, but an engine shutting down's ({@link
+   * FailureCode#UNAVAILABLE}) is no worker to take it, which a retry a second later meets again, so the client is told to
+   * wait as for one (tandem.session.worker-wait; tester49d: Retry-After 1 beside the 10 of the requests after it).
+   */
+  private static FailureCode failedFor(FailureCode refused) {
+    return refused == FailureCode.UNAVAILABLE ? FailureCode.NO_WORKER : refused;
   }
 
   private Behavior<Command> onListed(Listed l) {

@@ -123,7 +123,8 @@ class CorsTest {
       assertEquals(400, bad.statusCode(), bad.body());
       assertEquals("*", allowOrigin(bad).orElseThrow());
 
-      HttpResponse<String> wrongMethod = send(server, "GET", "/v1/chat/completions", null, "Origin", PAGE);
+      HttpResponse<String> wrongMethod = send(server, "GET", "/v1/chat/completions", null, "Origin", PAGE,
+          "Authorization", "Bearer sk-web");
       assertEquals(405, wrongMethod.statusCode(), wrongMethod.body());
       assertEquals("*", allowOrigin(wrongMethod).orElseThrow());
     }

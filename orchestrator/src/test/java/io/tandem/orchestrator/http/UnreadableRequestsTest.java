@@ -196,6 +196,23 @@ class UnreadableRequestsTest {
         + " is in is the request's body"), last.message());
   }
 
+  /**
+   * A Transfer-Encoding akka-http cannot read was left among the headers and the request read as one without a body,
+   * which then ran as a request of its own (tester49e: "chunked;q=1" smuggled a GET /version): refused, the connection
+   * closed, one answer.
+   */
+  @Test
+  void aFramingHeaderTheServerCannotReadIsA400ThatClosesTheConnection() throws Exception {
+    for (String framing : new String[] {"Transfer-Encoding: chunked;q=1", "Transfer-Encoding: \"chunked\"", "Transfer-Encoding: "}) {
+      RawExchange a = RawExchange.send(server, "POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          + framing + "\r\n\r\nGET /version HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertEquals(400, a.status(), framing + ": " + a.head());
+      assertEquals("close", a.header("Connection").orElse(""), a.head());
+      assertFalse(a.body().contains("HTTP/1.1"), framing + ": one answer, the body run as no request: " + a.body());
+      assertTrue(JSON.readTree(a.body()).at("/error/message").asText().contains("is not one this server can read"), a.body());
+    }
+  }
+
   /** HTTP/1.1 requires a Host header (RFC 9112, section 3.2: a server MUST answer 400 without one). */
   @Test
   void anHttp11RequestWithoutAHostHeaderIsA400SayingWhatToSend() throws Exception {
@@ -204,7 +221,9 @@ class UnreadableRequestsTest {
       assertEquals(400, a.status(), a.head());
       assertEquals("malformed_request", a.body().at("/error/code").asText(), a.body().toString());
       assertEquals("the request could not be read: an HTTP/1.1 request must have a Host header naming the server as"
-          + " host or host:port (RFC 9112, section 3.2), and this one has none or one that is not so; send e.g. Host: 127.0.0.1",
+          + " host or host:port (RFC 9112, section 3.2), and this one has none or one that is not so (or a header line before"
+          + " it ended in a byte that is not UTF-8, which took the Host line with it); send e.g. Host: 127.0.0.1, and header"
+          + " values in ASCII or encoded as UTF-8",
           a.message());
     }
   }
