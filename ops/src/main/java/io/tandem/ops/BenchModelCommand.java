@@ -63,7 +63,7 @@ public final class BenchModelCommand implements Callable<Integer>, Interruptible
 
   @Override
   public String whenInterrupted() {
-    return "the figures printed above stand";
+    return "any figures printed above stand";
   }
 
   @Override

@@ -52,7 +52,7 @@ public final class BenchOrchestrationCommand implements Callable<Integer>, Inter
 
   @Override
   public String whenInterrupted() {
-    return "the rows printed above stand";
+    return "any rows printed above stand";
   }
 
   @Override

@@ -137,7 +137,7 @@ public final class BenchServeCommand implements Callable<Integer>, Interruptible
 
   @Override
   public String whenInterrupted() {
-    return "the rows printed above stand";
+    return "any rows printed above stand";
   }
 
   @Override

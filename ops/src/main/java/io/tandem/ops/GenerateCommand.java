@@ -72,7 +72,7 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
 
   @Override
   public String whenInterrupted() {
-    return "the text printed above is all it wrote";
+    return "any text printed above is all it wrote";
   }
 
   @Override

@@ -12,16 +12,17 @@ interface Interruptible {
 
   /**
    * Runs {@code run} with {@code command}'s line said should the JVM stop meanwhile (its shutdown
-   * hooks run then, a {@code finally} does not); the logs are silenced first, so that the line is not
-   * lost among an ActorSystem's stopping lines.
+   * hooks run then, a {@code finally} does not); the logs are silenced after it, so that it is not
+   * followed by an ActorSystem's stopping lines.
    */
   static int saying(String name, Interruptible command, java.util.concurrent.Callable<Integer> run) throws Exception {
     Thread hook = new Thread(() -> {
-      for (String logger : java.util.List.of("io.tandem", "akka"))
-        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(logger)).setLevel(ch.qos.logback.classic.Level.OFF);
       System.out.flush();
       System.err.println(name + ": interrupted; " + command.whenInterrupted());
       System.err.flush();
+      for (String logger : java.util.List.of("io.tandem", "akka"))
+        if (org.slf4j.LoggerFactory.getLogger(logger) instanceof ch.qos.logback.classic.Logger l)
+          l.setLevel(ch.qos.logback.classic.Level.OFF);
     }, "interrupted " + name);
     Runtime.getRuntime().addShutdownHook(hook);
     try {

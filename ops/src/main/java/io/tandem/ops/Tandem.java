@@ -71,6 +71,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   public static void main(String[] args) {
     System.setProperty("ai.djl.offline", "true");
+    // Logging started here, on this thread, before any command: a signal's shutdown hook that logs or silences logs while
+    // SLF4J starts on another thread got its stand-in loggers, a ClassCastException and exit status 1 (tester49f).
+    org.slf4j.LoggerFactory.getILoggerFactory();
     for (String w : checkLogLevels(System.getenv())) System.err.println(w);
     int code = commandLine().execute(args);
     if (code != 0) {

@@ -276,12 +276,18 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     if (summary.equals("Illegal character ' ' in header name") || summary.equals("Illegal character '\t' in header name"))
       return summary + ": a header's name is a token (RFC 9110, section 5.1), with no space before its colon, and a line"
           + " that begins with a space continues none before it (RFC 9112, section 5.2); send each header as Name: value"
-          + " on a line of its own";
+          + " on a line of its own (where the line is the request's body, or a request behind it, the header before it"
+          + " ended in a byte that is not UTF-8, Latin-1's é as Python's http.client sends a str, which this server's HTTP"
+          + " parser read with its line's end: send header values in ASCII, or encoded as UTF-8)";
     if (summary.startsWith("Illegal character") && summary.endsWith("in header name"))
       return summary + ": a header's name is a token (RFC 9110, section 5.1); where the line it is in is the request's body"
           + " or a header's value, the header before it ended in a byte that is not UTF-8 (Latin-1's é, as Python's"
           + " http.client sends a str), which this server's HTTP parser read with its line's end; send header values in"
           + " ASCII, or encoded as UTF-8";
+    // akka-http's words for a Transfer-Encoding it does not take (tester49f: nothing said what to send).
+    if (summary.equals("Multiple Transfer-Encoding entries not supported") || summary.startsWith("Unsupported Transfer-Encoding"))
+      return summary + ": this server reads a body sent with 'Transfer-Encoding: chunked' alone (RFC 9112, section 6.1) or"
+          + " with a 'Content-Length' of digits alone; send one of them";
     if (summary.startsWith("HTTP header value exceeds the configured limit"))
       return summary + "; send shorter headers (an API key, a cookie)";
     Matcher target = BAD_TARGET.matcher(summary);

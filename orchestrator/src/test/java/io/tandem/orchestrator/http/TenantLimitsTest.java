@@ -139,6 +139,10 @@ class TenantLimitsTest {
     assertEquals(404, server.get("/nope").statusCode(), "outside /v1, no key is asked for");
     // A method a /v1 path does not take: the key first, as vLLM's middleware asks it (tester49e: a 405 without one).
     assertEquals(401, server.get("/v1/completions").statusCode());
+    // OPTIONS passes without one, as vLLM's middleware lets it (tester49f).
+    assertEquals(404, server.http.send(HttpRequest.newBuilder(URI.create(server.base + "/v1/nope"))
+        .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(30)).build(),
+        HttpResponse.BodyHandlers.ofString()).statusCode());
     assertEquals(405, server.http.send(HttpRequest.newBuilder(URI.create(server.base + "/v1/completions")).header("Authorization",
         "Bearer sk-bob").timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
   }

@@ -211,6 +211,10 @@ class UnreadableRequestsTest {
       assertFalse(a.body().contains("HTTP/1.1"), framing + ": one answer, the body run as no request: " + a.body());
       assertTrue(JSON.readTree(a.body()).at("/error/message").asText().contains("is not one this server can read"), a.body());
     }
+    // Those akka-http refuses itself say what to send too (tester49f).
+    Answer two = send("POST /tokenize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n");
+    assertEquals(400, two.status(), two.head());
+    assertTrue(two.message().endsWith("with a 'Content-Length' of digits alone; send one of them"), two.message());
   }
 
   /** HTTP/1.1 requires a Host header (RFC 9112, section 3.2: a server MUST answer 400 without one). */
