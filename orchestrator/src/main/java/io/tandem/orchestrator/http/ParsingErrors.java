@@ -192,6 +192,15 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
               + " Python client: the value as UTF-8 bytes, not a str it sends as Latin-1)");
         }
       }
+      // A lead byte last: what it took with it was the line's own end, trimmed off the value, and the next line (the
+      // blank one that ended the head, or a header) ended this one; the head then ended further on, in the body, whose
+      // lines were read as headers and the rest as a request (tester49g). akka-http gives a byte it copied sign-extended.
+      char last = v.isEmpty() ? 0 : v.charAt(v.length() - 1);
+      if (last >= 0xFFC0 && last <= 0xFFF7)
+        return Optional.of(String.format("the header %s ends in the byte 0x%02X, which is not UTF-8: the server's HTTP"
+            + " parser read it as the start of a UTF-8 sequence that took the line's end with it, so where the request's"
+            + " head ends cannot be told; send header values in ASCII, or encoded as UTF-8 (a Python client: the value as"
+            + " UTF-8 bytes, not a str it sends as Latin-1)", CompletionRequest.clip(h.name()), last & 0xFF));
     }
     return Optional.empty();
   }

@@ -189,6 +189,15 @@ class UnreadableRequestsTest {
     String message = JSON.readTree(a.body()).at("/error/message").asText();
     assertTrue(message.startsWith("the request could not be read: the header X-User holds the byte 0xE9, which is not UTF-8,"
         + " and a line's end"), message);
+    // The last header so, before a body whose first line reads as a header: that line was taken for one, the head ended at
+    // the body's blank line and what followed ran as a request (tester49g).
+    RawExchange hidden = RawExchange.send(server, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+        + "\r\nX-Name: caf\u00e9\r\n\r\nX-A: b\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n");
+    assertEquals(400, hidden.status(), hidden.head());
+    assertEquals("close", hidden.header("Connection").orElse(""), hidden.head());
+    assertFalse(hidden.body().contains("HTTP/1.1"), "one answer: " + hidden.body());
+    assertTrue(JSON.readTree(hidden.body()).at("/error/message").asText().contains("the header X-Name ends in the byte 0xE9"),
+        hidden.body());
     // The last header so, as Python's http.client sends it: the body is read as a header line, and the 400 says why.
     Answer last = send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nX-User: Jos\u00e9\r\n\r\n{}");
     assertEquals(400, last.status(), last.head());
