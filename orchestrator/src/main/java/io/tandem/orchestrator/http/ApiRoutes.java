@@ -120,17 +120,27 @@ final class ApiRoutes extends AllDirectives {
       Optional<String> authorityForm = authorityForm(request);
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), authorityForm.orElse(target(request.getUri())),
           request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
+      ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
+      // A request read behind one refused for its headers, before the connection closed: its bytes may be another's body,
+      // so it is not run; its answer is never sent, nor logged (tester49h: a smuggled completion ran, blind, its answer lost).
+      if (client.refusingTheRest())
+        return complete(ParsingErrors.malformed(400, "an earlier request on this connection could not be read; it is closed")
+            .toResponse().addHeader(akka.http.javadsl.model.headers.Connection.create("close")));
       Optional<String> brokenHeader = ParsingErrors.brokenHeader(request);
+      // The headers' lines ran together: what follows on the connection cannot be told apart either. Before CORS and every
+      // other answer: a preflight, or a target that is no path, was answered first and the rest run (tester49h).
+      if (brokenHeader.isPresent()) {
+        client.refuseTheRest();
+        return complete(withRequestId(error(ParsingErrors.malformed(400, brokenHeader.get()), log)
+            .addHeader(akka.http.javadsl.model.headers.Connection.create("close"))
+            .addHeaders(settings.cors().answerHeaders(request)), request, log));
+      }
       // Inside the request id, so that CORS preflights, answered before any route, carry one too.
       return mapResponse(r -> withRequestId(r, request, log), () -> settings.cors().wrap(
           handleExceptions(exceptions(request, log), () -> handleRejections(rejections(request, log), () ->
               withRequestTimeoutResponse(r -> withRequestId(timedOut(r, log), request, log), () ->
                   authorityForm.isPresent()
                       ? complete(error(ParsingErrors.malformed(400, ParsingErrors.notAPath(authorityForm.get())), log))
-                      // The headers' lines ran together: what follows on the connection cannot be told apart either.
-                      : brokenHeader.isPresent()
-                      ? complete(error(ParsingErrors.malformed(400, brokenHeader.get()), log)
-                          .addHeader(akka.http.javadsl.model.headers.Connection.create("close")))
                       : mapRequest(ApiRoutes::headAsGet, () -> endpoints(request, log)))))));
     });
   }

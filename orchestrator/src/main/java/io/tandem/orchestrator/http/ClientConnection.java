@@ -48,6 +48,19 @@ final class ClientConnection {
     hooks.remove(hook);
   }
 
+  /** Set once a request on the connection was refused for headers that ran together, its answer closing the connection. */
+  private volatile boolean refusingTheRest;
+
+  /** The connection closes after the current answer: any request read behind it is not to be run. */
+  void refuseTheRest() {
+    refusingTheRest = true;
+  }
+
+  /** Whether an earlier request on the connection was refused so ({@link #refuseTheRest}). */
+  boolean refusingTheRest() {
+    return refusingTheRest;
+  }
+
   /** Whether the client is gone (its connection closed, or it stopped sending after a keep-alive request). */
   synchronized boolean isClosed() {
     return closed;
