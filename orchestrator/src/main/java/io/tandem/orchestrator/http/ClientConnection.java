@@ -53,7 +53,8 @@ final class ClientConnection {
 
   /** The connection closes after the current answer: any request read behind it is not to be run. */
   void refuseTheRest() {
-    refusingTheRest = true;
+    // NONE stands for no connection at all and is shared: never marked (every served request carries its own).
+    if (this != NONE) refusingTheRest = true;
   }
 
   /** Whether an earlier request on the connection was refused so ({@link #refuseTheRest}). */
