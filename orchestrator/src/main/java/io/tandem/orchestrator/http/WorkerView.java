@@ -488,12 +488,16 @@ final class WorkerView {
       if (own != null) return own;
       // An engine of this node's that is silent now is named (tester47d: a count during an engine's stall named nothing).
       String silence = io.tandem.protocol.worker.EngineHealth.get(system).silence(role);
-      return ApiError.forFailure(FailureCode.UNAVAILABLE,
-          (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
-              + " workers counted") + " the prompt within " + allowed
-              + ": a worker that does not answer is counting long prompts sent"
-              + " before this one (one at a time), or stopped or stalled" + (silence == null ? "" : "; " + silence),
-          retryAfter.seconds());
+      String none = (ws.size() == 1 ? "the " + role + " worker did not count" : "none of the " + ws.size() + " " + role
+          + " workers counted") + " the prompt within " + allowed;
+      // A silent engine is why, rather than a queue of counts in the worker's process (tester49d: a SIGSTOPped engine's
+      // 503 spoke of counting long prompts, with the Retry-After of a busy worker): its worker is withdrawn after a few
+      // more checks without an answer, so a retry waits as one that finds no worker does.
+      if (silence != null)
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": " + silence + "; retry the request",
+            retryAfter.forCode(FailureCode.NO_WORKER));
+      return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": a worker that does not answer is counting long prompts"
+          + " sent before this one (one at a time), or stopped or stalled", retryAfter.seconds());
     };
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
       // The ask's own timeout only backs up the deadline below, which a pause of this process does not use up.

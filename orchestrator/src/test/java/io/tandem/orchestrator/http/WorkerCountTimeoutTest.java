@@ -77,6 +77,26 @@ class WorkerCountTimeoutTest {
     assertEquals(java.util.List.of(1000L, 1000L, 1000L, 1000L), java.util.List.copyOf(timeouts),
         "each count says how long its asker waits, so that a worker drops one nobody reads");
 
+    // While this node's engine of the role is silent (its health check unanswered), the count's 503 says so rather than
+    // blaming long prompts, and a retry waits as long as one that finds no worker (tester49d: a SIGSTOPped engine gave
+    // Retry-After 1 in words about counting in the worker's process).
+    var health = io.tandem.protocol.worker.EngineHealth.get(server.system);
+    health.silent(Role.large, "127.0.0.1:9/demo-large", "this node's large engine 127.0.0.1:9 did not answer its last"
+        + " health check within tandem.engine.health-timeout (stalled or busy)");
+    try {
+      HttpResponse<String> silentEngine = server.post("/v1/chat/completions", LARGE, null);
+      assertEquals(503, silentEngine.statusCode(), silentEngine.body());
+      String silentMessage = new ObjectMapper().readTree(silentEngine.body()).at("/error/message").asText();
+      assertTrue(silentMessage.endsWith("none of the 2 large workers counted the prompt within 1 s (tandem.http.count-timeout):"
+          + " this node's large engine 127.0.0.1:9 did not answer its last health check within tandem.engine.health-timeout"
+          + " (stalled or busy); retry the request"), silentMessage);
+      assertEquals(String.valueOf(server.system.settings().config().getDuration("tandem.session.worker-wait").toSeconds()),
+          silentEngine.headers().firstValue("Retry-After").orElse("none"), silentMessage);
+    } finally {
+      health.silent(Role.large, "127.0.0.1:9/demo-large", null);
+    }
+    timeouts.clear();
+
     // A long prompt's count may take longer, by its length (its 200,000 characters, and the template's variables, "{}";
     // tester45a: four prompts of 900,000
     // characters at once, counted one after another, were 503s for a worker "not answering").
