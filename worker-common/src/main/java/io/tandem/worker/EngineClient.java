@@ -122,20 +122,39 @@ final class EngineClient {
       @JsonProperty("skip_special_tokens") boolean skipSpecialTokens,
       @JsonProperty("return_token_ids") boolean returnTokenIds,
       boolean stream,
-      @JsonProperty("stream_options") Map<String, Object> streamOptions) {
+      @JsonProperty("stream_options") Map<String, Object> streamOptions,
+      @JsonProperty("cache_salt") String cacheSalt) {
 
     /**
      * A streamed step: {@code prompt} ids, at most {@code maxTokens}, stopping at {@code stop}
      * (empty: none) kept in the output; {@code textWithoutSpecials} when the worker takes the
      * engine's text (no local tokenizer), which must then leave special tokens out as a local
-     * decode does.
+     * decode does. {@code cacheScope}: who may share the step's prefix cache on the engine (its
+     * tenant and {@code cache_salt}, {@link io.tandem.protocol.worker.WorkerProtocol.Generate#cacheScope}),
+     * sent as vLLM's {@code cache_salt} ({@link #salt}); {@code ""} sends none.
      */
     static CompletionBody step(String model, int[] prompt, int maxTokens, SamplingParams s, List<String> stop,
-        boolean textWithoutSpecials) {
+        boolean textWithoutSpecials, String cacheScope) {
       boolean stops = !stop.isEmpty();
       return new CompletionBody(model, prompt, maxTokens, s.temperature(), s.topP(), s.topK() == 0 ? -1 : s.topK(),
           s.seed(), stops ? stop : null, stops ? Boolean.TRUE : null, stops ? Boolean.TRUE : null, textWithoutSpecials,
-          true, true, Map.of("include_usage", true));
+          true, true, Map.of("include_usage", true), salt(cacheScope));
+    }
+
+    /**
+     * The {@code cache_salt} that keeps a cache scope's prefix cache apart on the engine: the
+     * SHA-256 of the scope, in hex, so that the engine's requests and logs carry no tenant's name;
+     * null for the scope of no tenant and no salt. vLLM mixes the salt into the hash of a request's first
+     * block ({@code vllm/v1/core/kv_cache_utils.py}), so requests of two scopes share no block.
+     */
+    static String salt(String cacheScope) {
+      if (cacheScope.isEmpty()) return null;
+      try {
+        byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(cacheScope.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return java.util.HexFormat.of().formatHex(d);
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException("every Java platform has SHA-256", e);
+      }
     }
   }
 

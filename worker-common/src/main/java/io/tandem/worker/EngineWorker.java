@@ -343,7 +343,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     ActorRef<Command> self = getContext().getSelf();
     long run = f.id;
     f.stream = client.complete(EngineClient.CompletionBody.step(modelName, seq.ids(), step.limit(), g.sampling(), stop,
-        vocabulary != null), new EngineClient.Listener() {
+        vocabulary != null, g.cacheScope()), new EngineClient.Listener() {
           @Override
           public void tokens(int[] ids, String text) {
             self.tell(new Streamed(run, ids, text));

@@ -359,8 +359,8 @@ final class Scheduler<R extends Scheduler.Running> {
 
   /**
    * A cached prefix to start a new sequence from (automatic prefix caching, as vLLM's): the view
-   * of {@code cacheScope} (its tenant: tenants share no cache, unlike vLLM's default, where a
-   * request's {@code cache_salt} keeps it apart) whose sequence shares the longest run of processed
+   * of {@code cacheScope} (its tenant and {@code cache_salt}: tenants share no cache, unlike vLLM's
+   * default, where only a request's {@code cache_salt} keeps it apart) whose sequence shares the longest run of processed
    * tokens with the start of {@code ids}, and that run's length; null when no view shares one. The
    * view counts as used (LRU).
    */

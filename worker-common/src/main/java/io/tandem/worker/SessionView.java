@@ -22,8 +22,9 @@ final class SessionView implements AutoCloseable {
   final String sessionId;
   /**
    * Who may start a sequence from this view's cache ({@link Scheduler#longestPrefix}): its
-   * session's tenant ({@code ""} with none). A prefix shared across tenants would tell one, by its
-   * {@code cached_tokens} and its speed, what another sent.
+   * session's tenant ({@code ""} with none), and its request's {@code cache_salt} where it gave one
+   * ({@link io.tandem.protocol.worker.WorkerProtocol.Generate#cacheScope}). A prefix shared across
+   * tenants would tell one, by its {@code cached_tokens} and its speed, what another sent.
    */
   final String cacheScope;
   final Sequence sequence;

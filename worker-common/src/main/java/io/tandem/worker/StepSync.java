@@ -224,9 +224,9 @@ final class StepSync {
     return prefix.view().sequence.forkPrefix(n, g.sampling());
   }
 
-  /** Who may share {@code g}'s cache as a prefix: its tenant ({@link SessionView#cacheScope}). */
+  /** Who may share {@code g}'s cache as a prefix: its tenant and cache_salt ({@link SessionView#cacheScope}). */
   private static String cacheScope(Generate g) {
-    return g.tenant() == null ? "" : g.tenant();
+    return g.cacheScope();
   }
 
   /** The last {@code n} token ids of a sequence (fewer when it is shorter). */

@@ -179,6 +179,29 @@ class EngineWorkerTest {
     assertEquals(inProcess.tokenizer().key(), fromEngine.tokenizerKey(), "the tokenizer folder's vocabulary");
   }
 
+  /**
+   * Each step carries vLLM's {@code cache_salt} of its tenant and request salt, so that the engine's
+   * prefix cache, shared by all it serves, keeps them apart as an in-process worker's does: the same
+   * tenant and salt send the same one, another tenant or salt another, and no tenant's name. None
+   * was sent, and one tenant's {@code cached_tokens} told it what another had sent.
+   */
+  @Test
+  void eachStepCarriesTheCacheSaltOfItsTenantAndSalt() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    String[][] scopes = {{"acme", null}, {"acme", null}, {"globex", null}, {"acme", "s1"}};
+    List<String> sent = new ArrayList<>();
+    for (int i = 0; i < scopes.length; i++) {
+      remote.tell(new Generate("salted-" + i, scopes[i][0], 1, -1, PROMPT, List.of(), new Limits(null, 3, 3, true, TRIGGERS),
+          SamplingParams.GREEDY, false, probe.getRef(), scopes[i][1]));
+      probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+      sent.add(engine.cacheSalts.get(engine.cacheSalts.size() - 1));
+    }
+    for (String salt : sent) assertTrue(salt != null && salt.matches("[0-9a-f]{64}"), "a SHA-256, naming no tenant: " + sent);
+    assertEquals(sent.get(0), sent.get(1), "one tenant's requests share the engine's cache");
+    assertEquals(3, Set.copyOf(sent).size(), "another tenant's, or another salt's, do not: " + sent);
+  }
+
   @Test
   void aTakeoverSendsTheWholeSessionButTheEnginePrefillsOnlyWhatItHasNotSeen() throws Exception {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());

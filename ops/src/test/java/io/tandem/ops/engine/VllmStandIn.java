@@ -44,6 +44,8 @@ final class VllmStandIn implements AutoCloseable {
   private final ExecutorService thread = Executors.newSingleThreadExecutor();
   private final LinkedList<Sequence> cache = new LinkedList<>();
   final List<Usage> usages = new CopyOnWriteArrayList<>();
+  /** Each completion's {@code cache_salt}, null where it sent none. */
+  final List<String> cacheSalts = new CopyOnWriteArrayList<>();
   /** Counted down when the engine dies mid-completion ({@link #firstToServeDies}). */
   final java.util.concurrent.CountDownLatch died = new java.util.concurrent.CountDownLatch(1);
   /** When positive, every completion answers this status instead (a broken engine). */
@@ -107,6 +109,7 @@ final class VllmStandIn implements AutoCloseable {
 
   private void completions(HttpExchange ex) throws IOException {
     JsonNode req = JSON.readTree(ex.getRequestBody());
+    cacheSalts.add(req.hasNonNull("cache_salt") ? req.get("cache_salt").asText() : null);
     if (failWith > 0) {
       byte[] out = JSON.writeValueAsBytes(JSON.createObjectNode().set("error", JSON.createObjectNode().put("message", failMessage)));
       if (neverReady) ex.getResponseHeaders().add("x-should-retry", "false");

@@ -67,10 +67,14 @@ public record CompletionRequest(
    * only with {@code include_stop_str_in_output}, as vLLM's detokenizer leaves a stop token's out
    * ({@code vllm/v1/engine/detokenizer.py}, {@code IncrementalDetokenizer.update}). The ids are those of the model that
    * writes the token: the two models of a pair share a vocabulary (the paper's are both Qwen2.5's).
-   * {@code stopTokenIds} keeps them as sent, so that a refusal names the element at fault.
+   * {@code stopTokenIds} keeps them as sent, so that a refusal names the element at fault. {@code
+   * cache_salt} keeps the request's cache apart from those of its tenant's requests with another
+   * salt or none (vLLM's, against a prefix cache telling one user what another sent; Tandem's
+   * tenants share no cache with each other anyway), null when not given.
    */
-  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds, List<Integer> stopTokenIds) {
-    static final EngineFields NONE = new EngineFields(false, false, List.of());
+  public record EngineFields(boolean includeStopStrInOutput, boolean returnTokenIds, List<Integer> stopTokenIds,
+      String cacheSalt) {
+    static final EngineFields NONE = new EngineFields(false, false, List.of(), null);
   }
 
   /**
@@ -222,8 +226,6 @@ public record CompletionRequest(
       Map.entry("mm_processor_kwargs", Neutral.none(Type.OBJECT, "Tandem reads text only")),
       Map.entry("prompt_embeds", Neutral.none("Tandem reads text or token ids only")),
       Map.entry("kv_transfer_params", Neutral.none(Type.OBJECT, "Tandem does not move KV caches between servers")),
-      Map.entry("cache_salt", Neutral.none(Type.STRING, "prefix caches are not salted per request (each tenant's are its"
-          + " own: tenants share no prefix)")),
       Map.entry("include_reasoning", Neutral.bool(true, "reasoning_content is always included where the reasoning parser finds it")),
       Map.entry("vllm_xargs", Neutral.none(Type.OBJECT, "vLLM's extra arguments are not supported")));
 
@@ -243,7 +245,7 @@ public record CompletionRequest(
       "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
       "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier",
-      "request_id", "stop_token_ids", "echo", "best_of", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
+      "request_id", "stop_token_ids", "cache_salt", "echo", "best_of", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
       // vLLM's CompletionRequest has it too (tester49a: called chat's alone on /v1/completions).
       "response_format");
   private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
@@ -686,7 +688,13 @@ public record CompletionRequest(
     if (skip != null && !skip && !returnIds)
       throw ApiError.unsupported("skip_special_tokens", "skip_special_tokens = false is supported only with "
           + "return_token_ids = true (the ids carry the special tokens; their text is not written)");
-    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds, stopTokenIds(body.get("stop_token_ids")));
+    String salt = string(body, "cache_salt", false);
+    // vLLM's rule (protocol.py, check_cache_salt_support).
+    if (salt != null && salt.isEmpty())
+      throw ApiError.invalid("cache_salt", "cache_salt must be a non-empty string if given; leave it out, or send null,"
+          + " to share the prefix cache with this API key's other requests");
+    return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds, stopTokenIds(body.get("stop_token_ids")),
+        salt);
   }
 
   private static List<Integer> stopTokenIds(JsonNode ids) {

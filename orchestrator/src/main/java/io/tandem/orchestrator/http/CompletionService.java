@@ -216,7 +216,7 @@ final class CompletionService {
     x.forgetClient = client.onClose(pre.first().second()::shutdown);
     x.attach(events, session);
     SessionRequest sr = new SessionRequest(x.sessionId, x.permit.tenant(), x.counted.prompt(), x.req.sampling(),
-        x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop(), largeAbsent);
+        x.counted.maxTokens(), x.req.config(), x.req.mode(), true, x.req.stop(), largeAbsent, x.req.engine().cacheSalt());
     askStart(sr, events).whenComplete((s, t) -> {
       if (s != null) session.complete(s.session());
       else events.tell(new SessionEvent.Failed(FailureCode.UNAVAILABLE, "the session did not start: " + t.getMessage(), null));

@@ -362,7 +362,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     failover.used(b.worker);
     b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), aheadId, delta.base(),
         delta.base() < 0 ? request.prompt() : null, delta.append(), WorkerProtocol.Limits.PREFILL_AHEAD,
-        request.sampling(), false, replyAdapter));
+        request.sampling(), false, replyAdapter, request.cacheSalt()));
   }
 
   /** The prefill ahead is answered: the worker holds the text it brought, or says what it holds. */
@@ -431,7 +431,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     failover.sent(b.worker);
     b.worker.tell(new WorkerProtocol.Generate(request.sessionId(), request.tenant(), id, delta.base(),
         delta.base() < 0 ? request.prompt() : null, delta.append(), failover.limits(current), request.sampling(),
-        current.alwaysKept(), replyAdapter));
+        current.alwaysKept(), replyAdapter, request.cacheSalt()));
     timers.startSingleTimer(STEP_TIMER, new StepTimedOut(id), settings.stepTimeout());
     checkReachability();
   }

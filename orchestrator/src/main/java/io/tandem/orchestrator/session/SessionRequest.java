@@ -16,7 +16,9 @@ import java.util.List;
  * (a cluster member joining or up, reachable or not, whose workers are not offered now: {@link
  * RoleSupply#memberComing}); a speculative session then
  * applies {@code tandem.session.on-large-loss} at once (fails, or goes on with the small model
- * alone, degraded) instead of waiting {@code worker-wait} for one.
+ * alone, degraded) instead of waiting {@code worker-wait} for one. {@code cacheSalt}: the request's
+ * {@code cache_salt} (vLLM's), which keeps its cache apart from its tenant's other requests; null
+ * for none.
  */
 public record SessionRequest(
     String sessionId,
@@ -28,7 +30,8 @@ public record SessionRequest(
     Mode mode,
     boolean stream,
     List<String> stop,
-    boolean largeAbsent)
+    boolean largeAbsent,
+    String cacheSalt)
     implements CborSerializable {
   public SessionRequest {
     if (maxTokens < 1) throw new IllegalArgumentException("max_tokens must be >= 1, got " + maxTokens);
@@ -36,6 +39,12 @@ public record SessionRequest(
     if (mode == null) mode = Mode.speculative;
     if (tenant == null) tenant = "";
     stop = stop == null ? List.of() : List.copyOf(stop);
+  }
+
+  /** A request without a {@code cache_salt}. */
+  public SessionRequest(String sessionId, String tenant, Prompt prompt, SamplingParams sampling, int maxTokens,
+      SpeculativeConfig config, Mode mode, boolean stream, List<String> stop, boolean largeAbsent) {
+    this(sessionId, tenant, prompt, sampling, maxTokens, config, mode, stream, stop, largeAbsent, null);
   }
 
   /** A request whose session waits up to {@code worker-wait} for a worker of each role it needs. */

@@ -111,4 +111,31 @@ class CachedPromptTokensTest {
       assertEquals(promptTokens - 1, usage.at("/prompt_tokens_details/cached_tokens").asInt(-1), "answer " + i + ": " + cut.body());
     }
   }
+  /**
+   * vLLM's {@code cache_salt}: a request's cache is a prefix only for requests of its tenant with
+   * the same salt (it was refused as unsupported). An empty salt is refused, as vLLM refuses it.
+   */
+  @Test
+  void aCacheSaltSharesThePrefixCacheOnlyWithTheSameSalt() throws Exception {
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"a prompt only the salted test sends\"}],"
+        + "\"max_tokens\":3,\"temperature\":0";
+    JsonNode first = usage(body + ",\"cache_salt\":\"salt-a\"}");
+    int prompt = first.get("prompt_tokens").asInt();
+    assertEquals(0, first.at("/prompt_tokens_details/cached_tokens").asInt(-1), first.toString());
+    assertEquals(prompt - 1, usage(body + ",\"cache_salt\":\"salt-a\"}").at("/prompt_tokens_details/cached_tokens").asInt(-1),
+        "the same salt shares it");
+    assertEquals(0, usage(body + ",\"cache_salt\":\"salt-b\"}").at("/prompt_tokens_details/cached_tokens").asInt(-1),
+        "another salt does not");
+    // Other tests' prompts share this one's first characters ("<user>a prompt "), not the whole prompt.
+    int unsalted = usage(body + "}").at("/prompt_tokens_details/cached_tokens").asInt(-1);
+    assertTrue(unsalted >= 0 && unsalted < prompt - 1, "nor does no salt: " + unsalted + " of " + prompt + " cached");
+    assertEquals(prompt - 1, usage(body + ",\"cache_salt\":null}").at("/prompt_tokens_details/cached_tokens").asInt(-1),
+        "null is no salt");
+
+    HttpResponse<String> empty = server.post("/v1/chat/completions", body + ",\"cache_salt\":\"\"}", KEY);
+    assertEquals(400, empty.statusCode(), empty.body());
+    assertEquals("cache_salt", JSON.readTree(empty.body()).at("/error/param").asText(), empty.body());
+    assertEquals("cache_salt must be a non-empty string if given; leave it out, or send null, to share the prefix cache with"
+        + " this API key's other requests", JSON.readTree(empty.body()).at("/error/message").asText());
+  }
 }

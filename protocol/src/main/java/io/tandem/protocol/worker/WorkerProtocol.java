@@ -96,6 +96,8 @@ public final class WorkerProtocol {
    * @param replyTo where every {@link Reply} goes: the session's own actor (or an adapter of it),
    *     which the worker watches; when it terminates, or its node is removed from the cluster, the
    *     session counts as released ({@link Release})
+   * @param cacheSalt the request's {@code cache_salt} (vLLM's): its cache is shared as a prefix only
+   *     with sessions of the same tenant and salt; null: with the tenant's sessions without one
    * @throws IllegalArgumentException when {@code basePosition < -1}, or -1 without a prompt
    */
   public record Generate(
@@ -108,13 +110,29 @@ public final class WorkerProtocol {
       Limits limits,
       SamplingParams sampling,
       boolean stream,
-      ActorRef<Reply> replyTo)
+      ActorRef<Reply> replyTo,
+      String cacheSalt)
       implements Command {
     public Generate {
       append = append == null ? List.of() : List.copyOf(append);
       if (basePosition < -1) throw new IllegalArgumentException("basePosition < -1");
       if (basePosition == -1 && prompt == null)
         throw new IllegalArgumentException("a request from position -1 must carry the prompt");
+    }
+
+    /** A request without a {@code cache_salt}. */
+    public Generate(String sessionId, String tenant, long requestId, int basePosition, Prompt prompt, List<Chunk> append,
+        Limits limits, SamplingParams sampling, boolean stream, ActorRef<Reply> replyTo) {
+      this(sessionId, tenant, requestId, basePosition, prompt, append, limits, sampling, stream, replyTo, null);
+    }
+
+    /**
+     * Who may share this request's cache as a prefix: its tenant, and its {@code cache_salt} where it
+     * gave one, as one string ({@code ""}: no tenant and no salt).
+     */
+    public String cacheScope() {
+      String t = tenant == null ? "" : tenant;
+      return cacheSalt == null ? t : t + '\u0000' + cacheSalt;
     }
   }
 
