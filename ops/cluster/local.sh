@@ -34,7 +34,8 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
           that crashed rejoins the running cluster, the orchestrator too (every node lists every
-          node as a seed node, so whichever restarts finds any node still running); with
+          node as a seed node, those in the cluster first, so that it joins them and founds no
+          cluster of its own); with
           other nodes down it says which, once the node itself is up. Nodes keep trying to join
           as long as it takes, so a worker restarted before the orchestrator joins it later
 
@@ -162,12 +163,31 @@ http_port_of() {
 # first seed node founds the cluster only when no other seed node answers as a member, so the
 # orchestrator restarted alone joins the running cluster through whichever node still runs, instead of
 # founding an empty one beside it (with only the small node as the other seed, a dead small node made
-# it do just that, leaving the large node alone in the old cluster).
+# it do just that, leaving the large node alone in the old cluster). A node that restart starts beside
+# nodes that run in the cluster lists those first and itself last: it is then no first seed, and only
+# ever joins them (Akka's JoinSeedNodeProcess), where the first seed founds a cluster of its own once
+# none has answered within seed-node-timeout, which a busy machine outlasted (tester50b: a restarted
+# orchestrator founded a second, empty cluster beside its running workers, twice in two tries). Nodes
+# that run but have not joined (all crashed, a worker restarted first) do not count: the orchestrator
+# must then found the cluster, as at up.
 # Sets the array `args` (declare it local first) to node $1's `tandem serve` arguments, one element
 # each, so that a model path with a space in it stays one argument.
 node_args() {
-  local seeds=() n
-  for n in "${nodes[@]}"; do seeds+=("127.0.0.1:$(cluster_port_of "$n")"); done
+  local seeds=() order=() n
+  if [ -n "${rejoining:-}" ]; then
+    for n in "${nodes[@]}"; do
+      if [ "$n" != "$1" ] && member "$n"; then order+=("$n"); fi
+    done
+  fi
+  if [ ${#order[@]} -gt 0 ]; then
+    for n in "${nodes[@]}"; do
+      [[ " ${order[*]} " == *" $n "* ]] || [ "$n" = "$1" ] || order+=("$n")
+    done
+    order+=("$1")
+  else
+    order=("${nodes[@]}")
+  fi
+  for n in "${order[@]}"; do seeds+=("127.0.0.1:$(cluster_port_of "$n")"); done
   local common=(--cluster-port "$(cluster_port_of "$1")" --seed-nodes "$(IFS=,; echo "${seeds[*]}")")
   case "$1" in
     orchestrator*) args=(--roles orchestrator "${common[@]}" --port "$(http_port_of "$1")") ;;
@@ -182,6 +202,14 @@ running() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 
 alive() { running "$(pid_of "$1")"; }
 # Process $1 is stopped (SIGSTOP, Ctrl-Z, a debugger): it runs nothing, answers nothing, and handles a SIGTERM only once continued.
 suspended() { [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = T ]; }
+
+# Node $1 runs, is not stopped by a signal, and its log says that this run of it is up in a cluster
+# and has not been removed from it.
+member() {
+  alive "$1" && ! suspended "$(pid_of "$1")" || return 1
+  local run; run="$(this_run "$dir/$1.log")"
+  grep -q ' is up in the cluster (roles ' <<<"$run" && ! grep -q ' was removed from the cluster' <<<"$run"
+}
 
 # Whether something accepts connections on 127.0.0.1:$1 (bash's /dev/tcp: no tool needed).
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -424,7 +452,7 @@ restart() {
     done ;;
   esac
   local from; from=$(($(wc -l <"$dir/$node.log" 2>/dev/null || echo 0) + 1))
-  start_node "$node" ">>"
+  rejoining=1 start_node "$node" ">>"
   # The directory's line comes as the node is up; the workers' registrations follow, which readiness sees.
   await_offered "$node" mark "$from"
   if [ -n "$(not_running)" ]; then

@@ -371,10 +371,15 @@ public final class TandemNode implements AutoCloseable {
     if (!others.isEmpty() && !firstSeed) {
       String deadline = config.getString(JOIN_DEADLINE).equalsIgnoreCase("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
           : "it gives up after " + Seconds.of(config.getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE + ")";
+      // An orchestrator listed after others (as local.sh restarts one beside running nodes) joins them and founds no cluster.
+      String remedy = config.getStringList("akka.cluster.roles").contains("orchestrator")
+          ? "it joins a running cluster through them and founds none itself, as it is not its first seed node: start them if"
+              + " they are down, or, if no node of the cluster runs, start this node with itself first in --seed-nodes"
+          : "start the orchestrator (the first seed node) if it is down, or give this node the --seed-nodes of a running cluster";
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: none of its"
-              + " seed nodes ({}) has let it in yet; start the orchestrator (the first seed node) if it is down, or give this"
-              + " node the --seed-nodes of a running cluster; {}", self, Seconds.of(warnAfter), String.join(", ", others), deadline);
+              + " seed nodes ({}) has let it in yet; {}; {}", self, Seconds.of(warnAfter), String.join(", ", others), remedy,
+            deadline);
         return null;
       });
     }

@@ -2,6 +2,7 @@ package io.tandem.ops.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tandem.ops.cluster.LocalClusterScriptIT.Run;
 import java.nio.file.Files;
@@ -136,5 +137,66 @@ class LocalScriptSettingsTest {
     } finally {
       for (Process p : nodes) p.destroyForcibly();
     }
+  }
+  /**
+   * A node restarted beside running nodes lists them first among its seed nodes and itself last, so
+   * that it joins them and never founds a cluster of its own (tester50b: a restarted orchestrator,
+   * the first seed, founded a second, empty cluster on a busy machine, its workers running); with no
+   * other node in the cluster, running ones that have not joined included (every node crashed, a
+   * worker restarted first), the orchestrator comes first as at {@code up}, to found the cluster. (A
+   * copy of the script runs a stand-in {@code tandem} that writes its arguments down and exits;
+   * stand-in workers sleep, their logs saying whether they joined.)
+   */
+  @Test
+  void aNodeRestartedBesideRunningNodesListsThemFirstAmongItsSeedNodes(@TempDir Path dir) throws Exception {
+    Path repo = dir.resolve("repo");
+    Files.createDirectories(repo.resolve("ops/cluster"));
+    Files.copy(LocalClusterScriptIT.repo().resolve("ops/cluster/local.sh"), repo.resolve("ops/cluster/local.sh"));
+    Path cluster = dir.resolve("cluster");
+    Files.createDirectories(cluster);
+    Files.writeString(repo.resolve("tandem"), "#!/usr/bin/env bash\necho \"$*\" >> " + cluster.resolve("args") + "\nexit 3\n");
+    repo.resolve("tandem").toFile().setExecutable(true);
+    repo.resolve("ops/cluster/local.sh").toFile().setExecutable(true);
+    Files.writeString(cluster.resolve("settings"), "cluster_port=18110\nhttp_port=18057\nsmall=s\nlarge=l\norchestrators=1\n"
+        + "java_opts=-Xmx1g\nworkdir=" + dir + "\n");
+    List<Process> workers = new java.util.ArrayList<>();
+    try {
+      for (String node : List.of("small", "large")) {
+        Process p = new ProcessBuilder("bash", "-c", "while :; do sleep 0.1; done").start();
+        workers.add(p);
+        Files.writeString(cluster.resolve(node + ".pid"), p.pid() + "\n");
+      }
+      for (String node : List.of("small", "large"))
+        Files.writeString(cluster.resolve(node + ".log"), "local.sh: starting " + node + "\nnode akka://tandem@127.0.0.1:"
+            + (node.equals("small") ? 18111 : 18112) + " is up in the cluster (roles [" + node + "])\n");
+      restart(repo, cluster);
+      // A run that has not joined yet: the line of an earlier run does not count.
+      Files.writeString(cluster.resolve("small.log"), "local.sh: starting small\n", java.nio.file.StandardOpenOption.APPEND);
+      Files.writeString(cluster.resolve("large.log"), "tandem serve: node akka://tandem@127.0.0.1:18112 was removed from the"
+          + " cluster: downed\n", java.nio.file.StandardOpenOption.APPEND);
+      restart(repo, cluster);
+      workers.forEach(Process::destroyForcibly);
+      for (Process p : workers) p.waitFor();
+      restart(repo, cluster);
+    } finally {
+      workers.forEach(Process::destroyForcibly);
+    }
+    List<String> seeds = Files.readAllLines(cluster.resolve("args")).stream()
+        .map(line -> line.replaceAll(".*--seed-nodes (\\S+).*", "$1")).toList();
+    String first = "127.0.0.1:18110,127.0.0.1:18111,127.0.0.1:18112";
+    assertEquals(List.of("127.0.0.1:18111,127.0.0.1:18112,127.0.0.1:18110", first, first), seeds,
+        "beside the workers in the cluster; beside workers running but not in it; with none running");
+  }
+
+  /** Runs the copy of local.sh in {@code repo}: restart orchestrator, whose stand-in exits at once. */
+  private static void restart(Path repo, Path cluster) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(repo.resolve("ops/cluster/local.sh").toString(), "restart", "orchestrator")
+        .directory(repo.toFile()).redirectErrorStream(true);
+    pb.environment().keySet().removeIf(k -> k.startsWith("TANDEM_"));
+    pb.environment().putAll(Map.of("TANDEM_CLUSTER_DIR", cluster.toString(), "TANDEM_UP_TIMEOUT", "20"));
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), out);
+    assertTrue(out.contains("local.sh: started orchestrator"), out);
   }
 }
