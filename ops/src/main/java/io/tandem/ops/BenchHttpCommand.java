@@ -202,9 +202,44 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     return node;
   }
 
+  /** How long the server at {@code --url} has to answer its first request before the run: a {@code GET /v1/models}. */
+  static final Duration FIRST_ANSWER_WITHIN = Duration.ofSeconds(10);
+
+  /**
+   * Fails at once when nothing at {@code --url} answers a {@code GET /v1/models} (any status will
+   * do) within {@link #FIRST_ANSWER_WITHIN}: a closed port is said before a thousand requests have
+   * each been refused, and a server that takes connections and never answers (stopped, stalled, or
+   * no HTTP server) before each request has waited out its timeout of minutes in silence
+   * (tester50d: over 90 s without a line, some 80 minutes with the defaults).
+   */
+  private void answersAtAll(HttpClient client) throws InterruptedException {
+    try {
+      client.send(HttpRequest.newBuilder(URI.create(url + "/v1/models")).timeout(FIRST_ANSWER_WITHIN).GET().build(),
+          HttpResponse.BodyHandlers.discarding());
+    } catch (java.net.http.HttpTimeoutException e) {
+      throw new IllegalStateException(url + " does not answer: GET /v1/models got no answer within "
+          + FIRST_ANSWER_WITHIN.toSeconds() + " s, though its port takes connections (a server stopped or stalled, or no HTTP"
+          + " server); check what runs there, or give --url of a running Tandem");
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("nothing answers at " + url + " (" + (e instanceof java.net.ConnectException
+          ? "its port refused the connection" : "GET /v1/models failed: " + e) + "); " + startOne());
+    }
+  }
+
+  /** What to do when nothing answers at {@code --url}: start a server there, with the host it names. */
+  private String startOne() {
+    URI at = URI.create(url);
+    int port = at.getPort();
+    // serve binds 127.0.0.1 unless told: a server for [::1] or 127.0.0.2 is started with --host.
+    String host = at.getHost().replaceAll("^\\[|\\]$", "");
+    String bind = host.equals("127.0.0.1") || host.equalsIgnoreCase("localhost") ? "" : " --host " + host;
+    return "start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + bind + ") or give --url of a running one";
+  }
+
   private int run() throws Exception {
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .executor(Executors.newFixedThreadPool(4)).connectTimeout(Duration.ofSeconds(10)).build();
+    if (scripted == null) answersAtAll(client);
     String body = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"What is 1 + 2?\"}],"
         + "\"max_tokens\":" + maxTokens + (stream ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}" : "") + "}";
     AtomicInteger next = new AtomicInteger();
@@ -259,14 +294,8 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     if (!clients.awaitTermination(24, TimeUnit.HOURS)) throw new IllegalStateException("bench did not finish");
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (failed.get() == requests) {
-      URI at = URI.create(url);
-      int port = at.getPort();
-      // serve binds 127.0.0.1 unless told: a server for [::1] or 127.0.0.2 is started with --host.
-      String host = at.getHost().replaceAll("^\\[|\\]$", "");
-      String bind = host.equals("127.0.0.1") || host.equalsIgnoreCase("localhost") ? "" : " --host " + host;
       String unanswered = requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer";
-      throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + ");"
-          + " start a server there (./tandem serve --port " + (port == -1 ? 80 : port) + bind + ") or give --url of a running one");
+      throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + "); " + startOne());
     }
     long[] sorted = latencies.clone();
     Arrays.sort(sorted);

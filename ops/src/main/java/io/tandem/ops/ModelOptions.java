@@ -312,10 +312,17 @@ public final class ModelOptions {
             + ", PATH a script {\"tokens\": [...]}");
       return;
     }
+    // A server's URL, as a vLLM client takes one: an engine is reached through an openai: spec (tester50d).
+    if (model.matches("(?i)https?://.*"))
+      throw new IllegalArgumentException(givenBy + " " + model + ": a server's URL; a model served by vLLM, SGLang or another"
+          + " Tandem is given as openai:URL?model=NAME, URL its API root (" + givenBy + " 'openai:"
+          + model.replaceFirst("/+$", "") + (model.replaceFirst("/+$", "").endsWith("/v1") ? "" : "/v1") + "?model=NAME',"
+          + " NAME one its /v1/models lists; README, \"Running on GPUs\")");
     Path dir = Path.of(model);
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(givenBy + " " + model + ": " + notAFolder(dir) + "; give a Hugging Face checkpoint folder "
-          + "(config.json, model.safetensors, tokenizer.json), scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
+          + "(config.json, model.safetensors, tokenizer.json), openai:URL?model=NAME for a model an engine serves (vLLM),"
+          + " scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair");
     if (!Files.isReadable(dir) || !Files.isExecutable(dir))
       throw new IllegalArgumentException(givenBy + " " + model + ": cannot be read (no permission to list the folder or open"
           + " its files); give the user Tandem runs as read access to it (chmod a+rX)");

@@ -344,6 +344,11 @@ public final class ServeCommand implements Callable<Integer> {
 
   private static IllegalArgumentException portTaken(String what, String host, int port, String flag, Exception e) {
     String reason = e.getMessage() == null ? e.toString() : e.getMessage().replaceAll(".*Address already in use.*", "Address already in use");
+    // Not taken: a port below 1024 is the system's to give (tester50d: "is another Tandem running there?" as a user).
+    if (port < 1024 && reason.contains("Permission denied"))
+      return new IllegalArgumentException("cannot listen on " + host + ":" + port + " for " + what + " (Permission denied):"
+          + " ports below 1024 need root or the CAP_NET_BIND_SERVICE capability; choose a port of 1024 or more with " + flag
+          + " N (0 picks a free one), or put a proxy on port " + port + " in front of it");
     return new IllegalArgumentException("cannot listen on " + host + ":" + port + " for " + what + " (" + reason
         + "; is another Tandem or server running there?): stop it, or choose another port with " + flag
         + " N (0 picks a free one)");

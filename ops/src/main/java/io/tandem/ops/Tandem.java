@@ -143,6 +143,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
 
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
+    // picocli reads an argument that begins with @ as a file of arguments (@-files), which neither vLLM's CLI nor
+    // Tandem's help offers: a --prompt "@notes" was the file's text, or a quoting hint that did not apply (tester50d).
+    cl.setExpandAtFiles(false);
     HelpText.install(cl);
     // Each subcommand's --help lists -V/--version (the standard help options): it says the version
     // too, instead of nothing.
@@ -257,10 +260,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       String hint = suggestions.isEmpty() ? "" : "; did you mean " + String.join(" or ", suggestions) + "?";
       if (suggestions.isEmpty() && option) hint = optionOfASubcommand(cmd, first.split("=", 2)[0], args);
       CommandLine.Model.OptionSpec prompt = cmd.getCommandSpec().findOption("--prompt");
-      // A model folder given as vLLM takes one (vllm serve MODEL).
+      // A model folder given as vLLM takes one (vllm serve MODEL), or a Hub id (tester50d: no hint for Qwen/Qwen2.5-0.5B-Instruct).
       if (suggestions.isEmpty() && !option && cmd.getCommandSpec().findOption("--small") != null
-          && isFolder(first))
-        hint = "; models are given with --small and --large (" + name + " --small DIR --large DIR)";
+          && (isFolder(first) || first.matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+")))
+        hint = "; models are given with --small and --large (" + name + " --small DIR --large DIR)" + (isFolder(first) ? ""
+            : ", each a checkpoint folder: Tandem downloads nothing (for a Hugging Face Hub id, download it first, e.g."
+                + " huggingface-cli download " + first + " --local-dir DIR)");
       else if (suggestions.isEmpty() && !option && cmd.getSubcommands().isEmpty() && prompt != null)
         // Given already: the rest of an unquoted prompt (--prompt Compute 40 + 85).
         hint = prompt.getValue() != null ? "; a prompt of several words is one argument: quote it (" + name
@@ -287,24 +292,52 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     return name + ": " + message + " (" + help + ")";
   }
 
+  private static final String ONE_DEVICE = "each model runs on one device (--device); more large workers, on more nodes of"
+      + " a cluster, share the sessions instead";
+  private static final String SPECULATIVE_DECODING = "that is vLLM's speculative decoding (a draft model proposes tokens the"
+      + " target verifies); Tandem's speculative thinking pairs the models given with --small and --large, and the paper's"
+      + " settings are a --config FILE.yaml";
+  private static final String LOG_LEVEL = "that is vLLM's option: the log level is the environment variable TANDEM_LOG"
+      + " (TANDEM_LOG=DEBUG, INFO or WARN)";
+  private static final String DOWNLOADS_NOTHING = "that is vLLM's option: Tandem downloads nothing; give --small and --large"
+      + " the folder of a downloaded checkpoint (huggingface-cli download ID --revision R --local-dir DIR)";
+
   /** vLLM's options a serving command does not have, and what stands for each here. */
-  private static final Map<String, String> VLLM_OPTIONS = Map.of(
-      "--model", "that is vLLM's option: the models are given with --small and --large",
-      "--mode", "the default mode is the setting tandem.http.default-mode (TANDEM_JAVA_OPTS=\"-Dtandem.http.default-mode=small\"),"
-          + " and a request chooses its own with \"tandem\": {\"mode\": ...}",
-      "--dtype", "that is vLLM's option: each model's is the setting tandem.small.precision or tandem.large.precision"
-          + " (float32 or float16)",
-      "--max-num-seqs", "that is vLLM's option: each worker's is the setting tandem.small.max-batch or tandem.large.max-batch",
-      "--gpu-memory-utilization", "that is vLLM's option: each worker's KV cache budget is the setting"
-          + " tandem.small.kv-cache-bytes or tandem.large.kv-cache-bytes",
-      "--tensor-parallel-size", "that is vLLM's option: each model runs on one device (--device); more large workers, on"
-          + " more nodes of a cluster, share the sessions instead",
-      "--max-num-batched-tokens", "that is vLLM's option: each worker's is the setting tandem.small.max-num-batched-tokens or"
-          + " tandem.large.max-num-batched-tokens",
-      "--enable-prefix-caching", "that is vLLM's option: prefix caching is on; how many finished sequences each worker keeps"
-          + " is the setting tandem.small.prefix-cache-sequences or tandem.large.prefix-cache-sequences (0: none)",
-      "--max-model-len", "that is vLLM's option: each model's context is its config.json's (max_position_embeddings, or a"
-          + " smaller sliding_window), and a prompt and its max_tokens must fit it");
+  private static final Map<String, String> VLLM_OPTIONS = Map.ofEntries(
+      Map.entry("-tp", "that is vLLM's option (--tensor-parallel-size): " + ONE_DEVICE),
+      Map.entry("--tokenizer", "that is vLLM's option: each model's tokenizer is its folder's tokenizer.json (an engine's:"
+          + " tokenizer=DIR in its openai: spec)"),
+      Map.entry("--speculative-model", SPECULATIVE_DECODING),
+      Map.entry("--num-speculative-tokens", SPECULATIVE_DECODING),
+      Map.entry("--speculative-config", SPECULATIVE_DECODING),
+      Map.entry("--chat-template", "that is vLLM's option: each model renders messages with its own chat template, its"
+          + " tokenizer_config.json's"),
+      Map.entry("--log-level", LOG_LEVEL),
+      Map.entry("--uvicorn-log-level", LOG_LEVEL),
+      Map.entry("--download-dir", DOWNLOADS_NOTHING),
+      Map.entry("--revision", DOWNLOADS_NOTHING),
+      Map.entry("--trust-remote-code", "that is vLLM's option: Tandem runs no model code of a checkpoint's; it runs its own"
+          + " Qwen2, Qwen3 and Llama code"),
+      Map.entry("--quantization", "that is vLLM's option: weights are held as the setting tandem.small.precision or"
+          + " tandem.large.precision says (float32 or float16); quantized checkpoints are not read"),
+      Map.entry("--kv-cache-dtype", "that is vLLM's option: the KV cache is held in the model's precision, the setting"
+          + " tandem.small.precision or tandem.large.precision (float32 or float16)"),
+      Map.entry("--enforce-eager", "that is vLLM's option: Tandem captures no CUDA graphs, so there is nothing to turn off"),
+      Map.entry("--model", "that is vLLM's option: the models are given with --small and --large"),
+      Map.entry("--mode", "the default mode is the setting tandem.http.default-mode (TANDEM_JAVA_OPTS=\"-Dtandem.http.default-mode=small\"),"
+          + " and a request chooses its own with \"tandem\": {\"mode\": ...}"),
+      Map.entry("--dtype", "that is vLLM's option: each model's is the setting tandem.small.precision or tandem.large.precision"
+          + " (float32 or float16)"),
+      Map.entry("--max-num-seqs", "that is vLLM's option: each worker's is the setting tandem.small.max-batch or tandem.large.max-batch"),
+      Map.entry("--gpu-memory-utilization", "that is vLLM's option: each worker's KV cache budget is the setting"
+          + " tandem.small.kv-cache-bytes or tandem.large.kv-cache-bytes"),
+      Map.entry("--tensor-parallel-size", "that is vLLM's option: " + ONE_DEVICE),
+      Map.entry("--max-num-batched-tokens", "that is vLLM's option: each worker's is the setting tandem.small.max-num-batched-tokens or"
+          + " tandem.large.max-num-batched-tokens"),
+      Map.entry("--enable-prefix-caching", "that is vLLM's option: prefix caching is on; how many finished sequences each worker keeps"
+          + " is the setting tandem.small.prefix-cache-sequences or tandem.large.prefix-cache-sequences (0: none)"),
+      Map.entry("--max-model-len", "that is vLLM's option: each model's context is its config.json's (max_position_embeddings,"
+          + " or a smaller sliding_window), and a prompt and its max_tokens must fit it"));
 
   /** Whether {@code arg} names a folder (false for what is no path at all). */
   private static boolean isFolder(String arg) {

@@ -176,6 +176,38 @@ class CommandLineMistakesTest {
         run("generate", "--temperature", "hot").err());
     assertEquals("tandem bench http: --url localhost:8080: no scheme (http://); give --url http://localhost:8080, the http:// URL"
         + " of a Tandem server on this machine", run("bench", "http", "--url", "localhost:8080").err());
+    // More of vLLM's (tester50d: only "Unknown option", or a near spelling that is no answer: --tokenizer, --top-k).
+    assertTrue(run("serve", "-tp", "2").err().startsWith("tandem serve: Unknown option: '-tp'; that is vLLM's option"
+        + " (--tensor-parallel-size): each model runs on one device (--device)"));
+    assertTrue(run("serve", "--speculative-model", "x").err().contains("that is vLLM's speculative decoding"));
+    assertTrue(run("serve", "--tokenizer", "/tmp").err().contains("each model's tokenizer is its folder's tokenizer.json"));
+    assertTrue(run("generate", "--log-level", "debug").err().contains("the log level is the environment variable TANDEM_LOG"));
+    assertTrue(run("serve", "--revision", "main").err().contains("Tandem downloads nothing"));
+    // vllm serve MODEL with a Hub id: the flags, and that nothing is downloaded.
+    Result hub = run("serve", "Qwen/Qwen2.5-0.5B-Instruct");
+    assertEquals(2, hub.exit(), hub.err());
+    assertEquals("tandem serve: Unexpected argument: 'Qwen/Qwen2.5-0.5B-Instruct'; models are given with --small and --large"
+        + " (tandem serve --small DIR --large DIR), each a checkpoint folder: Tandem downloads nothing (for a Hugging Face Hub"
+        + " id, download it first, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct --local-dir DIR) (see tandem serve"
+        + " --help)", hub.err());
+    // A vLLM server's URL as a model: the engine spec that reaches it.
+    Result url = run("generate", "--large", "http://127.0.0.1:9/v1", "--prompt", "x");
+    assertEquals(1, url.exit(), url.err());
+    assertEquals("tandem generate: --large http://127.0.0.1:9/v1: a server's URL; a model served by vLLM, SGLang or another"
+        + " Tandem is given as openai:URL?model=NAME, URL its API root (--large 'openai:http://127.0.0.1:9/v1?model=NAME',"
+        + " NAME one its /v1/models lists; README, \"Running on GPUs\")", url.err());
+  }
+
+  /**
+   * An argument that begins with {@code @} is itself, not a file of arguments (picocli's @-files):
+   * a {@code --prompt "@notes"} was the file's text, silently (tester50d).
+   */
+  @Test
+  void anArgumentBeginningWithAnAtSignIsNotReadAsAFile(@TempDir Path tmp) throws Exception {
+    Path file = tmp.resolve("args");
+    Files.writeString(file, "--prompt\nfrom the file\n");
+    picocli.CommandLine.ParseResult parsed = Tandem.commandLine().parseArgs("generate", "--prompt", "@" + file);
+    assertEquals("@" + file, parsed.subcommand().matchedOptionValue("--prompt", null));
   }
 
   @Test
@@ -658,10 +690,14 @@ class CommandLineMistakesTest {
 
     Result noLarge = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init/large").toString(),
         "--only", "large", "--large-steps", "1");
-    assertEquals(2, noLarge.exit(), noLarge.err());
+    assertEquals(1, noLarge.exit(), noLarge.err()); // a folder not there: 1, as a model folder's
     assertEquals("tandem train-demo: --init-from " + tmp.resolve("init/large") + ": it has no large/ folder, the large model to"
         + " continue (give the folder holding small/ and large/, as --out writes them)", noLarge.err().strip());
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+    Result missing = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", "/no/such/init");
+    assertEquals(1, missing.exit(), missing.err());
+    assertEquals("tandem train-demo: --init-from /no/such/init: no such folder (give the folder holding small/ and large/, as"
+        + " --out writes them)", missing.err().strip());
   }
 
   @Test
@@ -692,7 +728,8 @@ class CommandLineMistakesTest {
     assertEquals(1, r.exit());
     assertEquals("tandem generate: --small " + config + ": is a file, not a checkpoint folder (the checkpoint folder that holds it is "
         + config.getParent() + "); give a Hugging Face checkpoint folder (config.json, model.safetensors, tokenizer.json),"
-        + " scripted:PATH or simulated:PATH?latency=PROFILE, or leave it out for the demo pair", r.err());
+        + " openai:URL?model=NAME for a model an engine serves (vLLM), scripted:PATH or simulated:PATH?latency=PROFILE, or"
+        + " leave it out for the demo pair", r.err());
     Path loose = Files.writeString(tmp.resolve("weights.bin"), "x");
     assertTrue(run("generate", "--prompt", "x", "--large", loose.toString(), "--quiet").err()
         .startsWith("tandem generate: --large " + loose + ": is a file, not a checkpoint folder; give"), "no folder to name");
@@ -862,8 +899,6 @@ class CommandLineMistakesTest {
         + " must be a duration, like 30s, 500ms or 2m, got the string \"soon\"; or give off to never skip");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "medium"), "tandem train-demo: --only medium: give small, large or both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "0"), "tandem train-demo: --large-layers 0: give 1 to 64");
-    refusals.put(List.of("train-demo", "--out", "/no/out", "--init-from", "/no/such/init"),
-        "tandem train-demo: --init-from /no/such/init: no such folder (give the folder holding small/ and large/, as --out writes them)");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--large-layers", "1200"), "tandem train-demo: --large-layers 1200: give 1 to 64");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "small", "--large-layers", "-3"),
         "tandem train-demo: --large-layers is for the large model, which --only small does not train: drop it, or train both");

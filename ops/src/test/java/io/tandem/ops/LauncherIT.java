@@ -322,12 +322,23 @@ class LauncherIT {
     int port = io.tandem.ops.cluster.LoopbackCluster.freePort();
     Run r = tandem("bench", "http", "--url", "http://127.0.0.1:" + port, "--concurrency", "2", "--requests", "2");
     assertEquals(1, r.exit);
-    assertEquals("tandem bench http: nothing answers at http://127.0.0.1:" + port + " (none of the 2 requests got an answer);"
+    assertEquals("tandem bench http: nothing answers at http://127.0.0.1:" + port + " (its port refused the connection);"
         + " start a server there (./tandem serve --port " + port + ") or give --url of a running one", oneErrorLine(r, "tandem bench http"));
     // serve binds 127.0.0.1 unless told otherwise: the way to start one at [::1] names its --host.
     Run v6 = tandem("bench", "http", "--url", "http://[::1]:" + port, "--requests", "1");
-    assertEquals("tandem bench http: nothing answers at http://[::1]:" + port + " (the one request got no answer);"
+    assertEquals("tandem bench http: nothing answers at http://[::1]:" + port + " (its port refused the connection);"
         + " start a server there (./tandem serve --port " + port + " --host ::1) or give --url of a running one", oneErrorLine(v6, "tandem bench http"));
+    // A port that takes connections and never answers: said within seconds, not after each request's timeout of minutes
+    // (tester50d: over 90 s without a line).
+    try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      long start = System.nanoTime();
+      Run mute = tandem("bench", "http", "--url", "http://127.0.0.1:" + silent.getLocalPort(), "--requests", "2");
+      assertEquals(1, mute.exit, mute.errText());
+      assertEquals("tandem bench http: http://127.0.0.1:" + silent.getLocalPort() + " does not answer: GET /v1/models got no"
+          + " answer within 10 s, though its port takes connections (a server stopped or stalled, or no HTTP server); check"
+          + " what runs there, or give --url of a running Tandem", oneErrorLine(mute, "tandem bench http"));
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(60), "said within a minute");
+    }
   }
 
   @Test
