@@ -447,7 +447,7 @@ final class WorkerView {
       // now, not after waiting for workers it cannot keep (tester47a: 11 s, then this 503). A node cut off, which may
       // pass (a short stall of its own), waits as before.
       if (NodeStanding.gone(system) != null) throw noneListed(role, alone, retryAfter);
-      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfter, calledOff);
+      if (!ws.isEmpty()) return firstCount(role, ws, prompt, tokenIds, tokenIdsField, retryAfter, calledOff, false);
       if (!supply.memberComing(system, role)) throw noneListed(role, alone, retryAfter);
       return AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(sessions, reply -> new Sessions.FindWorkers(role, reply),
               workerWait, system.scheduler())
@@ -457,20 +457,28 @@ final class WorkerView {
               throw noneListed(role, alone, retryAfter, t != null ? workerWait : null);
             return offered.workers();
           })
-          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfter, calledOff));
+          .thenCompose(offered -> firstCount(role, offered, prompt, tokenIds, tokenIdsField, retryAfter, calledOff, true));
     });
   }
 
-  /** Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}). */
+  /**
+   * Asks each of {@code ws} to count the prompt; the first answer wins (see {@link #countTokens}).
+   * {@code justOffered}: the workers were waited for (their node was joining), and are given {@code
+   * tandem.session.worker-wait} where that is longer than count-timeout: a worker's first requests,
+   * on a node just started, are slow (tester50b: a large node restarted on a busy machine did not
+   * count within 5 s, and the 503 spoke of long prompts).
+   */
   private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
-      List<Integer> tokenIds, String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff) {
+      List<Integer> tokenIds, String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff, boolean justOffered) {
     long size = WorkerProtocol.CountTokens.sizeOf(prompt, tokenIds);
     // In whole seconds: a prompt under 100,000 characters has none.
     long extraSeconds = size * COUNT_NANOS_PER_CHARACTER / 1_000_000_000L;
-    Duration countTimeout = this.countTimeout.plusSeconds(extraSeconds);
-    String allowed = Seconds.of(countTimeout) + " s (tandem.http.count-timeout" + (extraSeconds == 0 ? "" : ", "
-        + Seconds.of(this.countTimeout) + " s, and 10 µs more for each of the prompt's "
-        + String.format(java.util.Locale.ROOT, "%,d", size) + " characters") + ")";
+    boolean warmUp = justOffered && workerWait.compareTo(this.countTimeout) > 0;
+    Duration base = warmUp ? workerWait : this.countTimeout;
+    Duration countTimeout = base.plusSeconds(extraSeconds);
+    String allowed = Seconds.of(countTimeout) + " s (" + (warmUp ? "tandem.session.worker-wait, given a worker just offered"
+        : "tandem.http.count-timeout") + (extraSeconds == 0 ? "" : ", " + Seconds.of(base) + " s, and 10 µs more for each of"
+        + " the prompt's " + String.format(java.util.Locale.ROOT, "%,d", size) + " characters") + ")";
     CompletableFuture<TokenCount> first = new CompletableFuture<>();
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     // What the workers that stopped before counting said they lost.
@@ -496,6 +504,10 @@ final class WorkerView {
       if (silence != null)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": " + silence + "; retry the request",
             retryAfter.forCode(FailureCode.NO_WORKER));
+      if (justOffered)
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": " + (ws.size() == 1 ? "it" : "they") + " had only just"
+            + " been offered (a " + role + " node that joined while the request waited), and a node's first requests are slow"
+            + " on a busy machine; retry the request", retryAfter.forCode(FailureCode.NO_WORKER));
       return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": a worker that does not answer is counting long prompts"
           + " sent before this one (one at a time), or stopped or stalled", retryAfter.seconds());
     };
