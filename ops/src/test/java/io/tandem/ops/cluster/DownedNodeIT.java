@@ -43,8 +43,9 @@ class DownedNodeIT {
       try {
         // The two others are the majority: after stable-after (7 s) their leader removes the large node.
         String self = "node akka://tandem@127.0.0.1:" + large.clusterPort + " (incarnation";
-        c.awaitLog(orchestrator, stopped, line -> line.contains(self) && line.endsWith("was removed"),
-            "removal of the stopped node", Duration.ofSeconds(60));
+        c.awaitLog(orchestrator, stopped, line -> line.contains(self) && line.contains("was removed: downed after ")
+            && line.endsWith(" s unreachable (crashed, stopped or cut off), and with it its roles [large]; start it again with its"
+            + " command to rejoin"), "removal of the stopped node, saying what to do", Duration.ofSeconds(60));
       } finally {
         signal("CONT", large.process);
       }

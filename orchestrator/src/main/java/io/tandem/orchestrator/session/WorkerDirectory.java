@@ -335,7 +335,17 @@ public final class WorkerDirectory {
             // A node leaving sees every other member removed as it goes: that says nothing of them.
             if (selfLeaving(ctx)) ctx.getLog().debug("node {} (incarnation {}) is no longer seen: this node is leaving the cluster",
                 n.node().address(), n.node().longUid());
-            else ctx.getLog().info("node {} (incarnation {}) was removed", n.node().address(), n.node().longUid());
+            else if (n.downed()) {
+              // What happened and what to do, for an operator reading the log after a crash (tester50b: Akka's lines, then
+              // "was removed", and no word of a restart).
+              Long since = unreachableSince.get(n.node().address());
+              List<String> roles = n.roles().stream().filter(r -> !r.startsWith("dc-")).sorted().toList();
+              ctx.getLog().warn("node {} (incarnation {}) was removed: downed{} (crashed, stopped or cut off){}; start it again"
+                      + " with its command to rejoin", n.node().address(), n.node().longUid(),
+                  since == null ? "" : " after " + Seconds.of(Duration.ofMillis((System.nanoTime() - since) / 1_000_000))
+                      + " s unreachable", roles.isEmpty() ? "" : ", and with it its roles " + roles);
+            } else ctx.getLog().info("node {} (incarnation {}) was removed: it left the cluster", n.node().address(),
+                n.node().longUid());
             if (!n.downed()) RoleSupply.get(ctx.getSystem()).left(n.roles());
             up.remove(n.node().address(), n.node());
             unreachableSince.remove(n.node().address());
