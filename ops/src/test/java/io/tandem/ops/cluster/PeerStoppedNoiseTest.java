@@ -69,4 +69,16 @@ class PeerStoppedNoiseTest {
       association.detachAppender(seen);
     }
   }
+  /**
+   * Akka's warnings that a message uses a compression table of a peer's earlier incarnation, some
+   * 130 a minute after a node resumes from a stall (tester50b), are off under the shipped
+   * logback.xml, its errors kept; TANDEM_AKKA_LOG shows them again.
+   */
+  @Test
+  void staleCompressionTableWarningsAreOffAndErrorsKept() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("TANDEM_AKKA_LOG") == null, "TANDEM_AKKA_LOG sets the level");
+    LoggerContext context = (LoggerContext) LoggerFactory.getILoggerFactory();
+    Logger compression = context.getLogger("akka.remote.artery.compress.InboundActorRefCompression");
+    assertEquals(Level.ERROR, compression.getEffectiveLevel());
+  }
 }
