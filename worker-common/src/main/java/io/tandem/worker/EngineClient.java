@@ -143,18 +143,34 @@ final class EngineClient {
 
     /**
      * The {@code cache_salt} that keeps a cache scope's prefix cache apart on the engine: the
-     * SHA-256 of the scope, in hex, so that the engine's requests and logs carry no tenant's name;
-     * null for the scope of no tenant and no salt. vLLM mixes the salt into the hash of a request's first
-     * block ({@code vllm/v1/core/kv_cache_utils.py}), so requests of two scopes share no block.
+     * HMAC-SHA256 of the scope under {@link #SALT_KEY}, in hex, so that the engine's requests and
+     * logs carry no tenant's name, and no one who can reach the engine can compute a tenant's salt
+     * and read its cache (tester50e: a plain SHA-256 of a tenant's name was guessed); null for the
+     * scope of no tenant and no salt. vLLM mixes the salt into the hash of a request's first block
+     * ({@code vllm/v1/core/kv_cache_utils.py}), so requests of two scopes share no block.
      */
     static String salt(String cacheScope) {
       if (cacheScope.isEmpty()) return null;
       try {
-        byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(cacheScope.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        return java.util.HexFormat.of().formatHex(d);
-      } catch (java.security.NoSuchAlgorithmException e) {
-        throw new IllegalStateException("every Java platform has SHA-256", e);
+        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+        mac.init(SALT_KEY);
+        return java.util.HexFormat.of().formatHex(mac.doFinal(cacheScope.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      } catch (java.security.GeneralSecurityException e) {
+        throw new IllegalStateException("every Java platform has HmacSHA256", e);
       }
+    }
+
+    /**
+     * The key of {@link #salt}, drawn once per process: one tenant's steps share the engine's cache
+     * for as long as this process runs; a process started again salts anew, so its engine's cache
+     * of before is not shared with it.
+     */
+    private static final javax.crypto.spec.SecretKeySpec SALT_KEY = saltKey();
+
+    private static javax.crypto.spec.SecretKeySpec saltKey() {
+      byte[] key = new byte[32];
+      new java.security.SecureRandom().nextBytes(key);
+      return new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256");
     }
   }
 

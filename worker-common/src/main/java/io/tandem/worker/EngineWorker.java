@@ -74,6 +74,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private record Counted(WorkerProtocol.CountTokens c, EngineVocabulary.Prepared prepared, Throwable error)
       implements Command {}
 
+  /** The count {@code c}'s asker stops waiting in a moment, and the engine's tokenizer has not answered yet. */
+  private record CountOverdue(WorkerProtocol.CountTokens c) implements Command {}
+
   /** The engine's usage of run {@code run}: prompt tokens, and those its prefix cache held (-1: unknown). */
   private record Used(long run, int promptTokens, int cachedTokens) implements Command {}
 
@@ -190,6 +193,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
           return this;
         })
         .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
+        .onMessage(CountOverdue.class, this::onCountOverdue)
         // Counts begin as they come (on this thread, or at the engine's tokenizer): none waits to be called off.
         .onMessage(WorkerProtocol.CancelCount.class, c -> this)
         .onMessageEquals(WorkerProtocol.Stop.INSTANCE, Behaviors::stopped)
@@ -260,12 +264,29 @@ final class EngineWorker extends AbstractBehavior<Command> {
     } else {
       counting.add(c);
       getContext().pipeToSelf(vocabulary.prepare(c, client), (p, error) -> new Counted(c, p, error));
+      // Just before its asker gives up: said by the worker, whose engine's silence it is, rather than left to the asker's
+      // timeout, which knew of a stall only once a health check had gone unanswered (tester50e: a count sent as the
+      // engine stalled read "counting long prompts", Retry-After 1).
+      if (c.timeoutMillis() > 0)
+        getContext().scheduleOnce(java.time.Duration.ofMillis(c.timeoutMillis() - Math.min(500, c.timeoutMillis() / 10)),
+            getContext().getSelf(), new CountOverdue(c));
     }
     return this;
   }
 
+  private Behavior<Command> onCountOverdue(CountOverdue o) {
+    if (counting.remove(o.c()))
+      o.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine " + client.endpoint() + " has not answered"
+          + " /tokenize for " + io.tandem.protocol.text.Seconds.of(java.time.Duration.ofMillis(o.c().timeoutMillis()
+          - Math.min(500, o.c().timeoutMillis() / 10))) + " s (stalled or busy)"));
+    return stopIfIdle();
+  }
+
   private Behavior<Command> onCounted(Counted c) {
-    counting.remove(c.c());
+    // Not asked any more once overdue (its asker was told): what the engine's answer says of the engine still counts.
+    boolean asked = counting.remove(c.c());
+    if (!asked && c.error() == null) return stopIfIdle();
+    WorkerProtocol.CountTokens replyTo = asked ? c.c() : null;
     if (c.error() != null) {
       EngineClient.EngineException e = engineError(c.error());
       // The engine's tokenizer met its closed port: not serving, as for a step; the count's asker is told the worker is
@@ -273,21 +294,21 @@ final class EngineWorker extends AbstractBehavior<Command> {
       if (e.notConnected) {
         withdraw(e.getMessage());
         // Not "its engine was lost" of one finishing its requests (tester48e).
-        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine does not serve (" + withdrawnFor + ")"));
+        tell(replyTo, WorkerProtocol.TokenCount.workerLost("its engine does not serve (" + withdrawnFor + ")"));
         return stopIfIdle();
       }
       // A lost engine is no fault of the prompt: not a problem the client would be blamed for, but the
       // worker's loss, told at once (it was no answer, and the asker waited out its count timeout).
       if (e.lost) {
-        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(lostWords(e.getMessage())));
+        tell(replyTo, WorkerProtocol.TokenCount.workerLost(lostWords(e.getMessage())));
         return lostEngine(e.getMessage());
       }
       if (e.shuttingDown) {
         withdraw(e.getMessage());
-        c.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost(e.getMessage()));
+        tell(replyTo, WorkerProtocol.TokenCount.workerLost(e.getMessage()));
         return stopIfIdle();
       }
-      c.c().replyTo().tell(new WorkerProtocol.TokenCount(0, null, null, model.contextLength(), model.vocabSize(),
+      tell(replyTo, new WorkerProtocol.TokenCount(0, null, null, model.contextLength(), model.vocabSize(),
           model.name() + " cannot read the prompt: " + e.getMessage(), null));
       return this;
     }
@@ -298,6 +319,11 @@ final class EngineWorker extends AbstractBehavior<Command> {
       vocabulary.done();
     }
     return this;
+  }
+
+  /** Answers the count {@code c}, unless it is no longer asked (null: told already that it was overdue). */
+  private static void tell(WorkerProtocol.CountTokens c, WorkerProtocol.TokenCount answer) {
+    if (c != null) c.replyTo().tell(answer);
   }
 
   /** The engine failure inside a future's failure. */
@@ -598,6 +624,12 @@ final class EngineWorker extends AbstractBehavior<Command> {
 
   private Behavior<Command> onStop() {
     if (drain != null) drain.stopped();
+    // Stopped with counts still at the engine's tokenizer (its endpoint stops it once its health checks go unanswered):
+    // said to their askers now, rather than left to their timeouts (tester50e).
+    for (WorkerProtocol.CountTokens c : counting)
+      c.replyTo().tell(WorkerProtocol.TokenCount.workerLost("its worker stopped before its engine " + client.endpoint()
+          + " answered /tokenize (the engine stalled past its health checks, or the node is stopping)"));
+    counting.clear();
     for (InFlight f : inFlight.values()) f.stream.cancel();
     inFlight.clear();
     scheduler.forgetAll();

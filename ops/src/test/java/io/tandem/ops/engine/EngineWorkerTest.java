@@ -197,7 +197,10 @@ class EngineWorkerTest {
       probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
       sent.add(engine.cacheSalts.get(engine.cacheSalts.size() - 1));
     }
-    for (String salt : sent) assertTrue(salt != null && salt.matches("[0-9a-f]{64}"), "a SHA-256, naming no tenant: " + sent);
+    for (String salt : sent) assertTrue(salt != null && salt.matches("[0-9a-f]{64}"), "an HMAC-SHA256, naming no tenant: " + sent);
+    String plain = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest("acme".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    assertFalse(sent.contains(plain), "not a hash of the tenant's name alone, which anyone reaching the engine could compute");
     assertEquals(sent.get(0), sent.get(1), "one tenant's requests share the engine's cache");
     assertEquals(3, Set.copyOf(sent).size(), "another tenant's, or another salt's, do not: " + sent);
   }
@@ -381,6 +384,41 @@ class EngineWorkerTest {
     watcher.expectTerminated(remote, Duration.ofSeconds(20));
     engine.stalled.countDown();
     awaitWorker(Set.of(remote));
+  }
+
+  /**
+   * A count sent to the engine's tokenizer (an engine spec without a tokenizer folder) that the
+   * engine, stalled, does not answer is said overdue by the worker just before its asker gives up,
+   * naming the engine; the asker's own timeout said "counting long prompts", Retry-After 1
+   * (tester50e). The engine's late answer is then for no one.
+   */
+  @Test
+  void aCountTheEnginesTokenizerDoesNotAnswerIsSaidOverdueBeforeItsAskerGivesUp() throws Exception {
+    engine = new VllmStandIn("demo-small", served);
+    CompletableFuture<String> loaded = new CompletableFuture<>();
+    // One health check, at the start: the stall is met by the count alone.
+    endpoint = kit.spawn(SmallWorker.engine(EngineSpec.parse("openai:" + engine.baseUrl() + "?model=demo-small"),
+        WorkerSettings.defaults(), polling(Duration.ofMinutes(10), Duration.ofSeconds(5), 2), loaded), "engine-" + (++spawned));
+    loaded.get(30, TimeUnit.SECONDS);
+    ActorRef<WorkerProtocol.Command> remote = awaitWorker(Set.of());
+    engine.stalled = new java.util.concurrent.CountDownLatch(1);
+    try {
+      TestProbe<WorkerProtocol.TokenCount> asker = kit.createTestProbe();
+      long sent = System.nanoTime();
+      remote.tell(new WorkerProtocol.CountTokens(PROMPT, null, null, asker.getRef(), 2000));
+      WorkerProtocol.TokenCount count = asker.expectMessageClass(WorkerProtocol.TokenCount.class, Duration.ofSeconds(10));
+      long waited = (System.nanoTime() - sent) / 1_000_000;
+      assertTrue(count.lost() != null && count.lost().matches("its engine 127\\.0\\.0\\.1:\\d+ has not answered /tokenize for"
+          + " 1\\.8 s \\(stalled or busy\\)"), String.valueOf(count));
+      assertTrue(waited >= 1_700 && waited < 2_000, "just before the asker's 2 s: " + waited + " ms");
+    } finally {
+      engine.stalled.countDown();
+    }
+    // The engine's late answer (its 404) goes to no one, and the worker serves on.
+    TestProbe<Reply> probe = kit.createTestProbe();
+    remote.tell(gen("after-overdue", 1, -1, List.of(), 5, false, probe));
+    assertTrue(afterPartials(probe) instanceof Failed, "the stand-in has no tokenizer: the step fails, by the same worker");
+    assertEquals(remote, awaitWorker(Set.of()), "still the role's worker");
   }
 
   /**

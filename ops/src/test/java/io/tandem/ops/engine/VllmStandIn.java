@@ -81,6 +81,12 @@ final class VllmStandIn implements AutoCloseable {
     server.setExecutor(thread); // the model's calls all come from one thread
     server.createContext("/v1/models", this::models);
     server.createContext("/v1/completions", this::completions);
+    // No tokenizer endpoint of its own: a 404 as vLLM's for an unknown path, after a stall as every answer.
+    server.createContext("/tokenize", ex -> {
+      waitWhileStalled();
+      ex.sendResponseHeaders(404, -1);
+      ex.close();
+    });
     server.start();
   }
 

@@ -692,7 +692,7 @@ public record CompletionRequest(
     // vLLM's rule (protocol.py, check_cache_salt_support).
     if (salt != null && salt.isEmpty())
       throw ApiError.invalid("cache_salt", "cache_salt must be a non-empty string if given; leave it out, or send null,"
-          + " to share the prefix cache with this API key's other requests");
+          + " to share the prefix cache with the other requests of this API key's tenant");
     return new EngineFields(include != null ? include : noTrim != null && noTrim, returnIds, stopTokenIds(body.get("stop_token_ids")),
         salt);
   }

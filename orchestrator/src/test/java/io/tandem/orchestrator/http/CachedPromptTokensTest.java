@@ -136,6 +136,6 @@ class CachedPromptTokensTest {
     assertEquals(400, empty.statusCode(), empty.body());
     assertEquals("cache_salt", JSON.readTree(empty.body()).at("/error/param").asText(), empty.body());
     assertEquals("cache_salt must be a non-empty string if given; leave it out, or send null, to share the prefix cache with"
-        + " this API key's other requests", JSON.readTree(empty.body()).at("/error/message").asText());
+        + " the other requests of this API key's tenant", JSON.readTree(empty.body()).at("/error/message").asText());
   }
 }
