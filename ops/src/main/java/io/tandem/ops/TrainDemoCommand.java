@@ -129,6 +129,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
       throw new UsageError("--corrected is for --large-traces verifying (decisive traces correct nothing); drop it, or give"
           + " --large-traces verifying");
     UsageError.atLeast("--save-every", saveEvery, 0);
+    // Named by its flag here, before anything loads (tester50d: the trainer's own refusal said "small: the learning rate").
+    for (String role : List.of("small", "large")) {
+      float lr = role.equals("small") ? smallLr : largeLr;
+      if (given("--" + role + "-lr") && !(lr > 0 && Float.isFinite(lr)))
+        throw new UsageError(refusing("--" + role + "-lr", lr) + "give a positive learning rate, such as 0.001");
+    }
     if (slip != null && !(slip >= 0 && slip < 1)) throw new UsageError(refusing("--slip", slip) + "give a chance from 0 to below 1");
     if (misread != null && !(misread >= 0 && misread < 1))
       throw new UsageError(refusing("--misread", misread) + "give a chance from 0 to below 1");
