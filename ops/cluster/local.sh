@@ -34,8 +34,8 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           stop NODE if it runs (as down does), start it again with the same arguments (its log
           goes on in the same file) and wait until each orchestrator offers its workers: a node
           that crashed rejoins the running cluster, the orchestrator too (every node lists every
-          node as a seed node, those in the cluster first, so that it joins them and founds no
-          cluster of its own); with
+          node as a seed node; the orchestrator restarted while every other node is in the
+          cluster lists them first, so that it joins them and founds no cluster of its own); with
           other nodes down it says which, once the node itself is up. Nodes keep trying to join
           as long as it takes, so a worker restarted before the orchestrator joins it later
 
@@ -163,29 +163,26 @@ http_port_of() {
 # first seed node founds the cluster only when no other seed node answers as a member, so the
 # orchestrator restarted alone joins the running cluster through whichever node still runs, instead of
 # founding an empty one beside it (with only the small node as the other seed, a dead small node made
-# it do just that, leaving the large node alone in the old cluster). A node that restart starts beside
-# nodes that run in the cluster lists those first and itself last: it is then no first seed, and only
-# ever joins them (Akka's JoinSeedNodeProcess), where the first seed founds a cluster of its own once
-# none has answered within seed-node-timeout, which a busy machine outlasted (tester50b: a restarted
-# orchestrator founded a second, empty cluster beside its running workers, twice in two tries). Nodes
-# that run but have not joined (all crashed, a worker restarted first) do not count: the orchestrator
-# must then found the cluster, as at up.
+# it do just that, leaving the large node alone in the old cluster). The orchestrator that restart
+# starts while every other node runs in the cluster lists them first and itself last: it is then no
+# first seed, and only ever joins them (Akka's JoinSeedNodeProcess), where the first seed founds a
+# cluster of its own once none has answered within seed-node-timeout, which a busy machine outlasted
+# (tester50b: a restarted orchestrator founded a second, empty cluster beside its running workers,
+# twice in two tries). With any other node down, stopped or not joined, it stays first, to found the
+# cluster if need be: a worker left alone by a crash is downed as the minority moments later, and an
+# orchestrator that only joins would then wait for ever (tester50f, after a kill -9 of the orchestrator
+# and a worker together).
 # Sets the array `args` (declare it local first) to node $1's `tandem serve` arguments, one element
 # each, so that a model path with a space in it stays one argument.
 node_args() {
   local seeds=() order=() n
-  if [ -n "${rejoining:-}" ]; then
+  order=("${nodes[@]}")
+  if [ -n "${rejoining:-}" ] && [ "$1" = "${nodes[0]}" ]; then
+    local others=()
     for n in "${nodes[@]}"; do
-      if [ "$n" != "$1" ] && member "$n"; then order+=("$n"); fi
+      if [ "$n" != "$1" ]; then member "$n" && others+=("$n") || { others=(); break; }; fi
     done
-  fi
-  if [ ${#order[@]} -gt 0 ]; then
-    for n in "${nodes[@]}"; do
-      [[ " ${order[*]} " == *" $n "* ]] || [ "$n" = "$1" ] || order+=("$n")
-    done
-    order+=("$1")
-  else
-    order=("${nodes[@]}")
+    if [ ${#others[@]} -gt 0 ]; then order=("${others[@]}" "$1"); fi
   fi
   for n in "${order[@]}"; do seeds+=("127.0.0.1:$(cluster_port_of "$n")"); done
   local common=(--cluster-port "$(cluster_port_of "$1")" --seed-nodes "$(IFS=,; echo "${seeds[*]}")")

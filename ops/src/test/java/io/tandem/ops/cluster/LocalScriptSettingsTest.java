@@ -139,13 +139,14 @@ class LocalScriptSettingsTest {
     }
   }
   /**
-   * A node restarted beside running nodes lists them first among its seed nodes and itself last, so
-   * that it joins them and never founds a cluster of its own (tester50b: a restarted orchestrator,
-   * the first seed, founded a second, empty cluster on a busy machine, its workers running); with no
-   * other node in the cluster, running ones that have not joined included (every node crashed, a
-   * worker restarted first), the orchestrator comes first as at {@code up}, to found the cluster. (A
-   * copy of the script runs a stand-in {@code tandem} that writes its arguments down and exits;
-   * stand-in workers sleep, their logs saying whether they joined.)
+   * The orchestrator restarted while every other node is in the cluster lists them first among its
+   * seed nodes and itself last, so that it joins them and never founds a cluster of its own
+   * (tester50b: a restarted orchestrator, the first seed, founded a second, empty cluster on a busy
+   * machine, its workers running). With any other node not in it (not joined: every node crashed, a
+   * worker restarted first; or down: a worker that crashed with it, which its partner's resolver
+   * downs moments later, tester50f), the orchestrator comes first as at {@code up}, to found the
+   * cluster if need be. (A copy of the script runs a stand-in {@code tandem} that writes its
+   * arguments down and exits; stand-in workers sleep, their logs saying whether they joined.)
    */
   @Test
   void aNodeRestartedBesideRunningNodesListsThemFirstAmongItsSeedNodes(@TempDir Path dir) throws Exception {
@@ -170,6 +171,10 @@ class LocalScriptSettingsTest {
         Files.writeString(cluster.resolve(node + ".log"), "local.sh: starting " + node + "\nnode akka://tandem@127.0.0.1:"
             + (node.equals("small") ? 18111 : 18112) + " is up in the cluster (roles [" + node + "])\n");
       restart(repo, cluster);
+      // One worker down (crashed with the orchestrator): the other, alone, is downed moments later.
+      workers.get(1).destroyForcibly();
+      workers.get(1).waitFor();
+      restart(repo, cluster);
       // A run that has not joined yet: the line of an earlier run does not count.
       Files.writeString(cluster.resolve("small.log"), "local.sh: starting small\n", java.nio.file.StandardOpenOption.APPEND);
       Files.writeString(cluster.resolve("large.log"), "tandem serve: node akka://tandem@127.0.0.1:18112 was removed from the"
@@ -184,8 +189,8 @@ class LocalScriptSettingsTest {
     List<String> seeds = Files.readAllLines(cluster.resolve("args")).stream()
         .map(line -> line.replaceAll(".*--seed-nodes (\\S+).*", "$1")).toList();
     String first = "127.0.0.1:18110,127.0.0.1:18111,127.0.0.1:18112";
-    assertEquals(List.of("127.0.0.1:18111,127.0.0.1:18112,127.0.0.1:18110", first, first), seeds,
-        "beside the workers in the cluster; beside workers running but not in it; with none running");
+    assertEquals(List.of("127.0.0.1:18111,127.0.0.1:18112,127.0.0.1:18110", first, first, first), seeds,
+        "beside the workers in the cluster; beside one of them; beside a worker running but not in it; with none running");
   }
 
   /** Runs the copy of local.sh in {@code repo}: restart orchestrator, whose stand-in exits at once. */
