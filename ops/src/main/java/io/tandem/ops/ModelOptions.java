@@ -315,9 +315,8 @@ public final class ModelOptions {
     // A server's URL, as a vLLM client takes one: an engine is reached through an openai: spec (tester50d).
     if (model.matches("(?i)https?://.*"))
       throw new IllegalArgumentException(givenBy + " " + model + ": a server's URL; a model served by vLLM, SGLang or another"
-          + " Tandem is given as openai:URL?model=NAME, URL its API root (" + givenBy + " 'openai:"
-          + model.replaceFirst("/+$", "") + (model.replaceFirst("/+$", "").endsWith("/v1") ? "" : "/v1") + "?model=NAME',"
-          + " NAME one its /v1/models lists; README, \"Running on GPUs\")");
+          + " Tandem is given as openai:URL?model=NAME, URL its API root (" + givenBy + " 'openai:" + apiRoot(model)
+          + "?model=" + modelOf(model) + "', NAME one its /v1/models lists; README, \"Running on GPUs\")");
     Path dir = Path.of(model);
     if (!Files.isDirectory(dir))
       throw new IllegalArgumentException(givenBy + " " + model + ": " + notAFolder(dir) + "; give a Hugging Face checkpoint folder "
@@ -395,6 +394,23 @@ public final class ModelOptions {
    * What a model path that is no folder is: {@code no such folder}, or a file (say the checkpoint's
    * {@code config.json}) with the checkpoint folder that holds it when there is one.
    */
+  /**
+   * The API root of a server's URL as a client may give it: up to its {@code /v1}, without a query,
+   * or with {@code /v1} added to a URL that has none ({@code http://h:8000/v1/chat/completions?x=1}
+   * and {@code http://h:8000/} are both {@code http://h:8000/v1}).
+   */
+  static String apiRoot(String url) {
+    String path = url.replaceFirst("[?#].*$", "").replaceFirst("/+$", "");
+    java.util.regex.Matcher v1 = java.util.regex.Pattern.compile("^(.*?/v1)(/.*)?$").matcher(path);
+    return v1.matches() ? v1.group(1) : path + "/v1";
+  }
+
+  /** The {@code model=} a server's URL names in its query, else {@code NAME}. */
+  private static String modelOf(String url) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("[?&]model=([^&#]+)").matcher(url);
+    return m.find() ? m.group(1) : "NAME";
+  }
+
   static String notAFolder(Path path) {
     // A Hub id (org/name), as vLLM takes one: Tandem runs offline and reads folders only.
     if (!Files.exists(path) && path.toString().matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+"))

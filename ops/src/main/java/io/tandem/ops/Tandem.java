@@ -305,6 +305,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
   /** vLLM's options a serving command does not have, and what stands for each here. */
   private static final Map<String, String> VLLM_OPTIONS = Map.ofEntries(
       Map.entry("-tp", "that is vLLM's option (--tensor-parallel-size): " + ONE_DEVICE),
+      Map.entry("-pp", "that is vLLM's option (--pipeline-parallel-size): " + ONE_DEVICE),
+      Map.entry("--pipeline-parallel-size", "that is vLLM's option: " + ONE_DEVICE),
       Map.entry("--tokenizer", "that is vLLM's option: each model's tokenizer is its folder's tokenizer.json (an engine's:"
           + " tokenizer=DIR in its openai: spec)"),
       Map.entry("--speculative-model", SPECULATIVE_DECODING),

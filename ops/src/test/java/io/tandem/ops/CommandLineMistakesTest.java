@@ -196,6 +196,13 @@ class CommandLineMistakesTest {
     assertEquals("tandem generate: --large http://127.0.0.1:9/v1: a server's URL; a model served by vLLM, SGLang or another"
         + " Tandem is given as openai:URL?model=NAME, URL its API root (--large 'openai:http://127.0.0.1:9/v1?model=NAME',"
         + " NAME one its /v1/models lists; README, \"Running on GPUs\")", url.err());
+    // An endpoint's URL, or one with a query, is cut back to its API root (tester50f: .../v1/chat/completions/v1?model=NAME).
+    assertTrue(run("generate", "--large", "http://127.0.0.1:9/v1/chat/completions", "--prompt", "x").err()
+        .contains("(--large 'openai:http://127.0.0.1:9/v1?model=NAME',"));
+    assertTrue(run("generate", "--large", "http://127.0.0.1:9/v1?model=qwen", "--prompt", "x").err()
+        .contains("(--large 'openai:http://127.0.0.1:9/v1?model=qwen',"));
+    assertTrue(run("generate", "--large", "http://127.0.0.1:9/", "--prompt", "x").err()
+        .contains("(--large 'openai:http://127.0.0.1:9/v1?model=NAME',"));
   }
 
   /**
