@@ -74,8 +74,14 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private record Counted(WorkerProtocol.CountTokens c, EngineVocabulary.Prepared prepared, Throwable error)
       implements Command {}
 
-  /** The count {@code c}'s asker stops waiting in a moment, and the engine's tokenizer has not answered yet. */
-  private record CountOverdue(WorkerProtocol.CountTokens c) implements Command {}
+  /**
+   * The count {@code c}'s asker stops waiting in a moment (at {@code dueNanos}, by {@link
+   * System#nanoTime}), and the engine's tokenizer has not answered yet.
+   */
+  private record CountOverdue(WorkerProtocol.CountTokens c, long dueNanos) implements Command {}
+
+  /** How late a {@link CountOverdue} may come before it is taken for a pause of this process, not the engine's silence. */
+  private static final java.time.Duration LATE = java.time.Duration.ofMillis(500);
 
   /** The engine's usage of run {@code run}: prompt tokens, and those its prefix cache held (-1: unknown). */
   private record Used(long run, int promptTokens, int cachedTokens) implements Command {}
@@ -267,18 +273,28 @@ final class EngineWorker extends AbstractBehavior<Command> {
       // Just before its asker gives up: said by the worker, whose engine's silence it is, rather than left to the asker's
       // timeout, which knew of a stall only once a health check had gone unanswered (tester50e: a count sent as the
       // engine stalled read "counting long prompts", Retry-After 1).
-      if (c.timeoutMillis() > 0)
-        getContext().scheduleOnce(java.time.Duration.ofMillis(c.timeoutMillis() - Math.min(500, c.timeoutMillis() / 10)),
-            getContext().getSelf(), new CountOverdue(c));
+      if (c.timeoutMillis() > 0) {
+        java.time.Duration overdue = java.time.Duration.ofMillis(c.timeoutMillis() - Math.min(500, c.timeoutMillis() / 10));
+        getContext().scheduleOnce(overdue, getContext().getSelf(), new CountOverdue(c, System.nanoTime() + overdue.toNanos()));
+      }
     }
     return this;
   }
 
   private Behavior<Command> onCountOverdue(CountOverdue o) {
-    if (counting.remove(o.c()))
-      o.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine " + client.endpoint() + " has not answered"
-          + " /tokenize for " + io.tandem.protocol.text.Seconds.of(java.time.Duration.ofMillis(o.c().timeoutMillis()
-          - Math.min(500, o.c().timeoutMillis() / 10))) + " s (stalled or busy)"));
+    if (!counting.contains(o.c())) return this;
+    // Come late, this process was paused (a GC pause, SIGSTOP): an answer that came meanwhile is read in a moment, and
+    // is taken, as the asker's own deadline counts only time its process ran (tester50g: a 6 s pause of the front failed
+    // counts the engine had answered at 1 s).
+    long now = System.nanoTime();
+    if (now - o.dueNanos() > LATE.toNanos()) {
+      getContext().scheduleOnce(LATE, getContext().getSelf(), new CountOverdue(o.c(), now + LATE.toNanos()));
+      return this;
+    }
+    counting.remove(o.c());
+    o.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine " + client.endpoint() + " has not answered its"
+        + " tokenizer's request (/tokenize, /detokenize) for " + io.tandem.protocol.text.Seconds.of(java.time.Duration.ofMillis(
+        o.c().timeoutMillis() - Math.min(500, o.c().timeoutMillis() / 10))) + " s (stalled or busy)"));
     return stopIfIdle();
   }
 
