@@ -274,7 +274,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
       // timeout, which knew of a stall only once a health check had gone unanswered (tester50e: a count sent as the
       // engine stalled read "counting long prompts", Retry-After 1).
       if (c.timeoutMillis() > 0) {
-        java.time.Duration overdue = java.time.Duration.ofMillis(c.timeoutMillis() - Math.min(500, c.timeoutMillis() / 10));
+        java.time.Duration overdue = overdueAfter(c);
         getContext().scheduleOnce(overdue, getContext().getSelf(), new CountOverdue(c, System.nanoTime() + overdue.toNanos()));
       }
     }
@@ -293,9 +293,14 @@ final class EngineWorker extends AbstractBehavior<Command> {
     }
     counting.remove(o.c());
     o.c().replyTo().tell(WorkerProtocol.TokenCount.workerLost("its engine " + client.endpoint() + " has not answered its"
-        + " tokenizer's request (/tokenize, /detokenize) for " + io.tandem.protocol.text.Seconds.of(java.time.Duration.ofMillis(
-        o.c().timeoutMillis() - Math.min(500, o.c().timeoutMillis() / 10))) + " s (stalled or busy)"));
+        + " tokenizer's request (/tokenize, /detokenize) for " + io.tandem.protocol.text.Seconds.of(overdueAfter(o.c()))
+        + " s (stalled or busy)"));
     return stopIfIdle();
+  }
+
+  /** How long after it came the count {@code c} is overdue: just before its asker gives up (a tenth, at most 0.5 s). */
+  private static java.time.Duration overdueAfter(WorkerProtocol.CountTokens c) {
+    return java.time.Duration.ofMillis(c.timeoutMillis() - Math.min(500, c.timeoutMillis() / 10));
   }
 
   private Behavior<Command> onCounted(Counted c) {
