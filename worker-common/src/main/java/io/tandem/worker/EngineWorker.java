@@ -649,7 +649,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // said to their askers now, rather than left to their timeouts (tester50e).
     for (WorkerProtocol.CountTokens c : counting)
       c.replyTo().tell(WorkerProtocol.TokenCount.workerLost("its worker stopped before its engine " + client.endpoint()
-          + " answered /tokenize (the engine stalled past its health checks, or the node is stopping)"));
+          + " answered its tokenizer's request (/tokenize, /detokenize) (the engine stalled past its health checks, or the node is stopping)"));
     counting.clear();
     for (InFlight f : inFlight.values()) f.stream.cancel();
     inFlight.clear();

@@ -468,7 +468,7 @@ final class WorkerView {
    * on a node just started, are slow (tester50b: a large node restarted on a busy machine did not
    * count within 5 s, and the 503 spoke of long prompts).
    */
-  private CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
+  CompletionStage<TokenCount> firstCount(Role role, Set<ActorRef<WorkerProtocol.Command>> ws, Prompt prompt,
       List<Integer> tokenIds, String tokenIdsField, RetryAfter retryAfter, CompletionStage<?> calledOff, boolean justOffered) {
     long size = WorkerProtocol.CountTokens.sizeOf(prompt, tokenIds);
     // In whole seconds: a prompt under 100,000 characters has none.
@@ -511,6 +511,8 @@ final class WorkerView {
       return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": a worker that does not answer is counting long prompts"
           + " sent before this one (one at a time), or stopped or stalled", retryAfter.seconds());
     };
+    Duration backstop = max(countTimeout.multipliedBy(3), workerWait).plus(BACKSTOP);
+    long sent = System.nanoTime();
     for (ActorRef<WorkerProtocol.Command> worker : ws) {
       // The ask's own timeout only backs up the deadline below, which a pause of this process does not use up.
       AskPattern.<WorkerProtocol.Command, TokenCount>ask(worker,
@@ -518,8 +520,14 @@ final class WorkerView {
                 askers.put(worker, reply);
                 return new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis());
               },
-              max(countTimeout.multipliedBy(3), workerWait).plus(BACKSTOP), system.scheduler())
-          .whenComplete((count, t) -> {
+              backstop, system.scheduler())
+          .whenComplete((answer, t) -> {
+            // An ask failed before its timeout could: Akka's ask fails at once for a worker of this node that had stopped
+            // when it was asked (listed moments before it was withdrawn; tester50i: 1 in 221 such 503s spoke of long
+            // prompts, with Retry-After 1).
+            TokenCount count = answer != null || System.nanoTime() - sent >= backstop.toNanos() ? answer
+                : TokenCount.workerLost("worker " + worker.path().name() + " had stopped when it was asked"
+                    + " (withdrawn, or its node stopping)");
             if (count != null && count.lost() == null) {
               first.complete(count);
             } else if (count != null) {

@@ -129,6 +129,29 @@ class WorkerCountTimeoutTest {
     assertEquals(200, second.get(30, TimeUnit.SECONDS).statusCode());
   }
 
+  @Test
+  void aWorkerThatHadStoppedWhenAskedIsSaidSoAtOnceWithTheRetryAfterOfNoWorker() throws Exception {
+    // Listed moments before it stopped (an engine worker withdrawn as a request came; tester50i): Akka's ask to a stopped
+    // actor of this node fails at once, which was read as the count timing out, "counting long prompts", Retry-After 1.
+    var probe = akka.actor.testkit.typed.javadsl.TestProbe.<Void>create(server.system);
+    ActorRef<WorkerProtocol.Command> stopped = server.system.systemActorOf(Behaviors.stopped(), "stopped-large", Props.empty());
+    probe.expectTerminated(stopped);
+    WorkerView view = new WorkerView(server.system, server.system.systemActorOf(Behaviors.ignore(), "no-sessions",
+        Props.empty()), Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(60), Duration.ofSeconds(5),
+        Duration.ofSeconds(1));
+    long start = System.nanoTime();
+    var counted = view.firstCount(Role.large, Set.of(stopped), io.tandem.protocol.Prompt.raw("hi"), null, null,
+        new RetryAfter(1, 10), new CompletableFuture<Void>(), false).toCompletableFuture();
+    var failure = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+        () -> counted.get(30, TimeUnit.SECONDS));
+    double seconds = (System.nanoTime() - start) / 1e9;
+    ApiError error = (ApiError) failure.getCause();
+    assertEquals("the server cannot serve this request now: the large worker could not count the prompt: worker stopped-large"
+        + " had stopped when it was asked (withdrawn, or its node stopping); retry the request", error.getMessage());
+    assertEquals(10, error.retryAfterSeconds(), "as a request that finds no worker");
+    assertTrue(seconds < 30, "at once, not after the count timeout of 60 s: " + seconds + " s");
+  }
+
   private static CompletableFuture<HttpResponse<String>> chatAsync(String body) {
     return server.http.sendAsync(HttpRequest.newBuilder(URI.create(server.base + "/v1/chat/completions"))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body))
