@@ -37,7 +37,11 @@ A Tandem cluster on 127.0.0.1, one \`tandem serve\` process per node:
           node as a seed node; the orchestrator restarted while every other node is in the
           cluster lists them first, so that it joins them and founds no cluster of its own); with
           other nodes down it says which, once the node itself is up. Nodes keep trying to join
-          as long as it takes, so a worker restarted before the orchestrator joins it later
+          as long as it takes, so a worker restarted before the orchestrator joins it later.
+          A running node leaves only once the cluster has removed any other that crashed or is
+          stopped by a signal (restart waits, some 10 s; with no orchestrator running to tell,
+          a worker's restart is refused): a node leaving during such an outage can make the
+          split brain resolver down a healthy node
 
 Settings (environment variables, read by \`up\`; \`status\`, \`down\` and \`restart\` use what \`up\` used):
   TANDEM_HTTP_PORT      HTTP port of the orchestrator (default 8080); orchestrator2 uses the next one
@@ -428,6 +432,7 @@ restart() {
     fi
     exit 2
   fi
+  if alive "$node"; then await_outages_over "$node"; fi
   stop_nodes "$node"
   if listening "$(cluster_port_of "$node")"; then
     echo "local.sh: cluster port $(cluster_port_of "$node") of $node is still in use on 127.0.0.1; stop what holds it, then restart $node" >&2
@@ -474,6 +479,79 @@ restart() {
   echo "local.sh: $node restarted; the cluster answers on http://127.0.0.1:$port/"
 }
 
+# Whether orchestrator $2's log of this run says that node $1 is a member: up, and not removed since (it may have
+# crashed or stalled since). A node it never saw up in this run is not.
+seen_member() {
+  local last; last="$(last_seen "$1" "$2")"
+  [ -n "$last" ] && ! grep -q ') was removed' <<<"$last"
+}
+
+# The last line of orchestrator $2's log of this run on node $1's membership: up, or removed.
+last_seen() {
+  this_run "$dir/$2.log" | grep -F "node akka://tandem@127.0.0.1:$(cluster_port_of "$1") (incarnation" | tail -1
+}
+
+# Whether a running orchestrator's log of this run says that node $1 was removed from the cluster since it was last up.
+removed() {
+  local o last
+  for o in "${nodes[@]}"; do
+    case "$o" in orchestrator*) ;; *) continue ;; esac
+    [ "$o" != "$1" ] && alive "$o" && ! suspended "$(pid_of "$o")" || continue
+    last="$(last_seen "$1" "$o")"
+    grep -q ') was removed' <<<"$last"
+    return
+  done
+  return 1
+}
+
+# Before node $1 leaves the cluster (restart stops it with SIGTERM), waits until no other node is a member the others
+# cannot reach: one that crashed (kill -9) and is not removed yet, or one stopped by a signal. A node leaving during
+# such an outage made Akka's split brain resolver down the third, healthy node too (tester50f: kill -9 of the
+# orchestrator, then at once restart small, downed large). The cluster removes such a node stable-after (7 s) after
+# finding it unreachable; a node resumed meanwhile is no outage any more. Whether one was removed is what a running
+# orchestrator's log says; with none running, restart refuses, as the orchestrator is to be started first.
+await_outages_over() {
+  local node="$1" o reader="" said="" deadline=$((SECONDS + up_timeout))
+  local outages=()
+  while true; do
+    reader=""
+    for o in "${nodes[@]}"; do
+      case "$o" in orchestrator*) if alive "$o" && ! suspended "$(pid_of "$o")"; then reader="$o"; break; fi ;; esac
+    done
+    outages=()
+    for o in "${nodes[@]}"; do
+      # Not a member: running, or stopped by down or restart (which remove its pid file once it has left).
+      [ "$o" = "$node" ] && continue
+      [ -f "$dir/$o.pid" ] || continue
+      if alive "$o" && ! suspended "$(pid_of "$o")"; then continue; fi
+      if [ -z "$reader" ]; then
+        # The orchestrator itself stopped by a signal: its restart is what was asked for.
+        case "$node" in orchestrator*) return 0 ;; esac
+        echo "local.sh: restart $node: $(not_running); with no orchestrator running, whether the cluster has removed" \
+          "what is down cannot be told, and $node leaving while that is still a member could make the split brain resolver" \
+          "down a healthy node: restart the orchestrator first" >&2
+        exit 1
+      fi
+      if seen_member "$o" "$reader"; then
+        if alive "$o"; then outages+=("$o (stopped by a signal, pid $(pid_of "$o"): kill -CONT $(pid_of "$o") resumes it)")
+        else outages+=("$o (not running)"); fi
+      fi
+    done
+    [ ${#outages[@]} -gt 0 ] || return 0
+    if [ -z "$said" ]; then
+      echo "local.sh: waiting for the cluster to remove ${outages[*]} before $node leaves it (some 10 s after a crash):" \
+        "a node leaving while another is unreachable can make the split brain resolver down a healthy one"
+      said=1
+    fi
+    if [ $SECONDS -ge "$deadline" ]; then
+      echo "local.sh: $reader has not logged that the cluster removed ${outages[*]} within $up_timeout s; $node was left" \
+        "running; see $dir/$reader.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+
 # The orchestrators that run and are not stopped by a signal, by name.
 running_orchestrators() {
   local n
@@ -506,6 +584,9 @@ not_running() {
   # A node stopped by a signal runs nothing either: it is resumed, not restarted (tester44c: restart waited 120 s for it).
   for o in "${nodes[@]}"; do
     if ! alive "$o"; then stopped+=("$o"); again="$again, local.sh restart $o"
+    elif suspended "$(pid_of "$o")" && removed "$o"; then
+      # Downed while it stalled: resumed, it would only exit (tester50h: status said kill -CONT).
+      stopped+=("$o (stopped by a signal, and removed from the cluster meanwhile)"); again="$again, local.sh restart $o"
     elif suspended "$(pid_of "$o")"; then stopped+=("$o (stopped by a signal)"); again="$again, kill -CONT $(pid_of "$o")"; fi
   done
   [ ${#stopped[@]} -gt 0 ] || return 0
@@ -638,7 +719,10 @@ status() {
   for n in "${nodes[@]}"; do
     port="cluster port $(cluster_port_of "$n")"
     case "$n" in orchestrator*) port="$port, HTTP port $(http_port_of "$n")" ;; esac
-    if alive "$n" && suspended "$(pid_of "$n")"; then
+    if alive "$n" && suspended "$(pid_of "$n")" && removed "$n"; then
+      echo "$n: stopped by a signal (pid $(pid_of "$n"), SIGSTOP or Ctrl-Z), and removed from the cluster meanwhile (resumed," \
+        "it would exit): start it again with ops/cluster/local.sh restart $n, $port"
+    elif alive "$n" && suspended "$(pid_of "$n")"; then
       # Not counted as running (status exits 1): it serves nothing, and the cluster downs it once unreachable long enough.
       echo "$n: stopped by a signal (pid $(pid_of "$n"), SIGSTOP or Ctrl-Z): it answers nothing; resume it with kill -CONT $(pid_of "$n"), $port"
     elif alive "$n"; then

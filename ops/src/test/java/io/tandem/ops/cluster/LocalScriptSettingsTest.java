@@ -193,6 +193,102 @@ class LocalScriptSettingsTest {
         "beside the workers in the cluster; beside one of them; beside a worker running but not in it; with none running");
   }
 
+  /**
+   * A node restarted while another crashed and is still a member (not yet removed) leaves only once
+   * the cluster has removed that one, as a running orchestrator's log says: a node leaving while
+   * another is unreachable made the split brain resolver down the third, healthy node too (tester50f:
+   * kill -9 of the orchestrator, then at once restart small, downed large). With no orchestrator
+   * running to tell, a worker's restart is refused and the worker left running. (Stand-ins: the
+   * orchestrator sleeps, the small worker records its SIGTERM, the large one has exited.)
+   */
+  @Test
+  void aNodeLeavesOnlyOnceTheClusterHasRemovedOneThatCrashed(@TempDir Path dir) throws Exception {
+    Path repo = dir.resolve("repo");
+    Files.createDirectories(repo.resolve("ops/cluster"));
+    Files.copy(LocalClusterScriptIT.repo().resolve("ops/cluster/local.sh"), repo.resolve("ops/cluster/local.sh"));
+    repo.resolve("ops/cluster/local.sh").toFile().setExecutable(true);
+    Files.writeString(repo.resolve("tandem"), "#!/usr/bin/env bash\nexit 3\n");
+    repo.resolve("tandem").toFile().setExecutable(true);
+    Path cluster = dir.resolve("cluster");
+    Files.createDirectories(cluster);
+    Files.writeString(cluster.resolve("settings"), "cluster_port=18110\nhttp_port=18057\nsmall=s\nlarge=l\norchestrators=1\n"
+        + "java_opts=-Xmx1g\nworkdir=" + dir + "\n");
+    Path signalled = cluster.resolve("small.signalled");
+    Process crashed = new ProcessBuilder("true").start();
+    crashed.waitFor();
+    Files.writeString(cluster.resolve("large.pid"), crashed.pid() + "\n");
+    Path orchestratorLog = cluster.resolve("orchestrator.log");
+    Files.writeString(orchestratorLog, "local.sh: starting orchestrator\nnode akka://tandem@127.0.0.1:18112 (incarnation 7) is"
+        + " up: its workers are offered to sessions once they are listed, when their models have loaded\n");
+    Process orchestrator = new ProcessBuilder("bash", "-c", "while :; do sleep 0.1; done").start();
+    Process small = smallStandIn(signalled);
+    Process restart = null;
+    try {
+      Files.writeString(cluster.resolve("orchestrator.pid"), orchestrator.pid() + "\n");
+      Files.writeString(cluster.resolve("small.pid"), small.pid() + "\n");
+      Path out = dir.resolve("restart.out");
+      restart = localSh(repo, cluster, "small").redirectOutput(out.toFile()).start();
+      String waiting = "local.sh: waiting for the cluster to remove large (not running) before small leaves it";
+      until("restart says it waits", () -> Files.readString(out).contains(waiting), () -> Files.readString(out));
+      assertFalse(Files.exists(signalled), "small still runs: " + Files.readString(out));
+      Files.writeString(orchestratorLog, "node akka://tandem@127.0.0.1:18112 (incarnation 7) was removed: downed after 4.1 s"
+          + " unreachable (crashed, stopped or cut off), and with it its roles [large]; start it again with its command to"
+          + " rejoin\n", java.nio.file.StandardOpenOption.APPEND);
+      until("small is stopped once large was removed", () -> Files.exists(signalled), () -> Files.readString(out));
+      assertTrue(restart.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), Files.readString(out));
+
+      // No orchestrator to tell whether large was removed in the run it has now: refused, small left running.
+      Files.writeString(orchestratorLog, "local.sh: starting orchestrator\n", java.nio.file.StandardOpenOption.APPEND);
+      orchestrator.destroyForcibly().waitFor();
+      Files.delete(signalled);
+      small = smallStandIn(signalled);
+      Files.writeString(cluster.resolve("small.pid"), small.pid() + "\n");
+      Process refused = localSh(repo, cluster, "small").redirectErrorStream(true).start();
+      String said = new String(refused.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertTrue(refused.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), said);
+      assertEquals(1, refused.exitValue(), said);
+      assertTrue(said.startsWith("local.sh: restart small: orchestrator and large not running"), said);
+      assertTrue(said.strip().endsWith("with no orchestrator running, whether the cluster has removed what is down cannot be"
+          + " told, and small leaving while that is still a member could make the split brain resolver down a healthy node:"
+          + " restart the orchestrator first"), said);
+      assertTrue(small.isAlive() && !Files.exists(signalled), "small left running");
+    } finally {
+      if (restart != null) restart.destroyForcibly();
+      orchestrator.destroyForcibly();
+      small.destroyForcibly();
+    }
+  }
+
+  /** A small worker's stand-in that, on SIGTERM, creates {@code signalled} and exits. */
+  private static Process smallStandIn(Path signalled) throws Exception {
+    return new ProcessBuilder("bash", "-c", "trap 'touch " + signalled + "; exit 0' TERM; while :; do sleep 0.1; done").start();
+  }
+
+  private static ProcessBuilder localSh(Path repo, Path cluster, String node) {
+    ProcessBuilder pb = new ProcessBuilder(repo.resolve("ops/cluster/local.sh").toString(), "restart", node)
+        .directory(repo.toFile());
+    pb.environment().keySet().removeIf(k -> k.startsWith("TANDEM_"));
+    pb.environment().putAll(Map.of("TANDEM_CLUSTER_DIR", cluster.toString(), "TANDEM_UP_TIMEOUT", "20"));
+    return pb;
+  }
+
+  private interface Check {
+    boolean holds() throws Exception;
+  }
+
+  private interface Words {
+    String get() throws Exception;
+  }
+
+  /** Polls {@code check} until it holds, for 30 s at most. */
+  private static void until(String what, Check check, Words context) throws Exception {
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    while (!check.holds()) {
+      assertTrue(System.nanoTime() < deadline, what + " within 30 s: " + context.get());
+      Thread.sleep(100);
+    }
+  }
+
   /** Runs the copy of local.sh in {@code repo}: restart orchestrator, whose stand-in exits at once. */
   private static void restart(Path repo, Path cluster) throws Exception {
     ProcessBuilder pb = new ProcessBuilder(repo.resolve("ops/cluster/local.sh").toString(), "restart", "orchestrator")

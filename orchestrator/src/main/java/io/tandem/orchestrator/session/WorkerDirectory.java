@@ -326,7 +326,10 @@ public final class WorkerDirectory {
             if (n.roles().contains(Role.small.name()) || n.roles().contains(Role.large.name()))
               ctx.getLog().info("node {} (incarnation {}) is up: its workers are offered to sessions once they are listed, when"
                   + " their models have loaded", n.node().address(), n.node().longUid());
-            else ctx.getLog().debug("node {} (incarnation {}) is up, with no worker role", n.node().address(), n.node().longUid());
+            // Another orchestrator's too, as its removal is a WARN: local.sh restart reads whether a node is still a member.
+            else if (n.node().equals(Cluster.get(ctx.getSystem()).selfMember().uniqueAddress()))
+              ctx.getLog().debug("node {} (incarnation {}) is up, with no worker role", n.node().address(), n.node().longUid());
+            else ctx.getLog().info("node {} (incarnation {}) is up, with no worker role", n.node().address(), n.node().longUid());
             up.put(n.node().address(), n.node());
             for (Role r : Role.values()) answerWaiting(r);
             return Behaviors.same();
