@@ -276,8 +276,7 @@ final class CompletionService {
           .mapConcat(x::onEvent)
           // Events that end before the session's end: the client left. One that only half-closed may
           // still read, and learns why its stream ends here (the outputs after a last are never read).
-          .concat(Source.lazySource(() -> Source.from(List.of(
-              new Generation.Out(Json.write(ApiError.clientClosed().body()), false), new Generation.Out("[DONE]", true)))))
+          .concat(Source.lazySource(() -> Source.from(x.gen.clientClosed())))
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {

@@ -300,6 +300,21 @@ final class Generation {
   }
 
   /**
+   * The end of a stream whose client left before its session ended, for a client that only shut
+   * down its sending side (a TCP half-close) and may still read: as at a failure, the text held back
+   * and, when asked for, the usage of what was sent, then the {@code client_closed_request} error
+   * event and {@code [DONE]} (tester50a: the usage chunk was missing here alone).
+   */
+  List<Out> clientClosed() {
+    List<Out> out = new ArrayList<>();
+    showHeld(out);
+    if (request.includeUsage()) out.add(new Out(Json.write(chunk(List.of(), usage(), null)), false));
+    out.add(new Out(Json.write(ApiError.clientClosed().body()), false));
+    out.add(new Out("[DONE]", true));
+    return out;
+  }
+
+  /**
    * The failure as the client sees it. In a stream the message says the output sent stands (the
    * stream's error event never takes back text the client has); a non-streaming request answers
    * with the result or the error, so the output written before the failure is not returned.

@@ -101,8 +101,19 @@ class ConnectionCloseTest {
    */
   @Test
   void aStreamCutByAHalfCloseEndsWithAnErrorEventAndDone() throws Exception {
+    String all = cutByAHalfClose(BODY);
+    assertTrue(!all.contains("\"usage\":{"), "not asked for: " + all);
+    // Asked for, the usage of what was sent comes before the error event, as at any failure (tester50a).
+    String withUsage = cutByAHalfClose(BODY.replace("\"stream\":true", "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+    int usage = withUsage.indexOf("\"usage\":{\"prompt_tokens\":");
+    assertTrue(usage > 0 && usage < withUsage.indexOf("data: {\"error\":"), withUsage);
+  }
+
+  /** What a stream of {@code body} cut by a half-close after its first chunk reads to its end. */
+  private static String cutByAHalfClose(String body) throws Exception {
+    server.drain(); // an earlier stream's session gone, so that the one step allowed below is this stream's
     server.gate.close();
-    try (java.net.Socket socket = sent("HTTP/1.1\r\nHost: 127.0.0.1", BODY)) {
+    try (java.net.Socket socket = sent("HTTP/1.1\r\nHost: 127.0.0.1", body)) {
       server.gate.allow(1);
       StringBuilder read = new StringBuilder();
       java.io.InputStream in = socket.getInputStream();
@@ -119,6 +130,7 @@ class ConnectionCloseTest {
       assertTrue(all.contains("data: {\"error\":") && all.contains("\"code\":\"client_closed_request\""), all);
       assertTrue(all.contains("data: [DONE]"), all);
       assertTrue(!all.contains("\"finish_reason\":\"length\""), "cut before its end: " + all);
+      return all;
     } finally {
       server.gate.open();
     }
