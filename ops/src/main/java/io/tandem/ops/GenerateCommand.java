@@ -193,8 +193,9 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
   static String offTaskWarning(List<Role> roles) {
     boolean pair = roles.size() == 2;
     return "tandem generate: " + (pair ? "the demo pair answers" : "the demo " + roles.get(0) + " model answers")
-        + " only sums of six two-digit numbers, such as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning"
-        + " for this prompt, or give " + (pair ? "other models with --small and --large" : "another model with --" + roles.get(0));
+        + " only sums of six numbers from 10 to 99 written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single"
+        + " spaces, the full stop); expect a wrong answer or text without meaning for this prompt, or give "
+        + (pair ? "other models with --small and --large" : "another model with --" + roles.get(0));
   }
 
   /**

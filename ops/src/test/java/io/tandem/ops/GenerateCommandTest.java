@@ -79,16 +79,21 @@ class GenerateCommandTest {
    */
   @Test
   void theDemoPairSaysWhenAPromptIsOutsideItsTask() throws Exception {
-    String warning = "the demo pair answers only sums of six two-digit numbers";
-    String line = "tandem generate: " + warning + ", such as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning"
-        + " for this prompt, or give other models with --small and --large";
+    String warning = "the demo pair answers only sums of six numbers from 10 to 99";
+    String line = "tandem generate: " + warning + " written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single"
+        + " spaces, the full stop); expect a wrong answer or text without meaning for this prompt, or give other models with"
+        + " --small and --large";
     assertTrue(stderrOf("generate", "--prompt", "What is 2+2?", "--max-tokens", "4", "--quiet").lines().toList().contains(line));
+    // The task's sum in another form, which the pair answered wrongly (tester51a: 446 for 374 without the full stop).
+    assertTrue(stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87", "--max-tokens", "4", "--quiet").lines()
+        .toList().contains(line), "without the full stop");
     // The test runs in ops/: the demo folders are demo/small and demo/large.
     assertTrue(stderrOf("generate", "--small", "demo/small", "--large", "demo/large", "--prompt", "What is 2+2?", "--max-tokens", "4",
         "--quiet").lines().toList().contains(line), "the pair given by its folders");
     assertTrue(stderrOf("generate", "--small", "demo/small", "--mode", "small", "--prompt", "What is 2+2?", "--max-tokens", "4",
-        "--quiet").lines().toList().contains("tandem generate: the demo small model answers only sums of six two-digit numbers, such as"
-        + " \"Compute 40 + 85 + 79 + 26 + 57 + 87.\"; expect text without meaning for this prompt, or give another model with --small"));
+        "--quiet").lines().toList().contains("tandem generate: the demo small model answers only sums of six numbers from 10 to 99"
+        + " written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single spaces, the full stop); expect a wrong answer"
+        + " or text without meaning for this prompt, or give another model with --small"));
     assertTrue(!stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--max-tokens", "4", "--quiet")
         .contains("tandem generate:"), "a question of the task, its total in the range trained on");
     // Six two-digit numbers whose total is below 100: the task's form, outside what the pair learnt.

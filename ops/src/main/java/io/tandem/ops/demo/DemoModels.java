@@ -45,8 +45,10 @@ public final class DemoModels {
   }
 
   /**
-   * Whether {@code prompt} is a problem of the demo task as the pair was trained on it ({@code
-   * Compute a + b + c + d + e + f.} with two-digit numbers); the playground's hint uses the same rule.
+   * Whether {@code prompt} is a problem of the demo task exactly as the pair was trained on it
+   * ({@code Compute a + b + c + d + e + f.}, numbers from 10 to 99, single spaces, the full stop:
+   * without the stop or the spaces, or with a leading zero, it answered wrongly; tester51a); the
+   * playground's hint uses the same rule.
    */
   public static boolean isTaskQuestion(String prompt) {
     return TASK_QUESTION.matcher(prompt).matches();
@@ -64,7 +66,7 @@ public final class DemoModels {
   }
 
   private static final java.util.regex.Pattern TASK_QUESTION =
-      java.util.regex.Pattern.compile("\\s*Compute\\s+\\d{2}(\\s*\\+\\s*\\d{2}){5}\\s*\\.?\\s*");
+      java.util.regex.Pattern.compile("Compute [1-9]\\d( \\+ [1-9]\\d){5}\\.");
 
   /** The held-out problems: the held-out seed's stream, which training never draws from. */
   public static List<Problem> heldOut(int n) {

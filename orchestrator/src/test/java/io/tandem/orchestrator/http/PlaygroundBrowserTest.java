@@ -166,6 +166,14 @@ class PlaygroundBrowserTest {
     assertFalse(hint.isDisplayed(), "an example is the demo task");
     WebElement low = browser.findElement(By.id("lowHint"));
     assertFalse(low.isDisplayed(), "an example's total is in the trained range");
+    // The task's sum in another form than the pair learnt, which it answered wrongly (tester51a: 446 for 374 without the
+    // full stop, 182 without the spaces).
+    for (String near : java.util.List.of("Compute 40 + 85 + 79 + 26 + 57 + 87", "Compute 40+85+79+26+57+87.",
+        "Compute 05 + 85 + 79 + 26 + 57 + 87.", "Compute  40 + 85 + 79 + 26 + 57 + 87.")) {
+      browser.findElement(By.id("question")).clear();
+      browser.findElement(By.id("question")).sendKeys(near);
+      assertTrue(hint.isDisplayed(), "not the form the pair learnt: " + near);
+    }
     browser.findElement(By.id("question")).clear();
     browser.findElement(By.id("question")).sendKeys("Compute 10 + 10 + 10 + 10 + 10 + 10.");
     assertFalse(hint.isDisplayed(), "a sum of six two-digit numbers is the demo task");
@@ -175,14 +183,15 @@ class PlaygroundBrowserTest {
   @Test
   void boxedAnswersAndSimpleLatexAreTypesetNotShownAsSource() {
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'So 40 + 85 = 125, "
-        + "and $\\\\frac{1}{2} \\\\times 4 = 2^{1}$.\\n\\nThe final answer is \\\\bo'}, "
-        + "{author: 'large', reasoning: false, text: 'xed{374}.'}])");
+        + "and $\\\\frac{1}{2} \\\\times 4 = 2^{1}$.\\n\\n'}, "
+        + "{author: 'large', reasoning: false, text: 'The final answer is \\\\boxed{374}.'}])");
     WebElement output = browser.findElement(By.id("output"));
     String text = output.getText();
     assertFalse(text.contains("\\boxed") || text.contains("\\frac") || text.contains("\\times") || text.contains("$"), text);
     assertTrue(text.contains("× 4 = 2"), text);
     WebElement boxed = output.findElement(By.cssSelector(".boxed"));
     assertEquals("374", boxed.getText());
+    assertEquals("author-large math", boxed.findElement(By.xpath("..")).getAttribute("class"), "in its author's colour");
     assertTrue(boxed.getCssValue("border-top-style").equals("solid"), "a box around the answer");
     assertEquals(1, output.findElements(By.cssSelector(".frac")).size());
     assertEquals(1, output.findElements(By.cssSelector("sup")).size());
@@ -196,6 +205,15 @@ class PlaygroundBrowserTest {
     // LaTeX's escaped dollar is a dollar.
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'costs \\\\$5 and \\\\$20'}])");
     assertEquals("costs $5 and $20", output.getText());
+    // A formula two authors wrote (a takeover's span ends mid-formula) is shown as written, each part in its author's
+    // colour, not typeset in the first one's (tester51a: the small model's "677}" in the large model's colour).
+    ((JavascriptExecutor) browser).executeScript("render([{author: 'large', reasoning: false, text: 'So $x = \\\\frac{1}{'}, "
+        + "{author: 'small', reasoning: false, text: '2}$ and the answer is \\\\bo'}, {author: 'large', reasoning: false, "
+        + "text: 'xed{5}.'}])");
+    assertTrue(output.findElements(By.cssSelector(".math")).isEmpty(), "no formula typeset: " + output.getText());
+    assertEquals(java.util.List.of("So $x = \\frac{1}{", "xed{5}."), output.findElements(By.cssSelector(".author-large"))
+        .stream().map(WebElement::getText).toList());
+    assertEquals("2}$ and the answer is \\bo", output.findElement(By.cssSelector(".author-small")).getText());
     // A \boxed{...} not closed yet (still streaming) stays text until it is.
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'is \\\\boxed{37'}])");
     assertTrue(output.getText().endsWith("\\boxed{37"), output.getText());
