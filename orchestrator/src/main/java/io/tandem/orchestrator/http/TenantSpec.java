@@ -95,7 +95,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
   private static List<TenantSpec> fromList(ConfigValue list, String source, boolean typed) {
     SortedMap<Long, ConfigValue> entries = numbered(list, source);
     if (entries == null)
-      throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + ConfigSection.shown(list));
+      throw new IllegalArgumentException(source + " must be a list of entries " + SHAPE + ", got " + kindOf(list));
     List<TenantSpec> out = new ArrayList<>();
     Map<String, List<Map.Entry<Long, TenantSpec>>> limitsGiven = new HashMap<>();
     Map<String, Long> keyAt = new HashMap<>();
@@ -105,10 +105,11 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       ConfigValue entry = numberedEntry.getValue();
       String where = source + "[" + numberedEntry.getKey() + "]";
       if (entry.valueType() != ConfigValueType.OBJECT)
-        throw new IllegalArgumentException(where + " must be an entry " + SHAPE + ", got " + ConfigSection.shown(entry));
+        throw new IllegalArgumentException(where + " must be an entry " + SHAPE + ", got " + kindOf(entry));
       for (String k : ((ConfigObject) entry).keySet())
         if (!FIELDS.contains(k))
-          throw new IllegalArgumentException(where + ": unknown field '" + io.tandem.protocol.text.Clipped.of(k) + "' (an entry has " + String.join(", ", FIELDS) + ")");
+          throw new IllegalArgumentException(where + ": " + (named(k, FIELDS) != null ? "unknown field " + named(k, FIELDS)
+              : "a field of another name (not shown here, in case it is a key)") + "; an entry has " + String.join(", ", FIELDS));
       Config c = ((ConfigObject) entry).toConfig();
       requireQuotedKey(c, where);
       String key = text(c, "key", where, false);
@@ -240,7 +241,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     try {
       tree = Json.MAPPER.readTree(written);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new NotJson(file + ": not JSON" + JsonSyntax.of(e, written, "file") + "; a keys file is JSON, "
+      throw new NotJson(file + ": not JSON" + JsonSyntax.of(e, written, "keys file") + "; a keys file is JSON, "
           + expected.substring("expected ".length()));
     } catch (StackOverflowError e) {
       throw new IllegalArgumentException(file + ": nested too deeply to read; " + expected);
@@ -275,16 +276,19 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     }
     if (!c.hasPath("api-keys")) {
       // Another name for the list (api_keys, apiKeys): say which was found.
-      String found = c.root().keySet().stream().sorted().findFirst().map(k -> "; found '" + io.tandem.protocol.text.Clipped.of(k)
-          + "' instead" + (io.tandem.protocol.config.KeySuggestions.nearest(k, List.of("api-keys")) != null ? " (write it api-keys)"
-              : "")).orElse("");
+      String found = c.root().keySet().stream().sorted().findFirst().map(k -> named(k, List.of("api-keys")) == null
+          ? "; found a member of another name (not shown here, in case it is a key)"
+          : "; found " + named(k, List.of("api-keys")) + " instead"
+              + (io.tandem.protocol.config.KeySuggestions.nearest(k, List.of("api-keys")) != null ? " (write it api-keys)" : ""))
+          .orElse("");
       throw new IllegalArgumentException(file + ": " + expected + found);
     }
     // A second list beside it ("apikeys": [...]) would be keys that never work, without a word.
     for (String top : c.root().keySet())
       if (!top.equals("api-keys"))
-        throw new IllegalArgumentException(file + ": unknown key '" + io.tandem.protocol.text.Clipped.of(top)
-            + "' (a keys file holds api-keys alone: {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]})");
+        throw new IllegalArgumentException(file + ": " + (named(top, List.of("api-keys")) != null ? "unknown key "
+            + named(top, List.of("api-keys")) : "a member of another name (not shown here, in case it is a key)")
+            + " (a keys file holds api-keys alone: {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]})");
     List<TenantSpec> tenants = fromList(c.getValue("api-keys"), file + ": " + (bare ? "" : "api-keys"), true);
     // Who gives a keys file means to require keys: an empty one must not leave the server open to anyone.
     if (tenants.isEmpty())
@@ -332,6 +336,33 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
           + " in quotes: \"key\": \"...\"");
   }
 
+  /**
+   * A value of a keys list as a message names it where it may be a key written in the wrong place (a
+   * list of keys alone, a key as a limit): by its type, never its text (tester51b: {@code ["sk-..."]}
+   * was refused quoting the key); a number, or a string that is one ({@code "2"}), which no key is
+   * (a key written as a number is refused without it, {@link #NUMBER_KEY}), as written.
+   */
+  private static String kindOf(ConfigValue v) {
+    if (v.valueType() == ConfigValueType.STRING)
+      return isNumber((String) v.unwrapped()) ? "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise())
+          : "a string (not shown here, in case it is a key)";
+    return ConfigSection.shown(v);
+  }
+
+  private static boolean isNumber(String s) {
+    return s.strip().matches("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+  }
+
+  /**
+   * A member name as a message quotes it where it is near one of {@code names} (a typo) or a word
+   * (lowercase letters, {@code -} and {@code _}, as {@code keys} or {@code api_keys}); else null, as
+   * it may be a key written as a name ({@code {"sk-...": "team-a"}}, tester51b).
+   */
+  private static String named(String name, List<String> names) {
+    return io.tandem.protocol.config.KeySuggestions.nearest(name, names) != null || name.matches("[a-z]+([_-][a-z]+)*")
+        && name.length() <= 16 ? "'" + io.tandem.protocol.text.Clipped.of(name) + "'" : null;
+  }
+
   /** What a key written as a number is told, after its place. */
   private static final String NUMBER_KEY = " is a number, not a string (the key is not shown here); write the key in quotes: \"key\": \"...\"";
 
@@ -364,13 +395,12 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", "null"));
     ConfigValue v = entry.getValue(field);
     if (typed && v.valueType() == ConfigValueType.STRING && !beyondALong((String) v.unwrapped()))
-      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)",
-          "the string " + v.render(com.typesafe.config.ConfigRenderOptions.concise())));
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", kindOf(v)));
     Number n;
     try {
       n = entry.getNumber(field);
     } catch (ConfigException.WrongType e) {
-      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));
+      throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", kindOf(v)));
     }
     if (n instanceof Double d && d != Math.rint(d))
       throw new IllegalArgumentException(ConfigSection.mistake(key, "a whole number (0: unlimited)", ConfigSection.shown(v)));

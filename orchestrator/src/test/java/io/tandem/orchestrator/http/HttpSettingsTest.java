@@ -127,7 +127,7 @@ class HttpSettingsTest {
     HttpSettings s = HttpSettings.fromConfig(ConfigFactory.parseProperties(p).withFallback(ConfigFactory.load()));
     assertEquals(List.of(new TenantSpec("sk-1", "team-a", 0, 0), new TenantSpec("sk-2", "team-b", 2, 0)), s.tenants());
     assertEquals("tandem.http.api-keys must be a list of entries {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
-        + " \"tokens-per-minute\": ...}, got the string \"sk-1\"", refused("tandem.http.api-keys = sk-1").getMessage());
+        + " \"tokens-per-minute\": ...}, got a string (not shown here, in case it is a key)", refused("tandem.http.api-keys = sk-1").getMessage());
   }
 
   /** An entry is named by the index its properties give it, not by its place among the entries given. */
@@ -191,7 +191,7 @@ class HttpSettingsTest {
         refused("tandem.http.ask-timeout = soon").getMessage());
     assertEquals("tandem.http.port must be a number, got the string \"x\"", refused("tandem.http.port = x").getMessage());
     assertEquals("tandem.http.max-in-flight must be a number, got a list", refused("tandem.http.max-in-flight = [8, 16]").getMessage());
-    assertEquals("tandem.http.api-keys[0].max-concurrent must be a whole number (0: unlimited), got the string \"many\"",
+    assertEquals("tandem.http.api-keys[0].max-concurrent must be a whole number (0: unlimited), got a string (not shown here, in case it is a key)",
         refused("tandem.http.api-keys = [{key = k, tenant = t, max-concurrent = many}]").getMessage());
     assertEquals("tandem.session.worker-wait must be a duration, like 30s, 500ms or 2m, got the string \"never\"",
         refused("tandem.session.worker-wait = never").getMessage(), "the sessions' settings, read on the way, name theirs");

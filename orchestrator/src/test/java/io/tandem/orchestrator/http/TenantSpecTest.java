@@ -122,7 +122,7 @@ class TenantSpecTest {
   void aValueThatCannotBeUsedIsNamedByTheFileTheEntryAndTheField() throws Exception {
     Map<String, String> refusals = new LinkedHashMap<>();
     String entry = "{\"key\": \"sk-1\", \"tenant\": \"t\", \"max-concurrent\": ";
-    refusals.put(entry + "\"lots\"}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got the string \"lots\"");
+    refusals.put(entry + "\"lots\"}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got a string (not shown here, in case it is a key)");
     refusals.put(entry + "1.5}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got 1.5");
     refusals.put(entry + "true}", "api-keys[0].max-concurrent must be a whole number (0: unlimited), got true");
     refusals.put(entry + "-1}", "api-keys[0].max-concurrent must be from 0 to 2147483647 (0: unlimited), got -1");
@@ -151,7 +151,8 @@ class TenantSpecTest {
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"tokens-per-minute\": \"1000\"}",
         "api-keys[0].tokens-per-minute must be a whole number (0: unlimited), got the string \"1000\"");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"" + "x".repeat(100_000) + "\": 1}",
-        "api-keys[0]: unknown field '" + "x".repeat(64) + "...' (an entry has key, tenant, max-concurrent, tokens-per-minute)");
+        "api-keys[0]: a field of another name (not shown here, in case it is a key); an entry has key, tenant, max-concurrent,"
+            + " tokens-per-minute");
     refusals.put("5", "api-keys[0] must be an entry {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
         + " \"tokens-per-minute\": ...}, got 5");
     for (var r : refusals.entrySet()) {
@@ -160,11 +161,11 @@ class TenantSpecTest {
     }
     Path file = dir.resolve("keys.json");
     assertEquals(file + ": api-keys must be a list of entries {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ...,"
-        + " \"tokens-per-minute\": ...}, got the string \"sk-1\"", refusal("{\"api-keys\": \"sk-1\"}"));
+        + " \"tokens-per-minute\": ...}, got a string (not shown here, in case it is a key)", refusal("{\"api-keys\": \"sk-1\"}"));
     assertEquals(file + ": unknown key 'apikeys' (a keys file holds api-keys alone: {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]})",
         refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\": \"t\"}], \"apikeys\": [{\"key\": \"sk-2\", \"tenant\": \"u\"}]}"),
         "a second list beside api-keys would be keys that never work");
-    assertEquals(file + ": [1].max-concurrent must be a whole number (0: unlimited), got the string \"lots\"",
+    assertEquals(file + ": [1].max-concurrent must be a whole number (0: unlimited), got a string (not shown here, in case it is a key)",
         refusal("[{\"key\": \"a\", \"tenant\": \"t\"}, {\"key\": \"b\", \"tenant\": \"t\", \"max-concurrent\": \"lots\"}]"),
         "a file that is the list itself");
   }
@@ -205,6 +206,37 @@ class TenantSpecTest {
       assertEquals(good, TenantSpec.fromFile(keys("[{\"key\": \"" + good + "\", \"tenant\": \"a\"}]")).get(0).key());
     IllegalArgumentException made = assertThrows(IllegalArgumentException.class, () -> new TenantSpec("sk 1", "a", 0, 0));
     assertEquals("an API key " + rule + "3 of 4 is a space" + end, made.getMessage());
+  }
+
+  /**
+   * A key written where it does not belong (a list of keys alone, a key as a field's name or a
+   * limit, a key without quotes) is refused without its text in the message: startup errors go to
+   * logs (tester51b: each of these quoted the key). Field and list names that are words still show.
+   */
+  @Test
+  void aKeyWrittenInTheWrongPlaceIsNotShownInTheRefusal() throws Exception {
+    String key = "sk-LEAK-0123456789abcdef";
+    Map<String, String> refusals = new LinkedHashMap<>();
+    refusals.put("[\"" + key + "\"]", "[0] must be an entry {\"key\": ..., \"tenant\": ..., \"max-concurrent\": ..., \"tokens-per-minute\":"
+        + " ...}, got a string (not shown here, in case it is a key)");
+    refusals.put("{\"api-keys\": \"" + key + "\"}", "api-keys must be a list of entries {\"key\": ..., \"tenant\": ...,"
+        + " \"max-concurrent\": ..., \"tokens-per-minute\": ...}, got a string (not shown here, in case it is a key)");
+    refusals.put("[{\"" + key + "\": \"team-a\"}]", "[0]: a field of another name (not shown here, in case it is a key); an entry"
+        + " has key, tenant, max-concurrent, tokens-per-minute");
+    refusals.put("[{\"key\": \"sk-1\", \"tenant\": \"a\", \"max-concurrent\": \"" + key + "\"}]", "[0].max-concurrent must be a"
+        + " whole number (0: unlimited), got a string (not shown here, in case it is a key)");
+    refusals.put("{\"" + key + "\": []}", "expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found a member of another"
+        + " name (not shown here, in case it is a key)");
+    refusals.put("[{\"key\": deadbeefLEAK0123456789, \"tenant\": \"a\"}]", "not JSON (line 1, column 10): a word (not shown here,"
+        + " in case it is a key) is no JSON value (a string is written in double quotes; the words JSON has are true, false and"
+        + " null); a keys file is JSON, {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
+    Path file = dir.resolve("keys.json");
+    for (var r : refusals.entrySet()) {
+      String message = assertThrows(RuntimeException.class, () -> TenantSpec.fromFile(keys(r.getKey()))).getMessage();
+      assertEquals(file + ": " + r.getValue(), message, r.getKey());
+    }
+    assertEquals(file + ": [0]: unknown field 'tennant'; an entry has key, tenant, max-concurrent, tokens-per-minute",
+        refusal("[{\"key\": \"sk-1\", \"tennant\": \"a\"}]"), "a typo is named");
   }
 
   /**

@@ -47,7 +47,8 @@ public final class JsonSyntax {
    * the source or, for a leading {@code +}, misnames the fault ("to follow minus sign").
    *
    * @param subject what the text is called where the message names it: {@code "body"} (a request's),
-   *     {@code "file"}, {@code "header"}
+   *     {@code "file"}, {@code "header"}; {@code "keys file"} (API keys) quotes none of the text, as a
+   *     word or member name at fault may be a key written without its quotes or in the wrong place
    */
   public static String of(JsonProcessingException e, String text, String subject) {
     return fault(e, text, subject, false);
@@ -68,6 +69,10 @@ public final class JsonSyntax {
     Matcher closer = CLOSER.matcher(original);
     Matcher token = TOKEN.matcher(original);
     String word = token.find() ? token.group(1) : null;
+    boolean secret = "keys file".equals(subject);
+    // In a keys file, only a word ("api", of api-keys = [...] written as HOCON), which no key is, is quoted.
+    String wordAtFault = word == null ? null : secret && !isWord(word) ? "a word (not shown here, in case it is a key)"
+        : "'" + Clipped.of(word) + "'";
     char atFault = quoted.find() ? quoted.group(1).charAt(0) : closer.find() ? closer.group(1).charAt(0) : 0;
     int at = after;
     if (atFault != 0 && after >= 1 && body.charAt(after - 1) == atFault) at = after - 1; // just read: its own place
@@ -84,7 +89,7 @@ public final class JsonSyntax {
       int second = body.lastIndexOf("\"" + name + "\"", Math.max(0, after));
       if (second >= 0) at = second;
       int object = openAtEnd(body.substring(0, Math.min(at, body.length())));
-      what = "the member \"" + Clipped.of(name) + "\" appears twice in the object" + (object < 0 ? "" : " that begins at "
+      what = (secret && !isWord(name) ? "a member" : "the member \"" + Clipped.of(name) + "\"") + " appears twice in the object" + (object < 0 ? "" : " that begins at "
           + place(body, object)) + "; give it once (which of two values is meant cannot be told)";
     } else if (atFault == '#' && original.startsWith("Unexpected character") || original.contains("ALLOW_COMMENTS")
         && (body.startsWith("//", at) || body.startsWith("/*", at))) {
@@ -104,7 +109,7 @@ public final class JsonSyntax {
       what = "a '-' not followed by a digit: JSON numbers are written as -5, -0.5 or -1e3";
       at = numberStart(body, after, atFault, at);
     } else if (word != null && original.startsWith("Non-standard token")) {
-      what = "'" + Clipped.of(word) + "' is no JSON value (JSON has no NaN or Infinity); " + ("body".equals(subject) ? "send" : "write")
+      what = wordAtFault + " is no JSON value (JSON has no NaN or Infinity); " + ("body".equals(subject) ? "send" : "write")
           + " a number, or leave the field out";
     } else if ((m = CONTROL_CHAR.matcher(original)).find()) {
       int code = Integer.parseInt(m.group(2));
@@ -135,13 +140,13 @@ public final class JsonSyntax {
       what = "more JSON after the " + firstValue(body) + " had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
           + " object); remove it";
     } else if (word != null && original.startsWith("Unrecognized token")) {
-      what = "'" + Clipped.of(word) + "' is no JSON value (a string is written in double quotes; the words JSON has are"
+      what = wordAtFault + " is no JSON value (a string is written in double quotes; the words JSON has are"
           + " true, false and null)";
     } else if (original.contains("was expecting double-quote to start field name") && (atFault == ':' || atFault == ',')) {
       what = "a '" + atFault + "' where a member name was expected: a member is a name in double quotes, a ':' and a value"
           + " (" + example + ": \"x\")";
     } else if (original.contains("was expecting double-quote to start field name")) {
-      String name = nameAt(body, at);
+      String name = secret ? null : nameAt(body, at);
       if (name != null) example = "\"" + name + "\"";
       what = nameOf(atFault) != null
           ? String.format("a member name not in double quotes (it begins with U+%04X, %s): JSON's member names are strings in"
@@ -254,6 +259,11 @@ public final class JsonSyntax {
    * quote, or bare), or after a character that looks like JSON's own and its quote (a no-break space
    * before {@code "max_tokens"}), as far as letters, digits, '_', '-' and '.' go; null when none follows.
    */
+  /** Lowercase letters, in parts joined by - or _, 16 at most: a name ("tenant", "api"), not a key. */
+  private static boolean isWord(String s) {
+    return s.length() <= 16 && s.matches("[a-z]+([_-][a-z]+)*");
+  }
+
   private static String nameAt(String body, int at) {
     int start = at;
     // At most two characters before the name: the one at fault, and a quote after it.
