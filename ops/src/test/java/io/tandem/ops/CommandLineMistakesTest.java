@@ -654,6 +654,16 @@ class CommandLineMistakesTest {
     Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": [2]}\n");
     assertEquals(data + " line 1: \"answer\" is [2]; give it as a string or a number (MATH500 JSONL)",
         assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
+    // An empty answer would score an empty \\boxed{} right; 1e400 would be read as "Infinity" (tester51c).
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": \" \"}\n");
+    assertEquals(data + " line 1: \"answer\" is empty; give the problem's answer (MATH500 JSONL)",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": 1e400}\n");
+    assertEquals(data + " line 1: \"answer\" is a number out of a 64-bit float's range; write it as a string (MATH500 JSONL)",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
+    Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": \"2\", \"unique_id\": \"\"}\n");
+    assertEquals(data + " line 1: \"unique_id\" is empty; give the problem an id, or leave the field out (MATH500 JSONL)",
+        assertThrows(IllegalArgumentException.class, () -> io.tandem.ops.eval.Problem.readJsonl(data)).getMessage());
     Files.writeString(data, "{\"problem\": \"1+1\", \"answer\": 1.50, \"unique_id\": 7}\n");
     assertEquals(List.of(new io.tandem.ops.eval.Problem("7", "1+1", "1.50")), io.tandem.ops.eval.Problem.readJsonl(data));
     // A problem given twice would be run and scored twice; a JSON file's list on one line is no JSON Lines.

@@ -57,7 +57,13 @@ public record Problem(String id, String problem, String answer) {
         throw new IllegalArgumentException(file + " line " + lineNo + ": \"problem\" is " + io.tandem.protocol.JsonInteger.show(problem)
             + "; give the question as a non-empty string (MATH500 JSONL)");
       String answer = scalar(n, "answer", file, lineNo);
+      // An empty answer would score an empty \boxed{} right (tester51c: 100% from a data glitch).
+      if (answer.isBlank())
+        throw new IllegalArgumentException(file + " line " + lineNo + ": \"answer\" is empty; give the problem's answer (MATH500 JSONL)");
       String id = n.hasNonNull("unique_id") ? scalar(n, "unique_id", file, lineNo) : "line-" + lineNo;
+      if (id.isBlank())
+        throw new IllegalArgumentException(file + " line " + lineNo + ": \"unique_id\" is empty; give the problem an id, or leave"
+            + " the field out (MATH500 JSONL)");
       // A problem given twice would be run and scored twice, its answers under one id.
       Integer first = lineOf.putIfAbsent(id, lineNo);
       if (first != null)
@@ -79,6 +85,10 @@ public record Problem(String id, String problem, String answer) {
   /** {@code field} of line {@code lineNo} as text: a string, or a number as written. */
   private static String scalar(JsonNode line, String field, Path file, int lineNo) {
     JsonNode v = line.get(field);
+    // 1e400 is no number a 64-bit float holds, and would be read as "Infinity".
+    if (v.isNumber() && !v.isIntegralNumber() && !Double.isFinite(v.asDouble()))
+      throw new IllegalArgumentException(file + " line " + lineNo + ": \"" + field + "\" is a number out of a 64-bit float's"
+          + " range; write it as a string (MATH500 JSONL)");
     if (v.isTextual() || v.isNumber()) return v.asText();
     throw new IllegalArgumentException(file + " line " + lineNo + ": \"" + field + "\" is " + io.tandem.protocol.JsonInteger.show(v)
         + "; give it as a string or a number (MATH500 JSONL)");

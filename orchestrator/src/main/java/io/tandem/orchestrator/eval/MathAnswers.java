@@ -65,13 +65,22 @@ public final class MathAnswers {
     return false;
   }
 
+  /**
+   * Whether two values of closed forms are one: whole numbers exactly, others within the rounding of
+   * their computation (1e-9 of the larger). Not a tolerance for answers rounded otherwise: a
+   * relative 1e-6 with an absolute floor of 1e-6 took 1000001 for 1000000 and 10^{-7} for 0
+   * (tester51c), answers Hendrycks' exact comparison calls wrong.
+   */
   private static boolean close(double a, double b) {
-    return Math.abs(a - b) <= 1e-6 * Math.max(1.0, Math.max(Math.abs(a), Math.abs(b)));
+    if (a == Math.rint(a) && b == Math.rint(b) && Math.abs(a) < 0x1p53 && Math.abs(b) < 0x1p53) return a == b;
+    return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
   }
 
   private static final Pattern UNIT_SUFFIX = Pattern.compile(
       "^(.*?[0-9}).])\\s*\\\\(?:text|mbox|mathrm|textnormal)\\{\\s*[a-zA-Z][a-zA-Z .]*\\}(?:\\^\\{?[23]\\}?)?$");
   private static final Pattern TEXT_WRAP = Pattern.compile("\\\\(?:text|textbf|textnormal|mbox|mathrm)\\{([^{}]*)\\}");
+  /** A backslash and a space, the backslash no second one of a row break ({@code \\}). */
+  private static final Pattern CONTROL_SPACE = Pattern.compile("(?<!\\\\)((?:\\\\\\\\)*)\\\\ ");
   private static final Pattern THOUSANDS = Pattern.compile("^-?\\d{1,3}(,\\d{3})+(\\.\\d+)?$");
   private static final Pattern CHOICE = Pattern.compile("^\\(([A-Ea-e])\\)$");
   private static final Pattern SHORT_LHS = Pattern.compile("^\\\\?[a-zA-Z]{1,2}(_\\{?\\w+\\}?)?$");
@@ -80,6 +89,9 @@ public final class MathAnswers {
   public static String normalize(String answer) {
     String s = answer.trim();
     s = s.replace("\n", "").replace("\\!", "");
+    // LaTeX's control space, "\ ", is a space; the "\ " that ends a row break, "\\ ", is not (tester51c: with the row
+    // break turned into "\" first, "1 \\ 2" read as 12 and "1\\2" did not, so a vector was wrong written with spaces).
+    s = CONTROL_SPACE.matcher(s).replaceAll("$1 ");
     s = s.replace("\\\\", "\\");
     s = s.replace("\\displaystyle", "");
     s = s.replace("tfrac", "frac").replace("dfrac", "frac");
@@ -89,7 +101,7 @@ public final class MathAnswers {
     s = s.replace("\\$", "").replace("$", "");
     s = s.replace("\\%", "").replace("%", "");
     s = s.replace("{,}", ",");
-    s = s.replace("\\,", "").replace("\\;", "").replace("\\:", "").replace("\\ ", " ").replace("~", " ");
+    s = s.replace("\\,", "").replace("\\;", "").replace("\\:", "").replace("~", " ");
     s = s.trim();
     Matcher unit = UNIT_SUFFIX.matcher(s);
     if (unit.matches()) s = unit.group(1).trim();

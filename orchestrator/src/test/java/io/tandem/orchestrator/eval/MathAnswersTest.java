@@ -95,6 +95,14 @@ class MathAnswersTest {
       1,2                                 | 2,1                        | false
       3 \\cdot 4                          | 12                         | true
       \\!1\\,000                          | 1000                       | true
+      5\\ \\text{cm}                      | 5                          | true
+      \\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix} | \\begin{pmatrix}1/5\\\\-18/5\\end{pmatrix} | true
+      \\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix} | \\begin{pmatrix}1&2\\\\3&4\\end{pmatrix} | true
+      \\begin{pmatrix} 12 \\end{pmatrix} | \\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} | false
+      1000001                             | 1000000                    | false
+      10^{-7}                             | 0                          | false
+      \\frac{1}{1000000}                 | 0                          | false
+      0.1000001                           | 0.1                        | false
       """)
   void answersCompareAsMathEvaluatorsCompareThem(String answer, String gold, boolean equal) {
     assertEquals(equal, MathAnswers.equivalent(answer, gold),
