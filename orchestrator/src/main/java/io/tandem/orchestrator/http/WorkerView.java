@@ -63,6 +63,8 @@ final class WorkerView {
   private final Duration workerWait;
   /** Asks of the receptionist not yet answered ({@link #cutOff}). */
   private final Set<CompletableFuture<Receptionist.Listing>> unanswered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Each count not yet answered: ends it, saying so, when this node runs again after a pause past downing. */
+  private final Set<Runnable> countsAfterPause = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** What every ask of the receptionist fails with once this node was downed; null before. */
   private volatile ApiError cutOff;
 
@@ -77,6 +79,10 @@ final class WorkerView {
     this.figuresTimeout = figuresTimeout;
     this.figuresMaxAge = figuresMaxAge;
     this.supply = RoleSupply.get(system);
+    // Back from a pause the other nodes most likely downed this one for, a count of a prompt ends at once, as the
+    // sessions in flight do (tester51d: one asked before a 20 s SIGSTOP waited out its 5 s after it).
+    if (supply.clustered())
+      io.tandem.orchestrator.session.PauseWatch.get(system).onPause(() -> countsAfterPause.forEach(Runnable::run));
   }
 
   /** The workers listed now, per role: those on nodes the receptionist finds reachable. */
@@ -545,6 +551,12 @@ final class WorkerView {
             }
           });
     }
+    Runnable afterPause = () -> {
+      ApiError own = ownStanding.get();
+      if (own != null) first.completeExceptionally(own);
+    };
+    countsAfterPause.add(afterPause);
+    first.whenComplete((c, t) -> countsAfterPause.remove(afterPause));
     long asked = System.nanoTime();
     long[] stalledLastSeen = {0};
     timeOutAfterRunning(first, countTimeout, () -> {

@@ -139,6 +139,12 @@ public final class Sessions {
             running.put(session, s.request().mode());
             ctx.watchWith(session, new Ended(session));
             if (s.replyTo() != null) s.replyTo().tell(new Started(s.request().sessionId(), session));
+            // A request admitted before this node was out of the cluster for good (back from a pause it was most likely
+            // downed for, downed, leaving) ends at once, as the sessions in flight then did, rather than wait for workers
+            // this node cannot reach (tester51d: three requests counted across a 20 s SIGSTOP started after it and waited
+            // 7.5 s, until the node learnt it was downed).
+            if (NodeStanding.gone(ctx.getSystem()) != null)
+              session.tell(SessionActor.NodeDowned.INSTANCE);
             return Behaviors.same();
           })
           .onMessage(FindWorkers.class, f -> {
