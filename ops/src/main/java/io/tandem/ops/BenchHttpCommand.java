@@ -184,7 +184,10 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     if (scriptedCase.root.has("config"))
       http = http.withSpeculative(io.tandem.protocol.config.PaperConfigLoader.fromTree(scriptedCase.root.get("config"), "--scripted " + scripted).config());
     if (tenantMaxConcurrent > 0) {
-      apiKey = "sk-bench";
+      // A key of its own, random and long enough that the server does not warn it can be guessed (tester51b: sk-bench did).
+      byte[] random = new byte[16];
+      new java.security.SecureRandom().nextBytes(random);
+      apiKey = "sk-bench-" + java.util.HexFormat.of().formatHex(random);
       http = http.withTenants(List.of(new TenantSpec(apiKey, "bench", tenantMaxConcurrent, 0)));
     }
     // The request log (logback.xml: one JSON line per request on stdout) is for a server's operator;

@@ -77,6 +77,10 @@ public final class BenchModelCommand implements Callable<Integer>, Interruptible
     UsageError.within("--threads", threads, 0, RoleSpec.MAX_THREADS);
     Precision p = UsageError.parse("--precision", () -> Precision.parse(precision));
     ModelOptions.requireDevice(device, "--device");
+    // A folder of checkpoints (ops/demo): named, as generate names them (tester51c: only "no config.json").
+    if (Files.isDirectory(model) && !Files.exists(model.resolve("config.json")) && !ModelOptions.checkpointsIn(model).isEmpty())
+      throw new IllegalArgumentException("--model " + model + ": no config.json, not a Hugging Face checkpoint folder"
+          + ModelOptions.checkpointsIn(model));
     try {
       if (!Files.isDirectory(model)) {
         System.err.println("tandem bench model: --model " + model + ": " + ModelOptions.notAFolder(model) + "; give a Hugging Face checkpoint folder"

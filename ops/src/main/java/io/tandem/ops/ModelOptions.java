@@ -326,21 +326,10 @@ public final class ModelOptions {
       throw new IllegalArgumentException(givenBy + " " + model + ": cannot be read (no permission to list the folder or open"
           + " its files); give the user Tandem runs as read access to it (chmod a+rX)");
     List<String> missing = missingCheckpointFiles(dir);
-    if (!missing.isEmpty()) {
-      // A folder of checkpoints (ops/demo holds small/ and large/): name them.
-      List<String> inside = new java.util.ArrayList<>();
-      try (java.util.stream.Stream<Path> children = Files.list(dir)) {
-        children.filter(c -> Files.isDirectory(c) && missingCheckpointFiles(c).isEmpty()).sorted()
-            .forEach(c -> inside.add(c.toString()));
-      } catch (java.io.IOException | java.io.UncheckedIOException e) {
-        // unreadable: nothing to point to
-      }
+    if (!missing.isEmpty())
       throw new IllegalArgumentException(givenBy + " " + model + ": not a checkpoint folder, it has no " + String.join(", no ", missing)
           + found(dir, missing) + "; a Hugging Face checkpoint folder holds config.json, tokenizer.json and model.safetensors (or "
-          + "model.safetensors.index.json with its shards)" + (inside.isEmpty() ? ""
-              : "; the checkpoint folders in it are " + String.join(", ", inside.subList(0, Math.min(4, inside.size())))
-                  + (inside.size() > 4 ? ", ..." : "")));
-    }
+          + "model.safetensors.index.json with its shards)" + checkpointsIn(dir));
     // Its config, weights' headers and tokenizer_config.json, before any model loads: the other role's model may take minutes.
     try {
       io.tandem.inference.hf.DecoderModel.check(dir);
@@ -403,6 +392,23 @@ public final class ModelOptions {
     String path = url.replaceFirst("[?#].*$", "").replaceFirst("/+$", "");
     java.util.regex.Matcher v1 = java.util.regex.Pattern.compile("^(.*?/v1)(/.*)?$").matcher(path);
     return v1.matches() ? v1.group(1) : path + "/v1";
+  }
+
+  /**
+   * The checkpoint folders inside {@code dir}, a folder of checkpoints ({@code ops/demo} holds {@code
+   * small/} and {@code large/}), as a message ends with them: {@code "; the checkpoint folders in it
+   * are ops/demo/large, ops/demo/small"}; empty when it holds none (or cannot be listed).
+   */
+  static String checkpointsIn(Path dir) {
+    List<String> inside = new java.util.ArrayList<>();
+    try (java.util.stream.Stream<Path> children = Files.list(dir)) {
+      children.filter(c -> Files.isDirectory(c) && missingCheckpointFiles(c).isEmpty()).sorted()
+          .forEach(c -> inside.add(c.toString()));
+    } catch (java.io.IOException | java.io.UncheckedIOException e) {
+      return ""; // unreadable: nothing to point to
+    }
+    return inside.isEmpty() ? "" : "; the checkpoint folders in it are " + String.join(", ", inside.subList(0, Math.min(4,
+        inside.size()))) + (inside.size() > 4 ? ", ..." : "");
   }
 
   /** The {@code model=} a server's URL names in its query, else {@code NAME}. */

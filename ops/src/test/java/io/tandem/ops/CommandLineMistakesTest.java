@@ -262,6 +262,11 @@ class CommandLineMistakesTest {
     Result pair = run("generate", "--small", demo.toString(), "--prompt", "hi");
     assertTrue(pair.err().endsWith("; the checkpoint folders in it are " + demo.resolve("large") + ", " + demo.resolve("small")),
         pair.err());
+    // bench model too (tester51c: it said only that there was no config.json).
+    Result bench = run("bench", "model", "--model", demo.toString());
+    assertEquals(1, bench.exit());
+    assertEquals("tandem bench model: --model " + demo + ": no config.json, not a Hugging Face checkpoint folder; the checkpoint"
+        + " folders in it are " + demo.resolve("large") + ", " + demo.resolve("small"), bench.err().strip());
   }
 
   /** A file of the wrong kind, or two flags that exclude each other, are named with what goes where. */

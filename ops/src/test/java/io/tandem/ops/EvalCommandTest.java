@@ -151,8 +151,8 @@ class EvalCommandTest {
     assertTrue(said.contains("tandem eval: every problem failed in small: nothing was measured there; see the first error above"),
         said);
     String table = Files.readString(out.resolve("results.md"));
-    assertTrue(table.contains("small alone: 1 of 1 problems failed, counted wrong and left"
-        + " out of the length (their errors are in samples-small.jsonl)."), table);
+    assertTrue(table.contains("small alone: 1 of 1 problem failed, counted wrong and left"
+        + " out of the length (its error is in samples-small.jsonl)."), table);
     // Nothing answered, nothing measured: no length, speed or pace of refusals (tester44e read Problems/s 43.7).
     assertTrue(table.contains("| small alone | 0.0 | — | — | — | — | — |"), table);
     JsonNode small = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).at("/modes/small");

@@ -98,8 +98,9 @@ public final class EvalReport {
     // A problem that failed (a worker's error: a prompt over the context, ...) counts as wrong and as no tokens: said, not hidden.
     for (ModeResult r : results)
       if (r.failed() > 0)
-        sb.append(String.format(Locale.ROOT, "%n%s: %d of %d problems failed, counted wrong and left out of the length (their errors are"
-            + " in samples-%s.jsonl).%n", label(r.mode()), r.failed(), r.problems(), r.mode()));
+        sb.append(String.format(Locale.ROOT, "%n%s: %d of %s failed, counted wrong and left out of the length (%s in"
+            + " samples-%s.jsonl).%n", label(r.mode()), r.failed(), io.tandem.protocol.text.Plural.count(r.problems(), "problem"),
+            r.failed() == 1 ? "its error is" : "their errors are", r.mode()));
     return sb.toString();
   }
 

@@ -91,8 +91,8 @@ public final class Tenants {
       // least wait, which the message says (tester46a: a retry after 2 s met a 429 of 29 s).
       String running = s.running == 0 ? "" : ", or later: its " + Plural.count(s.running, "request") + " still running "
           + (s.running == 1 ? "is" : "are") + " charged when " + (s.running == 1 ? "it ends" : "they end");
-      throw ApiError.rateLimited(ApiError.Limit.tokens, "tenant '" + tenant + "' used its " + s.tokensPerMinute
-          + " tokens per minute; retry in " + wait + " s" + running, retryAfterSeconds == 0 ? 0 : Math.max(1, wait));
+      throw ApiError.rateLimited(ApiError.Limit.tokens, "tenant '" + tenant + "' used its "
+          + Plural.count(s.tokensPerMinute, "token") + " per minute; retry in " + wait + " s" + running, retryAfterSeconds == 0 ? 0 : Math.max(1, wait));
     }
     if (maxInFlight > 0 && inFlight >= maxInFlight)
       throw ApiError.overloaded("the server is at capacity (" + Plural.count(inFlight, "request") + " in flight); retry shortly",
