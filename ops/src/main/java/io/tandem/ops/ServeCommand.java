@@ -132,7 +132,13 @@ public final class ServeCommand implements Callable<Integer> {
     String expected = "give a JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\", \"tokens-per-minute\"}]}";
     // A keys file the configuration names that is not there exits 1, as --api-keys FILE and every other missing file do.
     String keysFile = placed.getString("tandem.http.api-keys-file");
-    if (!keysFile.isBlank()) ModelOptions.requireInputFile("tandem.http.api-keys-file", Path.of(keysFile), expected);
+    if (!keysFile.isBlank()) {
+      // Where it was set, and where a relative path is read from (tester51b: under systemd, neither could be told).
+      String origin = placed.getValue("tandem.http.api-keys-file").origin().description();
+      ModelOptions.requireInputFile("tandem.http.api-keys-file", Path.of(keysFile), expected
+          + " (set in " + origin.replaceAll(":\\s*\\d+$", "") + (Path.of(keysFile).isAbsolute() ? ""
+              : "; a relative path is read from the working directory, " + Path.of("").toAbsolutePath()) + ")");
+    }
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {

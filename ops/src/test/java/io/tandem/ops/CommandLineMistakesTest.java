@@ -482,6 +482,11 @@ class CommandLineMistakesTest {
     assertEquals(1, setting.exit(), setting.err());
     assertTrue(setting.err().startsWith("tandem serve: tandem.http.api-keys-file /no/keys.conf: no such file; give a JSON file"),
         setting.err());
+    assertTrue(setting.err().endsWith(" (set in system properties)"), "where it was set: " + setting.err());
+    // A relative path says where it was read from (tester51b: under systemd the working directory is not obvious).
+    Result relative = runWith(Map.of("tandem.http.api-keys-file", "no-keys.json"), "serve", "--port", "0");
+    assertTrue(relative.err().endsWith(" (set in system properties; a relative path is read from the working directory, "
+        + Path.of("").toAbsolutePath() + ")"), relative.err());
     // A device or a pipe is read as a file (it said "no such file"): /dev/null holds no keys.
     Result device = run("serve", "--api-keys", "/dev/null", "--port", "0");
     assertEquals(1, device.exit(), "an empty file is no JSON text");

@@ -379,7 +379,7 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     if (v.valueType() != ConfigValueType.STRING && (typed || v.valueType() != ConfigValueType.NUMBER))
       throw new IllegalArgumentException(ConfigSection.mistake(where + "." + field, "a string", ConfigSection.shown(v)));
     String s = entry.getString(field);
-    if (s.isBlank()) throw new IllegalArgumentException(where + "." + field + " is empty");
+    if (s.isBlank()) throw new IllegalArgumentException(where + "." + field + (s.isEmpty() ? " is empty" : " is blank (white space only)"));
     return s;
   }
 

@@ -132,6 +132,7 @@ class TenantSpecTest {
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"t\", \"tokens-per-minute\": [1]}",
         "api-keys[0].tokens-per-minute must be a whole number (0: unlimited), got a list");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"\"}", "api-keys[0].tenant is empty");
+    refusals.put("{\"key\": \"sk-1\", \"tenant\": \"  \"}", "api-keys[0].tenant is blank (white space only)");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"team-a \"}", "api-keys[0].tenant \"team-a \" has white space at its start"
         + " or end, which would make it another tenant than the one without it; write the name without it");
     refusals.put("{\"key\": \"sk-1\", \"tenant\": \"team-a\\u00a0\"}", "api-keys[0].tenant \"team-a\u00a0\" has white space at its"
