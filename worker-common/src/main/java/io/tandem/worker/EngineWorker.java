@@ -486,8 +486,10 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // With streams flowing, a closed port is an engine shutting down, not one to ask whether it runs (tester48e read
     // "connection refused (is the engine running, on that port?)" of one finishing its requests). Only streams: a
     // /tokenize or a count in flight fails as well when the engine crashed (tester49d: a SIGKILL read "shutting down").
-    withdrawnFor = inFlight.isEmpty() ? problem : "engine " + client.endpoint() + " is shutting down: it takes no new"
-        + " request while its requests in flight run to their end";
+    // Nor is it told from a crash at once: a SIGKILL closes the port and breaks the streams together, and the refusal
+    // may come first (tester51g: 23 of 250 read "shutting down" of a killed engine); a stream that breaks then says so.
+    withdrawnFor = inFlight.isEmpty() ? problem : "engine " + client.endpoint() + " refused a new connection while its"
+        + " requests in flight were still streaming: it is shutting down (they run to their end) or it crashed (they fail)";
     // Readiness and a request that finds no worker of the role say so, until the endpoint's health check says otherwise
     // (tester48e: "no large worker is available (none is offered to sessions: retry once one has joined ...)").
     io.tandem.protocol.worker.EngineHealth.get(getContext().getSystem()).report(role, client.endpoint() + "/" + modelName,
@@ -509,7 +511,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
    * capacity" ({@code server_overloaded}) of an engine going away (tester48e).
    */
   private void refuseWithdrawn(Generate g) {
-    // Words that name the engine already are said as they are ("large engine HOST:PORT is shutting down: ...").
+    // Words that name the engine already are said as they are ("large engine HOST:PORT refused a new connection ...").
     g.replyTo().tell(new WorkerProtocol.Rejected(g.requestId(), FailureCode.UNAVAILABLE, withdrawnFor.startsWith("engine "
         + client.endpoint() + " ") ? role + " " + withdrawnFor : role + " engine " + client.endpoint() + " does not serve ("
         + withdrawnFor + "): its worker takes no new step"));

@@ -492,8 +492,9 @@ class EngineWorkerTest {
     WorkerProtocol.Rejected refused = late.expectMessageClass(WorkerProtocol.Rejected.class, Duration.ofSeconds(30));
     // Refused as by an engine that is going away, not a busy one (tester48e: "the server is at capacity").
     assertEquals(FailureCode.UNAVAILABLE, refused.code(), refused.reason());
-    assertTrue(refused.reason().matches("small engine 127\\.0\\.0\\.1:\\d+ is shutting down: it takes no new request while its"
-        + " requests in flight run to their end"), refused.reason());
+    assertTrue(refused.reason().matches("small engine 127\\.0\\.0\\.1:\\d+ refused a new connection while its requests in"
+        + " flight were still streaming: it is shutting down \\(they run to their end\\) or it crashed \\(they fail\\)"),
+        refused.reason());
     engine.stalled.countDown();
     Reply r = afterPartials(streaming);
     assertTrue(r instanceof Done, "the streaming step ran to its end: " + r);

@@ -48,6 +48,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * #endAll} ends every request still running as an API answer.
  */
 final class CompletionService {
+
+  /** How long the tail of a stream may wait for its response to take it up: the substream's subscription timeout. */
+  private static final akka.stream.Attributes TAIL_TAKEN_WITHIN = akka.stream.ActorAttributes.streamSubscriptionTimeout(
+      java.time.Duration.ofSeconds(60), akka.stream.StreamSubscriptionTimeoutTerminationMode.cancel());
   private static final int EVENT_BUFFER = 1 << 16;
 
   private final ActorSystem<?> system;
@@ -255,7 +259,10 @@ final class CompletionService {
    */
   private CompletionStage<HttpResponse> streamed(Exchange x, Source<SessionEvent, NotUsed> events,
       ClientConnection client) {
-    return events.prefixAndTail(1).runWith(Sink.head(), mat).thenApply(split -> {
+    // The tail is a substream the response's entity takes up once akka-http writes it, which Akka allows 5 s by default
+    // (akka.stream.materializer.subscription-timeout), counted through a pause of this process: a stream whose first
+    // event came just before a SIGSTOP or a long GC pause failed with a 500 or a reset connection (tester51g, 7 s).
+    return events.prefixAndTail(1).addAttributes(TAIL_TAKEN_WITHIN).runWith(Sink.head(), mat).thenApply(split -> {
       List<SessionEvent> first = split.first();
       if (!first.isEmpty() && first.get(0) instanceof SessionEvent.Failed f) {
         x.gen.onEvent(f);

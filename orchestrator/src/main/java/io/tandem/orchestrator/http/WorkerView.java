@@ -510,6 +510,12 @@ final class WorkerView {
       if (silence != null)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": " + silence + "; retry the request",
             retryAfter.forCode(FailureCode.NO_WORKER));
+      // Withdrawn meanwhile, its engine's silence is a problem its endpoint reports (tester51g: 11 of 250 counts sent as an
+      // engine worker was withdrawn, to a worker stopping, spoke of long prompts with Retry-After 1).
+      String notServing = io.tandem.protocol.worker.EngineHealth.get(system).notServing(role);
+      if (notServing != null)
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": this node's " + role + " " + notServing + "; retry the"
+            + " request", retryAfter.forCode(FailureCode.NO_WORKER));
       if (justOffered)
         return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": " + (ws.size() == 1 ? "it" : "they") + " had only just"
             + " been offered (a " + role + " node that joined while the request waited), and a node's first requests are slow"

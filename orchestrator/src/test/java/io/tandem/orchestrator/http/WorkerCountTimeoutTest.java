@@ -95,6 +95,22 @@ class WorkerCountTimeoutTest {
     } finally {
       health.silent(Role.large, "127.0.0.1:9/demo-large", null);
     }
+    // Withdrawn meanwhile (its engine silent past its health checks), the engine's problem is said instead (tester51g: a
+    // count sent to the worker as it was withdrawn spoke of long prompts, Retry-After 1).
+    health.report(Role.large, "127.0.0.1:9/demo-large", "engine 127.0.0.1:9 does not answer: no answer to GET /v1/models"
+        + " within tandem.engine.health-timeout");
+    try {
+      HttpResponse<String> withdrawn = server.post("/v1/chat/completions", LARGE, null);
+      assertEquals(503, withdrawn.statusCode(), withdrawn.body());
+      String withdrawnMessage = new ObjectMapper().readTree(withdrawn.body()).at("/error/message").asText();
+      assertTrue(withdrawnMessage.endsWith("none of the 2 large workers counted the prompt within 1 s"
+          + " (tandem.http.count-timeout): this node's large engine does not serve: engine 127.0.0.1:9 does not answer: no"
+          + " answer to GET /v1/models within tandem.engine.health-timeout; retry the request"), withdrawnMessage);
+      assertEquals(String.valueOf(server.system.settings().config().getDuration("tandem.session.worker-wait").toSeconds()),
+          withdrawn.headers().firstValue("Retry-After").orElse("none"), withdrawnMessage);
+    } finally {
+      health.forget(Role.large, "127.0.0.1:9/demo-large");
+    }
     timeouts.clear();
 
     // A long prompt's count may take longer, by its length (its 200,000 characters, and the template's variables, "{}";
