@@ -584,8 +584,9 @@ public final class ModelOptions {
       return new IllegalArgumentException(what + " line " + lineAndBracket[0] + ": not HOCON/JSON (its " + lineAndBracket[1]
           + " is not closed: the file ends before a " + close + " for it); " + expected, e);
     }
+    // The parser quotes what it read, which may be a key pasted on a line of its own (tester51f): not repeated.
     return new IllegalArgumentException(what + (line < 0 ? "" : " line " + line) + ": not HOCON/JSON ("
-        + io.tandem.protocol.config.ConfigSection.describe("", e) + "); " + expected, e);
+        + io.tandem.protocol.text.Secrets.redact(io.tandem.protocol.config.ConfigSection.describe("", e)) + "); " + expected, e);
   }
 
   /**

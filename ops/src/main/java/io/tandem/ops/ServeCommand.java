@@ -135,14 +135,14 @@ public final class ServeCommand implements Callable<Integer> {
     if (!keysFile.isBlank()) {
       // Where it was set, and where a relative path is read from (tester51b: under systemd, neither could be told).
       String origin = placed.getValue("tandem.http.api-keys-file").origin().description();
-      ModelOptions.requireInputFile("tandem.http.api-keys-file", Path.of(keysFile), expected
+      requireKeysFile("tandem.http.api-keys-file", Path.of(keysFile), expected
           + " (set in " + origin.replaceAll(":\\s*\\d+$", "") + (Path.of(keysFile).isAbsolute() ? ""
               : "; a relative path is read from the working directory, " + Path.of("").toAbsolutePath()) + ")");
     }
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);
     if (apiKeys != null) {
-      ModelOptions.requireInputFile("--api-keys", apiKeys, expected);
+      requireKeysFile("--api-keys", apiKeys, expected);
       List<TenantSpec> fromFile;
       try {
         fromFile = TenantSpec.fromFile(apiKeys);
@@ -358,5 +358,17 @@ public final class ServeCommand implements Callable<Integer> {
     return new IllegalArgumentException("cannot listen on " + host + ":" + port + " for " + what + " (" + reason
         + "; is another Tandem or server running there?): stop it, or choose another port with " + flag
         + " N (0 picks a free one)");
+  }
+
+  /**
+   * {@link ModelOptions#requireInputFile}, but a value that is not there and looks like an API key
+   * itself (--api-keys, one letter from --api-key) is not repeated in the refusal (tester51f).
+   */
+  private static void requireKeysFile(String option, Path file, String expected) {
+    if (!java.nio.file.Files.exists(file) && io.tandem.protocol.text.Secrets.keyLike(file.toString()))
+      throw new IllegalArgumentException(option + ": no such file, and its value looks like an API key itself "
+          + io.tandem.protocol.text.Secrets.HIDDEN + "; " + option + " names a keys file (" + expected.replaceFirst("^give ", "")
+          + "); a key alone is given with --api-key KEY");
+    ModelOptions.requireInputFile(option, file, expected);
   }
 }

@@ -223,6 +223,12 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
    * mean --port?"), anything else with picocli's message; both point to {@code --help}.
    */
   static String parameterError(CommandLine.ParameterException ex, List<String> args) {
+    // An argument that looks like a key (given without --api-key, after a misspelt option, or beginning with '-', which
+    // picocli takes for an option) is not repeated: the message goes to logs (tester51f).
+    return io.tandem.protocol.text.Secrets.redact(commandLineMistake(ex, args));
+  }
+
+  private static String commandLineMistake(CommandLine.ParameterException ex, List<String> args) {
     CommandLine cmd = ex.getCommandLine();
     String name = commandName(cmd);
     String help = "see " + name + " --help";

@@ -269,6 +269,31 @@ class CommandLineMistakesTest {
         + " folders in it are " + demo.resolve("large") + ", " + demo.resolve("small"), bench.err().strip());
   }
 
+  /**
+   * A key given where a key does not go (--api-keys, which takes a file; a misspelt option; an argument; a setting's name;
+   * a line of a config file) is not repeated in the refusal, which goes to logs (tester51f).
+   */
+  @Test
+  void aKeyGivenInTheWrongPlaceOnTheCommandLineIsNotRepeated(@TempDir Path tmp) throws Exception {
+    String key = "sk-LEAKMARK-0123456789abcdef";
+    List<Result> results = new java.util.ArrayList<>();
+    results.add(run("serve", "--port", "0", "--api-keys", key));
+    results.add(run("serve", "--port", "0", "--apikey=" + key));
+    results.add(run("serve", "--port", "0", key));
+    results.add(runWith(Map.of("tandem.http." + key, "1"), "serve", "--port", "0"));
+    Path conf = Files.writeString(tmp.resolve("keys.conf"), "include classpath(\"application.conf\")\n# rotate to:\n" + key + "\n");
+    results.add(runWith(Map.of("config.file", conf.toString()), "serve", "--port", "0"));
+    for (Result r : results) {
+      assertTrue(r.exit() != 0 && !r.err().isEmpty(), r.toString());
+      assertFalse(r.err().contains("LEAKMARK"), r.err());
+    }
+    assertEquals("tandem serve: --api-keys: no such file, and its value looks like an API key itself (not shown here, in case it"
+        + " is a key); --api-keys names a keys file (a JSON file {\"api-keys\": [{\"key\", \"tenant\", \"max-concurrent\","
+        + " \"tokens-per-minute\"}]}); a key alone is given with --api-key KEY", results.get(0).err());
+    assertTrue(results.get(1).err().startsWith("tandem serve: Unknown option: '--apikey=(not shown here, in case it is a key)'"),
+        results.get(1).err());
+  }
+
   /** A file of the wrong kind, or two flags that exclude each other, are named with what goes where. */
   @Test
   void aHoconConfigAKeysListUnderAnotherNameAndBothBenchTargetsAreNamed(@TempDir Path tmp) throws Exception {

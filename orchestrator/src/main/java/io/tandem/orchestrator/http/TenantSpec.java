@@ -206,10 +206,14 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     }
     if (!(value instanceof ConfigObject object) || object.keySet().stream().anyMatch(FIELDS::contains)) return null;
     for (Map.Entry<String, ConfigValue> e : new TreeMap<>(object).entrySet()) {
-      if (!e.getKey().matches(ENTRY_NUMBER))
-        throw new IllegalArgumentException(source + "." + e.getKey() + ": '" + e.getKey() + "' is not an entry number; number the"
-            + " entries 0, 1, 2, ... without leading zeros" + (source.contains(":") ? ""
-                : ", as in -D" + source + ".0.key=sk-... -D" + source + ".0.tenant=NAME"));
+      if (!e.getKey().matches(ENTRY_NUMBER)) {
+        // Named where it is a number (01, -1) or a word; else it may be a key written as a name (tester51f).
+        String name = e.getKey().matches("[+-]?\\d+") ? "'" + e.getKey() + "'" : named(e.getKey(), List.of());
+        throw new IllegalArgumentException((name == null ? source + ": a member of another name (not shown here, in case it"
+            + " is a key)" : source + "." + e.getKey() + ": " + name) + " is not an entry number; number the entries 0, 1, 2,"
+            + " ... without leading zeros" + (source.contains(":") ? "" : ", as in -D" + source + ".0.key=sk-... -D" + source
+            + ".0.tenant=NAME"));
+      }
       out.put(Long.parseLong(e.getKey()), e.getValue());
     }
     return out;
@@ -354,13 +358,14 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
   }
 
   /**
-   * A member name as a message quotes it where it is near one of {@code names} (a typo) or a word
-   * (lowercase letters, {@code -} and {@code _}, as {@code keys} or {@code api_keys}); else null, as
+   * A member name as a message quotes it where it is near one of {@code names} (a typo) or a short
+   * word (10 lowercase letters, {@code -} and {@code _} at most, as {@code keys} or {@code api_keys},
+   * shorter than a key may be without a warning that it can be guessed); else null, as
    * it may be a key written as a name ({@code {"sk-...": "team-a"}}, tester51b).
    */
   private static String named(String name, List<String> names) {
     return io.tandem.protocol.config.KeySuggestions.nearest(name, names) != null || name.matches("[a-z]+([_-][a-z]+)*")
-        && name.length() <= 16 ? "'" + io.tandem.protocol.text.Clipped.of(name) + "'" : null;
+        && name.length() <= 10 ? "'" + io.tandem.protocol.text.Clipped.of(name) + "'" : null;
   }
 
   /** What a key written as a number is told, after its place. */

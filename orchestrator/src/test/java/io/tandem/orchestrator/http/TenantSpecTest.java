@@ -45,8 +45,9 @@ class TenantSpecTest {
     String twice = refusal("{\"api-keys\": [{\"key\": \"sk-1\", \"tenant\": \"a\"}],\n \"api-keys\": [{\"key\": \"sk-2\", \"tenant\": \"b\"}]}");
     assertTrue(twice.contains("(line 2, column 2): the member \"api-keys\" appears twice"), twice);
     // HOCON, which would merge a repeated key and keep the last value, is no keys file.
-    assertEquals(file + ": not JSON (line 1, column 1): 'api' is no JSON value (a string is written in double quotes; the words JSON"
-        + " has are true, false and null)" + json, refusal("api-keys = [{key = \"sk-1\", tenant = a, tenant = b}]"));
+    assertEquals(file + ": not JSON (line 1, column 1): a word (not shown here, in case it is a key) is no JSON value (a string"
+        + " is written in double quotes; the words JSON has are true, false and null)" + json,
+        refusal("api-keys = [{key = \"sk-1\", tenant = a, tenant = b}]"));
     assertTrue(assertThrows(TenantSpec.NotJson.class, () -> TenantSpec.fromFile(keys("{\"api-keys\": [{\"key\": \"sk-1\","
         + " \"tenant\": ${USER}}]}"))).getMessage().contains("(line 1, column 41)"), "a substitution is no JSON either");
   }
@@ -226,6 +227,8 @@ class TenantSpecTest {
         + " has key, tenant, max-concurrent, tokens-per-minute");
     refusals.put("[{\"key\": \"sk-1\", \"tenant\": \"a\", \"max-concurrent\": \"" + key + "\"}]", "[0].max-concurrent must be a"
         + " whole number (0: unlimited), got a string (not shown here, in case it is a key)");
+    refusals.put("{\"api-keys\": {\"" + key + "\": \"a\"}}", "api-keys: a member of another name (not shown here, in case it is a"
+        + " key) is not an entry number; number the entries 0, 1, 2, ... without leading zeros");
     refusals.put("{\"" + key + "\": []}", "expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found a member of another"
         + " name (not shown here, in case it is a key)");
     refusals.put("[{\"key\": deadbeefLEAK0123456789, \"tenant\": \"a\"}]", "not JSON (line 1, column 10): a word (not shown here,"

@@ -20,7 +20,8 @@ public final class KeySuggestions {
    * {@code unknown key 'KEY' (known keys: LISTED)}, {@code listed} being the keys beside it.
    */
   static String unknownKey(String key, String meant, Collection<String> listed) {
-    String message = "unknown key '" + io.tandem.protocol.text.Clipped.of(key) + "'";
+    // A key written as a setting's name is not repeated (tester51f: tandem.http."sk-..." = 1).
+    String message = "unknown key '" + io.tandem.protocol.text.Secrets.redact(io.tandem.protocol.text.Clipped.of(key)) + "'";
     if (meant != null) return message + " (did you mean " + meant + "?)";
     return message + " (known keys: " + String.join(", ", listed) + ")";
   }

@@ -70,8 +70,9 @@ public final class JsonSyntax {
     Matcher token = TOKEN.matcher(original);
     String word = token.find() ? token.group(1) : null;
     boolean secret = "keys file".equals(subject);
-    // In a keys file, only a word ("api", of api-keys = [...] written as HOCON), which no key is, is quoted.
-    String wordAtFault = word == null ? null : secret && !isWord(word) ? "a word (not shown here, in case it is a key)"
+    // In a keys file no word at fault is quoted: a key without its quotes reads as one, or as its first part up to a '-'
+    // (tester51f: 'leakmark' of leakmark-0123...).
+    String wordAtFault = word == null ? null : secret ? "a word (not shown here, in case it is a key)"
         : "'" + Clipped.of(word) + "'";
     char atFault = quoted.find() ? quoted.group(1).charAt(0) : closer.find() ? closer.group(1).charAt(0) : 0;
     int at = after;
@@ -259,9 +260,9 @@ public final class JsonSyntax {
    * quote, or bare), or after a character that looks like JSON's own and its quote (a no-break space
    * before {@code "max_tokens"}), as far as letters, digits, '_', '-' and '.' go; null when none follows.
    */
-  /** Lowercase letters, in parts joined by - or _, 16 at most: a name ("tenant", "api"), not a key. */
+  /** Lowercase letters, in parts joined by - or _, 10 at most: a member name ("tenant", "key"), not a key. */
   private static boolean isWord(String s) {
-    return s.length() <= 16 && s.matches("[a-z]+([_-][a-z]+)*");
+    return s.length() <= 10 && s.matches("[a-z]+([_-][a-z]+)*");
   }
 
   private static String nameAt(String body, int at) {
