@@ -513,6 +513,10 @@ removed() {
 await_outages_over() {
   local node="$1" o reader="" said="" deadline=$((SECONDS + up_timeout))
   local outages=()
+  # Stopped by a signal itself, it would leave the moment it is continued (stop_nodes continues it to drain): continued
+  # now, it tells whether the others were removed as any running node does (tester51e: a stopped orchestrator restarted
+  # beside a worker just killed left at once, and the healthy worker was downed).
+  if suspended "$(pid_of "$node")"; then kill -CONT "$(pid_of "$node")" 2>/dev/null || true; fi
   while true; do
     reader=""
     for o in "${nodes[@]}"; do
@@ -529,7 +533,7 @@ await_outages_over() {
         case "$node" in orchestrator*) return 0 ;; esac
         echo "local.sh: restart $node: $(not_running); with no orchestrator running, whether the cluster has removed" \
           "what is down cannot be told, and $node leaving while that is still a member could make the split brain resolver" \
-          "down a healthy node: restart the orchestrator first" >&2
+          "down a healthy node: start the orchestrator first (or resume it, if it is stopped by a signal)" >&2
         exit 1
       fi
       if seen_member "$o" "$reader"; then
@@ -539,7 +543,8 @@ await_outages_over() {
     done
     [ ${#outages[@]} -gt 0 ] || return 0
     if [ -z "$said" ]; then
-      echo "local.sh: waiting for the cluster to remove ${outages[*]} before $node leaves it (some 10 s after a crash):" \
+      echo "local.sh: waiting for the cluster to remove ${outages[*]} before $node leaves it (some 10 s after it stopped" \
+        "answering):" \
         "a node leaving while another is unreachable can make the split brain resolver down a healthy one"
       said=1
     fi

@@ -250,7 +250,7 @@ class LocalScriptSettingsTest {
       assertTrue(said.startsWith("local.sh: restart small: orchestrator and large not running"), said);
       assertTrue(said.strip().endsWith("with no orchestrator running, whether the cluster has removed what is down cannot be"
           + " told, and small leaving while that is still a member could make the split brain resolver down a healthy node:"
-          + " restart the orchestrator first"), said);
+          + " start the orchestrator first (or resume it, if it is stopped by a signal)"), said);
       assertTrue(small.isAlive() && !Files.exists(signalled), "small left running");
     } finally {
       if (restart != null) restart.destroyForcibly();

@@ -87,11 +87,11 @@ public final class MathAnswers {
 
   /** The answer in canonical form: what two equal answers, written differently, both become. */
   public static String normalize(String answer) {
-    String s = answer.trim();
-    s = s.replace("\n", "").replace("\\!", "");
     // LaTeX's control space, "\ ", is a space; the "\ " that ends a row break, "\\ ", is not (tester51c: with the row
     // break turned into "\" first, "1 \\ 2" read as 12 and "1\\2" did not, so a vector was wrong written with spaces).
-    s = CONTROL_SPACE.matcher(s).replaceAll("$1 ");
+    // Before the trim, which would leave the backslash of a control space at the end ("5\ " as "5\": tester51f).
+    String s = CONTROL_SPACE.matcher(answer).replaceAll("$1 ").trim();
+    s = s.replace("\n", "").replace("\\!", "");
     s = s.replace("\\\\", "\\");
     s = s.replace("\\displaystyle", "");
     s = s.replace("tfrac", "frac").replace("dfrac", "frac");

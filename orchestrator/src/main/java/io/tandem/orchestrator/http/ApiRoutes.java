@@ -745,7 +745,15 @@ final class ApiRoutes extends AllDirectives {
       // A body still being read when the server's termination deadline passed (akka-http then answers
       // its termination response, the same 503): the shutdown, not an internal error.
       if (c.getClass().getName().equals("akka.http.impl.engine.server.ServerTerminationDeadlineReached"))
-        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());      // A stream of the request's stopped under it (its body's, or its answer's): Akka stops a stream's actors so when
+      // its connection or materializer goes, as after a pause of this process (tester51e, tester51g: a 500 "internal
+      // error" for a request read across a SIGSTOP). Nothing of the request was wrong: retryable.
+      if (c instanceof akka.stream.AbruptTerminationException || c instanceof akka.stream.AbruptStageTerminationException) {
+        LOG.warn("tandem serve: {} {}: a stream of the request stopped before it ended ({}); answered 503", log.method, log.path,
+            c.getMessage());
+        return ApiError.forFailure(FailureCode.UNAVAILABLE, "the server's stream for this request stopped before it ended (as"
+            + " after a pause of this process); retry the request", settings.retryAfterSeconds());
+      }
     }
     LOG.error("tandem serve: internal error on {} {}", log.method, log.path, t);
     return new ApiError(500, "server_error", null, "internal_error",

@@ -283,7 +283,9 @@ final class CompletionService {
           .mapConcat(x::onEvent)
           // Events that end before the session's end: the client left. One that only half-closed may
           // still read, and learns why its stream ends here (the outputs after a last are never read).
-          .concat(Source.lazySource(() -> Source.from(x.gen.clientClosed())))
+          // concatLazy: concat takes an element of its second source at once, which ran the end (its usage) at the start
+          // (tester51f: completion_tokens 0 after text was sent).
+          .concatLazy(Source.lazySource(() -> Source.from(x.gen.clientClosed())))
           .takeWhile(o -> !o.last(), true)
           .map(o -> ByteString.fromString("data: " + o.data() + "\n\n"))
           .watchTermination((m, done) -> {

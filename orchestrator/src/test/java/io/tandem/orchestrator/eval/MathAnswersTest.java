@@ -96,6 +96,7 @@ class MathAnswersTest {
       3 \\cdot 4                          | 12                         | true
       \\!1\\,000                          | 1000                       | true
       5\\ \\text{cm}                      | 5                          | true
+      "5\\ "                               | 5                          | true
       \\begin{pmatrix} 1/5 \\\\ -18/5 \\end{pmatrix} | \\begin{pmatrix}1/5\\\\-18/5\\end{pmatrix} | true
       \\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix} | \\begin{pmatrix}1&2\\\\3&4\\end{pmatrix} | true
       \\begin{pmatrix} 12 \\end{pmatrix} | \\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix} | false

@@ -107,6 +107,8 @@ class ConnectionCloseTest {
     String withUsage = cutByAHalfClose(BODY.replace("\"stream\":true", "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
     int usage = withUsage.indexOf("\"usage\":{\"prompt_tokens\":");
     assertTrue(usage > 0 && usage < withUsage.indexOf("data: {\"error\":"), withUsage);
+    // Of the text it was sent, counted when the stream was cut, not before it began (tester51f: 0).
+    assertTrue(!withUsage.contains("\"completion_tokens\":0,"), withUsage);
   }
 
   /** What a stream of {@code body} cut by a half-close after its first chunk reads to its end. */
