@@ -207,8 +207,8 @@ public final class ModelOptions {
         if (others.isBlank()) others = String.join(", ", c.getStringList("tandem." + other + ".devices"));
         LoggerFactory.getLogger(ModelOptions.class).warn("no --{} given: {} is paired with the demo {} model {}, which is tiny and"
             + " knows only sums of six two-digit numbers; give --{} for a model of your own (or, with tandem serve, send"
-            + " \"tandem\": {\"mode\": \"{}\"} to use {} alone)", r, others, r, c.getString("tandem." + r + ".model"), r, other,
-            others);
+            + " \"tandem\": {\"mode\": \"{}\"} to use {} alone)", r, io.tandem.protocol.text.Secrets.redact(others), r,
+            c.getString("tandem." + r + ".model"), r, other, io.tandem.protocol.text.Secrets.redact(others));
       } else {
         LoggerFactory.getLogger(ModelOptions.class).info("no --{} given: the demo {} model {} (tiny, trained on sums of "
             + "six two-digit numbers; ops/demo/README.md says what it can do)", r, r, c.getString("tandem." + r + ".model"));

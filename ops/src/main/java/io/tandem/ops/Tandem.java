@@ -192,7 +192,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
         cmd.getErr().flush();
         return 130;
       }
-      cmd.getErr().println(commandName(cmd) + ": " + message(ex));
+      // A setting's value, an engine spec's parameter, a YAML value: any may be a key written in the wrong place (tester51i).
+      cmd.getErr().println(commandName(cmd) + ": " + io.tandem.protocol.text.Secrets.redact(message(ex)));
       cmd.getErr().flush();
       return givenWrong(ex) ? CommandLine.ExitCode.USAGE : CommandLine.ExitCode.SOFTWARE;
     });

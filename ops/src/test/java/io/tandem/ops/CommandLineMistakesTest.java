@@ -283,6 +283,8 @@ class CommandLineMistakesTest {
     results.add(runWith(Map.of("tandem.http." + key, "1"), "serve", "--port", "0"));
     Path conf = Files.writeString(tmp.resolve("keys.conf"), "include classpath(\"application.conf\")\n# rotate to:\n" + key + "\n");
     results.add(runWith(Map.of("config.file", conf.toString()), "serve", "--port", "0"));
+    results.add(runWith(Map.of("tandem.session.worker-wait", key), "serve", "--port", "0"));
+    results.add(run("serve", "--port", "0", "--large", "openai:http://127.0.0.1:9/v1?model=m&api-key=" + key));
     for (Result r : results) {
       assertTrue(r.exit() != 0 && !r.err().isEmpty(), r.toString());
       assertFalse(r.err().contains("LEAKMARK"), r.err());
@@ -292,6 +294,10 @@ class CommandLineMistakesTest {
         + " \"tokens-per-minute\"}]}); a key alone is given with --api-key KEY", results.get(0).err());
     assertTrue(results.get(1).err().startsWith("tandem serve: Unknown option: '--apikey=(not shown here, in case it is a key)'"),
         results.get(1).err());
+    // Names, model names and numbers are not keys: said as given (tester51i: over-redaction hid them).
+    assertTrue(run("serve", "--served-model-name2", "x").err().startsWith("tandem serve: Unknown option: '--served-model-name2'"));
+    assertTrue(run("serve", "--port", "0", "DeepSeek-R1-Distill-Qwen-1.5B").err().startsWith(
+        "tandem serve: Unexpected argument: 'DeepSeek-R1-Distill-Qwen-1.5B'"));
   }
 
   /** A file of the wrong kind, or two flags that exclude each other, are named with what goes where. */

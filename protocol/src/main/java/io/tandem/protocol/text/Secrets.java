@@ -1,13 +1,15 @@
 package io.tandem.protocol.text;
 
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * What a message must not repeat: text that may be an API key written in the wrong place (a config
- * file's syntax error, an unknown option's value, a key given as an argument). Messages go to logs a
- * supervisor keeps, where a key would stay readable (tester51b, tester51f). Not every key can be told
- * from other text: these are the shapes keys have ({@code sk-...}, random letters and digits, hex),
- * and what the messages around them never need to quote whole.
+ * file's syntax error, an unknown option's value, a key given as an argument, a setting's value).
+ * Messages go to logs a supervisor keeps, where a key would stay readable (tester51b, tester51f).
+ * Not every key can be told from other text: these are the shapes generated keys have ({@code
+ * sk-...}, random letters and digits, hex), which the words, names, paths and numbers the messages
+ * quote otherwise do not have; a key of letters alone, or shorter than 12, is not told apart.
  */
 public final class Secrets {
 
@@ -19,21 +21,33 @@ public final class Secrets {
   /**
    * A run of a Bearer token's characters (RFC 6750; the dot, slash and equals sign left out, so that
    * a setting's path, {@code --option=VALUE} and a file's path split into their parts; a path's
-   * segment, after a slash, is left as it is) that holds a digit and is 16 or more long, or mixes
-   * upper and lower case and is 20 or more long, or begins {@code sk-}: a key's shape, not a word, a
-   * setting's name or a class name.
+   * segment, after a slash, is left as it is).
    */
-  private static final Pattern KEY_LIKE = Pattern.compile("(?<![A-Za-z0-9_~+/-])(?:sk-[A-Za-z0-9_~+-]{4,}"
-      + "|(?=[A-Za-z0-9_~+-]{0,200}[0-9])(?=[A-Za-z0-9_~+-]{0,200}[A-Za-z])[A-Za-z0-9_~+-]{16,}|(?=[A-Za-z0-9_~+-]{0,200}[A-Z])"
-      + "(?=[A-Za-z0-9_~+-]{0,200}[a-z])[A-Za-z0-9_~+-]{20,})(?![A-Za-z0-9_~+-])");
+  private static final Pattern RUN = Pattern.compile("(?<![A-Za-z0-9_~+/-])[A-Za-z0-9_~+-]+");
+
+  /** A part of a run between {@code -} and {@code _} that is random: 12 or more, letters and digits mixed. */
+  private static final Pattern RANDOM_PART = Pattern.compile("(?=[A-Za-z0-9~+]*[0-9])(?=[A-Za-z0-9~+]*[A-Za-z])[A-Za-z0-9~+]{12,}");
 
   /** {@code text} with each run that looks like a key replaced by {@link #HIDDEN}. */
   public static String redact(String text) {
-    return text == null ? null : KEY_LIKE.matcher(text).replaceAll(java.util.regex.Matcher.quoteReplacement(HIDDEN));
+    if (text == null) return null;
+    Matcher m = RUN.matcher(text);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) m.appendReplacement(out, Matcher.quoteReplacement(keyLike(m.group()) ? HIDDEN : m.group()));
+    m.appendTail(out);
+    return out.toString();
   }
 
-  /** Whether {@code text}, whole, looks like a key ({@link #redact} would hide it). */
-  public static boolean keyLike(String text) {
-    return text != null && KEY_LIKE.matcher(text).matches();
+  /**
+   * Whether {@code run}, whole, looks like a generated key: it begins {@code sk-}, or a part of it
+   * between {@code -} and {@code _} is random ({@code sk-LEAK-0123456789abcdef}, a hex or base64
+   * string), where option names, setting names and model names ({@code --served-model-name2},
+   * {@code DeepSeek-R1-Distill-Qwen-1}, {@code TENANT_A_API_KEY_2024}) have short parts or words.
+   */
+  public static boolean keyLike(String run) {
+    if (run == null || run.isEmpty()) return false;
+    if (run.startsWith("sk-") && run.length() >= 7) return true;
+    for (String part : run.split("[-_]")) if (RANDOM_PART.matcher(part).matches()) return true;
+    return false;
   }
 }
