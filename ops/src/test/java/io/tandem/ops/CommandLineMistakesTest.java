@@ -294,6 +294,9 @@ class CommandLineMistakesTest {
         + " \"tokens-per-minute\"}]}); a key alone is given with --api-key KEY", results.get(0).err());
     assertTrue(results.get(1).err().startsWith("tandem serve: Unknown option: '--apikey=(not shown here, in case it is a key)'"),
         results.get(1).err());
+    // A base64 key holds a slash (tester51j: the part after it was repeated).
+    Result base64 = run("serve", "--port", "0", "--api-kye=Zq9xR2/vT8kLmN4pQ7sW1yB3dF6hJ0aC");
+    assertFalse(base64.err().contains("vT8kLmN4") || base64.err().contains("Zq9xR2"), base64.err());
     // Names, model names and numbers are not keys: said as given (tester51i: over-redaction hid them).
     assertTrue(run("serve", "--served-model-name2", "x").err().startsWith("tandem serve: Unknown option: '--served-model-name2'"));
     assertTrue(run("serve", "--port", "0", "DeepSeek-R1-Distill-Qwen-1.5B").err().startsWith(

@@ -382,6 +382,11 @@ class LauncherIT {
     Run open = tandemWith("-Xmx1g \"-Dtandem.session.on-large-loss=fail fast", "serve", "--port", "0");
     assertEquals(1, open.exit);
     assertTrue(oneErrorLine(open, "tandem").contains("has a quote that is not closed; quote a value with a space as"), open.errText());
+    // A word that is no option (a space after '=') was Java's main class, named by the JVM: a key, here (tester51j).
+    Run stray = tandemWith("-Xmx1g -Dtandem.http.api-keys.0.key= sk-LEAKMARK-0123456789abcdef", "serve", "--port", "0");
+    assertEquals(1, stray.exit);
+    assertTrue(oneErrorLine(stray, "tandem").contains("holds a word that is no JVM option"), stray.errText());
+    assertFalse(stray.errText().contains("LEAKMARK"), stray.errText());
   }
 
   @Test

@@ -19,11 +19,13 @@ public final class Secrets {
   public static final String HIDDEN = "(not shown here, in case it is a key)";
 
   /**
-   * A run of a Bearer token's characters (RFC 6750; the dot, slash and equals sign left out, so that
-   * a setting's path, {@code --option=VALUE} and a file's path split into their parts; a path's
-   * segment, after a slash, is left as it is).
+   * A run of a Bearer token's characters (RFC 6750; the dot and equals sign left out, so that a
+   * setting's path and {@code --option=VALUE} split into their parts). A slash stays in it: a base64
+   * key holds one (tester51j: its part after the slash was never looked at); a run begins with no
+   * slash, so an absolute path is never one (a relative path with a part of a key's shape is hidden
+   * whole, which a key's safety is worth).
    */
-  private static final Pattern RUN = Pattern.compile("(?<![A-Za-z0-9_~+/-])[A-Za-z0-9_~+-]+");
+  private static final Pattern RUN = Pattern.compile("(?<![A-Za-z0-9_~+/-])[A-Za-z0-9_~+-][A-Za-z0-9_~+/-]*");
 
   /** A part of a run between {@code -} and {@code _} that is random: 12 or more, letters and digits mixed. */
   private static final Pattern RANDOM_PART = Pattern.compile("(?=[A-Za-z0-9~+]*[0-9])(?=[A-Za-z0-9~+]*[A-Za-z])[A-Za-z0-9~+]{12,}");
@@ -40,14 +42,14 @@ public final class Secrets {
 
   /**
    * Whether {@code run}, whole, looks like a generated key: it begins {@code sk-}, or a part of it
-   * between {@code -} and {@code _} is random ({@code sk-LEAK-0123456789abcdef}, a hex or base64
+   * between {@code -}, {@code _} and {@code /} is random ({@code sk-LEAK-0123456789abcdef}, a hex or base64
    * string), where option names, setting names and model names ({@code --served-model-name2},
    * {@code DeepSeek-R1-Distill-Qwen-1}, {@code TENANT_A_API_KEY_2024}) have short parts or words.
    */
   public static boolean keyLike(String run) {
     if (run == null || run.isEmpty()) return false;
     if (run.startsWith("sk-") && run.length() >= 7) return true;
-    for (String part : run.split("[-_]")) if (RANDOM_PART.matcher(part).matches()) return true;
+    for (String part : run.split("[-_/]")) if (RANDOM_PART.matcher(part).matches()) return true;
     return false;
   }
 }
