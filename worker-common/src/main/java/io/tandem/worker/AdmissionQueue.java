@@ -19,6 +19,9 @@ public interface AdmissionQueue {
   /** Removes a request of a session (cancelled or released); null if none waits. */
   PendingRequest remove(String sessionId);
 
+  /** The request of a session that waits, without removing it; null if none does. */
+  PendingRequest find(String sessionId);
+
   /** The number of requests waiting. */
   int size();
 

@@ -181,6 +181,12 @@ final class EngineWorker extends AbstractBehavior<Command> {
           drop(c.sessionId());
           return stopIfIdle();
         })
+        .onMessage(WorkerProtocol.GetStepStatus.class, s -> {
+          Long tokenized = tokenizing.get(s.sessionId());
+          boolean held = (tokenized != null && tokenized == s.requestId()) || scheduler.holds(s.sessionId(), s.requestId());
+          s.replyTo().tell(new WorkerProtocol.StepStatus(s.requestId(), held));
+          return this;
+        })
         .onMessage(EngineDown.class, this::onEngineDown)
         .onMessage(Release.class, r -> {
           release(r.sessionId());

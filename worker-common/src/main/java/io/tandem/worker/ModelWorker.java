@@ -343,6 +343,12 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(Generate.class, this::onGenerate)
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
+        .onMessage(WorkerProtocol.GetStepStatus.class, s -> {
+          // Held while a pass runs (above), as the Generate it asks of may be: so a request taken, or
+          // finished and answered, in that pass is seen as it is after it.
+          s.replyTo().tell(new WorkerProtocol.StepStatus(s.requestId(), scheduler.holds(s.sessionId(), s.requestId())));
+          return this;
+        })
         .onMessage(Release.class, r -> release(r.sessionId()))
         .onMessage(SessionWatch.Ended.class, this::onSessionsEnded)
         .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {

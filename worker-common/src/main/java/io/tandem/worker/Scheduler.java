@@ -85,6 +85,9 @@ final class Scheduler<R extends Scheduler.Running> {
   interface Running {
     String sessionId();
 
+    /** The {@link io.tandem.protocol.worker.WorkerProtocol.Generate#requestId()} this runs. */
+    long requestId();
+
     SessionView view();
   }
 
@@ -291,6 +294,19 @@ final class Scheduler<R extends Scheduler.Running> {
     aheads.removeIf(p -> p.sessionId().equals(sessionId));
     preempted.removeIf(r -> r.sessionId().equals(sessionId));
     running.removeIf(r -> r.sessionId().equals(sessionId));
+  }
+
+  /**
+   * Whether request {@code requestId} of the session waits here (in the queue, as a prefill ahead,
+   * preempted) or runs: what a {@link io.tandem.protocol.worker.WorkerProtocol.GetStepStatus} asks.
+   */
+  boolean holds(String sessionId, long requestId) {
+    PendingRequest waits = waiting.find(sessionId);
+    if (waits != null && waits.request().requestId() == requestId) return true;
+    for (PendingRequest p : aheads) if (p.sessionId().equals(sessionId) && p.request().requestId() == requestId) return true;
+    for (R r : preempted) if (r.sessionId().equals(sessionId) && r.requestId() == requestId) return true;
+    for (R r : running) if (r.sessionId().equals(sessionId) && r.requestId() == requestId) return true;
+    return false;
   }
 
   /** Empties the running batch and returns what it held (the forward pass failed for all of them). */

@@ -58,6 +58,11 @@ final class StepRun implements Scheduler.Running {
   }
 
   @Override
+  public long requestId() {
+    return request.requestId();
+  }
+
+  @Override
   public SessionView view() {
     return ready.view();
   }
@@ -91,9 +96,10 @@ final class StepRun implements Scheduler.Running {
     text.append(t);
     if (request.stream()) {
       request.replyTo().tell(injectedStreamed
-          ? new Partial(request.requestId(), List.of(), List.of(token), model.tokenizer().key())
-          : new Partial(request.requestId(), ready.injected(), List.of(token), model.tokenizer().key(), ready.promptTokens(),
-              cachedAtStart ? cachedTokens() : -1));
+          ? new Partial(request.requestId(), ready.injected().size() + generated.size() - 1, List.of(), List.of(token),
+              model.tokenizer().key())
+          : new Partial(request.requestId(), 0, ready.injected(), List.of(token), model.tokenizer().key(),
+              ready.promptTokens(), cachedAtStart ? cachedTokens() : -1));
       injectedStreamed = true;
     }
     if (model.eosTokenIds().contains(id)) {
@@ -114,7 +120,7 @@ final class StepRun implements Scheduler.Running {
   /** Sends the {@link Done} (after the injected tokens, when streaming and none was generated). */
   void finish() {
     if (request.stream() && !injectedStreamed && !ready.injected().isEmpty()) {
-      request.replyTo().tell(new Partial(request.requestId(), ready.injected(), List.of(), model.tokenizer().key(),
+      request.replyTo().tell(new Partial(request.requestId(), 0, ready.injected(), List.of(), model.tokenizer().key(),
           ready.promptTokens(), cachedTokens()));
     }
     long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;

@@ -44,7 +44,9 @@ class SchedulerTest {
     }
   }
 
-  record Req(String sessionId, SessionView view) implements Scheduler.Running {}
+  record Req(String sessionId, SessionView view) implements Scheduler.Running {
+    @Override public long requestId() { return 1; }
+  }
 
   /** Arrival order, bounded: the smallest queue a scheduler can be given. */
   static final class ArrivalOrder implements AdmissionQueue {
@@ -58,6 +60,9 @@ class SchedulerTest {
       PendingRequest p = q.stream().filter(r -> r.sessionId().equals(sessionId)).findFirst().orElse(null);
       q.remove(p);
       return p;
+    }
+    @Override public PendingRequest find(String sessionId) {
+      return q.stream().filter(r -> r.sessionId().equals(sessionId)).findFirst().orElse(null);
     }
     @Override public int size() { return q.size(); }
   }

@@ -39,6 +39,12 @@ public final class FifoQueue implements AdmissionQueue {
   }
 
   @Override
+  public PendingRequest find(String sessionId) {
+    for (PendingRequest p : queue) if (p.sessionId().equals(sessionId)) return p;
+    return null;
+  }
+
+  @Override
   public int size() {
     return queue.size();
   }

@@ -74,13 +74,15 @@ class CrossNodeSerializationTest {
         SamplingParams.GREEDY, false, replies.getRef()));
     roundTrip(new WorkerProtocol.Generate("s1", "", 5, -1, Prompt.raw("raw text"), List.of(), limits,
         SamplingParams.PAPER, false, replies.getRef()));
-    roundTrip(new WorkerProtocol.Partial(3, List.of(), tokens, "qwen"));
+    roundTrip(new WorkerProtocol.Partial(3, 2, List.of(), tokens, "qwen"));
     roundTrip(new WorkerProtocol.Done(3, "qwen", tokens, tokens, true, 12, 30, 1_000_000, 2_000_000, 5));
     roundTrip(new WorkerProtocol.Resync(3, -1));
     roundTrip(new WorkerProtocol.Rejected(3, FailureCode.QUEUE_FULL, "queue full"));
     roundTrip(new WorkerProtocol.Failed(3, FailureCode.MODEL_ERROR, "boom"));
     roundTrip(new WorkerProtocol.Cancel("s1", 3));
     roundTrip(new WorkerProtocol.Release("s1"));
+    roundTrip(new WorkerProtocol.GetStepStatus("s1", 3, replies.getRef()));
+    roundTrip(new WorkerProtocol.StepStatus(3, false));
     roundTrip(WorkerProtocol.Stop.INSTANCE);
     roundTrip(new WorkerProtocol.GetStats(stats.getRef()));
     roundTrip(new WorkerProtocol.WorkerStats("large-worker-gpu0", "large", "m", 4096, 2, 16, 10, 160, 300, 160,

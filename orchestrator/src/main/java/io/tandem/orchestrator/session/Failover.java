@@ -65,6 +65,22 @@ final class Failover {
     used.add(worker);
   }
 
+  /** The tokens the worker of the request in flight has streamed of it (injected, then generated). */
+  int streamedCount() {
+    return streamedInjected.size() + streamedGenerated.size();
+  }
+
+  /**
+   * The request in flight goes to its worker again (its answer was lost on the way): what it
+   * streamed is carried, as from a lost worker, and the worker goes on after it.
+   */
+  void resend() {
+    carryInjected.addAll(streamedInjected);
+    carryGenerated.addAll(streamedGenerated);
+    streamedInjected.clear();
+    streamedGenerated.clear();
+  }
+
   /** The worker of the request in flight streamed these. */
   void streamed(List<Token> injected, List<Token> generated) {
     streamedInjected.addAll(injected);

@@ -157,12 +157,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record StepTimedOut(long requestId) implements Command {}
 
+  /** Request {@code requestId} has been silent for {@code step-check-interval}: time to ask its worker about it. */
+  private record CheckStep(long requestId) implements Command {}
+
   private record WaitTimedOut(Role role) implements Command {}
 
   /** Time to send again the step {@code stepSeq} that every worker refused for a full queue. */
   private record RoomRetry(long stepSeq) implements Command {}
 
-  private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost", ROOM_TIMER = "room";
+  private static final String STEP_TIMER = "step", WAIT_TIMER = "wait", LOST_TIMER = "lost", ROOM_TIMER = "room",
+      CHECK_TIMER = "check";
 
   /**
    * The pause before a step refused for full queues is sent again, after {@code refusals} refusals
@@ -210,6 +214,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private long inFlight = -1;
   private ActorRef<WorkerProtocol.Command> inFlightTo;
   private int resyncs;
+  /** How often the current step was sent again to its worker, its answer lost on the way ({@link #onStepNotHeld}). */
+  private int resends;
   private int promptTokens;
   /** Of {@link #promptTokens}, those the worker that counted them found in its prefix cache; -1: not known. */
   private int cachedPromptTokens = -1;
@@ -316,6 +322,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(OthersListed.class, this::onOthersListed)
         .onMessageEquals(TimeOut.INSTANCE, this::onTimeOut)
         .onMessage(StepTimedOut.class, this::onStepTimedOut)
+        .onMessage(CheckStep.class, this::onCheckStep)
         .onMessage(WaitTimedOut.class, this::onWaitTimedOut)
         .onMessage(RoomRetry.class, this::onRoomRetry)
         .onMessageEquals(NodeDowned.INSTANCE, this::onNodeDowned)
@@ -331,6 +338,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (step instanceof Step.Finish) return finish();
     current = (Step.Generate) step;
     resyncs = 0;
+    resends = 0;
     queueChecked = false;
     stepSeq++;
     roomWaitSince = -1;
@@ -433,6 +441,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         delta.base() < 0 ? request.prompt() : null, delta.append(), failover.limits(current), request.sampling(),
         current.alwaysKept(), replyAdapter, request.cacheSalt()));
     timers.startSingleTimer(STEP_TIMER, new StepTimedOut(id), settings.stepTimeout());
+    restartCheck();
     checkReachability();
   }
 
@@ -440,7 +449,55 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private void stopWaiting() {
     timers.cancel(STEP_TIMER);
     timers.cancel(LOST_TIMER);
+    timers.cancel(CHECK_TIMER);
     inFlight = -1;
+  }
+
+  // ---- answers lost between nodes
+
+  /**
+   * Starts again the clock on the silence of the request in flight, when its worker is on another
+   * node: a message between nodes can be lost (Akka's Artery drops what it cannot queue for a node
+   * whose link is backed up, as it is while that node, or this one, is paused), and a step whose
+   * {@code Done} was lost would wait for its {@code step-timeout}. A worker on this node is sent to
+   * through its mailbox, which loses nothing.
+   */
+  private void restartCheck() {
+    if (inFlight >= 0 && inFlightTo.path().address().hasGlobalScope())
+      timers.startSingleTimer(CHECK_TIMER, new CheckStep(inFlight), settings.stepCheckInterval());
+  }
+
+  /** The request in flight has been silent for step-check-interval: asks its worker whether it still holds it. */
+  private Behavior<Command> onCheckStep(CheckStep c) {
+    if (c.requestId() != inFlight) return this;
+    askStepStatus();
+    return this;
+  }
+
+  private void askStepStatus() {
+    inFlightTo.tell(new WorkerProtocol.GetStepStatus(request.sessionId(), inFlight, replyAdapter));
+    restartCheck();
+  }
+
+  /**
+   * The worker no longer holds the request in flight, and its answer, sent before that (see {@link
+   * WorkerProtocol.GetStepStatus}), never came: it was lost between the nodes, or the request was.
+   * The step goes to the worker again, after what it streamed (as to another worker after a lost
+   * one, see {@link Failover}); a worker holding more of the session than the step's base truncates.
+   */
+  private Behavior<Command> onStepNotHeld() {
+    if (++resends > settings.maxResyncs())
+      return fail(FailureCode.WORKER_LOST, current.role() + " worker's answers to this session were lost on the way "
+          + resends + " times in one step");
+    getContext().getLog().warn("session {}: {} worker {} no longer holds request {}, and its answer never came: lost "
+        + "between the nodes (a node paused, or the link between them backed up); sending the step again",
+        request.sessionId(), current.role(), inFlightTo.path(), inFlight);
+    stopWaiting();
+    failover.resend();
+    SyncEncoder.Binding b = sync.binding(current.role());
+    if (b.worker == null) return dispatch();
+    send(b);
+    return this;
   }
 
   // ---- worker replies
@@ -449,6 +506,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (reply.requestId() == aheadId) return onAheadReply(reply);
     if (reply.requestId() != inFlight) return this; // an answer to a request given up on
     if (reply instanceof WorkerProtocol.Partial p) return onPartial(p);
+    if (reply instanceof WorkerProtocol.StepStatus s) return s.held() ? this : onStepNotHeld();
     stopWaiting();
     if (reply instanceof WorkerProtocol.Done d) return onDone(d);
     if (reply instanceof WorkerProtocol.Resync r) return onResync(r);
@@ -486,10 +544,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // without max_tokens, run to what fits, was cut at 5 min while its tokens flowed).
     if (!p.generated().isEmpty() || !p.injected().isEmpty()) {
       timers.startSingleTimer(STEP_TIMER, new StepTimedOut(inFlight), settings.stepTimeout());
+      restartCheck();
       progressed = true;
     }
     promptRead(current.role(), p.requestId(), p.promptTokens(), p.cachedTokens());
     sync.tokenizerKey(current.role(), p.tokenizerKey());
+    // An earlier partial was lost between the nodes: the client's text would miss its tokens. The
+    // request's Done brings them all, and what the client has not been sent goes out then.
+    if (p.offset() != failover.streamedCount()) return this;
     failover.streamed(p.injected(), p.generated());
     stream.emit(Author.injected, current.reason(), p.injected());
     stream.emit(current.role() == Role.small ? Author.small : Author.large, current.reason(), p.generated());
@@ -643,8 +705,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // ---- lost workers
 
   private Behavior<Command> onUnreachable(Unreachable u) {
+    boolean wasOut = inFlight >= 0 && unreachable.contains(inFlightTo.path().address());
     unreachable = u.nodes();
     checkReachability();
+    // Back: what it sent meanwhile may have been lost on the way (see restartCheck), so ask now.
+    if (wasOut && !unreachable.contains(inFlightTo.path().address())) askStepStatus();
     return this;
   }
 

@@ -16,14 +16,19 @@ import java.time.Duration;
  * {@link StepTimings} per step on the event stream (for simulations and tests); and above which
  * expected queue wait of the large model it skips an optional large step ({@code skipTakeoverAbove},
  * null: never); and whether a speculative session sends the large worker the decided text while the
- * small model writes ({@code prefillAhead}, see {@link SessionActor}).
+ * small model writes ({@code prefillAhead}, see {@link SessionActor}); and after how long a silent step
+ * on a worker of another node has the session ask that worker whether it still holds it
+ * ({@code stepCheckInterval}: a "no" means its answer was lost between the nodes, and the step goes
+ * again).
  */
 public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
     int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove,
-    boolean prefillAhead, boolean largeWithoutSmall) {
+    boolean prefillAhead, boolean largeWithoutSmall, Duration stepCheckInterval) {
 
   /** What {@code tandem.session.worker-lost-after} is when a caller does not say. */
   static final Duration DEFAULT_WORKER_LOST_AFTER = Duration.ofSeconds(1);
+  /** What {@code tandem.session.step-check-interval} is when a caller does not say. */
+  static final Duration DEFAULT_STEP_CHECK_INTERVAL = Duration.ofSeconds(5);
 
   /** @throws IllegalArgumentException naming the key of a value out of its range */
   public SessionSettings {
@@ -31,8 +36,17 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
     ConfigSection.positive("tandem.session.step-timeout", stepTimeout);
     if (loadChoices < 1) throw new IllegalArgumentException("tandem.routing.load-choices must be >= 1, got " + loadChoices);
     ConfigSection.notNegative("tandem.session.worker-lost-after", workerLostAfter, "at once");
+    ConfigSection.positive("tandem.session.step-check-interval", stepCheckInterval);
     if (skipTakeoverAbove != null) ConfigSection.notNegative("tandem.session.skip-takeover-above", skipTakeoverAbove,
         "skip every optional takeover the large queue would delay at all");
+  }
+
+  /** As the canonical constructor, with the default {@code step-check-interval}. */
+  public SessionSettings(Duration workerWait, Duration stepTimeout, boolean degradeWithoutLarge, int maxResyncs,
+      int loadChoices, boolean publishStepTimings, Duration workerLostAfter, Duration skipTakeoverAbove,
+      boolean prefillAhead, boolean largeWithoutSmall) {
+    this(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings, workerLostAfter,
+        skipTakeoverAbove, prefillAhead, largeWithoutSmall, DEFAULT_STEP_CHECK_INTERVAL);
   }
 
   /** As the canonical constructor, failing a session that loses its small model ({@code on-small-loss = fail}). */
@@ -89,25 +103,26 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
       }
     }
     boolean ahead = !s.hasPath("prefill-ahead") || s.getBoolean("prefill-ahead");
+    Duration check = s.hasPath("step-check-interval") ? s.getDuration("step-check-interval") : DEFAULT_STEP_CHECK_INTERVAL;
     return new SessionSettings(s.getDuration("worker-wait"), s.getDuration("step-timeout"), loss.equals("degrade"), 4,
-        choices, publish, lostAfter, skip, ahead, smallLoss.equals("large"));
+        choices, publish, lostAfter, skip, ahead, smallLoss.equals("large"), check);
   }
 
   /** These settings skipping optional takeovers above {@code wait} of expected large-queue wait (null: never). */
   public SessionSettings withSkipTakeoverAbove(Duration wait) {
     return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        workerLostAfter, wait, prefillAhead, largeWithoutSmall);
+        workerLostAfter, wait, prefillAhead, largeWithoutSmall, stepCheckInterval);
   }
 
   /** These settings with prefills ahead of takeovers on or off. */
   public SessionSettings withPrefillAhead(boolean on) {
     return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        workerLostAfter, skipTakeoverAbove, on, largeWithoutSmall);
+        workerLostAfter, skipTakeoverAbove, on, largeWithoutSmall, stepCheckInterval);
   }
 
   /** These settings finishing a speculative session that lost its small model with the large model alone, or failing it. */
   public SessionSettings withLargeWithoutSmall(boolean on) {
     return new SessionSettings(workerWait, stepTimeout, degradeWithoutLarge, maxResyncs, loadChoices, publishStepTimings,
-        workerLostAfter, skipTakeoverAbove, prefillAhead, on);
+        workerLostAfter, skipTakeoverAbove, prefillAhead, on, stepCheckInterval);
   }
 }

@@ -263,6 +263,11 @@ class RealModelSessionTest {
     }
 
     @Override
+    public PendingRequest find(String sessionId) {
+      return queue.find(sessionId);
+    }
+
+    @Override
     public int size() {
       return queue.size();
     }

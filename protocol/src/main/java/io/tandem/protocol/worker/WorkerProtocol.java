@@ -148,6 +148,16 @@ public final class WorkerProtocol {
    */
   public record Release(String sessionId) implements Command {}
 
+  /**
+   * Does the worker still hold request {@code requestId} of the session (waiting, running, or being
+   * tokenized)? Answered with a {@link StepStatus} to {@code replyTo}, the request's own {@link
+   * Generate#replyTo()}, after every reply sent to it before: a session whose step has been silent
+   * asks, and a "no" while it still waits means the request's answer, or the request, was lost
+   * between nodes (Akka's Artery drops messages once its send queue to a node is full, as it fills
+   * while that node is paused or its link stalls), so it sends the step again.
+   */
+  public record GetStepStatus(String sessionId, long requestId, ActorRef<Reply> replyTo) implements Command {}
+
   /** Stop the worker now; sessions with requests on it see it terminate and move elsewhere. */
   public enum Stop implements Command {
     INSTANCE
@@ -267,12 +277,15 @@ public final class WorkerProtocol {
    * step's first carries {@code promptTokens} and {@code cachedTokens} as its {@link Done} will
    * where the worker knows them by then (0 and -1 on the others), so that a session a stop string
    * ends before that {@code Done} still knows what of its prompt came from a prefix cache.
+   * {@code offset}: the tokens of the request (injected, then generated) its earlier partials
+   * carried; a session that received fewer knows one was lost between nodes (see {@link
+   * GetStepStatus}), streams no more of the request and takes its output from the {@link Done}.
    */
-  public record Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey,
+  public record Partial(long requestId, int offset, List<Token> injected, List<Token> generated, String tokenizerKey,
       int promptTokens, int cachedTokens) implements Reply {
     /** A partial that is not a step's first, or says nothing of the prompt. */
-    public Partial(long requestId, List<Token> injected, List<Token> generated, String tokenizerKey) {
-      this(requestId, injected, generated, tokenizerKey, 0, -1);
+    public Partial(long requestId, int offset, List<Token> injected, List<Token> generated, String tokenizerKey) {
+      this(requestId, offset, injected, generated, tokenizerKey, 0, -1);
     }
   }
 
@@ -300,6 +313,13 @@ public final class WorkerProtocol {
       long computeNanos,
       int cachedTokens)
       implements Reply {}
+
+  /**
+   * The answer to {@link GetStepStatus}: whether the worker holds the request ({@code held}). Sent
+   * after every reply to the request it sent before, so a {@code false} for a request the session
+   * still waits for means its last reply never arrived.
+   */
+  public record StepStatus(long requestId, boolean held) implements Reply {}
 
   /** The worker does not hold position P; it holds {@code havePosition} (-1: nothing). */
   public record Resync(long requestId, int havePosition) implements Reply {}

@@ -90,6 +90,13 @@ public final class FairQueue implements AdmissionQueue {
   }
 
   @Override
+  public PendingRequest find(String sessionId) {
+    for (ArrayDeque<PendingRequest> q : byTenant.values())
+      for (PendingRequest p : q) if (p.sessionId().equals(sessionId)) return p;
+    return null;
+  }
+
+  @Override
   public int size() {
     return size;
   }
