@@ -438,14 +438,7 @@ public record CompletionRequest(
     SamplingParams d = limits.sampling();
     Double temperature = number(body, "temperature", 0, 2);
     Double topP = number(body, "top_p", Double.MIN_VALUE, 1);
-    Integer topK = integer(body, "top_k", Integer.MIN_VALUE, 1_000_000);
-    if (topK != null) {
-      try {
-        topK = SamplingParams.topK(topK); // 0 and -1 both off, as in vLLM
-      } catch (IllegalArgumentException e) {
-        throw ApiError.invalid("top_k", e.getMessage());
-      }
-    }
+    Integer topK = topK(body);
     Long seed = null;
     JsonNode s = body.get("seed");
     if (s != null && !s.isNull()) {
@@ -932,6 +925,13 @@ public record CompletionRequest(
             + "\", \"" + type + "\": \"...\"}");
       if (!text.isTextual())
         throw ApiError.invalid(pp + "." + type, pp + "." + type + " must be a string, got " + given(text));
+      // As a message's unknown field is (tester52c: cache_control was refused on a message, taken on a part).
+      for (Iterator<String> it = part.fieldNames(); it.hasNext(); ) {
+        String f = it.next();
+        if (!f.equals("type") && !f.equals(type))
+          throw ApiError.invalid(pp + "." + clip(f), pp + " has an unrecognized field '" + clip(f) + "' (a " + type
+              + " part has type and " + type + ")");
+      }
       joined.add(text.asText());
     }
     return joined.toString();
@@ -1053,6 +1053,20 @@ public record CompletionRequest(
     if (x == null || x < min || x > max)
       throw ApiError.invalid(f, f + " must be between " + min + " and " + max + ", got " + clip(JsonInteger.show(v)));
     return x.intValue();
+  }
+
+  /**
+   * {@code top_k} as vLLM takes it: 0 and -1 both off, any count from 1 up, however large (one at or
+   * above the vocabulary keeps every token; beyond a 32-bit integer it is taken as the largest).
+   */
+  private static Integer topK(ObjectNode body) {
+    JsonNode v = body.get("top_k");
+    if (v == null || v.isNull()) return null;
+    requireType("top_k", v, Type.INTEGER);
+    if (v.decimalValue().compareTo(BigDecimal.valueOf(Integer.MAX_VALUE)) > 0) return Integer.MAX_VALUE;
+    if (v.decimalValue().compareTo(BigDecimal.valueOf(-1)) < 0)
+      throw ApiError.invalid("top_k", "top_k must be 0 or -1 (off), or at least 1, got " + clip(JsonInteger.show(v)));
+    return SamplingParams.topK(v.intValue());
   }
 
   private static Double number(ObjectNode body, String f, double min, double max) {

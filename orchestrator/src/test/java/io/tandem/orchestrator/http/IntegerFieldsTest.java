@@ -61,7 +61,7 @@ class IntegerFieldsTest {
     assertTrue(refusal(() -> completion(",\"max_tokens\":1e10")).message().startsWith("max_tokens is 10000000000 but"));
     assertTrue(refusal(() -> completion(",\"stop_token_ids\":[-4294967296.0]")).message()
         .startsWith("stop_token_ids[0] is -4294967296:"));
-    assertTrue(refusal(() -> completion(",\"top_k\":1e300")).message().endsWith("got 1E+300"));
+    assertTrue(refusal(() -> completion(",\"top_k\":-1e300")).message().endsWith("got -1E+300"));
   }
 
   @Test

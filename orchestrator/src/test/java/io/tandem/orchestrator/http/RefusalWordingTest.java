@@ -69,6 +69,15 @@ class RefusalWordingTest {
     parse("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"tool_call_id\":null}]}");
   }
 
+  /** A part's unknown field is a 400 as a message's is (tester52c: cache_control was taken on a part, refused on a message). */
+  @Test
+  void aPartsUnknownFieldIsNamed() {
+    OpenAi.Error e = bodyRefusal("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\","
+        + "\"cache_control\":{\"type\":\"ephemeral\"}}]}]}");
+    assertEquals("messages[0].content[0] has an unrecognized field 'cache_control' (a text part has type and text)", e.message());
+    assertEquals("messages[0].content[0].cache_control", e.param());
+  }
+
   @Test
   void anEmptyRequestIdIsCalledEmpty() {
     OpenAi.Error e = chatRefusal(",\"request_id\":\"\"");

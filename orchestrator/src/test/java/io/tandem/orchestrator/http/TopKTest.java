@@ -39,6 +39,18 @@ class TopKTest {
     assertEquals(new OpenAi.Error("top_k must be 0 or -1 (off), or at least 1, got -2", "invalid_request_error", "top_k", null),
         e.body().error());
     assertEquals(400, e.status());
-    assertEquals("top_k", assertThrows(ApiError.class, () -> topK("-99999999999")).body().error().param());
+    assertEquals("top_k must be 0 or -1 (off), or at least 1, got -99999999999",
+        assertThrows(ApiError.class, () -> topK("-99999999999")).body().error().message());
+    assertEquals("top_k must be 0 or -1 (off), or at least 1, got -2147483648",
+        assertThrows(ApiError.class, () -> topK("-2147483648")).body().error().message());
+  }
+
+  /** vLLM sets no upper bound: a top_k at or above the vocabulary keeps every token (tester52c: 1000001 was a 400). */
+  @Test
+  void anyCountFromOneUpIsTaken() throws Exception {
+    assertEquals(1_000_001, topK("1000001"));
+    assertEquals(Integer.MAX_VALUE, topK("2147483647"));
+    assertEquals(Integer.MAX_VALUE, topK("2147483648"));
+    assertEquals(Integer.MAX_VALUE, topK("1e300"));
   }
 }
