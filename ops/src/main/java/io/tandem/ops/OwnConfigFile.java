@@ -114,7 +114,8 @@ record OwnConfigFile(String property, String value) {
         : !Files.isReadable(path) ? "cannot be read (no permission)" : null;
     if (why == null) return;
     // A relative path is taken from the folder the command runs in, which may not be the one the user thinks of.
-    String where = path.isAbsolute() ? "" : " (" + path.toAbsolutePath() + ")";
+    // Said as that folder, not as the path resolved: a key given here by mistake would be repeated in it (tester52b).
+    String where = path.isAbsolute() ? "" : " (relative to " + Path.of("").toAbsolutePath() + ")";
     // A shell expands ~ only at the start of a word: inside TANDEM_JAVA_OPTS it stays a folder named ~ (tester46b).
     String tilde = value.startsWith("~") ? " (~ is not expanded inside TANDEM_JAVA_OPTS: write the full path, "
         + System.getProperty("user.home") + value.substring(1) + ")" : "";

@@ -65,30 +65,40 @@ public final class ServeCommand implements Callable<Integer> {
    * the next argument that starts with {@code -}, which is a flag, known or not. picocli's own list
    * took an unknown flag and the words after it as values: {@code --api-key sk-1 --max-model-len 4096}
    * started a server open to the key {@code --max-model-len}. A single-value option still takes a
-   * value that starts with {@code -} (a prompt "- a list", {@code --top-k -1}).
+   * value that starts with {@code -} (a prompt "- a list", {@code --top-k -1}). A value given after
+   * {@code =} is that option's alone, whatever it starts with, as argparse takes it: a key that begins
+   * with {@code -} ({@code --api-key=-L5j...}, one in 32 of {@code secrets.token_urlsafe}'s: tester52b).
    */
-  static final class UntilNextFlag implements picocli.CommandLine.IParameterConsumer {
+  static final class UntilNextFlag implements picocli.CommandLine.IParameterPreprocessor {
     @Override
-    public void consumeParameters(java.util.Stack<String> args, picocli.CommandLine.Model.ArgSpec argSpec,
-        picocli.CommandLine.Model.CommandSpec commandSpec) {
+    public boolean preprocess(java.util.Stack<String> args, picocli.CommandLine.Model.CommandSpec commandSpec,
+        picocli.CommandLine.Model.ArgSpec argSpec, java.util.Map<String, Object> info) {
       String option = ((picocli.CommandLine.Model.OptionSpec) argSpec).longestName();
+      List<String> values = new ArrayList<>(argSpec.getValue() == null ? List.<String>of() : argSpec.<List<String>>getValue());
+      // picocli says how the value came: after the parser's separator (attached, "=") or a space.
+      if (commandSpec.parser().separator().equals(info.get("separator")) && !args.isEmpty()) {
+        values.add(args.pop());
+        argSpec.setValue(values);
+        return true;
+      }
       if (args.isEmpty() || args.peek().startsWith("-"))
         throw new picocli.CommandLine.ParameterException(commandSpec.commandLine(), "Missing required parameter for option '"
-            + option + "' (" + argSpec.paramLabel() + ")" + (args.isEmpty() ? "" : " before '" + args.peek() + "'"));
-      List<String> values = new ArrayList<>(argSpec.getValue() == null ? List.<String>of() : argSpec.<List<String>>getValue());
+            + option + "' (" + argSpec.paramLabel() + ")" + (args.isEmpty() ? "" : " before '" + args.peek() + "'")
+            + (args.isEmpty() ? "" : "; a value that begins with - is given after =, as " + option + "=VALUE"));
       do values.add(args.pop());
       while (!args.isEmpty() && !args.peek().startsWith("-"));
       argSpec.setValue(values);
+      return true;
     }
   }
 
-  @Option(names = "--api-key", arity = "1..*", paramLabel = "KEY", parameterConsumer = UntilNextFlag.class, description = {
+  @Option(names = "--api-key", arity = "1..*", paramLabel = "KEY", preprocessor = UntilNextFlag.class, description = {
       "vLLM's --api-key: the key(s) clients must send as Authorization: Bearer KEY, each without limits (tenant \""
           + API_KEY_TENANT + "\"), beside those of --api-keys. Default: the variable " + API_KEY_ENV + ", if set and not empty.",
       "A key on the command line can be read by other users of this machine: prefer " + API_KEY_ENV + " or --api-keys FILE."})
   List<String> apiKey;
 
-  @Option(names = "--served-model-name", arity = "1..*", paramLabel = "NAME", parameterConsumer = UntilNextFlag.class, description = "vLLM's: the name(s) clients pass as"
+  @Option(names = "--served-model-name", arity = "1..*", paramLabel = "NAME", preprocessor = UntilNextFlag.class, description = "vLLM's: the name(s) clients pass as"
       + " \"model\"; an answer gives the name asked for, one without \"model\" the first. Default: tandem.http.served-model-names"
       + " (tandem).")
   List<String> servedModelNames;

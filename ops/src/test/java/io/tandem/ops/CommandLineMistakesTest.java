@@ -285,6 +285,15 @@ class CommandLineMistakesTest {
     results.add(runWith(Map.of("config.file", conf.toString()), "serve", "--port", "0"));
     results.add(runWith(Map.of("tandem.session.worker-wait", key), "serve", "--port", "0"));
     results.add(run("serve", "--port", "0", "--large", "openai:http://127.0.0.1:9/v1?model=m&api-key=" + key));
+    // A relative file: said as the folder it is read from, not as the path resolved (tester52b: the key was in it).
+    results.add(runWith(Map.of("config.file", key), "serve", "--port", "0"));
+    // A key swapped with its tenant in a keys file (tester52b: the key was shown on /metrics).
+    Path swapped = Files.writeString(tmp.resolve("swapped.json"), "{\"api-keys\": [{\"key\": \"team-a\", \"tenant\": \"" + key
+        + "\"}]}");
+    results.add(run("serve", "--port", "0", "--api-keys", swapped.toString()));
+    // A urlsafe key with dashes and underscores, and a base64 key that begins with a slash (tester52b).
+    results.add(run("serve", "--port", "0", "3Kpe_sP_89pRMrfnOS4_ORYmPwBcJjSW-OLm9kExYioLEAKMARK"));
+    results.add(run("serve", "--port", "0", "/rP1IdOQ0f+64LEAKMARK0j53eReR8xXlD/eJVQsYap80="));
     for (Result r : results) {
       assertTrue(r.exit() != 0 && !r.err().isEmpty(), r.toString());
       assertFalse(r.err().contains("LEAKMARK"), r.err());
@@ -596,14 +605,16 @@ class CommandLineMistakesTest {
       assertTrue(r.err().startsWith("tandem serve: Unknown option: '--max-model-len'; that is vLLM's option"), String.join(" ", args)
           + ": " + r.err());
     }
-    assertEquals("tandem serve: Missing required parameter for option '--api-key' (KEY) before '--max-model-len' (see tandem"
-        + " serve --help)", run("serve", "--port", "0", "--api-key", "--max-model-len").err());
+    assertEquals("tandem serve: Missing required parameter for option '--api-key' (KEY) before '--max-model-len'; a value that"
+        + " begins with - is given after =, as --api-key=VALUE (see tandem serve --help)",
+        run("serve", "--port", "0", "--api-key", "--max-model-len").err());
+    // After '=' a value is the option's whatever it begins with, as argparse takes it (tester52b: a key beginning with -).
     picocli.CommandLine.ParseResult parsed = Tandem.commandLine().parseArgs("serve", "--top-k", "-1", "--seed", "-5",
-        "--api-key", "sk-1", "sk-2", "--api-key=sk-3");
+        "--api-key", "sk-1", "sk-2", "--api-key=sk-3", "--api-key=-L5jeLc6taLsHs");
     ServeCommand serve = (ServeCommand) parsed.subcommand().commandSpec().userObject();
     assertEquals(-1, serve.models.topK);
     assertEquals(-5L, serve.models.seed);
-    assertEquals(java.util.List.of("sk-1", "sk-2", "sk-3"), serve.apiKey);
+    assertEquals(java.util.List.of("sk-1", "sk-2", "sk-3", "-L5jeLc6taLsHs"), serve.apiKey);
     // A single value may still start with a dash: a prompt that is a list item.
     GenerateCommand generate = (GenerateCommand) Tandem.commandLine().parseArgs("generate", "--prompt", "- a list item")
         .subcommand().commandSpec().userObject();

@@ -387,6 +387,12 @@ class LauncherIT {
     assertEquals(1, stray.exit);
     assertTrue(oneErrorLine(stray, "tandem").contains("holds a word that is no JVM option"), stray.errText());
     assertFalse(stray.errText().contains("LEAKMARK"), stray.errText());
+    // A tandem option given here the JVM named, value and all, as unrecognized (tester52b); its own options pass.
+    Run tandemOption = tandemWith("-Xmx1g --api-key=sk-LEAKMARK-0123456789abcdef", "serve", "--port", "0");
+    assertEquals(1, tandemOption.exit);
+    assertTrue(oneErrorLine(tandemOption, "tandem").contains("holds an option the JVM does not take"), tandemOption.errText());
+    assertFalse(tandemOption.errText().contains("LEAKMARK"), tandemOption.errText());
+    assertEquals(0, tandemWith("-Xmx1g -XX:+UseSerialGC -ea -Dx=y --add-opens=java.base/java.lang=ALL-UNNAMED", "--version").exit);
   }
 
   @Test

@@ -67,7 +67,7 @@ final class RequestLog {
       o.put("finish_reason", gen.tandemFinishReason == null ? ended : gen.tandemFinishReason);
       o.put("degraded", gen.degraded);
       if (ttftMs >= 0) o.put("ttft_ms", Math.round(ttftMs * 10) / 10.0);
-      if (gen.failed != null) o.put("error", gen.failed.message());
+      if (gen.failed != null) o.put("error", loggedError(gen.failed.message()));
       write(o);
     }
 
@@ -82,7 +82,7 @@ final class RequestLog {
       ObjectNode o = Json.object();
       o.put("ts", java.time.Instant.ofEpochMilli(startMillis).toString());
       if (method != null) o.put("method", method);
-      if (path != null) o.put("path", path);
+      if (path != null) o.put("path", logged(path));
       o.put("status", status);
       o.put("id", id);
       if (sessionId != null && !sessionId.equals(id)) o.put("session_id", sessionId);
@@ -92,8 +92,24 @@ final class RequestLog {
       if (mode != null) o.put("mode", mode);
       if (stream) o.put("stream", true);
       o.put("latency_ms", Math.round(latencyMs * 10) / 10.0);
-      if (error != null) o.put("error", error.length() > 300 ? error.substring(0, 300) : error);
+      if (error != null) o.put("error", loggedError(error.length() > 300 ? error.substring(0, 300) : error));
       return o;
+    }
+
+    /**
+     * A request's path (or target) as the log keeps it: each part between slashes that looks like a
+     * key hidden, as in an error the log keeps (tester52b: a key a client put in a path, a query or a
+     * field, refused, was repeated in the log, which whoever reads the server's output reads).
+     */
+    /** An error as the log keeps it: what looks like a key hidden, in the request's path where the error quotes it too. */
+    private String loggedError(String error) {
+      return io.tandem.protocol.text.Secrets.redact(path == null || path.isEmpty() ? error : error.replace(path, logged(path)));
+    }
+
+    static String logged(String path) {
+      java.util.StringJoiner b = new java.util.StringJoiner("/");
+      for (String part : path.split("/", -1)) b.add(io.tandem.protocol.text.Secrets.redact(part));
+      return b.toString();
     }
 
     /**

@@ -119,6 +119,12 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
       if (tenant.equals(Metrics.NO_TENANT))
         throw new IllegalArgumentException(where + ".tenant \"" + tenant + "\" is the label that /metrics and the request log"
             + " give answers sent before a key was accepted (401s); name the tenant otherwise");
+      // A tenant is shown to whoever reads /metrics (no key needed) and the request log: one that holds a key's shape is
+      // most likely a key, with the tenant's name as its key (tester52b: the two swapped, the key was on /metrics).
+      if (!io.tandem.protocol.text.Secrets.redact(tenant).equals(tenant))
+        throw new IllegalArgumentException(where + ".tenant looks like an API key (not shown here): a tenant is a name that"
+            + " /metrics, which needs no key, and the request log show; if key and tenant were swapped, swap them back, else"
+            + " name the tenant in words (such as team-a)");
       // "team-a " and "team-a" would be two tenants whose /metrics labels look alike and whose limits are not shared (tester46a).
       if (tenant.matches("(?s)[\\s\\p{Z}\\u200B\\uFEFF].*|.*[\\s\\p{Z}\\u200B\\uFEFF]"))
         throw new IllegalArgumentException(where + ".tenant \"" + io.tandem.protocol.text.Clipped.of(tenant) + "\" has white space"

@@ -44,6 +44,35 @@ class CredentialsKeptOutOfLogsTest {
     }
   }
 
+  /**
+   * A key a client put where it does not belong (a model's name, a path) is in the refusal the
+   * client gets, as vLLM answers it, but not in the request log, which whoever reads the server's
+   * output reads (tester52b).
+   */
+  @Test
+  void aKeyAClientPutInAFieldOrAPathIsNotInTheRequestLog() throws Exception {
+    String leak = "sk-LEAKMARK0123456789abcdef";
+    Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    requests.addAppender(lines);
+    try (TestServer server = TestServer.start("")) {
+      String body = "{\"model\":\"" + leak + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+      RawExchange model = RawExchange.send(server, "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body);
+      assertEquals(404, model.status(), model.body());
+      assertTrue(model.body().contains(leak), "the client is told what it sent: " + model.body());
+      RawExchange path = RawExchange.send(server, "GET /" + leak + "/v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      assertEquals(404, path.status(), path.body());
+      TestServer.eventually("both requests logged", () -> logged(lines).stream().filter(m -> m.contains("\"status\":404")).count() >= 2);
+      List<String> logged = logged(lines);
+      assertTrue(logged.stream().noneMatch(m -> m.contains("LEAKMARK")), logged.toString());
+      assertTrue(logged.stream().anyMatch(m -> m.contains("\"path\":\"/v1/chat/completions\"")), logged.toString());
+    } finally {
+      requests.detachAppender(lines);
+    }
+  }
+
   private static List<String> logged(ListAppender<ILoggingEvent> lines) {
     synchronized (lines) { // the appender writes under its own lock
       return lines.list.stream().map(e -> e.getFormattedMessage() + (e.getThrowableProxy() == null ? ""

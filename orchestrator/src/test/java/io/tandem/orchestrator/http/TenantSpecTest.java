@@ -231,6 +231,10 @@ class TenantSpecTest {
         + " key) is not an entry number; number the entries 0, 1, 2, ... without leading zeros");
     refusals.put("{\"" + key + "\": []}", "expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}; found a member of another"
         + " name (not shown here, in case it is a key)");
+    // Key and tenant swapped: the tenant would be shown on /metrics (tester52b).
+    refusals.put("[{\"key\": \"team-a\", \"tenant\": \"" + key + "\"}]", "[0].tenant looks like an API key (not shown here): a"
+        + " tenant is a name that /metrics, which needs no key, and the request log show; if key and tenant were swapped, swap"
+        + " them back, else name the tenant in words (such as team-a)");
     refusals.put("[{\"key\": deadbeefLEAK0123456789, \"tenant\": \"a\"}]", "not JSON (line 1, column 10): a word (not shown here,"
         + " in case it is a key) is no JSON value (a string is written in double quotes; the words JSON has are true, false and"
         + " null); a keys file is JSON, {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}");
