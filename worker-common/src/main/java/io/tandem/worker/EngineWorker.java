@@ -184,7 +184,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         .onMessage(WorkerProtocol.GetStepStatus.class, s -> {
           Long tokenized = tokenizing.get(s.sessionId());
           boolean held = (tokenized != null && tokenized == s.requestId()) || scheduler.holds(s.sessionId(), s.requestId());
-          s.replyTo().tell(new WorkerProtocol.StepStatus(s.requestId(), held));
+          s.replyTo().tell(StepStatusAnswer.of(s, held, sessions));
           return this;
         })
         .onMessage(EngineDown.class, this::onEngineDown)
@@ -374,7 +374,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         }
       }
       if (ready == null) continue; // answered already (resync, failure)
-      StepRun step = new StepRun(p, ready, model, metrics);
+      StepRun step = new StepRun(p, ready, model, metrics, sessions);
       step.cachedAtStart = false;
       if (step.limit() == 0) {
         step.finish();

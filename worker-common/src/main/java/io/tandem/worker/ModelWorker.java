@@ -346,7 +346,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .onMessage(WorkerProtocol.GetStepStatus.class, s -> {
           // Held while a pass runs (above), as the Generate it asks of may be: so a request taken, or
           // finished and answered, in that pass is seen as it is after it.
-          s.replyTo().tell(new WorkerProtocol.StepStatus(s.requestId(), scheduler.holds(s.sessionId(), s.requestId())));
+          s.replyTo().tell(StepStatusAnswer.of(s, scheduler.holds(s.sessionId(), s.requestId()), sessions));
           return this;
         })
         .onMessage(Release.class, r -> release(r.sessionId()))
@@ -378,7 +378,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private void syncOnly(PendingRequest ahead) {
     StepSync.Ready ready = StepSync.sync(ahead.request(), scheduler, served, metrics, getContext().getLog());
-    if (ready != null) new StepRun(ahead, ready, served, metrics).finish();
+    if (ready != null) new StepRun(ahead, ready, served, metrics, sessions).finish();
   }
 
   private Behavior<Command> onCancel(Cancel c) {
@@ -702,7 +702,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     for (PendingRequest p; (p = scheduler.nextToAdmit()) != null; ) {
       StepSync.Ready ready = StepSync.sync(p.request(), scheduler, served, metrics, LOG);
       if (ready == null) continue; // answered already (resync, failure)
-      StepRun a = new StepRun(p, ready, served, metrics);
+      StepRun a = new StepRun(p, ready, served, metrics, sessions);
       a.prefillAhead = p.request().limits().prefillAhead() && ready.view().sequence.holdLastToken(true);
       if (!a.prefillAhead) ready.view().sequence.holdLastToken(false);
       if (a.prefillAhead ? a.prefilledAhead() : a.limit() == 0) {

@@ -2,7 +2,9 @@ package io.tandem.worker;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.ActorContext;
+import io.tandem.protocol.worker.WorkerProtocol;
 import io.tandem.protocol.worker.WorkerProtocol.Command;
+import io.tandem.protocol.worker.WorkerProtocol.Done;
 import io.tandem.protocol.worker.WorkerProtocol.Generate;
 import io.tandem.protocol.worker.WorkerProtocol.Release;
 import io.tandem.protocol.worker.WorkerProtocol.Reply;
@@ -37,6 +39,8 @@ final class SessionWatch {
   private final ActorContext<Command> ctx;
   private final Map<String, ActorRef<Reply>> replyToOf = new HashMap<>();
   private final Map<ActorRef<Reply>, Set<String>> sessionsOf = new HashMap<>();
+  /** Each session's last {@link Done}, sent again when the session says it never came ({@link WorkerProtocol.GetStepStatus}). */
+  private final Map<String, Done> lastDone = new HashMap<>();
 
   SessionWatch(ActorContext<Command> ctx) {
     this.ctx = ctx;
@@ -56,8 +60,20 @@ final class SessionWatch {
 
   /** The session was released: it needs no watching any more. */
   void released(String sessionId) {
+    lastDone.remove(sessionId);
     ActorRef<Reply> to = replyToOf.remove(sessionId);
     if (to != null) forget(sessionId, to);
+  }
+
+  /** {@code done} went to the session: kept until the next, or until the session is released or ends. */
+  void answered(String sessionId, Done done) {
+    if (replyToOf.containsKey(sessionId)) lastDone.put(sessionId, done);
+  }
+
+  /** The session's last {@link Done} if it answered request {@code requestId}; null otherwise. */
+  Done lastDone(String sessionId, long requestId) {
+    Done d = lastDone.get(sessionId);
+    return d != null && d.requestId() == requestId ? d : null;
   }
 
   /** How many sessions may hold state here now: sent a request, and neither released nor ended. */
@@ -70,6 +86,7 @@ final class SessionWatch {
     Set<String> over = sessionsOf.remove(e.replyTo());
     if (over == null) return Set.of();
     replyToOf.keySet().removeAll(over);
+    lastDone.keySet().removeAll(over);
     return over;
   }
 

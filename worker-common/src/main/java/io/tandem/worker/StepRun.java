@@ -43,7 +43,11 @@ final class StepRun implements Scheduler.Running {
   boolean prefillAhead;
   private boolean injectedStreamed;
 
-  StepRun(PendingRequest pending, StepSync.Ready ready, ServedModel model, WorkerMetrics metrics) {
+  /** Where the worker keeps each session's last {@link Done}, to send it again; null: nowhere. */
+  private final SessionWatch sessions;
+
+  StepRun(PendingRequest pending, StepSync.Ready ready, ServedModel model, WorkerMetrics metrics, SessionWatch sessions) {
+    this.sessions = sessions;
     this.pending = pending;
     this.request = pending.request();
     this.ready = ready;
@@ -126,7 +130,9 @@ final class StepRun implements Scheduler.Running {
     long queued = System.nanoTime() - pending.arrivedNanos() - computeNanos;
     metrics.unseenTokens += prefillTokens;
     metrics.requestsDone++;
-    request.replyTo().tell(new Done(request.requestId(), model.tokenizer().key(), ready.injected(),
-        List.copyOf(generated), eos, ready.promptTokens(), prefillTokens, Math.max(0, queued), computeNanos, cachedTokens()));
+    Done done = new Done(request.requestId(), model.tokenizer().key(), ready.injected(),
+        List.copyOf(generated), eos, ready.promptTokens(), prefillTokens, Math.max(0, queued), computeNanos, cachedTokens());
+    request.replyTo().tell(done);
+    if (sessions != null) sessions.answered(request.sessionId(), done);
   }
 }

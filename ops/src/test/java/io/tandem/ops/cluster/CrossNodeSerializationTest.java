@@ -82,7 +82,7 @@ class CrossNodeSerializationTest {
     roundTrip(new WorkerProtocol.Cancel("s1", 3));
     roundTrip(new WorkerProtocol.Release("s1"));
     roundTrip(new WorkerProtocol.GetStepStatus("s1", 3, replies.getRef()));
-    roundTrip(new WorkerProtocol.StepStatus(3, false));
+    roundTrip(new WorkerProtocol.StepStatus(3, false, true));
     roundTrip(WorkerProtocol.Stop.INSTANCE);
     roundTrip(new WorkerProtocol.GetStats(stats.getRef()));
     roundTrip(new WorkerProtocol.WorkerStats("large-worker-gpu0", "large", "m", 4096, 2, 16, 10, 160, 300, 160,

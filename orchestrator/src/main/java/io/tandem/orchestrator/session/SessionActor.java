@@ -480,16 +480,17 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   /**
-   * The worker no longer holds the request in flight, and its answer, sent before that (see {@link
-   * WorkerProtocol.GetStepStatus}), never came: it was lost between the nodes, or the request was.
-   * The step goes to the worker again, after what it streamed (as to another worker after a lost
-   * one, see {@link Failover}); a worker holding more of the session than the step's base truncates.
+   * The worker neither holds the request in flight nor answered it (it sends a finished request's
+   * {@code Done} again: see {@link WorkerProtocol.GetStepStatus}): the request was lost between the
+   * nodes, or its answer was one the worker does not keep (a refusal, a failure). The step goes to
+   * the worker again, after what it streamed (as to another worker after a lost one, see {@link
+   * Failover}); a worker holding more of the session than the step's base truncates.
    */
   private Behavior<Command> onStepNotHeld() {
     if (++resends > settings.maxResyncs())
       return fail(FailureCode.WORKER_LOST, current.role() + " worker's answers to this session were lost on the way "
           + resends + " times in one step");
-    getContext().getLog().warn("session {}: {} worker {} no longer holds request {}, and its answer never came: lost "
+    getContext().getLog().warn("session {}: {} worker {} does not hold request {}, and no answer to it came: lost "
         + "between the nodes (a node paused, or the link between them backed up); sending the step again",
         request.sessionId(), current.role(), inFlightTo.path(), inFlight);
     stopWaiting();
@@ -506,7 +507,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (reply.requestId() == aheadId) return onAheadReply(reply);
     if (reply.requestId() != inFlight) return this; // an answer to a request given up on
     if (reply instanceof WorkerProtocol.Partial p) return onPartial(p);
-    if (reply instanceof WorkerProtocol.StepStatus s) return s.held() ? this : onStepNotHeld();
+    // Held: it goes on. Answered: its Done, sent again, is on its way (lost again, the next check asks again).
+    if (reply instanceof WorkerProtocol.StepStatus s) return s.held() || s.answered() ? this : onStepNotHeld();
     stopWaiting();
     if (reply instanceof WorkerProtocol.Done d) return onDone(d);
     if (reply instanceof WorkerProtocol.Resync r) return onResync(r);

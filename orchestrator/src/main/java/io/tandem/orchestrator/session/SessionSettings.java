@@ -28,7 +28,7 @@ public record SessionSettings(Duration workerWait, Duration stepTimeout, boolean
   /** What {@code tandem.session.worker-lost-after} is when a caller does not say. */
   static final Duration DEFAULT_WORKER_LOST_AFTER = Duration.ofSeconds(1);
   /** What {@code tandem.session.step-check-interval} is when a caller does not say. */
-  static final Duration DEFAULT_STEP_CHECK_INTERVAL = Duration.ofSeconds(5);
+  static final Duration DEFAULT_STEP_CHECK_INTERVAL = Duration.ofSeconds(2);
 
   /** @throws IllegalArgumentException naming the key of a value out of its range */
   public SessionSettings {

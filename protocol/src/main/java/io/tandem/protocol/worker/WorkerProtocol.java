@@ -154,7 +154,10 @@ public final class WorkerProtocol {
    * Generate#replyTo()}, after every reply sent to it before: a session whose step has been silent
    * asks, and a "no" while it still waits means the request's answer, or the request, was lost
    * between nodes (Akka's Artery drops messages once its send queue to a node is full, as it fills
-   * while that node is paused or its link stalls), so it sends the step again.
+   * while that node is paused or its link stalls). A worker that finished the request sends its
+   * {@link Done} again first (it keeps each session's last until the session is released), so the
+   * step's output is the one it wrote; one that never had the request says so, and the session
+   * sends the step again.
    */
   public record GetStepStatus(String sessionId, long requestId, ActorRef<Reply> replyTo) implements Command {}
 
@@ -315,11 +318,12 @@ public final class WorkerProtocol {
       implements Reply {}
 
   /**
-   * The answer to {@link GetStepStatus}: whether the worker holds the request ({@code held}). Sent
-   * after every reply to the request it sent before, so a {@code false} for a request the session
-   * still waits for means its last reply never arrived.
+   * The answer to {@link GetStepStatus}: whether the worker holds the request ({@code held}), or
+   * finished it and has just sent its {@link Done} again ({@code answered}). Sent after every reply
+   * to the request it sent before, so neither, for a request the session still waits for, means the
+   * request never arrived or its last reply is not one the worker keeps.
    */
-  public record StepStatus(long requestId, boolean held) implements Reply {}
+  public record StepStatus(long requestId, boolean held, boolean answered) implements Reply {}
 
   /** The worker does not hold position P; it holds {@code havePosition} (-1: nothing). */
   public record Resync(long requestId, int havePosition) implements Reply {}
