@@ -101,9 +101,16 @@ final class RequestLog {
      * key hidden, as in an error the log keeps (tester52b: a key a client put in a path, a query or a
      * field, refused, was repeated in the log, which whoever reads the server's output reads).
      */
-    /** An error as the log keeps it: what looks like a key hidden, in the request's path where the error quotes it too. */
-    private String loggedError(String error) {
-      return io.tandem.protocol.text.Secrets.redact(path == null || path.isEmpty() ? error : error.replace(path, logged(path)));
+    /**
+     * An error as the log keeps it: what looks like a key hidden, each word as a path is ({@link
+     * #logged}), as an error may quote the request's path or target, clipped or whole (tester52f).
+     */
+    private static String loggedError(String error) {
+      java.util.regex.Matcher words = java.util.regex.Pattern.compile("\\S+").matcher(error);
+      StringBuilder out = new StringBuilder();
+      while (words.find()) words.appendReplacement(out, java.util.regex.Matcher.quoteReplacement(logged(words.group())));
+      words.appendTail(out);
+      return out.toString();
     }
 
     static String logged(String path) {

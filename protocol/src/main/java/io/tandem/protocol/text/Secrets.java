@@ -45,8 +45,9 @@ public final class Secrets {
   }
 
   /**
-   * A run with its key-like parts hidden. Between equals signs, a piece that begins with a slash is
-   * an absolute path, shown as given (a Hugging Face snapshot's folder is named by a commit's hash),
+   * A run with its key-like parts hidden. Between equals signs, a piece that begins with a slash (one:
+   * two begin a URL's host, or a key as its user, {@code http://KEY@host}: tester52f) is an absolute
+   * path, shown as given (a Hugging Face snapshot's folder is named by a commit's hash),
    * unless it holds base64's {@code +} or ends in its padding, and looks like a key (about 1 in 64
    * base64 keys begins with a slash: tester52b); any other piece is looked at part by part between
    * its dots, a key's padding hidden with it.
@@ -59,7 +60,8 @@ public final class Secrets {
       out.append(run, at, pieces.start());
       String piece = pieces.group();
       at = pieces.end();
-      if (piece.startsWith("/")) {
+      // A URL's "//" begins its host, or a key in its user part (http://KEY@host): no path.
+      if (piece.startsWith("/") && !piece.startsWith("//")) {
         boolean base64 = piece.contains("+") || (at < run.length() && run.substring(at).matches("=+"));
         if (base64 && keyLike(piece.substring(1))) {
           out.append(HIDDEN);

@@ -27,6 +27,10 @@ class SecretsTest {
     String slash = "/rP1IdOQ0f+64OZ5zQL0j53eReR8xXlD/eJVQsYap80=";
     assertEquals("got '" + H + "'", Secrets.redact("got '" + slash + "'"));
     assertEquals("-Dtandem.http.port=" + H, Secrets.redact("-Dtandem.http.port=" + slash));
+    // A key as a URL's user, or a URL's path part (tester52f).
+    assertEquals("openai:http:" + H + "@127.0.0.1:9/v1?model=m",
+        Secrets.redact("openai:http://0123456789abcdef0123456789abcdef@127.0.0.1:9/v1?model=m"));
+    assertEquals("give --url http:" + H, Secrets.redact("give --url http://4712f437-3eb5-4d8c-9c81-881743813519"));
     // Its padding goes with a key that does not begin with a slash too (tester52b: "(not shown...)=").
     assertEquals("--api_key=" + H, Secrets.redact("--api_key=rP1IdOQ0f+64OZ5zQL0j53eReR8xXlD/eJVQsYap80="));
   }
