@@ -6,6 +6,8 @@ import io.tandem.protocol.worker.WorkerProtocol.StepStatus;
 
 /** A worker's answer to {@link GetStepStatus}, either worker's: what it holds, or its last answer sent again. */
 final class StepStatusAnswer {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StepStatusAnswer.class);
+
   private StepStatusAnswer() {}
 
   /**
@@ -16,7 +18,12 @@ final class StepStatusAnswer {
    */
   static StepStatus of(GetStepStatus asked, boolean held, SessionWatch sessions) {
     Done again = held ? null : sessions.lastDone(asked.sessionId(), asked.requestId());
-    if (again != null) asked.replyTo().tell(again);
+    if (again != null) {
+      // Said, so that an operator sees what was lost and recovered (tester52g: only a step sent again was logged).
+      LOG.info("session {}: sending its answer to request {} again: the session never got it (lost between the nodes: a"
+          + " node paused, or the link between them backed up)", asked.sessionId(), asked.requestId());
+      asked.replyTo().tell(again);
+    }
     return new StepStatus(asked.requestId(), held, again != null);
   }
 }

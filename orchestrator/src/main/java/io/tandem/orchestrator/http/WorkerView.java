@@ -520,8 +520,11 @@ final class WorkerView {
         return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": " + (ws.size() == 1 ? "it" : "they") + " had only just"
             + " been offered (a " + role + " node that joined while the request waited), and a node's first requests are slow"
             + " on a busy machine; retry the request", retryAfter.forCode(FailureCode.NO_WORKER));
+      // Between nodes the count or its answer may also have been lost (tester52d, tester52g: Artery's send queue overflowed).
+      boolean remote = ws.stream().anyMatch(w -> w.path().address().hasGlobalScope());
       return ApiError.forFailure(FailureCode.UNAVAILABLE, none + ": a worker that does not answer is counting long prompts"
-          + " sent before this one (one at a time), or stopped or stalled", retryAfter.seconds());
+          + " sent before this one (one at a time), or stopped or stalled" + (remote ? ", or the count or its answer was lost"
+          + " between the nodes (a node paused, or the link between them backed up)" : ""), retryAfter.seconds());
     };
     Duration backstop = max(countTimeout.multipliedBy(3), workerWait).plus(BACKSTOP);
     long sent = System.nanoTime();
