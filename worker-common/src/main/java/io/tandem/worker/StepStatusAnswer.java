@@ -19,9 +19,10 @@ final class StepStatusAnswer {
   static StepStatus of(GetStepStatus asked, boolean held, SessionWatch sessions) {
     Done again = held ? null : sessions.lastDone(asked.sessionId(), asked.requestId());
     if (again != null) {
-      // Said, so that an operator sees what was lost and recovered (tester52g: only a step sent again was logged).
-      LOG.info("session {}: sending its answer to request {} again: the session never got it (lost between the nodes: a"
-          + " node paused, or the link between them backed up)", asked.sessionId(), asked.requestId());
+      // Said, so that an operator sees what was lost and recovered (tester52g: only a step sent again was logged); the
+      // first may only be late, behind a pause (tester52h), and the session drops the second copy.
+      LOG.info("session {}: sending its answer to request {} again: the session had not got it when it asked (lost"
+          + " between the nodes, or delayed by a paused node or a backed-up link)", asked.sessionId(), asked.requestId());
       asked.replyTo().tell(again);
     }
     return new StepStatus(asked.requestId(), held, again != null);
