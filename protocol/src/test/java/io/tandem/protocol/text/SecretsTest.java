@@ -39,7 +39,7 @@ class SecretsTest {
   void namesPathsAndNumbersAreShownAsWritten() {
     for (String text : List.of(
         // An absolute path, a Hugging Face snapshot's included (tester52b: its hash hid half of it).
-        "/root/.cache/huggingface/hub/models--Qwen--Qwen2.5-1.5B/snapshots/8faed761d45a263340a0528343f099c05c9a4323",
+        "/models/hub/models--Qwen--Qwen2.5-1.5B/snapshots/8faed761d45a263340a0528343f099c05c9a4323",
         "--small=/data/year=2024/ckpt",
         // Relative paths and names with digits in them (tester52b: hidden whole).
         "ckpt/run1/checkpoint5000", "out/epoch3step4500", "runs/20261206T091500Z/cfg.yml",
