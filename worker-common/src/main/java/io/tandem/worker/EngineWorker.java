@@ -274,6 +274,9 @@ final class EngineWorker extends AbstractBehavior<Command> {
     if (vocabulary == null) {
       c.replyTo().tell(StepSync.count(c, model));
     } else {
+      // Asked again on the same reply path by an asker on another node that heard nothing yet (WorkerView): the count in
+      // progress answers it.
+      if (counting.stream().anyMatch(asked -> asked.replyTo().equals(c.replyTo()))) return this;
       counting.add(c);
       getContext().pipeToSelf(vocabulary.prepare(c, client), (p, error) -> new Counted(c, p, error));
       // Just before its asker gives up: said by the worker, whose engine's silence it is, rather than left to the asker's

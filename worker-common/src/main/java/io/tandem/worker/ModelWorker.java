@@ -1,5 +1,6 @@
 package io.tandem.worker;
 
+import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.PostStop;
 import akka.actor.typed.javadsl.AbstractBehavior;
@@ -234,6 +235,13 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final Set<Count> waitingCounts = ConcurrentHashMap.newKeySet();
 
   /**
+   * The reply paths of the counts waiting or in progress: an asker on another node that heard
+   * nothing asks again on the same path (its count or the answer may have been lost between the
+   * nodes), and a count it is still waiting for is not done twice.
+   */
+  private final Set<ActorRef<WorkerProtocol.TokenCount>> countingFor = ConcurrentHashMap.newKeySet();
+
+  /**
    * A count waiting for a count thread: ordered by the prompt's size, then by {@code arrival} (the
    * order received); {@code receivedNanos}, when on {@link System#nanoTime}. Equal only to itself,
    * as the set of waiting counts and the count threads' queues hold it.
@@ -246,9 +254,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     private final long arrival;
     private final long receivedNanos;
     private final Set<Count> waiting;
+    private final Set<ActorRef<WorkerProtocol.TokenCount>> countingFor;
 
     Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival, long receivedNanos,
-        Set<Count> waiting) {
+        Set<Count> waiting, Set<ActorRef<WorkerProtocol.TokenCount>> countingFor) {
       this.c = c;
       this.served = served;
       this.frameBytes = frameBytes;
@@ -256,6 +265,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       this.arrival = arrival;
       this.receivedNanos = receivedNanos;
       this.waiting = waiting;
+      this.countingFor = countingFor;
     }
 
     /**
@@ -266,6 +276,14 @@ public final class ModelWorker extends AbstractBehavior<Command> {
      */
     @Override
     public void run() {
+      try {
+        countOrDrop();
+      } finally {
+        countingFor.remove(c.replyTo());
+      }
+    }
+
+    private void countOrDrop() {
       if (!waiting.remove(this)) {
         LOG.debug("dropped the count of a prompt of {} characters or token ids: its asker called it off", size);
         return;
@@ -462,14 +480,20 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
     long size = WorkerProtocol.CountTokens.sizeOf(c.prompt(), c.tokenIds());
+    if (!countingFor.add(c.replyTo())) {
+      getContext().getLog().debug("{} worker: asked again to count a prompt of {} characters or token ids that it is"
+          + " counting; it answers once", role, size);
+      return this;
+    }
     Count count = new Count(c, served, frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes,
-        size, countsTaken++, System.nanoTime(), waitingCounts);
+        size, countsTaken++, System.nanoTime(), waitingCounts, countingFor);
     waitingCounts.add(count);
     try {
       (size <= SHORT_PROMPT ? countThread : longCountThread).execute(count);
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
       waitingCounts.remove(count);
+      countingFor.remove(c.replyTo());
     }
     return this;
   }
@@ -479,7 +503,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     for (Count count : waitingCounts) {
       if (count.c.replyTo().equals(c.replyTo()) && waitingCounts.remove(count)) {
         // Out of the queue at once (the prompt may be a megabyte); a count thread that took it meanwhile drops it.
-        (count.size <= SHORT_PROMPT ? countThread : longCountThread).remove(count);
+        if ((count.size <= SHORT_PROMPT ? countThread : longCountThread).remove(count)) countingFor.remove(c.replyTo());
         getContext().getLog().debug("{} worker: called off the count of a prompt of {} characters or token ids: its client left",
             role, count.size);
       }

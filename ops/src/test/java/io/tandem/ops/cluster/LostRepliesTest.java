@@ -3,6 +3,7 @@ package io.tandem.ops.cluster;
 import static io.tandem.ops.cluster.ClusterFailoverTest.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.ExtendedActorSystem;
 import akka.actor.typed.ActorRef;
@@ -14,8 +15,14 @@ import akka.remote.testkit.Blackhole$;
 import akka.remote.testkit.Direction;
 import akka.remote.testkit.SetThrottle;
 import akka.remote.testkit.Unthrottled$;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.typesafe.config.ConfigFactory;
 import io.tandem.ops.TandemNode;
+import io.tandem.orchestrator.http.HttpSettings;
+import io.tandem.orchestrator.http.TandemHttpServer;
 import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
@@ -27,13 +34,19 @@ import io.tandem.protocol.SamplingParams;
 import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.config.SpeculativeConfig;
 import io.tandem.protocol.worker.WorkerProtocol;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * Messages between nodes can be lost: Akka's Artery drops what no longer fits its send queue to a
@@ -67,7 +80,10 @@ class LostRepliesTest {
           .anyMatch(m -> m.address().equals(Cluster.get(large.system()).selfMember().address()));
     }
 
-    /** Drops (or lets through again) everything the large node sends to the front node. */
+    /**
+     * Drops (or lets through again) everything the large node sends to the front node, and what it
+     * receives from it (Artery's test stages check one blackhole on both sides of a node's link).
+     */
     void mute(boolean on) throws Exception {
       RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) large.system().classicSystem()).provider();
       scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
@@ -181,6 +197,51 @@ class LostRepliesTest {
       await(p::largeUnreachable, Duration.ofSeconds(30), "the large node is unreachable");
       p.mute(false);
       assertWhole(answer, expected);
+    }
+  }
+
+  /**
+   * A prompt's count is asked of the large worker (mode large) before the session starts; a count
+   * or its answer lost between the nodes left the request waiting out {@code count-timeout} for a
+   * retryable 503 (tester52d, tester52g, with a small send queue). Here the count is lost on its way
+   * (the test transport's blackhole, on the large node, drops what it receives from the front node
+   * as well as what it sends there): the worker, silent for {@code step-check-interval}, is asked
+   * again, and the request goes on once a count gets through.
+   */
+  @Test
+  void aCountLostOnTheWayIsAskedAgain(@TempDir Path dir) throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger("io.tandem.orchestrator.http.WorkerView");
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    Level before = logger.getLevel();
+    logger.setLevel(Level.DEBUG);
+    try (LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 10)) {
+      Pair p = Pair.start(c, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 20s\n"
+          + "tandem.session.step-check-interval = 300ms\ntandem.http.count-timeout = 20s");
+      TandemHttpServer http = TandemHttpServer.start(p.front().system(), p.front().sessions(),
+          HttpSettings.fromConfig(p.front().system().settings().config()).withPort(0)).toCompletableFuture()
+          .get(60, TimeUnit.SECONDS);
+      p.mute(true);
+      long sent = System.nanoTime();
+      CompletableFuture<HttpResponse<String>> answer = HttpClient.newHttpClient().sendAsync(
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/chat/completions"))
+              .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
+              .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],"
+                  + "\"max_tokens\":20,\"tandem\":{\"mode\":\"large\"}}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      // Asked, and asked again, into the muted link.
+      await(() -> List.copyOf(lines.list).stream().filter(e -> e.getFormattedMessage().startsWith("asking the large worker")
+          && e.getFormattedMessage().contains("again to count a prompt")).count() >= 2, Duration.ofSeconds(30),
+          "the front node asked the large worker again");
+      p.mute(false);
+      HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
+      double seconds = (System.nanoTime() - sent) / 1e9;
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(seconds < 15, "answered " + seconds + " s after it was sent, well before the count-timeout of 20 s");
+    } finally {
+      logger.setLevel(before);
+      logger.detachAppender(lines);
     }
   }
 

@@ -90,7 +90,8 @@ class StalledLargeNodeTest {
     /**
      * Starts the two nodes, each offered its workers, the front node configured with {@code frontConfig};
      * then the large node's own test transport drops what it sends to the front node (its answers
-     * to heartbeats included): what the front asks it arrives, nothing comes back.
+     * to heartbeats included), and what it receives from it too (Artery's test stages check one
+     * blackhole on both sides of a node's link): nothing comes back.
      */
     static Pair muted(LoopbackCluster c, String frontConfig) throws Exception {
       TandemNode a = c.node(orchestrator(frontConfig), "orchestrator", "small");
@@ -103,7 +104,7 @@ class StalledLargeNodeTest {
       return p;
     }
 
-    /** Drops (or lets through again) what the large node sends to the front node (see {@link #muted}). */
+    /** Drops (or lets through again) what the large node sends to the front node, and receives from it (see {@link #muted}). */
     void muteLarge(boolean on) throws Exception {
       RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) large.system().classicSystem()).provider();
       scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(
@@ -206,7 +207,7 @@ class StalledLargeNodeTest {
   @Test
   void aCountHeldByANodeThatStallsWaitsForItUpToWorkerWaitNotTheCountTimeout(@TempDir Path dir) throws Exception {
     try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
-      // The count goes out; nothing the large node sends comes back, its answers to heartbeats included.
+      // Nothing the large node sends comes back, its answers to heartbeats included.
       Pair p = Pair.muted(c, "tandem.session.worker-wait = 9s\ntandem.http.count-timeout = 5s");
       long sent = System.nanoTime();
       HttpResponse<String> r = p.post(LARGE_ALONE).get(60, TimeUnit.SECONDS);

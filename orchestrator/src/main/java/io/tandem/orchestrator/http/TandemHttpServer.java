@@ -62,7 +62,8 @@ public final class TandemHttpServer {
       return timer::cancel;
     }, system.settings().config().getInt("akka.http.server.max-connections"));
     metrics.openConnections = connections::count;
-    this.workers = new WorkerView(system, sessions, SessionSettings.fromConfig(system.settings().config()).workerWait(),
+    SessionSettings sessionSettings = SessionSettings.fromConfig(system.settings().config());
+    this.workers = new WorkerView(system, sessions, sessionSettings.workerWait(), sessionSettings.stepCheckInterval(),
         settings.askTimeout(), settings.countTimeout(), settings.workerFiguresTimeout(), settings.workerFiguresMaxAge());
     this.completions = new CompletionService(system, sessions, settings, metrics, workers);
     this.routes = new ApiRoutes(settings, tenants, metrics, workers, completions, () -> draining);

@@ -61,6 +61,7 @@ final class WorkerView {
   private final RoleSupply supply;
   private final ActorRef<Sessions.Command> sessions;
   private final Duration workerWait;
+  private final Duration askAgainAfter;
   /** Asks of the receptionist not yet answered ({@link #cutOff}). */
   private final Set<CompletableFuture<Receptionist.Listing>> unanswered = java.util.concurrent.ConcurrentHashMap.newKeySet();
   /** Each count not yet answered: ends it, saying so, when this node runs again after a pause past downing. */
@@ -68,11 +69,16 @@ final class WorkerView {
   /** What every ask of the receptionist fails with once this node was downed; null before. */
   private volatile ApiError cutOff;
 
-  WorkerView(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, Duration workerWait, Duration askTimeout,
-      Duration countTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
+  /**
+   * {@code askAgainAfter}: how long a worker of another node may be silent about a count before it is
+   * asked again ({@code tandem.session.step-check-interval}, as a session asks about its step).
+   */
+  WorkerView(ActorSystem<?> system, ActorRef<Sessions.Command> sessions, Duration workerWait, Duration askAgainAfter,
+      Duration askTimeout, Duration countTimeout, Duration figuresTimeout, Duration figuresMaxAge) {
     this.system = system;
     this.sessions = sessions;
     this.workerWait = workerWait;
+    this.askAgainAfter = askAgainAfter;
     this.ask = askTimeout;
     this.countTimeout = countTimeout;
     this.pauses = new PauseClock(system);
@@ -489,7 +495,8 @@ final class WorkerView {
     AtomicInteger unanswered = new AtomicInteger(ws.size());
     // What the workers that stopped before counting said they lost.
     List<String> lost = new java.util.concurrent.CopyOnWriteArrayList<>();
-    Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new HashMap<>();
+    Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers = new java.util.concurrent.ConcurrentHashMap<>();
+    Set<ActorRef<WorkerProtocol.Command>> answered = java.util.concurrent.ConcurrentHashMap.newKeySet();
     // This node's own standing, when it is out of the cluster's reach, rather than the worker's: a node downed while
     // it stalled (SIGSTOP) sees its peers unreachable or gone when it runs again, though they are fine (tester42b).
     java.util.function.Supplier<ApiError> ownStanding = () -> {
@@ -537,6 +544,7 @@ final class WorkerView {
               },
               backstop, system.scheduler())
           .whenComplete((answer, t) -> {
+            answered.add(worker);
             // An ask failed before its timeout could: Akka's ask fails at once for a worker of this node that had stopped
             // when it was asked (listed moments before it was withdrawn; tester50i: 1 in 221 such 503s spoke of long
             // prompts, with Retry-After 1).
@@ -566,6 +574,9 @@ final class WorkerView {
     };
     countsAfterPause.add(afterPause);
     first.whenComplete((c, t) -> countsAfterPause.remove(afterPause));
+    if (ws.stream().anyMatch(w -> w.path().address().hasGlobalScope()))
+      askAgainWhileSilent(role, first, askers, answered, prompt, tokenIds, tokenIdsField, sent, countTimeout,
+          askAgainAfter.plusSeconds(extraSeconds));
     // A pause seen before this count was listed above (its request read as the process stopped) is not told it again
     // (tester51e: an 850 KB prompt read across a 20 s SIGSTOP waited 13 s for its count's timeout).
     if (NodeStanding.gone(system) != null) afterPause.run();
@@ -601,6 +612,39 @@ final class WorkerView {
       if (!first.isDone()) askers.forEach((worker, asker) -> worker.tell(new WorkerProtocol.CancelCount(asker)));
     });
     return first;
+  }
+
+  /**
+   * Asks each worker of another node that has not answered the count again every {@code interval},
+   * on the ask's own reply path, while its node is reachable and the count's deadline not past: the
+   * count or its answer may have been lost between the nodes (Artery drops what overflows its send
+   * queue to a node without a word; tester52d, tester52g: retryable 503s after count-timeout with
+   * a small send queue). A worker still counting the prompt takes no notice ({@code ModelWorker}
+   * counts a prompt for one reply path once at a time); one that had answered counts it again, and
+   * the first answer to arrive wins, as among workers.
+   */
+  private void askAgainWhileSilent(Role role, CompletableFuture<TokenCount> first,
+      Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers, Set<ActorRef<WorkerProtocol.Command>> answered,
+      Prompt prompt, List<Integer> tokenIds, String tokenIdsField, long sent, Duration countTimeout, Duration interval) {
+    Runnable again = new Runnable() {
+      @Override
+      public void run() {
+        if (first.isDone()) return;
+        long leftMillis = countTimeout.minusNanos(System.nanoTime() - sent).toMillis();
+        if (leftMillis <= 0) return;
+        Set<Address> unreachable = new HashSet<>();
+        for (Member m : Cluster.get(system).state().getUnreachable()) unreachable.add(m.address());
+        askers.forEach((worker, reply) -> {
+          Address node = worker.path().address();
+          if (!node.hasGlobalScope() || answered.contains(worker) || unreachable.contains(node)) return;
+          LOG.debug("asking the {} worker {} again to count a prompt: silent for {} s (the count or its answer may have"
+              + " been lost between the nodes)", role, worker.path(), Seconds.of(interval));
+          worker.tell(new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, leftMillis));
+        });
+        system.scheduler().scheduleOnce(interval, this, system.executionContext());
+      }
+    };
+    system.scheduler().scheduleOnce(interval, again, system.executionContext());
   }
 
   /**

@@ -153,7 +153,7 @@ class WorkerCountTimeoutTest {
     ActorRef<WorkerProtocol.Command> stopped = server.system.systemActorOf(Behaviors.stopped(), "stopped-large", Props.empty());
     probe.expectTerminated(stopped);
     WorkerView view = new WorkerView(server.system, server.system.systemActorOf(Behaviors.ignore(), "no-sessions",
-        Props.empty()), Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(60), Duration.ofSeconds(5),
+        Props.empty()), Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(60), Duration.ofSeconds(60), Duration.ofSeconds(5),
         Duration.ofSeconds(1));
     long start = System.nanoTime();
     var counted = view.firstCount(Role.large, Set.of(stopped), io.tandem.protocol.Prompt.raw("hi"), null, null,
