@@ -154,7 +154,7 @@ public final class MakeCheckpointCommand implements Callable<Integer>, Interrupt
   private void requireTokenizerLoads() {
     String whatToGive = "give a folder with tokenizer.json and tokenizer_config.json (a Qwen2.5 checkpoint's), or leave "
         + "--tokenizer out for Qwen's";
-    if (!Files.exists(tokenizer)) throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no such folder; " + whatToGive);
+    if (!Files.exists(tokenizer)) throw new IllegalArgumentException("--tokenizer " + tokenizer + ": no such folder" + ModelOptions.fromWorkingFolder(tokenizer) + "; " + whatToGive);
     if (!Files.isDirectory(tokenizer))
       throw new IllegalArgumentException("--tokenizer " + tokenizer + ": a file, not a folder; " + whatToGive);
     for (String f : java.util.List.of("tokenizer.json", "tokenizer_config.json"))

@@ -124,7 +124,8 @@ public final class ModelOptions {
       throw new IllegalArgumentException(option + " -: standard input is given as /dev/stdin; " + expected);
     if (!Files.exists(file))
       throw new IllegalArgumentException(option + " " + file + ": " + (Files.isSymbolicLink(file)
-          ? "a symbolic link to nothing (its target is missing, or links back to it)" : "no such file") + "; " + expected);
+          ? "a symbolic link to nothing (its target is missing, or links back to it)" : "no such file" + fromWorkingFolder(file))
+          + "; " + expected);
     if (!Files.isReadable(file))
       throw new IllegalArgumentException(option + " " + file + ": cannot be read (no permission); " + expected);
   }
@@ -304,8 +305,7 @@ public final class ModelOptions {
       // Its file, before any model starts loading: else the worker's ERROR line came before the command's own.
       String file = model.substring(model.indexOf(':') + 1).replaceFirst("\\?.*", "");
       String problem = file.isEmpty() ? "no file given" : Files.isDirectory(Path.of(file)) ? file + " is a folder, not a file"
-          : Files.exists(Path.of(file)) ? null : "no such file " + file + (Path.of(file).isAbsolute() ? ""
-              : " (a relative path is taken from the folder the command runs in, " + Path.of("").toAbsolutePath() + ")");
+          : Files.exists(Path.of(file)) ? null : "no such file " + file + fromWorkingFolder(Path.of(file));
       if (problem != null)
         throw new IllegalArgumentException(givenBy + " " + model + ": " + problem + "; give "
             + (model.startsWith("scripted:") ? "scripted:PATH" : "simulated:PATH?latency=PROFILE")
@@ -417,6 +417,16 @@ public final class ModelOptions {
     return m.find() ? m.group(1) : "NAME";
   }
 
+  /**
+   * For a path that is not there: where a relative one was looked for (tester52b: a newcomer who
+   * ran the command from another folder than they thought was told only "no such file"); nothing
+   * for an absolute one.
+   */
+  static String fromWorkingFolder(Path path) {
+    return path.isAbsolute() ? "" : " (a relative path is taken from the folder the command runs in, "
+        + Path.of("").toAbsolutePath() + ")";
+  }
+
   static String notAFolder(Path path) {
     // A Hub id (org/name), as vLLM takes one: Tandem runs offline and reads folders only.
     if (!Files.exists(path) && path.toString().matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+"))
@@ -426,7 +436,7 @@ public final class ModelOptions {
     if (!Files.exists(path) && (path.toString().equals("~") || path.toString().startsWith("~/")))
       return "no such folder (~ is expanded by a shell only where it is not quoted, and never in a config file: give the"
           + " full path, " + System.getProperty("user.home") + path.toString().substring(1) + ")";
-    if (!Files.exists(path)) return "no such folder";
+    if (!Files.exists(path)) return "no such folder" + fromWorkingFolder(path);
     Path parent = path.toAbsolutePath().getParent();
     boolean inCheckpoint = parent != null && missingCheckpointFiles(parent).isEmpty();
     return "is a file, not a checkpoint folder" + (inCheckpoint ? " (the checkpoint folder that holds it is "

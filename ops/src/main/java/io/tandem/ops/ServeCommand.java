@@ -143,11 +143,11 @@ public final class ServeCommand implements Callable<Integer> {
     // A keys file the configuration names that is not there exits 1, as --api-keys FILE and every other missing file do.
     String keysFile = placed.getString("tandem.http.api-keys-file");
     if (!keysFile.isBlank()) {
-      // Where it was set, and where a relative path is read from (tester51b: under systemd, neither could be told).
+      // Where it was set (tester51b: under systemd, neither where nor the working directory could be told; a relative path
+      // not there says the latter).
       String origin = placed.getValue("tandem.http.api-keys-file").origin().description();
       requireKeysFile("tandem.http.api-keys-file", Path.of(keysFile), expected
-          + " (set in " + origin.replaceAll(":\\s*\\d+$", "") + (Path.of(keysFile).isAbsolute() ? ""
-              : "; a relative path is read from the working directory, " + Path.of("").toAbsolutePath()) + ")");
+          + " (set in " + origin.replaceAll(":\\s*\\d+$", "") + ")");
     }
     HttpSettings http = HttpSettings.fromConfig(placed).withSpeculative(speculative).withDefaultSampling(sampling);
     if (orchestrator) requireLocalAddress(http.host(), host != null);

@@ -150,7 +150,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
     if (initFrom != null) {
       // A folder that is not there is exit 1, as any model folder's (README; tester49, tester50d: 2 here alone).
       if (!Files.isDirectory(initFrom))
-        throw new IllegalArgumentException("--init-from " + initFrom + ": no such folder (give the folder holding small/ and large/, as --out writes them)");
+        throw new IllegalArgumentException("--init-from " + initFrom + ": no such folder" + ModelOptions.fromWorkingFolder(initFrom)
+            + "; give the folder holding small/ and large/, as --out writes them");
       for (String role : only.equals("both") ? List.of("small", "large") : List.of(only)) {
         if (!Files.isDirectory(initFrom.resolve(role)))
           throw new IllegalArgumentException("--init-from " + initFrom + ": it has no " + role + "/ folder, the " + role

@@ -528,8 +528,16 @@ class CommandLineMistakesTest {
     assertTrue(setting.err().endsWith(" (set in system properties)"), "where it was set: " + setting.err());
     // A relative path says where it was read from (tester51b: under systemd the working directory is not obvious).
     Result relative = runWith(Map.of("tandem.http.api-keys-file", "no-keys.json"), "serve", "--port", "0");
-    assertTrue(relative.err().endsWith(" (set in system properties; a relative path is read from the working directory, "
-        + Path.of("").toAbsolutePath() + ")"), relative.err());
+    assertTrue(relative.err().startsWith("tandem serve: tandem.http.api-keys-file no-keys.json: no such file (a relative path is"
+        + " taken from the folder the command runs in, " + Path.of("").toAbsolutePath() + "); give a JSON file"), relative.err());
+    assertTrue(relative.err().endsWith(" (set in system properties)"), relative.err());
+    // So do a model's folder and every other input file (tester52b: only "no such file").
+    for (String[] args : new String[][] {{"generate", "--prompt", "x", "--small", "no-such-model"},
+        {"generate", "--prompt", "x", "--config", "no-such.yml"}, {"generate", "--case", "no-such.json"},
+        {"eval", "--data", "no-such.jsonl"}, {"train-demo", "--out", "x", "--init-from", "no-such-init"}})
+      assertTrue(run(args).err().contains(" " + args[args.length - 1] + ": no such " + (args[args.length - 2].equals("--small")
+          || args[args.length - 2].equals("--init-from") ? "folder" : "file") + " (a relative path is taken from the folder the"
+          + " command runs in, " + Path.of("").toAbsolutePath() + "); give "), String.join(" ", args) + ": " + run(args).err());
     // A device or a pipe is read as a file (it said "no such file"): /dev/null holds no keys.
     Result device = run("serve", "--api-keys", "/dev/null", "--port", "0");
     assertEquals(1, device.exit(), "an empty file is no JSON text");
@@ -771,8 +779,8 @@ class CommandLineMistakesTest {
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
     Result missing = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", "/no/such/init");
     assertEquals(1, missing.exit(), missing.err());
-    assertEquals("tandem train-demo: --init-from /no/such/init: no such folder (give the folder holding small/ and large/, as"
-        + " --out writes them)", missing.err().strip());
+    assertEquals("tandem train-demo: --init-from /no/such/init: no such folder; give the folder holding small/ and large/, as"
+        + " --out writes them", missing.err().strip());
   }
 
   @Test
