@@ -28,8 +28,24 @@ final class Generation {
   /** A thing to send: one SSE {@code data:} payload; {@code last} ends the stream. */
   record Out(String data, boolean last) {}
 
-  /** A span of visible output as the deltas built it (when no trace is available). */
-  private record Piece(Author author, SpanReason reason, int start, int end, StringBuilder text) {}
+  /**
+   * A span of visible output as the deltas built it (when no trace covers the output): tokens
+   * {@code [start, end)} and the text of them shown so far.
+   */
+  private static final class Piece {
+    final Author author;
+    final SpanReason reason;
+    final int start;
+    int end;
+    final StringBuilder text = new StringBuilder();
+
+    Piece(Author author, SpanReason reason, int start) {
+      this.author = author;
+      this.reason = reason;
+      this.start = start;
+      this.end = start;
+    }
+  }
 
   final String id;
   final long created;
@@ -46,6 +62,13 @@ final class Generation {
   /** How much of {@link #seen} is visible; the rest may be the start of a stop string. */
   private int shown;
   private final List<Piece> pieces = new ArrayList<>();
+  /**
+   * Who wrote {@link #seen}: each entry {@code {end, piece}} says that the piece of that index wrote
+   * {@code seen} from the previous entry's end to {@code end}. Text held back (the start of a stop
+   * string, perhaps) is its writer's when it is shown, though the next writer's token shows it
+   * (tester53c: the "\n\n" ending every draft was the large model's with a stop string beginning "\n\n").
+   */
+  private final List<int[]> writtenBy = new ArrayList<>();
   private int tokens;
   private final int[] tokensByAuthor = new int[Author.values().length];
   private boolean sentRole;
@@ -155,6 +178,7 @@ final class Generation {
   private void onDelta(SessionEvent.Delta d, List<Out> out) {
     // Known before the end: an answer cut before Finished (a shutdown's deadline, a failure) reports it too.
     if (d.cachedTokens() >= 0) cachedTokens = Math.min(d.cachedTokens(), promptTokens);
+    int piece = pieceFor(d.author(), d.reason());
     int counted = 0;
     for (Token t : d.tokens()) {
       counted++;
@@ -166,17 +190,18 @@ final class Generation {
       // A stop token's text is the stop's: vLLM's detokenizer leaves it out unless asked to keep it,
       // before it looks for stop strings, so none is found in that text then.
       if (stopToken && !request.engine().includeStopStrInOutput()) {
-        cut(d, counted, t.id(), seen.length(), out);
+        cut(d, piece, counted, t.id(), seen.length(), out);
         return;
       }
       seen.append(t.text());
+      written(piece);
       Optional<StopStrings.Match> m = stops.find(seen, t.text().length());
       if (m.isPresent()) {
-        cut(d, counted, m.get().stop(), request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
+        cut(d, piece, counted, m.get().stop(), request.engine().includeStopStrInOutput() ? m.get().end() : m.get().start(), out);
         return;
       }
       if (stopToken) {
-        cut(d, counted, t.id(), seen.length(), out);
+        cut(d, piece, counted, t.id(), seen.length(), out);
         return;
       }
     }
@@ -185,18 +210,33 @@ final class Generation {
     // the output; kept in it, nothing is cut, and each chunk's text stays with its token ids (as
     // vLLM holds back only then: its detokenizer's stop_buffer_length).
     int held = request.engine().includeStopStrInOutput() ? 0 : stops.partialMatchLength(seen);
-    visible(d.author(), d.reason(), counted, seen.length() - held, out);
+    visible(piece, counted, seen.length() - held, out);
     idsOnly(d.author(), out);
+  }
+
+  /** The piece {@code author}'s tokens written for {@code reason} go to: the last one, or a new one after it. */
+  private int pieceFor(Author author, SpanReason reason) {
+    Piece last = pieces.isEmpty() ? null : pieces.get(pieces.size() - 1);
+    if (last != null && last.author == author && last.reason == reason) return pieces.size() - 1;
+    pieces.add(new Piece(author, reason, last == null ? 0 : last.end));
+    return pieces.size() - 1;
+  }
+
+  /** {@link #seen}'s end was written by the piece {@code piece}. */
+  private void written(int piece) {
+    int[] last = writtenBy.isEmpty() ? null : writtenBy.get(writtenBy.size() - 1);
+    if (last != null && last[1] == piece) last[0] = seen.length();
+    else writtenBy.add(new int[] {seen.length(), piece});
   }
 
   /**
    * Ends the output at the {@code counted}-th token of {@code d}, with {@code seen[shown, upTo)} made
    * visible and {@code stopReason} what ended it (a stop string, or a stop token's id).
    */
-  private void cut(SessionEvent.Delta d, int counted, Object stopReason, int upTo, List<Out> out) {
+  private void cut(SessionEvent.Delta d, int piece, int counted, Object stopReason, int upTo, List<Out> out) {
     count(d.author(), counted);
     this.stopReason = stopReason;
-    visible(d.author(), d.reason(), counted, upTo, out);
+    visible(piece, counted, upTo, out);
     for (ReasoningSplitter.Piece p : splitter.flush()) piece(d.author(), p, out);
     idsOnly(d.author(), out);
     cutByStop = true;
@@ -234,19 +274,25 @@ final class Generation {
     tokensByAuthor[author.ordinal()] += n;
   }
 
-  /** Makes {@code seen[shown, upTo)} visible, written by {@code author} over {@code nTokens} tokens. */
-  private void visible(Author author, SpanReason reason, int nTokens, int upTo, List<Out> out) {
-    String t = upTo > shown ? seen.substring(shown, upTo) : "";
+  /**
+   * Counts {@code nTokens} more tokens to the last piece, {@code piece}, and makes {@code seen[shown,
+   * upTo)} visible, each part of it as its writer's ({@link #writtenBy}).
+   */
+  private void visible(int piece, int nTokens, int upTo, List<Out> out) {
+    if (piece >= 0) pieces.get(piece).end += nTokens;
+    int from = shown;
     shown = Math.max(shown, upTo);
-    Piece last = pieces.isEmpty() ? null : pieces.get(pieces.size() - 1);
-    int start = last == null ? 0 : last.end();
-    if (last != null && last.author() == author && last.reason() == reason) {
-      pieces.set(pieces.size() - 1, new Piece(author, reason, last.start(), last.end() + nTokens, last.text().append(t)));
-    } else {
-      pieces.add(new Piece(author, reason, start, start + nTokens, new StringBuilder(t)));
+    int begin = 0;
+    for (int[] w : writtenBy) {
+      int a = Math.max(begin, from);
+      int b = Math.min(w[0], shown);
+      begin = w[0];
+      if (a >= b) continue;
+      Piece by = pieces.get(w[1]);
+      String t = seen.substring(a, b);
+      by.text.append(t);
+      for (ReasoningSplitter.Piece p : splitter.feed(t)) piece(by.author, p, out);
     }
-    if (t.isEmpty()) return;
-    for (ReasoningSplitter.Piece p : splitter.feed(t)) piece(author, p, out);
   }
 
   private void piece(Author author, ReasoningSplitter.Piece p, List<Out> out) {
@@ -278,9 +324,8 @@ final class Generation {
    * and what the reasoning splitter still holds. The output is at its end.
    */
   private void showHeld(List<Out> out) {
-    Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author();
-    SpanReason lastReason = pieces.isEmpty() ? SpanReason.draft : pieces.get(pieces.size() - 1).reason();
-    visible(lastAuthor, lastReason, 0, seen.length(), out);
+    Author lastAuthor = pieces.isEmpty() ? Author.small : pieces.get(pieces.size() - 1).author;
+    visible(-1, 0, seen.length(), out);
     for (ReasoningSplitter.Piece p : splitter.flush()) piece(lastAuthor, p, out);
     idsOnly(lastAuthor, out);
   }
@@ -386,12 +431,38 @@ final class Generation {
       List<Span> traced = trace == null ? List.of() : trace.spans();
       if (trace != null && request.stop().isEmpty() && !cutByStop && (traced.isEmpty() ? 0 : traced.get(traced.size() - 1).end()) == tokens) {
         for (Span s : traced) spans.add(new OpenAi.Span(s.author().name(), s.reason().name(), s.start(), s.end(), s.text()));
-      } else {
-        for (Piece p : pieces)
-          spans.add(new OpenAi.Span(p.author().name(), p.reason().name(), p.start(), p.end(), p.text().toString()));
+      } else if (!clippedToOutput(traced, spans)) {
+        for (Piece p : pieces) spans.add(new OpenAi.Span(p.author.name(), p.reason.name(), p.start, p.end, p.text.toString()));
       }
     }
     return new OpenAi.Tandem(request.mode().name(), tandemFinishReason, degraded, counters, spans);
+  }
+
+  /**
+   * The trace's spans as far as the client got the output, into {@code spans}: through its {@link
+   * #tokens} tokens, with the text it was shown (a stop string, or a stop token's text, cut from the
+   * last), each step a span of its own as in the trace (the deltas' pieces merge a writer's steps in a
+   * row). False, with {@code spans} untouched, where the trace does not hold the output so far (a
+   * time-out cut the step in flight, which it leaves out).
+   */
+  private boolean clippedToOutput(List<Span> traced, List<OpenAi.Span> spans) {
+    if (traced.isEmpty() || traced.get(traced.size() - 1).end() < tokens) return false;
+    String shownText = seen.substring(0, shown);
+    StringBuilder text = new StringBuilder();
+    for (Span s : traced) {
+      if (text.length() >= shownText.length() && s.start() >= tokens) break;
+      text.append(s.text());
+    }
+    if (!text.toString().startsWith(shownText)) return false;
+    int at = 0;
+    for (Span s : traced) {
+      if (s.start() >= tokens) break;
+      int from = Math.min(at, shown);
+      at += s.text().length();
+      spans.add(new OpenAi.Span(s.author().name(), s.reason().name(), s.start(), Math.min(s.end(), tokens),
+          shownText.substring(from, Math.min(at, shown))));
+    }
+    return true;
   }
 
   /**
