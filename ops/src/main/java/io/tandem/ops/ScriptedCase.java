@@ -109,9 +109,17 @@ final class ScriptedCase {
     JsonNode tokens = root.get(role.name());
     if (tokens == null || !tokens.isArray())
       throw refusal((tokens == null ? "no '" + role + "' list" : "'" + role + "' is " + show(tokens) + ", not a list") + "; " + SHAPE);
-    for (int i = 0; i < tokens.size(); i++)
+    for (int i = 0; i < tokens.size(); i++) {
       if (!tokens.get(i).isTextual())
         throw refusal(role + "[" + i + "] is " + show(tokens.get(i)) + ", not a string; each token of a script is its text");
+      // Said here, naming the case, rather than by the scripted model once the workers start (tester53c: exit 1, naming
+      // the script file written from it).
+      String text = tokens.get(i).textValue();
+      if (text.isEmpty()) throw refusal(role + "[" + i + "] is empty; each token of a script is its text, of one character or more");
+      if (!text.codePoints().allMatch(cp -> cp < Character.MIN_SURROGATE || cp > Character.MAX_SURROGATE))
+        throw refusal(role + "[" + i + "] holds a lone UTF-16 surrogate, which no text can hold (an output's UTF-8 could not be"
+            + " written); give a character whole in one token");
+    }
     return tokens;
   }
 

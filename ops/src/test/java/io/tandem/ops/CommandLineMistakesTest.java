@@ -1653,6 +1653,16 @@ class CommandLineMistakesTest {
     Path nested = Files.writeString(dir.resolve("nested.json"), "{\"small\": [" + "[".repeat(deep) + "]".repeat(deep) + "], \"large\": []}");
     Result r2 = run("generate", "--case", nested.toString());
     assertEquals("tandem generate: --case " + nested + ": small[0] is " + "[".repeat(64) + "..., not a string; each token of a script is its text", r2.err());
+    // An empty token, or half an emoji, is the case's mistake, said before any worker starts (tester53c: exit 1, naming
+    // the script written from the case).
+    Path empty = Files.writeString(dir.resolve("empty.json"), "{\"small\": [\"a\", \"\"], \"large\": [\"b\"]}");
+    Result emptyToken = run("generate", "--case", empty.toString());
+    assertEquals("tandem generate: --case " + empty + ": small[1] is empty; each token of a script is its text, of one character"
+        + " or more", emptyToken.err());
+    assertEquals(2, emptyToken.exit());
+    Path half = Files.writeString(dir.resolve("half.json"), "{\"small\": [\"a\"], \"large\": [\"\\ud83d\", \"\\ude42\"]}");
+    assertEquals("tandem generate: --case " + half + ": large[0] holds a lone UTF-16 surrogate, which no text can hold (an output's"
+        + " UTF-8 could not be written); give a character whole in one token", run("generate", "--case", half.toString()).err());
     Path keys = Files.writeString(dir.resolve("keys.conf"), "{\"api-keys\": " + "[".repeat(deep) + "]".repeat(deep) + "}");
     assertEquals("tandem serve: --api-keys " + keys + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}",
         run("serve", "--api-keys", keys.toString(), "--port", "0").err());

@@ -37,7 +37,10 @@ final class HoconConfigLoader {
     return switch (key.type) {
       case STRINGS -> read(c, k, c::getStringList);
       case STRING -> read(c, k, c::getString);
-      case OPTIONAL_STRING -> c.getIsNull(k) ? null : read(c, k, c::getString);
+      // -Dtandem.speculative.help-think-word=null is the string "null" to Typesafe Config, which reads every system
+      // property as a string: the null that reference.conf says turns it off (tester53c: "null" was injected).
+      case OPTIONAL_STRING -> c.getIsNull(k) || ("null".equals(c.getValue(k).unwrapped())
+          && c.getValue(k).origin().description().contains("system properties")) ? null : read(c, k, c::getString);
       case BOOLEAN -> read(c, k, c::getBoolean);
       case INTEGER -> read(c, k, c::getInt);
       case SECONDS -> timeOut(c, k);

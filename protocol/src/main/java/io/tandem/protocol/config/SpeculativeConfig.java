@@ -98,6 +98,8 @@ public record SpeculativeConfig(
     strings(ConfigKey.NEGATIVE_KEYWORDS, negativeKeywords);
     strings(ConfigKey.POSITIVE_KEYWORDS, positiveKeywords);
     if (helpRecapWords == null) throw bad(ConfigKey.HELP_RECAP_WORDS, "must be a string, got null");
+    whole(ConfigKey.HELP_RECAP_WORDS, helpRecapWords);
+    if (helpThinkWord != null) whole(ConfigKey.HELP_THINK_WORD, helpThinkWord);
     atLeast(ConfigKey.MAX_TARGET_TOKENS, maxTargetTokens, 1);
     atLeast(ConfigKey.BEGIN_TOKEN_NUM, beginTokenNum, 1);
     atLeast(ConfigKey.ORIGINAL_RECAP_TOKEN_NUM, originalRecapTokenNum, 1);
@@ -136,6 +138,26 @@ public record SpeculativeConfig(
       if (v == null || v.isEmpty()) {
         throw bad(key, "must not contain empty or null entries, got "
             + values.stream().map(x -> x == null ? "null" : "\"" + x + "\"").toList());
+      }
+      whole(key, v);
+    }
+  }
+
+  /**
+   * Refuses a lone UTF-16 surrogate ({@code "\\ud83d"} without its pair: YAML and HOCON take the
+   * escape), which no UTF-8 text holds: taken, it was written as {@code ?} or failed a trace's write
+   * after the generation (tester53c), where a request's JSON with one is a 400.
+   */
+  private static void whole(ConfigKey key, String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      boolean paired = Character.isHighSurrogate(c) && i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1));
+      if (paired) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw bad(key, "holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(c).toUpperCase(java.util.Locale.ROOT)
+            + " without its pair), which no text can hold; write the character whole (an emoji as itself, or as its two"
+            + " \\u escapes together)");
       }
     }
   }

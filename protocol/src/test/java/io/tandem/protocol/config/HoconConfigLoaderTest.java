@@ -150,6 +150,13 @@ class HoconConfigLoaderTest {
     return ConfigFactory.parseProperties(p, com.typesafe.config.ConfigParseOptions.defaults().setOriginDescription("system properties"));
   }
 
+  /** A system property is a string: "null" there is the null reference.conf says turns a think word off (tester53c). */
+  @Test
+  void nullFromASystemPropertyTurnsAThinkWordOff() {
+    assertEquals(null, SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.help-think-word", "null")).helpThinkWord());
+    assertEquals("Hmm", SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.help-think-word", "Hmm")).helpThinkWord());
+  }
+
   @Test
   void aValueOfTheWrongTypeNamesItsSourceOnceTheKeyWhatItTakesAndTheValue() {
     InvalidConfigException number = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(

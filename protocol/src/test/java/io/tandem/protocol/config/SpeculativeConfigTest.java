@@ -20,6 +20,20 @@ class SpeculativeConfigTest {
     assertEquals(c, mapper.readValue(json, SpeculativeConfig.class));
   }
 
+  /** YAML and HOCON take a {@code \\u} escape of half an emoji, which no UTF-8 output holds (tester53c: injected as "?"). */
+  @Test
+  void aLoneSurrogateIsRefusedNamingItsKey() {
+    InvalidConfigException think = assertThrows(InvalidConfigException.class,
+        () -> PaperConfigLoader.parseYaml("help_think_word: \"\\ud83d\"\n", "s.yml"));
+    assertEquals("s.yml: help_think_word holds a lone UTF-16 surrogate (\\uD83D without its pair), which no text can hold;"
+        + " write the character whole (an emoji as itself, or as its two \\u escapes together)", think.getMessage());
+    InvalidConfigException trigger = assertThrows(InvalidConfigException.class,
+        () -> SpeculativeConfig.fromHocon(ConfigFactory.parseString("tandem.speculative.trigger-tokens = [\"a\\ude42\"]")));
+    assertEquals(true, trigger.getMessage().contains("trigger-tokens holds a lone UTF-16 surrogate (\\uDE42"), trigger.getMessage());
+    assertEquals("\ud83d\ude42", PaperConfigLoader.parseYaml("help_think_word: \"\\ud83d\\ude42\"\n", "s.yml").config()
+        .helpThinkWord(), "a pair is one character");
+  }
+
   @Test
   void anEmptyKeywordIsRefusedBecauseItWouldMatchEverywhere() {
     InvalidConfigException e =
