@@ -99,6 +99,8 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
     List<TenantSpec> out = new ArrayList<>();
     Map<String, List<Map.Entry<Long, TenantSpec>>> limitsGiven = new HashMap<>();
     Map<String, Long> keyAt = new HashMap<>();
+    // Per limit, each tenant's first entry that gives it as 0 written out.
+    Map<String, Map<String, Long>> zeroGiven = new HashMap<>();
     // An entry as a message names another of the same list: api-keys[0] (a bare list in a file: [0]).
     String listName = source.substring(source.lastIndexOf(": ") < 0 ? 0 : source.lastIndexOf(": ") + 2);
     for (Map.Entry<Long, ConfigValue> numberedEntry : entries.entrySet()) {
@@ -147,6 +149,25 @@ public record TenantSpec(String key, String tenant, int maxConcurrent, long toke
           throw new IllegalArgumentException(where + ": tenant " + io.tandem.protocol.text.Clipped.of(t.tenant()) + " has " + differs
               + " in " + listName + "[" + other.getKey() + "]; its keys share one limit: give the same in both, or give it in"
               + " one entry only");
+      }
+      // A 0 written out means unlimited, which another entry's limit would silently override (tester53b: 0 beside 2 ran
+      // with 2 for both keys, where 3 beside 2 is refused): refused as any two limits that differ.
+      for (String field : List.of("max-concurrent", "tokens-per-minute")) {
+        long here = field.equals("max-concurrent") ? t.maxConcurrent() : t.tokensPerMinute();
+        Map<String, Long> zeros = zeroGiven.computeIfAbsent(field, x -> new HashMap<>());
+        Long zeroAt = zeros.get(t.tenant());
+        Map.Entry<Long, TenantSpec> limited = limitsGiven.get(t.tenant()).stream()
+            .filter(e -> (field.equals("max-concurrent") ? e.getValue().maxConcurrent() : e.getValue().tokensPerMinute()) > 0)
+            .findFirst().orElse(null);
+        boolean zeroHere = here == 0 && c.hasPath(field);
+        String clash = zeroHere && limited != null ? field + " 0 (unlimited) here and "
+            + (field.equals("max-concurrent") ? limited.getValue().maxConcurrent() : limited.getValue().tokensPerMinute()) + " in "
+            + listName + "[" + limited.getKey() + "]"
+            : here > 0 && zeroAt != null ? field + " " + here + " here and 0 (unlimited) in " + listName + "[" + zeroAt + "]" : null;
+        if (clash != null)
+          throw new IllegalArgumentException(where + ": tenant " + io.tandem.protocol.text.Clipped.of(t.tenant()) + " has " + clash
+              + "; its keys share one limit: give the same in both, or give it in one entry only");
+        if (zeroHere) zeros.putIfAbsent(t.tenant(), numberedEntry.getKey());
       }
       List<Map.Entry<Long, TenantSpec>> given = limitsGiven.get(t.tenant());
       // The first entry giving each limit stands for all that agree with it: at most two entries are kept per tenant.

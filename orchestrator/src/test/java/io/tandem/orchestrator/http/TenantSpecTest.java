@@ -79,6 +79,16 @@ class TenantSpecTest {
     assertEquals(3, TenantSpec.fromFile(keys("[{\"key\": \"sk-1\", \"tenant\": \"a\", \"max-concurrent\": 2},"
         + " {\"key\": \"sk-2\", \"tenant\": \"a\"}, {\"key\": \"sk-3\", \"tenant\": \"a\", \"max-concurrent\": 2}]")).size(),
         "the same limit again, or none, is no conflict");
+    // A 0 written out is unlimited, not left out (tester53b: 0 beside 2 ran with 2 for both keys), whichever comes first.
+    assertEquals(file + ": [1]: tenant a has max-concurrent 0 (unlimited) here and 2 in [0]; its keys share one"
+        + " limit: give the same in both, or give it in one entry only", refusal("[{\"key\": \"sk-1\", \"tenant\": \"a\","
+        + " \"max-concurrent\": 2}, {\"key\": \"sk-2\", \"tenant\": \"a\", \"max-concurrent\": 0}]"));
+    assertEquals(file + ": [2]: tenant a has tokens-per-minute 50 here and 0 (unlimited) in [0]; its keys share"
+        + " one limit: give the same in both, or give it in one entry only", refusal("[{\"key\": \"sk-1\", \"tenant\": \"a\","
+        + " \"tokens-per-minute\": 0}, {\"key\": \"sk-2\", \"tenant\": \"a\"}, {\"key\": \"sk-3\", \"tenant\": \"a\","
+        + " \"tokens-per-minute\": 50}]"));
+    assertEquals(2, TenantSpec.fromFile(keys("[{\"key\": \"sk-1\", \"tenant\": \"a\", \"max-concurrent\": 0},"
+        + " {\"key\": \"sk-2\", \"tenant\": \"a\", \"max-concurrent\": 0}]")).size(), "0 in both is no conflict");
   }
 
   /**
