@@ -208,6 +208,9 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
   /** How long the server at {@code --url} has to answer its first request before the run: a {@code GET /v1/models}. */
   static final Duration FIRST_ANSWER_WITHIN = Duration.ofSeconds(10);
 
+  /** How long without any answer before the run says how far it is. */
+  static final Duration STALL_REPORT = Duration.ofSeconds(30);
+
   /**
    * Fails at once when nothing at {@code --url} answers a {@code GET /v1/models} (any status will
    * do) within {@link #FIRST_ANSWER_WITHIN}: a closed port is said before a thousand requests have
@@ -254,9 +257,31 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     // The first answer that was not a result, to say why (tester44a: "other 10 (HTTP 401 x10)", exit 1, and no reason).
     java.util.concurrent.atomic.AtomicReference<String> firstRefusal = new java.util.concurrent.atomic.AtomicReference<>();
     AtomicLong tokens = new AtomicLong();
+    // Of the requests served (a 2xx with a result) only: a refusal's milliseconds are no latency of the server's answers
+    // (tester53a: 277 instant 429s beside 23 results read as p50 76 ms, where the results' was 245 ms).
     long[] latencies = new long[requests];
+    Arrays.fill(latencies, -1);
+    AtomicInteger answered = new AtomicInteger();
     ExecutorService clients = Executors.newFixedThreadPool(concurrency);
     long t0 = System.nanoTime();
+    // A server that answers GET /v1/models but holds every request (each may take 5 minutes) is said, not waited for in
+    // silence (tester53a: nothing printed for minutes).
+    java.util.concurrent.ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "bench-http-watch");
+      t.setDaemon(true);
+      return t;
+    });
+    int[] lastSeen = {-1};
+    watch.scheduleAtFixedRate(() -> {
+      int now = answered.get();
+      if (now == lastSeen[0]) {
+        spec.commandLine().getErr().printf(java.util.Locale.ROOT, "tandem bench http: %d of %d answered after %.0f s, none in the"
+            + " last %d s (each request waits up to 5 minutes; Ctrl-C stops)%n", now, requests, (System.nanoTime() - t0) / 1e9,
+            STALL_REPORT.toSeconds());
+        spec.commandLine().getErr().flush();
+      }
+      lastSeen[0] = now;
+    }, STALL_REPORT.toSeconds(), STALL_REPORT.toSeconds(), TimeUnit.SECONDS);
     for (int i = 0; i < concurrency; i++) {
       clients.submit(() -> {
         int n;
@@ -268,13 +293,18 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
           long s = System.nanoTime();
           try {
             HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
-            latencies[n] = System.nanoTime() - s;
+            long took = System.nanoTime() - s;
+            answered.incrementAndGet();
             int code = r.statusCode();
-            if (code / 100 != 2 || (stream && r.body().contains("data: {\"error\"")))
-              firstRefusal.compareAndSet(null, "HTTP " + code + ", " + errorOf(r.body()));
+            // A 2xx is a result when it carries one, with its usage (tester53a: a proxy's HTML page with 200 counted as ok).
+            boolean result = code / 100 == 2 && r.body().contains("\"choices\"") && r.body().contains("\"completion_tokens\"");
+            if (!result || (stream && r.body().contains("data: {\"error\"")))
+              firstRefusal.compareAndSet(null, "HTTP " + code + (code / 100 == 2 && !r.body().contains("data: {\"error\"")
+                  ? " without a result (no choices and usage), " : ", ") + errorOf(r.body()));
             if (code / 100 == 2 && stream && r.body().contains("data: {\"error\"")) {
               streamErrors.incrementAndGet();
-            } else if (code / 100 == 2) {
+            } else if (result) {
+              latencies[n] = took;
               ok.incrementAndGet();
               // A stream's own count, in its usage chunk, as a non-streamed answer's: its chunks are no tokens (the first
               // carries the role alone, one may carry several; tester49b read 2 tokens a request at max_tokens 1).
@@ -286,7 +316,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
               otherCodes.computeIfAbsent(code, c -> new AtomicInteger()).incrementAndGet();
             }
           } catch (Exception e) {
-            latencies[n] = System.nanoTime() - s;
+            answered.incrementAndGet();
             failed.incrementAndGet();
           }
         }
@@ -295,27 +325,34 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     }
     clients.shutdown();
     if (!clients.awaitTermination(24, TimeUnit.HOURS)) throw new IllegalStateException("bench did not finish");
+    watch.shutdownNow();
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (failed.get() == requests) {
       String unanswered = requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer";
       throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + "); " + startOne());
     }
-    long[] sorted = latencies.clone();
-    Arrays.sort(sorted);
+    long[] sorted = Arrays.stream(latencies).filter(l -> l >= 0).sorted().toArray();
     ObjectNode out = new ObjectMapper().createObjectNode();
     out.put("url", url);
     out.put("concurrency", concurrency);
     out.put("requests", requests);
     out.put("max_tokens", maxTokens);
     out.put("stream", stream);
-    out.put("seconds", round(seconds));
+    out.put("seconds", Math.round(seconds * 1000) / 1000.0);
     out.put("requests_per_second", round(requests / seconds));
     out.put("ok_requests_per_second", round(ok.get() / seconds));
     out.put("completion_tokens", tokens.get());
     out.put("completion_tokens_per_second", round(tokens.get() / seconds));
-    out.put("p50_ms", round(percentile(sorted, 0.50) / 1e6));
-    out.put("p99_ms", round(percentile(sorted, 0.99) / 1e6));
-    out.put("max_ms", round(sorted[sorted.length - 1] / 1e6));
+    // Of the requests served only; null when none was.
+    if (sorted.length == 0) {
+      out.putNull("p50_ms");
+      out.putNull("p99_ms");
+      out.putNull("max_ms");
+    } else {
+      out.put("p50_ms", round(percentile(sorted, 0.50) / 1e6));
+      out.put("p99_ms", round(percentile(sorted, 0.99) / 1e6));
+      out.put("max_ms", round(sorted[sorted.length - 1] / 1e6));
+    }
     out.put("status_2xx", ok.get());
     out.put("status_429", r429.get());
     out.put("status_503", r503.get());
@@ -326,10 +363,12 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     out.put("transport_errors", failed.get());
     if (json) System.out.println(out);
     else System.out.printf("%s, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
-            + " latency p50 %.1f ms, p99 %.1f ms; 2xx %d, 429 %d, 503 %d, other %d%s, streams ended by an error %d,"
+            + " latency of the %s p50 %s, p99 %s; 2xx %d, 429 %d, 503 %d, other %d%s, streams ended by an error %d,"
             + " transport errors %d%n",
         Plural.count(requests, "request"), concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
-        percentile(sorted, 0.5) / 1e6, percentile(sorted, 0.99) / 1e6, ok.get(), r429.get(), r503.get(), other.get(),
+        ok.get() + " served", sorted.length == 0 ? "—" : String.format(java.util.Locale.ROOT, "%.1f ms", percentile(sorted, 0.5) / 1e6),
+        sorted.length == 0 ? "—" : String.format(java.util.Locale.ROOT, "%.1f ms", percentile(sorted, 0.99) / 1e6),
+        ok.get(), r429.get(), r503.get(), other.get(),
         otherCodes.isEmpty() ? "" : otherCodes.entrySet().stream().map(e -> "HTTP " + e.getKey() + " x" + e.getValue().get())
             .collect(java.util.stream.Collectors.joining(", ", " (", ")")),
         streamErrors.get(), failed.get());
@@ -337,7 +376,13 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       spec.commandLine().getErr().println("tandem bench http: the first answer that was no result: " + firstRefusal.get());
       spec.commandLine().getErr().flush();
     }
-    return other.get() + failed.get() + streamErrors.get() == 0 ? 0 : 1;
+    // Nothing served (every answer a 429 or 503) is no load test that passed (tester53a: exit 0).
+    if (ok.get() == 0) {
+      spec.commandLine().getErr().println("tandem bench http: none of the " + requests + " requests was served (a 2xx with a"
+          + " result)");
+      spec.commandLine().getErr().flush();
+    }
+    return ok.get() > 0 && other.get() + failed.get() + streamErrors.get() == 0 ? 0 : 1;
   }
 
   /**

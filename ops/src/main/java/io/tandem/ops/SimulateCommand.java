@@ -121,11 +121,13 @@ public final class SimulateCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     UsageError.atLeast("--sessions", sessions, 1);
     UsageError.atLeast("--concurrency", concurrency, 1);
-    UsageError.atLeast("--orchestrators", orchestrators, 1);
+    // Each orchestrator and each large worker is a node of its own, an ActorSystem in this JVM (tester53a: 100 large
+    // workers took 9 GB and had started 66 nodes after 150 s, without a word): bounded to what a machine runs.
+    nodes("--orchestrators", orchestrators);
     UsageError.atLeast("--small-workers", smallWorkers, 1);
-    for (int n : largeWorkers) UsageError.atLeast("--large-workers", n, 1);
-    UsageError.atLeast("--small-batch", smallBatch, 1);
-    UsageError.atLeast("--large-batch", largeBatch, 1);
+    for (int n : largeWorkers) nodes("--large-workers", n);
+    UsageError.within("--small-batch", smallBatch, 1, io.tandem.worker.WorkerSettings.MAX_BATCH);
+    UsageError.within("--large-batch", largeBatch, 1, io.tandem.worker.WorkerSettings.MAX_BATCH);
     if (!(timeScale > 0) || Double.isInfinite(timeScale))
       throw new UsageError("--time-scale " + timeScale + ": give a number > 0 (1: real time)");
     skipAboveWall = skipAboveWall();
@@ -134,6 +136,9 @@ public final class SimulateCommand implements Callable<Integer> {
     TandemNode.Settings.of(nodeConfig(List.of("orchestrator"), 0, List.of()));
     // The models' time is scaled, Tandem's own work is not: in modelled time it weighs 1/scale times (tester46c: at 0.01,
     // 88 tokens/s against 2,228 at 1, without a word).
+    if (timeScale > 1)
+      System.err.printf(java.util.Locale.ROOT, "tandem simulate: --time-scale %s: the models run %s times slower than"
+          + " modelled, and the run takes about as many times longer%n", timeScale, fmt(timeScale));
     if (timeScale < 1)
       System.err.printf(java.util.Locale.ROOT, "tandem simulate: --time-scale %s: the models run %s times faster, Tandem's own"
           + " work (actors, messages) does not, and counts %s times as much in modelled time: figures read lower than at 1;"
@@ -193,9 +198,19 @@ public final class SimulateCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The most nodes of one kind a simulated cluster has: each is an ActorSystem in this JVM. */
+  static final int MAX_NODES = 32;
+
+  private static void nodes(String option, int n) {
+    if (n < 1 || n > MAX_NODES)
+      throw new UsageError(option + " " + n + ": give a whole number from 1 to " + MAX_NODES + " (each is a node of the"
+          + " simulated cluster, an actor system in this one process)");
+  }
+
   /** A factor in a message: 5, 2.5, 1e+09. */
-  private static String fmt(double x) {
-    return String.format(java.util.Locale.ROOT, "%.3g", x).replaceAll("\\.?0+$", "").replaceAll("\\.?0+e", "e");
+  static String fmt(double x) {
+    // Zeros after a decimal point only (tester53a: 100 was written 1, and 200 2).
+    return String.format(java.util.Locale.ROOT, "%.3g", x).replaceAll("(\\.\\d*?)0+(e|$)", "$1$2").replaceAll("\\.(e|$)", "$1");
   }
 
   /** Writes the scripts and the (time-scaled) latency profiles; the model specs for small and large. */

@@ -369,13 +369,32 @@ class CommandLineMistakesTest {
         && r.err().contains("use --device cpu") && !r.err().contains("\n"), r.err());
   }
 
+  /** What {@code bench http --concurrency 1 --requests N} printed and said against a server answering with {@code handler}. */
+  private record BenchRun(Result result, String summary) {}
+
+  private static BenchRun benchHttpAgainst(int requests, com.sun.net.httpserver.HttpHandler handler) throws Exception {
+    com.sun.net.httpserver.HttpServer gateway = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    gateway.createContext("/", handler);
+    gateway.start();
+    java.io.PrintStream stdout = System.out;
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    try {
+      System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
+      Result r = run("bench", "http", "--url", "http://127.0.0.1:" + gateway.getAddress().getPort(), "--concurrency", "1",
+          "--requests", String.valueOf(requests));
+      return new BenchRun(r, out.toString(java.nio.charset.StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(stdout);
+      gateway.stop(0);
+    }
+  }
+
   /** Answers that are neither 2xx, 429 nor 503 are counted as "other" with the statuses they were. */
   @Test
   void benchHttpNamesTheStatusesOfItsOtherAnswers() throws Exception {
-    com.sun.net.httpserver.HttpServer gateway = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
     java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
-    gateway.createContext("/", exchange -> {
+    BenchRun run = benchHttpAgainst(3, exchange -> {
       exchange.getRequestBody().readAllBytes();
       // bench http's first look (GET /v1/models: does anything answer?) is not one of the requests measured.
       if (exchange.getRequestMethod().equals("GET")) {
@@ -389,23 +408,36 @@ class CommandLineMistakesTest {
       }
       exchange.close();
     });
-    gateway.start();
-    java.io.PrintStream stdout = System.out;
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-    try {
-      System.setOut(new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8));
-      Result r = run("bench", "http", "--url", "http://127.0.0.1:" + gateway.getAddress().getPort(), "--concurrency", "1",
-          "--requests", "3");
+    assertEquals(1, run.result().exit(), run.result().err());
+    // Why, from the first answer that was no result (tester44a: exit 1 and nothing on stderr).
+    assertEquals("tandem bench http: the first answer that was no result: HTTP 500, \"no API key: send Authorization: Bearer"
+        + " KEY\"\ntandem bench http: none of the 3 requests was served (a 2xx with a result)", run.result().err());
+    assertTrue(run.summary().contains("other 3 (HTTP 500 x1, HTTP 502 x2),"), run.summary());
+  }
+
+  /**
+   * A 2xx without a result (a proxy's page) is no answer served, and a run in which none was served
+   * exits 1 saying so (tester53a: both exit 0, the page counted "ok").
+   */
+  @Test
+  void benchHttpCountsA2xxWithoutAResultAsOtherAndNothingServedAsAFailure() throws Exception {
+    for (boolean page : new boolean[] {true, false}) {
+      BenchRun run = benchHttpAgainst(2, exchange -> {
+        exchange.getRequestBody().readAllBytes();
+        byte[] body = (page ? "<html>maintenance</html>" : "{\"error\": {\"message\": \"busy\"}}").getBytes();
+        exchange.sendResponseHeaders(exchange.getRequestMethod().equals("GET") || page ? 200 : 503, body.length);
+        exchange.getResponseBody().write(body);
+        exchange.close();
+      });
+      Result r = run.result();
       assertEquals(1, r.exit(), r.err());
-      // Why, from the first answer that was no result (tester44a: exit 1 and nothing on stderr).
-      assertEquals("tandem bench http: the first answer that was no result: HTTP 500, \"no API key: send Authorization: Bearer"
-          + " KEY\"", r.err());
-    } finally {
-      System.setOut(stdout);
-      gateway.stop(0);
+      assertTrue(r.err().contains("tandem bench http: none of the 2 requests was served (a 2xx with a result)"), r.err());
+      assertTrue(run.summary().contains("latency of the 0 served p50 —, p99 —; 2xx 0, 429 0, "
+          + (page ? "503 0, other 2 (HTTP 200 x2)" : "503 2, other 0")), run.summary());
+      if (page)
+        assertTrue(r.err().contains("the first answer that was no result: HTTP 200 without a result (no choices and usage),"
+            + " body <html>maintenance</html>"), r.err());
     }
-    String summary = out.toString(java.nio.charset.StandardCharsets.UTF_8);
-    assertTrue(summary.contains("other 3 (HTTP 500 x1, HTTP 502 x2),"), summary);
   }
 
   /** A model flag of a role the run does not load is said to be unused, not dropped without a word (tester44a). */
