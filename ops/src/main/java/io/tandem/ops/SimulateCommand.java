@@ -170,8 +170,9 @@ public final class SimulateCommand implements Callable<Integer> {
           Plural.count(smallWorkers, "small worker"), latency, scriptSource, timeScale, skipTakeoverAbove);
       System.out.println("figures are in modelled time (wall time / time scale); measured from 10% of sessions done to the last one started"
           + " (the saturated part); queue delay: waiting time of large-model requests in a large worker's queue");
-      System.out.printf("%6s %12s %8s %10s %14s %14s %14s %12s %10s %11s %9s%n", "large", "tokens/s", "speedup", "large util",
-          "queue p50 ms", "queue p99 ms", "small q p99 ms", "takeovers/s", "skipped %", "large share", "wall s");
+      // Shares as percentages, as the README's table has them (tester53a: two fractions beside a percentage).
+      System.out.printf("%6s %12s %8s %12s %14s %14s %14s %12s %10s %13s %9s%n", "large", "tokens/s", "speedup", "large util %",
+          "queue p50 ms", "queue p99 ms", "small q p99 ms", "takeovers/s", "skipped %", "large share %", "wall s");
     }
     ArrayNode runs = JSON.createArrayNode();
     Double firstTps = null;
@@ -181,10 +182,10 @@ public final class SimulateCommand implements Callable<Integer> {
       if (firstTps == null) firstTps = r.get("tokens_per_s").asDouble();
       r.put("speedup_vs_first", r.get("tokens_per_s").asDouble() / firstTps);
       if (!json)
-        System.out.printf("%6d %12.0f %7.2fx %10.3f %14.1f %14.1f %14.1f %12.2f %9.1f%% %11.3f %9.1f%n", large, r.get("tokens_per_s").asDouble(),
-            r.get("speedup_vs_first").asDouble(), r.get("large_utilization").asDouble(), r.get("queue_delay_p50_ms").asDouble(), r.get("queue_delay_p99_ms").asDouble(),
+        System.out.printf("%6d %12.0f %7.2fx %11.1f%% %14.1f %14.1f %14.1f %12.2f %9.1f%% %12.1f%% %9.1f%n", large, r.get("tokens_per_s").asDouble(),
+            r.get("speedup_vs_first").asDouble(), 100 * r.get("large_utilization").asDouble(), r.get("queue_delay_p50_ms").asDouble(), r.get("queue_delay_p99_ms").asDouble(),
             r.get("small_queue_delay_p99_ms").asDouble(), r.get("takeovers_per_s").asDouble(), 100 * r.get("takeovers_skipped_share").asDouble(),
-            r.get("large_token_share").asDouble(), r.get("wall_s").asDouble());
+            100 * r.get("large_token_share").asDouble(), r.get("wall_s").asDouble());
     }
     if (json) {
       ObjectNode root = JSON.createObjectNode();
