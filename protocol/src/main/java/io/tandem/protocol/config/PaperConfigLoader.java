@@ -319,8 +319,11 @@ public final class PaperConfigLoader {
     Integer x = JsonInteger.asInt(v);
     if (x == null) {
       boolean whole = JsonInteger.is(v) || v.isNumber() && !Double.isFinite(v.doubleValue());
-      throw new InvalidConfigException(source, key, key + (whole
-          ? " must be an integer from " + Integer.MIN_VALUE + " to " + Integer.MAX_VALUE : " must be an integer")
+      // Too large, it is said as such: the lower end of an int's range is no value any count here takes (tester53c:
+      // "from -2147483648 to 2147483647" for max_target_tokens, which must be >= 1).
+      boolean tooLarge = whole && (v.isNumber() ? v.doubleValue() > 0 : !v.asText().strip().startsWith("-"));
+      throw new InvalidConfigException(source, key, key + (tooLarge ? " must be an integer of at most " + Integer.MAX_VALUE
+          : whole ? " must be an integer from " + Integer.MIN_VALUE + " to " + Integer.MAX_VALUE : " must be an integer")
           + ", got " + JsonInteger.show(v));
     }
     return x;
