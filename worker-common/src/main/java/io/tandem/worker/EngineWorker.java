@@ -276,7 +276,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
     } else {
       // Asked again on the same reply path by an asker on another node that heard nothing yet (WorkerView): the count in
       // progress answers it.
-      if (counting.stream().anyMatch(asked -> asked.replyTo().equals(c.replyTo()))) return this;
+      if (counting.stream().anyMatch(asked -> asked.asked().equals(c.asked()))) return this;
       counting.add(c);
       getContext().pipeToSelf(vocabulary.prepare(c, client), (p, error) -> new Counted(c, p, error));
       // Just before its asker gives up: said by the worker, whose engine's silence it is, rather than left to the asker's

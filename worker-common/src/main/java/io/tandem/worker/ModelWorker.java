@@ -1,6 +1,5 @@
 package io.tandem.worker;
 
-import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.PostStop;
 import akka.actor.typed.javadsl.AbstractBehavior;
@@ -235,11 +234,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private final Set<Count> waitingCounts = ConcurrentHashMap.newKeySet();
 
   /**
-   * The reply paths of the counts waiting or in progress: an asker on another node that heard
-   * nothing asks again on the same path (its count or the answer may have been lost between the
-   * nodes), and a count it is still waiting for is not done twice.
+   * The counts waiting or in progress ({@link WorkerProtocol.CountTokens#asked}): an asker on
+   * another node that heard nothing asks again on the same reply path (its count or the answer may
+   * have been lost between the nodes), and a count it is still waiting for is not done twice.
    */
-  private final Set<ActorRef<WorkerProtocol.TokenCount>> countingFor = ConcurrentHashMap.newKeySet();
+  private final Set<WorkerProtocol.CountTokens.Asked> countingFor = ConcurrentHashMap.newKeySet();
 
   /**
    * A count waiting for a count thread: ordered by the prompt's size, then by {@code arrival} (the
@@ -254,10 +253,10 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     private final long arrival;
     private final long receivedNanos;
     private final Set<Count> waiting;
-    private final Set<ActorRef<WorkerProtocol.TokenCount>> countingFor;
+    private final Set<WorkerProtocol.CountTokens.Asked> countingFor;
 
     Count(WorkerProtocol.CountTokens c, ServedModel served, long frameBytes, long size, long arrival, long receivedNanos,
-        Set<Count> waiting, Set<ActorRef<WorkerProtocol.TokenCount>> countingFor) {
+        Set<Count> waiting, Set<WorkerProtocol.CountTokens.Asked> countingFor) {
       this.c = c;
       this.served = served;
       this.frameBytes = frameBytes;
@@ -279,7 +278,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       try {
         countOrDrop();
       } finally {
-        countingFor.remove(c.replyTo());
+        countingFor.remove(c.asked());
       }
     }
 
@@ -480,7 +479,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    */
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
     long size = WorkerProtocol.CountTokens.sizeOf(c.prompt(), c.tokenIds());
-    if (!countingFor.add(c.replyTo())) {
+    if (!countingFor.add(c.asked())) {
       getContext().getLog().debug("{} worker: asked again to count a prompt of {} characters or token ids that it is"
           + " counting; it answers once", role, size);
       return this;
@@ -493,7 +492,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     } catch (RejectedExecutionException stopping) {
       // The worker is stopping: the asker's timeout answers, as for any worker that went away.
       waitingCounts.remove(count);
-      countingFor.remove(c.replyTo());
+      countingFor.remove(c.asked());
     }
     return this;
   }
@@ -503,7 +502,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     for (Count count : waitingCounts) {
       if (count.c.replyTo().equals(c.replyTo()) && waitingCounts.remove(count)) {
         // Out of the queue at once (the prompt may be a megabyte); a count thread that took it meanwhile drops it.
-        if ((count.size <= SHORT_PROMPT ? countThread : longCountThread).remove(count)) countingFor.remove(c.replyTo());
+        if ((count.size <= SHORT_PROMPT ? countThread : longCountThread).remove(count)) countingFor.remove(count.c.asked());
         getContext().getLog().debug("{} worker: called off the count of a prompt of {} characters or token ids: its client left",
             role, count.size);
       }

@@ -205,6 +205,19 @@ public final class WorkerProtocol {
     }
 
     /**
+     * What this count has in common with the same count asked again: all but its timeout (an asker
+     * on another node that heard nothing asks again on the same reply path with what is left of its
+     * time), so that a worker still counting it does not count it twice. Two counts of other prompts
+     * answered to one reply path (a test's probe) are two.
+     */
+    public Asked asked() {
+      return new Asked(prompt, tokenIds, tokenIdsField, replyTo);
+    }
+
+    /** See {@link #asked}. */
+    public record Asked(Prompt prompt, List<Integer> tokenIds, String tokenIdsField, ActorRef<TokenCount> replyTo) {}
+
+    /**
      * How much a count of {@code prompt} or {@code tokenIds} reads (exactly one of them non-null, as
      * a {@code CountTokens} takes them): token ids, or characters of text, a chat's messages with the
      * variables its template renders them with ({@code tools}, {@code chat_template_kwargs}), which
