@@ -430,8 +430,8 @@ public final class ModelOptions {
   static String notAFolder(Path path) {
     // A Hub id (org/name), as vLLM takes one: Tandem runs offline and reads folders only.
     if (!Files.exists(path) && path.toString().matches("[A-Za-z0-9][\\w.-]*/[\\w.-]+"))
-      return "no such folder (Tandem downloads nothing: if this is a Hugging Face Hub id, download the checkpoint first,"
-          + " e.g. huggingface-cli download " + path + " --local-dir DIR, and give DIR)";
+      return "no such folder" + fromWorkingFolder(path) + " (Tandem downloads nothing: if this is a Hugging Face Hub id,"
+          + " download the checkpoint first, e.g. huggingface-cli download " + path + " --local-dir DIR, and give DIR)";
     // A ~ the shell did not expand (quoted, or in a config file) is a folder named ~.
     if (!Files.exists(path) && (path.toString().equals("~") || path.toString().startsWith("~/")))
       return "no such folder (~ is expanded by a shell only where it is not quoted, and never in a config file: give the"

@@ -255,9 +255,11 @@ class CommandLineMistakesTest {
   void aHubIdOrAFolderOfCheckpointsIsRefusedSayingWhatToGive() {
     Result hub = run("generate", "--small", "Qwen/Qwen2.5-0.5B", "--prompt", "hi");
     assertEquals(1, hub.exit());
-    assertTrue(hub.err().startsWith("tandem generate: --small Qwen/Qwen2.5-0.5B: no such folder (Tandem downloads nothing: if"
-        + " this is a Hugging Face Hub id, download the checkpoint first, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B"
-        + " --local-dir DIR, and give DIR)"), hub.err());
+    // Where it was looked for too: models/small, a folder of two parts, reads as a Hub id (tester53d).
+    assertTrue(hub.err().startsWith("tandem generate: --small Qwen/Qwen2.5-0.5B: no such folder (a relative path is taken from"
+        + " the folder the command runs in, " + Path.of("").toAbsolutePath() + ") (Tandem downloads nothing: if this is a"
+        + " Hugging Face Hub id, download the checkpoint first, e.g. huggingface-cli download Qwen/Qwen2.5-0.5B --local-dir"
+        + " DIR, and give DIR)"), hub.err());
     Path demo = LauncherIT.repo().resolve("ops/demo");
     Result pair = run("generate", "--small", demo.toString(), "--prompt", "hi");
     assertTrue(pair.err().endsWith("; the checkpoint folders in it are " + demo.resolve("large") + ", " + demo.resolve("small")),
@@ -1002,7 +1004,13 @@ class CommandLineMistakesTest {
     refusals.put(List.of("bench", "http", "--url", "http://127.0.0.1:8080", "--concurrency", "0"),
         "tandem bench http: --concurrency 0: give a whole number from 1 to 4096");
     refusals.put(List.of("bench", "model", "--model", "/no/model", "--batch", "1,-2"), "tandem bench model: --batch -2: give a whole number from 1 to 4096");
-    refusals.put(List.of("simulate", "--orchestrators", "0"), "tandem simulate: --orchestrators 0: give a whole number >= 1");
+    refusals.put(List.of("simulate", "--orchestrators", "0"), "tandem simulate: --orchestrators 0: give a whole number from 1 to"
+        + " 32 (each is a node of the simulated cluster, an actor system in this one process)");
+    // Each is a node in this process (tester53a: 100 large workers took 9 GB and minutes, without a word).
+    refusals.put(List.of("simulate", "--large-workers", "1,100"), "tandem simulate: --large-workers 100: give a whole number"
+        + " from 1 to 32 (each is a node of the simulated cluster, an actor system in this one process)");
+    refusals.put(List.of("simulate", "--small-batch", "5000"), "tandem simulate: --small-batch 5000: give a whole number from 1"
+        + " to 4096");
     refusals.put(List.of("simulate", "--script-source", "generated:lots"),
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
     // A bare number is no duration (Typesafe Config would read milliseconds); the short run keeps a test without the check brief.

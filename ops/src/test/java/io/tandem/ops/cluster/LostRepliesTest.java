@@ -224,12 +224,7 @@ class LostRepliesTest {
           .get(60, TimeUnit.SECONDS);
       p.mute(true);
       long sent = System.nanoTime();
-      CompletableFuture<HttpResponse<String>> answer = HttpClient.newHttpClient().sendAsync(
-          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/chat/completions"))
-              .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
-              .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],"
-                  + "\"max_tokens\":20,\"tandem\":{\"mode\":\"large\"}}")).build(),
-          HttpResponse.BodyHandlers.ofString());
+      CompletableFuture<HttpResponse<String>> answer = postLarge(http);
       // Asked, and asked again, into the muted link.
       await(() -> List.copyOf(lines.list).stream().filter(e -> e.getFormattedMessage().startsWith("asking the large worker")
           && e.getFormattedMessage().contains("again to count a prompt")).count() >= 2, Duration.ofSeconds(30),
@@ -243,6 +238,52 @@ class LostRepliesTest {
       logger.setLevel(before);
       logger.detachAppender(lines);
     }
+  }
+
+  /**
+   * A count lost while its worker's node was stopped (tester53d: SIGSTOP for 5 s under a burst) is
+   * asked again at once when the node is reachable again, though the count's own timeout passed
+   * while it was unreachable (the wait for a stalled node goes on up to worker-wait): it was a 503
+   * count-timeout after the node came back, no one having asked again.
+   */
+  @Test
+  void aCountLostWhileItsNodeWasUnreachableIsAskedAgainWhenItIsBack(@TempDir Path dir) throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger("io.tandem.orchestrator.http.WorkerView");
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    Level before = logger.getLevel();
+    logger.setLevel(Level.DEBUG);
+    try (LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 10)) {
+      // Unreachable soon after the muting; not downed; the stall outlasts count-timeout, not worker-wait.
+      Pair p = Pair.start(c, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1s\n"
+          + "akka.cluster.split-brain-resolver.stable-after = 1h\ntandem.session.worker-lost-after = 1h\n"
+          + "tandem.session.step-check-interval = 1h\ntandem.http.count-timeout = 3s\ntandem.session.worker-wait = 60s");
+      TandemHttpServer http = TandemHttpServer.start(p.front().system(), p.front().sessions(),
+          HttpSettings.fromConfig(p.front().system().settings().config()).withPort(0)).toCompletableFuture()
+          .get(60, TimeUnit.SECONDS);
+      p.mute(true);
+      CompletableFuture<HttpResponse<String>> answer = postLarge(http);
+      // The count's timeout passed while the node was unreachable: it waits on for the node.
+      await(() -> List.copyOf(lines.list).stream().anyMatch(e -> e.getFormattedMessage().contains(
+          "a count of a prompt waits for it")), Duration.ofSeconds(30), "the count waited for the unreachable node");
+      p.mute(false);
+      HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
+      assertEquals(200, r.statusCode(), r.body());
+    } finally {
+      logger.setLevel(before);
+      logger.detachAppender(lines);
+    }
+  }
+
+  /** A request of the large model alone (its prompt counted by the large worker first), to {@code http}. */
+  private static CompletableFuture<HttpResponse<String>> postLarge(TandemHttpServer http) {
+    return HttpClient.newHttpClient().sendAsync(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/chat/completions"))
+            .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
+            .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],"
+                + "\"max_tokens\":20,\"tandem\":{\"mode\":\"large\"}}")).build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   private static long decodedSince(Pair p, long before) {

@@ -615,36 +615,49 @@ final class WorkerView {
   }
 
   /**
-   * Asks each worker of another node that has not answered the count again every {@code interval},
-   * on the ask's own reply path, while its node is reachable and the count's deadline not past: the
-   * count or its answer may have been lost between the nodes (Artery drops what overflows its send
-   * queue to a node without a word; tester52d, tester52g: retryable 503s after count-timeout with
-   * a small send queue). A worker still counting the prompt takes no notice ({@code ModelWorker}
-   * counts a prompt for one reply path once at a time); one that had answered counts it again, and
-   * the first answer to arrive wins, as among workers.
+   * Asks each worker of another node that has not answered the count again once it has been silent
+   * for {@code interval} since it was last asked, and at once when its node is reachable again
+   * after being unreachable (as a session asks about its step), on the ask's own reply path, for as
+   * long as the count is waited for (its deadline, which a stalled node extends): the count or its
+   * answer may have been lost between the nodes (Artery drops what overflows its send queue to a
+   * node without a word; tester52d, tester52g: retryable 503s after count-timeout with a small send
+   * queue; tester53d: a count lost while its worker's node was stopped, not asked again once it ran).
+   * A node that is unreachable is not asked meanwhile. A worker still counting the prompt takes no
+   * notice ({@code ModelWorker} counts one ask once at a time); one that had answered counts it
+   * again, and the first answer to arrive wins, as among workers.
    */
   private void askAgainWhileSilent(Role role, CompletableFuture<TokenCount> first,
       Map<ActorRef<WorkerProtocol.Command>, ActorRef<TokenCount>> askers, Set<ActorRef<WorkerProtocol.Command>> answered,
       Prompt prompt, List<Integer> tokenIds, String tokenIdsField, long sent, Duration countTimeout, Duration interval) {
+    Map<ActorRef<WorkerProtocol.Command>, Long> lastAsked = new HashMap<>();
+    Set<ActorRef<WorkerProtocol.Command>> wasUnreachable = new HashSet<>();
+    Duration every = interval.compareTo(RECHECK) < 0 ? interval : RECHECK;
     Runnable again = new Runnable() {
       @Override
       public void run() {
         if (first.isDone()) return;
-        long leftMillis = countTimeout.minusNanos(System.nanoTime() - sent).toMillis();
-        if (leftMillis <= 0) return;
+        long now = System.nanoTime();
         Set<Address> unreachable = new HashSet<>();
         for (Member m : Cluster.get(system).state().getUnreachable()) unreachable.add(m.address());
         askers.forEach((worker, reply) -> {
           Address node = worker.path().address();
-          if (!node.hasGlobalScope() || answered.contains(worker) || unreachable.contains(node)) return;
-          LOG.debug("asking the {} worker {} again to count a prompt: silent for {} s (the count or its answer may have"
-              + " been lost between the nodes)", role, worker.path(), Seconds.of(interval));
-          worker.tell(new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, leftMillis));
+          if (!node.hasGlobalScope() || answered.contains(worker)) return;
+          if (unreachable.contains(node)) {
+            wasUnreachable.add(worker);
+            return;
+          }
+          boolean back = wasUnreachable.remove(worker);
+          if (!back && now - lastAsked.getOrDefault(worker, sent) < interval.toNanos()) return;
+          lastAsked.put(worker, now);
+          LOG.debug("asking the {} worker {} again to count a prompt: {} (the count or its answer may have been lost"
+              + " between the nodes)", role, worker.path(), back ? "its node is reachable again"
+              : "silent for " + Seconds.of(Duration.ofNanos(now - sent)) + " s since it was first asked");
+          worker.tell(new WorkerProtocol.CountTokens(prompt, tokenIds, tokenIdsField, reply, countTimeout.toMillis()));
         });
-        system.scheduler().scheduleOnce(interval, this, system.executionContext());
+        system.scheduler().scheduleOnce(every, this, system.executionContext());
       }
     };
-    system.scheduler().scheduleOnce(interval, again, system.executionContext());
+    system.scheduler().scheduleOnce(every, again, system.executionContext());
   }
 
   /**
