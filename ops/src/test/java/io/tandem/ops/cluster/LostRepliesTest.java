@@ -75,6 +75,12 @@ class LostRepliesTest {
       return new Pair(front, large);
     }
 
+    /** An HTTP server on the front node, on a free port. */
+    TandemHttpServer http() throws Exception {
+      return TandemHttpServer.start(front.system(), front.sessions(),
+          HttpSettings.fromConfig(front.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    }
+
     boolean largeUnreachable() {
       return Cluster.get(front.system()).state().getUnreachable().stream()
           .anyMatch(m -> m.address().equals(Cluster.get(large.system()).selfMember().address()));
@@ -210,33 +216,20 @@ class LostRepliesTest {
    */
   @Test
   void aCountLostOnTheWayIsAskedAgain(@TempDir Path dir) throws Exception {
-    Logger logger = (Logger) LoggerFactory.getLogger("io.tandem.orchestrator.http.WorkerView");
-    ListAppender<ILoggingEvent> lines = new ListAppender<>();
-    lines.start();
-    logger.addAppender(lines);
-    Level before = logger.getLevel();
-    logger.setLevel(Level.DEBUG);
-    try (LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 10)) {
+    try (CountLines lines = new CountLines(); LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 10)) {
       Pair p = Pair.start(c, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 20s\n"
           + "tandem.session.step-check-interval = 300ms\ntandem.http.count-timeout = 20s");
-      TandemHttpServer http = TandemHttpServer.start(p.front().system(), p.front().sessions(),
-          HttpSettings.fromConfig(p.front().system().settings().config()).withPort(0)).toCompletableFuture()
-          .get(60, TimeUnit.SECONDS);
+      TandemHttpServer http = p.http();
       p.mute(true);
       long sent = System.nanoTime();
       CompletableFuture<HttpResponse<String>> answer = postLarge(http);
       // Asked, and asked again, into the muted link.
-      await(() -> List.copyOf(lines.list).stream().filter(e -> e.getFormattedMessage().startsWith("asking the large worker")
-          && e.getFormattedMessage().contains("again to count a prompt")).count() >= 2, Duration.ofSeconds(30),
-          "the front node asked the large worker again");
+      await(() -> lines.count("asking the large worker") >= 2, Duration.ofSeconds(30), "the front node asked the large worker again");
       p.mute(false);
       HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
       double seconds = (System.nanoTime() - sent) / 1e9;
       assertEquals(200, r.statusCode(), r.body());
       assertTrue(seconds < 15, "answered " + seconds + " s after it was sent, well before the count-timeout of 20 s");
-    } finally {
-      logger.setLevel(before);
-      logger.detachAppender(lines);
     }
   }
 
@@ -248,29 +241,42 @@ class LostRepliesTest {
    */
   @Test
   void aCountLostWhileItsNodeWasUnreachableIsAskedAgainWhenItIsBack(@TempDir Path dir) throws Exception {
-    Logger logger = (Logger) LoggerFactory.getLogger("io.tandem.orchestrator.http.WorkerView");
-    ListAppender<ILoggingEvent> lines = new ListAppender<>();
-    lines.start();
-    logger.addAppender(lines);
-    Level before = logger.getLevel();
-    logger.setLevel(Level.DEBUG);
-    try (LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 10)) {
+    try (CountLines lines = new CountLines(); LoopbackCluster c = new LoopbackCluster(dir, 400, 1, 10)) {
       // Unreachable soon after the muting; not downed; the stall outlasts count-timeout, not worker-wait.
       Pair p = Pair.start(c, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 1s\n"
           + "akka.cluster.split-brain-resolver.stable-after = 1h\ntandem.session.worker-lost-after = 1h\n"
           + "tandem.session.step-check-interval = 1h\ntandem.http.count-timeout = 3s\ntandem.session.worker-wait = 60s");
-      TandemHttpServer http = TandemHttpServer.start(p.front().system(), p.front().sessions(),
-          HttpSettings.fromConfig(p.front().system().settings().config()).withPort(0)).toCompletableFuture()
-          .get(60, TimeUnit.SECONDS);
+      TandemHttpServer http = p.http();
       p.mute(true);
       CompletableFuture<HttpResponse<String>> answer = postLarge(http);
       // The count's timeout passed while the node was unreachable: it waits on for the node.
-      await(() -> List.copyOf(lines.list).stream().anyMatch(e -> e.getFormattedMessage().contains(
-          "a count of a prompt waits for it")), Duration.ofSeconds(30), "the count waited for the unreachable node");
+      await(() -> lines.count("a count of a prompt waits for it") > 0, Duration.ofSeconds(30),
+          "the count waited for the unreachable node");
       p.mute(false);
       HttpResponse<String> r = answer.get(60, TimeUnit.SECONDS);
       assertEquals(200, r.statusCode(), r.body());
-    } finally {
+    }
+  }
+
+  /** The HTTP layer's lines about counts (its {@code WorkerView}, at DEBUG) while open. */
+  private static final class CountLines implements AutoCloseable {
+    private final Logger logger = (Logger) LoggerFactory.getLogger("io.tandem.orchestrator.http.WorkerView");
+    private final Level before = logger.getLevel();
+    private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
+
+    CountLines() {
+      lines.start();
+      logger.addAppender(lines);
+      logger.setLevel(Level.DEBUG);
+    }
+
+    /** How many lines so far hold {@code words}. */
+    long count(String words) {
+      return List.copyOf(lines.list).stream().filter(e -> e.getFormattedMessage().contains(words)).count();
+    }
+
+    @Override
+    public void close() {
       logger.setLevel(before);
       logger.detachAppender(lines);
     }
