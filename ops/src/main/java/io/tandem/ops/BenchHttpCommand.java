@@ -1,5 +1,6 @@
 package io.tandem.ops;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
@@ -220,8 +221,10 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
    */
   private void answersAtAll(HttpClient client) throws InterruptedException {
     try {
-      client.send(HttpRequest.newBuilder(URI.create(url + "/v1/models")).timeout(FIRST_ANSWER_WITHIN).GET().build(),
-          HttpResponse.BodyHandlers.discarding());
+      HttpRequest.Builder probe = HttpRequest.newBuilder(URI.create(url + "/v1/models")).timeout(FIRST_ANSWER_WITHIN).GET();
+      // With the key the requests carry: a keyless probe was a 401 in the server's log and metrics (tester53f).
+      if (apiKey != null) probe.header("Authorization", "Bearer " + apiKey);
+      client.send(probe.build(), HttpResponse.BodyHandlers.discarding());
     } catch (java.net.http.HttpTimeoutException e) {
       throw new IllegalStateException(url + " does not answer: GET /v1/models got no answer within "
           + FIRST_ANSWER_WITHIN.toSeconds() + " s, though its port takes connections (a server stopped or stalled, or no HTTP"
@@ -256,6 +259,8 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     Map<Integer, AtomicInteger> otherCodes = new ConcurrentSkipListMap<>();
     // The first answer that was not a result, to say why (tester44a: "other 10 (HTTP 401 x10)", exit 1, and no reason).
     java.util.concurrent.atomic.AtomicReference<String> firstRefusal = new java.util.concurrent.atomic.AtomicReference<>();
+    // The first request that got no answer at all, to say why (tester53f: exit 1 and nothing said).
+    java.util.concurrent.atomic.AtomicReference<Exception> firstTransportError = new java.util.concurrent.atomic.AtomicReference<>();
     AtomicLong tokens = new AtomicLong();
     // Of the requests served (a 2xx with a result) only: a refusal's milliseconds are no latency of the server's answers
     // (tester53a: 277 instant 429s beside 23 results read as p50 76 ms, where the results' was 245 ms).
@@ -271,7 +276,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       t.setDaemon(true);
       return t;
     });
-    int[] lastSeen = {-1};
+    int[] lastSeen = {0};
     watch.scheduleAtFixedRate(() -> {
       int now = answered.get();
       if (now == lastSeen[0]) {
@@ -297,7 +302,8 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
             answered.incrementAndGet();
             int code = r.statusCode();
             // A 2xx is a result when it carries one, with its usage (tester53a: a proxy's HTML page with 200 counted as ok).
-            boolean result = code / 100 == 2 && r.body().contains("\"choices\"") && r.body().contains("\"completion_tokens\"");
+            long resultTokens = code / 100 == 2 ? resultTokens(r.body(), stream) : -1;
+            boolean result = resultTokens >= 0;
             if (!result || (stream && r.body().contains("data: {\"error\"")))
               firstRefusal.compareAndSet(null, "HTTP " + code + (code / 100 == 2 && !r.body().contains("data: {\"error\"")
                   ? " without a result (no choices and usage), " : ", ") + errorOf(r.body()));
@@ -308,7 +314,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
               ok.incrementAndGet();
               // A stream's own count, in its usage chunk, as a non-streamed answer's: its chunks are no tokens (the first
               // carries the role alone, one may carry several; tester49b read 2 tokens a request at max_tokens 1).
-              tokens.addAndGet(completionTokens(r.body()));
+              tokens.addAndGet(resultTokens);
             } else if (code == 429) r429.incrementAndGet();
             else if (code == 503) r503.incrementAndGet();
             else {
@@ -318,6 +324,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
           } catch (Exception e) {
             answered.incrementAndGet();
             failed.incrementAndGet();
+            firstTransportError.compareAndSet(null, e);
           }
         }
         return null;
@@ -329,6 +336,11 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     double seconds = (System.nanoTime() - t0) / 1e9;
     if (failed.get() == requests) {
       String unanswered = requests == 1 ? "the one request got no answer" : "none of the " + requests + " requests got an answer";
+      // The server there answered GET /v1/models before the run (with --url): it is up, and its POSTs are what fail
+      // (tester53f: told to start a server where one ran).
+      if (scripted == null)
+        throw new IllegalStateException("the server at " + url + " answered GET /v1/models, but " + unanswered + " ("
+            + transportError(firstTransportError.get()) + "); check its log");
       throw new IllegalStateException("nothing answers at " + url + " (" + unanswered + "); " + startOne());
     }
     long[] sorted = Arrays.stream(latencies).filter(l -> l >= 0).sorted().toArray();
@@ -376,6 +388,11 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       spec.commandLine().getErr().println("tandem bench http: the first answer that was no result: " + firstRefusal.get());
       spec.commandLine().getErr().flush();
     }
+    if (firstTransportError.get() != null) {
+      spec.commandLine().getErr().println("tandem bench http: " + Plural.count(failed.get(), "request") + " got no answer;"
+          + " the first: " + transportError(firstTransportError.get()));
+      spec.commandLine().getErr().flush();
+    }
     // Nothing served (every answer a 429 or 503) is no load test that passed (tester53a: exit 0).
     if (ok.get() == 0) {
       spec.commandLine().getErr().println("tandem bench http: none of the " + requests + " requests was served (a 2xx with a"
@@ -405,14 +422,44 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     return b.isEmpty() ? "an empty body" : "body " + (b.length() > 200 ? b.substring(0, 200) + "..." : b);
   }
 
-  private static long completionTokens(String body) {
-    int i = body.indexOf("\"completion_tokens\":");
-    if (i < 0) return 0;
-    int j = i + "\"completion_tokens\":".length();
-    int k = j;
-    while (k < body.length() && Character.isDigit(body.charAt(k))) k++;
-    return k > j ? Long.parseLong(body.substring(j, k)) : 0;
+  /**
+   * The completion tokens of a result, or -1 for a body that is no result: a non-streamed answer is
+   * a JSON object with a choice and its {@code usage}; a stream's {@code data:} events are JSON, one
+   * with a choice, and its last usage counts (vLLM's {@code continuous_usage_stats} writes a running
+   * count in every chunk). Read as JSON, not by its text (tester53f: {@code "completion_tokens": 7},
+   * as OpenAI and Python's json write it, read as 0; a page quoting a result counted as one).
+   */
+  static long resultTokens(String body, boolean stream) {
+    try {
+      if (!stream) {
+        JsonNode answer = JSON.readTree(body);
+        JsonNode used = answer == null ? null : answer.path("usage").path("completion_tokens");
+        return answer != null && answer.path("choices").size() > 0 && used.isIntegralNumber() ? used.asLong() : -1;
+      }
+      boolean choice = false;
+      long used = -1;
+      for (String line : body.split("\n")) {
+        if (!line.startsWith("data:") || line.substring(5).strip().equals("[DONE]")) continue;
+        JsonNode event = JSON.readTree(line.substring(5));
+        if (event.path("choices").size() > 0) choice = true;
+        JsonNode n = event.path("usage").path("completion_tokens");
+        if (n.isIntegralNumber()) used = n.asLong();
+      }
+      return choice && used >= 0 ? used : -1;
+    } catch (java.io.IOException notJson) {
+      return -1;
+    }
   }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** A request's failure to get any answer, in words: its kind and message. */
+  private static String transportError(Exception e) {
+    if (e == null) return "no error was caught";
+    if (e instanceof java.net.http.HttpTimeoutException) return "no answer within the request's 5 minutes";
+    return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+  }
+
 
   private static double percentile(long[] sorted, double p) {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];

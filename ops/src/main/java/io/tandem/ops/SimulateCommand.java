@@ -124,12 +124,17 @@ public final class SimulateCommand implements Callable<Integer> {
     // Each orchestrator and each large worker is a node of its own, an ActorSystem in this JVM (tester53a: 100 large
     // workers took 9 GB and had started 66 nodes after 150 s, without a word): bounded to what a machine runs.
     nodes("--orchestrators", orchestrators);
-    UsageError.atLeast("--small-workers", smallWorkers, 1);
+    // One node's worker actors, each with a simulated model (tester53f: 5,000 ran 107 s and 3 GB, then "did not start").
+    if (smallWorkers < 1 || smallWorkers > MAX_SMALL_WORKERS)
+      throw new UsageError("--small-workers " + smallWorkers + ": give a whole number from 1 to " + MAX_SMALL_WORKERS
+          + " (the small workers are actors of one node in this one process)");
     for (int n : largeWorkers) nodes("--large-workers", n);
     UsageError.within("--small-batch", smallBatch, 1, io.tandem.worker.WorkerSettings.MAX_BATCH);
     UsageError.within("--large-batch", largeBatch, 1, io.tandem.worker.WorkerSettings.MAX_BATCH);
-    if (!(timeScale > 0) || Double.isInfinite(timeScale))
-      throw new UsageError("--time-scale " + timeScale + ": give a number > 0 (1: real time)");
+    // A subnormal scale made every figure Infinity or NaN (tester53f: 1e-320).
+    if (!(timeScale >= MIN_TIME_SCALE && timeScale <= 1 / MIN_TIME_SCALE))
+      throw new UsageError("--time-scale " + timeScale + ": give a number from " + fmt(MIN_TIME_SCALE) + " to "
+          + fmt(1 / MIN_TIME_SCALE) + " (1: real time)");
     skipAboveWall = skipAboveWall();
     requireCluster(ModelOptions.baseConfig());
     // The nodes' own settings are checked before anything is printed or started, as every node is given them.
@@ -138,7 +143,9 @@ public final class SimulateCommand implements Callable<Integer> {
     // 88 tokens/s against 2,228 at 1, without a word).
     if (timeScale > 1)
       System.err.printf(java.util.Locale.ROOT, "tandem simulate: --time-scale %s: the models run %s times slower than"
-          + " modelled, and the run takes about as many times longer%n", timeScale, fmt(timeScale));
+          + " modelled, and the run takes about as many times longer; Tandem's own work (actors, messages) does not slow,"
+          + " and counts %s times less in modelled time: figures read higher than at 1; compare runs of one time scale%n",
+          timeScale, fmt(timeScale), fmt(timeScale));
     if (timeScale < 1)
       System.err.printf(java.util.Locale.ROOT, "tandem simulate: --time-scale %s: the models run %s times faster, Tandem's own"
           + " work (actors, messages) does not, and counts %s times as much in modelled time: figures read lower than at 1;"
@@ -198,6 +205,12 @@ public final class SimulateCommand implements Callable<Integer> {
     }
     return 0;
   }
+
+  /** The most small workers: actors of one node, each with its simulated model. */
+  static final int MAX_SMALL_WORKERS = 512;
+
+  /** The smallest {@code --time-scale}, and 1 over it the largest. */
+  static final double MIN_TIME_SCALE = 1e-6;
 
   /** The most nodes of one kind a simulated cluster has: each is an ActorSystem in this JVM. */
   static final int MAX_NODES = 32;
