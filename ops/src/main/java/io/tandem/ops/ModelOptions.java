@@ -310,6 +310,13 @@ public final class ModelOptions {
         throw new IllegalArgumentException(givenBy + " " + model + ": " + problem + "; give "
             + (model.startsWith("scripted:") ? "scripted:PATH" : "simulated:PATH?latency=PROFILE")
             + ", PATH a script {\"tokens\": [...]}");
+      // Its tokens too, as a --case's are: a mistake in them is the command's (exit 2), said before a worker starts
+      // (tester53e: an empty token was the worker's ERROR and exit 1; half an emoji went out as "?").
+      try {
+        io.tandem.inference.scripted.ScriptedModel.readTokens(Path.of(file));
+      } catch (IllegalArgumentException e) {
+        throw new UsageError(givenBy + " " + model + ": " + e.getMessage());
+      }
       return;
     }
     // A server's URL, as a vLLM client takes one: an engine is reached through an openai: spec (tester50d).

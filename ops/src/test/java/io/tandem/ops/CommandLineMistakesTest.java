@@ -1011,6 +1011,11 @@ class CommandLineMistakesTest {
         + " from 1 to 32 (each is a node of the simulated cluster, an actor system in this one process)");
     refusals.put(List.of("simulate", "--small-batch", "5000"), "tandem simulate: --small-batch 5000: give a whole number from 1"
         + " to 4096");
+    refusals.put(List.of("simulate", "--small-workers", "5000"), "tandem simulate: --small-workers 5000: give a whole number from"
+        + " 1 to 512 (the small workers are actors of one node in this one process)");
+    // A subnormal scale made every figure Infinity or NaN (tester53f).
+    refusals.put(List.of("simulate", "--time-scale", "1e-320"), "tandem simulate: --time-scale 1.0E-320: give a number from 1e-06"
+        + " to 1e+06 (1: real time)");
     refusals.put(List.of("simulate", "--script-source", "generated:lots"),
         "tandem simulate: --script-source generated:lots: give generated:TOKENS (a whole number >= 1) or SMALL.json,LARGE.json");
     // A bare number is no duration (Typesafe Config would read milliseconds); the short run keeps a test without the check brief.
@@ -1703,6 +1708,12 @@ class CommandLineMistakesTest {
     Path half = Files.writeString(dir.resolve("half.json"), "{\"small\": [\"a\"], \"large\": [\"\\ud83d\", \"\\ude42\"]}");
     assertEquals("tandem generate: --case " + half + ": large[0] holds a lone UTF-16 surrogate, which no text can hold (an output's"
         + " UTF-8 could not be written); give a character whole in one token", run("generate", "--case", half.toString()).err());
+    // So is one in a scripted:FILE model's script (tester53e: the worker's ERROR and exit 1; "?" in answers).
+    Path script = Files.writeString(dir.resolve("script.json"), "{\"tokens\": [\"a\", \"\"]}");
+    Result scriptEmpty = run("generate", "--prompt", "hi", "--small", "scripted:" + script, "--large", "scripted:" + script);
+    assertEquals("tandem generate: --small scripted:" + script + ": " + script + ": tokens[1] is empty; scripted tokens need text",
+        scriptEmpty.err());
+    assertEquals(2, scriptEmpty.exit());
     Path keys = Files.writeString(dir.resolve("keys.conf"), "{\"api-keys\": " + "[".repeat(deep) + "]".repeat(deep) + "}");
     assertEquals("tandem serve: --api-keys " + keys + ": nested too deeply to read; expected {\"api-keys\": [{\"key\": ..., \"tenant\": ...}, ...]}",
         run("serve", "--api-keys", keys.toString(), "--port", "0").err());

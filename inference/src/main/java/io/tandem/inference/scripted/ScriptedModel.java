@@ -68,6 +68,11 @@ public class ScriptedModel implements LanguageModel {
     for (int i = 0; i < tokens.size(); i++) {
       JsonNode t = tokens.get(i);
       if (!t.isTextual()) throw new IllegalArgumentException(file + ": tokens[" + i + "] is not a string");
+      if (t.asText().isEmpty()) throw new IllegalArgumentException(file + ": tokens[" + i + "] is empty; scripted tokens need text");
+      // Half an emoji (a "\\ud83d" escape alone) is no text: it was written as "?" in answers (tester53e).
+      if (!t.asText().codePoints().allMatch(cp -> cp < Character.MIN_SURROGATE || cp > Character.MAX_SURROGATE))
+        throw new IllegalArgumentException(file + ": tokens[" + i + "] holds a lone UTF-16 surrogate, which no text can hold;"
+            + " give a character whole in one token");
       out.add(t.asText());
     }
     return out;

@@ -75,7 +75,14 @@ class ScriptedModelTest {
     assertTrue(e.getMessage().contains("no \"tokens\" array"), e.getMessage());
     Files.writeString(f, "{\"tokens\": [\"a\", \"\"]}");
     e = assertThrows(IllegalArgumentException.class, () -> ScriptedModel.load(f));
-    assertTrue(e.getMessage().contains("token 1 is empty"), e.getMessage());
+    assertTrue(e.getMessage().contains("tokens[1] is empty"), e.getMessage());
+    // Half an emoji is no text (tester53e: it went out as "?").
+    Files.writeString(f, "{\"tokens\": [\"a\", \"\\ud83d\"]}");
+    e = assertThrows(IllegalArgumentException.class, () -> ScriptedModel.load(f));
+    assertTrue(e.getMessage().endsWith(": tokens[1] holds a lone UTF-16 surrogate, which no text can hold; give a character"
+        + " whole in one token"), e.getMessage());
+    Files.writeString(f, "{\"tokens\": [\"a\", \"\\ud83d\\ude42\"]}");
+    assertEquals(2, ScriptedModel.load(f).scriptLength(), "a pair is one character");
   }
 
   @Test

@@ -34,13 +34,23 @@ final class HoconConfigLoader {
 
   private static Object value(Config c, ConfigKey key) {
     String k = key.hocon;
+    // A null where a value is needed is the file's mistake, named with its place (exit 2), as a value of the wrong type is
+    // (tester53e: exit 1, without the file, the line or the full key); "null" from a -D option is a null too.
+    if (key.type != ConfigKey.Type.OPTIONAL_STRING && (c.getIsNull(k) || nullFromSystemProperties(c, k)))
+      throw new InvalidConfigException(nullOrigin(c, k), PATH + "." + k, ConfigSection.mistake(PATH + "." + k, switch (key.type) {
+        case STRINGS -> "a list of strings, like [a, b]";
+        case STRING -> "a string (it cannot be turned off)";
+        case BOOLEAN -> "true or false (on or off)";
+        case INTEGER -> "a whole number";
+        case SECONDS -> "a number of seconds or a duration (<= 0 for none)";
+        case OPTIONAL_STRING -> "a string, or null for none";
+      }, "null"));
     return switch (key.type) {
       case STRINGS -> read(c, k, c::getStringList);
       case STRING -> read(c, k, c::getString);
       // -Dtandem.speculative.help-think-word=null is the string "null" to Typesafe Config, which reads every system
       // property as a string: the null that reference.conf says turns it off (tester53c: "null" was injected).
-      case OPTIONAL_STRING -> c.getIsNull(k) || ("null".equals(c.getValue(k).unwrapped())
-          && c.getValue(k).origin().description().contains("system properties")) ? null : read(c, k, c::getString);
+      case OPTIONAL_STRING -> c.getIsNull(k) || nullFromSystemProperties(c, k) ? null : read(c, k, c::getString);
       case BOOLEAN -> read(c, k, c::getBoolean);
       case INTEGER -> read(c, k, c::getInt);
       case SECONDS -> timeOut(c, k);
@@ -81,6 +91,25 @@ final class HoconConfigLoader {
       // Refused by StrictConfig (a fraction where a whole number goes), named by its full key: this loader names the origin too.
       throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, e.getMessage());
     }
+  }
+
+  /**
+   * {@code -Dtandem.speculative.KEY=null}: Typesafe Config reads every system property as a string,
+   * so the null that reference.conf says turns a word off arrives as the text "null" (tester53c: it
+   * was injected as a think word).
+   */
+  private static boolean nullFromSystemProperties(Config c, String k) {
+    ConfigValue v = c.getValue(k);
+    return "null".equals(v.unwrapped()) && v.origin().description().contains("system properties");
+  }
+
+  /** Where the null at {@code k} was written (a file and line, system properties), from its parent, which holds it. */
+  private static String nullOrigin(Config c, String k) {
+    java.util.List<String> path = com.typesafe.config.ConfigUtil.splitPath(k);
+    ConfigObject parent = path.size() == 1 ? c.root() : c.getObject(com.typesafe.config.ConfigUtil.joinPath(path.subList(0,
+        path.size() - 1)));
+    ConfigValue v = parent.get(path.get(path.size() - 1));
+    return v == null ? "config" : origin(v);
   }
 
   private static String origin(ConfigValue v) {

@@ -157,6 +157,24 @@ class HoconConfigLoaderTest {
     assertEquals("Hmm", SpeculativeConfig.fromHocon(systemProperty("tandem.speculative.help-think-word", "Hmm")).helpThinkWord());
   }
 
+  /** A null where a value is needed names the key and its place, as a value of the wrong type does (tester53e: exit 1, unplaced). */
+  @Test
+  void aNullWhereAValueIsNeededIsRefusedNamingItsKey() {
+    InvalidConfigException count = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        ConfigFactory.parseString("tandem.speculative.max-target-tokens = null",
+            com.typesafe.config.ConfigParseOptions.defaults().setOriginDescription("s.conf"))));
+    assertEquals("s.conf: 1: tandem.speculative.max-target-tokens must be a whole number, got null", count.getMessage());
+    InvalidConfigException list = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        ConfigFactory.parseString("tandem.speculative.trigger-tokens = null")));
+    assertEquals(true, list.getMessage().endsWith("tandem.speculative.trigger-tokens must be a list of strings, like [a, b], got"
+        + " null"), list.getMessage());
+    // A recap is no optional word: "null" from a -D option is refused, not injected as text.
+    InvalidConfigException recap = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        systemProperty("tandem.speculative.help-recap-words", "null")));
+    assertEquals("system properties: tandem.speculative.help-recap-words must be a string (it cannot be turned off), got null",
+        recap.getMessage());
+  }
+
   @Test
   void aValueOfTheWrongTypeNamesItsSourceOnceTheKeyWhatItTakesAndTheValue() {
     InvalidConfigException number = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
