@@ -480,8 +480,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   private Behavior<Command> onCountTokens(WorkerProtocol.CountTokens c) {
     long size = WorkerProtocol.CountTokens.sizeOf(c.prompt(), c.tokenIds());
     if (!countingFor.add(c.asked())) {
-      getContext().getLog().debug("{} worker: asked again to count a prompt of {} characters or token ids that it is"
-          + " counting; it answers once", role, size);
+      getContext().getLog().debug("{} worker: asked again to count a prompt of {} characters or token ids that it has"
+          + " queued or is counting; it answers once", role, size);
       return this;
     }
     Count count = new Count(c, served, frameBytes == 0 || c.replyTo().path().address().hasLocalScope() ? 0 : frameBytes,
