@@ -280,8 +280,9 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     watch.scheduleAtFixedRate(() -> {
       int now = answered.get();
       if (now == lastSeen[0]) {
-        spec.commandLine().getErr().printf(java.util.Locale.ROOT, "tandem bench http: %d of %d answered after %.0f s, none in the"
-            + " last %d s (each request waits up to 5 minutes; Ctrl-C stops)%n", now, requests, (System.nanoTime() - t0) / 1e9,
+        spec.commandLine().getErr().printf(java.util.Locale.ROOT, "tandem bench http: %d of %d ended (answered or failed) after"
+            + " %.0f s, none in the last %d s (each request waits up to 5 minutes; Ctrl-C stops)%n", now, requests,
+            (System.nanoTime() - t0) / 1e9,
             STALL_REPORT.toSeconds());
         spec.commandLine().getErr().flush();
       }
@@ -304,10 +305,10 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
             // A 2xx is a result when it carries one, with its usage (tester53a: a proxy's HTML page with 200 counted as ok).
             long resultTokens = code / 100 == 2 ? resultTokens(r.body(), stream) : -1;
             boolean result = resultTokens >= 0;
-            if (!result || (stream && r.body().contains("data: {\"error\"")))
-              firstRefusal.compareAndSet(null, "HTTP " + code + (code / 100 == 2 && !r.body().contains("data: {\"error\"")
+            if (!result || (stream && streamError(r.body())))
+              firstRefusal.compareAndSet(null, "HTTP " + code + (code / 100 == 2 && !streamError(r.body())
                   ? " without a result (no choices and usage), " : ", ") + errorOf(r.body()));
-            if (code / 100 == 2 && stream && r.body().contains("data: {\"error\"")) {
+            if (code / 100 == 2 && stream && streamError(r.body())) {
               streamErrors.incrementAndGet();
             } else if (result) {
               latencies[n] = took;
@@ -434,7 +435,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       if (!stream) {
         JsonNode answer = JSON.readTree(body);
         JsonNode used = answer == null ? null : answer.path("usage").path("completion_tokens");
-        return answer != null && answer.path("choices").size() > 0 && used.isIntegralNumber() ? used.asLong() : -1;
+        return answer != null && answer.path("choices").size() > 0 && count(used) ? used.asLong() : -1;
       }
       boolean choice = false;
       long used = -1;
@@ -443,7 +444,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
         JsonNode event = JSON.readTree(line.substring(5));
         if (event.path("choices").size() > 0) choice = true;
         JsonNode n = event.path("usage").path("completion_tokens");
-        if (n.isIntegralNumber()) used = n.asLong();
+        if (count(n)) used = n.asLong();
       }
       return choice && used >= 0 ? used : -1;
     } catch (java.io.IOException notJson) {
@@ -453,9 +454,23 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** A token count an answer may have: a whole number from 0 to an int's largest (tester53h: 10^20 wrapped to a negative rate). */
+  private static boolean count(JsonNode n) {
+    return n.isIntegralNumber() && n.canConvertToInt() && n.asInt() >= 0;
+  }
+
+  /** Whether a stream ended in an error event: {@code data: {"error": ...}}, the space after {@code data:} optional (SSE). */
+  static boolean streamError(String body) {
+    return STREAM_ERROR.matcher(body).find();
+  }
+
+  private static final java.util.regex.Pattern STREAM_ERROR = java.util.regex.Pattern.compile("(?m)^data:[ \\t]*\\{\\s*\"error\"");
+
   /** A request's failure to get any answer, in words: its kind and message. */
   private static String transportError(Exception e) {
     if (e == null) return "no error was caught";
+    // A connection not accepted is a timeout too, of the client's 10 s to connect (tester53h: said as 5 minutes).
+    if (e instanceof java.net.http.HttpConnectTimeoutException) return "the connection was not accepted within 10 s";
     if (e instanceof java.net.http.HttpTimeoutException) return "no answer within the request's 5 minutes";
     return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
   }

@@ -28,6 +28,19 @@ class BenchHttpResultTest {
     assertEquals(-1, BenchHttpCommand.resultTokens("{\"choices\": [], \"usage\": {\"completion_tokens\": 0}}", false), "no choice");
     assertEquals(-1, BenchHttpCommand.resultTokens("{\"choices\": [" + CHOICE + "]}", false), "no usage");
     assertEquals(-1, BenchHttpCommand.resultTokens("", false));
+    // A count no answer has (tester53h: 10^20 wrapped to a negative rate).
+    assertEquals(-1, BenchHttpCommand.resultTokens("{\"choices\": [" + CHOICE + "], \"usage\": {\"completion_tokens\":"
+        + " 99999999999999999999}}", false));
+    assertEquals(-1, BenchHttpCommand.resultTokens("{\"choices\": [" + CHOICE + "], \"usage\": {\"completion_tokens\": -3}}",
+        false));
+  }
+
+  /** An error event is one with or without the space SSE allows after {@code data:} (tester53h: the compact one was "no result"). */
+  @Test
+  void aStreamsErrorEventIsFoundWithOrWithoutTheSpace() {
+    assertEquals(true, BenchHttpCommand.streamError("data: {\"choices\": []}\n\ndata: {\"error\": {\"message\": \"boom\"}}\n\n"));
+    assertEquals(true, BenchHttpCommand.streamError("data:{\"choices\": []}\n\ndata:{\"error\":{\"message\":\"boom\"}}\n\n"));
+    assertEquals(false, BenchHttpCommand.streamError("data: {\"choices\": [{\"delta\": {\"content\": \"data: {\\\"error\\\"\"}}]}\n\n"));
   }
 
   @Test

@@ -45,6 +45,17 @@ final class HoconConfigLoader {
         case SECONDS -> "a number of seconds or a duration (<= 0 for none)";
         case OPTIONAL_STRING -> "a string, or null for none";
       }, "null"));
+    com.typesafe.config.ConfigList list = key.type == ConfigKey.Type.STRINGS ? listOrNull(c, k) : null;
+    if (list != null)
+      for (int i = 0; i < list.size(); i++) {
+        ConfigValue v = list.get(i);
+        // A null entry, written in a file or as -D...KEY.0=null (the text "null" to Typesafe Config), is named with its index
+        // (tester53h: "must be list of string, got a list"; from -D, the trigger "null" replaced "\n\n").
+        if (v.valueType() == com.typesafe.config.ConfigValueType.NULL
+            || ("null".equals(v.unwrapped()) && v.origin().description().contains("system properties")))
+          throw new InvalidConfigException(origin(v), PATH + "." + k, ConfigSection.mistake(PATH + "." + k + "[" + i + "]",
+              "a string", "null"));
+      }
     return switch (key.type) {
       case STRINGS -> read(c, k, c::getStringList);
       case STRING -> read(c, k, c::getString);
@@ -90,6 +101,15 @@ final class HoconConfigLoader {
     } catch (InvalidConfigException e) {
       // Refused by StrictConfig (a fraction where a whole number goes), named by its full key: this loader names the origin too.
       throw new InvalidConfigException(origin(c.getValue(key)), PATH + "." + key, e.getMessage());
+    }
+  }
+
+  /** {@code k} as a list (one given as -D...KEY.0=a, an object of numbered keys, too), or null when it is no list. */
+  private static com.typesafe.config.ConfigList listOrNull(Config c, String k) {
+    try {
+      return c.getList(k);
+    } catch (ConfigException.WrongType notAList) {
+      return null;
     }
   }
 

@@ -168,6 +168,15 @@ class HoconConfigLoaderTest {
         ConfigFactory.parseString("tandem.speculative.trigger-tokens = null")));
     assertEquals(true, list.getMessage().endsWith("tandem.speculative.trigger-tokens must be a list of strings, like [a, b], got"
         + " null"), list.getMessage());
+    // A null entry of a list, in a file or from a -D option, named with its index (tester53h).
+    InvalidConfigException entry = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        ConfigFactory.parseString("tandem.speculative.trigger-tokens = [\"\\n\\n\", null]")));
+    assertEquals(true, entry.getMessage().endsWith("tandem.speculative.trigger-tokens[1] must be a string, got null"),
+        entry.getMessage());
+    InvalidConfigException fromD = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
+        systemProperty("tandem.speculative.trigger-tokens.0", "null")));
+    assertEquals(true, fromD.getMessage().endsWith("tandem.speculative.trigger-tokens[0] must be a string, got null"),
+        fromD.getMessage());
     // A recap is no optional word: "null" from a -D option is refused, not injected as text.
     InvalidConfigException recap = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
         systemProperty("tandem.speculative.help-recap-words", "null")));
