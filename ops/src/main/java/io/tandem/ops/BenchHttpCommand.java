@@ -209,6 +209,9 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
   /** How long the server at {@code --url} has to answer its first request before the run: a {@code GET /v1/models}. */
   static final Duration FIRST_ANSWER_WITHIN = Duration.ofSeconds(10);
 
+  /** How long a request may take, its whole answer read. */
+  static final Duration REQUEST_TIMEOUT = Duration.ofMinutes(5);
+
   /** How long without any answer before the run says how far it is. */
   static final Duration STALL_REPORT = Duration.ofSeconds(30);
 
@@ -225,6 +228,10 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       // With the key the requests carry: a keyless probe was a 401 in the server's log and metrics (tester53f).
       if (apiKey != null) probe.header("Authorization", "Bearer " + apiKey);
       client.send(probe.build(), HttpResponse.BodyHandlers.discarding());
+    } catch (java.net.http.HttpConnectTimeoutException e) {
+      // Not accepted at all (tester53i: said as a port that takes connections).
+      throw new IllegalStateException(url + " does not answer: its port did not accept the connection within 10 s (a server"
+          + " stopped or stalled, or one whose backlog is full); check what runs there, or give --url of a running Tandem");
     } catch (java.net.http.HttpTimeoutException e) {
       throw new IllegalStateException(url + " does not answer: GET /v1/models got no answer within "
           + FIRST_ANSWER_WITHIN.toSeconds() + " s, though its port takes connections (a server stopped or stalled, or no HTTP"
@@ -294,11 +301,23 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
         while ((n = next.getAndIncrement()) < requests) {
           HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + "/v1/chat/completions"))
               .POST(HttpRequest.BodyPublishers.ofString(body)).header("Content-Type", "application/json")
-              .timeout(Duration.ofMinutes(5));
+              .timeout(REQUEST_TIMEOUT);
           if (apiKey != null) b.header("Authorization", "Bearer " + apiKey);
           long s = System.nanoTime();
           try {
-            HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            // The whole answer within the 5 minutes, its body included: the request's own timeout covers only the wait for
+            // its headers (tester53i: a stream that stopped mid-body was waited for without end).
+            java.util.concurrent.CompletableFuture<HttpResponse<String>> sending =
+                client.sendAsync(b.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r;
+            try {
+              r = sending.get(REQUEST_TIMEOUT.toMinutes(), TimeUnit.MINUTES);
+            } catch (java.util.concurrent.TimeoutException late) {
+              sending.cancel(true);
+              throw late;
+            } catch (java.util.concurrent.ExecutionException e) {
+              throw e.getCause() instanceof Exception cause ? cause : e;
+            }
             long took = System.nanoTime() - s;
             answered.incrementAndGet();
             int code = r.statusCode();
@@ -307,7 +326,8 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
             boolean result = resultTokens >= 0;
             if (!result || (stream && streamError(r.body())))
               firstRefusal.compareAndSet(null, "HTTP " + code + (code / 100 == 2 && !streamError(r.body())
-                  ? " without a result (no choices and usage), " : ", ") + errorOf(r.body()));
+                  ? " without a result (a JSON object with choices and a usage.completion_tokens from 0 to 2147483647), "
+                  : ", ") + errorOf(r.body()));
             if (code / 100 == 2 && stream && streamError(r.body())) {
               streamErrors.incrementAndGet();
             } else if (result) {
@@ -439,14 +459,20 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       }
       boolean choice = false;
       long used = -1;
+      boolean badCount = false;
       for (String line : body.split("\n")) {
         if (!line.startsWith("data:") || line.substring(5).strip().equals("[DONE]")) continue;
         JsonNode event = JSON.readTree(line.substring(5));
         if (event.path("choices").size() > 0) choice = true;
         JsonNode n = event.path("usage").path("completion_tokens");
-        if (count(n)) used = n.asLong();
+        // The last usage is the answer's: one that is no count makes the stream no result (tester53i: an earlier valid one
+        // was kept).
+        if (!n.isMissingNode()) {
+          badCount = !count(n);
+          if (!badCount) used = n.asLong();
+        }
       }
-      return choice && used >= 0 ? used : -1;
+      return choice && used >= 0 && !badCount ? used : -1;
     } catch (java.io.IOException notJson) {
       return -1;
     }
@@ -471,7 +497,8 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     if (e == null) return "no error was caught";
     // A connection not accepted is a timeout too, of the client's 10 s to connect (tester53h: said as 5 minutes).
     if (e instanceof java.net.http.HttpConnectTimeoutException) return "the connection was not accepted within 10 s";
-    if (e instanceof java.net.http.HttpTimeoutException) return "no answer within the request's 5 minutes";
+    if (e instanceof java.net.http.HttpTimeoutException || e instanceof java.util.concurrent.TimeoutException)
+      return "no whole answer within the request's 5 minutes";
     return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
   }
 

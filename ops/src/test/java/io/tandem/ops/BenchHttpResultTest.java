@@ -51,5 +51,8 @@ class BenchHttpResultTest {
     assertEquals(2, BenchHttpCommand.resultTokens(stream, true));
     assertEquals(-1, BenchHttpCommand.resultTokens(chunk + "}\n\ndata: [DONE]\n\n", true), "no usage: not asked for, or not given");
     assertEquals(-1, BenchHttpCommand.resultTokens("<html>busy</html>", true));
+    // The last usage is the answer's, a bad one included (tester53i: an earlier valid one was kept).
+    assertEquals(-1, BenchHttpCommand.resultTokens(chunk + ", \"usage\": {\"completion_tokens\": 5}}\n\n"
+        + "data: {\"choices\": [], \"usage\": {\"completion_tokens\": -7}}\n\ndata: [DONE]\n\n", true));
   }
 }

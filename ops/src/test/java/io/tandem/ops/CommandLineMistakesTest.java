@@ -437,8 +437,8 @@ class CommandLineMistakesTest {
       assertTrue(run.summary().contains("latency of the 0 served p50 —, p99 —; 2xx 0, 429 0, "
           + (page ? "503 0, other 2 (HTTP 200 x2)" : "503 2, other 0")), run.summary());
       if (page)
-        assertTrue(r.err().contains("the first answer that was no result: HTTP 200 without a result (no choices and usage),"
-            + " body <html>maintenance</html>"), r.err());
+        assertTrue(r.err().contains("the first answer that was no result: HTTP 200 without a result (a JSON object with choices"
+            + " and a usage.completion_tokens from 0 to 2147483647), body <html>maintenance</html>"), r.err());
     }
   }
 

@@ -51,10 +51,12 @@ final class HoconConfigLoader {
         ConfigValue v = list.get(i);
         // A null entry, written in a file or as -D...KEY.0=null (the text "null" to Typesafe Config), is named with its index
         // (tester53h: "must be list of string, got a list"; from -D, the trigger "null" replaced "\n\n").
-        if (v.valueType() == com.typesafe.config.ConfigValueType.NULL
-            || ("null".equals(v.unwrapped()) && v.origin().description().contains("system properties")))
-          throw new InvalidConfigException(origin(v), PATH + "." + k, ConfigSection.mistake(PATH + "." + k + "[" + i + "]",
-              "a string", "null"));
+        boolean fromD = v.origin().description().contains("system properties");
+        // From -D options the entries are numbered as written (.3, .7), which Typesafe Config closes up: no index is named
+        // then (tester53i: .1 was said as [0]).
+        if (v.valueType() == com.typesafe.config.ConfigValueType.NULL || (fromD && "null".equals(v.unwrapped())))
+          throw new InvalidConfigException(origin(v), PATH + "." + k, ConfigSection.mistake(fromD ? "an entry of " + PATH + "."
+              + k + " (-D" + PATH + "." + k + ".N)" : PATH + "." + k + "[" + i + "]", "a string", "null"));
       }
     return switch (key.type) {
       case STRINGS -> read(c, k, c::getStringList);

@@ -174,9 +174,9 @@ class HoconConfigLoaderTest {
     assertEquals(true, entry.getMessage().endsWith("tandem.speculative.trigger-tokens[1] must be a string, got null"),
         entry.getMessage());
     InvalidConfigException fromD = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
-        systemProperty("tandem.speculative.trigger-tokens.0", "null")));
-    assertEquals(true, fromD.getMessage().endsWith("tandem.speculative.trigger-tokens[0] must be a string, got null"),
-        fromD.getMessage());
+        systemProperty("tandem.speculative.trigger-tokens.3", "null")));
+    assertEquals("system properties: an entry of tandem.speculative.trigger-tokens (-Dtandem.speculative.trigger-tokens.N)"
+        + " must be a string, got null", fromD.getMessage());
     // A recap is no optional word: "null" from a -D option is refused, not injected as text.
     InvalidConfigException recap = assertThrows(InvalidConfigException.class, () -> SpeculativeConfig.fromHocon(
         systemProperty("tandem.speculative.help-recap-words", "null")));
