@@ -116,7 +116,7 @@ final class ScriptedCase {
       // the script file written from it).
       String text = tokens.get(i).textValue();
       if (text.isEmpty()) throw refusal(role + "[" + i + "] is empty; each token of a script is its text, of one character or more");
-      if (!text.codePoints().allMatch(cp -> cp < Character.MIN_SURROGATE || cp > Character.MAX_SURROGATE))
+      if (io.tandem.protocol.text.LoneSurrogates.in(text))
         throw refusal(role + "[" + i + "] holds a lone UTF-16 surrogate, which no text can hold (an output's UTF-8 could not be"
             + " written); give a character whole in one token");
     }

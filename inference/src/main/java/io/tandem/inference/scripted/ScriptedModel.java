@@ -70,7 +70,7 @@ public class ScriptedModel implements LanguageModel {
       if (!t.isTextual()) throw new IllegalArgumentException(file + ": tokens[" + i + "] is not a string");
       if (t.asText().isEmpty()) throw new IllegalArgumentException(file + ": tokens[" + i + "] is empty; scripted tokens need text");
       // Half an emoji (a "\\ud83d" escape alone) is no text: it was written as "?" in answers (tester53e).
-      if (!t.asText().codePoints().allMatch(cp -> cp < Character.MIN_SURROGATE || cp > Character.MAX_SURROGATE))
+      if (io.tandem.protocol.text.LoneSurrogates.in(t.asText()))
         throw new IllegalArgumentException(file + ": tokens[" + i + "] holds a lone UTF-16 surrogate, which no text can hold;"
             + " give a character whole in one token");
       out.add(t.asText());

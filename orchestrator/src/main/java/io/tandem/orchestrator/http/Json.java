@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tandem.protocol.text.Clipped;
 import io.tandem.protocol.text.JsonSyntax;
+import io.tandem.protocol.text.LoneSurrogates;
 import io.tandem.protocol.text.WideEncoding;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -92,7 +93,7 @@ public final class Json {
       throw ApiError.invalid(null, "the request body must be a JSON object, got " + kind(root));
     // JSON lets "\\ud800" be written (RFC 8259, section 8.2), but it stands for no character, and a
     // prompt with one would reach the tokenizer as something else (<unk>, U+FFFD) without a word.
-    String lone = firstPath(root, "", v -> v.isTextual() && unpaired(v.textValue()), Json::unpaired);
+    String lone = firstPath(root, "", v -> v.isTextual() && LoneSurrogates.in(v.textValue()), LoneSurrogates::in);
     if (lone != null) {
       // The path written with its surrogates as escapes (a member's name may hold one): a message is text itself.
       // Clipped as another error clips a member's name: the path is the client's own text.
@@ -126,20 +127,6 @@ public final class Json {
         if (found != null) return found;
       }
     return null;
-  }
-
-  /** Whether {@code s} has a high surrogate not followed by a low one, or a low one not after a high one. */
-  static boolean unpaired(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (Character.isHighSurrogate(c)) {
-        if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) return true;
-        i++;
-      } else if (Character.isLowSurrogate(c)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**

@@ -149,17 +149,11 @@ public record SpeculativeConfig(
    * after the generation (tester53c), where a request's JSON with one is a 400.
    */
   private static void whole(ConfigKey key, String value) {
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      boolean paired = Character.isHighSurrogate(c) && i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1));
-      if (paired) {
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        throw bad(key, "holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(c).toUpperCase(java.util.Locale.ROOT)
-            + " without its pair), which no text can hold; write the character whole (an emoji as itself, or as its two"
-            + " \\u escapes together)");
-      }
-    }
+    int lone = io.tandem.protocol.text.LoneSurrogates.firstIn(value);
+    if (lone >= 0)
+      throw bad(key, "holds a lone UTF-16 surrogate (\\u" + Integer.toHexString(value.charAt(lone)).toUpperCase(java.util.Locale.ROOT)
+          + " without its pair), which no text can hold; write the character whole (an emoji as itself, or as its two"
+          + " \\u escapes together)");
   }
 
   /** The names a speculative config takes at its top level, as the paper's YAML writes them ({@code max_target_tokens}, ...). */
