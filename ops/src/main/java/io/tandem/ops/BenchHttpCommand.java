@@ -40,7 +40,8 @@ import picocli.CommandLine.Option;
  * and the count of each kind of answer.
  */
 @Command(name = "http", mixinStandardHelpOptions = true,
-    description = "Load-test the HTTP API on this machine (loopback only): throughput, p50/p99 latency, 2xx/429/503 counts.")
+    description = {"Load-test the HTTP API on this machine (loopback only): throughput, p50/p99 latency, 2xx/429/503 counts.",
+        "Each request's whole answer, a stream's last chunk included, is waited for up to 5 minutes; past that it counts as a transport error."})
 public final class BenchHttpCommand implements Callable<Integer>, Interruptible {
 
   @Option(names = "--url", description = "Base URL of a running server, e.g. http://127.0.0.1:8080 (loopback only).")
@@ -326,7 +327,8 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
             boolean result = resultTokens >= 0;
             if (!result || (stream && streamError(r.body())))
               firstRefusal.compareAndSet(null, "HTTP " + code + (code / 100 == 2 && !streamError(r.body())
-                  ? " without a result (a JSON object with choices and a usage.completion_tokens from 0 to 2147483647), "
+                  ? " without a result (" + (stream ? "data: chunks with choices, the last usage with" : "a JSON object with choices and a usage with")
+                      + " completion_tokens from 0 to 2147483647), "
                   : ", ") + errorOf(r.body()));
             if (code / 100 == 2 && stream && streamError(r.body())) {
               streamErrors.incrementAndGet();

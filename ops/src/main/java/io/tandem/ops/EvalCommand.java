@@ -98,6 +98,9 @@ public final class EvalCommand implements Callable<Integer> {
     }
     Path outDir = out == null ? Path.of("eval-results") : out;
     ModelOptions.requireOutputFolder("--out", outDir);
+    if (limit != null && limit > problems.size())
+      System.err.printf("tandem eval: --limit %d is more than the %s in %s; running all of them%n", limit,
+          Plural.count(problems.size(), "problem"), data == null ? "the demo held-out set" : data);
     if (limit != null) problems = problems.subList(0, Math.min(limit, problems.size()));
     int warm = Math.min(warmup != null ? warmup : Math.max(concurrency, 8), problems.size());
     if (warmup != null && warmup > warm)

@@ -438,7 +438,7 @@ class CommandLineMistakesTest {
           + (page ? "503 0, other 2 (HTTP 200 x2)" : "503 2, other 0")), run.summary());
       if (page)
         assertTrue(r.err().contains("the first answer that was no result: HTTP 200 without a result (a JSON object with choices"
-            + " and a usage.completion_tokens from 0 to 2147483647), body <html>maintenance</html>"), r.err());
+            + " and a usage with completion_tokens from 0 to 2147483647), body <html>maintenance</html>"), r.err());
     }
   }
 

@@ -96,6 +96,35 @@ class EvalCommandTest {
   }
 
   /**
+   * Problems/s is of the problems that ran, as the length is: a failed one ends at once with nothing
+   * written (tester53a: failures raised the rate). Both rates share the wall time, so their ratio is
+   * the problems that ran over the tokens they wrote.
+   */
+  @Test
+  void problemsPerSecondLeavesOutTheFailedOnes(@TempDir Path tmp) throws Exception {
+    String numbers = String.join(" + ", java.util.Collections.nCopies(400, "12"));
+    Path data = Files.writeString(tmp.resolve("mixed.jsonl"), "{\"problem\": \"Compute " + numbers
+        + ".\", \"answer\": \"4800\", \"unique_id\": \"long-1\"}\n"
+        + "{\"problem\": \"Compute 40 + 85 + 79 + 26 + 57 + 87.\", \"answer\": \"374\", \"unique_id\": \"ok-1\"}\n");
+    Path out = tmp.resolve("out");
+    Run run = run("eval", "--data", data.toString(), "--modes", "small", "--temperature", "0", "--warmup", "0",
+        "--out", out.toString());
+    assertEquals(0, run.exit(), run.stderr());
+    JsonNode small = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).at("/modes/small");
+    assertEquals(1, small.get("failed").asInt(), small.toString());
+    double perToken = small.get("problems_per_s").asDouble() / small.get("tokens_per_s").asDouble();
+    assertEquals(1 / small.get("avg_tokens").asDouble(), perToken, 0.05 / small.get("avg_tokens").asDouble(), small.toString());
+  }
+
+  /** A --limit beyond the file runs all of it, and says so (tester53a: silent, so a run of 1 read as one of 100). */
+  @Test
+  void aLimitBeyondTheDataRunsAllOfItAndSaysSo(@TempDir Path tmp) throws Exception {
+    List<String> lines = stderrOfOneProblem(tmp, "--modes", "small", "--limit", "100", "--out", tmp.resolve("out").toString());
+    assertTrue(lines.contains("tandem eval: --limit 100 is more than the 1 problem in " + tmp.resolve("math.jsonl")
+        + "; running all of them"), lines.toString());
+  }
+
+  /**
    * A --max-tokens beyond the model's context is said, and the context recorded beside it: the
    * answers end there (tester46c: 100000 on the demo model's 1,024 tokens was recorded as if it held).
    */

@@ -118,8 +118,9 @@ public final class EvalRunner {
     int n = problems.size();
     // A failed problem wrote nothing: the mean length is the answers' (tester44d read 110 tokens for one answer of 330).
     double avgTokens = failed == n ? 0 : (double) tokens / (n - failed);
-    // Takeovers per problem as the length is: of the problems that ran (tester46c: 0.67 where each answer had 1).
-    return new ModeResult(mode.name(), n, correct.get(), answered, failed, avgTokens, tokens / wall, n / wall,
+    // Takeovers per problem as the length is: of the problems that ran (tester46c: 0.67 where each answer had 1); and
+    // problems/s too, as a failed problem ends at once with nothing written (tester53a: failures raised the rate).
+    return new ModeResult(mode.name(), n, correct.get(), answered, failed, avgTokens, tokens / wall, (n - failed) / wall,
         failed == n ? 0 : (double) takeovers / (n - failed), small / written, large / written, injected / written, wall,
         stepSeconds);
   }
