@@ -206,6 +206,7 @@ public final class ServeCommand implements Callable<Integer> {
     List<Role> modelRoles = List.copyOf(TandemNode.rolesFromConfig(placed).keySet());
     Config config = models.nodeConfig(placed, modelRoles);
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, modelRoles);
+    http = http.withDemoPair(demoPair(config, modelRoles));
 
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
     // A second SIGTERM or Ctrl-C while the node drains gets a line saying so, instead of nothing.
@@ -228,6 +229,20 @@ public final class ServeCommand implements Callable<Integer> {
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
     tnode.awaitTermination();
     return 0;
+  }
+
+  /**
+   * Whether this node's models are the demo pair, for the playground's examples and hints: not when
+   * any model here is another (a checkpoint, a script, an engine); unknown when a role runs on other
+   * nodes.
+   */
+  static HttpSettings.DemoPair demoPair(Config config, List<Role> modelRoles) {
+    for (Role r : modelRoles) {
+      String model = config.getString("tandem." + r + ".model");
+      // Blank after nodeConfig: the role's devices are engines alone.
+      if (model.isBlank() || !io.tandem.ops.demo.DemoModels.isDemo(model, r.name())) return HttpSettings.DemoPair.NOT_SERVED;
+    }
+    return modelRoles.size() == Role.values().length ? HttpSettings.DemoPair.SERVED : HttpSettings.DemoPair.UNKNOWN;
   }
 
   /**

@@ -97,7 +97,7 @@ final class ApiRoutes extends AllDirectives {
    */
   static final akka.http.javadsl.model.AttributeKey<Boolean> RECEIVED_DRAINING =
       akka.http.javadsl.model.AttributeKey.create("tandem-received-draining", Boolean.class);
-  private final byte[] playground = resource("playground.html");
+  private final byte[] playground;
 
   ApiRoutes(HttpSettings settings, Tenants tenants, Metrics metrics, WorkerView workers, CompletionService completions,
       BooleanSupplier draining) {
@@ -108,6 +108,20 @@ final class ApiRoutes extends AllDirectives {
     this.completions = completions;
     this.draining = draining;
     this.bodyReadEnded = ApiError.forFailure(FailureCode.UNAVAILABLE, "the server is shutting down", settings.retryAfterSeconds());
+    this.playground = playground(settings.demoPair());
+  }
+
+  /**
+   * The playground's page, its {@code <body>} marked with whether the models are the demo pair
+   * ({@code data-demo-pair}: {@code served}, {@code not-served} or {@code unknown}), which its
+   * examples and its hint for a question outside the demo task are for.
+   */
+  static byte[] playground(HttpSettings.DemoPair pair) {
+    String page = new String(resource("playground.html"), java.nio.charset.StandardCharsets.UTF_8);
+    String marked = page.replace("<body>", "<body data-demo-pair=\"" + pair.name().toLowerCase(java.util.Locale.ROOT)
+        .replace('_', '-') + "\">");
+    if (marked.equals(page)) throw new IllegalStateException("playground.html has no <body> to mark");
+    return marked.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /**
@@ -220,7 +234,12 @@ final class ApiRoutes extends AllDirectives {
 
   private Route endpoints(HttpRequest request, RequestLog.Entry log) {
     Route live = complete(json(200, Map.of("status", "live")));
-    Route page = get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)));
+    // Not to be framed by another site, which could lead a click onto the page with a stored API key (tester54a), nor read as
+    // anything but HTML.
+    Route page = get(() -> complete(HttpResponse.create().withEntity(ContentTypes.TEXT_HTML_UTF8, playground)
+        .addHeader(RawHeader.create("X-Frame-Options", "DENY"))
+        .addHeader(RawHeader.create("Content-Security-Policy", "frame-ancestors 'none'"))
+        .addHeader(RawHeader.create("X-Content-Type-Options", "nosniff"))));
     return concat(
         host(ASTERISK_FORM, () -> pathEnd(() -> options(() -> complete(optionsAnswer(SERVED_METHODS))))),
         pathPrefix("v1", () -> concat(

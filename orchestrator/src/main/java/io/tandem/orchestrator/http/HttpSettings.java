@@ -20,7 +20,8 @@ import java.util.List;
  * plus one step), which both must exceed so that a session always ends with its own answer.
  * {@code cors} says which web pages of other origins may call the server ({@link Cors}).
  * {@code degradeWithoutLarge} is {@code tandem.session.on-large-loss = degrade}: the server then
- * serves speculative requests without a large worker, which readiness counts.
+ * serves speculative requests without a large worker, which readiness counts. {@code demoPair}
+ * says whether the models are the demo pair, which the playground's examples and hints are for.
  */
 public record HttpSettings(
     String host,
@@ -48,7 +49,8 @@ public record HttpSettings(
     Mode defaultMode,
     SamplingParams defaultSampling,
     Cors cors,
-    boolean degradeWithoutLarge) {
+    boolean degradeWithoutLarge,
+    DemoPair demoPair) {
 
   /**
    * The {@code max_tokens} of a chat request that gives none, before the context caps it: {@code
@@ -198,7 +200,8 @@ public record HttpSettings(
         defaultMode(c.getString("default-mode")),
         SamplingParams.PAPER,
         Cors.fromSection(c),
-        session.degradeWithoutLarge());
+        session.degradeWithoutLarge(),
+        DemoPair.UNKNOWN);
   }
 
   private static Mode defaultMode(String s) {
@@ -219,21 +222,21 @@ public record HttpSettings(
   public HttpSettings withPort(int newPort) {
     return new HttpSettings(host, newPort, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge, demoPair);
   }
 
   /** These settings with {@code newTenants}' API keys in place of the configured ones. */
   public HttpSettings withTenants(List<TenantSpec> newTenants) {
     return new HttpSettings(host, port, modelNames, newTenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge, demoPair);
   }
 
   /** These settings with {@code newSpeculative} as every request's base configuration. */
   public HttpSettings withSpeculative(SpeculativeConfig newSpeculative) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling, cors, degradeWithoutLarge);
+        sessionDeadline, reasoningParser, newSpeculative, defaultMode, defaultSampling, cors, degradeWithoutLarge, demoPair);
   }
 
   /**
@@ -244,7 +247,29 @@ public record HttpSettings(
   public HttpSettings withDefaultSampling(SamplingParams sampling) {
     return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
         maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
-        sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors, degradeWithoutLarge);
+        sessionDeadline, reasoningParser, speculative, defaultMode, sampling, cors, degradeWithoutLarge, demoPair);
+  }
+
+  /**
+   * Whether the models behind this server are the demo pair ({@code ops/demo}), for the playground:
+   * its examples and its hint for a question outside the demo task are for the demo pair alone, as
+   * {@code generate}'s warning is (tester54a: the hint told someone serving their own models to
+   * serve real models).
+   */
+  public enum DemoPair {
+    /** Every model role here, both of them, is the demo pair's model. */
+    SERVED,
+    /** A model here is not the demo pair's. */
+    NOT_SERVED,
+    /** This node runs no model, or one role alone, so the models are elsewhere: the page shows what it shows the demo pair. */
+    UNKNOWN
+  }
+
+  /** These settings with {@code pair} saying whether the models are the demo pair. */
+  public HttpSettings withDemoPair(DemoPair pair) {
+    return new HttpSettings(host, port, modelNames, tenants, maxBodyBytes, maxInFlight, defaultMaxTokens,
+        maxMaxTokens, retryAfterSeconds, shutdownDeadline, shutdownGrace, askTimeout, countTimeout, workerFiguresMaxAge, workerFiguresTimeout, bodyReadTimeout, keepAliveTimeout, requestTimeout, idleTimeout,
+        sessionDeadline, reasoningParser, speculative, defaultMode, defaultSampling, cors, degradeWithoutLarge, pair);
   }
 
   /** True when no API key is configured: the server is open to anyone who can reach it. */

@@ -197,6 +197,9 @@ class PlainClientsTest {
         + "\r\nConnection: close\r\n\r\n");
     assertEquals(200, page.status(), page.head());
     assertTrue(page.header("Content-Type").orElse("").startsWith("text/html"), page.head());
+    // Another site may not frame the playground (tester54a), whose API key box a framed click could use.
+    assertEquals("DENY", page.header("X-Frame-Options").orElse(""), page.head());
+    assertEquals("frame-ancestors 'none'", page.header("Content-Security-Policy").orElse(""), page.head());
     for (String method : new String[] {"POST", "DELETE", "PUT"}) {
       RawExchange r = RawExchange.send(server, method + " http://" + authority + " HTTP/1.1\r\nHost: " + authority
           + "\r\nConnection: close\r\n\r\n");

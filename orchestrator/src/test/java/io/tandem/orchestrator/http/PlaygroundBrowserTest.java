@@ -180,6 +180,43 @@ class PlaygroundBrowserTest {
     assertTrue(low.isDisplayed() && low.getText().contains("likely wrong"), "a total below 100 is outside what the pair learnt");
   }
 
+  /**
+   * A server whose models are not the demo pair shows none of the demo's intro, examples or hints
+   * (tester54a: the hint told someone serving their own models to serve real models), and a max
+   * tokens left empty sends none, so the answer may take what the context leaves (a fixed 512 was
+   * refused by a model of 512 tokens' context).
+   */
+  @Test
+  void ownModelsGetNoDemoHintsAndAnEmptyMaxTokensSendsNone() throws Exception {
+    try (TestServer own = TestServer.start("", HttpSettings.DemoPair.NOT_SERVED)) {
+      browser.get(own.base + "/");
+      for (String id : java.util.List.of("demoIntro", "examples", "hint", "lowHint"))
+        assertFalse(browser.findElement(By.id(id)).isDisplayed(), id);
+      browser.findElement(By.id("question")).clear();
+      browser.findElement(By.id("question")).sendKeys("Who wrote Hamlet?");
+      assertFalse(browser.findElement(By.id("hint")).isDisplayed(), "no demo-task hint for the server's own models");
+      assertEquals("", browser.findElement(By.id("maxTokens")).getAttribute("value"));
+      browser.findElement(By.id("ask")).click();
+      new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> b.findElement(By.id("status")).getText().startsWith("done"));
+      // The scripted models' answer runs to its end of text, not to a limit the page chose.
+      String status = browser.findElement(By.id("status")).getText();
+      assertTrue(status.startsWith("done, ") && !status.contains("cut short"), status);
+    }
+    // The demo pair's page (this class's server says unknown, shown as the demo pair) keeps them.
+    browser.get(server.base + "/");
+    assertTrue(browser.findElement(By.id("demoIntro")).isDisplayed() && browser.findElement(By.id("examples")).isDisplayed());
+  }
+
+  /** A command named as a property every JavaScript object has is written as it stands (tester54a: \toString showed a function's source). */
+  @Test
+  void aCommandNamedAsAnObjectsPropertyIsWrittenAsItStands() {
+    ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'So $\\\\toString$ and "
+        + "$\\\\constructor{x}$ and $\\\\times$.'}])");
+    String text = browser.findElement(By.id("output")).getText();
+    assertFalse(text.contains("function") || text.contains("native code"), text);
+    assertTrue(text.contains("\\toString") && text.contains("\\constructor") && text.contains("×"), text);
+  }
+
   @Test
   void boxedAnswersAndSimpleLatexAreTypesetNotShownAsSource() {
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'So 40 + 85 = 125, "

@@ -104,11 +104,21 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     return start(httpConfig, 1 << 20, EnumSet.allOf(Role.class), template);
   }
 
+  /** As {@link #start(String)}, its settings saying whether the models are the demo pair (as {@code tandem serve}'s do). */
+  static TestServer start(String httpConfig, HttpSettings.DemoPair pair) {
+    return start(httpConfig, 1 << 20, EnumSet.allOf(Role.class), null, pair);
+  }
+
   private static TestServer start(String httpConfig, int contextLength, Set<Role> roles) {
     return start(httpConfig, contextLength, roles, null);
   }
 
   private static TestServer start(String httpConfig, int contextLength, Set<Role> roles, ChatTemplate template) {
+    return start(httpConfig, contextLength, roles, template, HttpSettings.DemoPair.UNKNOWN);
+  }
+
+  private static TestServer start(String httpConfig, int contextLength, Set<Role> roles, ChatTemplate template,
+      HttpSettings.DemoPair pair) {
     Config config = ConfigFactory.parseString(
             "akka.actor.provider = local\n"
                 + "akka.loglevel = WARNING\n"
@@ -132,7 +142,7 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     ActorSystem<Void> system = ActorSystem.create(guardian, "http-test", config);
     try {
       TandemHttpServer server = TandemHttpServer.start(system, sessions.get(10, TimeUnit.SECONDS),
-          HttpSettings.fromConfig(config)).toCompletableFuture().get(10, TimeUnit.SECONDS);
+          HttpSettings.fromConfig(config).withDemoPair(pair)).toCompletableFuture().get(10, TimeUnit.SECONDS);
       TestServer ts = new TestServer(system, server, Set.copyOf(roles));
       ts.gate.delegate = gate;
       ts.awaitReady();
