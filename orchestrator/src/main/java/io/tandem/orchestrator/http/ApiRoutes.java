@@ -135,6 +135,9 @@ final class ApiRoutes extends AllDirectives {
       RequestLog.Entry log = new RequestLog.Entry(request.method().value(), authorityForm.orElse(target(request.getUri())),
           request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
       ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
+      // Pipelined behind an answer that closed the connection: akka-http writes nothing more on it (OpenConnections.Gate).
+      if (request.getAttribute(OpenConnections.NOT_SERVED).isPresent())
+        return complete(HttpResponse.create().withStatus(503).addHeader(akka.http.javadsl.model.headers.Connection.create("close")));
       // A request read behind one refused for its headers, before the connection closed: its bytes may be another's body,
       // so it is not run; its answer is never sent, nor logged (tester49h: a smuggled completion ran, blind, its answer lost).
       if (client.refusingTheRest())

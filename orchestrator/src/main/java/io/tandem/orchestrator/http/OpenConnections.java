@@ -225,6 +225,13 @@ final class OpenConnections {
    * stream completed (akka-http then closes the connection after what it is still writing) when
    * asked and nothing is in flight. Both happen on the stream's own thread, never at once.
    */
+  /**
+   * Marks a request pipelined behind an answer that closed its connection: not to be run, its answer
+   * never written ({@link Gate}).
+   */
+  static final akka.http.javadsl.model.AttributeKey<Boolean> NOT_SERVED =
+      akka.http.javadsl.model.AttributeKey.create("tandem-not-served", Boolean.class);
+
   private static final class Gate extends GraphStage<FlowShape<HttpRequest, HttpRequest>> {
     private final Inlet<HttpRequest> in = Inlet.create("Gate.in");
     private final Outlet<HttpRequest> out = Outlet.create("Gate.out");
@@ -258,7 +265,11 @@ final class OpenConnections {
                     r.method().value(), r.getUri().path(), r.getHeader("X-Request-Id").map(h -> " (X-Request-Id "
                         + io.tandem.protocol.text.Clipped.of(h.value()) + ")").orElse(""));
                 r.discardEntityBytes(materializer());
-                pull(in);
+                // Still passed on, for an answer the routes give at once and akka-http never writes: akka-http wants one
+                // answer per request, and a request swallowed here was its ERROR, "Internal server error, sending 500
+                // response", with a stack trace, for a 500 that never went out either (tester54c).
+                connection.received();
+                push(out, r.addAttribute(NOT_SERVED, true));
                 return;
               }
               // Whether the server drained when the request came, read before it is counted as in flight:

@@ -180,6 +180,55 @@ class GracefulShutdownTest {
   }
 
   /**
+   * A request pipelined behind a 413, which closes its connection, is not run, and no ERROR comes
+   * with it (tester54c: akka-http's "Internal server error, sending 500 response" and a stack trace,
+   * for a 500 that never went out, on every such request; Akka's own log is read here through SLF4J,
+   * as {@code tandem serve} routes it).
+   */
+  @Test
+  void aRequestPipelinedBehindA413IsNotServedAndLogsNoError() throws Exception {
+    ListAppender<ILoggingEvent> all = new ListAppender<>();
+    Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    all.start();
+    root.addAppender(all);
+    String big = "{\"prompt\":\"" + "a".repeat(1_100_000) + "\"}";
+    String ok = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":2}";
+    String head = "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+        + "X-Request-Id: %s\r\n\r\n";
+    try (TestServer s = TestServer.start("akka.loggers = [\"akka.event.slf4j.Slf4jLogger\"]\n"
+        + "akka.logging-filter = \"akka.event.slf4j.Slf4jLoggingFilter\"\n")) {
+      for (int round = 0; round < 3; round++) {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", s.server.port())) {
+          socket.getOutputStream().write((String.format(head, "/v1/completions", big.length(), "big-" + round) + big
+              + String.format(head, "/v1/chat/completions", ok.length(), "behind-" + round) + ok)
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          socket.setSoTimeout(30_000);
+          String answers = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+          assertTrue(answers.startsWith("HTTP/1.1 413"), answers);
+          assertEquals(1, answers.split("HTTP/1.1 ", -1).length - 1, "one answer, then the close: " + answers);
+        }
+      }
+      String pipelined = "a request pipelined behind an answer that closed its connection was not served";
+      TestServer.eventually("each pipelined request is said not served", () -> {
+        synchronized (all) {
+          return all.list.stream().filter(e -> e.getFormattedMessage().startsWith(pipelined)).count() == 3;
+        }
+      });
+      assertEquals(0, s.server.requestsInFlight(), "none left in flight");
+      assertEquals(200, s.post("/v1/chat/completions", ok, null).statusCode(), "the server serves on");
+      synchronized (all) {
+        assertTrue(all.list.stream().noneMatch(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.ERROR)),
+            "no ERROR: " + all.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.ERROR))
+                .map(ILoggingEvent::getFormattedMessage).toList());
+        assertTrue(all.list.stream().noneMatch(e -> e.getFormattedMessage().contains("behind-") && !e.getFormattedMessage()
+            .startsWith(pipelined)), "not run, not logged as answered: " + all.list);
+      }
+    } finally {
+      root.detachAppender(all);
+    }
+  }
+
+  /**
    * A connection to {@code s} on which {@code head} (a request's head and perhaps part of its body)
    * was written and has reached the routes, the server having had nothing else in flight.
    */
