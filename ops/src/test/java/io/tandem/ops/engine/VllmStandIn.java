@@ -71,6 +71,8 @@ final class VllmStandIn implements AutoCloseable {
    * each answer and each token, its connections open.
    */
   volatile java.util.concurrent.CountDownLatch stalled;
+  /** When set, every completion ends at once with this finish_reason and no token (a broken engine). */
+  volatile String endAtOnceWith;
   /** Released once at the start of each completion's stream. */
   final java.util.concurrent.Semaphore begun = new java.util.concurrent.Semaphore(0);
 
@@ -160,7 +162,8 @@ final class VllmStandIn implements AutoCloseable {
       String finish = "length";
       String stopReason = null;
       int generated = 0;
-      while (generated < maxTokens) {
+      if (endAtOnceWith != null) finish = endAtOnceWith;
+      while (generated < maxTokens && endAtOnceWith == null) {
         waitWhileStalled();
         int id = model.forward(List.of(seq), Integer.MAX_VALUE)[0];
         if (id == LanguageModel.NOT_YET) continue;

@@ -33,6 +33,15 @@ public interface GenerationPlan {
   /** Something failed outside the plan (a worker, the transport): finish with {@code error}. */
   void fail(String message);
 
+  /**
+   * Why the plan failed by itself, or null: a step that made no progress (no token, no end of
+   * sequence), which asked again would ask the same question forever. Its trace then finishes with
+   * {@code error}, and the session fails the request with this message.
+   */
+  default String errorMessage() {
+    return null;
+  }
+
   /** Whether {@link #next()} returns a {@link Step.Finish}. */
   boolean finished();
 

@@ -202,6 +202,7 @@ public final class SpeculativeThinking implements GenerationPlan {
   }
 
   /** Why {@link #fail} was called; null otherwise. */
+  @Override
   public String errorMessage() {
     return errorMessage;
   }

@@ -36,6 +36,7 @@ public final class SingleModelPlan implements GenerationPlan {
   /** The answer's text so far, where stop strings are looked for. */
   private final StringBuilder text = new StringBuilder();
   private FinishReason finish;
+  private String errorMessage;
   /** The counters of what was written before this plan took over (zero for a whole answer). */
   private final Counters before;
   private int written;
@@ -96,6 +97,13 @@ public final class SingleModelPlan implements GenerationPlan {
   public void accept(StepResult result) {
     if (finish != null) return;
     int start = committed.size();
+    if (result.generated().isEmpty() && !result.eos()) {
+      // Asked again, the step would be asked forever (tester54b: an engine answering finish_reason "length" with no
+      // token, 11,274 times in 340 s, the client waiting without a byte).
+      errorMessage = "the " + role + " model returned no tokens for a step at position " + start;
+      finish = FinishReason.error;
+      return;
+    }
     committed.addAll(result.generated());
     written += result.generated().size();
     if (!result.generated().isEmpty())
@@ -110,6 +118,11 @@ public final class SingleModelPlan implements GenerationPlan {
   @Override
   public void timeOut() {
     if (finish == null) finish = FinishReason.timeout;
+  }
+
+  @Override
+  public String errorMessage() {
+    return errorMessage;
   }
 
   @Override

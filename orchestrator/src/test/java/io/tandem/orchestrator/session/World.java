@@ -91,6 +91,37 @@ final class World implements AutoCloseable {
     return SessionRunner.run(kit.system(), sessions, request, deltas).toCompletableFuture();
   }
 
+  /** A session of {@link Mode#small} whose one worker is a probe: the test answers its steps itself. */
+  record ProbedSession(TestProbe<WorkerProtocol.Command> worker,
+      TestProbe<SessionEvent> client, WorkerProtocol.Generate firstStep) {
+
+    /** The session's events after its deltas: its end. */
+    SessionEvent end() {
+      SessionEvent e;
+      do {
+        e = client.receiveMessage(java.time.Duration.ofSeconds(10));
+      } while (e instanceof SessionEvent.Delta);
+      return e;
+    }
+  }
+
+  /** Starts a greedy session {@code id} of {@link Mode#small} on a probe worker, and returns its first step as the worker got it. */
+  ProbedSession probedSmallSession(String id) {
+    var worker = kit.<WorkerProtocol.Command>createTestProbe();
+    var directory = kit.<WorkerDirectory.Command>createTestProbe();
+    var client = kit.<SessionEvent>createTestProbe();
+    SessionRequest request = new SessionRequest(id, "t", io.tandem.protocol.Prompt.chat(java.util.List.of(
+        new io.tandem.protocol.ChatMessage("user", "Hi."))), io.tandem.protocol.SamplingParams.GREEDY, 100,
+        ScriptedCase.example().config(), Mode.small, false);
+    SessionSettings settings = new SessionSettings(java.time.Duration.ofSeconds(1), java.time.Duration.ofMinutes(1), false, 4, 2,
+        false, java.time.Duration.ofMillis(100), null, false);
+    kit.spawn(SessionActor.create(request, client.getRef(), directory.getRef(), settings));
+    directory.expectMessageClass(WorkerDirectory.WatchNodes.class);
+    WorkerDirectory.GetWorkers asked = directory.expectMessageClass(WorkerDirectory.GetWorkers.class);
+    asked.replyTo().tell(new WorkerDirectory.Workers(asked.role(), java.util.Set.of(worker.getRef())));
+    return new ProbedSession(worker, client, worker.expectMessageClass(WorkerProtocol.Generate.class));
+  }
+
   @Override
   public void close() {
     kit.shutdownTestKit();

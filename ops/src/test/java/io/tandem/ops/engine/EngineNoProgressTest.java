@@ -1,0 +1,44 @@
+package io.tandem.ops.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tandem.inference.LanguageModel;
+import io.tandem.inference.hf.HfModel;
+import io.tandem.ops.demo.DemoModels;
+import io.tandem.protocol.Role;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An engine that ends a step with no token and not at its end of sequence (finish_reason "length"
+ * or "abort" and nothing else) made no progress: the request fails, naming it, at once. Asked again,
+ * the same step was answered the same without end (tester54b: 11,274 times in 340 s, the client
+ * waiting without a byte); in a speculative session it was a 200 with finish_reason "stop" and no
+ * text.
+ */
+class EngineNoProgressTest {
+
+  @Test
+  void aStepEndedWithNoTokenFailsTheRequestAtOnce() throws Exception {
+    Path small = DemoModels.dir().resolve("small");
+    try (LanguageModel model = HfModel.load(small, "cpu")) {
+      VllmStandIn engine = new VllmStandIn("demo-small", model);
+      for (String reason : new String[] {"length", "abort"}) {
+        engine.endAtOnceWith = reason;
+        try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(small, ""), 4)) {
+          int before = engine.usages.size();
+          // 503s while the engine's first health check has not yet let its worker serve.
+          HttpResponse<String> r = EngineLostMidAnswerTest.askUntil(front, answer -> answer.statusCode() != 503);
+          assertEquals(500, r.statusCode(), reason + ": " + r.body());
+          assertTrue(r.body().contains("\"code\":\"model_error\""), r.body());
+          assertTrue(r.body().contains("with finish_reason '" + reason + "' and no token, though up to 50 were asked for: it made"
+              + " no progress"), r.body());
+          assertEquals(1, engine.usages.size() - before, reason + ": the engine was asked once");
+        }
+      }
+      engine.close();
+    }
+  }
+}
