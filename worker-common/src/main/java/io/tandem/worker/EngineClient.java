@@ -332,7 +332,7 @@ final class EngineClient {
       if (error != null && unanswered(error)) {
         listener.notConnected("engine " + spec.endpoint() + " unreachable: " + describe(error));
       } else if (error != null) {
-        listener.failed(true, "engine " + spec.endpoint() + " unreachable: " + describe(error));
+        listener.failed(true, lostWords(spec.endpoint(), error));
       } else if (refused(response.statusCode()) != null) {
         listener.failed(true, refused(response.statusCode()));
       } else if (response.statusCode() == 400 && beyondContext(response.body())) {
@@ -498,7 +498,7 @@ final class EngineClient {
     }
     return http.sendAsync(request, HttpResponse.BodyHandlers.ofString()).handle((response, error) -> {
       if (error != null)
-        throw new EngineException(true, "engine " + spec.endpoint() + " unreachable: " + describe(error), unanswered(error));
+        throw new EngineException(true, lostWords(spec.endpoint(), error), unanswered(error));
       int status = response.statusCode();
       if (refused(status) != null) throw new EngineException(true, refused(status));
       if (shuttingDown(status, response.body())) throw EngineException.shuttingDown(shuttingDownWords(response.body()));
@@ -514,7 +514,17 @@ final class EngineClient {
     });
   }
 
-  /** A connection error in words: its message, or its kind when it has none (ConnectException often has none). */
+  /**
+   * A request the engine took and did not answer in words: one that timed out on an open connection
+   * is an engine not answering (stalled or hung), not one out of reach (tester54b read "unreachable"
+   * of an engine that had accepted the request).
+   */
+  static String lostWords(String endpoint, Throwable error) {
+    boolean timedOut = cause(error) instanceof java.net.http.HttpTimeoutException
+        && !(cause(error) instanceof java.net.http.HttpConnectTimeoutException);
+    return "engine " + endpoint + (timedOut ? " is not answering: " : " unreachable: ") + describe(error);
+  }
+
   /**
    * What went wrong reaching the engine, in words: Java's HttpClient gives a refused connection as
    * a {@code ConnectException} without a message (tester44a read "unreachable: ConnectException").
@@ -549,13 +559,15 @@ final class EngineClient {
   }
 
   /** Server-sent events of a streamed completion, one {@code data: {...}} line per chunk. */
-  private static final class SseLines implements Flow.Subscriber<String> {
+  static final class SseLines implements Flow.Subscriber<String> {
     private final Listener listener;
     private volatile Flow.Subscription subscription;
     volatile boolean cancelled;
     private String finishReason;
     private boolean stopString;
     private boolean broken;
+    private boolean sawData;
+    private String firstLine;
 
     SseLines(Listener listener) {
       this.listener = listener;
@@ -570,7 +582,9 @@ final class EngineClient {
 
     @Override
     public void onNext(String line) {
+      if (firstLine == null && !line.isBlank()) firstLine = line;
       if (cancelled || broken || !line.startsWith("data:")) return;
+      sawData = true;
       String data = line.substring(5).trim();
       if (data.equals("[DONE]")) return;
       try {
@@ -615,7 +629,10 @@ final class EngineClient {
     /** The body ended: with a finish reason, the completion's end; without one, a stream cut short (the engine died). */
     void end() {
       if (broken || cancelled) return;
-      if (finishReason == null) listener.failed(true, "the engine's stream ended without a finish_reason");
+      // A 200 with no event at all is no stream (tester54b: a plain-text body read as a stream cut short).
+      if (!sawData) listener.failed(true, "the engine answered 200 without a stream (no data: line"
+          + (firstLine == null ? ", an empty body" : "; its body began " + clip(firstLine)) + "): is it an OpenAI-compatible server?");
+      else if (finishReason == null) listener.failed(true, "the engine's stream ended without a finish_reason");
       else listener.ended(finishReason, stopString);
     }
 
