@@ -593,9 +593,11 @@ final class WorkerView {
         if (now - asked < workerWait.toNanos()) return null;
         ApiError own = ownStanding.get();
         if (own != null) return own;
+        // Retried a second later, it meets the same node: wait as every 503 for a worker not there says (tester54e: 1 beside
+        // their 10).
         return ApiError.forFailure(FailureCode.UNAVAILABLE, "the " + role + " worker's node " + nodesOf(ws) + " is unreachable"
             + " (stalled, or crashed and not yet downed) and did not count the prompt within " + Seconds.of(workerWait)
-            + " s (tandem.session.worker-wait); retry the request", retryAfter.seconds());
+            + " s (tandem.session.worker-wait); retry the request", retryAfter.withoutWorkerSeconds());
       }
       if (standing == Standing.GONE) {
         ApiError own = ownStanding.get();
