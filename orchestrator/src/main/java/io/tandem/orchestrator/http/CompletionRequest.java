@@ -947,7 +947,7 @@ public record CompletionRequest(
     if (p.isTextual()) text = p.asText();
     else if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) text = p.get(0).asText();
     else if (p.isArray() && p.size() > 1 && p.get(0).isTextual())
-      throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
+      throw batch(p, JsonNode::isTextual, "strings");
     else if (p.isArray() && p.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
     else throw ApiError.invalid("prompt", "prompt must be a string, a list of token ids, or a list of one such list; got "
         + (p.isArray() ? "an array whose first element is " : "") + Json.kind(p.isArray() ? p.get(0) : p));
@@ -965,14 +965,26 @@ public record CompletionRequest(
     if (p == null || !p.isArray() || p.isEmpty()) return null;
     JsonNode ids = p;
     if (p.get(0).isArray()) {
-      if (p.size() > 1)
-        throw ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
+      if (p.size() > 1) throw batch(p, JsonNode::isArray, "lists of token ids");
       ids = p.get(0);
       if (ids.isEmpty()) throw ApiError.invalid("prompt", "prompt must not be empty");
     } else if (!p.get(0).isNumber()) {
       return null;
     }
     return tokenIds(ids, tokenPromptPath(p), "a token-id prompt is a list of token ids,");
+  }
+
+  /**
+   * The refusal of a batch of prompts: not supported, when each element is a prompt ({@code
+   * alike}); else invalid, naming the first element that is not (tester54c: {@code ["a", 1]} was
+   * called a batch of 2 prompts).
+   */
+  private static ApiError batch(JsonNode p, java.util.function.Predicate<JsonNode> alike, String kind) {
+    for (int i = 1; i < p.size(); i++)
+      if (!alike.test(p.get(i)))
+        return ApiError.invalid("prompt[" + i + "]", "prompt[" + i + "] is " + Json.kind(p.get(i)) + " where prompt[0] begins"
+            + " a list of " + kind + "; prompt is a string, a list of token ids, or a list of one such");
+    return ApiError.unsupported("prompt", "a batch of " + p.size() + " prompts is not supported; send one prompt per request");
   }
 
   /** Where a token-id prompt's ids are in the body: {@code prompt}, or {@code prompt[0]} for a batch of one. */

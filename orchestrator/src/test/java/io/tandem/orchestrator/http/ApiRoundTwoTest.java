@@ -139,6 +139,14 @@ class ApiRoundTwoTest {
     HttpResponse<String> batch = server.post("/v1/completions", "{\"prompt\":[[" + once + "],[" + upon + "]],\"max_tokens\":3}", KEY);
     assertEquals(400, batch.statusCode());
     assertTrue(json(batch).at("/error/message").asText().contains("batch of 2"), batch.body());
+    // A list that is no batch is named by its element at fault (tester54c: ["a", 1] was called a batch of 2 prompts).
+    for (String[] odd : new String[][] {{"[\"a\",1]", "prompt[1] is an integer where prompt[0] begins a list of strings"},
+        {"[[" + once + "],\"b\"]", "prompt[1] is a string where prompt[0] begins a list of lists of token ids"}}) {
+      HttpResponse<String> r = server.post("/v1/completions", "{\"prompt\":" + odd[0] + ",\"max_tokens\":3}", KEY);
+      assertEquals(400, r.statusCode(), r.body());
+      assertTrue(json(r).at("/error/message").asText().startsWith(odd[1]), r.body());
+      assertEquals("prompt[1]", json(r).at("/error/param").asText(), r.body());
+    }
   }
 
   // 5. A non-streaming client that leaves.
