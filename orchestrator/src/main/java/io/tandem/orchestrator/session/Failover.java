@@ -160,7 +160,17 @@ final class Failover {
       spans.add(span(wrote, step.reason(), committed.size(), carryGenerated));
       committed.addAll(carryGenerated);
     }
-    c = c.plusTokens(wrote, carryGenerated.size()).plusTokens(Author.injected, carryInjected.size());
+    Counters.Tally t = c.tally().tokens(wrote, carryGenerated.size()).tokens(Author.injected, carryInjected.size());
+    // A step cut short is still its kind, as its span is (tester54e: takeovers 0 beside 12 tokens of the large model's).
+    if (!carryGenerated.isEmpty()) {
+      switch (step.reason()) {
+        case takeover -> t.takeovers++;
+        case verify -> t.verifies++;
+        case recap -> t.recaps++;
+        default -> { }
+      }
+    }
+    c = t.counters();
     return SingleModelPlan.continuing(lost == Role.large ? Role.small : Role.large, maxTokens, committed, spans, c);
   }
 

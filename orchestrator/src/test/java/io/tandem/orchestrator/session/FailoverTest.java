@@ -109,6 +109,8 @@ class FailoverTest {
           "the large model's streamed part of the cut takeover stays in the answer: " + cut);
       for (Span s : spans) if (s.start() >= cut.end()) assertEquals(Author.small, s.author(), "small-only after the loss: " + s);
       assertEquals(cut.end() - cut.start(), f.trace().counters().largeTokens());
+      // The cut takeover counts as one, as its span is one (tester54e: takeovers 0 beside the large model's tokens).
+      assertEquals(1, f.trace().counters().takeovers(), f.trace().counters().toString());
       assertEquals(f.trace().text().length(), spans.stream().mapToInt(s -> s.text().length()).sum());
     }
   }
