@@ -232,6 +232,16 @@ final class OpenConnections {
   static final akka.http.javadsl.model.AttributeKey<Boolean> NOT_SERVED =
       akka.http.javadsl.model.AttributeKey.create("tandem-not-served", Boolean.class);
 
+  /** Whether {@code r} says its answer closes the connection: {@code Connection: close}, or HTTP/1.0 without keep-alive. */
+  static boolean lastOnConnection(HttpRequest r) {
+    java.util.Set<String> tokens = new java.util.HashSet<>();
+    for (akka.http.javadsl.model.HttpHeader h : r.getHeaders())
+      if (h.is("connection"))
+        for (String t : h.value().split(",")) tokens.add(t.trim().toLowerCase(java.util.Locale.ROOT));
+    if (tokens.contains("close")) return true;
+    return r.protocol().equals(akka.http.javadsl.model.HttpProtocols.HTTP_1_0) && !tokens.contains("keep-alive");
+  }
+
   private static final class Gate extends GraphStage<FlowShape<HttpRequest, HttpRequest>> {
     private final Inlet<HttpRequest> in = Inlet.create("Gate.in");
     private final Outlet<HttpRequest> out = Outlet.create("Gate.out");
@@ -276,6 +286,10 @@ final class OpenConnections {
               // a shutdown that counts it has not refused it (ApiRoutes.RECEIVED_DRAINING).
               boolean receivedDraining = all.draining.getAsBoolean();
               connection.received();
+              // The client's last request on the connection (Connection: close, or HTTP/1.0 without keep-alive): its answer
+              // closes it, and a request pipelined behind it is not served either (RFC 9112, section 9.6; tester54c: one was
+              // run, then cancelled as the connection closed, and logged as a client gone).
+              if (lastOnConnection(r)) connection.closeAfterResponse();
               push(out, r.addAttribute(ApiRoutes.RECEIVED_DRAINING, receivedDraining));
             }
           });

@@ -50,6 +50,38 @@ class PlainClientsTest {
     assertTrue(chat.body().contains("\"chat.completion\""), chat.body());
   }
 
+  /**
+   * A request pipelined behind the client's own last one ({@code Connection: close}, or HTTP/1.0
+   * without keep-alive) is not run (RFC 9112, section 9.6): it was run and then cancelled as the
+   * connection closed, logged as a client gone (tester54c).
+   */
+  @Test
+  void aRequestPipelinedBehindTheClientsLastOneIsNotRun() throws Exception {
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> requests =
+        new ch.qos.logback.core.read.ListAppender<>();
+    ch.qos.logback.classic.Logger requestLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+        "tandem.http.requests");
+    requests.start();
+    requestLog.addAppender(requests);
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3}";
+    try {
+      for (String[] last : new String[][] {{"HTTP/1.1", "Host: 127.0.0.1\r\nConnection: close\r\n"}, {"HTTP/1.0", ""}}) {
+        String head = "POST /v1/chat/completions " + last[0] + "\r\n" + last[1] + "Content-Type: application/json\r\n"
+            + "Content-Length: " + body.length() + "\r\nX-Request-Id: ";
+        String behind = last[0].replace("/", "") + "-behind";
+        RawExchange r = RawExchange.send(server, head + "last\r\n\r\n" + body + head + behind + "\r\n\r\n" + body);
+        assertEquals(200, r.status(), r.head());
+        assertFalse(r.body().contains("HTTP/1."), "one answer, then the close: " + r.body());
+        TestServer.eventually("nothing in flight", () -> server.server.requestsInFlight() == 0);
+        synchronized (requests) {
+          assertTrue(requests.list.stream().noneMatch(e -> e.getFormattedMessage().contains(behind)), "not run: " + requests.list);
+        }
+      }
+    } finally {
+      requestLog.detachAppender(requests);
+    }
+  }
+
   /** vLLM's {@code GET /version}, which clients and dashboards read without a key: {@code {"version": "..."}}. */
   @Test
   void versionIsAnsweredAsVllmAnswersIt() throws Exception {
