@@ -90,7 +90,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
       + "Default: " + SumTask.MISREAD + " (decisive), 0 (verifying).")
   Double misread;
 
-  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the tokens that decide the large model's verdict: each digit comparison's second word (a digit or not) and the verdict (Yes / Wait). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the tokens that decide the large model's verdict: each digit comparison's second word (a digit or not) and the verdict (Yes / Wait); at least 1 (1: weighed as every other token). Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
 
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: 0, only at the end.")
@@ -135,6 +135,10 @@ public final class TrainDemoCommand implements Callable<Integer> {
       if (given("--" + role + "-lr") && !(lr > 0 && Float.isFinite(lr)))
         throw new UsageError(refusing("--" + role + "-lr", lr) + "give a positive learning rate, such as 0.001");
     }
+    // Named by its flag, as the others (tester54d: "large: the verdict weight must be at least 1").
+    if (given("--verdict-weight") && !(verdictWeight >= 1 && Float.isFinite(verdictWeight)))
+      throw new UsageError(refusing("--verdict-weight", verdictWeight) + "give a weight of at least 1 (1: weighed as every"
+          + " other token)");
     if (slip != null && !(slip >= 0 && slip < 1)) throw new UsageError(refusing("--slip", slip) + "give a chance from 0 to below 1");
     if (misread != null && !(misread >= 0 && misread < 1))
       throw new UsageError(refusing("--misread", misread) + "give a chance from 0 to below 1");
@@ -185,10 +189,24 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     ModelOptions.requireOutputFolder("--out", out);
     // A model there would be overwritten at its first save: the demo pair itself, with --out ops/demo (tester44a).
-    for (DemoTrainer.Plan plan : plans)
-      if (!force && Files.exists(out.resolve(plan.name()).resolve("config.json")))
-        throw new UsageError("--out " + out + " already holds a " + plan.name() + " model (" + out.resolve(plan.name())
-            + "); give another folder, or pass --force to overwrite it");
+    // So would its snapshots (tester54d: OUT/small-step10 overwritten without a word), and with --force an earlier run's
+    // snapshots this run does not write would read as its own: they go, and the run says so.
+    List<Path> removed = new ArrayList<>();
+    for (DemoTrainer.Plan plan : plans) {
+      List<Path> held = modelsOf(out, plan.name());
+      if (!force && !held.isEmpty())
+        throw new UsageError("--out " + out + " already holds " + (held.size() == 1 ? "a " + plan.name() + " model" : held.size()
+            + " " + plan.name() + " models") + " (" + held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(
+            ", ")) + "); give another folder, or pass --force to overwrite " + (held.size() == 1 ? "it" : "them"));
+      for (Path h : held)
+        if (!h.equals(out.resolve(plan.name()))) {
+          deleteFolder(h);
+          removed.add(h);
+        }
+    }
+    if (!removed.isEmpty())
+      spec.commandLine().getErr().println("tandem train-demo: removed an earlier run's snapshots (--force): " + removed.stream()
+          .map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));
     spec.commandLine().getErr().println("tandem train-demo: training " + plans.stream().map(TrainDemoCommand::length)
         .collect(java.util.stream.Collectors.joining(", then ")) + ", into " + out
         + (given("--only") ? "" : " (--only small or --only large trains one)"));
@@ -216,7 +234,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
     Runtime.getRuntime().addShutdownHook(onSignal);
     try {
       for (DemoTrainer.Plan plan : plans) {
-        if (trainer.stopped()) break;
+        if (trainer.stopped()) {
+          // Said, not left to be found missing (tester54d: a stop in the small phase said nothing of the large model).
+          err.println("tandem train-demo: " + plan.name() + " not trained: stopped before it began");
+          err.flush();
+          continue;
+        }
         DemoTrainer.Report r = trainer.train(plan, plan.name().equals("small") ? seed : seed + 1, out.resolve(plan.name()));
         if (r.steps() > 0) reports.add(r);
       }
@@ -231,6 +254,24 @@ public final class TrainDemoCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** The models of {@code name} in {@code out}: {@code out/NAME} and its snapshots {@code out/NAME-stepN}, each with a config.json. */
+  private static List<Path> modelsOf(Path out, String name) throws java.io.IOException {
+    List<Path> held = new ArrayList<>();
+    if (Files.exists(out.resolve(name).resolve("config.json"))) held.add(out.resolve(name));
+    if (Files.isDirectory(out))
+      try (java.util.stream.Stream<Path> in = Files.list(out)) {
+        in.filter(p -> p.getFileName().toString().matches(java.util.regex.Pattern.quote(name) + "-step\\d+")
+            && Files.exists(p.resolve("config.json"))).sorted().forEach(held::add);
+      }
+    return held;
+  }
+
+  private static void deleteFolder(Path folder) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = Files.walk(folder)) {
+      for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(f);
+    }
   }
 
   /** The longest a signal waits for the current step and the save (a 12-layer step on one thread takes about 10 s). */

@@ -791,6 +791,19 @@ class CommandLineMistakesTest {
     assertArrayEquals(weights, Files.readAllBytes(tmp.resolve("one/small/model.safetensors")), "untouched");
     assertEquals(0, run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1", "--force")
         .exit());
+    // Nor its snapshots (tester54d: OUT/small-step10 overwritten without a word); with --force an earlier run's snapshots go,
+    // said so, rather than read as the new run's.
+    Path snapshot = tmp.resolve("one/small-step10");
+    Files.createDirectories(snapshot);
+    Files.copy(tmp.resolve("one/small/config.json"), snapshot.resolve("config.json"));
+    Result snapshots = run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1");
+    assertEquals(2, snapshots.exit(), snapshots.err());
+    assertEquals("tandem train-demo: --out " + tmp.resolve("one") + " already holds 2 small models (" + tmp.resolve("one/small")
+        + ", " + snapshot + "); give another folder, or pass --force to overwrite them", snapshots.err().strip());
+    Result forced = run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1", "--force");
+    assertEquals(0, forced.exit(), forced.err());
+    assertTrue(forced.err().contains("tandem train-demo: removed an earlier run's snapshots (--force): " + snapshot), forced.err());
+    assertFalse(Files.exists(snapshot));
   }
 
   @Test
@@ -1033,6 +1046,8 @@ class CommandLineMistakesTest {
     refusals.put(List.of("train-demo", "--out", "/no/out", "--only", "large", "--small-lr", "1e-3"),
         "tandem train-demo: --small-lr is for the small model, which --only large does not train: drop it, or train both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: --slip 2: give a chance from 0 to below 1");
+    refusals.put(List.of("train-demo", "--out", "/no/out", "--verdict-weight", "0.5"),
+        "tandem train-demo: --verdict-weight 0.5: give a weight of at least 1 (1: weighed as every other token)");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-lr", "-1"),
         "tandem train-demo: --small-lr -1: give a positive learning rate, such as 0.001");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--misread", "-0.5"), "tandem train-demo: --misread -0.5: give a chance from 0 to below 1");
