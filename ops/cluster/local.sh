@@ -730,6 +730,11 @@ status() {
     elif alive "$n" && suspended "$(pid_of "$n")"; then
       # Not counted as running (status exits 1): it serves nothing, and the cluster downs it once unreachable long enough.
       echo "$n: stopped by a signal (pid $(pid_of "$n"), SIGSTOP or Ctrl-Z): it answers nothing; resume it with kill -CONT $(pid_of "$n"), $port"
+    elif alive "$n" && removed "$n"; then
+      # Resumed after the cluster removed it: it runs for the seconds it takes to learn so, then exits (tester54e: called
+      # running, exit 0). Not counted as running.
+      echo "$n: removed from the cluster while it was stopped, and resumed (pid $(pid_of "$n")): it exits by itself within" \
+        "seconds; start it again with ops/cluster/local.sh restart $n, $port"
     elif alive "$n"; then
       running=$((running + 1)); echo "$n: running (pid $(pid_of "$n")), $port; log $dir/$n.log"
     elif [ -f "$dir/$n.pid" ]; then
