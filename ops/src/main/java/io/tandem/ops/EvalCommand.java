@@ -202,7 +202,7 @@ public final class EvalCommand implements Callable<Integer> {
         // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
         // read "0/1 correct, 0.0 tokens/s", and no why).
         samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
-            "tandem eval: %s: %s failed, counted wrong and left out of the length; the first, %s: %s (samples-%s.jsonl has each)%n",
+            "tandem eval: %s: %s failed, counted wrong and left out of the length, problems/s and takeovers per problem; the first, %s: %s (samples-%s.jsonl has each)%n",
             mode,
             Plural.count(r.failed(), "problem"), first.problem().id(), first.error(), mode));
         // Where the mode's time went, per worker: its forward passes (the figures bench serve reads).

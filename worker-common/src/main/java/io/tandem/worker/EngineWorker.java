@@ -483,8 +483,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
     // Ended with no token and not at its end of sequence ("length", "abort", ...): the engine made no progress, and the
     // same step asked again would be answered the same (tester54b: "length" with no token, asked 11,274 times in 340 s).
     if (f.step.generated.isEmpty() && !f.step.eos)
-      return onBroke(new Broke(f.id, false, "engine " + client.endpoint() + " ended a step of request "
-          + f.step.request.requestId() + " with finish_reason " + (e.finishReason() == null ? "null" : "'" + e.finishReason()
+      return onBroke(new Broke(f.id, false, "engine " + client.endpoint() + " ended a step of session "
+          + f.step.sessionId() + " with finish_reason " + (e.finishReason() == null ? "null" : "'" + e.finishReason()
           + "'") + " and no token, though up to " + f.step.limit() + " were asked for: it made no progress"));
     complete(f);
     return stopIfIdle();

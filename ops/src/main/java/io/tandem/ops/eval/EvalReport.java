@@ -98,7 +98,7 @@ public final class EvalReport {
     // A problem that failed (a worker's error: a prompt over the context, ...) counts as wrong and as no tokens: said, not hidden.
     for (ModeResult r : results)
       if (r.failed() > 0)
-        sb.append(String.format(Locale.ROOT, "%n%s: %d of %s failed, counted wrong and left out of the length (%s in"
+        sb.append(String.format(Locale.ROOT, "%n%s: %d of %s failed, counted wrong and left out of the length, problems/s and takeovers per problem (%s in"
             + " samples-%s.jsonl).%n", label(r.mode()), r.failed(), io.tandem.protocol.text.Plural.count(r.problems(), "problem"),
             r.failed() == 1 ? "its error is" : "their errors are", r.mode()));
     return sb.toString();

@@ -217,6 +217,20 @@ class PlaygroundBrowserTest {
     assertTrue(text.contains("\\toString") && text.contains("\\constructor") && text.contains("×"), text);
   }
 
+  /** A command after ^, _, \sqrt or \frac is one argument, as TeX reads it (tester54f: 90^\circ raised the backslash alone). */
+  @Test
+  void aCommandIsOneArgumentAsTexReadsIt() {
+    JavascriptExecutor js = (JavascriptExecutor) browser;
+    assertEquals("90<sup>∘</sup>", js.executeScript("return latex(arguments[0])", "90^\\circ"));
+    assertEquals("e<sup>π</sup>", js.executeScript("return latex(arguments[0])", "e^\\pi"));
+    assertEquals("a<sub>∞</sub>", js.executeScript("return latex(arguments[0])", "a_\\infty"));
+    assertEquals("√<span style=\"text-decoration: overline\">π</span>", js.executeScript("return latex(arguments[0])", "\\sqrt\\pi"));
+    assertEquals("<span class=\"frac\"><span>π</span><span>2</span></span>", js.executeScript("return latex(arguments[0])",
+        "\\frac\\pi2"));
+    // LaTeX's escaped specials are the characters themselves.
+    assertEquals("a_b &amp; #1", js.executeScript("return latex(arguments[0])", "a\\_b \\& \\#1"));
+  }
+
   @Test
   void boxedAnswersAndSimpleLatexAreTypesetNotShownAsSource() {
     ((JavascriptExecutor) browser).executeScript("render([{author: 'small', reasoning: false, text: 'So 40 + 85 = 125, "
