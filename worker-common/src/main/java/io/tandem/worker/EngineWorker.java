@@ -482,10 +482,16 @@ final class EngineWorker extends AbstractBehavior<Command> {
     if (!f.completeLocally && "stop".equals(e.finishReason()) && !e.stopString()) f.step.eos = true;
     // Ended with no token and not at its end of sequence ("length", "abort", ...): the engine made no progress, and the
     // same step asked again would be answered the same (tester54b: "length" with no token, asked 11,274 times in 340 s).
-    if (f.step.generated.isEmpty() && !f.step.eos)
-      return onBroke(new Broke(f.id, false, "engine " + client.endpoint() + " ended a step of session "
-          + f.step.sessionId() + " with finish_reason " + (e.finishReason() == null ? "null" : "'" + e.finishReason()
-          + "'") + " and no token, though up to " + f.step.limit() + " were asked for: it made no progress"));
+    // Withdrawn until its health check finds it serving, as an engine found not serving is: the steps after it go to
+    // another worker of the role meanwhile, and tandem:engine_up says it (tester54f: such an engine kept failing its share
+    // of requests, with nothing to show which one it was).
+    if (f.step.generated.isEmpty() && !f.step.eos) {
+      String problem = "engine " + client.endpoint() + " ended a step of session " + f.step.sessionId() + " with finish_reason "
+          + (e.finishReason() == null ? "null" : "'" + e.finishReason() + "'") + " and no token, though up to "
+          + f.step.limit() + " were asked for: it made no progress";
+      withdraw(problem, false);
+      return onBroke(new Broke(f.id, false, problem));
+    }
     complete(f);
     return stopIfIdle();
   }
@@ -497,13 +503,21 @@ final class EngineWorker extends AbstractBehavior<Command> {
 
   /** Withdraws this worker from its role for {@code problem}, refusing the steps waiting; it stops once nothing of it is in flight. */
   private void withdraw(String problem) {
+    withdraw(problem, true);
+  }
+
+  /**
+   * {@link #withdraw(String)}; {@code byItsPort}: the problem is the engine's port refusing a connection or its health
+   * check, which with streams still flowing says something else (below), not an answer of the engine's own.
+   */
+  private void withdraw(String problem, boolean byItsPort) {
     if (withdrawnFor != null) return;
     // With streams flowing, a closed port is an engine shutting down, not one to ask whether it runs (tester48e read
     // "connection refused (is the engine running, on that port?)" of one finishing its requests). Only streams: a
     // /tokenize or a count in flight fails as well when the engine crashed (tester49d: a SIGKILL read "shutting down").
     // Nor is it told from a crash at once: a SIGKILL closes the port and breaks the streams together, and the refusal
     // may come first (tester51g: 23 of 250 read "shutting down" of a killed engine); a stream that breaks then says so.
-    withdrawnFor = inFlight.isEmpty() ? problem : "engine " + client.endpoint() + " refused a new connection while its"
+    withdrawnFor = inFlight.isEmpty() || !byItsPort ? problem : "engine " + client.endpoint() + " refused a new connection while its"
         + " requests in flight were still streaming: it is shutting down (they run to their end) or it crashed (they fail)";
     // Readiness and a request that finds no worker of the role say so, until the endpoint's health check says otherwise
     // (tester48e: "no large worker is available (none is offered to sessions: retry once one has joined ...)").

@@ -36,6 +36,11 @@ class EngineNoProgressTest {
           assertTrue(r.body().contains("with finish_reason '" + reason + "' and no token, though up to 50 were asked for: it made"
               + " no progress"), r.body());
           assertEquals(1, engine.usages.size() - before, reason + ": the engine was asked once");
+          // Its worker was withdrawn until the engine's health check found it serving: once it answers again, so does the node.
+          engine.endAtOnceWith = null;
+          HttpResponse<String> again = EngineLostMidAnswerTest.askUntil(front, answer -> answer.statusCode() == 200);
+          assertEquals(200, again.statusCode(), again.body());
+          engine.endAtOnceWith = reason;
         }
       }
       engine.close();
