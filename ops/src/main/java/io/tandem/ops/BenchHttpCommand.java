@@ -41,7 +41,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "http", mixinStandardHelpOptions = true,
     description = {"Load-test the HTTP API on this machine (loopback only): throughput, p50/p99 latency, 2xx/429/503 counts.",
-        "Each request's whole answer, a stream's last chunk included, is waited for up to 5 minutes; past that it counts as a transport error."})
+        "Each request's whole answer, a stream's last chunk included, is waited for up to 5 minutes;"
+            + " past that it counts as a transport error."})
 public final class BenchHttpCommand implements Callable<Integer>, Interruptible {
 
   @Option(names = "--url", description = "Base URL of a running server, e.g. http://127.0.0.1:8080 (loopback only).")

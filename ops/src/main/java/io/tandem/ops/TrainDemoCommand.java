@@ -194,10 +194,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
     List<Path> removed = new ArrayList<>();
     for (DemoTrainer.Plan plan : plans) {
       List<Path> held = modelsOf(out, plan.name());
-      if (!force && !held.isEmpty())
-        throw new UsageError("--out " + out + " already holds " + (held.size() == 1 ? "a " + plan.name() + " model" : held.size()
-            + " " + plan.name() + " models") + " (" + held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(
-            ", ")) + "); give another folder, or pass --force to overwrite " + (held.size() == 1 ? "it" : "them"));
+      if (!force && !held.isEmpty()) {
+        boolean one = held.size() == 1;
+        String where = held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "));
+        throw new UsageError("--out " + out + " already holds " + (one ? "a " : held.size() + " ") + plan.name() + " model"
+            + (one ? "" : "s") + " (" + where + "); give another folder, or pass --force to overwrite " + (one ? "it" : "them"));
+      }
       for (Path h : held)
         if (!h.equals(out.resolve(plan.name()))) {
           deleteFolder(h);
@@ -205,8 +207,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
         }
     }
     if (!removed.isEmpty())
-      spec.commandLine().getErr().println("tandem train-demo: removed an earlier run's snapshots (--force): " + removed.stream()
-          .map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));
+      spec.commandLine().getErr().println("tandem train-demo: removed an earlier run's snapshots (--force): "
+          + removed.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));
     spec.commandLine().getErr().println("tandem train-demo: training " + plans.stream().map(TrainDemoCommand::length)
         .collect(java.util.stream.Collectors.joining(", then ")) + ", into " + out
         + (given("--only") ? "" : " (--only small or --only large trains one)"));
