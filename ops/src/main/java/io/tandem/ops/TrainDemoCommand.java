@@ -191,21 +191,25 @@ public final class TrainDemoCommand implements Callable<Integer> {
     // A model there would be overwritten at its first save: the demo pair itself, with --out ops/demo (tester44a).
     // So would its snapshots (tester54d: OUT/small-step10 overwritten without a word), and with --force an earlier run's
     // snapshots this run does not write would read as its own: they go, and the run says so.
-    List<Path> removed = new ArrayList<>();
+    List<Path> held = new ArrayList<>();
+    List<String> roles = new ArrayList<>();
     for (DemoTrainer.Plan plan : plans) {
-      List<Path> held = modelsOf(out, plan.name());
-      if (!force && !held.isEmpty()) {
-        boolean one = held.size() == 1;
-        String where = held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "));
-        throw new UsageError("--out " + out + " already holds " + (one ? "a " : held.size() + " ") + plan.name() + " model"
-            + (one ? "" : "s") + " (" + where + "); give another folder, or pass --force to overwrite " + (one ? "it" : "them"));
-      }
-      for (Path h : held)
-        if (!h.equals(out.resolve(plan.name()))) {
-          deleteFolder(h);
-          removed.add(h);
-        }
+      List<Path> of = modelsOf(out, plan.name());
+      held.addAll(of);
+      if (!of.isEmpty()) roles.add(plan.name());
     }
+    if (!force && !held.isEmpty()) {
+      boolean one = held.size() == 1;
+      String where = held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "));
+      throw new UsageError("--out " + out + " already holds " + (one ? "a " : held.size() + " ") + String.join(" and ", roles)
+          + " model" + (one ? "" : "s") + " (" + where + "); give another folder, or pass --force to overwrite " + (one ? "it" : "them"));
+    }
+    List<Path> removed = new ArrayList<>();
+    for (Path h : held)
+      if (!plans.stream().anyMatch(plan -> h.equals(out.resolve(plan.name())))) {
+        deleteFolder(h);
+        removed.add(h);
+      }
     if (!removed.isEmpty())
       spec.commandLine().getErr().println("tandem train-demo: removed an earlier run's snapshots (--force): "
           + removed.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", ")));

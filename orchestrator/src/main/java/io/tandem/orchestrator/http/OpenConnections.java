@@ -99,6 +99,8 @@ final class OpenConnections {
   private final class Open {
     private int busy;
     private boolean closing;
+    /** Whether the request in flight is HTTP/1.0, whose streamed answer (no chunked encoding there) ends with the connection. */
+    private volatile boolean http10;
     /** Asks the connection's {@link Gate} to close it if nothing is in flight; null until it runs. */
     private AsyncCallback<NotUsed> close;
     /** Cancels the keep-alive timer running while nothing is in flight. */
@@ -211,7 +213,9 @@ final class OpenConnections {
         answered();
         return response;
       }
-      // A stream (server-sent events): in flight until its last chunk is handed over.
+      // A stream (server-sent events): in flight until its last chunk is handed over. To an HTTP/1.0 request it is written to
+      // the connection's close, so a request pipelined behind it is not served either (tester54g: it ran, unanswered).
+      if (http10) closeAfterResponse();
       return response.withEntity(HttpEntities.createChunked(entity.getContentType(), entity.getDataBytes()
           .watchTermination((m, done) -> {
             done.whenComplete((d, t) -> answered());
@@ -232,14 +236,18 @@ final class OpenConnections {
   static final akka.http.javadsl.model.AttributeKey<Boolean> NOT_SERVED =
       akka.http.javadsl.model.AttributeKey.create("tandem-not-served", Boolean.class);
 
-  /** Whether {@code r} says its answer closes the connection: {@code Connection: close}, or HTTP/1.0 without keep-alive. */
+  /**
+   * Whether {@code r} says its answer closes the connection, as akka-http reads it (and so closes it): HTTP/1.1 with
+   * {@code Connection: close}, HTTP/1.0 without {@code keep-alive} (which wins there over a {@code close} beside it;
+   * tester54g: {@code Keep-Alive, close} was kept alive by akka-http and its next request refused here).
+   */
   static boolean lastOnConnection(HttpRequest r) {
     java.util.Set<String> tokens = new java.util.HashSet<>();
     for (akka.http.javadsl.model.HttpHeader h : r.getHeaders())
       if (h.is("connection"))
         for (String t : h.value().split(",")) tokens.add(t.trim().toLowerCase(java.util.Locale.ROOT));
-    if (tokens.contains("close")) return true;
-    return r.protocol().equals(akka.http.javadsl.model.HttpProtocols.HTTP_1_0) && !tokens.contains("keep-alive");
+    if (r.protocol().equals(akka.http.javadsl.model.HttpProtocols.HTTP_1_0)) return !tokens.contains("keep-alive");
+    return tokens.contains("close");
   }
 
   private static final class Gate extends GraphStage<FlowShape<HttpRequest, HttpRequest>> {
@@ -289,6 +297,7 @@ final class OpenConnections {
               // The client's last request on the connection (Connection: close, or HTTP/1.0 without keep-alive): its answer
               // closes it, and a request pipelined behind it is not served either (RFC 9112, section 9.6; tester54c: one was
               // run, then cancelled as the connection closed, and logged as a client gone).
+              connection.http10 = r.protocol().equals(akka.http.javadsl.model.HttpProtocols.HTTP_1_0);
               if (lastOnConnection(r)) connection.closeAfterResponse();
               push(out, r.addAttribute(ApiRoutes.RECEIVED_DRAINING, receivedDraining));
             }
