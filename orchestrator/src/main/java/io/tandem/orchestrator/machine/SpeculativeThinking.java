@@ -201,7 +201,7 @@ public final class SpeculativeThinking implements GenerationPlan {
     return finishReason != null;
   }
 
-  /** Why {@link #fail} was called; null otherwise. */
+  /** Why it failed: by itself (a draft with no token and no end), or as {@link #fail} was told; null otherwise. */
   @Override
   public String errorMessage() {
     return errorMessage;

@@ -337,7 +337,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     Step step = plan.next();
     // The plan failed by itself (a step that made no progress): the request fails, as on a worker's failure; finished, it
     // was an answer of 200 and finish_reason "stop", empty where nothing was written (tester54b).
-    if (step instanceof Step.Finish && plan.trace().finishReason() == FinishReason.error && plan.errorMessage() != null)
+    if (step instanceof Step.Finish && plan.errorMessage() != null && plan.trace().finishReason() == FinishReason.error)
       return fail(FailureCode.MODEL_ERROR, plan.errorMessage());
     if (step instanceof Step.Finish) return finish();
     current = (Step.Generate) step;
