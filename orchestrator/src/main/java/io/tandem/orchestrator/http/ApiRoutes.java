@@ -136,8 +136,12 @@ final class ApiRoutes extends AllDirectives {
           request.getHeader(REQUEST_ID).map(HttpHeader::value).orElse(null));
       ClientConnection client = request.getAttribute(ClientConnection.KEY).orElse(ClientConnection.NONE);
       // Pipelined behind an answer that closed the connection: akka-http writes nothing more on it (OpenConnections.Gate).
+      // Should it still write it (a request whose Connection header came on two lines, which akka-http reads whole and the
+      // gate sees the first of; tester54h), the client reads why, not a bare 503.
       if (request.getAttribute(OpenConnections.NOT_SERVED).isPresent())
-        return complete(HttpResponse.create().withStatus(503).addHeader(akka.http.javadsl.model.headers.Connection.create("close")));
+        return complete(ApiError.forFailure(FailureCode.UNAVAILABLE, "this request came behind one whose answer closes the"
+            + " connection, and was not run; send it again on a new connection", 0).toResponse()
+            .addHeader(akka.http.javadsl.model.headers.Connection.create("close")));
       // A request read behind one refused for its headers, before the connection closed: its bytes may be another's body,
       // so it is not run; its answer is never sent, nor logged (tester49h: a smuggled completion ran, blind, its answer lost).
       if (client.refusingTheRest())

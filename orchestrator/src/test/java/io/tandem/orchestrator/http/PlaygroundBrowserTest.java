@@ -229,6 +229,12 @@ class PlaygroundBrowserTest {
         "\\frac\\pi2"));
     // LaTeX's escaped specials are the characters themselves.
     assertEquals("a_b &amp; #1", js.executeScript("return latex(arguments[0])", "a\\_b \\& \\#1"));
+    // A command that takes arguments takes them along (tester54h: x^\\frac12 raised \\frac alone).
+    assertEquals("x<sup><span class=\"frac\"><span>1</span><span>2</span></span></sup>",
+        js.executeScript("return latex(arguments[0])", "x^\\frac12"));
+    // An escaped dollar inside $...$ does not close it (tester54h: $\\$5$ was shown as text).
+    js.executeScript("render([{author: 'small', reasoning: false, text: 'So $\\\\$5 \\\\times 3$ in all.'}])");
+    assertEquals("So $5 × 3 in all.", browser.findElement(By.id("output")).getText());
   }
 
   @Test
