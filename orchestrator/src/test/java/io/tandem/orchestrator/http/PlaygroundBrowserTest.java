@@ -235,6 +235,13 @@ class PlaygroundBrowserTest {
     // An escaped dollar inside $...$ does not close it (tester54h: $\\$5$ was shown as text).
     js.executeScript("render([{author: 'small', reasoning: false, text: 'So $\\\\$5 \\\\times 3$ in all.'}])");
     assertEquals("So $5 × 3 in all.", browser.findElement(By.id("output")).getText());
+    // A space before each argument is skipped, as TeX skips it (tester54i: \\frac{1} {2} was 1 over a space).
+    assertEquals("<span class=\"frac\"><span>1</span><span>2</span></span>", js.executeScript("return latex(arguments[0])",
+        "\\frac{1} {2}"));
+    // Nesting stops at a depth, the rest written as it stands: a browser took minutes to lay out 1,000 roots (tester54i).
+    js.executeScript("render([{author: 'small', reasoning: false, text: '$' + '\\\\sqrt'.repeat(1000) + 'x$'}])");
+    long roots = (Long) js.executeScript("return document.querySelectorAll('#output span[style]').length");
+    assertTrue(roots > 0 && roots <= 25, roots + " nested roots");
   }
 
   @Test
