@@ -242,6 +242,14 @@ class PlaygroundBrowserTest {
     js.executeScript("render([{author: 'small', reasoning: false, text: '$' + '\\\\sqrt'.repeat(1000) + 'x$'}])");
     long roots = (Long) js.executeScript("return document.querySelectorAll('#output span[style]').length");
     assertTrue(roots > 0 && roots <= 25, roots + " nested roots");
+    // Nor is the stack overflowed finding a command's arguments (tester54j: 10,000 roots, a RangeError on every render).
+    js.executeScript("render([{author: 'small', reasoning: false, text: '$' + '\\\\sqrt'.repeat(10000) + 'x$'}])");
+    // Each root drawn shows √ for its 5 characters; the rest as written, and the x.
+    assertEquals(10000 * 5 + 1, ((String) js.executeScript("return document.getElementById('output').textContent")).length()
+        + 4 * (long) js.executeScript("return document.querySelectorAll('#output span[style]').length"),
+        "every character is shown, as written or as a root");
+    // A space after ^ or _ is skipped, as TeX skips it (tester54j: x^ 2 raised the space).
+    assertEquals("x<sup>2</sup>", js.executeScript("return latex(arguments[0])", "x^ 2"));
   }
 
   @Test
