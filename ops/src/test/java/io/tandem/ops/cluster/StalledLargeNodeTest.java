@@ -127,6 +127,13 @@ class StalledLargeNodeTest {
       await(() -> unreachable() == on, Duration.ofSeconds(30), "the large node is " + (on ? "unreachable" : "reachable again"));
     }
 
+    /** Whether the front node's cluster no longer lists the large node. */
+    boolean largeRemoved() {
+      for (Member m : Cluster.get(front.system()).state().getMembers())
+        if (m.address().equals(largeAddress())) return false;
+      return true;
+    }
+
     private boolean unreachable() {
       for (Member m : Cluster.get(front.system()).state().getUnreachable())
         if (m.address().equals(largeAddress())) return true;
@@ -274,6 +281,36 @@ class StalledLargeNodeTest {
       assertEquals(200, r.statusCode(), r.body());
       JsonNode tandem = JSON.readTree(r.body()).path("tandem");
       assertTrue(tandem.path("degraded").asBoolean(), "finished with the small model alone: " + r.body());
+    }
+  }
+
+  /**
+   * A speculative session admitted while the only large node is unreachable, that asks for a large
+   * worker only after the node was downed and removed (its draft step still ran), is told at once
+   * that none is coming, as the sessions already waiting are: in CI one that asked just after the
+   * directory read the removal (Akka's {@code Cluster.state()}, updated by an actor of its own,
+   * still listing the node) waited out the minute's worker-wait.
+   */
+  @Test
+  void aSessionThatAsksForTheLargeWorkerAfterTheNodesRemovalDegradesAtOnce(@TempDir Path dir) throws Exception {
+    // A small model at half a second a token: its first paragraph takes seconds, the removal less.
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 500, 1)) {
+      Pair p = Pair.stalled(c, "tandem.session.worker-wait = 60s\ntandem.session.on-large-loss = degrade");
+      HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + p.http().port() + "/v1/chat/completions"))
+          .header("Content-Type", "application/json").timeout(Duration.ofSeconds(120))
+          .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],"
+              + "\"max_tokens\":16,\"stream\":true}")).build();
+      // The answer's headers: the request was admitted, its session started.
+      HttpResponse<java.util.stream.Stream<String>> admitted = HttpClient.newHttpClient()
+          .sendAsync(request, HttpResponse.BodyHandlers.ofLines()).get(60, TimeUnit.SECONDS);
+      assertEquals(200, admitted.statusCode());
+      CompletableFuture<String> body = CompletableFuture.supplyAsync(() -> String.join("\n", admitted.body().toList()));
+      Cluster.get(p.front().system()).manager().tell(new Down(p.largeAddress()));
+      await(p::largeRemoved, Duration.ofSeconds(30), "the large node is removed");
+
+      // Well before the minute's worker-wait.
+      String answer = body.get(30, TimeUnit.SECONDS);
+      assertTrue(answer.contains("\"degraded\":true") && answer.strip().endsWith("data: [DONE]"), answer);
     }
   }
 

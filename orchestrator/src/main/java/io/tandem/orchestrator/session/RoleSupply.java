@@ -101,16 +101,30 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
   }
 
   /**
+   * {@link #memberComing}, leaving out the members in {@code removed}: those whose removal the
+   * caller was told of ({@code ClusterEvent.MemberRemoved}), which {@code Cluster.state()} may still
+   * list, up or unreachable, for a moment (it is updated by an actor of its own, which may read the
+   * same events later than the caller).
+   */
+  public boolean memberComing(ActorSystem<?> system, Role role, Set<akka.cluster.UniqueAddress> removed) {
+    return comingAs(system, role, removed) != null;
+  }
+
+  /**
    * How a member of {@code role} is on its way ({@link #memberComing}), in words for a readiness
    * status, or null when none is: in the cluster (joining, loading, unreachable), leaving it (a
    * drain), or gone after leaving less than {@code worker-wait} ago, when a new request still waits
    * for a worker of the role (tester44c read "in the cluster but offers none now" of a node that had left).
    */
   public String comingAs(ActorSystem<?> system, Role role) {
+    return comingAs(system, role, Set.of());
+  }
+
+  private String comingAs(ActorSystem<?> system, Role role, Set<akka.cluster.UniqueAddress> removed) {
     if (!clustered) return null;
     String leaving = null;
     for (Member m : Cluster.get(system).state().getMembers()) {
-      if (!m.hasRole(role.name())) continue;
+      if (!m.hasRole(role.name()) || removed.contains(m.uniqueAddress())) continue;
       MemberStatus s = m.status();
       boolean drains = withdrawing.get().getOrDefault(m.address(), Set.of()).contains(role);
       if (!drains && (s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up())))

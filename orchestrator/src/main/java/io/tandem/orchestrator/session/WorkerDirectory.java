@@ -73,9 +73,10 @@ public final class WorkerDirectory {
    * those whose figures the directory has; a worker missing from {@code load} is not known yet.
    * {@code gone}: none is listed, and none comes back by waiting: on a node outside a cluster, its
    * workers of the role have all stopped (unlike at startup, before they register); in a cluster,
-   * a member that was downed (it crashed, or stalled past the split brain resolver's patience) was
-   * removed while sessions waited for a worker of the role, and no member of the role is left on its
-   * way ({@link RoleSupply#memberComing}; a node that leaves, as in a rolling restart, is waited for).
+   * no member of the role is on its way ({@link RoleSupply#memberComing}; a node that leaves, as in
+   * a rolling restart, is waited for), as after the removal of a member that was downed (it
+   * crashed, or stalled past the split brain resolver's patience): those waiting are told then, and
+   * those who ask later at once (unless {@code now}, answered with none as it stands).
    */
   public record Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
       Map<ActorRef<WorkerProtocol.Command>, Integer> load, boolean gone) {
@@ -247,6 +248,12 @@ public final class WorkerDirectory {
     /** The roles that have had a worker listed. */
     final Set<Role> everListed = EnumSet.noneOf(Role.class);
     final Set<ActorRef<UnreachableNodes>> watchers = new HashSet<>();
+    /**
+     * The members whose removal this directory was told of, until {@code Cluster.state()} no longer
+     * lists them: that view is updated by an actor of its own, and may list a member removed moments
+     * ago as up (see {@link #memberComing}).
+     */
+    final Set<UniqueAddress> removed = new HashSet<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
       this.ctx = ctx;
@@ -351,13 +358,14 @@ public final class WorkerDirectory {
                 n.node().longUid());
             if (!n.downed()) RoleSupply.get(ctx.getSystem()).left(n.roles());
             up.remove(n.node().address(), n.node());
+            removed.add(n.node());
             unreachableSince.remove(n.node().address());
             Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
             // Sessions waiting for a worker of a role may have waited for this node's (unreachable,
             // then downed): with no member of the role left on its way, waiting longer is in vain. A
             // node that left (a drain, a rolling restart) is waited for: worker-wait covers its restart.
             for (Role r : Role.values()) {
-              if (!n.downed() || waiting.get(r).isEmpty() || RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), r))
+              if (!n.downed() || waiting.get(r).isEmpty() || memberComing(r))
                 continue;
               for (GetWorkers g : waiting.get(r)) g.replyTo().tell(new Workers(r, Set.of(), Map.of(), true));
               waiting.get(r).clear();
@@ -451,9 +459,27 @@ public final class WorkerDirectory {
       return usable;
     }
 
+    /**
+     * Whether a member of {@code role} is on its way ({@link RoleSupply#memberComing}), the members
+     * this directory was told were removed left out: Akka's {@code Cluster.state()} may list such a
+     * member for a moment after its {@code MemberRemoved} reached this actor (a session waiting for
+     * the large worker of a node downed while it was unreachable waited out worker-wait when the
+     * removal was read before that view had it).
+     */
+    private boolean memberComing(Role role) {
+      Set<UniqueAddress> members = new HashSet<>();
+      for (akka.cluster.Member m : Cluster.get(ctx.getSystem()).state().getMembers()) members.add(m.uniqueAddress());
+      removed.retainAll(members);
+      return RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), role, removed);
+    }
+
     private boolean answer(GetWorkers g) {
       Set<ActorRef<WorkerProtocol.Command>> usable = usable(g.role(), g.exclude());
-      boolean gone = !clustered && listed.get(g.role()).isEmpty() && everListed.contains(g.role());
+      // In a cluster, none comes back by waiting once no member of the role is on its way: a session that asks after the
+      // removal of a downed node (its draft step ran on meanwhile) is answered now, as those already waiting were, not
+      // after worker-wait.
+      boolean gone = clustered ? usable.isEmpty() && !g.now() && !memberComing(g.role())
+          : listed.get(g.role()).isEmpty() && everListed.contains(g.role());
       if (usable.isEmpty() && !g.now() && !gone) return false;
       Map<ActorRef<WorkerProtocol.Command>, Integer> loads = new HashMap<>();
       for (ActorRef<WorkerProtocol.Command> w : usable) {
