@@ -202,9 +202,9 @@ public final class EvalCommand implements Callable<Integer> {
         // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
         // read "0/1 correct, 0.0 tokens/s", and no why).
         samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
-            "tandem eval: %s: %s failed, counted wrong and left out of the length, problems/s and takeovers per problem; the first, %s: %s (samples-%s.jsonl has each)%n",
-            mode,
-            Plural.count(r.failed(), "problem"), first.problem().id(), first.error(), mode));
+            "tandem eval: %s: %s failed, counted wrong and left out of %s; %s%s: %s (samples-%s.jsonl has %s)%n",
+            mode, Plural.count(r.failed(), "problem"), EvalReport.leftOutOf(r.mode()), r.failed() == 1 ? "" : "the first, ",
+            first.problem().id(), first.error(), mode, r.failed() == 1 ? "it" : "each"));
         // Where the mode's time went, per worker: its forward passes (the figures bench serve reads).
         for (Role role : needed) {
           long[] a = after.get(role);
@@ -264,7 +264,7 @@ public final class EvalCommand implements Callable<Integer> {
     List<String> allFailed = results.stream().filter(r -> r.failed() == r.problems()).map(ModeResult::mode).toList();
     if (!allFailed.isEmpty())
       err.println("tandem eval: every problem failed in " + String.join(", ", allFailed) + ": nothing was measured there; see"
-          + " the first error above");
+          + (results.stream().allMatch(r -> r.failed() <= 1) ? " the error above" : " the first error above"));
     return allFailed.isEmpty() ? 0 : 1;
   }
 

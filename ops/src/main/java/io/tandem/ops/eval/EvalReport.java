@@ -98,10 +98,15 @@ public final class EvalReport {
     // A problem that failed (a worker's error: a prompt over the context, ...) counts as wrong and as no tokens: said, not hidden.
     for (ModeResult r : results)
       if (r.failed() > 0)
-        sb.append(String.format(Locale.ROOT, "%n%s: %d of %s failed, counted wrong and left out of the length, problems/s and takeovers per problem (%s in"
+        sb.append(String.format(Locale.ROOT, "%n%s: %d of %s failed, counted wrong and left out of %s (%s in"
             + " samples-%s.jsonl).%n", label(r.mode()), r.failed(), io.tandem.protocol.text.Plural.count(r.problems(), "problem"),
-            r.failed() == 1 ? "its error is" : "their errors are", r.mode()));
+            leftOutOf(r.mode()), r.failed() == 1 ? "its error is" : "their errors are", r.mode()));
     return sb.toString();
+  }
+
+  /** The figures a failed problem of {@code mode} is left out of: takeovers only where there are any (speculative). */
+  public static String leftOutOf(String mode) {
+    return mode.equals("speculative") ? "the length, problems/s and takeovers per problem" : "the length and problems/s";
   }
 
   static String label(String mode) {
