@@ -187,6 +187,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new UsageError(e.getMessage(), e);
     }
+    for (DemoTrainer.Plan plan : plans) if (plan.init() != null) requireInitShape(plan);
     ModelOptions.requireOutputFolder("--out", out);
     // A model there would be overwritten at its first save: the demo pair itself, with --out ops/demo (tester44a).
     // So would its snapshots (tester54d: OUT/small-step10 overwritten without a word), and with --force an earlier run's
@@ -303,6 +304,48 @@ public final class TrainDemoCommand implements Callable<Integer> {
           .put("final_loss", r.finalLoss()).put("examples", r.examples());
     }
     Files.writeString(out.resolve("training-" + only + ".json"), m.writeValueAsString(root));
+  }
+
+  /**
+   * The {@code --init-from} model of {@code plan}, checked against the shape trained here before
+   * anything is written or trained: one of another shape failed as its weights were read, after the
+   * small model of the run had been trained and written (tester54d). Its layers may divide the
+   * plan's (block expansion, as {@code TrainableDecoder.loadWeights} grows a model).
+   *
+   * @throws IllegalArgumentException naming the folder and each figure that differs (exit 1, as
+   *     an {@code --init-from} folder that is not there)
+   */
+  private void requireInitShape(DemoTrainer.Plan plan) throws java.io.IOException {
+    Path config = plan.init().resolve("config.json");
+    String give = "; give the folder of an earlier train-demo run, holding small/ and large/ as --out writes them";
+    if (!Files.isRegularFile(config))
+      throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model has no config.json" + give);
+    com.fasterxml.jackson.databind.JsonNode c;
+    try {
+      c = new ObjectMapper().readTree(config.toFile());
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new IllegalArgumentException("--init-from " + initFrom + ": " + config + " is not JSON (" + e.getOriginalMessage() + ")"
+          + give);
+    }
+    TrainableDecoder.Shape2 shape = plan.shape();
+    List<String> differ = new ArrayList<>();
+    java.util.Map<String, Integer> wanted = new java.util.LinkedHashMap<>();
+    wanted.put("vocab_size", shape.vocabSize());
+    wanted.put("hidden_size", shape.hidden());
+    wanted.put("intermediate_size", shape.intermediate());
+    wanted.put("num_attention_heads", shape.heads());
+    wanted.put("num_key_value_heads", shape.kvHeads());
+    wanted.forEach((key, value) -> {
+      com.fasterxml.jackson.databind.JsonNode v = c.path(key);
+      if (!v.canConvertToInt() || v.asInt() != value) differ.add(key + " " + (v.isMissingNode() ? "missing" : v) + ", not " + value);
+    });
+    com.fasterxml.jackson.databind.JsonNode layers = c.path("num_hidden_layers");
+    if (!layers.canConvertToInt() || layers.asInt() < 1 || shape.layers() % layers.asInt() != 0)
+      differ.add("num_hidden_layers " + (layers.isMissingNode() ? "missing" : layers) + ", not " + shape.layers()
+          + " or a number that divides it");
+    if (!differ.isEmpty())
+      throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model (" + plan.init()
+          + ") is not of the shape the " + plan.name() + " model is trained in here: " + String.join("; ", differ) + give);
   }
 
   /** {@code --large-layers}, checked against the {@code --init-from} large model's layers, which it defaults to. */

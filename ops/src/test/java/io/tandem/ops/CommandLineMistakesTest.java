@@ -830,6 +830,37 @@ class CommandLineMistakesTest {
         + " --out writes them", missing.err().strip());
   }
 
+  /**
+   * An {@code --init-from} model of another shape is refused before anything is written or trained:
+   * it failed as its weights were read, after the run's small model was trained and written (tester54d).
+   */
+  @Test
+  void anInitFromModelOfAnotherShapeIsRefusedBeforeAnythingIsWritten(@TempDir Path tmp) throws Exception {
+    Path demo = LauncherIT.repo().resolve("ops/demo");
+    Files.createDirectories(tmp.resolve("init/small"));
+    Files.createDirectories(tmp.resolve("init/large"));
+    // The large model's config where the small model's should be; the large one as it is.
+    Files.copy(demo.resolve("large/config.json"), tmp.resolve("init/small/config.json"));
+    Files.copy(demo.resolve("large/config.json"), tmp.resolve("init/large/config.json"));
+    Result r = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--small-steps", "1", "--large-steps", "1");
+    assertEquals(1, r.exit(), r.err());
+    String said = r.err().strip();
+    assertTrue(said.startsWith("tandem train-demo: --init-from " + tmp.resolve("init") + ": its small model ("
+        + tmp.resolve("init/small") + ") is not of the shape the small model is trained in here: ") && said.contains("hidden_size ")
+        && said.endsWith("; give the folder of an earlier train-demo run, holding small/ and large/ as --out writes them"), said);
+    assertFalse(said.contains("large model ("), "the large model's shape is the one trained: " + said);
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+
+    Files.delete(tmp.resolve("init/small/config.json"));
+    Result none = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--only", "small", "--small-steps", "1");
+    assertEquals(1, none.exit(), none.err());
+    assertEquals("tandem train-demo: --init-from " + tmp.resolve("init") + ": its small model has no config.json; give the folder"
+        + " of an earlier train-demo run, holding small/ and large/ as --out writes them", none.err().strip());
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+  }
+
   @Test
   void aLatencyProfileOfTheWrongShapeIsOneLineNamingTheFileTheKeyAndTheThreeKnownKeys(@TempDir Path tmp) throws Exception {
     String shape = "; a latency profile is {\"decode_ms_per_step\": MS, \"prefill_ms_per_token\": MS, \"batch_growth\": FRACTION}";
