@@ -250,6 +250,13 @@ class PlaygroundBrowserTest {
         "every character is shown, as written or as a root");
     // A space after ^ or _ is skipped, as TeX skips it (tester54j: x^ 2 raised the space).
     assertEquals("x<sup>2</sup>", js.executeScript("return latex(arguments[0])", "x^ 2"));
+    // A root's index is set as TeX sets it, not written "[3]8" under the root (tester54).
+    assertEquals("<sup class=\"root-index\">3</sup>√<span style=\"text-decoration: overline\">8</span>",
+        js.executeScript("return latex(arguments[0])", "\\sqrt[3]{8}"));
+    assertEquals("x<sup><sup class=\"root-index\">n</sup>√<span style=\"text-decoration: overline\">y</span></sup>",
+        js.executeScript("return latex(arguments[0])", "x^\\sqrt[n]y"));
+    js.executeScript("render([{author: 'small', reasoning: false, text: 'So \\\\sqrt[3]{27} = 3.'}])");
+    assertEquals("So 3√27 = 3.", browser.findElement(By.id("output")).getText());
   }
 
   @Test
