@@ -119,11 +119,7 @@ class StalledLargeNodeTest {
 
     /** Drops (or lets through again) everything between the front node and the large node: the large node stalls. */
     void stall(boolean on) throws Exception {
-      RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) front.system().classicSystem()).provider();
-      SetThrottle command = new SetThrottle(largeAddress(), Direction.Both$.MODULE$,
-          on ? Blackhole$.MODULE$ : Unthrottled$.MODULE$);
-      scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(command))
-          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      blackhole(front, largeAddress(), on);
       await(() -> unreachable() == on, Duration.ofSeconds(30), "the large node is " + (on ? "unreachable" : "reachable again"));
     }
 
@@ -135,9 +131,7 @@ class StalledLargeNodeTest {
     }
 
     private boolean unreachable() {
-      for (Member m : Cluster.get(front.system()).state().getUnreachable())
-        if (m.address().equals(largeAddress())) return true;
-      return false;
+      return unreachableFrom(front, largeAddress());
     }
 
     CompletableFuture<HttpResponse<String>> post(String body) {
@@ -197,7 +191,8 @@ class StalledLargeNodeTest {
       CompletableFuture<Long> aloneAt = alone.thenApply(r -> System.nanoTime());
       CompletableFuture<Long> speculativeAt = speculative.thenApply(r -> System.nanoTime());
       assertAfterWorkerWait(speculative.get(60, TimeUnit.SECONDS), (speculativeAt.get() - sent) / 1e9,
-          "no large worker is available (waited 3 s)");
+          "no large worker is available (waited 3 s; retry the request once one is back, or send \"tandem\": {\"mode\":"
+              + " \"small\"} to use the small model alone)");
       // Mode large: no large worker counted the prompt within worker-wait.
       assertAfterWorkerWait(alone.get(60, TimeUnit.SECONDS), (aloneAt.get() - sent) / 1e9,
           "no large worker is available (waited 3 s; none is offered to sessions: retry once one has joined");
@@ -312,6 +307,61 @@ class StalledLargeNodeTest {
       String answer = body.get(30, TimeUnit.SECONDS);
       assertTrue(answer.contains("\"degraded\":true") && answer.strip().endsWith("data: [DONE]"), answer);
     }
+  }
+
+  /**
+   * A large node downed while another member is unreachable too stays a member, downed, until the
+   * cluster converges (Akka removes a downed member only then). The sessions waiting for a large
+   * worker are told at the downing that none is coming, not at a removal that may be long in coming;
+   * and this node does not count the downed member when it asks whether it is cut off from the
+   * cluster (tester55a: with the small node unreachable for a second beside it, sessions waiting for
+   * the large worker failed saying this node could reach no other node, with Retry-After 1).
+   */
+  @Test
+  void aNodeDownedButNotRemovedEndsTheWaitForItsRoleAndDoesNotMakeThisNodeLookCutOff(@TempDir Path dir) throws Exception {
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1)) {
+      TandemNode front = c.node(orchestrator(""), "orchestrator");
+      TandemNode small = c.node(LARGE, "small");
+      TandemNode large = c.node(LARGE, "large");
+      ClusterFailoverTest.awaitWorkers(front);
+      Address smallAddress = Cluster.get(small.system()).selfMember().address();
+      Address largeAddress = Cluster.get(large.system()).selfMember().address();
+      blackhole(front, largeAddress, true);
+      await(() -> unreachableFrom(front, largeAddress), Duration.ofSeconds(30), "the large node is unreachable");
+      akka.actor.testkit.typed.javadsl.TestProbe<WorkerDirectory.Workers> waiting =
+          akka.actor.testkit.typed.javadsl.TestProbe.create(front.system());
+      front.directory().tell(new WorkerDirectory.GetWorkers(Role.large, java.util.Set.of(), waiting.getRef()));
+      waiting.expectNoMessage(Duration.ofMillis(500)); // a large member unreachable is waited for
+      blackhole(front, smallAddress, true);
+      await(() -> unreachableFrom(front, smallAddress), Duration.ofSeconds(30), "the small node is unreachable");
+
+      Cluster.get(front.system()).manager().tell(new Down(largeAddress));
+      WorkerDirectory.Workers none = waiting.expectMessageClass(WorkerDirectory.Workers.class, Duration.ofSeconds(10));
+      assertTrue(none.workers().isEmpty() && none.gone(), none.toString());
+      await(() -> akka.cluster.MemberStatus.down().equals(memberStatus(front, largeAddress)), Duration.ofSeconds(10),
+          "the large node is downed in this node's view");
+      assertTrue(unreachableFrom(front, smallAddress), "the small node is unreachable still");
+      assertEquals(null, NodeStanding.outOfTouch(front.system()), "one other member unreachable: either side may be cut off");
+      // Reachable again, so that the nodes leave the cluster at the end without waiting on each other.
+      blackhole(front, smallAddress, false);
+    }
+  }
+
+  /** Drops (or lets through again) everything between {@code node} and the node at {@code other}, on {@code node}'s side. */
+  private static void blackhole(TandemNode node, Address other, boolean on) throws Exception {
+    RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) node.system().classicSystem()).provider();
+    scala.jdk.javaapi.FutureConverters.asJava(provider.transport().managementCommand(new SetThrottle(other,
+        Direction.Both$.MODULE$, on ? Blackhole$.MODULE$ : Unthrottled$.MODULE$))).toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  private static boolean unreachableFrom(TandemNode node, Address other) {
+    for (Member m : Cluster.get(node.system()).state().getUnreachable()) if (m.address().equals(other)) return true;
+    return false;
+  }
+
+  private static akka.cluster.MemberStatus memberStatus(TandemNode node, Address other) {
+    for (Member m : Cluster.get(node.system()).state().getMembers()) if (m.address().equals(other)) return m.status();
+    return null;
   }
 
   /**

@@ -53,7 +53,12 @@ public final class NodeStanding {
     return PauseWatch.get(system).standing();
   }
 
-  /** Of {@link #outOfTouch}, what may pass: this node finds every other member unreachable, two or more. */
+  /**
+   * Of {@link #outOfTouch}, what may pass: this node finds every other member unreachable, two or
+   * more. A member already downed is left out: its unreachability was decided, and says nothing of
+   * this node's (tester55a: the large node downed and not yet removed, the small node unreachable
+   * for a second, and sessions waiting for the large worker failed as if this node were cut off).
+   */
   private static String cutOff(ActorSystem<?> system) {
     if (!RoleSupply.get(system).clustered()) return null;
     Cluster cluster = Cluster.get(system);
@@ -61,7 +66,7 @@ public final class NodeStanding {
     int others = 0;
     int unreachable = 0;
     for (Member m : state.getMembers()) {
-      if (m.address().equals(cluster.selfMember().address())) continue;
+      if (m.address().equals(cluster.selfMember().address()) || m.status().equals(MemberStatus.down())) continue;
       others++;
       if (state.getUnreachable().contains(m)) unreachable++;
     }

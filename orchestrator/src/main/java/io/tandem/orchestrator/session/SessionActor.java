@@ -648,7 +648,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     SyncEncoder.Binding b = sync.binding(role);
     List<ActorRef<WorkerProtocol.Command>> ranked = ranked(l.workers(), b.ranked.isEmpty());
     if (ranked.isEmpty() && failover.hasLost(role)) return noWorkerLeft(role);
-    if (ranked.isEmpty() && l.workers().gone()) return noWorker(role, "all have stopped");
+    if (ranked.isEmpty() && l.workers().gone())
+      return noWorker(role, RoleSupply.get(getContext().getSystem()).clustered()
+          ? "the last " + role + " node was downed, and none is on its way" : "all have stopped");
     if (ranked.isEmpty()) return dispatch();
     b.ranked = ranked;
     noWorkerLog.served(role);
@@ -889,9 +891,15 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return noWorker(w.role(), "waited " + Seconds.of(settings.workerWait()) + " s");
   }
 
-  /** No worker of {@code role} to start the step on ({@code why}), one may come later: see {@link #noWorker(Role, FailureCode, String)}. */
+  /**
+   * No worker of {@code role} to start the step on ({@code why}), one may come later: see {@link
+   * #noWorker(Role, FailureCode, String)}; the message says what to do, as when the session lost its
+   * worker ({@link #noWorkerLeft}; tester55a: "(all have stopped)" said nothing more).
+   */
   private Behavior<Command> noWorker(Role role, String why) {
-    return noWorker(role, FailureCode.NO_WORKER, "no " + role + " worker is available (" + why + ")");
+    Role other = role == Role.large ? Role.small : Role.large;
+    return noWorker(role, FailureCode.NO_WORKER, "no " + role + " worker is available (" + why + "; retry the request once"
+        + " one is back, or send \"tandem\": {\"mode\": \"" + other + "\"} to use the " + other + " model alone)");
   }
 
   /**

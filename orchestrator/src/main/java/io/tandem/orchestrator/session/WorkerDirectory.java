@@ -31,13 +31,13 @@ import java.util.Set;
  * there, how busy, how long a worker's queue would hold a new request ({@link GetQueueWait}), and
  * which nodes the cluster's failure detector currently finds unreachable. A
  * session that asks while no worker of a role is listed is answered as soon as one registers (or
- * its node is reachable again), so no request is sent into an empty listing, or, once a downed member
- * is removed and no member of the role is left, with none ({@link Workers#gone}); workers on
+ * its node is reachable again), so no request is sent into an empty listing, or, once a member is
+ * downed and no member of the role is left on its way, with none ({@link Workers#gone}); workers on
  * unreachable nodes are never offered.
  *
  * <p>Reachability comes from Akka's own failure detector ({@code akka.cluster.failure-detector}):
  * the directory subscribes to the cluster's {@link ClusterEvent.ReachabilityEvent}s and
- * {@link ClusterEvent.MemberRemoved}, and passes the set of unreachable node addresses on to every
+ * {@link ClusterEvent.MemberDowned} and {@link ClusterEvent.MemberRemoved}, and passes the set of unreachable node addresses on to every
  * session that {@link WatchNodes watches} it. Sessions decide from it (see {@link SessionActor}).
  *
  * <p>In a cluster it also remembers the workers that withdrew from the Receptionist while their
@@ -148,6 +148,9 @@ public final class WorkerDirectory {
    */
   private record NodeRemoved(UniqueAddress node, boolean downed, Set<String> roles) implements Command {}
 
+  /** A member was downed (by the split brain resolver or an operator): it will not serve again, and is removed next. */
+  private record NodeDowned(UniqueAddress node) implements Command {}
+
   /** The Receptionist's listing of {@code role}: {@code workers} on reachable nodes, {@code all} listed. */
   private record Listed(Role role, Set<ActorRef<WorkerProtocol.Command>> workers, Set<ActorRef<WorkerProtocol.Command>> all)
       implements Command {}
@@ -191,6 +194,7 @@ public final class WorkerDirectory {
         cluster.subscriptions().tell(Subscribe.create(ctx.messageAdapter(ClusterEvent.MemberEvent.class, e -> {
           if (e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberWeaklyUp)
             return new NodeUp(e.member().uniqueAddress(), e.member().getRoles());
+          if (e instanceof ClusterEvent.MemberDowned d) return new NodeDowned(d.member().uniqueAddress());
           if (e instanceof ClusterEvent.MemberRemoved r)
             return new NodeRemoved(r.member().uniqueAddress(), r.previousStatus().equals(MemberStatus.down()),
                 r.member().getRoles());
@@ -249,11 +253,11 @@ public final class WorkerDirectory {
     final Set<Role> everListed = EnumSet.noneOf(Role.class);
     final Set<ActorRef<UnreachableNodes>> watchers = new HashSet<>();
     /**
-     * The members whose removal this directory was told of, until {@code Cluster.state()} no longer
-     * lists them: that view is updated by an actor of its own, and may list a member removed moments
-     * ago as up (see {@link #memberComing}).
+     * The members this directory was told were downed or removed, until {@code Cluster.state()} no
+     * longer lists them: that view is updated by an actor of its own, and may list such a member as
+     * up for a moment (see {@link #memberComing}).
      */
-    final Set<UniqueAddress> removed = new HashSet<>();
+    final Set<UniqueAddress> decided = new HashSet<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
       this.ctx = ctx;
@@ -358,19 +362,18 @@ public final class WorkerDirectory {
                 n.node().longUid());
             if (!n.downed()) RoleSupply.get(ctx.getSystem()).left(n.roles());
             up.remove(n.node().address(), n.node());
-            removed.add(n.node());
+            decided.add(n.node());
             unreachableSince.remove(n.node().address());
             Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
-            // Sessions waiting for a worker of a role may have waited for this node's (unreachable,
-            // then downed): with no member of the role left on its way, waiting longer is in vain. A
-            // node that left (a drain, a rolling restart) is waited for: worker-wait covers its restart.
-            for (Role r : Role.values()) {
-              if (!n.downed() || waiting.get(r).isEmpty() || memberComing(r))
-                continue;
-              for (GetWorkers g : waiting.get(r)) g.replyTo().tell(new Workers(r, Set.of(), Map.of(), true));
-              waiting.get(r).clear();
-            }
+            // A node that left (a drain, a rolling restart) is waited for: worker-wait covers its restart.
+            if (n.downed()) answerNoneComing();
             return next;
+          })
+          .onMessage(NodeDowned.class, n -> {
+            decided.add(n.node());
+            // Told now, as a request that asks from now on is, not at the removal a second or more later (tester55a).
+            answerNoneComing();
+            return Behaviors.same();
           })
           .onMessageEquals(Poll.INSTANCE, this::poll)
           .onMessage(Polled.class, p -> {
@@ -461,16 +464,30 @@ public final class WorkerDirectory {
 
     /**
      * Whether a member of {@code role} is on its way ({@link RoleSupply#memberComing}), the members
-     * this directory was told were removed left out: Akka's {@code Cluster.state()} may list such a
-     * member for a moment after its {@code MemberRemoved} reached this actor (a session waiting for
-     * the large worker of a node downed while it was unreachable waited out worker-wait when the
-     * removal was read before that view had it).
+     * this directory was told were downed or removed left out: Akka's {@code Cluster.state()} may
+     * list such a member as it was for a moment after its {@code MemberDowned} or {@code
+     * MemberRemoved} reached this actor (in CI a session waiting for the large worker of a node
+     * downed while it was unreachable waited out worker-wait when the removal was read before that
+     * view had it).
      */
     private boolean memberComing(Role role) {
       Set<UniqueAddress> members = new HashSet<>();
       for (akka.cluster.Member m : Cluster.get(ctx.getSystem()).state().getMembers()) members.add(m.uniqueAddress());
-      removed.retainAll(members);
-      return RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), role, removed);
+      decided.retainAll(members);
+      return RoleSupply.get(ctx.getSystem()).memberComing(ctx.getSystem(), role, decided);
+    }
+
+    /**
+     * Sessions waiting for a worker of a role may have waited for a node's (unreachable, then
+     * downed): with no member of the role left on its way, waiting longer is in vain, and they are
+     * answered with none ({@link Workers#gone}).
+     */
+    private void answerNoneComing() {
+      for (Role r : Role.values()) {
+        if (waiting.get(r).isEmpty() || memberComing(r)) continue;
+        for (GetWorkers g : waiting.get(r)) g.replyTo().tell(new Workers(r, Set.of(), Map.of(), true));
+        waiting.get(r).clear();
+      }
     }
 
     private boolean answer(GetWorkers g) {

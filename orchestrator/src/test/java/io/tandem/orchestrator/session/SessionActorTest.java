@@ -165,7 +165,7 @@ class SessionActorTest {
       SessionEvent e = w.run(w.request(CASE.config(), false), null).get(20, TimeUnit.SECONDS);
       SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, e);
       assertEquals(io.tandem.protocol.FailureCode.NO_WORKER, failed.code());
-      assertTrue(failed.message().contains("no large worker is available (all have stopped)"), failed.message());
+      assertTrue(failed.message().contains("no large worker is available (all have stopped; retry the request once one is back, or send"), failed.message());
       assertTrue(!failed.partial().text().isEmpty(), "it drafted up to the takeover: " + failed.partial());
     }
   }
