@@ -67,7 +67,7 @@ final class RequestLog {
       o.put("finish_reason", gen.tandemFinishReason == null ? ended : gen.tandemFinishReason);
       o.put("degraded", gen.degraded);
       if (ttftMs >= 0) o.put("ttft_ms", Math.round(ttftMs * 10) / 10.0);
-      if (gen.failed != null) o.put("error", loggedError(gen.failed.message()));
+      if (gen.failed != null) o.put("error", loggedError(gen.error().getMessage()));
       write(o);
     }
 

@@ -55,6 +55,22 @@ class NoLargeWorkerTest {
 
   @Test
   void aSpeculativeRequestIsA503AtOnceThatNoRetryClearsNamingTheMissingRoleAndWhatToDo() throws Exception {
+    ch.qos.logback.classic.Logger requests = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("tandem.http.requests");
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    requests.addAppender(lines);
+    java.util.List<String> said = new java.util.ArrayList<>();
+    try {
+      for (String body : new String[] {SPECULATIVE + "}", SPECULATIVE + ",\"tandem\":{\"mode\":\"speculative\"}}"}) {
+        said.add(JSON.readTree(failing.post(CHAT, body, null).body()).at("/error/message").asText());
+      }
+      // The request log has what the client was told, as for a request refused before its session (tester55a: a
+      // speculative 503's line lacked the words its client read).
+      TestServer.eventually("the request log's lines of the two 503s", () -> logged503s(lines).size() >= 2);
+      assertEquals(said, logged503s(lines));
+    } finally {
+      requests.detachAppender(lines);
+    }
     for (String body : new String[] {SPECULATIVE + "}", SPECULATIVE + ",\"stream\":true}",
         SPECULATIVE + ",\"tandem\":{\"mode\":\"speculative\"}}"}) {
       long start = System.nanoTime();
@@ -73,6 +89,19 @@ class NoLargeWorkerTest {
     }
     HttpResponse<String> small = failing.post(CHAT, SPECULATIVE + ",\"tandem\":{\"mode\":\"small\"}}", null);
     assertEquals(200, small.statusCode(), "the small model alone still serves: " + small.body());
+  }
+
+  /** The {@code error} of each request log line of a 503, in order. */
+  private static java.util.List<String> logged503s(ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines)
+      throws Exception {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    synchronized (lines) { // the appender writes under its own lock
+      for (ch.qos.logback.classic.spi.ILoggingEvent e : lines.list) {
+        JsonNode o = JSON.readTree(e.getFormattedMessage());
+        if (o.path("status").asInt() == 503) out.add(o.path("error").asText());
+      }
+    }
+    return out;
   }
 
   @Test
