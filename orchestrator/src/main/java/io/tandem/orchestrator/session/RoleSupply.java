@@ -101,13 +101,13 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
   }
 
   /**
-   * {@link #memberComing}, leaving out the members in {@code removed}: those whose removal the
-   * caller was told of ({@code ClusterEvent.MemberRemoved}), which {@code Cluster.state()} may still
-   * list, up or unreachable, for a moment (it is updated by an actor of its own, which may read the
-   * same events later than the caller).
+   * {@link #memberComing}, leaving out the members in {@code decided}: those the caller was told
+   * were downed or removed ({@code ClusterEvent.MemberDowned}, {@code MemberRemoved}), which {@code
+   * Cluster.state()} may still list as they were, up and unreachable, for a moment (it is updated by
+   * an actor of its own, which may read the same events later than the caller).
    */
-  public boolean memberComing(ActorSystem<?> system, Role role, Set<akka.cluster.UniqueAddress> removed) {
-    return comingAs(system, role, removed) != null;
+  public boolean memberComing(ActorSystem<?> system, Role role, Set<akka.cluster.UniqueAddress> decided) {
+    return comingAs(system, role, decided) != null;
   }
 
   /**
@@ -120,11 +120,11 @@ public record RoleSupply(boolean clustered, Set<Role> runsHere, Duration workerW
     return comingAs(system, role, Set.of());
   }
 
-  private String comingAs(ActorSystem<?> system, Role role, Set<akka.cluster.UniqueAddress> removed) {
+  private String comingAs(ActorSystem<?> system, Role role, Set<akka.cluster.UniqueAddress> decided) {
     if (!clustered) return null;
     String leaving = null;
     for (Member m : Cluster.get(system).state().getMembers()) {
-      if (!m.hasRole(role.name()) || removed.contains(m.uniqueAddress())) continue;
+      if (!m.hasRole(role.name()) || decided.contains(m.uniqueAddress())) continue;
       MemberStatus s = m.status();
       boolean drains = withdrawing.get().getOrDefault(m.address(), Set.of()).contains(role);
       if (!drains && (s.equals(MemberStatus.joining()) || s.equals(MemberStatus.weaklyUp()) || s.equals(MemberStatus.up())))

@@ -74,9 +74,9 @@ public final class WorkerDirectory {
    * {@code gone}: none is listed, and none comes back by waiting: on a node outside a cluster, its
    * workers of the role have all stopped (unlike at startup, before they register); in a cluster,
    * no member of the role is on its way ({@link RoleSupply#memberComing}; a node that leaves, as in
-   * a rolling restart, is waited for), as after the removal of a member that was downed (it
-   * crashed, or stalled past the split brain resolver's patience): those waiting are told then, and
-   * those who ask later at once (unless {@code now}, answered with none as it stands).
+   * a rolling restart, is waited for), as once the last member of the role was downed (it crashed,
+   * or stalled past the split brain resolver's patience): those waiting are told at its downing,
+   * and those who ask later at once (unless {@code now}, answered with none as it stands).
    */
   public record Workers(Role role, Set<ActorRef<WorkerProtocol.Command>> workers,
       Map<ActorRef<WorkerProtocol.Command>, Integer> load, boolean gone) {

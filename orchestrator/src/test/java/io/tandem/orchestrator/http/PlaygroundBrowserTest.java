@@ -257,6 +257,9 @@ class PlaygroundBrowserTest {
         js.executeScript("return latex(arguments[0])", "x^\\sqrt[n]y"));
     js.executeScript("render([{author: 'small', reasoning: false, text: 'So \\\\sqrt[3]{27} = 3.'}])");
     assertEquals("So 3√27 = 3.", browser.findElement(By.id("output")).getText());
+    // An index is looked for a short way only: 10,000 "\sqrt[" unclosed would each scan the rest of the answer.
+    assertEquals(8L, js.executeScript("return optionEnd(arguments[0], 5)", "\\sqrt[3]{8}"));
+    assertEquals(5L, js.executeScript("return optionEnd(arguments[0], 5)", "\\sqrt[" + "x".repeat(100) + "]{8}"));
   }
 
   @Test
