@@ -917,19 +917,23 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    * Whether the session finishes with the small model alone for want of a worker of {@code role}:
    * a speculative one without a large worker, where {@code tandem.session.on-large-loss = degrade};
    * never a request of {@code mode: large}, which asked for the large model alone (and which, new,
-   * gets the 503 in the same state).
+   * gets the 503 in the same state), nor one that already goes on with one model alone: without
+   * that model too it fails (tester55c: with both roles' nodes removed at once, sessions handed
+   * themselves from one model alone to the other about 100,000 times a second, and their clients
+   * waited without end).
    */
   private boolean degrades(Role role) {
-    return role == Role.large && request.mode() == Mode.speculative && settings.degradeWithoutLarge();
+    return role == Role.large && request.mode() == Mode.speculative && settings.degradeWithoutLarge() && !degraded;
   }
 
   /**
    * Whether the session finishes with the large model alone for want of a small worker: a
    * speculative one, where {@code tandem.session.on-small-loss = large}. (A new request over HTTP
-   * that finds no small worker to count its prompt gets its 503 before any session starts.)
+   * that finds no small worker to count its prompt gets its 503 before any session starts.) Not
+   * one that already goes on with one model alone (see {@link #degrades}).
    */
   private boolean largeFinishes(Role role) {
-    return role == Role.small && request.mode() == Mode.speculative && settings.largeWithoutSmall();
+    return role == Role.small && request.mode() == Mode.speculative && settings.largeWithoutSmall() && !degraded;
   }
 
   /** A worker's full path, with its node's address even when it is on this node: the same name on every node. */

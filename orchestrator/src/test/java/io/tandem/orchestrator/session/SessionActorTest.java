@@ -170,6 +170,36 @@ class SessionActorTest {
     }
   }
 
+  /**
+   * A session that goes on with one model alone for want of the other's worker (on-large-loss =
+   * degrade, on-small-loss = large) and finds none of that model's either fails: tester55c's sessions,
+   * whose two roles' nodes were removed at once, handed themselves from one model alone to the other
+   * about 100,000 times a second, and their clients waited without end.
+   */
+  @Test
+  void aSessionWithNeitherRolesWorkerFailsRatherThanGoingOnAloneWithEachInTurn() throws Exception {
+    try (World w = new World(com.typesafe.config.ConfigFactory.empty(), new SessionSettings(Duration.ofMinutes(1),
+        Duration.ofMinutes(1), true, 4, 2, false, SessionSettings.DEFAULT_WORKER_LOST_AFTER, null, false, true))) {
+      ActorRef<WorkerProtocol.Command> small = w.worker(Role.small, "small", new ScriptedModel("small", CASE.small()));
+      ActorRef<WorkerProtocol.Command> large = w.worker(Role.large, "large", new ScriptedModel("large", CASE.large()));
+      awaitListed(w, Role.small, 1);
+      awaitListed(w, Role.large, 1);
+      w.kit.stop(small);
+      w.kit.stop(large);
+      for (Role role : Role.values()) {
+        TestProbe<WorkerDirectory.Workers> probe = w.kit.createTestProbe();
+        probe.awaitAssert(Duration.ofSeconds(10), () -> {
+          w.directory.tell(new WorkerDirectory.GetWorkers(role, Set.of(), probe.getRef(), true));
+          assertTrue(probe.receiveMessage().workers().isEmpty());
+          return null;
+        });
+      }
+      SessionEvent e = w.run(w.request(CASE.config(), false), null).get(20, TimeUnit.SECONDS);
+      SessionEvent.Failed failed = assertInstanceOf(SessionEvent.Failed.class, e);
+      assertEquals(io.tandem.protocol.FailureCode.NO_WORKER, failed.code(), failed.message());
+    }
+  }
+
   /** Stops a worker whose thread is held in a model step (the test kit's stop would wait for it). */
   private static void stopWithoutWaiting(World w, ActorRef<WorkerProtocol.Command> worker) {
     worker.tell(WorkerProtocol.Stop.INSTANCE);
