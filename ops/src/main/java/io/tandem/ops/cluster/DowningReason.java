@@ -58,6 +58,14 @@ public final class DowningReason {
           + sorted.first() + "), here the unreachable one; run an odd number of nodes, so that one side is always"
           + " the majority. Start it again to rejoin";
     }
+    // Every other member reachable (a downed one aside, whose unreachability was decided): not cut off, downed by another
+    // node (tester55c: a second node's stall while the first was downed, and the resolver downed all; the line said this
+    // node and the others could not reach each other).
+    if (unreachable.isEmpty() && sorted.size() > 1)
+      return "node " + self + " was removed from the cluster: another node downed it, though this node could reach every"
+          + " other member: Akka's split brain resolver downs every node when the membership keeps changing for longer"
+          + " than stable-after and down-all-when-unstable (a node stalling while another was being downed, say), or an"
+          + " operator downed it. Start it again to rejoin";
     // At least: stable-after is the resolver's wait, not how long they were apart (tester47e read 7 s beside a 15.1 s pause).
     return removed + " downed it after it and the other nodes could not reach each other for at least "
         + Seconds.of(stableAfter) + " s (akka.cluster.split-brain-resolver.stable-after: a long pause, a stopped process or the"
@@ -85,6 +93,8 @@ public final class DowningReason {
               List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
               Set<Address> cut = new HashSet<>(unreachable);
               cut.retainAll(counted);
+              // A member downed already is unreachable by decision: it says nothing of this node's reach.
+              cut.removeIf(a -> members.get(a).status().equals(MemberStatus.down()));
               Config c = ctx.getSystem().settings().config();
               downedBecause.compareAndSet(null, message(address.toString(), counted, cut,
                   c.getString("akka.cluster.split-brain-resolver.active-strategy"),

@@ -39,4 +39,17 @@ class DowningReasonTest {
     assertEquals(cutOff, DowningReason.message("akka://tandem@127.0.0.1:18603", List.of(), Set.of(), "keep-majority",
         Duration.ofSeconds(7)), "no membership seen: the general line");
   }
+
+  /**
+   * A node that could reach every other member was downed by another node (tester55c: a second node's stall while the
+   * first was downed made Akka's resolver down every node; the line said this node had been cut off).
+   */
+  @Test
+  void aNodeThatReachedEveryOtherIsToldAnotherNodeDownedIt() {
+    assertEquals("node akka://tandem@127.0.0.1:18603 was removed from the cluster: another node downed it, though this node"
+        + " could reach every other member: Akka's split brain resolver downs every node when the membership keeps changing"
+        + " for longer than stable-after and down-all-when-unstable (a node stalling while another was being downed, say),"
+        + " or an operator downed it. Start it again to rejoin",
+        DowningReason.message("akka://tandem@127.0.0.1:18603", FOUR, Set.of(), "keep-majority", Duration.ofSeconds(7)));
+  }
 }

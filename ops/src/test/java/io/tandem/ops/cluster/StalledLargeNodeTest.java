@@ -347,6 +347,55 @@ class StalledLargeNodeTest {
     }
   }
 
+  /**
+   * A session whose takeover is on a large node that stalls and is then downed goes on (here:
+   * degrades) within about a second of the downing, not at the node's removal, which another member
+   * unreachable delays until it is reachable again (tester55c: 4.8 s after newer requests were
+   * answered).
+   */
+  @Test
+  void aStepOnANodeDownedButNotRemovedIsGivenUpAtTheDowning(@TempDir Path dir) throws Exception {
+    // A large model at a second a token: its takeover is still in flight when its node stalls.
+    try (LoopbackCluster c = new LoopbackCluster(dir, 200, 1, 1000)) {
+      TandemNode front = c.node(orchestrator("tandem.session.worker-wait = 60s\ntandem.session.on-large-loss = degrade"),
+          "orchestrator", "small");
+      TandemNode large = c.node(LARGE, "large");
+      TandemNode other = c.node(LARGE, "orchestrator");
+      ClusterFailoverTest.awaitWorkers(front);
+      TandemHttpServer http = TandemHttpServer.start(front.system(), front.sessions(),
+          HttpSettings.fromConfig(front.system().settings().config()).withPort(0)).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + http.port() + "/v1/chat/completions"))
+          .header("Content-Type", "application/json").timeout(Duration.ofSeconds(120))
+          .POST(HttpRequest.BodyPublishers.ofString("{\"messages\":[{\"role\":\"user\",\"content\":\"Compute.\"}],"
+              + "\"max_tokens\":40,\"stream\":true}")).build();
+      java.util.Iterator<String> lines = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofLines()).body().iterator();
+      StringBuilder answer = new StringBuilder();
+      while (lines.hasNext()) { // up to the large model's first token: its takeover is in flight
+        String line = lines.next();
+        answer.append(line).append('\n');
+        if (line.contains("\"author\":\"large\"")) break;
+      }
+      assertTrue(answer.toString().contains("\"author\":\"large\""), answer.toString());
+      Address largeAddress = Cluster.get(large.system()).selfMember().address();
+      Address otherAddress = Cluster.get(other.system()).selfMember().address();
+      blackhole(front, largeAddress, true);
+      blackhole(front, otherAddress, true);
+      await(() -> unreachableFrom(front, largeAddress) && unreachableFrom(front, otherAddress), Duration.ofSeconds(30),
+          "the large node and the other orchestrator are unreachable");
+      Cluster.get(front.system()).manager().tell(new Down(largeAddress));
+      CompletableFuture<String> rest = CompletableFuture.supplyAsync(() -> {
+        StringBuilder b = new StringBuilder();
+        lines.forEachRemaining(l -> b.append(l).append('\n'));
+        return b.toString();
+      });
+      // Well before the minute's worker-wait, and with the large node still a member, downed.
+      String end = rest.get(30, TimeUnit.SECONDS);
+      assertTrue(end.contains("\"degraded\":true") && end.strip().endsWith("data: [DONE]"), end);
+      assertEquals(akka.cluster.MemberStatus.down(), memberStatus(front, largeAddress), "not removed yet");
+      blackhole(front, otherAddress, false);
+    }
+  }
+
   /** Drops (or lets through again) everything between {@code node} and the node at {@code other}, on {@code node}'s side. */
   private static void blackhole(TandemNode node, Address other, boolean on) throws Exception {
     RemoteActorRefProvider provider = (RemoteActorRefProvider) ((ExtendedActorSystem) node.system().classicSystem()).provider();

@@ -54,6 +54,18 @@ public final class NodeStanding {
   }
 
   /**
+   * Whether the member at {@code node} is downed, as this node's cluster sees it now: it will not
+   * serve again (Akka removes it once the members reachable converge, which another member
+   * unreachable delays). False outside a cluster, and for an address that is no member.
+   */
+  public static boolean downed(ActorSystem<?> system, akka.actor.Address node) {
+    if (!RoleSupply.get(system).clustered()) return false;
+    for (Member m : Cluster.get(system).state().getMembers())
+      if (m.address().equals(node)) return m.status().equals(MemberStatus.down());
+    return false;
+  }
+
+  /**
    * Of {@link #outOfTouch}, what may pass: this node finds every other member unreachable, two or
    * more. A member already downed is left out: its unreachability was decided, and says nothing of
    * this node's (tester55a: the large node downed and not yet removed, the small node unreachable
