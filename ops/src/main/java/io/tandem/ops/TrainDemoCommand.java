@@ -307,8 +307,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
   }
 
   /**
-   * The {@code --init-from} model of {@code plan}, checked against the shape trained here before
-   * anything is written or trained: one of another shape failed as its weights were read, after the
+   * The {@code --init-from} model of {@code plan}, checked against the shape trained here, and its
+   * weights read, before anything is written or trained: one of another shape failed as its weights were read, after the
    * small model of the run had been trained and written (tester54d). Its layers may divide the
    * plan's (block expansion, as {@code TrainableDecoder.loadWeights} grows a model).
    *
@@ -346,6 +346,14 @@ public final class TrainDemoCommand implements Callable<Integer> {
     if (!differ.isEmpty())
       throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model (" + plan.init()
           + ") is not of the shape the " + plan.name() + " model is trained in here: " + String.join("; ", differ) + give);
+    // Its weights too, read as training reads them: weights missing or cut short failed after --out was written, or
+    // after the small model of the run had been trained (tester55d).
+    try (TrainableDecoder model = new TrainableDecoder(shape, 0)) {
+      model.loadWeights(plan.init());
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("--init-from " + initFrom + ": the weights of its " + plan.name() + " model cannot be"
+          + " read: " + e.getMessage() + give);
+    }
   }
 
   /** {@code --large-layers}, checked against the {@code --init-from} large model's layers, which it defaults to. */

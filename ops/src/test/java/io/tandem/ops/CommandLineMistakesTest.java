@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -850,6 +851,17 @@ class CommandLineMistakesTest {
         + tmp.resolve("init/small") + ") is not of the shape the small model is trained in here: ") && said.contains("hidden_size ")
         && said.endsWith("; give the folder of an earlier train-demo run, holding small/ and large/ as --out writes them"), said);
     assertFalse(said.contains("large model ("), "the large model's shape is the one trained: " + said);
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+
+    // The small model's config with no weights beside it: refused before anything is written (tester55d: --out had its
+    // tokenizer and held-out problems, or the small model trained, when weights were missing).
+    Files.copy(demo.resolve("small/config.json"), tmp.resolve("init/small/config.json"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(demo.resolve("large/model.safetensors"), tmp.resolve("init/large/model.safetensors"));
+    Result noWeights = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--small-steps", "1", "--large-steps", "1");
+    assertEquals(1, noWeights.exit(), noWeights.err());
+    assertTrue(noWeights.err().strip().startsWith("tandem train-demo: --init-from " + tmp.resolve("init") + ": the weights of its"
+        + " small model cannot be read: ") && noWeights.err().strip().lines().count() == 1, noWeights.err());
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
 
     Files.delete(tmp.resolve("init/small/config.json"));

@@ -250,13 +250,20 @@ class PlaygroundBrowserTest {
         "every character is shown, as written or as a root");
     // A space after ^ or _ is skipped, as TeX skips it (tester54j: x^ 2 raised the space).
     assertEquals("x<sup>2</sup>", js.executeScript("return latex(arguments[0])", "x^ 2"));
-    // A root's index is set as TeX sets it, not written "[3]8" under the root (tester54).
-    assertEquals("<sup class=\"root-index\">3</sup>√<span style=\"text-decoration: overline\">8</span>",
-        js.executeScript("return latex(arguments[0])", "\\sqrt[3]{8}"));
+    // A root's index is set as TeX sets it, not written "[3]8" under the root (tester54); a cube or fourth root as its
+    // character, which a copy or a screen reader does not read as 3 times a root (tester55d).
+    assertEquals("∛<span style=\"text-decoration: overline\">8</span>", js.executeScript("return latex(arguments[0])",
+        "\\sqrt[3]{8}"));
+    assertEquals("∜<span style=\"text-decoration: overline\">16</span>", js.executeScript("return latex(arguments[0])",
+        "\\sqrt[4]{16}"));
     assertEquals("x<sup><sup class=\"root-index\">n</sup>√<span style=\"text-decoration: overline\">y</span></sup>",
         js.executeScript("return latex(arguments[0])", "x^\\sqrt[n]y"));
     js.executeScript("render([{author: 'small', reasoning: false, text: 'So \\\\sqrt[3]{27} = 3.'}])");
-    assertEquals("So 3√27 = 3.", browser.findElement(By.id("output")).getText());
+    assertEquals("So ∛27 = 3.", browser.findElement(By.id("output")).getText());
+    // A group's end is found once per text (tester55d: an unclosed "{" made each command after it scan to the end).
+    assertEquals(7L, js.executeScript("return groupEnd(arguments[0], 0)", "{a{b}c}d"));
+    assertEquals(-1L, js.executeScript("return groupEnd(arguments[0], 0)", "{a{b}c"));
+    assertEquals(4L, js.executeScript("return groupEnd(arguments[0], 0)", "{\\}}}"));
     // An index is looked for a short way only: 10,000 "\sqrt[" unclosed would each scan the rest of the answer.
     assertEquals(8L, js.executeScript("return optionEnd(arguments[0], 5)", "\\sqrt[3]{8}"));
     assertEquals(5L, js.executeScript("return optionEnd(arguments[0], 5)", "\\sqrt[" + "x".repeat(100) + "]{8}"));
