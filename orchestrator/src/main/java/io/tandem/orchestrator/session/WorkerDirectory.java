@@ -258,6 +258,8 @@ public final class WorkerDirectory {
      * up for a moment (see {@link #memberComing}).
      */
     final Set<UniqueAddress> decided = new HashSet<>();
+    /** When each member of {@link #decided} that was downed was told so ({@link System#nanoTime}), until its removal. */
+    final Map<UniqueAddress, Long> downedAt = new HashMap<>();
 
     State(ActorContext<Command> ctx, Duration pollInterval) {
       this.ctx = ctx;
@@ -353,16 +355,19 @@ public final class WorkerDirectory {
               // What happened and what to do, for an operator reading the log after a crash (tester50b: Akka's lines, then
               // "was removed", and no word of a restart).
               Long since = unreachableSince.get(n.node().address());
+              // Its unreachable time up to the downing, not to the removal, which came later (tester55c: 24 s said of 7).
+              long until = downedAt.getOrDefault(n.node(), System.nanoTime());
               List<String> roles = n.roles().stream().filter(r -> !r.startsWith("dc-")).sorted().toList();
               ctx.getLog().warn("node {} (incarnation {}) was removed: downed{} (crashed, stopped or cut off){}; start it again"
                       + " with its command to rejoin", n.node().address(), n.node().longUid(),
-                  since == null ? "" : " after " + Seconds.of(Duration.ofMillis((System.nanoTime() - since) / 1_000_000))
+                  since == null ? "" : " after " + Seconds.of(Duration.ofMillis((until - since) / 1_000_000))
                       + " s unreachable", roles.isEmpty() ? "" : ", and with it its roles " + roles);
             } else ctx.getLog().info("node {} (incarnation {}) was removed: it left the cluster", n.node().address(),
                 n.node().longUid());
             if (!n.downed()) RoleSupply.get(ctx.getSystem()).left(n.roles());
             up.remove(n.node().address(), n.node());
             decided.add(n.node());
+            downedAt.remove(n.node());
             unreachableSince.remove(n.node().address());
             Behavior<Command> next = reachability(unreachable.remove(n.node().address()));
             // A node that left (a drain, a rolling restart) is waited for: worker-wait covers its restart.
@@ -371,6 +376,7 @@ public final class WorkerDirectory {
           })
           .onMessage(NodeDowned.class, n -> {
             decided.add(n.node());
+            downedAt.put(n.node(), System.nanoTime());
             // Told now, as a request that asks from now on is, not at the removal a second or more later (tester55a).
             answerNoneComing();
             return Behaviors.same();
