@@ -208,31 +208,12 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
    * @throws UsageError a prompt or {@code --max-tokens} past the context, in vLLM's numbers
    */
   private int withinContext(TandemNode node, Prompt p, List<Role> needed, Config config) throws Exception {
-    java.time.Duration wait = config.getDuration("tandem.session.worker-wait");
-    int promptTokens = -1;
-    int context = Integer.MAX_VALUE;
-    // Which model's context that is: the one of the smaller, or both when they are alike.
-    String whose = "the model's";
-    for (Role role : needed) {
-      WorkerDirectory.Workers offered = AskPattern.<Sessions.Command, WorkerDirectory.Workers>ask(node.sessions(),
-              reply -> new Sessions.FindWorkers(role, reply), wait, node.system().scheduler())
-          .toCompletableFuture().exceptionally(t -> null).get();
-      if (offered == null || offered.workers().isEmpty()) return maxTokens;
-      WorkerProtocol.TokenCount count = AskPattern.<WorkerProtocol.Command, WorkerProtocol.TokenCount>ask(
-              offered.workers().iterator().next(), reply -> new WorkerProtocol.CountTokens(p, null, null, reply, 0), wait,
-              node.system().scheduler())
-          .toCompletableFuture().exceptionally(t -> null).get();
-      // The session's own step names the problem, or the loss.
-      if (count == null || count.problem() != null || count.lost() != null) return maxTokens;
-      if (promptTokens < 0) promptTokens = count.tokens();
-      if (count.contextLength() > 0 && count.contextLength() < context) {
-        whose = needed.size() > 1 ? "the " + role + " model's" : "the model's";
-        context = count.contextLength();
-      } else if (count.contextLength() == context && needed.size() > 1) {
-        whose = "each model's";
-      }
-    }
-    if (context == Integer.MAX_VALUE) return maxTokens;
+    ContextRoom room = ContextRoom.of(node, p, needed, config.getDuration("tandem.session.worker-wait"));
+    // The session's own step names the problem, or the loss.
+    if (room == null) return maxTokens;
+    int promptTokens = room.promptTokens();
+    int context = room.context();
+    String whose = room.whose();
     if (promptTokens >= context)
       throw new UsageError("--prompt: the prompt has " + promptTokens + " tokens, and " + whose + " context is " + context
           + " tokens: a prompt may have at most " + (context - 1) + ", for room to generate; give a shorter prompt");

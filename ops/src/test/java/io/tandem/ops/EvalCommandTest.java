@@ -206,6 +206,33 @@ class EvalCommandTest {
     return run.stderr().lines().toList();
   }
 
+  /**
+   * Each problem's --max-tokens is capped at what fits after its prompt in the smallest context, as
+   * the server caps max_tokens: a speculative answer beside a large model of a smaller context ran
+   * on with the small model past it, up to the next takeover (tester55d: 326 tokens beside 300).
+   */
+  @Test
+  void aSpeculativeAnswerEndsWhereTheSmallerContextDoes(@TempDir Path tmp) throws Exception {
+    Path demo = LauncherIT.repo().resolve("ops/demo");
+    Path large = Files.createDirectories(tmp.resolve("large-300"));
+    Files.copy(demo.resolve("large/model.safetensors"), large.resolve("model.safetensors"));
+    for (String f : List.of("tokenizer.json", "tokenizer_config.json"))
+      if (Files.exists(demo.resolve("large").resolve(f))) Files.copy(demo.resolve("large").resolve(f), large.resolve(f));
+    com.fasterxml.jackson.databind.node.ObjectNode config = (com.fasterxml.jackson.databind.node.ObjectNode)
+        new ObjectMapper().readTree(demo.resolve("large/config.json").toFile());
+    config.put("max_position_embeddings", 300).put("sliding_window", 300);
+    Files.writeString(large.resolve("config.json"), config.toString());
+    Path data = Files.write(tmp.resolve("two.jsonl"), Files.readAllLines(demo.resolve("heldout.jsonl")).subList(0, 2));
+    Run run = run("eval", "--data", data.toString(), "--small", demo.resolve("small").toString(), "--large", large.toString(),
+        "--modes", "speculative", "--temperature", "0", "--warmup", "0", "--out", tmp.resolve("out").toString());
+    assertEquals(0, run.exit(), run.stderr());
+    for (String line : Files.readAllLines(tmp.resolve("out/samples-speculative.jsonl"))) {
+      JsonNode sample = new ObjectMapper().readTree(line);
+      // The demo prompt is 37 tokens: 263 fit.
+      assertTrue(sample.path("tokens").asInt() <= 300 - 37, "within the large model's context: " + line);
+    }
+  }
+
   /** What {@code tandem args} exited with and wrote on stderr (where eval's own lines go, beside picocli's). */
   private record Run(int exit, String stderr) {}
 

@@ -7,6 +7,7 @@ import io.tandem.orchestrator.session.Mode;
 import io.tandem.orchestrator.session.SessionEvent;
 import io.tandem.orchestrator.session.SessionRequest;
 import io.tandem.orchestrator.session.SessionRunner;
+import io.tandem.ops.ContextRoom;
 import io.tandem.ops.TandemNode;
 import io.tandem.protocol.ChatMessage;
 import io.tandem.protocol.Counters;
@@ -71,6 +72,7 @@ public final class EvalRunner {
     Sample[] out = new Sample[problems.size()];
     List<CompletableFuture<Void>> all = new ArrayList<>();
     bar.update(0, 0);
+    java.time.Duration wait = node.system().settings().config().getDuration("tandem.session.worker-wait");
     long t0 = System.nanoTime();
     for (int i = 0; i < problems.size(); i++) {
       slots.acquire();
@@ -79,9 +81,15 @@ public final class EvalRunner {
       String user = settings.promptTemplate().replace("{problem}", p.problem());
       // Each problem draws from its own seed, so a mode's answers do not depend on scheduling.
       SamplingParams sampling = settings.sampling().withSeed(settings.seed() + i);
+      Prompt prompt = Prompt.chat(List.of(new ChatMessage("user", user)));
+      // Capped at what fits after the prompt, as the server caps max_tokens and generate --max-tokens: a speculative answer
+      // ends where the smaller context does, not up to the next takeover after the large model's is full (tester55d: 326
+      // tokens beside a 300-token context). A prompt past the context is left to fail in its session, which says so.
+      ContextRoom room = ContextRoom.of(node, prompt, mode == Mode.speculative ? List.of(Role.small, Role.large)
+          : List.of(mode == Mode.large ? Role.large : Role.small), wait);
+      int maxTokens = room != null && room.left() > 0 ? Math.min(settings.maxTokens(), room.left()) : settings.maxTokens();
       SessionRequest request = new SessionRequest("eval-" + mode + "-" + i + "-" + System.nanoTime(), "eval",
-          Prompt.chat(List.of(new ChatMessage("user", user))), sampling, settings.maxTokens(), settings.speculative(),
-          mode, false);
+          prompt, sampling, maxTokens, settings.speculative(), mode, false);
       CompletableFuture<Void> f = SessionRunner.run(node.system(), node.sessions(), request, null)
           .toCompletableFuture()
           .thenAccept(end -> {
