@@ -260,6 +260,9 @@ class PlaygroundBrowserTest {
         js.executeScript("return latex(arguments[0])", "x^\\sqrt[n]y"));
     js.executeScript("render([{author: 'small', reasoning: false, text: 'So \\\\sqrt[3]{27} = 3.'}])");
     assertEquals("So ∛27 = 3.", browser.findElement(By.id("output")).getText());
+    js.executeScript("render([{author: 'small', reasoning: false, text: 'So \\\\sqrt[3] {27} and \\\\frac{1} {2}.'}])");
+    assertEquals(2L, js.executeScript("return document.querySelectorAll('#output span[style], #output .frac').length"),
+        "a space before an argument is skipped outside $...$ too");
     // A group's end is found once per text (tester55d: an unclosed "{" made each command after it scan to the end).
     assertEquals(7L, js.executeScript("return groupEnd(arguments[0], 0)", "{a{b}c}d"));
     assertEquals(-1L, js.executeScript("return groupEnd(arguments[0], 0)", "{a{b}c"));
