@@ -202,8 +202,12 @@ public final class TrainDemoCommand implements Callable<Integer> {
     if (!force && !held.isEmpty()) {
       boolean one = held.size() == 1;
       String where = held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "));
+      // The committed demo pair is every command's default: --force there replaces it (tester55d), which is said.
+      boolean demo = isDemoFolder(out);
       throw new UsageError("--out " + out + " already holds " + (one ? "a " : held.size() + " ") + String.join(" and ", roles)
-          + " model" + (one ? "" : "s") + " (" + where + "); give another folder, or pass --force to overwrite " + (one ? "it" : "them"));
+          + " model" + (one ? "" : "s") + " (" + where + (demo ? ": the demo pair that serve, generate and eval use by default" : "")
+          + "); give another folder, or pass --force to overwrite " + (one ? "it" : "them")
+          + (demo ? " (git checkout ops/demo brings the committed pair back)" : ""));
     }
     List<Path> removed = new ArrayList<>();
     for (Path h : held)
@@ -353,6 +357,15 @@ public final class TrainDemoCommand implements Callable<Integer> {
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("--init-from " + initFrom + ": the weights of its " + plan.name() + " model cannot be"
           + " read: " + e.getMessage() + give);
+    }
+  }
+
+  /** Whether {@code folder} is the demo folder every command defaults to ({@link DemoModels#dir}). */
+  private static boolean isDemoFolder(Path folder) {
+    try {
+      return Files.isSameFile(folder, DemoModels.dir());
+    } catch (java.io.IOException | IllegalStateException e) {
+      return false;
     }
   }
 

@@ -792,6 +792,13 @@ class CommandLineMistakesTest {
     assertArrayEquals(weights, Files.readAllBytes(tmp.resolve("one/small/model.safetensors")), "untouched");
     assertEquals(0, run("train-demo", "--out", tmp.resolve("one").toString(), "--only", "small", "--small-steps", "1", "--force")
         .exit());
+    // The demo pair itself: what --force would replace is said (tester55d replaced every command's default with it).
+    Path demo = LauncherIT.repo().resolve("ops/demo");
+    Result demoPair = run("train-demo", "--out", demo.toString(), "--only", "small", "--small-steps", "1");
+    assertEquals(2, demoPair.exit(), demoPair.err());
+    assertEquals("tandem train-demo: --out " + demo + " already holds a small model (" + demo.resolve("small") + ": the demo"
+        + " pair that serve, generate and eval use by default); give another folder, or pass --force to overwrite it (git"
+        + " checkout ops/demo brings the committed pair back)", demoPair.err().strip());
     // Nor its snapshots (tester54d: OUT/small-step10 overwritten without a word); with --force an earlier run's snapshots go,
     // said so, rather than read as the new run's.
     Path snapshot = tmp.resolve("one/small-step10");
