@@ -172,6 +172,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
     // Both plans are made (and their rates, steps and learning rates checked) before anything is
     // written or trained: a mistake in the large model's flags must not wait for the small model.
     List<DemoTrainer.Plan> plans = new ArrayList<>();
+    // Read before the plans, whose refusals are usage errors: an --init-from config that is no JSON is a file's fault (exit 1).
+    int layersOfLarge = only.equals("small") ? 0 : largeLayers();
     try {
       if (!only.equals("large")) {
         plans.add(new DemoTrainer.Plan("small", withVocab(SMALL, vocab), 16, smallLr, smallMinutes, smallSteps,
@@ -179,7 +181,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
       }
       if (!only.equals("small")) {
         TrainableDecoder.Shape2 large = new TrainableDecoder.Shape2(vocab, LARGE.hidden(), LARGE.intermediate(),
-            largeLayers(), LARGE.heads(), LARGE.kvHeads(), LARGE.maxPositions());
+            layersOfLarge, LARGE.heads(), LARGE.kvHeads(), LARGE.maxPositions());
         plans.add(new DemoTrainer.Plan("large", large, 16, largeLr, largeMinutes, largeSteps,
             initFrom == null ? null : initFrom.resolve("large"), verifying ? DemoTrainer.Traces.VERIFYING : DemoTrainer.Traces.DECISIVE, slipRate, corrected, misreadRate, saveEvery,
             verdictWeight));
@@ -324,13 +326,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     String give = "; give the folder of an earlier train-demo run, holding small/ and large/ as --out writes them";
     if (!Files.isRegularFile(config))
       throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model has no config.json" + give);
-    com.fasterxml.jackson.databind.JsonNode c;
-    try {
-      c = new ObjectMapper().readTree(config.toFile());
-    } catch (com.fasterxml.jackson.core.JacksonException e) {
-      throw new IllegalArgumentException("--init-from " + initFrom + ": " + config + " is not JSON (" + e.getOriginalMessage() + ")"
-          + give);
-    }
+    com.fasterxml.jackson.databind.JsonNode c = initConfig(config);
     TrainableDecoder.Shape2 shape = plan.shape();
     List<String> differ = new ArrayList<>();
     java.util.Map<String, Integer> wanted = new java.util.LinkedHashMap<>();
@@ -360,6 +356,19 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * An {@code --init-from} model's {@code config.json}, read as a checkpoint's is ({@code JsonFault}):
+   * one that is no JSON is named with its fault, not in Jackson's words (tester55f).
+   */
+  private com.fasterxml.jackson.databind.JsonNode initConfig(Path config) throws java.io.IOException {
+    try {
+      return io.tandem.inference.text.JsonFault.read(new ObjectMapper(), config);
+    } catch (io.tandem.inference.text.JsonFault.NotJson e) {
+      throw new IllegalArgumentException("--init-from " + initFrom + ": " + e.getMessage() + "; give the folder of an earlier"
+          + " train-demo run, holding small/ and large/ as --out writes them", e);
+    }
+  }
+
   /** Whether {@code folder} is the demo folder every command defaults to ({@link DemoModels#dir}). */
   private static boolean isDemoFolder(Path folder) {
     try {
@@ -374,7 +383,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     Integer init = null;
     Path config = initFrom == null ? null : initFrom.resolve("large").resolve("config.json");
     if (config != null && Files.isRegularFile(config)) {
-      com.fasterxml.jackson.databind.JsonNode layers = new ObjectMapper().readTree(config.toFile()).path("num_hidden_layers");
+      com.fasterxml.jackson.databind.JsonNode layers = initConfig(config).path("num_hidden_layers");
       if (layers.canConvertToInt() && layers.asInt() > 0) init = layers.asInt();
     }
     if (largeLayers == null) return init != null ? init : LARGE.layers();

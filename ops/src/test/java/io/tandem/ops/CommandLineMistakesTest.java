@@ -871,6 +871,16 @@ class CommandLineMistakesTest {
         + " small model cannot be read: ") && noWeights.err().strip().lines().count() == 1, noWeights.err());
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
 
+    // A config that is no JSON is named with its fault, as a checkpoint's is, not in Jackson's words (tester55f).
+    Files.writeString(tmp.resolve("init/large/config.json"), "{\"hidden_size\": 64,\n");
+    Result broken = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--small-steps", "1", "--large-steps", "1");
+    assertEquals(1, broken.exit(), broken.err());
+    assertTrue(broken.err().strip().startsWith("tandem train-demo: --init-from " + tmp.resolve("init") + ": "
+        + tmp.resolve("init/large/config.json") + ": not valid JSON (line ") && broken.err().strip().lines().count() == 1
+        && !broken.err().contains("[Source"), broken.err());
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+
     Files.delete(tmp.resolve("init/small/config.json"));
     Result none = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
         "--only", "small", "--small-steps", "1");

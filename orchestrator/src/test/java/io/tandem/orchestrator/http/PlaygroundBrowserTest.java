@@ -267,6 +267,14 @@ class PlaygroundBrowserTest {
     assertEquals(7L, js.executeScript("return groupEnd(arguments[0], 0)", "{a{b}c}d"));
     assertEquals(-1L, js.executeScript("return groupEnd(arguments[0], 0)", "{a{b}c"));
     assertEquals(4L, js.executeScript("return groupEnd(arguments[0], 0)", "{\\}}}"));
+    // A brace without its partner is shown as written; one that groups is not (tester55f: $x^{2$ read as x squared).
+    assertEquals("x^{2", js.executeScript("return latex(arguments[0])", "x^{2"));
+    assertEquals("a}b", js.executeScript("return latex(arguments[0])", "a}b"));
+    assertEquals("ab", js.executeScript("return latex(arguments[0])", "{a}b"));
+    // A closing delimiter not found from one place is not looked for again from a later one (tester55f: each unclosed
+    // \( searched the rest of the answer, seconds for 33,000).
+    assertEquals(java.util.List.of(0L, 3L), js.executeScript("const m = new Map(); const a = closeAt('ab \\\\(', '\\\\)', 0, m);"
+        + " closeAt('ab \\\\(', '\\\\)', 4, m); return [m.get('\\\\)'), closeAt('ab \\\\)', '\\\\)', 0, new Map())];"));
     // An index is looked for a short way only: 10,000 "\sqrt[" unclosed would each scan the rest of the answer.
     assertEquals(8L, js.executeScript("return optionEnd(arguments[0], 5)", "\\sqrt[3]{8}"));
     assertEquals(5L, js.executeScript("return optionEnd(arguments[0], 5)", "\\sqrt[" + "x".repeat(100) + "]{8}"));
