@@ -73,6 +73,18 @@ public final class DowningReason {
   }
 
   /**
+   * The exit line of node {@code self} downed with every other member at once: the resolver's
+   * precaution when the membership keeps changing for longer than {@code stable-after} plus {@code
+   * down-all-when-unstable} (Akka docs, "Split Brain Resolver", Down all when unstable).
+   */
+  public static String everyNodeDowned(String self, String strategy) {
+    return "node " + self + " was removed from the cluster: the split brain resolver (" + strategy + ") downed every node,"
+        + " this one with them, as the membership kept changing for longer than stable-after and down-all-when-unstable"
+        + " (a node stalling while another was being downed, say): Akka's precaution against a split brain. Start the nodes"
+        + " again, the orchestrator first";
+  }
+
+  /**
    * Follows the membership and, when this node is marked down, puts its exit line in {@code
    * downedBecause}. (Akka stops the cluster, emptying its own view of the membership, before the
    * shutdown that the downing runs begins.)
@@ -83,22 +95,29 @@ public final class DowningReason {
       cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberEvent.class));
       cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
       Map<Address, Member> members = new HashMap<>();
+      boolean[] selfDowned = {false};
       Set<Address> unreachable = new HashSet<>();
       return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
           .onMessage(ClusterEvent.MemberEvent.class, e -> {
             Address address = e.member().address();
             if (e instanceof ClusterEvent.MemberRemoved) members.remove(address);
             else members.put(address, e.member());
-            if (e instanceof ClusterEvent.MemberDowned && address.equals(cluster.selfMember().address())) {
+            if (e instanceof ClusterEvent.MemberDowned && address.equals(cluster.selfMember().address())) selfDowned[0] = true;
+            // Said again as the rest of the same decision arrives (Akka publishes one MemberDowned per member): the
+            // resolver's down-all downs every member at once, this one maybe first (tester55e).
+            if (e instanceof ClusterEvent.MemberDowned && selfDowned[0]) {
+              Address self = cluster.selfMember().address();
               List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
+              boolean allDowned = counted.size() > 1 && members.values().stream().filter(DowningReason::counted)
+                  .allMatch(m -> m.status().equals(MemberStatus.down()));
               Set<Address> cut = new HashSet<>(unreachable);
               cut.retainAll(counted);
               // A member downed already is unreachable by decision: it says nothing of this node's reach.
               cut.removeIf(a -> members.get(a).status().equals(MemberStatus.down()));
               Config c = ctx.getSystem().settings().config();
-              downedBecause.compareAndSet(null, message(address.toString(), counted, cut,
-                  c.getString("akka.cluster.split-brain-resolver.active-strategy"),
-                  c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
+              String strategy = c.getString("akka.cluster.split-brain-resolver.active-strategy");
+              downedBecause.set(allDowned ? everyNodeDowned(self.toString(), strategy)
+                  : message(self.toString(), counted, cut, strategy, c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
             }
             return Behaviors.same();
           })

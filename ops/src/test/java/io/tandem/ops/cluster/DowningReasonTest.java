@@ -40,6 +40,16 @@ class DowningReasonTest {
         Duration.ofSeconds(7)), "no membership seen: the general line");
   }
 
+  /** Every member downed at once: the resolver's down-all-when-unstable, said as such (tester55e: the line said another node had). */
+  @Test
+  void aNodeDownedWithEveryOtherIsToldTheResolverDownedThemAll() {
+    assertEquals("node akka://tandem@127.0.0.1:18603 was removed from the cluster: the split brain resolver (keep-majority)"
+        + " downed every node, this one with them, as the membership kept changing for longer than stable-after and"
+        + " down-all-when-unstable (a node stalling while another was being downed, say): Akka's precaution against a split"
+        + " brain. Start the nodes again, the orchestrator first",
+        DowningReason.everyNodeDowned("akka://tandem@127.0.0.1:18603", "keep-majority"));
+  }
+
   /**
    * A node that could reach every other member was downed by another node (tester55c: a second node's stall while the
    * first was downed made Akka's resolver down every node; the line said this node had been cut off).

@@ -18,7 +18,8 @@ public final class NodeStanding {
 
   /** What a session of a node downed by the cluster is told, whichever way this node learnt it. */
   public static final String DOWNED = "this node was downed and removed from the cluster (the other nodes could not reach it"
-      + " for a while: a long pause, a stopped process or the network; or an operator downed it)";
+      + " for a while: a long pause, a stopped process or the network; or the split brain resolver downed every node, the"
+      + " membership changing for too long; or an operator downed it)";
 
   /**
    * Why this node cannot reach the cluster's workers, or null when it can (or is no cluster
