@@ -337,10 +337,11 @@ public final class TrainDemoCommand implements Callable<Integer> {
     wanted.put("num_key_value_heads", shape.kvHeads());
     wanted.forEach((key, value) -> {
       com.fasterxml.jackson.databind.JsonNode v = c.path(key);
-      if (!v.canConvertToInt() || v.asInt() != value) differ.add(key + " " + (v.isMissingNode() ? "missing" : v) + ", not " + value);
+      // A whole number: 64.7 is no hidden size, though Jackson converts it to 64 (tester55g).
+      if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() != value) differ.add(key + " " + (v.isMissingNode() ? "missing" : v) + ", not " + value);
     });
     com.fasterxml.jackson.databind.JsonNode layers = c.path("num_hidden_layers");
-    if (!layers.canConvertToInt() || layers.asInt() < 1 || shape.layers() % layers.asInt() != 0)
+    if (!layers.isIntegralNumber() || !layers.canConvertToInt() || layers.asInt() < 1 || shape.layers() % layers.asInt() != 0)
       differ.add("num_hidden_layers " + (layers.isMissingNode() ? "missing" : layers) + ", not " + shape.layers()
           + " or a number that divides it");
     if (!differ.isEmpty())
@@ -362,7 +363,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
    */
   private com.fasterxml.jackson.databind.JsonNode initConfig(Path config) throws java.io.IOException {
     try {
-      return io.tandem.inference.text.JsonFault.read(new ObjectMapper(), config);
+      return io.tandem.inference.text.JsonFault.readObject(new ObjectMapper(), config, "{...}");
     } catch (io.tandem.inference.text.JsonFault.NotJson e) {
       throw new IllegalArgumentException("--init-from " + initFrom + ": " + e.getMessage() + "; give the folder of an earlier"
           + " train-demo run, holding small/ and large/ as --out writes them", e);
@@ -384,7 +385,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     Path config = initFrom == null ? null : initFrom.resolve("large").resolve("config.json");
     if (config != null && Files.isRegularFile(config)) {
       com.fasterxml.jackson.databind.JsonNode layers = initConfig(config).path("num_hidden_layers");
-      if (layers.canConvertToInt() && layers.asInt() > 0) init = layers.asInt();
+      if (layers.isIntegralNumber() && layers.canConvertToInt() && layers.asInt() > 0) init = layers.asInt();
     }
     if (largeLayers == null) return init != null ? init : LARGE.layers();
     if (largeLayers < 1 || largeLayers > MAX_LARGE_LAYERS)

@@ -880,6 +880,25 @@ class CommandLineMistakesTest {
         + tmp.resolve("init/large/config.json") + ": not valid JSON (line ") && broken.err().strip().lines().count() == 1
         && !broken.err().contains("[Source"), broken.err());
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+    // A figure that is no whole number is not read as one (tester55g: 64.7 trained as 64).
+    com.fasterxml.jackson.databind.node.ObjectNode fractional = (com.fasterxml.jackson.databind.node.ObjectNode)
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(demo.resolve("small/config.json").toFile());
+    fractional.put("hidden_size", fractional.get("hidden_size").asInt() + 0.7);
+    Files.copy(demo.resolve("large/config.json"), tmp.resolve("init/large/config.json"), StandardCopyOption.REPLACE_EXISTING);
+    Files.writeString(tmp.resolve("init/small/config.json"), fractional.toString());
+    Result notWhole = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--small-steps", "1", "--large-steps", "1");
+    assertEquals(1, notWhole.exit(), notWhole.err());
+    assertTrue(notWhole.err().contains("hidden_size " + (fractional.get("hidden_size").asInt()) + ".7, not "), notWhole.err());
+    Files.copy(demo.resolve("small/config.json"), tmp.resolve("init/small/config.json"), StandardCopyOption.REPLACE_EXISTING);
+    // Nor is one that is empty, or no object, read as one missing every figure (tester55g).
+    Files.writeString(tmp.resolve("init/large/config.json"), "");
+    Result empty = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--small-steps", "1", "--large-steps", "1");
+    assertEquals(1, empty.exit(), empty.err());
+    assertTrue(empty.err().strip().startsWith("tandem train-demo: --init-from " + tmp.resolve("init") + ": "
+        + tmp.resolve("init/large/config.json") + ": ") && !empty.err().contains("missing, not"), empty.err());
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
 
     Files.delete(tmp.resolve("init/small/config.json"));
     Result none = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),

@@ -231,6 +231,15 @@ class EvalCommandTest {
       // The demo prompt is 37 tokens: 263 fit.
       assertTrue(sample.path("tokens").asInt() <= 300 - 37, "within the large model's context: " + line);
     }
+    // A prompt past the large model's context fails, as the server's 400 says, rather than going on with the small model
+    // alone (tester55g: 158 tokens beside a context of 20).
+    config.put("max_position_embeddings", 20).put("sliding_window", 20);
+    Files.writeString(large.resolve("config.json"), config.toString());
+    Run tooLong = run("eval", "--data", data.toString(), "--small", demo.resolve("small").toString(), "--large", large.toString(),
+        "--modes", "speculative", "--temperature", "0", "--warmup", "0", "--out", tmp.resolve("out20").toString());
+    assertEquals(1, tooLong.exit(), tooLong.stderr());
+    for (String line : Files.readAllLines(tmp.resolve("out20/samples-speculative.jsonl")))
+      assertTrue(line.contains("the prompt has 37 tokens, and the large model's context is 20 tokens: no room to generate"), line);
   }
 
   /** What {@code tandem args} exited with and wrote on stderr (where eval's own lines go, beside picocli's). */

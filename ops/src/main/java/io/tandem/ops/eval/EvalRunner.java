@@ -84,10 +84,20 @@ public final class EvalRunner {
       Prompt prompt = Prompt.chat(List.of(new ChatMessage("user", user)));
       // Capped at what fits after the prompt, as the server caps max_tokens and generate --max-tokens: a speculative answer
       // ends where the smaller context does, not up to the next takeover after the large model's is full (tester55d: 326
-      // tokens beside a 300-token context). A prompt past the context is left to fail in its session, which says so.
+      // tokens beside a 300-token context).
       ContextRoom room = ContextRoom.of(node, prompt, mode == Mode.speculative ? List.of(Role.small, Role.large)
           : List.of(mode == Mode.large ? Role.large : Role.small), wait);
-      int maxTokens = room != null && room.left() > 0 ? Math.min(settings.maxTokens(), room.left()) : settings.maxTokens();
+      if (room != null && room.left() <= 0) {
+        // No room to generate: failed, as the server's 400 and generate's refusal say; a speculative session would have gone
+        // on with the small model alone (tester55g: 158 tokens beside a large model of 20 tokens of context).
+        out[index] = score(p, new SessionEvent.Failed(io.tandem.protocol.FailureCode.CONTEXT_LENGTH_EXCEEDED, "the prompt has "
+            + room.promptTokens() + " tokens, and " + room.whose() + " context is " + room.context() + " tokens: no room to"
+            + " generate", null));
+        bar.update(done.incrementAndGet(), correct.get());
+        slots.release();
+        continue;
+      }
+      int maxTokens = room != null ? Math.min(settings.maxTokens(), room.left()) : settings.maxTokens();
       SessionRequest request = new SessionRequest("eval-" + mode + "-" + i + "-" + System.nanoTime(), "eval",
           prompt, sampling, maxTokens, settings.speculative(), mode, false);
       CompletableFuture<Void> f = SessionRunner.run(node.system(), node.sessions(), request, null)
