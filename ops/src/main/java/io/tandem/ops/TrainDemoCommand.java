@@ -348,7 +348,20 @@ public final class TrainDemoCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model (" + plan.init()
           + ") is not of the shape the " + plan.name() + " model is trained in here: " + String.join("; ", differ) + give);
     // Its weights too, read as training reads them: weights missing or cut short failed after --out was written, or
-    // after the small model of the run had been trained (tester55d).
+    // after the small model of the run had been trained (tester55d). First their layers, against the config's, before a
+    // model of the config's size is built: a config claiming 120 layers beside weights of 12 grew them until the process
+    // was killed (tester55h).
+    int weightLayers;
+    try (io.tandem.inference.hf.safetensors.SafetensorsReader reader =
+        io.tandem.inference.hf.safetensors.SafetensorsReader.open(plan.init())) {
+      weightLayers = (int) reader.names().stream().filter(n -> n.matches("model\\.layers\\.\\d+\\.input_layernorm\\.weight")).count();
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("--init-from " + initFrom + ": the weights of its " + plan.name() + " model cannot be"
+          + " read: " + e.getMessage() + give);
+    }
+    if (weightLayers != layers.asInt())
+      throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model's config.json says "
+          + layers.asInt() + " layers (num_hidden_layers), its weights hold " + weightLayers + give);
     try (TrainableDecoder model = new TrainableDecoder(shape, 0)) {
       model.loadWeights(plan.init());
     } catch (RuntimeException e) {
@@ -386,6 +399,10 @@ public final class TrainDemoCommand implements Callable<Integer> {
     if (config != null && Files.isRegularFile(config)) {
       com.fasterxml.jackson.databind.JsonNode layers = initConfig(config).path("num_hidden_layers");
       if (layers.isIntegralNumber() && layers.canConvertToInt() && layers.asInt() > 0) init = layers.asInt();
+      if (init != null && init > MAX_LARGE_LAYERS)
+        throw new IllegalArgumentException("--init-from " + initFrom + ": its large model's config.json says " + init
+            + " layers (num_hidden_layers), more than the " + MAX_LARGE_LAYERS + " a demo model may have; give the folder of an"
+            + " earlier train-demo run, holding small/ and large/ as --out writes them");
     }
     if (largeLayers == null) return init != null ? init : LARGE.layers();
     if (largeLayers < 1 || largeLayers > MAX_LARGE_LAYERS)

@@ -900,6 +900,26 @@ class CommandLineMistakesTest {
         + tmp.resolve("init/large/config.json") + ": ") && !empty.err().contains("missing, not"), empty.err());
     assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
 
+    // A layer count in config.json is checked against the cap and the weights before a model of its size is built
+    // (tester55h: 120 layers beside weights of 12 grew until the process was killed; 24 trained a model twice the size).
+    com.fasterxml.jackson.databind.node.ObjectNode layered = (com.fasterxml.jackson.databind.node.ObjectNode)
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(demo.resolve("large/config.json").toFile());
+    int held = layered.get("num_hidden_layers").asInt();
+    Files.writeString(tmp.resolve("init/large/config.json"), layered.put("num_hidden_layers", 120).toString());
+    Result tooMany = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--only", "large", "--large-steps", "1");
+    assertEquals(1, tooMany.exit(), tooMany.err());
+    assertTrue(tooMany.err().strip().endsWith("its large model's config.json says 120 layers (num_hidden_layers), more than the 64"
+        + " a demo model may have; give the folder of an earlier train-demo run, holding small/ and large/ as --out writes them"),
+        tooMany.err());
+    Files.writeString(tmp.resolve("init/large/config.json"), layered.put("num_hidden_layers", held * 2).toString());
+    Result doubled = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+        "--only", "large", "--large-steps", "1");
+    assertEquals(1, doubled.exit(), doubled.err());
+    assertTrue(doubled.err().contains("its large model's config.json says " + held * 2 + " layers (num_hidden_layers), its weights"
+        + " hold " + held), doubled.err());
+    assertFalse(Files.exists(tmp.resolve("out")), "nothing written");
+
     Files.delete(tmp.resolve("init/small/config.json"));
     Result none = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
         "--only", "small", "--small-steps", "1");

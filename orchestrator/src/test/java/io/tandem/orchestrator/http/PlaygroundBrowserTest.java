@@ -271,6 +271,8 @@ class PlaygroundBrowserTest {
     assertEquals("x^{2", js.executeScript("return latex(arguments[0])", "x^{2"));
     assertEquals("a}b", js.executeScript("return latex(arguments[0])", "a}b"));
     assertEquals("\\sqrt[3", js.executeScript("return latex(arguments[0])", "\\sqrt[3"));
+    assertEquals("∛<span style=\"text-decoration: overline\">8</span>", js.executeScript("return latex(arguments[0])",
+        "\\sqrt [3]{8}"));
     assertEquals("ab", js.executeScript("return latex(arguments[0])", "{a}b"));
     // A closing delimiter not found from one place is not looked for again from a later one (tester55f: each unclosed
     // \( searched the rest of the answer, seconds for 33,000).
