@@ -214,8 +214,9 @@ public final class EvalCommand implements Callable<Integer> {
           double meanBatch = (a[1] - b[1]) / (double) passes;
           double busySeconds = (a[2] - b[2]) / 1e9;
           // An engine worker's steps are its requests, which overlap: their time summed may pass the wall time.
-          err.printf(java.util.Locale.ROOT, "tandem eval: %s: %s worker: %d forward passes, mean batch %.2f, busy %.1f s"
-              + " of %.1f s%s, %d prompt tokens prefilled%n", mode, role, passes, meanBatch, busySeconds, r.wallSeconds(),
+          err.printf(java.util.Locale.ROOT, "tandem eval: %s: %s worker: %d forward pass%s, mean batch %.2f, busy %.1f s"
+              + " of %.1f s%s, %d prompt tokens prefilled%n", mode, role, passes, passes == 1 ? "" : "es", meanBatch, busySeconds,
+              r.wallSeconds(),
               busySeconds > r.wallSeconds() ? " (its steps overlap: an engine's requests, their times summed)" : "", a[3] - b[3]);
           workers.computeIfAbsent(mode.name(), m -> com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()).putObject(role.name())
               .put("forward_passes", passes)
