@@ -73,6 +73,21 @@ public final class DowningReason {
   }
 
   /**
+   * The exit line of node {@code self} that did not run for {@code pause} (longer than the failure
+   * detector's acceptable-heartbeat-pause) shortly before it was downed: the others could not hear
+   * it, so they, or its own resolver on waking with a stale view, downed it. Said rather than what
+   * the membership this node last saw suggests: after such a pause its own resolver downs every
+   * member it knew, itself with them, while the others carry on (the CI run of 33cf640a: the line
+   * told a stopped node's operator to start every node again).
+   */
+  public static String paused(String self, Duration pause, String strategy) {
+    return "node " + self + " was removed from the cluster: this node did not run for "
+        + Seconds.of(Duration.ofMillis(Math.round(pause.toMillis() / 100.0) * 100))
+        + " s (a long GC pause, a stopped process or a frozen VM), so the others could not reach it and the split brain"
+        + " resolver (" + strategy + ") downed it. Start it again to rejoin";
+  }
+
+  /**
    * The exit line of node {@code self} downed with every other member at once: the resolver's
    * precaution when the membership keeps changing for longer than {@code stable-after} plus {@code
    * down-all-when-unstable} (Akka docs, "Split Brain Resolver", Down all when unstable).
@@ -84,20 +99,48 @@ public final class DowningReason {
         + " again, the orchestrator first";
   }
 
+  /** How often the recorder looks at the clock, to learn that this node did not run (a pause). */
+  private static final Duration TICK = Duration.ofMillis(250);
+
+  /** The recorder's clock tick. */
+  private enum Tick { INSTANCE }
+
   /**
    * Follows the membership and, when this node is marked down, puts its exit line in {@code
    * downedBecause}. (Akka stops the cluster, emptying its own view of the membership, before the
-   * shutdown that the downing runs begins.)
+   * shutdown that the downing runs begins.) It also looks at the clock every 250 ms: a tick late by
+   * more than {@code akka.cluster.failure-detector.acceptable-heartbeat-pause} means this node did not
+   * run (as Akka's "Scheduled sending of heartbeat was delayed" warning does), and a downing soon
+   * after such a pause is said to be the pause's doing ({@link #paused}).
    */
-  public static Behavior<ClusterEvent.ClusterDomainEvent> recorder(AtomicReference<String> downedBecause) {
-    return Behaviors.setup(ctx -> {
+  public static Behavior<Object> recorder(AtomicReference<String> downedBecause) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
       Cluster cluster = Cluster.get(ctx.getSystem());
       cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberEvent.class));
       cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
+      Config config = ctx.getSystem().settings().config();
+      String strategy = config.getString("akka.cluster.split-brain-resolver.active-strategy");
+      Duration stableAfter = config.getDuration("akka.cluster.split-brain-resolver.stable-after");
+      long acceptablePause = config.getDuration("akka.cluster.failure-detector.acceptable-heartbeat-pause").toNanos();
+      // From a pause's end to the downing it causes: the others are seen unreachable once the failure detector gives up
+      // (8 s after an 11 s stop, on a loaded 2-core machine), then the resolver waits stable-after (15.3 s in all there,
+      // twice); room for a slower machine, where a pause inside the window had its part in the downing anyway.
+      long pauseCounts = 3 * stableAfter.toNanos() + 4 * acceptablePause;
       Map<Address, Member> members = new HashMap<>();
       boolean[] selfDowned = {false};
       Set<Address> unreachable = new HashSet<>();
-      return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
+      long[] clock = {System.nanoTime(), 0, 0}; // last tick, end of the last pause, its length
+      timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
+      return Behaviors.receive(Object.class)
+          .onMessage(Tick.class, t -> {
+            long now = System.nanoTime();
+            if (now - clock[0] > acceptablePause + TICK.toNanos()) {
+              clock[1] = now;
+              clock[2] = now - clock[0];
+            }
+            clock[0] = now;
+            return Behaviors.same();
+          })
           .onMessage(ClusterEvent.MemberEvent.class, e -> {
             Address address = e.member().address();
             if (e instanceof ClusterEvent.MemberRemoved) members.remove(address);
@@ -107,6 +150,10 @@ public final class DowningReason {
             // resolver's down-all downs every member at once, this one maybe first (tester55e).
             if (e instanceof ClusterEvent.MemberDowned && selfDowned[0]) {
               Address self = cluster.selfMember().address();
+              if (clock[2] > 0 && System.nanoTime() - clock[1] <= pauseCounts) {
+                downedBecause.set(paused(self.toString(), Duration.ofNanos(clock[2]), strategy));
+                return Behaviors.same();
+              }
               List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
               boolean allDowned = counted.size() > 1 && members.values().stream().filter(DowningReason::counted)
                   .allMatch(m -> m.status().equals(MemberStatus.down()));
@@ -114,10 +161,8 @@ public final class DowningReason {
               cut.retainAll(counted);
               // A member downed already is unreachable by decision: it says nothing of this node's reach.
               cut.removeIf(a -> members.get(a).status().equals(MemberStatus.down()));
-              Config c = ctx.getSystem().settings().config();
-              String strategy = c.getString("akka.cluster.split-brain-resolver.active-strategy");
               downedBecause.set(allDowned ? everyNodeDowned(self.toString(), strategy)
-                  : message(self.toString(), counted, cut, strategy, c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
+                  : message(self.toString(), counted, cut, strategy, stableAfter));
             }
             return Behaviors.same();
           })
@@ -130,7 +175,7 @@ public final class DowningReason {
             return Behaviors.same();
           })
           .build();
-    });
+    }));
   }
 
   private DowningReason() {}

@@ -50,6 +50,15 @@ class DowningReasonTest {
         DowningReason.everyNodeDowned("akka://tandem@127.0.0.1:18603", "keep-majority"));
   }
 
+  /** A node that did not run is told so, not what its own resolver decided on waking (it downs every member it knew). */
+  @Test
+  void aNodeThatDidNotRunIsToldSo() {
+    assertEquals("node akka://tandem@127.0.0.1:18603 was removed from the cluster: this node did not run for 11.2 s (a long"
+        + " GC pause, a stopped process or a frozen VM), so the others could not reach it and the split brain resolver"
+        + " (keep-majority) downed it. Start it again to rejoin",
+        DowningReason.paused("akka://tandem@127.0.0.1:18603", Duration.ofMillis(11_202), "keep-majority"));
+  }
+
   /**
    * A node that could reach every other member was downed by another node (tester55c: a second node's stall while the
    * first was downed made Akka's resolver down every node; the line said this node had been cut off).
