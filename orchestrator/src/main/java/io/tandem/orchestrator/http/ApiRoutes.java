@@ -139,10 +139,10 @@ final class ApiRoutes extends AllDirectives {
       // Should it still write it (a request whose Connection header came on two lines, which akka-http reads whole and the
       // gate sees the first of; tester54h), the client reads why, not a bare 503.
       if (request.getAttribute(OpenConnections.NOT_SERVED).isPresent())
-        return complete(ApiError.forFailure(FailureCode.UNAVAILABLE, "this request came behind one whose Connection header this"
-            + " server read as closing the connection (a Connection header on two lines is read by its first), and was not run;"
-            + " send it again on a new connection", 0).toResponse()
-            .addHeader(akka.http.javadsl.model.headers.Connection.create("close")));
+        return complete(withRequestId(ApiError.forFailure(FailureCode.UNAVAILABLE, "this request came behind one whose"
+            + " Connection header this server read as closing the connection (a Connection header on two lines is read by its"
+            + " first), and was not run; send it again on a new connection", 0).toResponse()
+            .addHeader(akka.http.javadsl.model.headers.Connection.create("close")), request, log));
       // A request read behind one refused for its headers, before the connection closed: its bytes may be another's body,
       // so it is not run; its answer is never sent, nor logged (tester49h: a smuggled completion ran, blind, its answer lost).
       if (client.refusingTheRest())
