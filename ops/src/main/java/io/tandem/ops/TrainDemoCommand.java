@@ -341,9 +341,13 @@ public final class TrainDemoCommand implements Callable<Integer> {
       if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() != value) differ.add(key + " " + (v.isMissingNode() ? "missing" : v) + ", not " + value);
     });
     com.fasterxml.jackson.databind.JsonNode layers = c.path("num_hidden_layers");
-    if (!layers.isIntegralNumber() || !layers.canConvertToInt() || layers.asInt() < 1 || shape.layers() % layers.asInt() != 0)
-      differ.add("num_hidden_layers " + (layers.isMissingNode() ? "missing" : layers) + ", not " + shape.layers()
-          + " or a number that divides it");
+    // A figure that is no layer count is said to be one, not measured against the plan's layers, which were chosen without
+    // it (the default 4 against weights of 12: the words pointed away from the model given).
+    if (!layers.isIntegralNumber() || !layers.canConvertToInt() || layers.asInt() < 1)
+      differ.add("num_hidden_layers " + (layers.isMissingNode() ? "missing" : layers + " is no layer count")
+          + " (a whole number from 1, the number of layers its weights hold)");
+    else if (shape.layers() % layers.asInt() != 0)
+      differ.add("num_hidden_layers " + layers + ", not " + shape.layers() + " or a number that divides it");
     if (!differ.isEmpty())
       throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model (" + plan.init()
           + ") is not of the shape the " + plan.name() + " model is trained in here: " + String.join("; ", differ) + give);
@@ -361,7 +365,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     if (weightLayers != layers.asInt())
       throw new IllegalArgumentException("--init-from " + initFrom + ": its " + plan.name() + " model's config.json says "
-          + layers.asInt() + " layers (num_hidden_layers), its weights hold " + weightLayers + give);
+          + io.tandem.protocol.text.Plural.count(layers.asInt(), "layer") + " (num_hidden_layers), its weights hold "
+          + weightLayers + give);
     try (TrainableDecoder model = new TrainableDecoder(shape, 0)) {
       model.loadWeights(plan.init());
     } catch (RuntimeException e) {

@@ -912,6 +912,16 @@ class CommandLineMistakesTest {
     assertTrue(tooMany.err().strip().endsWith("its large model's config.json says 120 layers (num_hidden_layers), more than the 64"
         + " a demo model may have; give the folder of an earlier train-demo run, holding small/ and large/ as --out writes them"),
         tooMany.err());
+    // One that is no layer count is said to be none, not measured against a plan chosen without it ("not 4", beside 12).
+    for (String none : new String[] {"0", "-1", "\"12\"", "null"}) {
+      Files.writeString(tmp.resolve("init/large/config.json"), layered.toString().replace("\"num_hidden_layers\":" + 120,
+          "\"num_hidden_layers\":" + none));
+      Result noCount = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
+          "--only", "large", "--large-steps", "1");
+      assertEquals(1, noCount.exit(), noCount.err());
+      assertTrue(noCount.err().contains("num_hidden_layers " + none + " is no layer count (a whole number from 1, the number of"
+          + " layers its weights hold)") && !noCount.err().contains("divides"), noCount.err());
+    }
     Files.writeString(tmp.resolve("init/large/config.json"), layered.put("num_hidden_layers", held * 2).toString());
     Result doubled = run("train-demo", "--out", tmp.resolve("out").toString(), "--init-from", tmp.resolve("init").toString(),
         "--only", "large", "--large-steps", "1");
