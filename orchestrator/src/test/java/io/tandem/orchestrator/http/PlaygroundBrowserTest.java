@@ -274,6 +274,10 @@ class PlaygroundBrowserTest {
     assertEquals("∛<span style=\"text-decoration: overline\">8</span>", js.executeScript("return latex(arguments[0])",
         "\\sqrt [3]{8}"));
     assertEquals("ab", js.executeScript("return latex(arguments[0])", "{a}b"));
+    // Outside $...$ too, and an index with spaces inside is the same index (tester55i: both left as written, or "[ 3 ]" set
+    // small before the root where "3" was ∛).
+    js.executeScript("render([{author: 'small', reasoning: false, text: 'So \\\\sqrt [3]{27} = \\\\sqrt[ 3 ]{27} = 3.'}])");
+    assertEquals("So ∛27 = ∛27 = 3.", browser.findElement(By.id("output")).getText());
     // A closing delimiter not found from one place is not looked for again from a later one (tester55f: each unclosed
     // \( searched the rest of the answer, seconds for 33,000).
     assertEquals(java.util.List.of(0L, 3L), js.executeScript("const m = new Map(); const a = closeAt('ab \\\\(', '\\\\)', 0, m);"
