@@ -202,8 +202,8 @@ public final class EvalCommand implements Callable<Integer> {
         // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
         // read "0/1 correct, 0.0 tokens/s", and no why).
         samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
-            "tandem eval: %s: %s failed, counted wrong and left out of %s; %s%s: %s (samples-%s.jsonl has %s)%n",
-            mode, Plural.count(r.failed(), "problem"), EvalReport.leftOutOf(r.mode()), r.failed() == 1 ? "" : "the first, ",
+            "tandem eval: %s: %s; %s%s: %s (samples-%s.jsonl has %s)%n",
+            mode, EvalReport.failures(r), r.failed() == 1 ? "" : "the first, ",
             first.problem().id(), first.error(), mode, r.failed() == 1 ? "it" : "each"));
         // Where the mode's time went, per worker: its forward passes (the figures bench serve reads).
         for (Role role : needed) {

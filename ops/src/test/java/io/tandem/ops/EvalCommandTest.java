@@ -175,14 +175,15 @@ class EvalCommandTest {
     String said = run.stderr();
     // Every problem of the mode failed: nothing was measured, and the exit says so (tester44d: 0).
     assertEquals(1, run.exit(), said);
-    assertTrue(said.lines().anyMatch(l -> l.startsWith("tandem eval: small: 1 problem failed, counted wrong and left out of the"
-        + " length and problems/s; long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has it)")), said);
+    // Every figure but accuracy is a dash: none is "left out" of (tester55i).
+    assertTrue(said.lines().anyMatch(l -> l.startsWith("tandem eval: small: its one problem failed, counted wrong; nothing else"
+        + " was measured; long-1: ") && l.contains("context") && l.endsWith("(samples-small.jsonl has it)")), said);
     assertTrue(said.contains("tandem eval: every problem failed in small: nothing was measured there; see the error above"),
         said);
     String table = Files.readString(out.resolve("results.md"));
     // Takeovers only where there are any (tester54: said of a mode of one model).
-    assertTrue(table.contains("small alone: 1 of 1 problem failed, counted wrong and left"
-        + " out of the length and problems/s (its error is in samples-small.jsonl)."), table);
+    assertTrue(table.contains("small alone: its one problem failed, counted wrong; nothing else was measured (its error is in"
+        + " samples-small.jsonl)."), table);
     // Nothing answered, nothing measured: no length, speed or pace of refusals (tester44e read Problems/s 43.7).
     assertTrue(table.contains("| small alone | 0.0 | — | — | — | — | — |"), table);
     JsonNode small = new ObjectMapper().readTree(Files.readString(out.resolve("results.json"))).at("/modes/small");

@@ -97,11 +97,27 @@ public final class EvalReport {
     }
     // A problem that failed (a worker's error: a prompt over the context, ...) counts as wrong and as no tokens: said, not hidden.
     for (ModeResult r : results)
-      if (r.failed() > 0)
+      if (r.failed() == r.problems())
+        sb.append(String.format(Locale.ROOT, "%n%s: %s (%s in samples-%s.jsonl).%n", label(r.mode()), failures(r),
+            r.failed() == 1 ? "its error is" : "their errors are", r.mode()));
+      else if (r.failed() > 0)
         sb.append(String.format(Locale.ROOT, "%n%s: %d of %s failed, counted wrong and left out of %s (%s in"
             + " samples-%s.jsonl).%n", label(r.mode()), r.failed(), io.tandem.protocol.text.Plural.count(r.problems(), "problem"),
             leftOutOf(r.mode()), r.failed() == 1 ? "its error is" : "their errors are", r.mode()));
     return sb.toString();
+  }
+
+  /**
+   * What the failures of {@code r} did to its figures, for a mode with some: {@code 2 problems failed, counted wrong and
+   * left out of the length and problems/s}; where every problem failed, every figure but accuracy is a dash, and none is
+   * "left out" of (tester55i read that beside a row of dashes).
+   */
+  public static String failures(ModeResult r) {
+    if (r.failed() == r.problems())
+      return (r.problems() == 1 ? "its one problem" : "all " + r.problems() + " problems")
+          + " failed, counted wrong; nothing else was measured";
+    return io.tandem.protocol.text.Plural.count(r.failed(), "problem") + " failed, counted wrong and left out of "
+        + leftOutOf(r.mode());
   }
 
   /** The figures a failed problem of {@code mode} is left out of: takeovers only where there are any (speculative). */
