@@ -9,6 +9,7 @@ import akka.cluster.MemberStatus;
 import akka.cluster.typed.Cluster;
 import akka.cluster.typed.Subscribe;
 import com.typesafe.config.Config;
+import io.tandem.orchestrator.session.PauseWatch;
 import io.tandem.protocol.text.Seconds;
 import java.time.Duration;
 import java.util.Collection;
@@ -73,12 +74,13 @@ public final class DowningReason {
   }
 
   /**
-   * The exit line of node {@code self} that did not run for {@code pause} (longer than the failure
-   * detector's acceptable-heartbeat-pause) shortly before it was downed: the others could not hear
-   * it, so they, or its own resolver on waking with a stale view, downed it. Said rather than what
-   * the membership this node last saw suggests: after such a pause its own resolver downs every
-   * member it knew, itself with them, while the others carry on (the CI run of 33cf640a: the line
-   * told a stopped node's operator to start every node again).
+   * The exit line of node {@code self} that did not run for {@code pause}, long enough for the
+   * others to down it meanwhile (their failure detector's acceptable-heartbeat-pause, then the
+   * resolver's stable-after), shortly before it was downed. Said rather than what the membership this node last saw suggests: waking
+   * with that stale view, its own resolver may down every member it knew, itself with them, while
+   * the others carry on (the CI run of 33cf640a: the line told a stopped node's operator to start
+   * every node again). A shorter pause downs nothing by itself; a node downed after one is told
+   * what its membership says (every node downed, or cut off: tester56a).
    */
   public static String paused(String self, Duration pause, String strategy) {
     return "node " + self + " was removed from the cluster: this node did not run for "
@@ -99,48 +101,34 @@ public final class DowningReason {
         + " again, the orchestrator first";
   }
 
-  /** How often the recorder looks at the clock, to learn that this node did not run (a pause). */
-  private static final Duration TICK = Duration.ofMillis(250);
-
-  /** The recorder's clock tick. */
-  private enum Tick { INSTANCE }
-
   /**
    * Follows the membership and, when this node is marked down, puts its exit line in {@code
    * downedBecause}. (Akka stops the cluster, emptying its own view of the membership, before the
-   * shutdown that the downing runs begins.) It also looks at the clock every 250 ms: a tick late by
-   * more than {@code akka.cluster.failure-detector.acceptable-heartbeat-pause} means this node did not
-   * run (as Akka's "Scheduled sending of heartbeat was delayed" warning does), and a downing soon
-   * after such a pause is said to be the pause's doing ({@link #paused}).
+   * shutdown that the downing runs begins.) A downing soon after a pause long enough for the others
+   * to down this node meanwhile ({@link PauseWatch#pauseWithin}) is said to be the pause's doing
+   * ({@link #paused}).
    */
-  public static Behavior<Object> recorder(AtomicReference<String> downedBecause) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+  public static Behavior<ClusterEvent.ClusterDomainEvent> recorder(AtomicReference<String> downedBecause) {
+    return Behaviors.setup(ctx -> {
       Cluster cluster = Cluster.get(ctx.getSystem());
       cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.MemberEvent.class));
       cluster.subscriptions().tell(Subscribe.create(ctx.getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
       Config config = ctx.getSystem().settings().config();
       String strategy = config.getString("akka.cluster.split-brain-resolver.active-strategy");
       Duration stableAfter = config.getDuration("akka.cluster.split-brain-resolver.stable-after");
-      long acceptablePause = config.getDuration("akka.cluster.failure-detector.acceptable-heartbeat-pause").toNanos();
-      // From a pause's end to the downing it causes: the others are seen unreachable once the failure detector gives up
-      // (8 s after an 11 s stop, on a loaded 2-core machine), then the resolver waits stable-after (15.3 s in all there,
-      // twice); room for a slower machine, where a pause inside the window had its part in the downing anyway.
-      long pauseCounts = 3 * stableAfter.toNanos() + 4 * acceptablePause;
+      Duration acceptablePause = config.getDuration("akka.cluster.failure-detector.acceptable-heartbeat-pause");
+      // From a pause's end to the downing it learns of: 9-20 s on a loaded 2-core machine (tester56a), 15.3 s in the CI
+      // run; room for a slower one.
+      Duration pauseCounts = stableAfter.multipliedBy(3).plus(acceptablePause.multipliedBy(4));
+      // No shorter pause can have had this node downed while it did not run: the others find it unreachable only past
+      // the acceptable pause, and their resolver waits stable-after more (tester56a: downings of every node after pauses
+      // of 5-8 s were said to be the pause's).
+      Duration downable = acceptablePause.plus(stableAfter);
+      PauseWatch pauses = PauseWatch.get(ctx.getSystem());
       Map<Address, Member> members = new HashMap<>();
       boolean[] selfDowned = {false};
       Set<Address> unreachable = new HashSet<>();
-      long[] clock = {System.nanoTime(), 0, 0}; // last tick, end of the last pause, its length
-      timers.startTimerWithFixedDelay(Tick.INSTANCE, TICK);
-      return Behaviors.receive(Object.class)
-          .onMessage(Tick.class, t -> {
-            long now = System.nanoTime();
-            if (now - clock[0] > acceptablePause + TICK.toNanos()) {
-              clock[1] = now;
-              clock[2] = now - clock[0];
-            }
-            clock[0] = now;
-            return Behaviors.same();
-          })
+      return Behaviors.receive(ClusterEvent.ClusterDomainEvent.class)
           .onMessage(ClusterEvent.MemberEvent.class, e -> {
             Address address = e.member().address();
             if (e instanceof ClusterEvent.MemberRemoved) members.remove(address);
@@ -150,11 +138,14 @@ public final class DowningReason {
             // resolver's down-all downs every member at once, this one maybe first (tester55e).
             if (e instanceof ClusterEvent.MemberDowned && selfDowned[0]) {
               Address self = cluster.selfMember().address();
-              if (clock[2] > 0 && System.nanoTime() - clock[1] <= pauseCounts) {
-                downedBecause.set(paused(self.toString(), Duration.ofNanos(clock[2]), strategy));
+              List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
+              // Downed by the others while it did not run, it reaches none of them as it wakes (they refuse it); a node
+              // told of a downing of every node by gossip reached the node that decided it (tester56a).
+              Duration pause = pauses.pauseWithin(pauseCounts, downable);
+              if (pause != null && counted.stream().allMatch(a -> a.equals(self) || unreachable.contains(a))) {
+                downedBecause.set(paused(self.toString(), pause, strategy));
                 return Behaviors.same();
               }
-              List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
               boolean allDowned = counted.size() > 1 && members.values().stream().filter(DowningReason::counted)
                   .allMatch(m -> m.status().equals(MemberStatus.down()));
               Set<Address> cut = new HashSet<>(unreachable);
@@ -175,7 +166,7 @@ public final class DowningReason {
             return Behaviors.same();
           })
           .build();
-    }));
+    });
   }
 
   private DowningReason() {}

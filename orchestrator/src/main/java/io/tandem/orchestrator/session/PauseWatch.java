@@ -15,7 +15,10 @@ import java.util.function.LongSupplier;
  * it was downed only seconds later (its own resolver, or the others' refusal of it), and meanwhile
  * its view of the cluster looked whole: it said ready, took requests, and failed them 11 s later
  * (tester47a). Read by {@link NodeStanding#outOfTouch} until the node has been running again for
- * {@code 2 x stable-after + acceptable-heartbeat-pause}, by when a downed node knows it.
+ * {@code 3 x stable-after + acceptable-heartbeat-pause}, by when a downed node knows it (9-20 s after
+ * it ran again, measured on a loaded 2-core machine; the window was 2 x stable-after plus the pause,
+ * 16 s, and a node said ready for seconds before it learnt it was downed: tester56a). A downed
+ * node's exit line asks it whether a pause was why ({@link #pauseWithin}).
  *
  * <p>A tick every 100 ms reads the monotonic clock ({@link System#nanoTime}, which runs on while
  * the process is stopped): a gap past the limit is a pause. An Akka extension of the node's actor
@@ -30,7 +33,7 @@ public final class PauseWatch implements Extension {
       Duration pause = c.getDuration("akka.cluster.failure-detector.acceptable-heartbeat-pause");
       Duration stable = c.getDuration("akka.cluster.split-brain-resolver.stable-after");
       Duration heartbeat = c.getDuration("akka.cluster.failure-detector.heartbeat-interval");
-      PauseWatch watch = new PauseWatch(pause.plus(heartbeat.multipliedBy(2)).plus(stable), stable.multipliedBy(2).plus(pause),
+      PauseWatch watch = new PauseWatch(pause.plus(heartbeat.multipliedBy(2)).plus(stable), stable.multipliedBy(3).plus(pause),
           System::nanoTime);
       if (RoleSupply.get(system).clustered())
         system.scheduler().scheduleAtFixedRate(Duration.ZERO, Duration.ofMillis(100), watch::tick, system.executionContext());
@@ -46,6 +49,9 @@ public final class PauseWatch implements Extension {
   private long last;
   private volatile long resumedAt;
   private volatile long pausedNanos;
+  /** The last gap between ticks of a second or more, past the limit or not, and when it ended (nanoseconds). */
+  private long gapNanos;
+  private long gapEnd;
 
   /**
    * A watch that counts a gap between ticks above {@code limit} as a pause, said for {@code window}
@@ -74,6 +80,10 @@ public final class PauseWatch implements Extension {
     synchronized (this) {
       long now = clock.getAsLong();
       paused = last != 0 && now - last > limitNanos;
+      if (last != 0 && now - last >= 1_000_000_000L) {
+        gapNanos = now - last;
+        gapEnd = now;
+      }
       if (paused) {
         pausedNanos = now - last;
         resumedAt = now;
@@ -84,12 +94,40 @@ public final class PauseWatch implements Extension {
   }
 
   /**
+   * How long this node did not run in its last pause (a gap of a second or more between ticks, or
+   * one ending now), if that pause lasted {@code atLeast} and ended no more than {@code within} ago;
+   * else null.
+   */
+  public synchronized Duration pauseWithin(Duration within, Duration atLeast) {
+    long now = clock.getAsLong();
+    long gap = gapNanos, end = gapEnd;
+    if (last != 0 && now - last >= 1_000_000_000L) {
+      gap = now - last;
+      end = now;
+    }
+    return gap == 0 || gap < atLeast.toNanos() || now - end > within.toNanos() ? null : Duration.ofNanos(gap);
+  }
+
+  /**
+   * The last pause past the limit, {length, end} in nanoseconds ({0, 0} when none): one the tick has
+   * seen, or one ending now that it has not seen yet. A request taken by a node that runs again
+   * before the next tick (the client's bytes waited in the socket through the pause) was served as
+   * if nothing had happened, and waited 8 s for the downing (tester56a).
+   */
+  private synchronized long[] lastPause() {
+    long now = clock.getAsLong();
+    if (last != 0 && now - last > limitNanos) return new long[] {now - last, now};
+    return new long[] {pausedNanos, resumedAt};
+  }
+
+  /**
    * Why this node has most likely been downed, in words, while it is within the window after a
-   * pause past the limit; null otherwise.
+   * pause past the limit (or as one ends, before the tick that sees it); null otherwise.
    */
   String standing() {
-    long paused = pausedNanos;
-    if (paused == 0 || clock.getAsLong() - resumedAt > windowNanos) return null;
+    long[] last = lastPause();
+    long paused = last[0];
+    if (paused == 0 || clock.getAsLong() - last[1] > windowNanos) return null;
     // To a tenth of a second: a gap is read to the nanosecond.
     return "this node did not run for " + Seconds.of(Duration.ofMillis(Math.round(paused / 1e8) * 100)) + " s (stopped, as by SIGSTOP, or a long GC"
         + " pause), longer than the " + Seconds.of(limit) + " s after which the other nodes down a node they cannot reach"

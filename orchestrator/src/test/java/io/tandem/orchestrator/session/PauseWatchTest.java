@@ -37,4 +37,41 @@ class PauseWatchTest {
     watch.tick();
     assertNull(watch.standing(), "past the window: a node not downed by then serves again");
   }
+
+  /**
+   * A pause is said as the node runs again, before the tick that sees it: a request whose bytes waited in the socket
+   * through the pause was taken before the tick, served as if nothing had happened, and waited 8 s for the downing
+   * (tester56a).
+   */
+  @Test
+  void aPauseIsSaidAsItEndsBeforeTheTickThatSeesIt() {
+    AtomicLong now = new AtomicLong(1_000 * S);
+    PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
+    watch.tick();
+    now.addAndGet(20 * S);
+    assertEquals(true, watch.standing() != null && watch.standing().startsWith("this node did not run for 20 s"),
+        watch.standing());
+    assertEquals(Duration.ofSeconds(20), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+  }
+
+  /** What a downed node's exit line asks: its last pause, if long enough for the others to down it, and recent. */
+  @Test
+  void theLastPauseIsToldWhenItIsLongEnoughAndRecent() {
+    AtomicLong now = new AtomicLong(1_000 * S);
+    PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
+    watch.tick();
+    assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)), "no pause yet");
+    now.addAndGet(11 * S);
+    watch.tick();
+    assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+    now.addAndGet(5 * S); // a stall too short for the others to down this node: the latest pause, and not long enough
+    watch.tick();
+    assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+    assertEquals(Duration.ofSeconds(5), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)));
+    for (int i = 0; i < 300; i++) {
+      now.addAndGet(S / 10);
+      watch.tick();
+    }
+    assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)), "30 s after it: none recent");
+  }
 }
