@@ -151,6 +151,15 @@ final class EngineWorker extends AbstractBehavior<Command> {
   private final java.util.Set<WorkerProtocol.CountTokens> counting =
       java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
   private long nextRun;
+  /**
+   * How many times the prefix cache was reset ({@link WorkerProtocol.ResetPrefixCache}): the engine's
+   * own cache cannot be emptied from here (vLLM's {@code /reset_prefix_cache} is a development
+   * endpoint), so each reset salts the steps after it anew, and they share nothing cached before it
+   * (tester56c: through an engine, eval's modes were served from what the warm-up and the modes
+   * before had left; a speculative run prefilled 10 large-model tokens a problem against 109). A
+   * session running across a reset prefills its text again at its next step.
+   */
+  private int cacheGeneration;
   /** Why the engine does not serve, once its endpoint said so ({@link EngineDown}): this worker then takes no new step. */
   private String withdrawnFor;
 
@@ -201,6 +210,7 @@ final class EngineWorker extends AbstractBehavior<Command> {
         })
         .onMessage(GetStats.class, this::onGetStats)
         .onMessage(WorkerProtocol.ResetPrefixCache.class, r -> {
+          cacheGeneration++;
           r.replyTo().tell(new WorkerProtocol.PrefixCacheReset(scheduler.resetPrefixCache()));
           return this;
         })
@@ -399,7 +409,8 @@ final class EngineWorker extends AbstractBehavior<Command> {
     ActorRef<Command> self = getContext().getSelf();
     long run = f.id;
     f.stream = client.complete(EngineClient.CompletionBody.step(modelName, seq.ids(), step.limit(), g.sampling(), stop,
-        vocabulary != null, g.cacheScope()), new EngineClient.Listener() {
+        vocabulary != null, cacheGeneration == 0 ? g.cacheScope() : cacheGeneration + "\u0000" + g.cacheScope()),
+        new EngineClient.Listener() {
           @Override
           public void tokens(int[] ids, String text) {
             self.tell(new Streamed(run, ids, text));

@@ -205,6 +205,36 @@ class EngineWorkerTest {
     assertEquals(3, Set.copyOf(sent).size(), "another tenant's, or another salt's, do not: " + sent);
   }
 
+  /**
+   * A reset of the prefix cache (eval and bench serve send one before each measured run) salts the steps after it anew,
+   * those of no tenant too: the engine's own cache cannot be emptied from here, and eval's modes through an engine were
+   * served from what the modes before had left (tester56c).
+   */
+  @Test
+  void aPrefixCacheResetSaltsTheStepsAfterItAnew() throws Exception {
+    ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
+    TestProbe<Reply> probe = kit.createTestProbe();
+    String[][] scopes = {{"acme", null}, {"", null}};
+    List<String> before = new ArrayList<>(), after = new ArrayList<>();
+    for (List<String> sent : List.of(before, after)) {
+      if (sent == after) {
+        TestProbe<WorkerProtocol.PrefixCacheReset> reset = kit.createTestProbe();
+        remote.tell(new WorkerProtocol.ResetPrefixCache(reset.getRef()));
+        reset.expectMessageClass(WorkerProtocol.PrefixCacheReset.class, Duration.ofSeconds(30));
+      }
+      for (int i = 0; i < scopes.length; i++) {
+        remote.tell(new Generate("reset-" + sent.size() + "-" + (sent == after), scopes[i][0], 1, -1, PROMPT, List.of(),
+            new Limits(null, 3, 3, true, TRIGGERS), SamplingParams.GREEDY, false, probe.getRef(), scopes[i][1]));
+        probe.expectMessageClass(Done.class, Duration.ofSeconds(30));
+        sent.add(engine.cacheSalts.get(engine.cacheSalts.size() - 1));
+      }
+    }
+    assertTrue(before.get(1) == null, "no tenant, no salt: none sent, as before any reset: " + before);
+    assertTrue(after.get(1) != null && after.get(1).matches("[0-9a-f]{64}"), "after a reset, one: " + after);
+    assertFalse(before.get(0).equals(after.get(0)), "a tenant's steps after the reset share nothing from before: " + before
+        + " " + after);
+  }
+
   @Test
   void aTakeoverSendsTheWholeSessionButTheEnginePrefillsOnlyWhatItHasNotSeen() throws Exception {
     ActorRef<WorkerProtocol.Command> remote = engineWorker("", WorkerSettings.defaults());
