@@ -141,6 +141,20 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     return value != null && value.getClass().isArray() && java.lang.reflect.Array.getLength(value) == 0;
   }
 
+  /**
+   * {@code code}, or 1 when what the command printed on stdout could not be written (a full disk, a
+   * reader gone): Java's {@code PrintStream} swallows the error, and a script redirecting results to
+   * a full disk read exit 0 and an empty file (tester56d: generate, eval --json, bench --json). Help
+   * and version text are left out: a pager or {@code head} that stops reading is no failure.
+   */
+  private static int outputWritten(int code, CommandLine cmd) {
+    if (code != 0 || !System.out.checkError()) return code;
+    cmd.getErr().println(commandName(cmd) + ": its output could not be written to stdout (a full disk, or a reader that"
+        + " stopped reading), so what it printed may not be whole");
+    cmd.getErr().flush();
+    return CommandLine.ExitCode.SOFTWARE;
+  }
+
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Tandem());
     // picocli reads an argument that begins with @ as a file of arguments (@-files), which neither vLLM's CLI nor
@@ -171,15 +185,19 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       if (!help) refuseEmptyOrRepeatedLists(parsed);
       if (!help && last.commandSpec().userObject() instanceof Interruptible said) {
         CommandLine.ParseResult run = parsed;
+        int code;
         try {
-          return Interruptible.saying(commandName(last.commandSpec().commandLine()), said,
+          code = Interruptible.saying(commandName(last.commandSpec().commandLine()), said,
               () -> new CommandLine.RunLast().execute(run));
         } catch (CommandLine.ExecutionException | CommandLine.ParameterException e) {
           throw e;
         } catch (Exception e) {
           throw new CommandLine.ExecutionException(last.commandSpec().commandLine(), e.getMessage(), e);
         }
+        return outputWritten(code, last.commandSpec().commandLine());
       }
+      if (!help && !last.isVersionHelpRequested() && !parsed.isVersionHelpRequested())
+        return outputWritten(new CommandLine.RunLast().execute(parsed), last.commandSpec().commandLine());
       if (!help || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine asked = last.commandSpec().commandLine();
       asked.usage(asked.getOut());
