@@ -158,6 +158,8 @@ public final class BenchModelCommand implements Callable<Integer>, Interruptible
     } catch (UsageError e) {
       throw e;
     } catch (Exception e) {
+      // A setting given wrong, read as the model loads (tandem.onednn): the launcher's exit status 2, as other commands'.
+      if (Tandem.givenWrong(e)) throw new IllegalArgumentException(e.getMessage(), e);
       System.err.println("tandem bench model: " + e.getMessage());
       return 1;
     }

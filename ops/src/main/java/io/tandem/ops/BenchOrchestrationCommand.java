@@ -74,8 +74,8 @@ public final class BenchOrchestrationCommand implements Callable<Integer>, Inter
 
     Config config = ModelOptions.baseConfig();
     Map<Role, RoleSpec> roles = new EnumMap<>(Role.class);
-    roles.put(Role.small, RoleSpec.fromConfig(config.getConfig("tandem.small")).withModel("scripted:" + small));
-    roles.put(Role.large, RoleSpec.fromConfig(config.getConfig("tandem.large")).withModel("scripted:" + large));
+    roles.put(Role.small, RoleSpec.fromConfig(config, Role.small).withModel("scripted:" + small));
+    roles.put(Role.large, RoleSpec.fromConfig(config, Role.large).withModel("scripted:" + large));
     SpeculativeConfig spec = SpeculativeConfig.fromHocon(config);
     // Each session holds a place in each worker's batch or queue; past them sessions fail as the
     // queue is full (a line each), which measures nothing.

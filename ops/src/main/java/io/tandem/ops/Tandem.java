@@ -446,6 +446,10 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
    */
   static boolean givenWrong(Throwable ex) {
     Throwable t = telling(ex);
+    // A setting read deep in a model's load (tandem.onednn) comes wrapped, with its words kept (tester56d: exit 1).
+    for (Throwable c = ex; c != null; c = c.getCause())
+      if (c instanceof io.tandem.protocol.config.InvalidConfigException i && i.key() != null && c.getMessage().equals(t.getMessage()))
+        return true;
     return t instanceof UsageError || t instanceof io.tandem.protocol.config.InvalidConfigException c && c.key() != null
         || t instanceof com.typesafe.config.ConfigException.BadValue || t instanceof com.typesafe.config.ConfigException.WrongType;
   }

@@ -94,6 +94,23 @@ class CommandLineMistakesTest {
     });
   }
 
+  /**
+   * The bench commands, which read their settings their own way, name a setting given wrong by its full key with exit
+   * status 2 as the others do (tester56d: bench orchestration said "max-batch must be ...", bench model a wrong
+   * tandem.onednn, each with exit 1).
+   */
+  @Test
+  void theBenchCommandsNameASettingGivenWrongByItsFullKeyWithExitStatus2() {
+    Result orchestration = runWith(Map.of("tandem.large.max-batch", "5000"), "bench", "orchestration", "--runs", "1");
+    assertEquals(2, orchestration.exit(), orchestration.err());
+    assertEquals("tandem bench orchestration: tandem.large.max-batch must be at most 4096 (sequences in one forward pass; 16"
+        + " times vLLM's default max_num_seqs), got 5000", orchestration.err());
+    Result model = runWith(Map.of("tandem.onednn", "maybe"), "bench", "model", "--model",
+        LauncherIT.repo().resolve("ops/demo/small").toString(), "--runs", "1", "--batch", "1", "--new-tokens", "1");
+    assertEquals(2, model.exit(), model.err());
+    assertTrue(model.err().startsWith("tandem bench model: -Dtandem.onednn=maybe is neither true nor false"), model.err());
+  }
+
   private static List<String> concat(List<String> a, List<String> b) {
     return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
   }

@@ -105,8 +105,10 @@ final class OneDnn {
   static boolean enabled() {
     String value = System.getProperty(ENABLED, "true").strip().toLowerCase(java.util.Locale.ROOT);
     if (!value.equals("true") && !value.equals("false"))
-      throw new IllegalArgumentException("-D" + ENABLED + "=" + io.tandem.protocol.text.Clipped.of(System.getProperty(ENABLED))
-          + " is neither true nor false: use true (float32 matrices through oneDNN, the default) or false (through aten::linear)");
+      // A setting given wrong, as every command's start-up check says it (exit 2; tester56d: bench model, which has none, 1).
+      throw io.tandem.protocol.config.InvalidConfigException.setting(ENABLED, "-D" + ENABLED + "="
+          + io.tandem.protocol.text.Clipped.of(System.getProperty(ENABLED)) + " is neither true nor false: use true (float32"
+          + " matrices through oneDNN, the default) or false (through aten::linear)", null);
     return value.equals("true") && Module.BLOCK != null;
   }
 
