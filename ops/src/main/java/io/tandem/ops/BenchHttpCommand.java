@@ -67,7 +67,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
   @Option(names = "--stream", description = "Stream the responses (SSE) and read them to the end.")
   boolean stream;
 
-  @Option(names = "--api-key", description = "Bearer key to send.")
+  @Option(names = "--api-key", description = "With --url: the bearer key to send.")
   String apiKey;
 
   @Option(names = "--model", defaultValue = "tandem", description = "Model name to send. Default: ${DEFAULT-VALUE}.")
@@ -101,6 +101,11 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     if (url != null && tenantMaxConcurrent > 0)
       throw new UsageError("--tenant-max-concurrent sets a limit of the server --scripted starts; a server at --url has its own"
           + " limits (its keys' max-concurrent): leave it out");
+    // The server --scripted starts has no key, or one of its own with --tenant-max-concurrent: a key given would be dropped
+    // without a word, or sent to a server that takes any (tester56d).
+    if (scripted != null && apiKey != null)
+      throw new UsageError("--api-key is the key of a server at --url; the server --scripted starts has none (or, with"
+          + " --tenant-max-concurrent, one of its own that bench http sends): leave it out");
     TandemNode node = null;
     try {
       if (scripted != null) {

@@ -485,6 +485,11 @@ class CommandLineMistakesTest {
     assertEquals(2, r.exit(), r.err());
     assertEquals("tandem bench http: --tenant-max-concurrent sets a limit of the server --scripted starts; a server at --url has"
         + " its own limits (its keys' max-concurrent): leave it out", r.err());
+    // Nor is a key for a server that has none, or one of its own (tester56d: dropped without a word).
+    Result key = run("bench", "http", "--scripted", "x.case.json", "--api-key", "sk-mine", "--tenant-max-concurrent", "2");
+    assertEquals(2, key.exit(), key.err());
+    assertEquals("tandem bench http: --api-key is the key of a server at --url; the server --scripted starts has none (or, with"
+        + " --tenant-max-concurrent, one of its own that bench http sends): leave it out", key.err());
   }
 
   /** An option of one value given twice says so in words, not picocli's "(<apiKeys>) should be specified only once". */
