@@ -268,6 +268,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       // --modes (eval's) on a command without modes of its own is the mode's question too (tester46b: serve's hint was --roles).
       if (flag.equals("--modes") && cmd.getCommandSpec().findOption("--mode") == null) flag = "--mode";
       String vllm = option && cmd.getCommandSpec().findOption("--small") != null ? VLLM_OPTIONS.get(flag) : null;
+      // The default mode is a server's setting: eval's --mode is its --modes, and bench serve runs speculative sessions only
+      // (tester56d: both were told of tandem.http.default-mode).
+      if (flag.equals("--mode") && cmd.getCommandSpec().findOption("--port") == null) vllm = null;
       if (vllm != null) return name + ": " + what + "; " + vllm + (vllm.contains("the setting ") && !vllm.contains("TANDEM_JAVA_OPTS")
           ? " (settings are given as TANDEM_JAVA_OPTS=\"-DKEY=VALUE\" ./tandem " + cmd.getCommandName() + " ...; " + help + ")"
           : " (" + help + ")");

@@ -184,6 +184,10 @@ class CommandLineMistakesTest {
     assertTrue(run("serve", "--model", "x").err().startsWith("tandem serve: Unknown option: '--model'; that is vLLM's option: the"
         + " models are given with --small and --large"));
     assertTrue(run("serve", "--mode=small").err().contains("the default mode is the setting tandem.http.default-mode"));
+    // Not beside eval, whose --modes it is, nor bench serve, which runs speculative sessions only (tester56d).
+    assertEquals("tandem eval: Unknown option: '--mode'; did you mean --modes? (see tandem eval --help)",
+        run("eval", "--mode", "small").err());
+    assertFalse(run("bench", "serve", "--mode", "small").err().contains("default-mode"));
     assertTrue(run("serve", "--enable-prefix-caching").err().contains("prefix caching is on"));
     assertEquals("tandem serve: Unexpected argument: '8000'; did you mean --port 8000? (see tandem serve --help)",
         run("serve", "8000").err());
