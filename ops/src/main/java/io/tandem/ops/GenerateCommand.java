@@ -52,7 +52,8 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
       + "fixtures). --prompt takes the place of its prompt; scripted models write their script whatever the prompt.")
   Path caseFile;
 
-  @Option(names = "--max-tokens", defaultValue = "4096", description = "Most tokens to generate. Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--max-tokens", defaultValue = "4096", description = "Most tokens to generate. Default: ${DEFAULT-VALUE},"
+      + " or what fits after the prompt in the smaller model's context where that is less (a value given must fit).")
   int maxTokens;
 
   @Option(names = "--mode", defaultValue = "speculative", description = "speculative, small or large. Default: ${DEFAULT-VALUE}.")

@@ -360,7 +360,7 @@ public final class ServeCommand implements Callable<Integer> {
   }
 
   /** Why this machine cannot bind {@code host}, or null when it can (or cannot tell). */
-  private static String whyNotLocal(String host) {
+  public static String whyNotLocal(String host) {
     if (host.isBlank()) return "empty";
     try {
       InetAddress a = InetAddress.getByName(host);

@@ -251,6 +251,13 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     CommandLine cmd = ex.getCommandLine();
     String name = commandName(cmd);
     String help = "see " + name + " --help";
+    // A required option misspelt (bench model --modle DIR) is the misspelling, not the option missing, which picocli says
+    // first: the user believes they gave it (tester56d).
+    if (ex instanceof CommandLine.MissingParameterException) {
+      List<String> unknown = args.stream().filter(a -> a.startsWith("--") && !a.equals("--"))
+          .filter(a -> cmd.getCommandSpec().findOption(a.split("=", 2)[0]) == null).toList();
+      if (!unknown.isEmpty()) return commandLineMistake(new CommandLine.UnmatchedArgumentException(cmd, unknown), args);
+    }
     if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
       // A misspelt command comes before its options (tandem serv --port 1): the command is the mistake.
       String head = u.getUnmatched().get(0);

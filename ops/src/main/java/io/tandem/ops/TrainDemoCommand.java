@@ -90,7 +90,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
       + "Default: " + SumTask.MISREAD + " (decisive), 0 (verifying).")
   Double misread;
 
-  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the tokens that decide the large model's verdict: each digit comparison's second word (a digit or not) and the verdict (Yes / Wait); at least 1 (1: weighed as every other token). Default: ${DEFAULT-VALUE}.")
+  @Option(names = "--verdict-weight", defaultValue = "1", description = "Weight of the loss on the tokens that decide the large model's verdict: each digit comparison's second word (a digit or not) and the verdict (Yes / Wait); at least 1 (1: weighted as every other token). Default: ${DEFAULT-VALUE}.")
   float verdictWeight;
 
   @Option(names = "--save-every", defaultValue = "0", description = "Also save a snapshot every N steps, to OUT/small-stepN and OUT/large-stepN. Default: 0, only at the end.")
@@ -137,7 +137,7 @@ public final class TrainDemoCommand implements Callable<Integer> {
     }
     // Named by its flag, as the others (tester54d: "large: the verdict weight must be at least 1").
     if (given("--verdict-weight") && !(verdictWeight >= 1 && Float.isFinite(verdictWeight)))
-      throw new UsageError(refusing("--verdict-weight", verdictWeight) + "give a weight of at least 1 (1: weighed as every"
+      throw new UsageError(refusing("--verdict-weight", verdictWeight) + "give a weight of at least 1 (1: weighted as every"
           + " other token)");
     if (slip != null && !(slip >= 0 && slip < 1)) throw new UsageError(refusing("--slip", slip) + "give a chance from 0 to below 1");
     if (misread != null && !(misread >= 0 && misread < 1))
@@ -206,8 +206,10 @@ public final class TrainDemoCommand implements Callable<Integer> {
       String where = held.stream().map(Path::toString).collect(java.util.stream.Collectors.joining(", "));
       // The committed demo pair is every command's default: --force there replaces it (tester55d), which is said.
       boolean demo = isDemoFolder(out);
-      throw new UsageError("--out " + out + " already holds " + (one ? "a " : held.size() + " ") + String.join(" and ", roles)
-          + " model" + (one ? "" : "s") + " (" + where + (demo ? ": the demo pair that serve, generate and eval use by default" : "")
+      // One model a role: "a small and a large model", not "2 small and large models" (tester56d).
+      String models = held.size() == roles.size() ? "a " + String.join(" and a ", roles) + " model"
+          : held.size() + " " + String.join(" and ", roles) + " models";
+      throw new UsageError("--out " + out + " already holds " + models + " (" + where + (demo ? ": the demo pair that serve, generate and eval use by default" : "")
           + "); give another folder, or pass --force to overwrite " + (one ? "it" : "them")
           + (demo ? " (git checkout ops/demo brings the committed pair back)" : ""));
     }

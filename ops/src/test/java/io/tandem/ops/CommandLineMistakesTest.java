@@ -184,6 +184,11 @@ class CommandLineMistakesTest {
     assertTrue(run("serve", "--model", "x").err().startsWith("tandem serve: Unknown option: '--model'; that is vLLM's option: the"
         + " models are given with --small and --large"));
     assertTrue(run("serve", "--mode=small").err().contains("the default mode is the setting tandem.http.default-mode"));
+    // A required option misspelt is the misspelling, not the option missing (tester56d).
+    assertEquals("tandem bench model: Unknown option: '--modle'; did you mean --model? (see tandem bench model --help)",
+        run("bench", "model", "--modle", "ops/demo/small").err());
+    assertTrue(run("make-checkpoint", "--shpe", "tiny", "--out", "x").err().startsWith("tandem make-checkpoint: Unknown option:"
+        + " '--shpe'; did you mean --shape?"), run("make-checkpoint", "--shpe", "tiny", "--out", "x").err());
     // Not beside eval, whose --modes it is, nor bench serve, which runs speculative sessions only (tester56d).
     assertEquals("tandem eval: Unknown option: '--mode'; did you mean --modes? (see tandem eval --help)",
         run("eval", "--mode", "small").err());
@@ -1182,7 +1187,7 @@ class CommandLineMistakesTest {
         "tandem train-demo: --small-lr is for the small model, which --only large does not train: drop it, or train both");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--slip", "2"), "tandem train-demo: --slip 2: give a chance from 0 to below 1");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--verdict-weight", "0.5"),
-        "tandem train-demo: --verdict-weight 0.5: give a weight of at least 1 (1: weighed as every other token)");
+        "tandem train-demo: --verdict-weight 0.5: give a weight of at least 1 (1: weighted as every other token)");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--small-lr", "-1"),
         "tandem train-demo: --small-lr -1: give a positive learning rate, such as 0.001");
     refusals.put(List.of("train-demo", "--out", "/no/out", "--misread", "-0.5"), "tandem train-demo: --misread -0.5: give a chance from 0 to below 1");
@@ -1199,6 +1204,13 @@ class CommandLineMistakesTest {
     refusals.put(List.of("serve", "--port", "0", "--host", "192.0.2.1", "--api-keys", "/no/keys"), "tandem serve: --host 192.0.2.1:"
         + " not an address of this machine; give an address of this machine to bind: 127.0.0.1 (the default), 0.0.0.0 for"
         + " every interface (with --api-keys), or one of its own addresses");
+    // The cluster's address as --host is checked (tester56d: another machine's failed as a taken port; '' was taken).
+    refusals.put(List.of("serve", "--port", "0", "--cluster", "--cluster-host", "192.0.2.1", "--cluster-port", "0"),
+        "tandem serve: --cluster-host 192.0.2.1: not an address of this machine; give an address of this machine that the"
+            + " other nodes can reach: 127.0.0.1 (the default: every node on this machine) or one of its own addresses");
+    refusals.put(List.of("serve", "--port", "0", "--cluster", "--cluster-host", "", "--cluster-port", "0"),
+        "tandem serve: --cluster-host '': empty; give an address of this machine that the other nodes can reach: 127.0.0.1"
+            + " (the default: every node on this machine) or one of its own addresses");
     refusals.put(List.of("make-checkpoint", "--shape", "gpt5", "--out", "/no/out"),
         "tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)");
     refusals.forEach((args, line) -> {

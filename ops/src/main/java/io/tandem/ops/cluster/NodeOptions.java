@@ -68,7 +68,16 @@ public final class NodeOptions {
     }
     requirePort("--cluster-port", port);
     if (port != null) c = c.withValue("tandem.cluster.port", ConfigValueFactory.fromAnyRef(port));
-    if (hostname != null) c = c.withValue("tandem.cluster.hostname", ConfigValueFactory.fromAnyRef(hostname));
+    if (hostname != null) {
+      // Checked as --host is, before any model loads: an address of another machine failed as a taken port, an empty one
+      // made the node's address hostless (tester56d).
+      String why = io.tandem.ops.ServeCommand.whyNotLocal(hostname);
+      if (why != null)
+        throw new UsageError("--cluster-host " + (hostname.isBlank() ? "'" + hostname + "'" : hostname) + ": " + why + "; give"
+            + " an address of this machine that the other nodes can reach: 127.0.0.1 (the default: every node on this"
+            + " machine) or one of its own addresses");
+      c = c.withValue("tandem.cluster.hostname", ConfigValueFactory.fromAnyRef(hostname));
+    }
     if (seedNodes != null) c = c.withValue("tandem.cluster.seed-nodes", ConfigValueFactory.fromIterable(seedNodes));
     // Malformed seed nodes fail now, from the flag or the setting alike, not as Akka's retries after loading.
     String seedsBy = seedNodes != null ? "--seed-nodes" : "tandem.cluster.seed-nodes";
