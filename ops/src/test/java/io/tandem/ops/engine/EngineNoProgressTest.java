@@ -46,4 +46,32 @@ class EngineNoProgressTest {
       engine.close();
     }
   }
+
+  /**
+   * An engine's context error names the request's prompt as its {@code param}: {@code messages} on chat, {@code prompt} on
+   * {@code /v1/completions}, as a context error found before the engine is asked does (tester56c: "messages" on both).
+   */
+  @Test
+  void anEnginesContextErrorNamesTheRequestsPrompt() throws Exception {
+    Path small = DemoModels.dir().resolve("small");
+    try (LanguageModel model = HfModel.load(small, "cpu")) {
+      VllmStandIn engine = new VllmStandIn("demo-small", model);
+      engine.refuseBeyond = 40;
+      try (TandemEngineNode front = new TandemEngineNode("front", Role.small, engine.spec(small, ""), 4)) {
+        HttpResponse<String> chat = EngineLostMidAnswerTest.askUntil(front, answer -> answer.statusCode() != 503);
+        assertEquals(400, chat.statusCode(), chat.body());
+        assertTrue(chat.body().contains("\"code\":\"context_length_exceeded\"") && chat.body().contains("\"param\":\"messages\""),
+            chat.body());
+        java.net.http.HttpResponse<String> completion = java.net.http.HttpClient.newHttpClient().send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + front.http.port() + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                    "{\"prompt\": \"Compute 1 + 2.\", \"max_tokens\": 50}")).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, completion.statusCode(), completion.body());
+        assertTrue(completion.body().contains("\"code\":\"context_length_exceeded\"")
+            && completion.body().contains("\"param\":\"prompt\""), completion.body());
+      }
+      engine.close();
+    }
+  }
 }

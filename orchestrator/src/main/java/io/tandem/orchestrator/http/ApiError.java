@@ -156,12 +156,21 @@ public final class ApiError extends RuntimeException {
    * @param retryAfterSeconds the {@code Retry-After} of a retryable failure ({@link RetryAfter#forCode}); 0 for none
    */
   public static ApiError forFailure(FailureCode code, String message, int retryAfterSeconds) {
+    return forFailure(code, message, retryAfterSeconds, "messages");
+  }
+
+  /**
+   * {@link #forFailure(FailureCode, String, int)} of a request whose prompt is {@code promptParam}:
+   * {@code messages} on chat, {@code prompt} on {@code /v1/completions}, named as the {@code param} of a
+   * context error (tester56c: an engine's context error on {@code /v1/completions} named "messages").
+   */
+  public static ApiError forFailure(FailureCode code, String message, int retryAfterSeconds, String promptParam) {
     int retry = retryAfterSeconds;
     return switch (code) {
       case ROLE_NOT_SERVED -> new ApiError(503, "server_error", null, "service_unavailable",
           "the server cannot serve this request: " + message, 0, true, null);
       case INVALID_REQUEST -> new ApiError(400, "invalid_request_error", null, "invalid_request", message, 0);
-      case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", "messages", "context_length_exceeded", message, 0);
+      case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", promptParam, "context_length_exceeded", message, 0);
       case QUEUE_FULL -> overloaded("the server is at capacity: " + message, retry);
       case TENANT_QUEUE_FULL -> rateLimited(Limit.requests, message + "; retry shortly", retry);
       case NO_WORKER, WORKER_LOST, UNAVAILABLE -> new ApiError(503, "server_error", null, "service_unavailable",

@@ -368,7 +368,7 @@ final class Generation {
     String m = failed.message() == null ? "the generation failed" : failed.message();
     if (tokens > 0 && request.stream()) m += " (after " + Plural.count(tokens, "token") + " of output, " + (tokens == 1 ? "which stands" : "which stand") + " as sent)";
     else if (tokens > 0) m += " (after " + Plural.count(tokens, "token") + " of output, " + (tokens == 1 ? "which is" : "which are") + " not returned)";
-    return ApiError.forFailure(failed.code(), m, retryAfter.forCode(failed.code()));
+    return ApiError.forFailure(failed.code(), m, retryAfter.forCode(failed.code()), request.chat() ? "messages" : "prompt");
   }
 
   private void end(String openAiReason, String tandemReason, List<Out> out) {
