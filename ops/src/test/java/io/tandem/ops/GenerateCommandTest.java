@@ -96,6 +96,9 @@ class GenerateCommandTest {
         + " or text without meaning for this prompt, or give another model with --small"));
     assertTrue(!stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--max-tokens", "4", "--quiet")
         .contains("tandem generate:"), "a question of the task, its total in the range trained on");
+    assertTrue(!stderrOf("generate", "--prompt", "Please reason step by step, and put your final answer within \\boxed{}. Compute"
+        + " 13 + 36 + 15 + 42 + 64 + 10.", "--max-tokens", "4", "--quiet").contains("tandem generate:"),
+        "after eval's instruction, as the pair was trained on it too (tester56c)");
     // Six two-digit numbers whose total is below 100: the task's form, outside what the pair learnt.
     assertTrue(stderrOf("generate", "--prompt", "Compute 10 + 10 + 10 + 10 + 10 + 10.", "--max-tokens", "4", "--quiet").lines()
         .toList().contains("tandem generate: this sum's total, 60, is below 100, which six numbers from 10 to 99 rarely reach; the"

@@ -46,7 +46,8 @@ public final class DemoModels {
 
   /**
    * Whether {@code prompt} is a problem of the demo task exactly as the pair was trained on it
-   * ({@code Compute a + b + c + d + e + f.}, numbers from 10 to 99, single spaces, the full stop:
+   * ({@code Compute a + b + c + d + e + f.}, alone or after {@link SumTask#INSTRUCTION} as eval
+   * prompts it, numbers from 10 to 99, single spaces, the full stop:
    * without the stop or the spaces, or with a leading zero, it answered wrongly; tester51a); the
    * playground's hint uses the same rule.
    */
@@ -65,8 +66,9 @@ public final class DemoModels {
     return total < 100 ? total : -1;
   }
 
-  private static final java.util.regex.Pattern TASK_QUESTION =
-      java.util.regex.Pattern.compile("Compute [1-9]\\d( \\+ [1-9]\\d){5}\\.");
+  /** The question, alone or after eval's instruction, which the pair was trained on too (tester56c: warned of as off task). */
+  private static final java.util.regex.Pattern TASK_QUESTION = java.util.regex.Pattern.compile(
+      "(?:" + java.util.regex.Pattern.quote(SumTask.INSTRUCTION + " ") + ")?Compute [1-9]\\d( \\+ [1-9]\\d){5}\\.");
 
   /** The held-out problems: the held-out seed's stream, which training never draws from. */
   public static List<Problem> heldOut(int n) {

@@ -174,6 +174,11 @@ class PlaygroundBrowserTest {
       browser.findElement(By.id("question")).sendKeys(near);
       assertTrue(hint.isDisplayed(), "not the form the pair learnt: " + near);
     }
+    // After eval's instruction, as the pair was trained on it too (tester56c).
+    browser.findElement(By.id("question")).clear();
+    browser.findElement(By.id("question")).sendKeys("Please reason step by step, and put your final answer within \\boxed{}."
+        + " Compute 40 + 85 + 79 + 26 + 57 + 87.");
+    assertFalse(hint.isDisplayed(), "eval's form of the demo task");
     browser.findElement(By.id("question")).clear();
     browser.findElement(By.id("question")).sendKeys("Compute 10 + 10 + 10 + 10 + 10 + 10.");
     assertFalse(hint.isDisplayed(), "a sum of six two-digit numbers is the demo task");
