@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "help",
     version = "tandem " + io.tandem.protocol.TandemVersion.NUMBER,
-    description = "Shows the help of a command and its subcommands: tandem help bench http.")
+    description = "Shows the help of a command, or of one of its subcommands: tandem help bench http.")
 final class HelpCommand implements Callable<Integer> {
 
   // Not usageHelp: `help bench -h` means bench's help, which picocli's -h would replace with help's own.
