@@ -90,6 +90,21 @@ public final class DowningReason {
   }
 
   /**
+   * The exit line of node {@code self} downed shortly after it stalled for {@code pause} (too short
+   * for the others to down it for that alone) while another member was being downed: Akka's
+   * resolver then downs every node (down-all-when-unstable), and this node may learn of its own
+   * downing before the others' (tester56e: 4 of 8 such nodes were told to restart themselves alone,
+   * the orchestrator down too).
+   */
+  public static String stalledWhileAnotherWasDowned(String self, Duration pause, String strategy) {
+    return "node " + self + " was removed from the cluster: the split brain resolver (" + strategy + ") downed it as another"
+        + " node was being downed while this one stalled for " + Seconds.of(Duration.ofMillis(Math.round(pause.toMillis() / 100.0)
+        * 100)) + " s (a GC pause, a stopped process or a frozen VM): the membership kept changing for longer than stable-after"
+        + " and down-all-when-unstable, and Akka's precaution against a split brain then downs every node. Start again the"
+        + " nodes that no longer run, the orchestrator first";
+  }
+
+  /**
    * The exit line of node {@code self} downed with every other member at once: the resolver's
    * precaution when the membership keeps changing for longer than {@code stable-after} plus {@code
    * down-all-when-unstable} (Akka docs, "Split Brain Resolver", Down all when unstable).
@@ -148,6 +163,15 @@ public final class DowningReason {
               }
               boolean allDowned = counted.size() > 1 && members.values().stream().filter(DowningReason::counted)
                   .allMatch(m -> m.status().equals(MemberStatus.down()));
+              // A shorter stall downs no node by itself: downed after one, as another member was being downed, this node
+              // is most likely in Akka's down-all, whose other downings it may not hear of before it stops (tester56e).
+              Duration stall = pauses.pauseWithin(pauseCounts, acceptablePause);
+              boolean anotherDowned = members.values().stream().filter(DowningReason::counted)
+                  .anyMatch(m -> !m.address().equals(self) && m.status().equals(MemberStatus.down()));
+              if (!allDowned && stall != null && anotherDowned) {
+                downedBecause.set(stalledWhileAnotherWasDowned(self.toString(), stall, strategy));
+                return Behaviors.same();
+              }
               Set<Address> cut = new HashSet<>(unreachable);
               cut.retainAll(counted);
               // A member downed already is unreachable by decision: it says nothing of this node's reach.

@@ -59,6 +59,16 @@ class DowningReasonTest {
         DowningReason.paused("akka://tandem@127.0.0.1:18603", Duration.ofMillis(11_202), "keep-majority"));
   }
 
+  /** Downed after a stall as another node was being downed: Akka's down-all, which it may not see whole (tester56e). */
+  @Test
+  void aNodeDownedAfterAStallAsAnotherWasDownedIsToldEveryNodeMayBeDown() {
+    assertEquals("node akka://tandem@127.0.0.1:18603 was removed from the cluster: the split brain resolver (keep-majority) downed"
+        + " it as another node was being downed while this one stalled for 6.1 s (a GC pause, a stopped process or a frozen"
+        + " VM): the membership kept changing for longer than stable-after and down-all-when-unstable, and Akka's precaution"
+        + " against a split brain then downs every node. Start again the nodes that no longer run, the orchestrator first",
+        DowningReason.stalledWhileAnotherWasDowned("akka://tandem@127.0.0.1:18603", Duration.ofMillis(6_080), "keep-majority"));
+  }
+
   /**
    * A node that could reach every other member was downed by another node (tester55c: a second node's stall while the
    * first was downed made Akka's resolver down every node; the line said this node had been cut off).
