@@ -195,7 +195,7 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
     boolean pair = roles.size() == 2;
     return "tandem generate: " + (pair ? "the demo pair answers" : "the demo " + roles.get(0) + " model answers")
         + " only sums of six numbers from 10 to 99 written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single"
-        + " spaces, the full stop); expect a wrong answer or text without meaning for this prompt, or give "
+        + " spaces, the full stop; alone, or after eval's instruction); expect a wrong answer or text without meaning for this prompt, or give "
         + (pair ? "other models with --small and --large" : "another model with --" + roles.get(0));
   }
 

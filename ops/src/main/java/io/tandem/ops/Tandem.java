@@ -196,7 +196,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
         }
         return outputWritten(code, last.commandSpec().commandLine());
       }
-      if (!help && !last.isVersionHelpRequested() && !parsed.isVersionHelpRequested())
+      if (!help && !last.isVersionHelpRequested() && !parsed.isVersionHelpRequested()
+          && !(last.commandSpec().userObject() instanceof HelpCommand))
         return outputWritten(new CommandLine.RunLast().execute(parsed), last.commandSpec().commandLine());
       if (!help || !parsed.hasSubcommand()) return new CommandLine.RunLast().execute(parsed);
       CommandLine asked = last.commandSpec().commandLine();
@@ -254,7 +255,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     // A required option misspelt (bench model --modle DIR) is the misspelling, not the option missing, which picocli says
     // first: the user believes they gave it (tester56d).
     if (ex instanceof CommandLine.MissingParameterException) {
-      List<String> unknown = args.stream().filter(a -> a.startsWith("--") && !a.equals("--"))
+      // An option's name with one dash too (-shape: tester56f), not a negative number given as a value.
+      List<String> unknown = args.stream().filter(a -> a.startsWith("--") && !a.equals("--") || a.matches("-[A-Za-z][\\w-]+.*"))
           .filter(a -> cmd.getCommandSpec().findOption(a.split("=", 2)[0]) == null).toList();
       if (!unknown.isEmpty()) return commandLineMistake(new CommandLine.UnmatchedArgumentException(cmd, unknown), args);
     }

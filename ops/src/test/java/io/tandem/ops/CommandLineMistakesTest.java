@@ -189,6 +189,8 @@ class CommandLineMistakesTest {
         run("bench", "model", "--modle", "ops/demo/small").err());
     assertTrue(run("make-checkpoint", "--shpe", "tiny", "--out", "x").err().startsWith("tandem make-checkpoint: Unknown option:"
         + " '--shpe'; did you mean --shape?"), run("make-checkpoint", "--shpe", "tiny", "--out", "x").err());
+    assertTrue(run("make-checkpoint", "-shape", "tiny", "--out", "x").err().startsWith("tandem make-checkpoint: Unknown option:"
+        + " '-shape'; did you mean --shape?"), run("make-checkpoint", "-shape", "tiny", "--out", "x").err());
     // Not beside eval, whose --modes it is, nor bench serve, which runs speculative sessions only (tester56d).
     assertEquals("tandem eval: Unknown option: '--mode'; did you mean --modes? (see tandem eval --help)",
         run("eval", "--mode", "small").err());
@@ -1211,6 +1213,10 @@ class CommandLineMistakesTest {
     refusals.put(List.of("serve", "--port", "0", "--cluster", "--cluster-host", "", "--cluster-port", "0"),
         "tandem serve: --cluster-host '': empty; give an address of this machine that the other nodes can reach: 127.0.0.1"
             + " (the default: every node on this machine) or one of its own addresses");
+    refusals.put(List.of("serve", "--port", "0", "--cluster", "--cluster-host", "0.0.0.0", "--cluster-port", "0"),
+        "tandem serve: --cluster-host 0.0.0.0: the wildcard address, which no other node can send to; give an address of this"
+            + " machine that the other nodes can reach: 127.0.0.1 (the default: every node on this machine) or one of its own"
+            + " addresses");
     refusals.put(List.of("make-checkpoint", "--shape", "gpt5", "--out", "/no/out"),
         "tandem make-checkpoint: --shape: unknown shape gpt5 (tiny, qwen2.5-0.5b, qwen2.5-1.5b)");
     refusals.forEach((args, line) -> {

@@ -81,7 +81,8 @@ class GenerateCommandTest {
   void theDemoPairSaysWhenAPromptIsOutsideItsTask() throws Exception {
     String warning = "the demo pair answers only sums of six numbers from 10 to 99";
     String line = "tandem generate: " + warning + " written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single"
-        + " spaces, the full stop); expect a wrong answer or text without meaning for this prompt, or give other models with"
+        + " spaces, the full stop; alone, or after eval's instruction); expect a wrong answer or text without meaning for this"
+        + " prompt, or give other models with"
         + " --small and --large";
     assertTrue(stderrOf("generate", "--prompt", "What is 2+2?", "--max-tokens", "4", "--quiet").lines().toList().contains(line));
     // The task's sum in another form, which the pair answered wrongly (tester51a: 446 for 374 without the full stop).
@@ -92,7 +93,8 @@ class GenerateCommandTest {
         "--quiet").lines().toList().contains(line), "the pair given by its folders");
     assertTrue(stderrOf("generate", "--small", "demo/small", "--mode", "small", "--prompt", "What is 2+2?", "--max-tokens", "4",
         "--quiet").lines().toList().contains("tandem generate: the demo small model answers only sums of six numbers from 10 to 99"
-        + " written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single spaces, the full stop); expect a wrong answer"
+        + " written exactly as \"Compute 40 + 85 + 79 + 26 + 57 + 87.\" is (single spaces, the full stop; alone, or after eval's"
+        + " instruction); expect a wrong answer"
         + " or text without meaning for this prompt, or give another model with --small"));
     assertTrue(!stderrOf("generate", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.", "--max-tokens", "4", "--quiet")
         .contains("tandem generate:"), "a question of the task, its total in the range trained on");

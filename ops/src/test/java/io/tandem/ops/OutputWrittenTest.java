@@ -44,5 +44,6 @@ class OutputWrittenTest {
     assertTrue(Files.size(out) > 0, "the answer");
 
     assertEquals(0, tandem(new File("/dev/full"), err, "generate", "--help").exitValue(), Files.readString(err));
+    assertEquals(0, tandem(new File("/dev/full"), err, "help", "generate").exitValue(), Files.readString(err));
   }
 }

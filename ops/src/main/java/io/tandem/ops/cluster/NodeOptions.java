@@ -72,6 +72,9 @@ public final class NodeOptions {
       // Checked as --host is, before any model loads: an address of another machine failed as a taken port, an empty one
       // made the node's address hostless (tester56d).
       String why = io.tandem.ops.ServeCommand.whyNotLocal(hostname);
+      // Akka's canonical address is the one the others send to: a wildcard is none (tester56f: a node at 0.0.0.0 dropped
+      // every handshake addressed to 127.0.0.1, and no node could join it).
+      if (why == null && anyLocal(hostname)) why = "the wildcard address, which no other node can send to";
       if (why != null)
         throw new UsageError("--cluster-host " + (hostname.isBlank() ? "'" + hostname + "'" : hostname) + ": " + why + "; give"
             + " an address of this machine that the other nodes can reach: 127.0.0.1 (the default: every node on this"
@@ -123,6 +126,15 @@ public final class NodeOptions {
     if (hostname != null) placing.add("--cluster-host");
     else if (userSet(base, "tandem.cluster.hostname")) placing.add("tandem.cluster.hostname");
     return placing;
+  }
+
+  /** Whether {@code host} is a wildcard address (0.0.0.0, ::). */
+  private static boolean anyLocal(String host) {
+    try {
+      return java.net.InetAddress.getByName(host).isAnyLocalAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
   }
 
   /** {@code tandem.cluster.enabled} when the user set it, null when it is application.conf's default. */
