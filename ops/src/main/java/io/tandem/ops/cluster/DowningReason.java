@@ -163,12 +163,17 @@ public final class DowningReason {
               }
               boolean allDowned = counted.size() > 1 && members.values().stream().filter(DowningReason::counted)
                   .allMatch(m -> m.status().equals(MemberStatus.down()));
-              // A shorter stall downs no node by itself: downed after one, as another member was being downed, this node
-              // is most likely in Akka's down-all, whose other downings it may not hear of before it stops (tester56e).
+              // A shorter stall downs no node by itself: downed after one, as another member was being downed, or by the
+              // gossip of a member it reaches (a resolver downs a node the others reach only in its down-all), this node is
+              // most likely in Akka's down-all, whose other downings it may not hear of before it stops (tester56e; tester56g:
+              // the decider downs in address order, and the first one downed may hear of no other).
               Duration stall = pauses.pauseWithin(pauseCounts, acceptablePause);
               boolean anotherDowned = members.values().stream().filter(DowningReason::counted)
                   .anyMatch(m -> !m.address().equals(self) && m.status().equals(MemberStatus.down()));
-              if (!allDowned && stall != null && anotherDowned) {
+              boolean reachesAnUpMember = members.values().stream().filter(DowningReason::counted)
+                  .anyMatch(m -> !m.address().equals(self) && !m.status().equals(MemberStatus.down())
+                      && !unreachable.contains(m.address()));
+              if (!allDowned && stall != null && (anotherDowned || reachesAnUpMember)) {
                 downedBecause.set(stalledWhileAnotherWasDowned(self.toString(), stall, strategy));
                 return Behaviors.same();
               }
