@@ -77,6 +77,7 @@ public final class BenchModelCommand implements Callable<Integer>, Interruptible
     UsageError.within("--threads", threads, 0, RoleSpec.MAX_THREADS);
     Precision p = UsageError.parse("--precision", () -> Precision.parse(precision));
     ModelOptions.requireDevice(device, "--device");
+    refuseSettings();
     // A folder of checkpoints (ops/demo): named, as generate names them (tester51c: only "no config.json").
     if (Files.isDirectory(model) && !Files.exists(model.resolve("config.json")) && !ModelOptions.checkpointsIn(model).isEmpty())
       throw new IllegalArgumentException("--model " + model + ": no config.json, not a Hugging Face checkpoint folder"
@@ -163,6 +164,39 @@ public final class BenchModelCommand implements Callable<Integer>, Interruptible
       System.err.println("tandem bench model: " + e.getMessage());
       return 1;
     }
+  }
+
+  /**
+   * Refuses a {@code tandem.*} setting given as a JVM system property: this command reads none of
+   * them (its flags are its settings), so {@code -Dtandem.large.precision=float16} would be measured
+   * in float32 without a word (tester56f). The system properties that are not settings ({@code
+   * tandem.onednn}, {@code tandem.per-op-decode}) it reads as every command does.
+   *
+   * @throws UsageError {@code -DKEY: bench model reads no setting; ...}, naming the flag that does the
+   *     same where there is one
+   * @throws io.tandem.protocol.config.InvalidConfigException for a key no setting or property has, or
+   *     a switch neither true nor false
+   */
+  static void refuseSettings() {
+    // A key misspelt (tandem.onedn) or a switch given wrong, as every command names them.
+    io.tandem.protocol.config.KnownKeys.check(com.typesafe.config.ConfigFactory.load());
+    var settings = System.getProperties().stringPropertyNames().stream()
+        .filter(k -> k.startsWith(io.tandem.protocol.config.KnownKeys.ROOT + ".")
+            && !io.tandem.protocol.config.KnownKeys.systemProperties().contains(k))
+        .sorted().toList();
+    if (settings.isEmpty()) return;
+    String key = settings.get(0);
+    String name = key.substring(key.lastIndexOf('.') + 1);
+    String flag = switch (name) {
+      case "precision" -> "--precision";
+      case "threads" -> "--threads";
+      case "device" -> "--device";
+      case "max-batch" -> "--batch";
+      default -> null;
+    };
+    throw new UsageError("-D" + key + ": bench model reads no setting, and measures the checkpoint with its own flags"
+        + (flag != null ? " (here " + flag + ")" : "") + "; drop " + (settings.size() > 1 ? "it and -D" + String.join(", -D", settings.subList(1, settings.size())) : "it")
+        + " from TANDEM_JAVA_OPTS");
   }
 
   /** Seconds for one prefill of {@code prompt} into a fresh cache. */

@@ -108,7 +108,24 @@ class CommandLineMistakesTest {
     Result model = runWith(Map.of("tandem.onednn", "maybe"), "bench", "model", "--model",
         LauncherIT.repo().resolve("ops/demo/small").toString(), "--runs", "1", "--batch", "1", "--new-tokens", "1");
     assertEquals(2, model.exit(), model.err());
-    assertTrue(model.err().startsWith("tandem bench model: -Dtandem.onednn=maybe is neither true nor false"), model.err());
+    assertTrue(model.err().startsWith("tandem bench model: system properties: -Dtandem.onednn=maybe is neither true nor false"), model.err());
+  }
+
+  /**
+   * bench model reads no setting: one given as a system property is refused, not measured without (tester56f: a
+   * -Dtandem.large.precision=float16 gave float32's figures without a word).
+   */
+  @Test
+  void benchModelRefusesASettingItWouldNotRead() {
+    Result r = runWith(Map.of("tandem.large.precision", "float16"), "bench", "model", "--model",
+        LauncherIT.repo().resolve("ops/demo/small").toString(), "--runs", "1", "--batch", "1", "--new-tokens", "1");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem bench model: -Dtandem.large.precision: bench model reads no setting, and measures the checkpoint"
+        + " with its own flags (here --precision); drop it from TANDEM_JAVA_OPTS", r.err().strip());
+    Result misspelt = runWith(Map.of("tandem.onedn", "false"), "bench", "model", "--model",
+        LauncherIT.repo().resolve("ops/demo/small").toString(), "--runs", "1", "--batch", "1", "--new-tokens", "1");
+    assertEquals(2, misspelt.exit(), misspelt.err());
+    assertTrue(misspelt.err().contains("unknown key 'tandem.onedn' (did you mean tandem.onednn?)"), misspelt.err());
   }
 
   private static List<String> concat(List<String> a, List<String> b) {

@@ -49,9 +49,12 @@ public final class PauseWatch implements Extension {
   private long last;
   private volatile long resumedAt;
   private volatile long pausedNanos;
-  /** The last gap between ticks of a second or more, past the limit or not, and when it ended (nanoseconds). */
-  private long gapNanos;
-  private long gapEnd;
+  /**
+   * The latest gaps between ticks of a second or more, past the limit or not: {length, end} in
+   * nanoseconds, the oldest first, at most {@link #GAPS_KEPT}.
+   */
+  private final java.util.ArrayDeque<long[]> gaps = new java.util.ArrayDeque<>();
+  private static final int GAPS_KEPT = 32;
 
   /**
    * A watch that counts a gap between ticks above {@code limit} as a pause, said for {@code window}
@@ -81,8 +84,8 @@ public final class PauseWatch implements Extension {
       long now = clock.getAsLong();
       paused = last != 0 && now - last > limitNanos;
       if (last != 0 && now - last >= 1_000_000_000L) {
-        gapNanos = now - last;
-        gapEnd = now;
+        if (gaps.size() == GAPS_KEPT) gaps.removeFirst();
+        gaps.addLast(new long[] {now - last, now});
       }
       if (paused) {
         pausedNanos = now - last;
@@ -94,18 +97,18 @@ public final class PauseWatch implements Extension {
   }
 
   /**
-   * How long this node did not run in its last pause (a gap of a second or more between ticks, or
-   * one ending now), if that pause lasted {@code atLeast} and ended no more than {@code within} ago;
-   * else null.
+   * How long this node did not run in its longest pause (a gap of a second or more between ticks,
+   * or one ending now) of at least {@code atLeast} that ended no more than {@code within} ago; null
+   * when there is none. The longest, not the latest: a 1.2 s hiccup after a 6 s stall does not hide
+   * the stall.
    */
   public synchronized Duration pauseWithin(Duration within, Duration atLeast) {
     long now = clock.getAsLong();
-    long gap = gapNanos, end = gapEnd;
-    if (last != 0 && now - last >= 1_000_000_000L) {
-      gap = now - last;
-      end = now;
-    }
-    return gap == 0 || gap < atLeast.toNanos() || now - end > within.toNanos() ? null : Duration.ofNanos(gap);
+    long longest = 0;
+    if (last != 0 && now - last >= 1_000_000_000L) longest = now - last;
+    for (long[] gap : gaps)
+      if (now - gap[1] <= within.toNanos()) longest = Math.max(longest, gap[0]);
+    return longest == 0 || longest < atLeast.toNanos() ? null : Duration.ofNanos(longest);
   }
 
   /**

@@ -54,9 +54,9 @@ class PauseWatchTest {
     assertEquals(Duration.ofSeconds(20), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
   }
 
-  /** What a downed node's exit line asks: its last pause, if long enough for the others to down it, and recent. */
+  /** What a downed node's exit line asks: its longest recent pause, if long enough for the others to down it. */
   @Test
-  void theLastPauseIsToldWhenItIsLongEnoughAndRecent() {
+  void theLongestRecentPauseIsToldWhenItIsLongEnough() {
     AtomicLong now = new AtomicLong(1_000 * S);
     PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
     watch.tick();
@@ -64,14 +64,31 @@ class PauseWatchTest {
     now.addAndGet(11 * S);
     watch.tick();
     assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
-    now.addAndGet(5 * S); // a stall too short for the others to down this node: the latest pause, and not long enough
+    now.addAndGet(5 * S); // a shorter stall after it does not hide it
     watch.tick();
-    assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
-    assertEquals(Duration.ofSeconds(5), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)));
+    assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+    assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)));
+    assertEquals(Duration.ofSeconds(5), watch.pauseWithin(Duration.ofSeconds(4), Duration.ofSeconds(5)));
     for (int i = 0; i < 300; i++) {
       now.addAndGet(S / 10);
       watch.tick();
     }
     assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)), "30 s after it: none recent");
+  }
+
+  /** A stall followed by a hiccup of a second: the stall is still the one told (the watch kept only the last gap). */
+  @Test
+  void aHiccupAfterAStallDoesNotHideIt() {
+    AtomicLong now = new AtomicLong(1_000 * S);
+    PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
+    watch.tick();
+    now.addAndGet(6 * S);
+    watch.tick();
+    now.addAndGet(S / 10);
+    watch.tick();
+    now.addAndGet(1_200_000_000L);
+    watch.tick();
+    assertEquals(Duration.ofSeconds(6), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)));
+    assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)), "nor is it made a pause the others down a node for");
   }
 }
