@@ -119,6 +119,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
       return run();
     } finally {
       if (node != null) node.close();
+      quietLogsUndone.run();
       if (scratch != null) scratch.close();
     }
   }
@@ -172,6 +173,9 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
   /** The folder {@code --scripted}'s scripts are written to, while its server runs; removed when the command ends. */
   private ScratchFolder scratch;
 
+  /** Puts the loggers {@link #startScripted} quietened back as they were. */
+  private Runnable quietLogsUndone = () -> {};
+
   private TandemNode startScripted() throws Exception {
     ScriptedCase scriptedCase = ScriptedCase.read("--scripted", scripted);
     scratch = ScratchFolder.create("tandem-bench");
@@ -200,10 +204,21 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     }
     // The request log (logback.xml: one JSON line per request on stdout) is for a server's operator;
     // the bench's server is its own, and stdout carries the bench's result alone.
-    ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(REQUEST_LOG)).setLevel(ch.qos.logback.classic.Level.OFF);
+    // So are a server's start-up lines, "tandem serve: NO API KEYS CONFIGURED ..." among them, which told the bench's user
+    // of an open server they never started (tester56d); its errors are still said. Both as they were once the bench ends
+    // (commands run in-process in tests).
+    var requests = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(REQUEST_LOG);
+    var server = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(TandemHttpServer.class);
+    ch.qos.logback.classic.Level requestsWere = requests.getLevel(), serverWas = server.getLevel();
+    requests.setLevel(ch.qos.logback.classic.Level.OFF);
+    server.setLevel(ch.qos.logback.classic.Level.ERROR);
+    quietLogsUndone = () -> {
+      requests.setLevel(requestsWere);
+      server.setLevel(serverWas);
+    };
     TandemNode node = TandemNode.start("tandem-bench", config, roles, true);
-    TandemHttpServer server = TandemHttpServer.start(node.system(), node.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
-    url = "http://127.0.0.1:" + server.port();
+    TandemHttpServer bound = TandemHttpServer.start(node.system(), node.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    url = "http://127.0.0.1:" + bound.port();
     HttpClient c = HttpClient.newHttpClient();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (c.send(HttpRequest.newBuilder(URI.create(url + "/health/ready")).build(), HttpResponse.BodyHandlers.discarding()).statusCode() != 200) {

@@ -311,10 +311,18 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       return name + ": " + what + hint + " (" + help + ")";
     }
     // picocli's "option '--prompt' (<prompt>) should be specified only once": which value would count is the question.
-    if (ex instanceof CommandLine.OverwrittenOptionException o && o.getOverwritten() instanceof CommandLine.Model.OptionSpec spec)
+    if (ex instanceof CommandLine.OverwrittenOptionException o && o.getOverwritten() instanceof CommandLine.Model.OptionSpec spec) {
+      // A negatable switch by the forms written (tester56d: --no-stagger twice was named --stagger).
+      String negated = "--no-" + spec.longestName().substring(2);
+      if (spec.negatable() && spec.longestName().startsWith("--") && args.stream().anyMatch(a -> a.split("=", 2)[0].equals(negated))) {
+        boolean both = args.stream().anyMatch(a -> a.split("=", 2)[0].equals(spec.longestName()));
+        return name + ": " + (both ? spec.longestName() + " and " + negated + " are both given; give one of them"
+            : negated + " is given twice; give it once") + " (" + help + ")";
+      }
       return name + ": " + spec.longestName() + " is given twice; give it once" + (spec.arity().max() == 0 ? ""
           : " (it takes one value" + (spec.longestName().equals("--api-keys") ? ": one keys file, which may list every key" : "")
           + ")") + " (" + help + ")";
+    }
     // picocli names Java's types ("'abc' is not a long"): a number, as the user thinks of it; digits
     // beyond the type's range are a whole number too big, not "not a whole number" (tester44a).
     java.util.regex.Matcher tooBig = java.util.regex.Pattern.compile("^(.*)'([-+]?\\d+)' is not an? (int|long|java\\.lang\\.(Integer|Long))$")

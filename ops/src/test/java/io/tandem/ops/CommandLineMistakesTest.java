@@ -537,6 +537,11 @@ class CommandLineMistakesTest {
     // A flag takes no value (tester46b read "it takes one value" of --quiet).
     assertEquals("tandem generate: --quiet is given twice; give it once (see tandem generate --help)",
         run("generate", "--prompt", "a", "--quiet", "--quiet").err());
+    // A negatable switch by the forms written (tester56d: --no-stagger twice was named --stagger).
+    assertEquals("tandem bench serve: --no-stagger is given twice; give it once (see tandem bench serve --help)",
+        run("bench", "serve", "--no-stagger", "--no-stagger").err().strip());
+    assertEquals("tandem bench serve: --stagger and --no-stagger are both given; give one of them (see tandem bench serve --help)",
+        run("bench", "serve", "--stagger", "--no-stagger").err().strip());
   }
 
   /** Digits beyond the option's type are a number too large, not "not a whole number" (tester44a). */

@@ -306,6 +306,8 @@ class LauncherIT {
         "--concurrency", "4", "--requests", "6", "--max-tokens", "8", "--json");
     assertEquals(0, r.exit, r.errText());
     assertEquals(1, r.out.size(), "one JSON object, no request log lines: " + r.out);
+    // Nor a server's start-up lines on stderr: the open-server warning spoke of a server the user never started (tester56d).
+    assertTrue(!r.errText().contains("NO API KEYS") && !r.errText().contains("tandem serve:"), r.errText());
     assertEquals(6, JSON.readTree(r.out.get(0)).path("status_2xx").asInt(), r.out.get(0));
     long tokens = JSON.readTree(r.out.get(0)).path("completion_tokens").asLong();
     assertTrue(tokens > 0 && tokens <= 6 * 8, r.out.get(0));
