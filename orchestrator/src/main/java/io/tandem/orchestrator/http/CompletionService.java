@@ -53,6 +53,8 @@ final class CompletionService {
   private static final akka.stream.Attributes TAIL_TAKEN_WITHIN = akka.stream.ActorAttributes.streamSubscriptionTimeout(
       java.time.Duration.ofSeconds(60), akka.stream.StreamSubscriptionTimeoutTerminationMode.cancel());
   private static final int EVENT_BUFFER = 1 << 16;
+  /** How many of a stream's outputs may be read ahead of its socket: a second of a fast session's deltas, and more. */
+  private static final int OUTPUTS_AHEAD = 1 << 12;
 
   private final ActorSystem<?> system;
   private final ActorRef<Sessions.Command> sessions;
@@ -281,6 +283,11 @@ final class CompletionService {
       AtomicBoolean settled = new AtomicBoolean();
       Source<ByteString, NotUsed> body = Source.from(first).concat(split.second())
           .mapConcat(x::onEvent)
+          // Read as the session writes, not as the socket takes them: a client that closed a connection it asked to be
+          // closed (Connection: close) is seen as gone only once akka-http cancels the body, a second or so after its
+          // writes stopped, and the session's output meanwhile (the whole answer, on the demo pair) was left out of its
+          // usage, metrics and tenant's charge though the workers wrote it (tester57b).
+          .buffer(OUTPUTS_AHEAD, OverflowStrategy.backpressure())
           // Events that end before the session's end: the client left. One that only half-closed may
           // still read, and learns why its stream ends here (the outputs after a last are never read).
           // concatLazy: concat takes an element of its second source at once, which ran the end (its usage) at the start

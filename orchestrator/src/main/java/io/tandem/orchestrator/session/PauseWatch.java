@@ -33,15 +33,26 @@ public final class PauseWatch implements Extension {
       Duration pause = c.getDuration("akka.cluster.failure-detector.acceptable-heartbeat-pause");
       Duration stable = c.getDuration("akka.cluster.split-brain-resolver.stable-after");
       Duration heartbeat = c.getDuration("akka.cluster.failure-detector.heartbeat-interval");
+      boolean clustered = RoleSupply.get(system).clustered();
       PauseWatch watch = new PauseWatch(pause.plus(heartbeat.multipliedBy(2)).plus(stable), stable.multipliedBy(3).plus(pause),
-          System::nanoTime);
-      if (RoleSupply.get(system).clustered())
+          System::nanoTime, () -> clustered && othersIn(akka.cluster.typed.Cluster.get(system)));
+      if (clustered)
         system.scheduler().scheduleAtFixedRate(Duration.ZERO, Duration.ofMillis(100), watch::tick, system.executionContext());
       return watch;
     }
   };
 
+  /** Whether the cluster has a member besides this node that is not down: one that could down it. */
+  private static boolean othersIn(akka.cluster.typed.Cluster cluster) {
+    for (akka.cluster.Member m : cluster.state().getMembers())
+      if (!m.address().equals(cluster.selfMember().address()) && !m.status().equals(akka.cluster.MemberStatus.down())
+          && !m.status().equals(akka.cluster.MemberStatus.removed())) return true;
+    return false;
+  }
+
   private final long limitNanos;
+  /** Whether another member could have downed this node: a node alone in its cluster is downed by no one (tester57a). */
+  private final java.util.function.BooleanSupplier othersCouldDown;
   private final long windowNanos;
   private final Duration limit;
   private final LongSupplier clock;
@@ -61,6 +72,15 @@ public final class PauseWatch implements Extension {
    * after it ended, by {@code clock} (nanoseconds).
    */
   PauseWatch(Duration limit, Duration window, LongSupplier clock) {
+    this(limit, window, clock, () -> true);
+  }
+
+  /**
+   * As {@link #PauseWatch(Duration, Duration, LongSupplier)}, counting a pause only where {@code
+   * othersCouldDown} says, as the node runs again, that another member could have downed it.
+   */
+  PauseWatch(Duration limit, Duration window, LongSupplier clock, java.util.function.BooleanSupplier othersCouldDown) {
+    this.othersCouldDown = othersCouldDown;
     this.limit = limit;
     this.limitNanos = limit.toNanos();
     this.windowNanos = window.toNanos();
@@ -82,7 +102,7 @@ public final class PauseWatch implements Extension {
     boolean paused;
     synchronized (this) {
       long now = clock.getAsLong();
-      paused = last != 0 && now - last > limitNanos;
+      paused = last != 0 && now - last > limitNanos && othersCouldDown.getAsBoolean();
       if (last != 0 && now - last >= 1_000_000_000L) {
         if (gaps.size() == GAPS_KEPT) gaps.removeFirst();
         gaps.addLast(new long[] {now - last, now});
@@ -119,7 +139,7 @@ public final class PauseWatch implements Extension {
    */
   private synchronized long[] lastPause() {
     long now = clock.getAsLong();
-    if (last != 0 && now - last > limitNanos) return new long[] {now - last, now};
+    if (last != 0 && now - last > limitNanos && othersCouldDown.getAsBoolean()) return new long[] {now - last, now};
     return new long[] {pausedNanos, resumedAt};
   }
 

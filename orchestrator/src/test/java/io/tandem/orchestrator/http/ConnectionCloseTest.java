@@ -54,6 +54,39 @@ class ConnectionCloseTest {
   }
 
   /**
+   * A client that closes a connection it asked to be closed, after the stream's first chunk, is not
+   * seen as gone (README), and its session runs to its end: the request's usage, metrics and charge
+   * count what the session wrote, not the first chunk alone (tester57b: 11 tokens counted of an
+   * answer of 276, its takeover included, that the workers wrote).
+   */
+  @Test
+  void aStreamWhoseClientClosesAfterAskingToCloseCountsWhatItsSessionWrote() throws Exception {
+    server.drain();
+    double lengthBefore = finished("length"), abortBefore = finished("abort");
+    server.gate.close();
+    // Long enough that most of it comes after the socket's writes fail (the first write behind the close meets the reset).
+    String body = BODY.replace("\"max_tokens\":6", "\"max_tokens\":120");
+    try (java.net.Socket socket = sent("HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close", body)) {
+      server.gate.allow(1);
+      upToTheFirstChunk(socket);
+    } finally {
+      server.gate.open();
+    }
+    server.drain();
+    assertEquals(lengthBefore + 1, finished("length"), "ran to max_tokens, and counted so");
+    assertEquals(abortBefore, finished("abort"));
+  }
+
+  /** The requests counted as ended for {@code reason} (vLLM's request_success_total). */
+  private static double finished(String reason) throws Exception {
+    double n = 0;
+    for (String line : server.scrape().split("\n"))
+      if (line.startsWith("tandem:request_success_total{") && line.contains("finished_reason=\"" + reason + "\""))
+        n += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+    return n;
+  }
+
+  /**
    * A client that shuts down its sending side after a keep-alive request (a TCP half-close) counts
    * as gone, as with nginx and vLLM's server, and should it still read, the answer says what to send
    * instead; after {@code Connection: close} the same half-close gets the answer.
@@ -117,14 +150,8 @@ class ConnectionCloseTest {
     server.gate.close();
     try (java.net.Socket socket = sent("HTTP/1.1\r\nHost: 127.0.0.1", body)) {
       server.gate.allow(1);
-      StringBuilder read = new StringBuilder();
+      StringBuilder read = upToTheFirstChunk(socket);
       java.io.InputStream in = socket.getInputStream();
-      byte[] buffer = new byte[8192];
-      while (!read.toString().contains("chat.completion.chunk")) {
-        int n = in.read(buffer);
-        assertTrue(n > 0, "the stream ended before its first chunk: " + read);
-        read.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
-      }
       socket.shutdownOutput();
       read.append(new String(in.readAllBytes(), StandardCharsets.UTF_8));
       String all = read.toString();
@@ -136,6 +163,19 @@ class ConnectionCloseTest {
     } finally {
       server.gate.open();
     }
+  }
+
+  /** What the server wrote on {@code socket} up to the first chunk of its stream. */
+  private static StringBuilder upToTheFirstChunk(java.net.Socket socket) throws Exception {
+    StringBuilder read = new StringBuilder();
+    java.io.InputStream in = socket.getInputStream();
+    byte[] buffer = new byte[8192];
+    while (!read.toString().contains("chat.completion.chunk")) {
+      int n = in.read(buffer);
+      assertTrue(n > 0, "the stream ended before its first chunk: " + read);
+      read.append(new String(buffer, 0, n, StandardCharsets.UTF_8));
+    }
+    return read;
   }
 
   /** Everything the server writes to a request sent as {@code version} headers and {@code body}, then a half-close. */

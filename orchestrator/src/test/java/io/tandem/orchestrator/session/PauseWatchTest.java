@@ -76,6 +76,30 @@ class PauseWatchTest {
     assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)), "30 s after it: none recent");
   }
 
+  /**
+   * A node alone in its cluster is downed by no one: its pause is no reason to refuse requests (tester57a: a one-node
+   * cluster stopped for 12 s cut its stream and refused requests for 21 s, and served again without leaving).
+   */
+  @Test
+  void aPauseOfANodeAloneIsNotSaid() {
+    AtomicLong now = new AtomicLong(1_000 * S);
+    java.util.concurrent.atomic.AtomicBoolean others = new java.util.concurrent.atomic.AtomicBoolean(false);
+    PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get, others::get);
+    int[] told = {0};
+    watch.onPause(() -> told[0]++);
+    watch.tick();
+    now.addAndGet(20 * S);
+    assertNull(watch.standing(), "as it runs again");
+    watch.tick();
+    assertNull(watch.standing());
+    assertEquals(0, told[0]);
+    others.set(true); // another node joined: from now on it could
+    now.addAndGet(20 * S);
+    watch.tick();
+    assertEquals(true, watch.standing() != null && watch.standing().startsWith("this node did not run for 20 s"), watch.standing());
+    assertEquals(1, told[0]);
+  }
+
   /** A stall followed by a hiccup of a second: the stall is still the one told (the watch kept only the last gap). */
   @Test
   void aHiccupAfterAStallDoesNotHideIt() {
