@@ -134,6 +134,12 @@ public final class ServeCommand implements Callable<Integer> {
     if (!orchestrator && httpFlag != null)
       throw new UsageError(httpFlag + ": only a node with the orchestrator role"
           + " serves HTTP; leave it out on worker nodes, or add orchestrator to --roles");
+    // The orchestrator's sessions run the algorithm: a worker's config would be read and never used (tester57c: a
+    // worker given another config than the orchestrator's said only which model keys it did not use).
+    if (!orchestrator && models.config != null)
+      throw new UsageError("--config " + models.config + ": the speculative config is the orchestrator's (its sessions run"
+          + " the algorithm, the workers only the steps they are sent); give it to the orchestrator node and leave it out"
+          + " on worker nodes, or add orchestrator to --roles");
     // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();

@@ -368,6 +368,14 @@ public final class TandemNode implements AutoCloseable {
         config.getStringList("akka.cluster.seed-nodes")))
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn(warning);
     boolean firstSeed = config.getStringList("akka.cluster.seed-nodes").indexOf(self) == 0;
+    List<String> roles = config.getStringList("akka.cluster.roles");
+    // Restarted, such an orchestrator founds a new, empty cluster beside its running workers, and only their WARN said so
+    // (tester57c: 35 s and more of 503s, its own log silent).
+    if (others.isEmpty() && roles.contains("orchestrator") && !(roles.contains("small") && roles.contains("large")))
+      org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has no seed node but itself: it founds a cluster of"
+          + " its own, which workers join only when started after it; restarted, it founds a new, empty one beside the"
+          + " workers still running, which do not join it. Give every node the same --seed-nodes, every long-lived node"
+          + " listed, this one first (as ops/cluster/local.sh does)", self);
     if (!others.isEmpty() && !firstSeed) {
       String deadline = config.getString(JOIN_DEADLINE).equalsIgnoreCase("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
           : "it gives up after " + Seconds.of(config.getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE + ")";
@@ -421,7 +429,9 @@ public final class TandemNode implements AutoCloseable {
       throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "
           + system.settings().config().getStringList("akka.cluster.seed-nodes") + " within "
           + Seconds.of(system.settings().config().getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE
-          + "): start the orchestrator (the first seed node) first, or check --seed-nodes");
+          + "): start the orchestrator (the first seed node), then this node again, or check --seed-nodes (the first seed"
+          + " node founds the cluster as soon as every other seed node answers, else after akka.cluster.seed-node-timeout,"
+          + " " + ClusterConfig.FIRST_SEED_TIMEOUT + ": a node that waited for one started late may give up first)");
   }
 
   /** Leaves the cluster gracefully (sessions elsewhere see its workers go at once), then stops. */

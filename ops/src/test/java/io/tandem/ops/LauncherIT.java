@@ -369,7 +369,9 @@ class LauncherIT {
       assertEquals(1, worker.process.exitValue());
       String said = "tandem serve: node akka://tandem@127.0.0.1:" + own + " could not join the cluster through its seed nodes"
           + " [akka://tandem@127.0.0.1:" + seed + "] within 15 s (akka.cluster.shutdown-after-unsuccessful-join-seed-nodes):"
-          + " start the orchestrator (the first seed node) first, or check --seed-nodes";
+          + " start the orchestrator (the first seed node), then this node again, or check --seed-nodes (the first seed node"
+          + " founds the cluster as soon as every other seed node answers, else after akka.cluster.seed-node-timeout, 20s: a"
+          + " node that waited for one started late may give up first)";
       assertTrue(worker.err.contains(said), "no line saying why it gave up: " + worker.err);
     }
   }

@@ -99,6 +99,13 @@ class ServePlacementMistakesTest {
       assertEquals(2, r.exit(), args + ": " + r.err());
       assertEquals("tandem serve: " + message, r.err(), args.toString());
     });
+    // The speculative config is the orchestrator's: on a worker node it was read and never used (tester57c).
+    String yml = LauncherIT.repo().resolve("protocol/src/test/resources/config/1b_32b.yml").toString();
+    Result config = CommandLineMistakesTest.run("serve", "--cluster-port", "0", "--roles", "small", "--config", yml);
+    assertEquals(2, config.exit(), config.err());
+    assertEquals("tandem serve: --config " + yml + ": the speculative config is the orchestrator's (its sessions run the"
+        + " algorithm, the workers only the steps they are sent); give it to the orchestrator node and leave it out on worker"
+        + " nodes, or add orchestrator to --roles", config.err());
     Result bad = CommandLineMistakesTest.run("serve", "--port", "0", "--api-key", "sk bad\"key");
     assertEquals(2, bad.exit(), bad.err());
     assertTrue(bad.err().startsWith("tandem serve: --api-key: an API key ") && !bad.err().contains("bad"), bad.err());

@@ -32,7 +32,7 @@ public final class ClusterConfig {
   }
 
   /** {@code akka.cluster.seed-node-timeout} of the first seed node, unless one is set (see {@link #akka}). */
-  static final String FIRST_SEED_TIMEOUT = "20s";
+  public static final String FIRST_SEED_TIMEOUT = "20s";
 
   private static final String SEED_NODE_TIMEOUT = "akka.cluster.seed-node-timeout";
 
@@ -157,6 +157,13 @@ public final class ClusterConfig {
     String port = hostPort.substring(colon + 1);
     if (host.isBlank() || !host.equals(host.strip()) || host.chars().anyMatch(ch -> ch == '/' || ch == '@' || Character.isWhitespace(ch)))
       throw new IllegalArgumentException("seed node '" + seed + "' has no host name or address before its port (host:port, e.g. 127.0.0.1:25520)");
+    // What Akka's address parser takes (java.net.URI's host): a name of letters, digits, '-' and '.', or an IPv6 address in
+    // brackets; another host failed the node's start with a bare RuntimeException, its models half loaded (tester57c:
+    // 'a:1;b:2', 'my_host:25520', '::1:25520').
+    if (!host.matches("[A-Za-z0-9.-]+") && !host.matches("\\[[0-9A-Fa-f:.]+]"))
+      throw new IllegalArgumentException("seed node '" + seed + "' has the host '" + host + "', which is no host name or address"
+          + " (letters, digits, '-' and '.'; an IPv6 address in brackets, [::1]:25520); give each seed as host:port, the seeds"
+          + " separated by commas");
     if (!port.matches("[0-9]{1,9}"))
       throw new IllegalArgumentException("seed node '" + seed + "' has no numeric port (host:port, e.g. 127.0.0.1:25520)");
     int p = Integer.parseInt(port);
@@ -167,7 +174,7 @@ public final class ClusterConfig {
 
   /**
    * A warning for each seed node whose host is {@code localhost} while this node's cluster address
-   * {@code hostname} is a loopback address such as 127.0.0.1, or the reverse; empty when none is.
+   * {@code hostname} is a loopback address such as 127.0.0.1; empty when none is.
    * Akka matches node addresses by their exact host string (Akka docs, "Remoting (Artery)",
    * canonical.hostname), so a seed node bound to 127.0.0.1 never answers a join sent to localhost:
    * the node only retries, and its join warning blames a seed node that does run.
@@ -180,10 +187,10 @@ public final class ClusterConfig {
       int colon = hostPort.lastIndexOf(':');
       if (colon < 0) continue;
       String host = hostPort.substring(0, colon);
-      boolean seedByName = host.equalsIgnoreCase("localhost") && loopbackLiteral(hostname);
-      boolean selfByName = hostname.equalsIgnoreCase("localhost") && loopbackLiteral(host);
-      if (!seedByName && !selfByName) continue;
-      String literal = seedByName ? hostname : "localhost";
+      // Only that way round: a node on localhost reaches a seed on 127.0.0.1, which answers it at localhost (tester57c:
+      // told to give the seed as localhost, the node then never joined).
+      if (!host.equalsIgnoreCase("localhost") || !loopbackLiteral(hostname)) continue;
+      String literal = hostname;
       warnings.add("seed node '" + seed + "' is on " + host + ", this node's cluster address on " + hostname
           + ": Akka matches node addresses by their exact host string, so a seed node started with the cluster host "
           + literal + " (as this node was) does not answer a join sent to " + host + "; give it as "
