@@ -386,8 +386,8 @@ public final class TandemNode implements AutoCloseable {
           : "start the orchestrator (the first seed node) if it is down, or give this node the --seed-nodes of a running cluster";
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: none of its"
-              + " seed nodes ({}) has let it in yet; {}; {}", self, Seconds.of(warnAfter), String.join(", ", others), remedy,
-            deadline);
+              + " seed nodes ({}) has let it in yet; {}{}; {}", self, Seconds.of(warnAfter), String.join(", ", others), remedy,
+            httpPortsAmong(others), deadline);
         return null;
       });
     }
@@ -399,6 +399,34 @@ public final class TandemNode implements AutoCloseable {
     org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", self,
         config.getStringList("akka.cluster.roles"));
     return true;
+  }
+
+  /**
+   * What to add to the join warning for the seed nodes among {@code seeds} ({@code
+   * akka://SYSTEM@host:port}) whose port answers HTTP: an HTTP port given for a cluster port, which
+   * Akka says only as "Unexpected incoming bytes" over and over (tester57c); empty when none does.
+   * Each is asked {@code GET /health/live} with a one-second timeout.
+   */
+  static String httpPortsAmong(List<String> seeds) {
+    List<String> http = new java.util.ArrayList<>();
+    for (String seed : seeds) {
+      String hostPort = seed.substring(seed.indexOf('@') + 1);
+      int colon = hostPort.lastIndexOf(':');
+      String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
+      int port = Integer.parseInt(hostPort.substring(colon + 1));
+      try (java.net.Socket socket = new java.net.Socket()) {
+        socket.connect(new java.net.InetSocketAddress(host, port), 1000);
+        socket.setSoTimeout(1000);
+        socket.getOutputStream().write(("GET /health/live HTTP/1.1\r\nHost: " + hostPort + "\r\nConnection: close\r\n\r\n")
+            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        byte[] head = socket.getInputStream().readNBytes(5);
+        if (new String(head, java.nio.charset.StandardCharsets.US_ASCII).equals("HTTP/")) http.add(hostPort);
+      } catch (java.io.IOException | RuntimeException noAnswer) {
+        // Not HTTP, or not there: the warning says the rest.
+      }
+    }
+    return http.isEmpty() ? "" : "; " + String.join(", ", http) + (http.size() == 1 ? " answers" : " answer")
+        + " HTTP: an HTTP port (--port), not a cluster port; give the seed node's --cluster-port (25520 by default)";
   }
 
   /**
