@@ -376,6 +376,12 @@ public final class TandemNode implements AutoCloseable {
           + " its own, which workers join only when started after it; restarted, it founds a new, empty one beside the"
           + " workers still running, which do not join it. Give every node the same --seed-nodes, every long-lived node"
           + " listed, this one first (as ops/cluster/local.sh does)", self);
+    // Its HTTP port stays closed meanwhile: said, or a newcomer sees 15-23 s of silence (tester57c).
+    if (!others.isEmpty() && firstSeed)
+      org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is the first seed node: it joins a running cluster"
+          + " through the others ({}), or founds the cluster as soon as each of them answers that it is not yet in one,"
+          + " else after {} s (akka.cluster.seed-node-timeout)", self, String.join(", ", others),
+          Seconds.of(config.getDuration("akka.cluster.seed-node-timeout")));
     if (!others.isEmpty() && !firstSeed) {
       String deadline = config.getString(JOIN_DEADLINE).equalsIgnoreCase("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
           : "it gives up after " + Seconds.of(config.getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE + ")";

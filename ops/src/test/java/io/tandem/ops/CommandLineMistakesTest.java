@@ -1156,6 +1156,8 @@ class CommandLineMistakesTest {
     Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
     refusals.put(List.of("serve", "--roles", "foo"),
         "tandem serve: --roles foo: unknown role 'foo'; give one or more of orchestrator, small, large (comma-separated)");
+    refusals.put(List.of("serve", "--roles", "orchestrator,smal"), "tandem serve: --roles orchestrator,smal: unknown role 'smal'"
+        + " (did you mean small?); give one or more of orchestrator, small, large (comma-separated)");
     refusals.put(List.of("serve", "--seed-nodes", "localhost"),
         "tandem serve: --seed-nodes: seed node 'localhost' is not host:port (e.g. 127.0.0.1:25520)");
     refusals.put(List.of("serve", "--seed-nodes", "akka://other@127.0.0.1:18601"),

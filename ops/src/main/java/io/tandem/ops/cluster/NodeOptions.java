@@ -61,9 +61,13 @@ public final class NodeOptions {
     Config c = base;
     if (roles != null && !roles.isEmpty()) {
       for (String r : roles)
-        if (!List.of("orchestrator", "small", "large").contains(r))
-          throw new UsageError("--roles " + String.join(",", roles) + ": unknown role '" + r
-              + "'; give one or more of orchestrator, small, large (comma-separated)");
+        if (!List.of("orchestrator", "small", "large").contains(r)) {
+          // A role misspelt (smal) is named as an option misspelt is (tester57c).
+          String meant = io.tandem.protocol.config.KeySuggestions.nearest(r.strip(), List.of("orchestrator", "small", "large"));
+          throw new UsageError("--roles " + String.join(",", roles) + ": unknown role '" + r + "'"
+              + (meant != null ? " (did you mean " + meant + "?)" : "")
+              + "; give one or more of orchestrator, small, large (comma-separated)");
+        }
       c = c.withValue("tandem.roles", ConfigValueFactory.fromIterable(roles));
     }
     requirePort("--cluster-port", port);
