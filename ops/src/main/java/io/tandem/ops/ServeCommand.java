@@ -214,17 +214,23 @@ public final class ServeCommand implements Callable<Integer> {
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, modelRoles);
     http = http.withDemoPair(demoPair(config, modelRoles));
 
+    // A signal before the node serves ends the process with nothing said after "loading ..." or the join's lines: a stop
+    // could not be told from a crash (tester57b).
+    java.util.concurrent.atomic.AtomicBoolean serving = new java.util.concurrent.atomic.AtomicBoolean();
+    sayStopsWhileStarting(serving);
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
     // A second SIGTERM or Ctrl-C while the node drains gets a line saying so, instead of nothing.
     RepeatedSignals.install(() -> akka.actor.CoordinatedShutdown.get(tnode.system()).getShutdownReason().isPresent(),
         TandemNode.drainLimit(tnode.system().settings().config(), orchestrator, !roles.isEmpty()));
     if (!tnode.awaitUp()) return 0;
     if (!orchestrator) {
+      serving.set(true);
       tnode.awaitTermination();
       return 0;
     }
     try {
       TandemHttpServer.start(tnode.system(), tnode.sessions(), http).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      serving.set(true);
     } catch (Exception e) {
       tnode.close();
       // Another process can still take the port while the models load.
@@ -235,6 +241,36 @@ public final class ServeCommand implements Callable<Integer> {
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
     tnode.awaitTermination();
     return 0;
+  }
+
+  /**
+   * Says a SIGTERM or Ctrl-C that comes before the node serves, in one line on stderr, then hands it
+   * to the JVM's handler (which stops the process, exit status 143 or 130): the process otherwise
+   * ended with nothing said after "loading ..." or the join's lines, and a stop could not be told
+   * from a crash (tester57b). Under {@code -Xrs} (no JVM handler) nothing changes.
+   */
+  private static void sayStopsWhileStarting(java.util.concurrent.atomic.AtomicBoolean serving) {
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        sun.misc.Signal signal = new sun.misc.Signal(name);
+        java.util.concurrent.atomic.AtomicReference<sun.misc.SignalHandler> jvm = new java.util.concurrent.atomic.AtomicReference<>();
+        sun.misc.SignalHandler previous = sun.misc.Signal.handle(signal, s -> {
+          if (!serving.get()) System.err.println("tandem serve: SIG" + s.getName() + " while starting (loading its models or"
+              + " joining its cluster): stopping before it served");
+          sun.misc.SignalHandler to;
+          // Only a signal in the instant between installing this handler and its return can see none yet.
+          while ((to = jvm.get()) == null) Thread.onSpinWait();
+          to.handle(s);
+        });
+        if (previous == sun.misc.SignalHandler.SIG_DFL || previous == sun.misc.SignalHandler.SIG_IGN) {
+          sun.misc.Signal.handle(signal, previous);
+          continue;
+        }
+        jvm.set(previous);
+      } catch (IllegalArgumentException | UnsupportedOperationException notHere) {
+        // The JVM does not let this signal be handled here: its own behaviour stands.
+      }
+    }
   }
 
   /**

@@ -376,6 +376,31 @@ class LauncherIT {
     }
   }
 
+  /** A SIGTERM before the node serves is said, not an end after "loading ..." that reads as a crash (tester57b). */
+  @Test
+  void aSignalWhileStartingIsSaid() throws Exception {
+    int own = io.tandem.ops.cluster.LoopbackCluster.freePort(), seed = io.tandem.ops.cluster.LoopbackCluster.freePort();
+    String script = repo().resolve("ops/cluster/demo/small.json").toString();
+    try (Launched worker = Launched.startWith("-Xmx512m -Dtandem.cluster.join-warning-after=1s", "serve", "--roles", "small",
+        "--cluster-port", String.valueOf(own), "--seed-nodes", "127.0.0.1:" + seed, "--small", "scripted:" + script)) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
+      // Joining (its seed node does not run): past the model's load, before it serves.
+      while (true) {
+        synchronized (worker.err) {
+          if (worker.err.stream().anyMatch(l -> l.contains("has not joined the cluster"))) break;
+        }
+        assertTrue(worker.process.isAlive() && System.nanoTime() < deadline, "no join warning: " + worker.err);
+        Thread.sleep(200); // polling interval, not a wait for an event
+      }
+      worker.process.toHandle().destroy(); // SIGTERM
+      assertTrue(worker.process.waitFor(60, TimeUnit.SECONDS), "still running: " + worker.err);
+      worker.drain();
+      assertEquals(143, worker.process.exitValue());
+      assertTrue(worker.err.contains("tandem serve: SIGTERM while starting (loading its models or joining its cluster):"
+          + " stopping before it served"), worker.err.toString());
+    }
+  }
+
   @Test
   void aJavaOptionWhoseValueHasASpaceIsOneOptionWhenQuoted() throws Exception {
     for (String quoted : List.of("\"-Dtandem.session.on-large-loss=fail fast\"", "-Dtandem.session.on-large-loss='fail fast'")) {
