@@ -190,7 +190,8 @@ public final class BenchModelCommand implements Callable<Integer>, Interruptible
     String flag = switch (name) {
       case "precision" -> "--precision";
       case "threads" -> "--threads";
-      case "device" -> "--device";
+      case "device", "devices" -> "--device";
+      case "model" -> "--model";
       case "max-batch" -> "--batch";
       default -> null;
     };

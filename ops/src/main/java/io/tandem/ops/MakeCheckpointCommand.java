@@ -60,6 +60,8 @@ public final class MakeCheckpointCommand implements Callable<Integer>, Interrupt
 
   @Override
   public Integer call() throws Exception {
+    // It reads no setting, but a key misspelt (tandem.onedn) is named as every other command names it (tester57d).
+    io.tandem.protocol.config.KnownKeys.check(com.typesafe.config.ConfigFactory.load());
     ModelShape modelShape = UsageError.parse("--shape", () -> ModelShape.parse(shape));
     if (maxShardBytes < 1)
       throw new UsageError("--max-shard-bytes " + maxShardBytes + ": give a size in bytes >= 1 (Hugging Face's default: 5000000000)");

@@ -126,6 +126,13 @@ class CommandLineMistakesTest {
         LauncherIT.repo().resolve("ops/demo/small").toString(), "--runs", "1", "--batch", "1", "--new-tokens", "1");
     assertEquals(2, misspelt.exit(), misspelt.err());
     assertTrue(misspelt.err().contains("unknown key 'tandem.onedn' (did you mean tandem.onednn?)"), misspelt.err());
+    Result devices = runWith(Map.of("tandem.small.devices", "cpu"), "bench", "model", "--model",
+        LauncherIT.repo().resolve("ops/demo/small").toString(), "--runs", "1", "--batch", "1", "--new-tokens", "1");
+    assertTrue(devices.err().contains("(here --device)"), devices.err());
+    // make-checkpoint reads no setting either, and names a misspelt key as the others do (tester57d).
+    Result checkpoint = runWith(Map.of("tandem.onedn", "false"), "make-checkpoint", "--shape", "tiny", "--out", "/nonexistent/ck");
+    assertEquals(2, checkpoint.exit(), checkpoint.err());
+    assertTrue(checkpoint.err().contains("unknown key 'tandem.onedn' (did you mean tandem.onednn?)"), checkpoint.err());
   }
 
   private static List<String> concat(List<String> a, List<String> b) {

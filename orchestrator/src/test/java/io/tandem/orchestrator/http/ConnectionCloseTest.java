@@ -54,9 +54,9 @@ class ConnectionCloseTest {
   }
 
   /**
-   * A client that closes a connection it asked to be closed, after the stream's first chunk, is not
-   * seen as gone (README), and its session runs to its end: the request's usage, metrics and charge
-   * count what the session wrote, not the first chunk alone (tester57b: 11 tokens counted of an
+   * A client that closes a connection it asked to be closed, after the stream's first chunk, is seen
+   * as gone only a second or so later (README), and its session, which ends sooner here, runs to its
+   * end: the request's usage, metrics and charge count what the session wrote, not the first chunk alone (tester57b: 11 tokens counted of an
    * answer of 276, its takeover included, that the workers wrote).
    */
   @Test
