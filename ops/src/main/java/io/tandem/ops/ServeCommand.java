@@ -120,7 +120,6 @@ public final class ServeCommand implements Callable<Integer> {
     // Everything that can be wrong with the arguments is found before any model loads.
     NodeOptions.requirePort("--port", port);
     Config base = ModelOptions.baseConfig();
-    SpeculativeConfig speculative = models.speculative(base);
     Config placed = node.apply(base);
     if (host != null) placed = placed.withValue("tandem.http.host", ConfigValueFactory.fromAnyRef(host));
     if (port != null) placed = placed.withValue("tandem.http.port", ConfigValueFactory.fromAnyRef(port));
@@ -140,6 +139,8 @@ public final class ServeCommand implements Callable<Integer> {
       throw new UsageError("--config " + models.config + ": the speculative config is the orchestrator's (its sessions run"
           + " the algorithm, the workers only the steps they are sent); give it to the orchestrator node and leave it out"
           + " on worker nodes, or add orchestrator to --roles");
+    // Read once it is known to be used: on a worker its lines of keys not used came before the refusal (tester57e).
+    SpeculativeConfig speculative = models.speculative(base);
     // --temperature, --top-k, --top-p and --seed: what a request that leaves one out gets (checked here,
     // within what a request may ask for itself).
     SamplingParams sampling = models.sampling();

@@ -373,8 +373,8 @@ public final class TandemNode implements AutoCloseable {
     // (tester57c: 35 s and more of 503s, its own log silent).
     if (others.isEmpty() && roles.contains("orchestrator") && !(roles.contains("small") && roles.contains("large")))
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has no seed node but itself: it founds a cluster of"
-          + " its own, which workers join only when started after it; restarted, it founds a new, empty one beside the"
-          + " workers still running, which do not join it. Give every node the same --seed-nodes, every long-lived node"
+          + " its own, which workers join through it; restarted, it founds a new, empty one beside the workers still running"
+          + " in the old one, which do not join it. Give every node the same --seed-nodes, every long-lived node"
           + " listed, this one first (as ops/cluster/local.sh does)", self);
     // Its HTTP port stays closed meanwhile: said, or a newcomer sees 15-23 s of silence (tester57c).
     if (!others.isEmpty() && firstSeed)
@@ -385,15 +385,10 @@ public final class TandemNode implements AutoCloseable {
     if (!others.isEmpty() && !firstSeed) {
       String deadline = config.getString(JOIN_DEADLINE).equalsIgnoreCase("off") ? "it keeps trying (" + JOIN_DEADLINE + " = off)"
           : "it gives up after " + Seconds.of(config.getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE + ")";
-      // An orchestrator listed after others (as local.sh restarts one beside running nodes) joins them and founds no cluster.
-      String remedy = config.getStringList("akka.cluster.roles").contains("orchestrator")
-          ? "it joins a running cluster through them and founds none itself, as it is not its first seed node: start them if"
-              + " they are down, or, if no node of the cluster runs, start this node with itself first in --seed-nodes"
-          : "start the orchestrator (the first seed node) if it is down, or give this node the --seed-nodes of a running cluster";
       up.copy().orTimeout(warnAfter.toMillis(), TimeUnit.MILLISECONDS).exceptionally(notYet -> {
         org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has not joined the cluster after {} s: none of its"
-              + " seed nodes ({}) has let it in yet; {}{}; {}", self, Seconds.of(warnAfter), String.join(", ", others), remedy,
-            httpPortsAmong(others), deadline);
+              + " seed nodes ({}) has let it in yet; {}{}; {}", self, Seconds.of(warnAfter), String.join(", ", others),
+            joinRemedy(config), seedHints(config, others), deadline);
         return null;
       });
     }
@@ -459,13 +454,52 @@ public final class TandemNode implements AutoCloseable {
           c.getString("akka.cluster.split-brain-resolver.active-strategy"),
           c.getDuration("akka.cluster.split-brain-resolver.stable-after")));
     }
-    if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason())
+    if (reason == CoordinatedShutdown.clusterJoinUnsuccessfulReason()) {
+      Config c = system.settings().config();
+      List<String> others = c.getStringList("akka.cluster.seed-nodes").stream().filter(s -> !s.equals(self)).toList();
+      // The first seed founds the cluster only after its seed-node-timeout when another seed it lists does not run: a node
+      // that waited for a first seed started late may give up before (tester57c), so the line says that timeout: the one
+      // set, or the first seed's own default.
+      boolean set = !"reference.conf".equals(c.getValue("akka.cluster.seed-node-timeout").origin().resource());
+      String firstSeedWait = set ? Seconds.of(c.getDuration("akka.cluster.seed-node-timeout")) + " s"
+          : ClusterConfig.FIRST_SEED_TIMEOUT.replace("s", " s");
       throw new IllegalStateException("node " + self + " could not join the cluster through its seed nodes "
-          + system.settings().config().getStringList("akka.cluster.seed-nodes") + " within "
-          + Seconds.of(system.settings().config().getDuration(JOIN_DEADLINE)) + " s (" + JOIN_DEADLINE
-          + "): start the orchestrator (the first seed node), then this node again, or check --seed-nodes (the first seed"
-          + " node founds the cluster as soon as every other seed node answers, else after akka.cluster.seed-node-timeout,"
-          + " " + ClusterConfig.FIRST_SEED_TIMEOUT + ": a node that waited for one started late may give up first)");
+          + c.getStringList("akka.cluster.seed-nodes") + " within " + Seconds.of(c.getDuration(JOIN_DEADLINE)) + " s ("
+          + JOIN_DEADLINE + "): " + joinRemedy(c) + "; then start this node again" + seedHints(c, others) + " (a first seed node"
+          + " founds the cluster as soon as every other seed node answers, else after akka.cluster.seed-node-timeout, "
+          + firstSeedWait + ": a node that waited for one started late may give up first)");
+    }
+  }
+
+  /**
+   * What to do when the seed nodes do not let this node in: start them (an orchestrator listed after
+   * others, as local.sh restarts one beside running nodes, joins them and founds no cluster), or
+   * give the seed nodes of a running cluster.
+   */
+  private static String joinRemedy(Config config) {
+    return config.getStringList("akka.cluster.roles").contains("orchestrator")
+        ? "it joins a running cluster through them and founds none itself, as it is not its first seed node: start them if"
+            + " they are down, or, if no node of the cluster runs, start this node with itself first in --seed-nodes"
+        : "start the orchestrator (the first seed node) if it is down, or give this node the --seed-nodes of a running cluster";
+  }
+
+  /**
+   * What may be wrong with {@code seeds} besides a node that does not run: a port that is an HTTP
+   * port (another node's, {@link #httpPortsAmong}, or this node's own, which is closed until it
+   * joins: tester57e), and a host written otherwise than the seed node's own {@code --cluster-host},
+   * whose joins that node drops, saying so only in its own log (tester57e).
+   */
+  static String seedHints(Config config, List<String> seeds) {
+    String hints = httpPortsAmong(seeds);
+    if (config.hasPath("tandem.http.port") && config.getStringList("akka.cluster.roles").contains("orchestrator")) {
+      String own = config.getString("tandem.http.host") + ":" + config.getInt("tandem.http.port");
+      for (String seed : seeds)
+        if (seed.substring(seed.indexOf('@') + 1).equals(own))
+          hints += "; " + own + " is this node's own HTTP port (--port), not a cluster port";
+    }
+    return hints + "; a seed node that runs drops a join sent to another spelling of its host than its own --cluster-host"
+        + " (127.0.0.1, localhost and a name are three addresses to Akka), which only its own log says (\"Dropping Handshake"
+        + " Request ... addressed to unknown local address\")";
   }
 
   /** Leaves the cluster gracefully (sessions elsewhere see its workers go at once), then stops. */

@@ -30,6 +30,12 @@ class SeedHttpPortTest {
       assertEquals("; 127.0.0.1:" + http.getAddress().getPort() + " answers HTTP: an HTTP port (--port), not a cluster port;"
           + " give the seed node's --cluster-port (25520 by default)", TandemNode.httpPortsAmong(List.of(quietSeed, httpSeed)));
       assertEquals("", TandemNode.httpPortsAmong(List.of(quietSeed)));
+      // An orchestrator's own HTTP port, closed until it joins, is named too (tester57e).
+      com.typesafe.config.Config own = com.typesafe.config.ConfigFactory.parseString(
+          "tandem.http.host = \"127.0.0.1\", tandem.http.port = " + quiet.getLocalPort() + ", akka.cluster.roles = [orchestrator]");
+      assertEquals(true, TandemNode.seedHints(own, List.of(quietSeed)).startsWith("; 127.0.0.1:" + quiet.getLocalPort()
+          + " is this node's own HTTP port (--port), not a cluster port; a seed node that runs drops a join"),
+          TandemNode.seedHints(own, List.of(quietSeed)));
     } finally {
       http.stop(0);
     }

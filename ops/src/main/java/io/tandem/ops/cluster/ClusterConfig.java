@@ -150,17 +150,24 @@ public final class ClusterConfig {
       throw new IllegalArgumentException("seed node '" + seed + "' names the actor system '"
           + s.substring("akka://".length(), s.indexOf('@')) + "', but this cluster's is '" + system
           + "' (tandem.cluster.system-name): write akka://" + system + "@" + hostPort + ", or just " + hostPort);
+    // Said as what they are, not as a host missing (tester57e).
+    if (!full && s.matches("[A-Za-z][A-Za-z0-9+.-]*://.*"))
+      throw new IllegalArgumentException("seed node '" + seed + "' has the scheme '" + s.substring(0, s.indexOf("://"))
+          + "://': give host:port (e.g. 127.0.0.1:25520), or akka://" + system + "@host:port");
+    if (s.chars().anyMatch(Character::isWhitespace))
+      throw new IllegalArgumentException("seed node '" + seed + "' holds a space: give each seed as host:port, the seeds"
+          + " separated by commas (127.0.0.1:25520,127.0.0.1:25521)");
     int colon = hostPort.lastIndexOf(':');
-    if (colon < 0 || colon == hostPort.length() - 1)
+    if (colon < 0 || colon == hostPort.length() - 1 || hostPort.endsWith("]"))
       throw new IllegalArgumentException("seed node '" + seed + "' is not host:port (e.g. 127.0.0.1:25520)");
     String host = hostPort.substring(0, colon);
     String port = hostPort.substring(colon + 1);
     if (host.isBlank() || !host.equals(host.strip()) || host.chars().anyMatch(ch -> ch == '/' || ch == '@' || Character.isWhitespace(ch)))
       throw new IllegalArgumentException("seed node '" + seed + "' has no host name or address before its port (host:port, e.g. 127.0.0.1:25520)");
-    // What Akka's address parser takes (java.net.URI's host): a name of letters, digits, '-' and '.', or an IPv6 address in
-    // brackets; another host failed the node's start with a bare RuntimeException, its models half loaded (tester57c:
-    // 'a:1;b:2', 'my_host:25520', '::1:25520').
-    if (!host.matches("[A-Za-z0-9.-]+") && !host.matches("\\[[0-9A-Fa-f:.]+]"))
+    // What Akka's address parser takes (AddressFromURIString: java.net.URI's server authority), checked the same way:
+    // another host failed the node's start with a bare RuntimeException, its models half loaded (tester57c: 'a:1;b:2',
+    // 'my_host:25520', '::1:25520'; tester57e: '999.999.999.999', 'host-', '[1.2.3.4]', which a looser check let by).
+    if (!isUriHost(system, host))
       throw new IllegalArgumentException("seed node '" + seed + "' has the host '" + host + "', which is no host name or address"
           + " (letters, digits, '-' and '.'; an IPv6 address in brackets, [::1]:25520); give each seed as host:port, the seeds"
           + " separated by commas");
@@ -170,6 +177,16 @@ public final class ClusterConfig {
     if (p < 1 || p > 65535)
       throw new IllegalArgumentException("seed node '" + seed + "' has the port " + p + ", out of range: use 1-65535 (the seed node's --cluster-port)");
     return full ? s : "akka://" + system + "@" + s;
+  }
+
+  /** Whether {@code host} is what {@link java.net.URI} reads as the host of an Akka address, as Akka's parser does. */
+  private static boolean isUriHost(String system, String host) {
+    try {
+      java.net.URI uri = new java.net.URI("akka://" + system + "@" + host + ":1");
+      return uri.getHost() != null && uri.getPort() == 1;
+    } catch (java.net.URISyntaxException e) {
+      return false;
+    }
   }
 
   /**

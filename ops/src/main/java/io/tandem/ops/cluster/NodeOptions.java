@@ -63,7 +63,8 @@ public final class NodeOptions {
       for (String r : roles)
         if (!List.of("orchestrator", "small", "large").contains(r)) {
           // A role misspelt (smal) is named as an option misspelt is (tester57c).
-          String meant = io.tandem.protocol.config.KeySuggestions.nearest(r.strip(), List.of("orchestrator", "small", "large"));
+          String meant = r.strip().equalsIgnoreCase("all") ? "orchestrator,small,large"
+              : io.tandem.protocol.config.KeySuggestions.nearest(r.strip(), List.of("orchestrator", "small", "large"));
           throw new UsageError("--roles " + String.join(",", roles) + ": unknown role '" + r + "'"
               + (meant != null ? " (did you mean " + meant + "?)" : "")
               + "; give one or more of orchestrator, small, large (comma-separated)");

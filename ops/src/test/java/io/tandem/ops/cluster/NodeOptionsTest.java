@@ -127,14 +127,24 @@ class NodeOptionsTest {
   /** A seed's host Akka's address parser would refuse is named before anything loads (tester57c: a bare RuntimeException). */
   @Test
   void aSeedNodeWhoseHostIsNoHostIsRefusedNamingIt() {
-    for (String seed : List.of("127.0.0.1:18310;127.0.0.1:18312", "127.0.0.1:18310:18312", "my_host:18310", "::1:18310")) {
+    for (String seed : List.of("127.0.0.1:18310;127.0.0.1:18312", "127.0.0.1:18310:18312", "my_host:18310", "::1:18310",
+        // What a pattern of letters, digits, dots and dashes let by, and Akka's parser refuses (tester57e).
+        "999.999.999.999:18510", "10.0.0:18510", "host-:18510", "-node:18510", "a..b:18510", "[1.2.3.4]:18510", "[:]:18510")) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClusterConfig.address("tandem", seed));
       assertTrue(e.getMessage().startsWith("seed node '" + seed + "' has the host '") && e.getMessage().endsWith(
           "which is no host name or address (letters, digits, '-' and '.'; an IPv6 address in brackets, [::1]:25520); give"
           + " each seed as host:port, the seeds separated by commas"), e.getMessage());
     }
-    for (String seed : List.of("[::1]:25520", "node-1.example:25520", "127.0.0.1:25520"))
+    for (String seed : List.of("[::1]:25520", "node-1.example:25520", "127.0.0.1:25520", "vm:25520"))
       assertEquals("akka://tandem@" + seed, ClusterConfig.address("tandem", seed));
+    assertEquals("seed node 'http://127.0.0.1:25520' has the scheme 'http://': give host:port (e.g. 127.0.0.1:25520), or"
+        + " akka://tandem@host:port", assertThrows(IllegalArgumentException.class,
+            () -> ClusterConfig.address("tandem", "http://127.0.0.1:25520")).getMessage());
+    assertEquals("seed node '127.0.0.1:1 127.0.0.1:2' holds a space: give each seed as host:port, the seeds separated by"
+        + " commas (127.0.0.1:25520,127.0.0.1:25521)", assertThrows(IllegalArgumentException.class,
+            () -> ClusterConfig.address("tandem", "127.0.0.1:1 127.0.0.1:2")).getMessage());
+    assertEquals("seed node '[::1]' is not host:port (e.g. 127.0.0.1:25520)", assertThrows(IllegalArgumentException.class,
+        () -> ClusterConfig.address("tandem", "[::1]")).getMessage());
   }
 
   /** Akka matches addresses by their exact host string: localhost never reaches a seed bound to 127.0.0.1. */

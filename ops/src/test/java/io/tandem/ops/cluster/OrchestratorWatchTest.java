@@ -102,8 +102,8 @@ class OrchestratorWatchTest {
         TandemNode orchestrator = c.node(ConfigFactory.empty(), "orchestrator");
         List<String> warned = awaitLine(lines, Level.WARN);
         assertEquals(List.of("node " + orchestrator.address() + " has no seed node but itself: it founds a cluster of its own,"
-            + " which workers join only when started after it; restarted, it founds a new, empty one beside the workers still"
-            + " running, which do not join it. Give every node the same --seed-nodes, every long-lived node listed, this one"
+            + " which workers join through it; restarted, it founds a new, empty one beside the workers still running in the"
+            + " old one, which do not join it. Give every node the same --seed-nodes, every long-lived node listed, this one"
             + " first (as ops/cluster/local.sh does)"), warned);
       }
       lines.list.clear();
