@@ -364,9 +364,6 @@ public final class TandemNode implements AutoCloseable {
     Duration warnAfter = config.getDuration("tandem.cluster.join-warning-after");
     String self = address();
     List<String> others = config.getStringList("akka.cluster.seed-nodes").stream().filter(s -> !s.equals(self)).toList();
-    for (String warning : ClusterConfig.hostSpellingWarnings(config.getString("akka.remote.artery.canonical.hostname"),
-        config.getStringList("akka.cluster.seed-nodes")))
-      org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn(warning);
     boolean firstSeed = config.getStringList("akka.cluster.seed-nodes").indexOf(self) == 0;
     List<String> roles = config.getStringList("akka.cluster.roles");
     // Restarted, such an orchestrator founds a new, empty cluster beside its running workers, and only their WARN said so
@@ -400,34 +397,6 @@ public final class TandemNode implements AutoCloseable {
     org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is up in the cluster (roles {})", self,
         config.getStringList("akka.cluster.roles"));
     return true;
-  }
-
-  /**
-   * What to add to the join warning for the seed nodes among {@code seeds} ({@code
-   * akka://SYSTEM@host:port}) whose port answers HTTP: an HTTP port given for a cluster port, which
-   * Akka says only as "Unexpected incoming bytes" over and over (tester57c); empty when none does.
-   * Each is asked {@code GET /health/live} with a one-second timeout.
-   */
-  static String httpPortsAmong(List<String> seeds) {
-    List<String> http = new java.util.ArrayList<>();
-    for (String seed : seeds) {
-      String hostPort = seed.substring(seed.indexOf('@') + 1);
-      int colon = hostPort.lastIndexOf(':');
-      String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
-      int port = Integer.parseInt(hostPort.substring(colon + 1));
-      try (java.net.Socket socket = new java.net.Socket()) {
-        socket.connect(new java.net.InetSocketAddress(host, port), 1000);
-        socket.setSoTimeout(1000);
-        socket.getOutputStream().write(("GET /health/live HTTP/1.1\r\nHost: " + hostPort + "\r\nConnection: close\r\n\r\n")
-            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        byte[] head = socket.getInputStream().readNBytes(5);
-        if (new String(head, java.nio.charset.StandardCharsets.US_ASCII).equals("HTTP/")) http.add(hostPort);
-      } catch (java.io.IOException | RuntimeException noAnswer) {
-        // Not HTTP, or not there: the warning says the rest.
-      }
-    }
-    return http.isEmpty() ? "" : "; " + String.join(", ", http) + (http.size() == 1 ? " answers" : " answer")
-        + " HTTP: an HTTP port (--port), not a cluster port; give the seed node's --cluster-port (25520 by default)";
   }
 
   /**
@@ -484,22 +453,63 @@ public final class TandemNode implements AutoCloseable {
   }
 
   /**
-   * What may be wrong with {@code seeds} besides a node that does not run: a port that is an HTTP
-   * port (another node's, {@link #httpPortsAmong}, or this node's own, which is closed until it
-   * joins: tester57e), and a host written otherwise than the seed node's own {@code --cluster-host},
-   * whose joins that node drops, saying so only in its own log (tester57e).
+   * What each of {@code seeds} ({@code akka://SYSTEM@host:port}) shows when this node has not been
+   * let in, found by connecting to it (a second each at most): nothing runs there (its port refuses
+   * connections); an HTTP port, another node's, which Akka says only as "Unexpected incoming bytes"
+   * (it answers {@code GET /health/live}: tester57c), or this node's own, closed until it joins
+   * (tester57e); or a port that takes connections and says nothing, as a cluster port does: a node
+   * runs there and has not let this one in, which it does for a join sent to another spelling of its
+   * host than its own {@code --cluster-host}, saying so only in its own log (tester57e), or while it
+   * is not in a cluster itself. An empty string when there is nothing to say.
    */
   static String seedHints(Config config, List<String> seeds) {
-    String hints = httpPortsAmong(seeds);
-    if (config.hasPath("tandem.http.port") && config.getStringList("akka.cluster.roles").contains("orchestrator")) {
-      String own = config.getString("tandem.http.host") + ":" + config.getInt("tandem.http.port");
-      for (String seed : seeds)
-        if (seed.substring(seed.indexOf('@') + 1).equals(own))
-          hints += "; " + own + " is this node's own HTTP port (--port), not a cluster port";
+    List<String> refused = new java.util.ArrayList<>(), http = new java.util.ArrayList<>(), ownHttp = new java.util.ArrayList<>(),
+        quiet = new java.util.ArrayList<>();
+    boolean orchestrator = config.hasPath("tandem.http.port") && config.getStringList("akka.cluster.roles").contains("orchestrator");
+    for (String seed : seeds) {
+      String hostPort = seed.substring(seed.indexOf('@') + 1);
+      int colon = hostPort.lastIndexOf(':');
+      String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
+      int port = Integer.parseInt(hostPort.substring(colon + 1));
+      if (orchestrator && port == config.getInt("tandem.http.port") && sameMachine(host, config.getString("tandem.http.host"))) {
+        ownHttp.add(hostPort);
+        continue;
+      }
+      try (java.net.Socket socket = new java.net.Socket()) {
+        socket.connect(new java.net.InetSocketAddress(host, port), 1000);
+        socket.setSoTimeout(1000);
+        socket.getOutputStream().write(("GET /health/live HTTP/1.1\r\nHost: " + hostPort + "\r\nConnection: close\r\n\r\n")
+            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        byte[] head = socket.getInputStream().readNBytes(5);
+        (new String(head, java.nio.charset.StandardCharsets.US_ASCII).equals("HTTP/") ? http : quiet).add(hostPort);
+      } catch (java.net.ConnectException notThere) {
+        refused.add(hostPort);
+      } catch (java.io.IOException | RuntimeException other) {
+        quiet.add(hostPort);
+      }
     }
-    return hints + "; a seed node that runs drops a join sent to another spelling of its host than its own --cluster-host"
-        + " (127.0.0.1, localhost and a name are three addresses to Akka), which only its own log says (\"Dropping Handshake"
-        + " Request ... addressed to unknown local address\")";
+    StringBuilder hints = new StringBuilder();
+    if (!refused.isEmpty()) hints.append("; ").append(String.join(", ", refused)).append(refused.size() == 1 ? " refuses" : " refuse")
+        .append(" connections: no node runs there");
+    if (!http.isEmpty()) hints.append("; ").append(String.join(", ", http)).append(http.size() == 1 ? " answers" : " answer")
+        .append(" HTTP: an HTTP port (--port), not a cluster port; give the seed node's --cluster-port (25520 by default)");
+    for (String own : ownHttp) hints.append("; ").append(own).append(" is this node's own HTTP port (--port), not a cluster port");
+    if (!quiet.isEmpty()) hints.append("; ").append(String.join(", ", quiet)).append(quiet.size() == 1 ? " takes" : " take")
+        .append(" connections, so a node may run there: it drops a join sent to another spelling of its host than its own"
+            + " --cluster-host, letter case included (127.0.0.1, localhost and a name are three addresses to Akka), which only"
+            + " its own log says (\"Dropping Handshake Request ... addressed to unknown local address\"), and lets no one in"
+            + " while it is not in a cluster itself");
+    return hints.toString();
+  }
+
+  /** Whether {@code a} and {@code b} name this machine alike: the same string, or both loopback addresses. */
+  private static boolean sameMachine(String a, String b) {
+    if (a.equalsIgnoreCase(b)) return true;
+    try {
+      return java.net.InetAddress.getByName(a).isLoopbackAddress() && java.net.InetAddress.getByName(b).isLoopbackAddress();
+    } catch (java.io.IOException unknown) {
+      return false;
+    }
   }
 
   /** Leaves the cluster gracefully (sessions elsewhere see its workers go at once), then stops. */

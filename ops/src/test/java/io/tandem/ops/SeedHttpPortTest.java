@@ -27,15 +27,21 @@ class SeedHttpPortTest {
     try (ServerSocket quiet = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       String httpSeed = "akka://tandem@127.0.0.1:" + http.getAddress().getPort();
       String quietSeed = "akka://tandem@127.0.0.1:" + quiet.getLocalPort();
-      assertEquals("; 127.0.0.1:" + http.getAddress().getPort() + " answers HTTP: an HTTP port (--port), not a cluster port;"
-          + " give the seed node's --cluster-port (25520 by default)", TandemNode.httpPortsAmong(List.of(quietSeed, httpSeed)));
-      assertEquals("", TandemNode.httpPortsAmong(List.of(quietSeed)));
-      // An orchestrator's own HTTP port, closed until it joins, is named too (tester57e).
+      int closedPort = io.tandem.ops.cluster.LoopbackCluster.freePort();
+      String closedSeed = "akka://tandem@127.0.0.1:" + closedPort;
+      com.typesafe.config.Config worker = com.typesafe.config.ConfigFactory.parseString("akka.cluster.roles = [small]");
+      assertEquals("; 127.0.0.1:" + closedPort + " refuses connections: no node runs there; 127.0.0.1:" + http.getAddress().getPort()
+          + " answers HTTP: an HTTP port (--port), not a cluster port; give the seed node's --cluster-port (25520 by default);"
+          + " 127.0.0.1:" + quiet.getLocalPort() + " takes connections, so a node may run there: it drops a join sent to"
+          + " another spelling of its host than its own --cluster-host, letter case included (127.0.0.1, localhost and a name"
+          + " are three addresses to Akka), which only its own log says (\"Dropping Handshake Request ... addressed to unknown"
+          + " local address\"), and lets no one in while it is not in a cluster itself",
+          TandemNode.seedHints(worker, List.of(closedSeed, httpSeed, quietSeed)));
+      // An orchestrator's own HTTP port, closed until it joins, whatever the spelling of this machine (tester57e, tester57h).
       com.typesafe.config.Config own = com.typesafe.config.ConfigFactory.parseString(
-          "tandem.http.host = \"127.0.0.1\", tandem.http.port = " + quiet.getLocalPort() + ", akka.cluster.roles = [orchestrator]");
-      assertEquals(true, TandemNode.seedHints(own, List.of(quietSeed)).startsWith("; 127.0.0.1:" + quiet.getLocalPort()
-          + " is this node's own HTTP port (--port), not a cluster port; a seed node that runs drops a join"),
-          TandemNode.seedHints(own, List.of(quietSeed)));
+          "tandem.http.host = \"127.0.0.1\", tandem.http.port = " + closedPort + ", akka.cluster.roles = [orchestrator]");
+      assertEquals("; localhost:" + closedPort + " is this node's own HTTP port (--port), not a cluster port",
+          TandemNode.seedHints(own, List.of("akka://tandem@localhost:" + closedPort)));
     } finally {
       http.stop(0);
     }

@@ -56,6 +56,12 @@ class ServePlacementMistakesTest {
     assertEquals(2, setting.exit(), setting.err());
     assertTrue(setting.err().startsWith("tandem serve: tandem.cluster.seed-nodes: seed node '127.0.0.1:0' has the port 0,"),
         setting.err());
+    // Akka's own list is written from Tandem's: set there, it was dropped or failed as "Wrong value type" (tester57h).
+    Result akka = CommandLineMistakesTest.runWith(Map.of("akka.cluster.seed-nodes.0", "akka://tandem@127.0.0.1:25520"),
+        "serve", "--roles", "small", "--cluster-port", "0");
+    assertEquals(2, akka.exit(), akka.err());
+    assertEquals("tandem serve: akka.cluster.seed-nodes is written from tandem.cluster.seed-nodes: give the seed nodes as"
+        + " --seed-nodes host:port,... (or -Dtandem.cluster.seed-nodes.0=host:port, .1, ...)", akka.err());
     Result noHost = CommandLineMistakesTest.run("serve", "--seed-nodes", ":25520", "--cluster-port", "0", "--port", "0");
     assertEquals(2, noHost.exit(), noHost.err());
     assertTrue(noHost.err().contains("seed node ':25520' has no host name or address"), noHost.err());

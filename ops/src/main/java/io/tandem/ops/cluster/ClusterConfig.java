@@ -23,6 +23,13 @@ public final class ClusterConfig {
    */
   public static Config resolve(Config config) {
     if (!config.hasPath("tandem.cluster.enabled") || !config.getBoolean("tandem.cluster.enabled")) return config;
+    // Tandem writes Akka's seed list from its own: one set there was dropped without a word, or failed as Typesafe Config's
+    // "Wrong value type" (tester57h).
+    if (config.hasPath("akka.cluster.seed-nodes")
+        && !"reference.conf".equals(config.getValue("akka.cluster.seed-nodes").origin().resource()))
+      throw io.tandem.protocol.config.InvalidConfigException.setting("akka.cluster.seed-nodes", "akka.cluster.seed-nodes is"
+          + " written from tandem.cluster.seed-nodes: give the seed nodes as --seed-nodes host:port,... (or"
+          + " -Dtandem.cluster.seed-nodes.0=host:port, .1, ...)", null);
     // No seed: TandemNode founds a cluster by joining this node itself (its port may be 0 until bound).
     List<String> roles = config.hasPath("tandem.roles") ? config.getStringList("tandem.roles") : List.of();
     if (config.hasPath(MAX_BODY_SIZE)) requireFrameFor(config, config.getBytes(MAX_BODY_SIZE));
@@ -176,7 +183,8 @@ public final class ClusterConfig {
     int p = Integer.parseInt(port);
     if (p < 1 || p > 65535)
       throw new IllegalArgumentException("seed node '" + seed + "' has the port " + p + ", out of range: use 1-65535 (the seed node's --cluster-port)");
-    return full ? s : "akka://" + system + "@" + s;
+    // The port as a number: a leading zero (018812) kept the node from knowing itself among its seeds (tester57h).
+    return "akka://" + system + "@" + host + ":" + p;
   }
 
   /** Whether {@code host} is what {@link java.net.URI} reads as the host of an Akka address, as Akka's parser does. */
@@ -187,37 +195,6 @@ public final class ClusterConfig {
     } catch (java.net.URISyntaxException e) {
       return false;
     }
-  }
-
-  /**
-   * A warning for each seed node whose host is {@code localhost} while this node's cluster address
-   * {@code hostname} is a loopback address such as 127.0.0.1; empty when none is.
-   * Akka matches node addresses by their exact host string (Akka docs, "Remoting (Artery)",
-   * canonical.hostname), so a seed node bound to 127.0.0.1 never answers a join sent to localhost:
-   * the node only retries, and its join warning blames a seed node that does run.
-   */
-  public static List<String> hostSpellingWarnings(String hostname, List<String> seeds) {
-    List<String> warnings = new ArrayList<>();
-    for (String seed : seeds) {
-      String s = seed.trim();
-      String hostPort = s.startsWith("akka://") ? s.substring(s.indexOf('@') + 1) : s;
-      int colon = hostPort.lastIndexOf(':');
-      if (colon < 0) continue;
-      String host = hostPort.substring(0, colon);
-      // Only that way round: a node on localhost reaches a seed on 127.0.0.1, which answers it at localhost (tester57c:
-      // told to give the seed as localhost, the node then never joined).
-      if (!host.equalsIgnoreCase("localhost") || !loopbackLiteral(hostname)) continue;
-      String literal = hostname;
-      warnings.add("seed node '" + seed + "' is on " + host + ", this node's cluster address on " + hostname
-          + ": Akka matches node addresses by their exact host string, so a seed node started with the cluster host "
-          + literal + " (as this node was) does not answer a join sent to " + host + "; give it as "
-          + literal + hostPort.substring(colon) + " (every node the same host string)");
-    }
-    return warnings;
-  }
-
-  private static boolean loopbackLiteral(String host) {
-    return host.matches("127(\\.[0-9]{1,3}){3}") || host.equals("::1") || host.equals("[::1]");
   }
 
   /** The system name nodes of one cluster share. */

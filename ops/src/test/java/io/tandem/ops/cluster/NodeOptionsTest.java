@@ -147,17 +147,10 @@ class NodeOptionsTest {
         () -> ClusterConfig.address("tandem", "[::1]")).getMessage());
   }
 
-  /** Akka matches addresses by their exact host string: localhost never reaches a seed bound to 127.0.0.1. */
+  /** A port written with a leading zero is the port: the node knows itself among its seeds (tester57h). */
   @Test
-  void aSeedOnLocalhostBesideANodeOn127001IsWarnedAboutWithTheLiteralToGive() {
-    assertEquals(List.of("seed node 'localhost:25520' is on localhost, this node's cluster address on 127.0.0.1: Akka"
-            + " matches node addresses by their exact host string, so a seed node started with the cluster host 127.0.0.1"
-            + " (as this node was) does not answer a join sent to localhost; give it as 127.0.0.1:25520 (every node the same"
-            + " host string)"),
-        ClusterConfig.hostSpellingWarnings("127.0.0.1", List.of("127.0.0.1:25521", "localhost:25520")));
-    // The other way round a node joins: the seed answers it at its own address (tester57c: the warning's advice broke the join).
-    assertEquals(List.of(), ClusterConfig.hostSpellingWarnings("localhost", List.of("akka://tandem@127.0.0.1:25520")));
-    assertEquals(List.of(), ClusterConfig.hostSpellingWarnings("10.0.0.5", List.of("localhost:25520", "10.0.0.6:25520")),
-        "a node on another address may mean another machine's localhost no more than its own");
+  void aSeedPortIsWrittenAsItsNumber() {
+    assertEquals("akka://tandem@127.0.0.1:18812", ClusterConfig.address("tandem", "127.0.0.1:018812"));
+    assertEquals("akka://tandem@127.0.0.1:18812", ClusterConfig.address("tandem", "akka://tandem@127.0.0.1:018812"));
   }
 }
