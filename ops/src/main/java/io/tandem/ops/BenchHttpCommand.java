@@ -421,7 +421,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     else System.out.printf("%s, concurrency %d, %.2f s: %.1f req/s (%.1f ok/s), %.0f completion tokens/s;"
             + " latency of the %s p50 %s, p99 %s; 2xx %d, 429 %d, 503 %d, other %d%s, streams ended by an error %d,"
             + " transport errors %d%n",
-        Plural.count(requests, "request"), concurrency, seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
+        Plural.count(requests, "request"), Math.min(concurrency, requests), seconds, requests / seconds, ok.get() / seconds, tokens.get() / seconds,
         ok.get() + " served", sorted.length == 0 ? "—" : String.format(java.util.Locale.ROOT, "%.1f ms", percentile(sorted, 0.5) / 1e6),
         sorted.length == 0 ? "—" : String.format(java.util.Locale.ROOT, "%.1f ms", percentile(sorted, 0.99) / 1e6),
         ok.get(), r429.get(), r503.get(), other.get(),

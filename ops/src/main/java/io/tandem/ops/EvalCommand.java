@@ -84,6 +84,8 @@ public final class EvalCommand implements Callable<Integer> {
           + " put {problem} where each problem goes, e.g. \"Please reason step by step. {problem}\"");
     String dataset;
     List<Problem> problems;
+    // A default is said as one (tester57f: "--max-tokens 8,192 is ..." of an option never given).
+    boolean maxTokensGiven = maxTokens != null;
     if (data == null) {
       problems = Problem.readJsonl(DemoModels.dir().resolve("heldout.jsonl"));
       dataset = "demo sums (held-out)";
@@ -167,7 +169,7 @@ public final class EvalCommand implements Callable<Integer> {
       String beyond = contexts.entrySet().stream().filter(e -> maxTokens >= e.getValue())
           .map(e -> String.format(java.util.Locale.ROOT, "%s: %,d tokens", e.getKey(), e.getValue())).collect(java.util.stream.Collectors.joining(", "));
       if (!beyond.isEmpty())
-        err.printf(java.util.Locale.ROOT, "tandem eval: --max-tokens %,d is as much as or more than the models' context (%s, the prompt included):"
+        err.printf(java.util.Locale.ROOT, "tandem eval: " + (maxTokensGiven ? "" : "the default ") + "--max-tokens %,d is as much as or more than the models' context (%s, the prompt included):"
             + " each answer ends where the context does; results.json records the context beside it (max_model_len)%n",
             maxTokens, beyond);
       for (Mode mode : modes) {

@@ -220,6 +220,7 @@ public final class ServeCommand implements Callable<Integer> {
     java.util.concurrent.atomic.AtomicBoolean serving = new java.util.concurrent.atomic.AtomicBoolean();
     sayStopsWhileStarting(serving);
     TandemNode tnode = TandemNode.start("tandem", config, roles, orchestrator);
+    tnode.ownOnlySeedWarning().ifPresent(org.slf4j.LoggerFactory.getLogger(TandemNode.class)::warn);
     // A second SIGTERM or Ctrl-C while the node drains gets a line saying so, instead of nothing.
     RepeatedSignals.install(() -> akka.actor.CoordinatedShutdown.get(tnode.system()).getShutdownReason().isPresent(),
         TandemNode.drainLimit(tnode.system().settings().config(), orchestrator, !roles.isEmpty()));

@@ -365,14 +365,6 @@ public final class TandemNode implements AutoCloseable {
     String self = address();
     List<String> others = config.getStringList("akka.cluster.seed-nodes").stream().filter(s -> !s.equals(self)).toList();
     boolean firstSeed = config.getStringList("akka.cluster.seed-nodes").indexOf(self) == 0;
-    List<String> roles = config.getStringList("akka.cluster.roles");
-    // Restarted, such an orchestrator founds a new, empty cluster beside its running workers, and only their WARN said so
-    // (tester57c: 35 s and more of 503s, its own log silent).
-    if (others.isEmpty() && roles.contains("orchestrator") && !(roles.contains("small") && roles.contains("large")))
-      org.slf4j.LoggerFactory.getLogger(TandemNode.class).warn("node {} has no seed node but itself: it founds a cluster of"
-          + " its own, which workers join through it; restarted, it founds a new, empty one beside the workers still running"
-          + " in the old one, which do not join it. Give every node the same --seed-nodes, every long-lived node"
-          + " listed, this one first (as ops/cluster/local.sh does)", self);
     // Its HTTP port stays closed meanwhile: said, or a newcomer sees 15-23 s of silence (tester57c).
     if (!others.isEmpty() && firstSeed)
       org.slf4j.LoggerFactory.getLogger(TandemNode.class).info("node {} is the first seed node: it joins a running cluster"
@@ -438,6 +430,27 @@ public final class TandemNode implements AutoCloseable {
           + " founds the cluster as soon as every other seed node answers, else after akka.cluster.seed-node-timeout, "
           + firstSeedWait + ": a node that waited for one started late may give up first)");
     }
+  }
+
+  /**
+   * What an orchestrator started by {@code serve} says when it is its own only seed node (or has
+   * none) and lacks a model role: restarted, it founds a new, empty cluster beside its running
+   * workers, and only their WARN said so (tester57c: 35 s and more of 503s, its own log silent).
+   * Empty for other nodes, and for a node of every role, a cluster by itself. Not said by the
+   * commands that form their own clusters ({@code simulate}: tester57f).
+   */
+  public java.util.Optional<String> ownOnlySeedWarning() {
+    if (!clustered()) return java.util.Optional.empty();
+    Config config = system.settings().config();
+    String self = address();
+    List<String> roles = config.getStringList("akka.cluster.roles");
+    boolean alone = config.getStringList("akka.cluster.seed-nodes").stream().allMatch(s -> s.equals(self));
+    if (!alone || !roles.contains("orchestrator") || roles.contains("small") && roles.contains("large"))
+      return java.util.Optional.empty();
+    return java.util.Optional.of("node " + self + " has no seed node but itself: it founds a cluster of its own, which"
+        + " workers join through it; restarted, it founds a new, empty one beside the workers still running in the old one,"
+        + " which do not join it. Give every node the same --seed-nodes, every long-lived node listed, this one first (as"
+        + " ops/cluster/local.sh does)");
   }
 
   /**

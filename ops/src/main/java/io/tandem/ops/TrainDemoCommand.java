@@ -437,7 +437,8 @@ public final class TrainDemoCommand implements Callable<Integer> {
   /** "small for 6 minutes", "large for 500 steps": how long a plan trains. */
   private static String length(DemoTrainer.Plan plan) {
     return plan.name() + " for " + (plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step")
-        : java.math.BigDecimal.valueOf(plan.minutes()).stripTrailingZeros().toPlainString() + " minutes");
+        : java.math.BigDecimal.valueOf(plan.minutes()).stripTrailingZeros().toPlainString()
+            + (plan.minutes() == 1 ? " minute" : " minutes"));
   }
 
   static TrainableDecoder.Shape2 withVocab(TrainableDecoder.Shape2 s, int vocab) {
