@@ -130,6 +130,7 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
     Config config = models.nodeConfig(base, needed);
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, needed);
     ModelOptions.requireEnginesAnswer(config, needed);
+    requireMaxTokensBelowContexts(config, needed);
 
     // Said even with --quiet: the text that follows would otherwise look like a fault of the server.
     boolean demo = caseFile == null
@@ -223,6 +224,32 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
     throw new UsageError("--max-tokens " + maxTokens + ": " + whose + " context is " + context + " tokens, and the prompt has "
         + promptTokens + ", so at most " + (context - promptTokens) + " can be generated; give --max-tokens "
         + (context - promptTokens) + " or less (or leave it out: it defaults to what fits)");
+  }
+
+  /**
+   * Refuses, before any model loads, a {@code --max-tokens} that no prompt leaves room for: as much
+   * as or more than a checkpoint folder's context ({@code config.json}), which the prompt shares
+   * (tester57f: said after both models had loaded). The exact bound, the prompt counted, is {@link
+   * #withinContext}'s once the models run; scripted models and engines are left to it.
+   *
+   * @throws UsageError {@code --max-tokens N: ROLE model's context is C tokens, the prompt included; ...}
+   */
+  private void requireMaxTokensBelowContexts(Config config, List<Role> needed) {
+    if (!hasExplicitMaxTokens()) return;
+    for (Role r : needed) {
+      java.nio.file.Path folder = java.nio.file.Path.of(config.getString("tandem." + r + ".model"));
+      if (!Files.isRegularFile(folder.resolve("config.json"))) continue;
+      int context;
+      try {
+        context = io.tandem.inference.hf.HfConfig.load(folder).contextLength();
+      } catch (RuntimeException unreadable) {
+        continue; // the load says what is wrong with it
+      }
+      if (maxTokens >= context)
+        throw new UsageError("--max-tokens " + maxTokens + ": the " + r + " model's context is " + context + " tokens, the"
+            + " prompt included, so at most " + (context - 1) + " can be generated, fewer by the prompt's tokens; give"
+            + " --max-tokens " + (context - 1) + " or less (or leave it out: it defaults to what fits)");
+    }
   }
 
   private boolean hasExplicitMaxTokens() {

@@ -409,11 +409,17 @@ class CommandLineMistakesTest {
         + " a prompt may have at most 1023, for room to generate; give a shorter prompt"), r.err());
 
     // As the HTTP API refuses max_tokens past the context (vLLM's rule); its default is capped to what fits.
-    Result past = run("generate", "--quiet", "--mode", "small", "--max-tokens", "5000", "--prompt",
+    Result past = run("generate", "--quiet", "--mode", "small", "--max-tokens", "1010", "--prompt",
         "Compute 40 + 85 + 79 + 26 + 57 + 87.");
     assertEquals(2, past.exit(), past.err());
-    assertEquals("tandem generate: --max-tokens 5000: the model's context is 1024 tokens, and the prompt has 21, so at most"
+    assertEquals("tandem generate: --max-tokens 1010: the model's context is 1024 tokens, and the prompt has 21, so at most"
         + " 1003 can be generated; give --max-tokens 1003 or less (or leave it out: it defaults to what fits)", past.err());
+    // Past the context whatever the prompt: said before any model loads, from the checkpoint's config.json (tester57f).
+    Result beyond = run("generate", "--max-tokens", "5000", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.");
+    assertEquals(2, beyond.exit(), beyond.err());
+    assertEquals("tandem generate: --max-tokens 5000: the small model's context is 1024 tokens, the prompt included, so at"
+        + " most 1023 can be generated, fewer by the prompt's tokens; give --max-tokens 1023 or less (or leave it out: it"
+        + " defaults to what fits)", beyond.err());
   }
 
   @Test
