@@ -76,6 +76,14 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
     return "any text printed above is all it wrote";
   }
 
+  /** Whether the answer's text so far ends within a line (set as it is printed). */
+  private volatile boolean lineOpen;
+
+  @Override
+  public boolean lineOpen() {
+    return lineOpen;
+  }
+
   @Override
   public Integer call() throws Exception {
     models.quietWarnings = quiet;
@@ -151,11 +159,15 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
           maxNewTokens, speculative, mode, true);
       java.util.concurrent.atomic.AtomicBoolean wrote = new java.util.concurrent.atomic.AtomicBoolean();
       SessionEvent end = SessionRunner.run(node.system(), node.sessions(), request, d -> {
-        if (!d.text().isEmpty()) wrote.set(true);
+        if (!d.text().isEmpty()) {
+          wrote.set(true);
+          lineOpen = !d.text().endsWith("\n");
+        }
         out.print(d.text());
       }).toCompletableFuture().get(24, TimeUnit.HOURS);
       // The answer's line ends; a failure before any text leaves stdout empty.
       if (wrote.get() || end instanceof SessionEvent.Finished) out.println();
+      lineOpen = false;
       if (end instanceof SessionEvent.Failed f) {
         // The prompt's length is the command line's mistake (exit 2), as a 400 context_length_exceeded is the client's.
         if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED)

@@ -10,6 +10,11 @@ interface Interruptible {
   /** What stands once it was stopped, after {@code "tandem COMMAND: interrupted; "}. */
   String whenInterrupted();
 
+  /** Whether stdout holds a line not yet ended: its text so far is followed by a newline before the line on stderr. */
+  default boolean lineOpen() {
+    return false;
+  }
+
   /**
    * Runs {@code run} with {@code command}'s line said should the JVM stop meanwhile (its shutdown
    * hooks run then, a {@code finally} does not); the logs are silenced after it, so that it is not
@@ -17,6 +22,8 @@ interface Interruptible {
    */
   static int saying(String name, Interruptible command, java.util.concurrent.Callable<Integer> run) throws Exception {
     Thread hook = new Thread(() -> {
+      // On a terminal, the line would follow the answer's last word (tester57f: "7 +tandem generate: interrupted; ...").
+      if (command.lineOpen() && System.console() != null) System.out.println();
       System.out.flush();
       System.err.println(name + ": interrupted; " + command.whenInterrupted());
       System.err.flush();
