@@ -390,7 +390,7 @@ public final class BenchHttpCommand implements Callable<Integer>, Interruptible 
     long[] sorted = Arrays.stream(latencies).filter(l -> l >= 0).sorted().toArray();
     ObjectNode out = new ObjectMapper().createObjectNode();
     out.put("url", url);
-    out.put("concurrency", concurrency);
+    out.put("concurrency", Math.min(concurrency, requests));
     out.put("requests", requests);
     out.put("max_tokens", maxTokens);
     out.put("stream", stream);

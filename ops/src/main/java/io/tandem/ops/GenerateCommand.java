@@ -248,20 +248,26 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
    */
   private void requireMaxTokensBelowContexts(Config config, List<Role> needed) {
     if (!hasExplicitMaxTokens()) return;
+    Map<Role, Integer> contexts = new java.util.EnumMap<>(Role.class);
     for (Role r : needed) {
-      java.nio.file.Path folder = java.nio.file.Path.of(config.getString("tandem." + r + ".model"));
-      if (!Files.isRegularFile(folder.resolve("config.json"))) continue;
-      int context;
+      String model = config.getString("tandem." + r + ".model");
+      // A role served by engines alone has no model (tester57i: "" read the working directory's config.json).
+      if (model.isBlank() || !Files.isRegularFile(java.nio.file.Path.of(model).resolve("config.json"))) continue;
       try {
-        context = io.tandem.inference.hf.HfConfig.load(folder).contextLength();
+        contexts.put(r, io.tandem.inference.hf.HfConfig.load(java.nio.file.Path.of(model)).contextLength());
       } catch (RuntimeException unreadable) {
-        continue; // the load says what is wrong with it
+        // the load says what is wrong with it
       }
-      if (maxTokens >= context)
-        throw new UsageError("--max-tokens " + maxTokens + ": the " + r + " model's context is " + context + " tokens, the"
-            + " prompt included, so at most " + (context - 1) + " can be generated, fewer by the prompt's tokens; give"
-            + " --max-tokens " + (context - 1) + " or less (or leave it out: it defaults to what fits)");
     }
+    int context = contexts.values().stream().mapToInt(Integer::intValue).min().orElse(Integer.MAX_VALUE);
+    if (maxTokens < context) return;
+    // Named as the bound after the load names it.
+    Role smallest = contexts.entrySet().stream().filter(e -> e.getValue() == context).findFirst().orElseThrow().getKey();
+    String whose = needed.size() == 1 ? "the model's" : contexts.size() == needed.size() && contexts.values().stream()
+        .allMatch(c -> c == context) ? "each model's" : "the " + smallest + " model's";
+    throw new UsageError("--max-tokens " + maxTokens + ": " + whose + " context is " + context + " tokens, the prompt"
+        + " included, so at most " + (context - 1) + " can be generated, fewer by the prompt's tokens; give --max-tokens "
+        + (context - 1) + " or less (or leave it out: it defaults to what fits)");
   }
 
   private boolean hasExplicitMaxTokens() {

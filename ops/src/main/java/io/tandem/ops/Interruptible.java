@@ -20,10 +20,23 @@ interface Interruptible {
    * hooks run then, a {@code finally} does not); the logs are silenced after it, so that it is not
    * followed by an ActorSystem's stopping lines.
    */
+  /**
+   * Whether stdout is a terminal: on Linux, what its file descriptor links to; elsewhere {@link
+   * System#console}, which also asks stdin to be one (tester57i: {@code < /dev/null} on a terminal).
+   */
+  private static boolean stdoutIsATerminal() {
+    try {
+      String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/1")).toString();
+      return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty");
+    } catch (java.io.IOException | UnsupportedOperationException notLinux) {
+      return System.console() != null;
+    }
+  }
+
   static int saying(String name, Interruptible command, java.util.concurrent.Callable<Integer> run) throws Exception {
     Thread hook = new Thread(() -> {
       // On a terminal, the line would follow the answer's last word (tester57f: "7 +tandem generate: interrupted; ...").
-      if (command.lineOpen() && System.console() != null) System.out.println();
+      if (command.lineOpen() && stdoutIsATerminal()) System.out.println();
       System.out.flush();
       System.err.println(name + ": interrupted; " + command.whenInterrupted());
       System.err.flush();

@@ -417,7 +417,7 @@ class CommandLineMistakesTest {
     // Past the context whatever the prompt: said before any model loads, from the checkpoint's config.json (tester57f).
     Result beyond = run("generate", "--max-tokens", "5000", "--prompt", "Compute 40 + 85 + 79 + 26 + 57 + 87.");
     assertEquals(2, beyond.exit(), beyond.err());
-    assertEquals("tandem generate: --max-tokens 5000: the small model's context is 1024 tokens, the prompt included, so at"
+    assertEquals("tandem generate: --max-tokens 5000: each model's context is 1024 tokens, the prompt included, so at"
         + " most 1023 can be generated, fewer by the prompt's tokens; give --max-tokens 1023 or less (or leave it out: it"
         + " defaults to what fits)", beyond.err());
   }

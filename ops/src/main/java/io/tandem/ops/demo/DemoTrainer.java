@@ -174,7 +174,9 @@ public final class DemoTrainer {
           plan.batch(), plan.learningRate(), plan.init() == null ? ""
               : model.grownFrom() > 0 ? "growing " + plan.init() + " from " + model.grownFrom() + " to " + plan.shape().layers() + " layers, "
               : "continuing " + plan.init() + ", ",
-          plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step") : plan.minutes() + (plan.minutes() == 1 ? " minute" : " minutes"));
+          plan.maxSteps() > 0 ? Plural.count(plan.maxSteps(), "step")
+              : java.math.BigDecimal.valueOf(plan.minutes()).stripTrailingZeros().toPlainString()
+                  + (plan.minutes() == 1 ? " minute" : " minutes"));
       long t0 = System.nanoTime();
       double budgetNanos = plan.minutes() * 60e9;
       int step = 0;
