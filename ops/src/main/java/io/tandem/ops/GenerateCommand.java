@@ -84,6 +84,17 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
     return lineOpen;
   }
 
+  /** Guards the answer's printing, which {@link #silence} ends. */
+  private final Object printing = new Object();
+  private boolean silenced;
+
+  @Override
+  public void silence() {
+    synchronized (printing) {
+      silenced = true;
+    }
+  }
+
   @Override
   public Integer call() throws Exception {
     models.quietWarnings = quiet;
@@ -142,7 +153,9 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
 
     // Said even with --quiet: the text that follows would otherwise look like a fault of the server.
     boolean demo = caseFile == null
-        && needed.stream().allMatch(r -> io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name()));
+        // A role served by engines alone has no model, which is not the demo's (tester57j).
+        && needed.stream().allMatch(r -> !config.getString("tandem." + r + ".model").isBlank()
+            && io.tandem.ops.demo.DemoModels.isDemo(config.getString("tandem." + r + ".model"), r.name()));
     if (demo && !io.tandem.ops.demo.DemoModels.isTaskQuestion(prompt)) System.err.println(offTaskWarning(needed));
     int low = io.tandem.ops.demo.DemoModels.totalBelowTrained(prompt);
     if (demo && low >= 0)
@@ -159,15 +172,20 @@ public final class GenerateCommand implements Callable<Integer>, Interruptible {
           maxNewTokens, speculative, mode, true);
       java.util.concurrent.atomic.AtomicBoolean wrote = new java.util.concurrent.atomic.AtomicBoolean();
       SessionEvent end = SessionRunner.run(node.system(), node.sessions(), request, d -> {
-        if (!d.text().isEmpty()) {
-          wrote.set(true);
-          lineOpen = !d.text().endsWith("\n");
+        synchronized (printing) {
+          if (silenced) return;
+          if (!d.text().isEmpty()) {
+            wrote.set(true);
+            lineOpen = !d.text().endsWith("\n");
+          }
+          out.print(d.text());
         }
-        out.print(d.text());
       }).toCompletableFuture().get(24, TimeUnit.HOURS);
       // The answer's line ends; a failure before any text leaves stdout empty.
-      if (wrote.get() || end instanceof SessionEvent.Finished) out.println();
-      lineOpen = false;
+      synchronized (printing) {
+        if (!silenced && (wrote.get() || end instanceof SessionEvent.Finished)) out.println();
+        lineOpen = false;
+      }
       if (end instanceof SessionEvent.Failed f) {
         // The prompt's length is the command line's mistake (exit 2), as a 400 context_length_exceeded is the client's.
         if (f.code() == FailureCode.CONTEXT_LENGTH_EXCEEDED)

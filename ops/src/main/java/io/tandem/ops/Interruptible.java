@@ -16,10 +16,12 @@ interface Interruptible {
   }
 
   /**
-   * Runs {@code run} with {@code command}'s line said should the JVM stop meanwhile (its shutdown
-   * hooks run then, a {@code finally} does not); the logs are silenced after it, so that it is not
-   * followed by an ActorSystem's stopping lines.
+   * Stops the command's output to stdout: called once it was stopped, before its line is said, which
+   * nothing may follow on stdout ("any text printed above is all it wrote"; tester57j: a piece of an
+   * answer came after it, as the session ran on through the shutdown).
    */
+  default void silence() {}
+
   /**
    * Whether stdout is a terminal: on Linux, what its file descriptor links to; elsewhere {@link
    * System#console}, which also asks stdin to be one (tester57i: {@code < /dev/null} on a terminal).
@@ -33,8 +35,14 @@ interface Interruptible {
     }
   }
 
+  /**
+   * Runs {@code run} with {@code command}'s line said should the JVM stop meanwhile (its shutdown
+   * hooks run then, a {@code finally} does not); the logs are silenced after it, so that it is not
+   * followed by an ActorSystem's stopping lines.
+   */
   static int saying(String name, Interruptible command, java.util.concurrent.Callable<Integer> run) throws Exception {
     Thread hook = new Thread(() -> {
+      command.silence();
       // On a terminal, the line would follow the answer's last word (tester57f: "7 +tandem generate: interrupted; ...").
       if (command.lineOpen() && stdoutIsATerminal()) System.out.println();
       System.out.flush();
