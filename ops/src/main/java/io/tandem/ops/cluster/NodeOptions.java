@@ -60,16 +60,18 @@ public final class NodeOptions {
     requireNoClusterAlone(base);
     Config c = base;
     if (roles != null && !roles.isEmpty()) {
-      for (String r : roles)
+      // Spaces around the commas are taken, as --seed-nodes takes them ('small, large').
+      List<String> given = roles.stream().map(String::strip).toList();
+      for (String r : given)
         if (!List.of("orchestrator", "small", "large").contains(r)) {
           // A role misspelt (smal) is named as an option misspelt is (tester57c).
-          String meant = r.strip().equalsIgnoreCase("all") ? "orchestrator,small,large"
-              : io.tandem.protocol.config.KeySuggestions.nearest(r.strip(), List.of("orchestrator", "small", "large"));
+          String meant = r.equalsIgnoreCase("all") ? "orchestrator,small,large"
+              : io.tandem.protocol.config.KeySuggestions.nearest(r, List.of("orchestrator", "small", "large"));
           throw new UsageError("--roles " + String.join(",", roles) + ": unknown role '" + r + "'"
               + (meant != null ? " (did you mean " + meant + "?)" : "")
               + "; give one or more of orchestrator, small, large (comma-separated)");
         }
-      c = c.withValue("tandem.roles", ConfigValueFactory.fromIterable(roles));
+      c = c.withValue("tandem.roles", ConfigValueFactory.fromIterable(given));
     }
     requirePort("--cluster-port", port);
     if (port != null) c = c.withValue("tandem.cluster.port", ConfigValueFactory.fromAnyRef(port));

@@ -56,6 +56,8 @@ class NodeOptionsTest {
   void badRolesAndSeedsAreRejectedWithWhatToWrite() {
     IllegalArgumentException role = assertThrows(IllegalArgumentException.class, () -> parse("--roles", "medium"));
     assertTrue(role.getMessage().contains("orchestrator, small, large"), role.getMessage());
+    assertEquals(List.of("small", "large"), parse("--roles", "small, large").getStringList("tandem.roles"),
+        "spaces around the commas are taken, as --seed-nodes takes them");
     IllegalArgumentException seed = assertThrows(IllegalArgumentException.class, () -> parse("--seed-nodes", "localhost"));
     assertTrue(seed.getMessage().contains("host:port"), seed.getMessage());
   }

@@ -133,7 +133,11 @@ public final class ApiError extends RuntimeException {
     HttpResponse r = HttpResponse.create()
         .withStatus(statusCode())
         .withEntity(ContentTypes.APPLICATION_JSON, Json.write(body()));
-    if (retryAfterSeconds > 0) r = r.addHeader(RawHeader.create(RETRY_AFTER, Integer.toString(retryAfterSeconds)));
+    if (retryAfterSeconds > 0) {
+      r = r.addHeader(RawHeader.create(RETRY_AFTER, Integer.toString(retryAfterSeconds)));
+      long millis = retryAfterMillis(retryAfterSeconds, java.util.concurrent.ThreadLocalRandom.current());
+      if (millis > 0) r = r.addHeader(RawHeader.create(RETRY_AFTER_MS, Long.toString(millis)));
+    }
     if (neverClears) r = r.addHeader(RawHeader.create(SHOULD_RETRY, "false"));
     if (challenge != null) r = r.addHeader(RawHeader.create("WWW-Authenticate", challenge));
     return r;
@@ -141,6 +145,30 @@ public final class ApiError extends RuntimeException {
 
   /** The header that says how many seconds to wait before sending again (RFC 9110, section 10.2.3). */
   static final String RETRY_AFTER = "Retry-After";
+
+  /**
+   * The OpenAI SDKs' finer {@code Retry-After}, in milliseconds, which they read first (openai-node's
+   * and openai-python's {@code retry-after-ms}) and wait exactly, as they wait {@code Retry-After}.
+   */
+  static final String RETRY_AFTER_MS = "retry-after-ms";
+
+  /** The SDKs take a wait from the server only below this; from it on they back off by their own rule. */
+  private static final long SDK_WAIT_LIMIT_MILLIS = 60_000;
+
+  /**
+   * {@code retry-after-ms} for a {@code Retry-After} of {@code seconds}: a draw from {@code [seconds,
+   * 1.5 seconds)}, below the SDKs' 60 s, so that the clients refused together do not all come back
+   * in the same millisecond (tester58a: 8 clients of a server at capacity, each waiting exactly
+   * {@code Retry-After: 1}, came back within 15 ms and were refused again together); never sooner
+   * than {@code Retry-After} says. 0, no header, where {@code seconds} is 60 or more, which the SDKs
+   * would not take.
+   */
+  static long retryAfterMillis(int seconds, java.util.random.RandomGenerator random) {
+    long base = seconds * 1000L;
+    if (seconds <= 0 || base >= SDK_WAIT_LIMIT_MILLIS) return 0;
+    long end = Math.min(base + base / 2, SDK_WAIT_LIMIT_MILLIS);
+    return random.nextLong(base, end);
+  }
 
   /** The header the OpenAI SDKs obey before their own retry rule (which retries every 408, 409, 429 and 5xx). */
   static final String SHOULD_RETRY = "x-should-retry";

@@ -77,7 +77,7 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
    * a preflight, whose headers no script reads.
    */
   private static final HttpHeader EXPOSED = AccessControlExposeHeaders.create(ApiRoutes.REQUEST_ID, ApiError.RETRY_AFTER,
-      ApiError.SHOULD_RETRY);
+      ApiError.RETRY_AFTER_MS, ApiError.SHOULD_RETRY);
 
   /**
    * @throws IllegalArgumentException naming the {@code tandem.http} key and the value refused by

@@ -40,6 +40,14 @@ import java.util.stream.Stream;
 public class ParsingErrors extends akka.http.ParsingErrorHandler {
 
   /**
+   * What to send instead of a header value that is not ASCII: Python's {@code http.client} and
+   * Node's {@code fetch} both send a string's accented letters as Latin-1 bytes ({@code é} as the
+   * one byte 0xE9), which are not UTF-8 (tester58a met it from Node).
+   */
+  private static final String SEND_UTF8 = "send header values in ASCII, or encoded as UTF-8 (Python's http.client and"
+      + " Node's fetch send a string's accented letters as Latin-1 bytes: percent-encode such a value, or send its UTF-8 bytes)";
+
+  /**
    * Tandem's {@code akka.http.server.parsing.max-method-length}: the fewest bytes akka-http may read
    * of a method it does not know. akka-http's parser (10.5.3, {@code HttpRequestParser.parseMethod})
    * matches a request line's first bytes against the methods it knows, unbounded by this setting;
@@ -188,8 +196,7 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
                 CompletionRequest.clip(h.name()), (int) c));
           return Optional.of("the header " + CompletionRequest.clip(h.name()) + " holds" + before + " a line's end after it:"
               + " the server's HTTP parser read the byte as the start of a UTF-8 sequence that took the line's end with it,"
-              + " so the headers that follow cannot be told apart; send header values in ASCII, or encoded as UTF-8 (a"
-              + " Python client: the value as UTF-8 bytes, not a str it sends as Latin-1)");
+              + " so the headers that follow cannot be told apart; " + SEND_UTF8);
         }
       }
       // A lead byte last: what it took with it was the line's own end, trimmed off the value, and the next line (the
@@ -199,8 +206,7 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
       if (last >= 0xFFC0 && last <= 0xFFF7)
         return Optional.of(String.format("the header %s ends in the byte 0x%02X, which is not UTF-8: the server's HTTP"
             + " parser read it as the start of a UTF-8 sequence that took the line's end with it, so where the request's"
-            + " head ends cannot be told; send header values in ASCII, or encoded as UTF-8 (a Python client: the value as"
-            + " UTF-8 bytes, not a str it sends as Latin-1)", CompletionRequest.clip(h.name()), last & 0xFF));
+            + " head ends cannot be told; " + SEND_UTF8, CompletionRequest.clip(h.name()), last & 0xFF));
     }
     return Optional.empty();
   }
@@ -278,8 +284,7 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     // say what it met, not what a header may hold (tester45a).
     if (summary.startsWith("Illegal character") && summary.endsWith("in header value"))
       return summary + ": this server reads a header's value as ASCII or UTF-8 only (RFC 9110, section 5.5, leaves other"
-          + " bytes to the server); send header values in ASCII, or encoded as UTF-8 (a Python client: the value as UTF-8"
-          + " bytes, not a str it sends as Latin-1), and check the API key sent in Authorization";
+          + " bytes to the server); " + SEND_UTF8 + ", and check the API key sent in Authorization";
     // A body read as a header line: the header before it ended in a byte that took its line's end (see brokenHeader).
     // A space: one before a colon, or a line folded onto the one before (obs-fold), neither of which HTTP/1.1 takes.
     if (summary.equals("Illegal character ' ' in header name") || summary.equals("Illegal character '\t' in header name"))

@@ -136,8 +136,10 @@ public final class TandemHttpServer {
         // akka-http's warning about a header it cannot model quotes the whole value: for these, the
         // client's credential (Bearer a b). The request still reaches the routes, which answer the 401.
         // An Origin no browser sends (a list, a path) would cost two log lines a request; Cors reads
-        // it raw and names no such origin back.
-        "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin"),
+        // it raw and names no such origin back. A User-Agent is read by no one here, and the Vercel AI
+        // SDK's (ai-sdk/openai-compatible/2.0.92 ...: two slashes in a product) warned on every connection.
+        "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin",
+            "user-agent"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // akka-http's own limits on a body (8 MiB) and on one chunk of it (1 MiB) are raised to

@@ -51,7 +51,7 @@ class CorsTest {
   }
 
   /** The server's own headers a page's script reads: the request's id and the SDKs' retry advice. */
-  static final String EXPOSED = "X-Request-Id, Retry-After, x-should-retry";
+  static final String EXPOSED = "X-Request-Id, Retry-After, retry-after-ms, x-should-retry";
 
   static Optional<String> exposed(HttpResponse<?> r) {
     return r.headers().firstValue("Access-Control-Expose-Headers");

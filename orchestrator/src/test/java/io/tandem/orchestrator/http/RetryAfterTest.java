@@ -1,6 +1,7 @@
 package io.tandem.orchestrator.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tandem.protocol.FailureCode;
 import java.time.Duration;
@@ -26,5 +27,31 @@ class RetryAfterTest {
     assertEquals(0, ApiError.forFailure(FailureCode.UNAVAILABLE, "x", 0).retryAfterSeconds());
     assertEquals(10, ApiError.forFailure(FailureCode.NO_WORKER, "x", 10).retryAfterSeconds());
     assertEquals(0, ApiError.forFailure(FailureCode.ROLE_NOT_SERVED, "x", 10).retryAfterSeconds(), "never clears: none");
+  }
+
+  /**
+   * The SDKs' retry-after-ms spreads the clients refused together over half a Retry-After, never
+   * sooner than it, and is left out where the SDKs would not take it (60 s or more).
+   */
+  @Test
+  void retryAfterMsSpreadsTheRetriesFromRetryAfterOn() {
+    java.util.Random random = new java.util.Random(58);
+    java.util.Set<Long> seen = new java.util.HashSet<>();
+    for (int i = 0; i < 200; i++) {
+      long ms = ApiError.retryAfterMillis(1, random);
+      assertTrue(ms >= 1000 && ms < 1500, "from Retry-After: 1 on, by up to half of it: " + ms);
+      seen.add(ms);
+    }
+    assertTrue(seen.size() > 100, "drawn, not one figure: " + seen.size() + " distinct of 200");
+    for (int i = 0; i < 200; i++) {
+      long ms = ApiError.retryAfterMillis(57, random);
+      assertTrue(ms >= 57_000 && ms < 60_000, "below the SDKs' 60 s: " + ms);
+    }
+    assertEquals(0, ApiError.retryAfterMillis(60, random), "60 s or more: the SDKs would back off by their own rule");
+    assertEquals(0, ApiError.retryAfterMillis(0, random));
+    var headers = ApiError.forFailure(FailureCode.QUEUE_FULL, "x", 1).toResponse().getHeaders();
+    long sent = java.util.stream.StreamSupport.stream(headers.spliterator(), false)
+        .filter(h -> h.is("retry-after-ms")).mapToLong(h -> Long.parseLong(h.value())).findFirst().orElse(-1);
+    assertTrue(sent >= 1000 && sent < 1500, "a 503 at capacity carries it beside Retry-After: " + headers);
   }
 }

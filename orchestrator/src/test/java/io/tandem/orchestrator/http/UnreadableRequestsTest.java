@@ -157,8 +157,8 @@ class UnreadableRequestsTest {
     assertEquals(400, illegal.status(), illegal.head());
     assertEquals("the request could not be read: Illegal character '\u00fc' in header value: this server reads a header's value"
         + " as ASCII or UTF-8 only (RFC 9110, section 5.5, leaves other bytes to the server); send header values in ASCII, or"
-        + " encoded as UTF-8 (a Python client: the value as UTF-8 bytes, not a str it sends as Latin-1), and check the API key"
-        + " sent in Authorization", illegal.message());
+        + " encoded as UTF-8 (Python's http.client and Node's fetch send a string's accented letters as Latin-1 bytes: percent-encode"
+        + " such a value, or send its UTF-8 bytes), and check the API key sent in Authorization", illegal.message());
     Answer big = send("GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(100_000) + "\r\nConnection: close\r\n\r\n");
     assertEquals(431, big.status(), big.head());
     assertEquals("the request could not be read: HTTP header value exceeds the configured limit of 8192 characters; send shorter"
