@@ -819,6 +819,17 @@ final class ApiRoutes extends AllDirectives {
     return ApiError.invalid(null, "the request body cannot be read: " + e.info().formatPretty() + "; " + advice);
   }
 
+  /**
+   * What a client of OpenAI's Responses API is to do instead, for a path under {@code /v1/responses}:
+   * the AI SDK's {@code openai(model)} sends there by default, and its user read only the list of
+   * endpoints (tester58a).
+   */
+  static String responsesApiHint(String path) {
+    if (!path.equals("/v1/responses") && !path.startsWith("/v1/responses/")) return "";
+    return "; this server speaks OpenAI's Chat Completions API, not its Responses API: send the conversation to POST"
+        + " /v1/chat/completions (a client that can speak both, as the AI SDK's openai.chat(model) instead of openai(model))";
+  }
+
   private RejectionHandler rejections(HttpRequest request, RequestLog.Entry log) {
     return RejectionHandler.newBuilder()
         .handleAll(MethodRejection.class, rs -> {
@@ -844,7 +855,7 @@ final class ApiRoutes extends AllDirectives {
           Optional<ApiError> unauthorized = unauthorizedUnderV1(log, authorizations(r));
           if (unauthorized.isPresent()) return complete(error(unauthorized.get(), log));
           return complete(error(ApiError.notFound(null, "not_found", "no such endpoint: " + log.method + " "
-              + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")"), log));
+              + CompletionRequest.clip(log.path) + " (see " + ENDPOINTS + ")" + responsesApiHint(log.path)), log));
         }))
         .build();
   }

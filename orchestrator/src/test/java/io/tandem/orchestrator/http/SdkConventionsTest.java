@@ -85,6 +85,18 @@ class SdkConventionsTest {
     }
   }
 
+  /** A client of the Responses API (the AI SDK's openai(model) by default) is told which API this is (tester58a). */
+  @Test
+  void theResponsesApiIsNamedAsTheOneThisServerDoesNotSpeak() throws Exception {
+    HttpResponse<String> r = send("POST", "/v1/responses", "{\"model\":\"tandem\",\"input\":\"hi\"}", null);
+    assertEquals(404, r.statusCode(), r.body());
+    String message = JSON.readTree(r.body()).path("error").path("message").asText();
+    assertTrue(message.startsWith("no such endpoint: POST /v1/responses (see ") && message.contains("not its Responses API")
+        && message.contains("POST /v1/chat/completions"), message);
+    String other = JSON.readTree(send("POST", "/v1/responsesx", "{}", null).body()).path("error").path("message").asText();
+    assertFalse(other.contains("Responses API"), other);
+  }
+
   /**
    * A request whose {@code model} is empty is served by the first name, as one without it: vLLM takes
    * an empty name as unset ({@code OpenAIServing._is_model_supported}), where a name it does not
