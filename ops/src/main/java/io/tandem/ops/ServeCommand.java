@@ -14,7 +14,6 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
-import java.net.ServerSocket;
 import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -348,7 +347,12 @@ public final class ServeCommand implements Callable<Integer> {
 
   /**
    * Refuses a port something else listens on, before any model loads: binding it afterwards
-   * would fail only once both models are loaded, and then with a stack trace.
+   * would fail only once both models are loaded, and then with a stack trace. The probe binds the
+   * port without listening on it (a client socket with {@code SO_REUSEADDR}, which Linux still
+   * refuses beside a listener, on that address or the wildcard): a {@link java.net.ServerSocket}
+   * listens as it binds, and the kernel completed the handshakes of clients that connected in that
+   * moment, then reset them (tester58c: 4 resets while an orchestrator restarted under clients
+   * retrying at once).
    *
    * @param what which server the port is for ("HTTP", "cluster"), as the message names it
    * @param flag the option that chooses another port
@@ -356,7 +360,8 @@ public final class ServeCommand implements Callable<Integer> {
    */
   static void requireFree(String what, String host, int port, String flag) {
     if (port == 0) return;
-    try (ServerSocket probe = new ServerSocket()) {
+    try (java.net.Socket probe = new java.net.Socket()) {
+      probe.setReuseAddress(true);
       probe.bind(new InetSocketAddress(host, port));
     } catch (IOException e) {
       throw portTaken(what, host, port, flag, e);
