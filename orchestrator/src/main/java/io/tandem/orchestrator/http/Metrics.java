@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code tandem:x}) where one exists, plus Tandem's: tokens by model, takeovers, recaps. The
  * series of requests and tokens carry the served model name as vLLM's carry theirs ({@code
  * model_name}, the first of {@code tandem.http.served-model-names}, as vLLM labels with the first of
- * {@code --served-model-name}), so that a dashboard built for vLLM's finds them; a worker's series
- * carry its own model's name, and the HTTP ones none.
+ * {@code --served-model-name}), so that a dashboard built for vLLM's finds them once its {@code vllm:}
+ * reads {@code tandem:} (README: a Prometheus relabelling that renames the families that mean what
+ * vLLM's mean); a worker's series carry its own model's name, and the HTTP ones none.
  */
 public final class Metrics {
   private static final double[] LATENCY = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0,
