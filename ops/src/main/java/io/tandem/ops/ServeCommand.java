@@ -424,6 +424,8 @@ public final class ServeCommand implements Callable<Integer> {
 
   private static IllegalArgumentException portTaken(String what, String host, int port, String flag, Exception e) {
     String reason = e.getMessage() == null ? e.toString() : e.getMessage().replaceAll(".*Address already in use.*", "Address already in use");
+    // An IPv6 address is bracketed before its port, as in a URL (tester58d: "::1:18810", ":::18810").
+    if (host.contains(":") && !host.startsWith("[")) host = "[" + host + "]";
     // Not taken: a port below 1024 is the system's to give (tester50d: "is another Tandem running there?" as a user).
     if (port < 1024 && reason.contains("Permission denied"))
       return new IllegalArgumentException("cannot listen on " + host + ":" + port + " for " + what + " (Permission denied):"

@@ -119,10 +119,13 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
               + "' lists nothing; give one or more values, separated by commas");
         java.util.Set<Object> seen = new java.util.HashSet<>();
-        for (Object v : values(o.getValue()))
-          if (!seen.add(v))
+        for (Object v : values(o.getValue())) {
+          // Spaces around a comma are no part of a value (tester58d: 'small, small' was taken, 'small,small' refused).
+          Object value = v instanceof String text ? text.strip() : v;
+          if (!seen.add(value))
             throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
-                + "' lists " + v + " twice; give each value once");
+                + "' lists " + value + " twice; give each value once");
+        }
       }
   }
 

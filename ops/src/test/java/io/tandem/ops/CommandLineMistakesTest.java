@@ -603,10 +603,12 @@ class CommandLineMistakesTest {
   void aListNamingAValueTwiceIsRefusedBeforeAnythingRuns() {
     for (String[] args : new String[][] {{"bench", "serve", "--sessions", "8,1,8"}, {"bench", "orchestration", "--sessions", "2,2"},
         {"simulate", "--large-workers", "1,1"}, {"bench", "model", "--model", "ops/demo/small", "--batch", "4,4"},
-        {"bench", "serve", "--batching", "true,true"}, {"serve", "--roles", "small,small"}}) {
+        {"bench", "serve", "--batching", "true,true"}, {"serve", "--roles", "small,small"}, {"serve", "--roles", "small, small"},
+        {"serve", "--seed-nodes", "127.0.0.1:25520, 127.0.0.1:25520"}}) {
       Result r = run(args);
       assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
-      String value = args[args.length - 1].split(",")[args[args.length - 1].startsWith("8,1") ? 0 : 1];
+      // Spaces around a comma are no part of a value (tester58d).
+      String value = args[args.length - 1].split(",")[args[args.length - 1].startsWith("8,1") ? 0 : 1].strip();
       assertTrue(r.err().contains(args[args.length - 2] + " '" + args[args.length - 1] + "' lists " + value + " twice; give each"
           + " value once"), r.err());
     }

@@ -30,6 +30,24 @@ class PortProbeTest {
     }
   }
 
+  /** An IPv6 address is written bracketed before its port, as in a URL (tester58d: "::1:18810"). */
+  @Test
+  void anIpv6AddressIsBracketedBeforeItsPort() throws Exception {
+    ServerSocket v6;
+    try {
+      v6 = new ServerSocket(0, 50, InetAddress.getByName("::1"));
+    } catch (java.io.IOException noIpv6) {
+      org.junit.jupiter.api.Assumptions.abort("no IPv6 loopback here: " + noIpv6.getMessage());
+      return;
+    }
+    try (v6) {
+      int port = v6.getLocalPort();
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> ServeCommand.requireFree("HTTP", "::1", port, "--port"));
+      assertTrue(e.getMessage().startsWith("cannot listen on [::1]:" + port + " for HTTP"), e.getMessage());
+    }
+  }
+
   /**
    * A client connecting to the port while serve checks it is refused, as before and after the
    * check, not let in and then reset (tester58c): the probe that listened as it bound let in 167

@@ -62,7 +62,10 @@ public final class NodeOptions {
     if (roles != null && !roles.isEmpty()) {
       // Spaces around the commas are taken, as --seed-nodes takes them ('small, large').
       List<String> given = roles.stream().map(String::strip).toList();
-      for (String r : given)
+      for (String r : given) {
+        if (r.isEmpty())
+          throw new UsageError("--roles '" + String.join(",", roles) + "' lists an empty role; give one or more"
+              + " of orchestrator, small, large (comma-separated)");
         if (!List.of("orchestrator", "small", "large").contains(r)) {
           // A role misspelt (smal) is named as an option misspelt is (tester57c).
           String meant = r.equalsIgnoreCase("all") ? "orchestrator,small,large"
@@ -71,6 +74,7 @@ public final class NodeOptions {
               + (meant != null ? " (did you mean " + meant + "?)" : "")
               + "; give one or more of orchestrator, small, large (comma-separated)");
         }
+      }
       c = c.withValue("tandem.roles", ConfigValueFactory.fromIterable(given));
     }
     requirePort("--cluster-port", port);

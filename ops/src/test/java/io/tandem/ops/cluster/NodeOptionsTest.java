@@ -58,6 +58,11 @@ class NodeOptionsTest {
     assertTrue(role.getMessage().contains("orchestrator, small, large"), role.getMessage());
     assertEquals(List.of("small", "large"), parse("--roles", "small, large").getStringList("tandem.roles"),
         "spaces around the commas are taken, as --seed-nodes takes them");
+    for (String empty : new String[] {",small", "small,,large", "small, ,large", " "}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> parse("--roles", empty));
+      assertTrue(e.getMessage().equals("--roles '" + empty + "' lists an empty role; give one or more of orchestrator, small,"
+          + " large (comma-separated)"), e.getMessage());
+    }
     IllegalArgumentException seed = assertThrows(IllegalArgumentException.class, () -> parse("--seed-nodes", "localhost"));
     assertTrue(seed.getMessage().contains("host:port"), seed.getMessage());
   }

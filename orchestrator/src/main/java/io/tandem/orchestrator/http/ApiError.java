@@ -148,26 +148,26 @@ public final class ApiError extends RuntimeException {
 
   /**
    * The OpenAI SDKs' finer {@code Retry-After}, in milliseconds, which they read first (openai-node's
-   * and openai-python's {@code retry-after-ms}) and wait exactly, as they wait {@code Retry-After}.
+   * and openai-python's {@code retry-after-ms}) and wait exactly, as they wait {@code Retry-After}
+   * (openai-python only up to 60 s, backing off by its own rule beyond).
    */
   static final String RETRY_AFTER_MS = "retry-after-ms";
 
-  /** The SDKs take a wait from the server only below this; from it on they back off by their own rule. */
-  private static final long SDK_WAIT_LIMIT_MILLIS = 60_000;
+  /** The most {@code retry-after-ms} adds to {@code Retry-After}: enough to part clients refused together. */
+  private static final long MAX_SPREAD_MILLIS = 2_000;
 
   /**
-   * {@code retry-after-ms} for a {@code Retry-After} of {@code seconds}: a draw from {@code [seconds,
-   * 1.5 seconds)}, below the SDKs' 60 s, so that the clients refused together do not all come back
+   * {@code retry-after-ms} for a {@code Retry-After} of {@code seconds}: a draw from {@code seconds}
+   * to half as much again, at most 2 s more, so that the clients refused together do not all come back
    * in the same millisecond (tester58a: 8 clients of a server at capacity, each waiting exactly
-   * {@code Retry-After: 1}, came back within 15 ms and were refused again together); never sooner
-   * than {@code Retry-After} says. 0, no header, where {@code seconds} is 60 or more, which the SDKs
-   * would not take.
+   * {@code Retry-After: 1}, came back within 15 ms and were refused again together), never sooner
+   * than {@code Retry-After} says and never much later (a tenant's tokens-per-minute wait is
+   * computed). 0, no header, for no {@code Retry-After}.
    */
   static long retryAfterMillis(int seconds, java.util.random.RandomGenerator random) {
+    if (seconds <= 0) return 0;
     long base = seconds * 1000L;
-    if (seconds <= 0 || base >= SDK_WAIT_LIMIT_MILLIS) return 0;
-    long end = Math.min(base + base / 2, SDK_WAIT_LIMIT_MILLIS);
-    return random.nextLong(base, end);
+    return random.nextLong(base, base + Math.min(base / 2, MAX_SPREAD_MILLIS));
   }
 
   /** The header the OpenAI SDKs obey before their own retry rule (which retries every 408, 409, 429 and 5xx). */

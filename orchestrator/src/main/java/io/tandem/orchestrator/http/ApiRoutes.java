@@ -827,8 +827,8 @@ final class ApiRoutes extends AllDirectives {
   static String responsesApiHint(String path) {
     if (!path.equals("/v1/responses") && !path.startsWith("/v1/responses/")) return "";
     return "; this server speaks OpenAI's Chat Completions API, not its Responses API: send the conversation to POST"
-        + " /v1/chat/completions (with a client that speaks both, in its Chat Completions form: the AI SDK's openai.chat(model)"
-        + " in place of openai(model))";
+        + " /v1/chat/completions (the OpenAI SDKs' client.chat.completions.create; the Vercel AI SDK's openai.chat(model) in"
+        + " place of openai(model))";
   }
 
   private RejectionHandler rejections(HttpRequest request, RequestLog.Entry log) {

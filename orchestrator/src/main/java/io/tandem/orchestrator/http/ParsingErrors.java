@@ -211,6 +211,22 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     return Optional.empty();
   }
 
+  private static final Pattern ILLEGAL_VALUE_CHARACTER =
+      Pattern.compile("Illegal character '(.|\\\\u[0-9a-fA-F]{4})' in header value");
+
+  /**
+   * The control character akka-http's "Illegal character ... in header value" names (as itself or
+   * escaped as a backslash, u and four hex digits), or -1 for none: such a byte is ASCII, and the
+   * advice about Latin-1 and UTF-8 given for other bytes misled (tester58d: a User-Agent with 0x01).
+   */
+  static int controlCharacter(String summary) {
+    Matcher m = ILLEGAL_VALUE_CHARACTER.matcher(summary);
+    if (!m.matches()) return -1;
+    String c = m.group(1);
+    int code = c.length() == 1 ? c.charAt(0) : Integer.parseInt(c.substring(2), 16);
+    return (code < 0x20 && code != '\t') || code == 0x7F ? code : -1;
+  }
+
   /** A request that could not be read, {@code what} saying why: status {@code status}, code {@code malformed_request}. */
   static ApiError malformed(int status, String what) {
     return new ApiError(status, "invalid_request_error", null, "malformed_request", UNREADABLE + what, 0);
@@ -282,6 +298,10 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
           + " Host header names; send the same in both, or the target as a path alone (e.g. /v1/models)";
     // akka-http's words for a header (a key typed with a non-ASCII letter, a cookie grown too large)
     // say what it met, not what a header may hold (tester45a).
+    int control = controlCharacter(summary);
+    if (control >= 0)
+      return String.format("a header's value holds the control character 0x%02X, which a header's value may not (RFC 9110,"
+          + " section 5.5); send header values in visible ASCII, or encoded as UTF-8", control);
     if (summary.startsWith("Illegal character") && summary.endsWith("in header value"))
       return summary + ": this server reads a header's value as ASCII or UTF-8 only (RFC 9110, section 5.5, leaves other"
           + " bytes to the server); " + SEND_UTF8 + ", and check the API key sent in Authorization";
