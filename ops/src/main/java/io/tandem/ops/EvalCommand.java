@@ -177,7 +177,8 @@ public final class EvalCommand implements Callable<Integer> {
         // charged to whichever mode runs first. Then no mode starts from prefixes an earlier run
         // left cached (a large model's answer shares its forward pass with the small model's draft).
         if (warm > 0) {
-          if (!progress) err.printf("tandem eval: %s: warm-up, %s untimed%n", mode, Plural.count(warm, "problem"));
+          // Said on a terminal too: the warm-up draws no bar, and was a silent pause there (tester58e).
+          err.printf("tandem eval: %s: warm-up, %s untimed%n", mode, Plural.count(warm, "problem"));
           EvalRunner.run(node, mode, problems.subList(0, warm), settings, new ArrayList<>(), err, false);
         }
         WorkerStatsCollector.resetPrefixCaches(node, needed);
@@ -190,17 +191,16 @@ public final class EvalCommand implements Callable<Integer> {
         for (EvalRunner.Sample s : samples) lines.append(EvalRunner.sampleJson(s)).append('\n');
         Files.writeString(outDir.resolve("samples-" + mode + ".jsonl"), lines);
         ended.incrementAndGet();
-        if (!progress) {
-          StringBuilder steps = new StringBuilder();
-          r.stepSeconds().forEach((role, st) -> steps.append(String.format(java.util.Locale.ROOT,
-              ", %s step p50 %.0f ms p99 %.0f ms", role, st.p50() * 1000, st.p99() * 1000)));
-          if (r.failed() == r.problems()) // nothing answered: no length or speed (as the table's row says: —)
-            err.printf("tandem eval: %s: %d/%d correct (%.1f%%), no answer to measure, %.1f s%n", mode, r.correct(), r.problems(),
-                100 * r.accuracy(), r.wallSeconds());
-          else
-            err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
-                r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
-        }
+        // On a terminal too, under the finished bar, which shows neither speed nor step times (tester58e).
+        StringBuilder steps = new StringBuilder();
+        r.stepSeconds().forEach((role, st) -> steps.append(String.format(java.util.Locale.ROOT,
+            ", %s step p50 %.0f ms p99 %.0f ms", role, st.p50() * 1000, st.p99() * 1000)));
+        if (r.failed() == r.problems()) // nothing answered: no length or speed (as the table's row says: —)
+          err.printf("tandem eval: %s: %d/%d correct (%.1f%%), no answer to measure, %.1f s%n", mode, r.correct(), r.problems(),
+              100 * r.accuracy(), r.wallSeconds());
+        else
+          err.printf("tandem eval: %s: %d/%d correct (%.1f%%), %.1f tokens/answer, %.1f tokens/s, %.1f s%s%n", mode,
+              r.correct(), r.problems(), 100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.wallSeconds(), steps);
         // Failed problems count as wrong and as no tokens: say so, with the first one's error (tester44a
         // read "0/1 correct, 0.0 tokens/s", and no why).
         samples.stream().filter(sample -> sample.error() != null).findFirst().ifPresent(first -> err.printf(
@@ -255,7 +255,7 @@ public final class EvalCommand implements Callable<Integer> {
     ObjectNode threads = s.putObject("intra_op_threads");
     roles.forEach((r, spec) -> threads.put(r.name(), spec.threads()));
     String resultsJson = EvalReport.json(dataset, results, s, workers);
-    String table = EvalReport.markdown(dataset, results);
+    String table = EvalReport.markdown(dataset, conditions(problems.size(), seed), results);
     Files.writeString(outDir.resolve("results.json"), resultsJson);
     Files.writeString(outDir.resolve("results.md"), table);
     EvalReport.chart(dataset, results, outDir.resolve("accuracy-vs-speed.png"));
@@ -308,5 +308,22 @@ public final class EvalCommand implements Callable<Integer> {
     roles.forEach((r, spec) -> out.put(r, spec.threads() > 0 ? spec : new RoleSpec(spec.model(), spec.devices(),
         spec.settings(), spec.perTenantQueueLimit(), spec.precision(), TandemNode.intraOpThreads(0, workers, cores))));
     return out;
+  }
+
+  /**
+   * How the table's figures were measured, as a line under it: {@code 500 problems, 16 at a time,
+   * greedy (temperature 0), at most 768 tokens an answer}, or the sampling's settings and seed.
+   */
+  private String conditions(int problems, long seed) {
+    String sampling = models.temperature == 0 ? "greedy (temperature 0)"
+        : String.format(java.util.Locale.ROOT, "sampled: temperature %s, top-k %s, top-p %s, seed %d",
+            plain(models.temperature), models.topK <= 0 ? "off" : String.valueOf(models.topK), plain(models.topP), seed);
+    return String.format(java.util.Locale.ROOT, "%s, %d at a time, %s, at most %,d tokens an answer.",
+        Plural.count(problems, "problem"), concurrency, sampling, maxTokens);
+  }
+
+  /** {@code 0.6} as written, not {@code 0.600000}. */
+  private static String plain(double value) {
+    return java.math.BigDecimal.valueOf(value).stripTrailingZeros().toPlainString();
   }
 }

@@ -54,6 +54,9 @@ class EvalCommandTest {
     String table = Files.readString(out.resolve("results.md"));
     assertTrue(table.contains("| small alone | 66.7 | 8.0 |"), table);
     assertTrue(table.contains("| large alone | 33.3 | 6.0 |"), table);
+    // How it ran, under the table: a pasted table tells greedy from sampled (tester58e).
+    assertTrue(table.contains("\n3 problems, 2 at a time, sampled: temperature 0.6, top-k 50, top-p 0.95, seed 0, at most"
+        + " 8,192 tokens an answer.\n"), table);
     assertTrue(Files.readAllLines(out.resolve("samples-large.jsonl")).get(1).contains("\"correct\":true"));
     byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-speed.png"));
     assertEquals((byte) 0x89, png[0]);

@@ -80,9 +80,10 @@ public final class EvalReport {
 
   /**
    * The paper's table (Yang et al., Table 1): one row per way of running, accuracy, average
-   * output length and speed; plus the takeovers and who wrote the tokens.
+   * output length and speed; plus the takeovers and who wrote the tokens; then {@code conditions},
+   * a line saying how it ran (a table pasted alone told greedy from sampled nowhere: tester58e).
    */
-  public static String markdown(String dataset, List<ModeResult> results) {
+  public static String markdown(String dataset, String conditions, List<ModeResult> results) {
     StringBuilder sb = new StringBuilder();
     sb.append("| ").append(dataset).append(" | Acc (%) ↑ | Length (tokens) ↓ | Speed (tokens/s) ↑ | Problems/s | Takeovers / problem | Tokens by large |\n");
     sb.append("|---|---:|---:|---:|---:|---:|---:|\n");
@@ -95,6 +96,7 @@ public final class EvalReport {
           100 * r.accuracy(), r.avgTokens(), r.tokensPerS(), r.problemsPerS(), r.takeoversPerProblem(),
           100 * r.largeShare()));
     }
+    sb.append('\n').append(conditions).append('\n');
     // A problem that failed (a worker's error: a prompt over the context, ...) counts as wrong and as no tokens: said, not hidden.
     for (ModeResult r : results)
       if (r.failed() == r.problems())
