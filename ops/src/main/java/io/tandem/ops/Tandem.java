@@ -122,7 +122,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
         for (Object v : values(o.getValue())) {
           // Spaces around a comma are no part of a value (tester58d: 'small, small' was taken, 'small,small' refused).
           Object value = v instanceof String text ? text.strip() : v;
-          if (!seen.add(value))
+          // An empty one is the option's own to name (tester58f: ' , ' was said to list "  twice").
+          if (!"".equals(value) && !seen.add(value))
             throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
                 + "' lists " + value + " twice; give each value once");
         }

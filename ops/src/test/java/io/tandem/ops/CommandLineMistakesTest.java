@@ -612,6 +612,10 @@ class CommandLineMistakesTest {
       assertTrue(r.err().contains(args[args.length - 2] + " '" + args[args.length - 1] + "' lists " + value + " twice; give each"
           + " value once"), r.err());
     }
+    // Two empty entries are empty entries, not a value given twice (tester58f: "lists  twice").
+    Result empties = run("serve", "--roles", "small,,,large");
+    assertEquals(2, empties.exit(), empties.err());
+    assertTrue(empties.err().startsWith("tandem serve: --roles 'small,,,large' lists an empty role;"), empties.err());
   }
 
   @Test

@@ -156,18 +156,25 @@ public final class ApiError extends RuntimeException {
   /** The most {@code retry-after-ms} adds to {@code Retry-After}: enough to part clients refused together. */
   private static final long MAX_SPREAD_MILLIS = 2_000;
 
+  /** The longest wait openai-python takes from a server ({@code 0 < retry_after <= 60} seconds). */
+  private static final long PYTHON_SDK_WAIT_LIMIT_MILLIS = 60_000;
+
   /**
    * {@code retry-after-ms} for a {@code Retry-After} of {@code seconds}: a draw from {@code seconds}
    * to half as much again, at most 2 s more, so that the clients refused together do not all come back
    * in the same millisecond (tester58a: 8 clients of a server at capacity, each waiting exactly
    * {@code Retry-After: 1}, came back within 15 ms and were refused again together), never sooner
    * than {@code Retry-After} says and never much later (a tenant's tokens-per-minute wait is
-   * computed). 0, no header, for no {@code Retry-After}.
+   * computed). A {@code Retry-After} openai-python waits (60 s at most) gets one it waits too: a
+   * draw past 60 s made it back off by its own rule, about a second, instead (tester58f). 0, no
+   * header, for no {@code Retry-After}.
    */
   static long retryAfterMillis(int seconds, java.util.random.RandomGenerator random) {
     if (seconds <= 0) return 0;
     long base = seconds * 1000L;
-    return random.nextLong(base, base + Math.min(base / 2, MAX_SPREAD_MILLIS));
+    long end = base + Math.min(base / 2, MAX_SPREAD_MILLIS);
+    if (base <= PYTHON_SDK_WAIT_LIMIT_MILLIS) end = Math.min(end, PYTHON_SDK_WAIT_LIMIT_MILLIS + 1);
+    return random.nextLong(base, end);
   }
 
   /** The header the OpenAI SDKs obey before their own retry rule (which retries every 408, 409, 429 and 5xx). */

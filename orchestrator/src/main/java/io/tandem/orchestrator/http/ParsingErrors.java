@@ -300,8 +300,8 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     // say what it met, not what a header may hold (tester45a).
     int control = controlCharacter(summary);
     if (control >= 0)
-      return String.format("a header's value holds the control character 0x%02X, which a header's value may not (RFC 9110,"
-          + " section 5.5); send header values in visible ASCII, or encoded as UTF-8", control);
+      return String.format("a header's value holds the control character 0x%02X, which no header's value may (RFC 9110,"
+          + " section 5.5: a tab is the only one allowed); send the header without it", control);
     if (summary.startsWith("Illegal character") && summary.endsWith("in header value"))
       return summary + ": this server reads a header's value as ASCII or UTF-8 only (RFC 9110, section 5.5, leaves other"
           + " bytes to the server); " + SEND_UTF8 + ", and check the API key sent in Authorization";

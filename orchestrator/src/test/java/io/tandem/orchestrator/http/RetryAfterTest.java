@@ -31,7 +31,8 @@ class RetryAfterTest {
 
   /**
    * The SDKs' retry-after-ms spreads the clients refused together over half a Retry-After, at most
-   * 2 s, never sooner than it; from 60 s on too (openai-node waits any retry-after-ms: tester58d).
+   * 2 s, never sooner than it and never past 60 s where Retry-After is not; from 60 s on too
+   * (openai-node waits any retry-after-ms: tester58d).
    */
   @Test
   void retryAfterMsSpreadsTheRetriesFromRetryAfterOn() {
@@ -43,12 +44,15 @@ class RetryAfterTest {
       seen.add(ms);
     }
     assertTrue(seen.size() > 100, "drawn, not one figure: " + seen.size() + " distinct of 200");
-    for (int seconds : new int[] {26, 59, 60, 117, 21_474_835}) {
+    for (int seconds : new int[] {26, 59, 60, 61, 117, 21_474_835}) {
       for (int i = 0; i < 50; i++) {
         long ms = ApiError.retryAfterMillis(seconds, random);
         assertTrue(ms >= seconds * 1000L && ms < seconds * 1000L + 2000, seconds + " s: at most 2 s later: " + ms);
+        // openai-python waits up to 60 s, and backs off by its own rule (about a second) past it (tester58f).
+        if (seconds <= 60) assertTrue(ms <= 60_000, seconds + " s: no further than openai-python waits: " + ms);
       }
     }
+    assertEquals(60_000, ApiError.retryAfterMillis(60, random));
     assertEquals(0, ApiError.retryAfterMillis(0, random), "no Retry-After, none");
     var headers = ApiError.forFailure(FailureCode.QUEUE_FULL, "x", 1).toResponse().getHeaders();
     long sent = java.util.stream.StreamSupport.stream(headers.spliterator(), false)
