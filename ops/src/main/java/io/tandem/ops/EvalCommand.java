@@ -255,7 +255,7 @@ public final class EvalCommand implements Callable<Integer> {
     ObjectNode threads = s.putObject("intra_op_threads");
     roles.forEach((r, spec) -> threads.put(r.name(), spec.threads()));
     String resultsJson = EvalReport.json(dataset, results, s, workers);
-    String table = EvalReport.markdown(dataset, conditions(problems.size(), seed), results);
+    String table = EvalReport.markdown(dataset, conditions(problems.size(), seed, contexts), results);
     Files.writeString(outDir.resolve("results.json"), resultsJson);
     Files.writeString(outDir.resolve("results.md"), table);
     EvalReport.chart(dataset, results, outDir.resolve("accuracy-vs-speed.png"));
@@ -312,14 +312,19 @@ public final class EvalCommand implements Callable<Integer> {
 
   /**
    * How the table's figures were measured, as a line under it: {@code 500 problems, 16 at a time,
-   * greedy (temperature 0), at most 768 tokens an answer}, or the sampling's settings and seed.
+   * greedy (temperature 0), at most 768 tokens an answer}, or the sampling's settings and seed; the
+   * least of the models' contexts where it bounds the answers before {@code --max-tokens} does.
    */
-  private String conditions(int problems, long seed) {
+  private String conditions(int problems, long seed, Map<Role, Integer> contexts) {
     String sampling = models.temperature == 0 ? "greedy (temperature 0)"
         : String.format(java.util.Locale.ROOT, "sampled: temperature %s, top-k %s, top-p %s, seed %d",
             plain(models.temperature), models.topK <= 0 ? "off" : String.valueOf(models.topK), plain(models.topP), seed);
-    return String.format(java.util.Locale.ROOT, "%s, %d at a time, %s, at most %,d tokens an answer.",
-        Plural.count(problems, "problem"), concurrency, sampling, maxTokens);
+    // A context at or below --max-tokens is the bound that holds, as the start's line says (tester58g).
+    int context = contexts.values().stream().mapToInt(Integer::intValue).min().orElse(Integer.MAX_VALUE);
+    String bound = context <= maxTokens ? String.format(java.util.Locale.ROOT, " (less where the %,d-token context ends first,"
+        + " the prompt included)", context) : "";
+    return String.format(java.util.Locale.ROOT, "%s, %d at a time, %s, at most %,d tokens an answer%s.",
+        Plural.count(problems, "problem"), concurrency, sampling, maxTokens, bound);
   }
 
   /** {@code 0.6} as written, not {@code 0.600000}. */

@@ -616,6 +616,10 @@ class CommandLineMistakesTest {
     Result empties = run("serve", "--roles", "small,,,large");
     assertEquals(2, empties.exit(), empties.err());
     assertTrue(empties.err().startsWith("tandem serve: --roles 'small,,,large' lists an empty role;"), empties.err());
+    Result emptySeeds = run("serve", "--seed-nodes", "127.0.0.1:25520,,,127.0.0.1:25521");
+    assertEquals(2, emptySeeds.exit(), emptySeeds.err());
+    assertTrue(emptySeeds.err().startsWith("tandem serve: --seed-nodes '127.0.0.1:25520,,,127.0.0.1:25521' lists an empty seed"
+        + " node;"), emptySeeds.err());
   }
 
   @Test

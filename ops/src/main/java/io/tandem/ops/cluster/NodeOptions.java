@@ -96,6 +96,10 @@ public final class NodeOptions {
     // Malformed seed nodes fail now, from the flag or the setting alike, not as Akka's retries after loading.
     String seedsBy = seedNodes != null ? "--seed-nodes" : "tandem.cluster.seed-nodes";
     for (String s : c.getStringList("tandem.cluster.seed-nodes")) {
+      // Named as --roles names one (tester58g: "seed node ' ' is not host:port").
+      if (s.isBlank() && seedNodes != null)
+        throw new UsageError("--seed-nodes '" + String.join(",", seedNodes) + "' lists an empty seed node; give one or more"
+            + " host:port, comma-separated (e.g. 127.0.0.1:25520)");
       try {
         ClusterConfig.address(ClusterConfig.systemName(c), s);
       } catch (IllegalArgumentException e) {

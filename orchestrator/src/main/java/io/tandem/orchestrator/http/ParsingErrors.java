@@ -191,8 +191,8 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
             if ((v.charAt(j) >= 0x80 && v.charAt(j) <= 0xFF) || v.charAt(j) >= 0xFF80)
               before = String.format(" the byte 0x%02X, which is not UTF-8, and", v.charAt(j) & 0xFF);
           if (before.isEmpty())
-            return Optional.of(String.format("the header %s holds the control character 0x%02X, which a header's value may"
-                + " not (RFC 9110, section 5.5); send header values in visible ASCII, or encoded as UTF-8",
+            return Optional.of(String.format("the header %s holds the control character 0x%02X, which no header's value"
+                + " may (RFC 9110, section 5.5: a tab is the only one allowed); send the header without it",
                 CompletionRequest.clip(h.name()), (int) c));
           return Optional.of("the header " + CompletionRequest.clip(h.name()) + " holds" + before + " a line's end after it:"
               + " the server's HTTP parser read the byte as the start of a UTF-8 sequence that took the line's end with it,"
@@ -212,7 +212,7 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
   }
 
   private static final Pattern ILLEGAL_VALUE_CHARACTER =
-      Pattern.compile("Illegal character '(.|\\\\u[0-9a-fA-F]{4})' in header value");
+      Pattern.compile("Illegal character '(.|\\\\u[0-9a-fA-F]{4}|\\\\[rnbft0])' in header value");
 
   /**
    * The control character akka-http's "Illegal character ... in header value" names (as itself or
@@ -223,7 +223,9 @@ public class ParsingErrors extends akka.http.ParsingErrorHandler {
     Matcher m = ILLEGAL_VALUE_CHARACTER.matcher(summary);
     if (!m.matches()) return -1;
     String c = m.group(1);
-    int code = c.length() == 1 ? c.charAt(0) : Integer.parseInt(c.substring(2), 16);
+    // akka-http writes a CR as \r, the two characters (tester58g), as Scala escapes a few.
+    int code = c.length() == 1 ? c.charAt(0) : c.length() == 2 ? "\r\n\b\f\t\0".charAt("rnbft0".indexOf(c.charAt(1)))
+        : Integer.parseInt(c.substring(2), 16);
     return (code < 0x20 && code != '\t') || code == 0x7F ? code : -1;
   }
 

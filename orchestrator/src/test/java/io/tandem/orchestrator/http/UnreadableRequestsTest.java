@@ -160,13 +160,17 @@ class UnreadableRequestsTest {
         + " encoded as UTF-8 (Python's http.client and Node's fetch send a string's accented letters as Latin-1 bytes: percent-encode"
         + " such a value, or send its UTF-8 bytes), and check the API key sent in Authorization", illegal.message());
     // A control character is ASCII: no word of Latin-1 or keys (tester58d).
-    for (char control : new char[] {1, 0}) {
+    for (char control : new char[] {1, 0, 13}) {
       Answer c = send("GET /v1/models HTTP/1.1\r\nHost: x\r\nUser-Agent: a" + control + "b/1\r\nConnection: close\r\n\r\n");
       assertEquals(400, c.status(), c.head());
       assertEquals(String.format("the request could not be read: a header's value holds the control character 0x%02X, which no"
           + " header's value may (RFC 9110, section 5.5: a tab is the only one allowed); send the header without it",
           (int) control), c.message());
     }
+    Answer del = send("GET /v1/models HTTP/1.1\r\nHost: x\r\nUser-Agent: a\u007Fb/1\r\nConnection: close\r\n\r\n");
+    assertEquals(400, del.status(), del.head());
+    assertEquals("the request could not be read: the header user-agent holds the control character 0x7F, which no header's value"
+        + " may (RFC 9110, section 5.5: a tab is the only one allowed); send the header without it", del.message());
     Answer big = send("GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(100_000) + "\r\nConnection: close\r\n\r\n");
     assertEquals(431, big.status(), big.head());
     assertEquals("the request could not be read: HTTP header value exceeds the configured limit of 8192 characters; send shorter"
