@@ -149,15 +149,18 @@ public final class ApiError extends RuntimeException {
   /**
    * The OpenAI SDKs' finer {@code Retry-After}, in milliseconds, which they read first (openai-node's
    * and openai-python's {@code retry-after-ms}) and wait exactly, as they wait {@code Retry-After}
-   * (openai-python only up to 60 s, backing off by its own rule beyond).
+   * (within {@link #SDK_WAIT_LIMIT_MILLIS}, backing off by their own rule beyond).
    */
   static final String RETRY_AFTER_MS = "retry-after-ms";
 
   /** The most {@code retry-after-ms} adds to {@code Retry-After}: enough to part clients refused together. */
   private static final long MAX_SPREAD_MILLIS = 2_000;
 
-  /** The longest wait openai-python takes from a server ({@code 0 < retry_after <= 60} seconds). */
-  private static final long PYTHON_SDK_WAIT_LIMIT_MILLIS = 60_000;
+  /**
+   * Where the SDKs stop taking a server's wait: openai-python takes up to 60 s ({@code 0 <
+   * retry_after <= 60}), openai-node 4.x below it ({@code < 60 * 1000}); later openai-node any.
+   */
+  private static final long SDK_WAIT_LIMIT_MILLIS = 60_000;
 
   /**
    * {@code retry-after-ms} for a {@code Retry-After} of {@code seconds}: a draw from {@code seconds}
@@ -165,15 +168,17 @@ public final class ApiError extends RuntimeException {
    * in the same millisecond (tester58a: 8 clients of a server at capacity, each waiting exactly
    * {@code Retry-After: 1}, came back within 15 ms and were refused again together), never sooner
    * than {@code Retry-After} says and never much later (a tenant's tokens-per-minute wait is
-   * computed). A {@code Retry-After} openai-python waits (60 s at most) gets one it waits too: a
-   * draw past 60 s made it back off by its own rule, about a second, instead (tester58f). 0, no
-   * header, for no {@code Retry-After}.
+   * computed). A {@code Retry-After} under 60 s gets a draw under 60 s, which every SDK waits, and
+   * one of 60 s exactly 60,000, which openai-python waits: a draw past its limit made it back off by
+   * its own rule, about a second, instead (tester58f, tester58h). 0, no header, for no {@code
+   * Retry-After}.
    */
   static long retryAfterMillis(int seconds, java.util.random.RandomGenerator random) {
     if (seconds <= 0) return 0;
     long base = seconds * 1000L;
+    if (base == SDK_WAIT_LIMIT_MILLIS) return base;
     long end = base + Math.min(base / 2, MAX_SPREAD_MILLIS);
-    if (base <= PYTHON_SDK_WAIT_LIMIT_MILLIS) end = Math.min(end, PYTHON_SDK_WAIT_LIMIT_MILLIS + 1);
+    if (base < SDK_WAIT_LIMIT_MILLIS) end = Math.min(end, SDK_WAIT_LIMIT_MILLIS);
     return random.nextLong(base, end);
   }
 

@@ -48,8 +48,9 @@ class RetryAfterTest {
       for (int i = 0; i < 50; i++) {
         long ms = ApiError.retryAfterMillis(seconds, random);
         assertTrue(ms >= seconds * 1000L && ms < seconds * 1000L + 2000, seconds + " s: at most 2 s later: " + ms);
-        // openai-python waits up to 60 s, and backs off by its own rule (about a second) past it (tester58f).
-        if (seconds <= 60) assertTrue(ms <= 60_000, seconds + " s: no further than openai-python waits: " + ms);
+        // openai-python waits up to 60 s, openai-node 4.x under it, and each backs off by its own rule (about a second)
+        // past it (tester58f, tester58h).
+        if (seconds < 60) assertTrue(ms < 60_000, seconds + " s: under 60 s, which every SDK waits: " + ms);
       }
     }
     assertEquals(60_000, ApiError.retryAfterMillis(60, random));
