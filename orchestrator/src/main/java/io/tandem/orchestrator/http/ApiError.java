@@ -157,8 +157,9 @@ public final class ApiError extends RuntimeException {
   private static final long MAX_SPREAD_MILLIS = 2_000;
 
   /**
-   * Where the SDKs stop taking a server's wait: openai-python takes up to 60 s ({@code 0 <
-   * retry_after <= 60}), openai-node 4.x below it ({@code < 60 * 1000}); later openai-node any.
+   * Where the SDKs stop taking a server's wait: openai-python and openai-node 7.5 on take up to 60 s
+   * ({@code 0 < retry_after <= 60}, {@code timeoutMillis > 60 * 1000} refused), openai-node before
+   * 6.26 under it ({@code < 60 * 1000}), 6.26 to 7.4 any (tester58i read its history).
    */
   private static final long SDK_WAIT_LIMIT_MILLIS = 60_000;
 

@@ -31,8 +31,8 @@ class RetryAfterTest {
 
   /**
    * The SDKs' retry-after-ms spreads the clients refused together over half a Retry-After, at most
-   * 2 s, never sooner than it and never past 60 s where Retry-After is not; from 60 s on too
-   * (openai-node waits any retry-after-ms: tester58d).
+   * 2 s, never sooner than it; under 60 s where Retry-After is, which every openai-node and
+   * openai-python waits, and 60 s exactly where it is 60 s; past 60 s too, for an SDK that waits any.
    */
   @Test
   void retryAfterMsSpreadsTheRetriesFromRetryAfterOn() {
@@ -48,8 +48,8 @@ class RetryAfterTest {
       for (int i = 0; i < 50; i++) {
         long ms = ApiError.retryAfterMillis(seconds, random);
         assertTrue(ms >= seconds * 1000L && ms < seconds * 1000L + 2000, seconds + " s: at most 2 s later: " + ms);
-        // openai-python waits up to 60 s, openai-node 4.x under it, and each backs off by its own rule (about a second)
-        // past it (tester58f, tester58h).
+        // openai-python waits up to 60 s, openai-node before 6.26 under it, and each backs off by its own rule (about a
+        // second) past it (tester58f, tester58h, tester58i).
         if (seconds < 60) assertTrue(ms < 60_000, seconds + " s: under 60 s, which every SDK waits: " + ms);
       }
     }
