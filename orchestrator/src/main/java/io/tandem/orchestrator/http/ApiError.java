@@ -147,9 +147,9 @@ public final class ApiError extends RuntimeException {
   static final String RETRY_AFTER = "Retry-After";
 
   /**
-   * The OpenAI SDKs' finer {@code Retry-After}, in milliseconds, which they read first (openai-node's
-   * and openai-python's {@code retry-after-ms}) and wait exactly, as they wait {@code Retry-After}
-   * (within {@link #SDK_WAIT_LIMIT_MILLIS}, backing off by their own rule beyond).
+   * The OpenAI SDKs' finer {@code Retry-After}, in milliseconds, which they read before it
+   * (openai-node from 4.25, openai-python from 1.9) and wait exactly, within {@link
+   * #SDK_WAIT_LIMITS_MILLIS}.
    */
   static final String RETRY_AFTER_MS = "retry-after-ms";
 
@@ -157,11 +157,12 @@ public final class ApiError extends RuntimeException {
   private static final long MAX_SPREAD_MILLIS = 2_000;
 
   /**
-   * Where the SDKs stop taking a server's wait: openai-python and openai-node 7.5 on take up to 60 s
-   * ({@code 0 < retry_after <= 60}, {@code timeoutMillis > 60 * 1000} refused), openai-node before
-   * 6.26 under it ({@code < 60 * 1000}), 6.26 to 7.4 any (tester58i read its history).
+   * The waits past which an SDK stops taking the server's (tester58i and tester58j read their
+   * histories): 60 s for openai-node 4.25-6.25 (under it), openai-node 7.5 on and openai-python
+   * 1.9-2.51 (up to it), which back off by their own rule beyond (0.5 s, then 1 s); 120 s for
+   * openai-python 2.52 on, which does not retry at all beyond; openai-node 6.26-7.4 takes any.
    */
-  private static final long SDK_WAIT_LIMIT_MILLIS = 60_000;
+  private static final long[] SDK_WAIT_LIMITS_MILLIS = {60_000, 120_000};
 
   /**
    * {@code retry-after-ms} for a {@code Retry-After} of {@code seconds}: a draw from {@code seconds}
@@ -169,17 +170,22 @@ public final class ApiError extends RuntimeException {
    * in the same millisecond (tester58a: 8 clients of a server at capacity, each waiting exactly
    * {@code Retry-After: 1}, came back within 15 ms and were refused again together), never sooner
    * than {@code Retry-After} says and never much later (a tenant's tokens-per-minute wait is
-   * computed). A {@code Retry-After} under 60 s gets a draw under 60 s, which every SDK waits, and
-   * one of 60 s exactly 60,000, which openai-python waits: a draw past its limit made it back off by
-   * its own rule, about a second, instead (tester58f, tester58h). 0, no header, for no {@code
-   * Retry-After}.
+   * computed). It stays on the same side of each SDK's limit as {@code Retry-After}: under it where
+   * {@code Retry-After} is under it, the limit itself where {@code Retry-After} is that (a draw past
+   * 60 s made openai-python back off by its own rule instead: tester58f). 0, no header, for no
+   * {@code Retry-After}.
    */
   static long retryAfterMillis(int seconds, java.util.random.RandomGenerator random) {
     if (seconds <= 0) return 0;
     long base = seconds * 1000L;
-    if (base == SDK_WAIT_LIMIT_MILLIS) return base;
     long end = base + Math.min(base / 2, MAX_SPREAD_MILLIS);
-    if (base < SDK_WAIT_LIMIT_MILLIS) end = Math.min(end, SDK_WAIT_LIMIT_MILLIS);
+    for (long limit : SDK_WAIT_LIMITS_MILLIS) {
+      if (base == limit) return base;
+      if (base < limit) {
+        end = Math.min(end, limit);
+        break;
+      }
+    }
     return random.nextLong(base, end);
   }
 

@@ -10,7 +10,7 @@ import java.time.Duration;
  * FailureCode#NO_WORKER}: its node crashed and was removed, or none joined), which a retry a second
  * later meets again; only a node's (re)start clears it, and this server itself waits {@code
  * tandem.session.worker-wait} for one, so a client is told to wait as long. The OpenAI SDKs honour a
- * {@code Retry-After} (openai-python one of up to 60 s) before their own backoff: two retries then span a restart.
+ * {@code Retry-After} under 60 s before their own backoff: two retries then span a restart.
  *
  * @param seconds 0 for no header
  * @param withoutWorkerSeconds 0 for no header
