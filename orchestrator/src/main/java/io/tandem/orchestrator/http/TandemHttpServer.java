@@ -207,11 +207,44 @@ public final class TandemHttpServer {
 
   /**
    * {@code host:port} of {@code address} as a URL's authority writes it ({@code 127.0.0.1:8080},
-   * {@code [::1]:8080}), where {@link InetSocketAddress#toString} would write {@code /127.0.0.1:8080}.
+   * {@code [::1]:8080}), where {@link InetSocketAddress#toString} would write {@code /127.0.0.1:8080}; an IPv6
+   * address in its canonical text form (RFC 5952), not Java's {@code 0:0:0:0:0:0:0:1}.
    */
   static String hostPort(InetSocketAddress address) {
     String host = address.getHostString();
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    return (host.indexOf(':') >= 0 ? "[" + rfc5952(host) + "]" : host) + ":" + address.getPort();
+  }
+
+  /**
+   * {@code host}, an IPv6 address as {@link java.net.Inet6Address#getHostAddress} writes it (eight groups in hex,
+   * maybe a {@code %scope}), in RFC 5952's form: leading zeros dropped and the longest run of two or more zero
+   * groups (the first of equals) written {@code ::}. Anything else is returned as it is.
+   */
+  static String rfc5952(String host) {
+    int scopeAt = host.indexOf('%');
+    String scope = scopeAt < 0 ? "" : host.substring(scopeAt);
+    String[] groups = (scopeAt < 0 ? host : host.substring(0, scopeAt)).split(":", -1);
+    if (groups.length != 8) return host;
+    int bestStart = -1, bestLength = 1;
+    for (int i = 0; i < 8; i++) {
+      int j = i;
+      while (j < 8 && groups[j].matches("0+")) j++;
+      if (j - i > bestLength) {
+        bestStart = i;
+        bestLength = j - i;
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      if (i == bestStart) {
+        out.append("::");
+        i += bestLength - 1;
+        continue;
+      }
+      if (out.length() > 0 && out.charAt(out.length() - 1) != ':') out.append(':');
+      out.append(groups[i].replaceFirst("^0+(?=.)", "").toLowerCase(java.util.Locale.ROOT));
+    }
+    return out + scope;
   }
 
   private static boolean isLoopback(String host) {

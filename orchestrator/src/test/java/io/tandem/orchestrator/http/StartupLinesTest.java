@@ -72,7 +72,20 @@ class StartupLinesTest {
 
   @Test
   void anIpv6AddressIsWrittenInBracketsAsAUrlWritesIt() {
-    assertEquals("[0:0:0:0:0:0:0:1]:8080", TandemHttpServer.hostPort(new InetSocketAddress("::1", 8080)));
+    assertEquals("[::1]:8080", TandemHttpServer.hostPort(new InetSocketAddress("::1", 8080)));
+    assertEquals("[::]:8080", TandemHttpServer.hostPort(new InetSocketAddress("::", 8080)));
     assertEquals("127.0.0.1:19600", TandemHttpServer.hostPort(new InetSocketAddress("127.0.0.1", 19600)));
+  }
+
+  @Test
+  void anIpv6AddressIsWrittenInRfc5952Form() {
+    assertEquals("::1", TandemHttpServer.rfc5952("0:0:0:0:0:0:0:1"));
+    assertEquals("::", TandemHttpServer.rfc5952("0:0:0:0:0:0:0:0"));
+    assertEquals("fe80::1%lo", TandemHttpServer.rfc5952("fe80:0:0:0:0:0:0:1%lo"));
+    // The longest run of zeros is written ::, the first of two equal ones; a single zero group stays 0.
+    assertEquals("2001:db8::1:0:0:1", TandemHttpServer.rfc5952("2001:db8:0:0:1:0:0:1"));
+    assertEquals("2001:0:0:1::1", TandemHttpServer.rfc5952("2001:0:0:1:0:0:0:1"));
+    assertEquals("2001:db8:0:1:1:1:1:1", TandemHttpServer.rfc5952("2001:db8:0:1:1:1:1:1"));
+    assertEquals("2001:db8::", TandemHttpServer.rfc5952("2001:DB8:0:0:0:0:0:0"));
   }
 }
