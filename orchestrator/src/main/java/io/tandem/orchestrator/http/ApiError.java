@@ -202,6 +202,14 @@ public final class ApiError extends RuntimeException {
    *
    * @param retryAfterSeconds the {@code Retry-After} of a retryable failure ({@link RetryAfter#forCode}); 0 for none
    */
+  /**
+   * The advice a refusal ends with: {@code retry in 120 s}, the wait its {@code Retry-After} gives, or
+   * {@code retry shortly} where it gives none (tester58k: "retry shortly" beside a Retry-After of 120 s).
+   */
+  static String retryIn(int retryAfterSeconds) {
+    return retryAfterSeconds > 0 ? "retry in " + retryAfterSeconds + " s" : "retry shortly";
+  }
+
   public static ApiError forFailure(FailureCode code, String message, int retryAfterSeconds) {
     return forFailure(code, message, retryAfterSeconds, "messages");
   }
@@ -219,7 +227,7 @@ public final class ApiError extends RuntimeException {
       case INVALID_REQUEST -> new ApiError(400, "invalid_request_error", null, "invalid_request", message, 0);
       case CONTEXT_LENGTH_EXCEEDED -> new ApiError(400, "invalid_request_error", promptParam, "context_length_exceeded", message, 0);
       case QUEUE_FULL -> overloaded("the server is at capacity: " + message, retry);
-      case TENANT_QUEUE_FULL -> rateLimited(Limit.requests, message + "; retry shortly", retry);
+      case TENANT_QUEUE_FULL -> rateLimited(Limit.requests, message + "; " + retryIn(retry), retry);
       case NO_WORKER, WORKER_LOST, UNAVAILABLE -> new ApiError(503, "server_error", null, "service_unavailable",
           "the server cannot serve this request now: " + message, retry);
       case TIMEOUT -> new ApiError(504, "server_error", null, "timeout", "the generation timed out: " + message, retry);

@@ -95,7 +95,7 @@ public final class Tenants {
           + Plural.count(s.tokensPerMinute, "token") + " per minute; retry in " + wait + " s" + running, retryAfterSeconds == 0 ? 0 : Math.max(1, wait));
     }
     if (maxInFlight > 0 && inFlight >= maxInFlight)
-      throw ApiError.overloaded("the server is at capacity (" + Plural.count(inFlight, "request") + " in flight); retry shortly",
+      throw ApiError.overloaded("the server is at capacity (" + Plural.count(inFlight, "request") + " in flight); " + ApiError.retryIn(retryAfterSeconds),
           retryAfterSeconds);
     s.running++;
     inFlight++;

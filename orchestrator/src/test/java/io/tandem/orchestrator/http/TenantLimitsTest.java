@@ -332,6 +332,20 @@ class TenantLimitsTest {
     Tenants one = new Tenants(List.of(), 1, 1, System::nanoTime);
     one.admit(Tenants.OPEN_TENANT);
     ApiError full = assertThrows(ApiError.class, () -> one.admit(Tenants.OPEN_TENANT));
-    assertEquals("the server is at capacity (1 request in flight); retry shortly", full.getMessage());
+    assertEquals("the server is at capacity (1 request in flight); retry in 1 s", full.getMessage());
+  }
+
+  /** The advice says the wait Retry-After gives (tester58k: "retry shortly" beside a Retry-After of 120 s). */
+  @Test
+  void theAdviceSaysTheWaitRetryAfterGives() {
+    for (int retryAfter : new int[] {0, 120}) {
+      Tenants one = new Tenants(List.of(), 1, retryAfter, System::nanoTime);
+      one.admit(Tenants.OPEN_TENANT);
+      ApiError full = assertThrows(ApiError.class, () -> one.admit(Tenants.OPEN_TENANT));
+      assertEquals("the server is at capacity (1 request in flight); " + (retryAfter == 0 ? "retry shortly" : "retry in 120 s"),
+          full.getMessage());
+    }
+    assertTrue(ApiError.forFailure(io.tandem.protocol.FailureCode.TENANT_QUEUE_FULL, "tenant 'a' has 4 requests queued", 120)
+        .getMessage().endsWith("; retry in 120 s"));
   }
 }
