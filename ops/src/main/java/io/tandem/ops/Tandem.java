@@ -118,6 +118,11 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
         if (isEmpty(o.getValue()))
           throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
               + "' lists nothing; give one or more values, separated by commas");
+        // picocli drops what follows a last comma, where one before a first is an empty value refused: both are refused
+        // (tester58h: --roles 'small,' was taken, --roles ',small' refused).
+        if (o.originalStringValues().stream().anyMatch(v -> v.strip().endsWith(",")))
+          throw new CommandLine.ParameterException(r.commandSpec().commandLine(), o.longestName() + " '" + given
+              + "' ends with a comma; remove it, or give the value after it");
         java.util.Set<Object> seen = new java.util.HashSet<>();
         for (Object v : values(o.getValue())) {
           // Spaces around a comma are no part of a value (tester58d: 'small, small' was taken, 'small,small' refused).

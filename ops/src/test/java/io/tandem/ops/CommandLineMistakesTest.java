@@ -619,7 +619,15 @@ class CommandLineMistakesTest {
     Result emptySeeds = run("serve", "--seed-nodes", "127.0.0.1:25520,,,127.0.0.1:25521");
     assertEquals(2, emptySeeds.exit(), emptySeeds.err());
     assertTrue(emptySeeds.err().startsWith("tandem serve: --seed-nodes '127.0.0.1:25520,,,127.0.0.1:25521' lists an empty seed"
-        + " node;"), emptySeeds.err());
+        + " node;"), emptySeeds.err());    // A comma at the end is refused as one at the start is (tester58h: 'small,' was taken, ',small' refused).
+    for (String[] args : new String[][] {{"serve", "--roles", "small,"}, {"serve", "--seed-nodes", "127.0.0.1:25520, "},
+        {"eval", "--modes", "small,large,"}, {"bench", "serve", "--sessions", "1,8,"}}) {
+      Result r = run(args);
+      assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.err());
+      assertTrue(r.err().startsWith("tandem " + String.join(" ", java.util.Arrays.copyOf(args, args.length - 2)) + ": "
+          + args[args.length - 2] + " '" + args[args.length - 1] + "' ends with a comma; remove it, or give the value after it"),
+          r.err());
+    }
   }
 
   @Test
