@@ -298,9 +298,13 @@ public final class TandemNode implements AutoCloseable {
   public static List<String> roles(Config config) {
     List<String> roles = ConfigSection.read(config, "tandem", c -> c.getStringList("roles"));
     for (String r : roles)
-      if (!ROLES.contains(r))
-        throw InvalidConfigException.setting("tandem.roles", "tandem.roles: unknown role '" + r
-            + "'; give one or more of " + String.join(", ", ROLES), null);
+      if (!ROLES.contains(r)) {
+        // Named as --roles names a role misspelt (tester58d: the setting gave no "did you mean" where the flag did).
+        String meant = r.strip().equalsIgnoreCase("all") ? String.join(", ", ROLES)
+            : io.tandem.protocol.config.KeySuggestions.nearest(r.strip(), ROLES);
+        throw InvalidConfigException.setting("tandem.roles", "tandem.roles: unknown role '" + r + "'"
+            + (meant != null ? " (did you mean " + meant + "?)" : "") + "; give one or more of " + String.join(", ", ROLES), null);
+      }
     return roles;
   }
 

@@ -84,6 +84,11 @@ class CommandLineMistakesTest {
         "tandem serve: tandem.roles: unknown role 'fooo'; give one or more of orchestrator, small, large");
     refusals.put(Map.of("tandem.roles.0", "fooo"), "tandem serve: tandem.roles: unknown role 'fooo'; give one or more of orchestrator,"
         + " small, large");
+    // A role misspelt is named as --roles names it (tester58d).
+    refusals.put(Map.of("tandem.roles.0", "Small"), "tandem serve: tandem.roles: unknown role 'Small' (did you mean small?); give one"
+        + " or more of orchestrator, small, large");
+    refusals.put(Map.of("tandem.roles.0", "all"), "tandem serve: tandem.roles: unknown role 'all' (did you mean orchestrator, small,"
+        + " large?); give one or more of orchestrator, small, large");
     refusals.put(Map.of("tandem.http.prot", "5", "tandem.sesion.worker-wait", "1s"), "tandem serve: system properties: unknown key"
         + " 'tandem.http.prot' (did you mean tandem.http.port?); unknown key 'tandem.sesion.worker-wait' (did you mean"
         + " tandem.session.worker-wait?)");
