@@ -213,6 +213,10 @@ public final class ServeCommand implements Callable<Integer> {
     Config config = models.nodeConfig(placed, modelRoles);
     Map<Role, RoleSpec> roles = ModelOptions.roleSpecs(config, modelRoles);
     http = http.withDemoPair(demoPair(config, modelRoles));
+    if (orchestrator)
+      for (Map.Entry<Role, RoleSpec> r : roles.entrySet())
+        samplingNotApplied(r.getKey(), r.getValue().model(), http.defaultSampling())
+            .ifPresent(org.slf4j.LoggerFactory.getLogger(ServeCommand.class)::info);
 
     // A signal before the node serves ends the process with nothing said after "loading ..." or the join's lines: a stop
     // could not be told from a crash (tester57b).
@@ -242,6 +246,50 @@ public final class ServeCommand implements Callable<Integer> {
     // Ctrl-C or SIGTERM runs CoordinatedShutdown: stop accepting, finish in-flight requests, stop.
     tnode.awaitTermination();
     return 0;
+  }
+
+  /**
+   * A line saying what {@code model}'s {@code generation_config.json} recommends for sampling that requests leaving
+   * it out do not get here, or empty where it recommends nothing else (or {@code model} is no local folder). vLLM
+   * applies those fields by default ({@code --generation-config auto}); Tandem samples both models of a pair alike, with
+   * the request's settings or the server's defaults, and applies no penalties (tester59a: a vLLM user's requests
+   * were sampled otherwise, and nothing said so).
+   */
+  static java.util.Optional<String> samplingNotApplied(Role role, String model, SamplingParams defaults) {
+    Path dir;
+    try {
+      dir = Path.of(model);
+    } catch (java.nio.file.InvalidPathException e) {
+      return java.util.Optional.empty();
+    }
+    if (!Files.isDirectory(dir)) return java.util.Optional.empty();
+    Map<String, Double> recommended = io.tandem.inference.hf.HfConfig.recommendedSampling(dir);
+    List<String> differ = new ArrayList<>();
+    recommended.forEach((field, value) -> {
+      boolean same = switch (field) {
+        case "temperature" -> value == defaults.temperature();
+        case "top_k" -> value.intValue() <= 0 ? defaults.topK() <= 0 : value == defaults.topK();
+        case "top_p" -> value == defaults.topP();
+        case "min_p" -> value == 0.0;
+        default -> value == 1.0; // repetition_penalty: 1 is none
+      };
+      if (!same) differ.add(field + " " + plain(value));
+    });
+    if (differ.isEmpty()) return java.util.Optional.empty();
+    List<String> unsupported = differ.stream().map(d -> d.substring(0, d.indexOf(' ')))
+        .filter(f -> f.equals("min_p") || f.equals("repetition_penalty")).toList();
+    return java.util.Optional.of("tandem serve: the " + role + " model's generation_config.json (" + dir + ") recommends "
+        + String.join(", ", differ) + "; requests that leave these out get temperature "
+        + plain(defaults.temperature()) + ", top_k " + defaults.topK() + ", top_p "
+        + plain(defaults.topP()) + " (--temperature, --top-k, --top-p): both models of a"
+        + " pair sample alike, and a model's own defaults are not applied as vLLM's --generation-config auto applies them"
+        + (unsupported.isEmpty() ? "" : "; " + String.join(" and ", unsupported) + (unsupported.size() == 1 ? " is" : " are")
+            + " not applied at all (Tandem has neither min_p nor penalties)"));
+  }
+
+  /** {@code 20} for 20.0, {@code 0.95} for 0.95: a number as its JSON file wrote it. */
+  private static String plain(double value) {
+    return value == Math.rint(value) && Math.abs(value) < 1e15 ? Long.toString((long) value) : Double.toString(value);
   }
 
   /**

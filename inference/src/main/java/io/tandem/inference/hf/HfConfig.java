@@ -117,6 +117,29 @@ public record HfConfig(
     return numAttentionHeads / numKeyValueHeads;
   }
 
+  /**
+   * The sampling fields of {@code generation_config.json} that vLLM's {@code --generation-config auto} (its default)
+   * applies to requests that leave them out (vLLM's {@code ModelConfig.get_diff_sampling_param}).
+   */
+  public static final List<String> SAMPLING_FIELDS = List.of("temperature", "top_k", "top_p", "min_p", "repetition_penalty");
+
+  /**
+   * The sampling defaults {@code modelDir/generation_config.json} recommends: those of {@link #SAMPLING_FIELDS} it gives
+   * as numbers, in that order; empty without the file or any of them. Tandem does not apply them (both models of a pair
+   * sample alike, with the request's or the server's settings); the server says at start where they differ.
+   *
+   * @throws CheckpointException for a file that is not a JSON object
+   */
+  public static java.util.Map<String, Double> recommendedSampling(Path modelDir) {
+    Path genFile = modelDir.resolve("generation_config.json");
+    java.util.Map<String, Double> out = new java.util.LinkedHashMap<>();
+    if (!Files.isRegularFile(genFile)) return out;
+    JsonNode g = readJson(genFile);
+    for (String field : SAMPLING_FIELDS)
+      if (g.path(field).isNumber()) out.put(field, g.get(field).asDouble());
+    return out;
+  }
+
   /** Reads {@code config.json} and, when present, {@code generation_config.json} from a checkpoint folder. */
   public static HfConfig load(Path modelDir) {
     Path configFile = modelDir.resolve("config.json");
