@@ -492,6 +492,13 @@ public record CompletionRequest(
       if (!t.isObject())
         throw ApiError.invalid("tandem", "tandem must be an object such as {\"mode\": \"small\", \"max_target_tokens\": 30}, got " + Json.kind(t));
       ObjectNode overrides = ((ObjectNode) t).deepCopy();
+      // A null is the server's setting, as at the top level (temperature: null), where null is no value of the key's own
+      // (help_think_word and time_out take null for none) (tester59a: mode: null was taken, max_target_tokens: null refused).
+      List<String> unset = new ArrayList<>();
+      overrides.fieldNames().forEachRemaining(k -> {
+        if (overrides.get(k).isNull() && SpeculativeConfig.keyNames().contains(k) && !SpeculativeConfig.takesNull(k)) unset.add(k);
+      });
+      overrides.remove(unset);
       JsonNode m = overrides.remove("mode");
       if (m != null && !m.isNull()) {
         if (!m.isTextual())

@@ -54,6 +54,25 @@ class IntegerFieldsTest {
     completion(",\"n\":1.0,\"best_of\":1.0");
   }
 
+  /**
+   * A null in the {@code tandem} object is the server's setting, as at the top level, except where the paper's files
+   * give null a meaning of its own: no help_think_word, no time_out (tester59a: mode: null was taken, max_target_tokens:
+   * null refused).
+   */
+  @Test
+  void aNullInTheTandemObjectIsTheServersSettingUnlessNullMeansNone() {
+    var server = SETTINGS.speculative();
+    var nulls = completion(",\"tandem\":{\"mode\":null,\"max_target_tokens\":null,\"choose_large\":null,"
+        + "\"help_recap_words\":null,\"TARGET_VALIDATION_KEYWORDS\":null}").config();
+    assertEquals(server, nulls);
+    var none = completion(",\"tandem\":{\"help_think_word\":null,\"time_out\":null,\"max_target_tokens\":null}").config();
+    assertEquals(null, none.helpThinkWord());
+    assertEquals(server.maxTargetTokens(), none.maxTargetTokens());
+    // A null inside a keyword group is still no list of keywords.
+    assertTrue(refusal(() -> completion(",\"tandem\":{\"TARGET_VALIDATION_KEYWORDS\":{\"verify\":null}}")).message()
+        .startsWith("tandem: "));
+  }
+
   /** A refusal shows the number in digits (or as 1E+300), never as Java writes a double (1.0E20). */
   @Test
   void aRefusedNumberIsShownAsDigitsNotAsJavaWritesADouble() {

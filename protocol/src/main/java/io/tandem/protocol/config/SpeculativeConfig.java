@@ -161,6 +161,16 @@ public record SpeculativeConfig(
     return java.util.List.copyOf(ConfigKey.paperTopLevel());
   }
 
+  /**
+   * Whether {@code key}, a name of {@link #keyNames()}, takes null as a value of its own: {@code help_think_word}
+   * (no word) and {@code time_out} (no time-out), as in the paper's YAML files. Elsewhere a null is no value.
+   */
+  public static boolean takesNull(String key) {
+    for (ConfigKey k : ConfigKey.values())
+      if (k.paper.equals(key)) return k.type == ConfigKey.Type.OPTIONAL_STRING || k.type == ConfigKey.Type.SECONDS;
+    return false;
+  }
+
   /** The values of the paper's {@code 1b_32b.yml}, with Tandem's switches off. */
   public static SpeculativeConfig paperDefaults() {
     return PAPER_DEFAULTS;
