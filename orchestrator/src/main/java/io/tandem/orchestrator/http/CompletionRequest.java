@@ -242,13 +242,15 @@ public record CompletionRequest(
           + " asks for the sampled token's"));
 
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed",
-      "stop", "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "presence_penalty",
+      "stop", "stream", "stream_options", "user", "n", "logprobs", "presence_penalty",
       "frequency_penalty", "repetition_penalty", "min_p", "min_tokens", "ignore_eos", "include_stop_str_in_output",
-      "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "parallel_tool_calls", "store", "metadata", "service_tier",
+      "no_stop_trim", "return_token_ids", "skip_special_tokens", "logit_bias", "tandem", "store", "metadata", "service_tier",
       "request_id", "stop_token_ids", "cache_salt", "echo", "best_of", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
       // vLLM's CompletionRequest has it too (tester49a: called chat's alone on /v1/completions).
       "response_format");
-  private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice",
+  // top_logprobs and parallel_tool_calls are chat's in OpenAI's API and vLLM's (tester59a: taken on /v1/completions).
+  private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "tools", "tool_choice", "top_logprobs",
+      "parallel_tool_calls",
       "functions", "function_call", "reasoning_effort", "modalities", "audio", "prediction",
       "web_search_options", "add_generation_prompt", "continue_final_message", "chat_template_kwargs", "verbosity");
   /**

@@ -150,6 +150,19 @@ class RefusalWordingTest {
         chatRefusal(",\"tandem.max_target_tokens\":20").message());
   }
 
+  /** Chat's fields on /v1/completions are named as chat's, as OpenAI's and vLLM's legacy API has none of them (tester59a). */
+  @Test
+  void chatsFieldsOnTheLegacyEndpointAreNamedAsChats() {
+    for (String f : List.of("top_logprobs", "parallel_tool_calls", "tools")) {
+      String body = "{\"prompt\":\"hi\",\"" + f + "\":" + (f.equals("tools") ? "[]" : f.equals("top_logprobs") ? "0" : "true") + "}";
+      ApiError e = assertThrows(ApiError.class, () -> CompletionRequest.parse(Json.parseObject(body), false,
+          new CompletionRequest.Limits(SETTINGS.modelNames(), SETTINGS.maxMaxTokens(), SETTINGS.speculative(),
+              SETTINGS.defaultMode(), SETTINGS.defaultSampling())));
+      assertEquals("unrecognized request argument supplied to /v1/completions: " + f + " (it belongs to /v1/chat/completions)",
+          e.body().error().message());
+    }
+  }
+
   /** What clients carry over from Hugging Face, Anthropic's API or the OpenAI SDK's extra_body, pointed to its field here. */
   @Test
   void otherApisFieldsPointToTheirCounterparts() {
