@@ -69,8 +69,16 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     return warnings;
   }
 
+  /**
+   * JNA's logger, held so that its level stays set (java.util.logging holds loggers weakly). JNA, which DJL uses to probe
+   * for CUDA, warned through java.util.logging with 30 lines of stack trace where it could not unpack its own library
+   * into the temporary folder, and nothing needs it on a CPU (tester59c).
+   */
+  private static final java.util.logging.Logger JNA = java.util.logging.Logger.getLogger("com.sun.jna");
+
   public static void main(String[] args) {
     System.setProperty("ai.djl.offline", "true");
+    JNA.setLevel(java.util.logging.Level.OFF);
     // Logging started here, on this thread, before any command: a signal's shutdown hook that logs or silences logs while
     // SLF4J starts on another thread got its stand-in loggers, a ClassCastException and exit status 1 (tester49f).
     org.slf4j.LoggerFactory.getILoggerFactory();

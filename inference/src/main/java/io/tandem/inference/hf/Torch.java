@@ -55,7 +55,15 @@ public final class Torch {
         System.setProperty(
             "ai.djl.pytorch.num_threads", String.valueOf(Runtime.getRuntime().availableProcessors()));
       }
-      engine = Engine.getEngine("PyTorch");
+      try {
+        engine = Engine.getEngine("PyTorch");
+      } catch (RuntimeException | LinkageError e) {
+        // libtorch not unpacked where DJL puts it: said in one line (tester59c).
+        NativeLibraries.whyNotLoaded().ifPresent(why -> {
+          throw new IllegalStateException(why, e);
+        });
+        throw e;
+      }
     }
     return engine;
   }

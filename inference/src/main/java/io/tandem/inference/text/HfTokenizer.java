@@ -108,6 +108,12 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     try {
       native_ = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), options);
     } catch (IOException | RuntimeException e) {
+      // The crate's library not loaded is no fault of the file's (tester59c: a read-only file system was said as a damaged
+      // tokenizer.json).
+      if (String.valueOf(e.getMessage()).contains("native library"))
+        io.tandem.inference.hf.NativeLibraries.whyNotLoaded().ifPresent(why -> {
+          throw new IllegalArgumentException(why, e);
+        });
       // The tokenizers crate says a JSON fault in serde's words ("EOF while parsing a value at line 1 column 0"): when
       // the file is no JSON object, it is said as every checkpoint file's fault is; else the crate knows what is wrong.
       try {

@@ -1,0 +1,34 @@
+package io.tandem.inference.hf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Whether DJL's cache folder can take its native libraries, said in one line where it cannot (tester59c). */
+class NativeLibrariesTest {
+
+  @TempDir Path dir;
+
+  @Test
+  void aWritableFolderIsCreatedAndLeftEmpty() throws Exception {
+    Path cache = dir.resolve("a/b/.djl.ai");
+    assertEquals(Optional.empty(), NativeLibraries.unwritable(cache));
+    try (var left = Files.list(cache)) {
+      assertEquals(0, left.count(), "the probe file is removed");
+    }
+  }
+
+  @Test
+  void aFolderThatCannotBeMadeIsNamedWithWhy() throws Exception {
+    // Under a regular file nothing can be created, whoever runs the test (root passes permission checks).
+    Path file = Files.writeString(dir.resolve("file"), "x");
+    Optional<String> why = NativeLibraries.unwritable(file.resolve(".djl.ai"));
+    assertTrue(why.isPresent());
+    assertTrue(why.get().contains(file.toString()), why.get());
+  }
+}
