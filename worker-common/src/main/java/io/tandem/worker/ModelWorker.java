@@ -309,8 +309,15 @@ public final class ModelWorker extends AbstractBehavior<Command> {
 
   /** How long a stopping worker waits for the count in progress before it closes the model. */
   private static final int COUNT_STOP_SECONDS = 30;
-  /** How long a stopping worker waits for its model to be closed (the pass in flight first): within Akka's phase. */
-  private static final int STOP_WAIT_SECONDS = 8;
+  /**
+   * How long a stopping worker waits for its model to be closed (the pass in flight first), within Akka's
+   * {@code actor-system-terminate} phase, which reference.conf raises to 70 s for it: a pass of 16 prefill chunks of a
+   * long prompt took over 8 s on a loaded machine, and the JVM's exit beside it crashed in libtorch (tester59d: SIGSEGV
+   * in oneDNN, 3 of 7 SIGTERMs right after a burst of 1,000-token prompts, when the wait was 8 s).
+   */
+  static final int STOP_WAIT_SECONDS = 60;
+  /** After this many seconds of waiting for the pass in flight, a stopping worker says what it waits for. */
+  private static final int STOP_SAY_SECONDS = 2;
   /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
   private final StashBuffer<Command> duringStep;
   /**
@@ -532,12 +539,16 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     // that the exit (its native destructors) never runs beside a pass still in libtorch on the step
     // thread: the likely cause of the corrupted native heap ("malloc_consolidate(): unaligned fastbin
     // chunk detected", glibc's abort) a tester saw once in about 12 shutdowns that cut 60 requests at
-    // the deadline. Bounded within Akka's actor-system-terminate phase (10 s), after which the JVM
-    // would go on exiting anyway.
+    // the deadline, and a SIGSEGV in oneDNN another saw after 8 s of waiting. Bounded within Akka's
+    // actor-system-terminate phase (reference.conf), after which the JVM would go on exiting anyway.
     try {
-      if (!stepThread.awaitTermination(STOP_WAIT_SECONDS, TimeUnit.SECONDS))
-        log.warn("{} worker: the model not closed {} s after the worker stopped (a pass or count still running)", role,
-            STOP_WAIT_SECONDS);
+      if (!stepThread.awaitTermination(STOP_SAY_SECONDS, TimeUnit.SECONDS)) {
+        log.info("{} worker: stopping; waiting for its forward pass in flight to end before the model is closed (a pass"
+            + " cannot be stopped midway; up to {} s)", role, STOP_WAIT_SECONDS);
+        if (!stepThread.awaitTermination(STOP_WAIT_SECONDS - STOP_SAY_SECONDS, TimeUnit.SECONDS))
+          log.warn("{} worker: the model not closed {} s after the worker stopped (a pass or count still running)", role,
+              STOP_WAIT_SECONDS);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
