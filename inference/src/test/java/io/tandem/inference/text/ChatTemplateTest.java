@@ -111,6 +111,20 @@ class ChatTemplateTest {
   }
 
   /**
+   * A message's text is written as it is, control characters included, as Jinja2 writes a string (tester59d: NUL and
+   * ESC reached the model as the six characters of their JSON escape); continuing a final message with one works too.
+   */
+  @Test
+  void messageTextWithControlCharactersIsWrittenAsItIs() {
+    ChatTemplate template = ChatTemplate.load(TextFixtures.dir("qwen-tokenizer"));
+    String content = "a\u0000b\u001bc\u0001\u000b\"d\\e\u007f";
+    assertEquals("<|im_start|>user\n" + content + "<|im_end|>\n", template.render(List.of(new ChatMessage("user", content)), false));
+    String continued = template.render(List.of(new ChatMessage("user", "x"), new ChatMessage("assistant", "Step\u001b 1")),
+        new ChatTemplateArgs(false, true, "{}"));
+    assertTrue(continued.endsWith("Step\u001b 1"), continued);
+  }
+
+  /**
    * vLLM's chat request fields on Qwen3's template, as Hugging Face's apply_chat_template renders
    * them: a prefilled answer continues without its end of turn; enable_thinking false closes an
    * empty think block; tools are listed in the system turn.

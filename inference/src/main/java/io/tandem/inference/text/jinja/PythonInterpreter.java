@@ -6,7 +6,11 @@ import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 
-/** A Jinjava interpreter that prints booleans as Python does ({@code True}, {@code False}). */
+/**
+ * A Jinjava interpreter that prints booleans as Python does ({@code True}, {@code False}), and a string as it is, as
+ * Jinja2 does: Jinjava's Python-like printing writes a string through JSON's escapes, and a control character in a
+ * message other than a tab or line break reached the model as the six characters {@code \u0000} (tester59d).
+ */
 public final class PythonInterpreter extends JinjavaInterpreter {
 
   /** Plugs this interpreter into a {@link JinjavaConfig}. */
@@ -33,6 +37,7 @@ public final class PythonInterpreter extends JinjavaInterpreter {
   @Override
   public String getAsString(Object object) {
     if (object instanceof Boolean b) return b ? "True" : "False";
+    if (object instanceof CharSequence text) return text.toString();
     return super.getAsString(object);
   }
 }
