@@ -31,6 +31,14 @@ public final class Secrets {
   /** A part between {@code -}, {@code _} and {@code /} that is hex: 12 or more hex digits, letters and digits mixed. */
   private static final Pattern HEX = Pattern.compile("(?=.*[0-9])(?=.*[a-fA-F])(?:[0-9a-f]{12,}|[0-9A-F]{12,})");
 
+  /**
+   * A class name as Hugging Face's configs write them ({@code Qwen2ForCausalLM}, {@code LlamaModel}), which switches
+   * between digits, capitals and small letters as often as a short key (tester59b: an architecture named in an error,
+   * and the supported ones beside it, were hidden). No generated key ends so.
+   */
+  private static final Pattern CLASS_NAME = Pattern.compile("[A-Z][A-Za-z0-9]*(For(CausalLM|MaskedLM|Seq2SeqLM|"
+      + "ConditionalGeneration|SequenceClassification|TokenClassification|QuestionAnswering)|Model|Config|Tokenizer|TokenizerFast)");
+
   /** A part of a key's alphabet (base64's, base64url's after the split), 12 or more, letters and digits mixed. */
   private static final Pattern MIXED = Pattern.compile("(?=[A-Za-z0-9~+]*[0-9])(?=[A-Za-z0-9~+]*[A-Za-z])[A-Za-z0-9~+]{12,}");
 
@@ -60,6 +68,12 @@ public final class Secrets {
       out.append(run, at, pieces.start());
       String piece = pieces.group();
       at = pieces.end();
+      // A relative path whose first folder is there is a path (tester59b: a Hugging Face snapshot's folder, named by a
+      // commit's hash, given relative to the cache, was hidden as a key), as an absolute one is below.
+      if (!piece.startsWith("/") && piece.indexOf('/') > 0 && existing(piece.substring(0, piece.indexOf('/')))) {
+        out.append(piece);
+        continue;
+      }
       // A URL's "//" begins its host, or a key in its user part (http://KEY@host): no path.
       if (piece.startsWith("/") && !piece.startsWith("//")) {
         boolean base64 = piece.contains("+") || (at < run.length() && run.substring(at).matches("=+"));
@@ -91,6 +105,15 @@ public final class Secrets {
     return out.toString();
   }
 
+  /** Whether {@code name}, a relative path's first part, is a file or folder in the working directory (not a key). */
+  private static boolean existing(String name) {
+    try {
+      return !keyLike(name) && java.nio.file.Files.exists(java.nio.file.Path.of(name));
+    } catch (java.nio.file.InvalidPathException | SecurityException e) {
+      return false;
+    }
+  }
+
   /**
    * Whether {@code run} (no dots or equals signs in it) looks like a generated key: it begins {@code
    * sk-}; or a part of it between {@code -}, {@code _} and {@code /} is hex, or random (12 or more
@@ -110,6 +133,7 @@ public final class Secrets {
     if (run.startsWith("sk-") && run.length() >= 7) return true;
     for (String part : run.split("[-_/]")) {
       if (HEX.matcher(part).matches()) return true;
+      if (CLASS_NAME.matcher(part).matches()) continue;
       if (MIXED.matcher(part).matches() && switches(part) >= (part.length() >= 16 ? 0.40 : 0.45)) return true;
     }
     String whole = run.replaceAll("[^A-Za-z0-9~+]", "");

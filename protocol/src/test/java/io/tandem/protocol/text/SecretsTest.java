@@ -35,6 +35,26 @@ class SecretsTest {
     assertEquals("--api_key=" + H, Secrets.redact("--api_key=rP1IdOQ0f+64OZ5zQL0j53eReR8xXlD/eJVQsYap80="));
   }
 
+  /**
+   * Hugging Face's class names, and a relative path whose first folder is there (a snapshot's, named by a commit's
+   * hash), are shown as written (tester59b: an unsupported architecture, and the supported ones, were hidden).
+   */
+  @Test
+  void classNamesAndRelativePathsThatAreThereAreShown() throws Exception {
+    String line = "config.json: unsupported architecture \"Gemma2ForCausalLM\" (supported: Qwen2ForCausalLM, LlamaForCausalLM,"
+        + " Qwen3ForCausalLM); Qwen2ForSequenceClassification, Qwen2Model, Qwen2TokenizerFast";
+    assertEquals(line, Secrets.redact(line));
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory(java.nio.file.Path.of("target"), "snapshots");
+    try {
+      String relative = "target/" + dir.getFileName() + "/989aa7980e4cf806f80c7fef2b1adb7bc71aa306/config.json";
+      assertEquals(relative + ": not valid JSON", Secrets.redact(relative + ": not valid JSON"));
+      // Not there, it may be a key.
+      assertEquals(H + ".json", Secrets.redact("989aa7980e4cf806f80c7fef2b1adb7bc71aa306/config.json"));
+    } finally {
+      java.nio.file.Files.delete(dir);
+    }
+  }
+
   @Test
   void namesPathsAndNumbersAreShownAsWritten() {
     for (String text : List.of(
