@@ -97,8 +97,11 @@ public final class HfModel implements LanguageModel {
     progress.done(System.nanoTime() - t0, decoder.decodeStepsLine() + (template != null ? ""
         : "; no chat template (tokenizer_config.json chat_template or chat_template.jinja): chat requests that"
             + " need this model will be refused, raw prompts served"));
+    // The tokenizer's eos_token ends an answer beside the ids generation_config.json (or config.json) names, as in vLLM,
+    // which stops on the tokenizer's and adds the generation config's (tester59b: a fine-tune's generation_config.json
+    // naming its base model's <|endoftext|> alone ran every answer past its chat template's end of turn).
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
-    if (eos.isEmpty()) tokenizer.eosTokenId().ifPresent(eos::add);
+    tokenizer.eosTokenId().ifPresent(eos::add);
     return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos), threads);
   }
 

@@ -10,6 +10,7 @@ import io.tandem.inference.LanguageModel;
 import io.tandem.inference.Sequence;
 import io.tandem.protocol.SamplingParams;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -92,5 +93,23 @@ class HfModelTest {
     }
     assertEquals(1, seen[0], "the worker's thread runs its passes on one thread");
     assertEquals(processDefault, ai.djl.pytorch.jni.JniUtils.getNumThreads(), "other threads keep theirs");
+  }
+
+  /**
+   * The tokenizer's eos_token ends an answer beside the ids generation_config.json names, as in vLLM (tester59b: a
+   * fine-tune whose generation_config.json names only its base model's end of text ran past its chat's end of turn).
+   */
+  @Test
+  void theTokenizersEosTokenEndsAnAnswerBesideTheGenerationConfigsIds(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    java.nio.file.Path fixture = Golden.fixture("qwen2-tiny");
+    try (var files = java.nio.file.Files.list(fixture)) {
+      for (java.nio.file.Path f : files.toList()) java.nio.file.Files.copy(f, dir.resolve(f.getFileName()));
+    }
+    java.nio.file.Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [318]}");
+    try (HfModel model = HfModel.load(dir, "cpu", Precision.FLOAT32)) {
+      int imEnd = model.tokenizer().encode("<|im_end|>")[0];
+      assertEquals(java.util.Set.of(318, imEnd), model.eosTokenIds());
+    }
   }
 }
