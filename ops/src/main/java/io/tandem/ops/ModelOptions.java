@@ -105,8 +105,30 @@ public final class ModelOptions {
       throw new IllegalArgumentException("--config " + config + ": the file is empty; " + expected);
     // Its mistakes and warnings name the file as the other --config messages do: the flag and the path as given.
     LoadedConfig loaded = PaperConfigLoader.parseYaml(yaml, "--config " + config);
-    if (!quietWarnings) for (String w : loaded.warnings()) System.err.println("tandem: " + w);
+    if (!quietWarnings) {
+      for (String w : loaded.warnings()) System.err.println("tandem: " + w);
+      notReadBeside(base).ifPresent(w -> System.err.println("tandem: " + w));
+    }
     return loaded.config();
+  }
+
+  /**
+   * What says that the {@code tandem.speculative} settings given (by {@code -D}, a config file) are not read beside
+   * {@code --config}, whose YAML is the whole speculative config; empty where none was given (tester59c:
+   * {@code -Dtandem.speculative.max-target-tokens=1} beside --config was dropped without a word).
+   */
+  java.util.Optional<String> notReadBeside(Config base) {
+    if (!base.hasPath("tandem.speculative")) return java.util.Optional.empty();
+    java.util.Map<String, String> given = new java.util.TreeMap<>();
+    for (java.util.Map.Entry<String, com.typesafe.config.ConfigValue> e : base.getConfig("tandem.speculative").entrySet()) {
+      String origin = e.getValue().origin().description();
+      if (!origin.contains("reference.conf")) given.put("tandem.speculative." + e.getKey(), origin.replaceAll(":\\s*\\d+$", ""));
+    }
+    if (given.isEmpty()) return java.util.Optional.empty();
+    java.util.Set<String> origins = new java.util.LinkedHashSet<>(given.values());
+    return java.util.Optional.of(String.join(", ", given.keySet()) + " (" + String.join("; ", origins) + ") "
+        + (given.size() == 1 ? "is" : "are") + " not read: --config " + config + " is the whole speculative config; give"
+        + (given.size() == 1 ? " it" : " them") + " there, under the paper's key names (max_target_tokens, ...)");
   }
 
   /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
 import io.tandem.ops.demo.DemoModels;
 import io.tandem.protocol.Role;
 import java.util.List;
@@ -90,5 +91,19 @@ class ModelOptionsTest {
     assertEquals(50, options().sampling().topK(), "the paper's, by default");
     UsageError below = assertThrows(UsageError.class, () -> options("--top-k", "-2").sampling());
     assertEquals("--top-k: must be 0 or -1 (off), or at least 1, got -2", below.getMessage());
+  }
+
+  /**
+   * Speculative settings given beside --config, whose YAML is the whole speculative config, are said not to be read
+   * (tester59c: -Dtandem.speculative.max-target-tokens=1 beside --config was dropped without a word).
+   */
+  @Test
+  void speculativeSettingsBesideAConfigFileAreSaidNotToBeRead() {
+    ModelOptions o = options("--config", "1b_32b.yml");
+    assertEquals(java.util.Optional.empty(), o.notReadBeside(config("")), "the defaults are no settings given");
+    Config given = ConfigFactory.parseString("tandem.speculative.max-target-tokens = 1", ConfigParseOptions.defaults()
+        .setOriginDescription("system properties")).withFallback(config("")).resolve();
+    assertEquals("tandem.speculative.max-target-tokens (system properties) is not read: --config 1b_32b.yml is the whole"
+        + " speculative config; give it there, under the paper's key names (max_target_tokens, ...)", o.notReadBeside(given).orElseThrow());
   }
 }

@@ -119,8 +119,21 @@ public record HttpSettings(
   private static Duration serverTimeout(Config c, String key, Duration sessionDeadline) {
     try {
       return ConfigSection.durationOrInfinite(c, key);
+    } catch (io.tandem.protocol.config.InvalidConfigException e) {
+      // A number without its unit is said so (tester59c: "got 400" beside "more than 310 s" read as a contradiction).
+      if (e.getMessage() != null && e.getMessage().contains("with its unit") && positive(c.getValue(key))) throw e;
+      throw new IllegalArgumentException(serverTimeoutMistake(key, given(c.getValue(key)), sessionDeadline), e);
     } catch (IllegalArgumentException | com.typesafe.config.ConfigException.BadValue e) {
       throw new IllegalArgumentException(serverTimeoutMistake(key, given(c.getValue(key)), sessionDeadline), e);
+    }
+  }
+
+  /** Whether {@code v} is a number above 0, written as a number or as a string (a -D option's). */
+  private static boolean positive(com.typesafe.config.ConfigValue v) {
+    try {
+      return Double.parseDouble(v.unwrapped().toString().strip()) > 0;
+    } catch (NumberFormatException e) {
+      return false;
     }
   }
 

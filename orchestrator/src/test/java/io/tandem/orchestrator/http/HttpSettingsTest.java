@@ -65,6 +65,10 @@ class HttpSettingsTest {
     for (String key : List.of("request-timeout", "idle-timeout"))
       refusals.forEach((value, given) -> assertEquals("tandem.http." + key + takes + given + why,
           refusedProperties(Map.of("tandem.http." + key, value)), key + " = " + value));
+    // A number above 0 without its unit is said so (tester59c: "more than 310 s ... got 400" read as a contradiction).
+    for (String key : List.of("request-timeout", "idle-timeout"))
+      assertEquals("tandem.http." + key + " must be a duration with its unit, like 400s or 400ms, got 400",
+          refusedProperties(Map.of("tandem.http." + key, "400")), key);
     Properties p = new Properties();
     p.setProperty("tandem.http.idle-timeout", "infinite");
     p.setProperty("tandem.http.request-timeout", "infinite");

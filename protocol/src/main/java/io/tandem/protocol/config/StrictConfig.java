@@ -60,8 +60,10 @@ final class StrictConfig {
           switch (method.getName()) {
             case "getInt" -> requireWhole(full, v, "a whole number", "a whole number up to " + Integer.MAX_VALUE);
             case "getLong" -> requireWhole(full, v, "a whole number", "a whole number up to " + Long.MAX_VALUE);
-            case "getBytes", "getMemorySize" -> requireWhole(full, v, "a whole number of bytes or a size like 512MiB or 2GiB",
-                ConfigSection.SIZE_UP_TO_LONG);
+            case "getBytes", "getMemorySize" -> {
+              requireWhole(full, v, "a whole number of bytes or a size like 512MiB or 2GiB", ConfigSection.SIZE_UP_TO_LONG);
+              requireSizeUnit(full, v);
+            }
             case "getDuration", "getMillis", "getNanos" -> requireUnit(full, v);
             default -> {}
           }
@@ -122,6 +124,22 @@ final class StrictConfig {
       throw InvalidConfigException.setting(key, ConfigSection.mistake(key, fraction, text), null);
     if (n.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0 || n.compareTo(BigDecimal.valueOf(Long.MIN_VALUE)) < 0)
       throw InvalidConfigException.setting(key, ConfigSection.mistake(key, beyond, text), null);
+  }
+
+  /**
+   * Refuses a size of 1 to 1,023 without its unit, which Typesafe Config reads as bytes: no size setting here is
+   * meant so, and {@code max-body-size = 10} (meant as MiB) left a server that took no request (tester59c). 0 and
+   * 1,024 or more stay bytes, as a setting's Javadoc may say.
+   */
+  private static void requireSizeUnit(String key, ConfigValue v) {
+    String text = numberText(v);
+    if (text == null) return;
+    BigDecimal n = new BigDecimal(text);
+    if (n.signum() > 0 && n.compareTo(BigDecimal.valueOf(1024)) < 0) {
+      String number = n.stripTrailingZeros().toPlainString();
+      throw InvalidConfigException.setting(key, ConfigSection.mistake(key, "a size with its unit, like " + number + "MiB or "
+          + number + "KiB (a number alone is bytes, and fewer than 1024 are never meant)", text), null);
+    }
   }
 
   /** A number written as JSON writes one: Java's own readers also take {@code 0.05d}, {@code 0.1f} and hex. */

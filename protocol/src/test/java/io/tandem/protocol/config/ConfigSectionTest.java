@@ -116,6 +116,21 @@ class ConfigSectionTest {
         refusal("kv-cache-bytes", "-1", c -> c.getBytes("kv-cache-bytes")));
   }
 
+  /**
+   * A size of 1 to 1,023 without its unit, read as bytes, is never meant: refused, as a duration without its unit is
+   * (tester59c: max-body-size = 1 left a server that took no request). 0 and 1,024 on stay bytes.
+   */
+  @Test
+  void aSmallSizeWithoutItsUnitIsRefusedNotReadAsBytes() {
+    assertEquals("tandem.http.max-body-size must be a size with its unit, like 10MiB or 10KiB (a number alone is bytes, and"
+        + " fewer than 1024 are never meant), got 10", refusal("max-body-size", "10", c -> c.getBytes("max-body-size")));
+    assertEquals("tandem.http.kv-cache-bytes must be a size with its unit, like 2MiB or 2KiB (a number alone is bytes, and"
+        + " fewer than 1024 are never meant), got 2", refusal("kv-cache-bytes", "2", c -> c.getMemorySize("kv-cache-bytes")));
+    assertEquals(Long.valueOf(0), ConfigSection.read(systemProperty("tandem.http.a", "0"), "tandem.http", c -> c.getBytes("a")));
+    assertEquals(Long.valueOf(1024), ConfigSection.read(systemProperty("tandem.http.a", "1024"), "tandem.http", c -> c.getBytes("a")));
+    assertEquals(Long.valueOf(10L << 20), ConfigSection.read(systemProperty("tandem.http.a", "10MiB"), "tandem.http", c -> c.getBytes("a")));
+  }
+
   /** Typesafe Config reads a bare number as milliseconds, where every default is written 30s: a unit is required. */
   @Test
   void aDurationWithoutItsUnitIsRefusedNotReadAsMilliseconds() {
