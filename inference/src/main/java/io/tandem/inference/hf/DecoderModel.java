@@ -9,6 +9,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.tandem.inference.hf.safetensors.SafetensorsReader;
+import io.tandem.protocol.text.Clipped;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
@@ -132,6 +133,17 @@ public final class DecoderModel implements AutoCloseable {
    * @throws CheckpointException naming the folder, the weights and the config key at fault
    */
   private static void requireWeightsFit(Path dir, HfConfig config, SafetensorsReader reader) {
+    // No tensor under model.: the names are at fault, not the config (tester59b: a base model's weights, as
+    // AutoModel.save_pretrained writes them, were said to lack the config's last layer).
+    if (reader.names().stream().noneMatch(n -> n.startsWith("model."))) {
+      String example = reader.names().stream().filter(n -> n.contains("layers.0.")).findFirst()
+          .orElse(reader.names().stream().sorted().findFirst().orElse(""));
+      String prefix = example.contains("layers.") ? example.substring(0, example.indexOf("layers.")) : null;
+      throw new CheckpointException(dir + ": no tensor of the weights is named under model. (as model.layers.0.* and"
+          + " model.embed_tokens.weight of a ...ForCausalLM checkpoint), they are named as " + Clipped.of(example)
+          + (prefix == null ? "" : prefix.isEmpty() ? " (a base model's names, as AutoModel saves them)" : " (under " + prefix + ")")
+          + ": give the causal-LM checkpoint (AutoModelForCausalLM.save_pretrained writes model.* and lm_head.weight)");
+    }
     String last = "model.layers." + (config.numHiddenLayers() - 1) + ".";
     if (reader.names().stream().noneMatch(n -> n.startsWith(last))) {
       throw new CheckpointException(dir + ": config.json says num_hidden_layers " + config.numHiddenLayers()

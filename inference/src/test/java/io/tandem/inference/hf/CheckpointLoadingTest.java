@@ -123,6 +123,20 @@ class CheckpointLoadingTest {
     assertEquals(missing(dir, "model.norm.weight"), e.getMessage());
   }
 
+  /**
+   * Weights without the {@code model.} prefix, as AutoModel saves a base model's, are named so, not as a config that
+   * does not belong to them (tester59b: "the weights have no layer 1", where they had no layer under model. at all).
+   */
+  @Test
+  void weightsNamedWithoutTheModelPrefixAreNamedSo() throws IOException {
+    Path dir = renamed(name -> name.startsWith("model.") ? name.substring("model.".length()) : name);
+    CheckpointException e = assertThrows(CheckpointException.class, () -> DecoderModel.load(dir));
+    assertEquals(dir + ": no tensor of the weights is named under model. (as model.layers.0.* and model.embed_tokens.weight of a"
+        + " ...ForCausalLM checkpoint), they are named as layers.0.input_layernorm.weight (a base model's names, as AutoModel"
+        + " saves them): give the causal-LM checkpoint (AutoModelForCausalLM.save_pretrained writes model.* and lm_head.weight)",
+        e.getMessage());
+  }
+
   /** A tensor of the last layer missing is named before any layer loads (a tester's 0.5B failed 14 s in, at layer 18 of 24). */
   @Test
   void aTensorOfTheLastLayerMissingIsNamedBeforeAnyLayerLoads() throws IOException {
@@ -171,17 +185,22 @@ class CheckpointLoadingTest {
 
   /** A copy of the tiny fixture without the tensor {@code missing}. */
   private Path without(String missing) throws IOException {
+    return renamed(name -> name.equals(missing) ? null : name);
+  }
+
+  /** A copy of the tiny fixture with each tensor named as {@code rename} says (null: left out). */
+  private Path renamed(java.util.function.UnaryOperator<String> rename) throws IOException {
     Path dir = copy("qwen2-tiny");
     Path file = dir.resolve("model.safetensors");
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     try (SafetensorsReader reader = SafetensorsReader.open(Golden.fixture("qwen2-tiny"))) {
       for (String name : reader.names()) {
-        if (!name.equals(missing)) {
+        if (rename.apply(name) != null) {
           float[] values = reader.readFloats(name);
           int[] at = {0};
           entries.add(
               new SafetensorsWriter.Entry(
-                  name, Dtype.BF16, reader.info(name).shape(),
+                  rename.apply(name), Dtype.BF16, reader.info(name).shape(),
                   (chunk, n) -> {
                     System.arraycopy(values, at[0], chunk, 0, n);
                     at[0] += n;
