@@ -146,7 +146,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
       }
     }
-    return new HfTokenizer(native_, sha256(bytes), Collections.unmodifiableMap(added),
+    return new HfTokenizer(native_, vocabularyKey(bytes), Collections.unmodifiableMap(added),
         Collections.unmodifiableSet(special), bos, eos, llama, largestId);
   }
 
@@ -280,6 +280,69 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     return largest;
   }
 
+  /**
+   * A key of what {@code tokenizer.json} says, not of how it is written: the SHA-256 of its JSON with every object's
+   * members in name order, merges in the list form ({@code ["a", "b"]}) whichever form the file has (tokenizers before
+   * 0.20 wrote {@code "a b"}), and the members that do not change an encoding here (version, truncation, padding) left
+   * out. A file that is the same tokenizer re-saved gets the same key (tester59b: a re-formatted file, or merges in the
+   * older form, put a pair on the text hand-over path and warned of different vocabularies). A file that is no JSON
+   * object (the tokenizers library read it all the same) is keyed by its bytes.
+   */
+  static String vocabularyKey(byte[] bytes) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(bytes);
+    } catch (IOException e) {
+      return sha256(bytes);
+    }
+    if (root == null || !root.isObject()) return sha256(bytes);
+    com.fasterxml.jackson.databind.node.ObjectNode tree = (com.fasterxml.jackson.databind.node.ObjectNode) root;
+    tree.remove(java.util.List.of("version", "truncation", "padding"));
+    JsonNode merges = tree.path("model").path("merges");
+    if (merges.isArray())
+      for (int i = 0; i < merges.size(); i++)
+        if (merges.get(i).isTextual()) {
+          String merge = merges.get(i).asText();
+          int space = merge.indexOf(' ');
+          if (space > 0)
+            ((com.fasterxml.jackson.databind.node.ArrayNode) merges).set(i,
+                JSON.createArrayNode().add(merge.substring(0, space)).add(merge.substring(space + 1)));
+        }
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      canonical(tree, digest);
+      return "sha256:" + HexFormat.of().formatHex(digest.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  /** Feeds {@code node} to {@code digest} as JSON with each object's members in name order. */
+  private static void canonical(JsonNode node, MessageDigest digest) {
+    if (node.isObject()) {
+      digest.update((byte) '{');
+      java.util.List<String> names = new java.util.ArrayList<>();
+      node.fieldNames().forEachRemaining(names::add);
+      Collections.sort(names);
+      for (String name : names) {
+        digest.update(com.fasterxml.jackson.databind.node.TextNode.valueOf(name).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        digest.update((byte) ':');
+        canonical(node.get(name), digest);
+        digest.update((byte) ',');
+      }
+      digest.update((byte) '}');
+    } else if (node.isArray()) {
+      digest.update((byte) '[');
+      for (JsonNode element : node) {
+        canonical(element, digest);
+        digest.update((byte) ',');
+      }
+      digest.update((byte) ']');
+    } else {
+      digest.update(node.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+  }
+
   private static String sha256(byte[] bytes) {
     try {
       return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
@@ -288,7 +351,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     }
   }
 
-  /** The SHA-256 of {@code tokenizer.json}: the same file gives the same key, whatever its folder. */
+  /** {@link #vocabularyKey}: the same tokenizer gives the same key, whatever its folder or formatting. */
   @Override
   public String key() {
     return key;

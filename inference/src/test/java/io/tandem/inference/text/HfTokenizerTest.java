@@ -191,4 +191,30 @@ class HfTokenizerTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HfTokenizer.load(tmp));
     assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
   }
+
+  /**
+   * The same tokenizer written another way (formatting, member order, merges in the older "a b" form, another
+   * version) has the same key; another vocabulary has another (tester59b: a re-saved file was taken for another
+   * vocabulary).
+   */
+  @Test
+  void theSameTokenizerWrittenAnotherWayHasTheSameKey() throws IOException {
+    Path file = TextFixtures.dir("qwen-tokenizer").resolve("tokenizer.json");
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode tree = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(file.toFile());
+    com.fasterxml.jackson.databind.node.ArrayNode merges = (com.fasterxml.jackson.databind.node.ArrayNode) tree.path("model").path("merges");
+    for (int i = 0; i < merges.size(); i++) merges.set(i, com.fasterxml.jackson.databind.node.TextNode.valueOf(
+        merges.get(i).get(0).asText() + " " + merges.get(i).get(1).asText()));
+    tree.put("version", "0.9");
+    com.fasterxml.jackson.databind.node.ObjectNode reordered = json.createObjectNode();
+    java.util.List<String> names = new java.util.ArrayList<>();
+    tree.fieldNames().forEachRemaining(names::add);
+    java.util.Collections.reverse(names);
+    for (String n : names) reordered.set(n, tree.get(n));
+    byte[] resaved = json.writerWithDefaultPrettyPrinter().writeValueAsBytes(reordered);
+    assertEquals(qwen.key(), HfTokenizer.vocabularyKey(resaved));
+    ((com.fasterxml.jackson.databind.node.ObjectNode) reordered.path("model").path("vocab")).put("§new", 999_999);
+    assertNotEquals(qwen.key(), HfTokenizer.vocabularyKey(json.writeValueAsBytes(reordered)));
+    assertEquals(HfTokenizer.vocabularyKey("[1]".getBytes()), HfTokenizer.vocabularyKey("[1]".getBytes()), "no object: its bytes");
+  }
 }
