@@ -384,7 +384,7 @@ public record HfConfig(
     } catch (io.tandem.inference.text.JsonFault.NotJson e) {
       throw new CheckpointException(e.getMessage(), e);
     } catch (IOException e) {
-      throw new CheckpointException(file + ": cannot read JSON (" + e.getMessage() + ")", e);
+      throw new CheckpointException(file + ": cannot read JSON (" + CheckpointException.why(e) + ")", e);
     }
   }
 }

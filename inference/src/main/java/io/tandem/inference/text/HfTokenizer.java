@@ -92,7 +92,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
       throw new IllegalArgumentException("no tokenizer.json in " + modelDir
           + ": Tandem needs the fast-tokenizer file that Hugging Face checkpoints ship", e);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot read " + file + ": " + io.tandem.inference.hf.CheckpointException.why(e), e);
     }
     // DJL otherwise tries to download what it lacks; everything needed ships in its jar.
     if (System.getProperty("ai.djl.offline") == null) System.setProperty("ai.djl.offline", "true");

@@ -137,6 +137,14 @@ class CheckpointLoadingTest {
         e.getMessage());
   }
 
+  /** A file whose permissions stop the reader is said so, with what to do (tester59b: "cannot read (PATH)"). */
+  @Test
+  void aFileThePermissionsStopIsSaidSo() {
+    assertEquals("permission denied; give the user Tandem runs as read access to it, e.g. chmod a+r",
+        CheckpointException.why(new java.nio.file.AccessDeniedException("/m/config.json")));
+    assertEquals("Input/output error", CheckpointException.why(new IOException("Input/output error")));
+  }
+
   /** A tensor of the last layer missing is named before any layer loads (a tester's 0.5B failed 14 s in, at layer 18 of 24). */
   @Test
   void aTensorOfTheLastLayerMissingIsNamedBeforeAnyLayerLoads() throws IOException {

@@ -195,7 +195,7 @@ public final class SafetensorsReader implements AutoCloseable {
     } catch (io.tandem.inference.text.JsonFault.NotJson e) {
       throw new CheckpointException(e.getMessage(), e);
     } catch (IOException e) {
-      throw new CheckpointException(index + ": cannot read JSON (" + e.getMessage() + ")", e);
+      throw new CheckpointException(index + ": cannot read JSON (" + CheckpointException.why(e) + ")", e);
     }
     JsonNode wm = root.path("weight_map");
     if (!wm.isObject()) {
@@ -357,7 +357,7 @@ public final class SafetensorsReader implements AutoCloseable {
       requireEndToEnd(file, out.values(), dataStart, size);
       return out;
     } catch (IOException e) {
-      throw new CheckpointException(file + ": cannot read (" + e.getMessage() + ")", e);
+      throw new CheckpointException(file + ": cannot read (" + CheckpointException.why(e) + ")", e);
     }
   }
 }
