@@ -102,6 +102,22 @@ public final class HfModel implements LanguageModel {
     // naming its base model's <|endoftext|> alone ran every answer past its chat template's end of turn).
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     tokenizer.eosTokenId().ifPresent(eos::add);
+    org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HfModel.class);
+    // Said at start, not found out answer by answer (tester59b).
+    if (eos.isEmpty())
+      log.warn("{}: no end-of-sequence token: neither generation_config.json nor config.json has an eos_token_id, nor"
+          + " tokenizer_config.json an eos_token; every answer runs to its max_tokens or a stop string. Give the model's"
+          + " eos_token_id in generation_config.json", dir);
+    if (template != null) {
+      try {
+        template.render(java.util.List.of(new io.tandem.protocol.ChatMessage("user", "hi")), true);
+      } catch (IllegalArgumentException e) {
+        // A template that refuses this conversation on purpose (raise_exception) may take others.
+        if (!e.getMessage().startsWith("the chat template rejected"))
+          log.warn("{}: its chat template cannot render a one-message conversation, so chat requests that need this model"
+              + " will be refused: {}", dir, e.getMessage().replaceAll("\\s*\n\\s*", " "));
+      }
+    }
     return new HfModel(dir.getFileName().toString(), decoder, tokenizer, template, Set.copyOf(eos), threads);
   }
 
