@@ -371,7 +371,7 @@ class CheckpointLoadingTest {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.checkConfig(dir))
         .getMessage().startsWith(config + ": not valid JSON (line "), "junk after the object");
     assertTrue(assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.ChatTemplate.load(dir))
-        .getMessage().endsWith("more JSON after the object had ended (a file is one JSON object); remove it"));
+        .getMessage().endsWith("more text ('garbage') after the object had ended (a file is one JSON object); remove it"));
     Files.writeString(config, "");
     assertEquals(config + ": expected a JSON object ({...}), found an empty file",
         assertThrows(IllegalArgumentException.class, () -> io.tandem.inference.text.HfTokenizer.load(dir)).getMessage());

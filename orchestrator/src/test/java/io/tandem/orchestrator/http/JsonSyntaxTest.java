@@ -105,7 +105,7 @@ class JsonSyntaxTest {
     assertEquals("the request body is not valid JSON (line 1, column 8): more JSON after the object had ended (a request body"
         + " is one JSON object); remove it", refusal("{\"a\":1}{\"b\":2}"));
     // A body that begins with another value: what ended is named as what it was.
-    assertEquals("the request body is not valid JSON (line 1, column 9): more JSON after the string had ended (a request body"
+    assertEquals("the request body is not valid JSON (line 1, column 9): more text ('x') after the string had ended (a request body"
         + " is one JSON object); remove it", refusal("\"hello\" x"));
     assertEquals("the request body is not valid JSON (line 1, column 9): a '}' after the JSON string had ended; remove it",
         refusal("\"hello\" }"));
@@ -123,7 +123,8 @@ class JsonSyntaxTest {
   void missingPunctuationAndUnquotedWordsAreNamedInJsonsTermsToo() {
     assertEquals("the request body is not valid JSON (line 1, column 10): 'tandem' is no JSON value (a string is written in double"
         + " quotes; the words JSON has are true, false and null)", refusal("{\"model\":tandem,\"prompt\":\"x\"}"));
-    assertEquals("the request body is not valid JSON (line 1, column 33): more JSON after the object had ended (a request body is"
+    // Text that is no JSON is said as text (tester59d: "garbage" was called more JSON).
+    assertEquals("the request body is not valid JSON (line 1, column 33): more text ('abc') after the object had ended (a request body is"
         + " one JSON object); remove it", refusal("{\"model\":\"tandem\",\"prompt\":\"x\"} abc"));
     assertEquals("the request body is not valid JSON (line 1, column 2): a member name (from 'm') not in double quotes: JSON's"
         + " member names are strings (\"model\")", refusal("{model:\"tandem\"}"));

@@ -138,7 +138,9 @@ public final class JsonSyntax {
           + " {" + example + ": ...}" : "a '" + m.group(1) + "' after the JSON " + firstValue(body) + " had ended; remove it";
     } else if (original.startsWith("Trailing token") || word != null && original.startsWith("Unrecognized token")
         && lastVisibleIndex(body, at) >= 0 && closesTheBody(body, at)) {
-      what = "more JSON after the " + firstValue(body) + " had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
+      // Text after the object is said as text where it is no JSON (tester59d: "garbage" was called more JSON).
+      what = (word != null && original.startsWith("Unrecognized token") ? "more text (" + wordAtFault + ")" : "more JSON")
+          + " after the " + firstValue(body) + " had ended (a " + ("body".equals(subject) ? "request body" : subject) + " is one JSON"
           + " object); remove it";
     } else if (word != null && original.startsWith("Unrecognized token")) {
       what = wordAtFault + " is no JSON value (a string is written in double quotes; the words JSON has are"
