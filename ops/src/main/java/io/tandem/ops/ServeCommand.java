@@ -197,6 +197,10 @@ public final class ServeCommand implements Callable<Integer> {
         org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info("tandem serve: clients must send an API key: {}"
             + " (tenant {}, without limits){}; unset it to serve without it", API_KEY_ENV,
             API_KEY_TENANT, http.tenants().size() > 1 ? ", or one of the other keys given" : "");
+      else if (apiKey != null && fromEnv != null)
+        // --api-key wins, as vLLM's --api-key over VLLM_API_KEY: said, as the variable's clients get a 401 (tester59c).
+        org.slf4j.LoggerFactory.getLogger(ServeCommand.class).info("tandem serve: {} is set but not used: --api-key"
+            + " replaces it", API_KEY_ENV);
     }
     if (orchestrator && http.open() && !java.net.InetAddress.getByName(http.host()).isLoopbackAddress())
       // The fix is in what was given (keys, or another address), as with any other --host mistake.

@@ -300,6 +300,10 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
       if (vllm != null) return name + ": " + what + "; " + vllm + (vllm.contains("the setting ") && !vllm.contains("TANDEM_JAVA_OPTS")
           ? " (settings are given as TANDEM_JAVA_OPTS=\"-DKEY=VALUE\" ./tandem " + cmd.getCommandName() + " ...; " + help + ")"
           : " (" + help + ")");
+      // A JVM system property given as an argument, as java takes it (tester59c: no hint for ./tandem serve -Dtandem.http.port=1).
+      if (option && first.startsWith("-D") && first.length() > 2)
+        return name + ": " + what + "; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS (TANDEM_JAVA_OPTS=\"" + first
+            + "\" ./" + name + " ...) (" + help + ")";
       // A port written alone (tandem serve 8000).
       if (!option && first.matches("[0-9]{1,5}") && cmd.getCommandSpec().findOption("--port") != null)
         return name + ": " + what + "; did you mean --port " + first + "? (" + help + ")";

@@ -1863,6 +1863,17 @@ class CommandLineMistakesTest {
   }
 
   /** help is parsed as any command: an unknown option is a usage error, not the help (exit 0). */
+  /** A -D option given as an argument, as java takes one, is pointed to TANDEM_JAVA_OPTS (tester59c). */
+  @Test
+  void aSystemPropertyGivenAsAnArgumentIsPointedToTandemJavaOpts() {
+    Result r = run("serve", "-Dtandem.http.port=18301");
+    assertEquals(2, r.exit(), r.err());
+    assertEquals("tandem serve: Unknown option: '-Dtandem.http.port=18301'; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS"
+        + " (TANDEM_JAVA_OPTS=\"-Dtandem.http.port=18301\" ./tandem serve ...) (see tandem serve --help)", r.err());
+    Result top = run("-Dtandem.http.port=18301", "serve");
+    assertTrue(top.err().contains("(TANDEM_JAVA_OPTS=\"-Dtandem.http.port=18301\" ./tandem ...)"), top.err());
+  }
+
   @Test
   void helpRefusesAnUnknownOption() {
     Result r = run("help", "--nope");
