@@ -106,7 +106,7 @@ class HfConfigTest {
     java.nio.file.Path config = dir.resolve("config.json");
     String arch = "{\"architectures\": [\"Qwen2ForCausalLM\"]";
     java.util.Map<String, String> said = new java.util.LinkedHashMap<>();
-    said.put(arch + "} garbage", "(line 1, column 41): more JSON after the object had ended (a file is one JSON object); remove it");
+    said.put(arch + "} garbage", "(line 1, column 41): more text ('garbage') after the object had ended (a file is one JSON object); remove it");
     said.put(arch + ", \"model_type\": 'qwen2'}",
         "(line 1, column 55): a single quote ('), where JSON's strings and member names take double quotes (\")");
     said.put(arch + " \"model_type\": \"qwen2\"}", "(line 1, column 40): a ',' missing between two members of an object");
