@@ -118,11 +118,28 @@ public final class DecoderModel implements AutoCloseable {
             + " skips lm_head.* of a tied model) and Hugging Face's tie_weights(); if that lm_head is the one to use, set"
             + " \"tie_word_embeddings\": false", dir);
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
+      warnUnused(dir, config, reader);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
     }
+  }
+
+  /**
+   * Warns of the tensors the load did not read, as transformers does ("Some weights of the model checkpoint ... were
+   * not used"): a tensor the architecture has no place for is dropped, and the answers may then not be the
+   * checkpoint's (tester59b: an extra tensor was dropped without a word). A tied model's lm_head is warned of above,
+   * and rotary inv_freq buffers, which older checkpoints hold and transformers ignores, are left out.
+   */
+  private static void warnUnused(Path dir, HfConfig config, SafetensorsReader reader) {
+    java.util.List<String> unused = reader.unread().stream()
+        .filter(n -> !n.endsWith("rotary_emb.inv_freq") && !(config.tieWordEmbeddings() && n.equals("lm_head.weight"))).toList();
+    if (unused.isEmpty()) return;
+    org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: {} of the weights not used by {}, as transformers would"
+        + " not use them either: {}{}; if they matter, this is not the architecture the checkpoint was written for", dir,
+        unused.size() == 1 ? "1 tensor" : unused.size() + " tensors", config.architecture().hfName(),
+        String.join(", ", unused.subList(0, Math.min(5, unused.size()))), unused.size() > 5 ? ", ..." : "");
   }
 
   /**

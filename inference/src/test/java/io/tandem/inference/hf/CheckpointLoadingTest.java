@@ -137,6 +137,26 @@ class CheckpointLoadingTest {
         e.getMessage());
   }
 
+  /** A tensor the architecture has no use for is warned of, as transformers does (tester59b: dropped without a word). */
+  @Test
+  void aTensorTheArchitectureDoesNotUseIsWarnedOf() throws IOException {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(DecoderModel.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try {
+      DecoderModel.load(Golden.fixture("qwen2-tiny")).close();
+      assertEquals(List.of(), lines.list.stream().map(Object::toString).toList(), "every tensor of the fixture is used");
+      Path dir = renamed(n -> n, java.util.Map.of("foo.bar", "model.norm.weight"));
+      DecoderModel.load(dir).close();
+      assertEquals(List.of(dir + ": 1 tensor of the weights not used by Qwen2ForCausalLM, as transformers would not use them"
+          + " either: foo.bar; if they matter, this is not the architecture the checkpoint was written for"),
+          lines.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList());
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
   /** A file whose permissions stop the reader is said so, with what to do (tester59b: "cannot read (PATH)"). */
   @Test
   void aFileThePermissionsStopIsSaidSo() {
@@ -198,17 +218,25 @@ class CheckpointLoadingTest {
 
   /** A copy of the tiny fixture with each tensor named as {@code rename} says (null: left out). */
   private Path renamed(java.util.function.UnaryOperator<String> rename) throws IOException {
+    return renamed(rename, java.util.Map.of());
+  }
+
+  /** As {@link #renamed(java.util.function.UnaryOperator)}, with copies of tensors under more names ({@code copies}: new name to the original's). */
+  private Path renamed(java.util.function.UnaryOperator<String> rename, java.util.Map<String, String> copies) throws IOException {
     Path dir = copy("qwen2-tiny");
     Path file = dir.resolve("model.safetensors");
     List<SafetensorsWriter.Entry> entries = new ArrayList<>();
     try (SafetensorsReader reader = SafetensorsReader.open(Golden.fixture("qwen2-tiny"))) {
-      for (String name : reader.names()) {
-        if (rename.apply(name) != null) {
+      List<String> names = new ArrayList<>(reader.names());
+      names.addAll(copies.keySet());
+      for (String written : names) {
+        String name = copies.getOrDefault(written, written);
+        if (copies.containsKey(written) ? true : rename.apply(name) != null) {
           float[] values = reader.readFloats(name);
           int[] at = {0};
           entries.add(
               new SafetensorsWriter.Entry(
-                  rename.apply(name), Dtype.BF16, reader.info(name).shape(),
+                  copies.containsKey(written) ? written : rename.apply(name), Dtype.BF16, reader.info(name).shape(),
                   (chunk, n) -> {
                     System.arraycopy(values, at[0], chunk, 0, n);
                     at[0] += n;

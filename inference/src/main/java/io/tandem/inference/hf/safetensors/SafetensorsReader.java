@@ -123,9 +123,20 @@ public final class SafetensorsReader implements AutoCloseable {
     readFloat32(name, 0, info(name).numel(), dest);
   }
 
+  /** The names of the tensors read so far (any part of them). */
+  private final Set<String> read = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /** The tensors not read so far, sorted: after a model's load, those its architecture has no use for. */
+  public java.util.SortedSet<String> unread() {
+    java.util.SortedSet<String> unread = new java.util.TreeSet<>(tensors.keySet());
+    unread.removeAll(read);
+    return unread;
+  }
+
   /** Like {@link #readFloat32(String, FloatBuffer)} for elements {@code [first, first + count)} only. */
   public void readFloat32(String name, long first, long count, FloatBuffer dest) {
     TensorInfo info = info(name);
+    read.add(name);
     if (first < 0 || count < 0 || first + count > info.numel()) {
       throw new IllegalArgumentException("range outside " + name + " " + info.shapeString());
     }
