@@ -104,10 +104,15 @@ public final class HfModel implements LanguageModel {
     tokenizer.eosTokenId().ifPresent(eos::add);
     org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HfModel.class);
     // Said at start, not found out answer by answer (tester59b).
+    // An eos_token tokenizer.json does not have ends nothing (tester59f: said as no eos_token at all, or not said).
+    if (tokenizer.eosToken().isPresent() && tokenizer.eosTokenId().isEmpty())
+      log.warn("{}: tokenizer_config.json's eos_token \"{}\" is not among tokenizer.json's added tokens, so it ends no"
+          + " answer{}", dir, io.tandem.protocol.text.Clipped.of(tokenizer.eosToken().get()), eos.isEmpty() ? ""
+              : " (generation_config.json's or config.json's eos_token_id " + eos + " still do)");
     if (eos.isEmpty())
       log.warn("{}: no end-of-sequence token: neither generation_config.json nor config.json has an eos_token_id, nor"
-          + " tokenizer_config.json an eos_token; every answer runs to its max_tokens or a stop string. Give the model's"
-          + " eos_token_id in generation_config.json", dir);
+          + " tokenizer_config.json an eos_token that tokenizer.json has; every answer runs to its max_tokens or a stop"
+          + " string. Give the model's eos_token_id in generation_config.json", dir);
     if (template != null) {
       try {
         template.render(java.util.List.of(new io.tandem.protocol.ChatMessage("user", "hi")), true);

@@ -75,7 +75,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     try {
       JsonFault.readObject(JSON, configFile, "{...}");
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot read " + configFile + ": " + io.tandem.inference.hf.CheckpointException.why(e), e);
     }
   }
 
@@ -143,7 +143,7 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
         eos = ChatTemplate.tokenContent(config.get("eos_token"));
         llama = llamaSpecials(config, bos, eos, added, configFile);
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
+        throw new UncheckedIOException("cannot read " + configFile + ": " + io.tandem.inference.hf.CheckpointException.why(e), e);
       }
     }
     return new HfTokenizer(native_, vocabularyKey(bytes), Collections.unmodifiableMap(added),
@@ -298,6 +298,16 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     if (root == null || !root.isObject()) return sha256(bytes);
     com.fasterxml.jackson.databind.node.ObjectNode tree = (com.fasterxml.jackson.databind.node.ObjectNode) root;
     tree.remove(java.util.List.of("version", "truncation", "padding"));
+    // Members later versions of the library write at their defaults, which earlier ones leave out (tester59f:
+    // tokenizers before 0.19 write no model.ignore_merges), and added tokens in id order, as the library saves them.
+    withoutDefaults(tree);
+    JsonNode addedTokens = tree.path("added_tokens");
+    if (addedTokens.isArray()) {
+      java.util.List<JsonNode> sorted = new java.util.ArrayList<>();
+      addedTokens.forEach(sorted::add);
+      sorted.sort(java.util.Comparator.comparingLong(t -> t.path("id").asLong()));
+      ((com.fasterxml.jackson.databind.node.ArrayNode) addedTokens).removeAll().addAll(sorted);
+    }
     JsonNode merges = tree.path("model").path("merges");
     if (merges.isArray())
       for (int i = 0; i < merges.size(); i++)
@@ -315,6 +325,22 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JVM has SHA-256", e);
     }
+  }
+
+  /**
+   * Removes, in every object under {@code node}, the members that the tokenizers library writes at a default that a
+   * file without them means too: a BPE model's {@code "ignore_merges": false} (0.19 on), a ByteLevel step's
+   * {@code "use_regex": true} and {@code "trim_offsets": true}.
+   */
+  private static void withoutDefaults(JsonNode node) {
+    if (node.isObject()) {
+      com.fasterxml.jackson.databind.node.ObjectNode o = (com.fasterxml.jackson.databind.node.ObjectNode) node;
+      if (o.path("ignore_merges").isBoolean() && !o.get("ignore_merges").asBoolean()) o.remove("ignore_merges");
+      for (String on : new String[] {"use_regex", "trim_offsets"})
+        if (o.path(on).isBoolean() && o.get(on).asBoolean()) o.remove(on);
+    }
+    for (JsonNode child : node) if (child.isObject() || child.isArray() && child.size() > 0 && child.get(0).isContainerNode())
+      withoutDefaults(child);
   }
 
   /** Feeds {@code node} to {@code digest} as JSON with each object's members in name order. */

@@ -501,6 +501,14 @@ public record CompletionRequest(
         if (overrides.get(k).isNull() && SpeculativeConfig.keyNames().contains(k) && !SpeculativeConfig.takesNull(k)) unset.add(k);
       });
       overrides.remove(unset);
+      // The same one level down, in the keyword groups, which a request may give some of (tester59f).
+      if (overrides.get("TARGET_VALIDATION_KEYWORDS") instanceof ObjectNode groups) {
+        List<String> nulls = new ArrayList<>();
+        groups.fieldNames().forEachRemaining(k -> {
+          if (groups.get(k).isNull()) nulls.add(k);
+        });
+        groups.remove(nulls);
+      }
       JsonNode m = overrides.remove("mode");
       if (m != null && !m.isNull()) {
         if (!m.isTextual())

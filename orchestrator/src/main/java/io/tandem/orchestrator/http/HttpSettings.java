@@ -137,6 +137,15 @@ public record HttpSettings(
     }
   }
 
+  /**
+   * {@code host} without the brackets a URL writes an IPv6 address in ({@code [::1]}, as the listening line writes it),
+   * which akka-http refused only once the models had loaded (tester59f).
+   */
+  static String unbracketed(String host) {
+    String h = host.strip();
+    return h.length() > 2 && h.startsWith("[") && h.endsWith("]") && h.indexOf(':') > 0 ? h.substring(1, h.length() - 1) : host;
+  }
+
   /** {@code v} as a message quotes it: a duration as it was written ({@code 300d}), anything else as {@link ConfigSection#shown} does. */
   private static String given(com.typesafe.config.ConfigValue v) {
     try {
@@ -188,7 +197,7 @@ public record HttpSettings(
       tenants = TenantSpec.joined(tenants, "tandem.http.api-keys", TenantSpec.fromFile(Path.of(file)),
           "tandem.http.api-keys-file " + file);
     return new HttpSettings(
-        c.getString("host"),
+        unbracketed(c.getString("host")),
         c.getInt("port"),
         c.getStringList("served-model-names"),
         tenants,

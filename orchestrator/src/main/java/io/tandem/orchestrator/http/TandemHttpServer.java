@@ -157,7 +157,9 @@ public final class TandemHttpServer {
         // /health/live HTTP/1.0), or with an empty one, is one for this server. akka-http still
         // refuses an HTTP/1.1 request without one, as RFC 9112, section 3.2 requires.
         // With port 0 (any free port) it is the host alone: a Host header's port 0 is none.
-        "akka.http.server.default-host-header", hostPort(InetSocketAddress.createUnresolved(settings.host(), settings.port()))));
+        // A zone (::1%lo) is no part of a Host header (RFC 6874 writes it %25lo, which akka-http refuses): left out.
+        "akka.http.server.default-host-header", hostPort(InetSocketAddress.createUnresolved(settings.host().replaceFirst("%.*$", ""),
+            settings.port()))));
     // What akka-http itself answers a request still open when the server's termination deadline
     // passes (a head received, its body never sent): an API answer, as every other, not its bare 503.
     return ServerSettings.create(own.withFallback(system.settings().config())).withTerminationDeadlineExceededResponse(

@@ -68,8 +68,9 @@ class IntegerFieldsTest {
     var none = completion(",\"tandem\":{\"help_think_word\":null,\"time_out\":null,\"max_target_tokens\":null}").config();
     assertEquals(null, none.helpThinkWord());
     assertEquals(server.maxTargetTokens(), none.maxTargetTokens());
-    // A null inside a keyword group is still no list of keywords.
-    assertTrue(refusal(() -> completion(",\"tandem\":{\"TARGET_VALIDATION_KEYWORDS\":{\"verify\":null}}")).message()
+    // A keyword group's null is the server's group too (tester59f); an entry's null is no keyword.
+    assertEquals(server, completion(",\"tandem\":{\"TARGET_VALIDATION_KEYWORDS\":{\"verify\":null}}").config());
+    assertTrue(refusal(() -> completion(",\"tandem\":{\"TARGET_VALIDATION_KEYWORDS\":{\"verify\":[null]}}")).message()
         .startsWith("tandem: "));
   }
 

@@ -77,6 +77,15 @@ class StartupLinesTest {
     assertEquals("127.0.0.1:19600", TandemHttpServer.hostPort(new InetSocketAddress("127.0.0.1", 19600)));
   }
 
+  /** An IPv6 host given in brackets, as a URL and the listening line write it, is the address (tester59f). */
+  @Test
+  void anIpv6HostInBracketsIsTheAddress() {
+    assertEquals("::1", HttpSettings.unbracketed("[::1]"));
+    assertEquals("::1%lo", HttpSettings.unbracketed("[::1%lo]"));
+    assertEquals("127.0.0.1", HttpSettings.unbracketed("127.0.0.1"));
+    assertEquals("[host]", HttpSettings.unbracketed("[host]"), "no IPv6 address: left for the host check to refuse");
+  }
+
   @Test
   void anIpv6AddressIsWrittenInRfc5952Form() {
     assertEquals("::1", TandemHttpServer.rfc5952("0:0:0:0:0:0:0:1"));

@@ -36,7 +36,7 @@ public final class Secrets {
    * between digits, capitals and small letters as often as a short key (tester59b: an architecture named in an error,
    * and the supported ones beside it, were hidden). No generated key ends so.
    */
-  private static final Pattern CLASS_NAME = Pattern.compile("[A-Z][A-Za-z0-9]*(For(CausalLM|MaskedLM|Seq2SeqLM|"
+  private static final Pattern CLASS_NAME = Pattern.compile("[A-Z][A-Za-z0-9_]*(For(CausalLM|MaskedLM|Seq2SeqLM|"
       + "ConditionalGeneration|SequenceClassification|TokenClassification|QuestionAnswering)|Model|Config|Tokenizer|TokenizerFast)");
 
   /** A part of a key's alphabet (base64's, base64url's after the split), 12 or more, letters and digits mixed. */
@@ -108,7 +108,8 @@ public final class Secrets {
   /** Whether {@code name}, a relative path's first part, is a file or folder in the working directory (not a key). */
   private static boolean existing(String name) {
     try {
-      return !keyLike(name) && java.nio.file.Files.exists(java.nio.file.Path.of(name));
+      // . and .. are always there: what follows them may still be a key (tester59f: ./KEY was shown).
+      return !name.equals(".") && !name.equals("..") && !keyLike(name) && java.nio.file.Files.exists(java.nio.file.Path.of(name));
     } catch (java.nio.file.InvalidPathException | SecurityException e) {
       return false;
     }
@@ -131,6 +132,8 @@ public final class Secrets {
   public static boolean keyLike(String run) {
     if (run == null || run.isEmpty()) return false;
     if (run.startsWith("sk-") && run.length() >= 7) return true;
+    // A class name whole (tester59f: MiniMaxM1ForCausalLM switched as often as a key does).
+    if (CLASS_NAME.matcher(run).matches()) return false;
     for (String part : run.split("[-_/]")) {
       if (HEX.matcher(part).matches()) return true;
       if (CLASS_NAME.matcher(part).matches()) continue;
