@@ -275,20 +275,30 @@ public final class ServeCommand implements Callable<Integer> {
         case "top_k" -> value.intValue() <= 0 ? defaults.topK() <= 0 : value == defaults.topK();
         case "top_p" -> value == defaults.topP();
         case "min_p" -> value == 0.0;
+        case "max_new_tokens" -> false; // vLLM's default max_tokens then; here tandem.http.default-max-tokens
         default -> value == 1.0; // repetition_penalty: 1 is none
       };
       if (!same) differ.add(field + " " + plain(value));
     });
     if (differ.isEmpty()) return java.util.Optional.empty();
+    boolean maxNewTokens = recommended.containsKey("max_new_tokens");
+    differ.removeIf(d -> d.startsWith("max_new_tokens "));
     List<String> unsupported = differ.stream().map(d -> d.substring(0, d.indexOf(' ')))
         .filter(f -> f.equals("min_p") || f.equals("repetition_penalty")).toList();
+    // vLLM takes it as the default max_tokens (tester59f).
+    String maxNew = maxNewTokens ? "max_new_tokens " + plain(recommended.get("max_new_tokens")) + ", which vLLM would take as"
+        + " the default max_tokens, is none here: a request that leaves max_tokens out gets what tandem.http.default-max-tokens"
+        + " says" : "";
+    if (differ.isEmpty()) return java.util.Optional.of("tandem serve: the " + role + " model's generation_config.json (" + dir
+        + ") has " + maxNew);
+    if (maxNewTokens) maxNew = "; its " + maxNew;
     return java.util.Optional.of("tandem serve: the " + role + " model's generation_config.json (" + dir + ") recommends "
         + String.join(", ", differ) + "; requests that leave these out get temperature "
         + plain(defaults.temperature()) + ", top_k " + defaults.topK() + ", top_p "
         + plain(defaults.topP()) + " (--temperature, --top-k, --top-p): both models of a"
         + " pair sample alike, and a model's own defaults are not applied as vLLM's --generation-config auto applies them"
         + (unsupported.isEmpty() ? "" : "; " + String.join(" and ", unsupported) + (unsupported.size() == 1 ? " is" : " are")
-            + " not applied at all (Tandem has neither min_p nor penalties)"));
+            + " not applied at all (Tandem has neither min_p nor penalties)") + maxNew);
   }
 
   /** {@code 20} for 20.0, {@code 0.95} for 0.95: a number as its JSON file wrote it. */

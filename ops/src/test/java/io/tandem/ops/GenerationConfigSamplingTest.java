@@ -30,7 +30,8 @@ class GenerationConfigSamplingTest {
   void theFieldsVllmAppliesAreRead() throws Exception {
     Path m = model("{\"eos_token_id\": [2], \"do_sample\": true, \"temperature\": 0.7, \"top_k\": 20, \"top_p\": 0.8,"
         + " \"repetition_penalty\": 1.05, \"max_new_tokens\": 100, \"min_p\": \"x\"}");
-    assertEquals(Map.of("temperature", 0.7, "top_k", 20.0, "top_p", 0.8, "repetition_penalty", 1.05), HfConfig.recommendedSampling(m));
+    assertEquals(Map.of("temperature", 0.7, "top_k", 20.0, "top_p", 0.8, "repetition_penalty", 1.05, "max_new_tokens", 100.0),
+        HfConfig.recommendedSampling(m));
     assertEquals(Map.of(), HfConfig.recommendedSampling(dir.resolve("no-such-folder")));
   }
 
@@ -46,6 +47,20 @@ class GenerationConfigSamplingTest {
     String some = ServeCommand.samplingNotApplied(Role.large, m.toString(), new SamplingParams(0.7, 20, 1.0, null)).orElseThrow();
     assertTrue(some.startsWith("tandem serve: the large model's generation_config.json (" + m + ") recommends top_p 0.8,"
         + " repetition_penalty 1.05; requests that leave these out get temperature 0.7, top_k 20, top_p 1 "), some);
+  }
+
+  /** A max_new_tokens, vLLM's default max_tokens, is said to be none here (tester59f). */
+  @Test
+  void aMaxNewTokensIsSaidToBeNoDefaultHere() throws Exception {
+    Path m = model("{\"temperature\": 0.6, \"top_k\": 50, \"top_p\": 0.95, \"max_new_tokens\": 64}");
+    assertEquals("tandem serve: the small model's generation_config.json (" + m + ") has max_new_tokens 64, which vLLM would take"
+        + " as the default max_tokens, is none here: a request that leaves max_tokens out gets what"
+        + " tandem.http.default-max-tokens says", ServeCommand.samplingNotApplied(Role.small, m.toString(), SamplingParams.PAPER).orElseThrow());
+    String both = ServeCommand.samplingNotApplied(Role.small, model("{\"temperature\": 0.7, \"max_new_tokens\": 64}").toString(),
+        SamplingParams.PAPER).orElseThrow();
+    assertTrue(both.contains("recommends temperature 0.7; ") && both.endsWith("--generation-config auto applies them; its"
+        + " max_new_tokens 64, which vLLM would take as the default max_tokens, is none here: a request that leaves max_tokens"
+        + " out gets what tandem.http.default-max-tokens says"), both);
   }
 
   @Test

@@ -121,7 +121,8 @@ public record HfConfig(
    * The sampling fields of {@code generation_config.json} that vLLM's {@code --generation-config auto} (its default)
    * applies to requests that leave them out (vLLM's {@code ModelConfig.get_diff_sampling_param}).
    */
-  public static final List<String> SAMPLING_FIELDS = List.of("temperature", "top_k", "top_p", "min_p", "repetition_penalty");
+  public static final List<String> SAMPLING_FIELDS = List.of("temperature", "top_k", "top_p", "min_p", "repetition_penalty",
+      "max_new_tokens");
 
   /**
    * The sampling defaults {@code modelDir/generation_config.json} recommends: those of {@link #SAMPLING_FIELDS} it gives
