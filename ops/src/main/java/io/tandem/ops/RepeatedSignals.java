@@ -33,6 +33,8 @@ final class RepeatedSignals implements SignalHandler {
   private final Duration drain;
   /** What sets {@link #drain}, as the line names it: a setting's key. */
   private final String drainSetBy;
+  /** Whether model workers wait for their pass in flight after the drain. */
+  private final boolean workers;
   private final LongSupplier nanos;
   /** When the first signal (of any of {@link #STOPPING}: they share it) was passed on; 0 before. */
   private final AtomicLong firstAt;
@@ -55,6 +57,7 @@ final class RepeatedSignals implements SignalHandler {
     this.stopping = stopping;
     this.drain = drain.duration();
     this.drainSetBy = drain.setBy();
+    this.workers = drain.workers();
     this.nanos = nanos;
     this.firstAt = firstAt;
     this.firstName = firstName;
@@ -106,7 +109,10 @@ final class RepeatedSignals implements SignalHandler {
       Duration rest = drain.minus(since);
       left = " for " + Seconds.of(Duration.ofMillis(since.toMillis() / 100 * 100)) + " s; its drain ends within "
           + Seconds.of(Duration.ofSeconds(Math.max(0, (rest.toMillis() + 999) / 1000))) + " s at the latest"
-          + " (" + drainSetBy + ")";
+          + " (" + drainSetBy + ")"
+          // The wait after it (tester59e: "within 0 s" while a worker still waited half a minute for its pass).
+          + (workers ? ", and a model's forward pass still running then holds the exit up to "
+              + io.tandem.worker.ModelWorker.STOP_WAIT_SECONDS + " s more (a pass cannot be stopped midway)" : "");
     }
     // Without a first signal of its own, the node was stopping for another reason (removed from the cluster).
     LOG.warn("SIG{}{}: the node is already shutting down{}; send SIGKILL (kill -9 {}) to stop it at once",

@@ -156,7 +156,15 @@ public final class TandemNode implements AutoCloseable {
    * be read is left to the settings that report it.
    */
   /** How long a node's drain lasts at most from its first SIGTERM, and the setting (or settings) that say so. */
-  record DrainLimit(Duration duration, String setBy) {}
+  /**
+   * @param workers whether the node runs model workers, each of which, stopping, waits for its forward pass in flight
+   *     (up to {@link io.tandem.worker.ModelWorker#STOP_WAIT_SECONDS}) after the drain
+   */
+  record DrainLimit(Duration duration, String setBy, boolean workers) {
+    DrainLimit(Duration duration, String setBy) {
+      this(duration, setBy, false);
+    }
+  }
 
   /**
    * This node's {@link DrainLimit}: the longer of the drains it runs, an orchestrator's ({@code
@@ -182,8 +190,8 @@ public final class TandemNode implements AutoCloseable {
         setBy = WorkerDrain.DEADLINE_KEY;
       }
     }
-    return longest == null || longest.compareTo(phase) >= 0 ? new DrainLimit(phase, DRAIN_PHASE_TIMEOUT)
-        : new DrainLimit(longest, setBy);
+    return longest == null || longest.compareTo(phase) >= 0 ? new DrainLimit(phase, DRAIN_PHASE_TIMEOUT, workers)
+        : new DrainLimit(longest, setBy, workers);
   }
 
   static Config withDrainTime(Config config) {

@@ -18,6 +18,35 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RepeatedSignalsTest {
 
+  /**
+   * On a node with model workers, the line names the wait for a forward pass in flight after the drain (tester59e:
+   * "within 0 s at the latest" while a worker still waited half a minute for its pass).
+   */
+  @Test
+  void onANodeWithWorkersTheLineNamesTheWaitForAPassInFlight() {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(RepeatedSignals.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    try {
+      long[] now = {1_000_000_000L};
+      java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+      RepeatedSignals handler = new RepeatedSignals(s -> stopping.set(true), stopping::get,
+          new TandemNode.DrainLimit(Duration.ofSeconds(40), "the phase", true), () -> now[0],
+          new java.util.concurrent.atomic.AtomicLong(), new java.util.concurrent.atomic.AtomicReference<>());
+      sun.misc.Signal term = new sun.misc.Signal("TERM");
+      handler.handle(term);
+      now[0] += 50_000_000_000L;
+      handler.handle(term);
+      String line = lines.list.get(0).getFormattedMessage();
+      assertTrue(line.startsWith("SIGTERM again: the node is already shutting down for 50 s; its drain ends within 0 s at the"
+          + " latest (the phase), and a model's forward pass still running then holds the exit up to 60 s more (a pass cannot be"
+          + " stopped midway); send SIGKILL"), line);
+    } finally {
+      logger.detachAppender(lines);
+    }
+  }
+
   @Test
   void aSecondSigtermWhileTheHooksRunIsAnsweredWithALineAndTheFirstStillExitsWith143(@TempDir Path dir) throws Exception {
     Path release = dir.resolve("release");
@@ -51,16 +80,17 @@ class RepeatedSignalsTest {
     com.typesafe.config.Config base = TandemNode.withDrainTime(com.typesafe.config.ConfigFactory.parseString(
         "tandem.http.shutdown-deadline = 8s\ntandem.worker.shutdown-deadline = 20s\n").withFallback(
         com.typesafe.config.ConfigFactory.load()));
-    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(10), "tandem.http.shutdown-deadline plus shutdown-grace"),
-        TandemNode.drainLimit(base, true, true), "outside a cluster workers do not drain");
+    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(10), "tandem.http.shutdown-deadline plus shutdown-grace", true),
+        TandemNode.drainLimit(base, true, true), "outside a cluster workers do not drain (but wait for their pass after it)");
+    assertEquals(false, TandemNode.drainLimit(base, true, false).workers(), "an orchestrator alone has no pass to wait for");
     com.typesafe.config.Config clustered = base.withValue("tandem.cluster.enabled",
         com.typesafe.config.ConfigValueFactory.fromAnyRef(true));
-    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(20), "tandem.worker.shutdown-deadline"),
+    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(20), "tandem.worker.shutdown-deadline", true),
         TandemNode.drainLimit(clustered, false, true));
     assertEquals(Duration.ofSeconds(20), TandemNode.drainLimit(clustered, true, true).duration(), "the longer of both");
     com.typesafe.config.Config shortPhase = clustered.withValue(TandemNode.DRAIN_PHASE_TIMEOUT,
         com.typesafe.config.ConfigValueFactory.fromAnyRef("5s"));
-    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(5), TandemNode.DRAIN_PHASE_TIMEOUT),
+    assertEquals(new TandemNode.DrainLimit(Duration.ofSeconds(5), TandemNode.DRAIN_PHASE_TIMEOUT, true),
         TandemNode.drainLimit(shortPhase, true, true), "Akka ends the phase there");
   }
 

@@ -315,7 +315,7 @@ public final class ModelWorker extends AbstractBehavior<Command> {
    * long prompt took over 8 s on a loaded machine, and the JVM's exit beside it crashed in libtorch (tester59d: SIGSEGV
    * in oneDNN, 3 of 7 SIGTERMs right after a burst of 1,000-token prompts, when the wait was 8 s).
    */
-  static final int STOP_WAIT_SECONDS = 60;
+  public static final int STOP_WAIT_SECONDS = 60;
   /** After this many seconds of waiting for the pass in flight, a stopping worker says what it waits for. */
   private static final int STOP_SAY_SECONDS = 2;
   /** Messages that came during the pass in flight (all but {@link GetStats}), handled once it ends. */
@@ -545,9 +545,14 @@ public final class ModelWorker extends AbstractBehavior<Command> {
       if (!stepThread.awaitTermination(STOP_SAY_SECONDS, TimeUnit.SECONDS)) {
         log.info("{} worker: stopping; waiting for its forward pass in flight to end before the model is closed (a pass"
             + " cannot be stopped midway; up to {} s)", role, STOP_WAIT_SECONDS);
+        long waitedFrom = System.nanoTime();
         if (!stepThread.awaitTermination(STOP_WAIT_SECONDS - STOP_SAY_SECONDS, TimeUnit.SECONDS))
           log.warn("{} worker: the model not closed {} s after the worker stopped (a pass or count still running)", role,
               STOP_WAIT_SECONDS);
+        else
+          // Said, so that the silence of the wait has an end (tester59e).
+          log.info("{} worker: its pass ended and the model is closed, {} s after the worker stopped", role,
+              String.format("%.1f", STOP_SAY_SECONDS + (System.nanoTime() - waitedFrom) / 1e9));
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
