@@ -122,7 +122,8 @@ public final class ModelOptions {
     java.util.Map<String, String> given = new java.util.TreeMap<>();
     for (java.util.Map.Entry<String, com.typesafe.config.ConfigValue> e : base.getConfig("tandem.speculative").entrySet()) {
       String origin = e.getValue().origin().description();
-      if (!origin.contains("reference.conf")) given.put("tandem.speculative." + e.getKey(), origin.replaceAll(":\\s*\\d+$", ""));
+      // The defaults' own file, not any whose name holds its name (tester59e: my-reference.conf was taken for it).
+      if (!"reference.conf".equals(e.getValue().origin().resource())) given.put("tandem.speculative." + e.getKey(), origin.replaceAll(":\\s*\\d+$", ""));
     }
     if (given.isEmpty()) return java.util.Optional.empty();
     java.util.Set<String> origins = new java.util.LinkedHashSet<>(given.values());

@@ -19,18 +19,38 @@ import java.util.Optional;
 public final class NativeLibraries {
   private NativeLibraries() {}
 
-  /** The advice every such line ends with. */
-  static final String FIX = "give a writable folder in the environment variable DJL_CACHE_DIR (or one that holds them"
-      + " already), or a writable java.io.tmpdir (-Djava.io.tmpdir=DIR in TANDEM_JAVA_OPTS) where the home folder is not";
+  /** The advice a line about an unwritable folder ends with: DJL_CACHE_DIR, or java.io.tmpdir where that is not set. */
+  static String fix() {
+    String set = System.getProperty("DJL_CACHE_DIR", System.getenv("DJL_CACHE_DIR"));
+    // Once DJL_CACHE_DIR is set, java.io.tmpdir changes nothing (tester59e).
+    if (set != null && !set.isBlank())
+      return "give a writable folder in the environment variable DJL_CACHE_DIR (now " + set + "), or one that holds them already";
+    return "give a writable folder in the environment variable DJL_CACHE_DIR (or one that holds them already), or a writable"
+        + " java.io.tmpdir (-Djava.io.tmpdir=DIR in TANDEM_JAVA_OPTS) where the home folder is not";
+  }
 
   /**
-   * After a native load failed: why, in one line, where the folder DJL unpacks into cannot be written; empty where it
-   * can (the failure was something else, said in DJL's words by the caller).
+   * After a native load failed ({@code failure}, what DJL threw): why, in one line, where the folder DJL unpacks into
+   * cannot be written, or where a library there could not be loaded (a {@link LinkageError}: one damaged, as by an
+   * unpacking cut short, or unreadable, as folders another user unpacked with mode 700; tester59e: a stack trace, and
+   * Akka's exit for a fatal error); empty otherwise (said in DJL's words by the caller).
    */
-  public static Optional<String> whyNotLoaded() {
-    return unwritable(ai.djl.util.Utils.getEngineCacheDir()).map(why -> "cannot load the native libraries of PyTorch and"
-        + " the Hugging Face tokenizers: DJL unpacks them (about 450 MB, on first use) into " + ai.djl.util.Utils.getEngineCacheDir()
-        + ", which cannot be written (" + why + "); " + FIX);
+  public static Optional<String> whyNotLoaded(Throwable failure) {
+    Path cache = ai.djl.util.Utils.getEngineCacheDir();
+    Optional<String> unwritable = unwritable(cache).map(why -> "cannot load the native libraries of PyTorch and the Hugging"
+        + " Face tokenizers: DJL unpacks them (about 450 MB, on first use) into " + cache + ", which cannot be written ("
+        + why + "); " + fix());
+    if (unwritable.isPresent()) return unwritable;
+    Throwable linkage = null;
+    for (Throwable t = failure; t != null && linkage == null; t = t.getCause()) if (t instanceof LinkageError) linkage = t;
+    if (linkage == null) return Optional.empty();
+    Throwable root = linkage;
+    while (root.getCause() != null) root = root.getCause();
+    String said = root.getMessage() != null ? root.getMessage() : root.toString();
+    return Optional.of("cannot load a native library DJL unpacked into " + cache + " (" + said.strip().replaceAll("\\s+", " ")
+        + "): it may be damaged (an unpacking cut short) or unreadable to this user (folders another user unpacked are"
+        + " theirs alone); remove " + cache + " to have them unpacked again, or give another folder in the environment"
+        + " variable DJL_CACHE_DIR");
   }
 
   /**

@@ -59,7 +59,7 @@ public final class Torch {
         engine = Engine.getEngine("PyTorch");
       } catch (RuntimeException | LinkageError e) {
         // libtorch not unpacked where DJL puts it: said in one line (tester59c).
-        NativeLibraries.whyNotLoaded().ifPresent(why -> {
+        NativeLibraries.whyNotLoaded(e).ifPresent(why -> {
           throw new IllegalStateException(why, e);
         });
         throw e;

@@ -107,11 +107,15 @@ public final class HfTokenizer implements TextTokenizer, AutoCloseable {
     HuggingFaceTokenizer native_;
     try {
       native_ = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(bytes), options);
+    } catch (LinkageError e) {
+      // The crate's library there but not loadable (tester59e): one line, not Akka's exit for a fatal error.
+      throw new IllegalArgumentException(io.tandem.inference.hf.NativeLibraries.whyNotLoaded(e).orElse("cannot load the"
+          + " Hugging Face tokenizers' native library (" + e + ")"), e);
     } catch (IOException | RuntimeException e) {
       // The crate's library not loaded is no fault of the file's (tester59c: a read-only file system was said as a damaged
       // tokenizer.json).
       if (String.valueOf(e.getMessage()).contains("native library"))
-        io.tandem.inference.hf.NativeLibraries.whyNotLoaded().ifPresent(why -> {
+        io.tandem.inference.hf.NativeLibraries.whyNotLoaded(e).ifPresent(why -> {
           throw new IllegalArgumentException(why, e);
         });
       // The tokenizers crate says a JSON fault in serde's words ("EOF while parsing a value at line 1 column 0"): when

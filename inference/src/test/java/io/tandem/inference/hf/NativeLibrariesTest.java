@@ -31,4 +31,14 @@ class NativeLibrariesTest {
     assertTrue(why.isPresent());
     assertTrue(why.get().contains(file.toString()), why.get());
   }
+
+  /** A library there that cannot be loaded is said in one line, with what to do (tester59e: a stack trace, exit 255). */
+  @Test
+  void aLibraryThatCannotBeLoadedIsNamedWithWhatToDo() {
+    String why = NativeLibraries.whyNotLoaded(new ExceptionInInitializerError(new UnsatisfiedLinkError(
+        "/c/tokenizers/libtokenizers.so: file too short"))).orElseThrow();
+    assertTrue(why.startsWith("cannot load a native library DJL unpacked into ") && why.contains(
+        "(/c/tokenizers/libtokenizers.so: file too short): it may be damaged") && why.endsWith("DJL_CACHE_DIR"), why);
+    assertEquals(Optional.empty(), NativeLibraries.whyNotLoaded(new IllegalStateException("another failure")));
+  }
 }

@@ -56,7 +56,7 @@ class HttpSettingsTest {
     String why = "; a session may wait 310 s on its own deadlines (tandem.session.worker-wait + tandem.session.step-timeout, and the paper's"
         + " time_out), and a slow request must end with the session's answer, not a bare timeout";
     Map<String, String> refusals = new java.util.LinkedHashMap<>();
-    refusals.put("0", "0");
+    refusals.put("0", "0 s");
     refusals.put("0s", "0 s");
     refusals.put("-5s", "-5 s");
     refusals.put("30s", "30 s");

@@ -150,6 +150,8 @@ final class StrictConfig {
     String text = numberText(v);
     // Typesafe Config takes the letters a duration ends in as its unit: 30d is 30 days.
     if (text == null || Character.isLetter(text.charAt(text.length() - 1))) return;
+    // 0 is 0 in every unit (tester59e: retry-after = 0 was refused where kv-cache-bytes = 0 is taken).
+    if (Double.parseDouble(text) == 0.0) return;
     // The number with a unit is what the user likely meant; 0 or less with one may still be refused (a timeout), so not shown.
     // A hex float (0x1p3) is shown in decimal digits: Typesafe Config reads no unit after one.
     double value = Double.parseDouble(text);
