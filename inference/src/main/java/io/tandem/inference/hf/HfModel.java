@@ -102,9 +102,9 @@ public final class HfModel implements LanguageModel {
     // naming its base model's <|endoftext|> alone ran every answer past its chat template's end of turn).
     Set<Integer> eos = new LinkedHashSet<>(decoder.config().eosTokenIds());
     tokenizer.eosTokenId().ifPresent(eos::add);
+    // What would stop no answer, or refuse every chat request, is said at load, not found out answer by answer (tester59b);
+    // an eos_token tokenizer.json does not have ends nothing (tester59f: said as no eos_token at all, or not said).
     org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HfModel.class);
-    // Said at start, not found out answer by answer (tester59b).
-    // An eos_token tokenizer.json does not have ends nothing (tester59f: said as no eos_token at all, or not said).
     if (tokenizer.eosToken().isPresent() && tokenizer.eosTokenId().isEmpty())
       log.warn("{}: tokenizer_config.json's eos_token \"{}\" is not among tokenizer.json's added tokens, so it ends no"
           + " answer{}", dir, io.tandem.protocol.text.Clipped.of(tokenizer.eosToken().get()), eos.isEmpty() ? ""

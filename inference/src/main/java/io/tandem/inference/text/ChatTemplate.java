@@ -80,7 +80,9 @@ public final class ChatTemplate {
       }
       return new ChatTemplate(template, specialTokens(config));
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read the chat template of " + modelDir + ": " + (e instanceof java.nio.file.AccessDeniedException d ? d.getFile() + ": " : "") + io.tandem.inference.hf.CheckpointException.why(e), e);
+      String file = e instanceof java.nio.file.AccessDeniedException denied ? denied.getFile() + ": " : "";
+      throw new UncheckedIOException("cannot read the chat template of " + modelDir + ": " + file
+          + io.tandem.inference.hf.CheckpointException.why(e), e);
     }
   }
 
