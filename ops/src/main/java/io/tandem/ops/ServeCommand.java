@@ -287,8 +287,8 @@ public final class ServeCommand implements Callable<Integer> {
         .filter(f -> f.equals("min_p") || f.equals("repetition_penalty")).toList();
     // vLLM takes it as the default max_tokens (tester59f).
     String maxNew = maxNewTokens ? "max_new_tokens " + plain(recommended.get("max_new_tokens")) + ", which vLLM would take as"
-        + " the default max_tokens, is none here: a request that leaves max_tokens out gets what tandem.http.default-max-tokens"
-        + " says" : "";
+        + " the default max_tokens; here a request that leaves max_tokens out gets tandem.http.default-max-tokens (by default"
+        + " what the context leaves)" : "";
     if (differ.isEmpty()) return java.util.Optional.of("tandem serve: the " + role + " model's generation_config.json (" + dir
         + ") has " + maxNew);
     if (maxNewTokens) maxNew = "; its " + maxNew;

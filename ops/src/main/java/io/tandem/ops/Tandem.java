@@ -302,8 +302,9 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           : " (" + help + ")");
       // A JVM system property given as an argument, as java takes it (tester59c: no hint for ./tandem serve -Dtandem.http.port=1).
       if (option && first.startsWith("-D") && first.length() > 2)
-        return name + ": " + what + "; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS (TANDEM_JAVA_OPTS=\"" + first
-            + "\" ./" + name + " ...) (" + help + ")";
+        // A value with a space is quoted inside, as the launcher splits TANDEM_JAVA_OPTS as a shell does (tester59g).
+        return name + ": " + what + "; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS (TANDEM_JAVA_OPTS=\""
+            + (first.matches(".*\\s.*") ? "'" + first + "'" : first) + "\" ./" + name + " ...) (" + help + ")";
       // A port written alone (tandem serve 8000).
       if (!option && first.matches("[0-9]{1,5}") && cmd.getCommandSpec().findOption("--port") != null)
         return name + ": " + what + "; did you mean --port " + first + "? (" + help + ")";

@@ -54,13 +54,13 @@ class GenerationConfigSamplingTest {
   void aMaxNewTokensIsSaidToBeNoDefaultHere() throws Exception {
     Path m = model("{\"temperature\": 0.6, \"top_k\": 50, \"top_p\": 0.95, \"max_new_tokens\": 64}");
     assertEquals("tandem serve: the small model's generation_config.json (" + m + ") has max_new_tokens 64, which vLLM would take"
-        + " as the default max_tokens, is none here: a request that leaves max_tokens out gets what"
-        + " tandem.http.default-max-tokens says", ServeCommand.samplingNotApplied(Role.small, m.toString(), SamplingParams.PAPER).orElseThrow());
+        + " as the default max_tokens; here a request that leaves max_tokens out gets tandem.http.default-max-tokens (by default"
+        + " what the context leaves)", ServeCommand.samplingNotApplied(Role.small, m.toString(), SamplingParams.PAPER).orElseThrow());
     String both = ServeCommand.samplingNotApplied(Role.small, model("{\"temperature\": 0.7, \"max_new_tokens\": 64}").toString(),
         SamplingParams.PAPER).orElseThrow();
     assertTrue(both.contains("recommends temperature 0.7; ") && both.endsWith("--generation-config auto applies them; its"
-        + " max_new_tokens 64, which vLLM would take as the default max_tokens, is none here: a request that leaves max_tokens"
-        + " out gets what tandem.http.default-max-tokens says"), both);
+        + " max_new_tokens 64, which vLLM would take as the default max_tokens; here a request that leaves max_tokens out gets"
+        + " tandem.http.default-max-tokens (by default what the context leaves)"), both);
   }
 
   @Test

@@ -543,8 +543,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
     // actor-system-terminate phase (reference.conf), after which the JVM would go on exiting anyway.
     try {
       if (!stepThread.awaitTermination(STOP_SAY_SECONDS, TimeUnit.SECONDS)) {
-        log.info("{} worker: stopping; waiting for its forward pass in flight to end before the model is closed (a pass"
-            + " cannot be stopped midway; up to {} s)", role, STOP_WAIT_SECONDS);
+        log.info("{} worker: stopped {} s ago; waiting for its forward pass in flight to end before the model is closed (a"
+            + " pass cannot be stopped midway; up to {} s after the stop)", role, STOP_SAY_SECONDS, STOP_WAIT_SECONDS);
         long waitedFrom = System.nanoTime();
         if (!stepThread.awaitTermination(STOP_WAIT_SECONDS - STOP_SAY_SECONDS, TimeUnit.SECONDS))
           log.warn("{} worker: the model not closed {} s after the worker stopped (a pass or count still running)", role,

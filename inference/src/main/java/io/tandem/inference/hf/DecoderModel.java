@@ -136,10 +136,15 @@ public final class DecoderModel implements AutoCloseable {
     java.util.List<String> unused = reader.unread().stream()
         .filter(n -> !n.endsWith("rotary_emb.inv_freq") && !(config.tieWordEmbeddings() && n.equals("lm_head.weight"))).toList();
     if (unused.isEmpty()) return;
-    org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: {} of the weights not used by {}, as transformers would"
-        + " not use them either: {}{}; if they matter, this is not the architecture the checkpoint was written for", dir,
-        unused.size() == 1 ? "1 tensor" : unused.size() + " tensors", config.architecture().hfName(),
-        String.join(", ", unused.subList(0, Math.min(5, unused.size()))), unused.size() > 5 ? ", ..." : "");
+    // A layer past num_hidden_layers is the config's number at fault, likelier than the architecture (tester59g).
+    boolean beyond = unused.stream().anyMatch(n -> n.matches("model\\.layers\\.\\d+\\..*")
+        && Integer.parseInt(n.split("\\.")[2]) >= config.numHiddenLayers());
+    org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: {} of the weights {} not used by {}, as transformers would"
+        + " not use {} either: {}{}; {}", dir, unused.size() == 1 ? "1 tensor" : unused.size() + " tensors",
+        unused.size() == 1 ? "is" : "are", config.architecture().hfName(), unused.size() == 1 ? "it" : "them",
+        String.join(", ", unused.subList(0, Math.min(5, unused.size()))), unused.size() > 5 ? ", ..." : "",
+        beyond ? "the weights have layers past config.json's num_hidden_layers " + config.numHiddenLayers() + ": is that number right?"
+            : (unused.size() == 1 ? "if it matters" : "if they matter") + ", this is not the architecture the checkpoint was written for");
   }
 
   /**

@@ -37,6 +37,16 @@ public final class NativeLibraries {
    */
   public static Optional<String> whyNotLoaded(Throwable failure) {
     Path cache = ai.djl.util.Utils.getEngineCacheDir();
+    // Folders another user unpacked, which DJL makes theirs alone (mode 700), come first: the folder above may be writable,
+    // or may already hold the libraries (tester59g: a shared cache was said as a damaged tokenizer.json, or not at all).
+    for (boolean read : new boolean[] {true, false}) {
+      Optional<Path> theirs = folderNot(cache, read);
+      if (theirs.isPresent())
+        return Optional.of("cannot load the native libraries of PyTorch and the Hugging Face tokenizers: DJL's folder "
+            + theirs.get() + " cannot be " + (read ? "read" : "written") + " by this user (another user unpacked it"
+            + (read ? ", and DJL makes its folders theirs alone" : "") + "); give this user a folder of its own in the"
+            + " environment variable DJL_CACHE_DIR, or run as the user who unpacked them");
+    }
     Optional<String> unwritable = unwritable(cache).map(why -> "cannot load the native libraries of PyTorch and the Hugging"
         + " Face tokenizers: DJL unpacks them (about 450 MB, on first use) into " + cache + ", which cannot be written ("
         + why + "); " + fix());
@@ -47,10 +57,42 @@ public final class NativeLibraries {
     Throwable root = linkage;
     while (root.getCause() != null) root = root.getCause();
     String said = root.getMessage() != null ? root.getMessage() : root.toString();
-    return Optional.of("cannot load a native library DJL unpacked into " + cache + " (" + said.strip().replaceAll("\\s+", " ")
-        + "): it may be damaged (an unpacking cut short) or unreadable to this user (folders another user unpacked are"
-        + " theirs alone); remove " + cache + " to have them unpacked again, or give another folder in the environment"
-        + " variable DJL_CACHE_DIR");
+    // The library's own folder is the one to remove, not DJL_CACHE_DIR, which may be a folder of other things (tester59g);
+    // the loader's words without the JVM's wrapping ("Exception java.lang.UnsatisfiedLinkError: ... [in thread ...]").
+    said = said.replaceAll("\\s*\\[in thread \"[^\"]*\"\\]", "").replaceFirst("^Exception [\\w.$]+: ", "").strip();
+    java.util.regex.Matcher so = java.util.regex.Pattern.compile("(/\\S+?\\.so)\\b").matcher(said);
+    Path library = so.find() ? Path.of(so.group(1)) : null;
+    Path folder = library != null && library.startsWith(cache) ? library.getParent() : null;
+    String reason = folder == null ? said : library.getFileName() + ": " + said.substring(said.lastIndexOf(": ") + 2);
+    return Optional.of("cannot load a native library DJL unpacked into " + (folder != null ? folder : cache) + " (" + reason
+        + "): it may be damaged (an unpacking cut short); remove " + (folder != null ? folder
+            : "the folder under " + cache + " that holds it") + " to have it unpacked again, or give another folder in the"
+        + " environment variable DJL_CACHE_DIR");
+  }
+
+  /**
+   * A folder under {@code cache} (an engine's, {@code pytorch} or {@code tokenizers}, or a version's inside it) this user
+   * cannot list ({@code read}) or, where all can be listed, write, as DJL leaves the folders it unpacks to another user
+   * (the versions' mode 700); empty where there is none.
+   */
+  static Optional<Path> folderNot(Path cache, boolean read) {
+    try (var engines = Files.list(cache)) {
+      for (Path engine : engines.filter(Files::isDirectory).sorted().toList()) {
+        if (!usable(engine, read)) return Optional.of(engine);
+        if (!Files.isReadable(engine) || !Files.isExecutable(engine)) continue;
+        try (var versions = Files.list(engine)) {
+          for (Path version : versions.filter(Files::isDirectory).sorted().toList())
+            if (!usable(version, read)) return Optional.of(version);
+        }
+      }
+    } catch (IOException | SecurityException e) {
+      return Optional.empty(); // the folder itself: said as unwritable, or not there yet
+    }
+    return Optional.empty();
+  }
+
+  private static boolean usable(Path dir, boolean read) {
+    return read ? Files.isReadable(dir) && Files.isExecutable(dir) : Files.isWritable(dir);
   }
 
   /**

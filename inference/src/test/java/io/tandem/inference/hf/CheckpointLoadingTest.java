@@ -149,8 +149,8 @@ class CheckpointLoadingTest {
       assertEquals(List.of(), lines.list.stream().map(Object::toString).toList(), "every tensor of the fixture is used");
       Path dir = renamed(n -> n, java.util.Map.of("foo.bar", "model.norm.weight"));
       DecoderModel.load(dir).close();
-      assertEquals(List.of(dir + ": 1 tensor of the weights not used by Qwen2ForCausalLM, as transformers would not use them"
-          + " either: foo.bar; if they matter, this is not the architecture the checkpoint was written for"),
+      assertEquals(List.of(dir + ": 1 tensor of the weights is not used by Qwen2ForCausalLM, as transformers would not use it"
+          + " either: foo.bar; if it matters, this is not the architecture the checkpoint was written for"),
           lines.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage).toList());
     } finally {
       logger.detachAppender(lines);

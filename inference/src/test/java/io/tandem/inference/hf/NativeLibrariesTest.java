@@ -39,6 +39,15 @@ class NativeLibrariesTest {
         "/c/tokenizers/libtokenizers.so: file too short"))).orElseThrow();
     assertTrue(why.startsWith("cannot load a native library DJL unpacked into ") && why.contains(
         "(/c/tokenizers/libtokenizers.so: file too short): it may be damaged") && why.endsWith("DJL_CACHE_DIR"), why);
+    // Under the cache, the library's own folder is named, to be removed, and the JVM's wrapping is left out (tester59g).
+    java.nio.file.Path cache = ai.djl.util.Utils.getEngineCacheDir();
+    String lib = cache.resolve("tokenizers/0.21.0-cpu/libtokenizers.so").toString();
+    String inCache = NativeLibraries.whyNotLoaded(new NoClassDefFoundError("Could not initialize class LibUtils")
+        .initCause(new UnsatisfiedLinkError("Exception java.lang.UnsatisfiedLinkError: " + lib + ": " + lib
+            + ": file too short [in thread \"worker-7\"]"))).orElseThrow();
+    assertEquals("cannot load a native library DJL unpacked into " + cache.resolve("tokenizers/0.21.0-cpu") + " (libtokenizers.so:"
+        + " file too short): it may be damaged (an unpacking cut short); remove " + cache.resolve("tokenizers/0.21.0-cpu")
+        + " to have it unpacked again, or give another folder in the environment variable DJL_CACHE_DIR", inCache);
     assertEquals(Optional.empty(), NativeLibraries.whyNotLoaded(new IllegalStateException("another failure")));
   }
 }
