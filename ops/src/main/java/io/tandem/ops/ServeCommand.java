@@ -286,9 +286,10 @@ public final class ServeCommand implements Callable<Integer> {
     List<String> unsupported = differ.stream().map(d -> d.substring(0, d.indexOf(' ')))
         .filter(f -> f.equals("min_p") || f.equals("repetition_penalty")).toList();
     // vLLM takes it as the default max_tokens (tester59f).
-    String maxNew = maxNewTokens ? "max_new_tokens " + plain(recommended.get("max_new_tokens")) + ", which vLLM would take as"
-        + " the default max_tokens; here a request that leaves max_tokens out gets tandem.http.default-max-tokens (by default"
-        + " what the context leaves)" : "";
+    // (A clause with its verb, alone or after the rest, and true of both endpoints: tester59h.)
+    String maxNew = maxNewTokens ? "max_new_tokens " + plain(recommended.get("max_new_tokens")) + ", which vLLM takes as the"
+        + " default max_tokens, is no default here: a chat request that leaves max_tokens out gets tandem.http.default-max-tokens"
+        + " (by default what the context leaves), a completion 16 tokens" : "";
     if (differ.isEmpty()) return java.util.Optional.of("tandem serve: the " + role + " model's generation_config.json (" + dir
         + ") has " + maxNew);
     if (maxNewTokens) maxNew = "; its " + maxNew;

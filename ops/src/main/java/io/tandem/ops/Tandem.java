@@ -265,6 +265,15 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
     return io.tandem.protocol.text.Secrets.redact(commandLineMistake(ex, args));
   }
 
+  /** Whether {@code key} is a setting of the launcher's configuration (reference.conf and application.conf). */
+  private static boolean knownSetting(String key) {
+    try {
+      return ModelOptions.baseConfig().hasPath(key);
+    } catch (com.typesafe.config.ConfigException e) {
+      return false;
+    }
+  }
+
   private static String commandLineMistake(CommandLine.ParameterException ex, List<String> args) {
     CommandLine cmd = ex.getCommandLine();
     String name = commandName(cmd);
@@ -301,10 +310,16 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
           ? " (settings are given as TANDEM_JAVA_OPTS=\"-DKEY=VALUE\" ./tandem " + cmd.getCommandName() + " ...; " + help + ")"
           : " (" + help + ")");
       // A JVM system property given as an argument, as java takes it (tester59c: no hint for ./tandem serve -Dtandem.http.port=1).
-      if (option && first.startsWith("-D") && first.length() > 2)
+      if (option && first.startsWith("-D") && first.length() > 2) {
+        // A setting that is an option of the command's (tester59h: -Dtandem.served-model-name=... for --served-model-name).
+        String key = first.substring(2).split("=", 2)[0];
+        String asOption = "--" + key.substring(key.lastIndexOf('.') + 1);
+        if (key.startsWith("tandem.") && !knownSetting(key) && cmd.getCommandSpec().findOption(asOption) != null)
+          return name + ": " + what + "; did you mean the option " + asOption + "? (" + help + ")";
         // A value with a space is quoted inside, as the launcher splits TANDEM_JAVA_OPTS as a shell does (tester59g).
         return name + ": " + what + "; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS (TANDEM_JAVA_OPTS=\""
             + (first.matches(".*\\s.*") ? "'" + first + "'" : first) + "\" ./" + name + " ...) (" + help + ")";
+      }
       // A port written alone (tandem serve 8000).
       if (!option && first.matches("[0-9]{1,5}") && cmd.getCommandSpec().findOption("--port") != null)
         return name + ": " + what + "; did you mean --port " + first + "? (" + help + ")";

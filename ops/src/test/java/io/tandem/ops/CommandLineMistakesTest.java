@@ -1870,6 +1870,10 @@ class CommandLineMistakesTest {
     assertEquals(2, r.exit(), r.err());
     assertEquals("tandem serve: Unknown option: '-Dtandem.http.port=18301'; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS"
         + " (TANDEM_JAVA_OPTS=\"-Dtandem.http.port=18301\" ./tandem serve ...) (see tandem serve --help)", r.err());
+    // A setting there is not, but an option of the command (tester59h).
+    Result option = run("serve", "-Dtandem.served-model-name=my model");
+    assertEquals("tandem serve: Unknown option: '-Dtandem.served-model-name=my model'; did you mean the option"
+        + " --served-model-name? (see tandem serve --help)", option.err());
     Result top = run("-Dtandem.http.port=18301", "serve");
     assertTrue(top.err().contains("(TANDEM_JAVA_OPTS=\"-Dtandem.http.port=18301\" ./tandem ...)"), top.err());
   }

@@ -53,14 +53,14 @@ class GenerationConfigSamplingTest {
   @Test
   void aMaxNewTokensIsSaidToBeNoDefaultHere() throws Exception {
     Path m = model("{\"temperature\": 0.6, \"top_k\": 50, \"top_p\": 0.95, \"max_new_tokens\": 64}");
-    assertEquals("tandem serve: the small model's generation_config.json (" + m + ") has max_new_tokens 64, which vLLM would take"
-        + " as the default max_tokens; here a request that leaves max_tokens out gets tandem.http.default-max-tokens (by default"
-        + " what the context leaves)", ServeCommand.samplingNotApplied(Role.small, m.toString(), SamplingParams.PAPER).orElseThrow());
+    assertEquals("tandem serve: the small model's generation_config.json (" + m + ") has max_new_tokens 64, which vLLM takes as"
+        + " the default max_tokens, is no default here: a chat request that leaves max_tokens out gets"
+        + " tandem.http.default-max-tokens (by default what the context leaves), a completion 16 tokens", ServeCommand.samplingNotApplied(Role.small, m.toString(), SamplingParams.PAPER).orElseThrow());
     String both = ServeCommand.samplingNotApplied(Role.small, model("{\"temperature\": 0.7, \"max_new_tokens\": 64}").toString(),
         SamplingParams.PAPER).orElseThrow();
     assertTrue(both.contains("recommends temperature 0.7; ") && both.endsWith("--generation-config auto applies them; its"
-        + " max_new_tokens 64, which vLLM would take as the default max_tokens; here a request that leaves max_tokens out gets"
-        + " tandem.http.default-max-tokens (by default what the context leaves)"), both);
+        + " max_new_tokens 64, which vLLM takes as the default max_tokens, is no default here: a chat request that leaves"
+        + " max_tokens out gets tandem.http.default-max-tokens (by default what the context leaves), a completion 16 tokens"), both);
   }
 
   @Test

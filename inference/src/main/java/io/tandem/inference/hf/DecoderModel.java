@@ -137,13 +137,18 @@ public final class DecoderModel implements AutoCloseable {
         .filter(n -> !n.endsWith("rotary_emb.inv_freq") && !(config.tieWordEmbeddings() && n.equals("lm_head.weight"))).toList();
     if (unused.isEmpty()) return;
     // A layer past num_hidden_layers is the config's number at fault, likelier than the architecture (tester59g).
-    boolean beyond = unused.stream().anyMatch(n -> n.matches("model\\.layers\\.\\d+\\..*")
-        && Integer.parseInt(n.split("\\.")[2]) >= config.numHiddenLayers());
+    // (As a number of any size: tester59h's layer 99999999999 stopped the load with Java's parse error.)
+    java.util.function.Predicate<String> past = n -> n.matches("model\\.layers\\.\\d+\\..*")
+        && new java.math.BigInteger(n.split("\\.")[2]).compareTo(java.math.BigInteger.valueOf(config.numHiddenLayers())) >= 0;
+    boolean beyond = unused.stream().anyMatch(past);
+    // Those past the layers first, so that the list shows what the advice is about.
+    unused = java.util.stream.Stream.concat(unused.stream().filter(past), unused.stream().filter(past.negate())).toList();
     org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: {} of the weights {} not used by {}, as transformers would"
         + " not use {} either: {}{}; {}", dir, unused.size() == 1 ? "1 tensor" : unused.size() + " tensors",
         unused.size() == 1 ? "is" : "are", config.architecture().hfName(), unused.size() == 1 ? "it" : "them",
         String.join(", ", unused.subList(0, Math.min(5, unused.size()))), unused.size() > 5 ? ", ..." : "",
-        beyond ? "the weights have layers past config.json's num_hidden_layers " + config.numHiddenLayers() + ": is that number right?"
+        beyond ? "the weights hold tensors of layers past config.json's num_hidden_layers " + config.numHiddenLayers()
+            + ": the config may not belong to these weights"
             : (unused.size() == 1 ? "if it matters" : "if they matter") + ", this is not the architecture the checkpoint was written for");
   }
 

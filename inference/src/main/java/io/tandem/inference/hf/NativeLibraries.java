@@ -5,6 +5,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -37,56 +38,71 @@ public final class NativeLibraries {
    */
   public static Optional<String> whyNotLoaded(Throwable failure) {
     Path cache = ai.djl.util.Utils.getEngineCacheDir();
-    // Folders another user unpacked, which DJL makes theirs alone (mode 700), come first: the folder above may be writable,
-    // or may already hold the libraries (tester59g: a shared cache was said as a damaged tokenizer.json, or not at all).
-    for (boolean read : new boolean[] {true, false}) {
-      Optional<Path> theirs = folderNot(cache, read);
-      if (theirs.isPresent())
-        return Optional.of("cannot load the native libraries of PyTorch and the Hugging Face tokenizers: DJL's folder "
-            + theirs.get() + " cannot be " + (read ? "read" : "written") + " by this user (another user unpacked it"
-            + (read ? ", and DJL makes its folders theirs alone" : "") + "); give this user a folder of its own in the"
-            + " environment variable DJL_CACHE_DIR, or run as the user who unpacked them");
-    }
-    Optional<String> unwritable = unwritable(cache).map(why -> "cannot load the native libraries of PyTorch and the Hugging"
-        + " Face tokenizers: DJL unpacks them (about 450 MB, on first use) into " + cache + ", which cannot be written ("
-        + why + "); " + fix());
-    if (unwritable.isPresent()) return unwritable;
+    String theirs = "; give this user a folder of its own in the environment variable DJL_CACHE_DIR, or run as the user who"
+        + " unpacked them";
+    // In this order (tester59h: a readable shared cache, which loads, had a damaged library blamed on its permissions):
+    // 1. a folder of DJL's another user unpacked, which DJL makes theirs alone (mode 700) (tester59g);
+    Optional<Path> unreadable = folderNot(cache, ENGINES, true);
+    if (unreadable.isPresent())
+      return Optional.of("cannot load the native libraries of PyTorch and the Hugging Face tokenizers: DJL's folder "
+          + unreadable.get() + " cannot be read by this user (another user unpacked it, and DJL makes its folders theirs"
+          + " alone)" + theirs);
+    // 2. a library there that does not load (damaged);
     Throwable linkage = null;
     for (Throwable t = failure; t != null && linkage == null; t = t.getCause()) if (t instanceof LinkageError) linkage = t;
-    if (linkage == null) return Optional.empty();
+    if (linkage != null) return Optional.of(damaged(cache, linkage));
+    // 3. the folder of the engine that failed, which DJL had to write into, not writable by this user;
+    String said = String.valueOf(failure.getMessage());
+    List<String> engine = said.contains("Huggingface") || said.contains("tokenizers") ? List.of("tokenizers")
+        : said.contains("PyTorch") || said.contains("torch") ? List.of("pytorch") : List.of();
+    Optional<Path> unwritableEngine = folderNot(cache, engine, false);
+    if (unwritableEngine.isPresent())
+      return Optional.of("cannot load the native libraries of " + (engine.get(0).equals("pytorch") ? "PyTorch" : "the Hugging Face"
+          + " tokenizers") + ": DJL has to unpack them into " + unwritableEngine.get() + ", which this user cannot write"
+          + " (another user made it)" + theirs);
+    // 4. the folder itself not writable (a read-only file system, a home folder that is not there).
+    return unwritable(cache).map(why -> "cannot load the native libraries of PyTorch and the Hugging Face tokenizers: DJL"
+        + " unpacks them (about 450 MB, on first use) into " + cache + ", which cannot be written (" + why + "); " + fix());
+  }
+
+  /** The folders under DJL's cache folder its engines unpack into; anything else there is not DJL's business. */
+  private static final List<String> ENGINES = List.of("pytorch", "tokenizers");
+
+  /** The line for a library under {@code cache} that did not load ({@code linkage}): its own folder named, to remove. */
+  private static String damaged(Path cache, Throwable linkage) {
     Throwable root = linkage;
     while (root.getCause() != null) root = root.getCause();
     String said = root.getMessage() != null ? root.getMessage() : root.toString();
     // The library's own folder is the one to remove, not DJL_CACHE_DIR, which may be a folder of other things (tester59g);
     // the loader's words without the JVM's wrapping ("Exception java.lang.UnsatisfiedLinkError: ... [in thread ...]").
     said = said.replaceAll("\\s*\\[in thread \"[^\"]*\"\\]", "").replaceFirst("^Exception [\\w.$]+: ", "").strip();
-    java.util.regex.Matcher so = java.util.regex.Pattern.compile("(/\\S+?\\.so)\\b").matcher(said);
+    java.util.regex.Matcher so = java.util.regex.Pattern.compile("(/\\S+?\\.so(?:\\.\\d+)*)(?=:|\\s|$)").matcher(said);
     Path library = so.find() ? Path.of(so.group(1)) : null;
     Path folder = library != null && library.startsWith(cache) ? library.getParent() : null;
     String reason = folder == null ? said : library.getFileName() + ": " + said.substring(said.lastIndexOf(": ") + 2);
-    return Optional.of("cannot load a native library DJL unpacked into " + (folder != null ? folder : cache) + " (" + reason
+    return "cannot load a native library DJL unpacked into " + (folder != null ? folder : cache) + " (" + reason
         + "): it may be damaged (an unpacking cut short); remove " + (folder != null ? folder
             : "the folder under " + cache + " that holds it") + " to have it unpacked again, or give another folder in the"
-        + " environment variable DJL_CACHE_DIR");
+        + " environment variable DJL_CACHE_DIR";
   }
 
   /**
-   * A folder under {@code cache} (an engine's, {@code pytorch} or {@code tokenizers}, or a version's inside it) this user
-   * cannot list ({@code read}) or, where all can be listed, write, as DJL leaves the folders it unpacks to another user
-   * (the versions' mode 700); empty where there is none.
+   * A folder of {@code engines} under {@code cache}, or a version's folder inside one, this user cannot list ({@code
+   * read}) or write, as DJL leaves the folders it unpacks to another user (the versions' mode 700); empty where there
+   * is none. Writing is asked of an engine's folder only, where DJL unpacks a version it lacks.
    */
-  static Optional<Path> folderNot(Path cache, boolean read) {
-    try (var engines = Files.list(cache)) {
-      for (Path engine : engines.filter(Files::isDirectory).sorted().toList()) {
-        if (!usable(engine, read)) return Optional.of(engine);
-        if (!Files.isReadable(engine) || !Files.isExecutable(engine)) continue;
-        try (var versions = Files.list(engine)) {
-          for (Path version : versions.filter(Files::isDirectory).sorted().toList())
-            if (!usable(version, read)) return Optional.of(version);
-        }
+  static Optional<Path> folderNot(Path cache, List<String> engines, boolean read) {
+    for (String name : engines) {
+      Path engine = cache.resolve(name);
+      if (!Files.isDirectory(engine)) continue;
+      if (!usable(engine, read)) return Optional.of(engine);
+      if (!read || !Files.isReadable(engine) || !Files.isExecutable(engine)) continue;
+      try (var versions = Files.list(engine)) {
+        for (Path version : versions.filter(Files::isDirectory).sorted().toList())
+          if (!usable(version, true)) return Optional.of(version);
+      } catch (IOException | SecurityException e) {
+        return Optional.of(engine);
       }
-    } catch (IOException | SecurityException e) {
-      return Optional.empty(); // the folder itself: said as unwritable, or not there yet
     }
     return Optional.empty();
   }
@@ -105,7 +121,8 @@ public final class NativeLibraries {
       Files.delete(Files.createTempFile(dir, ".tandem-probe", ""));
       return Optional.empty();
     } catch (AccessDeniedException e) {
-      return Optional.of("permission denied: " + e.getFile());
+      // The folder is named by the line; a probe file's name in it would only puzzle (tester59h).
+      return Optional.of("permission denied");
     } catch (FileSystemException e) {
       return Optional.of((e.getReason() != null ? e.getReason() : e.getClass().getSimpleName()) + ": " + e.getFile());
     } catch (IOException | SecurityException e) {
