@@ -314,7 +314,8 @@ public final class Tandem implements java.util.concurrent.Callable<Integer> {
         // A setting that is an option of the command's (tester59h: -Dtandem.served-model-name=... for --served-model-name).
         String key = first.substring(2).split("=", 2)[0];
         String asOption = "--" + key.substring(key.lastIndexOf('.') + 1);
-        if (key.startsWith("tandem.") && !knownSetting(key) && cmd.getCommandSpec().findOption(asOption) != null)
+        // Only tandem.NAME: a longer key's last part may name another option (tester59i: tandem.cluster.host, --host).
+        if (key.matches("tandem\\.[^.]+") && !knownSetting(key) && cmd.getCommandSpec().findOption(asOption) != null)
           return name + ": " + what + "; did you mean the option " + asOption + "? (" + help + ")";
         // A value with a space is quoted inside, as the launcher splits TANDEM_JAVA_OPTS as a shell does (tester59g).
         return name + ": " + what + "; a -D option is the JVM's: give it in TANDEM_JAVA_OPTS (TANDEM_JAVA_OPTS=\""

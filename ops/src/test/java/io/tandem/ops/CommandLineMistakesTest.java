@@ -1874,6 +1874,8 @@ class CommandLineMistakesTest {
     Result option = run("serve", "-Dtandem.served-model-name=my model");
     assertEquals("tandem serve: Unknown option: '-Dtandem.served-model-name=my model'; did you mean the option"
         + " --served-model-name? (see tandem serve --help)", option.err());
+    // A longer key's last part is no option's name (tester59i: tandem.cluster.host is not --host).
+    assertTrue(run("serve", "-Dtandem.cluster.host=127.0.0.1").err().contains("give it in TANDEM_JAVA_OPTS"));
     Result top = run("-Dtandem.http.port=18301", "serve");
     assertTrue(top.err().contains("(TANDEM_JAVA_OPTS=\"-Dtandem.http.port=18301\" ./tandem ...)"), top.err());
   }

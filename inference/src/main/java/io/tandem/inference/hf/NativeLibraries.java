@@ -40,17 +40,18 @@ public final class NativeLibraries {
     Path cache = ai.djl.util.Utils.getEngineCacheDir();
     String theirs = "; give this user a folder of its own in the environment variable DJL_CACHE_DIR, or run as the user who"
         + " unpacked them";
-    // In this order (tester59h: a readable shared cache, which loads, had a damaged library blamed on its permissions):
-    // 1. a folder of DJL's another user unpacked, which DJL makes theirs alone (mode 700) (tester59g);
+    // In this order (tester59h: a readable shared cache, which loads, had a damaged library blamed on its permissions;
+    // tester59i: an old version's folder nobody can read, which DJL never loads, was blamed for a damaged library):
+    // 1. a library there that does not load (damaged, or unreadable itself);
+    Throwable linkage = null;
+    for (Throwable t = failure; t != null && linkage == null; t = t.getCause()) if (t instanceof LinkageError) linkage = t;
+    if (linkage != null) return Optional.of(damaged(cache, linkage));
+    // 2. a folder of DJL's another user unpacked, which DJL makes theirs alone (mode 700) (tester59g);
     Optional<Path> unreadable = folderNot(cache, ENGINES, true);
     if (unreadable.isPresent())
       return Optional.of("cannot load the native libraries of PyTorch and the Hugging Face tokenizers: DJL's folder "
           + unreadable.get() + " cannot be read by this user (another user unpacked it, and DJL makes its folders theirs"
           + " alone)" + theirs);
-    // 2. a library there that does not load (damaged);
-    Throwable linkage = null;
-    for (Throwable t = failure; t != null && linkage == null; t = t.getCause()) if (t instanceof LinkageError) linkage = t;
-    if (linkage != null) return Optional.of(damaged(cache, linkage));
     // 3. the folder of the engine that failed, which DJL had to write into, not writable by this user;
     String said = String.valueOf(failure.getMessage());
     List<String> engine = said.contains("Huggingface") || said.contains("tokenizers") ? List.of("tokenizers")
@@ -80,6 +81,10 @@ public final class NativeLibraries {
     Path library = so.find() ? Path.of(so.group(1)) : null;
     Path folder = library != null && library.startsWith(cache) ? library.getParent() : null;
     String reason = folder == null ? said : library.getFileName() + ": " + said.substring(said.lastIndexOf(": ") + 2);
+    if (reason.contains("Permission denied") || reason.contains("permission denied"))
+      return "cannot load a native library DJL unpacked into " + (folder != null ? folder : cache) + " (" + reason + "): this"
+          + " user cannot read it (another user unpacked it); give this user a folder of its own in the environment variable"
+          + " DJL_CACHE_DIR, or run as the user who unpacked them";
     return "cannot load a native library DJL unpacked into " + (folder != null ? folder : cache) + " (" + reason
         + "): it may be damaged (an unpacking cut short); remove " + (folder != null ? folder
             : "the folder under " + cache + " that holds it") + " to have it unpacked again, or give another folder in the"

@@ -49,5 +49,9 @@ class NativeLibrariesTest {
         + " file too short): it may be damaged (an unpacking cut short); remove " + cache.resolve("tokenizers/0.21.0-cpu")
         + " to have it unpacked again, or give another folder in the environment variable DJL_CACHE_DIR", inCache);
     assertEquals(Optional.empty(), NativeLibraries.whyNotLoaded(new IllegalStateException("another failure")));
+    // A library this user cannot read is said so, not as damaged.
+    String denied = NativeLibraries.whyNotLoaded(new UnsatisfiedLinkError("/c/tokenizers/libtokenizers.so: cannot open shared"
+        + " object file: Permission denied")).orElseThrow();
+    assertTrue(denied.contains("this user cannot read it (another user unpacked it)"), denied);
   }
 }
