@@ -88,6 +88,11 @@ class CountAskedAgainTest {
     worker.tell(count);
     assertEquals(true, model.begun.await(30, TimeUnit.SECONDS), "the count began");
     worker.tell(count);
+    // The worker takes messages in order: its stats answered, it has taken the second ask too, while
+    // the first count still holds (else the count could end first and the ask be a new one).
+    TestProbe<WorkerProtocol.WorkerStats> stats = KIT.createTestProbe();
+    worker.tell(new WorkerProtocol.GetStats(stats.getRef()));
+    stats.receiveMessage(Duration.ofSeconds(30));
     model.go.countDown();
     assertEquals(null, asker.receiveMessage(Duration.ofSeconds(30)).problem());
     asker.expectNoMessage(Duration.ofMillis(500));
