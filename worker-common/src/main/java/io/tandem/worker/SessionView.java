@@ -50,6 +50,11 @@ final class SessionView implements AutoCloseable {
     sessionLength = 0;
   }
 
+  /** The prompt's tokens, at the start of {@link #sequence}. */
+  int promptLength() {
+    return cut[0];
+  }
+
   /** Session tokens held after the prompt. */
   int sessionLength() {
     return sessionLength;

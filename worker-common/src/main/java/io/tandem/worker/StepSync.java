@@ -124,7 +124,11 @@ final class StepSync {
       for (Chunk c : g.append()) view.append(c, model.tokenizer());
 
       WorkerProtocol.Limits limits = g.limits();
-      IncrementalDecoder detok = new IncrementalDecoder(model.tokenizer(), tail(view.sequence, DECODE_CONTEXT));
+      // The output's last ids may be a character's first bytes, held back by the step before (this
+      // worker's or the other's): they come out with this step's first token that completes it.
+      int[] context = tail(view.sequence, DECODE_CONTEXT + IncrementalDecoder.MAX_HELD);
+      IncrementalDecoder detok = new IncrementalDecoder(model.tokenizer(), context,
+          Math.min(context.length, view.sequence.length() - view.promptLength()));
       List<Token> injected = List.of();
       if (limits.inject() != null && !limits.inject().isEmpty()) {
         injected = model.injection(limits.inject(), limits.maxTotalTokens(), detok);

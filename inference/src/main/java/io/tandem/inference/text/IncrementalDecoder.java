@@ -31,15 +31,59 @@ public final class IncrementalDecoder {
 
   /**
    * A decoder whose first tokens continue {@code context} (the prompt's last tokens): their text
-   * is decoded as it reads after that context, e.g. keeping a SentencePiece word's leading space.
+   * is decoded as it reads after that context, e.g. keeping a SentencePiece word's leading space. A
+   * prompt that ends within a character (a prompt given as token ids) is read without those bytes,
+   * so that the output's text is its own ids' (bytes continuing the character show as U+FFFD) and
+   * never begins within a character.
    */
   public IncrementalDecoder(TextTokenizer tokenizer, int[] context) {
+    this(tokenizer, context, 0);
+  }
+
+  /**
+   * Ids of output whose text an earlier decoder may have held back, at most (a character's bytes
+   * take at most 4 byte-level tokens; more only where a model writes bytes that never complete one).
+   */
+  public static final int MAX_HELD = 16;
+
+  /** Ids of context a decoder keeps before the held ones: a few settle spacing and complete a split character. */
+  public static final int CONTEXT = 6;
+
+  /**
+   * A decoder that goes on with output another decoder began: the last {@code output} ids of
+   * {@code context} are output (an earlier step of the sequence, on this worker or another), and
+   * those whose text that decoder held back, as {@link #next} holds back a text ending in U+FFFD (a
+   * step that ended within a character), come out with the first token that completes the text, so
+   * that the steps' texts concatenate to {@code decode(all output ids)}. The ids before them are
+   * the prompt, read as {@link #IncrementalDecoder(TextTokenizer, int[])} reads it. Give
+   * {@link #CONTEXT} plus {@link #MAX_HELD} ids of context or more, so that every held id is found.
+   *
+   * @param output how many of the last ids of {@code context} are output, not prompt (0 to its length)
+   * @throws IllegalArgumentException if {@code output} is negative or more than {@code context.length}
+   */
+  public IncrementalDecoder(TextTokenizer tokenizer, int[] context, int output) {
     this(tokenizer);
-    // A few tokens of context suffice to settle spacing and to complete a split character.
-    int keep = Math.min(context.length, 6);
-    for (int i = context.length - keep; i < context.length; i++) append(context[i]);
+    if (output < 0 || output > context.length)
+      throw new IllegalArgumentException("output " + output + " of a context of " + context.length + " ids");
+    // The prompt's own trailing bytes of a character are left out of the context.
+    int promptEnd = context.length - output;
+    int dropped = 0;
+    while (dropped < MAX_HELD && endsWithinACharacter(context, promptEnd - dropped)) dropped++;
+    int[] read = new int[promptEnd - dropped + output];
+    System.arraycopy(context, 0, read, 0, promptEnd - dropped);
+    System.arraycopy(context, promptEnd, read, promptEnd - dropped, output);
+    // The held ids are those after the last one whose text, read up to it, did not end in U+FFFD.
+    int held = 0;
+    while (held < Math.min(output, MAX_HELD) && endsWithinACharacter(read, read.length - held)) held++;
+    for (int i = Math.max(0, read.length - held - CONTEXT); i < read.length; i++) append(read[i]);
+    int emitted = size - held;
     prefixOffset = 0;
-    readOffset = size;
+    readOffset = emitted;
+  }
+
+  /** Whether {@code context[0, end)}, decoded, ends with bytes of a character not completed (U+FFFD). */
+  private boolean endsWithinACharacter(int[] context, int end) {
+    return end > 0 && tokenizer.decode(Arrays.copyOfRange(context, Math.max(0, end - CONTEXT - MAX_HELD), end)).endsWith("\uFFFD");
   }
 
   /** Adds one token and returns the text it completes: possibly empty, never a broken character. */

@@ -2,6 +2,7 @@ package io.tandem.inference.text;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -93,6 +94,63 @@ class IncrementalDecoderTest {
     int[] generated = qwen.encode(" 42 🙂, 确定。");
     List<String> pieces = stream(new IncrementalDecoder(qwen, prompt), generated);
     assertEquals(" 42 🙂, 确定。", String.join("", pieces));
+  }
+
+  @Test
+  void stepsThatEndWithinACharacterConcatenateToTheWholeDecode() {
+    int[] prompt = qwen.encode("Answer:");
+    String text = " 留守儿童關 🦜🧬👍🏽 龘靐齉, 确定。";
+    int[] output = qwen.encode(text);
+    int split = 0;
+    for (int cut = 1; cut < output.length; cut++) {
+      // One step writes output[0, cut), the next (a fresh decoder, as on the other worker) the rest.
+      IncrementalDecoder first = new IncrementalDecoder(qwen, prompt, 0);
+      StringBuilder got = new StringBuilder();
+      for (int i = 0; i < cut; i++) got.append(first.next(output[i]));
+      if (first.holdsText()) split++;
+      int[] sequence = concat(prompt, Arrays.copyOf(output, cut));
+      int[] context = Arrays.copyOfRange(sequence, Math.max(0, sequence.length - 22), sequence.length);
+      IncrementalDecoder second = new IncrementalDecoder(qwen, context, Math.min(context.length, cut));
+      for (int i = cut; i < output.length; i++) got.append(second.next(output[i]));
+      assertEquals(text, got.toString(), "steps split after " + cut + " of " + output.length + " tokens");
+    }
+    assertTrue(split > 3, "some steps end within a character: " + split);
+  }
+
+  @Test
+  void outputAfterAPromptThatEndsWithinACharacterIsItsOwnIdsText() {
+    int[] parrot = qwen.encode("🦜");
+    assertTrue(parrot.length > 1, "the parrot takes several tokens");
+    int[] prompt = concat(qwen.encode("A bird:"), new int[] {parrot[0]});
+    int[] output = concat(Arrays.copyOfRange(parrot, 1, parrot.length), qwen.encode(" 中文"));
+    IncrementalDecoder decoder = new IncrementalDecoder(qwen, prompt, 0);
+    assertFalse(decoder.holdsText(), "the prompt's bytes are not the output's to send");
+    // Not the parrot (its first bytes are the prompt's), nor half of its surrogate pair: the output's own bytes.
+    assertEquals(qwen.decode(output), String.join("", stream(decoder, output)));
+
+    // The same when the output so far is only bytes continuing the prompt's character, held by a step before.
+    for (int cut = 1; cut < output.length; cut++) {
+      int[] sequence = concat(prompt, Arrays.copyOf(output, cut));
+      IncrementalDecoder first = new IncrementalDecoder(qwen, prompt, 0);
+      StringBuilder got = new StringBuilder();
+      for (int i = 0; i < cut; i++) got.append(first.next(output[i]));
+      IncrementalDecoder second = new IncrementalDecoder(qwen, sequence, cut);
+      for (int i = cut; i < output.length; i++) got.append(second.next(output[i]));
+      assertEquals(qwen.decode(output), got.toString(), "steps split after " + cut);
+    }
+  }
+
+  @Test
+  void outputCountsOutsideTheContextAreRefused() {
+    int[] context = qwen.encode("Hello");
+    assertThrows(IllegalArgumentException.class, () -> new IncrementalDecoder(qwen, context, context.length + 1));
+    assertThrows(IllegalArgumentException.class, () -> new IncrementalDecoder(qwen, context, -1));
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   @Test
