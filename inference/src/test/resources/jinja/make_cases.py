@@ -1,7 +1,9 @@
 """Writes cases.json: small chat templates rendered by Jinja2 the way Hugging Face transformers
 4.57 renders chat templates (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks,
-loopcontrols, its tojson and raise_exception). Run with Jinja2 3.1: python3 make_cases.py"""
+loopcontrols, its tojson, raise_exception and {% generation %} tag). Run with Jinja2 3.1: python3 make_cases.py"""
 import json
+from jinja2 import nodes
+from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.exceptions import TemplateError
 
@@ -11,7 +13,19 @@ def raise_exception(message):
 def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+class AssistantTracker(Extension):
+    """transformers' {% generation %} tag, as it renders when no assistant mask is asked for: the body as it is."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+    def _generation_support(self, caller):
+        return caller()
+
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, "jinja2.ext.loopcontrols"])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 
@@ -33,6 +47,17 @@ CASES = [
     ("bos_eos", "{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}"),
     ("loopcontrols", "{% for m in messages %}{% if m.role == 'system' %}{% continue %}{% endif %}{% if m.role == 'assistant' %}{% break %}{% endif %}{{ m.role }}{% endfor %}"),
     ("trailing_newline", "{{ messages|length }}\n"),
+    ("loop_filter", "{% for m in messages if m.role != 'system' %}{{ loop.index }}/{{ loop.length }} {{ m.role }}{% if loop.first %}F{% endif %}{% if loop.last %}L{% endif %};{% endfor %}{% for k, v in {'a': 1, 'b': 0}.items() if v %}{{ k }}{{ loop.length }}{% endfor %}"),
+    ("for_else", "{% for m in messages if m.role == 'tool' %}{{ m.role }}{% else %}no tools{% endfor %}|{% for m in messages %}{% if loop.first %}F{% else %}.{% endif %}{% else %}empty{% endfor %}"),
+    ("tojson_floats", "{{ [1e21, 1e-7, 1e16, 2.5e-5, -2.5e-5, 12345678.5, 0.0001, 1e15, -0.0, 0.1, 1/3, 1.5e300, 0.1 + 0.2, 5e-324]|tojson }}"),
+    ("float_printing", "{{ 1e21 }} {{ 12345678.5 }} {{ 2.5e-5 }} {{ 1.0 }} {{ 10 / 4 }} {{ 0.1 + 0.2 }}"),
+    ("generation", "{% set ns = namespace(n=0) %}{% generation %}{% set ns.n = 1 %}{% set x = 2 %}{% endgeneration %}{{ ns.n }}{{ x is defined }}{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{{ eos_token }}{% endgeneration %}{% else %}{{ m.content }}{% endif %}\n{% endfor %}"),
+    ("repetition", "{{ '=' * 3 }}{{ 2 * 'ab' }}{{ [1] * 2 }}{{ 2 * 3 }}{{ 1.5 * 2 }}"),
+    ("select_without_test", "{{ [1, 0, '', 'a']|select|list }}{{ [1, 0, '', 'a']|reject|list }}{{ [1, 2, 3, 4]|select('even')|list }}"),
+    ("test_after_filter", "{% if messages|length is divisibleby 2 %}even{% endif %}{% if messages|length is not divisibleby(3) %} not3{% endif %} {{ messages|first is mapping }}"),
+    ("nested_dict_literal", "{{ {'a': {'b': 2}}['a']['b'] }}{% set d = {'x': {'y': [1, {'z': 3}]}} %}{{ d.x.y[1].z }}{{ '}}' }}{{ {'a': 1}}}{% set e = {'k': {'v': 4}}%}{{ e.k.v }}"),
+    ("dict_items", "{{ messages[0].items()|list }}{% for k, v in messages[0].items() %};{{ k }}={{ v }}{% endfor %}{{ {'a': 1}.items()|list|tojson }}"),
+    ("container_printing", "{{ [none, 'a\"b', \"it's\", 1.5e7, {'a': {'b': true}}, 'y\\\\z', 3, [], {}] }}{{ messages|map(attribute='content')|list }}{{ {'k': [1, none]} }}"),
     ("lstrip_only_at_line_start", "{% for m in messages %}{{ m.role }} {% endfor %}|\n  {# note #}\n\t{% if true %}A{% endif %} \n  {%+ if true %}B{% endif %}"),
 ]
 out = []

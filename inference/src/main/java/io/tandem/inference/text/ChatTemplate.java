@@ -9,8 +9,12 @@ import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import io.tandem.inference.text.jinja.GenerationTag;
+import io.tandem.inference.text.jinja.PyForTag;
 import io.tandem.inference.text.jinja.PyJsonFilter;
+import io.tandem.inference.text.jinja.PySelectFilter;
 import io.tandem.inference.text.jinja.PythonInterpreter;
+import io.tandem.inference.text.jinja.PythonParser;
 import io.tandem.inference.text.jinja.PythonResolver;
 import io.tandem.inference.text.jinja.PythonSyntax;
 import io.tandem.inference.text.jinja.TemplateFunctions;
@@ -27,15 +31,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import jinjava.javax.el.CompositeELResolver;
+import jinjava.javax.el.ExpressionFactory;
 
 /**
  * A model's chat template, rendered the way Hugging Face's {@code apply_chat_template} renders it.
  *
  * <p>Hugging Face renders with Jinja2 ({@code trim_blocks=True, lstrip_blocks=True}), passing
  * {@code messages}, {@code add_generation_prompt}, {@code tools} and {@code chat_template_kwargs}, and the special tokens ({@code bos_token},
- * {@code eos_token}, ...), with {@code raise_exception}, {@code strftime_now} and a
- * {@code tojson} filter in scope. Here Jinjava does the rendering; {@link PythonResolver} and
- * {@link PythonSyntax} supply the Python behaviour that templates take for granted.
+ * {@code eos_token}, ...), with {@code raise_exception}, {@code strftime_now}, a
+ * {@code tojson} filter and the {@code {% generation %}} tag in scope. Here Jinjava does the rendering;
+ * {@link PythonResolver}, {@link PythonSyntax}, {@link PythonParser} and {@link PyForTag} supply the
+ * Python and Jinja2 behaviour that templates take for granted.
  * Instances are immutable and safe to share between threads.
  */
 public final class ChatTemplate {
@@ -131,6 +137,9 @@ public final class ChatTemplate {
     return content != null && content.isTextual() ? content.asText() : null;
   }
 
+  /** Jinjava's expressions, read with the rules of Jinja2's grammar that {@link PythonParser} adds. */
+  private static final ExpressionFactory EXPRESSIONS = PythonParser.expressionFactory();
+
   private static Jinjava newEngine() {
     CompositeELResolver resolver = new CompositeELResolver();
     resolver.add(new PythonResolver());
@@ -152,7 +161,12 @@ public final class ChatTemplate {
             .withUsePyishObjectMapper(true)
             .build())
         .build();
-    Jinjava jinjava = new Jinjava(config);
+    Jinjava jinjava = new Jinjava(config) {
+      @Override
+      public ExpressionFactory getExpressionFactory() {
+        return EXPRESSIONS;
+      }
+    };
     var globals = jinjava.getGlobalContext();
     globals.registerFunction(new ELFunctionDefinition("", "raise_exception",
         TemplateFunctions.class, "raiseException", Object.class));
@@ -161,6 +175,10 @@ public final class ChatTemplate {
     globals.registerFunction(new ELFunctionDefinition("", "__slice__",
         TemplateFunctions.class, "slice", Object.class, Object.class, Object.class));
     globals.registerFilter(new PyJsonFilter());
+    globals.registerFilter(new PySelectFilter());
+    globals.registerFilter(new PySelectFilter.Reject());
+    globals.registerTag(new PyForTag());
+    globals.registerTag(new GenerationTag());
     return jinjava;
   }
 

@@ -3,6 +3,9 @@ package io.tandem.inference.text.jinja;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import java.lang.reflect.Array;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
 import java.util.Collection;
 import java.util.Map;
 
@@ -94,11 +97,31 @@ public final class PyJsonFilter implements Filter {
     out.append(" ".repeat(indent * depth));
   }
 
-  private static String pyFloat(double d) {
+  /**
+   * Python's {@code repr} of a float, as {@code json.dumps} writes it: the shortest digits that read back as the same
+   * double, in positional form ({@code 0.0001}, {@code 1e15} as {@code 1000000000000000.0}) while the decimal exponent
+   * is from -4 to 15, else in exponent form with a sign and at least two digits ({@code 1e+16}, {@code 2.5e-05}), as
+   * CPython's {@code float_repr_style 'short'}. Java's {@code Double.toString} switches to {@code 1.0E7} form at 10^7.
+   */
+  static String pyFloat(double d) {
     if (Double.isNaN(d)) return "NaN";
     if (Double.isInfinite(d)) return d > 0 ? "Infinity" : "-Infinity";
-    if (d == Math.rint(d) && Math.abs(d) < 1e16) return String.format("%.1f", d);
-    return Double.toString(d);
+    if (d == 0) return 1 / d < 0 ? "-0.0" : "0.0";
+    BigDecimal exact = new BigDecimal(d);
+    BigDecimal shortest = exact;
+    for (int digits = 1; digits <= 17; digits++) {
+      shortest = exact.round(new MathContext(digits, RoundingMode.HALF_EVEN));
+      if (shortest.doubleValue() == d) break;
+    }
+    String sign = shortest.signum() < 0 ? "-" : "";
+    String unscaled = shortest.unscaledValue().abs().toString().replaceFirst("0+$", "");
+    int exponent = shortest.precision() - shortest.scale() - 1; // of the first digit
+    if (exponent < -4 || exponent >= 16) {
+      String mantissa = unscaled.length() == 1 ? unscaled : unscaled.charAt(0) + "." + unscaled.substring(1);
+      return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + String.format("%02d", Math.abs(exponent));
+    }
+    String plain = shortest.abs().toPlainString();
+    return sign + (plain.contains(".") ? plain.replaceFirst("0+$", "").replaceFirst("\\.$", ".0") : plain + ".0");
   }
 
   private static void string(StringBuilder out, String s) {

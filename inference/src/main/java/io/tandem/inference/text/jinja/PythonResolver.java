@@ -15,7 +15,7 @@ import jinjava.javax.el.ELResolver;
 /**
  * Gives template values Python's behaviour where chat templates rely on it: {@code str} methods
  * ({@code split}, {@code strip('\n')}, {@code startswith}, ...), {@code dict.get(key, default)},
- * string indexing and slices.
+ * {@code dict.items()} as {@link PyTuple}s, string indexing and slices.
  *
  * <p>Without it, Jinjava would call Java's methods of the same name, which differ quietly:
  * {@code String.split} takes a regex, {@code String.strip} takes no characters, and
@@ -78,6 +78,12 @@ public final class PythonResolver extends ELResolver {
         case "values":
           context.setPropertyResolved(true);
           return new ArrayList<>(map.values());
+        case "items": {
+          context.setPropertyResolved(true);
+          List<PyTuple> items = new ArrayList<>(map.size());
+          for (Map.Entry<?, ?> e : map.entrySet()) items.add(new PyTuple(Arrays.asList(e.getKey(), e.getValue())));
+          return items;
+        }
         default:
           return null;
       }

@@ -14,7 +14,11 @@ package io.tandem.inference.text.jinja;
  *       parameter itself. Each keyword value is wrapped in parentheses.
  * </ul>
  *
- * Only code inside {@code {{ }}} and {@code {% %}} is touched, never string literals or text;
+ * A tag ends where Jinja2's lexer ends it, at the first closing delimiter outside brackets; the brace closing a dict
+ * within the code is kept apart from a brace after it, as the two would end the tag for Jinjava's tokenizer
+ * ({@code {{ {'a': {'b': 2}}['a'] }}}).
+ *
+ * <p>Only code inside {@code {{ }}} and {@code {% %}} is touched, never string literals or text;
  * besides, {@code lstrip_blocks} is applied here (see {@link #lstripBlock}).
  */
 public final class PythonSyntax {
@@ -64,7 +68,7 @@ public final class PythonSyntax {
         textStart = out.length();
         continue;
       }
-      out.append(rewriteCode(code)).append(closing);
+      out.append(separateBraces(rewriteCode(code))).append(closing);
       i = close + 2;
       textStart = out.length();
     }
@@ -101,19 +105,47 @@ public final class PythonSyntax {
     }
   }
 
-  /** Index of the closing delimiter, ignoring any inside string literals. */
+  /**
+   * Index of the closing delimiter, ignoring any inside string literals or brackets: as Jinja2's lexer balances
+   * brackets, the two braces ending a nested dict ({@code {{ {'a': {'b': 2}}['a'] }}}) do not close the tag.
+   */
   private static int findClosing(String t, int from, String closing) {
     int i = from;
+    int depth = 0;
     while (i < t.length()) {
       char c = t.charAt(i);
       if (c == '\'' || c == '"') {
         i = skipString(t, i);
         continue;
       }
-      if (t.startsWith(closing, i)) return i;
+      if (depth == 0 && t.startsWith(closing, i)) return i;
+      if (c == '(' || c == '[' || c == '{') depth++;
+      else if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
       i++;
     }
     return -1;
+  }
+
+  /**
+   * {@code code} with a space between two closing braces, and after a closing brace that ends it: Jinjava's tokenizer
+   * would take the two braces for the end of the tag.
+   */
+  private static String separateBraces(String code) {
+    StringBuilder out = new StringBuilder(code.length() + 4);
+    int i = 0;
+    while (i < code.length()) {
+      char c = code.charAt(i);
+      if (c == '\'' || c == '"') {
+        int end = skipString(code, i);
+        out.append(code, i, end);
+        i = end;
+        continue;
+      }
+      out.append(c);
+      if (c == '}' && (i + 1 == code.length() || code.charAt(i + 1) == '}')) out.append(' ');
+      i++;
+    }
+    return out.toString();
   }
 
   /** Index just past the string literal starting at {@code start}. */
