@@ -744,9 +744,10 @@ final class ApiRoutes extends AllDirectives {
     ApiError e = ApiError.clientClosed();
     log.status = 499;
     log.error = e.getMessage();
-    // A completion read and admitted (its mode known), gone before its session started: `cancelled`,
-    // as the line of one that leaves later says, and as /metrics counts it (abort).
-    if (log.mode != null) log.finishReason = "cancelled";
+    // A completion admitted, gone before its session started: `cancelled`, as the line of one that leaves later says,
+    // and as /metrics counts it (abort). One refused (at capacity, say) whose client had left was never run: no
+    // finish_reason, as no refusal has one (tester60c: 499 "cancelled" lines that request_success_total did not count).
+    if (log.admitted) log.finishReason = "cancelled";
     metrics.response(log.tenant == null ? Metrics.NO_TENANT : log.tenant, 499);
     log.finish();
     return e.toResponse();

@@ -343,6 +343,7 @@ final class CompletionService {
       this.req = req;
       this.permit = permit;
       this.log = log;
+      log.admitted = true;
       metrics.running.incrementAndGet();
       metrics.waiting.incrementAndGet();
     }

@@ -43,6 +43,8 @@ final class RequestLog {
     String mode;
     /** The {@code finish_reason} of a completion that ended before its session started: {@code cancelled} for a client gone. */
     String finishReason;
+    /** Whether the request was admitted (past max-in-flight and its tenant's limits) and began to run; not logged. */
+    volatile boolean admitted;
     private boolean written;
 
     Entry(String method, String path, String requestId) {

@@ -2,6 +2,7 @@ package io.tandem.orchestrator.http;
 
 import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.TestProbe;
@@ -17,6 +18,7 @@ import io.tandem.protocol.ServiceKeys;
 import io.tandem.protocol.worker.WorkerProtocol;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -101,6 +103,42 @@ class ClientGoneWhileCountingTest {
           assertEquals(1.0, server.count("tandem:requests_cancelled_total"));
           assertEquals(1.0, server.count("tandem:request_success_total{finished_reason=\"abort\"}"));
         });
+  }
+
+  /**
+   * A request refused at capacity whose client had already left is a 499, but it never ran: no
+   * {@code finish_reason} in its log line (a refusal has none), as no abort counts it (tester60c:
+   * such lines said {@code cancelled}, which {@code request_success_total} did not count).
+   */
+  @Test
+  void aRequestRefusedAtCapacityWhoseClientLeftWasNotCancelled() throws Exception {
+    try (TestServer server = TestServer.start("tandem.http.count-timeout = 60s\ntandem.http.default-mode = large\n"
+        + "tandem.http.max-in-flight = 1\n")) {
+      TestProbe<WorkerProtocol.CountTokens> asked = onlyASilentLargeWorker(server);
+      String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":5}";
+      Logger requests = (Logger) LoggerFactory.getLogger("tandem.http.requests");
+      ListAppender<ILoggingEvent> lines = new ListAppender<>();
+      lines.start();
+      requests.addAppender(lines);
+      try (java.net.Socket holder = send(server, "/v1/chat/completions", body)) {
+        asked.expectMessageClass(WorkerProtocol.CountTokens.class, Duration.ofSeconds(20)); // the one slot is held
+        // Each refused at once; closed at once, some are seen gone before their 503 is written (a 499).
+        for (int i = 0; i < 200 && server.count("tandem:http_responses_total{status=\"499\"}") == 0; i++) {
+          send(server, "/v1/chat/completions", body).close();
+          if (i % 20 == 19) Thread.sleep(50);
+        }
+        eventually("a refusal went to a client that had left", () -> server.count("tandem:http_responses_total{status=\"499\"}") >= 1);
+        List<String> left;
+        synchronized (lines) { // the appender writes under its own lock
+          left = lines.list.stream().map(ILoggingEvent::getFormattedMessage).filter(l -> l.contains("\"status\":499")).toList();
+        }
+        assertFalse(left.isEmpty(), "a 499 line");
+        for (String line : left) assertFalse(line.contains("finish_reason"), line);
+        assertEquals(0.0, server.count("tandem:request_success_total{finished_reason=\"abort\"}"));
+      } finally {
+        requests.detachAppender(lines);
+      }
+    }
   }
 
   /** What a test checks of the server once its client has left. */
