@@ -115,8 +115,8 @@ public final class DecoderModel implements AutoCloseable {
       if (config.tieWordEmbeddings() && reader.contains("lm_head.weight"))
         org.slf4j.LoggerFactory.getLogger(DecoderModel.class).warn("{}: config.json says \"tie_word_embeddings\": true, so the"
             + " lm_head.weight the weights also hold is not read: the embedding is the output projection, as in vLLM (which"
-            + " skips lm_head.* of a tied model) and Hugging Face's tie_weights(); if that lm_head is the one to use, set"
-            + " \"tie_word_embeddings\": false", dir);
+            + " skips lm_head.* of a tied model) and transformers 4 (its tie_weights(); transformers 5.18 reads that lm_head"
+            + " instead); if that lm_head is the one to use, set \"tie_word_embeddings\": false", dir);
       DecoderWeights weights = DecoderWeights.load(config, reader, manager, dtype, packedHalf, progress);
       warnUnused(dir, config, reader);
       return new DecoderModel(dir, config, manager, weights, precision, wholeStep);

@@ -217,6 +217,13 @@ public final class ChatTemplate {
       Map<String, Object> map = new LinkedHashMap<>();
       map.put("role", m.role());
       map.put("content", m.content());
+      // As vLLM's chat parser passes them on: a template may write a participant's name, or an assistant turn's
+      // reasoning (Qwen3's writes it in a <think> block), under either of the names servers use for it.
+      if (m.name() != null) map.put("name", m.name());
+      if (m.reasoning() != null) {
+        map.put("reasoning_content", m.reasoning());
+        map.put("reasoning", m.reasoning());
+      }
       list.add(map);
     }
     Map<String, Object> context = new HashMap<>(specialTokens);

@@ -52,6 +52,19 @@ class ChatTemplateTest {
   }
 
   @Test
+  void anAssistantTurnsReasoningAndAParticipantsNameReachTheTemplateAsVllmPassesThem() {
+    String text = ChatTemplate.load(TextFixtures.dir("qwen-tokenizer")).render(List.of(
+        new ChatMessage("user", "a"),
+        new ChatMessage("assistant", "ans", null, "thought")), false);
+    // Qwen3's template writes the reasoning of a turn after the last user message in its think block.
+    assertTrue(text.endsWith("<|im_start|>assistant\n<think>\nthought\n</think>\n\nans<|im_end|>\n"), text);
+    ChatTemplate named = new ChatTemplate(
+        "{% for m in messages %}{{ m.name }}:{{ m.reasoning_content }}|{{ m.reasoning }};{% endfor %}", Map.of());
+    assertEquals("ann:|;:r|r;", named.render(List.of(new ChatMessage("user", "hi", "ann", null),
+        new ChatMessage("assistant", "yes", null, "r")), false));
+  }
+
+  @Test
   void tinyTemplatesLoadFromTokenizerConfigAndFromChatTemplateJinja() {
     List<ChatMessage> chat = List.of(new ChatMessage("user", "w5 w6"), new ChatMessage("assistant", "w7"));
     for (String fixture : List.of("qwen2-tiny", "llama-tiny", "llama3-rope-tiny")) {

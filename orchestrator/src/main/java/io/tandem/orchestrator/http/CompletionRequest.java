@@ -237,7 +237,7 @@ public record CompletionRequest(
    * chat send it.
    */
   private static final Map<String, Neutral> COMPLETIONS_NEUTRAL = Map.of(
-      "logprobs", new Neutral("null", new Type(Type.INTEGER.name(), v -> JsonInteger.is(v) || v.isBoolean()),
+      "logprobs", new Neutral("null (or false)", new Type(Type.INTEGER.name(), v -> JsonInteger.is(v) || v.isBoolean()),
           v -> v.isBoolean() && !v.asBoolean(), NO_LOGPROBS + "; on /v1/completions this field is an integer, and even 0"
           + " asks for the sampled token's"));
 
@@ -903,9 +903,23 @@ public record CompletionRequest(
               + " assistant message may have (as in OpenAI's API); leave it out");
         text = text.isEmpty() ? refusal.asText() : text + "\n" + refusal.asText();
       }
-      out.add(new ChatMessage(r, text));
+      JsonNode name = msg.get("name");
+      out.add(new ChatMessage(r, text, name != null && name.isTextual() ? name.asText() : null,
+          r.equals("assistant") ? reasoning(msg) : null));
     }
     return out;
+  }
+
+  /**
+   * An assistant message's reasoning, as vLLM reads it for the chat template: its {@code reasoning},
+   * else its {@code reasoning_content} (the name vLLM's responses used before); null where neither is a string.
+   */
+  private static String reasoning(JsonNode msg) {
+    for (String f : List.of("reasoning", "reasoning_content")) {
+      JsonNode v = msg.get(f);
+      if (v != null && v.isTextual()) return v.asText();
+    }
+    return null;
   }
 
   /**

@@ -207,7 +207,7 @@ final class CompletionService {
             .viaMat(KillSwitches.single(), Keep.both())
             .takeWhile(e -> !(e instanceof SessionEvent.Finished || e instanceof SessionEvent.Failed), true)
             .map(e -> {
-              if (e instanceof SessionEvent.Delta d) x.timing.delta(d.tokens().size(), metrics);
+              if (e instanceof SessionEvent.Delta) x.timing.first(metrics);
               else ended.set(true);
               return e;
             })
@@ -361,7 +361,10 @@ final class CompletionService {
 
     /** The event's output; a stop string that ends it tells the session to stop and report what ran. */
     List<Generation.Out> onEvent(SessionEvent e) {
+      int before = gen.tokens();
       List<Generation.Out> out = gen.onEvent(e);
+      // The tokens the client gets: not those a stop string cut off, nor those the session wrote before it heard of it.
+      if (gen.tokens() > before) timing.sent(gen.tokens() - before, metrics);
       if (gen.cutByStop() && !toldStop) {
         toldStop = true;
         session.thenAccept(s -> s.tell(SessionActor.Stop.INSTANCE));
@@ -509,6 +512,8 @@ final class CompletionService {
   private static final class Timing {
     final long start;
     volatile boolean sawFirst;
+    /** Whether output tokens went to the client yet ({@link #sent}). */
+    private boolean sentAny;
     long first;
     long last;
     /** Whether the request has left {@code tandem:num_requests_waiting}: once, by its first output or its end, whichever comes first. */
@@ -523,13 +528,22 @@ final class CompletionService {
       if (leftWaiting.compareAndSet(false, true)) metrics.waiting.decrementAndGet();
     }
 
-    void delta(int nTokens, Metrics metrics) {
+    /** The session's first output came (its time to first token), if this is it. */
+    void first(Metrics metrics) {
+      if (sawFirst) return;
       long now = System.nanoTime();
-      if (!sawFirst) {
-        sawFirst = true;
-        first = now;
-        leftWaiting(metrics);
-        metrics.ttft.observe((now - start) / 1e9);
+      sawFirst = true;
+      first = now;
+      last = now;
+      leftWaiting(metrics);
+      metrics.ttft.observe((now - start) / 1e9);
+    }
+
+    /** {@code nTokens} more output tokens go to the client: the latency between them, spread over them. */
+    void sent(int nTokens, Metrics metrics) {
+      long now = System.nanoTime();
+      if (!sentAny) {
+        sentAny = true;
         // The rest of a first delta came at once: no latency to speak of between those tokens.
         for (int i = 1; i < nTokens; i++) metrics.interToken.observe(0);
       } else {

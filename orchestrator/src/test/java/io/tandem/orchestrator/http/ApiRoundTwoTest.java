@@ -262,7 +262,11 @@ class ApiRoundTwoTest {
     assertEquals(content.length() - stop.length(), content.indexOf(stop), content);
 
     double takeoversBefore = server.metric("tandem:takeovers_total");
+    double betweenTokensBefore = server.metric("tandem:inter_token_latency_seconds_count");
     JsonNode cut = json(chat(",\"max_tokens\":40,\"stop\":[" + JSON.writeValueAsString(stop) + "],\"tandem\":{\"mode\":\"speculative\"}"));
+    // Between the tokens sent, not those the session wrote past the stop string before it heard of it (tester60b).
+    assertEquals(betweenTokensBefore + cut.at("/usage/completion_tokens").asInt() - 1,
+        server.metric("tandem:inter_token_latency_seconds_count"), cut.toString());
     assertEquals("stop", cut.at("/choices/0/finish_reason").asText(), cut.toString());
     assertEquals(content.substring(0, content.length() - stop.length()), cut.at("/choices/0/message/content").asText());
     JsonNode counters = cut.at("/tandem/counters");

@@ -319,7 +319,7 @@ class HostileRequestsTest {
       HttpResponse<String> lp = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":\"hi\",\"logprobs\":" + value + "}", KEY);
       assertEquals(400, lp.statusCode(), lp.body());
       assertEquals("logprobs = " + value + " is not supported (Tandem returns no token probabilities; on /v1/completions this"
-          + " field is an integer, and even 0 asks for the sampled token's); leave it out or send null",
+          + " field is an integer, and even 0 asks for the sampled token's); leave it out or send null (or false)",
           json.readTree(lp.body()).at("/error/message").asText());
     }
     HttpResponse<String> lpFalse = server.post("/v1/completions", "{\"model\":\"tandem\",\"prompt\":\"hi\",\"logprobs\":false,"
