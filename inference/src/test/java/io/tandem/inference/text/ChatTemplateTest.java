@@ -64,6 +64,24 @@ class ChatTemplateTest {
         new ChatMessage("assistant", "yes", null, "r")), false));
   }
 
+  /** Expected strings as Jinja2 3.1 renders the template (trim_blocks, lstrip_blocks, as transformers sets them). */
+  @Test
+  void notIsReadBelowComparisonsAndTestsAsJinja2ReadsIt() {
+    ChatTemplate template = new ChatTemplate("{% set n = messages|length %}{{ not n is odd }}|{{ not n is defined }}|"
+        + "{{ not messages[0].role == 'system' }}|{{ not 'x' in messages[0].content }}|{{ not n and true }}|{{ not not n }}|"
+        + "{{ not messages|length is even }}|{{ -n + 1 }}|{% if not add_generation_prompt is defined %}"
+        + "{% set add_generation_prompt = false %}{% endif %}{{ add_generation_prompt }}", Map.of());
+    assertEquals("True|False|True|False|False|True|False|-3|True", template.render(List.of(new ChatMessage("user", "hix"),
+        new ChatMessage("assistant", "a"), new ChatMessage("user", "b"), new ChatMessage("assistant", "c")), true));
+  }
+
+  @Test
+  void tojsonSortsKeysWhenAsked() {
+    ChatTemplate template = new ChatTemplate("{{ {'b': 1, 'a': {'d': 2, 'c': 3}}|tojson(sort_keys=true) }}|"
+        + "{{ {'b': 1, 'a': 2}|tojson }}", Map.of());
+    assertEquals("{\"a\": {\"c\": 3, \"d\": 2}, \"b\": 1}|{\"b\": 1, \"a\": 2}", template.render(List.of(), false));
+  }
+
   @Test
   void tinyTemplatesLoadFromTokenizerConfigAndFromChatTemplateJinja() {
     List<ChatMessage> chat = List.of(new ChatMessage("user", "w5 w6"), new ChatMessage("assistant", "w7"));

@@ -141,6 +141,26 @@ class IncrementalDecoderTest {
   }
 
   @Test
+  void aLongRunOfBytesThatCompleteNoCharacterIsKeptAcrossSteps() {
+    int stray = -1;
+    for (int id = 0; id < 256 && stray < 0; id++) if (qwen.decode(new int[] {id}).equals("\uFFFD")) stray = id;
+    assertTrue(stray >= 0, "a byte token that completes no character");
+    int[] prompt = qwen.encode("Bytes:");
+    int[] output = new int[21];
+    Arrays.fill(output, stray);
+    output[20] = qwen.encode("A")[0];
+    for (int cut = 1; cut < output.length; cut++) {
+      IncrementalDecoder first = new IncrementalDecoder(qwen, prompt, 0);
+      StringBuilder got = new StringBuilder();
+      for (int i = 0; i < cut; i++) got.append(first.next(output[i]));
+      int[] sequence = concat(prompt, Arrays.copyOf(output, cut));
+      IncrementalDecoder second = new IncrementalDecoder(qwen, sequence, cut);
+      for (int i = cut; i < output.length; i++) got.append(second.next(output[i]));
+      assertEquals(qwen.decode(output), got.toString(), "steps split after " + cut);
+    }
+  }
+
+  @Test
   void outputCountsOutsideTheContextAreRefused() {
     int[] context = qwen.encode("Hello");
     assertThrows(IllegalArgumentException.class, () -> new IncrementalDecoder(qwen, context, context.length + 1));

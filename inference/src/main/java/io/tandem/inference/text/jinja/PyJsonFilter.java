@@ -11,7 +11,7 @@ import java.util.Map;
 
 /**
  * The {@code tojson} filter as Hugging Face defines it for chat templates: Python's
- * {@code json.dumps(x, ensure_ascii=False, indent=indent, sort_keys=False)}, whose
+ * {@code json.dumps(x, ensure_ascii=False, indent=indent, sort_keys=sort_keys)}, whose
  * {@code ", "} and {@code ": "} separators differ from Jinjava's compact JSON.
  */
 public final class PyJsonFilter implements Filter {
@@ -30,17 +30,24 @@ public final class PyJsonFilter implements Filter {
   @Override
   public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
     Object indent = kwargs.containsKey("indent") ? kwargs.get("indent") : args.length > 0 ? args[0] : null;
-    return dumps(var, indent instanceof Number n ? Integer.valueOf(n.intValue()) : null);
+    Object sortKeys = kwargs.get("sort_keys");
+    return dumps(var, indent instanceof Number n ? Integer.valueOf(n.intValue()) : null,
+        sortKeys instanceof Boolean b && b);
   }
 
   /** Python's {@code json.dumps(value, ensure_ascii=False, indent=indent)}. */
   public static String dumps(Object value, Integer indent) {
+    return dumps(value, indent, false);
+  }
+
+  /** Python's {@code json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=sortKeys)}. */
+  public static String dumps(Object value, Integer indent, boolean sortKeys) {
     StringBuilder out = new StringBuilder();
-    write(out, value, indent, 0);
+    write(out, value, indent, 0, sortKeys);
     return out.toString();
   }
 
-  private static void write(StringBuilder out, Object v, Integer indent, int depth) {
+  private static void write(StringBuilder out, Object v, Integer indent, int depth, boolean sortKeys) {
     if (v == null) {
       out.append("null");
     } else if (v instanceof Boolean b) {
@@ -56,13 +63,19 @@ public final class PyJsonFilter implements Filter {
       }
       out.append('{');
       boolean first = true;
-      for (Map.Entry<?, ?> e : map.entrySet()) {
+      Iterable<? extends Map.Entry<?, ?>> entries = map.entrySet();
+      if (sortKeys) {
+        java.util.List<Map.Entry<?, ?>> sorted = new java.util.ArrayList<>(map.entrySet());
+        sorted.sort(java.util.Comparator.comparing(e -> String.valueOf(e.getKey())));
+        entries = sorted;
+      }
+      for (Map.Entry<?, ?> e : entries) {
         if (!first) out.append(indent == null ? ", " : ",");
         first = false;
         newline(out, indent, depth + 1);
         string(out, String.valueOf(e.getKey()));
         out.append(": ");
-        write(out, e.getValue(), indent, depth + 1);
+        write(out, e.getValue(), indent, depth + 1, sortKeys);
       }
       newline(out, indent, depth);
       out.append('}');
@@ -76,7 +89,7 @@ public final class PyJsonFilter implements Filter {
       for (int i = 0; i < items.length; i++) {
         if (i > 0) out.append(indent == null ? ", " : ",");
         newline(out, indent, depth + 1);
-        write(out, items[i], indent, depth + 1);
+        write(out, items[i], indent, depth + 1, sortKeys);
       }
       newline(out, indent, depth);
       out.append(']');

@@ -16,16 +16,18 @@ import jinjava.de.odysseus.el.tree.impl.Scanner.ScanException;
 import jinjava.de.odysseus.el.tree.impl.Scanner.Symbol;
 import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
+import jinjava.de.odysseus.el.tree.impl.ast.AstUnary;
 import jinjava.javax.el.ExpressionFactory;
 
 /**
- * Jinjava's expression parser with two of Jinja2's rules it lacks.
+ * Jinjava's expression parser with three of Jinja2's rules it lacks.
  *
  * <ul>
  *   <li>A test after a filter: {@code messages|length is divisibleby 2} tests the filtered value, as in Jinja2's
  *       grammar, where filters and tests chain left to right; Jinjava's parser stopped at the {@code is}.
  *   <li>Repetition: {@code 'x' * 3} is {@code 'xxx'} and {@code [a] * 2} is {@code [a, a]}, as Python's {@code *}
  *       on a sequence and an integer; Jinjava's {@code *} multiplies numbers only.
+ *   <li>{@code not} below comparisons and tests ({@link #unary}).
  * </ul>
  */
 public final class PythonParser extends ExtendedParser {
@@ -76,6 +78,19 @@ public final class PythonParser extends ExtendedParser {
           createAstParameters(params));
     }
     return v;
+  }
+
+  /**
+   * {@code not} as Jinja2's grammar reads it: below comparisons and tests, above {@code and}, so that {@code not x is
+   * defined} is {@code not (x is defined)} and {@code not a == b} is {@code not (a == b)}. Jinjava's, as EL's, negated
+   * the operand alone: DeepSeek-R1 distills' {@code {% if not add_generation_prompt is defined %}} set it false, and
+   * their prompts lost the assistant's turn and its think tag (tester60d).
+   */
+  @Override
+  protected AstNode unary(boolean required) throws ScanException, ParseException {
+    if (getToken().getSymbol() != Symbol.NOT) return super.unary(required);
+    consumeToken();
+    return createAstUnary(eq(true), AstUnary.NOT);
   }
 
   @Override
