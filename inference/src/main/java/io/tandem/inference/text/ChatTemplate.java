@@ -12,7 +12,9 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import io.tandem.inference.text.jinja.GenerationTag;
 import io.tandem.inference.text.jinja.PyForTag;
 import io.tandem.inference.text.jinja.PyJsonFilter;
+import io.tandem.inference.text.jinja.PyItemsFilter;
 import io.tandem.inference.text.jinja.PySelectFilter;
+import io.tandem.inference.text.jinja.PyStringFilter;
 import io.tandem.inference.text.jinja.PythonInterpreter;
 import io.tandem.inference.text.jinja.PythonParser;
 import io.tandem.inference.text.jinja.PythonResolver;
@@ -175,6 +177,8 @@ public final class ChatTemplate {
     globals.registerFunction(new ELFunctionDefinition("", "__slice__",
         TemplateFunctions.class, "slice", Object.class, Object.class, Object.class));
     globals.registerFilter(new PyJsonFilter());
+    globals.registerFilter(new PyStringFilter());
+    globals.registerFilter(new PyItemsFilter());
     globals.registerFilter(new PySelectFilter());
     globals.registerFilter(new PySelectFilter.Reject());
     globals.registerTag(new PyForTag());

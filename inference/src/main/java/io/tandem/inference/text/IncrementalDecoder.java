@@ -23,6 +23,9 @@ public final class IncrementalDecoder {
   // ids[prefixOffset, readOffset) is the context already emitted; ids[readOffset, size) is pending.
   private int prefixOffset;
   private int readOffset;
+  /** The context and how many of its ids are output, until {@link #settle} reads them; null after. */
+  private int[] context;
+  private int output;
 
   /** A decoder for a sequence that starts with no context. */
   public IncrementalDecoder(TextTokenizer tokenizer) {
@@ -66,6 +69,18 @@ public final class IncrementalDecoder {
     this(tokenizer);
     if (output < 0 || output > context.length)
       throw new IllegalArgumentException("output " + output + " of a context of " + context.length + " ids");
+    this.context = context.clone();
+    this.output = output;
+  }
+
+  /**
+   * Reads the context, once, before the first token: not in the constructor, as a worker in front of an engine makes a
+   * decoder it never feeds (the engine writes the text), with a tokenizer that decodes only what it was asked for.
+   */
+  private void settle() {
+    if (context == null) return;
+    int[] context = this.context;
+    this.context = null;
     // The prompt's own trailing bytes of a character are left out of the context.
     int promptEnd = context.length - output;
     int dropped = 0;
@@ -89,6 +104,7 @@ public final class IncrementalDecoder {
 
   /** Adds one token and returns the text it completes: possibly empty, never a broken character. */
   public String next(int id) {
+    settle();
     append(id);
     String prefix = tokenizer.decode(Arrays.copyOfRange(ids, prefixOffset, readOffset));
     String full = tokenizer.decode(Arrays.copyOfRange(ids, prefixOffset, size));
@@ -106,6 +122,7 @@ public final class IncrementalDecoder {
    * character decode as U+FFFD, as {@code decode} shows them), and starts a fresh window.
    */
   public String flush() {
+    settle();
     if (readOffset == size) return "";
     String prefix = tokenizer.decode(Arrays.copyOfRange(ids, prefixOffset, readOffset));
     String full = tokenizer.decode(Arrays.copyOfRange(ids, prefixOffset, size));
@@ -116,6 +133,7 @@ public final class IncrementalDecoder {
 
   /** Whether tokens were fed whose text has not been returned yet. */
   public boolean holdsText() {
+    settle();
     return readOffset < size;
   }
 

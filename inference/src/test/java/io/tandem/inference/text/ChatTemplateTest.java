@@ -75,6 +75,16 @@ class ChatTemplateTest {
         new ChatMessage("assistant", "a"), new ChatMessage("user", "b"), new ChatMessage("assistant", "c")), true));
   }
 
+  /** Expected as Jinja2 3.1 renders it (tester60f: gpt-oss's macro defaults, Qwen3-Coder's |items and |string). */
+  @Test
+  void macroDefaultsItemsStringAndConcatenationAsJinja2() {
+    ChatTemplate template = new ChatTemplate("{%- macro f(x=1, y=false, z='a', w=[]) -%}{{x}}{{y}}{{z}}{{w|length}}"
+        + "{%- endmacro -%}{{ f() }}|{{ f(2, true) }}|{{ f(z='q') }}|{% for k, v in d|items %}{{k}}={{v}};{% endfor %}|"
+        + "{{ true|string }}{{ false|string }}|{{ 'x' ~ true }}", Map.of("d", new java.util.LinkedHashMap<>(
+            java.util.Map.of("b", 1))));
+    assertEquals("1Falsea0|2Truea0|1Falseq0|b=1;|TrueFalse|xTrue", template.render(List.of(), false));
+  }
+
   @Test
   void tojsonSortsKeysWhenAsked() {
     ChatTemplate template = new ChatTemplate("{{ {'b': 1, 'a': {'d': 2, 'c': 3}}|tojson(sort_keys=true) }}|"

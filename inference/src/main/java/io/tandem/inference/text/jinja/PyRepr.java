@@ -61,6 +61,20 @@ final class PyRepr {
     }
   }
 
+  /**
+   * Python's {@code str(value)}, as {@code |string} and {@code ~} write a value: {@code True}, {@code 1e+21}, a list's
+   * repr. Null is written empty, not {@code None}: it is also what Jinjava makes of an undefined value, which Jinja2
+   * writes empty ({@code 'x' ~ tool.description} of a tool without one).
+   */
+  static String str(Object value, java.util.function.Function<Object, String> fallback) {
+    if (value == null) return "";
+    if (value instanceof Boolean b) return b ? "True" : "False";
+    if (value instanceof Double || value instanceof Float) return str(((Number) value).doubleValue());
+    if (value instanceof CharSequence text) return text.toString();
+    if (isContainer(value)) return repr(value, fallback);
+    return fallback.apply(value);
+  }
+
   /** Python's {@code str} of a float: its {@code repr}, with {@code nan} and {@code inf}. */
   static String str(double d) {
     if (Double.isNaN(d)) return "nan";

@@ -3,6 +3,7 @@ package io.tandem.inference.text.jinja;
 import com.hubspot.jinjava.el.ExtendedSyntaxBuilder;
 import com.hubspot.jinjava.el.TruthyTypeConverter;
 import com.hubspot.jinjava.el.ext.ExtendedParser;
+import com.hubspot.jinjava.el.ext.StringConcatOperator;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -59,7 +60,17 @@ public final class PythonParser extends ExtendedParser {
 
   private PythonParser(Builder context, String input) {
     super(context, input);
+    putExtensionHandler(StringConcatOperator.TOKEN, new ExtensionHandler(ExtensionPoint.ADD) {
+      @Override
+      public AstNode createAstNode(AstNode... children) {
+        return createAstBinary(children[0], children[1], CONCAT);
+      }
+    });
   }
+
+  /** Jinja2's {@code ~}: both sides as Python's {@code str} writes them ({@code 'x' ~ true} is {@code xTrue}). */
+  private static final AstBinary.Operator CONCAT = (bindings, context, left, right) ->
+      PyRepr.str(left.eval(bindings, context), String::valueOf) + PyRepr.str(right.eval(bindings, context), String::valueOf);
 
   @Override
   protected AstNode filter(boolean required) throws ScanException, ParseException {

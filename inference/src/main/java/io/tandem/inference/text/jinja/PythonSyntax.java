@@ -68,7 +68,9 @@ public final class PythonSyntax {
         textStart = out.length();
         continue;
       }
-      out.append(separateBraces(rewriteCode(code))).append(closing);
+      // A macro's signature is Jinjava's to read as it is: its defaults wrapped as keyword arguments are ((false) where
+      // false was) no longer a parameter list it reads (tester60f: gpt-oss's template failed every request).
+      out.append(separateBraces(kind == '%' && isMacro(code) ? code : rewriteCode(code))).append(closing);
       i = close + 2;
       textStart = out.length();
     }
@@ -146,6 +148,13 @@ public final class PythonSyntax {
       i++;
     }
     return out.toString();
+  }
+
+  /** Whether a statement's code is a {@code macro} tag's. */
+  private static boolean isMacro(String code) {
+    String c = code.strip();
+    if (c.startsWith("-") || c.startsWith("+")) c = c.substring(1).strip();
+    return c.startsWith("macro ") || c.startsWith("macro\t");
   }
 
   /** Index just past the string literal starting at {@code start}. */
