@@ -712,7 +712,7 @@ final class ApiRoutes extends AllDirectives {
         // The server's failure for a client that left before its answer (while its prompt was counted)
         // goes to nobody: a 499, as nginx logs it. (A connection whose body timed out counts as
         // closed too, while its client waits for the 408.)
-        .match(ApiError.class, e -> complete(e.status() >= 500 && e != bodyReadEnded && gone(request) ? clientClosed(log)
+        .match(ApiError.class, e -> complete(e.status() >= 500 && e != bodyReadEnded && gone(request) ? clientClosed(log, e)
             : error(e, log)))
         .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
         .build();
@@ -741,9 +741,19 @@ final class ApiRoutes extends AllDirectives {
    * "client closed request"), as a request whose client leaves later is; not a server error.
    */
   private HttpResponse clientClosed(RequestLog.Entry log) {
+    return clientClosed(log, null);
+  }
+
+  /**
+   * {@link #clientClosed(RequestLog.Entry)} of a request whose answer was {@code unread}, a refusal or failure its
+   * client did not wait for: the log line names it (tester60e: a 499 of a request refused at capacity read as one
+   * that ran).
+   */
+  private HttpResponse clientClosed(RequestLog.Entry log, ApiError unread) {
     ApiError e = ApiError.clientClosed();
     log.status = 499;
-    log.error = e.getMessage();
+    log.error = unread == null ? e.getMessage() : e.getMessage() + "; its answer, unread: " + unread.status() + " "
+        + unread.getMessage();
     // A completion admitted, gone before its session started: `cancelled`, as the line of one that leaves later says,
     // and as /metrics counts it (abort). One refused (at capacity, say) whose client had left was never run: no
     // finish_reason, as no refusal has one (tester60c: 499 "cancelled" lines that request_success_total did not count).

@@ -878,9 +878,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // Not yet begun, the step may have waited its time in the worker's queue, behind a batch full of long answers
     // (tester60c read a worker that was only busy as a stuck one).
     return fail(FailureCode.TIMEOUT, current.role() + " worker " + (progressed ? "wrote nothing more for " : "did not answer within ")
-        + Seconds.of(settings.stepTimeout()) + " s (tandem.session.step-timeout)" + (progressed ? "" : ": its queue's wait"
-        + " counts, so a worker whose batch (tandem." + current.role() + ".max-batch) is full of long answers times out the"
-        + " steps behind them; raise step-timeout or max-batch, or add workers"));
+        + Seconds.of(settings.stepTimeout()) + " s (tandem.session.step-timeout)" + (progressed ? "" : ": a step's wait in"
+        + " the worker's queue and its prompt's prefill count, so a long prompt, or a batch (tandem." + current.role()
+        + ".max-batch) full of long answers ahead of it, times it out; raise step-timeout (or, for a full batch, max-batch,"
+        + " or add workers)"));
   }
 
   /** Sends the step refused for full queues again, from the first worker of its order not lost. */
