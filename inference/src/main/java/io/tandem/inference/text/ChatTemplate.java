@@ -15,6 +15,7 @@ import io.tandem.inference.text.jinja.PyJsonFilter;
 import io.tandem.inference.text.jinja.PyItemsFilter;
 import io.tandem.inference.text.jinja.PySelectFilter;
 import io.tandem.inference.text.jinja.PyStringFilter;
+import io.tandem.inference.text.jinja.PyTrimFilter;
 import io.tandem.inference.text.jinja.PythonInterpreter;
 import io.tandem.inference.text.jinja.PythonParser;
 import io.tandem.inference.text.jinja.PythonResolver;
@@ -139,6 +140,9 @@ public final class ChatTemplate {
     return content != null && content.isTextual() ? content.asText() : null;
   }
 
+  /** How deep a macro may call itself: a tool schema's nesting is far less. */
+  static final int MAX_MACRO_DEPTH = 64;
+
   /** Jinjava's expressions, read with the rules of Jinja2's grammar that {@link PythonParser} adds. */
   private static final ExpressionFactory EXPRESSIONS = PythonParser.expressionFactory();
 
@@ -147,6 +151,10 @@ public final class ChatTemplate {
     resolver.add(new PythonResolver());
     resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_WRITE);
     JinjavaConfig config = JinjavaConfig.newBuilder()
+        // Jinja2 calls a macro within itself (gpt-oss's render_typescript_type, for a tool's nested parameters);
+        // Jinjava, by default, rendered such a call as nothing (tester60g). Deeper than any schema, a limit's error fails.
+        .withEnableRecursiveMacroCalls(true)
+        .withMaxMacroRecursionDepth(MAX_MACRO_DEPTH)
         .withTrimBlocks(true)
         .withLstripBlocks(false) // done by PythonSyntax, as Jinja2 does it
         .withElResolver(resolver)
@@ -178,6 +186,7 @@ public final class ChatTemplate {
         TemplateFunctions.class, "slice", Object.class, Object.class, Object.class));
     globals.registerFilter(new PyJsonFilter());
     globals.registerFilter(new PyStringFilter());
+    globals.registerFilter(new PyTrimFilter());
     globals.registerFilter(new PyItemsFilter());
     globals.registerFilter(new PySelectFilter());
     globals.registerFilter(new PySelectFilter.Reject());
@@ -241,8 +250,11 @@ public final class ChatTemplate {
         throw new IllegalArgumentException("the chat template rejected the conversation: " + raised.getMessage());
       }
     }
+    // A macro's recursion past its limit, which Jinjava reports as a warning and renders as nothing, fails as
+    // Jinja2's RecursionError does.
     List<TemplateError> fatal = result.getErrors().stream()
-        .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)
+        .filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL || String.valueOf(e.getMessage()).startsWith(
+            "Max recursion limit") || String.valueOf(e.getMessage()).startsWith("Cycle detected"))
         .toList();
     if (!fatal.isEmpty()) {
       StringBuilder why = new StringBuilder("cannot render the chat template:");

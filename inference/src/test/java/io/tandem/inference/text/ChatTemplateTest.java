@@ -85,6 +85,17 @@ class ChatTemplateTest {
     assertEquals("1Falsea0|2Truea0|1Falseq0|b=1;|TrueFalse|xTrue", template.render(List.of(), false));
   }
 
+  /** Expected as Jinja2 3.1 renders it (tester60g: gpt-oss's recursive render_typescript_type, Hermes' |trim). */
+  @Test
+  void aMacroCallsItselfAndAnUndefinedValueTrimsToNothing() {
+    ChatTemplate template = new ChatTemplate("{%- macro rec(n) -%}{% if n > 0 %}{{ n }}{{ rec(n - 1) }}{% endif %}"
+        + "{%- endmacro -%}{{ rec(3) }}|{{ nosuch|trim }}|{{ 'a' + (nosuch|trim) }}", Map.of());
+    assertEquals("321||a", template.render(List.of(), false));
+    ChatTemplate endless = new ChatTemplate("{%- macro rec(n) -%}{{ rec(n + 1) }}{%- endmacro -%}{{ rec(0) }}", Map.of());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> endless.render(List.of(), false));
+    assertTrue(e.getMessage().contains("Max recursion limit"), e.getMessage());
+  }
+
   @Test
   void tojsonSortsKeysWhenAsked() {
     ChatTemplate template = new ChatTemplate("{{ {'b': 1, 'a': {'d': 2, 'c': 3}}|tojson(sort_keys=true) }}|"
