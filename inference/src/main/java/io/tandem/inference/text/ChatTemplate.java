@@ -13,6 +13,7 @@ import io.tandem.inference.text.jinja.GenerationTag;
 import io.tandem.inference.text.jinja.PyForTag;
 import io.tandem.inference.text.jinja.PyJsonFilter;
 import io.tandem.inference.text.jinja.PyItemsFilter;
+import io.tandem.inference.text.jinja.PyIterableTest;
 import io.tandem.inference.text.jinja.PySelectFilter;
 import io.tandem.inference.text.jinja.PyStringFilter;
 import io.tandem.inference.text.jinja.PyTrimFilter;
@@ -187,6 +188,7 @@ public final class ChatTemplate {
     globals.registerFilter(new PyJsonFilter());
     globals.registerFilter(new PyStringFilter());
     globals.registerFilter(new PyTrimFilter());
+    globals.registerExpTest(new PyIterableTest());
     globals.registerFilter(new PyItemsFilter());
     globals.registerFilter(new PySelectFilter());
     globals.registerFilter(new PySelectFilter.Reject());

@@ -96,6 +96,15 @@ class ChatTemplateTest {
     assertTrue(e.getMessage().contains("Max recursion limit"), e.getMessage());
   }
 
+  /** Expected as Jinja2 3.1 renders it (tester60i: Llama 3.1's and Mistral's content|trim of pasted text). */
+  @Test
+  void trimStripsWhatPythonStripsAndIterableIsJinja2s() {
+    ChatTemplate template = new ChatTemplate("[{{ \"\u00a0hi\u3000 \"|trim }}]|{{ (\"\u0001hi\u001f\"|trim)|length }}|"
+        + "{{ \"xxhixx\"|trim(\"x\") }}|{{ \" xhix \"|trim(\"x\") }}|{{ 151|trim(\"1\") }}|{{ true|trim }}|"
+        + "{{ \"abc\" is iterable }}{{ {} is iterable }}{{ [] is iterable }}{{ 3 is iterable }}", Map.of());
+    assertEquals("[hi]|3|hi| xhix |5|True|TrueTrueTrueFalse", template.render(List.of(), false));
+  }
+
   @Test
   void tojsonSortsKeysWhenAsked() {
     ChatTemplate template = new ChatTemplate("{{ {'b': 1, 'a': {'d': 2, 'c': 3}}|tojson(sort_keys=true) }}|"
