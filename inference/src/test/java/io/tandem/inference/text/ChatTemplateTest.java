@@ -103,6 +103,11 @@ class ChatTemplateTest {
         + "{{ \"xxhixx\"|trim(\"x\") }}|{{ \" xhix \"|trim(\"x\") }}|{{ 151|trim(\"1\") }}|{{ true|trim }}|"
         + "{{ \"abc\" is iterable }}{{ {} is iterable }}{{ [] is iterable }}{{ 3 is iterable }}", Map.of());
     assertEquals("[hi]|3|hi| xhix |5|True|TrueTrueTrueFalse", template.render(List.of(), false));
+    // By code points: U+1F600 shares its first half with U+1F601, which it must not strip (tester60j).
+    ChatTemplate astral = new ChatTemplate("[{{ s|trim(c) }}]|[{{ s.strip(c) }}]|[{{ s.rstrip(c) }}]",
+        Map.of("s", "\uD83D\uDE01x\uD83D\uDE01\uD83D\uDE00", "c", "\uD83D\uDE00"));
+    assertEquals("[\uD83D\uDE01x\uD83D\uDE01]|[\uD83D\uDE01x\uD83D\uDE01]|[\uD83D\uDE01x\uD83D\uDE01]",
+        astral.render(List.of(), false));
   }
 
   @Test

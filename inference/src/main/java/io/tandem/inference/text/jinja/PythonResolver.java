@@ -276,20 +276,30 @@ public final class PythonResolver extends ELResolver {
       return out;
     }
 
+    /** Python's {@code str.lstrip(chars)}, by code points as Python's strings are (an emoji's half is not one: tester60j). */
     static String lstrip(String s, String chars) {
       int i = 0;
-      while (i < s.length() && strips(s.charAt(i), chars)) i++;
+      while (i < s.length()) {
+        int cp = s.codePointAt(i);
+        if (!strips(cp, chars)) break;
+        i += Character.charCount(cp);
+      }
       return s.substring(i);
     }
 
+    /** Python's {@code str.rstrip(chars)}, by code points. */
     static String rstrip(String s, String chars) {
       int j = s.length();
-      while (j > 0 && strips(s.charAt(j - 1), chars)) j--;
+      while (j > 0) {
+        int cp = s.codePointBefore(j);
+        if (!strips(cp, chars)) break;
+        j -= Character.charCount(cp);
+      }
       return s.substring(0, j);
     }
 
-    private static boolean strips(char c, String chars) {
-      return chars == null ? isSpace(c) : chars.indexOf(c) >= 0;
+    private static boolean strips(int cp, String chars) {
+      return chars == null ? isSpace(cp) : chars.codePoints().anyMatch(c -> c == cp);
     }
 
     private static boolean affix(String s, Object affix, boolean prefix) {
