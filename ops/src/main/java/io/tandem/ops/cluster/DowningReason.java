@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -117,6 +116,42 @@ public final class DowningReason {
   }
 
   /**
+   * The exit line of node {@code self}, marked down, from the membership it last saw.
+   *
+   * @param counted the status of each member keep-majority counts ({@link #counted}), self included
+   * @param unreachable the members this node's failure detector has marked unreachable
+   * @param pause the longest pause of this node lately that was long enough for the others to down it
+   *     meanwhile (acceptable-heartbeat-pause plus stable-after), or null
+   * @param stall the longest pause lately past acceptable-heartbeat-pause, or null
+   */
+  static String reason(Address self, Map<Address, MemberStatus> counted, Set<Address> unreachable, Duration pause,
+      Duration stall, String strategy, Duration stableAfter) {
+    boolean anotherDowned = counted.entrySet().stream()
+        .anyMatch(m -> !m.getKey().equals(self) && m.getValue().equals(MemberStatus.down()));
+    // Downed by the others while it did not run, it reaches none of them as it wakes (they refuse it); but the gossip that
+    // says it was downed may come before its failure detector has marked them unreachable (a CI run of e3751b80: the line
+    // said it stalled as another node was downed, though none was). With no other member down, only the pause downed it.
+    if (pause != null && (!anotherDowned
+        || counted.keySet().stream().allMatch(a -> a.equals(self) || unreachable.contains(a))))
+      return paused(self.toString(), pause, strategy);
+    boolean allDowned = counted.size() > 1 && counted.values().stream().allMatch(s -> s.equals(MemberStatus.down()));
+    // A shorter stall downs no node by itself: downed after one, as another member was being downed, or by the gossip of a
+    // member it reaches (a resolver downs a node the others reach only in its down-all), this node is most likely in Akka's
+    // down-all, whose other downings it may not hear of before it stops (tester56e; tester56g: the decider downs in address
+    // order, and the first one downed may hear of no other).
+    boolean reachesAnUpMember = counted.entrySet().stream().anyMatch(m -> !m.getKey().equals(self)
+        && !m.getValue().equals(MemberStatus.down()) && !unreachable.contains(m.getKey()));
+    if (!allDowned && stall != null && (anotherDowned || reachesAnUpMember))
+      return stalledWhileAnotherWasDowned(self.toString(), stall, strategy);
+    if (allDowned) return everyNodeDowned(self.toString(), strategy);
+    Set<Address> cut = new HashSet<>(unreachable);
+    cut.retainAll(counted.keySet());
+    // A member downed already is unreachable by decision: it says nothing of this node's reach.
+    cut.removeIf(a -> counted.get(a).equals(MemberStatus.down()));
+    return message(self.toString(), counted.keySet(), cut, strategy, stableAfter);
+  }
+
+  /**
    * Follows the membership and, when this node is marked down, puts its exit line in {@code
    * downedBecause}. (Akka stops the cluster, emptying its own view of the membership, before the
    * shutdown that the downing runs begins.) A downing soon after a pause long enough for the others
@@ -152,37 +187,11 @@ public final class DowningReason {
             // Said again as the rest of the same decision arrives (Akka publishes one MemberDowned per member): the
             // resolver's down-all downs every member at once, this one maybe first (tester55e).
             if (e instanceof ClusterEvent.MemberDowned && selfDowned[0]) {
-              Address self = cluster.selfMember().address();
-              List<Address> counted = members.values().stream().filter(DowningReason::counted).map(Member::address).toList();
-              // Downed by the others while it did not run, it reaches none of them as it wakes (they refuse it); a node
-              // told of a downing of every node by gossip reached the node that decided it (tester56a).
-              Duration pause = pauses.pauseWithin(pauseCounts, downable);
-              if (pause != null && counted.stream().allMatch(a -> a.equals(self) || unreachable.contains(a))) {
-                downedBecause.set(paused(self.toString(), pause, strategy));
-                return Behaviors.same();
-              }
-              boolean allDowned = counted.size() > 1 && members.values().stream().filter(DowningReason::counted)
-                  .allMatch(m -> m.status().equals(MemberStatus.down()));
-              // A shorter stall downs no node by itself: downed after one, as another member was being downed, or by the
-              // gossip of a member it reaches (a resolver downs a node the others reach only in its down-all), this node is
-              // most likely in Akka's down-all, whose other downings it may not hear of before it stops (tester56e; tester56g:
-              // the decider downs in address order, and the first one downed may hear of no other).
-              Duration stall = pauses.pauseWithin(pauseCounts, acceptablePause);
-              boolean anotherDowned = members.values().stream().filter(DowningReason::counted)
-                  .anyMatch(m -> !m.address().equals(self) && m.status().equals(MemberStatus.down()));
-              boolean reachesAnUpMember = members.values().stream().filter(DowningReason::counted)
-                  .anyMatch(m -> !m.address().equals(self) && !m.status().equals(MemberStatus.down())
-                      && !unreachable.contains(m.address()));
-              if (!allDowned && stall != null && (anotherDowned || reachesAnUpMember)) {
-                downedBecause.set(stalledWhileAnotherWasDowned(self.toString(), stall, strategy));
-                return Behaviors.same();
-              }
-              Set<Address> cut = new HashSet<>(unreachable);
-              cut.retainAll(counted);
-              // A member downed already is unreachable by decision: it says nothing of this node's reach.
-              cut.removeIf(a -> members.get(a).status().equals(MemberStatus.down()));
-              downedBecause.set(allDowned ? everyNodeDowned(self.toString(), strategy)
-                  : message(self.toString(), counted, cut, strategy, stableAfter));
+              Map<Address, MemberStatus> counted = new HashMap<>();
+              members.values().stream().filter(DowningReason::counted).forEach(m -> counted.put(m.address(), m.status()));
+              downedBecause.set(reason(cluster.selfMember().address(), counted, unreachable,
+                  pauses.pauseWithin(pauseCounts, downable), pauses.pauseWithin(pauseCounts, acceptablePause), strategy,
+                  stableAfter));
             }
             return Behaviors.same();
           })

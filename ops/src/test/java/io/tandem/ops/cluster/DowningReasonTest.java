@@ -3,8 +3,10 @@ package io.tandem.ops.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import akka.actor.Address;
+import akka.cluster.MemberStatus;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -80,5 +82,45 @@ class DowningReasonTest {
         + " for longer than stable-after and down-all-when-unstable (a node stalling while another was being downed, say),"
         + " or an operator downed it. Start it again to rejoin",
         DowningReason.message("akka://tandem@127.0.0.1:18603", FOUR, Set.of(), "keep-majority", Duration.ofSeconds(7)));
+  }
+
+  private static final Address SELF = node(18603);
+  private static final Map<Address, MemberStatus> DOWNED_ALONE =
+      Map.of(node(18600), MemberStatus.up(), node(18601), MemberStatus.up(), SELF, MemberStatus.down());
+
+  /**
+   * Stopped past what the others wait, it hears of its downing before its failure detector marks them unreachable
+   * (a CI run of e3751b80: it was told it stalled as another node was downed, though none was): the pause downed it.
+   */
+  @Test
+  void aNodeDownedAloneAfterALongPauseBlamesThePauseBeforeItFindsTheOthersUnreachable() {
+    String paused = DowningReason.paused(SELF.toString(), Duration.ofMillis(12_400), "keep-majority");
+    assertEquals(paused, DowningReason.reason(SELF, DOWNED_ALONE, Set.of(), Duration.ofMillis(12_400),
+        Duration.ofMillis(12_400), "keep-majority", Duration.ofSeconds(7)), "the others not yet unreachable");
+    assertEquals(paused, DowningReason.reason(SELF, DOWNED_ALONE, Set.of(node(18600), node(18601)),
+        Duration.ofMillis(12_400), Duration.ofMillis(12_400), "keep-majority", Duration.ofSeconds(7)), "both unreachable");
+  }
+
+  /** A stall too short to be downed for, while another member was downed: Akka's down-all, not the pause. */
+  @Test
+  void aShortStallAsAnotherWasDownedIsNotBlamedOnThePause() {
+    Map<Address, MemberStatus> twoDowned =
+        Map.of(node(18600), MemberStatus.up(), node(18601), MemberStatus.down(), SELF, MemberStatus.down());
+    assertEquals(DowningReason.stalledWhileAnotherWasDowned(SELF.toString(), Duration.ofMillis(6_100), "keep-majority"),
+        DowningReason.reason(SELF, twoDowned, Set.of(), null, Duration.ofMillis(6_100), "keep-majority",
+            Duration.ofSeconds(7)));
+    assertEquals(DowningReason.everyNodeDowned(SELF.toString(), "keep-majority"), DowningReason.reason(SELF,
+        Map.of(node(18600), MemberStatus.down(), SELF, MemberStatus.down()), Set.of(),
+        Duration.ofMillis(12_400), null, "keep-majority", Duration.ofSeconds(7)),
+        "its own resolver downed every member it knew, some still reachable to it: not blamed on the pause alone");
+  }
+
+  /** No pause: a node cut off in the minority is told so. */
+  @Test
+  void aNodeDownedWithoutAPauseIsToldWhatItsMembershipSays() {
+    assertEquals(DowningReason.message(SELF.toString(), DOWNED_ALONE.keySet(), Set.of(node(18600), node(18601)),
+            "keep-majority", Duration.ofSeconds(7)),
+        DowningReason.reason(SELF, DOWNED_ALONE, Set.of(node(18600), node(18601)), null, null, "keep-majority",
+            Duration.ofSeconds(7)));
   }
 }
