@@ -11,7 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalTime;
-import java.time.format.DateTimeFormatter;
+import java.time.OffsetDateTime;
+import java.time.ZoneId;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +28,6 @@ import java.util.function.Predicate;
  */
 final class TandemProcesses implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
-  private static final DateTimeFormatter LOG_TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSS");
 
   /** One node: how to start it, and the process while it runs. */
   static final class Node {
@@ -189,9 +189,11 @@ final class TandemProcesses implements AutoCloseable {
 
   /** When a log line was written, or null for a continuation line (a stack trace) with no time of its own. */
   private static LocalTime timeOf(String l) {
-    if (l.length() < 12) return null;
+    int space = l.indexOf(' ');
+    if (space < 0) return null;
     try {
-      return LocalTime.parse(l.substring(0, 12), LOG_TIME);
+      return OffsetDateTime.parse(l.substring(0, space)).atZoneSameInstant(ZoneId.systemDefault())
+          .toLocalTime();
     } catch (java.time.format.DateTimeParseException e) {
       return null;
     }
