@@ -557,7 +557,9 @@ public final class ModelOptions {
    * @throws IllegalArgumentException for a file given in place of application.conf that cannot be
    *     read, does not parse, or leaves out Tandem's application.conf ({@link OwnConfigFile})
    * @throws io.tandem.protocol.config.InvalidConfigException for a {@code tandem.*} key that no
-   *     default configuration defines (a misspelt one would be ignored)
+   *     default configuration defines (a misspelt one would be ignored); an {@code akka.*} key that is
+   *     a small misspelling of one Akka defines is a WARN ({@link
+   *     io.tandem.protocol.config.KnownKeys#nearMisses}), as Akka's settings are its own
    */
   static Config baseConfig() {
     OwnConfigFile own = OwnConfigFile.given();
@@ -581,8 +583,17 @@ public final class ModelOptions {
     }
     io.tandem.protocol.config.KnownKeys.check(config);
     if (own != null) requireOneListOfKeys(own);
+    if (!akkaNearMissesSaid) {
+      akkaNearMissesSaid = true;
+      for (String miss : io.tandem.protocol.config.KnownKeys.nearMisses(config, "akka"))
+        LoggerFactory.getLogger(ModelOptions.class).warn("{}: Akka reads only the settings it defines, so this one has no effect",
+            miss);
+    }
     return config;
   }
+
+  /** Whether {@link #baseConfig} has warned of misspelt Akka settings: once a process, as commands read it more than once. */
+  private static volatile boolean akkaNearMissesSaid;
 
   /**
    * Refuses {@code -Dtandem.http.api-keys.N.*} options beside a config file that lists keys: the

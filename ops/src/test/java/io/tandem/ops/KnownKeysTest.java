@@ -37,6 +37,28 @@ class KnownKeysTest {
         .withFallback(ConfigFactory.load());
   }
 
+  /**
+   * An Akka setting misspelt by a letter or two is named with the one meant (Akka reads only what it
+   * defines, so the default stayed in force without a word); what the user defines under {@code akka}
+   * (a dispatcher, a serializer, a role's settings) is near nothing Akka defines and is not named.
+   */
+  @Test
+  void aMisspeltAkkaSettingIsNamedWithTheOneMeantAndTheUsersOwnSectionsAreNot() {
+    assertEquals(java.util.List.of("system properties: 1: unknown key 'akka.cluster.split-brain-resolver.stable-afer' (did you"
+            + " mean akka.cluster.split-brain-resolver.stable-after?)", "system properties: 2: unknown key"
+            + " 'akka.clster.failure-detector.acceptable-heartbeat-pause' (did you mean"
+            + " akka.cluster.failure-detector.acceptable-heartbeat-pause?)"),
+        KnownKeys.nearMisses(over("akka.cluster.split-brain-resolver.stable-afer = 3s\n"
+            + "akka.clster.failure-detector.acceptable-heartbeat-pause = 5s"), "akka"));
+    assertEquals(java.util.List.of(), KnownKeys.nearMisses(over("""
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        akka.my-blocking-dispatcher { type = Dispatcher, executor = thread-pool-executor }
+        akka.actor.serializers.jackson-cbor2 = "akka.serialization.jackson.JacksonCborSerializer"
+        akka.actor.serialization-bindings { "io.example.Message" = jackson-cbor2 }
+        akka.cluster.role.large.min-nr-of-members = 1
+        """), "akka"));
+  }
+
   @Test
   void aMisspeltKeyInAnySectionIsRefusedWithTheNearestKnownKey() {
     assertEquals("unknown key 'tandem.http.prot' (did you mean tandem.http.port?)",

@@ -20,8 +20,14 @@ public final class KnownKeys {
   /** The section Tandem owns; settings outside it (akka.*) are their libraries' business. */
   public static final String ROOT = "tandem";
 
-  /** Sections whose keys are another library's: the worker dispatcher is an Akka dispatcher. */
-  private static final Set<String> FREE_FORM = Set.of("tandem.worker-dispatcher");
+  /**
+   * Sections whose keys are another library's or the user's own: the worker dispatcher is an Akka
+   * dispatcher; Akka's serializers, their bindings (class names), deployments and per-role settings
+   * are named by whoever adds them.
+   */
+  private static final Set<String> FREE_FORM = Set.of("tandem.worker-dispatcher", "akka.actor.serializers",
+      "akka.actor.serialization-bindings", "akka.actor.serialization-identifiers", "akka.actor.deployment",
+      "akka.cluster.role");
 
   /**
    * JVM system properties read with {@link System#getProperty}, not settings; they reach the
@@ -56,28 +62,73 @@ public final class KnownKeys {
     check(config, ROOT);
   }
 
-  /** As {@link #check(Config)}, for the keys under {@code section} only. */
-  static void check(Config config, String section) {
-    if (!config.hasPath(section) || !(config.getValue(section) instanceof ConfigObject user)) return;
-    // The files themselves: ConfigFactory.defaultReference lays the system properties over them.
+  /**
+   * The settings under {@code section} of {@code config} (Akka's: {@code akka}) that no default
+   * configuration defines and that are a small misspelling of one that does: the library reads only
+   * the keys it knows, so {@code akka.cluster.split-brain-resolver.stable-afer} would leave the
+   * default in force without a word. Keys that are near no known one (a dispatcher the user defines,
+   * a free-form section's entries) are not listed: another library's settings are not refused.
+   *
+   * @return {@code ORIGIN: unknown key 'KEY' (did you mean KNOWN?)} for each, in the order they are written
+   */
+  public static List<String> nearMisses(Config config, String section) {
+    Map<String, ConfigValue> knownPaths = knownPaths(section);
+    if (knownPaths == null || !config.hasPath(section) || !(config.getValue(section) instanceof ConfigObject user))
+      return List.of();
+    Map<String, ConfigValue> userPaths = new TreeMap<>();
+    paths(section, user, userPaths, false);
+    List<String> out = new ArrayList<>();
+    for (Map.Entry<String, ConfigValue> e : written(userPaths)) {
+      String key = e.getKey();
+      if (knownOrInside(key, knownPaths)) continue;
+      String parent = key.substring(0, key.lastIndexOf('.'));
+      while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
+      String[] names = key.substring(parent.length() + 1).split("\\.", 2);
+      String near = KeySuggestions.nearest(names[0], children(parent, knownPaths).stream().map(KnownKeys::nameOf).toList());
+      if (near != null) out.add(e.getValue().origin().description() + ": " + KeySuggestions.unknownKey(key, parent + "." + near
+          + (names.length > 1 ? "." + names[1] : ""), List.of()));
+    }
+    return out;
+  }
+
+  /**
+   * Every path under {@code section} that the files on the class path define (sections included),
+   * or null when they define no such section. The files themselves: ConfigFactory.defaultReference
+   * lays the system properties over them.
+   */
+  private static Map<String, ConfigValue> knownPaths(String section) {
     ClassLoader loader = KnownKeys.class.getClassLoader();
     Config defaults = ConfigFactory.parseResourcesAnySyntax(loader, "reference")
         .withFallback(ConfigFactory.parseResourcesAnySyntax(loader, "application"))
         .resolve(ConfigResolveOptions.defaults().setAllowUnresolved(true));
-    if (!defaults.hasPath(section) || !(defaults.getValue(section) instanceof ConfigObject known)) return;
+    if (!defaults.hasPath(section) || !(defaults.getValue(section) instanceof ConfigObject known)) return null;
     Map<String, ConfigValue> knownPaths = new TreeMap<>();
     paths(section, known, knownPaths, true);
+    return knownPaths;
+  }
+
+  /**
+   * In the order they are written (a file's lines; system properties, which have none, after them), so that a message
+   * naming several reads as the file does (tester46b: line 3 was named before line 2).
+   */
+  private static List<Map.Entry<String, ConfigValue>> written(Map<String, ConfigValue> userPaths) {
+    List<Map.Entry<String, ConfigValue>> written = new ArrayList<>(userPaths.entrySet());
+    written.sort(java.util.Comparator.comparingInt((Map.Entry<String, ConfigValue> e) -> e.getValue().origin().lineNumber() < 0
+        ? Integer.MAX_VALUE : e.getValue().origin().lineNumber()).thenComparing(Map.Entry::getKey));
+    return written;
+  }
+
+  /** As {@link #check(Config)}, for the keys under {@code section} only. */
+  static void check(Config config, String section) {
+    if (!config.hasPath(section) || !(config.getValue(section) instanceof ConfigObject user)) return;
+    Map<String, ConfigValue> knownPaths = knownPaths(section);
+    if (knownPaths == null) return;
     Map<String, ConfigValue> userPaths = new TreeMap<>();
     paths(section, user, userPaths, false);
     List<String> leaves = knownPaths.keySet().stream().filter(k -> !(knownPaths.get(k) instanceof ConfigObject)).toList();
     String firstOrigin = null, firstKey = null, lastOrigin = null;
     List<String> problems = new ArrayList<>();
-    // In the order they are written (a file's lines; system properties, which have none, after them), so that a
-    // message naming several reads as the file does (tester46b: line 3 was named before line 2).
-    List<Map.Entry<String, ConfigValue>> written = new ArrayList<>(userPaths.entrySet());
-    written.sort(java.util.Comparator.comparingInt((Map.Entry<String, ConfigValue> e) -> e.getValue().origin().lineNumber() < 0
-        ? Integer.MAX_VALUE : e.getValue().origin().lineNumber()).thenComparing(Map.Entry::getKey));
-    for (Map.Entry<String, ConfigValue> e : written) {
+    for (Map.Entry<String, ConfigValue> e : written(userPaths)) {
       String key = e.getKey();
       String given = PROPERTIES.contains(key) ? System.getProperty(key) : null;
       if (given != null && SWITCHES.containsKey(key) && !given.equalsIgnoreCase("true") && !given.equalsIgnoreCase("false")) {
