@@ -117,8 +117,18 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     return start(httpConfig, contextLength, roles, template, HttpSettings.DemoPair.UNKNOWN);
   }
 
+  /** As {@link #start(String)}, the small model writing {@code small} and the large {@code large} (each token a text). */
+  static TestServer start(String httpConfig, List<String> small, List<String> large) {
+    return start(httpConfig, 1 << 20, EnumSet.allOf(Role.class), null, HttpSettings.DemoPair.UNKNOWN, small, large);
+  }
+
   private static TestServer start(String httpConfig, int contextLength, Set<Role> roles, ChatTemplate template,
       HttpSettings.DemoPair pair) {
+    return start(httpConfig, contextLength, roles, template, pair, SMALL, LARGE);
+  }
+
+  private static TestServer start(String httpConfig, int contextLength, Set<Role> roles, ChatTemplate template,
+      HttpSettings.DemoPair pair, List<String> small, List<String> large) {
     Config config = ConfigFactory.parseString(
             "akka.actor.provider = local\n"
                 + "akka.loglevel = WARNING\n"
@@ -134,7 +144,7 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
       ActorRef<WorkerDirectory.Command> dir = ctx.spawn(WorkerDirectory.create(), "workers");
       sessions.complete(ctx.spawn(Sessions.create(dir, SessionSettings.fromConfig(config)), "sessions"));
       for (Role role : roles)
-        ctx.spawn(ModelWorker.create(role, () -> new GatedModel("scripted-" + role, role == Role.small ? SMALL : LARGE, gate,
+        ctx.spawn(ModelWorker.create(role, () -> new GatedModel("scripted-" + role, role == Role.small ? small : large, gate,
             contextLength, template), WorkerSettings.defaults(), () -> new FifoQueue(1024)), role + "-worker",
             DispatcherSelector.fromConfig(ModelWorker.DISPATCHER));
       return Behaviors.empty();
