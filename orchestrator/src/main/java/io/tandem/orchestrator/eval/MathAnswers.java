@@ -1,5 +1,6 @@
 package io.tandem.orchestrator.eval;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -8,10 +9,15 @@ import java.util.regex.Pattern;
 
 /**
  * Final answers of MATH-style solutions: the last {@code \boxed{...}} of a response, and the
- * comparison of two answers after the normalisation the usual MATH evaluators apply (Hendrycks'
- * {@code strip_string}, as used by the paper's evaluation harness), plus numeric equality of
- * closed-form values ({@code 0.5 = \frac{1}{2}}, {@code \sqrt{8} = 2\sqrt{2}}) and element-wise
- * comparison of tuples and intervals.
+ * comparison of two answers after the normalisation of the MATH dataset's own evaluation (Hendrycks'
+ * {@code strip_string}), plus numeric equality of closed-form values ({@code 0.5 = \frac{1}{2}},
+ * {@code \sqrt{8} = 2\sqrt{2}}, mixed numbers {@code 1\frac{4}{5} = \frac{9}{5}}), tuples and
+ * intervals element by element, and lists and sets in any order.
+ *
+ * <p>Not the paper's grader: its harness (SkyThought's math handler) compares with Qwen2.5-Math's
+ * {@code math_equal}, which also takes numbers within a relative 1e-4, a percentage as its value
+ * over 100, and expressions equal by sympy ({@code 3+2x = 2x+3}); so an answer it counts right may
+ * count wrong here.
  */
 public final class MathAnswers {
 
@@ -25,7 +31,10 @@ public final class MathAnswers {
     int at = Math.max(response.lastIndexOf("\\boxed"), response.lastIndexOf("\\fbox"));
     if (at < 0) return Optional.empty();
     int i = at + (response.startsWith("\\boxed", at) ? 6 : 5);
-    if (i < response.length() && response.charAt(i) == ' ') {
+    int afterSpaces = i;
+    while (afterSpaces < response.length() && response.charAt(afterSpaces) == ' ') afterSpaces++;
+    // "\boxed 5" is TeX's argument without braces; "\boxed {5}" is the braced one after a space (tester61c: it was "{5}").
+    if (afterSpaces > i && afterSpaces < response.length() && response.charAt(afterSpaces) != '{') {
       String rest = response.substring(i + 1);
       int dollar = rest.indexOf('$');
       return Optional.of((dollar >= 0 ? rest.substring(0, dollar) : rest).trim());
@@ -51,18 +60,39 @@ public final class MathAnswers {
     String x = normalize(a);
     String y = normalize(b);
     if (x.equals(y)) return true;
+    // Whole numbers past 2^53 are not doubles: 9007199254740993 is not 9007199254740992 (tester61c).
+    if (INTEGER.matcher(x).matches() && INTEGER.matcher(y).matches()) return new BigInteger(x).equals(new BigInteger(y));
+    // A word answer is one whatever its case: \text{Ellipse} is \text{ellipse}.
+    if (WORDS.matcher(x).matches() && x.equalsIgnoreCase(y)) return true;
     Double vx = LatexNumber.value(x);
     Double vy = LatexNumber.value(y);
     if (vx != null && vy != null) return close(vx, vy);
     List<String> ex = elements(x);
     List<String> ey = elements(y);
     if (ex != null && ey != null && ex.size() == ey.size() && brackets(x).equals(brackets(y))) {
+      // A list without brackets (MATH's "enter all the solutions, separated by commas") and a set are unordered; a
+      // tuple and an interval are not.
+      if (brackets(x).isEmpty() || brackets(x).equals("{}")) return sameInSomeOrder(ex, ey);
       for (int i = 0; i < ex.size(); i++) {
         if (!equivalent(ex.get(i), ey.get(i))) return false;
       }
       return true;
     }
     return false;
+  }
+
+  /** Whether each of {@code xs} is equivalent to a different one of {@code ys} (as many of each). */
+  private static boolean sameInSomeOrder(List<String> xs, List<String> ys) {
+    boolean[] used = new boolean[ys.size()];
+    for (String e : xs) {
+      int match = -1;
+      for (int j = 0; j < ys.size() && match < 0; j++) {
+        if (!used[j] && equivalent(e, ys.get(j))) match = j;
+      }
+      if (match < 0) return false;
+      used[match] = true;
+    }
+    return true;
   }
 
   /**
@@ -84,6 +114,14 @@ public final class MathAnswers {
   private static final Pattern THOUSANDS = Pattern.compile("^-?\\d{1,3}(,\\d{3})+(\\.\\d+)?$");
   private static final Pattern CHOICE = Pattern.compile("^\\(([A-Ea-e])\\)$");
   private static final Pattern SHORT_LHS = Pattern.compile("^\\\\?[a-zA-Z]{1,2}(_\\{?\\w+\\}?)?$");
+  private static final Pattern INTEGER = Pattern.compile("^-?\\d+$");
+  private static final Pattern WORDS = Pattern.compile("^[a-zA-Z]{2,}$");
+  /** A whole number written before a fraction of whole numbers: a mixed number, as MATH writes them ({@code 137\frac{1}{2}}). */
+  private static final Pattern MIXED = Pattern.compile("^(-?)(\\d+)\\\\frac\\{(\\d+)\\}\\{(\\d+)\\}$");
+  /** "x \\in [-2,7]": the set the answer names. */
+  private static final Pattern MEMBER_OF = Pattern.compile("^\\\\?[a-zA-Z]{1,2}\\s*\\\\in\\s*(.+)$");
+  /** A sub- or superscript of one character in braces, {@code 4210_{5}}, is the same without them. */
+  private static final Pattern ONE_CHAR_SCRIPT = Pattern.compile("([_^])\\{([^{}\\\\])\\}");
 
   /** The answer in canonical form: what two equal answers, written differently, both become. */
   public static String normalize(String answer) {
@@ -105,9 +143,13 @@ public final class MathAnswers {
     s = s.trim();
     Matcher unit = UNIT_SUFFIX.matcher(s);
     if (unit.matches()) s = unit.group(1).trim();
-    // "\text{ cm}" and the like after a number: units (Hendrycks' _remove_right_units)
+    // "\text{ cm}" and the like after a number: units (Hendrycks' _remove_right_units), when nothing but a power follows
+    // them: "5\text{ or }7" is a hedge, not 5 in some unit (tester61c: it was graded right for 5).
     int units = s.indexOf("\\text{ ");
-    if (units > 0) s = s.substring(0, units).trim();
+    if (units > 0) {
+      int end = closing(s, units + 5);
+      if (end > 0 && s.substring(end + 1).trim().matches("(\\^\\{?[0-9]\\}?)?")) s = s.substring(0, units).trim();
+    }
     for (Matcher m = TEXT_WRAP.matcher(s); m.find(); m = TEXT_WRAP.matcher(s)) {
       s = s.substring(0, m.start()) + m.group(1) + s.substring(m.end());
     }
@@ -120,9 +162,18 @@ public final class MathAnswers {
     if (eq > 0 && s.indexOf('=', eq + 1) < 0 && SHORT_LHS.matcher(s.substring(0, eq).trim()).matches()) {
       s = s.substring(eq + 1).trim();
     }
+    Matcher member = MEMBER_OF.matcher(s);
+    if (member.matches()) s = member.group(1).trim();
     s = fixSqrt(s);
     s = s.replace(" ", "");
     s = fixFracs(s);
+    s = ONE_CHAR_SCRIPT.matcher(s).replaceAll("$1$2");
+    Matcher mixed = MIXED.matcher(s);
+    if (mixed.matches()) {
+      BigInteger whole = new BigInteger(mixed.group(2)), numerator = new BigInteger(mixed.group(3));
+      BigInteger denominator = new BigInteger(mixed.group(4));
+      s = "\\frac{" + mixed.group(1) + whole.multiply(denominator).add(numerator) + "}{" + denominator + "}";
+    }
     if (s.equals("0.5")) s = "\\frac{1}{2}";
     s = fixSlash(s);
     if (THOUSANDS.matcher(s).matches()) s = s.replace(",", "");

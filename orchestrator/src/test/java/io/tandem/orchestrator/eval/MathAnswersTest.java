@@ -25,6 +25,18 @@ class MathAnswersTest {
     assertEquals(Optional.of("7"), MathAnswers.lastBoxed("The final answer is \\boxed{7}."));
   }
 
+  /** TeX's "\\boxed {5}" is the braced argument after a space, not the text "{5}" (tester61c). */
+  @Test
+  void aBracedBoxAfterASpaceIsTheBracesContent() {
+    assertEquals(Optional.of("x+1"), MathAnswers.lastBoxed("so $\\boxed {x+1}$"));
+  }
+
+  /** A hedge between two answers is not the first of them (tester61c: "5\\text{ or }6" was graded right for 5). */
+  @Test
+  void aHedgedAnswerIsNotTheFirstOfItsChoices() {
+    assertFalse(MathAnswers.isCorrect("\\boxed{5}\n\nOr maybe \\boxed{5\\text{ or }6}.", "5"));
+  }
+
   @Test
   void noBoxOrAnUnclosedBoxIsNoAnswer() {
     assertEquals(Optional.empty(), MathAnswers.lastBoxed("The answer is 5."));
@@ -38,7 +50,10 @@ class MathAnswersTest {
     assertFalse(MathAnswers.isCorrect("\\boxed{4} ... no: \\boxed{3}", "4"));
   }
 
-  /** Each row: a model's answer, the gold answer, and whether MATH evaluators count them equal. */
+  /**
+   * Each row: a model's answer, the gold answer, and whether MATH evaluators count them equal (a
+   * mixed number is its sum, as MATH writes them; a list without brackets and a set in any order).
+   */
   @ParameterizedTest(name = "[{index}] {0} vs {1} -> {2}")
   @CsvSource(delimiter = '|', quoteCharacter = '"', textBlock = """
       5                                   | 5                          | true
@@ -92,7 +107,28 @@ class MathAnswersTest {
       \\infty                             | \\infty                    | true
       "(-\\infty, 0) \\cup (0, \\infty)"  | "(-\\infty,0)\\cup(0,\\infty)" | true
       \\text{odd}                         | \\text{even}               | false
-      1,2                                 | 2,1                        | false
+      1,2                                 | 2,1                        | true
+      "1,1,2"                             | "1,2,2"                    | false
+      "-2,1"                              | "1,-2"                     | true
+      "\\{3,2,1\\}"                       | "\\{1,2,3\\}"              | true
+      "(1,2)"                             | "(2,1)"                    | false
+      "[-2,7]"                            | "x \\in [-2,7]"           | true
+      \\frac45                            | 1\\frac{4}{5}              | false
+      0.8                                 | 1\\frac{4}{5}              | false
+      4\\frac{1}{5}                       | 1\\frac{4}{5}              | false
+      \\frac95                            | 1\\frac{4}{5}              | true
+      1.8                                 | 1\\frac{4}{5}              | true
+      \\frac{275}{2}                      | 137 \\frac{1}{2}           | true
+      68.5                                | 137 \\frac{1}{2}           | false
+      1\\frac{1}{2}                       | \\frac12                   | false
+      4\\frac{2}{3}                       | \\frac{14}{3}              | true
+      5\\text{ or }7                      | 5                          | false
+      5 \\text{ and } 12                  | 5                          | false
+      5.4 \\text{ cents}                  | 5.4                        | true
+      4210_5                              | 4210_{5}                   | true
+      52_{8}                              | 52_8                       | true
+      \\text{Ellipse}                     | \\text{ellipse}            | true
+      9007199254740993                    | 9007199254740992           | false
       3 \\cdot 4                          | 12                         | true
       \\!1\\,000                          | 1000                       | true
       5\\ \\text{cm}                      | 5                          | true
