@@ -158,6 +158,40 @@ class ModelWorkerTest {
   }
 
   /**
+   * A request's queue time (vLLM's request_queue_time_seconds, from the worker's Done) is the time
+   * it waited, here behind another's held step, not its own passes: at least from when it was seen
+   * waiting to when the step was let go, at most from when it was sent to when it was answered
+   * (tester61a: only a hand-built Done was tested, and a worker that said 0 passed).
+   */
+  @Test
+  void aRequestsQueueTimeIsTheTimeItWaitedBehindAnotherStep() throws Exception {
+    Held held = new Held();
+    ActorRef<WorkerProtocol.Command> w = worker(held, WorkerSettings.defaults());
+    TestProbe<Reply> busy = kit.createTestProbe();
+    w.tell(gen("first", 1, -1, List.of(), draft(), busy));
+    assertTrue(held.inStep.await(10, TimeUnit.SECONDS));
+    TestProbe<Reply> probe = kit.createTestProbe();
+    long sent = System.nanoTime();
+    w.tell(gen("second", 1, -1, List.of(), draft(), probe));
+    TestProbe<WorkerProtocol.WorkerStats> stats = kit.createTestProbe();
+    stats.awaitAssert(() -> {
+      w.tell(new WorkerProtocol.GetStats(stats.getRef()));
+      assertEquals(1, stats.receiveMessage().queueLength(), "the second request waits");
+      return null;
+    });
+    long seenWaiting = System.nanoTime();
+    held.release.countDown();
+    long released = System.nanoTime();
+    Done second = probe.expectMessageClass(Done.class);
+    long answered = System.nanoTime();
+    assertTrue(second.queueNanos() >= released - seenWaiting, second.queueNanos() + " ns queued, seen waiting for "
+        + (released - seenWaiting) + " ns");
+    assertTrue(second.queueNanos() <= answered - sent - second.computeNanos(), second.queueNanos() + " ns queued of "
+        + (answered - sent) + " ns, " + second.computeNanos() + " ns computing");
+    busy.expectMessageClass(Done.class);
+  }
+
+  /**
    * A prefill ahead still queued behind a busy pass when its session's takeover comes is not
    * dropped: its text joins the view, and the takeover, sent from the ahead's end as the session
    * counts an overtaken ahead done, prefills all of it with its own instead of being told to resync.

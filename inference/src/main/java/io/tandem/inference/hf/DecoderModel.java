@@ -399,7 +399,7 @@ public final class DecoderModel implements AutoCloseable {
    * the k largest and, to see whether the k-th ties with logits beyond them, how many are at
    * least the k-th. A row with such ties is switched to {@link #WHOLE_ROW} in {@code want}.
    */
-  private static void readTopK(NDArray logits, int[] want, int k, TopLogits[] top) {
+  static void readTopK(NDArray logits, int[] want, int k, TopLogits[] top) {
     int count = 0;
     for (int w : want) if (w == k) count++;
     long[] which = new long[count];

@@ -35,12 +35,12 @@ class OneDnnTest {
         NDArray w = nd.randomNormal(new Shape(shape));
         NDArray b = nd.randomNormal(new Shape(shape[0]));
         IValue packed = OneDnn.pack(w);
-        assumeTrue(OneDnn.verify(w, packed), "oneDNN misreads a " + w.getShape() + " weight on this CPU");
         LinearWeight.PackedFloat32 p = new LinearWeight.PackedFloat32(w, b, packed);
         try {
           boolean small = shape[0] * shape[1] < LinearWeight.PackedFloat32.SMALL_WEIGHTS;
           if (small) assertNotNull(p.plain(), "a small matrix keeps its plain copy");
           else assertNull(p.plain(), "a large matrix keeps only the packed copy");
+          String differs = null;
           for (int rows : new int[] {1, 3, 4, 8, 64, 300}) {
             NDArray x = nd.randomNormal(new Shape(rows, shape[1]));
             NDArray want = new LinearWeight.Dense(w, b).apply(x);
@@ -48,9 +48,14 @@ class OneDnnTest {
             assertEquals(want.getShape(), got.getShape());
             float scale = 1 + want.abs().max().getFloat();
             float diff = want.sub(got).abs().max().getFloat();
-            assertTrue(diff <= RELATIVE_BOUND * scale,
-                w.getShape() + " at " + rows + " rows: |diff| " + diff + " against the scale " + scale);
+            if (diff > RELATIVE_BOUND * scale && differs == null)
+              differs = w.getShape() + " at " + rows + " rows: |diff| " + diff + " against the scale " + scale;
           }
+          // The product's own check must say what the products show: that it may use oneDNN here, or not (tester61a:
+          // a check that always refused passed, and the test skipped itself, leaving every product on aten::linear).
+          assertEquals(differs == null, OneDnn.verify(w, packed), "the check against what the products show: "
+              + (differs == null ? "they agree" : differs));
+          assertTrue(differs == null, "oneDNN misreads a weight on this CPU (the check keeps aten::linear then): " + differs);
         } finally {
           p.close();
         }

@@ -254,8 +254,18 @@ class ApiRoundTwoTest {
 
   @Test
   void aSpeculativeRequestEndedByAStopStringReportsTheCountersOfWhatRanBeforeIt() throws Exception {
+    // Each of the paper's counters on /metrics grows by what the response's counters say (tester61a: five of them were
+    // named in no test, and a mutation that swapped recaps and look-aheads and dropped the others passed).
+    String[][] series = {{"tandem:triggers_total", "triggers"}, {"tandem:lookaheads_total", "lookaheads"},
+        {"tandem:takeovers_total", "takeovers"}, {"tandem:recaps_total", "recaps"},
+        {"tandem:takeovers_skipped_total", "takeovers_skipped"}, {"tandem:small_tokens_discarded_total", "small_tokens_discarded"}};
+    double[] before = new double[series.length];
+    for (int i = 0; i < series.length; i++) before[i] = server.metric(series[i][0]);
     JsonNode whole = json(chat(",\"max_tokens\":40,\"tandem\":{\"mode\":\"speculative\"}"));
     assertTrue(whole.at("/tandem/counters/takeovers").asInt() > 0, whole.toString());
+    for (int i = 0; i < series.length; i++)
+      assertEquals(before[i] + whole.at("/tandem/counters/" + series[i][1]).asInt(), server.metric(series[i][0]),
+          series[i][0] + " against " + whole.at("/tandem/counters"));
     // The last few words of that output, found nowhere earlier in it: the stop comes after a takeover.
     String content = whole.at("/choices/0/message/content").asText();
     String stop = content.substring(content.length() - 12);

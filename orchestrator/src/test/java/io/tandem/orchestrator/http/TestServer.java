@@ -65,6 +65,9 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     return out;
   }
 
+  /** Between two looks at a condition that does not hold yet. */
+  private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+
   /** Closed: model steps wait until it opens. */
   final Gate gate = new Gate();
   final ActorSystem<Void> system;
@@ -170,7 +173,7 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     while (System.nanoTime() < deadline) {
       JsonNode workers = json.readTree(get("/health/ready").body()).path("workers");
       if (roles.stream().allMatch(r -> workers.path(r.name()).asInt() > 0)) return;
-      Thread.onSpinWait();
+      java.util.concurrent.locks.LockSupport.parkNanos(POLL_NANOS);
     }
     throw new AssertionError("server never became ready");
   }
@@ -224,7 +227,9 @@ final class TestServer implements AutoCloseable, AfterEachCallback, AfterAllCall
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (System.nanoTime() < deadline) {
       if (condition.call()) return;
-      Thread.onSpinWait();
+      // A poll's interval, not a wait for anything: a condition is often a scrape of /metrics, which asks every worker
+      // for its figures, and back to back they took the cores of a 2-core machine from the server under test (tester61a).
+      java.util.concurrent.locks.LockSupport.parkNanos(POLL_NANOS);
     }
     throw new AssertionError("never happened: " + what);
   }
