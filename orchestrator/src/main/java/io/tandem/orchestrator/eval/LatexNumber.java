@@ -8,8 +8,15 @@ package io.tandem.orchestrator.eval;
  */
 final class LatexNumber {
 
+  /**
+   * Groups and signs nested deeper than this have no value: the parser recurses once per level, and a
+   * model's answer of 3,000 parentheses overflowed the stack and ended a whole eval run (tester61e).
+   */
+  static final int MAX_DEPTH = 200;
+
   private final String s;
   private int i;
+  private int depth;
 
   private LatexNumber(String s) {
     this.s = s;
@@ -28,6 +35,15 @@ final class LatexNumber {
   }
 
   private double sum() {
+    if (++depth > MAX_DEPTH) throw new IllegalArgumentException("nested deeper than " + MAX_DEPTH);
+    try {
+      return sumAtThisDepth();
+    } finally {
+      depth--;
+    }
+  }
+
+  private double sumAtThisDepth() {
     double v = product();
     while (i < s.length()) {
       char c = s.charAt(i);
@@ -61,9 +77,14 @@ final class LatexNumber {
   }
 
   private double unary() {
-    if (eat("-")) return -unary();
-    if (eat("+")) return unary();
-    return power();
+    // Signs in a row ("--5") are read in a loop, not one call each: 50,000 of them overflowed the stack (tester61e).
+    boolean negative = false;
+    for (;;) {
+      if (eat("-")) negative = !negative;
+      else if (!eat("+")) break;
+    }
+    double v = power();
+    return negative ? -v : v;
   }
 
   private double power() {

@@ -16,8 +16,9 @@ import java.util.regex.Pattern;
  *
  * <p>Not the paper's grader: its harness (SkyThought's math handler) compares with Qwen2.5-Math's
  * {@code math_equal}, which also takes numbers within a relative 1e-4, a percentage as its value
- * over 100, and expressions equal by sympy ({@code 3+2x = 2x+3}); so an answer it counts right may
- * count wrong here.
+ * over 100, and expressions equal by sympy ({@code 3+2x = 2x+3}), and reads mixed numbers as its
+ * LaTeX parser does; so the same answers may score differently there. Nor is it {@code
+ * strip_string} alone: a hedge ({@code 5\text{ or }7}) is not its first answer here.
  */
 public final class MathAnswers {
 
@@ -32,9 +33,11 @@ public final class MathAnswers {
     if (at < 0) return Optional.empty();
     int i = at + (response.startsWith("\\boxed", at) ? 6 : 5);
     int afterSpaces = i;
-    while (afterSpaces < response.length() && response.charAt(afterSpaces) == ' ') afterSpaces++;
-    // "\boxed 5" is TeX's argument without braces; "\boxed {5}" is the braced one after a space (tester61c: it was "{5}").
-    if (afterSpaces > i && afterSpaces < response.length() && response.charAt(afterSpaces) != '{') {
+    while (afterSpaces < response.length() && Character.isWhitespace(response.charAt(afterSpaces))) afterSpaces++;
+    // "\boxed 5" is TeX's argument without braces; "\boxed {5}" is the braced one after a space or a line break
+    // (tester61c: it was "{5}").
+    if (i < response.length() && response.charAt(i) == ' ' && afterSpaces < response.length()
+        && response.charAt(afterSpaces) != '{') {
       String rest = response.substring(i + 1);
       int dollar = rest.indexOf('$');
       return Optional.of((dollar >= 0 ? rest.substring(0, dollar) : rest).trim());
@@ -57,6 +60,14 @@ public final class MathAnswers {
 
   /** Whether two answers are the same after normalisation, numerically, or element by element. */
   public static boolean equivalent(String a, String b) {
+    return equivalent(a, b, 0);
+  }
+
+  /** Tuples inside tuples deeper than this are not compared: an answer is no such thing, and each level recurses. */
+  private static final int MAX_NESTING = 50;
+
+  private static boolean equivalent(String a, String b, int nesting) {
+    if (nesting > MAX_NESTING) return false;
     String x = normalize(a);
     String y = normalize(b);
     if (x.equals(y)) return true;
@@ -69,25 +80,32 @@ public final class MathAnswers {
     if (vx != null && vy != null) return close(vx, vy);
     List<String> ex = elements(x);
     List<String> ey = elements(y);
-    if (ex != null && ey != null && ex.size() == ey.size() && brackets(x).equals(brackets(y))) {
-      // A list without brackets (MATH's "enter all the solutions, separated by commas") and a set are unordered; a
-      // tuple and an interval are not.
-      if (brackets(x).isEmpty() || brackets(x).equals("{}")) return sameInSomeOrder(ex, ey);
+    if (ex != null && ey != null && ex.size() == ey.size()) {
+      // A list without brackets (MATH's "enter all the solutions, separated by commas") and a set are one thing in any
+      // order (tester61e: \{3,5,7\} against 3, 5, 7); a tuple and an interval are ordered, and so are named values
+      // (x=2, y=1 is not x=1, y=2: each element's name is dropped below).
+      boolean unordered = UNORDERED.contains(brackets(x)) && UNORDERED.contains(brackets(y)) && !x.contains("=")
+          && !y.contains("=");
+      if (unordered) return sameInSomeOrder(ex, ey, nesting);
+      if (!brackets(x).equals(brackets(y))) return false;
       for (int i = 0; i < ex.size(); i++) {
-        if (!equivalent(ex.get(i), ey.get(i))) return false;
+        if (!equivalent(ex.get(i), ey.get(i), nesting + 1)) return false;
       }
       return true;
     }
     return false;
   }
 
+  /** The brackets of an unordered collection: none (a bare list) or a set's. */
+  private static final java.util.Set<String> UNORDERED = java.util.Set.of("", "{}");
+
   /** Whether each of {@code xs} is equivalent to a different one of {@code ys} (as many of each). */
-  private static boolean sameInSomeOrder(List<String> xs, List<String> ys) {
+  private static boolean sameInSomeOrder(List<String> xs, List<String> ys, int nesting) {
     boolean[] used = new boolean[ys.size()];
     for (String e : xs) {
       int match = -1;
       for (int j = 0; j < ys.size() && match < 0; j++) {
-        if (!used[j] && equivalent(e, ys.get(j))) match = j;
+        if (!used[j] && equivalent(e, ys.get(j), nesting + 1)) match = j;
       }
       if (match < 0) return false;
       used[match] = true;
@@ -107,7 +125,10 @@ public final class MathAnswers {
   }
 
   private static final Pattern UNIT_SUFFIX = Pattern.compile(
-      "^(.*?[0-9}).])\\s*\\\\(?:text|mbox|mathrm|textnormal)\\{\\s*[a-zA-Z][a-zA-Z .]*\\}(?:\\^\\{?[23]\\}?)?$");
+      "^(.*?[0-9}).])\\s*\\\\(?:text|mbox|mathrm|textnormal)\\{(\\s*[a-zA-Z][a-zA-Z ./]*)\\}(?:\\^\\{?[23]\\}?)?$");
+  /** A unit's words that make it a hedge between answers instead. */
+  private static final Pattern HEDGE = Pattern.compile("(?i)\\b(or|and|either|maybe|not)\\b");
+
   private static final Pattern TEXT_WRAP = Pattern.compile("\\\\(?:text|textbf|textnormal|mbox|mathrm)\\{([^{}]*)\\}");
   /** A backslash and a space, the backslash no second one of a row break ({@code \\}). */
   private static final Pattern CONTROL_SPACE = Pattern.compile("(?<!\\\\)((?:\\\\\\\\)*)\\\\ ");
@@ -115,7 +136,8 @@ public final class MathAnswers {
   private static final Pattern CHOICE = Pattern.compile("^\\(([A-Ea-e])\\)$");
   private static final Pattern SHORT_LHS = Pattern.compile("^\\\\?[a-zA-Z]{1,2}(_\\{?\\w+\\}?)?$");
   private static final Pattern INTEGER = Pattern.compile("^-?\\d+$");
-  private static final Pattern WORDS = Pattern.compile("^[a-zA-Z]{2,}$");
+  /** A word, three letters at least: {@code ab} and {@code AB} are products of variables, not words. */
+  private static final Pattern WORDS = Pattern.compile("^[a-zA-Z]{3,}$");
   /** A whole number written before a fraction of whole numbers: a mixed number, as MATH writes them ({@code 137\frac{1}{2}}). */
   private static final Pattern MIXED = Pattern.compile("^(-?)(\\d+)\\\\frac\\{(\\d+)\\}\\{(\\d+)\\}$");
   /** "x \\in [-2,7]": the set the answer names. */
@@ -141,15 +163,12 @@ public final class MathAnswers {
     s = s.replace("{,}", ",");
     s = s.replace("\\,", "").replace("\\;", "").replace("\\:", "").replace("~", " ");
     s = s.trim();
+    // A sentence's end after the answer ("5.4\text{ cents}.", "\quad"), before the unit is looked for (tester61e).
+    s = withoutSentenceEnd(s);
+    // "\text{ cm}" and the like after a number: units (Hendrycks' _remove_right_units), when they are the answer's
+    // end and words alone: "5\text{ or }7" and "5\text{ or 7}" are hedges, not 5 in some unit (tester61c, tester61e).
     Matcher unit = UNIT_SUFFIX.matcher(s);
-    if (unit.matches()) s = unit.group(1).trim();
-    // "\text{ cm}" and the like after a number: units (Hendrycks' _remove_right_units), when nothing but a power follows
-    // them: "5\text{ or }7" is a hedge, not 5 in some unit (tester61c: it was graded right for 5).
-    int units = s.indexOf("\\text{ ");
-    if (units > 0) {
-      int end = closing(s, units + 5);
-      if (end > 0 && s.substring(end + 1).trim().matches("(\\^\\{?[0-9]\\}?)?")) s = s.substring(0, units).trim();
-    }
+    if (unit.matches() && !HEDGE.matcher(unit.group(2)).find()) s = unit.group(1).trim();
     for (Matcher m = TEXT_WRAP.matcher(s); m.find(); m = TEXT_WRAP.matcher(s)) {
       s = s.substring(0, m.start()) + m.group(1) + s.substring(m.end());
     }
@@ -181,6 +200,29 @@ public final class MathAnswers {
     if (choice.matches()) s = choice.group(1).toUpperCase();
     s = s.replace("\\dfrac", "\\frac");
     return s;
+  }
+
+  /**
+   * {@code s} without what may end an answer written as a sentence: full stops, commas, TeX's
+   * {@code \quad} and {@code \qquad}, and spaces (a loop: a regular expression's repetition recurses
+   * in Java, and an answer of 50,000 of them would overflow the stack).
+   */
+  static String withoutSentenceEnd(String s) {
+    int end = s.length();
+    for (boolean more = true; more; ) {
+      more = false;
+      while (end > 0 && (Character.isWhitespace(s.charAt(end - 1)) || s.charAt(end - 1) == '.' || s.charAt(end - 1) == ',')) {
+        end--;
+        more = true;
+      }
+      for (String space : new String[] {"\\qquad", "\\quad"}) {
+        if (s.startsWith(space, end - space.length()) && end >= space.length()) {
+          end -= space.length();
+          more = true;
+        }
+      }
+    }
+    return s.substring(0, end);
   }
 
   /** {@code \sqrt2} becomes {@code \sqrt{2}}, {@code \sqrt 3x} becomes {@code \sqrt{3}x}. */

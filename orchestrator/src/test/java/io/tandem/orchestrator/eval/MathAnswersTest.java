@@ -31,6 +31,27 @@ class MathAnswersTest {
     assertEquals(Optional.of("x+1"), MathAnswers.lastBoxed("so $\\boxed {x+1}$"));
   }
 
+  /** A line break between \\boxed and its braces is a space too (tester61e: "{x}" was the answer). */
+  @Test
+  void aBracedBoxAfterALineBreakIsTheBracesContent() {
+    assertEquals(Optional.of("137 \\frac{1}{2}"), MathAnswers.lastBoxed("so $\\boxed \n{137 \\frac{1}{2}}$"));
+  }
+
+  /**
+   * An answer nested thousands deep, or with thousands of signs, is no number and no crash: the parser
+   * recursed once per level, and one such answer overflowed the stack and ended a whole eval run (tester61e).
+   */
+  @Test
+  void deeplyNestedAnswersAreComparedWithoutOverflowingTheStack() {
+    String deep = "(".repeat(3000) + "1" + ")".repeat(3000);
+    assertFalse(MathAnswers.equivalent(deep, "2"));
+    assertFalse(MathAnswers.equivalent("\\sqrt{".repeat(1000) + "4" + "}".repeat(1000), "3"));
+    assertFalse(MathAnswers.equivalent("2^{".repeat(5000) + "1" + "}".repeat(5000), "3"));
+    assertTrue(MathAnswers.equivalent("-".repeat(50_000) + "5", "5"), "an even number of signs");
+    assertFalse(MathAnswers.equivalent("x \\in " + "(".repeat(5000) + "1,2" + ")".repeat(5000), "(1,2)"));
+    assertFalse(MathAnswers.equivalent("5" + ",".repeat(50_000) + ".", "6"));
+  }
+
   /** A hedge between two answers is not the first of them (tester61c: "5\\text{ or }6" was graded right for 5). */
   @Test
   void aHedgedAnswerIsNotTheFirstOfItsChoices() {
@@ -129,6 +150,17 @@ class MathAnswersTest {
       52_{8}                              | 52_8                       | true
       \\text{Ellipse}                     | \\text{ellipse}            | true
       9007199254740993                    | 9007199254740992           | false
+      5\\text{ or 7}                      | 5                          | false
+      5\\text{ (or 7)}                    | 5                          | false
+      5\\text{ or seven}                  | 5                          | false
+      \\text{even}\\text{ (or odd)}         | \\text{even}               | false
+      5.4\\text{ cents}.                  | 5.4 \\text{ cents}         | true
+      864\\text{ in}^2.                   | 864                        | true
+      "10,080\\text{ ways}."              | "10,\\!080"               | true
+      5\\text{ m/s}                       | 5                          | true
+      "\\{3,5,7\\}"                       | "3, 5, 7"                  | true
+      "x=2, y=1"                          | "x=1, y=2"                 | false
+      ab                                  | AB                         | false
       3 \\cdot 4                          | 12                         | true
       \\!1\\,000                          | 1000                       | true
       5\\ \\text{cm}                      | 5                          | true
