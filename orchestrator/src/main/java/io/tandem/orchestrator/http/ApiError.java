@@ -63,6 +63,18 @@ public final class ApiError extends RuntimeException {
         + " the answer, send Connection: close instead", 0);
   }
 
+  /**
+   * {@link #clientClosed()} for a request whose connection ended before its body did: fewer bytes
+   * than its {@code Content-Length} announced, or chunks without their last (tester61b: a body 10
+   * bytes short, sent with {@code Connection: close}, was told to send {@code Connection: close}).
+   */
+  static ApiError bodyCutShort() {
+    return new ApiError(400, "invalid_request_error", null, "client_closed_request", "the connection ended (the client"
+        + " closed it, or shut down its sending side) before the request's body did: fewer bytes came than its"
+        + " Content-Length announced, or chunked, no last chunk came; nothing was run. Send the whole body before"
+        + " closing, with a Content-Length that counts its bytes", 0);
+  }
+
   /** 400 for a feature the server does not offer. */
   public static ApiError unsupported(String param, String message) {
     return new ApiError(400, "invalid_request_error", param, "unsupported_parameter", message, 0);

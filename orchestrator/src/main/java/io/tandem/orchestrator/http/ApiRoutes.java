@@ -714,7 +714,8 @@ final class ApiRoutes extends AllDirectives {
         // closed too, while its client waits for the 408.)
         .match(ApiError.class, e -> complete(e.status() >= 500 && e != bodyReadEnded && gone(request) ? clientClosed(log, e)
             : error(e, log)))
-        .matchAny(t -> complete(clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
+        .matchAny(t -> complete(bodyCutShort(t) ? clientClosed(log, null, ApiError.bodyCutShort())
+            : clientLeft(t) ? clientClosed(log) : error(fromThrowable(t, request, log), log)))
         .build();
   }
 
@@ -730,6 +731,13 @@ final class ApiRoutes extends AllDirectives {
   private static boolean clientLeft(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof akka.stream.StreamTcpException) return true;
+    }
+    return bodyCutShort(t);
+  }
+
+  /** Whether {@code t} says the connection ended before the body its head announced had come (akka-http's truncation). */
+  private static boolean bodyCutShort(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof akka.http.scaladsl.model.IllegalRequestException e
           && e.info().summary().startsWith("Entity stream truncation")) return true;
     }
@@ -750,7 +758,11 @@ final class ApiRoutes extends AllDirectives {
    * that ran).
    */
   private HttpResponse clientClosed(RequestLog.Entry log, ApiError unread) {
-    ApiError e = ApiError.clientClosed();
+    return clientClosed(log, unread, ApiError.clientClosed());
+  }
+
+  /** As {@link #clientClosed(RequestLog.Entry, ApiError)}, answering {@code e} (for a client that only half-closed). */
+  private HttpResponse clientClosed(RequestLog.Entry log, ApiError unread, ApiError e) {
     log.status = 499;
     log.error = unread == null ? e.getMessage() : e.getMessage() + "; its answer, unread: " + unread.status() + " "
         + unread.getMessage();

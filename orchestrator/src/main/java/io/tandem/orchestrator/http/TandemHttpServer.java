@@ -137,9 +137,12 @@ public final class TandemHttpServer {
         // client's credential (Bearer a b). The request still reaches the routes, which answer the 401.
         // An Origin no browser sends (a list, a path) would cost two log lines a request; Cors reads
         // it raw and names no such origin back. A User-Agent is read by no one here, and the Vercel AI
-        // SDK's (ai-sdk/openai-compatible/2.0.92 ...: two slashes in a product) warned on every connection.
+        // SDK's (ai-sdk/openai-compatible/2.0.92 ...: two slashes in a product) warned on every connection. Nor are the
+        // headers proxies and browsers add: Azure's Application Gateway writes X-Forwarded-For with the client's port
+        // (203.0.113.7:51234), which akka-http's model refuses, a two-line WARN for every request (tester61b).
         "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin",
-            "user-agent"),
+            "user-agent", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "referer",
+            "range", "if-range", "date", "if-modified-since", "if-unmodified-since", "cookie"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // akka-http's own limits on a body (8 MiB) and on one chunk of it (1 MiB) are raised to

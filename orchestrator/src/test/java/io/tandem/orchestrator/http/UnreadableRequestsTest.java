@@ -1,5 +1,6 @@
 package io.tandem.orchestrator.http;
 
+import static io.tandem.orchestrator.http.TestServer.eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,7 +33,11 @@ class UnreadableRequestsTest {
   }
 
   private static Answer send(String raw) throws Exception {
-    RawExchange answer = RawExchange.send(server, raw);
+    return send(raw, false);
+  }
+
+  private static Answer send(String raw, boolean halfClose) throws Exception {
+    RawExchange answer = RawExchange.send(server, raw, halfClose);
     assertTrue(answer.header("Content-Type").orElse("").startsWith("application/json"), answer.head());
     return new Answer(answer.status(), answer.head(), JSON.readTree(answer.body()));
   }
@@ -45,6 +50,29 @@ class UnreadableRequestsTest {
     assertEquals("malformed_request", a.body().at("/error/code").asText(), a.body().toString());
     assertTrue(a.message().contains("request line is not METHOD TARGET HTTP/1.1"), a.message());
     assertFalse(a.message().contains("akka.http"), "no advice for the server's operator: " + a.message());
+  }
+
+  /**
+   * A body that ends short of its Content-Length, its client having shut down its sending side, is
+   * told so: not to send Connection: close, which it did (tester61b). Logged as 499, as a client
+   * that leaves; nothing ran.
+   */
+  @Test
+  void aBodyCutShortByAHalfCloseIsToldItsBodyEndedEarly() throws Exception {
+    double before499 = server.count("tandem:http_responses_total{status=\"499\"}");
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    for (String head : new String[] {"Content-Length: " + (body.length() + 10) + "\r\nConnection: close",
+        "Transfer-Encoding: chunked"}) {
+      String sent = head.startsWith("Content-Length") ? body : Integer.toHexString(body.length()) + "\r\n" + body + "\r\n";
+      Answer a = send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head
+          + "\r\n\r\n" + sent, true);
+      assertEquals(400, a.status(), a.head());
+      assertEquals("client_closed_request", a.body().at("/error/code").asText(), a.body().toString());
+      assertTrue(a.message().contains("before the request's body did") && !a.message().contains("send Connection: close"),
+          a.message());
+    }
+    eventually("each logged as a client that left", () -> server.count("tandem:http_responses_total{status=\"499\"}")
+        == before499 + 2);
   }
 
   /** Each such answer counts in /metrics as its log line has it, as every other answer does. */

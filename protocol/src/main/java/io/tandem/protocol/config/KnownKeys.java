@@ -25,7 +25,7 @@ public final class KnownKeys {
    * dispatcher; Akka's serializers, their bindings (class names), deployments and per-role settings
    * are named by whoever adds them.
    */
-  private static final Set<String> FREE_FORM = Set.of("tandem.worker-dispatcher", "akka.actor.serializers",
+  private static final Set<String> FREE_FORM = Set.of("tandem.worker-dispatcher", "tandem.stream-dispatcher", "akka.actor.serializers",
       "akka.actor.serialization-bindings", "akka.actor.serialization-identifiers", "akka.actor.deployment",
       "akka.cluster.role");
 
