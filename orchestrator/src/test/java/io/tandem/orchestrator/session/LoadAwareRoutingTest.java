@@ -51,6 +51,55 @@ class LoadAwareRoutingTest {
     });
   }
 
+  /**
+   * A stand-in worker with {@code queued} requests waiting that completes 10 requests a second of
+   * its uptime: each poll finds 10 more done and one second more up.
+   */
+  private static Behavior<WorkerProtocol.Command> completing(int queued) {
+    return Behaviors.setup(ctx -> {
+      long[] polls = {0};
+      return Behaviors.receive(WorkerProtocol.Command.class)
+          .onMessage(WorkerProtocol.GetStats.class, g -> {
+            long n = ++polls[0];
+            g.replyTo().tell(new WorkerProtocol.WorkerStats(ctx.getSelf().path().name(), "large", "m", 1, queued, 1,
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10 * n, 0, n * 1_000_000_000L, 0, 0, 0, false));
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  /**
+   * The wait {@code skip-takeover-above} compares with: the requests ahead over the worker's rate of
+   * completing them, or what requests to it lately waited (smoothed), whichever is longer (tester61a:
+   * only a fixed stand-in answer was tested).
+   */
+  @Test
+  void theExpectedQueueWaitIsTheQueueOverTheRateOrTheWaitsSeenLately() {
+    ActorRef<WorkerProtocol.Command> worker = kit.spawn(completing(4), "completing");
+    kit.system().receptionist().tell(Receptionist.register(ServiceKeys.LARGE_WORKERS, worker));
+    ActorRef<WorkerDirectory.Command> dir = kit.spawn(WorkerDirectory.create(Duration.ofMillis(20)));
+    TestProbe<WorkerDirectory.QueueWait> waits = kit.createTestProbe();
+    // 4 ahead at 10 a second: 0.4 s, once two polls have given a rate (each answer counts one more request sent, until
+    // the next poll says what the queue holds).
+    waits.awaitAssert(Duration.ofSeconds(10), () -> {
+      dir.tell(new WorkerDirectory.GetQueueWait(worker, waits.getRef()));
+      assertEquals(Duration.ofMillis(400), waits.receiveMessage().expected());
+      return null;
+    });
+    // Requests that waited longer than that lately: their wait, smoothed (the first taken as it is, then a fifth of
+    // each difference).
+    dir.tell(new WorkerDirectory.QueueWaited(worker, Duration.ofSeconds(10)));
+    dir.tell(new WorkerDirectory.GetQueueWait(worker, waits.getRef()));
+    assertEquals(Duration.ofSeconds(10), waits.receiveMessage().expected());
+    dir.tell(new WorkerDirectory.QueueWaited(worker, Duration.ZERO));
+    dir.tell(new WorkerDirectory.GetQueueWait(worker, waits.getRef()));
+    assertEquals(Duration.ofSeconds(8), waits.receiveMessage().expected());
+    // Out of the role's listing, which the other tests count.
+    kit.stop(dir);
+    kit.stop(worker);
+  }
+
   @Test
   void theDirectoryReportsEachWorkersQueuedAndRunningRequests() {
     ActorRef<WorkerProtocol.Command> idle = kit.spawn(reporting(0), "idle");
