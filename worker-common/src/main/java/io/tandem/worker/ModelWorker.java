@@ -76,6 +76,13 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   /** Released sessions' caches are freed (see {@link #release(List)}); {@code error} null unless that failed. */
   private record Released(Throwable error) implements Command {}
 
+  /**
+   * A request that came during a pass, held until it ends with the time it came: its queue time
+   * counts from then, not from the pass's end (tester61a's test: a request held behind a long prefill
+   * was said to have queued only after it).
+   */
+  private record CameDuringStep(Generate request, long arrivedNanos) implements Command {}
+
   /** What the scheduler held when the pass in flight began: the figures {@link GetStats} gives during it. */
   private record AtStep(int waiting, int running, long cacheBytes, long cacheBytesInUse, int sessions) {}
 
@@ -364,7 +371,8 @@ public final class ModelWorker extends AbstractBehavior<Command> {
             .onMessage(WorkerProtocol.CountTokens.class, this::onCountTokens)
             .onMessage(WorkerProtocol.CancelCount.class, this::onCancelCount)
             .onMessage(Command.class, m -> atStep != null, this::holdDuringStep), drain)
-        .onMessage(Generate.class, this::onGenerate)
+        .onMessage(Generate.class, g -> onGenerate(g, System.nanoTime()))
+        .onMessage(CameDuringStep.class, c -> onGenerate(c.request(), c.arrivedNanos()))
         .onMessageEquals(ForwardTick.INSTANCE, this::onForward)
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(WorkerProtocol.GetStepStatus.class, s -> {
@@ -384,12 +392,13 @@ public final class ModelWorker extends AbstractBehavior<Command> {
         .build();
   }
 
-  private Behavior<Command> onGenerate(Generate g) {
+  /** A request for a step, which came at {@code arrivedNanos} ({@link System#nanoTime}). */
+  private Behavior<Command> onGenerate(Generate g, long arrivedNanos) {
     sessions.watch(g);
     PendingRequest ahead = g.limits().prefillAhead() ? null : scheduler.takeQueuedAhead(g.sessionId());
     scheduler.drop(g.sessionId());
     if (ahead != null) syncOnly(ahead);
-    if (StepSync.enqueue(g, scheduler, metrics, role + " worker", "tandem." + role + ".")) scheduleForward();
+    if (StepSync.enqueue(g, arrivedNanos, scheduler, metrics, role + " worker", "tandem." + role + ".")) scheduleForward();
     return this;
   }
 
@@ -473,7 +482,11 @@ public final class ModelWorker extends AbstractBehavior<Command> {
   }
 
   private Behavior<Command> holdDuringStep(Command c) {
-    if (c instanceof Generate) generatesDuringStep++;
+    if (c instanceof Generate g) {
+      generatesDuringStep++;
+      duringStep.stash(new CameDuringStep(g, System.nanoTime()));
+      return this;
+    }
     duringStep.stash(c);
     return this;
   }
