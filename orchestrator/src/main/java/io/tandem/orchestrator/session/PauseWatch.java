@@ -97,23 +97,44 @@ public final class PauseWatch implements Extension {
     listeners.add(listener);
   }
 
-  /** Reads the clock: a gap since the last tick above the limit is a pause that ended now. */
+  /**
+   * Reads the clock: a gap since the last tick above the limit is a pause that ended now. Two gaps
+   * with less than {@link #RAN_BETWEEN_NANOS} of running between them are one pause, from the first's
+   * start to the second's end: back-to-back GC pauses, or a CPU quota's throttling, stop a node as
+   * one long pause does (tester61d: two 6 s stops 5 ms apart were told as a 6 s stall while another
+   * node was downed, and the orchestrator said it was ready in between).
+   */
   void tick() {
     boolean paused;
     synchronized (this) {
       long now = clock.getAsLong();
-      paused = last != 0 && now - last > limitNanos && othersCouldDown.getAsBoolean();
+      long gap = last == 0 ? 0 : withPauseBefore(now - last, last);
+      paused = gap > limitNanos && othersCouldDown.getAsBoolean();
       if (last != 0 && now - last >= 1_000_000_000L) {
+        if (!gaps.isEmpty() && gap > now - last) gaps.removeLast();
         if (gaps.size() == GAPS_KEPT) gaps.removeFirst();
-        gaps.addLast(new long[] {now - last, now});
+        gaps.addLast(new long[] {gap, now});
       }
       if (paused) {
-        pausedNanos = now - last;
+        pausedNanos = gap;
         resumedAt = now;
       }
       last = now;
     }
     if (paused) listeners.forEach(Runnable::run);
+  }
+
+  /** Less running than this between two gaps makes them one pause: under three ticks, a heartbeat's worth. */
+  static final long RAN_BETWEEN_NANOS = 250_000_000L;
+
+  /**
+   * The length of a gap of {@code length} that began at {@code start}, with the last gap kept joined
+   * to it when that one ended less than {@link #RAN_BETWEEN_NANOS} before (one pause, briefly broken).
+   */
+  private long withPauseBefore(long length, long start) {
+    long[] before = gaps.peekLast();
+    if (length < 1_000_000_000L || before == null || start - before[1] >= RAN_BETWEEN_NANOS) return length;
+    return start + length - (before[1] - before[0]);
   }
 
   /**
@@ -125,7 +146,7 @@ public final class PauseWatch implements Extension {
   public synchronized Duration pauseWithin(Duration within, Duration atLeast) {
     long now = clock.getAsLong();
     long longest = 0;
-    if (last != 0 && now - last >= 1_000_000_000L) longest = now - last;
+    if (last != 0 && now - last >= 1_000_000_000L) longest = withPauseBefore(now - last, last);
     for (long[] gap : gaps)
       if (now - gap[1] <= within.toNanos()) longest = Math.max(longest, gap[0]);
     return longest == 0 || longest < atLeast.toNanos() ? null : Duration.ofNanos(longest);
@@ -139,7 +160,8 @@ public final class PauseWatch implements Extension {
    */
   private synchronized long[] lastPause() {
     long now = clock.getAsLong();
-    if (last != 0 && now - last > limitNanos && othersCouldDown.getAsBoolean()) return new long[] {now - last, now};
+    long gap = last == 0 ? 0 : withPauseBefore(now - last, last);
+    if (gap > limitNanos && othersCouldDown.getAsBoolean()) return new long[] {gap, now};
     return new long[] {pausedNanos, resumedAt};
   }
 

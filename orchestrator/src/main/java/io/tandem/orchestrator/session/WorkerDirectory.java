@@ -324,6 +324,13 @@ public final class WorkerDirectory {
             return reachability(unreachable.add(n.node()));
           })
           .onMessage(NodeReachable.class, n -> {
+            // Downed already, as it ran again after a stall: it stays out, its workers are not offered again, and its
+            // unreachable time runs to the downing (tester61d: "reachable again ... offered to sessions again" after the
+            // resolver had downed it, then "downed after -4.065 s unreachable").
+            if (downedAt.keySet().stream().anyMatch(u -> u.address().equals(n.node()))) {
+              ctx.getLog().debug("node {} reachable, but downed already", n.node());
+              return Behaviors.same();
+            }
             ctx.getLog().debug("node {} reachable", n.node());
             Long since = unreachableSince.remove(n.node());
             boolean changed = unreachable.remove(n.node());

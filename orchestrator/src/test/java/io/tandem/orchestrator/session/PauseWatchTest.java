@@ -22,6 +22,7 @@ class PauseWatchTest {
     now.addAndGet(9 * S); // a stall the cluster waits out
     watch.tick();
     assertNull(watch.standing());
+    run(watch, now, S);
     now.addAndGet(15 * S + 138_532_855L); // stopped past the limit, said to a tenth of a second
     watch.tick();
     assertEquals("this node did not run for 15.1 s (stopped, as by SIGSTOP, or a long GC pause), longer than the 10 s after which"
@@ -64,6 +65,7 @@ class PauseWatchTest {
     now.addAndGet(11 * S);
     watch.tick();
     assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+    run(watch, now, S);
     now.addAndGet(5 * S); // a shorter stall after it does not hide it
     watch.tick();
     assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
@@ -93,6 +95,7 @@ class PauseWatchTest {
     watch.tick();
     assertNull(watch.standing());
     assertEquals(0, told[0]);
+    run(watch, now, S);
     others.set(true); // another node joined: from now on it could
     now.addAndGet(20 * S);
     watch.tick();
@@ -108,11 +111,45 @@ class PauseWatchTest {
     watch.tick();
     now.addAndGet(6 * S);
     watch.tick();
-    now.addAndGet(S / 10);
-    watch.tick();
+    run(watch, now, S / 2);
     now.addAndGet(1_200_000_000L);
     watch.tick();
     assertEquals(Duration.ofSeconds(6), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)));
     assertNull(watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)), "nor is it made a pause the others down a node for");
+  }
+
+  /**
+   * Two stops a few milliseconds of running apart are one pause (back-to-back GC pauses, a CPU quota's throttling):
+   * tester61d stopped a node 6 s, let it run 5 ms, stopped it 6 s more; the others downed it for the 12 s, and it said
+   * it had stalled 6.1 s as another node was downed (none was), or, an orchestrator, that it was ready.
+   */
+  @Test
+  void stopsBrieflyApartAreOnePause() {
+    AtomicLong now = new AtomicLong(1_000 * S);
+    PauseWatch watch = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
+    int[] told = {0};
+    watch.onPause(() -> told[0]++);
+    watch.tick();
+    now.addAndGet(6 * S);
+    watch.tick(); // the 5 ms it ran
+    now.addAndGet(5_000_000L + 6 * S);
+    assertEquals(true, watch.standing() != null && watch.standing().startsWith("this node did not run for 12 s"),
+        "as it runs again: " + watch.standing());
+    watch.tick();
+    assertEquals(1, told[0]);
+    assertEquals(Duration.ofMillis(12_005), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+    // Running for a while between them, they are two.
+    run(watch, now, S);
+    now.addAndGet(6 * S);
+    watch.tick();
+    assertEquals(Duration.ofSeconds(6), watch.pauseWithin(Duration.ofSeconds(5), Duration.ofSeconds(3)));
+  }
+
+  /** Ticks every 100 ms for {@code nanos}: the node runs. */
+  private static void run(PauseWatch watch, AtomicLong now, long nanos) {
+    for (long t = 0; t < nanos; t += S / 10) {
+      now.addAndGet(S / 10);
+      watch.tick();
+    }
   }
 }
