@@ -180,8 +180,11 @@ class ModelWorkerTest {
       return null;
     });
     long seenWaiting = System.nanoTime();
-    held.release.countDown();
+    // The scenario: it waits 50 ms more behind the held step (so that a queue time counted from the step's end, not
+    // from its arrival, is short by that much), timed before the step is let go, which the worker may act on at once.
+    java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
     long released = System.nanoTime();
+    held.release.countDown();
     Done second = probe.expectMessageClass(Done.class);
     long answered = System.nanoTime();
     assertTrue(second.queueNanos() >= released - seenWaiting, second.queueNanos() + " ns queued, seen waiting for "

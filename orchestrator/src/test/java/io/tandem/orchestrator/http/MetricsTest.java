@@ -28,6 +28,29 @@ class MetricsTest {
   }
 
   /**
+   * Each of the paper's counters of a request that ended goes to its own series, with its own count
+   * (tester61g: a request through the API has no recaps and skips no takeover, so dropping those two
+   * passed the test that sends one).
+   */
+  @Test
+  void eachOfThePapersCountersGoesToItsOwnSeries() {
+    Metrics m = new Metrics(List.of(), "tandem");
+    // triggers, lookaheads, takeovers, verifies, recaps, negatives, small, large, injected tokens, small and large
+    // tokens discarded, takeovers skipped: each a different number.
+    m.ended(Metrics.NO_TENANT, "stop", 3, new io.tandem.protocol.Counters(11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22),
+        null);
+    String text = m.render(new WorkerView.Scrape(List.of(), Map.of()));
+    for (String series : new String[] {"tandem:triggers_total{model_name=\"tandem\"} 11",
+        "tandem:lookaheads_total{model_name=\"tandem\"} 12", "tandem:takeovers_total{model_name=\"tandem\"} 13",
+        "tandem:recaps_total{model_name=\"tandem\"} 15", "tandem:small_tokens_discarded_total{model_name=\"tandem\"} 20",
+        "tandem:takeovers_skipped_total{model_name=\"tandem\"} 22",
+        "tandem:generation_tokens_total{model_name=\"tandem\",model=\"small\"} 17",
+        "tandem:generation_tokens_total{model_name=\"tandem\",model=\"large\"} 18",
+        "tandem:generation_tokens_total{model_name=\"tandem\",model=\"injected\"} 19"})
+      assertTrue(text.lines().anyMatch(series::equals), series + "\n" + text);
+  }
+
+  /**
    * The per-token histograms have vLLM's boundaries (0.025, 0.075, 0.15, ... where the time to first
    * token has 0.02, 0.04, ...), so that a dashboard's {@code le} reads the same on both (tester43b).
    */
