@@ -56,7 +56,19 @@ class KnownKeysTest {
         akka.actor.serializers.jackson-cbor2 = "akka.serialization.jackson.JacksonCborSerializer"
         akka.actor.serialization-bindings { "io.example.Message" = jackson-cbor2 }
         akka.cluster.role.large.min-nr-of-members = 1
-        """), "akka"));
+        akka.actor.external-dispatcher { type = Dispatcher, executor = thread-pool-executor }
+        akka.serialization.jackson.serialization-features.WRITE_DATE_KEYS_AS_TIMESTAMPS = on
+        akka.serialization.jackson.jackson-cbor2.serialization-features.WRITE_DATES_AS_TIMESTAMPS = off
+        """), "akka"), "a dispatcher of the user's, Jackson's feature names, a binding's own section (tester61f)");
+    // A typo under akka.stream.materializer, which Akka's reference.conf copies into Artery's materializer: once.
+    Config unresolved = ConfigFactory.parseString("akka.stream.materializer.initial-input-buffr-size = 8",
+            ConfigParseOptions.defaults().setOriginDescription("system properties"))
+        .withFallback(ConfigFactory.parseResourcesAnySyntax("application"))
+        .withFallback(ConfigFactory.parseResourcesAnySyntax("reference")).resolve();
+    assertTrue(unresolved.hasPath("akka.remote.artery.advanced.materializer.initial-input-buffr-size"), "copied by Akka");
+    java.util.List<String> once = KnownKeys.nearMisses(unresolved, "akka");
+    assertEquals(1, once.size(), once.toString());
+    assertTrue(once.get(0).contains("'akka.stream.materializer.initial-input-buffr-size'"), once.toString());
   }
 
   @Test

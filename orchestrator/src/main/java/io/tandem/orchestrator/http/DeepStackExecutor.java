@@ -32,7 +32,9 @@ public final class DeepStackExecutor extends ExecutorServiceConfigurator {
   public DeepStackExecutor(Config config, DispatcherPrerequisites prerequisites) {
     super(config, prerequisites);
     Config own = config.getConfig("deep-stack-executor");
-    this.threads = Math.max(1, own.getInt("threads"));
+    // 0: as many as Akka's default dispatcher has (its fork-join pool: one a core, at least 8, at most 64).
+    int given = own.getInt("threads");
+    this.threads = given > 0 ? given : Math.min(64, Math.max(8, Runtime.getRuntime().availableProcessors()));
     this.stackBytes = own.getBytes("stack-size");
   }
 
@@ -41,9 +43,12 @@ public final class DeepStackExecutor extends ExecutorServiceConfigurator {
     return () -> {
       // Akka's factory names its threads and sets their handler; a thread it makes but never starts tells us both.
       Thread model = akkaThreads.newThread(() -> {});
+      // Named as Akka names a dispatcher's threads (SYSTEM-DISPATCHER-N), so that those of several actor systems in one
+      // JVM (simulate's nodes) are told apart (tester61f).
+      String prefix = model.getName().replaceFirst("-[0-9]+$", "");
       AtomicInteger made = new AtomicInteger();
       ThreadFactory deep = task -> {
-        Thread t = new Thread(null, task, id + "-" + made.incrementAndGet(), stackBytes);
+        Thread t = new Thread(null, task, prefix + "-" + made.incrementAndGet(), stackBytes);
         t.setDaemon(model.isDaemon());
         t.setUncaughtExceptionHandler(model.getUncaughtExceptionHandler());
         return t;

@@ -142,7 +142,10 @@ public final class TandemHttpServer {
         // (203.0.113.7:51234), which akka-http's model refuses, a two-line WARN for every request (tester61b).
         "akka.http.server.parsing.ignore-illegal-header-for", List.of("authorization", "proxy-authorization", "origin",
             "user-agent", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "referer",
-            "range", "if-range", "date", "if-modified-since", "if-unmodified-since", "cookie"),
+            "range", "if-range", "date", "if-modified-since", "if-unmodified-since", "cookie",
+            // Nor the negotiation headers clients send (Accept: json, Accept-Language: en_US: tester61f), which the API
+            // ignores as vLLM's does; Expect is read raw.
+            "accept", "accept-encoding", "accept-language", "accept-charset", "if-none-match", "if-match", "te", "expect"),
         "akka.http.server.parsing.error-handler", settings.cors().parsingErrors().getName(),
         "akka.http.server.parsing.max-method-length", String.valueOf(ParsingErrors.METHOD_LENGTH_LIMIT),
         // akka-http's own limits on a body (8 MiB) and on one chunk of it (1 MiB) are raised to

@@ -61,9 +61,16 @@ class UnreadableRequestsTest {
   void aBodyCutShortByAHalfCloseIsToldItsBodyEndedEarly() throws Exception {
     double before499 = server.count("tandem:http_responses_total{status=\"499\"}");
     String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    // A compressed body cut short too, which the decoder reports as a corrupt encoding (tester61f).
+    java.io.ByteArrayOutputStream zipped = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream gz = new java.util.zip.GZIPOutputStream(zipped)) {
+      gz.write(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    String gzipStart = new String(zipped.toByteArray(), 0, 12, java.nio.charset.StandardCharsets.ISO_8859_1);
     for (String head : new String[] {"Content-Length: " + (body.length() + 10) + "\r\nConnection: close",
-        "Transfer-Encoding: chunked"}) {
-      String sent = head.startsWith("Content-Length") ? body : Integer.toHexString(body.length()) + "\r\n" + body + "\r\n";
+        "Transfer-Encoding: chunked", "Content-Encoding: gzip\r\nContent-Length: " + zipped.size()}) {
+      String sent = head.startsWith("Content-Length") ? body : head.startsWith("Content-Encoding") ? gzipStart
+          : Integer.toHexString(body.length()) + "\r\n" + body + "\r\n";
       Answer a = send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head
           + "\r\n\r\n" + sent, true);
       assertEquals(400, a.status(), a.head());
@@ -72,7 +79,7 @@ class UnreadableRequestsTest {
           a.message());
     }
     eventually("each logged as a client that left", () -> server.count("tandem:http_responses_total{status=\"499\"}")
-        == before499 + 2);
+        == before499 + 3);
   }
 
   /** Each such answer counts in /metrics as its log line has it, as every other answer does. */

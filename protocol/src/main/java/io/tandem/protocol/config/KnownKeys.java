@@ -27,7 +27,13 @@ public final class KnownKeys {
    */
   private static final Set<String> FREE_FORM = Set.of("tandem.worker-dispatcher", "tandem.stream-dispatcher", "akka.actor.serializers",
       "akka.actor.serialization-bindings", "akka.actor.serialization-identifiers", "akka.actor.deployment",
-      "akka.cluster.role");
+      "akka.cluster.role",
+      // Jackson's feature enums by name (tester61f: WRITE_DATE_KEYS_AS_TIMESTAMPS was taken for a misspelling).
+      "akka.serialization.jackson.serialization-features", "akka.serialization.jackson.deserialization-features",
+      "akka.serialization.jackson.mapper-features", "akka.serialization.jackson.json-parser-features",
+      "akka.serialization.jackson.json-generator-features", "akka.serialization.jackson.stream-read-features",
+      "akka.serialization.jackson.stream-write-features", "akka.serialization.jackson.json-read-features",
+      "akka.serialization.jackson.json-write-features", "akka.serialization.jackson.visibility");
 
   /**
    * JVM system properties read with {@link System#getProperty}, not settings; they reach the
@@ -78,17 +84,46 @@ public final class KnownKeys {
     Map<String, ConfigValue> userPaths = new TreeMap<>();
     paths(section, user, userPaths, false);
     List<String> out = new ArrayList<>();
-    for (Map.Entry<String, ConfigValue> e : written(userPaths)) {
+    // One setting written once is one warning: Akka's reference.conf copies akka.stream.materializer into
+    // akka.remote.artery.advanced.materializer (a substitution), so a typo there came twice (tester61f). Of the keys
+    // with one origin, name and value, the shortest is the one written.
+    List<Map.Entry<String, ConfigValue>> keys = new ArrayList<>(written(userPaths));
+    java.util.Set<String> said = new java.util.HashSet<>();
+    keys.sort(java.util.Comparator.comparingInt((Map.Entry<String, ConfigValue> e) -> e.getKey().length()));
+    Map<String, String> byKey = new java.util.HashMap<>();
+    for (Map.Entry<String, ConfigValue> e : keys) {
       String key = e.getKey();
       if (knownOrInside(key, knownPaths)) continue;
       String parent = key.substring(0, key.lastIndexOf('.'));
       while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
       String[] names = key.substring(parent.length() + 1).split("\\.", 2);
+      // A section of the user's own with a type or an executor is a dispatcher it defines, named as it likes
+      // (tester61f: external-dispatcher was taken for internal-dispatcher).
+      String relative = (parent.equals(section) ? "" : parent.substring(section.length() + 1) + ".") + names[0];
+      if (names.length > 1 && definesADispatcher(user.toConfig(), relative)) continue;
       String near = KeySuggestions.nearest(names[0], children(parent, knownPaths).stream().map(KnownKeys::nameOf).toList());
-      if (near != null) out.add(e.getValue().origin().description() + ": " + KeySuggestions.unknownKey(key, parent + "." + near
-          + (names.length > 1 ? "." + names[1] : ""), List.of()));
+      if (near == null) continue;
+      String meant = parent + "." + near + (names.length > 1 ? "." + names[1] : "");
+      // Only a setting that exists is suggested: a section of the user's beside one of Akka's (a binding's own
+      // jackson-cbor2 beside jackson-cbor) holds what Akka's may not.
+      if (!knownOrInside(meant, knownPaths)) continue;
+      ConfigValue v = e.getValue();
+      String sameSetting = v.origin().description() + "\n" + v.origin().lineNumber() + "\n" + nameOf(key) + "\n" + v.render();
+      if (!said.add(sameSetting)) continue;
+      byKey.put(key, v.origin().description() + ": " + KeySuggestions.unknownKey(key, meant, List.of()));
     }
+    for (Map.Entry<String, ConfigValue> e : written(userPaths))
+      if (byKey.containsKey(e.getKey())) out.add(byKey.get(e.getKey()));
     return out;
+  }
+
+  /** Whether the section {@code path} of {@code user} (relative to the section checked) is a dispatcher: a type or an executor. */
+  private static boolean definesADispatcher(Config user, String path) {
+    try {
+      return user.getValue(path) instanceof ConfigObject o && (o.containsKey("type") || o.containsKey("executor"));
+    } catch (com.typesafe.config.ConfigException e) {
+      return false;
+    }
   }
 
   /**
