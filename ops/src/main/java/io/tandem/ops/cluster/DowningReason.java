@@ -104,6 +104,21 @@ public final class DowningReason {
   }
 
   /**
+   * The exit line of node {@code self} downed shortly after it stalled for {@code pause}, too short
+   * for the others to down it for alone, no other member known to be down: its own resolver, as it
+   * woke and could not yet reach the others, or Akka's down-all whose other downings it has not
+   * heard of.
+   */
+  public static String stalled(String self, Duration pause, String strategy) {
+    return "node " + self + " was removed from the cluster: the split brain resolver (" + strategy + ") downed it shortly"
+        + " after this node stalled for " + Seconds.of(Duration.ofMillis(Math.round(pause.toMillis() / 100.0) * 100)) + " s"
+        + " (a GC pause, a stopped process or a frozen VM), too short for the others to down it for alone: either this node"
+        + " and the others then could not reach each other long enough for a resolver to act, or the membership kept"
+        + " changing (another node stalling or downed) and Akka's precaution downed every node. Start it again to rejoin,"
+        + " and any other node that no longer runs, the orchestrator first";
+  }
+
+  /**
    * The exit line of node {@code self} downed with every other member at once: the resolver's
    * precaution when the membership keeps changing for longer than {@code stable-after} plus {@code
    * down-all-when-unstable} (Akka docs, "Split Brain Resolver", Down all when unstable).
@@ -141,8 +156,11 @@ public final class DowningReason {
     // order, and the first one downed may hear of no other).
     boolean reachesAnUpMember = counted.entrySet().stream().anyMatch(m -> !m.getKey().equals(self)
         && !m.getValue().equals(MemberStatus.down()) && !unreachable.contains(m.getKey()));
-    if (!allDowned && stall != null && (anotherDowned || reachesAnUpMember))
-      return stalledWhileAnotherWasDowned(self.toString(), stall, strategy);
+    if (!allDowned && stall != null && anotherDowned) return stalledWhileAnotherWasDowned(self.toString(), stall, strategy);
+    // No other member down as far as this node knows: it cannot tell its own resolver's downing (a minority of one as it
+    // woke: tester61h, two 6 s stops 300 ms apart) from a down-all it is the first to hear of, so the line says both
+    // (it said "as another node was being downed", which none was).
+    if (!allDowned && stall != null && reachesAnUpMember) return stalled(self.toString(), stall, strategy);
     if (allDowned) return everyNodeDowned(self.toString(), strategy);
     Set<Address> cut = new HashSet<>(unreachable);
     cut.retainAll(counted.keySet());

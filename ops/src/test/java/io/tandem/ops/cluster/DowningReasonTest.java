@@ -115,6 +115,19 @@ class DowningReasonTest {
         "its own resolver downed every member it knew, some still reachable to it: not blamed on the pause alone");
   }
 
+  /**
+   * A stall too short to be downed for, no other member down as far as this node knows: it cannot tell its own
+   * resolver's downing from a down-all it heard of first, and says both (tester61h: it said another node was being
+   * downed, which none was).
+   */
+  @Test
+  void aShortStallWithNoOtherMemberDownSaysWhatMayHaveDownedIt() {
+    String line = DowningReason.reason(SELF, DOWNED_ALONE, Set.of(), null, Duration.ofMillis(6_020), "keep-majority",
+        Duration.ofSeconds(7));
+    assertEquals(DowningReason.stalled(SELF.toString(), Duration.ofMillis(6_020), "keep-majority"), line);
+    assertEquals(true, line.contains("stalled for 6 s") && !line.contains("as another node was being downed"), line);
+  }
+
   /** No pause: a node cut off in the minority is told so. */
   @Test
   void aNodeDownedWithoutAPauseIsToldWhatItsMembershipSays() {

@@ -320,7 +320,10 @@ public final class WorkerDirectory {
           })
           .onMessage(NodeUnreachable.class, n -> {
             ctx.getLog().debug("node {} unreachable", n.node());
-            unreachableSince.putIfAbsent(n.node(), System.nanoTime());
+            // One downed while reachable (by its own resolver, a minority of one) turns unreachable as it stops: that is no
+            // time it spent unreachable before its downing (tester61h: "downed after -4.17 s unreachable").
+            if (downedAt.keySet().stream().noneMatch(u -> u.address().equals(n.node())))
+              unreachableSince.putIfAbsent(n.node(), System.nanoTime());
             return reachability(unreachable.add(n.node()));
           })
           .onMessage(NodeReachable.class, n -> {

@@ -22,7 +22,7 @@ class PauseWatchTest {
     now.addAndGet(9 * S); // a stall the cluster waits out
     watch.tick();
     assertNull(watch.standing());
-    run(watch, now, S);
+    run(watch, now, 2 * S);
     now.addAndGet(15 * S + 138_532_855L); // stopped past the limit, said to a tenth of a second
     watch.tick();
     assertEquals("this node did not run for 15.1 s (stopped, as by SIGSTOP, or a long GC pause), longer than the 10 s after which"
@@ -65,7 +65,7 @@ class PauseWatchTest {
     now.addAndGet(11 * S);
     watch.tick();
     assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
-    run(watch, now, S);
+    run(watch, now, 2 * S);
     now.addAndGet(5 * S); // a shorter stall after it does not hide it
     watch.tick();
     assertEquals(Duration.ofSeconds(11), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
@@ -95,7 +95,7 @@ class PauseWatchTest {
     watch.tick();
     assertNull(watch.standing());
     assertEquals(0, told[0]);
-    run(watch, now, S);
+    run(watch, now, 2 * S);
     others.set(true); // another node joined: from now on it could
     now.addAndGet(20 * S);
     watch.tick();
@@ -111,7 +111,7 @@ class PauseWatchTest {
     watch.tick();
     now.addAndGet(6 * S);
     watch.tick();
-    run(watch, now, S / 2);
+    run(watch, now, 2 * S);
     now.addAndGet(1_200_000_000L);
     watch.tick();
     assertEquals(Duration.ofSeconds(6), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(3)));
@@ -137,9 +137,19 @@ class PauseWatchTest {
         "as it runs again: " + watch.standing());
     watch.tick();
     assertEquals(1, told[0]);
-    assertEquals(Duration.ofMillis(12_005), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)));
+    assertEquals(Duration.ofMillis(12_005), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)),
+        "the two gaps between ticks, added");
+    // Running 300 ms between them (three ticks), still one (tester61h).
+    run(watch, now, 2 * S);
+    now.addAndGet(6 * S);
+    watch.tick();
+    run(watch, now, 3 * S / 10);
+    now.addAndGet(6 * S);
+    watch.tick();
+    assertEquals(Duration.ofSeconds(12), watch.pauseWithin(Duration.ofSeconds(5), Duration.ofSeconds(9)),
+        "the 300 ms it ran not counted");
     // Running for a while between them, they are two.
-    run(watch, now, S);
+    run(watch, now, 2 * S);
     now.addAndGet(6 * S);
     watch.tick();
     assertEquals(Duration.ofSeconds(6), watch.pauseWithin(Duration.ofSeconds(5), Duration.ofSeconds(3)));
