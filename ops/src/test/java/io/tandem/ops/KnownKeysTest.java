@@ -59,7 +59,22 @@ class KnownKeysTest {
         akka.actor.external-dispatcher { type = Dispatcher, executor = thread-pool-executor }
         akka.serialization.jackson.serialization-features.WRITE_DATE_KEYS_AS_TIMESTAMPS = on
         akka.serialization.jackson.jackson-cbor2.serialization-features.WRITE_DATES_AS_TIMESTAMPS = off
-        """), "akka"), "a dispatcher of the user's, Jackson's feature names, a binding's own section (tester61f)");
+        akka.serialization.jackson.jackson-json2.compression.algorithm = off
+        akka.coordinated-shutdown.phases.before-cluster-shutdown2 { depends-on = [before-cluster-shutdown] }
+        akka.actor.default-dispatcher.fork-join-executor.parallelism-max = 4
+        akka.actor.internal-dispatcher.fork-join-executor.parallelism-max = 4
+        """), "akka"), "a dispatcher of the user's, Jackson's feature names, a binding's own section, a phase of"
+        + " its own (tester61f, tester61i)");
+    // A misspelt section above a setting of the section meant is named, and two typos alike are two (tester61i).
+    assertEquals(java.util.List.of("system properties: 1: unknown key 'akka.clster.role.backend.min-nr-of-members' (did you"
+            + " mean akka.cluster.role.backend.min-nr-of-members?)", "system properties: 2: unknown key"
+            + " 'akka.actor.default-dispatcher.fork-join-executor.parallelism-mx' (did you mean"
+            + " akka.actor.default-dispatcher.fork-join-executor.parallelism-max?)", "system properties: 3: unknown key"
+            + " 'akka.actor.internal-dispatcher.fork-join-executor.parallelism-mx' (did you mean"
+            + " akka.actor.internal-dispatcher.fork-join-executor.parallelism-max?)"),
+        KnownKeys.nearMisses(over("akka.clster.role.backend.min-nr-of-members = 2\n"
+            + "akka.actor.default-dispatcher.fork-join-executor.parallelism-mx = 4\n"
+            + "akka.actor.internal-dispatcher.fork-join-executor.parallelism-mx = 4"), "akka"));
     // A typo under akka.stream.materializer, which Akka's reference.conf copies into Artery's materializer: once.
     Config unresolved = ConfigFactory.parseString("akka.stream.materializer.initial-input-buffr-size = 8",
             ConfigParseOptions.defaults().setOriginDescription("system properties"))

@@ -44,8 +44,8 @@ public final class DeepStackExecutor extends ExecutorServiceConfigurator {
       // Akka's factory names its threads and sets their handler; a thread it makes but never starts tells us both.
       Thread model = akkaThreads.newThread(() -> {});
       // Named as Akka names a dispatcher's threads (SYSTEM-DISPATCHER-N), so that those of several actor systems in one
-      // JVM (simulate's nodes) are told apart (tester61f).
-      String prefix = model.getName().replaceFirst("-[0-9]+$", "");
+      // JVM (simulate's nodes) are told apart (tester61f): Akka's factory gives a custom executor the system's name alone.
+      String prefix = model.getName().replaceFirst("-[0-9]+$", "") + "-" + id;
       AtomicInteger made = new AtomicInteger();
       ThreadFactory deep = task -> {
         Thread t = new Thread(null, task, prefix + "-" + made.incrementAndGet(), stackBytes);

@@ -33,7 +33,16 @@ public final class KnownKeys {
       "akka.serialization.jackson.mapper-features", "akka.serialization.jackson.json-parser-features",
       "akka.serialization.jackson.json-generator-features", "akka.serialization.jackson.stream-read-features",
       "akka.serialization.jackson.stream-write-features", "akka.serialization.jackson.json-read-features",
-      "akka.serialization.jackson.json-write-features", "akka.serialization.jackson.visibility");
+      "akka.serialization.jackson.json-write-features", "akka.serialization.jackson.visibility",
+      // Phases and router names an application adds beside Akka's (tester61i).
+      "akka.coordinated-shutdown.phases", "akka.actor.router.type-mapping");
+
+  /** Where Akka's reference.conf copies {@code akka.stream.materializer} (a substitution), and from where. */
+  private static final String ARTERY_MATERIALIZER = "akka.remote.artery.advanced.materializer.";
+  private static final String STREAM_MATERIALIZER = "akka.stream.materializer.";
+
+  /** The section whose children the user names after its serializer bindings (jackson-cbor2, my-binding). */
+  private static final String JACKSON_BINDINGS = "akka.serialization.jackson";
 
   /**
    * JVM system properties read with {@link System#getProperty}, not settings; they reach the
@@ -84,16 +93,16 @@ public final class KnownKeys {
     Map<String, ConfigValue> userPaths = new TreeMap<>();
     paths(section, user, userPaths, false);
     List<String> out = new ArrayList<>();
-    // One setting written once is one warning: Akka's reference.conf copies akka.stream.materializer into
-    // akka.remote.artery.advanced.materializer (a substitution), so a typo there came twice (tester61f). Of the keys
-    // with one origin, name and value, the shortest is the one written.
-    List<Map.Entry<String, ConfigValue>> keys = new ArrayList<>(written(userPaths));
-    java.util.Set<String> said = new java.util.HashSet<>();
-    keys.sort(java.util.Comparator.comparingInt((Map.Entry<String, ConfigValue> e) -> e.getKey().length()));
-    Map<String, String> byKey = new java.util.HashMap<>();
-    for (Map.Entry<String, ConfigValue> e : keys) {
+    for (Map.Entry<String, ConfigValue> e : written(userPaths)) {
       String key = e.getKey();
-      if (knownOrInside(key, knownPaths)) continue;
+      if (knownOrInside(key, knownPaths) || inFreeForm(key)) continue;
+      // Akka's reference.conf copies akka.stream.materializer into Artery's materializer: a typo there came twice, once
+      // under a key the user never wrote (tester61f). The copy is the one written there from the same place.
+      if (key.startsWith(ARTERY_MATERIALIZER)) {
+        ConfigValue original = userPaths.get(STREAM_MATERIALIZER + key.substring(ARTERY_MATERIALIZER.length()));
+        if (original != null && original.origin().description().equals(e.getValue().origin().description())
+            && original.origin().lineNumber() == e.getValue().origin().lineNumber()) continue;
+      }
       String parent = key.substring(0, key.lastIndexOf('.'));
       while (!parent.equals(section) && !knownPaths.containsKey(parent)) parent = parent.substring(0, parent.lastIndexOf('.'));
       String[] names = key.substring(parent.length() + 1).split("\\.", 2);
@@ -101,20 +110,25 @@ public final class KnownKeys {
       // (tester61f: external-dispatcher was taken for internal-dispatcher).
       String relative = (parent.equals(section) ? "" : parent.substring(section.length() + 1) + ".") + names[0];
       if (names.length > 1 && definesADispatcher(user.toConfig(), relative)) continue;
+      // A section under akka.serialization.jackson is a binding's own, named after it (jackson-cbor2, jackson-json2).
+      if (names.length > 1 && parent.equals(JACKSON_BINDINGS)) continue;
       String near = KeySuggestions.nearest(names[0], children(parent, knownPaths).stream().map(KnownKeys::nameOf).toList());
       if (near == null) continue;
       String meant = parent + "." + near + (names.length > 1 ? "." + names[1] : "");
-      // Only a setting that exists is suggested: a section of the user's beside one of Akka's (a binding's own
-      // jackson-cbor2 beside jackson-cbor) holds what Akka's may not.
-      if (!knownOrInside(meant, knownPaths)) continue;
-      ConfigValue v = e.getValue();
-      String sameSetting = v.origin().description() + "\n" + v.origin().lineNumber() + "\n" + nameOf(key) + "\n" + v.render();
-      if (!said.add(sameSetting)) continue;
-      byKey.put(key, v.origin().description() + ": " + KeySuggestions.unknownKey(key, meant, List.of()));
+      // A setting that exists, or a misspelt section whose next name is one of the section meant (akka.clster.role...,
+      // tester61i): not a section of the user's that merely resembles one of Akka's.
+      String nextName = names.length > 1 ? names[1].split("\\.", 2)[0] : null;
+      if (!knownOrInside(meant, knownPaths) && !inFreeForm(meant)
+          && (nextName == null || !knownPaths.containsKey(parent + "." + near + "." + nextName))) continue;
+      out.add(e.getValue().origin().description() + ": " + KeySuggestions.unknownKey(key, meant, List.of()));
     }
-    for (Map.Entry<String, ConfigValue> e : written(userPaths))
-      if (byKey.containsKey(e.getKey())) out.add(byKey.get(e.getKey()));
     return out;
+  }
+
+  /** Whether {@code key} lies inside a free-form section ({@link #FREE_FORM}), whose names are whoever adds them. */
+  private static boolean inFreeForm(String key) {
+    for (String f : FREE_FORM) if (key.startsWith(f + ".")) return true;
+    return false;
   }
 
   /** Whether the section {@code path} of {@code user} (relative to the section checked) is a dispatcher: a type or an executor. */
