@@ -35,7 +35,7 @@ public final class PauseWatch implements Extension {
       Duration heartbeat = c.getDuration("akka.cluster.failure-detector.heartbeat-interval");
       boolean clustered = RoleSupply.get(system).clustered();
       PauseWatch watch = new PauseWatch(pause.plus(heartbeat.multipliedBy(2)).plus(stable), stable.multipliedBy(3).plus(pause),
-          System::nanoTime, () -> clustered && othersIn(akka.cluster.typed.Cluster.get(system)));
+          System::nanoTime, () -> clustered && othersIn(akka.cluster.typed.Cluster.get(system)), pause);
       if (clustered)
         system.scheduler().scheduleAtFixedRate(Duration.ZERO, Duration.ofMillis(100), watch::tick, system.executionContext());
       return watch;
@@ -51,6 +51,8 @@ public final class PauseWatch implements Extension {
   }
 
   private final long limitNanos;
+  /** Gaps shorter than this are never joined to others ({@link #withPauseBefore}). */
+  private final long joinedNanos;
   /** Whether another member could have downed this node: a node alone in its cluster is downed by no one (tester57a). */
   private final java.util.function.BooleanSupplier othersCouldDown;
   private final long windowNanos;
@@ -80,6 +82,17 @@ public final class PauseWatch implements Extension {
    * othersCouldDown} says, as the node runs again, that another member could have downed it.
    */
   PauseWatch(Duration limit, Duration window, LongSupplier clock, java.util.function.BooleanSupplier othersCouldDown) {
+    this(limit, window, clock, othersCouldDown, Duration.ofSeconds(2));
+  }
+
+  /**
+   * As {@link #PauseWatch(Duration, Duration, LongSupplier, java.util.function.BooleanSupplier)},
+   * joining only gaps of {@code joined} or more (the failure detector's acceptable-heartbeat-pause):
+   * shorter stops do not take a node out of its peers' reach, however many come in a row.
+   */
+  PauseWatch(Duration limit, Duration window, LongSupplier clock, java.util.function.BooleanSupplier othersCouldDown,
+      Duration joined) {
+    this.joinedNanos = joined.toNanos();
     this.othersCouldDown = othersCouldDown;
     this.limit = limit;
     this.limitNanos = limit.toNanos();
@@ -138,7 +151,11 @@ public final class PauseWatch implements Extension {
    */
   private long withPauseBefore(long length, long start) {
     long[] before = gaps.peekLast();
-    if (length < 1_000_000_000L || before == null || start - before[1] >= RAN_BETWEEN_NANOS) return length;
+    // Each of them long enough to take the node out of its peers' reach (acceptable-heartbeat-pause): a node that
+    // stutters in stops of 1.5 s is never unreachable, and eight of them in 20 s made an orchestrator refuse requests
+    // and end streams as if downed (tester61j).
+    if (length < joinedNanos || before == null || before[0] < joinedNanos || start - before[1] >= RAN_BETWEEN_NANOS)
+      return length;
     return length + before[0];
   }
 
