@@ -12,6 +12,7 @@ import akka.cluster.typed.Cluster;
 import io.tandem.orchestrator.session.NoWorkerLog;
 import io.tandem.orchestrator.session.NodeStanding;
 import io.tandem.orchestrator.session.RoleSupply;
+import io.tandem.orchestrator.session.RunningClock;
 import io.tandem.orchestrator.session.SessionActor;
 import io.tandem.orchestrator.session.Sessions;
 import io.tandem.orchestrator.session.WorkerDirectory;
@@ -52,7 +53,6 @@ final class WorkerView {
   private final Duration ask;
   private final Duration countTimeout;
   /** For the count's deadline: one of time this process ran, not of a pause (see {@link #firstCount}). */
-  private final PauseClock pauses;
   private final Duration figuresMaxAge;
   private final Duration figuresTimeout;
   private static final long NEVER = Long.MIN_VALUE;
@@ -81,7 +81,6 @@ final class WorkerView {
     this.askAgainAfter = askAgainAfter;
     this.ask = askTimeout;
     this.countTimeout = countTimeout;
-    this.pauses = new PauseClock(system);
     this.figuresTimeout = figuresTimeout;
     this.figuresMaxAge = figuresMaxAge;
     this.supply = RoleSupply.get(system);
@@ -722,18 +721,18 @@ final class WorkerView {
   /**
    * Fails {@code answer} with {@code error}'s error once this process has run {@code limit} since now
    * without its being answered; a pause of the process (a GC pause, SIGSTOP: see {@link
-   * PauseClock}) does not count, so that an answer that came during it, read once the process runs
+   * RunningClock}) does not count, so that an answer that came during it, read once the process runs
    * again, is taken rather than beaten by the deadline firing beside it. An {@code error} of null
    * is "not yet": asked again every {@link #RECHECK} (a worker's node that stalled may answer still).
    */
   private void timeOutAfterRunning(CompletableFuture<?> answer, Duration limit, java.util.function.Supplier<ApiError> error) {
-    long start = System.nanoTime();
-    long pausedAtStart = pauses.pausedNanos();
+    RunningClock clock = RunningClock.process();
+    long start = clock.nanos();
     Runnable check = new Runnable() {
       @Override
       public void run() {
         if (answer.isDone()) return;
-        long ran = System.nanoTime() - start - (pauses.pausedNanos() - pausedAtStart);
+        long ran = clock.nanos() - start;
         long left = limit.toNanos() - ran;
         if (left > 0) {
           system.scheduler().scheduleOnce(Duration.ofNanos(left), this, system.executionContext());
