@@ -188,6 +188,11 @@ public record Cors(List<String> allowedOrigins, List<String> allowedMethods, Lis
     return List.of(ANY_ORIGIN, EXPOSED);
   }
 
+  /** Whether a page of any web site may call the API and read its answers (vLLM's default, {@code *}). */
+  boolean allowsAnyOrigin() {
+    return allowedOrigins.contains("*");
+  }
+
   /**
    * Whether every origin may send credentials: a page of any web site may then call with its
    * visitors' cookies or HTTP authentication and read the answers, which the operator is warned of.

@@ -90,8 +90,11 @@ public final class TandemHttpServer {
       server.binding = b;
       server.registerShutdown();
       if (settings.open())
-        LOG.warn("tandem serve: NO API KEYS CONFIGURED - the server is open to anyone on this machine;"
-            + " it listens on {} only. Give --api-key KEY, --api-keys FILE or tandem.http.api-keys to require keys.", hostPort(b.localAddress()));
+        // A browser on this machine reaches loopback too, for the pages of every site it opens (tester62c).
+        LOG.warn("tandem serve: NO API KEYS CONFIGURED - the server is open to anyone on this machine{};"
+            + " it listens on {} only. Give --api-key KEY, --api-keys FILE or tandem.http.api-keys to require keys.",
+            settings.cors().allowsAnyOrigin() ? ", and to the pages of any web site its browsers open (CORS allows every origin:"
+                + " --allowed-origins limits it)" : "", hostPort(b.localAddress()));
       else LOG.info("tandem serve: {} for {}", Plural.count(settings.tenants().size(), "API key"),
           Plural.count(settings.tenants().stream().map(TenantSpec::tenant).distinct().count(), "tenant"));
       for (TenantSpec t : settings.tenants())

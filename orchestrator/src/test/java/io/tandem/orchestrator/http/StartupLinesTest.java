@@ -26,6 +26,14 @@ class StartupLinesTest {
         "the warning names the address, without InetSocketAddress's leading slash: " + logged);
     assertTrue(logged.stream().anyMatch(m -> m.contains("listening on http://" + at + "/ ")), logged.toString());
     assertTrue(logged.stream().noneMatch(m -> m.contains("allow-credentials")), "no credentials allowed: " + logged);
+    // A browser on this machine reaches loopback for the pages of any site it opens (tester62c).
+    assertTrue(logged.stream().anyMatch(m -> m.contains("NO API KEYS CONFIGURED") && m.contains("open to anyone on this machine,"
+        + " and to the pages of any web site its browsers open (CORS allows every origin: --allowed-origins limits it)")),
+        logged.toString());
+    List<String> restricted = startupLines("tandem.http.allowed-origins = [\"http://localhost:3000\"]\n", server -> {}).stream()
+        .map(ILoggingEvent::getFormattedMessage).toList();
+    assertTrue(restricted.stream().anyMatch(m -> m.contains("NO API KEYS CONFIGURED - the server is open to anyone on this"
+        + " machine; it listens")), "with the origins restricted, browsers are not named: " + restricted);
   }
 
   /** Credentials from every origin let any web site's pages act as their visitors: the operator is told once. */
