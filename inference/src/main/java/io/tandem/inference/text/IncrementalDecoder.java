@@ -14,6 +14,13 @@ import java.util.Arrays;
  * and without the new ones, emits the difference, and holds it back while it ends in U+FFFD. The
  * concatenation of everything returned by {@link #next} and {@link #flush} equals
  * {@code decode(all ids)}. One decoder per sequence; not thread-safe.
+ *
+ * <p>Generation reads {@link #next} alone, as vLLM's detokenizer reads {@code DecodeStream.step}
+ * and never flushes: what is still held back when a sequence ends is not output. That is bytes
+ * that never completed a character, and with them whatever came since the last delta that did not
+ * end in U+FFFD (a random-weight model repeating a token of bytes {@code 92 E1 9E} wrote eleven
+ * whole characters between a lone continuation byte and a trailing half character, and output
+ * nothing, as vLLM does: tester62b). {@link #flush} is for callers that want all of {@code decode}.
  */
 public final class IncrementalDecoder {
 
