@@ -20,7 +20,7 @@ import java.util.function.LongSupplier;
  * 16 s, and a node said ready for seconds before it learnt it was downed: tester56a). A downed
  * node's exit line asks it whether a pause was why ({@link #pauseWithin}).
  *
- * <p>A tick every 100 ms reads the monotonic clock ({@link System#nanoTime}, which runs on while
+ * <p>A tick every 10 ms reads the monotonic clock ({@link System#nanoTime}, which runs on while
  * the process is stopped): a gap past the limit is a pause. An Akka extension of the node's actor
  * system, ticking on its scheduler from its first use on a cluster member.
  */
@@ -37,7 +37,8 @@ public final class PauseWatch implements Extension {
       PauseWatch watch = new PauseWatch(pause.plus(heartbeat.multipliedBy(2)).plus(stable), stable.multipliedBy(3).plus(pause),
           System::nanoTime, () -> clustered && othersIn(akka.cluster.typed.Cluster.get(system)), pause);
       if (clustered)
-        system.scheduler().scheduleAtFixedRate(Duration.ZERO, Duration.ofMillis(100), watch::tick, system.executionContext());
+        // Every 10 ms (Akka's scheduler tick), so that the running between two stops is measured finely (RAN_BETWEEN_NANOS).
+        system.scheduler().scheduleAtFixedRate(Duration.ZERO, Duration.ofMillis(10), watch::tick, system.executionContext());
       return watch;
     }
   };
@@ -113,9 +114,9 @@ public final class PauseWatch implements Extension {
   /**
    * Reads the clock: a gap since the last tick above the limit is a pause that ended now. Two gaps
    * with less than {@link #RAN_BETWEEN_NANOS} of running between them are one pause, their lengths
-   * added: back-to-back GC pauses, or a CPU quota's throttling, stop a node as
-   * one long pause does (tester61d: two 6 s stops 5 ms apart were told as a 6 s stall while another
-   * node was downed, and the orchestrator said it was ready in between).
+   * added: back-to-back GC pauses stop a node as one long pause does (tester61d: two 6 s stops 5 ms
+   * apart were told as a 6 s stall while another node was downed, and the orchestrator said it was
+   * ready in between).
    */
   void tick() {
     boolean paused;
@@ -138,11 +139,17 @@ public final class PauseWatch implements Extension {
   }
 
   /**
-   * Less running than this between two gaps makes them one pause: a node that ran for less does not
-   * get back within its peers' reach for long (tester61h: 300 ms between two 6 s stops, measured
-   * between ticks 100 ms apart, was joined in 2 of 4 tries at 250 ms).
+   * Less running than this between two gaps makes them one pause: a node that ran for less did not
+   * answer the heartbeats its peers sent during the stop, so they held it unreachable throughout
+   * and downed it (two 6 s stops of an orchestrator 5 ms apart: downed, 2 of 2). One that ran for
+   * 40 ms or more answered them: its peers found it reachable again, their split brain resolver's
+   * stable-after began anew, and nobody downed it (tester62a: 40 ms, 300 ms, and six stops of
+   * 2.3 s 0.2 s apart, which joined as one pause of 14.1 s had ended its requests in flight and
+   * refused new ones for 23 s). Since a node's own failure detector no longer blames its peers for
+   * its stop ({@code PauseAwareFailureDetector}), that is what decides; it was a second, joining
+   * stops its peers had seen it between.
    */
-  static final long RAN_BETWEEN_NANOS = 1_000_000_000L;
+  static final long RAN_BETWEEN_NANOS = 20_000_000L;
 
   /**
    * The time not run of a gap of {@code length} that began at {@code start}, with the last gap kept
