@@ -52,7 +52,6 @@ final class WorkerView {
   private final ActorSystem<?> system;
   private final Duration ask;
   private final Duration countTimeout;
-  /** For the count's deadline: one of time this process ran, not of a pause (see {@link #firstCount}). */
   private final Duration figuresMaxAge;
   private final Duration figuresTimeout;
   private static final long NEVER = Long.MIN_VALUE;
