@@ -139,19 +139,31 @@ class PauseWatchTest {
     assertEquals(1, told[0]);
     assertEquals(Duration.ofMillis(12_005), watch.pauseWithin(Duration.ofSeconds(29), Duration.ofSeconds(9)),
         "the two gaps between ticks, added");
-    // Running 40 ms between them (four ticks 10 ms apart), they are two: the node answered its peers' heartbeats, they
-    // found it reachable again, and nobody downed it (tester62a: joined, they ended its requests and refused for 23 s).
+    // Running 40 ms between them (four ticks 10 ms apart), still one: downed so (tester62d). Running 150 ms, they are
+    // two: the node answered its peers' heartbeats, they found it reachable again, and nobody downed it (tester62a:
+    // joined, they ended its requests and refused for 23 s).
+    PauseWatch briefly = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
+    briefly.tick();
+    now.addAndGet(6 * S);
+    briefly.tick();
+    for (int i = 0; i < 4; i++) {
+      now.addAndGet(S / 100);
+      briefly.tick();
+    }
+    now.addAndGet(6 * S);
+    assertEquals(true, briefly.standing() != null && briefly.standing().startsWith("this node did not run for 12 s"),
+        "40 ms between: " + briefly.standing());
     PauseWatch ran = new PauseWatch(Duration.ofSeconds(10), Duration.ofSeconds(16), now::get);
     ran.onPause(() -> told[0]++);
     ran.tick();
     now.addAndGet(6 * S);
     ran.tick();
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 15; i++) {
       now.addAndGet(S / 100);
       ran.tick();
     }
     now.addAndGet(6 * S);
-    assertNull(ran.standing(), "as it runs again");
+    assertNull(ran.standing(), "150 ms between, as it runs again");
     ran.tick();
     assertNull(ran.standing());
     assertEquals(1, told[0], "no second pause told");
