@@ -355,7 +355,7 @@ class PlaygroundBrowserTest {
    * key in the browser for good (tester62c).
    */
   @Test
-  void anApiKeyEmptiedFromItsBoxIsForgotten() {
+  void anApiKeyEmptiedFromItsBoxIsForgotten() throws Exception {
     try (TestServer keyed = TestServer.start("tandem.http.api-keys = [{key = sk-playground-0123456789abcdef, tenant = web}]\n")) {
       browser.get(keyed.base + "/");
       browser.findElement(By.id("key")).sendKeys("sk-playground-0123456789abcdef");
@@ -371,6 +371,20 @@ class PlaygroundBrowserTest {
       new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> b.findElement(By.id("status")).getText().startsWith("401"));
       browser.navigate().refresh();
       assertEquals("", browser.findElement(By.id("key")).getAttribute("value"), "still forgotten after a 401");
+      // Emptied while the answer is awaited: the answer does not store it again (tester62g).
+      browser.findElement(By.id("key")).sendKeys("sk-playground-0123456789abcdef");
+      keyed.gate.close();
+      try {
+        ask("What is 1 + 2?", 5);
+        TestServer.eventually("the answer is under way, held at the gate", () -> keyed.gate.held() >= 1);
+        browser.findElement(By.id("key")).sendKeys(org.openqa.selenium.Keys.chord(org.openqa.selenium.Keys.CONTROL, "a"),
+            org.openqa.selenium.Keys.DELETE);
+      } finally {
+        keyed.gate.open();
+      }
+      new WebDriverWait(browser, Duration.ofSeconds(60)).until(b -> b.findElement(By.id("status")).getText().startsWith("done"));
+      browser.navigate().refresh();
+      assertEquals("", browser.findElement(By.id("key")).getAttribute("value"), "emptied while the answer was awaited");
     }
     browser.get(server.base + "/");
   }
